@@ -1,0 +1,193 @@
+"""Telegram through aiogram 3: updates in (long polling or webhook), replies out.
+
+This file only translates; what to answer is decided in ``handlers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+
+from bot.channels.text import split_text
+from bot.delivery import Rejected, RetryLater, Transient, Unreachable
+from bot.runtime import Runtime
+from handlers.contract import Inbound, Reply
+from models.db import is_database_unavailable
+from models.tables import Platform
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "callback_query"]
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    server = TelegramAPIServer.from_base(api_base)
+    return Bot(token, session=AiohttpSession(api=server))
+
+
+def inbound_from_update(update: Update) -> Inbound | None:
+    """The event in a Telegram update, or None for what chibo does not serve (groups, edits…)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat if query.message is not None else None
+        if chat is not None and chat.type != "private":
+            return None
+        return Inbound(
+            platform=Platform.TELEGRAM,
+            user_id=str(query.from_user.id),
+            chat_id=str(chat.id if chat is not None else query.from_user.id),
+            display_name=query.from_user.full_name,
+            payload=query.data or "",
+            can_share_contact=True,
+        )
+    message = update.message
+    if message is None or message.chat.type != "private" or message.from_user is None:
+        return None
+    sender = message.from_user
+    common: dict[str, Any] = {
+        "platform": Platform.TELEGRAM,
+        "user_id": str(sender.id),
+        "chat_id": str(message.chat.id),
+        "display_name": sender.full_name,
+        "can_share_contact": True,
+    }
+    if message.contact is not None:
+        return Inbound(
+            **common,
+            contact_phone=message.contact.phone_number,
+            contact_is_own=message.contact.user_id == sender.id,
+        )
+    return Inbound(**common, text=message.text or message.caption or "")
+
+
+def render(reply: Reply) -> list[tuple[str, Markup | None]]:
+    """The sendMessage calls for one reply: text pieces, the keyboard on the last one."""
+    markup: Markup | None = None
+    if reply.buttons:
+        markup = InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row] for row in reply.buttons
+        ])
+    elif reply.contact_label:
+        markup = ReplyKeyboardMarkup(
+            keyboard=[[KeyboardButton(text=reply.contact_label, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    elif reply.menu is not None:
+        markup = (
+            ReplyKeyboardMarkup(
+                keyboard=[[KeyboardButton(text=b.label) for b in row] for row in reply.menu],
+                resize_keyboard=True,
+                is_persistent=True,
+            )
+            if reply.menu
+            else ReplyKeyboardRemove()
+        )
+    pieces = split_text(reply.text, MESSAGE_LIMIT)
+    return [(piece, markup if i == len(pieces) - 1 else None) for i, piece in enumerate(pieces)]
+
+
+class TelegramSender:
+    """Sends replies through the Bot API, turning its errors into the worker's retry rules."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        try:
+            for text, markup in render(reply):
+                await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
+        except TelegramRetryAfter as error:
+            raise RetryLater(float(error.retry_after)) from error
+        except TelegramForbiddenError as error:
+            raise Unreachable(error.message) from error
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            raise Rejected(error.message) from error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            raise Transient(error.message) from error
+        except TelegramAPIError as error:
+            raise Rejected(error.message) from error
+
+
+class TelegramChannel:
+    def __init__(self, runtime: Runtime, bot: Bot, *, poll_timeout: int = 25) -> None:
+        self.runtime = runtime
+        self.bot = bot
+        self.poll_timeout = poll_timeout
+
+    async def handle_update(self, update: Update) -> None:
+        """Handle one update durably. Database errors propagate, so the update is offered again."""
+        self.runtime.metrics.updates_received.labels("telegram").inc()
+        inbound = inbound_from_update(update)
+        if inbound is None:
+            # A group message, an edit…: chibo serves private chats only, and ignoring is idempotent.
+            self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
+            return
+        await self.runtime.process(inbound, str(update.update_id))
+        if update.callback_query is not None:
+            # Owed for every button press, else the member's spinner hangs.
+            try:
+                await self.bot.answer_callback_query(update.callback_query.id)
+            except TelegramAPIError as error:
+                log.info("telegram: callback answer failed: %s", error)
+
+    async def set_webhook(self, public_url: str, secret: str) -> None:
+        url = public_url.rstrip("/") + WEBHOOK_PATH
+        await self.bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("telegram: webhook set to %s", url)
+
+    async def run_polling(self) -> None:
+        """Long-poll until cancelled. An update is confirmed only after it was handled."""
+        # Polling and a webhook exclude each other; updates waiting for the webhook are kept.
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=self.poll_timeout + 10,
+                )
+                for update in updates:
+                    await self.handle_update(update)
+                    offset = update.update_id + 1
+                failures = 0
+            except TelegramRetryAfter as error:
+                await asyncio.sleep(error.retry_after)
+            except (TelegramNetworkError, TelegramServerError) as error:
+                failures += 1
+                log.warning("telegram: polling failed (%s); retrying", error.message)
+                await asyncio.sleep(min(30.0, 2.0 ** failures))
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                failures += 1
+                log.warning("telegram: database unavailable; the update will be handled on retry")
+                await asyncio.sleep(min(30.0, 2.0 ** failures))

@@ -1,0 +1,36 @@
+"""The built-in web chat: a page anyone can open, talking JSON to the same handlers.
+
+A browser holds a random bearer token; only its hash identifies the chat, so a leaked database
+row cannot be replayed as a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from handlers.contract import Inbound, Reply
+from models.tables import Platform
+
+MESSAGE_LIMIT = 4096
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def user_id_for(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def inbound_from_message(token: str, text: str | None, payload: str | None) -> Inbound:
+    user_id = user_id_for(token)
+    return Inbound(platform=Platform.WEB, user_id=user_id, chat_id=user_id, text=text, payload=payload)
+
+
+def render(reply: Reply) -> dict[str, Any]:
+    """A reply as the page shows it. The page cannot prove a phone number, so no contact button."""
+    body = reply.to_dict()
+    body.pop("contact_label")
+    return body

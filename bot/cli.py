@@ -1,0 +1,134 @@
+"""The ``chibo`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import func
+from sqlmodel import col, or_, select
+
+from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
+from bot.logs import configure_logging
+from bot.migrate import upgrade
+from bot.settings import Settings, SettingsError, load_settings
+from models.db import create_engine, session_factory
+from models.invites import issue_invite
+from models.tables import Branch, Member
+
+app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"chibo: bad setting: {error}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _serve(settings: Settings) -> None:
+    from webhooks.app import create_app  # the web stack loads only for the commands that serve
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+@app.command()
+def serve() -> None:
+    """Apply migrations, then run the web service, the web chat and the enabled platforms."""
+    _serve(_settings())
+
+
+@app.command()
+def demo() -> None:
+    """Seed the demo commune (once), print an invite code per member, then serve."""
+    settings = _settings()
+    printed = asyncio.run(_seed_and_invite(settings))
+    _print_invites(printed, settings)
+    _serve(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the database schema."""
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url))
+    typer.echo("chibo: database is up to date")
+
+
+@app.command()
+def invite(
+    member: Annotated[str, typer.Argument(help="Member id, party card number or full name")],
+) -> None:
+    """Issue a new one-time invite for a member (their earlier codes stop working)."""
+    settings = _settings()
+    result = asyncio.run(_invite(settings, member))
+    if isinstance(result, str):
+        typer.echo(f"chibo: {result}", err=True)
+        raise typer.Exit(1)
+    _print_invites([result], settings)
+
+
+async def _seed_and_invite(settings: Settings) -> list[PrintedInvite]:
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await seed_demo(session)
+            return await issue_demo_invites(session)
+    finally:
+        await engine.dispose()
+
+
+async def _invite(settings: Settings, wanted: str) -> PrintedInvite | str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id)
+            conditions = [Member.card_number == wanted, func.lower(Member.full_name) == wanted.lower()]
+            if wanted.isdigit():
+                conditions.append(Member.id == int(wanted))
+            matches = (await session.exec(query.where(or_(*conditions)))).all()
+            if not matches:
+                return f"no member matches {wanted!r}"
+            if len(matches) > 1:
+                names = ", ".join(f"#{m.id} {m.full_name} ({b.name})" for m, b in matches)
+                return f"{wanted!r} matches several members: {names}; give the id"
+            member, branch = matches[0]
+            if not member.active:
+                return f"{member.full_name} is no longer an active member"
+            code = await issue_invite(session, member.id)  # type: ignore[arg-type]
+            return PrintedInvite(member.id, member.full_name, branch.name, member.role, code)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
+    if not printed:
+        typer.echo("Every member is already linked; no invite codes to print.")
+        return
+    width = max(len(p.full_name) for p in printed)
+    typer.echo(f"\nInvite codes (each works once). Web chat: http://{settings.host}:{settings.port}/")
+    if settings.telegram_enabled:
+        typer.echo("Telegram: open t.me/<your bot>?start=<code>")
+    branch = None
+    for item in printed:
+        if item.branch_name != branch:
+            branch = item.branch_name
+            typer.echo(f"\n  {branch}")
+        typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value}")
+    typer.echo("")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,87 @@
+"""Handling one inbound event durably: de-duplicated, in one transaction, replies in the outbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import Catalogs
+from bot.metrics import Metrics
+from bot.settings import Settings
+from handlers.contract import Inbound, Reply
+from handlers.conversation import handle
+from models.db import create_engine, insert_ignoring_conflict, session_factory
+from models.tables import OutboxMessage, ProcessedUpdate, utcnow
+
+
+@dataclass
+class Processed:
+    replies: list[Reply]
+    duplicate: bool = False
+
+
+@dataclass
+class Runtime:
+    """The pieces every entry point shares: settings, database, catalogues, metrics."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalogs: Catalogs
+    metrics: Metrics = field(default_factory=Metrics)
+    # Called after a commit that wrote outbox rows, so delivery starts at once (set by the worker).
+    on_outbox: Callable[[], None] = lambda: None
+
+    @classmethod
+    def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
+        engine = engine or create_engine(settings.database_url)
+        return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
+
+    async def process(
+        self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False
+    ) -> Processed:
+        """Handle ``inbound`` once per ``update_key``.
+
+        With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones);
+        otherwise they are written to the outbox in the same transaction and sent by the worker.
+        Database errors propagate: the caller answers "try again" and nothing was committed.
+        """
+        platform = inbound.platform.value
+        started = time.perf_counter()
+        async with self.sessions() as session, session.begin():
+            # The de-duplication row comes first: on SQLite that write takes the lock at once,
+            # so two deliveries of one update queue up instead of deadlocking.
+            if update_key is not None and not await insert_ignoring_conflict(
+                session, ProcessedUpdate, platform=platform, update_key=update_key, processed_at=utcnow()
+            ):
+                earlier = (await session.exec(
+                    select(ProcessedUpdate.result).where(
+                        ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                    )
+                )).first()
+                self.metrics.updates_rejected.labels(platform, "duplicate").inc()
+                return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
+            replies = await handle(session, self.catalogs, self.settings.tz, inbound)
+            bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
+            if answer_inline:
+                if update_key is not None:
+                    row = (await session.exec(select(ProcessedUpdate).where(
+                        ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                    ))).one()
+                    row.result = bodies
+                    session.add(row)
+            else:
+                session.add_all(
+                    OutboxMessage(platform=inbound.platform, chat_id=inbound.chat_id, body=body) for body in bodies
+                )
+        self.metrics.updates_handled.labels(platform).inc()
+        self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
+        if not answer_inline and replies:
+            self.on_outbox()
+        return Processed(replies)

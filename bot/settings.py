@@ -1,0 +1,132 @@
+"""Every setting chibo reads, from the environment (prefix ``CHIBO_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("vi", "en")
+OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+    OFF = "off"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHIBO_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./chibo.db"
+    redis_url: str | None = None
+    telegram_token: str | None = None
+    telegram_api_base: AnyHttpUrl = AnyHttpUrl(OFFICIAL_TELEGRAM_API)
+    # None means "polling when a token is set, else off"; resolved in the validator below.
+    telegram_mode: TelegramMode | None = None
+    public_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token_shape(cls, value: str | None) -> str | None:
+        if value and not _TELEGRAM_TOKEN.match(value):
+            raise ValueError("is not a Telegram bot token (expected <digits>:<secret> from @BotFather)")
+        return value or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: str | None) -> str | None:
+        # Telegram accepts 1-256 characters of A-Z a-z 0-9 _ - for secret_token.
+        if value and not _SECRET_TOKEN.match(value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value or None
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known IANA time zone, e.g. Asia/Ho_Chi_Minh") from None
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_telegram_mode(self) -> Settings:
+        if self.telegram_mode is None:
+            self.telegram_mode = TelegramMode.POLLING if self.telegram_token else TelegramMode.OFF
+        if self.telegram_mode is not TelegramMode.OFF and not self.telegram_token:
+            raise ValueError("CHIBO_TELEGRAM_MODE needs CHIBO_TELEGRAM_TOKEN")
+        if self.telegram_mode is TelegramMode.WEBHOOK:
+            if self.public_url is None or self.public_url.scheme != "https":
+                raise ValueError("CHIBO_TELEGRAM_MODE=webhook needs CHIBO_PUBLIC_URL, an https:// address")
+            if not self.webhook_secret:
+                raise ValueError("CHIBO_TELEGRAM_MODE=webhook needs CHIBO_WEBHOOK_SECRET")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_mode is not TelegramMode.OFF
+
+
+class SettingsError(Exception):
+    """A bad setting, explained in one line that names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"])
+            name = f"CHIBO_{field.upper()}" if field else "settings"
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message}" if field else message)
+        raise SettingsError("; ".join(lines)) from None

@@ -1,0 +1,87 @@
+"""The platform-neutral contract: an inbound event in, a list of replies out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from models.tables import Platform
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a person did on a platform, as a channel adapter translated it."""
+
+    platform: Platform
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+    text: str | None = None
+    payload: str | None = None
+    contact_phone: str | None = None
+    # True only when the platform proves the shared contact is the sender's own.
+    contact_is_own: bool = False
+    # Whether the platform can offer a "share my phone number" button at all.
+    can_share_contact: bool = False
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "payload": self.payload}
+
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message for the member. ``buttons`` sit under the message; ``menu`` replaces the
+    persistent main menu (``()`` removes it, None leaves it); ``contact_label`` offers a
+    "share my phone number" button where the platform can prove the number is the sender's."""
+
+    text: str
+    buttons: Rows = ()
+    menu: Rows | None = None
+    contact_label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [[b.to_dict() for b in row] for row in self.buttons],
+            "menu": None if self.menu is None else [[b.to_dict() for b in row] for row in self.menu],
+            "contact_label": self.contact_label,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        def rows(value: list[list[dict[str, str]]]) -> Rows:
+            return tuple(tuple(Button(b["label"], b["payload"]) for b in row) for row in value)
+
+        menu = data.get("menu")
+        return cls(
+            text=data["text"],
+            buttons=rows(data.get("buttons") or []),
+            menu=None if menu is None else rows(menu),
+            contact_label=data.get("contact_label"),
+        )
+
+
+class Translator(Protocol):
+    """gettext for one locale; the runtime loads the catalogues (bot/i18n.py)."""
+
+    locale: str
+
+    def gettext(self, message: str) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
+
+class Catalogs(Protocol):
+    default_locale: str
+    locales: tuple[str, ...]
+
+    def translator(self, locale: str | None) -> Translator: ...

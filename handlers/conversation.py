@@ -1,0 +1,135 @@
+"""The one entry point for every inbound event: find who is asking, then route what they did."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import members
+from handlers.context import Context
+from handlers.contract import Catalogs, Inbound, Reply
+from handlers.menus import action_for_label
+from handlers.payloads import Action, InvalidPayload, decode
+from models.tables import ChannelIdentity, Member
+
+# Commands work as well as buttons; the Vietnamese aliases are what a member might type.
+COMMANDS: dict[str, Action] = {
+    "menu": Action.HOME,
+    "help": Action.HELP,
+    "huongdan": Action.HELP,
+    "me": Action.MY_DETAILS,
+    "toi": Action.MY_DETAILS,
+    "branch": Action.MY_BRANCH,
+    "chibo": Action.MY_BRANCH,
+    "manage": Action.MANAGE,
+    "quanly": Action.MANAGE,
+    "lang": Action.CHOOSE_LANGUAGE,
+    "language": Action.CHOOSE_LANGUAGE,
+}
+# Longer than any invite code: treat as conversation, not as a mistyped code.
+_CODE_LIKE_MAX = 16
+
+
+async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, inbound: Inbound) -> list[Reply]:
+    ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone)
+    await _identify(ctx)
+    if inbound.contact_phone is not None:
+        return await members.join_with_phone(ctx)
+    if inbound.payload is not None:
+        try:
+            payload = decode(inbound.payload)
+        except InvalidPayload:
+            return _stale_button(ctx)
+        return await _run(ctx, payload.action, payload.argument)
+    text = (inbound.text or "").strip()
+    if text.startswith("/"):
+        command, _, argument = text[1:].partition(" ")
+        command = command.split("@", 1)[0].lower()  # Telegram adds @botname in groups
+        if command == "start":
+            return await _start(ctx, argument.strip())
+        if command in COMMANDS:
+            return await _run(ctx, COMMANDS[command], "")
+        return await _unknown(ctx)
+    action = action_for_label(catalogs, text)
+    if action is not None:
+        return await _run(ctx, action, "")
+    if ctx.member is None:
+        if _looks_like_a_code(text):
+            return await members.join_with_code(ctx, text)
+        return [members.stranger_welcome(ctx)]
+    return await _unknown(ctx)
+
+
+def _looks_like_a_code(text: str) -> bool:
+    compact = "".join(ch for ch in text if ch not in " -_.\t")
+    return 0 < len(compact) <= _CODE_LIKE_MAX and compact.isascii() and compact.isalnum()
+
+
+async def _identify(ctx: Context) -> None:
+    inbound = ctx.inbound
+    identity = (await ctx.session.exec(
+        select(ChannelIdentity).where(
+            ChannelIdentity.platform == inbound.platform, ChannelIdentity.platform_user_id == inbound.user_id
+        )
+    )).first()
+    if identity is None:
+        return
+    member = await ctx.session.get(Member, identity.member_id)
+    if member is None or not member.active:
+        return
+    if identity.unreachable_at is not None or identity.chat_id != inbound.chat_id:
+        # They wrote to us, so they can be reached again, at the chat they wrote from.
+        identity.unreachable_at = None
+        identity.chat_id = inbound.chat_id
+        ctx.session.add(identity)
+    ctx.identity, ctx.member = identity, member
+
+
+async def _start(ctx: Context, argument: str) -> list[Reply]:
+    if argument:
+        return await members.join_with_code(ctx, argument)
+    if ctx.member is None:
+        return [members.stranger_welcome(ctx)]
+    return [members.welcome_back(ctx, ctx.member)]
+
+
+async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
+    member = ctx.member
+    if member is None:
+        return [members.stranger_welcome(ctx)]
+    match action:
+        case Action.HOME:
+            return [members.welcome_back(ctx, member)]
+        case Action.HELP:
+            return members.help_text(ctx, member)
+        case Action.MY_DETAILS:
+            return await members.my_details(ctx, member)
+        case Action.MY_BRANCH:
+            return await members.my_branch(ctx, member)
+        case Action.MANAGE:
+            return members.manage_menu(ctx, member)
+        case Action.BRANCH_ROSTER:
+            return await members.branch_roster(ctx, member)
+        case Action.CHOOSE_LANGUAGE:
+            return members.choose_language(ctx)
+        case Action.SET_LANGUAGE:
+            return await members.set_language(ctx, member, argument)
+
+
+def _stale_button(ctx: Context) -> list[Reply]:
+    _ = ctx.gettext
+    text = _("This button is no longer valid. Please use the menu below.")
+    if ctx.member is None:
+        return [members.stranger_welcome(ctx)]
+    return [members.home(ctx, ctx.member, text)]
+
+
+async def _unknown(ctx: Context) -> list[Reply]:
+    if ctx.member is None:
+        return [members.stranger_welcome(ctx)]
+    _ = ctx.gettext
+    return [members.home(ctx, ctx.member, _(
+        "Sorry, I did not understand that. Please tap a button in the menu below, or type /help."
+    ))]

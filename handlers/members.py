@@ -1,0 +1,289 @@
+"""Joining (invite code or shared phone number) and what a member may ask about themselves."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from handlers.context import Context
+from handlers.contract import Button, Reply
+from handlers.menus import main_menu, may_manage
+from handlers.payloads import Action, Payload
+from models.invites import InviteProblem, normalize_code, redeem_invite
+from models.phones import normalize_phone
+from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role
+
+
+def role_name(ctx: Context, role: Role) -> str:
+    _ = ctx.gettext
+    return {
+        Role.SECRETARY: _("Secretary"),
+        Role.DEPUTY_SECRETARY: _("Deputy secretary"),
+        Role.COMMITTEE_MEMBER: _("Branch committee member"),
+        Role.MEMBER: _("Party member"),
+    }[role]
+
+
+def status_name(ctx: Context, status: MemberStatus) -> str:
+    _ = ctx.gettext
+    return {MemberStatus.OFFICIAL: _("Official member"), MemberStatus.PROBATIONARY: _("Probationary member")}[
+        status
+    ]
+
+
+def _contact_label(ctx: Context) -> str | None:
+    return "📱 " + ctx.gettext("Share my phone number") if ctx.inbound.can_share_contact else None
+
+
+def stranger_welcome(ctx: Context) -> Reply:
+    _ = ctx.gettext
+    text = _(
+        "Hello! This is chibo, the assistant of the party branches of our commune. "
+        "It serves party members only.\n\n"
+        "To begin, please type the invite code your branch secretary gave you on paper "
+        "(8 letters and digits, for example ABCD-EFGH)."
+    )
+    if ctx.inbound.can_share_contact:
+        text += " " + _("Or tap \u201cShare my phone number\u201d below.")
+    text += "\n\n" + _("If you have no invite code, please ask your branch secretary.")
+    return Reply(text, contact_label=_contact_label(ctx))
+
+
+def home(ctx: Context, member: Member, text: str) -> Reply:
+    return Reply(text, menu=main_menu(ctx, member))
+
+
+def welcome_back(ctx: Context, member: Member) -> Reply:
+    _ = ctx.gettext
+    return home(ctx, member, _("Hello, comrade {name}! Choose what you need from the menu below.").format(
+        name=member.full_name
+    ))
+
+
+async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
+    """Link the sender to the roster entry whose invite code they typed or opened."""
+    _ = ctx.gettext
+    if ctx.member is not None:
+        return [home(ctx, ctx.member, _("You are already linked as {name}. No code is needed.").format(
+            name=ctx.member.full_name
+        ))]
+    code = normalize_code(typed)
+    if code is None:
+        return [Reply(
+            _("\u201c{text}\u201d is not an invite code. A code has 8 letters and digits, "
+              "for example ABCD-EFGH. Please check it and type it again.").format(text=typed[:40]),
+            contact_label=_contact_label(ctx),
+        )]
+    outcome = await redeem_invite(ctx.session, code)
+    if isinstance(outcome, InviteProblem):
+        return [Reply(_problem_text(ctx, outcome), contact_label=_contact_label(ctx))]
+    member = await ctx.session.get(Member, outcome.member_id)
+    if member is None or not member.active:
+        return [Reply(_problem_text(ctx, InviteProblem.REVOKED))]
+    identity = await _link(ctx, member, via="invite")
+    outcome.used_by_identity_id = identity.id
+    ctx.session.add(outcome)
+    return [await _linked_reply(ctx, member)]
+
+
+async def join_with_phone(ctx: Context) -> list[Reply]:
+    _ = ctx.gettext
+    if ctx.member is not None:
+        return [home(ctx, ctx.member, _("You are already linked as {name}.").format(name=ctx.member.full_name))]
+    if not ctx.inbound.contact_is_own:
+        return [Reply(
+            _("Please share your own phone number with the button below, not someone else's contact."),
+            contact_label=_contact_label(ctx),
+        )]
+    phone = normalize_phone(ctx.inbound.contact_phone or "")
+    matches = [] if phone is None else list((await ctx.session.exec(
+        select(Member).where(Member.phone == phone).where(col(Member.active).is_(True))
+    )).all())
+    if not matches:
+        return [Reply(_(
+            "This phone number is not in the branch register. Please type the invite code your "
+            "branch secretary gave you, or ask them to check your phone number."
+        ))]
+    if len(matches) > 1:
+        # A family phone shared by two members: the number alone cannot say who is writing.
+        return [Reply(_(
+            "Several members are registered with this phone number, so it cannot tell who you are. "
+            "Please type your own invite code instead."
+        ))]
+    member = matches[0]
+    await _link(ctx, member, via="phone")
+    return [await _linked_reply(ctx, member)]
+
+
+def _problem_text(ctx: Context, problem: InviteProblem) -> str:
+    _ = ctx.gettext
+    return {
+        InviteProblem.MALFORMED: _("This is not an invite code. A code has 8 letters and digits."),
+        InviteProblem.UNKNOWN: _(
+            "This invite code does not exist. Please check each letter and digit and type it again, "
+            "or ask your branch secretary."
+        ),
+        InviteProblem.USED: _(
+            "This invite code has already been used. Each code works only once. If you did not use it "
+            "yourself, please tell your branch secretary."
+        ),
+        InviteProblem.EXPIRED: _("This invite code has expired. Please ask your branch secretary for a new one."),
+        InviteProblem.REVOKED: _(
+            "This invite code is no longer valid. Please ask your branch secretary for a new one."
+        ),
+    }[problem]
+
+
+async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
+    inbound = ctx.inbound
+    identity = ChannelIdentity(
+        platform=inbound.platform,
+        platform_user_id=inbound.user_id,
+        chat_id=inbound.chat_id,
+        member_id=member.id,  # type: ignore[arg-type]
+        display_name=inbound.display_name[:200] or None,
+    )
+    ctx.session.add(identity)
+    await ctx.session.flush()
+    ctx.session.add(AuditEvent(
+        actor_member_id=member.id,
+        action="member.linked",
+        subject_type="member",
+        subject_id=member.id,
+        after={"platform": inbound.platform.value, "via": via, "identity_id": identity.id},
+    ))
+    ctx.identity, ctx.member = identity, member
+    return identity
+
+
+async def _linked_reply(ctx: Context, member: Member) -> Reply:
+    _ = ctx.gettext
+    branch = await ctx.session.get(Branch, member.branch_id)
+    return home(ctx, member, _(
+        "Welcome, comrade {name}! You are now linked to your record in {branch}.\n"
+        "Use the buttons below at any time."
+    ).format(name=member.full_name, branch=branch.name if branch else "—"))
+
+
+async def my_details(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    branch = await ctx.session.get(Branch, member.branch_id)
+    lines = [
+        _("Your record"),
+        "",
+        _("Full name: {value}").format(value=member.full_name),
+        _("Branch: {value}").format(value=branch.name if branch else "—"),
+        _("Role: {value}").format(value=role_name(ctx, member.role)),
+        _("Status: {value}").format(value=status_name(ctx, member.status)),
+        _("Date joined the Party: {value}").format(value=ctx.format_day(member.date_admitted)),
+        _("Date made official: {value}").format(
+            value=ctx.format_day(member.date_official)
+            if member.status is MemberStatus.OFFICIAL
+            else _("not yet (probationary)")
+        ),
+    ]
+    if member.exempt:
+        lines.append(_("Exempt from regular activities"))
+    lines += ["", _("If something is wrong, please tell your branch secretary.")]
+    return [home(ctx, member, "\n".join(lines))]
+
+
+async def my_branch(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    branch = await ctx.session.get(Branch, member.branch_id)
+    assert branch is not None  # a member's branch is a foreign key
+    secretaries = (await ctx.session.exec(
+        select(Member.full_name)
+        .where(Member.branch_id == branch.id, Member.role == Role.SECRETARY, col(Member.active).is_(True))
+        .order_by(col(Member.id))
+    )).all()
+    counts = dict((await ctx.session.exec(
+        select(Member.status, func.count())
+        .where(Member.branch_id == branch.id, col(Member.active).is_(True))
+        .group_by(Member.status)
+    )).all())
+    official = counts.get(MemberStatus.OFFICIAL, 0)
+    probationary = counts.get(MemberStatus.PROBATIONARY, 0)
+    lines = [
+        branch.name,
+        "",
+        _("Secretary: {value}").format(value=", ".join(secretaries) or _("not assigned")),
+        _("Members: {total} ({official} official, {probationary} probationary)").format(
+            total=official + probationary, official=official, probationary=probationary
+        ),
+    ]
+    return [home(ctx, member, "\n".join(lines))]
+
+
+def manage_menu(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    if not may_manage(member):
+        return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
+    return [Reply(
+        _("Branch management. Available now:\n"
+          "• Branch roster: every member, their role and whether they have joined chibo.\n\n"
+          "Invite codes are printed on the server with the command \u201cchibo invite\u201d."),
+        buttons=((Button("📋 " + _("Branch roster"), Payload(Action.BRANCH_ROSTER).encode()),),),
+    )]
+
+
+async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    if not may_manage(member):
+        return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
+    branch = await ctx.session.get(Branch, member.branch_id)
+    assert branch is not None
+    people = (await ctx.session.exec(
+        select(Member).where(Member.branch_id == branch.id, col(Member.active).is_(True)).order_by(col(Member.id))
+    )).all()
+    linked = set((await ctx.session.exec(
+        select(ChannelIdentity.member_id).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))
+    )).all())
+    lines = [_("Roster of {branch}").format(branch=branch.name), ""]
+    for number, person in enumerate(people, start=1):
+        joined = _("joined chibo") if person.id in linked else _("not joined yet")
+        lines.append(f"{number}. {person.full_name} — {role_name(ctx, person.role)}, "
+                     f"{status_name(ctx, person.status).lower()}, {joined}")
+    return [Reply("\n".join(lines))]
+
+
+def choose_language(ctx: Context) -> list[Reply]:
+    _ = ctx.gettext
+    return [Reply(
+        _("Choose your language:"),
+        buttons=((
+            Button("🇻🇳 Tiếng Việt", Payload(Action.SET_LANGUAGE, "vi").encode()),
+            Button("🇬🇧 English", Payload(Action.SET_LANGUAGE, "en").encode()),
+        ),),
+    )]
+
+
+async def set_language(ctx: Context, member: Member, locale: str) -> list[Reply]:
+    if locale not in ctx.catalogs.locales:
+        return choose_language(ctx)
+    before = member.locale
+    member.locale = locale
+    ctx.session.add(member)
+    ctx.session.add(AuditEvent(
+        actor_member_id=member.id, action="member.language", subject_type="member", subject_id=member.id,
+        before={"locale": before}, after={"locale": locale},
+    ))
+    _ = ctx.gettext  # the member's new language
+    return [home(ctx, member, _("From now on I will write to you in English."))]
+
+
+def help_text(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    lines = [
+        _("Tap a button in the menu below:"),
+        _("• My details: your own party record."),
+        _("• My branch: your branch, its secretary and how many members it has."),
+    ]
+    if may_manage(member):
+        lines.append(_("• Manage: tools for the branch secretary."))
+    lines += [
+        _("• Language: Vietnamese or English."),
+        "",
+        _("You can also type the commands /me, /branch, /lang and /help."),
+    ]
+    return [home(ctx, member, "\n".join(lines))]

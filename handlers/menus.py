@@ -1,0 +1,49 @@
+"""The persistent main menu and the labels it is made of, in the member's language."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.contract import Button, Catalogs, Rows, Translator
+from handlers.payloads import Action, Payload
+from models.tables import Member, Role
+
+
+def _labels(t: Translator) -> dict[Action, str]:
+    _ = t.gettext
+    return {
+        Action.MY_DETAILS: "👤 " + _("My details"),
+        Action.MY_BRANCH: "🏠 " + _("My branch"),
+        Action.MANAGE: "🛠 " + _("Manage"),
+        Action.CHOOSE_LANGUAGE: "🌐 " + _("Language / Ngôn ngữ"),
+        Action.HELP: "❓ " + _("Help"),
+    }
+
+
+def may_manage(member: Member) -> bool:
+    return member.leads_branch or member.committee_role in (Role.SECRETARY, Role.DEPUTY_SECRETARY)
+
+
+def main_menu(ctx: Context, member: Member) -> Rows:
+    labels = _labels(ctx.translator)
+
+    def button(action: Action) -> Button:
+        return Button(labels[action], Payload(action).encode())
+
+    rows: list[tuple[Button, ...]] = [
+        (button(Action.MY_DETAILS), button(Action.MY_BRANCH)),
+    ]
+    if may_manage(member):
+        rows.append((button(Action.MANAGE),))
+    rows.append((button(Action.CHOOSE_LANGUAGE), button(Action.HELP)))
+    return tuple(rows)
+
+
+def action_for_label(catalogs: Catalogs, text: str) -> Action | None:
+    """The menu action whose label the member tapped (platforms with reply keyboards send the
+    label as text). Every language counts, since an old keyboard may still be on screen."""
+    wanted = text.strip()
+    for locale in catalogs.locales:
+        for action, label in _labels(catalogs.translator(locale)).items():
+            if wanted == label:
+                return action
+    return None

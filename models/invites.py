@@ -1,0 +1,91 @@
+"""Invite codes: short enough to type from paper, random enough not to guess.
+
+A code is 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as ``ABCD-EFGH``.
+It also fits a Telegram deep link (``?start=ABCD-EFGH``: at most 64 of A-Z a-z 0-9 _ -).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import select
+
+from models.tables import Invite, utcnow
+
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+DEFAULT_VALIDITY = timedelta(days=30)
+
+
+class InviteProblem(StrEnum):
+    MALFORMED = "malformed"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalize_code(text: str) -> str | None:
+    """The canonical code for what a member typed (any case, spaces or dashes), or None."""
+    raw = "".join(ch for ch in text.upper() if ch not in " -_.\t")
+    if len(raw) != CODE_LENGTH or any(ch not in ALPHABET for ch in raw):
+        return None
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def issue_invite(
+    session: AsyncSession, member_id: int, *, validity: timedelta = DEFAULT_VALIDITY
+) -> str:
+    """A fresh code for the member; every earlier unused code of theirs stops working."""
+    now = utcnow()
+    await session.exec(
+        update(Invite)
+        .where(Invite.member_id == member_id)  # type: ignore[arg-type]
+        .where(Invite.used_at.is_(None))  # type: ignore[union-attr]
+        .where(Invite.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=now)
+    )
+    code = new_code()
+    session.add(Invite(member_id=member_id, code_hash=hash_code(code), expires_at=now + validity))
+    await session.flush()
+    return code
+
+
+async def redeem_invite(
+    session: AsyncSession, code: str, *, now: datetime | None = None
+) -> Invite | InviteProblem:
+    """Mark the invite used: of two members racing on one code, exactly one wins."""
+    now = now or utcnow()
+    invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    if invite is None:
+        return InviteProblem.UNKNOWN
+    if invite.used_at is not None:
+        return InviteProblem.USED
+    if invite.revoked_at is not None:
+        return InviteProblem.REVOKED
+    if invite.expires_at <= now:
+        return InviteProblem.EXPIRED
+    claimed = await session.exec(
+        update(Invite)
+        .where(Invite.id == invite.id)  # type: ignore[arg-type]
+        .where(Invite.used_at.is_(None))  # type: ignore[union-attr]
+        .values(used_at=now)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return InviteProblem.USED
+    await session.refresh(invite)
+    return invite

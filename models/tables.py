@@ -1,0 +1,193 @@
+"""The tables of chibo. Names follow the glossary in DESIGN.md §5."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database (SQLite keeps no zone, so UTC is re-attached on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; chibo stores only aware UTC times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_column(*, nullable: bool, index: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def _enum_column(enum: type[StrEnum], *, nullable: bool = False) -> Any:
+    # Stored as the value string (VARCHAR + CHECK), readable in SQL and portable across databases.
+    return Column(
+        SAEnum(enum, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32),
+        nullable=nullable,
+    )
+
+
+class Role(StrEnum):
+    SECRETARY = "secretary"
+    DEPUTY_SECRETARY = "deputy_secretary"
+    COMMITTEE_MEMBER = "committee_member"
+    MEMBER = "member"
+
+
+class MemberStatus(StrEnum):
+    OFFICIAL = "official"
+    PROBATIONARY = "probationary"
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Platform(StrEnum):
+    TELEGRAM = "telegram"
+    WEB = "web"
+
+
+class Committee(SQLModel, table=True):
+    """A commune party committee (đảng ủy xã): the root of the organisation tree."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+
+
+class Branch(SQLModel, table=True):
+    """A party branch (chi bộ) under the committee."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    committee_id: int = Field(foreign_key="committee.id", index=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+
+
+class Member(SQLModel, table=True):
+    """A party member's roster entry. The card number can change, so it is never the key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    full_name: str = Field(max_length=200)
+    birth_date: date | None = None
+    gender: Gender | None = Field(default=None, sa_column=_enum_column(Gender, nullable=True))
+    phone: str | None = Field(default=None, max_length=20, index=True)
+    citizen_id: str | None = Field(default=None, max_length=20)
+    card_number: str | None = Field(default=None, max_length=20, index=True)
+    role: Role = Field(default=Role.MEMBER, sa_column=_enum_column(Role))
+    # Role in the commune committee (đảng ủy), if any: committee secretaries act on the whole commune.
+    committee_role: Role | None = Field(default=None, sa_column=_enum_column(Role, nullable=True))
+    status: MemberStatus = Field(default=MemberStatus.OFFICIAL, sa_column=_enum_column(MemberStatus))
+    date_admitted: date | None = None
+    date_official: date | None = None
+    exempt: bool = False
+    active: bool = True
+    locale: str | None = Field(default=None, max_length=8)
+    notes: str | None = Field(default=None, max_length=2000)
+
+    @property
+    def leads_branch(self) -> bool:
+        return self.role in (Role.SECRETARY, Role.DEPUTY_SECRETARY)
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """Who a member is on one platform: the link made by an invite or a shared phone number."""
+
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = Field(sa_column=_enum_column(Platform))
+    platform_user_id: str = Field(max_length=128)
+    chat_id: str = Field(max_length=128)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    display_name: str | None = Field(default=None, max_length=200)
+    linked_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # Set when the platform says the member blocked the bot; cleared when they write again.
+    unreachable_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Invite(SQLModel, table=True):
+    """A one-time invite code. Only its hash is stored: the code itself exists on paper."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    used_by_identity_id: int | None = Field(default=None, foreign_key="channelidentity.id")
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """One row per inbound update handled, so a re-delivered update is handled once.
+
+    ``result`` keeps what was answered, for channels that answer in the response (the web chat).
+    """
+
+    __table_args__ = (UniqueConstraint("platform", "update_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = Field(sa_column=_enum_column(Platform))
+    update_key: str = Field(max_length=128)
+    processed_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    result: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when, with the state before and after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
+    actor_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    action: str = Field(max_length=64)
+    subject_type: str = Field(max_length=32)
+    subject_id: int | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send, written in the same transaction as the change that caused it."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = Field(sa_column=_enum_column(Platform))
+    chat_id: str = Field(max_length=128)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_column=_enum_column(OutboxStatus))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # A claim is a lease: a worker that dies mid-send lets the row be claimed again after it ends.
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)

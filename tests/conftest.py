@@ -1,0 +1,150 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL, the demo
+commune, a live HTTP server for the app, and the fake Telegram Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import uvicorn
+from aiohttp import web
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
+from bot.migrate import upgrade
+from bot.runtime import Runtime
+from bot.settings import Settings
+from models.db import create_engine, session_factory
+from models.tables import Member
+from tests.fake_telegram import FakeTelegram
+
+POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
+
+
+def _postgres_reachable() -> str | None:
+    """None when the server answers, else the reason to skip."""
+    url = make_url(POSTGRES_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
+            return None
+    except OSError as error:
+        return f"PostgreSQL at {url.host}:{url.port} is unreachable ({error}); set CHIBO_TEST_POSTGRES_URL"
+
+
+_POSTGRES_SKIP = _postgres_reachable()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own for each test, migrated to the newest schema."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'chibo.db'}"
+        await upgrade(url)
+        yield url
+        return
+    if _POSTGRES_SKIP:
+        pytest.skip(_POSTGRES_SKIP)
+    name = f"chibo_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    runtime = Runtime.create(make_settings(database_url))
+    yield runtime
+    await runtime.engine.dispose()
+
+
+@dataclass
+class Demo:
+    invites: dict[str, PrintedInvite]
+
+    def code(self, name: str) -> str:
+        return self.invites[name].code
+
+
+@pytest.fixture
+async def demo(database_url: str) -> Demo:
+    """The demo commune with a fresh invite code for every member, by full name."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await seed_demo(session)
+            printed = await issue_demo_invites(session)
+    finally:
+        await engine.dispose()
+    return Demo({p.full_name: p for p in printed})
+
+
+async def member_named(runtime: Runtime, name: str) -> Member:
+    async with runtime.sessions() as session:
+        return (await session.exec(select(Member).where(Member.full_name == name))).one()
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake.url = f"http://127.0.0.1:{port}"
+    yield fake
+    await runner.cleanup()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+
+
+async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free port of this machine, lifespan included."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # start-up failed: raise its error here
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,190 @@
+"""A local stand-in for the Telegram Bot API, served over real HTTP.
+
+Tests point ``CHIBO_TELEGRAM_API_BASE`` at it, so the code under test is the same code that
+talks to Telegram. It queues updates for getUpdates, records what the bot sends, and can be told
+to answer a chat's next sends with errors (429 with retry_after, 403, 400, 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "chibo", "username": "chibo_test_bot"}
+
+
+@dataclass
+class SentMessage:
+    chat_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+
+    def keyboard_labels(self) -> list[str]:
+        markup = self.reply_markup or {}
+        rows = markup.get("keyboard") or markup.get("inline_keyboard") or []
+        return [button["text"] for row in rows for button in row]
+
+
+@dataclass
+class FakeTelegram:
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[SentMessage] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # chat_id -> the error answers its next sendMessage calls get, in order
+    failures: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    url: str = ""
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # ---- building updates, the way Telegram shapes them
+    def _user(self, user_id: int, name: str) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "vi"}
+
+    def message_update(self, user_id: int, text: str, name: str = "Member") -> dict[str, Any]:
+        return {
+            "update_id": next(self._update_ids),
+            "message": {
+                "message_id": next(self._message_ids),
+                "date": 1764000000,
+                "chat": {"id": user_id, "type": "private", "first_name": name},
+                "from": self._user(user_id, name),
+                "text": text,
+            },
+        }
+
+    def contact_update(self, user_id: int, phone: str, contact_user_id: int | None) -> dict[str, Any]:
+        update = self.message_update(user_id, "")
+        del update["message"]["text"]
+        update["message"]["contact"] = {"phone_number": phone, "first_name": "X", "user_id": contact_user_id}
+        return update
+
+    def callback_update(self, user_id: int, data: str) -> dict[str, Any]:
+        return {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": f"cb{next(self._message_ids)}",
+                "from": self._user(user_id, "Member"),
+                "chat_instance": "1",
+                "data": data,
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": 1764000000,
+                    "chat": {"id": user_id, "type": "private"},
+                    "from": BOT_USER,
+                    "text": "…",
+                },
+            },
+        }
+
+    async def push(self, update: dict[str, Any]) -> None:
+        async with self._changed:
+            self.updates.append(update)
+            self._changed.notify_all()
+
+    # ---- waiting for what the bot does
+    async def wait_for(self, count: int, chat_id: int | None = None, timeout: float = 15) -> list[SentMessage]:
+        """The messages sent (to ``chat_id``) once there are at least ``count`` of them."""
+
+        def matching() -> list[SentMessage]:
+            return [m for m in self.sent if chat_id is None or m.chat_id == chat_id]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
+        return matching()
+
+    async def wait_for_call(self, method: str, timeout: float = 15) -> dict[str, Any]:
+        def found() -> list[dict[str, Any]]:
+            return [params for name, params in self.calls if name == method]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(found())), timeout)
+        return found()[-1]
+
+    # ---- the HTTP side
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = {}
+        if request.content_type == "application/json":
+            params = await request.json()
+        else:
+            for key, value in (await request.post()).items():
+                params[key] = _maybe_json(value) if isinstance(value, str) else value
+        async with self._changed:
+            self.calls.append((method, params))
+            self._changed.notify_all()
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        result: web.Response = await handler(params)
+        return result
+
+    async def _api_getMe(self, params: dict[str, Any]) -> web.Response:
+        return _ok(BOT_USER)
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        timeout = min(float(params.get("timeout") or 0), 2.0)
+        async with self._changed:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            if not self.updates and timeout:
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.updates)), timeout)
+                except TimeoutError:
+                    pass
+            return _ok(list(self.updates))
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        pending = self.failures.get(chat_id)
+        if pending:
+            status, extra = pending.pop(0)
+            return _error(status, extra.get("description", "error"), extra.get("parameters"))
+        async with self._changed:
+            self.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup")))
+            self._changed.notify_all()
+        return _ok({
+            "message_id": next(self._message_ids),
+            "date": 1764000000,
+            "chat": {"id": chat_id, "type": "private"},
+            "text": params["text"],
+        })
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    def app(self) -> web.Application:
+        application = web.Application()
+        application.router.add_route("*", "/bot{token}/{method}", self._handle)
+        return application
+
+
+def _maybe_json(value: str) -> Any:
+    if value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)

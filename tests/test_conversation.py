@@ -1,0 +1,158 @@
+"""Joining and asking, through the same entry point every channel uses (Runtime.process)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from handlers.contract import Inbound, Reply
+from models.invites import hash_code
+from models.tables import AuditEvent, ChannelIdentity, Invite, Member, Platform, utcnow
+from tests.conftest import Demo, member_named
+
+_update_keys = itertools.count(1)
+
+
+async def say(
+    runtime: Runtime, user: int, text: str | None = None, *, payload: str | None = None, **extra: object
+) -> list[Reply]:
+    inbound = Inbound(
+        platform=Platform.TELEGRAM, user_id=str(user), chat_id=str(user), display_name="Tester",
+        text=text, payload=payload, can_share_contact=True, **extra,  # type: ignore[arg-type]
+    )
+    return (await runtime.process(inbound, str(next(_update_keys)), answer_inline=True)).replies
+
+
+def labels(reply: Reply) -> list[str]:
+    return [b.label for row in (reply.menu or ()) for b in row]
+
+
+async def test_a_member_joins_with_the_deep_link_code_and_gets_the_menu(runtime: Runtime, demo: Demo) -> None:
+    replies = await say(runtime, 1, f"/start {demo.code('Hoàng Văn Nam')}")
+    assert "Chào mừng đồng chí Hoàng Văn Nam" in replies[0].text
+    assert "Chi bộ thôn Đông" in replies[0].text
+    assert labels(replies[0]) == [
+        "👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn"
+    ]
+
+
+async def test_a_typed_code_works_in_any_case_with_spaces(runtime: Runtime, demo: Demo) -> None:
+    code = demo.code("Vũ Thị Mai").lower().replace("-", " ")
+    replies = await say(runtime, 2, code)
+    assert "Vũ Thị Mai" in replies[0].text
+
+
+async def test_an_invite_works_once(runtime: Runtime, demo: Demo) -> None:
+    code = demo.code("Ngô Thị Thu")
+    await say(runtime, 3, f"/start {code}")
+    replies = await say(runtime, 4, f"/start {code}")
+    assert "đã được dùng rồi" in replies[0].text
+    assert replies[0].menu is None
+    async with runtime.sessions() as session:
+        linked = (await session.exec(select(func.count()).select_from(ChannelIdentity))).one()
+    assert linked == 1
+
+
+async def test_unknown_malformed_expired_and_reissued_codes_are_explained(runtime: Runtime, demo: Demo) -> None:
+    assert "không tồn tại" in (await say(runtime, 5, "/start ABCD-EFGH"))[0].text
+    assert "không phải là mã mời" in (await say(runtime, 5, "12-34"))[0].text
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Invite).where(Invite.code_hash == hash_code(demo.code("Bùi Thị Hương")))  # type: ignore[arg-type]
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    assert "hết hạn" in (await say(runtime, 5, demo.code("Bùi Thị Hương")))[0].text
+
+
+async def test_a_stranger_learns_nothing(runtime: Runtime, demo: Demo) -> None:
+    for text in ("/start", "Xin chào, cho tôi hỏi lịch họp chi bộ", "/me", "👤 Thông tin của tôi"):
+        reply = (await say(runtime, 6, text))[0]
+        assert "chỉ phục vụ đảng viên" in reply.text
+        assert reply.menu is None
+        assert reply.contact_label == "📱 Chia sẻ số điện thoại"
+        assert "Chi bộ" not in reply.text and "Nguyễn" not in reply.text
+
+
+async def test_sharing_ones_own_phone_links_the_member(runtime: Runtime, demo: Demo) -> None:
+    member = await member_named(runtime, "Lê Văn Minh")
+    assert member.phone is not None
+    local = "0" + member.phone.removeprefix("+84")
+    refused = await say(runtime, 7, contact_phone=local, contact_is_own=False)
+    assert "của chính mình" in refused[0].text
+    linked = await say(runtime, 7, contact_phone=local, contact_is_own=True)
+    assert "Chào mừng đồng chí Lê Văn Minh" in linked[0].text
+    async with runtime.sessions() as session:
+        audit = (await session.exec(select(AuditEvent).where(AuditEvent.action == "member.linked"))).one()
+    assert audit.after == {"platform": "telegram", "via": "phone", "identity_id": audit.after["identity_id"]}
+
+
+async def test_a_phone_shared_by_two_members_does_not_link(runtime: Runtime, demo: Demo) -> None:
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Member).where(Member.full_name.in_(["Mai Văn Sơn", "Chu Thị Thảo"]))  # type: ignore[attr-defined]
+            .values(phone="+84988777666")
+        )
+    replies = await say(runtime, 8, contact_phone="+84 988 777 666", contact_is_own=True)
+    assert "nhiều đảng viên" in replies[0].text
+
+
+async def test_my_details_and_my_branch(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 9, f"/start {demo.code('Đặng Văn Tuấn')}")
+    details = (await say(runtime, 9, "👤 Thông tin của tôi"))[0].text
+    assert "Họ và tên: Đặng Văn Tuấn" in details
+    assert "Chi bộ: Chi bộ thôn Đông" in details
+    assert "Loại đảng viên: Đảng viên dự bị" in details
+    assert "Ngày chính thức: chưa (đang dự bị)" in details
+    branch = (await say(runtime, 9, "/branch"))[0].text
+    assert "Bí thư: Nguyễn Văn Hùng" in branch
+    assert "Số đảng viên: 11 (10 chính thức, 1 dự bị)" in branch
+
+
+async def test_only_secretaries_see_and_use_manage(runtime: Runtime, demo: Demo) -> None:
+    secretary = await say(runtime, 10, f"/start {demo.code('Lý Văn Quang')}")
+    assert "🛠 Quản lý" in labels(secretary[0])
+    manage = (await say(runtime, 10, "🛠 Quản lý"))[0]
+    roster = (await say(runtime, 10, payload=manage.buttons[0][0].payload))[0].text
+    assert "Danh sách đảng viên Chi bộ thôn Tây" in roster
+    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, đã tham gia chibo" in roster
+    assert "Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
+    member = await say(runtime, 11, f"/start {demo.code('Mai Văn Sơn')}")
+    assert "🛠 Quản lý" not in labels(member[0])
+    forged = (await say(runtime, 11, payload="roster"))[0].text
+    assert "chỉ dành cho bí thư" in forged
+
+
+async def test_forged_payloads_are_refused(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 12, f"/start {demo.code('Trần Minh Châu')}")
+    for payload in ("vote:1:2", "setlang:xx'; drop", "me:extra", "", "x" * 65):
+        reply = (await say(runtime, 12, payload=payload))[0]
+        assert "không còn dùng được" in reply.text or "Chọn ngôn ngữ" in reply.text
+
+
+async def test_language_switch_is_per_member(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 13, f"/start {demo.code('Phan Thị Loan')}")
+    await say(runtime, 14, f"/start {demo.code('Cao Văn Dũng')}")
+    switched = (await say(runtime, 13, payload="setlang:en"))[0]
+    assert switched.text == "From now on I will write to you in English."
+    assert "👤 My details" in labels(switched)
+    details = (await say(runtime, 13, "👤 My details"))[0].text
+    assert "Full name: Phan Thị Loan" in details and "Official member" in details
+    # The old Vietnamese keyboard still works, and the other member still reads Vietnamese.
+    assert "Full name" in (await say(runtime, 13, "👤 Thông tin của tôi"))[0].text
+    assert "Họ và tên: Cao Văn Dũng" in (await say(runtime, 14, "/me"))[0].text
+    back = (await say(runtime, 13, payload="setlang:vi"))[0]
+    assert back.text == "Từ nay tôi sẽ viết cho đồng chí bằng tiếng Việt."
+
+
+async def test_an_update_delivered_twice_is_handled_once(runtime: Runtime, demo: Demo) -> None:
+    inbound = Inbound(platform=Platform.WEB, user_id="u", chat_id="u", text=demo.code("Lương Thị Hạnh"))
+    first = await runtime.process(inbound, "same-key", answer_inline=True)
+    again = await runtime.process(inbound, "same-key", answer_inline=True)
+    assert again.duplicate and again.replies == first.replies
+    async with runtime.sessions() as session:
+        count = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+    assert count == 1

@@ -1,0 +1,1 @@
+"""The HTTP surface: platform webhooks, the web chat, /healthz and /metrics."""

@@ -1,0 +1,227 @@
+"""The FastAPI app: built by a factory, everything long-lived started and stopped in one lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from html import escape
+from pathlib import Path
+from string import Template
+from typing import Annotated, Any
+
+from aiogram.types import Update
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels import web
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
+from bot.delivery import DeliveryWorker, Sender
+from bot.migrate import upgrade
+from bot.runtime import Runtime
+from bot.settings import Settings, TelegramMode
+from models.db import is_database_unavailable
+from models.tables import Platform
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_UPDATE_BYTES = 1_000_000
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate: bool = True) -> FastAPI:
+    """The chibo web service. ``engine`` lets tests hand in their database; ``migrate`` applies
+    the Alembic migrations on start, as ``chibo serve`` does."""
+    runtime = Runtime.create(settings, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(settings.database_url)
+        senders: dict[Platform, Sender] = {}
+        tasks: list[asyncio.Task[None]] = []
+        telegram: TelegramChannel | None = None
+        if settings.telegram_enabled:
+            assert settings.telegram_token is not None
+            bot = make_bot(settings.telegram_token, str(settings.telegram_api_base))
+            telegram = TelegramChannel(runtime, bot)
+            senders[Platform.TELEGRAM] = TelegramSender(bot)
+        app.state.telegram = telegram
+        worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics)
+        runtime.on_outbox = worker.wake
+        if senders:
+            tasks.append(asyncio.create_task(worker.run(), name="delivery"))
+        if telegram is not None:
+            if settings.telegram_mode is TelegramMode.WEBHOOK:
+                assert settings.public_url is not None and settings.webhook_secret is not None
+                await telegram.set_webhook(str(settings.public_url), settings.webhook_secret)
+            else:
+                tasks.append(asyncio.create_task(telegram.run_polling(), name="telegram-polling"))
+        log.info("chibo: web chat on http://%s:%s/", settings.host, settings.port)
+        try:
+            yield
+        finally:
+            # The worker finishes the message in flight (no double send); polling just stops.
+            worker.stop()
+            for task in tasks:
+                if task.get_name() != "delivery":
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if telegram is not None:
+                await telegram.bot.session.close()
+            await runtime.engine.dispose()
+
+    app = FastAPI(title="chibo", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.state.telegram = None
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_telegram_webhook(app, settings)
+    _add_web_chat(app, runtime)
+    _add_operations(app, runtime)
+    return app
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
+
+
+def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
+    @app.post(WEBHOOK_PATH)
+    async def telegram_webhook(request: Request) -> Response:
+        channel: TelegramChannel | None = request.app.state.telegram
+        runtime = _runtime(request)
+        if channel is None or settings.telegram_mode is not TelegramMode.WEBHOOK or not settings.webhook_secret:
+            raise HTTPException(404, "the Telegram webhook is not enabled")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), settings.webhook_secret.encode()):
+            runtime.metrics.updates_rejected.labels("telegram", "secret").inc()
+            raise HTTPException(401, "wrong or missing secret token")
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            runtime.metrics.updates_rejected.labels("telegram", "too_large").inc()
+            raise HTTPException(413, "update too large")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
+            raise HTTPException(400, "body is not JSON") from None
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
+            raise HTTPException(422, "not a Telegram update: update_id missing")
+        try:
+            update = Update.model_validate(data, context={"bot": channel.bot})
+        except ValidationError:
+            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
+            raise HTTPException(422, "not a valid Telegram update") from None
+        try:
+            await channel.handle_update(update)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            # Telegram re-delivers on non-2xx: the update is handled when the database is back.
+            runtime.metrics.updates_rejected.labels("telegram", "database").inc()
+            log.warning("telegram webhook: database unavailable (%s); answered 503", type(error).__name__)
+            return _unavailable()
+        return JSONResponse({"ok": True})
+
+
+class ChatMessage(BaseModel):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    text: str | None = Field(default=None, max_length=web.MESSAGE_LIMIT)
+    payload: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ChatMessage:
+        if (self.text is None) == (self.payload is None):
+            raise ValueError("send exactly one of text or payload")
+        return self
+
+
+def _session_token(authorization: Annotated[str, Header()] = "") -> str:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not 20 <= len(token) <= 100:
+        raise HTTPException(401, "no web chat session; open the chat page again")
+    return token
+
+
+def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
+    page = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/", response_class=HTMLResponse)
+    async def chat_page() -> str:
+        t = runtime.catalogs.translator(None)
+        _ = t.gettext
+        words = {
+            "lang": t.locale,
+            "title": _("chibo — party branch assistant"),
+            "input_placeholder": _("Type a message or your invite code…"),
+            "send_label": _("Send"),
+            "offline_text": _("No connection. Your message will be sent again."),
+            "welcome_text": _("Type the invite code printed on your paper to begin."),
+        }
+        return page.safe_substitute({key: escape(value) for key, value in words.items()})
+
+    @app.post("/api/webchat/session")
+    async def new_session() -> dict[str, str]:
+        return {"token": web.new_session_token()}
+
+    @app.post("/api/webchat/messages", response_model=None)
+    async def chat_message(
+        message: ChatMessage, token: Annotated[str, Depends(_session_token)]
+    ) -> dict[str, Any] | JSONResponse:
+        runtime.metrics.updates_received.labels("web").inc()
+        inbound = web.inbound_from_message(token, message.text, message.payload)
+        try:
+            processed = await runtime.process(
+                inbound, f"{inbound.user_id[:40]}:{message.id}", answer_inline=True
+            )
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            runtime.metrics.updates_rejected.labels("web", "database").inc()
+            return _unavailable()
+        return {"replies": [web.render(reply) for reply in processed.replies]}
+
+
+def _add_operations(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/healthz", response_model=None)
+    async def healthz() -> dict[str, str] | JSONResponse:
+        checks = {"database": "ok", "redis": "not configured"}
+        try:
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            checks["database"] = "unavailable"
+        if runtime.settings.redis_url:
+            redis = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=2)
+            try:
+                await redis.ping()
+                checks["redis"] = "ok"
+            except (RedisError, OSError) as error:
+                checks["redis"] = f"unavailable: {type(error).__name__}"
+            finally:
+                await redis.aclose()
+        healthy = all(value in ("ok", "not configured") for value in checks.values())
+        body = {"status": "ok" if healthy else "unavailable", **checks}
+        return body if healthy else JSONResponse(body, status_code=503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
