@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
 
 from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
@@ -92,9 +92,12 @@ async def _invite(settings: Settings, wanted: str) -> PrintedInvite | str:
     try:
         async with session_factory(engine)() as session, session.begin():
             query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id)
-            conditions = [Member.card_number == wanted, func.lower(Member.full_name) == wanted.lower()]
+            conditions: list[ColumnElement[bool]] = [
+                col(Member.card_number) == wanted,
+                func.lower(Member.full_name) == wanted.lower(),
+            ]
             if wanted.isdigit():
-                conditions.append(Member.id == int(wanted))
+                conditions.append(col(Member.id) == int(wanted))
             matches = (await session.exec(query.where(or_(*conditions)))).all()
             if not matches:
                 return f"no member matches {wanted!r}"

@@ -7,6 +7,7 @@ share one outbox and a worker killed mid-send lets its rows go to another when t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -62,7 +63,7 @@ class Sender(Protocol):
 
 def backoff_seconds(attempts: int) -> float:
     """Capped exponential backoff with full jitter, so many retries do not arrive together."""
-    return random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** attempts))
+    return random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempts))
 
 
 class DeliveryWorker:
@@ -99,12 +100,10 @@ class DeliveryWorker:
                 failures += 1
                 log.warning("delivery: database unavailable (%s); retrying", type(error).__name__)
                 sent = 0
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** failures))
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
             if sent == 0 and not self._stopping:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
-                except TimeoutError:
-                    pass
 
     async def drain_once(self) -> int:
         """Claim a batch of due messages and send them in order; the number handled."""
@@ -159,8 +158,11 @@ class DeliveryWorker:
         except RetryLater as error:
             # Not the message's fault: it keeps its place and its attempt is not counted.
             pause = error.after
-            values |= {"next_attempt_at": utcnow() + timedelta(seconds=error.after),
-                       "attempts": row.attempts - 1, "last_error": str(error)[:500]}
+            values |= {
+                "next_attempt_at": utcnow() + timedelta(seconds=error.after),
+                "attempts": row.attempts - 1,
+                "last_error": str(error)[:500],
+            }
         except Unreachable as error:
             values |= {"status": OutboxStatus.FAILED, "last_error": str(error)[:500]}
             self._metrics.messages_failed.labels(platform, "unreachable").inc()
@@ -173,15 +175,15 @@ class DeliveryWorker:
                 values |= {"status": OutboxStatus.FAILED, "last_error": str(error)[:500]}
                 self._metrics.messages_failed.labels(platform, "gave_up").inc()
             else:
-                values |= {"next_attempt_at": utcnow() + timedelta(seconds=backoff_seconds(row.attempts)),
-                           "last_error": str(error)[:500]}
+                values |= {
+                    "next_attempt_at": utcnow() + timedelta(seconds=backoff_seconds(row.attempts)),
+                    "last_error": str(error)[:500],
+                }
         else:
             values |= {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
             self._metrics.messages_sent.labels(platform).inc()
         async with self._sessions() as session, session.begin():
-            await session.exec(
-                update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values)
-            )
+            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values))
         return pause
 
     async def _release(self, rows: list[OutboxMessage]) -> None:

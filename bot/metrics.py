@@ -12,21 +12,29 @@ class Metrics:
             "chibo_updates_received", "Inbound updates received", ["platform"], registry=self.registry
         )
         self.updates_handled = Counter(
-            "chibo_updates_handled", "Inbound updates handled and committed", ["platform"],
+            "chibo_updates_handled",
+            "Inbound updates handled and committed",
+            ["platform"],
             registry=self.registry,
         )
         self.updates_rejected = Counter(
-            "chibo_updates_rejected", "Inbound updates refused or not handled", ["platform", "reason"],
+            "chibo_updates_rejected",
+            "Inbound updates refused or not handled",
+            ["platform", "reason"],
             registry=self.registry,
         )
         self.handler_seconds = Histogram(
-            "chibo_handler_seconds", "Time to handle one update, transaction included", ["platform"],
+            "chibo_handler_seconds",
+            "Time to handle one update, transaction included",
+            ["platform"],
             registry=self.registry,
         )
         self.messages_sent = Counter(
             "chibo_messages_sent", "Outbound messages delivered", ["platform"], registry=self.registry
         )
         self.messages_failed = Counter(
-            "chibo_messages_failed", "Outbound messages given up on", ["platform", "reason"],
+            "chibo_messages_failed",
+            "Outbound messages given up on",
+            ["platform", "reason"],
             registry=self.registry,
         )

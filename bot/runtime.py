@@ -43,9 +43,7 @@ class Runtime:
         engine = engine or create_engine(settings.database_url)
         return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
 
-    async def process(
-        self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False
-    ) -> Processed:
+    async def process(self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False) -> Processed:
         """Handle ``inbound`` once per ``update_key``.
 
         With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones);
@@ -60,20 +58,26 @@ class Runtime:
             if update_key is not None and not await insert_ignoring_conflict(
                 session, ProcessedUpdate, platform=platform, update_key=update_key, processed_at=utcnow()
             ):
-                earlier = (await session.exec(
-                    select(ProcessedUpdate.result).where(
-                        ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                earlier = (
+                    await session.exec(
+                        select(ProcessedUpdate.result).where(
+                            ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                        )
                     )
-                )).first()
+                ).first()
                 self.metrics.updates_rejected.labels(platform, "duplicate").inc()
                 return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
             replies = await handle(session, self.catalogs, self.settings.tz, inbound)
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:
                 if update_key is not None:
-                    row = (await session.exec(select(ProcessedUpdate).where(
-                        ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
-                    ))).one()
+                    row = (
+                        await session.exec(
+                            select(ProcessedUpdate).where(
+                                ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                            )
+                        )
+                    ).one()
                     row.result = bodies
                     session.add(row)
             else:

@@ -69,11 +69,13 @@ def _looks_like_a_code(text: str) -> bool:
 
 async def _identify(ctx: Context) -> None:
     inbound = ctx.inbound
-    identity = (await ctx.session.exec(
-        select(ChannelIdentity).where(
-            ChannelIdentity.platform == inbound.platform, ChannelIdentity.platform_user_id == inbound.user_id
+    identity = (
+        await ctx.session.exec(
+            select(ChannelIdentity).where(
+                ChannelIdentity.platform == inbound.platform, ChannelIdentity.platform_user_id == inbound.user_id
+            )
         )
-    )).first()
+    ).first()
     if identity is None:
         return
     member = await ctx.session.get(Member, identity.member_id)
@@ -130,6 +132,10 @@ async def _unknown(ctx: Context) -> list[Reply]:
     if ctx.member is None:
         return [members.stranger_welcome(ctx)]
     _ = ctx.gettext
-    return [members.home(ctx, ctx.member, _(
-        "Sorry, I did not understand that. Please tap a button in the menu below, or type /help."
-    ))]
+    return [
+        members.home(
+            ctx,
+            ctx.member,
+            _("Sorry, I did not understand that. Please tap a button in the menu below, or type /help."),
+        )
+    ]

@@ -26,9 +26,7 @@ def role_name(ctx: Context, role: Role) -> str:
 
 def status_name(ctx: Context, status: MemberStatus) -> str:
     _ = ctx.gettext
-    return {MemberStatus.OFFICIAL: _("Official member"), MemberStatus.PROBATIONARY: _("Probationary member")}[
-        status
-    ]
+    return {MemberStatus.OFFICIAL: _("Official member"), MemberStatus.PROBATIONARY: _("Probationary member")}[status]
 
 
 def _contact_label(ctx: Context) -> str | None:
@@ -55,25 +53,33 @@ def home(ctx: Context, member: Member, text: str) -> Reply:
 
 def welcome_back(ctx: Context, member: Member) -> Reply:
     _ = ctx.gettext
-    return home(ctx, member, _("Hello, comrade {name}! Choose what you need from the menu below.").format(
-        name=member.full_name
-    ))
+    return home(
+        ctx, member, _("Hello, comrade {name}! Choose what you need from the menu below.").format(name=member.full_name)
+    )
 
 
 async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
     """Link the sender to the roster entry whose invite code they typed or opened."""
     _ = ctx.gettext
     if ctx.member is not None:
-        return [home(ctx, ctx.member, _("You are already linked as {name}. No code is needed.").format(
-            name=ctx.member.full_name
-        ))]
+        return [
+            home(
+                ctx,
+                ctx.member,
+                _("You are already linked as {name}. No code is needed.").format(name=ctx.member.full_name),
+            )
+        ]
     code = normalize_code(typed)
     if code is None:
-        return [Reply(
-            _("\u201c{text}\u201d is not an invite code. A code has 8 letters and digits, "
-              "for example ABCD-EFGH. Please check it and type it again.").format(text=typed[:40]),
-            contact_label=_contact_label(ctx),
-        )]
+        return [
+            Reply(
+                _(
+                    "\u201c{text}\u201d is not an invite code. A code has 8 letters and digits, "
+                    "for example ABCD-EFGH. Please check it and type it again."
+                ).format(text=typed[:40]),
+                contact_label=_contact_label(ctx),
+            )
+        ]
     outcome = await redeem_invite(ctx.session, code)
     if isinstance(outcome, InviteProblem):
         return [Reply(_problem_text(ctx, outcome), contact_label=_contact_label(ctx))]
@@ -91,25 +97,41 @@ async def join_with_phone(ctx: Context) -> list[Reply]:
     if ctx.member is not None:
         return [home(ctx, ctx.member, _("You are already linked as {name}.").format(name=ctx.member.full_name))]
     if not ctx.inbound.contact_is_own:
-        return [Reply(
-            _("Please share your own phone number with the button below, not someone else's contact."),
-            contact_label=_contact_label(ctx),
-        )]
+        return [
+            Reply(
+                _("Please share your own phone number with the button below, not someone else's contact."),
+                contact_label=_contact_label(ctx),
+            )
+        ]
     phone = normalize_phone(ctx.inbound.contact_phone or "")
-    matches = [] if phone is None else list((await ctx.session.exec(
-        select(Member).where(Member.phone == phone).where(col(Member.active).is_(True))
-    )).all())
+    matches = (
+        []
+        if phone is None
+        else list(
+            (
+                await ctx.session.exec(select(Member).where(Member.phone == phone).where(col(Member.active).is_(True)))
+            ).all()
+        )
+    )
     if not matches:
-        return [Reply(_(
-            "This phone number is not in the branch register. Please type the invite code your "
-            "branch secretary gave you, or ask them to check your phone number."
-        ))]
+        return [
+            Reply(
+                _(
+                    "This phone number is not in the branch register. Please type the invite code your "
+                    "branch secretary gave you, or ask them to check your phone number."
+                )
+            )
+        ]
     if len(matches) > 1:
         # A family phone shared by two members: the number alone cannot say who is writing.
-        return [Reply(_(
-            "Several members are registered with this phone number, so it cannot tell who you are. "
-            "Please type your own invite code instead."
-        ))]
+        return [
+            Reply(
+                _(
+                    "Several members are registered with this phone number, so it cannot tell who you are. "
+                    "Please type your own invite code instead."
+                )
+            )
+        ]
     member = matches[0]
     await _link(ctx, member, via="phone")
     return [await _linked_reply(ctx, member)]
@@ -145,13 +167,15 @@ async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
     )
     ctx.session.add(identity)
     await ctx.session.flush()
-    ctx.session.add(AuditEvent(
-        actor_member_id=member.id,
-        action="member.linked",
-        subject_type="member",
-        subject_id=member.id,
-        after={"platform": inbound.platform.value, "via": via, "identity_id": identity.id},
-    ))
+    ctx.session.add(
+        AuditEvent(
+            actor_member_id=member.id,
+            action="member.linked",
+            subject_type="member",
+            subject_id=member.id,
+            after={"platform": inbound.platform.value, "via": via, "identity_id": identity.id},
+        )
+    )
     ctx.identity, ctx.member = identity, member
     return identity
 
@@ -159,10 +183,14 @@ async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
 async def _linked_reply(ctx: Context, member: Member) -> Reply:
     _ = ctx.gettext
     branch = await ctx.session.get(Branch, member.branch_id)
-    return home(ctx, member, _(
-        "Welcome, comrade {name}! You are now linked to your record in {branch}.\n"
-        "Use the buttons below at any time."
-    ).format(name=member.full_name, branch=branch.name if branch else "—"))
+    return home(
+        ctx,
+        member,
+        _(
+            "Welcome, comrade {name}! You are now linked to your record in {branch}.\n"
+            "Use the buttons below at any time."
+        ).format(name=member.full_name, branch=branch.name if branch else "—"),
+    )
 
 
 async def my_details(ctx: Context, member: Member) -> list[Reply]:
@@ -192,16 +220,22 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     branch = await ctx.session.get(Branch, member.branch_id)
     assert branch is not None  # a member's branch is a foreign key
-    secretaries = (await ctx.session.exec(
-        select(Member.full_name)
-        .where(Member.branch_id == branch.id, Member.role == Role.SECRETARY, col(Member.active).is_(True))
-        .order_by(col(Member.id))
-    )).all()
-    counts = dict((await ctx.session.exec(
-        select(Member.status, func.count())
-        .where(Member.branch_id == branch.id, col(Member.active).is_(True))
-        .group_by(Member.status)
-    )).all())
+    secretaries = (
+        await ctx.session.exec(
+            select(Member.full_name)
+            .where(Member.branch_id == branch.id, Member.role == Role.SECRETARY, col(Member.active).is_(True))
+            .order_by(col(Member.id))
+        )
+    ).all()
+    counts = dict(
+        (
+            await ctx.session.exec(
+                select(Member.status, func.count())
+                .where(Member.branch_id == branch.id, col(Member.active).is_(True))
+                .group_by(Member.status)
+            )
+        ).all()
+    )
     official = counts.get(MemberStatus.OFFICIAL, 0)
     probationary = counts.get(MemberStatus.PROBATIONARY, 0)
     lines = [
@@ -219,12 +253,16 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     if not may_manage(member):
         return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
-    return [Reply(
-        _("Branch management. Available now:\n"
-          "• Branch roster: every member, their role and whether they have joined chibo.\n\n"
-          "Invite codes are printed on the server with the command \u201cchibo invite\u201d."),
-        buttons=((Button("📋 " + _("Branch roster"), Payload(Action.BRANCH_ROSTER).encode()),),),
-    )]
+    return [
+        Reply(
+            _(
+                "Branch management. Available now:\n"
+                "• Branch roster: every member, their role and whether they have joined chibo.\n\n"
+                "Invite codes are printed on the server with the command \u201cchibo invite\u201d."
+            ),
+            buttons=((Button("📋 " + _("Branch roster"), Payload(Action.BRANCH_ROSTER).encode()),),),
+        )
+    ]
 
 
 async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
@@ -233,29 +271,41 @@ async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
         return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
     branch = await ctx.session.get(Branch, member.branch_id)
     assert branch is not None
-    people = (await ctx.session.exec(
-        select(Member).where(Member.branch_id == branch.id, col(Member.active).is_(True)).order_by(col(Member.id))
-    )).all()
-    linked = set((await ctx.session.exec(
-        select(ChannelIdentity.member_id).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))
-    )).all())
+    people = (
+        await ctx.session.exec(
+            select(Member).where(Member.branch_id == branch.id, col(Member.active).is_(True)).order_by(col(Member.id))
+        )
+    ).all()
+    linked = set(
+        (
+            await ctx.session.exec(
+                select(ChannelIdentity.member_id).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))
+            )
+        ).all()
+    )
     lines = [_("Roster of {branch}").format(branch=branch.name), ""]
     for number, person in enumerate(people, start=1):
         joined = _("joined chibo") if person.id in linked else _("not joined yet")
-        lines.append(f"{number}. {person.full_name} — {role_name(ctx, person.role)}, "
-                     f"{status_name(ctx, person.status).lower()}, {joined}")
+        lines.append(
+            f"{number}. {person.full_name} — {role_name(ctx, person.role)}, "
+            f"{status_name(ctx, person.status).lower()}, {joined}"
+        )
     return [Reply("\n".join(lines))]
 
 
 def choose_language(ctx: Context) -> list[Reply]:
     _ = ctx.gettext
-    return [Reply(
-        _("Choose your language:"),
-        buttons=((
-            Button("🇻🇳 Tiếng Việt", Payload(Action.SET_LANGUAGE, "vi").encode()),
-            Button("🇬🇧 English", Payload(Action.SET_LANGUAGE, "en").encode()),
-        ),),
-    )]
+    return [
+        Reply(
+            _("Choose your language:"),
+            buttons=(
+                (
+                    Button("🇻🇳 Tiếng Việt", Payload(Action.SET_LANGUAGE, "vi").encode()),
+                    Button("🇬🇧 English", Payload(Action.SET_LANGUAGE, "en").encode()),
+                ),
+            ),
+        )
+    ]
 
 
 async def set_language(ctx: Context, member: Member, locale: str) -> list[Reply]:
@@ -264,10 +314,16 @@ async def set_language(ctx: Context, member: Member, locale: str) -> list[Reply]
     before = member.locale
     member.locale = locale
     ctx.session.add(member)
-    ctx.session.add(AuditEvent(
-        actor_member_id=member.id, action="member.language", subject_type="member", subject_id=member.id,
-        before={"locale": before}, after={"locale": locale},
-    ))
+    ctx.session.add(
+        AuditEvent(
+            actor_member_id=member.id,
+            action="member.language",
+            subject_type="member",
+            subject_id=member.id,
+            before={"locale": before},
+            after={"locale": locale},
+        )
+    )
     _ = ctx.gettext  # the member's new language
     return [home(ctx, member, _("From now on I will write to you in English."))]
 

@@ -56,6 +56,6 @@ async def insert_ignoring_conflict(session: AsyncSession, table: type[SQLModel],
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+    statement = insert(table).values(**values).on_conflict_do_nothing()
     result = await session.exec(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Invite, utcnow
 
@@ -47,9 +47,7 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-async def issue_invite(
-    session: AsyncSession, member_id: int, *, validity: timedelta = DEFAULT_VALIDITY
-) -> str:
+async def issue_invite(session: AsyncSession, member_id: int, *, validity: timedelta = DEFAULT_VALIDITY) -> str:
     """A fresh code for the member; every earlier unused code of theirs stops working."""
     now = utcnow()
     await session.exec(
@@ -65,9 +63,7 @@ async def issue_invite(
     return code
 
 
-async def redeem_invite(
-    session: AsyncSession, code: str, *, now: datetime | None = None
-) -> Invite | InviteProblem:
+async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | None = None) -> Invite | InviteProblem:
     """Mark the invite used: of two members racing on one code, exactly one wins."""
     now = now or utcnow()
     invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
@@ -85,7 +81,7 @@ async def redeem_invite(
         .where(Invite.used_at.is_(None))  # type: ignore[union-attr]
         .values(used_at=now)
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    if not claimed.rowcount:
         return InviteProblem.USED
     await session.refresh(invite)
     return invite

@@ -8,6 +8,7 @@ to answer a chat's next sends with errors (429 with retry_after, 403, 400, 500).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+# How long a test waits for the bot to do something before it fails (a deadline, not a delay).
+WAIT_LIMIT = 15.0
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "chibo", "username": "chibo_test_bot"}
 
 
@@ -88,22 +91,22 @@ class FakeTelegram:
             self._changed.notify_all()
 
     # ---- waiting for what the bot does
-    async def wait_for(self, count: int, chat_id: int | None = None, timeout: float = 15) -> list[SentMessage]:
+    async def wait_for(self, count: int, chat_id: int | None = None) -> list[SentMessage]:
         """The messages sent (to ``chat_id``) once there are at least ``count`` of them."""
 
         def matching() -> list[SentMessage]:
             return [m for m in self.sent if chat_id is None or m.chat_id == chat_id]
 
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), WAIT_LIMIT)
         return matching()
 
-    async def wait_for_call(self, method: str, timeout: float = 15) -> dict[str, Any]:
+    async def wait_for_call(self, method: str) -> dict[str, Any]:
         def found() -> list[dict[str, Any]]:
             return [params for name, params in self.calls if name == method]
 
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: bool(found())), timeout)
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(found())), WAIT_LIMIT)
         return found()[-1]
 
     # ---- the HTTP side
@@ -133,10 +136,8 @@ class FakeTelegram:
         async with self._changed:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and timeout:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.updates)), timeout)
-                except TimeoutError:
-                    pass
             return _ok(list(self.updates))
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> web.Response:
@@ -148,12 +149,14 @@ class FakeTelegram:
         async with self._changed:
             self.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup")))
             self._changed.notify_all()
-        return _ok({
-            "message_id": next(self._message_ids),
-            "date": 1764000000,
-            "chat": {"id": chat_id, "type": "private"},
-            "text": params["text"],
-        })
+        return _ok(
+            {
+                "message_id": next(self._message_ids),
+                "date": 1764000000,
+                "chat": {"id": chat_id, "type": "private"},
+                "text": params["text"],
+            }
+        )
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)

@@ -21,8 +21,14 @@ async def say(
     runtime: Runtime, user: int, text: str | None = None, *, payload: str | None = None, **extra: object
 ) -> list[Reply]:
     inbound = Inbound(
-        platform=Platform.TELEGRAM, user_id=str(user), chat_id=str(user), display_name="Tester",
-        text=text, payload=payload, can_share_contact=True, **extra,  # type: ignore[arg-type]
+        platform=Platform.TELEGRAM,
+        user_id=str(user),
+        chat_id=str(user),
+        display_name="Tester",
+        text=text,
+        payload=payload,
+        can_share_contact=True,
+        **extra,  # type: ignore[arg-type]
     )
     return (await runtime.process(inbound, str(next(_update_keys)), answer_inline=True)).replies
 
@@ -35,9 +41,7 @@ async def test_a_member_joins_with_the_deep_link_code_and_gets_the_menu(runtime:
     replies = await say(runtime, 1, f"/start {demo.code('Hoàng Văn Nam')}")
     assert "Chào mừng đồng chí Hoàng Văn Nam" in replies[0].text
     assert "Chi bộ thôn Đông" in replies[0].text
-    assert labels(replies[0]) == [
-        "👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn"
-    ]
+    assert labels(replies[0]) == ["👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn"]
 
 
 async def test_a_typed_code_works_in_any_case_with_spaces(runtime: Runtime, demo: Demo) -> None:
@@ -62,7 +66,8 @@ async def test_unknown_malformed_expired_and_reissued_codes_are_explained(runtim
     assert "không phải là mã mời" in (await say(runtime, 5, "12-34"))[0].text
     async with runtime.sessions() as session, session.begin():
         await session.exec(
-            update(Invite).where(Invite.code_hash == hash_code(demo.code("Bùi Thị Hương")))  # type: ignore[arg-type]
+            update(Invite)
+            .where(Invite.code_hash == hash_code(demo.code("Bùi Thị Hương")))  # type: ignore[arg-type]
             .values(expires_at=utcnow() - timedelta(minutes=1))
         )
     assert "hết hạn" in (await say(runtime, 5, demo.code("Bùi Thị Hương")))[0].text
@@ -87,13 +92,15 @@ async def test_sharing_ones_own_phone_links_the_member(runtime: Runtime, demo: D
     assert "Chào mừng đồng chí Lê Văn Minh" in linked[0].text
     async with runtime.sessions() as session:
         audit = (await session.exec(select(AuditEvent).where(AuditEvent.action == "member.linked"))).one()
-    assert audit.after == {"platform": "telegram", "via": "phone", "identity_id": audit.after["identity_id"]}
+    assert audit.after is not None
+    assert (audit.after["platform"], audit.after["via"]) == ("telegram", "phone")
 
 
 async def test_a_phone_shared_by_two_members_does_not_link(runtime: Runtime, demo: Demo) -> None:
     async with runtime.sessions() as session, session.begin():
         await session.exec(
-            update(Member).where(Member.full_name.in_(["Mai Văn Sơn", "Chu Thị Thảo"]))  # type: ignore[attr-defined]
+            update(Member)
+            .where(Member.full_name.in_(["Mai Văn Sơn", "Chu Thị Thảo"]))  # type: ignore[attr-defined]
             .values(phone="+84988777666")
         )
     replies = await say(runtime, 8, contact_phone="+84 988 777 666", contact_is_own=True)

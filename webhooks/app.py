@@ -187,9 +187,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         runtime.metrics.updates_received.labels("web").inc()
         inbound = web.inbound_from_message(token, message.text, message.payload)
         try:
-            processed = await runtime.process(
-                inbound, f"{inbound.user_id[:40]}:{message.id}", answer_inline=True
-            )
+            processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message.id}", answer_inline=True)
         except Exception as error:
             if not is_database_unavailable(error):
                 raise

@@ -91,9 +91,11 @@ def render(reply: Reply) -> list[tuple[str, Markup | None]]:
     """The sendMessage calls for one reply: text pieces, the keyboard on the last one."""
     markup: Markup | None = None
     if reply.buttons:
-        markup = InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row] for row in reply.buttons
-        ])
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row] for row in reply.buttons
+            ]
+        )
     elif reply.contact_label:
         markup = ReplyKeyboardMarkup(
             keyboard=[[KeyboardButton(text=reply.contact_label, request_contact=True)]],
@@ -172,7 +174,9 @@ class TelegramChannel:
         while True:
             try:
                 updates = await self.bot.get_updates(
-                    offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                    offset=offset,
+                    timeout=self.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
                     request_timeout=self.poll_timeout + 10,
                 )
                 for update in updates:
@@ -184,10 +188,10 @@ class TelegramChannel:
             except (TelegramNetworkError, TelegramServerError) as error:
                 failures += 1
                 log.warning("telegram: polling failed (%s); retrying", error.message)
-                await asyncio.sleep(min(30.0, 2.0 ** failures))
+                await asyncio.sleep(min(30.0, 2.0**failures))
             except Exception as error:
                 if not is_database_unavailable(error):
                     raise
                 failures += 1
                 log.warning("telegram: database unavailable; the update will be handled on retry")
-                await asyncio.sleep(min(30.0, 2.0 ** failures))
+                await asyncio.sleep(min(30.0, 2.0**failures))

@@ -1,0 +1,90 @@
+"""The ``chibo`` command as an IT helper runs it: bad settings, migrations, invites."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401
+from bot.runtime import Runtime
+from handlers.contract import Inbound
+from models.db import create_engine
+from models.tables import Platform
+from tests.conftest import Demo
+
+CHIBO = [sys.executable, "-m", "bot"]
+
+
+def run_chibo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHIBO_")}
+    return subprocess.run(
+        [*CHIBO, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    for env, name in (
+        ({"CHIBO_PORT": "eighty"}, "CHIBO_PORT"),
+        ({"CHIBO_DATABASE_URL": "mysql://x"}, "CHIBO_DATABASE_URL"),
+        ({"CHIBO_TIMEZONE": "Mars/Olympus"}, "CHIBO_TIMEZONE"),
+        ({"CHIBO_TELEGRAM_TOKEN": "not-a-token"}, "CHIBO_TELEGRAM_TOKEN"),
+        ({"CHIBO_TELEGRAM_MODE": "webhook", "CHIBO_TELEGRAM_TOKEN": "1:" + "a" * 30}, "CHIBO_PUBLIC_URL"),
+    ):
+        result = run_chibo("db", "upgrade", env=env, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_then_the_schema_matches_the_models(tmp_path: Path, database_url: str) -> None:
+    # database_url is already migrated by the fixture; running again must be a no-op.
+    result = run_chibo("db", "upgrade", env={"CHIBO_DATABASE_URL": database_url}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    async def check() -> list[object]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+                assert {"member", "branch", "invite", "channelidentity", "outboxmessage"} <= set(tables)
+                return await connection.run_sync(differences)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check()) == []
+
+
+async def test_invite_prints_a_fresh_code_and_the_old_one_stops_working(
+    tmp_path: Path, runtime: Runtime, demo: Demo
+) -> None:
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    result = await asyncio.to_thread(run_chibo, "invite", "Mai Văn Sơn", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    codes = re.findall(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", result.stdout)
+    assert len(codes) == 1 and codes[0] != demo.code("Mai Văn Sơn")
+    assert "Mai Văn Sơn" in result.stdout
+
+    def join(user: str, code: str) -> Inbound:
+        return Inbound(platform=Platform.WEB, user_id=user, chat_id=user, text=code)
+
+    old = await runtime.process(join("old", demo.code("Mai Văn Sơn")), None, answer_inline=True)
+    assert "không còn hiệu lực" in old.replies[0].text
+    new = await runtime.process(join("new", codes[0]), None, answer_inline=True)
+    assert "Chào mừng đồng chí Mai Văn Sơn" in new.replies[0].text
+    unknown = await asyncio.to_thread(run_chibo, "invite", "Nobody", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1 and "no member matches" in unknown.stderr

@@ -1,0 +1,90 @@
+"""The Telegram channel end to end: aiogram talking over HTTP to a local fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.conftest import TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
+from tests.fake_telegram import FakeTelegram
+from webhooks.app import create_app
+
+SECRET = "s3cret-token_for-tests"
+MENU = ["👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn"]
+
+
+@pytest.fixture
+async def polling_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
+    settings = make_settings(
+        database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake_telegram.url, telegram_mode="polling"
+    )
+    app = create_app(settings, migrate=False)
+    async with app.router.lifespan_context(app):
+        yield fake_telegram
+
+
+@pytest.fixture
+async def webhook_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        database_url,
+        telegram_token=TELEGRAM_TOKEN,
+        telegram_api_base=fake_telegram.url,
+        telegram_mode="webhook",
+        public_url="https://chibo.example.org/",
+        webhook_secret=SECRET,
+    )
+    async for server in serve_app(create_app(settings, migrate=False)):
+        yield server
+
+
+async def test_polling_join_by_deep_link_menu_details_and_language(polling_bot: FakeTelegram, demo: Demo) -> None:
+    fake, user = polling_bot, 501
+    await fake.push(fake.message_update(user, f"/start {demo.code('Trần Thị Lan')}"))
+    welcome = (await fake.wait_for(1, user))[0]
+    assert "Chào mừng đồng chí Trần Thị Lan" in welcome.text
+    assert welcome.reply_markup is not None and welcome.reply_markup["is_persistent"] is True
+    assert welcome.keyboard_labels() == [*MENU[:2], "🛠 Quản lý", *MENU[2:]]
+
+    await fake.push(fake.message_update(user, "👤 Thông tin của tôi"))
+    details = (await fake.wait_for(2, user))[1]
+    assert "Họ và tên: Trần Thị Lan" in details.text and "Chức vụ: Phó Bí thư" in details.text
+
+    await fake.push(fake.message_update(user, "🌐 Ngôn ngữ / Language"))
+    chooser = (await fake.wait_for(3, user))[2]
+    assert chooser.keyboard_labels() == ["🇻🇳 Tiếng Việt", "🇬🇧 English"]
+    english = chooser.reply_markup["inline_keyboard"][0][1]["callback_data"]  # type: ignore[index]
+    await fake.push(fake.callback_update(user, english))
+    switched = (await fake.wait_for(4, user))[3]
+    assert switched.text == "From now on I will write to you in English."
+    assert "👤 My details" in switched.keyboard_labels()
+    answered = await fake.wait_for_call("answerCallbackQuery")
+    assert answered["callback_query_id"].startswith("cb")
+
+
+async def test_polling_shares_phone_only_for_own_contact(polling_bot: FakeTelegram, demo: Demo) -> None:
+    fake = polling_bot
+    await fake.push(fake.message_update(502, "/start"))
+    hello = (await fake.wait_for(1, 502))[0]
+    assert hello.reply_markup is not None
+    assert hello.reply_markup["keyboard"][0][0] == {"text": "📱 Chia sẻ số điện thoại", "request_contact": True}
+    await fake.push(fake.contact_update(502, "84912000003", contact_user_id=999))
+    assert "của chính mình" in (await fake.wait_for(2, 502))[1].text
+    await fake.push(fake.contact_update(502, "84912000003", contact_user_id=502))
+    assert "Chào mừng đồng chí Lê Văn Minh" in (await fake.wait_for(3, 502))[2].text
+
+
+async def test_webhook_mode_registers_with_secret_and_answers(
+    webhook_bot: LiveServer, fake_telegram: FakeTelegram, demo: Demo
+) -> None:
+    registered = await fake_telegram.wait_for_call("setWebhook")
+    assert registered["url"] == "https://chibo.example.org/webhooks/telegram"
+    assert registered["secret_token"] == SECRET
+    update = fake_telegram.message_update(601, f"/start {demo.code('Võ Thị Thanh')}")
+    async with httpx.AsyncClient(base_url=webhook_bot.url) as client:
+        response = await client.post(
+            "/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert response.status_code == 200
+    assert "Chào mừng đồng chí Võ Thị Thanh" in (await fake_telegram.wait_for(1, 601))[0].text

@@ -1,0 +1,112 @@
+"""The web chat: the page and its JSON API, over real HTTP, on the same handlers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Demo, LiveServer, make_settings, serve_app
+from webhooks.app import create_app
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
+    async for server in serve_app(create_app(make_settings(database_url), migrate=False)):
+        yield server
+
+
+class Visitor:
+    """One browser: a session token and numbered messages."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client, self.token, self.sent = client, token, 0
+
+    async def send(self, message_id: str | None = None, **body: Any) -> httpx.Response:
+        self.sent += 1
+        return await self.client.post(
+            "/api/webchat/messages",
+            json={"id": message_id or f"m{self.sent}", **body},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+    async def replies(self, **body: Any) -> list[dict[str, Any]]:
+        response = await self.send(**body)
+        assert response.status_code == 200, response.text
+        replies: list[dict[str, Any]] = response.json()["replies"]
+        return replies
+
+
+async def visitor(client: httpx.AsyncClient) -> Visitor:
+    token = (await client.post("/api/webchat/session")).json()["token"]
+    return Visitor(client, token)
+
+
+async def test_join_by_typed_code_then_ask(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        page = await client.get("/")
+        assert page.status_code == 200 and "chibo — Trợ lý chi bộ" in page.text
+        me = await visitor(client)
+        hello = (await me.replies(text="xin chào"))[0]
+        assert "nhập mã mời" in hello["text"] and hello["menu"] is None
+        assert "Chia sẻ số điện thoại" not in hello["text"] and "contact_label" not in hello
+        joined = (await me.replies(text=demo.code("Ngô Văn Phúc")))[0]
+        assert "Chào mừng đồng chí Ngô Văn Phúc" in joined["text"]
+        menu = {b["label"]: b["payload"] for row in joined["menu"] for b in row}
+        details = (await me.replies(payload=menu["👤 Thông tin của tôi"]))[0]
+        assert "Họ và tên: Ngô Văn Phúc" in details["text"]
+        branch = (await me.replies(payload=menu["🏠 Chi bộ của tôi"]))[0]
+        assert "Bí thư: Võ Thị Thanh" in branch["text"]
+        # Another browser is a stranger until it joins with its own code.
+        other = await visitor(client)
+        assert "chỉ phục vụ đảng viên" in (await other.replies(payload="me"))[0]["text"]
+
+
+async def test_a_retried_message_gets_the_same_answer_once(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        me = await visitor(client)
+        first = await me.send(message_id="retry-1", text=demo.code("Lê Thị Phương"))
+        again = await me.send(message_id="retry-1", text=demo.code("Lê Thị Phương"))
+        assert first.json() == again.json()
+        assert "Chào mừng đồng chí Lê Thị Phương" in again.json()["replies"][0]["text"]
+
+
+async def test_bad_requests_get_clear_answers(web_chat: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        no_session = await client.post("/api/webchat/messages", json={"id": "a", "text": "hi"})
+        assert no_session.status_code == 401 and "session" in no_session.json()["detail"]
+        me = await visitor(client)
+        assert (await me.send(text="x" * 5000)).status_code == 422
+        assert (await me.send(text="a", payload="me")).status_code == 422
+        assert (await me.send(message_id="bad id!", text="a")).status_code == 422
+        assert (await me.send()).status_code == 422
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 720})
+            await page.goto(web_chat.url)
+            await page.get_by_test_id("input").fill(demo.code("Hoàng Thị Diệu"))
+            await page.get_by_test_id("send").click()
+            await page.get_by_test_id("bot-message").filter(has_text="Hoàng Thị Diệu").wait_for()
+            await page.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()
+            await page.get_by_test_id("bot-message").filter(has_text="Họ và tên: Hoàng Thị Diệu").wait_for()
+            await page.get_by_test_id("menu-button").filter(has_text="Ngôn ngữ").click()
+            await page.get_by_test_id("inline-button").filter(has_text="English").click()
+            await page.get_by_test_id("bot-message").filter(has_text="in English").wait_for()
+            assert await page.get_by_test_id("menu-button").filter(has_text="My details").count() == 1
+        finally:
+            await browser.close()

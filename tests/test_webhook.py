@@ -1,0 +1,153 @@
+"""POST /webhooks/telegram: only Telegram gets in, each update is handled once, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from models.db import create_engine
+from models.tables import ChannelIdentity, OutboxMessage, ProcessedUpdate
+from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings, serve_app
+from tests.fake_telegram import FakeTelegram
+from tests.tcp_proxy import TcpProxy
+from webhooks.app import create_app
+
+SECRET = "webhook-secret-123"
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+@dataclass
+class Outage:
+    """Makes the app's database unavailable and available again, for real."""
+
+    url: str
+    proxy: TcpProxy | None = None
+    _lock: sqlite3.Connection | None = None
+
+    async def begin(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
+        else:
+            # Another process holding SQLite's exclusive lock: every write waits, then gives up.
+            self._lock = sqlite3.connect(make_url(self.url).database or "", isolation_level=None)
+            self._lock.execute("BEGIN EXCLUSIVE")
+
+    async def end(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.start()
+        elif self._lock is not None:
+            self._lock.execute("ROLLBACK")
+            self._lock.close()
+
+
+@dataclass
+class Webhook:
+    client: httpx.AsyncClient
+    runtime: Runtime
+    fake: FakeTelegram
+    outage: Outage
+
+    async def post(self, body: object, headers: dict[str, str] = HEADERS) -> httpx.Response:
+        return await self.client.post("/webhooks/telegram", json=body, headers=headers)
+
+    async def count(self, table: type) -> int:
+        async with self.runtime.sessions() as session:
+            return (await session.exec(select(func.count()).select_from(table))).one()
+
+
+@pytest.fixture
+async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
+    proxy: TcpProxy | None = None
+    engine_url = database_url
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"timeout": 0.3})
+    else:
+        url = make_url(database_url)
+        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+        await proxy.start()
+        engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        engine = create_engine(engine_url, connect_args={"timeout": 2})
+    settings = make_settings(
+        engine_url,
+        telegram_token=TELEGRAM_TOKEN,
+        telegram_api_base=fake_telegram.url,
+        telegram_mode="webhook",
+        public_url="https://chibo.example.org",
+        webhook_secret=SECRET,
+    )
+    app = create_app(settings, engine=engine, migrate=False)
+    async for server in serve_app(app):
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+            yield Webhook(client, app.state.runtime, fake_telegram, Outage(database_url, proxy))
+    if proxy is not None:
+        await proxy.stop()
+
+
+async def test_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webhook: Webhook, demo: Demo) -> None:
+    update = webhook.fake.message_update(700, f"/start {demo.code('Hồ Thị Ngọc')}")
+    assert (await webhook.post(update, headers={})).status_code == 401
+    assert (await webhook.post(update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})).status_code == 401
+    assert await webhook.count(ProcessedUpdate) == 0
+    assert await webhook.count(ChannelIdentity) == 0
+
+
+async def test_malformed_bodies_get_4xx(webhook: Webhook) -> None:
+    client = webhook.client
+    raw = await client.post("/webhooks/telegram", content=b"{not json", headers=HEADERS)
+    assert raw.status_code == 400
+    bodies: list[object] = [[1, 2], {"message": {}}, {"update_id": "7"}, {"update_id": 7, "message": {"text": 5}}]
+    for body in bodies:  # not an update, no update_id, a string id, a message that is not one
+        assert (await webhook.post(body)).status_code == 422, body
+    huge = await client.post("/webhooks/telegram", content=b" " * 1_000_001, headers=HEADERS)
+    assert huge.status_code == 413
+    assert await webhook.count(ProcessedUpdate) == 0
+
+
+async def test_an_update_delivered_twice_even_at_once_is_handled_once(webhook: Webhook, demo: Demo) -> None:
+    update = webhook.fake.message_update(701, f"/start {demo.code('Đinh Văn Khánh')}")
+    first, second, third = await asyncio.gather(webhook.post(update), webhook.post(update), webhook.post(update))
+    assert [first.status_code, second.status_code, third.status_code] == [200, 200, 200]
+    assert (await webhook.post(update)).status_code == 200
+    assert await webhook.count(ProcessedUpdate) == 1
+    assert await webhook.count(ChannelIdentity) == 1
+    assert await webhook.count(OutboxMessage) == 1
+    sent = await webhook.fake.wait_for(1, 701)
+    assert len(sent) == 1 and "Chào mừng đồng chí Đinh Văn Khánh" in sent[0].text
+
+
+async def test_database_down_answers_503_then_the_retry_succeeds(webhook: Webhook, demo: Demo) -> None:
+    update = webhook.fake.message_update(702, f"/start {demo.code('Tạ Văn Bình')}")
+    await webhook.outage.begin()
+    try:
+        down = await webhook.post(update)
+        assert down.status_code == 503
+        if webhook.outage.proxy is not None:  # (a locked SQLite file can still be read)
+            assert (await webhook.client.get("/healthz")).status_code == 503
+    finally:
+        await webhook.outage.end()
+    assert (await webhook.post(update)).status_code == 200
+    assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, 702))[0].text
+    assert await webhook.count(ProcessedUpdate) == 1
+    assert (await webhook.client.get("/healthz")).json()["database"] == "ok"
+
+
+async def test_metrics_count_received_handled_and_rejected(webhook: Webhook, demo: Demo) -> None:
+    update = webhook.fake.message_update(703, "/start")
+    await webhook.post(update)
+    await webhook.post(update)
+    await webhook.post(update, headers={})
+    text = (await webhook.client.get("/metrics")).text
+    assert 'chibo_updates_received_total{platform="telegram"} 2.0' in text
+    assert 'chibo_updates_handled_total{platform="telegram"} 1.0' in text
+    assert 'chibo_updates_rejected_total{platform="telegram",reason="duplicate"} 1.0' in text
+    assert 'chibo_updates_rejected_total{platform="telegram",reason="secret"} 1.0' in text
+    assert 'chibo_handler_seconds_count{platform="telegram"} 1.0' in text
