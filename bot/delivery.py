@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Protocol
 
@@ -72,8 +72,11 @@ class DeliveryWorker:
         sessions: async_sessionmaker[AsyncSession],
         senders: Mapping[Platform, Sender],
         metrics: Metrics,
+        *,
+        backoff: Callable[[int], float] = backoff_seconds,
     ) -> None:
         self._sessions = sessions
+        self._backoff = backoff
         self._senders = dict(senders)
         self._metrics = metrics
         self._wake = asyncio.Event()
@@ -176,7 +179,7 @@ class DeliveryWorker:
                 self._metrics.messages_failed.labels(platform, "gave_up").inc()
             else:
                 values |= {
-                    "next_attempt_at": utcnow() + timedelta(seconds=backoff_seconds(row.attempts)),
+                    "next_attempt_at": utcnow() + timedelta(seconds=self._backoff(row.attempts)),
                     "last_error": str(error)[:500],
                 }
         else:

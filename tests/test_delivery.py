@@ -1,0 +1,128 @@
+"""The delivery worker against the fake Bot API: what Telegram's refusals make it do."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import select
+
+from bot.channels.telegram import TelegramSender, make_bot
+from bot.delivery import MAX_ATTEMPTS, DeliveryWorker
+from bot.runtime import Runtime
+from handlers.contract import Button, Reply
+from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
+from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
+from tests.fake_telegram import FakeTelegram
+
+
+@dataclass
+class Delivery:
+    runtime: Runtime
+    worker: DeliveryWorker
+    fake: FakeTelegram
+
+    async def queue(self, chat_id: int, reply: Reply) -> int:
+        async with self.runtime.sessions() as session, session.begin():
+            row = OutboxMessage(platform=Platform.TELEGRAM, chat_id=str(chat_id), body=reply.to_dict())
+            session.add(row)
+            await session.flush()
+            assert row.id is not None
+            return row.id
+
+    async def drain(self) -> None:
+        """Run the worker until nothing is left to send now or later (bounded)."""
+        for _ in range(40):
+            await self.worker.drain_once()
+            async with self.runtime.sessions() as session:
+                pending = (
+                    await session.exec(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
+                ).all()
+            if not pending:
+                return
+        raise AssertionError("the outbox never drained")
+
+    async def row(self, row_id: int) -> OutboxMessage:
+        async with self.runtime.sessions() as session:
+            found = await session.get(OutboxMessage, row_id)
+            assert found is not None
+            return found
+
+
+@pytest.fixture
+async def delivery(runtime: Runtime, fake_telegram: FakeTelegram) -> AsyncIterator[Delivery]:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    worker = DeliveryWorker(
+        runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics, backoff=lambda attempts: 0.0
+    )
+    yield Delivery(runtime, worker, fake_telegram)
+    await bot.session.close()
+
+
+async def test_sent_in_order_with_buttons(delivery: Delivery) -> None:
+    await delivery.queue(801, Reply("one"))
+    await delivery.queue(801, Reply("two", buttons=((Button("Yes", "me"),),)))
+    await delivery.drain()
+    sent = delivery.fake.sent
+    assert [m.text for m in sent] == ["one", "two"]
+    assert sent[1].reply_markup == {"inline_keyboard": [[{"text": "Yes", "callback_data": "me"}]]}
+
+
+async def test_long_text_is_split_on_paragraphs(delivery: Delivery) -> None:
+    paragraphs = [f"Đoạn {i}: " + "chữ " * 300 for i in range(5)]  # about 1,500 characters each
+    await delivery.queue(802, Reply("\n\n".join(paragraphs)))
+    await delivery.drain()
+    pieces = [m.text for m in delivery.fake.sent]
+    assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
+    assert all(p.startswith("Đoạn") for p in pieces)
+    assert sum(p.count("Đoạn") for p in pieces) == 5
+
+
+async def test_429_waits_retry_after_then_sends_once(delivery: Delivery) -> None:
+    delivery.fake.failures[803] = [(429, {"description": "Too Many Requests", "parameters": {"retry_after": 1}})]
+    row_id = await delivery.queue(803, Reply("after the pause"))
+    await delivery.worker.drain_once()
+    waiting = await delivery.row(row_id)
+    assert waiting.status is OutboxStatus.PENDING and waiting.attempts == 0
+    assert waiting.next_attempt_at.timestamp() - waiting.created_at.timestamp() >= 1
+    await delivery.drain()
+    assert [m.text for m in delivery.fake.sent] == ["after the pause"]
+    assert (await delivery.row(row_id)).status is OutboxStatus.SENT
+
+
+async def test_403_marks_the_member_unreachable_without_retry(delivery: Delivery, runtime: Runtime, demo: Demo) -> None:
+    member = await member_named(runtime, "Vũ Đình Khoa")
+    async with runtime.sessions() as session, session.begin():
+        session.add(
+            ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="804", chat_id="804", member_id=member.id)
+        )
+    delivery.fake.failures[804] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
+    row_id = await delivery.queue(804, Reply("hello"))
+    await delivery.drain()
+    row = await delivery.row(row_id)
+    assert row.status is OutboxStatus.FAILED and row.attempts == 1 and "blocked" in (row.last_error or "")
+    async with runtime.sessions() as session:
+        identity = (await session.exec(select(ChannelIdentity).where(ChannelIdentity.chat_id == "804"))).one()
+    assert identity.unreachable_at is not None
+    assert delivery.fake.sent == []
+
+
+async def test_5xx_is_retried_and_400_is_not(delivery: Delivery) -> None:
+    delivery.fake.failures[805] = [(502, {"description": "Bad Gateway"}), (500, {"description": "Internal"})]
+    delivery.fake.failures[806] = [(400, {"description": "Bad Request: chat not found"})]
+    retried = await delivery.queue(805, Reply("eventually"))
+    refused = await delivery.queue(806, Reply("never"))
+    await delivery.drain()
+    assert (await delivery.row(retried)).status is OutboxStatus.SENT
+    assert (await delivery.row(retried)).attempts == 3
+    assert (await delivery.row(refused)).status is OutboxStatus.FAILED
+    assert [m.text for m in delivery.fake.sent] == ["eventually"]
+
+
+async def test_gives_up_after_the_last_attempt(delivery: Delivery) -> None:
+    delivery.fake.failures[807] = [(500, {"description": "Internal"})] * MAX_ATTEMPTS
+    row_id = await delivery.queue(807, Reply("lost cause"))
+    await delivery.drain()
+    row = await delivery.row(row_id)
+    assert row.status is OutboxStatus.FAILED and row.attempts == MAX_ATTEMPTS

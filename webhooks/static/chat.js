@@ -1,0 +1,146 @@
+// The web chat: sends what the member types or taps to /api/webchat/messages and shows the replies.
+// No framework, no build step: it must run on old Android browsers over 2G.
+(function () {
+  "use strict";
+  var messages = document.getElementById("messages");
+  var menu = document.getElementById("menu");
+  var input = document.getElementById("input");
+  var send = document.getElementById("send");
+  var offline = document.getElementById("offline");
+  var typing = document.getElementById("typing");
+  var queue = [];
+  var busy = false;
+  var history = load("chibo.history", []);
+
+  function load(key, fallback) {
+    try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
+    catch (e) { return fallback; }
+  }
+  function save(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* full */ } }
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function bubble(kind, text, remember) {
+    var hint = document.getElementById("welcome");
+    if (hint) hint.remove();
+    var el = document.createElement("div");
+    el.className = "bubble " + kind;
+    if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
+    el.textContent = text;
+    messages.appendChild(el);
+    if (remember) { history.push([kind, text]); history = history.slice(-100); save("chibo.history", history); }
+    messages.scrollTop = messages.scrollHeight;
+    return el;
+  }
+
+  function buttonRows(container, rows, testid) {
+    rows.forEach(function (row) {
+      var line = document.createElement("div");
+      line.className = "row";
+      row.forEach(function (b) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = b.label;
+        button.setAttribute("data-testid", testid);
+        button.addEventListener("click", function () { submit({ payload: b.payload }, b.label); });
+        line.appendChild(button);
+      });
+      container.appendChild(line);
+    });
+  }
+
+  function showMenu(rows) {
+    menu.textContent = "";
+    buttonRows(menu, rows, "menu-button");
+    save("chibo.menu", rows);
+  }
+
+  function showReply(reply) {
+    bubble("bot", reply.text, true);
+    if (reply.buttons && reply.buttons.length) {
+      var box = document.createElement("div");
+      box.className = "inline";
+      buttonRows(box, reply.buttons, "inline-button");
+      messages.appendChild(box);
+      messages.scrollTop = messages.scrollHeight;
+    }
+    if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
+  }
+
+  function session() {
+    var token = localStorage.getItem("chibo.token");
+    if (token) return Promise.resolve(token);
+    return fetch("/api/webchat/session", { method: "POST" }).then(function (r) {
+      if (!r.ok) throw new Error("session " + r.status);
+      return r.json();
+    }).then(function (body) { localStorage.setItem("chibo.token", body.token); return body.token; });
+  }
+
+  function post(body, renewed) {
+    return session().then(function (token) {
+      return fetch("/api/webchat/messages", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
+        body: JSON.stringify(body)
+      });
+    }).then(function (r) {
+      if (r.status === 401 && !renewed) { localStorage.removeItem("chibo.token"); return post(body, true); }
+      return r;
+    });
+  }
+
+  // Sends one message; on a network error or 5xx sends the same body (same id) again, so the
+  // server answers it once and nothing typed is lost.
+  function deliver(body, delay) {
+    return post(body, false).then(function (r) {
+      if (r.status >= 500) throw new Error("server " + r.status);
+      offline.hidden = true;
+      return r.json().then(function (data) {
+        if (r.ok) { data.replies.forEach(showReply); return; }
+        var detail = typeof data.detail === "string" ? data.detail : (data.detail && data.detail[0] && data.detail[0].msg);
+        if (detail) bubble("system", detail, false);
+      });
+    }).catch(function () {
+      offline.hidden = false;
+      return new Promise(function (resolve) { setTimeout(resolve, delay); }).then(function () {
+        return deliver(body, Math.min(delay * 2, 15000));
+      });
+    });
+  }
+
+  function pump() {
+    if (busy || !queue.length) return;
+    busy = true;
+    send.disabled = true;
+    typing.hidden = false;
+    deliver(queue.shift(), 1000).then(function () {
+      busy = false;
+      send.disabled = false;
+      typing.hidden = true;
+      pump();
+    });
+  }
+
+  function submit(fields, shown) {
+    bubble("user", shown, true);
+    var body = { id: newId() };
+    if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
+    queue.push(body);
+    pump();
+  }
+
+  document.getElementById("composer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim()) return;
+    input.value = "";
+    submit({ text: text }, text);
+  });
+
+  history.forEach(function (item) { bubble(item[0], item[1], false); });
+  showMenu(load("chibo.menu", []));
+})();
