@@ -93,6 +93,7 @@ async def test_429_waits_retry_after_then_sends_once(delivery: Delivery) -> None
 
 async def test_403_marks_the_member_unreachable_without_retry(delivery: Delivery, runtime: Runtime, demo: Demo) -> None:
     member = await member_named(runtime, "Vũ Đình Khoa")
+    assert member.id is not None
     async with runtime.sessions() as session, session.begin():
         session.add(
             ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="804", chat_id="804", member_id=member.id)
