@@ -11,6 +11,7 @@ import uvicorn
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
 
+from bot.channels.telegram import bot_username, deep_link
 from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
 from bot.logs import configure_logging
 from bot.migrate import upgrade
@@ -117,16 +118,18 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
     if not printed:
         typer.echo("Every member is already linked; no invite codes to print.")
         return
+    username = None
+    if settings.telegram_enabled and settings.telegram_token:
+        username = asyncio.run(bot_username(settings.telegram_token, str(settings.telegram_api_base)))
     width = max(len(p.full_name) for p in printed)
     typer.echo(f"\nInvite codes (each works once). Web chat: http://{settings.host}:{settings.port}/")
-    if settings.telegram_enabled:
-        typer.echo("Telegram: open t.me/<your bot>?start=<code>")
     branch = None
     for item in printed:
         if item.branch_name != branch:
             branch = item.branch_name
             typer.echo(f"\n  {branch}")
-        typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value}")
+        link = f"  {deep_link(username, item.code)}" if username else ""
+        typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value:<16}{link}".rstrip())
     typer.echo("")
 
 

@@ -19,7 +19,8 @@ from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
 from models.tables import Platform
-from tests.conftest import Demo
+from tests.conftest import TELEGRAM_TOKEN, Demo
+from tests.fake_telegram import FakeTelegram
 
 CHIBO = [sys.executable, "-m", "bot"]
 
@@ -88,3 +89,18 @@ async def test_invite_prints_a_fresh_code_and_the_old_one_stops_working(
     assert "Chào mừng đồng chí Mai Văn Sơn" in new.replies[0].text
     unknown = await asyncio.to_thread(run_chibo, "invite", "Nobody", env=env, cwd=tmp_path)
     assert unknown.returncode == 1 and "no member matches" in unknown.stderr
+
+
+async def test_invite_prints_the_telegram_deep_link(
+    tmp_path: Path, runtime: Runtime, demo: Demo, fake_telegram: FakeTelegram
+) -> None:
+    env = {
+        "CHIBO_DATABASE_URL": runtime.settings.database_url,
+        "CHIBO_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+        "CHIBO_TELEGRAM_API_BASE": fake_telegram.url,
+    }
+    result = await asyncio.to_thread(run_chibo, "invite", "DEMO00005", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = re.findall(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", result.stdout)[0]
+    assert f"https://t.me/chibo_test_bot?start={code}" in result.stdout
+    assert "Hoàng Văn Nam" in result.stdout

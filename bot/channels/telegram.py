@@ -52,6 +52,23 @@ def make_bot(token: str, api_base: str) -> Bot:
     return Bot(token, session=AiohttpSession(api=server))
 
 
+async def bot_username(token: str, api_base: str) -> str | None:
+    """The bot's @username, for invite links; None when Telegram cannot be asked right now."""
+    bot = make_bot(token, api_base)
+    try:
+        me = await bot.get_me(request_timeout=10)
+        return me.username
+    except TelegramAPIError as error:
+        log.warning("telegram: getMe failed (%s); invite links are printed without the bot name", error)
+        return None
+    finally:
+        await bot.session.close()
+
+
+def deep_link(username: str, code: str) -> str:
+    return f"https://t.me/{username}?start={code}"
+
+
 def inbound_from_update(update: Update) -> Inbound | None:
     """The event in a Telegram update, or None for what chibo does not serve (groups, edits…)."""
     if update.callback_query is not None:
