@@ -164,6 +164,9 @@ class FakeTelegram:
     async def _api_setWebhook(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)
 
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)
 

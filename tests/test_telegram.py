@@ -78,6 +78,9 @@ async def test_polling_shares_phone_only_for_own_contact(polling_bot: FakeTelegr
 async def test_webhook_mode_registers_with_secret_and_answers(
     webhook_bot: LiveServer, fake_telegram: FakeTelegram, demo: Demo
 ) -> None:
+    commands = [params for name, params in fake_telegram.calls if name == "setMyCommands"]
+    assert [c.get("language_code") for c in commands] == [None, "en"]
+    assert {"command": "me", "description": "Thông tin của tôi"} in commands[0]["commands"]
     registered = await fake_telegram.wait_for_call("setWebhook")
     assert registered["url"] == "https://chibo.example.org/webhooks/telegram"
     assert registered["secret_token"] == SECRET

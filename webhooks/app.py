@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         if senders:
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
         if telegram is not None:
+            await telegram.publish_commands()
             if settings.telegram_mode is TelegramMode.WEBHOOK:
                 assert settings.public_url is not None and settings.webhook_secret is not None
                 await telegram.set_webhook(str(settings.public_url), settings.webhook_secret)

@@ -22,6 +22,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -176,6 +177,22 @@ class TelegramChannel:
                 await self.bot.answer_callback_query(update.callback_query.id)
             except TelegramAPIError as error:
                 log.info("telegram: callback answer failed: %s", error)
+
+    async def publish_commands(self) -> None:
+        """The command list Telegram shows behind the "/" button, in each language we speak."""
+        for locale in self.runtime.catalogs.locales:
+            _ = self.runtime.catalogs.translator(locale).gettext
+            commands = [
+                BotCommand(command="me", description=_("My details")),
+                BotCommand(command="branch", description=_("My branch")),
+                BotCommand(command="lang", description=_("Language / Ngôn ngữ")),
+                BotCommand(command="help", description=_("Help")),
+            ]
+            default = locale == self.runtime.catalogs.default_locale
+            try:
+                await self.bot.set_my_commands(commands, language_code=None if default else locale)
+            except TelegramAPIError as error:
+                log.warning("telegram: setMyCommands failed: %s", error)
 
     async def set_webhook(self, public_url: str, secret: str) -> None:
         url = public_url.rstrip("/") + WEBHOOK_PATH
