@@ -32,6 +32,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode
 from models.db import is_database_unavailable
 from models.tables import Platform
+from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             telegram = TelegramChannel(runtime, bot)
             senders[Platform.TELEGRAM] = TelegramSender(bot)
         app.state.telegram = telegram
+        scheduler = create_scheduler(runtime.sessions, settings.timezone)
+        scheduler.start()
         worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics)
         runtime.on_outbox = worker.wake
         if senders:
@@ -74,6 +77,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         finally:
             # The worker finishes the message in flight (no double send); polling just stops.
             worker.stop()
+            scheduler.shutdown(wait=False)
             for task in tasks:
                 if task.get_name() != "delivery":
                     task.cancel()
