@@ -78,15 +78,16 @@ async def _identify(ctx: Context) -> None:
     ).first()
     if identity is None:
         return
+    ctx.identity = identity
     member = await ctx.session.get(Member, identity.member_id)
     if member is None or not member.active:
-        return
+        return  # a deactivated member's account is treated as a stranger's
     if identity.unreachable_at is not None or identity.chat_id != inbound.chat_id:
         # They wrote to us, so they can be reached again, at the chat they wrote from.
         identity.unreachable_at = None
         identity.chat_id = inbound.chat_id
         ctx.session.add(identity)
-    ctx.identity, ctx.member = identity, member
+    ctx.member = member
 
 
 async def _start(ctx: Context, argument: str) -> list[Reply]:

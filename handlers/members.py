@@ -11,7 +11,7 @@ from handlers.menus import main_menu, may_manage
 from handlers.payloads import Action, Payload
 from models.invites import InviteProblem, normalize_code, redeem_invite
 from models.phones import normalize_phone
-from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role
+from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
 
 
 def role_name(ctx: Context, role: Role) -> str:
@@ -158,13 +158,16 @@ def _problem_text(ctx: Context, problem: InviteProblem) -> str:
 
 async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
     inbound = ctx.inbound
-    identity = ChannelIdentity(
-        platform=inbound.platform,
-        platform_user_id=inbound.user_id,
-        chat_id=inbound.chat_id,
-        member_id=member.id,  # type: ignore[arg-type]
-        display_name=inbound.display_name[:200] or None,
+    # An account once linked to a member who is no longer active is re-linked, not duplicated.
+    identity = ctx.identity or ChannelIdentity(
+        platform=inbound.platform, platform_user_id=inbound.user_id, chat_id=inbound.chat_id, member_id=0
     )
+    before = None if identity.id is None else {"member_id": identity.member_id}
+    identity.member_id = member.id  # type: ignore[assignment]
+    identity.chat_id = inbound.chat_id
+    identity.display_name = inbound.display_name[:200] or None
+    identity.linked_at = utcnow()
+    identity.unreachable_at = None
     ctx.session.add(identity)
     await ctx.session.flush()
     ctx.session.add(
@@ -173,6 +176,7 @@ async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
             action="member.linked",
             subject_type="member",
             subject_id=member.id,
+            before=before,
             after={"platform": inbound.platform.value, "via": via, "identity_id": identity.id},
         )
     )

@@ -163,3 +163,17 @@ async def test_an_update_delivered_twice_is_handled_once(runtime: Runtime, demo:
     async with runtime.sessions() as session:
         count = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
     assert count == 1
+
+
+async def test_a_deactivated_members_account_is_a_stranger_and_can_be_relinked(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 15, f"/start {demo.code('Đỗ Thị Kim')}")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(Member.full_name == "Đỗ Thị Kim").values(active=False))  # type: ignore[arg-type]
+    stranger = (await say(runtime, 15, "/me"))[0]
+    assert "chỉ phục vụ đảng viên" in stranger.text and "Đỗ Thị Kim" not in stranger.text
+    # The same phone, handed on to another member who got their own code.
+    relinked = (await say(runtime, 15, f"/start {demo.code('Nguyễn Đức Anh')}"))[0]
+    assert "Chào mừng đồng chí Nguyễn Đức Anh" in relinked.text
+    async with runtime.sessions() as session:
+        identities = (await session.exec(select(ChannelIdentity))).all()
+    assert len(identities) == 1
