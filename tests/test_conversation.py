@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 
@@ -177,3 +178,17 @@ async def test_a_deactivated_members_account_is_a_stranger_and_can_be_relinked(r
     async with runtime.sessions() as session:
         identities = (await session.exec(select(ChannelIdentity))).all()
     assert len(identities) == 1
+
+
+async def test_two_people_racing_on_one_code_link_exactly_one(runtime: Runtime, demo: Demo) -> None:
+    code = demo.code("Dương Văn Long")
+
+    async def join(user: str) -> str:
+        inbound = Inbound(platform=Platform.WEB, user_id=user, chat_id=user, text=code)
+        return (await runtime.process(inbound, f"race-{user}", answer_inline=True)).replies[0].text
+
+    texts = await asyncio.gather(*(join(f"racer{i}") for i in range(6)))
+    assert sum("Chào mừng đồng chí Dương Văn Long" in text for text in texts) == 1
+    assert sum("đã được dùng rồi" in text for text in texts) == 5
+    async with runtime.sessions() as session:
+        assert len((await session.exec(select(ChannelIdentity))).all()) == 1
