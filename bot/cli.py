@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,16 +14,22 @@ from sqlmodel import col, or_, select
 
 from bot.channels.telegram import bot_username, deep_link
 from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
+from bot.i18n import Catalogs
 from bot.logs import configure_logging
 from bot.migrate import upgrade
+from bot.roster_files import RegisterFileError, Rows, read_register
+from bot.roster_report import problem_text
 from bot.settings import Settings, SettingsError, load_settings
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
+from models.roster import ImportReport, import_members
 from models.tables import Branch, Member
 
 app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+members_app = typer.Typer(help="The branch register.", no_args_is_help=True)
+app.add_typer(members_app, name="members")
 
 
 def _settings() -> Settings:
@@ -131,6 +138,63 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
         link = f"  {deep_link(username, item.code)}" if username else ""
         typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value:<16}{link}".rstrip())
     typer.echo("")
+
+
+@members_app.command("import")
+def members_import(
+    file: Annotated[Path, typer.Argument(help="The register, .xlsx or .csv, first row = column names")],
+    branch: Annotated[str | None, typer.Option(help="Branch code for rows without a branch column")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows anyway")] = False,
+) -> None:
+    """Import or update members from the register; re-importing the same file changes nothing."""
+    settings = _settings()
+    translator = Catalogs(settings.locale).translator(None)
+    try:
+        rows = read_register(file)
+    except RegisterFileError as error:
+        typer.echo(f"chibo: {error}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        report = asyncio.run(_import(settings, rows, branch, dry_run=dry_run, skip_invalid=skip_invalid))
+    except LookupError:
+        typer.echo(f"chibo: there is no branch with the code {branch!r}", err=True)
+        raise typer.Exit(1) from None
+    for problem in report.problems:
+        typer.echo(problem_text(translator, problem), err=True)
+    verb = "would be" if dry_run else "were"
+    summary = f"{report.created} new, {report.updated} updated, {report.unchanged} unchanged"
+    if report.problems and not skip_invalid and not dry_run:
+        typer.echo(
+            f"chibo: {len(report.problems)} invalid row(s); nothing was written (fix them, or use --skip-invalid)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"{summary} member(s) {verb} imported" + (f"; {len(report.problems)} row(s) skipped" if report.problems else "")
+    )
+
+
+async def _import(
+    settings: Settings, rows: Rows, branch: str | None, *, dry_run: bool, skip_invalid: bool
+) -> ImportReport:
+    engine = create_engine(settings.database_url)
+    try:
+        with typer.progressbar(length=len(rows), label="Reading rows", file=sys.stderr) as progress:
+            async with session_factory(engine)() as session, session.begin():
+                report = await import_members(
+                    session,
+                    rows,
+                    default_branch_code=branch,
+                    dry_run=dry_run,
+                    skip_invalid=skip_invalid,
+                    on_row=lambda: progress.update(1),
+                )
+                if not report.written:
+                    await session.rollback()
+                return report
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

@@ -1,0 +1,357 @@
+"""Taking in the branch register (the secretaries' Excel or CSV) and reconciling it with the roster.
+
+Pure rules first (headers, values, problems), then one import that matches existing members on the
+party card number, else on full name and birth date, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.phones import normalize_phone
+from models.tables import AuditEvent, Branch, Gender, Member, MemberStatus, Role
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics and with single spaces: "Họ và  tên" -> "ho va ten"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.lower().split())
+
+
+class Column(StrEnum):
+    FULL_NAME = "full_name"
+    BIRTH_DATE = "birth_date"
+    GENDER = "gender"
+    PHONE = "phone"
+    BRANCH = "branch"
+    ROLE = "role"
+    STATUS = "status"
+    DATE_ADMITTED = "date_admitted"
+    DATE_OFFICIAL = "date_official"
+    CARD_NUMBER = "card_number"
+    EXEMPT = "exempt"
+    NOTES = "notes"
+
+
+# Headers as people write them, folded; Vietnamese first.
+HEADERS: dict[str, Column] = {
+    **dict.fromkeys(["ho va ten", "ho ten", "full name", "name"], Column.FULL_NAME),
+    **dict.fromkeys(["ngay sinh", "ngay thang nam sinh", "birth date", "date of birth"], Column.BIRTH_DATE),
+    **dict.fromkeys(["gioi tinh", "gender"], Column.GENDER),
+    **dict.fromkeys(["so dien thoai", "dien thoai", "sdt", "phone", "phone number"], Column.PHONE),
+    **dict.fromkeys(["chi bo", "branch"], Column.BRANCH),
+    **dict.fromkeys(["chuc vu", "role"], Column.ROLE),
+    **dict.fromkeys(["loai dang vien", "trang thai", "status"], Column.STATUS),
+    **dict.fromkeys(["ngay vao dang", "date admitted"], Column.DATE_ADMITTED),
+    **dict.fromkeys(["ngay chinh thuc", "date official", "date made official"], Column.DATE_OFFICIAL),
+    **dict.fromkeys(["so the dang vien", "so the", "card number", "party card number"], Column.CARD_NUMBER),
+    **dict.fromkeys(["mien sinh hoat", "mien cong tac", "exempt"], Column.EXEMPT),
+    **dict.fromkeys(["ghi chu", "notes"], Column.NOTES),
+}
+
+_ROLES = {
+    **dict.fromkeys(["bi thu", "secretary"], Role.SECRETARY),
+    **dict.fromkeys(["pho bi thu", "deputy secretary"], Role.DEPUTY_SECRETARY),
+    **dict.fromkeys(["chi uy vien", "committee member"], Role.COMMITTEE_MEMBER),
+    **dict.fromkeys(["", "dang vien", "member"], Role.MEMBER),
+}
+_STATUSES = {
+    **dict.fromkeys(["chinh thuc", "dang vien chinh thuc", "official"], MemberStatus.OFFICIAL),
+    **dict.fromkeys(["du bi", "dang vien du bi", "probationary"], MemberStatus.PROBATIONARY),
+}
+_GENDERS = {**dict.fromkeys(["nam", "male", "m"], Gender.MALE), **dict.fromkeys(["nu", "female", "f"], Gender.FEMALE)}
+_YES = {"x", "co", "yes", "y", "1", "true"}
+_NO = {"", "khong", "no", "n", "0", "false"}
+_DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d")
+_LIMITS = {Column.FULL_NAME: 200, Column.NOTES: 2000, Column.CARD_NUMBER: 20}
+
+
+class Problem(StrEnum):
+    MISSING_NAME = "missing_name"
+    BAD_DATE = "bad_date"
+    BAD_PHONE = "bad_phone"
+    BAD_GENDER = "bad_gender"
+    BAD_ROLE = "bad_role"
+    BAD_STATUS = "bad_status"
+    BAD_FLAG = "bad_flag"
+    UNKNOWN_BRANCH = "unknown_branch"
+    NO_BRANCH = "no_branch"
+    FORMULA = "formula"
+    TOO_LONG = "too_long"
+    DUPLICATE_CARD = "duplicate_card"
+    DUPLICATE_PERSON = "duplicate_person"
+    OFFICIAL_BEFORE_ADMITTED = "official_before_admitted"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    column: Column | None
+    problem: Problem
+    value: str = ""
+
+
+@dataclass
+class MemberRow:
+    line: int
+    values: dict[str, Any]
+    branch_id: int
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    written: bool = False
+
+
+class HeaderError(ValueError):
+    """The first row names no "full name" column: this is not a register."""
+
+
+def map_headers(header: Iterable[object]) -> dict[int, Column]:
+    """Column index -> field, for every header we understand; the rest are ignored."""
+    mapped = {i: HEADERS[fold(str(h))] for i, h in enumerate(header) if h is not None and fold(str(h)) in HEADERS}
+    if Column.FULL_NAME not in mapped.values():
+        raise HeaderError("no full name column")
+    return mapped
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _parse_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _cell_text(value)
+    if not text:
+        return None
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _is_formula(column: Column, text: str) -> bool:
+    """A cell a spreadsheet would run as a formula (CSV injection) is never taken in."""
+    if text[:1] in ("=", "@", "\t", "\r"):
+        return True
+    if text[:1] in ("+", "-") and column is not Column.PHONE:
+        return not text[1:].replace(".", "", 1).isdigit()
+    return False
+
+
+def parse_row(
+    line: int, cells: dict[Column, object], branch_for: Callable[[str], int | None], default_branch: int | None
+) -> MemberRow | list[RowProblem]:
+    """One register row as member fields, or every problem it has."""
+    problems: list[RowProblem] = []
+    values: dict[str, Any] = {}
+
+    def problem(column: Column | None, kind: Problem, value: object = "") -> None:
+        problems.append(RowProblem(line, column, kind, _cell_text(value)[:60]))
+
+    texts = {column: _cell_text(value) for column, value in cells.items()}
+    for column, text in texts.items():
+        if _is_formula(column, text):
+            problem(column, Problem.FORMULA, text)
+        if column in _LIMITS and len(text) > _LIMITS[column]:
+            problem(column, Problem.TOO_LONG, text)
+    if problems:
+        return problems
+    name = " ".join(texts.get(Column.FULL_NAME, "").split())
+    if not name:
+        problem(Column.FULL_NAME, Problem.MISSING_NAME)
+    values["full_name"] = name
+    for column in (Column.BIRTH_DATE, Column.DATE_ADMITTED, Column.DATE_OFFICIAL):
+        try:
+            values[column.value] = _parse_date(cells.get(column))
+        except ValueError:
+            problem(column, Problem.BAD_DATE, cells.get(column))
+    phone_text = texts.get(Column.PHONE, "")
+    values["phone"] = normalize_phone(phone_text) if phone_text else None
+    if phone_text and values["phone"] is None:
+        problem(Column.PHONE, Problem.BAD_PHONE, phone_text)
+    for column, table, kind in (
+        (Column.GENDER, _GENDERS, Problem.BAD_GENDER),
+        (Column.ROLE, _ROLES, Problem.BAD_ROLE),
+    ):
+        folded = fold(texts.get(column, ""))
+        if column is Column.GENDER and not folded:
+            values["gender"] = None
+        elif folded in table:
+            values[column.value] = table[folded]
+        else:
+            problem(column, kind, texts.get(column))
+    status_text = fold(texts.get(Column.STATUS, ""))
+    if status_text in _STATUSES:
+        values["status"] = _STATUSES[status_text]
+    elif not status_text:
+        # Registers often leave it blank: a member with a date made official is official.
+        values["status"] = MemberStatus.OFFICIAL if values.get("date_official") else MemberStatus.PROBATIONARY
+    else:
+        problem(Column.STATUS, Problem.BAD_STATUS, texts.get(Column.STATUS))
+    exempt = fold(texts.get(Column.EXEMPT, ""))
+    if exempt in _YES or exempt in _NO:
+        values["exempt"] = exempt in _YES
+    else:
+        problem(Column.EXEMPT, Problem.BAD_FLAG, texts.get(Column.EXEMPT))
+    values["card_number"] = texts.get(Column.CARD_NUMBER) or None
+    values["notes"] = texts.get(Column.NOTES) or None
+    admitted, official = values.get("date_admitted"), values.get("date_official")
+    if admitted and official and official < admitted:
+        problem(Column.DATE_OFFICIAL, Problem.OFFICIAL_BEFORE_ADMITTED, cells.get(Column.DATE_OFFICIAL))
+    branch_text = texts.get(Column.BRANCH, "")
+    branch_id = branch_for(branch_text) if branch_text else default_branch
+    if branch_id is None:
+        problem(Column.BRANCH, Problem.UNKNOWN_BRANCH if branch_text else Problem.NO_BRANCH, branch_text)
+    if problems:
+        return problems
+    assert branch_id is not None
+    return MemberRow(line, values, branch_id)
+
+
+_COMPARED = (
+    "full_name", "birth_date", "gender", "phone", "role", "status",
+    "date_admitted", "date_official", "card_number", "exempt", "notes",
+)  # fmt: skip
+
+
+def _snapshot(member: Member) -> dict[str, Any]:
+    return {key: _plain(getattr(member, key)) for key in (*_COMPARED, "branch_id")}
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def import_members(
+    session: AsyncSession,
+    rows: Iterable[tuple[int, dict[Column, object]]],
+    *,
+    default_branch_code: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    on_row: Callable[[], None] = lambda: None,
+) -> ImportReport:
+    """Reconcile the register with the roster in the caller's transaction.
+
+    With any problem and no ``skip_invalid``, nothing is written (the caller rolls back when
+    ``report.written`` is False); ``dry_run`` checks everything and writes nothing.
+    """
+    branches = (await session.exec(select(Branch))).all()
+    by_key = {fold(b.code): b.id for b in branches} | {fold(b.name): b.id for b in branches}
+    default_branch = by_key.get(fold(default_branch_code)) if default_branch_code else None
+    if default_branch_code and default_branch is None:
+        raise LookupError(default_branch_code)
+    members = (await session.exec(select(Member))).all()
+    by_card = {m.card_number: m for m in members if m.card_number}
+    by_person = {(fold(m.full_name), m.birth_date): m for m in members}
+    report = ImportReport()
+    parsed: list[MemberRow] = []
+    seen_cards: dict[str, int] = {}
+    seen_people: dict[tuple[str, date | None], int] = {}
+    for line, cells in rows:
+        on_row()
+        row = parse_row(line, cells, lambda text: by_key.get(fold(text)), default_branch)
+        if isinstance(row, list):
+            report.problems.extend(row)
+            continue
+        card = row.values["card_number"]
+        person = (fold(row.values["full_name"]), row.values["birth_date"])
+        if card and card in seen_cards:
+            report.problems.append(RowProblem(line, Column.CARD_NUMBER, Problem.DUPLICATE_CARD, card))
+            continue
+        if not card and person in seen_people:
+            report.problems.append(
+                RowProblem(line, Column.FULL_NAME, Problem.DUPLICATE_PERSON, row.values["full_name"])
+            )
+            continue
+        if card:
+            seen_cards[card] = line
+        seen_people[person] = line
+        parsed.append(row)
+    if dry_run or (report.problems and not skip_invalid):
+        _count(report, parsed, by_card, by_person)
+        return report
+    for row in parsed:
+        existing = _match(row, by_card, by_person)
+        if existing is None:
+            member = Member(branch_id=row.branch_id, **row.values)
+            session.add(member)
+            await session.flush()
+            session.add(
+                AuditEvent(
+                    action="member.imported", subject_type="member", subject_id=member.id, after=_snapshot(member)
+                )
+            )
+            report.created += 1
+            continue
+        before = _snapshot(existing)
+        for key, value in row.values.items():
+            setattr(existing, key, value)
+        existing.branch_id = row.branch_id
+        after = _snapshot(existing)
+        if after == before:
+            report.unchanged += 1
+            continue
+        changed = {k for k in after if after[k] != before[k]}
+        session.add(existing)
+        session.add(
+            AuditEvent(
+                action="member.updated",
+                subject_type="member",
+                subject_id=existing.id,
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed},
+            )
+        )
+        report.updated += 1
+    report.written = True
+    return report
+
+
+def _match(
+    row: MemberRow, by_card: dict[str, Member], by_person: dict[tuple[str, date | None], Member]
+) -> Member | None:
+    card = row.values["card_number"]
+    if card and card in by_card:
+        return by_card[card]
+    return by_person.get((fold(row.values["full_name"]), row.values["birth_date"]))
+
+
+def _count(
+    report: ImportReport,
+    parsed: list[MemberRow],
+    by_card: dict[str, Member],
+    by_person: dict[tuple[str, date | None], Member],
+) -> None:
+    """What an import would do, without doing it."""
+    for row in parsed:
+        existing = _match(row, by_card, by_person)
+        if existing is None:
+            report.created += 1
+        elif all(getattr(existing, k) == v for k, v in row.values.items()) and existing.branch_id == row.branch_id:
+            report.unchanged += 1
+        else:
+            report.updated += 1

@@ -1,0 +1,172 @@
+"""Importing the branch register from the secretaries' Excel and CSV files."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from models.tables import AuditEvent, Branch, Member, MemberStatus, Role
+from tests.conftest import Demo
+from tests.test_cli import run_chibo
+
+HEADER_VI = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số điện thoại", "Chi bộ", "Chức vụ",
+             "Ngày vào Đảng", "Ngày chính thức", "Số thẻ đảng viên", "Miễn sinh hoạt", "Ghi chú"]  # fmt: skip
+
+
+def register_rows(count: int) -> list[list[object]]:
+    return [
+        [i, f"Nguyễn Thị Mẫu {i}", f"{1 + i % 28:02d}/{1 + i % 12:02d}/19{50 + i % 49}", "Nữ",
+         f"09{i:08d}", "DONG", "Đảng viên", f"{1 + i % 28:02d}/03/2001", f"{1 + i % 28:02d}/03/2002",
+         f"C{i:07d}", "", ""]
+        for i in range(1, count + 1)
+    ]  # fmt: skip
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]], delimiter: str = ",") -> Path:
+    lines = [delimiter.join(header), *(delimiter.join(str(c) for c in row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    return path
+
+
+def write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+async def chibo(runtime: Runtime, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    result = await asyncio.to_thread(run_chibo, *args, env=env, cwd=tmp_path)
+    return result.returncode, result.stdout, result.stderr
+
+
+async def count_members(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(Member))).one()
+
+
+async def test_xlsx_with_vietnamese_headers_imports_then_reimport_changes_nothing(
+    runtime: Runtime, demo: Demo, tmp_path: Path
+) -> None:
+    before = await count_members(runtime)
+    path = write_xlsx(tmp_path / "so-dang-vien.xlsx", HEADER_VI, register_rows(40))
+    code, out, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 0, err
+    assert "40 new, 0 updated, 0 unchanged" in out
+    assert await count_members(runtime) == before + 40
+    code, out, _ = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert "0 new, 0 updated, 40 unchanged" in out
+    async with runtime.sessions() as session:
+        member = (await session.exec(select(Member).where(Member.card_number == "C0000007"))).one()
+        branch = await session.get(Branch, member.branch_id)
+    assert member.full_name == "Nguyễn Thị Mẫu 7" and member.phone == "+84900000007"
+    assert member.birth_date == date(1957, 8, 8) and member.status is MemberStatus.OFFICIAL
+    assert member.role is Role.MEMBER and branch is not None and branch.code == "DONG"
+
+
+async def test_changed_rows_update_and_are_audited(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    rows = register_rows(3)
+    path = write_csv(tmp_path / "a.csv", HEADER_VI, rows, delimiter=";")
+    assert (await chibo(runtime, tmp_path, "members", "import", str(path)))[0] == 0
+    rows[1][4] = "+84 988 000 111"
+    rows[1][6] = "Phó Bí thư"
+    write_csv(path, HEADER_VI, rows, delimiter=";")
+    code, out, _ = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 0 and "0 new, 1 updated, 2 unchanged" in out
+    async with runtime.sessions() as session:
+        event = (await session.exec(select(AuditEvent).where(AuditEvent.action == "member.updated"))).one()
+    assert event.before == {"phone": "+84900000002", "role": "member"}
+    assert event.after == {"phone": "+84988000111", "role": "deputy_secretary"}
+
+
+async def test_english_headers_without_diacritics_and_iso_dates(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "en.csv",
+        ["Full name", "Birth date", "Phone", "Branch", "Status", "Date admitted"],
+        [["Tran Van Moi", "1990-05-01", "0912 345 678", "Chi bo thon Tay", "du bi", "2026-02-03"]],
+    )
+    code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 0, err
+    async with runtime.sessions() as session:
+        member = (await session.exec(select(Member).where(Member.full_name == "Tran Van Moi"))).one()
+    assert member.status is MemberStatus.PROBATIONARY and member.phone == "+84912345678"
+
+
+async def test_bad_rows_are_listed_and_nothing_is_written(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    rows = register_rows(500)
+    rows[9][2] = "31/02/1970"
+    rows[99][1] = "=cmd|' /C calc'!A0"
+    rows[499][9] = rows[0][9]
+    path = write_xlsx(tmp_path / "bad.xlsx", HEADER_VI, rows)
+    before = await count_members(runtime)
+    code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 1
+    assert "dòng 11, Ngày sinh: “31/02/1970” không phải là ngày" in err
+    assert "dòng 101, Họ và tên" in err  # Excel keeps "=..." as a formula with no value: an empty name
+    assert "dòng 501, Số thẻ đảng viên: “C0000001”" in err
+    assert "3 invalid row(s); nothing was written" in err
+    assert await count_members(runtime) == before
+    code, out, _ = await chibo(runtime, tmp_path, "members", "import", str(path), "--skip-invalid")
+    assert code == 0 and "497 new" in out and "3 row(s) skipped" in out
+    assert await count_members(runtime) == before + 497
+
+
+async def test_formula_cells_in_csv_are_refused(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    rows = register_rows(2)
+    rows[0][11] = '=HYPERLINK("http://evil")'
+    rows[1][1] = "@SUM(A1)"
+    path = write_csv(tmp_path / "f.csv", HEADER_VI, rows, delimiter=";")
+    code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 1
+    assert "dòng 2, Ghi chú" in err and "dòng 3, Họ và tên" in err
+    assert err.count("giống công thức bảng tính") == 2
+
+
+async def test_dry_run_counts_and_writes_nothing(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", HEADER_VI, register_rows(5))
+    before = await count_members(runtime)
+    code, out, _ = await chibo(runtime, tmp_path, "members", "import", str(path), "--dry-run")
+    assert code == 0 and "5 new, 0 updated, 0 unchanged member(s) would be imported" in out
+    assert await count_members(runtime) == before
+
+
+async def test_whole_file_problems_get_one_clear_line(runtime: Runtime, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "fake.xlsx").write_text("not a zip")
+    (tmp_path / "noheader.csv").write_text("a,b\n1,2\n")
+    big = tmp_path / "big.csv"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    expected = {
+        "empty.csv": "is empty",
+        "notes.txt": "only .xlsx and .csv",
+        "fake.xlsx": "not a valid Excel",
+        "noheader.csv": "Họ và tên",
+        "big.csv": "the limit is 20 MB",
+        "missing.csv": "does not exist",
+    }
+    for name, message in expected.items():
+        code, _, err = await chibo(runtime, tmp_path, "members", "import", str(tmp_path / name))
+        assert code == 1 and message in err and "Traceback" not in err, (name, err)
+
+
+async def test_rows_without_branch_need_the_branch_option(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "nb.csv", ["Họ và tên", "Ngày sinh"], [["Lê Văn Không", "01/01/1980"]])
+    code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 1 and "--branch" in err
+    code, out, _ = await chibo(runtime, tmp_path, "members", "import", str(path), "--branch", "TAY")
+    assert code == 0 and "1 new" in out
+    code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path), "--branch", "NOPE")
+    assert code == 1 and "no branch with the code 'NOPE'" in err
