@@ -17,12 +17,12 @@ from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
 from bot.i18n import Catalogs
 from bot.logs import configure_logging
 from bot.migrate import upgrade
-from bot.roster_files import RegisterFileError, Rows, read_register
+from bot.roster_files import RegisterFileError, Rows, read_register, write_register
 from bot.roster_report import problem_text
 from bot.settings import Settings, SettingsError, load_settings
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
-from models.roster import ImportReport, import_members
+from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.tables import Branch, Member
 
 app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
@@ -173,6 +173,31 @@ def members_import(
     typer.echo(
         f"{summary} member(s) {verb} imported" + (f"; {len(report.problems)} row(s) skipped" if report.problems else "")
     )
+
+
+@members_app.command("export")
+def members_export(
+    file: Annotated[Path, typer.Argument(help="Where to write: .xlsx or .csv")],
+    branch: Annotated[str | None, typer.Option(help="Only this branch (its code)")] = None,
+) -> None:
+    """Write the active roster in the register's columns; importing it back changes nothing."""
+    settings = _settings()
+    rows = asyncio.run(_export(settings, branch))
+    try:
+        write_register(file, EXPORT_HEADER, rows)
+    except (RegisterFileError, OSError) as error:
+        typer.echo(f"chibo: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{len(rows)} member(s) written to {file}")
+
+
+async def _export(settings: Settings, branch: str | None) -> list[list[str]]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await export_rows(session, branch)
+    finally:
+        await engine.dispose()
 
 
 async def _import(

@@ -8,7 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from models.roster import Column, HeaderError, map_headers
 
@@ -81,3 +81,29 @@ def _csv_rows(path: Path) -> Iterator[tuple[object, ...]]:
         dialect = csv.excel
     for row in csv.reader(io.StringIO(text), dialect):
         yield tuple(row)
+
+
+def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Write the roster as .xlsx or .csv (UTF-8 with BOM, so Excel shows Vietnamese right)."""
+    safe = [[_defused(cell) for cell in row] for row in rows]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(safe)
+    elif suffix == ".xlsx":
+        workbook = Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        sheet.append(header)
+        for row in safe:
+            sheet.append(row)
+        workbook.save(path)
+    else:
+        raise RegisterFileError(f"{path.name}: the roster can be written as .xlsx or .csv")
+
+
+def _defused(cell: str) -> str:
+    # A value a spreadsheet would run as a formula is written as text.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.phones import normalize_phone
@@ -355,3 +355,41 @@ def _count(
             report.unchanged += 1
         else:
             report.updated += 1
+
+
+# The export writes what the import reads back unchanged (a round trip is a no-op).
+EXPORT_HEADER = [
+    "Họ và tên", "Ngày sinh", "Giới tính", "Số điện thoại", "Chi bộ", "Chức vụ", "Loại đảng viên",
+    "Ngày vào Đảng", "Ngày chính thức", "Số thẻ đảng viên", "Miễn sinh hoạt", "Ghi chú",
+]  # fmt: skip
+_ROLE_WORDS = {Role.SECRETARY: "Bí thư", Role.DEPUTY_SECRETARY: "Phó Bí thư",
+               Role.COMMITTEE_MEMBER: "Chi ủy viên", Role.MEMBER: "Đảng viên"}  # fmt: skip
+_STATUS_WORDS = {MemberStatus.OFFICIAL: "Chính thức", MemberStatus.PROBATIONARY: "Dự bị"}
+_GENDER_WORDS = {Gender.MALE: "Nam", Gender.FEMALE: "Nữ"}
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def _local_phone(phone: str | None) -> str:
+    # 0912…, as people write it; "+84…" would turn into a number or a formula in a spreadsheet.
+    if phone and phone.startswith("+84"):
+        return "0" + phone[3:]
+    return phone or ""
+
+
+async def export_rows(session: AsyncSession, branch_code: str | None = None) -> list[list[str]]:
+    """The active roster (of one branch, or all), in register order, as the export writes it."""
+    query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id).where(col(Member.active).is_(True))
+    if branch_code is not None:
+        query = query.where(Branch.code == branch_code)
+    rows = []
+    for member, branch in (await session.exec(query.order_by(col(Branch.code), col(Member.id)))).all():
+        rows.append([
+            member.full_name, _day(member.birth_date), _GENDER_WORDS[member.gender] if member.gender else "",
+            _local_phone(member.phone), branch.code, _ROLE_WORDS[member.role], _STATUS_WORDS[member.status],
+            _day(member.date_admitted), _day(member.date_official), member.card_number or "",
+            "x" if member.exempt else "", member.notes or "",
+        ])  # fmt: skip
+    return rows

@@ -170,3 +170,17 @@ async def test_rows_without_branch_need_the_branch_option(runtime: Runtime, demo
     assert code == 0 and "1 new" in out
     code, _, err = await chibo(runtime, tmp_path, "members", "import", str(path), "--branch", "NOPE")
     assert code == 1 and "no branch with the code 'NOPE'" in err
+
+
+async def test_export_then_reimport_changes_nothing(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    for name in ("roster.xlsx", "roster.csv"):
+        code, out, err = await chibo(runtime, tmp_path, "members", "export", str(tmp_path / name))
+        assert code == 0 and "30 member(s) written" in out, err
+        code, out, err = await chibo(runtime, tmp_path, "members", "import", str(tmp_path / name))
+        assert code == 0, err
+        assert "0 new, 0 updated, 30 unchanged" in out
+    code, out, _ = await chibo(runtime, tmp_path, "members", "export", str(tmp_path / "tay.csv"), "--branch", "TAY")
+    assert "10 member(s) written" in out
+    text = (tmp_path / "tay.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[1].startswith("Lý Văn Quang,")
+    assert ",0912000012,TAY,Bí thư,Chính thức," in text
