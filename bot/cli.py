@@ -12,7 +12,6 @@ import uvicorn
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
 
-from bot.channels.telegram import bot_username, deep_link
 from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
 from bot.i18n import Catalogs
 from bot.logs import configure_logging
@@ -127,6 +126,8 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
         return
     username = None
     if settings.telegram_enabled and settings.telegram_token:
+        from bot.channels.telegram import bot_username  # aiogram takes seconds to import: only when needed
+
         username = asyncio.run(bot_username(settings.telegram_token, str(settings.telegram_api_base)))
     width = max(len(p.full_name) for p in printed)
     typer.echo(f"\nInvite codes (each works once). Web chat: http://{settings.host}:{settings.port}/")
@@ -135,7 +136,7 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
         if item.branch_name != branch:
             branch = item.branch_name
             typer.echo(f"\n  {branch}")
-        link = f"  {deep_link(username, item.code)}" if username else ""
+        link = f"  https://t.me/{username}?start={item.code}" if username else ""
         typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value:<16}{link}".rstrip())
     typer.echo("")
 

@@ -66,10 +66,6 @@ async def bot_username(token: str, api_base: str) -> str | None:
         await bot.session.close()
 
 
-def deep_link(username: str, code: str) -> str:
-    return f"https://t.me/{username}?start={code}"
-
-
 def inbound_from_update(update: Update) -> Inbound | None:
     """The event in a Telegram update, or None for what chibo does not serve (groups, edits…)."""
     if update.callback_query is not None:
