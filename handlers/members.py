@@ -7,9 +7,10 @@ from sqlmodel import col, select
 
 from handlers.context import Context
 from handlers.contract import Button, Reply
-from handlers.menus import main_menu, may_manage
+from handlers.menus import main_menu
 from handlers.payloads import Action, Payload
 from models.invites import InviteProblem, normalize_code, redeem_invite
+from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
 from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
 
@@ -253,10 +254,26 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
     return [home(ctx, member, "\n".join(lines))]
 
 
+def _refused(ctx: Context, member: Member, permission: Permission, target: Target) -> list[Reply]:
+    """A polite no, and a line in the audit log: refused secretary actions are worth knowing about."""
+    ctx.session.add(
+        AuditEvent(
+            actor_member_id=member.id,
+            action="refused",
+            subject_type="branch",
+            subject_id=target.branch_id,
+            after={"permission": permission.value, "member_id": target.member_id},
+        )
+    )
+    _ = ctx.gettext
+    return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
+
+
 def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
-    if not may_manage(member):
-        return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
+    own_branch = Target(member.branch_id)
+    if not may(member, Permission.VIEW_ROSTER, own_branch):
+        return _refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
     return [
         Reply(
             _(
@@ -271,8 +288,9 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
 
 async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
-    if not may_manage(member):
-        return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
+    own_branch = Target(member.branch_id)
+    if not may(member, Permission.VIEW_ROSTER, own_branch):
+        return _refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
     branch = await ctx.session.get(Branch, member.branch_id)
     assert branch is not None
     people = (
@@ -339,7 +357,7 @@ def help_text(ctx: Context, member: Member) -> list[Reply]:
         _("• My details: your own party record."),
         _("• My branch: your branch, its secretary and how many members it has."),
     ]
-    if may_manage(member):
+    if leads_any_branch(member):
         lines.append(_("• Manage: tools for the branch secretary."))
     lines += [
         _("• Language: Vietnamese or English."),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.contract import Button, Catalogs, Rows, Translator
 from handlers.payloads import Action, Payload
-from models.tables import Member, Role
+from models.permissions import leads_any_branch
+from models.tables import Member
 
 
 def _labels(t: Translator) -> dict[Action, str]:
@@ -19,10 +20,6 @@ def _labels(t: Translator) -> dict[Action, str]:
     }
 
 
-def may_manage(member: Member) -> bool:
-    return member.leads_branch or member.committee_role in (Role.SECRETARY, Role.DEPUTY_SECRETARY)
-
-
 def main_menu(ctx: Context, member: Member) -> Rows:
     labels = _labels(ctx.translator)
 
@@ -32,7 +29,7 @@ def main_menu(ctx: Context, member: Member) -> Rows:
     rows: list[tuple[Button, ...]] = [
         (button(Action.MY_DETAILS), button(Action.MY_BRANCH)),
     ]
-    if may_manage(member):
+    if leads_any_branch(member):
         rows.append((button(Action.MANAGE),))
     rows.append((button(Action.CHOOSE_LANGUAGE), button(Action.HELP)))
     return tuple(rows)

@@ -106,10 +106,6 @@ class Member(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     notes: str | None = Field(default=None, max_length=2000)
 
-    @property
-    def leads_branch(self) -> bool:
-        return self.role in (Role.SECRETARY, Role.DEPUTY_SECRETARY)
-
 
 class ChannelIdentity(SQLModel, table=True):
     """Who a member is on one platform: the link made by an invite or a shared phone number."""

@@ -192,3 +192,13 @@ async def test_two_people_racing_on_one_code_link_exactly_one(runtime: Runtime, 
     assert sum("đã được dùng rồi" in text for text in texts) == 5
     async with runtime.sessions() as session:
         assert len((await session.exec(select(ChannelIdentity))).all()) == 1
+
+
+async def test_a_refused_management_action_is_audited(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 16, f"/start {demo.code('Lương Thị Hạnh')}")
+    await say(runtime, 16, payload="manage")
+    async with runtime.sessions() as session:
+        refusal = (await session.exec(select(AuditEvent).where(AuditEvent.action == "refused"))).one()
+    member = await member_named(runtime, "Lương Thị Hạnh")
+    assert refusal.actor_member_id == member.id
+    assert refusal.after == {"permission": "view_roster", "member_id": None}
