@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 import uvicorn
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
 from bot.i18n import Catalogs
@@ -22,7 +24,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
-from models.tables import Branch, Member
+from models.tables import AuditEvent, Branch, Member
 
 app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -98,20 +100,10 @@ async def _invite(settings: Settings, wanted: str) -> PrintedInvite | str:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id)
-            conditions: list[ColumnElement[bool]] = [
-                col(Member.card_number) == wanted,
-                func.lower(Member.full_name) == wanted.lower(),
-            ]
-            if wanted.isdigit():
-                conditions.append(col(Member.id) == int(wanted))
-            matches = (await session.exec(query.where(or_(*conditions)))).all()
-            if not matches:
-                return f"no member matches {wanted!r}"
-            if len(matches) > 1:
-                names = ", ".join(f"#{m.id} {m.full_name} ({b.name})" for m, b in matches)
-                return f"{wanted!r} matches several members: {names}; give the id"
-            member, branch = matches[0]
+            found = await _find_member(session, wanted)
+            if isinstance(found, str):
+                return found
+            member, branch = found
             if not member.active:
                 return f"{member.full_name} is no longer an active member"
             code = await issue_invite(session, member.id)  # type: ignore[arg-type]
@@ -139,6 +131,64 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
         link = f"  https://t.me/{username}?start={item.code}" if username else ""
         typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value:<16}{link}".rstrip())
     typer.echo("")
+
+
+@app.command()
+def audit(
+    member: Annotated[str, typer.Option("--member", help="Member id, party card number or full name")],
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """The audit log for one member: what they did and what was done to their record, newest first."""
+    settings = _settings()
+    result = asyncio.run(_audit(settings, member, limit))
+    if isinstance(result, str):
+        typer.echo(f"chibo: {result}", err=True)
+        raise typer.Exit(1)
+    tz = settings.tz
+    for event in result:
+        when = event.at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+        actor = f"by #{event.actor_member_id}" if event.actor_member_id else "by the server"
+        change = json.dumps({"before": event.before, "after": event.after}, ensure_ascii=False)
+        typer.echo(f"{when}  {event.action:<16} {event.subject_type} #{event.subject_id}  {actor}  {change}")
+    if not result:
+        typer.echo("No audit events for this member.")
+
+
+async def _find_member(session: AsyncSession, wanted: str) -> tuple[Member, Branch] | str:
+    query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id)
+    conditions: list[ColumnElement[bool]] = [
+        col(Member.card_number) == wanted,
+        func.lower(Member.full_name) == wanted.lower(),
+    ]
+    if wanted.isdigit():
+        conditions.append(col(Member.id) == int(wanted))
+    matches = (await session.exec(query.where(or_(*conditions)))).all()
+    if not matches:
+        return f"no member matches {wanted!r}"
+    if len(matches) > 1:
+        names = ", ".join(f"#{m.id} {m.full_name} ({b.name})" for m, b in matches)
+        return f"{wanted!r} matches several members: {names}; give the id"
+    return matches[0]
+
+
+async def _audit(settings: Settings, wanted: str, limit: int) -> list[AuditEvent] | str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            found = await _find_member(session, wanted)
+            if isinstance(found, str):
+                return found
+            member_id = found[0].id
+            about = (col(AuditEvent.subject_type) == "member") & (col(AuditEvent.subject_id) == member_id)
+            events = await session.exec(
+                select(AuditEvent)
+                .where(or_(col(AuditEvent.actor_member_id) == member_id, about))
+                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+                .limit(limit)
+            )
+            return list(events.all())
+    finally:
+        await engine.dispose()
 
 
 @members_app.command("import")

@@ -104,3 +104,18 @@ async def test_invite_prints_the_telegram_deep_link(
     code = re.findall(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", result.stdout)[0]
     assert f"https://t.me/chibo_test_bot?start={code}" in result.stdout
     assert "Hoàng Văn Nam" in result.stdout
+
+
+async def test_audit_shows_what_happened_to_a_member(tmp_path: Path, runtime: Runtime, demo: Demo) -> None:
+    inbound = Inbound(platform=Platform.WEB, user_id="w1", chat_id="w1", text=demo.code("Phạm Quốc Việt"))
+    await runtime.process(inbound, None, answer_inline=True)
+    await runtime.process(Inbound(Platform.WEB, "w1", "w1", payload="setlang:en"), None, answer_inline=True)
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    result = await asyncio.to_thread(run_chibo, "audit", "--member", "Phạm Quốc Việt", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert "member.language" in lines[0] and '"after": {"locale": "en"}' in lines[0]
+    assert "member.linked" in lines[1] and '"via": "invite"' in lines[1]
+    nobody = await asyncio.to_thread(run_chibo, "audit", "--member", "Nobody", env=env, cwd=tmp_path)
+    assert nobody.returncode == 1 and "no member matches" in nobody.stderr
