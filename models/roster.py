@@ -294,18 +294,11 @@ async def import_members(
     if dry_run or (report.problems and not skip_invalid):
         _count(report, parsed, by_card, by_person)
         return report
+    created: list[Member] = []
     for row in parsed:
         existing = _match(row, by_card, by_person)
         if existing is None:
-            member = Member(branch_id=row.branch_id, **row.values)
-            session.add(member)
-            await session.flush()
-            session.add(
-                AuditEvent(
-                    action="member.imported", subject_type="member", subject_id=member.id, after=_snapshot(member)
-                )
-            )
-            report.created += 1
+            created.append(Member(branch_id=row.branch_id, **row.values))
             continue
         before = _snapshot(existing)
         for key, value in row.values.items():
@@ -327,6 +320,14 @@ async def import_members(
             )
         )
         report.updated += 1
+    # One flush for all new members (their ids are needed for the audit), not one per row.
+    session.add_all(created)
+    await session.flush()
+    session.add_all(
+        AuditEvent(action="member.imported", subject_type="member", subject_id=m.id, after=_snapshot(m))
+        for m in created
+    )
+    report.created = len(created)
     report.written = True
     return report
 

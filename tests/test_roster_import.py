@@ -184,3 +184,12 @@ async def test_export_then_reimport_changes_nothing(runtime: Runtime, demo: Demo
     text = (tmp_path / "tay.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines()[1].startswith("Lý Văn Quang,")
     assert ",0912000012,TAY,Bí thư,Chính thức," in text
+
+
+async def test_a_10000_row_register_imports_with_progress(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "big.csv", HEADER_VI, register_rows(10_000))
+    code, out, err = await chibo(runtime, tmp_path, "members", "import", str(path))
+    assert code == 0, err
+    assert "Reading rows" in err
+    assert "10000 new, 0 updated, 0 unchanged" in out
+    assert await count_members(runtime) == 30 + 10_000
