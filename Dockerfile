@@ -6,6 +6,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CHIBO_HOST=0.0.0.0 \
     CHIBO_PORT=8000
 
+# The printable invite sheet writes Vietnamese names: it needs a font with their diacritics.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY . .
 RUN bash scripts/setup.sh \

@@ -18,12 +18,13 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bot.demo import issue_demo_invites, seed_demo
+from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.contract import Inbound
 from models.db import create_engine, session_factory
+from models.invites import issue_unlinked_invites
 from models.tables import Platform
 
 
@@ -32,7 +33,7 @@ async def measure(url: str, updates: int, concurrency: int) -> float:
     engine = create_engine(url)
     async with session_factory(engine)() as session, session.begin():
         await seed_demo(session)
-        invites = await issue_demo_invites(session)
+        invites = await issue_unlinked_invites(session)
     await engine.dispose()
     runtime = Runtime.create(Settings(_env_file=None, database_url=url))
     users = [str(9000 + i) for i in range(len(invites))]

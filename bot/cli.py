@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,15 +15,16 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
+from bot.demo import seed_demo
 from bot.i18n import Catalogs
+from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.roster_files import RegisterFileError, Rows, read_register, write_register
 from bot.roster_report import problem_text
 from bot.settings import Settings, SettingsError, load_settings
 from models.db import create_engine, session_factory
-from models.invites import issue_invite
+from models.invites import IssuedInvite, issue_invite, issue_unlinked_invites
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.tables import AuditEvent, Branch, Member
 
@@ -85,18 +87,18 @@ def invite(
     _print_invites([result], settings)
 
 
-async def _seed_and_invite(settings: Settings) -> list[PrintedInvite]:
+async def _seed_and_invite(settings: Settings) -> list[IssuedInvite]:
     await upgrade(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
             await seed_demo(session)
-            return await issue_demo_invites(session)
+            return await issue_unlinked_invites(session)
     finally:
         await engine.dispose()
 
 
-async def _invite(settings: Settings, wanted: str) -> PrintedInvite | str:
+async def _invite(settings: Settings, wanted: str) -> IssuedInvite | str:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -107,12 +109,12 @@ async def _invite(settings: Settings, wanted: str) -> PrintedInvite | str:
             if not member.active:
                 return f"{member.full_name} is no longer an active member"
             code = await issue_invite(session, member.id)  # type: ignore[arg-type]
-            return PrintedInvite(member.id, member.full_name, branch.name, member.role, code)  # type: ignore[arg-type]
+            return IssuedInvite(member.id, member.full_name, branch.name, member.role, code)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 
 
-def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
+def _print_invites(printed: list[IssuedInvite], settings: Settings) -> None:
     if not printed:
         typer.echo("Every member is already linked; no invite codes to print.")
         return
@@ -128,7 +130,9 @@ def _print_invites(printed: list[PrintedInvite], settings: Settings) -> None:
         if item.branch_name != branch:
             branch = item.branch_name
             typer.echo(f"\n  {branch}")
-        link = f"  https://t.me/{username}?start={item.code}" if username else ""
+        link = (
+            f"  https://t.me/{username}?start={item.code}" if username else f"  {web_invite_link(settings, item.code)}"
+        )
         typer.echo(f"    {item.code}  {item.full_name.ljust(width)}  {item.role.value:<16}{link}".rstrip())
     typer.echo("")
 
@@ -189,6 +193,48 @@ async def _audit(settings: Settings, wanted: str, limit: int) -> list[AuditEvent
             return list(events.all())
     finally:
         await engine.dispose()
+
+
+@members_app.command("invites")
+def members_invites(
+    branch: Annotated[str, typer.Option(help="Branch code")],
+    out: Annotated[Path | None, typer.Option(help="Also write a printable QR sheet: .pdf or .png")] = None,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days the codes stay valid")] = 30,
+) -> None:
+    """A fresh invite for every member of the branch not yet linked (earlier codes stop working)."""
+    settings = _settings()
+    try:
+        issued = asyncio.run(_branch_invites(settings, branch, timedelta(days=days)))
+    except LookupError:
+        typer.echo(f"chibo: there is no branch with the code {branch!r}", err=True)
+        raise typer.Exit(1) from None
+    _print_invites(issued, settings)
+    if out is not None and issued:
+        entries = [SheetEntry(i.full_name, i.code, web_invite_link(settings, i.code)) for i in issued]
+        try:
+            written = save_sheet(out, issued[0].branch_name, entries)
+        except (SheetError, OSError) as error:
+            typer.echo(f"chibo: {error}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo("Printable sheet: " + ", ".join(str(p) for p in written))
+
+
+async def _branch_invites(settings: Settings, code: str, validity: timedelta) -> list[IssuedInvite]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            branch = (await session.exec(select(Branch).where(Branch.code == code))).first()
+            if branch is None:
+                raise LookupError(code)
+            return await issue_unlinked_invites(session, branch_id=branch.id, validity=validity)
+    finally:
+        await engine.dispose()
+
+
+def web_invite_link(settings: Settings, code: str) -> str:
+    """The web chat with the code filled in: what the QR code on the printed sheet opens."""
+    base = str(settings.public_url).rstrip("/") if settings.public_url else f"http://{settings.host}:{settings.port}"
+    return f"{base}/?invite={code}"
 
 
 @members_app.command("import")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.invites import issue_invite
-from models.tables import Branch, ChannelIdentity, Committee, Gender, Member, MemberStatus, Role
+from models.tables import Branch, Committee, Gender, Member, MemberStatus, Role
 
 COMMITTEE_NAME = "Đảng ủy xã Tân Hòa (dữ liệu mẫu)"
 
@@ -69,15 +67,6 @@ _BRANCHES: list[tuple[str, str, list[tuple[str, Gender, int, Role, MemberStatus,
 ]
 
 
-@dataclass(frozen=True)
-class PrintedInvite:
-    member_id: int
-    full_name: str
-    branch_name: str
-    role: Role
-    code: str
-
-
 async def seed_demo(session: AsyncSession) -> bool:
     """Create the demo commune unless it exists; True when it was created."""
     if (await session.exec(select(Committee).where(Committee.name == COMMITTEE_NAME))).first():
@@ -111,21 +100,3 @@ async def seed_demo(session: AsyncSession) -> bool:
             )
     await session.flush()
     return True
-
-
-async def issue_demo_invites(session: AsyncSession) -> list[PrintedInvite]:
-    """A fresh invite for every active member not yet linked anywhere, in roster order."""
-    linked = select(ChannelIdentity.member_id)
-    rows = (
-        await session.exec(
-            select(Member, Branch)
-            .join(Branch, col(Branch.id) == Member.branch_id)
-            .where(col(Member.active).is_(True), col(Member.id).not_in(linked))
-            .order_by(col(Member.id))
-        )
-    ).all()
-    printed = []
-    for member, branch in rows:
-        code = await issue_invite(session, member.id)  # type: ignore[arg-type]
-        printed.append(PrintedInvite(member.id, member.full_name, branch.name, member.role, code))  # type: ignore[arg-type]
-    return printed

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.tables import Invite, utcnow
+from models.tables import Branch, ChannelIdentity, Invite, Member, Role, utcnow
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -61,6 +62,36 @@ async def issue_invite(session: AsyncSession, member_id: int, *, validity: timed
     session.add(Invite(member_id=member_id, code_hash=hash_code(code), expires_at=now + validity))
     await session.flush()
     return code
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    member_id: int
+    full_name: str
+    branch_name: str
+    role: Role
+    code: str
+
+
+async def issue_unlinked_invites(
+    session: AsyncSession, *, branch_id: int | None = None, validity: timedelta = DEFAULT_VALIDITY
+) -> list[IssuedInvite]:
+    """A fresh invite for every active member not linked on any channel, in roster order."""
+    linked = select(ChannelIdentity.member_id)
+    query = (
+        select(Member, Branch)
+        .join(Branch, col(Branch.id) == Member.branch_id)
+        .where(col(Member.active).is_(True), col(Member.id).not_in(linked))
+        .order_by(col(Member.id))
+    )
+    if branch_id is not None:
+        query = query.where(Member.branch_id == branch_id)
+    issued = []
+    for member, branch in (await session.exec(query)).all():
+        assert member.id is not None
+        code = await issue_invite(session, member.id, validity=validity)
+        issued.append(IssuedInvite(member.id, member.full_name, branch.name, member.role, code))
+    return issued
 
 
 async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | None = None) -> Invite | InviteProblem:

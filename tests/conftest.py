@@ -20,11 +20,12 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from bot.demo import PrintedInvite, issue_demo_invites, seed_demo
+from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.db import create_engine, session_factory
+from models.invites import IssuedInvite, issue_unlinked_invites
 from models.tables import Member
 from tests.fake_telegram import FakeTelegram
 
@@ -90,7 +91,7 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
 
 @dataclass
 class Demo:
-    invites: dict[str, PrintedInvite]
+    invites: dict[str, IssuedInvite]
 
     def code(self, name: str) -> str:
         return self.invites[name].code
@@ -103,7 +104,7 @@ async def demo(database_url: str) -> Demo:
     try:
         async with session_factory(engine)() as session, session.begin():
             await seed_demo(session)
-            printed = await issue_demo_invites(session)
+            printed = await issue_unlinked_invites(session)
     finally:
         await engine.dispose()
     return Demo({p.full_name: p for p in printed})

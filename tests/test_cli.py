@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
+from bot.invite_sheet import find_font
 from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
@@ -119,3 +121,27 @@ async def test_audit_shows_what_happened_to_a_member(tmp_path: Path, runtime: Ru
     assert "member.linked" in lines[1] and '"via": "invite"' in lines[1]
     nobody = await asyncio.to_thread(run_chibo, "audit", "--member", "Nobody", env=env, cwd=tmp_path)
     assert nobody.returncode == 1 and "no member matches" in nobody.stderr
+
+
+@pytest.mark.skipif(find_font() is None, reason="no DejaVu Sans font (apt-get install fonts-dejavu-core)")
+async def test_branch_invites_print_links_and_a_qr_sheet(tmp_path: Path, runtime: Runtime, demo: Demo) -> None:
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url, "CHIBO_PUBLIC_URL": "https://chibo.example.org"}
+    args = ("members", "invites", "--branch", "TAY", "--out", str(tmp_path / "tay.pdf"))
+    result = await asyncio.to_thread(run_chibo, *args, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    links = re.findall(r"https://chibo\.example\.org/\?invite=([A-Z2-9]{4}-[A-Z2-9]{4})", result.stdout)
+    assert len(links) == 10 and "Lý Văn Quang" in result.stdout
+    assert (tmp_path / "tay.pdf").read_bytes().startswith(b"%PDF")
+    joined = await runtime.process(Inbound(Platform.WEB, "q", "q", text=links[3]), None, answer_inline=True)
+    assert "Chào mừng đồng chí" in joined.replies[0].text
+    # The sheet's codes replaced the earlier ones.
+    old = await runtime.process(
+        Inbound(Platform.WEB, "o", "o", text=demo.code("Lý Văn Quang")), None, answer_inline=True
+    )
+    assert "không còn hiệu lực" in old.replies[0].text
+    png = await asyncio.to_thread(
+        run_chibo, "members", "invites", "--branch", "TAY", "--out", str(tmp_path / "tay.png"), env=env, cwd=tmp_path
+    )
+    assert png.returncode == 0 and (tmp_path / "tay.png").read_bytes().startswith(b"\x89PNG")
+    unknown = await asyncio.to_thread(run_chibo, "members", "invites", "--branch", "NOPE", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1 and "no branch with the code" in unknown.stderr

@@ -108,5 +108,10 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await page.get_by_test_id("inline-button").filter(has_text="English").click()
             await page.get_by_test_id("bot-message").filter(has_text="in English").wait_for()
             assert await page.get_by_test_id("menu-button").filter(has_text="My details").count() == 1
+            # A QR code from the printed sheet opens the chat with the code already sent.
+            fresh = await browser.new_page(viewport={"width": 360, "height": 720})
+            await fresh.goto(f"{web_chat.url}/?invite={demo.code('Vũ Đình Khoa')}")
+            await fresh.get_by_test_id("bot-message").filter(has_text="Chào mừng đồng chí Vũ Đình Khoa").wait_for()
+            assert "invite=" not in fresh.url
         finally:
             await browser.close()

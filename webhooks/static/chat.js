@@ -10,7 +10,7 @@
   var typing = document.getElementById("typing");
   var queue = [];
   var busy = false;
-  var history = load("chibo.history", []);
+  var transcript = load("chibo.history", []);
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -32,7 +32,7 @@
     if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
     el.textContent = text;
     messages.appendChild(el);
-    if (remember) { history.push([kind, text]); history = history.slice(-100); save("chibo.history", history); }
+    if (remember) { transcript.push([kind, text]); transcript = transcript.slice(-100); save("chibo.history", transcript); }
     messages.scrollTop = messages.scrollHeight;
     return el;
   }
@@ -141,6 +141,12 @@
     submit({ text: text }, text);
   });
 
-  history.forEach(function (item) { bubble(item[0], item[1], false); });
+  transcript.forEach(function (item) { bubble(item[0], item[1], false); });
   showMenu(load("chibo.menu", []));
+  // A printed QR code opens /?invite=CODE: send the code once, then drop it from the address.
+  var invite = new URLSearchParams(location.search).get("invite");
+  if (invite) {
+    if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
+    submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
+  }
 })();
