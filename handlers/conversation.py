@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import members
+from handlers import directory, members
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -25,6 +25,8 @@ COMMANDS: dict[str, Action] = {
     "chibo": Action.MY_BRANCH,
     "manage": Action.MANAGE,
     "quanly": Action.MANAGE,
+    "find": Action.FIND_MEMBER,
+    "tim": Action.FIND_MEMBER,
     "lang": Action.CHOOSE_LANGUAGE,
     "language": Action.CHOOSE_LANGUAGE,
 }
@@ -50,7 +52,7 @@ async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, 
         if command == "start":
             return await _start(ctx, argument.strip())
         if command in COMMANDS:
-            return await _run(ctx, COMMANDS[command], "")
+            return await _run(ctx, COMMANDS[command], argument.strip())
         return await _unknown(ctx)
     action = action_for_label(catalogs, text)
     if action is not None:
@@ -114,7 +116,9 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.MANAGE:
             return members.manage_menu(ctx, member)
         case Action.BRANCH_ROSTER:
-            return await members.branch_roster(ctx, member)
+            return await directory.branch_roster(ctx, member)
+        case Action.FIND_MEMBER:
+            return await directory.find_members(ctx, member, argument)
         case Action.CHOOSE_LANGUAGE:
             return members.choose_language(ctx)
         case Action.SET_LANGUAGE:

@@ -254,7 +254,7 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
     return [home(ctx, member, "\n".join(lines))]
 
 
-def _refused(ctx: Context, member: Member, permission: Permission, target: Target) -> list[Reply]:
+def refused(ctx: Context, member: Member, permission: Permission, target: Target) -> list[Reply]:
     """A polite no, and a line in the audit log: refused secretary actions are worth knowing about."""
     ctx.session.add(
         AuditEvent(
@@ -273,46 +273,18 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     own_branch = Target(member.branch_id)
     if not may(member, Permission.VIEW_ROSTER, own_branch):
-        return _refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
+        return refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
     return [
         Reply(
             _(
                 "Branch management. Available now:\n"
-                "• Branch roster: every member, their role and whether they have joined chibo.\n\n"
+                "• Branch roster: every member, their role and where they can be reached.\n"
+                "• Find a member: type /find and part of the name, with or without accents.\n\n"
                 "Invite codes are printed on the server with the command \u201cchibo invite\u201d."
             ),
             buttons=((Button("📋 " + _("Branch roster"), Payload(Action.BRANCH_ROSTER).encode()),),),
         )
     ]
-
-
-async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
-    _ = ctx.gettext
-    own_branch = Target(member.branch_id)
-    if not may(member, Permission.VIEW_ROSTER, own_branch):
-        return _refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
-    branch = await ctx.session.get(Branch, member.branch_id)
-    assert branch is not None
-    people = (
-        await ctx.session.exec(
-            select(Member).where(Member.branch_id == branch.id, col(Member.active).is_(True)).order_by(col(Member.id))
-        )
-    ).all()
-    linked = set(
-        (
-            await ctx.session.exec(
-                select(ChannelIdentity.member_id).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))
-            )
-        ).all()
-    )
-    lines = [_("Roster of {branch}").format(branch=branch.name), ""]
-    for number, person in enumerate(people, start=1):
-        joined = _("joined chibo") if person.id in linked else _("not joined yet")
-        lines.append(
-            f"{number}. {person.full_name} — {role_name(ctx, person.role)}, "
-            f"{status_name(ctx, person.status).lower()}, {joined}"
-        )
-    return [Reply("\n".join(lines))]
 
 
 def choose_language(ctx: Context) -> list[Reply]:

@@ -21,6 +21,7 @@ class Action(StrEnum):
     MY_BRANCH = "branch"
     MANAGE = "manage"
     BRANCH_ROSTER = "roster"
+    FIND_MEMBER = "find"  # only as a command: the name comes typed
     CHOOSE_LANGUAGE = "lang"
     SET_LANGUAGE = "setlang"
 

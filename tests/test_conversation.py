@@ -126,8 +126,21 @@ async def test_only_secretaries_see_and_use_manage(runtime: Runtime, demo: Demo)
     manage = (await say(runtime, 10, "🛠 Quản lý"))[0]
     roster = (await say(runtime, 10, payload=manage.buttons[0][0].payload))[0].text
     assert "Danh sách đảng viên Chi bộ thôn Tây" in roster
-    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, đã tham gia chibo" in roster
-    assert "Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
+    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Telegram" in roster
+    assert "2. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
+    found = (await say(runtime, 10, "/tim thi"))[0].text
+    assert found.splitlines() == [
+        "1. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia",
+        "2. Trịnh Thị Yến — Đảng viên, đảng viên dự bị, chưa tham gia",
+        "3. Lương Thị Hạnh — Đảng viên, đảng viên chính thức, chưa tham gia",
+        "4. Phan Thị Loan — Đảng viên, đảng viên chính thức, chưa tham gia",
+        "5. Chu Thị Thảo — Đảng viên, đảng viên chính thức, chưa tham gia",
+    ]
+    assert "Không có ai" in (await say(runtime, 10, "/find nguyen van hung"))[0].text  # another branch
+    # The committee secretary searches the whole commune.
+    await say(runtime, 17, f"/start {demo.code('Nguyễn Văn Hùng')}")
+    commune = (await say(runtime, 17, "/find LAN"))[0].text
+    assert "Trần Thị Lan" in commune and "Phan Thị Loan" not in commune
     member = await say(runtime, 11, f"/start {demo.code('Mai Văn Sơn')}")
     assert "🛠 Quản lý" not in labels(member[0])
     forged = (await say(runtime, 11, payload="roster"))[0].text
