@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +14,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +46,16 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the configured database for one command; the connections close after it."""
+    engine = create_engine(settings.database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 def _serve(settings: Settings) -> None:
@@ -89,29 +102,21 @@ def invite(
 
 async def _seed_and_invite(settings: Settings) -> list[IssuedInvite]:
     await upgrade(settings.database_url)
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            await seed_demo(session)
-            return await issue_unlinked_invites(session)
-    finally:
-        await engine.dispose()
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        await seed_demo(session)
+        return await issue_unlinked_invites(session)
 
 
 async def _invite(settings: Settings, wanted: str) -> IssuedInvite | str:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            found = await _find_member(session, wanted)
-            if isinstance(found, str):
-                return found
-            member, branch = found
-            if not member.active:
-                return f"{member.full_name} is no longer an active member"
-            code = await issue_invite(session, member.id)  # type: ignore[arg-type]
-            return IssuedInvite(member.id, member.full_name, branch.name, member.role, code)  # type: ignore[arg-type]
-    finally:
-        await engine.dispose()
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        found = await _find_member(session, wanted)
+        if isinstance(found, str):
+            return found
+        member, branch = found
+        if not member.active:
+            return f"{member.full_name} is no longer an active member"
+        code = await issue_invite(session, member.id)  # type: ignore[arg-type]
+        return IssuedInvite(member.id, member.full_name, branch.name, member.role, code)  # type: ignore[arg-type]
 
 
 def _print_invites(printed: list[IssuedInvite], settings: Settings) -> None:
@@ -176,23 +181,19 @@ async def _find_member(session: AsyncSession, wanted: str) -> tuple[Member, Bran
 
 
 async def _audit(settings: Settings, wanted: str, limit: int) -> list[AuditEvent] | str:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            found = await _find_member(session, wanted)
-            if isinstance(found, str):
-                return found
-            member_id = found[0].id
-            about = (col(AuditEvent.subject_type) == "member") & (col(AuditEvent.subject_id) == member_id)
-            events = await session.exec(
-                select(AuditEvent)
-                .where(or_(col(AuditEvent.actor_member_id) == member_id, about))
-                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-                .limit(limit)
-            )
-            return list(events.all())
-    finally:
-        await engine.dispose()
+    async with _database(settings) as sessions, sessions() as session:
+        found = await _find_member(session, wanted)
+        if isinstance(found, str):
+            return found
+        member_id = found[0].id
+        about = (col(AuditEvent.subject_type) == "member") & (col(AuditEvent.subject_id) == member_id)
+        events = await session.exec(
+            select(AuditEvent)
+            .where(or_(col(AuditEvent.actor_member_id) == member_id, about))
+            .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+            .limit(limit)
+        )
+        return list(events.all())
 
 
 @members_app.command("invites")
@@ -220,15 +221,11 @@ def members_invites(
 
 
 async def _branch_invites(settings: Settings, code: str, validity: timedelta) -> list[IssuedInvite]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            branch = (await session.exec(select(Branch).where(Branch.code == code))).first()
-            if branch is None:
-                raise LookupError(code)
-            return await issue_unlinked_invites(session, branch_id=branch.id, validity=validity)
-    finally:
-        await engine.dispose()
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        branch = (await session.exec(select(Branch).where(Branch.code == code))).first()
+        if branch is None:
+            raise LookupError(code)
+        return await issue_unlinked_invites(session, branch_id=branch.id, validity=validity)
 
 
 def web_invite_link(settings: Settings, code: str) -> str:
@@ -289,21 +286,16 @@ def members_export(
 
 
 async def _export(settings: Settings, branch: str | None) -> list[list[str]]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await export_rows(session, branch)
-    finally:
-        await engine.dispose()
+    async with _database(settings) as sessions, sessions() as session:
+        return await export_rows(session, branch)
 
 
 async def _import(
     settings: Settings, rows: Rows, branch: str | None, *, dry_run: bool, skip_invalid: bool
 ) -> ImportReport:
-    engine = create_engine(settings.database_url)
-    try:
+    async with _database(settings) as sessions:
         with typer.progressbar(length=len(rows), label="Reading rows", file=sys.stderr) as progress:
-            async with session_factory(engine)() as session, session.begin():
+            async with sessions() as session, session.begin():
                 report = await import_members(
                     session,
                     rows,
@@ -315,8 +307,6 @@ async def _import(
                 if not report.written:
                     await session.rollback()
                 return report
-    finally:
-        await engine.dispose()
 
 
 def main() -> None:
