@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.contract import Catalogs, Inbound, Translator
-from models.tables import ChannelIdentity, Member
+from models.tables import ChannelIdentity, Member, utcnow
+
+# A question left unanswered this long is forgotten: a later message is not taken as its answer.
+QUESTION_LIFETIME = timedelta(minutes=30)
 
 
 @dataclass
@@ -26,6 +29,25 @@ class Context:
     def translator(self) -> Translator:
         return self.catalogs.translator(self.member.locale if self.member else None)
 
+    def ask(self, question: str) -> None:
+        """Remember that the next typed message answers ``question`` (an ``ask`` payload argument)."""
+        if self.identity is not None:
+            self.identity.awaiting, self.identity.awaiting_since = question, utcnow()
+            self.session.add(self.identity)
+
+    def take_question(self) -> str | None:
+        """The question the member's typed message answers, if one is pending and fresh; it is
+        forgotten either way, so an answer is taken once."""
+        identity = self.identity
+        if identity is None or identity.awaiting is None:
+            return None
+        question, since = identity.awaiting, identity.awaiting_since
+        identity.awaiting, identity.awaiting_since = None, None
+        self.session.add(identity)
+        if since is None or utcnow() - since > QUESTION_LIFETIME:
+            return None
+        return question
+
     def gettext(self, message: str) -> str:
         return self.translator.gettext(message)
 
@@ -35,3 +57,8 @@ class Context:
         # Day/month/year is what members in Vietnam read; English gets the month spelled out.
         pattern = "dd/MM/yyyy" if self.translator.locale == "vi" else "d MMM yyyy"
         return format_date(day, pattern, locale=self.translator.locale)
+
+    def format_moment(self, moment: datetime) -> str:
+        local = moment.astimezone(self.timezone)
+        pattern = "HH:mm dd/MM/yyyy" if self.translator.locale == "vi" else "d MMM yyyy, HH:mm"
+        return format_datetime(local, pattern, tzinfo=self.timezone, locale=self.translator.locale)

@@ -41,12 +41,14 @@ Rows = tuple[tuple[Button, ...], ...]
 class Reply:
     """A message for the member. ``buttons`` sit under the message; ``menu`` replaces the
     persistent main menu (``()`` removes it, None leaves it); ``contact_label`` offers a
-    "share my phone number" button where the platform can prove the number is the sender's."""
+    "share my phone number" button where the platform can prove the number is the sender's;
+    ``upload_label`` offers a file picker where the platform has one (the web chat)."""
 
     text: str
     buttons: Rows = ()
     menu: Rows | None = None
     contact_label: str | None = None
+    upload_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Reply:
             "buttons": [[b.to_dict() for b in row] for row in self.buttons],
             "menu": None if self.menu is None else [[b.to_dict() for b in row] for row in self.menu],
             "contact_label": self.contact_label,
+            "upload_label": self.upload_label,
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class Reply:
             buttons=rows(data.get("buttons") or []),
             menu=None if menu is None else rows(menu),
             contact_label=data.get("contact_label"),
+            upload_label=data.get("upload_label"),
         )
 
 

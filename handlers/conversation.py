@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, members
+from handlers import directory, members, records
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -44,9 +44,12 @@ async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, 
             payload = decode(inbound.payload)
         except InvalidPayload:
             return _stale_button(ctx)
+        if payload.action is not Action.PROMOTE_TODAY:  # that button answers the open question
+            ctx.take_question()
         return await _run(ctx, payload.action, payload.argument)
     text = (inbound.text or "").strip()
     if text.startswith("/"):
+        ctx.take_question()  # a command means they moved on
         command, _, argument = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()  # Telegram adds @botname in groups
         if command == "start":
@@ -56,12 +59,25 @@ async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, 
         return await _unknown(ctx)
     action = action_for_label(catalogs, text)
     if action is not None:
+        ctx.take_question()
         return await _run(ctx, action, "")
     if ctx.member is None:
         if _looks_like_a_code(text):
             return await members.join_with_code(ctx, text)
         return [members.stranger_welcome(ctx)]
+    question = ctx.take_question()
+    if question is not None and text:
+        return await _answer(ctx, ctx.member, question, text)
     return await _unknown(ctx)
+
+
+async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
+    """A typed message that answers the question chibo asked last."""
+    if question == "myphone":
+        return await members.save_my_phone(ctx, member, text)
+    if question == "find":
+        return await directory.find_members(ctx, member, text)
+    return await records.answer(ctx, member, question, text)
 
 
 def _looks_like_a_code(text: str) -> bool:
@@ -118,11 +134,43 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.BRANCH_ROSTER:
             return await directory.branch_roster(ctx, member)
         case Action.FIND_MEMBER:
+            if not argument:
+                return await records.ask(ctx, member, "find")
             return await directory.find_members(ctx, member, argument)
         case Action.CHOOSE_LANGUAGE:
             return members.choose_language(ctx)
         case Action.SET_LANGUAGE:
             return await members.set_language(ctx, member, argument)
+        case Action.CANCEL:
+            return [members.home(ctx, member, ctx.gettext("Cancelled."))]
+        case Action.EDIT_MY_PHONE:
+            return members.ask_my_phone(ctx, member)
+        case Action.MEMBER_CARD:
+            return await records.member_card(ctx, member, argument)
+        case Action.ASK:
+            return await records.ask(ctx, member, argument)
+        case Action.SET_ROLE:
+            return await records.set_role(ctx, member, argument)
+        case Action.PROMOTE_TODAY:
+            return await records.promote_today(ctx, member, argument)
+        case Action.SET_EXEMPT:
+            return await records.set_exemption(ctx, member, argument)
+        case Action.MOVE:
+            return await records.move(ctx, member, argument)
+        case Action.DEACTIVATE:
+            return await records.deactivate_member(ctx, member, argument)
+        case Action.REACTIVATE:
+            return await records.reactivate_member(ctx, member, argument)
+        case Action.NEW_INVITE:
+            return await records.new_invite(ctx, member, argument)
+        case Action.REVOKE_INVITES:
+            return await records.revoke_member_invites(ctx, member, argument)
+        case Action.HISTORY:
+            return await records.history(ctx, member, argument)
+        case Action.RECENT_CHANGES:
+            return await records.recent_changes(ctx, member)
+        case Action.IMPORT_REGISTER:
+            return members.import_help(ctx, member)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -7,8 +7,9 @@ from collections import defaultdict
 from sqlmodel import col, select
 
 from handlers.context import Context
-from handlers.contract import Reply
+from handlers.contract import Button, Reply
 from handlers.members import refused, role_name, status_name
+from handlers.payloads import Action, Payload
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.roster import fold
 from models.tables import Branch, ChannelIdentity, Member, Platform
@@ -60,8 +61,10 @@ async def branch_roster(ctx: Context, member: Member) -> list[Reply]:
     reach = await _reach(ctx, people)
     lines = [_("Roster of {branch}").format(branch=branch.name if branch else "—"), ""]
     lines += [_line(ctx, n, p, reach.get(p.id or 0, [])) for n, p in enumerate(people, start=1)]
-    lines += ["", _("To find someone, type /find and part of the name, e.g. /find nguyen van")]
-    return [Reply("\n".join(lines))]
+    lines += ["", _("To open someone's record, tap Find a member or type /find and part of the name.")]
+    return [
+        Reply("\n".join(lines), buttons=((Button("🔍 " + _("Find a member"), Payload(Action.ASK, "find").encode()),),))
+    ]
 
 
 async def find_members(ctx: Context, member: Member, wanted: str) -> list[Reply]:
@@ -83,4 +86,9 @@ async def find_members(ctx: Context, member: Member, wanted: str) -> list[Reply]
     lines = [_line(ctx, n, p, reach.get(p.id or 0, [])) for n, p in enumerate(found[:MAX_RESULTS], start=1)]
     if len(found) > MAX_RESULTS:
         lines.append(_("… and {count} more: type more of the name.").format(count=len(found) - MAX_RESULTS))
-    return [Reply("\n".join(lines))]
+    lines += ["", _("Tap a name to open the record.")]
+    buttons = tuple(
+        (Button(f"{n}. {p.full_name}", Payload(Action.MEMBER_CARD, str(p.id)).encode()),)
+        for n, p in enumerate(found[:MAX_RESULTS], start=1)
+    )
+    return [Reply("\n".join(lines), buttons=buttons)]

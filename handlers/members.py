@@ -10,6 +10,7 @@ from handlers.contract import Button, Reply
 from handlers.menus import main_menu
 from handlers.payloads import Action, Payload
 from models.invites import InviteProblem, normalize_code, redeem_invite
+from models.membership import InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
 from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
@@ -208,6 +209,7 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
         _("Branch: {value}").format(value=branch.name if branch else "—"),
         _("Role: {value}").format(value=role_name(ctx, member.role)),
         _("Status: {value}").format(value=status_name(ctx, member.status)),
+        _("Phone: {value}").format(value=_local_phone(member.phone)),
         _("Date joined the Party: {value}").format(value=ctx.format_day(member.date_admitted)),
         _("Date made official: {value}").format(
             value=ctx.format_day(member.date_official)
@@ -217,8 +219,48 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
     ]
     if member.exempt:
         lines.append(_("Exempt from regular activities"))
-    lines += ["", _("If something is wrong, please tell your branch secretary.")]
-    return [home(ctx, member, "\n".join(lines))]
+    lines += [
+        "",
+        _("You can correct your phone number yourself. If anything else is wrong, please tell your branch secretary."),
+    ]
+    return [
+        Reply(
+            "\n".join(lines),
+            buttons=((Button("📱 " + _("Correct my phone number"), Payload(Action.EDIT_MY_PHONE).encode()),),),
+        )
+    ]
+
+
+def _local_phone(phone: str | None) -> str:
+    return "0" + phone[3:] if phone and phone.startswith("+84") else phone or "—"
+
+
+def ask_my_phone(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    ctx.ask("myphone")
+    return [
+        Reply(
+            _("Type your phone number, e.g. 0912 345 678:"),
+            buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),),
+        )
+    ]
+
+
+async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
+    _ = ctx.gettext
+    try:
+        phone = await set_own_phone(ctx.session, member, text)
+    except InvalidChange:
+        ctx.ask("myphone")
+        return [
+            Reply(
+                _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40]),
+                buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),),
+            )
+        ]
+    except NotPermitted as error:
+        return refused(ctx, member, error.permission, error.target)
+    return [home(ctx, member, _("Saved. Your phone number is now {phone}.").format(phone=_local_phone(phone)))]
 
 
 async def my_branch(ctx: Context, member: Member) -> list[Reply]:
@@ -274,17 +316,50 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     own_branch = Target(member.branch_id)
     if not may(member, Permission.VIEW_ROSTER, own_branch):
         return refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
+
+    def button(label: str, action: Action, argument: str = "") -> Button:
+        return Button(label, Payload(action, argument).encode())
+
     return [
         Reply(
             _(
-                "Branch management. Available now:\n"
+                "Branch management:\n"
                 "• Branch roster: every member, their role and where they can be reached.\n"
-                "• Find a member: type /find and part of the name, with or without accents.\n\n"
-                "Invite codes are printed on the server with the command \u201cchibo invite\u201d."
+                "• Find a member to open their record: correct it, make them official, exempt, move or "
+                "deactivate them, give them a new invite code, see their history.\n"
+                "• Add a member, or import the branch register from an Excel or CSV file.\n"
+                "• Recent changes: who changed what, and refused attempts."
             ),
-            buttons=((Button("📋 " + _("Branch roster"), Payload(Action.BRANCH_ROSTER).encode()),),),
+            buttons=(
+                (
+                    button("📋 " + _("Branch roster"), Action.BRANCH_ROSTER),
+                    button("🔍 " + _("Find a member"), Action.ASK, "find"),
+                ),
+                (
+                    button("➕ " + _("Add a member"), Action.ASK, "add"),
+                    button("📥 " + _("Import the register"), Action.IMPORT_REGISTER),
+                ),
+                (button("📜 " + _("Recent changes"), Action.RECENT_CHANGES),),
+            ),
         )
     ]
+
+
+def import_help(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    own_branch = Target(member.branch_id)
+    if not may(member, Permission.IMPORT_MEMBERS, own_branch):
+        return refused(ctx, member, Permission.IMPORT_MEMBERS, own_branch)
+    text = _(
+        "Send the branch register as an Excel (.xlsx) or CSV file, first row = column names, e.g. "
+        "\u201cHọ và tên\u201d, \u201cNgày sinh\u201d, \u201cSố điện thoại\u201d, \u201cChức vụ\u201d, "
+        "\u201cNgày vào Đảng\u201d, \u201cNgày chính thức\u201d, \u201cSố thẻ đảng viên\u201d.\n"
+        "Members already on the roster are matched by card number, else by name and birth date, so "
+        "sending the same file twice changes nothing. If any row is wrong, nothing is saved and each "
+        "wrong row is listed.\n\n"
+        "Files can be sent from the web chat, with the button below."
+    )
+    return [Reply(text, upload_label="📎 " + _("Choose the file"))]
 
 
 def choose_language(ctx: Context) -> list[Reply]:

@@ -24,6 +24,22 @@ class Action(StrEnum):
     FIND_MEMBER = "find"  # only as a command: the name comes typed
     CHOOSE_LANGUAGE = "lang"
     SET_LANGUAGE = "setlang"
+    CANCEL = "cancel"  # drop the question chibo is waiting to have answered
+    EDIT_MY_PHONE = "myphone"
+    # The secretary's record tools; the argument starts with the member id.
+    MEMBER_CARD = "mc"
+    ASK = "ask"  # <field>:<member id>: ask for a typed value
+    SET_ROLE = "mr"  # <id> lists the roles, <id>:<role> sets one
+    PROMOTE_TODAY = "mp"
+    SET_EXEMPT = "mx"  # <id>:1|0
+    MOVE = "mm"  # <id> lists the branches, <id>:<branch id> moves
+    DEACTIVATE = "md"  # <id> lists the reasons, <id>:<reason> deactivates
+    REACTIVATE = "mu"
+    NEW_INVITE = "mi"
+    REVOKE_INVITES = "mv"
+    HISTORY = "mh"
+    RECENT_CHANGES = "audit"
+    IMPORT_REGISTER = "import"
 
 
 class InvalidPayload(ValueError):
@@ -31,9 +47,26 @@ class InvalidPayload(ValueError):
 
 
 _LOCALE = re.compile(r"^[a-z]{2}$")
+_ID = re.compile(r"^[0-9]{1,12}$")
+_ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
+ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official")
+_ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda arg: bool(pattern.match(arg))
+
+
 _NO_ARGUMENT: Callable[[str], bool] = lambda arg: arg == ""  # noqa: E731
 _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
-    Action.SET_LANGUAGE: lambda arg: bool(_LOCALE.match(arg)),
+    Action.SET_LANGUAGE: _matches(_LOCALE),
+    Action.ASK: _matches(_ASK),
+    **dict.fromkeys(
+        (Action.MEMBER_CARD, Action.PROMOTE_TODAY, Action.REACTIVATE, Action.NEW_INVITE, Action.REVOKE_INVITES),
+        _matches(_ID),
+    ),
+    Action.HISTORY: _matches(_ID),
+    **dict.fromkeys((Action.SET_ROLE, Action.SET_EXEMPT, Action.MOVE, Action.DEACTIVATE), _matches(_ID_AND_WORD)),
 }
 
 

@@ -40,7 +40,21 @@ class Target:
     member_id: int | None = None
 
 
-def scope_of(actor: Member | None) -> Scope | None:
+@dataclass(frozen=True)
+class ServerOperator:
+    """Whoever runs ``chibo`` commands on the server. They hold the database itself, so they act
+    on the whole commune; their changes are audited with no member as the actor."""
+
+    id: None = None
+
+
+OPERATOR = ServerOperator()
+Actor = Member | ServerOperator
+
+
+def scope_of(actor: Actor | None) -> Scope | None:
+    if isinstance(actor, ServerOperator):
+        return Scope.COMMUNE
     if actor is None or not actor.active:
         return None
     if actor.committee_role in _LEADERS:
@@ -50,19 +64,19 @@ def scope_of(actor: Member | None) -> Scope | None:
     return Scope.SELF
 
 
-def may(actor: Member | None, permission: Permission, target: Target) -> bool:
+def may(actor: Actor | None, permission: Permission, target: Target) -> bool:
     scope = scope_of(actor)
     if scope is None or actor is None:
         return False
     if permission in _SELF_SERVICE:
-        return target.member_id == actor.id
+        return actor.id is not None and target.member_id == actor.id
     if scope is Scope.COMMUNE:
         return True
-    if scope is Scope.BRANCH:
+    if scope is Scope.BRANCH and isinstance(actor, Member):
         return target.branch_id == actor.branch_id
     return False
 
 
-def leads_any_branch(actor: Member | None) -> bool:
+def leads_any_branch(actor: Actor | None) -> bool:
     """Whether the actor has management tools at all (the "Manage" button)."""
     return scope_of(actor) in (Scope.BRANCH, Scope.COMMUNE)

@@ -136,7 +136,7 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _parse_date(value: object) -> date | None:
+def parse_date(value: object) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -185,7 +185,7 @@ def parse_row(
     values["full_name"] = name
     for column in (Column.BIRTH_DATE, Column.DATE_ADMITTED, Column.DATE_OFFICIAL):
         try:
-            values[column.value] = _parse_date(cells.get(column))
+            values[column.value] = parse_date(cells.get(column))
         except ValueError:
             problem(column, Problem.BAD_DATE, cells.get(column))
     phone_text = texts.get(Column.PHONE, "")

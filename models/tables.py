@@ -63,6 +63,13 @@ class Gender(StrEnum):
     FEMALE = "female"
 
 
+class DeactivationReason(StrEnum):
+    MOVED_AWAY = "moved_away"
+    DIED = "died"
+    EXPELLED = "expelled"
+    OTHER = "other"
+
+
 class Platform(StrEnum):
     TELEGRAM = "telegram"
     WEB = "web"
@@ -102,7 +109,12 @@ class Member(SQLModel, table=True):
     date_admitted: date | None = None
     date_official: date | None = None
     exempt: bool = False
+    # Never deleted: a member who leaves is deactivated and kept for the history of votes and meetings.
     active: bool = True
+    deactivated_on: date | None = None
+    deactivation_reason: DeactivationReason | None = Field(
+        default=None, sa_column=_enum_column(DeactivationReason, nullable=True)
+    )
     locale: str | None = Field(default=None, max_length=8)
     notes: str | None = Field(default=None, max_length=2000)
 
@@ -121,6 +133,10 @@ class ChannelIdentity(SQLModel, table=True):
     linked_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     # Set when the platform says the member blocked the bot; cleared when they write again.
     unreachable_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # What the next typed message answers (a payload, e.g. "ask:phone"), and since when: set
+    # when chibo asks a question, cleared by the answer, by any button, or when it grows stale.
+    awaiting: str | None = Field(default=None, max_length=64)
+    awaiting_since: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class Invite(SQLModel, table=True):

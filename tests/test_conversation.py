@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from datetime import timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import select
 
 from bot.runtime import Runtime
-from handlers.contract import Inbound, Reply
+from handlers.contract import Inbound
 from models.invites import hash_code
 from models.tables import AuditEvent, ChannelIdentity, Invite, Member, Platform, utcnow
+from tests.chat import labels, say
 from tests.conftest import Demo, member_named
-
-_update_keys = itertools.count(1)
-
-
-async def say(
-    runtime: Runtime, user: int, text: str | None = None, *, payload: str | None = None, **extra: object
-) -> list[Reply]:
-    inbound = Inbound(
-        platform=Platform.TELEGRAM,
-        user_id=str(user),
-        chat_id=str(user),
-        display_name="Tester",
-        text=text,
-        payload=payload,
-        can_share_contact=True,
-        **extra,  # type: ignore[arg-type]
-    )
-    return (await runtime.process(inbound, str(next(_update_keys)), answer_inline=True)).replies
-
-
-def labels(reply: Reply) -> list[str]:
-    return [b.label for row in (reply.menu or ()) for b in row]
 
 
 async def test_a_member_joins_with_the_deep_link_code_and_gets_the_menu(runtime: Runtime, demo: Demo) -> None:
@@ -128,8 +106,9 @@ async def test_only_secretaries_see_and_use_manage(runtime: Runtime, demo: Demo)
     assert "Danh sách đảng viên Chi bộ thôn Tây" in roster
     assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Telegram" in roster
     assert "2. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
-    found = (await say(runtime, 10, "/tim thi"))[0].text
-    assert found.splitlines() == [
+    found = (await say(runtime, 10, "/tim thi"))[0]
+    assert len(found.buttons) == 5  # one per name, opening the record
+    assert found.text.splitlines()[:5] == [
         "1. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia",
         "2. Trịnh Thị Yến — Đảng viên, đảng viên dự bị, chưa tham gia",
         "3. Lương Thị Hạnh — Đảng viên, đảng viên chính thức, chưa tham gia",

@@ -1,0 +1,549 @@
+"""The secretary's record tools in chat: a member's card, and every change it offers.
+
+Each button carries only a member id; the handler reloads the member and asks the permission
+table again, so a forged or stale button can do nothing the sender may not do.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from sqlmodel import col, or_, select
+
+from handlers.context import Context
+from handlers.contract import Button, Reply, Rows
+from handlers.members import home, refused, role_name, status_name
+from handlers.payloads import Action, Payload
+from models.invites import DEFAULT_VALIDITY, issue_invite
+from models.membership import (
+    ChangeProblem,
+    InvalidChange,
+    NotPermitted,
+    add_member,
+    deactivate,
+    edit_member,
+    move_member,
+    parse_day,
+    promote,
+    reactivate,
+    revoke_invites,
+    set_exempt,
+    target_of,
+)
+from models.permissions import Permission, Scope, Target, may, scope_of
+from models.tables import (
+    AuditEvent,
+    Branch,
+    ChannelIdentity,
+    DeactivationReason,
+    Invite,
+    Member,
+    MemberStatus,
+    Platform,
+    Role,
+    utcnow,
+)
+
+HISTORY_LENGTH = 10
+RECENT_LENGTH = 15
+# The typed answer to each question, as the member field it sets.
+_FIELD_OF_QUESTION = {"phone": "phone", "name": "full_name", "birth": "birth_date", "card": "card_number"}
+
+
+def _button(label: str, action: Action, argument: str = "") -> Button:
+    return Button(label, Payload(action, argument).encode())
+
+
+def _cancel_row(ctx: Context) -> Rows:
+    return ((_button("✖️ " + ctx.gettext("Cancel"), Action.CANCEL),),)
+
+
+async def _target(ctx: Context, actor: Member, member_id: str, permission: Permission) -> Member | list[Reply]:
+    """The member a button is about, when the actor may act on them; else the reply to send."""
+    member = await ctx.session.get(Member, int(member_id.split(":", 1)[0]))
+    if member is None:
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    if not may(actor, permission, target_of(member)):
+        return refused(ctx, actor, permission, target_of(member))
+    return member
+
+
+def problem_text(ctx: Context, error: InvalidChange) -> str:
+    _ = ctx.gettext
+    return {
+        ChangeProblem.EMPTY_NAME: _("The name cannot be empty."),
+        ChangeProblem.TOO_LONG: _("That is too long."),
+        ChangeProblem.NOT_A_NAME: _("\u201c{value}\u201d is not a name."),
+        ChangeProblem.BAD_PHONE: _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678."),
+        ChangeProblem.BAD_DATE: _("\u201c{value}\u201d is not a date. Type it like 25/11/2026."),
+        ChangeProblem.DATE_IN_FUTURE: _("{value} is in the future."),
+        ChangeProblem.OFFICIAL_BEFORE_ADMITTED: _("{value} is before the date they joined the Party."),
+        ChangeProblem.ALREADY_OFFICIAL: _("This member is already an official member."),
+        ChangeProblem.DUPLICATE_CARD: _("Another member already has the party card number {value}."),
+        ChangeProblem.SAME_BRANCH: _("This member is already in that branch."),
+        ChangeProblem.INACTIVE: _("{value} is no longer an active member; reactivate them first."),
+        ChangeProblem.ALREADY_ACTIVE: _("This member is already active."),
+        ChangeProblem.FORMULA: _(
+            "\u201c{value}\u201d starts with a sign a spreadsheet would run as a formula. Please leave it out."
+        ),
+    }[error.problem].format(value=error.value)
+
+
+def _reason_name(ctx: Context, reason: DeactivationReason) -> str:
+    _ = ctx.gettext
+    return {
+        DeactivationReason.MOVED_AWAY: _("moved away"),
+        DeactivationReason.DIED: _("passed away"),
+        DeactivationReason.EXPELLED: _("expelled"),
+        DeactivationReason.OTHER: _("other reason"),
+    }[reason]
+
+
+def _local_phone(phone: str | None) -> str:
+    return "0" + phone[3:] if phone and phone.startswith("+84") else phone or "—"
+
+
+async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
+    """The record as the secretary reads it, and whether an unused invite code is out."""
+    _ = ctx.gettext
+    branch = await ctx.session.get(Branch, member.branch_id)
+    identities = (await ctx.session.exec(select(ChannelIdentity).where(ChannelIdentity.member_id == member.id))).all()
+    channels = [
+        ("Telegram" if i.platform is Platform.TELEGRAM else _("web chat"))
+        + (" " + _("(unreachable)") if i.unreachable_at else "")
+        for i in identities
+    ]
+    status = status_name(ctx, member.status)
+    if member.status is MemberStatus.OFFICIAL and member.date_official:
+        status += " " + _("(since {day})").format(day=ctx.format_day(member.date_official))
+    lines = [
+        f"{member.full_name} (#{member.id})",
+        _("Branch: {value}").format(value=branch.name if branch else "—"),
+        _("Role: {value}").format(value=role_name(ctx, member.role)),
+        _("Status: {value}").format(value=status),
+        _("Birth date: {value}").format(value=ctx.format_day(member.birth_date)),
+        _("Phone: {value}").format(value=_local_phone(member.phone)),
+        _("Party card number: {value}").format(value=member.card_number or "—"),
+        _("Date joined the Party: {value}").format(value=ctx.format_day(member.date_admitted)),
+        _("Exempt from regular activities: {value}").format(value=_("yes") if member.exempt else _("no")),
+        _("Reached on: {value}").format(value=", ".join(sorted(channels)) or _("not joined yet")),
+    ]
+    invite = (
+        await ctx.session.exec(
+            select(Invite).where(
+                Invite.member_id == member.id,
+                col(Invite.used_at).is_(None),
+                col(Invite.revoked_at).is_(None),
+                col(Invite.expires_at) > utcnow(),
+            )
+        )
+    ).first()
+    if invite is not None:
+        lines.append(_("Unused invite code, valid until {day}").format(day=ctx.format_day(invite.expires_at.date())))
+    if not member.active:
+        reason = _reason_name(ctx, member.deactivation_reason or DeactivationReason.OTHER)
+        lines.append(
+            _("No longer active since {day} ({reason}).").format(
+                day=ctx.format_day(member.deactivated_on), reason=reason
+            )
+        )
+    return "\n".join(lines), invite is not None
+
+
+def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool) -> Rows:
+    _ = ctx.gettext
+    ident = str(member.id)
+    if not member.active:
+        return (
+            (
+                _button("↩️ " + _("Reactivate"), Action.REACTIVATE, ident),
+                _button("📜 " + _("History"), Action.HISTORY, ident),
+            ),
+        )
+    rows: list[tuple[Button, ...]] = [
+        (
+            _button("📱 " + _("Phone"), Action.ASK, f"phone:{ident}"),
+            _button("✏️ " + _("Name"), Action.ASK, f"name:{ident}"),
+        ),
+        (
+            _button("🎂 " + _("Birth date"), Action.ASK, f"birth:{ident}"),
+            _button("🪪 " + _("Card number"), Action.ASK, f"card:{ident}"),
+        ),
+    ]
+    role_row = [_button("👔 " + _("Role"), Action.SET_ROLE, ident)]
+    if member.status is MemberStatus.PROBATIONARY:
+        role_row.append(_button("⭐ " + _("Make official"), Action.ASK, f"official:{ident}"))
+    rows.append(tuple(role_row))
+    exempt = (
+        _button("✅ " + _("End exemption"), Action.SET_EXEMPT, f"{ident}:0")
+        if member.exempt
+        else _button("🛌 " + _("Exempt from activities"), Action.SET_EXEMPT, f"{ident}:1")
+    )
+    move_row = [exempt]
+    if scope_of(actor) is Scope.COMMUNE:
+        move_row.append(_button("🔀 " + _("Move to another branch"), Action.MOVE, ident))
+    rows.append(tuple(move_row))
+    invite_row = [_button("🔑 " + _("New invite code"), Action.NEW_INVITE, ident)]
+    if has_invite:
+        invite_row.append(_button("🚫 " + _("Revoke invite code"), Action.REVOKE_INVITES, ident))
+    rows.append(tuple(invite_row))
+    rows.append(
+        (
+            _button("📜 " + _("History"), Action.HISTORY, ident),
+            _button("⛔ " + _("Deactivate"), Action.DEACTIVATE, ident),
+        )
+    )
+    return tuple(rows)
+
+
+async def member_card(ctx: Context, actor: Member, member_id: str, note: str = "") -> list[Reply]:
+    member = await _target(ctx, actor, member_id, Permission.VIEW_ROSTER)
+    if isinstance(member, list):
+        return member
+    return [await _card(ctx, actor, member, note)]
+
+
+async def _card(ctx: Context, actor: Member, member: Member, note: str = "") -> Reply:
+    text, has_invite = await _card_text(ctx, member)
+    return Reply((note + "\n\n" if note else "") + text, buttons=_card_buttons(ctx, actor, member, has_invite))
+
+
+async def ask(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    """Ask for a value to be typed: a name to find, a new member, or a field of one member."""
+    _ = ctx.gettext
+    question, _sep, member_id = argument.partition(":")
+    own_branch = Target(actor.branch_id)
+    if question == "find":
+        if not may(actor, Permission.VIEW_ROSTER, own_branch):
+            return refused(ctx, actor, Permission.VIEW_ROSTER, own_branch)
+        ctx.ask("find")
+        text = _("Type part of the member's name, with or without accents, e.g. nguyen van")
+        return [Reply(text, buttons=_cancel_row(ctx))]
+    if question == "add":
+        if not may(actor, Permission.EDIT_MEMBER, own_branch):
+            return refused(ctx, actor, Permission.EDIT_MEMBER, own_branch)
+        ctx.ask("add")
+        text = _(
+            "Type the new member's full name, birth date and phone number, separated by commas, e.g.\n"
+            "Nguyễn Văn An, 12/03/1985, 0912 345 678\n"
+            "Birth date and phone may be left out. The member is added to your branch as probationary; "
+            "you can change that on their record."
+        )
+        return [Reply(text, buttons=_cancel_row(ctx))]
+    if not member_id:
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+    if isinstance(member, list):
+        return member
+    ctx.ask(argument)
+    prompts = {
+        "phone": _("Type the new phone number of {name}:"),
+        "name": _("Type the corrected full name of {name}:"),
+        "birth": _("Type the birth date of {name} (dd/mm/yyyy):"),
+        "card": _("Type the party card number of {name}:"),
+        "official": _("Type the date {name} became an official member (dd/mm/yyyy), or tap Today:"),
+    }
+    buttons = _cancel_row(ctx)
+    if question == "official":
+        today = _("Today ({day})").format(day=ctx.format_day(date.today()))
+        buttons = ((_button("📅 " + today, Action.PROMOTE_TODAY, member_id), *buttons[0]),)
+    return [Reply(prompts[question].format(name=member.full_name), buttons=buttons)]
+
+
+async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[Reply]:
+    """The typed answer to a question ``ask`` put."""
+    if question == "add":
+        return await _add_from_text(ctx, actor, text)
+    kind, _sep, member_id = question.partition(":")
+    member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+    if isinstance(member, list):
+        return member
+    try:
+        if kind == "official":
+            await promote(ctx.session, actor, member, parse_day(text))
+        else:
+            field = _FIELD_OF_QUESTION[kind]
+            value: Any = parse_day(text) if field == "birth_date" else text
+            await edit_member(ctx.session, actor, member, {field: value})
+    except InvalidChange as error:
+        ctx.ask(question)  # let them type it again
+        return [Reply(problem_text(ctx, error) + "\n" + ctx.gettext("Please type it again."), buttons=_cancel_row(ctx))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [await _card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
+
+
+_SEPARATORS = re.compile(r"[,;\n]")
+
+
+async def _add_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
+    _ = ctx.gettext
+    parts = [part.strip() for part in _SEPARATORS.split(text)]
+    values: dict[str, Any] = {"full_name": parts[0]}
+    try:
+        for part in filter(None, parts[1:]):
+            if "/" in part or (len(part) == 10 and part[4:5] == "-"):
+                values["birth_date"] = parse_day(part)
+            else:
+                values["phone"] = part
+        member = await add_member(ctx.session, actor, actor.branch_id, values)
+    except InvalidChange as error:
+        ctx.ask("add")
+        return [Reply(problem_text(ctx, error) + "\n" + _("Please type it again."), buttons=_cancel_row(ctx))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    note = "✅ " + _("{name} was added. Tap \u201cNew invite code\u201d to let them join.").format(
+        name=member.full_name
+    )
+    return [await _card(ctx, actor, member, note)]
+
+
+async def promote_today(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    ctx.take_question()  # the question this button answers
+    return await _change(ctx, actor, member_id, lambda m: promote(ctx.session, actor, m, date.today()))
+
+
+async def set_role(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    member_id, _sep, wanted = argument.partition(":")
+    if not wanted:
+        member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+        if isinstance(member, list):
+            return member
+        buttons = tuple((_button(role_name(ctx, role), Action.SET_ROLE, f"{member_id}:{role.value}"),) for role in Role)
+        return [Reply(_("Choose the role of {name}:").format(name=member.full_name), buttons=buttons)]
+    if wanted not in Role.__members__.values():
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    return await _change(ctx, actor, member_id, lambda m: edit_member(ctx.session, actor, m, {"role": Role(wanted)}))
+
+
+async def set_exemption(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    member_id, _sep, flag = argument.partition(":")
+    if flag not in ("0", "1"):
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    return await _change(ctx, actor, member_id, lambda m: set_exempt(ctx.session, actor, m, flag == "1"))
+
+
+async def move(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    member_id, _sep, branch_id = argument.partition(":")
+    if not branch_id:
+        member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+        if isinstance(member, list):
+            return member
+        branches = (await ctx.session.exec(select(Branch).order_by(col(Branch.name)))).all()
+        buttons = tuple(
+            (_button(b.name, Action.MOVE, f"{member_id}:{b.id}"),)
+            for b in branches
+            if b.id != member.branch_id and may(actor, Permission.EDIT_MEMBER, Target(b.id or 0))
+        )
+        if not buttons:
+            return refused(ctx, actor, Permission.EDIT_MEMBER, Target(0))
+        return [Reply(_("Move {name} to which branch?").format(name=member.full_name), buttons=buttons)]
+    if not branch_id.isdigit() or await ctx.session.get(Branch, int(branch_id)) is None:
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    return await _change(ctx, actor, member_id, lambda m: move_member(ctx.session, actor, m, int(branch_id)))
+
+
+async def deactivate_member(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    member_id, _sep, reason = argument.partition(":")
+    if not reason:
+        member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+        if isinstance(member, list):
+            return member
+        text = _(
+            "Why is {name} leaving? Their record is kept for history; they drop out of notices, "
+            "votes and meetings, and their accounts can no longer use chibo."
+        ).format(name=member.full_name)
+        buttons = tuple(
+            (_button(_reason_name(ctx, r), Action.DEACTIVATE, f"{member_id}:{r.value}"),) for r in DeactivationReason
+        ) + _cancel_row(ctx)
+        return [Reply(text, buttons=buttons)]
+    if reason not in DeactivationReason.__members__.values():
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    return await _change(ctx, actor, member_id, lambda m: deactivate(ctx.session, actor, m, DeactivationReason(reason)))
+
+
+async def reactivate_member(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    return await _change(ctx, actor, member_id, lambda m: reactivate(ctx.session, actor, m))
+
+
+async def new_invite(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    member = await _target(ctx, actor, member_id, Permission.ISSUE_INVITE)
+    if isinstance(member, list):
+        return member
+    if not member.active:
+        return [
+            await _card(ctx, actor, member, problem_text(ctx, InvalidChange(ChangeProblem.INACTIVE, member.full_name)))
+        ]
+    assert member.id is not None
+    code = await issue_invite(ctx.session, member.id)
+    ctx.session.add(
+        AuditEvent(actor_member_id=actor.id, action="invite.issued", subject_type="member", subject_id=member.id)
+    )
+    text = _(
+        "New invite code for {name}: {code}\n"
+        "It works once and for {days} days; earlier codes no longer work. Give it to them on paper or "
+        "read it out over the phone: they type it as their first message to chibo."
+    ).format(name=member.full_name, code=code, days=DEFAULT_VALIDITY.days)
+    return [Reply(text, buttons=((_button("👤 " + member.full_name, Action.MEMBER_CARD, member_id),),))]
+
+
+async def revoke_member_invites(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    member = await _target(ctx, actor, member_id, Permission.ISSUE_INVITE)
+    if isinstance(member, list):
+        return member
+    count = await revoke_invites(ctx.session, actor, member)
+    note = _("The invite code no longer works.") if count else _("There was no unused invite code.")
+    return [await _card(ctx, actor, member, "✅ " + note)]
+
+
+async def _change(ctx: Context, actor: Member, member_id: str, change: Any) -> list[Reply]:
+    member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+    if isinstance(member, list):
+        return member
+    try:
+        await change(member)
+    except InvalidChange as error:
+        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    await ctx.session.flush()
+    return [await _card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
+
+
+# --- the audit log, in words -------------------------------------------------------------------
+
+
+def _field_name(ctx: Context, key: str) -> str:
+    _ = ctx.gettext
+    return {
+        "full_name": _("name"),
+        "birth_date": _("birth date"),
+        "gender": _("gender"),
+        "phone": _("phone"),
+        "card_number": _("card number"),
+        "role": _("role"),
+        "status": _("status"),
+        "date_admitted": _("date joined"),
+        "date_official": _("date made official"),
+        "exempt": _("exempt"),
+        "notes": _("notes"),
+        "branch_id": _("branch"),
+        "active": _("active"),
+        "locale": _("language"),
+    }.get(key, key)
+
+
+def _value(ctx: Context, key: str, value: object, branches: dict[int | None, str]) -> str:
+    _ = ctx.gettext
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key == "role" and value in Role.__members__.values():
+        return role_name(ctx, Role(str(value)))
+    if key == "status" and value in MemberStatus.__members__.values():
+        return status_name(ctx, MemberStatus(str(value)))
+    if key == "branch_id" and isinstance(value, int):
+        return branches.get(value, f"#{value}")
+    if key == "phone":
+        return _local_phone(str(value))
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return ctx.format_day(date.fromisoformat(value))
+    return str(value)
+
+
+def _action_name(ctx: Context, action: str) -> str:
+    _ = ctx.gettext
+    return {
+        "member.linked": _("joined chibo"),
+        "member.language": _("changed language"),
+        "member.phone": _("corrected their phone number"),
+        "member.added": _("added"),
+        "member.imported": _("imported from the register"),
+        "member.updated": _("updated from the register"),
+        "member.edited": _("edited"),
+        "member.moved": _("moved"),
+        "member.promoted": _("made official"),
+        "member.exempt": _("changed exemption of"),
+        "member.deactivated": _("deactivated"),
+        "member.reactivated": _("reactivated"),
+        "invite.issued": _("issued an invite code for"),
+        "invite.revoked": _("revoked the invite code of"),
+        "refused": _("was refused"),
+    }.get(action, action)
+
+
+async def describe(ctx: Context, events: list[AuditEvent]) -> list[str]:
+    _ = ctx.gettext
+    ids = {e.actor_member_id for e in events} | {e.subject_id for e in events if e.subject_type == "member"}
+    ids.discard(None)
+    names = dict((await ctx.session.exec(select(Member.id, Member.full_name).where(col(Member.id).in_(ids)))).all())
+    branches = dict((await ctx.session.exec(select(Branch.id, Branch.name))).all())
+    lines = []
+    for event in events:
+        who = names.get(event.actor_member_id) if event.actor_member_id else _("the server (command line)")
+        what = _action_name(ctx, event.action)
+        line = f"{ctx.format_moment(event.at)} — {who or '?'} {what}"
+        if event.subject_type == "member" and event.subject_id != event.actor_member_id:
+            line += f" {names.get(event.subject_id, '?')}"
+        before, after = event.before or {}, event.after or {}
+        changes = [
+            f"{_field_name(ctx, key)}: {_value(ctx, key, before.get(key), branches)} → "
+            f"{_value(ctx, key, after.get(key), branches)}"
+            for key in after
+            if key in before
+        ]
+        if changes:
+            line += " (" + "; ".join(changes) + ")"
+        lines.append(line)
+    return lines
+
+
+async def history(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    member = await _target(ctx, actor, member_id, Permission.VIEW_AUDIT)
+    if isinstance(member, list):
+        return member
+    about = (col(AuditEvent.subject_type) == "member") & (col(AuditEvent.subject_id) == member.id)
+    events = list(
+        (
+            await ctx.session.exec(
+                select(AuditEvent)
+                .where(or_(about, col(AuditEvent.actor_member_id) == member.id))
+                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+                .limit(HISTORY_LENGTH)
+            )
+        ).all()
+    )
+    lines = [_("History of {name}, newest first:").format(name=member.full_name), ""]
+    lines += await describe(ctx, events) or [_("Nothing recorded yet.")]
+    return [Reply("\n".join(lines), buttons=((_button("👤 " + member.full_name, Action.MEMBER_CARD, member_id),),))]
+
+
+async def recent_changes(ctx: Context, actor: Member) -> list[Reply]:
+    """The latest changes and refusals in the actor's branch (or the whole commune)."""
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.VIEW_AUDIT, own_branch):
+        return refused(ctx, actor, Permission.VIEW_AUDIT, own_branch)
+    query = select(AuditEvent).order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(RECENT_LENGTH)
+    if scope_of(actor) is not Scope.COMMUNE:
+        in_branch = select(Member.id).where(Member.branch_id == actor.branch_id)
+        query = query.where(
+            or_(
+                (col(AuditEvent.subject_type) == "member") & col(AuditEvent.subject_id).in_(in_branch),
+                (col(AuditEvent.subject_type) == "branch") & (col(AuditEvent.subject_id) == actor.branch_id),
+                col(AuditEvent.actor_member_id).in_(in_branch),
+            )
+        )
+    events = list((await ctx.session.exec(query)).all())
+    lines = [_("Recent changes, newest first:"), ""]
+    lines += await describe(ctx, events) or [_("Nothing recorded yet.")]
+    return [Reply("\n".join(lines))]

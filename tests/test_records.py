@@ -1,0 +1,196 @@
+"""Keeping the register right from chat: the secretary's record tools and a member's own phone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from handlers.contract import Reply
+from models.tables import AuditEvent, Branch, ChannelIdentity, DeactivationReason, Member, MemberStatus, Role, utcnow
+from tests.chat import button, labels, say
+from tests.conftest import Demo, member_named
+
+WEST_SECRETARY, COMMITTEE_SECRETARY, MEMBER = 100, 101, 102
+
+
+async def open_card(runtime: Runtime, user: int, name: str) -> Reply:
+    """Manage → Find a member → type the name → tap it: the path a secretary takes."""
+    manage = (await say(runtime, user, "/manage"))[0]
+    question = (await say(runtime, user, payload=button(manage, "Tìm đảng viên")))[0]
+    assert "gõ một phần họ tên" in question.text
+    found = (await say(runtime, user, name))[0]
+    return (await say(runtime, user, payload=button(found, name)))[0]
+
+
+async def events(runtime: Runtime, action: str) -> list[AuditEvent]:
+    async with runtime.sessions() as session:
+        return list((await session.exec(select(AuditEvent).where(AuditEvent.action == action))).all())
+
+
+async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
+    assert "Trịnh Thị Yến" in card.text and "Đảng viên dự bị" in card.text
+    question = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
+    today = button(question, "Hôm nay")
+    done = (await say(runtime, WEST_SECRETARY, payload=today))[0]
+    assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {date.today():%d/%m/%Y})" in done.text
+    again = (await say(runtime, WEST_SECRETARY, payload=today))[0]  # a double tap
+    assert "đã là đảng viên chính thức" in again.text
+    member = await member_named(runtime, "Trịnh Thị Yến")
+    assert member.status is MemberStatus.OFFICIAL and member.date_official == date.today()
+    [promoted] = await events(runtime, "member.promoted")
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    assert promoted.actor_member_id == secretary.id
+    assert promoted.before == {"status": "probationary", "date_official": None}
+    assert promoted.after == {"status": "official", "date_official": date.today().isoformat()}
+    history = (await say(runtime, WEST_SECRETARY, payload=button(done, "Lịch sử")))[0].text
+    assert "Lý Văn Quang công nhận chính thức Trịnh Thị Yến" in history
+    assert "loại đảng viên: Đảng viên dự bị → Đảng viên chính thức" in history
+
+
+async def test_a_typed_promotion_date_is_checked(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Cao Văn Dũng")  # admitted in 2025
+    await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức"))
+    future = (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")
+    assert "trong tương lai" in (await say(runtime, WEST_SECRETARY, future))[0].text
+    assert "trước ngày vào Đảng" in (await say(runtime, WEST_SECRETARY, "01/01/2020"))[0].text
+    assert "không phải là ngày" in (await say(runtime, WEST_SECRETARY, "hôm qua"))[0].text
+    saved = (await say(runtime, WEST_SECRETARY, "02/01/2026"))[0]
+    assert "Đảng viên chính thức (từ 02/01/2026)" in saved.text
+
+
+async def test_editing_a_phone_asks_again_until_it_is_a_number(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Mai Văn Sơn")
+    await say(runtime, WEST_SECRETARY, payload=button(card, "Số điện thoại"))
+    wrong = (await say(runtime, WEST_SECRETARY, "không nhớ"))[0]
+    assert "không phải là số điện thoại" in wrong.text and "Xin gõ lại" in wrong.text
+    saved = (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0]
+    assert "Số điện thoại: 0987654321" in saved.text
+    assert (await member_named(runtime, "Mai Văn Sơn")).phone == "+84987654321"
+    # The answer was taken once: the same text now is just a message chibo does not understand.
+    assert "chưa hiểu" in (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0].text
+
+
+async def test_a_question_left_unanswered_is_forgotten(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Mai Văn Sơn")
+    await say(runtime, WEST_SECRETARY, payload=button(card, "Họ tên"))
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(ChannelIdentity).values(awaiting_since=utcnow() - timedelta(hours=1)))
+    assert "chưa hiểu" in (await say(runtime, WEST_SECRETARY, "Mai Văn Sơn Sửa"))[0].text
+    assert (await member_named(runtime, "Mai Văn Sơn")).full_name == "Mai Văn Sơn"
+
+
+async def test_a_secretary_adds_a_member_who_then_joins(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    manage = (await say(runtime, WEST_SECRETARY, "/quanly"))[0]
+    await say(runtime, WEST_SECRETARY, payload=button(manage, "Thêm đảng viên"))
+    assert "Họ tên không được để trống" in (await say(runtime, WEST_SECRETARY, " , 12/03/1985"))[0].text
+    added = (await say(runtime, WEST_SECRETARY, "Nguyễn  Văn An, 12/03/1985, 0912 345 678"))[0]
+    assert "Đã thêm Nguyễn Văn An" in added.text and "Chi bộ thôn Tây" in added.text
+    member = await member_named(runtime, "Nguyễn Văn An")
+    assert member.status is MemberStatus.PROBATIONARY and member.birth_date == date(1985, 3, 12)
+    assert member.phone == "+84912345678"
+    invite = (await say(runtime, WEST_SECRETARY, payload=button(added, "Mã mời mới")))[0].text
+    code = invite.split(": ", 1)[1].split("\n", 1)[0]
+    joined = (await say(runtime, 200, code))[0]
+    assert "Chào mừng đồng chí Nguyễn Văn An" in joined.text
+
+
+async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Tạ Văn Bình')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Tạ Văn Bình")
+    reasons = (await say(runtime, WEST_SECRETARY, payload=button(card, "Thôi sinh hoạt")))[0]
+    done = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+    assert f"Thôi sinh hoạt từ {date.today():%d/%m/%Y} (từ trần)" in done.text
+    member = await member_named(runtime, "Tạ Văn Bình")
+    assert not member.active and member.deactivation_reason is DeactivationReason.DIED
+    assert "chỉ phục vụ đảng viên" in (await say(runtime, MEMBER, "/me"))[0].text
+    roster = (await say(runtime, WEST_SECRETARY, payload="roster"))[0].text
+    assert "Tạ Văn Bình" not in roster
+    # A mistake can be undone.
+    back = (await say(runtime, WEST_SECRETARY, payload=button(done, "Khôi phục")))[0]
+    assert "Đã lưu" in back.text and "Thôi sinh hoạt từ" not in back.text
+    assert "Tạ Văn Bình" in (await say(runtime, MEMBER, "/me"))[0].text
+
+
+async def test_a_revoked_invite_code_stops_working(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Chu Thị Thảo")
+    assert "Có mã mời chưa dùng" in card.text
+    revoked = (await say(runtime, WEST_SECRETARY, payload=button(card, "Hủy mã mời")))[0]
+    assert "Mã mời không còn dùng được nữa" in revoked.text and "Hủy mã mời" not in str(revoked.buttons)
+    assert "không còn hiệu lực" in (await say(runtime, 201, demo.code("Chu Thị Thảo")))[0].text
+    assert len(await events(runtime, "invite.revoked")) == 1
+
+
+async def test_a_branch_secretary_cannot_touch_another_branch(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    east = await member_named(runtime, "Vũ Thị Mai")
+    for payload in (f"mc:{east.id}", f"ask:phone:{east.id}", f"mx:{east.id}:1", f"md:{east.id}:died", f"mi:{east.id}"):
+        reply = (await say(runtime, WEST_SECRETARY, payload=payload))[0]
+        assert "chỉ dành cho bí thư" in reply.text, payload
+    assert len(await events(runtime, "refused")) == 5
+    unchanged = await member_named(runtime, "Vũ Thị Mai")
+    assert unchanged.active and not unchanged.exempt
+    # Moving is for the committee: a branch secretary gets no such button and a forged one fails.
+    card = await open_card(runtime, WEST_SECRETARY, "Mai Văn Sơn")
+    assert "Chuyển chi bộ" not in str(card.buttons)
+    async with runtime.sessions() as session:
+        east_branch = (await session.exec(select(Branch).where(Branch.code == "DONG"))).one()
+    son = await member_named(runtime, "Mai Văn Sơn")
+    forged = (await say(runtime, WEST_SECRETARY, payload=f"mm:{son.id}:{east_branch.id}"))[0]
+    assert "chỉ dành cho bí thư" in forged.text
+    assert (await member_named(runtime, "Mai Văn Sơn")).branch_id == son.branch_id
+
+
+async def test_the_committee_secretary_moves_a_member(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, COMMITTEE_SECRETARY, f"/start {demo.code('Nguyễn Văn Hùng')}")
+    card = await open_card(runtime, COMMITTEE_SECRETARY, "Hồ Thị Ngọc")  # deputy of Tây
+    choices = (await say(runtime, COMMITTEE_SECRETARY, payload=button(card, "Chuyển chi bộ")))[0]
+    moved = (await say(runtime, COMMITTEE_SECRETARY, payload=button(choices, "Trường")))[0]
+    assert "Chi bộ: Chi bộ Trường Tiểu học Tân Hòa" in moved.text
+    member = await member_named(runtime, "Hồ Thị Ngọc")
+    assert member.role is Role.MEMBER  # the office stays with the branch she left
+    [event] = await events(runtime, "member.moved")
+    assert event.before is not None and event.before["role"] == "deputy_secretary"
+
+
+async def test_a_member_corrects_their_own_phone_and_nothing_else(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, MEMBER, f"/start {demo.code('Phan Thị Loan')}")
+    details = (await say(runtime, MEMBER, "/me"))[0]
+    assert "Số điện thoại: 0" in details.text
+    await say(runtime, MEMBER, payload=button(details, "Sửa số điện thoại"))
+    assert "không phải là số điện thoại" in (await say(runtime, MEMBER, "12"))[0].text
+    saved = (await say(runtime, MEMBER, "+84 912 000 111"))[0]
+    assert "Số điện thoại của đồng chí bây giờ là 0912000111" in saved.text
+    assert "🛠 Quản lý" not in labels(saved)
+    [event] = await events(runtime, "member.phone")
+    assert event.after == {"phone": "+84912000111"}
+    me = await member_named(runtime, "Phan Thị Loan")
+    for payload in (f"ask:name:{me.id}", f"mp:{me.id}", f"mx:{me.id}:1", "ask:add"):
+        assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=payload))[0].text
+
+
+async def test_recent_changes_read_as_sentences_within_the_branch(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, COMMITTEE_SECRETARY, f"/start {demo.code('Nguyễn Văn Hùng')}")
+    west = await open_card(runtime, WEST_SECRETARY, "Đinh Văn Khánh")
+    await say(runtime, WEST_SECRETARY, payload=button(west, "Miễn sinh hoạt"))
+    east = await open_card(runtime, COMMITTEE_SECRETARY, "Dương Văn Long")
+    await say(runtime, COMMITTEE_SECRETARY, payload=button(east, "Miễn sinh hoạt"))
+    west_view = (await say(runtime, WEST_SECRETARY, payload="audit"))[0].text
+    assert "Lý Văn Quang đổi miễn sinh hoạt của Đinh Văn Khánh (miễn sinh hoạt: không → có)" in west_view
+    assert "Dương Văn Long" not in west_view
+    commune_view = (await say(runtime, COMMITTEE_SECRETARY, payload="audit"))[0].text
+    assert "Đinh Văn Khánh" in commune_view and "Dương Văn Long" in commune_view
+    async with runtime.sessions() as session:
+        exempt = (await session.exec(select(Member.full_name).where(col(Member.exempt).is_(True)))).all()
+    assert {"Đinh Văn Khánh", "Dương Văn Long"} <= set(exempt)
