@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,12 +24,28 @@ from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.roster_files import RegisterFileError, Rows, read_register, write_register
-from bot.roster_report import problem_text
+from bot.roster_report import problem_text as row_problem_text
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.records import problem_text
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_invite, issue_unlinked_invites
+from models.membership import (
+    InvalidChange,
+    add_member,
+    deactivate,
+    edit_member,
+    move_member,
+    parse_day,
+    promote,
+    reactivate,
+    revoke_invites,
+    set_exempt,
+)
+from models.permissions import OPERATOR
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
-from models.tables import AuditEvent, Branch, Member
+from models.tables import AuditEvent, Branch, DeactivationReason, Member, Role
+
+MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 
 app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -255,7 +271,7 @@ def members_import(
         typer.echo(f"chibo: there is no branch with the code {branch!r}", err=True)
         raise typer.Exit(1) from None
     for problem in report.problems:
-        typer.echo(problem_text(translator, problem), err=True)
+        typer.echo(row_problem_text(translator, problem), err=True)
     verb = "would be" if dry_run else "were"
     summary = f"{report.created} new, {report.updated} updated, {report.unchanged} unchanged"
     if report.problems and not skip_invalid and not dry_run:
@@ -307,6 +323,182 @@ async def _import(
                 if not report.written:
                     await session.rollback()
                 return report
+
+
+# --- keeping the roster right ------------------------------------------------------------------
+
+
+def _day_option(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return parse_day(text)
+    except InvalidChange as error:
+        raise typer.BadParameter(f"{text!r} is not a past date (dd/mm/yyyy or yyyy-mm-dd)") from error
+
+
+def _run_change(settings: Settings, wanted: str | None, change: MemberChange) -> str:
+    """Run one roster change as the server operator, in one transaction; exits 1 on a refusal."""
+    translator = Catalogs(settings.locale).translator(None)
+
+    async def run() -> str:
+        async with _database(settings) as sessions, sessions() as session, session.begin():
+            if wanted is None:
+                return await change(session, None)
+            found = await _find_member(session, wanted)
+            if isinstance(found, str):
+                raise LookupError(found)
+            return await change(session, found[0])
+
+    try:
+        return asyncio.run(run())
+    except LookupError as error:
+        typer.echo(f"chibo: {error.args[0]}", err=True)
+    except InvalidChange as error:
+        typer.echo(f"chibo: {problem_text(translator, error)}", err=True)
+    raise typer.Exit(1)
+
+
+async def _branch_id(session: AsyncSession, code: str) -> int:
+    branch = (await session.exec(select(Branch).where(Branch.code == code))).first()
+    if branch is None or branch.id is None:
+        raise LookupError(f"there is no branch with the code {code!r}")
+    return branch.id
+
+
+_NAME = typer.Option("--name", help="Full name")
+_BIRTH = typer.Option("--birth", help="Birth date, dd/mm/yyyy")
+_PHONE = typer.Option("--phone", help="Phone number, e.g. 0912 345 678")
+_CARD = typer.Option("--card", help="Party card number")
+_ROLE = typer.Option("--role", help="secretary, deputy_secretary, committee_member or member")
+_ADMITTED = typer.Option("--admitted", help="Date joined the Party, dd/mm/yyyy")
+
+
+@members_app.command("add")
+def members_add(
+    branch: Annotated[str, typer.Option(help="Branch code")],
+    name: Annotated[str, _NAME],
+    birth: Annotated[str | None, _BIRTH] = None,
+    phone: Annotated[str | None, _PHONE] = None,
+    card: Annotated[str | None, _CARD] = None,
+    role: Annotated[Role, _ROLE] = Role.MEMBER,
+    admitted: Annotated[str | None, _ADMITTED] = None,
+    official_on: Annotated[
+        str | None, typer.Option("--official-on", help="Date made official; without it, probationary")
+    ] = None,
+) -> None:
+    """Add a member to a branch (audited)."""
+    settings = _settings()
+    values = {
+        "full_name": name, "birth_date": _day_option(birth), "phone": phone, "card_number": card, "role": role,
+        "date_admitted": _day_option(admitted), "date_official": _day_option(official_on),
+    }  # fmt: skip
+
+    async def change(session: AsyncSession, _member: Member | None) -> str:
+        member = await add_member(
+            session, OPERATOR, await _branch_id(session, branch), {k: v for k, v in values.items() if v is not None}
+        )
+        return f"added #{member.id} {member.full_name} ({member.status.value}) to {branch}"
+
+    typer.echo(_run_change(settings, None, change))
+
+
+@members_app.command("edit")
+def members_edit(
+    member: Annotated[str, typer.Argument(help="Member id, party card number or full name")],
+    name: Annotated[str | None, _NAME] = None,
+    birth: Annotated[str | None, _BIRTH] = None,
+    phone: Annotated[str | None, _PHONE] = None,
+    card: Annotated[str | None, _CARD] = None,
+    role: Annotated[Role | None, _ROLE] = None,
+    admitted: Annotated[str | None, _ADMITTED] = None,
+    notes: Annotated[str | None, typer.Option(help="Notes")] = None,
+    branch: Annotated[str | None, typer.Option("--branch", help="Move to this branch (code)")] = None,
+    official_on: Annotated[
+        str | None, typer.Option("--official-on", help="Promote from probationary to official on this date")
+    ] = None,
+    exempt: Annotated[
+        bool | None, typer.Option("--exempt/--not-exempt", help="Exempt from regular activities, or not")
+    ] = None,
+) -> None:
+    """Correct a member's record, move them, promote them or set their exemption (each audited)."""
+    settings = _settings()
+    fields = {
+        "full_name": name, "birth_date": _day_option(birth), "phone": phone, "card_number": card, "role": role,
+        "date_admitted": _day_option(admitted), "notes": notes,
+    }  # fmt: skip
+    fields = {key: value for key, value in fields.items() if value is not None}
+    official = _day_option(official_on)
+    if not fields and branch is None and official is None and exempt is None:
+        typer.echo("chibo: nothing to change; see chibo members edit --help", err=True)
+        raise typer.Exit(2)
+
+    async def change(session: AsyncSession, found: Member | None) -> str:
+        assert found is not None
+        done = []
+        if fields:
+            changed = await edit_member(session, OPERATOR, found, fields)
+            done.append(", ".join(changed) or "no field changed")
+        if official is not None:
+            await promote(session, OPERATOR, found, official)
+            done.append(f"official from {official:%d/%m/%Y}")
+        if exempt is not None:
+            await set_exempt(session, OPERATOR, found, exempt)
+            done.append("exempt" if exempt else "not exempt")
+        if branch is not None:
+            await move_member(session, OPERATOR, found, await _branch_id(session, branch))
+            done.append(f"moved to {branch}")
+        return f"#{found.id} {found.full_name}: " + "; ".join(done)
+
+    typer.echo(_run_change(settings, member, change))
+
+
+@members_app.command("deactivate")
+def members_deactivate(
+    member: Annotated[str, typer.Argument(help="Member id, party card number or full name")],
+    reason: Annotated[DeactivationReason, typer.Option(help="Why they leave")],
+    on: Annotated[str | None, typer.Option(help="Since when, dd/mm/yyyy (default today)")] = None,
+) -> None:
+    """A member leaves: kept for history, out of every audience and vote; their invite codes stop."""
+    settings = _settings()
+    day = _day_option(on)
+
+    async def change(session: AsyncSession, found: Member | None) -> str:
+        assert found is not None
+        await deactivate(session, OPERATOR, found, reason, day)
+        return f"#{found.id} {found.full_name} is no longer active ({reason.value})"
+
+    typer.echo(_run_change(settings, member, change))
+
+
+@members_app.command("reactivate")
+def members_reactivate(
+    member: Annotated[str, typer.Argument(help="Member id, party card number or full name")],
+) -> None:
+    """Undo a deactivation."""
+    settings = _settings()
+
+    async def change(session: AsyncSession, found: Member | None) -> str:
+        assert found is not None
+        await reactivate(session, OPERATOR, found)
+        return f"#{found.id} {found.full_name} is active again"
+
+    typer.echo(_run_change(settings, member, change))
+
+
+@members_app.command("revoke-invite")
+def members_revoke_invite(
+    member: Annotated[str, typer.Argument(help="Member id, party card number or full name")],
+) -> None:
+    """Stop the member's unused invite code (a lost or stolen paper)."""
+    settings = _settings()
+
+    async def change(session: AsyncSession, found: Member | None) -> str:
+        assert found is not None
+        count = await revoke_invites(session, OPERATOR, found)
+        return f"#{found.id} {found.full_name}: {count} unused invite code(s) revoked"
+
+    typer.echo(_run_change(settings, member, change))
 
 
 def main() -> None:

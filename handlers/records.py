@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import col, or_, select
 
 from handlers.context import Context
-from handlers.contract import Button, Reply, Rows
+from handlers.contract import Button, Reply, Rows, Translator
 from handlers.members import home, refused, role_name, status_name
 from handlers.payloads import Action, Payload
 from models.invites import DEFAULT_VALIDITY, issue_invite
@@ -70,8 +70,8 @@ async def _target(ctx: Context, actor: Member, member_id: str, permission: Permi
     return member
 
 
-def problem_text(ctx: Context, error: InvalidChange) -> str:
-    _ = ctx.gettext
+def problem_text(translator: Translator, error: InvalidChange) -> str:
+    _ = translator.gettext
     return {
         ChangeProblem.EMPTY_NAME: _("The name cannot be empty."),
         ChangeProblem.TOO_LONG: _("That is too long."),
@@ -269,7 +269,7 @@ async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[
             await edit_member(ctx.session, actor, member, {field: value})
     except InvalidChange as error:
         ctx.ask(question)  # let them type it again
-        return [Reply(problem_text(ctx, error) + "\n" + ctx.gettext("Please type it again."), buttons=_cancel_row(ctx))]
+        return [Reply(problem_text(ctx.translator, error) + "\n" + ctx.gettext("Please type it again."), buttons=_cancel_row(ctx))]
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     return [await _card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
@@ -291,7 +291,7 @@ async def _add_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
         member = await add_member(ctx.session, actor, actor.branch_id, values)
     except InvalidChange as error:
         ctx.ask("add")
-        return [Reply(problem_text(ctx, error) + "\n" + _("Please type it again."), buttons=_cancel_row(ctx))]
+        return [Reply(problem_text(ctx.translator, error) + "\n" + _("Please type it again."), buttons=_cancel_row(ctx))]
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     note = "✅ " + _("{name} was added. Tap \u201cNew invite code\u201d to let them join.").format(
@@ -378,7 +378,7 @@ async def new_invite(ctx: Context, actor: Member, member_id: str) -> list[Reply]
         return member
     if not member.active:
         return [
-            await _card(ctx, actor, member, problem_text(ctx, InvalidChange(ChangeProblem.INACTIVE, member.full_name)))
+            await _card(ctx, actor, member, problem_text(ctx.translator, InvalidChange(ChangeProblem.INACTIVE, member.full_name)))
         ]
     assert member.id is not None
     code = await issue_invite(ctx.session, member.id)
@@ -410,7 +410,7 @@ async def _change(ctx: Context, actor: Member, member_id: str, change: Any) -> l
     try:
         await change(member)
     except InvalidChange as error:
-        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx, error))]
+        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx.translator, error))]
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     await ctx.session.flush()

@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
 from models.tables import Platform
-from tests.conftest import TELEGRAM_TOKEN, Demo
+from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings
 from tests.fake_telegram import FakeTelegram
 
 CHIBO = [sys.executable, "-m", "bot"]
@@ -145,3 +145,45 @@ async def test_branch_invites_print_links_and_a_qr_sheet(tmp_path: Path, runtime
     assert png.returncode == 0 and (tmp_path / "tay.png").read_bytes().startswith(b"\x89PNG")
     unknown = await asyncio.to_thread(run_chibo, "members", "invites", "--branch", "NOPE", env=env, cwd=tmp_path)
     assert unknown.returncode == 1 and "no branch with the code" in unknown.stderr
+
+
+def test_the_roster_is_kept_right_from_the_command_line(tmp_path: Path, database_url: str, demo: Demo) -> None:
+    env = {"CHIBO_DATABASE_URL": database_url}
+    added = run_chibo(
+        "members", "add", "--branch", "TAY", "--name", "Nguyễn Văn An", "--birth", "12/03/1985",
+        "--phone", "0912 345 678", "--card", "093-111", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "Nguyễn Văn An (probationary) to TAY" in added.stdout
+    promoted = run_chibo(
+        "members", "edit", "093-111", "--official-on", "02/01/2026", "--exempt", "--branch", "DONG",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    assert "official from 02/01/2026; exempt; moved to DONG" in promoted.stdout
+    bad = run_chibo("members", "edit", "093-111", "--phone", "123", env=env, cwd=tmp_path)
+    assert bad.returncode == 1 and "không phải là số điện thoại" in bad.stderr
+    duplicate = run_chibo("members", "edit", "Mai Văn Sơn", "--card", "093-111", env=env, cwd=tmp_path)
+    assert duplicate.returncode == 1 and "đã có số thẻ 093-111" in duplicate.stderr
+    revoked = run_chibo("members", "revoke-invite", "Mai Văn Sơn", env=env, cwd=tmp_path)
+    assert "1 unused invite code(s) revoked" in revoked.stdout
+    left = run_chibo("members", "deactivate", "093-111", "--reason", "moved_away", env=env, cwd=tmp_path)
+    assert left.returncode == 0 and "no longer active (moved_away)" in left.stdout
+    again = run_chibo("members", "edit", "093-111", "--name", "X Y", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "không còn sinh hoạt" in again.stderr
+    assert "active again" in run_chibo("members", "reactivate", "093-111", env=env, cwd=tmp_path).stdout
+    history = run_chibo("audit", "--member", "093-111", env=env, cwd=tmp_path).stdout
+    for action in ("member.added", "member.promoted", "member.exempt", "member.moved", "member.deactivated"):
+        assert action in history
+    assert "by the server" in history
+    stale = asyncio.run(_still_works(database_url, demo.code("Mai Văn Sơn")))
+    assert "không còn hiệu lực" in stale
+
+
+async def _still_works(database_url: str, code: str) -> str:
+    runtime = Runtime.create(make_settings(database_url))
+    try:
+        inbound = Inbound(platform=Platform.WEB, user_id="old-paper", chat_id="old-paper", text=code)
+        return (await runtime.process(inbound, "old-paper-1", answer_inline=True)).replies[0].text
+    finally:
+        await runtime.engine.dispose()
