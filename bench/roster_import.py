@@ -20,9 +20,9 @@ from openpyxl import Workbook, load_workbook
 
 from bot.demo import seed_demo
 from bot.migrate import upgrade
-from bot.roster_files import read_register
 from models.db import create_engine, session_factory
 from models.roster import EXPORT_HEADER, import_members
+from models.roster_files import read_register
 
 
 def write_register(path: Path, rows: int) -> None:

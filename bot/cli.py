@@ -23,10 +23,10 @@ from bot.i18n import Catalogs
 from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
-from bot.roster_files import RegisterFileError, Rows, read_register, write_register
-from bot.roster_report import problem_text as row_problem_text
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.records import problem_text
+from handlers.register import file_problem_text
+from handlers.register import problem_text as row_problem_text
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_invite, issue_unlinked_invites
 from models.membership import (
@@ -43,6 +43,7 @@ from models.membership import (
 )
 from models.permissions import OPERATOR
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
+from models.roster_files import RegisterFileError, Rows, read_register, write_register
 from models.tables import AuditEvent, Branch, DeactivationReason, Member, Role
 
 MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
@@ -263,7 +264,7 @@ def members_import(
     try:
         rows = read_register(file)
     except RegisterFileError as error:
-        typer.echo(f"chibo: {error}", err=True)
+        typer.echo(f"chibo: {file_problem_text(translator, error)}", err=True)
         raise typer.Exit(1) from None
     try:
         report = asyncio.run(_import(settings, rows, branch, dry_run=dry_run, skip_invalid=skip_invalid))
@@ -295,7 +296,10 @@ def members_export(
     rows = asyncio.run(_export(settings, branch))
     try:
         write_register(file, EXPORT_HEADER, rows)
-    except (RegisterFileError, OSError) as error:
+    except RegisterFileError as error:
+        typer.echo(f"chibo: {file_problem_text(Catalogs(settings.locale).translator(None), error)}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
         typer.echo(f"chibo: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{len(rows)} member(s) written to {file}")

@@ -9,6 +9,14 @@ from models.tables import Platform
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file the member sent, already read by the channel (size-limited there)."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One thing a person did on a platform, as a channel adapter translated it."""
 
@@ -23,6 +31,7 @@ class Inbound:
     contact_is_own: bool = False
     # Whether the platform can offer a "share my phone number" button at all.
     can_share_contact: bool = False
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True)

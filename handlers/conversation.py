@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, members, records
+from handlers import directory, members, records, register
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -39,6 +39,11 @@ async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, 
     await _identify(ctx)
     if inbound.contact_phone is not None:
         return await members.join_with_phone(ctx)
+    if inbound.attachment is not None:
+        if ctx.member is None:
+            return [members.stranger_welcome(ctx)]
+        ctx.take_question()
+        return await register.import_upload(ctx, ctx.member, inbound.attachment)
     if inbound.payload is not None:
         try:
             payload = decode(inbound.payload)

@@ -269,7 +269,12 @@ async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[
             await edit_member(ctx.session, actor, member, {field: value})
     except InvalidChange as error:
         ctx.ask(question)  # let them type it again
-        return [Reply(problem_text(ctx.translator, error) + "\n" + ctx.gettext("Please type it again."), buttons=_cancel_row(ctx))]
+        return [
+            Reply(
+                problem_text(ctx.translator, error) + "\n" + ctx.gettext("Please type it again."),
+                buttons=_cancel_row(ctx),
+            )
+        ]
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     return [await _card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
@@ -291,7 +296,9 @@ async def _add_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
         member = await add_member(ctx.session, actor, actor.branch_id, values)
     except InvalidChange as error:
         ctx.ask("add")
-        return [Reply(problem_text(ctx.translator, error) + "\n" + _("Please type it again."), buttons=_cancel_row(ctx))]
+        return [
+            Reply(problem_text(ctx.translator, error) + "\n" + _("Please type it again."), buttons=_cancel_row(ctx))
+        ]
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     note = "✅ " + _("{name} was added. Tap \u201cNew invite code\u201d to let them join.").format(
@@ -378,7 +385,12 @@ async def new_invite(ctx: Context, actor: Member, member_id: str) -> list[Reply]
         return member
     if not member.active:
         return [
-            await _card(ctx, actor, member, problem_text(ctx.translator, InvalidChange(ChangeProblem.INACTIVE, member.full_name)))
+            await _card(
+                ctx,
+                actor,
+                member,
+                problem_text(ctx.translator, InvalidChange(ChangeProblem.INACTIVE, member.full_name)),
+            )
         ]
     assert member.id is not None
     code = await issue_invite(ctx.session, member.id)

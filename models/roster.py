@@ -90,6 +90,7 @@ class Problem(StrEnum):
     DUPLICATE_CARD = "duplicate_card"
     DUPLICATE_PERSON = "duplicate_person"
     OFFICIAL_BEFORE_ADMITTED = "official_before_admitted"
+    OTHER_BRANCH = "other_branch"  # outside the branches the importer may change
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,15 @@ async def import_members(
     skip_invalid: bool = False,
     dry_run: bool = False,
     on_row: Callable[[], None] = lambda: None,
+    allowed_branches: set[int] | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Reconcile the register with the roster in the caller's transaction.
 
     With any problem and no ``skip_invalid``, nothing is written (the caller rolls back when
-    ``report.written`` is False); ``dry_run`` checks everything and writes nothing.
+    ``report.written`` is False); ``dry_run`` checks everything and writes nothing. With
+    ``allowed_branches``, a row for another branch, or matching a member of another branch, is
+    a problem: a branch secretary's file cannot reach into someone else's branch.
     """
     branches = (await session.exec(select(Branch))).all()
     by_key = {fold(b.code): b.id for b in branches} | {fold(b.name): b.id for b in branches}
@@ -290,6 +295,13 @@ async def import_members(
         if card:
             seen_cards[card] = line
         seen_people[person] = line
+        if allowed_branches is not None:
+            existing = _match(row, by_card, by_person)
+            if row.branch_id not in allowed_branches or (existing and existing.branch_id not in allowed_branches):
+                report.problems.append(
+                    RowProblem(line, Column.BRANCH, Problem.OTHER_BRANCH, str(cells.get(Column.BRANCH) or ""))
+                )
+                continue
         parsed.append(row)
     if dry_run or (report.problems and not skip_invalid):
         _count(report, parsed, by_card, by_person)
@@ -312,6 +324,7 @@ async def import_members(
         session.add(existing)
         session.add(
             AuditEvent(
+                actor_member_id=actor_id,
                 action="member.updated",
                 subject_type="member",
                 subject_id=existing.id,
@@ -324,7 +337,13 @@ async def import_members(
     session.add_all(created)
     await session.flush()
     session.add_all(
-        AuditEvent(action="member.imported", subject_type="member", subject_id=m.id, after=_snapshot(m))
+        AuditEvent(
+            actor_member_id=actor_id,
+            action="member.imported",
+            subject_type="member",
+            subject_id=m.id,
+            after=_snapshot(m),
+        )
         for m in created
     )
     report.created = len(created)

@@ -150,12 +150,12 @@ async def test_whole_file_problems_get_one_clear_line(runtime: Runtime, tmp_path
     with big.open("wb") as handle:
         handle.truncate(50 * 1024 * 1024)
     expected = {
-        "empty.csv": "is empty",
-        "notes.txt": "only .xlsx and .csv",
-        "fake.xlsx": "not a valid Excel",
-        "noheader.csv": "Họ và tên",
-        "big.csv": "the limit is 20 MB",
-        "missing.csv": "does not exist",
+        "empty.csv": "Tệp empty.csv trống",
+        "notes.txt": "chỉ dùng được tệp Excel (.xlsx) và CSV (.csv)",
+        "fake.xlsx": "không phải là tệp Excel (.xlsx) hợp lệ",
+        "noheader.csv": "ít nhất có cột “Họ và tên”",
+        "big.csv": "nặng 50 MB; giới hạn là 20 MB",
+        "missing.csv": "Không có tệp",
     }
     for name, message in expected.items():
         code, _, err = await chibo(runtime, tmp_path, "members", "import", str(tmp_path / name))

@@ -42,6 +42,23 @@ class Visitor:
         return replies
 
 
+    async def upload(self, name: str, content: bytes, message_id: str | None = None) -> httpx.Response:
+        self.sent += 1
+        return await self.client.post(
+            "/api/webchat/upload",
+            params={"id": message_id or f"m{self.sent}", "name": name},
+            content=content,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/octet-stream"},
+        )
+
+
+REGISTER = (
+    "Họ và tên;Ngày sinh;Số điện thoại;Ngày vào Đảng;Ngày chính thức\n"
+    "Lâm Văn Tới;02/02/1990;0911 222 333;01/01/2020;01/01/2021\n"
+    "Kiều Thị Nga;03/03/1992;;01/06/2025;\n"
+).encode()
+
+
 async def visitor(client: httpx.AsyncClient) -> Visitor:
     token = (await client.post("/api/webchat/session")).json()["token"]
     return Visitor(client, token)
@@ -87,6 +104,46 @@ async def test_bad_requests_get_clear_answers(web_chat: LiveServer) -> None:
         assert (await me.send()).status_code == 422
 
 
+async def test_a_secretary_imports_the_register_from_the_web_chat(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        secretary = await visitor(client)
+        await secretary.replies(text=demo.code("Võ Thị Thanh"))
+        help_reply = (await secretary.replies(payload="import"))[0]
+        assert help_reply["upload_label"] == "📎 Chọn tệp" and "Họ và tên" in help_reply["text"]
+        first = await secretary.upload("chi-bo-truong.csv", REGISTER, message_id="up-1")
+        assert "2 mới, 0 cập nhật, 0 không đổi" in first.json()["replies"][0]["text"]
+        retried = await secretary.upload("chi-bo-truong.csv", REGISTER, message_id="up-1")
+        assert retried.json() == first.json()
+        again = (await secretary.upload("chi-bo-truong.csv", REGISTER)).json()["replies"][0]["text"]
+        assert "0 mới, 0 cập nhật, 2 không đổi" in again
+        roster = (await secretary.replies(payload="roster"))[0]["text"]
+        assert "Lâm Văn Tới" in roster and "Kiều Thị Nga — Đảng viên, đảng viên dự bị" in roster
+        bad = REGISTER + "Ông Văn Sai;31/02/1970;;;\nBà Thị Khác;01/01/1970;;;\n".encode()
+        other_branch = "Họ và tên;Chi bộ\nVũ Thị Mai;DONG\nNgười Mới;DONG\n".encode()
+        problems = (await secretary.upload("sai.csv", bad)).json()["replies"][0]["text"]
+        assert "1 dòng có lỗi nên không lưu gì" in problems
+        assert "dòng 4, Ngày sinh: “31/02/1970”" in problems
+        assert "Bà Thị Khác" not in (await secretary.replies(payload="roster"))[0]["text"]  # the good row waits too
+        foreign = (await secretary.upload("dong.csv", other_branch)).json()["replies"][0]["text"]
+        assert foreign.count("dòng này thuộc chi bộ khác") == 2
+        assert "không lưu gì" in foreign
+        for name, content, expected in (
+            ("notes.txt", b"hello", "chỉ dùng được tệp Excel"),
+            ("empty.csv", b"", "trống"),
+            ("fake.xlsx", b"not a zip", "không phải là tệp Excel"),
+        ):
+            reply = (await secretary.upload(name, content)).json()["replies"][0]["text"]
+            assert expected in reply, (name, reply)
+        too_big = await secretary.upload("big.csv", b"x" * (20 * 1024 * 1024 + 1))
+        assert too_big.status_code == 413
+        member = await visitor(client)
+        await member.replies(text=demo.code("Trần Minh Châu"))
+        refused = (await member.upload("chi-bo-truong.csv", REGISTER)).json()["replies"][0]["text"]
+        assert "chỉ dành cho bí thư" in refused
+        stranger = await visitor(client)
+        assert "chỉ phục vụ đảng viên" in (await stranger.upload("x.csv", REGISTER)).json()["replies"][0]["text"]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
     from playwright.async_api import async_playwright
@@ -113,5 +170,15 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await fresh.goto(f"{web_chat.url}/?invite={demo.code('Vũ Đình Khoa')}")
             await fresh.get_by_test_id("bot-message").filter(has_text="Chào mừng đồng chí Vũ Đình Khoa").wait_for()
             assert "invite=" not in fresh.url
+            # The branch secretary sends the register as a file from the phone's browser.
+            secretary = await browser.new_page(viewport={"width": 360, "height": 720})
+            await secretary.goto(f"{web_chat.url}/?invite={demo.code('Võ Thị Thanh')}")
+            await secretary.get_by_test_id("menu-button").filter(has_text="Quản lý").click()
+            await secretary.get_by_test_id("inline-button").filter(has_text="Nhập danh sách").click()
+            await secretary.get_by_test_id("upload-button").wait_for()
+            await secretary.get_by_test_id("file-input").set_input_files(
+                {"name": "chi-bo.csv", "mimeType": "text/csv", "buffer": REGISTER}
+            )
+            await secretary.get_by_test_id("bot-message").filter(has_text="2 mới").wait_for()
         finally:
             await browser.close()

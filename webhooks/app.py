@@ -14,7 +14,7 @@ from string import Template
 from typing import Annotated, Any
 
 from aiogram.types import Update
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,7 +30,9 @@ from bot.delivery import DeliveryWorker, Sender
 from bot.migrate import upgrade
 from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode
+from handlers.contract import Attachment
 from models.db import is_database_unavailable
+from models.roster_files import MAX_BYTES
 from models.tables import Platform
 from scheduler.runner import create_scheduler
 
@@ -193,6 +195,33 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         inbound = web.inbound_from_message(token, message.text, message.payload)
         try:
             processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message.id}", answer_inline=True)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            runtime.metrics.updates_rejected.labels("web", "database").inc()
+            return _unavailable()
+        return {"replies": [web.render(reply) for reply in processed.replies]}
+
+    @app.post("/api/webchat/upload", response_model=None)
+    async def chat_upload(
+        request: Request,
+        token: Annotated[str, Depends(_session_token)],
+        id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+        name: Annotated[str, Query(min_length=1, max_length=200)],
+    ) -> dict[str, Any] | JSONResponse:
+        """A file from the web chat (the register), sent as the raw request body."""
+        runtime.metrics.updates_received.labels("web").inc()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
+            raise HTTPException(413, f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
+        content = bytearray()
+        async for chunk in request.stream():
+            content += chunk
+            if len(content) > MAX_BYTES:
+                raise HTTPException(413, f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
+        inbound = web.inbound_from_upload(token, Attachment(Path(name).name, bytes(content)))
+        try:
+            processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{id}", answer_inline=True)
         except Exception as error:
             if not is_database_unavailable(error):
                 raise

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from handlers.contract import Inbound, Reply
+from handlers.contract import Attachment, Inbound, Reply
 from models.tables import Platform
 
 MESSAGE_LIMIT = 4096
@@ -27,6 +27,11 @@ def user_id_for(token: str) -> str:
 def inbound_from_message(token: str, text: str | None, payload: str | None) -> Inbound:
     user_id = user_id_for(token)
     return Inbound(platform=Platform.WEB, user_id=user_id, chat_id=user_id, text=text, payload=payload)
+
+
+def inbound_from_upload(token: str, attachment: Attachment) -> Inbound:
+    user_id = user_id_for(token)
+    return Inbound(platform=Platform.WEB, user_id=user_id, chat_id=user_id, attachment=attachment)
 
 
 def render(reply: Reply) -> dict[str, Any]:

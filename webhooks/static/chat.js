@@ -61,14 +61,41 @@
 
   function showReply(reply) {
     bubble("bot", reply.text, true);
-    if (reply.buttons && reply.buttons.length) {
+    if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
       var box = document.createElement("div");
       box.className = "inline";
-      buttonRows(box, reply.buttons, "inline-button");
+      buttonRows(box, reply.buttons || [], "inline-button");
+      if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label));
       messages.appendChild(box);
       messages.scrollTop = messages.scrollHeight;
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
+  }
+
+  // A file picker for the replies that ask for a file (the branch register).
+  function uploadButton(label) {
+    var line = document.createElement("div");
+    line.className = "row";
+    var picker = document.createElement("input");
+    picker.type = "file";
+    picker.accept = ".xlsx,.csv";
+    picker.hidden = true;
+    picker.setAttribute("data-testid", "file-input");
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      if (!file) return;
+      bubble("user", "📎 " + file.name, true);
+      queue.push({ id: newId(), file: file });
+      pump();
+    });
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.setAttribute("data-testid", "upload-button");
+    button.addEventListener("click", function () { picker.click(); });
+    line.appendChild(button);
+    line.appendChild(picker);
+    return line;
   }
 
   function session() {
@@ -82,6 +109,14 @@
 
   function post(body, renewed) {
     return session().then(function (token) {
+      if (body.file) {
+        var query = "?id=" + encodeURIComponent(body.id) + "&name=" + encodeURIComponent(body.file.name);
+        return fetch("/api/webchat/upload" + query, {
+          method: "POST",
+          headers: { "Content-Type": "application/octet-stream", "Authorization": "Bearer " + token },
+          body: body.file
+        });
+      }
       return fetch("/api/webchat/messages", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },

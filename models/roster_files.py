@@ -6,6 +6,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
@@ -15,8 +16,23 @@ from models.roster import Column, HeaderError, map_headers
 MAX_BYTES = 20 * 1024 * 1024
 
 
+class FileProblem(StrEnum):
+    MISSING = "missing"
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    WRONG_TYPE = "wrong_type"
+    BAD_XLSX = "bad_xlsx"
+    NOT_UTF8 = "not_utf8"
+    NO_ROWS = "no_rows"
+    NO_HEADER = "no_header"
+
+
 class RegisterFileError(ValueError):
-    """The file as a whole cannot be read; the message is for the secretary."""
+    """The file as a whole cannot be read; the caller tells the secretary why, in their language."""
+
+    def __init__(self, problem: FileProblem, name: str, size: int = 0) -> None:
+        super().__init__(f"{name}: {problem.value}")
+        self.problem, self.name, self.size = problem, name, size
 
 
 Rows = list[tuple[int, dict[Column, object]]]
@@ -25,31 +41,34 @@ Rows = list[tuple[int, dict[Column, object]]]
 def read_register(path: Path) -> Rows:
     """Every non-empty data row with its line number as the secretary sees it (header = line 1)."""
     if not path.is_file():
-        raise RegisterFileError(f"{path} does not exist")
+        raise RegisterFileError(FileProblem.MISSING, str(path))
     size = path.stat().st_size
-    if size == 0:
-        raise RegisterFileError(f"{path.name} is empty")
-    if size > MAX_BYTES:
-        raise RegisterFileError(
-            f"{path.name} is {size // (1024 * 1024)} MB; the limit is {MAX_BYTES // (1024 * 1024)} MB"
-        )
-    suffix = path.suffix.lower()
+    if size > MAX_BYTES:  # refused before a byte is read
+        raise RegisterFileError(FileProblem.TOO_LARGE, path.name, size)
+    return read_register_bytes(path.name, path.read_bytes())
+
+
+def read_register_bytes(name: str, raw: bytes) -> Rows:
+    """The same, for a file that came as bytes (an upload)."""
+    if not raw:
+        raise RegisterFileError(FileProblem.EMPTY, name)
+    if len(raw) > MAX_BYTES:
+        raise RegisterFileError(FileProblem.TOO_LARGE, name, len(raw))
+    suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
-        table = _xlsx_rows(path)
+        table = _xlsx_rows(name, raw)
     elif suffix == ".csv":
-        table = _csv_rows(path)
+        table = _csv_rows(name, raw)
     else:
-        raise RegisterFileError(f"{path.name}: only .xlsx and .csv files can be imported")
+        raise RegisterFileError(FileProblem.WRONG_TYPE, name)
     try:
         header = next(table)
     except StopIteration:
-        raise RegisterFileError(f"{path.name} has no rows") from None
+        raise RegisterFileError(FileProblem.NO_ROWS, name) from None
     try:
         columns = map_headers(header)
     except HeaderError:
-        raise RegisterFileError(
-            f"{path.name}: the first row must name the columns, with at least \u201cHọ và tên\u201d (full name)"
-        ) from None
+        raise RegisterFileError(FileProblem.NO_HEADER, name) from None
     rows: Rows = []
     for line, cells in enumerate(table, start=2):
         values = {column: cells[i] if i < len(cells) else None for i, column in columns.items()}
@@ -58,22 +77,21 @@ def read_register(path: Path) -> Rows:
     return rows
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[object, ...]]:
+def _xlsx_rows(name: str, raw: bytes) -> Iterator[tuple[object, ...]]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise RegisterFileError(f"{path.name} is not a valid Excel (.xlsx) file") from None
+        raise RegisterFileError(FileProblem.BAD_XLSX, name) from None
     sheet = workbook.worksheets[0]
     yield from sheet.iter_rows(values_only=True)
     workbook.close()
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[object, ...]]:
-    raw = path.read_bytes()
+def _csv_rows(name: str, raw: bytes) -> Iterator[tuple[object, ...]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RegisterFileError(f"{path.name} is not UTF-8 text; save it from Excel as \u201cCSV UTF-8\u201d") from None
+        raise RegisterFileError(FileProblem.NOT_UTF8, name) from None
     # Excel in Vietnamese locales writes ";" between columns.
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
@@ -101,7 +119,7 @@ def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None
             sheet.append(row)
         workbook.save(path)
     else:
-        raise RegisterFileError(f"{path.name}: the roster can be written as .xlsx or .csv")
+        raise RegisterFileError(FileProblem.WRONG_TYPE, path.name)
 
 
 def _defused(cell: str) -> str:
