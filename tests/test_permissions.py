@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from models.permissions import Permission, Target, leads_any_branch, may
+from models.permissions import OPERATOR, Actor, Permission, Target, leads_any_branch, may
 from models.tables import Member, Role
 
 OWN_BRANCH, OTHER_BRANCH = 1, 2
 ACTOR_ID, SOMEONE_ELSE = 10, 20
 
 
-def actor(kind: str) -> Member | None:
+def actor(kind: str) -> Actor | None:
     if kind == "stranger":
         return None
+    if kind == "server operator":
+        return OPERATOR
     member = Member(id=ACTOR_ID, branch_id=OWN_BRANCH, full_name="A")
     match kind:
         case "committee secretary":
@@ -38,6 +40,7 @@ TARGETS = {
 SELF_SERVICE = {Permission.VIEW_OWN_RECORD, Permission.EDIT_OWN_CONTACT}
 # actor kind -> the targets on which it may use a management permission
 MANAGES = {
+    "server operator": {"self", "same branch member", "other branch member", "other branch"},
     "committee secretary": {"self", "same branch member", "other branch member", "other branch"},
     "branch secretary": {"self", "same branch member"},
     "deputy": {"self", "same branch member"},
@@ -54,7 +57,8 @@ MANAGES = {
 def test_matrix(kind: str, permission: Permission, target_name: str) -> None:
     who = actor(kind)
     if permission in SELF_SERVICE:
-        expected = target_name == "self" and kind not in ("stranger", "deactivated secretary")
+        # The operator is nobody's "self": they change records through the management permissions.
+        expected = target_name == "self" and kind not in ("stranger", "deactivated secretary", "server operator")
     else:
         expected = target_name in MANAGES[kind]
     assert may(who, permission, TARGETS[target_name]) is expected
@@ -62,5 +66,5 @@ def test_matrix(kind: str, permission: Permission, target_name: str) -> None:
 
 def test_only_leaders_get_the_manage_button() -> None:
     assert [kind for kind in MANAGES if leads_any_branch(actor(kind))] == [
-        "committee secretary", "branch secretary", "deputy",
+        "server operator", "committee secretary", "branch secretary", "deputy",
     ]  # fmt: skip

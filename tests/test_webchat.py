@@ -41,7 +41,6 @@ class Visitor:
         replies: list[dict[str, Any]] = response.json()["replies"]
         return replies
 
-
     async def upload(self, name: str, content: bytes, message_id: str | None = None) -> httpx.Response:
         self.sent += 1
         return await self.client.post(
