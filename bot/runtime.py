@@ -67,7 +67,9 @@ class Runtime:
                 ).first()
                 self.metrics.updates_rejected.labels(platform, "duplicate").inc()
                 return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
-            replies = await handle(session, self.catalogs, self.settings.tz, inbound)
+            replies = await handle(
+                session, self.catalogs, self.settings.tz, inbound, nudge_interval=self.settings.nudge_interval
+            )
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:
                 if update_key is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Notices: the delivery budget per platform (messages/second, shared through Redis when set)
+    # and how often a secretary may remind those who have not read a notice.
+    broadcast_rate: Annotated[float, Field(gt=0, le=10_000)] = 30.0
+    nudge_interval_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
 
@@ -106,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def nudge_interval(self) -> timedelta:
+        return timedelta(hours=self.nudge_interval_hours)
 
     @property
     def telegram_enabled(self) -> bool:

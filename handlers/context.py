@@ -24,6 +24,8 @@ class Context:
     timezone: ZoneInfo
     identity: ChannelIdentity | None = None
     member: Member | None = None
+    # How often a secretary may remind those who have not read a notice.
+    nudge_interval: timedelta = timedelta(hours=24)
 
     @property
     def translator(self) -> Translator:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, members, records, register
+from handlers import directory, members, notices, records, register
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -34,8 +35,15 @@ COMMANDS: dict[str, Action] = {
 _CODE_LIKE_MAX = 16
 
 
-async def handle(session: AsyncSession, catalogs: Catalogs, timezone: ZoneInfo, inbound: Inbound) -> list[Reply]:
-    ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone)
+async def handle(
+    session: AsyncSession,
+    catalogs: Catalogs,
+    timezone: ZoneInfo,
+    inbound: Inbound,
+    *,
+    nudge_interval: timedelta = timedelta(hours=24),
+) -> list[Reply]:
+    ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone, nudge_interval=nudge_interval)
     await _identify(ctx)
     if inbound.contact_phone is not None:
         return await members.join_with_phone(ctx)
@@ -82,6 +90,10 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await members.save_my_phone(ctx, member, text)
     if question == "find":
         return await directory.find_members(ctx, member, text)
+    if question == "notice":
+        return await notices.draft_from_text(ctx, member, text)
+    if question.startswith("when:"):
+        return await notices.schedule_from_text(ctx, member, question.partition(":")[2], text)
     return await records.answer(ctx, member, question, text)
 
 
@@ -153,6 +165,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.MEMBER_CARD:
             return await records.member_card(ctx, member, argument)
         case Action.ASK:
+            if argument.startswith("when:"):
+                return await notices.ask_when(ctx, member, argument.partition(":")[2])
             return await records.ask(ctx, member, argument)
         case Action.SET_ROLE:
             return await records.set_role(ctx, member, argument)
@@ -176,6 +190,24 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await records.recent_changes(ctx, member)
         case Action.IMPORT_REGISTER:
             return members.import_help(ctx, member)
+        case Action.NOTICES:
+            return await notices.inbox(ctx, member)
+        case Action.READ_NOTICE:
+            return await notices.mark_read(ctx, member, argument)
+        case Action.NEW_NOTICE:
+            return await notices.start(ctx, member)
+        case Action.SENT_NOTICES:
+            return await notices.sent_list(ctx, member)
+        case Action.NOTICE_AUDIENCE:
+            return await notices.change_audience(ctx, member, argument)
+        case Action.SEND_NOTICE:
+            return await notices.send(ctx, member, argument)
+        case Action.CANCEL_NOTICE:
+            return await notices.cancel_notice(ctx, member, argument)
+        case Action.TRACK_NOTICE:
+            return await notices.track(ctx, member, argument)
+        case Action.NUDGE_NOTICE:
+            return await notices.remind(ctx, member, argument)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -328,9 +328,14 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                 "• Find a member to open their record: correct it, make them official, exempt, move or "
                 "deactivate them, give them a new invite code, see their history.\n"
                 "• Add a member, or import the branch register from an Excel or CSV file.\n"
-                "• Recent changes: who changed what, and refused attempts."
+                "• Recent changes: who changed what, and refused attempts.\n"
+                "• New notice: write to the branch (or the commune), now or at a set time; see who read it."
             ),
             buttons=(
+                (
+                    button("📢 " + _("New notice"), Action.NEW_NOTICE),
+                    button("📨 " + _("Sent notices"), Action.SENT_NOTICES),
+                ),
                 (
                     button("📋 " + _("Branch roster"), Action.BRANCH_ROSTER),
                     button("🔍 " + _("Find a member"), Action.ASK, "find"),

@@ -40,6 +40,16 @@ class Action(StrEnum):
     HISTORY = "mh"
     RECENT_CHANGES = "audit"
     IMPORT_REGISTER = "import"
+    # Notices: a member's list and read receipts; the secretary's composing and tracking.
+    NOTICES = "notices"
+    READ_NOTICE = "read"
+    NEW_NOTICE = "nnew"
+    SENT_NOTICES = "nlist"
+    NOTICE_AUDIENCE = "na"  # <notice id>:branch|commune|all|officials|committee
+    SEND_NOTICE = "ns"
+    CANCEL_NOTICE = "nc"
+    TRACK_NOTICE = "nt"
+    NUDGE_NOTICE = "nn"
 
 
 class InvalidPayload(ValueError):
@@ -49,7 +59,7 @@ class InvalidPayload(ValueError):
 _LOCALE = re.compile(r"^[a-z]{2}$")
 _ID = re.compile(r"^[0-9]{1,12}$")
 _ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
-ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official")
+ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when")
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 
 
@@ -66,6 +76,11 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
         _matches(_ID),
     ),
     Action.HISTORY: _matches(_ID),
+    **dict.fromkeys(
+        (Action.READ_NOTICE, Action.SEND_NOTICE, Action.CANCEL_NOTICE, Action.TRACK_NOTICE, Action.NUDGE_NOTICE),
+        _matches(_ID),
+    ),
+    Action.NOTICE_AUDIENCE: _matches(_ID_AND_WORD),
     **dict.fromkeys((Action.SET_ROLE, Action.SET_EXEMPT, Action.MOVE, Action.DEACTIVATE), _matches(_ID_AND_WORD)),
 }
 

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     IMPORT_MEMBERS = "import_members"
     ISSUE_INVITE = "issue_invite"
     VIEW_AUDIT = "view_audit"
+    ANNOUNCE = "announce"
 
 
 class Scope(StrEnum):

@@ -180,6 +180,40 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class NoticeStatus(StrEnum):
+    DRAFT = "draft"  # being composed: the secretary sees a preview
+    SCHEDULED = "scheduled"
+    SENT = "sent"  # handed to the outbox: one row per recipient per channel
+    CANCELLED = "cancelled"
+
+
+class Notice(SQLModel, table=True):
+    """An announcement (thông báo) from a secretary to an audience."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    text: str = Field(max_length=10_000)
+    # {"branches": [ids] | null for the whole commune, "filter": "all" | "officials" | "committee",
+    #  "members": [ids] | null}: resolved to recipients when sent, so late changes to the roster count.
+    audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: NoticeStatus = Field(default=NoticeStatus.DRAFT, sa_column=_enum_column(NoticeStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    scheduled_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True, index=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    last_nudged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class NoticeRecipient(SQLModel, table=True):
+    """One member a notice was sent to, and when they tapped "I have read it"."""
+
+    __table_args__ = (UniqueConstraint("notice_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    read_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -203,3 +237,6 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_error: str | None = Field(default=None, max_length=500)
+    # Set for a notice's deliveries, so the secretary sees each recipient's state.
+    notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")

@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.invites import hash_code
 from models.tables import AuditEvent, ChannelIdentity, Invite, Member, Platform, utcnow
-from tests.chat import labels, say
+from tests.chat import button, labels, say
 from tests.conftest import Demo, member_named
 
 
@@ -20,7 +20,9 @@ async def test_a_member_joins_with_the_deep_link_code_and_gets_the_menu(runtime:
     replies = await say(runtime, 1, f"/start {demo.code('Hoàng Văn Nam')}")
     assert "Chào mừng đồng chí Hoàng Văn Nam" in replies[0].text
     assert "Chi bộ thôn Đông" in replies[0].text
-    assert labels(replies[0]) == ["👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn"]
+    assert labels(replies[0]) == [
+        "📢 Thông báo", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi", "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn",
+    ]  # fmt: skip
 
 
 async def test_a_typed_code_works_in_any_case_with_spaces(runtime: Runtime, demo: Demo) -> None:
@@ -102,7 +104,7 @@ async def test_only_secretaries_see_and_use_manage(runtime: Runtime, demo: Demo)
     secretary = await say(runtime, 10, f"/start {demo.code('Lý Văn Quang')}")
     assert "🛠 Quản lý" in labels(secretary[0])
     manage = (await say(runtime, 10, "🛠 Quản lý"))[0]
-    roster = (await say(runtime, 10, payload=manage.buttons[0][0].payload))[0].text
+    roster = (await say(runtime, 10, payload=button(manage, "Danh sách đảng viên")))[0].text
     assert "Danh sách đảng viên Chi bộ thôn Tây" in roster
     assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Telegram" in roster
     assert "2. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster

@@ -1,0 +1,397 @@
+"""Announcements in chat: a secretary composes, previews, sends or schedules, and tracks; a member
+reads and taps "I have read it"."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from babel.dates import format_datetime
+from sqlmodel import col, select
+
+from handlers.context import Context
+from handlers.contract import Button, Catalogs, Reply, Rows
+from handlers.members import home, refused
+from handlers.payloads import Action, Payload
+from models.membership import NotPermitted
+from models.notices import (
+    Audience,
+    AudienceFilter,
+    BodyFor,
+    NoticeError,
+    NoticeProblem,
+    cancel,
+    check_audience,
+    create_draft,
+    notices_for,
+    nudge,
+    reach,
+    recipients,
+    record_read,
+    schedule,
+    send_now,
+    set_audience,
+    tracking,
+)
+from models.permissions import Permission, Scope, Target, may, scope_of
+from models.tables import Branch, Member, Notice, NoticeStatus
+
+LISTED = 10
+PREVIEW_CHARS = 600
+NAMES_SHOWN = 30
+
+
+def _button(label: str, action: Action, argument: str = "") -> Button:
+    return Button(label, Payload(action, argument).encode())
+
+
+def notice_body_maker(catalogs: Catalogs) -> BodyFor:
+    """The message each recipient gets, in their own language, with the "I have read it" button."""
+
+    def body_for(member: Member, notice: Notice) -> dict[str, Any]:
+        _ = catalogs.translator(member.locale).gettext
+        text = "📢 " + _("Notice") + "\n\n" + notice.text
+        read = Button("✅ " + _("I have read it"), Payload(Action.READ_NOTICE, str(notice.id)).encode())
+        return Reply(text, buttons=((read,),)).to_dict()
+
+    return body_for
+
+
+def problem_text(ctx: Context, error: NoticeError) -> str:
+    _ = ctx.gettext
+    return {
+        NoticeProblem.EMPTY: _("The notice is empty. Please type its text."),
+        NoticeProblem.TOO_LONG: _("The notice is too long: at most {detail} characters."),
+        NoticeProblem.NO_RECIPIENTS: _("Nobody is in this audience. Choose another."),
+        NoticeProblem.NOT_A_DRAFT: _("This notice has already been sent or cancelled."),
+        NoticeProblem.IN_THE_PAST: _("That time has already passed. Please type a later time."),
+        NoticeProblem.NUDGED_RECENTLY: _("Those who have not read it were reminded recently. Please try again later."),
+    }[error.problem].format(detail=error.detail)
+
+
+async def _notice(ctx: Context, actor: Member, argument: str) -> Notice | list[Reply]:
+    """The notice a secretary's button is about, if they may announce to its audience."""
+    notice = await ctx.session.get(Notice, int(argument.split(":", 1)[0]))
+    if notice is None:
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    try:
+        await check_audience(ctx.session, actor, Audience.from_json(notice.audience))
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return notice
+
+
+def _own_audience(actor: Member) -> Audience:
+    return Audience(branches=(actor.branch_id,))
+
+
+async def start(ctx: Context, actor: Member) -> list[Reply]:
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.ANNOUNCE, own_branch):
+        return refused(ctx, actor, Permission.ANNOUNCE, own_branch)
+    ctx.ask("notice")
+    text = _(
+        "Type the text of the notice and send it. You will see a preview and choose who gets it "
+        "before anything is sent."
+    )
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+
+
+async def draft_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
+    try:
+        notice = await create_draft(ctx.session, actor, text, _own_audience(actor))
+    except NoticeError as error:
+        ctx.ask("notice")
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [await _preview(ctx, actor, notice)]
+
+
+async def _audience_words(ctx: Context, audience: Audience) -> str:
+    _ = ctx.gettext
+    if audience.members is not None:
+        where = _("chosen people")
+    elif audience.branches is None:
+        where = _("the whole commune")
+    else:
+        names = (await ctx.session.exec(select(Branch.name).where(col(Branch.id).in_(audience.branches)))).all()
+        where = ", ".join(sorted(names))
+    narrowed = {
+        AudienceFilter.ALL: "",
+        AudienceFilter.OFFICIALS: " — " + _("official members only"),
+        AudienceFilter.COMMITTEE: " — " + _("branch committee members only"),
+    }[audience.filter]
+    return where + narrowed
+
+
+async def _preview(ctx: Context, actor: Member, notice: Notice, note: str = "") -> Reply:
+    _ = ctx.gettext
+    audience = Audience.from_json(notice.audience)
+    people = await recipients(ctx.session, audience)
+    counted = await reach(ctx.session, people)
+    body = notice.text if len(notice.text) <= PREVIEW_CHARS else notice.text[:PREVIEW_CHARS] + "…"
+    lines = [
+        note,
+        _("Preview of the notice:"),
+        "",
+        body,
+        "",
+        _("To: {audience}").format(audience=await _audience_words(ctx, audience)),
+        _("{total} recipient(s): {pushed} get it on Telegram or Zalo, {web} read it in the web chat, "
+          "{unlinked} have not joined chibo (phone them).").format(
+            total=counted.total, pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked)
+        ),
+    ]  # fmt: skip
+    ident = str(notice.id)
+    scope_row = [_button("🏠 " + _("My branch"), Action.NOTICE_AUDIENCE, f"{ident}:branch")]
+    if scope_of(actor) is Scope.COMMUNE:
+        scope_row.append(_button("🏛 " + _("Whole commune"), Action.NOTICE_AUDIENCE, f"{ident}:commune"))
+    buttons: Rows = (
+        tuple(scope_row),
+        (
+            _button(_("Everyone"), Action.NOTICE_AUDIENCE, f"{ident}:all"),
+            _button(_("Officials only"), Action.NOTICE_AUDIENCE, f"{ident}:officials"),
+            _button(_("Committee only"), Action.NOTICE_AUDIENCE, f"{ident}:committee"),
+        ),
+        (
+            _button("📤 " + _("Send now"), Action.SEND_NOTICE, ident),
+            _button("⏰ " + _("Schedule"), Action.ASK, f"when:{ident}"),
+        ),
+        (_button("✖️ " + _("Cancel"), Action.CANCEL_NOTICE, ident),),
+    )
+    return Reply("\n".join(lines).strip(), buttons=buttons)
+
+
+async def change_audience(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    notice = await _notice(ctx, actor, argument)
+    if isinstance(notice, list):
+        return notice
+    choice = argument.partition(":")[2]
+    current = Audience.from_json(notice.audience)
+    if choice == "branch":
+        wanted = Audience((actor.branch_id,), current.filter)
+    elif choice == "commune":
+        wanted = Audience(None, current.filter)
+    elif choice in AudienceFilter.__members__.values():
+        wanted = Audience(current.branches, AudienceFilter(choice), current.members)
+    else:
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    try:
+        await set_audience(ctx.session, actor, notice, wanted)
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    return [await _preview(ctx, actor, notice)]
+
+
+async def send(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, argument)
+    if isinstance(notice, list):
+        return notice
+    try:
+        count = await send_now(ctx.session, actor, notice, notice_body_maker(ctx.catalogs))
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    text = _("Sent to {count} member(s). Tap \u201cTrack\u201d to see who received and read it.").format(count=count)
+    return [Reply(text, buttons=((_button("📊 " + _("Track"), Action.TRACK_NOTICE, str(notice.id)),),))]
+
+
+_CLOCK = re.compile(r"(\d{1,2})\s*(?:[:hg]\s*(\d{2})?)")
+_DAY = re.compile(r"(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}))?")
+
+
+def parse_when(text: str, now: datetime) -> datetime | None:
+    """A time as people type it, in the local zone of ``now``: "19:00", "19h", "19h30",
+    "25/11 19:00", "19:00 25/11/2026". A bare time already past today means tomorrow."""
+    day_match = _DAY.search(text)
+    rest = text[: day_match.start()] + " " + text[day_match.end() :] if day_match else text
+    clock = _CLOCK.search(rest)
+    if clock is None:
+        return None
+    hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
+    if hour > 23 or minute > 59:
+        return None
+    if day_match:
+        day, month = int(day_match.group(1)), int(day_match.group(2))
+        year = int(day_match.group(3) or now.year)
+        try:
+            when = datetime.combine(date(year, month, day), time(hour, minute), tzinfo=now.tzinfo)
+        except ValueError:
+            return None
+        if not day_match.group(3) and when < now:
+            when = when.replace(year=year + 1)  # "05/01" typed in December means next January
+        return when
+    when = datetime.combine(now.date(), time(hour, minute), tzinfo=now.tzinfo)
+    return when if when > now else when + timedelta(days=1)
+
+
+def in_words(ctx: Context, moment: datetime) -> str:
+    """ "19:00, thứ Tư, 25/11/2026": plain words for the member's language."""
+    pattern = "HH:mm, EEEE, dd/MM/yyyy" if ctx.translator.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
+    return format_datetime(moment, pattern, tzinfo=ctx.timezone, locale=ctx.translator.locale)
+
+
+async def ask_when(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    ctx.ask(f"when:{notice_id}")
+    text = _("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+
+
+async def schedule_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    now = datetime.now(ctx.timezone)
+    when = parse_when(text, now)
+    if when is None:
+        ctx.ask(f"when:{notice_id}")
+        return [Reply(_("\u201c{text}\u201d is not a time. Type it like 19:00 or 25/11 19:00.").format(text=text[:40]))]
+    try:
+        await schedule(ctx.session, actor, notice, when, now)
+    except NoticeError as error:
+        ctx.ask(f"when:{notice_id}")
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    text = _("Scheduled: it will be sent at {when}.").format(when=in_words(ctx, when))
+    cancel_button = _button("✖️ " + _("Cancel this notice"), Action.CANCEL_NOTICE, notice_id)
+    return [Reply(text, buttons=((cancel_button,),))]
+
+
+async def cancel_notice(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    try:
+        await cancel(ctx.session, actor, notice)
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [home(ctx, actor, _("The notice was cancelled; nobody will receive it."))]
+
+
+def _names(ctx: Context, names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    if len(names) > NAMES_SHOWN:
+        shown += " " + ctx.gettext("… and {count} more").format(count=len(names) - NAMES_SHOWN)
+    return shown
+
+
+async def track(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    if notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None:
+        return [Reply(_("Scheduled: it will be sent at {when}.").format(when=in_words(ctx, notice.scheduled_at)))]
+    if notice.status is not NoticeStatus.SENT:
+        return [Reply(problem_text(ctx, NoticeError(NoticeProblem.NOT_A_DRAFT)))]
+    report = await tracking(ctx.session, notice)
+    total = report.total
+
+    def counts(tally: Any) -> str:
+        return _("{recipients} member(s): {sent} sent, {queued} queued, {failed} failed, {read} read").format(
+            recipients=tally.recipients, sent=tally.sent, queued=tally.queued, failed=tally.failed, read=tally.read
+        )
+
+    first_line = notice.text.splitlines()[0][:80]
+    lines = [f"📊 {first_line}", "", _("Total: {counts}").format(counts=counts(total))]
+    if len(report.branches) > 1:
+        lines += [f"• {name}: {counts(tally)}" for name, tally in report.branches.items()]
+    if report.unreachable:
+        lines += [
+            "",
+            _("Could not be reached (blocked chibo or sending failed):") + " " + _names(ctx, report.unreachable),
+        ]
+    if report.unlinked:
+        lines += ["", _("Not on chibo, please phone them:") + " " + _names(ctx, report.unlinked)]
+    if report.unread:
+        lines += ["", _("Not read yet:") + " " + _names(ctx, report.unread)]
+    buttons: list[tuple[Button, ...]] = [(_button("🔄 " + _("Refresh"), Action.TRACK_NOTICE, notice_id),)]
+    if report.unread:
+        buttons.append((_button("🔔 " + _("Remind those who have not read it"), Action.NUDGE_NOTICE, notice_id),))
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def remind(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    try:
+        queued = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs), ctx.nudge_interval)
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [Reply(_("Reminder sent again: {count} message(s).").format(count=queued))]
+
+
+async def sent_list(ctx: Context, actor: Member) -> list[Reply]:
+    """The secretary's recent notices (their branch, or all for the commune), with their tools."""
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.ANNOUNCE, own_branch):
+        return refused(ctx, actor, Permission.ANNOUNCE, own_branch)
+    query = (
+        select(Notice)
+        .where(col(Notice.status).in_([NoticeStatus.SCHEDULED, NoticeStatus.SENT]))
+        .order_by(col(Notice.id).desc())
+        .limit(LISTED)
+    )
+    if scope_of(actor) is not Scope.COMMUNE:
+        query = query.where(
+            col(Notice.author_member_id).in_(select(Member.id).where(Member.branch_id == actor.branch_id))
+        )
+    notices = list((await ctx.session.exec(query)).all())
+    if not notices:
+        return [Reply(_("No notices yet. Tap \u201cNew notice\u201d to write one."))]
+    buttons = []
+    lines = [_("Recent notices:"), ""]
+    for number, notice in enumerate(notices, start=1):
+        first_line = notice.text.splitlines()[0][:50]
+        if notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None:
+            lines.append(f"{number}. ⏰ {in_words(ctx, notice.scheduled_at)} — {first_line}")
+            buttons.append((_button(f"✖️ {number}. " + _("Cancel"), Action.CANCEL_NOTICE, str(notice.id)),))
+        else:
+            lines.append(f"{number}. 📤 {first_line}")
+            buttons.append((_button(f"📊 {number}. " + _("Track"), Action.TRACK_NOTICE, str(notice.id)),))
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def inbox(ctx: Context, member: Member) -> list[Reply]:
+    """A member's latest notices, unread first, each unread one with its "I have read it" button."""
+    _ = ctx.gettext
+    listed = await notices_for(ctx.session, member, LISTED)
+    if not listed:
+        return [home(ctx, member, _("There are no notices for you yet."))]
+    replies = []
+    for notice, read in listed:
+        when = in_words(ctx, notice.sent_at) if notice.sent_at else ""
+        header = ("✅ " if read else "📢 ") + when
+        buttons: Rows = ()
+        if not read:
+            buttons = ((_button("✅ " + _("I have read it"), Action.READ_NOTICE, str(notice.id)),),)
+        replies.append(Reply(header + "\n\n" + notice.text, buttons=buttons))
+    return replies
+
+
+async def mark_read(ctx: Context, member: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    await record_read(ctx.session, int(notice_id), member.id or 0)
+    # The same answer for the first tap and a double tap: the read is recorded once either way.
+    return [Reply(_("Thank you, noted that you have read it."))]

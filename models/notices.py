@@ -1,0 +1,443 @@
+"""Notices: who an announcement goes to, sending it (now or at a set time), read receipts, nudges.
+
+Sending writes one recipient row per member and one outbox row per member per channel, in the
+caller's transaction, so a notice is either wholly queued or not at all; the delivery worker
+does the rest. The text a member receives is made by the caller (``body_for``), in their language.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.membership import NotPermitted
+from models.permissions import Actor, Permission, Target, may
+from models.tables import (
+    AuditEvent,
+    Branch,
+    ChannelIdentity,
+    Member,
+    MemberStatus,
+    Notice,
+    NoticeRecipient,
+    NoticeStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+    Role,
+    utcnow,
+)
+
+MAX_TEXT = 10_000
+# The web chat has no push: its members read notices in their "Notices" list.
+PUSH_PLATFORMS = frozenset(p for p in Platform if p is not Platform.WEB)
+_CHUNK = 500  # members per IN (...) list
+
+BodyFor = Callable[[Member, Notice], dict[str, Any]]
+
+
+class AudienceFilter(StrEnum):
+    ALL = "all"
+    OFFICIALS = "officials"
+    COMMITTEE = "committee"  # the branch committee: secretary, deputy, committee members
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a notice goes to: some branches (None: the whole commune), narrowed by a filter, or
+    chosen people."""
+
+    branches: tuple[int, ...] | None
+    filter: AudienceFilter = AudienceFilter.ALL
+    members: tuple[int, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "branches": None if self.branches is None else list(self.branches),
+            "filter": self.filter.value,
+            "members": None if self.members is None else list(self.members),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Audience:
+        branches, members = data.get("branches"), data.get("members")
+        return cls(
+            branches=None if branches is None else tuple(int(b) for b in branches),
+            filter=AudienceFilter(data.get("filter", "all")),
+            members=None if members is None else tuple(int(m) for m in members),
+        )
+
+
+class NoticeProblem(StrEnum):
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    NO_RECIPIENTS = "no_recipients"
+    NOT_A_DRAFT = "not_a_draft"  # already sent or cancelled
+    IN_THE_PAST = "in_the_past"
+    NUDGED_RECENTLY = "nudged_recently"
+
+
+class NoticeError(ValueError):
+    def __init__(self, problem: NoticeProblem, detail: str = "") -> None:
+        super().__init__(f"{problem.value} {detail}".strip())
+        self.problem, self.detail = problem, detail
+
+
+async def _all_branch_ids(session: AsyncSession) -> list[int]:
+    return [b for b in (await session.exec(select(Branch.id))).all() if b is not None]
+
+
+async def check_audience(session: AsyncSession, actor: Actor, audience: Audience) -> None:
+    """The actor may announce to every branch the audience reaches."""
+    branches = audience.branches if audience.branches is not None else await _all_branch_ids(session)
+    if audience.members is not None:
+        member_branches = (
+            await session.exec(select(Member.branch_id).where(col(Member.id).in_(audience.members)).distinct())
+        ).all()
+        branches = tuple(set(branches) | set(member_branches)) if audience.branches is not None else branches
+    for branch_id in branches:
+        if not may(actor, Permission.ANNOUNCE, Target(branch_id)):
+            raise NotPermitted(Permission.ANNOUNCE, Target(branch_id))
+
+
+async def recipients(session: AsyncSession, audience: Audience) -> list[Member]:
+    """The active members the audience means, today."""
+    query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
+    if audience.members is not None:
+        query = query.where(col(Member.id).in_(audience.members))
+    elif audience.branches is not None:
+        query = query.where(col(Member.branch_id).in_(audience.branches))
+    if audience.filter is AudienceFilter.OFFICIALS:
+        query = query.where(Member.status == MemberStatus.OFFICIAL)
+    elif audience.filter is AudienceFilter.COMMITTEE:
+        query = query.where(col(Member.role).in_([Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.COMMITTEE_MEMBER]))
+    return list((await session.exec(query)).all())
+
+
+async def _identities(session: AsyncSession, member_ids: list[int]) -> dict[int, list[ChannelIdentity]]:
+    found: dict[int, list[ChannelIdentity]] = defaultdict(list)
+    for start in range(0, len(member_ids), _CHUNK):
+        chunk = member_ids[start : start + _CHUNK]
+        for identity in (
+            await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(chunk)))
+        ).all():
+            found[identity.member_id].append(identity)
+    return found
+
+
+@dataclass
+class Reach:
+    """How many of the recipients chibo can push the notice to."""
+
+    total: int = 0
+    pushable: int = 0  # linked on a platform with push (Telegram, Zalo) and reachable there
+    web_only: int = 0  # will see it in the web chat's notice list
+    unlinked: list[str] = field(default_factory=list)  # to be phoned
+
+
+async def reach(session: AsyncSession, members: list[Member]) -> Reach:
+    identities = await _identities(session, [m.id for m in members if m.id is not None])
+    result = Reach(total=len(members))
+    for member in members:
+        mine = identities.get(member.id or 0, [])
+        if any(i.platform in PUSH_PLATFORMS and i.unreachable_at is None for i in mine):
+            result.pushable += 1
+        elif mine:
+            result.web_only += 1
+        else:
+            result.unlinked.append(member.full_name)
+    return result
+
+
+def _clean_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise NoticeError(NoticeProblem.EMPTY)
+    if len(text) > MAX_TEXT:
+        raise NoticeError(NoticeProblem.TOO_LONG, str(MAX_TEXT))
+    return text
+
+
+async def create_draft(session: AsyncSession, actor: Actor, text: str, audience: Audience) -> Notice:
+    await check_audience(session, actor, audience)
+    notice = Notice(author_member_id=actor.id, text=_clean_text(text), audience=audience.to_json())
+    session.add(notice)
+    await session.flush()
+    return notice
+
+
+async def set_audience(session: AsyncSession, actor: Actor, notice: Notice, audience: Audience) -> None:
+    if notice.status is not NoticeStatus.DRAFT:
+        raise NoticeError(NoticeProblem.NOT_A_DRAFT)
+    await check_audience(session, actor, audience)
+    notice.audience = audience.to_json()
+    session.add(notice)
+
+
+def _editable(notice: Notice) -> None:
+    if notice.status not in (NoticeStatus.DRAFT, NoticeStatus.SCHEDULED):
+        raise NoticeError(NoticeProblem.NOT_A_DRAFT)
+
+
+async def send_now(session: AsyncSession, actor: Actor, notice: Notice, body_for: BodyFor) -> int:
+    """Queue the notice for every recipient at once; the number of recipients."""
+    _editable(notice)
+    await check_audience(session, actor, Audience.from_json(notice.audience))
+    claimed = await session.exec(
+        update(Notice)
+        .where(col(Notice.id) == notice.id, col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]))
+        .values(status=NoticeStatus.SENT, sent_at=utcnow())
+    )
+    if not claimed.rowcount:  # a double tap: the first one sent it
+        raise NoticeError(NoticeProblem.NOT_A_DRAFT)
+    await session.refresh(notice)
+    count = await _dispatch(session, notice, body_for)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id,
+            action="notice.sent",
+            subject_type="notice",
+            subject_id=notice.id,
+            after={"recipients": count, "audience": notice.audience},
+        )
+    )
+    return count
+
+
+async def _dispatch(session: AsyncSession, notice: Notice, body_for: BodyFor) -> int:
+    members = await recipients(session, Audience.from_json(notice.audience))
+    if not members:
+        raise NoticeError(NoticeProblem.NO_RECIPIENTS)
+    session.add_all(NoticeRecipient(notice_id=notice.id or 0, member_id=m.id or 0) for m in members)
+    await _queue(session, notice, members, body_for)
+    return len(members)
+
+
+async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member], body_for: BodyFor) -> int:
+    people = list(members)
+    identities = await _identities(session, [m.id for m in people if m.id is not None])
+    rows = [
+        OutboxMessage(
+            platform=identity.platform,
+            chat_id=identity.chat_id,
+            body=body_for(member, notice),
+            notice_id=notice.id,
+            member_id=member.id,
+        )
+        for member in people
+        for identity in identities.get(member.id or 0, [])
+        if identity.platform in PUSH_PLATFORMS and identity.unreachable_at is None
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return len(rows)
+
+
+async def schedule(
+    session: AsyncSession, actor: Actor, notice: Notice, at: datetime, now: datetime | None = None
+) -> None:
+    _editable(notice)
+    await check_audience(session, actor, Audience.from_json(notice.audience))
+    if at <= (now or utcnow()):
+        raise NoticeError(NoticeProblem.IN_THE_PAST)
+    notice.status, notice.scheduled_at = NoticeStatus.SCHEDULED, at
+    session.add(notice)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id,
+            action="notice.scheduled",
+            subject_type="notice",
+            subject_id=notice.id,
+            after={"at": at.isoformat()},
+        )
+    )
+
+
+async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
+    _editable(notice)
+    await check_audience(session, actor, Audience.from_json(notice.audience))
+    before = notice.status.value
+    notice.status = NoticeStatus.CANCELLED
+    session.add(notice)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id,
+            action="notice.cancelled",
+            subject_type="notice",
+            subject_id=notice.id,
+            before={"status": before},
+        )
+    )
+
+
+async def send_due(session: AsyncSession, body_for: BodyFor, now: datetime | None = None) -> list[int]:
+    """Send every scheduled notice whose time has come. The status change is the claim, so two
+    schedulers (or replicas) never send one notice twice. The ids sent."""
+    now = now or utcnow()
+    due = (
+        await session.exec(
+            select(Notice.id).where(Notice.status == NoticeStatus.SCHEDULED, col(Notice.scheduled_at) <= now)
+        )
+    ).all()
+    sent = []
+    for notice_id in due:
+        claimed = await session.exec(
+            update(Notice)
+            .where(col(Notice.id) == notice_id, Notice.status == NoticeStatus.SCHEDULED)  # type: ignore[arg-type]
+            .values(status=NoticeStatus.SENT, sent_at=now)
+        )
+        if not claimed.rowcount:
+            continue
+        notice = await session.get(Notice, notice_id)
+        assert notice is not None
+        await session.refresh(notice)
+        try:
+            await _dispatch(session, notice, body_for)
+        except NoticeError:
+            continue  # everyone in the audience left meanwhile: nothing to send
+        sent.append(notice_id or 0)
+    return sent
+
+
+async def record_read(session: AsyncSession, notice_id: int, member_id: int) -> bool:
+    """True the first time; a double tap or a retried update changes nothing."""
+    result = await session.exec(
+        update(NoticeRecipient)
+        .where(col(NoticeRecipient.notice_id) == notice_id, col(NoticeRecipient.member_id) == member_id)
+        .where(col(NoticeRecipient.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+@dataclass
+class BranchTally:
+    recipients: int = 0
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    read: int = 0
+
+
+@dataclass
+class Tracking:
+    """What became of a notice: per branch, and who must be reached another way."""
+
+    branches: dict[str, BranchTally]
+    unreachable: list[str]  # blocked the bot, or every send failed
+    unlinked: list[str]  # never joined chibo: phone them
+    unread: list[str]
+
+    @property
+    def total(self) -> BranchTally:
+        tally = BranchTally()
+        for part in self.branches.values():
+            for key in ("recipients", "queued", "sent", "failed", "read"):
+                setattr(tally, key, getattr(tally, key) + getattr(part, key))
+        return tally
+
+
+async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
+    rows = (
+        await session.exec(
+            select(NoticeRecipient, Member, Branch)
+            .join(Member, col(Member.id) == NoticeRecipient.member_id)
+            .join(Branch, col(Branch.id) == Member.branch_id)
+            .where(NoticeRecipient.notice_id == notice.id)
+            .order_by(col(Branch.name), col(Member.id))
+        )
+    ).all()
+    states: dict[int, Counter[OutboxStatus]] = defaultdict(Counter)
+    for member_id, status in (
+        await session.exec(
+            select(OutboxMessage.member_id, OutboxMessage.status).where(OutboxMessage.notice_id == notice.id)
+        )
+    ).all():
+        if member_id is not None:
+            states[member_id][OutboxStatus(status)] += 1
+    linked = set((await session.exec(select(ChannelIdentity.member_id).distinct())).all())
+    result = Tracking({}, [], [], [])
+    for recipient, member, branch in rows:
+        tally = result.branches.setdefault(branch.name, BranchTally())
+        tally.recipients += 1
+        mine = states.get(member.id or 0, Counter())
+        if recipient.read_at is not None:
+            tally.read += 1
+        else:
+            result.unread.append(member.full_name)
+        if mine[OutboxStatus.SENT]:
+            tally.sent += 1
+        elif mine[OutboxStatus.PENDING]:
+            tally.queued += 1
+        elif mine[OutboxStatus.FAILED]:
+            tally.failed += 1
+            result.unreachable.append(member.full_name)
+        elif member.id not in linked:
+            result.unlinked.append(member.full_name)
+    return result
+
+
+async def nudge(
+    session: AsyncSession,
+    actor: Actor,
+    notice: Notice,
+    body_for: BodyFor,
+    interval: timedelta,
+    now: datetime | None = None,
+) -> int:
+    """Send the notice again to those who have not read it, at most once per ``interval``."""
+    now = now or utcnow()
+    await check_audience(session, actor, Audience.from_json(notice.audience))
+    if notice.status is not NoticeStatus.SENT:
+        raise NoticeError(NoticeProblem.NOT_A_DRAFT)
+    earliest = now - interval
+    claimed = await session.exec(
+        update(Notice)
+        .where(col(Notice.id) == notice.id)
+        .where((col(Notice.last_nudged_at).is_(None)) | (col(Notice.last_nudged_at) <= earliest))
+        .values(last_nudged_at=now)
+    )
+    if not claimed.rowcount:
+        raise NoticeError(NoticeProblem.NUDGED_RECENTLY)
+    unread = (
+        await session.exec(
+            select(Member)
+            .join(NoticeRecipient, col(NoticeRecipient.member_id) == Member.id)
+            .where(NoticeRecipient.notice_id == notice.id, col(NoticeRecipient.read_at).is_(None))
+            .where(col(Member.active).is_(True))
+        )
+    ).all()
+    queued = await _queue(session, notice, unread, body_for)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id,
+            action="notice.nudged",
+            subject_type="notice",
+            subject_id=notice.id,
+            after={"messages": queued},
+        )
+    )
+    return queued
+
+
+async def notices_for(session: AsyncSession, member: Member, limit: int = 10) -> list[tuple[Notice, bool]]:
+    """The latest notices sent to the member, unread first: (notice, read)."""
+    rows = (
+        await session.exec(
+            select(Notice, NoticeRecipient.read_at)
+            .join(NoticeRecipient, col(NoticeRecipient.notice_id) == Notice.id)
+            .where(NoticeRecipient.member_id == member.id)
+            .order_by(col(Notice.sent_at).desc(), col(Notice.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    listed = [(notice, read_at is not None) for notice, read_at in rows]
+    return sorted(listed, key=lambda pair: pair[1])  # stable: unread first, newest first within each
