@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Protocol
@@ -20,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.metrics import Metrics
+from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
 from models.db import is_database_unavailable
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, utcnow
@@ -30,7 +32,11 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 2.0
-BATCH = 20
+BATCH = 200  # rows claimed at once: sent well within the lease at any sensible rate
+CONCURRENCY = 64  # sends waiting on the platform at once
+DEFAULT_RATE = 30.0
+FLUSH_SECONDS = 0.1
+FLUSH_ROWS = 100
 
 
 class SendError(Exception):
@@ -67,26 +73,40 @@ def backoff_seconds(attempts: int) -> float:
 
 
 class DeliveryWorker:
+    """Sends due outbox rows: many chats at once, each chat's messages in order, every send
+    through the rate limiter. A sent row is recorded within ``FLUSH_SECONDS``, so a worker killed
+    mid-broadcast re-sends at most what was in flight; a stopped one finishes and records it all."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         senders: Mapping[Platform, Sender],
         metrics: Metrics,
         *,
+        limiter: RateLimiter | None = None,
         backoff: Callable[[int], float] = backoff_seconds,
+        batch: int = BATCH,
+        concurrency: int = CONCURRENCY,
+        lease: timedelta = LEASE,
     ) -> None:
         self._sessions = sessions
         self._backoff = backoff
         self._senders = dict(senders)
         self._metrics = metrics
+        self._limiter = limiter or LocalRateLimiter({p.value: DEFAULT_RATE for p in senders})
+        self._batch = batch
+        self._in_flight = asyncio.Semaphore(concurrency)
+        self._lease = lease
         self._wake = asyncio.Event()
         self._stopping = False
+        self._sent: list[int] = []  # sent, not yet recorded
+        self._flush_lock = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the message in flight, then return from ``run``."""
+        """Finish the sends in flight, record them, then return from ``run``."""
         self._stopping = True
         self._wake.set()
 
@@ -95,32 +115,55 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                sent = await self.drain_once()
+                handled = await self.drain_once()
                 failures = 0
             except Exception as error:
                 if not is_database_unavailable(error):
                     raise
                 failures += 1
                 log.warning("delivery: database unavailable (%s); retrying", type(error).__name__)
-                sent = 0
+                handled = 0
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-            if sent == 0 and not self._stopping:
+            if handled == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
     async def drain_once(self) -> int:
-        """Claim a batch of due messages and send them in order; the number handled."""
+        """Claim a batch of due messages and send them; the number claimed."""
         rows = await self._claim()
+        if not rows:
+            return 0
+        chats: dict[tuple[Platform, str], list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            chats[(row.platform, row.chat_id)].append(row)
+        done = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_periodically(done))
+        try:
+            await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in chats.values()))
+        finally:
+            # Not cancelled: a flush cut off mid-write would leave sent rows to be sent again.
+            done.set()
+            await flusher
+            await self._flush()
+        return len(rows)
+
+    async def _send_chat(self, rows: list[OutboxMessage]) -> None:
+        """One chat's rows, in order; after a row that must wait, the rest wait too (order)."""
         for index, row in enumerate(rows):
             if self._stopping:
                 await self._release(rows[index:])
-                break
-            pause = await self._deliver(row)
-            if pause:
+                return
+            async with self._in_flight:
+                # The slot is taken once a send may start, so a pause after a 429 holds back
+                # every send not yet on the wire.
+                await self._limiter.acquire(row.platform.value, row.chat_id)
+                if self._stopping:
+                    await self._release(rows[index:])
+                    return
+                delivered = await self._deliver(row)
+            if not delivered:
                 await self._release(rows[index + 1 :])
-                await asyncio.sleep(pause)
-                break
-        return len(rows)
+                return
 
     async def _claim(self) -> list[OutboxMessage]:
         now = utcnow()
@@ -133,14 +176,14 @@ class DeliveryWorker:
                 .where(col(OutboxMessage.next_attempt_at) <= now)
                 .where(or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now))
                 .order_by(col(OutboxMessage.id))
-                .limit(BATCH)
+                .limit(self._batch)
             )
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             claimed = await session.exec(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
-                .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .values(claimed_until=now + self._lease, attempts=OutboxMessage.attempts + 1)
                 .returning(col(OutboxMessage.id))
             )
             ids = sorted(claimed.scalars().all())
@@ -151,43 +194,74 @@ class DeliveryWorker:
             )
             return list(result.all())
 
-    async def _deliver(self, row: OutboxMessage) -> float:
-        """Send one row and record the outcome; the seconds to pause all sending (after a 429)."""
+    async def _deliver(self, row: OutboxMessage) -> bool:
+        """Send one row; True when it is done with (sent or failed for good), False when it waits."""
         platform = row.platform.value
-        values: dict[str, object] = {"claimed_until": None}
-        pause = 0.0
         try:
             await self._senders[row.platform].send(row.chat_id, Reply.from_dict(row.body))
         except RetryLater as error:
-            # Not the message's fault: it keeps its place and its attempt is not counted.
-            pause = error.after
-            values |= {
-                "next_attempt_at": utcnow() + timedelta(seconds=error.after),
-                "attempts": row.attempts - 1,
-                "last_error": str(error)[:500],
-            }
+            # Not the message's fault: it keeps its place, its attempt is not counted, and
+            # everyone on the platform waits exactly as long as asked.
+            await self._limiter.pause(platform, error.after)
+            self._metrics.rate_limited.labels(platform).inc()
+            await self._update(
+                row,
+                next_attempt_at=utcnow() + timedelta(seconds=error.after),
+                attempts=row.attempts - 1,
+                last_error=str(error)[:500],
+            )
+            return False
         except Unreachable as error:
-            values |= {"status": OutboxStatus.FAILED, "last_error": str(error)[:500]}
             self._metrics.messages_failed.labels(platform, "unreachable").inc()
+            await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
             await self._mark_unreachable(row)
         except Rejected as error:
-            values |= {"status": OutboxStatus.FAILED, "last_error": str(error)[:500]}
             self._metrics.messages_failed.labels(platform, "rejected").inc()
+            await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
         except Transient as error:
             if row.attempts >= MAX_ATTEMPTS:
-                values |= {"status": OutboxStatus.FAILED, "last_error": str(error)[:500]}
                 self._metrics.messages_failed.labels(platform, "gave_up").inc()
+                await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
             else:
-                values |= {
-                    "next_attempt_at": utcnow() + timedelta(seconds=self._backoff(row.attempts)),
-                    "last_error": str(error)[:500],
-                }
+                retry_at = utcnow() + timedelta(seconds=self._backoff(row.attempts))
+                await self._update(row, next_attempt_at=retry_at, last_error=str(error)[:500])
+                return False
         else:
-            values |= {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
             self._metrics.messages_sent.labels(platform).inc()
+            assert row.id is not None
+            self._sent.append(row.id)
+            if len(self._sent) >= FLUSH_ROWS:
+                await self._flush()
+        return True
+
+    async def _update(self, row: OutboxMessage, **values: object) -> None:
         async with self._sessions() as session, session.begin():
-            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values))
-        return pause
+            await session.exec(
+                update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(claimed_until=None, **values)
+            )
+
+    async def _flush_periodically(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), FLUSH_SECONDS)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Record the sent rows in one statement; if that fails they are kept for the next flush."""
+        async with self._flush_lock:
+            ids, self._sent = self._sent, []
+            if not ids:
+                return
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.exec(
+                        update(OutboxMessage)
+                        .where(col(OutboxMessage.id).in_(ids))
+                        .values(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_until=None, last_error=None)
+                    )
+            except BaseException:
+                self._sent = ids + self._sent
+                raise
 
     async def _release(self, rows: list[OutboxMessage]) -> None:
         if not rows:

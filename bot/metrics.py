@@ -38,3 +38,9 @@ class Metrics:
             ["platform", "reason"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "chibo_rate_limited",
+            "Times a platform answered 429 and sending paused",
+            ["platform"],
+            registry=self.registry,
+        )

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def platform_rates(self) -> dict[str, float]:
+        """Messages/second each platform allows this bot."""
+        return {"telegram": self.broadcast_rate}
+
     @property
     def nudge_interval(self) -> timedelta:
         return timedelta(hours=self.nudge_interval_hours)

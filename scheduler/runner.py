@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.notices import BodyFor
 from scheduler.housekeeping import prune_processed_updates
+from scheduler.notices import send_due_notices
+
+# How late a scheduled notice may go out: the job looks this often.
+NOTICE_TICK_SECONDS = 15
 
 
-def create_scheduler(sessions: async_sessionmaker[AsyncSession], timezone: str) -> AsyncIOScheduler:
+def create_scheduler(
+    sessions: async_sessionmaker[AsyncSession],
+    timezone: str,
+    body_for: BodyFor,
+    wake_delivery: Callable[[], None],
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
+    scheduler.add_job(
+        send_due_notices,
+        "interval",
+        args=[sessions, body_for, wake_delivery],
+        seconds=NOTICE_TICK_SECONDS,
+        next_run_time=datetime.now(UTC),  # notices that fell due while chibo was down go out at once
+        id="send-due-notices",
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.add_job(
         prune_processed_updates,
         "interval",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class SentMessage:
     chat_id: int
     text: str
     reply_markup: dict[str, Any] | None
+    at: float = 0.0  # time.monotonic() when the fake accepted it
 
     def keyboard_labels(self) -> list[str]:
         markup = self.reply_markup or {}
@@ -40,6 +42,8 @@ class FakeTelegram:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # chat_id -> the error answers its next sendMessage calls get, in order
     failures: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # (monotonic time, retry_after) of every 429 answered
+    rate_limited: list[tuple[float, float]] = field(default_factory=list)
     url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -145,9 +149,11 @@ class FakeTelegram:
         pending = self.failures.get(chat_id)
         if pending:
             status, extra = pending.pop(0)
+            if status == 429:
+                self.rate_limited.append((time.monotonic(), float(extra["parameters"]["retry_after"])))
             return _error(status, extra.get("description", "error"), extra.get("parameters"))
         async with self._changed:
-            self.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup")))
+            self.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic()))
             self._changed.notify_all()
         return _ok(
             {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramSender, make_bot
@@ -15,6 +17,31 @@ from handlers.contract import Button, Reply
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
 from tests.fake_telegram import FakeTelegram
+
+
+async def pending_count(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        return (
+            await session.exec(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+            )
+        ).one()
+
+
+async def drain(runtime: Runtime, *workers: DeliveryWorker, limit: float = 60.0) -> None:
+    """Run the workers until the outbox has nothing pending, then stop them cleanly."""
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        async with asyncio.timeout(limit):
+            while await pending_count(runtime):
+                for task in tasks:
+                    if task.done():
+                        task.result()  # a crashed worker: raise its error
+                await asyncio.sleep(0.05)
+    finally:
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*tasks)
 
 
 @dataclass
@@ -32,16 +59,8 @@ class Delivery:
             return row.id
 
     async def drain(self) -> None:
-        """Run the worker until nothing is left to send now or later (bounded)."""
-        for _ in range(40):
-            await self.worker.drain_once()
-            async with self.runtime.sessions() as session:
-                pending = (
-                    await session.exec(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
-                ).all()
-            if not pending:
-                return
-        raise AssertionError("the outbox never drained")
+        """Run the worker as ``chibo serve`` does until nothing is left to send (bounded)."""
+        await drain(self.runtime, self.worker)
 
     async def row(self, row_id: int) -> OutboxMessage:
         async with self.runtime.sessions() as session:

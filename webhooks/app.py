@@ -28,9 +28,11 @@ from bot.channels import web
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
 from bot.delivery import DeliveryWorker, Sender
 from bot.migrate import upgrade
+from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode
 from handlers.contract import Attachment
+from handlers.notices import notice_body_maker
 from models.db import is_database_unavailable
 from models.roster_files import MAX_BYTES
 from models.tables import Platform
@@ -60,10 +62,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             telegram = TelegramChannel(runtime, bot)
             senders[Platform.TELEGRAM] = TelegramSender(bot)
         app.state.telegram = telegram
-        scheduler = create_scheduler(runtime.sessions, settings.timezone)
-        scheduler.start()
-        worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        rates = settings.platform_rates()
+        limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
+        worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics, limiter=limiter)
         runtime.on_outbox = worker.wake
+        scheduler = create_scheduler(
+            runtime.sessions, settings.timezone, notice_body_maker(runtime.catalogs), worker.wake
+        )
+        scheduler.start()
         if senders:
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
         if telegram is not None:
@@ -86,6 +93,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             await asyncio.gather(*tasks, return_exceptions=True)
             if telegram is not None:
                 await telegram.bot.session.close()
+            if redis is not None:
+                await redis.aclose()
             await runtime.engine.dispose()
 
     app = FastAPI(title="chibo", lifespan=lifespan, docs_url=None, redoc_url=None)

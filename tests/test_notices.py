@@ -1,0 +1,274 @@
+"""Notices: composing in chat, the broadcast engine against the fake Bot API, receipts and reminders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from bot.channels.telegram import TelegramSender, make_bot
+from bot.delivery import CONCURRENCY, DeliveryWorker
+from bot.i18n import Catalogs
+from bot.ratelimit import LocalRateLimiter
+from bot.runtime import Runtime
+from handlers.notices import notice_body_maker, parse_when
+from models.notices import Audience, create_draft, send_due, send_now, tracking
+from models.permissions import OPERATOR
+from models.tables import (
+    Branch,
+    ChannelIdentity,
+    Committee,
+    Member,
+    Notice,
+    NoticeRecipient,
+    NoticeStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+    utcnow,
+)
+from tests.chat import button, labels, say
+from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
+from tests.fake_telegram import FakeTelegram
+from tests.test_delivery import drain
+
+SECRETARY, MEMBER, OTHER_SECRETARY = 300, 301, 302
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture
+async def telegram_sender(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramSender]:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    yield TelegramSender(bot)
+    await bot.session.close()
+
+
+def worker(runtime: Runtime, sender: TelegramSender, rate: float = 1000.0) -> DeliveryWorker:
+    limiter = LocalRateLimiter({"telegram": rate})
+    return DeliveryWorker(
+        runtime.sessions, {Platform.TELEGRAM: sender}, runtime.metrics, limiter=limiter, backoff=lambda attempts: 0.0
+    )
+
+
+async def test_a_secretary_composes_previews_and_sends_to_the_branch(
+    runtime: Runtime, demo: Demo, fake_telegram: FakeTelegram, telegram_sender: TelegramSender
+) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Thông báo mới"))
+    text = "Họp chi bộ định kỳ lúc 19:00 thứ Sáu tại nhà văn hóa thôn.\n\nĐề nghị các đồng chí đến đúng giờ."
+    preview = (await say(runtime, SECRETARY, text))[0]
+    assert "Xem trước thông báo" in preview.text and "Gửi đến: Chi bộ thôn Tây" in preview.text
+    assert "10 người nhận: 2 nhận qua Telegram hoặc Zalo, 0 đọc trên trang web, 8 chưa tham gia" in preview.text
+    assert "Toàn xã" not in str(preview.buttons)  # a branch secretary reaches only the branch
+    officials = (await say(runtime, SECRETARY, payload=button(preview, "Chỉ chính thức")))[0]
+    assert "chỉ đảng viên chính thức" in officials.text and "8 người nhận" in officials.text
+    everyone = (await say(runtime, SECRETARY, payload=button(officials, "Tất cả")))[0]
+    send = button(everyone, "Gửi ngay")
+    sent = (await say(runtime, SECRETARY, payload=send))[0]
+    assert "Đã gửi tới 10 đảng viên" in sent.text
+    assert "đã được gửi hoặc đã hủy" in (await say(runtime, SECRETARY, payload=send))[0].text  # a double tap
+    await drain(runtime, worker(runtime, telegram_sender))
+    received = {m.chat_id: m for m in fake_telegram.sent if "Họp chi bộ" in m.text}
+    assert set(received) == {SECRETARY, MEMBER}
+    assert received[MEMBER].text.startswith("📢 Thông báo\n\nHọp chi bộ")
+    assert received[MEMBER].keyboard_labels() == ["✅ Đã đọc"]
+    # The member reads it; a double tap records it once.
+    read = received[MEMBER].reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+    for _ in range(2):
+        assert "đã ghi nhận" in (await say(runtime, MEMBER, payload=read))[0].text
+    track = (await say(runtime, SECRETARY, payload=button(sent, "Theo dõi")))[0]
+    assert "Tổng: 10 người: 2 đã gửi, 0 đang chờ, 0 lỗi, 1 đã đọc" in track.text
+    assert "Chưa tham gia chibo, xin gọi điện:" in track.text and "Hồ Thị Ngọc" in track.text
+    # "Notices" in the member's menu: read ones are marked and have no button.
+    inbox = await say(runtime, MEMBER, "📢 Thông báo")
+    assert inbox[0].text.startswith("✅") and inbox[0].buttons == ()
+
+
+async def test_reminders_go_only_to_the_unread_and_not_too_often(
+    runtime: Runtime, demo: Demo, fake_telegram: FakeTelegram, telegram_sender: TelegramSender
+) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, 303, f"/start {demo.code('Chu Thị Thảo')}")
+    await say(runtime, SECRETARY, payload="nnew")
+    preview = (await say(runtime, SECRETARY, "Nộp đảng phí quý IV trước ngày 30."))[0]
+    sent = (await say(runtime, SECRETARY, payload=button(preview, "Gửi ngay")))[0]
+    notice_id = button(sent, "Theo dõi").split(":")[1]
+    await say(runtime, MEMBER, payload=f"read:{notice_id}")
+    await say(runtime, SECRETARY, payload=f"read:{notice_id}")
+    track = (await say(runtime, SECRETARY, payload=f"nt:{notice_id}"))[0]
+    reminded = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người chưa đọc")))[0]
+    assert "Đã nhắc lại: 1 tin nhắn" in reminded.text  # only Chu Thị Thảo is linked and unread
+    assert "nhắc gần đây" in (await say(runtime, SECRETARY, payload=f"nn:{notice_id}"))[0].text
+    await drain(runtime, worker(runtime, telegram_sender))
+    counts = Counter(m.chat_id for m in fake_telegram.sent if "đảng phí" in m.text)
+    assert counts == {SECRETARY: 1, MEMBER: 1, 303: 2}
+
+
+async def test_scheduling_in_plain_words_and_cancelling(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="nnew")
+    preview = (await say(runtime, SECRETARY, "Lịch trực Tết."))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Hẹn giờ"))
+    assert "không phải là thời điểm" in (await say(runtime, SECRETARY, "sáng mai"))[0].text
+    tomorrow = datetime.now(HANOI) + timedelta(days=1)
+    scheduled = (await say(runtime, SECRETARY, f"{tomorrow:%d/%m} 07:30"))[0]
+    weekday = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"][tomorrow.weekday()]
+    assert f"sẽ được gửi lúc 07:30, {weekday}, {tomorrow:%d/%m/%Y}" in scheduled.text
+    async with runtime.sessions() as session:
+        notice = (await session.exec(select(Notice))).one()
+    assert notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None
+    assert notice.scheduled_at.astimezone(HANOI).strftime("%H:%M") == "07:30"
+    listed = (await say(runtime, SECRETARY, payload="nlist"))[0]
+    assert "⏰" in listed.text and "Lịch trực Tết" in listed.text
+    cancelled = (await say(runtime, SECRETARY, payload=button(listed, "Hủy")))[0]
+    assert "Đã hủy thông báo" in cancelled.text
+    async with runtime.sessions() as session, session.begin():
+        sent = await send_due(session, notice_body_maker(runtime.catalogs), now=utcnow() + timedelta(days=2))
+    assert sent == []
+
+
+async def test_a_scheduled_notice_goes_out_once_when_due(runtime: Runtime, demo: Demo) -> None:
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    body_for = notice_body_maker(runtime.catalogs)
+    async with runtime.sessions() as session, session.begin():
+        notice = await create_draft(session, secretary, "Họp lúc 8 giờ.", Audience((secretary.branch_id,)))
+        notice.status, notice.scheduled_at = NoticeStatus.SCHEDULED, utcnow() + timedelta(minutes=5)
+        session.add(notice)
+    async with runtime.sessions() as session, session.begin():
+        assert await send_due(session, body_for) == []  # not yet
+    later = utcnow() + timedelta(minutes=6)
+    async with runtime.sessions() as session, session.begin():
+        assert await send_due(session, body_for, now=later) == [notice.id]
+    async with runtime.sessions() as session, session.begin():
+        assert await send_due(session, body_for, now=later) == []  # a second scheduler finds nothing
+        recipients = (await session.exec(select(func.count()).select_from(NoticeRecipient))).one()
+    assert recipients == 10
+
+
+def test_times_as_people_type_them() -> None:
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=HANOI)
+    assert parse_when("19:00", now) == datetime(2026, 11, 26, 19, 0, tzinfo=HANOI)  # past today: tomorrow
+    assert parse_when("21h", now) == datetime(2026, 11, 25, 21, 0, tzinfo=HANOI)
+    assert parse_when("21h30", now) == datetime(2026, 11, 25, 21, 30, tzinfo=HANOI)
+    assert parse_when("28/11 7:15", now) == datetime(2026, 11, 28, 7, 15, tzinfo=HANOI)
+    assert parse_when("7:15 02/01/2027", now) == datetime(2027, 1, 2, 7, 15, tzinfo=HANOI)
+    assert parse_when("05/01 08:00", now) == datetime(2027, 1, 5, 8, 0, tzinfo=HANOI)
+    for bad in ("mai", "25:00", "31/02 08:00", ""):
+        assert parse_when(bad, now) is None, bad
+
+
+async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload="nnew"))[0].text
+    assert "Quản lý" not in str(labels((await say(runtime, MEMBER, "/menu"))[0]))
+    # A branch secretary cannot reach another branch, not even with a forged button.
+    await say(runtime, OTHER_SECRETARY, f"/start {demo.code('Võ Thị Thanh')}")
+    await say(runtime, OTHER_SECRETARY, payload="nnew")
+    preview = (await say(runtime, OTHER_SECRETARY, "Thông báo của chi bộ trường."))[0]
+    notice_id = button(preview, "Gửi ngay").split(":")[1]
+    assert "chỉ dành cho bí thư" in (await say(runtime, OTHER_SECRETARY, payload=f"na:{notice_id}:commune"))[0].text
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    for payload in (f"ns:{notice_id}", f"nt:{notice_id}", f"nc:{notice_id}"):
+        assert "chỉ dành cho bí thư" in (await say(runtime, SECRETARY, payload=payload))[0].text
+    async with runtime.sessions() as session:
+        notice = await session.get(Notice, int(notice_id))
+    assert notice is not None and notice.status is NoticeStatus.DRAFT
+
+
+async def _big_branch(runtime: Runtime, size: int, first_chat: int) -> int:
+    """A branch of ``size`` members, each linked on Telegram at chat first_chat + i."""
+    async with runtime.sessions() as session, session.begin():
+        committee = Committee(name="Đảng ủy xã thử tải")
+        session.add(committee)
+        await session.flush()
+        branch = Branch(committee_id=committee.id or 0, code="LON", name="Chi bộ thử tải")
+        session.add(branch)
+        await session.flush()
+        people = [Member(branch_id=branch.id or 0, full_name=f"Đảng viên {i}") for i in range(size)]
+        session.add_all(people)
+        await session.flush()
+        session.add_all(
+            ChannelIdentity(
+                platform=Platform.TELEGRAM, platform_user_id=str(first_chat + i), chat_id=str(first_chat + i),
+                member_id=p.id or 0,
+            )
+            for i, p in enumerate(people)
+        )  # fmt: skip
+        return branch.id or 0
+
+
+async def _broadcast(runtime: Runtime, branch_id: int, text: str) -> Notice:
+    async with runtime.sessions() as session, session.begin():
+        notice = await create_draft(session, OPERATOR, text, Audience((branch_id,)))
+        await send_now(session, OPERATOR, notice, notice_body_maker(Catalogs("vi")))
+        return notice
+
+
+async def test_a_thousand_recipients_each_once_through_429s_and_403s(
+    runtime: Runtime, fake_telegram: FakeTelegram, telegram_sender: TelegramSender
+) -> None:
+    first = 10_000
+    branch_id = await _big_branch(runtime, 1000, first)
+    blocked = {first + i for i in range(0, 1000, 50)}  # 20 blocked the bot
+    limited = {first + i for i in range(7, 1000, 100)}  # 10 get "slow down" once
+    for chat in blocked:
+        fake_telegram.failures[chat] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
+    for chat in limited:
+        fake_telegram.failures[chat] = [(429, {"description": "Too Many Requests", "parameters": {"retry_after": 1}})]
+    notice = await _broadcast(runtime, branch_id, "Thông báo cho 1000 người")
+    await drain(runtime, worker(runtime, telegram_sender, rate=1000.0), limit=120)
+    counts = Counter(m.chat_id for m in fake_telegram.sent)
+    assert set(counts) == {first + i for i in range(1000)} - blocked
+    assert set(counts.values()) == {1}
+    # After each 429 only the sends already on the wire arrived until retry_after had passed.
+    assert len(fake_telegram.rate_limited) == len(limited)
+    for refused_at, retry_after in fake_telegram.rate_limited:
+        window = [m for m in fake_telegram.sent if refused_at < m.at < refused_at + retry_after]
+        assert len(window) <= CONCURRENCY
+    async with runtime.sessions() as session:
+        unreachable = (
+            await session.exec(select(ChannelIdentity.chat_id).where(col(ChannelIdentity.unreachable_at).is_not(None)))
+        ).all()
+        report = await tracking(session, notice)
+    assert {int(c) for c in unreachable} == blocked
+    assert (report.total.recipients, report.total.sent, report.total.failed) == (1000, 980, 20)
+    assert len(report.unreachable) == 20
+
+
+async def test_two_workers_share_one_outbox_without_sending_twice(
+    runtime: Runtime, fake_telegram: FakeTelegram, telegram_sender: TelegramSender, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several delivery processes share one outbox on PostgreSQL (SKIP LOCKED)")
+    branch_id = await _big_branch(runtime, 600, 20_000)
+    await _broadcast(runtime, branch_id, "Hai tiến trình")
+    limiter = LocalRateLimiter({"telegram": 2000.0})
+    workers = [
+        DeliveryWorker(
+            runtime.sessions, {Platform.TELEGRAM: telegram_sender}, runtime.metrics, limiter=limiter, batch=50
+        )
+        for _ in range(2)
+    ]
+    await drain(runtime, *workers, limit=120)
+    counts = Counter(m.chat_id for m in fake_telegram.sent)
+    assert len(counts) == 600 and set(counts.values()) == {1}
+    async with runtime.sessions() as session:
+        statuses = Counter((await session.exec(select(OutboxMessage.status))).all())
+    assert statuses == {OutboxStatus.SENT: 600}
+
+
+async def test_a_deactivated_member_gets_no_notice(runtime: Runtime, demo: Demo) -> None:
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.full_name) == "Tạ Văn Bình").values(active=False))
+        notice = await create_draft(session, secretary, "Chỉ người đang sinh hoạt.", Audience((secretary.branch_id,)))
+        count = await send_now(session, secretary, notice, notice_body_maker(runtime.catalogs))
+    assert count == 9
