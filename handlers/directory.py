@@ -19,7 +19,7 @@ MAX_RESULTS = 20
 async def _reach(ctx: Context, people: list[Member]) -> dict[int, list[str]]:
     """Per member, the channels they joined on, each marked when the platform says unreachable."""
     _ = ctx.gettext
-    names = {Platform.TELEGRAM: "Telegram", Platform.WEB: _("web chat")}
+    names = {Platform.TELEGRAM: "Telegram", Platform.WEB: _("web chat"), Platform.ZALO_BOT: "Zalo"}
     identities = (
         await ctx.session.exec(
             select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))

@@ -39,7 +39,8 @@ def _utc_column(*, nullable: bool, index: bool = False) -> Any:
 
 
 def _enum_column(enum: type[StrEnum], *, nullable: bool = False) -> Any:
-    # Stored as the value string (VARCHAR + CHECK), readable in SQL and portable across databases.
+    # Stored as the value string in a VARCHAR, readable in SQL and portable across databases. No CHECK
+    # constraint (SQLAlchemy 2 makes none by default), so a new member needs no migration.
     return Column(
         SAEnum(enum, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32),
         nullable=nullable,
@@ -66,6 +67,7 @@ class Gender(StrEnum):
 class Platform(StrEnum):
     TELEGRAM = "telegram"
     WEB = "web"
+    ZALO_BOT = "zalo_bot"
 
 
 class Committee(SQLModel, table=True):
