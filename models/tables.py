@@ -189,3 +189,12 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class ZaloBotMenu(SQLModel, table=True):
+    """The numbered choices last shown in a Zalo Bot chat, which has no buttons: the member answers
+    "2" and the adapter reads back the second payload. Used when Redis is not configured."""
+
+    chat_id: str = Field(primary_key=True, max_length=128)
+    choices: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    shown_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
