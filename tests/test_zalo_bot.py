@@ -355,6 +355,7 @@ async def test_malformed_bodies_get_4xx(webhook: Webhook) -> None:
     good = webhook.fake.message_update("w3", "xin chào")
     no_chat = {**good, "message": {k: v for k, v in good["message"].items() if k != "chat"}}
     numeric_id = {**good, "message": {**good["message"], "message_id": 12}}
+    long_chat = {**good, "message": {**good["message"], "chat": {"id": "c" * 64, "chat_type": "PRIVATE"}}}
     bodies: list[object] = [
         [1, 2],
         {"ok": True},
@@ -362,6 +363,7 @@ async def test_malformed_bodies_get_4xx(webhook: Webhook) -> None:
         {"ok": True, "result": {"event_name": "message.text.received"}},  # no message
         {"ok": True, "result": no_chat},
         {"ok": True, "result": numeric_id},
+        {"ok": True, "result": long_chat},  # would not fit the de-duplication key
     ]
     for body in bodies:
         assert (await webhook.post(body)).status_code == 422, body

@@ -169,8 +169,10 @@ class ZaloSender(BaseModel):
     display_name: str = ""
 
 
+# Zalo's ids are 20 hex digits; the bounds keep "<chat id>:<message id>" within a 128-character
+# de-duplication key.
 class ZaloChat(BaseModel):
-    id: str = Field(min_length=1, max_length=128)
+    id: str = Field(min_length=1, max_length=63)
     chat_type: str = ""
 
 
