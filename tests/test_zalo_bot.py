@@ -34,7 +34,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
 from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, ZaloBotMenu
-from tests.conftest import Demo, LiveServer, make_settings, serve_app
+from tests.conftest import Demo, make_settings, serve_app
 from tests.fake_zalo_bot import Failure, FakeZaloBot
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhook import Outage
@@ -161,7 +161,9 @@ async def test_menus_live_in_the_database_without_redis(runtime: Runtime) -> Non
     assert await store.recall("c1") == []
 
 
-async def test_menus_live_in_redis_with_an_expiry_when_configured(database_url: str, fake_zalo: FakeZaloBot) -> None:
+async def test_menus_live_in_redis_with_an_expiry_when_configured(
+    database_url: str, fake_zalo: FakeZaloBot, demo: Demo
+) -> None:
     if reason := _redis_skip():
         pytest.skip(reason)
     redis = Redis.from_url(REDIS_URL)
@@ -179,11 +181,11 @@ async def test_menus_live_in_redis_with_an_expiry_when_configured(database_url: 
         settings = zalo_settings(database_url, fake_zalo, zalo_bot_mode="polling", redis_url=REDIS_URL)
         app = create_app(settings, migrate=False)
         async with app.router.lifespan_context(app):
-            await fake_zalo.push(fake_zalo.message_update(chat, "/start"))
+            await fake_zalo.push(fake_zalo.message_update(chat, demo.code("Mai Văn Sơn")))
             await fake_zalo.wait_for(1, chat)
-            await fake_zalo.push(fake_zalo.message_update(chat, "/me"))  # a stranger: no menu to remember
-            await fake_zalo.wait_for(2, chat)
-        assert await redis.exists(key) == 0
+            assert await redis.ttl(key) > 0
+            await fake_zalo.push(fake_zalo.message_update(chat, "1"))
+            assert "Họ và tên: Mai Văn Sơn" in (await fake_zalo.wait_for(2, chat))[1].text
         runtime: Runtime = app.state.runtime
         async with runtime.sessions() as session:
             assert (await session.exec(select(func.count()).select_from(ZaloBotMenu))).one() == 0
@@ -321,7 +323,6 @@ async def webhook(database_url: str, fake_zalo: FakeZaloBot) -> AsyncIterator[We
         zalo_bot_secret=SECRET,
     )
     app = create_app(settings, engine=engine, migrate=False)
-    server: LiveServer
     async for server in serve_app(app):
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             yield Webhook(client, app.state.runtime, fake_zalo, Outage(database_url, proxy))
