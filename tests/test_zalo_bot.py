@@ -168,7 +168,7 @@ async def test_menus_live_in_redis_with_an_expiry_when_configured(
         pytest.skip(reason)
     redis = Redis.from_url(REDIS_URL)
     chat = f"redis-{uuid.uuid4().hex}"
-    key = f"chibo:zalo_bot:menu:{chat}"
+    key = zalo_bot.REDIS_KEY_PREFIX + chat
     try:
         store = RedisMenuStore(redis)
         await store.remember(chat, [Button("Một", "me")])

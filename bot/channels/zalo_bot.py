@@ -73,6 +73,7 @@ PLATFORM = Platform.ZALO_BOT.value
 MENU_TTL = timedelta(days=30)
 # A number that is not on the member's last menu: the handlers answer it as a stale button.
 STALE_CHOICE = "zalo-bot:stale"
+REDIS_KEY_PREFIX = "chibo:zalo_bot:menu:"  # + chat id
 _NUMBER = re.compile(r"^(?:so|#)?\s*(\d{1,2})\s*[.)]?$")  # on folded text: "2", "so 2", "#2", "2."
 _WORD = re.compile(r"\w+")
 
@@ -164,7 +165,7 @@ class ZaloBotClient:
 
 
 # ---- Updates, as Zalo shapes them (unknown fields are ignored)
-class ZaloSender(BaseModel):
+class ZaloUser(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     display_name: str = ""
 
@@ -178,7 +179,7 @@ class ZaloChat(BaseModel):
 
 class ZaloMessage(BaseModel):
     message_id: str = Field(min_length=1, max_length=64)
-    sender: ZaloSender = Field(alias="from")
+    sender: ZaloUser = Field(alias="from")
     chat: ZaloChat
     text: str | None = None
     caption: str | None = None
@@ -294,12 +295,11 @@ class DatabaseMenuStore:
 class RedisMenuStore:
     """Menus in Redis, shared by every replica, each key expiring after MENU_TTL."""
 
-    def __init__(self, redis: Redis, prefix: str = "chibo:zalo_bot:menu:") -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._prefix = prefix
 
     async def remember(self, chat_id: str, choices: Sequence[Button]) -> None:
-        key = self._prefix + chat_id
+        key = REDIS_KEY_PREFIX + chat_id
         try:
             if choices:
                 value = json.dumps([b.to_dict() for b in choices], ensure_ascii=False)
@@ -311,7 +311,7 @@ class RedisMenuStore:
 
     async def recall(self, chat_id: str) -> list[Button]:
         try:
-            raw = await self._redis.get(self._prefix + chat_id)
+            raw = await self._redis.get(REDIS_KEY_PREFIX + chat_id)
         except (RedisError, OSError) as error:
             raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
         return [] if raw is None else [Button(c["label"], c["payload"]) for c in json.loads(raw)]
