@@ -194,12 +194,19 @@ async def test_menus_live_in_redis_with_an_expiry_when_configured(
         await redis.aclose()
 
 
-async def test_redis_down_is_a_menu_store_error_not_a_crash() -> None:
+async def test_redis_down_means_try_again_later_not_a_crash(runtime: Runtime, fake_zalo: FakeZaloBot) -> None:
     redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    client = ZaloBotClient(TOKEN, fake_zalo.url)
     try:
+        store = RedisMenuStore(redis)
         with pytest.raises(zalo_bot.MenuStoreUnavailable):
-            await RedisMenuStore(redis).recall("c")
+            await store.recall("c")
+        sender = ZaloBotSender(client, store, runtime.sessions, runtime.catalogs)
+        with pytest.raises(Transient):  # retried later, and not sent with numbers nobody could read back
+            await sender.send("c", Reply("menu", menu=((Button("A", "me"),),)))
+        assert fake_zalo.sent == []
     finally:
+        await client.aclose()
         await redis.aclose()
 
 
