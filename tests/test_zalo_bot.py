@@ -128,6 +128,20 @@ async def test_a_number_not_on_the_last_menu_is_a_stale_choice(polling_zalo: Fak
     assert (await fake.wait_for(4, user))[3].text.startswith("Xin lỗi")
 
 
+async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(
+    polling_zalo: FakeZaloBot, demo: Demo
+) -> None:
+    fake, user = polling_zalo, "u-secretary"
+    await fake.push(fake.message_update(user, demo.code("Lý Văn Quang")))
+    await fake.wait_for(1, user)
+    await fake.push(fake.message_update(user, "3"))  # 🛠 Quản lý
+    manage = (await fake.wait_for(2, user))[1].text
+    assert manage.endswith("\n\n1. 📋 Danh sách đảng viên\n\nTrả lời 1.")  # its one button, numbered
+    await fake.push(fake.message_update(user, "1"))
+    roster = (await fake.wait_for(3, user))[2].text
+    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo" in roster
+
+
 def test_choice_payload_reads_numbers_and_label_words() -> None:
     choices = [Button("👤 Thông tin của tôi", "me"), Button("🌐 Ngôn ngữ / Language", "lang"), Button("Tôi", "x")]
     for typed, payload in [
