@@ -31,3 +31,5 @@ def configure_logging(log_format: LogFormat, level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # aiogram logs every polling request at INFO; only its problems matter here.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO, and a Zalo bot token is part of the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -11,13 +11,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels import zalo_bot
+
 SUPPORTED_LOCALES = ("vi", "en")
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# <bot id>:<secret>; it goes into the URL path, so no slash, query, fragment or space.
+_ZALO_BOT_TOKEN = re.compile(r"^\d+:[^\s/?#]+$")
+_ZALO_BOT_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{zalo_bot.SECRET_MIN_LENGTH},{zalo_bot.SECRET_MAX_LENGTH}}}$")
 
 
 class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+    OFF = "off"
+
+
+class ZaloBotMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
     OFF = "off"
@@ -39,6 +50,13 @@ class Settings(BaseSettings):
     telegram_mode: TelegramMode | None = None
     public_url: AnyHttpUrl | None = None
     webhook_secret: str | None = None
+    zalo_bot_token: str | None = None
+    zalo_bot_api_base: AnyHttpUrl = AnyHttpUrl(zalo_bot.OFFICIAL_API_BASE)
+    # None means "polling when a token is set, else off", as for Telegram.
+    zalo_bot_mode: ZaloBotMode | None = None
+    zalo_bot_secret: str | None = None
+    # Messages per second for the shared rate limiter.
+    zalo_bot_rate: Annotated[float, Field(gt=0)] = 10.0
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     locale: str = "vi"
@@ -79,6 +97,23 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value or None
 
+    @field_validator("zalo_bot_token")
+    @classmethod
+    def _zalo_bot_token_shape(cls, value: str | None) -> str | None:
+        if value and not _ZALO_BOT_TOKEN.match(value):
+            raise ValueError("is not a Zalo bot token (expected <digits>:<secret> from the Zalo Bot Manager)")
+        return value or None
+
+    @field_validator("zalo_bot_secret")
+    @classmethod
+    def _zalo_bot_secret_shape(cls, value: str | None) -> str | None:
+        if value and not _ZALO_BOT_SECRET.match(value):
+            raise ValueError(
+                f"must be {zalo_bot.SECRET_MIN_LENGTH}-{zalo_bot.SECRET_MAX_LENGTH} characters "
+                "of A-Z, a-z, 0-9, _ and -"
+            )
+        return value or None
+
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
@@ -108,13 +143,27 @@ class Settings(BaseSettings):
                 raise ValueError("CHIBO_TELEGRAM_MODE=webhook needs CHIBO_WEBHOOK_SECRET")
         return self
 
+    @model_validator(mode="after")
+    def _resolve_zalo_bot_mode(self) -> Settings:
+        if self.zalo_bot_mode is None:
+            self.zalo_bot_mode = ZaloBotMode.POLLING if self.zalo_bot_token else ZaloBotMode.OFF
+        if self.zalo_bot_mode is not ZaloBotMode.OFF and not self.zalo_bot_token:
+            raise ValueError("CHIBO_ZALO_BOT_MODE needs CHIBO_ZALO_BOT_TOKEN")
+        if self.zalo_bot_mode is ZaloBotMode.WEBHOOK:
+            # Zalo calls only public https addresses.
+            if self.public_url is None or self.public_url.scheme != "https":
+                raise ValueError("CHIBO_ZALO_BOT_MODE=webhook needs CHIBO_PUBLIC_URL, an https:// address")
+            if not self.zalo_bot_secret:
+                raise ValueError("CHIBO_ZALO_BOT_MODE=webhook needs CHIBO_ZALO_BOT_SECRET")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def platform_rates(self) -> dict[str, float]:
         """Messages/second each platform allows this bot."""
-        return {"telegram": self.broadcast_rate}
+        return {"telegram": self.broadcast_rate, "zalo_bot": self.zalo_bot_rate}
 
     @property
     def nudge_interval(self) -> timedelta:
@@ -123,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_mode is not TelegramMode.OFF
+
+    @property
+    def zalo_bot_enabled(self) -> bool:
+        return self.zalo_bot_mode is not ZaloBotMode.OFF
 
 
 class SettingsError(Exception):

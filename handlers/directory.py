@@ -17,10 +17,14 @@ from models.tables import Branch, ChannelIdentity, Member, Platform
 MAX_RESULTS = 20
 
 
+def channel_names(ctx: Context) -> dict[Platform, str]:
+    return {Platform.TELEGRAM: "Telegram", Platform.WEB: ctx.gettext("web chat"), Platform.ZALO_BOT: "Zalo"}
+
+
 async def _reach(ctx: Context, people: list[Member]) -> dict[int, list[str]]:
     """Per member, the channels they joined on, each marked when the platform says unreachable."""
     _ = ctx.gettext
-    names = {Platform.TELEGRAM: "Telegram", Platform.WEB: _("web chat")}
+    names = channel_names(ctx)
     identities = (
         await ctx.session.exec(
             select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_([p.id for p in people]))

@@ -223,10 +223,12 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
         "",
         _("You can correct your phone number yourself. If anything else is wrong, please tell your branch secretary."),
     ]
+    # The menu too: where there are no buttons (Zalo) it is numbered after the phone button.
     return [
         Reply(
             "\n".join(lines),
             buttons=((Button("📱 " + _("Correct my phone number"), Payload(Action.EDIT_MY_PHONE).encode()),),),
+            menu=main_menu(ctx, member),
         )
     ]
 

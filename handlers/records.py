@@ -14,6 +14,7 @@ from sqlmodel import col, or_, select
 
 from handlers.context import Context
 from handlers.contract import Button, Reply, Rows, Translator
+from handlers.directory import channel_names
 from handlers.members import home, refused, role_name, status_name
 from handlers.payloads import Action, Payload
 from models.invites import DEFAULT_VALIDITY, issue_invite
@@ -41,7 +42,6 @@ from models.tables import (
     Invite,
     Member,
     MemberStatus,
-    Platform,
     Role,
     utcnow,
 )
@@ -110,11 +110,8 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
     _ = ctx.gettext
     branch = await ctx.session.get(Branch, member.branch_id)
     identities = (await ctx.session.exec(select(ChannelIdentity).where(ChannelIdentity.member_id == member.id))).all()
-    channels = [
-        ("Telegram" if i.platform is Platform.TELEGRAM else _("web chat"))
-        + (" " + _("(unreachable)") if i.unreachable_at else "")
-        for i in identities
-    ]
+    names = channel_names(ctx)
+    channels = [names[i.platform] + (" " + _("(unreachable)") if i.unreachable_at else "") for i in identities]
     status = status_name(ctx, member.status)
     if member.status is MemberStatus.OFFICIAL and member.date_official:
         status += " " + _("(since {day})").format(day=ctx.format_day(member.date_official))

@@ -39,7 +39,8 @@ def _utc_column(*, nullable: bool, index: bool = False) -> Any:
 
 
 def _enum_column(enum: type[StrEnum], *, nullable: bool = False) -> Any:
-    # Stored as the value string (VARCHAR + CHECK), readable in SQL and portable across databases.
+    # Stored as the value string in a VARCHAR, readable in SQL and portable across databases. No CHECK
+    # constraint (SQLAlchemy 2 makes none by default), so a new member needs no migration.
     return Column(
         SAEnum(enum, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32),
         nullable=nullable,
@@ -73,6 +74,7 @@ class DeactivationReason(StrEnum):
 class Platform(StrEnum):
     TELEGRAM = "telegram"
     WEB = "web"
+    ZALO_BOT = "zalo_bot"
 
 
 class Committee(SQLModel, table=True):
@@ -240,3 +242,12 @@ class OutboxMessage(SQLModel, table=True):
     # Set for a notice's deliveries, so the secretary sees each recipient's state.
     notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
     member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+class ZaloBotMenu(SQLModel, table=True):
+    """The numbered choices last shown in a Zalo Bot chat, which has no buttons: the member answers
+    "2" and the adapter reads back the second payload. Used when Redis is not configured."""
+
+    chat_id: str = Field(primary_key=True, max_length=128)
+    choices: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    shown_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))

@@ -24,13 +24,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels import web
+from bot.channels import web, zalo_bot
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
 from bot.delivery import DeliveryWorker, Sender
 from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
-from bot.settings import Settings, TelegramMode
+from bot.settings import Settings, TelegramMode, ZaloBotMode
 from handlers.contract import Attachment
 from handlers.notices import notice_body_maker
 from models.db import is_database_unavailable
@@ -62,7 +62,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             telegram = TelegramChannel(runtime, bot)
             senders[Platform.TELEGRAM] = TelegramSender(bot)
         app.state.telegram = telegram
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
+        zalo: zalo_bot.ZaloBotChannel | None = None
+        if settings.zalo_bot_enabled:
+            assert settings.zalo_bot_token is not None
+            client = zalo_bot.ZaloBotClient(settings.zalo_bot_token, str(settings.zalo_bot_api_base))
+            menus = zalo_bot.menu_store(redis, runtime.sessions)
+            zalo = zalo_bot.ZaloBotChannel(runtime, client, menus)
+            senders[Platform.ZALO_BOT] = zalo_bot.ZaloBotSender(client, menus, runtime.sessions, runtime.catalogs)
+        app.state.zalo_bot = zalo
         rates = settings.platform_rates()
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
         worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics, limiter=limiter)
@@ -80,6 +88,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
                 await telegram.set_webhook(str(settings.public_url), settings.webhook_secret)
             else:
                 tasks.append(asyncio.create_task(telegram.run_polling(), name="telegram-polling"))
+        if zalo is not None:
+            await zalo.check_token()
+            if settings.zalo_bot_mode is ZaloBotMode.WEBHOOK:
+                assert settings.public_url is not None and settings.zalo_bot_secret is not None
+                await zalo.set_webhook(str(settings.public_url), settings.zalo_bot_secret)
+            else:
+                tasks.append(asyncio.create_task(zalo.run_polling(), name="zalo-bot-polling"))
         log.info("chibo: web chat on http://%s:%s/", settings.host, settings.port)
         try:
             yield
@@ -93,6 +108,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             await asyncio.gather(*tasks, return_exceptions=True)
             if telegram is not None:
                 await telegram.bot.session.close()
+            if zalo is not None:
+                await zalo.client.aclose()
             if redis is not None:
                 await redis.aclose()
             await runtime.engine.dispose()
@@ -100,8 +117,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
     app = FastAPI(title="chibo", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.telegram = None
+    app.state.zalo_bot = None
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_telegram_webhook(app, settings)
+    _add_zalo_bot_webhook(app, settings)
     _add_web_chat(app, runtime)
     _add_operations(app, runtime)
     return app
@@ -152,6 +171,48 @@ def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
             # Telegram re-delivers on non-2xx: the update is handled when the database is back.
             runtime.metrics.updates_rejected.labels("telegram", "database").inc()
             log.warning("telegram webhook: database unavailable (%s); answered 503", type(error).__name__)
+            return _unavailable()
+        return JSONResponse({"ok": True})
+
+
+def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
+    platform = zalo_bot.PLATFORM
+
+    @app.post(zalo_bot.WEBHOOK_PATH)
+    async def zalo_bot_webhook(request: Request) -> Response:
+        channel: zalo_bot.ZaloBotChannel | None = request.app.state.zalo_bot
+        runtime = _runtime(request)
+        if channel is None or settings.zalo_bot_mode is not ZaloBotMode.WEBHOOK or not settings.zalo_bot_secret:
+            raise HTTPException(404, "the Zalo Bot webhook is not enabled")
+        given = request.headers.get(zalo_bot.SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), settings.zalo_bot_secret.encode()):
+            runtime.metrics.updates_rejected.labels(platform, "secret").inc()
+            raise HTTPException(401, "wrong or missing secret token")
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            runtime.metrics.updates_rejected.labels(platform, "too_large").inc()
+            raise HTTPException(413, "update too large")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
+            raise HTTPException(400, "body is not JSON") from None
+        try:
+            update = zalo_bot.ZaloWebhookBody.model_validate(data).result
+        except ValidationError:
+            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
+            raise HTTPException(422, "not a Zalo Bot update") from None
+        try:
+            await channel.handle_update(update)
+        except zalo_bot.MenuStoreUnavailable as error:
+            runtime.metrics.updates_rejected.labels(platform, "menu_store").inc()
+            log.warning("zalo bot webhook: %s; answered 503", error)
+            return JSONResponse({"detail": "conversation state unavailable, try again"}, status_code=503)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            runtime.metrics.updates_rejected.labels(platform, "database").inc()
+            log.warning("zalo bot webhook: database unavailable (%s); answered 503", type(error).__name__)
             return _unavailable()
         return JSONResponse({"ok": True})
 

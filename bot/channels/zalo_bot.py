@@ -1,0 +1,495 @@
+"""Zalo Bot Platform (bots made in the "Zalo Bot Manager"): updates in, replies out.
+
+Zalo bots have no buttons. A reply's buttons and menu are written as a numbered list, the numbers
+are remembered per chat, and the member's "2" (or "số 2", or the label's words) is turned back into
+the payload the button would carry. This file only translates; what to answer is decided in
+``handlers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+from pydantic import BaseModel, Field, model_validator
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.channels.text import split_text
+from bot.delivery import Rejected, RetryLater, SendError, Transient, Unreachable
+from handlers.contract import Button, Catalogs, Inbound, Reply, Translator
+from models.db import is_database_unavailable
+from models.roster import fold
+from models.tables import ChannelIdentity, Member, Platform, ZaloBotMenu, utcnow
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# ---- What we know about the Zalo Bot Platform (DESIGN.md §3). Official docs could not be read from
+# here, so every fact sits in this block: a correction is one edit.
+OFFICIAL_API_BASE = "https://bot-api.zaloplatforms.com"  # + /bot<token>/<method>, POST JSON
+MESSAGE_LIMIT = 2000  # sendMessage text: 1-2000 characters
+SECRET_HEADER = "X-Bot-Api-Secret-Token"  # carries setWebhook's secret_token on every delivery
+SECRET_MIN_LENGTH = 8
+SECRET_MAX_LENGTH = 256
+PRIVATE_CHAT = "PRIVATE"  # chat.chat_type; "GROUP" (beta) is not served
+TEXT_EVENT = "message.text.received"
+# Events that carry a message. Only text is read; the others reach the handlers as empty text.
+MESSAGE_EVENTS = frozenset(
+    {
+        TEXT_EVENT,
+        "message.image.received",
+        "message.sticker.received",
+        "message.voice.received",
+        "message.unsupported.received",
+    }
+)
+# error_code in an {ok: false} answer; it follows HTTP status codes.
+IDLE = 408  # getUpdates found nothing new within its timeout: not an error
+RATE_LIMITED = frozenset({429})  # no Bot-Platform-specific rate code found yet: add it here
+INVALID_TOKEN = frozenset({401})
+UNREACHABLE = frozenset({403})  # the member blocked the bot, or has never written to it
+RATE_LIMIT_PAUSE_SECONDS = 1.0  # when a rate-limited answer does not say how long to wait
+
+# ---- Ours.
+WEBHOOK_PATH = "/webhooks/zalo-bot"
+PLATFORM = Platform.ZALO_BOT.value
+# How long a numbered menu answers to its numbers; after that "2" is a stale choice.
+MENU_TTL = timedelta(days=30)
+# A number that is not on the member's last menu: the handlers answer it as a stale button.
+STALE_CHOICE = "zalo-bot:stale"
+REDIS_KEY_PREFIX = "chibo:zalo_bot:menu:"  # + chat id
+_NUMBER = re.compile(r"^(?:so|#)?\s*(\d{1,2})\s*[.)]?$")  # on folded text: "2", "so 2", "#2", "2."
+_WORD = re.compile(r"\w+")
+
+
+# ---- The HTTP client
+class ZaloBotError(Exception):
+    """A Bot API call that did not succeed. ``code`` is Zalo's error_code, else the HTTP status;
+    None when no answer came (network) or the answer gave no code."""
+
+    def __init__(self, method: str, code: int | None, description: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{method}: {'network' if code is None else code} {description}".strip())
+        self.method = method
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+class ZaloBotClient:
+    """A small typed client for the Bot API: every call is a POST of JSON, answered with the
+    ``{ok, result | error_code, description}`` envelope, where HTTP 200 alone is not success."""
+
+    def __init__(self, token: str, api_base: str = OFFICIAL_API_BASE, *, timeout: float = 15.0) -> None:
+        self._token = token
+        self._http = httpx.AsyncClient(base_url=f"{api_base.rstrip('/')}/bot{token}/", timeout=timeout)
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, request_timeout: float | None = None
+    ) -> Any:
+        """The ``result`` of ``method``, or ZaloBotError. Messages never contain the token."""
+        try:
+            response = await self._http.post(
+                method,
+                json=params or {},
+                timeout=httpx.USE_CLIENT_DEFAULT if request_timeout is None else request_timeout,
+            )
+        except httpx.HTTPError as error:
+            # The token is part of the URL: keep httpx's error (and its request) out of the chain.
+            detail = f"{type(error).__name__}: {error}".replace(self._token, "<token>")
+            raise ZaloBotError(method, None, detail) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ZaloBotError(method, response.status_code, "the answer is not a Bot API envelope")
+        if body.get("ok") is True:
+            return body.get("result")
+        code = body.get("error_code")
+        if type(code) is not int:
+            code = None if response.is_success else response.status_code
+        # Telegram's way of saying how long to wait; used when Zalo answers the same way.
+        parameters = body.get("parameters")
+        wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        retry_after = float(wait) if isinstance(wait, int | float) and wait > 0 else None
+        raise ZaloBotError(method, code, str(body.get("description") or ""), retry_after)
+
+    async def get_me(self) -> dict[str, Any]:
+        result = await self.call("getMe")
+        return result if isinstance(result, dict) else {}
+
+    async def get_update(self, poll_seconds: int) -> ZaloUpdate | None:
+        """The next update, or None when none came within ``poll_seconds`` (Zalo's 408)."""
+        try:
+            result = await self.call("getUpdates", {"timeout": poll_seconds}, request_timeout=poll_seconds + 10)
+        except ZaloBotError as error:
+            if error.code == IDLE:
+                return None
+            raise
+        if not result:
+            return None
+        try:
+            return ZaloUpdate.model_validate(result)
+        except ValueError:
+            # Already taken off Zalo's queue, so nothing can be retried: say so and go on.
+            log.warning("zalo bot: getUpdates returned something that is not an update; skipped")
+            return None
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.call("setWebhook", {"url": url, "secret_token": secret})
+
+    async def delete_webhook(self) -> None:
+        await self.call("deleteWebhook")
+
+    async def send_message(self, chat_id: str, text: str) -> None:
+        await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+# ---- Updates, as Zalo shapes them (unknown fields are ignored)
+class ZaloUser(BaseModel):
+    id: str = Field(min_length=1, max_length=128)
+    display_name: str = ""
+
+
+# Zalo's ids are 20 hex digits; the bounds keep "<chat id>:<message id>" within a 128-character
+# de-duplication key.
+class ZaloChat(BaseModel):
+    id: str = Field(min_length=1, max_length=63)
+    chat_type: str = ""
+
+
+class ZaloMessage(BaseModel):
+    message_id: str = Field(min_length=1, max_length=64)
+    sender: ZaloUser = Field(alias="from")
+    chat: ZaloChat
+    text: str | None = None
+    caption: str | None = None
+
+
+class ZaloUpdate(BaseModel):
+    # getUpdates samples leave event_name out; such an update is a message.
+    event_name: str | None = Field(default=None, max_length=100)
+    message: ZaloMessage | None = None
+
+    @model_validator(mode="after")
+    def _message_events_carry_a_message(self) -> ZaloUpdate:
+        if (self.event_name is None or self.event_name in MESSAGE_EVENTS) and self.message is None:
+            raise ValueError(f"{self.event_name or 'an update'} without a message")
+        return self
+
+
+class ZaloWebhookBody(BaseModel):
+    ok: bool
+    result: ZaloUpdate
+
+
+# ---- Numbered menus in place of buttons
+def offered(reply: Reply) -> list[Button] | None:
+    """The choices ``reply`` offers, in the order they are numbered: its buttons, then its menu.
+    ``[]`` takes the last menu away; None leaves it as it is (the reply has no menu of its own)."""
+    rows = reply.buttons + (reply.menu or ())
+    if rows:
+        return [button for row in rows for button in row]
+    return [] if reply.menu is not None else None
+
+
+def menu_hint(translator: Translator, count: int) -> str:
+    """'Reply 1, 2 or 3.' in the member's language."""
+    _ = translator.gettext
+    if count == 1:
+        return _("Reply 1.")
+    return _("Reply {numbers} or {last}.").format(numbers=", ".join(map(str, range(1, count))), last=count)
+
+
+def render(reply: Reply, choices: Sequence[Button], hint: str) -> list[str]:
+    """The sendMessage texts for one reply: the text, then its choices as numbered lines."""
+    text = reply.text
+    if choices:
+        lines = "\n".join(f"{number}. {button.label}" for number, button in enumerate(choices, 1))
+        text = f"{text}\n\n{lines}\n\n{hint}"
+    return split_text(text, MESSAGE_LIMIT)
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(fold(text)))
+
+
+def choice_payload(text: str, choices: Sequence[Button]) -> str | None:
+    """The payload a typed reply stands for: a number from the last menu or the words of one of its
+    labels (without diacritics, any case). STALE_CHOICE for a number not on it; None for other text."""
+    number = _NUMBER.match(fold(text))
+    if number is not None:
+        index = int(number.group(1))
+        return choices[index - 1].payload if 1 <= index <= len(choices) else STALE_CHOICE
+    words = _words(text)
+    if not words:
+        return None
+    # A label such as "Ngôn ngữ / Language" answers to each of its halves as well.
+    matching = {b.payload for b in choices if words in {_words(b.label), *map(_words, b.label.split("/"))}}
+    return matching.pop() if len(matching) == 1 else None
+
+
+class MenuStoreUnavailable(Exception):
+    """The store of numbered menus (Redis) did not answer."""
+
+
+class MenuStore(Protocol):
+    """The choices last shown in each chat, so that "2" can be read back."""
+
+    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None: ...
+
+    async def recall(self, chat_id: str) -> list[Button]: ...
+
+
+class DatabaseMenuStore:
+    """Menus in the zalobotmenu table: one row per chat, replaced by each new menu."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None:
+        async with self._sessions() as session, session.begin():
+            if not choices:
+                await session.exec(delete(ZaloBotMenu).where(col(ZaloBotMenu.chat_id) == chat_id))
+                return
+            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(ZaloBotMenu).values(
+                chat_id=chat_id, choices=[b.to_dict() for b in choices], shown_at=utcnow()
+            )
+            # One statement, so two senders racing on one chat cannot both insert.
+            await session.exec(
+                statement.on_conflict_do_update(
+                    index_elements=["chat_id"],
+                    set_={"choices": statement.excluded.choices, "shown_at": statement.excluded.shown_at},
+                )
+            )
+
+    async def recall(self, chat_id: str) -> list[Button]:
+        async with self._sessions() as session:
+            row = await session.get(ZaloBotMenu, chat_id)
+        if row is None or row.shown_at < utcnow() - MENU_TTL:
+            return []
+        return [Button(c["label"], c["payload"]) for c in row.choices]
+
+
+class RedisMenuStore:
+    """Menus in Redis, shared by every replica, each key expiring after MENU_TTL."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None:
+        key = REDIS_KEY_PREFIX + chat_id
+        try:
+            if choices:
+                value = json.dumps([b.to_dict() for b in choices], ensure_ascii=False)
+                await self._redis.set(key, value, ex=int(MENU_TTL.total_seconds()))
+            else:
+                await self._redis.delete(key)
+        except (RedisError, OSError) as error:
+            raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
+
+    async def recall(self, chat_id: str) -> list[Button]:
+        try:
+            raw = await self._redis.get(REDIS_KEY_PREFIX + chat_id)
+        except (RedisError, OSError) as error:
+            raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
+        return [] if raw is None else [Button(c["label"], c["payload"]) for c in json.loads(raw)]
+
+
+def menu_store(redis: Redis | None, sessions: async_sessionmaker[AsyncSession]) -> MenuStore:
+    """Redis when it is configured (several replicas share it), else the database."""
+    return RedisMenuStore(redis) if redis is not None else DatabaseMenuStore(sessions)
+
+
+# ---- Inbound
+def private_message(update: ZaloUpdate) -> ZaloMessage | None:
+    """The message in an update, or None for what chibo does not serve (groups, other events)."""
+    message = update.message
+    return message if message is not None and message.chat.chat_type.upper() == PRIVATE_CHAT else None
+
+
+def inbound_from_message(message: ZaloMessage, choices: Sequence[Button]) -> Inbound:
+    """The member's message as an event; a choice from their last menu arrives as its payload."""
+    text = message.text or message.caption or ""
+    payload = choice_payload(text, choices)
+    return Inbound(
+        platform=Platform.ZALO_BOT,
+        user_id=message.sender.id,
+        chat_id=message.chat.id,
+        display_name=message.sender.display_name,
+        text=None if payload is not None else text,
+        payload=payload,
+        # Zalo bots cannot ask for a phone number: members join with their printed invite code.
+        can_share_contact=False,
+    )
+
+
+def update_key(message: ZaloMessage) -> str:
+    """What makes a delivery of this message unique, for de-duplication."""
+    return f"{message.chat.id}:{message.message_id}"
+
+
+# ---- Outbound
+def delivery_error(error: ZaloBotError) -> SendError:
+    """The delivery worker's retry rule for a failed send."""
+    code = error.code
+    if code in RATE_LIMITED:
+        return RetryLater(error.retry_after or RATE_LIMIT_PAUSE_SECONDS)
+    if code in UNREACHABLE:
+        return Unreachable(str(error))
+    # A bad token is the operator's to fix: keep the message and retry, as after a network error.
+    if code is None or code in INVALID_TOKEN or not 400 <= code < 500:
+        return Transient(str(error))
+    return Rejected(str(error))
+
+
+class ZaloBotSender:
+    """Sends replies through the Bot API, remembering each numbered menu before it is shown."""
+
+    def __init__(
+        self,
+        client: ZaloBotClient,
+        menus: MenuStore,
+        sessions: async_sessionmaker[AsyncSession],
+        catalogs: Catalogs,
+    ) -> None:
+        self._client = client
+        self._menus = menus
+        self._sessions = sessions
+        self._catalogs = catalogs
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        choices = offered(reply)
+        hint = ""
+        try:
+            if choices:
+                hint = menu_hint(self._catalogs.translator(await self._locale(chat_id)), len(choices))
+            # Remembered first: if this failed after sending, a retry would send the message twice.
+            if choices is not None:
+                await self._menus.remember(chat_id, choices)
+        except MenuStoreUnavailable as error:
+            raise Transient(str(error)) from error
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            raise Transient(f"database unavailable: {type(error).__name__}") from error
+        try:
+            for text in render(reply, choices or [], hint):
+                await self._client.send_message(chat_id, text)
+        except ZaloBotError as error:
+            raise delivery_error(error) from error
+
+    async def _locale(self, chat_id: str) -> str | None:
+        """The language of the member in this chat, for the line the adapter adds itself."""
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Member.locale)
+                    .join(ChannelIdentity, col(ChannelIdentity.member_id) == col(Member.id))
+                    .where(ChannelIdentity.platform == Platform.ZALO_BOT, ChannelIdentity.chat_id == chat_id)
+                )
+            ).first()
+
+
+def backoff_seconds(failures: int) -> float:
+    """Capped exponential backoff with jitter, for polling after errors."""
+    return random.uniform(0.5, min(30.0, 2.0**failures))
+
+
+class ZaloBotChannel:
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: ZaloBotClient,
+        menus: MenuStore,
+        *,
+        poll_timeout: int = 25,
+        backoff: Callable[[int], float] = backoff_seconds,
+    ) -> None:
+        self.runtime = runtime
+        self.client = client
+        self.menus = menus
+        self.poll_timeout = poll_timeout
+        self._backoff = backoff
+
+    async def handle_update(self, update: ZaloUpdate) -> None:
+        """Handle one update durably. Database and menu store errors propagate, so it is offered again."""
+        self.runtime.metrics.updates_received.labels(PLATFORM).inc()
+        message = private_message(update)
+        if message is None:
+            # A group message, a future event…: chibo serves private chats only, and ignoring is idempotent.
+            self.runtime.metrics.updates_rejected.labels(PLATFORM, "unsupported").inc()
+            return
+        choices = await self.menus.recall(message.chat.id)
+        await self.runtime.process(inbound_from_message(message, choices), update_key(message))
+
+    async def check_token(self) -> None:
+        """Log which bot the token belongs to; a warning, not a failure, when Zalo cannot be asked."""
+        try:
+            me = await self.client.get_me()
+        except ZaloBotError as error:
+            log.warning("zalo bot: getMe failed (%s); check CHIBO_ZALO_BOT_TOKEN", error)
+            return
+        log.info("zalo bot: connected as %s", me.get("account_name") or me.get("id") or "?")
+
+    async def set_webhook(self, public_url: str, secret: str) -> None:
+        url = public_url.rstrip("/") + WEBHOOK_PATH
+        await self.client.set_webhook(url, secret)
+        log.info("zalo bot: webhook set to %s", url)
+
+    async def run_polling(self) -> None:
+        """Poll until cancelled. getUpdates has no offset to confirm with: an update leaves Zalo's
+        queue when fetched, so one that cannot be handled yet (database down) is kept and retried."""
+        webhook_deleted = False
+        pending: ZaloUpdate | None = None
+        failures = 0
+        while True:
+            try:
+                if not webhook_deleted:
+                    # Polling and a webhook exclude each other.
+                    await self.client.delete_webhook()
+                    webhook_deleted = True
+                if pending is None:
+                    pending = await self.client.get_update(self.poll_timeout)
+                if pending is not None:
+                    await self.handle_update(pending)
+                    pending = None
+                failures = 0
+            except ZaloBotError as error:
+                if error.code in RATE_LIMITED:
+                    await asyncio.sleep(error.retry_after or RATE_LIMIT_PAUSE_SECONDS)
+                    continue
+                failures += 1
+                log.warning("zalo bot: polling failed (%s); retrying", error)
+                await asyncio.sleep(self._backoff(failures))
+            except MenuStoreUnavailable as error:
+                failures += 1
+                log.warning("zalo bot: %s; the update will be handled on retry", error)
+                await asyncio.sleep(self._backoff(failures))
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                failures += 1
+                log.warning("zalo bot: database unavailable; the update will be handled on retry")
+                await asyncio.sleep(self._backoff(failures))
