@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.notices import notice_body_maker, parse_when
 from handlers.records import problem_text
 from handlers.register import file_problem_text
 from handlers.register import problem_text as row_problem_text
@@ -41,10 +43,20 @@ from models.membership import (
     revoke_invites,
     set_exempt,
 )
+from models.notices import (
+    RECEIPT_HEADER,
+    Audience,
+    AudienceFilter,
+    NoticeError,
+    create_draft,
+    receipt_rows,
+    schedule,
+    send_now,
+)
 from models.permissions import OPERATOR
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.roster_files import RegisterFileError, Rows, read_register, write_register
-from models.tables import AuditEvent, Branch, DeactivationReason, Member, Role
+from models.tables import AuditEvent, Branch, DeactivationReason, Member, Notice, OutboxMessage, OutboxStatus, Role
 
 MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 
@@ -503,6 +515,140 @@ def members_revoke_invite(
         return f"#{found.id} {found.full_name}: {count} unused invite code(s) revoked"
 
     typer.echo(_run_change(settings, member, change))
+
+
+# --- notices ------------------------------------------------------------------------------------
+
+notices_app = typer.Typer(help="Notices (announcements).", no_args_is_help=True)
+app.add_typer(notices_app, name="notices")
+# Waiting for delivery gives up when nothing moved for this long: no `chibo serve` is running.
+STALL_SECONDS = 30.0
+
+
+@app.command()
+def announce(
+    file: Annotated[Path, typer.Option("--file", help="The notice text, UTF-8")],
+    branch: Annotated[list[str] | None, typer.Option("--branch", help="Branch code; repeat for several")] = None,
+    commune: Annotated[bool, typer.Option("--commune", help="Every branch")] = False,
+    only: Annotated[AudienceFilter, typer.Option(help="all, officials or committee")] = AudienceFilter.ALL,
+    at: Annotated[str | None, typer.Option(help='Send later, e.g. "19:00" or "25/11/2026 19:00"')] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Show delivery progress")] = True,
+) -> None:
+    """Send a notice to branches (or the whole commune), now or at a set time (audited)."""
+    settings = _settings()
+    if commune == bool(branch):
+        typer.echo("chibo: give --branch CODE (one or more) or --commune", err=True)
+        raise typer.Exit(2)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        typer.echo(f"chibo: cannot read {file}: {error}", err=True)
+        raise typer.Exit(1) from None
+    when = None
+    if at is not None:
+        when = parse_when(at, datetime.now(settings.tz))
+        if when is None:
+            typer.echo(f"chibo: {at!r} is not a time; write it like 19:00 or 25/11/2026 19:00", err=True)
+            raise typer.Exit(2)
+    try:
+        notice_id, count = asyncio.run(_announce(settings, text, branch or [], only, when))
+    except LookupError as error:
+        typer.echo(f"chibo: {error}", err=True)
+        raise typer.Exit(1) from None
+    except NoticeError as error:
+        typer.echo(f"chibo: the notice was not sent: {error.problem.value.replace('_', ' ')}", err=True)
+        raise typer.Exit(1) from None
+    if when is not None:
+        typer.echo(f"notice #{notice_id} scheduled for {when:%H:%M %d/%m/%Y} ({settings.timezone})")
+        return
+    typer.echo(f"notice #{notice_id} queued for {count} member(s)")
+    if wait:
+        asyncio.run(_follow_delivery(settings, notice_id))
+
+
+async def _announce(
+    settings: Settings, text: str, codes: list[str], only: AudienceFilter, when: datetime | None
+) -> tuple[int, int]:
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        branch_ids = None
+        if codes:
+            branch_ids = tuple([await _branch_id(session, code) for code in codes])
+        notice = await create_draft(session, OPERATOR, text, Audience(branch_ids, only))
+        assert notice.id is not None
+        if when is not None:
+            await schedule(session, OPERATOR, notice, when)
+            return notice.id, 0
+        count = await send_now(session, OPERATOR, notice, notice_body_maker(Catalogs(settings.locale)))
+        return notice.id, count
+
+
+async def _follow_delivery(settings: Settings, notice_id: int) -> None:
+    """A progress bar over the notice's outbox rows, drained by `chibo serve`."""
+    async with _database(settings) as sessions:
+
+        async def counts() -> tuple[int, int]:
+            async with sessions() as session:
+                rows = (
+                    await session.exec(select(OutboxMessage.status).where(OutboxMessage.notice_id == notice_id))
+                ).all()
+            return len(rows), sum(1 for status in rows if status is not OutboxStatus.PENDING)
+
+        total, done = await counts()
+        if total == 0:
+            typer.echo("nobody in the audience has joined chibo on Telegram or Zalo; see the notice's tracking")
+            return
+        with typer.progressbar(length=total, label="Delivering", file=sys.stderr) as bar:
+            bar.update(done)
+            last_change = time.monotonic()
+            while done < total:
+                await asyncio.sleep(0.5)
+                _total, now_done = await counts()
+                if now_done > done:
+                    bar.update(now_done - done)
+                    done, last_change = now_done, time.monotonic()
+                elif time.monotonic() - last_change > STALL_SECONDS:
+                    typer.echo(
+                        "\nno delivery is happening: is `chibo serve` running? The notice stays queued.", err=True
+                    )
+                    return
+
+
+@notices_app.command("list")
+def notices_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
+    """The latest notices, newest first."""
+    settings = _settings()
+    for notice in asyncio.run(_latest_notices(settings, limit)):
+        when = notice.sent_at or notice.scheduled_at or notice.created_at
+        first_line = notice.text.splitlines()[0][:60]
+        typer.echo(
+            f"#{notice.id:<5} {notice.status.value:<10} {when.astimezone(settings.tz):%d/%m/%Y %H:%M}  {first_line}"
+        )
+
+
+async def _latest_notices(settings: Settings, limit: int) -> list[Notice]:
+    async with _database(settings) as sessions, sessions() as session:
+        return list((await session.exec(select(Notice).order_by(col(Notice.id).desc()).limit(limit))).all())
+
+
+@notices_app.command("receipts")
+def notices_receipts(
+    notice_id: Annotated[int, typer.Argument(help="The notice number (chibo notices list)")],
+    out: Annotated[Path, typer.Argument(help="Where to write the CSV")],
+) -> None:
+    """Who received and read a notice, one row per member and channel, as CSV."""
+    settings = _settings()
+    rows = asyncio.run(_receipts(settings, notice_id))
+    if rows is None:
+        typer.echo(f"chibo: there is no notice #{notice_id}", err=True)
+        raise typer.Exit(1)
+    write_register(out, RECEIPT_HEADER, rows)
+    typer.echo(f"{len(rows)} row(s) written to {out}")
+
+
+async def _receipts(settings: Settings, notice_id: int) -> list[list[str]] | None:
+    async with _database(settings) as sessions, sessions() as session:
+        notice = await session.get(Notice, notice_id)
+        return None if notice is None else await receipt_rows(session, notice, settings.tz)
 
 
 def main() -> None:

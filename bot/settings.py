@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # and how often a secretary may remind those who have not read a notice.
     broadcast_rate: Annotated[float, Field(gt=0, le=10_000)] = 30.0
     nudge_interval_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # How long a claimed outbox row is held by the worker that claimed it: after a crash, another
+    # worker (or the restarted one) takes it over once the lease ends.
+    delivery_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
 

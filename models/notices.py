@@ -441,3 +441,42 @@ async def notices_for(session: AsyncSession, member: Member, limit: int = 10) ->
     ).all()
     listed = [(notice, read_at is not None) for notice, read_at in rows]
     return sorted(listed, key=lambda pair: pair[1])  # stable: unread first, newest first within each
+
+
+RECEIPT_HEADER = ["Họ và tên", "Chi bộ", "Kênh", "Trạng thái gửi", "Lỗi", "Đã đọc lúc"]
+_STATE_WORDS = {OutboxStatus.SENT: "đã gửi", OutboxStatus.PENDING: "đang chờ", OutboxStatus.FAILED: "lỗi"}
+
+
+async def receipt_rows(session: AsyncSession, notice: Notice, tz: Any) -> list[list[str]]:
+    """One row per recipient and channel (or one for a member chibo could not push to), for a CSV."""
+    recipients_rows = (
+        await session.exec(
+            select(NoticeRecipient, Member, Branch)
+            .join(Member, col(Member.id) == NoticeRecipient.member_id)
+            .join(Branch, col(Branch.id) == Member.branch_id)
+            .where(NoticeRecipient.notice_id == notice.id)
+            .order_by(col(Branch.name), col(Member.id))
+        )
+    ).all()
+    deliveries: dict[int, list[OutboxMessage]] = defaultdict(list)
+    for row in (
+        await session.exec(
+            select(OutboxMessage).where(OutboxMessage.notice_id == notice.id).order_by(col(OutboxMessage.id))
+        )
+    ).all():
+        deliveries[row.member_id or 0].append(row)
+    rows = []
+    for recipient, member, branch in recipients_rows:
+        read = recipient.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if recipient.read_at else ""
+        mine = deliveries.get(member.id or 0, [])
+        if not mine:
+            rows.append([member.full_name, branch.name, "", "không gửi được qua chat", "", read])
+        latest = {}
+        for delivery in mine:  # a reminder adds rows: the latest per channel tells the state
+            latest[delivery.platform] = delivery
+        for platform, delivery in latest.items():
+            rows.append(
+                [member.full_name, branch.name, platform.value, _STATE_WORDS[delivery.status],
+                 delivery.last_error or "", read]
+            )  # fmt: skip
+    return rows

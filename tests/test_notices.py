@@ -183,7 +183,7 @@ async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
     assert notice is not None and notice.status is NoticeStatus.DRAFT
 
 
-async def _big_branch(runtime: Runtime, size: int, first_chat: int) -> int:
+async def big_branch(runtime: Runtime, size: int, first_chat: int) -> int:
     """A branch of ``size`` members, each linked on Telegram at chat first_chat + i."""
     async with runtime.sessions() as session, session.begin():
         committee = Committee(name="Đảng ủy xã thử tải")
@@ -216,7 +216,7 @@ async def test_a_thousand_recipients_each_once_through_429s_and_403s(
     runtime: Runtime, fake_telegram: FakeTelegram, telegram_sender: TelegramSender
 ) -> None:
     first = 10_000
-    branch_id = await _big_branch(runtime, 1000, first)
+    branch_id = await big_branch(runtime, 1000, first)
     blocked = {first + i for i in range(0, 1000, 50)}  # 20 blocked the bot
     limited = {first + i for i in range(7, 1000, 100)}  # 10 get "slow down" once
     for chat in blocked:
@@ -248,7 +248,7 @@ async def test_two_workers_share_one_outbox_without_sending_twice(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("several delivery processes share one outbox on PostgreSQL (SKIP LOCKED)")
-    branch_id = await _big_branch(runtime, 600, 20_000)
+    branch_id = await big_branch(runtime, 600, 20_000)
     await _broadcast(runtime, branch_id, "Hai tiến trình")
     limiter = LocalRateLimiter({"telegram": 2000.0})
     workers = [

@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from string import Template
@@ -73,7 +74,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         app.state.zalo_bot = zalo
         rates = settings.platform_rates()
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
-        worker = DeliveryWorker(runtime.sessions, senders, runtime.metrics, limiter=limiter)
+        worker = DeliveryWorker(
+            runtime.sessions,
+            senders,
+            runtime.metrics,
+            limiter=limiter,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+        )
         runtime.on_outbox = worker.wake
         scheduler = create_scheduler(
             runtime.sessions, settings.timezone, notice_body_maker(runtime.catalogs), worker.wake

@@ -1,0 +1,234 @@
+"""Broadcast throughput: a notice to N members through a local fake Bot API that enforces L msg/s.
+
+The fake (its own process, so it does not share our event loop) answers 429 with retry_after=1
+when more than L calls arrive within a second, and also injects 1% 429s and 2% 403s (blocked).
+It prints, for chibo's delivery worker and for a naive loop (send; sleep 1/L), achieved API
+calls per second divided by L, and how many members got nothing (lost) or more than one (dup).
+
+    .venv/bin/python bench/broadcast.py                  # 10,000 recipients, L = 30 and 1000
+    .venv/bin/python bench/broadcast.py --recipients 2000 --rates 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.channels.telegram import TelegramSender, make_bot
+from bot.delivery import DeliveryWorker
+from bot.i18n import Catalogs
+from bot.metrics import Metrics
+from bot.migrate import upgrade
+from bot.ratelimit import LocalRateLimiter
+from handlers.notices import notice_body_maker
+from models.db import create_engine, session_factory
+from models.notices import Audience, create_draft, send_now
+from models.permissions import OPERATOR
+from models.tables import Branch, ChannelIdentity, Committee, Member, OutboxMessage, OutboxStatus, Platform
+
+TOKEN = "123456:bench-token-for-the-fake-bot-api"
+FIRST_CHAT = 1_000_000
+
+
+def _blocked(chat: int) -> bool:
+    return chat % 50 == 0  # 2%
+
+
+def _slowed_once(chat: int, per_hundred: int) -> bool:
+    return chat % 100 < per_hundred  # the first call for 1% of chats (by default) gets a 429
+
+
+def serve_fake(port: int, limit: float, inject_429: int) -> None:
+    """The fake Bot API: sendMessage within ``limit`` calls per second, or 429."""
+    recent: deque[float] = deque()
+    delivered: Counter[int] = Counter()
+    slowed: set[int] = set()
+    calls = {"total": 0, "first": 0.0, "last": 0.0}
+
+    async def send(request: web.Request) -> web.Response:
+        data = await request.post() if request.content_type != "application/json" else await request.json()
+        chat = int(data["chat_id"])
+        now = time.monotonic()
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        calls["total"] += 1
+        calls["first"] = calls["first"] or now
+        calls["last"] = now
+        if len(recent) >= limit or (_slowed_once(chat, inject_429) and chat not in slowed):
+            slowed.add(chat)
+            body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+            return web.json_response({**body, "parameters": {"retry_after": 1}}, status=429)
+        recent.append(now)
+        if _blocked(chat):
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
+            )
+        delivered[chat] += 1
+        result = {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"}, "text": "x"}
+        return web.json_response({"ok": True, "result": result})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"delivered": {str(k): v for k, v in delivered.items()}, **calls})
+
+    async def reset(request: web.Request) -> web.Response:
+        delivered.clear()
+        slowed.clear()
+        calls.update(total=0, first=0.0, last=0.0)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/sendMessage", send)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/reset", reset)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_until_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                await client.get(f"{url}/stats")
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError("the fake Bot API did not start")
+
+
+async def _stats(url: str, reset: bool = False) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        if reset:
+            await client.post(f"{url}/reset")
+            return {}
+        result: dict[str, Any] = (await client.get(f"{url}/stats")).json()
+        return result
+
+
+def _report(label: str, stats: dict[str, Any], recipients: int, limit: float) -> None:
+    delivered = {int(k): v for k, v in stats["delivered"].items()}
+    reachable = [FIRST_CHAT + i for i in range(recipients) if not _blocked(FIRST_CHAT + i)]
+    lost = sum(1 for chat in reachable if chat not in delivered)
+    duplicated = sum(1 for count in delivered.values() if count > 1)
+    elapsed = max(stats["last"] - stats["first"], 1e-9)
+    accepted = len(delivered) + sum(1 for i in range(recipients) if _blocked(FIRST_CHAT + i))
+    rate = accepted / elapsed
+    print(
+        f"  {label:<8} {rate:8.1f} calls/s accepted  = {rate / limit:5.3f} x L   "
+        f"{elapsed:7.1f} s   lost {lost}   duplicated {duplicated}   429s {stats['total'] - accepted}"
+    )
+
+
+async def _chibo(url: str, database_url: str, recipients: int, limit: float) -> None:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        committee = Committee(name="Bench")
+        session.add(committee)
+        await session.flush()
+        branch = Branch(committee_id=committee.id or 0, code=f"B{int(limit)}", name=f"Bench {limit}")
+        session.add(branch)
+        await session.flush()
+        people = [Member(branch_id=branch.id or 0, full_name=f"M {i}") for i in range(recipients)]
+        session.add_all(people)
+        await session.flush()
+        session.add_all(
+            ChannelIdentity(
+                platform=Platform.TELEGRAM, platform_user_id=f"{limit}-{i}", chat_id=str(FIRST_CHAT + i),
+                member_id=p.id or 0,
+            )
+            for i, p in enumerate(people)
+        )  # fmt: skip
+        notice = await create_draft(session, OPERATOR, "Bench notice", Audience((branch.id or 0,)))
+        await send_now(session, OPERATOR, notice, notice_body_maker(Catalogs("vi")))
+    bot = make_bot(TOKEN, url)
+    # A hair under L: the fake counts arrivals, and network jitter bunches some of them.
+    worker = DeliveryWorker(
+        sessions,
+        {Platform.TELEGRAM: TelegramSender(bot)},
+        Metrics(),
+        limiter=LocalRateLimiter({"telegram": limit * 0.99}),
+    )
+    task = asyncio.create_task(worker.run())
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    while True:
+        async with sessions() as session:
+            pending = (
+                await session.exec(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+                )
+            ).one()
+        if not pending:
+            break
+        await asyncio.sleep(0.2)
+    worker.stop()
+    await task
+    await bot.session.close()
+    await engine.dispose()
+
+
+async def _naive(url: str, recipients: int, limit: float) -> None:
+    """The baseline: one member after another, a fixed sleep between sends, no retry logic."""
+    bot = make_bot(TOKEN, url)
+    sender = TelegramSender(bot)
+    from bot.delivery import SendError
+    from handlers.contract import Reply
+
+    for i in range(recipients):
+        with contextlib.suppress(SendError):  # the naive loop loses what fails
+            await sender.send(str(FIRST_CHAT + i), Reply("Bench notice"))
+        await asyncio.sleep(1 / limit)
+    await bot.session.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--rates", type=float, nargs="+", default=[30.0, 1000.0])
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--inject-429", type=int, default=1, metavar="PERCENT", help="chats whose first call gets 429")
+    args = parser.parse_args()
+    for limit in args.rates:
+        port = _free_port()
+        fake = multiprocessing.Process(target=serve_fake, args=(port, limit, args.inject_429), daemon=True)
+        fake.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await _wait_until_up(url)
+            with tempfile.TemporaryDirectory() as tmp:
+                database_url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+                await upgrade(database_url)
+                kind = database_url.split(":")[0]
+                print(f"L = {limit:g} msg/s, {args.recipients} recipients ({args.inject_429}% 429, 2% 403), {kind}")
+                await _chibo(url, database_url, args.recipients, limit)
+                _report("chibo", await _stats(url), args.recipients, limit)
+            await _stats(url, reset=True)
+            await _naive(url, args.recipients, limit)
+            _report("naive", await _stats(url), args.recipients, limit)
+        finally:
+            fake.terminate()
+            fake.join()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
