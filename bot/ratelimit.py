@@ -9,11 +9,15 @@ burst is spread evenly instead of being refused.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 _CHAT_MEMORY = 10_000  # per-chat slots remembered in process before the oldest are dropped
@@ -94,10 +98,14 @@ return math.max(0, tonumber(redis.call('GET', KEYS[1]) or 0) - now)
 
 
 class RedisRateLimiter:
-    """The same budget, shared by every process that uses this Redis (atomic Lua scripts)."""
+    """The same budget, shared by every process that uses this Redis (atomic Lua scripts).
+
+    While Redis does not answer, each process keeps to the budget on its own (it may then send
+    up to N times the rate for N processes) rather than stop delivering."""
 
     def __init__(self, redis: Redis, rates: Mapping[str, float], *, prefix: str = "chibo:rate") -> None:
         self._redis = redis
+        self._fallback = LocalRateLimiter(rates)
         self._interval_us = {platform: round(1_000_000 / rate) for platform, rate in rates.items()}
         self._prefix = prefix
         self._reserve = redis.register_script(_RESERVE)
@@ -108,6 +116,13 @@ class RedisRateLimiter:
         return f"{self._prefix}:{platform}:next", f"{self._prefix}:{platform}:pause"
 
     async def acquire(self, platform: str, chat_id: str) -> None:
+        try:
+            await self._acquire(platform, chat_id)
+        except (RedisError, OSError) as error:
+            log.warning("rate limit: Redis unavailable (%s); keeping to this process's budget", type(error).__name__)
+            await self._fallback.acquire(platform, chat_id)
+
+    async def _acquire(self, platform: str, chat_id: str) -> None:
         next_key, pause_key = self._keys(platform)
         chat_key = f"{self._prefix}:{platform}:chat:{chat_id}"
         interval = self._interval_us.get(platform, 0)
@@ -117,7 +132,11 @@ class RedisRateLimiter:
         if wait_us > 0:
             await asyncio.sleep(wait_us / 1_000_000)
         if int(await self._check_pause(keys=[pause_key])) > 0:
-            await self.acquire(platform, chat_id)
+            await self._acquire(platform, chat_id)
 
     async def pause(self, platform: str, seconds: float) -> None:
-        await self._pause(keys=[self._keys(platform)[1]], args=[round(seconds * 1_000_000)])
+        await self._fallback.pause(platform, seconds)
+        try:
+            await self._pause(keys=[self._keys(platform)[1]], args=[round(seconds * 1_000_000)])
+        except (RedisError, OSError) as error:
+            log.warning("rate limit: Redis unavailable (%s); the pause holds this process only", type(error).__name__)
