@@ -32,6 +32,8 @@ class Inbound:
     # Whether the platform can offer a "share my phone number" button at all.
     can_share_contact: bool = False
     attachment: Attachment | None = None
+    # The message whose button was tapped, where the platform says (Telegram): a reply can edit it.
+    source_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Reply:
     menu: Rows | None = None
     contact_label: str | None = None
     upload_label: str | None = None
+    # Replace this earlier message (the ballot that was tapped) instead of sending a new one,
+    # where the platform can edit messages; elsewhere it is sent as a new message.
+    edit_message_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +71,7 @@ class Reply:
             "menu": None if self.menu is None else [[b.to_dict() for b in row] for row in self.menu],
             "contact_label": self.contact_label,
             "upload_label": self.upload_label,
+            "edit_message_id": self.edit_message_id,
         }
 
     @classmethod
@@ -80,6 +86,7 @@ class Reply:
             menu=None if menu is None else rows(menu),
             contact_label=data.get("contact_label"),
             upload_label=data.get("upload_label"),
+            edit_message_id=data.get("edit_message_id"),
         )
 
 

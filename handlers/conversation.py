@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, members, notices, records, register
+from handlers import directory, members, notices, polls, records, register
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -94,6 +94,10 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await notices.draft_from_text(ctx, member, text)
     if question.startswith("when:"):
         return await notices.schedule_from_text(ctx, member, question.partition(":")[2], text)
+    if question == "poll":
+        return await polls.draft_from_text(ctx, member, text)
+    if question.startswith(("options:", "deadline:")):
+        return await polls.answer(ctx, member, question, text)
     return await records.answer(ctx, member, question, text)
 
 
@@ -167,6 +171,9 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.ASK:
             if argument.startswith("when:"):
                 return await notices.ask_when(ctx, member, argument.partition(":")[2])
+            if argument.startswith(("options:", "deadline:")):
+                field, _sep, poll_id = argument.partition(":")
+                return await polls.ask(ctx, member, field, poll_id)
             return await records.ask(ctx, member, argument)
         case Action.SET_ROLE:
             return await records.set_role(ctx, member, argument)
@@ -208,6 +215,28 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await notices.track(ctx, member, argument)
         case Action.NUDGE_NOTICE:
             return await notices.remind(ctx, member, argument)
+        case Action.OPEN_POLLS:
+            return await polls.open_polls(ctx, member)
+        case Action.VOTE:
+            return await polls.cast(ctx, member, argument)
+        case Action.TOGGLE_CHOICE:
+            return await polls.toggle(ctx, member, argument)
+        case Action.NEW_POLL:
+            return await polls.start(ctx, member)
+        case Action.POLL_LIST:
+            return await polls.poll_list(ctx, member)
+        case Action.POLL_SET:
+            return await polls.set_option(ctx, member, argument)
+        case Action.POLL_PUBLISH:
+            return await polls.publish_poll(ctx, member, argument)
+        case Action.POLL_CANCEL:
+            return await polls.cancel_poll(ctx, member, argument)
+        case Action.POLL_TRACK:
+            return await polls.track(ctx, member, argument)
+        case Action.POLL_NUDGE:
+            return await polls.remind(ctx, member, argument)
+        case Action.POLL_CLOSE:
+            return await polls.close_now(ctx, member, argument)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -331,13 +331,15 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                 "deactivate them, give them a new invite code, see their history.\n"
                 "• Add a member, or import the branch register from an Excel or CSV file.\n"
                 "• Recent changes: who changed what, and refused attempts.\n"
-                "• New notice: write to the branch (or the commune), now or at a set time; see who read it."
+                "• New notice: write to the branch (or the commune), now or at a set time; see who read it.\n"
+                "• New poll: a vote by the branch's rules, open or secret; follow it and close it."
             ),
             buttons=(
                 (
                     button("📢 " + _("New notice"), Action.NEW_NOTICE),
                     button("📨 " + _("Sent notices"), Action.SENT_NOTICES),
                 ),
+                (button("🗳 " + _("New poll"), Action.NEW_POLL), button("📋 " + _("Polls"), Action.POLL_LIST)),
                 (
                     button("📋 " + _("Branch roster"), Action.BRANCH_ROSTER),
                     button("🔍 " + _("Find a member"), Action.ASK, "find"),

@@ -15,6 +15,7 @@ def _labels(t: Translator) -> dict[Action, str]:
         Action.MY_DETAILS: "👤 " + _("My details"),
         Action.MY_BRANCH: "🏠 " + _("My branch"),
         Action.NOTICES: "📢 " + _("Notices"),
+        Action.OPEN_POLLS: "🗳 " + _("Open votes"),
         Action.MANAGE: "🛠 " + _("Manage"),
         Action.CHOOSE_LANGUAGE: "🌐 " + _("Language / Ngôn ngữ"),
         Action.HELP: "❓ " + _("Help"),
@@ -28,7 +29,7 @@ def main_menu(ctx: Context, member: Member) -> Rows:
         return Button(labels[action], Payload(action).encode())
 
     rows: list[tuple[Button, ...]] = [
-        (button(Action.NOTICES),),
+        (button(Action.NOTICES), button(Action.OPEN_POLLS)),
         (button(Action.MY_DETAILS), button(Action.MY_BRANCH)),
     ]
     if leads_any_branch(member):

@@ -50,6 +50,18 @@ class Action(StrEnum):
     CANCEL_NOTICE = "nc"
     TRACK_NOTICE = "nt"
     NUDGE_NOTICE = "nn"
+    # Polls: members vote (options as a bitmask); the secretary sets up, publishes, follows.
+    OPEN_POLLS = "polls"
+    VOTE = "pv"  # <poll id>:<mask>
+    TOGGLE_CHOICE = "pt"  # <poll id>:<mask>, multi-choice ballots before "send"
+    NEW_POLL = "pnew"
+    POLL_LIST = "plist"
+    POLL_SET = "ps"  # <poll id>:secret|choices|voters|rule|running
+    POLL_PUBLISH = "pp"
+    POLL_CANCEL = "pc"
+    POLL_TRACK = "pk"
+    POLL_NUDGE = "pn"
+    POLL_CLOSE = "px"
 
 
 class InvalidPayload(ValueError):
@@ -58,8 +70,9 @@ class InvalidPayload(ValueError):
 
 _LOCALE = re.compile(r"^[a-z]{2}$")
 _ID = re.compile(r"^[0-9]{1,12}$")
+_ID_AND_MASK = re.compile(r"^[0-9]{1,12}:[0-9]{1,4}$")
 _ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
-ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when")
+ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when", "options", "deadline")
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 
 
@@ -81,6 +94,12 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
         _matches(_ID),
     ),
     Action.NOTICE_AUDIENCE: _matches(_ID_AND_WORD),
+    **dict.fromkeys((Action.VOTE, Action.TOGGLE_CHOICE), _matches(_ID_AND_MASK)),
+    Action.POLL_SET: _matches(_ID_AND_WORD),
+    **dict.fromkeys(
+        (Action.POLL_PUBLISH, Action.POLL_CANCEL, Action.POLL_TRACK, Action.POLL_NUDGE, Action.POLL_CLOSE),
+        _matches(_ID),
+    ),
     **dict.fromkeys((Action.SET_ROLE, Action.SET_EXEMPT, Action.MOVE, Action.DEACTIVATE), _matches(_ID_AND_WORD)),
 }
 

@@ -21,6 +21,7 @@ class Permission(StrEnum):
     ISSUE_INVITE = "issue_invite"
     VIEW_AUDIT = "view_audit"
     ANNOUNCE = "announce"
+    MANAGE_POLLS = "manage_polls"
 
 
 class Scope(StrEnum):

@@ -216,6 +216,90 @@ class NoticeRecipient(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
+class PollStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class PollVoters(StrEnum):
+    OFFICIALS = "officials"  # the Charter's default: only official members vote
+    ALL = "all"  # a consultation open to probationary members too
+    COMMITTEE = "committee"
+
+
+class PollRule(StrEnum):
+    MAJORITY_OF_ELIGIBLE = "majority_of_eligible"  # quá nửa: more than half of everyone eligible
+    TWO_THIRDS_OF_ELIGIBLE = "two_thirds_of_eligible"
+    MOST_VOTES = "most_votes"
+    CUSTOM = "custom"  # more than numerator/denominator of the chosen base
+
+
+class PollBase(StrEnum):
+    ELIGIBLE = "eligible"
+    VOTED = "voted"
+
+
+class Poll(SQLModel, table=True):
+    """A vote (biểu quyết): a question, its options and the rules that decide it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    question: str = Field(max_length=1000)
+    options: list[str] = Field(sa_column=Column(JSON, nullable=False))  # 2-10 labels, by position
+    max_choices: int = 1
+    secret: bool = False
+    voters: PollVoters = Field(default=PollVoters.OFFICIALS, sa_column=_enum_column(PollVoters))
+    branches: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # None: commune
+    rule: PollRule = Field(default=PollRule.MAJORITY_OF_ELIGIBLE, sa_column=_enum_column(PollRule))
+    rule_numerator: int = 1
+    rule_denominator: int = 2
+    rule_base: PollBase = Field(default=PollBase.ELIGIBLE, sa_column=_enum_column(PollBase))
+    show_running: bool = False
+    allow_change: bool = True  # open votes only: a secret ballot is final
+    announce_results: bool = True
+    status: PollStatus = Field(default=PollStatus.DRAFT, sa_column=_enum_column(PollStatus))
+    deadline: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True, index=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    opened_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    last_nudged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class PollEligible(SQLModel, table=True):
+    """Who may vote, fixed when the poll opens: the base of "more than half of the eligible"."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    exempt: bool = False  # exempt members count in the base only if they vote
+
+
+class PollVoter(SQLModel, table=True):
+    """The voter roll: who has voted. Its primary key is what makes a second ballot impossible."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    entered_by_member_id: int | None = Field(default=None, foreign_key="member.id")  # a paper vote
+
+
+class PollTally(SQLModel, table=True):
+    """The ballot box of a secret poll: only a count per option. No row per ballot, so no id, time
+    or order can be matched against the voter roll."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    option: int = Field(primary_key=True)
+    votes: int = 0
+
+
+class OpenBallot(SQLModel, table=True):
+    """A choice in an open vote, with the voter's name: shown to the secretary."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    option: int = Field(primary_key=True)
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.notices import BodyFor
+from models.polls import ResultsFor
 from scheduler.housekeeping import prune_processed_updates
 from scheduler.notices import send_due_notices
+from scheduler.polls import close_due_polls
 
-# How late a scheduled notice may go out: the job looks this often.
+# How late a scheduled notice may go out, or a poll close: the jobs look this often.
 NOTICE_TICK_SECONDS = 15
 
 
@@ -22,8 +24,19 @@ def create_scheduler(
     timezone: str,
     body_for: BodyFor,
     wake_delivery: Callable[[], None],
+    results_for: ResultsFor,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
+    scheduler.add_job(
+        close_due_polls,
+        "interval",
+        args=[sessions, results_for, wake_delivery],
+        seconds=NOTICE_TICK_SECONDS,
+        next_run_time=datetime.now(UTC),  # polls that ended while chibo was down close at once
+        id="close-due-polls",
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.add_job(
         send_due_notices,
         "interval",

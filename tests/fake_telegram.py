@@ -44,6 +44,8 @@ class FakeTelegram:
     failures: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # (monotonic time, retry_after) of every 429 answered
     rate_limited: list[tuple[float, float]] = field(default_factory=list)
+    # message_id -> the text and buttons it was edited to
+    edited: dict[int, SentMessage] = field(default_factory=dict)
     url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -71,7 +73,7 @@ class FakeTelegram:
         update["message"]["contact"] = {"phone_number": phone, "first_name": "X", "user_id": contact_user_id}
         return update
 
-    def callback_update(self, user_id: int, data: str) -> dict[str, Any]:
+    def callback_update(self, user_id: int, data: str, message_id: int | None = None) -> dict[str, Any]:
         return {
             "update_id": next(self._update_ids),
             "callback_query": {
@@ -80,7 +82,7 @@ class FakeTelegram:
                 "chat_instance": "1",
                 "data": data,
                 "message": {
-                    "message_id": next(self._message_ids),
+                    "message_id": message_id or next(self._message_ids),
                     "date": 1764000000,
                     "chat": {"id": user_id, "type": "private"},
                     "from": BOT_USER,
@@ -163,6 +165,14 @@ class FakeTelegram:
                 "text": params["text"],
             }
         )
+
+    async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        async with self._changed:
+            self.edited[message_id] = SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic())
+            self._changed.notify_all()
+        return _ok({"message_id": message_id, "date": 1764000000, "chat": {"id": chat_id, "type": "private"},
+                    "text": params["text"]})  # fmt: skip
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)

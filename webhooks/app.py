@@ -34,6 +34,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode, ZaloBotMode
 from handlers.contract import Attachment
 from handlers.notices import notice_body_maker
+from handlers.polls import results_maker
 from models.db import is_database_unavailable
 from models.roster_files import MAX_BYTES
 from models.tables import Platform
@@ -83,7 +84,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         )
         runtime.on_outbox = worker.wake
         scheduler = create_scheduler(
-            runtime.sessions, settings.timezone, notice_body_maker(runtime.catalogs), worker.wake
+            runtime.sessions,
+            settings.timezone,
+            notice_body_maker(runtime.catalogs),
+            worker.wake,
+            results_maker(runtime.catalogs),
         )
         scheduler.start()
         if senders:

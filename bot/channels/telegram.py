@@ -80,6 +80,7 @@ def inbound_from_update(update: Update) -> Inbound | None:
             display_name=query.from_user.full_name,
             payload=query.data or "",
             can_share_contact=True,
+            source_message_id=str(query.message.message_id) if query.message is not None else None,
         )
     message = update.message
     if message is None or message.chat.type != "private" or message.from_user is None:
@@ -138,6 +139,8 @@ class TelegramSender:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         try:
+            if reply.edit_message_id is not None and await self._edit(chat_id, reply):
+                return
             for text, markup in render(reply):
                 await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
         except TelegramRetryAfter as error:
@@ -150,6 +153,22 @@ class TelegramSender:
             raise Transient(error.message) from error
         except TelegramAPIError as error:
             raise Rejected(error.message) from error
+
+    async def _edit(self, chat_id: str, reply: Reply) -> bool:
+        """Replace the tapped message (a ballot showing the member's choice); False when Telegram
+        will not (too old, not found, too long for one message): then it is sent as new."""
+        pieces = render(reply)
+        markup = pieces[0][1]
+        if len(pieces) != 1 or not (markup is None or isinstance(markup, InlineKeyboardMarkup)):
+            return False
+        try:
+            await self._bot.edit_message_text(
+                chat_id=int(chat_id), message_id=int(reply.edit_message_id or 0), text=pieces[0][0], reply_markup=markup
+            )
+        except TelegramBadRequest as error:
+            log.info("telegram: could not edit message (%s); sending it anew", error.message)
+            return False
+        return True
 
 
 class TelegramChannel:

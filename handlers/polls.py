@@ -1,0 +1,490 @@
+"""Polls in chat: a secretary sets one up step by step and publishes it; members vote with one tap
+(or tick several and send); results go out when it closes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from babel.dates import format_datetime
+from sqlmodel import col, select
+
+from handlers.context import Context
+from handlers.contract import Button, Catalogs, Reply, Rows, Translator
+from handlers.members import home, refused
+from handlers.notices import in_words, parse_when
+from handlers.payloads import Action, Payload
+from models.membership import NotPermitted
+from models.permissions import Permission, Target, may
+from models.polls import (
+    BallotFor,
+    Decision,
+    PollError,
+    PollProblem,
+    ResultsFor,
+    VoteOutcome,
+    VoteProblem,
+    change_draft,
+    check_poll,
+    choices_from_mask,
+    close,
+    create_draft,
+    my_choices,
+    non_voters,
+    nudge,
+    open_polls_for,
+    publish,
+    queue_results,
+    result,
+    vote,
+)
+from models.tables import Member, Poll, PollRule, PollStatus, PollVoters
+
+DEFAULT_DAYS = 3
+NAMES_SHOWN = 30
+
+
+def _button(label: str, action: Action, argument: str = "") -> Button:
+    return Button(label, Payload(action, argument).encode())
+
+
+def _rule_name(t: Translator, poll: Poll) -> str:
+    _ = t.gettext
+    return {
+        PollRule.MAJORITY_OF_ELIGIBLE: _("more than half of all eligible voters"),
+        PollRule.TWO_THIRDS_OF_ELIGIBLE: _("at least two thirds of all eligible voters"),
+        PollRule.MOST_VOTES: _("most votes"),
+        PollRule.CUSTOM: _("more than {numerator}/{denominator} of the {base}"),
+    }[poll.rule].format(
+        numerator=poll.rule_numerator,
+        denominator=poll.rule_denominator,
+        base=_("eligible voters") if poll.rule_base.value == "eligible" else _("votes cast"),
+    )
+
+
+def _voters_name(t: Translator, voters: PollVoters) -> str:
+    _ = t.gettext
+    return {
+        PollVoters.OFFICIALS: _("official members"),
+        PollVoters.ALL: _("all members, probationary too"),
+        PollVoters.COMMITTEE: _("the branch committee"),
+    }[voters]
+
+
+def problem_text(t: Translator, error: PollError) -> str:
+    _ = t.gettext
+    return {
+        PollProblem.EMPTY_QUESTION: _("The question is empty. Please type it."),
+        PollProblem.TOO_FEW_OPTIONS: _("A poll needs at least 2 options, one per line."),
+        PollProblem.TOO_MANY_OPTIONS: _("A poll can have at most {detail} options."),
+        PollProblem.OPTION_TOO_LONG: _("The option \u201c{detail}…\u201d is too long."),
+        PollProblem.NO_DEADLINE: _("Please set a deadline."),
+        PollProblem.DEADLINE_PASSED: _("That deadline has already passed. Please type a later time."),
+        PollProblem.NO_VOTERS: _("Nobody may vote in this poll. Choose other voters."),
+        PollProblem.NOT_A_DRAFT: _("This poll has already been published or cancelled."),
+        PollProblem.NOT_OPEN: _("This poll is not open."),
+        PollProblem.NUDGED_RECENTLY: _("Those who have not voted were reminded recently. Please try again later."),
+        VoteProblem.CLOSED: _("This poll has ended; your tap was not counted."),
+        VoteProblem.NOT_ELIGIBLE: _(
+            "You are not among those who vote in this poll (for example, probationary members do not vote "
+            "on resolutions). Nothing was recorded."
+        ),
+        VoteProblem.ALREADY_VOTED: _("You have already voted in this poll; your ballot stays as it was."),
+        VoteProblem.BAD_CHOICE: _("This button is no longer valid. Please use the menu below."),
+    }[error.problem].format(detail=error.detail)
+
+
+# --- the ballot ---------------------------------------------------------------------------------
+
+
+def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
+    _ = t.gettext
+    lines = ["🗳 " + _("Vote") + ": " + poll.question, ""]
+    if poll.max_choices > 1:
+        lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
+    else:
+        lines.append(_("Tap one option."))
+    lines.append(
+        (_("Secret ballot.") if poll.secret else _("Open vote: the secretary sees names."))
+        + " "
+        + _("Until {when}.").format(when=_moment(t, poll.deadline, timezone))
+    )
+    return "\n".join(lines)
+
+
+def _moment(t: Translator, moment: datetime | None, timezone: Any) -> str:
+    if moment is None:
+        return "—"
+    pattern = "HH:mm, EEEE, dd/MM/yyyy" if t.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
+    return format_datetime(moment, pattern, tzinfo=timezone, locale=t.locale)
+
+
+def ballot_buttons(t: Translator, poll: Poll, mask: int = 0) -> Rows:
+    ident = str(poll.id)
+    if poll.max_choices == 1:
+        return tuple((_button(label, Action.VOTE, f"{ident}:{1 << i}"),) for i, label in enumerate(poll.options))
+    rows = [
+        (_button(("☑️ " if mask >> i & 1 else "⬜ ") + label, Action.TOGGLE_CHOICE, f"{ident}:{mask ^ (1 << i)}"),)
+        for i, label in enumerate(poll.options)
+    ]
+    rows.append((_button("📨 " + t.gettext("Send my ballot"), Action.VOTE, f"{ident}:{mask}"),))
+    return tuple(rows)
+
+
+def ballot_maker(catalogs: Catalogs, timezone: Any) -> BallotFor:
+    def ballot_for(member: Member, poll: Poll) -> dict[str, Any]:
+        t = catalogs.translator(member.locale)
+        return Reply(ballot_text(t, poll, timezone), buttons=ballot_buttons(t, poll)).to_dict()
+
+    return ballot_for
+
+
+def _parse_ids(argument: str) -> tuple[int, int]:
+    poll_id, _, mask = argument.partition(":")
+    return int(poll_id), int(mask or 0)
+
+
+async def toggle(ctx: Context, member: Member, argument: str) -> list[Reply]:
+    poll_id, mask = _parse_ids(argument)
+    poll = await ctx.session.get(Poll, poll_id)
+    if poll is None or poll.max_choices == 1 or mask >> len(poll.options):
+        return [home(ctx, member, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    chosen = len(choices_from_mask(mask, len(poll.options)))
+    note = ""
+    if chosen > poll.max_choices:
+        note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
+    return [
+        Reply(
+            ballot_text(ctx.translator, poll, ctx.timezone) + note,
+            buttons=ballot_buttons(ctx.translator, poll, mask),
+            edit_message_id=ctx.inbound.source_message_id,
+        )
+    ]
+
+
+async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    poll_id, mask = _parse_ids(argument)
+    try:
+        outcome = await vote(ctx.session, poll_id, member, mask)
+    except PollError as error:
+        return [Reply(problem_text(ctx.translator, error))]
+    poll = await ctx.session.get(Poll, poll_id)
+    assert poll is not None
+    chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options)))
+    text = (
+        _("Your vote was recorded: {choice}.")
+        if outcome is VoteOutcome.RECORDED
+        else _("Your vote was changed to: {choice}.")
+    ).format(choice=chosen)
+    if poll.secret:
+        text += " " + _("It is secret: nobody can see what you chose.")
+    elif poll.allow_change:
+        text += " " + _("You can change it until the deadline.")
+    body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text
+    # The ballot itself now shows the member's choice (edited in place where the platform can).
+    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
+    return [Reply(body, buttons=buttons, edit_message_id=ctx.inbound.source_message_id)]
+
+
+async def open_polls(ctx: Context, member: Member) -> list[Reply]:
+    _ = ctx.gettext
+    listed = await open_polls_for(ctx.session, member)
+    if not listed:
+        return [home(ctx, member, _("There are no open polls for you now."))]
+    replies = []
+    for poll, voted in listed:
+        if voted:
+            mine = await my_choices(ctx.session, poll, member)
+            status = _("You have voted") + (
+                ": " + ", ".join(poll.options[i] for i in mine) if mine else " " + _("(secret ballot)")
+            )
+            buttons = ballot_buttons(ctx.translator, poll) if poll.allow_change and not poll.secret else ()
+            replies.append(Reply(ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status, buttons=buttons))
+        else:
+            replies.append(
+                Reply(ballot_text(ctx.translator, poll, ctx.timezone), buttons=ballot_buttons(ctx.translator, poll))
+            )
+    return replies
+
+
+# --- setting one up -----------------------------------------------------------------------------
+
+
+async def start(ctx: Context, actor: Member) -> list[Reply]:
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.MANAGE_POLLS, own_branch):
+        return refused(ctx, actor, Permission.MANAGE_POLLS, own_branch)
+    ctx.ask("poll")
+    text = _("Type the question to vote on, e.g. \u201cApprove the branch's plan for the first quarter?\u201d")
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+
+
+async def draft_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
+    local = datetime.now(ctx.timezone) + timedelta(days=DEFAULT_DAYS)
+    deadline = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    try:
+        poll = await create_draft(ctx.session, actor, text, [actor.branch_id], deadline)
+    except PollError as error:
+        ctx.ask("poll")
+        return [Reply(problem_text(ctx.translator, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [preview(ctx, poll)]
+
+
+def preview(ctx: Context, poll: Poll, note: str = "") -> Reply:
+    _ = ctx.gettext
+    t = ctx.translator
+    lines = [note, _("Preview of the poll:"), "", "🗳 " + poll.question, ""]
+    lines += [f"{i}. {label}" for i, label in enumerate(poll.options, start=1)]
+    lines += [
+        "",
+        _("Choices per member: {count}").format(count=poll.max_choices),
+        _("Ballot: {kind}").format(kind=_("secret") if poll.secret else _("open (the secretary sees names)")),
+        _("Who votes: {voters}").format(voters=_voters_name(t, poll.voters)),
+        _("Passes with: {rule}").format(rule=_rule_name(t, poll)),
+        _("Deadline: {when}").format(when=_moment(t, poll.deadline, ctx.timezone)),
+        _("Running totals shown to members: {value}").format(value=_("yes") if poll.show_running else _("no")),
+    ]
+    ident = str(poll.id)
+    buttons: Rows = (
+        (
+            _button("✏️ " + _("Options"), Action.ASK, f"options:{ident}"),
+            _button("⏰ " + _("Deadline"), Action.ASK, f"deadline:{ident}"),
+        ),
+        (
+            _button(
+                "🔒 " + (_("Make it open") if poll.secret else _("Make it secret")), Action.POLL_SET, f"{ident}:secret"
+            ),
+            _button("🔢 " + _("Choices per member"), Action.POLL_SET, f"{ident}:choices"),
+        ),
+        (
+            _button("👥 " + _("Who votes"), Action.POLL_SET, f"{ident}:voters"),
+            _button("⚖️ " + _("Rule"), Action.POLL_SET, f"{ident}:rule"),
+        ),
+        (_button("📊 " + _("Running totals"), Action.POLL_SET, f"{ident}:running"),),
+        (
+            _button("📤 " + _("Publish"), Action.POLL_PUBLISH, ident),
+            _button("✖️ " + _("Cancel"), Action.POLL_CANCEL, ident),
+        ),
+    )
+    return Reply("\n".join(lines).strip(), buttons=buttons)
+
+
+async def _poll(ctx: Context, actor: Member, argument: str) -> Poll | list[Reply]:
+    poll = await ctx.session.get(Poll, int(argument.split(":", 1)[0]))
+    if poll is None:
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    try:
+        await check_poll(ctx.session, actor, poll)
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return poll
+
+
+_CYCLES: dict[str, list[Any]] = {
+    "voters": [PollVoters.OFFICIALS, PollVoters.ALL, PollVoters.COMMITTEE],
+    "rule": [PollRule.MAJORITY_OF_ELIGIBLE, PollRule.TWO_THIRDS_OF_ELIGIBLE, PollRule.MOST_VOTES],
+}
+
+
+async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    field = argument.partition(":")[2]
+    changes: dict[str, Any]
+    if field == "secret":
+        changes = {"secret": not poll.secret, "allow_change": poll.secret}
+    elif field == "running":
+        changes = {"show_running": not poll.show_running}
+    elif field == "choices":
+        changes = {"max_choices": poll.max_choices % len(poll.options) + 1}
+    elif field in _CYCLES:
+        cycle = _CYCLES[field]
+        current = getattr(poll, field)
+        changes = {field: cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]}
+    else:
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    try:
+        await change_draft(ctx.session, actor, poll, **changes)
+    except PollError as error:
+        return [Reply(problem_text(ctx.translator, error))]
+    return [preview(ctx, poll)]
+
+
+async def ask(ctx: Context, actor: Member, field: str, poll_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, poll_id)
+    if isinstance(poll, list):
+        return poll
+    ctx.ask(f"{field}:{poll_id}")
+    text = (
+        _("Type the options, one per line (2 to 10).")
+        if field == "options"
+        else _("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00.")
+    )
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+
+
+async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[Reply]:
+    field, _sep, poll_id = question.partition(":")
+    poll = await _poll(ctx, actor, poll_id)
+    if isinstance(poll, list):
+        return poll
+    try:
+        if field == "options":
+            await change_draft(ctx.session, actor, poll, options=text.splitlines())
+        else:
+            when = parse_when(text, datetime.now(ctx.timezone))
+            if when is None:
+                ctx.ask(question)
+                return [
+                    Reply(
+                        ctx.gettext("\u201c{text}\u201d is not a time. Type it like 19:00 or 25/11 19:00.").format(
+                            text=text[:40]
+                        )
+                    )
+                ]
+            await change_draft(ctx.session, actor, poll, deadline=when)
+    except PollError as error:
+        ctx.ask(question)
+        return [Reply(problem_text(ctx.translator, error))]
+    return [preview(ctx, poll, "✅ " + ctx.gettext("Saved."))]
+
+
+async def publish_poll(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    try:
+        count = await publish(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone))
+    except PollError as error:
+        return [Reply(problem_text(ctx.translator, error))]
+    text = _("The poll is open: {count} member(s) may vote until {when}.").format(
+        count=count, when=in_words(ctx, poll.deadline) if poll.deadline else "—"
+    )
+    return [Reply(text, buttons=((_button("📊 " + _("Track"), Action.POLL_TRACK, str(poll.id)),),))]
+
+
+async def cancel_poll(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    if poll.status is not PollStatus.DRAFT:
+        return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_A_DRAFT)))]
+    poll.status = PollStatus.CANCELLED
+    ctx.session.add(poll)
+    return [home(ctx, actor, ctx.gettext("Cancelled."))]
+
+
+# --- following and closing ----------------------------------------------------------------------
+
+
+def results_text(t: Translator, poll: Poll, decision: Decision) -> str:
+    _ = t.gettext
+    total = max(1, sum(decision.counts))
+    lines = ["📊 " + _("Result") + ": " + poll.question, ""]
+    for i, (label, count) in enumerate(zip(poll.options, decision.counts, strict=True)):
+        mark = "🏆 " if decision.leader == i else ""
+        lines.append(f"{mark}{label}: {count} ({count * 100 / total:.0f}%)")
+    lines += [
+        "",
+        _("Turnout: {voters} of {eligible} eligible voted.").format(voters=decision.voters, eligible=decision.eligible),
+        _("Rule: {rule}.").format(rule=_rule_name(t, poll)),
+    ]
+    if decision.passed and decision.leader is not None:
+        lines.append("✅ " + _("Adopted: {option}.").format(option=poll.options[decision.leader]))
+    else:
+        lines.append("❌ " + _("No option reached what the rule requires."))
+    return "\n".join(lines)
+
+
+def results_maker(catalogs: Catalogs) -> ResultsFor:
+    def results_for(member: Member, poll: Poll, decision: Decision) -> dict[str, Any]:
+        return Reply(results_text(catalogs.translator(member.locale), poll, decision)).to_dict()
+
+    return results_for
+
+
+async def track(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    decision = await result(ctx.session, poll)
+    lines = [results_text(ctx.translator, poll, decision)]
+    buttons: list[tuple[Button, ...]] = []
+    if poll.status is PollStatus.OPEN:
+        lines.insert(
+            0, _("Open until {when}. Counts so far:").format(when=_moment(ctx.translator, poll.deadline, ctx.timezone))
+        )
+        waiting = await non_voters(ctx.session, poll)
+        if waiting:
+            names = ", ".join(m.full_name for m in waiting[:NAMES_SHOWN])
+            lines.append("\n" + _("Not voted yet ({count}): {names}").format(count=len(waiting), names=names))
+            buttons.append((_button("🔔 " + _("Remind those who have not voted"), Action.POLL_NUDGE, str(poll.id)),))
+        buttons.append(
+            (
+                _button("🔄 " + _("Refresh"), Action.POLL_TRACK, str(poll.id)),
+                _button("⏹ " + _("Close now"), Action.POLL_CLOSE, str(poll.id)),
+            )
+        )
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def remind(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    try:
+        queued = await nudge(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone), ctx.nudge_interval)
+    except PollError as error:
+        return [Reply(problem_text(ctx.translator, error))]
+    return [Reply(ctx.gettext("Reminder sent again: {count} message(s).").format(count=queued))]
+
+
+async def close_now(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    if not await close(ctx.session, poll, actor=actor):
+        return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_OPEN)))]
+    await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)
+    decision = await result(ctx.session, poll)
+    return [Reply(results_text(ctx.translator, poll, decision))]
+
+
+async def poll_list(ctx: Context, actor: Member) -> list[Reply]:
+    """The secretary's recent polls in their scope, each with its tracking button."""
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.MANAGE_POLLS, own_branch):
+        return refused(ctx, actor, Permission.MANAGE_POLLS, own_branch)
+    polls = (
+        await ctx.session.exec(
+            select(Poll)
+            .where(col(Poll.status).in_([PollStatus.OPEN, PollStatus.CLOSED]))
+            .order_by(col(Poll.id).desc())
+            .limit(10)
+        )
+    ).all()
+    mine = []
+    for poll in polls:
+        try:
+            await check_poll(ctx.session, actor, poll)
+        except NotPermitted:
+            continue
+        mine.append(poll)
+    if not mine:
+        return [Reply(_("No polls yet. Tap \u201cNew poll\u201d to set one up."))]
+    lines = [_("Recent polls:"), ""]
+    buttons = []
+    for number, poll in enumerate(mine, start=1):
+        state = "🟢" if poll.status is PollStatus.OPEN else "⏹"
+        lines.append(f"{number}. {state} {poll.question[:60]}")
+        buttons.append((_button(f"📊 {number}. " + _("Track"), Action.POLL_TRACK, str(poll.id)),))
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]

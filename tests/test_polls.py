@@ -1,0 +1,254 @@
+"""Polls and votes: the rules, one ballot each under any load, secrecy, eligibility, closing once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, inspect, update
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from handlers.contract import Inbound
+from handlers.polls import ballot_maker, results_maker
+from models.polls import Decision, close_due, create_draft, decide, publish
+from models.tables import (
+    ChannelIdentity,
+    Member,
+    OpenBallot,
+    OutboxMessage,
+    Platform,
+    Poll,
+    PollBase,
+    PollRule,
+    PollStatus,
+    PollTally,
+    PollVoter,
+    PollVoters,
+    utcnow,
+)
+from scheduler.polls import close_due_polls
+from tests.chat import button, say
+from tests.conftest import Demo, member_named
+from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
+
+SECRETARY = 400
+
+
+# --- the rules, on cases computed by hand ---------------------------------------------------------
+
+
+def test_more_than_half_of_all_eligible_not_of_those_who_voted() -> None:
+    # 11 eligible, 10 present: 5 for is not enough, 6 is (DESIGN.md §4).
+    assert not decide(PollRule.MAJORITY_OF_ELIGIBLE, [5, 5], voters=10, eligible=11).passed
+    assert decide(PollRule.MAJORITY_OF_ELIGIBLE, [6, 4], voters=10, eligible=11).passed
+    # Most voters agreed, yet fewer than half of the branch did: not adopted.
+    lonely = decide(PollRule.MAJORITY_OF_ELIGIBLE, [4, 1], voters=5, eligible=11)
+    assert lonely.leader == 0 and not lonely.passed
+    # An exempt member who did not vote is not in the base: 5 of (11 - 2) is more than half.
+    assert decide(PollRule.MAJORITY_OF_ELIGIBLE, [5, 0], voters=5, eligible=11, exempt_not_voting=2).passed
+
+
+def test_two_thirds_ties_zero_turnout_and_custom_rules() -> None:
+    assert decide(PollRule.TWO_THIRDS_OF_ELIGIBLE, [6, 3], voters=9, eligible=9).passed  # exactly 2/3
+    assert not decide(PollRule.TWO_THIRDS_OF_ELIGIBLE, [5, 4], voters=9, eligible=9).passed
+    tie = decide(PollRule.MOST_VOTES, [3, 3, 1], voters=7, eligible=7)
+    assert tie.leader is None and not tie.passed
+    assert decide(PollRule.MOST_VOTES, [1, 3, 2], voters=6, eligible=20) == Decision((1, 3, 2), 6, 20, 20, 1, True)
+    nobody = decide(PollRule.MAJORITY_OF_ELIGIBLE, [0, 0], voters=0, eligible=10)
+    assert nobody.leader is None and not nobody.passed
+    assert not decide(PollRule.MOST_VOTES, [0, 0], voters=0, eligible=0).passed
+    # More than 3/5 of the votes cast: 4 of 6 is; 3 of 5 is not "more than".
+    custom = {"numerator": 3, "denominator": 5, "base": PollBase.VOTED}
+    assert decide(PollRule.CUSTOM, [4, 2], voters=6, eligible=30, **custom).passed  # type: ignore[arg-type]
+    assert not decide(PollRule.CUSTOM, [3, 2], voters=5, eligible=30, **custom).passed  # type: ignore[arg-type]
+
+
+# --- in chat ----------------------------------------------------------------------------------------
+
+
+async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False) -> int:
+    """Lý Văn Quang (Tây) sets up and publishes a resolution vote; the poll id."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
+    assert "1. Đồng ý\n2. Không đồng ý\n3. Ý kiến khác" in preview.text
+    assert "quá nửa tổng số người có quyền biểu quyết" in preview.text
+    if secret:
+        preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
+        assert "Hình thức: bỏ phiếu kín" in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    assert "8 đảng viên được bỏ phiếu" in opened.text  # Tây: 10 members, 2 probationary
+    return int(button(opened, "Theo dõi").split(":")[1])
+
+
+async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, 402, f"/start {demo.code('Trịnh Thị Yến')}")  # probationary
+    poll_id = await _open_poll(runtime, demo)
+    async with runtime.sessions() as session:
+        ballots = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.body)["text"].is_not(None)))).all()
+    assert {b.chat_id for b in ballots if "Thông qua kế hoạch" in b.body["text"]} == {"400", "401"}
+    # The member taps "Đồng ý" on the ballot: recorded, and the ballot is edited to show it.
+    tapped = (await say(runtime, 401, payload=f"pv:{poll_id}:1", source_message_id="77"))[0]
+    assert "Đã ghi nhận phiếu của đồng chí: Đồng ý" in tapped.text and tapped.edit_message_id == "77"
+    changed = (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0]
+    assert "Đã đổi phiếu của đồng chí thành: Không đồng ý" in changed.text
+    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 402, payload=f"pv:{poll_id}:1"))[0].text
+    open_list = await say(runtime, 401, "🗳 Biểu quyết đang mở")
+    assert "Đồng chí đã bỏ phiếu: Không đồng ý" in open_list[0].text
+    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
+    assert "Đã bỏ phiếu: 2 trên 8" in track.text and "Chưa bỏ phiếu (6)" in track.text
+    closed = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    assert "Đồng ý: 1 (50%)" in closed.text and "Không đồng ý: 1 (50%)" in closed.text
+    assert "Không phương án nào đạt yêu cầu" in closed.text
+    assert "đã kết thúc" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
+    assert await _count(runtime, OpenBallot, poll_id) == 2
+
+
+async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="pnew")
+    preview = (await say(runtime, SECRETARY, "Chọn ngày tổng vệ sinh"))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Phương án"))
+    preview = (await say(runtime, SECRETARY, "Chủ nhật 7/12\nChủ nhật 14/12\nThứ bảy 20/12"))[0]
+    assert "1. Chủ nhật 7/12\n2. Chủ nhật 14/12\n3. Thứ bảy 20/12" in preview.text
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Số lựa chọn")))[0]
+    assert "Số phương án mỗi người được chọn: 2" in preview.text
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Người biểu quyết")))[0]
+    assert "tất cả đảng viên, kể cả dự bị" in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    assert "10 đảng viên" in opened.text
+    poll_id = int(button(opened, "Theo dõi").split(":")[1])
+    ticked = (await say(runtime, SECRETARY, payload=f"pt:{poll_id}:1"))[0]
+    assert "☑️ Chủ nhật 7/12" in str(ticked.buttons) and "⬜ Chủ nhật 14/12" in str(ticked.buttons)
+    ticked = (await say(runtime, SECRETARY, payload=button(ticked, "Thứ bảy 20/12")))[0]
+    sent = (await say(runtime, SECRETARY, payload=button(ticked, "Gửi phiếu")))[0]
+    assert "Đã ghi nhận phiếu của đồng chí: Chủ nhật 7/12, Thứ bảy 20/12" in sent.text
+    assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:2"))[0].text
+    assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:7"))[0].text  # 3 > 2
+
+
+async def _count(runtime: Runtime, table: type, poll_id: int) -> int:
+    async with runtime.sessions() as session:
+        query = select(func.count()).select_from(table).where(table.poll_id == poll_id)  # type: ignore[attr-defined]
+        return int((await session.exec(query)).one())
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["open", "secret"])
+async def test_fifty_taps_at_once_make_one_ballot(runtime: Runtime, demo: Demo, secret: bool) -> None:
+    poll_id = await _open_poll(runtime, demo, secret=secret)
+    member = await member_named(runtime, "Đinh Văn Khánh")
+    async with runtime.sessions() as session, session.begin():
+        session.add(ChannelIdentity(platform=Platform.WEB, platform_user_id="k", chat_id="k", member_id=member.id or 0))
+
+    async def tap(n: int) -> str:
+        payload = f"pv:{poll_id}:{1 << (n % 3)}"  # the same and different options
+        inbound = Inbound(platform=Platform.WEB, user_id="k", chat_id="k", payload=payload)
+        return (await runtime.process(inbound, f"tap-{n}", answer_inline=True)).replies[0].text
+
+    answers = await asyncio.gather(*(tap(n) for n in range(50)))
+    assert sum("Đã ghi nhận" in a for a in answers) == 1
+    assert await _count(runtime, PollVoter, poll_id) == 1
+    if secret:
+        assert sum("đã bỏ phiếu rồi" in a for a in answers) == 49
+        async with runtime.sessions() as session:
+            total = (await session.exec(select(func.sum(PollTally.votes)).where(PollTally.poll_id == poll_id))).one()
+        assert total == 1
+    else:
+        assert await _count(runtime, OpenBallot, poll_id) == 1
+
+
+async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, demo: Demo) -> None:
+    poll_id = await _open_poll(runtime, demo, secret=True)
+    for user, name, mask in ((401, "Mai Văn Sơn", 1), (403, "Chu Thị Thảo", 2), (404, "Phan Thị Loan", 1)):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        reply = (await say(runtime, user, payload=f"pv:{poll_id}:{mask}"))[0]
+        assert "không ai biết đồng chí đã chọn gì" in reply.text and reply.buttons == ()
+        assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=f"pv:{poll_id}:4"))[0].text  # final
+    async with runtime.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {t: {c["name"] for c in inspect(sync).get_columns(t)} for t in ("polltally", "pollvoter")}
+        )
+    # The ballot box has a count per option and nothing else; the roll has no choice and no time.
+    assert columns["polltally"] == {"poll_id", "option", "votes"}
+    assert columns["pollvoter"] == {"poll_id", "member_id", "entered_by_member_id"}
+    async with runtime.sessions() as session:
+        tally = (
+            await session.exec(select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll_id))
+        ).all()
+    assert sorted(tally) == [(0, 2), (1, 1), (2, 0)]
+    assert await _count(runtime, OpenBallot, poll_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "voters", "eligible"),
+    [
+        ("Mai Văn Sơn", PollVoters.OFFICIALS, True),  # official
+        ("Trịnh Thị Yến", PollVoters.OFFICIALS, False),  # probationary
+        ("Trịnh Thị Yến", PollVoters.ALL, True),  # a consultation of everyone
+        ("Tạ Văn Bình", PollVoters.OFFICIALS, True),  # exempt members may vote
+        ("Hồ Thị Ngọc", PollVoters.COMMITTEE, True),  # the deputy is on the committee
+        ("Mai Văn Sơn", PollVoters.COMMITTEE, False),
+        ("Vũ Thị Mai", PollVoters.OFFICIALS, False),  # another branch
+    ],
+)
+async def test_who_may_vote(runtime: Runtime, demo: Demo, name: str, voters: PollVoters, eligible: bool) -> None:
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Câu hỏi?", [secretary.branch_id], utcnow() + timedelta(days=1))
+        poll.voters = voters
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    await say(runtime, 500, f"/start {demo.code(name)}")
+    reply = (await say(runtime, 500, payload=f"pv:{poll.id}:1"))[0].text
+    assert ("Đã ghi nhận" in reply) is eligible, reply
+
+
+async def test_deactivated_and_strangers_cannot_vote(runtime: Runtime, demo: Demo) -> None:
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, 501, f"/start {demo.code('Đinh Văn Khánh')}")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.full_name) == "Đinh Văn Khánh").values(active=False))
+    assert "chỉ phục vụ đảng viên" in (await say(runtime, 501, payload=f"pv:{poll_id}:1"))[0].text
+    assert "chỉ phục vụ đảng viên" in (await say(runtime, 502, payload=f"pv:{poll_id}:1"))[0].text
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(PollVoter))).one() == 0
+
+
+async def test_the_deadline_closes_a_poll_once_with_two_schedulers(runtime: Runtime, demo: Demo) -> None:
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, 401, payload=f"pv:{poll_id}:1")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
+        before = (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
+    results_for = results_maker(runtime.catalogs)
+    first, second = await asyncio.gather(
+        close_due_polls(runtime.sessions, results_for, lambda: None),
+        close_due_polls(runtime.sessions, results_for, lambda: None),
+    )
+    assert sorted(first + second) == [poll_id]
+    async with runtime.sessions() as session:
+        results = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.id) > before))).all()
+        poll = await session.get(Poll, poll_id)
+        assert await close_due(session) == []
+    assert poll is not None and poll.status is PollStatus.CLOSED
+    assert sorted(r.chat_id for r in results) == ["400", "401"]  # each linked member once
+    assert "Kết quả: Thông qua kế hoạch quý I?" in results[0].body["text"]
+
+
+async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers_it(
+    webhook: Webhook,  # noqa: F811
+    demo: Demo,
+) -> None:
+    runtime = webhook.runtime
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, 601, f"/start {demo.code('Mai Văn Sơn')}")
+    update_body = webhook.fake.callback_update(601, f"pv:{poll_id}:1")
+    responses = await asyncio.gather(*(webhook.post(update_body) for _ in range(3)))
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert (await webhook.post(update_body)).status_code == 200
+    assert await webhook.count(PollVoter) == 1 and await webhook.count(OpenBallot) == 1
