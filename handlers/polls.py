@@ -172,15 +172,18 @@ async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
     poll = await ctx.session.get(Poll, poll_id)
     assert poll is not None
     chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options)))
-    text = (
-        _("Your vote was recorded: {choice}.")
-        if outcome is VoteOutcome.RECORDED
-        else _("Your vote was changed to: {choice}.")
-    ).format(choice=chosen)
     if poll.secret:
-        text += " " + _("It is secret: nobody can see what you chose.")
-    elif poll.allow_change:
-        text += " " + _("You can change it until the deadline.")
+        # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
+        # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
+        text = _("Your secret ballot was recorded. Nobody can see what you chose, and it cannot be changed.")
+    else:
+        text = (
+            _("Your vote was recorded: {choice}.")
+            if outcome is VoteOutcome.RECORDED
+            else _("Your vote was changed to: {choice}.")
+        ).format(choice=chosen)
+        if poll.allow_change:
+            text += " " + _("You can change it until the deadline.")
     body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text
     # The ballot itself now shows the member's choice (edited in place where the platform can).
     buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)

@@ -26,6 +26,7 @@ from models.tables import (
     PollTally,
     PollVoter,
     PollVoters,
+    ProcessedUpdate,
     utcnow,
 )
 from scheduler.polls import close_due_polls
@@ -167,7 +168,8 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     for user, name, mask in ((401, "Mai Văn Sơn", 1), (403, "Chu Thị Thảo", 2), (404, "Phan Thị Loan", 1)):
         await say(runtime, user, f"/start {demo.code(name)}")
         reply = (await say(runtime, user, payload=f"pv:{poll_id}:{mask}"))[0]
-        assert "không ai biết đồng chí đã chọn gì" in reply.text and reply.buttons == ()
+        assert "Đã ghi nhận phiếu kín" in reply.text and reply.buttons == ()
+        assert "Đồng ý" not in reply.text  # not even the confirmation names the choice
         assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=f"pv:{poll_id}:4"))[0].text  # final
     async with runtime.engine.connect() as connection:
         columns = await connection.run_sync(
@@ -182,6 +184,12 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
         ).all()
     assert sorted(tally) == [(0, 2), (1, 1), (2, 0)]
     assert await _count(runtime, OpenBallot, poll_id) == 0
+    # Nothing stored for delivery or retries pairs a chat with a choice either.
+    async with runtime.sessions() as session:
+        stored = [str(b) for b in (await session.exec(select(OutboxMessage.body))).all()]
+        stored += [str(r) for r in (await session.exec(select(ProcessedUpdate.result))).all()]
+    confirmations = [text.split("Đã ghi nhận", 1)[1] for text in stored if "Đã ghi nhận" in text]
+    assert len(confirmations) >= 3 and not [c for c in confirmations if "Đồng ý" in c]
 
 
 @pytest.mark.parametrize(
