@@ -98,6 +98,8 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await polls.draft_from_text(ctx, member, text)
     if question.startswith(("options:", "deadline:")):
         return await polls.answer(ctx, member, question, text)
+    if question.startswith("paper:"):
+        return await polls.paper_voters(ctx, member, question.partition(":")[2], text)
     return await records.answer(ctx, member, question, text)
 
 
@@ -171,7 +173,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.ASK:
             if argument.startswith("when:"):
                 return await notices.ask_when(ctx, member, argument.partition(":")[2])
-            if argument.startswith(("options:", "deadline:")):
+            if argument.startswith(("options:", "deadline:", "paper:")):
                 field, _sep, poll_id = argument.partition(":")
                 return await polls.ask(ctx, member, field, poll_id)
             return await records.ask(ctx, member, argument)
@@ -237,6 +239,10 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await polls.remind(ctx, member, argument)
         case Action.POLL_CLOSE:
             return await polls.close_now(ctx, member, argument)
+        case Action.PAPER_VOTER:
+            return await polls.paper_ballot(ctx, member, argument)
+        case Action.PAPER_VOTE:
+            return await polls.paper_vote(ctx, member, argument)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

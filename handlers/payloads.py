@@ -62,6 +62,8 @@ class Action(StrEnum):
     POLL_TRACK = "pk"
     POLL_NUDGE = "pn"
     POLL_CLOSE = "px"
+    PAPER_VOTER = "pe"  # <poll id>:<member id>: the options of a paper ballot for that member
+    PAPER_VOTE = "pw"  # <poll id>:<member id>:<mask>
 
 
 class InvalidPayload(ValueError):
@@ -72,7 +74,7 @@ _LOCALE = re.compile(r"^[a-z]{2}$")
 _ID = re.compile(r"^[0-9]{1,12}$")
 _ID_AND_MASK = re.compile(r"^[0-9]{1,12}:[0-9]{1,4}$")
 _ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
-ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when", "options", "deadline")
+ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when", "options", "deadline", "paper")
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 
 
@@ -96,6 +98,8 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
     Action.NOTICE_AUDIENCE: _matches(_ID_AND_WORD),
     **dict.fromkeys((Action.VOTE, Action.TOGGLE_CHOICE), _matches(_ID_AND_MASK)),
     Action.POLL_SET: _matches(_ID_AND_WORD),
+    Action.PAPER_VOTER: _matches(re.compile(r"^[0-9]{1,12}:[0-9]{1,12}$")),
+    Action.PAPER_VOTE: _matches(re.compile(r"^[0-9]{1,12}:[0-9]{1,12}:[0-9]{1,4}$")),
     **dict.fromkeys(
         (Action.POLL_PUBLISH, Action.POLL_CANCEL, Action.POLL_TRACK, Action.POLL_NUDGE, Action.POLL_CLOSE),
         _matches(_ID),

@@ -38,6 +38,7 @@ from models.polls import (
     result,
     vote,
 )
+from models.roster import fold
 from models.tables import Member, Poll, PollRule, PollStatus, PollVoters
 
 DEFAULT_DAYS = 3
@@ -324,11 +325,11 @@ async def ask(ctx: Context, actor: Member, field: str, poll_id: str) -> list[Rep
     if isinstance(poll, list):
         return poll
     ctx.ask(f"{field}:{poll_id}")
-    text = (
-        _("Type the options, one per line (2 to 10).")
-        if field == "options"
-        else _("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00.")
-    )
+    text = {
+        "options": _("Type the options, one per line (2 to 10)."),
+        "deadline": _("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00."),
+        "paper": _("A vote cast on paper or by show of hands: type part of the member's name."),
+    }[field]
     return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
 
 
@@ -430,6 +431,7 @@ async def track(ctx: Context, actor: Member, argument: str) -> list[Reply]:
             names = ", ".join(m.full_name for m in waiting[:NAMES_SHOWN])
             lines.append("\n" + _("Not voted yet ({count}): {names}").format(count=len(waiting), names=names))
             buttons.append((_button("🔔 " + _("Remind those who have not voted"), Action.POLL_NUDGE, str(poll.id)),))
+            buttons.append((_button("✍️ " + _("Enter a paper vote"), Action.ASK, f"paper:{poll.id}"),))
         buttons.append(
             (
                 _button("🔄 " + _("Refresh"), Action.POLL_TRACK, str(poll.id)),
@@ -491,3 +493,61 @@ async def poll_list(ctx: Context, actor: Member) -> list[Reply]:
         lines.append(f"{number}. {state} {poll.question[:60]}")
         buttons.append((_button(f"📊 {number}. " + _("Track"), Action.POLL_TRACK, str(poll.id)),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+# --- paper votes --------------------------------------------------------------------------------
+
+
+async def paper_voters(ctx: Context, actor: Member, poll_id: str, typed: str) -> list[Reply]:
+    """Eligible members who have not voted and whose name contains what the secretary typed."""
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, poll_id)
+    if isinstance(poll, list):
+        return poll
+    needle = fold(typed)
+    found = [m for m in await non_voters(ctx.session, poll) if needle and needle in fold(m.full_name)][:NAMES_SHOWN]
+    if not found:
+        ctx.ask(f"paper:{poll_id}")
+        return [
+            Reply(_("Nobody who has not voted yet has a name containing \u201c{text}\u201d.").format(text=typed[:40]))
+        ]
+    buttons = tuple((_button(m.full_name, Action.PAPER_VOTER, f"{poll.id}:{m.id}"),) for m in found)
+    return [Reply(_("Whose vote is it?"), buttons=buttons)]
+
+
+async def paper_ballot(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    member = await ctx.session.get(Member, int(argument.split(":")[1]))
+    if member is None:
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    buttons = tuple(
+        (_button(label, Action.PAPER_VOTE, f"{poll.id}:{member.id}:{1 << i}"),) for i, label in enumerate(poll.options)
+    )
+    return [Reply(_("The paper vote of {name}:").format(name=member.full_name), buttons=buttons)]
+
+
+async def paper_vote(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    """Record a vote the member cast on paper; audited as entered by the secretary, counted once."""
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, argument)
+    if isinstance(poll, list):
+        return poll
+    _poll_id, member_id, mask = (int(part) for part in argument.split(":"))
+    member = await ctx.session.get(Member, member_id)
+    if member is None:
+        return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    try:
+        await vote(ctx.session, poll.id or 0, member, mask, entered_by=actor)
+    except PollError as error:
+        if error.problem is VoteProblem.ALREADY_VOTED:
+            return [Reply(_("{name} has already voted; nothing was changed.").format(name=member.full_name))]
+        return [Reply(problem_text(ctx.translator, error))]
+    return [
+        Reply(
+            _("The paper vote of {name} was recorded.").format(name=member.full_name),
+            buttons=((_button("📊 " + _("Track"), Action.POLL_TRACK, str(poll.id)),),),
+        )
+    ]

@@ -14,6 +14,7 @@ from handlers.contract import Inbound
 from handlers.polls import ballot_maker, results_maker
 from models.polls import Decision, close_due, create_draft, decide, publish
 from models.tables import (
+    AuditEvent,
     ChannelIdentity,
     Member,
     OpenBallot,
@@ -260,3 +261,27 @@ async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert (await webhook.post(update_body)).status_code == 200
     assert await webhook.count(PollVoter) == 1 and await webhook.count(OpenBallot) == 1
+
+
+async def test_a_paper_vote_is_entered_once_and_audited(runtime: Runtime, demo: Demo) -> None:
+    poll_id = await _open_poll(runtime, demo, secret=True)
+    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
+    await say(runtime, SECRETARY, payload=button(track, "Nhập phiếu giấy"))
+    found = (await say(runtime, SECRETARY, "ta van binh"))[0]  # an elderly member without a phone
+    ballot = (await say(runtime, SECRETARY, payload=button(found, "Tạ Văn Bình")))[0]
+    recorded = (await say(runtime, SECRETARY, payload=button(ballot, "Không đồng ý")))[0]
+    assert "Đã ghi nhận phiếu giấy của Tạ Văn Bình" in recorded.text
+    again = (await say(runtime, SECRETARY, payload=button(ballot, "Đồng ý")))[0]
+    assert "đã bỏ phiếu rồi" in again.text
+    await say(runtime, 405, f"/start {demo.code('Tạ Văn Bình')}")
+    assert "đã bỏ phiếu rồi" in (await say(runtime, 405, payload=f"pv:{poll_id}:1"))[0].text
+    async with runtime.sessions() as session:
+        voter = (await session.exec(select(PollVoter).where(PollVoter.poll_id == poll_id))).one()
+        event = (await session.exec(select(AuditEvent).where(AuditEvent.action == "poll.paper_vote"))).one()
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    assert voter.entered_by_member_id == secretary.id and event.actor_member_id == secretary.id
+    assert event.after == {"member_id": voter.member_id}  # secret: the choice is not in the log
+    # A branch member cannot enter votes for others.
+    member_id = voter.member_id
+    await say(runtime, 406, f"/start {demo.code('Phan Thị Loan')}")
+    assert "chỉ dành cho bí thư" in (await say(runtime, 406, payload=f"pw:{poll_id}:{member_id}:1"))[0].text
