@@ -26,6 +26,8 @@ from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.notices import notice_body_maker, parse_when
+from handlers.polls import ballot_maker
+from handlers.polls import problem_text as poll_problem_text
 from handlers.records import problem_text
 from handlers.register import file_problem_text
 from handlers.register import problem_text as row_problem_text
@@ -54,9 +56,24 @@ from models.notices import (
     send_now,
 )
 from models.permissions import OPERATOR
+from models.polls import RESULT_HEADER, PollError, PollProblem, change_draft, publish, result_rows
+from models.polls import create_draft as create_poll_draft
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.roster_files import RegisterFileError, Rows, read_register, write_register
-from models.tables import AuditEvent, Branch, DeactivationReason, Member, Notice, OutboxMessage, OutboxStatus, Role
+from models.tables import (
+    AuditEvent,
+    Branch,
+    DeactivationReason,
+    Member,
+    Notice,
+    OutboxMessage,
+    OutboxStatus,
+    Poll,
+    PollBase,
+    PollRule,
+    PollVoters,
+    Role,
+)
 
 MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 
@@ -649,6 +666,108 @@ async def _receipts(settings: Settings, notice_id: int) -> list[list[str]] | Non
     async with _database(settings) as sessions, sessions() as session:
         notice = await session.get(Notice, notice_id)
         return None if notice is None else await receipt_rows(session, notice, settings.tz)
+
+
+# --- polls --------------------------------------------------------------------------------------
+
+polls_app = typer.Typer(help="Polls and votes.", no_args_is_help=True)
+app.add_typer(polls_app, name="polls")
+
+
+@polls_app.command("create")
+def polls_create(
+    question: Annotated[str, typer.Option(help="What is voted on")],
+    deadline: Annotated[str, typer.Option(help='Until when, e.g. "20:00" or "28/11/2026 20:00"')],
+    branch: Annotated[list[str] | None, typer.Option("--branch", help="Branch code; repeat for several")] = None,
+    commune: Annotated[bool, typer.Option("--commune", help="Every branch")] = False,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="An option; default Đồng ý / Không đồng ý / Ý kiến khác")
+    ] = None,
+    choices: Annotated[int, typer.Option(min=1, max=10, help="Options each member may choose")] = 1,
+    secret: Annotated[bool, typer.Option("--secret", help="Secret ballot (final, untraceable)")] = False,
+    voters: Annotated[PollVoters, typer.Option(help="officials, all or committee")] = PollVoters.OFFICIALS,
+    rule: Annotated[PollRule, typer.Option(help="How the result is decided")] = PollRule.MAJORITY_OF_ELIGIBLE,
+    fraction: Annotated[str, typer.Option(help="For --rule custom: more than this share, e.g. 3/5")] = "1/2",
+    base: Annotated[
+        PollBase, typer.Option(help="For --rule custom: of the eligible, or of the votes cast")
+    ] = PollBase.ELIGIBLE,
+    running: Annotated[bool, typer.Option("--running", help="Members see running totals")] = False,
+) -> None:
+    """Open a poll and send its ballots (audited)."""
+    settings = _settings()
+    if commune == bool(branch):
+        typer.echo("chibo: give --branch CODE (one or more) or --commune", err=True)
+        raise typer.Exit(2)
+    when = parse_when(deadline, datetime.now(settings.tz))
+    numerator, _sep, denominator = fraction.partition("/")
+    if when is None or not (numerator.isdigit() and denominator.isdigit() and 0 < int(numerator) < int(denominator)):
+        typer.echo("chibo: write --deadline like 28/11/2026 20:00 and --fraction like 3/5", err=True)
+        raise typer.Exit(2)
+    changes = {
+        "max_choices": choices, "secret": secret, "voters": voters, "rule": rule, "rule_numerator": int(numerator),
+        "rule_denominator": int(denominator), "rule_base": base, "show_running": running,
+    }  # fmt: skip
+    try:
+        poll_id, count = asyncio.run(_create_poll(settings, question, when, branch or [], option or [], changes))
+    except LookupError as error:
+        typer.echo(f"chibo: {error}", err=True)
+        raise typer.Exit(1) from None
+    except PollError as error:
+        typer.echo(f"chibo: {poll_problem_text(Catalogs(settings.locale).translator(None), error)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"poll #{poll_id} is open: {count} member(s) may vote until {when:%H:%M %d/%m/%Y}")
+
+
+async def _create_poll(
+    settings: Settings, question: str, when: datetime, codes: list[str], options: list[str], changes: dict[str, object]
+) -> tuple[int, int]:
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        branch_ids = [await _branch_id(session, code) for code in codes] if codes else None
+        poll = await create_poll_draft(session, OPERATOR, question, branch_ids, when)
+        if options:
+            changes["options"] = options
+        if int(str(changes["max_choices"])) > len(options or poll.options):
+            raise PollError(PollProblem.TOO_MANY_OPTIONS, str(len(options or poll.options)))
+        await change_draft(session, OPERATOR, poll, **changes)
+        count = await publish(session, OPERATOR, poll, ballot_maker(Catalogs(settings.locale), settings.tz))
+        return poll.id or 0, count
+
+
+@polls_app.command("list")
+def polls_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
+    """The latest polls, newest first."""
+    settings = _settings()
+    for poll in asyncio.run(_latest_polls(settings, limit)):
+        deadline = poll.deadline.astimezone(settings.tz) if poll.deadline else None
+        until = f"{deadline:%d/%m/%Y %H:%M}" if deadline else "-"
+        kind = "secret" if poll.secret else "open"
+        typer.echo(f"#{poll.id:<5} {poll.status.value:<10} {kind:<7} until {until}  {poll.question[:60]}")
+
+
+async def _latest_polls(settings: Settings, limit: int) -> list[Poll]:
+    async with _database(settings) as sessions, sessions() as session:
+        return list((await session.exec(select(Poll).order_by(col(Poll.id).desc()).limit(limit))).all())
+
+
+@polls_app.command("results")
+def polls_results(
+    poll_id: Annotated[int, typer.Argument(help="The poll number (chibo polls list)")],
+    out: Annotated[Path, typer.Argument(help="Where to write the CSV")],
+) -> None:
+    """Counts, turnout and the decision as CSV; for an open vote also each voter's choice."""
+    settings = _settings()
+    rows = asyncio.run(_poll_results(settings, poll_id))
+    if rows is None:
+        typer.echo(f"chibo: there is no poll #{poll_id}", err=True)
+        raise typer.Exit(1)
+    write_register(out, RESULT_HEADER, rows)
+    typer.echo(f"{len(rows)} row(s) written to {out}")
+
+
+async def _poll_results(settings: Settings, poll_id: int) -> list[list[str]] | None:
+    async with _database(settings) as sessions, sessions() as session:
+        poll = await session.get(Poll, poll_id)
+        return None if poll is None else await result_rows(session, poll)
 
 
 def main() -> None:

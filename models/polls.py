@@ -499,3 +499,33 @@ async def queue_results(
     session.add_all(rows)
     await session.flush()
     return len(rows)
+
+
+RESULT_HEADER = ["Phương án", "Số phiếu", "Tỷ lệ"]
+
+
+async def result_rows(session: AsyncSession, poll: Poll) -> list[list[str]]:
+    """The result as CSV rows; for an open vote, then each voter's name and choice."""
+    decision = await result(session, poll)
+    total = max(1, sum(decision.counts))
+    rows = [
+        [label, str(count), f"{count * 100 / total:.1f}%"]
+        for label, count in zip(poll.options, decision.counts, strict=True)
+    ]
+    rows.append(["Đã bỏ phiếu / có quyền biểu quyết", f"{decision.voters}/{decision.eligible}", ""])
+    adopted = poll.options[decision.leader] if decision.passed and decision.leader is not None else "(không)"
+    rows.append(["Được thông qua", adopted, poll.rule.value])
+    if not poll.secret:
+        rows.append([])
+        rows.append(["Họ và tên", "Lựa chọn", "Nhập bởi bí thư"])
+        voters = (
+            await session.exec(
+                select(Member.full_name, OpenBallot.option, PollVoter.entered_by_member_id)
+                .join(OpenBallot, col(OpenBallot.member_id) == Member.id)
+                .join(PollVoter, (col(PollVoter.member_id) == Member.id) & (col(PollVoter.poll_id) == poll.id))
+                .where(OpenBallot.poll_id == poll.id)
+                .order_by(col(Member.full_name))
+            )
+        ).all()
+        rows += [[name, poll.options[option], "x" if entered else ""] for name, option, entered in voters]
+    return rows

@@ -187,3 +187,30 @@ async def _still_works(database_url: str, code: str) -> str:
         return (await runtime.process(inbound, "old-paper-1", answer_inline=True)).replies[0].text
     finally:
         await runtime.engine.dispose()
+
+
+async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, demo: Demo) -> None:
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    created = await asyncio.to_thread(
+        run_chibo, "polls", "create", "--branch", "TAY", "--question", "Chọn ngày tổng vệ sinh?",
+        "--option", "Chủ nhật 7/12", "--option", "Chủ nhật 14/12", "--deadline", "23:59",
+        "--rule", "most_votes", "--voters", "all", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "is open: 10 member(s) may vote" in created.stdout
+    poll_id = int(created.stdout.split("#")[1].split()[0])
+    inbound = Inbound(platform=Platform.WEB, user_id="cli-voter", chat_id="cli-voter", text=demo.code("Cao Văn Dũng"))
+    await runtime.process(inbound, "cli-1", answer_inline=True)
+    vote = Inbound(platform=Platform.WEB, user_id="cli-voter", chat_id="cli-voter", payload=f"pv:{poll_id}:2")
+    assert "Chủ nhật 14/12" in (await runtime.process(vote, "cli-2", answer_inline=True)).replies[0].text
+    listed = await asyncio.to_thread(run_chibo, "polls", "list", env=env, cwd=tmp_path)
+    assert f"#{poll_id}" in listed.stdout and "open" in listed.stdout
+    out = tmp_path / "ket-qua.csv"
+    written = await asyncio.to_thread(run_chibo, "polls", "results", str(poll_id), str(out), env=env, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    text = out.read_text(encoding="utf-8-sig")
+    assert "Chủ nhật 14/12,1,100.0%" in text and "Cao Văn Dũng,Chủ nhật 14/12," in text
+    bad = await asyncio.to_thread(
+        run_chibo, "polls", "create", "--branch", "TAY", "--question", "?", "--deadline", "mai", env=env, cwd=tmp_path
+    )
+    assert bad.returncode == 2 and "--deadline" in bad.stderr
