@@ -1,0 +1,239 @@
+"""The vote path and the tally, measured.
+
+1. Callback updates (one tap each, 10,000 distinct voters) POSTed to chibo's /webhooks/telegram,
+   with a fixed number in flight, beside the same load on a bare aiogram + FastAPI echo webhook
+   (validates the update, answers nothing, stores nothing). Prints votes/s, p50/p99 latency and
+   the ratio. Then the latency at a steady 200 votes/s.
+2. Tallying a 10,000-ballot poll (open and secret).
+
+    .venv/bin/python bench/votes.py                       # PostgreSQL on 127.0.0.1, 10,000 voters
+    .venv/bin/python bench/votes.py --database-url sqlite+aiosqlite:///bench.db --voters 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from aiogram.types import Update
+from fastapi import FastAPI, Request
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiohttp import web
+
+from bot.channels.telegram import make_bot
+from bot.i18n import Catalogs
+from bot.migrate import upgrade
+from bot.settings import Settings
+from handlers.polls import ballot_maker
+from models.db import create_engine, session_factory
+from models.permissions import OPERATOR
+from models.polls import create_draft, publish, result
+from models.tables import Branch, ChannelIdentity, Committee, Member, Platform, Poll, utcnow
+from tests.fake_telegram import FakeTelegram
+from webhooks.app import create_app
+
+TOKEN = "123456:bench-token-for-the-fake-bot-api"
+SECRET = "bench-secret"
+FIRST_USER = 5_000_000
+IN_FLIGHT = 32
+
+
+def callback(user: int, data: str, update_id: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"cb{update_id}",
+            "from": {"id": user, "is_bot": False, "first_name": "M"},
+            "chat_instance": "1",
+            "data": data,
+            "message": {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "…"},
+        },
+    }
+
+
+async def _serve(app: FastAPI) -> AsyncIterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    await task
+
+
+def echo_app(api_base: str) -> FastAPI:
+    """The baseline: an aiogram webhook that validates the update and answers the callback."""
+    bot = make_bot(TOKEN, api_base)
+    app = FastAPI()
+
+    @app.post("/webhooks/telegram")
+    async def hook(request: Request) -> dict[str, bool]:
+        update = Update.model_validate(await request.json(), context={"bot": bot})
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id)
+        return {"ok": True}
+
+    return app
+
+
+async def _load(url: str, bodies: list[dict[str, Any]], rate: float | None = None) -> tuple[float, list[float]]:
+    """POST every body (IN_FLIGHT at a time, or paced at ``rate``/s); seconds taken and latencies."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=IN_FLIGHT)) as client:
+
+        async def worker(index: int) -> None:
+            sent = 0
+            while not queue.empty():
+                body = queue.get_nowait()
+                if rate is not None:  # pace: this worker's share of the rate
+                    due = started + (sent * IN_FLIGHT + index) / rate
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                sent += 1
+                begin = time.perf_counter()
+                response = await client.post("/webhooks/telegram", json=body, headers=headers)
+                latencies.append(time.perf_counter() - begin)
+                assert response.status_code == 200, response.text
+
+        await asyncio.gather(*(worker(i) for i in range(IN_FLIGHT)))
+    return time.perf_counter() - started, latencies
+
+
+def _line(label: str, seconds: float, latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    rate = len(ordered) / seconds
+    p50, p99 = statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
+    print(f"  {label:<22} {rate:8.1f} votes/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms")
+    return rate
+
+
+async def _seed(database_url: str, voters: int, secret: bool, first_user: int) -> int:
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session, session.begin():
+        committee = Committee(name="Bench")
+        session.add(committee)
+        await session.flush()
+        branch = Branch(committee_id=committee.id or 0, code=f"V{uuid.uuid4().hex[:6]}", name="Bench")
+        session.add(branch)
+        await session.flush()
+        people = [Member(branch_id=branch.id or 0, full_name=f"M {i}") for i in range(voters)]
+        session.add_all(people)
+        await session.flush()
+        session.add_all(
+            ChannelIdentity(
+                platform=Platform.TELEGRAM, platform_user_id=str(first_user + i), chat_id=str(first_user + i),
+                member_id=p.id or 0,
+            )
+            for i, p in enumerate(people)
+        )  # fmt: skip
+        poll = await create_draft(session, OPERATOR, "Bench?", [branch.id or 0], utcnow() + timedelta(days=1))
+        poll.secret = secret
+        await publish(session, OPERATOR, poll, ballot_maker(Catalogs("vi"), Settings(_env_file=None).tz))  # type: ignore[call-arg]
+        poll_id = poll.id or 0
+    await engine.dispose()
+    return poll_id
+
+
+async def _tally(database_url: str, poll_id: int, label: str) -> None:
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        timings = []
+        for _ in range(5):
+            begin = time.perf_counter()
+            decision = await result(session, poll)
+            timings.append(time.perf_counter() - begin)
+    await engine.dispose()
+    print(f"  tally {label:<16} {decision.voters} ballots in {min(timings) * 1000:6.1f} ms (best of 5)")
+
+
+async def _fresh_database(url: str) -> AsyncIterator[str]:
+    if url.startswith("sqlite"):
+        yield url
+        return
+    name = f"chibo_bench_{uuid.uuid4().hex[:8]}"
+    admin_dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _measure(
+    app: FastAPI, bodies: list[dict[str, Any]], rate: float | None = None
+) -> tuple[float, list[float]]:
+    async for url in _serve(app):
+        return await _load(url, bodies, rate)
+    raise RuntimeError("the server did not start")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--voters", type=int, default=10_000)
+    args = parser.parse_args()
+    fake = FakeTelegram()
+    runner = web.AppRunner(fake.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async for database_url in _fresh_database(args.database_url):
+        await upgrade(database_url)
+        poll_id = await _seed(database_url, args.voters, secret=False, first_user=FIRST_USER)
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, database_url=database_url, telegram_token=TOKEN, telegram_mode="webhook",
+            public_url="https://bench.invalid", webhook_secret=SECRET, telegram_api_base=fake.url,
+        )  # fmt: skip
+        votes = [callback(FIRST_USER + i, f"pv:{poll_id}:{1 << (i % 3)}", 10_000_000 + i) for i in range(args.voters)]
+        print(f"{args.voters} voters, {IN_FLIGHT} requests in flight, {database_url.split(':')[0]}")
+        seconds, latencies = await _measure(_bench_app(settings), votes)
+        chibo = _line("chibo vote webhook", seconds, latencies)
+        echo_bodies = [callback(FIRST_USER + i, "pv:1:1", 20_000_000 + i) for i in range(args.voters)]
+        seconds, latencies = await _measure(echo_app(fake.url), echo_bodies)
+        echo = _line("bare aiogram echo", seconds, latencies)
+        print(f"  ratio chibo / echo      {chibo / echo:8.2f}   (target >= 0.6)")
+        steady_first = FIRST_USER + 1_000_000
+        steady_poll = await _seed(database_url, 2000, secret=False, first_user=steady_first)
+        steady = [callback(steady_first + i, f"pv:{steady_poll}:1", 30_000_000 + i) for i in range(2000)]
+        seconds, latencies = await _measure(_bench_app(settings), steady, rate=200.0)
+        _line("chibo at 200 votes/s", seconds, latencies)
+        await _tally(database_url, poll_id, "open")
+        secret_first = FIRST_USER + 2_000_000
+        secret_poll = await _seed(database_url, args.voters, secret=True, first_user=secret_first)
+        secret_votes = [callback(secret_first + i, f"pv:{secret_poll}:1", 40_000_000 + i) for i in range(args.voters)]
+        await _measure(_bench_app(settings), secret_votes)
+        await _tally(database_url, secret_poll, "secret")
+    await runner.cleanup()
+
+
+def _bench_app(settings: Settings) -> FastAPI:
+    """chibo's app with Telegram in webhook mode against the in-process fake Bot API."""
+    return create_app(settings, migrate=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
