@@ -183,9 +183,7 @@ async def _fresh_database(url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def _measure(
-    app: FastAPI, bodies: list[dict[str, Any]], rate: float | None = None
-) -> tuple[float, list[float]]:
+async def _measure(app: FastAPI, bodies: list[dict[str, Any]], rate: float | None = None) -> tuple[float, list[float]]:
     async for url in _serve(app):
         return await _load(url, bodies, rate)
     raise RuntimeError("the server did not start")

@@ -219,13 +219,11 @@ class DeliveryWorker:
             self._metrics.messages_failed.labels(platform, "rejected").inc()
             await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
         except Transient as error:
-            if row.attempts >= MAX_ATTEMPTS:
-                self._metrics.messages_failed.labels(platform, "gave_up").inc()
-                await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
-            else:
-                retry_at = utcnow() + timedelta(seconds=self._backoff(row.attempts))
-                await self._update(row, next_attempt_at=retry_at, last_error=str(error)[:500])
-                return False
+            return await self._retry_or_give_up(row, str(error))
+        except Exception as error:
+            # A surprise from a client library (or a bug) must not stop delivery for everyone.
+            log.exception("delivery: unexpected error sending outbox row %s", row.id)
+            return await self._retry_or_give_up(row, f"{type(error).__name__}: {error}")
         else:
             self._metrics.messages_sent.labels(platform).inc()
             assert row.id is not None
@@ -233,6 +231,15 @@ class DeliveryWorker:
             if len(self._sent) >= FLUSH_ROWS:
                 await self._flush()
         return True
+
+    async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
+        if row.attempts >= MAX_ATTEMPTS:
+            self._metrics.messages_failed.labels(row.platform.value, "gave_up").inc()
+            await self._update(row, status=OutboxStatus.FAILED, last_error=reason[:500])
+            return True
+        retry_at = utcnow() + timedelta(seconds=self._backoff(row.attempts))
+        await self._update(row, next_attempt_at=retry_at, last_error=reason[:500])
+        return False
 
     async def _update(self, row: OutboxMessage, **values: object) -> None:
         async with self._sessions() as session, session.begin():

@@ -49,6 +49,18 @@ Rows = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A bar chart, drawn by the channel where it can show pictures (Telegram, the web chat)."""
+
+    title: str
+    labels: tuple[str, ...]
+    values: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "labels": list(self.labels), "values": list(self.values)}
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for the member. ``buttons`` sit under the message; ``menu`` replaces the
     persistent main menu (``()`` removes it, None leaves it); ``contact_label`` offers a
@@ -63,6 +75,7 @@ class Reply:
     # Replace this earlier message (the ballot that was tapped) instead of sending a new one,
     # where the platform can edit messages; elsewhere it is sent as a new message.
     edit_message_id: str | None = None
+    chart: Chart | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +85,7 @@ class Reply:
             "contact_label": self.contact_label,
             "upload_label": self.upload_label,
             "edit_message_id": self.edit_message_id,
+            "chart": None if self.chart is None else self.chart.to_dict(),
         }
 
     @classmethod
@@ -80,6 +94,7 @@ class Reply:
             return tuple(tuple(Button(b["label"], b["payload"]) for b in row) for row in value)
 
         menu = data.get("menu")
+        chart = data.get("chart")
         return cls(
             text=data["text"],
             buttons=rows(data.get("buttons") or []),
@@ -87,6 +102,9 @@ class Reply:
             contact_label=data.get("contact_label"),
             upload_label=data.get("upload_label"),
             edit_message_id=data.get("edit_message_id"),
+            chart=None
+            if chart is None
+            else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),
         )
 
 

@@ -10,7 +10,7 @@ from babel.dates import format_datetime
 from sqlmodel import col, select
 
 from handlers.context import Context
-from handlers.contract import Button, Catalogs, Reply, Rows, Translator
+from handlers.contract import Button, Catalogs, Chart, Reply, Rows, Translator
 from handlers.members import home, refused
 from handlers.notices import in_words, parse_when
 from handlers.payloads import Action, Payload
@@ -407,9 +407,14 @@ def results_text(t: Translator, poll: Poll, decision: Decision) -> str:
     return "\n".join(lines)
 
 
+def results_chart(poll: Poll, decision: Decision) -> Chart:
+    return Chart(poll.question[:80], tuple(poll.options), decision.counts)
+
+
 def results_maker(catalogs: Catalogs) -> ResultsFor:
     def results_for(member: Member, poll: Poll, decision: Decision) -> dict[str, Any]:
-        return Reply(results_text(catalogs.translator(member.locale), poll, decision)).to_dict()
+        text = results_text(catalogs.translator(member.locale), poll, decision)
+        return Reply(text, chart=results_chart(poll, decision)).to_dict()
 
     return results_for
 
@@ -460,7 +465,7 @@ async def close_now(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_OPEN)))]
     await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)
     decision = await result(ctx.session, poll)
-    return [Reply(results_text(ctx.translator, poll, decision))]
+    return [Reply(results_text(ctx.translator, poll, decision), chart=results_chart(poll, decision))]
 
 
 async def poll_list(ctx: Context, actor: Member) -> list[Reply]:

@@ -44,6 +44,8 @@ class FakeTelegram:
     failures: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # (monotonic time, retry_after) of every 429 answered
     rate_limited: list[tuple[float, float]] = field(default_factory=list)
+    # (chat id, caption, PNG bytes) of every photo sent
+    photos: list[tuple[int, str, bytes]] = field(default_factory=list)
     # message_id -> the text and buttons it was edited to
     edited: dict[int, SentMessage] = field(default_factory=dict)
     url: str = ""
@@ -165,6 +167,17 @@ class FakeTelegram:
                 "text": params["text"],
             }
         )
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        chat_id, photo = int(params["chat_id"]), params["photo"]
+        if isinstance(photo, str) and photo.startswith("attach://"):  # how aiogram uploads a file
+            photo = params[photo.removeprefix("attach://")]
+        async with self._changed:
+            self.photos.append((chat_id, str(params.get("caption") or ""), photo.file.read()))
+            self._changed.notify_all()
+        sizes = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
+        chat = {"id": chat_id, "type": "private"}
+        return _ok({"message_id": next(self._message_ids), "date": 1764000000, "chat": chat, "photo": sizes})
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])

@@ -146,3 +146,38 @@ async def test_gives_up_after_the_last_attempt(delivery: Delivery) -> None:
     await delivery.drain()
     row = await delivery.row(row_id)
     assert row.status is OutboxStatus.FAILED and row.attempts == MAX_ATTEMPTS
+
+
+class _Surprising:
+    """A sender whose client library fails in a way nobody planned for, once per chat."""
+
+    def __init__(self, inner: TelegramSender) -> None:
+        self.inner, self.failed = inner, set[str]()
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        if chat_id not in self.failed:
+            self.failed.add(chat_id)
+            raise RuntimeError("decoder exploded")
+        await self.inner.send(chat_id, reply)
+
+
+async def test_an_unexpected_error_is_retried_and_delivery_goes_on(
+    runtime: Runtime, fake_telegram: FakeTelegram
+) -> None:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        worker = DeliveryWorker(
+            runtime.sessions,
+            {Platform.TELEGRAM: _Surprising(TelegramSender(bot))},
+            runtime.metrics,
+            backoff=lambda attempts: 0.0,
+        )
+        delivery = Delivery(runtime, worker, fake_telegram)
+        first = await delivery.queue(811, Reply("one"))
+        await delivery.queue(812, Reply("two"))
+        await delivery.drain()
+        assert sorted(m.text for m in fake_telegram.sent) == ["one", "two"]
+        row = await delivery.row(first)
+        assert row.attempts == 2 and row.status is OutboxStatus.SENT
+    finally:
+        await bot.session.close()

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, inspect, update
 from sqlmodel import col, select
 
+from bot.channels.telegram import TelegramSender
+from bot.channels.web import render
 from bot.runtime import Runtime
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, results_maker
@@ -33,6 +35,9 @@ from models.tables import (
 from scheduler.polls import close_due_polls
 from tests.chat import button, say
 from tests.conftest import Demo, member_named
+from tests.fake_telegram import FakeTelegram
+from tests.test_delivery import drain
+from tests.test_notices import telegram_sender, worker  # noqa: F401  (the fixture)
 from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
 
 SECRETARY = 400
@@ -285,3 +290,32 @@ async def test_a_paper_vote_is_entered_once_and_audited(runtime: Runtime, demo: 
     member_id = voter.member_id
     await say(runtime, 406, f"/start {demo.code('Phan Thị Loan')}")
     assert "chỉ dành cho bí thư" in (await say(runtime, 406, payload=f"pw:{poll_id}:{member_id}:1"))[0].text
+
+
+async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
+    runtime: Runtime,
+    demo: Demo,
+    fake_telegram: FakeTelegram,
+    telegram_sender: TelegramSender,  # noqa: F811
+) -> None:
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, 401, payload=f"pv:{poll_id}:1")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
+    await close_due_polls(runtime.sessions, results_maker(runtime.catalogs), lambda: None)
+    await drain(runtime, worker(runtime, telegram_sender))
+    photos = {chat: (caption, png) for chat, caption, png in fake_telegram.photos}
+    assert set(photos) == {SECRETARY, 401}
+    caption, png = photos[401]
+    assert png.startswith(b"\x89PNG") and "Kết quả: Thông qua kế hoạch quý I?" in caption and "Đồng ý: 1" in caption
+    # In the web chat the picture comes drawn with the reply.
+    web_poll = await _open_poll(runtime, demo)
+    async with runtime.sessions() as session, session.begin():
+        secretary = await member_named(runtime, "Lý Văn Quang")
+        session.add(
+            ChannelIdentity(platform=Platform.WEB, platform_user_id="w", chat_id="w", member_id=secretary.id or 0)
+        )
+    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=f"px:{web_poll}")
+    closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
+    assert render(closed)["image"].startswith("data:image/png;base64,")

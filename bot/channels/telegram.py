@@ -23,6 +23,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -32,6 +33,7 @@ from aiogram.types import (
 )
 
 from bot.channels.text import split_text
+from bot.charts import bar_chart_png
 from bot.delivery import Rejected, RetryLater, Transient, Unreachable
 from bot.runtime import Runtime
 from handlers.contract import Inbound, Reply
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "callback_query"]
+CAPTION_LIMIT = 1024  # characters in a photo's caption
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -141,6 +144,13 @@ class TelegramSender:
         try:
             if reply.edit_message_id is not None and await self._edit(chat_id, reply):
                 return
+            if reply.chart is not None:
+                picture = BufferedInputFile(bar_chart_png(reply.chart), filename="ket-qua.png")
+                if len(reply.text) <= CAPTION_LIMIT and not reply.buttons:
+                    # One message, so a retry cannot leave the picture sent twice.
+                    await self._bot.send_photo(chat_id=int(chat_id), photo=picture, caption=reply.text)
+                    return
+                await self._bot.send_photo(chat_id=int(chat_id), photo=picture)
             for text, markup in render(reply):
                 await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
         except TelegramRetryAfter as error:

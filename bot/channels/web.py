@@ -6,10 +6,12 @@ row cannot be replayed as a session.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from typing import Any
 
+from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
 from models.tables import Platform
 
@@ -35,7 +37,12 @@ def inbound_from_upload(token: str, attachment: Attachment) -> Inbound:
 
 
 def render(reply: Reply) -> dict[str, Any]:
-    """A reply as the page shows it. The page cannot prove a phone number, so no contact button."""
+    """A reply as the page shows it. The page cannot prove a phone number, so no contact button;
+    a chart comes drawn, as a PNG data URL."""
     body = reply.to_dict()
     body.pop("contact_label")
+    body.pop("edit_message_id")
+    chart = body.pop("chart")
+    if reply.chart is not None and chart is not None:
+        body["image"] = "data:image/png;base64," + base64.b64encode(bar_chart_png(reply.chart)).decode()
     return body

@@ -60,6 +60,14 @@
   }
 
   function showReply(reply) {
+    if (reply.image) {
+      var picture = document.createElement("img");
+      picture.className = "chart";
+      picture.src = reply.image;
+      picture.alt = "";
+      picture.setAttribute("data-testid", "chart");
+      messages.appendChild(picture);
+    }
     bubble("bot", reply.text, true);
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
       var box = document.createElement("div");
