@@ -94,6 +94,8 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await notices.draft_from_text(ctx, member, text)
     if question.startswith("when:"):
         return await notices.schedule_from_text(ctx, member, question.partition(":")[2], text)
+    if question.startswith("people:"):
+        return await notices.people_from_text(ctx, member, question.partition(":")[2], text)
     if question == "poll":
         return await polls.draft_from_text(ctx, member, text)
     if question.startswith(("options:", "deadline:")):
@@ -173,6 +175,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.ASK:
             if argument.startswith("when:"):
                 return await notices.ask_when(ctx, member, argument.partition(":")[2])
+            if argument.startswith("people:"):
+                return await notices.ask_people(ctx, member, argument.partition(":")[2])
             if argument.startswith(("options:", "deadline:", "paper:")):
                 field, _sep, poll_id = argument.partition(":")
                 return await polls.ask(ctx, member, field, poll_id)
@@ -209,6 +213,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await notices.sent_list(ctx, member)
         case Action.NOTICE_AUDIENCE:
             return await notices.change_audience(ctx, member, argument)
+        case Action.NOTICE_BRANCH:
+            return await notices.toggle_branch(ctx, member, argument)
         case Action.SEND_NOTICE:
             return await notices.send(ctx, member, argument)
         case Action.CANCEL_NOTICE:

@@ -35,6 +35,7 @@ from models.notices import (
     tracking,
 )
 from models.permissions import Permission, Scope, Target, may, scope_of
+from models.roster import fold
 from models.tables import Branch, Member, Notice, NoticeStatus
 
 LISTED = 10
@@ -113,7 +114,8 @@ async def draft_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]
 async def _audience_words(ctx: Context, audience: Audience) -> str:
     _ = ctx.gettext
     if audience.members is not None:
-        where = _("chosen people")
+        names = (await ctx.session.exec(select(Member.full_name).where(col(Member.id).in_(audience.members)))).all()
+        where = ", ".join(names)
     elif audience.branches is None:
         where = _("the whole commune")
     else:
@@ -149,8 +151,12 @@ async def _preview(ctx: Context, actor: Member, notice: Notice, note: str = "") 
     scope_row = [_button("🏠 " + _("My branch"), Action.NOTICE_AUDIENCE, f"{ident}:branch")]
     if scope_of(actor) is Scope.COMMUNE:
         scope_row.append(_button("🏛 " + _("Whole commune"), Action.NOTICE_AUDIENCE, f"{ident}:commune"))
+    pick_row = [_button("👥 " + _("Chosen people"), Action.ASK, f"people:{ident}")]
+    if scope_of(actor) is Scope.COMMUNE:
+        pick_row.append(_button("🏘 " + _("Several branches"), Action.NOTICE_BRANCH, ident))
     buttons: Rows = (
         tuple(scope_row),
+        tuple(pick_row),
         (
             _button(_("Everyone"), Action.NOTICE_AUDIENCE, f"{ident}:all"),
             _button(_("Officials only"), Action.NOTICE_AUDIENCE, f"{ident}:officials"),
@@ -177,10 +183,98 @@ async def change_audience(ctx: Context, actor: Member, argument: str) -> list[Re
         wanted = Audience(None, current.filter)
     elif choice in AudienceFilter.__members__.values():
         wanted = Audience(current.branches, AudienceFilter(choice), current.members)
+    elif choice == "show":
+        return [await _preview(ctx, actor, notice)]
     else:
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     try:
         await set_audience(ctx.session, actor, notice, wanted)
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    return [await _preview(ctx, actor, notice)]
+
+
+async def toggle_branch(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    """Several branches: each tap adds or removes one; "Done" shows the preview again."""
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, argument)
+    if isinstance(notice, list):
+        return notice
+    current = Audience.from_json(notice.audience)
+    chosen = set(current.branches or ()) if current.members is None else set()
+    branch_id = argument.partition(":")[2]
+    if branch_id:
+        if await ctx.session.get(Branch, int(branch_id)) is None:
+            return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+        chosen ^= {int(branch_id)}
+        try:
+            await set_audience(ctx.session, actor, notice, Audience(tuple(sorted(chosen)), current.filter))
+        except NotPermitted as error:
+            return refused(ctx, actor, error.permission, error.target)
+        except NoticeError as error:
+            return [Reply(problem_text(ctx, error))]
+    branches = (await ctx.session.exec(select(Branch).order_by(col(Branch.name)))).all()
+    rows: list[tuple[Button, ...]] = [
+        (_button(("☑️ " if b.id in chosen else "⬜ ") + b.name, Action.NOTICE_BRANCH, f"{notice.id}:{b.id}"),)
+        for b in branches
+        if may(actor, Permission.ANNOUNCE, Target(b.id or 0))
+    ]
+    rows.append((_button("✅ " + _("Done"), Action.NOTICE_AUDIENCE, f"{notice.id}:show"),))
+    buttons = tuple(rows)
+    return [
+        Reply(
+            _("Tap the branches that get the notice:"), buttons=buttons, edit_message_id=ctx.inbound.source_message_id
+        )
+    ]
+
+
+async def ask_people(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    ctx.ask(f"people:{notice_id}")
+    text = _("Type the names of the people who get the notice, separated by commas, with or without accents.")
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+
+
+async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:
+    """Chosen people: each typed name must point at exactly one active member the actor may reach."""
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    reachable = [
+        m
+        for m in (await ctx.session.exec(select(Member).where(col(Member.active).is_(True)))).all()
+        if may(actor, Permission.ANNOUNCE, Target(m.branch_id))
+    ]
+    chosen: list[int] = []
+    problems: list[str] = []
+    for typed in filter(None, (part.strip() for part in re.split(r"[,;\n]", text))):
+        needle = fold(typed)
+        matches = [m for m in reachable if needle in fold(m.full_name)]
+        exact = [m for m in matches if fold(m.full_name) == needle]
+        if len(exact) == 1 or len(matches) == 1:
+            chosen.append((exact or matches)[0].id or 0)
+        elif matches:
+            names = ", ".join(m.full_name for m in matches[:5])
+            problems.append(
+                _("\u201c{text}\u201d could be several people: {names}").format(text=typed[:40], names=names)
+            )
+        else:
+            problems.append(_("Nobody's name contains \u201c{text}\u201d.").format(text=typed[:40]))
+    if problems or not chosen:
+        ctx.ask(f"people:{notice_id}")
+        lines = problems or [
+            _("Type the names of the people who get the notice, separated by commas, with or without accents.")
+        ]
+        return [Reply("\n".join([*lines, "", _("Please type the names again.")]))]
+    current = Audience.from_json(notice.audience)
+    try:
+        await set_audience(ctx.session, actor, notice, Audience((), current.filter, tuple(dict.fromkeys(chosen))))
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     except NoticeError as error:

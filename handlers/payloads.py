@@ -45,7 +45,8 @@ class Action(StrEnum):
     READ_NOTICE = "read"
     NEW_NOTICE = "nnew"
     SENT_NOTICES = "nlist"
-    NOTICE_AUDIENCE = "na"  # <notice id>:branch|commune|all|officials|committee
+    NOTICE_AUDIENCE = "na"  # <notice id>:branch|commune|all|officials|committee|show
+    NOTICE_BRANCH = "nb"  # <notice id>[:<branch id>]: several branches, one tap each
     SEND_NOTICE = "ns"
     CANCEL_NOTICE = "nc"
     TRACK_NOTICE = "nt"
@@ -74,7 +75,20 @@ _LOCALE = re.compile(r"^[a-z]{2}$")
 _ID = re.compile(r"^[0-9]{1,12}$")
 _ID_AND_MASK = re.compile(r"^[0-9]{1,12}:[0-9]{1,4}$")
 _ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
-ASKABLE = ("find", "add", "phone", "name", "birth", "card", "official", "when", "options", "deadline", "paper")
+ASKABLE = (
+    "find",
+    "add",
+    "phone",
+    "name",
+    "birth",
+    "card",
+    "official",
+    "when",
+    "options",
+    "deadline",
+    "paper",
+    "people",
+)
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 
 
@@ -96,6 +110,7 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
         _matches(_ID),
     ),
     Action.NOTICE_AUDIENCE: _matches(_ID_AND_WORD),
+    Action.NOTICE_BRANCH: _matches(re.compile(r"^[0-9]{1,12}(:[0-9]{1,12})?$")),
     **dict.fromkeys((Action.VOTE, Action.TOGGLE_CHOICE), _matches(_ID_AND_MASK)),
     Action.POLL_SET: _matches(_ID_AND_WORD),
     Action.PAPER_VOTER: _matches(re.compile(r"^[0-9]{1,12}:[0-9]{1,12}$")),

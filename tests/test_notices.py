@@ -272,3 +272,28 @@ async def test_a_deactivated_member_gets_no_notice(runtime: Runtime, demo: Demo)
         notice = await create_draft(session, secretary, "Chỉ người đang sinh hoạt.", Audience((secretary.branch_id,)))
         count = await send_now(session, secretary, notice, notice_body_maker(runtime.catalogs))
     assert count == 9
+
+
+async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, 310, f"/start {demo.code('Nguyễn Văn Hùng')}")  # committee secretary
+    await say(runtime, 310, payload="nnew")
+    preview = (await say(runtime, 310, "Họp liên chi bộ."))[0]
+    picker = (await say(runtime, 310, payload=button(preview, "Chọn chi bộ")))[0]
+    picker = (await say(runtime, 310, payload=button(picker, "Chi bộ thôn Tây")))[0]
+    assert "☑️ Chi bộ thôn Tây" in str(picker.buttons) and "☑️ Chi bộ thôn Đông" in str(picker.buttons)
+    picker = (await say(runtime, 310, payload=button(picker, "Chi bộ thôn Đông")))[0]  # off again
+    picker = (await say(runtime, 310, payload=button(picker, "Trường")))[0]
+    shown = (await say(runtime, 310, payload=button(picker, "Xong")))[0]
+    assert "Gửi đến: Chi bộ Trường Tiểu học Tân Hòa, Chi bộ thôn Tây" in shown.text and "19 người nhận" in shown.text
+    # A branch secretary picks people by name, without accents; only people of the branch count.
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="nnew")
+    preview = (await say(runtime, SECRETARY, "Mời họp chi ủy."))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Chọn người nhận"))
+    unclear = (await say(runtime, SECRETARY, "ho thi ngoc, van, vu thi mai"))[0].text
+    assert "“van” có thể là nhiều người" in unclear and "Không có ai có tên chứa “vu thi mai”" in unclear
+    chosen = (await say(runtime, SECRETARY, "ho thi ngoc, mai van son"))[0]
+    assert "Gửi đến: Hồ Thị Ngọc, Mai Văn Sơn" in chosen.text or "Gửi đến: Mai Văn Sơn, Hồ Thị Ngọc" in chosen.text
+    assert "2 người nhận" in chosen.text
+    sent = (await say(runtime, SECRETARY, payload=button(chosen, "Gửi ngay")))[0]
+    assert "Đã gửi tới 2 đảng viên" in sent.text
