@@ -17,7 +17,7 @@ from bot.settings import Settings
 from handlers.contract import Inbound, Reply
 from handlers.conversation import handle
 from models.db import create_engine, insert_ignoring_conflict, session_factory
-from models.tables import OutboxMessage, ProcessedUpdate, utcnow
+from models.tables import NoticeFile, OutboxMessage, ProcessedUpdate, utcnow
 
 
 @dataclass
@@ -42,6 +42,12 @@ class Runtime:
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
         engine = engine or create_engine(settings.database_url)
         return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
+
+    async def load_file(self, file_id: int) -> tuple[str, bytes] | None:
+        """A stored notice file, for the channels that upload it with the message."""
+        async with self.sessions() as session:
+            file = await session.get(NoticeFile, file_id)
+            return None if file is None else (file.filename, file.content)
 
     async def process(self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False) -> Processed:
         """Handle ``inbound`` once per ``update_key``.

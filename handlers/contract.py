@@ -14,6 +14,8 @@ class Attachment:
 
     filename: str
     content: bytes
+    # The size the platform announced, when it was too large to download (content is then empty).
+    declared_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,18 @@ Rows = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file sent with a message (a notice's document or photo), by its id in chibo's store."""
+
+    file_id: int
+    name: str
+    is_photo: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file_id": self.file_id, "name": self.name, "is_photo": self.is_photo}
+
+
+@dataclass(frozen=True)
 class Chart:
     """A bar chart, drawn by the channel where it can show pictures (Telegram, the web chat)."""
 
@@ -76,6 +90,7 @@ class Reply:
     # where the platform can edit messages; elsewhere it is sent as a new message.
     edit_message_id: str | None = None
     chart: Chart | None = None
+    document: Document | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +101,7 @@ class Reply:
             "upload_label": self.upload_label,
             "edit_message_id": self.edit_message_id,
             "chart": None if self.chart is None else self.chart.to_dict(),
+            "document": None if self.document is None else self.document.to_dict(),
         }
 
     @classmethod
@@ -95,6 +111,7 @@ class Reply:
 
         menu = data.get("menu")
         chart = data.get("chart")
+        document = data.get("document")
         return cls(
             text=data["text"],
             buttons=rows(data.get("buttons") or []),
@@ -105,6 +122,9 @@ class Reply:
             chart=None
             if chart is None
             else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),
+            document=None
+            if document is None
+            else Document(int(document["file_id"]), str(document["name"]), bool(document.get("is_photo"))),
         )
 
 

@@ -50,7 +50,9 @@ async def handle(
     if inbound.attachment is not None:
         if ctx.member is None:
             return [members.stranger_welcome(ctx)]
-        ctx.take_question()
+        pending = ctx.take_question() or ""
+        if pending.startswith("attach:"):  # the file a notice being composed asked for
+            return await notices.attach_file(ctx, ctx.member, pending.partition(":")[2], inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
     if inbound.payload is not None:
         try:
@@ -177,6 +179,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
                 return await notices.ask_when(ctx, member, argument.partition(":")[2])
             if argument.startswith("people:"):
                 return await notices.ask_people(ctx, member, argument.partition(":")[2])
+            if argument.startswith("attach:"):
+                return await notices.ask_file(ctx, member, argument.partition(":")[2])
             if argument.startswith(("options:", "deadline:", "paper:")):
                 field, _sep, poll_id = argument.partition(":")
                 return await polls.ask(ctx, member, field, poll_id)

@@ -11,19 +11,22 @@ from babel.dates import format_datetime
 from sqlmodel import col, select
 
 from handlers.context import Context
-from handlers.contract import Button, Catalogs, Reply, Rows
+from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows
 from handlers.members import home, refused
 from handlers.payloads import Action, Payload
 from models.membership import NotPermitted
 from models.notices import (
+    MAX_FILE_BYTES,
     Audience,
     AudienceFilter,
     BodyFor,
     NoticeError,
     NoticeProblem,
+    attach,
     cancel,
     check_audience,
     create_draft,
+    notice_file,
     notices_for,
     nudge,
     reach,
@@ -36,7 +39,7 @@ from models.notices import (
 )
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.roster import fold
-from models.tables import Branch, Member, Notice, NoticeStatus
+from models.tables import Branch, Member, Notice, NoticeFile, NoticeStatus
 
 LISTED = 10
 PREVIEW_CHARS = 600
@@ -50,11 +53,15 @@ def _button(label: str, action: Action, argument: str = "") -> Button:
 def notice_body_maker(catalogs: Catalogs) -> BodyFor:
     """The message each recipient gets, in their own language, with the "I have read it" button."""
 
-    def body_for(member: Member, notice: Notice) -> dict[str, Any]:
+    def body_for(member: Member, notice: Notice, file: NoticeFile | None) -> dict[str, Any]:
         _ = catalogs.translator(member.locale).gettext
         text = "📢 " + _("Notice") + "\n\n" + notice.text
+        document = None
+        if file is not None:
+            text += "\n\n📎 " + _("Attached: {name}").format(name=file.filename)
+            document = Document(file.id or 0, file.filename, file.is_photo)
         read = Button("✅ " + _("I have read it"), Payload(Action.READ_NOTICE, str(notice.id)).encode())
-        return Reply(text, buttons=((read,),)).to_dict()
+        return Reply(text, buttons=((read,),), document=document).to_dict()
 
     return body_for
 
@@ -68,6 +75,11 @@ def problem_text(ctx: Context, error: NoticeError) -> str:
         NoticeProblem.NOT_A_DRAFT: _("This notice has already been sent or cancelled."),
         NoticeProblem.IN_THE_PAST: _("That time has already passed. Please type a later time."),
         NoticeProblem.NUDGED_RECENTLY: _("Those who have not read it were reminded recently. Please try again later."),
+        NoticeProblem.FILE_TOO_LARGE: _("The file is too large: at most {detail} MB."),
+        NoticeProblem.SECRET_DOCUMENT: _(
+            "This document is marked \u201c{detail}\u201d. Classified documents never go through a chat "
+            "platform; please hand it over in person. Nothing was attached."
+        ),
     }[error.problem].format(detail=error.detail)
 
 
@@ -151,6 +163,9 @@ async def _preview(ctx: Context, actor: Member, notice: Notice, note: str = "") 
     scope_row = [_button("🏠 " + _("My branch"), Action.NOTICE_AUDIENCE, f"{ident}:branch")]
     if scope_of(actor) is Scope.COMMUNE:
         scope_row.append(_button("🏛 " + _("Whole commune"), Action.NOTICE_AUDIENCE, f"{ident}:commune"))
+    file = await notice_file(ctx.session, notice.id or 0)
+    if file is not None:
+        lines.insert(lines.index(body) + 1, "\n📎 " + _("Attached: {name}").format(name=file.filename))
     pick_row = [_button("👥 " + _("Chosen people"), Action.ASK, f"people:{ident}")]
     if scope_of(actor) is Scope.COMMUNE:
         pick_row.append(_button("🏘 " + _("Several branches"), Action.NOTICE_BRANCH, ident))
@@ -162,6 +177,7 @@ async def _preview(ctx: Context, actor: Member, notice: Notice, note: str = "") 
             _button(_("Officials only"), Action.NOTICE_AUDIENCE, f"{ident}:officials"),
             _button(_("Committee only"), Action.NOTICE_AUDIENCE, f"{ident}:committee"),
         ),
+        (_button("📎 " + _("Attach a document or photo"), Action.ASK, f"attach:{ident}"),),
         (
             _button("📤 " + _("Send now"), Action.SEND_NOTICE, ident),
             _button("⏰ " + _("Schedule"), Action.ASK, f"when:{ident}"),
@@ -228,6 +244,41 @@ async def toggle_branch(ctx: Context, actor: Member, argument: str) -> list[Repl
             _("Tap the branches that get the notice:"), buttons=buttons, edit_message_id=ctx.inbound.source_message_id
         )
     ]
+
+
+async def ask_file(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    ctx.ask(f"attach:{notice_id}")
+    text = _(
+        "Send the document or photo now (one file, at most {limit} MB). Documents marked Mật, Tối mật or "
+        "Tuyệt mật are refused: they never go through a chat platform."
+    ).format(limit=MAX_FILE_BYTES // (1024 * 1024))
+    return [
+        Reply(
+            text,
+            buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),),
+            upload_label="📎 " + _("Choose the file"),
+        )
+    ]
+
+
+async def attach_file(ctx: Context, actor: Member, notice_id: str, attachment: Attachment) -> list[Reply]:
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    if (attachment.declared_size or 0) > MAX_FILE_BYTES:
+        return [Reply(problem_text(ctx, NoticeError(NoticeProblem.FILE_TOO_LARGE, str(MAX_FILE_BYTES // 2**20))))]
+    try:
+        await attach(ctx.session, actor, notice, attachment.filename, attachment.content)
+    except NoticeError as error:
+        return [Reply(problem_text(ctx, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return [await _preview(ctx, actor, notice)]
 
 
 async def ask_people(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
@@ -480,7 +531,9 @@ async def inbox(ctx: Context, member: Member) -> list[Reply]:
         buttons: Rows = ()
         if not read:
             buttons = ((_button("✅ " + _("I have read it"), Action.READ_NOTICE, str(notice.id)),),)
-        replies.append(Reply(header + "\n\n" + notice.text, buttons=buttons))
+        file = await notice_file(ctx.session, notice.id or 0)
+        document = None if file is None else Document(file.id or 0, file.filename, file.is_photo)
+        replies.append(Reply(header + "\n\n" + notice.text, buttons=buttons, document=document))
     return replies
 
 

@@ -88,6 +88,7 @@ ASKABLE = (
     "deadline",
     "paper",
     "people",
+    "attach",
 )
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 

@@ -7,11 +7,16 @@ does the rest. The text a member receives is made by the caller (``body_for``), 
 
 from __future__ import annotations
 
+import io
+import re
+import unicodedata
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -20,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.membership import NotPermitted
 from models.permissions import Actor, Permission, Target, may
+from models.roster import fold
 from models.tables import (
     AuditEvent,
     Branch,
@@ -27,6 +33,7 @@ from models.tables import (
     Member,
     MemberStatus,
     Notice,
+    NoticeFile,
     NoticeRecipient,
     NoticeStatus,
     OutboxMessage,
@@ -41,7 +48,8 @@ MAX_TEXT = 10_000
 PUSH_PLATFORMS = frozenset(p for p in Platform if p is not Platform.WEB)
 _CHUNK = 500  # members per IN (...) list
 
-BodyFor = Callable[[Member, Notice], dict[str, Any]]
+# The message for one member: (member, notice, its file or None) -> a reply as a dict.
+BodyFor = Callable[[Member, Notice, "NoticeFile | None"], dict[str, Any]]
 
 
 class AudienceFilter(StrEnum):
@@ -83,6 +91,8 @@ class NoticeProblem(StrEnum):
     NOT_A_DRAFT = "not_a_draft"  # already sent or cancelled
     IN_THE_PAST = "in_the_past"
     NUDGED_RECENTLY = "nudged_recently"
+    FILE_TOO_LARGE = "file_too_large"
+    SECRET_DOCUMENT = "secret_document"  # marked Mật / Tối mật / Tuyệt mật
 
 
 class NoticeError(ValueError):
@@ -224,11 +234,12 @@ async def _dispatch(session: AsyncSession, notice: Notice, body_for: BodyFor) ->
 async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member], body_for: BodyFor) -> int:
     people = list(members)
     identities = await _identities(session, [m.id for m in people if m.id is not None])
+    file = await notice_file(session, notice.id or 0)
     rows = [
         OutboxMessage(
             platform=identity.platform,
             chat_id=identity.chat_id,
-            body=body_for(member, notice),
+            body=body_for(member, notice, file),
             notice_id=notice.id,
             member_id=member.id,
         )
@@ -480,3 +491,106 @@ async def receipt_rows(session: AsyncSession, notice: Notice, tz: Any) -> list[l
                  delivery.last_error or "", read]
             )  # fmt: skip
     return rows
+
+
+# --- a notice's document or photo ---------------------------------------------------------------
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download and send
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+_MARKINGS = re.compile(r"(?<![\w])(tuyệt mật|tối mật|mật)(?![\w])", re.IGNORECASE)
+_FOLDED_MARKINGS = re.compile(r"\b(tuyet mat|toi mat)\b")
+
+
+def secrecy_marking(filename: str, content: bytes) -> str | None:
+    """The classification a document carries (Mật, Tối mật, Tuyệt mật) in its name, title or first
+    page, if any: such documents never go through a chat platform (DESIGN.md §4).
+
+    Diacritics matter: "mật" is secret, "mặt" (as in Mặt trận) is not; without diacritics only the
+    unambiguous "toi mat" and "tuyet mat" are recognised."""
+    for text in (filename, _first_page(filename, content)):
+        normalized = unicodedata.normalize("NFC", text)
+        found = _MARKINGS.search(normalized)
+        if found:
+            return found.group(1)
+        folded = _FOLDED_MARKINGS.search(fold(normalized.replace("_", " ").replace("-", " ")))
+        if folded:
+            return folded.group(1)
+    return None
+
+
+def _first_page(filename: str, content: bytes) -> str:
+    """The title and the first few thousand characters, where the format lets us read them."""
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".txt", ".csv", ".md"):
+        return content[:8000].decode("utf-8", errors="ignore")
+    if suffix == ".docx":
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                parts = [archive.read(name)[:200_000] for name in ("docProps/core.xml", "word/document.xml")
+                         if name in archive.namelist()]  # fmt: skip
+        except (zipfile.BadZipFile, KeyError, OSError):
+            return ""
+        return re.sub(r"<[^>]+>", " ", b" ".join(parts).decode("utf-8", errors="ignore"))[:8000]
+    if suffix == ".pdf":
+        title = re.search(rb"/Title\s*\((.{0,200}?)\)", content[:200_000] + content[-20_000:])
+        return title.group(1).decode("utf-8", errors="ignore") if title else ""
+    return ""
+
+
+async def attach(session: AsyncSession, actor: Actor, notice: Notice, filename: str, content: bytes) -> NoticeFile:
+    """Attach (or replace) the notice's one document or photo."""
+    _editable(notice)
+    await check_audience(session, actor, Audience.from_json(notice.audience))
+    if len(content) > MAX_FILE_BYTES:
+        raise NoticeError(NoticeProblem.FILE_TOO_LARGE, str(MAX_FILE_BYTES // (1024 * 1024)))
+    if not content:
+        raise NoticeError(NoticeProblem.EMPTY)
+    marking = secrecy_marking(filename, content)
+    if marking is not None:
+        raise NoticeError(NoticeProblem.SECRET_DOCUMENT, marking)
+    existing = (await session.exec(select(NoticeFile).where(NoticeFile.notice_id == notice.id))).first()
+    file = existing or NoticeFile(notice_id=notice.id or 0, filename="", content=b"")
+    file.filename = Path(filename).name[:200] or "tep"
+    file.is_photo = file.filename.lower().endswith(PHOTO_SUFFIXES)
+    file.content = content
+    session.add(file)
+    await session.flush()
+    return file
+
+
+async def notice_file(session: AsyncSession, notice_id: int) -> NoticeFile | None:
+    return (await session.exec(select(NoticeFile).where(NoticeFile.notice_id == notice_id))).first()
+
+
+async def web_member(session: AsyncSession, user_id: str) -> Member | None:
+    """The active member behind a web chat session, if it has joined."""
+    identity = (
+        await session.exec(
+            select(ChannelIdentity).where(
+                ChannelIdentity.platform == Platform.WEB, ChannelIdentity.platform_user_id == user_id
+            )
+        )
+    ).first()
+    member = None if identity is None else await session.get(Member, identity.member_id)
+    return member if member is not None and member.active else None
+
+
+async def may_read_notice_file(session: AsyncSession, member: Member, file: NoticeFile) -> bool:
+    """A recipient of the notice, or someone who may announce to its audience."""
+    received = (
+        await session.exec(
+            select(NoticeRecipient.id).where(
+                NoticeRecipient.notice_id == file.notice_id, NoticeRecipient.member_id == member.id
+            )
+        )
+    ).first()
+    if received is not None:
+        return True
+    notice = await session.get(Notice, file.notice_id)
+    if notice is None:
+        return False
+    try:
+        await check_audience(session, member, Audience.from_json(notice.audience))
+    except NotPermitted:
+        return False
+    return True

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -203,6 +203,16 @@ class Notice(SQLModel, table=True):
     scheduled_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True, index=True))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_nudged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class NoticeFile(SQLModel, table=True):
+    """The one document or photo a notice may carry, kept in the database with the notice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", unique=True)
+    filename: str = Field(max_length=200)
+    is_photo: bool = False
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class NoticeRecipient(SQLModel, table=True):

@@ -46,6 +46,10 @@ class FakeTelegram:
     rate_limited: list[tuple[float, float]] = field(default_factory=list)
     # (chat id, caption, PNG bytes) of every photo sent
     photos: list[tuple[int, str, bytes]] = field(default_factory=list)
+    # (chat id, file name, caption, bytes) of every document sent
+    documents: list[tuple[int, str, str, bytes]] = field(default_factory=list)
+    # file_id -> content of the files members sent, for getFile and the download
+    files: dict[str, bytes] = field(default_factory=dict)
     # message_id -> the text and buttons it was edited to
     edited: dict[int, SentMessage] = field(default_factory=dict)
     url: str = ""
@@ -68,6 +72,17 @@ class FakeTelegram:
                 "text": text,
             },
         }
+
+    def document_update(self, user_id: int, name: str, content: bytes) -> dict[str, Any]:
+        """A member sends a file; the fake keeps it for getFile and the download."""
+        file_id = f"doc{next(self._message_ids)}"
+        self.files[file_id] = content
+        update = self.message_update(user_id, "")
+        message = update["message"]
+        del message["text"]
+        message["document"] = {"file_id": file_id, "file_unique_id": file_id, "file_name": name,
+                               "file_size": len(content)}  # fmt: skip
+        return update
 
     def contact_update(self, user_id: int, phone: str, contact_user_id: int | None) -> dict[str, Any]:
         update = self.message_update(user_id, "")
@@ -179,6 +194,31 @@ class FakeTelegram:
         chat = {"id": chat_id, "type": "private"}
         return _ok({"message_id": next(self._message_ids), "date": 1764000000, "chat": chat, "photo": sizes})
 
+    async def _api_sendDocument(self, params: dict[str, Any]) -> web.Response:
+        chat_id, document = int(params["chat_id"]), params["document"]
+        if isinstance(document, str) and document.startswith("attach://"):
+            document = params[document.removeprefix("attach://")]
+        async with self._changed:
+            self.documents.append((chat_id, document.filename, str(params.get("caption") or ""), document.file.read()))
+            self._changed.notify_all()
+        chat = {"id": chat_id, "type": "private"}
+        return _ok({"message_id": next(self._message_ids), "date": 1764000000, "chat": chat})
+
+    async def _api_getFile(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        return _ok(
+            {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": f"documents/{file_id}"}
+        )
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
         async with self._changed:
@@ -202,6 +242,7 @@ class FakeTelegram:
     def app(self) -> web.Application:
         application = web.Application()
         application.router.add_route("*", "/bot{token}/{method}", self._handle)
+        application.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return application
 
 

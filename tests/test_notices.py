@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from handlers.notices import notice_body_maker, parse_when
-from models.notices import Audience, create_draft, send_due, send_now, tracking
+from models.notices import Audience, create_draft, secrecy_marking, send_due, send_now, tracking
 from models.permissions import OPERATOR
 from models.tables import (
     Branch,
@@ -34,8 +35,9 @@ from models.tables import (
 )
 from tests.chat import button, labels, say
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_delivery import drain
+from tests.test_telegram import polling_bot  # noqa: F401  (the fixture)
 
 SECRETARY, MEMBER, OTHER_SECRETARY = 300, 301, 302
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -297,3 +299,57 @@ async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -
     assert "2 người nhận" in chosen.text
     sent = (await say(runtime, SECRETARY, payload=button(chosen, "Gửi ngay")))[0]
     assert "Đã gửi tới 2 đảng viên" in sent.text
+
+
+async def test_a_notice_with_a_document_on_telegram_end_to_end(
+    polling_bot: FakeTelegram,  # noqa: F811
+    demo: Demo,
+) -> None:
+    fake = polling_bot
+    await fake.push(fake.message_update(SECRETARY, f"/start {demo.code('Lý Văn Quang')}"))
+    await fake.push(fake.message_update(MEMBER, f"/start {demo.code('Mai Văn Sơn')}"))
+    await fake.wait_for(1, MEMBER)
+    await fake.push(fake.callback_update(SECRETARY, "nnew"))
+    await fake.push(fake.message_update(SECRETARY, "Lịch họp tháng 12, xem tệp kèm theo."))
+    preview = (await fake.wait_for(3, SECRETARY))[2]
+    assert "Xem trước thông báo" in preview.text
+    send_now_payload = _payload(preview, "Gửi ngay")
+    await fake.push(fake.callback_update(SECRETARY, _payload(preview, "Đính kèm")))
+    assert "Xin gửi tệp hoặc ảnh" in (await fake.wait_for(4, SECRETARY))[3].text
+    await fake.push(fake.document_update(SECRETARY, "Báo cáo MẬT.docx", b"PK not really"))
+    refused = (await fake.wait_for(5, SECRETARY))[4]
+    assert "được đánh dấu “MẬT”" in refused.text and "Không đính kèm" in refused.text
+    await fake.push(fake.callback_update(SECRETARY, _payload(preview, "Đính kèm")))
+    await fake.wait_for(6, SECRETARY)
+    await fake.push(fake.document_update(SECRETARY, "Lịch họp Mặt trận.pdf", b"%PDF-1.4 lich hop"))
+    attached = (await fake.wait_for(7, SECRETARY))[6]
+    assert "📎 Đính kèm: Lịch họp Mặt trận.pdf" in attached.text
+    await fake.push(fake.callback_update(SECRETARY, send_now_payload))
+
+    async def delivered() -> bool:
+        return any(chat == MEMBER for chat, *_rest in fake.documents)
+
+    async with asyncio.timeout(15):
+        while not await delivered():  # noqa: ASYNC110 (the delivery worker is in the app)
+            await asyncio.sleep(0.05)
+    _chat, name, caption, content = next(d for d in fake.documents if d[0] == MEMBER)
+    assert name == "Lịch họp Mặt trận.pdf" and content == b"%PDF-1.4 lich hop"
+    assert "Lịch họp tháng 12" in caption and "📎 Đính kèm: Lịch họp Mặt trận.pdf" in caption
+
+
+def _payload(message: SentMessage, label_part: str) -> str:
+    markup = message.reply_markup or {}
+    for row in markup.get("inline_keyboard", []):
+        for candidate in row:
+            if label_part in candidate["text"]:
+                return str(candidate["callback_data"])
+    raise AssertionError(f"no button {label_part!r} in {message.keyboard_labels()}")
+
+
+def test_classified_documents_are_recognised() -> None:
+    assert secrecy_marking("Báo cáo MẬT.docx", b"") == "MẬT"
+    assert secrecy_marking("bao_cao_toi_mat.pdf", b"") == "toi mat"
+    assert secrecy_marking("ghi-chu.txt", "Tài liệu TUYỆT MẬT\nSố 12".encode()) == "TUYỆT MẬT"
+    assert secrecy_marking("nghi-quyet.pdf", b"%PDF-1.4 /Title (Tai lieu Toi mat) ") == "toi mat"
+    for harmless in ("Lịch họp Mặt trận.pdf", "mat-khau-wifi.txt", "Mất điện thôn Đông.docx", "anh.jpg"):
+        assert secrecy_marking(harmless, b"") is None, harmless

@@ -181,3 +181,29 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await secretary.get_by_test_id("bot-message").filter(has_text="2 mới").wait_for()
         finally:
             await browser.close()
+
+
+async def test_a_notice_document_reaches_web_members_and_nobody_else(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        secretary, member, outsider = await visitor(client), await visitor(client), await visitor(client)
+        await secretary.replies(text=demo.code("Võ Thị Thanh"))
+        await member.replies(text=demo.code("Trần Minh Châu"))
+        await outsider.replies(text=demo.code("Vũ Thị Mai"))  # another branch
+        await secretary.replies(payload="nnew")
+        preview = (await secretary.replies(text="Kế hoạch năm học, xem tệp."))[0]
+        buttons = {b["label"]: b["payload"] for row in preview["buttons"] for b in row}
+        asked = (await secretary.replies(payload=buttons["📎 Đính kèm tệp hoặc ảnh"]))[0]
+        assert asked["upload_label"] == "📎 Chọn tệp"
+        attached = (await secretary.upload("Kế hoạch.pdf", b"%PDF-1.4 ke hoach")).json()["replies"][0]
+        assert "📎 Đính kèm: Kế hoạch.pdf" in attached["text"]
+        send = {b["label"]: b["payload"] for row in attached["buttons"] for b in row}["📤 Gửi ngay"]
+        assert "Đã gửi tới" in (await secretary.replies(payload=send))[0]["text"]
+        inbox = (await member.replies(payload="notices"))[0]
+        url = inbox["document"]["url"]
+        assert inbox["document"]["name"] == "Kế hoạch.pdf"
+        got = await client.get(url, headers={"Authorization": f"Bearer {member.token}"})
+        assert got.status_code == 200 and got.content == b"%PDF-1.4 ke hoach"
+        assert "attachment" in got.headers["content-disposition"]
+        for other in (outsider, await visitor(client)):
+            assert (await client.get(url, headers={"Authorization": f"Bearer {other.token}"})).status_code == 404
+        assert (await client.get(url)).status_code == 401

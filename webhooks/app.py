@@ -7,6 +7,8 @@ import contextlib
 import hmac
 import json
 import logging
+import mimetypes
+import urllib.parse
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from html import escape
@@ -36,8 +38,9 @@ from handlers.contract import Attachment
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models.db import is_database_unavailable
+from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
-from models.tables import Platform
+from models.tables import NoticeFile, Platform
 from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             assert settings.telegram_token is not None
             bot = make_bot(settings.telegram_token, str(settings.telegram_api_base))
             telegram = TelegramChannel(runtime, bot)
-            senders[Platform.TELEGRAM] = TelegramSender(bot)
+            senders[Platform.TELEGRAM] = TelegramSender(bot, files=runtime.load_file)
         app.state.telegram = telegram
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
         zalo: zalo_bot.ZaloBotChannel | None = None
@@ -283,6 +286,22 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             runtime.metrics.updates_rejected.labels("web", "database").inc()
             return _unavailable()
         return {"replies": [web.render(reply) for reply in processed.replies]}
+
+    @app.get("/api/webchat/files/{file_id}", response_model=None)
+    async def chat_file(file_id: int, token: Annotated[str, Depends(_session_token)]) -> Response:
+        """A notice's document, for a member it was sent to (or a secretary who may announce to them)."""
+        async with runtime.sessions() as session:
+            file = await session.get(NoticeFile, file_id)
+            member = await web_member(session, web.user_id_for(token))
+            if file is None or member is None or not await may_read_notice_file(session, member, file):
+                raise HTTPException(404, "no such file")
+            quoted = urllib.parse.quote(file.filename)
+            media_type = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+            return Response(
+                file.content,
+                media_type=media_type,
+                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+            )
 
     @app.post("/api/webchat/upload", response_model=None)
     async def chat_upload(

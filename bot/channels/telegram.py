@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot
@@ -27,6 +29,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -36,7 +39,7 @@ from bot.channels.text import split_text
 from bot.charts import bar_chart_png
 from bot.delivery import Rejected, RetryLater, Transient, Unreachable
 from bot.runtime import Runtime
-from handlers.contract import Inbound, Reply
+from handlers.contract import Attachment, Inbound, Reply
 from models.db import is_database_unavailable
 from models.tables import Platform
 
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "callback_query"]
-CAPTION_LIMIT = 1024  # characters in a photo's caption
+CAPTION_LIMIT = 1024  # characters in a photo's or document's caption
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -134,15 +138,22 @@ def render(reply: Reply) -> list[tuple[str, Markup | None]]:
     return [(piece, markup if i == len(pieces) - 1 else None) for i, piece in enumerate(pieces)]
 
 
+# A notice's stored file by id: (file name, bytes), or None when it is gone.
+FileLoader = Callable[[int], Awaitable[tuple[str, bytes] | None]]
+
+
 class TelegramSender:
     """Sends replies through the Bot API, turning its errors into the worker's retry rules."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, files: FileLoader | None = None) -> None:
         self._bot = bot
+        self._files = files
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         try:
             if reply.edit_message_id is not None and await self._edit(chat_id, reply):
+                return
+            if reply.document is not None and await self._send_document(chat_id, reply):
                 return
             if reply.chart is not None:
                 picture = BufferedInputFile(bar_chart_png(reply.chart), filename="ket-qua.png")
@@ -163,6 +174,24 @@ class TelegramSender:
             raise Transient(error.message) from error
         except TelegramAPIError as error:
             raise Rejected(error.message) from error
+
+    async def _send_document(self, chat_id: str, reply: Reply) -> bool:
+        """The document or photo, with the text as its caption when it fits (one message, so a
+        retry cannot send the file twice); True when that said everything."""
+        assert reply.document is not None
+        stored = await self._files(reply.document.file_id) if self._files is not None else None
+        if stored is None:
+            log.warning("telegram: file %s of a message is gone; sending the text alone", reply.document.file_id)
+            return False
+        name, content = stored
+        upload = BufferedInputFile(content, filename=name)
+        pieces = render(reply)
+        caption, markup = pieces[0] if len(pieces) == 1 and len(reply.text) <= CAPTION_LIMIT else (None, None)
+        if reply.document.is_photo:
+            await self._bot.send_photo(chat_id=int(chat_id), photo=upload, caption=caption, reply_markup=markup)
+        else:
+            await self._bot.send_document(chat_id=int(chat_id), document=upload, caption=caption, reply_markup=markup)
+        return caption is not None
 
     async def _edit(self, chat_id: str, reply: Reply) -> bool:
         """Replace the tapped message (a ballot showing the member's choice); False when Telegram
@@ -195,6 +224,8 @@ class TelegramChannel:
             # A group message, an edit…: chibo serves private chats only, and ignoring is idempotent.
             self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
             return
+        if update.message is not None and (update.message.document or update.message.photo):
+            inbound = await self._with_file(update.message, inbound)
         await self.runtime.process(inbound, str(update.update_id))
         if update.callback_query is not None:
             # Owed for every button press, else the member's spinner hangs.
@@ -202,6 +233,23 @@ class TelegramChannel:
                 await self.bot.answer_callback_query(update.callback_query.id)
             except TelegramAPIError as error:
                 log.info("telegram: callback answer failed: %s", error)
+
+    async def _with_file(self, message: Message, inbound: Inbound) -> Inbound:
+        """A sent document or photo, downloaded (the Bot API lets bots fetch up to 20 MB)."""
+        if message.document is not None:
+            file_id, name, size = (
+                message.document.file_id,
+                message.document.file_name or "tep",
+                message.document.file_size,
+            )
+        else:
+            largest = max(message.photo or [], key=lambda p: p.width * p.height)
+            file_id, name, size = largest.file_id, "anh.jpg", largest.file_size
+        if size is not None and size > MAX_DOWNLOAD_BYTES:
+            return replace(inbound, attachment=Attachment(name, b"", declared_size=size), text=None)
+        buffer = await self.bot.download(file_id)
+        content = buffer.read() if buffer is not None else b""
+        return replace(inbound, attachment=Attachment(name, content), text=None)
 
     async def publish_commands(self) -> None:
         """The command list Telegram shows behind the "/" button, in each language we speak."""

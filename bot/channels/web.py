@@ -43,6 +43,9 @@ def render(reply: Reply) -> dict[str, Any]:
     body.pop("contact_label")
     body.pop("edit_message_id")
     chart = body.pop("chart")
+    document = body.pop("document")
+    if reply.document is not None and document is not None:
+        body["document"] = {"name": reply.document.name, "url": f"/api/webchat/files/{reply.document.file_id}"}
     if reply.chart is not None and chart is not None:
         body["image"] = "data:image/png;base64," + base64.b64encode(bar_chart_png(reply.chart)).decode()
     return body

@@ -69,6 +69,7 @@
       messages.appendChild(picture);
     }
     bubble("bot", reply.text, true);
+    if (reply.document) messages.appendChild(documentLink(reply.document));
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
       var box = document.createElement("div");
       box.className = "inline";
@@ -80,7 +81,31 @@
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
   }
 
-  // A file picker for the replies that ask for a file (the branch register).
+  // A notice's document: fetched with the session token, then saved by the browser.
+  function documentLink(doc) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "document";
+    button.textContent = "📎 " + doc.name;
+    button.setAttribute("data-testid", "document");
+    button.addEventListener("click", function () {
+      session().then(function (token) {
+        return fetch(doc.url, { headers: { "Authorization": "Bearer " + token } });
+      }).then(function (r) {
+        if (!r.ok) throw new Error("file " + r.status);
+        return r.blob();
+      }).then(function (blob) {
+        var link = document.createElement("a");
+        link.href = URL.createObjectURL(blob);
+        link.download = doc.name;
+        link.click();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+      }).catch(function () { offline.hidden = false; });
+    });
+    return button;
+  }
+
+  // A file picker for the replies that ask for a file (the register, a notice's document).
   function uploadButton(label) {
     var line = document.createElement("div");
     line.className = "row";
