@@ -52,14 +52,16 @@ Rows = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True)
 class Document:
-    """A file sent with a message (a notice's document or photo), by its id in chibo's store."""
+    """A file sent with a message: a notice's document or photo by its id in chibo's store, or a
+    small generated file (an export) carried in the message itself as base64."""
 
     file_id: int
     name: str
     is_photo: bool = False
+    inline: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file_id": self.file_id, "name": self.name, "is_photo": self.is_photo}
+        return {"file_id": self.file_id, "name": self.name, "is_photo": self.is_photo, "inline": self.inline}
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ class Reply:
             else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),
             document=None
             if document is None
-            else Document(int(document["file_id"]), str(document["name"]), bool(document.get("is_photo"))),
+            else Document(
+                int(document["file_id"]), str(document["name"]), bool(document.get("is_photo")), document.get("inline")
+            ),
         )
 
 

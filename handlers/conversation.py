@@ -227,6 +227,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await notices.track(ctx, member, argument)
         case Action.NUDGE_NOTICE:
             return await notices.remind(ctx, member, argument)
+        case Action.EXPORT_RECEIPTS:
+            return await notices.export_receipts(ctx, member, argument)
         case Action.OPEN_POLLS:
             return await polls.open_polls(ctx, member)
         case Action.VOTE:

@@ -3,6 +3,9 @@ reads and taps "I have read it"."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +20,7 @@ from handlers.payloads import Action, Payload
 from models.membership import NotPermitted
 from models.notices import (
     MAX_FILE_BYTES,
+    RECEIPT_HEADER,
     Audience,
     AudienceFilter,
     BodyFor,
@@ -30,6 +34,7 @@ from models.notices import (
     notices_for,
     nudge,
     reach,
+    receipt_rows,
     recipients,
     record_read,
     schedule,
@@ -466,10 +471,36 @@ async def track(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
         lines += ["", _("Not on chibo, please phone them:") + " " + _names(ctx, report.unlinked)]
     if report.unread:
         lines += ["", _("Not read yet:") + " " + _names(ctx, report.unread)]
-    buttons: list[tuple[Button, ...]] = [(_button("🔄 " + _("Refresh"), Action.TRACK_NOTICE, notice_id),)]
+    buttons: list[tuple[Button, ...]] = [
+        (
+            _button("🔄 " + _("Refresh"), Action.TRACK_NOTICE, notice_id),
+            _button("📄 " + _("Export as CSV"), Action.EXPORT_RECEIPTS, notice_id),
+        )
+    ]
     if report.unread:
         buttons.append((_button("🔔 " + _("Remind those who have not read it"), Action.NUDGE_NOTICE, notice_id),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def export_receipts(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    """Who received and read the notice, as a CSV file in the chat (opens in Excel)."""
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    rows = await receipt_rows(ctx.session, notice, ctx.timezone)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RECEIPT_HEADER)
+    writer.writerows([["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row] for row in rows])
+    content = base64.b64encode(buffer.getvalue().encode("utf-8-sig")).decode()
+    name = f"thong-bao-{notice.id}.csv"
+    return [
+        Reply(
+            _("Receipts of the notice, {count} row(s):").format(count=len(rows)),
+            document=Document(0, name, inline=content),
+        )
+    ]
 
 
 async def remind(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:

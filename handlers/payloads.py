@@ -51,6 +51,7 @@ class Action(StrEnum):
     CANCEL_NOTICE = "nc"
     TRACK_NOTICE = "nt"
     NUDGE_NOTICE = "nn"
+    EXPORT_RECEIPTS = "nx"
     # Polls: members vote (options as a bitmask); the secretary sets up, publishes, follows.
     OPEN_POLLS = "polls"
     VOTE = "pv"  # <poll id>:<mask>
@@ -107,7 +108,14 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
     ),
     Action.HISTORY: _matches(_ID),
     **dict.fromkeys(
-        (Action.READ_NOTICE, Action.SEND_NOTICE, Action.CANCEL_NOTICE, Action.TRACK_NOTICE, Action.NUDGE_NOTICE),
+        (
+            Action.READ_NOTICE,
+            Action.SEND_NOTICE,
+            Action.CANCEL_NOTICE,
+            Action.TRACK_NOTICE,
+            Action.NUDGE_NOTICE,
+            Action.EXPORT_RECEIPTS,
+        ),
         _matches(_ID),
     ),
     Action.NOTICE_AUDIENCE: _matches(_ID_AND_WORD),

@@ -87,6 +87,14 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
         assert "đã ghi nhận" in (await say(runtime, MEMBER, payload=read))[0].text
     track = (await say(runtime, SECRETARY, payload=button(sent, "Theo dõi")))[0]
     assert "Tổng: 10 người: 2 đã gửi, 0 đang chờ, 0 lỗi, 1 đã đọc" in track.text
+    export = (await say(runtime, SECRETARY, payload=button(track, "Xuất tệp CSV")))[0]
+    assert export.document is not None and export.document.inline is not None
+    await telegram_sender.send(str(SECRETARY), export)  # on Telegram it arrives as a file
+    _chat, name, _caption, content = fake_telegram.documents[-1]
+    csv_text = content.decode("utf-8-sig")
+    assert name.endswith(".csv") and csv_text.startswith("Họ và tên,Chi bộ,Kênh,Trạng thái gửi,Lỗi,Đã đọc lúc")
+    assert "Mai Văn Sơn,Chi bộ thôn Tây,telegram,đã gửi,," in csv_text
+    assert "Hồ Thị Ngọc,Chi bộ thôn Tây,,không gửi được qua chat,," in csv_text
     assert "Chưa tham gia chibo, xin gọi điện:" in track.text and "Hồ Thị Ngọc" in track.text
     # "Notices" in the member's menu: read ones are marked and have no button.
     inbox = await say(runtime, MEMBER, "📢 Thông báo")

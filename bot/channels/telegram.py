@@ -6,6 +6,7 @@ This file only translates; what to answer is decided in ``handlers``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -179,7 +180,10 @@ class TelegramSender:
         """The document or photo, with the text as its caption when it fits (one message, so a
         retry cannot send the file twice); True when that said everything."""
         assert reply.document is not None
-        stored = await self._files(reply.document.file_id) if self._files is not None else None
+        if reply.document.inline is not None:
+            stored: tuple[str, bytes] | None = (reply.document.name, base64.b64decode(reply.document.inline))
+        else:
+            stored = await self._files(reply.document.file_id) if self._files is not None else None
         if stored is None:
             log.warning("telegram: file %s of a message is gone; sending the text alone", reply.document.file_id)
             return False

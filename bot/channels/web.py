@@ -45,7 +45,12 @@ def render(reply: Reply) -> dict[str, Any]:
     chart = body.pop("chart")
     document = body.pop("document")
     if reply.document is not None and document is not None:
-        body["document"] = {"name": reply.document.name, "url": f"/api/webchat/files/{reply.document.file_id}"}
+        url = (
+            f"data:text/csv;base64,{reply.document.inline}"
+            if reply.document.inline is not None
+            else f"/api/webchat/files/{reply.document.file_id}"
+        )
+        body["document"] = {"name": reply.document.name, "url": url}
     if reply.chart is not None and chart is not None:
         body["image"] = "data:image/png;base64," + base64.b64encode(bar_chart_png(reply.chart)).decode()
     return body

@@ -89,6 +89,13 @@
     button.textContent = "📎 " + doc.name;
     button.setAttribute("data-testid", "document");
     button.addEventListener("click", function () {
+      if (doc.url.indexOf("data:") === 0) {  // an export carried in the reply itself
+        var direct = document.createElement("a");
+        direct.href = doc.url;
+        direct.download = doc.name;
+        direct.click();
+        return;
+      }
       session().then(function (token) {
         return fetch(doc.url, { headers: { "Authorization": "Bearer " + token } });
       }).then(function (r) {
