@@ -253,21 +253,11 @@ async def toggle_branch(ctx: Context, actor: Member, argument: str) -> list[Repl
 
 async def ask_file(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
     _ = ctx.gettext
-    notice = await _notice(ctx, actor, notice_id)
-    if isinstance(notice, list):
-        return notice
-    ctx.ask(f"attach:{notice_id}")
     text = _(
         "Send the document or photo now (one file, at most {limit} MB). Documents marked Mật, Tối mật or "
         "Tuyệt mật are refused: they never go through a chat platform."
     ).format(limit=MAX_FILE_BYTES // (1024 * 1024))
-    return [
-        Reply(
-            text,
-            buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),),
-            upload_label="📎 " + _("Choose the file"),
-        )
-    ]
+    return await _ask(ctx, actor, notice_id, "attach", text, upload_label="📎 " + _("Choose the file"))
 
 
 async def attach_file(ctx: Context, actor: Member, notice_id: str, attachment: Attachment) -> list[Reply]:
@@ -286,14 +276,22 @@ async def attach_file(ctx: Context, actor: Member, notice_id: str, attachment: A
     return [await _preview(ctx, actor, notice)]
 
 
-async def ask_people(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
-    _ = ctx.gettext
+async def _ask(
+    ctx: Context, actor: Member, notice_id: str, question: str, text: str, upload_label: str | None = None
+) -> list[Reply]:
+    """Ask the secretary to type (or send) something for the notice they are composing."""
     notice = await _notice(ctx, actor, notice_id)
     if isinstance(notice, list):
         return notice
-    ctx.ask(f"people:{notice_id}")
+    ctx.ask(f"{question}:{notice_id}")
+    cancel_row = ((_button("✖️ " + ctx.gettext("Cancel"), Action.CANCEL),),)
+    return [Reply(text, buttons=cancel_row, upload_label=upload_label)]
+
+
+async def ask_people(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
+    _ = ctx.gettext
     text = _("Type the names of the people who get the notice, separated by commas, with or without accents.")
-    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+    return await _ask(ctx, actor, notice_id, "people", text)
 
 
 async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:
@@ -389,13 +387,8 @@ def in_words(ctx: Context, moment: datetime) -> str:
 
 
 async def ask_when(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
-    _ = ctx.gettext
-    notice = await _notice(ctx, actor, notice_id)
-    if isinstance(notice, list):
-        return notice
-    ctx.ask(f"when:{notice_id}")
-    text = _("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
-    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+    text = ctx.gettext("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
+    return await _ask(ctx, actor, notice_id, "when", text)
 
 
 async def schedule_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:

@@ -356,16 +356,19 @@ class Tracking:
         return tally
 
 
+async def _recipients_by_branch(session: AsyncSession, notice: Notice) -> list[tuple[NoticeRecipient, Member, Branch]]:
+    rows = await session.exec(
+        select(NoticeRecipient, Member, Branch)
+        .join(Member, col(Member.id) == NoticeRecipient.member_id)
+        .join(Branch, col(Branch.id) == Member.branch_id)
+        .where(NoticeRecipient.notice_id == notice.id)
+        .order_by(col(Branch.name), col(Member.id))
+    )
+    return list(rows.all())
+
+
 async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
-    rows = (
-        await session.exec(
-            select(NoticeRecipient, Member, Branch)
-            .join(Member, col(Member.id) == NoticeRecipient.member_id)
-            .join(Branch, col(Branch.id) == Member.branch_id)
-            .where(NoticeRecipient.notice_id == notice.id)
-            .order_by(col(Branch.name), col(Member.id))
-        )
-    ).all()
+    rows = await _recipients_by_branch(session, notice)
     states: dict[int, Counter[OutboxStatus]] = defaultdict(Counter)
     for member_id, status in (
         await session.exec(
@@ -460,15 +463,7 @@ _STATE_WORDS = {OutboxStatus.SENT: "đã gửi", OutboxStatus.PENDING: "đang ch
 
 async def receipt_rows(session: AsyncSession, notice: Notice, tz: Any) -> list[list[str]]:
     """One row per recipient and channel (or one for a member chibo could not push to), for a CSV."""
-    recipients_rows = (
-        await session.exec(
-            select(NoticeRecipient, Member, Branch)
-            .join(Member, col(Member.id) == NoticeRecipient.member_id)
-            .join(Branch, col(Branch.id) == Member.branch_id)
-            .where(NoticeRecipient.notice_id == notice.id)
-            .order_by(col(Branch.name), col(Member.id))
-        )
-    ).all()
+    recipients_rows = await _recipients_by_branch(session, notice)
     deliveries: dict[int, list[OutboxMessage]] = defaultdict(list)
     for row in (
         await session.exec(

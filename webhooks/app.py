@@ -34,7 +34,7 @@ from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode, ZaloBotMode
-from handlers.contract import Attachment
+from handlers.contract import Attachment, Inbound
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models.db import is_database_unavailable
@@ -251,6 +251,18 @@ def _session_token(authorization: Annotated[str, Header()] = "") -> str:
     return token
 
 
+async def _answer_web(runtime: Runtime, inbound: Inbound, message_id: str) -> dict[str, Any] | JSONResponse:
+    """Handle a web chat message once per browser message id; the replies, kept for a retry."""
+    try:
+        processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True)
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        runtime.metrics.updates_rejected.labels("web", "database").inc()
+        return _unavailable()
+    return {"replies": [web.render(reply) for reply in processed.replies]}
+
+
 def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     page = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 
@@ -277,15 +289,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         message: ChatMessage, token: Annotated[str, Depends(_session_token)]
     ) -> dict[str, Any] | JSONResponse:
         runtime.metrics.updates_received.labels("web").inc()
-        inbound = web.inbound_from_message(token, message.text, message.payload)
-        try:
-            processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message.id}", answer_inline=True)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            runtime.metrics.updates_rejected.labels("web", "database").inc()
-            return _unavailable()
-        return {"replies": [web.render(reply) for reply in processed.replies]}
+        return await _answer_web(runtime, web.inbound_from_message(token, message.text, message.payload), message.id)
 
     @app.get("/api/webchat/files/{file_id}", response_model=None)
     async def chat_file(file_id: int, token: Annotated[str, Depends(_session_token)]) -> Response:
@@ -320,15 +324,9 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             content += chunk
             if len(content) > MAX_BYTES:
                 raise HTTPException(413, f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
-        inbound = web.inbound_from_upload(token, Attachment(Path(name).name, bytes(content)))
-        try:
-            processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{id}", answer_inline=True)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            runtime.metrics.updates_rejected.labels("web", "database").inc()
-            return _unavailable()
-        return {"replies": [web.render(reply) for reply in processed.replies]}
+        return await _answer_web(
+            runtime, web.inbound_from_upload(token, Attachment(Path(name).name, bytes(content))), id
+        )
 
 
 def _add_operations(app: FastAPI, runtime: Runtime) -> None:
