@@ -28,6 +28,7 @@ from models.polls import (
     check_poll,
     choices_from_mask,
     close,
+    counts,
     create_draft,
     my_choices,
     non_voters,
@@ -185,10 +186,19 @@ async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
         ).format(choice=chosen)
         if poll.allow_change:
             text += " " + _("You can change it until the deadline.")
-    body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text
+    body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text + await _running(ctx, poll)
     # The ballot itself now shows the member's choice (edited in place where the platform can).
     buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
     return [Reply(body, buttons=buttons, edit_message_id=ctx.inbound.source_message_id)]
+
+
+async def _running(ctx: Context, poll: Poll) -> str:
+    """The counts so far, for members who have voted, when the poll shows them before the close."""
+    if not poll.show_running:
+        return ""
+    tally = await counts(ctx.session, poll)
+    shown = ", ".join(f"{label}: {count}" for label, count in zip(poll.options, tally, strict=True))
+    return "\n📊 " + ctx.gettext("So far: {counts}").format(counts=shown)
 
 
 async def open_polls(ctx: Context, member: Member) -> list[Reply]:
@@ -204,7 +214,8 @@ async def open_polls(ctx: Context, member: Member) -> list[Reply]:
                 ": " + ", ".join(poll.options[i] for i in mine) if mine else " " + _("(secret ballot)")
             )
             buttons = ballot_buttons(ctx.translator, poll) if poll.allow_change and not poll.secret else ()
-            replies.append(Reply(ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status, buttons=buttons))
+            text = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status + await _running(ctx, poll)
+            replies.append(Reply(text, buttons=buttons))
         else:
             replies.append(
                 Reply(ballot_text(ctx.translator, poll, ctx.timezone), buttons=ballot_buttons(ctx.translator, poll))

@@ -319,3 +319,17 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
     inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=f"px:{web_poll}")
     closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
     assert render(closed)["image"].startswith("data:image/png;base64,")
+
+
+async def test_running_totals_only_when_the_poll_shows_them(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    for shown in (False, True):
+        await say(runtime, SECRETARY, payload="pnew")
+        preview = (await say(runtime, SECRETARY, f"Câu hỏi {shown}?"))[0]
+        if shown:
+            preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
+            assert "Cho đảng viên xem kết quả tạm: có" in preview.text
+        opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+        poll_id = button(opened, "Theo dõi").split(":")[1]
+        voted = (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1"))[0].text
+        assert ("Kết quả tạm: Đồng ý: 1, Không đồng ý: 0, Ý kiến khác: 0" in voted) is shown
