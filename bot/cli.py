@@ -692,6 +692,8 @@ def polls_create(
         PollBase, typer.Option(help="For --rule custom: of the eligible, or of the votes cast")
     ] = PollBase.ELIGIBLE,
     running: Annotated[bool, typer.Option("--running", help="Members see running totals")] = False,
+    final: Annotated[bool, typer.Option("--final", help="An open vote cannot be changed once cast")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="The result goes to the secretary only")] = False,
 ) -> None:
     """Open a poll and send its ballots (audited)."""
     settings = _settings()
@@ -706,6 +708,7 @@ def polls_create(
     changes = {
         "max_choices": choices, "secret": secret, "voters": voters, "rule": rule, "rule_numerator": int(numerator),
         "rule_denominator": int(denominator), "rule_base": base, "show_running": running,
+        "allow_change": not final, "announce_results": not quiet,
     }  # fmt: skip
     try:
         poll_id, count = asyncio.run(_create_poll(settings, question, when, branch or [], option or [], changes))

@@ -262,6 +262,12 @@ def preview(ctx: Context, poll: Poll, note: str = "") -> Reply:
         _("Passes with: {rule}").format(rule=_rule_name(t, poll)),
         _("Deadline: {when}").format(when=_moment(t, poll.deadline, ctx.timezone)),
         _("Running totals shown to members: {value}").format(value=_("yes") if poll.show_running else _("no")),
+        _("Votes can be changed until the deadline: {value}").format(
+            value=_("yes") if poll.allow_change and not poll.secret else _("no")
+        ),
+        _("Result sent to everyone who could vote: {value}").format(
+            value=_("yes") if poll.announce_results else _("no")
+        ),
     ]
     ident = str(poll.id)
     buttons: Rows = (
@@ -279,7 +285,11 @@ def preview(ctx: Context, poll: Poll, note: str = "") -> Reply:
             _button("👥 " + _("Who votes"), Action.POLL_SET, f"{ident}:voters"),
             _button("⚖️ " + _("Rule"), Action.POLL_SET, f"{ident}:rule"),
         ),
-        (_button("📊 " + _("Running totals"), Action.POLL_SET, f"{ident}:running"),),
+        (
+            _button("📊 " + _("Running totals"), Action.POLL_SET, f"{ident}:running"),
+            _button("🔁 " + _("Changing votes"), Action.POLL_SET, f"{ident}:change"),
+        ),
+        (_button("📣 " + _("Result to everyone"), Action.POLL_SET, f"{ident}:announce"),),
         (
             _button("📤 " + _("Publish"), Action.POLL_PUBLISH, ident),
             _button("✖️ " + _("Cancel"), Action.POLL_CANCEL, ident),
@@ -315,6 +325,10 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         changes = {"secret": not poll.secret, "allow_change": poll.secret}
     elif field == "running":
         changes = {"show_running": not poll.show_running}
+    elif field == "change":
+        changes = {"allow_change": not poll.allow_change}  # a secret ballot stays final either way
+    elif field == "announce":
+        changes = {"announce_results": not poll.announce_results}
     elif field == "choices":
         changes = {"max_choices": poll.max_choices % len(poll.options) + 1}
     elif field in _CYCLES:

@@ -333,3 +333,25 @@ async def test_running_totals_only_when_the_poll_shows_them(runtime: Runtime, de
         poll_id = button(opened, "Theo dõi").split(":")[1]
         voted = (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1"))[0].text
         assert ("Kết quả tạm: Đồng ý: 1, Không đồng ý: 0, Ý kiến khác: 0" in voted) is shown
+
+
+async def test_a_final_vote_and_a_result_for_the_secretary_only(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, SECRETARY, payload="pnew")
+    preview = (await say(runtime, SECRETARY, "Bầu tổ trưởng?"))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Đổi phiếu")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Gửi kết quả cho mọi người")))[0]
+    assert "Được đổi phiếu đến hạn chót: không" in preview.text
+    assert "Gửi kết quả cho mọi người có quyền biểu quyết: không" in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    poll_id = int(button(opened, "Theo dõi").split(":")[1])
+    assert "Đã ghi nhận" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
+    assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0].text
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
+        before = (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
+    await close_due_polls(runtime.sessions, results_maker(runtime.catalogs), lambda: None)
+    async with runtime.sessions() as session:
+        results = (await session.exec(select(OutboxMessage.chat_id).where(col(OutboxMessage.id) > before))).all()
+    assert list(results) == [str(SECRETARY)]
