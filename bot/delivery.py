@@ -175,7 +175,10 @@ class DeliveryWorker:
                 .where(col(OutboxMessage.platform).in_(platforms))
                 .where(col(OutboxMessage.next_attempt_at) <= now)
                 .where(or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now))
-                .order_by(col(OutboxMessage.id))
+                # Answers to what a member just did go before broadcasts (rows sent to a member by
+                # a notice, ballot or result carry member_id), so a tap is answered at once even
+                # while thousands of notices wait for the rate limit.
+                .order_by(col(OutboxMessage.member_id).is_not(None), col(OutboxMessage.id))
                 .limit(self._batch)
             )
             if session.bind is not None and session.bind.dialect.name == "postgresql":

@@ -181,3 +181,23 @@ async def test_an_unexpected_error_is_retried_and_delivery_goes_on(
         assert row.attempts == 2 and row.status is OutboxStatus.SENT
     finally:
         await bot.session.close()
+
+
+async def test_an_answer_to_a_tap_goes_before_a_broadcast(
+    runtime: Runtime, demo: Demo, fake_telegram: FakeTelegram
+) -> None:
+    member = await member_named(runtime, "Vũ Đình Khoa")
+    async with runtime.sessions() as session, session.begin():
+        session.add_all(
+            OutboxMessage(platform=Platform.TELEGRAM, chat_id=str(900 + i), body=Reply("notice").to_dict(),
+                          member_id=member.id)
+            for i in range(30)
+        )  # fmt: skip
+        session.add(OutboxMessage(platform=Platform.TELEGRAM, chat_id="950", body=Reply("your details").to_dict()))
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        worker = DeliveryWorker(runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics, batch=5)
+        await worker.drain_once()
+        assert "your details" in [m.text for m in fake_telegram.sent]
+    finally:
+        await bot.session.close()
