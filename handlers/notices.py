@@ -208,13 +208,18 @@ async def change_audience(ctx: Context, actor: Member, argument: str) -> list[Re
         return [await _preview(ctx, actor, notice)]
     else:
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    return await _set_audience(ctx, actor, notice, wanted) or [await _preview(ctx, actor, notice)]
+
+
+async def _set_audience(ctx: Context, actor: Member, notice: Notice, audience: Audience) -> list[Reply]:
+    """Change who gets the notice; the refusal or problem to answer, or [] when it was changed."""
     try:
-        await set_audience(ctx.session, actor, notice, wanted)
+        await set_audience(ctx.session, actor, notice, audience)
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     except NoticeError as error:
         return [Reply(problem_text(ctx, error))]
-    return [await _preview(ctx, actor, notice)]
+    return []
 
 
 async def toggle_branch(ctx: Context, actor: Member, argument: str) -> list[Reply]:
@@ -230,12 +235,9 @@ async def toggle_branch(ctx: Context, actor: Member, argument: str) -> list[Repl
         if await ctx.session.get(Branch, int(branch_id)) is None:
             return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
         chosen ^= {int(branch_id)}
-        try:
-            await set_audience(ctx.session, actor, notice, Audience(tuple(sorted(chosen)), current.filter))
-        except NotPermitted as error:
-            return refused(ctx, actor, error.permission, error.target)
-        except NoticeError as error:
-            return [Reply(problem_text(ctx, error))]
+        problem = await _set_audience(ctx, actor, notice, Audience(tuple(sorted(chosen)), current.filter))
+        if problem:
+            return problem
     branches = (await ctx.session.exec(select(Branch).order_by(col(Branch.name)))).all()
     rows: list[tuple[Button, ...]] = [
         (_button(("☑️ " if b.id in chosen else "⬜ ") + b.name, Action.NOTICE_BRANCH, f"{notice.id}:{b.id}"),)
@@ -327,13 +329,8 @@ async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: st
         ]
         return [Reply("\n".join([*lines, "", _("Please type the names again.")]))]
     current = Audience.from_json(notice.audience)
-    try:
-        await set_audience(ctx.session, actor, notice, Audience((), current.filter, tuple(dict.fromkeys(chosen))))
-    except NotPermitted as error:
-        return refused(ctx, actor, error.permission, error.target)
-    except NoticeError as error:
-        return [Reply(problem_text(ctx, error))]
-    return [await _preview(ctx, actor, notice)]
+    wanted = Audience((), current.filter, tuple(dict.fromkeys(chosen)))
+    return await _set_audience(ctx, actor, notice, wanted) or [await _preview(ctx, actor, notice)]
 
 
 async def send(ctx: Context, actor: Member, argument: str) -> list[Reply]:
