@@ -217,9 +217,12 @@ async def _fresh_database(url: str) -> AsyncIterator[str]:
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        admin = await asyncpg.connect(admin_dsn, ssl=False)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            admin = await asyncpg.connect(admin_dsn, ssl=False, timeout=10)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+        except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+            print(f"(could not drop the bench database {name}: {type(error).__name__}; drop it by hand)")
 
 
 async def _measure(
