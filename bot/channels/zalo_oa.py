@@ -52,7 +52,6 @@ SIGNATURE_PREFIX = "mac="
 MESSAGE_LIMIT = 2000  # message.text
 MAX_BUTTONS = 5  # buttons in one template attachment (unconfirmed); more go in further messages
 BUTTON_TITLE_LIMIT = 100
-BUTTON_PAYLOAD_LIMIT = 1000
 HIDDEN_QUERY_BUTTON = "oa.query.hide"  # its payload comes back as user_send_text, hidden in the chat
 TEXT_EVENT = "user_send_text"
 # Events that carry {sender {id}, message {msg_id, text?}}. Only text is read; the others reach the
@@ -203,6 +202,7 @@ def signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
 
 
 def signature_matches(given: str, app_id: str, body: bytes, timestamp: str, secret_key: str) -> bool:
+    """Whether ``given`` is Zalo's signature of ``body``, compared in constant time."""
     expected = signature(app_id, body, timestamp, secret_key)
     return hmac.compare_digest(given.strip().lower().encode(), expected.encode())
 
