@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.channels import zalo_bot
+from bot.channels import zalo_bot, zalo_oa
 
 SUPPORTED_LOCALES = ("vi", "en")
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
@@ -20,6 +20,7 @@ _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # <bot id>:<secret>; it goes into the URL path, so no slash, query, fragment or space.
 _ZALO_BOT_TOKEN = re.compile(r"^\d+:[^\s/?#]+$")
 _ZALO_BOT_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{zalo_bot.SECRET_MIN_LENGTH},{zalo_bot.SECRET_MAX_LENGTH}}}$")
+_ZALO_OA_APP_ID = re.compile(r"^\d{1,64}$")
 
 
 class TelegramMode(StrEnum):
@@ -31,6 +32,11 @@ class TelegramMode(StrEnum):
 class ZaloBotMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
+    OFF = "off"
+
+
+class ZaloOaMode(StrEnum):
+    ON = "on"
     OFF = "off"
 
 
@@ -57,6 +63,18 @@ class Settings(BaseSettings):
     zalo_bot_secret: str | None = None
     # Messages per second for the shared rate limiter.
     zalo_bot_rate: Annotated[float, Field(gt=0)] = 10.0
+    # The Zalo Official Account: the app (developers.zalo.me) linked to the OA, the OA's secret key
+    # (webhook signatures), the app secret (token refresh) and the first refresh token, used only
+    # while the database holds none (Zalo changes it on every refresh; the database keeps the newest).
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_oa_app_secret: str | None = None
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_api_base: AnyHttpUrl = AnyHttpUrl(zalo_oa.OFFICIAL_API_BASE)
+    zalo_oa_oauth_base: AnyHttpUrl = AnyHttpUrl(zalo_oa.OFFICIAL_OAUTH_BASE)
+    # None means "on when an app id is set, else off".
+    zalo_oa_mode: ZaloOaMode | None = None
+    zalo_oa_rate: Annotated[float, Field(gt=0)] = 10.0
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     locale: str = "vi"
@@ -117,6 +135,18 @@ class Settings(BaseSettings):
             )
         return value or None
 
+    @field_validator("zalo_oa_app_id")
+    @classmethod
+    def _zalo_oa_app_id_shape(cls, value: str | None) -> str | None:
+        if value and not _ZALO_OA_APP_ID.match(value):
+            raise ValueError("is not a Zalo app id (digits, from developers.zalo.me)")
+        return value or None
+
+    @field_validator("zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
+
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
@@ -160,13 +190,23 @@ class Settings(BaseSettings):
                 raise ValueError("CHIBO_ZALO_BOT_MODE=webhook needs CHIBO_ZALO_BOT_SECRET")
         return self
 
+    @model_validator(mode="after")
+    def _resolve_zalo_oa_mode(self) -> Settings:
+        if self.zalo_oa_mode is None:
+            self.zalo_oa_mode = ZaloOaMode.ON if self.zalo_oa_app_id else ZaloOaMode.OFF
+        if self.zalo_oa_mode is ZaloOaMode.ON:
+            for name in ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_app_secret"):
+                if not getattr(self, name):
+                    raise ValueError(f"CHIBO_ZALO_OA_MODE=on needs CHIBO_{name.upper()}")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def platform_rates(self) -> dict[str, float]:
         """Messages/second each platform allows this bot."""
-        return {"telegram": self.broadcast_rate, "zalo_bot": self.zalo_bot_rate}
+        return {"telegram": self.broadcast_rate, "zalo_bot": self.zalo_bot_rate, "zalo_oa": self.zalo_oa_rate}
 
     @property
     def nudge_interval(self) -> timedelta:
@@ -179,6 +219,10 @@ class Settings(BaseSettings):
     @property
     def zalo_bot_enabled(self) -> bool:
         return self.zalo_bot_mode is not ZaloBotMode.OFF
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return self.zalo_oa_mode is ZaloOaMode.ON
 
 
 class SettingsError(Exception):

@@ -18,7 +18,12 @@ MAX_RESULTS = 20
 
 
 def channel_names(ctx: Context) -> dict[Platform, str]:
-    return {Platform.TELEGRAM: "Telegram", Platform.WEB: ctx.gettext("web chat"), Platform.ZALO_BOT: "Zalo"}
+    return {
+        Platform.TELEGRAM: "Telegram",
+        Platform.WEB: ctx.gettext("web chat"),
+        Platform.ZALO_BOT: "Zalo",
+        Platform.ZALO_OA: "Zalo OA",
+    }
 
 
 async def _reach(ctx: Context, people: list[Member]) -> dict[int, list[str]]:

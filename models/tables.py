@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -75,6 +75,7 @@ class Platform(StrEnum):
     TELEGRAM = "telegram"
     WEB = "web"
     ZALO_BOT = "zalo_bot"
+    ZALO_OA = "zalo_oa"
 
 
 class Committee(SQLModel, table=True):
@@ -345,3 +346,22 @@ class ZaloBotMenu(SQLModel, table=True):
     chat_id: str = Field(primary_key=True, max_length=128)
     choices: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
     shown_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class ZaloOaToken(SQLModel, table=True):
+    """The OAuth tokens of a Zalo Official Account, one row per app. Zalo rotates the refresh token
+    on every refresh, so the newest one lives only here: losing it locks the commune out.
+
+    ``version`` changes with every claim and every store, so a process refreshes only after winning
+    a compare-and-set on it; ``refreshing_until`` is that claim's lease, for a process that dies
+    mid-refresh."""
+
+    app_id: str = Field(primary_key=True, max_length=64)
+    access_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    refresh_token: str = Field(sa_column=Column(Text, nullable=False))
+    # The refresh token the current one was obtained with: a fallback if the current one is refused.
+    previous_refresh_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    refreshing_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    version: int = 0

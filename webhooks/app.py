@@ -10,7 +10,7 @@ import logging
 import mimetypes
 import urllib.parse
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from string import Template
@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels import web, zalo_bot
+from bot.channels import web, zalo_bot, zalo_oa
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
 from bot.delivery import DeliveryWorker, Sender
 from bot.migrate import upgrade
@@ -76,6 +76,21 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             zalo = zalo_bot.ZaloBotChannel(runtime, client, menus)
             senders[Platform.ZALO_BOT] = zalo_bot.ZaloBotSender(client, menus, runtime.sessions, runtime.catalogs)
         app.state.zalo_bot = zalo
+        oa: zalo_oa.ZaloOaChannel | None = None
+        oa_client: zalo_oa.ZaloOaClient | None = None
+        if settings.zalo_oa_enabled:
+            assert settings.zalo_oa_app_id is not None and settings.zalo_oa_app_secret is not None
+            oa_client = zalo_oa.ZaloOaClient(str(settings.zalo_oa_api_base), str(settings.zalo_oa_oauth_base))
+            tokens = zalo_oa.OaTokens(
+                runtime.sessions,
+                oa_client,
+                settings.zalo_oa_app_id,
+                settings.zalo_oa_app_secret,
+                settings.zalo_oa_refresh_token,
+            )
+            oa = zalo_oa.ZaloOaChannel(runtime, tokens)
+            senders[Platform.ZALO_OA] = zalo_oa.ZaloOaSender(oa_client, tokens, runtime.sessions, runtime.catalogs)
+        app.state.zalo_oa = oa
         rates = settings.platform_rates()
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
         worker = DeliveryWorker(
@@ -93,6 +108,19 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             worker.wake,
             results_maker(runtime.catalogs),
         )
+        if oa is not None:
+            # Zalo calls the webhook set in its developer console; chibo only keeps the token fresh.
+            scheduler.add_job(
+                oa.keep_token_fresh,
+                "interval",
+                seconds=zalo_oa.KEEP_FRESH_INTERVAL.total_seconds(),
+                next_run_time=datetime.now(UTC),  # at start: a bad app secret or refresh token shows at once
+                id="zalo-oa-token",
+                coalesce=True,
+                max_instances=1,
+            )
+            if settings.public_url is not None:
+                log.info("zalo oa: webhook address %s", str(settings.public_url).rstrip("/") + zalo_oa.WEBHOOK_PATH)
         scheduler.start()
         if senders:
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
@@ -125,6 +153,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
                 await telegram.bot.session.close()
             if zalo is not None:
                 await zalo.client.aclose()
+            if oa_client is not None:
+                await oa_client.aclose()
             if redis is not None:
                 await redis.aclose()
             await runtime.engine.dispose()
@@ -133,9 +163,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
     app.state.runtime = runtime
     app.state.telegram = None
     app.state.zalo_bot = None
+    app.state.zalo_oa = None
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_telegram_webhook(app, settings)
     _add_zalo_bot_webhook(app, settings)
+    _add_zalo_oa_webhook(app, settings)
     _add_web_chat(app, runtime)
     _add_operations(app, runtime)
     return app
@@ -228,6 +260,53 @@ def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
                 raise
             runtime.metrics.updates_rejected.labels(platform, "database").inc()
             log.warning("zalo bot webhook: database unavailable (%s); answered 503", type(error).__name__)
+            return _unavailable()
+        return JSONResponse({"ok": True})
+
+
+def _add_zalo_oa_webhook(app: FastAPI, settings: Settings) -> None:
+    platform = zalo_oa.PLATFORM
+
+    @app.post(zalo_oa.WEBHOOK_PATH)
+    async def zalo_oa_webhook(request: Request) -> Response:
+        channel: zalo_oa.ZaloOaChannel | None = request.app.state.zalo_oa
+        runtime = _runtime(request)
+        if channel is None:
+            raise HTTPException(404, "the Zalo OA webhook is not enabled")
+        assert settings.zalo_oa_app_id is not None and settings.zalo_oa_secret_key is not None
+        given = request.headers.get(zalo_oa.SIGNATURE_HEADER, "")
+        if not given:
+            runtime.metrics.updates_rejected.labels(platform, "signature").inc()
+            raise HTTPException(401, "missing signature")
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            runtime.metrics.updates_rejected.labels(platform, "too_large").inc()
+            raise HTTPException(413, "event too large")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
+            raise HTTPException(400, "body is not JSON") from None
+        # The signature covers the body's own timestamp, so the body is read before it is checked.
+        timestamp = zalo_oa.event_timestamp(data)
+        if timestamp is None:
+            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
+            raise HTTPException(400, "not a Zalo OA event: no timestamp")
+        if not zalo_oa.signature_matches(given, settings.zalo_oa_app_id, body, timestamp, settings.zalo_oa_secret_key):
+            runtime.metrics.updates_rejected.labels(platform, "signature").inc()
+            raise HTTPException(401, "wrong signature")
+        try:
+            event = zalo_oa.OaEvent.model_validate(data)
+        except ValidationError:
+            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
+            raise HTTPException(422, "not a Zalo OA event") from None
+        try:
+            await channel.handle_event(event)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            runtime.metrics.updates_rejected.labels(platform, "database").inc()
+            log.warning("zalo oa webhook: database unavailable (%s); answered 503", type(error).__name__)
             return _unavailable()
         return JSONResponse({"ok": True})
 
