@@ -29,6 +29,7 @@ from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+LEASE_MARGIN = timedelta(seconds=10)  # a send needs at most this long; later in a lease, none starts
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 2.0
@@ -97,6 +98,7 @@ class DeliveryWorker:
         self._batch = batch
         self._in_flight = asyncio.Semaphore(concurrency)
         self._lease = lease
+        self._margin = min(LEASE_MARGIN, lease / 3)
         self._wake = asyncio.Event()
         self._stopping = False
         self._sent: list[int] = []  # sent, not yet recorded
@@ -130,6 +132,7 @@ class DeliveryWorker:
 
     async def drain_once(self) -> int:
         """Claim a batch of due messages and send them; the number claimed."""
+        await self._flush()  # sent rows a failed flush kept: recorded before anything is claimed again
         rows = await self._claim()
         if not rows:
             return 0
@@ -157,7 +160,10 @@ class DeliveryWorker:
                 # The slot is taken once a send may start, so a pause after a 429 holds back
                 # every send not yet on the wire.
                 await self._limiter.acquire(row.platform.value, row.chat_id)
-                if self._stopping:
+                # After a long wait (a long 429 pause, a budget shared by many processes) the lease
+                # may be ending; another worker could then claim the row, so let it go unsent.
+                lease_ending = row.claimed_until is not None and row.claimed_until - self._margin <= utcnow()
+                if self._stopping or lease_ending:
                     await self._release(rows[index:])
                     return
                 delivered = await self._deliver(row)

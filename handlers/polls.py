@@ -24,6 +24,7 @@ from models.polls import (
     ResultsFor,
     VoteOutcome,
     VoteProblem,
+    cancel_draft,
     change_draft,
     check_poll,
     choices_from_mask,
@@ -40,7 +41,7 @@ from models.polls import (
     vote,
 )
 from models.roster import fold
-from models.tables import Member, Poll, PollRule, PollStatus, PollVoters
+from models.tables import Member, Poll, PollEligible, PollRule, PollStatus, PollVoters
 
 DEFAULT_DAYS = 3
 NAMES_SHOWN = 30
@@ -149,8 +150,11 @@ def _parse_ids(argument: str) -> tuple[int, int]:
 async def toggle(ctx: Context, member: Member, argument: str) -> list[Reply]:
     poll_id, mask = _parse_ids(argument)
     poll = await ctx.session.get(Poll, poll_id)
-    if poll is None or poll.max_choices == 1 or mask >> len(poll.options):
+    eligible = await ctx.session.get(PollEligible, (poll_id, member.id))
+    if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or mask >> len(poll.options):
         return [home(ctx, member, ctx.gettext("This button is no longer valid. Please use the menu below."))]
+    if eligible is None:
+        return [Reply(problem_text(ctx.translator, PollError(VoteProblem.NOT_ELIGIBLE)))]
     chosen = len(choices_from_mask(mask, len(poll.options)))
     note = ""
     if chosen > poll.max_choices:
@@ -403,10 +407,10 @@ async def cancel_poll(ctx: Context, actor: Member, argument: str) -> list[Reply]
     poll = await _poll(ctx, actor, argument)
     if isinstance(poll, list):
         return poll
-    if poll.status is not PollStatus.DRAFT:
-        return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_A_DRAFT)))]
-    poll.status = PollStatus.CANCELLED
-    ctx.session.add(poll)
+    try:
+        await cancel_draft(ctx.session, actor, poll)
+    except PollError as error:
+        return [Reply(problem_text(ctx.translator, error))]
     return [home(ctx, actor, ctx.gettext("Cancelled."))]
 
 
@@ -451,6 +455,16 @@ async def track(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         return poll
     decision = await result(ctx.session, poll)
     lines = [results_text(ctx.translator, poll, decision)]
+    if poll.secret and poll.status is PollStatus.OPEN:
+        # No counts before the close: refreshed between two votes, they would show who chose what.
+        lines = [
+            "🗳 " + poll.question,
+            "",
+            _("Secret ballot: the counts are shown when it closes."),
+            _("Turnout: {voters} of {eligible} eligible voted.").format(
+                voters=decision.voters, eligible=decision.eligible
+            ),
+        ]
     buttons: list[tuple[Button, ...]] = []
     if poll.status is PollStatus.OPEN:
         lines.insert(

@@ -259,8 +259,7 @@ async def schedule(
     await check_audience(session, actor, Audience.from_json(notice.audience))
     if at <= (now or utcnow()):
         raise NoticeError(NoticeProblem.IN_THE_PAST)
-    notice.status, notice.scheduled_at = NoticeStatus.SCHEDULED, at
-    session.add(notice)
+    await _still_unsent(session, notice, status=NoticeStatus.SCHEDULED, scheduled_at=at)
     session.add(
         AuditEvent(
             actor_member_id=actor.id,
@@ -276,8 +275,7 @@ async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
     _editable(notice)
     await check_audience(session, actor, Audience.from_json(notice.audience))
     before = notice.status.value
-    notice.status = NoticeStatus.CANCELLED
-    session.add(notice)
+    await _still_unsent(session, notice, status=NoticeStatus.CANCELLED)
     session.add(
         AuditEvent(
             actor_member_id=actor.id,
@@ -287,6 +285,19 @@ async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
             before={"status": before},
         )
     )
+
+
+async def _still_unsent(session: AsyncSession, notice: Notice, **values: Any) -> None:
+    """Change a notice only while it has not gone out: if the scheduler or a "send now" got
+    there first, the secretary is told instead of the notice going out twice or silently."""
+    claimed = await session.exec(
+        update(Notice)
+        .where(col(Notice.id) == notice.id, col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]))
+        .values(**values)
+    )
+    if not claimed.rowcount:
+        raise NoticeError(NoticeProblem.NOT_A_DRAFT)
+    await session.refresh(notice)
 
 
 async def send_due(session: AsyncSession, body_for: BodyFor, now: datetime | None = None) -> list[int]:

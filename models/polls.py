@@ -191,11 +191,30 @@ async def change_draft(session: AsyncSession, actor: Actor, poll: Poll, **change
         changes.setdefault("max_choices", min(poll.max_choices, len(changes["options"])))
     if changes.get("deadline") is not None and changes["deadline"] <= utcnow():
         raise PollError(PollProblem.DEADLINE_PASSED)
-    for key, value in changes.items():
-        setattr(poll, key, value)
-    if poll.secret:
-        poll.allow_change = False
-    session.add(poll)
+    if changes.get("secret", poll.secret):
+        # A secret ballot is final, one choice, no running totals: a ticked selection or a running
+        # count stored with a reply could tell who chose what.
+        changes |= {"allow_change": False, "max_choices": 1, "show_running": False}
+    # Written only while still a draft: a publish that got there first wins, and nothing sent out
+    # (the ballots) is changed behind it.
+    claimed = await session.exec(
+        update(Poll).where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT).values(**changes)
+    )
+    if not claimed.rowcount:
+        raise PollError(PollProblem.NOT_A_DRAFT)
+    await session.refresh(poll)
+
+
+async def cancel_draft(session: AsyncSession, actor: Actor, poll: Poll) -> None:
+    await check_poll(session, actor, poll)
+    claimed = await session.exec(
+        update(Poll)
+        .where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT)
+        .values(status=PollStatus.CANCELLED)
+    )
+    if not claimed.rowcount:
+        raise PollError(PollProblem.NOT_A_DRAFT)
+    await session.refresh(poll)
 
 
 async def eligible_members(session: AsyncSession, poll: Poll) -> list[Member]:
@@ -279,7 +298,16 @@ async def vote(
 ) -> VoteOutcome:
     """Record ``member``'s ballot (options as a bitmask). The voter roll's primary key makes a
     second ballot impossible however many taps arrive at once; an open vote may be changed."""
-    poll = await session.get(Poll, poll_id)
+    # A shared lock on the poll row: closing (an UPDATE of that row) waits for votes in progress,
+    # and a vote after it sees the poll closed, so the announced result counts every ballot.
+    poll = (
+        await session.exec(
+            select(Poll)
+            .where(col(Poll.id) == poll_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
     now = now or utcnow()
     if poll is None:
         raise PollError(VoteProblem.BAD_CHOICE)
@@ -311,11 +339,13 @@ async def vote(
             delete(OpenBallot).where(col(OpenBallot.poll_id) == poll_id, col(OpenBallot.member_id) == member.id)
         )
     if poll.secret:
-        await session.exec(
+        counted = await session.exec(
             update(PollTally)
             .where(col(PollTally.poll_id) == poll_id, col(PollTally.option).in_(choices))
             .values(votes=PollTally.votes + 1)
         )
+        if counted.rowcount != len(choices):  # never a voter on the roll without their ballot
+            raise RuntimeError(f"poll {poll_id}: ballot box rows missing")
     else:
         session.add_all(OpenBallot(poll_id=poll_id, member_id=member.id or 0, option=c) for c in choices)
     if entered_by is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func
@@ -12,6 +13,7 @@ from sqlmodel import select
 
 from bot.channels.telegram import TelegramSender, make_bot
 from bot.delivery import MAX_ATTEMPTS, DeliveryWorker
+from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from handlers.contract import Button, Reply
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
@@ -199,5 +201,25 @@ async def test_an_answer_to_a_tap_goes_before_a_broadcast(
         worker = DeliveryWorker(runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics, batch=5)
         await worker.drain_once()
         assert "your details" in [m.text for m in fake_telegram.sent]
+    finally:
+        await bot.session.close()
+
+
+async def test_a_row_whose_lease_is_ending_is_let_go_unsent(runtime: Runtime, fake_telegram: FakeTelegram) -> None:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        limiter = LocalRateLimiter({"telegram": 100.0})
+        worker = DeliveryWorker(
+            runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics,
+            limiter=limiter, lease=timedelta(seconds=3),
+        )  # fmt: skip
+        delivery = Delivery(runtime, worker, fake_telegram)
+        row_id = await delivery.queue(820, Reply("late"))
+        await limiter.pause("telegram", 2.5)  # longer than the lease leaves for a send
+        await worker.drain_once()
+        waiting = await delivery.row(row_id)
+        assert fake_telegram.sent == [] and waiting.status is OutboxStatus.PENDING and waiting.attempts == 0
+        await delivery.drain()  # claimed afresh, with a whole lease: sent once
+        assert [m.text for m in fake_telegram.sent] == ["late"]
     finally:
         await bot.session.close()

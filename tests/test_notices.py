@@ -18,7 +18,17 @@ from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from handlers.notices import notice_body_maker, parse_when
-from models.notices import Audience, create_draft, secrecy_marking, send_due, send_now, tracking
+from models.notices import (
+    Audience,
+    NoticeError,
+    cancel,
+    create_draft,
+    schedule,
+    secrecy_marking,
+    send_due,
+    send_now,
+    tracking,
+)
 from models.permissions import OPERATOR
 from models.tables import (
     Branch,
@@ -361,3 +371,22 @@ def test_classified_documents_are_recognised() -> None:
     assert secrecy_marking("nghi-quyet.pdf", b"%PDF-1.4 /Title (Tai lieu Toi mat) ") == "toi mat"
     for harmless in ("Lịch họp Mặt trận.pdf", "mat-khau-wifi.txt", "Mất điện thôn Đông.docx", "anh.jpg"):
         assert secrecy_marking(harmless, b"") is None, harmless
+
+
+async def test_a_notice_that_went_out_cannot_be_cancelled_or_rescheduled(runtime: Runtime, demo: Demo) -> None:
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    body_for = notice_body_maker(runtime.catalogs)
+    async with runtime.sessions() as session, session.begin():
+        notice = await create_draft(session, secretary, "Họp.", Audience((secretary.branch_id,)))
+        await schedule(session, secretary, notice, utcnow() + timedelta(minutes=1))
+    async with runtime.sessions() as session, session.begin():
+        stale = await session.get(Notice, notice.id)  # what a secretary's screen still shows
+    async with runtime.sessions() as session, session.begin():
+        assert await send_due(session, body_for, now=utcnow() + timedelta(minutes=2)) == [notice.id]
+    async with runtime.sessions() as session, session.begin():
+        assert stale is not None
+        session.add(stale)
+        with pytest.raises(NoticeError):
+            await cancel(session, secretary, stale)
+    async with runtime.sessions() as session:
+        assert (await session.get(Notice, notice.id)).status is NoticeStatus.SENT  # type: ignore[union-attr]

@@ -355,3 +355,42 @@ async def test_a_final_vote_and_a_result_for_the_secretary_only(runtime: Runtime
     async with runtime.sessions() as session:
         results = (await session.exec(select(OutboxMessage.chat_id).where(col(OutboxMessage.id) > before))).all()
     assert list(results) == [str(SECRETARY)]
+
+
+async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_close(
+    runtime: Runtime, demo: Demo
+) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="pnew")
+    preview = (await say(runtime, SECRETARY, "Bầu chi ủy viên?"))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Số lựa chọn")))[0]
+    assert "Số phương án mỗi người được chọn: 1" in preview.text  # ticking several could be traced
+    assert "Cho đảng viên xem kết quả tạm: không" in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    poll_id = int(button(opened, "Theo dõi").split(":")[1])
+    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0].text
+    assert "khi kết thúc" in track and "Đồng ý:" not in track and "Đã bỏ phiếu: 1 trên 8" in track
+    # A published poll is no longer a draft, whatever a stale preview button says.
+    assert "đã được phát hành hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"ps:{poll_id}:secret"))[0].text
+    assert "đã được phát hành hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"pc:{poll_id}"))[0].text
+    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    assert "Đồng ý: 1 (100%)" in closed
+
+
+async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo: Demo) -> None:
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Chọn ngày?", [secretary.branch_id], utcnow() + timedelta(days=1))
+        poll.max_choices = 2
+        session.add(poll)
+    await say(runtime, 700, f"/start {demo.code('Vũ Thị Mai')}")  # another branch
+    assert "không còn dùng được" in (await say(runtime, 700, payload=f"pt:{poll.id}:1"))[0].text  # a draft
+    async with runtime.sessions() as session, session.begin():
+        draft = await session.get(Poll, poll.id)
+        assert draft is not None
+        await publish(session, secretary, draft, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    refused = (await say(runtime, 700, payload=f"pt:{poll.id}:1"))[0].text
+    assert "không thuộc danh sách biểu quyết" in refused and "Chọn ngày" not in refused
