@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.permissions import Actor, Permission, Target, may
 from models.phones import normalize_phone
-from models.roster import fold, parse_date
+from models.roster import parse_date
 from models.tables import AuditEvent, DeactivationReason, Gender, Invite, Member, MemberStatus, Role, utcnow
 
 
@@ -294,6 +294,3 @@ def _editable(actor: Actor, member: Member, permission: Permission) -> None:
     if not member.active:
         raise InvalidChange(ChangeProblem.INACTIVE, member.full_name)
 
-
-def matches_name(member: Member, wanted: str) -> bool:
-    return fold(wanted) in fold(member.full_name)
