@@ -388,7 +388,9 @@ async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
     ).all():
         if member_id is not None:
             states[member_id][OutboxStatus(status)] += 1
-    linked = set((await session.exec(select(ChannelIdentity.member_id).distinct())).all())
+    identities = (await session.exec(select(ChannelIdentity.member_id, ChannelIdentity.platform))).all()
+    linked = {member_id for member_id, _platform in identities}
+    pushable = {member_id for member_id, platform in identities if platform in PUSH_PLATFORMS}
     result = Tracking({}, [], [], [])
     for recipient, member, branch in rows:
         tally = result.branches.setdefault(branch.name, BranchTally())
@@ -407,6 +409,8 @@ async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
             result.unreachable.append(member.full_name)
         elif member.id not in linked:
             result.unlinked.append(member.full_name)
+        elif member.id in pushable:  # on Telegram or Zalo, but every one of those marked unreachable
+            result.unreachable.append(member.full_name)
     return result
 
 

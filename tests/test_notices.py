@@ -390,3 +390,16 @@ async def test_a_notice_that_went_out_cannot_be_cancelled_or_rescheduled(runtime
             await cancel(session, secretary, stale)
     async with runtime.sessions() as session:
         assert (await session.get(Notice, notice.id)).status is NoticeStatus.SENT  # type: ignore[union-attr]
+
+
+async def test_a_member_already_unreachable_is_listed_for_the_secretary(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(ChannelIdentity).values(unreachable_at=utcnow()))  # blocked the bot earlier
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        notice = await create_draft(session, secretary, "Họp.", Audience((secretary.branch_id,)))
+        await send_now(session, secretary, notice, notice_body_maker(runtime.catalogs))
+    async with runtime.sessions() as session:
+        report = await tracking(session, notice)
+    assert report.unreachable == ["Mai Văn Sơn"] and "Mai Văn Sơn" not in report.unlinked
