@@ -293,4 +293,3 @@ def _editable(actor: Actor, member: Member, permission: Permission) -> None:
     check(actor, permission, target_of(member))
     if not member.active:
         raise InvalidChange(ChangeProblem.INACTIVE, member.full_name)
-
