@@ -104,6 +104,8 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await polls.answer(ctx, member, question, text)
     if question.startswith("paper:"):
         return await polls.paper_voters(ctx, member, question.partition(":")[2], text)
+    if question.startswith("attach:"):  # a file was asked for, text came: ask again
+        return await notices.ask_file(ctx, member, question.partition(":")[2])
     return await records.answer(ctx, member, question, text)
 
 

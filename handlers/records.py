@@ -254,6 +254,8 @@ async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[
     if question == "add":
         return await _add_from_text(ctx, actor, text)
     kind, _sep, member_id = question.partition(":")
+    if (kind != "official" and kind not in _FIELD_OF_QUESTION) or not member_id.isdigit():
+        return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
     if isinstance(member, list):
         return member

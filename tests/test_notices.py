@@ -403,3 +403,12 @@ async def test_a_member_already_unreachable_is_listed_for_the_secretary(runtime:
     async with runtime.sessions() as session:
         report = await tracking(session, notice)
     assert report.unreachable == ["Mai Văn Sơn"] and "Mai Văn Sơn" not in report.unlinked
+
+
+async def test_text_where_a_file_was_asked_for_asks_again(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="nnew")
+    preview = (await say(runtime, SECRETARY, "Thông báo có tệp."))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Đính kèm"))
+    again = (await say(runtime, SECRETARY, "đây là tệp"))[0]
+    assert "Xin gửi tệp hoặc ảnh" in again.text
