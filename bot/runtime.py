@@ -14,10 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.settings import Settings
-from handlers.contract import Inbound, Reply
+from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
 from models.db import create_engine, insert_ignoring_conflict, session_factory
-from models.tables import NoticeFile, OutboxMessage, ProcessedUpdate, utcnow
+from models.tables import MeetingFile, NoticeFile, OutboxMessage, ProcessedUpdate, utcnow
 
 
 @dataclass
@@ -43,10 +43,13 @@ class Runtime:
         engine = engine or create_engine(settings.database_url)
         return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
 
-    async def load_file(self, file_id: int) -> tuple[str, bytes] | None:
-        """A stored notice file, for the channels that upload it with the message."""
+    async def load_file(self, document: Document) -> tuple[str, bytes] | None:
+        """A stored notice or meeting file, for the channels that upload it with the message."""
         async with self.sessions() as session:
-            file = await session.get(NoticeFile, file_id)
+            if document.source == "meeting":
+                shared = await session.get(MeetingFile, document.file_id)
+                return None if shared is None or shared.content is None else (shared.filename, shared.content)
+            file = await session.get(NoticeFile, document.file_id)
             return None if file is None else (file.filename, file.content)
 
     async def process(self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False) -> Processed:

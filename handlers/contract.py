@@ -52,16 +52,24 @@ Rows = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True)
 class Document:
-    """A file sent with a message: a notice's document or photo by its id in chibo's store, or a
-    small generated file (an export) carried in the message itself as base64."""
+    """A file sent with a message: a notice's or a meeting's document or photo by its id in chibo's
+    store (``source`` says which), or a small generated file (an export) carried in the message
+    itself as base64."""
 
     file_id: int
     name: str
     is_photo: bool = False
     inline: str | None = None
+    source: str = "notice"  # "notice" | "meeting"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file_id": self.file_id, "name": self.name, "is_photo": self.is_photo, "inline": self.inline}
+        return {
+            "file_id": self.file_id,
+            "name": self.name,
+            "is_photo": self.is_photo,
+            "inline": self.inline,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,11 @@ class Reply:
             document=None
             if document is None
             else Document(
-                int(document["file_id"]), str(document["name"]), bool(document.get("is_photo")), document.get("inline")
+                int(document["file_id"]),
+                str(document["name"]),
+                bool(document.get("is_photo")),
+                document.get("inline"),
+                str(document.get("source") or "notice"),
             ),
         )
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, members, notices, polls, records, register
+from handlers import directory, meetings, members, notices, polls, records, register
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -29,6 +29,8 @@ COMMANDS: dict[str, Action] = {
     "find": Action.FIND_MEMBER,
     "tim": Action.FIND_MEMBER,
     "lang": Action.CHOOSE_LANGUAGE,
+    "meetings": Action.MEETINGS,
+    "lichhop": Action.MEETINGS,
     "language": Action.CHOOSE_LANGUAGE,
 }
 # Longer than any invite code: treat as conversation, not as a mistyped code.
@@ -53,6 +55,8 @@ async def handle(
         pending = ctx.take_question() or ""
         if pending.startswith("attach:"):  # the file a notice being composed asked for
             return await notices.attach_file(ctx, ctx.member, pending.partition(":")[2], inbound.attachment)
+        if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
+            return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
     if inbound.payload is not None:
         try:
@@ -104,6 +108,10 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await polls.answer(ctx, member, question, text)
     if question.startswith("paper:"):
         return await polls.paper_voters(ctx, member, question.partition(":")[2], text)
+    if question == "meeting":
+        return await meetings.draft_from_text(ctx, member, text)
+    if question.partition(":")[0] in meetings.QUESTIONS:
+        return await meetings.answer_question(ctx, member, question, text)
     if question.startswith("attach:"):  # a file was asked for, text came: ask again
         return await notices.ask_file(ctx, member, question.partition(":")[2])
     return await records.answer(ctx, member, question, text)
@@ -183,6 +191,9 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
                 return await notices.ask_people(ctx, member, argument.partition(":")[2])
             if argument.startswith("attach:"):
                 return await notices.ask_file(ctx, member, argument.partition(":")[2])
+            if argument.partition(":")[0] in meetings.QUESTIONS:
+                field, _sep, meeting_id = argument.partition(":")
+                return await meetings.ask(ctx, member, field, meeting_id)
             if argument.startswith(("options:", "deadline:", "paper:")):
                 field, _sep, poll_id = argument.partition(":")
                 return await polls.ask(ctx, member, field, poll_id)
@@ -257,6 +268,38 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await polls.paper_ballot(ctx, member, argument)
         case Action.PAPER_VOTE:
             return await polls.paper_vote(ctx, member, argument)
+        case Action.MEETINGS:
+            return await meetings.meetings_home(ctx, member)
+        case Action.MEETING:
+            return await meetings.meeting_card(ctx, member, argument)
+        case Action.RSVP:
+            return await meetings.rsvp(ctx, member, argument)
+        case Action.EXCUSE:
+            return await meetings.excuse(ctx, member, argument)
+        case Action.CHECK_IN:
+            return await meetings.check_in_now(ctx, member, argument)
+        case Action.MEETING_FILE:
+            return await meetings.send_file(ctx, member, argument)
+        case Action.MY_ATTENDANCE:
+            return await meetings.my_attendance(ctx, member)
+        case Action.PAST_MEETINGS:
+            return await meetings.past_meetings(ctx, member)
+        case Action.NEW_MEETING:
+            return await meetings.start(ctx, member)
+        case Action.MEETING_LIST:
+            return await meetings.managed_list(ctx, member)
+        case Action.MEETING_SET:
+            return await meetings.set_option(ctx, member, argument)
+        case Action.MEETING_CALL:
+            return await meetings.call_meeting(ctx, member, argument)
+        case Action.MEETING_CANCEL:
+            return await meetings.cancel_meeting(ctx, member, argument)
+        case Action.ATTENDANCE:
+            return await meetings.attendance(ctx, member, argument)
+        case Action.MARK:
+            return await meetings.mark_attendance(ctx, member, argument)
+        case Action.ATTENDANCE_RATES:
+            return await meetings.rates(ctx, member)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

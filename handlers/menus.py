@@ -16,6 +16,7 @@ def _labels(t: Translator) -> dict[Action, str]:
         Action.MY_BRANCH: "🏠 " + _("My branch"),
         Action.NOTICES: "📢 " + _("Notices"),
         Action.OPEN_POLLS: "🗳 " + _("Open votes"),
+        Action.MEETINGS: "📅 " + _("Meetings"),
         Action.MANAGE: "🛠 " + _("Manage"),
         Action.CHOOSE_LANGUAGE: "🌐 " + _("Language / Ngôn ngữ"),
         Action.HELP: "❓ " + _("Help"),
@@ -30,6 +31,7 @@ def main_menu(ctx: Context, member: Member) -> Rows:
 
     rows: list[tuple[Button, ...]] = [
         (button(Action.NOTICES), button(Action.OPEN_POLLS)),
+        (button(Action.MEETINGS),),
         (button(Action.MY_DETAILS), button(Action.MY_BRANCH)),
     ]
     if leads_any_branch(member):

@@ -66,6 +66,23 @@ class Action(StrEnum):
     POLL_CLOSE = "px"
     PAPER_VOTER = "pe"  # <poll id>:<member id>: the options of a paper ballot for that member
     PAPER_VOTE = "pw"  # <poll id>:<member id>:<mask>
+    # Meetings: members answer, check in and read; the secretary calls, takes attendance, minutes.
+    MEETINGS = "meet"
+    MEETING = "mt"  # <meeting id>: its card
+    RSVP = "mty"  # <meeting id>:yes|no
+    EXCUSE = "mte"  # <meeting id>:<reason code>
+    CHECK_IN = "mti"
+    MEETING_FILE = "mtf"  # <file id>
+    MY_ATTENDANCE = "mth"
+    PAST_MEETINGS = "mtp"
+    NEW_MEETING = "mtn"
+    MEETING_LIST = "mtl"
+    MEETING_SET = "mts"  # <meeting id>:kind|who|repeat
+    MEETING_CALL = "mtg"
+    MEETING_CANCEL = "mtx"  # <meeting id>[:one|series]
+    ATTENDANCE = "mtk"
+    MARK = "mtm"  # <meeting id>[:<member id>[:present|excused|absent]]
+    ATTENDANCE_RATES = "mtq"
 
 
 class InvalidPayload(ValueError):
@@ -90,6 +107,16 @@ ASKABLE = (
     "paper",
     "people",
     "attach",
+    "mwhen",
+    "mmove",
+    "mplace",
+    "magenda",
+    "mlink",
+    "minutes",
+    "mconcl",
+    "mfile",
+    "mminutes",
+    "mreason",
 )
 _ASK = re.compile(r"^(" + "|".join(ASKABLE) + r")(:[0-9]{1,12})?$")
 
@@ -129,6 +156,11 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
         _matches(_ID),
     ),
     **dict.fromkeys((Action.SET_ROLE, Action.SET_EXEMPT, Action.MOVE, Action.DEACTIVATE), _matches(_ID_AND_WORD)),
+    **dict.fromkeys(
+        (Action.MEETING, Action.CHECK_IN, Action.MEETING_FILE, Action.MEETING_CALL, Action.ATTENDANCE), _matches(_ID)
+    ),
+    **dict.fromkeys((Action.RSVP, Action.EXCUSE, Action.MEETING_SET, Action.MEETING_CANCEL), _matches(_ID_AND_WORD)),
+    Action.MARK: _matches(re.compile(r"^[0-9]{1,12}(:[0-9]{1,12}(:(present|excused|absent))?)?$")),
 }
 
 

@@ -22,6 +22,7 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     ANNOUNCE = "announce"
     MANAGE_POLLS = "manage_polls"
+    MANAGE_MEETINGS = "manage_meetings"  # call, move, cancel; attendance and minutes
 
 
 class Scope(StrEnum):

@@ -92,6 +92,10 @@ class Branch(SQLModel, table=True):
     committee_id: int = Field(foreign_key="committee.id", index=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)
+    # A meeting is valid when MORE than this fraction of those who must attend are present: common
+    # practice, not a rule of the Charter (DESIGN.md §4), so each branch may change it.
+    meeting_quorum_numerator: int = 2
+    meeting_quorum_denominator: int = 3
 
 
 class Member(SQLModel, table=True):
@@ -309,6 +313,123 @@ class OpenBallot(SQLModel, table=True):
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
     member_id: int = Field(foreign_key="member.id", primary_key=True)
     option: int = Field(primary_key=True)
+
+
+class MeetingKind(StrEnum):
+    REGULAR = "regular"  # sinh hoạt chi bộ định kỳ, monthly
+    THEMATIC = "thematic"  # sinh hoạt chuyên đề, at least quarterly
+    COMMITTEE = "committee"
+    OTHER = "other"
+
+
+class MeetingStatus(StrEnum):
+    DRAFT = "draft"  # being set up: the secretary sees a preview
+    CALLED = "called"  # invitations sent
+    CANCELLED = "cancelled"
+
+
+class Rsvp(StrEnum):
+    ATTENDING = "attending"
+    EXCUSED = "excused"  # vắng có lý do, with the reason
+
+
+class Attendance(StrEnum):
+    PRESENT = "present"
+    EXCUSED = "excused"
+    ABSENT = "absent"  # without a reason
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting of a branch (or of the commune committee: ``branch_id`` None)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int | None = Field(default=None, foreign_key="branch.id", index=True)
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    kind: MeetingKind = Field(default=MeetingKind.REGULAR, sa_column=_enum_column(MeetingKind))
+    title: str = Field(max_length=300)
+    starts_at: datetime = Field(sa_column=_utc_column(nullable=False, index=True))
+    place: str = Field(default="", max_length=300)
+    link: str | None = Field(default=None, max_length=500)  # a map or a video call
+    agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # models.notices.Audience
+    status: MeetingStatus = Field(default=MeetingStatus.DRAFT, sa_column=_enum_column(MeetingStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    called_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # Reminders go this many minutes before the start, to everyone invited who has not declined.
+    reminder_minutes: list[int] = Field(default_factory=lambda: [1440, 120], sa_column=Column(JSON, nullable=False))
+    # A monthly meeting repeats on this day of the month at the same time; all its meetings share
+    # the first one's id as ``series_id``.
+    repeat_day: int | None = None
+    series_id: int | None = Field(default=None, index=True)
+    # Valid when MORE than numerator/denominator of those who must attend are present (copied from
+    # the branch's setting when the meeting is called, so a later change does not rewrite history).
+    quorum_numerator: int = 2
+    quorum_denominator: int = 3
+    minutes_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    conclusions: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attendance_closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class MeetingFile(SQLModel, table=True):
+    """A document the secretary marked shareable for a meeting, or its minutes: a file or a link."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    filename: str = Field(max_length=200)
+    is_photo: bool = False
+    is_minutes: bool = False
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    url: str | None = Field(default=None, max_length=500)
+
+
+class MeetingInvitation(SQLModel, table=True):
+    """Who was invited, what they answered, and whether they came."""
+
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    exempt: bool = False  # exempt members count towards validity only when present
+    invited_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # When the invitation was pushed to Telegram or Zalo; None while the member has no such channel
+    # (it goes out when they join chibo, if the meeting is still ahead).
+    notified_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    rsvp: Rsvp | None = Field(default=None, sa_column=_enum_column(Rsvp, nullable=True))
+    reason: str | None = Field(default=None, max_length=300)
+    rsvp_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    checked_in_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # What the secretary recorded, which wins over the member's own check-in or answer.
+    attendance: Attendance | None = Field(default=None, sa_column=_enum_column(Attendance, nullable=True))
+    marked_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+class MeetingJobKind(StrEnum):
+    REMINDER = "reminder"
+    START_SUMMARY = "start_summary"  # to the secretary at the start: who said they will come
+    CLOSE_ATTENDANCE = "close_attendance"  # after the check-in window: warn about absences
+    NEXT_MEETING = "next_meeting"  # a repeating meeting calls its next one
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    SKIPPED = "skipped"  # with the reason in ``note``
+    CANCELLED = "cancelled"  # the meeting was cancelled or moved
+
+
+class MeetingJob(SQLModel, table=True):
+    """One timed job: what, for whom, when, and what became of it. The scheduler claims due rows
+    with a conditional update, so any number of processes may run it and each row runs once."""
+
+    __table_args__ = (Index("ix_meetingjob_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    kind: MeetingJobKind = Field(sa_column=_enum_column(MeetingJobKind))
+    minutes_before: int = 0  # a reminder's offset
+    due_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    state: JobState = Field(default=JobState.PENDING, sa_column=_enum_column(JobState))
+    done_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    note: str | None = Field(default=None, max_length=200)
 
 
 class OutboxStatus(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -12,11 +13,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.notices import BodyFor
 from models.polls import ResultsFor
 from scheduler.housekeeping import prune_processed_updates
+from scheduler.meetings import MeetingJobs
 from scheduler.notices import send_due_notices
 from scheduler.polls import close_due_polls
 
 # How late a scheduled notice may go out, or a poll close: the jobs look this often.
 NOTICE_TICK_SECONDS = 15
+# How soon a member added to a branch (or newly on Telegram or Zalo) gets its meeting invitations.
+LATECOMER_TICK_SECONDS = 60
+RETRY_AFTER_FAILURE = timedelta(seconds=5)
+MEETING_JOBS = "meeting-jobs"
+log = logging.getLogger(__name__)
+
+
+async def _next_wake(meeting_jobs: MeetingJobs) -> datetime:
+    try:
+        return await meeting_jobs.next_wake()
+    except Exception:
+        log.exception("meeting jobs: could not read the next due time")
+        return datetime.now(UTC) + RETRY_AFTER_FAILURE
 
 
 def create_scheduler(
@@ -25,8 +40,39 @@ def create_scheduler(
     body_for: BodyFor,
     wake_delivery: Callable[[], None],
     results_for: ResultsFor,
+    meeting_jobs: MeetingJobs,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
+
+    async def run_meeting_jobs() -> None:
+        # A one-off job that sets its own next run: exactly when the next reminder is due, so it is
+        # handed to delivery within a second of that time, not at the next fixed tick.
+        try:
+            await meeting_jobs.run_due()
+        except Exception:
+            log.exception("meeting jobs: this pass failed; trying again shortly")
+            wake = datetime.now(UTC) + RETRY_AFTER_FAILURE
+        else:
+            wake = await _next_wake(meeting_jobs)
+        scheduler.add_job(
+            run_meeting_jobs, "date", run_date=wake, id=MEETING_JOBS, replace_existing=True, misfire_grace_time=None
+        )
+
+    scheduler.add_job(
+        run_meeting_jobs,
+        "date",
+        run_date=datetime.now(UTC),  # reminders that fell due while chibo was down, at once
+        id=MEETING_JOBS,
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        meeting_jobs.invite_latecomers,
+        "interval",
+        seconds=LATECOMER_TICK_SECONDS,
+        id="invite-latecomers",
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.add_job(
         close_due_polls,
         "interval",

@@ -21,7 +21,7 @@ async def test_a_member_joins_with_the_deep_link_code_and_gets_the_menu(runtime:
     assert "Chào mừng đồng chí Hoàng Văn Nam" in replies[0].text
     assert "Chi bộ thôn Đông" in replies[0].text
     assert labels(replies[0]) == [
-        "📢 Thông báo", "🗳 Biểu quyết đang mở", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi",
+        "📢 Thông báo", "🗳 Biểu quyết đang mở", "📅 Cuộc họp", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi",
         "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn",
     ]  # fmt: skip
 

@@ -13,7 +13,7 @@ from webhooks.app import create_app
 
 SECRET = "s3cret-token_for-tests"
 MENU = [
-    "📢 Thông báo", "🗳 Biểu quyết đang mở", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi",
+    "📢 Thông báo", "🗳 Biểu quyết đang mở", "📅 Cuộc họp", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi",
     "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn",
 ]  # fmt: skip
 
@@ -48,7 +48,7 @@ async def test_polling_join_by_deep_link_menu_details_and_language(polling_bot: 
     welcome = (await fake.wait_for(1, user))[0]
     assert "Chào mừng đồng chí Trần Thị Lan" in welcome.text
     assert welcome.reply_markup is not None and welcome.reply_markup["is_persistent"] is True
-    assert welcome.keyboard_labels() == [*MENU[:4], "🛠 Quản lý", *MENU[4:]]
+    assert welcome.keyboard_labels() == [*MENU[:5], "🛠 Quản lý", *MENU[5:]]
 
     await fake.push(fake.message_update(user, "👤 Thông tin của tôi"))
     details = (await fake.wait_for(2, user))[1]

@@ -47,11 +47,12 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 MENU_LINES = [
     "1. 📢 Thông báo",
     "2. 🗳 Biểu quyết đang mở",
-    "3. 👤 Thông tin của tôi",
-    "4. 🏠 Chi bộ của tôi",
-    "5. 🛠 Quản lý",
-    "6. 🌐 Ngôn ngữ / Language",
-    "7. ❓ Hướng dẫn",
+    "3. 📅 Cuộc họp",
+    "4. 👤 Thông tin của tôi",
+    "5. 🏠 Chi bộ của tôi",
+    "6. 🛠 Quản lý",
+    "7. 🌐 Ngôn ngữ / Language",
+    "8. ❓ Hướng dẫn",
 ]
 
 
@@ -94,14 +95,14 @@ async def test_join_with_typed_code_then_numbered_menu_chosen_by_number_and_word
     await fake.push(fake.message_update(user, demo.code("Trần Thị Lan").lower(), name="Lan"))
     welcome = (await fake.wait_for(1, user))[0].text
     assert "Chào mừng đồng chí Trần Thị Lan" in welcome
-    assert welcome.endswith("\n\n" + "\n".join(MENU_LINES) + "\n\nTrả lời 1, 2, 3, 4, 5, 6 hoặc 7.")
+    assert welcome.endswith("\n\n" + "\n".join(MENU_LINES) + "\n\nTrả lời 1, 2, 3, 4, 5, 6, 7 hoặc 8.")
 
-    await fake.push(fake.message_update(user, "4"))
+    await fake.push(fake.message_update(user, "5"))
     branch = (await fake.wait_for(2, user))[1].text
     assert "Bí thư: Nguyễn Văn Hùng" in branch
-    assert branch.endswith("Trả lời 1, 2, 3, 4, 5, 6 hoặc 7.")  # the menu comes back with every answer
+    assert branch.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7 hoặc 8.")  # the menu comes back with every answer
 
-    await fake.push(fake.message_update(user, "Số 3"))
+    await fake.push(fake.message_update(user, "Số 4"))
     assert "Họ và tên: Trần Thị Lan" in (await fake.wait_for(3, user))[2].text
 
     await fake.push(fake.message_update(user, "ngon ngu"))  # half of "Ngôn ngữ / Language", no diacritics
@@ -110,7 +111,7 @@ async def test_join_with_typed_code_then_numbered_menu_chosen_by_number_and_word
     await fake.push(fake.message_update(user, "ENGLISH"))
     switched = (await fake.wait_for(5, user))[4].text
     assert switched.startswith("From now on I will write to you in English.")
-    assert "3. 👤 My details" in switched and switched.endswith("Reply 1, 2, 3, 4, 5, 6 or 7.")
+    assert "4. 👤 My details" in switched and switched.endswith("Reply 1, 2, 3, 4, 5, 6, 7 or 8.")
 
     assert [name for name, _ in fake.calls][:2] == ["getMe", "deleteWebhook"]
 
@@ -125,7 +126,7 @@ async def test_a_number_not_on_the_last_menu_is_a_stale_choice(polling_zalo: Fak
     await fake.push(fake.message_update(user, "9"))
     stale = (await fake.wait_for(3, user))[2].text
     assert stale.startswith("Nút này không còn dùng được nữa.")
-    assert "3. 👤 Thông tin của tôi" in stale
+    assert "4. 👤 Thông tin của tôi" in stale
     await fake.push(fake.message_update(user, "chào đồng chí"))  # words that are no label: plain text
     assert (await fake.wait_for(4, user))[3].text.startswith("Xin lỗi")
 
@@ -136,7 +137,7 @@ async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(
     fake, user = polling_zalo, "u-secretary"
     await fake.push(fake.message_update(user, demo.code("Lý Văn Quang")))
     await fake.wait_for(1, user)
-    await fake.push(fake.message_update(user, "5"))  # 🛠 Quản lý
+    await fake.push(fake.message_update(user, "6"))  # 🛠 Quản lý
     manage = (await fake.wait_for(2, user))[1].text
     assert "\n5. 📋 Danh sách đảng viên\n" in manage and manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8 hoặc 9.")
     await fake.push(fake.message_update(user, "5"))
@@ -200,7 +201,7 @@ async def test_menus_live_in_redis_with_an_expiry_when_configured(
             await fake_zalo.push(fake_zalo.message_update(chat, demo.code("Mai Văn Sơn")))
             await fake_zalo.wait_for(1, chat)
             assert await redis.ttl(key) > 0
-            await fake_zalo.push(fake_zalo.message_update(chat, "3"))
+            await fake_zalo.push(fake_zalo.message_update(chat, "4"))
             assert "Họ và tên: Mai Văn Sơn" in (await fake_zalo.wait_for(2, chat))[1].text
         runtime: Runtime = app.state.runtime
         async with runtime.sessions() as session:

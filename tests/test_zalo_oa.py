@@ -67,6 +67,7 @@ from webhooks.app import create_app
 MENU = [
     "📢 Thông báo",
     "🗳 Biểu quyết đang mở",
+    "📅 Cuộc họp",
     "👤 Thông tin của tôi",
     "🏠 Chi bộ của tôi",
     "🛠 Quản lý",
@@ -179,7 +180,7 @@ async def test_join_with_typed_code_then_buttons_for_details_and_language(webhoo
     welcome = await webhook.say(user, demo.code("Trần Thị Lan").lower(), 2)
     assert "Chào mừng đồng chí Trần Thị Lan" in welcome.text
     more = (await fake.wait_for(3, user))[2]
-    # Seven choices do not fit one message: shared out over two, the second saying so.
+    # Eight choices do not fit one message: shared out over two, the second saying so.
     assert welcome.titles() == MENU[:4] and more.text == "Thêm lựa chọn:" and more.titles() == MENU[4:]
     assert all(b["type"] == "oa.query.hide" and b["payload"].startswith("#chibo:") for b in welcome.buttons)
 
@@ -206,7 +207,7 @@ async def test_a_secretary_reaches_the_roster_through_buttons(webhook: Webhook, 
 async def test_payloads_are_untrusted_and_labels_typed_as_text_still_work(webhook: Webhook, demo: Demo) -> None:
     user = "forger"
     welcome = await webhook.say(user, demo.code("Đinh Văn Khánh"), 1)
-    assert len(welcome.buttons) == 3  # six choices, shared out evenly over two messages
+    assert len(welcome.buttons) == 4  # seven choices, shared out over two messages: four and three
     forged = await webhook.say(user, "#chibo:mc:1", 3)  # a secretary's button, typed by a member
     assert forged.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")  # re-checked, refused
     garbage = await webhook.say(user, "#chibo:%%%", 5)

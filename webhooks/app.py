@@ -35,12 +35,15 @@ from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings, TelegramMode, ZaloBotMode
 from handlers.contract import Attachment, Inbound
+from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models.db import is_database_unavailable
+from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
-from models.tables import NoticeFile, Platform
+from models.tables import Meeting, MeetingFile, NoticeFile, Platform
+from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -101,12 +104,16 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         runtime.on_outbox = worker.wake
+        meeting_jobs = MeetingJobs(
+            runtime.sessions, messages_maker(runtime.catalogs, settings.tz), settings.tz, worker.wake
+        )
         scheduler = create_scheduler(
             runtime.sessions,
             settings.timezone,
             notice_body_maker(runtime.catalogs),
             worker.wake,
             results_maker(runtime.catalogs),
+            meeting_jobs,
         )
         if oa is not None:
             # Zalo calls the webhook set in its developer console; chibo only keeps the token fresh.
@@ -342,6 +349,14 @@ async def _answer_web(runtime: Runtime, inbound: Inbound, message_id: str) -> di
     return {"replies": [web.render(reply) for reply in processed.replies]}
 
 
+def _download(filename: str, content: bytes) -> Response:
+    quoted = urllib.parse.quote(filename)
+    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"}
+    )
+
+
 def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     page = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 
@@ -378,13 +393,20 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             member = await web_member(session, web.user_id_for(token))
             if file is None or member is None or not await may_read_notice_file(session, member, file):
                 raise HTTPException(404, "no such file")
-            quoted = urllib.parse.quote(file.filename)
-            media_type = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
-            return Response(
-                file.content,
-                media_type=media_type,
-                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
-            )
+            return _download(file.filename, file.content)
+
+    @app.get("/api/webchat/meeting-files/{file_id}", response_model=None)
+    async def chat_meeting_file(file_id: int, token: Annotated[str, Depends(_session_token)]) -> Response:
+        """A meeting's document or minutes, for a member invited to it (or who manages it)."""
+        async with runtime.sessions() as session:
+            file = await session.get(MeetingFile, file_id)
+            meeting = None if file is None else await session.get(Meeting, file.meeting_id)
+            member = await web_member(session, web.user_id_for(token))
+            if file is None or file.content is None or meeting is None or member is None:
+                raise HTTPException(404, "no such file")
+            if not await may_see(session, member, meeting):
+                raise HTTPException(404, "no such file")
+            return _download(file.filename, file.content)
 
     @app.post("/api/webchat/upload", response_model=None)
     async def chat_upload(

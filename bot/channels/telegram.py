@@ -40,7 +40,7 @@ from bot.channels.text import split_text
 from bot.charts import bar_chart_png
 from bot.delivery import Rejected, RetryLater, Transient, Unreachable
 from bot.runtime import Runtime
-from handlers.contract import Attachment, Inbound, Reply
+from handlers.contract import Attachment, Document, Inbound, Reply
 from models.db import is_database_unavailable
 from models.tables import Platform
 
@@ -140,7 +140,7 @@ def render(reply: Reply) -> list[tuple[str, Markup | None]]:
 
 
 # A notice's stored file by id: (file name, bytes), or None when it is gone.
-FileLoader = Callable[[int], Awaitable[tuple[str, bytes] | None]]
+FileLoader = Callable[[Document], Awaitable[tuple[str, bytes] | None]]
 
 
 class TelegramSender:
@@ -183,7 +183,7 @@ class TelegramSender:
         if reply.document.inline is not None:
             stored: tuple[str, bytes] | None = (reply.document.name, base64.b64decode(reply.document.inline))
         else:
-            stored = await self._files(reply.document.file_id) if self._files is not None else None
+            stored = await self._files(reply.document) if self._files is not None else None
         if stored is None:
             log.warning("telegram: file %s of a message is gone; sending the text alone", reply.document.file_id)
             return False

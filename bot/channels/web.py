@@ -45,10 +45,11 @@ def render(reply: Reply) -> dict[str, Any]:
     chart = body.pop("chart")
     document = body.pop("document")
     if reply.document is not None and document is not None:
+        folder = "meeting-files" if reply.document.source == "meeting" else "files"
         url = (
             f"data:text/csv;base64,{reply.document.inline}"
             if reply.document.inline is not None
-            else f"/api/webchat/files/{reply.document.file_id}"
+            else f"/api/webchat/{folder}/{reply.document.file_id}"
         )
         body["document"] = {"name": reply.document.name, "url": url}
     if reply.chart is not None and chart is not None:
