@@ -33,6 +33,9 @@ from handlers.register import file_problem_text
 from handlers.register import problem_text as row_problem_text
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_invite, issue_unlinked_invites
+from models.meetings import MeetingError, set_quorum
+from models.meetings import Summary as MeetingSummary
+from models.meetings import summary as meeting_summary
 from models.membership import (
     InvalidChange,
     add_member,
@@ -64,6 +67,7 @@ from models.tables import (
     AuditEvent,
     Branch,
     DeactivationReason,
+    Meeting,
     Member,
     Notice,
     OutboxMessage,
@@ -771,6 +775,55 @@ async def _poll_results(settings: Settings, poll_id: int) -> list[list[str]] | N
     async with _database(settings) as sessions, sessions() as session:
         poll = await session.get(Poll, poll_id)
         return None if poll is None else await result_rows(session, poll)
+
+
+meetings_app = typer.Typer(help="Meetings and attendance.", no_args_is_help=True)
+app.add_typer(meetings_app, name="meetings")
+
+
+@meetings_app.command("list")
+def meetings_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
+    """The latest meetings with what members answered and, once held, who was present."""
+    settings = _settings()
+    for meeting, counts in asyncio.run(_latest_meetings(settings, limit)):
+        starts = meeting.starts_at.astimezone(settings.tz)
+        typer.echo(
+            f"#{meeting.id:<5} {meeting.status.value:<9} {starts:%d/%m/%Y %H:%M}  {meeting.title[:50]}  "
+            f"invited {counts.invited}, attending {counts.attending}, excused {counts.excused}, "
+            f"present {counts.present}/{counts.must_attend} ({'valid' if counts.valid else 'not valid'})"
+        )
+
+
+async def _latest_meetings(settings: Settings, limit: int) -> list[tuple[Meeting, MeetingSummary]]:
+    async with _database(settings) as sessions, sessions() as session:
+        listed = (await session.exec(select(Meeting).order_by(col(Meeting.starts_at).desc()).limit(limit))).all()
+        return [(meeting, await meeting_summary(session, meeting)) for meeting in listed]
+
+
+@meetings_app.command("quorum")
+def meetings_quorum(
+    branch: Annotated[str, typer.Argument(help="Branch code, e.g. TAY")],
+    rule: Annotated[str, typer.Argument(help="More than this fraction of those who must attend, e.g. 2/3")],
+) -> None:
+    """Set when a branch's meetings are valid (default: more than 2/3 of the members who must attend)."""
+    numerator, _, denominator = rule.partition("/")
+    if not (numerator.isdigit() and denominator.isdigit()):
+        typer.echo("chibo: the rule is a fraction such as 2/3", err=True)
+        raise typer.Exit(1)
+    try:
+        asyncio.run(_set_quorum(_settings(), branch, int(numerator), int(denominator)))
+    except LookupError as error:
+        typer.echo(f"chibo: {error}", err=True)
+        raise typer.Exit(1) from None
+    except MeetingError:
+        typer.echo("chibo: the rule is a fraction between 0 and 1, such as 2/3 or 1/2", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{branch}: meetings called from now on are valid with more than {rule} of those who must attend")
+
+
+async def _set_quorum(settings: Settings, code: str, numerator: int, denominator: int) -> None:
+    async with _database(settings) as sessions, sessions() as session, session.begin():
+        await set_quorum(session, OPERATOR, await _branch_id(session, code), numerator, denominator)
 
 
 def main() -> None:

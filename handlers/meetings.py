@@ -248,6 +248,7 @@ def problem_text(t: Translator, error: MeetingError) -> str:
             "Checking in is possible from 30 minutes before the start to an hour after it."
         ),
         MeetingProblem.BAD_DAY: _("A day of the month is a number from 1 to 31."),
+        MeetingProblem.BAD_FRACTION: _("The rule is a fraction between 0 and 1, such as 2/3 or 1/2."),
         MeetingProblem.TOO_LONG: _("That is too long (at most {detail})."),
         MeetingProblem.SECRET_DOCUMENT: _(
             "This document is marked \u201c{detail}\u201d. Secret documents never go through a chat platform."

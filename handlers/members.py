@@ -410,6 +410,9 @@ def help_text(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     lines = [
         _("Tap a button in the menu below:"),
+        _("• Notices: the latest announcements; tap “I have read it” on each."),
+        _("• Open votes: the votes you may take part in, and whether you have voted."),
+        _("• Meetings: upcoming meetings and your answer, your attendance, past minutes."),
         _("• My details: your own party record."),
         _("• My branch: your branch, its secretary and how many members it has."),
     ]
@@ -418,6 +421,6 @@ def help_text(ctx: Context, member: Member) -> list[Reply]:
     lines += [
         _("• Language: Vietnamese or English."),
         "",
-        _("You can also type the commands /me, /branch, /lang and /help."),
+        _("You can also type the commands /me, /branch, /meetings, /lang and /help."),
     ]
     return [home(ctx, member, "\n".join(lines))]

@@ -75,6 +75,7 @@ class MeetingProblem(StrEnum):
     NOT_INVITED = "not_invited"
     CHECK_IN_CLOSED = "check_in_closed"  # outside the window around the start
     BAD_DAY = "bad_day"
+    BAD_FRACTION = "bad_fraction"  # a validity rule that is not a fraction between 0 and 1
     TOO_LONG = "too_long"
     SECRET_DOCUMENT = "secret_document"
     FILE_TOO_LARGE = "file_too_large"
@@ -403,6 +404,27 @@ async def call(
     )
     await session.flush()
     return invited
+
+
+async def set_quorum(session: AsyncSession, actor: Actor, branch_id: int, numerator: int, denominator: int) -> None:
+    """The branch's validity rule for meetings called from now on: more than numerator/denominator."""
+    if not may(actor, Permission.MANAGE_MEETINGS, Target(branch_id)):
+        raise NotPermitted(Permission.MANAGE_MEETINGS, Target(branch_id))
+    if not 0 < numerator < denominator <= 100:
+        raise MeetingError(MeetingProblem.BAD_FRACTION)
+    branch = await session.get(Branch, branch_id)
+    if branch is None:
+        raise MeetingError(MeetingProblem.NOT_CALLED)
+    before = f"{branch.meeting_quorum_numerator}/{branch.meeting_quorum_denominator}"
+    branch.meeting_quorum_numerator, branch.meeting_quorum_denominator = numerator, denominator
+    session.add(branch)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id, action="branch.meeting_quorum", subject_type="branch", subject_id=branch_id,
+            before={"quorum": before}, after={"quorum": f"{numerator}/{denominator}"},
+        )
+    )  # fmt: skip
+    await session.flush()
 
 
 async def _quorum_of(session: AsyncSession, meeting: Meeting) -> tuple[int, int]:
@@ -759,7 +781,7 @@ async def past_for(
         select(Meeting, MeetingInvitation)
         .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
         .where(MeetingInvitation.member_id == member.id, Meeting.status == MeetingStatus.CALLED)
-        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) + CHECK_IN_AFTER <= now)
+        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) <= now - CHECK_IN_AFTER)
         .order_by(col(Meeting.starts_at).desc())
     )
     return list(rows.all())
@@ -788,7 +810,7 @@ async def attendance_rates(
         .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
         .where(Member.branch_id == branch_id, col(Member.active).is_(True), Meeting.status == MeetingStatus.CALLED)
-        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) + CHECK_IN_AFTER <= now)
+        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) <= now - CHECK_IN_AFTER)
     )
     rates: dict[int, MemberRate] = {}
     for invitation, member in rows.all():

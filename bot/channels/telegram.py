@@ -262,6 +262,7 @@ class TelegramChannel:
             commands = [
                 BotCommand(command="me", description=_("My details")),
                 BotCommand(command="branch", description=_("My branch")),
+                BotCommand(command="meetings", description=_("Meetings")),
                 BotCommand(command="lang", description=_("Language / Ngôn ngữ")),
                 BotCommand(command="help", description=_("Help")),
             ]

@@ -1,0 +1,251 @@
+"""Meetings in chat: called by the secretary, answered, checked in, attended, minuted; forged taps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from handlers.contract import Attachment, Reply
+from models.tables import (
+    AuditEvent,
+    JobState,
+    Meeting,
+    MeetingFile,
+    MeetingInvitation,
+    MeetingJob,
+    MeetingJobKind,
+    OutboxMessage,
+    utcnow,
+)
+from tests.chat import button, say
+from tests.conftest import Demo, member_named
+from tests.test_cli import run_chibo
+
+SECRETARY, SON, LOAN, HANH, STRANGER, OUTSIDER = 500, 501, 502, 503, 504, 505
+TAY = ("Mai Văn Sơn", "Phan Thị Loan", "Lương Thị Hạnh")
+
+
+async def _join(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    for user, name in zip((SON, LOAN, HANH), TAY, strict=True):
+        await say(runtime, user, f"/start {demo.code(name)}")
+    await say(runtime, OUTSIDER, f"/start {demo.code('Hoàng Văn Nam')}")  # Chi bộ thôn Đông
+
+
+def _in_three_days() -> str:
+    return (datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30"
+
+
+async def _call_meeting(runtime: Runtime, demo: Demo) -> int:
+    """Lý Văn Quang calls the Tây branch's regular meeting in chat; the meeting id."""
+    await _join(runtime, demo)
+    home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
+    assert "Chưa có cuộc họp nào sắp tới." in home.text
+    asked = await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
+    assert "gõ tên cuộc họp" in asked[0].text
+    preview, when = await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ tháng 12")
+    assert "Họp lúc nào?" in when.text
+    preview = (await say(runtime, SECRETARY, _in_three_days()))[0]
+    assert "19:30" in preview.text and "Mời: toàn thể đảng viên chi bộ (10 người)" in preview.text
+    assert "Nhắc lịch: trước 24 giờ, 2 giờ" in preview.text
+    await say(runtime, SECRETARY, payload=button(preview, "Địa điểm"))
+    preview = (await say(runtime, SECRETARY, "Nhà văn hóa thôn Tây"))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Nội dung"))
+    preview = (await say(runtime, SECRETARY, "1. Kiểm điểm công tác tháng 11\n2. Phương hướng tháng 12"))[0]
+    assert "1. Kiểm điểm công tác tháng 11\n2. Phương hướng tháng 12" in preview.text
+    assert "📍 Nhà văn hóa thôn Tây" in preview.text
+    called = (await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời")))[0]
+    assert "Đã gửi giấy mời cho 10 đồng chí" in called.text
+    async with runtime.sessions() as session:
+        return (await session.exec(select(Meeting.id))).one() or 0
+
+
+async def _invitations_sent(runtime: Runtime) -> dict[str, Reply]:
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    return {row.chat_id: Reply.from_dict(row.body) for row in rows if "Giấy mời họp" in row.body["text"]}
+
+
+async def test_a_meeting_is_called_answered_and_listed(runtime: Runtime, demo: Demo) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    sent = await _invitations_sent(runtime)
+    # Everyone of the branch on Telegram gets the invitation; the member of another branch does not.
+    assert set(sent) == {str(SECRETARY), str(SON), str(LOAN), str(HANH)}
+    invitation = sent[str(SON)]
+    assert "Sinh hoạt chi bộ định kỳ tháng 12" in invitation.text and "Đồng chí có tham dự không?" in invitation.text
+
+    attending = (await say(runtime, SON, payload=button(invitation, "Tham dự")))[0]
+    assert attending.text.startswith("Cảm ơn đồng chí. Đã ghi nhận đồng chí tham dự")
+    reasons = (await say(runtime, LOAN, payload=button(sent[str(LOAN)], "Vắng có lý do")))[0]
+    assert "vắng vì lý do gì?" in reasons.text
+    excused = (await say(runtime, LOAN, payload=button(reasons, "Ốm đau")))[0]
+    assert "với lý do: Ốm đau" in excused.text
+    reasons = (await say(runtime, HANH, payload=button(sent[str(HANH)], "Vắng có lý do")))[0]
+    await say(runtime, HANH, payload=button(reasons, "Lý do khác"))
+    typed = (await say(runtime, HANH, "Đi khám bệnh ở huyện"))[0]
+    assert "với lý do: Đi khám bệnh ở huyện" in typed.text
+
+    schedule = (await say(runtime, SON, "📅 Cuộc họp"))[0]
+    assert "Sinh hoạt chi bộ định kỳ tháng 12 — ✅ sẽ tham dự" in schedule.text
+    card = (await say(runtime, HANH, payload=button(schedule, "Sinh hoạt chi bộ")))[0]
+    assert "Đồng chí: 🙏 vắng có lý do (Đi khám bệnh ở huyện)" in card.text
+    assert "Tôi đã có mặt" not in str(card.buttons)  # three days before: no check-in yet
+
+    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    assert "Sẽ tham dự: 1" in board.text and "Vắng có lý do: 2" in board.text and "Chưa trả lời: 7" in board.text
+    assert "Lương Thị Hạnh: Đi khám bệnh ở huyện" in board.text
+    # Exempt Tạ Văn Bình counts only if present: 9 must attend.
+    assert "quá 2/3 trong số 9 đảng viên phải dự" in board.text
+
+
+async def test_check_in_from_half_an_hour_before_and_attendance_marked_by_the_secretary(
+    runtime: Runtime, demo: Demo
+) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    too_early = (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0]
+    assert "Chỉ điểm danh được từ 30 phút trước" in too_early.text
+    async with runtime.sessions() as session, session.begin():  # the meeting is about to begin
+        await session.exec(
+            update(Meeting).where(col(Meeting.id) == meeting_id).values(starts_at=utcnow() + timedelta(minutes=10))
+        )
+    card = (await say(runtime, SON, payload=f"mt:{meeting_id}"))[0]
+    here = (await say(runtime, SON, payload=button(card, "Tôi đã có mặt")))[0]
+    assert "Đã điểm danh" in here.text
+    again = (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0]
+    assert "Đồng chí đã điểm danh rồi." in again.text
+
+    # The secretary marks the members without phones: six more present of nine who must attend.
+    tay = ["Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan", "Chu Thị Thảo", "Lý Văn Quang"]
+    for name in tay[:5]:
+        member = await member_named(runtime, name)
+        await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{member.id}:present")
+    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    assert "❌ Chưa đủ: 6/9 có mặt." in board.text  # 6 of 9 is exactly 2/3: not more
+    quang = await member_named(runtime, tay[5])
+    listing = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}"))[0]
+    states = (await say(runtime, SECRETARY, payload=button(listing, "Lý Văn Quang")))[0]
+    board = (await say(runtime, SECRETARY, payload=button(states, "Có mặt")))[0]
+    assert "✅ Hợp lệ: 7/9 có mặt." in board.text
+    # The exempt member who comes counts in the base too: 8 of 10.
+    binh = await member_named(runtime, "Tạ Văn Bình")
+    board = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{binh.id}:present"))[0]
+    assert "✅ Hợp lệ: 8/10 có mặt." in board.text
+    async with runtime.sessions() as session:
+        marks = (await session.exec(select(AuditEvent).where(AuditEvent.action == "meeting.attendance"))).all()
+    assert len(marks) == 7 and {m.actor_member_id for m in marks} == {quang.id}
+
+
+async def test_forged_and_stale_taps_change_nothing(runtime: Runtime, demo: Demo) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    son = await member_named(runtime, "Mai Văn Sơn")
+    outsider = (await say(runtime, OUTSIDER, payload=f"mty:{meeting_id}:yes"))[0]
+    assert "không có trong danh sách mời" in outsider.text
+    peek = (await say(runtime, OUTSIDER, payload=f"mt:{meeting_id}"))[0]
+    assert "không có trong danh sách mời" in peek.text and "Nhà văn hóa" not in peek.text
+    forged_mark = (await say(runtime, SON, payload=f"mtm:{meeting_id}:{son.id}:present"))[0]
+    assert forged_mark.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
+    forged_move = (await say(runtime, SON, payload=f"ask:mmove:{meeting_id}"))[0]
+    assert forged_move.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
+    stranger = (await say(runtime, STRANGER, payload=f"mty:{meeting_id}:yes"))[0]
+    assert "mã mời" in stranger.text
+    for garbage in (f"mty:{meeting_id}:maybe", "mtm:1:2:late", f"mte:{meeting_id}:bored", "mt:x"):
+        stale = (await say(runtime, SON, payload=garbage))[0]
+        assert stale.text.startswith("Nút này không còn dùng được nữa."), garbage
+    double = [(await say(runtime, SECRETARY, payload=f"mtg:{meeting_id}"))[0] for _ in range(2)]
+    assert all("đã được gửi giấy mời hoặc đã hủy" in reply.text for reply in double)
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, son.id))
+        assert invitation is not None and invitation.rsvp is None and invitation.attendance is None
+        assert len((await session.exec(select(MeetingInvitation))).all()) == 10
+
+
+async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(runtime: Runtime, demo: Demo) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    card = (await say(runtime, SECRETARY, payload=f"mt:{meeting_id}"))[0]
+    await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
+    later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
+    moved = (await say(runtime, SECRETARY, later))[0]
+    assert "Đã dời; mọi người được mời đều được báo (4 tin nhắn)." in moved.text
+    async with runtime.sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        pending = (await session.exec(select(MeetingJob).where(MeetingJob.state == JobState.PENDING))).all()
+        texts = [row.body["text"] for row in (await session.exec(select(OutboxMessage))).all()]
+    assert any("Cuộc họp đã được dời từ" in text and "08:00" in text for text in texts)
+    reminders = [job for job in pending if job.kind is MeetingJobKind.REMINDER]
+    assert len(reminders) == 2 * 10  # 24 h and 2 h before the new time, for each of the ten invited
+    assert {meeting.starts_at - job.due_at for job in reminders} == {timedelta(hours=24), timedelta(hours=2)}
+
+    confirm = (await say(runtime, SECRETARY, payload=f"mtx:{meeting_id}"))[0]
+    assert "Mọi người được mời sẽ được báo" in confirm.text
+    done = (await say(runtime, SECRETARY, payload=button(confirm, "Hủy cuộc họp này")))[0]
+    assert "Đã hủy" in done.text
+    async with runtime.sessions() as session:
+        states = {job.state for job in (await session.exec(select(MeetingJob))).all()}
+        texts = [row.body["text"] for row in (await session.exec(select(OutboxMessage))).all()]
+    assert JobState.PENDING not in states
+    assert sum(text.startswith("❌ Đã hủy: Sinh hoạt chi bộ định kỳ tháng 12") for text in texts) == 4
+    late = (await say(runtime, SON, payload=f"mty:{meeting_id}:yes"))[0]
+    assert "Cuộc họp này đã bị hủy." in late.text
+
+
+async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: Demo) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    card = (await say(runtime, SECRETARY, payload=f"mt:{meeting_id}"))[0]
+    await say(runtime, SECRETARY, payload=button(card, "Thêm tài liệu"))
+    secret = Attachment("Báo cáo mật quý IV.docx", b"noi dung")
+    refused = (await say(runtime, SECRETARY, attachment=secret))[0]
+    assert "độ mật “mật”" in refused.text
+    await say(runtime, SECRETARY, payload=button(card, "Thêm tài liệu"))
+    shared = (await say(runtime, SECRETARY, attachment=Attachment("Ke hoach thang 12.pdf", b"%PDF-1.4 ke hoach")))[0]
+    assert "Đã lưu." in shared.text
+
+    son_card = (await say(runtime, SON, payload=f"mt:{meeting_id}"))[0]
+    document = (await say(runtime, SON, payload=button(son_card, "Ke hoach thang 12.pdf")))[0]
+    assert document.document is not None and document.document.source == "meeting"
+    async with runtime.sessions() as session:
+        assert await session.get(MeetingFile, document.document.file_id) is not None
+    assert (await say(runtime, OUTSIDER, payload=f"mtf:{document.document.file_id}"))[0].document is None
+
+    await say(runtime, SON, payload=f"mty:{meeting_id}:yes")
+    async with runtime.sessions() as session, session.begin():  # the meeting was last week
+        await session.exec(
+            update(Meeting).where(col(Meeting.id) == meeting_id).values(starts_at=utcnow() - timedelta(days=7))
+        )
+    await say(runtime, SECRETARY, payload=f"ask:minutes:{meeting_id}")
+    await say(runtime, SECRETARY, "Đồng chí Lý Văn Quang chủ trì; 8 đồng chí dự.")
+    await say(runtime, SECRETARY, payload=f"ask:mconcl:{meeting_id}")
+    saved = (await say(runtime, SECRETARY, "Chi bộ thống nhất phương hướng tháng 12."))[0]
+    assert "Kết luận:\nChi bộ thống nhất phương hướng tháng 12." in saved.text
+
+    past = (await say(runtime, SON, payload="mtp"))[0]
+    minutes = (await say(runtime, SON, payload=button(past, "📝")))[0]
+    assert "Biên bản:\nĐồng chí Lý Văn Quang chủ trì" in minutes.text
+    history = (await say(runtime, SON, payload="mth"))[0]
+    # He said he would come, but never checked in and nobody marked him: absent without reason.
+    assert "Có mặt 0/1 cuộc họp." in history.text and "vắng không lý do" in history.text
+    rates = (await say(runtime, SECRETARY, payload="mtq"))[0]
+    assert "Mai Văn Sơn: 0/1 (0%), vắng có lý do 0, không lý do 1" in rates.text
+    refused_rates = (await say(runtime, SON, payload="mtq"))[0]
+    assert refused_rates.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
+
+
+async def test_each_branch_sets_its_own_validity_rule_from_the_command_line(
+    tmp_path: Path, runtime: Runtime, demo: Demo
+) -> None:
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    changed = await asyncio.to_thread(run_chibo, "meetings", "quorum", "TAY", "1/2", env=env, cwd=tmp_path)
+    assert changed.returncode == 0, changed.stderr
+    for bad in ("3/2", "0/3", "2:3"):
+        refused = await asyncio.to_thread(run_chibo, "meetings", "quorum", "TAY", bad, env=env, cwd=tmp_path)
+        assert refused.returncode == 1 and "fraction" in refused.stderr, bad
+    meeting_id = await _call_meeting(runtime, demo)
+    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    assert "quá 1/2 trong số 9 đảng viên phải dự" in board.text
+    listed = await asyncio.to_thread(run_chibo, "meetings", "list", env=env, cwd=tmp_path)
+    assert f"#{meeting_id}" in listed.stdout and "invited 10, attending 0" in listed.stdout
