@@ -62,6 +62,8 @@ NAMES_SHOWN = 40
 LISTED = 10
 _URL = re.compile(r"^https?://\S{3,490}$")
 REASONS = ("sick", "work", "family")
+# What the "Reminders" button steps through, in minutes before the start (the first is the default).
+REMINDER_PRESETS = ((24 * 60, 2 * 60), (24 * 60,), (2 * 60,), (3 * 24 * 60, 24 * 60, 2 * 60), (24 * 60, 2 * 60, 30))
 
 
 def _button(label: str, action: Action, argument: str = "") -> Button:
@@ -97,6 +99,10 @@ def _offset_text(t: Translator, minutes: int) -> str:
         hours = minutes // 60
         return t.ngettext("{count} hour", "{count} hours", hours).format(count=hours)
     return t.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
+
+
+def _offsets(t: Translator, meeting: Meeting) -> str:
+    return ", ".join(_offset_text(t, m) for m in sorted(meeting.reminder_minutes, reverse=True)) or "—"
 
 
 def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
@@ -529,8 +535,9 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
             count=len(invited),
         )
     )
-    reminders = ", ".join(_offset_text(t, m) for m in sorted(meeting.reminder_minutes, reverse=True))
-    lines.append(_("Reminders: {offsets} before, to everyone who has not declined.").format(offsets=reminders))
+    lines.append(
+        _("Reminders: {offsets} before, to everyone who has not declined.").format(offsets=_offsets(t, meeting))
+    )
     if meeting.repeat_day is not None:
         lines.append(_("Repeats: on day {day} of every month, same time.").format(day=meeting.repeat_day))
     files = await files_of(ctx.session, meeting.id or 0)
@@ -553,8 +560,9 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
         (
             _button("🔁 " + (_("Do not repeat") if meeting.repeat_day else _("Repeat monthly")), Action.MEETING_SET,
                     f"{ident}:repeat"),
-            _button("📎 " + _("Add a document"), Action.ASK, f"mfile:{ident}"),
+            _button("🔔 " + _("Reminders"), Action.MEETING_SET, f"{ident}:remind"),
         ),
+        (_button("📎 " + _("Add a document"), Action.ASK, f"mfile:{ident}"),),
         (
             _button("📤 " + _("Send the invitations"), Action.MEETING_CALL, ident),
             _button("✖️ " + _("Cancel"), Action.MEETING_CANCEL, ident),
@@ -588,6 +596,11 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     elif field == "repeat":
         day = meeting.starts_at.astimezone(ctx.timezone).day
         changes = {"repeat_day": None if meeting.repeat_day else day}
+    elif field == "remind":
+        current = sorted(meeting.reminder_minutes, reverse=True)
+        presets = [sorted(p, reverse=True) for p in REMINDER_PRESETS]
+        following = presets[(presets.index(current) + 1) % len(presets)] if current in presets else presets[0]
+        changes = {"reminder_minutes": following}
     elif field == "who":
         audience = Audience.from_json(meeting.audience)
         branches = audience.branches if audience.branches is not None else (actor.branch_id,)
@@ -707,9 +720,10 @@ async def call_meeting(ctx: Context, actor: Member, argument: str) -> list[Reply
         count = await call(ctx.session, actor, meeting, _messages(ctx))
     except MeetingError as error:
         return [Reply(problem_text(ctx.translator, error))]
-    offsets = ", ".join(_offset_text(ctx.translator, m) for m in sorted(meeting.reminder_minutes, reverse=True))
     text = _("Invitations sent to {count} member(s) for {when}. Reminders go {offsets} before.").format(
-        count=count, when=when_text(ctx.translator, meeting.starts_at, ctx.timezone), offsets=offsets
+        count=count,
+        when=when_text(ctx.translator, meeting.starts_at, ctx.timezone),
+        offsets=_offsets(ctx.translator, meeting),
     )
     return [Reply("✅ " + text, buttons=((_button("📋 " + _("Attendance"), Action.ATTENDANCE, str(meeting.id)),),))]
 

@@ -249,3 +249,26 @@ async def test_each_branch_sets_its_own_validity_rule_from_the_command_line(
     assert "quá 1/2 trong số 9 đảng viên phải dự" in board.text
     listed = await asyncio.to_thread(run_chibo, "meetings", "list", env=env, cwd=tmp_path)
     assert f"#{meeting_id}" in listed.stdout and "invited 10, attending 0" in listed.stdout
+
+
+async def test_reminder_times_and_repetition_are_chosen_before_the_call(runtime: Runtime, demo: Demo) -> None:
+    await _join(runtime, demo)
+    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ")
+    day = datetime.now() + timedelta(days=5)
+    preview = (await say(runtime, SECRETARY, day.strftime("%d/%m") + " 19:30"))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]
+    assert "Nhắc lịch: trước 24 giờ, cho những người chưa báo vắng." in preview.text
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]
+    assert "Nhắc lịch: trước 2 giờ, cho" in preview.text
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Lặp hằng tháng")))[0]
+    assert f"Lặp lại: ngày {day.day} hằng tháng, cùng giờ." in preview.text
+    await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời"))
+    async with runtime.sessions() as session:
+        jobs = (await session.exec(select(MeetingJob))).all()
+    assert sum(job.kind is MeetingJobKind.REMINDER for job in jobs) == 10  # one each, 2 hours before
+    assert {job.kind for job in jobs if job.member_id is None} == {
+        MeetingJobKind.START_SUMMARY,
+        MeetingJobKind.CLOSE_ATTENDANCE,
+        MeetingJobKind.NEXT_MEETING,
+    }
