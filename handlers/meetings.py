@@ -12,7 +12,7 @@ from babel.dates import format_datetime
 from handlers.context import Context
 from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows, Translator
 from handlers.members import home, refused
-from handlers.notices import parse_when
+from handlers.notices import match_people, parse_when
 from handlers.payloads import Action, Payload
 from models.meetings import (
     MeetingError,
@@ -529,12 +529,13 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     audience = Audience.from_json(meeting.audience)
     invited = await recipients(ctx.session, audience)
     lines = [note, _("Preview of the invitation:"), "", details_text(t, meeting, ctx.timezone), ""]
-    lines.append(
-        _("Invited: {who} ({count})").format(
-            who=_("the branch committee") if audience.filter is AudienceFilter.COMMITTEE else _("all branch members"),
-            count=len(invited),
-        )
-    )
+    if audience.members is not None:
+        who = _("chosen people: {names}").format(names=", ".join(m.full_name for m in invited))
+    elif audience.filter is AudienceFilter.COMMITTEE:
+        who = _("the branch committee")
+    else:
+        who = _("all branch members")
+    lines.append(_("Invited: {who} ({count})").format(who=who, count=len(invited)))
     lines.append(
         _("Reminders: {offsets} before, to everyone who has not declined.").format(offsets=_offsets(t, meeting))
     )
@@ -562,7 +563,10 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
                     f"{ident}:repeat"),
             _button("🔔 " + _("Reminders"), Action.MEETING_SET, f"{ident}:remind"),
         ),
-        (_button("📎 " + _("Add a document"), Action.ASK, f"mfile:{ident}"),),
+        (
+            _button("📎 " + _("Add a document"), Action.ASK, f"mfile:{ident}"),
+            _button("👤 " + _("Choose people"), Action.ASK, f"mpeople:{ident}"),
+        ),
         (
             _button("📤 " + _("Send the invitations"), Action.MEETING_CALL, ident),
             _button("✖️ " + _("Cancel"), Action.MEETING_CANCEL, ident),
@@ -604,8 +608,13 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     elif field == "who":
         audience = Audience.from_json(meeting.audience)
         branches = audience.branches if audience.branches is not None else (actor.branch_id,)
-        flipped = AudienceFilter.ALL if audience.filter is AudienceFilter.COMMITTEE else AudienceFilter.COMMITTEE
-        changes = {"audience": Audience(branches, flipped)}
+        # Branch, then its committee, then back (chosen people are typed: "Chọn người dự").
+        flipped = (
+            AudienceFilter.COMMITTEE
+            if audience.filter is AudienceFilter.ALL and audience.members is None
+            else AudienceFilter.ALL
+        )
+        changes = {"audience": Audience(branches or (actor.branch_id,), flipped)}
     else:
         return _stale(ctx, actor)
     try:
@@ -615,7 +624,19 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     return [await preview(ctx, meeting)]
 
 
-QUESTIONS = ("mwhen", "mplace", "magenda", "mlink", "mmove", "minutes", "mconcl", "mfile", "mminutes", "mreason")
+QUESTIONS = (
+    "mpeople",
+    "mwhen",
+    "mplace",
+    "magenda",
+    "mlink",
+    "mmove",
+    "minutes",
+    "mconcl",
+    "mfile",
+    "mminutes",
+    "mreason",
+)
 
 
 async def ask(ctx: Context, member: Member, field: str, meeting_id: str) -> list[Reply]:
@@ -643,6 +664,7 @@ async def ask(ctx: Context, member: Member, field: str, meeting_id: str) -> list
         ),
         "mminutes": _("Send the minutes as a file or photo."),
         "mreason": _("Type the reason for your absence."),
+        "mpeople": _("Type the names of the people to invite, separated by commas, with or without accents."),
     }[field]
     upload = _("Choose a file") if field in ("mfile", "mminutes") else None
     return [Reply(text, buttons=(_cancel_row(ctx.translator),), upload_label=upload)]
@@ -668,6 +690,12 @@ async def answer_question(ctx: Context, member: Member, question: str, text: str
                 note = "✅ " + _("Moved; everyone invited is told ({count} messages).").format(count=queued)
                 return await meeting_card(ctx, member, meeting_id, note)
             await change_draft(ctx.session, member, meeting, starts_at=when)
+        elif field == "mpeople":
+            chosen, problems = await match_people(ctx, member, text, Permission.MANAGE_MEETINGS)
+            if problems or not chosen:
+                ctx.ask(question)
+                return [Reply("\n".join([*problems, "", _("Please type the names again.")]))]
+            await change_draft(ctx.session, member, meeting, audience=Audience((), AudienceFilter.ALL, tuple(chosen)))
         elif field == "mplace":
             await change_draft(ctx.session, member, meeting, place=text)
         elif field == "magenda":

@@ -296,16 +296,14 @@ async def ask_people(ctx: Context, actor: Member, notice_id: str) -> list[Reply]
     return await _ask(ctx, actor, notice_id, "people", text)
 
 
-async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:
-    """Chosen people: each typed name must point at exactly one active member the actor may reach."""
+async def match_people(ctx: Context, actor: Member, text: str, permission: Permission) -> tuple[list[int], list[str]]:
+    """Names typed with commas, with or without accents: each must point at exactly one active
+    member the actor may act on with ``permission``. The member ids, and what was wrong."""
     _ = ctx.gettext
-    notice = await _notice(ctx, actor, notice_id)
-    if isinstance(notice, list):
-        return notice
     reachable = [
         m
         for m in (await ctx.session.exec(select(Member).where(col(Member.active).is_(True)))).all()
-        if may(actor, Permission.ANNOUNCE, Target(m.branch_id))
+        if may(actor, permission, Target(m.branch_id))
     ]
     chosen: list[int] = []
     problems: list[str] = []
@@ -322,6 +320,16 @@ async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: st
             )
         else:
             problems.append(_("Nobody's name contains \u201c{text}\u201d.").format(text=typed[:40]))
+    return list(dict.fromkeys(chosen)), problems
+
+
+async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: str) -> list[Reply]:
+    """Chosen people: each typed name must point at exactly one active member the actor may reach."""
+    _ = ctx.gettext
+    notice = await _notice(ctx, actor, notice_id)
+    if isinstance(notice, list):
+        return notice
+    chosen, problems = await match_people(ctx, actor, text, Permission.ANNOUNCE)
     if problems or not chosen:
         ctx.ask(f"people:{notice_id}")
         lines = problems or [
@@ -329,7 +337,7 @@ async def people_from_text(ctx: Context, actor: Member, notice_id: str, text: st
         ]
         return [Reply("\n".join([*lines, "", _("Please type the names again.")]))]
     current = Audience.from_json(notice.audience)
-    wanted = Audience((), current.filter, tuple(dict.fromkeys(chosen)))
+    wanted = Audience((), current.filter, tuple(chosen))
     return await _set_audience(ctx, actor, notice, wanted) or [await _preview(ctx, actor, notice)]
 
 

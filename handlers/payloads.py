@@ -108,6 +108,7 @@ ASKABLE = (
     "people",
     "attach",
     "mwhen",
+    "mpeople",
     "mmove",
     "mplace",
     "magenda",

@@ -272,3 +272,18 @@ async def test_reminder_times_and_repetition_are_chosen_before_the_call(runtime:
         MeetingJobKind.CLOSE_ATTENDANCE,
         MeetingJobKind.NEXT_MEETING,
     }
+
+
+async def test_a_meeting_for_chosen_people_only(runtime: Runtime, demo: Demo) -> None:
+    await _join(runtime, demo)
+    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, "Họp tổ công tác dân vận")
+    preview = (await say(runtime, SECRETARY, _in_three_days()))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Chọn người dự"))
+    wrong = (await say(runtime, SECRETARY, "mai van son, hoang van nam"))[0]  # Nam is of another branch
+    assert "Không có ai có tên chứa “hoang van nam”." in wrong.text
+    preview = (await say(runtime, SECRETARY, "mai van son, Phan Thị Loan"))[0]
+    assert "Mời: những người được chọn: Mai Văn Sơn, Phan Thị Loan (2 người)" in preview.text
+    called = (await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời")))[0]
+    assert "Đã gửi giấy mời cho 2 đồng chí" in called.text
+    assert set(await _invitations_sent(runtime)) == {str(SON), str(LOAN)}
