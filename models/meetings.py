@@ -922,6 +922,14 @@ async def run_due(
     return run
 
 
+def _still_in_audience(meeting: Meeting, member: Member) -> bool:
+    """Deactivated, or moved to another branch since the invitation: no more reminders."""
+    audience = Audience.from_json(meeting.audience)
+    if not member.active:
+        return False
+    return audience.members is not None or audience.branches is None or member.branch_id in audience.branches
+
+
 def _skip(session: AsyncSession, job: MeetingJob, reason: str, run: DueRun) -> None:
     job.state, job.note = JobState.SKIPPED, reason
     session.add(job)
@@ -973,7 +981,7 @@ async def _send_reminders(
             _skip(session, job, "the meeting had begun", run)  # never a reminder after the start
         elif latest[(job.meeting_id, job.member_id)] is not job:
             _skip(session, job, "a later reminder went instead", run)
-        elif member is None or not member.active or invitation is None:
+        elif member is None or invitation is None or not _still_in_audience(meeting, member):
             _skip(session, job, "no longer invited", run)
         elif invitation.rsvp is Rsvp.EXCUSED:
             _skip(session, job, "declined", run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.contract import Attachment, Reply
+from handlers.meetings import messages_maker
+from models.meetings import run_due
+from models.membership import move_member
+from models.permissions import OPERATOR
 from models.tables import (
     AuditEvent,
     JobState,
@@ -287,3 +292,29 @@ async def test_a_meeting_for_chosen_people_only(runtime: Runtime, demo: Demo) ->
     called = (await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời")))[0]
     assert "Đã gửi giấy mời cho 2 đồng chí" in called.text
     assert set(await _invitations_sent(runtime)) == {str(SON), str(LOAN)}
+
+
+async def test_reminders_go_at_their_time_to_those_still_invited(runtime: Runtime, demo: Demo) -> None:
+    meeting_id = await _call_meeting(runtime, demo)
+    messages = messages_maker(runtime.catalogs, runtime.settings.tz)
+    async with runtime.sessions() as session, session.begin():
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        son = await member_named(runtime, "Mai Văn Sơn")
+        await move_member(session, OPERATOR, son, 1)  # to Chi bộ thôn Đông: no longer of this meeting
+        day_before = meeting.starts_at - timedelta(hours=24)
+        early = await run_due(session, messages, runtime.settings.tz, now=day_before - timedelta(seconds=1))
+        assert early.done == early.skipped == 0  # nothing before its time
+        due = await run_due(session, messages, runtime.settings.tz, now=day_before)
+    await say(runtime, LOAN, payload=f"mty:{meeting_id}:no")
+    await say(runtime, LOAN, payload=f"mte:{meeting_id}:family")  # declined: no reminder 2 h before
+    async with runtime.sessions() as session, session.begin():
+        second = await run_due(session, messages, runtime.settings.tz, now=meeting.starts_at - timedelta(hours=2))
+        rows = (await session.exec(select(OutboxMessage))).all()
+        skipped = (await session.exec(select(MeetingJob).where(MeetingJob.state == JobState.SKIPPED))).all()
+    reminded = [row.chat_id for row in rows if row.body["text"].startswith("⏰ Nhắc lịch")]
+    # Of the ten invited, three are on Telegram (Quang, Loan, Hạnh): the rest are skipped, with why.
+    assert (due.done, due.skipped, due.messages) == (3, 7, 3)
+    assert (second.done, second.skipped, second.messages) == (2, 8, 2)
+    assert sorted(reminded) == sorted(str(user) for user in (SECRETARY, LOAN, HANH, SECRETARY, HANH))
+    assert Counter(job.note for job in skipped) == {"no Telegram or Zalo": 12, "no longer invited": 2, "declined": 1}
