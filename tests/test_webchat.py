@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -206,4 +207,34 @@ async def test_a_notice_document_reaches_web_members_and_nobody_else(web_chat: L
         assert "attachment" in got.headers["content-disposition"]
         for other in (outsider, await visitor(client)):
             assert (await client.get(url, headers={"Authorization": f"Bearer {other.token}"})).status_code == 404
+        assert (await client.get(url)).status_code == 401
+
+
+async def test_a_meeting_document_reaches_those_invited_and_nobody_else(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        secretary, member, outsider = await visitor(client), await visitor(client), await visitor(client)
+        await secretary.replies(text=demo.code("Võ Thị Thanh"))
+        await member.replies(text=demo.code("Trần Minh Châu"))
+        await outsider.replies(text=demo.code("Vũ Thị Mai"))  # another branch
+        await secretary.replies(payload="mtn")
+        await secretary.replies(text="Họp chuyên đề học tập nghị quyết")
+        preview = (await secretary.replies(text="20:00 " + (date.today() + timedelta(days=2)).strftime("%d/%m")))[0]
+        buttons = {b["label"]: b["payload"] for row in preview["buttons"] for b in row}
+        asked = (await secretary.replies(payload=buttons["📎 Thêm tài liệu"]))[0]
+        assert asked["upload_label"] == "Chọn tệp"
+        card = (await secretary.upload("Tai lieu hoc tap.pdf", b"%PDF-1.4 tai lieu")).json()["replies"][0]
+        assert "Tài liệu: Tai lieu hoc tap.pdf" in card["text"]
+        buttons = {b["label"]: b["payload"] for row in card["buttons"] for b in row}
+        assert "Đã gửi giấy mời" in (await secretary.replies(payload=buttons["📤 Gửi giấy mời"]))[0]["text"]
+        schedule = (await member.replies(payload="meet"))[0]
+        meeting = next(b["payload"] for row in schedule["buttons"] for b in row if "Họp chuyên đề" in b["label"])
+        details = (await member.replies(payload=meeting))[0]
+        get = next(b["payload"] for row in details["buttons"] for b in row if "Tai lieu hoc tap.pdf" in b["label"])
+        sent = (await member.replies(payload=get))[0]
+        url = sent["document"]["url"]
+        got = await client.get(url, headers={"Authorization": f"Bearer {member.token}"})
+        assert got.status_code == 200 and got.content == b"%PDF-1.4 tai lieu"
+        for other in (outsider, await visitor(client)):
+            assert (await client.get(url, headers={"Authorization": f"Bearer {other.token}"})).status_code == 404
+        assert (await outsider.replies(payload=get))[0].get("document") is None  # not invited: no file
         assert (await client.get(url)).status_code == 401
