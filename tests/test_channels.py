@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -157,12 +157,23 @@ class Chat:
 
 
 # ---- the drivers
+Fake = TypeVar("Fake", FakeTelegram, FakeZaloBot, FakeZaloOa)
+
+
 @dataclass
-class TelegramDriver:
+class Driving(Generic[Fake]):
+    """What every driver holds: the running app, a client of its HTTP side, the platform's fake."""
+
     runtime: Runtime
     client: httpx.AsyncClient
-    fake: FakeTelegram
-    platform: Platform = Platform.TELEGRAM
+    fake: Fake
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        await self.fake.wait_until(done)
+
+
+class TelegramDriver(Driving[FakeTelegram]):
+    platform: ClassVar[Platform] = Platform.TELEGRAM
 
     async def _post(self, update: dict[str, Any]) -> None:
         headers = {telegram.SECRET_HEADER: test_telegram.SECRET}
@@ -193,16 +204,9 @@ class TelegramDriver:
                 choices.append(Choice(str(button["text"]), tap, tap))
         return tuple(choices)
 
-    async def wait_until(self, done: Callable[[], bool]) -> None:
-        await self.fake.wait_until(done)
 
-
-@dataclass
-class ZaloBotDriver:
-    runtime: Runtime
-    client: httpx.AsyncClient
-    fake: FakeZaloBot
-    platform: Platform = Platform.ZALO_BOT
+class ZaloBotDriver(Driving[FakeZaloBot]):
+    platform: ClassVar[Platform] = Platform.ZALO_BOT
 
     async def write(self, user: str, text: str) -> None:
         body = self.fake.webhook_body(self.fake.message_update(user, text))
@@ -240,16 +244,9 @@ class ZaloBotDriver:
             label, partial(self._answer, user, index, str(number)), partial(self._answer, user, index, by_words)
         )
 
-    async def wait_until(self, done: Callable[[], bool]) -> None:
-        await self.fake.wait_until(done)
 
-
-@dataclass
-class ZaloOaDriver:
-    runtime: Runtime
-    client: httpx.AsyncClient
-    fake: FakeZaloOa
-    platform: Platform = Platform.ZALO_OA
+class ZaloOaDriver(Driving[FakeZaloOa]):
+    platform: ClassVar[Platform] = Platform.ZALO_OA
 
     async def write(self, user: str, text: str) -> None:
         body, headers = self.fake.signed(self.fake.text_event(user, text))
@@ -268,9 +265,6 @@ class ZaloOaDriver:
             else:
                 result.append(Shown(len(result), message.text, tuple(choices)))
         return result
-
-    async def wait_until(self, done: Callable[[], bool]) -> None:
-        await self.fake.wait_until(done)
 
 
 @contextlib.asynccontextmanager
