@@ -1,16 +1,17 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL, the demo
-commune, a live HTTP server for the app, and the fake Telegram Bot API."""
+commune, a live HTTP server for the app, and the fake platform APIs served over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import pytest
@@ -115,17 +116,34 @@ async def member_named(runtime: Runtime, name: str) -> Member:
         return (await session.exec(select(Member).where(Member.full_name == name))).one()
 
 
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
+class FakeApi(Protocol):
+    """A local stand-in for a platform's API (tests/fake_*.py)."""
+
+    url: str
+
+    def app(self) -> web.Application: ...
+
+
+Fake = TypeVar("Fake", bound=FakeApi)
+
+
+@contextlib.asynccontextmanager
+async def serve_fake(fake: Fake) -> AsyncIterator[Fake]:
+    """Serve ``fake`` over HTTP on a free port of this machine; its ``url`` says where."""
     runner = web.AppRunner(fake.app())
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    await runner.cleanup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with serve_fake(FakeTelegram()) as fake:
+        yield fake
 
 
 @dataclass

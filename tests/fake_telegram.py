@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ class SentMessage:
     text: str
     reply_markup: dict[str, Any] | None
     at: float = 0.0  # time.monotonic() when the fake accepted it
+    message_id: int = 0
 
     def keyboard_labels(self) -> list[str]:
         markup = self.reply_markup or {}
@@ -50,8 +52,9 @@ class FakeTelegram:
     documents: list[tuple[int, str, str, bytes]] = field(default_factory=list)
     # file_id -> content of the files members sent, for getFile and the download
     files: dict[str, bytes] = field(default_factory=dict)
-    # message_id -> the text and buttons it was edited to
-    edited: dict[int, SentMessage] = field(default_factory=dict)
+    # The chats as their members saw them, in order: each message sent, and each edit again under
+    # the message's id (a ballot that now shows the vote).
+    shown: list[SentMessage] = field(default_factory=list)
     url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -114,22 +117,25 @@ class FakeTelegram:
             self._changed.notify_all()
 
     # ---- waiting for what the bot does
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        """Return once ``done()`` is true; fail after WAIT_LIMIT."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(done), WAIT_LIMIT)
+
     async def wait_for(self, count: int, chat_id: int | None = None) -> list[SentMessage]:
         """The messages sent (to ``chat_id``) once there are at least ``count`` of them."""
 
         def matching() -> list[SentMessage]:
             return [m for m in self.sent if chat_id is None or m.chat_id == chat_id]
 
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), WAIT_LIMIT)
+        await self.wait_until(lambda: len(matching()) >= count)
         return matching()
 
     async def wait_for_call(self, method: str) -> dict[str, Any]:
         def found() -> list[dict[str, Any]]:
             return [params for name, params in self.calls if name == method]
 
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: bool(found())), WAIT_LIMIT)
+        await self.wait_until(lambda: bool(found()))
         return found()[-1]
 
     # ---- the HTTP side
@@ -171,12 +177,16 @@ class FakeTelegram:
             if status == 429:
                 self.rate_limited.append((time.monotonic(), float(extra["parameters"]["retry_after"])))
             return _error(status, extra.get("description", "error"), extra.get("parameters"))
+        message = SentMessage(
+            chat_id, params["text"], params.get("reply_markup"), time.monotonic(), next(self._message_ids)
+        )
         async with self._changed:
-            self.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic()))
+            self.sent.append(message)
+            self.shown.append(message)
             self._changed.notify_all()
         return _ok(
             {
-                "message_id": next(self._message_ids),
+                "message_id": message.message_id,
                 "date": 1764000000,
                 "chat": {"id": chat_id, "type": "private"},
                 "text": params["text"],
@@ -221,8 +231,9 @@ class FakeTelegram:
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        edited = SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic(), message_id)
         async with self._changed:
-            self.edited[message_id] = SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic())
+            self.shown.append(edited)
             self._changed.notify_all()
         return _ok({"message_id": message_id, "date": 1764000000, "chat": {"id": chat_id, "type": "private"},
                     "text": params["text"]})  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from bot.settings import Settings
 from tests.conftest import TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from webhooks.app import create_app
@@ -18,22 +19,22 @@ MENU = [
 ]  # fmt: skip
 
 
+def telegram_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
+    return make_settings(database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake.url, **overrides)
+
+
 @pytest.fixture
 async def polling_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
-    settings = make_settings(
-        database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake_telegram.url, telegram_mode="polling"
-    )
-    app = create_app(settings, migrate=False)
+    app = create_app(telegram_settings(database_url, fake_telegram, telegram_mode="polling"), migrate=False)
     async with app.router.lifespan_context(app):
         yield fake_telegram
 
 
 @pytest.fixture
 async def webhook_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[LiveServer]:
-    settings = make_settings(
+    settings = telegram_settings(
         database_url,
-        telegram_token=TELEGRAM_TOKEN,
-        telegram_api_base=fake_telegram.url,
+        fake_telegram,
         telegram_mode="webhook",
         public_url="https://chibo.example.org/",
         webhook_secret=SECRET,

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
@@ -34,7 +33,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
 from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, ZaloBotMenu
-from tests.conftest import Demo, make_settings, serve_app
+from tests.conftest import Demo, make_settings, serve_app, serve_fake
 from tests.fake_zalo_bot import Failure, FakeZaloBot
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhook import Outage
@@ -58,14 +57,8 @@ MENU_LINES = [
 
 @pytest.fixture
 async def fake_zalo() -> AsyncIterator[FakeZaloBot]:
-    fake = FakeZaloBot()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield fake
-    await runner.cleanup()
+    async with serve_fake(FakeZaloBot()) as fake:
+        yield fake
 
 
 def zalo_settings(database_url: str, fake: FakeZaloBot, **overrides: object) -> Settings:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from aiohttp import web
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -49,7 +48,7 @@ from models.tables import (
     ZaloOaToken,
     utcnow,
 )
-from tests.conftest import Demo, make_settings, member_named, serve_app
+from tests.conftest import Demo, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_oa import (
     APP_ID,
     APP_SECRET,
@@ -78,14 +77,8 @@ MENU = [
 
 @pytest.fixture
 async def fake_oa() -> AsyncIterator[FakeZaloOa]:
-    fake = FakeZaloOa()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield fake
-    await runner.cleanup()
+    async with serve_fake(FakeZaloOa()) as fake:
+        yield fake
 
 
 def oa_settings(database_url: str, fake: FakeZaloOa, **overrides: object) -> Settings:
