@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.channels import telegram, zalo_bot, zalo_oa
 from bot.i18n import Catalogs
@@ -28,7 +30,7 @@ from handlers.contract import Inbound
 from handlers.menus import main_menu
 from models.notices import tracking
 from models.polls import RESOLUTION_OPTIONS, counts
-from models.tables import ChannelIdentity, Notice, Platform, Poll
+from models.tables import ChannelIdentity, Meeting, MeetingInvitation, Notice, Platform, Poll, Rsvp, utcnow
 from tests import test_telegram, test_zalo_bot
 from tests.conftest import Demo, member_named, serve_app, serve_fake
 from tests.fake_telegram import FakeTelegram, SentMessage
@@ -412,4 +414,45 @@ async def test_a_member_votes_and_changes_their_vote_and_it_is_counted(channel: 
         assert await counts(session, poll) == (1, 0, 0)
 
 
-# The RSVP to a meeting (issue 8) joins these once meetings exist, written like the vote above.
+async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driver, demo: Demo) -> None:
+    title = "Sinh hoạt chi bộ định kỳ tháng 12"
+    secretary, home = await joined(channel, demo, SECRETARY, "Lý Văn Quang")
+    member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
+
+    await secretary.tap(home, _("Meetings"))
+    await secretary.tap(await secretary.receive(offering=[_("New meeting")]), _("New meeting"))
+    await secretary.say(title)
+    await secretary.receive(offering=[_("Cancel")])  # asked when it starts
+    await secretary.say((datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30")
+    await secretary.tap(await secretary.receive(title, offering=[_("Send the invitations")]), _("Send the invitations"))
+    await secretary.receive(offering=[_("Attendance")])
+
+    invitation = await member.receive(title, offering=[_("I will attend"), _("Excused absence")])
+    await member.tap(invitation, _("I will attend"))  # on Zalo Bot: its number
+    thanks = await member.receive(
+        _("Thank you. You will attend: {title}, {when}. I will remind you before it starts.").split("{")[0]
+    )
+    await member.tap(thanks, _("Details and documents"))
+    card = await member.receive(title, offering=[_("Excused absence")])
+    await member.tap(card, _("Excused absence"))
+    reasons = await member.receive(_("What is the reason for your absence?"), offering=[_("Ill")])
+    await member.choose(reasons, _("Ill"))  # Zalo Bot members type "ốm đau"
+    await member.receive(_("Ill"))
+    son = await member_named(channel.runtime, "Mai Văn Sơn")
+    async with channel.runtime.sessions() as session:
+        meeting = (await session.exec(select(Meeting).where(Meeting.title == title))).one()
+        invited = await session.get(MeetingInvitation, (meeting.id, son.id))
+        assert invited is not None and (invited.rsvp, invited.reason) == (Rsvp.EXCUSED, _("Ill"))
+        # The meeting is about to begin; he came after all.
+        await session.exec(
+            update(Meeting).where(col(Meeting.id) == meeting.id).values(starts_at=utcnow() + timedelta(minutes=10))
+        )
+        await session.commit()
+    await member.say("📅 " + _("Meetings"))
+    schedule = await member.receive(_("Meeting schedule"), offering=["📅 " + title])
+    await member.tap(schedule, "📅 " + title)
+    await member.tap(await member.receive(title, offering=[_("I am here")]), _("I am here"))
+    await member.receive(_("You are checked in. Welcome!"))
+    async with channel.runtime.sessions() as session:
+        invited = await session.get(MeetingInvitation, (meeting.id, son.id))
+        assert invited is not None and invited.checked_in_at is not None
