@@ -69,7 +69,7 @@ async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterat
     proxy: TcpProxy | None = None
     engine_url = database_url
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 0.3})
+        engine = create_engine(database_url, connect_args={"timeout": 2})
     else:
         url = make_url(database_url)
         proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
