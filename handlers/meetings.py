@@ -52,6 +52,7 @@ from models.tables import (
     MeetingKind,
     MeetingStatus,
     Member,
+    MemberStatus,
     Rsvp,
     utcnow,
 )
@@ -641,14 +642,10 @@ QUESTIONS = (
 
 async def ask(ctx: Context, member: Member, field: str, meeting_id: str) -> list[Reply]:
     _ = ctx.gettext
-    if field == "mreason":  # a member's own typed reason
-        visible = await _visible(ctx, member, meeting_id)
-        if isinstance(visible, list):
-            return visible
-    else:
-        managed = await _managed(ctx, member, meeting_id)
-        if isinstance(managed, list):
-            return managed
+    # A member's own typed reason needs only the invitation; everything else is the secretary's.
+    managed = await (_visible if field == "mreason" else _managed)(ctx, member, meeting_id)
+    if isinstance(managed, list):
+        return managed
     ctx.ask(f"{field}:{meeting_id}")
     text = {
         "mwhen": _("When does it start? Type a day and time, e.g. 05/12 19:30."),
@@ -667,7 +664,50 @@ async def ask(ctx: Context, member: Member, field: str, meeting_id: str) -> list
         "mpeople": _("Type the names of the people to invite, separated by commas, with or without accents."),
     }[field]
     upload = _("Choose a file") if field in ("mfile", "mminutes") else None
-    return [Reply(text, buttons=(_cancel_row(ctx.translator),), upload_label=upload)]
+    replies = [Reply(text, buttons=(_cancel_row(ctx.translator),), upload_label=upload)]
+    if field == "minutes":
+        replies.insert(0, Reply(await minutes_draft(ctx, managed)))
+    return replies
+
+
+async def minutes_draft(ctx: Context, meeting: Meeting) -> str:
+    """A starting point for the minutes (DESIGN.md §4): time, place, members by status, who was
+    present and who was absent with or without a reason, by name, and the agenda; to copy and complete."""
+    _ = ctx.gettext
+    t = ctx.translator
+    if meeting.minutes_text:
+        return meeting.minutes_text
+    invited = await invitations(ctx.session, meeting.id or 0)
+    statuses = {
+        _("official"): sum(m.status is MemberStatus.OFFICIAL and not i.exempt for i, m in invited),
+        _("probationary"): sum(m.status is MemberStatus.PROBATIONARY and not i.exempt for i, m in invited),
+        _("exempt"): sum(i.exempt for i, _m in invited),
+    }
+    by_state: dict[Attendance, list[str]] = {state: [] for state in Attendance}
+    for invitation, member in invited:
+        state = attendance_of(invitation)
+        reason = f" ({invitation.reason})" if state is Attendance.EXCUSED and invitation.reason else ""
+        by_state[state].append(member.full_name + reason)
+    lines = [
+        _("MINUTES: {title}").format(title=meeting.title),
+        _("Time: {when}").format(when=when_text(t, meeting.starts_at, ctx.timezone)),
+        _("Place: {place}").format(place=meeting.place or "…"),
+        _("Chair: …    Minute-taker: …"),
+        _("Members summoned: {count} ({statuses})").format(
+            count=len(invited), statuses=", ".join(f"{name} {count}" for name, count in statuses.items())
+        ),
+        _("Present ({count}): {names}").format(count=len(by_state[Attendance.PRESENT]),
+                                                 names=", ".join(by_state[Attendance.PRESENT]) or "—"),
+        _("Excused ({count}): {names}").format(count=len(by_state[Attendance.EXCUSED]),
+                                                names=", ".join(by_state[Attendance.EXCUSED]) or "—"),
+        _("Absent without reason ({count}): {names}").format(count=len(by_state[Attendance.ABSENT]),
+                                                              names=", ".join(by_state[Attendance.ABSENT]) or "—"),
+        _("Agenda:"),
+        *[f"{i}. {item}" for i, item in enumerate(meeting.agenda, start=1)],
+        _("Speakers and opinions: …"),
+        _("Conclusions: …"),
+    ]  # fmt: skip
+    return "\n".join(lines)
 
 
 async def answer_question(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:

@@ -222,7 +222,12 @@ async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: 
         await session.exec(
             update(Meeting).where(col(Meeting.id) == meeting_id).values(starts_at=utcnow() - timedelta(days=7))
         )
-    await say(runtime, SECRETARY, payload=f"ask:minutes:{meeting_id}")
+    draft, _question = await say(runtime, SECRETARY, payload=f"ask:minutes:{meeting_id}")
+    # A draft to copy: members by status, present and absent by name, the agenda (DESIGN.md §4).
+    assert "BIÊN BẢN: Sinh hoạt chi bộ định kỳ tháng 12" in draft.text
+    assert "Đảng viên được triệu tập: 10 (chính thức 7, dự bị 2, miễn sinh hoạt 1)" in draft.text
+    assert "Có mặt (0): —" in draft.text and "Vắng không lý do (10): " in draft.text
+    assert "1. Kiểm điểm công tác tháng 11" in draft.text
     await say(runtime, SECRETARY, "Đồng chí Lý Văn Quang chủ trì; 8 đồng chí dự.")
     await say(runtime, SECRETARY, payload=f"ask:mconcl:{meeting_id}")
     saved = (await say(runtime, SECRETARY, "Chi bộ thống nhất phương hướng tháng 12."))[0]
