@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -937,11 +937,21 @@ async def _send_reminders(
     }
     identities = await _identities(session, member_ids)
     # Several reminders for one member and meeting due at once (chibo was down): only the latest.
-    latest: dict[tuple[int, int | None], MeetingJob] = {}
-    for job in jobs:
-        key = (job.meeting_id, job.member_id)
-        if key not in latest or job.minutes_before < latest[key].minutes_before:
-            latest[key] = job
+    # Asked of every due row, not only of this batch: a member's rows may fall into different
+    # batches, or be claimed by another process.
+    latest: dict[tuple[int, int | None], int] = {
+        (meeting_id, member_id): minutes
+        for meeting_id, member_id, minutes in (
+            await session.exec(
+                select(MeetingJob.meeting_id, MeetingJob.member_id, func.min(MeetingJob.minutes_before))
+                .where(col(MeetingJob.kind) == MeetingJobKind.REMINDER, col(MeetingJob.due_at) <= now)
+                .where(col(MeetingJob.state) != JobState.CANCELLED)
+                .where(col(MeetingJob.meeting_id).in_({job.meeting_id for job in jobs}))
+                .where(col(MeetingJob.member_id).in_(member_ids))
+                .group_by(col(MeetingJob.meeting_id), col(MeetingJob.member_id))
+            )
+        ).all()
+    }
     for job in jobs:
         meeting, member = meetings[job.meeting_id], members.get(job.member_id)
         invitation = answers.get((job.meeting_id, job.member_id))
@@ -949,7 +959,7 @@ async def _send_reminders(
             _skip(session, job, "meeting cancelled", run)
         elif now >= meeting.starts_at:
             _skip(session, job, "the meeting had begun", run)  # never a reminder after the start
-        elif latest[(job.meeting_id, job.member_id)] is not job:
+        elif latest[(job.meeting_id, job.member_id)] < job.minutes_before:
             _skip(session, job, "a later reminder went instead", run)
         elif member is None or not member.active or invitation is None:
             _skip(session, job, "no longer invited", run)
