@@ -826,10 +826,13 @@ async def meetings_managed(
 
 
 async def unexcused_in_year(session: AsyncSession, member_id: int, now: datetime) -> int:
+    """Meetings of the last year the member had to attend and missed without a reason (an exempt
+    member did not have to)."""
     rows = await session.exec(
         select(MeetingInvitation)
         .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
         .where(MeetingInvitation.member_id == member_id, Meeting.status == MeetingStatus.CALLED)
+        .where(col(MeetingInvitation.exempt).is_(False))
         .where(col(Meeting.starts_at) >= now - YEAR, col(Meeting.attendance_closed_at).is_not(None))
     )
     return sum(attendance_of(invitation) is Attendance.ABSENT for invitation in rows.all())
@@ -1003,7 +1006,7 @@ async def _close_attendance(
     await session.flush()
     warned: list[tuple[str, int]] = []
     for invitation, member in await invitations(session, meeting.id or 0):
-        if member.active and attendance_of(invitation) is Attendance.ABSENT:
+        if member.active and not invitation.exempt and attendance_of(invitation) is Attendance.ABSENT:
             count = await unexcused_in_year(session, member.id or 0, now)
             if count >= ABSENCE_WARNING_AT:
                 warned.append((member.full_name, count))
