@@ -852,16 +852,21 @@ class DueRun:
 
 
 async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[MeetingJob]:
-    due = (
+    # Chosen, then claimed: PostgreSQL may run an UPDATE's "IN (subquery)" again for each row it
+    # updates, each time skipping the rows just claimed, and so take every due row in one batch.
+    due = await session.exec(
         select(MeetingJob.id)
         .where(col(MeetingJob.state) == JobState.PENDING, col(MeetingJob.due_at) <= now)
         .order_by(col(MeetingJob.due_at), col(MeetingJob.id))
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
     )
+    chosen = list(due.all())
+    if not chosen:
+        return []
     result = await session.exec(
         update(MeetingJob)
-        .where(col(MeetingJob.id).in_(due.scalar_subquery()), col(MeetingJob.state) == JobState.PENDING)
+        .where(col(MeetingJob.id).in_(chosen), col(MeetingJob.state) == JobState.PENDING)
         .values(state=JobState.DONE, done_at=now)
         .returning(col(MeetingJob.id))
     )

@@ -465,6 +465,21 @@ async def test_after_a_stop_no_reminder_goes_once_the_meeting_began(runtime: Run
     }
 
 
+async def test_due_jobs_are_done_a_batch_at_a_time_so_delivery_starts_on_the_first(runtime: Runtime) -> None:
+    size = BATCH + 50
+    branch_id = await big_branch(runtime, size, FIRST_CHAT)
+    async with runtime.sessions() as session, session.begin():
+        meeting = await create_draft(
+            session, OPERATOR, title="Hội nghị", starts_at=START, branch_id=branch_id, now=CALLED
+        )
+        await change_draft(session, OPERATOR, meeting, reminder_minutes=[120])
+        await call(session, OPERATOR, meeting, LETTERS, now=CALLED)
+    scheduler = Scheduler(runtime)
+    assert await scheduler.run_at(HOURS_BEFORE) == size
+    # Two transactions, the delivery worker woken after each.
+    assert scheduler.wakes == [HOURS_BEFORE, HOURS_BEFORE]
+
+
 # --- several scheduler processes --------------------------------------------------------------------
 
 PROCESS_MEMBERS = 1000
