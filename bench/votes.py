@@ -205,7 +205,7 @@ async def _tally(database_url: str, poll_id: int, label: str) -> None:
     print(f"  tally {label:<16} {decision.voters} ballots in {min(timings) * 1000:6.1f} ms (best of 5)")
 
 
-async def _fresh_database(url: str) -> AsyncIterator[str]:
+async def fresh_database(url: str) -> AsyncIterator[str]:
     if url.startswith("sqlite"):
         yield url
         return
@@ -243,7 +243,7 @@ async def main() -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    async for database_url in _fresh_database(args.database_url):
+    async for database_url in fresh_database(args.database_url):
         await upgrade(database_url)
         poll_id = await _seed(database_url, args.voters, secret=False, first_user=FIRST_USER)
         options = {

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -848,10 +848,13 @@ async def meetings_managed(
 
 
 async def unexcused_in_year(session: AsyncSession, member_id: int, now: datetime) -> int:
+    """Meetings of the last year the member had to attend and missed without a reason (an exempt
+    member did not have to)."""
     rows = await session.exec(
         select(MeetingInvitation)
         .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
         .where(MeetingInvitation.member_id == member_id, Meeting.status == MeetingStatus.CALLED)
+        .where(col(MeetingInvitation.exempt).is_(False))
         .where(col(Meeting.starts_at) >= now - YEAR, col(Meeting.attendance_closed_at).is_not(None))
     )
     return sum(attendance_of(invitation) is Attendance.ABSENT for invitation in rows.all())
@@ -871,16 +874,21 @@ class DueRun:
 
 
 async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[MeetingJob]:
-    due = (
+    # Chosen, then claimed: PostgreSQL may run an UPDATE's "IN (subquery)" again for each row it
+    # updates, each time skipping the rows just claimed, and so take every due row in one batch.
+    due = await session.exec(
         select(MeetingJob.id)
         .where(col(MeetingJob.state) == JobState.PENDING, col(MeetingJob.due_at) <= now)
         .order_by(col(MeetingJob.due_at), col(MeetingJob.id))
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
     )
+    chosen = list(due.all())
+    if not chosen:
+        return []
     result = await session.exec(
         update(MeetingJob)
-        .where(col(MeetingJob.id).in_(due.scalar_subquery()), col(MeetingJob.state) == JobState.PENDING)
+        .where(col(MeetingJob.id).in_(chosen), col(MeetingJob.state) == JobState.PENDING)
         .values(state=JobState.DONE, done_at=now)
         .returning(col(MeetingJob.id))
     )
@@ -967,11 +975,21 @@ async def _send_reminders(
     }
     identities = await _identities(session, member_ids)
     # Several reminders for one member and meeting due at once (chibo was down): only the latest.
-    latest: dict[tuple[int, int | None], MeetingJob] = {}
-    for job in jobs:
-        key = (job.meeting_id, job.member_id)
-        if key not in latest or job.minutes_before < latest[key].minutes_before:
-            latest[key] = job
+    # Asked of every due row, not only of this batch: a member's rows may fall into different
+    # batches, or be claimed by another process.
+    latest: dict[tuple[int, int | None], int] = {
+        (meeting_id, member_id): minutes
+        for meeting_id, member_id, minutes in (
+            await session.exec(
+                select(MeetingJob.meeting_id, MeetingJob.member_id, func.min(MeetingJob.minutes_before))
+                .where(col(MeetingJob.kind) == MeetingJobKind.REMINDER, col(MeetingJob.due_at) <= now)
+                .where(col(MeetingJob.state) != JobState.CANCELLED)
+                .where(col(MeetingJob.meeting_id).in_({job.meeting_id for job in jobs}))
+                .where(col(MeetingJob.member_id).in_(member_ids))
+                .group_by(col(MeetingJob.meeting_id), col(MeetingJob.member_id))
+            )
+        ).all()
+    }
     for job in jobs:
         meeting, member = meetings[job.meeting_id], members.get(job.member_id)
         invitation = answers.get((job.meeting_id, job.member_id))
@@ -979,7 +997,7 @@ async def _send_reminders(
             _skip(session, job, "meeting cancelled", run)
         elif now >= meeting.starts_at:
             _skip(session, job, "the meeting had begun", run)  # never a reminder after the start
-        elif latest[(job.meeting_id, job.member_id)] is not job:
+        elif latest[(job.meeting_id, job.member_id)] < job.minutes_before:
             _skip(session, job, "a later reminder went instead", run)
         elif member is None or invitation is None or not _still_in_audience(meeting, member):
             _skip(session, job, "no longer invited", run)
@@ -1023,7 +1041,7 @@ async def _close_attendance(
     await session.flush()
     warned: list[tuple[str, int]] = []
     for invitation, member in await invitations(session, meeting.id or 0):
-        if member.active and attendance_of(invitation) is Attendance.ABSENT:
+        if member.active and not invitation.exempt and attendance_of(invitation) is Attendance.ABSENT:
             count = await unexcused_in_year(session, member.id or 0, now)
             if count >= ABSENCE_WARNING_AT:
                 warned.append((member.full_name, count))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,20 +45,27 @@ def create_scheduler(
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
 
-    async def run_meeting_jobs() -> None:
-        # A one-off job that sets its own next run: exactly when the next reminder is due, so it is
-        # handed to delivery within a second of that time, not at the next fixed tick.
+    async def run_meeting_jobs() -> datetime:
+        """One pass; returns when the next is due."""
         try:
             await meeting_jobs.run_due()
         except Exception:
             log.exception("meeting jobs: this pass failed; trying again shortly")
-            wake = datetime.now(UTC) + RETRY_AFTER_FAILURE
-        else:
-            wake = await _next_wake(meeting_jobs)
-        scheduler.add_job(
-            run_meeting_jobs, "date", run_date=wake, id=MEETING_JOBS, replace_existing=True, misfire_grace_time=None
-        )
+            return datetime.now(UTC) + RETRY_AFTER_FAILURE
+        return await _next_wake(meeting_jobs)
 
+    def schedule_next_pass(event: JobExecutionEvent) -> None:
+        # A one-off job run again exactly when the next reminder is due, so it is handed to delivery
+        # within a second of that time, not at the next fixed tick. It is added here, once the pass
+        # has ended: added from inside the pass for a time already past (a job fell due meanwhile),
+        # APScheduler would find its one instance still running, skip it, and never run it again.
+        if event.job_id == MEETING_JOBS:
+            scheduler.add_job(
+                run_meeting_jobs, "date", run_date=event.retval, id=MEETING_JOBS, replace_existing=True,
+                misfire_grace_time=None,
+            )  # fmt: skip
+
+    scheduler.add_listener(schedule_next_pass, EVENT_JOB_EXECUTED)
     scheduler.add_job(
         run_meeting_jobs,
         "date",
