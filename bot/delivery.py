@@ -189,9 +189,16 @@ class DeliveryWorker:
             )
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
+            # Chosen, then claimed, as two statements: inside an UPDATE, PostgreSQL may run the
+            # "IN (subquery)" again for each row it updates, skipping the rows just claimed, and so
+            # claim every due row instead of one batch. The claim re-checks what the choice saw.
+            chosen = list((await session.exec(due)).all())
+            if not chosen:
+                return []
             claimed = await session.exec(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
+                .where(col(OutboxMessage.id).in_(chosen), col(OutboxMessage.status) == OutboxStatus.PENDING)
+                .where(or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now))
                 .values(claimed_until=now + self._lease, attempts=OutboxMessage.attempts + 1)
                 .returning(col(OutboxMessage.id))
             )
