@@ -465,13 +465,17 @@ async def my_attendance(ctx: Context, member: Member) -> list[Reply]:
     lines = [
         "🧾 " + _("Your attendance in the last 12 months"),
         _("Present at {present} of {total} meetings.").format(
-            present=states.count(Attendance.PRESENT), total=len(states)
+            present=states.count(Attendance.PRESENT),
+            total=sum(
+                not (i.exempt and st is not Attendance.PRESENT) for (_m, i), st in zip(listed, states, strict=True)
+            ),
         ),
         "",
     ]
-    for (meeting, _invitation), state in zip(listed, states, strict=True):
+    for (meeting, invitation), state in zip(listed, states, strict=True):
         day = format_datetime(meeting.starts_at, "dd/MM/yyyy", tzinfo=ctx.timezone, locale=t.locale)
-        lines.append(f"• {day} {meeting.title}: {words[state]}")
+        word = "🕊 " + _("exempt") if invitation.exempt and state is not Attendance.PRESENT else words[state]
+        lines.append(f"• {day} {meeting.title}: {word}")
     return [Reply("\n".join(lines))]
 
 

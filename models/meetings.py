@@ -814,8 +814,10 @@ async def attendance_rates(
     )
     rates: dict[int, MemberRate] = {}
     for invitation, member in rows.all():
-        rate = rates.setdefault(member.id or 0, MemberRate(member.full_name))
         state = attendance_of(invitation)
+        if invitation.exempt and state is not Attendance.PRESENT:
+            continue  # an exempt member (miễn sinh hoạt) did not have to come
+        rate = rates.setdefault(member.id or 0, MemberRate(member.full_name))
         rate.meetings += 1
         rate.present += state is Attendance.PRESENT
         rate.excused += state is Attendance.EXCUSED

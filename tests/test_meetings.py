@@ -241,6 +241,7 @@ async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: 
     assert "Có mặt 0/1 cuộc họp." in history.text and "vắng không lý do" in history.text
     rates = (await say(runtime, SECRETARY, payload="mtq"))[0]
     assert "Mai Văn Sơn: 0/1 (0%), vắng có lý do 0, không lý do 1" in rates.text
+    assert "Tạ Văn Bình" not in rates.text  # exempt: did not have to come
     refused_rates = (await say(runtime, SON, payload="mtq"))[0]
     assert refused_rates.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
 
