@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,13 +51,25 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model: statements on it skip the ORM's per-object bookkeeping,
+    for hot paths that need no objects back."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+@cache
+def _insert_ignoring_conflict(dialect: str, table: Table) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()
+
+
 async def insert_ignoring_conflict(session: AsyncSession, table: type[SQLModel], **values: Any) -> bool:
     """INSERT a row unless it clashes with a unique key; True when it was inserted.
 
     One statement on both databases, so two processes racing on the same key never both win.
+    Built once per table and dialect (every update runs it), with the values as parameters.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(statement)
+    result = await session.exec(_insert_ignoring_conflict(dialect, table_of(table)), params=values)
     return bool(result.rowcount)
