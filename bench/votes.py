@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import socket
 import statistics
@@ -83,6 +84,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.asynccontextmanager
 async def _serve(kind: str, options: dict[str, str]) -> AsyncIterator[str]:
     port = _free_port()
     # spawn, not fork: a forked child would share this process's event loop, sockets and connections.
@@ -100,7 +102,8 @@ async def _serve(kind: str, options: dict[str, str]) -> AsyncIterator[str]:
         yield url
     finally:
         process.terminate()
-        process.join()
+        # Joined off the event loop: the server's shutdown may still call the fake Bot API here.
+        await asyncio.to_thread(process.join)
 
 
 def echo_app(api_base: str) -> FastAPI:
@@ -205,6 +208,7 @@ async def _tally(database_url: str, poll_id: int, label: str) -> None:
     print(f"  tally {label:<16} {decision.voters} ballots in {min(timings) * 1000:6.1f} ms (best of 5)")
 
 
+@contextlib.asynccontextmanager
 async def _fresh_database(url: str) -> AsyncIterator[str]:
     if url.startswith("sqlite"):
         yield url
@@ -228,9 +232,8 @@ async def _fresh_database(url: str) -> AsyncIterator[str]:
 async def _measure(
     kind: str, options: dict[str, str], bodies: list[dict[str, Any]], rate: float | None = None
 ) -> tuple[float, list[float]]:
-    async for url in _serve(kind, options):
+    async with _serve(kind, options) as url:
         return await _load(url, bodies, rate)
-    raise RuntimeError("the server did not start")
 
 
 async def main() -> None:
@@ -243,7 +246,7 @@ async def main() -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    async for database_url in _fresh_database(args.database_url):
+    async with _fresh_database(args.database_url) as database_url:
         await upgrade(database_url)
         poll_id = await _seed(database_url, args.voters, secret=False, first_user=FIRST_USER)
         options = {
