@@ -62,7 +62,7 @@ def serve_fake(port: int, limit: float, inject_429: int) -> None:
 
     async def send(request: web.Request) -> web.Response:
         data = await request.post() if request.content_type != "application/json" else await request.json()
-        chat = int(data["chat_id"])
+        chat = int(str(data["chat_id"]))
         now = time.monotonic()
         while recent and recent[0] <= now - 1.0:
             recent.popleft()

@@ -168,7 +168,7 @@ async def main() -> None:
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which the reminders fall due")
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
-    async for database_url in fresh_database(args.database_url):
+    async with fresh_database(args.database_url) as database_url:
         await upgrade(database_url)
         spawn = multiprocessing.get_context("spawn")
         ready = [spawn.Event() for _ in range(args.processes)]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,8 +17,11 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
-from models.db import create_engine, insert_ignoring_conflict, session_factory
-from models.tables import MeetingFile, NoticeFile, OutboxMessage, ProcessedUpdate, utcnow
+from models.db import create_engine, insert_ignoring_conflict, session_factory, table_of
+from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, ProcessedUpdate, utcnow
+
+# The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
+_QUEUE_REPLIES = insert(table_of(OutboxMessage))
 
 
 @dataclass
@@ -91,9 +95,22 @@ class Runtime:
                     ).one()
                     row.result = bodies
                     session.add(row)
-            else:
-                session.add_all(
-                    OutboxMessage(platform=inbound.platform, chat_id=inbound.chat_id, body=body) for body in bodies
+            elif bodies:
+                now = utcnow()
+                await session.exec(
+                    _QUEUE_REPLIES,
+                    params=[
+                        {
+                            "platform": inbound.platform,
+                            "chat_id": inbound.chat_id,
+                            "body": body,
+                            "status": OutboxStatus.PENDING,
+                            "attempts": 0,
+                            "created_at": now,
+                            "next_attempt_at": now,
+                        }
+                        for body in bodies
+                    ],
                 )
         self.metrics.updates_handled.labels(platform).inc()
         self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)

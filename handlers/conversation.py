@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy import bindparam
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import directory, meetings, members, notices, polls, records, register
@@ -35,6 +36,13 @@ COMMANDS: dict[str, Action] = {
 }
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
+# Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
+_WHO = (
+    select(ChannelIdentity, Member)
+    .join(Member, col(Member.id) == ChannelIdentity.member_id)
+    .where(col(ChannelIdentity.platform) == bindparam("platform"))
+    .where(col(ChannelIdentity.platform_user_id) == bindparam("user_id"))
+)
 
 
 async def handle(
@@ -124,18 +132,12 @@ def _looks_like_a_code(text: str) -> bool:
 
 async def _identify(ctx: Context) -> None:
     inbound = ctx.inbound
-    identity = (
-        await ctx.session.exec(
-            select(ChannelIdentity).where(
-                ChannelIdentity.platform == inbound.platform, ChannelIdentity.platform_user_id == inbound.user_id
-            )
-        )
-    ).first()
-    if identity is None:
+    found = (await ctx.session.exec(_WHO, params={"platform": inbound.platform, "user_id": inbound.user_id})).first()
+    if found is None:
         return
+    identity, member = found
     ctx.identity = identity
-    member = await ctx.session.get(Member, identity.member_id)
-    if member is None or not member.active:
+    if not member.active:
         return  # a deactivated member's account is treated as a stranger's
     if identity.unreachable_at is not None or identity.chat_id != inbound.chat_id:
         # They wrote to us, so they can be reached again, at the chat they wrote from.

@@ -172,11 +172,9 @@ async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
     _ = ctx.gettext
     poll_id, mask = _parse_ids(argument)
     try:
-        outcome = await vote(ctx.session, poll_id, member, mask)
+        outcome, poll = await vote(ctx.session, poll_id, member, mask)
     except PollError as error:
         return [Reply(problem_text(ctx.translator, error))]
-    poll = await ctx.session.get(Poll, poll_id)
-    assert poll is not None
     chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options)))
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a

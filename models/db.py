@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,7 +37,20 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(
+    _dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """A pooled connection the server or the network has closed (a restart, an outage) is replaced,
+    with every connection older than it, before it is used. asyncpg knows without asking the server;
+    pool_pre_ping would ask, at three round trips (BEGIN, a query, ROLLBACK) per transaction."""
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise InvalidatePoolError("the database closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -49,13 +64,25 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model: statements on it skip the ORM's per-object bookkeeping,
+    for hot paths that need no objects back."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+@cache
+def _insert_ignoring_conflict(dialect: str, table: Table) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()
+
+
 async def insert_ignoring_conflict(session: AsyncSession, table: type[SQLModel], **values: Any) -> bool:
     """INSERT a row unless it clashes with a unique key; True when it was inserted.
 
     One statement on both databases, so two processes racing on the same key never both win.
+    Built once per table and dialect (every update runs it), with the values as parameters.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(statement)
+    result = await session.exec(_insert_ignoring_conflict(dialect, table_of(table)), params=values)
     return bool(result.rowcount)

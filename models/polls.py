@@ -14,11 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import insert_ignoring_conflict
+from models.db import insert_ignoring_conflict, table_of
 from models.membership import NotPermitted
 from models.notices import PUSH_PLATFORMS
 from models.permissions import Actor, Permission, Target, may
@@ -287,6 +287,30 @@ def choices_from_mask(mask: int, option_count: int) -> tuple[int, ...]:
     return tuple(i for i in range(option_count) if mask >> i & 1)
 
 
+# The vote path's statements, built once (every tap runs them). The poll comes with whether the
+# member may vote in it, in one round trip, under a shared lock on the poll row alone: closing (an
+# UPDATE of that row) waits for votes in progress, and a vote after it sees the poll closed, so the
+# announced result counts every ballot.
+_POLL_FOR_VOTE = (
+    select(Poll, PollEligible.member_id)
+    .outerjoin(
+        PollEligible,
+        (col(PollEligible.poll_id) == Poll.id) & (col(PollEligible.member_id) == bindparam("member_id")),
+    )
+    .where(col(Poll.id) == bindparam("poll_id"))
+    .with_for_update(read=True, of=Poll)
+    .execution_options(populate_existing=True)
+)
+_OPEN_BALLOT = insert(table_of(OpenBallot))
+_tally = table_of(PollTally).c
+# The poll's parameter is "box": in an UPDATE of polltally, "poll_id" is that column's own parameter.
+_COUNT_SECRET_BALLOT = (
+    update(table_of(PollTally))
+    .where(_tally.poll_id == bindparam("box"), _tally.option.in_(bindparam("choices", expanding=True)))
+    .values(votes=_tally.votes + 1)
+)
+
+
 async def vote(
     session: AsyncSession,
     poll_id: int,
@@ -295,25 +319,17 @@ async def vote(
     *,
     entered_by: Member | None = None,
     now: datetime | None = None,
-) -> VoteOutcome:
-    """Record ``member``'s ballot (options as a bitmask). The voter roll's primary key makes a
-    second ballot impossible however many taps arrive at once; an open vote may be changed."""
-    # A shared lock on the poll row: closing (an UPDATE of that row) waits for votes in progress,
-    # and a vote after it sees the poll closed, so the announced result counts every ballot.
-    poll = (
-        await session.exec(
-            select(Poll)
-            .where(col(Poll.id) == poll_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
+) -> tuple[VoteOutcome, Poll]:
+    """Record ``member``'s ballot (options as a bitmask); the outcome, and the poll as read under
+    its lock. The voter roll's primary key makes a second ballot impossible however many taps
+    arrive at once; an open vote may be changed."""
+    found = (await session.exec(_POLL_FOR_VOTE, params={"poll_id": poll_id, "member_id": member.id})).first()
     now = now or utcnow()
-    if poll is None:
+    if found is None:
         raise PollError(VoteProblem.BAD_CHOICE)
+    poll, eligible = found
     if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= now):
         raise PollError(VoteProblem.CLOSED)
-    eligible = await session.get(PollEligible, (poll_id, member.id))
     if eligible is None or not member.active:
         raise PollError(VoteProblem.NOT_ELIGIBLE)
     choices = choices_from_mask(mask, len(poll.options))
@@ -339,15 +355,13 @@ async def vote(
             delete(OpenBallot).where(col(OpenBallot.poll_id) == poll_id, col(OpenBallot.member_id) == member.id)
         )
     if poll.secret:
-        counted = await session.exec(
-            update(PollTally)
-            .where(col(PollTally.poll_id) == poll_id, col(PollTally.option).in_(choices))
-            .values(votes=PollTally.votes + 1)
-        )
+        counted = await session.exec(_COUNT_SECRET_BALLOT, params={"box": poll_id, "choices": list(choices)})
         if counted.rowcount != len(choices):  # never a voter on the roll without their ballot
             raise RuntimeError(f"poll {poll_id}: ballot box rows missing")
     else:
-        session.add_all(OpenBallot(poll_id=poll_id, member_id=member.id or 0, option=c) for c in choices)
+        await session.exec(
+            _OPEN_BALLOT, params=[{"poll_id": poll_id, "member_id": member.id, "option": c} for c in choices]
+        )
     if entered_by is not None:
         # A paper vote is audited as entered by the secretary; in a secret ballot, without the choice.
         session.add(
@@ -359,8 +373,8 @@ async def vote(
                 after={"member_id": member.id} | ({} if poll.secret else {"options": list(choices)}),
             )
         )
-    await session.flush()
-    return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED
+        await session.flush()
+    return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
 
 
 async def my_choices(session: AsyncSession, poll: Poll, member: Member) -> tuple[int, ...] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,11 +12,13 @@ import httpx
 import pytest
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.runtime import Runtime
+from handlers.contract import Inbound
 from models.db import create_engine
-from models.tables import ChannelIdentity, OutboxMessage, ProcessedUpdate
+from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
 from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from tests.tcp_proxy import TcpProxy
@@ -64,8 +67,9 @@ class Webhook:
             return (await session.exec(select(func.count()).select_from(table))).one()
 
 
-@pytest.fixture
-async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
+@contextlib.asynccontextmanager
+async def _database_with_outage(database_url: str) -> AsyncIterator[tuple[str, AsyncEngine, Outage]]:
+    """An engine on ``database_url`` (through a proxy on PostgreSQL) and the outage to inflict on it."""
     proxy: TcpProxy | None = None
     engine_url = database_url
     if database_url.startswith("sqlite"):
@@ -76,20 +80,29 @@ async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterat
         await proxy.start()
         engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         engine = create_engine(engine_url, connect_args={"timeout": 2})
-    settings = make_settings(
-        engine_url,
-        telegram_token=TELEGRAM_TOKEN,
-        telegram_api_base=fake_telegram.url,
-        telegram_mode="webhook",
-        public_url="https://chibo.example.org",
-        webhook_secret=SECRET,
-    )
-    app = create_app(settings, engine=engine, migrate=False)
-    async for server in serve_app(app):
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-            yield Webhook(client, app.state.runtime, fake_telegram, Outage(database_url, proxy))
-    if proxy is not None:
-        await proxy.stop()
+    try:
+        yield engine_url, engine, Outage(database_url, proxy)
+    finally:
+        await engine.dispose()
+        if proxy is not None:
+            await proxy.stop()
+
+
+@pytest.fixture
+async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
+    async with _database_with_outage(database_url) as (engine_url, engine, outage):
+        settings = make_settings(
+            engine_url,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_base=fake_telegram.url,
+            telegram_mode="webhook",
+            public_url="https://chibo.example.org",
+            webhook_secret=SECRET,
+        )
+        app = create_app(settings, engine=engine, migrate=False)
+        async for server in serve_app(app):
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+                yield Webhook(client, app.state.runtime, fake_telegram, outage)
 
 
 async def test_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webhook: Webhook, demo: Demo) -> None:
@@ -138,6 +151,19 @@ async def test_database_down_answers_503_then_the_retry_succeeds(webhook: Webhoo
     assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, 702))[0].text
     assert await webhook.count(ProcessedUpdate) == 1
     assert (await webhook.client.get("/healthz")).json()["database"] == "ok"
+
+
+async def test_an_outage_while_idle_costs_no_update(database_url: str, demo: Demo) -> None:
+    """Connections an outage cut are replaced before use: the first update after it is handled,
+    not answered "try again". (No app here, so no delivery worker meets the cut connections first.)"""
+    async with _database_with_outage(database_url) as (engine_url, engine, outage):
+        runtime = Runtime.create(make_settings(engine_url), engine)
+        await runtime.process(Inbound(Platform.TELEGRAM, "706", "706", text="/start"), "1")
+        await outage.begin()
+        await outage.end()
+        joining = Inbound(Platform.TELEGRAM, "707", "707", text=f"/start {demo.code('Tạ Văn Bình')}")
+        processed = await runtime.process(joining, "2")
+    assert "Chào mừng đồng chí Tạ Văn Bình" in processed.replies[0].text
 
 
 async def test_metrics_count_received_handled_and_rejected(webhook: Webhook, demo: Demo) -> None:

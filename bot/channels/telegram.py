@@ -24,6 +24,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, SendMessage, SendPhoto
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -54,6 +56,14 @@ WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+# aiogram reads every Bot API answer as Response[T], a pydantic generic that pydantic caches only
+# weakly: after a garbage collection frees it, the next call rebuilds its schema, milliseconds with
+# the event loop blocked. Held here, the types of the calls made per message stay built.
+_ANSWER_TYPES = tuple(
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (AnswerCallbackQuery, SendMessage, EditMessageText, SendPhoto, SendDocument)
+)
 
 
 def make_bot(token: str, api_base: str) -> Bot:
