@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -14,6 +14,20 @@ from models.tables import ChannelIdentity, Member, utcnow
 
 # A question left unanswered this long is forgotten: a later message is not taken as its answer.
 QUESTION_LIFETIME = timedelta(minutes=30)
+
+
+def moment_words(t: Translator, moment: datetime, timezone: tzinfo) -> str:
+    """ "19:00, thứ Tư, 25/11/2026": plain words in the reader's language."""
+    pattern = "HH:mm, EEEE, dd/MM/yyyy" if t.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
+    return format_datetime(moment, pattern, tzinfo=timezone, locale=t.locale)
+
+
+def names_text(t: Translator, names: list[str], limit: int = 30) -> str:
+    """Names separated by commas, the first ``limit`` of them, and how many more."""
+    shown = ", ".join(names[:limit])
+    if len(names) > limit:
+        shown += " " + t.gettext("… and {count} more").format(count=len(names) - limit)
+    return shown
 
 
 @dataclass

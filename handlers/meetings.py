@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from handlers.context import Context
+from handlers.context import Context, moment_words, names_text
 from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows, Translator
 from handlers.members import home, refused
 from handlers.notices import match_people, parse_when
@@ -90,11 +90,6 @@ def _reason_name(t: Translator, code: str) -> str:
     return {"sick": _("Ill"), "work": _("Away for work"), "family": _("Family matters")}.get(code, code)
 
 
-def when_text(t: Translator, moment: datetime, timezone: Any) -> str:
-    pattern = "HH:mm, EEEE, dd/MM/yyyy" if t.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
-    return format_datetime(moment, pattern, tzinfo=timezone, locale=t.locale)
-
-
 def _offset_text(t: Translator, minutes: int) -> str:
     if minutes % 60 == 0:
         hours = minutes // 60
@@ -112,7 +107,7 @@ def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
     lines = [
         "📅 " + meeting.title,
         kind_name(t, meeting.kind),
-        "🕖 " + when_text(t, meeting.starts_at, timezone),
+        "🕖 " + moment_words(t, meeting.starts_at, timezone),
     ]
     if meeting.place:
         lines.append("📍 " + meeting.place)
@@ -198,7 +193,8 @@ class ChatMeetingMessages(MeetingMessages):
         t = self._t(member)
         _ = t.gettext
         text = "🔁 " + _("The meeting has been moved from {before} to {after}.").format(
-            before=when_text(t, previous_start, self.timezone), after=when_text(t, meeting.starts_at, self.timezone)
+            before=moment_words(t, previous_start, self.timezone),
+            after=moment_words(t, meeting.starts_at, self.timezone),
         )
         text += "\n\n" + details_text(t, meeting, self.timezone) + "\n\n" + _("Will you attend at the new time?")
         return Reply(text, buttons=(_rsvp_row(t, meeting.id or 0), _details_row(t, meeting.id or 0))).to_dict()
@@ -206,7 +202,7 @@ class ChatMeetingMessages(MeetingMessages):
     def cancelled(self, member: Member, meeting: Meeting) -> dict[str, Any]:
         t = self._t(member)
         text = "❌ " + t.gettext("Cancelled: {title}, {when}.").format(
-            title=meeting.title, when=when_text(t, meeting.starts_at, self.timezone)
+            title=meeting.title, when=moment_words(t, meeting.starts_at, self.timezone)
         )
         return Reply(text).to_dict()
 
@@ -293,7 +289,7 @@ async def meetings_home(ctx: Context, member: Member) -> list[Reply]:
         lines.append(_("No meetings are planned for you."))
     for meeting, invitation in listed:
         lines.append(
-            f"• {when_text(t, meeting.starts_at, ctx.timezone)}: {meeting.title} — {_rsvp_words(t, invitation)}"
+            f"• {moment_words(t, meeting.starts_at, ctx.timezone)}: {meeting.title} — {_rsvp_words(t, invitation)}"
         )
         buttons.append((_button("📅 " + meeting.title[:40], Action.MEETING, str(meeting.id)),))
     buttons.append(
@@ -427,7 +423,7 @@ async def _answer(ctx: Context, member: Member, meeting_id: int, choice: Rsvp, r
     else:
         text = _("Thank you. Your absence from {title} ({when}) is noted with the reason: {reason}.")
     text = text.format(
-        title=meeting.title, when=when_text(ctx.translator, meeting.starts_at, ctx.timezone), reason=reason
+        title=meeting.title, when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone), reason=reason
     )
     return [Reply(text, buttons=(_details_row(ctx.translator, meeting_id),))]
 
@@ -694,7 +690,7 @@ async def minutes_draft(ctx: Context, meeting: Meeting) -> str:
         by_state[state].append(member.full_name + reason)
     lines = [
         _("MINUTES: {title}").format(title=meeting.title),
-        _("Time: {when}").format(when=when_text(t, meeting.starts_at, ctx.timezone)),
+        _("Time: {when}").format(when=moment_words(t, meeting.starts_at, ctx.timezone)),
         _("Place: {place}").format(place=meeting.place or "…"),
         _("Chair: …    Minute-taker: …"),
         _("Members summoned: {count} ({statuses})").format(
@@ -794,7 +790,7 @@ async def call_meeting(ctx: Context, actor: Member, argument: str) -> list[Reply
         return [Reply(problem_text(ctx.translator, error))]
     text = _("Invitations sent to {count} member(s) for {when}. Reminders go {offsets} before.").format(
         count=count,
-        when=when_text(ctx.translator, meeting.starts_at, ctx.timezone),
+        when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone),
         offsets=_offsets(ctx.translator, meeting),
     )
     return [Reply("✅ " + text, buttons=((_button("📋 " + _("Attendance"), Action.ATTENDANCE, str(meeting.id)),),))]
@@ -815,7 +811,7 @@ async def cancel_meeting(ctx: Context, actor: Member, argument: str) -> list[Rep
             rows.append((_button("❌ " + _("Cancel it and stop repeating"), Action.MEETING_CANCEL, f"{ident}:series"),))
         rows.append((_button("↩️ " + _("Keep it"), Action.MEETING, ident),))
         question = _("Cancel {title} ({when})? Everyone invited will be told.").format(
-            title=meeting.title, when=when_text(ctx.translator, meeting.starts_at, ctx.timezone)
+            title=meeting.title, when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone)
         )
         return [Reply(question, buttons=tuple(rows))]
     try:
@@ -844,12 +840,6 @@ async def managed_list(ctx: Context, actor: Member) -> list[Reply]:
 # --- secretaries: attendance --------------------------------------------------------------------
 
 
-def _names(t: Translator, names: list[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    more = len(names) - NAMES_SHOWN
-    return shown + (" " + t.gettext("and {count} more").format(count=more) if more > 0 else "") if names else "—"
-
-
 async def attendance(ctx: Context, actor: Member, argument: str, note: str = "") -> list[Reply]:
     _ = ctx.gettext
     t = ctx.translator
@@ -867,17 +857,23 @@ async def attendance(ctx: Context, actor: Member, argument: str, note: str = "")
             name += f": {invitation.reason}"
         by_state[state].append(name)
     lines = [note] if note else []
-    lines += ["📋 " + _("Attendance") + ": " + meeting.title, when_text(t, meeting.starts_at, ctx.timezone), ""]
+    lines += ["📋 " + _("Attendance") + ": " + meeting.title, moment_words(t, meeting.starts_at, ctx.timezone), ""]
     if not started:
         lines += _summary_lines(t, counts, answers=True)
         lines.append("")
     lines += [
         "✅ "
-        + _("Present ({count}): {names}").format(count=counts.present, names=_names(t, by_state[Attendance.PRESENT])),
+        + _("Present ({count}): {names}").format(
+            count=counts.present, names=_names_or_dash(t, by_state[Attendance.PRESENT])
+        ),
         "🙏 "
-        + _("Excused ({count}): {names}").format(count=counts.excused, names=_names(t, by_state[Attendance.EXCUSED])),
+        + _("Excused ({count}): {names}").format(
+            count=counts.excused, names=_names_or_dash(t, by_state[Attendance.EXCUSED])
+        ),
         "❔ "
-        + _("Not present ({count}): {names}").format(count=counts.absent, names=_names(t, by_state[Attendance.ABSENT])),
+        + _("Not present ({count}): {names}").format(
+            count=counts.absent, names=_names_or_dash(t, by_state[Attendance.ABSENT])
+        ),
         "",
         validity_text(t, counts),
     ]
@@ -918,6 +914,10 @@ async def mark_attendance(ctx: Context, actor: Member, argument: str) -> list[Re
             return [Reply(problem_text(ctx.translator, error))]
         return _stale(ctx, actor)
     return await attendance(ctx, actor, ident, "✅ " + _("Saved."))
+
+
+def _names_or_dash(t: Translator, names: list[str]) -> str:
+    return names_text(t, names, NAMES_SHOWN) or "—"
 
 
 def _state_icon(invitation: MeetingInvitation) -> str:

@@ -10,10 +10,9 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from babel.dates import format_datetime
 from sqlmodel import col, select
 
-from handlers.context import Context
+from handlers.context import Context, moment_words, names_text
 from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows
 from handlers.members import home, refused
 from handlers.payloads import Action, Payload
@@ -386,9 +385,7 @@ def parse_when(text: str, now: datetime) -> datetime | None:
 
 
 def in_words(ctx: Context, moment: datetime) -> str:
-    """ "19:00, thứ Tư, 25/11/2026": plain words for the member's language."""
-    pattern = "HH:mm, EEEE, dd/MM/yyyy" if ctx.translator.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
-    return format_datetime(moment, pattern, tzinfo=ctx.timezone, locale=ctx.translator.locale)
+    return moment_words(ctx.translator, moment, ctx.timezone)
 
 
 async def ask_when(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
@@ -432,13 +429,6 @@ async def cancel_notice(ctx: Context, actor: Member, notice_id: str) -> list[Rep
     return [home(ctx, actor, _("The notice was cancelled; nobody will receive it."))]
 
 
-def _names(ctx: Context, names: list[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    if len(names) > NAMES_SHOWN:
-        shown += " " + ctx.gettext("… and {count} more").format(count=len(names) - NAMES_SHOWN)
-    return shown
-
-
 async def track(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
     _ = ctx.gettext
     notice = await _notice(ctx, actor, notice_id)
@@ -463,12 +453,14 @@ async def track(ctx: Context, actor: Member, notice_id: str) -> list[Reply]:
     if report.unreachable:
         lines += [
             "",
-            _("Could not be reached (blocked chibo or sending failed):") + " " + _names(ctx, report.unreachable),
+            _("Could not be reached (blocked chibo or sending failed):")
+            + " "
+            + names_text(ctx.translator, report.unreachable),
         ]
     if report.unlinked:
-        lines += ["", _("Not on chibo, please phone them:") + " " + _names(ctx, report.unlinked)]
+        lines += ["", _("Not on chibo, please phone them:") + " " + names_text(ctx.translator, report.unlinked)]
     if report.unread:
-        lines += ["", _("Not read yet:") + " " + _names(ctx, report.unread)]
+        lines += ["", _("Not read yet:") + " " + names_text(ctx.translator, report.unread)]
     buttons: list[tuple[Button, ...]] = [
         (
             _button("🔄 " + _("Refresh"), Action.TRACK_NOTICE, notice_id),

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_datetime
 from sqlmodel import col, select
 
-from handlers.context import Context
+from handlers.context import Context, moment_words
 from handlers.contract import Button, Catalogs, Chart, Reply, Rows, Translator
 from handlers.members import home, refused
 from handlers.notices import in_words, parse_when
@@ -116,10 +115,7 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
 
 
 def _moment(t: Translator, moment: datetime | None, timezone: Any) -> str:
-    if moment is None:
-        return "—"
-    pattern = "HH:mm, EEEE, dd/MM/yyyy" if t.locale == "vi" else "HH:mm, EEEE d MMMM yyyy"
-    return format_datetime(moment, pattern, tzinfo=timezone, locale=t.locale)
+    return "—" if moment is None else moment_words(t, moment, timezone)
 
 
 def ballot_buttons(t: Translator, poll: Poll, mask: int = 0) -> Rows:
