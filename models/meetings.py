@@ -9,8 +9,7 @@ it: each job runs once, and a crash between the claim and the send loses nothing
 from __future__ import annotations
 
 import calendar
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -22,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import insert_ignoring_conflict
 from models.membership import NotPermitted
-from models.notices import PUSH_PLATFORMS, Audience, AudienceFilter, recipients, secrecy_marking
+from models.notices import Audience, AudienceFilter, push_identities, recipients, secrecy_marking
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
@@ -62,7 +61,6 @@ MAX_REASON = 300
 MAX_MINUTES_TEXT = 20_000
 _CLAIM_BATCH = 200
 _NO_BRANCH = -1
-_CHUNK = 500
 
 
 class MeetingProblem(StrEnum):
@@ -280,18 +278,6 @@ async def change_draft(session: AsyncSession, actor: Actor, meeting: Meeting, **
         raise MeetingError(MeetingProblem.NOT_A_DRAFT)
 
 
-async def _identities(session: AsyncSession, member_ids: Sequence[int]) -> dict[int, list[ChannelIdentity]]:
-    found: dict[int, list[ChannelIdentity]] = defaultdict(list)
-    for start in range(0, len(member_ids), _CHUNK):
-        chunk = list(member_ids[start : start + _CHUNK])
-        for identity in (
-            await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(chunk)))
-        ).all():
-            if identity.platform in PUSH_PLATFORMS and identity.unreachable_at is None:
-                found[identity.member_id].append(identity)
-    return found
-
-
 def _queue(session: AsyncSession, member: Member, identities: list[ChannelIdentity], body: dict[str, Any]) -> int:
     session.add_all(
         OutboxMessage(platform=identity.platform, chat_id=identity.chat_id, body=body, member_id=member.id)
@@ -346,7 +332,7 @@ async def _invite(
     session: AsyncSession, meeting: Meeting, members: list[Member], messages: MeetingMessages, now: datetime
 ) -> int:
     """Invite these members (those already invited are left as they are); the number invited."""
-    identities = await _identities(session, [m.id for m in members if m.id is not None])
+    identities = await push_identities(session, [m.id for m in members if m.id is not None])
     invited = 0
     for member in members:
         reach = identities.get(member.id or 0, [])
@@ -495,7 +481,7 @@ async def reschedule(
     await _cancel_pending_jobs(session, meeting.id or 0, now, "moved", keep_series=False)
     invited = await invitations(session, meeting.id or 0)
     session.add_all(_meeting_jobs(meeting))
-    identities = await _identities(session, [member.id or 0 for _, member in invited])
+    identities = await push_identities(session, [member.id or 0 for _, member in invited])
     queued = 0
     for _invitation, member in invited:
         if member.active:
@@ -551,7 +537,7 @@ async def cancel(
     await session.refresh(meeting)
     await _cancel_pending_jobs(session, meeting.id or 0, now, "cancelled", keep_series=not whole_series)
     invited = await invitations(session, meeting.id or 0)
-    identities = await _identities(session, [member.id or 0 for _, member in invited])
+    identities = await push_identities(session, [member.id or 0 for _, member in invited])
     queued = sum(
         _queue(session, member, identities.get(member.id or 0, []), messages.cancelled(member, meeting))
         for _invitation, member in invited
@@ -975,7 +961,7 @@ async def _send_reminders(
             )
         ).all()
     }
-    identities = await _identities(session, member_ids)
+    identities = await push_identities(session, member_ids)
     # Several reminders for one member and meeting due at once (chibo was down): only the latest.
     # Asked of every due row, not only of this batch: a member's rows may fall into different
     # batches, or be claimed by another process.
@@ -1023,7 +1009,7 @@ async def _start_summary(
         return _skip(session, job, "too late to help", run)
     counts = await summary(session, meeting)
     people = await secretaries(session, meeting)
-    identities = await _identities(session, [m.id or 0 for m in people])
+    identities = await push_identities(session, [m.id or 0 for m in people])
     for person in people:
         run.messages += _queue(
             session, person, identities.get(person.id or 0, []), messages.start_summary(person, meeting, counts)
@@ -1049,7 +1035,7 @@ async def _close_attendance(
                 warned.append((member.full_name, count))
     if warned:
         people = await secretaries(session, meeting)
-        identities = await _identities(session, [m.id or 0 for m in people])
+        identities = await push_identities(session, [m.id or 0 for m in people])
         for person in people:
             run.messages += _queue(
                 session, person, identities.get(person.id or 0, []), messages.absence_warning(person, meeting, warned)
@@ -1120,7 +1106,7 @@ async def invite_latecomers(session: AsyncSession, messages: MeetingMessages, no
         unnotified = [m for m in members if m.id in invited and invited[m.id or 0].notified_at is None]
         if not unnotified:
             continue
-        identities = await _identities(session, [m.id or 0 for m in unnotified])
+        identities = await push_identities(session, [m.id or 0 for m in unnotified])
         for member in unnotified:
             reach = identities.get(member.id or 0, [])
             if not reach:

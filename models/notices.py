@@ -143,6 +143,15 @@ async def _identities(session: AsyncSession, member_ids: list[int]) -> dict[int,
     return found
 
 
+async def push_identities(session: AsyncSession, member_ids: list[int]) -> dict[int, list[ChannelIdentity]]:
+    """Where each member can be sent a message by chibo: Telegram and Zalo chats not marked unreachable."""
+    return {
+        member_id: pushable
+        for member_id, identities in (await _identities(session, member_ids)).items()
+        if (pushable := [i for i in identities if i.platform in PUSH_PLATFORMS and i.unreachable_at is None])
+    }
+
+
 @dataclass
 class Reach:
     """How many of the recipients chibo can push the notice to."""

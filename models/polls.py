@@ -20,12 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import insert_ignoring_conflict, table_of
 from models.membership import NotPermitted
-from models.notices import PUSH_PLATFORMS
+from models.notices import push_identities
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     AuditEvent,
     Branch,
-    ChannelIdentity,
     Member,
     MemberStatus,
     OpenBallot,
@@ -264,16 +263,11 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
 
 
 async def _send(session: AsyncSession, poll: Poll, members: list[Member], body_for: BallotFor) -> int:
-    ids = [m.id for m in members]
-    identities = (await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(ids)))).all()
-    by_member: dict[int, list[ChannelIdentity]] = {}
-    for identity in identities:
-        by_member.setdefault(identity.member_id, []).append(identity)
+    by_member = await push_identities(session, [m.id or 0 for m in members])
     rows = [
         OutboxMessage(platform=i.platform, chat_id=i.chat_id, body=body_for(m, poll), member_id=m.id)
         for m in members
         for i in by_member.get(m.id or 0, [])
-        if i.platform in PUSH_PLATFORMS and i.unreachable_at is None
     ]
     session.add_all(rows)
     await session.flush()
@@ -531,14 +525,11 @@ async def queue_results(
     members = list(
         (await session.exec(select(Member).where(col(Member.id).in_(ids), col(Member.active).is_(True)))).all()
     )
-    by_member: dict[int, list[ChannelIdentity]] = {}
-    for identity in (await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(ids)))).all():
-        by_member.setdefault(identity.member_id, []).append(identity)
+    by_member = await push_identities(session, [m.id or 0 for m in members])
     rows = [
         OutboxMessage(platform=i.platform, chat_id=i.chat_id, body=results_for(m, poll, decision), member_id=m.id)
         for m in members
         for i in by_member.get(m.id or 0, [])
-        if i.platform in PUSH_PLATFORMS and i.unreachable_at is None
     ]
     session.add_all(rows)
     await session.flush()
