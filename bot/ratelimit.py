@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -32,16 +32,17 @@ class RateLimiter(Protocol):
 
 
 class LocalRateLimiter:
-    """The budget of one process, on the event loop's clock."""
+    """The budget of one process, on a monotonic clock (passed in, so tests can set the time)."""
 
-    def __init__(self, rates: Mapping[str, float]) -> None:
+    def __init__(self, rates: Mapping[str, float], *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._interval = {platform: 1.0 / rate for platform, rate in rates.items()}
         self._next: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
 
     def _reserve(self, platform: str, chat_id: str) -> float:
-        now = time.monotonic()
+        now = self._clock()
         chat_key = (platform, chat_id)
         slot = max(now, self._chat_next.get(chat_key, 0.0), self._next.get(platform, 0.0),
                    self._paused_until.get(platform, 0.0))  # fmt: skip
@@ -57,12 +58,12 @@ class LocalRateLimiter:
         if delay > 0:
             await asyncio.sleep(delay)
         # A pause that began while this send slept still applies to it.
-        paused = self._paused_until.get(platform, 0.0) - time.monotonic()
+        paused = self._paused_until.get(platform, 0.0) - self._clock()
         if paused > 0:
             await self.acquire(platform, chat_id)
 
     async def pause(self, platform: str, seconds: float) -> None:
-        until = time.monotonic() + seconds
+        until = self._clock() + seconds
         self._paused_until[platform] = max(self._paused_until.get(platform, 0.0), until)
         self._next[platform] = max(self._next.get(platform, 0.0), until)
 

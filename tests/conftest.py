@@ -1,14 +1,16 @@
-"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL, the demo
-commune, a live HTTP server for the app, and the fake platform APIs served over HTTP."""
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, copied from one migrated
+template per run; the demo commune, a live HTTP server for the app, and the fake platform APIs served over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -51,32 +53,63 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of its own for each test, migrated to the newest schema."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'chibo.db'}"
-        await upgrade(url)
-        yield url
-        return
-    if _POSTGRES_SKIP:
-        pytest.skip(_POSTGRES_SKIP)
-    name = f"chibo_test_{uuid.uuid4().hex[:12]}"
+def _run_apart(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to the end on an event loop of its own in another thread: the templates are
+    first asked for from inside a test's running loop, where asyncio.run is not allowed."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the newest schema per run; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "chibo.db"
+    _run_apart(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _postgres_admin(statement: str) -> None:
     admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _postgres_url(name: str) -> str:
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """One PostgreSQL database migrated to the newest schema per run; each test's database is
+    created from it (CREATE DATABASE ... TEMPLATE), which costs a file copy instead of every migration."""
+    if _POSTGRES_SKIP:
+        pytest.skip(_POSTGRES_SKIP)
+    name = f"chibo_template_{uuid.uuid4().hex[:12]}"
+    _run_apart(_postgres_admin(f'CREATE DATABASE "{name}"'))
     try:
-        await upgrade(url)
-        yield url
+        _run_apart(upgrade(_postgres_url(name)))
+        yield name
     finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        _run_apart(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own for each test, at the newest schema (a copy of the run's template)."""
+    if request.param == "sqlite":
+        path = tmp_path / "chibo.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template: str = request.getfixturevalue("postgres_template")
+    name = f"chibo_test_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
