@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.runtime import Runtime
+from models.tables import Poll
 from models.typed_time import Ambiguous, TimeProblem, canonical, read_choice, read_time
+from tests.chat import button, say
+from tests.conftest import Demo
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=HANOI)  # a Monday
@@ -184,3 +188,70 @@ def test_a_typed_follow_up_picks_morning_or_evening() -> None:
     assert read_choice("sang", asked.candidates) == morning
     assert read_choice("6", asked.candidates) is None
     assert read_choice("5 giờ chiều mai", asked.candidates) is None  # read afresh instead
+
+
+# --- in the chat, on both databases ---------------------------------------------------------------
+
+SECRETARY = 400
+WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
+
+
+def _words(moment: datetime) -> str:
+    return f"{moment:%H:%M}, {WEEKDAYS[moment.weekday()]}, {moment:%d/%m/%Y}"
+
+
+async def _deadline(runtime: Runtime, poll_id: int) -> datetime | None:
+    async with runtime.sessions() as session:
+        poll = await session.get(Poll, poll_id)
+    assert poll is not None
+    return None if poll.deadline is None else poll.deadline.astimezone(HANOI)
+
+
+async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
+    ask_deadline = button(preview, "⏰")
+    poll_id = int(ask_deadline.rsplit(":", 1)[1])
+    tomorrow = (datetime.now(HANOI) + timedelta(days=1)).date()
+    five_pm = datetime.combine(tomorrow, time(17, 0), tzinfo=HANOI)
+
+    # "mai 5 giờ": morning or evening? Two buttons, nothing saved until one is tapped.
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    before = await _deadline(runtime, poll_id)
+    asked = (await say(runtime, SECRETARY, "mai 5 giờ"))[0]
+    assert "buổi sáng hay buổi chiều tối" in asked.text
+    five_am = five_pm - timedelta(hours=12)
+    assert [b.label for b in asked.buttons[0]] == ["🕖 " + _words(five_am), "🕖 " + _words(five_pm)]
+    assert await _deadline(runtime, poll_id) == before
+    saved = (await say(runtime, SECRETARY, payload=button(asked, "17:00")))[0]
+    assert "Đã lưu" in saved.text and _words(five_pm) in saved.text
+    assert await _deadline(runtime, poll_id) == five_pm
+
+    # A typed "5" answers the same question: 05:00.
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    await say(runtime, SECRETARY, "mai 5 giờ")
+    saved = (await say(runtime, SECRETARY, "5"))[0]
+    assert _words(five_am) in saved.text
+    assert await _deadline(runtime, poll_id) == five_am
+
+    # "5 giờ chiều mai": 17:00 at once, echoed in full.
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    saved = (await say(runtime, SECRETARY, "5 giờ chiều mai"))[0]
+    assert "Đã lưu" in saved.text and _words(five_pm) in saved.text
+    assert await _deadline(runtime, poll_id) == five_pm
+
+    # A time already past is refused, and the question stays open.
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    refused = (await say(runtime, SECRETARY, "8 giờ sáng hôm qua"))[0]
+    assert "đã qua" in refused.text
+    saved = (await say(runtime, SECRETARY, "chiều mai 5 giờ"))[0]
+    assert _words(five_pm) in saved.text
+
+    # A tapped reading is checked again: not for a poll already published.
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    asked = (await say(runtime, SECRETARY, "mai 5 giờ"))[0]
+    late_tap = button(asked, "17:00")
+    await say(runtime, SECRETARY, payload=f"pp:{poll_id}")
+    assert "Đã lưu" not in (await say(runtime, SECRETARY, payload=late_tap))[0].text
