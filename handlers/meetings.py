@@ -258,6 +258,10 @@ def problem_text(t: Translator, error: MeetingError) -> str:
             "This document is marked \u201c{detail}\u201d. Secret documents never go through a chat platform."
         ),
         MeetingProblem.FILE_TOO_LARGE: _("The file is too large (at most {detail} MB)."),
+        MeetingProblem.SECRET_TEXT: _(
+            "This text carries the classification mark \u201c{detail}\u201d. Classified content never goes through a "
+            "chat platform; please keep it on paper. Nothing was saved."
+        ),
     }[error.problem].format(detail=error.detail)
 
 

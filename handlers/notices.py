@@ -85,6 +85,10 @@ def problem_text(ctx: Context, error: NoticeError) -> str:
             "This document is marked \u201c{detail}\u201d. Classified documents never go through a chat "
             "platform; please hand it over in person. Nothing was attached."
         ),
+        NoticeProblem.SECRET_TEXT: _(
+            "This text carries the classification mark \u201c{detail}\u201d. Classified content never goes through a "
+            "chat platform; please keep it on paper. Nothing was saved."
+        ),
     }[error.problem].format(detail=error.detail)
 
 

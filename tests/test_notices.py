@@ -24,7 +24,6 @@ from models.notices import (
     cancel,
     create_draft,
     schedule,
-    secrecy_marking,
     send_due,
     send_now,
     tracking,
@@ -350,15 +349,6 @@ def _payload(message: SentMessage, label_part: str) -> str:
             if label_part in candidate["text"]:
                 return str(candidate["callback_data"])
     raise AssertionError(f"no button {label_part!r} in {message.keyboard_labels()}")
-
-
-def test_classified_documents_are_recognised() -> None:
-    assert secrecy_marking("Báo cáo MẬT.docx", b"") == "MẬT"
-    assert secrecy_marking("bao_cao_toi_mat.pdf", b"") == "toi mat"
-    assert secrecy_marking("ghi-chu.txt", "Tài liệu TUYỆT MẬT\nSố 12".encode()) == "TUYỆT MẬT"
-    assert secrecy_marking("nghi-quyet.pdf", b"%PDF-1.4 /Title (Tai lieu Toi mat) ") == "toi mat"
-    for harmless in ("Lịch họp Mặt trận.pdf", "mat-khau-wifi.txt", "Mất điện thôn Đông.docx", "anh.jpg"):
-        assert secrecy_marking(harmless, b"") is None, harmless
 
 
 async def test_a_notice_that_went_out_cannot_be_cancelled_or_rescheduled(runtime: Runtime, demo: Demo) -> None:
