@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.channels.zalo_bot import choice_payload, offered
 from bot.runtime import Runtime
 from models.tables import Poll
 from models.typed_time import Ambiguous, TimeProblem, canonical, read_choice, read_time
@@ -225,6 +226,8 @@ async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: De
     five_am = five_pm - timedelta(hours=12)
     assert [b.label for b in asked.buttons[0]] == ["🕖 " + _words(five_am), "🕖 " + _words(five_pm)]
     assert await _deadline(runtime, poll_id) == before
+    # On the Zalo bot the same question comes as numbered choices: "2" is 17:00.
+    assert choice_payload("2", offered(asked) or []) == button(asked, "17:00")
     saved = (await say(runtime, SECRETARY, payload=button(asked, "17:00")))[0]
     assert "Đã lưu" in saved.text and _words(five_pm) in saved.text
     assert await _deadline(runtime, poll_id) == five_pm
