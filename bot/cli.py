@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +25,7 @@ from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.settings import Settings, SettingsError, load_settings
-from handlers.notices import notice_body_maker, parse_when
+from handlers.notices import notice_body_maker
 from handlers.polls import ballot_maker
 from handlers.polls import problem_text as poll_problem_text
 from handlers.records import problem_text
@@ -78,6 +78,7 @@ from models.tables import (
     PollVoters,
     Role,
 )
+from models.typed_time import read_time
 
 MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 
@@ -96,6 +97,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def _typed_time(text: str, timezone: tzinfo) -> datetime | None:
+    """A typed time still ahead, in ``timezone``; None when it is not one, has passed, or could be
+    morning or evening (write 07:00 or 19:00 here: there is nobody to ask back)."""
+    result = read_time(text, datetime.now(timezone))
+    return result if isinstance(result, datetime) else None
 
 
 @contextlib.asynccontextmanager
@@ -567,9 +575,9 @@ def announce(
         raise typer.Exit(1) from None
     when = None
     if at is not None:
-        when = parse_when(at, datetime.now(settings.tz))
+        when = _typed_time(at, settings.tz)
         if when is None:
-            typer.echo(f"chibo: {at!r} is not a time; write it like 19:00 or 25/11/2026 19:00", err=True)
+            typer.echo(f"chibo: {at!r} is not a time ahead; write it like 19:00 or 25/11/2026 07:00", err=True)
             raise typer.Exit(2)
     try:
         notice_id, count = asyncio.run(_announce(settings, text, branch or [], only, when))
@@ -704,10 +712,10 @@ def polls_create(
     if commune == bool(branch):
         typer.echo("chibo: give --branch CODE (one or more) or --commune", err=True)
         raise typer.Exit(2)
-    when = parse_when(deadline, datetime.now(settings.tz))
+    when = _typed_time(deadline, settings.tz)
     numerator, _sep, denominator = fraction.partition("/")
     if when is None or not (numerator.isdigit() and denominator.isdigit() and 0 < int(numerator) < int(denominator)):
-        typer.echo("chibo: write --deadline like 28/11/2026 20:00 and --fraction like 3/5", err=True)
+        typer.echo("chibo: write --deadline like 28/11/2026 20:00 (ahead) and --fraction like 3/5", err=True)
         raise typer.Exit(2)
     changes = {
         "max_choices": choices, "secret": secret, "voters": voters, "rule": rule, "rule_numerator": int(numerator),

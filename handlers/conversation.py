@@ -9,7 +9,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, meetings, members, notices, polls, records, register
+from handlers import directory, meetings, members, notices, polls, records, register, times
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
@@ -100,6 +100,7 @@ async def handle(
 
 async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
     """A typed message that answers the question chibo asked last."""
+    question, text = times.follow_up(ctx, question, text)
     if question == "myphone":
         return await members.save_my_phone(ctx, member, text)
     if question == "find":
@@ -302,6 +303,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await meetings.mark_attendance(ctx, member, argument)
         case Action.ATTENDANCE_RATES:
             return await meetings.rates(ctx, member)
+        case Action.PICK_TIME:
+            return await _answer(ctx, member, *times.picked(ctx, argument))
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -12,8 +12,9 @@ from babel.dates import format_datetime
 from handlers.context import Context, moment_words, names_text
 from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows, Translator
 from handlers.members import home, refused
-from handlers.notices import match_people, parse_when
+from handlers.notices import match_people
 from handlers.payloads import Action, Payload
+from handlers.times import read_answer
 from models.meetings import (
     MeetingError,
     MeetingMessages,
@@ -257,6 +258,10 @@ def problem_text(t: Translator, error: MeetingError) -> str:
             "This document is marked \u201c{detail}\u201d. Secret documents never go through a chat platform."
         ),
         MeetingProblem.FILE_TOO_LARGE: _("The file is too large (at most {detail} MB)."),
+        MeetingProblem.SECRET_TEXT: _(
+            "This text carries the classification mark \u201c{detail}\u201d. Classified content never goes through a "
+            "chat platform; please keep it on paper. Nothing was saved."
+        ),
     }[error.problem].format(detail=error.detail)
 
 
@@ -721,10 +726,9 @@ async def answer_question(ctx: Context, member: Member, question: str, text: str
         return meeting
     try:
         if field in ("mwhen", "mmove"):
-            when = parse_when(text, datetime.now(ctx.timezone))
-            if when is None:
-                ctx.ask(question)
-                return [Reply(_("\u201c{text}\u201d is not a time. Type it like 05/12 19:30.").format(text=text[:40]))]
+            when = read_answer(ctx, question, text)
+            if isinstance(when, list):
+                return when
             if field == "mmove":
                 queued = await reschedule(ctx.session, member, meeting, when, _messages(ctx))
                 note = "✅ " + _("Moved; everyone invited is told ({count} messages).").format(count=queued)

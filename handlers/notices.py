@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from handlers.context import Context, moment_words, names_text
 from handlers.contract import Attachment, Button, Catalogs, Document, Reply, Rows
 from handlers.members import home, refused
 from handlers.payloads import Action, Payload
+from handlers.times import read_answer
 from models.membership import NotPermitted
 from models.notices import (
     MAX_FILE_BYTES,
@@ -83,6 +84,10 @@ def problem_text(ctx: Context, error: NoticeError) -> str:
         NoticeProblem.SECRET_DOCUMENT: _(
             "This document is marked \u201c{detail}\u201d. Classified documents never go through a chat "
             "platform; please hand it over in person. Nothing was attached."
+        ),
+        NoticeProblem.SECRET_TEXT: _(
+            "This text carries the classification mark \u201c{detail}\u201d. Classified content never goes through a "
+            "chat platform; please keep it on paper. Nothing was saved."
         ),
     }[error.problem].format(detail=error.detail)
 
@@ -355,35 +360,6 @@ async def send(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     return [Reply(text, buttons=((_button("📊 " + _("Track"), Action.TRACK_NOTICE, str(notice.id)),),))]
 
 
-_CLOCK = re.compile(r"(\d{1,2})\s*(?:[:hg]\s*(\d{2})?)")
-_DAY = re.compile(r"(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}))?")
-
-
-def parse_when(text: str, now: datetime) -> datetime | None:
-    """A time as people type it, in the local zone of ``now``: "19:00", "19h", "19h30",
-    "25/11 19:00", "19:00 25/11/2026". A bare time already past today means tomorrow."""
-    day_match = _DAY.search(text)
-    rest = text[: day_match.start()] + " " + text[day_match.end() :] if day_match else text
-    clock = _CLOCK.search(rest)
-    if clock is None:
-        return None
-    hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
-    if hour > 23 or minute > 59:
-        return None
-    if day_match:
-        day, month = int(day_match.group(1)), int(day_match.group(2))
-        year = int(day_match.group(3) or now.year)
-        try:
-            when = datetime.combine(date(year, month, day), time(hour, minute), tzinfo=now.tzinfo)
-        except ValueError:
-            return None
-        if not day_match.group(3) and when < now:
-            when = when.replace(year=year + 1)  # "05/01" typed in December means next January
-        return when
-    when = datetime.combine(now.date(), time(hour, minute), tzinfo=now.tzinfo)
-    return when if when > now else when + timedelta(days=1)
-
-
 def in_words(ctx: Context, moment: datetime) -> str:
     return moment_words(ctx.translator, moment, ctx.timezone)
 
@@ -398,13 +374,11 @@ async def schedule_from_text(ctx: Context, actor: Member, notice_id: str, text: 
     notice = await _notice(ctx, actor, notice_id)
     if isinstance(notice, list):
         return notice
-    now = datetime.now(ctx.timezone)
-    when = parse_when(text, now)
-    if when is None:
-        ctx.ask(f"when:{notice_id}")
-        return [Reply(_("\u201c{text}\u201d is not a time. Type it like 19:00 or 25/11 19:00.").format(text=text[:40]))]
+    when = read_answer(ctx, f"when:{notice_id}", text)
+    if isinstance(when, list):
+        return when
     try:
-        await schedule(ctx.session, actor, notice, when, now)
+        await schedule(ctx.session, actor, notice, when, datetime.now(ctx.timezone))
     except NoticeError as error:
         ctx.ask(f"when:{notice_id}")
         return [Reply(problem_text(ctx, error))]

@@ -83,6 +83,8 @@ class Action(StrEnum):
     ATTENDANCE = "mtk"
     MARK = "mtm"  # <meeting id>[:<member id>[:present|excused|absent]]
     ATTENDANCE_RATES = "mtq"
+    # Typed times: one reading of an hour that could be morning or evening.
+    PICK_TIME = "tm"  # <when|deadline|mwhen|mmove>:<id>:<YYYYMMDDHHMM>
 
 
 class InvalidPayload(ValueError):
@@ -162,6 +164,7 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
     ),
     **dict.fromkeys((Action.RSVP, Action.EXCUSE, Action.MEETING_SET, Action.MEETING_CANCEL), _matches(_ID_AND_WORD)),
     Action.MARK: _matches(re.compile(r"^[0-9]{1,12}(:[0-9]{1,12}(:(present|excused|absent))?)?$")),
+    Action.PICK_TIME: _matches(re.compile(r"^(when|deadline|mwhen|mmove):[0-9]{1,12}:[0-9]{12}$")),
 }
 
 

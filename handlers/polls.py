@@ -11,8 +11,9 @@ from sqlmodel import col, select
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Catalogs, Chart, Reply, Rows, Translator
 from handlers.members import home, refused
-from handlers.notices import in_words, parse_when
+from handlers.notices import in_words
 from handlers.payloads import Action, Payload
+from handlers.times import read_answer
 from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.polls import (
@@ -365,16 +366,9 @@ async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[
         if field == "options":
             await change_draft(ctx.session, actor, poll, options=text.splitlines())
         else:
-            when = parse_when(text, datetime.now(ctx.timezone))
-            if when is None:
-                ctx.ask(question)
-                return [
-                    Reply(
-                        ctx.gettext("\u201c{text}\u201d is not a time. Type it like 19:00 or 25/11 19:00.").format(
-                            text=text[:40]
-                        )
-                    )
-                ]
+            when = read_answer(ctx, question, text)
+            if isinstance(when, list):
+                return when
             await change_draft(ctx.session, actor, poll, deadline=when)
     except PollError as error:
         ctx.ask(question)

@@ -20,8 +20,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import insert_ignoring_conflict
+from models.documents import secrecy_marking, text_marking
 from models.membership import NotPermitted
-from models.notices import Audience, AudienceFilter, push_identities, recipients, secrecy_marking
+from models.notices import Audience, AudienceFilter, push_identities, recipients
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
@@ -76,6 +77,7 @@ class MeetingProblem(StrEnum):
     BAD_FRACTION = "bad_fraction"  # a validity rule that is not a fraction between 0 and 1
     TOO_LONG = "too_long"
     SECRET_DOCUMENT = "secret_document"
+    SECRET_TEXT = "secret_text"  # minutes or conclusions carrying a classification mark
     FILE_TOO_LARGE = "file_too_large"
 
 
@@ -665,6 +667,9 @@ async def set_minutes(
             value = value.strip()
             if len(value) > MAX_MINUTES_TEXT:
                 raise MeetingError(MeetingProblem.TOO_LONG, str(MAX_MINUTES_TEXT))
+            marking = text_marking(value)
+            if marking is not None:  # classified minutes stay on paper (DESIGN.md §4)
+                raise MeetingError(MeetingProblem.SECRET_TEXT, marking)
             changes[field] = value or None
     for field, value in changes.items():
         setattr(meeting, field, value)

@@ -7,10 +7,6 @@ does the rest. The text a member receives is made by the caller (``body_for``), 
 
 from __future__ import annotations
 
-import io
-import re
-import unicodedata
-import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,9 +19,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.documents import secrecy_marking, text_marking
 from models.membership import NotPermitted
 from models.permissions import Actor, Permission, Target, may
-from models.roster import fold
 from models.tables import (
     AuditEvent,
     Branch,
@@ -93,6 +89,7 @@ class NoticeProblem(StrEnum):
     NUDGED_RECENTLY = "nudged_recently"
     FILE_TOO_LARGE = "file_too_large"
     SECRET_DOCUMENT = "secret_document"  # marked Mật / Tối mật / Tuyệt mật
+    SECRET_TEXT = "secret_text"  # the text itself carries such a mark
 
 
 class NoticeError(ValueError):
@@ -182,6 +179,9 @@ def _clean_text(text: str) -> str:
         raise NoticeError(NoticeProblem.EMPTY)
     if len(text) > MAX_TEXT:
         raise NoticeError(NoticeProblem.TOO_LONG, str(MAX_TEXT))
+    marking = text_marking(text)
+    if marking is not None:  # classified content never goes through a chat platform (DESIGN.md §4)
+        raise NoticeError(NoticeProblem.SECRET_TEXT, marking)
     return text
 
 
@@ -516,44 +516,6 @@ async def receipt_rows(session: AsyncSession, notice: Notice, tz: Any) -> list[l
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download and send
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-_MARKINGS = re.compile(r"(?<![\w])(tuyệt mật|tối mật|mật)(?![\w])", re.IGNORECASE)
-_FOLDED_MARKINGS = re.compile(r"\b(tuyet mat|toi mat)\b")
-
-
-def secrecy_marking(filename: str, content: bytes) -> str | None:
-    """The classification a document carries (Mật, Tối mật, Tuyệt mật) in its name, title or first
-    page, if any: such documents never go through a chat platform (DESIGN.md §4).
-
-    Diacritics matter: "mật" is secret, "mặt" (as in Mặt trận) is not; without diacritics only the
-    unambiguous "toi mat" and "tuyet mat" are recognised."""
-    for text in (filename, _first_page(filename, content)):
-        normalized = unicodedata.normalize("NFC", text)
-        found = _MARKINGS.search(normalized)
-        if found:
-            return found.group(1)
-        folded = _FOLDED_MARKINGS.search(fold(normalized.replace("_", " ").replace("-", " ")))
-        if folded:
-            return folded.group(1)
-    return None
-
-
-def _first_page(filename: str, content: bytes) -> str:
-    """The title and the first few thousand characters, where the format lets us read them."""
-    suffix = Path(filename).suffix.lower()
-    if suffix in (".txt", ".csv", ".md"):
-        return content[:8000].decode("utf-8", errors="ignore")
-    if suffix == ".docx":
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                parts = [archive.read(name)[:200_000] for name in ("docProps/core.xml", "word/document.xml")
-                         if name in archive.namelist()]  # fmt: skip
-        except (zipfile.BadZipFile, KeyError, OSError):
-            return ""
-        return re.sub(r"<[^>]+>", " ", b" ".join(parts).decode("utf-8", errors="ignore"))[:8000]
-    if suffix == ".pdf":
-        title = re.search(rb"/Title\s*\((.{0,200}?)\)", content[:200_000] + content[-20_000:])
-        return title.group(1).decode("utf-8", errors="ignore") if title else ""
-    return ""
 
 
 async def attach(session: AsyncSession, actor: Actor, notice: Notice, filename: str, content: bytes) -> NoticeFile:

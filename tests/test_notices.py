@@ -17,14 +17,13 @@ from bot.delivery import CONCURRENCY, DeliveryWorker
 from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
-from handlers.notices import notice_body_maker, parse_when
+from handlers.notices import notice_body_maker
 from models.notices import (
     Audience,
     NoticeError,
     cancel,
     create_draft,
     schedule,
-    secrecy_marking,
     send_due,
     send_now,
     tracking,
@@ -171,18 +170,6 @@ async def test_a_scheduled_notice_goes_out_once_when_due(runtime: Runtime, demo:
         assert await send_due(session, body_for, now=later) == []  # a second scheduler finds nothing
         recipients = (await session.exec(select(func.count()).select_from(NoticeRecipient))).one()
     assert recipients == 10
-
-
-def test_times_as_people_type_them() -> None:
-    now = datetime(2026, 11, 25, 20, 0, tzinfo=HANOI)
-    assert parse_when("19:00", now) == datetime(2026, 11, 26, 19, 0, tzinfo=HANOI)  # past today: tomorrow
-    assert parse_when("21h", now) == datetime(2026, 11, 25, 21, 0, tzinfo=HANOI)
-    assert parse_when("21h30", now) == datetime(2026, 11, 25, 21, 30, tzinfo=HANOI)
-    assert parse_when("28/11 7:15", now) == datetime(2026, 11, 28, 7, 15, tzinfo=HANOI)
-    assert parse_when("7:15 02/01/2027", now) == datetime(2027, 1, 2, 7, 15, tzinfo=HANOI)
-    assert parse_when("05/01 08:00", now) == datetime(2027, 1, 5, 8, 0, tzinfo=HANOI)
-    for bad in ("mai", "25:00", "31/02 08:00", ""):
-        assert parse_when(bad, now) is None, bad
 
 
 async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
@@ -362,15 +349,6 @@ def _payload(message: SentMessage, label_part: str) -> str:
             if label_part in candidate["text"]:
                 return str(candidate["callback_data"])
     raise AssertionError(f"no button {label_part!r} in {message.keyboard_labels()}")
-
-
-def test_classified_documents_are_recognised() -> None:
-    assert secrecy_marking("Báo cáo MẬT.docx", b"") == "MẬT"
-    assert secrecy_marking("bao_cao_toi_mat.pdf", b"") == "toi mat"
-    assert secrecy_marking("ghi-chu.txt", "Tài liệu TUYỆT MẬT\nSố 12".encode()) == "TUYỆT MẬT"
-    assert secrecy_marking("nghi-quyet.pdf", b"%PDF-1.4 /Title (Tai lieu Toi mat) ") == "toi mat"
-    for harmless in ("Lịch họp Mặt trận.pdf", "mat-khau-wifi.txt", "Mất điện thôn Đông.docx", "anh.jpg"):
-        assert secrecy_marking(harmless, b"") is None, harmless
 
 
 async def test_a_notice_that_went_out_cannot_be_cancelled_or_rescheduled(runtime: Runtime, demo: Demo) -> None:
