@@ -7,13 +7,17 @@ commune committee's (đảng ủy) offices are set at commune level, by its secr
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from sqlalchemy import text, update
 from sqlmodel import col
 
+from bot.migrate import alembic_config, upgrade
 from bot.runtime import Runtime
+from models.db import create_engine
 from models.membership import probation_due, probation_end
 from models.permissions import OPERATOR, RoleRefusal, role_refusal
 from models.tables import Member, MemberStatus, Role
@@ -158,3 +162,36 @@ async def test_the_secretary_sees_who_is_due_to_be_made_official(runtime: Runtim
     await admitted_on(runtime, "Trịnh Thị Yến", today - timedelta(days=100))
     nobody = (await say(runtime, QUANG, payload=button(manage, "Đến hạn công nhận chính thức")))[0]
     assert "Không có đảng viên nào hết thời gian dự bị trong 30 ngày tới." in nobody.text
+
+
+async def test_the_migration_maps_old_reasons_for_leaving_to_the_registers(database_url: str) -> None:
+    """DESIGN.md §4: transferred, removed, expelled, resigned, died. Stored "moved_away" becomes
+    "transferred" and "other" becomes "removed" (xóa tên); nothing is deleted; and back down."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0008")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO committee (id, name) VALUES (1, 'Xã')"))
+            await connection.execute(
+                text("INSERT INTO branch (id, committee_id, code, name, meeting_quorum_numerator, "
+                     "meeting_quorum_denominator) VALUES (1, 1, 'A', 'Chi bộ A', 2, 3)")
+            )  # fmt: skip
+            for ident, reason in enumerate(("moved_away", "died", "expelled", "other", None), start=1):
+                await connection.execute(
+                    text("INSERT INTO member (id, branch_id, full_name, role, status, exempt, active, "
+                         "deactivation_reason) VALUES (:id, 1, :name, 'member', 'official', false, :active, :reason)"),
+                    {"id": ident, "name": f"Đồng chí {ident}", "active": reason is None, "reason": reason},
+                )  # fmt: skip
+        await upgrade(database_url)
+
+        async def reasons() -> list[str | None]:
+            async with engine.connect() as connection:
+                rows = await connection.execute(text("SELECT deactivation_reason FROM member ORDER BY id"))
+                return [row[0] for row in rows]
+
+        assert await reasons() == ["transferred", "died", "expelled", "removed", None]
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0008")
+        assert await reasons() == ["moved_away", "died", "expelled", "other", None]
+        await upgrade(database_url)
+    finally:
+        await engine.dispose()
