@@ -127,7 +127,8 @@ def _day_or_text(translator: Translator, value: str) -> str:
 
 def _reason_name(ctx: Context, reason: DeactivationReason) -> str:
     _ = ctx.gettext
-    # The register's reasons for leaving the roster (DESIGN.md §4; Charter art. 8-10, Quy định 29).
+    # The register's reasons for leaving the roster (DESIGN.md §4; xóa tên and xin ra khỏi Đảng:
+    # Charter art. 8).
     return {
         DeactivationReason.TRANSFERRED: _("transferred to another Party organisation"),
         DeactivationReason.REMOVED: _("name removed"),

@@ -102,8 +102,8 @@ def role_refusal(actor: Actor, member: Member, role: Role | None, *, committee: 
 
     Sources (DESIGN.md §4; their exact texts could not be checked from here): probationary members
     have every right except voting, standing and electing (Charter art. 5; Quy định 294-QĐ/TW), so
-    hold no office; the commune committee (đảng ủy) is elected by the commune congress and its offices
-    are set at commune level (Charter art. 9-12)."""
+    hold no office; the commune committee (đảng ủy) is elected at commune level and its offices are
+    set there."""
     current = member.committee_role if committee else member.role
     if role not in (None, Role.MEMBER) and member.status is MemberStatus.PROBATIONARY:
         return RoleRefusal.PROBATIONARY
