@@ -36,6 +36,7 @@ from models.meetings import (
     excuse_waiting,
     files_of,
     invitations,
+    invitees,
     mark,
     may_see,
     meetings_managed,
@@ -46,8 +47,8 @@ from models.meetings import (
     upcoming_for,
 )
 from models.membership import NotPermitted
-from models.notices import Audience, AudienceFilter, recipients
-from models.permissions import Permission, Target, may
+from models.notices import Audience, AudienceFilter
+from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import (
     Attendance,
     Meeting,
@@ -584,10 +585,12 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     _ = ctx.gettext
     t = ctx.translator
     audience = Audience.from_json(meeting.audience)
-    invited = await recipients(ctx.session, audience)
+    invited = await invitees(ctx.session, meeting)
     lines = [note, _("Preview of the invitation:"), "", details_text(t, meeting, ctx.timezone), ""]
     if audience.members is not None:
         who = _("chosen people: {names}").format(names=", ".join(m.full_name for m in invited))
+    elif meeting.branch_id is None and audience.filter is AudienceFilter.COMMITTEE:
+        who = _("the commune Party committee")
     elif audience.filter is AudienceFilter.COMMITTEE:
         who = _("the branch committee")
     else:
@@ -665,13 +668,16 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     elif field == "who":
         audience = Audience.from_json(meeting.audience)
         branches = audience.branches if audience.branches is not None else (actor.branch_id,)
-        # Branch, then its committee, then back (chosen people are typed: "Chọn người dự").
-        flipped = (
-            AudienceFilter.COMMITTEE
-            if audience.filter is AudienceFilter.ALL and audience.members is None
-            else AudienceFilter.ALL
-        )
-        changes = {"audience": Audience(branches or (actor.branch_id,), flipped)}
+        # Branch, then its committee (chi ủy), then for commune leaders the commune committee (đảng
+        # ủy: a meeting of the commune, not of a branch), then back; chosen people are typed.
+        if meeting.branch_id is None:
+            changes = {"branch_id": actor.branch_id, "audience": Audience((actor.branch_id,))}
+        elif audience.filter is AudienceFilter.ALL and audience.members is None:
+            changes = {"audience": Audience(branches or (actor.branch_id,), AudienceFilter.COMMITTEE)}
+        elif scope_of(actor) is Scope.COMMUNE and audience.members is None:
+            changes = {"branch_id": None, "audience": Audience(None, AudienceFilter.COMMITTEE)}
+        else:
+            changes = {"audience": Audience(branches or (actor.branch_id,))}
     else:
         return _stale(ctx, actor)
     try:

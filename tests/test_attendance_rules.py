@@ -23,6 +23,7 @@ from tests.test_meeting_scheduler import CLOSE, LETTERS, START, Outbox, Schedule
 from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
 
 SON_NAME, LOAN_NAME = "Mai Văn Sơn", "Phan Thị Loan"
+COMMUNE = 520  # Nguyễn Văn Hùng, secretary of Chi bộ thôn Đông and of the commune committee
 
 
 def _buttons(reply: Reply) -> str:
@@ -188,3 +189,34 @@ async def test_a_commune_committee_meeting_invites_the_commune_committee_not_eve
         names = {member.full_name for _invitation_row, member in await invitations(session, meeting.id or 0)}
     assert names == {"Nguyễn Văn Hùng", "Hồ Thị Ngọc"}
     assert quang.full_name not in names  # a branch secretary, not on the đảng ủy
+
+
+async def test_a_committee_secretary_calls_the_commune_committee_in_chat(runtime: Runtime, demo: Demo) -> None:
+    """ "Người dự" steps through the branch, its chi ủy and, for commune leaders, the đảng ủy."""
+    async with runtime.sessions() as session, session.begin():
+        ngoc = await member_named(runtime, "Hồ Thị Ngọc")
+        ngoc.committee_role = Role.DEPUTY_SECRETARY
+        session.add(ngoc)
+    await say(runtime, COMMUNE, f"/start {demo.code('Nguyễn Văn Hùng')}")
+    await say(runtime, COMMUNE, payload="mtn")
+    await say(runtime, COMMUNE, "Họp đảng ủy tháng 12")
+    preview = (await say(runtime, COMMUNE, (utcnow() + timedelta(days=3)).strftime("%d/%m") + " 19:30"))[0]
+    assert "Mời: toàn thể đảng viên chi bộ (11 người)" in preview.text
+    preview = (await say(runtime, COMMUNE, payload=button(preview, "Người dự")))[0]
+    assert "Mời: chi ủy (3 người)" in preview.text  # Chi bộ thôn Đông's secretary, deputy, member
+    preview = (await say(runtime, COMMUNE, payload=button(preview, "Người dự")))[0]
+    assert "Mời: đảng ủy xã (2 người)" in preview.text
+    called = (await say(runtime, COMMUNE, payload=button(preview, "Gửi giấy mời")))[0]
+    assert "Đã gửi giấy mời cho 2 đồng chí" in called.text
+    async with runtime.sessions() as session:
+        meeting = (await session.exec(select(Meeting))).one()
+        names = {member.full_name for _invitation_row, member in await invitations(session, meeting.id or 0)}
+    assert meeting.branch_id is None and names == {"Nguyễn Văn Hùng", "Hồ Thị Ngọc"}
+    # A branch secretary's cycle has no commune step.
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, "Sinh hoạt chi bộ")
+    preview = (await say(runtime, SECRETARY, (utcnow() + timedelta(days=3)).strftime("%d/%m") + " 19:30"))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Người dự")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Người dự")))[0]
+    assert "Mời: toàn thể đảng viên chi bộ (10 người)" in preview.text
