@@ -55,7 +55,6 @@ SUMMARY_USEFUL_FOR = CHECK_IN_AFTER
 # has missed the branch's regular meeting without reason in two months of the last twelve, before
 # a third.
 ABSENCE_WARNING_MONTHS = 2
-ABSENCE_REMOVAL_MONTHS = 3
 ABSENCE_WINDOW_MONTHS = 12
 YEAR = timedelta(days=365)
 MAX_TITLE = 300
@@ -332,8 +331,8 @@ def _queue(session: AsyncSession, member: Member, identities: list[ChannelIdenti
 
 
 async def secretaries(session: AsyncSession, meeting: Meeting) -> list[Member]:
-    """Who hears the summary and the absence warnings: the branch's secretary (the committee's for
-    a commune meeting), else whoever called the meeting."""
+    """Who hears the summary at the start: the branch's secretary (the committee's for a commune
+    meeting), else whoever called the meeting. (The absence warning goes to the secretary only.)"""
     query = select(Member).where(col(Member.active).is_(True))
     if meeting.branch_id is not None:
         query = query.where(Member.branch_id == meeting.branch_id, Member.role == Role.SECRETARY)

@@ -195,6 +195,9 @@ async def add_member(session: AsyncSession, actor: Actor, branch_id: int, values
     member = Member(branch_id=branch_id, status=MemberStatus.PROBATIONARY, **fields)
     official = values.get("date_official")
     if isinstance(official, date):
+        admitted = fields.get("date_admitted")
+        if isinstance(admitted, date) and official < probation_end(admitted):  # Quy định 29: 12 months
+            raise InvalidChange(ChangeProblem.PROBATION_NOT_OVER, probation_end(admitted).isoformat())
         member.status, member.date_official = MemberStatus.OFFICIAL, official
     if member.role is not Role.MEMBER:
         _check_role(actor, member.model_copy(update={"role": Role.MEMBER}), member.role)

@@ -18,7 +18,7 @@ from sqlmodel import col
 from bot.migrate import alembic_config, upgrade
 from bot.runtime import Runtime
 from models.db import create_engine
-from models.membership import probation_due, probation_end
+from models.membership import ChangeProblem, InvalidChange, add_member, probation_due, probation_end
 from models.permissions import OPERATOR, RoleRefusal, role_refusal
 from models.tables import Member, MemberStatus, Role
 from tests.chat import button, say
@@ -195,3 +195,23 @@ async def test_the_migration_maps_old_reasons_for_leaving_to_the_registers(datab
         await upgrade(database_url)
     finally:
         await engine.dispose()
+
+
+async def test_a_member_added_as_official_must_have_served_probation(runtime: Runtime, demo: Demo) -> None:
+    """Quy định 29: nobody is official before 12 months from admission, from the server either."""
+    tay = (await member_named(runtime, "Lý Văn Quang")).branch_id
+    async with runtime.sessions() as session:
+        with pytest.raises(InvalidChange) as refused:
+            await add_member(
+                session, OPERATOR, tay,
+                {"full_name": "Nguyễn Văn An", "date_admitted": date(2025, 6, 1), "date_official": date(2026, 1, 1)},
+            )  # fmt: skip
+        assert (refused.value.problem, refused.value.value) == (ChangeProblem.PROBATION_NOT_OVER, "2026-06-01")
+        member = await add_member(
+            session, OPERATOR, tay,
+            {"full_name": "Nguyễn Văn An", "date_admitted": date(2025, 6, 1), "date_official": date(2026, 6, 1)},
+        )  # fmt: skip
+        assert member.status is MemberStatus.OFFICIAL
+        with pytest.raises(InvalidChange) as office:
+            await add_member(session, OPERATOR, tay, {"full_name": "Trần Văn Bé", "role": Role.DEPUTY_SECRETARY})
+        assert office.value.problem is ChangeProblem.ROLE_PROBATIONARY  # added as probationary: no office
