@@ -811,9 +811,9 @@ async def _latest_meetings(settings: Settings, limit: int) -> list[tuple[Meeting
 @meetings_app.command("quorum")
 def meetings_quorum(
     branch: Annotated[str, typer.Argument(help="Branch code, e.g. TAY")],
-    rule: Annotated[str, typer.Argument(help="More than this fraction of those who must attend, e.g. 2/3")],
+    rule: Annotated[str, typer.Argument(help="At least this fraction of those who must attend, e.g. 2/3")],
 ) -> None:
-    """Set when a branch's meetings are valid (default: more than 2/3 of the members who must attend)."""
+    """Set when a branch's meetings are valid (default: at least 2/3 of the members who must attend)."""
     numerator, _, denominator = rule.partition("/")
     if not (numerator.isdigit() and denominator.isdigit()):
         typer.echo("chibo: the rule is a fraction such as 2/3", err=True)
@@ -826,7 +826,7 @@ def meetings_quorum(
     except MeetingError:
         typer.echo("chibo: the rule is a fraction between 0 and 1, such as 2/3 or 1/2", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{branch}: meetings called from now on are valid with more than {rule} of those who must attend")
+    typer.echo(f"{branch}: meetings called from now on are valid with at least {rule} of those who must attend")
 
 
 async def _set_quorum(settings: Settings, code: str, numerator: int, denominator: int) -> None:

@@ -205,6 +205,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await records.set_role(ctx, member, argument)
         case Action.PROMOTE_TODAY:
             return await records.promote_today(ctx, member, argument)
+        case Action.PROBATION_DUE:
+            return await records.probation_due_list(ctx, member)
         case Action.SET_EXEMPT:
             return await records.set_exemption(ctx, member, argument)
         case Action.MOVE:

@@ -16,6 +16,8 @@ from handlers.notices import match_people
 from handlers.payloads import Action, Payload
 from handlers.times import read_answer
 from models.meetings import (
+    AbsenceWarning,
+    CheckIn,
     MeetingError,
     MeetingMessages,
     MeetingProblem,
@@ -30,9 +32,12 @@ from models.meetings import (
     check_in,
     check_in_window,
     check_meeting,
+    confirm_attendance,
     create_draft,
+    excuse_waiting,
     files_of,
     invitations,
+    invitees,
     mark,
     may_see,
     meetings_managed,
@@ -43,8 +48,8 @@ from models.meetings import (
     upcoming_for,
 )
 from models.membership import NotPermitted
-from models.notices import Audience, AudienceFilter, recipients
-from models.permissions import Permission, Target, may
+from models.notices import Audience, AudienceFilter
+from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import (
     Attendance,
     Meeting,
@@ -138,22 +143,25 @@ def _summary_lines(t: Translator, counts: Summary, *, answers: bool) -> list[str
         return [
             _("Invited: {count}").format(count=counts.invited),
             _("Will attend: {count}").format(count=counts.attending),
-            _("Excused: {count}").format(count=counts.excused),
-            _("No answer yet: {count}").format(count=counts.invited - counts.attending - counts.excused),
+            _("Asked to be excused: {count}").format(count=counts.declined),
+            _("No answer yet: {count}").format(count=counts.invited - counts.attending - counts.declined),
         ]
     return [
         _("Present: {count}").format(count=counts.present),
         _("Excused: {count}").format(count=counts.excused),
         _("Absent without reason: {count}").format(count=counts.absent),
+        _("Not recorded: {count}").format(count=counts.unrecorded),
     ]
 
 
 def validity_text(t: Translator, counts: Summary) -> str:
     _ = t.gettext
+    # DESIGN.md §4: at least 2/3 of those who must attend by default (the one sourced figure;
+    # Hướng dẫn 12-HD/BTCTW), a setting of the branch, never a rule of chibo.
     rule = _(
-        "Valid with more than {numerator}/{denominator} of the {base} members who must attend present "
-        "(the branch's setting; exempt members count only when present)."
-    ).format(numerator=counts.numerator, denominator=counts.denominator, base=counts.must_attend)
+        "Valid with at least {numerator}/{denominator} of the {base} members who must attend present "
+        "({needed} people; this is the branch's setting; exempt members count only when present)."
+    ).format(numerator=counts.numerator, denominator=counts.denominator, base=counts.must_attend, needed=counts.needed)
     verdict = (
         "✅ " + _("Valid: {present} of {base} present.")
         if counts.valid
@@ -214,18 +222,36 @@ class ChatMeetingMessages(MeetingMessages):
         lines += _summary_lines(t, summary, answers=True)
         lines += [
             "",
-            _("Members can tap \u201cI am here\u201d until an hour after the start; mark the others yourself."),
+            _(
+                "Members can tap \u201cI am here\u201d until an hour after the start; mark the others yourself, "
+                "then confirm the list: nobody is counted absent before you do."
+            ),
         ]
         buttons = ((_button("📋 " + _("Attendance"), Action.ATTENDANCE, str(meeting.id)),),)
         return Reply("\n".join(lines), buttons=buttons).to_dict()
 
-    def absence_warning(self, member: Member, meeting: Meeting, absent: list[tuple[str, int]]) -> dict[str, Any]:
+    def absence_warning(self, member: Member, meeting: Meeting, absent: list[AbsenceWarning]) -> dict[str, Any]:
         t = self._t(member)
         _ = t.gettext
-        lines = ["⚠️ " + _("Absences without reason in the last 12 months, after {title}:").format(title=meeting.title)]
-        lines += [f"• {name}: {count}" for name, count in absent]
+        lines = [
+            "⚠️ "
+            + _("Only for you, comrade secretary. After confirming the attendance of {title}:").format(
+                title=meeting.title
+            ),
+            _("Months of the last 12 with a regular branch meeting missed without a reason:"),
+        ]
+        lines += [
+            f"• {warning.name}: {len(warning.months)} ("
+            + ", ".join(f"{month.month:02d}/{month.year}" for month in warning.months)
+            + ")"
+            for warning in absent
+        ]
         lines.append(
-            _("Missing meetings for 3 months in a year without a reason can lead to removal; please talk to them.")
+            _(
+                "Under Quy định 29 (and Charter art. 8), leaving Party activity for three months in a year "
+                "without a valid reason is a ground for removal from the Party (xóa tên). Please talk to them "
+                "before a third month."
+            )
         )
         return Reply("\n".join(lines)).to_dict()
 
@@ -262,6 +288,19 @@ def problem_text(t: Translator, error: MeetingError) -> str:
             "This text carries the classification mark \u201c{detail}\u201d. Classified content never goes through a "
             "chat platform; please keep it on paper. Nothing was saved."
         ),
+        MeetingProblem.CHECKED_IN: _(
+            "You have checked in as present at this meeting, so your request to be excused was not recorded."
+        ),
+        MeetingProblem.NOT_STARTED: _("The attendance list can be confirmed once the meeting has begun."),
+        MeetingProblem.CONFIRMED: _("The attendance list of this meeting is already confirmed."),
+        MeetingProblem.UNRECORDED_LEFT: _(
+            "{detail} members are not recorded yet. Mark them, or choose \u201cThe remaining comrades: absent "
+            "without reason\u201d."
+        ),
+        MeetingProblem.EXCUSES_WAITING: _(
+            "These comrades asked to be excused and await your decision: {detail}. Accept or refuse each reason first."
+        ),
+        MeetingProblem.MARKED: _("The secretary has already recorded your attendance at this meeting."),
     }[error.problem].format(detail=error.detail)
 
 
@@ -275,8 +314,14 @@ def _rsvp_words(t: Translator, invitation: MeetingInvitation) -> str:
         return "🙋 " + _("you are checked in")
     if invitation.rsvp is Rsvp.ATTENDING:
         return "✅ " + _("you will attend")
-    if invitation.rsvp is Rsvp.EXCUSED:
+    if invitation.attendance is Attendance.EXCUSED:
         return "🙏 " + _("excused") + (f" ({invitation.reason})" if invitation.reason else "")
+    if invitation.attendance is Attendance.ABSENT:
+        return "❌ " + _("absent without reason")
+    if invitation.rsvp is Rsvp.EXCUSED:
+        return "🙏 " + _("asked to be excused: {reason} (awaiting the secretary's acceptance)").format(
+            reason=invitation.reason or "—"
+        )
     return "❔ " + _("not answered yet")
 
 
@@ -426,7 +471,10 @@ async def _answer(ctx: Context, member: Member, meeting_id: int, choice: Rsvp, r
     if choice is Rsvp.ATTENDING:
         text = _("Thank you. You will attend: {title}, {when}. I will remind you before it starts.")
     else:
-        text = _("Thank you. Your absence from {title} ({when}) is noted with the reason: {reason}.")
+        text = _(
+            "Thank you. Your request to be excused from {title} ({when}) is noted with the reason: {reason}. "
+            "It counts once the secretary accepts it."
+        )
     text = text.format(
         title=meeting.title, when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone), reason=reason
     )
@@ -436,10 +484,18 @@ async def _answer(ctx: Context, member: Member, meeting_id: int, choice: Rsvp, r
 async def check_in_now(ctx: Context, member: Member, argument: str) -> list[Reply]:
     _ = ctx.gettext
     try:
-        first = await check_in(ctx.session, int(argument), member)
+        done = await check_in(ctx.session, int(argument), member)
     except MeetingError as error:
         return [Reply(problem_text(ctx.translator, error))]
-    return [Reply("🙋 " + (_("You are checked in. Welcome!") if first else _("You were already checked in.")))]
+    text = {
+        CheckIn.FIRST: _("You are checked in. Welcome!"),
+        CheckIn.AGAIN: _("You were already checked in."),
+        # The later action counts: being at the meeting replaces the excuse sent before it.
+        CheckIn.REPLACED_EXCUSE: _(
+            "You are checked in as present. Welcome! Your earlier request to be excused no longer counts."
+        ),
+    }[done]
+    return [Reply("🙋 " + text)]
 
 
 async def send_file(ctx: Context, member: Member, argument: str) -> list[Reply]:
@@ -461,6 +517,7 @@ async def my_attendance(ctx: Context, member: Member) -> list[Reply]:
         Attendance.PRESENT: "✅ " + _("present"),
         Attendance.EXCUSED: "🙏 " + _("excused"),
         Attendance.ABSENT: "❌ " + _("absent without reason"),
+        Attendance.UNRECORDED: "❔ " + _("not recorded yet"),
     }
     states = [attendance_of(invitation) for _meeting, invitation in listed]
     lines = [
@@ -475,7 +532,7 @@ async def my_attendance(ctx: Context, member: Member) -> list[Reply]:
     ]
     for (meeting, invitation), state in zip(listed, states, strict=True):
         day = format_datetime(meeting.starts_at, "dd/MM/yyyy", tzinfo=ctx.timezone, locale=t.locale)
-        word = "🕊 " + _("exempt") if invitation.exempt and state is not Attendance.PRESENT else words[state]
+        word = _("exempt") if invitation.exempt and state is not Attendance.PRESENT else words[state]
         lines.append(f"• {day} {meeting.title}: {word}")
     return [Reply("\n".join(lines))]
 
@@ -533,10 +590,12 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     _ = ctx.gettext
     t = ctx.translator
     audience = Audience.from_json(meeting.audience)
-    invited = await recipients(ctx.session, audience)
+    invited = await invitees(ctx.session, meeting)
     lines = [note, _("Preview of the invitation:"), "", details_text(t, meeting, ctx.timezone), ""]
     if audience.members is not None:
         who = _("chosen people: {names}").format(names=", ".join(m.full_name for m in invited))
+    elif meeting.branch_id is None and audience.filter is AudienceFilter.COMMITTEE:
+        who = _("the commune Party committee")
     elif audience.filter is AudienceFilter.COMMITTEE:
         who = _("the branch committee")
     else:
@@ -614,13 +673,16 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     elif field == "who":
         audience = Audience.from_json(meeting.audience)
         branches = audience.branches if audience.branches is not None else (actor.branch_id,)
-        # Branch, then its committee, then back (chosen people are typed: "Chọn người dự").
-        flipped = (
-            AudienceFilter.COMMITTEE
-            if audience.filter is AudienceFilter.ALL and audience.members is None
-            else AudienceFilter.ALL
-        )
-        changes = {"audience": Audience(branches or (actor.branch_id,), flipped)}
+        # Branch, then its committee (chi ủy), then for commune leaders the commune committee (đảng
+        # ủy: a meeting of the commune, not of a branch), then back; chosen people are typed.
+        if meeting.branch_id is None:
+            changes = {"branch_id": actor.branch_id, "audience": Audience((actor.branch_id,))}
+        elif audience.filter is AudienceFilter.ALL and audience.members is None:
+            changes = {"audience": Audience(branches or (actor.branch_id,), AudienceFilter.COMMITTEE)}
+        elif scope_of(actor) is Scope.COMMUNE and audience.members is None:
+            changes = {"branch_id": None, "audience": Audience(None, AudienceFilter.COMMITTEE)}
+        else:
+            changes = {"audience": Audience(branches or (actor.branch_id,))}
     else:
         return _stale(ctx, actor)
     try:
@@ -707,6 +769,9 @@ async def minutes_draft(ctx: Context, meeting: Meeting) -> str:
                                                 names=", ".join(by_state[Attendance.EXCUSED]) or "—"),
         _("Absent without reason ({count}): {names}").format(count=len(by_state[Attendance.ABSENT]),
                                                               names=", ".join(by_state[Attendance.ABSENT]) or "—"),
+        *([_("Not recorded ({count}): {names}").format(count=len(by_state[Attendance.UNRECORDED]),
+                                                       names=", ".join(by_state[Attendance.UNRECORDED]))]
+          if by_state[Attendance.UNRECORDED] else []),
         _("Agenda:"),
         *[f"{i}. {item}" for i, item in enumerate(meeting.agenda, start=1)],
         _("Speakers and opinions: …"),
@@ -844,6 +909,43 @@ async def managed_list(ctx: Context, actor: Member) -> list[Reply]:
 # --- secretaries: attendance --------------------------------------------------------------------
 
 
+def _attendance_lines(t: Translator, invited: list[tuple[MeetingInvitation, Member]]) -> list[str]:
+    """Who is present, excused, absent without reason, asked to be excused, and not recorded, by name."""
+    _ = t.gettext
+    by_state: dict[Attendance, list[str]] = {state: [] for state in Attendance}
+    waiting: list[str] = []
+    for invitation, member in invited:
+        state = attendance_of(invitation)
+        name = member.full_name + (" (" + _("exempt") + ")" if invitation.exempt else "")
+        if excuse_waiting(invitation):
+            waiting.append(
+                name
+                + ": "
+                + _("asked to be excused: {reason} (awaiting the secretary's acceptance)").format(
+                    reason=invitation.reason or "—"
+                )
+            )
+            continue
+        if state is Attendance.EXCUSED and invitation.reason:
+            name += f": {invitation.reason}"
+        by_state[state].append(name)
+    lines = [
+        "✅ " + _("Present ({count}): {names}"),
+        "🙏 " + _("Excused ({count}): {names}"),
+        "❌ " + _("Absent without reason ({count}): {names}"),
+        "❔ " + _("Not recorded ({count}): {names}"),
+    ]
+    states = (Attendance.PRESENT, Attendance.EXCUSED, Attendance.ABSENT, Attendance.UNRECORDED)
+    text = [
+        line.format(count=len(by_state[state]), names=_names_or_dash(t, by_state[state]))
+        for line, state in zip(lines, states, strict=True)
+    ]
+    if waiting:
+        text.insert(3, "⏳ " + _("Awaiting your decision ({count}):").format(count=len(waiting)))
+        text[4:4] = ["  • " + line for line in waiting[:NAMES_SHOWN]]
+    return text
+
+
 async def attendance(ctx: Context, actor: Member, argument: str, note: str = "") -> list[Reply]:
     _ = ctx.gettext
     t = ctx.translator
@@ -852,65 +954,107 @@ async def attendance(ctx: Context, actor: Member, argument: str, note: str = "")
         return meeting
     invited = await invitations(ctx.session, meeting.id or 0)
     counts = summarize(meeting, [invitation for invitation, _member in invited])
-    started = utcnow() >= meeting.starts_at - timedelta(minutes=30)
-    by_state: dict[Attendance, list[str]] = {state: [] for state in Attendance}
-    for invitation, member in invited:
-        state = attendance_of(invitation)
-        name = member.full_name + (" (" + _("exempt") + ")" if invitation.exempt else "")
-        if state is Attendance.EXCUSED and invitation.reason:
-            name += f": {invitation.reason}"
-        by_state[state].append(name)
+    now = utcnow()
+    started = now >= meeting.starts_at - timedelta(minutes=30)
     lines = [note] if note else []
     lines += ["📋 " + _("Attendance") + ": " + meeting.title, moment_words(t, meeting.starts_at, ctx.timezone), ""]
     if not started:
         lines += _summary_lines(t, counts, answers=True)
         lines.append("")
-    lines += [
-        "✅ "
-        + _("Present ({count}): {names}").format(
-            count=counts.present, names=_names_or_dash(t, by_state[Attendance.PRESENT])
-        ),
-        "🙏 "
-        + _("Excused ({count}): {names}").format(
-            count=counts.excused, names=_names_or_dash(t, by_state[Attendance.EXCUSED])
-        ),
-        "❔ "
-        + _("Not present ({count}): {names}").format(
-            count=counts.absent, names=_names_or_dash(t, by_state[Attendance.ABSENT])
-        ),
-        "",
-        validity_text(t, counts),
-    ]
-    buttons = ((_button("✍️ " + _("Mark attendance"), Action.MARK, str(meeting.id)),), _details_row(t, meeting.id or 0))
-    return [Reply("\n".join(lines), buttons=buttons)]
+    lines += _attendance_lines(t, invited)
+    lines += ["", validity_text(t, counts), ""]
+    ident = str(meeting.id)
+    if meeting.attendance_confirmed_at is not None:
+        lines.append(
+            "🔒 "
+            + _("The list was confirmed on {when} and is final.").format(
+                when=moment_words(t, meeting.attendance_confirmed_at, ctx.timezone)
+            )
+        )
+        return [Reply("\n".join(lines), buttons=(_details_row(t, meeting.id or 0),))]
+    lines.append(_("Attendance becomes final when you confirm the list; until then nobody is counted absent."))
+    buttons: list[tuple[Button, ...]] = [(_button("✍️ " + _("Mark attendance"), Action.MARK, ident),)]
+    if now >= meeting.starts_at:
+        buttons.append((_button("🔒 " + _("Confirm the list"), Action.MARK, f"{ident}:confirm"),))
+    buttons.append(_details_row(t, meeting.id or 0))
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
-async def mark_attendance(ctx: Context, actor: Member, argument: str) -> list[Reply]:
-    """<meeting> lists the invited; <meeting>:<member> offers the states; <meeting>:<member>:<state> marks."""
+async def _confirm(ctx: Context, actor: Member, meeting: Meeting, rest_absent: bool) -> list[Reply]:
+    """The confirm screen: it names who is not recorded and asks the secretary to mark them; the
+    list is confirmed only when nobody is left, or by the explicit "remaining: absent without
+    reason" (DESIGN.md §4: nobody is absent because they did not tap)."""
+    _ = ctx.gettext
+    t = ctx.translator
+    ident = str(meeting.id)
+    invited = await invitations(ctx.session, meeting.id or 0)
+    left = [(i, m) for i, m in invited if attendance_of(i) is Attendance.UNRECORDED]
+    if left and not rest_absent and not any(excuse_waiting(i) for i, _m in left):
+        lines = [
+            "🔒 " + _("Confirm the attendance of {title}").format(title=meeting.title),
+            "",
+            _("Not recorded ({count}): {names}").format(
+                count=len(left), names=_names_or_dash(t, [m.full_name for _i, m in left])
+            ),
+            "",
+            _("Please mark them (tap a name), or record all of them as absent without reason."),
+        ]
+        rows: list[tuple[Button, ...]] = [
+            (_button("❔ " + member.full_name[:40], Action.MARK, f"{ident}:{member.id}"),)
+            for _i, member in left[:NAMES_SHOWN]
+        ]
+        rows.append(
+            (_button("❌ " + _("The remaining comrades: absent without reason"), Action.MARK, f"{ident}:confirm:rest"),)
+        )
+        rows.append((_button("↩️ " + _("Back"), Action.ATTENDANCE, ident),))
+        return [Reply("\n".join(lines), buttons=tuple(rows))]
+    try:
+        await confirm_attendance(ctx.session, actor, meeting, _messages(ctx), ctx.timezone, rest_absent=rest_absent)
+    except MeetingError as error:
+        if error.problem is MeetingProblem.EXCUSES_WAITING:
+            return await mark_attendance(ctx, actor, ident, problem_text(t, error))
+        return [Reply(problem_text(t, error), buttons=((_button("📋 " + _("Attendance"), Action.ATTENDANCE, ident),),))]
+    return await attendance(ctx, actor, ident, "✅ " + _("The attendance list is confirmed."))
+
+
+async def mark_attendance(ctx: Context, actor: Member, argument: str, note: str = "") -> list[Reply]:
+    """<meeting> lists the invited; <meeting>:<member> offers the states; <meeting>:<member>:<state> marks;
+    <meeting>:confirm[:rest] confirms the list."""
     _ = ctx.gettext
     meeting = await _managed(ctx, actor, argument)
     if isinstance(meeting, list):
         return meeting
     parts = argument.split(":")
     ident = str(meeting.id)
+    if len(parts) > 1 and parts[1] == "confirm":
+        return await _confirm(ctx, actor, meeting, rest_absent=parts[2:] == ["rest"])
     if len(parts) == 1:
         invited = await invitations(ctx.session, meeting.id or 0)
         rows = tuple(
             (_button(_state_icon(invitation) + " " + member.full_name[:40], Action.MARK, f"{ident}:{member.id}"),)
             for invitation, member in invited[:NAMES_SHOWN]
         )
-        return [Reply(_("Whose attendance do you want to record?"), buttons=rows)]
+        text = _("Whose attendance do you want to record? (⏳: asked to be excused, awaiting your decision)")
+        return [Reply((note + "\n\n" if note else "") + text, buttons=rows)]
     member_id = int(parts[1])
     if len(parts) == 2:
         person = await ctx.session.get(Member, member_id)
-        if person is None:
+        invitation = await ctx.session.get(MeetingInvitation, (meeting.id, member_id))
+        if person is None or invitation is None:
             return _stale(ctx, actor)
+        text = person.full_name
+        excused_label = "🙏 " + _("Excused absence")
+        if excuse_waiting(invitation):
+            text += "\n" + _("asked to be excused: {reason} (awaiting the secretary's acceptance)").format(
+                reason=invitation.reason or "—"
+            )
+            excused_label = "🙏 " + _("Accept the reason: excused")
         options = (
             (_button("✅ " + _("Present"), Action.MARK, f"{ident}:{member_id}:present"),),
-            (_button("🙏 " + _("Excused absence"), Action.MARK, f"{ident}:{member_id}:excused"),),
+            (_button(excused_label, Action.MARK, f"{ident}:{member_id}:excused"),),
             (_button("❌ " + _("Absent without reason"), Action.MARK, f"{ident}:{member_id}:absent"),),
         )
-        return [Reply(person.full_name, buttons=options)]
+        return [Reply(text, buttons=options)]
     try:
         await mark(ctx.session, actor, meeting, member_id, Attendance(parts[2]))
     except (MeetingError, ValueError) as error:
@@ -925,7 +1069,11 @@ def _names_or_dash(t: Translator, names: list[str]) -> str:
 
 
 def _state_icon(invitation: MeetingInvitation) -> str:
-    return {Attendance.PRESENT: "✅", Attendance.EXCUSED: "🙏", Attendance.ABSENT: "❔"}[attendance_of(invitation)]
+    if excuse_waiting(invitation):
+        return "⏳"
+    return {Attendance.PRESENT: "✅", Attendance.EXCUSED: "🙏", Attendance.ABSENT: "❌", Attendance.UNRECORDED: "❔"}[
+        attendance_of(invitation)
+    ]
 
 
 async def rates(ctx: Context, actor: Member) -> list[Reply]:

@@ -328,7 +328,9 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                 "Branch management:\n"
                 "• Branch roster: every member, their role and where they can be reached.\n"
                 "• Find a member to open their record: correct it, make them official, exempt, move or "
-                "deactivate them, give them a new invite code, see their history.\n"
+                "take them off the roster, give them a new invite code, see their history.\n"
+                "• Due to be made official: probationary members whose 12 months have ended or end within "
+                "30 days.\n"
                 "• Add a member, or import the branch register from an Excel or CSV file.\n"
                 "• Recent changes: who changed what, and refused attempts.\n"
                 "• New notice: write to the branch (or the commune), now or at a set time; see who read it.\n"
@@ -348,7 +350,10 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                     button("➕ " + _("Add a member"), Action.ASK, "add"),
                     button("📥 " + _("Import the register"), Action.IMPORT_REGISTER),
                 ),
-                (button("📜 " + _("Recent changes"), Action.RECENT_CHANGES),),
+                (
+                    button("📜 " + _("Recent changes"), Action.RECENT_CHANGES),
+                    button("⭐ " + _("Due to be made official"), Action.PROBATION_DUE),
+                ),
             ),
         )
     ]

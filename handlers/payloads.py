@@ -31,6 +31,7 @@ class Action(StrEnum):
     ASK = "ask"  # <field>:<member id>: ask for a typed value
     SET_ROLE = "mr"  # <id> lists the roles, <id>:<role> sets one
     PROMOTE_TODAY = "mp"
+    PROBATION_DUE = "mpd"  # who is due to be made official
     SET_EXEMPT = "mx"  # <id>:1|0
     MOVE = "mm"  # <id> lists the branches, <id>:<branch id> moves
     DEACTIVATE = "md"  # <id> lists the reasons, <id>:<reason> deactivates
@@ -81,7 +82,7 @@ class Action(StrEnum):
     MEETING_CALL = "mtg"
     MEETING_CANCEL = "mtx"  # <meeting id>[:one|series]
     ATTENDANCE = "mtk"
-    MARK = "mtm"  # <meeting id>[:<member id>[:present|excused|absent]]
+    MARK = "mtm"  # <meeting id>[:<member id>[:present|excused|absent]], or <meeting id>:confirm[:rest]
     ATTENDANCE_RATES = "mtq"
     # Typed times: one reading of an hour that could be morning or evening.
     PICK_TIME = "tm"  # <when|deadline|mwhen|mmove>:<id>:<YYYYMMDDHHMM>
@@ -163,7 +164,7 @@ _ARGUMENT_RULES: dict[Action, Callable[[str], bool]] = {
         (Action.MEETING, Action.CHECK_IN, Action.MEETING_FILE, Action.MEETING_CALL, Action.ATTENDANCE), _matches(_ID)
     ),
     **dict.fromkeys((Action.RSVP, Action.EXCUSE, Action.MEETING_SET, Action.MEETING_CANCEL), _matches(_ID_AND_WORD)),
-    Action.MARK: _matches(re.compile(r"^[0-9]{1,12}(:[0-9]{1,12}(:(present|excused|absent))?)?$")),
+    Action.MARK: _matches(re.compile(r"^[0-9]{1,12}(:[0-9]{1,12}(:(present|excused|absent))?|:confirm(:rest)?)?$")),
     Action.PICK_TIME: _matches(re.compile(r"^(when|deadline|mwhen|mmove):[0-9]{1,12}:[0-9]{12}$")),
 }
 

@@ -23,13 +23,18 @@ from models.membership import (
     InvalidChange,
     NotPermitted,
     add_member,
+    check_decision_day,
+    check_promotion,
     deactivate,
     edit_member,
     move_member,
     parse_day,
+    parse_vote,
+    probation_due,
     promote,
     reactivate,
     revoke_invites,
+    set_committee_role,
     set_exempt,
     target_of,
 )
@@ -88,16 +93,48 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
         ChangeProblem.FORMULA: _(
             "\u201c{value}\u201d starts with a sign a spreadsheet would run as a formula. Please leave it out."
         ),
-    }[error.problem].format(value=error.value)
+        # Quy định 29: probation is 12 months; the branch votes, at least 2/3 of official members.
+        ChangeProblem.PROBATION_NOT_OVER: _(
+            "Probation lasts 12 months from admission (Quy định 29): this member can be made official from "
+            "{value}, not earlier."
+        ),
+        ChangeProblem.NO_ADMISSION_DATE: _(
+            "The date {value} joined the Party is not on the record. Enter it first: probation is counted from it."
+        ),
+        ChangeProblem.BAD_VOTE: _(
+            "Type the votes in favour and the number of official members of the branch, e.g. 8/10 "
+            "(in favour at most the number of official members)."
+        ),
+        ChangeProblem.VOTE_SHORT: _(
+            "{value}: fewer than two thirds of the branch's official members voted in favour, so the member is "
+            "not made official (Quy định 29)."
+        ),
+        ChangeProblem.ROLE_SELF: _("Nobody can set their own office."),
+        ChangeProblem.ROLE_ABOVE_OWN: _("Nobody can give or take away an office above their own."),
+        ChangeProblem.ROLE_PROBATIONARY: _(
+            "{value} is a probationary member: probationary members do not hold office."
+        ),
+        ChangeProblem.ROLE_COMMUNE_ONLY: _("Only the secretary of the Party committee sets its offices."),
+    }[error.problem].format(value=_day_or_text(translator, error.value))
+
+
+def _day_or_text(translator: Translator, value: str) -> str:
+    """A date in a refusal, as members write it."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    return value
 
 
 def _reason_name(ctx: Context, reason: DeactivationReason) -> str:
     _ = ctx.gettext
+    # The register's reasons for leaving the roster (DESIGN.md §4; xóa tên and xin ra khỏi Đảng:
+    # Charter art. 8).
     return {
-        DeactivationReason.MOVED_AWAY: _("moved away"),
-        DeactivationReason.DIED: _("passed away"),
+        DeactivationReason.TRANSFERRED: _("transferred to another Party organisation"),
+        DeactivationReason.REMOVED: _("name removed"),
         DeactivationReason.EXPELLED: _("expelled"),
-        DeactivationReason.OTHER: _("other reason"),
+        DeactivationReason.RESIGNED: _("left the Party at their own request"),
+        DeactivationReason.DIED: _("died"),
     }[reason]
 
 
@@ -140,12 +177,14 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
     if invite is not None:
         lines.append(_("Unused invite code, valid until {day}").format(day=ctx.format_day(invite.expires_at.date())))
     if not member.active:
-        reason = _reason_name(ctx, member.deactivation_reason or DeactivationReason.OTHER)
+        reason = _reason_name(ctx, member.deactivation_reason) if member.deactivation_reason else "—"
         lines.append(
-            _("No longer active since {day} ({reason}).").format(
+            _("Taken off the roster on {day} ({reason}).").format(
                 day=ctx.format_day(member.deactivated_on), reason=reason
             )
         )
+    if member.committee_role is not None:
+        lines.insert(3, _("Party committee: {value}").format(value=role_name(ctx, member.committee_role)))
     return "\n".join(lines), invite is not None
 
 
@@ -172,11 +211,13 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
     role_row = [_button("👔 " + _("Role"), Action.SET_ROLE, ident)]
     if member.status is MemberStatus.PROBATIONARY:
         role_row.append(_button("⭐ " + _("Make official"), Action.ASK, f"official:{ident}"))
+    elif actor.committee_role is Role.SECRETARY and actor.id != member.id:
+        role_row.append(_button("🏛 " + _("Party committee office"), Action.SET_ROLE, f"{ident}:c"))
     rows.append(tuple(role_row))
     exempt = (
         _button("✅ " + _("End exemption"), Action.SET_EXEMPT, f"{ident}:0")
         if member.exempt
-        else _button("🛌 " + _("Exempt from activities"), Action.SET_EXEMPT, f"{ident}:1")
+        else _button(_("Exempt from activities"), Action.SET_EXEMPT, f"{ident}:1")
     )
     move_row = [exempt]
     if scope_of(actor) is Scope.COMMUNE:
@@ -189,7 +230,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
     rows.append(
         (
             _button("📜 " + _("History"), Action.HISTORY, ident),
-            _button("⛔ " + _("Deactivate"), Action.DEACTIVATE, ident),
+            _button(_("Take off the roster"), Action.DEACTIVATE, ident),
         )
     )
     return tuple(rows)
@@ -240,13 +281,34 @@ async def ask(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         "name": _("Type the corrected full name of {name}:"),
         "birth": _("Type the birth date of {name} (dd/mm/yyyy):"),
         "card": _("Type the party card number of {name}:"),
-        "official": _("Type the date {name} became an official member (dd/mm/yyyy), or tap Today:"),
+        "official": _(
+            "Probation of {name} ended on {end}. On what day did the branch vote to make them official "
+            "(dd/mm/yyyy)? Tap Today if it was today."
+        ),
     }
     buttons = _cancel_row(ctx)
+    end = ""
     if question == "official":
+        try:
+            ends = check_promotion(actor, member)
+        except InvalidChange as error:
+            ctx.take_question()
+            return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx.translator, error))]
+        end = ctx.format_day(ends)
         today = _("Today ({day})").format(day=ctx.format_day(date.today()))
         buttons = ((_button("📅 " + today, Action.PROMOTE_TODAY, member_id), *buttons[0]),)
-    return [Reply(prompts[question].format(name=member.full_name), buttons=buttons)]
+    return [Reply(prompts[question].format(name=member.full_name, end=end), buttons=buttons)]
+
+
+def _ask_vote(ctx: Context, member: Member, on: date) -> list[Reply]:
+    """The second question of "make official": the branch's vote (Quy định 29: at least 2/3 of the
+    official members in favour)."""
+    ctx.ask(f"ovote:{member.id}:{on.isoformat()}")
+    text = ctx.gettext(
+        "The branch's vote of {day} on making {name} official: type the votes in favour and the number of "
+        "official members of the branch, e.g. 8/10. At least two thirds must be in favour."
+    ).format(day=ctx.format_day(on), name=member.full_name)
+    return [Reply(text, buttons=_cancel_row(ctx))]
 
 
 async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[Reply]:
@@ -254,14 +316,23 @@ async def answer(ctx: Context, actor: Member, question: str, text: str) -> list[
     if question == "add":
         return await _add_from_text(ctx, actor, text)
     kind, _sep, member_id = question.partition(":")
-    if (kind != "official" and kind not in _FIELD_OF_QUESTION) or not member_id.isdigit():
+    member_id, _sep, day = member_id.partition(":")
+    if (kind not in ("official", "ovote") and kind not in _FIELD_OF_QUESTION) or not member_id.isdigit():
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
     if isinstance(member, list):
         return member
     try:
         if kind == "official":
-            await promote(ctx.session, actor, member, parse_day(text))
+            on = parse_day(text)
+            check_decision_day(actor, member, on)
+            return _ask_vote(ctx, member, on)
+        if kind == "ovote":
+            vote = parse_vote(text)
+            try:
+                await promote(ctx.session, actor, member, date.fromisoformat(day), vote=vote)
+            except InvalidChange as error:  # the vote fell short, or the member changed meanwhile
+                return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx.translator, error))]
         else:
             field = _FIELD_OF_QUESTION[kind]
             value: Any = parse_day(text) if field == "birth_date" else text
@@ -307,19 +378,65 @@ async def _add_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]:
 
 
 async def promote_today(ctx: Context, actor: Member, member_id: str) -> list[Reply]:
+    """ "Today" as the day of the branch's decision; then the vote is asked."""
     ctx.take_question()  # the question this button answers
-    return await _change(ctx, actor, member_id, lambda m: promote(ctx.session, actor, m, date.today()))
+    member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+    if isinstance(member, list):
+        return member
+    try:
+        check_decision_day(actor, member, date.today())
+    except InvalidChange as error:
+        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx.translator, error))]
+    except NotPermitted as error:
+        return refused(ctx, actor, error.permission, error.target)
+    return _ask_vote(ctx, member, date.today())
+
+
+async def probation_due_list(ctx: Context, actor: Member) -> list[Reply]:
+    """Quản lý → who is due to be made official: probation ended, or ending within 30 days."""
+    _ = ctx.gettext
+    own_branch = Target(actor.branch_id)
+    if not may(actor, Permission.EDIT_MEMBER, own_branch):
+        return refused(ctx, actor, Permission.EDIT_MEMBER, own_branch)
+    due = await probation_due(ctx.session, actor)
+    if not due:
+        return [Reply(_("Nobody's probation ends within the next 30 days."))]
+    today = date.today()
+    lines = [_("Probation ended or ending within 30 days (Quy định 29: the branch votes after its end):"), ""]
+    for item in due:
+        words = _("ended on {day}") if item.ends <= today else _("ends on {day}")
+        lines.append(f"• {item.member.full_name}: " + words.format(day=ctx.format_day(item.ends)))
+    buttons = tuple(
+        (_button("👤 " + item.member.full_name[:40], Action.MEMBER_CARD, str(item.member.id)),) for item in due[:20]
+    )
+    return [Reply("\n".join(lines), buttons=buttons)]
 
 
 async def set_role(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    """<id> lists the branch offices, <id>:<role> sets one; <id>:c lists the commune committee's
+    offices, <id>:c_<role> (or c_none) sets one."""
     _ = ctx.gettext
     member_id, _sep, wanted = argument.partition(":")
-    if not wanted:
+    if not wanted or wanted == "c":
         member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
         if isinstance(member, list):
             return member
+        if wanted == "c":
+            offices = [role for role in Role if role is not Role.MEMBER]
+            buttons = (
+                *((_button(role_name(ctx, role), Action.SET_ROLE, f"{member_id}:c_{role.value}"),) for role in offices),
+                (_button(_("No office in the Party committee"), Action.SET_ROLE, f"{member_id}:c_none"),),
+            )
+            text = _("Choose the office of {name} in the Party committee:")
+            return [Reply(text.format(name=member.full_name), buttons=buttons)]
         buttons = tuple((_button(role_name(ctx, role), Action.SET_ROLE, f"{member_id}:{role.value}"),) for role in Role)
         return [Reply(_("Choose the role of {name}:").format(name=member.full_name), buttons=buttons)]
+    if wanted.startswith("c_"):
+        office = wanted[2:]
+        if office != "none" and office not in Role.__members__.values():
+            return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+        role = None if office == "none" else Role(office)
+        return await _change(ctx, actor, member_id, lambda m: set_committee_role(ctx.session, actor, m, role))
     if wanted not in Role.__members__.values():
         return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
     return await _change(ctx, actor, member_id, lambda m: edit_member(ctx.session, actor, m, {"role": Role(wanted)}))
@@ -361,8 +478,8 @@ async def deactivate_member(ctx: Context, actor: Member, argument: str) -> list[
         if isinstance(member, list):
             return member
         text = _(
-            "Why is {name} leaving? Their record is kept for history; they drop out of notices, "
-            "votes and meetings, and their accounts can no longer use chibo."
+            "Why is {name} leaving the roster? Nothing is deleted: their record is kept for history; they drop "
+            "out of notices, votes and meetings, and their accounts can no longer use chibo."
         ).format(name=member.full_name)
         buttons = tuple(
             (_button(_reason_name(ctx, r), Action.DEACTIVATE, f"{member_id}:{r.value}"),) for r in DeactivationReason
@@ -440,6 +557,7 @@ def _field_name(ctx: Context, key: str) -> str:
         "phone": _("phone"),
         "card_number": _("card number"),
         "role": _("role"),
+        "committee_role": _("Party committee office"),
         "status": _("status"),
         "date_admitted": _("date joined"),
         "date_official": _("date made official"),
@@ -483,7 +601,8 @@ def _action_name(ctx: Context, action: str) -> str:
         "member.moved": _("moved"),
         "member.promoted": _("made official"),
         "member.exempt": _("changed exemption of"),
-        "member.deactivated": _("deactivated"),
+        "member.deactivated": _("took off the roster"),
+        "member.committee_role": _("set the Party committee office of"),
         "member.reactivated": _("reactivated"),
         "invite.issued": _("issued an invite code for"),
         "invite.revoked": _("revoked the invite code of"),
@@ -511,6 +630,14 @@ async def describe(ctx: Context, events: list[AuditEvent]) -> list[str]:
             for key in after
             if key in before
         ]
+        if "votes_for" in after:  # the branch's vote on making a probationary member official
+            changes.append(
+                _("branch vote of {day}: {votes_for}/{officials} official members in favour").format(
+                    day=_value(ctx, "day", after.get("decided_on"), branches),
+                    votes_for=after["votes_for"],
+                    officials=after.get("officials"),
+                )
+            )
         if changes:
             line += " (" + "; ".join(changes) + ")"
         lines.append(line)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -44,16 +44,19 @@ from models.tables import (
     utcnow,
 )
 
-# Members check in from half an hour before the start to an hour after it; then the attendance
-# is closed and absences are counted.
+# Members check in from half an hour before the start to an hour after it; then their own check-in
+# closes. Nobody becomes absent by not tapping: the list is final only when the secretary confirms it.
 CHECK_IN_BEFORE = timedelta(minutes=30)
 CHECK_IN_AFTER = timedelta(minutes=60)
 DEFAULT_REMINDER_MINUTES = (24 * 60, 2 * 60)
 # The secretary's summary at the start is still useful while attendance is being taken.
 SUMMARY_USEFUL_FOR = CHECK_IN_AFTER
-# Two absences without reason in a year: the secretary is warned (DESIGN.md §4: three can lead to
-# removal from the Party).
-ABSENCE_WARNING_AT = 2
+# Quy định 29 (and Charter art. 8 on removal): a member who leaves Party activity for three months
+# in a year without a valid reason may be removed (xóa tên). The secretary is warned when a member
+# has missed the branch's regular meeting without reason in two months of the last twelve, before
+# a third.
+ABSENCE_WARNING_MONTHS = 2
+ABSENCE_WINDOW_MONTHS = 12
 YEAR = timedelta(days=365)
 MAX_TITLE = 300
 MAX_PLACE = 300
@@ -73,6 +76,12 @@ class MeetingProblem(StrEnum):
     NO_INVITEES = "no_invitees"
     NOT_INVITED = "not_invited"
     CHECK_IN_CLOSED = "check_in_closed"  # outside the window around the start
+    CHECKED_IN = "checked_in"  # an excuse after the member checked in at the meeting
+    NOT_STARTED = "not_started"  # attendance is confirmed only once the meeting has begun
+    CONFIRMED = "confirmed"  # the attendance list is final
+    UNRECORDED_LEFT = "unrecorded_left"  # confirming with members nobody recorded (detail: how many)
+    EXCUSES_WAITING = "excuses_waiting"  # confirming while members' reasons await the secretary
+    MARKED = "marked"  # a check-in against what the secretary recorded (detail: the attendance)
     BAD_DAY = "bad_day"
     BAD_FRACTION = "bad_fraction"  # a validity rule that is not a fraction between 0 and 1
     TOO_LONG = "too_long"
@@ -100,7 +109,7 @@ class MeetingMessages(Protocol):
 
     def start_summary(self, member: Member, meeting: Meeting, summary: Summary) -> dict[str, Any]: ...
 
-    def absence_warning(self, member: Member, meeting: Meeting, absent: list[tuple[str, int]]) -> dict[str, Any]: ...
+    def absence_warning(self, member: Member, meeting: Meeting, absent: list[AbsenceWarning]) -> dict[str, Any]: ...
 
 
 # --- the pure rules -----------------------------------------------------------------------------
@@ -113,44 +122,69 @@ class Summary:
     invited: int
     must_attend: int  # the base of the validity rule: everyone invited except exempt members absent
     attending: int  # answered "I will attend"
-    excused: int
+    declined: int  # answered "excused absence" (with a reason the secretary has yet to accept)
+    excused: int  # absent with a reason the secretary accepted
     present: int
-    absent: int  # neither present nor excused (before the meeting: not answered)
+    absent: int  # absent without reason, as the secretary recorded
+    unrecorded: int  # nobody recorded them yet (chưa ghi nhận)
     numerator: int
     denominator: int
 
     @property
     def valid(self) -> bool:
-        """MORE than numerator/denominator of those who must attend are present."""
-        return self.must_attend > 0 and self.present * self.denominator > self.must_attend * self.numerator
+        """AT LEAST numerator/denominator of those who must attend are present: the branch's
+        setting, 2/3 by default (DESIGN.md §4; the one sourced figure, Hướng dẫn 12-HD/BTCTW)."""
+        return self.must_attend > 0 and self.present * self.denominator >= self.must_attend * self.numerator
+
+    @property
+    def needed(self) -> int:
+        """How many must be present for the meeting to be valid."""
+        return -(-self.must_attend * self.numerator // self.denominator)
+
+
+@dataclass(frozen=True)
+class AbsenceWarning:
+    """A member who missed the branch's regular meeting without reason in ``months`` (first days of
+    the months, oldest first) of the last twelve."""
+
+    name: str
+    months: list[date]
 
 
 def attendance_of(invitation: MeetingInvitation) -> Attendance:
-    """What counts: the secretary's mark, else the member's check-in, else their "excused" answer."""
+    """What counts: the secretary's mark, else the member's check-in, else nothing yet. A member's
+    own "excused" answer is only a request until the secretary accepts it (DESIGN.md §4:
+    excused means a reason the secretary accepts; nobody is absent because they did not tap)."""
     if invitation.attendance is not None:
         return invitation.attendance
     if invitation.checked_in_at is not None:
         return Attendance.PRESENT
-    if invitation.rsvp is Rsvp.EXCUSED:
-        return Attendance.EXCUSED
-    return Attendance.ABSENT
+    return Attendance.UNRECORDED
+
+
+def excuse_waiting(invitation: MeetingInvitation) -> bool:
+    """The member gave a reason for their absence and the secretary has not decided on it."""
+    return invitation.rsvp is Rsvp.EXCUSED and attendance_of(invitation) is Attendance.UNRECORDED
 
 
 def summarize(meeting: Meeting, invitations: Iterable[MeetingInvitation]) -> Summary:
     """Exempt members (miễn sinh hoạt) count towards validity only when present; excused members
     still count among those who must attend."""
-    invited = attending = excused = present = absent = must_attend = 0
+    invited = attending = declined = excused = present = absent = unrecorded = must_attend = 0
     for invitation in invitations:
         invited += 1
         state = attendance_of(invitation)
         attending += invitation.rsvp is Rsvp.ATTENDING
+        declined += invitation.rsvp is Rsvp.EXCUSED
         present += state is Attendance.PRESENT
         excused += state is Attendance.EXCUSED
         absent += state is Attendance.ABSENT
+        unrecorded += state is Attendance.UNRECORDED
         must_attend += not invitation.exempt or state is Attendance.PRESENT
     return Summary(
-        invited, must_attend, attending, excused, present, absent, meeting.quorum_numerator, meeting.quorum_denominator
-    )
+        invited, must_attend, attending, declined, excused, present, absent, unrecorded,
+        meeting.quorum_numerator, meeting.quorum_denominator,
+    )  # fmt: skip
 
 
 def reminder_times(starts_at: datetime, minutes_before: Iterable[int]) -> list[tuple[int, datetime]]:
@@ -183,6 +217,16 @@ async def _branch_ids(session: AsyncSession, meeting: Meeting) -> list[int]:
         members = (await session.exec(select(Member.branch_id).where(col(Member.id).in_(audience.members)))).all()
         return sorted({*members, *([meeting.branch_id] if meeting.branch_id is not None else [])})
     return [b for b in (await session.exec(select(Branch.id))).all() if b is not None]
+
+
+async def invitees(session: AsyncSession, meeting: Meeting) -> list[Member]:
+    """The active members the meeting's audience means, today. A commune meeting of "the
+    committee" is the commune committee's (đảng ủy, ``committee_role``), not every branch's chi ủy."""
+    audience = Audience.from_json(meeting.audience)
+    if meeting.branch_id is None and audience.members is None and audience.filter is AudienceFilter.COMMITTEE:
+        query = select(Member).where(col(Member.active).is_(True), col(Member.committee_role).is_not(None))
+        return list((await session.exec(query.order_by(col(Member.branch_id), col(Member.id)))).all())
+    return await recipients(session, audience)
 
 
 async def check_meeting(session: AsyncSession, actor: Actor, meeting: Meeting) -> None:
@@ -289,8 +333,8 @@ def _queue(session: AsyncSession, member: Member, identities: list[ChannelIdenti
 
 
 async def secretaries(session: AsyncSession, meeting: Meeting) -> list[Member]:
-    """Who hears the summary and the absence warnings: the branch's secretary (the committee's for
-    a commune meeting), else whoever called the meeting."""
+    """Who hears the summary at the start: the branch's secretary (the committee's for a commune
+    meeting), else whoever called the meeting. (The absence warning goes to the secretary only.)"""
     query = select(Member).where(col(Member.active).is_(True))
     if meeting.branch_id is not None:
         query = query.where(Member.branch_id == meeting.branch_id, Member.role == Role.SECRETARY)
@@ -361,7 +405,7 @@ async def call(
     await check_meeting(session, actor, meeting)
     if meeting.starts_at <= now:
         raise MeetingError(MeetingProblem.IN_THE_PAST)
-    members = await recipients(session, Audience.from_json(meeting.audience))
+    members = await invitees(session, meeting)
     if not members:
         raise MeetingError(MeetingProblem.NO_INVITEES)
     numerator, denominator = await _quorum_of(session, meeting)
@@ -395,10 +439,11 @@ async def call(
 
 
 async def set_quorum(session: AsyncSession, actor: Actor, branch_id: int, numerator: int, denominator: int) -> None:
-    """The branch's validity rule for meetings called from now on: more than numerator/denominator."""
+    """The branch's validity rule for meetings called from now on: at least numerator/denominator
+    of those who must attend (DESIGN.md §4; 2/3 unless the branch sets another)."""
     if not may(actor, Permission.MANAGE_MEETINGS, Target(branch_id)):
         raise NotPermitted(Permission.MANAGE_MEETINGS, Target(branch_id))
-    if not 0 < numerator < denominator <= 100:
+    if not 0 < numerator <= denominator <= 100:
         raise MeetingError(MeetingProblem.BAD_FRACTION)
     branch = await session.get(Branch, branch_id)
     if branch is None:
@@ -581,34 +626,54 @@ async def answer(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> Meeting:
-    """The member's answer to the invitation, until the meeting starts; a later answer replaces it."""
+    """The member's answer to the invitation, until the meeting starts; a later answer replaces it.
+    An excuse after the member checked in is refused: a check-in and an absence cannot both stand,
+    and being there is what happened (CHECKED_IN)."""
     now = now or utcnow()
     meeting, _invitation_row = await _invitation(session, meeting_id, member)
     if meeting.starts_at <= now:
         raise MeetingError(MeetingProblem.ALREADY_STARTED)
     reason = " ".join((reason or "").split())[:MAX_REASON] or None
-    await session.exec(
+    query = (
         update(MeetingInvitation)
         .where(col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id)
         .values(rsvp=rsvp, reason=reason if rsvp is Rsvp.EXCUSED else None, rsvp_at=now)
     )
+    if rsvp is Rsvp.EXCUSED:  # the check is in the same statement, so a check-in meanwhile also wins
+        query = query.where(col(MeetingInvitation.checked_in_at).is_(None))
+        query = query.where(col(MeetingInvitation.attendance).is_(None))
+    if not (await session.exec(query)).rowcount:
+        raise MeetingError(MeetingProblem.CHECKED_IN)
     return meeting
 
 
-async def check_in(session: AsyncSession, meeting_id: int, member: Member, now: datetime | None = None) -> bool:
-    """ "I am here", from 30 minutes before to 60 after the start; True the first time."""
+class CheckIn(StrEnum):
+    FIRST = "first"
+    AGAIN = "again"  # already checked in: nothing changes
+    REPLACED_EXCUSE = "replaced_excuse"  # they had sent an excuse, which no longer stands
+
+
+async def check_in(session: AsyncSession, meeting_id: int, member: Member, now: datetime | None = None) -> CheckIn:
+    """ "I am here", from 30 minutes before to 60 after the start, until the list is confirmed. A
+    check-in at the meeting replaces an earlier excuse (the later action counts); what the secretary
+    recorded stays (MARKED)."""
     now = now or utcnow()
-    meeting, _invitation_row = await _invitation(session, meeting_id, member)
+    meeting, invitation = await _invitation(session, meeting_id, member)
     opens, closes = check_in_window(meeting)
-    if not opens <= now <= closes:
+    if not opens <= now <= closes or meeting.attendance_confirmed_at is not None:
         raise MeetingError(MeetingProblem.CHECK_IN_CLOSED)
+    if invitation.attendance is not None and invitation.attendance is not Attendance.PRESENT:
+        raise MeetingError(MeetingProblem.MARKED, invitation.attendance.value)
+    excused = invitation.rsvp is Rsvp.EXCUSED
     result = await session.exec(
         update(MeetingInvitation)
         .where(col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id)
         .where(col(MeetingInvitation.checked_in_at).is_(None))
-        .values(checked_in_at=now)
+        .values(checked_in_at=now, rsvp=Rsvp.ATTENDING, reason=None)
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return CheckIn.AGAIN
+    return CheckIn.REPLACED_EXCUSE if excused else CheckIn.FIRST
 
 
 async def mark(
@@ -619,10 +684,16 @@ async def mark(
     attendance: Attendance,
     reason: str | None = None,
 ) -> None:
-    """The secretary records a member's attendance (members without phones); audited."""
+    """The secretary records a member's attendance (members without phones), or accepts a member's
+    reason by marking them excused (their reason is kept unless another is given); audited. Not
+    after the list is confirmed (CONFIRMED)."""
     await check_meeting(session, actor, meeting)
     if meeting.status is not MeetingStatus.CALLED:
         raise MeetingError(MeetingProblem.NOT_CALLED)
+    if meeting.attendance_confirmed_at is not None:
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    if attendance is Attendance.UNRECORDED:
+        raise ValueError("the secretary records present, excused or absent")
     invitation = await session.get(MeetingInvitation, (meeting.id, member_id))
     if invitation is None:
         raise MeetingError(MeetingProblem.NOT_INVITED)
@@ -631,6 +702,8 @@ async def mark(
     invitation.marked_by_member_id = actor.id
     if attendance is Attendance.EXCUSED and reason:
         invitation.reason = " ".join(reason.split())[:MAX_REASON]
+    elif attendance is not Attendance.EXCUSED and invitation.rsvp is Rsvp.EXCUSED:
+        invitation.rsvp = None  # their excuse was not accepted, or they came after all
     session.add(invitation)
     session.add(
         AuditEvent(
@@ -647,6 +720,132 @@ async def mark(
 
 async def summary(session: AsyncSession, meeting: Meeting) -> Summary:
     return summarize(meeting, [invitation for invitation, _ in await invitations(session, meeting.id or 0)])
+
+
+async def confirm_attendance(
+    session: AsyncSession,
+    actor: Actor,
+    meeting: Meeting,
+    messages: MeetingMessages,
+    tz: tzinfo,
+    *,
+    rest_absent: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """The secretary confirms the attendance list, which makes it final (DESIGN.md §4). Every
+    member must be recorded first; ``rest_absent`` is the secretary's explicit "the remaining
+    comrades: absent without reason" (not for members whose reason awaits a decision). Then the
+    branch secretary is warned of members near the Quy định 29 ground for removal. The number of
+    messages queued."""
+    now = now or utcnow()
+    await check_meeting(session, actor, meeting)
+    if meeting.status is not MeetingStatus.CALLED:
+        raise MeetingError(MeetingProblem.NOT_CALLED)
+    if meeting.starts_at > now:
+        raise MeetingError(MeetingProblem.NOT_STARTED)
+    if meeting.attendance_confirmed_at is not None:
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    invited = await invitations(session, meeting.id or 0)
+    waiting = [member.full_name for invitation, member in invited if excuse_waiting(invitation)]
+    if waiting:
+        raise MeetingError(MeetingProblem.EXCUSES_WAITING, ", ".join(waiting))
+    unrecorded = [(i, m) for i, m in invited if attendance_of(i) is Attendance.UNRECORDED]
+    if unrecorded and not rest_absent:
+        raise MeetingError(MeetingProblem.UNRECORDED_LEFT, str(len(unrecorded)))
+    # The claim: a double tap, or two secretaries at once, confirm once.
+    claimed = await session.exec(
+        update(Meeting)
+        .where(col(Meeting.id) == meeting.id, col(Meeting.attendance_confirmed_at).is_(None))
+        .values(attendance_confirmed_at=now, attendance_confirmed_by_member_id=actor.id)
+    )
+    if not claimed.rowcount:
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    await session.refresh(meeting)
+    for invitation, _member in unrecorded:
+        invitation.attendance, invitation.marked_by_member_id = Attendance.ABSENT, actor.id
+        session.add(invitation)
+    counts = summarize(meeting, [invitation for invitation, _ in invited])
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id, action="meeting.attendance_confirmed", subject_type="meeting",
+            subject_id=meeting.id,
+            after={"present": counts.present, "excused": counts.excused, "absent": counts.absent,
+                   "marked_absent": [m.id for _, m in unrecorded], "valid": counts.valid},
+        )
+    )  # fmt: skip
+    await session.flush()
+    absent = [member for invitation, member in invited if invitation.attendance is Attendance.ABSENT]
+    return await _warn_of_absences(session, meeting, absent, messages, tz)
+
+
+def _month(moment: datetime, tz: tzinfo) -> date:
+    return moment.astimezone(tz).date().replace(day=1)
+
+
+def _months_back(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def unexcused_months(session: AsyncSession, member_id: int, now: datetime, tz: tzinfo) -> list[date]:
+    """The months of the last twelve (this one included) in which the member missed a regular
+    branch meeting (sinh hoạt chi bộ định kỳ) without reason, by confirmed attendance only: the
+    count Quy định 29 makes a ground for removal at three. An exempt member did not have to come."""
+    since = _months_back(_month(now, tz), ABSENCE_WINDOW_MONTHS - 1)
+    rows = await session.exec(
+        select(Meeting.starts_at)
+        .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
+        .where(MeetingInvitation.member_id == member_id, Meeting.status == MeetingStatus.CALLED)
+        .where(Meeting.kind == MeetingKind.REGULAR, col(Meeting.branch_id).is_not(None))
+        .where(col(Meeting.attendance_confirmed_at).is_not(None), col(MeetingInvitation.exempt).is_(False))
+        .where(MeetingInvitation.attendance == Attendance.ABSENT)
+        .where(col(Meeting.starts_at) >= now - timedelta(days=400), col(Meeting.starts_at) <= now)
+    )
+    return sorted({month for starts_at in rows.all() if (month := _month(starts_at, tz)) >= since})
+
+
+async def _warn_of_absences(
+    session: AsyncSession, meeting: Meeting, absent: list[Member], messages: MeetingMessages, tz: tzinfo
+) -> int:
+    """Warn the branch secretary, and only the secretary, of members who have now missed regular
+    meetings without reason in two months of the last twelve (Quy định 29: three is a ground
+    for removal)."""
+    if meeting.kind is not MeetingKind.REGULAR or meeting.branch_id is None:
+        return 0
+    now = meeting.attendance_confirmed_at or utcnow()
+    warned: list[AbsenceWarning] = []
+    for member in absent:
+        if not member.active:
+            continue
+        months = await unexcused_months(session, member.id or 0, now, tz)
+        if len(months) >= ABSENCE_WARNING_MONTHS:
+            warned.append(AbsenceWarning(member.full_name, months))
+    if not warned:
+        return 0
+    # The branch's secretary; a branch without one, the commune committee's secretary.
+    people = list(
+        (
+            await session.exec(
+                select(Member)
+                .where(col(Member.active).is_(True), Member.branch_id == meeting.branch_id)
+                .where(Member.role == Role.SECRETARY)
+                .order_by(col(Member.id))
+            )
+        ).all()
+    ) or list(
+        (
+            await session.exec(
+                select(Member)
+                .where(col(Member.active).is_(True), Member.committee_role == Role.SECRETARY)
+                .order_by(col(Member.id))
+            )
+        ).all()
+    )
+    identities = await push_identities(session, [m.id or 0 for m in people])
+    return sum(
+        _queue(session, person, identities.get(person.id or 0, []), messages.absence_warning(person, meeting, warned))
+        for person in people
+    )
 
 
 # --- minutes and documents ----------------------------------------------------------------------
@@ -794,14 +993,15 @@ class MemberRate:
 async def attendance_rates(
     session: AsyncSession, branch_id: int, now: datetime | None = None, since: timedelta = YEAR
 ) -> list[MemberRate]:
-    """Per active member of the branch, over the branch's meetings of the last year that are over."""
+    """Per active member of the branch, over the branch's meetings of the last year whose attendance
+    the secretary confirmed (only a confirmed list is final)."""
     now = now or utcnow()
     rows = await session.exec(
         select(MeetingInvitation, Member)
         .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
         .where(Member.branch_id == branch_id, col(Member.active).is_(True), Meeting.status == MeetingStatus.CALLED)
-        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) <= now - CHECK_IN_AFTER)
+        .where(col(Meeting.starts_at) >= now - since, col(Meeting.attendance_confirmed_at).is_not(None))
     )
     rates: dict[int, MemberRate] = {}
     for invitation, member in rows.all():
@@ -838,19 +1038,6 @@ async def meetings_managed(
         )
     ).all()
     return [*upcoming, *past][:limit]
-
-
-async def unexcused_in_year(session: AsyncSession, member_id: int, now: datetime) -> int:
-    """Meetings of the last year the member had to attend and missed without a reason (an exempt
-    member did not have to)."""
-    rows = await session.exec(
-        select(MeetingInvitation)
-        .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
-        .where(MeetingInvitation.member_id == member_id, Meeting.status == MeetingStatus.CALLED)
-        .where(col(MeetingInvitation.exempt).is_(False))
-        .where(col(Meeting.starts_at) >= now - YEAR, col(Meeting.attendance_closed_at).is_not(None))
-    )
-    return sum(attendance_of(invitation) is Attendance.ABSENT for invitation in rows.all())
 
 
 # --- the scheduler's work -----------------------------------------------------------------------
@@ -916,7 +1103,7 @@ async def run_due(
         if job.kind is MeetingJobKind.START_SUMMARY:
             await _start_summary(session, job, meeting, messages, now, run)
         elif job.kind is MeetingJobKind.CLOSE_ATTENDANCE:
-            await _close_attendance(session, job, meeting, messages, now, run)
+            _close_attendance(session, job, meeting, now, run)
         elif job.kind is MeetingJobKind.NEXT_MEETING:
             await _call_next(session, job, meeting, messages, tz, now, run)
     await session.flush()
@@ -1022,29 +1209,14 @@ async def _start_summary(
     _done(job, now, run)
 
 
-async def _close_attendance(
-    session: AsyncSession, job: MeetingJob, meeting: Meeting, messages: MeetingMessages, now: datetime, run: DueRun
-) -> None:
-    """After the check-in window: absences are final; the secretary hears of members who have now
-    missed two meetings without reason within a year."""
+def _close_attendance(session: AsyncSession, job: MeetingJob, meeting: Meeting, now: datetime, run: DueRun) -> None:
+    """After the check-in window members can no longer check themselves in. Nobody becomes absent
+    here: whoever was not recorded stays "not recorded" until the secretary confirms the list
+    (DESIGN.md §4), and the absence warning follows that confirmation."""
     if meeting.status is not MeetingStatus.CALLED:
         return _skip(session, job, "meeting cancelled", run)
     meeting.attendance_closed_at = now
     session.add(meeting)
-    await session.flush()
-    warned: list[tuple[str, int]] = []
-    for invitation, member in await invitations(session, meeting.id or 0):
-        if member.active and not invitation.exempt and attendance_of(invitation) is Attendance.ABSENT:
-            count = await unexcused_in_year(session, member.id or 0, now)
-            if count >= ABSENCE_WARNING_AT:
-                warned.append((member.full_name, count))
-    if warned:
-        people = await secretaries(session, meeting)
-        identities = await push_identities(session, [m.id or 0 for m in people])
-        for person in people:
-            run.messages += _queue(
-                session, person, identities.get(person.id or 0, []), messages.absence_warning(person, meeting, warned)
-            )
     _done(job, now, run)
 
 
@@ -1073,7 +1245,7 @@ async def _call_next(
     )  # fmt: skip
     session.add(following)
     await session.flush()
-    members = await recipients(session, Audience.from_json(following.audience))
+    members = await invitees(session, following)
     if not members:
         return _skip(session, job, "nobody to invite", run)
     following.status, following.called_at = MeetingStatus.CALLED, now
@@ -1104,7 +1276,7 @@ async def invite_latecomers(session: AsyncSession, messages: MeetingMessages, no
     reached = 0
     for meeting in ahead:
         invited = {i.member_id: i for i, _member in await invitations(session, meeting.id or 0)}
-        members = await recipients(session, Audience.from_json(meeting.audience))
+        members = await invitees(session, meeting)
         newcomers = [m for m in members if m.id not in invited]
         if newcomers:
             reached += await _invite(session, meeting, newcomers, messages, now)

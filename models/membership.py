@@ -7,7 +7,8 @@ before and after, in the caller's transaction. Chat handlers and the CLI both co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.permissions import Actor, Permission, Target, may
+from models.permissions import Actor, Permission, RoleRefusal, ServerOperator, Target, may, role_refusal
 from models.phones import normalize_phone
 from models.roster import parse_date
 from models.tables import AuditEvent, DeactivationReason, Gender, Invite, Member, MemberStatus, Role, utcnow
@@ -42,6 +43,14 @@ class ChangeProblem(StrEnum):
     INACTIVE = "inactive"
     ALREADY_ACTIVE = "already_active"
     FORMULA = "formula"
+    PROBATION_NOT_OVER = "probation_not_over"  # value: the day it ends (ISO)
+    NO_ADMISSION_DATE = "no_admission_date"
+    BAD_VOTE = "bad_vote"  # not "in favour/official members" with 0 <= in favour <= official members
+    VOTE_SHORT = "vote_short"  # value: "in favour/official members"
+    ROLE_SELF = "role_self"
+    ROLE_ABOVE_OWN = "role_above_own"
+    ROLE_PROBATIONARY = "role_probationary"
+    ROLE_COMMUNE_ONLY = "role_commune_only"
 
 
 class InvalidChange(ValueError):
@@ -51,9 +60,40 @@ class InvalidChange(ValueError):
         self.value = value
 
 
+# Quy định 29 on admission and probation (DESIGN.md §4): probation lasts 12 months from the
+# admission; the branch then votes, and it needs at least two thirds of its official members; the
+# member is official from the end of the 12 months. Secretaries see who is due this many days ahead.
+PROBATION_MONTHS = 12
+PROMOTION_VOTE = (2, 3)
+DUE_AHEAD = timedelta(days=30)
+
+_ROLE_PROBLEMS = {
+    RoleRefusal.SELF: ChangeProblem.ROLE_SELF,
+    RoleRefusal.ABOVE_OWN: ChangeProblem.ROLE_ABOVE_OWN,
+    RoleRefusal.PROBATIONARY: ChangeProblem.ROLE_PROBATIONARY,
+    RoleRefusal.COMMUNE_ONLY: ChangeProblem.ROLE_COMMUNE_ONLY,
+}
+
 # What a secretary may set directly; status, branch, exemption and activity have their own verbs.
 EDITABLE = ("full_name", "birth_date", "gender", "phone", "card_number", "role", "notes", "date_admitted")
 _TEXT_LIMITS = {"full_name": 200, "card_number": 20, "notes": 2000}
+
+
+def probation_end(admitted: date) -> date:
+    """The day probation ends: 12 months from the admission (28 February for one admitted on a 29th)."""
+    year, month = divmod(admitted.month - 1 + PROBATION_MONTHS, 12)
+    year += admitted.year
+    month += 1
+    try:
+        return admitted.replace(year=year, month=month)
+    except ValueError:
+        return date(year, month, 28)
+
+
+def _check_role(actor: Actor, member: Member, role: Role | None, *, committee: bool = False) -> None:
+    refusal = role_refusal(actor, member, role, committee=committee)
+    if refusal is not None:
+        raise InvalidChange(_ROLE_PROBLEMS[refusal], member.full_name)
 
 
 def check(actor: Actor, permission: Permission, target: Target) -> None:
@@ -155,7 +195,12 @@ async def add_member(session: AsyncSession, actor: Actor, branch_id: int, values
     member = Member(branch_id=branch_id, status=MemberStatus.PROBATIONARY, **fields)
     official = values.get("date_official")
     if isinstance(official, date):
+        admitted = fields.get("date_admitted")
+        if isinstance(admitted, date) and official < probation_end(admitted):  # Quy định 29: 12 months
+            raise InvalidChange(ChangeProblem.PROBATION_NOT_OVER, probation_end(admitted).isoformat())
         member.status, member.date_official = MemberStatus.OFFICIAL, official
+    if member.role is not Role.MEMBER:
+        _check_role(actor, member.model_copy(update={"role": Role.MEMBER}), member.role)
     session.add(member)
     await session.flush()
     session.add(
@@ -179,6 +224,8 @@ async def edit_member(
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     cleaned = {key: _clean(key, value) for key, value in changes.items()}
+    if "role" in cleaned:
+        _check_role(actor, member, cleaned["role"])
     if "card_number" in cleaned:
         await _check_card(session, member, cleaned["card_number"])
     before = _snapshot(member, cleaned)
@@ -211,19 +258,129 @@ async def move_member(session: AsyncSession, actor: Actor, member: Member, branc
     _audit(session, actor, "member.moved", member, before)
 
 
-async def promote(session: AsyncSession, actor: Actor, member: Member, on: date) -> None:
-    """Probationary -> official from ``on`` (the date of the decision)."""
+def check_promotion(actor: Actor, member: Member, today: date | None = None) -> date | None:
+    """The day probation ends, when the member may be made official now (Quy định 29: not before
+    the end of the 12 months); raises the reason otherwise. None for a date joined that is unknown,
+    which only the server operator, copying the register, may leave so."""
     _editable(actor, member, Permission.EDIT_MEMBER)
     if member.status is MemberStatus.OFFICIAL:
         raise InvalidChange(ChangeProblem.ALREADY_OFFICIAL)
-    if on > date.today():
+    if member.date_admitted is None:
+        if isinstance(actor, ServerOperator):
+            return None
+        raise InvalidChange(ChangeProblem.NO_ADMISSION_DATE, member.full_name)
+    end = probation_end(member.date_admitted)
+    if (today or date.today()) < end:
+        raise InvalidChange(ChangeProblem.PROBATION_NOT_OVER, end.isoformat())
+    return end
+
+
+def check_decision_day(actor: Actor, member: Member, on: date, today: date | None = None) -> date | None:
+    """``check_promotion``, and a day of the branch's decision that is neither in the future nor
+    before probation ended."""
+    today = today or date.today()
+    end = check_promotion(actor, member, today)
+    if on > today:
         raise InvalidChange(ChangeProblem.DATE_IN_FUTURE, on.isoformat())
     if member.date_admitted is not None and on < member.date_admitted:
         raise InvalidChange(ChangeProblem.OFFICIAL_BEFORE_ADMITTED, on.isoformat())
+    if end is not None and on < end:
+        raise InvalidChange(ChangeProblem.PROBATION_NOT_OVER, end.isoformat())
+    return end
+
+
+def parse_vote(text: str) -> tuple[int, int]:
+    """ "8/10" or "8 10": the count in favour and the number of official members."""
+    parts = [p for p in text.replace("/", " ").replace(",", " ").split() if p]
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 5 for p in parts):
+        raise InvalidChange(ChangeProblem.BAD_VOTE, text[:40])
+    votes_for, officials = int(parts[0]), int(parts[1])
+    if officials < 1 or votes_for > officials:
+        raise InvalidChange(ChangeProblem.BAD_VOTE, text[:40])
+    return votes_for, officials
+
+
+async def promote(
+    session: AsyncSession,
+    actor: Actor,
+    member: Member,
+    on: date,
+    *,
+    vote: tuple[int, int] | None = None,
+    today: date | None = None,
+) -> None:
+    """Probationary -> official, by the branch's decision taken on ``on`` with ``vote`` = (in favour,
+    official members of the branch). Quy định 29: not before probation ends; at least two thirds of
+    the official members in favour; official from the end of the 12 months, not from the decision.
+    The server operator copying the register may omit the vote (the decision exists on paper)."""
+    end = check_decision_day(actor, member, on, today)
+    if vote is None and not isinstance(actor, ServerOperator):
+        raise InvalidChange(ChangeProblem.BAD_VOTE)
+    if vote is not None:
+        votes_for, officials = vote
+        if officials < 1 or not 0 <= votes_for <= officials:
+            raise InvalidChange(ChangeProblem.BAD_VOTE, f"{votes_for}/{officials}")
+        numerator, denominator = PROMOTION_VOTE
+        if votes_for * denominator < officials * numerator:  # at least two thirds (Quy định 29)
+            raise InvalidChange(ChangeProblem.VOTE_SHORT, f"{votes_for}/{officials}")
     before = _snapshot(member, ("status", "date_official"))
-    member.status, member.date_official = MemberStatus.OFFICIAL, on
+    member.status, member.date_official = MemberStatus.OFFICIAL, end or on
     session.add(member)
-    _audit(session, actor, "member.promoted", member, before)
+    session.add(
+        AuditEvent(
+            actor_member_id=actor.id,
+            action="member.promoted",
+            subject_type="member",
+            subject_id=member.id,
+            before=before,
+            after={
+                **_snapshot(member, ("status", "date_official")),
+                "decided_on": on.isoformat(),
+                **({"votes_for": vote[0], "officials": vote[1]} if vote is not None else {}),
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Due:
+    """A probationary member whose probation has ended, or ends within ``DUE_AHEAD``."""
+
+    member: Member
+    ends: date
+
+
+async def probation_due(session: AsyncSession, actor: Actor, today: date | None = None) -> list[Due]:
+    """Probationary members of the branches the actor keeps whose 12 months end within 30 days or
+    have ended (the branch should vote within 30 working days of the end: Quy định 29), earliest
+    first."""
+    today = today or date.today()
+    rows = await session.exec(
+        select(Member)
+        .where(col(Member.active).is_(True), Member.status == MemberStatus.PROBATIONARY)
+        .where(col(Member.date_admitted).is_not(None))
+        .order_by(col(Member.date_admitted), col(Member.id))
+    )
+    due = []
+    for member in rows.all():
+        if member.date_admitted is None or not may(actor, Permission.EDIT_MEMBER, target_of(member)):
+            continue
+        ends = probation_end(member.date_admitted)
+        if ends <= today + DUE_AHEAD:
+            due.append(Due(member, ends))
+    return due
+
+
+async def set_committee_role(session: AsyncSession, actor: Actor, member: Member, role: Role | None) -> None:
+    """An office in the commune committee (đảng ủy), or none: set only by the committee's secretary
+    (DESIGN.md §4), never on oneself, never for a probationary member."""
+    _editable(actor, member, Permission.EDIT_MEMBER)
+    role = None if role is Role.MEMBER else role
+    _check_role(actor, member, role, committee=True)
+    before = _snapshot(member, ("committee_role",))
+    member.committee_role = role
+    session.add(member)
+    _audit(session, actor, "member.committee_role", member, before)
 
 
 async def set_exempt(session: AsyncSession, actor: Actor, member: Member, exempt: bool) -> None:
@@ -237,7 +394,8 @@ async def set_exempt(session: AsyncSession, actor: Actor, member: Member, exempt
 async def deactivate(
     session: AsyncSession, actor: Actor, member: Member, reason: DeactivationReason, on: date | None = None
 ) -> None:
-    """Moved away, died, expelled: kept for history, gone from every audience, vote and menu.
+    """Off the roster for one of the register's reasons (transferred, name removed, expelled,
+    resigned, died): nothing is deleted; kept for history, gone from every audience, vote and menu.
     Their unused invite codes stop working; their linked accounts are treated as strangers'."""
     _editable(actor, member, Permission.EDIT_MEMBER)
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from models.tables import Member, Role
+from models.tables import Member, MemberStatus, Role
 
 
 class Permission(StrEnum):
@@ -83,3 +83,39 @@ def may(actor: Actor | None, permission: Permission, target: Target) -> bool:
 def leads_any_branch(actor: Actor | None) -> bool:
     """Whether the actor has management tools at all (the "Manage" button)."""
     return scope_of(actor) in (Scope.BRANCH, Scope.COMMUNE)
+
+
+# Offices in order (DESIGN.md §4: nobody grants a role above their own).
+_RANK = {Role.MEMBER: 0, Role.COMMITTEE_MEMBER: 1, Role.DEPUTY_SECRETARY: 2, Role.SECRETARY: 3}
+
+
+class RoleRefusal(StrEnum):
+    SELF = "self"  # nobody sets their own office
+    ABOVE_OWN = "above_own"  # nor gives, or takes away, an office above their own
+    PROBATIONARY = "probationary"  # a probationary member holds no office
+    COMMUNE_ONLY = "commune_only"  # the commune committee's offices: only its secretary sets them
+
+
+def role_refusal(actor: Actor, member: Member, role: Role | None, *, committee: bool = False) -> RoleRefusal | None:
+    """Why the actor may not give ``member`` this office (in the branch, or in the commune committee
+    with ``committee``), or None when they may. The table ``may`` is asked first, separately.
+
+    Sources (DESIGN.md §4; their exact texts could not be checked from here): probationary members
+    have every right except voting, standing and electing (Charter art. 5; Quy định 294-QĐ/TW), so
+    hold no office; the commune committee (đảng ủy) is elected at commune level and its offices are
+    set there."""
+    current = member.committee_role if committee else member.role
+    if role not in (None, Role.MEMBER) and member.status is MemberStatus.PROBATIONARY:
+        return RoleRefusal.PROBATIONARY
+    if isinstance(actor, ServerOperator) or role == current:
+        return None
+    if actor.id is not None and actor.id == member.id:
+        return RoleRefusal.SELF
+    if committee:
+        return None if actor.committee_role is Role.SECRETARY else RoleRefusal.COMMUNE_ONLY
+    if actor.committee_role in _LEADERS:
+        return None  # a commune leader stands above every branch office
+    own = _RANK[actor.role]
+    if _RANK[role or Role.MEMBER] > own or _RANK[current or Role.MEMBER] > own:
+        return RoleRefusal.ABOVE_OWN
+    return None

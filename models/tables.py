@@ -65,10 +65,13 @@ class Gender(StrEnum):
 
 
 class DeactivationReason(StrEnum):
-    MOVED_AWAY = "moved_away"
-    DIED = "died"
-    EXPELLED = "expelled"
-    OTHER = "other"
+    """Why a member left the roster, as the party register records it (DESIGN.md §4)."""
+
+    TRANSFERRED = "transferred"  # chuyển sinh hoạt đảng
+    REMOVED = "removed"  # xóa tên
+    EXPELLED = "expelled"  # khai trừ
+    RESIGNED = "resigned"  # xin ra khỏi Đảng
+    DIED = "died"  # từ trần
 
 
 class Platform(StrEnum):
@@ -92,8 +95,8 @@ class Branch(SQLModel, table=True):
     committee_id: int = Field(foreign_key="committee.id", index=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)
-    # A meeting is valid when MORE than this fraction of those who must attend are present: common
-    # practice, not a rule of the Charter (DESIGN.md §4), so each branch may change it.
+    # A meeting is valid when AT LEAST this fraction of those who must attend are present (DESIGN.md
+    # §4: the one sourced figure is "at least 2/3"), a default each branch may change.
     meeting_quorum_numerator: int = 2
     meeting_quorum_denominator: int = 3
 
@@ -335,8 +338,9 @@ class Rsvp(StrEnum):
 
 class Attendance(StrEnum):
     PRESENT = "present"
-    EXCUSED = "excused"
-    ABSENT = "absent"  # without a reason
+    EXCUSED = "excused"  # a reason the secretary accepted
+    ABSENT = "absent"  # without a reason: only ever what the secretary recorded
+    UNRECORDED = "unrecorded"  # chưa ghi nhận: nobody marked them and they did not check in (never stored)
 
 
 class Meeting(SQLModel, table=True):
@@ -361,13 +365,17 @@ class Meeting(SQLModel, table=True):
     # the first one's id as ``series_id``.
     repeat_day: int | None = None
     series_id: int | None = Field(default=None, index=True)
-    # Valid when MORE than numerator/denominator of those who must attend are present (copied from
+    # Valid when AT LEAST numerator/denominator of those who must attend are present (copied from
     # the branch's setting when the meeting is called, so a later change does not rewrite history).
     quorum_numerator: int = 2
     quorum_denominator: int = 3
     minutes_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     conclusions: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # When members' own check-in closed (an hour after the start).
     attendance_closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # When the secretary confirmed the attendance list: only then is it final (DESIGN.md §4).
+    attendance_confirmed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    attendance_confirmed_by_member_id: int | None = Field(default=None, foreign_key="member.id")
 
 
 class MeetingFile(SQLModel, table=True):
@@ -404,7 +412,7 @@ class MeetingInvitation(SQLModel, table=True):
 class MeetingJobKind(StrEnum):
     REMINDER = "reminder"
     START_SUMMARY = "start_summary"  # to the secretary at the start: who said they will come
-    CLOSE_ATTENDANCE = "close_attendance"  # after the check-in window: warn about absences
+    CLOSE_ATTENDANCE = "close_attendance"  # after the check-in window: members' own check-in closes
     NEXT_MEETING = "next_meeting"  # a repeating meeting calls its next one
 
 

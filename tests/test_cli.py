@@ -167,8 +167,9 @@ def test_the_roster_is_kept_right_from_the_command_line(tmp_path: Path, database
     assert duplicate.returncode == 1 and "đã có số thẻ 093-111" in duplicate.stderr
     revoked = run_chibo("members", "revoke-invite", "Mai Văn Sơn", env=env, cwd=tmp_path)
     assert "1 unused invite code(s) revoked" in revoked.stdout
-    left = run_chibo("members", "deactivate", "093-111", "--reason", "moved_away", env=env, cwd=tmp_path)
-    assert left.returncode == 0 and "no longer active (moved_away)" in left.stdout
+    # The register's reasons for leaving the roster (DESIGN.md §4); "moved_away" became "transferred".
+    left = run_chibo("members", "deactivate", "093-111", "--reason", "transferred", env=env, cwd=tmp_path)
+    assert left.returncode == 0 and "no longer active (transferred)" in left.stdout
     again = run_chibo("members", "edit", "093-111", "--name", "X Y", env=env, cwd=tmp_path)
     assert again.returncode == 1 and "không còn sinh hoạt" in again.stderr
     assert "active again" in run_chibo("members", "reactivate", "093-111", env=env, cwd=tmp_path).stdout

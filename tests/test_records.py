@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.contract import Reply
+from models.membership import probation_end
 from models.tables import AuditEvent, Branch, ChannelIdentity, DeactivationReason, Member, MemberStatus, Role, utcnow
 from tests.chat import button, labels, say
 from tests.conftest import Demo, member_named
@@ -30,38 +31,87 @@ async def events(runtime: Runtime, action: str) -> list[AuditEvent]:
         return list((await session.exec(select(AuditEvent).where(AuditEvent.action == action))).all())
 
 
+async def admitted_on(runtime: Runtime, name: str, day: date) -> None:
+    """Set the date the member joined the Party (the demo's dates are fixed years, the tests' today is not)."""
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.full_name) == name).values(date_admitted=day))
+
+
 async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Runtime, demo: Demo) -> None:
+    """Quy định 29: after 12 months of probation the branch votes (at least 2/3 of its official
+    members); the member is official from the end of the 12 months, not from the day of the vote.
+    Was: official from the day the secretary tapped, with no vote recorded."""
+    admitted = date.today() - timedelta(days=400)
+    await admitted_on(runtime, "Trịnh Thị Yến", admitted)
+    ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
     assert "Trịnh Thị Yến" in card.text and "Đảng viên dự bị" in card.text
     question = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
+    assert f"hết thời gian dự bị ngày {ends:%d/%m/%Y}" in question.text
     today = button(question, "Hôm nay")
-    done = (await say(runtime, WEST_SECRETARY, payload=today))[0]
-    assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {date.today():%d/%m/%Y})" in done.text
+    vote = (await say(runtime, WEST_SECRETARY, payload=today))[0]
+    assert "ít nhất hai phần ba tán thành" in vote.text
+    assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "bảy trên chín"))[0].text
+    done = (await say(runtime, WEST_SECRETARY, "6/9"))[0]  # exactly two thirds is enough
+    assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in done.text
     again = (await say(runtime, WEST_SECRETARY, payload=today))[0]  # a double tap
     assert "đã là đảng viên chính thức" in again.text
     member = await member_named(runtime, "Trịnh Thị Yến")
-    assert member.status is MemberStatus.OFFICIAL and member.date_official == date.today()
+    assert member.status is MemberStatus.OFFICIAL and member.date_official == ends
     [promoted] = await events(runtime, "member.promoted")
     secretary = await member_named(runtime, "Lý Văn Quang")
     assert promoted.actor_member_id == secretary.id
     assert promoted.before == {"status": "probationary", "date_official": None}
-    assert promoted.after == {"status": "official", "date_official": date.today().isoformat()}
+    assert promoted.after == {
+        "status": "official", "date_official": ends.isoformat(), "decided_on": date.today().isoformat(),
+        "votes_for": 6, "officials": 9,
+    }  # fmt: skip
     history = (await say(runtime, WEST_SECRETARY, payload=button(done, "Lịch sử")))[0].text
     assert "Lý Văn Quang công nhận chính thức Trịnh Thị Yến" in history
     assert "loại đảng viên: Đảng viên dự bị → Đảng viên chính thức" in history
+    assert f"chi bộ biểu quyết ngày {date.today():%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
 
 
 async def test_a_typed_promotion_date_is_checked(runtime: Runtime, demo: Demo) -> None:
+    admitted = date.today() - timedelta(days=430)
+    await admitted_on(runtime, "Cao Văn Dũng", admitted)
+    ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    card = await open_card(runtime, WEST_SECRETARY, "Cao Văn Dũng")  # admitted in 2025
+    card = await open_card(runtime, WEST_SECRETARY, "Cao Văn Dũng")
     await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức"))
     future = (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")
     assert "trong tương lai" in (await say(runtime, WEST_SECRETARY, future))[0].text
     assert "trước ngày vào Đảng" in (await say(runtime, WEST_SECRETARY, "01/01/2020"))[0].text
     assert "không phải là ngày" in (await say(runtime, WEST_SECRETARY, "hôm qua"))[0].text
-    saved = (await say(runtime, WEST_SECRETARY, "02/01/2026"))[0]
-    assert "Đảng viên chính thức (từ 02/01/2026)" in saved.text
+    # Quy định 29: the branch's decision cannot come before the 12 months end.
+    early = (await say(runtime, WEST_SECRETARY, f"{ends - timedelta(days=1):%d/%m/%Y}"))[0]
+    assert f"từ ngày {ends:%d/%m/%Y}, không sớm hơn" in early.text
+    asked = (await say(runtime, WEST_SECRETARY, f"{ends + timedelta(days=10):%d/%m/%Y}"))[0]
+    assert "số tán thành và số đảng viên chính thức" in asked.text
+    assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "10/9"))[0].text  # more than all
+    short = (await say(runtime, WEST_SECRETARY, "5/9"))[0]  # fewer than two thirds
+    assert "5/9: chưa đủ hai phần ba đảng viên chính thức" in short.text and "Đảng viên dự bị" in short.text
+    assert (await member_named(runtime, "Cao Văn Dũng")).status is MemberStatus.PROBATIONARY
+    await say(runtime, WEST_SECRETARY, payload=button(short, "Công nhận chính thức"))
+    await say(runtime, WEST_SECRETARY, f"{ends + timedelta(days=10):%d/%m/%Y}")
+    saved = (await say(runtime, WEST_SECRETARY, "8/9"))[0]
+    assert f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in saved.text
+
+
+async def test_a_member_admitted_yesterday_cannot_be_made_official_today(runtime: Runtime, demo: Demo) -> None:
+    """Quy định 29: probation is 12 months from admission and nobody is made official earlier; the
+    refusal says from when it is possible. Was: a member admitted yesterday could be made official."""
+    yesterday = date.today() - timedelta(days=1)
+    await admitted_on(runtime, "Trịnh Thị Yến", yesterday)
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
+    refused = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
+    assert f"từ ngày {probation_end(yesterday):%d/%m/%Y}, không sớm hơn" in refused.text
+    forged = (await say(runtime, WEST_SECRETARY, payload=f"mp:{(await member_named(runtime, 'Trịnh Thị Yến')).id}"))[0]
+    assert "không sớm hơn" in forged.text
+    member = await member_named(runtime, "Trịnh Thị Yến")
+    assert member.status is MemberStatus.PROBATIONARY and await events(runtime, "member.promoted") == []
 
 
 async def test_editing_a_phone_asks_again_until_it_is_a_number(runtime: Runtime, demo: Demo) -> None:
@@ -107,9 +157,15 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, MEMBER, f"/start {demo.code('Tạ Văn Bình')}")
     card = await open_card(runtime, WEST_SECRETARY, "Tạ Văn Bình")
-    reasons = (await say(runtime, WEST_SECRETARY, payload=button(card, "Thôi sinh hoạt")))[0]
+    reasons = (await say(runtime, WEST_SECRETARY, payload=button(card, "Đưa ra khỏi danh sách")))[0]
+    # The register's five reasons (DESIGN.md §4), nothing deleted.
+    assert [b.label for row in reasons.buttons for b in row][:5] == [
+        "chuyển sinh hoạt đảng", "xóa tên", "bị khai trừ", "xin ra khỏi Đảng", "từ trần",
+    ]  # fmt: skip
+    assert "Không có gì bị xóa" in reasons.text
     done = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
-    assert f"Thôi sinh hoạt từ {date.today():%d/%m/%Y} (từ trần)" in done.text
+    assert f"Ra khỏi danh sách từ {date.today():%d/%m/%Y} (từ trần)" in done.text
+    assert not any(sign in done.text + str(done.buttons) for sign in ("💤", "🕊", "🛌", "😴"))
     member = await member_named(runtime, "Tạ Văn Bình")
     assert not member.active and member.deactivation_reason is DeactivationReason.DIED
     assert "chỉ phục vụ đảng viên" in (await say(runtime, MEMBER, "/me"))[0].text
@@ -117,7 +173,7 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     assert "Tạ Văn Bình" not in roster
     # A mistake can be undone.
     back = (await say(runtime, WEST_SECRETARY, payload=button(done, "Khôi phục")))[0]
-    assert "Đã lưu" in back.text and "Thôi sinh hoạt từ" not in back.text
+    assert "Đã lưu" in back.text and "Ra khỏi danh sách từ" not in back.text
     assert "Tạ Văn Bình" in (await say(runtime, MEMBER, "/me"))[0].text
 
 
