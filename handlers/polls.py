@@ -733,6 +733,8 @@ async def paper_ballot(ctx: Context, actor: Member, argument: str) -> list[Reply
     buttons = tuple(
         (_button(label, Action.PAPER_VOTE, f"{poll.id}:{member.id}:{1 << i}"),) for i, label in enumerate(poll.options)
     )
+    if poll.kind is PollKind.ELECTION:
+        buttons += ((_button("⬜ " + _("Blank ballot"), Action.PAPER_VOTE, f"{poll.id}:{member.id}:0"),),)
     return [Reply(_("The paper vote of {name}:").format(name=member.full_name), buttons=buttons)]
 
 
