@@ -166,8 +166,10 @@ def decide(
     top = max(tally, default=0)
     leaders = [i for i, count in enumerate(tally) if count == top]
     leader = leaders[0] if top > 0 and len(leaders) == 1 else None
-    on_roll_deducted = deducted.exempt_absent + deducted.excused_absent
-    measured = voters if rule is PollRule.CUSTOM and base is PollBase.VOTED else eligible - on_roll_deducted
+    if rule is PollRule.CUSTOM and base is PollBase.VOTED:
+        measured, deducted = voters, Deductions()  # of the votes cast: nobody is left out of that base
+    else:
+        measured = eligible - deducted.exempt_absent - deducted.excused_absent
     needed = 0 if kind is PollKind.CONSULTATION else votes_needed(rule, measured, numerator, denominator)
     reaching = [i for i, count in enumerate(tally) if needed and count >= needed]
     chosen: tuple[int, ...] = ()

@@ -74,6 +74,11 @@ def test_a_choice_has_a_winner_only_when_one_option_reaches_the_rule() -> None:
     # More than 1/5 of the votes cast (a custom rule): two options reach it, so no single winner.
     assert decide(CHOICE, PollRule.CUSTOM, [4, 3, 1], voters=8, eligible=20, numerator=1, denominator=5,
                   base=PollBase.VOTED).chosen == ()  # fmt: skip
+    # More than 3/5 of the votes cast: 4 of 6 is, 3 of 5 is not; exempt members do not change that base.
+    of_votes = {"numerator": 3, "denominator": 5, "base": PollBase.VOTED, "deducted": Deductions(exempt_absent=4)}
+    assert decide(MOTION, PollRule.CUSTOM, [4, 2, 0], voters=6, eligible=30, **of_votes).base == 6  # type: ignore[arg-type]
+    assert decide(MOTION, PollRule.CUSTOM, [4, 2, 0], voters=6, eligible=30, **of_votes).passed  # type: ignore[arg-type]
+    assert not decide(MOTION, PollRule.CUSTOM, [3, 2, 0], voters=5, eligible=30, **of_votes).passed  # type: ignore[arg-type]
 
 
 def test_an_election_of_two_among_three_with_blank_ballots() -> None:
