@@ -25,8 +25,9 @@ from bot.invite_sheet import SheetEntry, SheetError, save_sheet
 from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.contract import Translator
 from handlers.notices import notice_body_maker
-from handlers.polls import ballot_maker
+from handlers.polls import ballot_maker, result_header, result_rows
 from handlers.polls import problem_text as poll_problem_text
 from handlers.records import problem_text
 from handlers.register import file_problem_text
@@ -59,7 +60,7 @@ from models.notices import (
     send_now,
 )
 from models.permissions import OPERATOR
-from models.polls import RESULT_HEADER, PollError, PollProblem, change_draft, publish, result_rows
+from models.polls import PollError, PollProblem, change_draft, publish
 from models.polls import create_draft as create_poll_draft
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.roster_files import RegisterFileError, Rows, read_register, write_register
@@ -74,6 +75,7 @@ from models.tables import (
     OutboxStatus,
     Poll,
     PollBase,
+    PollKind,
     PollRule,
     PollVoters,
     Role,
@@ -693,7 +695,11 @@ def polls_create(
     branch: Annotated[list[str] | None, typer.Option("--branch", help="Branch code; repeat for several")] = None,
     commune: Annotated[bool, typer.Option("--commune", help="Every branch")] = False,
     option: Annotated[
-        list[str] | None, typer.Option("--option", help="An option; default Đồng ý / Không đồng ý / Ý kiến khác")
+        list[str] | None, typer.Option("--option", help="An option; default Tán thành / Không tán thành / Ý kiến khác")
+    ] = None,
+    kind: Annotated[
+        PollKind | None,
+        typer.Option(help="motion, choice, election or consultation; default: a motion, or a choice with --option"),
     ] = None,
     choices: Annotated[int, typer.Option(min=1, max=10, help="Options each member may choose")] = 1,
     secret: Annotated[bool, typer.Option("--secret", help="Secret ballot (final, untraceable)")] = False,
@@ -721,7 +727,7 @@ def polls_create(
         "max_choices": choices, "secret": secret, "voters": voters, "rule": rule, "rule_numerator": int(numerator),
         "rule_denominator": int(denominator), "rule_base": base, "show_running": running,
         "allow_change": not final, "announce_results": not quiet,
-    }  # fmt: skip
+    } | ({"kind": kind} if kind is not None else {})  # fmt: skip
     try:
         poll_id, count = asyncio.run(_create_poll(settings, question, when, branch or [], option or [], changes))
     except LookupError as error:
@@ -771,18 +777,19 @@ def polls_results(
 ) -> None:
     """Counts, turnout and the decision as CSV; for an open vote also each voter's choice."""
     settings = _settings()
-    rows = asyncio.run(_poll_results(settings, poll_id))
+    translator = Catalogs(settings.locale).translator(None)
+    rows = asyncio.run(_poll_results(settings, poll_id, translator))
     if rows is None:
         typer.echo(f"chibo: there is no poll #{poll_id}", err=True)
         raise typer.Exit(1)
-    write_register(out, RESULT_HEADER, rows)
+    write_register(out, result_header(translator), rows)
     typer.echo(f"{len(rows)} row(s) written to {out}")
 
 
-async def _poll_results(settings: Settings, poll_id: int) -> list[list[str]] | None:
+async def _poll_results(settings: Settings, poll_id: int, translator: Translator) -> list[list[str]] | None:
     async with _database(settings) as sessions, sessions() as session:
         poll = await session.get(Poll, poll_id)
-        return None if poll is None else await result_rows(session, poll)
+        return None if poll is None else await result_rows(session, translator, poll)
 
 
 meetings_app = typer.Typer(help="Meetings and attendance.", no_args_is_help=True)

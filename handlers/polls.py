@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel.numbers import format_percent
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Catalogs, Chart, Reply, Rows, Translator
@@ -31,9 +33,11 @@ from models.polls import (
     close,
     counts,
     create_draft,
+    meeting_now,
     my_choices,
     non_voters,
     nudge,
+    open_ballots,
     open_polls_for,
     publish,
     queue_results,
@@ -41,7 +45,7 @@ from models.polls import (
     vote,
 )
 from models.roster import fold
-from models.tables import Member, Poll, PollEligible, PollRule, PollStatus, PollVoters
+from models.tables import Meeting, Member, Poll, PollEligible, PollKind, PollRule, PollStatus, PollVoters
 
 DEFAULT_DAYS = 3
 NAMES_SHOWN = 30
@@ -53,6 +57,8 @@ def _button(label: str, action: Action, argument: str = "") -> Button:
 
 def _rule_name(t: Translator, poll: Poll) -> str:
     _ = t.gettext
+    if poll.kind is PollKind.CONSULTATION:
+        return _("none: a consultation reports the counts and decides nothing")
     return {
         PollRule.MAJORITY_OF_ELIGIBLE: _("more than half of all eligible voters"),
         PollRule.TWO_THIRDS_OF_ELIGIBLE: _("at least two thirds of all eligible voters"),
@@ -62,6 +68,28 @@ def _rule_name(t: Translator, poll: Poll) -> str:
         numerator=poll.rule_numerator,
         denominator=poll.rule_denominator,
         base=_("eligible voters") if poll.rule_base.value == "eligible" else _("votes cast"),
+    )
+
+
+def kind_name(t: Translator, kind: PollKind) -> str:
+    _ = t.gettext
+    return {
+        PollKind.MOTION: _("a motion (in favour / not in favour / another opinion)"),
+        PollKind.CHOICE: _("a choice among options"),
+        PollKind.ELECTION: _("an election"),
+        PollKind.CONSULTATION: _("a consultation (counts only, nothing is adopted)"),
+    }[kind]
+
+
+def _where(t: Translator, poll: Poll) -> str:
+    """Where the vote is taken: at a meeting, or in chat between meetings (DESIGN.md §4: formal
+    decisions of the branch are taken at its meeting)."""
+    _ = t.gettext
+    if poll.meeting_id is not None:
+        return _("Taken at the branch's meeting.")
+    return _(
+        "A vote in chat between meetings gathers the members' opinions; the branch's formal decisions "
+        "are taken at its meeting."
     )
 
 
@@ -103,6 +131,14 @@ def problem_text(t: Translator, error: PollError) -> str:
 def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
     _ = t.gettext
     lines = ["🗳 " + _("Vote") + ": " + poll.question, ""]
+    if poll.kind is PollKind.ELECTION:
+        lines.append(
+            _("Election: choose at most {count}; a ballot naming nobody is a blank ballot.").format(
+                count=poll.max_choices
+            )
+        )
+    elif poll.kind is PollKind.CONSULTATION:
+        lines.append(_("Consultation: your opinion is counted; nothing is adopted by it."))
     if poll.max_choices > 1:
         lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
     else:
@@ -112,6 +148,7 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
         + " "
         + _("Until {when}.").format(when=_moment(t, poll.deadline, timezone))
     )
+    lines.append("💬 " + _where(t, poll))
     return "\n".join(lines)
 
 
@@ -122,7 +159,10 @@ def _moment(t: Translator, moment: datetime | None, timezone: Any) -> str:
 def ballot_buttons(t: Translator, poll: Poll, mask: int = 0) -> Rows:
     ident = str(poll.id)
     if poll.max_choices == 1:
-        return tuple((_button(label, Action.VOTE, f"{ident}:{1 << i}"),) for i, label in enumerate(poll.options))
+        rows = [(_button(label, Action.VOTE, f"{ident}:{1 << i}"),) for i, label in enumerate(poll.options)]
+        if poll.kind is PollKind.ELECTION:
+            rows.append((_button("⬜ " + t.gettext("Blank ballot"), Action.VOTE, f"{ident}:0"),))
+        return tuple(rows)
     rows = [
         (_button(("☑️ " if mask >> i & 1 else "⬜ ") + label, Action.TOGGLE_CHOICE, f"{ident}:{mask ^ (1 << i)}"),)
         for i, label in enumerate(poll.options)
@@ -172,7 +212,7 @@ async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
         outcome, poll = await vote(ctx.session, poll_id, member, mask)
     except PollError as error:
         return [Reply(problem_text(ctx.translator, error))]
-    chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options)))
+    chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
         # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
@@ -209,9 +249,12 @@ async def open_polls(ctx: Context, member: Member) -> list[Reply]:
     for poll, voted in listed:
         if voted:
             mine = await my_choices(ctx.session, poll, member)
-            status = _("You have voted") + (
-                ": " + ", ".join(poll.options[i] for i in mine) if mine else " " + _("(secret ballot)")
-            )
+            if mine:
+                status = _("You have voted") + ": " + ", ".join(poll.options[i] for i in mine)
+            elif poll.secret:
+                status = _("You have voted") + " " + _("(secret ballot)")
+            else:
+                status = _("You have voted") + ": " + _("a blank ballot")
             buttons = ballot_buttons(ctx.translator, poll) if poll.allow_change and not poll.secret else ()
             text = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status + await _running(ctx, poll)
             replies.append(Reply(text, buttons=buttons))
@@ -248,17 +291,32 @@ async def draft_from_text(ctx: Context, actor: Member, text: str) -> list[Reply]
     return [preview(ctx, poll)]
 
 
-def preview(ctx: Context, poll: Poll, note: str = "") -> Reply:
+def preview(ctx: Context, poll: Poll, note: str = "", meeting: Meeting | None = None) -> Reply:
     _ = ctx.gettext
     t = ctx.translator
     lines = [note, _("Preview of the poll:"), "", "🗳 " + poll.question, ""]
+    lines.append(_("Kind: {kind}").format(kind=kind_name(t, poll.kind)))
+    lines.append(_("Candidates:") if poll.kind is PollKind.ELECTION else _("Options:"))
     lines += [f"{i}. {label}" for i, label in enumerate(poll.options, start=1)]
+    if poll.kind is PollKind.ELECTION:
+        count_line = _("Seats (most names on one ballot): {count}; blank ballots allowed")
+    else:
+        count_line = _("Choices per member: {count}")
+    if meeting is not None:
+        where = _("at the meeting \u201c{title}\u201d, {when}").format(
+            title=meeting.title, when=_moment(t, meeting.starts_at, ctx.timezone)
+        )
+    elif poll.meeting_id is not None:
+        where = _("at the branch's meeting")
+    else:
+        where = _("in chat between meetings (gathers opinions)")
     lines += [
         "",
-        _("Choices per member: {count}").format(count=poll.max_choices),
+        count_line.format(count=poll.max_choices),
         _("Ballot: {kind}").format(kind=_("secret") if poll.secret else _("open (the secretary sees names)")),
         _("Who votes: {voters}").format(voters=_voters_name(t, poll.voters)),
         _("Passes with: {rule}").format(rule=_rule_name(t, poll)),
+        _("Where: {where}").format(where=where),
         _("Deadline: {when}").format(when=_moment(t, poll.deadline, ctx.timezone)),
         _("Running totals shown to members: {value}").format(value=_("yes") if poll.show_running else _("no")),
         _("Votes can be changed until the deadline: {value}").format(
@@ -269,20 +327,24 @@ def preview(ctx: Context, poll: Poll, note: str = "") -> Reply:
         ),
     ]
     ident = str(poll.id)
+    kind_row = [_button("🏷 " + _("Kind of vote"), Action.POLL_SET, f"{ident}:kind")]
+    if poll.kind is not PollKind.CONSULTATION:
+        kind_row.append(_button("⚖️ " + _("Rule"), Action.POLL_SET, f"{ident}:rule"))
+    ballot_row = [
+        _button("🔒 " + (_("Make it open") if poll.secret else _("Make it secret")), Action.POLL_SET, f"{ident}:secret")
+    ]
+    if poll.kind in (PollKind.ELECTION, PollKind.CONSULTATION):
+        ballot_row.append(_button("🔢 " + _("Choices per member"), Action.POLL_SET, f"{ident}:choices"))
     buttons: Rows = (
+        tuple(kind_row),
         (
             _button("✏️ " + _("Options"), Action.ASK, f"options:{ident}"),
             _button("⏰ " + _("Deadline"), Action.ASK, f"deadline:{ident}"),
         ),
-        (
-            _button(
-                "🔒 " + (_("Make it open") if poll.secret else _("Make it secret")), Action.POLL_SET, f"{ident}:secret"
-            ),
-            _button("🔢 " + _("Choices per member"), Action.POLL_SET, f"{ident}:choices"),
-        ),
+        tuple(ballot_row),
         (
             _button("👥 " + _("Who votes"), Action.POLL_SET, f"{ident}:voters"),
-            _button("⚖️ " + _("Rule"), Action.POLL_SET, f"{ident}:rule"),
+            _button("🏛 " + _("At a meeting"), Action.POLL_SET, f"{ident}:meeting"),
         ),
         (
             _button("📊 " + _("Running totals"), Action.POLL_SET, f"{ident}:running"),
@@ -308,10 +370,18 @@ async def _poll(ctx: Context, actor: Member, argument: str) -> Poll | list[Reply
     return poll
 
 
-_CYCLES: dict[str, list[Any]] = {
-    "voters": [PollVoters.OFFICIALS, PollVoters.ALL, PollVoters.COMMITTEE],
-    "rule": [PollRule.MAJORITY_OF_ELIGIBLE, PollRule.TWO_THIRDS_OF_ELIGIBLE, PollRule.MOST_VOTES],
+# Plurality and probationary voters belong to consultations only (DESIGN.md §4).
+_RULES = [PollRule.MAJORITY_OF_ELIGIBLE, PollRule.TWO_THIRDS_OF_ELIGIBLE]
+_VOTERS = {
+    PollKind.CONSULTATION: [PollVoters.OFFICIALS, PollVoters.ALL, PollVoters.COMMITTEE],
+    PollKind.MOTION: [PollVoters.OFFICIALS, PollVoters.COMMITTEE],
+    PollKind.CHOICE: [PollVoters.OFFICIALS, PollVoters.COMMITTEE],
+    PollKind.ELECTION: [PollVoters.OFFICIALS, PollVoters.COMMITTEE],
 }
+
+
+def _next(cycle: list[Any], current: Any) -> Any:
+    return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]
 
 
 async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
@@ -320,6 +390,7 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         return poll
     field = argument.partition(":")[2]
     changes: dict[str, Any]
+    meeting: Meeting | None = None
     if field == "secret":
         changes = {"secret": not poll.secret, "allow_change": poll.secret}
     elif field == "running":
@@ -330,17 +401,38 @@ async def set_option(ctx: Context, actor: Member, argument: str) -> list[Reply]:
         changes = {"announce_results": not poll.announce_results}
     elif field == "choices":
         changes = {"max_choices": poll.max_choices % len(poll.options) + 1}
-    elif field in _CYCLES:
-        cycle = _CYCLES[field]
-        current = getattr(poll, field)
-        changes = {field: cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]}
+    elif field == "kind":
+        kinds = tuple(
+            (
+                _button(
+                    ("• " if k is poll.kind else "") + kind_name(ctx.translator, k),
+                    Action.POLL_SET,
+                    f"{poll.id}:kind_{k.value}",
+                ),
+            )
+            for k in PollKind
+        )
+        return [Reply(ctx.gettext("What kind of vote is it?"), buttons=kinds)]
+    elif field.startswith("kind_") and field[5:] in PollKind.__members__.values():
+        changes = {"kind": PollKind(field[5:])}
+    elif field == "rule":
+        changes = {"rule": _next(_RULES, poll.rule)}
+    elif field == "voters":
+        changes = {"voters": _next(_VOTERS[poll.kind], poll.voters)}
+    elif field == "meeting":
+        if poll.meeting_id is None:
+            meeting = await meeting_now(ctx.session, poll)
+            if meeting is None:
+                note = "⚠️ " + ctx.gettext("The branch has no meeting within 12 hours of now.")
+                return [preview(ctx, poll, note)]
+        changes = {"meeting_id": meeting.id if meeting is not None else None}
     else:
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     try:
         await change_draft(ctx.session, actor, poll, **changes)
     except PollError as error:
         return [Reply(problem_text(ctx.translator, error))]
-    return [preview(ctx, poll)]
+    return [preview(ctx, poll, meeting=meeting)]
 
 
 async def ask(ctx: Context, actor: Member, field: str, poll_id: str) -> list[Reply]:
@@ -405,22 +497,92 @@ async def cancel_poll(ctx: Context, actor: Member, argument: str) -> list[Reply]
 # --- following and closing ----------------------------------------------------------------------
 
 
-def results_text(t: Translator, poll: Poll, decision: Decision) -> str:
+def _percent(t: Translator, count: int, base: int) -> str:
+    """A share of the base in the reader's way of writing it: "63,6%" in Vietnamese."""
+    return format_percent(count / base, "#,##0.0%", locale=t.locale) if base > 0 else "—"
+
+
+def _share(t: Translator, count: int, decision: Decision) -> str:
+    return f"{count}/{decision.base} ({_percent(t, count, decision.base)})"
+
+
+def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
+    """What the secretary reads aloud: adopted or not, chosen or not, who is elected."""
     _ = t.gettext
-    total = max(1, sum(decision.counts))
-    lines = ["📊 " + _("Result") + ": " + poll.question, ""]
-    for i, (label, count) in enumerate(zip(poll.options, decision.counts, strict=True)):
-        mark = "🏆 " if decision.leader == i else ""
-        lines.append(f"{mark}{label}: {count} ({count * 100 / total:.0f}%)")
-    lines += [
-        "",
-        _("Turnout: {voters} of {eligible} eligible voted.").format(voters=decision.voters, eligible=decision.eligible),
-        _("Rule: {rule}.").format(rule=_rule_name(t, poll)),
+    d = decision
+    if d.kind is PollKind.CONSULTATION:
+        return _("A consultation: the counts above are the members' opinions; nothing is adopted by it.")
+    if d.kind is PollKind.MOTION:
+        if d.passed:
+            return _("The resolution is adopted: {votes}/{base} comrades in favour ({percent}).").format(
+                votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base)
+            )
+        return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
+            votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base), needed=d.needed
+        )
+    if d.kind is PollKind.CHOICE:
+        if d.passed:
+            chosen = d.chosen[0]
+            return _("Option \u201c{option}\u201d is chosen: {share}.").format(
+                option=poll.options[chosen], share=_share(t, d.counts[chosen], d)
+            )
+        return _("No option reached {rule} (it needed {needed}/{base}).").format(
+            rule=_rule_name(t, poll), needed=d.needed, base=d.base
+        )
+    if d.passed:
+        return _("Elected: {names}.").format(names=", ".join(poll.options[i] for i in d.chosen))
+    return _("Nobody is elected (each candidate needed {needed}/{base}).").format(needed=d.needed, base=d.base)
+
+
+def _option_line(t: Translator, poll: Poll, decision: Decision, index: int) -> str:
+    _ = t.gettext
+    label, count = poll.options[index], decision.counts[index]
+    if decision.kind is PollKind.CONSULTATION:
+        return f"{label}: {count}"
+    line = f"{label}: {_share(t, count, decision)}"
+    if decision.kind is PollKind.ELECTION:
+        line += " — " + (_("elected") if index in decision.chosen else _("not elected"))
+    elif index in decision.chosen:
+        line = "🏆 " + line
+    return line
+
+
+def _deductions(t: Translator, decision: Decision) -> str:
+    _ = t.gettext
+    d = decision.deducted
+    parts = [
+        text.format(count=count)
+        for text, count in (
+            (_("exempt and did not vote: {count}"), d.exempt_absent),
+            (_("suspended from activity: {count}"), d.suspended),
+            (_("temporarily active elsewhere: {count}"), d.elsewhere),
+            (_("absent from the meeting with a reason: {count}"), d.excused_absent),
+        )
+        if count
     ]
-    if decision.passed and decision.leader is not None:
-        lines.append("✅ " + _("Adopted: {option}.").format(option=poll.options[decision.leader]))
-    else:
-        lines.append("❌ " + _("No option reached what the rule requires."))
+    return "; ".join(parts)
+
+
+def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool = True) -> str:
+    """The counts, and once the poll is closed the verdict in words, the turnout apart, the base
+    and the rule; every share is of the base the rule uses (DESIGN.md §4)."""
+    _ = t.gettext
+    lines = ["📊 " + _("Result") + ": " + poll.question, ""]
+    lines += [_option_line(t, poll, decision, i) for i in range(len(poll.options))]
+    if decision.kind is PollKind.ELECTION:
+        lines.append(_("Blank ballots: {count}").format(count=decision.blank))
+    if not final:
+        return "\n".join(lines)
+    lines += ["", ("✅ " if decision.passed else "ℹ️ " if decision.kind is PollKind.CONSULTATION else "❌ ")]
+    lines[-1] += verdict(t, poll, decision)
+    lines.append(
+        _("Comrades taking part in the vote: {voters}/{base}").format(voters=decision.voters, base=decision.base)
+    )
+    left_out = _deductions(t, decision)
+    if left_out:
+        lines.append(_("Base: {base} (left out: {parts}).").format(base=decision.base, parts=left_out))
+    lines.append(_("Rule: {rule}.").format(rule=_rule_name(t, poll)))
+    lines.append("💬 " + _where(t, poll))
     return "\n".join(lines)
 
 
@@ -442,7 +604,14 @@ async def track(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     if isinstance(poll, list):
         return poll
     decision = await result(ctx.session, poll)
-    lines = [results_text(ctx.translator, poll, decision)]
+    lines = [results_text(ctx.translator, poll, decision, final=poll.status is not PollStatus.OPEN)]
+    if poll.status is PollStatus.OPEN:
+        lines.append(
+            "\n"
+            + _("Turnout: {voters} of {eligible} eligible voted.").format(
+                voters=decision.voters, eligible=decision.eligible
+            )
+        )
     if poll.secret and poll.status is PollStatus.OPEN:
         # No counts before the close: refreshed between two votes, they would show who chose what.
         lines = [
@@ -558,6 +727,8 @@ async def paper_ballot(ctx: Context, actor: Member, argument: str) -> list[Reply
     buttons = tuple(
         (_button(label, Action.PAPER_VOTE, f"{poll.id}:{member.id}:{1 << i}"),) for i, label in enumerate(poll.options)
     )
+    if poll.kind is PollKind.ELECTION:
+        buttons += ((_button("⬜ " + _("Blank ballot"), Action.PAPER_VOTE, f"{poll.id}:{member.id}:0"),),)
     return [Reply(_("The paper vote of {name}:").format(name=member.full_name), buttons=buttons)]
 
 
@@ -583,3 +754,45 @@ async def paper_vote(ctx: Context, actor: Member, argument: str) -> list[Reply]:
             buttons=((_button("📊 " + _("Track"), Action.POLL_TRACK, str(poll.id)),),),
         )
     ]
+
+
+# --- the result as a sheet ----------------------------------------------------------------------
+
+
+def result_header(t: Translator) -> list[str]:
+    _ = t.gettext
+    return [_("Option"), _("Votes"), _("Share of the base"), _("Outcome")]
+
+
+async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[list[str]]:
+    """The result as the secretary files it (CSV rows in their words, no internal names): each
+    option, the verdict, turnout, base and rule; for an open vote, then each voter's choice."""
+    _ = t.gettext
+    decision = await result(session, poll)
+    rows = []
+    for i, (label, count) in enumerate(zip(poll.options, decision.counts, strict=True)):
+        share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
+        outcome = ""
+        if decision.kind is PollKind.ELECTION:
+            outcome = _("elected") if i in decision.chosen else _("not elected")
+        elif i in decision.chosen:
+            outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
+        rows.append([label, str(count), share, outcome])
+    if decision.kind is PollKind.ELECTION:
+        rows.append([_("Blank ballots"), str(decision.blank), "", ""])
+    rows += [
+        [],
+        [_("Question"), poll.question],
+        [_("Kind"), kind_name(t, poll.kind)],
+        [_("Result"), verdict(t, poll, decision)],
+        [_("Comrades taking part in the vote"), f"{decision.voters}/{decision.base}"],
+        [_("Base"), str(decision.base), _deductions(t, decision)],
+        [_("Rule"), _rule_name(t, poll)],
+        [_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)")],
+        [_("Where"), _where(t, poll)],
+    ]
+    ballots = await open_ballots(session, poll)
+    if ballots:
+        rows += [[], [_("Full name"), _("Choice"), _("Entered from paper by the secretary")]]
+        rows += [[name, poll.options[option], _("yes") if entered else ""] for name, option, entered in ballots]
+    return rows

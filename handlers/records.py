@@ -36,6 +36,7 @@ from models.membership import (
     revoke_invites,
     set_committee_role,
     set_exempt,
+    set_standing,
     target_of,
 )
 from models.permissions import Permission, Scope, Target, may, scope_of
@@ -46,6 +47,7 @@ from models.tables import (
     DeactivationReason,
     Invite,
     Member,
+    MemberStanding,
     MemberStatus,
     Role,
     utcnow,
@@ -162,6 +164,7 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
         _("Party card number: {value}").format(value=member.card_number or "—"),
         _("Date joined the Party: {value}").format(value=ctx.format_day(member.date_admitted)),
         _("Exempt from regular activities: {value}").format(value=_("yes") if member.exempt else _("no")),
+        _("Standing: {value}").format(value=_standing_name(ctx, member.standing)),
         _("Reached on: {value}").format(value=", ".join(sorted(channels)) or _("not joined yet")),
     ]
     invite = (
@@ -219,7 +222,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
         if member.exempt
         else _button(_("Exempt from activities"), Action.SET_EXEMPT, f"{ident}:1")
     )
-    move_row = [exempt]
+    move_row = [exempt, _button("⏸ " + _("Standing"), Action.SET_EXEMPT, f"{ident}:standing")]
     if scope_of(actor) is Scope.COMMUNE:
         move_row.append(_button("🔀 " + _("Move to another branch"), Action.MOVE, ident))
     rows.append(tuple(move_row))
@@ -442,8 +445,30 @@ async def set_role(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     return await _change(ctx, actor, member_id, lambda m: edit_member(ctx.session, actor, m, {"role": Role(wanted)}))
 
 
+def _standing_name(ctx: Context, standing: MemberStanding) -> str:
+    _ = ctx.gettext
+    return {
+        MemberStanding.ACTIVE: _("active in the branch"),
+        MemberStanding.SUSPENDED: _("suspended from activity"),
+        MemberStanding.ELSEWHERE: _("temporarily active elsewhere"),
+    }[standing]
+
+
 async def set_exemption(ctx: Context, actor: Member, argument: str) -> list[Reply]:
+    """Exemption (``<id>:1|0``) and, beside it, standing (``<id>:standing`` asks, ``<id>:<standing>``
+    sets): suspended and temporarily-elsewhere members do not vote and leave the base of votes."""
     member_id, _sep, flag = argument.partition(":")
+    if flag == "standing":
+        member = await _target(ctx, actor, member_id, Permission.EDIT_MEMBER)
+        if isinstance(member, list):
+            return member
+        buttons = tuple(
+            (_button(_standing_name(ctx, s), Action.SET_EXEMPT, f"{member_id}:{s.value}"),) for s in MemberStanding
+        )
+        return [Reply(ctx.gettext("Choose the standing of {name}:").format(name=member.full_name), buttons=buttons)]
+    if flag in MemberStanding.__members__.values():
+        standing = MemberStanding(flag)
+        return await _change(ctx, actor, member_id, lambda m: set_standing(ctx.session, actor, m, standing))
     if flag not in ("0", "1"):
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     return await _change(ctx, actor, member_id, lambda m: set_exempt(ctx.session, actor, m, flag == "1"))
@@ -562,6 +587,7 @@ def _field_name(ctx: Context, key: str) -> str:
         "date_admitted": _("date joined"),
         "date_official": _("date made official"),
         "exempt": _("exempt"),
+        "standing": _("standing"),
         "notes": _("notes"),
         "branch_id": _("branch"),
         "active": _("active"),
@@ -577,6 +603,8 @@ def _value(ctx: Context, key: str, value: object, branches: dict[int | None, str
         return _("yes") if value else _("no")
     if key == "role" and value in Role.__members__.values():
         return role_name(ctx, Role(str(value)))
+    if key == "standing" and value in MemberStanding.__members__.values():
+        return _standing_name(ctx, MemberStanding(str(value)))
     if key == "status" and value in MemberStatus.__members__.values():
         return status_name(ctx, MemberStatus(str(value)))
     if key == "branch_id" and isinstance(value, int):
@@ -603,6 +631,7 @@ def _action_name(ctx: Context, action: str) -> str:
         "member.exempt": _("changed exemption of"),
         "member.deactivated": _("took off the roster"),
         "member.committee_role": _("set the Party committee office of"),
+        "member.standing": _("changed the standing of"),
         "member.reactivated": _("reactivated"),
         "invite.issued": _("issued an invite code for"),
         "invite.revoked": _("revoked the invite code of"),

@@ -19,7 +19,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.permissions import Actor, Permission, RoleRefusal, ServerOperator, Target, may, role_refusal
 from models.phones import normalize_phone
 from models.roster import parse_date
-from models.tables import AuditEvent, DeactivationReason, Gender, Invite, Member, MemberStatus, Role, utcnow
+from models.tables import (
+    AuditEvent,
+    DeactivationReason,
+    Gender,
+    Invite,
+    Member,
+    MemberStanding,
+    MemberStatus,
+    Role,
+    utcnow,
+)
 
 
 class NotPermitted(Exception):
@@ -389,6 +399,16 @@ async def set_exempt(session: AsyncSession, actor: Actor, member: Member, exempt
     member.exempt = exempt
     session.add(member)
     _audit(session, actor, "member.exempt", member, before)
+
+
+async def set_standing(session: AsyncSession, actor: Actor, member: Member, standing: MemberStanding) -> None:
+    """Active, suspended from activity (đình chỉ sinh hoạt) or temporarily active elsewhere (sinh hoạt
+    tạm thời nơi khác): the last two do not vote in the branch and leave the base of its votes."""
+    _editable(actor, member, Permission.EDIT_MEMBER)
+    before = _snapshot(member, ("standing",))
+    member.standing = standing
+    session.add(member)
+    _audit(session, actor, "member.standing", member, before)
 
 
 async def deactivate(

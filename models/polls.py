@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,19 +19,26 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import insert_ignoring_conflict, table_of
+from models.meetings import attendance_of
 from models.membership import NotPermitted
 from models.notices import push_identities
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
+    Attendance,
     AuditEvent,
     Branch,
+    Meeting,
+    MeetingInvitation,
+    MeetingStatus,
     Member,
+    MemberStanding,
     MemberStatus,
     OpenBallot,
     OutboxMessage,
     Poll,
     PollBase,
     PollEligible,
+    PollKind,
     PollRule,
     PollStatus,
     PollTally,
@@ -43,8 +50,8 @@ from models.tables import (
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
 MAX_OPTION_LENGTH = 100
-# The preset for resolutions (nghị quyết): agree / disagree / another opinion.
-RESOLUTION_OPTIONS = ("Đồng ý", "Không đồng ý", "Ý kiến khác")
+# The preset of a motion, in the Charter's words: in favour / not in favour / another opinion.
+RESOLUTION_OPTIONS = ("Tán thành", "Không tán thành", "Ý kiến khác")
 _COMMITTEE_ROLES = (Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.COMMITTEE_MEMBER)
 
 BallotFor = Callable[[Member, Poll], dict[str, Any]]
@@ -82,47 +89,101 @@ class VoteOutcome(StrEnum):
 
 
 # --- the rules ----------------------------------------------------------------------------------
+#
+# Party rules as applied here (Điều lệ Đảng, art. 10 on the principle of democratic centralism, and
+# Quy định 294-QĐ/TW (2025) implementing the Charter, which replaced Quy định 24-QĐ/TW (2021); the
+# exact article text could not be checked from here, see README "Rules as the code applies them"):
+# a resolution passes only when MORE THAN HALF of the members of the body approve, and the base is the
+# membership, not the attendance: everyone summoned, less exempt members (miễn sinh hoạt) who did not
+# take part, members suspended from activity (đình chỉ sinh hoạt), members temporarily active in
+# another organisation (sinh hoạt tạm thời nơi khác) and, for a vote at a meeting, members absent from
+# it with a reason the secretary accepted. The fractions are per-poll defaults a secretary can change.
+
+
+@dataclass(frozen=True)
+class Deductions:
+    """Members of the body left out of the base of a vote, by reason."""
+
+    exempt_absent: int = 0  # miễn công tác và sinh hoạt đảng, and did not vote
+    suspended: int = 0  # đình chỉ sinh hoạt
+    elsewhere: int = 0  # sinh hoạt tạm thời nơi khác
+    excused_absent: int = 0  # a vote at a meeting: absent from it with an accepted reason
+
+    @property
+    def total(self) -> int:
+        return self.exempt_absent + self.suspended + self.elsewhere + self.excused_absent
 
 
 @dataclass(frozen=True)
 class Decision:
+    kind: PollKind
     counts: tuple[int, ...]
-    voters: int
-    eligible: int
-    base: int  # what the threshold is measured against
-    leader: int | None  # the option with the most votes, when exactly one has the most
-    passed: bool  # the leader meets the rule
+    voters: int  # ballots cast, blank ones included
+    eligible: int  # members on the poll's roll (who may vote)
+    base: int  # what the rule is measured against: the membership less deductions, or the votes cast
+    needed: int  # the votes an option or a candidate needs under the rule; 0 for a consultation
+    chosen: tuple[int, ...]  # the motion adopted (0,), the option chosen, the candidates elected
+    leader: int | None  # the one option with the most votes, when exactly one has the most
+    blank: int = 0  # an election's ballots that named nobody
+    deducted: Deductions = Deductions()
+
+    @property
+    def passed(self) -> bool:
+        """A motion adopted, an option chosen, someone elected; a consultation never passes."""
+        return bool(self.chosen)
+
+
+def votes_needed(rule: PollRule, base: int, numerator: int = 1, denominator: int = 2) -> int:
+    """The fewest votes that meet ``rule`` out of ``base``; 0 when no number can (plurality)."""
+    if rule is PollRule.MOST_VOTES or base <= 0:
+        return 0
+    if rule is PollRule.MAJORITY_OF_ELIGIBLE:
+        return base // 2 + 1  # quá nửa: more than half
+    if rule is PollRule.TWO_THIRDS_OF_ELIGIBLE:
+        return -(-2 * base // 3)  # at least two thirds
+    return base * numerator // denominator + 1  # more than numerator/denominator
 
 
 def decide(
+    kind: PollKind,
     rule: PollRule,
     counts: Iterable[int],
     *,
     voters: int,
     eligible: int,
-    exempt_not_voting: int = 0,
+    deducted: Deductions = Deductions(),
+    seats: int = 1,
+    blank: int = 0,
     numerator: int = 1,
     denominator: int = 2,
     base: PollBase = PollBase.ELIGIBLE,
 ) -> Decision:
-    """The result under ``rule``. The base of "more than half" is the membership, not the
-    attendance: everyone eligible, minus exempt members who did not vote (DESIGN.md §4)."""
+    """The result of a poll of ``kind`` under ``rule``. ``eligible`` is everyone on the roll;
+    ``deducted`` those the rules leave out of the base besides (suspended and temporarily elsewhere
+    members are never on the roll, so they are not in ``eligible``: they are counted here only to
+    be shown)."""
     tally = tuple(counts)
     top = max(tally, default=0)
     leaders = [i for i, count in enumerate(tally) if count == top]
     leader = leaders[0] if top > 0 and len(leaders) == 1 else None
-    measured = voters if base is PollBase.VOTED else eligible - exempt_not_voting
-    if rule is PollRule.MAJORITY_OF_ELIGIBLE:
-        measured = eligible - exempt_not_voting
-        passed = top * 2 > measured
-    elif rule is PollRule.TWO_THIRDS_OF_ELIGIBLE:
-        measured = eligible - exempt_not_voting
-        passed = top * 3 >= measured * 2
-    elif rule is PollRule.MOST_VOTES:
-        passed = True
+    if rule is PollRule.CUSTOM and base is PollBase.VOTED:
+        measured, deducted = voters, Deductions()  # of the votes cast: nobody is left out of that base
     else:
-        passed = top * denominator > measured * numerator
-    return Decision(tally, voters, eligible, measured, leader, leader is not None and passed and measured > 0)
+        measured = eligible - deducted.exempt_absent - deducted.excused_absent
+    needed = 0 if kind is PollKind.CONSULTATION else votes_needed(rule, measured, numerator, denominator)
+    reaching = [i for i, count in enumerate(tally) if needed and count >= needed]
+    chosen: tuple[int, ...] = ()
+    if kind is PollKind.MOTION:
+        chosen = (0,) if 0 in reaching else ()  # only "Tán thành" adopts; a majority against rejects
+    elif kind is PollKind.CHOICE:
+        chosen = tuple(reaching) if len(reaching) == 1 else ()
+    elif kind is PollKind.ELECTION:
+        ranked = sorted(reaching, key=lambda i: -tally[i])
+        if len(ranked) > seats and tally[ranked[seats - 1]] == tally[ranked[seats]]:
+            # A tie for the last seat: nobody tied for it is elected (the branch votes again on them).
+            ranked = [i for i in ranked if tally[i] > tally[ranked[seats]]]
+        chosen = tuple(sorted(ranked[:seats]))
+    return Decision(kind, tally, voters, eligible, measured, needed, chosen, leader, blank, deducted)
 
 
 # --- creating and opening -----------------------------------------------------------------------
@@ -166,6 +227,7 @@ async def create_draft(
     poll = Poll(
         author_member_id=actor.id,
         question=question[:1000],
+        kind=PollKind.MOTION,
         options=list(RESOLUTION_OPTIONS),
         branches=branches,
         deadline=deadline,
@@ -181,10 +243,42 @@ def _draft(poll: Poll) -> None:
         raise PollError(PollProblem.NOT_A_DRAFT)
 
 
+def fit_kind(poll: Poll, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` made to agree with the poll's kind (DESIGN.md §4): a motion has the Charter's three
+    options and one choice; plurality ("most votes") and probationary voters belong to consultations
+    only; an election is a secret ballot unless the secretary opens it, with blank ballots allowed.
+    Without a kind given, asking for plurality or for everyone's opinion makes a consultation, and
+    typed options turn a motion into a choice."""
+    kind = changes.get("kind")
+    if kind is None:
+        if changes.get("rule") is PollRule.MOST_VOTES or changes.get("voters") is PollVoters.ALL:
+            kind = PollKind.CONSULTATION
+        elif "options" in changes and poll.kind is PollKind.MOTION:
+            kind = PollKind.CHOICE
+        else:
+            kind = poll.kind
+    fitted = changes | {"kind": kind}
+    if kind is PollKind.CONSULTATION:
+        fitted["rule"] = PollRule.MOST_VOTES
+        return fitted
+    if fitted.get("rule", poll.rule) is PollRule.MOST_VOTES:
+        fitted["rule"] = PollRule.MAJORITY_OF_ELIGIBLE
+    if fitted.get("voters", poll.voters) is PollVoters.ALL:
+        fitted["voters"] = PollVoters.OFFICIALS  # probationary members do not vote (Điều lệ Đảng, art. 5)
+    if kind is PollKind.MOTION:
+        fitted |= {"options": list(RESOLUTION_OPTIONS), "max_choices": 1}
+    elif kind is PollKind.CHOICE:
+        fitted["max_choices"] = 1
+    elif kind is PollKind.ELECTION and "kind" in changes and poll.kind is not PollKind.ELECTION:
+        fitted.setdefault("secret", True)  # elections are by secret ballot (Quy chế bầu cử trong Đảng)
+    return fitted
+
+
 async def change_draft(session: AsyncSession, actor: Actor, poll: Poll, **changes: Any) -> None:
-    """Set fields of a draft (options, secret, max_choices, voters, rule, deadline, ...)."""
+    """Set fields of a draft (kind, options, secret, max_choices, voters, rule, deadline, ...)."""
     _draft(poll)
     await check_poll(session, actor, poll)
+    changes = fit_kind(poll, changes)
     if "options" in changes:
         changes["options"] = clean_options(changes["options"])
         changes.setdefault("max_choices", min(poll.max_choices, len(changes["options"])))
@@ -216,7 +310,8 @@ async def cancel_draft(session: AsyncSession, actor: Actor, poll: Poll) -> None:
     await session.refresh(poll)
 
 
-async def eligible_members(session: AsyncSession, poll: Poll) -> list[Member]:
+async def _body(session: AsyncSession, poll: Poll) -> list[Member]:
+    """The active members the poll is put to, whatever their standing."""
     query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
     if poll.branches is not None:
         query = query.where(col(Member.branch_id).in_(poll.branches))
@@ -227,6 +322,12 @@ async def eligible_members(session: AsyncSession, poll: Poll) -> list[Member]:
     return list((await session.exec(query)).all())
 
 
+async def eligible_members(session: AsyncSession, poll: Poll) -> list[Member]:
+    # Suspended members, and members temporarily active in another organisation, do not vote here
+    # (Điều lệ Đảng; Quy định 294-QĐ/TW).
+    return [m for m in await _body(session, poll) if m.standing is MemberStanding.ACTIVE]
+
+
 async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: BallotFor) -> int:
     """Open the poll: fix who may vote, then send each of them the ballot. The number eligible."""
     _draft(poll)
@@ -235,13 +336,19 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
         raise PollError(PollProblem.NO_DEADLINE)
     if poll.deadline <= utcnow():
         raise PollError(PollProblem.DEADLINE_PASSED)
-    members = await eligible_members(session, poll)
+    body = await _body(session, poll)
+    members = [m for m in body if m.standing is MemberStanding.ACTIVE]
     if not members:
         raise PollError(PollProblem.NO_VOTERS)
     claimed = await session.exec(
         update(Poll)
         .where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT)
-        .values(status=PollStatus.OPEN, opened_at=utcnow())
+        .values(
+            status=PollStatus.OPEN,
+            opened_at=utcnow(),
+            suspended_count=sum(m.standing is MemberStanding.SUSPENDED for m in body),
+            elsewhere_count=sum(m.standing is MemberStanding.ELSEWHERE for m in body),
+        )
     )
     if not claimed.rowcount:  # a double tap on "publish"
         raise PollError(PollProblem.NOT_A_DRAFT)
@@ -256,7 +363,7 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
             action="poll.opened",
             subject_type="poll",
             subject_id=poll.id,
-            after={"eligible": len(members), "secret": poll.secret, "rule": poll.rule.value},
+            after={"eligible": len(members), "secret": poll.secret, "kind": poll.kind.value, "rule": poll.rule.value},
         )
     )
     return len(members)
@@ -272,6 +379,27 @@ async def _send(session: AsyncSession, poll: Poll, members: list[Member], body_f
     session.add_all(rows)
     await session.flush()
     return len(rows)
+
+
+MEETING_WINDOW = timedelta(hours=12)
+
+
+async def meeting_now(session: AsyncSession, poll: Poll, now: datetime | None = None) -> Meeting | None:
+    """The called meeting of the poll's one branch nearest to now, within 12 hours either side: the
+    meeting a vote is taken at."""
+    if poll.branches is None or len(poll.branches) != 1:
+        return None
+    now = now or utcnow()
+    near = (
+        await session.exec(
+            select(Meeting).where(
+                Meeting.branch_id == poll.branches[0],
+                Meeting.status == MeetingStatus.CALLED,
+                col(Meeting.starts_at).between(now - MEETING_WINDOW, now + MEETING_WINDOW),
+            )
+        )
+    ).all()
+    return min(near, key=lambda m: abs(m.starts_at - now), default=None)
 
 
 # --- voting -------------------------------------------------------------------------------------
@@ -327,7 +455,8 @@ async def vote(
     if eligible is None or not member.active:
         raise PollError(VoteProblem.NOT_ELIGIBLE)
     choices = choices_from_mask(mask, len(poll.options))
-    if not choices or mask >> len(poll.options) or len(choices) > poll.max_choices:
+    blank_allowed = poll.kind is PollKind.ELECTION  # a ballot naming nobody (phiếu trắng)
+    if (not choices and not blank_allowed) or mask >> len(poll.options) or len(choices) > poll.max_choices:
         raise PollError(VoteProblem.BAD_CHOICE)
     first = await insert_ignoring_conflict(
         session,
@@ -348,11 +477,12 @@ async def vote(
         await session.exec(
             delete(OpenBallot).where(col(OpenBallot.poll_id) == poll_id, col(OpenBallot.member_id) == member.id)
         )
-    if poll.secret:
+    # A blank ballot is on the roll and in no count.
+    if choices and poll.secret:
         counted = await session.exec(_COUNT_SECRET_BALLOT, params={"box": poll_id, "choices": list(choices)})
         if counted.rowcount != len(choices):  # never a voter on the roll without their ballot
             raise RuntimeError(f"poll {poll_id}: ballot box rows missing")
-    else:
+    elif choices:
         await session.exec(
             _OPEN_BALLOT, params=[{"poll_id": poll_id, "member_id": member.id, "option": c} for c in choices]
         )
@@ -405,6 +535,34 @@ async def counts(session: AsyncSession, poll: Poll) -> tuple[int, ...]:
     return tuple(int(rows.get(i, 0)) for i in range(len(poll.options)))
 
 
+async def _blank_ballots(session: AsyncSession, poll: Poll, voters: int, tally: tuple[int, ...]) -> int:
+    """An election's ballots that named nobody: voters less the ballots with a choice."""
+    if poll.kind is not PollKind.ELECTION:
+        return 0
+    if poll.max_choices == 1:
+        return voters - sum(tally)
+    named = (
+        await session.exec(select(func.count(func.distinct(OpenBallot.member_id))).where(OpenBallot.poll_id == poll.id))
+    ).one()
+    return voters - int(named)
+
+
+async def _excused_absent(session: AsyncSession, poll: Poll) -> int:
+    """Members on the roll absent from the poll's meeting with an accepted reason, who did not vote."""
+    if poll.meeting_id is None:
+        return 0
+    invitations = (
+        await session.exec(
+            select(MeetingInvitation)
+            .join(PollEligible, col(PollEligible.member_id) == MeetingInvitation.member_id)
+            .where(MeetingInvitation.meeting_id == poll.meeting_id, PollEligible.poll_id == poll.id)
+            .where(col(PollEligible.exempt).is_(False))  # an exempt member absent is deducted as exempt
+            .where(col(PollEligible.member_id).not_in(select(PollVoter.member_id).where(PollVoter.poll_id == poll.id)))
+        )
+    ).all()
+    return sum(attendance_of(invitation) is Attendance.EXCUSED for invitation in invitations)
+
+
 async def result(session: AsyncSession, poll: Poll) -> Decision:
     voters = (await session.exec(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll.id))).one()
     eligible = (
@@ -418,12 +576,22 @@ async def result(session: AsyncSession, poll: Poll) -> Decision:
             .where(col(PollEligible.member_id).not_in(select(PollVoter.member_id).where(PollVoter.poll_id == poll.id)))
         )
     ).one()
+    tally = await counts(session, poll)
+    deducted = Deductions(
+        exempt_absent=exempt_not_voting,
+        suspended=poll.suspended_count,
+        elsewhere=poll.elsewhere_count,
+        excused_absent=await _excused_absent(session, poll),
+    )
     return decide(
+        poll.kind,
         poll.rule,
-        await counts(session, poll),
+        tally,
         voters=voters,
         eligible=eligible,
-        exempt_not_voting=exempt_not_voting,
+        deducted=deducted,
+        seats=poll.max_choices,
+        blank=await _blank_ballots(session, poll, voters, tally),
         numerator=poll.rule_numerator,
         denominator=poll.rule_denominator,
         base=poll.rule_base,
@@ -536,31 +704,18 @@ async def queue_results(
     return len(rows)
 
 
-RESULT_HEADER = ["Phương án", "Số phiếu", "Tỷ lệ"]
-
-
-async def result_rows(session: AsyncSession, poll: Poll) -> list[list[str]]:
-    """The result as CSV rows; for an open vote, then each voter's name and choice."""
-    decision = await result(session, poll)
-    total = max(1, sum(decision.counts))
-    rows = [
-        [label, str(count), f"{count * 100 / total:.1f}%"]
-        for label, count in zip(poll.options, decision.counts, strict=True)
-    ]
-    rows.append(["Đã bỏ phiếu / có quyền biểu quyết", f"{decision.voters}/{decision.eligible}", ""])
-    adopted = poll.options[decision.leader] if decision.passed and decision.leader is not None else "(không)"
-    rows.append(["Được thông qua", adopted, poll.rule.value])
-    if not poll.secret:
-        rows.append([])
-        rows.append(["Họ và tên", "Lựa chọn", "Nhập bởi bí thư"])
-        voters = (
-            await session.exec(
-                select(Member.full_name, OpenBallot.option, PollVoter.entered_by_member_id)
-                .join(OpenBallot, col(OpenBallot.member_id) == Member.id)
-                .join(PollVoter, (col(PollVoter.member_id) == Member.id) & (col(PollVoter.poll_id) == poll.id))
-                .where(OpenBallot.poll_id == poll.id)
-                .order_by(col(Member.full_name))
-            )
-        ).all()
-        rows += [[name, poll.options[option], "x" if entered else ""] for name, option, entered in voters]
-    return rows
+async def open_ballots(session: AsyncSession, poll: Poll) -> list[tuple[str, int, bool]]:
+    """An open vote's ballots by name: each voter's name, an option chosen, and whether the
+    secretary entered it from paper. Nothing for a secret ballot."""
+    if poll.secret:
+        return []
+    rows = (
+        await session.exec(
+            select(Member.full_name, OpenBallot.option, PollVoter.entered_by_member_id)
+            .join(OpenBallot, col(OpenBallot.member_id) == Member.id)
+            .join(PollVoter, (col(PollVoter.member_id) == Member.id) & (col(PollVoter.poll_id) == poll.id))
+            .where(OpenBallot.poll_id == poll.id)
+            .order_by(col(Member.full_name))
+        )
+    ).all()
+    return [(name, option, entered is not None) for name, option, entered in rows]

@@ -59,6 +59,16 @@ class MemberStatus(StrEnum):
     PROBATIONARY = "probationary"
 
 
+class MemberStanding(StrEnum):
+    """Whether the member takes part in the branch's activity now. A suspended member (đình chỉ sinh
+    hoạt) and a member temporarily active in another organisation (sinh hoạt tạm thời nơi khác) do
+    not vote here and are left out of the base of a vote (Điều lệ Đảng; Quy định 294-QĐ/TW)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    ELSEWHERE = "elsewhere"
+
+
 class Gender(StrEnum):
     MALE = "male"
     FEMALE = "female"
@@ -119,6 +129,7 @@ class Member(SQLModel, table=True):
     date_admitted: date | None = None
     date_official: date | None = None
     exempt: bool = False
+    standing: MemberStanding = Field(default=MemberStanding.ACTIVE, sa_column=_enum_column(MemberStanding))
     # Never deleted: a member who leaves is deactivated and kept for the history of votes and meetings.
     active: bool = True
     deactivated_on: date | None = None
@@ -254,6 +265,15 @@ class PollRule(StrEnum):
     CUSTOM = "custom"  # more than numerator/denominator of the chosen base
 
 
+class PollKind(StrEnum):
+    """Four kinds of question, never confused (DESIGN.md §4)."""
+
+    MOTION = "motion"  # Tán thành / Không tán thành / Ý kiến khác: adopted only when "Tán thành" reaches the rule
+    CHOICE = "choice"  # one option among several: a winner only when one reaches the rule
+    ELECTION = "election"  # up to k of n candidates, blank ballots allowed: each elected on its own votes
+    CONSULTATION = "consultation"  # lấy ý kiến: counts only, never "adopted"; plurality lives only here
+
+
 class PollBase(StrEnum):
     ELIGIBLE = "eligible"
     VOTED = "voted"
@@ -265,8 +285,9 @@ class Poll(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     author_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     question: str = Field(max_length=1000)
+    kind: PollKind = Field(default=PollKind.MOTION, sa_column=_enum_column(PollKind))
     options: list[str] = Field(sa_column=Column(JSON, nullable=False))  # 2-10 labels, by position
-    max_choices: int = 1
+    max_choices: int = 1  # an election: the seats, the most candidates one ballot may name
     secret: bool = False
     voters: PollVoters = Field(default=PollVoters.OFFICIALS, sa_column=_enum_column(PollVoters))
     branches: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # None: commune
@@ -283,6 +304,13 @@ class Poll(SQLModel, table=True):
     opened_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_nudged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # A vote taken at a meeting: members absent from it with an accepted reason leave the base.
+    # None: a vote in chat between meetings, which gathers opinions (DESIGN.md §4).
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    # Fixed when the poll opens: members of the body left out of the roll and of the base because
+    # they are suspended or temporarily active elsewhere.
+    suspended_count: int = 0
+    elsewhere_count: int = 0
 
 
 class PollEligible(SQLModel, table=True):

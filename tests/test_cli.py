@@ -210,7 +210,8 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
     written = await asyncio.to_thread(run_chibo, "polls", "results", str(poll_id), str(out), env=env, cwd=tmp_path)
     assert written.returncode == 0, written.stderr
     text = out.read_text(encoding="utf-8-sig")
-    assert "Chủ nhật 14/12,1,100.0%" in text and "Cao Văn Dũng,Chủ nhật 14/12," in text
+    assert "Chủ nhật 14/12,1,," in text and "Cao Văn Dũng,Chủ nhật 14/12," in text  # a consultation: counts only
+    assert "most_votes" not in text and "Lấy ý kiến" in text
     bad = await asyncio.to_thread(
         run_chibo, "polls", "create", "--branch", "TAY", "--question", "?", "--deadline", "mai", env=env, cwd=tmp_path
     )

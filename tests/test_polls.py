@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, update
@@ -13,18 +13,18 @@ from bot.channels.telegram import TelegramSender
 from bot.channels.web import render
 from bot.runtime import Runtime
 from handlers.contract import Inbound
-from handlers.polls import ballot_maker, results_maker
-from models.polls import Decision, close_due, create_draft, decide, publish
+from handlers.polls import ballot_maker, result_header, result_rows, results_maker
+from models.polls import close_due, create_draft, publish
 from models.tables import (
+    Attendance,
     AuditEvent,
     ChannelIdentity,
+    MeetingInvitation,
     Member,
     OpenBallot,
     OutboxMessage,
     Platform,
     Poll,
-    PollBase,
-    PollRule,
     PollStatus,
     PollTally,
     PollVoter,
@@ -38,56 +38,29 @@ from tests.conftest import Demo, member_named
 from tests.fake_telegram import FakeTelegram
 from tests.test_delivery import drain
 from tests.test_notices import telegram_sender, worker  # noqa: F401  (the fixture)
+from tests.test_records import open_card
 from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
 
 SECRETARY = 400
 
 
-# --- the rules, on cases computed by hand ---------------------------------------------------------
-
-
-def test_more_than_half_of_all_eligible_not_of_those_who_voted() -> None:
-    # 11 eligible, 10 present: 5 for is not enough, 6 is (DESIGN.md §4).
-    assert not decide(PollRule.MAJORITY_OF_ELIGIBLE, [5, 5], voters=10, eligible=11).passed
-    assert decide(PollRule.MAJORITY_OF_ELIGIBLE, [6, 4], voters=10, eligible=11).passed
-    # Most voters agreed, yet fewer than half of the branch did: not adopted.
-    lonely = decide(PollRule.MAJORITY_OF_ELIGIBLE, [4, 1], voters=5, eligible=11)
-    assert lonely.leader == 0 and not lonely.passed
-    # An exempt member who did not vote is not in the base: 5 of (11 - 2) is more than half.
-    assert decide(PollRule.MAJORITY_OF_ELIGIBLE, [5, 0], voters=5, eligible=11, exempt_not_voting=2).passed
-
-
-def test_two_thirds_ties_zero_turnout_and_custom_rules() -> None:
-    assert decide(PollRule.TWO_THIRDS_OF_ELIGIBLE, [6, 3], voters=9, eligible=9).passed  # exactly 2/3
-    assert not decide(PollRule.TWO_THIRDS_OF_ELIGIBLE, [5, 4], voters=9, eligible=9).passed
-    tie = decide(PollRule.MOST_VOTES, [3, 3, 1], voters=7, eligible=7)
-    assert tie.leader is None and not tie.passed
-    assert decide(PollRule.MOST_VOTES, [1, 3, 2], voters=6, eligible=20) == Decision((1, 3, 2), 6, 20, 20, 1, True)
-    nobody = decide(PollRule.MAJORITY_OF_ELIGIBLE, [0, 0], voters=0, eligible=10)
-    assert nobody.leader is None and not nobody.passed
-    assert not decide(PollRule.MOST_VOTES, [0, 0], voters=0, eligible=0).passed
-    # More than 3/5 of the votes cast: 4 of 6 is; 3 of 5 is not "more than".
-    custom = {"numerator": 3, "denominator": 5, "base": PollBase.VOTED}
-    assert decide(PollRule.CUSTOM, [4, 2], voters=6, eligible=30, **custom).passed  # type: ignore[arg-type]
-    assert not decide(PollRule.CUSTOM, [3, 2], voters=5, eligible=30, **custom).passed  # type: ignore[arg-type]
-
-
 # --- in chat ----------------------------------------------------------------------------------------
 
 
-async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False) -> int:
+async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, voters: int = 8) -> int:
     """Lý Văn Quang (Tây) sets up and publishes a resolution vote; the poll id."""
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     manage = (await say(runtime, SECRETARY, "/quanly"))[0]
     await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
     preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
-    assert "1. Đồng ý\n2. Không đồng ý\n3. Ý kiến khác" in preview.text
+    assert "1. Tán thành\n2. Không tán thành\n3. Ý kiến khác" in preview.text
+    assert "Loại: biểu quyết thông qua (Tán thành / Không tán thành / Ý kiến khác)" in preview.text
     assert "quá nửa tổng số người có quyền biểu quyết" in preview.text
     if secret:
         preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
         assert "Hình thức: bỏ phiếu kín" in preview.text
-    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
-    assert "8 đảng viên được bỏ phiếu" in opened.text  # Tây: 10 members, 2 probationary
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    assert f"{voters} đảng viên được bỏ phiếu" in opened.text  # Tây: 10 members, 2 probationary
     return int(button(opened, "Theo dõi").split(":")[1])
 
 
@@ -98,20 +71,22 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     async with runtime.sessions() as session:
         ballots = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.body)["text"].is_not(None)))).all()
     assert {b.chat_id for b in ballots if "Thông qua kế hoạch" in b.body["text"]} == {"400", "401"}
-    # The member taps "Đồng ý" on the ballot: recorded, and the ballot is edited to show it.
+    # The member taps "Tán thành" on the ballot: recorded, and the ballot is edited to show it.
     tapped = (await say(runtime, 401, payload=f"pv:{poll_id}:1", source_message_id="77"))[0]
-    assert "Đã ghi nhận phiếu của đồng chí: Đồng ý" in tapped.text and tapped.edit_message_id == "77"
+    assert "Đã ghi nhận phiếu của đồng chí: Tán thành" in tapped.text and tapped.edit_message_id == "77"
     changed = (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0]
-    assert "Đã đổi phiếu của đồng chí thành: Không đồng ý" in changed.text
+    assert "Đã đổi phiếu của đồng chí thành: Không tán thành" in changed.text
     assert "không thuộc danh sách biểu quyết" in (await say(runtime, 402, payload=f"pv:{poll_id}:1"))[0].text
     open_list = await say(runtime, 401, "🗳 Biểu quyết đang mở")
-    assert "Đồng chí đã bỏ phiếu: Không đồng ý" in open_list[0].text
+    assert "Đồng chí đã bỏ phiếu: Không tán thành" in open_list[0].text
     await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
     track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
     assert "Đã bỏ phiếu: 2 trên 8" in track.text and "Chưa bỏ phiếu (6)" in track.text
     closed = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
-    assert "Đồng ý: 1 (50%)" in closed.text and "Không đồng ý: 1 (50%)" in closed.text
-    assert "Không phương án nào đạt yêu cầu" in closed.text
+    # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
+    assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
+    assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
+    assert "Số đồng chí tham gia biểu quyết: 2/7" in closed.text
     assert "đã kết thúc" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
     assert await _count(runtime, OpenBallot, poll_id) == 2
 
@@ -120,6 +95,9 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, SECRETARY, payload="pnew")
     preview = (await say(runtime, SECRETARY, "Chọn ngày tổng vệ sinh"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "lấy ý kiến")))[0]
+    assert "Loại: lấy ý kiến (chỉ tổng hợp, không thông qua)" in preview.text
     await say(runtime, SECRETARY, payload=button(preview, "Phương án"))
     preview = (await say(runtime, SECRETARY, "Chủ nhật 7/12\nChủ nhật 14/12\nThứ bảy 20/12"))[0]
     assert "1. Chủ nhật 7/12\n2. Chủ nhật 14/12\n3. Thứ bảy 20/12" in preview.text
@@ -127,7 +105,7 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     assert "Số phương án mỗi người được chọn: 2" in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Người biểu quyết")))[0]
     assert "tất cả đảng viên, kể cả dự bị" in preview.text
-    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     assert "10 đảng viên" in opened.text
     poll_id = int(button(opened, "Theo dõi").split(":")[1])
     ticked = (await say(runtime, SECRETARY, payload=f"pt:{poll_id}:1"))[0]
@@ -175,7 +153,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
         await say(runtime, user, f"/start {demo.code(name)}")
         reply = (await say(runtime, user, payload=f"pv:{poll_id}:{mask}"))[0]
         assert "Đã ghi nhận phiếu kín" in reply.text and reply.buttons == ()
-        assert "Đồng ý" not in reply.text  # not even the confirmation names the choice
+        assert "Tán thành" not in reply.text  # not even the confirmation names the choice
         assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=f"pv:{poll_id}:4"))[0].text  # final
     async with runtime.engine.connect() as connection:
         columns = await connection.run_sync(
@@ -195,7 +173,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
         stored = [str(b) for b in (await session.exec(select(OutboxMessage.body))).all()]
         stored += [str(r) for r in (await session.exec(select(ProcessedUpdate.result))).all()]
     confirmations = [text.split("Đã ghi nhận", 1)[1] for text in stored if "Đã ghi nhận" in text]
-    assert len(confirmations) >= 3 and not [c for c in confirmations if "Đồng ý" in c]
+    assert len(confirmations) >= 3 and not [c for c in confirmations if "Tán thành" in c]
 
 
 @pytest.mark.parametrize(
@@ -274,9 +252,9 @@ async def test_a_paper_vote_is_entered_once_and_audited(runtime: Runtime, demo: 
     await say(runtime, SECRETARY, payload=button(track, "Nhập phiếu giấy"))
     found = (await say(runtime, SECRETARY, "ta van binh"))[0]  # an elderly member without a phone
     ballot = (await say(runtime, SECRETARY, payload=button(found, "Tạ Văn Bình")))[0]
-    recorded = (await say(runtime, SECRETARY, payload=button(ballot, "Không đồng ý")))[0]
+    recorded = (await say(runtime, SECRETARY, payload=button(ballot, "Không tán thành")))[0]
     assert "Đã ghi nhận phiếu giấy của Tạ Văn Bình" in recorded.text
-    again = (await say(runtime, SECRETARY, payload=button(ballot, "Đồng ý")))[0]
+    again = (await say(runtime, SECRETARY, payload=button(ballot, "Tán thành")))[0]
     assert "đã bỏ phiếu rồi" in again.text
     await say(runtime, 405, f"/start {demo.code('Tạ Văn Bình')}")
     assert "đã bỏ phiếu rồi" in (await say(runtime, 405, payload=f"pv:{poll_id}:1"))[0].text
@@ -308,7 +286,9 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
     photos = {chat: (caption, png) for chat, caption, png in fake_telegram.photos}
     assert set(photos) == {SECRETARY, 401}
     caption, png = photos[401]
-    assert png.startswith(b"\x89PNG") and "Kết quả: Thông qua kế hoạch quý I?" in caption and "Đồng ý: 1" in caption
+    assert (
+        png.startswith(b"\x89PNG") and "Kết quả: Thông qua kế hoạch quý I?" in caption and "Tán thành: 1/7" in caption
+    )
     # In the web chat the picture comes drawn with the reply.
     web_poll = await _open_poll(runtime, demo)
     async with runtime.sessions() as session, session.begin():
@@ -329,10 +309,10 @@ async def test_running_totals_only_when_the_poll_shows_them(runtime: Runtime, de
         if shown:
             preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
             assert "Cho đảng viên xem kết quả tạm: có" in preview.text
-        opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+        opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
         poll_id = button(opened, "Theo dõi").split(":")[1]
         voted = (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1"))[0].text
-        assert ("Kết quả tạm: Đồng ý: 1, Không đồng ý: 0, Ý kiến khác: 0" in voted) is shown
+        assert ("Kết quả tạm: Tán thành: 1, Không tán thành: 0, Ý kiến khác: 0" in voted) is shown
 
 
 async def test_a_final_vote_and_a_result_for_the_secretary_only(runtime: Runtime, demo: Demo) -> None:
@@ -344,7 +324,7 @@ async def test_a_final_vote_and_a_result_for_the_secretary_only(runtime: Runtime
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Gửi kết quả cho mọi người")))[0]
     assert "Được đổi phiếu đến hạn chót: không" in preview.text
     assert "Gửi kết quả cho mọi người có quyền biểu quyết: không" in preview.text
-    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = int(button(opened, "Theo dõi").split(":")[1])
     assert "Đã ghi nhận" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
     assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0].text
@@ -364,20 +344,30 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
     await say(runtime, SECRETARY, payload="pnew")
     preview = (await say(runtime, SECRETARY, "Bầu chi ủy viên?"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
-    preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "bầu cử")))[0]
+    assert "Loại: bầu cử" in preview.text and "Hình thức: bỏ phiếu kín" in preview.text  # elections are secret
+    await say(runtime, SECRETARY, payload=button(preview, "Phương án"))
+    preview = (await say(runtime, SECRETARY, "Nguyễn Văn A\nTrần Thị B\nLê Văn C"))[0]
+    assert "Ứng cử viên:\n1. Nguyễn Văn A" in preview.text and "Loại: bầu cử" in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Số lựa chọn")))[0]
-    assert "Số phương án mỗi người được chọn: 1" in preview.text  # ticking several could be traced
+    assert "Số đồng chí được bầu (tối đa mỗi phiếu): 1" in preview.text  # ticking several could be traced
     assert "Cho đảng viên xem kết quả tạm: không" in preview.text
-    opened = (await say(runtime, SECRETARY, payload=button(preview, "Phát hành")))[0]
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = int(button(opened, "Theo dõi").split(":")[1])
     await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
+    blank = (await say(runtime, 401, payload=button(ballot, "Phiếu trắng")))[0]
+    assert "Đã ghi nhận phiếu kín" in blank.text
     track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0].text
-    assert "khi kết thúc" in track and "Đồng ý:" not in track and "Đã bỏ phiếu: 1 trên 8" in track
+    assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
     # A published poll is no longer a draft, whatever a stale preview button says.
-    assert "đã được phát hành hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"ps:{poll_id}:secret"))[0].text
-    assert "đã được phát hành hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"pc:{poll_id}"))[0].text
+    assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"ps:{poll_id}:secret"))[0].text
+    assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"pc:{poll_id}"))[0].text
     closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
-    assert "Đồng ý: 1 (100%)" in closed
+    assert "Nguyễn Văn A: 1/7 (14,3%) — không trúng cử" in closed and "Phiếu trắng: 1" in closed
+    assert "Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 4/7)" in closed
 
 
 async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo: Demo) -> None:
@@ -394,3 +384,113 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
         await publish(session, secretary, draft, ballot_maker(runtime.catalogs, runtime.settings.tz))
     refused = (await say(runtime, 700, payload=f"pt:{poll.id}:1"))[0].text
     assert "không thuộc danh sách biểu quyết" in refused and "Chọn ngày" not in refused
+
+
+# --- what the result says ---------------------------------------------------------------------------
+
+
+async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo: Demo) -> None:
+    # Tây: 8 official members; Tạ Văn Bình, exempt, does not vote, so the base is 7 and 4 adopt.
+    poll_id = await _open_poll(runtime, demo)
+    against = ("Mai Văn Sơn", "Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan")
+    for user, name in enumerate(against, start=401):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        assert "Không tán thành" in (await say(runtime, user, payload=f"pv:{poll_id}:2"))[0].text
+    await say(runtime, 406, f"/start {demo.code('Chu Thị Thảo')}")
+    await say(runtime, 406, payload=f"pv:{poll_id}:1")
+    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
+    assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
+    assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
+    assert "Số đồng chí tham gia biểu quyết: 7/7" in closed
+    assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed
+    # A vote in chat between meetings says what it is, on the ballot and in the result.
+    assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
+    async with runtime.sessions() as session:
+        sent = [m.body["text"] for m in (await session.exec(select(OutboxMessage))).all() if m.body.get("text")]
+    assert [t for t in sent if "Không được thông qua: 2/7" in t and t.startswith("📊")]
+    assert [t for t in sent if t.startswith("🗳") and "quyết định chính thức của chi bộ" in t]
+
+
+async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, demo: Demo) -> None:
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, 401, payload=f"pv:{poll_id}:2")
+    for user, name in ((402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh"), (404, "Lương Thị Hạnh")):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        await say(runtime, user, payload=f"pv:{poll_id}:1")
+    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    await say(runtime, SECRETARY, payload=f"px:{poll_id}")
+    vi = runtime.catalogs.translator("vi")
+    async with runtime.sessions() as session:
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        rows = await result_rows(session, vi, poll)
+    assert result_header(vi) == ["Phương án", "Số phiếu", "Tỷ lệ trên cơ sở tính", "Kết quả"]
+    assert ["Tán thành", "4", "57,1%", "được thông qua"] in rows
+    assert ["Không tán thành", "1", "14,3%", ""] in rows
+    assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
+    assert ["Số đồng chí tham gia biểu quyết", "5/7"] in rows
+    assert ["Cơ sở tính (số đồng chí)", "7", "miễn sinh hoạt, không tham gia: 1"] in rows
+    assert ["Cách tính", "quá nửa tổng số người có quyền biểu quyết"] in rows
+    assert ["Mai Văn Sơn", "Không tán thành", ""] in rows
+    sheet = "\n".join(",".join(row) for row in rows)
+    for internal in ("majority_of_eligible", "motion", "officials", "eligible", "zalo_bot", "True", "None"):
+        assert internal not in sheet
+
+
+async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    for name, standing in (("Phan Thị Loan", "đình chỉ sinh hoạt"), ("Chu Thị Thảo", "sinh hoạt tạm thời nơi khác")):
+        card = await open_card(runtime, SECRETARY, name)
+        assert "Tình trạng sinh hoạt: đang sinh hoạt tại chi bộ" in card.text
+        asked = (await say(runtime, SECRETARY, payload=button(card, "Tình trạng sinh hoạt")))[0]
+        saved = (await say(runtime, SECRETARY, payload=button(asked, standing)))[0]
+        assert f"Tình trạng sinh hoạt: {standing}" in saved.text
+    poll_id = await _open_poll(runtime, demo, voters=6)
+    await say(runtime, 404, f"/start {demo.code('Phan Thị Loan')}")
+    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 404, payload=f"pv:{poll_id}:1"))[0].text
+    for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc")):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        await say(runtime, user, payload=f"pv:{poll_id}:1")
+    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
+    assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
+    assert (
+        "Cơ sở tính: 5 đồng chí (không tính miễn sinh hoạt, không tham gia: 1; đình chỉ sinh hoạt: 1; "
+        "sinh hoạt tạm thời nơi khác: 1)" in closed
+    )
+
+
+async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
+    await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
+    preview = (await say(runtime, SECRETARY, "Sinh hoạt chi bộ tháng 12"))[0]
+    soon = datetime.now(runtime.settings.tz) + timedelta(hours=2)
+    preview = (await say(runtime, SECRETARY, soon.strftime("%d/%m %H:%M")))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời"))
+    hanh = await member_named(runtime, "Lương Thị Hạnh")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(MeetingInvitation)
+            .where(col(MeetingInvitation.member_id) == hanh.id)
+            .values(attendance=Attendance.EXCUSED)
+        )
+    await say(runtime, SECRETARY, payload="pnew")
+    preview = (await say(runtime, SECRETARY, "Thông qua nghị quyết tháng 12?"))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(preview, "Tại cuộc họp")))[0]
+    assert "Nơi biểu quyết: tại cuộc họp “Sinh hoạt chi bộ tháng 12”" in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    poll_id = int(button(opened, "Theo dõi").split(":")[1])
+    for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh")):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
+        assert "qua tin nhắn" not in ballot.text and "tại hội nghị chi bộ" in ballot.text
+        await say(runtime, user, payload=f"pv:{poll_id}:1")
+    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
+    assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
+    assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed

@@ -1,6 +1,6 @@
 """Attendance confirmed by the secretary; the register's reasons for leaving the roster.
 
-Revision ID: 0009_attendance_roles
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-30 09:30:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0009_attendance_roles"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
