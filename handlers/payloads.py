@@ -83,6 +83,8 @@ class Action(StrEnum):
     ATTENDANCE = "mtk"
     MARK = "mtm"  # <meeting id>[:<member id>[:present|excused|absent]]
     ATTENDANCE_RATES = "mtq"
+    # A phone shared in the family: move this chat to the member whose invite code is typed next.
+    SWITCH_MEMBER = "switch"
 
 
 class InvalidPayload(ValueError):
