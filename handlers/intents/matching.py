@@ -1,9 +1,12 @@
 """What a typed message most likely asks for: each feature's phrases, matched fuzzily on folded text.
 
 Deterministic and local: the phrases are data beside each feature (``INTENTS`` in the modules of
-this package), folded once, and compared with rapidfuzz's token-set ratio, so extra words, another
-word order and a mistyped letter still match. Of equal scores the phrase closest to the whole
-message wins ("các cuộc họp" over "các cuộc họp đã qua"), then the longer, more specific one.
+this package), folded once. A phrase scores how much of it the message holds: each of its words
+is found among the message's words by rapidfuzz's ratio (a mistyped letter costs a little), and
+the scores are averaged by word length, so extra words and another order cost nothing, while a
+short message is not taken for a longer phrase it is only part of ("vâng" is not "xin vắng họp").
+Of equal scores the phrase closest to the whole message wins ("các cuộc họp" over "các cuộc họp
+đã qua"), then the longer, more specific one. Short answers ("có", "gửi đi") are compared whole.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from models.tables import Member
 THRESHOLD = 85
 # A short answer ("có", "gửi đi") is compared whole, and must be this close.
 WHOLE_THRESHOLD = 85
+# Two words this close (0-100) are one word mistyped; less is no match at all.
+SLIP = 70
 
 Answer = Callable[[Context, Member], Awaitable[list[Reply]]]
 
@@ -75,11 +80,13 @@ class Matcher:
         if not folded:
             return []
         found = []
+        present = _Present(folded.split())
         for intent in self.intents:
-            scorer = fuzz.ratio if intent.whole else fuzz.token_set_ratio
-            best = max(
-                ((scorer(phrase, folded), phrase) for phrase in intent.folded), key=lambda s: _strength(s, folded)
-            )
+
+            def score(phrase: str, whole: bool = intent.whole) -> float:
+                return fuzz.ratio(phrase, folded) if whole else _coverage(phrase, present)
+
+            best = max(((score(phrase), phrase) for phrase in intent.folded), key=lambda s: _strength(s, folded))
             found.append(Match(intent, best[0], best[1]))
         return sorted(found, key=lambda m: _strength((m.score, m.phrase), folded), reverse=True)
 
@@ -90,6 +97,35 @@ class Matcher:
             if match.score >= limit:
                 return match
         return None
+
+
+class _Present(dict[str, float]):
+    """How well each word of the phrases is present among the message's words (computed once)."""
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__()
+        self.words = words
+
+    def __missing__(self, wanted: str) -> float:
+        self[wanted] = best = max(_word_similarity(wanted, word) for word in self.words)
+        return best
+
+
+def _coverage(phrase: str, present: _Present) -> float:
+    """How much of ``phrase`` the message holds, 0-100, each of its words weighted by its length."""
+    wanted = phrase.split()
+    return sum(len(w) * present[w] for w in wanted) / sum(len(w) for w in wanted)
+
+
+def _word_similarity(wanted: str, typed: str) -> float:
+    """A letter missing, doubled or swapped is a typing slip ("thog", "hopp", "beiu"); a letter
+    changed is another word ("thang" is not "thong"), and so is a word half of which differs."""
+    if wanted == typed:
+        return 100.0
+    if len(wanted) == len(typed) and sorted(wanted) != sorted(typed):
+        return 0.0
+    similarity = fuzz.ratio(wanted, typed)
+    return similarity if similarity >= SLIP else 0.0
 
 
 def _strength(scored: tuple[float, str], folded: str) -> tuple[float, float, int]:
