@@ -66,7 +66,6 @@ SHORT_FORMS: dict[str, str] = {
     "mik": "minh",
     "dg": "duong",
     "hnay": "hom nay",
-    "tuan": "tuan",
 }
 # Said before the question, and dropped: "cho tôi hỏi", "đồng chí ơi", "xin hỏi"…
 _FRAMES = tuple(
@@ -98,6 +97,9 @@ _FRAMES = tuple(
             "admin oi",
             "ban oi",
             "oi",
+            "xin chao dong chi",
+            "chao dong chi",
+            "dong chi cho hoi",
             "xin chao",
             "chao",
         ),
