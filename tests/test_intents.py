@@ -23,6 +23,7 @@ from models.tables import (
     Notice,
     NoticeStatus,
     OutboxMessage,
+    PollVoter,
     ProcessedUpdate,
     Rsvp,
     UnansweredWeek,
@@ -30,6 +31,8 @@ from models.tables import (
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, member_named
 from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
+from tests.test_polls import SECRETARY as POLL_SECRETARY
+from tests.test_polls import _open_poll
 from tests.test_webchat import visitor, web_chat
 
 __all__ = ["web_chat"]  # the web chat fixture, used here too
@@ -91,6 +94,18 @@ async def test_a_typed_yes_is_shown_back_as_the_button_and_only_the_tap_answers(
     await say(runtime, SON, "khi nào họp")
     reasons = (await say(runtime, SON, "không"))[0]
     assert "vắng vì lý do gì?" in reasons.text
+
+
+async def test_a_typed_yes_beside_a_secret_ballot_gets_the_ballot_back_without_naming_an_option(
+    runtime: Runtime, demo: Demo
+) -> None:
+    await _open_poll(runtime, demo, secret=True)
+    ballot = (await say(runtime, POLL_SECRETARY, "🗳 Biểu quyết đang mở"))[0]
+    again = (await say(runtime, POLL_SECRETARY, "đồng ý"))[0]
+    assert again.text == "Để bỏ phiếu, xin đồng chí bấm vào lựa chọn của mình trên phiếu:"
+    assert _labels(again) == _labels(ballot)  # every option, none singled out
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(PollVoter))).all() == []
 
 
 async def test_a_typed_absence_reason_is_taken_as_the_reason(runtime: Runtime, demo: Demo) -> None:

@@ -48,7 +48,7 @@ async def understand(ctx: Context, member: Member, text: str) -> Payload | list[
     if shown and folded:
         button = choices.pick(folded, shown)
         if button is not None:
-            return choices.as_tap(ctx, button)
+            return choices.as_tap(ctx, button, shown)
     match = MATCHER.best(folded)
     if match is not None:
         return await _open(ctx, member, match.intent)

@@ -58,6 +58,11 @@ SHOWS_ONLY = frozenset(
     }
 )
 _SENDS = frozenset({Action.SEND_NOTICE, Action.POLL_PUBLISH, Action.MEETING_CALL})
+# Ballot buttons: a typed "đồng ý" gets the ballot back without naming the option, since replies are
+# stored (outbox, retries) and a secret ballot must never be linked to a member (README, Polls).
+_BALLOT = frozenset({Action.VOTE, Action.TOGGLE_CHOICE, Action.PAPER_VOTE})
+# Taps on a ballot or a read receipt come from a whole branch at once: they write nothing more.
+_BUSY = frozenset(action.value for action in (Action.VOTE, Action.TOGGLE_CHOICE, Action.READ_NOTICE))
 
 SEND, YES, NO = "send", "yes", "no"
 INTENTS = (
@@ -128,6 +133,8 @@ def remember(ctx: Context, replies: list[Reply]) -> None:
     identity = ctx.identity
     if identity is None or ctx.member is None:
         return
+    if ctx.inbound.payload is not None and ctx.inbound.payload.partition(":")[0] in _BUSY:
+        return
     with_buttons = [reply for reply in replies if reply.buttons]
     shown = (
         [button.to_dict() for row in with_buttons[0].buttons for button in row][:MAX_REMEMBERED]
@@ -185,15 +192,18 @@ def is_choice_word(folded: str) -> bool:
     return _WORDS.best(folded) is not None
 
 
-def as_tap(ctx: Context, button: Button) -> Payload | list[Reply]:
-    """The button a typed message stands for: run it when it only shows something, else ask for the
-    tap that does it."""
+def as_tap(ctx: Context, button: Button, buttons: list[Button]) -> Payload | list[Reply]:
+    """The button a typed message stands for (one of ``buttons``, just shown): run it when it only
+    shows something, else ask for the tap that does it."""
     payload = _decoded(button)
     if payload is None:
-        return []
+        return ask_again(ctx, buttons)
     if payload.action in SHOWS_ONLY or (payload.action is Action.RSVP and payload.argument.endswith(":no")):
         return payload  # "Vắng có lý do" only asks for the reason
     _ = ctx.gettext
+    if payload.action in _BALLOT:
+        rows = tuple((b,) for b in buttons)
+        return [Reply(_("To vote, please tap your choice on the ballot:"), buttons=rows)]
     if payload.action is Action.SEND_NOTICE:
         return [
             Reply(
