@@ -52,10 +52,12 @@ async def understand(ctx: Context, member: Member, text: str) -> Payload | list[
     match = MATCHER.best(folded)
     if match is not None:
         return await _open(ctx, member, match.intent)
-    if not folded and text.strip():
-        return [member_screens.welcome_back(ctx, member)]  # "xin chào", "chào đồng chí"
+    if not folded:  # "xin chào", "chào đồng chí", a sticker
+        return [member_screens.welcome_back(ctx, member)]
     if shown and (choices.is_choice_word(folded) or not _is_question(text, folded)):
         return choices.ask_again(ctx, shown)  # an answer that fits none of the buttons just shown
+    if choices.is_choice_word(folded):  # "ok", "vâng" with nothing to answer: the menu
+        return [member_screens.welcome_back(ctx, member)]
     await unanswered.count(ctx, member)
     return [_closest(ctx, member, folded)]
 
