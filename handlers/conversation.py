@@ -9,11 +9,11 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, meetings, members, notices, polls, records, register, times
+from handlers import directory, intents, meetings, members, notices, polls, records, register, times
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
-from handlers.payloads import Action, InvalidPayload, decode
+from handlers.payloads import Action, InvalidPayload, Payload, decode
 from models.tables import ChannelIdentity, Member
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type.
@@ -54,6 +54,12 @@ async def handle(
     nudge_interval: timedelta = timedelta(hours=24),
 ) -> list[Reply]:
     ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone, nudge_interval=nudge_interval)
+    replies = await _route(ctx, inbound)
+    intents.remember_choices(ctx, replies)  # so a typed "gửi đi" or "có" can be read as a tap
+    return replies
+
+
+async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
     await _identify(ctx)
     if inbound.contact_phone is not None:
         return await members.join_with_phone(ctx)
@@ -84,7 +90,7 @@ async def handle(
         if command in COMMANDS:
             return await _run(ctx, COMMANDS[command], argument.strip())
         return await _unknown(ctx)
-    action = action_for_label(catalogs, text)
+    action = action_for_label(ctx.catalogs, text)
     if action is not None:
         ctx.take_question()
         return await _run(ctx, action, "")
@@ -95,7 +101,11 @@ async def handle(
     question = ctx.take_question()
     if question is not None and text:
         return await _answer(ctx, ctx.member, question, text)
-    return await _unknown(ctx)
+    # Typed words answering no question: a question in the member's own words, or a tap typed.
+    understood = await intents.understand(ctx, ctx.member, text)
+    if isinstance(understood, Payload):
+        return await _run(ctx, understood.action, understood.argument)
+    return understood
 
 
 async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
@@ -103,6 +113,8 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
     question, text = times.follow_up(ctx, question, text)
     if question == "myphone":
         return await members.save_my_phone(ctx, member, text)
+    if question == intents.SWITCH_QUESTION:
+        return await intents.switch_with_code(ctx, member, text)
     if question == "find":
         return await directory.find_members(ctx, member, text)
     if question == "notice":
@@ -170,7 +182,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.MY_BRANCH:
             return await members.my_branch(ctx, member)
         case Action.MANAGE:
-            return members.manage_menu(ctx, member)
+            return await intents.with_unanswered(ctx, member, members.manage_menu(ctx, member))
         case Action.BRANCH_ROSTER:
             return await directory.branch_roster(ctx, member)
         case Action.FIND_MEMBER:
@@ -307,6 +319,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await meetings.rates(ctx, member)
         case Action.PICK_TIME:
             return await _answer(ctx, member, *times.picked(ctx, argument))
+        case Action.SWITCH_MEMBER:
+            return intents.ask_switch(ctx, member)
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -438,6 +438,7 @@ async def rsvp(ctx: Context, member: Member, argument: str) -> list[Reply]:
     _ = ctx.gettext
     meeting_id, _sep, choice = argument.partition(":")
     if choice == "no":
+        ctx.ask(f"mreason:{meeting_id}")  # a reason typed instead of tapped is taken as the reason
         return [
             Reply(
                 _("What is the reason for your absence?"),

@@ -86,6 +86,8 @@ class Action(StrEnum):
     ATTENDANCE_RATES = "mtq"
     # Typed times: one reading of an hour that could be morning or evening.
     PICK_TIME = "tm"  # <when|deadline|mwhen|mmove>:<id>:<YYYYMMDDHHMM>
+    # A phone shared in the family: move this chat to the member whose invite code is typed next.
+    SWITCH_MEMBER = "switch"
 
 
 class InvalidPayload(ValueError):

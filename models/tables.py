@@ -158,6 +158,10 @@ class ChannelIdentity(SQLModel, table=True):
     # when chibo asks a question, cleared by the answer, by any button, or when it grows stale.
     awaiting: str | None = Field(default=None, max_length=64)
     awaiting_since: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The buttons chibo last answered with ([{label, payload}]), and when: a typed "gửi đi" or "có"
+    # is read against them (handlers/intents/choices.py).
+    choices: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    choices_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class Invite(SQLModel, table=True):
@@ -522,3 +526,12 @@ class ZaloOaToken(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     refreshing_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     version: int = 0
+
+
+class UnansweredWeek(SQLModel, table=True):
+    """How many typed questions chibo could not answer, per branch and week (starting Monday):
+    a count only, never the text, so the secretary sees what members miss without their words."""
+
+    branch_id: int = Field(foreign_key="branch.id", primary_key=True)
+    week: date = Field(primary_key=True)
+    count: int = 0

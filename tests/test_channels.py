@@ -456,3 +456,24 @@ async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driv
     async with channel.runtime.sessions() as session:
         invited = await session.get(MeetingInvitation, (meeting.id, son.id))
         assert invited is not None and invited.checked_in_at is not None
+
+
+async def test_a_member_types_when_is_the_meeting_and_gets_the_next_one(channel: Driver, demo: Demo) -> None:
+    title = "Sinh hoạt chi bộ định kỳ tháng 12"
+    secretary, home = await joined(channel, demo, SECRETARY, "Lý Văn Quang")
+    member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
+    await secretary.tap(home, _("Meetings"))
+    await secretary.tap(await secretary.receive(offering=[_("New meeting")]), _("New meeting"))
+    await secretary.say(title)
+    await secretary.receive(offering=[_("Cancel")])  # asked when it starts
+    await secretary.say((datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30")
+    await secretary.tap(await secretary.receive(title, offering=[_("Send the invitations")]), _("Send the invitations"))
+    await member.receive(title, offering=[_("I will attend")])  # the invitation
+
+    await member.say("khi nao hop chi bo")  # typed as members type: no accents, no question mark
+    answer = await member.receive(
+        _("The next meeting: {title}").format(title=title), offering=[_("I will attend"), _("Meeting schedule")]
+    )
+    assert "19:30" in answer.text
+    await member.tap(answer, _("Meeting schedule"))
+    await member.receive(_("Meeting schedule"), offering=["📅 " + title])

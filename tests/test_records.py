@@ -123,8 +123,8 @@ async def test_editing_a_phone_asks_again_until_it_is_a_number(runtime: Runtime,
     saved = (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0]
     assert "Số điện thoại: 0987654321" in saved.text
     assert (await member_named(runtime, "Mai Văn Sơn")).phone == "+84987654321"
-    # The answer was taken once: the same text now is just a message chibo does not understand.
-    assert "chưa hiểu" in (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0].text
+    # The answer was taken once: the same text now fits none of the card's buttons, shown again.
+    assert "bấm chọn một trong các nút" in (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0].text
 
 
 async def test_a_question_left_unanswered_is_forgotten(runtime: Runtime, demo: Demo) -> None:
@@ -133,7 +133,7 @@ async def test_a_question_left_unanswered_is_forgotten(runtime: Runtime, demo: D
     await say(runtime, WEST_SECRETARY, payload=button(card, "Họ tên"))
     async with runtime.sessions() as session, session.begin():
         await session.exec(update(ChannelIdentity).values(awaiting_since=utcnow() - timedelta(hours=1)))
-    assert "chưa hiểu" in (await say(runtime, WEST_SECRETARY, "Mai Văn Sơn Sửa"))[0].text
+    assert "bấm chọn một trong các nút" in (await say(runtime, WEST_SECRETARY, "Mai Văn Sơn Sửa"))[0].text
     assert (await member_named(runtime, "Mai Văn Sơn")).full_name == "Mai Văn Sơn"
 
 

@@ -121,7 +121,7 @@ async def test_a_number_not_on_the_last_menu_is_a_stale_choice(polling_zalo: Fak
     assert stale.startswith("Nút này không còn dùng được nữa.")
     assert "4. 👤 Thông tin của tôi" in stale
     await fake.push(fake.message_update(user, "chào đồng chí"))  # words that are no label: plain text
-    assert (await fake.wait_for(4, user))[3].text.startswith("Xin lỗi")
+    assert (await fake.wait_for(4, user))[3].text.startswith("Chào đồng chí Đinh Văn Khánh!")
 
 
 async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(

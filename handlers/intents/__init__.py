@@ -1,0 +1,119 @@
+"""Members ask in their own words: typed questions routed to the screen that answers them.
+
+Each feature keeps its phrases beside it (``INTENTS`` in ``meetings``, ``polls``, ``notices``,
+``members``); ``choices`` reads a typed "gửi đi", "có" or "không" as the button just shown. What
+would change something is never done from typed words: the member is shown the button to tap.
+A question nothing matches gets the three closest things chibo can do, and is counted (only
+counted) for the secretary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from handlers import members as member_screens
+from handlers.context import Context
+from handlers.contract import Button, Reply
+from handlers.intents import choices, meetings, members, notices, polls, unanswered
+from handlers.intents.folding import fold_question
+from handlers.intents.matching import Intent, Match, Matcher
+from handlers.payloads import Payload
+from models.permissions import leads_any_branch
+from models.tables import Member
+
+MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS))
+CLOSEST = 3
+
+__all__ = ["MATCHER", "classify", "remember_choices", "understand", "with_unanswered"]
+
+remember_choices = choices.remember
+ask_switch = members.ask_switch
+switch_with_code = members.switch_with_code
+SWITCH_QUESTION = members.SWITCH_QUESTION
+
+
+def classify(text: str) -> Match | None:
+    """The screen a typed question asks for, or None (a pure function: the phrasing table tests it)."""
+    return MATCHER.best(fold_question(text))
+
+
+async def understand(ctx: Context, member: Member, text: str) -> Payload | list[Reply]:
+    """What a member's typed message, answering no question, stands for: a button's payload to run
+    (one that only shows something), or the replies themselves."""
+    code = await members.typed_code(ctx, member, text)
+    if code is not None:
+        return code
+    folded = fold_question(text)
+    shown = choices.shown(ctx)
+    if shown and folded:
+        button = choices.pick(folded, shown)
+        if button is not None:
+            return choices.as_tap(ctx, button, shown)
+    match = MATCHER.best(folded)
+    if match is not None:
+        return await _open(ctx, member, match.intent)
+    if not folded:  # "xin chào", "chào đồng chí", a sticker
+        return [member_screens.welcome_back(ctx, member)]
+    if shown and (choices.is_choice_word(folded) or not _is_question(text, folded)):
+        return choices.ask_again(ctx, shown)  # an answer that fits none of the buttons just shown
+    if choices.is_choice_word(folded):  # "ok", "vâng" with nothing to answer: the menu
+        return [member_screens.welcome_back(ctx, member)]
+    await unanswered.count(ctx, member)
+    return [_closest(ctx, member, folded)]
+
+
+# Words that make a message a question rather than an answer: "gì", "nào", "bao giờ", "không"…
+_QUESTION_WORDS = frozenset({"gi", "nao", "bao", "khong", "chua", "dau", "sao", "ai", "may", "hoi"})
+
+
+def _is_question(text: str, folded: str) -> bool:
+    return "?" in text or not _QUESTION_WORDS.isdisjoint(folded.split())
+
+
+async def _open(ctx: Context, member: Member, intent: Intent) -> Payload | list[Reply]:
+    if intent.answer is not None:
+        return await intent.answer(ctx, member)
+    return Payload(intent.action)
+
+
+def _closest(ctx: Context, member: Member, folded: str) -> Reply:
+    """The three things chibo can do closest to an unanswered question, as buttons, with examples."""
+    _ = ctx.gettext
+    offered: list[Button] = []
+    seen = set()
+    for match in MATCHER.ranked(folded) or [Match(MATCHER.by_name[n], 0, "") for n in _DEFAULTS]:
+        intent = match.intent
+        if intent.action in seen or (intent.name in _SECRETARY_ONLY and not leads_any_branch(member)):
+            continue
+        seen.add(intent.action)
+        offered.append(Button(_(intent.label), Payload(intent.action).encode()))
+        if len(offered) == CLOSEST:
+            break
+    text = "\n".join(
+        [
+            _("I cannot answer that yet. Is it one of these?"),
+            _("You can also ask, for example: \u201ckhi nào họp\u201d, \u201ctôi bỏ phiếu chưa\u201d, "
+              "\u201csố điện thoại bí thư\u201d, \u201ccó thông báo gì mới không\u201d."),
+        ]
+    )  # fmt: skip
+    reply = member_screens.home(ctx, member, text)
+    return replace(reply, buttons=tuple((b,) for b in offered))
+
+
+_DEFAULTS = ("next_meeting", "notices", "open_polls")
+_SECRETARY_ONLY = frozenset(
+    {"new_meeting", "new_poll", "new_notice", "sent_notices", "roster", "find_member", "manage"}
+)
+
+
+async def with_unanswered(ctx: Context, member: Member, replies: list[Reply]) -> list[Reply]:
+    """The secretary's "Quản lý" with one line: how many questions chibo could not answer this week."""
+    if not leads_any_branch(member) or not replies:
+        return replies
+    count = await unanswered.this_week(ctx, member)
+    line = ctx.translator.ngettext(
+        "This week: {count} question chibo could not answer yet.",
+        "This week: {count} questions chibo could not answer yet.",
+        count,
+    ).format(count=count)
+    return [replace(replies[0], text=replies[0].text + "\n\n" + line), *replies[1:]]

@@ -1,0 +1,227 @@
+"""Typed answers where a tap is expected: the buttons chibo last showed the member are remembered,
+and "gửi đi", "đồng ý", "có", "không" or the words of a label are read as that button. A button
+that changes nothing (a list, a card, a question) runs at once; one that changes something (send,
+vote, answer an invitation) is never run from typed words: the member gets it back as a button
+with "Chưa" beside it, and only their tap does it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers.context import Context
+from handlers.contract import Button, Reply
+from handlers.intents.folding import fold_question
+from handlers.intents.matching import N_, Intent, Matcher
+from handlers.payloads import Action, InvalidPayload, Payload, decode
+from models.tables import utcnow
+
+# Buttons shown longer ago than this are forgotten: a later "có" is not taken as their answer.
+CHOICES_LIFETIME = timedelta(hours=2)
+MAX_REMEMBERED = 30
+# Buttons that only show or ask something: typed words may run them without a confirmation.
+SHOWS_ONLY = frozenset(
+    {
+        Action.HOME,
+        Action.HELP,
+        Action.MY_DETAILS,
+        Action.MY_BRANCH,
+        Action.MANAGE,
+        Action.BRANCH_ROSTER,
+        Action.FIND_MEMBER,
+        Action.CHOOSE_LANGUAGE,
+        Action.CANCEL,
+        Action.EDIT_MY_PHONE,
+        Action.MEMBER_CARD,
+        Action.ASK,
+        Action.HISTORY,
+        Action.RECENT_CHANGES,
+        Action.IMPORT_REGISTER,
+        Action.NOTICES,
+        Action.NEW_NOTICE,
+        Action.SENT_NOTICES,
+        Action.TRACK_NOTICE,
+        Action.OPEN_POLLS,
+        Action.NEW_POLL,
+        Action.POLL_LIST,
+        Action.POLL_TRACK,
+        Action.PAPER_VOTER,
+        Action.MEETINGS,
+        Action.MEETING,
+        Action.MEETING_FILE,
+        Action.MY_ATTENDANCE,
+        Action.PAST_MEETINGS,
+        Action.NEW_MEETING,
+        Action.MEETING_LIST,
+        Action.ATTENDANCE,
+        Action.ATTENDANCE_RATES,
+        Action.SWITCH_MEMBER,  # asks for the code again; nothing changes until it is typed
+    }
+)
+_SENDS = frozenset({Action.SEND_NOTICE, Action.POLL_PUBLISH, Action.MEETING_CALL})
+# Ballot buttons: a typed "đồng ý" gets the ballot back without naming the option, since replies are
+# stored (outbox, retries) and a secret ballot must never be linked to a member (README, Polls).
+_BALLOT = frozenset({Action.VOTE, Action.TOGGLE_CHOICE, Action.PAPER_VOTE})
+# Taps on a ballot or a read receipt come from a whole branch at once: they write nothing more.
+_BUSY = frozenset(action.value for action in (Action.VOTE, Action.TOGGLE_CHOICE, Action.READ_NOTICE))
+
+SEND, YES, NO = "send", "yes", "no"
+INTENTS = (
+    Intent(
+        SEND,
+        ("gửi đi", "gửi ngay", "ok gửi đi", "gửi", "gửi luôn", "ok gửi", "gửi được rồi", "phát hành", "gửi giấy mời"),
+        Action.HOME,
+        N_("Send now"),
+        whole=True,
+    ),
+    Intent(
+        YES,
+        (
+            "có",
+            "đồng ý",
+            "ok",
+            "ừ",
+            "vâng",
+            "dạ",
+            "dạ có",
+            "vâng ạ",
+            "được",
+            "tán thành",
+            "tham dự",
+            "tôi tham dự",
+            "tôi sẽ tham dự",
+            "có tôi đi",
+            "tôi đi",
+            "tôi sẽ đến",
+            "đúng",
+            "đúng rồi",
+            "chắc chắn",
+        ),
+        Action.HOME,
+        N_("Yes"),
+        whole=True,
+    ),
+    Intent(
+        NO,
+        (
+            "không",
+            "chưa",
+            "không đồng ý",
+            "không tán thành",
+            "thôi",
+            "hủy",
+            "không đi",
+            "tôi không đi được",
+            "vắng",
+            "xin vắng",
+            "không tham dự",
+            "để sau",
+        ),
+        Action.HOME,
+        N_("No"),
+        whole=True,
+    ),
+)
+_WORDS = Matcher(INTENTS)
+_YES_LABELS = frozenset(fold_question(w) for w in ("đồng ý", "tán thành", "có", "tham dự", "tôi sẽ tham dự"))
+_NO_LABELS = frozenset(fold_question(w) for w in ("không đồng ý", "không tán thành", "không", "chưa", "hủy"))
+
+
+def remember(ctx: Context, replies: list[Reply]) -> None:
+    """Keep the buttons of this answer as what the member's next typed message may mean. An answer
+    without buttons forgets the earlier ones, and so does one of several messages with buttons
+    (several ballots): "đồng ý" could then mean any of them."""
+    identity = ctx.identity
+    if identity is None or ctx.member is None:
+        return
+    if ctx.inbound.payload is not None and ctx.inbound.payload.partition(":")[0] in _BUSY:
+        return
+    with_buttons = [reply for reply in replies if reply.buttons]
+    shown = (
+        [button.to_dict() for row in with_buttons[0].buttons for button in row][:MAX_REMEMBERED]
+        if len(with_buttons) == 1
+        else []
+    )
+    if not shown and identity.choices is None:
+        return
+    identity.choices = shown or None
+    identity.choices_at = utcnow() if shown else None
+    ctx.session.add(identity)
+
+
+def shown(ctx: Context) -> list[Button]:
+    """The buttons last shown to the member, while fresh."""
+    identity = ctx.identity
+    if identity is None or not identity.choices or identity.choices_at is None:
+        return []
+    if utcnow() - identity.choices_at > CHOICES_LIFETIME:
+        return []
+    return [Button(c["label"], c["payload"]) for c in identity.choices]
+
+
+def _decoded(button: Button) -> Payload | None:
+    try:
+        return decode(button.payload)
+    except InvalidPayload:
+        return None
+
+
+def _means(word: str, button: Button, payload: Payload) -> bool:
+    label = fold_question(button.label)
+    if word == SEND:
+        return payload.action in _SENDS
+    if word == YES:
+        return (payload.action is Action.RSVP and payload.argument.endswith(":yes")) or label in _YES_LABELS
+    return (payload.action is Action.RSVP and payload.argument.endswith(":no")) or label in _NO_LABELS
+
+
+def pick(folded: str, buttons: list[Button]) -> Button | None:
+    """The one button the typed words stand for: its label's words, or a yes, no or send that only
+    one of the buttons can mean."""
+    by_label = [b for b in buttons if fold_question(b.label) == folded]
+    if len({b.payload for b in by_label}) == 1:
+        return by_label[0]
+    word = _WORDS.best(folded)
+    if word is None:
+        return None
+    meant = {b.payload: b for b in buttons if (p := _decoded(b)) is not None and _means(word.intent.name, b, p)}
+    return next(iter(meant.values())) if len(meant) == 1 else None
+
+
+def is_choice_word(folded: str) -> bool:
+    """Whether the message is a bare yes, no or send, which only means something beside buttons."""
+    return _WORDS.best(folded) is not None
+
+
+def as_tap(ctx: Context, button: Button, buttons: list[Button]) -> Payload | list[Reply]:
+    """The button a typed message stands for (one of ``buttons``, just shown): run it when it only
+    shows something, else ask for the tap that does it."""
+    payload = _decoded(button)
+    if payload is None:
+        return ask_again(ctx, buttons)
+    if payload.action in SHOWS_ONLY or (payload.action is Action.RSVP and payload.argument.endswith(":no")):
+        return payload  # "Vắng có lý do" only asks for the reason
+    _ = ctx.gettext
+    if payload.action in _BALLOT:
+        rows = tuple((b,) for b in buttons)
+        return [Reply(_("To vote, please tap your choice on the ballot:"), buttons=rows)]
+    if payload.action is Action.SEND_NOTICE:
+        return [
+            Reply(
+                _("Do you want to send this notice now?"),
+                buttons=(
+                    (
+                        Button("📤 " + _("Send now"), button.payload),
+                        Button(_("Not yet"), Payload(Action.NOTICE_AUDIENCE, f"{payload.argument}:show").encode()),
+                    ),
+                ),
+            )
+        ]
+    text = _("Do you mean \u201c{choice}\u201d? Please tap it to confirm.").format(choice=button.label)
+    return [Reply(text, buttons=((button, Button(_("Not yet"), Payload(Action.CANCEL).encode())),))]
+
+
+def ask_again(ctx: Context, buttons: list[Button]) -> list[Reply]:
+    """Typed words that fit none of the buttons just shown: the same buttons, and what is expected."""
+    _ = ctx.gettext
+    rows = tuple((b,) for b in buttons[:MAX_REMEMBERED])
+    return [Reply(_("Please choose one of these by tapping it:"), buttons=rows)]

@@ -1,0 +1,133 @@
+"""What a typed message most likely asks for: each feature's phrases, matched fuzzily on folded text.
+
+Deterministic and local: the phrases are data beside each feature (``INTENTS`` in the modules of
+this package), folded once. A phrase scores how much of it the message holds: each of its words
+is found among the message's words by rapidfuzz's ratio (a mistyped letter costs a little), and
+the scores are averaged by word length, so extra words and another order cost nothing, while a
+short message is not taken for a longer phrase it is only part of ("vâng" is not "xin vắng họp").
+Of equal scores the phrase closest to the whole message wins ("các cuộc họp" over "các cuộc họp
+đã qua"), then the longer, more specific one. Short answers ("có", "gửi đi") are compared whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rapidfuzz import fuzz
+
+from handlers.context import Context
+from handlers.contract import Reply
+from handlers.intents.folding import fold_question
+from handlers.payloads import Action
+from models.tables import Member
+
+# A phrase matches from this score up (0-100); below it the message is unanswered.
+THRESHOLD = 85
+# A short answer ("có", "gửi đi") is compared whole, and must be this close.
+WHOLE_THRESHOLD = 85
+# Two words this close (0-100) are one word mistyped; less is no match at all.
+SLIP = 70
+
+Answer = Callable[[Context, Member], Awaitable[list[Reply]]]
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; it is translated where it is shown."""
+    return message
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One thing members ask for. ``name`` is the screen it leads to (the phrasing table names it);
+    ``action`` is the screen's button, run when there is no direct ``answer``, and offered under
+    ``label`` among the closest things to an unanswered question."""
+
+    name: str
+    phrases: tuple[str, ...]
+    action: Action
+    label: str
+    answer: Answer | None = None
+    # Compared with the whole message, for short answers such as "có" that must not match inside
+    # a longer question ("có thông báo gì mới không").
+    whole: bool = False
+    folded: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", tuple(dict.fromkeys(fold_question(p) for p in self.phrases)))
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: Intent
+    score: float
+    phrase: str
+
+
+class Matcher:
+    """The intents of every feature, ranked against one folded message."""
+
+    def __init__(self, intents: Iterable[Intent]) -> None:
+        self.intents = tuple(intents)
+
+    @cached_property
+    def by_name(self) -> dict[str, Intent]:
+        return {intent.name: intent for intent in self.intents}
+
+    def ranked(self, folded: str) -> list[Match]:
+        """Every intent with its best phrase, best first (score, then the longer phrase)."""
+        if not folded:
+            return []
+        found = []
+        present = _Present(folded.split())
+        for intent in self.intents:
+
+            def score(phrase: str, whole: bool = intent.whole) -> float:
+                return fuzz.ratio(phrase, folded) if whole else _coverage(phrase, present)
+
+            best = max(((score(phrase), phrase) for phrase in intent.folded), key=lambda s: _strength(s, folded))
+            found.append(Match(intent, best[0], best[1]))
+        return sorted(found, key=lambda m: _strength((m.score, m.phrase), folded), reverse=True)
+
+    def best(self, folded: str) -> Match | None:
+        """The intent the message asks for, or None when nothing is close enough."""
+        for match in self.ranked(folded):
+            limit = WHOLE_THRESHOLD if match.intent.whole else THRESHOLD
+            if match.score >= limit:
+                return match
+        return None
+
+
+class _Present(dict[str, float]):
+    """How well each word of the phrases is present among the message's words (computed once)."""
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__()
+        self.words = words
+
+    def __missing__(self, wanted: str) -> float:
+        self[wanted] = best = max(_word_similarity(wanted, word) for word in self.words)
+        return best
+
+
+def _coverage(phrase: str, present: _Present) -> float:
+    """How much of ``phrase`` the message holds, 0-100, each of its words weighted by its length."""
+    wanted = phrase.split()
+    return sum(len(w) * present[w] for w in wanted) / sum(len(w) for w in wanted)
+
+
+def _word_similarity(wanted: str, typed: str) -> float:
+    """A letter missing, doubled or swapped is a typing slip ("thog", "hopp", "beiu"); a letter
+    changed is another word ("thang" is not "thong"), and so is a word half of which differs."""
+    if wanted == typed:
+        return 100.0
+    if len(wanted) == len(typed) and sorted(wanted) != sorted(typed):
+        return 0.0
+    similarity = fuzz.ratio(wanted, typed)
+    return similarity if similarity >= SLIP else 0.0
+
+
+def _strength(scored: tuple[float, str], folded: str) -> tuple[float, float, int]:
+    score, phrase = scored
+    return (score, fuzz.ratio(phrase, folded), len(phrase.split()))

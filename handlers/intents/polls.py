@@ -1,0 +1,48 @@
+"""What members ask about votes: what is open for them and whether they have voted."""
+
+from __future__ import annotations
+
+from handlers.intents.matching import N_, Intent
+from handlers.payloads import Action
+
+INTENTS = (
+    Intent(
+        "open_polls",
+        (
+            "biểu quyết",
+            "bỏ phiếu",
+            "tôi bỏ phiếu chưa",
+            "tôi đã bỏ phiếu chưa",
+            "tôi biểu quyết chưa",
+            "tôi đã biểu quyết chưa",
+            "có biểu quyết nào không",
+            "có gì cần biểu quyết không",
+            "biểu quyết đang mở",
+            "các cuộc biểu quyết",
+            "có phiếu nào chưa bỏ",
+            "phiếu bầu",
+            "bầu cử",
+            "lấy ý kiến",
+            "kết quả biểu quyết",
+            "kết quả bỏ phiếu",
+            "tôi muốn bỏ phiếu",
+            "đổi phiếu",
+            "vote",
+        ),
+        Action.OPEN_POLLS,
+        N_("Open votes"),
+    ),
+    Intent(
+        "new_poll",
+        (
+            "tạo biểu quyết",
+            "tạo biểu quyết mới",
+            "biểu quyết mới",
+            "mở biểu quyết",
+            "lấy ý kiến chi bộ",
+            "tạo phiếu bầu",
+        ),
+        Action.NEW_POLL,
+        N_("New poll"),
+    ),
+)
