@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import insert
@@ -22,6 +22,23 @@ from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, 
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
+
+
+_TEXT_FIELDS = ("user_id", "chat_id", "display_name", "text", "payload", "contact_phone", "source_message_id")
+
+
+def _without_nul(inbound: Inbound) -> Inbound:
+    """The event with NUL characters dropped from its text. PostgreSQL cannot store them, and a
+    platform re-delivers a failed update for a day, so a NUL in a Telegram name or a typed reason is
+    removed at the door rather than refused (the web chat, which can show an error, refuses it)."""
+    cleaned: dict[str, Any] = {
+        name: value.replace("\x00", "")
+        for name in _TEXT_FIELDS
+        if isinstance(value := getattr(inbound, name), str) and "\x00" in value
+    }
+    if inbound.attachment is not None and "\x00" in inbound.attachment.filename:
+        cleaned["attachment"] = replace(inbound.attachment, filename=inbound.attachment.filename.replace("\x00", ""))
+    return replace(inbound, **cleaned) if cleaned else inbound
 
 
 @dataclass
@@ -44,7 +61,7 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
-        engine = engine or create_engine(settings.database_url)
+        engine = engine or create_engine(settings.database_url, timeout=settings.db_timeout_seconds)
         return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
 
     async def load_file(self, document: Document) -> tuple[str, bytes] | None:
@@ -63,6 +80,7 @@ class Runtime:
         otherwise they are written to the outbox in the same transaction and sent by the worker.
         Database errors propagate: the caller answers "try again" and nothing was committed.
         """
+        inbound = _without_nul(inbound)
         platform = inbound.platform.value
         started = time.perf_counter()
         async with self.sessions() as session, session.begin():

@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
-from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings, serve_app
+from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from webhooks.app import create_app
@@ -171,7 +171,7 @@ async def test_metrics_count_received_handled_and_rejected(webhook: Webhook, dem
     await webhook.post(update)
     await webhook.post(update)
     await webhook.post(update, headers={})
-    text = (await webhook.client.get("/metrics")).text
+    text = (await webhook.client.get("/metrics", headers=METRICS_HEADERS)).text
     assert 'chibo_updates_received_total{platform="telegram"} 2.0' in text
     assert 'chibo_updates_handled_total{platform="telegram"} 1.0' in text
     assert 'chibo_updates_rejected_total{platform="telegram",reason="duplicate"} 1.0' in text
