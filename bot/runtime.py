@@ -27,17 +27,26 @@ _QUEUE_REPLIES = insert(table_of(OutboxMessage))
 _TEXT_FIELDS = ("user_id", "chat_id", "display_name", "text", "payload", "contact_phone", "source_message_id")
 
 
-def _without_nul(inbound: Inbound) -> Inbound:
-    """The event with NUL characters dropped from its text. PostgreSQL cannot store them, and a
-    platform re-delivers a failed update for a day, so a NUL in a Telegram name or a typed reason is
-    removed at the door rather than refused (the web chat, which can show an error, refuses it)."""
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, and with any lone surrogate (valid JSON, not valid UTF-8) as
+    U+FFFD: neither can be stored (PostgreSQL refuses both), and a platform re-delivers a failed
+    update for a day, so they are removed at the door rather than refused."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text.replace("\x00", "")
+
+
+def _storable_inbound(inbound: Inbound) -> Inbound:
+    """The event with its text made storable (see _storable); the web chat refuses such text (422)."""
     cleaned: dict[str, Any] = {
-        name: value.replace("\x00", "")
+        name: _storable(value)
         for name in _TEXT_FIELDS
-        if isinstance(value := getattr(inbound, name), str) and "\x00" in value
+        if isinstance(value := getattr(inbound, name), str) and _storable(value) != value
     }
-    if inbound.attachment is not None and "\x00" in inbound.attachment.filename:
-        cleaned["attachment"] = replace(inbound.attachment, filename=inbound.attachment.filename.replace("\x00", ""))
+    if inbound.attachment is not None and _storable(inbound.attachment.filename) != inbound.attachment.filename:
+        cleaned["attachment"] = replace(inbound.attachment, filename=_storable(inbound.attachment.filename))
     return replace(inbound, **cleaned) if cleaned else inbound
 
 
@@ -80,7 +89,7 @@ class Runtime:
         otherwise they are written to the outbox in the same transaction and sent by the worker.
         Database errors propagate: the caller answers "try again" and nothing was committed.
         """
-        inbound = _without_nul(inbound)
+        inbound = _storable_inbound(inbound)
         platform = inbound.platform.value
         started = time.perf_counter()
         async with self.sessions() as session, session.begin():

@@ -188,6 +188,48 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await browser.close()
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_page_gives_up_on_a_failing_server_and_moves_on(web_chat: LiveServer) -> None:
+    """A 5xx is retried with backoff, then the member is told and the next message goes (no
+    endless retry blocking the chat); the page has no inline script, so a strict CSP holds."""
+    from playwright.async_api import Route, async_playwright
+
+    tries: list[str] = []
+
+    async def failing(route: Route) -> None:
+        tries.append(route.request.post_data or "")
+        await route.fulfill(status=500, body="boom")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 720})
+            violations: list[str] = []
+            page.on(
+                "console",
+                lambda message: violations.append(message.text) if "Content Security" in message.text else None,
+            )
+            await page.clock.install()
+            await page.goto(web_chat.url)
+            await page.route("**/api/webchat/messages", failing)
+            await page.get_by_test_id("input").fill("xin chào")
+            await page.get_by_test_id("send").click()
+            for _ in range(6):
+                await page.clock.run_for(16_000)
+            await page.get_by_text("chibo chưa nhận được tin nhắn này").wait_for()
+            assert len(tries) == 6
+            await page.unroute("**/api/webchat/messages")
+            await page.get_by_test_id("input").fill("/help")
+            await page.get_by_test_id("send").click()
+            await page.get_by_test_id("bot-message").last.wait_for()
+            assert violations == []
+        finally:
+            await browser.close()
+
+
 async def test_a_notice_document_reaches_web_members_and_nobody_else(web_chat: LiveServer, demo: Demo) -> None:
     async with httpx.AsyncClient(base_url=web_chat.url) as client:
         secretary, member, outsider = await visitor(client), await visitor(client), await visitor(client)
