@@ -45,7 +45,7 @@ async def test_an_invite_works_once(runtime: Runtime, demo: Demo) -> None:
 
 async def test_unknown_malformed_expired_and_reissued_codes_are_explained(runtime: Runtime, demo: Demo) -> None:
     unknown = (await say(runtime, 5, "/start ABCD-EFGH"))[0].text
-    assert "không dùng được" in unknown
+    assert "không còn hiệu lực" in unknown
     assert "không phải là mã mời" in (await say(runtime, 5, "12-34"))[0].text
     async with runtime.sessions() as session, session.begin():
         await session.exec(
