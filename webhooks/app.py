@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,7 +43,7 @@ from handlers.contract import Attachment, Inbound
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
-from models.db import is_database_unavailable
+from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from models.invites import invite_lockout, normalize_code, record_wrong_code
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
@@ -239,7 +240,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         max_body_size=DEFAULT_BODY_BYTES,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_exception_handler(Exception, _database_unavailable)
+    for unavailable in (*DATABASE_UNAVAILABLE, DBAPIError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
     app.state.telegram = None

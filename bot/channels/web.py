@@ -37,7 +37,6 @@ ANONYMOUS_IDLE = timedelta(days=1)
 @dataclass(frozen=True)
 class WebSession:
     token_hash: str
-    joined: bool  # issued on a join, in place of the token that joined
     linked: bool  # the chat is linked to an active member
 
 
@@ -98,7 +97,7 @@ async def open_session(
                 update(WebChatSession).where(col(WebChatSession.token_hash) == token_hash).values(last_seen_at=now)
             )
         await session.commit()
-        return None if ended else WebSession(token_hash, found.joined, bool(active))
+        return None if ended else WebSession(token_hash, bool(active))
 
 
 async def rotate(sessions: async_sessionmaker[AsyncSession], web_session: WebSession) -> str | None:
