@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from aiogram.types import Update
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -431,6 +432,8 @@ async def _web_session(request: Request, authorization: Annotated[str, Header()]
 
 
 WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
+# A row id as the databases store it (a 64-bit integer): a larger one is a 422, not a 500.
+FileId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 def _invite_guess(text: str | None) -> str | None:
@@ -539,7 +542,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         return await _answer_web(runtime, request, web_session, inbound, message.id)
 
     @app.get("/api/webchat/files/{file_id}", response_model=None)
-    async def chat_file(file_id: int, web_session: WebSessionDep) -> Response:
+    async def chat_file(file_id: FileId, web_session: WebSessionDep) -> Response:
         """A notice's document, for a member it was sent to (or a secretary who may announce to them)."""
         async with runtime.sessions() as session:
             file = await session.get(NoticeFile, file_id)
@@ -549,7 +552,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             return _download(file.filename, file.content)
 
     @app.get("/api/webchat/meeting-files/{file_id}", response_model=None)
-    async def chat_meeting_file(file_id: int, web_session: WebSessionDep) -> Response:
+    async def chat_meeting_file(file_id: FileId, web_session: WebSessionDep) -> Response:
         """A meeting's document or minutes, for a member invited to it (or who manages it)."""
         async with runtime.sessions() as session:
             file = await session.get(MeetingFile, file_id)
