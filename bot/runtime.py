@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import insert
@@ -22,6 +22,32 @@ from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, 
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
+
+
+_TEXT_FIELDS = ("user_id", "chat_id", "display_name", "text", "payload", "contact_phone", "source_message_id")
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, and with any lone surrogate (valid JSON, not valid UTF-8) as
+    U+FFFD: neither can be stored (PostgreSQL refuses both), and a platform re-delivers a failed
+    update for a day, so they are removed at the door rather than refused."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text.replace("\x00", "")
+
+
+def _storable_inbound(inbound: Inbound) -> Inbound:
+    """The event with its text made storable (see _storable); the web chat refuses such text (422)."""
+    cleaned: dict[str, Any] = {
+        name: _storable(value)
+        for name in _TEXT_FIELDS
+        if isinstance(value := getattr(inbound, name), str) and _storable(value) != value
+    }
+    if inbound.attachment is not None and _storable(inbound.attachment.filename) != inbound.attachment.filename:
+        cleaned["attachment"] = replace(inbound.attachment, filename=_storable(inbound.attachment.filename))
+    return replace(inbound, **cleaned) if cleaned else inbound
 
 
 @dataclass
@@ -44,7 +70,7 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
-        engine = engine or create_engine(settings.database_url)
+        engine = engine or create_engine(settings.database_url, timeout=settings.db_timeout_seconds)
         return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
 
     async def load_file(self, document: Document) -> tuple[str, bytes] | None:
@@ -63,6 +89,7 @@ class Runtime:
         otherwise they are written to the outbox in the same transaction and sent by the worker.
         Database errors propagate: the caller answers "try again" and nothing was committed.
         """
+        inbound = _storable_inbound(inbound)
         platform = inbound.platform.value
         started = time.perf_counter()
         async with self.sessions() as session, session.begin():

@@ -86,6 +86,19 @@ class Settings(BaseSettings):
     # How long a claimed outbox row is held by the worker that claimed it: after a crash, another
     # worker (or the restarted one) takes it over once the lease ends.
     delivery_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    # How long chibo waits for the database (connecting, a statement, a free pooled connection)
+    # before it answers 503, so a database that hangs cannot hang the service (PostgreSQL).
+    db_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+    # The web chat: a session idle this long is forgotten; wrong invite codes allowed within
+    # invite_window_minutes per browser session and per client address before a lock-out that long.
+    webchat_idle_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    invite_attempts_per_session: Annotated[int, Field(ge=1, le=1000)] = 5
+    invite_attempts_per_address: Annotated[int, Field(ge=1, le=10_000)] = 20
+    invite_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    # GET /metrics needs "Authorization: Bearer <this>"; unset, /metrics answers 404.
+    metrics_token: str | None = None
+    # Serve /openapi.json and /docs (off in production: they map the attack surface).
+    api_docs: bool = False
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
 
@@ -142,7 +155,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a Zalo app id (digits, from developers.zalo.me)")
         return value or None
 
-    @field_validator("zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token")
+    @field_validator("zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token", "metrics_token")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
@@ -211,6 +224,14 @@ class Settings(BaseSettings):
     @property
     def nudge_interval(self) -> timedelta:
         return timedelta(hours=self.nudge_interval_hours)
+
+    @property
+    def webchat_idle(self) -> timedelta:
+        return timedelta(days=self.webchat_idle_days)
+
+    @property
+    def invite_window(self) -> timedelta:
+        return timedelta(minutes=self.invite_window_minutes)
 
     @property
     def telegram_enabled(self) -> bool:

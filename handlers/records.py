@@ -635,6 +635,8 @@ def _action_name(ctx: Context, action: str) -> str:
         "member.reactivated": _("reactivated"),
         "invite.issued": _("issued an invite code for"),
         "invite.revoked": _("revoked the invite code of"),
+        "invite.refused": _("refused a used, revoked or expired invite code of"),
+        "invite.lockout": _("locked out a web chat that typed too many wrong invite codes"),
         "refused": _("was refused"),
     }.get(action, action)
 

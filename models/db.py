@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -31,15 +32,37 @@ def is_database_unavailable(error: BaseException) -> bool:
     return isinstance(error, DATABASE_UNAVAILABLE)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for ``url``; on SQLite with write-ahead logging and foreign keys enforced."""
+def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """An engine for ``url``; on SQLite with write-ahead logging and foreign keys enforced.
+
+    ``timeout`` (seconds) bounds every wait on PostgreSQL: connecting, each statement (in the
+    client, and on the server as ``statement_timeout``) and waiting for a pooled connection, so a
+    database or network that hangs gives ``TimeoutError`` (503) instead of a request that never
+    ends. A connection whose statement timed out is discarded, not rolled back: the rollback would
+    wait as long again. SQLite is a file and cannot hang so; a write another process locks out
+    waits sqlite3's busy timeout (5 s), then fails as unavailable too.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if timeout is not None:
+        connect_args = {
+            "timeout": timeout,
+            "command_timeout": timeout,
+            "server_settings": {"statement_timeout": str(max(1, round(timeout * 1000)))},
+            **kwargs.pop("connect_args", {}),
+        }
+        kwargs = {"pool_timeout": timeout, "connect_args": connect_args, **kwargs}
     engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    event.listen(engine.sync_engine, "handle_error", _discard_timed_out_connection)
     return engine
+
+
+def _discard_timed_out_connection(context: ExceptionContext) -> None:
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
 
 
 def _refuse_closed_connection(

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.tables import Branch, ChannelIdentity, Invite, Member, Role, utcnow
+from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, InviteAttempt, Member, Role, utcnow
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -98,21 +99,77 @@ async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | Non
     """Mark the invite used: of two members racing on one code, exactly one wins."""
     now = now or utcnow()
     invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    problem: InviteProblem | None = None
     if invite is None:
-        return InviteProblem.UNKNOWN
-    if invite.used_at is not None:
-        return InviteProblem.USED
-    if invite.revoked_at is not None:
-        return InviteProblem.REVOKED
-    if invite.expires_at <= now:
-        return InviteProblem.EXPIRED
-    claimed = await session.exec(
-        update(Invite)
-        .where(Invite.id == invite.id)  # type: ignore[arg-type]
-        .where(Invite.used_at.is_(None))  # type: ignore[union-attr]
-        .values(used_at=now)
-    )
-    if not claimed.rowcount:
-        return InviteProblem.USED
-    await session.refresh(invite)
-    return invite
+        problem = InviteProblem.UNKNOWN
+    elif invite.used_at is not None:
+        problem = InviteProblem.USED
+    elif invite.revoked_at is not None:
+        problem = InviteProblem.REVOKED
+    elif invite.expires_at <= now:
+        problem = InviteProblem.EXPIRED
+    else:
+        claimed = await session.exec(
+            update(Invite)
+            .where(Invite.id == invite.id)  # type: ignore[arg-type]
+            .where(Invite.used_at.is_(None))  # type: ignore[union-attr]
+            .values(used_at=now)
+        )
+        if claimed.rowcount:
+            await session.refresh(invite)
+            return invite
+        problem = InviteProblem.USED
+    if invite is not None:
+        # The person hears one answer for every refused code (a guesser learns nothing from it);
+        # a real member's code typed again (used, revoked, expired) is audited with the reason,
+        # for their secretary. Unknown codes are counted against the guesser (record_wrong_code).
+        session.add(
+            AuditEvent(
+                action="invite.refused",
+                subject_type="member",
+                subject_id=invite.member_id,
+                after={"reason": problem.value},
+            )
+        )
+    return problem
+
+
+def lockout_ends(times: Sequence[datetime], *, limit: int, window: timedelta, now: datetime) -> datetime | None:
+    """When a lock-out ends, or None: ``limit`` wrong codes within ``window`` lock out for
+    ``window`` after the last of them (5 in 15 minutes: locked for 15 minutes)."""
+    ordered = sorted(times)
+    ends = [
+        ordered[i] + window
+        for i in range(limit - 1, len(ordered))
+        if ordered[i] - ordered[i - limit + 1] <= window and ordered[i] + window > now
+    ]
+    return max(ends, default=None)
+
+
+async def invite_lockout(
+    session: AsyncSession, limits: Sequence[tuple[str, int]], *, window: timedelta, now: datetime | None = None
+) -> datetime | None:
+    """When the lock-out on any of ``limits`` (scope, wrong codes allowed in ``window``) ends, or None."""
+    now = now or utcnow()
+    scopes = [scope for scope, _ in limits]
+    rows = (
+        await session.exec(
+            select(InviteAttempt.scope, InviteAttempt.at).where(
+                col(InviteAttempt.scope).in_(scopes), InviteAttempt.at > now - 2 * window
+            )
+        )
+    ).all()
+    ends = [
+        lockout_ends([at for scope_of, at in rows if scope_of == scope], limit=limit, window=window, now=now)
+        for scope, limit in limits
+    ]
+    return max((end for end in ends if end is not None), default=None)
+
+
+async def record_wrong_code(
+    session: AsyncSession, scopes: Sequence[str], *, window: timedelta, now: datetime | None = None
+) -> None:
+    """Count a wrong code against each scope (attempts older than the lock-out could reach are dropped)."""
+    now = now or utcnow()
+    await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
+    session.add_all(InviteAttempt(scope=scope, at=now) for scope in scopes)

@@ -177,6 +177,30 @@ class Invite(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
+class WebChatSession(SQLModel, table=True):
+    """A web chat browser's session: the server issued its token and keeps only the token's hash.
+
+    A token not found here is refused, so a browser cannot make one up (or plant one in another's).
+    ``joined`` marks a token issued on a successful join, in place of the one that joined.
+    """
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
+    joined: bool = False
+
+
+class InviteAttempt(SQLModel, table=True):
+    """A wrong invite code typed in the web chat, once for the session and once for the client
+    address that typed it (``scope``), so guessing locks out for a while across every process."""
+
+    __table_args__ = (Index("ix_inviteattempt_scope_at", "scope", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """One row per inbound update handled, so a re-delivered update is handled once.
 

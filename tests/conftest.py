@@ -34,6 +34,8 @@ from tests.fake_telegram import FakeTelegram
 
 POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
+METRICS_TOKEN = "metrics-token-for-tests"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def _postgres_reachable() -> str | None:
@@ -113,7 +115,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, **overrides)
+    return Settings(_env_file=None, database_url=database_url, **{"metrics_token": METRICS_TOKEN, **overrides})
 
 
 @pytest.fixture

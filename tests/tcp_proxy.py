@@ -1,5 +1,6 @@
 """A TCP proxy in front of the real PostgreSQL server, so a test can take the database away from
-the app (connections refused and cut) and bring it back, without touching the server itself."""
+the app (connections refused and cut, or frozen: open but silent) and bring it back, without
+touching the server itself."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._pipe_client, "127.0.0.1", self.port)
@@ -28,7 +31,17 @@ class TcpProxy:
             writer.close()
         self._writers.clear()
 
+    def freeze(self) -> None:
+        """Stop forwarding without closing anything, as a database (or a network) that hangs:
+        connections stay open and new ones are accepted, but no byte gets through."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Forward again, the held bytes first."""
+        self._flowing.set()
+
     async def _pipe_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -42,6 +55,7 @@ class TcpProxy:
     async def _copy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         finally:

@@ -30,11 +30,14 @@ class Visitor:
 
     async def send(self, message_id: str | None = None, **body: Any) -> httpx.Response:
         self.sent += 1
-        return await self.client.post(
+        response = await self.client.post(
             "/api/webchat/messages",
             json={"id": message_id or f"m{self.sent}", **body},
             headers={"Authorization": f"Bearer {self.token}"},
         )
+        if response.status_code == 200 and "token" in response.json():
+            self.token = response.json()["token"]  # a join re-issues the session's token
+        return response
 
     async def replies(self, **body: Any) -> list[dict[str, Any]]:
         response = await self.send(**body)
@@ -87,10 +90,11 @@ async def test_join_by_typed_code_then_ask(web_chat: LiveServer, demo: Demo) -> 
 async def test_a_retried_message_gets_the_same_answer_once(web_chat: LiveServer, demo: Demo) -> None:
     async with httpx.AsyncClient(base_url=web_chat.url) as client:
         me = await visitor(client)
-        first = await me.send(message_id="retry-1", text=demo.code("Lê Thị Phương"))
-        again = await me.send(message_id="retry-1", text=demo.code("Lê Thị Phương"))
+        await me.replies(text=demo.code("Lê Thị Phương"))
+        first = await me.send(message_id="retry-1", payload="me")
+        again = await me.send(message_id="retry-1", payload="me")
         assert first.json() == again.json()
-        assert "Chào mừng đồng chí Lê Thị Phương" in again.json()["replies"][0]["text"]
+        assert "Họ và tên: Lê Thị Phương" in again.json()["replies"][0]["text"]
 
 
 async def test_bad_requests_get_clear_answers(web_chat: LiveServer) -> None:
@@ -180,6 +184,48 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
                 {"name": "chi-bo.csv", "mimeType": "text/csv", "buffer": REGISTER}
             )
             await secretary.get_by_test_id("bot-message").filter(has_text="2 mới").wait_for()
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_page_gives_up_on_a_failing_server_and_moves_on(web_chat: LiveServer) -> None:
+    """A 5xx is retried with backoff, then the member is told and the next message goes (no
+    endless retry blocking the chat); the page has no inline script, so a strict CSP holds."""
+    from playwright.async_api import Route, async_playwright
+
+    tries: list[str] = []
+
+    async def failing(route: Route) -> None:
+        tries.append(route.request.post_data or "")
+        await route.fulfill(status=500, body="boom")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 720})
+            violations: list[str] = []
+            page.on(
+                "console",
+                lambda message: violations.append(message.text) if "Content Security" in message.text else None,
+            )
+            await page.clock.install()
+            await page.goto(web_chat.url)
+            await page.route("**/api/webchat/messages", failing)
+            await page.get_by_test_id("input").fill("xin chào")
+            await page.get_by_test_id("send").click()
+            for _ in range(6):
+                await page.clock.run_for(16_000)
+            await page.get_by_text("chibo chưa nhận được tin nhắn này").wait_for()
+            assert len(tries) == 6
+            await page.unroute("**/api/webchat/messages")
+            await page.get_by_test_id("input").fill("/help")
+            await page.get_by_test_id("send").click()
+            await page.get_by_test_id("bot-message").last.wait_for()
+            assert violations == []
         finally:
             await browser.close()
 

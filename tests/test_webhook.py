@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
-from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings, serve_app
+from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from webhooks.app import create_app
@@ -60,7 +60,7 @@ class Webhook:
     outage: Outage
 
     async def post(self, body: object, headers: dict[str, str] = HEADERS) -> httpx.Response:
-        return await self.client.post("/webhooks/telegram", json=body, headers=headers)
+        return await self.client.post("/webhooks/telegram", json=body, headers=headers, timeout=5)
 
     async def count(self, table: type) -> int:
         async with self.runtime.sessions() as session:
@@ -79,7 +79,7 @@ async def _database_with_outage(database_url: str) -> AsyncIterator[tuple[str, A
         proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
         await proxy.start()
         engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        engine = create_engine(engine_url, connect_args={"timeout": 2})
+        engine = create_engine(engine_url, timeout=2)
     try:
         yield engine_url, engine, Outage(database_url, proxy)
     finally:
@@ -171,9 +171,38 @@ async def test_metrics_count_received_handled_and_rejected(webhook: Webhook, dem
     await webhook.post(update)
     await webhook.post(update)
     await webhook.post(update, headers={})
-    text = (await webhook.client.get("/metrics")).text
+    text = (await webhook.client.get("/metrics", headers=METRICS_HEADERS)).text
     assert 'chibo_updates_received_total{platform="telegram"} 2.0' in text
     assert 'chibo_updates_handled_total{platform="telegram"} 1.0' in text
     assert 'chibo_updates_rejected_total{platform="telegram",reason="duplicate"} 1.0' in text
     assert 'chibo_updates_rejected_total{platform="telegram",reason="secret"} 1.0' in text
     assert 'chibo_handler_seconds_count{platform="telegram"} 1.0' in text
+
+
+async def test_a_frozen_database_answers_503_quickly_and_loses_nothing(webhook: Webhook, demo: Demo) -> None:
+    """The connection hangs (no answer, not refused): every endpoint says 503 within 5 s (the
+    client gives up after that) and /healthz within 2 s; the retries succeed once it is back."""
+    proxy = webhook.outage.proxy
+    if proxy is None:
+        pytest.skip("SQLite is a file: it cannot hang like a network connection (a lock is tested above)")
+    client = webhook.client
+    token = (await client.post("/api/webchat/session")).json()["token"]
+    web = {"Authorization": f"Bearer {token}"}
+    update = webhook.fake.message_update(708, f"/start {demo.code('Tạ Văn Bình')}")
+    proxy.freeze()
+    try:
+        answers = await asyncio.gather(
+            webhook.post(update),
+            client.post("/api/webchat/messages", json={"id": "f1", "text": "xin chào"}, headers=web, timeout=5),
+            client.get("/api/webchat/files/1", headers=web, timeout=5),
+            client.post("/api/webchat/session", timeout=5),
+        )
+        assert [answer.status_code for answer in answers] == [503, 503, 503, 503]
+        health = await client.get("/healthz", timeout=2)
+        assert health.status_code == 503 and health.json()["database"].startswith("unavailable")
+    finally:
+        proxy.thaw()
+    assert (await webhook.post(update)).status_code == 200
+    assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, 708))[0].text
+    assert await webhook.count(ProcessedUpdate) == 1
+    assert (await client.get("/healthz")).json()["database"] == "ok"

@@ -33,7 +33,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
 from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, ZaloBotMenu
-from tests.conftest import Demo, make_settings, serve_app, serve_fake
+from tests.conftest import METRICS_HEADERS, Demo, make_settings, serve_app, serve_fake
 from tests.fake_zalo_bot import Failure, FakeZaloBot
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhook import Outage
@@ -420,7 +420,7 @@ async def test_database_down_answers_503_then_the_retry_succeeds(webhook: Webhoo
     assert (await webhook.post(body)).status_code == 200
     assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, "w6"))[0].text
     assert await webhook.count(ProcessedUpdate) == 1
-    metrics = (await webhook.client.get("/metrics")).text
+    metrics = (await webhook.client.get("/metrics", headers=METRICS_HEADERS)).text
     assert 'chibo_updates_rejected_total{platform="zalo_bot",reason="database"} 1.0' in metrics
 
 

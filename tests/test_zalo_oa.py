@@ -48,7 +48,7 @@ from models.tables import (
     ZaloOaToken,
     utcnow,
 )
-from tests.conftest import Demo, make_settings, member_named, serve_app, serve_fake
+from tests.conftest import METRICS_HEADERS, Demo, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_oa import (
     APP_ID,
     APP_SECRET,
@@ -240,7 +240,7 @@ async def test_wrong_or_missing_signature_is_refused_and_nothing_is_processed(we
     assert (await post(zalo_oa.WEBHOOK_PATH, content=tampered, headers=headers)).status_code == 401
     assert await webhook.count(ProcessedUpdate) == 0
     assert await webhook.count(ChannelIdentity) == 0
-    metrics = (await webhook.client.get("/metrics")).text
+    metrics = (await webhook.client.get("/metrics", headers=METRICS_HEADERS)).text
     assert 'chibo_updates_rejected_total{platform="zalo_oa",reason="signature"} 3.0' in metrics
 
 
@@ -285,7 +285,7 @@ async def test_database_down_answers_503_then_the_retry_succeeds(webhook: Webhoo
     assert (await webhook.post(event)).status_code == 200
     assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, "w6"))[0].text
     assert await webhook.count(ProcessedUpdate) == 1
-    metrics = (await webhook.client.get("/metrics")).text
+    metrics = (await webhook.client.get("/metrics", headers=METRICS_HEADERS)).text
     assert 'chibo_updates_rejected_total{platform="zalo_oa",reason="database"} 1.0' in metrics
 
 

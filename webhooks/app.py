@@ -7,9 +7,11 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import mimetypes
+import re
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Annotated, Any
 
 from aiogram.types import Update
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParameter
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,7 +29,9 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.channels import web, zalo_bot, zalo_oa
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
@@ -38,18 +44,77 @@ from handlers.contract import Attachment, Inbound
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
-from models.db import is_database_unavailable
+from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
+from models.invites import invite_lockout, normalize_code, record_wrong_code
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
-from models.tables import Meeting, MeetingFile, NoticeFile, Platform
+from models.tables import AuditEvent, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Request bodies are limited while they stream in, before anything parses or authenticates them
+# (413): a platform update, a web chat message (4,096 characters, each up to 6 bytes as JSON), any
+# other request; the web chat's file upload is allowed models.roster_files.MAX_BYTES, once its
+# session is checked.
 MAX_UPDATE_BYTES = 1_000_000
+WEB_MESSAGE_BYTES = 32_768
+DEFAULT_BODY_BYTES = 16_384
+# JSON nested deeper than this is refused (400): no platform update comes near it.
+MAX_JSON_DEPTH = 64
+# /healthz answers within this many seconds, whatever the database does.
+HEALTH_TIMEOUT = 1.5
+# Every response: no script, style or frame from elsewhere, no inline script, no sniffing, no referrer.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(rb"[^\[\]{}]")
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; ValueError (said in a few words) for one that is not JSON or is
+    nested deeper than MAX_JSON_DEPTH (which would exhaust the parser's recursion)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKETS.sub(b"", _JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            raise ValueError("body is nested too deeply")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValueError("body is not JSON") from None
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response (pure ASGI: bodies pass untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = [(b"cache-control", b"no-store")] if scope["path"].startswith("/api/") else []
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *no_store]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate: bool = True) -> FastAPI:
@@ -166,7 +231,19 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
                 await redis.aclose()
             await runtime.engine.dispose()
 
-    app = FastAPI(title="chibo", lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs = settings.api_docs
+    app = FastAPI(
+        title="chibo",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        max_body_size=DEFAULT_BODY_BYTES,
+    )
+    app.add_middleware(SecurityHeaders)
+    for unavailable in (*DATABASE_UNAVAILABLE, DBAPIError):
+        app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
     app.state.telegram = None
     app.state.zalo_bot = None
@@ -189,8 +266,26 @@ def _unavailable() -> JSONResponse:
     return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
 
 
+async def _invalid_request(_request: Request, error: Exception) -> Response:
+    """422 naming what is wrong, without echoing the input (FastAPI's own answer fails, 500, on a
+    body that is not UTF-8, and would reflect whatever was sent)."""
+    assert isinstance(error, RequestValidationError)
+    problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    """Any request that meets a database that is down or hung: 503, so the caller tries again."""
+    if not is_database_unavailable(error):
+        raise error
+    log.warning(
+        "%s %s: database unavailable (%s); answered 503", request.method, request.url.path, type(error).__name__
+    )
+    return _unavailable()
+
+
 def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
-    @app.post(WEBHOOK_PATH)
+    @app.post(WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
     async def telegram_webhook(request: Request) -> Response:
         channel: TelegramChannel | None = request.app.state.telegram
         runtime = _runtime(request)
@@ -201,14 +296,11 @@ def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
             runtime.metrics.updates_rejected.labels("telegram", "secret").inc()
             raise HTTPException(401, "wrong or missing secret token")
         body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
-            runtime.metrics.updates_rejected.labels("telegram", "too_large").inc()
-            raise HTTPException(413, "update too large")
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = parse_json(body)
+        except ValueError as error:
             runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
-            raise HTTPException(400, "body is not JSON") from None
+            raise HTTPException(400, str(error)) from None
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
             runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
             raise HTTPException(422, "not a Telegram update: update_id missing")
@@ -232,7 +324,7 @@ def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
 def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
     platform = zalo_bot.PLATFORM
 
-    @app.post(zalo_bot.WEBHOOK_PATH)
+    @app.post(zalo_bot.WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
     async def zalo_bot_webhook(request: Request) -> Response:
         channel: zalo_bot.ZaloBotChannel | None = request.app.state.zalo_bot
         runtime = _runtime(request)
@@ -243,14 +335,11 @@ def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
             runtime.metrics.updates_rejected.labels(platform, "secret").inc()
             raise HTTPException(401, "wrong or missing secret token")
         body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
-            runtime.metrics.updates_rejected.labels(platform, "too_large").inc()
-            raise HTTPException(413, "update too large")
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = parse_json(body)
+        except ValueError as error:
             runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(400, "body is not JSON") from None
+            raise HTTPException(400, str(error)) from None
         try:
             update = zalo_bot.ZaloWebhookBody.model_validate(data).result
         except ValidationError:
@@ -274,7 +363,7 @@ def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
 def _add_zalo_oa_webhook(app: FastAPI, settings: Settings) -> None:
     platform = zalo_oa.PLATFORM
 
-    @app.post(zalo_oa.WEBHOOK_PATH)
+    @app.post(zalo_oa.WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
     async def zalo_oa_webhook(request: Request) -> Response:
         channel: zalo_oa.ZaloOaChannel | None = request.app.state.zalo_oa
         runtime = _runtime(request)
@@ -286,14 +375,11 @@ def _add_zalo_oa_webhook(app: FastAPI, settings: Settings) -> None:
             runtime.metrics.updates_rejected.labels(platform, "signature").inc()
             raise HTTPException(401, "missing signature")
         body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
-            runtime.metrics.updates_rejected.labels(platform, "too_large").inc()
-            raise HTTPException(413, "event too large")
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = parse_json(body)
+        except ValueError as error:
             runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(400, "body is not JSON") from None
+            raise HTTPException(400, str(error)) from None
         # The signature covers the body's own timestamp, so the body is read before it is checked.
         timestamp = zalo_oa.event_timestamp(data)
         if timestamp is None:
@@ -327,18 +413,66 @@ class ChatMessage(BaseModel):
     def _one_of(self) -> ChatMessage:
         if (self.text is None) == (self.payload is None):
             raise ValueError("send exactly one of text or payload")
+        if "\x00" in (self.text or self.payload or ""):
+            raise ValueError("a message cannot contain a NUL character")
         return self
 
 
-def _session_token(authorization: Annotated[str, Header()] = "") -> str:
+async def _web_session(request: Request, authorization: Annotated[str, Header()] = "") -> web.WebSession:
+    """The caller's web chat session; 401 for a token the server did not issue (or that ended),
+    so the page asks for a new one."""
+    runtime = _runtime(request)
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not 20 <= len(token) <= 100:
+    found = None
+    if scheme.lower() == "bearer":
+        found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
+    if found is None:
         raise HTTPException(401, "no web chat session; open the chat page again")
-    return token
+    return found
 
 
-async def _answer_web(runtime: Runtime, inbound: Inbound, message_id: str) -> dict[str, Any] | JSONResponse:
-    """Handle a web chat message once per browser message id; the replies, kept for a retry."""
+WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
+# A row id as the databases store it (a 64-bit integer): a larger one is a 422, not a 500.
+FileId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+
+
+def _invite_guess(text: str | None) -> str | None:
+    """The invite code a message would try, if any: typed alone or after /start."""
+    typed = (text or "").strip()
+    if typed.startswith("/"):
+        typed = typed.partition(" ")[2]
+    return normalize_code(typed)
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def _answer_web(
+    runtime: Runtime, request: Request, web_session: web.WebSession, inbound: Inbound, message_id: str
+) -> dict[str, Any] | JSONResponse:
+    """Handle a web chat message once per browser message id; the replies, kept for a retry.
+
+    A chat not yet linked that types an invite code is held to the lock-out (per session and per
+    client address); when the code links it, the answer carries the session's new token."""
+    settings = runtime.settings
+    guessing = not web_session.linked and _invite_guess(inbound.text) is not None
+    limits = [
+        (f"session:{web_session.token_hash}", settings.invite_attempts_per_session),
+        (f"address:{_client_address(request)}"[:100], settings.invite_attempts_per_address),
+    ]
+    if guessing:
+        async with runtime.sessions() as session:
+            locked_until = await invite_lockout(session, limits, window=settings.invite_window)
+        if locked_until is not None:
+            runtime.metrics.updates_rejected.labels("web", "invite_lockout").inc()
+            minutes = max(1, math.ceil((locked_until - utcnow()).total_seconds() / 60))
+            _ = runtime.catalogs.translator(None).gettext
+            detail = _(
+                "Too many wrong invite codes. Please wait {minutes} minutes and type it again, "
+                "or ask your branch secretary."
+            ).format(minutes=minutes)
+            return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(minutes * 60)})
     try:
         processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True)
     except Exception as error:
@@ -346,7 +480,23 @@ async def _answer_web(runtime: Runtime, inbound: Inbound, message_id: str) -> di
             raise
         runtime.metrics.updates_rejected.labels("web", "database").inc()
         return _unavailable()
-    return {"replies": [web.render(reply) for reply in processed.replies]}
+    body: dict[str, Any] = {"replies": [web.render(reply) for reply in processed.replies]}
+    if guessing:
+        token = await web.rotate(runtime.sessions, web_session)
+        if token is not None:
+            body["token"] = token
+        elif not processed.duplicate:
+            async with runtime.sessions() as session, session.begin():
+                await record_wrong_code(session, [scope for scope, _ in limits], window=settings.invite_window)
+                if await invite_lockout(session, limits, window=settings.invite_window) is not None:
+                    session.add(
+                        AuditEvent(
+                            action="invite.lockout",
+                            subject_type="webchat",
+                            after={"platform": "web", "address": _client_address(request)},
+                        )
+                    )
+    return body
 
 
 def _download(filename: str, content: bytes) -> Response:
@@ -371,78 +521,88 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             "send_label": _("Send"),
             "offline_text": _("No connection. Your message will be sent again."),
             "welcome_text": _("Type the invite code printed on your paper to begin."),
+            "failed_text": _("chibo could not take this message just now. Please send it again in a few minutes."),
+            "too_large_text": _(
+                "This is too large for chibo: a file can be at most 20 MB, a message 4,096 characters."
+            ),
         }
         return page.safe_substitute({key: escape(value) for key, value in words.items()})
 
-    @app.post("/api/webchat/session")
+    @app.post("/api/webchat/session", max_body_size=WEB_MESSAGE_BYTES)
     async def new_session() -> dict[str, str]:
-        return {"token": web.new_session_token()}
+        """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
+        return {"token": await web.start_session(runtime.sessions, idle=runtime.settings.webchat_idle)}
 
-    @app.post("/api/webchat/messages", response_model=None)
+    @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)
     async def chat_message(
-        message: ChatMessage, token: Annotated[str, Depends(_session_token)]
+        request: Request, message: ChatMessage, web_session: WebSessionDep
     ) -> dict[str, Any] | JSONResponse:
         runtime.metrics.updates_received.labels("web").inc()
-        return await _answer_web(runtime, web.inbound_from_message(token, message.text, message.payload), message.id)
+        inbound = web.inbound_from_message(web_session, message.text, message.payload)
+        return await _answer_web(runtime, request, web_session, inbound, message.id)
 
     @app.get("/api/webchat/files/{file_id}", response_model=None)
-    async def chat_file(file_id: int, token: Annotated[str, Depends(_session_token)]) -> Response:
+    async def chat_file(file_id: FileId, web_session: WebSessionDep) -> Response:
         """A notice's document, for a member it was sent to (or a secretary who may announce to them)."""
         async with runtime.sessions() as session:
             file = await session.get(NoticeFile, file_id)
-            member = await web_member(session, web.user_id_for(token))
+            member = await web_member(session, web_session.token_hash)
             if file is None or member is None or not await may_read_notice_file(session, member, file):
                 raise HTTPException(404, "no such file")
             return _download(file.filename, file.content)
 
     @app.get("/api/webchat/meeting-files/{file_id}", response_model=None)
-    async def chat_meeting_file(file_id: int, token: Annotated[str, Depends(_session_token)]) -> Response:
+    async def chat_meeting_file(file_id: FileId, web_session: WebSessionDep) -> Response:
         """A meeting's document or minutes, for a member invited to it (or who manages it)."""
         async with runtime.sessions() as session:
             file = await session.get(MeetingFile, file_id)
             meeting = None if file is None else await session.get(Meeting, file.meeting_id)
-            member = await web_member(session, web.user_id_for(token))
+            member = await web_member(session, web_session.token_hash)
             if file is None or file.content is None or meeting is None or member is None:
                 raise HTTPException(404, "no such file")
             if not await may_see(session, member, meeting):
                 raise HTTPException(404, "no such file")
             return _download(file.filename, file.content)
 
-    @app.post("/api/webchat/upload", response_model=None)
+    # The session is checked (a dependency) before the body is read: without one, nothing is read.
+    @app.post("/api/webchat/upload", response_model=None, max_body_size=MAX_BYTES)
     async def chat_upload(
         request: Request,
-        token: Annotated[str, Depends(_session_token)],
+        web_session: WebSessionDep,
         id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
-        name: Annotated[str, Query(min_length=1, max_length=200)],
+        name: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")],
     ) -> dict[str, Any] | JSONResponse:
         """A file from the web chat (the register), sent as the raw request body."""
         runtime.metrics.updates_received.labels("web").inc()
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
-            raise HTTPException(413, f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
-        content = bytearray()
-        async for chunk in request.stream():
-            content += chunk
-            if len(content) > MAX_BYTES:
-                raise HTTPException(413, f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
-        return await _answer_web(
-            runtime, web.inbound_from_upload(token, Attachment(Path(name).name, bytes(content))), id
-        )
+        content = await request.body()
+        inbound = web.inbound_from_upload(web_session, Attachment(Path(name).name, content))
+        return await _answer_web(runtime, request, web_session, inbound, id)
 
 
 def _add_operations(app: FastAPI, runtime: Runtime) -> None:
+    background: set[asyncio.Task[None]] = set()
+
+    async def database_answers() -> None:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
     @app.get("/healthz", response_model=None)
     async def healthz() -> dict[str, str] | JSONResponse:
         checks = {"database": "ok", "redis": "not configured"}
-        try:
-            async with runtime.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:
+        # A hung database must not hang the probe: the check goes on alone (its own statement
+        # time-out ends it) while the probe answers within HEALTH_TIMEOUT.
+        check = asyncio.create_task(database_answers())
+        done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT)
+        if not done:
+            background.add(check)
+            check.add_done_callback(_forget(background))
+            checks["database"] = "unavailable: no answer"
+        elif (error := check.exception()) is not None:
             if not is_database_unavailable(error):
-                raise
+                raise error
             checks["database"] = "unavailable"
         if runtime.settings.redis_url:
-            redis = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=2)
+            redis = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=2, socket_timeout=HEALTH_TIMEOUT)
             try:
                 await redis.ping()
                 checks["redis"] = "ok"
@@ -455,5 +615,20 @@ def _add_operations(app: FastAPI, runtime: Runtime) -> None:
         return body if healthy else JSONResponse(body, status_code=503)
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(authorization: Annotated[str, Header()] = "") -> Response:
+        """Prometheus metrics, for the bearer of CHIBO_METRICS_TOKEN; 404 when it is not set."""
+        expected = runtime.settings.metrics_token
+        if expected is None:
+            raise HTTPException(404, "Not Found")
+        if not hmac.compare_digest(authorization.encode(), f"Bearer {expected}".encode()):
+            raise HTTPException(401, "wrong or missing metrics token", headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _forget(tasks: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+    return done

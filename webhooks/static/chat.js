@@ -8,6 +8,7 @@
   var send = document.getElementById("send");
   var offline = document.getElementById("offline");
   var typing = document.getElementById("typing");
+  var page = document.body.dataset;  // texts in the page's language: failedText, tooLargeText
   var queue = [];
   var busy = false;
   var transcript = load("chibo.history", []);
@@ -138,6 +139,7 @@
     return line;
   }
 
+  // The server issues the session token (a made-up one is refused with 401: ask for a new one).
   function session() {
     var token = localStorage.getItem("chibo.token");
     if (token) return Promise.resolve(token);
@@ -168,22 +170,32 @@
     });
   }
 
-  // Sends one message; on a network error or 5xx sends the same body (same id) again, so the
-  // server answers it once and nothing typed is lost.
-  function deliver(body, delay) {
+  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // Sends one message. While the phone is offline it sends the same body (same id) again until it
+  // is back, so the server answers it once and nothing typed is lost; a server error (5xx) is
+  // retried with backoff MAX_ATTEMPTS times, then the member is told and the chat moves on.
+  var MAX_ATTEMPTS = 6;
+  function deliver(body, delay, attempt) {
     return post(body, false).then(function (r) {
-      if (r.status >= 500) throw new Error("server " + r.status);
       offline.hidden = true;
-      return r.json().then(function (data) {
-        if (r.ok) { data.replies.forEach(showReply); return; }
+      if (r.status >= 500) {
+        if (attempt >= MAX_ATTEMPTS) { bubble("system", page.failedText, false); return; }
+        return wait(delay).then(function () { return deliver(body, Math.min(delay * 2, 15000), attempt + 1); });
+      }
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.ok) {
+          if (data.token) localStorage.setItem("chibo.token", data.token);  // re-issued on joining
+          (data.replies || []).forEach(showReply);
+          return;
+        }
+        if (r.status === 413) { bubble("system", page.tooLargeText, false); return; }
         var detail = typeof data.detail === "string" ? data.detail : (data.detail && data.detail[0] && data.detail[0].msg);
-        if (detail) bubble("system", detail, false);
+        bubble("system", detail || page.failedText, false);
       });
-    }).catch(function () {
+    }, function () {
       offline.hidden = false;
-      return new Promise(function (resolve) { setTimeout(resolve, delay); }).then(function () {
-        return deliver(body, Math.min(delay * 2, 15000));
-      });
+      return wait(delay).then(function () { return deliver(body, Math.min(delay * 2, 15000), attempt); });
     });
   }
 
@@ -192,7 +204,7 @@
     busy = true;
     send.disabled = true;
     typing.hidden = false;
-    deliver(queue.shift(), 1000).then(function () {
+    deliver(queue.shift(), 1000, 1).then(function () {
       busy = false;
       send.disabled = false;
       typing.hidden = true;

@@ -1,0 +1,261 @@
+"""The HTTP surface under attack and fault: bounded bodies, server-issued web chat sessions, the
+invite lock-out, security headers, closed surfaces, and no 5xx for anything a client can send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from models.tables import AuditEvent, Member, WebChatSession, utcnow
+from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
+from tests.fake_telegram import FakeTelegram
+from tests.test_webchat import Visitor, visitor
+from tests.test_zalo_oa import Webhook as OaWebhook
+from tests.test_zalo_oa import fake_oa, webhook  # noqa: F401  (the Zalo OA app and its fake API)
+from webhooks.app import STATIC_DIR, create_app, parse_json
+
+SECRET = "webhook-secret-123"
+TELEGRAM = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+@pytest.fixture
+async def server(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        database_url,
+        telegram_token=TELEGRAM_TOKEN,
+        telegram_api_base=fake_telegram.url,
+        telegram_mode="webhook",
+        public_url="https://chibo.example.org",
+        webhook_secret=SECRET,
+        invite_attempts_per_address=8,
+    )
+    async for live in serve_app(create_app(settings, migrate=False)):
+        yield live
+
+
+def _runtime(server: LiveServer) -> Runtime:
+    runtime: Runtime = server.app.state.runtime
+    return runtime
+
+
+async def _chunks(size: int) -> AsyncIterator[bytes]:
+    """A body with no Content-Length (sent chunked), so only counting while it streams can stop it."""
+    for _ in range(size // 65536):
+        yield b"x" * 65536
+
+
+async def test_bodies_are_limited_before_anyone_is_authenticated(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        made_up = {"Authorization": "Bearer " + "a" * 43}
+        declared = await client.post("/api/webchat/upload?id=u1&name=a.csv", content=b"x" * (21 * 1024 * 1024))
+        assert declared.status_code == 413
+        streamed = await client.post("/api/webchat/messages", content=_chunks(2 * 1024 * 1024), headers=made_up)
+        assert streamed.status_code == 413
+        # A made-up session uploads nothing: refused before the body is read.
+        unread = await client.post("/api/webchat/upload?id=u1&name=a.csv", content=b"x" * 1_000_000, headers=made_up)
+        assert unread.status_code == 401
+        for path in ("/webhooks/telegram", "/webhooks/zalo-bot", "/webhooks/zalo-oa", "/api/webchat/session"):
+            assert (await client.post(path, content=b"{" + b" " * 1_100_000 + b"}")).status_code == 413, path
+        streamed_update = await client.post("/webhooks/telegram", content=_chunks(2 * 1024 * 1024), headers=TELEGRAM)
+        assert streamed_update.status_code == 413
+        me = await visitor(client)
+        too_long = await client.post(
+            "/api/webchat/messages",
+            content=json.dumps({"id": "m1", "text": "\u1ea0" * 6000}),
+            headers={"Authorization": f"Bearer {me.token}", "Content-Type": "application/json"},
+        )
+        assert too_long.status_code == 413
+
+
+async def test_deep_nesting_and_nul_are_refused_with_4xx(server: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        deep = b"[" * 100_000
+        assert (await client.post("/webhooks/telegram", content=deep, headers=TELEGRAM)).status_code == 400
+        me = await visitor(client)
+        auth = {"Authorization": f"Bearer {me.token}", "Content-Type": "application/json"}
+        assert (await client.post("/api/webchat/messages", content=b"[" * 20_000, headers=auth)).status_code == 400
+        assert (await me.send(text="Ốm\x00 đau")).status_code == 422
+        assert (await me.send(payload="me\x00")).status_code == 422
+        assert (await me.upload("a\x00.csv", b"x")).status_code == 422
+        for folder in ("files", "meeting-files"):  # ids beyond 64 bits (found by Schemathesis)
+            beyond = await client.get(f"/api/webchat/{folder}/{2**70}", headers=auth)
+            assert beyond.status_code == 422
+        # A NUL in a Telegram name or text is dropped at the door: handled once, not a 500 forever.
+        update = {
+            "update_id": 9001,
+            "message": {
+                "message_id": 1,
+                "date": 1764000000,
+                "chat": {"id": 801, "type": "private"},
+                "from": {"id": 801, "is_bot": False, "first_name": "Tr\x00ần \ud800"},
+                "text": "/start " + demo.code("Hồ Thị Ngọc") + "\x00",
+            },
+        }
+        sent = await client.post("/webhooks/telegram", content=json.dumps(update), headers=TELEGRAM)
+        assert sent.status_code == 200
+
+
+async def test_zalo_oa_refuses_deep_nesting_before_the_signature_and_takes_a_nul(webhook: OaWebhook) -> None:  # noqa: F811
+    deep = await webhook.client.post(
+        "/webhooks/zalo-oa", content=b"[" * 100_000, headers={"X-ZEvent-Signature": "mac=0"}
+    )
+    assert deep.status_code == 400
+    event = webhook.fake.text_event("8261054372918999", "xin\x00 chào")
+    assert (await webhook.post(event)).status_code == 200
+    assert (await webhook.post(event)).status_code == 200  # its re-delivery: handled once, no 500
+
+
+def test_json_nesting_is_measured_outside_strings() -> None:
+    assert parse_json(b'{"a": "' + b"[" * 100 + b'"}') == {"a": "[" * 100}
+    assert parse_json(b"[" * 64 + b"]" * 64) is not None
+    with pytest.raises(ValueError, match="deeply"):
+        parse_json(b"[" * 65 + b"]" * 65)
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json(b'{"a": ')
+
+
+async def test_only_tokens_the_server_issued_open_a_chat(server: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for made_up in ("a" * 43, "x" * 20, "z" * 100):
+            assert (await Visitor(client, made_up).send(text="xin chào")).status_code == 401
+        # Session fixation: the token an attacker planted in the victim's browser dies when she joins.
+        planted = await visitor(client)
+        victim = Visitor(client, planted.token)
+        joined = await victim.send(text=demo.code("Ngô Văn Phúc"))
+        assert "Chào mừng đồng chí Ngô Văn Phúc" in joined.json()["replies"][0]["text"]
+        assert joined.json()["token"] != planted.token == joined.request.headers["authorization"][7:]
+        assert (await planted.send(payload="me")).status_code == 401
+        assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]
+        # Idle too long: forgotten.
+        runtime = _runtime(server)
+        async with runtime.sessions() as session, session.begin():
+            await session.exec(update(WebChatSession).values(last_seen_at=utcnow() - timedelta(days=31)))
+        assert (await victim.send(payload="me")).status_code == 401
+        # A deactivated member's session dies with the membership.
+        member = await visitor(client)
+        await member.replies(text=demo.code("Trần Minh Châu"))
+        async with runtime.sessions() as session, session.begin():
+            await session.exec(update(Member).where(col(Member.full_name) == "Trần Minh Châu").values(active=False))
+        assert (await member.send(payload="me")).status_code == 401
+
+
+async def test_invite_guessing_is_locked_out_audited_and_told_nothing(server: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        member = await visitor(client)
+        code = demo.code("Lê Thị Phương")
+        await member.replies(text=code)
+        guesser = await visitor(client)
+        used = (await guesser.replies(text=code))[0]["text"]
+        unknown = (await guesser.replies(text="/start ABCD-EFGH"))[0]["text"]
+        assert used == unknown  # a used code and a made-up one are told apart by nobody
+        for guess in ("ABCD-EFGJ", "ABCD-EFGK", "abcd efgm"):
+            assert (await guesser.send(text=guess)).status_code == 200
+        locked = await guesser.send(text=demo.code("Ngô Văn Phúc"))  # even the right code now waits
+        assert locked.status_code == 429 and "15 phút" in locked.json()["detail"]
+        # A fresh session from the same address has what is left of the address's budget (8): 3 more.
+        again = await visitor(client)
+        for guess in ("ABCD-EFGP", "ABCD-EFGQ", "ABCD-EFGR"):
+            assert (await again.send(text=guess)).status_code == 200
+        assert (await again.send(text=demo.code("Ngô Văn Phúc"))).status_code == 429
+        assert (await again.send(text="xin chào")).status_code == 200  # only codes are held back
+        async with _runtime(server).sessions() as session:
+            actions = (await session.exec(select(AuditEvent.action))).all()
+        assert actions.count("invite.lockout") == 2
+        assert actions.count("invite.refused") == 1  # the used code, for the secretary
+
+
+async def test_pages_send_security_headers_and_no_inline_script(server: LiveServer) -> None:
+    page_source = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page_source) and "<style" not in page_source
+    assert " style=" not in page_source and " on" not in re.sub(r'"[^"]*"', "", page_source)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for path in ("/", "/static/chat.js", "/api/webchat/messages", "/healthz"):
+            headers = (await client.get(path)).headers
+            assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+            assert "script-src 'self';" in headers["content-security-policy"]
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["referrer-policy"] == "no-referrer"
+
+
+async def test_docs_and_metrics_are_not_public(database_url: str) -> None:
+    closed = create_app(make_settings(database_url, metrics_token=None), migrate=False)
+    async for live in serve_app(closed):
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            for path in ("/openapi.json", "/docs", "/metrics"):
+                assert (await client.get(path)).status_code == 404, path
+    async for live in serve_app(create_app(make_settings(database_url, api_docs=True), migrate=False)):
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert "/api/webchat/messages" in (await client.get("/openapi.json")).json()["paths"]
+            assert (await client.get("/metrics")).status_code == 401
+            assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
+            assert (await client.get("/metrics", headers=METRICS_HEADERS)).status_code == 200
+
+
+# Any character, and those that cannot be stored: NUL and lone surrogates (valid JSON escapes).
+_TEXT = st.text(st.characters() | st.sampled_from(["\x00", "\ud800", "\udfff"]), max_size=300)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_TEXT, inner, max_size=5),
+    max_leaves=20,
+)
+_UPDATE = st.fixed_dictionaries(
+    {
+        "update_id": st.integers(min_value=-(2**63), max_value=2**63),
+        "message": st.fixed_dictionaries(
+            {
+                "message_id": st.integers(min_value=0, max_value=2**31),
+                "date": st.integers(min_value=0, max_value=2**40),
+                "chat": st.fixed_dictionaries({"id": st.integers(1, 2**52), "type": st.just("private")}),
+                "from": st.fixed_dictionaries(
+                    {"id": st.integers(1, 2**52), "is_bot": st.booleans(), "first_name": _TEXT}
+                ),
+                "text": _TEXT,
+            }
+        ),
+    }
+)
+_WEB = st.fixed_dictionaries({"id": _TEXT}, optional={"text": _TEXT, "payload": _TEXT})
+_ANY = st.binary(max_size=2000) | _JSON.map(lambda v: json.dumps(v).encode())
+
+
+def _never_5xx(url: str, token: str) -> None:
+    """Hypothesis drives a synchronous client (from a worker thread: the server runs in this loop)."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(
+            update=_UPDATE | _JSON,
+            web=_WEB | _JSON,
+            raw=_ANY,
+        )
+        def check(update: Any, web: Any, raw: bytes) -> None:
+            auth = {"Authorization": f"Bearer {token}"}
+            json_auth = {**auth, "Content-Type": "application/json"}
+            answers = [
+                client.post("/webhooks/telegram", content=json.dumps(update), headers=TELEGRAM),
+                client.post("/webhooks/telegram", content=raw, headers=TELEGRAM),
+                client.post("/api/webchat/messages", content=json.dumps(web), headers=json_auth),
+                client.post("/api/webchat/messages", content=raw, headers=auth),
+                client.post("/webhooks/zalo-oa", content=raw, headers={"X-ZEvent-Signature": "mac=0"}),
+            ]
+            assert all(a.status_code < 500 for a in answers), [(a.request.url, a.status_code) for a in answers]
+
+        check()
+
+
+async def test_random_and_malformed_bodies_never_get_a_5xx(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        token = (await visitor(client)).token
+    await asyncio.to_thread(_never_5xx, server.url, token)
