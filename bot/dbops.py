@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -212,6 +213,26 @@ def pg_tool(name: str) -> str:
     return found
 
 
+async def check_pg_client(url: str) -> None:
+    """pg_dump and pg_restore are installed, and not older than the server (pg_dump refuses a newer one)."""
+    dump = pg_tool("pg_dump")
+    pg_tool("pg_restore")
+    process = await asyncio.create_subprocess_exec(dump, "--version", stdout=asyncio.subprocess.PIPE)
+    output, _ = await process.communicate()
+    found = re.search(r"(\d+)(?:\.\d+)?", output.decode(errors="replace"))
+    client = int(found.group(1)) if found else 0
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            server = int((await connection.execute(text("SHOW server_version_num"))).scalar_one()) // 10000
+    finally:
+        await engine.dispose()
+    if client < server:
+        raise OperationError(
+            f"pg_dump is version {client} and the server {server}: install postgresql-client-{server} (or newer)"
+        )
+
+
 async def _run(program: str, arguments: Sequence[str], url: str) -> None:
     process = await asyncio.create_subprocess_exec(
         program,
@@ -249,6 +270,7 @@ async def backup(url: str, file: Path) -> None:
             await asyncio.to_thread(_sqlite_backup, _sqlite_path(url), partial)
         else:
             # One snapshot of the whole database; --no-owner so it restores under any role.
+            await check_pg_client(url)
             arguments = ["--format=custom", "--no-owner", "--no-privileges", f"--file={partial}"]
             await _run(pg_tool("pg_dump"), arguments, url)
         partial.replace(file)
@@ -296,6 +318,7 @@ async def restore(url: str, file: Path) -> None:
     if kind == "pg_dump":
         if _is_sqlite(url):
             raise OperationError("a pg_dump backup restores into PostgreSQL only (then `chibo db copy` if need be)")
+        await check_pg_client(url)
         # --clean --if-exists: the empty tables `chibo serve` may already have created make way.
         arguments = ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
         arguments += ["--clean", "--if-exists"]

@@ -20,7 +20,15 @@ from sqlalchemy import Connection, func, inspect
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, select
 
-from bot.dbops import OperationError, backup, copy_database, copy_rows, pending_migrations, pg_tool, previous_revision
+from bot.dbops import (
+    OperationError,
+    backup,
+    check_pg_client,
+    copy_database,
+    copy_rows,
+    pending_migrations,
+    previous_revision,
+)
 from bot.delivery import ALERT_FAILURES, ChannelWatch, DeliveryWorker, Sender, Transient
 from bot.demo import seed_demo
 from bot.i18n import Catalogs
@@ -166,11 +174,10 @@ async def empty_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-def _needs_pg_tools(url: str) -> None:
+async def _needs_pg_tools(url: str) -> None:
     if url.startswith("postgresql"):
         try:
-            pg_tool("pg_dump")
-            pg_tool("pg_restore")
+            await check_pg_client(url)
         except OperationError as error:
             pytest.skip(str(error))
 
@@ -181,7 +188,7 @@ def _needs_pg_tools(url: str) -> None:
 async def test_a_backup_restores_into_an_empty_database_with_every_row(
     database_url: str, empty_url: str, tmp_path: Path
 ) -> None:
-    _needs_pg_tools(database_url)
+    await _needs_pg_tools(database_url)
     await fill(database_url)
     before = await snapshot(database_url)
     file = tmp_path / "chibo-backup"
