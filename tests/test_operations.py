@@ -28,6 +28,7 @@ from bot.dbops import (
     copy_rows,
     pending_migrations,
     previous_revision,
+    restore,
 )
 from bot.delivery import ALERT_FAILURES, ChannelWatch, DeliveryWorker, Sender, Transient
 from bot.demo import seed_demo
@@ -315,6 +316,12 @@ async def test_db_copy_moves_a_sqlite_commune_to_postgresql(sqlite_template: Pat
 
         with pytest.raises(OperationError, match="needs an empty database"):
             await copy_database(sqlite_url, postgres_url)
+
+    # A SQLite backup restores into PostgreSQL the same way.
+    await backup(sqlite_url, tmp_path / "commune.backup")
+    async for postgres_url in empty_database("postgresql", tmp_path):
+        await restore(postgres_url, tmp_path / "commune.backup")
+        assert await snapshot(postgres_url) == before
 
 
 # --- alerts ---------------------------------------------------------------------------------------
