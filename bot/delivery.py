@@ -116,7 +116,8 @@ class ChannelWatch:
         while failures and failures[0] <= now - self._window:
             failures.popleft()
         last_delivered = self._delivered.get(platform)
-        if len(failures) < self._failures_needed or (last_delivered or now - self._window) > now - self._window:
+        delivered_lately = last_delivered is not None and last_delivered > now - self._window
+        if len(failures) < self._failures_needed or delivered_lately:
             return False
         try:
             return await self._alert(platform, len(failures), now)
@@ -169,8 +170,8 @@ class ChannelWatch:
                         "body": Reply("⚠️ " + text).to_dict(),
                         "status": OutboxStatus.PENDING,
                         "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
+                        "created_at": utcnow(),
+                        "next_attempt_at": utcnow(),
                         "member_id": member.id,
                     }
                 )
