@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import cli_ops
 from bot.demo import seed_demo
 from bot.i18n import Catalogs
 from bot.invite_sheet import SheetEntry, SheetError, save_sheet
@@ -87,6 +88,7 @@ MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 app = typer.Typer(help="chibo: the party branch assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+cli_ops.register(app, db_app)  # backup, restore, db copy
 members_app = typer.Typer(help="The branch register.", no_args_is_help=True)
 app.add_typer(members_app, name="members")
 
@@ -140,9 +142,13 @@ def demo() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(
+    check: Annotated[bool, typer.Option("--check", help="only say which migrations would run")] = False,
+) -> None:
     """Create or update the database schema."""
     settings = _settings()
+    if check:
+        raise typer.Exit(cli_ops.check_upgrade(settings))
     asyncio.run(upgrade(settings.database_url))
     typer.echo("chibo: database is up to date")
 

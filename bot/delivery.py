@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,8 +23,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
-from models.db import is_database_unavailable
-from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, utcnow
+from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
+from models.notices import push_identities
+from models.tables import ChannelAlert, ChannelIdentity, Member, OutboxMessage, OutboxStatus, Platform, Role, utcnow
+
+if TYPE_CHECKING:  # bot.i18n reads the settings, which import the channels, which import this module
+    from bot.i18n import Catalogs
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,12 @@ CONCURRENCY = 64  # sends waiting on the platform at once
 DEFAULT_RATE = 30.0
 FLUSH_SECONDS = 0.1
 FLUSH_ROWS = 100
+# A channel has stopped delivering when this many sends failed within the window and none went through;
+# the commune's secretaries are then told, at most once a day per channel.
+ALERT_FAILURES = 10
+ALERT_WINDOW = timedelta(minutes=15)
+ALERT_QUIET = timedelta(days=1)
+CHANNEL_NAMES = {Platform.TELEGRAM: "Telegram", Platform.ZALO_BOT: "Zalo", Platform.ZALO_OA: "Zalo OA"}
 
 
 class SendError(Exception):
@@ -68,6 +78,115 @@ class Sender(Protocol):
     async def send(self, chat_id: str, reply: Reply) -> None: ...
 
 
+class ChannelWatch:
+    """Tells the commune's secretaries when a channel stops delivering (not only the operator,
+    who has the metrics and the alert rules): ``ALERT_FAILURES`` failed sends within ``ALERT_WINDOW``
+    with none delivered. A member who blocked the bot or a rate-limit pause is not the channel failing.
+    Each process counts its own sends; the database decides, across processes, that the secretaries
+    hear of it once a day per channel."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalogs: Catalogs,
+        *,
+        failures: int = ALERT_FAILURES,
+        window: timedelta = ALERT_WINDOW,
+        quiet: timedelta = ALERT_QUIET,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._catalogs = catalogs
+        self._failures_needed = failures
+        self._window = window
+        self._quiet = quiet
+        self._clock = clock
+        self._failures: dict[Platform, deque[datetime]] = defaultdict(deque)
+        self._delivered: dict[Platform, datetime] = {}
+
+    def delivered(self, platform: Platform) -> None:
+        self._delivered[platform] = self._clock()
+        self._failures[platform].clear()
+
+    async def failed(self, platform: Platform) -> bool:
+        """Count a failed send; True when it told the secretaries."""
+        now = self._clock()
+        failures = self._failures[platform]
+        failures.append(now)
+        while failures and failures[0] <= now - self._window:
+            failures.popleft()
+        last_delivered = self._delivered.get(platform)
+        delivered_lately = last_delivered is not None and last_delivered > now - self._window
+        if len(failures) < self._failures_needed or delivered_lately:
+            return False
+        try:
+            return await self._alert(platform, len(failures), now)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            return False  # told on a later failure, once the database is back
+
+    async def _alert(self, platform: Platform, failures: int, now: datetime) -> bool:
+        async with self._sessions() as session, session.begin():
+            if not await insert_ignoring_conflict(session, ChannelAlert, platform=platform.value, alerted_at=now):
+                claimed = await session.exec(
+                    update(ChannelAlert)
+                    .where(col(ChannelAlert.platform) == platform.value)
+                    .where(col(ChannelAlert.alerted_at) <= now - self._quiet)
+                    .values(alerted_at=now)
+                )
+                if not claimed.rowcount:
+                    return False  # told within the day, by this process or another
+            # The commune committee's secretary and deputies (who act for the whole commune, see
+            # models/permissions.py), on any channel but the failing one.
+            leaders = (
+                await session.exec(
+                    select(Member).where(
+                        col(Member.active).is_(True),
+                        col(Member.committee_role).in_([Role.SECRETARY, Role.DEPUTY_SECRETARY]),
+                    )
+                )
+            ).all()
+            reachable = await push_identities(session, [m.id for m in leaders if m.id is not None])
+            rows: list[dict[str, Any]] = []
+            for member in leaders:
+                elsewhere = [i for i in reachable.get(member.id or 0, []) if i.platform != platform]
+                if not elsewhere:
+                    continue
+                _ = self._catalogs.translator(member.locale).gettext
+                text = _(
+                    "Chibo cannot deliver messages on {channel}: {failures} sends failed in the last {minutes} "
+                    "minutes. Members may not be receiving notices, ballots or reminders there. Please ask "
+                    "the person who runs the server to check it."
+                ).format(
+                    channel=CHANNEL_NAMES.get(platform, platform.value),
+                    failures=failures,
+                    minutes=int(self._window.total_seconds() // 60),
+                )
+                rows.append(
+                    {
+                        "platform": elsewhere[0].platform,
+                        "chat_id": elsewhere[0].chat_id,
+                        "body": Reply("⚠️ " + text).to_dict(),
+                        "status": OutboxStatus.PENDING,
+                        "attempts": 0,
+                        "created_at": utcnow(),
+                        "next_attempt_at": utcnow(),
+                        "member_id": member.id,
+                    }
+                )
+            if rows:
+                await session.exec(insert(table_of(OutboxMessage)), params=rows)
+        log.error(
+            "delivery: %s stopped delivering (%d failures in %s); told %d secretaries",
+            platform.value,
+            failures,
+            self._window,
+            len(rows),
+        )
+        return True
+
+
 def backoff_seconds(attempts: int) -> float:
     """Capped exponential backoff with full jitter, so many retries do not arrive together."""
     return random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempts))
@@ -89,8 +208,10 @@ class DeliveryWorker:
         batch: int = BATCH,
         concurrency: int = CONCURRENCY,
         lease: timedelta = LEASE,
+        watch: ChannelWatch | None = None,
     ) -> None:
         self._sessions = sessions
+        self._watch = watch
         self._backoff = backoff
         self._senders = dict(senders)
         self._metrics = metrics
@@ -234,19 +355,29 @@ class DeliveryWorker:
         except Rejected as error:
             self._metrics.messages_failed.labels(platform, "rejected").inc()
             await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
+            await self._channel_failed(row.platform)
         except Transient as error:
+            await self._channel_failed(row.platform)
             return await self._retry_or_give_up(row, str(error))
         except Exception as error:
             # A surprise from a client library (or a bug) must not stop delivery for everyone.
             log.exception("delivery: unexpected error sending outbox row %s", row.id)
+            await self._channel_failed(row.platform)
             return await self._retry_or_give_up(row, f"{type(error).__name__}: {error}")
         else:
+            if self._watch is not None:
+                self._watch.delivered(row.platform)
             self._metrics.messages_sent.labels(platform).inc()
             assert row.id is not None
             self._sent.append(row.id)
             if len(self._sent) >= FLUSH_ROWS:
                 await self._flush()
         return True
+
+    async def _channel_failed(self, platform: Platform) -> None:
+        if self._watch is not None and await self._watch.failed(platform):
+            self._metrics.channel_alerts.labels(platform.value).inc()
+            self.wake()
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

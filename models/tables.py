@@ -524,6 +524,14 @@ class OutboxMessage(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="member.id")
 
 
+class ChannelAlert(SQLModel, table=True):
+    """When the commune's secretaries were last told that a channel stopped delivering: a
+    compare-and-set on ``alerted_at`` lets one process, once a day, tell them."""
+
+    platform: str = Field(primary_key=True, max_length=32)
+    alerted_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
 class ZaloBotMenu(SQLModel, table=True):
     """The numbered choices last shown in a Zalo Bot chat, which has no buttons: the member answers
     "2" and the adapter reads back the second payload. Used when Redis is not configured."""

@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.channels import web, zalo_bot, zalo_oa
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
-from bot.delivery import DeliveryWorker, Sender
+from bot.delivery import ChannelWatch, DeliveryWorker, Sender
+from bot.metrics import count_database_errors, observe_database, watch_scheduler
 from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
     """The chibo web service. ``engine`` lets tests hand in their database; ``migrate`` applies
     the Alembic migrations on start, as ``chibo serve`` does."""
     runtime = Runtime.create(settings, engine)
+    count_database_errors(runtime.metrics, runtime.engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,6 +169,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             runtime.metrics,
             limiter=limiter,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            watch=ChannelWatch(runtime.sessions, runtime.catalogs),
         )
         runtime.on_outbox = worker.wake
         meeting_jobs = MeetingJobs(
@@ -180,6 +183,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             results_maker(runtime.catalogs),
             meeting_jobs,
         )
+        watch_scheduler(runtime.metrics, scheduler)
         if oa is not None:
             # Zalo calls the webhook set in its developer console; chibo only keeps the token fresh.
             scheduler.add_job(
@@ -622,6 +626,12 @@ def _add_operations(app: FastAPI, runtime: Runtime) -> None:
             raise HTTPException(404, "Not Found")
         if not hmac.compare_digest(authorization.encode(), f"Bearer {expected}".encode()):
             raise HTTPException(401, "wrong or missing metrics token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            await observe_database(runtime.metrics, runtime.sessions)
+        except Exception as error:
+            # With the database down (counted in chibo_database_errors) the counters are still worth scraping.
+            if not is_database_unavailable(error):
+                raise
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
