@@ -166,6 +166,20 @@ async def test_a_server_with_another_key_cannot_open_the_box_and_the_poll_stays_
     assert await _tally(runtime, poll_id) == [(0, 3), (1, 2), (2, 1)]
 
 
+async def test_a_box_that_does_not_open_holds_up_no_other_poll(runtime: Runtime, demo: Demo) -> None:
+    secret_poll = await _six_secret_ballots(runtime, demo)
+    open_poll = await _open_poll(runtime, demo)
+    async with runtime.sessions() as session, session.begin():
+        # As if the key had changed: the box's salt no longer gives the key the ballots were sealed to.
+        await session.exec(update(BallotBox).values(salt=b"\x00" * 32))
+        await session.exec(update(Poll).values(deadline=utcnow() - timedelta(seconds=1)))
+    assert await close_due_polls(runtime.sessions, results_maker(runtime.catalogs), lambda: None) == [open_poll]
+    async with runtime.sessions() as session:
+        poll = await session.get(Poll, secret_poll)
+        assert poll is not None and poll.status is PollStatus.OPEN
+        assert (await session.exec(select(func.count()).select_from(SealedBallot))).one() == 6
+
+
 # --- the attacks of issue 15, on PostgreSQL --------------------------------------------------------
 
 
