@@ -13,6 +13,7 @@ from handlers.contract import Button, Catalogs, Chart, Reply, Rows, Translator
 from handlers.members import home, refused
 from handlers.notices import in_words, parse_when
 from handlers.payloads import Action, Payload
+from models.ballots import key_fits
 from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.polls import (
@@ -518,6 +519,12 @@ async def close_now(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     poll = await _poll(ctx, actor, argument)
     if isinstance(poll, list):
         return poll
+    if poll.secret and not await key_fits(ctx.session, poll.id or 0):
+        text = ctx.gettext(
+            "The sealed ballots of this poll cannot be opened with this server's key, so the poll stays open. "
+            "Please tell whoever runs chibo: the secret ballot key (CHIBO_BALLOT_KEY) has changed or is missing."
+        )
+        return [Reply(text)]
     if not await close(ctx.session, poll, actor=actor):
         return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_OPEN)))]
     await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)

@@ -118,6 +118,19 @@ async def public_key(session: AsyncSession, poll_id: int) -> bytes:
     return found
 
 
+async def key_fits(session: AsyncSession, poll_id: int) -> bool:
+    """Whether this server's secret opens the poll's box (True when it has none yet): the key it
+    derives from the box's salt must give the public key the ballots were sealed to."""
+    box = (await session.exec(select(BallotBox).where(BallotBox.poll_id == poll_id))).first()
+    if box is None or box.salt is None:
+        return True
+    try:
+        secret = server_secret(session)
+    except BallotSecretMissing:
+        return False
+    return _poll_private_key(secret, poll_id, box.salt).public_key().public_bytes_raw() == box.public_key
+
+
 _SEALED = insert(table_of(SealedBallot))
 
 

@@ -142,6 +142,8 @@ async def test_a_server_with_another_key_cannot_open_the_box_and_the_poll_stays_
     poll_id = await _six_secret_ballots(runtime, demo)
     other = Runtime.create(make_settings(database_url, ballot_key="another-server-with-another-secret-key"))
     try:
+        refused = (await say(other, SECRETARY, payload=f"px:{poll_id}"))[0].text
+        assert "không thể mở các phiếu kín" in refused.lower() and "vẫn mở" in refused
         with pytest.raises(BallotBoxBroken):
             async with other.sessions() as session, session.begin():
                 poll = await session.get(Poll, poll_id)
