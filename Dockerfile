@@ -46,6 +46,8 @@ USER chibo
 WORKDIR /app
 # With the default SQLite database, keep it on a volume.
 ENV CHIBO_DATABASE_URL=sqlite+aiosqlite:////app/data/chibo.db
+# The secret ballot key (README "Secret ballot"), when CHIBO_BALLOT_KEY is not given: on the volume.
+ENV CHIBO_BALLOT_KEY_FILE=/app/data/chibo.ballot-key
 VOLUME ["/app/data", "/app/backups"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

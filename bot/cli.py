@@ -115,7 +115,7 @@ async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[Asyn
     """Sessions on the configured database for one command; the connections close after it."""
     engine = create_engine(settings.database_url)
     try:
-        yield session_factory(engine)
+        yield session_factory(engine, ballot_secret=settings.ballot_secret)
     finally:
         await engine.dispose()
 

@@ -71,7 +71,8 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
         engine = engine or create_engine(settings.database_url, timeout=settings.db_timeout_seconds)
-        return cls(settings, engine, session_factory(engine), Catalogs(settings.locale))
+        sessions = session_factory(engine, ballot_secret=settings.ballot_secret)
+        return cls(settings, engine, sessions, Catalogs(settings.locale))
 
     async def load_file(self, document: Document) -> tuple[str, bytes] | None:
         """A stored notice or meeting file, for the channels that upload it with the message."""

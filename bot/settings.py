@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import secrets
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from bot.channels import zalo_bot, zalo_oa
 
@@ -21,6 +26,7 @@ _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 _ZALO_BOT_TOKEN = re.compile(r"^\d+:[^\s/?#]+$")
 _ZALO_BOT_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{zalo_bot.SECRET_MIN_LENGTH},{zalo_bot.SECRET_MAX_LENGTH}}}$")
 _ZALO_OA_APP_ID = re.compile(r"^\d{1,64}$")
+BALLOT_KEY_MIN_LENGTH = 32
 
 
 class TelegramMode(StrEnum):
@@ -101,6 +107,12 @@ class Settings(BaseSettings):
     api_docs: bool = False
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
+    # The server's own secret for secret ballots (README "Secret ballot"): each poll's key is derived
+    # from it, so it must never be in the database, nor in its backups. Given here, or kept in a
+    # file (made on first need, readable by the owner only): next to the SQLite database by default,
+    # else ./chibo.ballot-key. Several processes must share one; losing it loses open secret polls.
+    ballot_key: SecretStr | None = None
+    ballot_key_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -160,6 +172,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
 
+    @field_validator("ballot_key")
+    @classmethod
+    def _ballot_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < BALLOT_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"must be at least {BALLOT_KEY_MIN_LENGTH} random characters, e.g. from `openssl rand -base64 32`"
+            )
+        return value
+
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
@@ -213,6 +234,25 @@ class Settings(BaseSettings):
                     raise ValueError(f"CHIBO_ZALO_OA_MODE=on needs CHIBO_{name.upper()}")
         return self
 
+    def ballot_secret(self) -> bytes:
+        """The secret ballot key: CHIBO_BALLOT_KEY, else the key file, made now if there is none."""
+        if self.ballot_key is not None:
+            return self.ballot_key.get_secret_value().strip().encode()
+        path = self.ballot_key_file or _default_ballot_key_file(self.database_url)
+        try:
+            # O_EXCL: two processes starting at once make one key, and the other reads it.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as made:
+                made.write(secrets.token_urlsafe(32) + "\n")
+            logging.getLogger(__name__).warning("made a new secret ballot key in %s: keep it out of backups", path)
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) < BALLOT_KEY_MIN_LENGTH:
+            raise SettingsError(f"CHIBO_BALLOT_KEY_FILE: {path} holds fewer than {BALLOT_KEY_MIN_LENGTH} characters")
+        return key.encode()
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -248,6 +288,13 @@ class Settings(BaseSettings):
 
 class SettingsError(Exception):
     """A bad setting, explained in one line that names the variable."""
+
+
+def _default_ballot_key_file(database_url: str) -> Path:
+    database = make_url(database_url).database
+    if database_url.startswith("sqlite") and database and database != ":memory:":
+        return Path(database).with_suffix(".ballot-key")
+    return Path("chibo.ballot-key")
 
 
 def load_settings(**overrides: object) -> Settings:

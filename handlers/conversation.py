@@ -129,6 +129,8 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await polls.answer(ctx, member, question, text)
     if question.startswith("paper:"):
         return await polls.paper_voters(ctx, member, question.partition(":")[2], text)
+    if question.startswith("paperbox:"):
+        return await polls.paper_box(ctx, member, question.partition(":")[2], text)
     if question == "meeting":
         return await meetings.draft_from_text(ctx, member, text)
     if question.partition(":")[0] in meetings.QUESTIONS:
@@ -209,7 +211,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             if argument.partition(":")[0] in meetings.QUESTIONS:
                 field, _sep, meeting_id = argument.partition(":")
                 return await meetings.ask(ctx, member, field, meeting_id)
-            if argument.startswith(("options:", "deadline:", "paper:")):
+            if argument.startswith(("options:", "deadline:", "paper:", "paperbox:")):
                 field, _sep, poll_id = argument.partition(":")
                 return await polls.ask(ctx, member, field, poll_id)
             return await records.ask(ctx, member, argument)

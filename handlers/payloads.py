@@ -65,8 +65,10 @@ class Action(StrEnum):
     POLL_TRACK = "pk"
     POLL_NUDGE = "pn"
     POLL_CLOSE = "px"
-    PAPER_VOTER = "pe"  # <poll id>:<member id>: the options of a paper ballot for that member
-    PAPER_VOTE = "pw"  # <poll id>:<member id>:<mask>
+    # <poll id>:<member id>: an open vote shows the options of that member's paper ballot; a secret
+    # one records only that the member voted on paper (the ballot is counted with the paper box).
+    PAPER_VOTER = "pe"
+    PAPER_VOTE = "pw"  # <poll id>:<member id>:<mask>, open votes only
     # Meetings: members answer, check in and read; the secretary calls, takes attendance, minutes.
     MEETINGS = "meet"
     MEETING = "mt"  # <meeting id>: its card
@@ -110,6 +112,7 @@ ASKABLE = (
     "options",
     "deadline",
     "paper",
+    "paperbox",
     "people",
     "attach",
     "mwhen",

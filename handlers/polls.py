@@ -16,6 +16,7 @@ from handlers.members import home, refused
 from handlers.notices import in_words
 from handlers.payloads import Action, Payload
 from handlers.times import read_answer
+from models.ballots import key_fits
 from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.polls import (
@@ -31,6 +32,7 @@ from models.polls import (
     check_poll,
     choices_from_mask,
     close,
+    count_paper_box,
     counts,
     create_draft,
     meeting_now,
@@ -41,11 +43,12 @@ from models.polls import (
     open_polls_for,
     publish,
     queue_results,
+    record_paper_voter,
     result,
     vote,
 )
 from models.roster import fold
-from models.tables import Meeting, Member, Poll, PollEligible, PollKind, PollRule, PollStatus, PollVoters
+from models.tables import Meeting, Member, Platform, Poll, PollEligible, PollKind, PollRule, PollStatus, PollVoters
 
 DEFAULT_DAYS = 3
 NAMES_SHOWN = 30
@@ -115,6 +118,11 @@ def problem_text(t: Translator, error: PollError) -> str:
         PollProblem.NOT_A_DRAFT: _("This poll has already been published or cancelled."),
         PollProblem.NOT_OPEN: _("This poll is not open."),
         PollProblem.NUDGED_RECENTLY: _("Those who have not voted were reminded recently. Please try again later."),
+        PollProblem.NOT_SECRET: _("This is an open vote: enter each paper vote with the member's name."),
+        PollProblem.PAPER_COUNTS: _(
+            "Please type one number per option, in order, e.g. 3, 1, 0. Together with the counts entered "
+            "before, they may not be more than the members recorded as having voted on paper."
+        ),
         VoteProblem.CLOSED: _("This poll has ended; your tap was not counted."),
         VoteProblem.NOT_ELIGIBLE: _(
             "You are not among those who vote in this poll (for example, probationary members do not vote "
@@ -216,7 +224,16 @@ async def cast(ctx: Context, member: Member, argument: str) -> list[Reply]:
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
         # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
-        text = _("Your secret ballot was recorded. Nobody can see what you chose, and it cannot be changed.")
+        text = _(
+            "Your secret ballot was recorded and cannot be changed. chibo keeps it sealed, without your "
+            "name, and counts it only when the poll closes."
+        )
+        if ctx.inbound.platform is Platform.ZALO_BOT:
+            # Zalo Bot has no buttons: the member typed the option's number, a message Zalo keeps.
+            text += " " + _(
+                "The number you typed stays in this Zalo chat, like every message you send, and Zalo keeps "
+                "it: anyone who sees this chat can see it."
+            )
     else:
         text = (
             _("Your vote was recorded: {choice}.")
@@ -445,6 +462,12 @@ async def ask(ctx: Context, actor: Member, field: str, poll_id: str) -> list[Rep
         "options": _("Type the options, one per line (2 to 10)."),
         "deadline": _("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00."),
         "paper": _("A vote cast on paper or by show of hands: type part of the member's name."),
+        "paperbox": _(
+            "The counts from the paper box, once it is opened: type the number of ballots for each option, "
+            "in this order, separated by commas:"
+        )
+        + "\n"
+        + "\n".join(f"{i}. {label}" for i, label in enumerate(poll.options, start=1)),
     }[field]
     return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
 
@@ -633,6 +656,8 @@ async def track(ctx: Context, actor: Member, argument: str) -> list[Reply]:
             lines.append("\n" + _("Not voted yet ({count}): {names}").format(count=len(waiting), names=names))
             buttons.append((_button("🔔 " + _("Remind those who have not voted"), Action.POLL_NUDGE, str(poll.id)),))
             buttons.append((_button("✍️ " + _("Enter a paper vote"), Action.ASK, f"paper:{poll.id}"),))
+        if poll.secret:
+            buttons.append((_button("🗳 " + _("Enter the paper box counts"), Action.ASK, f"paperbox:{poll.id}"),))
         buttons.append(
             (
                 _button("🔄 " + _("Refresh"), Action.POLL_TRACK, str(poll.id)),
@@ -657,6 +682,12 @@ async def close_now(ctx: Context, actor: Member, argument: str) -> list[Reply]:
     poll = await _poll(ctx, actor, argument)
     if isinstance(poll, list):
         return poll
+    if poll.secret and not await key_fits(ctx.session, poll.id or 0):
+        text = ctx.gettext(
+            "The sealed ballots of this poll cannot be opened with this server's key, so the poll stays open. "
+            "Please tell whoever runs chibo: the secret ballot key (CHIBO_BALLOT_KEY) has changed or is missing."
+        )
+        return [Reply(text)]
     if not await close(ctx.session, poll, actor=actor):
         return [Reply(problem_text(ctx.translator, PollError(PollProblem.NOT_OPEN)))]
     await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)
@@ -724,6 +755,27 @@ async def paper_ballot(ctx: Context, actor: Member, argument: str) -> list[Reply
     member = await ctx.session.get(Member, int(argument.split(":")[1]))
     if member is None:
         return [home(ctx, actor, _("This button is no longer valid. Please use the menu below."))]
+    if poll.secret:
+        # A secret paper ballot goes into the paper box; only the roll learns that the member voted.
+        try:
+            await record_paper_voter(ctx.session, poll.id or 0, member, actor)
+        except PollError as error:
+            if error.problem is VoteProblem.ALREADY_VOTED:
+                return [Reply(_("{name} has already voted; nothing was changed.").format(name=member.full_name))]
+            return [Reply(problem_text(ctx.translator, error))]
+        text = _(
+            "Recorded: {name} voted on paper. Their ballot stays in the paper box; enter the box's counts "
+            "once it is opened."
+        ).format(name=member.full_name)
+        return [
+            Reply(
+                text,
+                buttons=(
+                    (_button("🗳 " + _("Enter the paper box counts"), Action.ASK, f"paperbox:{poll.id}"),),
+                    (_button("📊 " + _("Track"), Action.POLL_TRACK, str(poll.id)),),
+                ),
+            )
+        ]
     buttons = tuple(
         (_button(label, Action.PAPER_VOTE, f"{poll.id}:{member.id}:{1 << i}"),) for i, label in enumerate(poll.options)
     )
@@ -796,3 +848,29 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
         rows += [[], [_("Full name"), _("Choice"), _("Entered from paper by the secretary")]]
         rows += [[name, poll.options[option], _("yes") if entered else ""] for name, option, entered in ballots]
     return rows
+
+
+async def paper_box(ctx: Context, actor: Member, poll_id: str, typed: str) -> list[Reply]:
+    """A secret poll: the counts the secretary typed from the opened paper box, e.g. "3, 1, 0"."""
+    _ = ctx.gettext
+    poll = await _poll(ctx, actor, poll_id)
+    if isinstance(poll, list):
+        return poll
+    words = typed.replace(",", " ").replace(";", " ").split()
+    try:
+        if not all(word.isascii() and word.isdigit() for word in words):
+            raise PollError(PollProblem.PAPER_COUNTS)
+        counted = await count_paper_box(ctx.session, poll.id or 0, [int(word) for word in words], actor)
+    except PollError as error:
+        if error.problem is PollProblem.PAPER_COUNTS:
+            ctx.ask(f"paperbox:{poll_id}")
+        return [Reply(problem_text(ctx.translator, error))]
+    # The reply is stored (outbox): it gives the number of ballots, not the counts per option.
+    return [
+        Reply(
+            _("{count} paper ballot(s) from the box were recorded, sealed; they are counted at the close.").format(
+                count=counted
+            ),
+            buttons=((_button("📊 " + _("Track"), Action.POLL_TRACK, str(poll.id)),),),
+        )
+    ]

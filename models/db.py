@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -80,11 +81,23 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Deleted rows are overwritten with zeros, not left in free space: a secret poll's sealed
+    # ballots and its box's salt must be gone from the file once the poll closes (models/ballots.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+# Where a session keeps the function that reads the server's ballot secret (models/ballots.py).
+BALLOT_SECRET_INFO = "chibo.ballot_secret"
+
+
+def session_factory(
+    engine: AsyncEngine, *, ballot_secret: Callable[[], bytes] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``ballot_secret`` gives the server's own secret to the secret polls
+    that need it (models/ballots.py), read only then."""
+    info = {BALLOT_SECRET_INFO: ballot_secret} if ballot_secret is not None else {}
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -1,9 +1,9 @@
 """Polls and votes by the branch's rules: who may vote, one ballot each, a secret ballot nobody can
 trace, and a result computed the same way every time.
 
-Secret ballots: the voter roll (``PollVoter``) says who voted; the ballot box (``PollTally``) holds
-only a count per option, updated in the same transaction. There is no row per ballot, so no id,
-time or order links a member to a choice; the price is that a secret ballot cannot be changed.
+Secret ballots: the voter roll (``PollVoter``) says who voted; the ballot is sealed to the poll's
+key in a row of its own with no member (models/ballots.py), and counted only when the poll closes.
+The price is that a secret ballot cannot be changed: nobody can tell which sealed ballot is whose.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import ballots
 from models.db import insert_ignoring_conflict, table_of
 from models.meetings import attendance_of
 from models.membership import NotPermitted
@@ -26,6 +27,7 @@ from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
     AuditEvent,
+    BallotBox,
     Branch,
     Meeting,
     MeetingInvitation,
@@ -68,6 +70,8 @@ class PollProblem(StrEnum):
     NOT_A_DRAFT = "not_a_draft"
     NOT_OPEN = "not_open"
     NUDGED_RECENTLY = "nudged_recently"
+    NOT_SECRET = "not_secret"  # counts from a paper box are for secret ballots
+    PAPER_COUNTS = "paper_counts"  # not one count per option, or more ballots than paper voters
 
 
 class VoteProblem(StrEnum):
@@ -354,8 +358,6 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
         raise PollError(PollProblem.NOT_A_DRAFT)
     await session.refresh(poll)
     session.add_all(PollEligible(poll_id=poll.id or 0, member_id=m.id or 0, exempt=m.exempt) for m in members)
-    if poll.secret:
-        session.add_all(PollTally(poll_id=poll.id or 0, option=i) for i in range(len(poll.options)))
     await _send(session, poll, members, ballot_for)
     session.add(
         AuditEvent(
@@ -410,27 +412,37 @@ def choices_from_mask(mask: int, option_count: int) -> tuple[int, ...]:
 
 
 # The vote path's statements, built once (every tap runs them). The poll comes with whether the
-# member may vote in it, in one round trip, under a shared lock on the poll row alone: closing (an
-# UPDATE of that row) waits for votes in progress, and a vote after it sees the poll closed, so the
-# announced result counts every ballot.
+# member may vote in it and the public key of its ballot box, in one round trip, under a shared lock
+# on the poll row alone: closing (an UPDATE of that row) waits for votes in progress, and a vote
+# after it sees the poll closed, so the announced result counts every ballot.
 _POLL_FOR_VOTE = (
-    select(Poll, PollEligible.member_id)
+    select(Poll, PollEligible.member_id, BallotBox.public_key)
     .outerjoin(
         PollEligible,
         (col(PollEligible.poll_id) == Poll.id) & (col(PollEligible.member_id) == bindparam("member_id")),
     )
+    .outerjoin(BallotBox, col(BallotBox.poll_id) == Poll.id)
     .where(col(Poll.id) == bindparam("poll_id"))
     .with_for_update(read=True, of=Poll)
     .execution_options(populate_existing=True)
 )
 _OPEN_BALLOT = insert(table_of(OpenBallot))
-_tally = table_of(PollTally).c
-# The poll's parameter is "box": in an UPDATE of polltally, "poll_id" is that column's own parameter.
-_COUNT_SECRET_BALLOT = (
-    update(table_of(PollTally))
-    .where(_tally.poll_id == bindparam("box"), _tally.option.in_(bindparam("choices", expanding=True)))
-    .values(votes=_tally.votes + 1)
-)
+
+
+async def _poll_for_ballot(
+    session: AsyncSession, poll_id: int, member: Member, now: datetime | None
+) -> tuple[Poll, bytes | None]:
+    """The poll, locked for a ballot, if it is open and ``member`` may vote in it; its box's key."""
+    found = (await session.exec(_POLL_FOR_VOTE, params={"poll_id": poll_id, "member_id": member.id})).first()
+    now = now or utcnow()
+    if found is None:
+        raise PollError(VoteProblem.BAD_CHOICE)
+    poll, eligible, box_key = found
+    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= now):
+        raise PollError(VoteProblem.CLOSED)
+    if eligible is None or not member.active:
+        raise PollError(VoteProblem.NOT_ELIGIBLE)
+    return poll, box_key
 
 
 async def vote(
@@ -444,19 +456,15 @@ async def vote(
 ) -> tuple[VoteOutcome, Poll]:
     """Record ``member``'s ballot (options as a bitmask); the outcome, and the poll as read under
     its lock. The voter roll's primary key makes a second ballot impossible however many taps
-    arrive at once; an open vote may be changed."""
-    found = (await session.exec(_POLL_FOR_VOTE, params={"poll_id": poll_id, "member_id": member.id})).first()
-    now = now or utcnow()
-    if found is None:
-        raise PollError(VoteProblem.BAD_CHOICE)
-    poll, eligible = found
-    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= now):
-        raise PollError(VoteProblem.CLOSED)
-    if eligible is None or not member.active:
-        raise PollError(VoteProblem.NOT_ELIGIBLE)
+    arrive at once; an open vote may be changed. A secretary enters a paper ballot with
+    ``entered_by`` in an open vote only: in a secret one, see ``record_paper_voter``."""
+    poll, box_key = await _poll_for_ballot(session, poll_id, member, now)
     choices = choices_from_mask(mask, len(poll.options))
     blank_allowed = poll.kind is PollKind.ELECTION  # a ballot naming nobody (phiếu trắng)
     if (not choices and not blank_allowed) or mask >> len(poll.options) or len(choices) > poll.max_choices:
+        raise PollError(VoteProblem.BAD_CHOICE)
+    if poll.secret and entered_by is not None:
+        # A secret paper ballot stays in the paper box: a member and a choice never go in together.
         raise PollError(VoteProblem.BAD_CHOICE)
     first = await insert_ignoring_conflict(
         session,
@@ -477,28 +485,98 @@ async def vote(
         await session.exec(
             delete(OpenBallot).where(col(OpenBallot.poll_id) == poll_id, col(OpenBallot.member_id) == member.id)
         )
-    # A blank ballot is on the roll and in no count.
-    if choices and poll.secret:
-        counted = await session.exec(_COUNT_SECRET_BALLOT, params={"box": poll_id, "choices": list(choices)})
-        if counted.rowcount != len(choices):  # never a voter on the roll without their ballot
-            raise RuntimeError(f"poll {poll_id}: ballot box rows missing")
-    elif choices:
+    if poll.secret:
+        # In the roll's transaction, so a vote is never on the roll without its ballot; sealed, so
+        # that transaction's id (PostgreSQL's xmin, shared by both rows) links the member to
+        # nothing readable without the server's secret.
+        await ballots.drop(
+            session, poll_id, box_key, ballots.BallotKind.ONLINE, [int(i in choices) for i in range(len(poll.options))]
+        )
+    else:
         await session.exec(
             _OPEN_BALLOT, params=[{"poll_id": poll_id, "member_id": member.id, "option": c} for c in choices]
         )
     if entered_by is not None:
-        # A paper vote is audited as entered by the secretary; in a secret ballot, without the choice.
+        # A paper vote in an open ballot is audited as entered by the secretary.
         session.add(
             AuditEvent(
                 actor_member_id=entered_by.id,
                 action="poll.paper_vote",
                 subject_type="poll",
                 subject_id=poll_id,
-                after={"member_id": member.id} | ({} if poll.secret else {"options": list(choices)}),
+                after={"member_id": member.id, "options": list(choices)},
             )
         )
         await session.flush()
     return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
+
+
+async def record_paper_voter(
+    session: AsyncSession, poll_id: int, member: Member, entered_by: Member, *, now: datetime | None = None
+) -> Poll:
+    """A secret poll: ``member`` put a ballot in the paper box. Only the roll is written; the
+    ballot itself is counted with the box (``count_paper_box``), never with the member's name."""
+    poll, _key = await _poll_for_ballot(session, poll_id, member, now)
+    if not poll.secret:
+        raise PollError(PollProblem.NOT_SECRET)
+    await check_poll(session, entered_by, poll)
+    if not await insert_ignoring_conflict(
+        session, PollVoter, poll_id=poll_id, member_id=member.id, entered_by_member_id=entered_by.id
+    ):
+        raise PollError(VoteProblem.ALREADY_VOTED)
+    session.add(
+        AuditEvent(
+            actor_member_id=entered_by.id,
+            action="poll.paper_vote",
+            subject_type="poll",
+            subject_id=poll_id,
+            after={"member_id": member.id},
+        )
+    )
+    await session.flush()
+    return poll
+
+
+async def count_paper_box(
+    session: AsyncSession, poll_id: int, counts: list[int], entered_by: Member, *, ballots_in_box: int | None = None
+) -> int:
+    """A secret poll: the secretary's count of the paper box (or of part of it), a number per
+    option, sealed like an online ballot and counted at the close. ``ballots_in_box`` (blank ones
+    too) defaults to the sum of the counts; together with earlier counts it may not exceed the
+    members recorded as having voted on paper. The number of ballots counted."""
+    # Under the same shared lock as a vote, so the close waits for this count, or it sees it closed.
+    poll = await session.get(Poll, poll_id, with_for_update={"read": True}, populate_existing=True)
+    if poll is None:
+        raise PollError(VoteProblem.BAD_CHOICE)
+    await check_poll(session, entered_by, poll)
+    if not poll.secret:
+        raise PollError(PollProblem.NOT_SECRET)
+    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= utcnow()):
+        raise PollError(PollProblem.NOT_OPEN)
+    ballots_in_box = sum(counts) if ballots_in_box is None else ballots_in_box
+    if (
+        len(counts) != len(poll.options)
+        or min(counts) < 0
+        or ballots_in_box <= 0
+        or max(counts) > ballots_in_box
+        or sum(counts) > ballots_in_box * poll.max_choices
+    ):
+        raise PollError(PollProblem.PAPER_COUNTS)
+    if not await ballots.add_paper_count(session, poll_id, ballots_in_box):
+        raise PollError(PollProblem.PAPER_COUNTS)
+    await ballots.drop(session, poll_id, None, ballots.BallotKind.PAPER_BOX, counts)
+    # Audited without the counts: with one paper voter, they would be that member's choice.
+    session.add(
+        AuditEvent(
+            actor_member_id=entered_by.id,
+            action="poll.paper_box",
+            subject_type="poll",
+            subject_id=poll_id,
+            after={"ballots": ballots_in_box},
+        )
+    )
+    await session.flush()
+    return ballots_in_box
 
 
 async def my_choices(session: AsyncSession, poll: Poll, member: Member) -> tuple[int, ...] | None:
@@ -518,6 +596,7 @@ async def my_choices(session: AsyncSession, poll: Poll, member: Member) -> tuple
 
 
 async def counts(session: AsyncSession, poll: Poll) -> tuple[int, ...]:
+    """The votes per option. A secret poll's box stays sealed until the close: zeros until then."""
     if poll.secret:
         rows = dict(
             (await session.exec(select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll.id))).all()
@@ -610,6 +689,10 @@ async def close(session: AsyncSession, poll: Poll, *, actor: Actor | None = None
     if not claimed.rowcount:
         return False
     await session.refresh(poll)
+    if poll.secret:
+        # Every vote in progress held the poll row, so this UPDATE waited for them: the box is
+        # complete. Opened, counted once, emptied and its keys erased, all in this transaction.
+        await ballots.open_and_count(session, poll.id or 0, len(poll.options), poll.max_choices)
     session.add(
         AuditEvent(
             actor_member_id=actor.id if actor is not None else None,

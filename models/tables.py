@@ -358,12 +358,33 @@ class PollVoter(SQLModel, table=True):
 
 
 class PollTally(SQLModel, table=True):
-    """The ballot box of a secret poll: only a count per option. No row per ballot, so no id, time
-    or order can be matched against the voter roll."""
+    """The result of a secret poll: a count per option, written once, in the transaction that closes
+    the poll (never a count per vote: its old versions would tell each voter's choice)."""
 
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
     option: int = Field(primary_key=True)
     votes: int = 0
+
+
+class BallotBox(SQLModel, table=True):
+    """A secret poll's box while it is open: the salt that, with the server's own secret (never in
+    the database), gives the poll's private key, and the public key ballots are sealed to. Both are
+    erased when the poll closes, so no copy of the database taken later can open a ballot."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    salt: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    public_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    paper_counted: int = 0  # paper ballots entered as counts from the paper box (a total, no choice)
+    # When the closed box's erased rows were vacuumed away (PostgreSQL) or checkpointed (SQLite).
+    purged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class SealedBallot(SQLModel, table=True):
+    """One ballot of an open secret poll, sealed to the box's public key: no member, no time, no
+    number; readable only with the server's secret, and deleted when the poll closes."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
 
 
 class OpenBallot(SQLModel, table=True):

@@ -1,23 +1,50 @@
-"""Polls close at their deadline: the status change is the claim, so each closes once."""
+"""Polls close at their deadline: the status change is the claim, so each closes once. After a
+secret poll closes, its emptied ballot box is purged from the database files (models/ballots.py)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.polls import ResultsFor, close_due, queue_results
+from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
+from models.polls import ResultsFor, close, queue_results
+from models.tables import Poll, PollStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 
 async def close_due_polls(
     sessions: async_sessionmaker[AsyncSession], results_for: ResultsFor, wake_delivery: Callable[[], None]
 ) -> list[int]:
-    """Close every poll past its deadline and send its result; the ids closed here."""
-    async with sessions() as session, session.begin():
-        closed = await close_due(session)
-        for poll in closed:
-            await queue_results(session, poll, results_for)
+    """Close every poll past its deadline and send its result; the ids closed here. Then purge the
+    boxes of secret polls closed here, by a secretary, or at a pass whose purge failed."""
+    now = utcnow()
+    async with sessions() as session:
+        due = (
+            await session.exec(select(Poll.id).where(Poll.status == PollStatus.OPEN, col(Poll.deadline) <= now))
+        ).all()
+    closed: list[int] = []
+    for poll_id in due:
+        # Each poll in a transaction of its own: a secret poll whose box cannot be opened (the
+        # server's key is missing or another one) stays open, and holds up no other poll.
+        try:
+            async with sessions() as session, session.begin():
+                poll = await session.get(Poll, poll_id)
+                if poll is None or not await close(session, poll, now=now):
+                    continue  # another process closed it
+                await queue_results(session, poll, results_for)
+        except (BallotBoxBroken, BallotSecretMissing):
+            log.exception("poll %s: its sealed ballots cannot be opened; it stays open", poll_id)
+            continue
+        closed.append(poll_id or 0)
     if closed:
         wake_delivery()
-    return [poll.id or 0 for poll in closed]
+    try:
+        await purge_closed_boxes(sessions)
+    except Exception:  # best effort: the ballots are already deleted and their key erased
+        log.exception("secret polls: purging closed ballot boxes failed; trying again at the next pass")
+    return closed

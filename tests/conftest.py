@@ -114,7 +114,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("ballot_key", TEST_BALLOT_KEY)  # no key file left in the working directory
     return Settings(_env_file=None, database_url=database_url, **{"metrics_token": METRICS_TOKEN, **overrides})
 
 
