@@ -15,6 +15,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Every id column is INTEGER: 32 bits on PostgreSQL. A number from outside (a button, a typed
+# payload, a URL) beyond that range names nothing, and must be refused before any query sees it.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row (1 … 2³¹−1)."""
+    return 0 < value <= MAX_ID
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on every database (SQLite keeps no zone, so UTC is re-attached on read)."""
 
