@@ -12,6 +12,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -214,7 +215,9 @@ class DeliveryWorker:
         """Send one row; True when it is done with (sent or failed for good), False when it waits."""
         platform = row.platform.value
         try:
-            await self._senders[row.platform].send(row.chat_id, Reply.from_dict(row.body))
+            # A row for a member (a notice, ballot, invitation or result) was pushed, not asked for.
+            reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
+            await self._senders[row.platform].send(row.chat_id, reply)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
             # everyone on the platform waits exactly as long as asked.

@@ -101,6 +101,9 @@ class Reply:
     edit_message_id: str | None = None
     chart: Chart | None = None
     document: Document | None = None
+    # Sent by chibo on its own (a notice, a ballot, an invitation), not as the answer to what the
+    # member just did. Set by the delivery worker from the outbox row; not part of the stored body.
+    pushed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

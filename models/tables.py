@@ -471,11 +471,12 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class ZaloBotMenu(SQLModel, table=True):
-    """The numbered choices last shown in a Zalo Bot chat, which has no buttons: the member answers
-    "2" and the adapter reads back the second payload. Used when Redis is not configured."""
+    """The numbered choices open in a Zalo Bot chat, which has no buttons: the member answers "2"
+    and the adapter reads back that payload. One row per chat, its open menus (each with its first
+    number) in ``choices``. Used when Redis is not configured."""
 
     chat_id: str = Field(primary_key=True, max_length=128)
-    choices: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    choices: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     shown_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
