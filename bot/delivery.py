@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
 from models.db import is_database_unavailable
+from models.invites import fill_in_code
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,8 @@ class DeliveryWorker:
         try:
             # A row for a member (a notice, ballot, invitation or result) was pushed, not asked for.
             reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
+            if reply.invite_for is not None:
+                reply = await self._with_invite_code(reply, reply.invite_for)
             await self._senders[row.platform].send(row.chat_id, reply)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
@@ -250,6 +253,14 @@ class DeliveryWorker:
             if len(self._sent) >= FLUSH_ROWS:
                 await self._flush()
         return True
+
+    async def _with_invite_code(self, reply: Reply, member_id: int) -> Reply:
+        """The message with a fresh invite code in it, made just before it is sent: the outbox row
+        keeps only the placeholder. A retry makes another code, and the earlier one stops working,
+        so the code the secretary last received is the one that works."""
+        async with self._sessions() as session, session.begin():
+            text, _kept = await fill_in_code(session, member_id, reply.text)
+        return replace(reply, text=text, invite_for=None)
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:
