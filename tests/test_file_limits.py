@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 from handlers.contract import Attachment
 from models.isolation import LimitExceeded, run_limited
 from models.notices import secrecy_marking
+from models.roster import Column
 from models.roster_files import (
     FileProblem,
     RegisterFileError,
@@ -141,9 +142,14 @@ async def test_the_parse_has_its_own_memory_and_time_limits(tmp_path: Path) -> N
         await run_limited(allocate, 4 * 2**30, memory_bytes=512 * 2**20)
     with pytest.raises(LimitExceeded, match="time"):
         await run_limited(wait_for, str(tmp_path / "never"), seconds=0.5)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", _XLSX_PARTS["[Content_Types].xml"])  # and no workbook
     with pytest.raises(RegisterFileError) as refused:
-        await read_uploaded_register("danh-sach.csv", b"")
-    assert refused.value.problem is FileProblem.EMPTY  # the parser's own errors come back as they are
+        await read_uploaded_register("danh-sach.xlsx", buffer.getvalue())
+    assert refused.value.problem is FileProblem.BAD_XLSX  # the parser's own errors come back as they are
+    rows = await read_uploaded_register("danh-sach.xlsx", _xlsx(3))
+    assert [cells for _line, cells in rows][-1] == {Column.FULL_NAME: "Thành viên 4"}
 
 
 async def test_the_server_answers_while_a_parse_runs(database_url: str, tmp_path: Path) -> None:

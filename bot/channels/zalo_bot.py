@@ -409,7 +409,7 @@ class RedisMenuStore:
                         await pipe.watch(key)
                         raw = await pipe.get(key)
                         menus = edit([] if raw is None else _menus(json.loads(raw)))
-                        pipe.multi()
+                        pipe.multi()  # type: ignore[no-untyped-call]
                         if menus:
                             value = json.dumps([m.to_dict() for m in menus], ensure_ascii=False)
                             pipe.set(key, value, ex=int(MENU_TTL.total_seconds()))
