@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 from sqlmodel import select as sqlmodel_select
@@ -19,6 +20,9 @@ from bot.runtime import Runtime
 from handlers.contract import Attachment, Reply
 from handlers.payloads import Action, decode
 from models.audit import STRANGER_REFUSED, audit_stranger
+from models.membership import NotPermitted
+from models.polls import check_poll
+from models.polls import create_draft as create_poll
 from models.tables import AuditEvent, Notice, NoticeStatus, Platform, utcnow
 from tests.chat import say
 from tests.conftest import Demo, member_named
@@ -230,3 +234,13 @@ async def test_sending_a_notice_to_nobody_leaves_it_a_draft(runtime: Runtime, de
     async with runtime.sessions() as session:
         notice = await session.get(Notice, notice_id)
     assert notice is not None and notice.status is NoticeStatus.DRAFT and notice.sent_at is None
+
+
+async def test_a_poll_with_no_branch_listed_belongs_to_its_authors_branch(runtime: Runtime, demo: Demo) -> None:
+    quang = await member_named(runtime, "Lý Văn Quang")
+    lan = await member_named(runtime, "Trần Thị Lan")  # deputy secretary of Đông
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_poll(session, quang, "Thông qua kế hoạch?", [], utcnow() + timedelta(days=2))
+        await check_poll(session, quang, poll)
+        with pytest.raises(NotPermitted):
+            await check_poll(session, lan, poll)
