@@ -12,6 +12,7 @@ import logging
 import random
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +25,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
+from models.invites import fill_in_code
 from models.notices import push_identities
 from models.tables import ChannelAlert, ChannelIdentity, Member, OutboxMessage, OutboxStatus, Platform, Role, utcnow
 
@@ -335,7 +337,11 @@ class DeliveryWorker:
         """Send one row; True when it is done with (sent or failed for good), False when it waits."""
         platform = row.platform.value
         try:
-            await self._senders[row.platform].send(row.chat_id, Reply.from_dict(row.body))
+            # A row for a member (a notice, ballot, invitation or result) was pushed, not asked for.
+            reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
+            if reply.invite_for is not None:
+                reply = await self._with_invite_code(reply, reply.invite_for)
+            await self._senders[row.platform].send(row.chat_id, reply)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
             # everyone on the platform waits exactly as long as asked.
@@ -378,6 +384,14 @@ class DeliveryWorker:
         if self._watch is not None and await self._watch.failed(platform):
             self._metrics.channel_alerts.labels(platform.value).inc()
             self.wake()
+
+    async def _with_invite_code(self, reply: Reply, member_id: int) -> Reply:
+        """The message with a fresh invite code in it, made just before it is sent: the outbox row
+        keeps only the placeholder. A retry makes another code, and the earlier one stops working,
+        so the code the secretary last received is the one that works."""
+        async with self._sessions() as session, session.begin():
+            text, _kept = await fill_in_code(session, member_id, reply.text)
+        return replace(reply, text=text, invite_for=None)
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

@@ -18,6 +18,7 @@ from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
 from models.db import create_engine, insert_ignoring_conflict, session_factory, table_of
+from models.invites import fill_in_code
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, ProcessedUpdate, utcnow
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
@@ -113,6 +114,12 @@ class Runtime:
             )
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:
+                # Answered now: an invite code is made now, and kept only masked for a retry.
+                for index, reply in enumerate(replies):
+                    if reply.invite_for is not None:
+                        sent, kept = await fill_in_code(session, reply.invite_for, reply.text)
+                        replies[index] = replace(reply, text=sent, invite_for=None)
+                        bodies[index] = replace(reply, text=kept, invite_for=None).to_dict()
                 if update_key is not None:
                     row = (
                         await session.exec(

@@ -101,9 +101,16 @@ class Reply:
     edit_message_id: str | None = None
     chart: Chart | None = None
     document: Document | None = None
+    # Sent by chibo on its own (a notice, a ballot, an invitation), not as the answer to what the
+    # member just did. Set by the delivery worker from the outbox row; not part of the stored body.
+    pushed: bool = False
+    # The member a fresh invite code is made for when this message is sent: the text holds
+    # models.invites.CODE_PLACEHOLDER instead of a code, so no code is ever stored (outbox, kept replies).
+    invite_for: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {} if self.invite_for is None else {"invite_for": self.invite_for}
+        return extra | {
             "text": self.text,
             "buttons": [[b.to_dict() for b in row] for row in self.buttons],
             "menu": None if self.menu is None else [[b.to_dict() for b in row] for row in self.menu],
@@ -129,6 +136,7 @@ class Reply:
             contact_label=data.get("contact_label"),
             upload_label=data.get("upload_label"),
             edit_message_id=data.get("edit_message_id"),
+            invite_for=None if data.get("invite_for") is None else int(data["invite_for"]),
             chart=None
             if chart is None
             else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),

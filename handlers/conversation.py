@@ -14,6 +14,7 @@ from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
 from handlers.payloads import Action, InvalidPayload, Payload, decode
+from models.audit import audit_stranger
 from models.tables import ChannelIdentity, Member
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type.
@@ -170,9 +171,15 @@ async def _start(ctx: Context, argument: str) -> list[Reply]:
     return [members.welcome_back(ctx, ctx.member)]
 
 
+# What a stranger may ask without it being a refused action worth auditing.
+_HARMLESS = frozenset({Action.HOME, Action.HELP, Action.CHOOSE_LANGUAGE, Action.SET_LANGUAGE, Action.CANCEL})
+
+
 async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
     member = ctx.member
     if member is None:
+        if action not in _HARMLESS:
+            await audit_stranger(ctx.session, ctx.inbound.platform, ctx.inbound.user_id, action.value)
         return [members.stranger_welcome(ctx)]
     match action:
         case Action.HOME:

@@ -28,7 +28,7 @@ from models.notices import (
     NoticeProblem,
     attach,
     cancel,
-    check_audience,
+    check_notice,
     create_draft,
     notice_file,
     notices_for,
@@ -93,12 +93,13 @@ def problem_text(ctx: Context, error: NoticeError) -> str:
 
 
 async def _notice(ctx: Context, actor: Member, argument: str) -> Notice | list[Reply]:
-    """The notice a secretary's button is about, if they may announce to its audience."""
+    """The notice a secretary's button is about, if they may act on it (its author's branch and
+    every branch it reaches)."""
     notice = await ctx.session.get(Notice, int(argument.split(":", 1)[0]))
     if notice is None:
         return [home(ctx, actor, ctx.gettext("This button is no longer valid. Please use the menu below."))]
     try:
-        await check_audience(ctx.session, actor, Audience.from_json(notice.audience))
+        await check_notice(ctx.session, actor, notice)
     except NotPermitted as error:
         return refused(ctx, actor, error.permission, error.target)
     return notice

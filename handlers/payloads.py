@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.tables import MAX_ID
+
 MAX_BYTES = 64
 
 
@@ -97,6 +99,7 @@ class InvalidPayload(ValueError):
 
 
 _LOCALE = re.compile(r"^[a-z]{2}$")
+_NUMBER = re.compile(r"[0-9]+")
 _ID = re.compile(r"^[0-9]{1,12}$")
 _ID_AND_MASK = re.compile(r"^[0-9]{1,12}:[0-9]{1,4}$")
 _ID_AND_WORD = re.compile(r"^[0-9]{1,12}(:[a-z0-9_]{1,24})?$")
@@ -195,5 +198,10 @@ def decode(text: str) -> Payload:
     except ValueError:
         raise InvalidPayload(text) from None
     if not _ARGUMENT_RULES.get(action, _NO_ARGUMENT)(argument):
+        raise InvalidPayload(text)
+    # Every number in an argument is an id (or a small option mask): one beyond the id columns'
+    # range was never made by chibo, and would make PostgreSQL fail the query instead of finding
+    # nothing.
+    if any(int(number) > MAX_ID for number in _NUMBER.findall(argument)):
         raise InvalidPayload(text)
     return Payload(action, argument)

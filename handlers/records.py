@@ -17,7 +17,7 @@ from handlers.contract import Button, Reply, Rows, Translator
 from handlers.directory import channel_names
 from handlers.members import home, refused, role_name, status_name
 from handlers.payloads import Action, Payload
-from models.invites import DEFAULT_VALIDITY, issue_invite
+from models.invites import CODE_PLACEHOLDER, DEFAULT_VALIDITY
 from models.membership import (
     ChangeProblem,
     InvalidChange,
@@ -534,16 +534,18 @@ async def new_invite(ctx: Context, actor: Member, member_id: str) -> list[Reply]
             )
         ]
     assert member.id is not None
-    code = await issue_invite(ctx.session, member.id)
     ctx.session.add(
         AuditEvent(actor_member_id=actor.id, action="invite.issued", subject_type="member", subject_id=member.id)
     )
+    # The code itself is made as the message is sent (models.invites.fill_in_code): only its hash
+    # is ever stored, not a copy in the outbox or in the web chat's kept replies.
     text = _(
         "New invite code for {name}: {code}\n"
         "It works once and for {days} days; earlier codes no longer work. Give it to them on paper or "
         "read it out over the phone: they type it as their first message to chibo."
-    ).format(name=member.full_name, code=code, days=DEFAULT_VALIDITY.days)
-    return [Reply(text, buttons=((_button("👤 " + member.full_name, Action.MEMBER_CARD, member_id),),))]
+    ).format(name=member.full_name, code=CODE_PLACEHOLDER, days=DEFAULT_VALIDITY.days)
+    card = ((_button("👤 " + member.full_name, Action.MEMBER_CARD, member_id),),)
+    return [Reply(text, buttons=card, invite_for=member.id)]
 
 
 async def revoke_member_invites(ctx: Context, actor: Member, member_id: str) -> list[Reply]:

@@ -8,7 +8,14 @@ from handlers.contract import Attachment, Reply, Translator
 from handlers.members import home, refused
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.roster import Column, Problem, RowProblem, import_members
-from models.roster_files import MAX_BYTES, FileProblem, RegisterFileError, read_register_bytes
+from models.roster_files import (
+    MAX_BYTES,
+    MAX_FIELD_BYTES,
+    MAX_ROWS,
+    FileProblem,
+    RegisterFileError,
+    read_uploaded_register,
+)
 from models.tables import Branch, Member
 
 # A chat message has room for this many problems; the rest are counted.
@@ -72,7 +79,23 @@ def file_problem_text(t: Translator, error: RegisterFileError) -> str:
         FileProblem.NO_HEADER: _(
             "{name}: the first row must name the columns, with at least \u201cHọ và tên\u201d (full name)."
         ),
-    }[error.problem].format(name=error.name, size=max(1, error.size // (1024 * 1024)), limit=MAX_BYTES // (1024 * 1024))
+        FileProblem.TOO_MANY_ROWS: _("{name} has more than {rows} rows; send it in parts of at most {rows} rows."),
+        FileProblem.FIELD_TOO_LARGE: _("{name} has a cell longer than {field} KB, which no register needs."),
+        FileProblem.UNSAFE_ARCHIVE: _(
+            "{name} unpacks to far more than its size, as an attack would; it was not read. Save the register "
+            "again from Excel and send that."
+        ),
+        FileProblem.TOO_COMPLEX: _(
+            "{name} is too complex to read here. Save it again with only the register's columns, or send it in parts."
+        ),
+        FileProblem.BAD_CSV: _("{name} is not a valid CSV file."),
+    }[error.problem].format(
+        name=error.name,
+        size=max(1, error.size // (1024 * 1024)),
+        limit=MAX_BYTES // (1024 * 1024),
+        rows=f"{MAX_ROWS:,}".replace(",", "."),
+        field=MAX_FIELD_BYTES // 1024,
+    )
 
 
 async def import_upload(ctx: Context, member: Member, attachment: Attachment) -> list[Reply]:
@@ -83,7 +106,7 @@ async def import_upload(ctx: Context, member: Member, attachment: Attachment) ->
     if not may(member, Permission.IMPORT_MEMBERS, own_branch):
         return refused(ctx, member, Permission.IMPORT_MEMBERS, own_branch)
     try:
-        rows = read_register_bytes(attachment.filename, attachment.content)
+        rows = await read_uploaded_register(attachment.filename, attachment.content)
     except RegisterFileError as error:
         return [Reply(file_problem_text(ctx.translator, error))]
     branch = await ctx.session.get(Branch, member.branch_id)

@@ -65,6 +65,23 @@ async def issue_invite(session: AsyncSession, member_id: int, *, validity: timed
     return code
 
 
+# Where an invite code goes in a message made before the code is: the code is issued only as the
+# message is handed to the member's platform (models.invites.fill_in_code), never stored in clear.
+CODE_PLACEHOLDER = "\u27e6code\u27e7"
+
+
+def masked(code: str) -> str:
+    """What may be kept of a code for showing again: "ABCD-••••" says which code, and cannot join."""
+    return code[:4] + "-" + "\u2022" * (CODE_LENGTH - 4)
+
+
+async def fill_in_code(session: AsyncSession, member_id: int, text: str) -> tuple[str, str]:
+    """A fresh code for the member (earlier ones stop working) put into ``text``: the text to send
+    and the text that may be kept (the code masked)."""
+    code = await issue_invite(session, member_id)
+    return text.replace(CODE_PLACEHOLDER, code), text.replace(CODE_PLACEHOLDER, masked(code))
+
+
 @dataclass(frozen=True)
 class IssuedInvite:
     member_id: int

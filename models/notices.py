@@ -115,6 +115,34 @@ async def check_audience(session: AsyncSession, actor: Actor, audience: Audience
             raise NotPermitted(Permission.ANNOUNCE, Target(branch_id))
 
 
+async def notice_branches(session: AsyncSession, notice: Notice) -> list[int]:
+    """The branches a notice belongs to, for permission purposes: its author's branch and every
+    branch its audience reaches. A draft whose branches were all unticked (or whose chosen people
+    are gone) still belongs to its author's branch; one written on the server, to the commune."""
+    audience = Audience.from_json(notice.audience)
+    if audience.branches is None and audience.members is None:
+        return await _all_branch_ids(session)
+    branches = set(audience.branches or ())
+    if audience.members:
+        branches.update(
+            (await session.exec(select(Member.branch_id).where(col(Member.id).in_(audience.members)))).all()
+        )
+    author = None if notice.author_member_id is None else await session.get(Member, notice.author_member_id)
+    if author is not None:
+        branches.add(author.branch_id)
+    elif notice.author_member_id is None and not branches:
+        return await _all_branch_ids(session)
+    return sorted(branches)
+
+
+async def check_notice(session: AsyncSession, actor: Actor, notice: Notice) -> None:
+    """The actor may act on this notice: announce to its author's branch and to every branch it
+    reaches. Checked on the notice itself, never on its current audience alone."""
+    for branch_id in await notice_branches(session, notice):
+        if not may(actor, Permission.ANNOUNCE, Target(branch_id)):
+            raise NotPermitted(Permission.ANNOUNCE, Target(branch_id))
+
+
 async def recipients(session: AsyncSession, audience: Audience) -> list[Member]:
     """The active members the audience means, today."""
     query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
@@ -194,6 +222,7 @@ async def create_draft(session: AsyncSession, actor: Actor, text: str, audience:
 
 
 async def set_audience(session: AsyncSession, actor: Actor, notice: Notice, audience: Audience) -> None:
+    await check_notice(session, actor, notice)
     if notice.status is not NoticeStatus.DRAFT:
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     await check_audience(session, actor, audience)
@@ -208,8 +237,11 @@ def _editable(notice: Notice) -> None:
 
 async def send_now(session: AsyncSession, actor: Actor, notice: Notice, body_for: BodyFor) -> int:
     """Queue the notice for every recipient at once; the number of recipients."""
+    await check_notice(session, actor, notice)
     _editable(notice)
-    await check_audience(session, actor, Audience.from_json(notice.audience))
+    # Nobody to send to is said before the notice is marked sent: the draft stays a draft.
+    if not await recipients(session, Audience.from_json(notice.audience)):
+        raise NoticeError(NoticeProblem.NO_RECIPIENTS)
     claimed = await session.exec(
         update(Notice)
         .where(col(Notice.id) == notice.id, col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]))
@@ -264,8 +296,8 @@ async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member
 async def schedule(
     session: AsyncSession, actor: Actor, notice: Notice, at: datetime, now: datetime | None = None
 ) -> None:
+    await check_notice(session, actor, notice)
     _editable(notice)
-    await check_audience(session, actor, Audience.from_json(notice.audience))
     if at <= (now or utcnow()):
         raise NoticeError(NoticeProblem.IN_THE_PAST)
     await _still_unsent(session, notice, status=NoticeStatus.SCHEDULED, scheduled_at=at)
@@ -281,8 +313,8 @@ async def schedule(
 
 
 async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
+    await check_notice(session, actor, notice)
     _editable(notice)
-    await check_audience(session, actor, Audience.from_json(notice.audience))
     before = notice.status.value
     await _still_unsent(session, notice, status=NoticeStatus.CANCELLED)
     session.add(
@@ -433,7 +465,7 @@ async def nudge(
 ) -> int:
     """Send the notice again to those who have not read it, at most once per ``interval``."""
     now = now or utcnow()
-    await check_audience(session, actor, Audience.from_json(notice.audience))
+    await check_notice(session, actor, notice)
     if notice.status is not NoticeStatus.SENT:
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     earliest = now - interval
@@ -520,8 +552,8 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 async def attach(session: AsyncSession, actor: Actor, notice: Notice, filename: str, content: bytes) -> NoticeFile:
     """Attach (or replace) the notice's one document or photo."""
+    await check_notice(session, actor, notice)
     _editable(notice)
-    await check_audience(session, actor, Audience.from_json(notice.audience))
     if len(content) > MAX_FILE_BYTES:
         raise NoticeError(NoticeProblem.FILE_TOO_LARGE, str(MAX_FILE_BYTES // (1024 * 1024)))
     if not content:
@@ -571,7 +603,7 @@ async def may_read_notice_file(session: AsyncSession, member: Member, file: Noti
     if notice is None:
         return False
     try:
-        await check_audience(session, member, Audience.from_json(notice.audience))
+        await check_notice(session, member, notice)
     except NotPermitted:
         return False
     return True

@@ -200,8 +200,13 @@ def check(actor: Actor, branches: Iterable[int]) -> None:
 
 
 async def _branches(session: AsyncSession, poll: Poll) -> list[int]:
-    if poll.branches is not None:
+    """The branches a poll belongs to, for permission purposes; one with no branch listed belongs
+    to its author's branch (to the commune when written on the server), never to nobody."""
+    if poll.branches:
         return list(poll.branches)
+    author = None if poll.author_member_id is None else await session.get(Member, poll.author_member_id)
+    if poll.branches is not None and author is not None:
+        return [author.branch_id]
     return [b for b in (await session.exec(select(Branch.id))).all() if b is not None]
 
 

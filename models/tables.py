@@ -15,6 +15,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Every id column is INTEGER: 32 bits on PostgreSQL. A number from outside (a button, a typed
+# payload, a URL) beyond that range names nothing, and must be refused before any query sees it.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row (1 … 2³¹−1)."""
+    return 0 < value <= MAX_ID
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on every database (SQLite keeps no zone, so UTC is re-attached on read)."""
 
@@ -554,11 +564,12 @@ class ChannelAlert(SQLModel, table=True):
 
 
 class ZaloBotMenu(SQLModel, table=True):
-    """The numbered choices last shown in a Zalo Bot chat, which has no buttons: the member answers
-    "2" and the adapter reads back the second payload. Used when Redis is not configured."""
+    """The numbered choices open in a Zalo Bot chat, which has no buttons: the member answers "2"
+    and the adapter reads back that payload. One row per chat, its open menus (each with its first
+    number) in ``choices``. Used when Redis is not configured."""
 
     chat_id: str = Field(primary_key=True, max_length=128)
-    choices: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    choices: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     shown_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 

@@ -216,10 +216,8 @@ class ZaloBotDriver(Driving[FakeZaloBot]):
         assert response.status_code == 200, response.text
 
     async def _answer(self, user: str, index: int, text: str) -> None:
-        # A number or a label's words are read against the newest list only: answering an older
-        # list would pick from another one, so a scenario doing that is wrong for Zalo Bot members.
-        newer = [s.index for s in self.shown(user)[index + 1 :] if s.choices]
-        assert not newer, f"message {index}'s list was replaced by message {newer[-1]}'s"
+        # Each open message has numbers of its own, so a number from an older list still open
+        # answers that list; one whose list was replaced gets "no longer valid".
         await self.write(user, text)
 
     def shown(self, user: str) -> list[Shown]:
@@ -233,11 +231,12 @@ class ZaloBotDriver(Driving[FakeZaloBot]):
             body, listed, hint = parts
             lines = listed.split("\n")
             labels = [line.partition(". ")[2] for line in lines]
-            numbered = lines == [f"{n}. {label}" for n, label in enumerate(labels, 1)]
-            if numbered and hint == zalo_bot.menu_hint(VIETNAMESE, len(labels)):
-                return Shown(
-                    index, body, tuple(self._choice(user, index, n, label) for n, label in enumerate(labels, 1))
-                )
+            first = lines[0].partition(". ")[0]
+            first_number = int(first) if first.isdigit() else 1
+            numbered = lines == [f"{n}. {label}" for n, label in enumerate(labels, first_number)]
+            if numbered and hint == zalo_bot.menu_hint(VIETNAMESE, len(labels), first_number):
+                choices = enumerate(labels, first_number)
+                return Shown(index, body, tuple(self._choice(user, index, n, label) for n, label in choices))
         return Shown(index, text)
 
     def _choice(self, user: str, index: int, number: int, label: str) -> Choice:

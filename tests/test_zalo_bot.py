@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -20,20 +21,36 @@ from bot.channels import zalo_bot
 from bot.channels.zalo_bot import (
     STALE_CHOICE,
     DatabaseMenuStore,
+    Menu,
+    MenuStore,
     RedisMenuStore,
     ZaloBotChannel,
     ZaloBotClient,
     ZaloBotError,
     ZaloBotSender,
+    answered,
     choice_payload,
+    choose,
+    place,
 )
 from bot.delivery import DeliveryWorker, Rejected, RetryLater, SendError, Transient, Unreachable
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
 from models.db import create_engine
-from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, ZaloBotMenu
-from tests.conftest import METRICS_HEADERS, Demo, make_settings, serve_app, serve_fake
+from models.tables import (
+    ChannelIdentity,
+    MeetingInvitation,
+    OpenBallot,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+    ProcessedUpdate,
+    ZaloBotMenu,
+    utcnow,
+)
+from tests.chat import button, say
+from tests.conftest import METRICS_HEADERS, Demo, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_bot import Failure, FakeZaloBot
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhook import Outage
@@ -161,14 +178,44 @@ def test_choice_payload_reads_numbers_and_label_words() -> None:
     assert choice_payload("same", [Button("Same", "a"), Button("same", "b")]) is None  # ambiguous
 
 
+async def _show(store: MenuStore, chat: str, choices: list[Button], pushed: bool = False) -> list[Menu]:
+    now = utcnow()
+    return await store.change(chat, lambda menus: place(menus, choices, pushed, now))
+
+
+def _numbered(menus: list[Menu]) -> list[tuple[int, str]]:
+    return [(m.first + i, b.payload) for m in menus for i, b in enumerate(m.choices)]
+
+
 async def test_menus_live_in_the_database_without_redis(runtime: Runtime) -> None:
     store = DatabaseMenuStore(runtime.sessions)
     assert await store.recall("c1") == []
-    await store.remember("c1", [Button("A", "me")])
-    await store.remember("c1", [Button("B", "branch"), Button("C", "help")])  # replaces, on both databases
-    assert await store.recall("c1") == [Button("B", "branch"), Button("C", "help")]
-    await store.remember("c1", [])
+    await _show(store, "c1", [Button("A", "me")])
+    await _show(store, "c1", [Button("B", "branch"), Button("C", "help")])  # replaces, on both databases
+    assert _numbered(await store.recall("c1")) == [(1, "branch"), (2, "help")]
+    await _show(store, "c1", [])
     assert await store.recall("c1") == []
+
+
+async def test_open_messages_get_numbers_of_their_own(runtime: Runtime) -> None:
+    store = DatabaseMenuStore(runtime.sessions)
+    await _show(store, "c2", [Button("Menu", "home")])
+    await _show(store, "c2", [Button("Đồng ý", "pv:1:1"), Button("Không", "pv:1:2"), Button("Khác", "pv:1:4")], True)
+    await _show(store, "c2", [Button("Đã đọc", "read:1")], pushed=True)
+    await _show(store, "c2", [Button("Tham dự", "mty:1:yes"), Button("Vắng", "mty:1:no")], pushed=True)
+    opened = await store.recall("c2")
+    # The earlier answer's menu gave way to the ballot; each pushed message keeps its own numbers.
+    assert _numbered(opened) == [(1, "pv:1:1"), (2, "pv:1:2"), (3, "pv:1:4"), (4, "read:1"), (5, "mty:1:yes"),
+                                 (6, "mty:1:no")]  # fmt: skip
+    assert choose("1", opened) == "pv:1:1" and choose("5", opened) == "mty:1:yes"
+    assert choose("7", opened) == STALE_CHOICE
+    await store.change("c2", lambda menus: answered(menus, 1))  # the ballot was answered
+    await _show(store, "c2", [Button("Menu", "home"), Button("Help", "help")])  # and its answer shown
+    assert _numbered(await store.recall("c2")) == [(4, "read:1"), (5, "mty:1:yes"), (6, "mty:1:no"), (7, "home"),
+                                                  (8, "help")]  # fmt: skip
+    for n in range(zalo_bot.MAX_PUSHED + 2):
+        await _show(store, "c2", [Button(f"Đã đọc {n}", f"read:{n + 10}")], pushed=True)
+    assert len(await store.recall("c2")) == zalo_bot.MAX_PUSHED  # the oldest pushed give way
 
 
 async def test_menus_live_in_redis_with_an_expiry_when_configured(
@@ -181,10 +228,13 @@ async def test_menus_live_in_redis_with_an_expiry_when_configured(
     key = zalo_bot.REDIS_KEY_PREFIX + chat
     try:
         store = RedisMenuStore(redis)
-        await store.remember(chat, [Button("Một", "me")])
-        assert await store.recall(chat) == [Button("Một", "me")]
+        await _show(store, chat, [Button("Một", "me")])
+        await _show(store, chat, [Button("Hai", "help")], pushed=True)
+        assert _numbered(await store.recall(chat)) == [(1, "help")]
+        await _show(store, chat, [Button("Ba", "branch")])
+        assert _numbered(await store.recall(chat)) == [(1, "help"), (2, "branch")]
         assert 0 < await redis.ttl(key) <= zalo_bot.MENU_TTL.total_seconds()
-        await store.remember(chat, [])
+        await store.change(chat, lambda menus: [])
         assert await redis.exists(key) == 0
 
         # And wired in: with CHIBO_REDIS_URL the app keeps menus there, not in the database.
@@ -514,3 +564,52 @@ def test_settings_explain_what_the_zalo_bot_needs() -> None:
     for overrides, message in cases:
         with pytest.raises(SettingsError, match=message):
             load_settings(_env_file=None, **overrides)
+
+
+# ---- several open messages: a number answers the one it was printed under
+async def test_a_number_answers_the_ballot_it_was_printed_under_not_a_later_invitation(
+    database_url: str, fake_zalo: FakeZaloBot, demo: Demo
+) -> None:
+    """As reported: a ballot, then a notice and a meeting invitation; "1" meant the ballot."""
+    app = create_app(zalo_settings(database_url, fake_zalo, zalo_bot_mode="polling"), migrate=False)
+    secretary, son = 950, "u-son"
+    async with app.router.lifespan_context(app):
+        runtime: Runtime = app.state.runtime
+        await fake_zalo.push(fake_zalo.message_update(son, demo.code("Mai Văn Sơn")))
+        await fake_zalo.wait_for(1, son)
+        await say(runtime, secretary, f"/start {demo.code('Lý Văn Quang')}")
+        await say(runtime, secretary, payload="pnew")
+        preview = (await say(runtime, secretary, "Thông qua kế hoạch quý I?"))[0]
+        await say(runtime, secretary, payload=button(preview, "Phát hành"))
+        ballot = (await fake_zalo.wait_for(2, son))[1].text
+        assert "1. " in ballot and ballot.endswith("Trả lời 1, 2 hoặc 3.")
+        await say(runtime, secretary, payload="nnew")
+        draft = (await say(runtime, secretary, "Thông báo thu đảng phí tháng 12"))[0]
+        await say(runtime, secretary, payload=button(draft, "Gửi ngay"))
+        assert (await fake_zalo.wait_for(3, son))[2].text.endswith("Trả lời 4.")
+        await say(runtime, secretary, payload="mtn")
+        await say(runtime, secretary, "Sinh hoạt chi bộ định kỳ tháng 12")
+        when = (datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30"
+        preview = (await say(runtime, secretary, when))[0]
+        await say(runtime, secretary, payload=button(preview, "Gửi giấy mời"))
+        invitation = (await fake_zalo.wait_for(4, son))[3].text
+        assert "\n5. " in invitation and "\n1. " not in invitation
+
+        await fake_zalo.push(fake_zalo.message_update(son, "1"))
+        answer = (await fake_zalo.wait_for(5, son))[4].text
+        member = await member_named(runtime, "Mai Văn Sơn")
+        async with runtime.sessions() as session:
+            ballots = (await session.exec(select(OpenBallot).where(OpenBallot.member_id == member.id))).all()
+            invited = (
+                await session.exec(select(MeetingInvitation).where(MeetingInvitation.member_id == member.id))
+            ).one()
+        assert [b.option for b in ballots] == [0], answer  # "1" was the ballot's first option
+        assert invited.rsvp is None  # not taken as "I will attend"
+
+        await fake_zalo.push(fake_zalo.message_update(son, "5"))  # the invitation's own first number
+        await fake_zalo.wait_for(6, son)
+        async with runtime.sessions() as session:
+            invited = (
+                await session.exec(select(MeetingInvitation).where(MeetingInvitation.member_id == member.id))
+            ).one()
+        assert invited.rsvp is not None

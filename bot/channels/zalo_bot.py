@@ -14,13 +14,14 @@ import logging
 import random
 import re
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from pydantic import BaseModel, Field, model_validator
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -203,6 +204,60 @@ class ZaloWebhookBody(BaseModel):
 
 
 # ---- Numbered menus in place of buttons
+#
+# Several messages can wait for an answer at once: a ballot, then a notice, then a meeting
+# invitation. Each open message gets its own numbers, after those still open (ballot 1-3, notice 4,
+# invitation 5-6), so a number answers the message it was printed under and no other. A message
+# chibo pushed stays open until it is answered, expires, or MAX_PUSHED newer ones push it out; the
+# answer to what the member just did replaces the previous such answer's numbers.
+MAX_PUSHED = 5
+
+
+@dataclass(frozen=True)
+class Menu:
+    """The numbered choices printed under one message."""
+
+    first: int
+    choices: tuple[Button, ...]
+    pushed: bool
+    shown_at: datetime
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.choices) - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "pushed": self.pushed,
+            "at": self.shown_at.isoformat(),
+            "choices": [b.to_dict() for b in self.choices],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Menu:
+        choices = tuple(Button(c["label"], c["payload"]) for c in data["choices"])
+        return cls(int(data["first"]), choices, bool(data["pushed"]), datetime.fromisoformat(data["at"]))
+
+
+def place(menus: Sequence[Menu], choices: Sequence[Button], pushed: bool, now: datetime) -> list[Menu]:
+    """The open menus once a message offering ``choices`` is shown; the new one, if any, last.
+    Menus chibo pushed stay open (the MAX_PUSHED newest); the menu of an earlier answer to the
+    member is replaced, by the next answer or by a pushed message, which then numbers from 1."""
+    kept = [m for m in menus if m.pushed and m.shown_at > now - MENU_TTL]
+    if not choices:
+        return kept
+    if pushed:
+        kept = kept[max(0, len(kept) - (MAX_PUSHED - 1)) :]
+    first = max((m.last for m in kept), default=0) + 1
+    return [*kept, Menu(first, tuple(choices), pushed, now)]
+
+
+def answered(menus: Sequence[Menu], number: int) -> list[Menu]:
+    """The open menus once ``number`` was answered: a pushed message's menu closes with its answer."""
+    return [m for m in menus if not (m.pushed and m.first <= number <= m.last)]
+
+
 def offered(reply: Reply) -> list[Button] | None:
     """The choices ``reply`` offers, in the order they are numbered: its buttons, then its menu.
     ``[]`` takes the last menu away; None leaves it as it is (the reply has no menu of its own)."""
@@ -212,19 +267,20 @@ def offered(reply: Reply) -> list[Button] | None:
     return [] if reply.menu is not None else None
 
 
-def menu_hint(translator: Translator, count: int) -> str:
-    """'Reply 1, 2 or 3.' in the member's language."""
+def menu_hint(translator: Translator, count: int, first: int = 1) -> str:
+    """'Reply 4, 5 or 6.' in the member's language."""
     _ = translator.gettext
+    numbers = list(range(first, first + count))
     if count == 1:
-        return _("Reply 1.")
-    return _("Reply {numbers} or {last}.").format(numbers=", ".join(map(str, range(1, count))), last=count)
+        return _("Reply {number}.").format(number=first)
+    return _("Reply {numbers} or {last}.").format(numbers=", ".join(map(str, numbers[:-1])), last=numbers[-1])
 
 
-def render(reply: Reply, choices: Sequence[Button], hint: str) -> list[str]:
+def render(reply: Reply, choices: Sequence[Button], hint: str, first: int = 1) -> list[str]:
     """The sendMessage texts for one reply: the text, then its choices as numbered lines."""
     text = reply.text
     if choices:
-        lines = "\n".join(f"{number}. {button.label}" for number, button in enumerate(choices, 1))
+        lines = "\n".join(f"{number}. {button.label}" for number, button in enumerate(choices, first))
         text = f"{text}\n\n{lines}\n\n{hint}"
     return split_text(text, MESSAGE_LIMIT)
 
@@ -233,63 +289,101 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(fold(text)))
 
 
-def choice_payload(text: str, choices: Sequence[Button]) -> str | None:
-    """The payload a typed reply stands for: a number from the last menu or the words of one of its
-    labels (without diacritics, any case). STALE_CHOICE for a number not on it; None for other text."""
+def typed_number(text: str) -> int | None:
     number = _NUMBER.match(fold(text))
+    return None if number is None else int(number.group(1))
+
+
+def choose(text: str, menus: Sequence[Menu]) -> str | None:
+    """The payload a typed reply stands for: a number from an open menu, or the words of one label
+    on them (without diacritics, any case). STALE_CHOICE for a number on none; None for other text."""
+    number = typed_number(text)
     if number is not None:
-        index = int(number.group(1))
-        return choices[index - 1].payload if 1 <= index <= len(choices) else STALE_CHOICE
+        for menu in menus:
+            if menu.first <= number <= menu.last:
+                return menu.choices[number - menu.first].payload
+        return STALE_CHOICE
     words = _words(text)
     if not words:
         return None
     # A label such as "Ngôn ngữ / Language" answers to each of its halves as well.
-    matching = {b.payload for b in choices if words in {_words(b.label), *map(_words, b.label.split("/"))}}
+    matching = {
+        b.payload
+        for menu in menus
+        for b in menu.choices
+        if words in {_words(b.label), *map(_words, b.label.split("/"))}
+    }
     return matching.pop() if len(matching) == 1 else None
+
+
+def choice_payload(text: str, choices: Sequence[Button]) -> str | None:
+    """The same, for one menu numbered from 1."""
+    return choose(text, [Menu(1, tuple(choices), False, utcnow())])
 
 
 class MenuStoreUnavailable(Exception):
     """The store of numbered menus (Redis) did not answer."""
 
 
+MenuChange = Callable[[list[Menu]], list[Menu]]
+
+
 class MenuStore(Protocol):
-    """The choices last shown in each chat, so that "2" can be read back."""
+    """The menus open in each chat, so that "2" can be read back."""
 
-    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None: ...
+    async def recall(self, chat_id: str) -> list[Menu]: ...
 
-    async def recall(self, chat_id: str) -> list[Button]: ...
+    async def change(self, chat_id: str, edit: MenuChange) -> list[Menu]:
+        """Replace the chat's open menus by ``edit`` of them, atomically; the new ones."""
+        ...
+
+
+def _menus(data: object) -> list[Menu]:
+    if not isinstance(data, list):
+        return []
+    if data and "first" not in data[0]:  # a single menu as stored before menus could stack up
+        return [Menu(1, tuple(Button(c["label"], c["payload"]) for c in data), False, utcnow())]
+    return [Menu.from_dict(m) for m in data]
 
 
 class DatabaseMenuStore:
-    """Menus in the zalobotmenu table: one row per chat, replaced by each new menu."""
+    """Menus in the zalobotmenu table: one row per chat holding its open menus."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None:
-        async with self._sessions() as session, session.begin():
-            if not choices:
-                await session.exec(delete(ZaloBotMenu).where(col(ZaloBotMenu.chat_id) == chat_id))
-                return
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert(ZaloBotMenu).values(
-                chat_id=chat_id, choices=[b.to_dict() for b in choices], shown_at=utcnow()
-            )
-            # One statement, so two senders racing on one chat cannot both insert.
-            await session.exec(
-                statement.on_conflict_do_update(
-                    index_elements=["chat_id"],
-                    set_={"choices": statement.excluded.choices, "shown_at": statement.excluded.shown_at},
-                )
-            )
-
-    async def recall(self, chat_id: str) -> list[Button]:
+    async def recall(self, chat_id: str) -> list[Menu]:
         async with self._sessions() as session:
             row = await session.get(ZaloBotMenu, chat_id)
-        if row is None or row.shown_at < utcnow() - MENU_TTL:
-            return []
-        return [Button(c["label"], c["payload"]) for c in row.choices]
+        return [] if row is None else [m for m in _menus(row.choices) if m.shown_at > utcnow() - MENU_TTL]
+
+    async def change(self, chat_id: str, edit: MenuChange) -> list[Menu]:
+        async with self._sessions() as session, session.begin():
+            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            # The row is written before it is read, so the write lock (SQLite) or the row lock
+            # (PostgreSQL) is held from the start: two senders, or a sender and an answer, take
+            # turns instead of one overwriting the other's change.
+            await session.exec(
+                insert(ZaloBotMenu)
+                .values(chat_id=chat_id, choices=[], shown_at=utcnow())
+                .on_conflict_do_update(index_elements=["chat_id"], set_={"chat_id": chat_id})
+            )
+            row = (
+                await session.exec(
+                    select(ZaloBotMenu)
+                    .where(col(ZaloBotMenu.chat_id) == chat_id)
+                    .execution_options(populate_existing=True)
+                )
+            ).one()
+            menus = edit(_menus(row.choices))
+            if not menus:
+                await session.exec(delete(ZaloBotMenu).where(col(ZaloBotMenu.chat_id) == chat_id))
+                return []
+            row.choices = [m.to_dict() for m in menus]
+            row.shown_at = max(m.shown_at for m in menus)
+            session.add(row)
+            return menus
 
 
 class RedisMenuStore:
@@ -298,23 +392,35 @@ class RedisMenuStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def remember(self, chat_id: str, choices: Sequence[Button]) -> None:
-        key = REDIS_KEY_PREFIX + chat_id
-        try:
-            if choices:
-                value = json.dumps([b.to_dict() for b in choices], ensure_ascii=False)
-                await self._redis.set(key, value, ex=int(MENU_TTL.total_seconds()))
-            else:
-                await self._redis.delete(key)
-        except (RedisError, OSError) as error:
-            raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
-
-    async def recall(self, chat_id: str) -> list[Button]:
+    async def recall(self, chat_id: str) -> list[Menu]:
         try:
             raw = await self._redis.get(REDIS_KEY_PREFIX + chat_id)
         except (RedisError, OSError) as error:
             raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
-        return [] if raw is None else [Button(c["label"], c["payload"]) for c in json.loads(raw)]
+        menus = [] if raw is None else _menus(json.loads(raw))
+        return [m for m in menus if m.shown_at > utcnow() - MENU_TTL]
+
+    async def change(self, chat_id: str, edit: MenuChange) -> list[Menu]:
+        key = REDIS_KEY_PREFIX + chat_id
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                while True:  # optimistic: redone if another replica changed the key meanwhile
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.get(key)
+                        menus = edit([] if raw is None else _menus(json.loads(raw)))
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        if menus:
+                            value = json.dumps([m.to_dict() for m in menus], ensure_ascii=False)
+                            pipe.set(key, value, ex=int(MENU_TTL.total_seconds()))
+                        else:
+                            pipe.delete(key)
+                        await pipe.execute()
+                        return menus
+                    except WatchError:
+                        continue
+        except (RedisError, OSError) as error:
+            raise MenuStoreUnavailable(f"redis: {type(error).__name__}") from error
 
 
 def menu_store(redis: Redis | None, sessions: async_sessionmaker[AsyncSession]) -> MenuStore:
@@ -329,10 +435,10 @@ def private_message(update: ZaloUpdate) -> ZaloMessage | None:
     return message if message is not None and message.chat.chat_type.upper() == PRIVATE_CHAT else None
 
 
-def inbound_from_message(message: ZaloMessage, choices: Sequence[Button]) -> Inbound:
-    """The member's message as an event; a choice from their last menu arrives as its payload."""
+def inbound_from_message(message: ZaloMessage, menus: Sequence[Menu]) -> Inbound:
+    """The member's message as an event; a choice from an open menu arrives as its payload."""
     text = message.text or message.caption or ""
-    payload = choice_payload(text, choices)
+    payload = choose(text, menus)
     return Inbound(
         platform=Platform.ZALO_BOT,
         user_id=message.sender.id,
@@ -382,12 +488,15 @@ class ZaloBotSender:
     async def send(self, chat_id: str, reply: Reply) -> None:
         choices = offered(reply)
         hint = ""
+        first = 1
         try:
-            if choices:
-                hint = menu_hint(self._catalogs.translator(await self._locale(chat_id)), len(choices))
             # Remembered first: if this failed after sending, a retry would send the message twice.
             if choices is not None:
-                await self._menus.remember(chat_id, choices)
+                now = utcnow()
+                menus = await self._menus.change(chat_id, lambda menus: place(menus, choices, reply.pushed, now))
+                first = menus[-1].first if choices else 1
+            if choices:
+                hint = menu_hint(self._catalogs.translator(await self._locale(chat_id)), len(choices), first)
         except MenuStoreUnavailable as error:
             raise Transient(str(error)) from error
         except Exception as error:
@@ -395,7 +504,7 @@ class ZaloBotSender:
                 raise
             raise Transient(f"database unavailable: {type(error).__name__}") from error
         try:
-            for text in render(reply, choices or [], hint):
+            for text in render(reply, choices or [], hint, first):
                 await self._client.send_message(chat_id, text)
         except ZaloBotError as error:
             raise delivery_error(error) from error
@@ -441,8 +550,13 @@ class ZaloBotChannel:
             # A group message, a future event…: chibo serves private chats only, and ignoring is idempotent.
             self.runtime.metrics.updates_rejected.labels(PLATFORM, "unsupported").inc()
             return
-        choices = await self.menus.recall(message.chat.id)
-        await self.runtime.process(inbound_from_message(message, choices), update_key(message))
+        menus = await self.menus.recall(message.chat.id)
+        inbound = inbound_from_message(message, menus)
+        await self.runtime.process(inbound, update_key(message))
+        number = typed_number(message.text or message.caption or "")
+        if inbound.payload is not None and number is not None and any(m.pushed for m in menus):
+            # The ballot (notice, invitation) this number answered has had its answer.
+            await self.menus.change(message.chat.id, lambda menus: answered(menus, number))
 
     async def check_token(self) -> None:
         """Log which bot the token belongs to; a warning, not a failure, when Zalo cannot be asked."""

@@ -1,0 +1,246 @@
+"""Permissions are checked on the object a button is about, never on what it looks like today.
+
+Every button a branch secretary is shown while working on a notice, a vote, a meeting and a member
+record is replayed by an ordinary member of another branch, a deputy secretary of another branch
+and a stranger: the database must not change, and each refusal must be in the audit log (a
+stranger's at most once a minute, so a flood does not flood the log).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+from sqlmodel import select as sqlmodel_select
+
+from bot.runtime import Runtime
+from handlers.contract import Attachment, Reply
+from handlers.payloads import Action, decode
+from models.audit import STRANGER_REFUSED, audit_stranger
+from models.membership import NotPermitted
+from models.polls import check_poll
+from models.polls import create_draft as create_poll
+from models.tables import AuditEvent, Notice, NoticeStatus, Platform, utcnow
+from tests.chat import say
+from tests.conftest import Demo, member_named
+
+SECRETARY, SON, ELSEWHERE_MEMBER, ELSEWHERE_DEPUTY, STRANGER = 700, 701, 702, 703, 704
+# Actions on the actor themselves: replaying them changes the replayer's own record, not the object.
+_OWN = {
+    Action.HOME, Action.HELP, Action.MY_DETAILS, Action.MY_BRANCH, Action.CHOOSE_LANGUAGE, Action.SET_LANGUAGE,
+    Action.CANCEL, Action.EDIT_MY_PHONE,
+}  # fmt: skip
+# What any member may press (on what concerns them); refused or empty for others, not audited.
+_MEMBER_FACING = {
+    Action.NOTICES, Action.READ_NOTICE, Action.OPEN_POLLS, Action.VOTE, Action.TOGGLE_CHOICE, Action.MEETINGS,
+    Action.MEETING, Action.RSVP, Action.EXCUSE, Action.CHECK_IN, Action.MEETING_FILE, Action.MY_ATTENDANCE,
+    Action.PAST_MEETINGS,
+}  # fmt: skip
+# Buttons that only open a list of further buttons: the secretary taps them to see those too.
+_OPENS_A_LIST = {
+    Action.SET_ROLE, Action.DEACTIVATE, Action.MOVE, Action.MEETING_CANCEL, Action.MARK, Action.NOTICE_BRANCH,
+    Action.ATTENDANCE, Action.POLL_TRACK, Action.TRACK_NOTICE, Action.MEETING, Action.MEMBER_CARD,
+    Action.PAPER_VOTER, Action.MEETING_LIST, Action.POLL_LIST, Action.SENT_NOTICES,
+}  # fmt: skip
+# Tables whose rows are the conversation itself, not the objects: who is waiting to answer what,
+# de-duplicated updates, the audit log (checked on its own), numbered menus.
+_NOT_OBJECTS = {"auditevent", "processedupdate", "channelidentity", "zalobotmenu", "alembic_version"}
+
+
+def _payloads(replies: list[Reply]) -> list[str]:
+    return [b.payload for reply in replies for row in reply.buttons for b in row]
+
+
+def _first(replies: list[Reply], prefix: str) -> str:
+    for payload in _payloads(replies):
+        if payload.startswith(prefix):
+            return payload
+    raise AssertionError(f"no {prefix!r} button in {_payloads(replies)}")
+
+
+def _opens_a_list(payload: str) -> bool:
+    """``mr:<id>`` lists roles; ``mr:<id>:<role>`` sets one. ``mtm:<id>:<member>`` lists states."""
+    decoded = decode(payload)
+    parts = decoded.argument.count(":") + 1 if decoded.argument else 0
+    return decoded.action in _OPENS_A_LIST and parts <= (2 if decoded.action is Action.MARK else 1)
+
+
+def _in_three_days() -> str:
+    return (datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30"
+
+
+async def _secretary_session(runtime: Runtime, demo: Demo) -> tuple[list[str], int]:
+    """Lý Văn Quang (Tây) works on notices, votes, a meeting and a member record; every button he
+    was shown, and the id of the notice he left with no branch ticked."""
+    shown: list[str] = []
+
+    async def tap(user: int, message: str | None = None, **extra: Any) -> list[Reply]:
+        replies = await say(runtime, user, message, **extra)
+        if user == SECRETARY:
+            shown.extend(_payloads(replies))
+        return replies
+
+    await tap(SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await tap(SON, f"/start {demo.code('Mai Văn Sơn')}")
+    tay = (await member_named(runtime, "Lý Văn Quang")).branch_id
+    # A notice whose own branch he unticked, with a file attached.
+    await tap(SECRETARY, payload="nnew")
+    draft = await tap(SECRETARY, "Họp chi bộ tối thứ Sáu, đồng chí nào vắng báo trước")
+    notice_id = int(_first(draft, "ns:").split(":")[1])
+    await tap(SECRETARY, payload=f"ask:attach:{notice_id}")
+    await tap(SECRETARY, attachment=Attachment("ke-hoach.txt", b"Ke hoach thang 12"))
+    await tap(SECRETARY, payload=f"nb:{notice_id}:{tay}")
+    await tap(SECRETARY, payload=f"na:{notice_id}:show")
+    # A notice sent, and one scheduled.
+    await tap(SECRETARY, payload="nnew")
+    sent = await tap(SECRETARY, "Thông báo thu đảng phí tháng 12")
+    await tap(SECRETARY, payload=_first(sent, "ns:"))
+    await tap(SECRETARY, payload="nnew")
+    later = await tap(SECRETARY, "Thông báo lịch trực Tết")
+    await tap(SECRETARY, payload=_first(later, "ask:when:"))
+    await tap(SECRETARY, "25/12 08:00")
+    # A vote published, and one left as a draft.
+    await tap(SECRETARY, payload="pnew")
+    poll = await tap(SECRETARY, "Thông qua kế hoạch quý I?")
+    await tap(SECRETARY, payload=_first(poll, "pp:"))
+    await tap(SECRETARY, payload="pnew")
+    await tap(SECRETARY, "Chọn ngày tổng vệ sinh")
+    # A meeting called.
+    await tap(SECRETARY, payload="mtn")
+    await tap(SECRETARY, "Sinh hoạt chi bộ định kỳ tháng 12")
+    preview = await tap(SECRETARY, _in_three_days())
+    await tap(SECRETARY, payload=_first(preview, "mtg:"))
+    # A member record.
+    son = await member_named(runtime, "Mai Văn Sơn")
+    await tap(SECRETARY, payload=f"mc:{son.id}")
+    # Every button that only opens more buttons, once each.
+    opened: set[str] = set()
+    while True:
+        more = [p for p in dict.fromkeys(shown) if p not in opened and _opens_a_list(p)]
+        if not more:
+            break
+        for payload in more:
+            opened.add(payload)
+            await tap(SECRETARY, payload=payload)
+    return list(dict.fromkeys(shown)), notice_id
+
+
+async def _snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    tables = [t for t in SQLModel.metadata.sorted_tables if t.name not in _NOT_OBJECTS]
+    snapshot = {}
+    async with runtime.sessions() as session:
+        for table in tables:
+            rows = (await session.exec(select(table).order_by(*table.primary_key.columns))).all()  # type: ignore[call-overload]
+            snapshot[table.name] = [tuple(row) for row in rows]
+    return snapshot
+
+
+async def _refusals(runtime: Runtime, member_id: int | None) -> int:
+    async with runtime.sessions() as session:
+        query = sqlmodel_select(func.count()).select_from(AuditEvent)
+        if member_id is None:
+            query = query.where(AuditEvent.action == STRANGER_REFUSED)
+        else:
+            query = query.where(AuditEvent.actor_member_id == member_id, AuditEvent.action == "refused")
+        return (await session.exec(query)).one()
+
+
+async def test_every_secretary_button_replayed_by_others_changes_nothing(runtime: Runtime, demo: Demo) -> None:
+    payloads, notice_id = await _secretary_session(runtime, demo)
+    actions = {decode(p).action for p in payloads}
+    # The session reached every kind of object.
+    assert {Action.SEND_NOTICE, Action.NOTICE_AUDIENCE, Action.CANCEL_NOTICE, Action.TRACK_NOTICE} <= actions
+    assert {Action.POLL_PUBLISH, Action.POLL_SET, Action.POLL_CLOSE, Action.POLL_CANCEL} <= actions
+    assert {Action.MEETING_SET, Action.MARK, Action.ATTENDANCE, Action.MEETING_CANCEL} <= actions
+    assert {Action.SET_ROLE, Action.DEACTIVATE, Action.NEW_INVITE, Action.SET_EXEMPT} <= actions
+    async with runtime.sessions() as session:
+        unticked = await session.get(Notice, notice_id)
+    assert unticked is not None and unticked.status is NoticeStatus.DRAFT
+    assert unticked.audience["branches"] == []  # the draft that belongs to no branch by its audience
+
+    await say(runtime, ELSEWHERE_MEMBER, f"/start {demo.code('Hoàng Văn Nam')}")  # Đông, a member
+    await say(runtime, ELSEWHERE_DEPUTY, f"/start {demo.code('Trần Thị Lan')}")  # Đông, deputy secretary
+    replayed = [p for p in payloads if decode(p).action not in _OWN]
+    before = await _snapshot(runtime)
+    not_audited: list[str] = []
+    for user, name in ((ELSEWHERE_MEMBER, "Hoàng Văn Nam"), (ELSEWHERE_DEPUTY, "Trần Thị Lan")):
+        who = await member_named(runtime, name)
+        for payload in replayed:
+            counted = await _refusals(runtime, who.id)
+            await say(runtime, user, payload=payload)
+            if decode(payload).action not in _MEMBER_FACING and await _refusals(runtime, who.id) == counted:
+                not_audited.append(f"{name}: {payload}")
+    for payload in replayed:
+        await say(runtime, STRANGER, payload=payload)
+    after = await _snapshot(runtime)
+
+    changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+    assert not changed, changed
+    assert not not_audited
+    assert await _refusals(runtime, None) == 1  # the stranger: once, however many taps in a minute
+
+
+async def test_a_notice_with_no_branch_ticked_belongs_to_its_authors_branch(runtime: Runtime, demo: Demo) -> None:
+    """The reported attack: the secretary unticks the own branch; a member of another branch then
+    tries to replace its file, change its audience, schedule and cancel it."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, ELSEWHERE_DEPUTY, f"/start {demo.code('Trần Thị Lan')}")
+    tay = (await member_named(runtime, "Lý Văn Quang")).branch_id
+    await say(runtime, SECRETARY, payload="nnew")
+    notice_id = int(_first(await say(runtime, SECRETARY, "Họp chi bộ tối thứ Sáu"), "ns:").split(":")[1])
+    await say(runtime, SECRETARY, payload=f"nb:{notice_id}:{tay}")
+
+    asked = await say(runtime, ELSEWHERE_DEPUTY, payload=f"ask:attach:{notice_id}")
+    assert "chỉ dành cho bí thư" in asked[0].text
+    await say(runtime, ELSEWHERE_DEPUTY, attachment=Attachment("thay-the.txt", b"noi dung khac"))
+    for payload in (f"na:{notice_id}:branch", f"ask:when:{notice_id}", f"nc:{notice_id}", f"ns:{notice_id}"):
+        await say(runtime, ELSEWHERE_DEPUTY, payload=payload)
+    await say(runtime, ELSEWHERE_DEPUTY, "25/12 08:00")
+    async with runtime.sessions() as session:
+        notice = await session.get(Notice, notice_id)
+        actors = (await session.exec(sqlmodel_select(AuditEvent.actor_member_id, AuditEvent.action))).all()
+    assert notice is not None and notice.status is NoticeStatus.DRAFT and notice.audience["branches"] == []
+    deputy = await member_named(runtime, "Trần Thị Lan")
+    assert [a for m, a in actors if m == deputy.id] == ["member.linked"] + ["refused"] * 5
+    # The author still can: it is his branch's draft.
+    assert "Đã hủy thông báo" in (await say(runtime, SECRETARY, payload=f"nc:{notice_id}"))[0].text
+
+
+async def test_a_strangers_refusals_are_audited_once_a_minute(runtime: Runtime, demo: Demo) -> None:
+    for _ in range(20):
+        assert "mã mời" in (await say(runtime, STRANGER, payload="mtl"))[0].text
+    assert await _refusals(runtime, None) == 1
+    later = utcnow() + timedelta(minutes=1, seconds=1)
+    async with runtime.sessions() as session, session.begin():
+        assert await audit_stranger(session, Platform.TELEGRAM, str(STRANGER), "mtl", now=later)
+        assert not await audit_stranger(session, Platform.TELEGRAM, str(STRANGER), "mtl", now=later)
+        assert await audit_stranger(session, Platform.TELEGRAM, "another", "mtl", now=later)
+    async with runtime.sessions() as session:
+        rows = (await session.exec(sqlmodel_select(AuditEvent).where(AuditEvent.action == STRANGER_REFUSED))).all()
+    assert [r.after["who"] for r in rows if r.after] == [f"telegram:{STRANGER}"] * 2 + ["telegram:another"]
+    assert all(r.actor_member_id is None for r in rows)
+
+
+async def test_sending_a_notice_to_nobody_leaves_it_a_draft(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    tay = (await member_named(runtime, "Lý Văn Quang")).branch_id
+    await say(runtime, SECRETARY, payload="nnew")
+    notice_id = int(_first(await say(runtime, SECRETARY, "Họp chi bộ tối thứ Sáu"), "ns:").split(":")[1])
+    await say(runtime, SECRETARY, payload=f"nb:{notice_id}:{tay}")
+    assert "Không có ai trong nhóm người nhận này" in (await say(runtime, SECRETARY, payload=f"ns:{notice_id}"))[0].text
+    async with runtime.sessions() as session:
+        notice = await session.get(Notice, notice_id)
+    assert notice is not None and notice.status is NoticeStatus.DRAFT and notice.sent_at is None
+
+
+async def test_a_poll_with_no_branch_listed_belongs_to_its_authors_branch(runtime: Runtime, demo: Demo) -> None:
+    quang = await member_named(runtime, "Lý Văn Quang")
+    lan = await member_named(runtime, "Trần Thị Lan")  # deputy secretary of Đông
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_poll(session, quang, "Thông qua kế hoạch?", [], utcnow() + timedelta(days=2))
+        await check_poll(session, quang, poll)
+        with pytest.raises(NotPermitted):
+            await check_poll(session, lan, poll)
