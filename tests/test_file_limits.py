@@ -16,8 +16,8 @@ import pytest
 
 from bot.runtime import Runtime
 from handlers.contract import Attachment
-from models.isolation import LimitExceeded, run_limited
 from models.documents import secrecy_marking
+from models.isolation import LimitExceeded, run_limited
 from models.roster import Column
 from models.roster_files import (
     FileProblem,
