@@ -25,6 +25,7 @@ from models.membership import (
     add_member,
     check_decision_day,
     check_promotion,
+    check_record,
     deactivate,
     edit_member,
     move_member,
@@ -113,6 +114,12 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
         ),
         ChangeProblem.ROLE_SELF: _("Nobody can set their own office."),
         ChangeProblem.ROLE_ABOVE_OWN: _("Nobody can give or take away an office above their own."),
+        ChangeProblem.RECORD_SELF: _(
+            "Nobody can do this to their own record: another secretary of the branch or of the commune does it."
+        ),
+        ChangeProblem.RECORD_ABOVE_OWN: _(
+            "Nobody can change the record of a comrade whose office is above their own ({value})."
+        ),
         ChangeProblem.ROLE_PROBATIONARY: _(
             "{value} is a probationary member: probationary members do not hold office."
         ),
@@ -524,15 +531,12 @@ async def new_invite(ctx: Context, actor: Member, member_id: str) -> list[Reply]
     member = await _target(ctx, actor, member_id, Permission.ISSUE_INVITE)
     if isinstance(member, list):
         return member
-    if not member.active:
-        return [
-            await _card(
-                ctx,
-                actor,
-                member,
-                problem_text(ctx.translator, InvalidChange(ChangeProblem.INACTIVE, member.full_name)),
-            )
-        ]
+    try:
+        check_record(actor, member, Permission.ISSUE_INVITE)
+        if not member.active:
+            raise InvalidChange(ChangeProblem.INACTIVE, member.full_name)
+    except InvalidChange as error:
+        return [await _card(ctx, actor, member, problem_text(ctx.translator, error))]
     assert member.id is not None
     ctx.session.add(
         AuditEvent(actor_member_id=actor.id, action="invite.issued", subject_type="member", subject_id=member.id)
@@ -553,7 +557,10 @@ async def revoke_member_invites(ctx: Context, actor: Member, member_id: str) -> 
     member = await _target(ctx, actor, member_id, Permission.ISSUE_INVITE)
     if isinstance(member, list):
         return member
-    count = await revoke_invites(ctx.session, actor, member)
+    try:
+        count = await revoke_invites(ctx.session, actor, member)
+    except InvalidChange as error:
+        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx.translator, error))]
     note = _("The invite code no longer works.") if count else _("There was no unused invite code.")
     return [await _card(ctx, actor, member, "✅ " + note)]
 

@@ -16,7 +16,16 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.permissions import Actor, Permission, RoleRefusal, ServerOperator, Target, may, role_refusal
+from models.permissions import (
+    Actor,
+    Permission,
+    RoleRefusal,
+    ServerOperator,
+    Target,
+    may,
+    record_refusal,
+    role_refusal,
+)
 from models.phones import normalize_phone
 from models.roster import parse_date
 from models.tables import (
@@ -61,6 +70,8 @@ class ChangeProblem(StrEnum):
     ROLE_ABOVE_OWN = "role_above_own"
     ROLE_PROBATIONARY = "role_probationary"
     ROLE_COMMUNE_ONLY = "role_commune_only"
+    RECORD_SELF = "record_self"  # nobody acts on their own record (other than their own phone)
+    RECORD_ABOVE_OWN = "record_above_own"  # nor on a comrade's whose office stands above their own
 
 
 class InvalidChange(ValueError):
@@ -229,13 +240,14 @@ async def edit_member(
     session: AsyncSession, actor: Actor, member: Member, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Set the given fields; the fields that really changed, with their new values."""
-    _editable(actor, member, Permission.EDIT_MEMBER)
+    check(actor, Permission.EDIT_MEMBER, target_of(member))
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     cleaned = {key: _clean(key, value) for key, value in changes.items()}
     if "role" in cleaned:
-        _check_role(actor, member, cleaned["role"])
+        _check_role(actor, member, cleaned["role"])  # first: its refusals name the office
+    _editable(actor, member, Permission.EDIT_MEMBER)
     if "card_number" in cleaned:
         await _check_card(session, member, cleaned["card_number"])
     before = _snapshot(member, cleaned)
@@ -384,9 +396,10 @@ async def probation_due(session: AsyncSession, actor: Actor, today: date | None 
 async def set_committee_role(session: AsyncSession, actor: Actor, member: Member, role: Role | None) -> None:
     """An office in the commune committee (đảng ủy), or none: set only by the committee's secretary
     (DESIGN.md §4), never on oneself, never for a probationary member."""
-    _editable(actor, member, Permission.EDIT_MEMBER)
+    check(actor, Permission.EDIT_MEMBER, target_of(member))
     role = None if role is Role.MEMBER else role
-    _check_role(actor, member, role, committee=True)
+    _check_role(actor, member, role, committee=True)  # first: its refusals name the office
+    _editable(actor, member, Permission.EDIT_MEMBER)
     before = _snapshot(member, ("committee_role",))
     member.committee_role = role
     session.add(member)
@@ -429,7 +442,7 @@ async def deactivate(
 
 async def reactivate(session: AsyncSession, actor: Actor, member: Member) -> None:
     """Undo a deactivation made by mistake, or a member who came back."""
-    check(actor, Permission.EDIT_MEMBER, target_of(member))
+    check_record(actor, member, Permission.EDIT_MEMBER)
     if member.active:
         raise InvalidChange(ChangeProblem.ALREADY_ACTIVE)
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
@@ -440,7 +453,7 @@ async def reactivate(session: AsyncSession, actor: Actor, member: Member) -> Non
 
 async def revoke_invites(session: AsyncSession, actor: Actor, member: Member) -> int:
     """Stop every unused invite code of the member (a lost paper); how many were stopped."""
-    check(actor, Permission.ISSUE_INVITE, target_of(member))
+    check_record(actor, member, Permission.ISSUE_INVITE)
     count = await _revoke(session, member)
     if count:
         session.add(
@@ -467,7 +480,17 @@ async def _revoke(session: AsyncSession, member: Member) -> int:
     return int(result.rowcount or 0)
 
 
-def _editable(actor: Actor, member: Member, permission: Permission) -> None:
+def check_record(actor: Actor, member: Member, permission: Permission) -> None:
+    """The actor may act on this member's record: the table, then the rule on offices."""
     check(actor, permission, target_of(member))
+    refusal = record_refusal(actor, member)
+    if refusal is RoleRefusal.SELF:
+        raise InvalidChange(ChangeProblem.RECORD_SELF, member.full_name)
+    if refusal is not None:
+        raise InvalidChange(ChangeProblem.RECORD_ABOVE_OWN, member.full_name)
+
+
+def _editable(actor: Actor, member: Member, permission: Permission) -> None:
+    check_record(actor, member, permission)
     if not member.active:
         raise InvalidChange(ChangeProblem.INACTIVE, member.full_name)

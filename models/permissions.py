@@ -119,3 +119,28 @@ def role_refusal(actor: Actor, member: Member, role: Role | None, *, committee: 
     if _RANK[role or Role.MEMBER] > own or _RANK[current or Role.MEMBER] > own:
         return RoleRefusal.ABOVE_OWN
     return None
+
+
+def _standing(person: Member) -> int:
+    """How high a person's office stands: any commune committee (đảng ủy) office above every
+    branch office."""
+    if person.committee_role is None:
+        return _RANK[person.role or Role.MEMBER]
+    return len(_RANK) + _RANK[person.committee_role]
+
+
+def record_refusal(actor: Actor, member: Member) -> RoleRefusal | None:
+    """Why the actor may not act on this member's record (correct it, exempt, move, take off the
+    roster, issue or revoke invite codes), or None when they may. The table ``may`` is asked first.
+
+    The rule on offices (nobody grants or takes away an office above their own, nor their own)
+    would mean little if a deputy could take the secretary off the roster, or issue an invite code
+    in the secretary's name and join as them: so nobody acts on their own record this way, nor on
+    that of a comrade whose office stands above their own. The server operator (the CLI) may."""
+    if isinstance(actor, ServerOperator):
+        return None
+    if actor.id is not None and actor.id == member.id:
+        return RoleRefusal.SELF
+    if _standing(member) > _standing(actor):
+        return RoleRefusal.ABOVE_OWN
+    return None

@@ -215,3 +215,26 @@ async def test_a_member_added_as_official_must_have_served_probation(runtime: Ru
         with pytest.raises(InvalidChange) as office:
             await add_member(session, OPERATOR, tay, {"full_name": "Trần Văn Bé", "role": Role.DEPUTY_SECRETARY})
         assert office.value.problem is ChangeProblem.ROLE_PROBATIONARY  # added as probationary: no office
+
+
+async def test_nobody_acts_on_the_record_of_a_comrade_above_them_or_on_their_own(runtime: Runtime, demo: Demo) -> None:
+    """DESIGN.md §4 (no office above one's own, nor one's own). Was: a deputy issued an invite code
+    in the secretary's name and joined as him, took him off the roster or exempted him, and took
+    himself off the roster."""
+    await say(runtime, NGOC, f"/start {demo.code('Hồ Thị Ngọc')}")
+    ngoc, quang = await member_named(runtime, "Hồ Thị Ngọc"), await member_named(runtime, "Lý Văn Quang")
+    attempts = [f"mi:{quang.id}", f"mv:{quang.id}", f"md:{quang.id}:expelled", f"mx:{quang.id}:1"]
+    for payload in attempts:
+        refused = (await say(runtime, NGOC, payload=payload))[0]
+        assert "Không ai được thay đổi hồ sơ của đồng chí giữ chức vụ cao hơn mình (Lý Văn Quang)." in refused.text
+        assert "Mã mời mới" not in refused.text
+    for payload in (f"md:{ngoc.id}:died", f"mx:{ngoc.id}:1", f"mi:{ngoc.id}"):
+        refused = (await say(runtime, NGOC, payload=payload))[0]
+        assert "Không ai được tự làm việc này với hồ sơ của chính mình" in refused.text
+    quang, ngoc = await member_named(runtime, "Lý Văn Quang"), await member_named(runtime, "Hồ Thị Ngọc")
+    assert quang.active and not quang.exempt and ngoc.active and not ngoc.exempt
+    assert await events(runtime, "invite.issued") == [] and await events(runtime, "member.deactivated") == []
+    # The secretary still acts on his deputy's record, and the commune committee's secretary on his.
+    await say(runtime, QUANG, f"/start {demo.code('Lý Văn Quang')}")
+    issued = (await say(runtime, QUANG, payload=f"mi:{ngoc.id}"))[0]
+    assert "Mã mời mới của Hồ Thị Ngọc" in issued.text
