@@ -19,7 +19,7 @@ HUGE = "99999999999"
 FORGED = [
     f"pv:{HUGE}:1", f"pv:{BEYOND}:1", f"mc:{HUGE}", f"nt:{HUGE}", f"na:{HUGE}:branch", f"nb:1:{HUGE}",
     f"mm:1:{HUGE}", f"mtm:1:{HUGE}:present", f"pw:1:{HUGE}:1", f"ask:phone:{HUGE}", f"mtf:{HUGE}",
-    f"mt:{HUGE}", "mtm:999999999999",
+    f"mt:{HUGE}", "mtm:999999999999", f"tm:deadline:{HUGE}:202612011700",
 ]  # fmt: skip
 
 
@@ -30,6 +30,8 @@ def test_the_decoder_refuses_ids_beyond_the_columns() -> None:
             decode(payload)
     assert decode(f"pv:{MAX_ID}:1").argument == f"{MAX_ID}:1"
     assert decode(f"mtm:1:{MAX_ID}:present").argument == f"1:{MAX_ID}:present"
+    # A time button carries the moment, not an id, in its last field (was: every such button stale).
+    assert decode("tm:deadline:2:202612011700").argument == "deadline:2:202612011700"
 
 
 async def test_a_forged_big_id_is_a_stale_button_on_every_channel(runtime: Runtime, demo: Demo) -> None:
