@@ -110,6 +110,10 @@ def problem_text(t: Translator, error: PollError) -> str:
     return {
         PollProblem.EMPTY_QUESTION: _("The question is empty. Please type it."),
         PollProblem.TOO_FEW_OPTIONS: _("A poll needs at least 2 options, one per line."),
+        PollProblem.NO_CANDIDATES: _(
+            "Type the candidates (or the options) first: an election or a choice is not between "
+            "Tán thành and Không tán thành."
+        ),
         PollProblem.TOO_MANY_OPTIONS: _("A poll can have at most {detail} options."),
         PollProblem.OPTION_TOO_LONG: _("The option \u201c{detail}…\u201d is too long."),
         PollProblem.NO_DEADLINE: _("Please set a deadline."),
@@ -459,7 +463,7 @@ async def ask(ctx: Context, actor: Member, field: str, poll_id: str) -> list[Rep
         return poll
     ctx.ask(f"{field}:{poll_id}")
     text = {
-        "options": _("Type the options, one per line (2 to 10)."),
+        "options": _("Type the options, one per line or separated by semicolons (2 to 10)."),
         "deadline": _("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00."),
         "paper": _("A vote cast on paper or by show of hands: type part of the member's name."),
         "paperbox": _(

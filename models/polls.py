@@ -8,6 +8,7 @@ The price is that a secret ballot cannot be changed: nobody can tell which seale
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +73,7 @@ class PollProblem(StrEnum):
     NUDGED_RECENTLY = "nudged_recently"
     NOT_SECRET = "not_secret"  # counts from a paper box are for secret ballots
     PAPER_COUNTS = "paper_counts"  # not one count per option, or more ballots than paper voters
+    NO_CANDIDATES = "no_candidates"  # an election or a choice still offering a motion's three answers
 
 
 class VoteProblem(StrEnum):
@@ -215,6 +217,12 @@ async def check_poll(session: AsyncSession, actor: Actor, poll: Poll) -> None:
 
 
 def clean_options(labels: Iterable[str]) -> list[str]:
+    """The options as typed, one a line; typed on one line (a phone's one-line box), separated by
+    semicolons or commas."""
+    labels = list(labels)
+    if len([label for label in labels if label.strip()]) == 1:
+        [line] = [label for label in labels if label.strip()]
+        labels = re.split(r"\s*;\s*", line) if ";" in line else re.split(r"\s*,\s*", line)
     options = [" ".join(label.split()) for label in labels]
     options = [o for o in options if o]
     if len(options) < MIN_OPTIONS:
@@ -345,6 +353,8 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
         raise PollError(PollProblem.NO_DEADLINE)
     if poll.deadline <= utcnow():
         raise PollError(PollProblem.DEADLINE_PASSED)
+    if poll.kind in (PollKind.ELECTION, PollKind.CHOICE) and list(poll.options) == list(RESOLUTION_OPTIONS):
+        raise PollError(PollProblem.NO_CANDIDATES)
     body = await _body(session, poll)
     members = [m for m in body if m.standing is MemberStanding.ACTIVE]
     if not members:

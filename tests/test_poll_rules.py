@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.i18n import Catalogs
 from handlers.polls import results_text
-from models.polls import RESOLUTION_OPTIONS, Deductions, decide, fit_kind, votes_needed
+from models.polls import RESOLUTION_OPTIONS, Deductions, clean_options, decide, fit_kind, votes_needed
 from models.tables import Poll, PollBase, PollKind, PollRule, PollVoters, utcnow
 
 MOTION, CHOICE, ELECTION, CONSULTATION = PollKind.MOTION, PollKind.CHOICE, PollKind.ELECTION, PollKind.CONSULTATION
@@ -164,3 +164,10 @@ def test_the_result_in_words_a_secretary_reads_aloud() -> None:
     asked = results_text(VI, consultation, decide(CONSULTATION, PollRule.MOST_VOTES, [9, 1], voters=10, eligible=10))
     assert "Chủ nhật: 9\n" in asked and "%" not in asked and "thông qua:" not in asked
     assert "không biểu quyết thông qua" in asked
+
+
+def test_options_typed_on_one_line_are_split_at_semicolons_or_commas() -> None:
+    """The web chat's box and many phones send one line: 'A, B, C' must not be one option."""
+    assert clean_options(["Phạm Thị Hoa, Hoàng Văn Nam, Vũ Thị Mai"]) == ["Phạm Thị Hoa", "Hoàng Văn Nam", "Vũ Thị Mai"]
+    assert clean_options(["Đường, điện; Trường học"]) == ["Đường, điện", "Trường học"]
+    assert clean_options(["Một", "Hai, ba"]) == ["Một", "Hai, ba"]  # one per line wins

@@ -25,6 +25,7 @@ from models.tables import (
     OutboxMessage,
     Platform,
     Poll,
+    PollKind,
     PollStatus,
     PollTally,
     PollVoter,
@@ -497,3 +498,22 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
     # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
     assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
     assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed
+
+
+async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runtime: Runtime, demo: Demo) -> None:
+    """Was: switching a new vote to an election kept Tán thành / Không tán thành / Ý kiến khác as the
+    candidates, and it opened so."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu chi ủy?", [secretary.branch_id], utcnow() + timedelta(1))
+        poll.kind = PollKind.ELECTION
+    refused = (await say(runtime, SECRETARY, payload=f"pp:{poll.id}"))[0]
+    assert "Xin đồng chí gõ danh sách ứng cử viên" in refused.text
+    async with runtime.sessions() as session:
+        assert (await session.get(Poll, poll.id)).status is PollStatus.DRAFT  # type: ignore[union-attr]
+    typed = (await say(runtime, SECRETARY, payload=f"ask:options:{poll.id}"))[0]
+    assert "cách nhau bằng dấu chấm phẩy" in typed.text
+    preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa; Hoàng Văn Nam; Vũ Thị Mai"))[0]
+    assert "Phạm Thị Hoa\n2. Hoàng Văn Nam\n3. Vũ Thị Mai" in preview.text
+    assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=f"pp:{poll.id}"))[0].text
