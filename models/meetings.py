@@ -469,10 +469,12 @@ async def _quorum_of(session: AsyncSession, meeting: Meeting) -> tuple[int, int]
 
 
 async def invitations(session: AsyncSession, meeting_id: int) -> list[tuple[MeetingInvitation, Member]]:
+    """Who is on the meeting's list: members taken off the roster since the invitation are not
+    (they neither attend nor count among those who must)."""
     rows = await session.exec(
         select(MeetingInvitation, Member)
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
-        .where(MeetingInvitation.meeting_id == meeting_id)
+        .where(MeetingInvitation.meeting_id == meeting_id, col(Member.active).is_(True))
         .order_by(col(Member.full_name), col(Member.id))
     )
     return list(rows.all())
@@ -750,6 +752,9 @@ async def confirm_attendance(
     if waiting:
         raise MeetingError(MeetingProblem.EXCUSES_WAITING, ", ".join(waiting))
     unrecorded = [(i, m) for i, m in invited if attendance_of(i) is Attendance.UNRECORDED]
+    # An exempt member (miễn sinh hoạt) need not come: not there, they are excused, never absent.
+    exempt = [(i, m) for i, m in unrecorded if i.exempt]
+    unrecorded = [(i, m) for i, m in unrecorded if not i.exempt]
     if unrecorded and not rest_absent:
         raise MeetingError(MeetingProblem.UNRECORDED_LEFT, str(len(unrecorded)))
     # The claim: a double tap, or two secretaries at once, confirm once.
@@ -763,6 +768,9 @@ async def confirm_attendance(
     await session.refresh(meeting)
     for invitation, _member in unrecorded:
         invitation.attendance, invitation.marked_by_member_id = Attendance.ABSENT, actor.id
+        session.add(invitation)
+    for invitation, _member in exempt:
+        invitation.attendance, invitation.marked_by_member_id = Attendance.EXCUSED, actor.id
         session.add(invitation)
     counts = summarize(meeting, [invitation for invitation, _ in invited])
     session.add(

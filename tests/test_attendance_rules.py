@@ -15,8 +15,18 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.contract import Reply
-from models.meetings import attendance_of, call, create_draft, invitations
-from models.tables import Attendance, AuditEvent, Meeting, MeetingInvitation, MeetingKind, Role, Rsvp, utcnow
+from models.meetings import attendance_of, call, create_draft, invitations, summary
+from models.tables import (
+    Attendance,
+    AuditEvent,
+    Meeting,
+    MeetingInvitation,
+    MeetingKind,
+    Member,
+    Role,
+    Rsvp,
+    utcnow,
+)
 from tests.chat import button, say
 from tests.conftest import Demo, member_named
 from tests.test_meeting_scheduler import CLOSE, LETTERS, START, Outbox, Scheduler, _call, _link
@@ -134,7 +144,8 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     assert "Chưa ghi nhận (7): " in screen.text
     done = (await say(runtime, SECRETARY, payload=button(screen, "Những đồng chí còn lại: vắng không lý do")))[0]
     assert "Đã xác nhận danh sách điểm danh." in done.text and "là chính thức" in done.text
-    assert "Vắng không lý do (7): " in done.text and "Chưa ghi nhận (0): —" in done.text
+    # The exempt member (miễn sinh hoạt) of the branch need not come: excused, never absent.
+    assert "Vắng không lý do (6): " in done.text and "Chưa ghi nhận (0): —" in done.text
     assert "Xác nhận danh sách" not in _buttons(done) and "Điểm danh hộ" not in _buttons(done)
 
     # Final: no more marks, no more check-ins, no second confirmation.
@@ -151,8 +162,8 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
         ).all()
         invited = await invitations(session, meeting_id)
     assert event.actor_member_id == quang.id and event.after is not None
-    assert (event.after["present"], event.after["excused"], event.after["absent"]) == (2, 1, 7)
-    assert len(event.after["marked_absent"]) == 7
+    assert (event.after["present"], event.after["excused"], event.after["absent"]) == (2, 2, 6)
+    assert len(event.after["marked_absent"]) == 6
     assert Attendance.UNRECORDED not in {attendance_of(invitation) for invitation, _member in invited}
 
 
@@ -220,3 +231,36 @@ async def test_a_committee_secretary_calls_the_commune_committee_in_chat(runtime
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Người dự")))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Người dự")))[0]
     assert "Mời: toàn thể đảng viên chi bộ (10 người)" in preview.text
+
+
+async def test_confirming_never_makes_an_exempt_member_absent_and_leaves_out_who_left_the_roster(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """DESIGN.md §4: exempt members (miễn sinh hoạt) need not come, and count only when present; a
+    member taken off the roster is on no list. Was: "the remaining comrades: absent without reason"
+    named the exempt elder and a comrade who had died, who also still counted among those who must
+    attend."""
+    meeting_id = await _call_meeting(runtime, demo)
+    hanh, son = await member_named(runtime, "Lương Thị Hạnh"), await member_named(runtime, SON_NAME)
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(MeetingInvitation)
+            .where(col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == hanh.id)
+            .values(exempt=True)
+        )
+        await session.exec(update(Member).where(col(Member.id) == son.id).values(active=False))
+    await _starts_in(runtime, meeting_id, timedelta(minutes=-20))
+    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    assert SON_NAME not in board.text and "Chưa ghi nhận (9): " in board.text
+    await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm:rest")
+    async with runtime.sessions() as session:
+        rows = await invitations(session, meeting_id)
+        invited = {member.full_name: attendance_of(i) for i, member in rows}
+        exempt = {member.full_name for i, member in rows if i.exempt}
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        counts = await summary(session, meeting)
+    assert SON_NAME not in invited and invited["Lương Thị Hạnh"] is Attendance.EXCUSED
+    assert "Lương Thị Hạnh" in exempt and {invited[name] for name in exempt} == {Attendance.EXCUSED}
+    assert {state for name, state in invited.items() if name not in exempt} == {Attendance.ABSENT}
+    assert (counts.invited, counts.must_attend) == (9, 9 - len(exempt))
