@@ -149,7 +149,7 @@ async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(
     await fake.wait_for(1, user)
     await fake.push(fake.message_update(user, "6"))  # 🛠 Quản lý
     manage = (await fake.wait_for(2, user))[1].text
-    assert "\n5. 📋 Danh sách đảng viên\n" in manage and manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8 hoặc 9.")
+    assert "\n5. 📋 Danh sách đảng viên\n" in manage and manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8, 9 hoặc 10.")
     await fake.push(fake.message_update(user, "5"))
     roster = (await fake.wait_for(3, user))[2].text
     assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo" in roster
@@ -580,7 +580,7 @@ async def test_a_number_answers_the_ballot_it_was_printed_under_not_a_later_invi
         await say(runtime, secretary, f"/start {demo.code('Lý Văn Quang')}")
         await say(runtime, secretary, payload="pnew")
         preview = (await say(runtime, secretary, "Thông qua kế hoạch quý I?"))[0]
-        await say(runtime, secretary, payload=button(preview, "Phát hành"))
+        await say(runtime, secretary, payload=button(preview, "Mở biểu quyết"))
         ballot = (await fake_zalo.wait_for(2, son))[1].text
         assert "1. " in ballot and ballot.endswith("Trả lời 1, 2 hoặc 3.")
         await say(runtime, secretary, payload="nnew")
