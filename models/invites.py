@@ -71,8 +71,9 @@ CODE_PLACEHOLDER = "\u27e6code\u27e7"
 
 
 def masked(code: str) -> str:
-    """What may be kept of a code for showing again: "ABCD-••••" says which code, and cannot join."""
-    return code[:4] + "-" + "\u2022" * (CODE_LENGTH - 4)
+    """What may be kept of a code for showing again: nothing of it. Even half a code ("ABCD-••••")
+    next to its unsalted hash let a database reader find the rest in a second."""
+    return "\u2022" * 4 + "-" + "\u2022" * (CODE_LENGTH - 4)
 
 
 async def fill_in_code(session: AsyncSession, member_id: int, text: str) -> tuple[str, str]:

@@ -149,6 +149,11 @@ async def test_only_tokens_the_server_issued_open_a_chat(server: LiveServer, dem
         async with runtime.sessions() as session, session.begin():
             await session.exec(update(Member).where(col(Member.full_name) == "Trần Minh Châu").values(active=False))
         assert (await member.send(payload="me")).status_code == 401
+        # A file id beyond the id columns is refused as malformed (was: a 500 from PostgreSQL).
+        fresh = await visitor(client)
+        bearer = {"Authorization": f"Bearer {fresh.token}"}
+        for path in ("/api/webchat/files/2147483648", "/api/webchat/meeting-files/2147483648"):
+            assert (await client.get(path, headers=bearer)).status_code == 422
 
 
 async def test_invite_guessing_is_locked_out_audited_and_told_nothing(server: LiveServer, demo: Demo) -> None:

@@ -50,7 +50,7 @@ from models.invites import invite_lockout, normalize_code, record_wrong_code
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
-from models.tables import AuditEvent, Meeting, MeetingFile, NoticeFile, Platform, utcnow
+from models.tables import MAX_ID, AuditEvent, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 
@@ -437,7 +437,7 @@ async def _web_session(request: Request, authorization: Annotated[str, Header()]
 
 WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
 # A row id as the databases store it (a 64-bit integer): a larger one is a 422, not a 500.
-FileId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+FileId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]  # the id columns' range: beyond it, 422, not a 500
 
 
 def _invite_guess(text: str | None) -> str | None:
