@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
+from xml.etree import ElementTree
 
 from openpyxl import Workbook, load_workbook
 
@@ -84,6 +85,8 @@ async def read_uploaded_register(name: str, raw: bytes) -> Rows:
             read_register_bytes, name, raw, MAX_ROWS, memory_bytes=PARSE_MEMORY_BYTES, seconds=PARSE_SECONDS
         )
     except LimitExceeded:
+        raise RegisterFileError(FileProblem.TOO_COMPLEX, name, len(raw)) from None
+    except ElementTree.ParseError:  # e.g. nested entities ("billion laughs"), which expat refuses
         raise RegisterFileError(FileProblem.TOO_COMPLEX, name, len(raw)) from None
 
 

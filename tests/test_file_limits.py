@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openpyxl import Workbook
 
 from bot.runtime import Runtime
 from handlers.contract import Attachment
@@ -173,3 +174,25 @@ async def test_a_bomb_sent_in_chat_gets_a_clear_answer(runtime: Runtime, demo: D
     rows = ("Họ và tên\n" + "".join(f"Thành viên {n}\n" for n in range(300_000))).encode()
     answer = (await say(runtime, SECRETARY, attachment=Attachment("danh-sach.csv", rows)))[0].text
     assert "20.000" in answer
+
+
+async def test_a_sheet_of_nested_entities_is_refused_with_a_reason() -> None:
+    """"Billion laughs" in a 3 KB spreadsheet: was a 500 (expat's amplification limit, uncaught)."""
+    book = io.BytesIO()
+    Workbook().save(book)
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{"".join(f"&lol{i - 1};" for _ in range(10))}">' for i in range(1, 10)
+    )
+    sheet = (
+        f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+    )
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(book.getvalue())) as source, zipfile.ZipFile(bomb, "w") as target:
+        for item in source.infolist():
+            data = sheet.encode() if item.filename == "xl/worksheets/sheet1.xml" else source.read(item.filename)
+            target.writestr(item, data)
+    with pytest.raises(RegisterFileError) as refused:
+        await read_uploaded_register("danh-sach.xlsx", bomb.getvalue())
+    assert refused.value.problem in (FileProblem.TOO_COMPLEX, FileProblem.BAD_XLSX)
