@@ -23,9 +23,8 @@ from bot import cli_ops
 from bot.demo import seed_demo
 from bot.i18n import Catalogs
 from bot.invite_sheet import SheetEntry, SheetError, save_sheet
-from bot.logs import configure_logging
 from bot.migrate import upgrade
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings
 from handlers.contract import Translator
 from handlers.notices import notice_body_maker
 from handlers.polls import ballot_maker, result_header, result_rows
@@ -93,14 +92,7 @@ members_app = typer.Typer(help="The branch register.", no_args_is_help=True)
 app.add_typer(members_app, name="members")
 
 
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        typer.echo(f"chibo: bad setting: {error}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
+_settings = cli_ops.settings_or_exit
 
 
 def _typed_time(text: str, timezone: tzinfo) -> datetime | None:

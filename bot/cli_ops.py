@@ -17,7 +17,8 @@ from bot.settings import Settings, SettingsError, load_settings
 Result = TypeVar("Result")
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
+    """The settings, logging configured; a bad one ends the command naming it (exit 2)."""
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -37,14 +38,14 @@ def _run(work: Coroutine[Any, Any, Result]) -> Result:
 
 def backup_command(file: Annotated[Path, typer.Argument(help="where to write the backup")]) -> None:
     """Back the database up to FILE, while chibo serves (SQLite: online backup; PostgreSQL: pg_dump)."""
-    settings = _settings()
+    settings = settings_or_exit()
     _run(backup(settings.database_url, file))
     typer.echo(f"chibo: backup written to {file} ({file.stat().st_size:,} bytes)")
 
 
 def restore_command(file: Annotated[Path, typer.Argument(help="a file written by `chibo backup`")]) -> None:
     """Restore FILE into the configured database, which must be empty, then bring it up to date."""
-    settings = _settings()
+    settings = settings_or_exit()
     _run(restore(settings.database_url, file))
     typer.echo(f"chibo: restored {file}; the database is up to date")
 
@@ -53,7 +54,7 @@ def copy_command(
     to: Annotated[str, typer.Option("--to", help="the database to copy into, e.g. postgresql+asyncpg://user:pass@host/db")],
 ) -> None:
     """Copy every table of the configured database into another, empty one (SQLite to PostgreSQL)."""
-    settings = _settings()
+    settings = settings_or_exit()
     copied = _run(copy_database(settings.database_url, to))
     for name, count in copied.items():
         typer.echo(f"{name}: {count}")
