@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
 from handlers.payloads import Action, InvalidPayload, Payload, decode
 from models.audit import audit_stranger
+from models.roster import fold
 from models.tables import ChannelIdentity, Member
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type.
@@ -100,6 +102,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
             return await members.join_with_code(ctx, text)
         return [members.stranger_welcome(ctx)]
     question = ctx.take_question()
+    if question is not None and _is_cancel(text):  # "thôi": they do not want to answer after all
+        return await _run(ctx, Action.CANCEL, "")
     if question is not None and text:
         return await _answer(ctx, ctx.member, question, text)
     # Typed words answering no question: a question in the member's own words, or a tap typed.
@@ -139,6 +143,17 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
     if question.startswith("attach:"):  # a file was asked for, text came: ask again
         return await notices.ask_file(ctx, member, question.partition(":")[2])
     return await records.answer(ctx, member, question, text)
+
+
+# What members type to drop the question chibo asked (folded: no accents, lower case).
+_CANCEL_WORDS = frozenset({"thoi", "huy", "huy bo", "bo qua", "thoat", "thoi khong can", "cancel"})
+
+
+def _is_cancel(text: str) -> bool:
+    words = re.sub(r"[^a-z ]+", " ", fold(text)).split()
+    while words and words[-1] in ("a", "nhe", "nua"):  # "thôi ạ", "hủy nhé"
+        words.pop()
+    return " ".join(words) in _CANCEL_WORDS
 
 
 def _looks_like_a_code(text: str) -> bool:

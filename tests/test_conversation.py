@@ -199,3 +199,17 @@ async def test_a_refused_management_action_is_audited(runtime: Runtime, demo: De
     member = await member_named(runtime, "Lương Thị Hạnh")
     assert refusal.actor_member_id == member.id
     assert refusal.after == {"permission": "view_roster", "member_id": None}
+
+
+async def test_thoi_drops_the_question_chibo_asked(runtime: Runtime, demo: Demo) -> None:
+    """Was: "thôi" typed while chibo waited for a phone number got "“thôi” is not a phone number"."""
+    await say(runtime, 930, f"/start {demo.code('Mai Văn Sơn')}")
+    before = (await member_named(runtime, "Mai Văn Sơn")).phone
+    for word in ("thôi", "Hủy nhé", "bo qua"):
+        await say(runtime, 930, payload="myphone")
+        dropped = (await say(runtime, 930, word))[0]
+        assert dropped.text.startswith("Đã hủy.") and "số điện thoại" not in dropped.text
+    assert (await member_named(runtime, "Mai Văn Sơn")).phone == before
+    await say(runtime, 930, payload="myphone")  # an answer is still taken as one
+    await say(runtime, 930, "0912 345 678")
+    assert (await member_named(runtime, "Mai Văn Sơn")).phone not in (before, None)
