@@ -77,6 +77,11 @@ async def test_bodies_are_limited_before_anyone_is_authenticated(server: LiveSer
             headers={"Authorization": f"Bearer {me.token}", "Content-Type": "application/json"},
         )
         assert too_long.status_code == 413
+        # A session the server issued, but nobody joined with: its file is not read (was: 20 MB held
+        # each), and it gets the stranger's answer.
+        bearer = {"Authorization": f"Bearer {me.token}"}
+        stranger = await client.post("/api/webchat/upload?id=u2&name=a.xlsx", content=b"x" * 1_000_000, headers=bearer)
+        assert "chỉ phục vụ đảng viên" in stranger.json()["replies"][0]["text"]
 
 
 async def test_deep_nesting_and_nul_are_refused_with_4xx(server: LiveServer, demo: Demo) -> None:

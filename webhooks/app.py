@@ -436,8 +436,8 @@ async def _web_session(request: Request, authorization: Annotated[str, Header()]
 
 
 WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
-# A row id as the databases store it (a 64-bit integer): a larger one is a 422, not a 500.
-FileId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]  # the id columns' range: beyond it, 422, not a 500
+# A row id within the id columns' range: a larger one is a 422, not a 500 from the database.
+FileId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 
 def _invite_guess(text: str | None) -> str | None:
@@ -578,7 +578,9 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     ) -> dict[str, Any] | JSONResponse:
         """A file from the web chat (the register), sent as the raw request body."""
         runtime.metrics.updates_received.labels("web").inc()
-        content = await request.body()
+        # A stranger's file is not read (it would only be refused): the server holds 20 MB only for
+        # a member, and the stranger gets the same polite answer.
+        content = await request.body() if web_session.linked else b""
         inbound = web.inbound_from_upload(web_session, Attachment(Path(name).name, content))
         return await _answer_web(runtime, request, web_session, inbound, id)
 
