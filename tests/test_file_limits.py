@@ -162,7 +162,9 @@ async def test_the_server_answers_while_a_parse_runs(database_url: str, tmp_path
             for _ in range(3):
                 assert (await client.get("/healthz")).status_code == 200
         assert not parse.done()  # still parsing, and the server answered all along
-        done.write_text("read")
+        written = tmp_path / "written"
+        written.write_text("read")
+        written.rename(done)  # at once: the child never sees the file before its text
         assert await parse == "read"
 
 
