@@ -413,17 +413,22 @@ async def test_a_member_votes_and_changes_their_vote_and_it_is_counted(channel: 
         assert await counts(session, poll) == (1, 0, 0)
 
 
-async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driver, demo: Demo) -> None:
-    title = "Sinh hoạt chi bộ định kỳ tháng 12"
-    secretary, home = await joined(channel, demo, SECRETARY, "Lý Văn Quang")
-    member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
-
+async def _call_meeting(secretary: Chat, home: Shown, title: str) -> None:
+    """The secretary calls a meeting three days ahead at 19:30 and sends the invitations."""
     await secretary.tap(home, _("Meetings"))
     await secretary.tap(await secretary.receive(offering=[_("New meeting")]), _("New meeting"))
     await secretary.say(title)
     await secretary.receive(offering=[_("Cancel")])  # asked when it starts
     await secretary.say((datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30")
     await secretary.tap(await secretary.receive(title, offering=[_("Send the invitations")]), _("Send the invitations"))
+
+
+async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driver, demo: Demo) -> None:
+    title = "Sinh hoạt chi bộ định kỳ tháng 12"
+    secretary, home = await joined(channel, demo, SECRETARY, "Lý Văn Quang")
+    member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
+
+    await _call_meeting(secretary, home, title)
     await secretary.receive(offering=[_("Attendance")])
 
     invitation = await member.receive(title, offering=[_("I will attend"), _("Excused absence")])
@@ -463,12 +468,7 @@ async def test_a_member_types_when_is_the_meeting_and_gets_the_next_one(channel:
     title = "Sinh hoạt chi bộ định kỳ tháng 12"
     secretary, home = await joined(channel, demo, SECRETARY, "Lý Văn Quang")
     member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
-    await secretary.tap(home, _("Meetings"))
-    await secretary.tap(await secretary.receive(offering=[_("New meeting")]), _("New meeting"))
-    await secretary.say(title)
-    await secretary.receive(offering=[_("Cancel")])  # asked when it starts
-    await secretary.say((datetime.now() + timedelta(days=3)).strftime("%d/%m") + " 19:30")
-    await secretary.tap(await secretary.receive(title, offering=[_("Send the invitations")]), _("Send the invitations"))
+    await _call_meeting(secretary, home, title)
     await member.receive(title, offering=[_("I will attend")])  # the invitation
 
     await member.say("khi nao hop chi bo")  # typed as members type: no accents, no question mark
