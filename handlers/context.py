@@ -10,6 +10,7 @@ from babel.dates import format_date, format_datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.contract import Catalogs, Inbound, Translator
+from handlers.questions import Awaiting
 from models.tables import ChannelIdentity, Member, utcnow
 
 # A question left unanswered this long is forgotten: a later message is not taken as its answer.
@@ -45,10 +46,11 @@ class Context:
     def translator(self) -> Translator:
         return self.catalogs.translator(self.member.locale if self.member else None)
 
-    def ask(self, question: str) -> None:
-        """Remember that the next typed message answers ``question`` (an ``ask`` payload argument)."""
+    def ask(self, question: Awaiting | str) -> None:
+        """Remember that the next typed message (or file) answers ``question``."""
         if self.identity is not None:
-            self.identity.awaiting, self.identity.awaiting_since = question, utcnow()
+            stored = question.encode() if isinstance(question, Awaiting) else question
+            self.identity.awaiting, self.identity.awaiting_since = stored, utcnow()
             self.session.add(self.identity)
 
     def take_question(self) -> str | None:

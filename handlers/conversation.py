@@ -10,12 +10,16 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import directory, intents, meetings, members, notices, polls, records, register, times
+from handlers import actions, directory, intents, meetings, members, notices, polls, records, register, times
+from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import action_for_label
 from handlers.payloads import Action, InvalidPayload, Payload, decode
+from handlers.questions import Ask, Awaiting, PickTime
+from handlers.router import Dispatcher
 from models.audit import audit_stranger
+from models.errors import DomainError
 from models.roster import fold
 from models.tables import ChannelIdentity, Member
 
@@ -37,6 +41,8 @@ COMMANDS: dict[str, Action] = {
     "lichhop": Action.MEETINGS,
     "language": Action.CHOOSE_LANGUAGE,
 }
+# Every feature's router. A feature not yet moved onto a router is still reached through ``_run``.
+DISPATCH = Dispatcher((members.router,))
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
@@ -57,7 +63,10 @@ async def handle(
     nudge_interval: timedelta = timedelta(hours=24),
 ) -> list[Reply]:
     ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone, nudge_interval=nudge_interval)
-    replies = await _route(ctx, inbound)
+    try:
+        replies = await _route(ctx, inbound)
+    except DomainError as error:  # one place turns every refusal into the member's words
+        replies = _render(ctx, error)
     intents.remember_choices(ctx, replies)  # so a typed "gửi đi" or "có" can be read as a tap
     return replies
 
@@ -70,11 +79,23 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         if ctx.member is None:
             return [members.stranger_welcome(ctx)]
         pending = ctx.take_question() or ""
+        awaiting = Awaiting.parse(pending)
+        route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
+        if awaiting is not None and route is not None and route.file is not None:
+            return await route.file(ctx, ctx.member, awaiting, inbound.attachment)
         if pending.startswith("attach:"):  # the file a notice being composed asked for
             return await notices.attach_file(ctx, ctx.member, pending.partition(":")[2], inbound.attachment)
         if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
             return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
+    if inbound.payload is not None and actions.is_known(inbound.payload):
+        try:
+            typed = actions.decode(inbound.payload)
+        except actions.InvalidPayload:
+            return _stale_button(ctx)
+        if not typed.keeps_question:
+            ctx.take_question()
+        return await _act(ctx, typed)
     if inbound.payload is not None:
         try:
             payload = decode(inbound.payload)
@@ -93,10 +114,10 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         if command in COMMANDS:
             return await _run(ctx, COMMANDS[command], argument.strip())
         return await _unknown(ctx)
-    action = action_for_label(ctx.catalogs, text)
-    if action is not None:
+    door = action_for_label(ctx.catalogs, text)
+    if door is not None:
         ctx.take_question()
-        return await _run(ctx, action, "")
+        return await _act(ctx, door)
     if ctx.member is None:
         if _looks_like_a_code(text):
             return await members.join_with_code(ctx, text)
@@ -116,6 +137,10 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
 async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
     """A typed message that answers the question chibo asked last."""
     question, text = times.follow_up(ctx, question, text)
+    awaiting = Awaiting.parse(question)
+    route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
+    if awaiting is not None and route is not None and route.text is not None:
+        return await route.text(ctx, member, awaiting, text)
     if question == "myphone":
         return await members.save_my_phone(ctx, member, text)
     if question == intents.SWITCH_QUESTION:
@@ -188,6 +213,35 @@ async def _start(ctx: Context, argument: str) -> list[Reply]:
 
 # What a stranger may ask without it being a refused action worth auditing.
 _HARMLESS = frozenset({Action.HOME, Action.HELP, Action.CHOOSE_LANGUAGE, Action.SET_LANGUAGE, Action.CANCEL})
+
+
+async def _act(ctx: Context, action: ActionData) -> list[Reply]:
+    """Run a typed action through the router that owns it."""
+    member = ctx.member
+    if member is None:
+        if not action.open_to_strangers:
+            await audit_stranger(ctx.session, ctx.inbound.platform, ctx.inbound.user_id, action.prefix)
+        return [members.stranger_welcome(ctx)]
+    if isinstance(action, Ask):
+        route = DISPATCH.questions.get(action.question)
+        if route is not None and route.prompt is not None:
+            return await route.prompt(ctx, member, Awaiting(action.question, action.subject))
+    elif isinstance(action, PickTime):
+        return await _answer(ctx, member, *times.picked(ctx, action.pack().partition(":")[2]))
+    elif type(action) in DISPATCH.actions:
+        return await DISPATCH.run(ctx, member, action)
+    legacy = decode(action.pack())  # a feature still routed by ``_run``
+    return await _run(ctx, legacy.action, legacy.argument)
+
+
+def _render(ctx: Context, error: DomainError) -> list[Reply]:
+    if ctx.member is None:
+        return [members.stranger_welcome(ctx)]
+    renderer = DISPATCH.renderer(error)
+    if renderer is None:
+        raise error
+    replies: list[Reply] = renderer(ctx, ctx.member, error)
+    return replies
 
 
 async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:

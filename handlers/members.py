@@ -2,18 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from handlers.actions import ActionData, Pattern
 from handlers.context import Context
 from handlers.contract import Button, Reply
-from handlers.menus import main_menu
-from handlers.payloads import Action, Payload
+from handlers.menus import (
+    BranchRoster,
+    ChooseLanguage,
+    Help,
+    Home,
+    MyBranch,
+    MyDetails,
+    NewNotice,
+    NewPoll,
+    PollList,
+    ProbationDue,
+    RecentChanges,
+    SentNotices,
+    main_menu,
+)
+from handlers.questions import Ask, Awaiting, Question
+from handlers.router import Router
+from models import audit
+from models.audit import AuditAction
+from models.errors import Stale
 from models.invites import InviteProblem, normalize_code, redeem_invite
 from models.membership import InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
 from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
+
+router = Router("members")
+
+
+@dataclass(frozen=True)
+class SetLanguage(ActionData, prefix="setlang", open_to_strangers=True):
+    locale: Annotated[str, Pattern("[a-z]{2}")]
+
+
+@dataclass(frozen=True)
+class Cancel(ActionData, prefix="cancel", open_to_strangers=True):
+    """Drop the question chibo is waiting to have answered."""
+
+
+@dataclass(frozen=True)
+class EditMyPhone(ActionData, prefix="myphone"):
+    pass
+
+
+@dataclass(frozen=True)
+class ImportRegister(ActionData, prefix="import"):
+    pass
 
 
 def role_name(ctx: Context, role: Role) -> str:
@@ -220,7 +264,7 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
     return [
         Reply(
             "\n".join(lines),
-            buttons=((Button("📱 " + _("Correct my phone number"), Payload(Action.EDIT_MY_PHONE).encode()),),),
+            buttons=((Button("📱 " + _("Correct my phone number"), EditMyPhone().pack()),),),
             menu=main_menu(ctx, member),
         )
     ]
@@ -232,11 +276,11 @@ def _local_phone(phone: str | None) -> str:
 
 def ask_my_phone(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
-    ctx.ask("myphone")
+    ctx.ask(Awaiting(Question.MY_PHONE))
     return [
         Reply(
             _("Type your phone number, e.g. 0912 345 678:"),
-            buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),),
+            buttons=((Button("✖️ " + _("Cancel"), Cancel().pack()),),),
         )
     ]
 
@@ -246,11 +290,11 @@ async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
     try:
         phone = await set_own_phone(ctx.session, member, text)
     except InvalidChange:
-        ctx.ask("myphone")
+        ctx.ask(Awaiting(Question.MY_PHONE))
         return [
             Reply(
                 _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40]),
-                buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),),
+                buttons=((Button("✖️ " + _("Cancel"), Cancel().pack()),),),
             )
         ]
     except NotPermitted as error:
@@ -293,14 +337,13 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
 
 def refused(ctx: Context, member: Member, permission: Permission, target: Target) -> list[Reply]:
     """A polite no, and a line in the audit log: refused secretary actions are worth knowing about."""
-    ctx.session.add(
-        AuditEvent(
-            actor_member_id=member.id,
-            action="refused",
-            subject_type="branch",
-            subject_id=target.branch_id,
-            after={"permission": permission.value, "member_id": target.member_id},
-        )
+    audit.record(
+        ctx.session,
+        AuditAction.REFUSED,
+        actor_id=member.id,
+        subject_type="branch",
+        subject_id=target.branch_id,
+        after={"permission": permission.value, "member_id": target.member_id},
     )
     _ = ctx.gettext
     return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
@@ -312,8 +355,8 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     if not may(member, Permission.VIEW_ROSTER, own_branch):
         return refused(ctx, member, Permission.VIEW_ROSTER, own_branch)
 
-    def button(label: str, action: Action, argument: str = "") -> Button:
-        return Button(label, Payload(action, argument).encode())
+    def button(label: str, action: ActionData) -> Button:
+        return Button(label, action.pack())
 
     return [
         Reply(
@@ -331,21 +374,21 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
             ),
             buttons=(
                 (
-                    button("📢 " + _("New notice"), Action.NEW_NOTICE),
-                    button("📨 " + _("Sent notices"), Action.SENT_NOTICES),
+                    button("📢 " + _("New notice"), NewNotice()),
+                    button("📨 " + _("Sent notices"), SentNotices()),
                 ),
-                (button("🗳 " + _("New poll"), Action.NEW_POLL), button("📋 " + _("Polls"), Action.POLL_LIST)),
+                (button("🗳 " + _("New poll"), NewPoll()), button("📋 " + _("Polls"), PollList())),
                 (
-                    button("📋 " + _("Branch roster"), Action.BRANCH_ROSTER),
-                    button("🔍 " + _("Find a member"), Action.ASK, "find"),
-                ),
-                (
-                    button("➕ " + _("Add a member"), Action.ASK, "add"),
-                    button("📥 " + _("Import the register"), Action.IMPORT_REGISTER),
+                    button("📋 " + _("Branch roster"), BranchRoster()),
+                    button("🔍 " + _("Find a member"), Ask(Question.FIND_MEMBER)),
                 ),
                 (
-                    button("📜 " + _("Recent changes"), Action.RECENT_CHANGES),
-                    button("⭐ " + _("Due to be made official"), Action.PROBATION_DUE),
+                    button("➕ " + _("Add a member"), Ask(Question.ADD_MEMBER)),
+                    button("📥 " + _("Import the register"), ImportRegister()),
+                ),
+                (
+                    button("📜 " + _("Recent changes"), RecentChanges()),
+                    button("⭐ " + _("Due to be made official"), ProbationDue()),
                 ),
             ),
         )
@@ -376,8 +419,8 @@ def choose_language(ctx: Context) -> list[Reply]:
             _("Choose your language:"),
             buttons=(
                 (
-                    Button("🇻🇳 Tiếng Việt", Payload(Action.SET_LANGUAGE, "vi").encode()),
-                    Button("🇬🇧 English", Payload(Action.SET_LANGUAGE, "en").encode()),
+                    Button("🇻🇳 Tiếng Việt", SetLanguage("vi").pack()),
+                    Button("🇬🇧 English", SetLanguage("en").pack()),
                 ),
             ),
         )
@@ -390,15 +433,14 @@ async def set_language(ctx: Context, member: Member, locale: str) -> list[Reply]
     before = member.locale
     member.locale = locale
     ctx.session.add(member)
-    ctx.session.add(
-        AuditEvent(
-            actor_member_id=member.id,
-            action="member.language",
-            subject_type="member",
-            subject_id=member.id,
-            before={"locale": before},
-            after={"locale": locale},
-        )
+    audit.record(
+        ctx.session,
+        AuditAction.MEMBER_LANGUAGE,
+        actor_id=member.id,
+        subject_type="member",
+        subject_id=member.id,
+        before={"locale": before},
+        after={"locale": locale},
     )
     _ = ctx.gettext  # the member's new language
     return [home(ctx, member, _("From now on I will write to you in English."))]
@@ -422,3 +464,63 @@ def help_text(ctx: Context, member: Member) -> list[Reply]:
         _("You can also type the commands /me, /branch, /meetings, /lang and /help."),
     ]
     return [home(ctx, member, "\n".join(lines))]
+
+
+@router.on(Home)
+async def _home(ctx: Context, member: Member, action: Home) -> list[Reply]:
+    return [welcome_back(ctx, member)]
+
+
+@router.on(Help)
+async def _help(ctx: Context, member: Member, action: Help) -> list[Reply]:
+    return help_text(ctx, member)
+
+
+@router.on(MyDetails)
+async def _my_details(ctx: Context, member: Member, action: MyDetails) -> list[Reply]:
+    return await my_details(ctx, member)
+
+
+@router.on(MyBranch)
+async def _my_branch(ctx: Context, member: Member, action: MyBranch) -> list[Reply]:
+    return await my_branch(ctx, member)
+
+
+@router.on(ChooseLanguage)
+async def _choose_language(ctx: Context, member: Member, action: ChooseLanguage) -> list[Reply]:
+    return choose_language(ctx)
+
+
+@router.on(SetLanguage)
+async def _set_language(ctx: Context, member: Member, action: SetLanguage) -> list[Reply]:
+    return await set_language(ctx, member, action.locale)
+
+
+@router.on(Cancel)
+async def _cancel(ctx: Context, member: Member, action: Cancel) -> list[Reply]:
+    return [home(ctx, member, ctx.gettext("Cancelled."))]
+
+
+@router.on(EditMyPhone)
+async def _edit_my_phone(ctx: Context, member: Member, action: EditMyPhone) -> list[Reply]:
+    return ask_my_phone(ctx, member)
+
+
+@router.on(ImportRegister)
+async def _import_register(ctx: Context, member: Member, action: ImportRegister) -> list[Reply]:
+    return import_help(ctx, member)
+
+
+@router.answers(Question.MY_PHONE)
+async def _my_phone_typed(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
+    return await save_my_phone(ctx, member, text)
+
+
+@router.renders(NotPermitted)
+def _not_permitted(ctx: Context, member: Member, error: NotPermitted) -> list[Reply]:
+    return refused(ctx, member, error.permission, error.target)
+
+
+@router.renders(Stale)
+def _stale(ctx: Context, member: Member, error: Stale) -> list[Reply]:
+    return [home(ctx, member, ctx.gettext("This button is no longer valid. Please use the menu below."))]

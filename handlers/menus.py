@@ -2,45 +2,133 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Button, Catalogs, Rows, Translator
-from handlers.payloads import Action, Payload
 from models.permissions import leads_any_branch
 from models.tables import Member
 
+# The main menu's entries: the doors into each feature. They are declared here, not in the
+# features, because every feature's replies carry this menu; each feature's router handles its own.
 
-def _labels(t: Translator) -> dict[Action, str]:
+
+@dataclass(frozen=True)
+class Home(ActionData, prefix="home", open_to_strangers=True):
+    pass
+
+
+@dataclass(frozen=True)
+class Help(ActionData, prefix="help", open_to_strangers=True):
+    pass
+
+
+@dataclass(frozen=True)
+class MyDetails(ActionData, prefix="me"):
+    pass
+
+
+@dataclass(frozen=True)
+class MyBranch(ActionData, prefix="branch"):
+    pass
+
+
+@dataclass(frozen=True)
+class Notices(ActionData, prefix="notices"):
+    pass
+
+
+@dataclass(frozen=True)
+class OpenPolls(ActionData, prefix="polls"):
+    pass
+
+
+@dataclass(frozen=True)
+class Meetings(ActionData, prefix="meet"):
+    pass
+
+
+@dataclass(frozen=True)
+class Manage(ActionData, prefix="manage"):
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseLanguage(ActionData, prefix="lang", open_to_strangers=True):
+    pass
+
+
+# The secretary's "Manage" menu: its doors into the features.
+
+
+@dataclass(frozen=True)
+class NewNotice(ActionData, prefix="nnew"):
+    pass
+
+
+@dataclass(frozen=True)
+class SentNotices(ActionData, prefix="nlist"):
+    pass
+
+
+@dataclass(frozen=True)
+class NewPoll(ActionData, prefix="pnew"):
+    pass
+
+
+@dataclass(frozen=True)
+class PollList(ActionData, prefix="plist"):
+    pass
+
+
+@dataclass(frozen=True)
+class BranchRoster(ActionData, prefix="roster"):
+    pass
+
+
+@dataclass(frozen=True)
+class RecentChanges(ActionData, prefix="audit"):
+    pass
+
+
+@dataclass(frozen=True)
+class ProbationDue(ActionData, prefix="mpd"):
+    """Who is due to be made official."""
+
+
+def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {
-        Action.MY_DETAILS: "👤 " + _("My details"),
-        Action.MY_BRANCH: "🏠 " + _("My branch"),
-        Action.NOTICES: "📢 " + _("Notices"),
-        Action.OPEN_POLLS: "🗳 " + _("Open votes"),
-        Action.MEETINGS: "📅 " + _("Meetings"),
-        Action.MANAGE: "🛠 " + _("Manage"),
-        Action.CHOOSE_LANGUAGE: "🌐 " + _("Language / Ngôn ngữ"),
-        Action.HELP: "❓ " + _("Help"),
+        MyDetails(): "👤 " + _("My details"),
+        MyBranch(): "🏠 " + _("My branch"),
+        Notices(): "📢 " + _("Notices"),
+        OpenPolls(): "🗳 " + _("Open votes"),
+        Meetings(): "📅 " + _("Meetings"),
+        Manage(): "🛠 " + _("Manage"),
+        ChooseLanguage(): "🌐 " + _("Language / Ngôn ngữ"),
+        Help(): "❓ " + _("Help"),
     }
 
 
 def main_menu(ctx: Context, member: Member) -> Rows:
     labels = _labels(ctx.translator)
 
-    def button(action: Action) -> Button:
-        return Button(labels[action], Payload(action).encode())
+    def button(action: ActionData) -> Button:
+        return Button(labels[action], action.pack())
 
     rows: list[tuple[Button, ...]] = [
-        (button(Action.NOTICES), button(Action.OPEN_POLLS)),
-        (button(Action.MEETINGS),),
-        (button(Action.MY_DETAILS), button(Action.MY_BRANCH)),
+        (button(Notices()), button(OpenPolls())),
+        (button(Meetings()),),
+        (button(MyDetails()), button(MyBranch())),
     ]
     if leads_any_branch(member):
-        rows.append((button(Action.MANAGE),))
-    rows.append((button(Action.CHOOSE_LANGUAGE), button(Action.HELP)))
+        rows.append((button(Manage()),))
+    rows.append((button(ChooseLanguage()), button(Help())))
     return tuple(rows)
 
 
-def action_for_label(catalogs: Catalogs, text: str) -> Action | None:
+def action_for_label(catalogs: Catalogs, text: str) -> ActionData | None:
     """The menu action whose label the member tapped (platforms with reply keyboards send the
     label as text). Every language counts, since an old keyboard may still be on screen."""
     wanted = text.strip()

@@ -7,6 +7,8 @@ at most once per ``STRANGER_AUDIT_INTERVAL``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,7 +16,75 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import AuditEvent, Platform, utcnow
 
 STRANGER_AUDIT_INTERVAL = timedelta(minutes=1)
-STRANGER_REFUSED = "stranger.refused"
+
+
+class AuditAction(StrEnum):
+    """Everything the audit log records; the value is what is stored (kept for old rows)."""
+
+    MEMBER_LINKED = "member.linked"
+    MEMBER_LANGUAGE = "member.language"
+    MEMBER_PHONE = "member.phone"
+    MEMBER_ADDED = "member.added"
+    MEMBER_IMPORTED = "member.imported"
+    MEMBER_UPDATED = "member.updated"
+    MEMBER_EDITED = "member.edited"
+    MEMBER_MOVED = "member.moved"
+    MEMBER_PROMOTED = "member.promoted"
+    MEMBER_EXEMPT = "member.exempt"
+    MEMBER_DEACTIVATED = "member.deactivated"
+    MEMBER_REACTIVATED = "member.reactivated"
+    MEMBER_COMMITTEE_ROLE = "member.committee_role"
+    MEMBER_STANDING = "member.standing"
+    INVITE_ISSUED = "invite.issued"
+    INVITE_REVOKED = "invite.revoked"
+    INVITE_REFUSED = "invite.refused"
+    INVITE_LOCKOUT = "invite.lockout"
+    REFUSED = "refused"
+    STRANGER_REFUSED = "stranger.refused"
+    NOTICE_SENT = "notice.sent"
+    NOTICE_SCHEDULED = "notice.scheduled"
+    NOTICE_CANCELLED = "notice.cancelled"
+    NOTICE_NUDGED = "notice.nudged"
+    POLL_OPENED = "poll.opened"
+    POLL_PAPER_VOTE = "poll.paper_vote"
+    POLL_PAPER_BOX = "poll.paper_box"
+    POLL_CLOSED = "poll.closed"
+    MEETING_CALLED = "meeting.called"
+    MEETING_MOVED = "meeting.moved"
+    MEETING_CANCELLED = "meeting.cancelled"
+    MEETING_ATTENDANCE = "meeting.attendance"
+    MEETING_ATTENDANCE_CONFIRMED = "meeting.attendance_confirmed"
+    MEETING_MINUTES = "meeting.minutes"
+    MEETING_DOCUMENT = "meeting.document"
+    BRANCH_MEETING_QUORUM = "branch.meeting_quorum"
+
+
+STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value
+
+
+def record(
+    session: AsyncSession,
+    action: AuditAction,
+    *,
+    actor_id: int | None,
+    subject_type: str,
+    subject_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Add one line to the audit log, in the caller's transaction: the only place rows are built."""
+    session.add(
+        AuditEvent(
+            at=at or utcnow(),
+            actor_member_id=actor_id,
+            action=action.value,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            before=before,
+            after=after,
+        )
+    )
 
 
 async def audit_stranger(
@@ -33,13 +103,12 @@ async def audit_stranger(
     ).all()
     if any(isinstance(after, dict) and after.get("who") == who for after in recent):
         return False
-    session.add(
-        AuditEvent(
-            at=now,
-            actor_member_id=None,
-            action=STRANGER_REFUSED,
-            subject_type="identity",
-            after={"who": who[:200], "action": action[:64]},
-        )
+    record(
+        session,
+        AuditAction.STRANGER_REFUSED,
+        actor_id=None,
+        subject_type="identity",
+        after={"who": who[:200], "action": action[:64]},
+        at=now,
     )
     return True

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import insert_ignoring_conflict
 from models.documents import secrecy_marking, text_marking
+from models.errors import DomainError
 from models.membership import NotPermitted
 from models.notices import Audience, AudienceFilter, push_identities, recipients
 from models.permissions import Actor, Permission, Target, may
@@ -90,7 +91,7 @@ class MeetingProblem(StrEnum):
     FILE_TOO_LARGE = "file_too_large"
 
 
-class MeetingError(ValueError):
+class MeetingError(DomainError, ValueError):
     def __init__(self, problem: MeetingProblem, detail: str = "") -> None:
         super().__init__(f"{problem.value} {detail}".strip())
         self.problem, self.detail = problem, detail

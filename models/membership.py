@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.errors import DomainError
 from models.permissions import (
     Actor,
     Permission,
@@ -41,7 +42,7 @@ from models.tables import (
 )
 
 
-class NotPermitted(Exception):
+class NotPermitted(DomainError):
     def __init__(self, permission: Permission, target: Target) -> None:
         super().__init__(f"{permission.value} refused on {target}")
         self.permission = permission
@@ -74,7 +75,7 @@ class ChangeProblem(StrEnum):
     RECORD_ABOVE_OWN = "record_above_own"  # nor on a comrade's whose office stands above their own
 
 
-class InvalidChange(ValueError):
+class InvalidChange(DomainError, ValueError):
     def __init__(self, problem: ChangeProblem, value: str = "") -> None:
         super().__init__(f"{problem.value}: {value!r}")
         self.problem = problem

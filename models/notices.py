@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.documents import secrecy_marking, text_marking
+from models.errors import DomainError
 from models.membership import NotPermitted
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
@@ -92,7 +93,7 @@ class NoticeProblem(StrEnum):
     SECRET_TEXT = "secret_text"  # the text itself carries such a mark
 
 
-class NoticeError(ValueError):
+class NoticeError(DomainError, ValueError):
     def __init__(self, problem: NoticeProblem, detail: str = "") -> None:
         super().__init__(f"{problem.value} {detail}".strip())
         self.problem, self.detail = problem, detail

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import ballots
 from models.db import insert_ignoring_conflict, table_of
+from models.errors import DomainError
 from models.meetings import attendance_of
 from models.membership import NotPermitted
 from models.notices import push_identities
@@ -83,7 +84,7 @@ class VoteProblem(StrEnum):
     BAD_CHOICE = "bad_choice"  # no option, an option the poll does not have, or too many
 
 
-class PollError(ValueError):
+class PollError(DomainError, ValueError):
     def __init__(self, problem: PollProblem | VoteProblem, detail: str = "") -> None:
         super().__init__(f"{problem.value} {detail}".strip())
         self.problem, self.detail = problem, detail
