@@ -19,6 +19,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.audit import AuditAction
 from models.db import insert_ignoring_conflict
 from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
@@ -27,7 +29,6 @@ from models.notices import Audience, AudienceFilter, push_identities, recipients
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
-    AuditEvent,
     Branch,
     ChannelIdentity,
     JobState,
@@ -426,14 +427,13 @@ async def call(
     await session.refresh(meeting)
     invited = await _invite(session, meeting, members, messages, now)
     session.add_all(_meeting_jobs(meeting))
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="meeting.called",
-            subject_type="meeting",
-            subject_id=meeting.id,
-            after={"starts_at": meeting.starts_at.isoformat(), "invited": invited, "title": meeting.title},
-        )
+    audit.record(
+        session,
+        AuditAction.MEETING_CALLED,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={"starts_at": meeting.starts_at.isoformat(), "invited": invited, "title": meeting.title},
     )
     await session.flush()
     return invited
@@ -452,12 +452,15 @@ async def set_quorum(session: AsyncSession, actor: Actor, branch_id: int, numera
     before = f"{branch.meeting_quorum_numerator}/{branch.meeting_quorum_denominator}"
     branch.meeting_quorum_numerator, branch.meeting_quorum_denominator = numerator, denominator
     session.add(branch)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id, action="branch.meeting_quorum", subject_type="branch", subject_id=branch_id,
-            before={"quorum": before}, after={"quorum": f"{numerator}/{denominator}"},
-        )
-    )  # fmt: skip
+    audit.record(
+        session,
+        AuditAction.BRANCH_MEETING_QUORUM,
+        actor_id=actor.id,
+        subject_type="branch",
+        subject_id=branch_id,
+        before={"quorum": before},
+        after={"quorum": f"{numerator}/{denominator}"},
+    )
     await session.flush()
 
 
@@ -539,15 +542,14 @@ async def reschedule(
             queued += _queue(
                 session, member, identities.get(member.id or 0, []), messages.moved(member, meeting, previous)
             )
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="meeting.moved",
-            subject_type="meeting",
-            subject_id=meeting.id,
-            before={"starts_at": previous.isoformat()},
-            after={"starts_at": starts_at.isoformat()},
-        )
+    audit.record(
+        session,
+        AuditAction.MEETING_MOVED,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        before={"starts_at": previous.isoformat()},
+        after={"starts_at": starts_at.isoformat()},
     )
     await session.flush()
     return queued
@@ -593,14 +595,13 @@ async def cancel(
         for _invitation, member in invited
         if member.active
     )
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="meeting.cancelled",
-            subject_type="meeting",
-            subject_id=meeting.id,
-            after={"whole_series": whole_series},
-        )
+    audit.record(
+        session,
+        AuditAction.MEETING_CANCELLED,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={"whole_series": whole_series},
     )
     await session.flush()
     return queued
@@ -708,15 +709,14 @@ async def mark(
     elif attendance is not Attendance.EXCUSED and invitation.rsvp is Rsvp.EXCUSED:
         invitation.rsvp = None  # their excuse was not accepted, or they came after all
     session.add(invitation)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="meeting.attendance",
-            subject_type="member",
-            subject_id=member_id,
-            before={"meeting": meeting.id, "attendance": before.value},
-            after={"meeting": meeting.id, "attendance": attendance.value},
-        )
+    audit.record(
+        session,
+        AuditAction.MEETING_ATTENDANCE,
+        actor_id=actor.id,
+        subject_type="member",
+        subject_id=member_id,
+        before={"meeting": meeting.id, "attendance": before.value},
+        after={"meeting": meeting.id, "attendance": attendance.value},
     )
     await session.flush()
 
@@ -774,14 +774,20 @@ async def confirm_attendance(
         invitation.attendance, invitation.marked_by_member_id = Attendance.EXCUSED, actor.id
         session.add(invitation)
     counts = summarize(meeting, [invitation for invitation, _ in invited])
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id, action="meeting.attendance_confirmed", subject_type="meeting",
-            subject_id=meeting.id,
-            after={"present": counts.present, "excused": counts.excused, "absent": counts.absent,
-                   "marked_absent": [m.id for _, m in unrecorded], "valid": counts.valid},
-        )
-    )  # fmt: skip
+    audit.record(
+        session,
+        AuditAction.MEETING_ATTENDANCE_CONFIRMED,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={
+            "present": counts.present,
+            "excused": counts.excused,
+            "absent": counts.absent,
+            "marked_absent": [m.id for _, m in unrecorded],
+            "valid": counts.valid,
+        },
+    )
     await session.flush()
     absent = [member for invitation, member in invited if invitation.attendance is Attendance.ABSENT]
     return await _warn_of_absences(session, meeting, absent, messages, tz)
@@ -882,12 +888,14 @@ async def set_minutes(
     for field, value in changes.items():
         setattr(meeting, field, value)
     session.add(meeting)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id, action="meeting.minutes", subject_type="meeting", subject_id=meeting.id,
-            after={field: len(value or "") for field, value in changes.items()},
-        )
-    )  # fmt: skip
+    audit.record(
+        session,
+        AuditAction.MEETING_MINUTES,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={field: len(value or "") for field, value in changes.items()},
+    )
     await session.flush()
 
 
@@ -921,12 +929,14 @@ async def attach(
         url=url,
     )
     session.add(file)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id, action="meeting.document", subject_type="meeting", subject_id=meeting.id,
-            after={"name": name, "minutes": is_minutes, "link": url is not None},
-        )
-    )  # fmt: skip
+    audit.record(
+        session,
+        AuditAction.MEETING_DOCUMENT,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={"name": name, "minutes": is_minutes, "link": url is not None},
+    )
     await session.flush()
     return file
 
@@ -1262,14 +1272,13 @@ async def _call_next(
     session.add(following)
     await _invite(session, following, members, messages, now)
     session.add_all(_meeting_jobs(following))
-    session.add(
-        AuditEvent(
-            actor_member_id=author.id if author is not None and author.active else None,
-            action="meeting.called",
-            subject_type="meeting",
-            subject_id=following.id,
-            after={"starts_at": starts_at.isoformat(), "repeats": meeting.repeat_day, "after": meeting.id},
-        )
+    audit.record(
+        session,
+        AuditAction.MEETING_CALLED,
+        actor_id=author.id if author is not None and author.active else None,
+        subject_type="meeting",
+        subject_id=following.id,
+        after={"starts_at": starts_at.isoformat(), "repeats": meeting.repeat_day, "after": meeting.id},
     )
     _done(job, now, run)
 

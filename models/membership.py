@@ -16,6 +16,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.audit import AuditAction
 from models.errors import DomainError
 from models.permissions import (
     Actor,
@@ -30,7 +32,6 @@ from models.permissions import (
 from models.phones import normalize_phone
 from models.roster import parse_date
 from models.tables import (
-    AuditEvent,
     DeactivationReason,
     Gender,
     Invite,
@@ -176,20 +177,16 @@ def _plain(value: object) -> object:
     return value.value if isinstance(value, StrEnum) else value
 
 
-def _audit(session: AsyncSession, actor: Actor, action: str, member: Member, before: dict[str, Any]) -> dict[str, Any]:
+def _audit(
+    session: AsyncSession, actor: Actor, action: AuditAction, member: Member, before: dict[str, Any]
+) -> dict[str, Any]:
     after = {key: _plain(getattr(member, key)) for key in before}
     changed = {key for key in before if before[key] != after[key]}
     if changed:
-        session.add(
-            AuditEvent(
-                actor_member_id=actor.id,
-                action=action,
-                subject_type="member",
-                subject_id=member.id,
-                before={key: before[key] for key in changed},
-                after={key: after[key] for key in changed},
-            )
-        )
+        audit.record(
+            session, action, actor_id=actor.id, subject_type="member", subject_id=member.id,
+            before={key: before[key] for key in changed}, after={key: after[key] for key in changed},
+        )  # fmt: skip
     return {key: after[key] for key in changed}
 
 
@@ -225,14 +222,13 @@ async def add_member(session: AsyncSession, actor: Actor, branch_id: int, values
         _check_role(actor, member.model_copy(update={"role": Role.MEMBER}), member.role)
     session.add(member)
     await session.flush()
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="member.added",
-            subject_type="member",
-            subject_id=member.id,
-            after=_snapshot(member, ("full_name", "branch_id", "status", *fields)),
-        )
+    audit.record(
+        session,
+        AuditAction.MEMBER_ADDED,
+        actor_id=actor.id,
+        subject_type="member",
+        subject_id=member.id,
+        after=_snapshot(member, ("full_name", "branch_id", "status", *fields)),
     )
     return member
 
@@ -255,7 +251,7 @@ async def edit_member(
     for key, value in cleaned.items():
         setattr(member, key, value)
     session.add(member)
-    return _audit(session, actor, "member.edited", member, before)
+    return _audit(session, actor, AuditAction.MEMBER_EDITED, member, before)
 
 
 async def set_own_phone(session: AsyncSession, member: Member, text: str) -> str:
@@ -264,7 +260,7 @@ async def set_own_phone(session: AsyncSession, member: Member, text: str) -> str
     before = _snapshot(member, ("phone",))
     member.phone = parse_phone(text)
     session.add(member)
-    _audit(session, member, "member.phone", member, before)
+    _audit(session, member, AuditAction.MEMBER_PHONE, member, before)
     return member.phone
 
 
@@ -278,7 +274,7 @@ async def move_member(session: AsyncSession, actor: Actor, member: Member, branc
     member.branch_id = branch_id
     member.role = Role.MEMBER  # a branch office is held in one branch; the new one elects its own
     session.add(member)
-    _audit(session, actor, "member.moved", member, before)
+    _audit(session, actor, AuditAction.MEMBER_MOVED, member, before)
 
 
 def check_promotion(actor: Actor, member: Member, today: date | None = None) -> date | None:
@@ -349,19 +345,18 @@ async def promote(
     before = _snapshot(member, ("status", "date_official"))
     member.status, member.date_official = MemberStatus.OFFICIAL, end or on
     session.add(member)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="member.promoted",
-            subject_type="member",
-            subject_id=member.id,
-            before=before,
-            after={
-                **_snapshot(member, ("status", "date_official")),
-                "decided_on": on.isoformat(),
-                **({"votes_for": vote[0], "officials": vote[1]} if vote is not None else {}),
-            },
-        )
+    audit.record(
+        session,
+        AuditAction.MEMBER_PROMOTED,
+        actor_id=actor.id,
+        subject_type="member",
+        subject_id=member.id,
+        before=before,
+        after={
+            **_snapshot(member, ("status", "date_official")),
+            "decided_on": on.isoformat(),
+            **({"votes_for": vote[0], "officials": vote[1]} if vote is not None else {}),
+        },
     )
 
 
@@ -404,7 +399,7 @@ async def set_committee_role(session: AsyncSession, actor: Actor, member: Member
     before = _snapshot(member, ("committee_role",))
     member.committee_role = role
     session.add(member)
-    _audit(session, actor, "member.committee_role", member, before)
+    _audit(session, actor, AuditAction.MEMBER_COMMITTEE_ROLE, member, before)
 
 
 async def set_exempt(session: AsyncSession, actor: Actor, member: Member, exempt: bool) -> None:
@@ -412,7 +407,7 @@ async def set_exempt(session: AsyncSession, actor: Actor, member: Member, exempt
     before = _snapshot(member, ("exempt",))
     member.exempt = exempt
     session.add(member)
-    _audit(session, actor, "member.exempt", member, before)
+    _audit(session, actor, AuditAction.MEMBER_EXEMPT, member, before)
 
 
 async def set_standing(session: AsyncSession, actor: Actor, member: Member, standing: MemberStanding) -> None:
@@ -422,7 +417,7 @@ async def set_standing(session: AsyncSession, actor: Actor, member: Member, stan
     before = _snapshot(member, ("standing",))
     member.standing = standing
     session.add(member)
-    _audit(session, actor, "member.standing", member, before)
+    _audit(session, actor, AuditAction.MEMBER_STANDING, member, before)
 
 
 async def deactivate(
@@ -438,7 +433,7 @@ async def deactivate(
     member.deactivation_reason = reason
     session.add(member)
     await _revoke(session, member)
-    _audit(session, actor, "member.deactivated", member, before)
+    _audit(session, actor, AuditAction.MEMBER_DEACTIVATED, member, before)
 
 
 async def reactivate(session: AsyncSession, actor: Actor, member: Member) -> None:
@@ -449,7 +444,7 @@ async def reactivate(session: AsyncSession, actor: Actor, member: Member) -> Non
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
     member.active, member.deactivated_on, member.deactivation_reason = True, None, None
     session.add(member)
-    _audit(session, actor, "member.reactivated", member, before)
+    _audit(session, actor, AuditAction.MEMBER_REACTIVATED, member, before)
 
 
 async def revoke_invites(session: AsyncSession, actor: Actor, member: Member) -> int:
@@ -457,14 +452,13 @@ async def revoke_invites(session: AsyncSession, actor: Actor, member: Member) ->
     check_record(actor, member, Permission.ISSUE_INVITE)
     count = await _revoke(session, member)
     if count:
-        session.add(
-            AuditEvent(
-                actor_member_id=actor.id,
-                action="invite.revoked",
-                subject_type="member",
-                subject_id=member.id,
-                after={"invites": count},
-            )
+        audit.record(
+            session,
+            AuditAction.INVITE_REVOKED,
+            actor_id=actor.id,
+            subject_type="member",
+            subject_id=member.id,
+            after={"invites": count},
         )
     return count
 

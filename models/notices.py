@@ -19,12 +19,13 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.audit import AuditAction
 from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
 from models.membership import NotPermitted
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
-    AuditEvent,
     Branch,
     ChannelIdentity,
     Member,
@@ -252,14 +253,13 @@ async def send_now(session: AsyncSession, actor: Actor, notice: Notice, body_for
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     await session.refresh(notice)
     count = await _dispatch(session, notice, body_for)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="notice.sent",
-            subject_type="notice",
-            subject_id=notice.id,
-            after={"recipients": count, "audience": notice.audience},
-        )
+    audit.record(
+        session,
+        AuditAction.NOTICE_SENT,
+        actor_id=actor.id,
+        subject_type="notice",
+        subject_id=notice.id,
+        after={"recipients": count, "audience": notice.audience},
     )
     return count
 
@@ -302,14 +302,13 @@ async def schedule(
     if at <= (now or utcnow()):
         raise NoticeError(NoticeProblem.IN_THE_PAST)
     await _still_unsent(session, notice, status=NoticeStatus.SCHEDULED, scheduled_at=at)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="notice.scheduled",
-            subject_type="notice",
-            subject_id=notice.id,
-            after={"at": at.isoformat()},
-        )
+    audit.record(
+        session,
+        AuditAction.NOTICE_SCHEDULED,
+        actor_id=actor.id,
+        subject_type="notice",
+        subject_id=notice.id,
+        after={"at": at.isoformat()},
     )
 
 
@@ -318,14 +317,13 @@ async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
     _editable(notice)
     before = notice.status.value
     await _still_unsent(session, notice, status=NoticeStatus.CANCELLED)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="notice.cancelled",
-            subject_type="notice",
-            subject_id=notice.id,
-            before={"status": before},
-        )
+    audit.record(
+        session,
+        AuditAction.NOTICE_CANCELLED,
+        actor_id=actor.id,
+        subject_type="notice",
+        subject_id=notice.id,
+        before={"status": before},
     )
 
 
@@ -487,14 +485,13 @@ async def nudge(
         )
     ).all()
     queued = await _queue(session, notice, unread, body_for)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="notice.nudged",
-            subject_type="notice",
-            subject_id=notice.id,
-            after={"messages": queued},
-        )
+    audit.record(
+        session,
+        AuditAction.NOTICE_NUDGED,
+        actor_id=actor.id,
+        subject_type="notice",
+        subject_id=notice.id,
+        after={"messages": queued},
     )
     return queued
 

@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import ballots
+from models import audit, ballots
+from models.audit import AuditAction
 from models.db import insert_ignoring_conflict, table_of
 from models.errors import DomainError
 from models.meetings import attendance_of
@@ -28,7 +29,6 @@ from models.notices import push_identities
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
-    AuditEvent,
     BallotBox,
     Branch,
     Meeting,
@@ -375,14 +375,13 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
     await session.refresh(poll)
     session.add_all(PollEligible(poll_id=poll.id or 0, member_id=m.id or 0, exempt=m.exempt) for m in members)
     await _send(session, poll, members, ballot_for)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id,
-            action="poll.opened",
-            subject_type="poll",
-            subject_id=poll.id,
-            after={"eligible": len(members), "secret": poll.secret, "kind": poll.kind.value, "rule": poll.rule.value},
-        )
+    audit.record(
+        session,
+        AuditAction.POLL_OPENED,
+        actor_id=actor.id,
+        subject_type="poll",
+        subject_id=poll.id,
+        after={"eligible": len(members), "secret": poll.secret, "kind": poll.kind.value, "rule": poll.rule.value},
     )
     return len(members)
 
@@ -514,14 +513,13 @@ async def vote(
         )
     if entered_by is not None:
         # A paper vote in an open ballot is audited as entered by the secretary.
-        session.add(
-            AuditEvent(
-                actor_member_id=entered_by.id,
-                action="poll.paper_vote",
-                subject_type="poll",
-                subject_id=poll_id,
-                after={"member_id": member.id, "options": list(choices)},
-            )
+        audit.record(
+            session,
+            AuditAction.POLL_PAPER_VOTE,
+            actor_id=entered_by.id,
+            subject_type="poll",
+            subject_id=poll_id,
+            after={"member_id": member.id, "options": list(choices)},
         )
         await session.flush()
     return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
@@ -540,14 +538,13 @@ async def record_paper_voter(
         session, PollVoter, poll_id=poll_id, member_id=member.id, entered_by_member_id=entered_by.id
     ):
         raise PollError(VoteProblem.ALREADY_VOTED)
-    session.add(
-        AuditEvent(
-            actor_member_id=entered_by.id,
-            action="poll.paper_vote",
-            subject_type="poll",
-            subject_id=poll_id,
-            after={"member_id": member.id},
-        )
+    audit.record(
+        session,
+        AuditAction.POLL_PAPER_VOTE,
+        actor_id=entered_by.id,
+        subject_type="poll",
+        subject_id=poll_id,
+        after={"member_id": member.id},
     )
     await session.flush()
     return poll
@@ -582,14 +579,13 @@ async def count_paper_box(
         raise PollError(PollProblem.PAPER_COUNTS)
     await ballots.drop(session, poll_id, None, ballots.BallotKind.PAPER_BOX, counts)
     # Audited without the counts: with one paper voter, they would be that member's choice.
-    session.add(
-        AuditEvent(
-            actor_member_id=entered_by.id,
-            action="poll.paper_box",
-            subject_type="poll",
-            subject_id=poll_id,
-            after={"ballots": ballots_in_box},
-        )
+    audit.record(
+        session,
+        AuditAction.POLL_PAPER_BOX,
+        actor_id=entered_by.id,
+        subject_type="poll",
+        subject_id=poll_id,
+        after={"ballots": ballots_in_box},
     )
     await session.flush()
     return ballots_in_box
@@ -709,13 +705,12 @@ async def close(session: AsyncSession, poll: Poll, *, actor: Actor | None = None
         # Every vote in progress held the poll row, so this UPDATE waited for them: the box is
         # complete. Opened, counted once, emptied and its keys erased, all in this transaction.
         await ballots.open_and_count(session, poll.id or 0, len(poll.options), poll.max_choices)
-    session.add(
-        AuditEvent(
-            actor_member_id=actor.id if actor is not None else None,
-            action="poll.closed",
-            subject_type="poll",
-            subject_id=poll.id,
-        )
+    audit.record(
+        session,
+        AuditAction.POLL_CLOSED,
+        actor_id=actor.id if actor is not None else None,
+        subject_type="poll",
+        subject_id=poll.id,
     )
     return True
 

@@ -16,8 +16,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.audit import AuditAction
 from models.phones import normalize_phone
-from models.tables import AuditEvent, Branch, Gender, Member, MemberStatus, Role
+from models.tables import Branch, Gender, Member, MemberStatus, Role
 
 
 def fold(text: str) -> str:
@@ -322,30 +324,24 @@ async def import_members(
             continue
         changed = {k for k in after if after[k] != before[k]}
         session.add(existing)
-        session.add(
-            AuditEvent(
-                actor_member_id=actor_id,
-                action="member.updated",
-                subject_type="member",
-                subject_id=existing.id,
-                before={k: before[k] for k in changed},
-                after={k: after[k] for k in changed},
-            )
+        audit.record(
+            session,
+            AuditAction.MEMBER_UPDATED,
+            actor_id=actor_id,
+            subject_type="member",
+            subject_id=existing.id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
         )
         report.updated += 1
     # One flush for all new members (their ids are needed for the audit), not one per row.
     session.add_all(created)
     await session.flush()
-    session.add_all(
-        AuditEvent(
-            actor_member_id=actor_id,
-            action="member.imported",
-            subject_type="member",
-            subject_id=m.id,
+    for m in created:
+        audit.record(
+            session, AuditAction.MEMBER_IMPORTED, actor_id=actor_id, subject_type="member", subject_id=m.id,
             after=_snapshot(m),
-        )
-        for m in created
-    )
+        )  # fmt: skip
     report.created = len(created)
     report.written = True
     return report
