@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import BALLOT_SECRET_INFO, insert_ignoring_conflict, table_of
+from models.db import BALLOT_SECRET_INFO, claim, insert_ignoring_conflict, table_of
 from models.tables import BallotBox, PollTally, PollVoter, SealedBallot, utcnow
 
 log = logging.getLogger(__name__)
@@ -152,13 +152,10 @@ async def add_paper_count(session: AsyncSession, poll_id: int, ballots: int) -> 
         .where(PollVoter.poll_id == poll_id, col(PollVoter.entered_by_member_id).is_not(None))
         .scalar_subquery()
     )
-    counted = await session.exec(
-        update(BallotBox)
-        .where(col(BallotBox.poll_id) == poll_id, col(BallotBox.salt).is_not(None))
-        .where(col(BallotBox.paper_counted) + ballots <= on_paper)
-        .values(paper_counted=col(BallotBox.paper_counted) + ballots)
-    )
-    return bool(counted.rowcount)
+    return await claim(
+        session, BallotBox, col(BallotBox.poll_id) == poll_id, col(BallotBox.salt).is_not(None),
+        col(BallotBox.paper_counted) + ballots <= on_paper, paper_counted=col(BallotBox.paper_counted) + ballots,
+    )  # fmt: skip
 
 
 async def open_and_count(session: AsyncSession, poll_id: int, options: int, max_choices: int) -> tuple[int, ...]:

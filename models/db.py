@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import ColumnElement, Table, event, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
@@ -121,4 +121,15 @@ async def insert_ignoring_conflict(session: AsyncSession, table: type[SQLModel],
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     result = await session.exec(_insert_ignoring_conflict(dialect, table_of(table)), params=values)
+    return bool(result.rowcount)
+
+
+async def claim(session: AsyncSession, table: type[SQLModel], *conditions: ColumnElement[bool], **values: Any) -> bool:
+    """``UPDATE table SET values WHERE conditions``; True when a row changed.
+
+    The conditions are the claim (``status == DRAFT``, ``claimed_at IS NULL``): checked and written
+    in one statement, so of two taps, two secretaries or two replicas at once exactly one wins, and
+    the loser learns it from the False without having changed anything.
+    """
+    result = await session.exec(update(table).where(*conditions).values(**values))
     return bool(result.rowcount)

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
 from models.audit import AuditAction
-from models.db import insert_ignoring_conflict
+from models.db import claim, insert_ignoring_conflict
 from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
 from models.membership import NotPermitted
@@ -317,12 +317,10 @@ async def change_draft(session: AsyncSession, actor: Actor, meeting: Meeting, **
     for field, value in changes.items():
         setattr(meeting, field, value)
     await check_meeting(session, actor, meeting)
-    claimed = await session.exec(
-        update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.DRAFT)
-        .values(**changes)
-    )
-    if not claimed.rowcount:  # called meanwhile: nothing already sent is changed behind it
+    # Not if called meanwhile: nothing already sent is changed behind it.
+    if not await claim(
+        session, Meeting, col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.DRAFT, **changes
+    ):
         raise MeetingError(MeetingProblem.NOT_A_DRAFT)
 
 
@@ -411,18 +409,18 @@ async def call(
     if not members:
         raise MeetingError(MeetingProblem.NO_INVITEES)
     numerator, denominator = await _quorum_of(session, meeting)
-    claimed = await session.exec(
-        update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.DRAFT)
-        .values(
-            status=MeetingStatus.CALLED,
-            called_at=now,
-            quorum_numerator=numerator,
-            quorum_denominator=denominator,
-            series_id=meeting.series_id or meeting.id,
-        )
-    )
-    if not claimed.rowcount:  # a double tap on "call"
+    # The claim: of a double tap on "call", one calls.
+    if not await claim(
+        session,
+        Meeting,
+        col(Meeting.id) == meeting.id,
+        col(Meeting.status) == MeetingStatus.DRAFT,
+        status=MeetingStatus.CALLED,
+        called_at=now,
+        quorum_numerator=numerator,
+        quorum_denominator=denominator,
+        series_id=meeting.series_id or meeting.id,
+    ):
         raise MeetingError(MeetingProblem.NOT_A_DRAFT)
     await session.refresh(meeting)
     invited = await _invite(session, meeting, members, messages, now)
@@ -522,13 +520,14 @@ async def reschedule(
         raise MeetingError(MeetingProblem.IN_THE_PAST)
     previous = meeting.starts_at
     # The start time is the claim: a concurrent move or cancel of the same meeting changes nothing.
-    claimed = await session.exec(
-        update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.CALLED)
-        .where(col(Meeting.starts_at) == previous)
-        .values(starts_at=starts_at)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Meeting,
+        col(Meeting.id) == meeting.id,
+        col(Meeting.status) == MeetingStatus.CALLED,
+        col(Meeting.starts_at) == previous,
+        starts_at=starts_at,
+    ):
         raise MeetingError(MeetingProblem.NOT_CALLED)
     await session.refresh(meeting)
     await _cancel_pending_jobs(session, meeting.id or 0, now, "moved", keep_series=False)
@@ -569,22 +568,25 @@ async def cancel(
     now = now or utcnow()
     await check_meeting(session, actor, meeting)
     if meeting.status is MeetingStatus.DRAFT:
-        claimed = await session.exec(
-            update(Meeting)
-            .where(col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.DRAFT)
-            .values(status=MeetingStatus.CANCELLED)
-        )
-        if not claimed.rowcount:
+        if not await claim(
+            session,
+            Meeting,
+            col(Meeting.id) == meeting.id,
+            col(Meeting.status) == MeetingStatus.DRAFT,
+            status=MeetingStatus.CANCELLED,
+        ):
             raise MeetingError(MeetingProblem.NOT_A_DRAFT)
         await session.refresh(meeting)
         return 0
     _called_and_ahead(meeting, now)
-    claimed = await session.exec(
-        update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == MeetingStatus.CALLED)
-        .values(status=MeetingStatus.CANCELLED, **({"repeat_day": None} if whole_series else {}))
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Meeting,
+        col(Meeting.id) == meeting.id,
+        col(Meeting.status) == MeetingStatus.CALLED,
+        status=MeetingStatus.CANCELLED,
+        **({"repeat_day": None} if whole_series else {}),
+    ):
         raise MeetingError(MeetingProblem.NOT_CALLED)
     await session.refresh(meeting)
     await _cancel_pending_jobs(session, meeting.id or 0, now, "cancelled", keep_series=not whole_series)
@@ -638,15 +640,11 @@ async def answer(
     if meeting.starts_at <= now:
         raise MeetingError(MeetingProblem.ALREADY_STARTED)
     reason = " ".join((reason or "").split())[:MAX_REASON] or None
-    query = (
-        update(MeetingInvitation)
-        .where(col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id)
-        .values(rsvp=rsvp, reason=reason if rsvp is Rsvp.EXCUSED else None, rsvp_at=now)
-    )
+    conditions = [col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id]
     if rsvp is Rsvp.EXCUSED:  # the check is in the same statement, so a check-in meanwhile also wins
-        query = query.where(col(MeetingInvitation.checked_in_at).is_(None))
-        query = query.where(col(MeetingInvitation.attendance).is_(None))
-    if not (await session.exec(query)).rowcount:
+        conditions += [col(MeetingInvitation.checked_in_at).is_(None), col(MeetingInvitation.attendance).is_(None)]
+    values = {"rsvp": rsvp, "reason": reason if rsvp is Rsvp.EXCUSED else None, "rsvp_at": now}
+    if not await claim(session, MeetingInvitation, *conditions, **values):
         raise MeetingError(MeetingProblem.CHECKED_IN)
     return meeting
 
@@ -669,13 +667,16 @@ async def check_in(session: AsyncSession, meeting_id: int, member: Member, now: 
     if invitation.attendance is not None and invitation.attendance is not Attendance.PRESENT:
         raise MeetingError(MeetingProblem.MARKED, invitation.attendance.value)
     excused = invitation.rsvp is Rsvp.EXCUSED
-    result = await session.exec(
-        update(MeetingInvitation)
-        .where(col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id)
-        .where(col(MeetingInvitation.checked_in_at).is_(None))
-        .values(checked_in_at=now, rsvp=Rsvp.ATTENDING, reason=None)
-    )
-    if not result.rowcount:
+    if not await claim(
+        session,
+        MeetingInvitation,
+        col(MeetingInvitation.meeting_id) == meeting_id,
+        col(MeetingInvitation.member_id) == member.id,
+        col(MeetingInvitation.checked_in_at).is_(None),
+        checked_in_at=now,
+        rsvp=Rsvp.ATTENDING,
+        reason=None,
+    ):
         return CheckIn.AGAIN
     return CheckIn.REPLACED_EXCUSE if excused else CheckIn.FIRST
 
@@ -759,12 +760,14 @@ async def confirm_attendance(
     if unrecorded and not rest_absent:
         raise MeetingError(MeetingProblem.UNRECORDED_LEFT, str(len(unrecorded)))
     # The claim: a double tap, or two secretaries at once, confirm once.
-    claimed = await session.exec(
-        update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.attendance_confirmed_at).is_(None))
-        .values(attendance_confirmed_at=now, attendance_confirmed_by_member_id=actor.id)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Meeting,
+        col(Meeting.id) == meeting.id,
+        col(Meeting.attendance_confirmed_at).is_(None),
+        attendance_confirmed_at=now,
+        attendance_confirmed_by_member_id=actor.id,
+    ):
         raise MeetingError(MeetingProblem.CONFIRMED)
     await session.refresh(meeting)
     for invitation, _member in unrecorded:
@@ -1306,13 +1309,15 @@ async def invite_latecomers(session: AsyncSession, messages: MeetingMessages, no
             reach = identities.get(member.id or 0, [])
             if not reach:
                 continue
-            claimed = await session.exec(
-                update(MeetingInvitation)
-                .where(col(MeetingInvitation.meeting_id) == meeting.id, col(MeetingInvitation.member_id) == member.id)
-                .where(col(MeetingInvitation.notified_at).is_(None))
-                .values(notified_at=now)
-            )
-            if claimed.rowcount:  # once, whichever process gets here first
+            # Once, whichever process gets here first.
+            if await claim(
+                session,
+                MeetingInvitation,
+                col(MeetingInvitation.meeting_id) == meeting.id,
+                col(MeetingInvitation.member_id) == member.id,
+                col(MeetingInvitation.notified_at).is_(None),
+                notified_at=now,
+            ):
                 _queue(session, member, reach, messages.invitation(member, meeting))
                 reached += 1
     await session.flush()

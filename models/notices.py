@@ -15,12 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
 from models.audit import AuditAction
+from models.db import claim
 from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
 from models.membership import NotPermitted
@@ -244,12 +244,15 @@ async def send_now(session: AsyncSession, actor: Actor, notice: Notice, body_for
     # Nobody to send to is said before the notice is marked sent: the draft stays a draft.
     if not await recipients(session, Audience.from_json(notice.audience)):
         raise NoticeError(NoticeProblem.NO_RECIPIENTS)
-    claimed = await session.exec(
-        update(Notice)
-        .where(col(Notice.id) == notice.id, col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]))
-        .values(status=NoticeStatus.SENT, sent_at=utcnow())
-    )
-    if not claimed.rowcount:  # a double tap: the first one sent it
+    # The claim: of a double tap, the first one sends it.
+    if not await claim(
+        session,
+        Notice,
+        col(Notice.id) == notice.id,
+        col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]),
+        status=NoticeStatus.SENT,
+        sent_at=utcnow(),
+    ):
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     await session.refresh(notice)
     count = await _dispatch(session, notice, body_for)
@@ -330,12 +333,13 @@ async def cancel(session: AsyncSession, actor: Actor, notice: Notice) -> None:
 async def _still_unsent(session: AsyncSession, notice: Notice, **values: Any) -> None:
     """Change a notice only while it has not gone out: if the scheduler or a "send now" got
     there first, the secretary is told instead of the notice going out twice or silently."""
-    claimed = await session.exec(
-        update(Notice)
-        .where(col(Notice.id) == notice.id, col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]))
-        .values(**values)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Notice,
+        col(Notice.id) == notice.id,
+        col(Notice.status).in_([NoticeStatus.DRAFT, NoticeStatus.SCHEDULED]),
+        **values,
+    ):
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     await session.refresh(notice)
 
@@ -351,12 +355,14 @@ async def send_due(session: AsyncSession, body_for: BodyFor, now: datetime | Non
     ).all()
     sent = []
     for notice_id in due:
-        claimed = await session.exec(
-            update(Notice)
-            .where(col(Notice.id) == notice_id, Notice.status == NoticeStatus.SCHEDULED)  # type: ignore[arg-type]
-            .values(status=NoticeStatus.SENT, sent_at=now)
-        )
-        if not claimed.rowcount:
+        if not await claim(
+            session,
+            Notice,
+            col(Notice.id) == notice_id,
+            col(Notice.status) == NoticeStatus.SCHEDULED,
+            status=NoticeStatus.SENT,
+            sent_at=now,
+        ):
             continue
         notice = await session.get(Notice, notice_id)
         assert notice is not None
@@ -371,13 +377,14 @@ async def send_due(session: AsyncSession, body_for: BodyFor, now: datetime | Non
 
 async def record_read(session: AsyncSession, notice_id: int, member_id: int) -> bool:
     """True the first time; a double tap or a retried update changes nothing."""
-    result = await session.exec(
-        update(NoticeRecipient)
-        .where(col(NoticeRecipient.notice_id) == notice_id, col(NoticeRecipient.member_id) == member_id)
-        .where(col(NoticeRecipient.read_at).is_(None))
-        .values(read_at=utcnow())
+    return await claim(
+        session,
+        NoticeRecipient,
+        col(NoticeRecipient.notice_id) == notice_id,
+        col(NoticeRecipient.member_id) == member_id,
+        col(NoticeRecipient.read_at).is_(None),
+        read_at=utcnow(),
     )
-    return bool(result.rowcount)
 
 
 @dataclass
@@ -468,13 +475,13 @@ async def nudge(
     if notice.status is not NoticeStatus.SENT:
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
     earliest = now - interval
-    claimed = await session.exec(
-        update(Notice)
-        .where(col(Notice.id) == notice.id)
-        .where((col(Notice.last_nudged_at).is_(None)) | (col(Notice.last_nudged_at) <= earliest))
-        .values(last_nudged_at=now)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Notice,
+        col(Notice.id) == notice.id,
+        (col(Notice.last_nudged_at).is_(None)) | (col(Notice.last_nudged_at) <= earliest),
+        last_nudged_at=now,
+    ):
         raise NoticeError(NoticeProblem.NUDGED_RECENTLY)
     unread = (
         await session.exec(

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit, ballots
 from models.audit import AuditAction
-from models.db import insert_ignoring_conflict, table_of
+from models.db import claim, insert_ignoring_conflict, table_of
 from models.errors import DomainError
 from models.meetings import attendance_of
 from models.membership import NotPermitted
@@ -308,22 +308,16 @@ async def change_draft(session: AsyncSession, actor: Actor, poll: Poll, **change
         changes |= {"allow_change": False, "max_choices": 1, "show_running": False}
     # Written only while still a draft: a publish that got there first wins, and nothing sent out
     # (the ballots) is changed behind it.
-    claimed = await session.exec(
-        update(Poll).where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT).values(**changes)
-    )
-    if not claimed.rowcount:
+    if not await claim(session, Poll, col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT, **changes):
         raise PollError(PollProblem.NOT_A_DRAFT)
     await session.refresh(poll)
 
 
 async def cancel_draft(session: AsyncSession, actor: Actor, poll: Poll) -> None:
     await check_poll(session, actor, poll)
-    claimed = await session.exec(
-        update(Poll)
-        .where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT)
-        .values(status=PollStatus.CANCELLED)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session, Poll, col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT, status=PollStatus.CANCELLED
+    ):
         raise PollError(PollProblem.NOT_A_DRAFT)
     await session.refresh(poll)
 
@@ -360,17 +354,17 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
     members = [m for m in body if m.standing is MemberStanding.ACTIVE]
     if not members:
         raise PollError(PollProblem.NO_VOTERS)
-    claimed = await session.exec(
-        update(Poll)
-        .where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT)
-        .values(
-            status=PollStatus.OPEN,
-            opened_at=utcnow(),
-            suspended_count=sum(m.standing is MemberStanding.SUSPENDED for m in body),
-            elsewhere_count=sum(m.standing is MemberStanding.ELSEWHERE for m in body),
-        )
-    )
-    if not claimed.rowcount:  # a double tap on "publish"
+    # The claim: of a double tap on "publish", one opens the poll.
+    if not await claim(
+        session,
+        Poll,
+        col(Poll.id) == poll.id,
+        col(Poll.status) == PollStatus.DRAFT,
+        status=PollStatus.OPEN,
+        opened_at=utcnow(),
+        suspended_count=sum(m.standing is MemberStanding.SUSPENDED for m in body),
+        elsewhere_count=sum(m.standing is MemberStanding.ELSEWHERE for m in body),
+    ):
         raise PollError(PollProblem.NOT_A_DRAFT)
     await session.refresh(poll)
     session.add_all(PollEligible(poll_id=poll.id or 0, member_id=m.id or 0, exempt=m.exempt) for m in members)
@@ -693,12 +687,14 @@ async def close(session: AsyncSession, poll: Poll, *, actor: Actor | None = None
     """Close the poll once: True for the caller that closed it, False when it already was."""
     if actor is not None:
         await check_poll(session, actor, poll)
-    claimed = await session.exec(
-        update(Poll)
-        .where(col(Poll.id) == poll.id, col(Poll.status) == PollStatus.OPEN)
-        .values(status=PollStatus.CLOSED, closed_at=now or utcnow())
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Poll,
+        col(Poll.id) == poll.id,
+        col(Poll.status) == PollStatus.OPEN,
+        status=PollStatus.CLOSED,
+        closed_at=now or utcnow(),
+    ):
         return False
     await session.refresh(poll)
     if poll.secret:
@@ -742,13 +738,13 @@ async def nudge(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: Bal
     if poll.status is not PollStatus.OPEN:
         raise PollError(PollProblem.NOT_OPEN)
     now = utcnow()
-    claimed = await session.exec(
-        update(Poll)
-        .where(col(Poll.id) == poll.id)
-        .where(col(Poll.last_nudged_at).is_(None) | (col(Poll.last_nudged_at) <= now - interval))
-        .values(last_nudged_at=now)
-    )
-    if not claimed.rowcount:
+    if not await claim(
+        session,
+        Poll,
+        col(Poll.id) == poll.id,
+        col(Poll.last_nudged_at).is_(None) | (col(Poll.last_nudged_at) <= now - interval),
+        last_nudged_at=now,
+    ):
         raise PollError(PollProblem.NUDGED_RECENTLY)
     return await _send(session, poll, await non_voters(session, poll), ballot_for)
 
