@@ -6,6 +6,7 @@ at most once per ``STRANGER_AUDIT_INTERVAL``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -85,6 +86,29 @@ def record(
             after=after,
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """The audit log of one transaction (``uow.audit``): ``record`` without passing the session."""
+
+    session: AsyncSession
+
+    def record(
+        self,
+        action: AuditAction,
+        *,
+        actor_id: int | None,
+        subject_type: str,
+        subject_id: int | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        record(
+            self.session, action, actor_id=actor_id, subject_type=subject_type, subject_id=subject_id,
+            before=before, after=after, at=at,
+        )  # fmt: skip
 
 
 async def audit_stranger(

@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import BALLOT_SECRET_INFO, claim, insert_ignoring_conflict, table_of
 from models.tables import BallotBox, PollTally, PollVoter, SealedBallot, utcnow
+from models.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -219,16 +220,17 @@ async def purge_closed_boxes(sessions: async_sessionmaker[AsyncSession]) -> list
     has zeroed them on delete (``secure_delete``), and its write-ahead log, which still holds the
     pages as they were, is truncated. Best effort, repeated by the next pass until it succeeds: a
     transaction older than the close keeps the old versions alive until it ends. The polls purged."""
-    async with sessions() as session:
+    async with UnitOfWork(sessions) as uow:
         pending = list(
             (
-                await session.exec(
+                await uow.session.exec(
                     select(BallotBox.poll_id).where(col(BallotBox.salt).is_(None), col(BallotBox.purged_at).is_(None))
                 )
             ).all()
         )
     if not pending:
         return []
+    # Outside any transaction (VACUUM cannot run in one): not a unit of work.
     async with sessions() as session:
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         if connection.dialect.name == "postgresql":
@@ -254,6 +256,6 @@ async def purge_closed_boxes(sessions: async_sessionmaker[AsyncSession]) -> list
             if busy is not None and busy[0]:
                 log.info("ballot boxes: the write-ahead log is in use; truncating it at the next pass")
                 return []
-    async with sessions() as session, session.begin():
-        await session.exec(update(BallotBox).where(col(BallotBox.poll_id).in_(pending)).values(purged_at=utcnow()))
+    async with UnitOfWork(sessions) as uow:
+        await uow.session.exec(update(BallotBox).where(col(BallotBox.poll_id).in_(pending)).values(purged_at=utcnow()))
     return pending

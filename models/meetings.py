@@ -26,6 +26,7 @@ from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
 from models.membership import NotPermitted
 from models.notices import Audience, AudienceFilter, push_identities, recipients
+from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
@@ -40,7 +41,6 @@ from models.tables import (
     MeetingKind,
     MeetingStatus,
     Member,
-    OutboxMessage,
     Role,
     Rsvp,
     utcnow,
@@ -325,11 +325,7 @@ async def change_draft(session: AsyncSession, actor: Actor, meeting: Meeting, **
 
 
 def _queue(session: AsyncSession, member: Member, identities: list[ChannelIdentity], body: dict[str, Any]) -> int:
-    session.add_all(
-        OutboxMessage(platform=identity.platform, chat_id=identity.chat_id, body=body, member_id=member.id)
-        for identity in identities
-    )
-    return len(identities)
+    return Outbox(session).add(identities, body, member_id=member.id)
 
 
 async def secretaries(session: AsyncSession, meeting: Meeting) -> list[Member]:

@@ -24,6 +24,7 @@ from models.db import claim
 from models.documents import secrecy_marking, text_marking
 from models.errors import DomainError
 from models.membership import NotPermitted
+from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Branch,
@@ -280,21 +281,18 @@ async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member
     people = list(members)
     identities = await _identities(session, [m.id for m in people if m.id is not None])
     file = await notice_file(session, notice.id or 0)
-    rows = [
-        OutboxMessage(
-            platform=identity.platform,
-            chat_id=identity.chat_id,
-            body=body_for(member, notice, file),
-            notice_id=notice.id,
-            member_id=member.id,
-        )
-        for member in people
-        for identity in identities.get(member.id or 0, [])
-        if identity.platform in PUSH_PLATFORMS and identity.unreachable_at is None
-    ]
-    session.add_all(rows)
+    outbox = Outbox(session)
+    queued = 0
+    for member in people:
+        reach = [
+            identity
+            for identity in identities.get(member.id or 0, [])
+            if identity.platform in PUSH_PLATFORMS and identity.unreachable_at is None
+        ]
+        if reach:
+            queued += outbox.add(reach, body_for(member, notice, file), member_id=member.id, notice_id=notice.id)
     await session.flush()
-    return len(rows)
+    return queued
 
 
 async def schedule(

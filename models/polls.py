@@ -26,6 +26,7 @@ from models.errors import DomainError
 from models.meetings import attendance_of
 from models.membership import NotPermitted
 from models.notices import push_identities
+from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
@@ -38,7 +39,6 @@ from models.tables import (
     MemberStanding,
     MemberStatus,
     OpenBallot,
-    OutboxMessage,
     Poll,
     PollBase,
     PollEligible,
@@ -382,14 +382,12 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
 
 async def _send(session: AsyncSession, poll: Poll, members: list[Member], body_for: BallotFor) -> int:
     by_member = await push_identities(session, [m.id or 0 for m in members])
-    rows = [
-        OutboxMessage(platform=i.platform, chat_id=i.chat_id, body=body_for(m, poll), member_id=m.id)
-        for m in members
-        for i in by_member.get(m.id or 0, [])
-    ]
-    session.add_all(rows)
+    outbox = Outbox(session)
+    queued = sum(
+        outbox.add(reach, body_for(m, poll), member_id=m.id) for m in members if (reach := by_member.get(m.id or 0, []))
+    )
     await session.flush()
-    return len(rows)
+    return queued
 
 
 MEETING_WINDOW = timedelta(hours=12)
@@ -784,14 +782,14 @@ async def queue_results(
         (await session.exec(select(Member).where(col(Member.id).in_(ids), col(Member.active).is_(True)))).all()
     )
     by_member = await push_identities(session, [m.id or 0 for m in members])
-    rows = [
-        OutboxMessage(platform=i.platform, chat_id=i.chat_id, body=results_for(m, poll, decision), member_id=m.id)
+    outbox = Outbox(session)
+    queued = sum(
+        outbox.add(reach, results_for(m, poll, decision), member_id=m.id)
         for m in members
-        for i in by_member.get(m.id or 0, [])
-    ]
-    session.add_all(rows)
+        if (reach := by_member.get(m.id or 0, []))
+    )
     await session.flush()
-    return len(rows)
+    return queued
 
 
 async def open_ballots(session: AsyncSession, poll: Poll) -> list[tuple[str, int, bool]]:

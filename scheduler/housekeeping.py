@@ -10,6 +10,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import ProcessedUpdate, utcnow
+from models.uow import UnitOfWork
 
 # Telegram re-delivers an update for at most 24 hours; a week leaves a wide margin.
 KEEP_PROCESSED_UPDATES = timedelta(days=7)
@@ -19,6 +20,8 @@ async def prune_processed_updates(
     sessions: async_sessionmaker[AsyncSession], keep: timedelta = KEEP_PROCESSED_UPDATES
 ) -> int:
     """Forget de-duplication rows older than ``keep``; the number removed."""
-    async with sessions() as session, session.begin():
-        result = await session.exec(delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < utcnow() - keep))
+    async with UnitOfWork(sessions) as uow:
+        result = await uow.session.exec(
+            delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < utcnow() - keep)
+        )
         return int(result.rowcount)

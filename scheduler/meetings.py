@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.meetings import DueRun, MeetingMessages, invite_latecomers, next_due_at, run_due
 from models.tables import utcnow
+from models.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class MeetingJobs:
         """Every job due now, in batches (each its own transaction, so delivery starts on the first)."""
         total = DueRun(lateness=[])
         while True:
-            async with self.sessions() as session, session.begin():
-                run = await run_due(session, self.messages, self.timezone, now=self.clock(), limit=BATCH)
+            async with UnitOfWork(self.sessions) as uow:
+                run = await run_due(uow.session, self.messages, self.timezone, now=self.clock(), limit=BATCH)
             total.done += run.done
             total.skipped += run.skipped
             total.messages += run.messages
@@ -50,14 +51,14 @@ class MeetingJobs:
 
     async def next_wake(self) -> datetime:
         """When to look next: the earliest due job, but no later than ``RECHECK`` from now."""
-        async with self.sessions() as session:
-            due = await next_due_at(session)
+        async with UnitOfWork(self.sessions) as uow:
+            due = await next_due_at(uow.session)
         latest = self.clock() + RECHECK
         return latest if due is None else min(due, latest)
 
     async def invite_latecomers(self) -> int:
-        async with self.sessions() as session, session.begin():
-            reached = await invite_latecomers(session, self.messages, now=self.clock())
+        async with UnitOfWork(self.sessions) as uow:
+            reached = await invite_latecomers(uow.session, self.messages, now=self.clock())
         if reached:
             self.wake_delivery()
         return reached

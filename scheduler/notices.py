@@ -8,14 +8,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.notices import BodyFor, send_due
+from models.uow import UnitOfWork
 
 
 async def send_due_notices(
     sessions: async_sessionmaker[AsyncSession], body_for: BodyFor, wake_delivery: Callable[[], None]
 ) -> list[int]:
     """Queue every scheduled notice whose time has come (each once, whichever replica runs this)."""
-    async with sessions() as session, session.begin():
-        sent = await send_due(session, body_for)
+    async with UnitOfWork(sessions) as uow:
+        sent = await send_due(uow.session, body_for)
     if sent:
         wake_delivery()
     return sent

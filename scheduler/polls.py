@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.polls import ResultsFor, close, queue_results
 from models.tables import Poll, PollStatus, utcnow
+from models.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +24,20 @@ async def close_due_polls(
     """Close every poll past its deadline and send its result; the ids closed here. Then purge the
     boxes of secret polls closed here, by a secretary, or at a pass whose purge failed."""
     now = utcnow()
-    async with sessions() as session:
+    async with UnitOfWork(sessions) as uow:
         due = (
-            await session.exec(select(Poll.id).where(Poll.status == PollStatus.OPEN, col(Poll.deadline) <= now))
+            await uow.session.exec(select(Poll.id).where(Poll.status == PollStatus.OPEN, col(Poll.deadline) <= now))
         ).all()
     closed: list[int] = []
     for poll_id in due:
         # Each poll in a transaction of its own: a secret poll whose box cannot be opened (the
         # server's key is missing or another one) stays open, and holds up no other poll.
         try:
-            async with sessions() as session, session.begin():
-                poll = await session.get(Poll, poll_id)
-                if poll is None or not await close(session, poll, now=now):
+            async with UnitOfWork(sessions) as uow:
+                poll = await uow.session.get(Poll, poll_id)
+                if poll is None or not await close(uow.session, poll, now=now):
                     continue  # another process closed it
-                await queue_results(session, poll, results_for)
+                await queue_results(uow.session, poll, results_for)
         except (BallotBoxBroken, BallotSecretMissing):
             log.exception("poll %s: its sealed ballots cannot be opened; it stays open", poll_id)
             continue
