@@ -1,15 +1,16 @@
-"""Notices: who an announcement goes to, sending it (now or at a set time), read receipts, nudges.
+"""Notices: sending an announcement (now or at a set time), read receipts, nudges.
 
 Sending writes one recipient row per member and one outbox row per member per channel, in the
 caller's transaction, so a notice is either wholly queued or not at all; the delivery worker
 does the rest. The text a member receives is made by the caller (``body_for``), in their language.
+Who a notice is for is models/audience.py (whose names, once here, are still importable from here).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
+from models.audience import PUSH_PLATFORMS as PUSH_PLATFORMS
+from models.audience import Audience as Audience
+from models.audience import AudienceFilter as AudienceFilter
+from models.audience import Reach as Reach
+from models.audience import all_branch_ids
+from models.audience import check_audience as check_audience
+from models.audience import push_identities as push_identities
+from models.audience import reach as reach
+from models.audience import recipients as recipients
 from models.audit import AuditAction
 from models.db import claim
 from models.documents import secrecy_marking, text_marking
@@ -30,7 +40,6 @@ from models.tables import (
     Branch,
     ChannelIdentity,
     Member,
-    MemberStatus,
     Notice,
     NoticeFile,
     NoticeRecipient,
@@ -38,49 +47,13 @@ from models.tables import (
     OutboxMessage,
     OutboxStatus,
     Platform,
-    Role,
     utcnow,
 )
 
 MAX_TEXT = 10_000
-# The web chat has no push: its members read notices in their "Notices" list.
-PUSH_PLATFORMS = frozenset(p for p in Platform if p is not Platform.WEB)
-_CHUNK = 500  # members per IN (...) list
 
 # The message for one member: (member, notice, its file or None) -> a reply as a dict.
 BodyFor = Callable[[Member, Notice, "NoticeFile | None"], dict[str, Any]]
-
-
-class AudienceFilter(StrEnum):
-    ALL = "all"
-    OFFICIALS = "officials"
-    COMMITTEE = "committee"  # the branch committee: secretary, deputy, committee members
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who a notice goes to: some branches (None: the whole commune), narrowed by a filter, or
-    chosen people."""
-
-    branches: tuple[int, ...] | None
-    filter: AudienceFilter = AudienceFilter.ALL
-    members: tuple[int, ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "branches": None if self.branches is None else list(self.branches),
-            "filter": self.filter.value,
-            "members": None if self.members is None else list(self.members),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Audience:
-        branches, members = data.get("branches"), data.get("members")
-        return cls(
-            branches=None if branches is None else tuple(int(b) for b in branches),
-            filter=AudienceFilter(data.get("filter", "all")),
-            members=None if members is None else tuple(int(m) for m in members),
-        )
 
 
 class NoticeProblem(StrEnum):
@@ -101,30 +74,13 @@ class NoticeError(DomainError, ValueError):
         self.problem, self.detail = problem, detail
 
 
-async def _all_branch_ids(session: AsyncSession) -> list[int]:
-    return [b for b in (await session.exec(select(Branch.id))).all() if b is not None]
-
-
-async def check_audience(session: AsyncSession, actor: Actor, audience: Audience) -> None:
-    """The actor may announce to every branch the audience reaches."""
-    branches = audience.branches if audience.branches is not None else await _all_branch_ids(session)
-    if audience.members is not None:
-        member_branches = (
-            await session.exec(select(Member.branch_id).where(col(Member.id).in_(audience.members)).distinct())
-        ).all()
-        branches = tuple(set(branches) | set(member_branches)) if audience.branches is not None else branches
-    for branch_id in branches:
-        if not may(actor, Permission.ANNOUNCE, Target(branch_id)):
-            raise NotPermitted(Permission.ANNOUNCE, Target(branch_id))
-
-
 async def notice_branches(session: AsyncSession, notice: Notice) -> list[int]:
     """The branches a notice belongs to, for permission purposes: its author's branch and every
     branch its audience reaches. A draft whose branches were all unticked (or whose chosen people
     are gone) still belongs to its author's branch; one written on the server, to the commune."""
     audience = Audience.from_json(notice.audience)
     if audience.branches is None and audience.members is None:
-        return await _all_branch_ids(session)
+        return await all_branch_ids(session)
     branches = set(audience.branches or ())
     if audience.members:
         branches.update(
@@ -134,7 +90,7 @@ async def notice_branches(session: AsyncSession, notice: Notice) -> list[int]:
     if author is not None:
         branches.add(author.branch_id)
     elif notice.author_member_id is None and not branches:
-        return await _all_branch_ids(session)
+        return await all_branch_ids(session)
     return sorted(branches)
 
 
@@ -144,64 +100,6 @@ async def check_notice(session: AsyncSession, actor: Actor, notice: Notice) -> N
     for branch_id in await notice_branches(session, notice):
         if not may(actor, Permission.ANNOUNCE, Target(branch_id)):
             raise NotPermitted(Permission.ANNOUNCE, Target(branch_id))
-
-
-async def recipients(session: AsyncSession, audience: Audience) -> list[Member]:
-    """The active members the audience means, today."""
-    query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
-    if audience.members is not None:
-        query = query.where(col(Member.id).in_(audience.members))
-    elif audience.branches is not None:
-        query = query.where(col(Member.branch_id).in_(audience.branches))
-    if audience.filter is AudienceFilter.OFFICIALS:
-        query = query.where(Member.status == MemberStatus.OFFICIAL)
-    elif audience.filter is AudienceFilter.COMMITTEE:
-        query = query.where(col(Member.role).in_([Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.COMMITTEE_MEMBER]))
-    return list((await session.exec(query)).all())
-
-
-async def _identities(session: AsyncSession, member_ids: list[int]) -> dict[int, list[ChannelIdentity]]:
-    found: dict[int, list[ChannelIdentity]] = defaultdict(list)
-    for start in range(0, len(member_ids), _CHUNK):
-        chunk = member_ids[start : start + _CHUNK]
-        for identity in (
-            await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(chunk)))
-        ).all():
-            found[identity.member_id].append(identity)
-    return found
-
-
-async def push_identities(session: AsyncSession, member_ids: list[int]) -> dict[int, list[ChannelIdentity]]:
-    """Where each member can be sent a message by chibo: Telegram and Zalo chats not marked unreachable."""
-    return {
-        member_id: pushable
-        for member_id, identities in (await _identities(session, member_ids)).items()
-        if (pushable := [i for i in identities if i.platform in PUSH_PLATFORMS and i.unreachable_at is None])
-    }
-
-
-@dataclass
-class Reach:
-    """How many of the recipients chibo can push the notice to."""
-
-    total: int = 0
-    pushable: int = 0  # linked on a platform with push (Telegram, Zalo) and reachable there
-    web_only: int = 0  # will see it in the web chat's notice list
-    unlinked: list[str] = field(default_factory=list)  # to be phoned
-
-
-async def reach(session: AsyncSession, members: list[Member]) -> Reach:
-    identities = await _identities(session, [m.id for m in members if m.id is not None])
-    result = Reach(total=len(members))
-    for member in members:
-        mine = identities.get(member.id or 0, [])
-        if any(i.platform in PUSH_PLATFORMS and i.unreachable_at is None for i in mine):
-            result.pushable += 1
-        elif mine:
-            result.web_only += 1
-        else:
-            result.unlinked.append(member.full_name)
-    return result
 
 
 def _clean_text(text: str) -> str:
@@ -279,18 +177,13 @@ async def _dispatch(session: AsyncSession, notice: Notice, body_for: BodyFor) ->
 
 async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member], body_for: BodyFor) -> int:
     people = list(members)
-    identities = await _identities(session, [m.id for m in people if m.id is not None])
+    identities = await push_identities(session, [m.id for m in people if m.id is not None])
     file = await notice_file(session, notice.id or 0)
     outbox = Outbox(session)
     queued = 0
     for member in people:
-        reach = [
-            identity
-            for identity in identities.get(member.id or 0, [])
-            if identity.platform in PUSH_PLATFORMS and identity.unreachable_at is None
-        ]
-        if reach:
-            queued += outbox.add(reach, body_for(member, notice, file), member_id=member.id, notice_id=notice.id)
+        if reachable := identities.get(member.id or 0):
+            queued += outbox.add(reachable, body_for(member, notice, file), member_id=member.id, notice_id=notice.id)
     await session.flush()
     return queued
 

@@ -20,12 +20,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit, ballots
+from models.audience import push_identities
 from models.audit import AuditAction
 from models.db import claim, insert_ignoring_conflict, table_of
 from models.errors import DomainError
 from models.meetings import attendance_of
 from models.membership import NotPermitted
-from models.notices import push_identities
 from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (

@@ -442,7 +442,7 @@ class Meeting(SQLModel, table=True):
     place: str = Field(default="", max_length=300)
     link: str | None = Field(default=None, max_length=500)  # a map or a video call
     agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # models.notices.Audience
+    audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # models.audience.Audience
     status: MeetingStatus = Field(default=MeetingStatus.DRAFT, sa_column=_enum_column(MeetingStatus))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     called_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

@@ -1,0 +1,297 @@
+"""Members answer and check in; the secretary marks and confirms the list, which makes it final,
+and is warned of members near the Quy định 29 ground for removal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import audit
+from models.audience import push_identities
+from models.audit import AuditAction
+from models.db import claim
+from models.meetings.people import _queue, check_meeting, invitations
+from models.meetings.rules import (
+    ABSENCE_WARNING_MONTHS,
+    ABSENCE_WINDOW_MONTHS,
+    MAX_REASON,
+    AbsenceWarning,
+    MeetingError,
+    MeetingMessages,
+    MeetingProblem,
+    Summary,
+    attendance_of,
+    check_in_window,
+    excuse_waiting,
+    summarize,
+)
+from models.permissions import Actor
+from models.tables import (
+    Attendance,
+    Meeting,
+    MeetingInvitation,
+    MeetingKind,
+    MeetingStatus,
+    Member,
+    Role,
+    Rsvp,
+    utcnow,
+)
+
+
+async def _invitation(session: AsyncSession, meeting_id: int, member: Member) -> tuple[Meeting, MeetingInvitation]:
+    meeting = await session.get(Meeting, meeting_id)
+    invitation = await session.get(MeetingInvitation, (meeting_id, member.id))
+    if meeting is None or meeting.status is MeetingStatus.DRAFT:
+        raise MeetingError(MeetingProblem.NOT_INVITED)
+    if meeting.status is MeetingStatus.CANCELLED:
+        raise MeetingError(MeetingProblem.NOT_CALLED)
+    if invitation is None:
+        raise MeetingError(MeetingProblem.NOT_INVITED)
+    return meeting, invitation
+
+
+async def answer(
+    session: AsyncSession,
+    meeting_id: int,
+    member: Member,
+    rsvp: Rsvp,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Meeting:
+    """The member's answer to the invitation, until the meeting starts; a later answer replaces it.
+    An excuse after the member checked in is refused: a check-in and an absence cannot both stand,
+    and being there is what happened (CHECKED_IN)."""
+    now = now or utcnow()
+    meeting, _invitation_row = await _invitation(session, meeting_id, member)
+    if meeting.starts_at <= now:
+        raise MeetingError(MeetingProblem.ALREADY_STARTED)
+    reason = " ".join((reason or "").split())[:MAX_REASON] or None
+    conditions = [col(MeetingInvitation.meeting_id) == meeting_id, col(MeetingInvitation.member_id) == member.id]
+    if rsvp is Rsvp.EXCUSED:  # the check is in the same statement, so a check-in meanwhile also wins
+        conditions += [col(MeetingInvitation.checked_in_at).is_(None), col(MeetingInvitation.attendance).is_(None)]
+    values = {"rsvp": rsvp, "reason": reason if rsvp is Rsvp.EXCUSED else None, "rsvp_at": now}
+    if not await claim(session, MeetingInvitation, *conditions, **values):
+        raise MeetingError(MeetingProblem.CHECKED_IN)
+    return meeting
+
+
+class CheckIn(StrEnum):
+    FIRST = "first"
+    AGAIN = "again"  # already checked in: nothing changes
+    REPLACED_EXCUSE = "replaced_excuse"  # they had sent an excuse, which no longer stands
+
+
+async def check_in(session: AsyncSession, meeting_id: int, member: Member, now: datetime | None = None) -> CheckIn:
+    """ "I am here", from 30 minutes before to 60 after the start, until the list is confirmed. A
+    check-in at the meeting replaces an earlier excuse (the later action counts); what the secretary
+    recorded stays (MARKED)."""
+    now = now or utcnow()
+    meeting, invitation = await _invitation(session, meeting_id, member)
+    opens, closes = check_in_window(meeting)
+    if not opens <= now <= closes or meeting.attendance_confirmed_at is not None:
+        raise MeetingError(MeetingProblem.CHECK_IN_CLOSED)
+    if invitation.attendance is not None and invitation.attendance is not Attendance.PRESENT:
+        raise MeetingError(MeetingProblem.MARKED, invitation.attendance.value)
+    excused = invitation.rsvp is Rsvp.EXCUSED
+    if not await claim(
+        session,
+        MeetingInvitation,
+        col(MeetingInvitation.meeting_id) == meeting_id,
+        col(MeetingInvitation.member_id) == member.id,
+        col(MeetingInvitation.checked_in_at).is_(None),
+        checked_in_at=now,
+        rsvp=Rsvp.ATTENDING,
+        reason=None,
+    ):
+        return CheckIn.AGAIN
+    return CheckIn.REPLACED_EXCUSE if excused else CheckIn.FIRST
+
+
+async def mark(
+    session: AsyncSession,
+    actor: Actor,
+    meeting: Meeting,
+    member_id: int,
+    attendance: Attendance,
+    reason: str | None = None,
+) -> None:
+    """The secretary records a member's attendance (members without phones), or accepts a member's
+    reason by marking them excused (their reason is kept unless another is given); audited. Not
+    after the list is confirmed (CONFIRMED)."""
+    await check_meeting(session, actor, meeting)
+    if meeting.status is not MeetingStatus.CALLED:
+        raise MeetingError(MeetingProblem.NOT_CALLED)
+    if meeting.attendance_confirmed_at is not None:
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    if attendance is Attendance.UNRECORDED:
+        raise ValueError("the secretary records present, excused or absent")
+    invitation = await session.get(MeetingInvitation, (meeting.id, member_id))
+    if invitation is None:
+        raise MeetingError(MeetingProblem.NOT_INVITED)
+    before = attendance_of(invitation)
+    invitation.attendance = attendance
+    invitation.marked_by_member_id = actor.id
+    if attendance is Attendance.EXCUSED and reason:
+        invitation.reason = " ".join(reason.split())[:MAX_REASON]
+    elif attendance is not Attendance.EXCUSED and invitation.rsvp is Rsvp.EXCUSED:
+        invitation.rsvp = None  # their excuse was not accepted, or they came after all
+    session.add(invitation)
+    audit.record(
+        session,
+        AuditAction.MEETING_ATTENDANCE,
+        actor_id=actor.id,
+        subject_type="member",
+        subject_id=member_id,
+        before={"meeting": meeting.id, "attendance": before.value},
+        after={"meeting": meeting.id, "attendance": attendance.value},
+    )
+    await session.flush()
+
+
+async def summary(session: AsyncSession, meeting: Meeting) -> Summary:
+    return summarize(meeting, [invitation for invitation, _ in await invitations(session, meeting.id or 0)])
+
+
+async def confirm_attendance(
+    session: AsyncSession,
+    actor: Actor,
+    meeting: Meeting,
+    messages: MeetingMessages,
+    tz: tzinfo,
+    *,
+    rest_absent: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """The secretary confirms the attendance list, which makes it final (DESIGN.md §4). Every
+    member must be recorded first; ``rest_absent`` is the secretary's explicit "the remaining
+    comrades: absent without reason" (not for members whose reason awaits a decision). Then the
+    branch secretary is warned of members near the Quy định 29 ground for removal. The number of
+    messages queued."""
+    now = now or utcnow()
+    await check_meeting(session, actor, meeting)
+    if meeting.status is not MeetingStatus.CALLED:
+        raise MeetingError(MeetingProblem.NOT_CALLED)
+    if meeting.starts_at > now:
+        raise MeetingError(MeetingProblem.NOT_STARTED)
+    if meeting.attendance_confirmed_at is not None:
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    invited = await invitations(session, meeting.id or 0)
+    waiting = [member.full_name for invitation, member in invited if excuse_waiting(invitation)]
+    if waiting:
+        raise MeetingError(MeetingProblem.EXCUSES_WAITING, ", ".join(waiting))
+    unrecorded = [(i, m) for i, m in invited if attendance_of(i) is Attendance.UNRECORDED]
+    # An exempt member (miễn sinh hoạt) need not come: not there, they are excused, never absent.
+    exempt = [(i, m) for i, m in unrecorded if i.exempt]
+    unrecorded = [(i, m) for i, m in unrecorded if not i.exempt]
+    if unrecorded and not rest_absent:
+        raise MeetingError(MeetingProblem.UNRECORDED_LEFT, str(len(unrecorded)))
+    # The claim: a double tap, or two secretaries at once, confirm once.
+    if not await claim(
+        session,
+        Meeting,
+        col(Meeting.id) == meeting.id,
+        col(Meeting.attendance_confirmed_at).is_(None),
+        attendance_confirmed_at=now,
+        attendance_confirmed_by_member_id=actor.id,
+    ):
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    await session.refresh(meeting)
+    for invitation, _member in unrecorded:
+        invitation.attendance, invitation.marked_by_member_id = Attendance.ABSENT, actor.id
+        session.add(invitation)
+    for invitation, _member in exempt:
+        invitation.attendance, invitation.marked_by_member_id = Attendance.EXCUSED, actor.id
+        session.add(invitation)
+    counts = summarize(meeting, [invitation for invitation, _ in invited])
+    audit.record(
+        session,
+        AuditAction.MEETING_ATTENDANCE_CONFIRMED,
+        actor_id=actor.id,
+        subject_type="meeting",
+        subject_id=meeting.id,
+        after={
+            "present": counts.present,
+            "excused": counts.excused,
+            "absent": counts.absent,
+            "marked_absent": [m.id for _, m in unrecorded],
+            "valid": counts.valid,
+        },
+    )
+    await session.flush()
+    absent = [member for invitation, member in invited if invitation.attendance is Attendance.ABSENT]
+    return await _warn_of_absences(session, meeting, absent, messages, tz)
+
+
+def _month(moment: datetime, tz: tzinfo) -> date:
+    return moment.astimezone(tz).date().replace(day=1)
+
+
+def _months_back(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def unexcused_months(session: AsyncSession, member_id: int, now: datetime, tz: tzinfo) -> list[date]:
+    """The months of the last twelve (this one included) in which the member missed a regular
+    branch meeting (sinh hoạt chi bộ định kỳ) without reason, by confirmed attendance only: the
+    count Quy định 29 makes a ground for removal at three. An exempt member did not have to come."""
+    since = _months_back(_month(now, tz), ABSENCE_WINDOW_MONTHS - 1)
+    rows = await session.exec(
+        select(Meeting.starts_at)
+        .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
+        .where(MeetingInvitation.member_id == member_id, Meeting.status == MeetingStatus.CALLED)
+        .where(Meeting.kind == MeetingKind.REGULAR, col(Meeting.branch_id).is_not(None))
+        .where(col(Meeting.attendance_confirmed_at).is_not(None), col(MeetingInvitation.exempt).is_(False))
+        .where(MeetingInvitation.attendance == Attendance.ABSENT)
+        .where(col(Meeting.starts_at) >= now - timedelta(days=400), col(Meeting.starts_at) <= now)
+    )
+    return sorted({month for starts_at in rows.all() if (month := _month(starts_at, tz)) >= since})
+
+
+async def _warn_of_absences(
+    session: AsyncSession, meeting: Meeting, absent: list[Member], messages: MeetingMessages, tz: tzinfo
+) -> int:
+    """Warn the branch secretary, and only the secretary, of members who have now missed regular
+    meetings without reason in two months of the last twelve (Quy định 29: three is a ground
+    for removal)."""
+    if meeting.kind is not MeetingKind.REGULAR or meeting.branch_id is None:
+        return 0
+    now = meeting.attendance_confirmed_at or utcnow()
+    warned: list[AbsenceWarning] = []
+    for member in absent:
+        if not member.active:
+            continue
+        months = await unexcused_months(session, member.id or 0, now, tz)
+        if len(months) >= ABSENCE_WARNING_MONTHS:
+            warned.append(AbsenceWarning(member.full_name, months))
+    if not warned:
+        return 0
+    # The branch's secretary; a branch without one, the commune committee's secretary.
+    people = list(
+        (
+            await session.exec(
+                select(Member)
+                .where(col(Member.active).is_(True), Member.branch_id == meeting.branch_id)
+                .where(Member.role == Role.SECRETARY)
+                .order_by(col(Member.id))
+            )
+        ).all()
+    ) or list(
+        (
+            await session.exec(
+                select(Member)
+                .where(col(Member.active).is_(True), Member.committee_role == Role.SECRETARY)
+                .order_by(col(Member.id))
+            )
+        ).all()
+    )
+    identities = await push_identities(session, [m.id or 0 for m in people])
+    return sum(
+        _queue(session, person, identities.get(person.id or 0, []), messages.absence_warning(person, meeting, warned))
+        for person in people
+    )

@@ -1,0 +1,114 @@
+"""What members and secretaries ask of meetings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.meetings.rules import CHECK_IN_AFTER, YEAR, attendance_of
+from models.tables import (
+    Attendance,
+    Meeting,
+    MeetingInvitation,
+    MeetingStatus,
+    Member,
+    Role,
+    utcnow,
+)
+
+
+async def upcoming_for(
+    session: AsyncSession, member: Member, now: datetime | None = None, limit: int = 10
+) -> list[tuple[Meeting, MeetingInvitation]]:
+    """Meetings the member is invited to that have not ended their check-in window, soonest first."""
+    now = now or utcnow()
+    rows = await session.exec(
+        select(Meeting, MeetingInvitation)
+        .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
+        .where(MeetingInvitation.member_id == member.id, Meeting.status == MeetingStatus.CALLED)
+        .where(col(Meeting.starts_at) >= now - CHECK_IN_AFTER)
+        .order_by(col(Meeting.starts_at))
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def past_for(
+    session: AsyncSession, member: Member, now: datetime | None = None, since: timedelta = YEAR
+) -> list[tuple[Meeting, MeetingInvitation]]:
+    """The member's meetings of the last year whose attendance is closed, newest first."""
+    now = now or utcnow()
+    rows = await session.exec(
+        select(Meeting, MeetingInvitation)
+        .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
+        .where(MeetingInvitation.member_id == member.id, Meeting.status == MeetingStatus.CALLED)
+        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) <= now - CHECK_IN_AFTER)
+        .order_by(col(Meeting.starts_at).desc())
+    )
+    return list(rows.all())
+
+
+@dataclass
+class MemberRate:
+    name: str
+    meetings: int = 0
+    present: int = 0
+    excused: int = 0
+    absent: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.present / self.meetings if self.meetings else 0.0
+
+
+async def attendance_rates(
+    session: AsyncSession, branch_id: int, now: datetime | None = None, since: timedelta = YEAR
+) -> list[MemberRate]:
+    """Per active member of the branch, over the branch's meetings of the last year whose attendance
+    the secretary confirmed (only a confirmed list is final)."""
+    now = now or utcnow()
+    rows = await session.exec(
+        select(MeetingInvitation, Member)
+        .join(Meeting, col(Meeting.id) == MeetingInvitation.meeting_id)
+        .join(Member, col(Member.id) == MeetingInvitation.member_id)
+        .where(Member.branch_id == branch_id, col(Member.active).is_(True), Meeting.status == MeetingStatus.CALLED)
+        .where(col(Meeting.starts_at) >= now - since, col(Meeting.attendance_confirmed_at).is_not(None))
+    )
+    rates: dict[int, MemberRate] = {}
+    for invitation, member in rows.all():
+        state = attendance_of(invitation)
+        if invitation.exempt and state is not Attendance.PRESENT:
+            continue  # an exempt member (miễn sinh hoạt) did not have to come
+        rate = rates.setdefault(member.id or 0, MemberRate(member.full_name))
+        rate.meetings += 1
+        rate.present += state is Attendance.PRESENT
+        rate.excused += state is Attendance.EXCUSED
+        rate.absent += state is Attendance.ABSENT
+    return sorted(rates.values(), key=lambda r: (r.rate, r.name))
+
+
+async def meetings_managed(
+    session: AsyncSession, actor: Member, now: datetime | None = None, limit: int = 10
+) -> list[Meeting]:
+    """The meetings of the actor's branch (every branch for committee leaders): upcoming first,
+    then the latest past ones."""
+    now = now or utcnow()
+    query = select(Meeting).where(col(Meeting.status) != MeetingStatus.CANCELLED)
+    if actor.committee_role not in (Role.SECRETARY, Role.DEPUTY_SECRETARY):
+        query = query.where(Meeting.branch_id == actor.branch_id)
+    upcoming = (
+        await session.exec(
+            query.where(col(Meeting.starts_at) >= now - CHECK_IN_AFTER).order_by(col(Meeting.starts_at)).limit(limit)
+        )
+    ).all()
+    past = (
+        await session.exec(
+            query.where(col(Meeting.starts_at) < now - CHECK_IN_AFTER)
+            .order_by(col(Meeting.starts_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    return [*upcoming, *past][:limit]
