@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import re
@@ -15,11 +16,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
+import bot.cli
 import models.tables  # noqa: F401
+from bot.cli.common import one_member
 from bot.invite_sheet import find_font
 from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine
+from models.lookup import branch_by_code
+from models.membership import add_member
+from models.permissions import OPERATOR
 from models.tables import Platform
 from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -216,3 +222,40 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
         run_chibo, "polls", "create", "--branch", "TAY", "--question", "?", "--deadline", "mai", env=env, cwd=tmp_path
     )
     assert bad.returncode == 2 and "--deadline" in bad.stderr
+
+
+# What a command may import from the database libraries: the session's type, nothing to query with.
+_CLI_MAY_IMPORT = {"AsyncSession", "async_sessionmaker"}
+_QUERIES = {"exec", "execute", "get", "scalar", "scalars", "stream"}
+
+
+def test_commands_open_the_database_in_one_place_and_ask_the_domain_for_data() -> None:
+    for module in sorted(Path(bot.cli.__file__).parent.glob("*.py")):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("sqlalchemy", "sqlmodel"):
+                assert {alias.name for alias in node.names} <= _CLI_MAY_IMPORT, (module.name, node.module)
+            if isinstance(node, ast.ImportFrom) and node.module == "models.db":
+                assert module.name == "common.py", f"{module.name} opens the database itself"
+            if isinstance(node, ast.Attribute) and node.attr in _QUERIES:
+                assert not (isinstance(node.value, ast.Name) and node.value.id == "session"), (
+                    f"{module.name}:{node.lineno} runs its own query"
+                )
+
+
+async def test_a_member_is_named_by_id_card_number_or_full_name_in_any_case(runtime: Runtime, demo: Demo) -> None:
+    async with runtime.sessions() as session, session.begin():
+        by_name, branch = await one_member(session, "mai Văn sơn")
+        assert by_name.full_name == "Mai Văn Sơn" and branch.code == "TAY"
+        assert (await one_member(session, str(by_name.id)))[0].id == by_name.id
+        assert (await one_member(session, by_name.card_number or ""))[0].id == by_name.id
+        with pytest.raises(LookupError, match="no member matches 'Ai đó'"):
+            await one_member(session, "Ai đó")
+        dong = await branch_by_code(session, "DONG")
+        assert dong is not None and dong.id is not None and await branch_by_code(session, "NOPE") is None
+        namesake = await add_member(session, OPERATOR, dong.id, {"full_name": "Mai Văn Sơn"})
+        with pytest.raises(LookupError) as several:
+            await one_member(session, "Mai Văn Sơn")
+        message = several.value.args[0]
+        assert f"#{by_name.id} Mai Văn Sơn (Chi bộ thôn Tây)" in message and f"#{namesake.id} Mai Văn Sơn" in message
+        assert message.endswith("give the id")

@@ -1,31 +1,21 @@
-"""The operator's commands for keeping chibo running for years: ``chibo backup``, ``chibo restore``,
-``chibo db copy`` and ``chibo db upgrade --check`` (the logic is in ``bot/dbops.py``)."""
+"""The operator's commands for keeping chibo running for years: ``chibo db upgrade [--check]``,
+``chibo db copy``, ``chibo backup`` and ``chibo restore`` (the logic is in ``bot/dbops.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
+from bot.cli.common import Result, settings_or_exit
 from bot.dbops import OperationError, backup, copy_database, pending_migrations, restore
-from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.migrate import upgrade
+from bot.settings import Settings
 
-Result = TypeVar("Result")
-
-
-def settings_or_exit() -> Settings:
-    """The settings, logging configured; a bad one ends the command naming it (exit 2)."""
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        typer.echo(f"chibo: bad setting: {error}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def _run(work: Coroutine[Any, Any, Result]) -> Result:
@@ -50,8 +40,11 @@ def restore_command(file: Annotated[Path, typer.Argument(help="a file written by
     typer.echo(f"chibo: restored {file}; the database is up to date")
 
 
+@db_app.command("copy")
 def copy_command(
-    to: Annotated[str, typer.Option("--to", help="the database to copy into, e.g. postgresql+asyncpg://user:pass@host/db")],
+    to: Annotated[
+        str, typer.Option("--to", help="the database to copy into, e.g. postgresql+asyncpg://user:pass@host/db")
+    ],
 ) -> None:
     """Copy every table of the configured database into another, empty one (SQLite to PostgreSQL)."""
     settings = settings_or_exit()
@@ -61,7 +54,19 @@ def copy_command(
     typer.echo(f"chibo: copied {sum(copied.values()):,} rows; point CHIBO_DATABASE_URL at the new database")
 
 
-def check_upgrade(settings: Settings) -> int:
+@db_app.command("upgrade")
+def db_upgrade(
+    check: Annotated[bool, typer.Option("--check", help="only say which migrations would run")] = False,
+) -> None:
+    """Create or update the database schema."""
+    settings = settings_or_exit()
+    if check:
+        raise typer.Exit(_check_upgrade(settings))
+    asyncio.run(upgrade(settings.database_url))
+    typer.echo("chibo: database is up to date")
+
+
+def _check_upgrade(settings: Settings) -> int:
     """Print what ``chibo db upgrade`` would run; the exit status is 1 when something would."""
     pending = _run(pending_migrations(settings.database_url))
     if not pending.revisions:
@@ -73,7 +78,7 @@ def check_upgrade(settings: Settings) -> int:
     return 1
 
 
-def register(app: typer.Typer, db_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
-    db_app.command("copy")(copy_command)

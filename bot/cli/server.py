@@ -1,0 +1,45 @@
+"""Running chibo: ``chibo serve`` and ``chibo demo``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.cli.common import run, settings_or_exit
+from bot.cli.members import print_invites
+from bot.demo import seed_demo
+from bot.migrate import upgrade
+from bot.settings import Settings
+from models.invites import IssuedInvite, issue_unlinked_invites
+
+
+def _serve(settings: Settings) -> None:
+    from webhooks.app import create_app  # the web stack loads only for the commands that serve
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def serve() -> None:
+    """Apply migrations, then run the web service, the web chat and the enabled platforms."""
+    _serve(settings_or_exit())
+
+
+def demo() -> None:
+    """Seed the demo commune (once), print an invite code per member, then serve."""
+    settings = settings_or_exit()
+    asyncio.run(upgrade(settings.database_url))
+
+    async def seed_and_invite(session: AsyncSession) -> list[IssuedInvite]:
+        await seed_demo(session)
+        return await issue_unlinked_invites(session)
+
+    print_invites(run(settings, seed_and_invite, write=True), settings)
+    _serve(settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(demo)
