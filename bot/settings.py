@@ -1,4 +1,7 @@
-"""Every setting chibo reads, from the environment (prefix ``CHIBO_``) or a ``.env`` file."""
+"""Every setting chibo reads, from the environment (prefix ``CHIBO_``) or a ``.env`` file.
+
+Reading them imports no channel adapter: what a platform's settings need to know of it (official
+addresses, limits) comes from its spec in ``bot/channels/specs/``."""
 
 from __future__ import annotations
 
@@ -14,12 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
-from bot.channels import zalo_bot, zalo_oa
+from bot.channels.registry import CHANNELS
+from bot.channels.specs import telegram, zalo_bot, zalo_oa
 
 SUPPORTED_LOCALES = ("vi", "en")
-OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # <bot id>:<secret>; it goes into the URL path, so no slash, query, fragment or space.
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./chibo.db"
     redis_url: str | None = None
     telegram_token: str | None = None
-    telegram_api_base: AnyHttpUrl = AnyHttpUrl(OFFICIAL_TELEGRAM_API)
+    telegram_api_base: AnyHttpUrl = AnyHttpUrl(telegram.OFFICIAL_API_BASE)
     # None means "polling when a token is set, else off"; resolved in the validator below.
     telegram_mode: TelegramMode | None = None
     public_url: AnyHttpUrl | None = None
@@ -259,7 +261,7 @@ class Settings(BaseSettings):
 
     def platform_rates(self) -> dict[str, float]:
         """Messages/second each platform allows this bot."""
-        return {"telegram": self.broadcast_rate, "zalo_bot": self.zalo_bot_rate, "zalo_oa": self.zalo_oa_rate}
+        return {channel.key: rate for channel in CHANNELS if (rate := channel.rate(self)) is not None}
 
     @property
     def nudge_interval(self) -> timedelta:
@@ -291,6 +293,8 @@ class SettingsError(Exception):
 
 
 def _default_ballot_key_file(database_url: str) -> Path:
+    from sqlalchemy.engine import make_url  # SQLAlchemy takes half a second to import: only when needed
+
     database = make_url(database_url).database
     if database_url.startswith("sqlite") and database and database != ":memory:":
         return Path(database).with_suffix(".ballot-key")

@@ -261,7 +261,7 @@ async def test_redis_down_means_try_again_later_not_a_crash(runtime: Runtime, fa
         store = RedisMenuStore(redis)
         with pytest.raises(zalo_bot.MenuStoreUnavailable):
             await store.recall("c")
-        sender = ZaloBotSender(client, store, runtime.sessions, runtime.catalogs)
+        sender = ZaloBotSender(client, store, runtime.catalogs)
         with pytest.raises(Transient):  # retried later, and not sent with numbers nobody could read back
             await sender.send("c", Reply("menu", menu=((Button("A", "me"),),)))
         assert fake_zalo.sent == []
@@ -282,7 +282,7 @@ class Sending:
 @pytest.fixture
 async def sending(runtime: Runtime, fake_zalo: FakeZaloBot) -> AsyncIterator[Sending]:
     client = ZaloBotClient(TOKEN, fake_zalo.url)
-    sender = ZaloBotSender(client, DatabaseMenuStore(runtime.sessions), runtime.sessions, runtime.catalogs)
+    sender = ZaloBotSender(client, DatabaseMenuStore(runtime.sessions), runtime.catalogs)
     yield Sending(runtime, fake_zalo, client, sender)
     await client.aclose()
 
@@ -332,9 +332,9 @@ async def test_send_errors_map_to_the_delivery_rules(sending: Sending) -> None:
         assert failed.value.code is None and TOKEN not in str(failed.value)
         assert failed.value.__cause__ is None and failed.value.__suppress_context__
         with pytest.raises(Transient):
-            await ZaloBotSender(
-                offline, DatabaseMenuStore(sending.runtime.sessions), sending.runtime.sessions, sending.runtime.catalogs
-            ).send("c", Reply("xin chào"))
+            await ZaloBotSender(offline, DatabaseMenuStore(sending.runtime.sessions), sending.runtime.catalogs).send(
+                "c", Reply("xin chào")
+            )
     finally:
         await offline.aclose()
 
