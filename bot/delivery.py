@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.channels.base import Rejected, RetryLater, Sender, SendError, Transient, Unreachable
+# The send outcomes and the Sender are the channel contract's; re-exported where the worker's users find them.
+from bot.channels.base import Rejected as Rejected
+from bot.channels.base import RetryLater as RetryLater
+from bot.channels.base import Sender as Sender
+from bot.channels.base import SendError as SendError
+from bot.channels.base import Transient as Transient
+from bot.channels.base import Unreachable as Unreachable
 from bot.channels.registry import titles
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
@@ -32,19 +38,6 @@ from models.invites import fill_in_code
 from models.notices import push_identities
 from models.reachability import locales
 from models.tables import ChannelAlert, ChannelIdentity, Member, OutboxMessage, OutboxStatus, Platform, Role, utcnow
-
-# The contract's send outcomes, where the worker's users have always found them.
-__all__ = [
-    "ChannelWatch",
-    "DeliveryWorker",
-    "Rejected",
-    "RetryLater",
-    "SendError",
-    "Sender",
-    "Transient",
-    "Unreachable",
-    "backoff_seconds",
-]
 
 log = logging.getLogger(__name__)
 

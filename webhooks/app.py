@@ -11,7 +11,7 @@ import math
 import mimetypes
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from html import escape
 from pathlib import Path
@@ -118,9 +118,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate: bool = True) -> FastAPI:
-    """The chibo web service. ``engine`` lets tests hand in their database; ``migrate`` applies
-    the Alembic migrations on start, as ``chibo serve`` does."""
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    migrate: bool = True,
+    channels: Sequence[Channel] = CHANNELS,
+) -> FastAPI:
+    """The chibo web service, speaking on each enabled platform of ``channels`` (the registry).
+    ``engine`` lets tests hand in their database; ``migrate`` applies the Alembic migrations on
+    start, as ``chibo serve`` does."""
     runtime = Runtime.create(settings, engine)
     count_database_errors(runtime.metrics, runtime.engine)
 
@@ -130,7 +137,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             await upgrade(settings.database_url)
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
         # Each enabled platform, opened: only now are their adapters imported.
-        connections: dict[str, Connection] = {c.key: c.open(runtime, redis) for c in CHANNELS if c.enabled(settings)}
+        connections: dict[str, Connection] = {c.key: c.open(runtime, redis) for c in channels if c.enabled(settings)}
         app.state.connections = connections
         app.state.webhooks = {key: c.webhook for key, c in connections.items() if c.webhook is not None}
         senders: dict[Platform, Sender] = {
@@ -201,7 +208,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
     app.state.connections = {}
     app.state.webhooks = {}
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for channel in CHANNELS:
+    for channel in channels:
         if channel.webhook_path is not None:
             _add_webhook(app, channel)
     _add_web_chat(app, runtime)

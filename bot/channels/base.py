@@ -1,7 +1,7 @@
 """The channel contract: what the app, the settings and delivery know of a platform.
 
-A platform is described by a ``Channel`` (a light object in ``bot/channels/specs/``: its limits,
-whether the settings enable it, its webhook path) and implemented by its adapter module, which
+A platform is described by a ``Channel`` (a light object in ``bot/channels/specs/``, beside its
+settings: its limits, whether the settings enable it, its webhook path) and implemented by its adapter module, which
 ``Channel.open`` imports only when the platform is enabled. ``open`` gives a ``Connection``: the
 sender the delivery worker uses, the webhook that takes the platform's POSTs or the polling loop
 that fetches its updates, and ``start``/``stop``. This module imports nothing heavy, so the
@@ -14,6 +14,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from pydantic import AnyHttpUrl, BaseModel
+
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from redis.asyncio import Redis
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.settings import Settings
     from handlers.contract import Reply
+
+
+class PublicAddress(BaseModel):
+    """The settings every channel may read: the service's public address, where platforms post
+    their webhooks (and the address invite sheets print)."""
+
+    public_url: AnyHttpUrl | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Every platform chibo speaks, in one list: the app opens each enabled one, the settings read
-their rates, delivery their names.
+"""Every platform chibo speaks, in one list: the app opens each enabled one, the settings are made
+of their settings, delivery names them from it.
 
-Adding a platform (Web Push, say) is one adapter module in ``bot/channels/`` that implements the
-``Connection`` contract (``bot/channels/base.py``), its small spec in ``bot/channels/specs/``
-(name, limits, what enables it, ``open``), and one line here. Nothing else names platforms.
+Adding a platform (Web Push, say): its adapter module in ``bot/channels/`` (a ``Connection``, see
+``bot/channels/base.py``), its spec in ``bot/channels/specs/`` (its settings, limits, what enables
+it, ``open``), and its entry here, in CHANNELS and ChannelSettings (and its value in
+``models.tables.Platform``, where rows name it). Nothing else names platforms.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ CHANNELS: tuple[Channel, ...] = (
     zalo_oa.CHANNEL,
     web.CHANNEL,
 )
+
+
+class ChannelSettings(telegram.TelegramSettings, zalo_bot.ZaloBotSettings, zalo_oa.ZaloOaSettings):
+    """Every channel's settings, part of bot.settings.Settings."""
 
 
 def titles() -> dict[str, str]:

@@ -43,10 +43,10 @@ from pydantic import ValidationError
 from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable
 from bot.channels.specs.telegram import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.channels.specs.telegram import WEBHOOK_PATH as WEBHOOK_PATH
+from bot.channels.specs.telegram import TelegramMode
 from bot.channels.text import split_text
 from bot.charts import bar_chart_png
 from bot.runtime import Runtime
-from bot.settings import TelegramMode
 from handlers.contract import Attachment, Document, Inbound, Reply
 from models.db import is_database_unavailable
 from models.tables import Platform

@@ -35,8 +35,8 @@ from bot.channels.base import Polling, Refused, Rejected, RetryLater, SendError,
 from bot.channels.specs.zalo_bot import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.channels.specs.zalo_bot import OFFICIAL_API_BASE as OFFICIAL_API_BASE
 from bot.channels.specs.zalo_bot import WEBHOOK_PATH as WEBHOOK_PATH
+from bot.channels.specs.zalo_bot import ZaloBotMode
 from bot.channels.text import split_text
-from bot.settings import ZaloBotMode
 from handlers.contract import Button, Catalogs, Inbound, Reply, Translator
 from models.db import is_database_unavailable
 from models.roster import fold
