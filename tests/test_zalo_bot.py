@@ -178,6 +178,19 @@ def test_choice_payload_reads_numbers_and_label_words() -> None:
     assert choice_payload("same", [Button("Same", "a"), Button("same", "b")]) is None  # ambiguous
 
 
+def test_a_number_on_no_open_menu_arrives_as_a_stale_button_not_a_payload() -> None:
+    message = zalo_bot.ZaloMessage.model_validate(
+        {"message_id": "m1", "from": {"id": "u1"}, "chat": {"id": "c1", "chat_type": "PRIVATE"}, "text": "7"}
+    )
+    stale = zalo_bot.inbound_from_message(message, [])
+    assert stale.stale_button and stale.payload is None and stale.text is None
+    menu = Menu(1, (Button("A", "me"),), False, utcnow())
+    chosen = zalo_bot.inbound_from_message(message.model_copy(update={"text": "1"}), [menu])
+    assert chosen.payload == "me" and not chosen.stale_button and chosen.text is None
+    typed = zalo_bot.inbound_from_message(message.model_copy(update={"text": "xin chào"}), [menu])
+    assert typed.text == "xin chào" and typed.payload is None and not typed.stale_button
+
+
 async def _show(store: MenuStore, chat: str, choices: list[Button], pushed: bool = False) -> list[Menu]:
     now = utcnow()
     return await store.change(chat, lambda menus: place(menus, choices, pushed, now))

@@ -78,12 +78,14 @@ PLATFORM = Platform.ZALO_BOT.value
 MENU_TTL = timedelta(days=30)
 
 
-class _Stale(enum.Enum):
+class StaleChoice(enum.Enum):
+    """What a number on none of the open menus stands for: no payload, a stale button."""
+
     CHOICE = "stale"
 
 
 # A number that is not on the member's open menus: it reaches the handlers as a stale button.
-STALE_CHOICE: Final = _Stale.CHOICE
+STALE_CHOICE: Final = StaleChoice.CHOICE
 REDIS_KEY_PREFIX = "chibo:zalo_bot:menu:"  # + chat id
 _NUMBER = re.compile(r"^(?:so|#)?\s*(\d{1,2})\s*[.)]?$")  # on folded text: "2", "so 2", "#2", "2."
 _WORD = re.compile(r"\w+")
@@ -304,7 +306,7 @@ def typed_number(text: str) -> int | None:
     return None if number is None else int(number.group(1))
 
 
-def choose(text: str, menus: Sequence[Menu]) -> str | Literal[_Stale.CHOICE] | None:
+def choose(text: str, menus: Sequence[Menu]) -> str | Literal[StaleChoice.CHOICE] | None:
     """The payload a typed reply stands for: a number from an open menu, or the words of one label
     on them (without diacritics, any case). STALE_CHOICE for a number on none; None for other text."""
     number = typed_number(text)
@@ -326,7 +328,7 @@ def choose(text: str, menus: Sequence[Menu]) -> str | Literal[_Stale.CHOICE] | N
     return matching.pop() if len(matching) == 1 else None
 
 
-def choice_payload(text: str, choices: Sequence[Button]) -> str | Literal[_Stale.CHOICE] | None:
+def choice_payload(text: str, choices: Sequence[Button]) -> str | Literal[StaleChoice.CHOICE] | None:
     """The same, for one menu numbered from 1."""
     return choose(text, [Menu(1, tuple(choices), False, utcnow())])
 
