@@ -14,23 +14,30 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import insert, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# The send outcomes and the Sender are the channel contract's; re-exported where the worker's users find them.
+from bot.channels.base import Rejected as Rejected
+from bot.channels.base import RetryLater as RetryLater
+from bot.channels.base import Sender as Sender
+from bot.channels.base import SendError as SendError
+from bot.channels.base import Transient as Transient
+from bot.channels.base import Unreachable as Unreachable
+from bot.channels.registry import titles
+from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
 from models.invites import fill_in_code
 from models.notices import push_identities
+from models.reachability import locales
 from models.tables import ChannelAlert, ChannelIdentity, Member, OutboxMessage, OutboxStatus, Platform, Role, utcnow
-
-if TYPE_CHECKING:  # bot.i18n reads the settings, which import the channels, which import this module
-    from bot.i18n import Catalogs
 
 log = logging.getLogger(__name__)
 
@@ -49,35 +56,7 @@ FLUSH_ROWS = 100
 ALERT_FAILURES = 10
 ALERT_WINDOW = timedelta(minutes=15)
 ALERT_QUIET = timedelta(days=1)
-CHANNEL_NAMES = {Platform.TELEGRAM: "Telegram", Platform.ZALO_BOT: "Zalo", Platform.ZALO_OA: "Zalo OA"}
-
-
-class SendError(Exception):
-    """A send that did not go through; the subclass says what to do about it."""
-
-
-class RetryLater(SendError):
-    """The platform asked us to slow down (HTTP 429): wait exactly ``after`` seconds."""
-
-    def __init__(self, after: float) -> None:
-        super().__init__(f"rate limited, retry after {after}s")
-        self.after = after
-
-
-class Unreachable(SendError):
-    """The member blocked the bot or left: never retry, mark them unreachable."""
-
-
-class Rejected(SendError):
-    """The platform refused this message for good (HTTP 400): retrying cannot help."""
-
-
-class Transient(SendError):
-    """A network error or a 5xx: retry with backoff."""
-
-
-class Sender(Protocol):
-    async def send(self, chat_id: str, reply: Reply) -> None: ...
+CHANNEL_NAMES = titles()
 
 
 class ChannelWatch:
@@ -161,7 +140,7 @@ class ChannelWatch:
                     "minutes. Members may not be receiving notices, ballots or reminders there. Please ask "
                     "the person who runs the server to check it."
                 ).format(
-                    channel=CHANNEL_NAMES.get(platform, platform.value),
+                    channel=CHANNEL_NAMES.get(platform.value, platform.value),
                     failures=failures,
                     minutes=int(self._window.total_seconds() // 60),
                 )
@@ -256,7 +235,7 @@ class DeliveryWorker:
     async def drain_once(self) -> int:
         """Claim a batch of due messages and send them; the number claimed."""
         await self._flush()  # sent rows a failed flush kept: recorded before anything is claimed again
-        rows = await self._claim()
+        rows, languages = await self._claim()
         if not rows:
             return 0
         chats: dict[tuple[Platform, str], list[OutboxMessage]] = defaultdict(list)
@@ -265,7 +244,9 @@ class DeliveryWorker:
         done = asyncio.Event()
         flusher = asyncio.create_task(self._flush_periodically(done))
         try:
-            await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in chats.values()))
+            await asyncio.gather(
+                *(self._send_chat(chat_rows, languages.get(chat)) for chat, chat_rows in chats.items())
+            )
         finally:
             # Not cancelled: a flush cut off mid-write would leave sent rows to be sent again.
             done.set()
@@ -273,7 +254,7 @@ class DeliveryWorker:
             await self._flush()
         return len(rows)
 
-    async def _send_chat(self, rows: list[OutboxMessage]) -> None:
+    async def _send_chat(self, rows: list[OutboxMessage], locale: str | None) -> None:
         """One chat's rows, in order; after a row that must wait, the rest wait too (order)."""
         for index, row in enumerate(rows):
             if self._stopping:
@@ -289,12 +270,13 @@ class DeliveryWorker:
                 if self._stopping or lease_ending:
                     await self._release(rows[index:])
                     return
-                delivered = await self._deliver(row)
+                delivered = await self._deliver(row, locale)
             if not delivered:
                 await self._release(rows[index + 1 :])
                 return
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> tuple[list[OutboxMessage], dict[tuple[Platform, str], str]]:
+        """Claim due rows; with the language of each chat they go to."""
         now = utcnow()
         platforms = list(self._senders)
         async with self._sessions() as session, session.begin():
@@ -317,7 +299,7 @@ class DeliveryWorker:
             # claim every due row instead of one batch. The claim re-checks what the choice saw.
             chosen = list((await session.exec(due)).all())
             if not chosen:
-                return []
+                return [], {}
             claimed = await session.exec(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(chosen), col(OutboxMessage.status) == OutboxStatus.PENDING)
@@ -327,13 +309,14 @@ class DeliveryWorker:
             )
             ids = sorted(claimed.scalars().all())
             if not ids:
-                return []
+                return [], {}
             result = await session.exec(
                 select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
             )
-            return list(result.all())
+            rows = list(result.all())
+            return rows, await locales(session, {(row.platform, row.chat_id) for row in rows})
 
-    async def _deliver(self, row: OutboxMessage) -> bool:
+    async def _deliver(self, row: OutboxMessage, locale: str | None) -> bool:
         """Send one row; True when it is done with (sent or failed for good), False when it waits."""
         platform = row.platform.value
         try:
@@ -341,7 +324,7 @@ class DeliveryWorker:
             reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
             if reply.invite_for is not None:
                 reply = await self._with_invite_code(reply, reply.invite_for)
-            await self._senders[row.platform].send(row.chat_id, reply)
+            await self._senders[row.platform].send(row.chat_id, reply, locale)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
             # everyone on the platform waits exactly as long as asked.

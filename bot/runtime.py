@@ -17,9 +17,11 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
-from models.db import create_engine, insert_ignoring_conflict, session_factory, table_of
+from models import reachability
+from models.db import create_engine, session_factory, table_of
 from models.invites import fill_in_code
-from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, ProcessedUpdate, utcnow
+from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
+from models.updates import first_delivery
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
@@ -95,11 +97,8 @@ class Runtime:
         platform = inbound.platform.value
         started = time.perf_counter()
         async with self.sessions() as session, session.begin():
-            # The de-duplication row comes first: on SQLite that write takes the lock at once,
-            # so two deliveries of one update queue up instead of deadlocking.
-            if update_key is not None and not await insert_ignoring_conflict(
-                session, ProcessedUpdate, platform=platform, update_key=update_key, processed_at=utcnow()
-            ):
+            # The de-duplication row comes first (see first_delivery).
+            if update_key is not None and not await first_delivery(session, inbound.platform, update_key):
                 earlier = (
                     await session.exec(
                         select(ProcessedUpdate.result).where(
@@ -152,3 +151,13 @@ class Runtime:
         if not answer_inline and replies:
             self.on_outbox()
         return Processed(replies)
+
+    async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:
+        """The person left chibo's chat on ``platform`` (unfollowed), once per ``update_key``.
+        Database errors propagate: the platform delivers the event again."""
+        async with self.sessions() as session, session.begin():
+            recorded = await reachability.left(session, platform, platform_user_id, update_key)
+        if not recorded:
+            self.metrics.updates_rejected.labels(platform.value, "duplicate").inc()
+            return
+        self.metrics.updates_handled.labels(platform.value).inc()

@@ -1,10 +1,12 @@
-"""Every setting chibo reads, from the environment (prefix ``CHIBO_``) or a ``.env`` file."""
+"""Every setting chibo reads, from the environment (prefix ``CHIBO_``) or a ``.env`` file.
+
+Each channel's settings are its spec's (``bot/channels/specs/``), gathered in
+``bot.channels.registry.ChannelSettings``: reading the settings imports no channel adapter."""
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 from datetime import timedelta
 from enum import StrEnum
@@ -12,38 +14,13 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
-from bot.channels import zalo_bot, zalo_oa
+from bot.channels.registry import CHANNELS, ChannelSettings
 
 SUPPORTED_LOCALES = ("vi", "en")
-OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
-_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
-# <bot id>:<secret>; it goes into the URL path, so no slash, query, fragment or space.
-_ZALO_BOT_TOKEN = re.compile(r"^\d+:[^\s/?#]+$")
-_ZALO_BOT_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{zalo_bot.SECRET_MIN_LENGTH},{zalo_bot.SECRET_MAX_LENGTH}}}$")
-_ZALO_OA_APP_ID = re.compile(r"^\d{1,64}$")
 BALLOT_KEY_MIN_LENGTH = 32
-
-
-class TelegramMode(StrEnum):
-    POLLING = "polling"
-    WEBHOOK = "webhook"
-    OFF = "off"
-
-
-class ZaloBotMode(StrEnum):
-    POLLING = "polling"
-    WEBHOOK = "webhook"
-    OFF = "off"
-
-
-class ZaloOaMode(StrEnum):
-    ON = "on"
-    OFF = "off"
 
 
 class LogFormat(StrEnum):
@@ -51,36 +28,11 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-class Settings(BaseSettings):
+class Settings(ChannelSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHIBO_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./chibo.db"
     redis_url: str | None = None
-    telegram_token: str | None = None
-    telegram_api_base: AnyHttpUrl = AnyHttpUrl(OFFICIAL_TELEGRAM_API)
-    # None means "polling when a token is set, else off"; resolved in the validator below.
-    telegram_mode: TelegramMode | None = None
-    public_url: AnyHttpUrl | None = None
-    webhook_secret: str | None = None
-    zalo_bot_token: str | None = None
-    zalo_bot_api_base: AnyHttpUrl = AnyHttpUrl(zalo_bot.OFFICIAL_API_BASE)
-    # None means "polling when a token is set, else off", as for Telegram.
-    zalo_bot_mode: ZaloBotMode | None = None
-    zalo_bot_secret: str | None = None
-    # Messages per second for the shared rate limiter.
-    zalo_bot_rate: Annotated[float, Field(gt=0)] = 10.0
-    # The Zalo Official Account: the app (developers.zalo.me) linked to the OA, the OA's secret key
-    # (webhook signatures), the app secret (token refresh) and the first refresh token, used only
-    # while the database holds none (Zalo changes it on every refresh; the database keeps the newest).
-    zalo_oa_app_id: str | None = None
-    zalo_oa_secret_key: str | None = None
-    zalo_oa_app_secret: str | None = None
-    zalo_oa_refresh_token: str | None = None
-    zalo_oa_api_base: AnyHttpUrl = AnyHttpUrl(zalo_oa.OFFICIAL_API_BASE)
-    zalo_oa_oauth_base: AnyHttpUrl = AnyHttpUrl(zalo_oa.OFFICIAL_OAUTH_BASE)
-    # None means "on when an app id is set, else off".
-    zalo_oa_mode: ZaloOaMode | None = None
-    zalo_oa_rate: Annotated[float, Field(gt=0)] = 10.0
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     locale: str = "vi"
@@ -128,46 +80,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
-    @field_validator("telegram_token")
-    @classmethod
-    def _token_shape(cls, value: str | None) -> str | None:
-        if value and not _TELEGRAM_TOKEN.match(value):
-            raise ValueError("is not a Telegram bot token (expected <digits>:<secret> from @BotFather)")
-        return value or None
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _secret_shape(cls, value: str | None) -> str | None:
-        # Telegram accepts 1-256 characters of A-Z a-z 0-9 _ - for secret_token.
-        if value and not _SECRET_TOKEN.match(value):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
-        return value or None
-
-    @field_validator("zalo_bot_token")
-    @classmethod
-    def _zalo_bot_token_shape(cls, value: str | None) -> str | None:
-        if value and not _ZALO_BOT_TOKEN.match(value):
-            raise ValueError("is not a Zalo bot token (expected <digits>:<secret> from the Zalo Bot Manager)")
-        return value or None
-
-    @field_validator("zalo_bot_secret")
-    @classmethod
-    def _zalo_bot_secret_shape(cls, value: str | None) -> str | None:
-        if value and not _ZALO_BOT_SECRET.match(value):
-            raise ValueError(
-                f"must be {zalo_bot.SECRET_MIN_LENGTH}-{zalo_bot.SECRET_MAX_LENGTH} characters "
-                "of A-Z, a-z, 0-9, _ and -"
-            )
-        return value or None
-
-    @field_validator("zalo_oa_app_id")
-    @classmethod
-    def _zalo_oa_app_id_shape(cls, value: str | None) -> str | None:
-        if value and not _ZALO_OA_APP_ID.match(value):
-            raise ValueError("is not a Zalo app id (digits, from developers.zalo.me)")
-        return value or None
-
-    @field_validator("zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token", "metrics_token")
+    @field_validator("metrics_token")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
@@ -197,43 +110,6 @@ class Settings(BaseSettings):
             raise ValueError("is not a known IANA time zone, e.g. Asia/Ho_Chi_Minh") from None
         return value
 
-    @model_validator(mode="after")
-    def _resolve_telegram_mode(self) -> Settings:
-        if self.telegram_mode is None:
-            self.telegram_mode = TelegramMode.POLLING if self.telegram_token else TelegramMode.OFF
-        if self.telegram_mode is not TelegramMode.OFF and not self.telegram_token:
-            raise ValueError("CHIBO_TELEGRAM_MODE needs CHIBO_TELEGRAM_TOKEN")
-        if self.telegram_mode is TelegramMode.WEBHOOK:
-            if self.public_url is None or self.public_url.scheme != "https":
-                raise ValueError("CHIBO_TELEGRAM_MODE=webhook needs CHIBO_PUBLIC_URL, an https:// address")
-            if not self.webhook_secret:
-                raise ValueError("CHIBO_TELEGRAM_MODE=webhook needs CHIBO_WEBHOOK_SECRET")
-        return self
-
-    @model_validator(mode="after")
-    def _resolve_zalo_bot_mode(self) -> Settings:
-        if self.zalo_bot_mode is None:
-            self.zalo_bot_mode = ZaloBotMode.POLLING if self.zalo_bot_token else ZaloBotMode.OFF
-        if self.zalo_bot_mode is not ZaloBotMode.OFF and not self.zalo_bot_token:
-            raise ValueError("CHIBO_ZALO_BOT_MODE needs CHIBO_ZALO_BOT_TOKEN")
-        if self.zalo_bot_mode is ZaloBotMode.WEBHOOK:
-            # Zalo calls only public https addresses.
-            if self.public_url is None or self.public_url.scheme != "https":
-                raise ValueError("CHIBO_ZALO_BOT_MODE=webhook needs CHIBO_PUBLIC_URL, an https:// address")
-            if not self.zalo_bot_secret:
-                raise ValueError("CHIBO_ZALO_BOT_MODE=webhook needs CHIBO_ZALO_BOT_SECRET")
-        return self
-
-    @model_validator(mode="after")
-    def _resolve_zalo_oa_mode(self) -> Settings:
-        if self.zalo_oa_mode is None:
-            self.zalo_oa_mode = ZaloOaMode.ON if self.zalo_oa_app_id else ZaloOaMode.OFF
-        if self.zalo_oa_mode is ZaloOaMode.ON:
-            for name in ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_app_secret"):
-                if not getattr(self, name):
-                    raise ValueError(f"CHIBO_ZALO_OA_MODE=on needs CHIBO_{name.upper()}")
-        return self
-
     def ballot_secret(self) -> bytes:
         """The secret ballot key: CHIBO_BALLOT_KEY, else the key file, made now if there is none."""
         if self.ballot_key is not None:
@@ -259,7 +135,7 @@ class Settings(BaseSettings):
 
     def platform_rates(self) -> dict[str, float]:
         """Messages/second each platform allows this bot."""
-        return {"telegram": self.broadcast_rate, "zalo_bot": self.zalo_bot_rate, "zalo_oa": self.zalo_oa_rate}
+        return {channel.key: rate for channel in CHANNELS if (rate := channel.rate(self)) is not None}
 
     @property
     def nudge_interval(self) -> timedelta:
@@ -273,24 +149,14 @@ class Settings(BaseSettings):
     def invite_window(self) -> timedelta:
         return timedelta(minutes=self.invite_window_minutes)
 
-    @property
-    def telegram_enabled(self) -> bool:
-        return self.telegram_mode is not TelegramMode.OFF
-
-    @property
-    def zalo_bot_enabled(self) -> bool:
-        return self.zalo_bot_mode is not ZaloBotMode.OFF
-
-    @property
-    def zalo_oa_enabled(self) -> bool:
-        return self.zalo_oa_mode is ZaloOaMode.ON
-
 
 class SettingsError(Exception):
     """A bad setting, explained in one line that names the variable."""
 
 
 def _default_ballot_key_file(database_url: str) -> Path:
+    from sqlalchemy.engine import make_url  # SQLAlchemy takes half a second to import: only when needed
+
     database = make_url(database_url).database
     if database_url.startswith("sqlite") and database and database != ":memory:":
         return Path(database).with_suffix(".ballot-key")

@@ -36,6 +36,8 @@ class Inbound:
     attachment: Attachment | None = None
     # The message whose button was tapped, where the platform says (Telegram): a reply can edit it.
     source_message_id: str | None = None
+    # A choice the platform knows is no longer offered (a Zalo number not on any open menu): a stale button.
+    stale_button: bool = False
 
 
 @dataclass(frozen=True)

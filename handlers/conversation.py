@@ -88,6 +88,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
             return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
+    if inbound.stale_button:
+        return _stale_button(ctx)
     if inbound.payload is not None and actions.is_known(inbound.payload):
         try:
             typed = actions.decode(inbound.payload)

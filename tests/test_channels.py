@@ -272,9 +272,9 @@ class ZaloOaDriver(Driving[FakeZaloOa]):
 async def _served(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     app = create_app(settings, migrate=False)
     async for server in serve_app(app):
-        if app.state.zalo_oa is not None:
+        if "zalo_oa" in app.state.connections:
             # The token refresh on start is over before the member writes (no send waits for it).
-            await app.state.zalo_oa.tokens.access_token()
+            await app.state.connections["zalo_oa"].tokens.access_token()
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             yield app.state.runtime, client
 

@@ -156,11 +156,11 @@ class _Surprising:
     def __init__(self, inner: TelegramSender) -> None:
         self.inner, self.failed = inner, set[str]()
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         if chat_id not in self.failed:
             self.failed.add(chat_id)
             raise RuntimeError("decoder exploded")
-        await self.inner.send(chat_id, reply)
+        await self.inner.send(chat_id, reply, locale)
 
 
 async def test_an_unexpected_error_is_retried_and_delivery_goes_on(

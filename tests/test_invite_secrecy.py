@@ -30,7 +30,7 @@ class _Collecting:
     def __init__(self) -> None:
         self.sent: list[tuple[str, Reply]] = []
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         self.sent.append((chat_id, reply))
 
 

@@ -338,12 +338,12 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         self.sent.append((chat_id, reply.text))
 
 
 class Broken:
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         raise Transient("503 Service Unavailable")
 
 

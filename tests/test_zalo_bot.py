@@ -178,6 +178,19 @@ def test_choice_payload_reads_numbers_and_label_words() -> None:
     assert choice_payload("same", [Button("Same", "a"), Button("same", "b")]) is None  # ambiguous
 
 
+def test_a_number_on_no_open_menu_arrives_as_a_stale_button_not_a_payload() -> None:
+    message = zalo_bot.ZaloMessage.model_validate(
+        {"message_id": "m1", "from": {"id": "u1"}, "chat": {"id": "c1", "chat_type": "PRIVATE"}, "text": "7"}
+    )
+    stale = zalo_bot.inbound_from_message(message, [])
+    assert stale.stale_button and stale.payload is None and stale.text is None
+    menu = Menu(1, (Button("A", "me"),), False, utcnow())
+    chosen = zalo_bot.inbound_from_message(message.model_copy(update={"text": "1"}), [menu])
+    assert chosen.payload == "me" and not chosen.stale_button and chosen.text is None
+    typed = zalo_bot.inbound_from_message(message.model_copy(update={"text": "xin chào"}), [menu])
+    assert typed.text == "xin chào" and typed.payload is None and not typed.stale_button
+
+
 async def _show(store: MenuStore, chat: str, choices: list[Button], pushed: bool = False) -> list[Menu]:
     now = utcnow()
     return await store.change(chat, lambda menus: place(menus, choices, pushed, now))
@@ -261,7 +274,7 @@ async def test_redis_down_means_try_again_later_not_a_crash(runtime: Runtime, fa
         store = RedisMenuStore(redis)
         with pytest.raises(zalo_bot.MenuStoreUnavailable):
             await store.recall("c")
-        sender = ZaloBotSender(client, store, runtime.sessions, runtime.catalogs)
+        sender = ZaloBotSender(client, store, runtime.catalogs)
         with pytest.raises(Transient):  # retried later, and not sent with numbers nobody could read back
             await sender.send("c", Reply("menu", menu=((Button("A", "me"),),)))
         assert fake_zalo.sent == []
@@ -282,7 +295,7 @@ class Sending:
 @pytest.fixture
 async def sending(runtime: Runtime, fake_zalo: FakeZaloBot) -> AsyncIterator[Sending]:
     client = ZaloBotClient(TOKEN, fake_zalo.url)
-    sender = ZaloBotSender(client, DatabaseMenuStore(runtime.sessions), runtime.sessions, runtime.catalogs)
+    sender = ZaloBotSender(client, DatabaseMenuStore(runtime.sessions), runtime.catalogs)
     yield Sending(runtime, fake_zalo, client, sender)
     await client.aclose()
 
@@ -332,9 +345,9 @@ async def test_send_errors_map_to_the_delivery_rules(sending: Sending) -> None:
         assert failed.value.code is None and TOKEN not in str(failed.value)
         assert failed.value.__cause__ is None and failed.value.__suppress_context__
         with pytest.raises(Transient):
-            await ZaloBotSender(
-                offline, DatabaseMenuStore(sending.runtime.sessions), sending.runtime.sessions, sending.runtime.catalogs
-            ).send("c", Reply("xin chào"))
+            await ZaloBotSender(offline, DatabaseMenuStore(sending.runtime.sessions), sending.runtime.catalogs).send(
+                "c", Reply("xin chào")
+            )
     finally:
         await offline.aclose()
 

@@ -160,7 +160,7 @@ async def webhook(database_url: str, fake_oa: FakeZaloOa) -> AsyncIterator[Webho
         app = create_app(oa_settings(engine_url, fake_oa), engine=engine, migrate=False)
         async for server in serve_app(app):
             # The token refresh on start is over before a test begins (it would race with an outage).
-            await app.state.zalo_oa.tokens.access_token()
+            await app.state.connections["zalo_oa"].tokens.access_token()
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
                 yield Webhook(client, app.state.runtime, fake_oa, outage)
 
@@ -365,7 +365,7 @@ async def sending(runtime: Runtime, fake_oa: FakeZaloOa) -> AsyncIterator[Sendin
     clock = Clock()
     client = ZaloOaClient(fake_oa.url, fake_oa.url)
     tokens = OaTokens(runtime.sessions, client, APP_ID, APP_SECRET, FIRST_REFRESH_TOKEN, clock=clock)
-    sender = ZaloOaSender(client, tokens, runtime.sessions, runtime.catalogs)
+    sender = ZaloOaSender(client, tokens, runtime.catalogs)
     yield Sending(runtime, fake_oa, client, tokens, sender, clock)
     await client.aclose()
 
@@ -412,7 +412,7 @@ async def test_send_errors_map_to_the_delivery_rules(sending: Sending) -> None:
             await offline.send_message("access-x", {"recipient": {"user_id": "c"}, "message": {"text": "x"}})
         assert failed.value.code is None and "access-x" not in str(failed.value)
         assert failed.value.__cause__ is None and failed.value.__suppress_context__
-        offline_sender = ZaloOaSender(offline, sending.tokens, sending.runtime.sessions, sending.runtime.catalogs)
+        offline_sender = ZaloOaSender(offline, sending.tokens, sending.runtime.catalogs)
         with pytest.raises(Transient):
             await offline_sender.send("c", Reply("xin chào"))
     finally:
@@ -514,9 +514,7 @@ async def test_two_processes_do_not_both_refresh(sending: Sending, database_url:
         with pytest.raises(TokenUnavailable, match="another process"):
             await other.access_token()
         with pytest.raises(Transient):
-            await ZaloOaSender(sending.client, other, sending.runtime.sessions, sending.runtime.catalogs).send(
-                "u3", Reply("x")
-            )
+            await ZaloOaSender(sending.client, other, sending.runtime.catalogs).send("u3", Reply("x"))
         assert len(fake.refreshes) == 2
 
         fake.hold_refresh.set()
@@ -564,9 +562,7 @@ async def test_a_crash_after_zalo_rotated_does_not_lock_the_commune_out(sending:
     assert [r["refresh_token"] for r in fake.refreshes] == [FIRST_REFRESH_TOKEN, FIRST_REFRESH_TOKEN]
     row = await sending.row()
     assert row.access_token == token and row.refresh_token in fake.live_refresh_tokens
-    await ZaloOaSender(sending.client, restarted, sending.runtime.sessions, sending.runtime.catalogs).send(
-        "u5", Reply("vẫn gửi được")
-    )
+    await ZaloOaSender(sending.client, restarted, sending.runtime.catalogs).send("u5", Reply("vẫn gửi được"))
     assert fake.sent[-1].text == "vẫn gửi được"
 
 

@@ -11,21 +11,20 @@ import math
 import mimetypes
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from string import Template
 from typing import Annotated, Any
 
-from aiogram.types import Update
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -33,14 +32,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.channels import web, zalo_bot, zalo_oa
-from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, TelegramSender, make_bot
+from bot.channels import web
+from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
+from bot.channels.registry import CHANNELS
 from bot.delivery import ChannelWatch, DeliveryWorker, Sender
 from bot.metrics import count_database_errors, observe_database, watch_scheduler
 from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
-from bot.settings import Settings, TelegramMode, ZaloBotMode
+from bot.settings import Settings
 from handlers.contract import Attachment, Inbound
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
@@ -118,9 +118,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate: bool = True) -> FastAPI:
-    """The chibo web service. ``engine`` lets tests hand in their database; ``migrate`` applies
-    the Alembic migrations on start, as ``chibo serve`` does."""
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    migrate: bool = True,
+    channels: Sequence[Channel] = CHANNELS,
+) -> FastAPI:
+    """The chibo web service, speaking on each enabled platform of ``channels`` (the registry).
+    ``engine`` lets tests hand in their database; ``migrate`` applies the Alembic migrations on
+    start, as ``chibo serve`` does."""
     runtime = Runtime.create(settings, engine)
     count_database_errors(runtime.metrics, runtime.engine)
 
@@ -128,39 +135,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade(settings.database_url)
-        senders: dict[Platform, Sender] = {}
-        tasks: list[asyncio.Task[None]] = []
-        telegram: TelegramChannel | None = None
-        if settings.telegram_enabled:
-            assert settings.telegram_token is not None
-            bot = make_bot(settings.telegram_token, str(settings.telegram_api_base))
-            telegram = TelegramChannel(runtime, bot)
-            senders[Platform.TELEGRAM] = TelegramSender(bot, files=runtime.load_file)
-        app.state.telegram = telegram
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
-        zalo: zalo_bot.ZaloBotChannel | None = None
-        if settings.zalo_bot_enabled:
-            assert settings.zalo_bot_token is not None
-            client = zalo_bot.ZaloBotClient(settings.zalo_bot_token, str(settings.zalo_bot_api_base))
-            menus = zalo_bot.menu_store(redis, runtime.sessions)
-            zalo = zalo_bot.ZaloBotChannel(runtime, client, menus)
-            senders[Platform.ZALO_BOT] = zalo_bot.ZaloBotSender(client, menus, runtime.sessions, runtime.catalogs)
-        app.state.zalo_bot = zalo
-        oa: zalo_oa.ZaloOaChannel | None = None
-        oa_client: zalo_oa.ZaloOaClient | None = None
-        if settings.zalo_oa_enabled:
-            assert settings.zalo_oa_app_id is not None and settings.zalo_oa_app_secret is not None
-            oa_client = zalo_oa.ZaloOaClient(str(settings.zalo_oa_api_base), str(settings.zalo_oa_oauth_base))
-            tokens = zalo_oa.OaTokens(
-                runtime.sessions,
-                oa_client,
-                settings.zalo_oa_app_id,
-                settings.zalo_oa_app_secret,
-                settings.zalo_oa_refresh_token,
-            )
-            oa = zalo_oa.ZaloOaChannel(runtime, tokens)
-            senders[Platform.ZALO_OA] = zalo_oa.ZaloOaSender(oa_client, tokens, runtime.sessions, runtime.catalogs)
-        app.state.zalo_oa = oa
+        # Each enabled platform, opened: only now are their adapters imported.
+        connections: dict[str, Connection] = {c.key: c.open(runtime, redis) for c in channels if c.enabled(settings)}
+        app.state.connections = connections
+        app.state.webhooks = {key: c.webhook for key, c in connections.items() if c.webhook is not None}
+        senders: dict[Platform, Sender] = {
+            Platform(key): c.sender for key, c in connections.items() if c.sender is not None
+        }
+        tasks: list[asyncio.Task[None]] = []
         rates = settings.platform_rates()
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
         worker = DeliveryWorker(
@@ -184,36 +167,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
             meeting_jobs,
         )
         watch_scheduler(runtime.metrics, scheduler)
-        if oa is not None:
-            # Zalo calls the webhook set in its developer console; chibo only keeps the token fresh.
-            scheduler.add_job(
-                oa.keep_token_fresh,
-                "interval",
-                seconds=zalo_oa.KEEP_FRESH_INTERVAL.total_seconds(),
-                next_run_time=datetime.now(UTC),  # at start: a bad app secret or refresh token shows at once
-                id="zalo-oa-token",
-                coalesce=True,
-                max_instances=1,
-            )
-            if settings.public_url is not None:
-                log.info("zalo oa: webhook address %s", str(settings.public_url).rstrip("/") + zalo_oa.WEBHOOK_PATH)
         scheduler.start()
         if senders:
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
-        if telegram is not None:
-            await telegram.publish_commands()
-            if settings.telegram_mode is TelegramMode.WEBHOOK:
-                assert settings.public_url is not None and settings.webhook_secret is not None
-                await telegram.set_webhook(str(settings.public_url), settings.webhook_secret)
-            else:
-                tasks.append(asyncio.create_task(telegram.run_polling(), name="telegram-polling"))
-        if zalo is not None:
-            await zalo.check_token()
-            if settings.zalo_bot_mode is ZaloBotMode.WEBHOOK:
-                assert settings.public_url is not None and settings.zalo_bot_secret is not None
-                await zalo.set_webhook(str(settings.public_url), settings.zalo_bot_secret)
-            else:
-                tasks.append(asyncio.create_task(zalo.run_polling(), name="zalo-bot-polling"))
+        for key, connection in connections.items():
+            polling = await connection.start(scheduler)
+            if polling is not None:
+                tasks.append(asyncio.create_task(polling(), name=f"{key.replace('_', '-')}-polling"))
         log.info("chibo: web chat on http://%s:%s/", settings.host, settings.port)
         try:
             yield
@@ -225,12 +185,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
                 if task.get_name() != "delivery":
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if telegram is not None:
-                await telegram.bot.session.close()
-            if zalo is not None:
-                await zalo.client.aclose()
-            if oa_client is not None:
-                await oa_client.aclose()
+            for connection in connections.values():
+                await connection.stop()
             if redis is not None:
                 await redis.aclose()
             await runtime.engine.dispose()
@@ -249,13 +205,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None, migrate
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
-    app.state.telegram = None
-    app.state.zalo_bot = None
-    app.state.zalo_oa = None
+    app.state.connections = {}
+    app.state.webhooks = {}
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _add_telegram_webhook(app, settings)
-    _add_zalo_bot_webhook(app, settings)
-    _add_zalo_oa_webhook(app, settings)
+    for channel in channels:
+        if channel.webhook_path is not None:
+            _add_webhook(app, channel)
     _add_web_chat(app, runtime)
     _add_operations(app, runtime)
     return app
@@ -288,122 +243,39 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
     return _unavailable()
 
 
-def _add_telegram_webhook(app: FastAPI, settings: Settings) -> None:
-    @app.post(WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
-    async def telegram_webhook(request: Request) -> Response:
-        channel: TelegramChannel | None = request.app.state.telegram
+def _add_webhook(app: FastAPI, channel: Channel) -> None:
+    """The route a platform posts its updates to: answered 2xx only once the update is durably
+    handled, 503 when it cannot be now (the platform delivers it again), 404 while the channel
+    does not take webhooks."""
+    assert channel.webhook_path is not None
+    platform = channel.key
+
+    @app.post(channel.webhook_path, name=f"{platform}_webhook", max_body_size=MAX_UPDATE_BYTES)
+    async def receive_update(request: Request) -> Response:
+        webhook: Webhook | None = request.app.state.webhooks.get(platform)
         runtime = _runtime(request)
-        if channel is None or settings.telegram_mode is not TelegramMode.WEBHOOK or not settings.webhook_secret:
-            raise HTTPException(404, "the Telegram webhook is not enabled")
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), settings.webhook_secret.encode()):
-            runtime.metrics.updates_rejected.labels("telegram", "secret").inc()
-            raise HTTPException(401, "wrong or missing secret token")
-        body = await request.body()
+        if webhook is None:
+            raise HTTPException(404, f"the {channel.title} webhook is not enabled")
         try:
-            data = parse_json(body)
-        except ValueError as error:
-            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
-            raise HTTPException(400, str(error)) from None
-        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
-            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
-            raise HTTPException(422, "not a Telegram update: update_id missing")
-        try:
-            update = Update.model_validate(data, context={"bot": channel.bot})
-        except ValidationError:
-            runtime.metrics.updates_rejected.labels("telegram", "malformed").inc()
-            raise HTTPException(422, "not a valid Telegram update") from None
-        try:
-            await channel.handle_update(update)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            # Telegram re-delivers on non-2xx: the update is handled when the database is back.
-            runtime.metrics.updates_rejected.labels("telegram", "database").inc()
-            log.warning("telegram webhook: database unavailable (%s); answered 503", type(error).__name__)
-            return _unavailable()
-        return JSONResponse({"ok": True})
-
-
-def _add_zalo_bot_webhook(app: FastAPI, settings: Settings) -> None:
-    platform = zalo_bot.PLATFORM
-
-    @app.post(zalo_bot.WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
-    async def zalo_bot_webhook(request: Request) -> Response:
-        channel: zalo_bot.ZaloBotChannel | None = request.app.state.zalo_bot
-        runtime = _runtime(request)
-        if channel is None or settings.zalo_bot_mode is not ZaloBotMode.WEBHOOK or not settings.zalo_bot_secret:
-            raise HTTPException(404, "the Zalo Bot webhook is not enabled")
-        given = request.headers.get(zalo_bot.SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), settings.zalo_bot_secret.encode()):
-            runtime.metrics.updates_rejected.labels(platform, "secret").inc()
-            raise HTTPException(401, "wrong or missing secret token")
-        body = await request.body()
-        try:
-            data = parse_json(body)
-        except ValueError as error:
-            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(400, str(error)) from None
-        try:
-            update = zalo_bot.ZaloWebhookBody.model_validate(data).result
-        except ValidationError:
-            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(422, "not a Zalo Bot update") from None
-        try:
-            await channel.handle_update(update)
-        except zalo_bot.MenuStoreUnavailable as error:
-            runtime.metrics.updates_rejected.labels(platform, "menu_store").inc()
-            log.warning("zalo bot webhook: %s; answered 503", error)
-            return JSONResponse({"detail": "conversation state unavailable, try again"}, status_code=503)
+            webhook.check_headers(request.headers)
+            body = await request.body()
+            try:
+                data = parse_json(body)
+            except ValueError as error:
+                raise Refused(400, "malformed", str(error)) from None
+            await webhook.receive(request.headers, body, data)
+        except Refused as refused:
+            runtime.metrics.updates_rejected.labels(platform, refused.reason).inc()
+            raise HTTPException(refused.status, refused.detail) from None
+        except Unavailable as error:
+            runtime.metrics.updates_rejected.labels(platform, error.reason).inc()
+            log.warning("%s webhook: %s; answered 503", platform, error)
+            return JSONResponse({"detail": error.detail}, status_code=503)
         except Exception as error:
             if not is_database_unavailable(error):
                 raise
             runtime.metrics.updates_rejected.labels(platform, "database").inc()
-            log.warning("zalo bot webhook: database unavailable (%s); answered 503", type(error).__name__)
-            return _unavailable()
-        return JSONResponse({"ok": True})
-
-
-def _add_zalo_oa_webhook(app: FastAPI, settings: Settings) -> None:
-    platform = zalo_oa.PLATFORM
-
-    @app.post(zalo_oa.WEBHOOK_PATH, max_body_size=MAX_UPDATE_BYTES)
-    async def zalo_oa_webhook(request: Request) -> Response:
-        channel: zalo_oa.ZaloOaChannel | None = request.app.state.zalo_oa
-        runtime = _runtime(request)
-        if channel is None:
-            raise HTTPException(404, "the Zalo OA webhook is not enabled")
-        assert settings.zalo_oa_app_id is not None and settings.zalo_oa_secret_key is not None
-        given = request.headers.get(zalo_oa.SIGNATURE_HEADER, "")
-        if not given:
-            runtime.metrics.updates_rejected.labels(platform, "signature").inc()
-            raise HTTPException(401, "missing signature")
-        body = await request.body()
-        try:
-            data = parse_json(body)
-        except ValueError as error:
-            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(400, str(error)) from None
-        # The signature covers the body's own timestamp, so the body is read before it is checked.
-        timestamp = zalo_oa.event_timestamp(data)
-        if timestamp is None:
-            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(400, "not a Zalo OA event: no timestamp")
-        if not zalo_oa.signature_matches(given, settings.zalo_oa_app_id, body, timestamp, settings.zalo_oa_secret_key):
-            runtime.metrics.updates_rejected.labels(platform, "signature").inc()
-            raise HTTPException(401, "wrong signature")
-        try:
-            event = zalo_oa.OaEvent.model_validate(data)
-        except ValidationError:
-            runtime.metrics.updates_rejected.labels(platform, "malformed").inc()
-            raise HTTPException(422, "not a Zalo OA event") from None
-        try:
-            await channel.handle_event(event)
-        except Exception as error:
-            if not is_database_unavailable(error):
-                raise
-            runtime.metrics.updates_rejected.labels(platform, "database").inc()
-            log.warning("zalo oa webhook: database unavailable (%s); answered 503", type(error).__name__)
+            log.warning("%s webhook: database unavailable (%s); answered 503", platform, type(error).__name__)
             return _unavailable()
         return JSONResponse({"ok": True})
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -37,22 +38,27 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     Update,
 )
+from pydantic import ValidationError
 
+from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable
+from bot.channels.specs.telegram import MESSAGE_LIMIT as MESSAGE_LIMIT
+from bot.channels.specs.telegram import WEBHOOK_PATH as WEBHOOK_PATH
+from bot.channels.specs.telegram import TelegramMode
 from bot.channels.text import split_text
 from bot.charts import bar_chart_png
-from bot.delivery import Rejected, RetryLater, Transient, Unreachable
 from bot.runtime import Runtime
 from handlers.contract import Attachment, Document, Inbound, Reply
 from models.db import is_database_unavailable
 from models.tables import Platform
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 log = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "callback_query"]
 CAPTION_LIMIT = 1024  # characters in a photo's or document's caption
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files
-WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
@@ -160,7 +166,7 @@ class TelegramSender:
         self._bot = bot
         self._files = files
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         try:
             if reply.edit_message_id is not None and await self._edit(chat_id, reply):
                 return
@@ -224,11 +230,49 @@ class TelegramSender:
         return True
 
 
+def connect(runtime: Runtime) -> TelegramChannel:
+    """The channel for the configured bot (the Connection the registry opens)."""
+    settings = runtime.settings
+    assert settings.telegram_token is not None
+    return TelegramChannel(runtime, make_bot(settings.telegram_token, str(settings.telegram_api_base)))
+
+
 class TelegramChannel:
+    """Telegram's Connection: updates in by webhook or polling, replies out through the sender."""
+
     def __init__(self, runtime: Runtime, bot: Bot, *, poll_timeout: int = 25) -> None:
         self.runtime = runtime
         self.bot = bot
         self.poll_timeout = poll_timeout
+        self.sender = TelegramSender(bot, files=runtime.load_file)
+        self.webhook = self if runtime.settings.telegram_mode is TelegramMode.WEBHOOK else None
+
+    async def start(self, scheduler: AsyncIOScheduler) -> Polling | None:
+        await self.publish_commands()
+        if self.webhook is None:
+            return self.run_polling
+        settings = self.runtime.settings
+        assert settings.public_url is not None and settings.webhook_secret is not None
+        await self.set_webhook(str(settings.public_url), settings.webhook_secret)
+        return None
+
+    async def stop(self) -> None:
+        await self.bot.session.close()
+
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        secret = self.runtime.settings.webhook_secret
+        assert secret is not None
+        if not hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(), secret.encode()):
+            raise Refused(401, "secret", "wrong or missing secret token")
+
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            raise Refused(422, "malformed", "not a Telegram update: update_id missing")
+        try:
+            update = Update.model_validate(data, context={"bot": self.bot})
+        except ValidationError:
+            raise Refused(422, "malformed", "not a valid Telegram update") from None
+        await self.handle_update(update)
 
     async def handle_update(self, update: Update) -> None:
         """Handle one update durably. Database errors propagate, so the update is offered again."""

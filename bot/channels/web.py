@@ -14,18 +14,22 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.base import Polling
+from bot.channels.specs.web import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
 from models.tables import ChannelIdentity, Member, Platform, WebChatSession, utcnow
 
-MESSAGE_LIMIT = 4096
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 # What secrets.token_urlsafe(32) gives: anything else is refused before the database is asked.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # A session's last use is written at most this often, not on every message.
@@ -150,3 +154,17 @@ def render(reply: Reply) -> dict[str, Any]:
     if reply.chart is not None and chart is not None:
         body["image"] = "data:image/png;base64," + base64.b64encode(bar_chart_png(reply.chart)).decode()
     return body
+
+
+class WebConnection:
+    """The web chat's Connection: its page and API are served by the app (webhooks/app.py) and
+    answer inline, so there is nothing to send later, poll or close."""
+
+    sender = None
+    webhook = None
+
+    async def start(self, scheduler: AsyncIOScheduler) -> Polling | None:
+        return None
+
+    async def stop(self) -> None:
+        return None

@@ -9,17 +9,19 @@ the payload the button would carry. This file only translates; what to answer is
 from __future__ import annotations
 
 import asyncio
+import enum
+import hmac
 import json
 import logging
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 from sqlalchemy import delete
@@ -29,25 +31,28 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.base import Polling, Refused, Rejected, RetryLater, SendError, Transient, Unavailable, Unreachable
+from bot.channels.specs.zalo_bot import MESSAGE_LIMIT as MESSAGE_LIMIT
+from bot.channels.specs.zalo_bot import OFFICIAL_API_BASE as OFFICIAL_API_BASE
+from bot.channels.specs.zalo_bot import WEBHOOK_PATH as WEBHOOK_PATH
+from bot.channels.specs.zalo_bot import ZaloBotMode
 from bot.channels.text import split_text
-from bot.delivery import Rejected, RetryLater, SendError, Transient, Unreachable
 from handlers.contract import Button, Catalogs, Inbound, Reply, Translator
 from models.db import is_database_unavailable
 from models.roster import fold
-from models.tables import ChannelIdentity, Member, Platform, ZaloBotMenu, utcnow
+from models.tables import Platform, ZaloBotMenu, utcnow
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 # ---- What we know about the Zalo Bot Platform (DESIGN.md §3). Official docs could not be read from
-# here, so every fact sits in this block: a correction is one edit.
-OFFICIAL_API_BASE = "https://bot-api.zaloplatforms.com"  # + /bot<token>/<method>, POST JSON
-MESSAGE_LIMIT = 2000  # sendMessage text: 1-2000 characters
+# here, so every fact sits in this block (and the few the settings check, in specs/zalo_bot.py):
+# a correction is one edit.
 SECRET_HEADER = "X-Bot-Api-Secret-Token"  # carries setWebhook's secret_token on every delivery
-SECRET_MIN_LENGTH = 8
-SECRET_MAX_LENGTH = 256
 PRIVATE_CHAT = "PRIVATE"  # chat.chat_type; "GROUP" (beta) is not served
 TEXT_EVENT = "message.text.received"
 # Events that carry a message. Only text is read; the others reach the handlers as empty text.
@@ -68,12 +73,19 @@ UNREACHABLE = frozenset({403})  # the member blocked the bot, or has never writt
 RATE_LIMIT_PAUSE_SECONDS = 1.0  # when a rate-limited answer does not say how long to wait
 
 # ---- Ours.
-WEBHOOK_PATH = "/webhooks/zalo-bot"
 PLATFORM = Platform.ZALO_BOT.value
 # How long a numbered menu answers to its numbers; after that "2" is a stale choice.
 MENU_TTL = timedelta(days=30)
-# A number that is not on the member's last menu: the handlers answer it as a stale button.
-STALE_CHOICE = "zalo-bot:stale"
+
+
+class StaleChoice(enum.Enum):
+    """What a number on none of the open menus stands for: no payload, a stale button."""
+
+    CHOICE = "stale"
+
+
+# A number that is not on the member's open menus: it reaches the handlers as a stale button.
+STALE_CHOICE: Final = StaleChoice.CHOICE
 REDIS_KEY_PREFIX = "chibo:zalo_bot:menu:"  # + chat id
 _NUMBER = re.compile(r"^(?:so|#)?\s*(\d{1,2})\s*[.)]?$")  # on folded text: "2", "so 2", "#2", "2."
 _WORD = re.compile(r"\w+")
@@ -294,7 +306,7 @@ def typed_number(text: str) -> int | None:
     return None if number is None else int(number.group(1))
 
 
-def choose(text: str, menus: Sequence[Menu]) -> str | None:
+def choose(text: str, menus: Sequence[Menu]) -> str | Literal[StaleChoice.CHOICE] | None:
     """The payload a typed reply stands for: a number from an open menu, or the words of one label
     on them (without diacritics, any case). STALE_CHOICE for a number on none; None for other text."""
     number = typed_number(text)
@@ -316,13 +328,16 @@ def choose(text: str, menus: Sequence[Menu]) -> str | None:
     return matching.pop() if len(matching) == 1 else None
 
 
-def choice_payload(text: str, choices: Sequence[Button]) -> str | None:
+def choice_payload(text: str, choices: Sequence[Button]) -> str | Literal[StaleChoice.CHOICE] | None:
     """The same, for one menu numbered from 1."""
     return choose(text, [Menu(1, tuple(choices), False, utcnow())])
 
 
-class MenuStoreUnavailable(Exception):
+class MenuStoreUnavailable(Unavailable):
     """The store of numbered menus (Redis) did not answer."""
+
+    reason = "menu_store"
+    detail = "conversation state unavailable, try again"
 
 
 MenuChange = Callable[[list[Menu]], list[Menu]]
@@ -438,14 +453,15 @@ def private_message(update: ZaloUpdate) -> ZaloMessage | None:
 def inbound_from_message(message: ZaloMessage, menus: Sequence[Menu]) -> Inbound:
     """The member's message as an event; a choice from an open menu arrives as its payload."""
     text = message.text or message.caption or ""
-    payload = choose(text, menus)
+    chosen = choose(text, menus)
     return Inbound(
         platform=Platform.ZALO_BOT,
         user_id=message.sender.id,
         chat_id=message.chat.id,
         display_name=message.sender.display_name,
-        text=None if payload is not None else text,
-        payload=payload,
+        text=None if chosen is not None else text,
+        payload=chosen if isinstance(chosen, str) else None,
+        stale_button=chosen is STALE_CHOICE,
         # Zalo bots cannot ask for a phone number: members join with their printed invite code.
         can_share_contact=False,
     )
@@ -473,19 +489,12 @@ def delivery_error(error: ZaloBotError) -> SendError:
 class ZaloBotSender:
     """Sends replies through the Bot API, remembering each numbered menu before it is shown."""
 
-    def __init__(
-        self,
-        client: ZaloBotClient,
-        menus: MenuStore,
-        sessions: async_sessionmaker[AsyncSession],
-        catalogs: Catalogs,
-    ) -> None:
+    def __init__(self, client: ZaloBotClient, menus: MenuStore, catalogs: Catalogs) -> None:
         self._client = client
         self._menus = menus
-        self._sessions = sessions
         self._catalogs = catalogs
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         choices = offered(reply)
         hint = ""
         first = 1
@@ -496,7 +505,7 @@ class ZaloBotSender:
                 menus = await self._menus.change(chat_id, lambda menus: place(menus, choices, reply.pushed, now))
                 first = menus[-1].first if choices else 1
             if choices:
-                hint = menu_hint(self._catalogs.translator(await self._locale(chat_id)), len(choices), first)
+                hint = menu_hint(self._catalogs.translator(locale), len(choices), first)
         except MenuStoreUnavailable as error:
             raise Transient(str(error)) from error
         except Exception as error:
@@ -509,24 +518,23 @@ class ZaloBotSender:
         except ZaloBotError as error:
             raise delivery_error(error) from error
 
-    async def _locale(self, chat_id: str) -> str | None:
-        """The language of the member in this chat, for the line the adapter adds itself."""
-        async with self._sessions() as session:
-            return (
-                await session.exec(
-                    select(Member.locale)
-                    .join(ChannelIdentity, col(ChannelIdentity.member_id) == col(Member.id))
-                    .where(ChannelIdentity.platform == Platform.ZALO_BOT, ChannelIdentity.chat_id == chat_id)
-                )
-            ).first()
-
 
 def backoff_seconds(failures: int) -> float:
     """Capped exponential backoff with jitter, for polling after errors."""
     return random.uniform(0.5, min(30.0, 2.0**failures))
 
 
+def connect(runtime: Runtime, redis: Redis | None) -> ZaloBotChannel:
+    """The channel for the configured bot (the Connection the registry opens)."""
+    settings = runtime.settings
+    assert settings.zalo_bot_token is not None
+    client = ZaloBotClient(settings.zalo_bot_token, str(settings.zalo_bot_api_base))
+    return ZaloBotChannel(runtime, client, menu_store(redis, runtime.sessions))
+
+
 class ZaloBotChannel:
+    """The Zalo bot's Connection: updates in by webhook or polling, replies out through the sender."""
+
     def __init__(
         self,
         runtime: Runtime,
@@ -541,6 +549,33 @@ class ZaloBotChannel:
         self.menus = menus
         self.poll_timeout = poll_timeout
         self._backoff = backoff
+        self.sender = ZaloBotSender(client, menus, runtime.catalogs)
+        self.webhook = self if runtime.settings.zalo_bot_mode is ZaloBotMode.WEBHOOK else None
+
+    async def start(self, scheduler: AsyncIOScheduler) -> Polling | None:
+        await self.check_token()
+        if self.webhook is None:
+            return self.run_polling
+        settings = self.runtime.settings
+        assert settings.public_url is not None and settings.zalo_bot_secret is not None
+        await self.set_webhook(str(settings.public_url), settings.zalo_bot_secret)
+        return None
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        secret = self.runtime.settings.zalo_bot_secret
+        assert secret is not None
+        if not hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(), secret.encode()):
+            raise Refused(401, "secret", "wrong or missing secret token")
+
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+        try:
+            update = ZaloWebhookBody.model_validate(data).result
+        except ValidationError:
+            raise Refused(422, "malformed", "not a Zalo Bot update") from None
+        await self.handle_update(update)
 
     async def handle_update(self, update: ZaloUpdate) -> None:
         """Handle one update durably. Database and menu store errors propagate, so it is offered again."""

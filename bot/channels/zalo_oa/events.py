@@ -1,0 +1,86 @@
+"""Webhook events, as Zalo shapes them (unknown fields are ignored), and the member's events in them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from bot.channels.zalo_oa.facts import BUTTON_PREFIX, FOLLOW_EVENT, MESSAGE_EVENTS, TEXT_EVENT, UNFOLLOW_EVENT
+from handlers.contract import Inbound
+from models.tables import Platform
+
+
+class OaUser(BaseModel):
+    # Bounded so "<event>:<user id>:<timestamp>" fits the 128-character de-duplication key.
+    id: str = Field(min_length=1, max_length=64)
+
+
+class OaMessage(BaseModel):
+    msg_id: str = Field(min_length=1, max_length=128)
+    text: str | None = None
+
+
+class OaEvent(BaseModel):
+    event_name: str = Field(min_length=1, max_length=100)
+    timestamp: str = Field(pattern=r"^\d{1,20}$")
+    sender: OaUser | None = None
+    message: OaMessage | None = None
+    follower: OaUser | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_what_is_read(cls, data: Any) -> Any:
+        # Other events shape these parts differently (a seen receipt's message holds msg_ids): only
+        # the events chibo handles are held to the shape it reads.
+        if not isinstance(data, dict):
+            return data
+        name = data.get("event_name")
+        dropped = (() if name in MESSAGE_EVENTS else ("sender", "message")) + (
+            () if name in (FOLLOW_EVENT, UNFOLLOW_EVENT) else ("follower",)
+        )
+        return {key: value for key, value in data.items() if key not in dropped}
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        return str(value) if type(value) is int else value
+
+    @model_validator(mode="after")
+    def _events_carry_their_parts(self) -> OaEvent:
+        if self.event_name in MESSAGE_EVENTS and (self.sender is None or self.message is None):
+            raise ValueError(f"{self.event_name} without a sender or a message")
+        if self.event_name in (FOLLOW_EVENT, UNFOLLOW_EVENT) and self.follower is None:
+            raise ValueError(f"{self.event_name} without a follower")
+        return self
+
+
+def inbound_from_message(event: OaEvent) -> Inbound:
+    """The member's message as an event; a button's hidden text arrives as its payload."""
+    assert event.sender is not None and event.message is not None
+    text = event.message.text or ""
+    payload = text[len(BUTTON_PREFIX) :] if event.event_name == TEXT_EVENT and text.startswith(BUTTON_PREFIX) else None
+    return Inbound(
+        platform=Platform.ZALO_OA,
+        user_id=event.sender.id,
+        chat_id=event.sender.id,
+        text=None if payload is not None else text,
+        payload=payload,
+        # Members join with their printed invite code: no phone sharing on Zalo.
+        can_share_contact=False,
+    )
+
+
+def inbound_from_follow(event: OaEvent) -> Inbound:
+    """Following the OA is opening the chat: answered as /start (a welcome, or welcome back)."""
+    assert event.follower is not None
+    user = event.follower.id
+    return Inbound(platform=Platform.ZALO_OA, user_id=user, chat_id=user, text="/start", can_share_contact=False)
+
+
+def update_key(event: OaEvent) -> str:
+    """What makes a delivery of this event unique, for de-duplication."""
+    if event.message is not None:
+        return event.message.msg_id
+    assert event.follower is not None
+    return f"{event.event_name}:{event.follower.id}:{event.timestamp}"
