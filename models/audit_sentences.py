@@ -7,11 +7,13 @@ a name, a title), plus the ``fields`` listed with it, which the reader fills fro
 ``before`` / ``after``:
 
 - ``changes``: the changed fields, "field: before → after; …" (``before`` / ``after`` keys);
-- ``platform`` (after.platform), ``language`` (after.locale), ``reason`` (after.deactivation_reason),
-  ``count`` (after.invites), ``who`` (after.who), ``recipients``, ``at``, ``messages``, ``eligible``,
-  ``ballots``, ``present``, ``excused``, ``absent``, ``quorum``, ``name``, ``starts_at`` (after.*),
-  ``previous`` (before.starts_at), ``member`` (the member after.member_id names), ``attendance``
-  (after.attendance, in words), ``day`` (the day of the meeting after.meeting names).
+- as stored (``stored_fields`` picks them out): ``platform``, ``count`` (after.invites), ``who``,
+  ``recipients``, ``messages``, ``eligible``, ``ballots``, ``present``, ``excused``, ``absent``,
+  ``quorum``, ``name`` (after.*);
+- in words: ``language`` (after.locale), ``reason`` (after.deactivation_reason), ``attendance``
+  (after.attendance), ``member`` (the name of the member after.member_id);
+- dates, in the reader's time zone: ``at``, ``starts_at`` (after.*), ``previous`` (before.starts_at),
+  ``day`` (the day of the meeting after.meeting).
 
 ``unattended`` is said instead when nobody did it (``actor_member_id`` is None: the scheduler, the
 command line, someone chibo does not know); it has no ``{actor}``.
@@ -19,8 +21,10 @@ command line, someone chibo does not know); it has no ``{actor}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from models.audit import AuditAction
 
@@ -133,6 +137,32 @@ SENTENCES = MappingProxyType(
         ),
     }
 )
+
+
+# The fields a reader shows as stored, and where the event keeps them; the others need words
+# (``reason``, ``attendance``), names (``member``) or a date in the reader's time zone.
+_STORED = MappingProxyType(
+    {
+        "platform": ("after", "platform"),
+        "count": ("after", "invites"),
+        "who": ("after", "who"),
+        "recipients": ("after", "recipients"),
+        "messages": ("after", "messages"),
+        "eligible": ("after", "eligible"),
+        "ballots": ("after", "ballots"),
+        "present": ("after", "present"),
+        "excused": ("after", "excused"),
+        "absent": ("after", "absent"),
+        "quorum": ("after", "quorum"),
+        "name": ("after", "name"),
+    }
+)
+
+
+def stored_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields of a sentence that are shown as the event stored them (numbers, a file's name)."""
+    sides = {"before": before or {}, "after": after or {}}
+    return {name: sides[side][key] for name, (side, key) in _STORED.items() if key in sides[side]}
 
 
 def sentence(action: str, *, attended: bool = True) -> str | None:

@@ -9,7 +9,7 @@ from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALES_DIR, Catalogs
 from models.audit import AuditAction
-from models.audit_sentences import SENTENCES, sentence
+from models.audit_sentences import SENTENCES, sentence, stored_fields
 
 COMMON = {"actor", "subject"}
 
@@ -53,3 +53,14 @@ def test_the_sentence_follows_who_did_it() -> None:
     assert sentence("poll.closed", attended=False) == SENTENCES[AuditAction.POLL_CLOSED].unattended
     assert sentence("poll.opened", attended=False) == SENTENCES[AuditAction.POLL_OPENED].text
     assert sentence("no.such_action") is None  # a row older than the enum is shown as stored
+
+
+def test_every_sentence_field_is_stored_as_shown_or_needs_words() -> None:
+    after = {"recipients": 12, "audience": {"branches": None}, "invites": 2, "quorum": "2/3"}
+    assert stored_fields(None, after) == {"recipients": 12, "count": 2, "quorum": "2/3"}
+    assert stored_fields({"starts_at": "2026-12-05T19:00:00+00:00"}, None) == {}
+    stored = ["platform", "invites", "who", "recipients", "messages", "eligible", "ballots", "present", "excused"]
+    stored += ["absent", "quorum", "name"]
+    in_words = {"changes", "language", "reason", "attendance", "member", "at", "starts_at", "previous", "day"}
+    fields = {field for known in SENTENCES.values() for field in known.fields}
+    assert set(stored_fields({}, dict.fromkeys(stored, 0))) | in_words == fields
