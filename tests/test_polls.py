@@ -140,6 +140,17 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
 
 
+async def test_a_button_of_the_preview_typed_in_words_asks_its_question(runtime: Runtime, demo: Demo) -> None:
+    """A typed label reaches the polls router as a tap would: the options are asked for, then saved."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
+    await say(runtime, SECRETARY, "Chọn ngày tổng vệ sinh")
+    asked = (await say(runtime, SECRETARY, "phương án"))[0]
+    assert "cách nhau bằng dấu chấm phẩy" in asked.text
+    preview = (await say(runtime, SECRETARY, "Chủ nhật 7/12; Chủ nhật 14/12"))[0]
+    assert "1. Chủ nhật 7/12\n2. Chủ nhật 14/12" in preview.text
+
+
 async def _count(runtime: Runtime, table: type, poll_id: int) -> int:
     async with runtime.sessions() as session:
         query = select(func.count()).select_from(table).where(table.poll_id == poll_id)  # type: ignore[attr-defined]
