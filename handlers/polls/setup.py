@@ -10,7 +10,6 @@ from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
 from handlers.members import home
 from handlers.menus import NewPoll
-from handlers.notices import in_words
 from handlers.polls.actions import CancelPoll, KindChoice, PollSetting, PublishPoll, SetPoll, SetPollKind, TrackPoll
 from handlers.polls.ballots import ballot_maker
 from handlers.polls.common import (
@@ -245,7 +244,7 @@ async def publish_poll(ctx: Context, actor: Member, action: PublishPoll) -> list
     poll = await managed_poll(ctx, actor, action.poll_id)
     count = await publish(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone))
     text = _("The poll is open: {count} member(s) may vote until {when}.").format(
-        count=count, when=in_words(ctx, poll.deadline) if poll.deadline else "—"
+        count=count, when=moment(ctx.translator, poll.deadline, ctx.timezone)
     )
     return [Reply(text, buttons=((Button("📊 " + _("Track"), TrackPoll(poll.id or 0).pack()),),))]
 
