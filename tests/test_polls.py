@@ -12,8 +12,22 @@ from sqlmodel import col, select
 from bot.channels.telegram import TelegramSender
 from bot.channels.web import render
 from bot.runtime import Runtime
-from handlers.contract import Inbound
+from handlers.actions import decode
+from handlers.contract import Inbound, Reply
+from handlers.menus import NewPoll
 from handlers.polls import ballot_maker, result_header, result_rows, results_maker
+from handlers.polls.actions import (
+    CancelPoll,
+    ClosePoll,
+    PaperVote,
+    PollSetting,
+    PublishPoll,
+    SetPoll,
+    ToggleChoice,
+    TrackPoll,
+    Vote,
+)
+from handlers.questions import Ask, Question
 from models.polls import close_due, create_draft, publish
 from models.tables import (
     Attendance,
@@ -49,6 +63,13 @@ SECRETARY = 400
 # --- in chat ----------------------------------------------------------------------------------------
 
 
+def _tracked(opened: Reply) -> int:
+    """The poll whose "Track" button a reply carries."""
+    track = decode(button(opened, "Theo dõi"))
+    assert isinstance(track, TrackPoll)
+    return track.poll_id
+
+
 async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, voters: int = 8) -> int:
     """Lý Văn Quang (Tây) sets up and publishes a resolution vote; the poll id."""
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
@@ -63,7 +84,7 @@ async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, vote
         assert "Hình thức: bỏ phiếu kín" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     assert f"{voters} đảng viên được bỏ phiếu" in opened.text  # Tây: 10 members, 2 probationary
-    return int(button(opened, "Theo dõi").split(":")[1])
+    return _tracked(opened)
 
 
 async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: Demo) -> None:
@@ -74,28 +95,28 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
         ballots = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.body)["text"].is_not(None)))).all()
     assert {b.chat_id for b in ballots if "Thông qua kế hoạch" in b.body["text"]} == {"400", "401"}
     # The member taps "Tán thành" on the ballot: recorded, and the ballot is edited to show it.
-    tapped = (await say(runtime, 401, payload=f"pv:{poll_id}:1", source_message_id="77"))[0]
+    tapped = (await say(runtime, 401, payload=Vote(poll_id, 1).pack(), source_message_id="77"))[0]
     assert "Đã ghi nhận phiếu của đồng chí: Tán thành" in tapped.text and tapped.edit_message_id == "77"
-    changed = (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0]
+    changed = (await say(runtime, 401, payload=Vote(poll_id, 2).pack()))[0]
     assert "Đã đổi phiếu của đồng chí thành: Không tán thành" in changed.text
-    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 402, payload=f"pv:{poll_id}:1"))[0].text
+    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 402, payload=Vote(poll_id, 1).pack()))[0].text
     open_list = await say(runtime, 401, "🗳 Biểu quyết đang mở")
     assert "Đồng chí đã bỏ phiếu: Không tán thành" in open_list[0].text
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
-    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
     assert "Đã bỏ phiếu: 2 trên 8" in track.text and "Chưa bỏ phiếu (6)" in track.text
     closed = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
     assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
     assert "Số đồng chí tham gia biểu quyết: 2/7" in closed.text
-    assert "đã kết thúc" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
+    assert "đã kết thúc" in (await say(runtime, 401, payload=Vote(poll_id, 1).pack()))[0].text
     assert await _count(runtime, OpenBallot, poll_id) == 2
 
 
 async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="pnew")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
     preview = (await say(runtime, SECRETARY, "Chọn ngày tổng vệ sinh"))[0]
     kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
     preview = (await say(runtime, SECRETARY, payload=button(kinds, "lấy ý kiến")))[0]
@@ -109,14 +130,25 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     assert "tất cả đảng viên, kể cả dự bị" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     assert "10 đảng viên" in opened.text
-    poll_id = int(button(opened, "Theo dõi").split(":")[1])
-    ticked = (await say(runtime, SECRETARY, payload=f"pt:{poll_id}:1"))[0]
+    poll_id = _tracked(opened)
+    ticked = (await say(runtime, SECRETARY, payload=ToggleChoice(poll_id, 1).pack()))[0]
     assert "☑️ Chủ nhật 7/12" in str(ticked.buttons) and "⬜ Chủ nhật 14/12" in str(ticked.buttons)
     ticked = (await say(runtime, SECRETARY, payload=button(ticked, "Thứ bảy 20/12")))[0]
     sent = (await say(runtime, SECRETARY, payload=button(ticked, "Gửi phiếu")))[0]
     assert "Đã ghi nhận phiếu của đồng chí: Chủ nhật 7/12, Thứ bảy 20/12" in sent.text
-    assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:2"))[0].text
-    assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:7"))[0].text  # 3 > 2
+    assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text
+    assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
+
+
+async def test_a_button_of_the_preview_typed_in_words_asks_its_question(runtime: Runtime, demo: Demo) -> None:
+    """A typed label reaches the polls router as a tap would: the options are asked for, then saved."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
+    await say(runtime, SECRETARY, "Chọn ngày tổng vệ sinh")
+    asked = (await say(runtime, SECRETARY, "phương án"))[0]
+    assert "cách nhau bằng dấu chấm phẩy" in asked.text
+    preview = (await say(runtime, SECRETARY, "Chủ nhật 7/12; Chủ nhật 14/12"))[0]
+    assert "1. Chủ nhật 7/12\n2. Chủ nhật 14/12" in preview.text
 
 
 async def _count(runtime: Runtime, table: type, poll_id: int) -> int:
@@ -133,7 +165,7 @@ async def test_fifty_taps_at_once_make_one_ballot(runtime: Runtime, demo: Demo, 
         session.add(ChannelIdentity(platform=Platform.WEB, platform_user_id="k", chat_id="k", member_id=member.id or 0))
 
     async def tap(n: int) -> str:
-        payload = f"pv:{poll_id}:{1 << (n % 3)}"  # the same and different options
+        payload = Vote(poll_id, 1 << (n % 3)).pack()  # the same and different options
         inbound = Inbound(platform=Platform.WEB, user_id="k", chat_id="k", payload=payload)
         return (await runtime.process(inbound, f"tap-{n}", answer_inline=True)).replies[0].text
 
@@ -151,10 +183,10 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     poll_id = await _open_poll(runtime, demo, secret=True)
     for user, name, mask in ((401, "Mai Văn Sơn", 1), (403, "Chu Thị Thảo", 2), (404, "Phan Thị Loan", 1)):
         await say(runtime, user, f"/start {demo.code(name)}")
-        reply = (await say(runtime, user, payload=f"pv:{poll_id}:{mask}"))[0]
+        reply = (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0]
         assert "Đã ghi nhận phiếu kín" in reply.text and reply.buttons == ()
         assert "Tán thành" not in reply.text  # not even the confirmation names the choice
-        assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=f"pv:{poll_id}:4"))[0].text  # final
+        assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=Vote(poll_id, 4).pack()))[0].text  # final
     async with runtime.engine.connect() as connection:
         columns = await connection.run_sync(
             lambda sync: {
@@ -166,7 +198,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     assert columns["polltally"] == {"poll_id", "option", "votes"}
     assert columns["pollvoter"] == {"poll_id", "member_id", "entered_by_member_id"}
     assert await _count(runtime, SealedBallot, poll_id) == 3 and await _count(runtime, PollTally, poll_id) == 0
-    await say(runtime, SECRETARY, payload=f"px:{poll_id}")
+    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
     async with runtime.sessions() as session:
         tally = (
             await session.exec(select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll_id))
@@ -200,7 +232,7 @@ async def test_who_may_vote(runtime: Runtime, demo: Demo, name: str, voters: Pol
         poll.voters = voters
         await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
     await say(runtime, 500, f"/start {demo.code(name)}")
-    reply = (await say(runtime, 500, payload=f"pv:{poll.id}:1"))[0].text
+    reply = (await say(runtime, 500, payload=Vote(poll.id or 0, 1).pack()))[0].text
     assert ("Đã ghi nhận" in reply) is eligible, reply
 
 
@@ -209,8 +241,8 @@ async def test_deactivated_and_strangers_cannot_vote(runtime: Runtime, demo: Dem
     await say(runtime, 501, f"/start {demo.code('Đinh Văn Khánh')}")
     async with runtime.sessions() as session, session.begin():
         await session.exec(update(Member).where(col(Member.full_name) == "Đinh Văn Khánh").values(active=False))
-    assert "chỉ phục vụ đảng viên" in (await say(runtime, 501, payload=f"pv:{poll_id}:1"))[0].text
-    assert "chỉ phục vụ đảng viên" in (await say(runtime, 502, payload=f"pv:{poll_id}:1"))[0].text
+    assert "chỉ phục vụ đảng viên" in (await say(runtime, 501, payload=Vote(poll_id, 1).pack()))[0].text
+    assert "chỉ phục vụ đảng viên" in (await say(runtime, 502, payload=Vote(poll_id, 1).pack()))[0].text
     async with runtime.sessions() as session:
         assert (await session.exec(select(func.count()).select_from(PollVoter))).one() == 0
 
@@ -218,7 +250,7 @@ async def test_deactivated_and_strangers_cannot_vote(runtime: Runtime, demo: Dem
 async def test_the_deadline_closes_a_poll_once_with_two_schedulers(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=f"pv:{poll_id}:1")
+    await say(runtime, 401, payload=Vote(poll_id, 1).pack())
     async with runtime.sessions() as session, session.begin():
         await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
         before = (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
@@ -244,7 +276,7 @@ async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers
     runtime = webhook.runtime
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 601, f"/start {demo.code('Mai Văn Sơn')}")
-    update_body = webhook.fake.callback_update(601, f"pv:{poll_id}:1")
+    update_body = webhook.fake.callback_update(601, Vote(poll_id, 1).pack())
     responses = await asyncio.gather(*(webhook.post(update_body) for _ in range(3)))
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert (await webhook.post(update_body)).status_code == 200
@@ -253,7 +285,7 @@ async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers
 
 async def test_a_paper_vote_in_an_open_poll_is_entered_once_and_audited(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo)
-    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
     assert "Nhập kết quả hòm phiếu giấy" not in str(track.buttons)  # a paper box is for secret ballots
     await say(runtime, SECRETARY, payload=button(track, "Nhập phiếu giấy"))
     found = (await say(runtime, SECRETARY, "ta van binh"))[0]  # an elderly member without a phone
@@ -271,7 +303,7 @@ async def test_a_paper_vote_in_an_open_poll_is_entered_once_and_audited(runtime:
     # A branch member cannot enter votes for others.
     member_id = voter.member_id
     await say(runtime, 406, f"/start {demo.code('Phan Thị Loan')}")
-    assert "chỉ dành cho bí thư" in (await say(runtime, 406, payload=f"pw:{poll_id}:{member_id}:1"))[0].text
+    assert "chỉ dành cho bí thư" in (await say(runtime, 406, payload=PaperVote(poll_id, member_id, 1).pack()))[0].text
 
 
 async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
@@ -282,7 +314,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
 ) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=f"pv:{poll_id}:1")
+    await say(runtime, 401, payload=Vote(poll_id, 1).pack())
     async with runtime.sessions() as session, session.begin():
         await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
     await close_due_polls(runtime.sessions, results_maker(runtime.catalogs), lambda: None)
@@ -300,7 +332,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
         session.add(
             ChannelIdentity(platform=Platform.WEB, platform_user_id="w", chat_id="w", member_id=secretary.id or 0)
         )
-    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=f"px:{web_poll}")
+    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ClosePoll(web_poll).pack())
     closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
     assert render(closed)["image"].startswith("data:image/png;base64,")
 
@@ -308,30 +340,30 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
 async def test_running_totals_only_when_the_poll_shows_them(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     for shown in (False, True):
-        await say(runtime, SECRETARY, payload="pnew")
+        await say(runtime, SECRETARY, payload=NewPoll().pack())
         preview = (await say(runtime, SECRETARY, f"Câu hỏi {shown}?"))[0]
         if shown:
             preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
             assert "Cho đảng viên xem kết quả tạm: có" in preview.text
         opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
-        poll_id = button(opened, "Theo dõi").split(":")[1]
-        voted = (await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1"))[0].text
+        poll_id = _tracked(opened)
+        voted = (await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack()))[0].text
         assert ("Kết quả tạm: Tán thành: 1, Không tán thành: 0, Ý kiến khác: 0" in voted) is shown
 
 
 async def test_a_final_vote_and_a_result_for_the_secretary_only(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, SECRETARY, payload="pnew")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
     preview = (await say(runtime, SECRETARY, "Bầu tổ trưởng?"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Đổi phiếu")))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Gửi kết quả cho mọi người")))[0]
     assert "Được đổi phiếu đến hạn chót: không" in preview.text
     assert "Gửi kết quả cho mọi người có quyền biểu quyết: không" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
-    poll_id = int(button(opened, "Theo dõi").split(":")[1])
-    assert "Đã ghi nhận" in (await say(runtime, 401, payload=f"pv:{poll_id}:1"))[0].text
-    assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=f"pv:{poll_id}:2"))[0].text
+    poll_id = _tracked(opened)
+    assert "Đã ghi nhận" in (await say(runtime, 401, payload=Vote(poll_id, 1).pack()))[0].text
+    assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=Vote(poll_id, 2).pack()))[0].text
     async with runtime.sessions() as session, session.begin():
         await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(deadline=utcnow() - timedelta(seconds=1)))
         before = (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
@@ -345,7 +377,7 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
     runtime: Runtime, demo: Demo
 ) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="pnew")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
     preview = (await say(runtime, SECRETARY, "Bầu chi ủy viên?"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Kết quả tạm")))[0]
     kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
@@ -358,18 +390,21 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
     assert "Số đồng chí được bầu (tối đa mỗi phiếu): 1" in preview.text  # ticking several could be traced
     assert "Cho đảng viên xem kết quả tạm: không" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
-    poll_id = int(button(opened, "Theo dõi").split(":")[1])
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    poll_id = _tracked(opened)
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     blank = (await say(runtime, 401, payload=button(ballot, "Phiếu trắng")))[0]
     assert "Đã ghi nhận phiếu kín" in blank.text
-    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0].text
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
     # A published poll is no longer a draft, whatever a stale preview button says.
-    assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"ps:{poll_id}:secret"))[0].text
-    assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=f"pc:{poll_id}"))[0].text
-    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    assert (
+        "đã được mở hoặc đã hủy"
+        in (await say(runtime, SECRETARY, payload=SetPoll(poll_id, PollSetting.SECRET).pack()))[0].text
+    )
+    assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=CancelPoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
     assert "Nguyễn Văn A: 1/7 (14,3%) — không trúng cử" in closed and "Phiếu trắng: 1" in closed
     assert "Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 4/7)" in closed
 
@@ -381,12 +416,14 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
         poll.max_choices = 2
         session.add(poll)
     await say(runtime, 700, f"/start {demo.code('Vũ Thị Mai')}")  # another branch
-    assert "không còn dùng được" in (await say(runtime, 700, payload=f"pt:{poll.id}:1"))[0].text  # a draft
+    assert (
+        "không còn dùng được" in (await say(runtime, 700, payload=ToggleChoice(poll.id or 0, 1).pack()))[0].text
+    )  # a draft
     async with runtime.sessions() as session, session.begin():
         draft = await session.get(Poll, poll.id)
         assert draft is not None
         await publish(session, secretary, draft, ballot_maker(runtime.catalogs, runtime.settings.tz))
-    refused = (await say(runtime, 700, payload=f"pt:{poll.id}:1"))[0].text
+    refused = (await say(runtime, 700, payload=ToggleChoice(poll.id or 0, 1).pack()))[0].text
     assert "không thuộc danh sách biểu quyết" in refused and "Chọn ngày" not in refused
 
 
@@ -399,11 +436,11 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     against = ("Mai Văn Sơn", "Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan")
     for user, name in enumerate(against, start=401):
         await say(runtime, user, f"/start {demo.code(name)}")
-        assert "Không tán thành" in (await say(runtime, user, payload=f"pv:{poll_id}:2"))[0].text
+        assert "Không tán thành" in (await say(runtime, user, payload=Vote(poll_id, 2).pack()))[0].text
     await say(runtime, 406, f"/start {demo.code('Chu Thị Thảo')}")
-    await say(runtime, 406, payload=f"pv:{poll_id}:1")
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
-    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    await say(runtime, 406, payload=Vote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
     assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
@@ -420,12 +457,12 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
 async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=f"pv:{poll_id}:2")
+    await say(runtime, 401, payload=Vote(poll_id, 2).pack())
     for user, name in ((402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh"), (404, "Lương Thị Hạnh")):
         await say(runtime, user, f"/start {demo.code(name)}")
-        await say(runtime, user, payload=f"pv:{poll_id}:1")
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
-    await say(runtime, SECRETARY, payload=f"px:{poll_id}")
+        await say(runtime, user, payload=Vote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
     vi = runtime.catalogs.translator("vi")
     async with runtime.sessions() as session:
         poll = await session.get(Poll, poll_id)
@@ -454,12 +491,12 @@ async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(ru
         assert f"Tình trạng sinh hoạt: {standing}" in saved.text
     poll_id = await _open_poll(runtime, demo, voters=6)
     await say(runtime, 404, f"/start {demo.code('Phan Thị Loan')}")
-    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 404, payload=f"pv:{poll_id}:1"))[0].text
+    assert "không thuộc danh sách biểu quyết" in (await say(runtime, 404, payload=Vote(poll_id, 1).pack()))[0].text
     for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc")):
         await say(runtime, user, f"/start {demo.code(name)}")
-        await say(runtime, user, payload=f"pv:{poll_id}:1")
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
-    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+        await say(runtime, user, payload=Vote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
     # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
     assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
     assert (
@@ -483,18 +520,18 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
             .where(col(MeetingInvitation.member_id) == hanh.id)
             .values(attendance=Attendance.EXCUSED)
         )
-    await say(runtime, SECRETARY, payload="pnew")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
     preview = (await say(runtime, SECRETARY, "Thông qua nghị quyết tháng 12?"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Tại cuộc họp")))[0]
     assert "Nơi biểu quyết: tại cuộc họp “Sinh hoạt chi bộ tháng 12”" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
-    poll_id = int(button(opened, "Theo dõi").split(":")[1])
+    poll_id = _tracked(opened)
     for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh")):
         await say(runtime, user, f"/start {demo.code(name)}")
         ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
         assert "qua tin nhắn" not in ballot.text and "tại hội nghị chi bộ" in ballot.text
-        await say(runtime, user, payload=f"pv:{poll_id}:1")
-    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+        await say(runtime, user, payload=Vote(poll_id, 1).pack())
+    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
     # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
     assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
     assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed
@@ -508,12 +545,12 @@ async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runt
     async with runtime.sessions() as session, session.begin():
         poll = await create_draft(session, secretary, "Bầu chi ủy?", [secretary.branch_id], utcnow() + timedelta(1))
         poll.kind = PollKind.ELECTION
-    refused = (await say(runtime, SECRETARY, payload=f"pp:{poll.id}"))[0]
+    refused = (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0]
     assert "Xin đồng chí gõ danh sách ứng cử viên" in refused.text
     async with runtime.sessions() as session:
         assert (await session.get(Poll, poll.id)).status is PollStatus.DRAFT  # type: ignore[union-attr]
-    typed = (await say(runtime, SECRETARY, payload=f"ask:options:{poll.id}"))[0]
+    typed = (await say(runtime, SECRETARY, payload=Ask(Question.POLL_OPTIONS, poll.id or 0).pack()))[0]
     assert "cách nhau bằng dấu chấm phẩy" in typed.text
     preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa; Hoàng Văn Nam; Vũ Thị Mai"))[0]
     assert "Phạm Thị Hoa\n2. Hoàng Văn Nam\n3. Vũ Thị Mai" in preview.text
-    assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=f"pp:{poll.id}"))[0].text
+    assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0].text

@@ -23,6 +23,8 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
+from handlers.polls.actions import ClosePoll, PaperVote, TrackPoll, Vote
+from handlers.questions import Ask, Question
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.db import create_engine, session_factory
 from models.polls import close, create_draft, publish, result, vote
@@ -69,7 +71,7 @@ async def _six_secret_ballots(runtime: Runtime, demo: Demo) -> int:
     for user, name, mask in VOTERS:
         if user != SECRETARY:
             await say(runtime, user, f"/start {demo.code(name)}")
-        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=f"pv:{poll_id}:{mask}"))[0].text
+        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0].text
     return poll_id
 
 
@@ -122,7 +124,7 @@ async def test_an_open_secret_poll_holds_only_sealed_ballots_and_the_close_destr
         assert (await session.exec(select(func.count()).select_from(PollTally))).one() == 0  # no running count
     # Six ciphertexts of one length: neither the bytes nor their size say which option.
     assert len(sealed) == 6 and len({len(s) for s in sealed}) == 1 and len(set(sealed)) == 6
-    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0].text
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "Đã bỏ phiếu: 6 trên 8" in track and "Tán thành:" not in track  # turnout from the roll only
     await _close(runtime, poll_id)
     assert await _tally(runtime, poll_id) == [(0, 3), (1, 2), (2, 1)]
@@ -142,7 +144,7 @@ async def test_a_server_with_another_key_cannot_open_the_box_and_the_poll_stays_
     poll_id = await _six_secret_ballots(runtime, demo)
     other = Runtime.create(make_settings(database_url, ballot_key="another-server-with-another-secret-key"))
     try:
-        refused = (await say(other, SECRETARY, payload=f"px:{poll_id}"))[0].text
+        refused = (await say(other, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
         assert "không thể mở các phiếu kín" in refused.lower() and "vẫn mở" in refused
         with pytest.raises(BallotBoxBroken):
             async with other.sessions() as session, session.begin():
@@ -318,11 +320,13 @@ async def test_fifty_voters_at_once_with_a_close_among_them_lose_nothing(runtime
     assert len(voters) == 50
 
     async def tap(member: Member, n: int) -> str:
-        inbound = Inbound(Platform.WEB, f"v{member.id}", f"v{member.id}", payload=f"pv:{poll.id}:{1 << (n % 3)}")
+        inbound = Inbound(
+            Platform.WEB, f"v{member.id}", f"v{member.id}", payload=Vote(poll.id or 0, 1 << (n % 3)).pack()
+        )
         return (await runtime.process(inbound, f"{member.id}-{n}", answer_inline=True)).replies[0].text
 
     async def close_now() -> str:
-        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=f"px:{poll.id}")
+        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ClosePoll(poll.id or 0).pack())
         return (await runtime.process(inbound, "close", answer_inline=True)).replies[0].text
 
     taps = [tap(member, n) for member in voters for n in (member.id or 0, (member.id or 0) + 1)]
@@ -369,7 +373,7 @@ async def test_a_crash_loses_no_ballot_and_leaves_none_half_written(runtime: Run
 
 async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo, secret=True)
-    track = (await say(runtime, SECRETARY, payload=f"pk:{poll_id}"))[0]
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
     for typed, name in (("ta van binh", "Tạ Văn Bình"), ("phan thi loan", "Phan Thị Loan")):
         await say(runtime, SECRETARY, payload=button(track, "Nhập phiếu giấy"))
         found = (await say(runtime, SECRETARY, typed))[0]
@@ -379,18 +383,21 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
         assert "Tán thành" not in str(recorded.buttons)
     tavanbinh = await member_named(runtime, "Tạ Văn Bình")
     # An old "paper vote with a choice" button does nothing in a secret poll.
-    assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=f"pw:{poll_id}:{tavanbinh.id}:1"))[0].text
+    assert (
+        "không còn dùng được"
+        in (await say(runtime, SECRETARY, payload=PaperVote(poll_id, tavanbinh.id or 0, 1).pack()))[0].text
+    )
     await say(runtime, 405, f"/start {demo.code('Tạ Văn Bình')}")
-    assert "đã bỏ phiếu rồi" in (await say(runtime, 405, payload=f"pv:{poll_id}:1"))[0].text
+    assert "đã bỏ phiếu rồi" in (await say(runtime, 405, payload=Vote(poll_id, 1).pack()))[0].text
     await say(runtime, SECRETARY, payload=button(recorded, "Nhập kết quả hòm phiếu giấy"))
     too_many = (await say(runtime, SECRETARY, "2, 1, 0"))[0].text  # three ballots, two paper voters
     assert "không được nhiều hơn số đảng viên đã được ghi là bỏ phiếu giấy" in too_many
     counted = (await say(runtime, SECRETARY, "1; 0; 1"))[0].text  # asked again: the answer goes on
     assert "Đã ghi nhận 2 phiếu giấy" in counted and "Tán thành" not in counted
-    await say(runtime, SECRETARY, payload=f"ask:paperbox:{poll_id}")
+    await say(runtime, SECRETARY, payload=Ask(Question.PAPER_BOX, poll_id).pack())
     assert "không được nhiều hơn" in (await say(runtime, SECRETARY, "1, 0, 0"))[0].text  # the box is counted
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=f"pv:{poll_id}:1")
+    await say(runtime, 401, payload=Vote(poll_id, 1).pack())
     async with runtime.sessions() as session:
         roll = (await session.exec(select(PollVoter.entered_by_member_id).where(PollVoter.poll_id == poll_id))).all()
         audit = (
@@ -400,7 +407,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
         ).all()
     assert sorted(r is not None for r in roll) == [False, True, True]
     assert {"ballots": 2} in audit and all(set(a or {}) <= {"member_id", "ballots"} for a in audit)
-    closed = (await say(runtime, SECRETARY, payload=f"px:{poll_id}"))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
     assert "Tán thành: 2/8" in closed and "Ý kiến khác: 1/8" in closed and "tham gia biểu quyết: 3/8" in closed
 
 
@@ -413,7 +420,7 @@ async def test_the_confirmation_on_zalo_says_zalo_keeps_the_typed_number(runtime
             session.add(
                 ChannelIdentity(platform=platform, platform_user_id=name, chat_id=name, member_id=member.id or 0)
             )
-        inbound = Inbound(platform, name, name, payload=f"pv:{poll_id}:1")
+        inbound = Inbound(platform, name, name, payload=Vote(poll_id, 1).pack())
         replies[platform] = (await runtime.process(inbound, name, answer_inline=True)).replies[0].text
     assert "Không ai biết" not in replies[Platform.ZALO_BOT]  # no longer promised
     assert "con số đồng chí đã gõ vẫn còn trong cuộc trò chuyện Zalo" in replies[Platform.ZALO_BOT]
@@ -423,8 +430,8 @@ async def test_the_confirmation_on_zalo_says_zalo_keeps_the_typed_number(runtime
 async def test_an_open_vote_keeps_each_name_with_its_choice(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=f"pv:{poll_id}:2")
-    await say(runtime, SECRETARY, payload=f"pv:{poll_id}:1")
+    await say(runtime, 401, payload=Vote(poll_id, 2).pack())
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     async with runtime.sessions() as session:
         ballots = (await session.exec(select(OpenBallot.member_id, OpenBallot.option))).all()
         assert (await session.exec(select(func.count()).select_from(SealedBallot))).one() == 0
@@ -445,7 +452,7 @@ async def test_a_secret_poll_for_everyone_in_the_commune(runtime: Runtime, demo:
         poll.secret, poll.voters = True, PollVoters.ALL
         await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
     await say(runtime, 402, f"/start {demo.code('Trịnh Thị Yến')}")
-    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=f"pv:{poll.id}:4"))[0].text
+    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=Vote(poll.id or 0, 4).pack()))[0].text
     await _close(runtime, poll.id or 0)
     assert await _tally(runtime, poll.id or 0) == [(0, 0), (1, 0), (2, 1)]
 

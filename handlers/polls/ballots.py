@@ -1,0 +1,163 @@
+"""Members voting: the ballot (one tap, or tick several and send), the confirmation, and the list of
+votes open to the member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.context import Context
+from handlers.contract import Button, Catalogs, Reply, Rows, Translator
+from handlers.members import home
+from handlers.menus import OpenPolls
+from handlers.polls.actions import ToggleChoice, Vote
+from handlers.polls.common import moment, router, where
+from models.errors import Stale
+from models.poll_queries import may_vote
+from models.polls import (
+    BallotFor,
+    PollError,
+    VoteOutcome,
+    VoteProblem,
+    choices_from_mask,
+    counts,
+    my_choices,
+    open_polls_for,
+    vote,
+)
+from models.tables import Member, Platform, Poll, PollKind, PollStatus
+
+
+def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
+    _ = t.gettext
+    lines = ["🗳 " + _("Vote") + ": " + poll.question, ""]
+    if poll.kind is PollKind.ELECTION:
+        lines.append(
+            _("Election: choose at most {count}; a ballot naming nobody is a blank ballot.").format(
+                count=poll.max_choices
+            )
+        )
+    elif poll.kind is PollKind.CONSULTATION:
+        lines.append(_("Consultation: your opinion is counted; nothing is adopted by it."))
+    if poll.max_choices > 1:
+        lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
+    else:
+        lines.append(_("Tap one option."))
+    lines.append(
+        (_("Secret ballot.") if poll.secret else _("Open vote: the secretary sees names."))
+        + " "
+        + _("Until {when}.").format(when=moment(t, poll.deadline, timezone))
+    )
+    lines.append("💬 " + where(t, poll))
+    return "\n".join(lines)
+
+
+def ballot_buttons(t: Translator, poll: Poll, mask: int = 0) -> Rows:
+    poll_id = poll.id or 0
+    if poll.max_choices == 1:
+        rows = [(Button(label, Vote(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
+        if poll.kind is PollKind.ELECTION:
+            rows.append((Button("⬜ " + t.gettext("Blank ballot"), Vote(poll_id, 0).pack()),))
+        return tuple(rows)
+    rows = [
+        (Button(("☑️ " if mask >> i & 1 else "⬜ ") + label, ToggleChoice(poll_id, mask ^ (1 << i)).pack()),)
+        for i, label in enumerate(poll.options)
+    ]
+    rows.append((Button("📨 " + t.gettext("Send my ballot"), Vote(poll_id, mask).pack()),))
+    return tuple(rows)
+
+
+def ballot_maker(catalogs: Catalogs, timezone: Any) -> BallotFor:
+    def ballot_for(member: Member, poll: Poll) -> dict[str, Any]:
+        t = catalogs.translator(member.locale)
+        return Reply(ballot_text(t, poll, timezone), buttons=ballot_buttons(t, poll)).to_dict()
+
+    return ballot_for
+
+
+@router.on(ToggleChoice)
+async def toggle(ctx: Context, member: Member, action: ToggleChoice) -> list[Reply]:
+    poll = await ctx.session.get(Poll, action.poll_id)
+    if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or action.mask >> len(poll.options):
+        raise Stale(action.poll_id)
+    if not await may_vote(ctx.session, action.poll_id, member.id or 0):
+        raise PollError(VoteProblem.NOT_ELIGIBLE)
+    chosen = len(choices_from_mask(action.mask, len(poll.options)))
+    note = ""
+    if chosen > poll.max_choices:
+        note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
+    return [
+        Reply(
+            ballot_text(ctx.translator, poll, ctx.timezone) + note,
+            buttons=ballot_buttons(ctx.translator, poll, action.mask),
+            edit_message_id=ctx.inbound.source_message_id,
+        )
+    ]
+
+
+@router.on(Vote)
+async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
+    _ = ctx.gettext
+    outcome, poll = await vote(ctx.session, action.poll_id, member, action.mask)
+    chosen = ", ".join(poll.options[i] for i in choices_from_mask(action.mask, len(poll.options))) or _(
+        "a blank ballot"
+    )
+    if poll.secret:
+        # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
+        # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
+        text = _(
+            "Your secret ballot was recorded and cannot be changed. chibo keeps it sealed, without your "
+            "name, and counts it only when the poll closes."
+        )
+        if ctx.inbound.platform is Platform.ZALO_BOT:
+            # Zalo Bot has no buttons: the member typed the option's number, a message Zalo keeps.
+            text += " " + _(
+                "The number you typed stays in this Zalo chat, like every message you send, and Zalo keeps "
+                "it: anyone who sees this chat can see it."
+            )
+    else:
+        text = (
+            _("Your vote was recorded: {choice}.")
+            if outcome is VoteOutcome.RECORDED
+            else _("Your vote was changed to: {choice}.")
+        ).format(choice=chosen)
+        if poll.allow_change:
+            text += " " + _("You can change it until the deadline.")
+    body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text + await _running(ctx, poll)
+    # The ballot itself now shows the member's choice (edited in place where the platform can).
+    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
+    return [Reply(body, buttons=buttons, edit_message_id=ctx.inbound.source_message_id)]
+
+
+async def _running(ctx: Context, poll: Poll) -> str:
+    """The counts so far, for members who have voted, when the poll shows them before the close."""
+    if not poll.show_running:
+        return ""
+    tally = await counts(ctx.session, poll)
+    shown = ", ".join(f"{label}: {count}" for label, count in zip(poll.options, tally, strict=True))
+    return "\n📊 " + ctx.gettext("So far: {counts}").format(counts=shown)
+
+
+@router.on(OpenPolls)
+async def open_polls(ctx: Context, member: Member, action: OpenPolls) -> list[Reply]:
+    _ = ctx.gettext
+    listed = await open_polls_for(ctx.session, member)
+    if not listed:
+        return [home(ctx, member, _("There are no open polls for you now."))]
+    replies = []
+    for poll, voted in listed:
+        if voted:
+            mine = await my_choices(ctx.session, poll, member)
+            if mine:
+                status = _("You have voted") + ": " + ", ".join(poll.options[i] for i in mine)
+            elif poll.secret:
+                status = _("You have voted") + " " + _("(secret ballot)")
+            else:
+                status = _("You have voted") + ": " + _("a blank ballot")
+            buttons = ballot_buttons(ctx.translator, poll) if poll.allow_change and not poll.secret else ()
+            text = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status + await _running(ctx, poll)
+            replies.append(Reply(text, buttons=buttons))
+        else:
+            replies.append(
+                Reply(ballot_text(ctx.translator, poll, ctx.timezone), buttons=ballot_buttons(ctx.translator, poll))
+            )
+    return replies

@@ -1,0 +1,154 @@
+"""A poll's result in words: the counts, the verdict the secretary reads aloud, turnout apart, the
+base and the rule (DESIGN.md §4); as a message with its chart, and as the sheet the secretary files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel.numbers import format_percent
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.contract import Catalogs, Chart, Reply, Translator
+from handlers.polls.common import kind_name, rule_name, where
+from models.polls import Decision, ResultsFor, open_ballots, result
+from models.tables import Member, Poll, PollKind
+
+
+def _percent(t: Translator, count: int, base: int) -> str:
+    """A share of the base in the reader's way of writing it: "63,6%" in Vietnamese."""
+    return format_percent(count / base, "#,##0.0%", locale=t.locale) if base > 0 else "—"
+
+
+def _share(t: Translator, count: int, decision: Decision) -> str:
+    return f"{count}/{decision.base} ({_percent(t, count, decision.base)})"
+
+
+def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
+    """What the secretary reads aloud: adopted or not, chosen or not, who is elected."""
+    _ = t.gettext
+    d = decision
+    if d.kind is PollKind.CONSULTATION:
+        return _("A consultation: the counts above are the members' opinions; nothing is adopted by it.")
+    if d.kind is PollKind.MOTION:
+        if d.passed:
+            return _("The resolution is adopted: {votes}/{base} comrades in favour ({percent}).").format(
+                votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base)
+            )
+        return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
+            votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base), needed=d.needed
+        )
+    if d.kind is PollKind.CHOICE:
+        if d.passed:
+            chosen = d.chosen[0]
+            return _("Option \u201c{option}\u201d is chosen: {share}.").format(
+                option=poll.options[chosen], share=_share(t, d.counts[chosen], d)
+            )
+        return _("No option reached {rule} (it needed {needed}/{base}).").format(
+            rule=rule_name(t, poll), needed=d.needed, base=d.base
+        )
+    if d.passed:
+        return _("Elected: {names}.").format(names=", ".join(poll.options[i] for i in d.chosen))
+    return _("Nobody is elected (each candidate needed {needed}/{base}).").format(needed=d.needed, base=d.base)
+
+
+def _option_line(t: Translator, poll: Poll, decision: Decision, index: int) -> str:
+    _ = t.gettext
+    label, count = poll.options[index], decision.counts[index]
+    if decision.kind is PollKind.CONSULTATION:
+        return f"{label}: {count}"
+    line = f"{label}: {_share(t, count, decision)}"
+    if decision.kind is PollKind.ELECTION:
+        line += " — " + (_("elected") if index in decision.chosen else _("not elected"))
+    elif index in decision.chosen:
+        line = "🏆 " + line
+    return line
+
+
+def _deductions(t: Translator, decision: Decision) -> str:
+    _ = t.gettext
+    d = decision.deducted
+    parts = [
+        text.format(count=count)
+        for text, count in (
+            (_("exempt and did not vote: {count}"), d.exempt_absent),
+            (_("suspended from activity: {count}"), d.suspended),
+            (_("temporarily active elsewhere: {count}"), d.elsewhere),
+            (_("absent from the meeting with a reason: {count}"), d.excused_absent),
+        )
+        if count
+    ]
+    return "; ".join(parts)
+
+
+def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool = True) -> str:
+    """The counts, and once the poll is closed the verdict in words, the turnout apart, the base
+    and the rule; every share is of the base the rule uses (DESIGN.md §4)."""
+    _ = t.gettext
+    lines = ["📊 " + _("Result") + ": " + poll.question, ""]
+    lines += [_option_line(t, poll, decision, i) for i in range(len(poll.options))]
+    if decision.kind is PollKind.ELECTION:
+        lines.append(_("Blank ballots: {count}").format(count=decision.blank))
+    if not final:
+        return "\n".join(lines)
+    lines += ["", ("✅ " if decision.passed else "ℹ️ " if decision.kind is PollKind.CONSULTATION else "❌ ")]
+    lines[-1] += verdict(t, poll, decision)
+    lines.append(
+        _("Comrades taking part in the vote: {voters}/{base}").format(voters=decision.voters, base=decision.base)
+    )
+    left_out = _deductions(t, decision)
+    if left_out:
+        lines.append(_("Base: {base} (left out: {parts}).").format(base=decision.base, parts=left_out))
+    lines.append(_("Rule: {rule}.").format(rule=rule_name(t, poll)))
+    lines.append("💬 " + where(t, poll))
+    return "\n".join(lines)
+
+
+def results_chart(poll: Poll, decision: Decision) -> Chart:
+    return Chart(poll.question[:80], tuple(poll.options), decision.counts)
+
+
+def results_maker(catalogs: Catalogs) -> ResultsFor:
+    def results_for(member: Member, poll: Poll, decision: Decision) -> dict[str, Any]:
+        text = results_text(catalogs.translator(member.locale), poll, decision)
+        return Reply(text, chart=results_chart(poll, decision)).to_dict()
+
+    return results_for
+
+
+def result_header(t: Translator) -> list[str]:
+    _ = t.gettext
+    return [_("Option"), _("Votes"), _("Share of the base"), _("Outcome")]
+
+
+async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[list[str]]:
+    """The result as the secretary files it (CSV rows in their words, no internal names): each
+    option, the verdict, turnout, base and rule; for an open vote, then each voter's choice."""
+    _ = t.gettext
+    decision = await result(session, poll)
+    rows = []
+    for i, (label, count) in enumerate(zip(poll.options, decision.counts, strict=True)):
+        share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
+        outcome = ""
+        if decision.kind is PollKind.ELECTION:
+            outcome = _("elected") if i in decision.chosen else _("not elected")
+        elif i in decision.chosen:
+            outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
+        rows.append([label, str(count), share, outcome])
+    if decision.kind is PollKind.ELECTION:
+        rows.append([_("Blank ballots"), str(decision.blank), "", ""])
+    rows += [
+        [],
+        [_("Question"), poll.question],
+        [_("Kind"), kind_name(t, poll.kind)],
+        [_("Result"), verdict(t, poll, decision)],
+        [_("Comrades taking part in the vote"), f"{decision.voters}/{decision.base}"],
+        [_("Base"), str(decision.base), _deductions(t, decision)],
+        [_("Rule"), rule_name(t, poll)],
+        [_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)")],
+        [_("Where"), where(t, poll)],
+    ]
+    ballots = await open_ballots(session, poll)
+    if ballots:
+        rows += [[], [_("Full name"), _("Choice"), _("Entered from paper by the secretary")]]
+        rows += [[name, poll.options[option], _("yes") if entered else ""] for name, option, entered in ballots]
+    return rows
