@@ -142,7 +142,9 @@ async def demo(database_url: str) -> Demo:
     """The demo commune with a fresh invite code for every member, by full name."""
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        # The server's secret, as the runtime reads it: invite codes are stored keyed by it.
+        secret = make_settings(database_url).ballot_secret
+        async with session_factory(engine, ballot_secret=secret)() as session, session.begin():
             await seed_demo(session)
             printed = await issue_unlinked_invites(session)
     finally:
