@@ -172,7 +172,7 @@ async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | Non
     if invite is not None:
         # The person hears one answer for every refused code (a guesser learns nothing from it);
         # a real member's code typed again (used, revoked, expired) is audited with the reason,
-        # for their secretary. Unknown codes are counted against the guesser (record_wrong_code).
+        # for their secretary. Unknown codes are counted against the guesser (record_attempt).
         session.add(
             AuditEvent(
                 action="invite.refused",
@@ -216,10 +216,11 @@ async def invite_lockout(
     return max((end for end in ends if end is not None), default=None)
 
 
-async def record_wrong_code(
+async def record_attempt(
     session: AsyncSession, scopes: Sequence[str], *, window: timedelta, now: datetime | None = None
 ) -> None:
-    """Count a wrong code against each scope (attempts older than the lock-out could reach are dropped)."""
+    """Count an attempt (a wrong invite code, a new web chat session) against each scope; attempts
+    older than the lock-out could reach are dropped."""
     now = now or utcnow()
     await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
     session.add_all(InviteAttempt(scope=scope, at=now) for scope in scopes)

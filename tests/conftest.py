@@ -195,7 +195,8 @@ class LiveServer:
 
 async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     """Run ``app`` under uvicorn on a free port of this machine, lifespan included."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    # As `chibo serve` runs it: the app alone decides whom X-Forwarded-For is taken from.
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
