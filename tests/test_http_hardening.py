@@ -354,3 +354,22 @@ def test_the_client_address_is_taken_from_trusted_proxies_only() -> None:
     assert forwarded_client("127.0.0.1", "198.51.100.1", Settings(_env_file=None).trusted_networks()) == "127.0.0.1"
     with pytest.raises(ValidationError, match="not an IP address"):
         Settings(_env_file=None, trusted_proxies="caddy")
+
+
+async def test_a_pool_with_no_free_connection_gets_503_not_500(database_url: str) -> None:
+    """Found by bench/webchat.py: 200 sessions at once waited out the pool and got 500s."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's pool never makes a request wait for a connection")
+    app = create_app(make_settings(database_url, db_timeout_seconds=0.5), migrate=False)
+    async for live in serve_app(app):
+        engine = _runtime(live).engine
+        held = [await engine.connect() for _ in range(20)]  # the whole pool, overflow included
+        try:
+            async with httpx.AsyncClient(base_url=live.url) as client:
+                busy = await client.post("/api/webchat/session")
+        finally:
+            for connection in held:
+                await connection.close()
+        assert busy.status_code == 503 and _has_security_headers(busy), busy.text
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert (await client.post("/api/webchat/session")).status_code == 200
