@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections import defaultdict
@@ -78,7 +79,7 @@ class Browser:
                 answer: dict[str, Any] = await response.json(content_type=None)
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:
-            self.errors.append(f"{step}: {type(error).__name__}")
+            self.errors.append(f"{step}: {error!r}"[:160])
             return None
         finally:
             self.latencies[step] = time.perf_counter() - started
@@ -122,6 +123,18 @@ def _report(label: str, latencies: list[float], seconds: float | None = None) ->
     return p99
 
 
+async def _ready(url: str) -> None:
+    """Wait for the server (a spawned process imports everything anew: slow on a busy machine)."""
+    async with aiohttp.ClientSession() as client:
+        for _ in range(1200):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with client.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"chibo did not start at {url}")
+
+
 async def _run(url: str, codes: list[str]) -> tuple[float, list[Browser]]:
     connector = aiohttp.TCPConnector(limit=0)  # every browser its own connection, as 200 phones would
     timeout = aiohttp.ClientTimeout(total=60)
@@ -146,6 +159,7 @@ async def main() -> None:
             "webchat_sessions_per_address": "100000",  # every browser here comes from 127.0.0.1
         }
         async with _serve("chibo", options) as url:
+            await _ready(url)
             await _run(url, codes[:WARM_UP])
             seconds, members = await _run(url, codes[WARM_UP:])
     by_step: dict[str, list[float]] = defaultdict(list)
