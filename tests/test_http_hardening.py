@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.channels import web
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.tables import AuditEvent, Member, WebChatSession, utcnow
@@ -373,3 +374,30 @@ async def test_a_pool_with_no_free_connection_gets_503_not_500(database_url: str
         assert busy.status_code == 503 and _has_security_headers(busy), busy.text
         async with httpx.AsyncClient(base_url=live.url) as client:
             assert (await client.post("/api/webchat/session")).status_code == 200
+
+
+async def test_a_join_retried_after_its_answer_was_lost_still_moves_the_token(
+    server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench/webchat.py: under load the join linked the chat, then moving the token met a
+    full pool (503); the page's retry got the kept welcome and no new token, so a token planted
+    before the join stayed the member's."""
+    rotate = web.rotate
+    failures = iter([TimeoutError("no free connection")])
+
+    async def rotate_once_failing(*args: Any, **kwargs: Any) -> str | None:
+        for failure in failures:
+            raise failure
+        return await rotate(*args, **kwargs)
+
+    monkeypatch.setattr(web, "rotate", rotate_once_failing)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        planted = await visitor(client)
+        victim = Visitor(client, planted.token)
+        lost = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
+        assert lost.status_code == 503
+        retried = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
+        assert retried.status_code == 200 and "Chào mừng đồng chí Ngô Văn Phúc" in retried.json()["replies"][0]["text"]
+        assert victim.token != planted.token
+        assert (await planted.send(payload="me")).status_code == 401
+        assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]

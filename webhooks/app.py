@@ -454,7 +454,9 @@ async def _answer_web(
         runtime.metrics.updates_rejected.labels("web", "database").inc()
         return _unavailable()
     body: dict[str, Any] = {"replies": [web.render(reply) for reply in processed.replies]}
-    if guessing:
+    # A join retried (its answer lost after the chat was linked, before the token moved) rotates too,
+    # so a token planted beforehand still dies.
+    if guessing or (processed.duplicate and _invite_guess(inbound.text) is not None):
         token = await web.rotate(runtime.sessions, web_session)
         if token is not None:
             body["token"] = token
