@@ -10,6 +10,7 @@ machine, no errors).
 
     .venv/bin/python bench/webchat.py                      # PostgreSQL on 127.0.0.1, 200 sessions
     .venv/bin/python bench/webchat.py --database-url sqlite+aiosqlite:///bench.db --sessions 50
+    .venv/bin/python bench/webchat.py --db-timeout 10      # queue for the pool longer before a 503
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections import defaultdict
@@ -160,6 +162,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--db-timeout", help="CHIBO_DB_TIMEOUT_SECONDS for the server (default: its own, 2 s)")
     args = parser.parse_args()
     async with fresh_database(args.database_url) as database_url:
         await upgrade(database_url)
@@ -169,6 +172,8 @@ async def main() -> None:
             "ballot_key": BALLOT_KEY,
             "webchat_sessions_per_address": "100000",  # every browser here comes from 127.0.0.1
         }
+        if args.db_timeout:
+            options["db_timeout_seconds"] = args.db_timeout
         async with _serve("chibo", options) as url:
             await _ready(url)
             await _run(url, codes[:WARM_UP])
@@ -181,7 +186,9 @@ async def main() -> None:
     errors = [error for member in members for error in member.errors]
     retries = {step: sum(member.retries[step] for member in members) for step in STEPS}
     whole = [sum(member.latencies.values()) for member in members]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{args.sessions} web chat sessions at once, {database_url.split(':')[0]}, {seconds:.2f} s in all")
+    print(f"  load average (1, 5, 15 min) at the end: {load}; {os.cpu_count()} cores")
     for step in STEPS:
         if by_step[step]:
             _report(step, by_step[step])
