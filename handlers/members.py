@@ -10,7 +10,7 @@ from handlers.contract import Button, Reply
 from handlers.menus import main_menu
 from handlers.payloads import Action, Payload
 from models.invites import InviteProblem, normalize_code, redeem_invite
-from models.membership import ChangeProblem, InvalidChange, NotPermitted, set_own_phone
+from models.membership import InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
 from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
@@ -245,17 +245,14 @@ async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
     _ = ctx.gettext
     try:
         phone = await set_own_phone(ctx.session, member, text)
-    except InvalidChange as error:
+    except InvalidChange:
         ctx.ask("myphone")
-        problem = (
-            _(
-                "The number {value} belongs to another comrade in the register. Type your own number, "
-                "or ask your branch secretary if it really is yours."
-            ).format(value=_local_phone(error.value))
-            if error.problem is ChangeProblem.DUPLICATE_PHONE
-            else _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40])
-        )
-        return [Reply(problem, buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),))]
+        return [
+            Reply(
+                _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40]),
+                buttons=((Button("✖️ " + _("Cancel"), Payload(Action.CANCEL).encode()),),),
+            )
+        ]
     except NotPermitted as error:
         return refused(ctx, member, error.permission, error.target)
     return [home(ctx, member, _("Saved. Your phone number is now {phone}.").format(phone=_local_phone(phone)))]

@@ -56,7 +56,6 @@ def problem_text(t: Translator, problem: RowProblem) -> str:
         Problem.TOO_LONG: _("too long"),
         Problem.DUPLICATE_CARD: _("this party card number is already on an earlier row"),
         Problem.DUPLICATE_PERSON: _("the same name and birth date are already on an earlier row"),
-        Problem.DUPLICATE_PHONE: _("this phone number is on an earlier row or belongs to another member"),
         Problem.OFFICIAL_BEFORE_ADMITTED: _("the date made official is before the date joined"),
         Problem.OTHER_BRANCH: _("this row is for another branch, or for a member of another branch"),
     }[problem.problem]

@@ -58,7 +58,6 @@ class ChangeProblem(StrEnum):
     OFFICIAL_BEFORE_ADMITTED = "official_before_admitted"
     ALREADY_OFFICIAL = "already_official"
     DUPLICATE_CARD = "duplicate_card"
-    DUPLICATE_PHONE = "duplicate_phone"  # another active member has this number (it links chats)
     SAME_BRANCH = "same_branch"
     INACTIVE = "inactive"
     ALREADY_ACTIVE = "already_active"
@@ -207,23 +206,6 @@ async def _check_card(session: AsyncSession, member: Member | None, card: str | 
         raise InvalidChange(ChangeProblem.DUPLICATE_CARD, card)
 
 
-async def _phone_taken(session: AsyncSession, member: Member | None, phone: str | None) -> bool:
-    """Whether another active member has ``phone``: a number names one member (sharing a contact
-    links the chat to them), so two active members never have the same one."""
-    if not phone:
-        return False
-    query = select(Member.id).where(Member.phone == phone, col(Member.active).is_(True))
-    if member is not None and member.id is not None:
-        query = query.where(Member.id != member.id)
-    return (await session.exec(query)).first() is not None
-
-
-async def _check_phone(session: AsyncSession, member: Member | None, phone: str | None) -> None:
-    if await _phone_taken(session, member, phone):
-        assert phone is not None
-        raise InvalidChange(ChangeProblem.DUPLICATE_PHONE, phone)
-
-
 async def add_member(session: AsyncSession, actor: Actor, branch_id: int, values: Mapping[str, Any]) -> Member:
     """A new active member; probationary unless a date made official is given."""
     check(actor, Permission.EDIT_MEMBER, Target(branch_id))
@@ -231,7 +213,6 @@ async def add_member(session: AsyncSession, actor: Actor, branch_id: int, values
     if "full_name" not in fields:
         raise InvalidChange(ChangeProblem.EMPTY_NAME)
     await _check_card(session, None, fields.get("card_number"))
-    await _check_phone(session, None, fields.get("phone"))
     member = Member(branch_id=branch_id, status=MemberStatus.PROBATIONARY, **fields)
     official = values.get("date_official")
     if isinstance(official, date):
@@ -269,8 +250,6 @@ async def edit_member(
     _editable(actor, member, Permission.EDIT_MEMBER)
     if "card_number" in cleaned:
         await _check_card(session, member, cleaned["card_number"])
-    if "phone" in cleaned:
-        await _check_phone(session, member, cleaned["phone"])
     before = _snapshot(member, cleaned)
     for key, value in cleaned.items():
         setattr(member, key, value)
@@ -281,10 +260,8 @@ async def edit_member(
 async def set_own_phone(session: AsyncSession, member: Member, text: str) -> str:
     """A member correcting their own phone number: the one field of their record they may change."""
     check(member, Permission.EDIT_OWN_CONTACT, target_of(member))
-    phone = parse_phone(text)
-    await _check_phone(session, member, phone)  # was: a member could take another's number, and their chats
     before = _snapshot(member, ("phone",))
-    member.phone = phone
+    member.phone = parse_phone(text)
     session.add(member)
     _audit(session, member, "member.phone", member, before)
     return member.phone
@@ -468,9 +445,7 @@ async def reactivate(session: AsyncSession, actor: Actor, member: Member) -> Non
     check_record(actor, member, Permission.EDIT_MEMBER)
     if member.active:
         raise InvalidChange(ChangeProblem.ALREADY_ACTIVE)
-    before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason", "phone"))
-    if await _phone_taken(session, member, member.phone):
-        member.phone = None  # given to another member meanwhile: theirs now (the audit shows it went)
+    before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
     member.active, member.deactivated_on, member.deactivation_reason = True, None, None
     session.add(member)
     _audit(session, actor, "member.reactivated", member, before)

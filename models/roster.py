@@ -89,7 +89,6 @@ class Problem(StrEnum):
     TOO_LONG = "too_long"
     DUPLICATE_CARD = "duplicate_card"
     DUPLICATE_PERSON = "duplicate_person"
-    DUPLICATE_PHONE = "duplicate_phone"  # on an earlier row, or another active member's
     OFFICIAL_BEFORE_ADMITTED = "official_before_admitted"
     OTHER_BRANCH = "other_branch"  # outside the branches the importer may change
 
@@ -273,12 +272,10 @@ async def import_members(
     members = (await session.exec(select(Member))).all()
     by_card = {m.card_number: m for m in members if m.card_number}
     by_person = {(fold(m.full_name), m.birth_date): m for m in members}
-    by_phone = {m.phone: m for m in members if m.phone and m.active}
     report = ImportReport()
     parsed: list[MemberRow] = []
     seen_cards: dict[str, int] = {}
     seen_people: dict[tuple[str, date | None], int] = {}
-    seen_phones: set[str] = set()
     for line, cells in rows:
         on_row()
         row = parse_row(line, cells, lambda text: by_key.get(fold(text)), default_branch)
@@ -295,16 +292,9 @@ async def import_members(
                 RowProblem(line, Column.FULL_NAME, Problem.DUPLICATE_PERSON, row.values["full_name"])
             )
             continue
-        phone = row.values["phone"]
-        holder = by_phone.get(phone) if phone else None
-        if phone and (phone in seen_phones or (holder is not None and holder is not _match(row, by_card, by_person))):
-            report.problems.append(RowProblem(line, Column.PHONE, Problem.DUPLICATE_PHONE, phone))
-            continue
         if card:
             seen_cards[card] = line
         seen_people[person] = line
-        if phone:
-            seen_phones.add(phone)
         if allowed_branches is not None:
             existing = _match(row, by_card, by_person)
             if row.branch_id not in allowed_branches or (existing and existing.branch_id not in allowed_branches):

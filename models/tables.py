@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -121,18 +121,8 @@ class Branch(SQLModel, table=True):
     meeting_quorum_denominator: int = 3
 
 
-# Among active members a phone number is unique: it names the member (a shared contact links the chat).
-_ACTIVE_PHONE = text("active AND phone IS NOT NULL")
-
-
 class Member(SQLModel, table=True):
     """A party member's roster entry. The card number can change, so it is never the key."""
-
-    __table_args__ = (
-        Index(
-            "ux_member_active_phone", "phone", unique=True, postgresql_where=_ACTIVE_PHONE, sqlite_where=_ACTIVE_PHONE
-        ),
-    )
 
     id: int | None = Field(default=None, primary_key=True)
     branch_id: int = Field(foreign_key="branch.id", index=True)
