@@ -30,12 +30,13 @@ from models.tables import Platform
 
 async def measure(url: str, updates: int, concurrency: int) -> float:
     await upgrade(url)
+    settings = Settings(_env_file=None, database_url=url)
     engine = create_engine(url)
-    async with session_factory(engine)() as session, session.begin():
+    async with session_factory(engine, ballot_secret=settings.ballot_secret)() as session, session.begin():
         await seed_demo(session)
         invites = await issue_unlinked_invites(session)
     await engine.dispose()
-    runtime = Runtime.create(Settings(_env_file=None, database_url=url))
+    runtime = Runtime.create(settings)
     users = [str(9000 + i) for i in range(len(invites))]
     for user, invite in zip(users, invites, strict=True):
         await runtime.process(Inbound(Platform.TELEGRAM, user, user, text=invite.code), None)

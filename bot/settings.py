@@ -5,6 +5,7 @@ Each channel's settings are its spec's (``bot/channels/specs/``), gathered in
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -53,6 +54,11 @@ class Settings(ChannelSettings, BaseSettings):
     invite_attempts_per_session: Annotated[int, Field(ge=1, le=1000)] = 5
     invite_attempts_per_address: Annotated[int, Field(ge=1, le=10_000)] = 20
     invite_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    # New web chat sessions per client address within invite_window_minutes; beyond it, 429.
+    webchat_sessions_per_address: Annotated[int, Field(ge=1, le=100_000)] = 30
+    # The reverse proxies whose X-Forwarded-For names the client (addresses or networks, comma-
+    # separated). None by default: then nobody, not even a local process, can claim another address.
+    trusted_proxies: str = ""
     # GET /metrics needs "Authorization: Bearer <this>"; unset, /metrics answers 404.
     metrics_token: str | None = None
     # Serve /openapi.json and /docs (off in production: they map the attack surface).
@@ -93,6 +99,21 @@ class Settings(ChannelSettings, BaseSettings):
                 f"must be at least {BALLOT_KEY_MIN_LENGTH} random characters, e.g. from `openssl rand -base64 32`"
             )
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network, e.g. 172.28.0.10 or 10.0.0.0/8") from None
+        return value
+
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()
+        )
 
     @field_validator("locale")
     @classmethod

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.dml import Insert
@@ -24,6 +25,7 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     InterfaceError,
     OSError,
     TimeoutError,
+    PoolTimeout,  # no pooled connection free within the time-out: overloaded, not a bug (was: 500)
 )
 
 

@@ -2,21 +2,30 @@
 
 A code is 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as ``ABCD-EFGH``.
 It also fits a Telegram deep link (``?start=ABCD-EFGH``: at most 64 of A-Z a-z 0-9 _ -).
+
+Only a keyed digest of a code is stored: HMAC-SHA256 under a key derived from the server's own
+secret (the one the secret ballot uses, never in the database). 31^8 codes are few enough to try
+in minutes against a plain hash, so a database reader must not be able to test guesses offline.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.ballots import server_secret
 from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, InviteAttempt, Member, Role, utcnow
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -45,8 +54,29 @@ def normalize_code(text: str) -> str | None:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-def hash_code(code: str) -> str:
+# The invite key is derived from the server secret with an info string of its own, so it is
+# unrelated to every poll's ballot key although both come from one secret.
+_INVITE_KEY_INFO = b"chibo invite codes v1"
+# Marks a keyed digest; rows without it hold a plain SHA-256 from before (legacy_digest).
+KEYED = "k1:"
+
+
+def code_digest(secret: bytes, code: str) -> str:
+    """What is stored for ``code``: ``k1:`` and its HMAC-SHA256 under the invite key (46 characters)."""
+    key = HKDF(SHA256(), 32, None, _INVITE_KEY_INFO).derive(secret)
+    mac = hmac.new(key, code.encode(), hashlib.sha256).digest()
+    return KEYED + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def legacy_digest(code: str) -> str:
+    """What was stored for codes issued before the keyed digest: they still work until they expire."""
     return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def find_invite(session: AsyncSession, code: str) -> Invite | None:
+    """The invite row of ``code`` (a normalized code), keyed or from before the keyed digest."""
+    digests = [code_digest(server_secret(session), code), legacy_digest(code)]
+    return (await session.exec(select(Invite).where(col(Invite.code_hash).in_(digests)))).first()
 
 
 async def issue_invite(session: AsyncSession, member_id: int, *, validity: timedelta = DEFAULT_VALIDITY) -> str:
@@ -60,7 +90,9 @@ async def issue_invite(session: AsyncSession, member_id: int, *, validity: timed
         .values(revoked_at=now)
     )
     code = new_code()
-    session.add(Invite(member_id=member_id, code_hash=hash_code(code), expires_at=now + validity))
+    session.add(
+        Invite(member_id=member_id, code_hash=code_digest(server_secret(session), code), expires_at=now + validity)
+    )
     await session.flush()
     return code
 
@@ -72,7 +104,7 @@ CODE_PLACEHOLDER = "\u27e6code\u27e7"
 
 def masked(code: str) -> str:
     """What may be kept of a code for showing again: nothing of it. Even half a code ("ABCD-••••")
-    next to its unsalted hash let a database reader find the rest in a second."""
+    next to a plain hash let a database reader find the rest in a second."""
     return "\u2022" * 4 + "-" + "\u2022" * (CODE_LENGTH - 4)
 
 
@@ -116,7 +148,7 @@ async def issue_unlinked_invites(
 async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | None = None) -> Invite | InviteProblem:
     """Mark the invite used: of two members racing on one code, exactly one wins."""
     now = now or utcnow()
-    invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    invite = await find_invite(session, code)
     problem: InviteProblem | None = None
     if invite is None:
         problem = InviteProblem.UNKNOWN
@@ -140,7 +172,7 @@ async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | Non
     if invite is not None:
         # The person hears one answer for every refused code (a guesser learns nothing from it);
         # a real member's code typed again (used, revoked, expired) is audited with the reason,
-        # for their secretary. Unknown codes are counted against the guesser (record_wrong_code).
+        # for their secretary. Unknown codes are counted against the guesser (record_attempt).
         session.add(
             AuditEvent(
                 action="invite.refused",
@@ -184,10 +216,11 @@ async def invite_lockout(
     return max((end for end in ends if end is not None), default=None)
 
 
-async def record_wrong_code(
+async def record_attempt(
     session: AsyncSession, scopes: Sequence[str], *, window: timedelta, now: datetime | None = None
 ) -> None:
-    """Count a wrong code against each scope (attempts older than the lock-out could reach are dropped)."""
+    """Count an attempt (a wrong invite code, a new web chat session) against each scope; attempts
+    older than the lock-out could reach are dropped."""
     now = now or utcnow()
     await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
     session.add_all(InviteAttempt(scope=scope, at=now) for scope in scopes)

@@ -142,7 +142,9 @@ async def demo(database_url: str) -> Demo:
     """The demo commune with a fresh invite code for every member, by full name."""
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        # The server's secret, as the runtime reads it: invite codes are stored keyed by it.
+        secret = make_settings(database_url).ballot_secret
+        async with session_factory(engine, ballot_secret=secret)() as session, session.begin():
             await seed_demo(session)
             printed = await issue_unlinked_invites(session)
     finally:
@@ -193,7 +195,8 @@ class LiveServer:
 
 async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     """Run ``app`` under uvicorn on a free port of this machine, lifespan included."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    # As `chibo serve` runs it: the app alone decides whom X-Forwarded-For is taken from.
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -27,7 +27,7 @@ from models.lookup import branch_by_code
 from models.membership import add_member
 from models.permissions import OPERATOR
 from models.tables import Platform
-from tests.conftest import TELEGRAM_TOKEN, Demo, make_settings
+from tests.conftest import TELEGRAM_TOKEN, TEST_BALLOT_KEY, Demo, make_settings
 from tests.fake_telegram import FakeTelegram
 
 CHIBO = [sys.executable, "-m", "bot"]
@@ -35,6 +35,8 @@ CHIBO = [sys.executable, "-m", "bot"]
 
 def run_chibo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHIBO_")}
+    # The tests' server secret, as make_settings gives it: invite codes are stored keyed by it.
+    clean["CHIBO_BALLOT_KEY"] = TEST_BALLOT_KEY
     return subprocess.run(
         [*CHIBO, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )

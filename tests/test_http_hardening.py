@@ -14,10 +14,13 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.channels import web
 from bot.runtime import Runtime
+from bot.settings import Settings
 from models.tables import AuditEvent, Member, WebChatSession, utcnow
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
@@ -25,6 +28,7 @@ from tests.test_webchat import Visitor, visitor
 from tests.test_zalo_oa import Webhook as OaWebhook
 from tests.test_zalo_oa import fake_oa, webhook  # noqa: F401  (the Zalo OA app and its fake API)
 from webhooks.app import STATIC_DIR, create_app, parse_json
+from webhooks.security import forwarded_client
 
 SECRET = "webhook-secret-123"
 TELEGRAM = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -48,6 +52,7 @@ async def server(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterato
 def _runtime(server: LiveServer) -> Runtime:
     runtime: Runtime = server.app.state.runtime
     return runtime
+
 
 
 async def _chunks(size: int) -> AsyncIterator[bytes]:
@@ -269,3 +274,130 @@ async def test_random_and_malformed_bodies_never_get_a_5xx(server: LiveServer) -
     async with httpx.AsyncClient(base_url=server.url) as client:
         token = (await visitor(client)).token
     await asyncio.to_thread(_never_5xx, server.url, token)
+
+
+def _has_security_headers(answer: httpx.Response) -> bool:
+    headers = answer.headers
+    return (
+        "frame-ancestors 'none'" in headers.get("content-security-policy", "")
+        and headers.get("x-content-type-options") == "nosniff"
+        and headers.get("referrer-policy") == "no-referrer"
+        and headers.get("x-frame-options") == "DENY"
+    )
+
+
+async def test_every_answer_carries_the_security_headers_errors_too(database_url: str) -> None:
+    app = create_app(make_settings(database_url, webchat_sessions_per_address=1), migrate=False)
+
+    async def fails() -> None:
+        raise RuntimeError("an unexpected error")
+
+    app.add_api_route("/api/fails", fails)  # what any bug in a route would give: a 500
+    async for live in serve_app(app):
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            answers = {
+                500: await client.get("/api/fails"),
+                413: await client.post("/webhooks/zalo-oa", content=b"x" * 1_100_000),  # before anything reads it
+                404: await client.get("/nowhere"),
+                405: await client.put("/healthz"),
+                401: await client.post("/api/webchat/messages", json={"id": "m1", "text": "xin chào"}),
+                200: await client.post("/api/webchat/session"),
+                429: await client.post("/api/webchat/session"),
+            }
+    for status, answer in answers.items():
+        assert answer.status_code == status, (status, answer.text)
+        assert _has_security_headers(answer), (status, dict(answer.headers))
+    assert answers[500].headers["cache-control"] == "no-store"
+
+
+async def test_new_web_chat_sessions_are_limited_per_address(database_url: str) -> None:
+    settings = make_settings(database_url, webchat_sessions_per_address=3)
+    async for live in serve_app(create_app(settings, migrate=False)):
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            for _ in range(3):
+                assert (await client.post("/api/webchat/session")).status_code == 200
+            # X-Forwarded-For from a peer that is no trusted proxy (none is by default, not even
+            # 127.0.0.1) is ignored: a made-up address buys no new budget.
+            spoofed = await client.post("/api/webchat/session", headers={"X-Forwarded-For": "203.0.113.9"})
+            assert spoofed.status_code == 429
+            retry_after = int(spoofed.headers["retry-after"])
+            assert 14 * 60 < retry_after <= 15 * 60
+            assert "15 phút" in spoofed.json()["detail"]
+            # Nothing else is held back: a message still gets its answer (here: the session is needed).
+            assert (await client.post("/api/webchat/messages", json={"id": "m", "text": "a"})).status_code == 401
+        async with _runtime(live).sessions() as session:
+            assert len((await session.exec(select(WebChatSession))).all()) == 3
+
+
+async def test_a_trusted_proxy_names_the_client_and_nobody_else_does(database_url: str) -> None:
+    settings = make_settings(database_url, webchat_sessions_per_address=2, trusted_proxies="127.0.0.1, 10.0.0.0/8")
+    async for live in serve_app(create_app(settings, migrate=False)):
+        async with httpx.AsyncClient(base_url=live.url) as client:
+
+            async def opened(forwarded: str) -> int:
+                answer = await client.post("/api/webchat/session", headers={"X-Forwarded-For": forwarded})
+                return answer.status_code
+
+            # Behind the proxy, each client has its own budget: the address the proxy appended counts,
+            # not whatever the client put in front of it, nor another trusted proxy's.
+            assert [await opened("198.51.100.1"), await opened("6.6.6.6, 198.51.100.1")] == [200, 200]
+            assert await opened("198.51.100.1, 10.1.2.3") == 429
+            assert [await opened("198.51.100.2"), await opened("198.51.100.2")] == [200, 200]
+            assert await opened("198.51.100.2") == 429
+
+
+def test_the_client_address_is_taken_from_trusted_proxies_only() -> None:
+    networks = Settings(_env_file=None, trusted_proxies="172.28.0.10,10.0.0.0/8").trusted_networks()
+    assert forwarded_client("203.0.113.5", "198.51.100.1", networks) == "203.0.113.5"  # not a proxy
+    assert forwarded_client("172.28.0.10", "198.51.100.1", networks) == "198.51.100.1"
+    assert forwarded_client("172.28.0.10", "1.1.1.1, 198.51.100.1, 10.0.0.7", networks) == "198.51.100.1"
+    assert forwarded_client("172.28.0.10", "", networks) == "172.28.0.10"
+    assert forwarded_client("127.0.0.1", "198.51.100.1", Settings(_env_file=None).trusted_networks()) == "127.0.0.1"
+    with pytest.raises(ValidationError, match="not an IP address"):
+        Settings(_env_file=None, trusted_proxies="caddy")
+
+
+async def test_a_pool_with_no_free_connection_gets_503_not_500(database_url: str) -> None:
+    """Found by bench/webchat.py: 200 sessions at once waited out the pool and got 500s."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's pool never makes a request wait for a connection")
+    app = create_app(make_settings(database_url, db_timeout_seconds=0.5), migrate=False)
+    async for live in serve_app(app):
+        engine = _runtime(live).engine
+        held = [await engine.connect() for _ in range(20)]  # the whole pool, overflow included
+        try:
+            async with httpx.AsyncClient(base_url=live.url) as client:
+                busy = await client.post("/api/webchat/session")
+        finally:
+            for connection in held:
+                await connection.close()
+        assert busy.status_code == 503 and _has_security_headers(busy), busy.text
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert (await client.post("/api/webchat/session")).status_code == 200
+
+
+async def test_a_join_retried_after_its_answer_was_lost_still_moves_the_token(
+    server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench/webchat.py: under load the join linked the chat, then moving the token met a
+    full pool (503); the page's retry got the kept welcome and no new token, so a token planted
+    before the join stayed the member's."""
+    rotate = web.rotate
+    failures = iter([TimeoutError("no free connection")])
+
+    async def rotate_once_failing(*args: Any, **kwargs: Any) -> str | None:
+        for failure in failures:
+            raise failure
+        return await rotate(*args, **kwargs)
+
+    monkeypatch.setattr(web, "rotate", rotate_once_failing)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        planted = await visitor(client)
+        victim = Visitor(client, planted.token)
+        lost = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
+        assert lost.status_code == 503
+        retried = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
+        assert retried.status_code == 200 and "Chào mừng đồng chí Ngô Văn Phúc" in retried.json()["replies"][0]["text"]
+        assert victim.token != planted.token
+        assert (await planted.send(payload="me")).status_code == 401
+        assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]

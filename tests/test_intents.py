@@ -14,11 +14,10 @@ from bot.runtime import Runtime
 from handlers.contract import Reply
 from handlers.intents import MATCHER, classify
 from handlers.intents.choices import SHOWS_ONLY
-from models.invites import hash_code
+from models.invites import find_invite
 from models.tables import (
     AuditEvent,
     ChannelIdentity,
-    Invite,
     MeetingInvitation,
     Notice,
     NoticeStatus,
@@ -154,8 +153,8 @@ async def test_a_second_members_code_on_a_shared_phone_switches_only_after_the_t
     assert "đang dùng cho đồng chí Mai Văn Sơn" in offer.text
     assert _labels(offer) == ["🔁 Đổi sang đồng chí khác", "✖️ Giữ nguyên"]
     async with runtime.sessions() as session:
-        invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).one()
-        assert invite.used_at is None  # only looked at
+        invite = await find_invite(session, code)
+        assert invite is not None and invite.used_at is None  # only looked at
 
     asked = (await say(runtime, SON, payload=button(offer, "Đổi sang")))[0]
     assert "Xin gõ mã mời của đồng chí sẽ dùng cuộc trò chuyện này" in asked.text

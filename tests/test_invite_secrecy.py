@@ -1,12 +1,17 @@
 """No invite code rests anywhere in clear: not in the outbox, not in the web chat's kept replies,
-not in the logs. Only its hash is kept; the code exists in the message the secretary received."""
+not in the logs. Only its digest keyed by the server's secret is kept (a database reader cannot test
+guesses against it); the code exists in the message the secretary received."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import re
 import shutil
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +21,8 @@ from sqlmodel import SQLModel
 from bot.delivery import DeliveryWorker
 from bot.runtime import Runtime
 from handlers.contract import Inbound, Reply
-from models.tables import Platform
+from models.invites import KEYED, code_digest, find_invite, legacy_digest, new_code
+from models.tables import Invite, Platform, utcnow
 from tests.chat import say
 from tests.conftest import Demo, member_named
 
@@ -109,3 +115,44 @@ async def test_a_code_sent_through_the_outbox_is_made_as_it_is_sent(
     _assert_nowhere(code, "\n".join(r.getMessage() for r in caplog.records))
     joined = await say(runtime, NEWCOMER, code)
     assert "Chào mừng đồng chí Mai Văn Sơn" in joined[0].text
+
+
+async def test_a_stored_code_cannot_be_recomputed_without_the_server_secret(runtime: Runtime, demo: Demo) -> None:
+    code = demo.code("Mai Văn Sơn")
+    async with runtime.sessions() as session:
+        invite = await find_invite(session, code)
+    assert invite is not None
+    stored = invite.code_hash
+    secret = runtime.settings.ballot_secret()
+    assert stored.startswith(KEYED) and stored == code_digest(secret, code)
+    # What a database reader could compute from the code alone, or with any key but the server's,
+    # does not match: a guess cannot be checked against the row (was: its plain SHA-256).
+    without_key = {
+        legacy_digest(code),
+        hashlib.sha256(code.replace("-", "").encode()).hexdigest(),
+        hmac.new(b"", code.encode(), hashlib.sha256).hexdigest(),
+        code_digest(b"", code),
+        code_digest(b"another-server-with-another-secret-key", code),
+        code_digest(secret[:-1], code),
+    }
+    assert stored not in without_key and stored.removeprefix(KEYED) not in without_key
+    # The invite key is derived apart from the raw secret: an HMAC keyed by the secret itself does not match.
+    raw = hmac.new(secret, code.encode(), hashlib.sha256).digest()
+    assert stored != KEYED + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def test_codes_stored_before_the_keyed_digest_work_until_they_expire(runtime: Runtime, demo: Demo) -> None:
+    son, ngoc = await member_named(runtime, "Mai Văn Sơn"), await member_named(runtime, "Hồ Thị Ngọc")
+    assert son.id is not None and ngoc.id is not None
+    live, lapsed = new_code(), new_code()
+    async with runtime.sessions() as session, session.begin():
+        session.add(Invite(member_id=son.id, code_hash=legacy_digest(live), expires_at=utcnow() + timedelta(days=3)))
+        session.add(
+            Invite(member_id=ngoc.id, code_hash=legacy_digest(lapsed), expires_at=utcnow() - timedelta(minutes=1))
+        )
+    unknown = (await say(runtime, NEWCOMER + 1, "/start ABCD-EFGH"))[0].text
+    assert (await say(runtime, NEWCOMER + 2, lapsed))[0].text == unknown
+    joined = await say(runtime, NEWCOMER, live.lower())
+    assert "Chào mừng đồng chí Mai Văn Sơn" in joined[0].text
+    # And a keyed code issued today works beside them.
+    assert "Chào mừng đồng chí Hồ Thị Ngọc" in (await say(runtime, NEWCOMER + 3, demo.code("Hồ Thị Ngọc")))[0].text

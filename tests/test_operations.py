@@ -85,7 +85,8 @@ async def fill(url: str) -> None:
     engine = create_engine(url)
     catalogs = Catalogs("vi")
     try:
-        async with session_factory(engine)() as session, session.begin():
+        secret = make_settings(url).ballot_secret  # invite codes are stored keyed by it
+        async with session_factory(engine, ballot_secret=secret)() as session, session.begin():
             await seed_demo(session)
             await issue_unlinked_invites(session)
             members = list((await session.exec(select(Member).order_by(Member.id))).all())  # type: ignore[arg-type]

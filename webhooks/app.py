@@ -30,7 +30,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.channels import web
 from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
@@ -46,13 +45,14 @@ from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
-from models.invites import invite_lockout, normalize_code, record_wrong_code
+from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
 from models.tables import MAX_ID, AuditEvent, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
+from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +68,6 @@ DEFAULT_BODY_BYTES = 16_384
 MAX_JSON_DEPTH = 64
 # /healthz answers within this many seconds, whatever the database does.
 HEALTH_TIMEOUT = 1.5
-# Every response: no script, style or frame from elsewhere, no inline script, no sniffing, no referrer.
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKETS = re.compile(rb"[^\[\]{}]")
 
@@ -96,26 +85,6 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         raise ValueError("body is not JSON") from None
-
-
-class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP response (pure ASGI: bodies pass untouched)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        no_store = [(b"cache-control", b"no-store")] if scope["path"].startswith("/api/") else []
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *no_store]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -192,7 +161,8 @@ def create_app(
             await runtime.engine.dispose()
 
     docs = settings.api_docs
-    app = FastAPI(
+    app = HardenedFastAPI(
+        trusted_proxies=settings.trusted_networks(),
         title="chibo",
         lifespan=lifespan,
         docs_url="/docs" if docs else None,
@@ -200,7 +170,6 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         max_body_size=DEFAULT_BODY_BYTES,
     )
-    app.add_middleware(SecurityHeaders)
     for unavailable in (*DATABASE_UNAVAILABLE, DBAPIError):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -357,13 +326,15 @@ async def _answer_web(
         runtime.metrics.updates_rejected.labels("web", "database").inc()
         return _unavailable()
     body: dict[str, Any] = {"replies": [web.render(reply) for reply in processed.replies]}
-    if guessing:
+    # A join retried (its answer lost after the chat was linked, before the token moved) rotates too,
+    # so a token planted beforehand still dies.
+    if guessing or (processed.duplicate and _invite_guess(inbound.text) is not None):
         token = await web.rotate(runtime.sessions, web_session)
         if token is not None:
             body["token"] = token
         elif not processed.duplicate:
             async with runtime.sessions() as session, session.begin():
-                await record_wrong_code(session, [scope for scope, _ in limits], window=settings.invite_window)
+                await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
                 if await invite_lockout(session, limits, window=settings.invite_window) is not None:
                     session.add(
                         AuditEvent(
@@ -405,8 +376,9 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         return page.safe_substitute({key: escape(value) for key, value in words.items()})
 
     @app.post("/api/webchat/session", max_body_size=WEB_MESSAGE_BYTES)
-    async def new_session() -> dict[str, str]:
+    async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
+        await limit_new_sessions(runtime, _client_address(request))
         return {"token": await web.start_session(runtime.sessions, idle=runtime.settings.webchat_idle)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)

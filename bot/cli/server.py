@@ -19,7 +19,9 @@ from models.invites import IssuedInvite, issue_unlinked_invites
 def _serve(settings: Settings) -> None:
     from webhooks.app import create_app  # the web stack loads only for the commands that serve
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    # proxy_headers off: the app reads X-Forwarded-For itself, from CHIBO_TRUSTED_PROXIES only
+    # (uvicorn's own default trusts 127.0.0.1, so any local process could pose as any address).
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, proxy_headers=False)
 
 
 def serve() -> None:

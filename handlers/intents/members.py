@@ -10,8 +10,8 @@ from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
 from handlers.payloads import Action, Payload
-from models.invites import hash_code, normalize_code
-from models.tables import Invite, Member, Role, utcnow
+from models.invites import find_invite, normalize_code
+from models.tables import Member, Role, utcnow
 
 SWITCH_QUESTION = "switch"
 
@@ -64,7 +64,7 @@ async def typed_code(ctx: Context, member: Member, text: str) -> list[Reply] | N
     code = normalize_code(text)
     if code is None:
         return None
-    invite = (await ctx.session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    invite = await find_invite(ctx.session, code)
     if invite is None:
         return None
     _ = ctx.gettext
