@@ -17,6 +17,7 @@ from handlers.contract import Button, Reply
 from handlers.intents import choices, meetings, members, notices, polls, unanswered
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import Intent, Match, Matcher
+from handlers.intents.unanswered import with_unanswered
 from handlers.payloads import Payload
 from models.permissions import leads_any_branch
 from models.tables import Member
@@ -24,12 +25,10 @@ from models.tables import Member
 MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS))
 CLOSEST = 3
 
-__all__ = ["MATCHER", "classify", "remember_choices", "understand", "with_unanswered"]
+__all__ = ["MATCHER", "classify", "remember_choices", "router", "understand", "with_unanswered"]
 
 remember_choices = choices.remember
-ask_switch = members.ask_switch
-switch_with_code = members.switch_with_code
-SWITCH_QUESTION = members.SWITCH_QUESTION
+router = members.router
 
 
 def classify(text: str) -> Match | None:
@@ -104,16 +103,3 @@ _DEFAULTS = ("next_meeting", "notices", "open_polls")
 _SECRETARY_ONLY = frozenset(
     {"new_meeting", "new_poll", "new_notice", "sent_notices", "roster", "find_member", "manage"}
 )
-
-
-async def with_unanswered(ctx: Context, member: Member, replies: list[Reply]) -> list[Reply]:
-    """The secretary's "Quản lý" with one line: how many questions chibo could not answer this week."""
-    if not leads_any_branch(member) or not replies:
-        return replies
-    count = await unanswered.this_week(ctx, member)
-    line = ctx.translator.ngettext(
-        "This week: {count} question chibo could not answer yet.",
-        "This week: {count} questions chibo could not answer yet.",
-        count,
-    ).format(count=count)
-    return [replace(replies[0], text=replies[0].text + "\n\n" + line), *replies[1:]]

@@ -3,40 +3,40 @@ them, help; and an invite code typed on a phone that is already joined."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from dataclasses import dataclass
 
 from handlers import members
+from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
-from handlers.payloads import Action, Payload
-from models.invites import hash_code, normalize_code
-from models.tables import Invite, Member, Role, utcnow
+from handlers.intents.unanswered import with_unanswered
+from handlers.members import Cancel
+from handlers.menus import Manage, MyBranch
+from handlers.payloads import Action
+from handlers.questions import Awaiting, Question
+from handlers.records.words import local_phone
+from handlers.router import Router
+from models import record_queries
+from models.invites import normalize_code
+from models.tables import Member, Role, utcnow
 
-SWITCH_QUESTION = "switch"
+router = Router("intents")
 
 
-def _button(label: str, action: Action, argument: str = "") -> Button:
-    return Button(label, Payload(action, argument).encode())
+@dataclass(frozen=True)
+class SwitchMember(ActionData, prefix="switch"):
+    """A phone shared in the family: move this chat to the member whose invite code is typed next."""
 
 
-def _local_phone(phone: str | None) -> str:
-    if not phone:
-        return "—"
-    return "0" + phone[3:] if phone.startswith("+84") else phone
+def _button(label: str, action: ActionData) -> Button:
+    return Button(label, action.pack())
 
 
 async def secretary(ctx: Context, member: Member) -> list[Reply]:
     """ "Số điện thoại bí thư?": the branch's secretary and deputies with their phone numbers."""
     _ = ctx.gettext
-    leaders = (
-        await ctx.session.exec(
-            select(Member)
-            .where(Member.branch_id == member.branch_id, col(Member.active).is_(True))
-            .where(col(Member.role).in_((Role.SECRETARY, Role.DEPUTY_SECRETARY)))
-            .order_by(col(Member.role).desc(), col(Member.id))  # "secretary" sorts after "deputy_…"
-        )
-    ).all()
+    leaders = await record_queries.branch_leaders(ctx.session, member.branch_id)
     if not leaders:
         text = _("Your branch has no secretary recorded yet.")
     else:
@@ -45,11 +45,11 @@ async def secretary(ctx: Context, member: Member) -> list[Reply]:
             title = _("Secretary") if leader.role is Role.SECRETARY else _("Deputy secretary")
             lines.append(
                 _("{title}: comrade {name}, phone {phone}").format(
-                    title=title, name=leader.full_name, phone=_local_phone(leader.phone)
+                    title=title, name=leader.full_name, phone=local_phone(leader.phone)
                 )
             )
         text = "\n".join(lines)
-    return [Reply(text, buttons=((_button("🏠 " + _("My branch"), Action.MY_BRANCH),),))]
+    return [Reply(text, buttons=((_button("🏠 " + _("My branch"), MyBranch()),),))]
 
 
 async def greet(ctx: Context, member: Member) -> list[Reply]:
@@ -64,7 +64,7 @@ async def typed_code(ctx: Context, member: Member, text: str) -> list[Reply] | N
     code = normalize_code(text)
     if code is None:
         return None
-    invite = (await ctx.session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    invite = await record_queries.invite_by_code(ctx.session, code)
     if invite is None:
         return None
     _ = ctx.gettext
@@ -82,26 +82,28 @@ async def typed_code(ctx: Context, member: Member, text: str) -> list[Reply] | N
                 "and type the code again."
             ).format(name=member.full_name),
             buttons=(
-                (_button("🔁 " + _("Switch to another comrade"), Action.SWITCH_MEMBER),),
-                (_button("✖️ " + _("Keep it as it is"), Action.CANCEL),),
+                (_button("🔁 " + _("Switch to another comrade"), SwitchMember()),),
+                (_button("✖️ " + _("Keep it as it is"), Cancel()),),
             ),
         )
     ]
 
 
-def ask_switch(ctx: Context, member: Member) -> list[Reply]:
+@router.on(SwitchMember)
+async def _ask_switch(ctx: Context, member: Member, action: SwitchMember) -> list[Reply]:
     """After "Switch to another comrade": the code is asked for again; nothing changes until a
     valid one is typed."""
     _ = ctx.gettext
-    ctx.ask(SWITCH_QUESTION)
+    ctx.ask(Awaiting(Question.SWITCH_MEMBER))
     text = _(
         "Type the invite code of the comrade who will use this chat. Comrade {name} will then no longer "
         "get messages here (they can join again with a new invite code)."
     ).format(name=member.full_name)
-    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Cancel()),),))]
 
 
-async def switch_with_code(ctx: Context, member: Member, text: str) -> list[Reply]:
+@router.answers(Question.SWITCH_MEMBER)
+async def _switch_with_code(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     """The code typed after "Switch to another comrade": link this chat to its member (audited as a
     new link, with the member before), or say why not and keep the chat as it was."""
     ctx.member = None  # joining as someone else: members.join_with_code serves only strangers
@@ -109,6 +111,11 @@ async def switch_with_code(ctx: Context, member: Member, text: str) -> list[Repl
     if ctx.member is None:  # a wrong or used code: nothing changed
         ctx.member = member
     return replies
+
+
+@router.on(Manage)
+async def _manage(ctx: Context, member: Member, action: Manage) -> list[Reply]:
+    return await with_unanswered(ctx, member, members.manage_menu(ctx, member))
 
 
 INTENTS = (

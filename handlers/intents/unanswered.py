@@ -3,14 +3,16 @@ the secretary learns what is missing without anyone's message being kept."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from handlers.context import Context
+from handlers.contract import Reply
 from models.db import insert_ignoring_conflict
-from models.permissions import Scope, scope_of
+from models.permissions import Scope, leads_any_branch, scope_of
 from models.tables import Member, UnansweredWeek
 
 
@@ -37,3 +39,16 @@ async def this_week(ctx: Context, member: Member) -> int:
     if scope_of(member) is not Scope.COMMUNE:
         query = query.where(col(UnansweredWeek.branch_id) == member.branch_id)
     return int((await ctx.session.exec(query)).one())
+
+
+async def with_unanswered(ctx: Context, member: Member, replies: list[Reply]) -> list[Reply]:
+    """The secretary's "Quản lý" with one line: how many questions chibo could not answer this week."""
+    if not leads_any_branch(member) or not replies:
+        return replies
+    count = await this_week(ctx, member)
+    line = ctx.translator.ngettext(
+        "This week: {count} question chibo could not answer yet.",
+        "This week: {count} questions chibo could not answer yet.",
+        count,
+    ).format(count=count)
+    return [replace(replies[0], text=replies[0].text + "\n\n" + line), *replies[1:]]
