@@ -16,7 +16,7 @@ from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
-from handlers.payloads import Action, InvalidPayload, Payload, decode
+from handlers.payloads import Action, InvalidPayload, decode
 from handlers.questions import Ask, Awaiting, PickTime
 from handlers.records import FindMember
 from handlers.router import Dispatcher
@@ -121,8 +121,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         return await _answer(ctx, ctx.member, awaiting, text)
     # Typed words answering no question: a question in the member's own words, or a tap typed.
     understood = await intents.understand(ctx, ctx.member, text)
-    if isinstance(understood, Payload):
-        return await _tap(ctx, understood.encode())
+    if isinstance(understood, intents.Tap):
+        return await _tap(ctx, understood.payload)
     return understood
 
 

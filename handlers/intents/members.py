@@ -11,10 +11,10 @@ from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
 from handlers.intents.unanswered import with_unanswered
-from handlers.members import Cancel
-from handlers.menus import Manage, MyBranch
-from handlers.payloads import Action
+from handlers.members import Cancel, EditMyPhone
+from handlers.menus import BranchRoster, ChooseLanguage, Help, Home, Manage, MyBranch, MyDetails
 from handlers.questions import Awaiting, Question
+from handlers.records import FindMember
 from handlers.records.words import local_phone
 from handlers.router import Router
 from models import record_queries
@@ -138,7 +138,7 @@ INTENTS = (
             "thông tin đảng viên của tôi",
             "tôi là ai",
         ),
-        Action.MY_DETAILS,
+        MyDetails().pack(),
         N_("My details"),
     ),
     Intent(
@@ -151,7 +151,7 @@ INTENTS = (
             "số điện thoại của tôi sai",
             "tôi đổi số mới",
         ),
-        Action.EDIT_MY_PHONE,
+        EditMyPhone().pack(),
         N_("Correct my phone number"),
     ),
     Intent(
@@ -171,7 +171,7 @@ INTENTS = (
             "hỏi bí thư",
             "gặp bí thư",
         ),
-        Action.MY_BRANCH,
+        MyBranch().pack(),
         N_("Branch secretary"),
         secretary,
     ),
@@ -186,7 +186,7 @@ INTENTS = (
             "thông tin chi bộ",
             "số đảng viên chi bộ",
         ),
-        Action.MY_BRANCH,
+        MyBranch().pack(),
         N_("My branch"),
     ),
     Intent(
@@ -206,7 +206,7 @@ INTENTS = (
             "chibo là gì",
             "help",
         ),
-        Action.HELP,
+        Help().pack(),
         N_("Help"),
     ),
     Intent(
@@ -227,14 +227,14 @@ INTENTS = (
             "cảm ơn nhiều",
             "thank you",
         ),
-        Action.HOME,
+        Home().pack(),
         N_("Main menu"),
         greet,
     ),
     Intent(
         "language",
         ("đổi ngôn ngữ", "ngôn ngữ", "tiếng anh", "english", "tiếng việt", "language"),
-        Action.CHOOSE_LANGUAGE,
+        ChooseLanguage().pack(),
         N_("Language / Ngôn ngữ"),
     ),
     Intent(
@@ -245,9 +245,11 @@ INTENTS = (
             "ai chưa tham gia chibo",
             "ai chưa dùng chibo",
         ),
-        Action.BRANCH_ROSTER,
+        BranchRoster().pack(),
         N_("Branch roster"),
     ),
-    Intent("find_member", ("tìm đảng viên", "tìm người", "tra cứu đảng viên"), Action.FIND_MEMBER, N_("Find a member")),
-    Intent("manage", ("quản lý", "công cụ bí thư", "quản lý chi bộ"), Action.MANAGE, N_("Manage")),
+    Intent(
+        "find_member", ("tìm đảng viên", "tìm người", "tra cứu đảng viên"), FindMember().pack(), N_("Find a member")
+    ),
+    Intent("manage", ("quản lý", "công cụ bí thư", "quản lý chi bộ"), Manage().pack(), N_("Manage")),
 )
