@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,39 +11,41 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import actions, directory, intents, meetings, members, notices, polls, records, register, times
+from handlers import actions, intents, meetings, members, notices, polls, records, register, times
 from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
-from handlers.menus import action_for_label
-from handlers.payloads import Action, InvalidPayload, Payload, decode
+from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
+from handlers.payloads import Action, InvalidPayload, decode
 from handlers.questions import Ask, Awaiting, PickTime
+from handlers.records import FindMember
 from handlers.router import Dispatcher
 from models.audit import audit_stranger
 from models.errors import DomainError
 from models.roster import fold
 from models.tables import ChannelIdentity, Member
 
-# Commands work as well as buttons; the Vietnamese aliases are what a member might type.
-COMMANDS: dict[str, Action] = {
-    "menu": Action.HOME,
-    "help": Action.HELP,
-    "huongdan": Action.HELP,
-    "me": Action.MY_DETAILS,
-    "toi": Action.MY_DETAILS,
-    "branch": Action.MY_BRANCH,
-    "chibo": Action.MY_BRANCH,
-    "manage": Action.MANAGE,
-    "quanly": Action.MANAGE,
-    "find": Action.FIND_MEMBER,
-    "tim": Action.FIND_MEMBER,
-    "lang": Action.CHOOSE_LANGUAGE,
-    "meetings": Action.MEETINGS,
-    "lichhop": Action.MEETINGS,
-    "language": Action.CHOOSE_LANGUAGE,
+# Commands work as well as buttons; the Vietnamese aliases are what a member might type. Each makes
+# its action from the words after it (only /find reads them: the name to look up).
+COMMANDS: dict[str, Callable[[str], ActionData]] = {
+    "menu": lambda _words: Home(),
+    "help": lambda _words: Help(),
+    "huongdan": lambda _words: Help(),
+    "me": lambda _words: MyDetails(),
+    "toi": lambda _words: MyDetails(),
+    "branch": lambda _words: MyBranch(),
+    "chibo": lambda _words: MyBranch(),
+    "manage": lambda _words: Manage(),
+    "quanly": lambda _words: Manage(),
+    "find": lambda words: FindMember(words or None),
+    "tim": lambda words: FindMember(words or None),
+    "lang": lambda _words: ChooseLanguage(),
+    "language": lambda _words: ChooseLanguage(),
+    "meetings": lambda _words: Meetings(),
+    "lichhop": lambda _words: Meetings(),
 }
 # Every feature's router. A feature not yet moved onto a router is still reached through ``_run``.
-DISPATCH = Dispatcher((members.router, polls.router))
+DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router))
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
@@ -90,22 +93,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
     if inbound.stale_button:
         return _stale_button(ctx)
-    if inbound.payload is not None and actions.is_known(inbound.payload):
-        try:
-            typed = actions.decode(inbound.payload)
-        except actions.InvalidPayload:
-            return _stale_button(ctx)
-        if not typed.keeps_question:
-            ctx.take_question()
-        return await _act(ctx, typed)
     if inbound.payload is not None:
-        try:
-            payload = decode(inbound.payload)
-        except InvalidPayload:
-            return _stale_button(ctx)
-        if payload.action is not Action.PROMOTE_TODAY:  # that button answers the open question
-            ctx.take_question()
-        return await _run(ctx, payload.action, payload.argument)
+        return await _tap(ctx, inbound.payload)
     text = (inbound.text or "").strip()
     if text.startswith("/"):
         ctx.take_question()  # a command means they moved on
@@ -114,7 +103,7 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         if command == "start":
             return await _start(ctx, argument.strip())
         if command in COMMANDS:
-            return await _run(ctx, COMMANDS[command], argument.strip())
+            return await _act(ctx, COMMANDS[command](argument.strip()))
         return await _unknown(ctx)
     door = action_for_label(ctx.catalogs, text)
     if door is not None:
@@ -126,29 +115,46 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         return [members.stranger_welcome(ctx)]
     question = ctx.take_question()
     if question is not None and _is_cancel(text):  # "thôi": they do not want to answer after all
-        return await _run(ctx, Action.CANCEL, "")
+        return await _act(ctx, members.Cancel())
     if question is not None and text:
-        return await _answer(ctx, ctx.member, question, text)
+        awaiting = Awaiting.parse(question)
+        if awaiting is None:  # kept in a form chibo no longer writes
+            return _stale_button(ctx)
+        return await _answer(ctx, ctx.member, awaiting, text)
     # Typed words answering no question: a question in the member's own words, or a tap typed.
     understood = await intents.understand(ctx, ctx.member, text)
-    if isinstance(understood, Payload):
-        return await _run(ctx, understood.action, understood.argument)
+    if isinstance(understood, intents.Tap):
+        return await _tap(ctx, understood.payload)
     return understood
 
 
-async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
+async def _tap(ctx: Context, payload: str) -> list[Reply]:
+    """A button tapped, or typed words that stand for one."""
+    if actions.is_known(payload):
+        try:
+            typed = actions.decode(payload)
+        except actions.InvalidPayload:
+            return _stale_button(ctx)
+        if not typed.keeps_question:
+            ctx.take_question()
+        return await _act(ctx, typed)
+    try:
+        legacy = decode(payload)
+    except InvalidPayload:
+        return _stale_button(ctx)
+    ctx.take_question()
+    return await _run(ctx, legacy.action, legacy.argument)
+
+
+async def _answer(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     """A typed message that answers the question chibo asked last."""
-    question, text = times.follow_up(ctx, question, text)
-    awaiting = Awaiting.parse(question)
-    route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
-    if awaiting is not None and route is not None and route.text is not None:
+    awaiting, text = times.follow_up(ctx, awaiting, text)
+    route = DISPATCH.questions.get(awaiting.question)
+    if route is not None and route.text is not None:
         return await route.text(ctx, member, awaiting, text)
+    question = awaiting.encode()  # the features that still read their question as text
     if question == "myphone":
         return await members.save_my_phone(ctx, member, text)
-    if question == intents.SWITCH_QUESTION:
-        return await intents.switch_with_code(ctx, member, text)
-    if question == "find":
-        return await directory.find_members(ctx, member, text)
     if question == "notice":
         return await notices.draft_from_text(ctx, member, text)
     if question.startswith("when:"):
@@ -161,7 +167,7 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await meetings.answer_question(ctx, member, question, text)
     if question.startswith("attach:"):  # a file was asked for, text came: ask again
         return await notices.ask_file(ctx, member, question.partition(":")[2])
-    return await records.answer(ctx, member, question, text)
+    return _stale_button(ctx)
 
 
 # What members type to drop the question chibo asked (folded: no accents, lower case).
@@ -221,10 +227,13 @@ async def _act(ctx: Context, action: ActionData) -> list[Reply]:
         if route is not None and route.prompt is not None:
             return await route.prompt(ctx, member, Awaiting(action.question, action.subject))
     elif isinstance(action, PickTime):
-        return await _answer(ctx, member, *times.picked(ctx, action.pack().partition(":")[2]))
+        return await _answer(ctx, member, *times.picked(action))
     elif type(action) in DISPATCH.actions:
         return await DISPATCH.run(ctx, member, action)
-    legacy = decode(action.pack())  # a feature still routed by ``_run``
+    try:
+        legacy = decode(action.pack())  # a feature still routed by ``_run``
+    except InvalidPayload:  # a question nothing asks by a button (``ask:ovote:1``)
+        return _stale_button(ctx)
     return await _run(ctx, legacy.action, legacy.argument)
 
 
@@ -244,36 +253,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         if action not in _HARMLESS:
             await audit_stranger(ctx.session, ctx.inbound.platform, ctx.inbound.user_id, action.value)
         return [members.stranger_welcome(ctx)]
-    routed = _on_router(action, argument)
-    if routed is not None:  # a feature on its router, reached by a command or by typed words
-        return await _act(ctx, routed)
     match action:
-        case Action.HOME:
-            return [members.welcome_back(ctx, member)]
-        case Action.HELP:
-            return members.help_text(ctx, member)
-        case Action.MY_DETAILS:
-            return await members.my_details(ctx, member)
-        case Action.MY_BRANCH:
-            return await members.my_branch(ctx, member)
-        case Action.MANAGE:
-            return await intents.with_unanswered(ctx, member, members.manage_menu(ctx, member))
-        case Action.BRANCH_ROSTER:
-            return await directory.branch_roster(ctx, member)
-        case Action.FIND_MEMBER:
-            if not argument:
-                return await records.ask(ctx, member, "find")
-            return await directory.find_members(ctx, member, argument)
-        case Action.CHOOSE_LANGUAGE:
-            return members.choose_language(ctx)
-        case Action.SET_LANGUAGE:
-            return await members.set_language(ctx, member, argument)
-        case Action.CANCEL:
-            return [members.home(ctx, member, ctx.gettext("Cancelled."))]
-        case Action.EDIT_MY_PHONE:
-            return members.ask_my_phone(ctx, member)
-        case Action.MEMBER_CARD:
-            return await records.member_card(ctx, member, argument)
         case Action.ASK:
             if argument.startswith("when:"):
                 return await notices.ask_when(ctx, member, argument.partition(":")[2])
@@ -284,31 +264,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             if argument.partition(":")[0] in meetings.QUESTIONS:
                 field, _sep, meeting_id = argument.partition(":")
                 return await meetings.ask(ctx, member, field, meeting_id)
-            return await records.ask(ctx, member, argument)
-        case Action.SET_ROLE:
-            return await records.set_role(ctx, member, argument)
-        case Action.PROMOTE_TODAY:
-            return await records.promote_today(ctx, member, argument)
-        case Action.PROBATION_DUE:
-            return await records.probation_due_list(ctx, member)
-        case Action.SET_EXEMPT:
-            return await records.set_exemption(ctx, member, argument)
-        case Action.MOVE:
-            return await records.move(ctx, member, argument)
-        case Action.DEACTIVATE:
-            return await records.deactivate_member(ctx, member, argument)
-        case Action.REACTIVATE:
-            return await records.reactivate_member(ctx, member, argument)
-        case Action.NEW_INVITE:
-            return await records.new_invite(ctx, member, argument)
-        case Action.REVOKE_INVITES:
-            return await records.revoke_member_invites(ctx, member, argument)
-        case Action.HISTORY:
-            return await records.history(ctx, member, argument)
-        case Action.RECENT_CHANGES:
-            return await records.recent_changes(ctx, member)
-        case Action.IMPORT_REGISTER:
-            return members.import_help(ctx, member)
+            return _stale_button(ctx)
         case Action.NOTICES:
             return await notices.inbox(ctx, member)
         case Action.READ_NOTICE:
@@ -363,24 +319,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await meetings.mark_attendance(ctx, member, argument)
         case Action.ATTENDANCE_RATES:
             return await meetings.rates(ctx, member)
-        case Action.PICK_TIME:
-            return await _answer(ctx, member, *times.picked(ctx, argument))
-        case Action.SWITCH_MEMBER:
-            return intents.ask_switch(ctx, member)
-        case _:  # owned by a router but not taken by it: a shape of payload it does not read
-            return _stale_button(ctx)
-
-
-def _on_router(action: Action, argument: str) -> ActionData | None:
-    """The typed action an older payload stands for, when a feature's router takes it."""
-    try:  # a command's argument is typed text, and may be long or of any shape
-        typed = actions.decode(f"{action.value}:{argument}" if argument else action.value)
-    except actions.InvalidPayload:
-        return None
-    if isinstance(typed, Ask):
-        route = DISPATCH.questions.get(typed.question)
-        return typed if route is not None and route.prompt is not None else None
-    return typed if type(typed) in DISPATCH.actions else None
+    return _stale_button(ctx)  # an action its feature's router now handles, reached no other way
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

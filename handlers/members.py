@@ -31,11 +31,12 @@ from handlers.router import Router
 from models import audit
 from models.audit import AuditAction
 from models.errors import Stale
+from models.identities import link_identity
 from models.invites import InviteProblem, normalize_code, redeem_invite
 from models.membership import InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
-from models.tables import AuditEvent, Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
+from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Role
 
 router = Router("members")
 
@@ -197,27 +198,15 @@ def _problem_text(ctx: Context, problem: InviteProblem) -> str:
 
 async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
     inbound = ctx.inbound
-    # An account once linked to a member who is no longer active is re-linked, not duplicated.
-    identity = ctx.identity or ChannelIdentity(
-        platform=inbound.platform, platform_user_id=inbound.user_id, chat_id=inbound.chat_id, member_id=0
-    )
-    before = None if identity.id is None else {"member_id": identity.member_id}
-    identity.member_id = member.id  # type: ignore[assignment]
-    identity.chat_id = inbound.chat_id
-    identity.display_name = inbound.display_name[:200] or None
-    identity.linked_at = utcnow()
-    identity.unreachable_at = None
-    ctx.session.add(identity)
-    await ctx.session.flush()
-    ctx.session.add(
-        AuditEvent(
-            actor_member_id=member.id,
-            action="member.linked",
-            subject_type="member",
-            subject_id=member.id,
-            before=before,
-            after={"platform": inbound.platform.value, "via": via, "identity_id": identity.id},
-        )
+    identity = await link_identity(
+        ctx.session,
+        member,
+        ctx.identity,
+        platform=inbound.platform,
+        user_id=inbound.user_id,
+        chat_id=inbound.chat_id,
+        display_name=inbound.display_name,
+        via=via,
     )
     ctx.identity, ctx.member = identity, member
     return identity

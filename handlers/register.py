@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.contract import Attachment, Reply, Translator
-from handlers.members import home, refused
-from models.permissions import Permission, Scope, Target, may, scope_of
+from handlers.members import home
+from models.membership import check
+from models.permissions import Permission, Scope, Target, scope_of
 from models.roster import Column, Problem, RowProblem, import_members
 from models.roster_files import (
     MAX_BYTES,
@@ -102,9 +103,7 @@ async def import_upload(ctx: Context, member: Member, attachment: Attachment) ->
     """A register sent as a file: imported at once, all or nothing, within the sender's scope.
     Rows without a branch column go to the sender's own branch."""
     _ = ctx.gettext
-    own_branch = Target(member.branch_id)
-    if not may(member, Permission.IMPORT_MEMBERS, own_branch):
-        return refused(ctx, member, Permission.IMPORT_MEMBERS, own_branch)
+    check(member, Permission.IMPORT_MEMBERS, Target(member.branch_id))
     try:
         rows = await read_uploaded_register(attachment.filename, attachment.content)
     except RegisterFileError as error:

@@ -207,6 +207,26 @@ async def test_a_branch_secretary_cannot_touch_another_branch(runtime: Runtime, 
     assert (await member_named(runtime, "Mai Văn Sơn")).branch_id == son.branch_id
 
 
+async def test_record_buttons_chibo_never_made_change_nothing(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, COMMITTEE_SECRETARY, f"/start {demo.code('Nguyễn Văn Hùng')}")
+    son = await member_named(runtime, "Mai Văn Sơn")
+    forged = (
+        f"mx:{son.id}:maybe",  # neither exempt, nor a standing
+        f"mr:{son.id}:c_king",  # no such office
+        f"md:{son.id}:bored",  # no such reason
+        f"mm:{son.id}:999999",  # no such branch
+        f"mc:{(son.id or 0) + 1000}",  # no such member
+        f"ask:ovote:{son.id}",  # asked only after the day, never by a button
+        "ask:phone",  # whose phone?
+    )
+    for payload in forged:
+        reply = (await say(runtime, COMMITTEE_SECRETARY, payload=payload))[0]
+        assert "Nút này không còn dùng được nữa" in reply.text, payload
+    unchanged = await member_named(runtime, "Mai Văn Sơn")
+    assert (unchanged.exempt, unchanged.branch_id, unchanged.active) == (son.exempt, son.branch_id, son.active)
+    assert await events(runtime, "refused") == []
+
+
 async def test_the_committee_secretary_moves_a_member(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, COMMITTEE_SECRETARY, f"/start {demo.code('Nguyễn Văn Hùng')}")
     card = await open_card(runtime, COMMITTEE_SECRETARY, "Hồ Thị Ngọc")  # deputy of Tây

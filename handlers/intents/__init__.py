@@ -15,21 +15,20 @@ from handlers import members as member_screens
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents import choices, meetings, members, notices, polls, unanswered
+from handlers.intents.choices import Tap
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import Intent, Match, Matcher
-from handlers.payloads import Payload
+from handlers.intents.unanswered import with_unanswered
 from models.permissions import leads_any_branch
 from models.tables import Member
 
 MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS))
 CLOSEST = 3
 
-__all__ = ["MATCHER", "classify", "remember_choices", "understand", "with_unanswered"]
+__all__ = ["MATCHER", "Tap", "classify", "remember_choices", "router", "understand", "with_unanswered"]
 
 remember_choices = choices.remember
-ask_switch = members.ask_switch
-switch_with_code = members.switch_with_code
-SWITCH_QUESTION = members.SWITCH_QUESTION
+router = members.router
 
 
 def classify(text: str) -> Match | None:
@@ -37,9 +36,9 @@ def classify(text: str) -> Match | None:
     return MATCHER.best(fold_question(text))
 
 
-async def understand(ctx: Context, member: Member, text: str) -> Payload | list[Reply]:
-    """What a member's typed message, answering no question, stands for: a button's payload to run
-    (one that only shows something), or the replies themselves."""
+async def understand(ctx: Context, member: Member, text: str) -> Tap | list[Reply]:
+    """What a member's typed message, answering no question, stands for: the tap of a button that
+    only shows something, or the replies themselves."""
     code = await members.typed_code(ctx, member, text)
     if code is not None:
         return code
@@ -70,10 +69,10 @@ def _is_question(text: str, folded: str) -> bool:
     return "?" in text or not _QUESTION_WORDS.isdisjoint(folded.split())
 
 
-async def _open(ctx: Context, member: Member, intent: Intent) -> Payload | list[Reply]:
+async def _open(ctx: Context, member: Member, intent: Intent) -> Tap | list[Reply]:
     if intent.answer is not None:
         return await intent.answer(ctx, member)
-    return Payload(intent.action)
+    return Tap(intent.tap)
 
 
 def _closest(ctx: Context, member: Member, folded: str) -> Reply:
@@ -83,10 +82,10 @@ def _closest(ctx: Context, member: Member, folded: str) -> Reply:
     seen = set()
     for match in MATCHER.ranked(folded) or [Match(MATCHER.by_name[n], 0, "") for n in _DEFAULTS]:
         intent = match.intent
-        if intent.action in seen or (intent.name in _SECRETARY_ONLY and not leads_any_branch(member)):
+        if intent.tap in seen or (intent.name in _SECRETARY_ONLY and not leads_any_branch(member)):
             continue
-        seen.add(intent.action)
-        offered.append(Button(_(intent.label), Payload(intent.action).encode()))
+        seen.add(intent.tap)
+        offered.append(Button(_(intent.label), intent.tap))
         if len(offered) == CLOSEST:
             break
     text = "\n".join(
@@ -104,16 +103,3 @@ _DEFAULTS = ("next_meeting", "notices", "open_polls")
 _SECRETARY_ONLY = frozenset(
     {"new_meeting", "new_poll", "new_notice", "sent_notices", "roster", "find_member", "manage"}
 )
-
-
-async def with_unanswered(ctx: Context, member: Member, replies: list[Reply]) -> list[Reply]:
-    """The secretary's "Quản lý" with one line: how many questions chibo could not answer this week."""
-    if not leads_any_branch(member) or not replies:
-        return replies
-    count = await unanswered.this_week(ctx, member)
-    line = ctx.translator.ngettext(
-        "This week: {count} question chibo could not answer yet.",
-        "This week: {count} questions chibo could not answer yet.",
-        count,
-    ).format(count=count)
-    return [replace(replies[0], text=replies[0].text + "\n\n" + line), *replies[1:]]

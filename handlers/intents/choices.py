@@ -6,70 +6,98 @@ with "Chưa" beside it, and only their tap does it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import N_, Intent, Matcher
-from handlers.payloads import Action, InvalidPayload, Payload, decode
+from handlers.members import Cancel
+from handlers.menus import Home
+from handlers.payloads import Action, Payload
 from models.tables import utcnow
 
 # Buttons shown longer ago than this are forgotten: a later "có" is not taken as their answer.
 CHOICES_LIFETIME = timedelta(hours=2)
 MAX_REMEMBERED = 30
+# What a button does is read from its action's prefix, the name every feature gives its buttons on
+# the wire; so typed words are weighed the same whichever feature showed the buttons.
 # Buttons that only show or ask something: typed words may run them without a confirmation.
 SHOWS_ONLY = frozenset(
     {
-        Action.HOME,
-        Action.HELP,
-        Action.MY_DETAILS,
-        Action.MY_BRANCH,
-        Action.MANAGE,
-        Action.BRANCH_ROSTER,
-        Action.FIND_MEMBER,
-        Action.CHOOSE_LANGUAGE,
-        Action.CANCEL,
-        Action.EDIT_MY_PHONE,
-        Action.MEMBER_CARD,
-        Action.ASK,
-        Action.HISTORY,
-        Action.RECENT_CHANGES,
-        Action.IMPORT_REGISTER,
-        Action.NOTICES,
-        Action.NEW_NOTICE,
-        Action.SENT_NOTICES,
-        Action.TRACK_NOTICE,
-        Action.OPEN_POLLS,
-        Action.NEW_POLL,
-        Action.POLL_LIST,
-        Action.POLL_TRACK,
-        Action.PAPER_VOTER,
-        Action.MEETINGS,
-        Action.MEETING,
-        Action.MEETING_FILE,
-        Action.MY_ATTENDANCE,
-        Action.PAST_MEETINGS,
-        Action.NEW_MEETING,
-        Action.MEETING_LIST,
-        Action.ATTENDANCE,
-        Action.ATTENDANCE_RATES,
-        Action.SWITCH_MEMBER,  # asks for the code again; nothing changes until it is typed
+        "home",
+        "help",
+        "me",  # my details
+        "branch",
+        "manage",
+        "roster",
+        "find",
+        "lang",
+        "cancel",
+        "myphone",
+        "mc",  # a member's card
+        "ask",
+        "mh",  # a member's history
+        "audit",  # recent changes
+        "import",
+        "notices",
+        "nnew",
+        "nlist",
+        "nt",  # a notice's tracking
+        "polls",
+        "pnew",
+        "plist",
+        "pk",  # a poll's tracking
+        "pe",  # a paper voter's ballot
+        "meet",
+        "mt",  # a meeting's card
+        "mtf",  # a meeting's file
+        "mth",  # my attendance
+        "mtp",  # past meetings
+        "mtn",  # a new meeting
+        "mtl",  # the secretary's meetings
+        "mtk",  # the attendance board
+        "mtq",  # attendance rates
+        "switch",  # asks for the code again; nothing changes until it is typed
     }
 )
-_SENDS = frozenset({Action.SEND_NOTICE, Action.POLL_PUBLISH, Action.MEETING_CALL})
+_SENDS = frozenset({"ns", "pp", "mtg"})  # send a notice, publish a poll, call a meeting
+_SEND_NOTICE = "ns"
+_INVITATION = "mty"  # a meeting invitation's answer: "<meeting>:yes", or "<meeting>:no" (asks why)
 # Ballot buttons: a typed "đồng ý" gets the ballot back without naming the option, since replies are
 # stored (outbox, retries) and a secret ballot must never be linked to a member (README, Polls).
-_BALLOT = frozenset({Action.VOTE, Action.TOGGLE_CHOICE, Action.PAPER_VOTE})
+_BALLOT = frozenset({"pv", "pt", "pw"})
 # Taps on a ballot or a read receipt come from a whole branch at once: they write nothing more.
-_BUSY = frozenset(action.value for action in (Action.VOTE, Action.TOGGLE_CHOICE, Action.READ_NOTICE))
+_BUSY = frozenset({"pv", "pt", "read"})
+
+
+@dataclass(frozen=True)
+class Tap:
+    """Typed words that stand for tapping a button: its payload, run exactly as the tap would be."""
+
+    payload: str
+
+    @property
+    def prefix(self) -> str:
+        return prefix_of(self.payload)
+
+
+def prefix_of(payload: str) -> str:
+    """The name of a button's action: what its payload starts with."""
+    return payload.partition(":")[0]
+
+
+def _answers_invitation(payload: str, answer: str) -> bool:
+    return prefix_of(payload) == _INVITATION and payload.endswith(":" + answer)
+
 
 SEND, YES, NO = "send", "yes", "no"
 INTENTS = (
     Intent(
         SEND,
         ("gửi đi", "gửi ngay", "ok gửi đi", "gửi", "gửi luôn", "ok gửi", "gửi được rồi", "phát hành", "gửi giấy mời"),
-        Action.HOME,
+        Home().pack(),
         N_("Send now"),
         whole=True,
     ),
@@ -96,7 +124,7 @@ INTENTS = (
             "đúng rồi",
             "chắc chắn",
         ),
-        Action.HOME,
+        Home().pack(),
         N_("Yes"),
         whole=True,
     ),
@@ -116,7 +144,7 @@ INTENTS = (
             "không tham dự",
             "để sau",
         ),
-        Action.HOME,
+        Home().pack(),
         N_("No"),
         whole=True,
     ),
@@ -133,7 +161,7 @@ def remember(ctx: Context, replies: list[Reply]) -> None:
     identity = ctx.identity
     if identity is None or ctx.member is None:
         return
-    if ctx.inbound.payload is not None and ctx.inbound.payload.partition(":")[0] in _BUSY:
+    if ctx.inbound.payload is not None and prefix_of(ctx.inbound.payload) in _BUSY:
         return
     with_buttons = [reply for reply in replies if reply.buttons]
     shown = (
@@ -158,20 +186,13 @@ def shown(ctx: Context) -> list[Button]:
     return [Button(c["label"], c["payload"]) for c in identity.choices]
 
 
-def _decoded(button: Button) -> Payload | None:
-    try:
-        return decode(button.payload)
-    except InvalidPayload:
-        return None
-
-
-def _means(word: str, button: Button, payload: Payload) -> bool:
+def _means(word: str, button: Button) -> bool:
     label = fold_question(button.label)
     if word == SEND:
-        return payload.action in _SENDS
+        return prefix_of(button.payload) in _SENDS
     if word == YES:
-        return (payload.action is Action.RSVP and payload.argument.endswith(":yes")) or label in _YES_LABELS
-    return (payload.action is Action.RSVP and payload.argument.endswith(":no")) or label in _NO_LABELS
+        return _answers_invitation(button.payload, "yes") or label in _YES_LABELS
+    return _answers_invitation(button.payload, "no") or label in _NO_LABELS
 
 
 def pick(folded: str, buttons: list[Button]) -> Button | None:
@@ -183,7 +204,7 @@ def pick(folded: str, buttons: list[Button]) -> Button | None:
     word = _WORDS.best(folded)
     if word is None:
         return None
-    meant = {b.payload: b for b in buttons if (p := _decoded(b)) is not None and _means(word.intent.name, b, p)}
+    meant = {b.payload: b for b in buttons if _means(word.intent.name, b)}
     return next(iter(meant.values())) if len(meant) == 1 else None
 
 
@@ -192,32 +213,31 @@ def is_choice_word(folded: str) -> bool:
     return _WORDS.best(folded) is not None
 
 
-def as_tap(ctx: Context, button: Button, buttons: list[Button]) -> Payload | list[Reply]:
-    """The button a typed message stands for (one of ``buttons``, just shown): run it when it only
+def as_tap(ctx: Context, button: Button, buttons: list[Button]) -> Tap | list[Reply]:
+    """The button a typed message stands for (one of ``buttons``, just shown): tap it when it only
     shows something, else ask for the tap that does it."""
-    payload = _decoded(button)
-    if payload is None:
-        return ask_again(ctx, buttons)
-    if payload.action in SHOWS_ONLY or (payload.action is Action.RSVP and payload.argument.endswith(":no")):
-        return payload  # "Vắng có lý do" only asks for the reason
+    tap = Tap(button.payload)
+    if tap.prefix in SHOWS_ONLY or _answers_invitation(tap.payload, "no"):
+        return tap  # "Vắng có lý do" only asks for the reason
     _ = ctx.gettext
-    if payload.action in _BALLOT:
+    if tap.prefix in _BALLOT:
         rows = tuple((b,) for b in buttons)
         return [Reply(_("To vote, please tap your choice on the ballot:"), buttons=rows)]
-    if payload.action is Action.SEND_NOTICE:
+    if tap.prefix == _SEND_NOTICE:
+        notice_id = tap.payload.partition(":")[2]
         return [
             Reply(
                 _("Do you want to send this notice now?"),
                 buttons=(
                     (
                         Button("📤 " + _("Send now"), button.payload),
-                        Button(_("Not yet"), Payload(Action.NOTICE_AUDIENCE, f"{payload.argument}:show").encode()),
+                        Button(_("Not yet"), Payload(Action.NOTICE_AUDIENCE, f"{notice_id}:show").encode()),
                     ),
                 ),
             )
         ]
     text = _("Do you mean \u201c{choice}\u201d? Please tap it to confirm.").format(choice=button.label)
-    return [Reply(text, buttons=((button, Button(_("Not yet"), Payload(Action.CANCEL).encode())),))]
+    return [Reply(text, buttons=((button, Button(_("Not yet"), Cancel().pack())),))]
 
 
 def ask_again(ctx: Context, buttons: list[Button]) -> list[Reply]:

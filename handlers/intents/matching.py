@@ -20,7 +20,6 @@ from rapidfuzz import fuzz
 from handlers.context import Context
 from handlers.contract import Reply
 from handlers.intents.folding import fold_question
-from handlers.payloads import Action
 from models.tables import Member
 
 # A phrase matches from this score up (0-100); below it the message is unanswered.
@@ -41,12 +40,12 @@ def N_(message: str) -> str:
 @dataclass(frozen=True)
 class Intent:
     """One thing members ask for. ``name`` is the screen it leads to (the phrasing table names it);
-    ``action`` is the screen's button, run when there is no direct ``answer``, and offered under
-    ``label`` among the closest things to an unanswered question."""
+    ``tap`` is the payload of the screen's button, tapped when there is no direct ``answer``, and
+    offered under ``label`` among the closest things to an unanswered question."""
 
     name: str
     phrases: tuple[str, ...]
-    action: Action
+    tap: str
     label: str
     answer: Answer | None = None
     # Compared with the whole message, for short answers such as "có" that must not match inside

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
+from handlers.menus import Meetings
 from handlers.payloads import Action, Payload
 from models.meetings import upcoming_for
 from models.tables import Member, Rsvp, utcnow
@@ -18,7 +19,7 @@ async def next_meeting(ctx: Context, member: Member) -> list[Reply]:
     """ "Khi nào họp?": the next meeting's time and place in one message, the member's answer, and
     the buttons to answer it or see the whole schedule."""
     _ = ctx.gettext
-    schedule = (_button("📅 " + _("Meeting schedule"), Action.MEETINGS),)
+    schedule = (Button("📅 " + _("Meeting schedule"), Meetings().pack()),)
     listed = await upcoming_for(ctx.session, member, limit=1)
     if not listed:
         return [Reply(_("No meetings are planned for you."), buttons=(schedule,))]
@@ -87,7 +88,7 @@ INTENTS = (
             "tôi sẽ đi họp",
             "ốm không đi họp được",
         ),
-        Action.MEETINGS,
+        Meetings().pack(),
         N_("Next meeting"),
         next_meeting,
     ),
@@ -105,7 +106,7 @@ INTENTS = (
             "lịch họp tháng sau",
             "các buổi họp sắp tới",
         ),
-        Action.MEETINGS,
+        Meetings().pack(),
         N_("Meeting schedule"),
     ),
     Intent(
@@ -121,7 +122,7 @@ INTENTS = (
             "số buổi tôi đi họp",
             "tôi đi họp đầy đủ không",
         ),
-        Action.MY_ATTENDANCE,
+        Payload(Action.MY_ATTENDANCE).encode(),
         N_("My attendance"),
     ),
     Intent(
@@ -140,7 +141,7 @@ INTENTS = (
             "các cuộc họp đã qua",
             "nội dung họp tháng trước",
         ),
-        Action.PAST_MEETINGS,
+        Payload(Action.PAST_MEETINGS).encode(),
         N_("Past meetings"),
     ),
     Intent(
@@ -154,7 +155,7 @@ INTENTS = (
             "mời họp chi bộ",
             "lên lịch họp",
         ),
-        Action.NEW_MEETING,
+        Payload(Action.NEW_MEETING).encode(),
         N_("New meeting"),
     ),
 )

@@ -3,40 +3,40 @@ them, help; and an invite code typed on a phone that is already joined."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from dataclasses import dataclass
 
 from handlers import members
+from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
-from handlers.payloads import Action, Payload
+from handlers.intents.unanswered import with_unanswered
+from handlers.members import Cancel, EditMyPhone
+from handlers.menus import BranchRoster, ChooseLanguage, Help, Home, Manage, MyBranch, MyDetails
+from handlers.questions import Awaiting, Question
+from handlers.records import FindMember
+from handlers.records.words import local_phone
+from handlers.router import Router
+from models import record_queries
 from models.invites import find_invite, normalize_code
 from models.tables import Member, Role, utcnow
 
-SWITCH_QUESTION = "switch"
+router = Router("intents")
 
 
-def _button(label: str, action: Action, argument: str = "") -> Button:
-    return Button(label, Payload(action, argument).encode())
+@dataclass(frozen=True)
+class SwitchMember(ActionData, prefix="switch"):
+    """A phone shared in the family: move this chat to the member whose invite code is typed next."""
 
 
-def _local_phone(phone: str | None) -> str:
-    if not phone:
-        return "—"
-    return "0" + phone[3:] if phone.startswith("+84") else phone
+def _button(label: str, action: ActionData) -> Button:
+    return Button(label, action.pack())
 
 
 async def secretary(ctx: Context, member: Member) -> list[Reply]:
     """ "Số điện thoại bí thư?": the branch's secretary and deputies with their phone numbers."""
     _ = ctx.gettext
-    leaders = (
-        await ctx.session.exec(
-            select(Member)
-            .where(Member.branch_id == member.branch_id, col(Member.active).is_(True))
-            .where(col(Member.role).in_((Role.SECRETARY, Role.DEPUTY_SECRETARY)))
-            .order_by(col(Member.role).desc(), col(Member.id))  # "secretary" sorts after "deputy_…"
-        )
-    ).all()
+    leaders = await record_queries.branch_leaders(ctx.session, member.branch_id)
     if not leaders:
         text = _("Your branch has no secretary recorded yet.")
     else:
@@ -45,11 +45,11 @@ async def secretary(ctx: Context, member: Member) -> list[Reply]:
             title = _("Secretary") if leader.role is Role.SECRETARY else _("Deputy secretary")
             lines.append(
                 _("{title}: comrade {name}, phone {phone}").format(
-                    title=title, name=leader.full_name, phone=_local_phone(leader.phone)
+                    title=title, name=leader.full_name, phone=local_phone(leader.phone)
                 )
             )
         text = "\n".join(lines)
-    return [Reply(text, buttons=((_button("🏠 " + _("My branch"), Action.MY_BRANCH),),))]
+    return [Reply(text, buttons=((_button("🏠 " + _("My branch"), MyBranch()),),))]
 
 
 async def greet(ctx: Context, member: Member) -> list[Reply]:
@@ -82,26 +82,28 @@ async def typed_code(ctx: Context, member: Member, text: str) -> list[Reply] | N
                 "and type the code again."
             ).format(name=member.full_name),
             buttons=(
-                (_button("🔁 " + _("Switch to another comrade"), Action.SWITCH_MEMBER),),
-                (_button("✖️ " + _("Keep it as it is"), Action.CANCEL),),
+                (_button("🔁 " + _("Switch to another comrade"), SwitchMember()),),
+                (_button("✖️ " + _("Keep it as it is"), Cancel()),),
             ),
         )
     ]
 
 
-def ask_switch(ctx: Context, member: Member) -> list[Reply]:
+@router.on(SwitchMember)
+async def _ask_switch(ctx: Context, member: Member, action: SwitchMember) -> list[Reply]:
     """After "Switch to another comrade": the code is asked for again; nothing changes until a
     valid one is typed."""
     _ = ctx.gettext
-    ctx.ask(SWITCH_QUESTION)
+    ctx.ask(Awaiting(Question.SWITCH_MEMBER))
     text = _(
         "Type the invite code of the comrade who will use this chat. Comrade {name} will then no longer "
         "get messages here (they can join again with a new invite code)."
     ).format(name=member.full_name)
-    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Action.CANCEL),),))]
+    return [Reply(text, buttons=((_button("✖️ " + _("Cancel"), Cancel()),),))]
 
 
-async def switch_with_code(ctx: Context, member: Member, text: str) -> list[Reply]:
+@router.answers(Question.SWITCH_MEMBER)
+async def _switch_with_code(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     """The code typed after "Switch to another comrade": link this chat to its member (audited as a
     new link, with the member before), or say why not and keep the chat as it was."""
     ctx.member = None  # joining as someone else: members.join_with_code serves only strangers
@@ -109,6 +111,11 @@ async def switch_with_code(ctx: Context, member: Member, text: str) -> list[Repl
     if ctx.member is None:  # a wrong or used code: nothing changed
         ctx.member = member
     return replies
+
+
+@router.on(Manage)
+async def _manage(ctx: Context, member: Member, action: Manage) -> list[Reply]:
+    return await with_unanswered(ctx, member, members.manage_menu(ctx, member))
 
 
 INTENTS = (
@@ -131,7 +138,7 @@ INTENTS = (
             "thông tin đảng viên của tôi",
             "tôi là ai",
         ),
-        Action.MY_DETAILS,
+        MyDetails().pack(),
         N_("My details"),
     ),
     Intent(
@@ -144,7 +151,7 @@ INTENTS = (
             "số điện thoại của tôi sai",
             "tôi đổi số mới",
         ),
-        Action.EDIT_MY_PHONE,
+        EditMyPhone().pack(),
         N_("Correct my phone number"),
     ),
     Intent(
@@ -164,7 +171,7 @@ INTENTS = (
             "hỏi bí thư",
             "gặp bí thư",
         ),
-        Action.MY_BRANCH,
+        MyBranch().pack(),
         N_("Branch secretary"),
         secretary,
     ),
@@ -179,7 +186,7 @@ INTENTS = (
             "thông tin chi bộ",
             "số đảng viên chi bộ",
         ),
-        Action.MY_BRANCH,
+        MyBranch().pack(),
         N_("My branch"),
     ),
     Intent(
@@ -199,7 +206,7 @@ INTENTS = (
             "chibo là gì",
             "help",
         ),
-        Action.HELP,
+        Help().pack(),
         N_("Help"),
     ),
     Intent(
@@ -220,14 +227,14 @@ INTENTS = (
             "cảm ơn nhiều",
             "thank you",
         ),
-        Action.HOME,
+        Home().pack(),
         N_("Main menu"),
         greet,
     ),
     Intent(
         "language",
         ("đổi ngôn ngữ", "ngôn ngữ", "tiếng anh", "english", "tiếng việt", "language"),
-        Action.CHOOSE_LANGUAGE,
+        ChooseLanguage().pack(),
         N_("Language / Ngôn ngữ"),
     ),
     Intent(
@@ -238,9 +245,11 @@ INTENTS = (
             "ai chưa tham gia chibo",
             "ai chưa dùng chibo",
         ),
-        Action.BRANCH_ROSTER,
+        BranchRoster().pack(),
         N_("Branch roster"),
     ),
-    Intent("find_member", ("tìm đảng viên", "tìm người", "tra cứu đảng viên"), Action.FIND_MEMBER, N_("Find a member")),
-    Intent("manage", ("quản lý", "công cụ bí thư", "quản lý chi bộ"), Action.MANAGE, N_("Manage")),
+    Intent(
+        "find_member", ("tìm đảng viên", "tìm người", "tra cứu đảng viên"), FindMember().pack(), N_("Find a member")
+    ),
+    Intent("manage", ("quản lý", "công cụ bí thư", "quản lý chi bộ"), Manage().pack(), N_("Manage")),
 )

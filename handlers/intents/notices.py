@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.intents.matching import N_, Intent
-from handlers.payloads import Action
+from handlers.menus import NewNotice, Notices, SentNotices
 
 INTENTS = (
     Intent(
@@ -23,7 +23,7 @@ INTENTS = (
             "công văn mới",
             "chi bộ có thông báo gì",
         ),
-        Action.NOTICES,
+        Notices().pack(),
         N_("Notices"),
     ),
     Intent(
@@ -37,7 +37,7 @@ INTENTS = (
             "gửi thông báo cho chi bộ",
             "gửi thông báo",
         ),
-        Action.NEW_NOTICE,
+        NewNotice().pack(),
         N_("New notice"),
     ),
     Intent(
@@ -48,7 +48,7 @@ INTENTS = (
             "theo dõi thông báo",
             "bao nhiêu người đã đọc",
         ),
-        Action.SENT_NOTICES,
+        SentNotices().pack(),
         N_("Sent notices"),
     ),
 )

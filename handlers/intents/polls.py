@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.intents.matching import N_, Intent
-from handlers.payloads import Action
+from handlers.menus import NewPoll, OpenPolls
 
 INTENTS = (
     Intent(
@@ -29,7 +29,7 @@ INTENTS = (
             "đổi phiếu",
             "vote",
         ),
-        Action.OPEN_POLLS,
+        OpenPolls().pack(),
         N_("Open votes"),
     ),
     Intent(
@@ -42,7 +42,7 @@ INTENTS = (
             "lấy ý kiến chi bộ",
             "tạo phiếu bầu",
         ),
-        Action.NEW_POLL,
+        NewPoll().pack(),
         N_("New poll"),
     ),
 )

@@ -1,39 +1,35 @@
-"""How many questions chibo could not answer, per branch and week: counts only, never the words, so
-the secretary learns what is missing without anyone's message being kept."""
+"""Questions chibo could not answer: counted (models.unanswered keeps only the counts), and told to
+the secretary on their "Quản lý"."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-
-from sqlalchemy import func, update
-from sqlmodel import col, select
+from dataclasses import replace
+from datetime import date, datetime
 
 from handlers.context import Context
-from models.db import insert_ignoring_conflict
-from models.permissions import Scope, scope_of
-from models.tables import Member, UnansweredWeek
+from handlers.contract import Reply
+from models.permissions import leads_any_branch
+from models.tables import Member
+from models.unanswered import count_unanswered, unanswered_this_week
 
 
-def _week(ctx: Context) -> date:
-    today = datetime.now(ctx.timezone).date()
-    return today - timedelta(days=today.weekday())  # the Monday that starts it
+def _today(ctx: Context) -> date:
+    return datetime.now(ctx.timezone).date()
 
 
 async def count(ctx: Context, member: Member) -> None:
     """One more unanswered question from ``member``'s branch this week."""
-    week = _week(ctx)
-    # Inserted at 0, then incremented: one statement each, so concurrent questions all count.
-    await insert_ignoring_conflict(ctx.session, UnansweredWeek, branch_id=member.branch_id, week=week, count=0)
-    await ctx.session.exec(
-        update(UnansweredWeek)
-        .where(col(UnansweredWeek.branch_id) == member.branch_id, col(UnansweredWeek.week) == week)
-        .values(count=UnansweredWeek.count + 1)
-    )
+    await count_unanswered(ctx.session, member, _today(ctx))
 
 
-async def this_week(ctx: Context, member: Member) -> int:
-    """This week's count for what the secretary leads: their branch, or the whole commune."""
-    query = select(func.coalesce(func.sum(UnansweredWeek.count), 0)).where(col(UnansweredWeek.week) == _week(ctx))
-    if scope_of(member) is not Scope.COMMUNE:
-        query = query.where(col(UnansweredWeek.branch_id) == member.branch_id)
-    return int((await ctx.session.exec(query)).one())
+async def with_unanswered(ctx: Context, member: Member, replies: list[Reply]) -> list[Reply]:
+    """The secretary's "Quản lý" with one line: how many questions chibo could not answer this week."""
+    if not leads_any_branch(member) or not replies:
+        return replies
+    count = await unanswered_this_week(ctx.session, member, _today(ctx))
+    line = ctx.translator.ngettext(
+        "This week: {count} question chibo could not answer yet.",
+        "This week: {count} questions chibo could not answer yet.",
+        count,
+    ).format(count=count)
+    return [replace(replies[0], text=replies[0].text + "\n\n" + line), *replies[1:]]

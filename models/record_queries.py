@@ -1,0 +1,101 @@
+"""What the secretary's record tools read: a member's channels and open invite, the branch roster,
+a search by name, the audit log about a member or a branch, and who leads a branch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.permissions import Scope, scope_of
+from models.roster import fold
+from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, Member, Role, utcnow
+
+
+async def identities_of(session: AsyncSession, member_ids: Sequence[int | None]) -> Sequence[ChannelIdentity]:
+    """The channel accounts the members joined with."""
+    return (
+        await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(list(member_ids))))
+    ).all()
+
+
+async def open_invite(session: AsyncSession, member: Member) -> Invite | None:
+    """The member's invite code not yet used, revoked or expired, if any."""
+    return (
+        await session.exec(
+            select(Invite).where(
+                Invite.member_id == member.id,
+                col(Invite.used_at).is_(None),
+                col(Invite.revoked_at).is_(None),
+                col(Invite.expires_at) > utcnow(),
+            )
+        )
+    ).first()
+
+
+async def branches(session: AsyncSession) -> Sequence[Branch]:
+    """Every branch, by name."""
+    return (await session.exec(select(Branch).order_by(col(Branch.name)))).all()
+
+
+async def branch_names(session: AsyncSession) -> dict[int | None, str]:
+    return dict((await session.exec(select(Branch.id, Branch.name))).all())
+
+
+async def member_names(session: AsyncSession, ids: set[int | None]) -> dict[int | None, str]:
+    return dict((await session.exec(select(Member.id, Member.full_name).where(col(Member.id).in_(ids)))).all())
+
+
+async def active_in_branch(session: AsyncSession, branch_id: int) -> list[Member]:
+    """The branch's roster: active members in the order they were entered."""
+    query = select(Member).where(Member.branch_id == branch_id, col(Member.active).is_(True)).order_by(col(Member.id))
+    return list((await session.exec(query)).all())
+
+
+async def members_named(session: AsyncSession, actor: Member, wanted: str) -> list[Member]:
+    """Active members within the actor's scope whose name contains ``wanted``, accents or not."""
+    needle = fold(wanted)
+    query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
+    if scope_of(actor) is not Scope.COMMUNE:
+        query = query.where(Member.branch_id == actor.branch_id)
+    return [person for person in (await session.exec(query)).all() if needle in fold(person.full_name)]
+
+
+async def branch_leaders(session: AsyncSession, branch_id: int) -> Sequence[Member]:
+    """The branch's active secretary and deputy secretaries, the secretary first."""
+    return (
+        await session.exec(
+            select(Member)
+            .where(Member.branch_id == branch_id, col(Member.active).is_(True))
+            .where(col(Member.role).in_((Role.SECRETARY, Role.DEPUTY_SECRETARY)))
+            .order_by(col(Member.role).desc(), col(Member.id))  # "secretary" sorts after "deputy_…"
+        )
+    ).all()
+
+
+async def member_history(session: AsyncSession, member: Member, limit: int) -> list[AuditEvent]:
+    """The latest audit events about the member or done by them, newest first."""
+    about = (col(AuditEvent.subject_type) == "member") & (col(AuditEvent.subject_id) == member.id)
+    query = (
+        select(AuditEvent)
+        .where(or_(about, col(AuditEvent.actor_member_id) == member.id))
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def recent_events(session: AsyncSession, actor: Member, limit: int) -> list[AuditEvent]:
+    """The latest changes and refusals in the actor's branch (or the whole commune), newest first."""
+    query = select(AuditEvent).order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)
+    if scope_of(actor) is not Scope.COMMUNE:
+        in_branch = select(Member.id).where(Member.branch_id == actor.branch_id)
+        query = query.where(
+            or_(
+                (col(AuditEvent.subject_type) == "member") & col(AuditEvent.subject_id).in_(in_branch),
+                (col(AuditEvent.subject_type) == "branch") & (col(AuditEvent.subject_id) == actor.branch_id),
+                col(AuditEvent.actor_member_id).in_(in_branch),
+            )
+        )
+    return list((await session.exec(query)).all())
