@@ -33,7 +33,7 @@ from models.audit import AuditAction
 from models.errors import Stale
 from models.identities import link_identity
 from models.invites import InviteProblem, normalize_code, redeem_invite
-from models.membership import InvalidChange, NotPermitted, set_own_phone
+from models.membership import ChangeProblem, InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
 from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Role
@@ -278,7 +278,18 @@ async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
     _ = ctx.gettext
     try:
         phone = await set_own_phone(ctx.session, member, text)
-    except InvalidChange:
+    except InvalidChange as error:
+        if error.problem is ChangeProblem.PHONE_TAKEN:
+            return [
+                home(
+                    ctx,
+                    member,
+                    _(
+                        "{phone} is already recorded for another member. If you share that phone, "
+                        "please ask your branch secretary to record it for you."
+                    ).format(phone=_local_phone(normalize_phone(text))),
+                )
+            ]
         ctx.ask(Awaiting(Question.MY_PHONE))
         return [
             Reply(

@@ -74,6 +74,7 @@ class ChangeProblem(StrEnum):
     ROLE_COMMUNE_ONLY = "role_commune_only"
     RECORD_SELF = "record_self"  # nobody acts on their own record (other than their own phone)
     RECORD_ABOVE_OWN = "record_above_own"  # nor on a comrade's whose office stands above their own
+    PHONE_TAKEN = "phone_taken"  # a member may not claim, by themselves, a number another member has
 
 
 class InvalidChange(DomainError, ValueError):
@@ -258,7 +259,18 @@ async def set_own_phone(session: AsyncSession, member: Member, text: str) -> str
     """A member correcting their own phone number: the one field of their record they may change."""
     check(member, Permission.EDIT_OWN_CONTACT, target_of(member))
     before = _snapshot(member, ("phone",))
-    member.phone = parse_phone(text)
+    phone = parse_phone(text)
+    # A number on another active member's record would make joining by that phone ambiguous (or,
+    # were theirs not recorded, link their chat to this member): only the secretary, who knows the
+    # family that shares one phone, may record a number twice.
+    taken = (
+        await session.exec(
+            select(Member.id).where(Member.phone == phone, Member.id != member.id, col(Member.active).is_(True))
+        )
+    ).first()
+    if taken is not None:
+        raise InvalidChange(ChangeProblem.PHONE_TAKEN, text[:40])
+    member.phone = phone
     session.add(member)
     _audit(session, member, AuditAction.MEMBER_PHONE, member, before)
     return member.phone

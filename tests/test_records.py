@@ -255,6 +255,20 @@ async def test_a_member_corrects_their_own_phone_and_nothing_else(runtime: Runti
         assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=payload))[0].text
 
 
+async def test_a_member_cannot_claim_another_members_phone_number(runtime: Runtime, demo: Demo) -> None:
+    """A number on another member's record, typed as one's own, would make joining by that phone
+    ambiguous (or link the other's chat here): only the secretary may record a shared phone."""
+    other = await member_named(runtime, "Lý Văn Quang")
+    assert other.phone is not None
+    await say(runtime, MEMBER, f"/start {demo.code('Phan Thị Loan')}")
+    before = (await member_named(runtime, "Phan Thị Loan")).phone
+    await say(runtime, MEMBER, payload="myphone")
+    refused = (await say(runtime, MEMBER, other.phone))[0]
+    assert "đã được ghi cho một đồng chí khác" in refused.text and "bí thư" in refused.text
+    assert (await member_named(runtime, "Phan Thị Loan")).phone == before
+    assert await events(runtime, "member.phone") == []
+
+
 async def test_recent_changes_read_as_sentences_within_the_branch(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, COMMITTEE_SECRETARY, f"/start {demo.code('Nguyễn Văn Hùng')}")

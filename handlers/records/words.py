@@ -57,6 +57,7 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
             "{value} is a probationary member: probationary members do not hold office."
         ),
         ChangeProblem.ROLE_COMMUNE_ONLY: _("Only the secretary of the Party committee sets its offices."),
+        ChangeProblem.PHONE_TAKEN: _("{value} is already recorded for another member."),
     }[error.problem].format(value=_day_or_text(translator, error.value))
 
 
