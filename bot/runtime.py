@@ -21,6 +21,7 @@ from models import reachability
 from models.db import create_engine, session_factory, table_of
 from models.invites import fill_in_code
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
+from models.uow import UnitOfWork
 from models.updates import first_delivery
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
@@ -96,7 +97,8 @@ class Runtime:
         inbound = _storable_inbound(inbound)
         platform = inbound.platform.value
         started = time.perf_counter()
-        async with self.sessions() as session, session.begin():
+        async with UnitOfWork(self.sessions) as uow:
+            session = uow.session
             # The de-duplication row comes first (see first_delivery).
             if update_key is not None and not await first_delivery(session, inbound.platform, update_key):
                 earlier = (
@@ -155,8 +157,8 @@ class Runtime:
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:
         """The person left chibo's chat on ``platform`` (unfollowed), once per ``update_key``.
         Database errors propagate: the platform delivers the event again."""
-        async with self.sessions() as session, session.begin():
-            recorded = await reachability.left(session, platform, platform_user_id, update_key)
+        async with UnitOfWork(self.sessions) as uow:
+            recorded = await reachability.left(uow.session, platform, platform_user_id, update_key)
         if not recorded:
             self.metrics.updates_rejected.labels(platform.value, "duplicate").inc()
             return
