@@ -42,7 +42,7 @@ COMMANDS: dict[str, Action] = {
     "language": Action.CHOOSE_LANGUAGE,
 }
 # Every feature's router. A feature not yet moved onto a router is still reached through ``_run``.
-DISPATCH = Dispatcher((members.router,))
+DISPATCH = Dispatcher((members.router, notices.router))
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
@@ -83,8 +83,6 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
         if awaiting is not None and route is not None and route.file is not None:
             return await route.file(ctx, ctx.member, awaiting, inbound.attachment)
-        if pending.startswith("attach:"):  # the file a notice being composed asked for
-            return await notices.attach_file(ctx, ctx.member, pending.partition(":")[2], inbound.attachment)
         if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
             return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
@@ -130,8 +128,20 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
     # Typed words answering no question: a question in the member's own words, or a tap typed.
     understood = await intents.understand(ctx, ctx.member, text)
     if isinstance(understood, Payload):
-        return await _run(ctx, understood.action, understood.argument)
+        return await _typed_tap(ctx, understood)
     return understood
+
+
+async def _typed_tap(ctx: Context, payload: Payload) -> list[Reply]:
+    """A button read from typed words: run by the router that owns it once its feature has moved."""
+    encoded = payload.encode()
+    if not actions.is_known(encoded):
+        return await _run(ctx, payload.action, payload.argument)
+    try:
+        action = actions.decode(encoded)
+    except actions.InvalidPayload:
+        return _stale_button(ctx)
+    return await _act(ctx, action)
 
 
 async def _answer(ctx: Context, member: Member, question: str, text: str) -> list[Reply]:
@@ -147,12 +157,6 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await intents.switch_with_code(ctx, member, text)
     if question == "find":
         return await directory.find_members(ctx, member, text)
-    if question == "notice":
-        return await notices.draft_from_text(ctx, member, text)
-    if question.startswith("when:"):
-        return await notices.schedule_from_text(ctx, member, question.partition(":")[2], text)
-    if question.startswith("people:"):
-        return await notices.people_from_text(ctx, member, question.partition(":")[2], text)
     if question == "poll":
         return await polls.draft_from_text(ctx, member, text)
     if question.startswith(("options:", "deadline:")):
@@ -165,8 +169,6 @@ async def _answer(ctx: Context, member: Member, question: str, text: str) -> lis
         return await meetings.draft_from_text(ctx, member, text)
     if question.partition(":")[0] in meetings.QUESTIONS:
         return await meetings.answer_question(ctx, member, question, text)
-    if question.startswith("attach:"):  # a file was asked for, text came: ask again
-        return await notices.ask_file(ctx, member, question.partition(":")[2])
     return await records.answer(ctx, member, question, text)
 
 
@@ -278,12 +280,6 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         case Action.MEMBER_CARD:
             return await records.member_card(ctx, member, argument)
         case Action.ASK:
-            if argument.startswith("when:"):
-                return await notices.ask_when(ctx, member, argument.partition(":")[2])
-            if argument.startswith("people:"):
-                return await notices.ask_people(ctx, member, argument.partition(":")[2])
-            if argument.startswith("attach:"):
-                return await notices.ask_file(ctx, member, argument.partition(":")[2])
             if argument.partition(":")[0] in meetings.QUESTIONS:
                 field, _sep, meeting_id = argument.partition(":")
                 return await meetings.ask(ctx, member, field, meeting_id)
@@ -315,28 +311,6 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await records.recent_changes(ctx, member)
         case Action.IMPORT_REGISTER:
             return members.import_help(ctx, member)
-        case Action.NOTICES:
-            return await notices.inbox(ctx, member)
-        case Action.READ_NOTICE:
-            return await notices.mark_read(ctx, member, argument)
-        case Action.NEW_NOTICE:
-            return await notices.start(ctx, member)
-        case Action.SENT_NOTICES:
-            return await notices.sent_list(ctx, member)
-        case Action.NOTICE_AUDIENCE:
-            return await notices.change_audience(ctx, member, argument)
-        case Action.NOTICE_BRANCH:
-            return await notices.toggle_branch(ctx, member, argument)
-        case Action.SEND_NOTICE:
-            return await notices.send(ctx, member, argument)
-        case Action.CANCEL_NOTICE:
-            return await notices.cancel_notice(ctx, member, argument)
-        case Action.TRACK_NOTICE:
-            return await notices.track(ctx, member, argument)
-        case Action.NUDGE_NOTICE:
-            return await notices.remind(ctx, member, argument)
-        case Action.EXPORT_RECEIPTS:
-            return await notices.export_receipts(ctx, member, argument)
         case Action.OPEN_POLLS:
             return await polls.open_polls(ctx, member)
         case Action.VOTE:
@@ -399,6 +373,8 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
             return await _answer(ctx, member, *times.picked(ctx, argument))
         case Action.SWITCH_MEMBER:
             return intents.ask_switch(ctx, member)
+        case _:  # never reached: a feature on a router has its typed actions run by ``_act``
+            raise LookupError(f"{action.value} is handled by its feature's router")
 
 
 def _stale_button(ctx: Context) -> list[Reply]:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.runtime import Runtime
 from handlers.contract import Attachment
+from handlers.menus import NewNotice
 from models.documents import name_marking, secrecy_marking, text_marking
 from tests.chat import button, say
 from tests.conftest import Demo
@@ -98,7 +99,7 @@ SECRETARY = 400
 
 async def test_a_notice_about_state_secrets_goes_out_and_a_marked_one_does_not(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="nnew")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
     refused = (await say(runtime, SECRETARY, "MẬT\nKế hoạch nhân sự nhiệm kỳ tới"))[0]
     assert "mang dấu độ mật “MẬT”" in refused.text
     preview = (await say(runtime, SECRETARY, "Hội nghị quán triệt Luật Bảo vệ bí mật nhà nước, 8 giờ sáng thứ Hai."))[0]
