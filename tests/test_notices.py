@@ -342,6 +342,10 @@ async def test_a_notice_with_a_document_on_telegram_end_to_end(
     attached = (await fake.wait_for(7, SECRETARY))[6]
     assert "📎 Đính kèm: Lịch họp Mặt trận.pdf" in attached.text
     await fake.push(fake.callback_update(SECRETARY, send_now_payload))
+    # A PDF with no text layer cannot be checked for a mark: the secretary confirms it carries none.
+    asked = (await fake.wait_for(8, SECRETARY))[7]
+    assert "là bản chụp hoặc ảnh" in asked.text
+    await fake.push(fake.callback_update(SECRETARY, _payload(asked, "không mang dấu độ mật")))
 
     async def delivered() -> bool:
         return any(chat == MEMBER for chat, *_rest in fake.documents)

@@ -4,9 +4,9 @@ and in the outbox ("read:12", "na:12:officials", "nb:12:3" …)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from handlers.actions import ActionData
+from handlers.actions import ActionData, Pattern
 from models.notices import AudienceFilter
 
 # --- a member's ------------------------------------------------------------------------------------
@@ -59,6 +59,16 @@ class SendNotice(ActionData, prefix="ns"):
 @dataclass(frozen=True)
 class CancelNotice(ActionData, prefix="nc"):
     notice_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmScan(ActionData, prefix="nk"):
+    """The secretary looked at the draft's scan or photo (named by the start of its SHA-256): it
+    carries no classification mark. Then the notice is sent, or its time is asked for."""
+
+    notice_id: int
+    then: Literal["send", "when"]
+    file: Annotated[str, Pattern("[0-9a-f]{12}")]
 
 
 # --- the secretary following a sent notice ---------------------------------------------------------

@@ -4,18 +4,21 @@ drops it."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from handlers.context import Context
 from handlers.contract import Attachment, Button, Reply
 from handlers.members import home
 from handlers.menus import NewNotice
-from handlers.notices.actions import CancelNotice, SendNotice, TrackNotice
+from handlers.notices.actions import CancelNotice, ConfirmScan, SendNotice, ShowNotice, TrackNotice
 from handlers.notices.common import cancel_row, in_words, notice_for, problem_text, router
 from handlers.notices.preview import preview
 from handlers.notices.reading import notice_body_maker
 from handlers.questions import Awaiting, Question
 from handlers.times import read_answer
+from models.errors import Stale
 from models.membership import NotPermitted
+from models.notice_scans import SHORT_DIGEST, confirm_scan, digest, unconfirmed_scan
 from models.notices import (
     MAX_FILE_BYTES,
     Audience,
@@ -24,11 +27,12 @@ from models.notices import (
     attach,
     cancel,
     create_draft,
+    notice_file,
     schedule,
     send_now,
 )
 from models.permissions import Permission, Target, may
-from models.tables import Member
+from models.tables import Member, Notice, NoticeFile
 
 
 @router.on(NewNotice)
@@ -86,27 +90,76 @@ async def attach_file(ctx: Context, actor: Member, awaiting: Awaiting, attachmen
     return [await preview(ctx, actor, notice)]
 
 
+def _scan_question(ctx: Context, notice: Notice, scan: NoticeFile, then: Literal["send", "when"]) -> Reply:
+    """Before a scan or photo goes out: chibo could not check it, so the secretary is asked to."""
+    _ = ctx.gettext
+    text = _(
+        "📎 {name} is a scan or a photo: chibo cannot read its text to check it for a classification mark "
+        "(Mật, Tối mật, Tuyệt mật). Classified documents never go through a chat platform. Please look at it "
+        "and confirm that it carries no such mark."
+    ).format(name=scan.filename)
+    ident = notice.id or 0
+    confirm = ConfirmScan(ident, then, digest(scan)[:SHORT_DIGEST])
+    return Reply(
+        text,
+        buttons=(
+            (Button("✅ " + _("It carries no classification mark"), confirm.pack()),),
+            (Button(_("Not yet"), ShowNotice(ident).pack()),),
+        ),
+    )
+
+
+@router.on(ConfirmScan)
+async def scan_confirmed(ctx: Context, actor: Member, action: ConfirmScan) -> list[Reply]:
+    notice = await notice_for(ctx, actor, action.notice_id)
+    file = await notice_file(ctx.session, action.notice_id)
+    if file is None or not digest(file).startswith(action.file):
+        raise Stale(f"notice {action.notice_id}: its file was replaced")  # what was looked at is gone
+    if await unconfirmed_scan(ctx.session, notice) is not None:
+        await confirm_scan(ctx.session, actor, notice, file)
+    if action.then == "send":
+        return await _send(ctx, actor, notice)
+    return _when_prompt(ctx, Awaiting(Question.NOTICE_WHEN, action.notice_id))
+
+
 @router.on(SendNotice)
 async def send(ctx: Context, actor: Member, action: SendNotice) -> list[Reply]:
-    _ = ctx.gettext
     notice = await notice_for(ctx, actor, action.notice_id)
+    scan = await unconfirmed_scan(ctx.session, notice)
+    if scan is not None:
+        return [_scan_question(ctx, notice, scan, "send")]
+    return await _send(ctx, actor, notice)
+
+
+async def _send(ctx: Context, actor: Member, notice: Notice) -> list[Reply]:
+    _ = ctx.gettext
     count = await send_now(ctx.session, actor, notice, notice_body_maker(ctx.catalogs))
     text = _("Sent to {count} member(s). Tap \u201cTrack\u201d to see who received and read it.").format(count=count)
-    return [Reply(text, buttons=((Button("📊 " + _("Track"), TrackNotice(action.notice_id).pack()),),))]
+    return [Reply(text, buttons=((Button("📊 " + _("Track"), TrackNotice(notice.id or 0).pack()),),))]
+
+
+def _when_prompt(ctx: Context, awaiting: Awaiting) -> list[Reply]:
+    ctx.ask(awaiting)
+    text = ctx.gettext("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
+    return [Reply(text, buttons=cancel_row(ctx))]
 
 
 @router.prompts(Question.NOTICE_WHEN)
 async def ask_when(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
-    await notice_for(ctx, actor, awaiting.subject or 0)
-    ctx.ask(awaiting)
-    text = ctx.gettext("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
-    return [Reply(text, buttons=cancel_row(ctx))]
+    notice = await notice_for(ctx, actor, awaiting.subject or 0)
+    scan = await unconfirmed_scan(ctx.session, notice)
+    if scan is not None:
+        return [_scan_question(ctx, notice, scan, "when")]
+    return _when_prompt(ctx, awaiting)
 
 
 @router.answers(Question.NOTICE_WHEN)
 async def schedule_from_text(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     _ = ctx.gettext
     notice = await notice_for(ctx, actor, awaiting.subject or 0)
+    scan = await unconfirmed_scan(ctx.session, notice)
+    if scan is not None:  # a time picked from an older message, after a scan was attached
+        return [_scan_question(ctx, notice, scan, "when")]
     when = read_answer(ctx, awaiting.encode(), text)
     if isinstance(when, list):  # not a time, or morning or evening: asked again
         return when
