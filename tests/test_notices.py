@@ -21,6 +21,7 @@ from handlers.actions import decode
 from handlers.menus import NewNotice, SentNotices
 from handlers.notices import notice_body_maker
 from handlers.notices.actions import CancelNotice, NoticeScope, NudgeNotice, ReadNotice, SendNotice, TrackNotice
+from handlers.questions import Ask, Question
 from models.notices import (
     Audience,
     NoticeError,
@@ -178,6 +179,7 @@ async def test_a_scheduled_notice_goes_out_once_when_due(runtime: Runtime, demo:
 async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
     assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=NewNotice().pack()))[0].text
+    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=Ask(Question.NOTICE_TEXT).pack()))[0].text
     assert "Quản lý" not in str(labels((await say(runtime, MEMBER, "/menu"))[0]))
     # A branch secretary cannot reach another branch, not even with a forged button.
     await say(runtime, OTHER_SECRETARY, f"/start {demo.code('Võ Thị Thanh')}")

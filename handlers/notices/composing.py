@@ -37,6 +37,15 @@ from models.tables import Member, Notice, NoticeFile
 
 @router.on(NewNotice)
 async def start(ctx: Context, actor: Member, action: NewNotice) -> list[Reply]:
+    return _ask_for_text(ctx, actor)
+
+
+@router.prompts(Question.NOTICE_TEXT)
+async def text_prompt(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
+    return _ask_for_text(ctx, actor)
+
+
+def _ask_for_text(ctx: Context, actor: Member) -> list[Reply]:
     _ = ctx.gettext
     own_branch = Target(actor.branch_id)
     if not may(actor, Permission.ANNOUNCE, own_branch):
