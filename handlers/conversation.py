@@ -45,7 +45,7 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "lichhop": lambda _words: Meetings(),
 }
 # Every feature's router. A feature not yet moved onto a router is still reached through ``_run``.
-DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router))
+DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router, notices.router))
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
@@ -86,8 +86,6 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
         if awaiting is not None and route is not None and route.file is not None:
             return await route.file(ctx, ctx.member, awaiting, inbound.attachment)
-        if pending.startswith("attach:"):  # the file a notice being composed asked for
-            return await notices.attach_file(ctx, ctx.member, pending.partition(":")[2], inbound.attachment)
         if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
             return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
@@ -153,20 +151,10 @@ async def _answer(ctx: Context, member: Member, awaiting: Awaiting, text: str) -
     if route is not None and route.text is not None:
         return await route.text(ctx, member, awaiting, text)
     question = awaiting.encode()  # the features that still read their question as text
-    if question == "myphone":
-        return await members.save_my_phone(ctx, member, text)
-    if question == "notice":
-        return await notices.draft_from_text(ctx, member, text)
-    if question.startswith("when:"):
-        return await notices.schedule_from_text(ctx, member, question.partition(":")[2], text)
-    if question.startswith("people:"):
-        return await notices.people_from_text(ctx, member, question.partition(":")[2], text)
     if question == "meeting":
         return await meetings.draft_from_text(ctx, member, text)
     if question.partition(":")[0] in meetings.QUESTIONS:
         return await meetings.answer_question(ctx, member, question, text)
-    if question.startswith("attach:"):  # a file was asked for, text came: ask again
-        return await notices.ask_file(ctx, member, question.partition(":")[2])
     return _stale_button(ctx)
 
 
@@ -255,38 +243,10 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         return [members.stranger_welcome(ctx)]
     match action:
         case Action.ASK:
-            if argument.startswith("when:"):
-                return await notices.ask_when(ctx, member, argument.partition(":")[2])
-            if argument.startswith("people:"):
-                return await notices.ask_people(ctx, member, argument.partition(":")[2])
-            if argument.startswith("attach:"):
-                return await notices.ask_file(ctx, member, argument.partition(":")[2])
             if argument.partition(":")[0] in meetings.QUESTIONS:
                 field, _sep, meeting_id = argument.partition(":")
                 return await meetings.ask(ctx, member, field, meeting_id)
             return _stale_button(ctx)
-        case Action.NOTICES:
-            return await notices.inbox(ctx, member)
-        case Action.READ_NOTICE:
-            return await notices.mark_read(ctx, member, argument)
-        case Action.NEW_NOTICE:
-            return await notices.start(ctx, member)
-        case Action.SENT_NOTICES:
-            return await notices.sent_list(ctx, member)
-        case Action.NOTICE_AUDIENCE:
-            return await notices.change_audience(ctx, member, argument)
-        case Action.NOTICE_BRANCH:
-            return await notices.toggle_branch(ctx, member, argument)
-        case Action.SEND_NOTICE:
-            return await notices.send(ctx, member, argument)
-        case Action.CANCEL_NOTICE:
-            return await notices.cancel_notice(ctx, member, argument)
-        case Action.TRACK_NOTICE:
-            return await notices.track(ctx, member, argument)
-        case Action.NUDGE_NOTICE:
-            return await notices.remind(ctx, member, argument)
-        case Action.EXPORT_RECEIPTS:
-            return await notices.export_receipts(ctx, member, argument)
         case Action.MEETINGS:
             return await meetings.meetings_home(ctx, member)
         case Action.MEETING:

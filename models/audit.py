@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     NOTICE_SCHEDULED = "notice.scheduled"
     NOTICE_CANCELLED = "notice.cancelled"
     NOTICE_NUDGED = "notice.nudged"
+    NOTICE_FILE_CONFIRMED = "notice.file_confirmed"  # a scan or photo said to carry no classification mark
     POLL_OPENED = "poll.opened"
     POLL_PAPER_VOTE = "poll.paper_vote"
     POLL_PAPER_BOX = "poll.paper_box"

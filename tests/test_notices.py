@@ -17,7 +17,11 @@ from bot.delivery import CONCURRENCY, DeliveryWorker
 from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
+from handlers.actions import decode
+from handlers.menus import NewNotice, SentNotices
 from handlers.notices import notice_body_maker
+from handlers.notices.actions import CancelNotice, NoticeScope, NudgeNotice, ReadNotice, SendNotice, TrackNotice
+from handlers.questions import Ask, Question
 from models.notices import (
     Audience,
     NoticeError,
@@ -116,16 +120,16 @@ async def test_reminders_go_only_to_the_unread_and_not_too_often(
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
     await say(runtime, 303, f"/start {demo.code('Chu Thị Thảo')}")
-    await say(runtime, SECRETARY, payload="nnew")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
     preview = (await say(runtime, SECRETARY, "Nộp đảng phí quý IV trước ngày 30."))[0]
     sent = (await say(runtime, SECRETARY, payload=button(preview, "Gửi ngay")))[0]
-    notice_id = button(sent, "Theo dõi").split(":")[1]
-    await say(runtime, MEMBER, payload=f"read:{notice_id}")
-    await say(runtime, SECRETARY, payload=f"read:{notice_id}")
-    track = (await say(runtime, SECRETARY, payload=f"nt:{notice_id}"))[0]
+    notice_id = _notice_id(button(sent, "Theo dõi"))
+    await say(runtime, MEMBER, payload=ReadNotice(notice_id).pack())
+    await say(runtime, SECRETARY, payload=ReadNotice(notice_id).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackNotice(notice_id).pack()))[0]
     reminded = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người chưa đọc")))[0]
     assert "Đã nhắc lại: 1 tin nhắn" in reminded.text  # only Chu Thị Thảo is linked and unread
-    assert "nhắc gần đây" in (await say(runtime, SECRETARY, payload=f"nn:{notice_id}"))[0].text
+    assert "nhắc gần đây" in (await say(runtime, SECRETARY, payload=NudgeNotice(notice_id).pack()))[0].text
     await drain(runtime, worker(runtime, telegram_sender))
     counts = Counter(m.chat_id for m in fake_telegram.sent if "đảng phí" in m.text)
     assert counts == {SECRETARY: 1, MEMBER: 1, 303: 2}
@@ -133,7 +137,7 @@ async def test_reminders_go_only_to_the_unread_and_not_too_often(
 
 async def test_scheduling_in_plain_words_and_cancelling(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="nnew")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
     preview = (await say(runtime, SECRETARY, "Lịch trực Tết."))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Hẹn giờ"))
     assert "không phải là thời điểm" in (await say(runtime, SECRETARY, "sáng mai"))[0].text
@@ -145,7 +149,7 @@ async def test_scheduling_in_plain_words_and_cancelling(runtime: Runtime, demo: 
         notice = (await session.exec(select(Notice))).one()
     assert notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None
     assert notice.scheduled_at.astimezone(HANOI).strftime("%H:%M") == "07:30"
-    listed = (await say(runtime, SECRETARY, payload="nlist"))[0]
+    listed = (await say(runtime, SECRETARY, payload=SentNotices().pack()))[0]
     assert "⏰" in listed.text and "Lịch trực Tết" in listed.text
     cancelled = (await say(runtime, SECRETARY, payload=button(listed, "Hủy")))[0]
     assert "Đã hủy thông báo" in cancelled.text
@@ -174,20 +178,30 @@ async def test_a_scheduled_notice_goes_out_once_when_due(runtime: Runtime, demo:
 
 async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
-    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload="nnew"))[0].text
+    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=NewNotice().pack()))[0].text
+    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=Ask(Question.NOTICE_TEXT).pack()))[0].text
     assert "Quản lý" not in str(labels((await say(runtime, MEMBER, "/menu"))[0]))
     # A branch secretary cannot reach another branch, not even with a forged button.
     await say(runtime, OTHER_SECRETARY, f"/start {demo.code('Võ Thị Thanh')}")
-    await say(runtime, OTHER_SECRETARY, payload="nnew")
+    await say(runtime, OTHER_SECRETARY, payload=NewNotice().pack())
     preview = (await say(runtime, OTHER_SECRETARY, "Thông báo của chi bộ trường."))[0]
-    notice_id = button(preview, "Gửi ngay").split(":")[1]
-    assert "chỉ dành cho bí thư" in (await say(runtime, OTHER_SECRETARY, payload=f"na:{notice_id}:commune"))[0].text
+    notice_id = _notice_id(button(preview, "Gửi ngay"))
+    commune = NoticeScope(notice_id, "commune").pack()
+    assert "chỉ dành cho bí thư" in (await say(runtime, OTHER_SECRETARY, payload=commune))[0].text
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    for payload in (f"ns:{notice_id}", f"nt:{notice_id}", f"nc:{notice_id}"):
+    for action in (SendNotice(notice_id), TrackNotice(notice_id), CancelNotice(notice_id)):
+        payload = action.pack()
         assert "chỉ dành cho bí thư" in (await say(runtime, SECRETARY, payload=payload))[0].text
     async with runtime.sessions() as session:
-        notice = await session.get(Notice, int(notice_id))
+        notice = await session.get(Notice, notice_id)
     assert notice is not None and notice.status is NoticeStatus.DRAFT
+
+
+def _notice_id(payload: str) -> int:
+    """The notice a button of the secretary's is about."""
+    action = decode(payload)
+    assert isinstance(action, SendNotice | TrackNotice)
+    return action.notice_id
 
 
 async def big_branch(runtime: Runtime, size: int, first_chat: int) -> int:
@@ -283,7 +297,7 @@ async def test_a_deactivated_member_gets_no_notice(runtime: Runtime, demo: Demo)
 
 async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, 310, f"/start {demo.code('Nguyễn Văn Hùng')}")  # committee secretary
-    await say(runtime, 310, payload="nnew")
+    await say(runtime, 310, payload=NewNotice().pack())
     preview = (await say(runtime, 310, "Họp liên chi bộ."))[0]
     picker = (await say(runtime, 310, payload=button(preview, "Chọn chi bộ")))[0]
     picker = (await say(runtime, 310, payload=button(picker, "Chi bộ thôn Tây")))[0]
@@ -294,7 +308,7 @@ async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -
     assert "Gửi đến: Chi bộ Trường Tiểu học Tân Hòa, Chi bộ thôn Tây" in shown.text and "19 người nhận" in shown.text
     # A branch secretary picks people by name, without accents; only people of the branch count.
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="nnew")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
     preview = (await say(runtime, SECRETARY, "Mời họp chi ủy."))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Chọn người nhận"))
     unclear = (await say(runtime, SECRETARY, "ho thi ngoc, van, vu thi mai"))[0].text
@@ -314,7 +328,7 @@ async def test_a_notice_with_a_document_on_telegram_end_to_end(
     await fake.push(fake.message_update(SECRETARY, f"/start {demo.code('Lý Văn Quang')}"))
     await fake.push(fake.message_update(MEMBER, f"/start {demo.code('Mai Văn Sơn')}"))
     await fake.wait_for(1, MEMBER)
-    await fake.push(fake.callback_update(SECRETARY, "nnew"))
+    await fake.push(fake.callback_update(SECRETARY, NewNotice().pack()))
     await fake.push(fake.message_update(SECRETARY, "Lịch họp tháng 12, xem tệp kèm theo."))
     preview = (await fake.wait_for(3, SECRETARY))[2]
     assert "Xem trước thông báo" in preview.text
@@ -330,6 +344,10 @@ async def test_a_notice_with_a_document_on_telegram_end_to_end(
     attached = (await fake.wait_for(7, SECRETARY))[6]
     assert "📎 Đính kèm: Lịch họp Mặt trận.pdf" in attached.text
     await fake.push(fake.callback_update(SECRETARY, send_now_payload))
+    # A PDF with no text layer cannot be checked for a mark: the secretary confirms it carries none.
+    asked = (await fake.wait_for(8, SECRETARY))[7]
+    assert "là bản chụp hoặc ảnh" in asked.text
+    await fake.push(fake.callback_update(SECRETARY, _payload(asked, "không mang dấu độ mật")))
 
     async def delivered() -> bool:
         return any(chat == MEMBER for chat, *_rest in fake.documents)
@@ -385,7 +403,7 @@ async def test_a_member_already_unreachable_is_listed_for_the_secretary(runtime:
 
 async def test_text_where_a_file_was_asked_for_asks_again(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="nnew")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
     preview = (await say(runtime, SECRETARY, "Thông báo có tệp."))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Đính kèm"))
     again = (await say(runtime, SECRETARY, "đây là tệp"))[0]

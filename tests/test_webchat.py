@@ -244,7 +244,10 @@ async def test_a_notice_document_reaches_web_members_and_nobody_else(web_chat: L
         attached = (await secretary.upload("Kế hoạch.pdf", b"%PDF-1.4 ke hoach")).json()["replies"][0]
         assert "📎 Đính kèm: Kế hoạch.pdf" in attached["text"]
         send = {b["label"]: b["payload"] for row in attached["buttons"] for b in row}["📤 Gửi ngay"]
-        assert "Đã gửi tới" in (await secretary.replies(payload=send))[0]["text"]
+        # A PDF with no text layer cannot be checked for a mark: the secretary confirms it carries none.
+        asked = (await secretary.replies(payload=send))[0]
+        confirm = {b["label"]: b["payload"] for row in asked["buttons"] for b in row}["✅ Tệp không mang dấu độ mật"]
+        assert "Đã gửi tới" in (await secretary.replies(payload=confirm))[0]["text"]
         inbox = (await member.replies(payload="notices"))[0]
         url = inbox["document"]["url"]
         assert inbox["document"]["name"] == "Kế hoạch.pdf"

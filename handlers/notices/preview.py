@@ -1,0 +1,83 @@
+"""The draft's screen: its text, who gets it and how many chibo can reach, and every tool to change,
+attach, send, schedule or drop it."""
+
+from __future__ import annotations
+
+from handlers.actions import ActionData
+from handlers.context import Context
+from handlers.contract import Button, Reply, Rows
+from handlers.notices.actions import CancelNotice, NoticeBranch, NoticeFilter, NoticeScope, SendNotice
+from handlers.questions import Ask, Question
+from models.notice_queries import branch_names, member_names
+from models.notices import Audience, AudienceFilter, notice_file, reach, recipients
+from models.permissions import Scope, scope_of
+from models.tables import Member, Notice
+
+PREVIEW_CHARS = 600
+
+
+async def audience_words(ctx: Context, audience: Audience) -> str:
+    _ = ctx.gettext
+    if audience.members is not None:
+        where = ", ".join(await member_names(ctx.session, audience.members))
+    elif audience.branches is None:
+        where = _("the whole commune")
+    else:
+        where = ", ".join(await branch_names(ctx.session, audience.branches))
+    narrowed = {
+        AudienceFilter.ALL: "",
+        AudienceFilter.OFFICIALS: " — " + _("official members only"),
+        AudienceFilter.COMMITTEE: " — " + _("branch committee members only"),
+    }[audience.filter]
+    return where + narrowed
+
+
+async def preview(ctx: Context, actor: Member, notice: Notice, note: str = "") -> Reply:
+    _ = ctx.gettext
+    audience = Audience.from_json(notice.audience)
+    people = await recipients(ctx.session, audience)
+    counted = await reach(ctx.session, people)
+    body = notice.text if len(notice.text) <= PREVIEW_CHARS else notice.text[:PREVIEW_CHARS] + "…"
+    lines = [
+        note,
+        _("Preview of the notice:"),
+        "",
+        body,
+        "",
+        _("To: {audience}").format(audience=await audience_words(ctx, audience)),
+        _("{total} recipient(s): {pushed} get it on Telegram or Zalo, {web} read it in the web chat, "
+          "{unlinked} have not joined chibo (phone them).").format(
+            total=counted.total, pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked)
+        ),
+    ]  # fmt: skip
+    ident = notice.id or 0
+    commune = scope_of(actor) is Scope.COMMUNE
+
+    def button(label: str, action: ActionData) -> Button:
+        return Button(label, action.pack())
+
+    scope_row = [button("🏠 " + _("My branch"), NoticeScope(ident, "branch"))]
+    if commune:
+        scope_row.append(button("🏛 " + _("Whole commune"), NoticeScope(ident, "commune")))
+    file = await notice_file(ctx.session, ident)
+    if file is not None:
+        lines.insert(lines.index(body) + 1, "\n📎 " + _("Attached: {name}").format(name=file.filename))
+    pick_row = [button("👥 " + _("Chosen people"), Ask(Question.NOTICE_PEOPLE, ident))]
+    if commune:
+        pick_row.append(button("🏘 " + _("Several branches"), NoticeBranch(ident)))
+    buttons: Rows = (
+        tuple(scope_row),
+        tuple(pick_row),
+        (
+            button(_("Everyone"), NoticeFilter(ident, AudienceFilter.ALL)),
+            button(_("Officials only"), NoticeFilter(ident, AudienceFilter.OFFICIALS)),
+            button(_("Committee only"), NoticeFilter(ident, AudienceFilter.COMMITTEE)),
+        ),
+        (button("📎 " + _("Attach a document or photo"), Ask(Question.NOTICE_FILE, ident)),),
+        (
+            button("📤 " + _("Send now"), SendNotice(ident)),
+            button("⏰ " + _("Schedule"), Ask(Question.NOTICE_WHEN, ident)),
+        ),
+        (button("✖️ " + _("Cancel"), CancelNotice(ident)),),
+    )
+    return Reply("\n".join(lines).strip(), buttons=buttons)
