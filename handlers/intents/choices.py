@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from handlers.actions import decode
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import N_, Intent, Matcher
 from handlers.members import Cancel
 from handlers.menus import Home
-from handlers.payloads import Action, Payload
+from handlers.notices.actions import SendNotice, ShowNotice
 from models.tables import utcnow
 
 # Buttons shown longer ago than this are forgotten: a later "có" is not taken as their answer.
@@ -63,7 +64,6 @@ SHOWS_ONLY = frozenset(
     }
 )
 _SENDS = frozenset({"ns", "pp", "mtg"})  # send a notice, publish a poll, call a meeting
-_SEND_NOTICE = "ns"
 _INVITATION = "mty"  # a meeting invitation's answer: "<meeting>:yes", or "<meeting>:no" (asks why)
 # Ballot buttons: a typed "đồng ý" gets the ballot back without naming the option, since replies are
 # stored (outbox, retries) and a secret ballot must never be linked to a member (README, Polls).
@@ -223,15 +223,16 @@ def as_tap(ctx: Context, button: Button, buttons: list[Button]) -> Tap | list[Re
     if tap.prefix in _BALLOT:
         rows = tuple((b,) for b in buttons)
         return [Reply(_("To vote, please tap your choice on the ballot:"), buttons=rows)]
-    if tap.prefix == _SEND_NOTICE:
-        notice_id = tap.payload.partition(":")[2]
+    if tap.prefix == SendNotice.prefix:
+        send = decode(tap.payload)
+        assert isinstance(send, SendNotice)  # the prefix names the one shape
         return [
             Reply(
                 _("Do you want to send this notice now?"),
                 buttons=(
                     (
                         Button("📤 " + _("Send now"), button.payload),
-                        Button(_("Not yet"), Payload(Action.NOTICE_AUDIENCE, f"{notice_id}:show").encode()),
+                        Button(_("Not yet"), ShowNotice(send.notice_id).pack()),
                     ),
                 ),
             )
