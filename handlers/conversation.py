@@ -229,7 +229,8 @@ async def _act(ctx: Context, action: ActionData) -> list[Reply]:
 
 
 def _on_a_router(packed: str) -> ActionData | None:
-    """The typed action a legacy payload stands for, when a router handles it."""
+    """The typed action a legacy payload stands for, when a router handles it (a command's
+    argument may be any typed text: what no action fits is left to ``_run``)."""
     if not actions.is_known(packed):
         return None
     try:
@@ -258,7 +259,7 @@ async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
         if action not in _HARMLESS:
             await audit_stranger(ctx.session, ctx.inbound.platform, ctx.inbound.user_id, action.value)
         return [members.stranger_welcome(ctx)]
-    moved = _on_a_router(Payload(action, argument).encode())
+    moved = _on_a_router(f"{action.value}:{argument}" if argument else action.value)
     if moved is not None:  # a command or typed words naming a feature that has moved to its router
         return await _act(ctx, moved)
     match action:
