@@ -12,7 +12,7 @@ from handlers.meetings.actions import (
     ConfirmAttendance,
     MarkAttendance,
 )
-from handlers.meetings.common import managed, may_manage_meetings, router
+from handlers.meetings.common import may_manage_meetings, router
 from handlers.meetings.messages import chat_messages
 from handlers.meetings.texts import (
     NAMES_SHOWN,
@@ -22,7 +22,7 @@ from handlers.meetings.texts import (
     summary_lines,
     validity_text,
 )
-from models.errors import NotFound
+from models.meeting_queries import invited, meeting_to_manage
 from models.meetings import (
     MeetingError,
     MeetingProblem,
@@ -79,7 +79,7 @@ def _attendance_lines(t: Translator, invited: list[tuple[MeetingInvitation, Memb
 
 @router.on(AttendanceBoard)
 async def _board(ctx: Context, actor: Member, action: AttendanceBoard) -> list[Reply]:
-    return await board(ctx, actor, await managed(ctx, actor, action.meeting_id))
+    return await board(ctx, actor, await meeting_to_manage(ctx.session, actor, action.meeting_id))
 
 
 async def board(ctx: Context, actor: Member, meeting: Meeting, note: str = "") -> list[Reply]:
@@ -117,7 +117,7 @@ async def board(ctx: Context, actor: Member, meeting: Meeting, note: str = "") -
 @router.on(MarkAttendance)
 async def _mark(ctx: Context, actor: Member, action: MarkAttendance) -> list[Reply]:
     """The invited to choose from; one member's states; one state recorded."""
-    meeting = await managed(ctx, actor, action.meeting_id)
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     if action.member_id is None:
         return await _whom(ctx, meeting)
     if action.state is None:
@@ -141,10 +141,7 @@ async def _whom(ctx: Context, meeting: Meeting, note: str = "") -> list[Reply]:
 async def _states(ctx: Context, meeting: Meeting, member_id: int) -> list[Reply]:
     _ = ctx.gettext
     ident = meeting.id or 0
-    person = await ctx.session.get(Member, member_id)
-    invitation = await ctx.session.get(MeetingInvitation, (meeting.id, member_id))
-    if person is None or invitation is None:
-        raise NotFound(f"invitation {meeting.id}/{member_id}")
+    invitation, person = await invited(ctx.session, meeting, member_id)
     text = person.full_name
     excused_label = "🙏 " + _("Excused absence")
     if excuse_waiting(invitation):
@@ -167,7 +164,7 @@ async def _confirm(ctx: Context, actor: Member, action: ConfirmAttendance) -> li
     (DESIGN.md §4: nobody is absent because they did not tap)."""
     _ = ctx.gettext
     t = ctx.translator
-    meeting = await managed(ctx, actor, action.meeting_id)
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     rest_absent = action.rest is not None
     ident = meeting.id or 0
     invited = await invitations(ctx.session, ident)

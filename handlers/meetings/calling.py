@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,13 +19,14 @@ from handlers.meetings.actions import (
     SetMeetingOption,
 )
 from handlers.meetings.cards import card, preview
-from handlers.meetings.common import managed, may_manage_meetings, question, router
+from handlers.meetings.common import URL, ask_again, may_manage_meetings, question, router
 from handlers.meetings.messages import chat_messages
 from handlers.meetings.texts import offsets, problem_text
 from handlers.members import home
 from handlers.notices import match_people
 from handlers.questions import Awaiting, Question
 from handlers.times import read_answer
+from models.meeting_queries import meeting_to_manage
 from models.meetings import MeetingError, call, cancel, change_draft, create_draft, meetings_managed, reschedule
 from models.notices import Audience, AudienceFilter
 from models.permissions import Permission, Scope, scope_of
@@ -34,7 +34,6 @@ from models.tables import Meeting, MeetingKind, MeetingStatus, Member
 
 DEFAULT_DAYS_AHEAD = 7
 DEFAULT_HOUR, DEFAULT_MINUTE = 19, 30
-URL = re.compile(r"^https?://\S{3,490}$")
 # What the "Reminders" button steps through, in minutes before the start (the first is the default).
 REMINDER_PRESETS = ((24 * 60, 2 * 60), (24 * 60,), (2 * 60,), (3 * 24 * 60, 24 * 60, 2 * 60), (24 * 60, 2 * 60, 30))
 _KINDS = list(MeetingKind)
@@ -61,8 +60,7 @@ async def _title_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: st
     try:
         meeting = await create_draft(ctx.session, actor, title=text, starts_at=starts_at, branch_id=actor.branch_id)
     except MeetingError as error:
-        ctx.ask(awaiting)
-        return [Reply(problem_text(ctx.translator, error))]
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     ctx.ask(Awaiting(Question.MEETING_WHEN, meeting.id))
     return [
         await preview(ctx, meeting),
@@ -88,7 +86,7 @@ def _prompt_text(ctx: Context, asked: Question) -> str:
 
 
 async def _ask_field(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
-    await managed(ctx, actor, awaiting.subject)
+    await meeting_to_manage(ctx.session, actor, awaiting.subject)
     ctx.ask(awaiting)
     return [question(ctx, _prompt_text(ctx, awaiting.question))]
 
@@ -104,24 +102,18 @@ for _asked in (
     router.prompts(_asked)(_ask_field)
 
 
-def _again(ctx: Context, awaiting: Awaiting, text: str) -> list[Reply]:
-    """A typed answer that cannot be taken: why, and the question stays open."""
-    ctx.ask(awaiting)
-    return [Reply(text)]
-
-
 async def _change(ctx: Context, actor: Member, awaiting: Awaiting, **changes: Any) -> list[Reply]:
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     try:
         await change_draft(ctx.session, actor, meeting, **changes)
     except MeetingError as error:
-        return _again(ctx, awaiting, problem_text(ctx.translator, error))
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     return await card(ctx, actor, meeting.id, "✅ " + ctx.gettext("Saved."))
 
 
 @router.answers(Question.MEETING_WHEN)
 async def _when_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    await managed(ctx, actor, awaiting.subject)
+    await meeting_to_manage(ctx.session, actor, awaiting.subject)
     when = read_answer(ctx, awaiting.encode(), text)
     if not isinstance(when, datetime):
         return when  # asked back: morning or evening, or a time still ahead
@@ -131,24 +123,24 @@ async def _when_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str
 @router.answers(Question.MEETING_MOVE)
 async def _move_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     _ = ctx.gettext
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     when = read_answer(ctx, awaiting.encode(), text)
     if not isinstance(when, datetime):
         return when
     try:
         queued = await reschedule(ctx.session, actor, meeting, when, chat_messages(ctx))
     except MeetingError as error:
-        return _again(ctx, awaiting, problem_text(ctx.translator, error))
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     note = "✅ " + _("Moved; everyone invited is told ({count} messages).").format(count=queued)
     return await card(ctx, actor, meeting.id, note)
 
 
 @router.answers(Question.MEETING_PEOPLE)
 async def _people_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    await managed(ctx, actor, awaiting.subject)
+    await meeting_to_manage(ctx.session, actor, awaiting.subject)
     chosen, problems = await match_people(ctx, actor, text, Permission.MANAGE_MEETINGS)
     if problems or not chosen:
-        return _again(ctx, awaiting, "\n".join([*problems, "", ctx.gettext("Please type the names again.")]))
+        return ask_again(ctx, awaiting, "\n".join([*problems, "", ctx.gettext("Please type the names again.")]))
     return await _change(ctx, actor, awaiting, audience=Audience((), AudienceFilter.ALL, tuple(chosen)))
 
 
@@ -164,9 +156,9 @@ async def _agenda_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: s
 
 @router.answers(Question.MEETING_LINK)
 async def _link_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    await managed(ctx, actor, awaiting.subject)
+    await meeting_to_manage(ctx.session, actor, awaiting.subject)
     if not URL.match(text.strip()):
-        return _again(ctx, awaiting, ctx.gettext("That is not a link. It starts with https://"))
+        return ask_again(ctx, awaiting, ctx.gettext("That is not a link. It starts with https://"))
     return await _change(ctx, actor, awaiting, link=text.strip())
 
 
@@ -175,7 +167,7 @@ async def _link_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str
 
 @router.on(SetMeetingOption)
 async def _set_option(ctx: Context, actor: Member, action: SetMeetingOption) -> list[Reply]:
-    meeting = await managed(ctx, actor, action.meeting_id)
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     await change_draft(ctx.session, actor, meeting, **_next_value(ctx, actor, meeting, action))
     return [await preview(ctx, meeting)]
 
@@ -210,7 +202,7 @@ def _next_value(ctx: Context, actor: Member, meeting: Meeting, action: SetMeetin
 @router.on(CallMeeting)
 async def _call(ctx: Context, actor: Member, action: CallMeeting) -> list[Reply]:
     _ = ctx.gettext
-    meeting = await managed(ctx, actor, action.meeting_id)
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     count = await call(ctx.session, actor, meeting, chat_messages(ctx))
     text = _("Invitations sent to {count} member(s) for {when}. Reminders go {offsets} before.").format(
         count=count,
@@ -224,7 +216,7 @@ async def _call(ctx: Context, actor: Member, action: CallMeeting) -> list[Reply]
 @router.on(CancelMeeting)
 async def _cancel(ctx: Context, actor: Member, action: CancelMeeting) -> list[Reply]:
     _ = ctx.gettext
-    meeting = await managed(ctx, actor, action.meeting_id)
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     if meeting.status is MeetingStatus.CALLED and action.scope is None:
         ident = meeting.id or 0
         rows: list[tuple[Button, ...]] = [

@@ -11,19 +11,20 @@ from handlers.meetings.actions import (
     CancelMeeting,
     MeetingCheckIn,
     MeetingDocument,
+    MeetingOption,
     SetMeetingOption,
 )
-from handlers.meetings.common import manages, visible
 from handlers.meetings.texts import details_text, offsets, rsvp_row, rsvp_words
 from handlers.questions import Ask, Question
+from models.meeting_queries import invitation_of, manages, meeting_to_read
 from models.meetings import check_in_window, files_of, invitees
 from models.notices import Audience, AudienceFilter
-from models.tables import Meeting, MeetingInvitation, MeetingStatus, Member, utcnow
+from models.tables import Meeting, MeetingStatus, Member, utcnow
 
 
 async def card(ctx: Context, member: Member, meeting_id: int | None, note: str = "") -> list[Reply]:
     """The card of a meeting the member may see; a draft shows its preview."""
-    meeting = await visible(ctx, member, meeting_id)
+    meeting = await meeting_to_read(ctx.session, member, meeting_id)
     if meeting.status is MeetingStatus.DRAFT:
         return [await preview(ctx, meeting, note)]
     _ = ctx.gettext
@@ -34,7 +35,7 @@ async def card(ctx: Context, member: Member, meeting_id: int | None, note: str =
     lines.append(details_text(t, meeting, ctx.timezone))
     if meeting.status is MeetingStatus.CANCELLED:
         lines.append("\n❌ " + _("This meeting has been cancelled."))
-    invitation = await ctx.session.get(MeetingInvitation, (meeting.id, member.id))
+    invitation = await invitation_of(ctx.session, meeting, member.id)
     buttons: list[tuple[Button, ...]] = []
     live = meeting.status is MeetingStatus.CALLED
     if invitation is not None and live:
@@ -54,7 +55,7 @@ async def card(ctx: Context, member: Member, meeting_id: int | None, note: str =
             lines.append(f"{label}: {file.url}")
         else:
             buttons.append((Button(label, MeetingDocument(file.id or 0).pack()),))
-    if live and await manages(ctx, member, meeting):
+    if live and await manages(ctx.session, member, meeting):
         buttons.append((Button("📋 " + _("Attendance"), AttendanceBoard(ident).pack()),))
         if now < meeting.starts_at:
             buttons.append(
@@ -106,8 +107,8 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     def ask(label: str, question: Question) -> Button:
         return Button(label, Ask(question, ident).pack())
 
-    def option(label: str, name: SetMeetingOption) -> Button:
-        return Button(label, name.pack())
+    def option(label: str, value: MeetingOption) -> Button:
+        return Button(label, SetMeetingOption(ident, value).pack())
 
     buttons: Rows = (
         (ask("⏰ " + _("Time"), Question.MEETING_WHEN), ask("📍 " + _("Place"), Question.MEETING_PLACE)),
@@ -116,13 +117,12 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
             ask("🔗 " + _("Map or video link"), Question.MEETING_LINK),
         ),
         (
-            option("🏷 " + _("Kind"), SetMeetingOption(ident, "kind")),
-            option("👥 " + _("Who attends"), SetMeetingOption(ident, "who")),
+            option("🏷 " + _("Kind"), "kind"),
+            option("👥 " + _("Who attends"), "who"),
         ),
         (
-            option("🔁 " + (_("Do not repeat") if meeting.repeat_day else _("Repeat monthly")),
-                   SetMeetingOption(ident, "repeat")),
-            option("🔔 " + _("Reminders"), SetMeetingOption(ident, "remind")),
+            option("🔁 " + (_("Do not repeat") if meeting.repeat_day else _("Repeat monthly")), "repeat"),
+            option("🔔 " + _("Reminders"), "remind"),
         ),
         (
             ask("📎 " + _("Add a document"), Question.MEETING_FILE),

@@ -20,14 +20,15 @@ from handlers.meetings.actions import (
     PastMeetings,
 )
 from handlers.meetings.cards import card
-from handlers.meetings.common import question, router, visible
+from handlers.meetings.common import question, router
 from handlers.meetings.texts import details_row, reason_name, rsvp_words
 from handlers.menus import Meetings
 from handlers.questions import Ask, Awaiting, Question
 from models.errors import NotFound
-from models.meetings import CheckIn, answer, attendance_of, check_in, may_see, past_for, upcoming_for
+from models.meeting_queries import document_for, meeting_to_read
+from models.meetings import CheckIn, answer, attendance_of, check_in, past_for, upcoming_for
 from models.permissions import Permission, Target, may
-from models.tables import Attendance, Meeting, MeetingFile, Member, Rsvp
+from models.tables import Attendance, Member, Rsvp
 
 LISTED = 10
 
@@ -89,7 +90,7 @@ async def _excuse(ctx: Context, member: Member, action: Excuse) -> list[Reply]:
 
 @router.prompts(Question.ABSENCE_REASON)
 async def _ask_reason(ctx: Context, member: Member, awaiting: Awaiting) -> list[Reply]:
-    await visible(ctx, member, awaiting.subject)
+    await meeting_to_read(ctx.session, member, awaiting.subject)
     ctx.ask(awaiting)
     return [question(ctx, ctx.gettext("Type the reason for your absence."))]
 
@@ -135,10 +136,7 @@ async def _check_in(ctx: Context, member: Member, action: MeetingCheckIn) -> lis
 
 @router.on(MeetingDocument)
 async def _send_file(ctx: Context, member: Member, action: MeetingDocument) -> list[Reply]:
-    file = await ctx.session.get(MeetingFile, action.file_id)
-    meeting = None if file is None else await ctx.session.get(Meeting, file.meeting_id)
-    if file is None or meeting is None or not await may_see(ctx.session, member, meeting):
-        raise NotFound(f"meeting file {action.file_id}")
+    file, meeting = await document_for(ctx.session, member, action.file_id)
     document = Document(file.id or 0, file.filename, file.is_photo, source="meeting")
     return [Reply("📎 " + file.filename + " — " + meeting.title, document=document)]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from handlers.context import Context, moment_words
 from handlers.contract import Attachment, Reply
-from handlers.meetings.calling import URL
 from handlers.meetings.cards import card
-from handlers.meetings.common import managed, question, router
+from handlers.meetings.common import URL, ask_again, question, router
 from handlers.meetings.texts import problem_text
 from handlers.questions import Awaiting, Question
+from models.meeting_queries import meeting_to_manage
 from models.meetings import MeetingError, MeetingProblem, attach, attendance_of, invitations, set_minutes
 from models.tables import Attendance, Meeting, Member, MemberStatus
 
@@ -35,7 +35,7 @@ def _prompt_text(ctx: Context, asked: Question) -> str:
 @router.prompts(Question.MEETING_FILE)
 @router.prompts(Question.MEETING_MINUTES_FILE)
 async def _ask(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     ctx.ask(awaiting)
     takes_file = awaiting.question in (Question.MEETING_FILE, Question.MEETING_MINUTES_FILE)
     asked = question(
@@ -93,36 +93,31 @@ async def _saved(ctx: Context, actor: Member, meeting: Meeting) -> list[Reply]:
     return await card(ctx, actor, meeting.id, "✅ " + ctx.gettext("Saved."))
 
 
-def _again(ctx: Context, awaiting: Awaiting, text: str) -> list[Reply]:
-    ctx.ask(awaiting)
-    return [Reply(text)]
-
-
 @router.answers(Question.MEETING_MINUTES_TEXT)
 @router.answers(Question.MEETING_CONCLUSIONS)
 async def _minutes_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     try:
         if awaiting.question is Question.MEETING_MINUTES_TEXT:
             await set_minutes(ctx.session, actor, meeting, text=text)
         else:
             await set_minutes(ctx.session, actor, meeting, conclusions=text)
     except MeetingError as error:
-        return _again(ctx, awaiting, problem_text(ctx.translator, error))
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     return await _saved(ctx, actor, meeting)
 
 
 @router.answers(Question.MEETING_FILE)
 async def _link_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     """A document's link instead of the file."""
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     link = text.strip()
     if not URL.match(link):
-        return _again(ctx, awaiting, ctx.gettext("Please send a file, or type a link starting with https://"))
+        return ask_again(ctx, awaiting, ctx.gettext("Please send a file, or type a link starting with https://"))
     try:
         await attach(ctx.session, actor, meeting, link[:200], url=link)
     except MeetingError as error:
-        return _again(ctx, awaiting, problem_text(ctx.translator, error))
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     return await _saved(ctx, actor, meeting)
 
 
@@ -135,10 +130,10 @@ async def _text_for_a_file(ctx: Context, actor: Member, awaiting: Awaiting, text
 @router.answers_file(Question.MEETING_FILE)
 @router.answers_file(Question.MEETING_MINUTES_FILE)
 async def _file_sent(ctx: Context, actor: Member, awaiting: Awaiting, attachment: Attachment) -> list[Reply]:
-    meeting = await managed(ctx, actor, awaiting.subject)
+    meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     if not attachment.content:  # over the platform's limit: it never arrived
         too_large = MeetingError(MeetingProblem.FILE_TOO_LARGE, FILE_LIMIT_MB)
-        return _again(ctx, awaiting, problem_text(ctx.translator, too_large))
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, too_large))
     is_minutes = awaiting.question is Question.MEETING_MINUTES_FILE
     await attach(ctx.session, actor, meeting, attachment.filename, attachment.content, is_minutes=is_minutes)
     return await _saved(ctx, actor, meeting)
