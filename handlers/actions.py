@@ -223,12 +223,6 @@ def decode(text: str) -> ActionData:
     raise InvalidPayload(text)
 
 
-def is_known(text: str) -> bool:
-    """Whether the payload's prefix belongs to a typed action (the rest still go to the older
-    ``handlers.payloads`` while features move over)."""
-    return text.partition(_SEPARATOR)[0] in _REGISTRY
-
-
 def registered() -> tuple[type[ActionData], ...]:
     """Every action class, for the round-trip test and the router's completeness check."""
     return tuple(cls for classes in _REGISTRY.values() for cls in classes)

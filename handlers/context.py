@@ -46,11 +46,10 @@ class Context:
     def translator(self) -> Translator:
         return self.catalogs.translator(self.member.locale if self.member else None)
 
-    def ask(self, question: Awaiting | str) -> None:
+    def ask(self, question: Awaiting) -> None:
         """Remember that the next typed message (or file) answers ``question``."""
         if self.identity is not None:
-            stored = question.encode() if isinstance(question, Awaiting) else question
-            self.identity.awaiting, self.identity.awaiting_since = stored, utcnow()
+            self.identity.awaiting, self.identity.awaiting_since = question.encode(), utcnow()
             self.session.add(self.identity)
 
     def take_question(self) -> str | None:

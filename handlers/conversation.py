@@ -16,12 +16,11 @@ from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
-from handlers.payloads import Action, InvalidPayload, decode
 from handlers.questions import Ask, Awaiting, PickTime
 from handlers.records import FindMember
 from handlers.router import Dispatcher
 from models.audit import audit_stranger
-from models.errors import DomainError
+from models.errors import DomainError, Stale
 from models.roster import fold
 from models.tables import ChannelIdentity, Member
 
@@ -44,8 +43,8 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "meetings": lambda _words: Meetings(),
     "lichhop": lambda _words: Meetings(),
 }
-# Every feature's router. A feature not yet moved onto a router is still reached through ``_run``.
-DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router, notices.router))
+# Every feature's router: what each button, question and refusal leads to is registered there.
+DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router, notices.router, meetings.router))
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
@@ -86,8 +85,6 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
         if awaiting is not None and route is not None and route.file is not None:
             return await route.file(ctx, ctx.member, awaiting, inbound.attachment)
-        if pending.startswith(("mfile:", "mminutes:")):  # a meeting's document or minutes
-            return await meetings.attach_file(ctx, ctx.member, pending, inbound.attachment)
         return await register.import_upload(ctx, ctx.member, inbound.attachment)
     if inbound.stale_button:
         return _stale_button(ctx)
@@ -128,20 +125,13 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
 
 async def _tap(ctx: Context, payload: str) -> list[Reply]:
     """A button tapped, or typed words that stand for one."""
-    if actions.is_known(payload):
-        try:
-            typed = actions.decode(payload)
-        except actions.InvalidPayload:
-            return _stale_button(ctx)
-        if not typed.keeps_question:
-            ctx.take_question()
-        return await _act(ctx, typed)
     try:
-        legacy = decode(payload)
-    except InvalidPayload:
+        typed = actions.decode(payload)
+    except actions.InvalidPayload:
         return _stale_button(ctx)
-    ctx.take_question()
-    return await _run(ctx, legacy.action, legacy.argument)
+    if not typed.keeps_question:
+        ctx.take_question()
+    return await _act(ctx, typed)
 
 
 async def _answer(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
@@ -150,12 +140,7 @@ async def _answer(ctx: Context, member: Member, awaiting: Awaiting, text: str) -
     route = DISPATCH.questions.get(awaiting.question)
     if route is not None and route.text is not None:
         return await route.text(ctx, member, awaiting, text)
-    question = awaiting.encode()  # the features that still read their question as text
-    if question == "meeting":
-        return await meetings.draft_from_text(ctx, member, text)
-    if question.partition(":")[0] in meetings.QUESTIONS:
-        return await meetings.answer_question(ctx, member, question, text)
-    return _stale_button(ctx)
+    return _stale_button(ctx)  # a question that takes only a file
 
 
 # What members type to drop the question chibo asked (folded: no accents, lower case).
@@ -199,10 +184,6 @@ async def _start(ctx: Context, argument: str) -> list[Reply]:
     return [members.welcome_back(ctx, ctx.member)]
 
 
-# What a stranger may ask without it being a refused action worth auditing.
-_HARMLESS = frozenset({Action.HOME, Action.HELP, Action.CHOOSE_LANGUAGE, Action.SET_LANGUAGE, Action.CANCEL})
-
-
 async def _act(ctx: Context, action: ActionData) -> list[Reply]:
     """Run a typed action through the router that owns it."""
     member = ctx.member
@@ -218,11 +199,7 @@ async def _act(ctx: Context, action: ActionData) -> list[Reply]:
         return await _answer(ctx, member, *times.picked(action))
     elif type(action) in DISPATCH.actions:
         return await DISPATCH.run(ctx, member, action)
-    try:
-        legacy = decode(action.pack())  # a feature still routed by ``_run``
-    except InvalidPayload:  # a question nothing asks by a button (``ask:ovote:1``)
-        return _stale_button(ctx)
-    return await _run(ctx, legacy.action, legacy.argument)
+    return _stale_button(ctx)  # a question nothing asks by a button (``ask:ovote:1``)
 
 
 def _render(ctx: Context, error: DomainError) -> list[Reply]:
@@ -235,59 +212,8 @@ def _render(ctx: Context, error: DomainError) -> list[Reply]:
     return replies
 
 
-async def _run(ctx: Context, action: Action, argument: str) -> list[Reply]:
-    member = ctx.member
-    if member is None:
-        if action not in _HARMLESS:
-            await audit_stranger(ctx.session, ctx.inbound.platform, ctx.inbound.user_id, action.value)
-        return [members.stranger_welcome(ctx)]
-    match action:
-        case Action.ASK:
-            if argument.partition(":")[0] in meetings.QUESTIONS:
-                field, _sep, meeting_id = argument.partition(":")
-                return await meetings.ask(ctx, member, field, meeting_id)
-            return _stale_button(ctx)
-        case Action.MEETINGS:
-            return await meetings.meetings_home(ctx, member)
-        case Action.MEETING:
-            return await meetings.meeting_card(ctx, member, argument)
-        case Action.RSVP:
-            return await meetings.rsvp(ctx, member, argument)
-        case Action.EXCUSE:
-            return await meetings.excuse(ctx, member, argument)
-        case Action.CHECK_IN:
-            return await meetings.check_in_now(ctx, member, argument)
-        case Action.MEETING_FILE:
-            return await meetings.send_file(ctx, member, argument)
-        case Action.MY_ATTENDANCE:
-            return await meetings.my_attendance(ctx, member)
-        case Action.PAST_MEETINGS:
-            return await meetings.past_meetings(ctx, member)
-        case Action.NEW_MEETING:
-            return await meetings.start(ctx, member)
-        case Action.MEETING_LIST:
-            return await meetings.managed_list(ctx, member)
-        case Action.MEETING_SET:
-            return await meetings.set_option(ctx, member, argument)
-        case Action.MEETING_CALL:
-            return await meetings.call_meeting(ctx, member, argument)
-        case Action.MEETING_CANCEL:
-            return await meetings.cancel_meeting(ctx, member, argument)
-        case Action.ATTENDANCE:
-            return await meetings.attendance(ctx, member, argument)
-        case Action.MARK:
-            return await meetings.mark_attendance(ctx, member, argument)
-        case Action.ATTENDANCE_RATES:
-            return await meetings.rates(ctx, member)
-    return _stale_button(ctx)  # an action its feature's router now handles, reached no other way
-
-
 def _stale_button(ctx: Context) -> list[Reply]:
-    _ = ctx.gettext
-    text = _("This button is no longer valid. Please use the menu below.")
-    if ctx.member is None:
-        return [members.stranger_welcome(ctx)]
-    return [members.home(ctx, ctx.member, text)]
+    return _render(ctx, Stale())
 
 
 async def _unknown(ctx: Context) -> list[Reply]:

@@ -22,14 +22,9 @@ from models.typed_time import Ambiguous, TimeProblem, canonical, from_stamp, rea
 _READINGS = "~"
 
 
-def read_answer(ctx: Context, question: Awaiting | str, text: str) -> datetime | list[Reply]:
+def read_answer(ctx: Context, question: Awaiting, text: str) -> datetime | list[Reply]:
     """The time ``text`` names, or the replies that ask again (the question stays open)."""
     _ = ctx.gettext
-    if isinstance(question, str):  # a feature that still keeps its question as text
-        parsed = Awaiting.parse(question)
-        if parsed is None:
-            raise Stale(f"not a question: {question!r}")
-        question = parsed
     if question.subject is None:
         raise Stale(f"{question.question} without its subject")
     subject = question.subject

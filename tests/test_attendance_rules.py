@@ -15,6 +15,15 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.contract import Reply
+from handlers.meetings.actions import (
+    AnswerInvitation,
+    AttendanceBoard,
+    ConfirmAttendance,
+    Excuse,
+    MarkAttendance,
+    MeetingCheckIn,
+    NewMeeting,
+)
 from models.meetings import attendance_of, call, create_draft, invitations, summary
 from models.tables import (
     Attendance,
@@ -79,30 +88,30 @@ async def test_an_excuse_after_checking_in_is_refused_and_the_list_still_says_pr
     member was told the absence was recorded while the list still said present."""
     meeting_id = await _call_meeting(runtime, demo)
     await _starts_in(runtime, meeting_id, timedelta(minutes=10))
-    assert "Đã điểm danh" in (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0].text
-    reasons = (await say(runtime, SON, payload=f"mty:{meeting_id}:no"))[0]
+    assert "Đã điểm danh" in (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0].text
+    reasons = (await say(runtime, SON, payload=AnswerInvitation(meeting_id, "no").pack()))[0]
     refused = (await say(runtime, SON, payload=button(reasons, "Ốm đau")))[0]
     assert "Đồng chí đã điểm danh có mặt tại cuộc họp này; lời xin vắng không được ghi." in refused.text
     assert "Đã ghi nhận" not in refused.text
     invitation = await _invitation(runtime, meeting_id, SON_NAME)
     assert invitation.rsvp is Rsvp.ATTENDING and invitation.reason is None
     assert attendance_of(invitation) is Attendance.PRESENT
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "Có mặt (1): Mai Văn Sơn" in board.text and "xin vắng" not in board.text
 
 
 async def test_a_check_in_at_the_meeting_replaces_an_earlier_excuse(runtime: Runtime, demo: Demo) -> None:
     """The later action counts: a member who sent an excuse and came after all is present, and told so."""
     meeting_id = await _call_meeting(runtime, demo)
-    await say(runtime, LOAN, payload=f"mty:{meeting_id}:no")
-    noted = (await say(runtime, LOAN, payload=f"mte:{meeting_id}:family"))[0]
+    await say(runtime, LOAN, payload=AnswerInvitation(meeting_id, "no").pack())
+    noted = (await say(runtime, LOAN, payload=Excuse(meeting_id, "family").pack()))[0]
     assert "Lời xin vắng có hiệu lực khi bí thư chấp nhận." in noted.text
     await _starts_in(runtime, meeting_id, timedelta(minutes=-5))
-    here = (await say(runtime, LOAN, payload=f"mti:{meeting_id}"))[0]
+    here = (await say(runtime, LOAN, payload=MeetingCheckIn(meeting_id).pack()))[0]
     assert "Lời xin vắng trước đó không còn tính." in here.text
     invitation = await _invitation(runtime, meeting_id, LOAN_NAME)
     assert attendance_of(invitation) is Attendance.PRESENT and invitation.rsvp is Rsvp.ATTENDING
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "Có mặt (1): Phan Thị Loan" in board.text and "xin vắng" not in board.text
 
 
@@ -113,14 +122,14 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     secretary confirms the list; the unrecorded become absent without reason only by the secretary's
     explicit choice, which is audited."""
     meeting_id = await _call_meeting(runtime, demo)
-    await say(runtime, LOAN, payload=f"mty:{meeting_id}:no")
-    await say(runtime, LOAN, payload=f"mte:{meeting_id}:sick")
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    await say(runtime, LOAN, payload=AnswerInvitation(meeting_id, "no").pack())
+    await say(runtime, LOAN, payload=Excuse(meeting_id, "sick").pack())
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "Xác nhận danh sách" not in _buttons(board)  # not before the meeting begins
     assert "không ai bị tính là vắng" in board.text
     await _starts_in(runtime, meeting_id, timedelta(minutes=-20))
-    assert "Đã điểm danh" in (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0].text
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    assert "Đã điểm danh" in (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0].text
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "Phan Thị Loan: xin vắng: Ốm đau (chờ bí thư chấp nhận)" in board.text
     assert "Chưa ghi nhận (8): " in board.text and "Vắng không lý do (0): —" in board.text
 
@@ -136,11 +145,11 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     assert "Chưa ghi nhận (8): " in screen.text and "Lương Thị Hạnh" in _buttons(screen)
     assert "Những đồng chí còn lại: vắng không lý do" in _buttons(screen)
     hanh = await member_named(runtime, "Lương Thị Hạnh")
-    await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{hanh.id}:present")
+    await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, hanh.id, "present").pack())
     async with runtime.sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
     assert meeting is not None and meeting.attendance_confirmed_at is None
-    screen = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm"))[0]
+    screen = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id).pack()))[0]
     assert "Chưa ghi nhận (7): " in screen.text
     done = (await say(runtime, SECRETARY, payload=button(screen, "Những đồng chí còn lại: vắng không lý do")))[0]
     assert "Đã xác nhận danh sách điểm danh." in done.text and "là chính thức" in done.text
@@ -150,10 +159,10 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
 
     # Final: no more marks, no more check-ins, no second confirmation.
     son = await member_named(runtime, SON_NAME)
-    late_mark = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{son.id}:absent"))[0]
+    late_mark = (await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, son.id, "absent").pack()))[0]
     assert "đã được xác nhận" in late_mark.text
-    assert "Chỉ điểm danh được" in (await say(runtime, LOAN, payload=f"mti:{meeting_id}"))[0].text
-    again = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm:rest"))[0]
+    assert "Chỉ điểm danh được" in (await say(runtime, LOAN, payload=MeetingCheckIn(meeting_id).pack()))[0].text
+    again = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id, rest="rest").pack()))[0]
     assert "đã được xác nhận" in again.text
     quang = await member_named(runtime, "Lý Văn Quang")
     async with runtime.sessions() as session:
@@ -175,8 +184,8 @@ async def test_a_list_with_everyone_recorded_is_confirmed_without_marking_anyone
     async with runtime.sessions() as session:
         invited = await invitations(session, meeting_id)
     for _invitation_row, member in invited:
-        await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{member.id}:present")
-    done = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm"))[0]
+        await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, member.id, "present").pack())
+    done = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id).pack()))[0]
     assert "Đã xác nhận danh sách điểm danh." in done.text and "Có mặt (10): " in done.text
 
 
@@ -209,7 +218,7 @@ async def test_a_committee_secretary_calls_the_commune_committee_in_chat(runtime
         ngoc.committee_role = Role.DEPUTY_SECRETARY
         session.add(ngoc)
     await say(runtime, COMMUNE, f"/start {demo.code('Nguyễn Văn Hùng')}")
-    await say(runtime, COMMUNE, payload="mtn")
+    await say(runtime, COMMUNE, payload=NewMeeting().pack())
     await say(runtime, COMMUNE, "Họp đảng ủy tháng 12")
     preview = (await say(runtime, COMMUNE, (utcnow() + timedelta(days=3)).strftime("%d/%m") + " 19:30"))[0]
     assert "Mời: toàn thể đảng viên chi bộ (11 người)" in preview.text
@@ -225,7 +234,7 @@ async def test_a_committee_secretary_calls_the_commune_committee_in_chat(runtime
     assert meeting.branch_id is None and names == {"Nguyễn Văn Hùng", "Hồ Thị Ngọc"}
     # A branch secretary's cycle has no commune step.
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
-    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, payload=NewMeeting().pack())
     await say(runtime, SECRETARY, "Sinh hoạt chi bộ")
     preview = (await say(runtime, SECRETARY, (utcnow() + timedelta(days=3)).strftime("%d/%m") + " 19:30"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Người dự")))[0]
@@ -250,9 +259,9 @@ async def test_confirming_never_makes_an_exempt_member_absent_and_leaves_out_who
         )
         await session.exec(update(Member).where(col(Member.id) == son.id).values(active=False))
     await _starts_in(runtime, meeting_id, timedelta(minutes=-20))
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert SON_NAME not in board.text and "Chưa ghi nhận (9): " in board.text
-    await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm:rest")
+    await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id, rest="rest").pack())
     async with runtime.sessions() as session:
         rows = await invitations(session, meeting_id)
         invited = {member.full_name: attendance_of(i) for i, member in rows}

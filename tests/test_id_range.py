@@ -3,11 +3,16 @@ would retry forever: checked once, in the payload decoder, for every channel."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from bot.runtime import Runtime
+from handlers.actions import InvalidPayload, decode
 from handlers.contract import Inbound
-from handlers.payloads import InvalidPayload, decode
+from handlers.meetings.actions import MarkAttendance
+from handlers.polls.actions import Vote
+from handlers.questions import PickTime, Question
 from models.tables import MAX_ID, Platform, valid_id
 from tests.chat import say
 from tests.conftest import Demo
@@ -28,10 +33,10 @@ def test_the_decoder_refuses_ids_beyond_the_columns() -> None:
     for payload in FORGED:
         with pytest.raises(InvalidPayload):
             decode(payload)
-    assert decode(f"pv:{MAX_ID}:1").argument == f"{MAX_ID}:1"
-    assert decode(f"mtm:1:{MAX_ID}:present").argument == f"1:{MAX_ID}:present"
+    assert decode(f"pv:{MAX_ID}:1") == Vote(MAX_ID, 1)
+    assert decode(f"mtm:1:{MAX_ID}:present") == MarkAttendance(1, MAX_ID, "present")
     # A time button carries the moment, not an id, in its last field (was: every such button stale).
-    assert decode("tm:deadline:2:202612011700").argument == "deadline:2:202612011700"
+    assert decode("tm:deadline:2:202612011700") == PickTime(Question.POLL_DEADLINE, 2, datetime(2026, 12, 1, 17))
 
 
 async def test_a_forged_big_id_is_a_stale_button_on_every_channel(runtime: Runtime, demo: Demo) -> None:

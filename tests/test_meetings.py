@@ -7,12 +7,34 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.runtime import Runtime
+from handlers.actions import InvalidPayload, decode
 from handlers.contract import Attachment, Reply
 from handlers.meetings import messages_maker
+from handlers.meetings.actions import (
+    AnswerInvitation,
+    AttendanceBoard,
+    AttendanceRates,
+    CallMeeting,
+    CancelMeeting,
+    ConfirmAttendance,
+    Excuse,
+    MarkAttendance,
+    MeetingCard,
+    MeetingCheckIn,
+    MeetingDocument,
+    MeetingList,
+    MyAttendance,
+    NewMeeting,
+    PastMeetings,
+    SetMeetingOption,
+)
+from handlers.menus import Meetings
+from handlers.questions import Ask, Question
 from models.meetings import run_due
 from models.membership import move_member
 from models.permissions import OPERATOR
@@ -102,7 +124,7 @@ async def test_a_meeting_is_called_answered_and_listed(runtime: Runtime, demo: D
     assert "Đồng chí: 🙏 xin vắng: Đi khám bệnh ở huyện (chờ bí thư chấp nhận)" in card.text
     assert "Tôi đã có mặt" not in str(card.buttons)  # three days before: no check-in yet
 
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "Sẽ tham dự: 1" in board.text and "Xin vắng: 2" in board.text and "Chưa trả lời: 7" in board.text
     assert "Lương Thị Hạnh: xin vắng: Đi khám bệnh ở huyện (chờ bí thư chấp nhận)" in board.text
     assert "Vắng có lý do (0): —" in board.text  # nobody's reason is accepted yet
@@ -114,37 +136,37 @@ async def test_check_in_from_half_an_hour_before_and_attendance_marked_by_the_se
     runtime: Runtime, demo: Demo
 ) -> None:
     meeting_id = await _call_meeting(runtime, demo)
-    too_early = (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0]
+    too_early = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
     assert "Chỉ điểm danh được từ 30 phút trước" in too_early.text
     async with runtime.sessions() as session, session.begin():  # the meeting is about to begin
         await session.exec(
             update(Meeting).where(col(Meeting.id) == meeting_id).values(starts_at=utcnow() + timedelta(minutes=10))
         )
-    card = (await say(runtime, SON, payload=f"mt:{meeting_id}"))[0]
+    card = (await say(runtime, SON, payload=MeetingCard(meeting_id).pack()))[0]
     here = (await say(runtime, SON, payload=button(card, "Tôi đã có mặt")))[0]
     assert "Đã điểm danh" in here.text
-    again = (await say(runtime, SON, payload=f"mti:{meeting_id}"))[0]
+    again = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
     assert "Đồng chí đã điểm danh rồi." in again.text
 
     # The secretary marks the members without phones: six more present of nine who must attend.
     tay = ["Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan", "Chu Thị Thảo", "Lý Văn Quang"]
     for name in tay[:4]:
         member = await member_named(runtime, name)
-        await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{member.id}:present")
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+        await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, member.id, "present").pack())
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "❌ Chưa đủ: 5/9 có mặt." in board.text
     member = await member_named(runtime, tay[4])
-    board = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{member.id}:present"))[0]
+    board = (await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, member.id, "present").pack()))[0]
     # DESIGN.md §4: AT LEAST 2/3 (was "more than 2/3", which refused exactly 6 of 9).
     assert "✅ Hợp lệ: 6/9 có mặt." in board.text
     quang = await member_named(runtime, tay[5])
-    listing = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}"))[0]
+    listing = (await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id).pack()))[0]
     states = (await say(runtime, SECRETARY, payload=button(listing, "Lý Văn Quang")))[0]
     board = (await say(runtime, SECRETARY, payload=button(states, "Có mặt")))[0]
     assert "✅ Hợp lệ: 7/9 có mặt." in board.text
     # The exempt member who comes counts in the base too: 8 of 10.
     binh = await member_named(runtime, "Tạ Văn Bình")
-    board = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:{binh.id}:present"))[0]
+    board = (await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, binh.id, "present").pack()))[0]
     assert "✅ Hợp lệ: 8/10 có mặt." in board.text
     async with runtime.sessions() as session:
         marks = (await session.exec(select(AuditEvent).where(AuditEvent.action == "meeting.attendance"))).all()
@@ -154,20 +176,20 @@ async def test_check_in_from_half_an_hour_before_and_attendance_marked_by_the_se
 async def test_forged_and_stale_taps_change_nothing(runtime: Runtime, demo: Demo) -> None:
     meeting_id = await _call_meeting(runtime, demo)
     son = await member_named(runtime, "Mai Văn Sơn")
-    outsider = (await say(runtime, OUTSIDER, payload=f"mty:{meeting_id}:yes"))[0]
+    outsider = (await say(runtime, OUTSIDER, payload=AnswerInvitation(meeting_id, "yes").pack()))[0]
     assert "không có trong danh sách mời" in outsider.text
-    peek = (await say(runtime, OUTSIDER, payload=f"mt:{meeting_id}"))[0]
+    peek = (await say(runtime, OUTSIDER, payload=MeetingCard(meeting_id).pack()))[0]
     assert "không có trong danh sách mời" in peek.text and "Nhà văn hóa" not in peek.text
-    forged_mark = (await say(runtime, SON, payload=f"mtm:{meeting_id}:{son.id}:present"))[0]
+    forged_mark = (await say(runtime, SON, payload=MarkAttendance(meeting_id, son.id, "present").pack()))[0]
     assert forged_mark.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
-    forged_move = (await say(runtime, SON, payload=f"ask:mmove:{meeting_id}"))[0]
+    forged_move = (await say(runtime, SON, payload=Ask(Question.MEETING_MOVE, meeting_id).pack()))[0]
     assert forged_move.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
-    stranger = (await say(runtime, STRANGER, payload=f"mty:{meeting_id}:yes"))[0]
+    stranger = (await say(runtime, STRANGER, payload=AnswerInvitation(meeting_id, "yes").pack()))[0]
     assert "mã mời" in stranger.text
     for garbage in (f"mty:{meeting_id}:maybe", "mtm:1:2:late", f"mte:{meeting_id}:bored", "mt:x"):
         stale = (await say(runtime, SON, payload=garbage))[0]
         assert stale.text.startswith("Nút này không còn dùng được nữa."), garbage
-    double = [(await say(runtime, SECRETARY, payload=f"mtg:{meeting_id}"))[0] for _ in range(2)]
+    double = [(await say(runtime, SECRETARY, payload=CallMeeting(meeting_id).pack()))[0] for _ in range(2)]
     assert all("đã được gửi giấy mời hoặc đã hủy" in reply.text for reply in double)
     async with runtime.sessions() as session:
         invitation = await session.get(MeetingInvitation, (meeting_id, son.id))
@@ -177,7 +199,7 @@ async def test_forged_and_stale_taps_change_nothing(runtime: Runtime, demo: Demo
 
 async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(runtime: Runtime, demo: Demo) -> None:
     meeting_id = await _call_meeting(runtime, demo)
-    card = (await say(runtime, SECRETARY, payload=f"mt:{meeting_id}"))[0]
+    card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
     await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
     later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
     moved = (await say(runtime, SECRETARY, later))[0]
@@ -192,7 +214,7 @@ async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(
     assert len(reminders) == 2 * 10  # 24 h and 2 h before the new time, for each of the ten invited
     assert {meeting.starts_at - job.due_at for job in reminders} == {timedelta(hours=24), timedelta(hours=2)}
 
-    confirm = (await say(runtime, SECRETARY, payload=f"mtx:{meeting_id}"))[0]
+    confirm = (await say(runtime, SECRETARY, payload=CancelMeeting(meeting_id).pack()))[0]
     assert "Mọi người được mời sẽ được báo" in confirm.text
     done = (await say(runtime, SECRETARY, payload=button(confirm, "Hủy cuộc họp này")))[0]
     assert "Đã hủy" in done.text
@@ -201,13 +223,13 @@ async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(
         texts = [row.body["text"] for row in (await session.exec(select(OutboxMessage))).all()]
     assert JobState.PENDING not in states
     assert sum(text.startswith("❌ Đã hủy: Sinh hoạt chi bộ định kỳ tháng 12") for text in texts) == 4
-    late = (await say(runtime, SON, payload=f"mty:{meeting_id}:yes"))[0]
+    late = (await say(runtime, SON, payload=AnswerInvitation(meeting_id, "yes").pack()))[0]
     assert "Cuộc họp này đã bị hủy." in late.text
 
 
 async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: Demo) -> None:
     meeting_id = await _call_meeting(runtime, demo)
-    card = (await say(runtime, SECRETARY, payload=f"mt:{meeting_id}"))[0]
+    card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
     await say(runtime, SECRETARY, payload=button(card, "Thêm tài liệu"))
     secret = Attachment("Báo cáo mật quý IV.docx", b"noi dung")
     refused = (await say(runtime, SECRETARY, attachment=secret))[0]
@@ -216,19 +238,19 @@ async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: 
     shared = (await say(runtime, SECRETARY, attachment=Attachment("Ke hoach thang 12.pdf", b"%PDF-1.4 ke hoach")))[0]
     assert "Đã lưu." in shared.text
 
-    son_card = (await say(runtime, SON, payload=f"mt:{meeting_id}"))[0]
+    son_card = (await say(runtime, SON, payload=MeetingCard(meeting_id).pack()))[0]
     document = (await say(runtime, SON, payload=button(son_card, "Ke hoach thang 12.pdf")))[0]
     assert document.document is not None and document.document.source == "meeting"
     async with runtime.sessions() as session:
         assert await session.get(MeetingFile, document.document.file_id) is not None
-    assert (await say(runtime, OUTSIDER, payload=f"mtf:{document.document.file_id}"))[0].document is None
+    assert (await say(runtime, OUTSIDER, payload=MeetingDocument(document.document.file_id).pack()))[0].document is None
 
-    await say(runtime, SON, payload=f"mty:{meeting_id}:yes")
+    await say(runtime, SON, payload=AnswerInvitation(meeting_id, "yes").pack())
     async with runtime.sessions() as session, session.begin():  # the meeting was last week
         await session.exec(
             update(Meeting).where(col(Meeting.id) == meeting_id).values(starts_at=utcnow() - timedelta(days=7))
         )
-    draft, _question = await say(runtime, SECRETARY, payload=f"ask:minutes:{meeting_id}")
+    draft, _question = await say(runtime, SECRETARY, payload=Ask(Question.MEETING_MINUTES_TEXT, meeting_id).pack())
     # A draft to copy: members by status, present and absent by name, the agenda (DESIGN.md §4).
     assert "BIÊN BẢN: Sinh hoạt chi bộ định kỳ tháng 12" in draft.text
     assert "Đảng viên được triệu tập: 10 (chính thức 7, dự bị 2, miễn sinh hoạt 1)" in draft.text
@@ -237,27 +259,28 @@ async def test_minutes_documents_and_attendance_history(runtime: Runtime, demo: 
     assert "Chưa ghi nhận (10): " in draft.text
     assert "1. Kiểm điểm công tác tháng 11" in draft.text
     await say(runtime, SECRETARY, "Đồng chí Lý Văn Quang chủ trì; 8 đồng chí dự.")
-    await say(runtime, SECRETARY, payload=f"ask:mconcl:{meeting_id}")
+    await say(runtime, SECRETARY, payload=Ask(Question.MEETING_CONCLUSIONS, meeting_id).pack())
     saved = (await say(runtime, SECRETARY, "Chi bộ thống nhất phương hướng tháng 12."))[0]
     assert "Kết luận:\nChi bộ thống nhất phương hướng tháng 12." in saved.text
 
-    past = (await say(runtime, SON, payload="mtp"))[0]
+    past = (await say(runtime, SON, payload=PastMeetings().pack()))[0]
     minutes = (await say(runtime, SON, payload=button(past, "📝")))[0]
     assert "Biên bản:\nĐồng chí Lý Văn Quang chủ trì" in minutes.text
-    history = (await say(runtime, SON, payload="mth"))[0]
+    history = (await say(runtime, SON, payload=MyAttendance().pack()))[0]
     # He said he would come, but never checked in and nobody marked him: not recorded, until the
     # secretary confirms the list (DESIGN.md §4). Was: absent without reason an hour after the start.
     assert "Có mặt 0/1 cuộc họp." in history.text and "chưa ghi nhận" in history.text
     assert "vắng không lý do" not in history.text
-    assert "Chưa có cuộc họp nào" in (await say(runtime, SECRETARY, payload="mtq"))[0].text  # none confirmed
-    confirm = (await say(runtime, SECRETARY, payload=f"mtm:{meeting_id}:confirm"))[0]
+    none_confirmed = (await say(runtime, SECRETARY, payload=AttendanceRates().pack()))[0]
+    assert "Chưa có cuộc họp nào" in none_confirmed.text
+    confirm = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id).pack()))[0]
     await say(runtime, SECRETARY, payload=button(confirm, "Những đồng chí còn lại: vắng không lý do"))
-    history = (await say(runtime, SON, payload="mth"))[0]
+    history = (await say(runtime, SON, payload=MyAttendance().pack()))[0]
     assert "Có mặt 0/1 cuộc họp." in history.text and "vắng không lý do" in history.text
-    rates = (await say(runtime, SECRETARY, payload="mtq"))[0]
+    rates = (await say(runtime, SECRETARY, payload=AttendanceRates().pack()))[0]
     assert "Mai Văn Sơn: 0/1 (0%), vắng có lý do 0, không lý do 1" in rates.text
     assert "Tạ Văn Bình" not in rates.text  # exempt: did not have to come
-    refused_rates = (await say(runtime, SON, payload="mtq"))[0]
+    refused_rates = (await say(runtime, SON, payload=AttendanceRates().pack()))[0]
     assert refused_rates.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
 
 
@@ -271,7 +294,7 @@ async def test_each_branch_sets_its_own_validity_rule_from_the_command_line(
         refused = await asyncio.to_thread(run_chibo, "meetings", "quorum", "TAY", bad, env=env, cwd=tmp_path)
         assert refused.returncode == 1 and "fraction" in refused.stderr, bad
     meeting_id = await _call_meeting(runtime, demo)
-    board = (await say(runtime, SECRETARY, payload=f"mtk:{meeting_id}"))[0]
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
     assert "ít nhất 1/2 trong số 9 đảng viên phải dự (5 người; đây là quy định của chi bộ" in board.text
     listed = await asyncio.to_thread(run_chibo, "meetings", "list", env=env, cwd=tmp_path)
     assert f"#{meeting_id}" in listed.stdout and "invited 10, attending 0" in listed.stdout
@@ -279,7 +302,7 @@ async def test_each_branch_sets_its_own_validity_rule_from_the_command_line(
 
 async def test_reminder_times_and_repetition_are_chosen_before_the_call(runtime: Runtime, demo: Demo) -> None:
     await _join(runtime, demo)
-    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, payload=NewMeeting().pack())
     await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ")
     day = datetime.now() + timedelta(days=5)
     preview = (await say(runtime, SECRETARY, day.strftime("%d/%m") + " 19:30"))[0]
@@ -302,7 +325,7 @@ async def test_reminder_times_and_repetition_are_chosen_before_the_call(runtime:
 
 async def test_a_meeting_for_chosen_people_only(runtime: Runtime, demo: Demo) -> None:
     await _join(runtime, demo)
-    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, payload=NewMeeting().pack())
     await say(runtime, SECRETARY, "Họp tổ công tác dân vận")
     preview = (await say(runtime, SECRETARY, _in_three_days()))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Chọn người dự"))
@@ -327,8 +350,8 @@ async def test_reminders_go_at_their_time_to_those_still_invited(runtime: Runtim
         early = await run_due(session, messages, runtime.settings.tz, now=day_before - timedelta(seconds=1))
         assert early.done == early.skipped == 0  # nothing before its time
         due = await run_due(session, messages, runtime.settings.tz, now=day_before)
-    await say(runtime, LOAN, payload=f"mty:{meeting_id}:no")
-    await say(runtime, LOAN, payload=f"mte:{meeting_id}:family")  # declined: no reminder 2 h before
+    await say(runtime, LOAN, payload=AnswerInvitation(meeting_id, "no").pack())
+    await say(runtime, LOAN, payload=Excuse(meeting_id, "family").pack())  # declined: no reminder 2 h before
     async with runtime.sessions() as session, session.begin():
         second = await run_due(session, messages, runtime.settings.tz, now=meeting.starts_at - timedelta(hours=2))
         rows = (await session.exec(select(OutboxMessage))).all()
@@ -339,3 +362,35 @@ async def test_reminders_go_at_their_time_to_those_still_invited(runtime: Runtim
     assert (second.done, second.skipped, second.messages) == (2, 8, 2)
     assert sorted(reminded) == sorted(str(user) for user in (SECRETARY, LOAN, HANH, SECRETARY, HANH))
     assert Counter(job.note for job in skipped) == {"no Telegram or Zalo": 12, "no longer invited": 2, "declined": 1}
+
+
+def test_the_meeting_buttons_already_on_phones_and_in_the_outbox_keep_their_shape() -> None:
+    shapes = {
+        "mt:7": MeetingCard(7),
+        "mty:7:yes": AnswerInvitation(7, "yes"),
+        "mte:7:family": Excuse(7, "family"),
+        "mti:7": MeetingCheckIn(7),
+        "mtf:9": MeetingDocument(9),
+        "mth": MyAttendance(),
+        "mtp": PastMeetings(),
+        "mtn": NewMeeting(),
+        "mtl": MeetingList(),
+        "mts:7:remind": SetMeetingOption(7, "remind"),
+        "mtg:7": CallMeeting(7),
+        "mtx:7": CancelMeeting(7),
+        "mtx:7:series": CancelMeeting(7, "series"),
+        "mtk:7": AttendanceBoard(7),
+        "mtm:7": MarkAttendance(7),
+        "mtm:7:12": MarkAttendance(7, 12),
+        "mtm:7:12:excused": MarkAttendance(7, 12, "excused"),
+        "mtm:7:confirm": ConfirmAttendance(7),
+        "mtm:7:confirm:rest": ConfirmAttendance(7, rest="rest"),
+        "mtq": AttendanceRates(),
+        "meet": Meetings(),
+        "ask:mreason:7": Ask(Question.ABSENCE_REASON, 7),
+    }
+    for wire, action in shapes.items():
+        assert action.pack() == wire and decode(wire) == action, wire
+    for forged in ("mtm:7:12:unrecorded", "mtm:7:confirm:all", "mts:7:title", "mtx:7:both", "mty:7"):
+        with pytest.raises(InvalidPayload):
+            decode(forged)

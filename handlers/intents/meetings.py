@@ -5,14 +5,10 @@ from __future__ import annotations
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
+from handlers.meetings.actions import AnswerInvitation, MeetingCard, MyAttendance, NewMeeting, PastMeetings
 from handlers.menus import Meetings
-from handlers.payloads import Action, Payload
 from models.meetings import upcoming_for
 from models.tables import Member, Rsvp, utcnow
-
-
-def _button(label: str, action: Action, argument: str = "") -> Button:
-    return Button(label, Payload(action, argument).encode())
 
 
 async def next_meeting(ctx: Context, member: Member) -> list[Reply]:
@@ -24,7 +20,7 @@ async def next_meeting(ctx: Context, member: Member) -> list[Reply]:
     if not listed:
         return [Reply(_("No meetings are planned for you."), buttons=(schedule,))]
     meeting, invitation = listed[0]
-    ident = str(meeting.id)
+    assert meeting.id is not None  # a stored meeting
     lines = [
         _("The next meeting: {title}").format(title=meeting.title),
         "🕖 " + moment_words(ctx.translator, meeting.starts_at, ctx.timezone),
@@ -41,11 +37,11 @@ async def next_meeting(ctx: Context, member: Member) -> list[Reply]:
         # Only buttons: an answer is recorded when the member taps one, never from typed words.
         buttons.append(
             (
-                _button("✅ " + _("I will attend"), Action.RSVP, f"{ident}:yes"),
-                _button("🙏 " + _("Excused absence"), Action.RSVP, f"{ident}:no"),
+                Button("✅ " + _("I will attend"), AnswerInvitation(meeting.id, "yes").pack()),
+                Button("🙏 " + _("Excused absence"), AnswerInvitation(meeting.id, "no").pack()),
             )
         )
-    buttons.append((_button("📄 " + _("Details and documents"), Action.MEETING, ident),))
+    buttons.append((Button("📄 " + _("Details and documents"), MeetingCard(meeting.id).pack()),))
     buttons.append(schedule)
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
@@ -122,7 +118,7 @@ INTENTS = (
             "số buổi tôi đi họp",
             "tôi đi họp đầy đủ không",
         ),
-        Payload(Action.MY_ATTENDANCE).encode(),
+        MyAttendance().pack(),
         N_("My attendance"),
     ),
     Intent(
@@ -141,7 +137,7 @@ INTENTS = (
             "các cuộc họp đã qua",
             "nội dung họp tháng trước",
         ),
-        Payload(Action.PAST_MEETINGS).encode(),
+        PastMeetings().pack(),
         N_("Past meetings"),
     ),
     Intent(
@@ -155,7 +151,7 @@ INTENTS = (
             "mời họp chi bộ",
             "lên lịch họp",
         ),
-        Payload(Action.NEW_MEETING).encode(),
+        NewMeeting().pack(),
         N_("New meeting"),
     ),
 )

@@ -169,7 +169,7 @@ async def schedule_from_text(ctx: Context, actor: Member, awaiting: Awaiting, te
     scan = await unconfirmed_scan(ctx.session, notice)
     if scan is not None:  # a time picked from an older message, after a scan was attached
         return [_scan_question(ctx, notice, scan, "when")]
-    when = read_answer(ctx, awaiting.encode(), text)
+    when = read_answer(ctx, awaiting, text)
     if isinstance(when, list):  # not a time, or morning or evening: asked again
         return when
     try:

@@ -227,7 +227,7 @@ async def options_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: s
 @router.answers(Question.POLL_DEADLINE)
 async def deadline_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     poll = await managed_poll(ctx, actor, awaiting.subject)
-    when = read_answer(ctx, awaiting.encode(), text)
+    when = read_answer(ctx, awaiting, text)
     if isinstance(when, list):  # not a time, or morning or evening? asked back, the question open
         return when
     try:

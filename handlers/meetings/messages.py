@@ -1,0 +1,112 @@
+"""The meeting messages chibo sends by itself (invitations, reminders, moves, cancellations, the
+secretary's summary and absence warnings), in each member's language, for the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.context import Context, moment_words
+from handlers.contract import Button, Catalogs, Reply, Rows, Translator
+from handlers.meetings.actions import AttendanceBoard, MeetingCheckIn
+from handlers.meetings.texts import details_row, details_text, offset_text, rsvp_row, summary_lines
+from models.meetings import AbsenceWarning, MeetingMessages, Summary
+from models.tables import Meeting, Member
+
+# A reminder this close to the start offers the check-in instead of the answer.
+CHECK_IN_REMINDER = timedelta(minutes=30)
+
+
+class ChatMeetingMessages(MeetingMessages):
+    """The meeting messages chibo sends by itself, in each member's language."""
+
+    def __init__(self, catalogs: Catalogs, timezone: Any) -> None:
+        self.catalogs, self.timezone = catalogs, timezone
+
+    def _t(self, member: Member) -> Translator:
+        return self.catalogs.translator(member.locale)
+
+    def invitation(self, member: Member, meeting: Meeting) -> dict[str, Any]:
+        t = self._t(member)
+        _ = t.gettext
+        text = "✉️ " + _("Meeting invitation") + "\n\n" + details_text(t, meeting, self.timezone)
+        text += "\n\n" + _("Will you attend?")
+        buttons = (rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
+        return Reply(text, buttons=buttons).to_dict()
+
+    def reminder(self, member: Member, meeting: Meeting, minutes_before: int) -> dict[str, Any]:
+        t = self._t(member)
+        _ = t.gettext
+        text = "⏰ " + _("Reminder: the meeting starts in {offset}.").format(offset=offset_text(t, minutes_before))
+        text += "\n\n" + details_text(t, meeting, self.timezone)
+        if timedelta(minutes=minutes_before) <= CHECK_IN_REMINDER:
+            buttons: Rows = ((Button("🙋 " + _("I am here"), MeetingCheckIn(meeting.id or 0).pack()),),)
+        else:
+            buttons = (rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
+        return Reply(text, buttons=buttons).to_dict()
+
+    def moved(self, member: Member, meeting: Meeting, previous_start: datetime) -> dict[str, Any]:
+        t = self._t(member)
+        _ = t.gettext
+        text = "🔁 " + _("The meeting has been moved from {before} to {after}.").format(
+            before=moment_words(t, previous_start, self.timezone),
+            after=moment_words(t, meeting.starts_at, self.timezone),
+        )
+        text += "\n\n" + details_text(t, meeting, self.timezone) + "\n\n" + _("Will you attend at the new time?")
+        return Reply(text, buttons=(rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))).to_dict()
+
+    def cancelled(self, member: Member, meeting: Meeting) -> dict[str, Any]:
+        t = self._t(member)
+        text = "❌ " + t.gettext("Cancelled: {title}, {when}.").format(
+            title=meeting.title, when=moment_words(t, meeting.starts_at, self.timezone)
+        )
+        return Reply(text).to_dict()
+
+    def start_summary(self, member: Member, meeting: Meeting, summary: Summary) -> dict[str, Any]:
+        t = self._t(member)
+        _ = t.gettext
+        lines = ["🔔 " + _("The meeting starts now: {title}.").format(title=meeting.title), ""]
+        lines += summary_lines(t, summary, answers=True)
+        lines += [
+            "",
+            _(
+                "Members can tap \u201cI am here\u201d until an hour after the start; mark the others yourself, "
+                "then confirm the list: nobody is counted absent before you do."
+            ),
+        ]
+        buttons = ((Button("📋 " + _("Attendance"), AttendanceBoard(meeting.id or 0).pack()),),)
+        return Reply("\n".join(lines), buttons=buttons).to_dict()
+
+    def absence_warning(self, member: Member, meeting: Meeting, absent: list[AbsenceWarning]) -> dict[str, Any]:
+        t = self._t(member)
+        _ = t.gettext
+        lines = [
+            "⚠️ "
+            + _("Only for you, comrade secretary. After confirming the attendance of {title}:").format(
+                title=meeting.title
+            ),
+            _("Months of the last 12 with a regular branch meeting missed without a reason:"),
+        ]
+        lines += [
+            f"• {warning.name}: {len(warning.months)} ("
+            + ", ".join(f"{month.month:02d}/{month.year}" for month in warning.months)
+            + ")"
+            for warning in absent
+        ]
+        lines.append(
+            _(
+                "Under Quy định 29 (and Charter art. 8), leaving Party activity for three months in a year "
+                "without a valid reason is a ground for removal from the Party (xóa tên). Please talk to them "
+                "before a third month."
+            )
+        )
+        return Reply("\n".join(lines)).to_dict()
+
+
+def messages_maker(catalogs: Catalogs, timezone: Any) -> ChatMeetingMessages:
+    return ChatMeetingMessages(catalogs, timezone)
+
+
+def chat_messages(ctx: Context) -> ChatMeetingMessages:
+    """The messages a secretary's action sends, made in the same way as the scheduler's."""
+    return ChatMeetingMessages(ctx.catalogs, ctx.timezone)
