@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from handlers.actions import ActionData, Pattern
 from handlers.context import Context
 from handlers.contract import Button, Reply
@@ -28,7 +25,7 @@ from handlers.menus import (
 )
 from handlers.questions import Ask, Awaiting, Question
 from handlers.router import Router
-from models import audit
+from models import audit, record_queries
 from models.audit import AuditAction
 from models.errors import Stale
 from models.identities import link_identity
@@ -151,15 +148,7 @@ async def join_with_phone(ctx: Context) -> list[Reply]:
             )
         ]
     phone = normalize_phone(ctx.inbound.contact_phone or "")
-    matches = (
-        []
-        if phone is None
-        else list(
-            (
-                await ctx.session.exec(select(Member).where(Member.phone == phone).where(col(Member.active).is_(True)))
-            ).all()
-        )
-    )
+    matches = [] if phone is None else await record_queries.active_with_phone(ctx.session, phone)
     if not matches:
         return [
             Reply(
@@ -297,8 +286,6 @@ async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
                 buttons=((Button("✖️ " + _("Cancel"), Cancel().pack()),),),
             )
         ]
-    except NotPermitted as error:
-        return refused(ctx, member, error.permission, error.target)
     return [home(ctx, member, _("Saved. Your phone number is now {phone}.").format(phone=_local_phone(phone)))]
 
 
@@ -306,22 +293,7 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     branch = await ctx.session.get(Branch, member.branch_id)
     assert branch is not None  # a member's branch is a foreign key
-    secretaries = (
-        await ctx.session.exec(
-            select(Member.full_name)
-            .where(Member.branch_id == branch.id, Member.role == Role.SECRETARY, col(Member.active).is_(True))
-            .order_by(col(Member.id))
-        )
-    ).all()
-    counts = dict(
-        (
-            await ctx.session.exec(
-                select(Member.status, func.count())
-                .where(Member.branch_id == branch.id, col(Member.active).is_(True))
-                .group_by(Member.status)
-            )
-        ).all()
-    )
+    secretaries, counts = await record_queries.branch_summary(ctx.session, member.branch_id)
     official = counts.get(MemberStatus.OFFICIAL, 0)
     probationary = counts.get(MemberStatus.PROBATIONARY, 0)
     lines = [

@@ -25,8 +25,10 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.audit import AuditAction
 from models.ballots import server_secret
-from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, InviteAttempt, Member, Role, utcnow
+from models.tables import Branch, ChannelIdentity, Invite, InviteAttempt, Member, Role, utcnow
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -173,13 +175,13 @@ async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | Non
         # The person hears one answer for every refused code (a guesser learns nothing from it);
         # a real member's code typed again (used, revoked, expired) is audited with the reason,
         # for their secretary. Unknown codes are counted against the guesser (record_attempt).
-        session.add(
-            AuditEvent(
-                action="invite.refused",
-                subject_type="member",
-                subject_id=invite.member_id,
-                after={"reason": problem.value},
-            )
+        audit.record(
+            session,
+            AuditAction.INVITE_REFUSED,
+            actor_id=None,
+            subject_type="member",
+            subject_id=invite.member_id,
+            after={"reason": problem.value},
         )
     return problem
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.permissions import Scope, scope_of
 from models.roster import fold
-from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, Member, Role, utcnow
+from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, Member, MemberStatus, Role, utcnow
 
 
 async def identities_of(session: AsyncSession, member_ids: Sequence[int | None]) -> Sequence[ChannelIdentity]:
@@ -99,3 +100,27 @@ async def recent_events(session: AsyncSession, actor: Member, limit: int) -> lis
             )
         )
     return list((await session.exec(query)).all())
+
+
+async def active_with_phone(session: AsyncSession, phone: str) -> Sequence[Member]:
+    """The active members whose record holds this (normalised) phone number: two for a shared phone."""
+    return (await session.exec(select(Member).where(Member.phone == phone).where(col(Member.active).is_(True)))).all()
+
+
+async def branch_summary(session: AsyncSession, branch_id: int) -> tuple[list[str], dict[MemberStatus, int]]:
+    """A branch's secretaries' names and how many active members it has of each status."""
+    secretaries = (
+        await session.exec(
+            select(Member.full_name)
+            .where(Member.branch_id == branch_id, Member.role == Role.SECRETARY, col(Member.active).is_(True))
+            .order_by(col(Member.id))
+        )
+    ).all()
+    counts = (
+        await session.exec(
+            select(Member.status, func.count())
+            .where(Member.branch_id == branch_id, col(Member.active).is_(True))
+            .group_by(Member.status)
+        )
+    ).all()
+    return list(secretaries), {MemberStatus(status): count for status, count in counts}

@@ -44,12 +44,14 @@ from handlers.contract import Attachment, Inbound
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
+from models import audit
+from models.audit import AuditAction
 from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
 from models.roster_files import MAX_BYTES
-from models.tables import MAX_ID, AuditEvent, Meeting, MeetingFile, NoticeFile, Platform, utcnow
+from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks.security import HardenedFastAPI, limit_new_sessions
@@ -336,12 +338,12 @@ async def _answer_web(
             async with runtime.sessions() as session, session.begin():
                 await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
                 if await invite_lockout(session, limits, window=settings.invite_window) is not None:
-                    session.add(
-                        AuditEvent(
-                            action="invite.lockout",
-                            subject_type="webchat",
-                            after={"platform": "web", "address": _client_address(request)},
-                        )
+                    audit.record(
+                        session,
+                        AuditAction.INVITE_LOCKOUT,
+                        actor_id=None,
+                        subject_type="webchat",
+                        after={"platform": "web", "address": _client_address(request)},
                     )
     return body
 
