@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # no screen on a server
-
-from matplotlib.figure import Figure
-
-from handlers.contract import Chart
+if TYPE_CHECKING:
+    from handlers.contract import Chart
 
 
 def bar_chart_png(chart: Chart) -> bytes:
     """Horizontal bars with their counts, readable on a small phone screen.
 
     matplotlib's bundled DejaVu Sans has every Vietnamese letter, so no system font is needed."""
+    # matplotlib (with numpy and Pillow) costs about a second and 40 MB: loaded at the first chart.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen on a server
+    from matplotlib.figure import Figure
+
     height = 1.2 + 0.6 * len(chart.labels)
     figure = Figure(figsize=(6, height), dpi=120)
     axes = figure.subplots()

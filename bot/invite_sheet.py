@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import qrcode
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw, ImageFont
 
 # Vietnamese needs a font with its diacritics; Pillow's built-in one has none.
 FONT_PATHS = (
@@ -40,6 +41,10 @@ def find_font() -> Path | None:
 
 
 def render_pages(title: str, entries: Sequence[SheetEntry]) -> list[Image.Image]:
+    # Pillow and qrcode serve only the printed sheet, a CLI command: loaded when it runs.
+    import qrcode
+    from PIL import Image, ImageDraw, ImageFont
+
     font_path = find_font()
     if font_path is None:
         raise SheetError(

@@ -11,8 +11,6 @@ from enum import StrEnum
 from pathlib import Path
 from xml.etree import ElementTree
 
-from openpyxl import Workbook, load_workbook
-
 from models.isolation import LimitExceeded, run_limited
 from models.roster import Column, HeaderError, map_headers
 
@@ -139,6 +137,9 @@ def check_archive(name: str, raw: bytes, max_unpacked: int = MAX_UNPACKED_BYTES)
 
 def _xlsx_rows(name: str, raw: bytes, max_rows: int | None) -> Iterator[tuple[object, ...]]:
     check_archive(name, raw).close()
+    # openpyxl takes a fifth of a second and several MB: loaded only when a register is read or written.
+    from openpyxl import load_workbook
+
     try:
         workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
@@ -187,6 +188,8 @@ def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None
             writer.writerow(header)
             writer.writerows(safe)
     elif suffix == ".xlsx":
+        from openpyxl import Workbook  # only when a register is written as .xlsx (see _xlsx_rows)
+
         workbook = Workbook()
         sheet = workbook.active
         assert sheet is not None

@@ -1,0 +1,70 @@
+"""A small footprint with no platform configured: serving the web chat alone loads no platform's
+library and none of the heavy ones that only some replies or commands need (bench/footprint.py
+measures the memory and start time this buys)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# The command line and the app, started on a fresh SQLite database with every enabled channel
+# opened (the lifespan runs: migrations, the web chat, the delivery worker, the scheduler).
+SERVE_AND_LIST_MODULES = """
+import json, sys
+from fastapi.testclient import TestClient
+import bot.cli
+from bot.settings import Settings
+from webhooks.app import create_app
+
+settings = Settings(_env_file=None)
+with TestClient(create_app(settings)) as client:
+    assert client.get("/healthz").status_code == 200
+print(json.dumps(sorted(sys.modules)))
+"""
+
+HEAVY = ("aiogram", "aiohttp", "matplotlib", "numpy", "openpyxl", "PIL", "qrcode")
+ADAPTERS = ("bot.channels.telegram", "bot.channels.zalo_bot", "bot.channels.zalo_oa")
+
+
+def test_serving_with_no_platform_imports_no_platform_library_nor_a_heavy_one(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHIBO_")}
+    env |= {
+        "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/chibo.db",
+        "CHIBO_BALLOT_KEY_FILE": str(tmp_path / "ballot-key"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    loaded = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_LIST_MODULES], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    modules = set(json.loads(loaded.stdout.splitlines()[-1]))
+    assert "webhooks.app" in modules and "bot.channels.web" in modules  # the web chat was opened
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}
+    assert not {m for m in modules if m.startswith(ADAPTERS)}
+
+
+def test_a_configured_channel_loads_its_library(tmp_path: Path) -> None:
+    """The check above can fail: Telegram, once configured, does bring aiogram in."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHIBO_")}
+    env |= {
+        "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/chibo.db",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    script = """
+import json, sys
+from bot.channels.registry import CHANNELS
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+settings = Settings(_env_file=None, telegram_token="123456:" + "A" * 35, ballot_key="k" * 32)
+runtime = Runtime.create(settings)
+[channel.open(runtime, None) for channel in CHANNELS if channel.enabled(settings)]
+print(json.dumps(sorted(sys.modules)))
+"""
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    modules = set(json.loads(loaded.stdout.splitlines()[-1]))
+    assert "aiogram" in modules and "bot.channels.telegram" in modules
