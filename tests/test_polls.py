@@ -19,6 +19,8 @@ from handlers.polls import ballot_maker, result_header, result_rows, results_mak
 from handlers.polls.actions import (
     CancelPoll,
     ClosePoll,
+    ConfirmClosePoll,
+    ConfirmVote,
     PaperVote,
     PollSetting,
     PublishPoll,
@@ -33,7 +35,9 @@ from models.tables import (
     Attendance,
     AuditEvent,
     ChannelIdentity,
+    Meeting,
     MeetingInvitation,
+    MeetingStatus,
     Member,
     OpenBallot,
     OutboxMessage,
@@ -105,7 +109,8 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
     assert "Đã bỏ phiếu: 2 trên 8" in track.text and "Chưa bỏ phiếu (6)" in track.text
-    closed = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    asked = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
     assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
@@ -165,7 +170,8 @@ async def test_fifty_taps_at_once_make_one_ballot(runtime: Runtime, demo: Demo, 
         session.add(ChannelIdentity(platform=Platform.WEB, platform_user_id="k", chat_id="k", member_id=member.id or 0))
 
     async def tap(n: int) -> str:
-        payload = Vote(poll_id, 1 << (n % 3)).pack()  # the same and different options
+        # The same and different options; a secret ballot's taps on its confirmation.
+        payload = (ConfirmVote if secret else Vote)(poll_id, 1 << (n % 3)).pack()
         inbound = Inbound(platform=Platform.WEB, user_id="k", chat_id="k", payload=payload)
         return (await runtime.process(inbound, f"tap-{n}", answer_inline=True)).replies[0].text
 
@@ -183,7 +189,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     poll_id = await _open_poll(runtime, demo, secret=True)
     for user, name, mask in ((401, "Mai Văn Sơn", 1), (403, "Chu Thị Thảo", 2), (404, "Phan Thị Loan", 1)):
         await say(runtime, user, f"/start {demo.code(name)}")
-        reply = (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0]
+        reply = (await say(runtime, user, payload=ConfirmVote(poll_id, mask).pack()))[0]
         assert "Đã ghi nhận phiếu kín" in reply.text and reply.buttons == ()
         assert "Tán thành" not in reply.text  # not even the confirmation names the choice
         assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=Vote(poll_id, 4).pack()))[0].text  # final
@@ -198,7 +204,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     assert columns["polltally"] == {"poll_id", "option", "votes"}
     assert columns["pollvoter"] == {"poll_id", "member_id", "entered_by_member_id"}
     assert await _count(runtime, SealedBallot, poll_id) == 3 and await _count(runtime, PollTally, poll_id) == 0
-    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
+    await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
     async with runtime.sessions() as session:
         tally = (
             await session.exec(select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll_id))
@@ -332,7 +338,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
         session.add(
             ChannelIdentity(platform=Platform.WEB, platform_user_id="w", chat_id="w", member_id=secretary.id or 0)
         )
-    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ClosePoll(web_poll).pack())
+    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ConfirmClosePoll(web_poll).pack())
     closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
     assert render(closed)["image"].startswith("data:image/png;base64,")
 
@@ -391,10 +397,11 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
     assert "Cho đảng viên xem kết quả tạm: không" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = _tracked(opened)
-    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=ConfirmVote(poll_id, 1).pack())
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     blank = (await say(runtime, 401, payload=button(ballot, "Phiếu trắng")))[0]
+    blank = (await say(runtime, 401, payload=button(blank, "Gửi phiếu kín")))[0]
     assert "Đã ghi nhận phiếu kín" in blank.text
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
@@ -404,7 +411,7 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
         in (await say(runtime, SECRETARY, payload=SetPoll(poll_id, PollSetting.SECRET).pack()))[0].text
     )
     assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=CancelPoll(poll_id).pack()))[0].text
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "Nguyễn Văn A: 1/7 (14,3%) — không trúng cử" in closed and "Phiếu trắng: 1" in closed
     assert "Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 4/7)" in closed
 
@@ -440,7 +447,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     await say(runtime, 406, f"/start {demo.code('Chu Thị Thảo')}")
     await say(runtime, 406, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
@@ -462,7 +469,7 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
         await say(runtime, user, f"/start {demo.code(name)}")
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
+    await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
     vi = runtime.catalogs.translator("vi")
     async with runtime.sessions() as session:
         poll = await session.get(Poll, poll_id)
@@ -496,7 +503,7 @@ async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(ru
         await say(runtime, user, f"/start {demo.code(name)}")
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
     assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
     assert (
@@ -526,12 +533,13 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
     assert "Nơi biểu quyết: tại cuộc họp “Sinh hoạt chi bộ tháng 12”" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = _tracked(opened)
+    await _meeting_in_session(runtime, present=("Mai Văn Sơn", "Hồ Thị Ngọc", "Đinh Văn Khánh"))
     for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh")):
         await say(runtime, user, f"/start {demo.code(name)}")
         ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
         assert "qua tin nhắn" not in ballot.text and "tại hội nghị chi bộ" in ballot.text
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
     assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
     assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed
@@ -554,3 +562,18 @@ async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runt
     preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa; Hoàng Văn Nam; Vũ Thị Mai"))[0]
     assert "Phạm Thị Hoa\n2. Hoàng Văn Nam\n3. Vũ Thị Mai" in preview.text
     assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0].text
+
+
+async def _meeting_in_session(runtime: Runtime, *, present: tuple[str, ...]) -> None:
+    """The branch's called meeting began ten minutes ago, and ``present`` checked in at it."""
+    async with runtime.sessions() as session, session.begin():
+        meeting = (await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.CALLED))).one()
+        meeting.starts_at = utcnow() - timedelta(minutes=10)
+        session.add(meeting)
+        for name in present:
+            member = (await session.exec(select(Member).where(Member.full_name == name))).one()
+            await session.exec(
+                update(MeetingInvitation)
+                .where(col(MeetingInvitation.meeting_id) == meeting.id, col(MeetingInvitation.member_id) == member.id)
+                .values(checked_in_at=utcnow())
+            )

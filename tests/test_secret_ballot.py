@@ -23,7 +23,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
-from handlers.polls.actions import ClosePoll, PaperVote, TrackPoll, Vote
+from handlers.polls.actions import ConfirmClosePoll, ConfirmVote, PaperVote, TrackPoll, Vote
 from handlers.questions import Ask, Question
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.db import create_engine, session_factory
@@ -71,7 +71,7 @@ async def _six_secret_ballots(runtime: Runtime, demo: Demo) -> int:
     for user, name, mask in VOTERS:
         if user != SECRETARY:
             await say(runtime, user, f"/start {demo.code(name)}")
-        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0].text
+        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=ConfirmVote(poll_id, mask).pack()))[0].text
     return poll_id
 
 
@@ -144,7 +144,7 @@ async def test_a_server_with_another_key_cannot_open_the_box_and_the_poll_stays_
     poll_id = await _six_secret_ballots(runtime, demo)
     other = Runtime.create(make_settings(database_url, ballot_key="another-server-with-another-secret-key"))
     try:
-        refused = (await say(other, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+        refused = (await say(other, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
         assert "không thể mở các phiếu kín" in refused.lower() and "vẫn mở" in refused
         with pytest.raises(BallotBoxBroken):
             async with other.sessions() as session, session.begin():
@@ -321,12 +321,12 @@ async def test_fifty_voters_at_once_with_a_close_among_them_lose_nothing(runtime
 
     async def tap(member: Member, n: int) -> str:
         inbound = Inbound(
-            Platform.WEB, f"v{member.id}", f"v{member.id}", payload=Vote(poll.id or 0, 1 << (n % 3)).pack()
+            Platform.WEB, f"v{member.id}", f"v{member.id}", payload=ConfirmVote(poll.id or 0, 1 << (n % 3)).pack()
         )
         return (await runtime.process(inbound, f"{member.id}-{n}", answer_inline=True)).replies[0].text
 
     async def close_now() -> str:
-        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ClosePoll(poll.id or 0).pack())
+        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ConfirmClosePoll(poll.id or 0).pack())
         return (await runtime.process(inbound, "close", answer_inline=True)).replies[0].text
 
     taps = [tap(member, n) for member in voters for n in (member.id or 0, (member.id or 0) + 1)]
@@ -397,7 +397,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
     await say(runtime, SECRETARY, payload=Ask(Question.PAPER_BOX, poll_id).pack())
     assert "không được nhiều hơn" in (await say(runtime, SECRETARY, "1, 0, 0"))[0].text  # the box is counted
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=Vote(poll_id, 1).pack())
+    await say(runtime, 401, payload=ConfirmVote(poll_id, 1).pack())
     async with runtime.sessions() as session:
         roll = (await session.exec(select(PollVoter.entered_by_member_id).where(PollVoter.poll_id == poll_id))).all()
         audit = (
@@ -407,7 +407,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
         ).all()
     assert sorted(r is not None for r in roll) == [False, True, True]
     assert {"ballots": 2} in audit and all(set(a or {}) <= {"member_id", "ballots"} for a in audit)
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "Tán thành: 2/8" in closed and "Ý kiến khác: 1/8" in closed and "tham gia biểu quyết: 3/8" in closed
 
 
@@ -420,7 +420,7 @@ async def test_the_confirmation_on_zalo_says_zalo_keeps_the_typed_number(runtime
             session.add(
                 ChannelIdentity(platform=platform, platform_user_id=name, chat_id=name, member_id=member.id or 0)
             )
-        inbound = Inbound(platform, name, name, payload=Vote(poll_id, 1).pack())
+        inbound = Inbound(platform, name, name, payload=ConfirmVote(poll_id, 1).pack())
         replies[platform] = (await runtime.process(inbound, name, answer_inline=True)).replies[0].text
     assert "Không ai biết" not in replies[Platform.ZALO_BOT]  # no longer promised
     assert "con số đồng chí đã gõ vẫn còn trong cuộc trò chuyện Zalo" in replies[Platform.ZALO_BOT]
@@ -452,7 +452,7 @@ async def test_a_secret_poll_for_everyone_in_the_commune(runtime: Runtime, demo:
         poll.secret, poll.voters = True, PollVoters.ALL
         await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
     await say(runtime, 402, f"/start {demo.code('Trịnh Thị Yến')}")
-    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=Vote(poll.id or 0, 4).pack()))[0].text
+    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=ConfirmVote(poll.id or 0, 4).pack()))[0].text
     await _close(runtime, poll.id or 0)
     assert await _tally(runtime, poll.id or 0) == [(0, 0), (1, 0), (2, 1)]
 

@@ -28,6 +28,21 @@ class ToggleChoice(ActionData, prefix="pt"):
     mask: Mask
 
 
+@dataclass(frozen=True)
+class ConfirmVote(ActionData, prefix="pf"):
+    """A secret ballot sent after the member saw the choice and was told it cannot be changed."""
+
+    poll_id: int
+    mask: Mask
+
+
+@dataclass(frozen=True)
+class ShowBallot(ActionData, prefix="pb"):
+    """The ballot shown again (a secret one: "choose again" instead of sending the choice)."""
+
+    poll_id: int
+
+
 # --- the secretary setting one up ---------------------------------------------------------------
 
 
@@ -99,6 +114,13 @@ class NudgePoll(ActionData, prefix="pn"):
 
 @dataclass(frozen=True)
 class ClosePoll(ActionData, prefix="px"):
+    """ "Close now" tapped: asks first (the button sits next to "Refresh")."""
+
+    poll_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmClosePoll(ActionData, prefix="py"):
     poll_id: int
 
 
