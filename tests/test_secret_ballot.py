@@ -326,7 +326,9 @@ async def test_fifty_voters_at_once_with_a_close_among_them_lose_nothing(runtime
         return (await runtime.process(inbound, f"{member.id}-{n}", answer_inline=True)).replies[0].text
 
     async def close_now() -> str:
-        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ConfirmClosePoll(poll.id or 0).pack())
+        inbound = Inbound(
+            Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ConfirmClosePoll(poll.id or 0).pack()
+        )
         return (await runtime.process(inbound, "close", answer_inline=True)).replies[0].text
 
     taps = [tap(member, n) for member in voters for n in (member.id or 0, (member.id or 0) + 1)]

@@ -115,6 +115,8 @@ async def choose(ctx: Context, member: Member, action: Vote) -> list[Reply]:
         return await _cast(ctx, member, action.poll_id, action.mask)
     _ = ctx.gettext
     poll, choices = await check_ballot(ctx.session, action.poll_id, member, action.mask)
+    # This question names the choice and is kept like every reply (outbox, retries): a known gap
+    # until replies can be kept masked (README "Secret ballot"); the confirmation after names none.
     chosen = ", ".join(poll.options[i] for i in choices) or _("a blank ballot")
     text = "\n".join(
         [
