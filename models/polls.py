@@ -488,18 +488,6 @@ def _choices(poll: Poll, mask: int) -> tuple[int, ...]:
     return choices
 
 
-async def check_ballot(
-    session: AsyncSession, poll_id: int, member: Member, mask: int, *, now: datetime | None = None
-) -> tuple[Poll, tuple[int, ...]]:
-    """What ``vote`` would refuse, checked without voting (a secret ballot is confirmed before it is
-    cast): the poll and the options chosen."""
-    poll, _key = await _poll_for_ballot(session, poll_id, member, now)
-    choices = _choices(poll, mask)
-    if poll.secret and await session.get(PollVoter, (poll_id, member.id)) is not None:
-        raise PollError(VoteProblem.ALREADY_VOTED)
-    return poll, choices
-
-
 async def vote(
     session: AsyncSession,
     poll_id: int,

@@ -19,7 +19,6 @@ from handlers.polls import ballot_maker, result_header, result_rows, results_mak
 from handlers.polls.actions import (
     CancelPoll,
     ConfirmClosePoll,
-    ConfirmVote,
     PaperVote,
     PollSetting,
     PublishPoll,
@@ -172,7 +171,7 @@ async def test_fifty_taps_at_once_make_one_ballot(runtime: Runtime, demo: Demo, 
 
     async def tap(n: int) -> str:
         # The same and different options; a secret ballot's taps on its confirmation.
-        payload = (ConfirmVote if secret else Vote)(poll_id, 1 << (n % 3)).pack()
+        payload = Vote(poll_id, 1 << (n % 3)).pack()
         inbound = Inbound(platform=Platform.WEB, user_id="k", chat_id="k", payload=payload)
         return (await runtime.process(inbound, f"tap-{n}", answer_inline=True)).replies[0].text
 
@@ -190,7 +189,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     poll_id = await _open_poll(runtime, demo, secret=True)
     for user, name, mask in ((401, "Mai Văn Sơn", 1), (403, "Chu Thị Thảo", 2), (404, "Phan Thị Loan", 1)):
         await say(runtime, user, f"/start {demo.code(name)}")
-        reply = (await say(runtime, user, payload=ConfirmVote(poll_id, mask).pack()))[0]
+        reply = (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0]
         assert "Đã ghi nhận phiếu kín" in reply.text and reply.buttons == ()
         assert "Tán thành" not in reply.text  # not even the confirmation names the choice
         assert "đã bỏ phiếu rồi" in (await say(runtime, user, payload=Vote(poll_id, 4).pack()))[0].text  # final
@@ -398,11 +397,10 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
     assert "Cho đảng viên xem kết quả tạm: không" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = _tracked(opened)
-    await say(runtime, SECRETARY, payload=ConfirmVote(poll_id, 1).pack())
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     blank = (await say(runtime, 401, payload=button(ballot, "Phiếu trắng")))[0]
-    blank = (await say(runtime, 401, payload=button(blank, "Gửi phiếu kín")))[0]
     assert "Đã ghi nhận phiếu kín" in blank.text
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
@@ -596,24 +594,19 @@ async def _meeting_in_session(runtime: Runtime, *, present: tuple[str, ...]) -> 
 # --- confirming, closing, reminding, other opinions -------------------------------------------------
 
 
-async def test_a_secret_ballot_shows_the_choice_and_is_cast_once_when_confirmed(runtime: Runtime, demo: Demo) -> None:
-    """Was: one tap cast a secret ballot, which cannot be changed, with no warning."""
+async def test_a_secret_ballot_warns_before_the_tap_that_it_is_final(runtime: Runtime, demo: Demo) -> None:
+    """Was: one tap cast a secret ballot, which cannot be changed, with no warning. The warning is on
+    the ballot itself: a "you chose X, send it?" question would be a kept reply naming the choice."""
     poll_id = await _open_poll(runtime, demo, secret=True)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
-    asked = (await say(runtime, 401, payload=button(ballot, "Không tán thành"), source_message_id="9"))[0]
-    assert "Lựa chọn của đồng chí: Không tán thành" in asked.text and asked.edit_message_id == "9"
-    assert "Phiếu kín không thể thay đổi sau khi gửi" in asked.text
-    assert await _count(runtime, PollVoter, poll_id) == 0  # nothing is cast by the first tap
-    again = (await say(runtime, 401, payload=button(asked, "Chọn lại")))[0]
-    asked = (await say(runtime, 401, payload=button(again, "Tán thành")))[0]
-    confirm = button(asked, "Gửi phiếu kín")
-    assert decode(confirm) == ConfirmVote(poll_id, 1)
-    first = (await say(runtime, 401, payload=confirm))[0].text
-    second = (await say(runtime, 401, payload=confirm))[0].text  # a double tap
-    assert "Đã ghi nhận phiếu kín" in first and "đã bỏ phiếu rồi" in second
+    assert "Bỏ phiếu kín" in ballot.text and "phiếu được gửi ngay và không thể thay đổi" in ballot.text
+    choice = button(ballot, "Không tán thành")
+    first = (await say(runtime, 401, payload=choice))[0].text
+    second = (await say(runtime, 401, payload=choice))[0].text  # a double tap
+    assert "Đã ghi nhận phiếu kín" in first and "Không tán thành" not in first
+    assert "đã bỏ phiếu rồi" in second
     assert await _count(runtime, PollVoter, poll_id) == 1 and await _count(runtime, SealedBallot, poll_id) == 1
-    # A tap on the old ballot afterwards is refused at once, before any confirmation.
     assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=Vote(poll_id, 2).pack()))[0].text
 
 
@@ -717,8 +710,7 @@ async def test_a_secret_consultation_takes_no_written_opinion(runtime: Runtime, 
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     assert "Bỏ phiếu kín không nhận ý kiến viết" in ballot.text
-    asked = (await say(runtime, 401, payload=button(ballot, "Ý kiến khác")))[0]
-    cast = (await say(runtime, 401, payload=button(asked, "Gửi phiếu kín")))[0]
+    cast = (await say(runtime, 401, payload=button(ballot, "Ý kiến khác")))[0]
     assert "Đã ghi nhận phiếu kín" in cast.text and "gõ ý kiến" not in cast.text
     typed = (await say(runtime, 401, "Đề nghị họp vào buổi chiều"))[0]
     assert "Đã ghi nhận ý kiến" not in typed.text

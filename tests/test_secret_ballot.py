@@ -23,7 +23,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
-from handlers.polls.actions import ConfirmClosePoll, ConfirmVote, PaperVote, TrackPoll, Vote
+from handlers.polls.actions import ConfirmClosePoll, PaperVote, TrackPoll, Vote
 from handlers.questions import Ask, Question
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.db import create_engine, session_factory
@@ -71,7 +71,7 @@ async def _six_secret_ballots(runtime: Runtime, demo: Demo) -> int:
     for user, name, mask in VOTERS:
         if user != SECRETARY:
             await say(runtime, user, f"/start {demo.code(name)}")
-        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=ConfirmVote(poll_id, mask).pack()))[0].text
+        assert "Đã ghi nhận phiếu kín" in (await say(runtime, user, payload=Vote(poll_id, mask).pack()))[0].text
     return poll_id
 
 
@@ -321,7 +321,7 @@ async def test_fifty_voters_at_once_with_a_close_among_them_lose_nothing(runtime
 
     async def tap(member: Member, n: int) -> str:
         inbound = Inbound(
-            Platform.WEB, f"v{member.id}", f"v{member.id}", payload=ConfirmVote(poll.id or 0, 1 << (n % 3)).pack()
+            Platform.WEB, f"v{member.id}", f"v{member.id}", payload=Vote(poll.id or 0, 1 << (n % 3)).pack()
         )
         return (await runtime.process(inbound, f"{member.id}-{n}", answer_inline=True)).replies[0].text
 
@@ -399,7 +399,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
     await say(runtime, SECRETARY, payload=Ask(Question.PAPER_BOX, poll_id).pack())
     assert "không được nhiều hơn" in (await say(runtime, SECRETARY, "1, 0, 0"))[0].text  # the box is counted
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
-    await say(runtime, 401, payload=ConfirmVote(poll_id, 1).pack())
+    await say(runtime, 401, payload=Vote(poll_id, 1).pack())
     async with runtime.sessions() as session:
         roll = (await session.exec(select(PollVoter.entered_by_member_id).where(PollVoter.poll_id == poll_id))).all()
         audit = (
@@ -422,7 +422,7 @@ async def test_the_confirmation_on_zalo_says_zalo_keeps_the_typed_number(runtime
             session.add(
                 ChannelIdentity(platform=platform, platform_user_id=name, chat_id=name, member_id=member.id or 0)
             )
-        inbound = Inbound(platform, name, name, payload=ConfirmVote(poll_id, 1).pack())
+        inbound = Inbound(platform, name, name, payload=Vote(poll_id, 1).pack())
         replies[platform] = (await runtime.process(inbound, name, answer_inline=True)).replies[0].text
     assert "Không ai biết" not in replies[Platform.ZALO_BOT]  # no longer promised
     assert "con số đồng chí đã gõ vẫn còn trong cuộc trò chuyện Zalo" in replies[Platform.ZALO_BOT]
@@ -454,7 +454,7 @@ async def test_a_secret_poll_for_everyone_in_the_commune(runtime: Runtime, demo:
         poll.secret, poll.voters = True, PollVoters.ALL
         await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
     await say(runtime, 402, f"/start {demo.code('Trịnh Thị Yến')}")
-    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=ConfirmVote(poll.id or 0, 4).pack()))[0].text
+    assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=Vote(poll.id or 0, 4).pack()))[0].text
     await _close(runtime, poll.id or 0)
     assert await _tally(runtime, poll.id or 0) == [(0, 0), (1, 0), (2, 1)]
 

@@ -28,21 +28,6 @@ class ToggleChoice(ActionData, prefix="pt"):
     mask: Mask
 
 
-@dataclass(frozen=True)
-class ConfirmVote(ActionData, prefix="pf"):
-    """A secret ballot sent after the member saw the choice and was told it cannot be changed."""
-
-    poll_id: int
-    mask: Mask
-
-
-@dataclass(frozen=True)
-class ShowBallot(ActionData, prefix="pb"):
-    """The ballot shown again (a secret one: "choose again" instead of sending the choice)."""
-
-    poll_id: int
-
-
 # --- the secretary setting one up ---------------------------------------------------------------
 
 
