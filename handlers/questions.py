@@ -39,6 +39,7 @@ class Question(StrEnum):
     POLL_DEADLINE = "deadline"
     PAPER_VOTERS = "paper"
     PAPER_BOX = "paperbox"
+    POLL_OPINION = "opinion"  # what a consultation's voter means by "Ý kiến khác"
     # Meetings
     MEETING_TEXT = "meeting"
     MEETING_WHEN = "mwhen"

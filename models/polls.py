@@ -9,6 +9,7 @@ The price is that a secret ballot cannot be changed: nobody can tell which seale
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from models.tables import (
     PollBase,
     PollEligible,
     PollKind,
+    PollOpinion,
     PollRule,
     PollStatus,
     PollTally,
@@ -56,6 +58,7 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 10
 MAX_OPTION_LENGTH = 100
 # The preset of a motion, in the Charter's words: in favour / not in favour / another opinion.
 RESOLUTION_OPTIONS = ("Tán thành", "Không tán thành", "Ý kiến khác")
+MAX_OPINION_LENGTH = 1000
 _COMMITTEE_ROLES = (Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.COMMITTEE_MEMBER)
 
 BallotFor = Callable[[Member, Poll], dict[str, Any]]
@@ -75,6 +78,9 @@ class PollProblem(StrEnum):
     NOT_SECRET = "not_secret"  # counts from a paper box are for secret ballots
     PAPER_COUNTS = "paper_counts"  # not one count per option, or more ballots than paper voters
     NO_CANDIDATES = "no_candidates"  # an election or a choice still offering a motion's three answers
+    EVERYONE_VOTED = "everyone_voted"  # a reminder with nobody left to remind
+    EMPTY_OPINION = "empty_opinion"
+    NOBODY_REACHABLE = "nobody_reachable"  # a reminder nobody who has not voted could receive (detail: how many)
 
 
 class VoteProblem(StrEnum):
@@ -82,6 +88,9 @@ class VoteProblem(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     ALREADY_VOTED = "already_voted"  # a secret ballot, or a poll where votes cannot be changed
     BAD_CHOICE = "bad_choice"  # no option, an option the poll does not have, or too many
+    MEETING_NOT_STARTED = "meeting_not_started"  # a vote at a meeting, before it begins
+    MEETING_OVER = "meeting_over"  # a vote at a meeting, after it ended
+    NOT_PRESENT = "not_present"  # a vote at a meeting, by a member not recorded present at it
 
 
 class PollError(DomainError, ValueError):
@@ -449,7 +458,34 @@ async def _poll_for_ballot(
         raise PollError(VoteProblem.CLOSED)
     if eligible is None or not member.active:
         raise PollError(VoteProblem.NOT_ELIGIBLE)
+    if poll.meeting_id is not None:
+        await _at_the_meeting(session, poll.meeting_id, member, now)
     return poll, box_key
+
+
+async def _at_the_meeting(session: AsyncSession, meeting_id: int, member: Member, now: datetime) -> None:
+    """A vote taken at a meeting is cast there: while it is in session, by members recorded present
+    (checked in or marked present; Hướng dẫn 12-HD/BTCTW: the branch decides at its meeting). A
+    meeting has no end time: it is in session from its start until the secretary confirms the
+    attendance list, and at most ``MEETING_WINDOW``."""
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None or meeting.status is not MeetingStatus.CALLED or now < meeting.starts_at:
+        raise PollError(VoteProblem.MEETING_NOT_STARTED)
+    ended = meeting.attendance_confirmed_at is not None and meeting.attendance_confirmed_at <= now
+    if ended or now > meeting.starts_at + MEETING_WINDOW:
+        raise PollError(VoteProblem.MEETING_OVER)
+    invitation = await session.get(MeetingInvitation, (meeting_id, member.id))
+    if invitation is None or attendance_of(invitation) is not Attendance.PRESENT:
+        raise PollError(VoteProblem.NOT_PRESENT)
+
+
+def _choices(poll: Poll, mask: int) -> tuple[int, ...]:
+    """The options ``mask`` names, if it is a ballot this poll accepts."""
+    choices = choices_from_mask(mask, len(poll.options))
+    blank_allowed = poll.kind is PollKind.ELECTION  # a ballot naming nobody (phiếu trắng)
+    if (not choices and not blank_allowed) or mask >> len(poll.options) or len(choices) > poll.max_choices:
+        raise PollError(VoteProblem.BAD_CHOICE)
+    return choices
 
 
 async def vote(
@@ -466,10 +502,7 @@ async def vote(
     arrive at once; an open vote may be changed. A secretary enters a paper ballot with
     ``entered_by`` in an open vote only: in a secret one, see ``record_paper_voter``."""
     poll, box_key = await _poll_for_ballot(session, poll_id, member, now)
-    choices = choices_from_mask(mask, len(poll.options))
-    blank_allowed = poll.kind is PollKind.ELECTION  # a ballot naming nobody (phiếu trắng)
-    if (not choices and not blank_allowed) or mask >> len(poll.options) or len(choices) > poll.max_choices:
-        raise PollError(VoteProblem.BAD_CHOICE)
+    choices = _choices(poll, mask)
     if poll.secret and entered_by is not None:
         # A secret paper ballot stays in the paper box: a member and a choice never go in together.
         raise PollError(VoteProblem.BAD_CHOICE)
@@ -491,6 +524,10 @@ async def vote(
         )
         await session.exec(
             delete(OpenBallot).where(col(OpenBallot.poll_id) == poll_id, col(OpenBallot.member_id) == member.id)
+        )
+        # The opinion explained the choice being replaced; a new "Ý kiến khác" is asked for anew.
+        await session.exec(
+            delete(PollOpinion).where(col(PollOpinion.poll_id) == poll_id, col(PollOpinion.member_id) == member.id)
         )
     if poll.secret:
         # In the roll's transaction, so a vote is never on the roll without its ballot; sealed, so
@@ -515,6 +552,49 @@ async def vote(
         )
         await session.flush()
     return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
+
+
+def _folded(label: str) -> str:
+    return unicodedata.normalize("NFC", " ".join(label.split())).casefold()
+
+
+def other_opinion(poll: Poll) -> int | None:
+    """The option of a consultation after which the voter types what they think ("Ý kiến khác"),
+    if it has one."""
+    if poll.kind is not PollKind.CONSULTATION:
+        return None
+    wanted = {_folded(RESOLUTION_OPTIONS[2]), _folded("Khác")}
+    return next((i for i, label in enumerate(poll.options) if _folded(label) in wanted), None)
+
+
+async def save_opinion(session: AsyncSession, poll_id: int, member: Member, text: str) -> Poll:
+    """Keep the opinion ``member`` typed with their open ballot for "Ý kiến khác" (replacing an
+    earlier one). A secret ballot takes none: a typed text can name its writer, and asking only
+    those who chose "Ý kiến khác" would record the choice itself (README "Polls")."""
+    poll, _key = await _poll_for_ballot(session, poll_id, member, None)
+    other = other_opinion(poll)
+    if poll.secret or other is None or other not in (await my_choices(session, poll, member) or ()):
+        raise PollError(VoteProblem.BAD_CHOICE)
+    text = text.strip()[:MAX_OPINION_LENGTH]
+    if not text:
+        raise PollError(PollProblem.EMPTY_OPINION)
+    await session.exec(
+        delete(PollOpinion).where(col(PollOpinion.poll_id) == poll_id, col(PollOpinion.member_id) == member.id)
+    )
+    session.add(PollOpinion(poll_id=poll_id, member_id=member.id or 0, text=text))
+    await session.flush()
+    return poll
+
+
+async def opinions(session: AsyncSession, poll: Poll) -> list[tuple[str, str]]:
+    """An open consultation's typed opinions, each with its writer's name, for the secretary."""
+    rows = await session.exec(
+        select(Member.full_name, PollOpinion.text)
+        .join(PollOpinion, col(PollOpinion.member_id) == Member.id)
+        .where(PollOpinion.poll_id == poll.id)
+        .order_by(col(Member.full_name))
+    )
+    return [(name, text) for name, text in rows.all()]
 
 
 async def record_paper_voter(
@@ -730,11 +810,27 @@ async def non_voters(session: AsyncSession, poll: Poll) -> list[Member]:
     )
 
 
-async def nudge(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: BallotFor, interval: Any) -> int:
-    """The ballot again to eligible members who have not voted, at most once per ``interval``."""
+@dataclass(frozen=True)
+class Nudged:
+    """A reminder sent: messages queued, and members who have not voted that chibo cannot message
+    (not joined on a channel it can write to first, or they blocked it)."""
+
+    queued: int
+    unreachable: int
+
+
+async def nudge(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: BallotFor, interval: Any) -> Nudged:
+    """The ballot again to eligible members who have not voted, at most once per ``interval``. A
+    reminder that would reach nobody is refused with the reason and does not start the interval."""
     await check_poll(session, actor, poll)
     if poll.status is not PollStatus.OPEN:
         raise PollError(PollProblem.NOT_OPEN)
+    waiting = await non_voters(session, poll)
+    if not waiting:
+        raise PollError(PollProblem.EVERYONE_VOTED)
+    reachable = await push_identities(session, [m.id or 0 for m in waiting])
+    if not reachable:
+        raise PollError(PollProblem.NOBODY_REACHABLE, str(len(waiting)))
     now = utcnow()
     if not await claim(
         session,
@@ -744,7 +840,8 @@ async def nudge(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: Bal
         last_nudged_at=now,
     ):
         raise PollError(PollProblem.NUDGED_RECENTLY)
-    return await _send(session, poll, await non_voters(session, poll), ballot_for)
+    queued = await _send(session, poll, waiting, ballot_for)
+    return Nudged(queued, len(waiting) - len(reachable))
 
 
 async def open_polls_for(session: AsyncSession, member: Member) -> list[tuple[Poll, bool]]:

@@ -405,6 +405,16 @@ class OpenBallot(SQLModel, table=True):
     option: int = Field(primary_key=True)
 
 
+class PollOpinion(SQLModel, table=True):
+    """The opinion an open consultation's voter typed after choosing "Ý kiến khác", with the name,
+    as the vote itself (a secret ballot takes none: README "Polls")."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    text: str = Field(max_length=1000)
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
 class MeetingKind(StrEnum):
     REGULAR = "regular"  # sinh hoạt chi bộ định kỳ, monthly
     THEMATIC = "thematic"  # sinh hoạt chuyên đề, at least quarterly

@@ -18,7 +18,7 @@ from handlers.menus import NewPoll
 from handlers.polls import ballot_maker, result_header, result_rows, results_maker
 from handlers.polls.actions import (
     CancelPoll,
-    ClosePoll,
+    ConfirmClosePoll,
     PaperVote,
     PollSetting,
     PublishPoll,
@@ -33,13 +33,17 @@ from models.tables import (
     Attendance,
     AuditEvent,
     ChannelIdentity,
+    Meeting,
     MeetingInvitation,
+    MeetingStatus,
     Member,
     OpenBallot,
     OutboxMessage,
     Platform,
     Poll,
+    PollEligible,
     PollKind,
+    PollOpinion,
     PollStatus,
     PollTally,
     PollVoter,
@@ -105,7 +109,8 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
     assert "Đã bỏ phiếu: 2 trên 8" in track.text and "Chưa bỏ phiếu (6)" in track.text
-    closed = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    asked = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
     assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
@@ -165,7 +170,8 @@ async def test_fifty_taps_at_once_make_one_ballot(runtime: Runtime, demo: Demo, 
         session.add(ChannelIdentity(platform=Platform.WEB, platform_user_id="k", chat_id="k", member_id=member.id or 0))
 
     async def tap(n: int) -> str:
-        payload = Vote(poll_id, 1 << (n % 3)).pack()  # the same and different options
+        # The same and different options; a secret ballot's taps on its confirmation.
+        payload = Vote(poll_id, 1 << (n % 3)).pack()
         inbound = Inbound(platform=Platform.WEB, user_id="k", chat_id="k", payload=payload)
         return (await runtime.process(inbound, f"tap-{n}", answer_inline=True)).replies[0].text
 
@@ -198,7 +204,7 @@ async def test_a_secret_ballot_cannot_be_traced_to_a_member(runtime: Runtime, de
     assert columns["polltally"] == {"poll_id", "option", "votes"}
     assert columns["pollvoter"] == {"poll_id", "member_id", "entered_by_member_id"}
     assert await _count(runtime, SealedBallot, poll_id) == 3 and await _count(runtime, PollTally, poll_id) == 0
-    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
+    await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
     async with runtime.sessions() as session:
         tally = (
             await session.exec(select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll_id))
@@ -332,7 +338,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
         session.add(
             ChannelIdentity(platform=Platform.WEB, platform_user_id="w", chat_id="w", member_id=secretary.id or 0)
         )
-    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ClosePoll(web_poll).pack())
+    inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ConfirmClosePoll(web_poll).pack())
     closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
     assert render(closed)["image"].startswith("data:image/png;base64,")
 
@@ -404,7 +410,7 @@ async def test_a_secret_ballot_is_single_choice_and_shows_no_counts_before_the_c
         in (await say(runtime, SECRETARY, payload=SetPoll(poll_id, PollSetting.SECRET).pack()))[0].text
     )
     assert "đã được mở hoặc đã hủy" in (await say(runtime, SECRETARY, payload=CancelPoll(poll_id).pack()))[0].text
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "Nguyễn Văn A: 1/7 (14,3%) — không trúng cử" in closed and "Phiếu trắng: 1" in closed
     assert "Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 4/7)" in closed
 
@@ -440,7 +446,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     await say(runtime, 406, f"/start {demo.code('Chu Thị Thảo')}")
     await say(runtime, 406, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
@@ -462,7 +468,7 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
         await say(runtime, user, f"/start {demo.code(name)}")
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack())
+    await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
     vi = runtime.catalogs.translator("vi")
     async with runtime.sessions() as session:
         poll = await session.get(Poll, poll_id)
@@ -496,7 +502,7 @@ async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(ru
         await say(runtime, user, f"/start {demo.code(name)}")
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
     assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
     assert (
@@ -526,12 +532,26 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
     assert "Nơi biểu quyết: tại cuộc họp “Sinh hoạt chi bộ tháng 12”" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     poll_id = _tracked(opened)
+    # Was: anyone on the roll voted at any time. Now only while the meeting sits, and only those present.
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    early = (await say(runtime, 401, payload=Vote(poll_id, 1).pack()))[0].text
+    assert "chỉ bỏ phiếu được khi cuộc họp đã bắt đầu" in early
+    await _meeting_in_session(runtime, present=("Mai Văn Sơn", "Hồ Thị Ngọc", "Đinh Văn Khánh"))
+    await say(runtime, 406, f"/start {demo.code('Chu Thị Thảo')}")
+    absent = (await say(runtime, 406, payload=Vote(poll_id, 1).pack()))[0].text
+    assert "Chỉ các đồng chí được ghi nhận có mặt tại cuộc họp mới được biểu quyết" in absent
     for user, name in ((401, "Mai Văn Sơn"), (402, "Hồ Thị Ngọc"), (403, "Đinh Văn Khánh")):
         await say(runtime, user, f"/start {demo.code(name)}")
         ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
         assert "qua tin nhắn" not in ballot.text and "tại hội nghị chi bộ" in ballot.text
-        await say(runtime, user, payload=Vote(poll_id, 1).pack())
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+        assert "Đã ghi nhận" in (await say(runtime, user, payload=Vote(poll_id, 1).pack()))[0].text
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Meeting).values(attendance_confirmed_at=utcnow()))  # the meeting is over
+    assert (
+        "Cuộc họp tiến hành biểu quyết này đã kết thúc"
+        in (await say(runtime, 406, payload=Vote(poll_id, 1).pack()))[0].text
+    )
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
     assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
     assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed
@@ -554,3 +574,144 @@ async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runt
     preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa; Hoàng Văn Nam; Vũ Thị Mai"))[0]
     assert "Phạm Thị Hoa\n2. Hoàng Văn Nam\n3. Vũ Thị Mai" in preview.text
     assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0].text
+
+
+async def _meeting_in_session(runtime: Runtime, *, present: tuple[str, ...]) -> None:
+    """The branch's called meeting began ten minutes ago, and ``present`` checked in at it."""
+    async with runtime.sessions() as session, session.begin():
+        meeting = (await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.CALLED))).one()
+        meeting.starts_at = utcnow() - timedelta(minutes=10)
+        session.add(meeting)
+        for name in present:
+            member = (await session.exec(select(Member).where(Member.full_name == name))).one()
+            await session.exec(
+                update(MeetingInvitation)
+                .where(col(MeetingInvitation.meeting_id) == meeting.id, col(MeetingInvitation.member_id) == member.id)
+                .values(checked_in_at=utcnow())
+            )
+
+
+# --- confirming, closing, reminding, other opinions -------------------------------------------------
+
+
+async def test_a_secret_ballot_warns_before_the_tap_that_it_is_final(runtime: Runtime, demo: Demo) -> None:
+    """Was: one tap cast a secret ballot, which cannot be changed, with no warning. The warning is on
+    the ballot itself: a "you chose X, send it?" question would be a kept reply naming the choice."""
+    poll_id = await _open_poll(runtime, demo, secret=True)
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
+    assert "Bỏ phiếu kín" in ballot.text and "phiếu được gửi ngay và không thể thay đổi" in ballot.text
+    choice = button(ballot, "Không tán thành")
+    first = (await say(runtime, 401, payload=choice))[0].text
+    second = (await say(runtime, 401, payload=choice))[0].text  # a double tap
+    assert "Đã ghi nhận phiếu kín" in first and "Không tán thành" not in first
+    assert "đã bỏ phiếu rồi" in second
+    assert await _count(runtime, PollVoter, poll_id) == 1 and await _count(runtime, SealedBallot, poll_id) == 1
+    assert "đã bỏ phiếu rồi" in (await say(runtime, 401, payload=Vote(poll_id, 2).pack()))[0].text
+
+
+async def test_close_now_asks_first(runtime: Runtime, demo: Demo) -> None:
+    """Was: "Kết thúc ngay", next to "Cập nhật", closed the vote at once."""
+    poll_id = await _open_poll(runtime, demo)
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
+    assert "Cập nhật" in str(track.buttons)
+    asked = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    assert "Kết thúc ngay biểu quyết “Thông qua kế hoạch quý I?” trước hạn" in asked.text
+    kept = (await say(runtime, SECRETARY, payload=button(asked, "tiếp tục biểu quyết")))[0]
+    assert kept.text.startswith("Đang mở đến")
+    async with runtime.sessions() as session:
+        assert (await session.get(Poll, poll_id)).status is PollStatus.OPEN  # type: ignore[union-attr]
+    closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
+    assert closed.text.startswith("📊 Kết quả: Thông qua kế hoạch quý I?")
+    assert "không mở" in (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0].text
+    assert "không mở" in (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0].text
+
+
+async def test_the_interim_tally_says_the_vote_is_open_and_what_passing_needs(runtime: Runtime, demo: Demo) -> None:
+    """Was: while open, the tally printed "❌ Không phương án nào đạt yêu cầu"."""
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
+    assert "Biểu quyết đang mở: chưa có kết quả cho đến khi kết thúc." in track
+    assert "Để được thông qua, “Tán thành” cần ít nhất 4/7 phiếu." in track
+    assert "Tán thành: 1/7 (14,3%)" in track
+    for verdict in ("❌", "✅", "🏆", "Không được thông qua", "đạt yêu cầu"):
+        assert verdict not in track
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        choice = await create_draft(session, secretary, "Chọn ngày?", [secretary.branch_id], utcnow() + timedelta(1))
+        choice.kind, choice.options = PollKind.CHOICE, ["Thứ bảy", "Chủ nhật"]
+        await publish(session, secretary, choice, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(choice.id or 0).pack()))[0].text
+    assert "Một phương án được chọn khi đạt ít nhất 4/7 phiếu." in track and "❌" not in track
+
+
+async def test_a_reminder_that_would_reach_nobody_says_why_and_waits_for_nothing(runtime: Runtime, demo: Demo) -> None:
+    """Was: "Đã nhắc lại: 0 tin nhắn", and the next tap was refused as "vừa được nhắc"."""
+    poll_id = await _open_poll(runtime, demo)
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
+    nobody = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người chưa bỏ phiếu")))[0].text
+    assert "Không có tin nhắn nào được gửi: cả 7 đồng chí chưa bỏ phiếu" in nobody
+    assert "chưa tham gia chibo" in nobody and "0 tin nhắn" not in nobody
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    sent = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người chưa bỏ phiếu")))[0].text
+    assert "Đã nhắc lại: 1 tin nhắn." in sent  # the refused reminder started no waiting period
+    assert "6 đồng chí chưa bỏ phiếu không nhận được tin nhắn của chibo" in sent
+    assert "vừa được nhắc" in (await say(runtime, SECRETARY, payload=button(track, "Nhắc người")))[0].text
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():  # everyone else votes (on the roll)
+        await session.exec(update(Poll).where(col(Poll.id) == poll_id).values(last_nudged_at=None))
+        eligible = (await session.exec(select(PollEligible.member_id).where(PollEligible.poll_id == poll_id))).all()
+        session.add_all(PollVoter(poll_id=poll_id, member_id=m) for m in eligible if m != secretary.id)
+    everyone = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người")))[0].text
+    assert "Tất cả các đồng chí có quyền biểu quyết đã bỏ phiếu" in everyone
+
+
+async def test_the_other_opinion_of_a_consultation_is_asked_for_and_kept(runtime: Runtime, demo: Demo) -> None:
+    """Was: the text typed after choosing "Ý kiến khác" was lost."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
+    preview = (await say(runtime, SECRETARY, "Lấy ý kiến về giờ sinh hoạt chi bộ"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "lấy ý kiến")))[0]
+    assert "3. Ý kiến khác" in preview.text
+    poll_id = _tracked((await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0])
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
+    voted = (await say(runtime, 401, payload=button(ballot, "Ý kiến khác")))[0]
+    assert "Đã ghi nhận phiếu của đồng chí: Ý kiến khác" in voted.text
+    assert "Xin đồng chí gõ ý kiến của mình trong một tin nhắn" in voted.text
+    kept = (await say(runtime, 401, "Đề nghị họp vào buổi chiều thứ bảy"))[0]
+    assert "Đã ghi nhận ý kiến của đồng chí cùng với phiếu." in kept.text
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
+    assert "Ý kiến khác (1):\n• Mai Văn Sơn: Đề nghị họp vào buổi chiều thứ bảy" in track
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
+    assert "• Mai Văn Sơn: Đề nghị họp vào buổi chiều thứ bảy" in closed
+    vi = runtime.catalogs.translator("vi")
+    async with runtime.sessions() as session:
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        rows = await result_rows(session, vi, poll)
+        sent = [m.body.get("text") or "" for m in (await session.exec(select(OutboxMessage))).all()]
+    assert ["Mai Văn Sơn", "Đề nghị họp vào buổi chiều thứ bảy"] in rows
+    # The result that may go to everyone names no opinion: those are for the secretary.
+    assert not [t for t in sent if "Đề nghị họp" in t]
+
+
+async def test_a_secret_consultation_takes_no_written_opinion(runtime: Runtime, demo: Demo) -> None:
+    """A typed text can name its writer, and asking only those who chose "Ý kiến khác" would store
+    their choice with their chat (README "Polls"): the ballot says so, and nothing typed is kept."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Ý kiến?", [secretary.branch_id], utcnow() + timedelta(1))
+        poll.kind, poll.secret = PollKind.CONSULTATION, True
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
+    assert "Bỏ phiếu kín không nhận ý kiến viết" in ballot.text
+    cast = (await say(runtime, 401, payload=button(ballot, "Ý kiến khác")))[0]
+    assert "Đã ghi nhận phiếu kín" in cast.text and "gõ ý kiến" not in cast.text
+    typed = (await say(runtime, 401, "Đề nghị họp vào buổi chiều"))[0]
+    assert "Đã ghi nhận ý kiến" not in typed.text
+    assert await _count(runtime, PollOpinion, poll.id or 0) == 0

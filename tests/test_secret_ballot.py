@@ -23,7 +23,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
-from handlers.polls.actions import ClosePoll, PaperVote, TrackPoll, Vote
+from handlers.polls.actions import ConfirmClosePoll, PaperVote, TrackPoll, Vote
 from handlers.questions import Ask, Question
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.db import create_engine, session_factory
@@ -144,7 +144,7 @@ async def test_a_server_with_another_key_cannot_open_the_box_and_the_poll_stays_
     poll_id = await _six_secret_ballots(runtime, demo)
     other = Runtime.create(make_settings(database_url, ballot_key="another-server-with-another-secret-key"))
     try:
-        refused = (await say(other, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+        refused = (await say(other, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
         assert "không thể mở các phiếu kín" in refused.lower() and "vẫn mở" in refused
         with pytest.raises(BallotBoxBroken):
             async with other.sessions() as session, session.begin():
@@ -326,7 +326,9 @@ async def test_fifty_voters_at_once_with_a_close_among_them_lose_nothing(runtime
         return (await runtime.process(inbound, f"{member.id}-{n}", answer_inline=True)).replies[0].text
 
     async def close_now() -> str:
-        inbound = Inbound(Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ClosePoll(poll.id or 0).pack())
+        inbound = Inbound(
+            Platform.WEB, f"v{secretary.id}", f"v{secretary.id}", payload=ConfirmClosePoll(poll.id or 0).pack()
+        )
         return (await runtime.process(inbound, "close", answer_inline=True)).replies[0].text
 
     taps = [tap(member, n) for member in voters for n in (member.id or 0, (member.id or 0) + 1)]
@@ -407,7 +409,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
         ).all()
     assert sorted(r is not None for r in roll) == [False, True, True]
     assert {"ballots": 2} in audit and all(set(a or {}) <= {"member_id", "ballots"} for a in audit)
-    closed = (await say(runtime, SECRETARY, payload=ClosePoll(poll_id).pack()))[0].text
+    closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "Tán thành: 2/8" in closed and "Ý kiến khác: 1/8" in closed and "tham gia biểu quyết: 3/8" in closed
 
 

@@ -99,6 +99,13 @@ class NudgePoll(ActionData, prefix="pn"):
 
 @dataclass(frozen=True)
 class ClosePoll(ActionData, prefix="px"):
+    """ "Close now" tapped: asks first (the button sits next to "Refresh")."""
+
+    poll_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmClosePoll(ActionData, prefix="py"):
     poll_id: int
 
 

@@ -10,18 +10,22 @@ from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.members import home
 from handlers.menus import OpenPolls
 from handlers.polls.actions import ToggleChoice, Vote
-from handlers.polls.common import moment, router, where
+from handlers.polls.common import cancel_button, moment, problem_text, router, where
+from handlers.questions import Awaiting, Question
 from models.errors import Stale
 from models.poll_queries import may_vote
 from models.polls import (
     BallotFor,
     PollError,
+    PollProblem,
     VoteOutcome,
     VoteProblem,
     choices_from_mask,
     counts,
     my_choices,
     open_polls_for,
+    other_opinion,
+    save_opinion,
     vote,
 )
 from models.tables import Member, Platform, Poll, PollKind, PollStatus
@@ -47,6 +51,17 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
         + " "
         + _("Until {when}.").format(when=moment(t, poll.deadline, timezone))
     )
+    if poll.secret:
+        # Said before the tap, not after it: a "you chose X, send it?" question would be a reply
+        # naming the choice, and replies are kept (outbox, retries) beside the member's chat.
+        lines.append("⚠️ " + _("Your tap is your ballot: it is sent at once and cannot be changed afterwards."))
+    if poll.secret and other_opinion(poll) is not None:
+        lines.append(
+            _(
+                "A secret ballot takes no written opinion: a typed text could tell who wrote it. Please give "
+                "your opinion at the meeting or to the secretary in person."
+            )
+        )
     lines.append("💬 " + where(t, poll))
     return "\n".join(lines)
 
@@ -96,11 +111,13 @@ async def toggle(ctx: Context, member: Member, action: ToggleChoice) -> list[Rep
 
 @router.on(Vote)
 async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
+    return await _cast(ctx, member, action.poll_id, action.mask)
+
+
+async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
     _ = ctx.gettext
-    outcome, poll = await vote(ctx.session, action.poll_id, member, action.mask)
-    chosen = ", ".join(poll.options[i] for i in choices_from_mask(action.mask, len(poll.options))) or _(
-        "a blank ballot"
-    )
+    outcome, poll = await vote(ctx.session, poll_id, member, mask)
+    chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
         # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
@@ -122,6 +139,9 @@ async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
         ).format(choice=chosen)
         if poll.allow_change:
             text += " " + _("You can change it until the deadline.")
+        if other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
+            ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))
+            text += "\n\n✏️ " + _("Please type your opinion in one message; the secretary reads it with your name.")
     body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text + await _running(ctx, poll)
     # The ballot itself now shows the member's choice (edited in place where the platform can).
     buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
@@ -161,3 +181,22 @@ async def open_polls(ctx: Context, member: Member, action: OpenPolls) -> list[Re
                 Reply(ballot_text(ctx.translator, poll, ctx.timezone), buttons=ballot_buttons(ctx.translator, poll))
             )
     return replies
+
+
+@router.prompts(Question.POLL_OPINION)
+async def _ask_opinion(ctx: Context, member: Member, awaiting: Awaiting) -> list[Reply]:
+    ctx.ask(awaiting)
+    text = ctx.gettext("Please type your opinion in one message; the secretary reads it with your name.")
+    return [Reply(text, buttons=(cancel_button(ctx),))]
+
+
+@router.answers(Question.POLL_OPINION)
+async def opinion_typed(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
+    try:
+        await save_opinion(ctx.session, awaiting.subject or 0, member, text)
+    except PollError as error:
+        if error.problem is PollProblem.EMPTY_OPINION:  # asked again: the opinion typed anew
+            ctx.ask(awaiting)
+            return [Reply(problem_text(ctx.translator, error))]
+        raise
+    return [home(ctx, member, "✅ " + ctx.gettext("Your opinion was recorded with your vote."))]

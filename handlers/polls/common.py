@@ -87,6 +87,13 @@ def problem_text(t: Translator, error: PollError) -> str:
             "Please type one number per option, in order, e.g. 3, 1, 0. Together with the counts entered "
             "before, they may not be more than the members recorded as having voted on paper."
         ),
+        PollProblem.EMPTY_OPINION: _("Please type your opinion in one message."),
+        PollProblem.EVERYONE_VOTED: _("Everyone who may vote has voted: there is nobody to remind. Nothing was sent."),
+        PollProblem.NOBODY_REACHABLE: _(
+            "Nothing was sent: none of the {detail} comrade(s) who have not voted can be reached by chibo (they "
+            "have not joined it yet, or chibo cannot message them). Please call them, or enter their votes on "
+            "paper."
+        ),
         VoteProblem.CLOSED: _("This poll has ended; your tap was not counted."),
         VoteProblem.NOT_ELIGIBLE: _(
             "You are not among those who vote in this poll (for example, probationary members do not vote "
@@ -94,6 +101,15 @@ def problem_text(t: Translator, error: PollError) -> str:
         ),
         VoteProblem.ALREADY_VOTED: _("You have already voted in this poll; your ballot stays as it was."),
         VoteProblem.BAD_CHOICE: _("This button is no longer valid. Please use the menu below."),
+        VoteProblem.MEETING_NOT_STARTED: _(
+            "This vote is taken at the branch's meeting: it can be cast once the meeting has begun. Nothing "
+            "was recorded."
+        ),
+        VoteProblem.MEETING_OVER: _("The meeting this vote was taken at is over; your tap was not counted."),
+        VoteProblem.NOT_PRESENT: _(
+            "Only comrades recorded as present at the meeting may vote: please check in at the meeting (or ask "
+            "the secretary to mark you present), then vote. Nothing was recorded."
+        ),
     }[error.problem].format(detail=error.detail)
 
 

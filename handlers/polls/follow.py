@@ -6,15 +6,15 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.menus import PollList
-from handlers.polls.actions import ClosePoll, NudgePoll, TrackPoll
+from handlers.polls.actions import ClosePoll, ConfirmClosePoll, NudgePoll, TrackPoll
 from handlers.polls.ballots import ballot_maker
 from handlers.polls.common import NAMES_SHOWN, managed_poll, moment, router
-from handlers.polls.results import results_chart, results_maker, results_text
+from handlers.polls.results import interim_text, results_chart, results_maker, results_text
 from handlers.questions import Ask, Question
 from models.ballots import key_fits
 from models.poll_queries import recent_polls_for
-from models.polls import PollError, PollProblem, check, close, non_voters, nudge, queue_results, result
-from models.tables import Member, PollStatus
+from models.polls import PollError, PollProblem, check, close, non_voters, nudge, opinions, queue_results, result
+from models.tables import Member, Poll, PollStatus
 
 
 @router.on(TrackPoll)
@@ -24,6 +24,7 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
     decision = await result(ctx.session, poll)
     lines = [results_text(ctx.translator, poll, decision, final=poll.status is not PollStatus.OPEN)]
     if poll.status is PollStatus.OPEN:
+        lines.append(interim_text(ctx.translator, poll, decision))
         lines.append(
             "\n"
             + _("Turnout: {voters} of {eligible} eligible voted.").format(
@@ -36,10 +37,12 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
             "🗳 " + poll.question,
             "",
             _("Secret ballot: the counts are shown when it closes."),
+            interim_text(ctx.translator, poll, decision),
             _("Turnout: {voters} of {eligible} eligible voted.").format(
                 voters=decision.voters, eligible=decision.eligible
             ),
         ]
+    lines += await _opinion_lines(ctx, poll)
     buttons: list[tuple[Button, ...]] = []
     poll_id = poll.id or 0
     if poll.status is PollStatus.OPEN:
@@ -63,15 +66,55 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
+OPINIONS_SHOWN, OPINION_SHOWN_CHARS = 8, 250  # a message stays within a phone's screenful and Telegram's limit
+
+
+async def _opinion_lines(ctx: Context, poll: Poll) -> list[str]:
+    """An open consultation's "Ý kiến khác" as typed, by name (the whole of each is in the sheet)."""
+    found = await opinions(ctx.session, poll)
+    if not found:
+        return []
+    lines = ["", "✏️ " + ctx.gettext("Other opinions ({count}):").format(count=len(found))]
+    for name, text in found[:OPINIONS_SHOWN]:
+        lines.append(f"• {name}: " + (text if len(text) <= OPINION_SHOWN_CHARS else text[:OPINION_SHOWN_CHARS] + "…"))
+    if len(found) > OPINIONS_SHOWN:
+        lines.append(ctx.gettext("…and {count} more in the result sheet.").format(count=len(found) - OPINIONS_SHOWN))
+    return lines
+
+
 @router.on(NudgePoll)
 async def remind(ctx: Context, actor: Member, action: NudgePoll) -> list[Reply]:
     poll = await managed_poll(ctx, actor, action.poll_id)
-    queued = await nudge(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone), ctx.nudge_interval)
-    return [Reply(ctx.gettext("Reminder sent again: {count} message(s).").format(count=queued))]
+    nudged = await nudge(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone), ctx.nudge_interval)
+    text = ctx.gettext("Reminder sent again: {count} message(s).").format(count=nudged.queued)
+    if nudged.unreachable:
+        text += " " + ctx.gettext(
+            "{count} comrade(s) who have not voted cannot be reached by chibo (not joined yet, or chibo cannot "
+            "message them): please call them, or enter their votes on paper."
+        ).format(count=nudged.unreachable)
+    return [Reply(text)]
 
 
 @router.on(ClosePoll)
-async def close_now(ctx: Context, actor: Member, action: ClosePoll) -> list[Reply]:
+async def ask_close(ctx: Context, actor: Member, action: ClosePoll) -> list[Reply]:
+    """Asked first, as cancelling a meeting is: it sits next to "Refresh" and cannot be undone."""
+    _ = ctx.gettext
+    poll = await managed_poll(ctx, actor, action.poll_id)
+    if poll.status is not PollStatus.OPEN:
+        raise PollError(PollProblem.NOT_OPEN)
+    question = _(
+        "Close \u201c{question}\u201d now, before its deadline ({when})? Nobody can vote after that, and the "
+        "result is sent at once."
+    ).format(question=poll.question[:100], when=moment(ctx.translator, poll.deadline, ctx.timezone))
+    buttons = (
+        (Button("⏹ " + _("Yes, close it now"), ConfirmClosePoll(action.poll_id).pack()),),
+        (Button("↩️ " + _("Keep it open"), TrackPoll(action.poll_id).pack()),),
+    )
+    return [Reply(question, buttons=buttons)]
+
+
+@router.on(ConfirmClosePoll)
+async def close_now(ctx: Context, actor: Member, action: ConfirmClosePoll) -> list[Reply]:
     poll = await managed_poll(ctx, actor, action.poll_id)
     if poll.secret and not await key_fits(ctx.session, poll.id or 0):
         text = ctx.gettext(
@@ -83,7 +126,8 @@ async def close_now(ctx: Context, actor: Member, action: ClosePoll) -> list[Repl
         raise PollError(PollProblem.NOT_OPEN)
     await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)
     decision = await result(ctx.session, poll)
-    return [Reply(results_text(ctx.translator, poll, decision), chart=results_chart(poll, decision))]
+    text = "\n".join([results_text(ctx.translator, poll, decision), *await _opinion_lines(ctx, poll)])
+    return [Reply(text, chart=results_chart(poll, decision))]
 
 
 @router.on(PollList)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.contract import Catalogs, Chart, Reply, Translator
 from handlers.polls.common import kind_name, rule_name, where
-from models.polls import Decision, ResultsFor, open_ballots, result
+from models.polls import Decision, ResultsFor, open_ballots, opinions, result
 from models.tables import Member, Poll, PollKind
 
 
@@ -51,12 +51,28 @@ def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
     return _("Nobody is elected (each candidate needed {needed}/{base}).").format(needed=d.needed, base=d.base)
 
 
-def _option_line(t: Translator, poll: Poll, decision: Decision, index: int) -> str:
+def interim_text(t: Translator, poll: Poll, decision: Decision) -> str:
+    """While a vote is open: that nothing is decided yet, and what passing needs (no verdict)."""
+    _ = t.gettext
+    d = decision
+    if d.kind is PollKind.CONSULTATION:
+        return "⏳ " + _("Still open: a consultation decides nothing; the counts are final when it closes.")
+    needs = {
+        PollKind.MOTION: _("To be adopted, \u201c{option}\u201d needs at least {needed} of {base} votes."),
+        PollKind.CHOICE: _("An option is chosen when it has at least {needed} of {base} votes."),
+        PollKind.ELECTION: _("A candidate is elected with at least {needed} of {base} votes."),
+    }[d.kind].format(option=poll.options[0], needed=d.needed, base=d.base)
+    return "⏳ " + _("Still open: nothing is decided until it closes.") + " " + needs
+
+
+def _option_line(t: Translator, poll: Poll, decision: Decision, index: int, final: bool = True) -> str:
     _ = t.gettext
     label, count = poll.options[index], decision.counts[index]
     if decision.kind is PollKind.CONSULTATION:
         return f"{label}: {count}"
     line = f"{label}: {_share(t, count, decision)}"
+    if not final:  # an interim count names no winner
+        return line
     if decision.kind is PollKind.ELECTION:
         line += " — " + (_("elected") if index in decision.chosen else _("not elected"))
     elif index in decision.chosen:
@@ -85,7 +101,7 @@ def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool =
     and the rule; every share is of the base the rule uses (DESIGN.md §4)."""
     _ = t.gettext
     lines = ["📊 " + _("Result") + ": " + poll.question, ""]
-    lines += [_option_line(t, poll, decision, i) for i in range(len(poll.options))]
+    lines += [_option_line(t, poll, decision, i, final) for i in range(len(poll.options))]
     if decision.kind is PollKind.ELECTION:
         lines.append(_("Blank ballots: {count}").format(count=decision.blank))
     if not final:
@@ -151,4 +167,8 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     if ballots:
         rows += [[], [_("Full name"), _("Choice"), _("Entered from paper by the secretary")]]
         rows += [[name, poll.options[option], _("yes") if entered else ""] for name, option, entered in ballots]
+    typed = await opinions(session, poll)
+    if typed:
+        rows += [[], [_("Full name"), _("Other opinion")]]
+        rows += [[name, text] for name, text in typed]
     return rows
