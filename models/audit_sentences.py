@@ -92,6 +92,9 @@ SENTENCES = MappingProxyType(
         ),
         AuditAction.NOTICE_SCHEDULED: Sentence(N_("{actor} scheduled the notice “{subject}” for {at}"), ("at",)),
         AuditAction.NOTICE_CANCELLED: Sentence(N_("{actor} cancelled the notice “{subject}”")),
+        AuditAction.NOTICE_FILE_CONFIRMED: Sentence(
+            N_("{actor} confirmed that the scan sent with the notice “{subject}” carries no classification mark")
+        ),
         AuditAction.NOTICE_NUDGED: Sentence(
             N_("{actor} sent the notice “{subject}” again to those who had not read it ({messages} messages)"),
             ("messages",),
