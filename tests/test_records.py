@@ -331,3 +331,14 @@ async def test_recent_changes_name_notices_branches_channels_and_older_rows(runt
         "Lý Văn Quang đặt điều kiện hợp lệ cho các cuộc họp của Chi bộ thôn Tây: có mặt ít nhất 2/3 số đảng viên"
     ) in view
     assert "Lý Văn Quang member.archived Lý Văn Quang (ghi chú: cũ → mới)" in view
+
+
+async def test_help_names_the_vietnamese_commands_and_tim_for_secretaries(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    commands = "Đồng chí cũng có thể gõ các lệnh /toi (/me), /chibo (/branch), /lichhop (/meetings), /lang và /huongdan"
+    for user in (WEST_SECRETARY, MEMBER):
+        assert commands in (await say(runtime, user, "/huongdan"))[0].text
+    assert "Để tìm một đồng chí, xin gõ /tim (/find)" in (await say(runtime, WEST_SECRETARY, "/help"))[0].text
+    assert "/tim" not in (await say(runtime, MEMBER, "/help"))[0].text
+    assert "Mai Văn Sơn" in str(await say(runtime, WEST_SECRETARY, "/tim Sơn"))
