@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -17,9 +17,11 @@ from models.tables import (
     Branch,
     ChannelIdentity,
     DeactivationReason,
+    Meeting,
     Member,
     MemberStatus,
     Notice,
+    Poll,
     Role,
     utcnow,
 )
@@ -316,6 +318,24 @@ async def test_recent_changes_name_notices_branches_channels_and_older_rows(runt
             session, AuditAction.BRANCH_MEETING_QUORUM, actor_id=secretary.id, subject_type="branch",
             subject_id=secretary.branch_id, before={"quorum": None}, after={"quorum": "2/3"},
         )  # fmt: skip
+        starts, moved = datetime(2026, 3, 14, 12, 30, tzinfo=UTC), datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
+        meeting = Meeting(branch_id=secretary.branch_id, title="Sinh hoạt chi bộ tháng 3", starts_at=moved, audience={})
+        poll = Poll(question="Kết nạp đồng chí Hà?", options=["Tán thành", "Không tán thành"])
+        session.add_all((meeting, poll))
+        await session.flush()
+        audit.record(
+            session, AuditAction.MEETING_MOVED, actor_id=secretary.id, subject_type="meeting",
+            subject_id=meeting.id, before={"starts_at": starts.isoformat()}, after={"starts_at": moved.isoformat()},
+        )  # fmt: skip
+        audit.record(
+            session, AuditAction.MEETING_ATTENDANCE, actor_id=secretary.id, subject_type="member",
+            subject_id=secretary.id, before={"meeting": meeting.id, "attendance": "absent"},
+            after={"meeting": meeting.id, "attendance": "excused"},
+        )  # fmt: skip
+        audit.record(
+            session, AuditAction.POLL_PAPER_VOTE, actor_id=secretary.id, subject_type="poll",
+            subject_id=poll.id, after={"member_id": secretary.id, "options": [0]},
+        )  # fmt: skip
         # A row written before its action was in the enum: shown as stored, with its change.
         session.add(
             AuditEvent(
@@ -331,6 +351,12 @@ async def test_recent_changes_name_notices_branches_channels_and_older_rows(runt
         "Lý Văn Quang đặt điều kiện hợp lệ cho các cuộc họp của Chi bộ thôn Tây: có mặt ít nhất 2/3 số đảng viên"
     ) in view
     assert "Lý Văn Quang member.archived Lý Văn Quang (ghi chú: cũ → mới)" in view
+    # Hanoi time: the meeting was moved from 19:30 on the 14th to 19:30 on the 15th.
+    assert ("Lý Văn Quang dời cuộc họp “Sinh hoạt chi bộ tháng 3” từ 19:30 14/03/2026 sang 19:30 15/03/2026") in view
+    assert "Lý Văn Quang đánh dấu đồng chí Lý Văn Quang vắng có lý do tại cuộc họp ngày 15/03/2026" in view
+    assert (
+        "Lý Văn Quang ghi nhận đồng chí Lý Văn Quang đã bỏ phiếu giấy trong biểu quyết “Kết nạp đồng chí Hà?”"
+    ) in view
 
 
 async def test_help_names_the_vietnamese_commands_and_tim_for_secretaries(runtime: Runtime, demo: Demo) -> None:
