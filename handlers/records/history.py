@@ -140,7 +140,7 @@ async def describe(ctx: Context, events: list[AuditEvent]) -> list[str]:
             wanted.setdefault(event.subject_type, set()).add(event.subject_id)
     titles = await record_queries.subject_titles(ctx.session, wanted)
     meeting_ids = {m for e in events if isinstance(m := (e.after or {}).get("meeting"), int)}
-    starts = await record_queries.meeting_starts(ctx.session, meeting_ids)
+    starts = await record_queries.meeting_starts(ctx.session, meeting_ids) if meeting_ids else {}
     lines = []
     for event in events:
         before, after = event.before or {}, event.after or {}
