@@ -433,8 +433,13 @@ def help_text(ctx: Context, member: Member) -> list[Reply]:
     lines += [
         _("• Language: Vietnamese or English."),
         "",
-        _("You can also type the commands /me, /branch, /meetings, /lang and /help."),
+        _(
+            "You can also type the commands /me (/toi), /branch (/chibo), /meetings (/lichhop), /lang "
+            "and /help (/huongdan)."
+        ),
     ]
+    if leads_any_branch(member):
+        lines.append(_("To find a member, type /find (/tim) and part of the name."))
     return [home(ctx, member, "\n".join(lines))]
 
 

@@ -4,6 +4,7 @@ a search by name, the audit log about a member or a branch, and who leads a bran
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import col, or_, select
@@ -11,7 +12,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.permissions import Scope, scope_of
 from models.roster import fold
-from models.tables import AuditEvent, Branch, ChannelIdentity, Invite, Member, MemberStatus, Role, utcnow
+from models.tables import (
+    AuditEvent,
+    Branch,
+    ChannelIdentity,
+    Invite,
+    Meeting,
+    Member,
+    MemberStatus,
+    Notice,
+    Poll,
+    Role,
+    utcnow,
+)
 
 
 async def identities_of(session: AsyncSession, member_ids: Sequence[int | None]) -> Sequence[ChannelIdentity]:
@@ -124,3 +137,24 @@ async def branch_summary(session: AsyncSession, branch_id: int) -> tuple[list[st
         )
     ).all()
     return list(secretaries), {MemberStatus(status): count for status, count in counts}
+
+
+async def subject_titles(session: AsyncSession, wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
+    """How a reader knows the meetings, notices and polls of the audit log: a title, a notice's
+    first line, a question; keyed by (subject_type, id)."""
+    titles: dict[tuple[str, int], str] = {}
+    if ids := wanted.get("meeting"):
+        for id_, title in (await session.exec(select(Meeting.id, Meeting.title).where(col(Meeting.id).in_(ids)))).all():
+            titles["meeting", id_ or 0] = title
+    if ids := wanted.get("notice"):
+        for id_, text in (await session.exec(select(Notice.id, Notice.text).where(col(Notice.id).in_(ids)))).all():
+            titles["notice", id_ or 0] = text
+    if ids := wanted.get("poll"):
+        for id_, question in (await session.exec(select(Poll.id, Poll.question).where(col(Poll.id).in_(ids)))).all():
+            titles["poll", id_ or 0] = question
+    return titles
+
+
+async def meeting_starts(session: AsyncSession, ids: set[int]) -> dict[int, datetime]:
+    rows = (await session.exec(select(Meeting.id, Meeting.starts_at).where(col(Meeting.id).in_(ids)))).all()
+    return {id_ or 0: starts_at for id_, starts_at in rows}

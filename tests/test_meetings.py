@@ -79,7 +79,7 @@ async def _call_meeting(runtime: Runtime, demo: Demo) -> int:
     assert "Họp lúc nào?" in when.text
     preview = (await say(runtime, SECRETARY, _in_three_days()))[0]
     assert "19:30" in preview.text and "Mời: toàn thể đảng viên chi bộ (10 người)" in preview.text
-    assert "Nhắc lịch: trước 24 giờ, 2 giờ" in preview.text
+    assert "Nhắc lịch: trước 1 ngày, 2 giờ" in preview.text
     await say(runtime, SECRETARY, payload=button(preview, "Địa điểm"))
     preview = (await say(runtime, SECRETARY, "Nhà văn hóa thôn Tây"))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Nội dung"))
@@ -307,7 +307,7 @@ async def test_reminder_times_and_repetition_are_chosen_before_the_call(runtime:
     day = datetime.now() + timedelta(days=5)
     preview = (await say(runtime, SECRETARY, day.strftime("%d/%m") + " 19:30"))[0]
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]
-    assert "Nhắc lịch: trước 24 giờ, cho những người chưa báo vắng." in preview.text
+    assert "Nhắc lịch: trước 1 ngày, cho những người chưa báo vắng." in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]
     assert "Nhắc lịch: trước 2 giờ, cho" in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Lặp hằng tháng")))[0]
@@ -357,6 +357,10 @@ async def test_reminders_go_at_their_time_to_those_still_invited(runtime: Runtim
         rows = (await session.exec(select(OutboxMessage))).all()
         skipped = (await session.exec(select(MeetingJob).where(MeetingJob.state == JobState.SKIPPED))).all()
     reminded = [row.chat_id for row in rows if row.body["text"].startswith("⏰ Nhắc lịch")]
+    # A day before, the meeting is "tomorrow"; hours under a day stay hours.
+    texts = [row.body["text"] for row in rows]
+    assert sum(text.startswith("⏰ Nhắc lịch: cuộc họp diễn ra vào ngày mai.") for text in texts) == 3
+    assert sum(text.startswith("⏰ Nhắc lịch: cuộc họp bắt đầu sau 2 giờ nữa.") for text in texts) == 2
     # Of the ten invited, three are on Telegram (Quang, Loan, Hạnh): the rest are skipped, with why.
     assert (due.done, due.skipped, due.messages) == (3, 7, 3)
     assert (second.done, second.skipped, second.messages) == (2, 8, 2)

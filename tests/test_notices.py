@@ -106,7 +106,7 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     _chat, name, _caption, content = fake_telegram.documents[-1]
     csv_text = content.decode("utf-8-sig")
     assert name.endswith(".csv") and csv_text.startswith("Họ và tên,Chi bộ,Kênh,Trạng thái gửi,Lỗi,Đã đọc lúc")
-    assert "Mai Văn Sơn,Chi bộ thôn Tây,telegram,đã gửi,," in csv_text
+    assert "Mai Văn Sơn,Chi bộ thôn Tây,Telegram,đã gửi,," in csv_text
     assert "Hồ Thị Ngọc,Chi bộ thôn Tây,,không gửi được qua chat,," in csv_text
     assert "Chưa tham gia chibo, xin gọi điện:" in track.text and "Hồ Thị Ngọc" in track.text
     # "Notices" in the member's menu: read ones are marked and have no button.

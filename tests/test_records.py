@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.contract import Reply
+from models import audit
+from models.audit import AuditAction
 from models.membership import probation_end
-from models.tables import AuditEvent, Branch, ChannelIdentity, DeactivationReason, Member, MemberStatus, Role, utcnow
+from models.tables import (
+    AuditEvent,
+    Branch,
+    ChannelIdentity,
+    DeactivationReason,
+    Meeting,
+    Member,
+    MemberStatus,
+    Notice,
+    Poll,
+    Role,
+    utcnow,
+)
 from tests.chat import button, labels, say
 from tests.conftest import Demo, member_named
 
@@ -68,7 +82,7 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
         "votes_for": 6, "officials": 9,
     }  # fmt: skip
     history = (await say(runtime, WEST_SECRETARY, payload=button(done, "Lịch sử")))[0].text
-    assert "Lý Văn Quang công nhận chính thức Trịnh Thị Yến" in history
+    assert "Lý Văn Quang công nhận đồng chí Trịnh Thị Yến là đảng viên chính thức (" in history
     assert "loại đảng viên: Đảng viên dự bị → Đảng viên chính thức" in history
     assert f"chi bộ biểu quyết ngày {date.today():%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
 
@@ -277,10 +291,80 @@ async def test_recent_changes_read_as_sentences_within_the_branch(runtime: Runti
     east = await open_card(runtime, COMMITTEE_SECRETARY, "Dương Văn Long")
     await say(runtime, COMMITTEE_SECRETARY, payload=button(east, "Miễn sinh hoạt"))
     west_view = (await say(runtime, WEST_SECRETARY, payload="audit"))[0].text
-    assert "Lý Văn Quang đổi miễn sinh hoạt của Đinh Văn Khánh (miễn sinh hoạt: không → có)" in west_view
+    assert (
+        "Lý Văn Quang thay đổi việc miễn công tác và sinh hoạt đảng của đồng chí Đinh Văn Khánh "
+        "(miễn sinh hoạt: không → có)"
+    ) in west_view
     assert "Dương Văn Long" not in west_view
     commune_view = (await say(runtime, COMMITTEE_SECRETARY, payload="audit"))[0].text
     assert "Đinh Văn Khánh" in commune_view and "Dương Văn Long" in commune_view
     async with runtime.sessions() as session:
         exempt = (await session.exec(select(Member.full_name).where(col(Member.exempt).is_(True)))).all()
     assert {"Đinh Văn Khánh", "Dương Văn Long"} <= set(exempt)
+
+
+async def test_recent_changes_name_notices_branches_channels_and_older_rows(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session:
+        notice = Notice(author_member_id=secretary.id, text="Họp chi bộ tháng 12\nNội dung: …", audience={})
+        session.add(notice)
+        await session.flush()
+        audit.record(
+            session, AuditAction.NOTICE_SENT, actor_id=secretary.id, subject_type="notice",
+            subject_id=notice.id, after={"recipients": 12},
+        )  # fmt: skip
+        audit.record(
+            session, AuditAction.BRANCH_MEETING_QUORUM, actor_id=secretary.id, subject_type="branch",
+            subject_id=secretary.branch_id, before={"quorum": None}, after={"quorum": "2/3"},
+        )  # fmt: skip
+        starts, moved = datetime(2026, 3, 14, 12, 30, tzinfo=UTC), datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
+        meeting = Meeting(branch_id=secretary.branch_id, title="Sinh hoạt chi bộ tháng 3", starts_at=moved, audience={})
+        poll = Poll(question="Kết nạp đồng chí Hà?", options=["Tán thành", "Không tán thành"])
+        session.add_all((meeting, poll))
+        await session.flush()
+        audit.record(
+            session, AuditAction.MEETING_MOVED, actor_id=secretary.id, subject_type="meeting",
+            subject_id=meeting.id, before={"starts_at": starts.isoformat()}, after={"starts_at": moved.isoformat()},
+        )  # fmt: skip
+        audit.record(
+            session, AuditAction.MEETING_ATTENDANCE, actor_id=secretary.id, subject_type="member",
+            subject_id=secretary.id, before={"meeting": meeting.id, "attendance": "absent"},
+            after={"meeting": meeting.id, "attendance": "excused"},
+        )  # fmt: skip
+        audit.record(
+            session, AuditAction.POLL_PAPER_VOTE, actor_id=secretary.id, subject_type="poll",
+            subject_id=poll.id, after={"member_id": secretary.id, "options": [0]},
+        )  # fmt: skip
+        # A row written before its action was in the enum: shown as stored, with its change.
+        session.add(
+            AuditEvent(
+                actor_member_id=secretary.id, action="member.archived", subject_type="member",
+                subject_id=secretary.id, before={"notes": "cũ"}, after={"notes": "mới"},
+            )
+        )  # fmt: skip
+        await session.commit()
+    view = (await say(runtime, WEST_SECRETARY, payload="audit"))[0].text
+    assert "Lý Văn Quang tham gia chibo qua Telegram" in view
+    assert "Lý Văn Quang gửi thông báo “Họp chi bộ tháng 12” đến 12 đảng viên" in view
+    assert (
+        "Lý Văn Quang đặt điều kiện hợp lệ cho các cuộc họp của Chi bộ thôn Tây: có mặt ít nhất 2/3 số đảng viên"
+    ) in view
+    assert "Lý Văn Quang member.archived Lý Văn Quang (ghi chú: cũ → mới)" in view
+    # Hanoi time: the meeting was moved from 19:30 on the 14th to 19:30 on the 15th.
+    assert ("Lý Văn Quang dời cuộc họp “Sinh hoạt chi bộ tháng 3” từ 19:30 14/03/2026 sang 19:30 15/03/2026") in view
+    assert "Lý Văn Quang đánh dấu đồng chí Lý Văn Quang vắng có lý do tại cuộc họp ngày 15/03/2026" in view
+    assert (
+        "Lý Văn Quang ghi nhận đồng chí Lý Văn Quang đã bỏ phiếu giấy trong biểu quyết “Kết nạp đồng chí Hà?”"
+    ) in view
+
+
+async def test_help_names_the_vietnamese_commands_and_tim_for_secretaries(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    commands = "Đồng chí cũng có thể gõ các lệnh /toi (/me), /chibo (/branch), /lichhop (/meetings), /lang và /huongdan"
+    for user in (WEST_SECRETARY, MEMBER):
+        assert commands in (await say(runtime, user, "/huongdan"))[0].text
+    assert "Để tìm một đồng chí, xin gõ /tim (/find)" in (await say(runtime, WEST_SECRETARY, "/help"))[0].text
+    assert "/tim" not in (await say(runtime, MEMBER, "/help"))[0].text
+    assert "Mai Văn Sơn" in str(await say(runtime, WEST_SECRETARY, "/tim Sơn"))

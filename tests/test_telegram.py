@@ -85,6 +85,8 @@ async def test_webhook_mode_registers_with_secret_and_answers(
     commands = [params for name, params in fake_telegram.calls if name == "setMyCommands"]
     assert [c.get("language_code") for c in commands] == [None, "en"]
     assert {"command": "me", "description": "Thông tin của tôi"} in commands[0]["commands"]
+    assert {"command": "help", "description": "Hướng dẫn"} in commands[0]["commands"]
+    assert {"command": "me", "description": "My details"} in commands[1]["commands"]
     registered = await fake_telegram.wait_for_call("setWebhook")
     assert registered["url"] == "https://chibo.example.org/webhooks/telegram"
     assert registered["secret_token"] == SECRET

@@ -37,7 +37,10 @@ class ChatMeetingMessages(MeetingMessages):
     def reminder(self, member: Member, meeting: Meeting, minutes_before: int) -> dict[str, Any]:
         t = self._t(member)
         _ = t.gettext
-        text = "⏰ " + _("Reminder: the meeting starts in {offset}.").format(offset=offset_text(t, minutes_before))
+        if minutes_before == 24 * 60:  # a day before, at the same time: the meeting is tomorrow
+            text = "⏰ " + _("Reminder: the meeting is tomorrow.")
+        else:
+            text = "⏰ " + _("Reminder: the meeting starts in {offset}.").format(offset=offset_text(t, minutes_before))
         text += "\n\n" + details_text(t, meeting, self.timezone)
         if timedelta(minutes=minutes_before) <= CHECK_IN_REMINDER:
             buttons: Rows = ((Button("🙋 " + _("I am here"), MeetingCheckIn(meeting.id or 0).pack()),),)

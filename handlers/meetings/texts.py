@@ -29,6 +29,10 @@ def reason_name(t: Translator, code: ReasonCode) -> str:
 
 
 def offset_text(t: Translator, minutes: int) -> str:
+    # People count whole days in days ("1 ngày", not "24 giờ"), and hours under a day.
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return t.ngettext("{count} day", "{count} days", days).format(count=days)
     if minutes % 60 == 0:
         hours = minutes // 60
         return t.ngettext("{count} hour", "{count} hours", hours).format(count=hours)

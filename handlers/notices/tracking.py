@@ -13,11 +13,12 @@ from handlers.menus import SentNotices
 from handlers.notices.actions import CancelNotice, ExportReceipts, NudgeNotice, TrackNotice
 from handlers.notices.common import LISTED, in_words, notice_for, router
 from handlers.notices.reading import notice_body_maker
+from handlers.records.words import channel_names
 from models.membership import NotPermitted
 from models.notice_queries import recent_notices
 from models.notices import RECEIPT_HEADER, BranchTally, NoticeError, NoticeProblem, nudge, receipt_rows, tracking
 from models.permissions import Permission, Scope, Target, may, scope_of
-from models.tables import Member, NoticeStatus
+from models.tables import Member, NoticeStatus, Platform
 
 
 @router.on(SentNotices)
@@ -91,6 +92,10 @@ async def export_receipts(ctx: Context, actor: Member, action: ExportReceipts) -
     """Who received and read the notice, as a CSV file in the chat (opens in Excel)."""
     notice = await notice_for(ctx, actor, action.notice_id)
     rows = await receipt_rows(ctx.session, notice, ctx.timezone)
+    # The channel column in the words members use, not the stored platform code.
+    channels = {platform.value: name for platform, name in channel_names(ctx).items()}
+    channels[Platform.WEB.value] = ctx.gettext("Web chat")
+    rows = [[*row[:2], channels.get(row[2], row[2]), *row[3:]] for row in rows]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(RECEIPT_HEADER)
