@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot.channels.zalo_oa import signature
 
-WAIT_LIMIT = 15.0  # how long a test waits for the bot to do something (a deadline, not a delay)
+WAIT_LIMIT = 60.0  # how long a test waits for the bot to do something (a deadline, not a delay; see fake_telegram)
 APP_ID = "1234567890123456789"
 APP_SECRET = "fake-app-secret"
 SECRET_KEY = "fake-oa-secret-key"  # the OA secret key that signs webhook events
