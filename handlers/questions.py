@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal, cast, get_args
 
 from handlers.actions import ActionData
 from models.tables import MAX_ID
@@ -91,6 +92,16 @@ class Awaiting:
         return cls(question, int(subject_text), detail)
 
 
+# The questions that ask for a time, the only ones a tapped reading (``PickTime``) may answer.
+TimeQuestion = Literal[Question.NOTICE_WHEN, Question.POLL_DEADLINE, Question.MEETING_WHEN, Question.MEETING_MOVE]
+
+
+def time_question(question: Question) -> TimeQuestion:
+    if question not in get_args(TimeQuestion):
+        raise ValueError(f"{question} does not ask for a time")
+    return cast(TimeQuestion, question)
+
+
 @dataclass(frozen=True)
 class Ask(ActionData, prefix="ask"):
     """A button that asks the member to type something: the question's prompt is put."""
@@ -101,8 +112,9 @@ class Ask(ActionData, prefix="ask"):
 
 @dataclass(frozen=True)
 class PickTime(ActionData, prefix="tm"):
-    """One reading of an hour that could be morning or evening, tapped: it answers the question."""
+    """One reading of an hour that could be morning or evening, tapped: it answers the question.
+    Only the questions that ask for a time: a forged pick cannot answer any other."""
 
-    question: Question
+    question: TimeQuestion
     subject: int
     at: datetime

@@ -15,7 +15,7 @@ from datetime import datetime
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Reply
 from handlers.members import Cancel
-from handlers.questions import Awaiting, PickTime
+from handlers.questions import Awaiting, PickTime, time_question
 from models.errors import Stale
 from models.typed_time import Ambiguous, TimeProblem, canonical, from_stamp, read_choice, read_time, stamp
 
@@ -44,7 +44,7 @@ def read_answer(ctx: Context, question: Awaiting, text: str) -> datetime | list[
         choices = tuple(
             Button(
                 "🕖 " + moment_words(ctx.translator, moment, ctx.timezone),
-                PickTime(question.question, subject, moment.replace(tzinfo=None)).pack(),
+                PickTime(time_question(question.question), subject, moment.replace(tzinfo=None)).pack(),
             )
             for moment in result.candidates
         )

@@ -92,6 +92,7 @@ def test_a_button_comes_back_as_it_was_sent(cls: type[ActionData], data: st.Data
         "setlang:english",
         "tm:mwhen:1:202613011700",  # the 13th month
         "tm:mwhen:1:2026120117",
+        "tm:myphone:1:202612061930",  # a time picked for a question that asks for no time
         "home:1",
         "x" * (MAX_BYTES + 1),
         "ask:mwhen:1\n",
