@@ -45,6 +45,8 @@ def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> A
     wait as long again. SQLite is a file and cannot hang so; a write another process locks out
     waits sqlite3's busy timeout (5 s), then fails as unavailable too.
     """
+    # A failed statement's parameters (names, birth dates, phones) stay out of error messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

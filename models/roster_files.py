@@ -111,7 +111,7 @@ def read_register_bytes(name: str, raw: bytes, max_rows: int | None = MAX_ROWS) 
         raise RegisterFileError(FileProblem.NO_HEADER, name) from None
     rows: Rows = []
     for line, cells in enumerate(table, start=2):
-        values = {column: cells[i] if i < len(cells) else None for i, column in columns.items()}
+        values = {column: _without_nul(cells[i]) if i < len(cells) else None for i, column in columns.items()}
         if any(v not in (None, "") for v in values.values()):
             rows.append((line, values))
     return rows
@@ -199,6 +199,11 @@ def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None
         workbook.save(path)
     else:
         raise RegisterFileError(FileProblem.WRONG_TYPE, path.name)
+
+
+def _without_nul(cell: object) -> object:
+    """A NUL means nothing in a register and PostgreSQL refuses it in text: dropped, as in chat."""
+    return cell.replace("\x00", "") if isinstance(cell, str) else cell
 
 
 def _defused(cell: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.runtime import Runtime
+from models.roster_files import read_register_bytes
 from models.tables import AuditEvent, Branch, Member, MemberStatus, Role
 from tests.conftest import Demo
 from tests.test_cli import run_chibo
@@ -193,3 +194,10 @@ async def test_a_10000_row_register_imports_with_progress(runtime: Runtime, demo
     assert "Reading rows" in err
     assert "10000 new, 0 updated, 0 unchanged" in out
     assert await count_members(runtime) == 30 + 10_000
+
+
+def test_a_nul_in_a_register_cell_is_dropped_not_a_server_error() -> None:
+    """PostgreSQL refuses NUL in text: a name with one gave 500 (and the row in the error log)."""
+    rows = read_register_bytes("nul.csv", "Họ và tên,Ngày sinh\nNguyễn Văn\x00 An,01/01/1980\n".encode())
+    [(line, values)] = rows
+    assert line == 2 and "Nguyễn Văn An" in values.values()
