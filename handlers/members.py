@@ -268,24 +268,15 @@ async def save_my_phone(ctx: Context, member: Member, text: str) -> list[Reply]:
     try:
         phone = await set_own_phone(ctx.session, member, text)
     except InvalidChange as error:
+        ctx.ask(Awaiting(Question.MY_PHONE))  # they may type another number
         if error.problem is ChangeProblem.PHONE_TAKEN:
-            return [
-                home(
-                    ctx,
-                    member,
-                    _(
-                        "{phone} is already recorded for another member. If you share that phone, "
-                        "please ask your branch secretary to record it for you."
-                    ).format(phone=_local_phone(normalize_phone(text))),
-                )
-            ]
-        ctx.ask(Awaiting(Question.MY_PHONE))
-        return [
-            Reply(
-                _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40]),
-                buttons=((Button("✖️ " + _("Cancel"), Cancel().pack()),),),
-            )
-        ]
+            words = _(
+                "{phone} is already recorded for another member. If you share that phone, "
+                "please ask your branch secretary to record it for you."
+            ).format(phone=_local_phone(normalize_phone(text)))
+        else:
+            words = _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value=text[:40])
+        return [Reply(words, buttons=((Button("✖️ " + _("Cancel"), Cancel().pack()),),))]
     return [home(ctx, member, _("Saved. Your phone number is now {phone}.").format(phone=_local_phone(phone)))]
 
 

@@ -281,6 +281,9 @@ async def test_a_member_cannot_claim_another_members_phone_number(runtime: Runti
     assert "đã được ghi cho một đồng chí khác" in refused.text and "bí thư" in refused.text
     assert (await member_named(runtime, "Phan Thị Loan")).phone == before
     assert await events(runtime, "member.phone") == []
+    # The question stays open: her own number, typed next, is saved.
+    saved = (await say(runtime, MEMBER, "0987 654 321"))[0]
+    assert "Số điện thoại của đồng chí bây giờ là 0987654321" in saved.text
 
 
 async def test_recent_changes_read_as_sentences_within_the_branch(runtime: Runtime, demo: Demo) -> None:
