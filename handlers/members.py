@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,11 +30,11 @@ from models import audit, record_queries
 from models.audit import AuditAction
 from models.errors import Stale
 from models.identities import link_identity
-from models.invites import InviteProblem, normalize_code, redeem_invite
+from models.invites import InviteProblem, chat_locked_until, count_wrong_code, normalize_code, redeem_invite
 from models.membership import ChangeProblem, InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
-from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Role
+from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Role, utcnow
 
 router = Router("members")
 
@@ -124,8 +125,21 @@ async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
                 contact_label=_contact_label(ctx),
             )
         ]
+    platform, user_id = ctx.inbound.platform.value, ctx.inbound.user_id
+    locked_until = await chat_locked_until(ctx.session, platform, user_id)
+    if locked_until is not None:
+        minutes = max(1, math.ceil((locked_until - utcnow()).total_seconds() / 60))
+        return [
+            Reply(
+                _(
+                    "Too many wrong invite codes. Please wait {minutes} minutes and type it again, "
+                    "or ask your branch secretary."
+                ).format(minutes=minutes)
+            )
+        ]
     outcome = await redeem_invite(ctx.session, code)
     if isinstance(outcome, InviteProblem):
+        await count_wrong_code(ctx.session, platform, user_id)
         return [Reply(_problem_text(ctx, outcome), contact_label=_contact_label(ctx))]
     member = await ctx.session.get(Member, outcome.member_id)
     if member is None or not member.active:

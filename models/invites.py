@@ -226,3 +226,22 @@ async def record_attempt(
     now = now or utcnow()
     await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
     session.add_all(InviteAttempt(scope=scope, at=now) for scope in scopes)
+
+
+# Wrong codes one chat may type (on any platform, joined or not) before it is locked out for a while:
+# a code is 8 of 31 letters, so guessing is hopeless unless it is free.
+CHAT_GUESSES = 5
+CHAT_GUESS_WINDOW = timedelta(minutes=15)
+
+
+def _chat_scope(platform: str, user_id: str) -> str:
+    return f"chat:{platform}:{user_id[:80]}"
+
+
+async def chat_locked_until(session: AsyncSession, platform: str, user_id: str) -> datetime | None:
+    """When this chat may type invite codes again, if it typed too many wrong ones."""
+    return await invite_lockout(session, [(_chat_scope(platform, user_id), CHAT_GUESSES)], window=CHAT_GUESS_WINDOW)
+
+
+async def count_wrong_code(session: AsyncSession, platform: str, user_id: str) -> None:
+    await record_attempt(session, [_chat_scope(platform, user_id)], window=CHAT_GUESS_WINDOW)

@@ -57,6 +57,26 @@ async def test_unknown_malformed_expired_and_reissued_codes_are_explained(runtim
     assert (await say(runtime, 5, demo.code("Bùi Thị Hương")))[0].text == unknown
 
 
+async def test_a_chat_that_types_wrong_codes_is_locked_out_on_every_platform(runtime: Runtime, demo: Demo) -> None:
+    """The web chat counted wrong codes; Telegram and Zalo did not, so a bot could guess freely."""
+    for _attempt in range(5):
+        assert "không còn hiệu lực" in (await say(runtime, 7, "/start ABCD-EFGH"))[0].text
+    # Even the right code is not tried while the chat is locked out: guessing teaches nothing.
+    locked = (await say(runtime, 7, f"/start {demo.code('Bùi Thị Hương')}"))[0].text
+    assert "Đã nhập sai mã mời quá nhiều lần" in locked and "bí thư" in locked
+    assert (await say(runtime, 8, f"/start {demo.code('Bùi Thị Hương')}"))[0].menu is not None  # another chat
+
+
+async def test_a_joined_member_guessing_codes_is_locked_out_too(runtime: Runtime, demo: Demo) -> None:
+    """A joined chat typing a code learns whether it is someone's (to offer switching): it may not
+    try codes without end."""
+    await say(runtime, 9, f"/start {demo.code('Mai Văn Sơn')}")
+    for attempt in range(5):
+        await say(runtime, 9, f"ABCD-EFG{'HJKMN'[attempt]}")
+    other = (await say(runtime, 9, demo.code("Bùi Thị Hương")))[0]
+    assert "Đổi sang đồng chí khác" not in str(other.buttons)
+
+
 async def test_a_stranger_learns_nothing(runtime: Runtime, demo: Demo) -> None:
     for text in ("/start", "Xin chào, cho tôi hỏi lịch họp chi bộ", "/me", "👤 Thông tin của tôi"):
         reply = (await say(runtime, 6, text))[0]

@@ -18,7 +18,7 @@ from handlers.records import FindMember
 from handlers.records.words import local_phone
 from handlers.router import Router
 from models import record_queries
-from models.invites import find_invite, normalize_code
+from models.invites import chat_locked_until, count_wrong_code, find_invite, normalize_code
 from models.tables import Member, Role, utcnow
 
 router = Router("intents")
@@ -64,8 +64,12 @@ async def typed_code(ctx: Context, member: Member, text: str) -> list[Reply] | N
     code = normalize_code(text)
     if code is None:
         return None
+    platform, user_id = ctx.inbound.platform.value, ctx.inbound.user_id
+    if await chat_locked_until(ctx.session, platform, user_id) is not None:
+        return None  # read as ordinary words: a locked-out chat learns nothing from its guesses
     invite = await find_invite(ctx.session, code)
     if invite is None:
+        await count_wrong_code(ctx.session, platform, user_id)
         return None
     _ = ctx.gettext
     usable = invite.used_at is None and invite.revoked_at is None and invite.expires_at > utcnow()
