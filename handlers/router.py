@@ -33,11 +33,7 @@ class QuestionRoute:
 
     prompt: PromptHandler | None = None
     text: TextAnswer | None = None
-    file: FileAnswer | None = None
-
-    @property
-    def takes_file(self) -> bool:
-        return self.file is not None
+    file: FileAnswer | None = None  # set when the question takes a file
 
 
 class Router:
