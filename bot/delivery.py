@@ -12,6 +12,7 @@ import logging
 import random
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +58,9 @@ ALERT_FAILURES = 10
 ALERT_WINDOW = timedelta(minutes=15)
 ALERT_QUIET = timedelta(days=1)
 CHANNEL_NAMES = titles()
+# The outbox row being sent, for a sender that needs more than its chat and reply: Web Push links
+# a notification to the web chat message it copies (bot/channels/web_push.py).
+SENDING: ContextVar[OutboxMessage | None] = ContextVar("sending", default=None)
 
 
 class ChannelWatch:
@@ -324,6 +328,7 @@ class DeliveryWorker:
             reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
             if reply.invite_for is not None:
                 reply = await self._with_invite_code(reply, reply.invite_for)
+            SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
             await self._senders[row.platform].send(row.chat_id, reply, locale)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and

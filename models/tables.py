@@ -99,6 +99,9 @@ class Platform(StrEnum):
     WEB = "web"
     ZALO_BOT = "zalo_bot"
     ZALO_OA = "zalo_oa"
+    # Not a chat: the Web Push copies of a web chat's messages (bot/channels/web_push.py) are
+    # outbox rows of their own, so the push service's rate limits and retries are its own.
+    WEB_PUSH = "web_push"
 
 
 class Committee(SQLModel, table=True):
@@ -198,6 +201,27 @@ class WebChatSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
     joined: bool = False
+
+
+class WebPushSubscription(SQLModel, table=True):
+    """Where a browser that joined the web chat gets Web Push notifications: its PushSubscription
+    (RFC 8030 endpoint, RFC 8291 keys). One per web chat identity (one browser); a new one replaces it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channelidentity.id", unique=True)
+    endpoint: str = Field(max_length=2048)
+    p256dh: str = Field(max_length=128)  # the browser's P-256 public key, base64url
+    auth: str = Field(max_length=64)  # the 16-byte authentication secret, base64url
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class VapidKey(SQLModel, table=True):
+    """The server's VAPID key pair (RFC 8292), made on first start unless CHIBO_VAPID_PRIVATE_KEY is
+    set: one row, so every process signs with the key the browsers subscribed to."""
+
+    id: int = Field(default=1, primary_key=True)
+    private_key: str = Field(sa_column=Column(Text, nullable=False))  # PEM
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
 class InviteAttempt(SQLModel, table=True):

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels import web
+from bot.channels import web, web_push
 from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
 from bot.channels.registry import CHANNELS
 from bot.delivery import ChannelWatch, DeliveryWorker, Sender
@@ -50,6 +50,7 @@ from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import may_read_notice_file, web_member
+from models.push_subscriptions import subscribe, subscription_of, unsubscribe
 from models.roster_files import MAX_BYTES
 from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
@@ -114,6 +115,10 @@ def create_app(
         senders: dict[Platform, Sender] = {
             Platform(key): c.sender for key, c in connections.items() if c.sender is not None
         }
+        pusher = connections.get(web_push.CHANNEL_KEY)
+        if isinstance(pusher, web_push.WebPushConnection):
+            # Web Push is a second sender for the web chat: each message sent there queues its notification.
+            senders[Platform.WEB] = pusher.also_push(senders.get(Platform.WEB))
         tasks: list[asyncio.Task[None]] = []
         rates = settings.platform_rates()
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
@@ -183,6 +188,7 @@ def create_app(
         if channel.webhook_path is not None:
             _add_webhook(app, channel)
     _add_web_chat(app, runtime)
+    _add_web_app(app, runtime)
     _add_operations(app, runtime)
     return app
 
@@ -429,6 +435,139 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         content = await request.body() if web_session.linked else b""
         inbound = web.inbound_from_upload(web_session, Attachment(Path(name).name, content))
         return await _answer_web(runtime, request, web_session, inbound, id)
+
+
+class PushKeys(BaseModel):
+    p256dh: str = Field(min_length=1, max_length=128)
+    auth: str = Field(min_length=1, max_length=64)
+
+
+class PushSubscriptionBody(BaseModel):
+    """The browser's PushSubscription, as its toJSON() gives it."""
+
+    endpoint: str = Field(min_length=1, max_length=web_push.ENDPOINT_MAX_LENGTH)
+    keys: PushKeys
+    expirationTime: float | None = None  # the browser's name for it
+
+
+def _push_connection(request: Request) -> web_push.WebPushConnection:
+    connection = request.app.state.connections.get(web_push.CHANNEL_KEY)
+    if not isinstance(connection, web_push.WebPushConnection):
+        raise HTTPException(404, "web push is not enabled")
+    return connection
+
+
+PushConnectionDep = Annotated[web_push.WebPushConnection, Depends(_push_connection)]
+SERVICE_WORKER = (STATIC_DIR / "sw.js").read_bytes()
+
+
+def _add_web_app(app: FastAPI, runtime: Runtime) -> None:
+    """What makes the web chat an app a member keeps: the service worker (offline page, Web Push),
+    the manifest and the notification settings of a browser that joined."""
+    offline_page = Template((STATIC_DIR / "offline.html").read_text(encoding="utf-8"))
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> Response:
+        # Served from the root, so its scope covers the whole chat; never cached, so an update is seen.
+        return Response(SERVICE_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def manifest() -> Response:
+        t = runtime.catalogs.translator(None)
+        body = {
+            "name": t.gettext("chibo — party branch assistant"),
+            "short_name": "chibo",
+            "lang": t.locale,
+            "start_url": "/",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#ffffff",
+            "theme_color": "#b71c1c",
+            "icons": [
+                {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
+                {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
+                {
+                    "src": "/static/icon-maskable-512.png",
+                    "sizes": "512x512",
+                    "type": "image/png",
+                    "purpose": "maskable",
+                },
+            ],
+        }
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/manifest+json")
+
+    @app.get("/offline.html", response_class=HTMLResponse, include_in_schema=False)
+    async def offline() -> str:
+        t = runtime.catalogs.translator(None)
+        _ = t.gettext
+        words = {
+            "lang": t.locale,
+            "title": _("chibo — party branch assistant"),
+            "offline_heading": _("No connection"),
+            "offline_body": _(
+                "chibo cannot be reached just now. Open it again when you have signal: what you typed "
+                "in the chat is sent when the network returns."
+            ),
+            "retry_label": _("Try again"),
+        }
+        return offline_page.safe_substitute({key: escape(value) for key, value in words.items()})
+
+    @app.get("/api/webchat/push")
+    async def push_state(web_session: WebSessionDep, pusher: PushConnectionDep) -> dict[str, Any]:
+        """Whether this browser's chat may turn notifications on, the key to subscribe with, and the words."""
+        async with runtime.sessions() as session:
+            member = await web_member(session, web_session.token_hash)
+            subscribed = await subscription_of(session, web_session.token_hash) is not None
+        _ = runtime.catalogs.translator(member.locale if member is not None else None).gettext
+        return {
+            "linked": web_session.linked,
+            "subscribed": subscribed,
+            "public_key": await pusher.keys.public_key(),
+            "words": {
+                "turn_on": _("🔔 Turn on notifications"),
+                "turn_off": _("Turn off"),
+                "on": _("🔔 Notifications are on."),
+                "where": _(
+                    "Notifications work on Android in Chrome. On an iPhone they work only after adding "
+                    "chibo to the home screen (Share, then Add to Home Screen) and opening it from there."
+                ),
+                "iphone": _(
+                    "On an iPhone: tap Share, then Add to Home Screen, open chibo from the home screen, "
+                    "then turn on notifications there."
+                ),
+                "blocked": _(
+                    "Notifications are blocked for this site. Allow them in the browser's site settings, "
+                    "then try again."
+                ),
+                "failed": _("Notifications could not be turned on here. Please try again later."),
+            },
+        }
+
+    @app.post("/api/webchat/push", max_body_size=4096)
+    async def push_subscribe(
+        body: PushSubscriptionBody, web_session: WebSessionDep, pusher: PushConnectionDep
+    ) -> dict[str, bool]:
+        """Turn Web Push on for this browser's chat (replacing its earlier subscription)."""
+        if not web_session.linked:
+            raise HTTPException(403, "join with your invite code first")
+        try:
+            web_push.check_subscription(runtime.settings, body.endpoint, body.keys.p256dh, body.keys.auth)
+        except web_push.InvalidSubscription as error:
+            raise HTTPException(422, str(error)) from None
+        async with runtime.sessions() as session, session.begin():
+            kept = await subscribe(
+                session, web_session.token_hash, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+            )
+        if not kept:
+            raise HTTPException(403, "join with your invite code first")
+        return {"subscribed": True}
+
+    @app.delete("/api/webchat/push")
+    async def push_unsubscribe(web_session: WebSessionDep, pusher: PushConnectionDep) -> dict[str, bool]:
+        """Turn Web Push off for this browser's chat."""
+        async with runtime.sessions() as session, session.begin():
+            await unsubscribe(session, web_session.token_hash)
+        return {"subscribed": False}
 
 
 def _add_operations(app: FastAPI, runtime: Runtime) -> None:

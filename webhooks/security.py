@@ -21,11 +21,13 @@ from models.invites import invite_lockout, record_attempt
 from models.tables import utcnow
 
 # Every response: no script, style or frame from elsewhere, no inline script, no sniffing, no referrer.
+# The service worker and the web app manifest come from this server only.
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
         b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        b"connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),

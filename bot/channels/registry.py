@@ -10,17 +10,20 @@ it, ``open``), and its entry here, in CHANNELS and ChannelSettings (and its valu
 from __future__ import annotations
 
 from bot.channels.base import Channel
-from bot.channels.specs import telegram, web, zalo_bot, zalo_oa
+from bot.channels.specs import telegram, web, web_push, zalo_bot, zalo_oa
 
 CHANNELS: tuple[Channel, ...] = (
     telegram.CHANNEL,
     zalo_bot.CHANNEL,
     zalo_oa.CHANNEL,
     web.CHANNEL,
+    web_push.CHANNEL,
 )
 
 
-class ChannelSettings(telegram.TelegramSettings, zalo_bot.ZaloBotSettings, zalo_oa.ZaloOaSettings):
+class ChannelSettings(
+    telegram.TelegramSettings, zalo_bot.ZaloBotSettings, zalo_oa.ZaloOaSettings, web_push.WebPushSettings
+):
     """Every channel's settings, part of bot.settings.Settings."""
 
 

@@ -1,0 +1,121 @@
+// The web chat as an app: the service worker (offline page, Web Push), and, once the chat has
+// joined, one button to turn notifications on, with an honest line on where they work.
+(function () {
+  "use strict";
+  if (!("serviceWorker" in navigator)) return;
+  var head = document.head;
+  [["stylesheet", "/static/push.css"], ["apple-touch-icon", "/static/icon-192.png"]].forEach(function (l) {
+    var link = document.createElement("link");
+    link.rel = l[0]; link.href = l[1]; head.appendChild(link);
+  });
+  navigator.serviceWorker.register("/sw.js").catch(function () { /* offline page unavailable */ });
+
+  var bar = null, linked = false, checking = false, words = {}, publicKey = "";
+  var apple = /iPhone|iPad|iPod/.test(navigator.userAgent);
+  var standalone = window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
+  var canPush = "PushManager" in window && "Notification" in window;
+
+  function token() { return localStorage.getItem("chibo.token"); }
+  function api(method, body) {
+    var headers = { "Authorization": "Bearer " + token() };
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch("/api/webchat/push", { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined });
+  }
+  function keyBytes(b64) {
+    var raw = atob((b64 + "===".slice((b64.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/"));
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
+  }
+  function show(parts) {
+    if (!bar) {
+      bar = el("div", "push-bar");
+      bar.setAttribute("data-testid", "push-bar");
+      var top = document.querySelector("header");
+      if (top && top.parentNode) top.parentNode.insertBefore(bar, top.nextSibling);
+      else document.body.insertBefore(bar, document.body.firstChild);
+    }
+    bar.textContent = "";
+    parts.forEach(function (p) { bar.appendChild(p); });
+  }
+  function button(label, cls, action) {
+    var b = el("button", cls, label);
+    b.type = "button";
+    b.setAttribute("data-testid", cls);
+    b.addEventListener("click", function () { b.disabled = true; action().then(render, render); });
+    return b;
+  }
+  function note(text) { return el("p", "push-note", text); }
+
+  function subscription() {
+    return navigator.serviceWorker.ready.then(function (reg) { return reg.pushManager.getSubscription(); });
+  }
+  function turnOn() {
+    var asked = Notification.requestPermission();
+    return Promise.resolve(asked).then(function (permission) {
+      if (permission !== "granted") return null;
+      return navigator.serviceWorker.ready.then(function (reg) {
+        return reg.pushManager.getSubscription().then(function (old) {
+          return old ? old.unsubscribe() : true;  // made for another key, perhaps: start afresh
+        }).then(function () {
+          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) });
+        });
+      }).then(function (sub) {
+        return api("POST", sub.toJSON()).then(function (r) { if (!r.ok) throw new Error("refused"); });
+      });
+    }).catch(function () { show([note(words.failed)]); throw new Error("failed"); });
+  }
+  function turnOff() {
+    return subscription().then(function (sub) { return sub ? sub.unsubscribe() : true; })
+      .then(function () { return api("DELETE"); });
+  }
+
+  function render() {
+    if (checking || !token()) return Promise.resolve();
+    checking = true;
+    return api("GET").then(function (r) { return r.ok ? r.json() : null; }).then(function (state) {
+      checking = false;
+      if (!state || !state.linked) return;
+      linked = true; words = state.words; publicKey = state.public_key;
+      if (!canPush) { show([note(apple && !standalone ? words.iphone : words.where)]); return; }
+      if (Notification.permission === "denied") { show([note(words.blocked)]); return; }
+      return subscription().then(function (sub) {
+        if (sub && state.subscribed && Notification.permission === "granted") {
+          show([el("p", "push-on", words.on), button(words.turn_off, "push-off", turnOff)]);
+        } else {
+          show([button(words.turn_on, "push-on-button", turnOn), note(words.where)]);
+        }
+      });
+    }, function () { checking = false; });
+  }
+
+  // A notification opens the chat at its message ("#message-<id>"), once the page shows it.
+  function showMessage() {
+    var m = /^#message-(\d+)$/.exec(location.hash);
+    if (!m) return;
+    var target = document.querySelector('[data-message-id="' + m[1] + '"]') || document.getElementById("message-" + m[1]);
+    if (target) target.scrollIntoView({ block: "center" });
+  }
+  window.addEventListener("hashchange", showMessage);
+  navigator.serviceWorker.addEventListener("message", function (event) {
+    if (event.data && event.data.type === "open" && typeof event.data.url === "string") {
+      location.hash = event.data.url.replace(/^[^#]*/, "");
+    }
+  });
+
+  // The chat joins by a typed code: look again whenever the conversation changes, until it has.
+  var pending = null;
+  new MutationObserver(function () {
+    showMessage();
+    if (linked || pending) return;
+    pending = setTimeout(function () { pending = null; render(); }, 500);
+  }).observe(document.body, { childList: true, subtree: true });
+  render();
+  showMessage();
+})();
