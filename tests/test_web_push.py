@@ -4,14 +4,19 @@ service (a local fake over real HTTP that checks the VAPID signature and decrypt
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
 from sqlmodel import select
 
 from bot.channels import web
@@ -24,6 +29,7 @@ from tests.fake_push_service import Answer, FakePushService, FakeSubscription
 from tests.test_webchat import Visitor, visitor
 from webhooks.app import create_app
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTICE = "📢 Thông báo: họp chi bộ định kỳ tối thứ Sáu, 19 giờ, tại nhà văn hóa thôn."
 
 
@@ -255,3 +261,100 @@ async def test_the_vapid_key_is_made_once_and_kept(database_url: str, push_servi
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     assert state["public_key"] == b64url_encode(public)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_web_app_on_a_phone(
+    database_url: str, demo: Demo, push_service: FakePushService, tmp_path: Path
+) -> None:
+    """On a 390×844 phone: the service worker is registered, the manifest makes an installable app,
+    a member who joined is offered notifications with a word on where they work, and with the
+    server down the chat still opens with its last messages, and any other page is the offline page.
+    (Headless Chromium has no push service to subscribe with: the subscription itself is tested above.)"""
+    from playwright.async_api import async_playwright
+
+    shots = Path(os.environ.get("CHIBO_SCREENSHOTS", tmp_path))
+    settings = make_settings(database_url, web_push_services=f"{DEFAULT_SERVICES},{push_service.url}")
+    serving = serve_app(create_app(settings, migrate=False))
+    server = await anext(serving)
+    stub_push_manager = """subscription => {
+        let current = null;
+        const made = {
+            toJSON: () => subscription,
+            unsubscribe: () => { current = null; return Promise.resolve(true); },
+        };
+        PushManager.prototype.subscribe = () => { current = made; return Promise.resolve(made); };
+        PushManager.prototype.getSubscription = () => Promise.resolve(current);
+    }"""
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
+            try:
+                context = await browser.new_context(viewport={"width": 390, "height": 844})
+                await context.grant_permissions(["notifications"], origin=server.url)
+                page = await context.new_page()
+                violations: list[str] = []
+                page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else None)
+                await page.goto(server.url)
+                worker = await page.evaluate("navigator.serviceWorker.ready.then(r => r.active.scriptURL)")
+                assert worker == f"{server.url}/sw.js"
+                await page.wait_for_function("navigator.serviceWorker.controller !== null")
+                manifest_url = await page.evaluate("document.querySelector('link[rel=manifest]').href")
+                async with httpx.AsyncClient() as client:
+                    answer = await client.get(manifest_url)
+                    assert answer.headers["content-type"] == "application/manifest+json"
+                    manifest = answer.json()
+                    assert manifest["name"] == "chibo — Trợ lý chi bộ" and manifest["short_name"] == "chibo"
+                    assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
+                    sizes = set()
+                    for icon in manifest["icons"]:
+                        png = Image.open(io.BytesIO((await client.get(server.url + icon["src"])).content))
+                        assert png.format == "PNG" and f"{png.width}x{png.height}" == icon["sizes"]
+                        sizes.add((png.width, icon["purpose"]))
+                    assert {(192, "any"), (512, "any"), (512, "maskable")} <= sizes
+                # Nothing to turn on before the member has joined.
+                assert await page.get_by_test_id("push-bar").count() == 0
+                await page.get_by_test_id("input").fill(demo.code("Hoàng Thị Diệu"))
+                await page.get_by_test_id("send").click()
+                await page.get_by_test_id("bot-message").filter(has_text="Hoàng Thị Diệu").wait_for()
+                button = page.get_by_test_id("push-on-button")
+                await button.wait_for()
+                assert await button.inner_text() == "🔔 Bật thông báo" and await button.is_visible()
+                note = await page.get_by_test_id("push-bar").inner_text()
+                assert "Android" in note and "iPhone" in note and "màn hình chính" in note
+                await page.screenshot(path=shots / "web-push-button-390x844.png")
+                # Turned on: push.js sends the browser's subscription (here a subscription of the fake
+                # push service, as headless Chromium has no push service of its own).
+                token = await page.evaluate("localStorage.getItem('chibo.token')")
+                async with httpx.AsyncClient(base_url=server.url) as client:
+                    state = (await client.get("/api/webchat/push", headers=bearer(token))).json()
+                    await page.evaluate(stub_push_manager, push_service.subscribe(state["public_key"]).to_json())
+                    await button.click()
+                    await page.get_by_test_id("push-off").wait_for()
+                    assert "Đã bật thông báo" in await page.get_by_test_id("push-bar").inner_text()
+                    await page.screenshot(path=shots / "web-push-on-390x844.png")
+                    member = Visitor(client, token)
+                    await queue_for_web_chat(server, member, "Hoàng Thị Diệu", NOTICE)
+                    [delivered] = await push_service.wait_for(1)
+                    assert delivered.notification["body"] == NOTICE and push_service.refused == []
+                    await page.get_by_test_id("push-off").click()
+                    await button.wait_for()
+                    assert (await client.get("/api/webchat/push", headers=bearer(token))).json()["subscribed"] is False
+                # The server goes down: the chat still opens, with its last messages.
+                await serving.aclose()
+                await page.reload()
+                await page.get_by_test_id("bot-message").filter(has_text="Hoàng Thị Diệu").wait_for()
+                # Any other page of the chat: the offline page.
+                await page.goto(f"{server.url}/notices")
+                offline = page.get_by_test_id("offline-page")
+                await offline.wait_for()
+                assert "Không có kết nối mạng" in await offline.inner_text()
+                await page.screenshot(path=shots / "web-push-offline-390x844.png")
+                assert violations == []
+            finally:
+                await browser.close()
+    finally:
+        await serving.aclose()

@@ -528,8 +528,8 @@ def _add_web_app(app: FastAPI, runtime: Runtime) -> None:
                 "turn_off": _("Turn off"),
                 "on": _("🔔 Notifications are on."),
                 "where": _(
-                    "Notifications work on Android in Chrome. On an iPhone they work only after adding "
-                    "chibo to the home screen (Share, then Add to Home Screen) and opening it from there."
+                    "Works on Android in Chrome; on an iPhone only when chibo is opened from the home screen "
+                    "(Share, then Add to Home Screen)."
                 ),
                 "iphone": _(
                     "On an iPhone: tap Share, then Add to Home Screen, open chibo from the home screen, "

@@ -48,7 +48,7 @@
     var b = el("button", cls, label);
     b.type = "button";
     b.setAttribute("data-testid", cls);
-    b.addEventListener("click", function () { b.disabled = true; action().then(render, render); });
+    b.addEventListener("click", function () { b.disabled = true; action().then(render, function () { /* told */ }); });
     return b;
   }
   function note(text) { return el("p", "push-note", text); }
@@ -57,19 +57,25 @@
     return navigator.serviceWorker.ready.then(function (reg) { return reg.pushManager.getSubscription(); });
   }
   function turnOn() {
-    var asked = Notification.requestPermission();
-    return Promise.resolve(asked).then(function (permission) {
+    return Promise.resolve(Notification.requestPermission()).then(function (permission) {
       if (permission !== "granted") return null;
       return navigator.serviceWorker.ready.then(function (reg) {
         return reg.pushManager.getSubscription().then(function (old) {
           return old ? old.unsubscribe() : true;  // made for another key, perhaps: start afresh
         }).then(function () {
-          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) });
+          // A browser that cannot reach its push service may never answer: say so rather than wait.
+          var late = new Promise(function (_, fail) { setTimeout(fail, 30000); });
+          return Promise.race([late, reg.pushManager.subscribe({
+            userVisibleOnly: true, applicationServerKey: keyBytes(publicKey)
+          })]);
         });
       }).then(function (sub) {
         return api("POST", sub.toJSON()).then(function (r) { if (!r.ok) throw new Error("refused"); });
       });
-    }).catch(function () { show([note(words.failed)]); throw new Error("failed"); });
+    }).catch(function () {
+      show([button(words.turn_on, "push-on-button", turnOn), note(words.failed)]);
+      throw new Error("failed");
+    });
   }
   function turnOff() {
     return subscription().then(function (sub) { return sub ? sub.unsubscribe() : true; })
