@@ -8,9 +8,9 @@ import io
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -275,7 +275,8 @@ async def test_the_web_app_on_a_phone(
 
     shots = Path(os.environ.get("CHIBO_SCREENSHOTS", tmp_path))
     settings = make_settings(database_url, web_push_services=f"{DEFAULT_SERVICES},{push_service.url}")
-    serving = serve_app(create_app(settings, migrate=False))
+    # A generator, so the test can stop the server halfway (serve_app is typed as an iterator).
+    serving = cast(AsyncGenerator[LiveServer, None], serve_app(create_app(settings, migrate=False)))
     server = await anext(serving)
     stub_push_manager = """subscription => {
         let current = null;
