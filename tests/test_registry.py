@@ -116,7 +116,7 @@ async def test_a_channel_that_is_not_enabled_is_not_opened_and_its_webhook_is_40
     assert {c.webhook_path for c in CHANNELS if c.webhook_path is not None} <= routes
     async for server in serve_app(app):
         assert set(app.state.connections) == {c.key for c in CHANNELS if c.enabled(app.state.runtime.settings)}
-        assert set(app.state.connections) == {"web"}
+        assert set(app.state.connections) == {"web", "web_push"}  # always on: the web chat and its Web Push
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             for channel in CHANNELS:
                 if channel.webhook_path is not None:
