@@ -553,7 +553,8 @@ def _add_web_app(app: FastAPI, runtime: Runtime) -> None:
         try:
             web_push.check_subscription(runtime.settings, body.endpoint, body.keys.p256dh, body.keys.auth)
         except web_push.InvalidSubscription as error:
-            raise HTTPException(422, str(error)) from None
+            problem = {"loc": ("body", error.field), "msg": str(error), "type": "value_error"}
+            raise RequestValidationError([problem]) from None
         async with runtime.sessions() as session, session.begin():
             kept = await subscribe(
                 session, web_session.token_hash, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth

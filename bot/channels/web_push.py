@@ -56,7 +56,11 @@ CHANNEL_KEY = Platform.WEB_PUSH.value  # its key in the registry (bot/channels/s
 
 
 class InvalidSubscription(ValueError):
-    """A PushSubscription the server will not use; the message says why."""
+    """A PushSubscription the server will not use: which field, and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 def b64url_decode(value: str) -> bytes:
@@ -89,12 +93,12 @@ def check_subscription(settings: Settings, endpoint: str, p256dh: str, auth: str
     known push service (so the server never posts where a browser merely says), its keys the sizes
     RFC 8291 gives and its public key a point on P-256."""
     if len(endpoint) > ENDPOINT_MAX_LENGTH:
-        raise InvalidSubscription("endpoint is too long")
+        raise InvalidSubscription("endpoint", "endpoint is too long")
     try:
         parts = urllib.parse.urlsplit(endpoint)
         port = parts.port
     except ValueError:
-        raise InvalidSubscription("endpoint is not a URL") from None
+        raise InvalidSubscription("endpoint", "endpoint is not a URL") from None
     host = (parts.hostname or "").lower()
     origins, hosts = _services(settings)
     origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
@@ -104,18 +108,18 @@ def check_subscription(settings: Settings, endpoint: str, p256dh: str, auth: str
         and any(host == h or host.endswith("." + h) for h in hosts)
     )
     if parts.username is not None or parts.password is not None or not (known_host or origin in origins):
-        raise InvalidSubscription("endpoint is not an https address of a known push service")
+        raise InvalidSubscription("endpoint", "endpoint is not an https address of a known push service")
     try:
         key = b64url_decode(p256dh)
         secret = b64url_decode(auth)
     except ValueError:
-        raise InvalidSubscription("keys must be base64url") from None
+        raise InvalidSubscription("keys", "keys must be base64url") from None
     if len(key) != PUBLIC_KEY_BYTES or len(secret) != AUTH_BYTES:
-        raise InvalidSubscription("keys.p256dh must be 65 bytes and keys.auth 16 bytes")
+        raise InvalidSubscription("keys", "keys.p256dh must be 65 bytes and keys.auth 16 bytes")
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key)
     except ValueError:
-        raise InvalidSubscription("keys.p256dh is not a P-256 public key") from None
+        raise InvalidSubscription("keys", "keys.p256dh is not a P-256 public key") from None
 
 
 def encrypt(payload: bytes, p256dh: str, auth: str) -> bytes:
