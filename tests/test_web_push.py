@@ -237,6 +237,19 @@ async def test_bad_subscriptions_are_refused(server: LiveServer, demo: Demo, pus
         assert (await client.get("/api/webchat/push", headers=bearer(member))).json()["subscribed"] is False
 
 
+async def test_the_app_files_are_served_as_browsers_need_them(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        worker = await client.get("/sw.js")
+        assert worker.status_code == 200 and worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["cache-control"] == "no-cache" and "showNotification" in worker.text
+        policy = worker.headers["content-security-policy"]
+        assert "worker-src 'self'" in policy and "manifest-src 'self'" in policy and "script-src 'self';" in policy
+        offline = await client.get("/offline.html")
+        assert offline.headers["content-type"].startswith("text/html") and "Không có kết nối mạng" in offline.text
+        page = (await client.get("/")).text
+        assert '<link rel="manifest" href="/manifest.webmanifest">' in page and "/static/push.js" in page
+
+
 async def test_the_vapid_key_is_made_once_and_kept(database_url: str, push_service: FakePushService) -> None:
     settings = make_settings(database_url, web_push_services=push_service.url)
     keys = []
