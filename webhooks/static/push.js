@@ -27,6 +27,13 @@
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return bytes;
   }
+  // A subscription made for a server key since replaced gets nothing: offer the button again.
+  function sameKey(sub) {
+    var key = sub.options && sub.options.applicationServerKey;
+    if (!key) return true;
+    var bytes = new Uint8Array(key), wanted = keyBytes(publicKey);
+    return bytes.length === wanted.length && bytes.every(function (b, i) { return b === wanted[i]; });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -92,7 +99,7 @@
       if (!canPush) { show([note(apple && !standalone ? words.iphone : words.where)]); return; }
       if (Notification.permission === "denied") { show([note(words.blocked)]); return; }
       return subscription().then(function (sub) {
-        if (sub && state.subscribed && Notification.permission === "granted") {
+        if (sub && state.subscribed && Notification.permission === "granted" && sameKey(sub)) {
           show([el("p", "push-on", words.on), button(words.turn_off, "push-off", turnOff)]);
         } else {
           show([button(words.turn_on, "push-on-button", turnOn), note(words.where)]);
