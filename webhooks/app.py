@@ -527,10 +527,7 @@ def _add_web_app(app: FastAPI, runtime: Runtime) -> None:
                 "turn_on": _("🔔 Turn on notifications"),
                 "turn_off": _("Turn off"),
                 "on": _("🔔 Notifications are on."),
-                "where": _(
-                    "Works on Android in Chrome; on an iPhone only when chibo is opened from the home screen "
-                    "(Share, then Add to Home Screen)."
-                ),
+                "where": _("Works on Android (Chrome); on an iPhone only from the home screen."),
                 "iphone": _(
                     "On an iPhone: tap Share, then Add to Home Screen, open chibo from the home screen, "
                     "then turn on notifications there."
