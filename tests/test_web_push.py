@@ -23,7 +23,9 @@ from bot.channels import web
 from bot.channels.specs.web_push import DEFAULT_SERVICES
 from bot.channels.web_push import b64url_encode
 from handlers.contract import Reply
-from models.tables import OutboxMessage, OutboxStatus, Platform, WebPushSubscription
+from models.membership import deactivate
+from models.permissions import OPERATOR
+from models.tables import DeactivationReason, Member, OutboxMessage, OutboxStatus, Platform, WebPushSubscription
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app, serve_fake
 from tests.fake_push_service import Answer, FakePushService, FakeSubscription
 from tests.test_webchat import Visitor, visitor
@@ -150,6 +152,22 @@ async def test_a_member_without_a_subscription_gets_no_notification(
         [delivered] = await push_service.wait_for(1)
     assert delivered.notification["body"] == "Cho Phúc"
     assert len(await outbox(server, Platform.WEB_PUSH)) == 1
+
+
+async def test_a_member_taken_off_the_roster_gets_no_more_notifications(
+    server: LiveServer, demo: Demo, push_service: FakePushService
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        member = await joined(client, demo, "Ngô Văn Phúc")
+        await subscribed(client, member, push_service)
+        runtime = server.app.state.runtime
+        async with runtime.sessions() as session, session.begin():
+            leaving = await session.get(Member, (await member_named(runtime, "Ngô Văn Phúc")).id)
+            assert leaving is not None
+            await deactivate(session, OPERATOR, leaving, DeactivationReason.TRANSFERRED)
+        await queue_for_web_chat(server, member, "Ngô Văn Phúc", NOTICE)
+        await eventually(lambda: statuses(server, Platform.WEB), [OutboxStatus.SENT])
+    assert await outbox(server, Platform.WEB_PUSH) == [] and push_service.posts == 0
 
 
 async def test_a_gone_subscription_is_removed(server: LiveServer, demo: Demo, push_service: FakePushService) -> None:
