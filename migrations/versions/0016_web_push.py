@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0016_web_push'
+revision: str = '0016'
 down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
