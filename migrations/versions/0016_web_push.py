@@ -1,6 +1,6 @@
 """Web Push: the browsers' push subscriptions and the server's VAPID key.
 
-Revision ID: 0016_web_push
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-11-30 15:40:00
 """
