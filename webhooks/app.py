@@ -124,6 +124,12 @@ def create_app(
             limiter=limiter,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             watch=ChannelWatch(runtime.sessions, runtime.catalogs),
+            # A channel's template messages (the Zalo OA's ZNS), for members its chat window refuses.
+            fallbacks={
+                Platform(key): fallback
+                for key, c in connections.items()
+                if (fallback := getattr(c, "fallback", None)) is not None
+            },
         )
         runtime.on_outbox = worker.wake
         meeting_jobs = MeetingJobs(
