@@ -32,6 +32,8 @@ def photo_token(secret: bytes, source: str, file_id: int, now: datetime) -> str:
 def photo_of(secret: bytes, token: str, now: datetime) -> tuple[str, int] | None:
     """(source, file id) of a genuine, unexpired token; else None."""
     encoded, _, mac = token.partition(".")
+    if not token.isascii():
+        return None
     try:
         claim = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
