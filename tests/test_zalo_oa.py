@@ -9,7 +9,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import zalo_oa
-from bot.channels.base import WindowClosed
+from bot.channels.base import NoTemplate, Pushed, WindowClosed
 from bot.channels.zalo_oa import (
     OaEvent,
     OaTokens,
@@ -38,15 +38,17 @@ from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
-from handlers.contract import Button, Inbound, Reply
+from handlers.contract import Button, Document, Inbound, Reply
 from handlers.notices import notice_body_maker
 from handlers.notices.actions import TrackNotice
 from models.db import create_engine, is_database_unavailable, session_factory
 from models.notices import Audience, attach, create_draft, receipt_rows, send_now, tracking
-from models.outbox import TemplateKind
+from models.outbox import TemplateKind, with_template
 from models.permissions import OPERATOR
 from models.tables import (
     ChannelIdentity,
+    Meeting,
+    MeetingFile,
     Member,
     Notice,
     NoticeRecipient,
@@ -825,3 +827,39 @@ async def test_past_the_window_a_notice_goes_by_zns_and_its_delivery_is_recorded
     async with runtime.sessions() as session:
         last = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id).desc()))).first()
     assert last is not None and last.status is OutboxStatus.FAILED and "-230" in (last.last_error or "")
+
+
+async def test_a_meeting_document_goes_as_a_file_and_an_invitation_past_the_window_by_its_template(
+    sending: Sending, demo: Demo
+) -> None:
+    runtime, fake = sending.runtime, sending.fake
+    member = await member_named(runtime, "Mai Văn Sơn")
+    starts = datetime(2026, 12, 18, 12, 30, tzinfo=UTC)
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.id) == member.id).values(phone="+84987654321"))
+        meeting = Meeting(title="Sinh hoạt chi bộ tháng 12", starts_at=starts, audience={}, branch_id=member.branch_id)
+        session.add(meeting)
+        await session.flush()
+        shared = MeetingFile(meeting_id=meeting.id or 0, filename="Du thao nghi quyet.docx", content=b"PK word")
+        session.add(shared)
+        await session.flush()
+    sender = ZaloOaSender(sending.client, sending.tokens, runtime.catalogs, files=runtime.load_file)
+    document = Document(shared.id or 0, shared.filename, source="meeting")
+    await sender.send("m1", Reply("📎 Du thao nghi quyet.docx — Sinh hoạt chi bộ tháng 12", document=document))
+    assert fake.sent[0].upload is not None and fake.sent[0].upload.content == b"PK word"
+    assert fake.sent[1].text.startswith("📎 Du thao")
+
+    invitation = with_template(Reply("✉️ Giấy mời họp").to_dict(), TemplateKind.MEETING_INVITATION, meeting.id)
+    fake.templates["3001"] = Template(max_length=60)
+    zns = ZnsFallback(
+        sending.client, sending.tokens, runtime.sessions, {TemplateKind.MEETING_INVITATION: "3001"}, HANOI
+    )
+    await zns.send(Pushed(41, member.id or 0, None, invitation))
+    sent = fake.template_sends[0]
+    assert (sent.phone, sent.tracking_id) == ("84987654321", "chibo-41")
+    assert sent.data == {"member_name": "Mai Văn Sơn", "title": "Sinh hoạt chi bộ tháng 12", "time": "19:30 18/12/2026"}
+    # No template for reminders, and nothing for a message of no kind: the window's refusal stands.
+    reminder = with_template(Reply("⏰").to_dict(), TemplateKind.MEETING_REMINDER, meeting.id)
+    for body in (reminder, Reply("Kết quả biểu quyết").to_dict()):
+        with pytest.raises(NoTemplate):
+            await zns.send(Pushed(42, member.id or 0, None, body))
