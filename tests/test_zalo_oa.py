@@ -863,3 +863,26 @@ async def test_a_meeting_document_goes_as_a_file_and_an_invitation_past_the_wind
     for body in (reminder, Reply("Kết quả biểu quyết").to_dict()):
         with pytest.raises(NoTemplate):
             await zns.send(Pushed(42, member.id or 0, None, body))
+
+
+async def test_the_app_sends_by_zns_once_a_notice_template_is_set(
+    database_url: str, fake_oa: FakeZaloOa, demo: Demo
+) -> None:
+    fake, user = fake_oa, "by-phone"
+    fake.templates[ZNS_NOTICE] = Template()
+    app = create_app(oa_settings(database_url, fake, zalo_oa_zns_notice_template=ZNS_NOTICE), migrate=False)
+    async for server in serve_app(app):
+        runtime: Runtime = app.state.runtime
+        await app.state.connections["zalo_oa"].tokens.access_token()
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+            body, headers = fake.signed(fake.text_event(user, demo.code("Mai Văn Sơn")))
+            assert (await client.post(zalo_oa.WEBHOOK_PATH, content=body, headers=headers)).status_code == 200
+            await fake.wait_for(2, user)
+        member = await member_named(runtime, "Mai Văn Sơn")
+        async with runtime.sessions() as session, session.begin():
+            await session.exec(update(Member).where(col(Member.id) == member.id).values(phone="0912345678"))
+        fake.failures[user] = [Failure(200, -213, "User has not followed OA")]
+        await send_notice(runtime, member.id or 0, "Thu đảng phí tháng 12.")
+        await fake.wait_until(lambda: len(fake.template_sends) == 1)
+    assert fake.template_sends[0].phone == "84912345678"
+    assert fake.template_sends[0].data["title"] == "Thu đảng phí tháng 12."

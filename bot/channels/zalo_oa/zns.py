@@ -24,6 +24,7 @@ from bot.channels.zalo_oa.facts import (
 from bot.channels.zalo_oa.outcomes import delivery_error
 from bot.channels.zalo_oa.tokens import OaTokens, TokenUnavailable
 from models.outbox import TemplateKind, template_of
+from models.phones import normalize_phone
 from models.tables import utcnow
 from models.template_messages import TemplateFacts, template_facts
 
@@ -54,9 +55,10 @@ def check_template(info: dict[str, Any]) -> tuple[str | None, dict[str, int]]:
     return None, lengths
 
 
-def zns_phone(phone: str) -> str:
-    """``+84912345678`` as ZNS takes it: ``84912345678``."""
-    return phone.removeprefix("+")
+def zns_phone(phone: str) -> str | None:
+    """A register's phone number as ZNS takes it, ``84912345678``; None when it is none."""
+    normalized = normalize_phone(phone)
+    return None if normalized is None else normalized.removeprefix("+")
 
 
 def template_data(facts: TemplateFacts, timezone: tzinfo, lengths: Mapping[str, int]) -> dict[str, str]:
@@ -97,7 +99,8 @@ class ZnsFallback:
             raise NoTemplate(f"no ZNS template set for {kind.value}")
         async with self._sessions() as session:
             facts = await template_facts(session, kind, subject_id, pushed.member_id)
-        if facts is None or not facts.phone:
+        phone = zns_phone(facts.phone or "") if facts is not None else None
+        if facts is None or phone is None:
             raise NoTemplate("the member has no phone number in the register")
         try:
             checked = await self._check(template_id)
@@ -105,7 +108,7 @@ class ZnsFallback:
                 raise NoTemplate(f"ZNS template {template_id} ({kind.value}): {checked.problem}")
             tracking_id = f"{TRACKING_PREFIX}{pushed.outbox_id}"
             body = {
-                "phone": zns_phone(facts.phone),
+                "phone": phone,
                 "template_id": template_id,
                 "template_data": template_data(facts, self._timezone, checked.lengths),
                 "tracking_id": tracking_id,
