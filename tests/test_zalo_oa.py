@@ -5,6 +5,7 @@ unfollow, delivery errors, the messaging window, and the rotating OAuth tokens."
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -848,6 +849,10 @@ async def test_a_meeting_document_goes_as_a_file_and_an_invitation_past_the_wind
     await sender.send("m1", Reply("📎 Du thao nghi quyet.docx — Sinh hoạt chi bộ tháng 12", document=document))
     assert fake.sent[0].upload is not None and fake.sent[0].upload.content == b"PK word"
     assert fake.sent[1].text.startswith("📎 Du thao")
+    # A generated file Zalo cannot take (the receipts as CSV) is not in the web chat: no address for it.
+    csv_file = Document(0, "thong-bao-1.csv", inline=base64.b64encode(b"a,b").decode())
+    await sender.send("m1", Reply("Biên nhận của thông báo, 1 dòng:", document=csv_file))
+    assert fake.sent[2].text == "Biên nhận của thông báo, 1 dòng:" and len(fake.uploads) == 1
 
     invitation = with_template(Reply("✉️ Giấy mời họp").to_dict(), TemplateKind.MEETING_INVITATION, meeting.id)
     fake.templates["3001"] = Template(max_length=60)

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -495,8 +495,11 @@ def delivery_error(error: ZaloBotError) -> SendError:
     return Rejected(str(error))
 
 
-# The address Zalo can fetch a photo from (None: it cannot, no public https address).
-PhotoAddress = Callable[[Document], str | None]
+# The address Zalo can fetch a photo from.
+PhotoAddress = Callable[[Document], str]
+# A stored file by its Document: (file name, bytes), or None when it is gone.
+FileLoader = Callable[[Document], Awaitable[tuple[str, bytes] | None]]
+STORED_RECHECK = timedelta(hours=1)  # how long a file is known to be there (or gone)
 
 
 class ZaloBotSender:
@@ -509,14 +512,19 @@ class ZaloBotSender:
         menus: MenuStore,
         catalogs: Catalogs,
         *,
+        files: FileLoader | None = None,
         photo_address: PhotoAddress | None = None,
         web_chat: str = "",
     ) -> None:
         self._client = client
         self._menus = menus
         self._catalogs = catalogs
+        self._files = files
         self._photo_address = photo_address
         self._web_chat = web_chat
+        # (source, file id) -> its stored name, or None when it is gone, and when that was looked at:
+        # a notice to hundreds of members reads its file once.
+        self._stored: dict[tuple[str, int], tuple[str | None, datetime]] = {}
 
     async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         choices = offered(reply)
@@ -530,6 +538,8 @@ class ZaloBotSender:
                 first = menus[-1].first if choices else 1
             if choices:
                 hint = menu_hint(self._catalogs.translator(locale), len(choices), first)
+            document = reply.document
+            stored_name = await self._stored_name(document) if document is not None else None
         except MenuStoreUnavailable as error:
             raise Transient(str(error)) from error
         except Exception as error:
@@ -537,23 +547,37 @@ class ZaloBotSender:
                 raise
             raise Transient(f"database unavailable: {type(error).__name__}") from error
         try:
-            document = reply.document
-            address = self._address(document) if document is not None else None
-            if address is not None:
-                await self._client.send_photo(chat_id, address)
-            elif document is not None:
-                line = document_elsewhere(self._catalogs.translator(locale).gettext, document.name, self._web_chat)
-                reply = replace(reply, text=f"{reply.text}\n\n{line}")
+            if document is not None and stored_name is not None:
+                address = self._address(document, stored_name)
+                if address is not None:
+                    await self._client.send_photo(chat_id, address)
+                else:
+                    gettext = self._catalogs.translator(locale).gettext
+                    reply = replace(
+                        reply, text=f"{reply.text}\n\n{document_elsewhere(gettext, stored_name, self._web_chat)}"
+                    )
             for text in render(reply, choices or [], hint, first):
                 await self._client.send_message(chat_id, text)
         except ZaloBotError as error:
             raise delivery_error(error) from error
 
-    def _address(self, document: Document) -> str | None:
-        """Where Zalo can fetch this photo; None for a document, a generated file, or no public address."""
-        if self._photo_address is None or not document.is_photo or document.inline is not None:
+    async def _stored_name(self, document: Document) -> str | None:
+        """The stored file's name; None for a generated file (nothing in the web chat to point to) or
+        one that is gone (a meeting's link, a deleted file)."""
+        if document.inline is not None or self._files is None:
             return None
-        return self._photo_address(document) if document.name.lower().endswith(PHOTO_SUFFIXES) else None
+        key, now = (document.source, document.file_id), utcnow()
+        known = self._stored.get(key)
+        if known is None or now - known[1] > STORED_RECHECK:
+            stored = await self._files(document)
+            known = self._stored[key] = (None if stored is None else stored[0], now)
+        return known[0]
+
+    def _address(self, document: Document, name: str) -> str | None:
+        """Where Zalo can fetch this photo; None for a document, or without a public address."""
+        if self._photo_address is None or not document.is_photo or not name.lower().endswith(PHOTO_SUFFIXES):
+            return None
+        return self._photo_address(document)
 
 
 def backoff_seconds(failures: int) -> float:
@@ -606,6 +630,7 @@ class ZaloBotChannel:
             client,
             menus,
             runtime.catalogs,
+            files=runtime.load_file,
             photo_address=photo_address(runtime),
             web_chat=web_chat_address(settings.public_url, settings.host, settings.port),
         )

@@ -96,8 +96,9 @@ class ZaloOaSender:
         self._files = files
         self._web_chat = web_chat
         self._clock = clock
-        # (source, file id) -> the attachment body's token or id and when it was uploaded: a notice
-        # to hundreds of members uploads its file once.
+        # (source, file id) -> the upload path, the attachment's token or id, and when it was
+        # uploaded (an empty path: Zalo cannot take the file): a notice to hundreds of members
+        # reads and uploads its file once.
         self._uploaded: dict[tuple[str, int], tuple[str, str, datetime]] = {}
 
     async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> str | None:
@@ -106,8 +107,10 @@ class ZaloOaSender:
             more_text = ""
             if len(choices(reply)) > MAX_BUTTONS:
                 more_text = translator.gettext("More choices:")
-            if reply.document is not None and not await self._send_document(chat_id, reply.document):
-                line = document_elsewhere(translator.gettext, reply.document.name, self._web_chat)
+            document = reply.document
+            if document is not None and await self._send_document(chat_id, document) is False and not document.inline:
+                # A stored file Zalo cannot take: its copy is in the web chat (a generated one is not).
+                line = document_elsewhere(translator.gettext, document.name, self._web_chat)
                 reply = replace(reply, text=f"{reply.text}\n\n{line}")
             message_id = None
             for body in render(chat_id, reply, more_text):
@@ -122,31 +125,33 @@ class ZaloOaSender:
                 raise
             raise Transient(f"database unavailable: {type(error).__name__}") from error
 
-    async def _send_document(self, chat_id: str, document: Document) -> bool:
-        """The document or photo as an attachment; False when Zalo cannot take it (type, size, gone).
-        Sent before the text, whose buttons stay last."""
-        if document.inline is not None:
-            stored: tuple[str, bytes] | None = (document.name, base64.b64decode(document.inline))
-        else:
-            stored = await self._files(document) if self._files is not None else None
-        if stored is None:
-            log.warning("zalo oa: file %s of a message is gone; sending the text alone", document.file_id)
-            return False
-        name, content = stored
-        path = _upload_kind(name, len(content), document.is_photo)
-        if path is None:
-            return False
+    async def _send_document(self, chat_id: str, document: Document) -> bool | None:
+        """The document or photo as an attachment, sent before the text (whose buttons stay last):
+        True; False when Zalo cannot take it (type, size); None when it is gone."""
         key = (document.source, document.file_id)
         uploaded = self._uploaded.get(key) if document.inline is None else None
-        if uploaded is None or uploaded[0] != path or self._clock() - uploaded[2] > UPLOAD_REUSE:
-            data = await self._tokens.call(lambda token: self._client.upload(token, path, name, content))
-            handle = data.get("attachment_id" if path == UPLOAD_IMAGE_PATH else "token")
-            if not isinstance(handle, str) or not handle:
-                raise ZaloOaError("upload", 0, "the answer holds no token")
-            uploaded = (path, handle, self._clock())
+        if uploaded is None or self._clock() - uploaded[2] > UPLOAD_REUSE:
+            if document.inline is not None:
+                stored: tuple[str, bytes] | None = (document.name, base64.b64decode(document.inline))
+            else:
+                stored = await self._files(document) if self._files is not None else None
+            if stored is None:
+                log.warning("zalo oa: file %s of a message is gone; sending the text alone", document.file_id)
+                return None
+            name, content = stored
+            path = _upload_kind(name, len(content), document.is_photo)
+            uploaded = ("", "", self._clock())  # remembered too: Zalo cannot take it
+            if path is not None:
+                data = await self._tokens.call(lambda token: self._client.upload(token, path, name, content))
+                handle = data.get("attachment_id" if path == UPLOAD_IMAGE_PATH else "token")
+                if not isinstance(handle, str) or not handle:
+                    raise ZaloOaError("upload", 0, "the answer holds no token")
+                uploaded = (path, handle, self._clock())
             if document.inline is None:
                 self._uploaded[key] = uploaded
-        if path == UPLOAD_IMAGE_PATH:
+        if not uploaded[0]:
+            return False
+        if uploaded[0] == UPLOAD_IMAGE_PATH:
             await self._send(attachment(chat_id, photo_id=uploaded[1]))
         else:
             await self._send(attachment(chat_id, file_token=uploaded[1]))
