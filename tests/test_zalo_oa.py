@@ -868,6 +868,13 @@ async def test_a_meeting_document_goes_as_a_file_and_an_invitation_past_the_wind
     for body in (reminder, Reply("Kết quả biểu quyết").to_dict()):
         with pytest.raises(NoTemplate):
             await zns.send(Pushed(42, member.id or 0, None, body))
+    # A template id Zalo does not know is not used either.
+    unknown = ZnsFallback(
+        sending.client, sending.tokens, runtime.sessions, {TemplateKind.MEETING_REMINDER: "9999"}, HANOI
+    )
+    with pytest.raises(NoTemplate, match="Zalo does not describe it"):
+        await unknown.send(Pushed(43, member.id or 0, None, reminder))
+    assert len(fake.template_sends) == 1
 
 
 async def test_the_app_sends_by_zns_once_a_notice_template_is_set(

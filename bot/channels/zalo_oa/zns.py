@@ -127,8 +127,16 @@ class ZnsFallback:
         now = self._clock()
         checked = self._checked.get(template_id)
         if checked is None or now - checked.at > TEMPLATE_CHECK_INTERVAL:
-            info = await self._tokens.call(lambda token: self._client.template_info(token, template_id))
-            problem, lengths = check_template(info)
+            problem: str | None
+            lengths: dict[str, int]
+            try:
+                info = await self._tokens.call(lambda token: self._client.template_info(token, template_id))
+            except ZaloOaError as error:
+                if not error.refused:
+                    raise  # not Zalo's answer (network, 5xx): asked again on the retry
+                problem, lengths = f"Zalo does not describe it ({error})", {}
+            else:
+                problem, lengths = check_template(info)
             if problem is not None:
                 log.error("zalo oa: ZNS template %s cannot be used: %s", template_id, problem)
             checked = self._checked[template_id] = _Checked(problem, lengths, now)
