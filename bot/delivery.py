@@ -17,12 +17,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The send outcomes and the Sender are the channel contract's; re-exported where the worker's users find them.
+from bot.channels.base import NoTemplate, Pushed, TemplateFallback, WindowClosed
 from bot.channels.base import Rejected as Rejected
 from bot.channels.base import RetryLater as RetryLater
 from bot.channels.base import Sender as Sender
@@ -194,9 +195,11 @@ class DeliveryWorker:
         concurrency: int = CONCURRENCY,
         lease: timedelta = LEASE,
         watch: ChannelWatch | None = None,
+        fallbacks: Mapping[Platform, TemplateFallback] | None = None,
     ) -> None:
         self._sessions = sessions
         self._watch = watch
+        self._fallbacks = dict(fallbacks or {})
         self._backoff = backoff
         self._senders = dict(senders)
         self._metrics = metrics
@@ -207,7 +210,8 @@ class DeliveryWorker:
         self._margin = min(LEASE_MARGIN, lease / 3)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._sent: list[int] = []  # sent, not yet recorded
+        # Sent, not yet recorded: (row id, the platform's message id, whether it went as a template message).
+        self._sent: list[tuple[int, str | None, bool]] = []
         self._flush_lock = asyncio.Lock()
 
     def wake(self) -> None:
@@ -329,7 +333,11 @@ class DeliveryWorker:
             if reply.invite_for is not None:
                 reply = await self._with_invite_code(reply, reply.invite_for)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
-            await self._senders[row.platform].send(row.chat_id, reply, locale)
+            by_template = False
+            try:
+                message_id = await self._senders[row.platform].send(row.chat_id, reply, locale)
+            except WindowClosed as closed:
+                message_id, by_template = await self._by_template(row, closed), True
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
             # everyone on the platform waits exactly as long as asked.
@@ -363,10 +371,22 @@ class DeliveryWorker:
                 self._watch.delivered(row.platform)
             self._metrics.messages_sent.labels(platform).inc()
             assert row.id is not None
-            self._sent.append(row.id)
+            self._sent.append((row.id, message_id, by_template))
             if len(self._sent) >= FLUSH_ROWS:
                 await self._flush()
         return True
+
+    async def _by_template(self, row: OutboxMessage, closed: WindowClosed) -> str:
+        """A pushed message the chat window refused, sent as the platform's template message where
+        one applies (the Zalo OA's ZNS); else the window's refusal stands."""
+        fallback = self._fallbacks.get(row.platform)
+        if fallback is None or row.member_id is None or row.id is None:
+            raise closed
+        try:
+            return await fallback.send(Pushed(row.id, row.member_id, row.notice_id, row.body))
+        except NoTemplate as none:
+            log.info("delivery: outbox row %s: no template message applies (%s)", row.id, none)
+            raise closed from None
 
     async def _channel_failed(self, platform: Platform) -> None:
         if self._watch is not None and await self._watch.failed(platform):
@@ -408,13 +428,31 @@ class DeliveryWorker:
             ids, self._sent = self._sent, []
             if not ids:
                 return
+            now = utcnow()
+            sent = {"status": OutboxStatus.SENT, "sent_at": now, "claimed_until": None, "last_error": None}
+            plain = [row_id for row_id, message_id, _template in ids if message_id is None]
+            # Rows whose platform named the message: its id is kept, for the platform's receipts.
+            named = [
+                {"row_id": row_id, "message_id": message_id, "template_at": now if template else None}
+                for row_id, message_id, template in ids
+                if message_id is not None
+            ]
+            table = table_of(OutboxMessage)
             try:
                 async with self._sessions() as session, session.begin():
-                    await session.exec(
-                        update(OutboxMessage)
-                        .where(col(OutboxMessage.id).in_(ids))
-                        .values(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_until=None, last_error=None)
-                    )
+                    if plain:
+                        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(plain)).values(**sent))
+                    if named:
+                        await session.exec(
+                            update(table)
+                            .where(table.c.id == bindparam("row_id"))
+                            .values(
+                                **sent,
+                                platform_message_id=bindparam("message_id"),
+                                template_sent_at=bindparam("template_at"),
+                            ),
+                            params=named,
+                        )
             except BaseException:
                 self._sent = ids + self._sent
                 raise

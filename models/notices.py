@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -285,6 +285,7 @@ class BranchTally:
     sent: int = 0
     failed: int = 0
     read: int = 0
+    seen: int = 0  # the platform reported it seen (the Zalo OA), read or not
 
 
 @dataclass
@@ -295,12 +296,15 @@ class Tracking:
     unreachable: list[str]  # blocked the bot, or every send failed
     unlinked: list[str]  # never joined chibo: phone them
     unread: list[str]
+    # Of the unread: those the platform reports have seen it (they have not tapped "I have read it").
+    seen_unread: list[str] = field(default_factory=list)
+    by_template: int = 0  # messages that went as paid template messages (ZNS), the chat window closed
 
     @property
     def total(self) -> BranchTally:
         tally = BranchTally()
         for part in self.branches.values():
-            for key in ("recipients", "queued", "sent", "failed", "read"):
+            for key in ("recipients", "queued", "sent", "failed", "read", "seen"):
                 setattr(tally, key, getattr(tally, key) + getattr(part, key))
         return tally
 
@@ -319,25 +323,32 @@ async def _recipients_by_branch(session: AsyncSession, notice: Notice) -> list[t
 async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
     rows = await _recipients_by_branch(session, notice)
     states: dict[int, Counter[OutboxStatus]] = defaultdict(Counter)
-    for member_id, status in (
+    by_template = 0
+    for member_id, status, template_sent_at in (
         await session.exec(
-            select(OutboxMessage.member_id, OutboxMessage.status).where(OutboxMessage.notice_id == notice.id)
+            select(OutboxMessage.member_id, OutboxMessage.status, OutboxMessage.template_sent_at).where(
+                OutboxMessage.notice_id == notice.id
+            )
         )
     ).all():
+        by_template += template_sent_at is not None
         if member_id is not None:
             states[member_id][OutboxStatus(status)] += 1
     identities = (await session.exec(select(ChannelIdentity.member_id, ChannelIdentity.platform))).all()
     linked = {member_id for member_id, _platform in identities}
     pushable = {member_id for member_id, platform in identities if platform in PUSH_PLATFORMS}
-    result = Tracking({}, [], [], [])
+    result = Tracking({}, [], [], [], by_template=by_template)
     for recipient, member, branch in rows:
         tally = result.branches.setdefault(branch.name, BranchTally())
         tally.recipients += 1
         mine = states.get(member.id or 0, Counter())
+        tally.seen += recipient.seen_at is not None
         if recipient.read_at is not None:
             tally.read += 1
         else:
             result.unread.append(member.full_name)
+            if recipient.seen_at is not None:
+                result.seen_unread.append(member.full_name)
         if mine[OutboxStatus.SENT]:
             tally.sent += 1
         elif mine[OutboxStatus.PENDING]:

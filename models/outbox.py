@@ -5,11 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import ChannelIdentity, OutboxMessage
+
+
+class TemplateKind(StrEnum):
+    """The kinds of pushed message a platform's template message (the Zalo OA's ZNS) can stand in
+    for when the chat window is closed: one approved template each."""
+
+    NOTICE = "notice"
+    MEETING_INVITATION = "meeting_invitation"
+    MEETING_REMINDER = "meeting_reminder"
+    VOTE_OPENED = "vote_opened"
+
+
+TEMPLATE_KEY = "template"  # where a body names its kind and subject (ignored by Reply.from_dict)
+
+
+def with_template(body: dict[str, Any], kind: TemplateKind, subject_id: int | None) -> dict[str, Any]:
+    """``body`` marked as a message of ``kind`` about ``subject_id`` (a meeting's or a poll's id),
+    so a template message can stand in for it where a platform needs one."""
+    return body | {TEMPLATE_KEY: {"kind": kind.value, "subject": subject_id}}
+
+
+def template_of(body: dict[str, Any], notice_id: int | None) -> tuple[TemplateKind, int] | None:
+    """The kind and subject a pushed body was marked with (a notice's row needs no mark)."""
+    if notice_id is not None:
+        return TemplateKind.NOTICE, notice_id
+    mark = body.get(TEMPLATE_KEY)
+    if not isinstance(mark, dict) or mark.get("kind") not in set(TemplateKind) or type(mark.get("subject")) is not int:
+        return None
+    return TemplateKind(mark["kind"]), mark["subject"]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from models.db import claim, insert_ignoring_conflict, table_of
 from models.errors import DomainError
 from models.meetings import attendance_of
 from models.membership import NotPermitted
-from models.outbox import Outbox
+from models.outbox import Outbox, TemplateKind, with_template
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Attendance,
@@ -393,7 +393,9 @@ async def _send(session: AsyncSession, poll: Poll, members: list[Member], body_f
     by_member = await push_identities(session, [m.id or 0 for m in members])
     outbox = Outbox(session)
     queued = sum(
-        outbox.add(reach, body_for(m, poll), member_id=m.id) for m in members if (reach := by_member.get(m.id or 0, []))
+        outbox.add(reach, with_template(body_for(m, poll), TemplateKind.VOTE_OPENED, poll.id), member_id=m.id)
+        for m in members
+        if (reach := by_member.get(m.id or 0, []))
     )
     await session.flush()
     return queued

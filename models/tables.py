@@ -305,6 +305,10 @@ class NoticeRecipient(SQLModel, table=True):
     notice_id: int = Field(foreign_key="notice.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     read_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # What the platform itself reported (the Zalo OA's delivery and seen events); the member's own
+    # "I have read it" tap, read_at, stays the stronger signal.
+    delivered_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    seen_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class PollStatus(StrEnum):
@@ -587,6 +591,11 @@ class OutboxMessage(SQLModel, table=True):
     # Set for a notice's deliveries, so the secretary sees each recipient's state.
     notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
     member_id: int | None = Field(default=None, foreign_key="member.id")
+    # The platform's id of the message as sent (the Zalo OA's msg_id), which its delivery and seen
+    # events name; for a template message (ZNS), the template message's id.
+    platform_message_id: str | None = Field(default=None, max_length=128, index=True)
+    # Set when the message went as a paid template message (ZNS) because the chat window was closed.
+    template_sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 class ChannelAlert(SQLModel, table=True):

@@ -2,9 +2,10 @@
 
 Tests point ``CHIBO_ZALO_BOT_API_BASE`` at it, so the code under test is the code that talks to
 Zalo. Like Zalo it answers every call with the ``{ok, result | error_code, description}``
-envelope, serves one update per getUpdates (no offset: fetching takes it off the queue) and answers
-an idle poll with ``ok=false, error_code=408``. It records what the bot sends and can be told to
-answer a chat's next sends, or the next polls, with errors.
+envelope, serves one update per getUpdates (no offset: fetching takes it off the queue), answers
+an idle poll with ``ok=false, error_code=408`` and fetches a sendPhoto's photo from its address. It
+records what the bot sends and can be told to answer a chat's next sends, or the next polls, with
+errors.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, web
 
 # How long a test waits for the bot to do something before it fails (a deadline, not a delay): longer
 # than the delivery worker's longest pause after the database was down (30 s), with room for a busy machine.
@@ -40,6 +41,7 @@ class Failure:
 class SentText:
     chat_id: str
     text: str
+    photo: bytes | None = None  # what sendPhoto's address served, when Zalo fetched it
 
 
 @dataclass
@@ -54,6 +56,8 @@ class FakeZaloBot:
     served: int = 0  # updates handed out by getUpdates
     idle_answers: int = 0  # getUpdates answered with 408
     url: str = ""
+    # Where the fake fetches a photo address from instead (the public https address, served locally).
+    fetch_instead: tuple[str, str] | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -153,6 +157,23 @@ class FakeZaloBot:
             return _error(Failure(200, 400, "text must be 1-2000 characters"))
         async with self._changed:
             self.sent.append(SentText(chat_id, text))
+            self._changed.notify_all()
+        return _ok({"message_id": f"{next(self._message_ids):020x}", "date": 1764000000000})
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        """Like Zalo: the photo is an address, fetched from there."""
+        chat_id, address = str(params["chat_id"]), str(params.get("photo") or "")
+        if self.fetch_instead is not None:
+            address = address.replace(*self.fetch_instead, 1)
+        try:
+            async with ClientSession() as http, http.get(address) as answer:
+                photo = await answer.read() if answer.status == 200 else None
+        except (ClientError, ValueError):
+            photo = None
+        if photo is None:
+            return _error(Failure(200, 400, "cannot fetch the photo"))
+        async with self._changed:
+            self.sent.append(SentText(chat_id, str(params.get("caption") or ""), photo))
             self._changed.notify_all()
         return _ok({"message_id": f"{next(self._message_ids):020x}", "date": 1764000000000})
 

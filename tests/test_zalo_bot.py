@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from bot.channels import zalo_bot
+from bot.channels import photo_links, zalo_bot
 from bot.channels.zalo_bot import (
     STALE_CHOICE,
     DatabaseMenuStore,
@@ -34,10 +34,14 @@ from bot.channels.zalo_bot import (
     place,
 )
 from bot.delivery import DeliveryWorker, Rejected, RetryLater, SendError, Transient, Unreachable
+from bot.i18n import Catalogs
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
+from handlers.notices import notice_body_maker
 from models.db import create_engine
+from models.notices import Audience, attach, create_draft, send_now
+from models.permissions import OPERATOR
 from models.tables import (
     ChannelIdentity,
     MeetingInvitation,
@@ -626,3 +630,48 @@ async def test_a_number_answers_the_ballot_it_was_printed_under_not_a_later_invi
                 await session.exec(select(MeetingInvitation).where(MeetingInvitation.member_id == member.id))
             ).one()
         assert invited.rsvp is not None
+
+
+async def test_a_notice_photo_arrives_as_a_photo_and_a_pdf_as_the_web_chat_link(
+    database_url: str, fake_zalo: FakeZaloBot, demo: Demo
+) -> None:
+    """The Bot API sends photos by address only and has no documents: the photo is fetched from a
+    signed address chibo serves, the PDF is named with the web chat's address."""
+    public = "https://chibo.example"
+    settings = zalo_settings(database_url, fake_zalo, zalo_bot_mode="polling", public_url=public)
+    app = create_app(settings, migrate=False)
+    son = "u-son-files"
+    async for server in serve_app(app):
+        fake_zalo.fetch_instead = (public, server.url)
+        runtime: Runtime = app.state.runtime
+        await fake_zalo.push(fake_zalo.message_update(son, demo.code("Mai Văn Sơn")))
+        await fake_zalo.wait_for(1, son)
+        member = await member_named(runtime, "Mai Văn Sơn")
+        photo, pdf = b"\xff\xd8\xff\xe0 anh buoi hop", b"%PDF-1.4 ke hoach"
+        for text, name, content in (("Ảnh buổi họp.", "buoi-hop.jpg", photo), ("Kế hoạch.", "ke-hoach.pdf", pdf)):
+            async with runtime.sessions() as session, session.begin():
+                notice = await create_draft(session, OPERATOR, text, Audience(None, members=(member.id or 0,)))
+                await attach(session, OPERATOR, notice, name, content)
+                await send_now(session, OPERATOR, notice, notice_body_maker(Catalogs("vi")))
+            runtime.on_outbox()
+        sent = (await fake_zalo.wait_for(4, son))[1:]
+        assert sent[0].photo == photo  # fetched by Zalo from chibo's signed address
+        assert "Ảnh buổi họp." in sent[1].text and sent[1].text.endswith("Trả lời 1.")
+        assert sent[2].photo is None and "Kế hoạch." in sent[2].text
+        assert f"ke-hoach.pdf không gửi được qua đây; xin đồng chí mở trong trang chat web: {public}" in sent[2].text
+        address = next(params["photo"] for name, params in fake_zalo.calls if name == "sendPhoto")
+        assert address.startswith(public + "/photos/")
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            token = address.removeprefix(public + "/photos/")
+            assert (await client.get("/photos/" + token)).content == photo
+            forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+            assert (await client.get("/photos/" + forged)).status_code == 404
+            assert (await client.get("/photos/bm90aWNlOjE6OTk5OTk5OTk5OQ.abc")).status_code == 404
+
+
+def test_a_photo_address_expires_and_names_only_what_it_signed() -> None:
+    now = utcnow()
+    token = photo_links.photo_token(b"k" * 32, "notice", 7, now)
+    assert photo_links.photo_of(b"k" * 32, token, now) == ("notice", 7)
+    assert photo_links.photo_of(b"k" * 32, token, now + photo_links.LIFETIME + timedelta(minutes=1)) is None
+    assert photo_links.photo_of(b"other key" * 4, token, now) is None

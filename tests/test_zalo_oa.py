@@ -5,27 +5,32 @@ unfollow, delivery errors, the messaging window, and the rotating OAuth tokens."
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import zalo_oa
+from bot.channels.base import NoTemplate, Pushed, WindowClosed
 from bot.channels.zalo_oa import (
+    OaEvent,
     OaTokens,
     TokenUnavailable,
+    ZaloOaChannel,
     ZaloOaClient,
     ZaloOaError,
     ZaloOaSender,
+    ZnsFallback,
     signature,
     signature_matches,
 )
@@ -34,13 +39,20 @@ from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
-from handlers.contract import Button, Inbound, Reply
+from handlers.contract import Button, Document, Inbound, Reply
 from handlers.notices import notice_body_maker
+from handlers.notices.actions import TrackNotice
 from models.db import create_engine, is_database_unavailable, session_factory
-from models.notices import Audience, create_draft, receipt_rows, send_now, tracking
+from models.notices import Audience, attach, create_draft, receipt_rows, send_now, tracking
+from models.outbox import TemplateKind, with_template
 from models.permissions import OPERATOR
 from models.tables import (
     ChannelIdentity,
+    Meeting,
+    MeetingFile,
+    Member,
+    Notice,
+    NoticeRecipient,
     OutboxMessage,
     OutboxStatus,
     Platform,
@@ -48,18 +60,22 @@ from models.tables import (
     ZaloOaToken,
     utcnow,
 )
+from tests.chat import say
 from tests.conftest import METRICS_HEADERS, Demo, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_oa import (
     APP_ID,
     APP_SECRET,
     FIRST_REFRESH_TOKEN,
     SECRET_KEY,
+    WAIT_LIMIT,
     Failure,
     FakeZaloOa,
     SentMessage,
+    Template,
 )
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import drain
+from tests.test_notices import HANOI, SECRETARY
 from tests.test_webhook import Outage
 from webhooks.app import create_app
 
@@ -90,6 +106,7 @@ def oa_settings(database_url: str, fake: FakeZaloOa, **overrides: object) -> Set
         zalo_oa_refresh_token=FIRST_REFRESH_TOKEN,
         zalo_oa_api_base=fake.url,
         zalo_oa_oauth_base=fake.url,
+        zalo_oa_zns_api_base=fake.url,
         **overrides,
     )
 
@@ -363,7 +380,7 @@ class Sending:
 @pytest.fixture
 async def sending(runtime: Runtime, fake_oa: FakeZaloOa) -> AsyncIterator[Sending]:
     clock = Clock()
-    client = ZaloOaClient(fake_oa.url, fake_oa.url)
+    client = ZaloOaClient(fake_oa.url, fake_oa.url, fake_oa.url)
     tokens = OaTokens(runtime.sessions, client, APP_ID, APP_SECRET, FIRST_REFRESH_TOKEN, clock=clock)
     sender = ZaloOaSender(client, tokens, runtime.catalogs)
     yield Sending(runtime, fake_oa, client, tokens, sender, clock)
@@ -387,8 +404,9 @@ async def test_send_errors_map_to_the_delivery_rules(sending: Sending) -> None:
         (Failure(429, None), RetryLater),
         (Failure(500, -1, "internal error"), Transient),
         (Failure(502, None), Transient),  # a proxy's HTML page
-        (Failure(200, -213, "User has not followed OA"), Unreachable),
-        (Failure(200, -230, "User has not interacted with the OA in the past 7 days"), Unreachable),
+        # The chat window: unreachable by chat, though a ZNS template message may still reach them.
+        (Failure(200, -213, "User has not followed OA"), WindowClosed),
+        (Failure(200, -230, "User has not interacted with the OA in the past 7 days"), WindowClosed),
         (Failure(200, -201, "Parameters are invalid"), Rejected),
         (Failure(404, None), Rejected),
     ]
@@ -569,7 +587,7 @@ async def test_a_crash_after_zalo_rotated_does_not_lock_the_commune_out(sending:
 async def test_a_database_outage_between_refresh_and_store_loses_nothing(
     database_url: str, fake_oa: FakeZaloOa
 ) -> None:
-    client = ZaloOaClient(fake_oa.url, fake_oa.url)
+    client = ZaloOaClient(fake_oa.url, fake_oa.url, fake_oa.url)
     try:
         async with breakable_database(database_url) as (_, engine, outage):
             sessions = session_factory(engine)
@@ -660,7 +678,223 @@ def test_settings_explain_what_the_zalo_oa_needs() -> None:
         ({"zalo_oa_app_id": APP_ID, "zalo_oa_secret_key": SECRET_KEY}, "needs CHIBO_ZALO_OA_APP_SECRET"),
         ({"zalo_oa_mode": "polling"}, "CHIBO_ZALO_OA_MODE"),
         ({"zalo_oa_rate": 0}, "CHIBO_ZALO_OA_RATE"),
+        ({"zalo_oa_zns_notice_template": "mẫu 1"}, "CHIBO_ZALO_OA_ZNS_NOTICE_TEMPLATE: is not a ZNS template id"),
     ]
     for overrides, message in cases:
         with pytest.raises(SettingsError, match=message):
             load_settings(_env_file=None, **overrides)
+
+
+# ---- documents and photos, receipts from Zalo, ZNS past the chat window
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Return once ``check()`` holds (a deadline, not a delay)."""
+    async with asyncio.timeout(WAIT_LIMIT):
+        while not await check():  # noqa: ASYNC110 (the database offers nothing to wait on)
+            await asyncio.sleep(0.05)
+
+
+async def send_notice(runtime: Runtime, member_id: int, text: str, file: tuple[str, bytes] | None = None) -> Notice:
+    async with runtime.sessions() as session, session.begin():
+        notice = await create_draft(session, OPERATOR, text, Audience(None, members=(member_id,)))
+        if file is not None:
+            await attach(session, OPERATOR, notice, *file)
+        await send_now(session, OPERATOR, notice, notice_body_maker(Catalogs("vi")))
+    runtime.on_outbox()
+    return notice
+
+
+async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in_tracking(
+    webhook: Webhook, demo: Demo
+) -> None:
+    fake, runtime, user = webhook.fake, webhook.runtime, "files"
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await webhook.say(user, demo.code("Mai Văn Sơn"), 2)  # the welcome, its menu over two messages
+    member = await member_named(runtime, "Mai Văn Sơn")
+    assert member.id is not None
+    pdf, photo = b"%PDF-1.4 ke hoach thang 12", b"\xff\xd8\xff\xe0 anh buoi hop"
+    large = b"\x89PNG" + b"0" * (2 * 1024 * 1024)  # over the OA's 1 MB for photos
+    plan = await send_notice(runtime, member.id, "Kế hoạch tháng 12.", ("Ke hoach thang 12.pdf", pdf))
+    picture = await send_notice(runtime, member.id, "Ảnh buổi họp.", ("buoi-hop.jpg", photo))
+    await send_notice(runtime, member.id, "Bản đồ thôn.", ("ban-do.png", large))
+    sent = (await fake.wait_for(7, user))[1:]
+
+    # Each file first, as Zalo's own attachment, then the notice with its button under it.
+    assert sent[1].upload is not None and sent[1].upload.kind == "file"
+    assert (sent[1].upload.filename, sent[1].upload.content) == ("Ke hoach thang 12.pdf", pdf)
+    assert sent[2].text.startswith("📢 Thông báo\n\nKế hoạch tháng 12.") and sent[2].titles() == ["✅ Đã đọc"]
+    assert sent[3].upload is not None and sent[3].upload.kind == "image" and sent[3].upload.content == photo
+    assert "Ảnh buổi họp." in sent[4].text
+    # Beyond Zalo's limits: the web chat's copy, named in the text, and nothing uploaded.
+    assert sent[5].upload is None and "Bản đồ thôn." in sent[5].text
+    assert "ban-do.png không gửi được qua đây; xin đồng chí mở trong trang chat web: http://" in sent[5].text
+    assert len(fake.uploads) == 2
+
+    async def ids_kept() -> bool:
+        async with runtime.sessions() as session:
+            rows = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.notice_id).is_not(None)))).all()
+        return len(rows) == 3 and all(r.platform_message_id for r in rows)
+
+    await eventually(ids_kept)
+    # Zalo reports the plan delivered, then both seen: the secretary sees it without anyone tapping.
+    assert (await webhook.post(fake.received_event(user, sent[2].message_id))).status_code == 200
+    assert (await webhook.post(fake.seen_by(user, [sent[2].message_id, sent[4].message_id]))).status_code == 200
+    assert (await webhook.post(fake.seen_by(user, [sent[2].message_id]))).status_code == 200  # again: no change
+    async with runtime.sessions() as session:
+        report = await tracking(session, plan)
+        recipient = (await session.exec(select(NoticeRecipient).where(NoticeRecipient.notice_id == plan.id))).one()
+    assert report.total.seen == 1 and report.seen_unread == ["Mai Văn Sơn"] and report.unread == ["Mai Văn Sơn"]
+    assert recipient.delivered_at is not None and recipient.seen_at is not None and recipient.read_at is None
+    track = (await say(runtime, SECRETARY, payload=TrackNotice(picture.id or 0).pack()))[0]
+    assert "Đã xem trên Zalo, chưa bấm Đã đọc: Mai Văn Sơn" in track.text
+    assert "ZNS" not in track.text  # no template messages: nothing said of them
+
+    # The member's own tap stays the stronger signal: read, no longer listed as only seen.
+    assert (await webhook.post(fake.text_event(user, sent[2].payload("Đã đọc")))).status_code == 200
+    await fake.wait_for(8, user)
+    async with runtime.sessions() as session:
+        report = await tracking(session, plan)
+    assert report.total.read == 1 and report.total.seen == 1 and report.seen_unread == []
+
+
+ZNS_NOTICE = "2001"
+
+
+async def test_past_the_window_a_notice_goes_by_zns_and_its_delivery_is_recorded(sending: Sending, demo: Demo) -> None:
+    runtime, fake, user = sending.runtime, sending.fake, "faraway"
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await runtime.process(Inbound(Platform.ZALO_OA, user, user, text=demo.code("Mai Văn Sơn")), None)
+    await drain(runtime, sending.worker())
+    member = await member_named(runtime, "Mai Văn Sơn")
+    assert member.id is not None
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.id) == member.id).values(phone="+84912345678"))
+    fake.templates[ZNS_NOTICE] = Template()
+    zns = ZnsFallback(sending.client, sending.tokens, runtime.sessions, {TemplateKind.NOTICE: ZNS_NOTICE}, HANOI)
+    worker = DeliveryWorker(
+        runtime.sessions,
+        {Platform.ZALO_OA: sending.sender},
+        runtime.metrics,
+        limiter=LocalRateLimiter({"zalo_oa": 1000.0}),
+        backoff=lambda attempts: 0.0,
+        fallbacks={Platform.ZALO_OA: zns},
+    )
+    fake.failures[user] = [Failure(200, -230, "User has not interacted with the OA in the past 7 days")]
+    notice = await send_notice(runtime, member.id, "Họp chi bộ tháng 12 lúc 19:00 thứ Sáu tại nhà văn hóa thôn.")
+    await drain(runtime, worker)
+
+    assert len(fake.template_sends) == 1
+    zns_sent = fake.template_sends[0]
+    async with runtime.sessions() as session:
+        row = (await session.exec(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))).one()
+        identity = (await session.exec(select(ChannelIdentity).where(ChannelIdentity.chat_id == user))).one()
+    assert (zns_sent.phone, zns_sent.template_id, zns_sent.tracking_id) == (
+        "84912345678",
+        ZNS_NOTICE,
+        f"chibo-{row.id}",
+    )
+    assert zns_sent.data["member_name"] == "Mai Văn Sơn"
+    assert zns_sent.data["title"] == "Họp chi bộ tháng 12 lúc 19:00 "[:30]  # cut to the template's 30
+    assert row.status is OutboxStatus.SENT and row.template_sent_at is not None
+    assert row.platform_message_id == zns_sent.msg_id
+    assert identity.unreachable_at is None  # reached, by phone number
+    assert [name for name, params in fake.calls if name == "template_info"] == ["template_info"]
+
+    # Zalo's delivery event names the tracking id: recorded on the notice's receipts.
+    channel = ZaloOaChannel(runtime, sending.tokens, sending.client)
+    await channel.handle_event(OaEvent.model_validate(fake.received_event(user, tracking_id=zns_sent.tracking_id)))
+    async with runtime.sessions() as session:
+        recipient = (await session.exec(select(NoticeRecipient).where(NoticeRecipient.notice_id == notice.id))).one()
+        report = await tracking(session, notice)
+    assert recipient.delivered_at is not None and recipient.seen_at is None
+    assert report.by_template == 1 and report.unreachable == []
+    # What it costs, where the secretary tracks the notice.
+    track = (await say(runtime, SECRETARY, payload=TrackNotice(notice.id or 0).pack()))[0]
+    assert "Gửi bằng tin mẫu Zalo (ZNS, có phí): 1 tin cho thông báo này, 1 tin trong tháng này." in track.text
+
+    # A template whose parameters are not chibo's is not used: the member stays unreachable there.
+    fake.templates[ZNS_NOTICE] = Template(params=("customer_name", "order_code"))
+    other = ZnsFallback(sending.client, sending.tokens, runtime.sessions, {TemplateKind.NOTICE: ZNS_NOTICE}, HANOI)
+    fake.failures[user] = [Failure(200, -230, "User has not interacted with the OA in the past 7 days")]
+    await send_notice(runtime, member.id, "Thông báo thứ hai.")
+    worker = DeliveryWorker(
+        runtime.sessions,
+        {Platform.ZALO_OA: sending.sender},
+        runtime.metrics,
+        limiter=LocalRateLimiter({"zalo_oa": 1000.0}),
+        fallbacks={Platform.ZALO_OA: other},
+    )
+    await drain(runtime, worker)
+    assert len(fake.template_sends) == 1
+    async with runtime.sessions() as session:
+        last = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id).desc()))).first()
+    assert last is not None and last.status is OutboxStatus.FAILED and "-230" in (last.last_error or "")
+
+
+async def test_a_meeting_document_goes_as_a_file_and_an_invitation_past_the_window_by_its_template(
+    sending: Sending, demo: Demo
+) -> None:
+    runtime, fake = sending.runtime, sending.fake
+    member = await member_named(runtime, "Mai Văn Sơn")
+    starts = datetime(2026, 12, 18, 12, 30, tzinfo=UTC)
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Member).where(col(Member.id) == member.id).values(phone="+84987654321"))
+        meeting = Meeting(title="Sinh hoạt chi bộ tháng 12", starts_at=starts, audience={}, branch_id=member.branch_id)
+        session.add(meeting)
+        await session.flush()
+        shared = MeetingFile(meeting_id=meeting.id or 0, filename="Du thao nghi quyet.docx", content=b"PK word")
+        session.add(shared)
+        await session.flush()
+    sender = ZaloOaSender(sending.client, sending.tokens, runtime.catalogs, files=runtime.load_file)
+    document = Document(shared.id or 0, shared.filename, source="meeting")
+    await sender.send("m1", Reply("📎 Du thao nghi quyet.docx — Sinh hoạt chi bộ tháng 12", document=document))
+    assert fake.sent[0].upload is not None and fake.sent[0].upload.content == b"PK word"
+    assert fake.sent[1].text.startswith("📎 Du thao")
+    # A generated file Zalo cannot take (the receipts as CSV) is not in the web chat: no address for it.
+    csv_file = Document(0, "thong-bao-1.csv", inline=base64.b64encode(b"a,b").decode())
+    await sender.send("m1", Reply("Biên nhận của thông báo, 1 dòng:", document=csv_file))
+    assert fake.sent[2].text == "Biên nhận của thông báo, 1 dòng:" and len(fake.uploads) == 1
+
+    invitation = with_template(Reply("✉️ Giấy mời họp").to_dict(), TemplateKind.MEETING_INVITATION, meeting.id)
+    fake.templates["3001"] = Template(max_length=60)
+    zns = ZnsFallback(
+        sending.client, sending.tokens, runtime.sessions, {TemplateKind.MEETING_INVITATION: "3001"}, HANOI
+    )
+    await zns.send(Pushed(41, member.id or 0, None, invitation))
+    sent = fake.template_sends[0]
+    assert (sent.phone, sent.tracking_id) == ("84987654321", "chibo-41")
+    assert sent.data == {"member_name": "Mai Văn Sơn", "title": "Sinh hoạt chi bộ tháng 12", "time": "19:30 18/12/2026"}
+    # No template for reminders, and nothing for a message of no kind: the window's refusal stands.
+    reminder = with_template(Reply("⏰").to_dict(), TemplateKind.MEETING_REMINDER, meeting.id)
+    for body in (reminder, Reply("Kết quả biểu quyết").to_dict()):
+        with pytest.raises(NoTemplate):
+            await zns.send(Pushed(42, member.id or 0, None, body))
+    # A template id Zalo does not know is not used either.
+    unknown = ZnsFallback(
+        sending.client, sending.tokens, runtime.sessions, {TemplateKind.MEETING_REMINDER: "9999"}, HANOI
+    )
+    with pytest.raises(NoTemplate, match="Zalo does not describe it"):
+        await unknown.send(Pushed(43, member.id or 0, None, reminder))
+    assert len(fake.template_sends) == 1
+
+
+async def test_the_app_sends_by_zns_once_a_notice_template_is_set(
+    database_url: str, fake_oa: FakeZaloOa, demo: Demo
+) -> None:
+    fake, user = fake_oa, "by-phone"
+    fake.templates[ZNS_NOTICE] = Template()
+    app = create_app(oa_settings(database_url, fake, zalo_oa_zns_notice_template=ZNS_NOTICE), migrate=False)
+    async for server in serve_app(app):
+        runtime: Runtime = app.state.runtime
+        await app.state.connections["zalo_oa"].tokens.access_token()
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+            body, headers = fake.signed(fake.text_event(user, demo.code("Mai Văn Sơn")))
+            assert (await client.post(zalo_oa.WEBHOOK_PATH, content=body, headers=headers)).status_code == 200
+            await fake.wait_for(2, user)
+        member = await member_named(runtime, "Mai Văn Sơn")
+        async with runtime.sessions() as session, session.begin():
+            await session.exec(update(Member).where(col(Member.id) == member.id).values(phone="0912345678"))
+        fake.failures[user] = [Failure(200, -213, "User has not followed OA")]
+        await send_notice(runtime, member.id or 0, "Thu đảng phí tháng 12.")
+        await fake.wait_until(lambda: len(fake.template_sends) == 1)
+    assert fake.template_sends[0].phone == "84912345678"
+    assert fake.template_sends[0].data["title"] == "Thu đảng phí tháng 12."

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels import web, web_push
+from bot.channels import photo_links, web, web_push
 from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
 from bot.channels.registry import CHANNELS
 from bot.delivery import ChannelWatch, DeliveryWorker, Sender
@@ -40,7 +40,7 @@ from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.contract import Attachment, Inbound
+from handlers.contract import Attachment, Document, Inbound
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
@@ -49,7 +49,7 @@ from models.audit import AuditAction
 from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
-from models.notices import may_read_notice_file, web_member
+from models.notices import PHOTO_SUFFIXES, may_read_notice_file, web_member
 from models.push_subscriptions import subscribe, subscription_of, unsubscribe
 from models.roster_files import MAX_BYTES
 from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, utcnow
@@ -129,6 +129,12 @@ def create_app(
             limiter=limiter,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             watch=ChannelWatch(runtime.sessions, runtime.catalogs),
+            # A channel's template messages (the Zalo OA's ZNS), for members its chat window refuses.
+            fallbacks={
+                Platform(key): fallback
+                for key, c in connections.items()
+                if (fallback := getattr(c, "fallback", None)) is not None
+            },
         )
         runtime.on_outbox = worker.wake
         meeting_jobs = MeetingJobs(
@@ -406,6 +412,17 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             if file is None or member is None or not await may_read_notice_file(session, member, file):
                 raise HTTPException(404, "no such file")
             return _download(file.filename, file.content)
+
+    @app.get(photo_links.PATH + "{token}", response_model=None)
+    async def shared_photo(token: Annotated[str, PathParameter(max_length=200)]) -> Response:
+        """A notice's or meeting's photo by a signed, expiring address (the Zalo bot's sendPhoto
+        takes photos only by address); anything else, or a wrong or old token, is not found."""
+        found = photo_links.photo_of(runtime.settings.ballot_secret(), token, utcnow())
+        stored = None if found is None else await runtime.load_file(Document(found[1], "", True, source=found[0]))
+        if stored is None or not stored[0].lower().endswith(PHOTO_SUFFIXES):
+            raise HTTPException(404, "no such photo")
+        media_type = mimetypes.guess_type(stored[0])[0] or "application/octet-stream"
+        return Response(stored[1], media_type=media_type)
 
     @app.get("/api/webchat/meeting-files/{file_id}", response_model=None)
     async def chat_meeting_file(file_id: FileId, web_session: WebSessionDep) -> Response:

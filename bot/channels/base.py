@@ -59,6 +59,11 @@ class Unreachable(SendError):
     """The member blocked the bot or left: never retry, mark them unreachable."""
 
 
+class WindowClosed(Unreachable):
+    """The platform delivers chat messages only to members who wrote lately, and this one has not:
+    a template message (the channel's ``fallback``) may still reach them."""
+
+
 class Rejected(SendError):
     """The platform refused this message for good (HTTP 400): retrying cannot help."""
 
@@ -68,9 +73,32 @@ class Transient(SendError):
 
 
 class Sender(Protocol):
-    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> str | None:
         """Send ``reply`` to ``chat_id``, or raise a SendError. ``locale`` is the recipient's
-        language (None: the default), for the words an adapter adds itself ("Reply 1 or 2")."""
+        language (None: the default), for the words an adapter adds itself ("Reply 1 or 2").
+        Returns the platform's id of the (last) message sent where its receipts name it, else None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """An outbox row chibo pushed to a member, as a template fallback sees it."""
+
+    outbox_id: int
+    member_id: int
+    notice_id: int | None
+    body: dict[str, Any]
+
+
+class NoTemplate(SendError):
+    """No template message applies (none set up for this kind of message, no phone number): the
+    chat message's own failure stands."""
+
+
+class TemplateFallback(Protocol):
+    async def send(self, pushed: Pushed) -> str:
+        """Send ``pushed`` as a template message; the platform's id of it. Raises NoTemplate when
+        none applies, another SendError when the send failed."""
         ...
 
 

@@ -1,6 +1,9 @@
-"""Fitting text into a platform's message limit without cutting a paragraph when it can be helped."""
+"""Text the channels share: fitting it into a message limit without cutting a paragraph when it can be
+helped, and the line that stands for a file a platform cannot carry."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -15,3 +18,13 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
+
+
+def web_chat_address(public_url: object | None, host: str, port: int) -> str:
+    """Where members open the web chat: the public address, else the server's own."""
+    return str(public_url).rstrip("/") if public_url else f"http://{host}:{port}"
+
+
+def document_elsewhere(gettext: Callable[[str], str], name: str, web_chat: str) -> str:
+    """The line that stands for a document the platform cannot carry: its copy is in the web chat."""
+    return "📎 " + gettext("{name} cannot be sent here; open it in the web chat: {url}").format(name=name, url=web_chat)

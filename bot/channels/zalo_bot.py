@@ -15,8 +15,8 @@ import json
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -31,13 +31,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels import photo_links
 from bot.channels.base import Polling, Refused, Rejected, RetryLater, SendError, Transient, Unavailable, Unreachable
 from bot.channels.specs.zalo_bot import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.channels.specs.zalo_bot import OFFICIAL_API_BASE as OFFICIAL_API_BASE
 from bot.channels.specs.zalo_bot import WEBHOOK_PATH as WEBHOOK_PATH
 from bot.channels.specs.zalo_bot import ZaloBotMode
-from bot.channels.text import split_text
-from handlers.contract import Button, Catalogs, Inbound, Reply, Translator
+from bot.channels.text import document_elsewhere, split_text, web_chat_address
+from handlers.contract import Button, Catalogs, Document, Inbound, Reply, Translator
 from models.db import is_database_unavailable
 from models.roster import fold
 from models.tables import Platform, ZaloBotMenu, utcnow
@@ -71,6 +72,11 @@ RATE_LIMITED = frozenset({429})  # no Bot-Platform-specific rate code found yet:
 INVALID_TOKEN = frozenset({401})
 UNREACHABLE = frozenset({403})  # the member blocked the bot, or has never written to it
 RATE_LIMIT_PAUSE_SECONDS = 1.0  # when a rate-limited answer does not say how long to wait
+# sendPhoto {chat_id, photo, caption ≤ 2000}: the photo is an address Zalo fetches, not an upload;
+# no method sends a document (a copy of the Bot API docs lists sendMessage, sendPhoto, sendSticker,
+# sendChatAction only: unconfirmed). Its size and type limits are not known; chibo offers JPG and
+# PNG only, as the OA takes them.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 # ---- Ours.
 PLATFORM = Platform.ZALO_BOT.value
@@ -172,6 +178,9 @@ class ZaloBotClient:
 
     async def send_message(self, chat_id: str, text: str) -> None:
         await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def send_photo(self, chat_id: str, url: str) -> None:
+        await self.call("sendPhoto", {"chat_id": chat_id, "photo": url})
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -486,13 +495,36 @@ def delivery_error(error: ZaloBotError) -> SendError:
     return Rejected(str(error))
 
 
-class ZaloBotSender:
-    """Sends replies through the Bot API, remembering each numbered menu before it is shown."""
+# The address Zalo can fetch a photo from.
+PhotoAddress = Callable[[Document], str]
+# A stored file by its Document: (file name, bytes), or None when it is gone.
+FileLoader = Callable[[Document], Awaitable[tuple[str, bytes] | None]]
+STORED_RECHECK = timedelta(hours=1)  # how long a file is known to be there (or gone)
 
-    def __init__(self, client: ZaloBotClient, menus: MenuStore, catalogs: Catalogs) -> None:
+
+class ZaloBotSender:
+    """Sends replies through the Bot API, remembering each numbered menu before it is shown; a
+    reply's photo goes first, by a signed address, and a document as a line pointing to the web chat."""
+
+    def __init__(
+        self,
+        client: ZaloBotClient,
+        menus: MenuStore,
+        catalogs: Catalogs,
+        *,
+        files: FileLoader | None = None,
+        photo_address: PhotoAddress | None = None,
+        web_chat: str = "",
+    ) -> None:
         self._client = client
         self._menus = menus
         self._catalogs = catalogs
+        self._files = files
+        self._photo_address = photo_address
+        self._web_chat = web_chat
+        # (source, file id) -> its stored name, or None when it is gone, and when that was looked at:
+        # a notice to hundreds of members reads its file once.
+        self._stored: dict[tuple[str, int], tuple[str | None, datetime]] = {}
 
     async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
         choices = offered(reply)
@@ -506,6 +538,8 @@ class ZaloBotSender:
                 first = menus[-1].first if choices else 1
             if choices:
                 hint = menu_hint(self._catalogs.translator(locale), len(choices), first)
+            document = reply.document
+            stored_name = await self._stored_name(document) if document is not None else None
         except MenuStoreUnavailable as error:
             raise Transient(str(error)) from error
         except Exception as error:
@@ -513,10 +547,37 @@ class ZaloBotSender:
                 raise
             raise Transient(f"database unavailable: {type(error).__name__}") from error
         try:
+            if document is not None and stored_name is not None:
+                address = self._address(document, stored_name)
+                if address is not None:
+                    await self._client.send_photo(chat_id, address)
+                else:
+                    gettext = self._catalogs.translator(locale).gettext
+                    reply = replace(
+                        reply, text=f"{reply.text}\n\n{document_elsewhere(gettext, stored_name, self._web_chat)}"
+                    )
             for text in render(reply, choices or [], hint, first):
                 await self._client.send_message(chat_id, text)
         except ZaloBotError as error:
             raise delivery_error(error) from error
+
+    async def _stored_name(self, document: Document) -> str | None:
+        """The stored file's name; None for a generated file (nothing in the web chat to point to) or
+        one that is gone (a meeting's link, a deleted file)."""
+        if document.inline is not None or self._files is None:
+            return None
+        key, now = (document.source, document.file_id), utcnow()
+        known = self._stored.get(key)
+        if known is None or now - known[1] > STORED_RECHECK:
+            stored = await self._files(document)
+            known = self._stored[key] = (None if stored is None else stored[0], now)
+        return known[0]
+
+    def _address(self, document: Document, name: str) -> str | None:
+        """Where Zalo can fetch this photo; None for a document, or without a public address."""
+        if self._photo_address is None or not document.is_photo or not name.lower().endswith(PHOTO_SUFFIXES):
+            return None
+        return self._photo_address(document)
 
 
 def backoff_seconds(failures: int) -> float:
@@ -530,6 +591,21 @@ def connect(runtime: Runtime, redis: Redis | None) -> ZaloBotChannel:
     assert settings.zalo_bot_token is not None
     client = ZaloBotClient(settings.zalo_bot_token, str(settings.zalo_bot_api_base))
     return ZaloBotChannel(runtime, client, menu_store(redis, runtime.sessions))
+
+
+def photo_address(runtime: Runtime) -> PhotoAddress | None:
+    """Signed addresses under the public https address, which Zalo's servers can fetch; None without one."""
+    settings = runtime.settings
+    public_url = settings.public_url
+    if public_url is None or public_url.scheme != "https":
+        return None
+    base = str(public_url).rstrip("/") + photo_links.PATH
+    secret = settings.ballot_secret()
+
+    def address(document: Document) -> str:
+        return base + photo_links.photo_token(secret, document.source, document.file_id, utcnow())
+
+    return address
 
 
 class ZaloBotChannel:
@@ -549,7 +625,15 @@ class ZaloBotChannel:
         self.menus = menus
         self.poll_timeout = poll_timeout
         self._backoff = backoff
-        self.sender = ZaloBotSender(client, menus, runtime.catalogs)
+        settings = runtime.settings
+        self.sender = ZaloBotSender(
+            client,
+            menus,
+            runtime.catalogs,
+            files=runtime.load_file,
+            photo_address=photo_address(runtime),
+            web_chat=web_chat_address(settings.public_url, settings.host, settings.port),
+        )
         self.webhook = self if runtime.settings.zalo_bot_mode is ZaloBotMode.WEBHOOK else None
 
     async def start(self, scheduler: AsyncIOScheduler) -> Polling | None:

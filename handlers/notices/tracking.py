@@ -19,6 +19,7 @@ from models.notice_queries import recent_notices
 from models.notices import RECEIPT_HEADER, BranchTally, NoticeError, NoticeProblem, nudge, receipt_rows, tracking
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import Member, NoticeStatus, Platform
+from models.template_messages import templates_this_month
 
 
 @router.on(SentNotices)
@@ -76,6 +77,16 @@ async def track(ctx: Context, actor: Member, action: TrackNotice) -> list[Reply]
         lines += ["", _("Not on chibo, please phone them:") + " " + names_text(ctx.translator, report.unlinked)]
     if report.unread:
         lines += ["", _("Not read yet:") + " " + names_text(ctx.translator, report.unread)]
+    if report.seen_unread:
+        lines += ["", _("Seen on Zalo, not yet marked read:") + " " + names_text(ctx.translator, report.seen_unread)]
+    month = await templates_this_month(ctx.session, ctx.timezone)
+    if report.by_template or month:
+        lines += [
+            "",
+            _(
+                "Sent as Zalo template messages (ZNS, paid): {notice} for this notice, {month} this month in all."
+            ).format(notice=report.by_template, month=month),
+        ]
     buttons: list[tuple[Button, ...]] = [
         (
             Button("🔄 " + _("Refresh"), TrackNotice(action.notice_id).pack()),

@@ -23,6 +23,7 @@ from models.meetings.attendance import summary
 from models.meetings.lifecycle import _invite, _meeting_jobs, _quorum_of
 from models.meetings.people import _queue, invitations, invitees, secretaries
 from models.meetings.rules import SUMMARY_USEFUL_FOR, MeetingMessages, next_occurrence
+from models.outbox import TemplateKind, with_template
 from models.tables import (
     JobState,
     Meeting,
@@ -181,9 +182,10 @@ async def _send_reminders(
         elif not identities.get(member.id or 0):
             _skip(session, job, "no Telegram or Zalo", run)
         else:
-            run.messages += _queue(
-                session, member, identities[member.id or 0], messages.reminder(member, meeting, job.minutes_before)
+            reminder = with_template(
+                messages.reminder(member, meeting, job.minutes_before), TemplateKind.MEETING_REMINDER, meeting.id
             )
+            run.messages += _queue(session, member, identities[member.id or 0], reminder)
             _done(job, now, run)
 
 
@@ -291,7 +293,10 @@ async def invite_latecomers(session: AsyncSession, messages: MeetingMessages, no
                 col(MeetingInvitation.notified_at).is_(None),
                 notified_at=now,
             ):
-                _queue(session, member, reach, messages.invitation(member, meeting))
+                invitation = with_template(
+                    messages.invitation(member, meeting), TemplateKind.MEETING_INVITATION, meeting.id
+                )
+                _queue(session, member, reach, invitation)
                 reached += 1
     await session.flush()
     return reached

@@ -29,6 +29,7 @@ from models.meetings.rules import (
     reminder_times,
 )
 from models.membership import NotPermitted
+from models.outbox import TemplateKind, with_template
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
     Branch,
@@ -164,7 +165,8 @@ async def _invite(
         if not inserted:  # another process invited them first
             continue
         invited += 1
-        _queue(session, member, reach, messages.invitation(member, meeting))
+        invitation = with_template(messages.invitation(member, meeting), TemplateKind.MEETING_INVITATION, meeting.id)
+        _queue(session, member, reach, invitation)
         session.add_all(_jobs_for_member(meeting, member.id or 0, now))
     await session.flush()
     return invited

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
 OFFICIAL_API_BASE = "https://openapi.zalo.me"
 OFFICIAL_OAUTH_BASE = "https://oauth.zaloapp.com"
+OFFICIAL_ZNS_API_BASE = "https://business.openapi.zalo.me"  # ZNS template messages
 MESSAGE_LIMIT = 2000  # message.text
 MAX_BUTTONS = 5  # buttons in one template attachment (unconfirmed); more go in further messages
 # Set in Zalo's developer console, not by chibo.
 WEBHOOK_PATH = "/webhooks/zalo-oa"
 _APP_ID = re.compile(r"^\d{1,64}$")
+_TEMPLATE_ID = re.compile(r"^\d{1,20}$")
 
 
 class ZaloOaMode(StrEnum):
@@ -44,12 +46,32 @@ class ZaloOaSettings(PublicAddress):
     # None means "on when an app id is set, else off".
     zalo_oa_mode: ZaloOaMode | None = None
     zalo_oa_rate: Annotated[float, Field(gt=0)] = 10.0
+    # ZNS template ids (approved in the ZNS account of the OA), one per kind of pushed message: a
+    # member outside the OA's chat window gets that kind by ZNS instead. Unset: no ZNS for it.
+    zalo_oa_zns_notice_template: str | None = None
+    zalo_oa_zns_invitation_template: str | None = None
+    zalo_oa_zns_reminder_template: str | None = None
+    zalo_oa_zns_vote_template: str | None = None
+    zalo_oa_zns_api_base: AnyHttpUrl = AnyHttpUrl(OFFICIAL_ZNS_API_BASE)
 
     @field_validator("zalo_oa_app_id")
     @classmethod
     def _zalo_oa_app_id_shape(cls, value: str | None) -> str | None:
         if value and not _APP_ID.match(value):
             raise ValueError("is not a Zalo app id (digits, from developers.zalo.me)")
+        return value or None
+
+    @field_validator(
+        "zalo_oa_zns_notice_template",
+        "zalo_oa_zns_invitation_template",
+        "zalo_oa_zns_reminder_template",
+        "zalo_oa_zns_vote_template",
+    )
+    @classmethod
+    def _zns_template_shape(cls, value: str | None) -> str | None:
+        value = value.strip() if value else None
+        if value and not _TEMPLATE_ID.match(value):
+            raise ValueError("is not a ZNS template id (digits, from the ZNS account)")
         return value or None
 
     @field_validator("zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token")

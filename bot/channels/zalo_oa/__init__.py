@@ -8,11 +8,12 @@ keeps both in the database. This package only translates; what to answer is deci
 
 The package: ``facts`` (what we know of Zalo's APIs), ``client`` (the HTTP calls), ``signatures``
 (webhook authenticity), ``events`` (webhook events and the member's events in them), ``tokens``
-(the token store), ``rendering`` (replies as messages) and ``channel`` (the sender and the
+(the token store), ``rendering`` (replies as messages), ``outcomes`` (failed calls as delivery
+rules), ``zns`` (template messages past the chat window) and ``channel`` (the sender and the
 Connection the registry opens).
 """
 
-from bot.channels.zalo_oa.channel import ZaloOaChannel, ZaloOaSender, connect, delivery_error
+from bot.channels.zalo_oa.channel import ZaloOaChannel, ZaloOaSender, connect
 from bot.channels.zalo_oa.client import Grant, ZaloOaClient, ZaloOaError
 from bot.channels.zalo_oa.events import (
     OaEvent,
@@ -39,9 +40,11 @@ from bot.channels.zalo_oa.facts import (
     UNFOLLOW_EVENT,
     WEBHOOK_PATH,
 )
+from bot.channels.zalo_oa.outcomes import delivery_error
 from bot.channels.zalo_oa.rendering import choices, render
 from bot.channels.zalo_oa.signatures import event_timestamp, signature, signature_matches
 from bot.channels.zalo_oa.tokens import OaTokens, TokenUnavailable
+from bot.channels.zalo_oa.zns import ZnsFallback
 
 __all__ = [
     "BUTTON_PREFIX",
@@ -69,6 +72,7 @@ __all__ = [
     "ZaloOaClient",
     "ZaloOaError",
     "ZaloOaSender",
+    "ZnsFallback",
     "choices",
     "connect",
     "delivery_error",

@@ -1,4 +1,5 @@
-"""The HTTP client for the two calls chibo makes to Zalo: send a message, refresh the tokens."""
+"""The HTTP client for the calls chibo makes to Zalo: send a message, upload a file, refresh the
+tokens, and ZNS's template info and template send."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from bot.channels.zalo_oa.facts import (
     HTTP_TIMEOUT_SECONDS,
     OFFICIAL_API_BASE,
     OFFICIAL_OAUTH_BASE,
+    OFFICIAL_ZNS_API_BASE,
     REFRESH_PATH,
     SEND_PATH,
+    UPLOAD_TIMEOUT_SECONDS,
+    ZNS_SEND_PATH,
+    ZNS_TEMPLATE_INFO_PATH,
 )
 
 
@@ -47,27 +52,53 @@ class Grant:
 
 
 class ZaloOaClient:
-    """A small typed client for the two calls chibo makes: send a message, refresh the tokens."""
+    """A small typed client for the calls chibo makes to the OA API, Zalo OAuth and ZNS."""
 
     def __init__(
         self,
         api_base: str = OFFICIAL_API_BASE,
         oauth_base: str = OFFICIAL_OAUTH_BASE,
+        zns_base: str = OFFICIAL_ZNS_API_BASE,
         *,
         timeout: float = HTTP_TIMEOUT_SECONDS,
     ) -> None:
         self._api = httpx.AsyncClient(base_url=api_base.rstrip("/") + "/", timeout=timeout)
         self._oauth = httpx.AsyncClient(base_url=oauth_base.rstrip("/") + "/", timeout=timeout)
+        self._zns = httpx.AsyncClient(base_url=zns_base.rstrip("/") + "/", timeout=timeout)
 
     async def send_message(self, access_token: str, body: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of a successful send, or ZaloOaError."""
         answer = await self._post(self._api, "send", SEND_PATH, json=body, headers={ACCESS_TOKEN_HEADER: access_token})
-        error = answer.get("error")
-        if error != 0:
-            code = error if type(error) is int else None
-            raise ZaloOaError("send", code, str(answer.get("message") or ""))
-        data = answer.get("data")
-        return data if isinstance(data, dict) else {}
+        return _data("send", answer)
+
+    async def upload(self, access_token: str, path: str, filename: str, content: bytes) -> dict[str, Any]:
+        """The ``data`` of a successful upload (a file's token, a photo's attachment id), or ZaloOaError."""
+        answer = await self._post(
+            self._api,
+            "upload",
+            path,
+            files={"file": (filename, content)},
+            headers={ACCESS_TOKEN_HEADER: access_token},
+            timeout=UPLOAD_TIMEOUT_SECONDS,
+        )
+        return _data("upload", answer)
+
+    async def template_info(self, access_token: str, template_id: str) -> dict[str, Any]:
+        """What Zalo says of a ZNS template (its status, its parameters), or ZaloOaError."""
+        try:
+            response = await self._zns.get(
+                ZNS_TEMPLATE_INFO_PATH, params={"template_id": template_id}, headers={ACCESS_TOKEN_HEADER: access_token}
+            )
+        except httpx.HTTPError as error:
+            raise ZaloOaError("template_info", None, f"{type(error).__name__}: {error}") from None
+        return _data("template_info", _envelope("template_info", response))
+
+    async def send_template(self, access_token: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of a successful ZNS send, or ZaloOaError."""
+        answer = await self._post(
+            self._zns, "zns", ZNS_SEND_PATH, json=body, headers={ACCESS_TOKEN_HEADER: access_token}
+        )
+        return _data("zns", answer)
 
     async def refresh(self, app_id: str, app_secret: str, refresh_token: str) -> Grant:
         """New tokens for ``refresh_token``, or ZaloOaError."""
@@ -96,14 +127,30 @@ class ZaloOaClient:
         except httpx.HTTPError as error:
             # The request (with its token header) stays out of the chain.
             raise ZaloOaError(call, None, f"{type(error).__name__}: {error}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 500 or response.status_code == 429 or not isinstance(body, dict):
-            raise ZaloOaError(call, response.status_code, "unexpected answer", http_status=response.status_code)
-        return body
+        return _envelope(call, response)
 
     async def aclose(self) -> None:
         await self._api.aclose()
         await self._oauth.aclose()
+        await self._zns.aclose()
+
+
+def _envelope(call: str, response: httpx.Response) -> dict[str, Any]:
+    """Zalo's answer, or ZaloOaError when it is not one (a 5xx, a 429, a proxy's page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 500 or response.status_code == 429 or not isinstance(body, dict):
+        raise ZaloOaError(call, response.status_code, "unexpected answer", http_status=response.status_code)
+    return body
+
+
+def _data(call: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of an ``{error: 0, data}`` answer, or ZaloOaError with Zalo's code."""
+    error = answer.get("error")
+    if error != 0:
+        code = error if type(error) is int else None
+        raise ZaloOaError(call, code, str(answer.get("message") or ""))
+    data = answer.get("data")
+    return data if isinstance(data, dict) else {}

@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from bot.channels.zalo_oa.facts import BUTTON_PREFIX, FOLLOW_EVENT, MESSAGE_EVENTS, TEXT_EVENT, UNFOLLOW_EVENT
+from bot.channels.zalo_oa.facts import (
+    BUTTON_PREFIX,
+    FOLLOW_EVENT,
+    MESSAGE_EVENTS,
+    RECEIPT_EVENTS,
+    SEEN_EVENT,
+    TEXT_EVENT,
+    TRACKING_PREFIX,
+    UNFOLLOW_EVENT,
+)
 from handlers.contract import Inbound
 from models.tables import Platform
 
@@ -21,25 +30,44 @@ class OaMessage(BaseModel):
     text: str | None = None
 
 
+class OaReceipt(BaseModel):
+    """A delivered receipt's message (msg_id, and a ZNS send's tracking_id) or a seen one's (msg_ids)."""
+
+    msg_id: str | None = Field(default=None, min_length=1, max_length=128)
+    msg_ids: list[str] = Field(default_factory=list, max_length=1000)
+    tracking_id: str | None = Field(default=None, max_length=128)
+
+    @field_validator("msg_ids")
+    @classmethod
+    def _bounded_ids(cls, value: list[str]) -> list[str]:
+        if any(not 1 <= len(item) <= 128 for item in value):
+            raise ValueError("a msg_id of 1-128 characters")
+        return value
+
+
 class OaEvent(BaseModel):
     event_name: str = Field(min_length=1, max_length=100)
     timestamp: str = Field(pattern=r"^\d{1,20}$")
     sender: OaUser | None = None
     message: OaMessage | None = None
     follower: OaUser | None = None
+    receipt: OaReceipt | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _only_what_is_read(cls, data: Any) -> Any:
-        # Other events shape these parts differently (a seen receipt's message holds msg_ids): only
-        # the events chibo handles are held to the shape it reads.
+        # Events shape these parts differently (a seen receipt's message holds msg_ids): only the
+        # events chibo handles are held to the shape it reads, each in its own field.
         if not isinstance(data, dict):
             return data
         name = data.get("event_name")
         dropped = (() if name in MESSAGE_EVENTS else ("sender", "message")) + (
             () if name in (FOLLOW_EVENT, UNFOLLOW_EVENT) else ("follower",)
         )
-        return {key: value for key, value in data.items() if key not in dropped}
+        kept = {key: value for key, value in data.items() if key not in dropped and key != "receipt"}
+        if name in RECEIPT_EVENTS:
+            kept["receipt"] = data.get("message")
+        return kept
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -76,6 +104,19 @@ def inbound_from_follow(event: OaEvent) -> Inbound:
     assert event.follower is not None
     user = event.follower.id
     return Inbound(platform=Platform.ZALO_OA, user_id=user, chat_id=user, text="/start", can_share_contact=False)
+
+
+def receipts(event: OaEvent) -> tuple[list[str], list[str], list[int]]:
+    """What a receipt event reports: message ids delivered, message ids seen, and the outbox rows
+    whose ZNS template message was delivered (by the tracking id chibo gave it)."""
+    receipt = event.receipt
+    if receipt is None:
+        return [], [], []
+    if event.event_name == SEEN_EVENT:
+        return [], receipt.msg_ids or ([receipt.msg_id] if receipt.msg_id else []), []
+    tracked = (receipt.tracking_id or "").removeprefix(TRACKING_PREFIX)
+    rows = [int(tracked)] if receipt.tracking_id != tracked and tracked.isascii() and tracked.isdigit() else []
+    return [receipt.msg_id] if receipt.msg_id else [], [], rows
 
 
 def update_key(event: OaEvent) -> str:

@@ -8,6 +8,7 @@ from bot.channels.specs.zalo_oa import MAX_BUTTONS as MAX_BUTTONS
 from bot.channels.specs.zalo_oa import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.channels.specs.zalo_oa import OFFICIAL_API_BASE as OFFICIAL_API_BASE
 from bot.channels.specs.zalo_oa import OFFICIAL_OAUTH_BASE as OFFICIAL_OAUTH_BASE
+from bot.channels.specs.zalo_oa import OFFICIAL_ZNS_API_BASE as OFFICIAL_ZNS_API_BASE
 from bot.channels.specs.zalo_oa import WEBHOOK_PATH as WEBHOOK_PATH
 from models.tables import Platform
 
@@ -42,6 +43,12 @@ MESSAGE_EVENTS = frozenset(
         "user_send_business_card",
     }
 )
+# Receipts for the OA's own messages (Chatwoot reads both): delivered {message {msg_id}}, and seen
+# {message {msg_ids [...]}}. A ZNS message's delivery comes as the delivered event with the
+# send's tracking_id in its message (Chatwoot; unconfirmed).
+RECEIVED_EVENT = "user_received_message"
+SEEN_EVENT = "user_seen_message"
+RECEIPT_EVENTS = frozenset({RECEIVED_EVENT, SEEN_EVENT})
 FOLLOW_EVENT = "follow"  # {follower {id}}
 UNFOLLOW_EVENT = "unfollow"  # {follower {id}}
 # openapi answers {"error": 0, "message": "Success", "data": {...}}, with error != 0 on failure,
@@ -55,6 +62,33 @@ UNREACHABLE = {
     -213: "the member does not follow the OA or has not interacted with it recently",
     -230: "the member has not interacted with the OA in the last 7 days",
 }
+# Either way a ZNS template message, sent by phone number, may still reach them.
+WINDOW_CLOSED = frozenset(UNREACHABLE)
+# A successful send answers data {message_id, user_id}: the id the receipt events name.
+SENT_MESSAGE_ID = "message_id"
+# Files: uploaded first (multipart/form-data, field "file", header access_token), then sent as a
+# customer-service message's attachment (Chatwoot; the v2.0 paths are the ones integrations still
+# use with the v3 send). A document answers data {token} and goes as {"type": "file", "payload":
+# {"token"}}; a photo answers data {attachment_id} and goes as a "media" template. The limits are
+# from one integration (goclaw): documents PDF, DOC or DOCX up to 5 MB, photos JPG or PNG up to
+# 1 MB (unconfirmed). How long an upload's token stays usable is not known: chibo reuses one for an
+# hour (unconfirmed).
+UPLOAD_FILE_PATH = "v2.0/oa/upload/file"
+UPLOAD_IMAGE_PATH = "v2.0/oa/upload/image"
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_BYTES = 1024 * 1024
+FILE_SUFFIXES = (".pdf", ".doc", ".docx")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+UPLOAD_REUSE = timedelta(hours=1)
+# ZNS (Zalo Notification Service): a template message Zalo approved beforehand, sent by phone
+# number ("84…", no plus) with the OA's access token, reaching any Zalo user, paid per message.
+# POST {phone, template_id, template_data {param: value}, tracking_id} answers data {msg_id,
+# sent_time, quota}; GET template/info/v2?template_id= answers data {status ("ENABLE" when usable),
+# listParams [{name, require, type, maxLength}]} (Chatwoot; unconfirmed). tracking_id is ours, up
+# to 48 characters (unconfirmed).
+ZNS_SEND_PATH = "message/template"
+ZNS_TEMPLATE_INFO_PATH = "template/info/v2"
+ZNS_TEMPLATE_ENABLED = "ENABLE"
 RATE_LIMIT_PAUSE_SECONDS = 1.0  # Zalo says nothing of how long to wait
 # OAuth v4: an access token lasts about 25 h ("expires_in" says exactly, in seconds, sometimes as
 # a string); the refresh token changes with every refresh and is reportedly honoured until the one
@@ -72,3 +106,9 @@ REFRESH_LEASE = timedelta(seconds=60)
 FORCED_REFRESH_INTERVAL = timedelta(minutes=1)
 KEEP_FRESH_INTERVAL = timedelta(minutes=30)  # how often the scheduler looks at the token
 HTTP_TIMEOUT_SECONDS = 15.0
+UPLOAD_TIMEOUT_SECONDS = 60.0  # a 5 MB upload on a slow line
+# A ZNS tracking id: this prefix and the outbox row's id.
+TRACKING_PREFIX = "chibo-"
+# The parameters every chibo ZNS template has, named the same in each (README "Zalo Official Account").
+ZNS_PARAMS = ("member_name", "title", "time")
+TEMPLATE_CHECK_INTERVAL = timedelta(hours=1)  # how long a template's check is trusted

@@ -53,3 +53,13 @@ def render(chat_id: str, reply: Reply, more_text: str) -> list[dict[str, Any]]:
         messages[-1] = _with_buttons(pieces[-1], groups[0])
         messages += [_with_buttons(more_text, group) for group in groups[1:]]
     return [{"recipient": {"user_id": chat_id}, "message": message} for message in messages]
+
+
+def attachment(chat_id: str, *, file_token: str | None = None, photo_id: str | None = None) -> dict[str, Any]:
+    """The send body for an uploaded document (its token) or photo (its attachment id)."""
+    if file_token is not None:
+        message: dict[str, Any] = {"attachment": {"type": "file", "payload": {"token": file_token}}}
+    else:
+        element = {"media_type": "image", "attachment_id": photo_id}
+        message = {"attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}}
+    return {"recipient": {"user_id": chat_id}, "message": message}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -15,11 +16,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.zalo_oa.client import Grant, ZaloOaClient, ZaloOaError
-from bot.channels.zalo_oa.facts import FORCED_REFRESH_INTERVAL, REFRESH_LEASE, REFRESH_MARGIN
+from bot.channels.zalo_oa.facts import FORCED_REFRESH_INTERVAL, INVALID_TOKEN, REFRESH_LEASE, REFRESH_MARGIN
 from models.db import insert_ignoring_conflict, is_database_unavailable
 from models.tables import ZaloOaToken, utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ class OaTokens:
             if row.access_token and row.expires_at is not None and not self._due(row.expires_at):
                 return self._keep(row.access_token, row.expires_at)
             return await self._refresh(row, refused=None)
+
+    async def call(self, call: Callable[[str], Awaitable[T]]) -> T:
+        """``call`` with the access token; once more with a new one when Zalo refuses it (expired
+        early or revoked; a second refusal is the caller's to handle)."""
+        token = await self.access_token()
+        try:
+            return await call(token)
+        except ZaloOaError as error:
+            if error.code not in INVALID_TOKEN:
+                raise
+            return await call(await self.replace(token))
 
     async def replace(self, refused: str) -> str:
         """An access token to use instead of ``refused``: one another task or process already got,
