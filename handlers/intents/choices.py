@@ -246,3 +246,11 @@ def ask_again(ctx: Context, buttons: list[Button]) -> list[Reply]:
     _ = ctx.gettext
     rows = tuple((b,) for b in buttons[:MAX_REMEMBERED])
     return [Reply(_("Please choose one of these by tapping it:"), buttons=rows)]
+
+
+def answer_or_tap(ctx: Context, buttons: list[Button]) -> list[Reply]:
+    """A bare "có" or "không" at an open question that none of its buttons means: its buttons, and
+    what is expected (the question stays open)."""
+    _ = ctx.gettext
+    rows = tuple((b,) for b in buttons[:MAX_REMEMBERED])
+    return [Reply(_("Please type your answer to the question above, or tap one of these:"), buttons=rows)]

@@ -62,8 +62,15 @@ SHORT_FORMS: dict[str, str] = {
     "uhm": "u",
     "vg": "vang",
     "dy": "dong y",
-    "mk": "minh",
-    "mik": "minh",
+    # The speaker, however they name themselves to an elder or a younger comrade ("em", "cháu",
+    # "bác", "mình"), is "tôi": the phrase tables are written with "tôi".
+    "em": "toi",
+    "chau": "toi",
+    "bac": "toi",
+    "minh": "toi",
+    "tui": "toi",
+    "mk": "toi",
+    "mik": "toi",
     "dg": "duong",
     "hnay": "hom nay",
 }
@@ -73,19 +80,12 @@ _FRAMES = tuple(
     for frame in sorted(
         (
             "cho toi hoi",
-            "cho em hoi",
-            "cho chau hoi",
-            "cho bac hoi",
-            "cho minh hoi",
             "cho hoi",
             "xin hoi",
             "xin cho hoi",
             "toi muon hoi",
-            "em muon hoi",
             "toi muon biet",
-            "em muon biet",
             "cho toi biet",
-            "cho em biet",
             "cho biet",
             "vui long",
             "lam on",
@@ -102,6 +102,9 @@ _FRAMES = tuple(
             "dong chi cho hoi",
             "xin chao",
             "chao",
+            "please",
+            "can you tell me",
+            "i want to know",
         ),
         key=len,
         reverse=True,
@@ -109,6 +112,8 @@ _FRAMES = tuple(
 )
 # Particles that close a sentence and carry no meaning here ("ạ", "nhé", "vậy", "thế"…).
 _PARTICLES = frozenset({"a", "nhe", "nha", "nhi", "vay", "the", "day", "ha", "ak", "ah", "nhen", "voi"})
+# Words that carry nothing a phrase needs wherever they stand: "thông tin của tôi" is "thông tin tôi".
+_FILLERS = frozenset({"cua"})
 
 
 def _untelex(word: str) -> str:
@@ -139,7 +144,8 @@ def _drop_frames(words: list[str]) -> list[str]:
                 i += len(frame)
                 break
         else:
-            out.append(words[i])
+            if words[i] not in _FILLERS:
+                out.append(words[i])
             i += 1
     while len(out) > 1 and out[-1] in _PARTICLES:
         out.pop()
