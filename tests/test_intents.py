@@ -236,6 +236,21 @@ async def test_the_web_chat_answers_typed_questions_too(web_chat: LiveServer, de
         assert "Bí thư: đồng chí Lý Văn Quang" in secretary["text"]
 
 
+async def test_a_member_reading_english_asks_in_english(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SON, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, SON, "đổi ngôn ngữ")
+    # Typed beside the language buttons, "English" is shown back as the button: only the tap sets it.
+    confirm = (await say(runtime, SON, "english"))[0]
+    assert _labels(confirm) == ["🇬🇧 English", "Chưa"]
+    assert (await member_named(runtime, "Mai Văn Sơn")).locale != "en"
+    await say(runtime, SON, payload=button(confirm, "English"))
+    assert (await member_named(runtime, "Mai Văn Sơn")).locale == "en"
+    assert "No meetings are planned for you." in (await say(runtime, SON, "When is the next meeting?"))[0].text
+    assert "There are no open polls for you now." in (await say(runtime, SON, "did I vote?"))[0].text
+    assert "Secretary: comrade Lý Văn Quang" in (await say(runtime, SON, "who is the secretary"))[0].text
+    assert "Full name: Mai Văn Sơn" in (await say(runtime, SON, "my details"))[0].text
+
+
 # ---- typed words at every screen with buttons ---------------------------------------------------
 # Words members type where a tap is expected: a yes, a no, a send, and words that fit nothing.
 TYPED_AT_BUTTONS = ("đồng ý", "không", "ok gửi đi", "ừ được", "để tôi xem đã")

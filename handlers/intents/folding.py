@@ -73,6 +73,10 @@ SHORT_FORMS: dict[str, str] = {
     "mik": "toi",
     "dg": "duong",
     "hnay": "hom nay",
+    # i and y are both written after t, l and k ("tỉ lệ", "tỷ lệ"; "lí lịch", "lý lịch").
+    "ti": "ty",
+    "li": "ly",
+    "ki": "ky",
 }
 # Said before the question, and dropped: "cho tôi hỏi", "đồng chí ơi", "xin hỏi"…
 _FRAMES = tuple(
