@@ -115,7 +115,7 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         awaiting = Awaiting.parse(question)
         if awaiting is None:  # kept in a form chibo no longer writes
             return _stale_button(ctx)
-        typed = intents.at_question(ctx, text)  # "có", "không" beside the question's buttons
+        typed = await intents.at_question(ctx, text)  # "có", "không" beside the question's buttons
         if typed is not None:
             ctx.ask(awaiting)  # still open, unless the tap typed moves on (``keeps_question``)
             return await _tap(ctx, typed.payload) if isinstance(typed, intents.Tap) else typed

@@ -41,7 +41,7 @@ from models.tables import (
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, member_named
 from tests.test_channels import MEMBER, Driver, channel, joined
-from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
+from tests.test_meetings import HANH, LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
 from tests.test_polls import _open_poll, _tracked
 from tests.test_webchat import visitor, web_chat
@@ -105,6 +105,29 @@ async def test_a_typed_yes_is_shown_back_as_the_button_and_only_the_tap_answers(
     await say(runtime, SON, "khi nào họp")
     reasons = (await say(runtime, SON, "không"))[0]
     assert "vắng vì lý do gì?" in reasons.text
+
+
+async def test_a_typed_answer_to_an_invitation_or_a_ballot_that_just_arrived_is_read_against_its_buttons(
+    runtime: Runtime, demo: Demo
+) -> None:
+    meeting_id = await _call_meeting(runtime, demo)  # the invitation arrives in Loan's chat on its own
+    confirm = (await say(runtime, LOAN, "dạ có"))[0]
+    assert _labels(confirm) == ["✅ Tham dự", "Chưa"]
+    loan = await member_named(runtime, "Phan Thị Loan")
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, loan.id))
+        assert invitation is not None and invitation.rsvp is None  # typed words changed nothing
+    # "không" beside the invitation is "Vắng có lý do", which only asks why; a bare "ok" is no reason.
+    assert "vắng vì lý do gì?" in (await say(runtime, HANH, "không"))[0].text
+    again = (await say(runtime, HANH, "ok"))[0]
+    assert again.text == "Xin đồng chí gõ câu trả lời cho câu hỏi ở trên, hoặc bấm một trong các nút dưới đây:"
+    assert "Ốm đau" in _labels(again)
+    hanh = await member_named(runtime, "Lương Thị Hạnh")
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, hanh.id))
+        assert invitation is not None and invitation.rsvp is None
+    noted = (await say(runtime, HANH, "đi khám bệnh ở huyện"))[0]
+    assert "với lý do: đi khám bệnh ở huyện" in noted.text
 
 
 async def test_a_typed_yes_beside_a_secret_ballot_gets_the_ballot_back_without_naming_an_option(
@@ -249,6 +272,9 @@ async def test_a_member_reading_english_asks_in_english(runtime: Runtime, demo: 
     assert "There are no open polls for you now." in (await say(runtime, SON, "did I vote?"))[0].text
     assert "Secretary: comrade Lý Văn Quang" in (await say(runtime, SON, "who is the secretary"))[0].text
     assert "Full name: Mai Văn Sơn" in (await say(runtime, SON, "my details"))[0].text
+    unknown = (await say(runtime, SON, "what is the weather today?"))[0]
+    assert unknown.text.startswith("I cannot answer that yet.") and "“did I vote”" in unknown.text
+    assert len(_labels(unknown)) == 3
 
 
 # ---- typed words at every screen with buttons ---------------------------------------------------

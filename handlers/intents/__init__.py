@@ -55,7 +55,7 @@ async def understand(ctx: Context, member: Member, text: str) -> Tap | list[Repl
     if code is not None:
         return code
     folded = fold_question(text)
-    shown = choices.shown(ctx)
+    shown = await choices.on_screen(ctx)
     if shown and folded:
         button = choices.pick(folded, shown)
         if button is not None:
@@ -73,14 +73,16 @@ async def understand(ctx: Context, member: Member, text: str) -> Tap | list[Repl
     return [_closest(ctx, member, folded)]
 
 
-def at_question(ctx: Context, text: str) -> Tap | list[Reply] | None:
+async def at_question(ctx: Context, text: str) -> Tap | list[Reply] | None:
     """Typed words at an open question that answer its buttons, not the question: a bare "có",
     "không" or "gửi đi" is the button it stands for (confirmed first when it changes something),
     or the buttons again with what is expected. None when the words are the question's answer
     (a reason, a time, a name), which the question's own route takes."""
     folded = fold_question(text)
-    shown = choices.shown(ctx)
-    if not shown or not choices.is_choice_word(folded):
+    if not choices.is_choice_word(folded):
+        return None
+    shown = await choices.on_screen(ctx)
+    if not shown:
         return None
     button = choices.pick(folded, shown)
     if button is not None:
