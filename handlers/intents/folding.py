@@ -78,9 +78,39 @@ SHORT_FORMS: dict[str, str] = {
     "li": "ly",
     "ki": "ky",
 }
+# Particles that close a sentence and carry no meaning here ("ạ", "nhé", "vậy", "thế"…).
+_PARTICLES = frozenset({"a", "nhe", "nha", "nhi", "vay", "the", "day", "ha", "ak", "ah", "nhen", "voi"})
+# Words that carry nothing a phrase needs wherever they stand: "thông tin của tôi" is "thông tin tôi".
+_FILLERS = frozenset({"cua"})
+
+
+def _untelex(word: str) -> str:
+    """A word typed in Telex without the keyboard turning it into Vietnamese: "hopj" -> "hop",
+    "bieeur" -> "bieu", "dduwowcj" -> "duoc". Folded Vietnamese never has f, j, w or z after the
+    first letter, nor s, r or x after a vowel, so those are the tone and shape keys."""
+    if not word.isalpha():
+        return word
+    kept = [word[0]]
+    seen_vowel = word[0] in _VOWELS
+    for ch in word[1:]:
+        if ch in "fjwz" or (ch in "srx" and seen_vowel):
+            continue
+        seen_vowel = seen_vowel or ch in _VOWELS
+        kept.append(ch)
+    plain = "".join(kept)
+    for double in ("dd", "aa", "ee", "oo"):
+        plain = plain.replace(double, double[0])
+    return plain
+
+
+def _plain(raw: str) -> list[str]:
+    """One typed word in its plain form: Telex keys dropped, a short form written out."""
+    return (SHORT_FORMS.get(raw) or SHORT_FORMS.get(_untelex(raw)) or _untelex(raw)).split()
+
+
 # Said before the question, and dropped: "cho tôi hỏi", "đồng chí ơi", "xin hỏi"…
 _FRAMES = tuple(
-    tuple(frame.split())
+    tuple(word for typed in frame.split() for word in _plain(typed))  # "please" as it is folded
     for frame in sorted(
         (
             "cho toi hoi",
@@ -114,29 +144,6 @@ _FRAMES = tuple(
         reverse=True,
     )
 )
-# Particles that close a sentence and carry no meaning here ("ạ", "nhé", "vậy", "thế"…).
-_PARTICLES = frozenset({"a", "nhe", "nha", "nhi", "vay", "the", "day", "ha", "ak", "ah", "nhen", "voi"})
-# Words that carry nothing a phrase needs wherever they stand: "thông tin của tôi" is "thông tin tôi".
-_FILLERS = frozenset({"cua"})
-
-
-def _untelex(word: str) -> str:
-    """A word typed in Telex without the keyboard turning it into Vietnamese: "hopj" -> "hop",
-    "bieeur" -> "bieu", "dduwowcj" -> "duoc". Folded Vietnamese never has f, j, w or z after the
-    first letter, nor s, r or x after a vowel, so those are the tone and shape keys."""
-    if not word.isalpha():
-        return word
-    kept = [word[0]]
-    seen_vowel = word[0] in _VOWELS
-    for ch in word[1:]:
-        if ch in "fjwz" or (ch in "srx" and seen_vowel):
-            continue
-        seen_vowel = seen_vowel or ch in _VOWELS
-        kept.append(ch)
-    plain = "".join(kept)
-    for double in ("dd", "aa", "ee", "oo"):
-        plain = plain.replace(double, double[0])
-    return plain
 
 
 def _drop_frames(words: list[str]) -> list[str]:
@@ -158,8 +165,5 @@ def _drop_frames(words: list[str]) -> list[str]:
 
 def fold_question(text: str) -> str:
     """The plain form of what a member typed: "Cho tôi hỏi, lịch họp tháng này ạ?" -> "lich hop thang nay"."""
-    words: list[str] = []
-    for raw in _WORD.findall(fold(text)):
-        word = SHORT_FORMS.get(raw) or SHORT_FORMS.get(_untelex(raw)) or _untelex(raw)
-        words += word.split()
+    words = [word for raw in _WORD.findall(fold(text)) for word in _plain(raw)]
     return " ".join(_drop_frames(words))
