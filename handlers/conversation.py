@@ -115,7 +115,11 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
         awaiting = Awaiting.parse(question)
         if awaiting is None:  # kept in a form chibo no longer writes
             return _stale_button(ctx)
-        return await _answer(ctx, ctx.member, awaiting, text)
+        typed = await intents.at_question(ctx, text)  # "có", "không" beside the question's buttons
+        if typed is not None:
+            ctx.ask(awaiting)  # still open, unless the tap typed moves on (``keeps_question``)
+            return await _tap(ctx, typed.payload) if isinstance(typed, intents.Tap) else typed
+        return intents.with_question_choices(ctx, awaiting, await _answer(ctx, ctx.member, awaiting, text))
     # Typed words answering no question: a question in the member's own words, or a tap typed.
     understood = await intents.understand(ctx, ctx.member, text)
     if isinstance(understood, intents.Tap):

@@ -5,23 +5,34 @@ shared phone, and unanswered questions counted for the secretary."""
 from __future__ import annotations
 
 import csv
+import itertools
+from dataclasses import fields, is_dataclass
+from enum import Enum
 from pathlib import Path
+from types import UnionType
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 import httpx
-from sqlmodel import select
+from sqlmodel import SQLModel, col, select
 
 from bot.runtime import Runtime
+from handlers.actions import ActionData
 from handlers.contract import Reply
+from handlers.conversation import DISPATCH
 from handlers.intents import MATCHER, classify
-from handlers.intents.choices import SHOWS_ONLY, prefix_of
+from handlers.intents.choices import SHOWS_ONLY, is_choice_word, prefix_of
+from handlers.intents.folding import fold_question
+from handlers.questions import Ask, Question
 from models.invites import find_invite
 from models.tables import (
     AuditEvent,
     ChannelIdentity,
+    Meeting,
     MeetingInvitation,
     Notice,
     NoticeStatus,
     OutboxMessage,
+    Poll,
     PollVoter,
     ProcessedUpdate,
     Rsvp,
@@ -29,12 +40,13 @@ from models.tables import (
 )
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, member_named
-from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
+from tests.test_channels import MEMBER, Driver, channel, joined
+from tests.test_meetings import HANH, LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
-from tests.test_polls import _open_poll
+from tests.test_polls import _open_poll, _tracked
 from tests.test_webchat import visitor, web_chat
 
-__all__ = ["web_chat"]  # the web chat fixture, used here too
+__all__ = ["channel", "web_chat"]  # the platforms' fixtures, used here too
 
 PHRASINGS = Path(__file__).parent / "data" / "intent_phrasings.csv"
 TITLE = "Sinh hoạt chi bộ định kỳ tháng 12"
@@ -93,6 +105,29 @@ async def test_a_typed_yes_is_shown_back_as_the_button_and_only_the_tap_answers(
     await say(runtime, SON, "khi nào họp")
     reasons = (await say(runtime, SON, "không"))[0]
     assert "vắng vì lý do gì?" in reasons.text
+
+
+async def test_a_typed_answer_to_an_invitation_or_a_ballot_that_just_arrived_is_read_against_its_buttons(
+    runtime: Runtime, demo: Demo
+) -> None:
+    meeting_id = await _call_meeting(runtime, demo)  # the invitation arrives in Loan's chat on its own
+    confirm = (await say(runtime, LOAN, "dạ có"))[0]
+    assert _labels(confirm) == ["✅ Tham dự", "Chưa"]
+    loan = await member_named(runtime, "Phan Thị Loan")
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, loan.id))
+        assert invitation is not None and invitation.rsvp is None  # typed words changed nothing
+    # "không" beside the invitation is "Vắng có lý do", which only asks why; a bare "ok" is no reason.
+    assert "vắng vì lý do gì?" in (await say(runtime, HANH, "không"))[0].text
+    again = (await say(runtime, HANH, "ok"))[0]
+    assert again.text == "Xin đồng chí gõ câu trả lời cho câu hỏi ở trên, hoặc bấm một trong các nút dưới đây:"
+    assert "Ốm đau" in _labels(again)
+    hanh = await member_named(runtime, "Lương Thị Hạnh")
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, hanh.id))
+        assert invitation is not None and invitation.rsvp is None
+    noted = (await say(runtime, HANH, "đi khám bệnh ở huyện"))[0]
+    assert "với lý do: đi khám bệnh ở huyện" in noted.text
 
 
 async def test_a_typed_yes_beside_a_secret_ballot_gets_the_ballot_back_without_naming_an_option(
@@ -222,3 +257,207 @@ async def test_the_web_chat_answers_typed_questions_too(web_chat: LiveServer, de
         assert [b["label"] for row in answer["buttons"] for b in row] == ["📅 Lịch họp"]
         secretary = (await me.replies(text="ai là bí thư"))[0]
         assert "Bí thư: đồng chí Lý Văn Quang" in secretary["text"]
+
+
+async def test_a_member_reading_english_asks_in_english(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SON, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, SON, "đổi ngôn ngữ")
+    # Typed beside the language buttons, "English" is shown back as the button: only the tap sets it.
+    confirm = (await say(runtime, SON, "english"))[0]
+    assert _labels(confirm) == ["🇬🇧 English", "Chưa"]
+    assert (await member_named(runtime, "Mai Văn Sơn")).locale != "en"
+    await say(runtime, SON, payload=button(confirm, "English"))
+    assert (await member_named(runtime, "Mai Văn Sơn")).locale == "en"
+    assert "No meetings are planned for you." in (await say(runtime, SON, "When is the next meeting?"))[0].text
+    assert "There are no open polls for you now." in (await say(runtime, SON, "did I vote?"))[0].text
+    assert "Secretary: comrade Lý Văn Quang" in (await say(runtime, SON, "who is the secretary"))[0].text
+    assert "Full name: Mai Văn Sơn" in (await say(runtime, SON, "my details"))[0].text
+    unknown = (await say(runtime, SON, "what is the weather today?"))[0]
+    assert unknown.text.startswith("I cannot answer that yet.") and "“did I vote”" in unknown.text
+    assert len(_labels(unknown)) == 3
+
+
+# ---- typed words at every screen with buttons ---------------------------------------------------
+# Words members type where a tap is expected: a yes, a no, a send, and words that fit nothing.
+TYPED_AT_BUTTONS = ("đồng ý", "không", "ok gửi đi", "ừ được", "để tôi xem đã")
+# The conversation's own state (what was asked and shown), which typed words may change.
+_CONVERSATION_TABLES = frozenset({"channelidentity", "processedupdate", "unansweredweek"})
+# The subject each question is about, by the id the walk holds for it.
+_QUESTION_SUBJECTS = {
+    Question.MY_PHONE: None,
+    Question.SWITCH_MEMBER: None,
+    Question.FIND_MEMBER: None,
+    Question.ADD_MEMBER: None,
+    Question.MEMBER_PHONE: "member_id",
+    Question.MEMBER_NAME: "member_id",
+    Question.MEMBER_BIRTH: "member_id",
+    Question.MEMBER_CARD_NUMBER: "member_id",
+    Question.OFFICIAL_DAY: "member_id",
+    Question.OFFICIAL_VOTE: "member_id",
+    Question.NOTICE_TEXT: None,
+    Question.NOTICE_WHEN: "notice_id",
+    Question.NOTICE_PEOPLE: "notice_id",
+    Question.NOTICE_FILE: "notice_id",
+    Question.POLL_TEXT: None,
+    Question.POLL_OPTIONS: "draft_poll_id",
+    Question.POLL_DEADLINE: "draft_poll_id",
+    Question.PAPER_VOTERS: "poll_id",
+    Question.PAPER_BOX: "poll_id",
+    Question.POLL_OPINION: "poll_id",
+    Question.MEETING_TEXT: None,
+    Question.MEETING_WHEN: "draft_meeting_id",
+    Question.MEETING_PEOPLE: "draft_meeting_id",
+    Question.MEETING_MOVE: "meeting_id",
+    Question.MEETING_PLACE: "draft_meeting_id",
+    Question.MEETING_AGENDA: "draft_meeting_id",
+    Question.MEETING_LINK: "draft_meeting_id",
+    Question.MEETING_MINUTES_TEXT: "meeting_id",
+    Question.MEETING_CONCLUSIONS: "meeting_id",
+    Question.MEETING_FILE: "meeting_id",
+    Question.MEETING_MINUTES_FILE: "meeting_id",
+    Question.ABSENCE_REASON: "meeting_id",
+}
+
+
+async def _database(runtime: Runtime) -> dict[str, list[str]]:
+    """Every row of every table but the conversation's own, to compare before and after."""
+    rows: dict[str, list[str]] = {}
+    async with runtime.sessions() as session:
+        connection = await session.connection()
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in _CONVERSATION_TABLES:
+                rows[table.name] = sorted(repr(row) for row in (await connection.execute(table.select())).all())
+    return rows
+
+
+def _example(hint: object, ids: dict[str, list[int]], name: str) -> list[object]:
+    """Values a button's field could carry in the walk's world: the ids it holds, else one value."""
+    if name in ids:
+        return list(ids[name])
+    if get_origin(hint) is Literal:
+        return [get_args(hint)[0]]
+    if get_origin(hint) in (Union, UnionType):
+        return _example(next(a for a in get_args(hint) if a is not type(None)), ids, name)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return [next(iter(hint))]
+    if hint is bool:
+        return [True]
+    if hint is int:
+        return [1]
+    return [{"locale": "vi", "file": "0" * 12}.get(name, "Son")]
+
+
+def _instances(action: type[ActionData], ids: dict[str, list[int]]) -> list[ActionData]:
+    assert is_dataclass(action)
+    hints = get_type_hints(action)
+    names = [f.name for f in fields(action)]
+    values = [_example(hints[n], ids, n) for n in names]
+    return [action(**dict(zip(names, chosen, strict=True))) for chosen in itertools.product(*values)]
+
+
+async def _world(runtime: Runtime, demo: Demo) -> dict[str, list[int]]:
+    """The secretary's branch with a called meeting and a draft one, an open vote and a draft one,
+    and a draft notice: what the buttons of every screen are about."""
+    meeting_id = await _call_meeting(runtime, demo)
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    await say(runtime, SECRETARY, "Thông qua kế hoạch quý II?")
+    await say(runtime, SECRETARY, payload=button(manage, "Thông báo mới"))
+    await say(runtime, SECRETARY, "Họp chi bộ lúc 19:00 thứ Sáu.")
+    home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
+    await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
+    await say(runtime, SECRETARY, "Sinh hoạt chuyên đề quý I")
+    await say(runtime, SECRETARY, "/menu")
+    son = await member_named(runtime, "Mai Văn Sơn")
+    async with runtime.sessions() as session:
+        polls = (await session.exec(select(Poll.id).order_by(col(Poll.id)))).all()
+        meetings = (await session.exec(select(Meeting.id).order_by(col(Meeting.id)))).all()
+        notice = (await session.exec(select(Notice.id))).one()
+    open_poll = _tracked(opened)
+    draft_poll = next(p for p in polls if p != open_poll)
+    draft_meeting = next(m for m in meetings if m != meeting_id)
+    return {
+        "member_id": [son.id or 0],
+        "branch_id": [son.branch_id],
+        "poll_id": [open_poll, draft_poll or 0],
+        "draft_poll_id": [draft_poll or 0],
+        "notice_id": [notice or 0],
+        "meeting_id": [meeting_id, draft_meeting or 0],
+        "draft_meeting_id": [draft_meeting or 0],
+        "file_id": [1],
+    }
+
+
+async def _typed_at(runtime: Runtime, shown: str, tap: str, typed: str) -> None:
+    """``typed`` right after the tap ``tap``: answered with buttons, and nothing in the database changed."""
+    await say(runtime, SECRETARY, payload=tap)
+    async with runtime.sessions() as session:
+        mine = select(ChannelIdentity).where(ChannelIdentity.platform_user_id == str(SECRETARY))
+        identity = (await session.exec(mine)).one()
+    if identity.awaiting is not None and not is_choice_word(fold_question(typed)):
+        return  # a question that takes typed words: these are its answer
+    before = await _database(runtime)
+    replies = await say(runtime, SECRETARY, typed)
+    where = f"{typed!r} after {shown}: {[r.text[:60] for r in replies]}"
+    assert any(r.buttons or r.menu for r in replies), where
+    assert not any("chưa hiểu" in r.text for r in replies), where
+    assert await _database(runtime) == before, where
+
+
+async def test_typed_words_at_every_screen_with_buttons_get_buttons_and_change_nothing(
+    runtime: Runtime, demo: Demo
+) -> None:
+    ids = await _world(runtime, demo)
+    walked: set[type[ActionData]] = set()
+    screens: list[tuple[str, str]] = []
+    # What only shows something first, so the votes, notices and meetings are still as set up when
+    # their screens are walked; then what changes something (a vote cast, a notice sent).
+    ordered = sorted(DISPATCH.actions, key=lambda action: action.prefix not in SHOWS_ONLY)
+    for action in ordered:
+        for instance in _instances(action, ids):
+            walked.add(action)
+            replies = await say(runtime, SECRETARY, payload=instance.pack())
+            if any(r.buttons for r in replies):
+                screens.append((repr(instance), instance.pack()))
+                for typed in TYPED_AT_BUTTONS:
+                    await _typed_at(runtime, repr(instance), instance.pack(), typed)
+    assert walked == set(DISPATCH.actions)
+    for question, route in DISPATCH.questions.items():
+        if route.prompt is None:
+            continue
+        subject = _QUESTION_SUBJECTS[question]
+        ask = Ask(question, ids[subject][0] if subject else None).pack()
+        for typed in TYPED_AT_BUTTONS:
+            await _typed_at(runtime, str(question), ask, typed)
+    print(len(screens), "screens with buttons walked")
+
+
+# ---- the same on every platform ----------------------------------------------------------------
+# Phrasings as members type them, and what the screen they reach says (the member's language is
+# Vietnamese, whatever language they type in).
+ON_EVERY_PLATFORM = (
+    ("khi nao hop chi bo", "Chưa có cuộc họp nào sắp tới."),
+    ("cho chau xin sdt bi thu a", "Bí thư: đồng chí Lý Văn Quang"),
+    ("thong tin cua mk", "Họ và tên: Mai Văn Sơn"),
+    ("hom qua hop co ket luan gi", "Đồng chí không có cuộc họp nào trong 12 tháng qua."),
+    ("toi bo phieu chua", "Hiện không có cuộc biểu quyết nào dành cho đồng chí."),
+    ("who is the secretary", "Bí thư: đồng chí Lý Văn Quang"),
+)
+
+
+async def test_members_phrasings_reach_their_screen_on_telegram_and_zalo(channel: Driver, demo: Demo) -> None:
+    member, _welcome = await joined(channel, demo, MEMBER, "Mai Văn Sơn")
+    for typed, screen in ON_EVERY_PLATFORM:
+        await member.say(typed)
+        await member.receive(screen)
+
+
+async def test_members_phrasings_reach_their_screen_on_the_web_chat(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        me = await visitor(client)
+        await me.replies(text=demo.code("Mai Văn Sơn"))
+        for typed, screen in ON_EVERY_PLATFORM:
+            assert any(screen in reply["text"] for reply in await me.replies(text=typed)), typed

@@ -19,13 +19,25 @@ from handlers.intents.choices import Tap
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import Intent, Match, Matcher
 from handlers.intents.unanswered import with_unanswered
+from handlers.members import Cancel
+from handlers.questions import Awaiting
 from models.permissions import leads_any_branch
 from models.tables import Member
 
 MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS))
 CLOSEST = 3
 
-__all__ = ["MATCHER", "Tap", "classify", "remember_choices", "router", "understand", "with_unanswered"]
+__all__ = [
+    "MATCHER",
+    "Tap",
+    "at_question",
+    "classify",
+    "remember_choices",
+    "router",
+    "understand",
+    "with_question_choices",
+    "with_unanswered",
+]
 
 remember_choices = choices.remember
 router = members.router
@@ -43,7 +55,7 @@ async def understand(ctx: Context, member: Member, text: str) -> Tap | list[Repl
     if code is not None:
         return code
     folded = fold_question(text)
-    shown = choices.shown(ctx)
+    shown = await choices.on_screen(ctx)
     if shown and folded:
         button = choices.pick(folded, shown)
         if button is not None:
@@ -59,6 +71,37 @@ async def understand(ctx: Context, member: Member, text: str) -> Tap | list[Repl
         return [member_screens.welcome_back(ctx, member)]
     await unanswered.count(ctx, member)
     return [_closest(ctx, member, folded)]
+
+
+async def at_question(ctx: Context, text: str) -> Tap | list[Reply] | None:
+    """Typed words at an open question that answer its buttons, not the question: a bare "có",
+    "không" or "gửi đi" is the button it stands for (confirmed first when it changes something),
+    or the buttons again with what is expected. None when the words are the question's answer
+    (a reason, a time, a name), which the question's own route takes."""
+    folded = fold_question(text)
+    if not choices.is_choice_word(folded):
+        return None
+    shown = await choices.on_screen(ctx)
+    if not shown:
+        return None
+    button = choices.pick(folded, shown)
+    if button is not None:
+        return choices.as_tap(ctx, button, shown)
+    return choices.answer_or_tap(ctx, shown)
+
+
+def with_question_choices(ctx: Context, asked: Awaiting, replies: list[Reply]) -> list[Reply]:
+    """An answer the question could not take leaves it open and says why; it also gets the
+    question's buttons back (at least "Hủy"), so the member is never left with words alone."""
+    identity = ctx.identity
+    if identity is None or identity.awaiting is None or not replies or any(r.buttons or r.menu for r in replies):
+        return replies
+    again = Awaiting.parse(identity.awaiting)
+    shown = choices.shown(ctx) if again is not None and again.question is asked.question else []
+    rows = tuple((b,) for b in shown[: choices.MAX_REMEMBERED]) or (
+        (Button("✖️ " + ctx.gettext("Cancel"), Cancel().pack()),),
+    )
+    return [*replies[:-1], replace(replies[-1], buttons=rows)]
 
 
 # Words that make a message a question rather than an answer: "gì", "nào", "bao giờ", "không"…

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlmodel import col, func, select
+
 from handlers.actions import decode
 from handlers.context import Context
 from handlers.contract import Button, Reply
@@ -17,11 +19,15 @@ from handlers.intents.matching import N_, Intent, Matcher
 from handlers.members import Cancel
 from handlers.menus import Home
 from handlers.notices.actions import SendNotice, ShowNotice
-from models.tables import utcnow
+from models.tables import OutboxMessage, utcnow
 
 # Buttons shown longer ago than this are forgotten: a later "có" is not taken as their answer.
 CHOICES_LIFETIME = timedelta(hours=2)
 MAX_REMEMBERED = 30
+# A message chibo sent on its own (an invitation, a ballot) is looked for among this many of the
+# newest outbox rows only: one worth answering is recent, and the outbox is never scanned whole.
+RECENT_OUTBOX = 20_000
+PUSHES_LOOKED_AT = 5
 # What a button does is read from its action's prefix, the name every feature gives its buttons on
 # the wire; so typed words are weighed the same whichever feature showed the buttons.
 # Buttons that only show or ask something: typed words may run them without a confirmation.
@@ -186,6 +192,35 @@ def shown(ctx: Context) -> list[Button]:
     return [Button(c["label"], c["payload"]) for c in identity.choices]
 
 
+async def on_screen(ctx: Context) -> list[Button]:
+    """The buttons the member sees last: those of a message chibo sent on its own since they last
+    wrote (an invitation, a ballot, a notice), or else those of its last answer; none when several
+    messages with buttons came, as "đồng ý" could then mean any of them."""
+    identity = ctx.identity
+    answered = shown(ctx)
+    if identity is None:
+        return answered
+    now = utcnow()
+    since = max(identity.choices_at or now - CHOICES_LIFETIME, now - CHOICES_LIFETIME)
+    newest = (await ctx.session.exec(select(func.max(OutboxMessage.id)))).one() or 0
+    sent = (
+        await ctx.session.exec(
+            select(OutboxMessage.body)
+            .where(col(OutboxMessage.id) > newest - RECENT_OUTBOX)
+            .where(OutboxMessage.platform == identity.platform, OutboxMessage.chat_id == identity.chat_id)
+            .where(col(OutboxMessage.created_at) > since)
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(PUSHES_LOOKED_AT)
+        )
+    ).all()
+    if not sent:
+        return answered
+    with_buttons = [Reply.from_dict(dict(body)) for body in sent if body.get("buttons")]
+    if len(with_buttons) != 1:
+        return []
+    return [button for row in with_buttons[0].buttons for button in row][:MAX_REMEMBERED]
+
+
 def _means(word: str, button: Button) -> bool:
     label = fold_question(button.label)
     if word == SEND:
@@ -246,3 +281,11 @@ def ask_again(ctx: Context, buttons: list[Button]) -> list[Reply]:
     _ = ctx.gettext
     rows = tuple((b,) for b in buttons[:MAX_REMEMBERED])
     return [Reply(_("Please choose one of these by tapping it:"), buttons=rows)]
+
+
+def answer_or_tap(ctx: Context, buttons: list[Button]) -> list[Reply]:
+    """A bare "có" or "không" at an open question that none of its buttons means: its buttons, and
+    what is expected (the question stays open)."""
+    _ = ctx.gettext
+    rows = tuple((b,) for b in buttons[:MAX_REMEMBERED])
+    return [Reply(_("Please type your answer to the question above, or tap one of these:"), buttons=rows)]

@@ -62,53 +62,26 @@ SHORT_FORMS: dict[str, str] = {
     "uhm": "u",
     "vg": "vang",
     "dy": "dong y",
-    "mk": "minh",
-    "mik": "minh",
+    # The speaker, however they name themselves to an elder or a younger comrade ("em", "cháu",
+    # "bác", "mình"), is "tôi": the phrase tables are written with "tôi".
+    "em": "toi",
+    "chau": "toi",
+    "bac": "toi",
+    "minh": "toi",
+    "tui": "toi",
+    "mk": "toi",
+    "mik": "toi",
     "dg": "duong",
     "hnay": "hom nay",
+    # i and y are both written after t, l and k ("tỉ lệ", "tỷ lệ"; "lí lịch", "lý lịch").
+    "ti": "ty",
+    "li": "ly",
+    "ki": "ky",
 }
-# Said before the question, and dropped: "cho tôi hỏi", "đồng chí ơi", "xin hỏi"…
-_FRAMES = tuple(
-    tuple(frame.split())
-    for frame in sorted(
-        (
-            "cho toi hoi",
-            "cho em hoi",
-            "cho chau hoi",
-            "cho bac hoi",
-            "cho minh hoi",
-            "cho hoi",
-            "xin hoi",
-            "xin cho hoi",
-            "toi muon hoi",
-            "em muon hoi",
-            "toi muon biet",
-            "em muon biet",
-            "cho toi biet",
-            "cho em biet",
-            "cho biet",
-            "vui long",
-            "lam on",
-            "dong chi oi",
-            "chibo oi",
-            "chi bo oi",
-            "bot oi",
-            "ad oi",
-            "admin oi",
-            "ban oi",
-            "oi",
-            "xin chao dong chi",
-            "chao dong chi",
-            "dong chi cho hoi",
-            "xin chao",
-            "chao",
-        ),
-        key=len,
-        reverse=True,
-    )
-)
 # Particles that close a sentence and carry no meaning here ("ạ", "nhé", "vậy", "thế"…).
 _PARTICLES = frozenset({"a", "nhe", "nha", "nhi", "vay", "the", "day", "ha", "ak", "ah", "nhen", "voi"})
+# Words that carry nothing a phrase needs wherever they stand: "thông tin của tôi" is "thông tin tôi".
+_FILLERS = frozenset({"cua"})
 
 
 def _untelex(word: str) -> str:
@@ -130,6 +103,49 @@ def _untelex(word: str) -> str:
     return plain
 
 
+def _plain(raw: str) -> list[str]:
+    """One typed word in its plain form: Telex keys dropped, a short form written out."""
+    return (SHORT_FORMS.get(raw) or SHORT_FORMS.get(_untelex(raw)) or _untelex(raw)).split()
+
+
+# Said before the question, and dropped: "cho tôi hỏi", "đồng chí ơi", "xin hỏi"…
+_FRAMES = tuple(
+    tuple(word for typed in frame.split() for word in _plain(typed))  # "please" as it is folded
+    for frame in sorted(
+        (
+            "cho toi hoi",
+            "cho hoi",
+            "xin hoi",
+            "xin cho hoi",
+            "toi muon hoi",
+            "toi muon biet",
+            "cho toi biet",
+            "cho biet",
+            "vui long",
+            "lam on",
+            "dong chi oi",
+            "chibo oi",
+            "chi bo oi",
+            "bot oi",
+            "ad oi",
+            "admin oi",
+            "ban oi",
+            "oi",
+            "xin chao dong chi",
+            "chao dong chi",
+            "dong chi cho hoi",
+            "xin chao",
+            "chao",
+            "please",
+            "can you tell me",
+            "i want to know",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+
 def _drop_frames(words: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
@@ -139,7 +155,8 @@ def _drop_frames(words: list[str]) -> list[str]:
                 i += len(frame)
                 break
         else:
-            out.append(words[i])
+            if words[i] not in _FILLERS:
+                out.append(words[i])
             i += 1
     while len(out) > 1 and out[-1] in _PARTICLES:
         out.pop()
@@ -148,8 +165,5 @@ def _drop_frames(words: list[str]) -> list[str]:
 
 def fold_question(text: str) -> str:
     """The plain form of what a member typed: "Cho tôi hỏi, lịch họp tháng này ạ?" -> "lich hop thang nay"."""
-    words: list[str] = []
-    for raw in _WORD.findall(fold(text)):
-        word = SHORT_FORMS.get(raw) or SHORT_FORMS.get(_untelex(raw)) or _untelex(raw)
-        words += word.split()
+    words = [word for raw in _WORD.findall(fold(text)) for word in _plain(raw)]
     return " ".join(_drop_frames(words))

@@ -28,6 +28,10 @@ THRESHOLD = 85
 WHOLE_THRESHOLD = 85
 # Two words this close (0-100) are one word mistyped; less is no match at all.
 SLIP = 70
+# A word shorter than this is never taken for a longer one with a letter missing.
+SHORTEST_SLIP = 3
+# A typed word this long that no phrase knows may be words typed without their spaces ("khinaohop").
+RUN_TOGETHER = 6
 
 Answer = Callable[[Context, Member], Awaitable[list[Reply]]]
 
@@ -74,8 +78,22 @@ class Matcher:
     def by_name(self) -> dict[str, Intent]:
         return {intent.name: intent for intent in self.intents}
 
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of every phrase."""
+        return frozenset(word for intent in self.intents for phrase in intent.folded for word in phrase.split())
+
+    def spaced(self, folded: str) -> str:
+        """The message with each long unknown word split into known ones, when it is only those."""
+        words: list[str] = []
+        for word in folded.split():
+            unknown = len(word) >= RUN_TOGETHER and word not in self.vocabulary
+            words += (_split(word, self.vocabulary) if unknown else None) or [word]
+        return " ".join(words)
+
     def ranked(self, folded: str) -> list[Match]:
         """Every intent with its best phrase, best first (score, then the longer phrase)."""
+        folded = self.spaced(folded)
         if not folded:
             return []
         found = []
@@ -96,6 +114,19 @@ class Matcher:
             if match.score >= limit:
                 return match
         return None
+
+
+def _split(word: str, vocabulary: frozenset[str]) -> list[str] | None:
+    """``word`` as the fewest known words of two letters or more, or None."""
+    best: list[list[str] | None] = [[], *([None] * len(word))]
+    for end in range(2, len(word) + 1):
+        for start in range(end - 1):
+            before, piece, now = best[start], word[start:end], best[end]
+            if before is None or len(piece) < 2 or piece not in vocabulary:
+                continue
+            if now is None or len(before) + 1 < len(now):
+                best[end] = [*before, piece]
+    return best[-1]
 
 
 class _Present(dict[str, float]):
@@ -122,6 +153,8 @@ def _word_similarity(wanted: str, typed: str) -> float:
     if wanted == typed:
         return 100.0
     if len(wanted) == len(typed) and sorted(wanted) != sorted(typed):
+        return 0.0
+    if min(len(wanted), len(typed)) < SHORTEST_SLIP:  # "gi" is not "gio" mistyped
         return 0.0
     similarity = fuzz.ratio(wanted, typed)
     return similarity if similarity >= SLIP else 0.0
