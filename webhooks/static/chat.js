@@ -133,8 +133,10 @@
       unread += 1;
       showUnread();
     }
-    extras(reply);
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
+    // A message of chibo's own, or one with its own buttons, needs the room more than the menu does.
+    if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
+    extras(reply);
   }
 
   // Unread until the member does something on the page: the title counts them.
@@ -264,10 +266,10 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
           if (data.switched) startAfresh();
-          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(); }  // re-issued on joining
+          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // re-issued on joining
           (data.replies || []).forEach(function (reply) { showReply(reply, false); });
           // A new menu comes with a join or a change of language: the page's words follow.
-          if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh();
+          if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
           return;
         }
         if (r.status === 413) { bubble("system", page.tooLargeText, false); return; }
@@ -347,7 +349,7 @@
   }
 
   // What the page missed while closed, the last message's buttons, the words in the member's language.
-  function refresh() {
+  function refresh(reloaded) {
     var token = localStorage.getItem("chibo.token");
     if (!token) return;
     inbox(token, "").then(function (r) {
@@ -355,10 +357,11 @@
       return r.json().then(function (data) {
         applyWords(data.words);
         var last = data.last;
-        if (last && !shownIds[last.id] && transcript.length) {
-          var mine = transcript[transcript.length - 1];
-          if (mine[2] === last.id) { shownIds[last.id] = true; extras(last); }
-        } else if (last && !transcript.length) {
+        var mine = transcript.length ? transcript[transcript.length - 1] : null;
+        if (reloaded && last && mine && mine[2] === last.id) {
+          if (last.menu) showMenu(last.menu);
+          extras(last);
+        } else if (reloaded && last && !mine) {
           showReply(last, false);
         }
         received(data.messages || []);
@@ -409,6 +412,6 @@
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
-  refresh();
+  refresh(true);
   listen();
 })();
