@@ -4,8 +4,8 @@ the outbox and the delivery worker, like Telegram and Zalo; over real HTTP and i
 from __future__ import annotations
 
 import asyncio
-import re
 import os
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +15,12 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from bot.channels import web
 from bot.runtime import Runtime
+from handlers.contract import Reply
 from handlers.meetings import messages_maker
 from handlers.members import SetLanguage
+from models.db import create_engine, session_factory
 from models.invites import issue_invite
 from models.meetings import run_due
 from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform
@@ -92,8 +95,12 @@ async def test_a_notice_reaches_every_open_browser_of_a_web_member_once(web_chat
             assert [b["label"] for row in notice["buttons"] for b in row] == ["✅ Đã đọc"]
         # Stored for each browser is sent: the secretary's tracking counts it as delivered.
         # (The worker records a send within a moment of it: wait for that, not for a time.)
-        while [row.status for row in await web_rows(runtime)] != [OutboxStatus.SENT, OutboxStatus.SENT]:
+        for _ in range(600):
+            statuses = [row.status for row in await web_rows(runtime)]
+            if OutboxStatus.PENDING not in statuses:
+                break
             await asyncio.sleep(0.05)
+        assert statuses == [OutboxStatus.SENT, OutboxStatus.SENT]
         # A page that reconnects fetches what it missed, once.
         again = await inbox(phone)
         assert [m["text"].split("\n")[0] for m in again["messages"]] == ["📢 Thông báo"]
@@ -139,6 +146,36 @@ async def test_another_members_code_on_a_joined_browser_switches_without_leaking
         assert after["messages"] == [] and "Thông báo riêng" not in str(after)
         old = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {first_token}"})
         assert old.status_code == 401 and notice["id"]
+
+
+async def test_a_message_stored_by_another_process_wakes_the_waiting_page(
+    web_chat: LiveServer, demo: Demo, database_url: str
+) -> None:
+    """With PostgreSQL, a message stored through another connection (another ``chibo serve``, the
+    worker of another process) wakes a page waiting here: NOTIFY on commit, LISTEN in each process."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serves one process")
+    runtime = runtime_of(web_chat)
+    hub: web.Hub = web_chat.app.state.connections["web"].hub
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        me = await visitor(client)
+        await me.replies(text=demo.code("Mai Văn Sơn"))
+        chat = web.user_id_for(me.token)
+        waiting = asyncio.create_task(
+            web.wait_for_messages(runtime.sessions, hub, chat, 0, wait=3600)  # woken, or the test hangs
+        )
+        for _ in range(600):
+            if hub.listeners(chat):
+                break
+            await asyncio.sleep(0.01)
+        other = create_engine(database_url)
+        try:
+            async with session_factory(other)() as session, session.begin():
+                await web.store(session, chat, [Reply("📢 Từ một tiến trình khác")], pushed=True)
+        finally:
+            await other.dispose()
+        [arrived] = await asyncio.wait_for(waiting, 120)
+        assert arrived.body["text"] == "📢 Từ một tiến trình khác"
 
 
 async def test_the_page_waits_without_a_session_answer_for_a_stranger(web_chat: LiveServer) -> None:

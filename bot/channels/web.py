@@ -208,6 +208,10 @@ class Hub:
             if not self._waiting[chat_id]:
                 del self._waiting[chat_id]
 
+    def listeners(self, chat_id: str) -> int:
+        """How many pages of this process wait for the chat's messages."""
+        return len(self._waiting.get(chat_id, ()))
+
     def wake(self, chat_id: str) -> None:
         for event in self._waiting.get(chat_id, ()):
             event.set()
