@@ -23,7 +23,7 @@ from handlers.members import SetLanguage
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
 from models.meetings import run_due
-from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform
+from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform, utcnow
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from tests.test_polls import _tracked
@@ -176,6 +176,23 @@ async def test_a_message_stored_by_another_process_wakes_the_waiting_page(
             await other.dispose()
         [arrived] = await asyncio.wait_for(waiting, 120)
         assert arrived.body["text"] == "📢 Từ một tiến trình khác"
+
+
+async def test_a_joined_browser_stays_joined_for_months_while_it_is_used(web_chat: LiveServer, demo: Demo) -> None:
+    runtime = runtime_of(web_chat)
+    idle = runtime.settings.webchat_idle
+    assert idle >= timedelta(days=90)  # months, not weeks (CHIBO_WEBCHAT_IDLE_DAYS)
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        me = await visitor(client)
+        await me.replies(text=demo.code("Mai Văn Sơn"))
+    start = utcnow()
+    used = start + idle - timedelta(days=1)
+    again = used + idle - timedelta(days=1)
+    for when in (used, again):  # each use within the idle time keeps it
+        found = await web.open_session(runtime.sessions, me.token, idle=idle, now=when)
+        assert found is not None and found.linked
+    forgotten = again + idle + timedelta(days=1)
+    assert await web.open_session(runtime.sessions, me.token, idle=idle, now=forgotten) is None
 
 
 async def test_the_page_waits_without_a_session_answer_for_a_stranger(web_chat: LiveServer) -> None:

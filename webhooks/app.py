@@ -433,7 +433,9 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         chat = web_session.token_hash
         if wait:
             fetch = asyncio.create_task(
-                web.wait_for_messages(runtime.sessions, hub(request), chat, after, wait=web.INBOX_WAIT_SECONDS)
+                web.wait_for_messages(
+                    runtime.sessions, hub(request), chat, after, wait=runtime.settings.webchat_wait_seconds
+                )
             )
             gone = asyncio.create_task(_client_gone(request))
             await asyncio.wait({fetch, gone}, return_when=asyncio.FIRST_COMPLETED)

@@ -46,8 +46,6 @@ TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 SEEN_EVERY = timedelta(hours=1)
 # A session that never joined is kept this long after its last use (a stranger's, or a guesser's).
 ANONYMOUS_IDLE = timedelta(days=1)
-# A page's wait for new messages ends after this long with none (proxies drop quieter connections).
-INBOX_WAIT_SECONDS = 25.0
 # The most messages one fetch returns (a page closed for weeks gets the newest).
 INBOX_LIMIT = 50
 # What a file picker offers unless the reply asks for something else (a notice's or meeting's file).

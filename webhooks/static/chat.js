@@ -320,7 +320,11 @@
     (function next() {
       if (listening !== token) return;  // a new token has its own loop
       inbox(token, "&wait=1").then(function (r) {
-        if (r.status === 401) { listening = null; listen(); return; }
+        if (r.status === 401) {  // this session ended: the next message asks for a new one, and listens
+          listening = null;
+          if (localStorage.getItem("chibo.token") !== token) listen();
+          return;
+        }
         if (!r.ok) throw new Error("inbox " + r.status);
         return r.json().then(function (data) { delay = 1000; received(data.messages || []); next(); });
       }).catch(function () {
