@@ -207,6 +207,16 @@ async def test_the_page_waits_without_a_session_answer_for_a_stranger(web_chat: 
         assert (await inbox(me))["messages"] == []
 
 
+async def test_the_page_with_everything_it_loads_stays_under_30_kb(web_chat: LiveServer) -> None:
+    """Usable over 2G: the page, its style sheets and scripts (no framework) weigh under 30 KB."""
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        page = await client.get("/")
+        loaded = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+        assert "/static/chat.js" in loaded and "/static/chat.css" in loaded
+        sizes = [len((await client.get(path)).content) for path in loaded]
+        assert len(page.content) + sum(sizes) < 30_000
+
+
 # ---- In Chromium, on small phones
 VIEWPORTS = [pytest.param((390, 844), id="390x844"), pytest.param((360, 640), id="360x640")]
 

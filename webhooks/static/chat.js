@@ -377,7 +377,7 @@
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
-      document.getElementById("composer").requestSubmit();
+      sendTyped();
     }
   });
   function grow() {
@@ -393,13 +393,16 @@
     grow();
   });
 
-  document.getElementById("composer").addEventListener("submit", function (event) {
-    event.preventDefault();
+  function sendTyped() {
     var text = input.value;
     if (!text.trim()) return;
     input.value = "";
     grow();
     submit({ text: text }, text);
+  }
+  document.getElementById("composer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendTyped();
   });
 
   var words = load("chibo.words", null);
