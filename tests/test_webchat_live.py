@@ -307,7 +307,7 @@ async def test_a_web_member_sees_notices_ballots_results_and_reminders_arrive(
 async def test_a_secretary_composes_on_a_small_phone(
     web_chat: LiveServer, demo: Demo, viewport: tuple[int, int], database_url: str, tmp_path: Path
 ) -> None:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import Route, async_playwright
 
     width, height = viewport
     folder = shots(tmp_path)
@@ -320,7 +320,20 @@ async def test_a_secretary_composes_on_a_small_phone(
             await page.get_by_test_id("bot-message").filter(has_text="Võ Thị Thanh").wait_for()
             await page.screenshot(path=str(folder / f"joined-{width}x{height}-{kind}.png"))
             await page.get_by_test_id("menu-button").filter(has_text="Quản lý").click()
+            # While a tap waits for its answer (2G), no button can be tapped again.
+            held, arrived = asyncio.Event(), asyncio.Event()
+
+            async def hold(route: Route) -> None:
+                arrived.set()
+                await held.wait()
+                await route.continue_()
+
+            await page.route("**/api/webchat/messages", hold)
             await page.get_by_test_id("inline-button").filter(has_text="Thông báo mới").click()
+            await arrived.wait()
+            assert await page.get_by_test_id("inline-button").filter(has_text="Thông báo mới").is_disabled()
+            assert await page.get_by_test_id("inline-button").filter(has_text="Nhập danh sách").is_disabled()
+            held.set()  # this answer, and every later message, goes through
             await page.get_by_test_id("bot-message").filter(has_text="nội dung thông báo").wait_for()
             box = page.get_by_test_id("input")
             await box.fill("Kính gửi các đồng chí: họp chi bộ lúc 19:00.")
