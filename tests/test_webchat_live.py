@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from bot.channels import web
 from bot.runtime import Runtime
 from handlers.contract import Reply
 from handlers.meetings import messages_maker
+from handlers.meetings.actions import CancelMeeting, MeetingCard
 from handlers.members import SetLanguage
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
@@ -26,6 +27,7 @@ from models.meetings import run_due
 from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform, utcnow
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
+from tests.test_meetings import _in_three_days
 from tests.test_polls import _tracked
 from tests.test_webchat import CHROMIUM, Visitor, visitor
 from webhooks.app import create_app
@@ -108,6 +110,34 @@ async def test_a_notice_reaches_every_open_browser_of_a_web_member_once(web_chat
         # Tapping "Đã đọc" in the page is read like on Telegram.
         read = (await phone.replies(payload=again["messages"][0]["buttons"][0][0]["payload"]))[0]
         assert "đã ghi nhận" in read["text"]
+
+
+async def test_a_web_member_hears_of_a_meetings_new_time_and_its_cancellation(web_chat: LiveServer, demo: Demo) -> None:
+    """Before, "Đổi giờ" told nobody who had only the web chat ("0 tin nhắn")."""
+    runtime = runtime_of(web_chat)
+    async with httpx.AsyncClient(base_url=web_chat.url, timeout=60) as client:
+        me = await visitor(client)
+        await me.replies(text=demo.code("Mai Văn Sơn"))
+        await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+        home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
+        await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
+        await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ")
+        called = (await say(runtime, SECRETARY, _in_three_days()))[0]
+        await say(runtime, SECRETARY, payload=button(called, "Gửi giấy mời"))
+        [invitation] = (await inbox(me, wait=True))["messages"]
+        async with runtime.sessions() as session:
+            meeting_id = (await session.exec(select(Meeting.id))).one() or 0
+        card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
+        await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
+        later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
+        moved = (await say(runtime, SECRETARY, later))[0]
+        assert "(2 tin nhắn)" in moved.text  # the secretary on Telegram, the member in the web chat
+        [news] = (await inbox(me, invitation["id"], wait=True))["messages"]
+        assert "Cuộc họp đã được dời từ" in news["text"] and "08:00" in news["text"]
+        confirm = (await say(runtime, SECRETARY, payload=CancelMeeting(meeting_id).pack()))[0]
+        await say(runtime, SECRETARY, payload=button(confirm, "Hủy cuộc họp này"))
+        [cancelled] = (await inbox(me, news["id"], wait=True))["messages"]
+        assert cancelled["text"].startswith("❌ Đã hủy: Sinh hoạt chi bộ định kỳ")
 
 
 async def test_a_reload_gets_the_last_answer_and_the_member_language(web_chat: LiveServer, demo: Demo) -> None:
@@ -281,8 +311,6 @@ async def test_a_web_member_sees_notices_ballots_results_and_reminders_arrive(
             home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
             await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
             await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ")
-            from tests.test_meetings import _in_three_days
-
             called = (await say(runtime, SECRETARY, _in_three_days()))[0]
             await say(runtime, SECRETARY, payload=button(called, "Gửi giấy mời"))
             await page.get_by_test_id("bot-message").filter(has_text="Sinh hoạt chi bộ định kỳ").first.wait_for()
@@ -354,8 +382,6 @@ async def test_a_secretary_composes_on_a_small_phone(
             await box.fill("Sinh hoạt chi bộ tháng 12")
             await page.get_by_test_id("send").click()
             await page.get_by_test_id("bot-message").filter(has_text="Họp lúc nào?").wait_for()
-            from tests.test_meetings import _in_three_days
-
             await box.fill(_in_three_days())
             await box.press("Enter")
             await page.get_by_test_id("inline-button").filter(has_text="Nội dung").last.click()
