@@ -222,7 +222,10 @@ async def test_a_joined_browser_stays_joined_for_months_while_it_is_used(web_cha
         found = await web.open_session(runtime.sessions, me.token, idle=idle, now=when)
         assert found is not None and found.linked
     forgotten = again + idle + timedelta(days=1)
+    chat = web.user_id_for(me.token)
+    assert await web.last_message(runtime.sessions, chat) is not None
     assert await web.open_session(runtime.sessions, me.token, idle=idle, now=forgotten) is None
+    assert await web.last_message(runtime.sessions, chat) is None  # its messages went with it
 
 
 async def test_the_page_waits_without_a_session_answer_for_a_stranger(web_chat: LiveServer) -> None:

@@ -50,6 +50,8 @@ ANONYMOUS_IDLE = timedelta(days=1)
 INBOX_LIMIT = 50
 # What a file picker offers unless the reply asks for something else (a notice's or meeting's file).
 DOCUMENTS_AND_PHOTOS = ".pdf,.doc,.docx,.odt,.rtf,.txt,.xls,.xlsx,.ods,.csv,.ppt,.pptx,.jpg,.jpeg,.png,.heic,image/*"
+# Ended sessions forgotten per statement (an IN list of token hashes).
+FORGET_CHUNK = 500
 # The PostgreSQL channel new messages are announced on, to the pages waiting in every process.
 NOTIFY_CHANNEL = "chibo_webchat"
 
@@ -75,14 +77,18 @@ async def start_session(sessions: async_sessionmaker[AsyncSession], *, idle: tim
     now = utcnow()
     token = new_session_token()
     async with sessions() as session, session.begin():
-        await session.exec(
-            delete(WebChatSession).where(
-                or_(
-                    col(WebChatSession.last_seen_at) < now - idle,
-                    col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
-                )
+        ended = select(WebChatSession.token_hash).where(
+            or_(
+                col(WebChatSession.last_seen_at) < now - idle,
+                col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
             )
         )
+        hashes = list((await session.exec(ended)).all())
+        for start in range(0, len(hashes), FORGET_CHUNK):
+            chunk = hashes[start : start + FORGET_CHUNK]
+            # A session's messages go with it (a stranger's answers too).
+            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
+            await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
         # A chat's messages are kept as long as an idle session would be.
         await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
         session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
@@ -115,6 +121,7 @@ async def open_session(
         found, active = row
         ended = found.last_seen_at <= now - idle or active is False
         if ended:
+            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id) == token_hash))
             await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash) == token_hash))
         elif found.last_seen_at <= now - SEEN_EVERY:
             await session.exec(
