@@ -24,7 +24,7 @@ from handlers.members import SetLanguage
 from models.db import create_engine, session_factory
 from models.invites import issue_invite
 from models.meetings import run_due
-from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform, utcnow
+from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform, WebChatMessage, utcnow
 from tests.chat import button, say
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from tests.test_meetings import _in_three_days
@@ -138,6 +138,21 @@ async def test_a_web_member_hears_of_a_meetings_new_time_and_its_cancellation(we
         await say(runtime, SECRETARY, payload=button(confirm, "Hủy cuộc họp này"))
         [cancelled] = (await inbox(me, news["id"], wait=True))["messages"]
         assert cancelled["text"].startswith("❌ Đã hủy: Sinh hoạt chi bộ định kỳ")
+
+
+async def test_an_invite_code_answered_in_the_web_chat_is_kept_only_masked(web_chat: LiveServer, demo: Demo) -> None:
+    runtime = runtime_of(web_chat)
+    son = await member_named(runtime, "Mai Văn Sơn")
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        secretary = await visitor(client)
+        await secretary.replies(text=demo.code("Lý Văn Quang"))
+        answer = (await secretary.replies(payload=f"mi:{son.id}"))[0]
+        found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", answer["text"])
+        assert found is not None, answer["text"]  # shown to the secretary once
+        assert "••••-••••" in (await inbox(secretary))["last"]["text"]  # what a reload shows
+    async with runtime.sessions() as session:
+        kept = " ".join(str(row.body) for row in (await session.exec(select(WebChatMessage))).all())
+    assert found.group(0) not in kept and found.group(0)[:4] + "-" not in kept
 
 
 async def test_a_reload_gets_the_last_answer_and_the_member_language(web_chat: LiveServer, demo: Demo) -> None:

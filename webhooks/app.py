@@ -332,7 +332,7 @@ async def _answer_web(
         else:
             # Kept, so a reload shows the last answer's buttons again.
             async with runtime.sessions() as session, session.begin():
-                stored = await web.store(session, chat, processed.replies, pushed=False, answers=message_id)
+                stored = await web.store(session, chat, processed.storable(), pushed=False, answers=message_id)
             ids = [row.id or 0 for row in stored]
         if len(ids) == len(rendered):
             rendered = [{"id": row_id} | shown for row_id, shown in zip(ids, rendered, strict=True)]
