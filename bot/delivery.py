@@ -331,7 +331,8 @@ class DeliveryWorker:
             # A row for a member (a notice, ballot, invitation or result) was pushed, not asked for.
             reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
             if reply.invite_for is not None:
-                reply = await self._with_invite_code(reply, reply.invite_for)
+                # The web chat keeps what it is sent: it gets the code masked (it asks inline for one).
+                reply = await self._with_invite_code(reply, reply.invite_for, masked=row.platform is Platform.WEB)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
             by_template = False
             try:
@@ -393,13 +394,13 @@ class DeliveryWorker:
             self._metrics.channel_alerts.labels(platform.value).inc()
             self.wake()
 
-    async def _with_invite_code(self, reply: Reply, member_id: int) -> Reply:
+    async def _with_invite_code(self, reply: Reply, member_id: int, *, masked: bool = False) -> Reply:
         """The message with a fresh invite code in it, made just before it is sent: the outbox row
         keeps only the placeholder. A retry makes another code, and the earlier one stops working,
         so the code the secretary last received is the one that works."""
         async with self._sessions() as session, session.begin():
-            text, _kept = await fill_in_code(session, member_id, reply.text)
-        return replace(reply, text=text, invite_for=None)
+            text, kept = await fill_in_code(session, member_id, reply.text)
+        return replace(reply, text=kept if masked else text, invite_for=None)
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

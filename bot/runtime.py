@@ -58,6 +58,11 @@ def _storable_inbound(inbound: Inbound) -> Inbound:
 class Processed:
     replies: list[Reply]
     duplicate: bool = False
+    # The replies as they may be stored (the web chat keeps its answers): an invite code masked.
+    kept: list[Reply] | None = None
+
+    def storable(self) -> list[Reply]:
+        return self.replies if self.kept is None else self.kept
 
 
 @dataclass
@@ -152,7 +157,7 @@ class Runtime:
         self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
         if not answer_inline and replies:
             self.on_outbox()
-        return Processed(replies)
+        return Processed(replies, kept=[Reply.from_dict(body) for body in bodies] if answer_inline else None)
 
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:
         """The person left chibo's chat on ``platform`` (unfollowed), once per ``update_key``.

@@ -50,7 +50,10 @@ class Settings(ChannelSettings, BaseSettings):
     db_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
     # The web chat: a session idle this long is forgotten; wrong invite codes allowed within
     # invite_window_minutes per browser session and per client address before a lock-out that long.
-    webchat_idle_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    webchat_idle_days: Annotated[float, Field(gt=0, le=3650)] = 180.0
+    # An open page's wait for new messages ends, empty, after this long (it then asks again);
+    # under the idle time-out of the proxies in front.
+    webchat_wait_seconds: Annotated[float, Field(gt=0, le=300)] = 25.0
     invite_attempts_per_session: Annotated[int, Field(ge=1, le=1000)] = 5
     invite_attempts_per_address: Annotated[int, Field(ge=1, le=10_000)] = 20
     invite_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0

@@ -86,6 +86,10 @@ class Chart:
         return {"title": self.title, "labels": list(self.labels), "values": list(self.values)}
 
 
+# The files a branch register can be sent as (models/roster_files.py reads both).
+REGISTER_FILES = ".xlsx,.csv"
+
+
 @dataclass(frozen=True)
 class Reply:
     """A message for the member. ``buttons`` sit under the message; ``menu`` replaces the
@@ -98,6 +102,8 @@ class Reply:
     menu: Rows | None = None
     contact_label: str | None = None
     upload_label: str | None = None
+    # The files that picker offers, as an HTML accept list (".xlsx,.csv"); None: documents and photos.
+    upload_accept: str | None = None
     # Replace this earlier message (the ballot that was tapped) instead of sending a new one,
     # where the platform can edit messages; elsewhere it is sent as a new message.
     edit_message_id: str | None = None
@@ -111,7 +117,9 @@ class Reply:
     invite_for: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {} if self.invite_for is None else {"invite_for": self.invite_for}
+        extra: dict[str, Any] = {} if self.invite_for is None else {"invite_for": self.invite_for}
+        if self.upload_accept is not None:
+            extra["upload_accept"] = self.upload_accept
         return extra | {
             "text": self.text,
             "buttons": [[b.to_dict() for b in row] for row in self.buttons],
@@ -137,6 +145,7 @@ class Reply:
             menu=None if menu is None else rows(menu),
             contact_label=data.get("contact_label"),
             upload_label=data.get("upload_label"),
+            upload_accept=data.get("upload_accept"),
             edit_message_id=data.get("edit_message_id"),
             invite_for=None if data.get("invite_for") is None else int(data["invite_for"]),
             chart=None

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from handlers.actions import ActionData, Pattern
 from handlers.context import Context
-from handlers.contract import Button, Reply
+from handlers.contract import REGISTER_FILES, Button, Reply
 from handlers.menus import (
     BranchRoster,
     ChooseLanguage,
@@ -386,7 +386,7 @@ def import_help(ctx: Context, member: Member) -> list[Reply]:
         "wrong row is listed.\n\n"
         "Files can be sent from the web chat, with the button below."
     )
-    return [Reply(text, upload_label="📎 " + _("Choose the file"))]
+    return [Reply(text, upload_label="📎 " + _("Choose the file"), upload_accept=REGISTER_FILES)]
 
 
 def choose_language(ctx: Context) -> list[Reply]:

@@ -4,7 +4,7 @@ with their file or with which row of it."""
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.contract import Attachment, Reply, Translator
+from handlers.contract import REGISTER_FILES, Attachment, Reply, Translator
 from handlers.members import home
 from models.membership import check
 from models.permissions import Permission, Scope, Target, scope_of
@@ -125,7 +125,7 @@ async def import_upload(ctx: Context, member: Member, attachment: Attachment) ->
         lines += ["• " + problem_text(ctx.translator, p) for p in report.problems[:SHOWN_PROBLEMS]]
         if len(report.problems) > SHOWN_PROBLEMS:
             lines.append(_("… and {count} more.").format(count=len(report.problems) - SHOWN_PROBLEMS))
-        return [Reply("\n".join(lines), upload_label="📎 " + _("Choose the file"))]
+        return [Reply("\n".join(lines), upload_label="📎 " + _("Choose the file"), upload_accept=REGISTER_FILES)]
     text = _("{name}: {created} new, {updated} updated, {unchanged} unchanged. Saved.").format(
         name=attachment.filename, created=report.created, updated=report.updated, unchanged=report.unchanged
     )

@@ -13,9 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.membership import NotPermitted
 from models.permissions import Actor, Permission, Target, may
-from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Platform, Role
+from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Platform, Role, WebChatSession
 
-# The web chat has no push: its members read notices in their "Notices" list.
+# The platforms that reach a member's phone while chibo's page is closed. The web chat gets every
+# message too (push_identities), but a member sees it only in an open page or their "Notices" list.
 PUSH_PLATFORMS = frozenset(p for p in Platform if p is not Platform.WEB)
 _CHUNK = 500  # members per IN (...) list
 
@@ -95,11 +96,26 @@ async def _identities(session: AsyncSession, member_ids: list[int]) -> dict[int,
 
 
 async def push_identities(session: AsyncSession, member_ids: list[int]) -> dict[int, list[ChannelIdentity]]:
-    """Where each member can be sent a message by chibo: Telegram and Zalo chats not marked unreachable."""
+    """Where each member can be sent a message by chibo: Telegram and Zalo chats not marked
+    unreachable, and each browser of theirs whose web chat session is still alive."""
+    found = await _identities(session, member_ids)
+    web = {i.platform_user_id for identities in found.values() for i in identities if i.platform is Platform.WEB}
+    alive: set[str] = set()
+    hashes = sorted(web)
+    for start in range(0, len(hashes), _CHUNK):
+        chunk = hashes[start : start + _CHUNK]
+        living = select(WebChatSession.token_hash).where(col(WebChatSession.token_hash).in_(chunk))
+        alive.update((await session.exec(living)).all())
     return {
         member_id: pushable
-        for member_id, identities in (await _identities(session, member_ids)).items()
-        if (pushable := [i for i in identities if i.platform in PUSH_PLATFORMS and i.unreachable_at is None])
+        for member_id, identities in found.items()
+        if (
+            pushable := [
+                i
+                for i in identities
+                if i.unreachable_at is None and (i.platform in PUSH_PLATFORMS or i.platform_user_id in alive)
+            ]
+        )
     }
 
 

@@ -153,6 +153,21 @@ class Member(SQLModel, table=True):
     notes: str | None = Field(default=None, max_length=2000)
 
 
+class WebChatMessage(SQLModel, table=True):
+    """A message chibo showed in one web chat (``chat_id``: the session's token hash): an answer
+    or one the delivery worker stored for it. The page fetches those after the last it has, so a
+    reload or a reconnect misses nothing and gets the last message's buttons back."""
+
+    __table_args__ = (Index("ix_webchatmessage_chat", "chat_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: str = Field(max_length=128)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # a Reply, as Reply.to_dict
+    pushed: bool = False  # sent by chibo on its own (a notice, a ballot, a reminder), not an answer
+    answers: str | None = Field(default=None, max_length=64)  # the page's message id it answers
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
+
+
 class ChannelIdentity(SQLModel, table=True):
     """Who a member is on one platform: the link made by an invite or a shared phone number."""
 

@@ -48,6 +48,7 @@ async def documented(database_url: str, fake_telegram: FakeTelegram) -> AsyncIte
         telegram_mode="webhook",
         public_url="https://chibo.example.org",
         webhook_secret="webhook-secret-123",
+        webchat_wait_seconds=0.1,  # a generated GET /api/webchat/inbox?wait=true answers at once
     )
     async for live in serve_app(create_app(settings, migrate=False)):
         yield live

@@ -151,7 +151,8 @@ async def test_only_tokens_the_server_issued_open_a_chat(server: LiveServer, dem
         # Idle too long: forgotten.
         runtime = _runtime(server)
         async with runtime.sessions() as session, session.begin():
-            await session.exec(update(WebChatSession).values(last_seen_at=utcnow() - timedelta(days=31)))
+            idle_too_long = utcnow() - runtime.settings.webchat_idle - timedelta(days=1)
+            await session.exec(update(WebChatSession).values(last_seen_at=idle_too_long))
         assert (await victim.send(payload="me")).status_code == 401
         # A deactivated member's session dies with the membership.
         member = await visitor(client)

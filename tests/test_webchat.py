@@ -166,10 +166,16 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await page.get_by_test_id("bot-message").filter(has_text="Hoàng Thị Diệu").wait_for()
             await page.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()
             await page.get_by_test_id("bot-message").filter(has_text="Họ và tên: Hoàng Thị Diệu").wait_for()
+            # The menu folded once used; one button opens it again.
+            assert not await page.get_by_test_id("menu-button").first.is_visible()
+            await page.get_by_test_id("menu-toggle").click()
             await page.get_by_test_id("menu-button").filter(has_text="Ngôn ngữ").click()
             await page.get_by_test_id("inline-button").filter(has_text="English").click()
             await page.get_by_test_id("bot-message").filter(has_text="in English").wait_for()
             assert await page.get_by_test_id("menu-button").filter(has_text="My details").count() == 1
+            # The page's own words follow the member's language too.
+            await page.get_by_test_id("send").filter(has_text="Send").wait_for()
+            assert await page.get_by_test_id("input").get_attribute("placeholder") == "Type a message…"
             # A QR code from the printed sheet opens the chat with the code already sent.
             fresh = await browser.new_page(viewport={"width": 360, "height": 720})
             await fresh.goto(f"{web_chat.url}/?invite={demo.code('Vũ Đình Khoa')}")

@@ -332,14 +332,35 @@ async def _answer_web(
                 "or ask your branch secretary."
             ).format(minutes=minutes)
             return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(minutes * 60)})
+    chat = web_session.token_hash
     try:
+        # A joined browser that types a code may be moving to another member (a shared phone).
+        switching = web_session.linked and _invite_guess(inbound.text) is not None
+        before = await _member_id(runtime, chat) if switching else None
         processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True)
+        rendered = [web.render(reply) for reply in processed.replies]
+        if processed.duplicate:  # kept the first time: the same ids again
+            ids = await web.answer_ids(runtime.sessions, chat, message_id)
+        else:
+            # Kept, so a reload shows the last answer's buttons again.
+            async with runtime.sessions() as session, session.begin():
+                stored = await web.store(session, chat, processed.storable(), pushed=False, answers=message_id)
+            ids = [row.id or 0 for row in stored]
+        if len(ids) == len(rendered):
+            rendered = [{"id": row_id} | shown for row_id, shown in zip(ids, rendered, strict=True)]
+        body: dict[str, Any] = {"replies": rendered}
+        if not processed.duplicate and before is not None and await _member_id(runtime, chat) not in (None, before):
+            # Another member's code on a joined browser (a shared phone): the first member's
+            # messages are forgotten here, and the page starts afresh on a new token.
+            await web.forget_messages(runtime.sessions, chat, before=ids[0] if ids else MAX_ID)
+            token = await web.rotate(runtime.sessions, web_session)
+            if token is not None:
+                return body | {"token": token, "switched": True}
     except Exception as error:
         if not is_database_unavailable(error):
             raise
         runtime.metrics.updates_rejected.labels("web", "database").inc()
         return _unavailable()
-    body: dict[str, Any] = {"replies": [web.render(reply) for reply in processed.replies]}
     # A join retried (its answer lost after the chat was linked, before the token moved) rotates too,
     # so a token planted beforehand still dies.
     if guessing or (processed.duplicate and _invite_guess(inbound.text) is not None):
@@ -360,6 +381,37 @@ async def _answer_web(
     return body
 
 
+async def _member_id(runtime: Runtime, chat: str) -> int | None:
+    async with runtime.sessions() as session:
+        member = await web_member(session, chat)
+    return None if member is None else member.id
+
+
+def _page_words(runtime: Runtime, locale: str | None, *, joined: bool) -> dict[str, str]:
+    """The page's own words (not chibo's messages) in the member's language."""
+    t = runtime.catalogs.translator(locale)
+    _ = t.gettext
+    return {
+        "lang": t.locale,
+        "title": _("chibo — party branch assistant"),
+        "input_placeholder": _("Type a message…") if joined else _("Type a message or your invite code…"),
+        "send_label": _("Send"),
+        "newline_label": _("New line"),
+        "menu_label": _("Menu"),
+        "unread_label": _("New"),
+        "offline_text": _("No connection. Your message will be sent again."),
+        "welcome_text": _("Type the invite code printed on your paper to begin."),
+        "failed_text": _("chibo could not take this message just now. Please send it again in a few minutes."),
+        "too_large_text": _("This is too large for chibo: a file can be at most 20 MB, a message 4,096 characters."),
+    }
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client has closed the connection."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _download(filename: str, content: bytes) -> Response:
     quoted = urllib.parse.quote(filename)
     media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -373,21 +425,47 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get("/", response_class=HTMLResponse)
     async def chat_page() -> str:
-        t = runtime.catalogs.translator(None)
-        _ = t.gettext
-        words = {
-            "lang": t.locale,
-            "title": _("chibo — party branch assistant"),
-            "input_placeholder": _("Type a message or your invite code…"),
-            "send_label": _("Send"),
-            "offline_text": _("No connection. Your message will be sent again."),
-            "welcome_text": _("Type the invite code printed on your paper to begin."),
-            "failed_text": _("chibo could not take this message just now. Please send it again in a few minutes."),
-            "too_large_text": _(
-                "This is too large for chibo: a file can be at most 20 MB, a message 4,096 characters."
-            ),
-        }
+        words = _page_words(runtime, None, joined=False)
         return page.safe_substitute({key: escape(value) for key, value in words.items()})
+
+    def hub(request: Request) -> web.Hub:
+        connection = request.app.state.connections.get("web")
+        return connection.hub if isinstance(connection, web.WebConnection) else web.Hub(runtime.engine)
+
+    @app.get("/api/webchat/inbox", response_model=None)
+    async def chat_inbox(
+        request: Request,
+        web_session: WebSessionDep,
+        after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+        wait: bool = False,
+    ) -> dict[str, Any]:
+        """What chibo sent this chat on its own after message ``after``: at once, or (``wait``)
+        as soon as there is some, within a time-out. Without ``wait`` also the chat's last message
+        (its buttons come back after a reload) and the page's words in the member's language."""
+        chat = web_session.token_hash
+        if wait:
+            fetch = asyncio.create_task(
+                web.wait_for_messages(
+                    runtime.sessions, hub(request), chat, after, wait=runtime.settings.webchat_wait_seconds
+                )
+            )
+            gone = asyncio.create_task(_client_gone(request))
+            await asyncio.wait({fetch, gone}, return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
+                return {"messages": []}  # nobody is listening any more
+            return {"messages": [web.shown(row) for row in fetch.result()]}
+        rows = await web.messages_after(runtime.sessions, chat, after)
+        last = await web.last_message(runtime.sessions, chat)
+        async with runtime.sessions() as session:
+            member = await web_member(session, chat)
+        return {
+            "messages": [web.shown(row) for row in rows],
+            "last": None if last is None else web.shown(last),
+            "words": _page_words(runtime, None if member is None else member.locale, joined=member is not None),
+        }
 
     @app.post("/api/webchat/session", max_body_size=WEB_MESSAGE_BYTES)
     async def new_session(request: Request) -> dict[str, str]:

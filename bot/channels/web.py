@@ -1,5 +1,10 @@
 """The built-in web chat: a page anyone can open, talking JSON to the same handlers.
 
+It is a sender like Telegram and Zalo: the delivery worker stores each outbox row for the chat
+(``WebSender``), and the open page, waiting on ``/api/webchat/inbox``, is woken (``Hub``) and takes
+it. A row counts as sent once stored: a page closed then fetches it when it opens again. Answers
+are stored too, so a reload gets the last message's buttons back.
+
 The server issues every session token (``start_session``) and keeps only its hash, so a leaked
 database row cannot be replayed, a token a browser makes up is refused, and one planted in a
 victim's browser dies when the victim joins: a join re-issues the token (``rotate``). A session
@@ -8,24 +13,29 @@ idle for ``CHIBO_WEBCHAT_IDLE_DAYS`` is forgotten, and so is the session of a de
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
+import logging
 import re
 import secrets
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import delete, or_, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.channels.base import Polling
+from bot.channels.base import Polling, Unreachable
 from bot.channels.specs.web import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
-from models.tables import ChannelIdentity, Member, Platform, WebChatSession, utcnow
+from models.tables import ChannelIdentity, Member, Platform, WebChatMessage, WebChatSession, utcnow
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,6 +46,16 @@ TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 SEEN_EVERY = timedelta(hours=1)
 # A session that never joined is kept this long after its last use (a stranger's, or a guesser's).
 ANONYMOUS_IDLE = timedelta(days=1)
+# The most messages one fetch returns (a page closed for weeks gets the newest).
+INBOX_LIMIT = 50
+# What a file picker offers unless the reply asks for something else (a notice's or meeting's file).
+DOCUMENTS_AND_PHOTOS = ".pdf,.doc,.docx,.odt,.rtf,.txt,.xls,.xlsx,.ods,.csv,.ppt,.pptx,.jpg,.jpeg,.png,.heic,image/*"
+# Ended sessions forgotten per statement (an IN list of token hashes).
+FORGET_CHUNK = 500
+# The PostgreSQL channel new messages are announced on, to the pages waiting in every process.
+NOTIFY_CHANNEL = "chibo_webchat"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,14 +77,20 @@ async def start_session(sessions: async_sessionmaker[AsyncSession], *, idle: tim
     now = utcnow()
     token = new_session_token()
     async with sessions() as session, session.begin():
-        await session.exec(
-            delete(WebChatSession).where(
-                or_(
-                    col(WebChatSession.last_seen_at) < now - idle,
-                    col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
-                )
+        ended = select(WebChatSession.token_hash).where(
+            or_(
+                col(WebChatSession.last_seen_at) < now - idle,
+                col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
             )
         )
+        hashes = list((await session.exec(ended)).all())
+        for start in range(0, len(hashes), FORGET_CHUNK):
+            chunk = hashes[start : start + FORGET_CHUNK]
+            # A session's messages go with it (a stranger's answers too).
+            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
+            await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
+        # A chat's messages are kept as long as an idle session would be.
+        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
         session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
     return token
 
@@ -95,6 +121,7 @@ async def open_session(
         found, active = row
         ended = found.last_seen_at <= now - idle or active is False
         if ended:
+            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id) == token_hash))
             await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash) == token_hash))
         elif found.last_seen_at <= now - SEEN_EVERY:
             await session.exec(
@@ -119,6 +146,9 @@ async def rotate(sessions: async_sessionmaker[AsyncSession], web_session: WebSes
         )
         if not moved.rowcount:
             return None
+        await session.exec(
+            update(WebChatMessage).where(col(WebChatMessage.chat_id) == web_session.token_hash).values(chat_id=new_hash)
+        )
         await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash) == web_session.token_hash))
         now = utcnow()
         session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
@@ -151,20 +181,194 @@ def render(reply: Reply) -> dict[str, Any]:
             else f"/api/webchat/{folder}/{reply.document.file_id}"
         )
         body["document"] = {"name": reply.document.name, "url": url}
+    if reply.upload_label is not None:
+        body["upload_accept"] = reply.upload_accept or DOCUMENTS_AND_PHOTOS
     if reply.chart is not None and chart is not None:
         body["image"] = "data:image/png;base64," + base64.b64encode(bar_chart_png(reply.chart)).decode()
     return body
 
 
-class WebConnection:
-    """The web chat's Connection: its page and API are served by the app (webhooks/app.py) and
-    answer inline, so there is nothing to send later, poll or close."""
+class Hub:
+    """Wakes the pages of this process waiting for a chat's new messages. With PostgreSQL, every
+    stored message is announced (NOTIFY, on commit) and each process listens, so a message stored by
+    one ``chibo serve`` reaches a page waiting on another; on SQLite there is one process."""
 
-    sender = None
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def announces(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    @contextlib.contextmanager
+    def waiting(self, chat_id: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._waiting[chat_id].add(event)
+        try:
+            yield event
+        finally:
+            self._waiting[chat_id].discard(event)
+            if not self._waiting[chat_id]:
+                del self._waiting[chat_id]
+
+    def listeners(self, chat_id: str) -> int:
+        """How many pages of this process wait for the chat's messages."""
+        return len(self._waiting.get(chat_id, ()))
+
+    def wake(self, chat_id: str) -> None:
+        for event in self._waiting.get(chat_id, ()):
+            event.set()
+
+    def start(self) -> None:
+        if self.announces and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="webchat-listen")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own, again after it is lost (meanwhile a waiting page still
+        fetches when its wait ends)."""
+        import asyncpg  # only with PostgreSQL
+
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                connection = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("web chat: cannot listen for new messages (%s); retrying", type(error).__name__)
+                await asyncio.sleep(5.0)
+                continue
+            lost = asyncio.Event()
+            try:
+                connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+                await connection.add_listener(NOTIFY_CHANNEL, lambda _c, _pid, _channel, chat_id: self.wake(chat_id))
+                await lost.wait()
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(connection.close(timeout=2))
+            await asyncio.sleep(1.0)
+
+
+async def store(
+    session: AsyncSession, chat_id: str, replies: Sequence[Reply], *, pushed: bool, answers: str | None = None
+) -> list[WebChatMessage]:
+    """Keep ``replies`` for the chat, in the caller's transaction. On PostgreSQL a chat's pushed
+    messages are stored one transaction at a time (a lock until commit), so their ids commit in
+    order and a page that has seen id N never misses a smaller one committed later; and the commit
+    announces them to the waiting pages."""
+    if pushed and session.bind is not None and session.bind.dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chat))"), {"chat": chat_id})
+        announce = text("SELECT pg_notify(:channel, :chat)")
+        await connection.execute(announce, {"channel": NOTIFY_CHANNEL, "chat": chat_id})
+    rows = [WebChatMessage(chat_id=chat_id, body=reply.to_dict(), pushed=pushed, answers=answers) for reply in replies]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def messages_after(sessions: async_sessionmaker[AsyncSession], chat_id: str, after: int) -> list[WebChatMessage]:
+    """What chibo sent the chat on its own after message ``after``, oldest first (the newest
+    ``INBOX_LIMIT``)."""
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(WebChatMessage)
+                .where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.pushed).is_(True))
+                .where(col(WebChatMessage.id) > after)
+                .order_by(col(WebChatMessage.id).desc())
+                .limit(INBOX_LIMIT)
+            )
+        ).all()
+    return sorted(rows, key=lambda row: row.id or 0)
+
+
+async def answer_ids(sessions: async_sessionmaker[AsyncSession], chat_id: str, message_id: str) -> list[int]:
+    """The ids the answers to the page's message ``message_id`` were stored under."""
+    async with sessions() as session:
+        found = await session.exec(
+            select(WebChatMessage.id)
+            .where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.answers) == message_id)
+            .order_by(col(WebChatMessage.id))
+        )
+        return [row_id for row_id in found.all() if row_id is not None]
+
+
+async def last_message(sessions: async_sessionmaker[AsyncSession], chat_id: str) -> WebChatMessage | None:
+    """The chat's newest message, answer or not: the page shows its buttons again after a reload."""
+    async with sessions() as session:
+        return (
+            await session.exec(
+                select(WebChatMessage)
+                .where(col(WebChatMessage.chat_id) == chat_id)
+                .order_by(col(WebChatMessage.id).desc())
+                .limit(1)
+            )
+        ).first()
+
+
+async def wait_for_messages(
+    sessions: async_sessionmaker[AsyncSession], hub: Hub, chat_id: str, after: int, *, wait: float
+) -> list[WebChatMessage]:
+    """The chat's messages after ``after``; when there are none yet, those stored within ``wait`` seconds."""
+    with hub.waiting(chat_id) as woken:  # waiting before asking, so nothing stored meanwhile is missed
+        found = await messages_after(sessions, chat_id, after)
+        if found or wait <= 0:
+            return found
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), wait)
+    return await messages_after(sessions, chat_id, after)
+
+
+async def forget_messages(sessions: async_sessionmaker[AsyncSession], chat_id: str, *, before: int) -> None:
+    """The chat's messages before ``before``: another member now uses this browser, who must not see them."""
+    async with sessions() as session, session.begin():
+        await session.exec(
+            delete(WebChatMessage).where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.id) < before)
+        )
+
+
+def shown(row: WebChatMessage) -> dict[str, Any]:
+    """A stored message as the page shows it, with its id."""
+    return {"id": row.id, "pushed": row.pushed} | render(Reply.from_dict(row.body))
+
+
+class WebSender:
+    """Delivers an outbox row to a web chat: stored for the chat, and its waiting pages woken."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: Hub) -> None:
+        self._sessions = sessions
+        self._hub = hub
+
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> str:
+        """Stores the message for the chat; its id (as the page numbers it) is the message id."""
+        async with self._sessions() as session, session.begin():
+            if await session.get(WebChatSession, chat_id) is None:
+                raise Unreachable("the web chat session has ended")
+            (stored,) = await store(session, chat_id, [reply], pushed=True)
+        self._hub.wake(chat_id)
+        return str(stored.id)
+
+
+class WebConnection:
+    """The web chat's Connection: its page and API are served by the app (webhooks/app.py); the
+    delivery worker sends through ``sender``."""
+
     webhook = None
 
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine) -> None:
+        self.hub = Hub(engine)
+        self.sender = WebSender(sessions, self.hub)
+
     async def start(self, scheduler: AsyncIOScheduler) -> Polling | None:
+        self.hub.start()
         return None
 
     async def stop(self) -> None:
-        return None
+        await self.hub.stop()

@@ -262,23 +262,23 @@ class AlsoPush:
         self._runtime = runtime
         self._page = page
 
-    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> None:
-        if self._page is not None:
-            await self._page.send(chat_id, reply, locale)
-        row = SENDING.get()
+    async def send(self, chat_id: str, reply: Reply, locale: str | None = None) -> str | None:
+        # The page's own number for the message, so the notification opens the chat at it.
+        shown = None if self._page is None else await self._page.send(chat_id, reply, locale)
         async with self._runtime.sessions() as session, session.begin():
             subscription = await subscription_of(session, chat_id)
             if subscription is None:
-                return
+                return shown
             session.add(
                 OutboxMessage(
                     platform=Platform.WEB_PUSH,
                     chat_id=chat_id,
-                    body={**reply.to_dict(), "web_message_id": None if row is None else row.id},
+                    body={**reply.to_dict(), "web_message_id": int(shown) if shown and shown.isdigit() else None},
                     member_id=subscription.member_id,
                 )
             )
         self._runtime.on_outbox()
+        return shown
 
 
 class WebPushConnection:

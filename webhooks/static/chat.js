@@ -1,17 +1,25 @@
-// The web chat: sends what the member types or taps to /api/webchat/messages and shows the replies.
+// The web chat: sends what the member types or taps to /api/webchat/messages, shows the answers,
+// and waits on /api/webchat/inbox for what chibo sends on its own (notices, ballots, reminders).
 // No framework, no build step: it must run on old Android browsers over 2G.
 (function () {
   "use strict";
   var messages = document.getElementById("messages");
   var menu = document.getElementById("menu");
+  var menuToggle = document.getElementById("menu-toggle");
   var input = document.getElementById("input");
   var send = document.getElementById("send");
+  var newline = document.getElementById("newline");
   var offline = document.getElementById("offline");
   var typing = document.getElementById("typing");
-  var page = document.body.dataset;  // texts in the page's language: failedText, tooLargeText
+  var page = document.body.dataset;  // texts in the page's language, replaced by the member's
   var queue = [];
   var busy = false;
-  var transcript = load("chibo.history", []);
+  var transcript = load("chibo.history", []);  // [kind, text, id]
+  var cursor = load("chibo.cursor", 0);  // the newest message chibo sent on its own that this page has
+  var shownIds = {};
+  var unread = 0;
+  var listening = null;  // the token the inbox is being waited on with
+  var anchor = null;  // the newest message, kept in view
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -25,17 +33,35 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function bubble(kind, text, remember) {
+  // The newest message in view: its first line at the top when it and its buttons are taller
+  // than the screen, else the bottom of the conversation.
+  function reveal() {
+    if (!anchor) return;
+    var top = anchor.offsetTop - 8;
+    messages.scrollTop = Math.min(top, messages.scrollHeight);
+  }
+  window.addEventListener("resize", reveal);
+
+  function bubble(kind, text, id) {
     var hint = document.getElementById("welcome");
     if (hint) hint.remove();
     var el = document.createElement("div");
     el.className = "bubble " + kind;
     if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
     el.textContent = text;
+    if (id) el.setAttribute("data-message-id", String(id));  // a notification opens the chat here
     messages.appendChild(el);
-    if (remember) { transcript.push([kind, text]); transcript = transcript.slice(-100); save("chibo.history", transcript); }
-    messages.scrollTop = messages.scrollHeight;
+    if (id !== false) { transcript.push([kind, text, id || null]); transcript = transcript.slice(-100); save("chibo.history", transcript); }
+    anchor = el;
+    reveal();
     return el;
+  }
+
+  function setBusy(on) {
+    busy = on;
+    typing.hidden = !on;
+    // A tap waiting for its answer cannot be tapped again (three taps on 2G: three answers).
+    Array.prototype.forEach.call(document.querySelectorAll(".row button, .menu button"), function (b) { b.disabled = on; });
   }
 
   function buttonRows(container, rows, testid) {
@@ -46,41 +72,86 @@
         var button = document.createElement("button");
         button.type = "button";
         button.textContent = b.label;
+        button.disabled = busy;
         button.setAttribute("data-testid", testid);
-        button.addEventListener("click", function () { submit({ payload: b.payload }, b.label); });
+        button.addEventListener("click", function () {
+          if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
+          submit({ payload: b.payload }, b.label);
+        });
         line.appendChild(button);
       });
       container.appendChild(line);
     });
   }
 
+  function foldMenu(folded) {
+    menu.hidden = folded;
+    menuToggle.setAttribute("aria-expanded", String(!folded));
+    reveal();
+  }
+  menuToggle.addEventListener("click", function () { foldMenu(!menu.hidden); });
+
   function showMenu(rows) {
     menu.textContent = "";
     buttonRows(menu, rows, "menu-button");
+    menuToggle.hidden = !rows.length;
     save("chibo.menu", rows);
   }
 
-  function showReply(reply) {
-    if (reply.image) {
-      var picture = document.createElement("img");
-      picture.className = "chart";
-      picture.src = reply.image;
-      picture.alt = "";
-      picture.setAttribute("data-testid", "chart");
-      messages.appendChild(picture);
-    }
-    bubble("bot", reply.text, true);
+  // A message's pictures, buttons, file and picker, under it.
+  function extras(reply) {
     if (reply.document) messages.appendChild(documentLink(reply.document));
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
       var box = document.createElement("div");
       box.className = "inline";
       buttonRows(box, reply.buttons || [], "inline-button");
-      if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label));
+      if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label, reply.upload_accept));
       messages.appendChild(box);
-      messages.scrollTop = messages.scrollHeight;
+    }
+    reveal();
+  }
+
+  function showReply(reply, fresh) {
+    if (reply.id) {
+      if (shownIds[reply.id]) return;
+      shownIds[reply.id] = true;
+    }
+    var chart = null;
+    if (reply.image) {
+      chart = document.createElement("img");
+      chart.className = "chart";
+      chart.src = reply.image;
+      chart.alt = "";
+      chart.setAttribute("data-testid", "chart");
+      chart.addEventListener("load", reveal);
+      messages.appendChild(chart);
+    }
+    var el = bubble("bot", reply.text, reply.id);
+    if (chart) anchor = chart;
+    if (fresh) {
+      el.className += " unread";
+      el.setAttribute("data-new", page.unreadLabel || "");
+      unread += 1;
+      showUnread();
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
+    // A message of chibo's own, or one with its own buttons, needs the room more than the menu does.
+    if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
+    extras(reply);
   }
+
+  // Unread until the member does something on the page: the title counts them.
+  function showUnread() {
+    var title = document.title.replace(/^\(\d+\) /, "");
+    document.title = unread ? "(" + unread + ") " + title : title;
+  }
+  function seen() {
+    if (!unread || document.hidden) return;
+    Array.prototype.forEach.call(messages.querySelectorAll(".unread"), function (el) { el.classList.remove("unread"); });
+    unread = 0;
+    showUnread();
+  }
+  ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) { document.addEventListener(name, seen, true); });
 
   // A notice's document: fetched with the session token, then saved by the browser.
   function documentLink(doc) {
@@ -113,25 +184,26 @@
     return button;
   }
 
-  // A file picker for the replies that ask for a file (the register, a notice's document).
-  function uploadButton(label) {
+  // A file picker for the replies that ask for a file, offering the kinds asked for.
+  function uploadButton(label, accept) {
     var line = document.createElement("div");
     line.className = "row";
     var picker = document.createElement("input");
     picker.type = "file";
-    picker.accept = ".xlsx,.csv";
+    if (accept) picker.accept = accept;
     picker.hidden = true;
     picker.setAttribute("data-testid", "file-input");
     picker.addEventListener("change", function () {
       var file = picker.files && picker.files[0];
       if (!file) return;
-      bubble("user", "📎 " + file.name, true);
+      bubble("user", "📎 " + file.name);
       queue.push({ id: newId(), file: file });
       pump();
     });
     var button = document.createElement("button");
     button.type = "button";
     button.textContent = label;
+    button.disabled = busy;
     button.setAttribute("data-testid", "upload-button");
     button.addEventListener("click", function () { picker.click(); });
     line.appendChild(button);
@@ -146,7 +218,7 @@
     return fetch("/api/webchat/session", { method: "POST" }).then(function (r) {
       if (!r.ok) throw new Error("session " + r.status);
       return r.json();
-    }).then(function (body) { localStorage.setItem("chibo.token", body.token); return body.token; });
+    }).then(function (body) { localStorage.setItem("chibo.token", body.token); listen(); return body.token; });
   }
 
   function post(body, renewed) {
@@ -172,6 +244,15 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
+  // Another member's code on this browser: nothing of the member before stays on the page.
+  function startAfresh() {
+    transcript = [];
+    cursor = 0;
+    save("chibo.history", transcript);
+    save("chibo.cursor", cursor);
+    messages.textContent = "";
+  }
+
   // Sends one message. While the phone is offline it sends the same body (same id) again until it
   // is back, so the server answers it once and nothing typed is lost; a server error (5xx) is
   // retried with backoff MAX_ATTEMPTS times, then the member is told and the chat moves on.
@@ -185,8 +266,11 @@
       }
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
-          if (data.token) localStorage.setItem("chibo.token", data.token);  // re-issued on joining
-          (data.replies || []).forEach(showReply);
+          if (data.switched) startAfresh();
+          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // re-issued on joining
+          (data.replies || []).forEach(function (reply) { showReply(reply, false); });
+          // A new menu comes with a join or a change of language: the page's words follow.
+          if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
           return;
         }
         if (r.status === 413) { bubble("system", page.tooLargeText, false); return; }
@@ -201,39 +285,141 @@
 
   function pump() {
     if (busy || !queue.length) return;
-    busy = true;
-    send.disabled = true;
-    typing.hidden = false;
+    setBusy(true);
     deliver(queue.shift(), 1000, 1).then(function () {
-      busy = false;
-      send.disabled = false;
-      typing.hidden = true;
+      setBusy(false);
       pump();
     });
   }
 
   function submit(fields, shown) {
-    bubble("user", shown, true);
+    bubble("user", shown);
     var body = { id: newId() };
     if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
     queue.push(body);
     pump();
   }
 
-  document.getElementById("composer").addEventListener("submit", function (event) {
-    event.preventDefault();
+  function inbox(token, query) {
+    return fetch("/api/webchat/inbox?after=" + cursor + query, { headers: { "Authorization": "Bearer " + token } });
+  }
+
+  function received(list) {
+    list.forEach(function (message) {
+      showReply(message, true);
+      cursor = Math.max(cursor, message.id);
+    });
+    save("chibo.cursor", cursor);
+  }
+
+  // Waits for what chibo sends on its own, one request at a time, for as long as the page is open.
+  function listen() {
+    var token = localStorage.getItem("chibo.token");
+    if (!token || listening === token) return;
+    listening = token;
+    var delay = 1000;
+    (function next() {
+      if (listening !== token) return;  // a new token has its own loop
+      inbox(token, "&wait=1").then(function (r) {
+        if (r.status === 401) {  // this session ended: the next message asks for a new one, and listens
+          listening = null;
+          if (localStorage.getItem("chibo.token") !== token) listen();
+          return;
+        }
+        if (!r.ok) throw new Error("inbox " + r.status);
+        return r.json().then(function (data) { delay = 1000; received(data.messages || []); next(); });
+      }).catch(function () {
+        wait(delay).then(next);
+        delay = Math.min(delay * 2, 30000);
+      });
+    })();
+  }
+
+  function applyWords(words) {
+    save("chibo.words", words);
+    document.documentElement.lang = words.lang;
+    document.getElementById("title").textContent = words.title;
+    document.title = words.title;
+    showUnread();
+    input.placeholder = words.input_placeholder;
+    input.setAttribute("aria-label", words.input_placeholder);
+    send.textContent = words.send_label;
+    newline.setAttribute("aria-label", words.newline_label);
+    newline.title = words.newline_label;
+    document.getElementById("menu-label").textContent = words.menu_label;
+    offline.textContent = words.offline_text;
+    page.failedText = words.failed_text;
+    page.tooLargeText = words.too_large_text;
+    page.unreadLabel = words.unread_label;
+  }
+
+  // What the page missed while closed, the last message's buttons, the words in the member's language.
+  function refresh(reloaded) {
+    var token = localStorage.getItem("chibo.token");
+    if (!token) return;
+    inbox(token, "").then(function (r) {
+      if (!r.ok) return;
+      return r.json().then(function (data) {
+        applyWords(data.words);
+        var last = data.last;
+        var mine = transcript.length ? transcript[transcript.length - 1] : null;
+        if (reloaded && last && mine && mine[2] === last.id) {
+          if (last.menu) showMenu(last.menu);
+          extras(last);
+        } else if (reloaded && last && !mine) {
+          showReply(last, false);
+        }
+        received(data.messages || []);
+      });
+    }).catch(function () { /* offline: the waiting loop fetches it later */ });
+  }
+
+  // Enter sends, Shift+Enter (or the ↵ button) starts a new line.
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendTyped();
+    }
+  });
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 4, 160) + "px";
+  }
+  input.addEventListener("input", grow);
+  newline.addEventListener("click", function () {
+    var at = input.selectionStart, end = input.selectionEnd;
+    input.value = input.value.slice(0, at) + "\n" + input.value.slice(end);
+    input.selectionStart = input.selectionEnd = at + 1;
+    input.focus();
+    grow();
+  });
+
+  function sendTyped() {
     var text = input.value;
     if (!text.trim()) return;
     input.value = "";
+    grow();
     submit({ text: text }, text);
+  }
+  document.getElementById("composer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendTyped();
   });
 
-  transcript.forEach(function (item) { bubble(item[0], item[1], false); });
+  var words = load("chibo.words", null);
+  if (words) applyWords(words);
+  transcript.forEach(function (item) {
+    if (item[2]) shownIds[item[2]] = true;
+    bubble(item[0], item[1], false);
+  });
   showMenu(load("chibo.menu", []));
+  foldMenu(load("chibo.menuUsed", false));
   // A printed QR code opens /?invite=CODE: send the code once, then drop it from the address.
   var invite = new URLSearchParams(location.search).get("invite");
   if (invite) {
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
+  refresh(true);
+  listen();
 })();

@@ -1,5 +1,6 @@
 """The web chat, as the registry knows it; the adapter is ``bot/channels/web.py``, its HTTP API
-``webhooks/webchat.py``. Always on: its replies are answered inline, nothing is queued for it."""
+``webhooks/app.py``. Always on: answers go inline; what chibo sends on its own goes through the
+outbox, stored for the page to fetch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 MESSAGE_LIMIT = 4096
+# Messages stored for web chats per second: a broadcast must not crowd out the database.
+STORE_RATE = 200.0
 
 
 class Web:
@@ -26,12 +29,12 @@ class Web:
         return True
 
     def rate(self, settings: Settings) -> float | None:
-        return None
+        return STORE_RATE
 
     def open(self, runtime: Runtime, redis: Redis | None) -> Connection:
         from bot.channels.web import WebConnection
 
-        return WebConnection()
+        return WebConnection(runtime.sessions, runtime.engine)
 
 
 CHANNEL = Web()
