@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.channels import web
 from bot.channels.specs.web_push import DEFAULT_SERVICES
@@ -25,7 +25,15 @@ from bot.channels.web_push import b64url_encode
 from handlers.contract import Reply
 from models.membership import deactivate
 from models.permissions import OPERATOR
-from models.tables import DeactivationReason, Member, OutboxMessage, OutboxStatus, Platform, WebPushSubscription
+from models.tables import (
+    DeactivationReason,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+    WebChatMessage,
+    WebPushSubscription,
+)
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app, serve_fake
 from tests.fake_push_service import Answer, FakePushService, FakeSubscription
 from tests.test_webchat import Visitor, visitor
@@ -111,15 +119,19 @@ async def test_a_subscribed_member_gets_the_notice_as_a_notification(
     async with httpx.AsyncClient(base_url=server.url) as client:
         member = await joined(client, demo, "Ngô Văn Phúc")
         subscription = await subscribed(client, member, push_service)
-        row_id = await queue_for_web_chat(server, member, "Ngô Văn Phúc", NOTICE)
+        await queue_for_web_chat(server, member, "Ngô Văn Phúc", NOTICE)
         [delivered] = await push_service.wait_for(1)
     assert push_service.refused == []
     assert delivered.subscription == subscription.number
+    # The notification opens the chat at the message as the page numbers it (its stored id).
+    async with server.app.state.runtime.sessions() as session:
+        [shown] = (await session.exec(select(WebChatMessage).where(col(WebChatMessage.pushed).is_(True)))).all()
+    assert Reply.from_dict(shown.body).text == NOTICE
     assert delivered.notification == {
         "title": "chibo",
         "body": NOTICE,
-        "url": f"/#message-{row_id}",
-        "tag": f"/#message-{row_id}",
+        "url": f"/#message-{shown.id}",
+        "tag": f"/#message-{shown.id}",
     }
     assert delivered.headers["TTL"] == "86400" and delivered.headers["Urgency"] == "normal"
     await eventually(lambda: statuses(server, Platform.WEB_PUSH), [OutboxStatus.SENT])
