@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import graphlib
 import os
 import shutil
 import socket
@@ -70,10 +71,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _postgres_admin(statement: str) -> None:
+async def _postgres_admin(statement: str, *args: object) -> None:
     admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
     try:
-        await admin.execute(statement)
+        await admin.execute(statement, *args)
     finally:
         await admin.close()
 
@@ -82,36 +83,154 @@ def _postgres_url(name: str) -> str:
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
+# What makes a database's schema: if a test changed any of it (a migration test going down and
+# not all the way back up, an extension), its database is dropped instead of being used again.
+_SCHEMA = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname)
+     FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace),
+  (SELECT string_agg(c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':'
+                     || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                     ',' ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid), ',' ORDER BY conname)
+     FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
+  (SELECT string_agg(indexdef, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'),
+  (SELECT string_agg(t.typname || ':' || e.enumlabel, ',' ORDER BY t.typname, e.enumsortorder)
+     FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid),
+  (SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc WHERE pronamespace = 'public'::regnamespace),
+  (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension),
+  (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace),
+  (SELECT string_agg(version_num, ',') FROM alembic_version)
+))
+"""
+
+_TABLES = """
+SELECT c.relname, coalesce(array_agg(f.relname) FILTER (WHERE f.relname IS NOT NULL), '{}')
+FROM pg_class c
+LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'
+LEFT JOIN pg_class f ON f.oid = k.confrelid
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname <> 'alembic_version'
+GROUP BY c.relname
+"""
+
+
+class PostgresDatabases:
+    """The run's PostgreSQL databases for tests, created from the migrated template. A test's database
+    is emptied afterwards (a DELETE per table in foreign-key order and every sequence restarted: a few
+    ms) and given to the next test, because creating a database costs half a second and dropping one
+    waits for a checkpoint. The state a test starts from is the template's, rows and ids alike."""
+
+    def __init__(self, template: str, schema: str, empty: str) -> None:
+        self.template = template
+        self.schema = schema
+        self.empty = empty
+        self.free: list[str] = []
+        self.made: set[str] = set()
+
+    @classmethod
+    async def of(cls, template: str) -> PostgresDatabases:
+        connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(template)))
+        try:
+            schema = await connection.fetchval(_SCHEMA)
+            references = {name: set(refs) - {name} for name, refs in await connection.fetch(_TABLES)}
+            sequences = [name for (name,) in await connection.fetch(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+            )]
+            left = [t for t in references if await connection.fetchval(f'SELECT EXISTS (SELECT FROM "{t}")')]
+        finally:
+            await connection.close()
+        assert not left, f"the migrations leave rows in {left}; emptying a test's database would lose them"
+        # Referencing tables first, so that no DELETE is refused by a foreign key.
+        order = reversed(list(graphlib.TopologicalSorter(references).static_order()))
+        empty = "; ".join(
+            [f'DELETE FROM "{table}"' for table in order] + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        )
+        return cls(template, schema, empty)
+
+    async def take(self, fresh: bool) -> str:
+        if self.free and not fresh:
+            return self.free.pop()
+        name = f"chibo_test_{uuid.uuid4().hex[:12]}"
+        await _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.made.add(name)
+        return name
+
+    async def give_back(self, name: str, fresh: bool) -> None:
+        """Empty the database for the next test, or drop it when it cannot be emptied to the template's state."""
+        await _postgres_admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        reusable = False
+        if not fresh:
+            connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(name)))
+            try:
+                if await connection.fetchval(_SCHEMA) == self.schema:
+                    async with connection.transaction():
+                        await connection.execute(self.empty)
+                    reusable = True
+            finally:
+                await connection.close()
+        if reusable:
+            self.free.append(name)
+        else:
+            await self.drop(name)
+
+    async def drop(self, name: str) -> None:
+        self.made.discard(name)
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def drop_all(self) -> None:
+        for name in list(self.made):
+            await self.drop(name)
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
-    """One PostgreSQL database migrated to the newest schema per run; each test's database is
-    created from it (CREATE DATABASE ... TEMPLATE), which costs a file copy instead of every migration."""
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """One PostgreSQL database migrated to the newest schema per run (per xdist worker); the tests'
+    databases are created from it (CREATE DATABASE ... TEMPLATE, a copy instead of every migration)."""
     if _POSTGRES_SKIP:
         pytest.skip(_POSTGRES_SKIP)
-    name = f"chibo_template_{uuid.uuid4().hex[:12]}"
-    _run_apart(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    template = f"chibo_template_{uuid.uuid4().hex[:12]}"
+    made: list[PostgresDatabases] = []
+
+    async def prepare() -> None:
+        await _postgres_admin(f'CREATE DATABASE "{template}"')
+        await upgrade(_postgres_url(template))
+        made.append(await PostgresDatabases.of(template))
+
     try:
-        _run_apart(upgrade(_postgres_url(name)))
-        yield name
+        _run_apart(prepare())
+        yield made[0]
     finally:
-        _run_apart(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if made:
+            _run_apart(made[0].drop_all())
+        else:
+            _run_apart(_postgres_admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of its own for each test, at the newest schema (a copy of the run's template)."""
+    """A database of its own for each test, at the newest schema and empty (a copy of the run's
+    template, or on PostgreSQL one emptied back to it). A test marked ``fresh_database`` gets one no
+    test has written to, for what reads the raw pages."""
     if request.param == "sqlite":
         path = tmp_path / "chibo.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template: str = request.getfixturevalue("postgres_template")
-    name = f"chibo_test_{uuid.uuid4().hex[:12]}"
-    await _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    fresh = request.node.get_closest_marker("fresh_database") is not None
+    name = await databases.take(fresh)
     try:
         yield _postgres_url(name)
     finally:
-        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await databases.give_back(name, fresh)
 
 
 TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"
@@ -119,6 +238,9 @@ TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("ballot_key", TEST_BALLOT_KEY)  # no key file left in the working directory
+    # A test machine busy with two test processes is not a hung database: fifty taps at once must
+    # not meet the pool's time-out. The tests of time-outs set their own.
+    overrides.setdefault("db_timeout_seconds", 10.0)
     return Settings(_env_file=None, database_url=database_url, **{"metrics_token": METRICS_TOKEN, **overrides})
 
 
