@@ -10,6 +10,7 @@ import graphlib
 import os
 import shutil
 import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
@@ -17,21 +18,29 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
+import httpx
 import pytest
 import uvicorn
 from aiohttp import web
 from fastapi import FastAPI
+from sqlalchemy import func
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
+from bot.channels.telegram import TelegramSender, make_bot
+from bot.delivery import DeliveryWorker
 from bot.demo import seed_demo
 from bot.migrate import upgrade
+from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_unlinked_invites
-from models.tables import Member
+from models.tables import Member, Platform
 from tests.fake_telegram import FakeTelegram
+from tests.tcp_proxy import TcpProxy
+from webhooks.app import create_app
 
 POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
@@ -331,3 +340,120 @@ async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     finally:
         server.should_exit = True
         await task
+
+
+# --- the channels' fixtures, shared by the tests of several features ------------------------------
+
+
+def telegram_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
+    return make_settings(database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake.url, **overrides)
+
+
+@pytest.fixture
+async def polling_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
+    app = create_app(telegram_settings(database_url, fake_telegram, telegram_mode="polling"), migrate=False)
+    async with app.router.lifespan_context(app):
+        yield fake_telegram
+
+
+@pytest.fixture
+async def telegram_sender(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramSender]:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    yield TelegramSender(bot)
+    await bot.session.close()
+
+
+def worker(runtime: Runtime, sender: TelegramSender, rate: float = 1000.0) -> DeliveryWorker:
+    limiter = LocalRateLimiter({"telegram": rate})
+    return DeliveryWorker(
+        runtime.sessions, {Platform.TELEGRAM: sender}, runtime.metrics, limiter=limiter, backoff=lambda attempts: 0.0
+    )
+
+
+@pytest.fixture
+async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
+    async for server in serve_app(create_app(make_settings(database_url), migrate=False)):
+        yield server
+
+
+WEBHOOK_SECRET = "webhook-secret-123"
+WEBHOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+
+
+@dataclass
+class Outage:
+    """Makes the app's database unavailable and available again, for real."""
+
+    url: str
+    proxy: TcpProxy | None = None
+    _lock: sqlite3.Connection | None = None
+
+    async def begin(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
+        else:
+            # Another process holding SQLite's exclusive lock: every write waits, then gives up.
+            self._lock = sqlite3.connect(make_url(self.url).database or "", isolation_level=None)
+            self._lock.execute("BEGIN EXCLUSIVE")
+
+    async def end(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.start()
+        elif self._lock is not None:
+            self._lock.execute("ROLLBACK")
+            self._lock.close()
+
+
+@dataclass
+class Webhook:
+    """The app on Telegram webhooks over HTTP, with a database the test can take away."""
+
+    client: httpx.AsyncClient
+    runtime: Runtime
+    fake: FakeTelegram
+    outage: Outage
+
+    async def post(self, body: object, headers: dict[str, str] = WEBHOOK_HEADERS) -> httpx.Response:
+        return await self.client.post("/webhooks/telegram", json=body, headers=headers, timeout=5)
+
+    async def count(self, table: type) -> int:
+        async with self.runtime.sessions() as session:
+            return (await session.exec(select(func.count()).select_from(table))).one()
+
+
+@contextlib.asynccontextmanager
+async def database_with_outage(database_url: str) -> AsyncIterator[tuple[str, AsyncEngine, Outage]]:
+    """An engine on ``database_url`` (through a proxy on PostgreSQL) and the outage to inflict on it."""
+    proxy: TcpProxy | None = None
+    engine_url = database_url
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"timeout": 2})
+    else:
+        url = make_url(database_url)
+        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+        await proxy.start()
+        engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        engine = create_engine(engine_url, timeout=2)
+    try:
+        yield engine_url, engine, Outage(database_url, proxy)
+    finally:
+        await engine.dispose()
+        if proxy is not None:
+            await proxy.stop()
+
+
+@pytest.fixture
+async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
+    async with database_with_outage(database_url) as (engine_url, engine, outage):
+        settings = make_settings(
+            engine_url,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_base=fake_telegram.url,
+            telegram_mode="webhook",
+            public_url="https://chibo.example.org",
+            webhook_secret=WEBHOOK_SECRET,
+        )
+        app = create_app(settings, engine=engine, migrate=False)
+        async for server in serve_app(app):
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+                yield Webhook(client, app.state.runtime, fake_telegram, outage)

@@ -27,14 +27,11 @@ from models.tables import (
     Rsvp,
     UnansweredWeek,
 )
-from tests.chat import button, say
+from tests.chat import button, say, visitor
 from tests.conftest import Demo, LiveServer, member_named
 from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
 from tests.test_polls import _open_poll
-from tests.test_webchat import visitor, web_chat
-
-__all__ = ["web_chat"]  # the web chat fixture, used here too
 
 PHRASINGS = Path(__file__).parent / "data" / "intent_phrasings.csv"
 TITLE = "Sinh hoạt chi bộ định kỳ tháng 12"

@@ -54,12 +54,10 @@ from models.tables import (
 )
 from scheduler.polls import close_due_polls
 from tests.chat import button, say
-from tests.conftest import Demo, member_named
+from tests.conftest import Demo, Webhook, member_named, worker
 from tests.fake_telegram import FakeTelegram
 from tests.test_delivery import drain
-from tests.test_notices import telegram_sender, worker  # noqa: F401  (the fixture)
 from tests.test_records import open_card
-from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
 
 SECRETARY = 400
 
@@ -276,7 +274,7 @@ async def test_the_deadline_closes_a_poll_once_with_two_schedulers(runtime: Runt
 
 
 async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers_it(
-    webhook: Webhook,  # noqa: F811
+    webhook: Webhook,
     demo: Demo,
 ) -> None:
     runtime = webhook.runtime
@@ -316,7 +314,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
     runtime: Runtime,
     demo: Demo,
     fake_telegram: FakeTelegram,
-    telegram_sender: TelegramSender,  # noqa: F811
+    telegram_sender: TelegramSender,
 ) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
