@@ -8,11 +8,18 @@ from typing import Any
 
 import httpx
 
+from bot.i18n import Catalogs
 from bot.runtime import Runtime
 from handlers.contract import Inbound, Reply
 from models.tables import Platform
 
 _update_keys = itertools.count(1)
+_VIETNAMESE = Catalogs("vi").translator("vi")
+
+
+def vi(message: str) -> str:
+    """A catalogue message (its English msgid, as the code writes it) as a member reading Vietnamese sees it."""
+    return _VIETNAMESE.gettext(message)
 
 
 async def say(

@@ -45,7 +45,7 @@ from models.tables import (
     Platform,
     utcnow,
 )
-from tests.chat import button, labels, say
+from tests.chat import button, labels, say, vi
 from tests.conftest import Demo, member_named, worker
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_delivery import drain
@@ -92,7 +92,7 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     assert name.endswith(".csv") and csv_text.startswith("Họ và tên,Chi bộ,Kênh,Trạng thái gửi,Lỗi,Đã đọc lúc")
     assert "Mai Văn Sơn,Chi bộ thôn Tây,Telegram,đã gửi,," in csv_text
     assert "Hồ Thị Ngọc,Chi bộ thôn Tây,,không gửi được qua chat,," in csv_text
-    assert "Chưa tham gia chibo, xin gọi điện:" in track.text and "Hồ Thị Ngọc" in track.text
+    assert vi("Not on chibo, please phone them:") in track.text and "Hồ Thị Ngọc" in track.text
     # "Notices" in the member's menu: read ones are marked and have no button.
     inbox = await say(runtime, MEMBER, "📢 Thông báo")
     assert inbox[0].text.startswith("✅") and inbox[0].buttons == ()
