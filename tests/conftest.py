@@ -13,7 +13,7 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from bot.channels.telegram import TelegramSender, make_bot
 from bot.delivery import DeliveryWorker
@@ -268,9 +268,7 @@ class Demo:
         return self.invites[name].code
 
 
-@pytest.fixture
-async def demo(database_url: str) -> Demo:
-    """The demo commune with a fresh invite code for every member, by full name."""
+async def _seed_demo(database_url: str) -> Demo:
     engine = create_engine(database_url)
     try:
         # The server's secret, as the runtime reads it: invite codes are stored keyed by it.
@@ -281,6 +279,112 @@ async def demo(database_url: str) -> Demo:
     finally:
         await engine.dispose()
     return Demo({p.full_name: p for p in printed})
+
+
+# Parents first: the order in which the demo's rows are copied in.
+_TABLE_ORDER = [table.name for table in SQLModel.metadata.sorted_tables]
+_ANY_ROW = " OR ".join(f'EXISTS (SELECT 1 FROM "{name}")' for name in _TABLE_ORDER)
+
+
+@dataclass
+class DemoCopy:
+    """The demo commune seeded once per run (per backend and worker), to be copied into a test's empty
+    database: a few inserts instead of seeding and issuing thirty invites (the codes are the same in
+    every test of the run, each database holding its own copy of them)."""
+
+    demo: Demo
+    sqlite_file: Path | None = None
+    # PostgreSQL: each table's columns and rows, parents first, and each sequence's position.
+    rows: list[tuple[str, list[str], list[tuple[Any, ...]]]] = field(default_factory=list)
+    sequences: list[tuple[str, int, bool]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo(sqlite_template: Path) -> DemoCopy:
+    path = sqlite_template.with_name("demo.db")
+    shutil.copyfile(sqlite_template, path)
+    made: list[Demo] = []
+
+    async def seed() -> None:
+        made.append(await _seed_demo(f"sqlite+aiosqlite:///{path}"))
+
+    _run_apart(seed())
+    return DemoCopy(made[0], sqlite_file=path)
+
+
+@pytest.fixture(scope="session")
+def postgres_demo(postgres_databases: PostgresDatabases) -> DemoCopy:
+    made: list[DemoCopy] = []
+
+    async def seed() -> None:
+        name = await postgres_databases.take(fresh=False)
+        try:
+            demo = await _seed_demo(_postgres_url(name))
+            connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(name)))
+            try:
+                copy = DemoCopy(demo)
+                for table in _TABLE_ORDER:
+                    records = await connection.fetch(f'SELECT * FROM "{table}"')
+                    if records:
+                        copy.rows.append((table, list(records[0].keys()), [tuple(r) for r in records]))
+                for (sequence,) in await connection.fetch(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+                ):
+                    last, called = await connection.fetchrow(f'SELECT last_value, is_called FROM "{sequence}"')
+                    copy.sequences.append((sequence, last, called))
+            finally:
+                await connection.close()
+        finally:
+            await postgres_databases.give_back(name, fresh=False)
+        made.append(copy)
+
+    _run_apart(seed())
+    return made[0]
+
+
+def _copy_sqlite_demo(database_url: str, copy: DemoCopy) -> bool:
+    """Copy the demo's rows into an empty SQLite database; False when it is not empty."""
+    connection = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    try:
+        if connection.execute(f"SELECT {_ANY_ROW}").fetchone()[0]:
+            return False
+        connection.execute("ATTACH DATABASE ? AS demo", (str(copy.sqlite_file),))
+        connection.execute("BEGIN IMMEDIATE")
+        for table in _TABLE_ORDER:
+            connection.execute(f'INSERT INTO main."{table}" SELECT * FROM demo."{table}"')
+        connection.execute("COMMIT")
+        return True
+    finally:
+        connection.close()
+
+
+async def _copy_postgres_demo(database_url: str, copy: DemoCopy) -> bool:
+    """Copy the demo's rows into an empty PostgreSQL database; False when it is not empty."""
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        if await connection.fetchval(f"SELECT {_ANY_ROW}"):
+            return False
+        async with connection.transaction():
+            for table, columns, records in copy.rows:
+                await connection.copy_records_to_table(table, records=records, columns=columns)
+            for sequence, last, called in copy.sequences:
+                await connection.execute(f"SELECT setval('\"{sequence}\"', $1, $2)", last, called)
+        return True
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def demo(database_url: str, request: pytest.FixtureRequest) -> Demo:
+    """The demo commune with a fresh invite code for every member, by full name: copied in when the
+    database is still empty (as it is unless a fixture wrote to it first), else seeded."""
+    if database_url.startswith("sqlite"):
+        copy: DemoCopy = request.getfixturevalue("sqlite_demo")
+        copied = _copy_sqlite_demo(database_url, copy)
+    else:
+        copy = request.getfixturevalue("postgres_demo")
+        copied = await _copy_postgres_demo(database_url, copy)
+    return copy.demo if copied else await _seed_demo(database_url)
 
 
 async def member_named(runtime: Runtime, name: str) -> Member:
