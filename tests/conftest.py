@@ -1,5 +1,6 @@
-"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, copied from one migrated
-template per run; the demo commune, a live HTTP server for the app, and the fake platform APIs served over HTTP."""
+"""Shared fixtures: an empty database per test on SQLite and on PostgreSQL, made from one migrated
+template per run (on PostgreSQL emptied and handed to the next test); the demo commune, copied in; a
+live HTTP server for the app; the fake platform APIs served over HTTP; the channels' fixtures."""
 
 from __future__ import annotations
 
