@@ -1,36 +1,47 @@
-"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, copied from one migrated
-template per run; the demo commune, a live HTTP server for the app, and the fake platform APIs served over HTTP."""
+"""Shared fixtures: an empty database per test on SQLite and on PostgreSQL, made from one migrated
+template per run (on PostgreSQL emptied and handed to the next test); the demo commune, copied in; a
+live HTTP server for the app; the fake platform APIs served over HTTP; the channels' fixtures."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import contextlib
+import graphlib
 import os
 import shutil
 import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
+import httpx
 import pytest
 import uvicorn
 from aiohttp import web
 from fastapi import FastAPI
+from sqlalchemy import func
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel, select
 
+from bot.channels.telegram import TelegramSender, make_bot
+from bot.delivery import DeliveryWorker
 from bot.demo import seed_demo
 from bot.migrate import upgrade
+from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_unlinked_invites
-from models.tables import Member
+from models.tables import Member, Platform
 from tests.fake_telegram import FakeTelegram
+from tests.tcp_proxy import TcpProxy
+from webhooks.app import create_app
 
 POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
@@ -70,10 +81,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _postgres_admin(statement: str) -> None:
+async def _postgres_admin(statement: str, *args: object) -> None:
     admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
     try:
-        await admin.execute(statement)
+        await admin.execute(statement, *args)
     finally:
         await admin.close()
 
@@ -82,36 +93,154 @@ def _postgres_url(name: str) -> str:
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
+# What makes a database's schema: if a test changed any of it (a migration test going down and
+# not all the way back up, an extension), its database is dropped instead of being used again.
+_SCHEMA = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname)
+     FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace),
+  (SELECT string_agg(c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':'
+                     || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                     ',' ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid), ',' ORDER BY conname)
+     FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
+  (SELECT string_agg(indexdef, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'),
+  (SELECT string_agg(t.typname || ':' || e.enumlabel, ',' ORDER BY t.typname, e.enumsortorder)
+     FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid),
+  (SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc WHERE pronamespace = 'public'::regnamespace),
+  (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension),
+  (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace),
+  (SELECT string_agg(version_num, ',') FROM alembic_version)
+))
+"""
+
+_TABLES = """
+SELECT c.relname, coalesce(array_agg(f.relname) FILTER (WHERE f.relname IS NOT NULL), '{}')
+FROM pg_class c
+LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'
+LEFT JOIN pg_class f ON f.oid = k.confrelid
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname <> 'alembic_version'
+GROUP BY c.relname
+"""
+
+
+class PostgresDatabases:
+    """The run's PostgreSQL databases for tests, created from the migrated template. A test's database
+    is emptied afterwards (a DELETE per table in foreign-key order and every sequence restarted: a few
+    ms) and given to the next test, because creating a database costs half a second and dropping one
+    waits for a checkpoint. The state a test starts from is the template's, rows and ids alike."""
+
+    def __init__(self, template: str, schema: str, empty: str) -> None:
+        self.template = template
+        self.schema = schema
+        self.empty = empty
+        self.free: list[str] = []
+        self.made: set[str] = set()
+
+    @classmethod
+    async def of(cls, template: str) -> PostgresDatabases:
+        connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(template)))
+        try:
+            schema = await connection.fetchval(_SCHEMA)
+            references = {name: set(refs) - {name} for name, refs in await connection.fetch(_TABLES)}
+            sequences = [name for (name,) in await connection.fetch(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+            )]
+            left = [t for t in references if await connection.fetchval(f'SELECT EXISTS (SELECT FROM "{t}")')]
+        finally:
+            await connection.close()
+        assert not left, f"the migrations leave rows in {left}; emptying a test's database would lose them"
+        # Referencing tables first, so that no DELETE is refused by a foreign key.
+        order = reversed(list(graphlib.TopologicalSorter(references).static_order()))
+        empty = "; ".join(
+            [f'DELETE FROM "{table}"' for table in order] + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        )
+        return cls(template, schema, empty)
+
+    async def take(self, fresh: bool) -> str:
+        if self.free and not fresh:
+            return self.free.pop()
+        name = f"chibo_test_{uuid.uuid4().hex[:12]}"
+        await _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.made.add(name)
+        return name
+
+    async def give_back(self, name: str, fresh: bool) -> None:
+        """Empty the database for the next test, or drop it when it cannot be emptied to the template's state."""
+        await _postgres_admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        reusable = False
+        if not fresh:
+            connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(name)))
+            try:
+                if await connection.fetchval(_SCHEMA) == self.schema:
+                    async with connection.transaction():
+                        await connection.execute(self.empty)
+                    reusable = True
+            finally:
+                await connection.close()
+        if reusable:
+            self.free.append(name)
+        else:
+            await self.drop(name)
+
+    async def drop(self, name: str) -> None:
+        self.made.discard(name)
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def drop_all(self) -> None:
+        for name in list(self.made):
+            await self.drop(name)
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
-    """One PostgreSQL database migrated to the newest schema per run; each test's database is
-    created from it (CREATE DATABASE ... TEMPLATE), which costs a file copy instead of every migration."""
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """One PostgreSQL database migrated to the newest schema per run (per xdist worker); the tests'
+    databases are created from it (CREATE DATABASE ... TEMPLATE, a copy instead of every migration)."""
     if _POSTGRES_SKIP:
         pytest.skip(_POSTGRES_SKIP)
-    name = f"chibo_template_{uuid.uuid4().hex[:12]}"
-    _run_apart(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    template = f"chibo_template_{uuid.uuid4().hex[:12]}"
+    made: list[PostgresDatabases] = []
+
+    async def prepare() -> None:
+        await _postgres_admin(f'CREATE DATABASE "{template}"')
+        await upgrade(_postgres_url(template))
+        made.append(await PostgresDatabases.of(template))
+
     try:
-        _run_apart(upgrade(_postgres_url(name)))
-        yield name
+        _run_apart(prepare())
+        yield made[0]
     finally:
-        _run_apart(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if made:
+            _run_apart(made[0].drop_all())
+        else:
+            _run_apart(_postgres_admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of its own for each test, at the newest schema (a copy of the run's template)."""
+    """A database of its own for each test, at the newest schema and empty (a copy of the run's
+    template, or on PostgreSQL one emptied back to it). A test marked ``fresh_database`` gets one no
+    test has written to, for what reads the raw pages."""
     if request.param == "sqlite":
         path = tmp_path / "chibo.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template: str = request.getfixturevalue("postgres_template")
-    name = f"chibo_test_{uuid.uuid4().hex[:12]}"
-    await _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    fresh = request.node.get_closest_marker("fresh_database") is not None
+    name = await databases.take(fresh)
     try:
         yield _postgres_url(name)
     finally:
-        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await databases.give_back(name, fresh)
 
 
 TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"
@@ -119,6 +248,9 @@ TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("ballot_key", TEST_BALLOT_KEY)  # no key file left in the working directory
+    # A test machine busy with two test processes is not a hung database: fifty taps at once must
+    # not meet the pool's time-out. The tests of time-outs set their own.
+    overrides.setdefault("db_timeout_seconds", 10.0)
     return Settings(_env_file=None, database_url=database_url, **{"metrics_token": METRICS_TOKEN, **overrides})
 
 
@@ -137,9 +269,7 @@ class Demo:
         return self.invites[name].code
 
 
-@pytest.fixture
-async def demo(database_url: str) -> Demo:
-    """The demo commune with a fresh invite code for every member, by full name."""
+async def _seed_demo(database_url: str) -> Demo:
     engine = create_engine(database_url)
     try:
         # The server's secret, as the runtime reads it: invite codes are stored keyed by it.
@@ -150,6 +280,112 @@ async def demo(database_url: str) -> Demo:
     finally:
         await engine.dispose()
     return Demo({p.full_name: p for p in printed})
+
+
+# Parents first: the order in which the demo's rows are copied in.
+_TABLE_ORDER = [table.name for table in SQLModel.metadata.sorted_tables]
+_ANY_ROW = " OR ".join(f'EXISTS (SELECT 1 FROM "{name}")' for name in _TABLE_ORDER)
+
+
+@dataclass
+class DemoCopy:
+    """The demo commune seeded once per run (per backend and worker), to be copied into a test's empty
+    database: a few inserts instead of seeding and issuing thirty invites (the codes are the same in
+    every test of the run, each database holding its own copy of them)."""
+
+    demo: Demo
+    sqlite_file: Path | None = None
+    # PostgreSQL: each table's columns and rows, parents first, and each sequence's position.
+    rows: list[tuple[str, list[str], list[tuple[Any, ...]]]] = field(default_factory=list)
+    sequences: list[tuple[str, int, bool]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo(sqlite_template: Path) -> DemoCopy:
+    path = sqlite_template.with_name("demo.db")
+    shutil.copyfile(sqlite_template, path)
+    made: list[Demo] = []
+
+    async def seed() -> None:
+        made.append(await _seed_demo(f"sqlite+aiosqlite:///{path}"))
+
+    _run_apart(seed())
+    return DemoCopy(made[0], sqlite_file=path)
+
+
+@pytest.fixture(scope="session")
+def postgres_demo(postgres_databases: PostgresDatabases) -> DemoCopy:
+    made: list[DemoCopy] = []
+
+    async def seed() -> None:
+        name = await postgres_databases.take(fresh=False)
+        try:
+            demo = await _seed_demo(_postgres_url(name))
+            connection = await asyncpg.connect(_asyncpg_dsn(_postgres_url(name)))
+            try:
+                copy = DemoCopy(demo)
+                for table in _TABLE_ORDER:
+                    records = await connection.fetch(f'SELECT * FROM "{table}"')
+                    if records:
+                        copy.rows.append((table, list(records[0].keys()), [tuple(r) for r in records]))
+                for (sequence,) in await connection.fetch(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+                ):
+                    last, called = await connection.fetchrow(f'SELECT last_value, is_called FROM "{sequence}"')
+                    copy.sequences.append((sequence, last, called))
+            finally:
+                await connection.close()
+        finally:
+            await postgres_databases.give_back(name, fresh=False)
+        made.append(copy)
+
+    _run_apart(seed())
+    return made[0]
+
+
+def _copy_sqlite_demo(database_url: str, copy: DemoCopy) -> bool:
+    """Copy the demo's rows into an empty SQLite database; False when it is not empty."""
+    connection = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    try:
+        if connection.execute(f"SELECT {_ANY_ROW}").fetchone()[0]:
+            return False
+        connection.execute("ATTACH DATABASE ? AS demo", (str(copy.sqlite_file),))
+        connection.execute("BEGIN IMMEDIATE")
+        for table in _TABLE_ORDER:
+            connection.execute(f'INSERT INTO main."{table}" SELECT * FROM demo."{table}"')
+        connection.execute("COMMIT")
+        return True
+    finally:
+        connection.close()
+
+
+async def _copy_postgres_demo(database_url: str, copy: DemoCopy) -> bool:
+    """Copy the demo's rows into an empty PostgreSQL database; False when it is not empty."""
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        if await connection.fetchval(f"SELECT {_ANY_ROW}"):
+            return False
+        async with connection.transaction():
+            for table, columns, records in copy.rows:
+                await connection.copy_records_to_table(table, records=records, columns=columns)
+            for sequence, last, called in copy.sequences:
+                await connection.execute(f"SELECT setval('\"{sequence}\"', $1, $2)", last, called)
+        return True
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def demo(database_url: str, request: pytest.FixtureRequest) -> Demo:
+    """The demo commune with a fresh invite code for every member, by full name: copied in when the
+    database is still empty (as it is unless a fixture wrote to it first), else seeded."""
+    if database_url.startswith("sqlite"):
+        copy: DemoCopy = request.getfixturevalue("sqlite_demo")
+        copied = _copy_sqlite_demo(database_url, copy)
+    else:
+        copy = request.getfixturevalue("postgres_demo")
+        copied = await _copy_postgres_demo(database_url, copy)
+    return copy.demo if copied else await _seed_demo(database_url)
 
 
 async def member_named(runtime: Runtime, name: str) -> Member:
@@ -209,3 +445,120 @@ async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     finally:
         server.should_exit = True
         await task
+
+
+# --- the channels' fixtures, shared by the tests of several features ------------------------------
+
+
+def telegram_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
+    return make_settings(database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake.url, **overrides)
+
+
+@pytest.fixture
+async def polling_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
+    app = create_app(telegram_settings(database_url, fake_telegram, telegram_mode="polling"), migrate=False)
+    async with app.router.lifespan_context(app):
+        yield fake_telegram
+
+
+@pytest.fixture
+async def telegram_sender(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramSender]:
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    yield TelegramSender(bot)
+    await bot.session.close()
+
+
+def worker(runtime: Runtime, sender: TelegramSender, rate: float = 1000.0) -> DeliveryWorker:
+    limiter = LocalRateLimiter({"telegram": rate})
+    return DeliveryWorker(
+        runtime.sessions, {Platform.TELEGRAM: sender}, runtime.metrics, limiter=limiter, backoff=lambda attempts: 0.0
+    )
+
+
+@pytest.fixture
+async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
+    async for server in serve_app(create_app(make_settings(database_url), migrate=False)):
+        yield server
+
+
+WEBHOOK_SECRET = "webhook-secret-123"
+WEBHOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+
+
+@dataclass
+class Outage:
+    """Makes the app's database unavailable and available again, for real."""
+
+    url: str
+    proxy: TcpProxy | None = None
+    _lock: sqlite3.Connection | None = None
+
+    async def begin(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
+        else:
+            # Another process holding SQLite's exclusive lock: every write waits, then gives up.
+            self._lock = sqlite3.connect(make_url(self.url).database or "", isolation_level=None)
+            self._lock.execute("BEGIN EXCLUSIVE")
+
+    async def end(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.start()
+        elif self._lock is not None:
+            self._lock.execute("ROLLBACK")
+            self._lock.close()
+
+
+@dataclass
+class Webhook:
+    """The app on Telegram webhooks over HTTP, with a database the test can take away."""
+
+    client: httpx.AsyncClient
+    runtime: Runtime
+    fake: FakeTelegram
+    outage: Outage
+
+    async def post(self, body: object, headers: dict[str, str] = WEBHOOK_HEADERS) -> httpx.Response:
+        return await self.client.post("/webhooks/telegram", json=body, headers=headers, timeout=5)
+
+    async def count(self, table: type) -> int:
+        async with self.runtime.sessions() as session:
+            return (await session.exec(select(func.count()).select_from(table))).one()
+
+
+@contextlib.asynccontextmanager
+async def database_with_outage(database_url: str) -> AsyncIterator[tuple[str, AsyncEngine, Outage]]:
+    """An engine on ``database_url`` (through a proxy on PostgreSQL) and the outage to inflict on it."""
+    proxy: TcpProxy | None = None
+    engine_url = database_url
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"timeout": 2})
+    else:
+        url = make_url(database_url)
+        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+        await proxy.start()
+        engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        engine = create_engine(engine_url, timeout=2)
+    try:
+        yield engine_url, engine, Outage(database_url, proxy)
+    finally:
+        await engine.dispose()
+        if proxy is not None:
+            await proxy.stop()
+
+
+@pytest.fixture
+async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
+    async with database_with_outage(database_url) as (engine_url, engine, outage):
+        settings = make_settings(
+            engine_url,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_base=fake_telegram.url,
+            telegram_mode="webhook",
+            public_url="https://chibo.example.org",
+            webhook_secret=WEBHOOK_SECRET,
+        )
+        app = create_app(settings, engine=engine, migrate=False)
+        async for server in serve_app(app):
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+                yield Webhook(client, app.state.runtime, fake_telegram, outage)

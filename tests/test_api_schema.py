@@ -23,9 +23,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from tests.chat import visitor
 from tests.conftest import TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
-from tests.test_webchat import visitor
 from webhooks.app import create_app
 
 EXAMPLES = 8  # per operation and mode

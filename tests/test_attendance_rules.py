@@ -36,7 +36,7 @@ from models.tables import (
     Rsvp,
     utcnow,
 )
-from tests.chat import button, say
+from tests.chat import button, say, vi
 from tests.conftest import Demo, member_named
 from tests.test_meeting_scheduler import CLOSE, LETTERS, START, Outbox, Scheduler, _call, _link
 from tests.test_meetings import LOAN, SECRETARY, SON, _call_meeting
@@ -91,7 +91,8 @@ async def test_an_excuse_after_checking_in_is_refused_and_the_list_still_says_pr
     assert "Đã điểm danh" in (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0].text
     reasons = (await say(runtime, SON, payload=AnswerInvitation(meeting_id, "no").pack()))[0]
     refused = (await say(runtime, SON, payload=button(reasons, "Ốm đau")))[0]
-    assert "Đồng chí đã điểm danh có mặt tại cuộc họp này; lời xin vắng không được ghi." in refused.text
+    checked_in = "You have checked in as present at this meeting, so your request to be excused was not recorded."
+    assert vi(checked_in) in refused.text
     assert "Đã ghi nhận" not in refused.text
     invitation = await _invitation(runtime, meeting_id, SON_NAME)
     assert invitation.rsvp is Rsvp.ATTENDING and invitation.reason is None
@@ -143,7 +144,7 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     # The confirm screen names who is not recorded and asks; nothing is confirmed by looking at it.
     screen = (await say(runtime, SECRETARY, payload=button(board, "Xác nhận danh sách")))[0]
     assert "Chưa ghi nhận (8): " in screen.text and "Lương Thị Hạnh" in _buttons(screen)
-    assert "Những đồng chí còn lại: vắng không lý do" in _buttons(screen)
+    assert vi("The remaining comrades: absent without reason") in _buttons(screen)
     hanh = await member_named(runtime, "Lương Thị Hạnh")
     await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, hanh.id, "present").pack())
     async with runtime.sessions() as session:
@@ -152,7 +153,7 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     screen = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id).pack()))[0]
     assert "Chưa ghi nhận (7): " in screen.text
     done = (await say(runtime, SECRETARY, payload=button(screen, "Những đồng chí còn lại: vắng không lý do")))[0]
-    assert "Đã xác nhận danh sách điểm danh." in done.text and "là chính thức" in done.text
+    assert vi("The attendance list is confirmed.") in done.text and "là chính thức" in done.text
     # The exempt member (miễn sinh hoạt) of the branch need not come: excused, never absent.
     assert "Vắng không lý do (6): " in done.text and "Chưa ghi nhận (0): —" in done.text
     assert "Xác nhận danh sách" not in _buttons(done) and "Điểm danh hộ" not in _buttons(done)
@@ -186,7 +187,7 @@ async def test_a_list_with_everyone_recorded_is_confirmed_without_marking_anyone
     for _invitation_row, member in invited:
         await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, member.id, "present").pack())
     done = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id).pack()))[0]
-    assert "Đã xác nhận danh sách điểm danh." in done.text and "Có mặt (10): " in done.text
+    assert vi("The attendance list is confirmed.") in done.text and "Có mặt (10): " in done.text
 
 
 async def test_a_commune_committee_meeting_invites_the_commune_committee_not_every_chi_uy(

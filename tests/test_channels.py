@@ -32,7 +32,7 @@ from models.notices import tracking
 from models.polls import RESOLUTION_OPTIONS, counts
 from models.tables import ChannelIdentity, Meeting, MeetingInvitation, Notice, Platform, Poll, Rsvp, utcnow
 from tests import test_telegram, test_zalo_bot
-from tests.conftest import Demo, member_named, serve_app, serve_fake
+from tests.conftest import Demo, member_named, serve_app, serve_fake, telegram_settings
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.fake_zalo_bot import FakeZaloBot
 from tests.fake_zalo_oa import FakeZaloOa
@@ -282,7 +282,7 @@ async def _served(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.Asyn
 @contextlib.asynccontextmanager
 async def _telegram(database_url: str) -> AsyncIterator[Driver]:
     async with serve_fake(FakeTelegram()) as fake:
-        settings = test_telegram.telegram_settings(
+        settings = telegram_settings(
             database_url, fake, telegram_mode="webhook", public_url=PUBLIC_URL, webhook_secret=test_telegram.SECRET
         )
         async with _served(settings) as (runtime, client):

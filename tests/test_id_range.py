@@ -15,8 +15,7 @@ from handlers.polls.actions import Vote
 from handlers.questions import PickTime, Question
 from models.tables import MAX_ID, Platform, valid_id
 from tests.chat import say
-from tests.conftest import Demo
-from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
+from tests.conftest import Demo, Webhook
 
 STALE = "Nút này không còn dùng được nữa"
 BEYOND = str(MAX_ID + 1)
@@ -51,7 +50,7 @@ async def test_a_forged_big_id_is_a_stale_button_on_every_channel(runtime: Runti
     assert STALE in (await runtime.process(tapped, "z-tap", answer_inline=True)).replies[0].text
 
 
-async def test_the_telegram_webhook_answers_a_big_id_instead_of_failing(webhook: Webhook, demo: Demo) -> None:  # noqa: F811
+async def test_the_telegram_webhook_answers_a_big_id_instead_of_failing(webhook: Webhook, demo: Demo) -> None:
     user = 802
     joined = await webhook.post(webhook.fake.message_update(user, f"/start {demo.code('Mai Văn Sơn')}"))
     assert joined.status_code == 200

@@ -38,15 +38,14 @@ from models.tables import (
     Rsvp,
     UnansweredWeek,
 )
-from tests.chat import button, say
+from tests.chat import button, say, vi, visitor
 from tests.conftest import Demo, LiveServer, member_named
 from tests.test_channels import MEMBER, Driver, channel, joined
 from tests.test_meetings import HANH, LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
 from tests.test_polls import _open_poll, _tracked
-from tests.test_webchat import visitor, web_chat
 
-__all__ = ["channel", "web_chat"]  # the platforms' fixtures, used here too
+__all__ = ["channel"]  # the platforms' fixture, used here too
 
 PHRASINGS = Path(__file__).parent / "data" / "intent_phrasings.csv"
 TITLE = "Sinh hoạt chi bộ định kỳ tháng 12"
@@ -77,7 +76,7 @@ def test_members_phrasings_reach_the_right_screen() -> None:
 async def test_khi_nao_hop_answers_the_next_meeting_in_one_message(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, SON, f"/start {demo.code('Mai Văn Sơn')}")
     none = (await say(runtime, SON, "khi nao hop chi bo"))[0]
-    assert "Chưa có cuộc họp nào sắp tới." in none.text and "📅 Lịch họp" in _labels(none)
+    assert vi("No meetings are planned for you.") in none.text and "📅 Lịch họp" in _labels(none)
 
     await _call_meeting(runtime, demo)
     for typed in ("khi nao hop chi bo", "Cho tôi hỏi tháng này họp ở đâu ạ?", "bao h hopj"):
@@ -136,7 +135,7 @@ async def test_a_typed_yes_beside_a_secret_ballot_gets_the_ballot_back_without_n
     await _open_poll(runtime, demo, secret=True)
     ballot = (await say(runtime, POLL_SECRETARY, "🗳 Biểu quyết đang mở"))[0]
     again = (await say(runtime, POLL_SECRETARY, "đồng ý"))[0]
-    assert again.text == "Để bỏ phiếu, xin đồng chí bấm vào lựa chọn của mình trên phiếu:"
+    assert again.text == vi("To vote, please tap your choice on the ballot:")
     assert _labels(again) == _labels(ballot)  # every option, none singled out
     async with runtime.sessions() as session:
         assert (await session.exec(select(PollVoter))).all() == []
@@ -165,7 +164,7 @@ async def test_ok_gui_di_on_a_notice_preview_asks_for_the_tap_before_sending(run
     assert "Gửi ngay" in str(_labels(preview))
     for typed in ("ok gửi đi", "gui ngay"):
         confirm = (await say(runtime, SECRETARY, typed))[0]
-        assert confirm.text == "Đồng chí muốn gửi thông báo này ngay?"
+        assert confirm.text == vi("Do you want to send this notice now?")
         assert _labels(confirm) == ["📤 Gửi ngay", "Chưa"]
         async with runtime.sessions() as session:
             notice = (await session.exec(select(Notice))).one()
@@ -244,7 +243,7 @@ async def test_questions_about_the_secretary_votes_notices_and_oneself(runtime: 
     # Beside buttons, words that fit none of them get the buttons back, with what is expected.
     details = (await say(runtime, SON, "thông tin của tôi"))[0]
     again = (await say(runtime, SON, "vâng"))[0]
-    assert again.text == "Xin đồng chí bấm chọn một trong các nút dưới đây:"
+    assert again.text == vi("Please choose one of these by tapping it:")
     assert _labels(again) == _labels(details)
 
 
@@ -253,7 +252,7 @@ async def test_the_web_chat_answers_typed_questions_too(web_chat: LiveServer, de
         me = await visitor(client)
         await me.replies(text=demo.code("Mai Văn Sơn"))
         answer = (await me.replies(text="khi nao hop chi bo"))[0]
-        assert "Chưa có cuộc họp nào sắp tới." in answer["text"]
+        assert vi("No meetings are planned for you.") in answer["text"]
         assert [b["label"] for row in answer["buttons"] for b in row] == ["📅 Lịch họp"]
         secretary = (await me.replies(text="ai là bí thư"))[0]
         assert "Bí thư: đồng chí Lý Văn Quang" in secretary["text"]

@@ -49,7 +49,7 @@ from models.tables import (
     OutboxMessage,
     utcnow,
 )
-from tests.chat import button, say
+from tests.chat import button, say, vi
 from tests.conftest import Demo, member_named
 from tests.test_cli import run_chibo
 
@@ -72,7 +72,7 @@ async def _call_meeting(runtime: Runtime, demo: Demo) -> int:
     """Lý Văn Quang calls the Tây branch's regular meeting in chat; the meeting id."""
     await _join(runtime, demo)
     home = (await say(runtime, SECRETARY, "📅 Cuộc họp"))[0]
-    assert "Chưa có cuộc họp nào sắp tới." in home.text
+    assert vi("No meetings are planned for you.") in home.text
     asked = await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
     assert "gõ tên cuộc họp" in asked[0].text
     preview, when = await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ tháng 12")
@@ -104,7 +104,7 @@ async def test_a_meeting_is_called_answered_and_listed(runtime: Runtime, demo: D
     # Everyone of the branch on Telegram gets the invitation; the member of another branch does not.
     assert set(sent) == {str(SECRETARY), str(SON), str(LOAN), str(HANH)}
     invitation = sent[str(SON)]
-    assert "Sinh hoạt chi bộ định kỳ tháng 12" in invitation.text and "Đồng chí có tham dự không?" in invitation.text
+    assert "Sinh hoạt chi bộ định kỳ tháng 12" in invitation.text and vi("Will you attend?") in invitation.text
 
     attending = (await say(runtime, SON, payload=button(invitation, "Tham dự")))[0]
     assert attending.text.startswith("Cảm ơn đồng chí. Đã ghi nhận đồng chí tham dự")
@@ -146,7 +146,7 @@ async def test_check_in_from_half_an_hour_before_and_attendance_marked_by_the_se
     here = (await say(runtime, SON, payload=button(card, "Tôi đã có mặt")))[0]
     assert "Đã điểm danh" in here.text
     again = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
-    assert "Đồng chí đã điểm danh rồi." in again.text
+    assert vi("You were already checked in.") in again.text
 
     # The secretary marks the members without phones: six more present of nine who must attend.
     tay = ["Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan", "Chu Thị Thảo", "Lý Văn Quang"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from bot.channels.telegram import TelegramSender, make_bot
+from bot.channels.telegram import TelegramSender
 from bot.delivery import CONCURRENCY, DeliveryWorker
 from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
@@ -46,28 +45,13 @@ from models.tables import (
     Platform,
     utcnow,
 )
-from tests.chat import button, labels, say
-from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
+from tests.chat import button, labels, say, vi
+from tests.conftest import Demo, member_named, worker
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_delivery import drain
-from tests.test_telegram import polling_bot  # noqa: F401  (the fixture)
 
 SECRETARY, MEMBER, OTHER_SECRETARY = 300, 301, 302
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-@pytest.fixture
-async def telegram_sender(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramSender]:
-    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
-    yield TelegramSender(bot)
-    await bot.session.close()
-
-
-def worker(runtime: Runtime, sender: TelegramSender, rate: float = 1000.0) -> DeliveryWorker:
-    limiter = LocalRateLimiter({"telegram": rate})
-    return DeliveryWorker(
-        runtime.sessions, {Platform.TELEGRAM: sender}, runtime.metrics, limiter=limiter, backoff=lambda attempts: 0.0
-    )
 
 
 async def test_a_secretary_composes_previews_and_sends_to_the_branch(
@@ -108,7 +92,7 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     assert name.endswith(".csv") and csv_text.startswith("Họ và tên,Chi bộ,Kênh,Trạng thái gửi,Lỗi,Đã đọc lúc")
     assert "Mai Văn Sơn,Chi bộ thôn Tây,Telegram,đã gửi,," in csv_text
     assert "Hồ Thị Ngọc,Chi bộ thôn Tây,,không gửi được qua chat,," in csv_text
-    assert "Chưa tham gia chibo, xin gọi điện:" in track.text and "Hồ Thị Ngọc" in track.text
+    assert vi("Not on chibo, please phone them:") in track.text and "Hồ Thị Ngọc" in track.text
     # "Notices" in the member's menu: read ones are marked and have no button.
     inbox = await say(runtime, MEMBER, "📢 Thông báo")
     assert inbox[0].text.startswith("✅") and inbox[0].buttons == ()
@@ -321,7 +305,7 @@ async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -
 
 
 async def test_a_notice_with_a_document_on_telegram_end_to_end(
-    polling_bot: FakeTelegram,  # noqa: F811
+    polling_bot: FakeTelegram,
     demo: Demo,
 ) -> None:
     fake = polling_bot

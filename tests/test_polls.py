@@ -53,13 +53,11 @@ from models.tables import (
     utcnow,
 )
 from scheduler.polls import close_due_polls
-from tests.chat import button, say
-from tests.conftest import Demo, member_named
+from tests.chat import button, say, vi
+from tests.conftest import Demo, Webhook, member_named, worker
 from tests.fake_telegram import FakeTelegram
 from tests.test_delivery import drain
-from tests.test_notices import telegram_sender, worker  # noqa: F401  (the fixture)
 from tests.test_records import open_card
-from tests.test_webhook import Webhook, webhook  # noqa: F401  (the fixture)
 
 SECRETARY = 400
 
@@ -82,7 +80,7 @@ async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, vote
     preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
     assert "1. Tán thành\n2. Không tán thành\n3. Ý kiến khác" in preview.text
     assert "Loại: biểu quyết thông qua (Tán thành / Không tán thành / Ý kiến khác)" in preview.text
-    assert "quá nửa tổng số người có quyền biểu quyết" in preview.text
+    assert vi("more than half of all eligible voters") in preview.text
     if secret:
         preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
         assert "Hình thức: bỏ phiếu kín" in preview.text
@@ -132,7 +130,7 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Số lựa chọn")))[0]
     assert "Số phương án mỗi người được chọn: 2" in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Người biểu quyết")))[0]
-    assert "tất cả đảng viên, kể cả dự bị" in preview.text
+    assert vi("all members, probationary too") in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
     assert "10 đảng viên" in opened.text
     poll_id = _tracked(opened)
@@ -276,7 +274,7 @@ async def test_the_deadline_closes_a_poll_once_with_two_schedulers(runtime: Runt
 
 
 async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers_it(
-    webhook: Webhook,  # noqa: F811
+    webhook: Webhook,
     demo: Demo,
 ) -> None:
     runtime = webhook.runtime
@@ -292,7 +290,7 @@ async def test_a_vote_by_webhook_is_counted_once_however_often_telegram_delivers
 async def test_a_paper_vote_in_an_open_poll_is_entered_once_and_audited(runtime: Runtime, demo: Demo) -> None:
     poll_id = await _open_poll(runtime, demo)
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
-    assert "Nhập kết quả hòm phiếu giấy" not in str(track.buttons)  # a paper box is for secret ballots
+    assert vi("Enter the paper box counts") not in str(track.buttons)  # a paper box is for secret ballots
     await say(runtime, SECRETARY, payload=button(track, "Nhập phiếu giấy"))
     found = (await say(runtime, SECRETARY, "ta van binh"))[0]  # an elderly member without a phone
     ballot = (await say(runtime, SECRETARY, payload=button(found, "Tạ Văn Bình")))[0]
@@ -316,7 +314,7 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
     runtime: Runtime,
     demo: Demo,
     fake_telegram: FakeTelegram,
-    telegram_sender: TelegramSender,  # noqa: F811
+    telegram_sender: TelegramSender,
 ) -> None:
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
@@ -469,18 +467,18 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
         await say(runtime, user, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
-    vi = runtime.catalogs.translator("vi")
+    vietnamese = runtime.catalogs.translator("vi")
     async with runtime.sessions() as session:
         poll = await session.get(Poll, poll_id)
         assert poll is not None
-        rows = await result_rows(session, vi, poll)
-    assert result_header(vi) == ["Phương án", "Số phiếu", "Tỷ lệ trên cơ sở tính", "Kết quả"]
+        rows = await result_rows(session, vietnamese, poll)
+    assert result_header(vietnamese) == ["Phương án", "Số phiếu", "Tỷ lệ trên cơ sở tính", "Kết quả"]
     assert ["Tán thành", "4", "57,1%", "được thông qua"] in rows
     assert ["Không tán thành", "1", "14,3%", ""] in rows
     assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
-    assert ["Số đồng chí tham gia biểu quyết", "5/7"] in rows
+    assert [vi("Comrades taking part in the vote"), "5/7"] in rows
     assert ["Cơ sở tính (số đồng chí)", "7", "miễn sinh hoạt, không tham gia: 1"] in rows
-    assert ["Cách tính", "quá nửa tổng số người có quyền biểu quyết"] in rows
+    assert ["Cách tính", vi("more than half of all eligible voters")] in rows
     assert ["Mai Văn Sơn", "Không tán thành", ""] in rows
     sheet = "\n".join(",".join(row) for row in rows)
     for internal in ("majority_of_eligible", "motion", "officials", "eligible", "zalo_bot", "True", "None"):
@@ -554,7 +552,7 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less Tạ Văn Bình (exempt) and Lương Thị Hạnh (excused): 6, so 4 adopt.
     assert "❌ Không được thông qua: 3/6 tán thành (50,0%), cần ít nhất 4." in closed
-    assert "vắng họp có lý do: 1" in closed and "Biểu quyết tại hội nghị chi bộ." in closed
+    assert "vắng họp có lý do: 1" in closed and vi("Taken at the branch's meeting.") in closed
 
 
 async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runtime: Runtime, demo: Demo) -> None:
@@ -632,7 +630,7 @@ async def test_the_interim_tally_says_the_vote_is_open_and_what_passing_needs(ru
     poll_id = await _open_poll(runtime, demo)
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
-    assert "Biểu quyết đang mở: chưa có kết quả cho đến khi kết thúc." in track
+    assert vi("Still open: nothing is decided until it closes.") in track
     assert "Để được thông qua, “Tán thành” cần ít nhất 4/7 phiếu." in track
     assert "Tán thành: 1/7 (14,3%)" in track
     for verdict in ("❌", "✅", "🏆", "Không được thông qua", "đạt yêu cầu"):
@@ -683,16 +681,16 @@ async def test_the_other_opinion_of_a_consultation_is_asked_for_and_kept(runtime
     assert "Đã ghi nhận phiếu của đồng chí: Ý kiến khác" in voted.text
     assert "Xin đồng chí gõ ý kiến của mình trong một tin nhắn" in voted.text
     kept = (await say(runtime, 401, "Đề nghị họp vào buổi chiều thứ bảy"))[0]
-    assert "Đã ghi nhận ý kiến của đồng chí cùng với phiếu." in kept.text
+    assert vi("Your opinion was recorded with your vote.") in kept.text
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "Ý kiến khác (1):\n• Mai Văn Sơn: Đề nghị họp vào buổi chiều thứ bảy" in track
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     assert "• Mai Văn Sơn: Đề nghị họp vào buổi chiều thứ bảy" in closed
-    vi = runtime.catalogs.translator("vi")
+    vietnamese = runtime.catalogs.translator("vi")
     async with runtime.sessions() as session:
         poll = await session.get(Poll, poll_id)
         assert poll is not None
-        rows = await result_rows(session, vi, poll)
+        rows = await result_rows(session, vietnamese, poll)
         sent = [m.body.get("text") or "" for m in (await session.exec(select(OutboxMessage))).all()]
     assert ["Mai Văn Sơn", "Đề nghị họp vào buổi chiều thứ bảy"] in rows
     # The result that may go to everyone names no opinion: those are for the secretary.

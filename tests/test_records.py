@@ -25,7 +25,7 @@ from models.tables import (
     Role,
     utcnow,
 )
-from tests.chat import button, labels, say
+from tests.chat import button, labels, say, vi
 from tests.conftest import Demo, member_named
 
 WEST_SECRETARY, COMMITTEE_SECRETARY, MEMBER = 100, 101, 102
@@ -133,7 +133,7 @@ async def test_editing_a_phone_asks_again_until_it_is_a_number(runtime: Runtime,
     card = await open_card(runtime, WEST_SECRETARY, "Mai Văn Sơn")
     await say(runtime, WEST_SECRETARY, payload=button(card, "Số điện thoại"))
     wrong = (await say(runtime, WEST_SECRETARY, "không nhớ"))[0]
-    assert "không phải là số điện thoại" in wrong.text and "Xin gõ lại" in wrong.text
+    assert vi("not a phone number") in wrong.text and "Xin gõ lại" in wrong.text
     saved = (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0]
     assert "Số điện thoại: 0987654321" in saved.text
     assert (await member_named(runtime, "Mai Văn Sơn")).phone == "+84987654321"
@@ -258,7 +258,7 @@ async def test_a_member_corrects_their_own_phone_and_nothing_else(runtime: Runti
     details = (await say(runtime, MEMBER, "/me"))[0]
     assert "Số điện thoại: 0" in details.text
     await say(runtime, MEMBER, payload=button(details, "Sửa số điện thoại"))
-    assert "không phải là số điện thoại" in (await say(runtime, MEMBER, "12"))[0].text
+    assert vi("not a phone number") in (await say(runtime, MEMBER, "12"))[0].text
     saved = (await say(runtime, MEMBER, "+84 912 000 111"))[0]
     assert "Số điện thoại của đồng chí bây giờ là 0912000111" in saved.text
     assert "🛠 Quản lý" not in labels(saved)

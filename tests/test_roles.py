@@ -21,7 +21,7 @@ from models.db import create_engine
 from models.membership import ChangeProblem, InvalidChange, add_member, probation_due, probation_end
 from models.permissions import OPERATOR, RoleRefusal, role_refusal
 from models.tables import Member, MemberStatus, Role
-from tests.chat import button, say
+from tests.chat import button, say, vi
 from tests.conftest import Demo, member_named
 from tests.test_records import admitted_on, events, open_card
 
@@ -85,10 +85,10 @@ async def test_a_deputy_cannot_make_himself_or_a_probationary_member_secretary(r
     await say(runtime, NGOC, f"/start {demo.code('Hồ Thị Ngọc')}")
     ngoc = await member_named(runtime, "Hồ Thị Ngọc")
     himself = (await say(runtime, NGOC, payload=f"mr:{ngoc.id}:secretary"))[0]
-    assert "Không ai được tự đặt chức vụ cho mình." in himself.text
+    assert vi("Nobody can set their own office.") in himself.text
     son = await member_named(runtime, "Mai Văn Sơn")
     above = (await say(runtime, NGOC, payload=f"mr:{son.id}:secretary"))[0]
-    assert "Không ai được giao hoặc bỏ một chức vụ cao hơn chức vụ của mình." in above.text
+    assert vi("Nobody can give or take away an office above their own.") in above.text
     quang = await member_named(runtime, "Lý Văn Quang")
     demote = (await say(runtime, NGOC, payload=f"mr:{quang.id}:member"))[0]
     assert "cao hơn chức vụ của mình" in demote.text
@@ -114,7 +114,7 @@ async def test_only_the_committee_secretary_sets_committee_offices(runtime: Runt
     card = await open_card(runtime, QUANG, "Mai Văn Sơn")
     assert "Chức vụ đảng ủy" not in str(card.buttons)  # a branch secretary is not offered it
     forged = (await say(runtime, QUANG, payload=f"mr:{son.id}:c_committee_member"))[0]
-    assert "Chỉ bí thư đảng ủy mới đặt chức vụ trong đảng ủy." in forged.text
+    assert vi("Only the secretary of the Party committee sets its offices.") in forged.text
     assert (await member_named(runtime, "Mai Văn Sơn")).committee_role is None
 
     card = await open_card(runtime, HUNG, "Mai Văn Sơn")
@@ -124,7 +124,7 @@ async def test_only_the_committee_secretary_sets_committee_offices(runtime: Runt
     assert (await member_named(runtime, "Mai Văn Sơn")).committee_role is Role.COMMITTEE_MEMBER
     hung = await member_named(runtime, "Nguyễn Văn Hùng")
     himself = (await say(runtime, HUNG, payload=f"mr:{hung.id}:c_none"))[0]
-    assert "Không ai được tự đặt chức vụ cho mình." in himself.text
+    assert vi("Nobody can set their own office.") in himself.text
     removed = (await say(runtime, HUNG, payload=f"mr:{son.id}:c_none"))[0]
     assert "Đảng ủy:" not in removed.text
     assert (await member_named(runtime, "Mai Văn Sơn")).committee_role is None
@@ -161,7 +161,7 @@ async def test_the_secretary_sees_who_is_due_to_be_made_official(runtime: Runtim
     await admitted_on(runtime, "Cao Văn Dũng", today - timedelta(days=100))
     await admitted_on(runtime, "Trịnh Thị Yến", today - timedelta(days=100))
     nobody = (await say(runtime, QUANG, payload=button(manage, "Đến hạn công nhận chính thức")))[0]
-    assert "Không có đảng viên nào hết thời gian dự bị trong 30 ngày tới." in nobody.text
+    assert vi("Nobody's probation ends within the next 30 days.") in nobody.text
 
 
 async def test_the_migration_maps_old_reasons_for_leaving_to_the_registers(database_url: str) -> None:

@@ -207,6 +207,7 @@ async def test_the_xmin_join_links_no_voter_to_a_readable_choice(runtime: Runtim
     assert len(tally_xmins) == 1  # the counts were written once, by the close
 
 
+@pytest.mark.fresh_database  # earlier tests' dead rows would be on the pages it reads
 async def test_pageinspect_finds_no_old_version_of_a_ballot_after_the_close(runtime: Runtime, demo: Demo) -> None:
     _postgres_only(runtime)
     async with runtime.engine.connect() as connection:

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.settings import Settings
-from tests.conftest import TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
+from tests.conftest import Demo, LiveServer, serve_app, telegram_settings
 from tests.fake_telegram import FakeTelegram
 from webhooks.app import create_app
 
@@ -17,17 +16,6 @@ MENU = [
     "📢 Thông báo", "🗳 Biểu quyết đang mở", "📅 Cuộc họp", "👤 Thông tin của tôi", "🏠 Chi bộ của tôi",
     "🌐 Ngôn ngữ / Language", "❓ Hướng dẫn",
 ]  # fmt: skip
-
-
-def telegram_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
-    return make_settings(database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake.url, **overrides)
-
-
-@pytest.fixture
-async def polling_bot(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
-    app = create_app(telegram_settings(database_url, fake_telegram, telegram_mode="polling"), migrate=False)
-    async with app.router.lifespan_context(app):
-        yield fake_telegram
 
 
 @pytest.fixture

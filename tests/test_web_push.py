@@ -34,9 +34,9 @@ from models.tables import (
     WebChatMessage,
     WebPushSubscription,
 )
+from tests.chat import Visitor, visitor
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app, serve_fake
 from tests.fake_push_service import Answer, FakePushService, FakeSubscription
-from tests.test_webchat import Visitor, visitor
 from webhooks.app import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

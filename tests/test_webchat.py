@@ -4,56 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Demo, LiveServer, make_settings, serve_app
-from webhooks.app import create_app
+from tests.chat import visitor
+from tests.conftest import Demo, LiveServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
-    async for server in serve_app(create_app(make_settings(database_url), migrate=False)):
-        yield server
-
-
-class Visitor:
-    """One browser: a session token and numbered messages."""
-
-    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
-        self.client, self.token, self.sent = client, token, 0
-
-    async def send(self, message_id: str | None = None, **body: Any) -> httpx.Response:
-        self.sent += 1
-        response = await self.client.post(
-            "/api/webchat/messages",
-            json={"id": message_id or f"m{self.sent}", **body},
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
-        if response.status_code == 200 and "token" in response.json():
-            self.token = response.json()["token"]  # a join re-issues the session's token
-        return response
-
-    async def replies(self, **body: Any) -> list[dict[str, Any]]:
-        response = await self.send(**body)
-        assert response.status_code == 200, response.text
-        replies: list[dict[str, Any]] = response.json()["replies"]
-        return replies
-
-    async def upload(self, name: str, content: bytes, message_id: str | None = None) -> httpx.Response:
-        self.sent += 1
-        return await self.client.post(
-            "/api/webchat/upload",
-            params={"id": message_id or f"m{self.sent}", "name": name},
-            content=content,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/octet-stream"},
-        )
 
 
 REGISTER = (
@@ -61,11 +20,6 @@ REGISTER = (
     "Lâm Văn Tới;02/02/1990;0911 222 333;01/01/2020;01/01/2021\n"
     "Kiều Thị Nga;03/03/1992;;01/06/2025;\n"
 ).encode()
-
-
-async def visitor(client: httpx.AsyncClient) -> Visitor:
-    token = (await client.post("/api/webchat/session")).json()["token"]
-    return Visitor(client, token)
 
 
 async def test_join_by_typed_code_then_ask(web_chat: LiveServer, demo: Demo) -> None:

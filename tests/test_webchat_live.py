@@ -25,11 +25,11 @@ from models.db import create_engine, session_factory
 from models.invites import issue_invite
 from models.meetings import run_due
 from models.tables import Meeting, OutboxMessage, OutboxStatus, Platform, WebChatMessage, utcnow
-from tests.chat import button, say
+from tests.chat import Visitor, button, say, visitor
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from tests.test_meetings import _in_three_days
 from tests.test_polls import _tracked
-from tests.test_webchat import CHROMIUM, Visitor, visitor
+from tests.test_webchat import CHROMIUM
 from webhooks.app import create_app
 
 SECRETARY = 700  # Lý Văn Quang, secretary of Chi bộ thôn Tây, on Telegram

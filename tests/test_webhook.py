@@ -3,106 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
-from sqlalchemy import func
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
 
 from bot.runtime import Runtime
 from handlers.contract import Inbound
-from models.db import create_engine
 from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
-from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, make_settings, serve_app
-from tests.fake_telegram import FakeTelegram
-from tests.tcp_proxy import TcpProxy
-from webhooks.app import create_app
-
-SECRET = "webhook-secret-123"
-HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-
-
-@dataclass
-class Outage:
-    """Makes the app's database unavailable and available again, for real."""
-
-    url: str
-    proxy: TcpProxy | None = None
-    _lock: sqlite3.Connection | None = None
-
-    async def begin(self) -> None:
-        if self.proxy is not None:
-            await self.proxy.stop()
-        else:
-            # Another process holding SQLite's exclusive lock: every write waits, then gives up.
-            self._lock = sqlite3.connect(make_url(self.url).database or "", isolation_level=None)
-            self._lock.execute("BEGIN EXCLUSIVE")
-
-    async def end(self) -> None:
-        if self.proxy is not None:
-            await self.proxy.start()
-        elif self._lock is not None:
-            self._lock.execute("ROLLBACK")
-            self._lock.close()
-
-
-@dataclass
-class Webhook:
-    client: httpx.AsyncClient
-    runtime: Runtime
-    fake: FakeTelegram
-    outage: Outage
-
-    async def post(self, body: object, headers: dict[str, str] = HEADERS) -> httpx.Response:
-        return await self.client.post("/webhooks/telegram", json=body, headers=headers, timeout=5)
-
-    async def count(self, table: type) -> int:
-        async with self.runtime.sessions() as session:
-            return (await session.exec(select(func.count()).select_from(table))).one()
-
-
-@contextlib.asynccontextmanager
-async def _database_with_outage(database_url: str) -> AsyncIterator[tuple[str, AsyncEngine, Outage]]:
-    """An engine on ``database_url`` (through a proxy on PostgreSQL) and the outage to inflict on it."""
-    proxy: TcpProxy | None = None
-    engine_url = database_url
-    if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 2})
-    else:
-        url = make_url(database_url)
-        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-        await proxy.start()
-        engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        engine = create_engine(engine_url, timeout=2)
-    try:
-        yield engine_url, engine, Outage(database_url, proxy)
-    finally:
-        await engine.dispose()
-        if proxy is not None:
-            await proxy.stop()
-
-
-@pytest.fixture
-async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[Webhook]:
-    async with _database_with_outage(database_url) as (engine_url, engine, outage):
-        settings = make_settings(
-            engine_url,
-            telegram_token=TELEGRAM_TOKEN,
-            telegram_api_base=fake_telegram.url,
-            telegram_mode="webhook",
-            public_url="https://chibo.example.org",
-            webhook_secret=SECRET,
-        )
-        app = create_app(settings, engine=engine, migrate=False)
-        async for server in serve_app(app):
-            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-                yield Webhook(client, app.state.runtime, fake_telegram, outage)
+from tests.conftest import METRICS_HEADERS, WEBHOOK_HEADERS, Demo, Webhook, database_with_outage, make_settings
 
 
 async def test_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webhook: Webhook, demo: Demo) -> None:
@@ -115,12 +22,12 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webho
 
 async def test_malformed_bodies_get_4xx(webhook: Webhook) -> None:
     client = webhook.client
-    raw = await client.post("/webhooks/telegram", content=b"{not json", headers=HEADERS)
+    raw = await client.post("/webhooks/telegram", content=b"{not json", headers=WEBHOOK_HEADERS)
     assert raw.status_code == 400
     bodies: list[object] = [[1, 2], {"message": {}}, {"update_id": "7"}, {"update_id": 7, "message": {"text": 5}}]
     for body in bodies:  # not an update, no update_id, a string id, a message that is not one
         assert (await webhook.post(body)).status_code == 422, body
-    huge = await client.post("/webhooks/telegram", content=b" " * 1_000_001, headers=HEADERS)
+    huge = await client.post("/webhooks/telegram", content=b" " * 1_000_001, headers=WEBHOOK_HEADERS)
     assert huge.status_code == 413
     assert await webhook.count(ProcessedUpdate) == 0
 
@@ -156,7 +63,7 @@ async def test_database_down_answers_503_then_the_retry_succeeds(webhook: Webhoo
 async def test_an_outage_while_idle_costs_no_update(database_url: str, demo: Demo) -> None:
     """Connections an outage cut are replaced before use: the first update after it is handled,
     not answered "try again". (No app here, so no delivery worker meets the cut connections first.)"""
-    async with _database_with_outage(database_url) as (engine_url, engine, outage):
+    async with database_with_outage(database_url) as (engine_url, engine, outage):
         runtime = Runtime.create(make_settings(engine_url), engine)
         await runtime.process(Inbound(Platform.TELEGRAM, "706", "706", text="/start"), "1")
         await outage.begin()

@@ -54,10 +54,9 @@ from models.tables import (
     utcnow,
 )
 from tests.chat import button, say
-from tests.conftest import METRICS_HEADERS, Demo, make_settings, member_named, serve_app, serve_fake
+from tests.conftest import METRICS_HEADERS, Demo, Outage, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_bot import Failure, FakeZaloBot
 from tests.tcp_proxy import TcpProxy
-from tests.test_webhook import Outage
 from webhooks.app import create_app
 
 TOKEN = "1459232241454765289:test-secret-for-the-fake"

@@ -61,7 +61,7 @@ from models.tables import (
     utcnow,
 )
 from tests.chat import say
-from tests.conftest import METRICS_HEADERS, Demo, make_settings, member_named, serve_app, serve_fake
+from tests.conftest import METRICS_HEADERS, Demo, Outage, make_settings, member_named, serve_app, serve_fake
 from tests.fake_zalo_oa import (
     APP_ID,
     APP_SECRET,
@@ -76,7 +76,6 @@ from tests.fake_zalo_oa import (
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import drain
 from tests.test_notices import HANOI, SECRETARY
-from tests.test_webhook import Outage
 from webhooks.app import create_app
 
 MENU = [
@@ -180,6 +179,16 @@ async def webhook(database_url: str, fake_oa: FakeZaloOa) -> AsyncIterator[Webho
             await app.state.connections["zalo_oa"].tokens.access_token()
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
                 yield Webhook(client, app.state.runtime, fake_oa, outage)
+
+
+async def test_zalo_oa_refuses_deep_nesting_before_the_signature_and_takes_a_nul(webhook: Webhook) -> None:
+    deep = await webhook.client.post(
+        "/webhooks/zalo-oa", content=b"[" * 100_000, headers={"X-ZEvent-Signature": "mac=0"}
+    )
+    assert deep.status_code == 400
+    event = webhook.fake.text_event("8261054372918999", "xin\x00 chào")
+    assert (await webhook.post(event)).status_code == 200
+    assert (await webhook.post(event)).status_code == 200  # its re-delivery: handled once, no 500
 
 
 async def test_join_with_typed_code_then_buttons_for_details_and_language(webhook: Webhook, demo: Demo) -> None:
