@@ -432,13 +432,18 @@ async def set_standing(session: AsyncSession, actor: Actor, member: Member, stan
     _audit(session, actor, AuditAction.MEMBER_STANDING, member, before)
 
 
+def check_deactivate(actor: Actor, member: Member) -> None:
+    """Whether ``deactivate`` would go through: asked before the secretary is asked to confirm."""
+    _editable(actor, member, Permission.EDIT_MEMBER)
+
+
 async def deactivate(
     session: AsyncSession, actor: Actor, member: Member, reason: DeactivationReason, on: date | None = None
 ) -> None:
     """Off the roster for one of the register's reasons (transferred, name removed, expelled,
     resigned, died): nothing is deleted; kept for history, gone from every audience, vote and menu.
     Their unused invite codes stop working; their linked accounts are treated as strangers'."""
-    _editable(actor, member, Permission.EDIT_MEMBER)
+    check_deactivate(actor, member)
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
     member.active = False
     member.deactivated_on = on or date.today()

@@ -177,7 +177,13 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
         "chuyển sinh hoạt đảng", "xóa tên", "bị khai trừ", "xin ra khỏi Đảng", "từ trần",
     ]  # fmt: skip
     assert "Không có gì bị xóa" in reasons.text
-    done = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+    # Asked first, naming the member and the reason, as cancelling a meeting is (issue 14).
+    asked = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+    assert "Đưa đồng chí Tạ Văn Bình ra khỏi danh sách, lý do: từ trần?" in asked.text
+    assert (await member_named(runtime, "Tạ Văn Bình")).active
+    kept = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Không")))[0]
+    assert "Tạ Văn Bình" in kept.text and (await member_named(runtime, "Tạ Văn Bình")).active
+    done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
     assert f"Ra khỏi danh sách từ {date.today():%d/%m/%Y} (từ trần)" in done.text
     assert not any(sign in done.text + str(done.buttons) for sign in ("💤", "🕊", "🛌", "😴"))
     member = await member_named(runtime, "Tạ Văn Bình")

@@ -17,7 +17,7 @@ from handlers.meetings.actions import (
 from handlers.meetings.texts import details_text, offsets, rsvp_row, rsvp_words
 from handlers.questions import Ask, Question
 from models.meeting_queries import invitation_of, manages, meeting_to_read
-from models.meetings import check_in_window, files_of, invitees
+from models.meetings import check_in_window, files_of, invitees, reminders_ahead
 from models.notices import Audience, AudienceFilter
 from models.tables import Meeting, MeetingStatus, Member, utcnow
 
@@ -94,9 +94,14 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     else:
         who = _("all branch members")
     lines.append(_("Invited: {who} ({count})").format(who=who, count=len(invited)))
-    lines.append(
-        _("Reminders: {offsets} before, to everyone who has not declined.").format(offsets=offsets(t, meeting))
-    )
+    if meeting.time_set and not reminders_ahead(meeting, utcnow()):
+        lines.append(_("Reminders: none, the meeting starts too soon for them."))
+    else:
+        lines.append(
+            _("Reminders: {offsets} before, to everyone who has not declined.").format(
+                offsets=offsets(t, meeting, utcnow())
+            )
+        )
     if meeting.repeat_day is not None:
         lines.append(_("Repeats: on day {day} of every month, same time.").format(day=meeting.repeat_day))
     files = await files_of(ctx.session, meeting.id or 0)

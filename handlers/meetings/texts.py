@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handlers.context import moment_words, names_text
 from handlers.contract import Button, Translator
 from handlers.meetings.actions import AnswerInvitation, MeetingCard, ReasonCode
-from models.meetings import MeetingError, MeetingProblem, Summary
+from models.meetings import MeetingError, MeetingProblem, Summary, reminders_ahead
 from models.tables import Attendance, Meeting, MeetingInvitation, MeetingKind, Rsvp
 
 NAMES_SHOWN = 40
@@ -39,8 +40,10 @@ def offset_text(t: Translator, minutes: int) -> str:
     return t.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
 
 
-def offsets(t: Translator, meeting: Meeting) -> str:
-    return ", ".join(offset_text(t, m) for m in sorted(meeting.reminder_minutes, reverse=True)) or "—"
+def offsets(t: Translator, meeting: Meeting, now: datetime | None = None) -> str:
+    """The reminders, those still ahead of ``now`` only when given (one already due is never set)."""
+    chosen = meeting.reminder_minutes if now is None or not meeting.time_set else reminders_ahead(meeting, now)
+    return ", ".join(offset_text(t, m) for m in sorted(chosen, reverse=True)) or "—"
 
 
 def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
@@ -49,7 +52,8 @@ def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
     lines = [
         "📅 " + meeting.title,
         kind_name(t, meeting.kind),
-        "🕖 " + moment_words(t, meeting.starts_at, timezone),
+        # A draft's placeholder time is never shown as if it were chosen.
+        "🕖 " + (moment_words(t, meeting.starts_at, timezone) if meeting.time_set else _("time not set yet")),
     ]
     if meeting.place:
         lines.append("📍 " + meeting.place)
@@ -110,6 +114,7 @@ def problem_text(t: Translator, error: MeetingError) -> str:
     return {
         MeetingProblem.EMPTY_TITLE: _("The title is empty. Please type it."),
         MeetingProblem.IN_THE_PAST: _("That time has already passed. Please type a later one."),
+        MeetingProblem.NO_TIME: _("The meeting has no time yet. Tap \u201cTime\u201d and type it."),
         MeetingProblem.NOT_A_DRAFT: _("This meeting has already been called or cancelled."),
         MeetingProblem.NOT_CALLED: _("This meeting has been cancelled."),
         MeetingProblem.ALREADY_STARTED: _("This meeting has already begun."),

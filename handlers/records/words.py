@@ -8,7 +8,7 @@ from datetime import date
 from handlers.context import Context
 from handlers.contract import Translator
 from models.membership import ChangeProblem, InvalidChange
-from models.tables import DeactivationReason, MemberStanding, Platform
+from models.tables import DeactivationReason, MemberStanding, Platform, Role
 
 
 def problem_text(translator: Translator, error: InvalidChange) -> str:
@@ -101,3 +101,13 @@ def channel_names(ctx: Context) -> dict[Platform, str]:
         Platform.ZALO_BOT: "Zalo",
         Platform.ZALO_OA: "Zalo OA",
     }
+
+
+def committee_office_name(ctx: Context, role: Role) -> str:
+    """An office in the commune committee (đảng ủy), by its own name: not a branch's (chi ủy viên)."""
+    _ = ctx.gettext
+    return {
+        Role.SECRETARY: _("Secretary of the Party committee"),
+        Role.DEPUTY_SECRETARY: _("Deputy secretary of the Party committee"),
+        Role.COMMITTEE_MEMBER: _("Party committee member"),
+    }.get(role, _("Party committee member"))
