@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from bot.channels.zalo_bot import choice_payload, offered
 from bot.runtime import Runtime
 from models.tables import Poll
-from models.typed_time import Ambiguous, TimeProblem, canonical, read_choice, read_time
+from models.typed_time import Ambiguous, DateProblem, TimeProblem, canonical, read_choice, read_date, read_time
 from tests.chat import button, say
 from tests.conftest import Demo
 
@@ -258,3 +258,37 @@ async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: De
     late_tap = button(asked, "17:00")
     await say(runtime, SECRETARY, payload=f"pp:{poll_id}")
     assert "Đã lưu" not in (await say(runtime, SECRETARY, payload=late_tap))[0].text
+
+
+# Birth and admission dates as a secretary types them (issue 14): text -> the date, or a problem.
+DATES: list[tuple[str, date | DateProblem]] = [
+    ("5/3/1960", date(1960, 3, 5)),
+    ("05/03/1960", date(1960, 3, 5)),
+    ("05-03-1960", date(1960, 3, 5)),
+    ("5.3.1960", date(1960, 3, 5)),
+    ("5 tháng 3 năm 1960", date(1960, 3, 5)),
+    ("ngày 5 tháng 3 1960", date(1960, 3, 5)),
+    ("ngày 5 tháng 3 năm 1960", date(1960, 3, 5)),
+    ("ngay 5 thang 3 nam 1960", date(1960, 3, 5)),
+    ("5 tháng 3, 1960", date(1960, 3, 5)),
+    ("Ngày 05/03/1960", date(1960, 3, 5)),
+    ("1960-03-05", date(1960, 3, 5)),
+    (" 5/3/1960. ", date(1960, 3, 5)),
+    ("29/02/1960", date(1960, 2, 29)),
+    ("31/2/1960", DateProblem.NO_SUCH_DAY),
+    ("29/02/1961", DateProblem.NO_SUCH_DAY),
+    ("5/13/1960", DateProblem.NO_SUCH_DAY),
+    ("5 tháng 13 năm 1960", DateProblem.NO_SUCH_DAY),
+    ("0/3/1960", DateProblem.NO_SUCH_DAY),
+    ("5/3", DateProblem.NO_YEAR),
+    ("5 tháng 3", DateProblem.NO_YEAR),
+    ("5/3/60", DateProblem.NO_YEAR),  # 1960 or 2060: asked, never guessed
+    ("hôm qua", DateProblem.UNREADABLE),
+    ("0912 345 678", DateProblem.UNREADABLE),
+    ("5/3/1960 và 6/3/1960", DateProblem.UNREADABLE),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATES)
+def test_a_typed_birth_or_admission_date(text: str, expected: date | DateProblem) -> None:
+    assert read_date(text) == expected

@@ -117,6 +117,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
             button("🎂 " + _("Birth date"), Ask(Question.MEMBER_BIRTH, ident)),
             button("🪪 " + _("Card number"), Ask(Question.MEMBER_CARD_NUMBER, ident)),
         ),
+        (button("📅 " + _("Date joined the Party"), Ask(Question.MEMBER_ADMITTED, ident)),),
     ]
     role_row = [button("👔 " + _("Role"), Roles(ident))]
     if member.status is MemberStatus.PROBATIONARY:

@@ -20,6 +20,10 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
         ChangeProblem.BAD_PHONE: _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678."),
         ChangeProblem.BAD_DATE: _("\u201c{value}\u201d is not a date. Type it like 25/11/2026."),
         ChangeProblem.DATE_IN_FUTURE: _("{value} is in the future."),
+        ChangeProblem.NO_SUCH_DAY: _(
+            "\u201c{value}\u201d is not a day of the calendar. Please check the day and month."
+        ),
+        ChangeProblem.DATE_NO_YEAR: _("\u201c{value}\u201d has no year. Type the year in full, like 05/03/1960."),
         ChangeProblem.OFFICIAL_BEFORE_ADMITTED: _("{value} is before the date they joined the Party."),
         ChangeProblem.ALREADY_OFFICIAL: _("This member is already an official member."),
         ChangeProblem.DUPLICATE_CARD: _("Another member already has the party card number {value}."),
