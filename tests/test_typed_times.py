@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.channels.zalo_bot import choice_payload, offered
+from bot.channels.zalo_bot import Menu, choose, offered, place, render
 from bot.runtime import Runtime
-from models.tables import Poll
+from handlers.contract import Button
+from models.tables import Poll, utcnow
 from models.typed_time import Ambiguous, DateProblem, TimeProblem, canonical, read_choice, read_date, read_time
 from tests.chat import button, say
 from tests.conftest import Demo
@@ -226,8 +227,20 @@ async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: De
     five_am = five_pm - timedelta(hours=12)
     assert [b.label for b in asked.buttons[0]] == ["🕖 " + _words(five_am), "🕖 " + _words(five_pm)]
     assert await _deadline(runtime, poll_id) == before
-    # On the Zalo bot the same question comes as numbered choices: "2" is 17:00.
-    assert choice_payload("2", offered(asked) or []) == button(asked, "17:00")
+    # On the Zalo bot the readings are listed without numbers under the question, and while it is
+    # open a typed number answers it, even beside a ballot's numbered menu (issue 14: "17" was taken
+    # as a menu number).
+    assert asked.asks
+    ballot = Menu(1, tuple(Button(f"Option {i}", f"pv:1:{1 << i}") for i in range(20)), True, utcnow())
+    menus = place([ballot], offered(asked) or [], False, utcnow(), asks=True)
+    assert choose("17", menus) is None and choose("2", menus) is None
+    shown = render(asked, offered(asked) or [], "")[0]
+    assert "• 🕖 " + _words(five_pm) in shown and "2. " not in shown
+    assert choose("huy", menus) == button(asked, "Hủy")  # a label's words still stand for it
+    answered = (await say(runtime, SECRETARY, "17"))[0]
+    assert "Đã lưu" in answered.text and _words(five_pm) in answered.text
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    asked = (await say(runtime, SECRETARY, "mai 5 giờ"))[0]
     saved = (await say(runtime, SECRETARY, payload=button(asked, "17:00")))[0]
     assert "Đã lưu" in saved.text and _words(five_pm) in saved.text
     assert await _deadline(runtime, poll_id) == five_pm
