@@ -33,6 +33,8 @@ from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
+from handlers.polls import show_ticks
+from models.ballots import BallotSecretMissing, server_secret
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
 from models.invites import fill_in_code
 from models.notices import push_identities
@@ -324,6 +326,8 @@ class DeliveryWorker:
             reply = replace(Reply.from_dict(row.body), pushed=row.member_id is not None)
             if reply.invite_for is not None:
                 reply = await self._with_invite_code(reply, reply.invite_for)
+            if any(b.payload.startswith("pz:") for r in reply.buttons for b in r):
+                reply = await self._with_ticks(reply)
             await self._senders[row.platform].send(row.chat_id, reply, locale)
         except RetryLater as error:
             # Not the message's fault: it keeps its place, its attempt is not counted, and
@@ -375,6 +379,15 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             text, _kept = await fill_in_code(session, member_id, reply.text)
         return replace(reply, text=text, invite_for=None)
+
+    async def _with_ticks(self, reply: Reply) -> Reply:
+        """A secret ballot being ticked, its ticks shown as it is sent: the outbox row keeps them
+        sealed in the buttons only (handlers.polls.show_ticks)."""
+        async with self._sessions() as session:
+            try:
+                return show_ticks(reply, server_secret(session))
+            except BallotSecretMissing:
+                return reply
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

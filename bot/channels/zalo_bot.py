@@ -38,6 +38,7 @@ from bot.channels.specs.zalo_bot import WEBHOOK_PATH as WEBHOOK_PATH
 from bot.channels.specs.zalo_bot import ZaloBotMode
 from bot.channels.text import split_text
 from handlers.contract import Button, Catalogs, Inbound, Reply, Translator
+from handlers.polls import unmarked
 from models.db import is_database_unavailable
 from models.roster import fold
 from models.tables import Platform, ZaloBotMenu, utcnow
@@ -517,8 +518,10 @@ class ZaloBotSender:
             # Remembered first: if this failed after sending, a retry would send the message twice.
             if choices is not None or reply.asks:
                 now = utcnow()
+                # Remembered without a secret ballot's ticks, which only the sent message shows.
+                kept = [unmarked(choice) for choice in choices or []]
                 menus = await self._menus.change(
-                    chat_id, lambda menus: place(menus, choices or [], reply.pushed, now, reply.asks)
+                    chat_id, lambda menus: place(menus, kept, reply.pushed, now, reply.asks)
                 )
                 first = menus[-1].first if choices else 1
             if choices and reply.asks:
