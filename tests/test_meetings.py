@@ -106,6 +106,9 @@ async def test_a_meeting_is_called_answered_and_listed(runtime: Runtime, demo: D
     assert set(sent) == {str(SECRETARY), str(SON), str(LOAN), str(HANH)}
     invitation = sent[str(SON)]
     assert "Sinh hoạt chi bộ định kỳ tháng 12" in invitation.text and "Đồng chí có tham dự không?" in invitation.text
+    # The forms of an invitation (issue 14, "Words").
+    assert "Trân trọng kính mời đồng chí Mai Văn Sơn tới dự:" in invitation.text
+    assert "Thành phần: toàn thể đảng viên chi bộ" in invitation.text
 
     attending = (await say(runtime, SON, payload=button(invitation, "Tham dự")))[0]
     assert attending.text.startswith("Cảm ơn đồng chí. Đã ghi nhận đồng chí tham dự")

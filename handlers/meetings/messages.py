@@ -9,7 +9,7 @@ from typing import Any
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.meetings.actions import AttendanceBoard, MeetingCheckIn
-from handlers.meetings.texts import details_row, details_text, offset_text, rsvp_row, summary_lines
+from handlers.meetings.texts import attendees_words, details_row, details_text, offset_text, rsvp_row, summary_lines
 from models.meetings import AbsenceWarning, MeetingMessages, Summary, check_in_open
 from models.tables import Meeting, Member, utcnow
 
@@ -29,7 +29,11 @@ class ChatMeetingMessages(MeetingMessages):
     def invitation(self, member: Member, meeting: Meeting) -> dict[str, Any]:
         t = self._t(member)
         _ = t.gettext
-        text = "✉️ " + _("Meeting invitation") + "\n\n" + details_text(t, meeting, self.timezone)
+        # The forms of an invitation (DESIGN.md §4 "Words"): "Trân trọng kính mời đồng chí…", "Thành phần".
+        text = "✉️ " + _("Meeting invitation") + "\n\n"
+        text += _("We respectfully invite comrade {name} to attend:").format(name=member.full_name) + "\n\n"
+        text += details_text(t, meeting, self.timezone) + "\n"
+        text += _("Attendees: {who}").format(who=attendees_words(t, meeting))
         text += "\n\n" + _("Will you attend?")
         buttons = (*self._check_in(t, meeting), rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
         return Reply(text, buttons=buttons).to_dict()

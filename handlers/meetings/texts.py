@@ -8,6 +8,7 @@ from typing import Any
 from handlers.context import moment_words, names_text
 from handlers.contract import Button, Translator
 from handlers.meetings.actions import AnswerInvitation, MeetingCard, ReasonCode
+from models.audience import Audience, AudienceFilter
 from models.meetings import MeetingError, MeetingProblem, Summary, reminders_ahead
 from models.tables import Attendance, Meeting, MeetingInvitation, MeetingKind, Rsvp
 
@@ -169,3 +170,18 @@ def rsvp_words(t: Translator, invitation: MeetingInvitation) -> str:
 
 def names_or_dash(t: Translator, names: list[str]) -> str:
     return names_text(t, names, NAMES_SHOWN) or "—"
+
+
+def attendees_words(t: Translator, meeting: Meeting, names: list[str] | None = None) -> str:
+    """Who is invited (Thành phần), as an invitation names it; ``names`` for chosen people."""
+    _ = t.gettext
+    audience = Audience.from_json(meeting.audience)
+    if audience.members is not None:
+        if names is None:
+            return _("the comrades invited by name")
+        return _("chosen people: {names}").format(names=", ".join(names))
+    if meeting.branch_id is None and audience.filter is AudienceFilter.COMMITTEE:
+        return _("the commune Party committee")
+    if audience.filter is AudienceFilter.COMMITTEE:
+        return _("the branch committee")
+    return _("all branch members")
