@@ -41,6 +41,7 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "tim": lambda words: FindMember(words or None),
     "lang": lambda _words: ChooseLanguage(),
     "language": lambda _words: ChooseLanguage(),
+    "ngonngu": lambda _words: ChooseLanguage(),
     "meetings": lambda _words: Meetings(),
     "lichhop": lambda _words: Meetings(),
 }
