@@ -115,11 +115,15 @@ class Reply:
     # The member a fresh invite code is made for when this message is sent: the text holds
     # models.invites.CODE_PLACEHOLDER instead of a code, so no code is ever stored (outbox, kept replies).
     invite_for: int | None = None
+    # chibo asked a question with this message and waits for the member to type the answer: where
+    # choices are typed numbers (Zalo bot), a typed number then answers the question, not a menu.
+    asks: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {} if self.invite_for is None else {"invite_for": self.invite_for}
         if self.upload_accept is not None:
             extra["upload_accept"] = self.upload_accept
+        extra |= {"asks": True} if self.asks else {}
         return extra | {
             "text": self.text,
             "buttons": [[b.to_dict() for b in row] for row in self.buttons],
@@ -148,6 +152,7 @@ class Reply:
             upload_accept=data.get("upload_accept"),
             edit_message_id=data.get("edit_message_id"),
             invite_for=None if data.get("invite_for") is None else int(data["invite_for"]),
+            asks=data.get("asks") is True,
             chart=None
             if chart is None
             else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),

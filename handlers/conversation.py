@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "tim": lambda words: FindMember(words or None),
     "lang": lambda _words: ChooseLanguage(),
     "language": lambda _words: ChooseLanguage(),
+    "ngonngu": lambda _words: ChooseLanguage(),
     "meetings": lambda _words: Meetings(),
     "lichhop": lambda _words: Meetings(),
 }
@@ -70,6 +72,9 @@ async def handle(
     except DomainError as error:  # one place turns every refusal into the member's words
         replies = _render(ctx, error)
     intents.remember_choices(ctx, replies)  # so a typed "gửi đi" or "có" can be read as a tap
+    if replies and ctx.identity is not None and ctx.identity.awaiting is not None:
+        # A question is open after this answer: its last message is the one that asks it.
+        replies[-1] = replace(replies[-1], asks=True)
     return replies
 
 

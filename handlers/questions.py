@@ -26,6 +26,7 @@ class Question(StrEnum):
     MEMBER_PHONE = "phone"
     MEMBER_NAME = "name"
     MEMBER_BIRTH = "birth"
+    MEMBER_ADMITTED = "admitted"  # the day the member joined the Party
     MEMBER_CARD_NUMBER = "card"
     OFFICIAL_DAY = "official"
     OFFICIAL_VOTE = "ovote"  # detail: the day (ISO) the member would be official from

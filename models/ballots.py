@@ -18,6 +18,7 @@ already zeroed the deleted bytes).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import struct
@@ -161,7 +162,8 @@ async def add_paper_count(session: AsyncSession, poll_id: int, ballots: int) -> 
 
 async def open_and_count(session: AsyncSession, poll_id: int, options: int, max_choices: int) -> tuple[int, ...]:
     """At the close, in its transaction: open every ballot, check them against the roll, write the
-    counts once, delete the ballots and erase the box's keys. The counts."""
+    counts once (and the online blank ballots, at index ``options``), delete the ballots and erase
+    the box's keys. The counts."""
     box = (await session.exec(select(BallotBox).where(BallotBox.poll_id == poll_id))).first()
     tallied = select(PollTally.option, PollTally.votes).where(PollTally.poll_id == poll_id)
     earlier = dict((await session.exec(tallied)).all())
@@ -169,7 +171,7 @@ async def open_and_count(session: AsyncSession, poll_id: int, options: int, max_
     if box is not None and box.salt is not None:
         private = _poll_private_key(server_secret(session), poll_id, box.salt)
         sealed = (await session.exec(select(SealedBallot.sealed).where(SealedBallot.poll_id == poll_id))).all()
-        online = paper = 0
+        online = paper = blank = 0
         # About 0.4 ms of CPU a ballot: off the event loop, so a large poll's close does not stall
         # every other chat meanwhile.
         opened = await asyncio.to_thread(lambda: [_unseal(private, poll_id, s) for s in sealed])
@@ -178,6 +180,7 @@ async def open_and_count(session: AsyncSession, poll_id: int, options: int, max_
                 raise BallotBoxBroken(f"poll {poll_id}: a ballot for an option the poll does not have")
             if kind is BallotKind.ONLINE:
                 online += 1
+                blank += not any(counts)
                 if max(counts) > 1 or sum(counts) > max_choices:
                     raise BallotBoxBroken(f"poll {poll_id}: an online ballot with too many choices")
             else:
@@ -198,6 +201,10 @@ async def open_and_count(session: AsyncSession, poll_id: int, options: int, max_
     await session.exec(delete(PollTally).where(col(PollTally.poll_id) == poll_id))
     if totals:
         session.add_all(PollTally(poll_id=poll_id, option=i, votes=n) for i, n in enumerate(totals))
+    if box is not None and box.salt is not None and blank:
+        # Online ballots that named nobody, one count past the options (``BLANK_TALLY``): with
+        # several seats a blank ballot cannot be told from the per-option counts.
+        session.add(PollTally(poll_id=poll_id, option=options, votes=blank))
     await session.exec(delete(SealedBallot).where(col(SealedBallot.poll_id) == poll_id))
     if box is not None:
         await session.exec(
@@ -259,3 +266,34 @@ async def purge_closed_boxes(sessions: async_sessionmaker[AsyncSession]) -> list
     async with UnitOfWork(sessions) as uow:
         await uow.session.exec(update(BallotBox).where(col(BallotBox.poll_id).in_(pending)).values(purged_at=utcnow()))
     return pending
+
+
+# ---- A multi-choice secret ballot being ticked ---------------------------------------------------
+#
+# The options ticked so far are never stored: each button of the ballot carries the mask it would
+# make, sealed (ChaCha20-Poly1305, a random nonce) under a key derived from the server's secret, so
+# the kept replies and the outbox hold ciphertext only. 12 bytes of nonce, 2 of mask, 16 of tag: 40
+# characters of base64url, within Telegram's 64-byte callback data with the prefix and the poll id.
+TICKS_TOKEN = r"[A-Za-z0-9_-]{40}"
+_TICKS = struct.Struct(">H")
+
+
+def _ticks_key(secret: bytes) -> ChaCha20Poly1305:
+    return ChaCha20Poly1305(HKDF(SHA256(), _KEY_BYTES, None, b"chibo ballot ticks v1").derive(secret))
+
+
+def seal_ticks(secret: bytes, poll_id: int, mask: int) -> str:
+    """The ticked options of a ballot being filled in, readable only with the server's secret."""
+    nonce = os.urandom(12)
+    sealed = nonce + _ticks_key(secret).encrypt(nonce, _TICKS.pack(mask), _aad(poll_id))
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def open_ticks(secret: bytes, poll_id: int, token: str) -> int | None:
+    """The mask ``seal_ticks`` sealed for this poll; None for a token it did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+        (mask,) = _TICKS.unpack(_ticks_key(secret).decrypt(raw[:12], raw[12:], _aad(poll_id)))
+    except (InvalidTag, ValueError, struct.error):
+        return None
+    return int(mask)

@@ -30,7 +30,6 @@ from models.permissions import (
     role_refusal,
 )
 from models.phones import normalize_phone
-from models.roster import parse_date
 from models.tables import (
     DeactivationReason,
     Gender,
@@ -41,6 +40,7 @@ from models.tables import (
     Role,
     utcnow,
 )
+from models.typed_time import DateProblem, read_date
 
 
 class NotPermitted(DomainError):
@@ -56,6 +56,8 @@ class ChangeProblem(StrEnum):
     TOO_LONG = "too_long"
     BAD_PHONE = "bad_phone"
     BAD_DATE = "bad_date"
+    NO_SUCH_DAY = "no_such_day"  # "31/02/1960": no such day in the calendar
+    DATE_NO_YEAR = "date_no_year"  # "5/3": the year is needed, in four digits
     DATE_IN_FUTURE = "date_in_future"
     OFFICIAL_BEFORE_ADMITTED = "official_before_admitted"
     ALREADY_OFFICIAL = "already_official"
@@ -137,15 +139,17 @@ def parse_phone(text: str) -> str:
 
 
 def parse_day(text: str, *, today: date | None = None) -> date:
-    """A date as members type it (dd/mm/yyyy or ISO), not in the future."""
-    try:
-        day = parse_date(text.strip())
-    except ValueError:
-        raise InvalidChange(ChangeProblem.BAD_DATE, text[:40]) from None
-    if day is None:
-        raise InvalidChange(ChangeProblem.BAD_DATE, text[:40])
+    """A date as members type it ("5/3/1960", "5 tháng 3 năm 1960", ISO: ``typed_time.read_date``),
+    not in the future."""
+    day = read_date(text)
+    if day is DateProblem.NO_SUCH_DAY:
+        raise InvalidChange(ChangeProblem.NO_SUCH_DAY, text.strip()[:40])
+    if day is DateProblem.NO_YEAR:
+        raise InvalidChange(ChangeProblem.DATE_NO_YEAR, text.strip()[:40])
+    if not isinstance(day, date):
+        raise InvalidChange(ChangeProblem.BAD_DATE, text.strip()[:40])
     if day > (today or date.today()):
-        raise InvalidChange(ChangeProblem.DATE_IN_FUTURE, text[:40])
+        raise InvalidChange(ChangeProblem.DATE_IN_FUTURE, text.strip()[:40])
     return day
 
 
@@ -248,6 +252,10 @@ async def edit_member(
     _editable(actor, member, Permission.EDIT_MEMBER)
     if "card_number" in cleaned:
         await _check_card(session, member, cleaned["card_number"])
+    admitted = cleaned.get("date_admitted")
+    if isinstance(admitted, date) and member.date_official is not None and admitted > member.date_official:
+        # Official from the end of 12 months after admission (Quy định 29): never before it.
+        raise InvalidChange(ChangeProblem.OFFICIAL_BEFORE_ADMITTED, member.date_official.isoformat())
     before = _snapshot(member, cleaned)
     for key, value in cleaned.items():
         setattr(member, key, value)
@@ -432,13 +440,18 @@ async def set_standing(session: AsyncSession, actor: Actor, member: Member, stan
     _audit(session, actor, AuditAction.MEMBER_STANDING, member, before)
 
 
+def check_deactivate(actor: Actor, member: Member) -> None:
+    """Whether ``deactivate`` would go through: asked before the secretary is asked to confirm."""
+    _editable(actor, member, Permission.EDIT_MEMBER)
+
+
 async def deactivate(
     session: AsyncSession, actor: Actor, member: Member, reason: DeactivationReason, on: date | None = None
 ) -> None:
     """Off the roster for one of the register's reasons (transferred, name removed, expelled,
     resigned, died): nothing is deleted; kept for history, gone from every audience, vote and menu.
     Their unused invite codes stop working; their linked accounts are treated as strangers'."""
-    _editable(actor, member, Permission.EDIT_MEMBER)
+    check_deactivate(actor, member)
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
     member.active = False
     member.deactivated_on = on or date.today()

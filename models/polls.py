@@ -312,9 +312,11 @@ async def change_draft(session: AsyncSession, actor: Actor, poll: Poll, **change
     if changes.get("deadline") is not None and changes["deadline"] <= utcnow():
         raise PollError(PollProblem.DEADLINE_PASSED)
     if changes.get("secret", poll.secret):
-        # A secret ballot is final, one choice, no running totals: a ticked selection or a running
-        # count stored with a reply could tell who chose what.
-        changes |= {"allow_change": False, "max_choices": 1, "show_running": False}
+        # A secret ballot is final, with no running totals: a running count stored with a reply
+        # could tell who chose what. Several seats (k of n, Quy chế bầu cử trong Đảng) are allowed:
+        # the options ticked so far travel sealed in the ballot's buttons (models.ballots.seal_ticks),
+        # never stored beside the member.
+        changes |= {"allow_change": False, "show_running": False}
     # Written only while still a draft: a publish that got there first wins, and nothing sent out
     # (the ballots) is changed behind it.
     if not await claim(session, Poll, col(Poll.id) == poll.id, col(Poll.status) == PollStatus.DRAFT, **changes):
@@ -706,6 +708,9 @@ async def _blank_ballots(session: AsyncSession, poll: Poll, voters: int, tally: 
         return 0
     if poll.max_choices == 1:
         return voters - sum(tally)
+    if poll.secret:  # counted when the box was opened (models.ballots.open_and_count)
+        query = select(PollTally.votes).where(PollTally.poll_id == poll.id, PollTally.option == len(poll.options))
+        return int((await session.exec(query)).first() or 0)
     named = (
         await session.exec(select(func.count(func.distinct(OpenBallot.member_id))).where(OpenBallot.poll_id == poll.id))
     ).one()

@@ -492,6 +492,9 @@ class Meeting(SQLModel, table=True):
     kind: MeetingKind = Field(default=MeetingKind.REGULAR, sa_column=_enum_column(MeetingKind))
     title: str = Field(max_length=300)
     starts_at: datetime = Field(sa_column=_utc_column(nullable=False, index=True))
+    # False while a draft's time is only a placeholder the secretary has not typed: nothing shows it,
+    # and the meeting cannot be called until it is typed.
+    time_set: bool = True
     place: str = Field(default="", max_length=300)
     link: str | None = Field(default=None, max_length=500)  # a map or a video call
     agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

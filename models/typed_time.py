@@ -353,3 +353,47 @@ def _fixed_day(reading: _Reading, today: date) -> date | TimeProblem | None:
     if len(days) > 1:
         return TimeProblem.UNREADABLE
     return days.pop() if days else None
+
+
+# ---- Dates of the past: birth, admission, a branch's decision ------------------------------------
+
+
+class DateProblem(StrEnum):
+    UNREADABLE = "unreadable"  # not a day, month and year
+    NO_YEAR = "no_year"  # "5/3": a birth or admission date needs its year, in four digits
+    NO_SUCH_DAY = "no_such_day"  # "31/02/1960", "5/13/1960"
+
+
+_MONTH_NAME = r"(?:thang\s+)"
+_DATE_NUMBERS = re.compile(
+    r"(?:ngay\s+)?(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{2,4})"  # 5/3/1960, 05-03-1960, 5.3.1960
+    r"|(?:ngay\s+)?(\d{1,2})\s+" + _MONTH_NAME + r"(\d{1,2})(?:\s*,?\s*(?:nam\s+)?(\d{2,4}))?"  # 5 tháng 3 năm 1960
+    r"|(\d{4})-(\d{1,2})-(\d{1,2})"  # 1960-03-05 (ISO, as spreadsheets write it)
+    r"|(?:ngay\s+)?(\d{1,2})\s*([/.-])\s*(\d{1,2})"  # 5/3: the year is missing
+)
+
+
+def read_date(text: str) -> date | DateProblem:
+    """A past date as a secretary types it (birth, admission): "5/3/1960", "05-03-1960",
+    "5.3.1960", "5 tháng 3 năm 1960", "ngày 5 tháng 3 1960", "1960-03-05", with or without
+    diacritics. The year is required in four digits (a two-digit "60" could be 1960 or 2060); a day
+    that does not exist is refused, never moved. Whether it lies in the past is the caller's rule."""
+    folded = fold(text).strip().rstrip(".")
+    match = _DATE_NUMBERS.fullmatch(folded)
+    if match is None:
+        return DateProblem.UNREADABLE
+    groups = match.groups()
+    if groups[0] is not None:
+        day, month, year = groups[0], groups[2], groups[3]
+    elif groups[4] is not None:
+        day, month, year = groups[4], groups[5], groups[6]
+    elif groups[7] is not None:
+        year, month, day = groups[7], groups[8], groups[9]
+    else:
+        return DateProblem.NO_YEAR
+    if year is None or len(year) != 4:
+        return DateProblem.NO_YEAR
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return DateProblem.NO_SUCH_DAY

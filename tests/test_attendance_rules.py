@@ -32,6 +32,7 @@ from models.tables import (
     MeetingInvitation,
     MeetingKind,
     Member,
+    MemberStanding,
     Role,
     Rsvp,
     utcnow,
@@ -274,3 +275,45 @@ async def test_confirming_never_makes_an_exempt_member_absent_and_leaves_out_who
     assert "Lương Thị Hạnh" in exempt and {invited[name] for name in exempt} == {Attendance.EXCUSED}
     assert {state for name, state in invited.items() if name not in exempt} == {Attendance.ABSENT}
     assert (counts.invited, counts.must_attend) == (9, 9 - len(exempt))
+
+
+async def test_suspended_and_temporarily_elsewhere_members_are_not_invited_nor_in_the_validity_base(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """DESIGN.md §4: the base is all members summoned minus those temporarily active elsewhere and
+    those suspended (Quy định 294-QĐ/TW; Hướng dẫn 01-HD/TW point 13.2: one active elsewhere who comes
+    is counted). Was: both were invited, reminded and counted among those who must attend."""
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Member).where(col(Member.full_name) == "Phan Thị Loan").values(standing=MemberStanding.SUSPENDED)
+        )
+        await session.exec(
+            update(Member).where(col(Member.full_name) == "Mai Văn Sơn").values(standing=MemberStanding.ELSEWHERE)
+        )
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    quang = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        draft = await create_draft(
+            session, quang, title="Sinh hoạt chi bộ", starts_at=utcnow() + timedelta(days=2), branch_id=quang.branch_id
+        )
+        assert await call(session, quang, draft, LETTERS) == 8  # of the branch's 10
+        meeting_id = draft.id or 0
+    async with runtime.sessions() as session:
+        names = {member.full_name for _i, member in await invitations(session, meeting_id)}
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        counts = await summary(session, meeting)
+    assert SON_NAME not in names and LOAN_NAME not in names
+    assert (counts.invited, counts.must_attend) == (8, 7)  # the exempt elder counts only when present
+    # Hạnh is suspended after her invitation: off the list and the base, and no more reminders.
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Member).where(col(Member.full_name) == "Lương Thị Hạnh").values(standing=MemberStanding.SUSPENDED)
+        )
+    async with runtime.sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        counts = await summary(session, meeting)
+    assert (counts.invited, counts.must_attend) == (7, 6)
+    board = (await say(runtime, SECRETARY, payload=AttendanceBoard(meeting_id).pack()))[0]
+    assert "Lương Thị Hạnh" not in board.text and "6 đảng viên phải dự" in board.text

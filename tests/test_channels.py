@@ -237,7 +237,17 @@ class ZaloBotDriver(Driving[FakeZaloBot]):
             if numbered and hint == zalo_bot.menu_hint(VIETNAMESE, len(labels), first_number):
                 choices = enumerate(labels, first_number)
                 return Shown(index, body, tuple(self._choice(user, index, n, label) for n, label in choices))
+            if all(line.startswith("• ") for line in lines) and hint == _(
+                "Type your answer, or the words of one of these."
+            ):
+                # Under a question the choices carry no numbers: a typed number would be its answer.
+                worded = [line.removeprefix("• ") for line in lines]
+                return Shown(index, body, tuple(self._worded(user, index, label) for label in worded))
         return Shown(index, text)
+
+    def _worded(self, user: str, index: int, label: str) -> Choice:
+        by_words = partial(self._answer, user, index, label.lower())
+        return Choice(label, by_words, by_words)
 
     def _choice(self, user: str, index: int, number: int, label: str) -> Choice:
         by_words = label.lower()  # as a member types it: "đồng ý"

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -105,6 +106,9 @@ async def test_a_meeting_is_called_answered_and_listed(runtime: Runtime, demo: D
     assert set(sent) == {str(SECRETARY), str(SON), str(LOAN), str(HANH)}
     invitation = sent[str(SON)]
     assert "Sinh hoạt chi bộ định kỳ tháng 12" in invitation.text and vi("Will you attend?") in invitation.text
+    # The forms of an invitation (issue 14, "Words").
+    assert "Trân trọng kính mời đồng chí Mai Văn Sơn tới dự:" in invitation.text
+    assert "Thành phần: toàn thể đảng viên chi bộ" in invitation.text
 
     attending = (await say(runtime, SON, payload=button(invitation, "Tham dự")))[0]
     assert attending.text.startswith("Cảm ơn đồng chí. Đã ghi nhận đồng chí tham dự")
@@ -398,3 +402,37 @@ def test_the_meeting_buttons_already_on_phones_and_in_the_outbox_keep_their_shap
     for forged in ("mtm:7:12:unrecorded", "mtm:7:confirm:all", "mts:7:title", "mtx:7:both", "mty:7"):
         with pytest.raises(InvalidPayload):
             decode(forged)
+
+
+async def test_a_preview_shows_what_was_typed_and_offers_only_what_can_still_happen(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Issue 14: the preview showed a made-up time (a week ahead, 19:30) before one was typed and
+    reminders 1 day and 2 hours before a meeting starting in minutes; "Tôi đã có mặt" was only under
+    the meeting's details."""
+    await _join(runtime, demo)
+    await say(runtime, SECRETARY, payload=NewMeeting().pack())
+    preview = (await say(runtime, SECRETARY, "Họp chi bộ đột xuất"))[0]
+    assert "🕖 chưa đặt giờ" in preview.text and "19:30" not in preview.text
+    refused = (await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời")))[0]
+    assert "Cuộc họp chưa có giờ" in refused.text
+    await say(runtime, SECRETARY, payload=button(preview, "Địa điểm"))
+    preview = (await say(runtime, SECRETARY, "Nhà văn hóa thôn Tây"))[0]
+    assert "📍 Nhà văn hóa thôn Tây" in preview.text
+    soon = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(minutes=20)
+    await say(runtime, SECRETARY, payload=button(preview, "Thời gian"))
+    preview = (await say(runtime, SECRETARY, soon.strftime("%H:%M %d/%m/%Y")))[0]
+    assert soon.strftime("%H:%M") in preview.text and "📍 Nhà văn hóa thôn Tây" in preview.text
+    assert "Nhắc lịch: không có, cuộc họp bắt đầu quá gần để nhắc." in preview.text
+    stepped = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]
+    assert "Nhắc lịch: không có" in stepped.text  # no reminder ahead to step to
+    called = (await say(runtime, SECRETARY, payload=button(stepped, "Gửi giấy mời")))[0]
+    assert "Đã gửi giấy mời cho 10 đồng chí" in called.text and "Nhắc lịch" not in called.text
+    invitation = (await _invitations_sent(runtime))[str(SON)]
+    # Check-in is open (from 30 minutes before): the invitation offers it.
+    checked = (await say(runtime, SON, payload=button(invitation, "Tôi đã có mặt")))[0]
+    assert "có mặt" in checked.text
+    async with runtime.sessions() as session:
+        meeting = (await session.exec(select(Meeting))).one()
+        jobs = (await session.exec(select(MeetingJob).where(MeetingJob.kind == MeetingJobKind.REMINDER))).all()
+    assert meeting.place == "Nhà văn hóa thôn Tây" and not jobs

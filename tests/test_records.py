@@ -177,7 +177,13 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
         "chuyển sinh hoạt đảng", "xóa tên", "bị khai trừ", "xin ra khỏi Đảng", "từ trần",
     ]  # fmt: skip
     assert "Không có gì bị xóa" in reasons.text
-    done = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+    # Asked first, naming the member and the reason, as cancelling a meeting is (issue 14).
+    asked = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+    assert "Đưa đồng chí Tạ Văn Bình ra khỏi danh sách, lý do: từ trần?" in asked.text
+    assert (await member_named(runtime, "Tạ Văn Bình")).active
+    kept = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Không")))[0]
+    assert "Tạ Văn Bình" in kept.text and (await member_named(runtime, "Tạ Văn Bình")).active
+    done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
     assert f"Ra khỏi danh sách từ {date.today():%d/%m/%Y} (từ trần)" in done.text
     assert not any(sign in done.text + str(done.buttons) for sign in ("💤", "🕊", "🛌", "😴"))
     member = await member_named(runtime, "Tạ Văn Bình")
@@ -371,3 +377,28 @@ async def test_help_names_the_vietnamese_commands_and_tim_for_secretaries(runtim
     assert "Để tìm một đồng chí, xin gõ /tim (/find)" in (await say(runtime, WEST_SECRETARY, "/help"))[0].text
     assert "/tim" not in (await say(runtime, MEMBER, "/help"))[0].text
     assert "Mai Văn Sơn" in str(await say(runtime, WEST_SECRETARY, "/tim Sơn"))
+
+
+async def test_birth_and_admission_dates_are_read_as_typed_echoed_in_full_and_impossible_ones_refused(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Issue 14: "5 tháng 3 năm 1960" and "05-03-1960" were refused as not dates; the one reader of
+    typed dates (models/typed_time.py, read_date) reads them and shows the day back with its weekday."""
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
+    await say(runtime, WEST_SECRETARY, payload=button(card, "Ngày sinh"))
+    saved = (await say(runtime, WEST_SECRETARY, "5 tháng 3 năm 1960"))[0]
+    assert "Đã lưu: Thứ Bảy, 05/03/1960." in saved.text
+    assert (await member_named(runtime, "Trịnh Thị Yến")).birth_date == date(1960, 3, 5)
+    await say(runtime, WEST_SECRETARY, payload=button(saved, "Ngày sinh"))
+    refused = (await say(runtime, WEST_SECRETARY, "31/02/1961"))[0]
+    assert "“31/02/1961” không phải là một ngày có thật" in refused.text
+    saved = (await say(runtime, WEST_SECRETARY, "ngày 6 tháng 3 1960"))[0]  # the question stayed open
+    assert "Đã lưu: Chủ Nhật, 06/03/1960." in saved.text
+    asked = (await say(runtime, WEST_SECRETARY, payload=button(saved, "Ngày vào Đảng")))[0]
+    assert "ngày vào Đảng của Trịnh Thị Yến" in asked.text
+    refused = (await say(runtime, WEST_SECRETARY, "5/3"))[0]
+    assert "chưa có năm" in refused.text
+    saved = (await say(runtime, WEST_SECRETARY, "05-03-1990"))[0]
+    assert "Đã lưu: Thứ Hai, 05/03/1990." in saved.text and "Ngày vào Đảng: 05/03/1990" in saved.text
+    assert (await member_named(runtime, "Trịnh Thị Yến")).date_admitted == date(1990, 3, 5)

@@ -119,8 +119,12 @@ async def test_only_the_committee_secretary_sets_committee_offices(runtime: Runt
 
     card = await open_card(runtime, HUNG, "Mai Văn Sơn")
     offices = (await say(runtime, HUNG, payload=button(card, "Chức vụ đảng ủy")))[0]
-    done = (await say(runtime, HUNG, payload=button(offices, "Chi ủy viên")))[0]
-    assert "Đã lưu" in done.text and "Đảng ủy: Chi ủy viên" in done.text
+    # The commune committee's own offices only; "Chi ủy viên" is a branch's (issue 14).
+    assert [b.label for row in offices.buttons for b in row] == [
+        "Bí thư Đảng ủy", "Phó Bí thư Đảng ủy", "Đảng ủy viên", "Không giữ chức vụ trong đảng ủy",
+    ]  # fmt: skip
+    done = (await say(runtime, HUNG, payload=button(offices, "Đảng ủy viên")))[0]
+    assert "Đã lưu" in done.text and "Đảng ủy: Đảng ủy viên" in done.text
     assert (await member_named(runtime, "Mai Văn Sơn")).committee_role is Role.COMMITTEE_MEMBER
     hung = await member_named(runtime, "Nguyễn Văn Hùng")
     himself = (await say(runtime, HUNG, payload=f"mr:{hung.id}:c_none"))[0]

@@ -23,11 +23,11 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
-from handlers.polls.actions import ConfirmClosePoll, PaperVote, TrackPoll, Vote
+from handlers.polls.actions import ConfirmClosePoll, PaperVote, SendSecret, TrackPoll, Vote
 from handlers.questions import Ask, Question
 from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
 from models.db import create_engine, session_factory
-from models.polls import close, create_draft, publish, result, vote
+from models.polls import change_draft, close, create_draft, publish, result, vote
 from models.tables import (
     AuditEvent,
     BallotBox,
@@ -35,12 +35,15 @@ from models.tables import (
     Member,
     MemberStatus,
     OpenBallot,
+    OutboxMessage,
     Platform,
     Poll,
+    PollKind,
     PollStatus,
     PollTally,
     PollVoter,
     PollVoters,
+    ProcessedUpdate,
     SealedBallot,
     utcnow,
 )
@@ -458,6 +461,69 @@ async def test_a_secret_poll_for_everyone_in_the_commune(runtime: Runtime, demo:
     assert "Đã ghi nhận phiếu kín" in (await say(runtime, 402, payload=Vote(poll.id or 0, 4).pack()))[0].text
     await _close(runtime, poll.id or 0)
     assert await _tally(runtime, poll.id or 0) == [(0, 0), (1, 0), (2, 1)]
+
+
+async def test_a_secret_election_of_two_seats_keeps_no_tick_in_plain(runtime: Runtime, demo: Demo) -> None:
+    """Issue 14: k of n by secret ballot. The ticks of a ballot being filled in travel sealed in its
+    buttons (models.ballots.seal_ticks); the member sees them marked, while the kept replies, the
+    outbox and the database hold no member's ticks in plain, and the close counts the sealed ballots."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu chi ủy", [secretary.branch_id], utcnow() + timedelta(1))
+        await change_draft(
+            session, secretary, poll, kind=PollKind.ELECTION, options=["An", "Bình", "Cường"], max_choices=2
+        )
+        assert poll.secret and poll.max_choices == 2
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    poll_id = poll.id or 0
+    ticks = {400: (0, 1), 401: (1, 2), 403: ()}  # the last sends a blank ballot
+    for user, name in ((400, "Lý Văn Quang"), (401, "Mai Văn Sơn"), (403, "Chu Thị Thảo")):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
+        for option in ticks[user]:
+            label = ("An", "Bình", "Cường")[option]
+            ballot = (await say(runtime, user, payload=button(ballot, label)))[0]
+        shown = [b.label for row in ballot.buttons for b in row]
+        if ticks[user]:  # the member sees what is ticked; the payloads are sealed
+            assert shown[:3] == [
+                ("☑️ " if i in ticks[user] else "⬜ ") + n for i, n in enumerate(("An", "Bình", "Cường"))
+            ]
+            assert all(b.payload.startswith(("pq:", "pz:")) for row in ballot.buttons for b in row)
+        sent = (await say(runtime, user, payload=button(ballot, "Gửi phiếu")))[0]
+        assert "Đã ghi nhận phiếu kín" in sent.text
+    # A forged or another poll's sealed tick opens nothing.
+    forged = (await say(runtime, 401, payload=SendSecret(poll_id, "A" * 40).pack()))[0]
+    assert "không còn dùng được" in forged.text
+    # Kept replies and outbox rows: sealed payloads only, no tick mark, no plain mask of a ballot.
+    async with runtime.sessions() as session:
+        kept = [str(r) for r in (await session.exec(select(ProcessedUpdate.result))).all()]
+        queued = [str(b) for b in (await session.exec(select(OutboxMessage.body))).all()]
+    stored = "\n".join(kept + queued)
+    assert "☑️" not in stored, stored[max(0, stored.find("☑️") - 300) : stored.find("☑️") + 100]
+    for mask in (3, 5, 6):  # what a member ticked, were it written in plain
+        assert f"pt:{poll_id}:{mask}" not in stored and f"pv:{poll_id}:{mask}" not in stored
+    if runtime.engine.dialect.name == "postgresql":
+        async with runtime.engine.connect() as connection:
+            roll = await _xmins(connection, "pollvoter")
+            shared = {table: await _xmins(connection, table) & roll for table in BALLOT_TABLES}
+        assert len(roll) == 3 and shared["polltally"] == set() and shared["openballot"] == set()
+    await _close(runtime, poll_id)
+    assert await _tally(runtime, poll_id) == [(0, 1), (1, 2), (2, 1), (3, 1)]  # and one blank ballot
+    async with runtime.sessions() as session:
+        closed = await session.get(Poll, poll_id)
+        assert closed is not None
+        decision = await result(session, closed)
+    assert decision.counts == (1, 2, 1) and decision.blank == 1 and decision.voters == 3
+    if runtime.engine.dialect.name == "postgresql" and shutil.which("pg_dump") is not None:
+        url = make_url(runtime.engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
+        process = await asyncio.create_subprocess_exec(
+            "pg_dump", "--data-only", "--no-owner", url.render_as_string(hide_password=False),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        output, _ = await process.communicate()
+        dump = output.decode()
+        assert process.returncode == 0 and "☑️" not in dump and "⬜" not in dump
+        assert f"pt:{poll_id}:3" not in dump and f"pv:{poll_id}:5" not in dump
 
 
 # --- the server's key ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from handlers.conversation import COMMANDS
 from tests.conftest import Demo, LiveServer, serve_app, telegram_settings
 from tests.fake_telegram import FakeTelegram
 from webhooks.app import create_app
@@ -72,8 +73,10 @@ async def test_webhook_mode_registers_with_secret_and_answers(
 ) -> None:
     commands = [params for name, params in fake_telegram.calls if name == "setMyCommands"]
     assert [c.get("language_code") for c in commands] == [None, "en"]
-    assert {"command": "me", "description": "Thông tin của tôi"} in commands[0]["commands"]
-    assert {"command": "help", "description": "Hướng dẫn"} in commands[0]["commands"]
+    # The Vietnamese list gives the Vietnamese commands (issue 14), which all work.
+    assert {"command": "toi", "description": "Thông tin của tôi"} in commands[0]["commands"]
+    assert {"command": "huongdan", "description": "Hướng dẫn"} in commands[0]["commands"]
+    assert {c["command"] for c in commands[0]["commands"]} <= set(COMMANDS)
     assert {"command": "me", "description": "My details"} in commands[1]["commands"]
     registered = await fake_telegram.wait_for_call("setWebhook")
     assert registered["url"] == "https://chibo.example.org/webhooks/telegram"

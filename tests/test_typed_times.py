@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.channels.zalo_bot import choice_payload, offered
+from bot.channels.zalo_bot import Menu, choose, offered, place, render
 from bot.runtime import Runtime
-from models.tables import Poll
-from models.typed_time import Ambiguous, TimeProblem, canonical, read_choice, read_time
+from handlers.contract import Button
+from models.tables import Poll, utcnow
+from models.typed_time import Ambiguous, DateProblem, TimeProblem, canonical, read_choice, read_date, read_time
 from tests.chat import button, say
 from tests.conftest import Demo
 
@@ -226,8 +227,20 @@ async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: De
     five_am = five_pm - timedelta(hours=12)
     assert [b.label for b in asked.buttons[0]] == ["🕖 " + _words(five_am), "🕖 " + _words(five_pm)]
     assert await _deadline(runtime, poll_id) == before
-    # On the Zalo bot the same question comes as numbered choices: "2" is 17:00.
-    assert choice_payload("2", offered(asked) or []) == button(asked, "17:00")
+    # On the Zalo bot the readings are listed without numbers under the question, and while it is
+    # open a typed number answers it, even beside a ballot's numbered menu (issue 14: "17" was taken
+    # as a menu number).
+    assert asked.asks
+    ballot = Menu(1, tuple(Button(f"Option {i}", f"pv:1:{1 << i}") for i in range(20)), True, utcnow())
+    menus = place([ballot], offered(asked) or [], False, utcnow(), asks=True)
+    assert choose("17", menus) is None and choose("2", menus) is None
+    shown = render(asked, offered(asked) or [], "")[0]
+    assert "• 🕖 " + _words(five_pm) in shown and "2. " not in shown
+    assert choose("huy", menus) == button(asked, "Hủy")  # a label's words still stand for it
+    answered = (await say(runtime, SECRETARY, "17"))[0]
+    assert "Đã lưu" in answered.text and _words(five_pm) in answered.text
+    await say(runtime, SECRETARY, payload=ask_deadline)
+    asked = (await say(runtime, SECRETARY, "mai 5 giờ"))[0]
     saved = (await say(runtime, SECRETARY, payload=button(asked, "17:00")))[0]
     assert "Đã lưu" in saved.text and _words(five_pm) in saved.text
     assert await _deadline(runtime, poll_id) == five_pm
@@ -258,3 +271,37 @@ async def test_a_poll_deadline_typed_as_people_say_it(runtime: Runtime, demo: De
     late_tap = button(asked, "17:00")
     await say(runtime, SECRETARY, payload=f"pp:{poll_id}")
     assert "Đã lưu" not in (await say(runtime, SECRETARY, payload=late_tap))[0].text
+
+
+# Birth and admission dates as a secretary types them (issue 14): text -> the date, or a problem.
+DATES: list[tuple[str, date | DateProblem]] = [
+    ("5/3/1960", date(1960, 3, 5)),
+    ("05/03/1960", date(1960, 3, 5)),
+    ("05-03-1960", date(1960, 3, 5)),
+    ("5.3.1960", date(1960, 3, 5)),
+    ("5 tháng 3 năm 1960", date(1960, 3, 5)),
+    ("ngày 5 tháng 3 1960", date(1960, 3, 5)),
+    ("ngày 5 tháng 3 năm 1960", date(1960, 3, 5)),
+    ("ngay 5 thang 3 nam 1960", date(1960, 3, 5)),
+    ("5 tháng 3, 1960", date(1960, 3, 5)),
+    ("Ngày 05/03/1960", date(1960, 3, 5)),
+    ("1960-03-05", date(1960, 3, 5)),
+    (" 5/3/1960. ", date(1960, 3, 5)),
+    ("29/02/1960", date(1960, 2, 29)),
+    ("31/2/1960", DateProblem.NO_SUCH_DAY),
+    ("29/02/1961", DateProblem.NO_SUCH_DAY),
+    ("5/13/1960", DateProblem.NO_SUCH_DAY),
+    ("5 tháng 13 năm 1960", DateProblem.NO_SUCH_DAY),
+    ("0/3/1960", DateProblem.NO_SUCH_DAY),
+    ("5/3", DateProblem.NO_YEAR),
+    ("5 tháng 3", DateProblem.NO_YEAR),
+    ("5/3/60", DateProblem.NO_YEAR),  # 1960 or 2060: asked, never guessed
+    ("hôm qua", DateProblem.UNREADABLE),
+    ("0912 345 678", DateProblem.UNREADABLE),
+    ("5/3/1960 và 6/3/1960", DateProblem.UNREADABLE),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATES)
+def test_a_typed_birth_or_admission_date(text: str, expected: date | DateProblem) -> None:
+    assert read_date(text) == expected

@@ -159,6 +159,10 @@ def render(reply: Reply) -> list[tuple[str, Markup | None]]:
 FileLoader = Callable[[Document], Awaitable[tuple[str, bytes] | None]]
 
 
+# The command list in Vietnamese: the aliases handlers.conversation.COMMANDS reads.
+VIETNAMESE_COMMANDS = ("toi", "chibo", "lichhop", "ngonngu", "huongdan")
+
+
 class TelegramSender:
     """Sends replies through the Bot API, turning its errors into the worker's retry rules."""
 
@@ -313,12 +317,13 @@ class TelegramChannel:
         """The command list Telegram shows behind the "/" button, in each language we speak."""
         for locale in self.runtime.catalogs.locales:
             _ = self.runtime.catalogs.translator(locale).gettext
+            # In Vietnamese the Vietnamese commands (/toi, /chibo, …), which handlers.conversation reads
+            # beside the English ones (issue 14).
+            names = VIETNAMESE_COMMANDS if locale == "vi" else ("me", "branch", "meetings", "lang", "help")
+            descriptions = (_("My details"), _("My branch"), _("Meetings"), _("Language / Ngôn ngữ"), _("Help"))
             commands = [
-                BotCommand(command="me", description=_("My details")),
-                BotCommand(command="branch", description=_("My branch")),
-                BotCommand(command="meetings", description=_("Meetings")),
-                BotCommand(command="lang", description=_("Language / Ngôn ngữ")),
-                BotCommand(command="help", description=_("Help")),
+                BotCommand(command=name, description=description)
+                for name, description in zip(names, descriptions, strict=True)
             ]
             default = locale == self.runtime.catalogs.default_locale
             try:

@@ -39,6 +39,7 @@ from bot.channels.specs.zalo_bot import WEBHOOK_PATH as WEBHOOK_PATH
 from bot.channels.specs.zalo_bot import ZaloBotMode
 from bot.channels.text import document_elsewhere, split_text, web_chat_address
 from handlers.contract import Button, Catalogs, Document, Inbound, Reply, Translator
+from handlers.polls import unmarked
 from models.db import is_database_unavailable
 from models.roster import fold
 from models.tables import Platform, ZaloBotMenu, utcnow
@@ -242,10 +243,13 @@ class Menu:
     choices: tuple[Button, ...]
     pushed: bool
     shown_at: datetime
+    # Printed under a message that asks a question (``Reply.asks``): its choices carry no numbers,
+    # and while it is open a typed number answers the question (a day, an hour), not a menu.
+    asks: bool = False
 
     @property
     def last(self) -> int:
-        return self.first + len(self.choices) - 1
+        return self.first + len(self.choices) - 1 if not self.asks else self.first - 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,19 +257,25 @@ class Menu:
             "pushed": self.pushed,
             "at": self.shown_at.isoformat(),
             "choices": [b.to_dict() for b in self.choices],
-        }
+        } | ({"asks": True} if self.asks else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Menu:
         choices = tuple(Button(c["label"], c["payload"]) for c in data["choices"])
-        return cls(int(data["first"]), choices, bool(data["pushed"]), datetime.fromisoformat(data["at"]))
+        when = datetime.fromisoformat(data["at"])
+        return cls(int(data["first"]), choices, bool(data["pushed"]), when, data.get("asks") is True)
 
 
-def place(menus: Sequence[Menu], choices: Sequence[Button], pushed: bool, now: datetime) -> list[Menu]:
+def place(
+    menus: Sequence[Menu], choices: Sequence[Button], pushed: bool, now: datetime, asks: bool = False
+) -> list[Menu]:
     """The open menus once a message offering ``choices`` is shown; the new one, if any, last.
     Menus chibo pushed stay open (the MAX_PUSHED newest); the menu of an earlier answer to the
-    member is replaced, by the next answer or by a pushed message, which then numbers from 1."""
+    member is replaced, by the next answer or by a pushed message, which then numbers from 1. A
+    message asking a question is remembered even without choices: numbers then answer it."""
     kept = [m for m in menus if m.pushed and m.shown_at > now - MENU_TTL]
+    if asks and not pushed:
+        return [*kept, Menu(max((m.last for m in kept), default=0) + 1, tuple(choices), False, now, asks=True)]
     if not choices:
         return kept
     if pushed:
@@ -298,10 +308,14 @@ def menu_hint(translator: Translator, count: int, first: int = 1) -> str:
 
 
 def render(reply: Reply, choices: Sequence[Button], hint: str, first: int = 1) -> list[str]:
-    """The sendMessage texts for one reply: the text, then its choices as numbered lines."""
+    """The sendMessage texts for one reply: the text, then its choices as numbered lines (as
+    bullets under a question, whose answer may itself be a number)."""
     text = reply.text
     if choices:
-        lines = "\n".join(f"{number}. {button.label}" for number, button in enumerate(choices, first))
+        if reply.asks:
+            lines = "\n".join(f"• {button.label}" for button in choices)
+        else:
+            lines = "\n".join(f"{number}. {button.label}" for number, button in enumerate(choices, first))
         text = f"{text}\n\n{lines}\n\n{hint}"
     return split_text(text, MESSAGE_LIMIT)
 
@@ -319,6 +333,8 @@ def choose(text: str, menus: Sequence[Menu]) -> str | Literal[StaleChoice.CHOICE
     """The payload a typed reply stands for: a number from an open menu, or the words of one label
     on them (without diacritics, any case). STALE_CHOICE for a number on none; None for other text."""
     number = typed_number(text)
+    if number is not None and any(menu.asks for menu in menus):
+        return None  # "17" answers the question chibo asked (a day, an hour), never a numbered menu
     if number is not None:
         for menu in menus:
             if menu.first <= number <= menu.last:
@@ -532,11 +548,17 @@ class ZaloBotSender:
         first = 1
         try:
             # Remembered first: if this failed after sending, a retry would send the message twice.
-            if choices is not None:
+            if choices is not None or reply.asks:
                 now = utcnow()
-                menus = await self._menus.change(chat_id, lambda menus: place(menus, choices, reply.pushed, now))
+                # Remembered without a secret ballot's ticks, which only the sent message shows.
+                kept = [unmarked(choice) for choice in choices or []]
+                menus = await self._menus.change(
+                    chat_id, lambda menus: place(menus, kept, reply.pushed, now, reply.asks)
+                )
                 first = menus[-1].first if choices else 1
-            if choices:
+            if choices and reply.asks:
+                hint = self._catalogs.translator(locale).gettext("Type your answer, or the words of one of these.")
+            elif choices:
                 hint = menu_hint(self._catalogs.translator(locale), len(choices), first)
             document = reply.document
             stored_name = await self._stored_name(document) if document is not None else None

@@ -27,10 +27,19 @@ from handlers.notices import match_people
 from handlers.questions import Awaiting, Question
 from handlers.times import read_answer
 from models.meeting_queries import meeting_to_manage
-from models.meetings import MeetingError, call, cancel, change_draft, create_draft, meetings_managed, reschedule
+from models.meetings import (
+    MeetingError,
+    call,
+    cancel,
+    change_draft,
+    create_draft,
+    meetings_managed,
+    reminders_ahead,
+    reschedule,
+)
 from models.notices import Audience, AudienceFilter
 from models.permissions import Permission, Scope, scope_of
-from models.tables import Meeting, MeetingKind, MeetingStatus, Member
+from models.tables import Meeting, MeetingKind, MeetingStatus, Member, utcnow
 
 DEFAULT_DAYS_AHEAD = 7
 DEFAULT_HOUR, DEFAULT_MINUTE = 19, 30
@@ -53,12 +62,14 @@ async def _ask_title(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Re
 
 @router.answers(Question.MEETING_TEXT)
 async def _title_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    """The title starts a draft, a week ahead at 19:30 until the time is typed."""
+    """The title starts a draft; its time (a placeholder a week ahead, never shown) is asked next."""
     _ = ctx.gettext
     local = datetime.now(ctx.timezone) + timedelta(days=DEFAULT_DAYS_AHEAD)
     starts_at = local.replace(hour=DEFAULT_HOUR, minute=DEFAULT_MINUTE, second=0, microsecond=0)
     try:
-        meeting = await create_draft(ctx.session, actor, title=text, starts_at=starts_at, branch_id=actor.branch_id)
+        meeting = await create_draft(
+            ctx.session, actor, title=text, starts_at=starts_at, branch_id=actor.branch_id, time_set=False
+        )
     except MeetingError as error:
         return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     ctx.ask(Awaiting(Question.MEETING_WHEN, meeting.id))
@@ -181,7 +192,15 @@ def _next_value(ctx: Context, actor: Member, meeting: Meeting, action: SetMeetin
     if action.option == "remind":
         current = sorted(meeting.reminder_minutes, reverse=True)
         presets = [sorted(p, reverse=True) for p in REMINDER_PRESETS]
-        following = presets[(presets.index(current) + 1) % len(presets)] if current in presets else presets[0]
+        start = presets.index(current) + 1 if current in presets else 0
+        ordered = presets[start:] + presets[:start]
+        # Only reminders still ahead are offered: a step that adds none, or none new, is skipped.
+        now = utcnow()
+
+        def ahead(minutes: list[int]) -> list[int]:
+            return [m for m in minutes if not meeting.time_set or meeting.starts_at - timedelta(minutes=m) > now]
+
+        following = next((p for p in ordered if ahead(p) and ahead(p) != ahead(current)), current)
         return {"reminder_minutes": following}
     audience = Audience.from_json(meeting.audience)
     branches = audience.branches if audience.branches is not None else (actor.branch_id,)
@@ -204,10 +223,15 @@ async def _call(ctx: Context, actor: Member, action: CallMeeting) -> list[Reply]
     _ = ctx.gettext
     meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
     count = await call(ctx.session, actor, meeting, chat_messages(ctx))
-    text = _("Invitations sent to {count} member(s) for {when}. Reminders go {offsets} before.").format(
+    sent = (
+        _("Invitations sent to {count} member(s) for {when}. Reminders go {offsets} before.")
+        if reminders_ahead(meeting, utcnow())
+        else _("Invitations sent to {count} member(s) for {when}.")
+    )
+    text = sent.format(
         count=count,
         when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone),
-        offsets=offsets(ctx.translator, meeting),
+        offsets=offsets(ctx.translator, meeting, utcnow()),
     )
     board = Button("📋 " + _("Attendance"), AttendanceBoard(meeting.id or 0).pack())
     return [Reply("✅ " + text, buttons=((board,),))]

@@ -14,11 +14,10 @@ from handlers.meetings.actions import (
     MeetingOption,
     SetMeetingOption,
 )
-from handlers.meetings.texts import details_text, offsets, rsvp_row, rsvp_words
+from handlers.meetings.texts import attendees_words, details_text, offsets, rsvp_row, rsvp_words
 from handlers.questions import Ask, Question
 from models.meeting_queries import invitation_of, manages, meeting_to_read
-from models.meetings import check_in_window, files_of, invitees
-from models.notices import Audience, AudienceFilter
+from models.meetings import check_in_window, files_of, invitees, reminders_ahead
 from models.tables import Meeting, MeetingStatus, Member, utcnow
 
 
@@ -82,21 +81,18 @@ async def card(ctx: Context, member: Member, meeting_id: int | None, note: str =
 async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
     _ = ctx.gettext
     t = ctx.translator
-    audience = Audience.from_json(meeting.audience)
     invited = await invitees(ctx.session, meeting)
     lines = [note, _("Preview of the invitation:"), "", details_text(t, meeting, ctx.timezone), ""]
-    if audience.members is not None:
-        who = _("chosen people: {names}").format(names=", ".join(m.full_name for m in invited))
-    elif meeting.branch_id is None and audience.filter is AudienceFilter.COMMITTEE:
-        who = _("the commune Party committee")
-    elif audience.filter is AudienceFilter.COMMITTEE:
-        who = _("the branch committee")
-    else:
-        who = _("all branch members")
+    who = attendees_words(t, meeting, [m.full_name for m in invited])
     lines.append(_("Invited: {who} ({count})").format(who=who, count=len(invited)))
-    lines.append(
-        _("Reminders: {offsets} before, to everyone who has not declined.").format(offsets=offsets(t, meeting))
-    )
+    if meeting.time_set and not reminders_ahead(meeting, utcnow()):
+        lines.append(_("Reminders: none, the meeting starts too soon for them."))
+    else:
+        lines.append(
+            _("Reminders: {offsets} before, to everyone who has not declined.").format(
+                offsets=offsets(t, meeting, utcnow())
+            )
+        )
     if meeting.repeat_day is not None:
         lines.append(_("Repeats: on day {day} of every month, same time.").format(day=meeting.repeat_day))
     files = await files_of(ctx.session, meeting.id or 0)

@@ -9,9 +9,9 @@ from typing import Any
 from handlers.context import Context, moment_words
 from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.meetings.actions import AttendanceBoard, MeetingCheckIn
-from handlers.meetings.texts import details_row, details_text, offset_text, rsvp_row, summary_lines
-from models.meetings import AbsenceWarning, MeetingMessages, Summary
-from models.tables import Meeting, Member
+from handlers.meetings.texts import attendees_words, details_row, details_text, offset_text, rsvp_row, summary_lines
+from models.meetings import AbsenceWarning, MeetingMessages, Summary, check_in_open
+from models.tables import Meeting, Member, utcnow
 
 # A reminder this close to the start offers the check-in instead of the answer.
 CHECK_IN_REMINDER = timedelta(minutes=30)
@@ -29,10 +29,21 @@ class ChatMeetingMessages(MeetingMessages):
     def invitation(self, member: Member, meeting: Meeting) -> dict[str, Any]:
         t = self._t(member)
         _ = t.gettext
-        text = "✉️ " + _("Meeting invitation") + "\n\n" + details_text(t, meeting, self.timezone)
+        # The forms of an invitation (DESIGN.md §4 "Words"): "Trân trọng kính mời đồng chí…", "Thành phần".
+        text = "✉️ " + _("Meeting invitation") + "\n\n"
+        text += _("We respectfully invite comrade {name} to attend:").format(name=member.full_name) + "\n\n"
+        text += details_text(t, meeting, self.timezone) + "\n"
+        text += _("Attendees: {who}").format(who=attendees_words(t, meeting))
         text += "\n\n" + _("Will you attend?")
-        buttons = (rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
+        buttons = (*self._check_in(t, meeting), rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
         return Reply(text, buttons=buttons).to_dict()
+
+    @staticmethod
+    def _check_in(t: Translator, meeting: Meeting) -> Rows:
+        """ "I am here" on a message made while members can check in (from 30 minutes before)."""
+        if not check_in_open(meeting, utcnow()):
+            return ()
+        return ((Button("🙋 " + t.gettext("I am here"), MeetingCheckIn(meeting.id or 0).pack()),),)
 
     def reminder(self, member: Member, meeting: Meeting, minutes_before: int) -> dict[str, Any]:
         t = self._t(member)
@@ -42,7 +53,7 @@ class ChatMeetingMessages(MeetingMessages):
         else:
             text = "⏰ " + _("Reminder: the meeting starts in {offset}.").format(offset=offset_text(t, minutes_before))
         text += "\n\n" + details_text(t, meeting, self.timezone)
-        if timedelta(minutes=minutes_before) <= CHECK_IN_REMINDER:
+        if timedelta(minutes=minutes_before) <= CHECK_IN_REMINDER or check_in_open(meeting, utcnow()):
             buttons: Rows = ((Button("🙋 " + _("I am here"), MeetingCheckIn(meeting.id or 0).pack()),),)
         else:
             buttons = (rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
@@ -56,7 +67,8 @@ class ChatMeetingMessages(MeetingMessages):
             after=moment_words(t, meeting.starts_at, self.timezone),
         )
         text += "\n\n" + details_text(t, meeting, self.timezone) + "\n\n" + _("Will you attend at the new time?")
-        return Reply(text, buttons=(rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))).to_dict()
+        buttons = (*self._check_in(t, meeting), rsvp_row(t, meeting.id or 0), details_row(t, meeting.id or 0))
+        return Reply(text, buttons=buttons).to_dict()
 
     def cancelled(self, member: Member, meeting: Meeting) -> dict[str, Any]:
         t = self._t(member)

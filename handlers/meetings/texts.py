@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handlers.context import moment_words, names_text
 from handlers.contract import Button, Translator
 from handlers.meetings.actions import AnswerInvitation, MeetingCard, ReasonCode
-from models.meetings import MeetingError, MeetingProblem, Summary
+from models.audience import Audience, AudienceFilter
+from models.meetings import MeetingError, MeetingProblem, Summary, reminders_ahead
 from models.tables import Attendance, Meeting, MeetingInvitation, MeetingKind, Rsvp
 
 NAMES_SHOWN = 40
@@ -39,8 +41,10 @@ def offset_text(t: Translator, minutes: int) -> str:
     return t.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
 
 
-def offsets(t: Translator, meeting: Meeting) -> str:
-    return ", ".join(offset_text(t, m) for m in sorted(meeting.reminder_minutes, reverse=True)) or "—"
+def offsets(t: Translator, meeting: Meeting, now: datetime | None = None) -> str:
+    """The reminders, those still ahead of ``now`` only when given (one already due is never set)."""
+    chosen = meeting.reminder_minutes if now is None or not meeting.time_set else reminders_ahead(meeting, now)
+    return ", ".join(offset_text(t, m) for m in sorted(chosen, reverse=True)) or "—"
 
 
 def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
@@ -49,7 +53,8 @@ def details_text(t: Translator, meeting: Meeting, timezone: Any) -> str:
     lines = [
         "📅 " + meeting.title,
         kind_name(t, meeting.kind),
-        "🕖 " + moment_words(t, meeting.starts_at, timezone),
+        # A draft's placeholder time is never shown as if it were chosen.
+        "🕖 " + (moment_words(t, meeting.starts_at, timezone) if meeting.time_set else _("time not set yet")),
     ]
     if meeting.place:
         lines.append("📍 " + meeting.place)
@@ -110,6 +115,7 @@ def problem_text(t: Translator, error: MeetingError) -> str:
     return {
         MeetingProblem.EMPTY_TITLE: _("The title is empty. Please type it."),
         MeetingProblem.IN_THE_PAST: _("That time has already passed. Please type a later one."),
+        MeetingProblem.NO_TIME: _("The meeting has no time yet. Tap \u201cTime\u201d and type it."),
         MeetingProblem.NOT_A_DRAFT: _("This meeting has already been called or cancelled."),
         MeetingProblem.NOT_CALLED: _("This meeting has been cancelled."),
         MeetingProblem.ALREADY_STARTED: _("This meeting has already begun."),
@@ -164,3 +170,18 @@ def rsvp_words(t: Translator, invitation: MeetingInvitation) -> str:
 
 def names_or_dash(t: Translator, names: list[str]) -> str:
     return names_text(t, names, NAMES_SHOWN) or "—"
+
+
+def attendees_words(t: Translator, meeting: Meeting, names: list[str] | None = None) -> str:
+    """Who is invited (Thành phần), as an invitation names it; ``names`` for chosen people."""
+    _ = t.gettext
+    audience = Audience.from_json(meeting.audience)
+    if audience.members is not None:
+        if names is None:
+            return _("the comrades invited by name")
+        return _("chosen people: {names}").format(names=", ".join(names))
+    if meeting.branch_id is None and audience.filter is AudienceFilter.COMMITTEE:
+        return _("the commune Party committee")
+    if audience.filter is AudienceFilter.COMMITTEE:
+        return _("the branch committee")
+    return _("all branch members")

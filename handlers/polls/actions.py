@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from handlers.actions import ActionData, Mask
+from handlers.actions import ActionData, Mask, Pattern
+from models.ballots import TICKS_TOKEN
 from models.tables import PollKind
+
+# The options ticked on a secret ballot, sealed with the server's key (models.ballots.seal_ticks).
+Ticks = Annotated[str, Pattern(TICKS_TOKEN)]
 
 # --- members voting -----------------------------------------------------------------------------
 
@@ -26,6 +31,23 @@ class ToggleChoice(ActionData, prefix="pt"):
 
     poll_id: int
     mask: Mask
+
+
+@dataclass(frozen=True)
+class TickSecret(ActionData, prefix="pq"):
+    """An option ticked or unticked on a secret multi-choice ballot: the options then ticked, sealed,
+    so that no kept reply or outbox row holds a member's ticks in plain."""
+
+    poll_id: int
+    ticks: Ticks
+
+
+@dataclass(frozen=True)
+class SendSecret(ActionData, prefix="pz"):
+    """A secret multi-choice ballot sent: the options ticked, sealed."""
+
+    poll_id: int
+    ticks: Ticks
 
 
 # --- the secretary setting one up ---------------------------------------------------------------

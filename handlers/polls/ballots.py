@@ -3,15 +3,18 @@ votes open to the member."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from handlers.actions import ActionData, InvalidPayload, decode
 from handlers.context import Context
 from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.members import home
 from handlers.menus import OpenPolls
-from handlers.polls.actions import ToggleChoice, Vote
+from handlers.polls.actions import SendSecret, TickSecret, ToggleChoice, Vote
 from handlers.polls.common import cancel_button, moment, problem_text, router, where
 from handlers.questions import Awaiting, Question
+from models.ballots import open_ticks, seal_ticks, server_secret
 from models.errors import Stale
 from models.poll_queries import may_vote
 from models.polls import (
@@ -66,8 +69,25 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
     return "\n".join(lines)
 
 
-def ballot_buttons(t: Translator, poll: Poll, mask: int = 0) -> Rows:
+def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, secret: bytes | None = None) -> Rows:
+    """The ballot's buttons. A secret multi-choice ballot being ticked (``secret``: the server's
+    key) carries its ticks sealed in each button and its labels unmarked: ``show_ticks`` marks them
+    as the message is sent, so what is kept holds no tick in plain. (Its first ballot, the same for
+    everyone, needs no sealing.)"""
     poll_id = poll.id or 0
+    if poll.secret and poll.max_choices > 1 and secret is not None:
+        rows = [
+            (Button(label, TickSecret(poll_id, seal_ticks(secret, poll_id, mask ^ (1 << i))).pack()),)
+            for i, label in enumerate(poll.options)
+        ]
+        rows.append(
+            (
+                Button(
+                    "📨 " + t.gettext("Send my ballot"), SendSecret(poll_id, seal_ticks(secret, poll_id, mask)).pack()
+                ),
+            )
+        )
+        return tuple(rows)
     if poll.max_choices == 1:
         rows = [(Button(label, Vote(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
         if poll.kind is PollKind.ELECTION:
@@ -91,22 +111,87 @@ def ballot_maker(catalogs: Catalogs, timezone: Any) -> BallotFor:
 
 @router.on(ToggleChoice)
 async def toggle(ctx: Context, member: Member, action: ToggleChoice) -> list[Reply]:
-    poll = await ctx.session.get(Poll, action.poll_id)
-    if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or action.mask >> len(poll.options):
-        raise Stale(action.poll_id)
-    if not await may_vote(ctx.session, action.poll_id, member.id or 0):
+    return await _ticked(ctx, member, action.poll_id, action.mask)
+
+
+@router.on(TickSecret)
+async def tick_secret(ctx: Context, member: Member, action: TickSecret) -> list[Reply]:
+    return await _ticked(ctx, member, action.poll_id, _opened(ctx, action.poll_id, action.ticks))
+
+
+@router.on(SendSecret)
+async def send_secret(ctx: Context, member: Member, action: SendSecret) -> list[Reply]:
+    return await _cast(ctx, member, action.poll_id, _opened(ctx, action.poll_id, action.ticks))
+
+
+def _opened(ctx: Context, poll_id: int, ticks: str) -> int:
+    mask = open_ticks(server_secret(ctx.session), poll_id, ticks)
+    if mask is None:  # not sealed by this server for this poll: forged, or from another poll
+        raise Stale(poll_id)
+    return mask
+
+
+async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
+    poll = await ctx.session.get(Poll, poll_id)
+    if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or mask >> len(poll.options):
+        raise Stale(poll_id)
+    if not await may_vote(ctx.session, poll_id, member.id or 0):
         raise PollError(VoteProblem.NOT_ELIGIBLE)
-    chosen = len(choices_from_mask(action.mask, len(poll.options)))
+    chosen = len(choices_from_mask(mask, len(poll.options)))
     note = ""
     if chosen > poll.max_choices:
         note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
+    # A secret ballot's ticks travel sealed; its text stays the same whatever is ticked.
+    secret = server_secret(ctx.session) if poll.secret else None
     return [
         Reply(
-            ballot_text(ctx.translator, poll, ctx.timezone) + note,
-            buttons=ballot_buttons(ctx.translator, poll, action.mask),
+            ballot_text(ctx.translator, poll, ctx.timezone) + ("" if poll.secret else note),
+            buttons=ballot_buttons(ctx.translator, poll, mask, secret),
             edit_message_id=ctx.inbound.source_message_id,
         )
     ]
+
+
+_TICKED, _UNTICKED = "☑️ ", "⬜ "
+
+
+def show_ticks(reply: Reply, secret: bytes) -> Reply:
+    """The reply as it is sent: a secret ballot's options marked ticked or not, read from its own
+    sealed buttons. Only the sent message shows them; the stored reply stays unmarked."""
+    buttons = [b for row in reply.buttons for b in row]
+    sent = [a for a in map(_secret_action, buttons) if isinstance(a, SendSecret)]
+    if len(sent) != 1:
+        return reply
+    mask = open_ticks(secret, sent[0].poll_id, sent[0].ticks)
+    if mask is None:
+        return reply
+
+    def marked(button: Button) -> Button:
+        action = _secret_action(button)
+        if not isinstance(action, TickSecret) or action.poll_id != sent[0].poll_id:
+            return button
+        other = open_ticks(secret, action.poll_id, action.ticks)
+        if other is None:
+            return button
+        return Button((_TICKED if mask & (other ^ mask) else _UNTICKED) + button.label, button.payload)
+
+    return replace(reply, buttons=tuple(tuple(marked(b) for b in row) for row in reply.buttons))
+
+
+def unmarked(button: Button) -> Button:
+    """``button`` without the tick ``show_ticks`` gave it, to be remembered (Zalo's numbered menus)."""
+    if isinstance(_secret_action(button), TickSecret):
+        return Button(button.label.removeprefix(_TICKED).removeprefix(_UNTICKED), button.payload)
+    return button
+
+
+def _secret_action(button: Button) -> ActionData | None:
+    if not button.payload.startswith(("pq:", "pz:")):
+        return None
+    try:
+        return decode(button.payload)
+    except InvalidPayload:
+        return None
 
 
 @router.on(Vote)

@@ -116,8 +116,11 @@ class DeactivationReasons(ActionData, prefix="md"):
 
 @dataclass(frozen=True)
 class Deactivate(ActionData, prefix="md"):
+    """With a reason, asks first (naming the member and the reason); ``sure`` takes them off."""
+
     member_id: int
     reason: DeactivationReason
+    sure: Literal["yes"] | None = None
 
 
 @dataclass(frozen=True)

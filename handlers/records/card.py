@@ -23,7 +23,14 @@ from handlers.records.actions import (
     SetExempt,
     Standings,
 )
-from handlers.records.words import channel_names, local_phone, problem_text, reason_name, standing_name
+from handlers.records.words import (
+    channel_names,
+    committee_office_name,
+    local_phone,
+    problem_text,
+    reason_name,
+    standing_name,
+)
 from handlers.router import Router
 from models import record_queries
 from models.errors import NotFound
@@ -91,7 +98,7 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
             )
         )
     if member.committee_role is not None:
-        lines.insert(3, _("Party committee: {value}").format(value=role_name(ctx, member.committee_role)))
+        lines.insert(3, _("Party committee: {value}").format(value=committee_office_name(ctx, member.committee_role)))
     return "\n".join(lines), invite is not None
 
 
@@ -110,6 +117,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
             button("🎂 " + _("Birth date"), Ask(Question.MEMBER_BIRTH, ident)),
             button("🪪 " + _("Card number"), Ask(Question.MEMBER_CARD_NUMBER, ident)),
         ),
+        (button("📅 " + _("Date joined the Party"), Ask(Question.MEMBER_ADMITTED, ident)),),
     ]
     role_row = [button("👔 " + _("Role"), Roles(ident))]
     if member.status is MemberStatus.PROBATIONARY:

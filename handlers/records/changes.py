@@ -15,6 +15,7 @@ from handlers.records.actions import (
     CommitteeOffices,
     Deactivate,
     DeactivationReasons,
+    MemberCard,
     Move,
     NewInvite,
     Reactivate,
@@ -36,7 +37,7 @@ from handlers.records.card import (
     router,
     target,
 )
-from handlers.records.words import reason_name, standing_name
+from handlers.records.words import committee_office_name, reason_name, standing_name
 from models import audit, record_queries
 from models.audit import AuditAction
 from models.errors import NotFound
@@ -46,6 +47,7 @@ from models.membership import (
     InvalidChange,
     NotPermitted,
     check,
+    check_deactivate,
     check_record,
     deactivate,
     edit_member,
@@ -82,10 +84,12 @@ async def _set_role(ctx: Context, actor: Member, action: SetRole) -> list[Reply]
 async def _committee_offices(ctx: Context, actor: Member, action: CommitteeOffices) -> list[Reply]:
     _ = ctx.gettext
     member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
-    offices = [role for role in Role if role is not Role.MEMBER]
+    # The commune committee's own offices (bí thư, phó bí thư đảng ủy, đảng ủy viên), never a
+    # branch's "chi ủy viên" (DESIGN.md §4: commune committee roles are set at commune level).
+    offices = [Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.COMMITTEE_MEMBER]
     buttons = (
         *(
-            (button(role_name(ctx, role), SetCommitteeOffice(action.member_id, CommitteeOffice.of(role))),)
+            (button(committee_office_name(ctx, role), SetCommitteeOffice(action.member_id, CommitteeOffice.of(role))),)
             for role in offices
         ),
         (button(_("No office in the Party committee"), SetCommitteeOffice(action.member_id, CommitteeOffice.NONE)),),
@@ -159,6 +163,21 @@ async def _deactivation_reasons(ctx: Context, actor: Member, action: Deactivatio
 
 @router.on(Deactivate)
 async def _deactivate(ctx: Context, actor: Member, action: Deactivate) -> list[Reply]:
+    if action.sure is None:  # nothing is deleted, but members drop out at once: asked first
+        _ = ctx.gettext
+        member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
+        try:
+            check_deactivate(actor, member)
+        except InvalidChange as error:
+            return await refused_on_card(ctx, actor, member, error)
+        text = _(
+            "Take {name} off the roster, reason: {reason}? They drop out of notices, votes and meetings at once."
+        ).format(name=member.full_name, reason=reason_name(ctx, action.reason))
+        buttons = (
+            (button("✅ " + _("Yes, take them off the roster"), Deactivate(action.member_id, action.reason, "yes")),),
+            (button("↩️ " + _("No, keep them"), MemberCard(action.member_id)),),
+        )
+        return [Reply(text, buttons=buttons)]
     return await change(ctx, actor, action.member_id, lambda m: deactivate(ctx.session, actor, m, action.reason))
 
 

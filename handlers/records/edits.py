@@ -7,6 +7,8 @@ import re
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
+
 from handlers.context import Context
 from handlers.contract import Reply
 from handlers.questions import Awaiting, Question
@@ -27,14 +29,17 @@ from models.membership import (
 )
 from models.permissions import Permission, Target
 from models.tables import Member
+from models.typed_time import DateProblem, read_date
 
 # The member field each typed answer sets.
 _FIELD_OF_QUESTION = {
     Question.MEMBER_PHONE: "phone",
     Question.MEMBER_NAME: "full_name",
     Question.MEMBER_BIRTH: "birth_date",
+    Question.MEMBER_ADMITTED: "date_admitted",
     Question.MEMBER_CARD_NUMBER: "card_number",
 }
+_DATE_FIELDS = ("birth_date", "date_admitted")
 _SEPARATORS = re.compile(r"[,;\n]")
 
 
@@ -71,7 +76,7 @@ async def _add_from_text(ctx: Context, actor: Member, awaiting: Awaiting, text: 
     values: dict[str, Any] = {"full_name": parts[0]}
     try:
         for part in filter(None, parts[1:]):
-            if "/" in part or (len(part) == 10 and part[4:5] == "-"):
+            if read_date(part) is not DateProblem.UNREADABLE:  # a date, or one that is wrong: said so
                 values["birth_date"] = parse_day(part)
             else:
                 values["phone"] = part
@@ -91,6 +96,7 @@ async def _ask_field(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Re
         Question.MEMBER_PHONE: _("Type the new phone number of {name}:"),
         Question.MEMBER_NAME: _("Type the corrected full name of {name}:"),
         Question.MEMBER_BIRTH: _("Type the birth date of {name} (dd/mm/yyyy):"),
+        Question.MEMBER_ADMITTED: _("Type the day {name} joined the Party (dd/mm/yyyy):"),
         Question.MEMBER_CARD_NUMBER: _("Type the party card number of {name}:"),
     }[awaiting.question]
     ctx.ask(awaiting)
@@ -101,11 +107,20 @@ async def _save_field(ctx: Context, actor: Member, awaiting: Awaiting, text: str
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     field = _FIELD_OF_QUESTION[awaiting.question]
     try:
-        value: Any = parse_day(text) if field == "birth_date" else text
+        value: Any = parse_day(text) if field in _DATE_FIELDS else text
         await edit_member(ctx.session, actor, member, {field: value})
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
-    return [await card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
+    note = "✅ " + ctx.gettext("Saved.")
+    if isinstance(value, date):  # read back in full, so a misread day is seen at once
+        note = "✅ " + ctx.gettext("Saved: {day}.").format(day=day_words(ctx, value))
+    return [await card(ctx, actor, member, note)]
+
+
+def day_words(ctx: Context, day: date) -> str:
+    """ "Thứ Bảy, 05/03/1960": the day as read, with its weekday."""
+    pattern = "EEEE, dd/MM/yyyy" if ctx.translator.locale == "vi" else "EEEE d MMMM yyyy"
+    return format_date(day, pattern, locale=ctx.translator.locale)
 
 
 for _question in _FIELD_OF_QUESTION:

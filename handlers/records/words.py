@@ -8,7 +8,7 @@ from datetime import date
 from handlers.context import Context
 from handlers.contract import Translator
 from models.membership import ChangeProblem, InvalidChange
-from models.tables import DeactivationReason, MemberStanding, Platform
+from models.tables import DeactivationReason, MemberStanding, Platform, Role
 
 
 def problem_text(translator: Translator, error: InvalidChange) -> str:
@@ -20,6 +20,10 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
         ChangeProblem.BAD_PHONE: _("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678."),
         ChangeProblem.BAD_DATE: _("\u201c{value}\u201d is not a date. Type it like 25/11/2026."),
         ChangeProblem.DATE_IN_FUTURE: _("{value} is in the future."),
+        ChangeProblem.NO_SUCH_DAY: _(
+            "\u201c{value}\u201d is not a day of the calendar. Please check the day and month."
+        ),
+        ChangeProblem.DATE_NO_YEAR: _("\u201c{value}\u201d has no year. Type the year in full, like 05/03/1960."),
         ChangeProblem.OFFICIAL_BEFORE_ADMITTED: _("{value} is before the date they joined the Party."),
         ChangeProblem.ALREADY_OFFICIAL: _("This member is already an official member."),
         ChangeProblem.DUPLICATE_CARD: _("Another member already has the party card number {value}."),
@@ -101,3 +105,13 @@ def channel_names(ctx: Context) -> dict[Platform, str]:
         Platform.ZALO_BOT: "Zalo",
         Platform.ZALO_OA: "Zalo OA",
     }
+
+
+def committee_office_name(ctx: Context, role: Role) -> str:
+    """An office in the commune committee (đảng ủy), by its own name: not a branch's (chi ủy viên)."""
+    _ = ctx.gettext
+    return {
+        Role.SECRETARY: _("Secretary of the Party committee"),
+        Role.DEPUTY_SECRETARY: _("Deputy secretary of the Party committee"),
+        Role.COMMITTEE_MEMBER: _("Party committee member"),
+    }.get(role, _("Party committee member"))

@@ -76,10 +76,12 @@ from models.meetings.rules import (
     MeetingProblem,
     Summary,
     attendance_of,
+    check_in_open,
     check_in_window,
     excuse_waiting,
     next_occurrence,
     reminder_times,
+    reminders_ahead,
     summarize,
 )
 
@@ -114,6 +116,7 @@ __all__ = [
     "cancel",
     "change_draft",
     "check_in",
+    "check_in_open",
     "check_in_window",
     "check_meeting",
     "clean_agenda",
@@ -131,6 +134,7 @@ __all__ = [
     "next_occurrence",
     "past_for",
     "reminder_times",
+    "reminders_ahead",
     "reschedule",
     "run_due",
     "secretaries",

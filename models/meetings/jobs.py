@@ -21,7 +21,7 @@ from models.audit import AuditAction
 from models.db import claim
 from models.meetings.attendance import summary
 from models.meetings.lifecycle import _invite, _meeting_jobs, _quorum_of
-from models.meetings.people import _queue, invitations, invitees, secretaries
+from models.meetings.people import _queue, invitations, invitees, secretaries, takes_part
 from models.meetings.rules import SUMMARY_USEFUL_FOR, MeetingMessages, next_occurrence
 from models.outbox import TemplateKind, with_template
 from models.tables import (
@@ -107,9 +107,10 @@ async def run_due(
 
 
 def _still_in_audience(meeting: Meeting, member: Member) -> bool:
-    """Deactivated, or moved to another branch since the invitation: no more reminders."""
+    """Deactivated, suspended or temporarily active elsewhere (``takes_part``), or moved to another
+    branch since the invitation: no more reminders."""
     audience = Audience.from_json(meeting.audience)
-    if not member.active:
+    if not member.active or not takes_part(member):
         return False
     return audience.members is not None or audience.branches is None or member.branch_id in audience.branches
 

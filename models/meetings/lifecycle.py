@@ -72,9 +72,11 @@ async def create_draft(
     kind: MeetingKind = MeetingKind.REGULAR,
     audience: Audience | None = None,
     now: datetime | None = None,
+    time_set: bool = True,
 ) -> Meeting:
     """A meeting being set up; nobody is told until it is called. Without an audience it is the
-    branch's members (the commune committee's members for a commune meeting)."""
+    branch's members (the commune committee's members for a commune meeting). ``time_set`` False:
+    ``starts_at`` only holds a place until the secretary types the time."""
     if starts_at <= (now or utcnow()):
         raise MeetingError(MeetingProblem.IN_THE_PAST)
     if audience is None:
@@ -87,6 +89,7 @@ async def create_draft(
         kind=kind,
         title=_clean_title(title),
         starts_at=starts_at,
+        time_set=time_set,
         audience=audience.to_json(),
         reminder_minutes=list(DEFAULT_REMINDER_MINUTES),
     )
@@ -109,6 +112,8 @@ async def change_draft(session: AsyncSession, actor: Actor, meeting: Meeting, **
         changes["agenda"] = clean_agenda(changes["agenda"])
     if changes.get("starts_at") is not None and changes["starts_at"] <= utcnow():
         raise MeetingError(MeetingProblem.IN_THE_PAST)
+    if changes.get("starts_at") is not None:
+        changes["time_set"] = True
     if changes.get("repeat_day") is not None and not 1 <= changes["repeat_day"] <= 31:
         raise MeetingError(MeetingProblem.BAD_DAY)
     if isinstance(changes.get("audience"), Audience):
@@ -180,6 +185,8 @@ async def call(
     if meeting.status is not MeetingStatus.DRAFT:
         raise MeetingError(MeetingProblem.NOT_A_DRAFT)
     await check_meeting(session, actor, meeting)
+    if not meeting.time_set:
+        raise MeetingError(MeetingProblem.NO_TIME)
     if meeting.starts_at <= now:
         raise MeetingError(MeetingProblem.IN_THE_PAST)
     members = await invitees(session, meeting)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,11 +15,13 @@ from models.membership import NotPermitted
 from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
+    Attendance,
     Branch,
     ChannelIdentity,
     Meeting,
     MeetingInvitation,
     Member,
+    MemberStanding,
     Role,
 )
 
@@ -37,14 +40,27 @@ async def _branch_ids(session: AsyncSession, meeting: Meeting) -> list[int]:
     return [b for b in (await session.exec(select(Branch.id))).all() if b is not None]
 
 
+def takes_part(member: Member) -> bool:
+    """Whether the member takes part in the branch's activity now. DESIGN.md §4 ("the base ...
+    minus members temporarily active elsewhere, suspended or detained members"): a member suspended
+    from activity (đình chỉ sinh hoạt, Điều lệ Đảng art. 35-36; Quy định 294-QĐ/TW) attends no
+    meeting, and one temporarily active in another organisation (sinh hoạt tạm thời) attends that
+    organisation's (Hướng dẫn 01-HD/TW point 13.2: counted only if they come). Neither is invited,
+    reminded, nor counted among those who must attend."""
+    return member.standing is MemberStanding.ACTIVE
+
+
 async def invitees(session: AsyncSession, meeting: Meeting) -> list[Member]:
-    """The active members the meeting's audience means, today. A commune meeting of "the
-    committee" is the commune committee's (đảng ủy, ``committee_role``), not every branch's chi ủy."""
+    """The active members the meeting's audience means, today, who take part in activity
+    (``takes_part``). A commune meeting of "the committee" is the commune committee's (đảng ủy,
+    ``committee_role``), not every branch's chi ủy."""
     audience = Audience.from_json(meeting.audience)
     if meeting.branch_id is None and audience.members is None and audience.filter is AudienceFilter.COMMITTEE:
         query = select(Member).where(col(Member.active).is_(True), col(Member.committee_role).is_not(None))
-        return list((await session.exec(query.order_by(col(Member.branch_id), col(Member.id)))).all())
-    return await recipients(session, audience)
+        found = list((await session.exec(query.order_by(col(Member.branch_id), col(Member.id)))).all())
+    else:
+        found = await recipients(session, audience)
+    return [member for member in found if takes_part(member)]
 
 
 async def check_meeting(session: AsyncSession, actor: Actor, meeting: Meeting) -> None:
@@ -80,11 +96,17 @@ async def secretaries(session: AsyncSession, meeting: Meeting) -> list[Member]:
 
 async def invitations(session: AsyncSession, meeting_id: int) -> list[tuple[MeetingInvitation, Member]]:
     """Who is on the meeting's list: members taken off the roster since the invitation are not
-    (they neither attend nor count among those who must)."""
+    (they neither attend nor count among those who must), nor are members suspended or temporarily
+    active elsewhere since (``takes_part``; DESIGN.md §4 deducts them) unless they came after all
+    (Hướng dẫn 01-HD/TW point 13.2: a member active elsewhere who comes is counted)."""
+    came = or_(
+        col(MeetingInvitation.checked_in_at).is_not(None), col(MeetingInvitation.attendance) == Attendance.PRESENT
+    )
     rows = await session.exec(
         select(MeetingInvitation, Member)
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
         .where(MeetingInvitation.meeting_id == meeting_id, col(Member.active).is_(True))
+        .where(or_(col(Member.standing) == MemberStanding.ACTIVE, came))
         .order_by(col(Member.full_name), col(Member.id))
     )
     return list(rows.all())

@@ -66,6 +66,7 @@ MAX_MINUTES_TEXT = 20_000
 class MeetingProblem(StrEnum):
     EMPTY_TITLE = "empty_title"
     IN_THE_PAST = "in_the_past"
+    NO_TIME = "no_time"  # calling a draft whose time was never typed
     NOT_A_DRAFT = "not_a_draft"
     NOT_CALLED = "not_called"  # cancelled, or still a draft
     ALREADY_STARTED = "already_started"
@@ -178,6 +179,16 @@ def summarize(meeting: Meeting, invitations: Iterable[MeetingInvitation]) -> Sum
         invited, must_attend, attending, declined, excused, present, absent, unrecorded,
         meeting.quorum_numerator, meeting.quorum_denominator,
     )  # fmt: skip
+
+
+def reminders_ahead(meeting: Meeting, now: datetime) -> list[int]:
+    """The meeting's reminders (minutes before) still in the future: only these are offered or set."""
+    return [minutes for minutes, due in reminder_times(meeting.starts_at, meeting.reminder_minutes) if due > now]
+
+
+def check_in_open(meeting: Meeting, now: datetime) -> bool:
+    opens, closes = check_in_window(meeting)
+    return opens <= now <= closes
 
 
 def reminder_times(starts_at: datetime, minutes_before: Iterable[int]) -> list[tuple[int, datetime]]:
