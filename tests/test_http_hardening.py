@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from bot.channels import web
 from bot.runtime import Runtime
 from bot.settings import Settings
-from models.tables import AuditEvent, Member, WebChatSession, utcnow
+from models.tables import AuditEvent, InviteAttempt, Member, WebChatSession, utcnow
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from tests.test_webchat import Visitor, visitor
@@ -327,6 +327,27 @@ async def test_new_web_chat_sessions_are_limited_per_address(database_url: str) 
             assert (await client.post("/api/webchat/messages", json={"id": "m", "text": "a"})).status_code == 401
         async with _runtime(live).sessions() as session:
             assert len((await session.exec(select(WebChatSession))).all()) == 3
+
+
+async def test_the_session_limit_says_when_its_window_frees(database_url: str) -> None:
+    """Retry-After is when the oldest session of the window leaves it, not a fixed 15 minutes (it
+    was always 900 s): three sessions 10, 8 and 1 minutes ago free the first slot in 5 minutes."""
+    settings = make_settings(database_url, webchat_sessions_per_address=3)
+    async for live in serve_app(create_app(settings, migrate=False)):
+        now = utcnow()
+        async with _runtime(live).sessions() as session, session.begin():
+            session.add_all(
+                InviteAttempt(scope="new-session:127.0.0.1", at=now - timedelta(minutes=ago)) for ago in (10, 8, 1, 20)
+            )
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            refused = await client.post("/api/webchat/session")
+            assert refused.status_code == 429
+            assert 4 * 60 < int(refused.headers["retry-after"]) <= 5 * 60
+            assert "5 phút" in refused.json()["detail"]
+        async with _runtime(live).sessions() as session, session.begin():
+            await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - timedelta(minutes=9)))
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert (await client.post("/api/webchat/session")).status_code == 200  # two in the window: one more
 
 
 async def test_a_trusted_proxy_names_the_client_and_nobody_else_does(database_url: str) -> None:

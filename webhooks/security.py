@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.runtime import Runtime
-from models.invites import invite_lockout, record_attempt
+from models.invites import record_attempt, window_frees
 from models.tables import utcnow
 
 # Every response: no script, style or frame from elsewhere, no inline script, no sniffing, no referrer.
@@ -108,18 +108,21 @@ class HardenedFastAPI(FastAPI):
 
 
 async def limit_new_sessions(runtime: Runtime, address: str) -> None:
-    """Count a new web chat session against the client address; 429 with Retry-After once the
-    address has opened CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the invite window (the invite
-    lock-out's bookkeeping: concurrent requests may pass a few over the limit, never many)."""
+    """Count a new web chat session against the client address; 429 once the address has opened
+    CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the last invite window, with Retry-After when the
+    oldest of them leaves it (the invite lock-out's bookkeeping: concurrent requests may pass a few
+    over the limit, never many)."""
     settings = runtime.settings
-    limits = [(f"new-session:{address}"[:100], settings.webchat_sessions_per_address)]
+    scope = f"new-session:{address}"[:100]
     async with runtime.sessions() as session, session.begin():
-        locked_until = await invite_lockout(session, limits, window=settings.invite_window)
-        if locked_until is None:
-            await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
+        frees = await window_frees(
+            session, scope, limit=settings.webchat_sessions_per_address, window=settings.invite_window
+        )
+        if frees is None:
+            await record_attempt(session, [scope], window=settings.invite_window)
             return
     runtime.metrics.updates_rejected.labels("web", "session_limit").inc()
-    seconds = max(1, math.ceil((locked_until - utcnow()).total_seconds()))
+    seconds = max(1, math.ceil((frees - utcnow()).total_seconds()))
     _ = runtime.catalogs.translator(None).gettext
     detail = _(
         "Too many new chats were opened from this network. Please wait {minutes} minutes and open the page again."

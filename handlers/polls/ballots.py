@@ -12,7 +12,7 @@ from handlers.menus import OpenPolls
 from handlers.polls.actions import ToggleChoice, Vote
 from handlers.polls.common import cancel_button, moment, problem_text, router, where
 from handlers.questions import Awaiting, Question
-from models.errors import Stale
+from models.errors import NotFound, Stale
 from models.poll_queries import may_vote
 from models.polls import (
     BallotFor,
@@ -21,6 +21,7 @@ from models.polls import (
     VoteOutcome,
     VoteProblem,
     choices_from_mask,
+    concerns,
     counts,
     my_choices,
     open_polls_for,
@@ -95,6 +96,8 @@ async def toggle(ctx: Context, member: Member, action: ToggleChoice) -> list[Rep
     if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or action.mask >> len(poll.options):
         raise Stale(action.poll_id)
     if not await may_vote(ctx.session, action.poll_id, member.id or 0):
+        if not await concerns(ctx.session, poll, member):
+            raise NotFound(action.poll_id)  # another branch's: answered as an id that does not exist
         raise PollError(VoteProblem.NOT_ELIGIBLE)
     chosen = len(choices_from_mask(action.mask, len(poll.options)))
     note = ""
