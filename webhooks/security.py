@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.runtime import Runtime
+from models.db import database_deadline
 from models.invites import record_attempt, window_frees
 from models.tables import utcnow
 
@@ -53,6 +54,22 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class DatabaseDeadline:
+    """Bounds each HTTP request's waits for a database connection (``models.db.database_deadline``),
+    so that with the database hanging every endpoint answers 503 within its budget."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with database_deadline(self.seconds):
+            await self.app(scope, receive, send)
 
 
 def _trusted(address: str, networks: Sequence[Network]) -> bool:
@@ -99,12 +116,18 @@ class HardenedFastAPI(FastAPI):
     so every answer carries them: a 404 or 405 of the router, a 413 while the body streams in, the
     500 of an unexpected error."""
 
-    def __init__(self, *, trusted_proxies: Sequence[Network] = (), **options: Any) -> None:
+    def __init__(
+        self, *, trusted_proxies: Sequence[Network] = (), database_budget: float | None = None, **options: Any
+    ) -> None:
         self.trusted_proxies = tuple(trusted_proxies)
+        self.database_budget = database_budget
         super().__init__(**options)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TrustedProxies(SecurityHeaders(super().build_middleware_stack()), self.trusted_proxies)
+        app = super().build_middleware_stack()
+        if self.database_budget is not None:
+            app = DatabaseDeadline(app, self.database_budget)
+        return TrustedProxies(SecurityHeaders(app), self.trusted_proxies)
 
 
 async def limit_new_sessions(runtime: Runtime, address: str) -> None:
