@@ -157,7 +157,7 @@ async def audit_refusal(session: AsyncSession, actor_id: int, refusal: Refusal, 
     """Record that member ``actor_id`` was refused; False when their row of the last minute only
     counted it (one more time, and the permission if new), so replayed buttons add no rows."""
     now = now or utcnow()
-    log.warning("refused member=%s permission=%s branch=%s", actor_id, refusal.permission, refusal.branch_id)
+    log.info("refused member=%s permission=%s branch=%s", actor_id, refusal.permission, refusal.branch_id)
     recent = (
         await session.exec(
             select(AuditEvent)
