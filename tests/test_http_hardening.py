@@ -12,13 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
+from aiogram.types import Update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from bot.channels import web
+from bot.channels import web, zalo_bot
+from bot.channels.telegram import inbound_from_update as telegram_inbound
+from bot.channels.telegram import make_bot
+from bot.channels.zalo_oa.events import OaEvent, inbound_from_follow, update_key
+from bot.channels.zalo_oa.events import inbound_from_message as oa_inbound
+from bot.channels.zalo_oa.facts import FOLLOW_EVENT, MESSAGE_EVENTS, UNFOLLOW_EVENT
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.tables import AuditEvent, InviteAttempt, Member, WebChatSession, utcnow
@@ -243,6 +249,63 @@ _UPDATE = st.fixed_dictionaries(
 )
 _WEB = st.fixed_dictionaries({"id": _TEXT}, optional={"text": _TEXT, "payload": _TEXT})
 _ANY = st.binary(max_size=2000) | _JSON.map(lambda v: json.dumps(v).encode())
+
+
+def _near(shape: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Dictionaries of ``shape`` (any key may be missing or any JSON instead), or any JSON at all."""
+    return st.fixed_dictionaries({}, optional={key: value | _JSON for key, value in shape.items()}) | _JSON
+
+
+_USER = st.fixed_dictionaries({"id": _TEXT}, optional={"display_name": _TEXT, "is_bot": st.booleans()})
+_ZALO_BOT_UPDATE = _near(
+    {
+        "event_name": st.sampled_from(sorted(zalo_bot.MESSAGE_EVENTS)) | _TEXT,
+        "message": _near({"message_id": _TEXT, "from": _USER, "chat": _near({"id": _TEXT, "chat_type": _TEXT}),
+                          "text": _TEXT, "caption": _TEXT}),
+    }
+)  # fmt: skip
+_OA_EVENT = _near(
+    {
+        "event_name": st.sampled_from(sorted({*MESSAGE_EVENTS, FOLLOW_EVENT, UNFOLLOW_EVENT})) | _TEXT,
+        "timestamp": st.integers(0, 10**20).map(str) | _TEXT,
+        "sender": _near({"id": _TEXT}),
+        "follower": _near({"id": _TEXT}),
+        "message": _near({"msg_id": _TEXT, "text": _TEXT}),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(telegram=_UPDATE | _JSON, zalo=_ZALO_BOT_UPDATE, oa=_OA_EVENT)
+def test_every_platforms_update_parser_reads_or_refuses_anything(telegram: Any, zalo: Any, oa: Any) -> None:
+    """What a platform (or anyone posing as it) sends is either refused by the update's model (the
+    webhook's 422) or read into a message for chibo: never an error in between (a 500, redelivered)."""
+    bot = make_bot(TELEGRAM_TOKEN, "http://127.0.0.1:9")
+    try:
+        update = Update.model_validate(telegram, context={"bot": bot})
+    except ValidationError:
+        pass
+    else:
+        telegram_inbound(update)
+    try:
+        zalo_update = zalo_bot.ZaloUpdate.model_validate(zalo)
+    except ValidationError:
+        pass
+    else:
+        message = zalo_bot.private_message(zalo_update)
+        if message is not None:
+            zalo_bot.inbound_from_message(message, [])
+            zalo_bot.update_key(message)
+    try:
+        event = OaEvent.model_validate(oa)
+    except ValidationError:
+        return
+    if event.event_name in MESSAGE_EVENTS:
+        oa_inbound(event)
+    elif event.event_name == FOLLOW_EVENT:
+        inbound_from_follow(event)
+    if event.event_name in {*MESSAGE_EVENTS, FOLLOW_EVENT, UNFOLLOW_EVENT}:  # the events chibo handles
+        update_key(event)
 
 
 def _never_5xx(url: str, token: str) -> None:
