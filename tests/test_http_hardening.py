@@ -327,7 +327,7 @@ def _never_5xx(url: str, token: str) -> None:
         def check(update: Any, web: Any, raw: bytes) -> None:
             auth = {"Authorization": f"Bearer {token}"}
             json_auth = {**auth, "Content-Type": "application/json"}
-            requests = [
+            requests: list[tuple[str, str | bytes, dict[str, str]]] = [
                 ("/webhooks/telegram", json.dumps(update), TELEGRAM),
                 ("/webhooks/telegram", raw, TELEGRAM),
                 ("/api/webchat/messages", json.dumps(web), json_auth),
