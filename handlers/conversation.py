@@ -20,7 +20,7 @@ from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranc
 from handlers.questions import Ask, Awaiting, PickTime
 from handlers.records import FindMember
 from handlers.router import Dispatcher
-from models.audit import audit_stranger
+from models.audit import audit_refusal, audit_stranger
 from models.errors import DomainError, Stale
 from models.roster import fold
 from models.tables import ChannelIdentity, Member
@@ -71,6 +71,8 @@ async def handle(
         replies = await _route(ctx, inbound)
     except DomainError as error:  # one place turns every refusal into the member's words
         replies = _render(ctx, error)
+    if ctx.refusal is not None and ctx.member is not None:
+        await audit_refusal(session, ctx.member.id or 0, ctx.refusal)
     intents.remember_choices(ctx, replies)  # so a typed "gửi đi" or "có" can be read as a tap
     if replies and ctx.identity is not None and ctx.identity.awaiting is not None:
         # A question is open after this answer: its last message is the one that asks it.

@@ -27,7 +27,7 @@ from handlers.menus import (
 from handlers.questions import Ask, Awaiting, Question
 from handlers.router import Router
 from models import audit, record_queries
-from models.audit import AuditAction
+from models.audit import AuditAction, Refusal
 from models.errors import Stale
 from models.identities import link_identity
 from models.invites import InviteProblem, chat_locked_until, count_wrong_code, normalize_code, redeem_invite
@@ -313,15 +313,9 @@ async def my_branch(ctx: Context, member: Member) -> list[Reply]:
 
 
 def refused(ctx: Context, member: Member, permission: Permission, target: Target) -> list[Reply]:
-    """A polite no, and a line in the audit log: refused secretary actions are worth knowing about."""
-    audit.record(
-        ctx.session,
-        AuditAction.REFUSED,
-        actor_id=member.id,
-        subject_type="branch",
-        subject_id=target.branch_id,
-        after={"permission": permission.value, "member_id": target.member_id},
-    )
+    """A polite no, and a line in the audit log: refused secretary actions are worth knowing about
+    (``conversation.handle`` writes it, at most one row a minute per member)."""
+    ctx.refusal = Refusal(permission.value, target.branch_id, target.member_id)
     _ = ctx.gettext
     return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
 

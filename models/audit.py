@@ -1,11 +1,13 @@
-"""Refusals worth knowing about that no member made: a stranger pressing a secretary's button.
+"""The audit log's actions, and its refusals: a member or a stranger pressing a secretary's button.
 
-A flood from one account must not flood the audit log, so each stranger identity is written down
-at most once per ``STRANGER_AUDIT_INTERVAL``.
+A flood from one account must not flood the audit log, so each stranger identity, and each member,
+is written down at most once per ``REFUSAL_AUDIT_INTERVAL``; a member's row of that minute counts
+every refusal in it and names each permission tried, and each refusal also goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import AuditEvent, Platform, utcnow
 
-STRANGER_AUDIT_INTERVAL = timedelta(minutes=1)
+log = logging.getLogger(__name__)
+
+REFUSAL_AUDIT_INTERVAL = timedelta(minutes=1)
 
 
 class AuditAction(StrEnum):
@@ -62,6 +66,7 @@ class AuditAction(StrEnum):
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value
+REFUSED = AuditAction.REFUSED.value
 
 
 def record(
@@ -123,7 +128,7 @@ async def audit_stranger(
         await session.exec(
             select(AuditEvent.after)
             .where(AuditEvent.action == STRANGER_REFUSED)
-            .where(col(AuditEvent.at) > now - STRANGER_AUDIT_INTERVAL)
+            .where(col(AuditEvent.at) > now - REFUSAL_AUDIT_INTERVAL)
         )
     ).all()
     if any(isinstance(after, dict) and after.get("who") == who for after in recent):
@@ -134,6 +139,53 @@ async def audit_stranger(
         actor_id=None,
         subject_type="identity",
         after={"who": who[:200], "action": action[:64]},
+        at=now,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A member refused a secretary's action: the permission, and the branch and member it was on."""
+
+    permission: str
+    branch_id: int | None
+    member_id: int | None = None
+
+
+async def audit_refusal(session: AsyncSession, actor_id: int, refusal: Refusal, now: datetime | None = None) -> bool:
+    """Record that member ``actor_id`` was refused; False when their row of the last minute only
+    counted it (one more time, and the permission if new), so replayed buttons add no rows."""
+    now = now or utcnow()
+    log.info("refused member=%s permission=%s branch=%s", actor_id, refusal.permission, refusal.branch_id)
+    recent = (
+        await session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.actor_member_id == actor_id, AuditEvent.action == REFUSED)
+            .where(col(AuditEvent.at) > now - REFUSAL_AUDIT_INTERVAL)
+            .order_by(col(AuditEvent.at).desc())
+            .limit(1)
+        )
+    ).first()
+    if recent is not None:
+        after = dict(recent.after or {})
+        after["times"] = int(after.get("times", 1)) + 1
+        after["permissions"] = sorted({*after.get("permissions", [after.get("permission")]), refusal.permission})
+        recent.after = after  # a new dict: the JSON column is saved only when replaced
+        session.add(recent)
+        return False
+    record(
+        session,
+        AuditAction.REFUSED,
+        actor_id=actor_id,
+        subject_type="branch",
+        subject_id=refusal.branch_id,
+        after={
+            "permission": refusal.permission,
+            "member_id": refusal.member_id,
+            "times": 1,
+            "permissions": [refusal.permission],
+        },
         at=now,
     )
     return True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -35,6 +38,37 @@ def is_database_unavailable(error: BaseException) -> bool:
     return isinstance(error, DATABASE_UNAVAILABLE)
 
 
+# When the request being served must have its answer (the event loop's clock), if it is one: a new
+# connection made for it may take only what is left (see ``database_deadline``).
+_DEADLINE: ContextVar[float | None] = ContextVar("chibo_database_deadline", default=None)
+# Below this much time left, no connection is attempted: it could not finish anyway.
+_LEAST_CONNECT_TIME = 0.05
+
+
+@contextlib.contextmanager
+def database_deadline(seconds: float) -> Iterator[None]:
+    """Everything in the block waits at most ``seconds`` in all for a pooled connection plus a new
+    one: a request that waited for the pool while the database hung (connections discarded one
+    by one as their statements time out) does not then wait the whole connect time-out as well."""
+    token = _DEADLINE.set(asyncio.get_running_loop().time() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _connect_within_deadline(
+    _dialect: Any, _record: ConnectionPoolEntry, _cargs: list[Any], cparams: dict[str, Any]
+) -> None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return
+    left = deadline - asyncio.get_running_loop().time()
+    if left < _LEAST_CONNECT_TIME:
+        raise TimeoutError("no time left to connect to the database")
+    cparams["timeout"] = min(float(cparams.get("timeout", left)), left)
+
+
 def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
     """An engine for ``url``; on SQLite with write-ahead logging and foreign keys enforced.
 
@@ -42,7 +76,8 @@ def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> A
     client, and on the server as ``statement_timeout``) and waiting for a pooled connection, so a
     database or network that hangs gives ``TimeoutError`` (503) instead of a request that never
     ends. A connection whose statement timed out is discarded, not rolled back: the rollback would
-    wait as long again. SQLite is a file and cannot hang so; a write another process locks out
+    wait as long again. Inside ``database_deadline`` a new connection gets only the time left.
+    SQLite is a file and cannot hang so; a write another process locks out
     waits sqlite3's busy timeout (5 s), then fails as unavailable too.
     """
     # A failed statement's parameters (names, birth dates, phones) stay out of error messages and logs.
@@ -61,6 +96,7 @@ def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> A
         kwargs = {"pool_timeout": timeout, "connect_args": connect_args, **kwargs}
     engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    event.listen(engine.sync_engine, "do_connect", _connect_within_deadline)
     event.listen(engine.sync_engine, "handle_error", _discard_timed_out_connection)
     return engine
 
@@ -68,6 +104,12 @@ def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> A
 def _discard_timed_out_connection(context: ExceptionContext) -> None:
     if isinstance(context.original_exception, TimeoutError):
         context.is_disconnect = True
+        # Closed at once: discarding it would first try a polite close, which waits on the hung
+        # connection 2 s more (a request then took two time-outs to get its 503).
+        connection = context.connection
+        driver = None if connection is None or connection.invalidated else connection.connection.driver_connection
+        if driver is not None:
+            driver.terminate()
 
 
 def _refuse_closed_connection(

@@ -218,6 +218,24 @@ async def invite_lockout(
     return max((end for end in ends if end is not None), default=None)
 
 
+async def window_frees(
+    session: AsyncSession, scope: str, *, limit: int, window: timedelta, now: datetime | None = None
+) -> datetime | None:
+    """A rate, not a lock-out: when ``scope`` may try again if it already made ``limit`` attempts
+    within the last ``window`` (the moment enough of them fall out of it), or None if it may now."""
+    now = now or utcnow()
+    times = sorted(
+        (
+            await session.exec(
+                select(InviteAttempt.at).where(InviteAttempt.scope == scope, InviteAttempt.at > now - window)
+            )
+        ).all()
+    )
+    if len(times) < limit:
+        return None
+    return times[len(times) - limit] + window
+
+
 async def record_attempt(
     session: AsyncSession, scopes: Sequence[str], *, window: timedelta, now: datetime | None = None
 ) -> None:

@@ -6,19 +6,20 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.errors import NotFound
-from models.meetings import MeetingError, MeetingProblem, check_meeting, may_see
+from models.meetings import check_meeting, may_see
 from models.membership import NotPermitted
 from models.permissions import Actor
 from models.tables import Meeting, MeetingFile, MeetingInvitation, MeetingStatus, Member
 
 
 async def meeting_to_read(session: AsyncSession, member: Member, meeting_id: int | None) -> Meeting:
-    """A meeting the member is invited to or manages; a draft only for its author."""
+    """A meeting the member is invited to or manages; a draft only for its author. Anyone else is
+    answered as for an id that does not exist: the answer must not tell that the meeting exists."""
     meeting = None if meeting_id is None else await session.get(Meeting, meeting_id)
     if meeting is None or (meeting.status is MeetingStatus.DRAFT and meeting.author_member_id != member.id):
         raise NotFound(f"meeting {meeting_id}")
     if not await may_see(session, member, meeting):
-        raise MeetingError(MeetingProblem.NOT_INVITED)
+        raise NotFound(f"meeting {meeting_id}")
     return meeting
 
 

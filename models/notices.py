@@ -32,7 +32,7 @@ from models.audience import recipients as recipients
 from models.audit import AuditAction
 from models.db import claim
 from models.documents import secrecy_marking, text_marking
-from models.errors import DomainError
+from models.errors import DomainError, NotFound
 from models.membership import NotPermitted
 from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
@@ -267,15 +267,24 @@ async def send_due(session: AsyncSession, body_for: BodyFor, now: datetime | Non
 
 
 async def record_read(session: AsyncSession, notice_id: int, member_id: int) -> bool:
-    """True the first time; a double tap or a retried update changes nothing."""
-    return await claim(
+    """True the first time; a double tap or a retried update changes nothing. ``NotFound`` when the
+    notice was not sent to the member: answered like an id that does not exist, since nothing is
+    recorded and nothing is learnt about another branch's notices."""
+    if await claim(
         session,
         NoticeRecipient,
         col(NoticeRecipient.notice_id) == notice_id,
         col(NoticeRecipient.member_id) == member_id,
         col(NoticeRecipient.read_at).is_(None),
         read_at=utcnow(),
+    ):
+        return True
+    mine = select(NoticeRecipient.id).where(
+        col(NoticeRecipient.notice_id) == notice_id, col(NoticeRecipient.member_id) == member_id
     )
+    if (await session.exec(mine)).first() is None:
+        raise NotFound(f"notice {notice_id}")
+    return False
 
 
 @dataclass

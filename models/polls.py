@@ -24,7 +24,7 @@ from models import audit, ballots
 from models.audience import push_identities
 from models.audit import AuditAction
 from models.db import claim, insert_ignoring_conflict, table_of
-from models.errors import DomainError
+from models.errors import DomainError, NotFound
 from models.meetings import attendance_of
 from models.membership import NotPermitted
 from models.outbox import Outbox, TemplateKind, with_template
@@ -224,6 +224,12 @@ async def _branches(session: AsyncSession, poll: Poll) -> list[int]:
 
 async def check_poll(session: AsyncSession, actor: Actor, poll: Poll) -> None:
     check(actor, await _branches(session, poll))
+
+
+async def concerns(session: AsyncSession, poll: Poll, member: Member) -> bool:
+    """Whether the poll is one of the member's branch (or the commune's); a published one only. Of
+    any other the member is told nothing, not even that it exists."""
+    return poll.status is not PollStatus.DRAFT and member.branch_id in await _branches(session, poll)
 
 
 def clean_options(labels: Iterable[str]) -> list[str]:
@@ -456,8 +462,10 @@ async def _poll_for_ballot(
     found = (await session.exec(_POLL_FOR_VOTE, params={"poll_id": poll_id, "member_id": member.id})).first()
     now = now or utcnow()
     if found is None:
-        raise PollError(VoteProblem.BAD_CHOICE)
+        raise NotFound(f"poll {poll_id}")
     poll, eligible, box_key = found
+    if eligible is None and not await concerns(session, poll, member):
+        raise NotFound(f"poll {poll_id}")  # another branch's: answered as an id that does not exist
     if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= now):
         raise PollError(VoteProblem.CLOSED)
     if eligible is None or not member.active:

@@ -16,6 +16,7 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self.accepted = 0  # connections the app opened to the "database"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._pipe_client, "127.0.0.1", self.port)
@@ -41,6 +42,7 @@ class TcpProxy:
         self._flowing.set()
 
     async def _pipe_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         await self._flowing.wait()
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)

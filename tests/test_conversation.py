@@ -218,7 +218,7 @@ async def test_a_refused_management_action_is_audited(runtime: Runtime, demo: De
         refusal = (await session.exec(select(AuditEvent).where(AuditEvent.action == "refused"))).one()
     member = await member_named(runtime, "Lương Thị Hạnh")
     assert refusal.actor_member_id == member.id
-    assert refusal.after == {"permission": "view_roster", "member_id": None}
+    assert refusal.after == {"permission": "view_roster", "member_id": None, "times": 1, "permissions": ["view_roster"]}
 
 
 async def test_thoi_drops_the_question_chibo_asked(runtime: Runtime, demo: Demo) -> None:

@@ -12,16 +12,22 @@ from typing import Any
 
 import httpx
 import pytest
+from aiogram.types import Update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from bot.channels import web
+from bot.channels import web, zalo_bot
+from bot.channels.telegram import inbound_from_update as telegram_inbound
+from bot.channels.telegram import make_bot
+from bot.channels.zalo_oa.events import OaEvent, inbound_from_follow, update_key
+from bot.channels.zalo_oa.events import inbound_from_message as oa_inbound
+from bot.channels.zalo_oa.facts import FOLLOW_EVENT, MESSAGE_EVENTS, UNFOLLOW_EVENT
 from bot.runtime import Runtime
 from bot.settings import Settings
-from models.tables import AuditEvent, Member, WebChatSession, utcnow
+from models.tables import AuditEvent, InviteAttempt, Member, WebChatSession, utcnow
 from tests.chat import Visitor, visitor
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
@@ -234,9 +240,72 @@ _WEB = st.fixed_dictionaries({"id": _TEXT}, optional={"text": _TEXT, "payload": 
 _ANY = st.binary(max_size=2000) | _JSON.map(lambda v: json.dumps(v).encode())
 
 
+def _near(shape: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Dictionaries of ``shape`` (any key may be missing or any JSON instead), or any JSON at all."""
+    return st.fixed_dictionaries({}, optional={key: value | _JSON for key, value in shape.items()}) | _JSON
+
+
+_USER = st.fixed_dictionaries({"id": _TEXT}, optional={"display_name": _TEXT, "is_bot": st.booleans()})
+_ZALO_BOT_UPDATE = _near(
+    {
+        "event_name": st.sampled_from(sorted(zalo_bot.MESSAGE_EVENTS)) | _TEXT,
+        "message": _near({"message_id": _TEXT, "from": _USER, "chat": _near({"id": _TEXT, "chat_type": _TEXT}),
+                          "text": _TEXT, "caption": _TEXT}),
+    }
+)  # fmt: skip
+_OA_EVENT = _near(
+    {
+        "event_name": st.sampled_from(sorted({*MESSAGE_EVENTS, FOLLOW_EVENT, UNFOLLOW_EVENT})) | _TEXT,
+        "timestamp": st.integers(0, 10**20).map(str) | _TEXT,
+        "sender": _near({"id": _TEXT}),
+        "follower": _near({"id": _TEXT}),
+        "message": _near({"msg_id": _TEXT, "text": _TEXT}),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(telegram=_UPDATE | _JSON, zalo=_ZALO_BOT_UPDATE, oa=_OA_EVENT)
+def test_every_platforms_update_parser_reads_or_refuses_anything(telegram: Any, zalo: Any, oa: Any) -> None:
+    """What a platform (or anyone posing as it) sends is either refused by the update's model (the
+    webhook's 422) or read into a message for chibo: never an error in between (a 500, redelivered)."""
+    bot = make_bot(TELEGRAM_TOKEN, "http://127.0.0.1:9")
+    try:
+        update = Update.model_validate(telegram, context={"bot": bot})
+    except ValidationError:
+        pass
+    else:
+        telegram_inbound(update)
+    try:
+        zalo_update = zalo_bot.ZaloUpdate.model_validate(zalo)
+    except ValidationError:
+        pass
+    else:
+        message = zalo_bot.private_message(zalo_update)
+        if message is not None:
+            zalo_bot.inbound_from_message(message, [])
+            zalo_bot.update_key(message)
+    try:
+        event = OaEvent.model_validate(oa)
+    except ValidationError:
+        return
+    if event.event_name in MESSAGE_EVENTS:
+        oa_inbound(event)
+    elif event.event_name == FOLLOW_EVENT:
+        inbound_from_follow(event)
+    if event.event_name in {*MESSAGE_EVENTS, FOLLOW_EVENT, UNFOLLOW_EVENT}:  # the events chibo handles
+        update_key(event)
+
+
 def _never_5xx(url: str, token: str) -> None:
     """Hypothesis drives a synchronous client (from a worker thread: the server runs in this loop)."""
     with httpx.Client(base_url=url, timeout=30) as client:
+
+        def handled() -> int:
+            """Updates handled and committed so far: what a refused request must not add to."""
+            text = client.get("/metrics", headers=METRICS_HEADERS).text
+            return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                       if line.startswith("chibo_updates_handled_total"))  # fmt: skip
 
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(
@@ -247,14 +316,19 @@ def _never_5xx(url: str, token: str) -> None:
         def check(update: Any, web: Any, raw: bytes) -> None:
             auth = {"Authorization": f"Bearer {token}"}
             json_auth = {**auth, "Content-Type": "application/json"}
-            answers = [
-                client.post("/webhooks/telegram", content=json.dumps(update), headers=TELEGRAM),
-                client.post("/webhooks/telegram", content=raw, headers=TELEGRAM),
-                client.post("/api/webchat/messages", content=json.dumps(web), headers=json_auth),
-                client.post("/api/webchat/messages", content=raw, headers=auth),
-                client.post("/webhooks/zalo-oa", content=raw, headers={"X-ZEvent-Signature": "mac=0"}),
+            requests: list[tuple[str, str | bytes, dict[str, str]]] = [
+                ("/webhooks/telegram", json.dumps(update), TELEGRAM),
+                ("/webhooks/telegram", raw, TELEGRAM),
+                ("/api/webchat/messages", json.dumps(web), json_auth),
+                ("/api/webchat/messages", raw, auth),
+                ("/webhooks/zalo-oa", raw, {"X-ZEvent-Signature": "mac=0"}),
             ]
-            assert all(a.status_code < 500 for a in answers), [(a.request.url, a.status_code) for a in answers]
+            for path, body, headers in requests:
+                before = handled()
+                answer = client.post(path, content=body, headers=headers)
+                assert answer.status_code < 500, (path, answer.status_code)
+                if answer.status_code >= 400:
+                    assert handled() == before, (path, answer.status_code)  # refused: nothing done
 
         check()
 
@@ -316,6 +390,27 @@ async def test_new_web_chat_sessions_are_limited_per_address(database_url: str) 
             assert (await client.post("/api/webchat/messages", json={"id": "m", "text": "a"})).status_code == 401
         async with _runtime(live).sessions() as session:
             assert len((await session.exec(select(WebChatSession))).all()) == 3
+
+
+async def test_the_session_limit_says_when_its_window_frees(database_url: str) -> None:
+    """Retry-After is when the oldest session of the window leaves it, not a fixed 15 minutes (it
+    was always 900 s): three sessions 10, 8 and 1 minutes ago free the first slot in 5 minutes."""
+    settings = make_settings(database_url, webchat_sessions_per_address=3)
+    async for live in serve_app(create_app(settings, migrate=False)):
+        now = utcnow()
+        async with _runtime(live).sessions() as session, session.begin():
+            session.add_all(
+                InviteAttempt(scope="new-session:127.0.0.1", at=now - timedelta(minutes=ago)) for ago in (10, 8, 1, 20)
+            )
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            refused = await client.post("/api/webchat/session")
+            assert refused.status_code == 429
+            assert 4 * 60 < int(refused.headers["retry-after"]) <= 5 * 60
+            assert "5 phút" in refused.json()["detail"]
+        async with _runtime(live).sessions() as session, session.begin():
+            await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - timedelta(minutes=9)))
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert (await client.post("/api/webchat/session")).status_code == 200  # two in the window: one more
 
 
 async def test_a_trusted_proxy_names_the_client_and_nobody_else_does(database_url: str) -> None:

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 from sqlmodel import select as sqlmodel_select
 
 from bot.runtime import Runtime
-from handlers.contract import Attachment, Reply
+from handlers.contract import Attachment, Inbound, Reply
 from handlers.meetings.actions import (
     AnswerInvitation,
     AttendanceBoard,
@@ -57,15 +57,16 @@ from handlers.polls.actions import (
     Vote,
 )
 from handlers.records.actions import ChooseBranch, DeactivationReasons, MemberCard, NewInvite, Roles, SetExempt
-from models.audit import STRANGER_REFUSED, audit_stranger
+from models.audit import REFUSED, STRANGER_REFUSED, Refusal, audit_refusal, audit_stranger
 from models.membership import NotPermitted
 from models.polls import check_poll
 from models.polls import create_draft as create_poll
-from models.tables import AuditEvent, Notice, NoticeStatus, Platform, utcnow
+from models.tables import AuditEvent, ChannelIdentity, Notice, NoticeStatus, Platform, utcnow
 from tests.chat import say
 from tests.conftest import Demo, member_named
 
 SECRETARY, SON, ELSEWHERE_MEMBER, ELSEWHERE_DEPUTY, STRANGER = 700, 701, 702, 703, 704
+STALE = "Nút này không còn dùng được nữa"
 # Actions on the actor themselves: replaying them changes the replayer's own record, not the object.
 _OWN = {
     Home.prefix, Help.prefix, MyDetails.prefix, MyBranch.prefix, ChooseLanguage.prefix, SetLanguage.prefix,
@@ -183,13 +184,19 @@ async def _snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def _refusals(runtime: Runtime, member_id: int | None) -> int:
+    """A stranger's refusals written down; a member's refusals counted (their rows' ``times``)."""
     async with runtime.sessions() as session:
-        query = sqlmodel_select(func.count()).select_from(AuditEvent)
         if member_id is None:
-            query = query.where(AuditEvent.action == STRANGER_REFUSED)
-        else:
-            query = query.where(AuditEvent.actor_member_id == member_id, AuditEvent.action == "refused")
-        return (await session.exec(query)).one()
+            query = sqlmodel_select(func.count()).select_from(AuditEvent).where(AuditEvent.action == STRANGER_REFUSED)
+            return (await session.exec(query)).one()
+        rows = await _refusal_rows(runtime, member_id)
+        return sum(int((row.after or {})["times"]) for row in rows)
+
+
+async def _refusal_rows(runtime: Runtime, member_id: int | None) -> list[AuditEvent]:
+    async with runtime.sessions() as session:
+        query = sqlmodel_select(AuditEvent).where(AuditEvent.actor_member_id == member_id, AuditEvent.action == REFUSED)
+        return list((await session.exec(query.order_by(AuditEvent.id))).all())  # type: ignore[arg-type]
 
 
 async def test_every_secretary_button_replayed_by_others_changes_nothing(runtime: Runtime, demo: Demo) -> None:
@@ -248,7 +255,8 @@ async def test_a_notice_with_no_branch_ticked_belongs_to_its_authors_branch(runt
         actors = (await session.exec(sqlmodel_select(AuditEvent.actor_member_id, AuditEvent.action))).all()
     assert notice is not None and notice.status is NoticeStatus.DRAFT and notice.audience["branches"] == []
     deputy = await member_named(runtime, "Trần Thị Lan")
-    assert [a for m, a in actors if m == deputy.id] == ["member.linked"] + ["refused"] * 5
+    assert [a for m, a in actors if m == deputy.id] == ["member.linked", "refused"]  # one row a minute...
+    assert await _refusals(runtime, deputy.id) == 5  # ...counting each refusal
     # The author still can: it is his branch's draft.
     assert "Đã hủy thông báo" in (await say(runtime, SECRETARY, payload=f"nc:{notice_id}"))[0].text
 
@@ -266,6 +274,78 @@ async def test_a_strangers_refusals_are_audited_once_a_minute(runtime: Runtime, 
         rows = (await session.exec(sqlmodel_select(AuditEvent).where(AuditEvent.action == STRANGER_REFUSED))).all()
     assert [r.after["who"] for r in rows if r.after] == [f"telegram:{STRANGER}"] * 2 + ["telegram:another"]
     assert all(r.actor_member_id is None for r in rows)
+
+
+async def test_a_members_forged_buttons_are_counted_in_one_audit_row_a_minute(runtime: Runtime, demo: Demo) -> None:
+    """The reported flood: an ordinary member replaying forged secretary buttons wrote one audit row
+    per tap. Now one row a minute per member, counting the taps and naming each permission tried."""
+    await say(runtime, ELSEWHERE_MEMBER, f"/start {demo.code('Hoàng Văn Nam')}")
+    nam = await member_named(runtime, "Hoàng Văn Nam")
+    son = await member_named(runtime, "Mai Văn Sơn")
+    for _ in range(15):
+        for payload in ("roster", f"mx:{son.id}:1", "mtn"):
+            assert "chỉ dành cho bí thư" in (await say(runtime, ELSEWHERE_MEMBER, payload=payload))[0].text
+    [row] = await _refusal_rows(runtime, nam.id)
+    assert row.after is not None and row.after["times"] == 45
+    assert len(row.after["permissions"]) == 3  # the roster, a member's record, the meetings
+    # A minute later the next refusal starts a new row; another member has rows of their own.
+    later = utcnow() + timedelta(minutes=1, seconds=1)
+    async with runtime.sessions() as session, session.begin():
+        assert await audit_refusal(session, nam.id or 0, Refusal("view_roster", nam.branch_id), now=later)
+        assert not await audit_refusal(session, nam.id or 0, Refusal("view_roster", nam.branch_id), now=later)
+        assert await audit_refusal(session, son.id or 0, Refusal("view_roster", son.branch_id), now=later)
+    assert [r.after["times"] for r in await _refusal_rows(runtime, nam.id) if r.after] == [45, 2]
+    assert len(await _refusal_rows(runtime, son.id)) == 1
+
+
+async def _tap_on(runtime: Runtime, platform: Platform, user: str, payload: str) -> list[dict[str, Any]]:
+    inbound = Inbound(platform=platform, user_id=user, chat_id=user, payload=payload)
+    replies = (await runtime.process(inbound, f"{platform}:{payload}", answer_inline=True)).replies
+    return [reply.to_dict() for reply in replies]
+
+
+def _id(payload: str) -> int:
+    return int(payload.split(":")[1])
+
+
+async def test_another_branchs_notice_poll_and_meeting_answer_as_ids_that_do_not_exist(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Was: "Đã đọc" on another branch's notice answered "noted" (nothing was recorded), and its
+    meeting's card and its poll's ballot answered "not on the list", which told that they exist. Now
+    each answers exactly as an id that does not exist, on every platform, and records nothing."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload="nnew")
+    notice_id = _id(_first(await say(runtime, SECRETARY, "Thông báo thu đảng phí tháng 12"), "ns:"))
+    await say(runtime, SECRETARY, payload=f"ns:{notice_id}")
+    await say(runtime, SECRETARY, payload="pnew")
+    poll_id = _id(_first(await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"), "pp:"))
+    await say(runtime, SECRETARY, payload=f"pp:{poll_id}")
+    await say(runtime, SECRETARY, payload="mtn")
+    await say(runtime, SECRETARY, "Sinh hoạt chi bộ định kỳ tháng 12")
+    meeting_id = _id(_first(await say(runtime, SECRETARY, _in_three_days()), "mtg:"))
+    await say(runtime, SECRETARY, payload=f"mtg:{meeting_id}")
+    await say(runtime, ELSEWHERE_MEMBER, f"/start {demo.code('Hoàng Văn Nam')}")  # Đông
+    nam = await member_named(runtime, "Hoàng Văn Nam")
+    async with runtime.sessions() as session, session.begin():
+        for platform in (Platform.ZALO_OA, Platform.ZALO_BOT, Platform.WEB):
+            session.add(
+                ChannelIdentity(platform=platform, platform_user_id="nam", chat_id="nam", member_id=nam.id or 0)
+            )
+    before = await _snapshot(runtime)
+    missing = 2_000_000_000
+    for platform in Platform:
+        user = str(ELSEWHERE_MEMBER) if platform is Platform.TELEGRAM else "nam"
+        for real, made_up in (
+            (f"read:{notice_id}", f"read:{missing}"),
+            (f"mt:{meeting_id}", f"mt:{missing}"),
+            (f"mty:{meeting_id}:yes", f"mty:{missing}:yes"),
+            (f"pv:{poll_id}:1", f"pv:{missing}:1"),
+        ):
+            answer = await _tap_on(runtime, platform, user, real)
+            assert answer == await _tap_on(runtime, platform, user, made_up), (platform, real, answer)
+            assert STALE in answer[0]["text"], (platform, real, answer)
+    assert await _snapshot(runtime) == before
 
 
 async def test_sending_a_notice_to_nobody_leaves_it_a_draft(runtime: Runtime, demo: Demo) -> None:

@@ -428,8 +428,9 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
         draft = await session.get(Poll, poll.id)
         assert draft is not None
         await publish(session, secretary, draft, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    # Another branch's poll: answered as one that does not exist (it was "not on the list").
     refused = (await say(runtime, 700, payload=ToggleChoice(poll.id or 0, 1).pack()))[0].text
-    assert "không thuộc danh sách biểu quyết" in refused and "Chọn ngày" not in refused
+    assert "không còn dùng được" in refused and "Chọn ngày" not in refused
 
 
 # --- what the result says ---------------------------------------------------------------------------

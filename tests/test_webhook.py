@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.runtime import Runtime
 from handlers.contract import Inbound
+from models.db import create_engine, database_deadline
 from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
 from tests.conftest import METRICS_HEADERS, WEBHOOK_HEADERS, Demo, Webhook, database_with_outage, make_settings
+from tests.tcp_proxy import TcpProxy
 
 
 async def test_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webhook: Webhook, demo: Demo) -> None:
@@ -86,30 +89,67 @@ async def test_metrics_count_received_handled_and_rejected(webhook: Webhook, dem
     assert 'chibo_handler_seconds_count{platform="telegram"} 1.0' in text
 
 
+async def test_no_connection_is_attempted_once_the_requests_deadline_is_spent(database_url: str) -> None:
+    """What bounds a request that waited for the pool while the database hung: a new connection
+    gets only what is left of the request's deadline, none once it is spent (was: the whole
+    connect time-out again, after the pool's)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite is a file: it cannot hang like a network connection")
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    engine = create_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), timeout=1)
+    try:
+        proxy.freeze()
+        with database_deadline(0), pytest.raises(TimeoutError, match="no time left"):
+            async with engine.connect():
+                pass
+        assert proxy.accepted == 0  # not even tried
+    finally:
+        proxy.thaw()
+        await engine.dispose()
+        await proxy.stop()
+
+
 async def test_a_frozen_database_answers_503_quickly_and_loses_nothing(webhook: Webhook, demo: Demo) -> None:
-    """The connection hangs (no answer, not refused): every endpoint says 503 within 5 s (the
-    client gives up after that) and /healthz within 2 s; the retries succeed once it is back."""
+    """The connection hangs (no answer, not refused) under 60 requests at once: every endpoint says
+    503 within 5 s (the client gives up after that) and /healthz within 2 s; the retries succeed
+    once it is back. Was: up to 5.9 s, as a request that waited for the pool then waited out a new
+    connection, and each discarded connection first waited 2 s more for a polite close."""
     proxy = webhook.outage.proxy
     if proxy is None:
         pytest.skip("SQLite is a file: it cannot hang like a network connection (a lock is tested above)")
     client = webhook.client
-    token = (await client.post("/api/webchat/session")).json()["token"]
-    web = {"Authorization": f"Bearer {token}"}
-    update = webhook.fake.message_update(708, f"/start {demo.code('Tạ Văn Bình')}")
+    tokens = [(await client.post("/api/webchat/session")).json()["token"] for _ in range(3)]
+    web = [{"Authorization": f"Bearer {token}"} for token in tokens]
+    names = ["Tạ Văn Bình", "Chu Thị Thảo", "Hồ Thị Ngọc"]
+    updates = [webhook.fake.message_update(708 + i, f"/start {demo.code(name)}") for i, name in enumerate(names)]
+    updates += [webhook.fake.message_update(720 + i, "/start") for i in range(12)]
+    await asyncio.gather(*(client.get("/healthz") for _ in range(20)))  # the pool full of open connections
+
+    def hello(i: int) -> dict[str, str]:
+        return {"id": f"f{i}", "text": "xin chào"}
+
     proxy.freeze()
     try:
         answers = await asyncio.gather(
-            webhook.post(update),
-            client.post("/api/webchat/messages", json={"id": "f1", "text": "xin chào"}, headers=web, timeout=5),
-            client.get("/api/webchat/files/1", headers=web, timeout=5),
-            client.post("/api/webchat/session", timeout=5),
+            client.get("/healthz", timeout=2),
+            *(webhook.post(update) for update in updates),
+            *(client.post("/api/webchat/messages", json=hello(i), headers=web[i % 3], timeout=5) for i in range(15)),
+            *(client.get("/api/webchat/files/1", headers=web[i % 3], timeout=5) for i in range(15)),
+            *(client.post("/api/webchat/session", timeout=5) for _ in range(15)),
         )
-        assert [answer.status_code for answer in answers] == [503, 503, 503, 503]
+        assert [answer.status_code for answer in answers] == [503] * 61
+        assert answers[0].json()["database"].startswith("unavailable")
         health = await client.get("/healthz", timeout=2)
         assert health.status_code == 503 and health.json()["database"].startswith("unavailable")
     finally:
         proxy.thaw()
-    assert (await webhook.post(update)).status_code == 200
-    assert "Chào mừng đồng chí Tạ Văn Bình" in (await webhook.fake.wait_for(1, 708))[0].text
-    assert await webhook.count(ProcessedUpdate) == 1
+    for update in updates:  # the platform's retries
+        assert (await webhook.post(update)).status_code == 200
+    for i, name in enumerate(names):
+        assert f"Chào mừng đồng chí {name}" in (await webhook.fake.wait_for(1, 708 + i))[0].text
+    assert await webhook.count(ProcessedUpdate) == 15
+    retried = await client.post("/api/webchat/messages", json=hello(0), headers=web[0])
+    assert retried.status_code == 200 and retried.json()["replies"]
     assert (await client.get("/healthz")).json()["database"] == "ok"

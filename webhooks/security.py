@@ -17,7 +17,8 @@ from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.runtime import Runtime
-from models.invites import invite_lockout, record_attempt
+from models.db import database_deadline
+from models.invites import record_attempt, window_frees
 from models.tables import utcnow
 
 # Every response: no script, style or frame from elsewhere, no inline script, no sniffing, no referrer.
@@ -55,6 +56,22 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class DatabaseDeadline:
+    """Bounds each HTTP request's waits for a database connection (``models.db.database_deadline``),
+    so that with the database hanging every endpoint answers 503 within its budget."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with database_deadline(self.seconds):
+            await self.app(scope, receive, send)
 
 
 def _trusted(address: str, networks: Sequence[Network]) -> bool:
@@ -101,27 +118,36 @@ class HardenedFastAPI(FastAPI):
     so every answer carries them: a 404 or 405 of the router, a 413 while the body streams in, the
     500 of an unexpected error."""
 
-    def __init__(self, *, trusted_proxies: Sequence[Network] = (), **options: Any) -> None:
+    def __init__(
+        self, *, trusted_proxies: Sequence[Network] = (), database_budget: float | None = None, **options: Any
+    ) -> None:
         self.trusted_proxies = tuple(trusted_proxies)
+        self.database_budget = database_budget
         super().__init__(**options)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TrustedProxies(SecurityHeaders(super().build_middleware_stack()), self.trusted_proxies)
+        app = super().build_middleware_stack()
+        if self.database_budget is not None:
+            app = DatabaseDeadline(app, self.database_budget)
+        return TrustedProxies(SecurityHeaders(app), self.trusted_proxies)
 
 
 async def limit_new_sessions(runtime: Runtime, address: str) -> None:
-    """Count a new web chat session against the client address; 429 with Retry-After once the
-    address has opened CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the invite window (the invite
-    lock-out's bookkeeping: concurrent requests may pass a few over the limit, never many)."""
+    """Count a new web chat session against the client address; 429 once the address has opened
+    CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the last invite window, with Retry-After when the
+    oldest of them leaves it (the invite lock-out's bookkeeping: concurrent requests may pass a few
+    over the limit, never many)."""
     settings = runtime.settings
-    limits = [(f"new-session:{address}"[:100], settings.webchat_sessions_per_address)]
+    scope = f"new-session:{address}"[:100]
     async with runtime.sessions() as session, session.begin():
-        locked_until = await invite_lockout(session, limits, window=settings.invite_window)
-        if locked_until is None:
-            await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
+        frees = await window_frees(
+            session, scope, limit=settings.webchat_sessions_per_address, window=settings.invite_window
+        )
+        if frees is None:
+            await record_attempt(session, [scope], window=settings.invite_window)
             return
     runtime.metrics.updates_rejected.labels("web", "session_limit").inc()
-    seconds = max(1, math.ceil((locked_until - utcnow()).total_seconds()))
+    seconds = max(1, math.ceil((frees - utcnow()).total_seconds()))
     _ = runtime.catalogs.translator(None).gettext
     detail = _(
         "Too many new chats were opened from this network. Please wait {minutes} minutes and open the page again."

@@ -15,7 +15,7 @@ from handlers.polls.actions import SendSecret, TickSecret, ToggleChoice, Vote
 from handlers.polls.common import cancel_button, moment, problem_text, router, where
 from handlers.questions import Awaiting, Question
 from models.ballots import open_ticks, seal_ticks, server_secret
-from models.errors import Stale
+from models.errors import NotFound, Stale
 from models.poll_queries import may_vote
 from models.polls import (
     BallotFor,
@@ -24,6 +24,7 @@ from models.polls import (
     VoteOutcome,
     VoteProblem,
     choices_from_mask,
+    concerns,
     counts,
     my_choices,
     open_polls_for,
@@ -136,6 +137,8 @@ async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list
     if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or mask >> len(poll.options):
         raise Stale(poll_id)
     if not await may_vote(ctx.session, poll_id, member.id or 0):
+        if not await concerns(ctx.session, poll, member):
+            raise NotFound(poll_id)  # another branch's: answered as an id that does not exist
         raise PollError(VoteProblem.NOT_ELIGIBLE)
     chosen = len(choices_from_mask(mask, len(poll.options)))
     note = ""

@@ -14,6 +14,7 @@ from models import audit
 from models.audience import push_identities
 from models.audit import AuditAction
 from models.db import claim
+from models.errors import NotFound
 from models.meetings.people import _queue, check_meeting, invitations
 from models.meetings.rules import (
     ABSENCE_WARNING_MONTHS,
@@ -46,12 +47,12 @@ from models.tables import (
 async def _invitation(session: AsyncSession, meeting_id: int, member: Member) -> tuple[Meeting, MeetingInvitation]:
     meeting = await session.get(Meeting, meeting_id)
     invitation = await session.get(MeetingInvitation, (meeting_id, member.id))
-    if meeting is None or meeting.status is MeetingStatus.DRAFT:
-        raise MeetingError(MeetingProblem.NOT_INVITED)
+    # Not invited is answered as an id that does not exist, before anything about the meeting is
+    # said (cancelled...): the answer must not tell that another branch's meeting exists.
+    if meeting is None or meeting.status is MeetingStatus.DRAFT or invitation is None:
+        raise NotFound(f"meeting {meeting_id}")
     if meeting.status is MeetingStatus.CANCELLED:
         raise MeetingError(MeetingProblem.NOT_CALLED)
-    if invitation is None:
-        raise MeetingError(MeetingProblem.NOT_INVITED)
     return meeting, invitation
 
 

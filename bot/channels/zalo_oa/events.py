@@ -58,9 +58,9 @@ class OaEvent(BaseModel):
     def _only_what_is_read(cls, data: Any) -> Any:
         # Events shape these parts differently (a seen receipt's message holds msg_ids): only the
         # events chibo handles are held to the shape it reads, each in its own field.
-        if not isinstance(data, dict):
-            return data
-        name = data.get("event_name")
+        name = data.get("event_name") if isinstance(data, dict) else None
+        if not isinstance(name, str):
+            return data  # refused below (a list as the name raised TypeError here: a 500)
         dropped = (() if name in MESSAGE_EVENTS else ("sender", "message")) + (
             () if name in (FOLLOW_EVENT, UNFOLLOW_EVENT) else ("follower",)
         )
