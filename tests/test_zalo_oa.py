@@ -36,8 +36,10 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Inbound, Reply
 from handlers.notices import notice_body_maker
+from handlers.notices.tracking import receipt_table
 from models.db import create_engine, is_database_unavailable, session_factory
-from models.notices import Audience, create_draft, receipt_rows, send_now, tracking
+from models.notice_tracking import Delivery, notice_tracking
+from models.notices import Audience, create_draft, send_now
 from models.permissions import OPERATOR
 from models.tables import (
     ChannelIdentity,
@@ -435,13 +437,13 @@ async def test_outside_the_window_the_member_is_unreachable_and_the_secretary_se
     async with runtime.sessions() as session:
         row = (await session.exec(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))).one()
         identity = (await session.exec(select(ChannelIdentity))).one()
-        report = await tracking(session, notice)
-        receipts = await receipt_rows(session, notice, runtime.settings.tz)
+        report = await notice_tracking(session, notice)
+    _header, receipts = receipt_table(Catalogs("vi").translator("vi"), report, runtime.settings.tz)
     assert row.status is OutboxStatus.FAILED and row.last_error is not None
     assert "has not interacted with the OA in the last 7 days" in row.last_error and "-230" in row.last_error
     assert identity.unreachable_at is not None
-    assert report.unreachable == ["Mai Văn Sơn"]
-    assert receipts[0][2:5] == ["zalo_oa", "lỗi", row.last_error]
+    assert [p.name for p in report.with_state(Delivery.FAILED)] == ["Mai Văn Sơn"]
+    assert receipts[0][3:6] == ["không gửi được", "Zalo OA", row.last_error]
 
     # Writing to the OA opens the window again, and chibo can reach them there.
     await runtime.process(Inbound(Platform.ZALO_OA, user, user, text="/me"), None)
