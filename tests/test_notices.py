@@ -450,7 +450,8 @@ async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_
     await on_web(runtime, "yen", demo.code("Trịnh Thị Yến"))  # web chat: does not
     fake_telegram.failures[303] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
     await say(runtime, SECRETARY, payload=NewNotice().pack())
-    text = "Kính gửi các đồng chí đảng viên chi bộ thôn Tây,\n\nChi bộ họp định kỳ tháng 12 lúc 19h30 họp tại nhà văn hóa."  # noqa: E501
+    salutation = "Kính gửi các đồng chí đảng viên chi bộ thôn Tây,\n\n"
+    text = salutation + "Chi bộ họp định kỳ tháng 12 lúc 19h30 họp tại nhà văn hóa."
     preview = (await say(runtime, SECRETARY, text))[0]
     assert "9 người nhận (không tính đồng chí): 2 nhận qua Telegram hoặc Zalo, 2 đọc trên trang web, 5 chưa" in (
         preview.text
