@@ -29,6 +29,7 @@ from models.meeting_queries import document_for, meeting_to_read
 from models.meetings import CheckIn, answer, attendance_of, check_in, past_for, upcoming_for
 from models.permissions import Permission, Target, may
 from models.tables import Attendance, Member, Rsvp
+from models.vietnamese import shorten
 
 LISTED = 10
 
@@ -47,7 +48,7 @@ async def meetings_home(ctx: Context, member: Member, action: Meetings) -> list[
         lines.append(
             f"• {moment_words(t, meeting.starts_at, ctx.timezone)}: {meeting.title} — {rsvp_words(t, invitation)}"
         )
-        buttons.append((Button("📅 " + meeting.title[:40], MeetingCard(meeting.id or 0).pack()),))
+        buttons.append((Button("📅 " + shorten(meeting.title, 40), MeetingCard(meeting.id or 0).pack()),))
     buttons.append(
         (
             Button("🧾 " + _("My attendance"), MyAttendance().pack()),
@@ -184,7 +185,7 @@ async def _past_meetings(ctx: Context, member: Member, action: PastMeetings) -> 
                 ("📝 " if meeting.minutes_text or meeting.conclusions else "📅 ")
                 + format_datetime(meeting.starts_at, "dd/MM", tzinfo=ctx.timezone, locale=ctx.translator.locale)
                 + " "
-                + meeting.title[:40],
+                + shorten(meeting.title, 40),
                 MeetingCard(meeting.id or 0).pack(),
             ),
         )

@@ -21,6 +21,7 @@ from models.tables import (
     Member,
     Role,
 )
+from models.vietnamese import name_key
 
 _NO_BRANCH = -1
 
@@ -85,6 +86,5 @@ async def invitations(session: AsyncSession, meeting_id: int) -> list[tuple[Meet
         select(MeetingInvitation, Member)
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
         .where(MeetingInvitation.meeting_id == meeting_id, col(Member.active).is_(True))
-        .order_by(col(Member.full_name), col(Member.id))
     )
-    return list(rows.all())
+    return sorted(rows.all(), key=lambda row: name_key(row[1].full_name))

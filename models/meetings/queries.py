@@ -18,6 +18,7 @@ from models.tables import (
     Role,
     utcnow,
 )
+from models.vietnamese import name_key
 
 
 async def upcoming_for(
@@ -87,7 +88,7 @@ async def attendance_rates(
         rate.present += state is Attendance.PRESENT
         rate.excused += state is Attendance.EXCUSED
         rate.absent += state is Attendance.ABSENT
-    return sorted(rates.values(), key=lambda r: (r.rate, r.name))
+    return sorted(rates.values(), key=lambda r: (r.rate, name_key(r.name)))
 
 
 async def meetings_managed(
