@@ -57,6 +57,18 @@ def normalize_code(text: str) -> str | None:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+_NEVER_IN_CODES = "01ILO"  # left out of ALPHABET: each looks like another character
+
+
+def never_in_codes(text: str) -> list[str]:
+    """The characters of ``text`` that no invite code has (0, 1, I, L, O), when ``text`` otherwise
+    has the shape of a code (8 letters and digits): a member misreading the printed code."""
+    raw = "".join(ch for ch in text.upper() if ch not in " -_.\t")
+    if len(raw) != CODE_LENGTH or any(ch not in ALPHABET + _NEVER_IN_CODES for ch in raw):
+        return []
+    return sorted({ch for ch in raw if ch in _NEVER_IN_CODES})
+
+
 # The invite key is derived from the server secret with an info string of its own, so it is
 # unrelated to every poll's ballot key although both come from one secret.
 _INVITE_KEY_INFO = b"chibo invite codes v1"

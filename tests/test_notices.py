@@ -90,6 +90,8 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     # The sender is counted out: nine others, one of them on Telegram.
     assert REACH_9 in preview.text
     assert "Toàn xã" not in str(preview.buttons)  # a branch secretary reaches only the branch
+    # It sends: "Chi bộ của tôi" in the menu shows the branch.
+    assert "🏠 Gửi chi bộ của tôi" in [b.label for row in preview.buttons for b in row]
     officials = (await say(runtime, SECRETARY, payload=button(preview, "Chỉ chính thức")))[0]
     assert "chỉ đảng viên chính thức" in officials.text and "7 người nhận" in officials.text
     everyone = (await say(runtime, SECRETARY, payload=button(officials, "Tất cả")))[0]
