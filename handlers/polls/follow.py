@@ -15,7 +15,7 @@ from models.ballots import key_fits
 from models.poll_queries import recent_polls_for
 from models.polls import PollError, PollProblem, check, close, non_voters, nudge, opinions, queue_results, result
 from models.tables import Member, Poll, PollStatus
-from models.vietnamese import name_key, shorten
+from models.vietnamese import shorten
 
 
 @router.on(TrackPoll)
@@ -45,7 +45,7 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
         )
         waiting = await non_voters(ctx.session, poll)
         if waiting:
-            names = ", ".join(m.full_name for m in sorted(waiting, key=lambda m: name_key(m.full_name))[:NAMES_SHOWN])
+            names = ", ".join(m.full_name for m in waiting[:NAMES_SHOWN])
             lines.append("\n" + _("Not voted yet ({count}): {names}").format(count=len(waiting), names=names))
             buttons.append((Button("🔔 " + _("Remind those who have not voted"), NudgePoll(poll_id).pack()),))
             buttons.append((Button("✍️ " + _("Enter a paper vote"), Ask(Question.PAPER_VOTERS, poll_id).pack()),))
