@@ -50,8 +50,9 @@ class RecipientState:
     phone: str
     state: Delivery
     channels: tuple[Platform, ...]  # where it was delivered (DELIVERED) or refused (FAILED)
-    reason: str  # FAILED: the platform's last word, or "" when the chat was marked unreachable
+    reason: str  # FAILED: the platform's last word ("" when nothing was tried)
     read_at: datetime | None
+    blocked: bool = False  # FAILED: they blocked or left chibo on those chats (marked unreachable)
 
 
 @dataclass
@@ -79,9 +80,9 @@ class NoticeTracking:
 
 def _state(
     read_at: datetime | None, rows: list[OutboxMessage], identities: list[ChannelIdentity]
-) -> tuple[Delivery, tuple[Platform, ...], str]:
+) -> tuple[Delivery, tuple[Platform, ...], str, bool]:
     if read_at is not None:
-        return Delivery.READ, (), ""
+        return Delivery.READ, (), "", False
     latest: dict[Platform, OutboxMessage] = {}
     for row in rows:  # a reminder adds rows: the latest per channel tells the state
         latest[row.platform] = row
@@ -89,15 +90,17 @@ def _state(
     if not any(p is Platform.WEB for p in latest) and any(i.platform is Platform.WEB for i in identities):
         delivered.append(Platform.WEB)  # in their web chat's notice list
     if delivered:
-        return Delivery.DELIVERED, tuple(delivered), ""
+        return Delivery.DELIVERED, tuple(delivered), "", False
     if any(row.status is OutboxStatus.PENDING for row in latest.values()):
-        return Delivery.SENDING, tuple(latest), ""
+        return Delivery.SENDING, tuple(latest), "", False
+    blocked = all(i.unreachable_at is not None for i in identities if i.platform in PUSH_PLATFORMS)
     if latest:
         failed = [row for row in latest.values() if row.status is OutboxStatus.FAILED]
-        return Delivery.FAILED, tuple(r.platform for r in failed), "; ".join(r.last_error or "" for r in failed)
+        reason = "; ".join(r.last_error or "" for r in failed)
+        return Delivery.FAILED, tuple(r.platform for r in failed), reason, blocked
     if identities:  # joined, but every chat was marked unreachable before it was sent
-        return Delivery.FAILED, tuple(i.platform for i in identities if i.platform in PUSH_PLATFORMS), ""
-    return Delivery.NOT_JOINED, (), ""
+        return Delivery.FAILED, tuple(i.platform for i in identities if i.platform in PUSH_PLATFORMS), "", True
+    return Delivery.NOT_JOINED, (), "", False
 
 
 async def notice_tracking(session: AsyncSession, notice: Notice) -> NoticeTracking:
@@ -126,11 +129,13 @@ async def notice_tracking(session: AsyncSession, notice: Notice) -> NoticeTracki
     for recipient, member, branch in rows:
         if member.id == notice.author_member_id:
             continue
-        state, channels, reason = _state(recipient.read_at, deliveries[member.id or 0], identities[member.id or 0])
+        state, channels, reason, blocked = _state(
+            recipient.read_at, deliveries[member.id or 0], identities[member.id or 0]
+        )
         report.recipients.append(
             RecipientState(
                 member.id or 0, member.full_name, branch.name, member.phone or "", state, channels, reason,
-                recipient.read_at,
+                recipient.read_at, blocked,
             )
         )  # fmt: skip
     report.recipients.sort(key=lambda r: (text_key(r.branch), name_key(r.name)))

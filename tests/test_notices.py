@@ -474,7 +474,7 @@ async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_
         "❌ không gửi được: 1 (Telegram 1)",
         "📵 chưa tham gia chibo: 5",
     ]
-    assert "• Chu Thị Thảo — Telegram: Forbidden: bot was blocked by the user" in lines
+    assert "• Chu Thị Thảo — Telegram: đã chặn hoặc rời chibo (Forbidden: bot was blocked by the user)" in lines
     # To call, by given name as registers list them: Bình, Dũng, Hạnh, Khánh, Ngọc.
     phoned = lines[lines.index("📵 Chưa tham gia chibo, xin gọi điện:") + 1 :][:5]
     assert [line.split(" — ")[0] for line in phoned] == [
@@ -494,7 +494,9 @@ async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_
     assert yen[3:6] == ["đã nhận, chưa đọc", "trò chuyện web", ""]
     loan = next(row for row in table if row[0] == "Phan Thị Loan")
     assert loan[3] == "đã đọc" and loan[6]  # read in the web chat, with the time
-    assert next(row for row in table if row[0] == "Chu Thị Thảo")[5] == "Forbidden: bot was blocked by the user"
+    thao = next(row for row in table if row[0] == "Chu Thị Thảo")
+    blocked = "đã chặn hoặc rời chibo (Forbidden: bot was blocked by the user)"
+    assert thao[3:6] == ["không gửi được", "Telegram", blocked]
 
     # "Sent notices": when, by whom, to whom, what it says past the salutation, how many read it.
     listed = (await say(runtime, SECRETARY, payload=SentNotices().pack()))[0].text

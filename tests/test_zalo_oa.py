@@ -443,7 +443,7 @@ async def test_outside_the_window_the_member_is_unreachable_and_the_secretary_se
     assert "has not interacted with the OA in the last 7 days" in row.last_error and "-230" in row.last_error
     assert identity.unreachable_at is not None
     assert [p.name for p in report.with_state(Delivery.FAILED)] == ["Mai Văn Sơn"]
-    assert receipts[0][3:6] == ["không gửi được", "Zalo OA", row.last_error]
+    assert receipts[0][3:6] == ["không gửi được", "Zalo OA", f"đã chặn hoặc rời chibo ({row.last_error})"]
 
     # Writing to the OA opens the window again, and chibo can reach them there.
     await runtime.process(Inbound(Platform.ZALO_OA, user, user, text="/me"), None)

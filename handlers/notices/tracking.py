@@ -88,8 +88,11 @@ def state_words(t: Translator) -> dict[Delivery, str]:
 
 
 def _reason(t: Translator, person: RecipientState) -> str:
-    # No word from the platform: the chat was marked unreachable before anything was tried.
-    return person.reason or t.gettext("blocked or left chibo")
+    """Why it did not arrive: in words when they blocked or left chibo, with the platform's own."""
+    if not person.blocked:
+        return person.reason
+    words = t.gettext("blocked or left chibo")
+    return f"{words} ({person.reason})" if person.reason else words
 
 
 def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[list[str], list[list[str]]]:
