@@ -10,6 +10,7 @@ import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,6 +56,7 @@ from models.tables import (
 from tests.chat import button, labels, say
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
 from tests.fake_telegram import FakeTelegram, SentMessage
+from tests.test_cli import run_chibo
 from tests.test_delivery import drain
 from tests.test_telegram import polling_bot  # noqa: F401  (the fixture)
 
@@ -513,7 +515,7 @@ async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_
     assert again == "Đã nhắc lại: 1 tin nhắn."
 
 
-async def test_everyone_read_it_nobody_to_remind(runtime: Runtime, demo: Demo) -> None:
+async def test_everyone_read_it_nobody_to_remind(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
     mai = await member_named(runtime, "Mai Văn Sơn")
@@ -529,3 +531,12 @@ async def test_everyone_read_it_nobody_to_remind(runtime: Runtime, demo: Demo) -
     assert "Nhắc người chưa đọc" not in str(track.buttons)
     done = (await say(runtime, SECRETARY, payload=NudgeNotice(notice.id or 0).pack()))[0].text
     assert done == "Mọi người đã đọc: không cần nhắc ai."
+    # `chibo notices receipts` on the server writes the table the chat exports.
+    export = (await say(runtime, SECRETARY, payload=button(track, "Xuất tệp CSV")))[0]
+    assert export.document is not None and export.document.inline is not None
+    in_chat = list(csv.reader(io.StringIO(base64.b64decode(export.document.inline).decode("utf-8-sig"))))
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    done_cli = await asyncio.to_thread(run_chibo, "notices", "receipts", str(notice.id), "r.csv", env=env, cwd=tmp_path)
+    assert done_cli.returncode == 0, done_cli.stderr
+    from_server = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig"))))
+    assert from_server == in_chat and [row[0] for row in in_chat] == ["Họ và tên", "Mai Văn Sơn"]
