@@ -49,8 +49,9 @@ from models.tables import (
 
 MAX_TEXT = 10_000
 
-# The message for one member: (member, notice, its file or None) -> a reply as a dict.
-BodyFor = Callable[[Member, Notice, "NoticeFile | None"], dict[str, Any]]
+# The message for one member: (member, notice, its file or None, its sender's name or "" when it
+# came from the server) -> a reply as a dict.
+BodyFor = Callable[[Member, Notice, "NoticeFile | None", str], dict[str, Any]]
 
 
 class NoticeProblem(StrEnum):
@@ -176,11 +177,14 @@ async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member
     people = list(members)
     identities = await push_identities(session, [m.id for m in people if m.id is not None])
     file = await notice_file(session, notice.id or 0)
+    author = None if notice.author_member_id is None else await session.get(Member, notice.author_member_id)
+    sender = "" if author is None else author.full_name
     outbox = Outbox(session)
     queued = 0
     for member in people:
         if reachable := identities.get(member.id or 0):
-            queued += outbox.add(reachable, body_for(member, notice, file), member_id=member.id, notice_id=notice.id)
+            body = body_for(member, notice, file, sender)
+            queued += outbox.add(reachable, body, member_id=member.id, notice_id=notice.id)
     await session.flush()
     return queued
 

@@ -104,7 +104,7 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     await drain(runtime, worker(runtime, telegram_sender))
     received = {m.chat_id: m for m in fake_telegram.sent if "Họp chi bộ" in m.text}
     assert set(received) == {SECRETARY, MEMBER}
-    assert received[MEMBER].text.startswith("📢 Thông báo\n\nHọp chi bộ")
+    assert received[MEMBER].text.startswith("📢 Thông báo của đồng chí Lý Văn Quang\n\nHọp chi bộ")  # who sent it
     assert received[MEMBER].keyboard_labels() == ["✅ Đã đọc"]
     # The member reads it; a double tap records it once.
     read = received[MEMBER].reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
@@ -130,6 +130,7 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     # "Notices" in the member's menu: read ones are marked and have no button.
     inbox = await say(runtime, MEMBER, "📢 Thông báo")
     assert inbox[0].text.startswith("✅") and inbox[0].buttons == ()
+    assert "\nThông báo của đồng chí Lý Văn Quang\n" in inbox[0].text  # who sent it
 
 
 async def test_reminders_go_only_to_the_unread_and_not_too_often(
