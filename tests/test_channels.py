@@ -455,9 +455,11 @@ async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driv
     schedule = await member.receive(_("Meeting schedule"), offering=["📅 " + title])
     await member.tap(schedule, "📅 " + title)
     await member.tap(await member.receive(title, offering=[_("I am here")]), _("I am here"))
-    await member.receive(
-        _("You are checked in as present. Welcome! Your earlier request to be excused no longer counts.")
+    recorded = _(
+        "Checked in: you are recorded present at \u201c{title}\u201d, at {when}. Your earlier request to be excused "
+        "no longer counts."
     )
+    await member.receive(recorded.partition("{when}")[0].format(title=title))  # what was recorded, not a greeting
     async with channel.runtime.sessions() as session:
         invited = await session.get(MeetingInvitation, (meeting.id, son.id))
         assert invited is not None and invited.checked_in_at is not None
