@@ -31,6 +31,8 @@ from models.tables import (
 )
 from models.vietnamese import name_key, text_key
 
+_CHUNK = 500  # members per IN (...) list, as models/audience.py
+
 
 class Delivery(StrEnum):
     """One recipient's state, the first that holds in this order."""
@@ -121,10 +123,12 @@ async def notice_tracking(session: AsyncSession, notice: Notice) -> NoticeTracki
         deliveries[row.member_id or 0].append(row)
     member_ids = [member.id for _r, member, _b in rows]
     identities: dict[int, list[ChannelIdentity]] = defaultdict(list)
-    for identity in (
-        await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(member_ids)))
-    ).all():
-        identities[identity.member_id].append(identity)
+    for start in range(0, len(member_ids), _CHUNK):  # a commune-wide notice: IN lists kept short
+        chunk = member_ids[start : start + _CHUNK]
+        for identity in (
+            await session.exec(select(ChannelIdentity).where(col(ChannelIdentity.member_id).in_(chunk)))
+        ).all():
+            identities[identity.member_id].append(identity)
     report = NoticeTracking()
     for recipient, member, branch in rows:
         if member.id == notice.author_member_id:
