@@ -81,9 +81,17 @@ class Chart:
     title: str
     labels: tuple[str, ...]
     values: tuple[int, ...]
+    threshold: int = 0  # the votes the rule needs, marked on the chart; 0: none (a consultation)
+    threshold_label: str = ""  # what the mark means, in the reader's words ("needs 6 votes")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "labels": list(self.labels), "values": list(self.values)}
+        return {
+            "title": self.title,
+            "labels": list(self.labels),
+            "values": list(self.values),
+            "threshold": self.threshold,
+            "threshold_label": self.threshold_label,
+        }
 
 
 # The files a branch register can be sent as (models/roster_files.py reads both).
@@ -155,7 +163,13 @@ class Reply:
             asks=data.get("asks") is True,
             chart=None
             if chart is None
-            else Chart(chart["title"], tuple(chart["labels"]), tuple(int(v) for v in chart["values"])),
+            else Chart(
+                chart["title"],
+                tuple(chart["labels"]),
+                tuple(int(v) for v in chart["values"]),
+                int(chart.get("threshold", 0)),  # rows queued before the threshold was drawn have none
+                str(chart.get("threshold_label", "")),
+            ),
             document=None
             if document is None
             else Document(

@@ -30,7 +30,14 @@ from models import audit, record_queries
 from models.audit import AuditAction, Refusal
 from models.errors import Stale
 from models.identities import link_identity
-from models.invites import InviteProblem, chat_locked_until, count_wrong_code, normalize_code, redeem_invite
+from models.invites import (
+    InviteProblem,
+    chat_locked_until,
+    count_wrong_code,
+    never_in_codes,
+    normalize_code,
+    redeem_invite,
+)
 from models.membership import ChangeProblem, InvalidChange, NotPermitted, set_own_phone
 from models.permissions import Permission, Target, leads_any_branch, may
 from models.phones import normalize_phone
@@ -115,6 +122,13 @@ async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
             )
         ]
     code = normalize_code(typed)
+    misread = never_in_codes(typed)
+    if code is None and misread:
+        text = _(
+            "\u201c{text}\u201d has {chars}, which invite codes never have: there is no 0, 1, I, L or O in a code, "
+            "so that none can be mistaken for another. Please look at the printed code again and type it."
+        ).format(text=typed[:40], chars=", ".join(misread))
+        return [Reply(text, contact_label=_contact_label(ctx))]
     if code is None:
         return [
             Reply(

@@ -116,12 +116,16 @@ async def import_upload(ctx: Context, member: Member, attachment: Attachment) ->
         ctx.session, rows, default_branch_code=branch.code, allowed_branches=allowed, actor_id=member.id
     )
     if report.problems:
-        lines = [
-            _("{name}: {count} row(s) have problems, so nothing was saved. Correct them and send it again:").format(
-                count=len(report.problems), name=attachment.filename
-            ),
-            "",
-        ]
+        # Rows and problems counted apart: two mistakes in one row are one row to correct.
+        rows_wrong = len({p.line for p in report.problems})
+        heading = (
+            _("{name}: {count} row(s) have problems, so nothing was saved. Correct them and send it again:")
+            if rows_wrong == len(report.problems)
+            else _(
+                "{name}: {rows} row(s) with {count} problem(s), so nothing was saved. Correct them and send it again:"
+            )
+        )
+        lines = [heading.format(rows=rows_wrong, count=len(report.problems), name=attachment.filename), ""]
         lines += ["• " + problem_text(ctx.translator, p) for p in report.problems[:SHOWN_PROBLEMS]]
         if len(report.problems) > SHOWN_PROBLEMS:
             lines.append(_("… and {count} more.").format(count=len(report.problems) - SHOWN_PROBLEMS))

@@ -126,6 +126,7 @@ class Reach:
     total: int = 0
     pushable: int = 0  # linked on a platform with push (Telegram, Zalo) and reachable there
     web_only: int = 0  # will see it in the web chat's notice list
+    unreachable: int = 0  # joined, but blocked or left chibo on every chat it could push to
     unlinked: list[str] = field(default_factory=list)  # to be phoned
 
 
@@ -136,8 +137,10 @@ async def reach(session: AsyncSession, members: list[Member]) -> Reach:
         mine = identities.get(member.id or 0, [])
         if any(i.platform in PUSH_PLATFORMS and i.unreachable_at is None for i in mine):
             result.pushable += 1
-        elif mine:
+        elif any(i.platform is Platform.WEB for i in mine):
             result.web_only += 1
+        elif mine:
+            result.unreachable += 1
         else:
             result.unlinked.append(member.full_name)
     return result

@@ -29,6 +29,7 @@ from models import audit
 from models.audit import AuditAction
 from models.ballots import server_secret
 from models.tables import Branch, ChannelIdentity, Invite, InviteAttempt, Member, Role, utcnow
+from models.vietnamese import name_key, text_key
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -54,6 +55,18 @@ def normalize_code(text: str) -> str | None:
     if len(raw) != CODE_LENGTH or any(ch not in ALPHABET for ch in raw):
         return None
     return f"{raw[:4]}-{raw[4:]}"
+
+
+_NEVER_IN_CODES = "01ILO"  # left out of ALPHABET: each looks like another character
+
+
+def never_in_codes(text: str) -> list[str]:
+    """The characters of ``text`` that no invite code has (0, 1, I, L, O), when ``text`` otherwise
+    has the shape of a code (8 letters and digits): a member misreading the printed code."""
+    raw = "".join(ch for ch in text.upper() if ch not in " -_.\t")
+    if len(raw) != CODE_LENGTH or any(ch not in ALPHABET + _NEVER_IN_CODES for ch in raw):
+        return []
+    return sorted({ch for ch in raw if ch in _NEVER_IN_CODES})
 
 
 # The invite key is derived from the server secret with an info string of its own, so it is
@@ -129,18 +142,19 @@ class IssuedInvite:
 async def issue_unlinked_invites(
     session: AsyncSession, *, branch_id: int | None = None, validity: timedelta = DEFAULT_VALIDITY
 ) -> list[IssuedInvite]:
-    """A fresh invite for every active member not linked on any channel, in roster order."""
+    """A fresh invite for every active member not linked on any channel, by branch, then as registers
+    list people."""
     linked = select(ChannelIdentity.member_id)
     query = (
         select(Member, Branch)
         .join(Branch, col(Branch.id) == Member.branch_id)
         .where(col(Member.active).is_(True), col(Member.id).not_in(linked))
-        .order_by(col(Member.id))
     )
     if branch_id is not None:
         query = query.where(Member.branch_id == branch_id)
     issued = []
-    for member, branch in (await session.exec(query)).all():
+    rows = (await session.exec(query)).all()
+    for member, branch in sorted(rows, key=lambda row: (text_key(row[1].name), name_key(row[0].full_name))):
         assert member.id is not None
         code = await issue_invite(session, member.id, validity=validity)
         issued.append(IssuedInvite(member.id, member.full_name, branch.name, member.role, code))

@@ -8,9 +8,9 @@ Who a notice is for is models/audience.py (whose names, once here, are still imp
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -37,23 +37,21 @@ from models.membership import NotPermitted
 from models.outbox import Outbox
 from models.permissions import Actor, Permission, Target, may
 from models.tables import (
-    Branch,
     ChannelIdentity,
     Member,
     Notice,
     NoticeFile,
     NoticeRecipient,
     NoticeStatus,
-    OutboxMessage,
-    OutboxStatus,
     Platform,
     utcnow,
 )
 
 MAX_TEXT = 10_000
 
-# The message for one member: (member, notice, its file or None) -> a reply as a dict.
-BodyFor = Callable[[Member, Notice, "NoticeFile | None"], dict[str, Any]]
+# The message for one member: (member, notice, its file or None, its sender's name or "" when it
+# came from the server) -> a reply as a dict.
+BodyFor = Callable[[Member, Notice, "NoticeFile | None", str], dict[str, Any]]
 
 
 class NoticeProblem(StrEnum):
@@ -179,11 +177,14 @@ async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member
     people = list(members)
     identities = await push_identities(session, [m.id for m in people if m.id is not None])
     file = await notice_file(session, notice.id or 0)
+    author = None if notice.author_member_id is None else await session.get(Member, notice.author_member_id)
+    sender = "" if author is None else author.full_name
     outbox = Outbox(session)
     queued = 0
     for member in people:
         if reachable := identities.get(member.id or 0):
-            queued += outbox.add(reachable, body_for(member, notice, file), member_id=member.id, notice_id=notice.id)
+            body = body_for(member, notice, file, sender)
+            queued += outbox.add(reachable, body, member_id=member.id, notice_id=notice.id)
     await session.flush()
     return queued
 
@@ -287,89 +288,16 @@ async def record_read(session: AsyncSession, notice_id: int, member_id: int) -> 
     return False
 
 
-@dataclass
-class BranchTally:
-    recipients: int = 0
-    queued: int = 0
-    sent: int = 0
-    failed: int = 0
-    read: int = 0
-    seen: int = 0  # the platform reported it seen (the Zalo OA), read or not
+@dataclass(frozen=True)
+class Nudge:
+    """What a reminder did: how many messages went, and, when none could, why (those who have not
+    read it have not joined chibo, read only in the web chat, or cannot be reached)."""
 
-
-@dataclass
-class Tracking:
-    """What became of a notice: per branch, and who must be reached another way."""
-
-    branches: dict[str, BranchTally]
-    unreachable: list[str]  # blocked the bot, or every send failed
-    unlinked: list[str]  # never joined chibo: phone them
-    unread: list[str]
-    # Of the unread: those the platform reports have seen it (they have not tapped "I have read it").
-    seen_unread: list[str] = field(default_factory=list)
-    by_template: int = 0  # messages that went as paid template messages (ZNS), the chat window closed
-
-    @property
-    def total(self) -> BranchTally:
-        tally = BranchTally()
-        for part in self.branches.values():
-            for key in ("recipients", "queued", "sent", "failed", "read", "seen"):
-                setattr(tally, key, getattr(tally, key) + getattr(part, key))
-        return tally
-
-
-async def _recipients_by_branch(session: AsyncSession, notice: Notice) -> list[tuple[NoticeRecipient, Member, Branch]]:
-    rows = await session.exec(
-        select(NoticeRecipient, Member, Branch)
-        .join(Member, col(Member.id) == NoticeRecipient.member_id)
-        .join(Branch, col(Branch.id) == Member.branch_id)
-        .where(NoticeRecipient.notice_id == notice.id)
-        .order_by(col(Branch.name), col(Member.id))
-    )
-    return list(rows.all())
-
-
-async def tracking(session: AsyncSession, notice: Notice) -> Tracking:
-    rows = await _recipients_by_branch(session, notice)
-    states: dict[int, Counter[OutboxStatus]] = defaultdict(Counter)
-    by_template = 0
-    for member_id, status, template_sent_at in (
-        await session.exec(
-            select(OutboxMessage.member_id, OutboxMessage.status, OutboxMessage.template_sent_at).where(
-                OutboxMessage.notice_id == notice.id
-            )
-        )
-    ).all():
-        by_template += template_sent_at is not None
-        if member_id is not None:
-            states[member_id][OutboxStatus(status)] += 1
-    identities = (await session.exec(select(ChannelIdentity.member_id, ChannelIdentity.platform))).all()
-    linked = {member_id for member_id, _platform in identities}
-    pushable = {member_id for member_id, platform in identities if platform in PUSH_PLATFORMS}
-    result = Tracking({}, [], [], [], by_template=by_template)
-    for recipient, member, branch in rows:
-        tally = result.branches.setdefault(branch.name, BranchTally())
-        tally.recipients += 1
-        mine = states.get(member.id or 0, Counter())
-        tally.seen += recipient.seen_at is not None
-        if recipient.read_at is not None:
-            tally.read += 1
-        else:
-            result.unread.append(member.full_name)
-            if recipient.seen_at is not None:
-                result.seen_unread.append(member.full_name)
-        if mine[OutboxStatus.SENT]:
-            tally.sent += 1
-        elif mine[OutboxStatus.PENDING]:
-            tally.queued += 1
-        elif mine[OutboxStatus.FAILED]:
-            tally.failed += 1
-            result.unreachable.append(member.full_name)
-        elif member.id not in linked:
-            result.unlinked.append(member.full_name)
-        elif member.id in pushable:  # on Telegram or Zalo, but every one of those marked unreachable
-            result.unreachable.append(member.full_name)
-    return result
+    queued: int
+    unread: int
+    not_joined: int = 0
+    web_only: int = 0
+    unreachable: int = 0
 
 
 async def nudge(
@@ -379,29 +307,53 @@ async def nudge(
     body_for: BodyFor,
     interval: timedelta,
     now: datetime | None = None,
-) -> int:
-    """Send the notice again to those who have not read it, at most once per ``interval``."""
+) -> Nudge:
+    """Send the notice again to those who have not read it (never its sender), at most once per
+    ``interval``. A reminder that would reach nobody sends nothing and does not start the wait."""
     now = now or utcnow()
     await check_notice(session, actor, notice)
     if notice.status is not NoticeStatus.SENT:
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
-    earliest = now - interval
+    unread = [
+        member
+        for member in (
+            await session.exec(
+                select(Member)
+                .join(NoticeRecipient, col(NoticeRecipient.member_id) == Member.id)
+                .where(NoticeRecipient.notice_id == notice.id, col(NoticeRecipient.read_at).is_(None))
+                .where(col(Member.active).is_(True))
+                .order_by(col(Member.id))
+            )
+        ).all()
+        if member.id != notice.author_member_id
+    ]
+    reachable = await push_identities(session, [m.id for m in unread if m.id is not None])
+    if not reachable:
+        platforms: dict[int, set[Platform]] = defaultdict(set)
+        for member_id, platform in (
+            await session.exec(
+                select(ChannelIdentity.member_id, ChannelIdentity.platform).where(
+                    col(ChannelIdentity.member_id).in_([m.id for m in unread])
+                )
+            )
+        ).all():
+            platforms[member_id].add(Platform(platform))
+        mine = [platforms.get(m.id or 0, set()) for m in unread]
+        return Nudge(
+            0,
+            len(unread),
+            not_joined=sum(1 for p in mine if not p),
+            web_only=sum(1 for p in mine if Platform.WEB in p),
+            unreachable=sum(1 for p in mine if p and Platform.WEB not in p),
+        )
     if not await claim(
         session,
         Notice,
         col(Notice.id) == notice.id,
-        (col(Notice.last_nudged_at).is_(None)) | (col(Notice.last_nudged_at) <= earliest),
+        (col(Notice.last_nudged_at).is_(None)) | (col(Notice.last_nudged_at) <= now - interval),
         last_nudged_at=now,
     ):
         raise NoticeError(NoticeProblem.NUDGED_RECENTLY)
-    unread = (
-        await session.exec(
-            select(Member)
-            .join(NoticeRecipient, col(NoticeRecipient.member_id) == Member.id)
-            .where(NoticeRecipient.notice_id == notice.id, col(NoticeRecipient.read_at).is_(None))
-            .where(col(Member.active).is_(True))
-        )
-    ).all()
     queued = await _queue(session, notice, unread, body_for)
     audit.record(
         session,
@@ -411,7 +363,7 @@ async def nudge(
         subject_id=notice.id,
         after={"messages": queued},
     )
-    return queued
+    return Nudge(queued, len(unread))
 
 
 async def notices_for(session: AsyncSession, member: Member, limit: int = 10) -> list[tuple[Notice, bool]]:
@@ -427,37 +379,6 @@ async def notices_for(session: AsyncSession, member: Member, limit: int = 10) ->
     ).all()
     listed = [(notice, read_at is not None) for notice, read_at in rows]
     return sorted(listed, key=lambda pair: pair[1])  # stable: unread first, newest first within each
-
-
-RECEIPT_HEADER = ["Họ và tên", "Chi bộ", "Kênh", "Trạng thái gửi", "Lỗi", "Đã đọc lúc"]
-_STATE_WORDS = {OutboxStatus.SENT: "đã gửi", OutboxStatus.PENDING: "đang chờ", OutboxStatus.FAILED: "lỗi"}
-
-
-async def receipt_rows(session: AsyncSession, notice: Notice, tz: Any) -> list[list[str]]:
-    """One row per recipient and channel (or one for a member chibo could not push to), for a CSV."""
-    recipients_rows = await _recipients_by_branch(session, notice)
-    deliveries: dict[int, list[OutboxMessage]] = defaultdict(list)
-    for row in (
-        await session.exec(
-            select(OutboxMessage).where(OutboxMessage.notice_id == notice.id).order_by(col(OutboxMessage.id))
-        )
-    ).all():
-        deliveries[row.member_id or 0].append(row)
-    rows = []
-    for recipient, member, branch in recipients_rows:
-        read = recipient.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if recipient.read_at else ""
-        mine = deliveries.get(member.id or 0, [])
-        if not mine:
-            rows.append([member.full_name, branch.name, "", "không gửi được qua chat", "", read])
-        latest = {}
-        for delivery in mine:  # a reminder adds rows: the latest per channel tells the state
-            latest[delivery.platform] = delivery
-        for platform, delivery in latest.items():
-            rows.append(
-                [member.full_name, branch.name, platform.value, _STATE_WORDS[delivery.status],
-                 delivery.last_error or "", read]
-            )  # fmt: skip
-    return rows
 
 
 # --- a notice's document or photo ---------------------------------------------------------------

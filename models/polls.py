@@ -53,6 +53,7 @@ from models.tables import (
     Role,
     utcnow,
 )
+from models.vietnamese import name_key
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
 MAX_OPTION_LENGTH = 100
@@ -604,9 +605,8 @@ async def opinions(session: AsyncSession, poll: Poll) -> list[tuple[str, str]]:
         select(Member.full_name, PollOpinion.text)
         .join(PollOpinion, col(PollOpinion.member_id) == Member.id)
         .where(PollOpinion.poll_id == poll.id)
-        .order_by(col(Member.full_name))
     )
-    return [(name, text) for name, text in rows.all()]
+    return sorted(((name, text) for name, text in rows.all()), key=lambda row: name_key(row[0]))
 
 
 async def record_paper_voter(
@@ -812,17 +812,16 @@ async def close_due(session: AsyncSession, now: datetime | None = None) -> list[
 
 
 async def non_voters(session: AsyncSession, poll: Poll) -> list[Member]:
-    return list(
-        (
-            await session.exec(
-                select(Member)
-                .join(PollEligible, col(PollEligible.member_id) == Member.id)
-                .where(PollEligible.poll_id == poll.id, col(Member.active).is_(True))
-                .where(col(Member.id).not_in(select(PollVoter.member_id).where(PollVoter.poll_id == poll.id)))
-                .order_by(col(Member.id))
-            )
-        ).all()
-    )
+    """Who may vote and has not, as registers list them."""
+    found = (
+        await session.exec(
+            select(Member)
+            .join(PollEligible, col(PollEligible.member_id) == Member.id)
+            .where(PollEligible.poll_id == poll.id, col(Member.active).is_(True))
+            .where(col(Member.id).not_in(select(PollVoter.member_id).where(PollVoter.poll_id == poll.id)))
+        )
+    ).all()
+    return sorted(found, key=lambda member: name_key(member.full_name))
 
 
 @dataclass(frozen=True)
@@ -915,7 +914,7 @@ async def open_ballots(session: AsyncSession, poll: Poll) -> list[tuple[str, int
             .join(OpenBallot, col(OpenBallot.member_id) == Member.id)
             .join(PollVoter, (col(PollVoter.member_id) == Member.id) & (col(PollVoter.poll_id) == poll.id))
             .where(OpenBallot.poll_id == poll.id)
-            .order_by(col(Member.full_name))
         )
     ).all()
-    return [(name, option, entered is not None) for name, option, entered in rows]
+    listed = [(name, option, entered is not None) for name, option, entered in rows]
+    return sorted(listed, key=lambda row: (name_key(row[0]), row[1]))

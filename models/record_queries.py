@@ -25,6 +25,7 @@ from models.tables import (
     Role,
     utcnow,
 )
+from models.vietnamese import name_key
 
 
 async def identities_of(session: AsyncSession, member_ids: Sequence[int | None]) -> Sequence[ChannelIdentity]:
@@ -62,18 +63,19 @@ async def member_names(session: AsyncSession, ids: set[int | None]) -> dict[int 
 
 
 async def active_in_branch(session: AsyncSession, branch_id: int) -> list[Member]:
-    """The branch's roster: active members in the order they were entered."""
-    query = select(Member).where(Member.branch_id == branch_id, col(Member.active).is_(True)).order_by(col(Member.id))
-    return list((await session.exec(query)).all())
+    """The branch's roster: active members as registers list them."""
+    query = select(Member).where(Member.branch_id == branch_id, col(Member.active).is_(True))
+    return sorted((await session.exec(query)).all(), key=lambda member: name_key(member.full_name))
 
 
 async def members_named(session: AsyncSession, actor: Member, wanted: str) -> list[Member]:
     """Active members within the actor's scope whose name contains ``wanted``, accents or not."""
     needle = fold(wanted)
-    query = select(Member).where(col(Member.active).is_(True)).order_by(col(Member.branch_id), col(Member.id))
+    query = select(Member).where(col(Member.active).is_(True))
     if scope_of(actor) is not Scope.COMMUNE:
         query = query.where(Member.branch_id == actor.branch_id)
-    return [person for person in (await session.exec(query)).all() if needle in fold(person.full_name)]
+    found = [person for person in (await session.exec(query)).all() if needle in fold(person.full_name)]
+    return sorted(found, key=lambda member: name_key(member.full_name))
 
 
 async def branch_leaders(session: AsyncSession, branch_id: int) -> Sequence[Member]:

@@ -20,6 +20,7 @@ from models import audit
 from models.audit import AuditAction
 from models.phones import normalize_phone
 from models.tables import Branch, Gender, Member, MemberStatus, Role
+from models.vietnamese import name_key
 
 
 def fold(text: str) -> str:
@@ -401,7 +402,8 @@ async def export_rows(session: AsyncSession, branch_code: str | None = None) -> 
     if branch_code is not None:
         query = query.where(Branch.code == branch_code)
     rows = []
-    for member, branch in (await session.exec(query.order_by(col(Branch.code), col(Member.id)))).all():
+    ordered = sorted((await session.exec(query)).all(), key=lambda row: (row[1].code, name_key(row[0].full_name)))
+    for member, branch in ordered:
         rows.append([
             member.full_name, _day(member.birth_date), _GENDER_WORDS[member.gender] if member.gender else "",
             _local_phone(member.phone), branch.code, _ROLE_WORDS[member.role], _STATUS_WORDS[member.status],

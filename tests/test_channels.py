@@ -28,7 +28,7 @@ from bot.settings import Settings
 from handlers.context import Context
 from handlers.contract import Inbound
 from handlers.menus import main_menu
-from models.notices import tracking
+from models.notice_tracking import Delivery, notice_tracking
 from models.polls import RESOLUTION_OPTIONS, counts
 from models.tables import ChannelIdentity, Meeting, MeetingInvitation, Notice, Platform, Poll, Rsvp, utcnow
 from tests import test_telegram, test_zalo_bot
@@ -385,15 +385,14 @@ async def test_a_notice_reaches_the_member_who_marks_it_read_and_the_secretary_s
     await member.receive(_("Thank you, noted that you have read it."))
 
     await secretary.tap(sent, _("Track"))
-    report = await secretary.receive(_("Total: {counts}").format(counts=""))
-    assert "1 đã đọc" in report.text  # Mai Văn Sơn, the only one who read it
-    unread = next(line for line in report.text.splitlines() if line.startswith(_("Not read yet:")))
-    assert "Lý Văn Quang" in unread and "Mai Văn Sơn" not in unread
+    report = await secretary.receive(_("{total} recipient(s), not counting the sender:").format(total=9))
+    assert "✅ " + _("read") + ": 1" in report.text  # Mai Văn Sơn, the only one who read it
+    assert "Lý Văn Quang" not in report.text  # the sender is counted out, not "not read yet"
     async with channel.runtime.sessions() as session:
         stored = (await session.exec(select(Notice))).one()
         assert stored.text == text
-        read = await tracking(session, stored)
-    assert read.branches[BRANCH].read == 1 and "Mai Văn Sơn" not in read.unread
+        read = await notice_tracking(session, stored)
+    assert [p.name for p in read.with_state(Delivery.READ)] == ["Mai Văn Sơn"]
 
 
 async def test_a_member_votes_and_changes_their_vote_and_it_is_counted(channel: Driver, demo: Demo) -> None:
@@ -466,9 +465,11 @@ async def test_a_member_answers_a_meeting_invitation_and_checks_in(channel: Driv
     schedule = await member.receive(_("Meeting schedule"), offering=["📅 " + title])
     await member.tap(schedule, "📅 " + title)
     await member.tap(await member.receive(title, offering=[_("I am here")]), _("I am here"))
-    await member.receive(
-        _("You are checked in as present. Welcome! Your earlier request to be excused no longer counts.")
+    recorded = _(
+        "Checked in: you are recorded present at \u201c{title}\u201d, at {when}. Your earlier request to be excused "
+        "no longer counts."
     )
+    await member.receive(recorded.partition("{when}")[0].format(title=title))  # what was recorded, not a greeting
     async with channel.runtime.sessions() as session:
         invited = await session.get(MeetingInvitation, (meeting.id, son.id))
         assert invited is not None and invited.checked_in_at is not None

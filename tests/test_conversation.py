@@ -129,16 +129,16 @@ async def test_only_secretaries_see_and_use_manage(runtime: Runtime, demo: Demo)
     manage = (await say(runtime, 10, "🛠 Quản lý"))[0]
     roster = (await say(runtime, 10, payload=button(manage, "Danh sách đảng viên")))[0].text
     assert "Danh sách đảng viên Chi bộ thôn Tây" in roster
-    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Telegram" in roster
-    assert "2. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
+    assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Telegram" in roster  # by given name: Quang is 7th
+    assert "6. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia" in roster
     found = (await say(runtime, 10, "/tim thi"))[0]
     assert len(found.buttons) == 5  # one per name, opening the record
-    assert found.text.splitlines()[:5] == [
-        "1. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia",
-        "2. Trịnh Thị Yến — Đảng viên, đảng viên dự bị, chưa tham gia",
-        "3. Lương Thị Hạnh — Đảng viên, đảng viên chính thức, chưa tham gia",
-        "4. Phan Thị Loan — Đảng viên, đảng viên chính thức, chưa tham gia",
-        "5. Chu Thị Thảo — Đảng viên, đảng viên chính thức, chưa tham gia",
+    assert found.text.splitlines()[:5] == [  # as registers list people: Hạnh, Loan, Ngọc, Thảo, Yến
+        "1. Lương Thị Hạnh — Đảng viên, đảng viên chính thức, chưa tham gia",
+        "2. Phan Thị Loan — Đảng viên, đảng viên chính thức, chưa tham gia",
+        "3. Hồ Thị Ngọc — Phó Bí thư, đảng viên chính thức, chưa tham gia",
+        "4. Chu Thị Thảo — Đảng viên, đảng viên chính thức, chưa tham gia",
+        "5. Trịnh Thị Yến — Đảng viên, đảng viên dự bị, chưa tham gia",
     ]
     assert "Không có ai" in (await say(runtime, 10, "/find nguyen van hung"))[0].text  # another branch
     # The committee secretary searches the whole commune.

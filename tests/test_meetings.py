@@ -148,9 +148,13 @@ async def test_check_in_from_half_an_hour_before_and_attendance_marked_by_the_se
         )
     card = (await say(runtime, SON, payload=MeetingCard(meeting_id).pack()))[0]
     here = (await say(runtime, SON, payload=button(card, "Tôi đã có mặt")))[0]
-    assert "Đã điểm danh" in here.text
+    # What was recorded, not a greeting (was "Đã điểm danh: đồng chí có mặt. Xin chào đồng chí!").
+    assert here.text.startswith("🙋 Đã điểm danh: đồng chí được ghi nhận có mặt tại “") and ", lúc " in here.text
     again = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
-    assert vi("You were already checked in.") in again.text
+    assert "Đồng chí đã điểm danh rồi: có mặt tại “" in again.text
+    # Today's check-in is in the member's attendance history at once.
+    history = (await say(runtime, SON, payload=MyAttendance().pack()))[0].text
+    assert "Có mặt 1/1 cuộc họp." in history and "✅ có mặt" in history
 
     # The secretary marks the members without phones: six more present of nine who must attend.
     tay = ["Hồ Thị Ngọc", "Đinh Văn Khánh", "Lương Thị Hạnh", "Phan Thị Loan", "Chu Thị Thảo", "Lý Văn Quang"]

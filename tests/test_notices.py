@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import csv
+import io
+import itertools
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,10 +22,13 @@ from bot.i18n import Catalogs
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from handlers.actions import decode
+from handlers.contract import Inbound, Reply
 from handlers.menus import NewNotice, SentNotices
 from handlers.notices import notice_body_maker
 from handlers.notices.actions import CancelNotice, NoticeScope, NudgeNotice, ReadNotice, SendNotice, TrackNotice
 from handlers.questions import Ask, Question
+from handlers.records.words import local_phone
+from models.notice_tracking import Delivery, notice_tracking
 from models.notices import (
     Audience,
     NoticeError,
@@ -29,7 +37,6 @@ from models.notices import (
     schedule,
     send_due,
     send_now,
-    tracking,
 )
 from models.permissions import OPERATOR
 from models.tables import (
@@ -45,12 +52,14 @@ from models.tables import (
     Platform,
     utcnow,
 )
-from tests.chat import button, labels, say, vi
+from tests.chat import button, labels, say
 from tests.conftest import Demo, member_named, worker
 from tests.fake_telegram import FakeTelegram, SentMessage
+from tests.test_cli import run_chibo
 from tests.test_delivery import drain
 
 SECRETARY, MEMBER, OTHER_SECRETARY = 300, 301, 302
+REACH_9 = "9 người nhận (không tính đồng chí): 1 nhận qua Telegram hoặc Zalo, 0 đọc trên trang web, 8 chưa tham gia"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -64,38 +73,48 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     text = "Họp chi bộ định kỳ lúc 19:00 thứ Sáu tại nhà văn hóa thôn.\n\nĐề nghị các đồng chí đến đúng giờ."
     preview = (await say(runtime, SECRETARY, text))[0]
     assert "Xem trước thông báo" in preview.text and "Gửi đến: Chi bộ thôn Tây" in preview.text
-    assert "10 người nhận: 2 nhận qua Telegram hoặc Zalo, 0 đọc trên trang web, 8 chưa tham gia" in preview.text
+    # The sender is counted out: nine others, one of them on Telegram.
+    assert REACH_9 in preview.text
     assert "Toàn xã" not in str(preview.buttons)  # a branch secretary reaches only the branch
+    # It sends: "Chi bộ của tôi" in the menu shows the branch.
+    assert "🏠 Gửi chi bộ của tôi" in [b.label for row in preview.buttons for b in row]
     officials = (await say(runtime, SECRETARY, payload=button(preview, "Chỉ chính thức")))[0]
-    assert "chỉ đảng viên chính thức" in officials.text and "8 người nhận" in officials.text
+    assert "chỉ đảng viên chính thức" in officials.text and "7 người nhận" in officials.text
     everyone = (await say(runtime, SECRETARY, payload=button(officials, "Tất cả")))[0]
     send = button(everyone, "Gửi ngay")
     sent = (await say(runtime, SECRETARY, payload=send))[0]
-    assert "Đã gửi tới 10 đảng viên" in sent.text
+    assert "Đã gửi tới 1 đảng viên qua Telegram hoặc Zalo; 0 sẽ thấy trên trang web; 8 chưa tham gia chibo" in sent.text
     assert "đã được gửi hoặc đã hủy" in (await say(runtime, SECRETARY, payload=send))[0].text  # a double tap
     await drain(runtime, worker(runtime, telegram_sender))
     received = {m.chat_id: m for m in fake_telegram.sent if "Họp chi bộ" in m.text}
     assert set(received) == {SECRETARY, MEMBER}
-    assert received[MEMBER].text.startswith("📢 Thông báo\n\nHọp chi bộ")
+    assert received[MEMBER].text.startswith("📢 Thông báo của đồng chí Lý Văn Quang\n\nHọp chi bộ")  # who sent it
     assert received[MEMBER].keyboard_labels() == ["✅ Đã đọc"]
     # The member reads it; a double tap records it once.
     read = received[MEMBER].reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
     for _ in range(2):
         assert "đã ghi nhận" in (await say(runtime, MEMBER, payload=read))[0].text
     track = (await say(runtime, SECRETARY, payload=button(sent, "Theo dõi")))[0]
-    assert "Tổng: 10 người: 2 đã gửi, 0 đang chờ, 0 lỗi, 1 đã đọc" in track.text
+    assert "9 người nhận (không tính người gửi):\n✅ đã đọc: 1\n📵 chưa tham gia chibo: 8\n" in track.text
+    assert "Lý Văn Quang" not in track.text  # the sender is not listed as not having read it
+    ngoc = await member_named(runtime, "Hồ Thị Ngọc")
+    assert f"• Hồ Thị Ngọc — {local_phone(ngoc.phone)}" in track.text  # to call her
     export = (await say(runtime, SECRETARY, payload=button(track, "Xuất tệp CSV")))[0]
     assert export.document is not None and export.document.inline is not None
     await telegram_sender.send(str(SECRETARY), export)  # on Telegram it arrives as a file
     _chat, name, _caption, content = fake_telegram.documents[-1]
     csv_text = content.decode("utf-8-sig")
-    assert name.endswith(".csv") and csv_text.startswith("Họ và tên,Chi bộ,Kênh,Trạng thái gửi,Lỗi,Đã đọc lúc")
-    assert "Mai Văn Sơn,Chi bộ thôn Tây,Telegram,đã gửi,," in csv_text
-    assert "Hồ Thị Ngọc,Chi bộ thôn Tây,,không gửi được qua chat,," in csv_text
-    assert vi("Not on chibo, please phone them:") in track.text and "Hồ Thị Ngọc" in track.text
+    assert name.endswith(".csv")
+    assert csv_text.startswith("Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc")
+    mai = await member_named(runtime, "Mai Văn Sơn")
+    assert f"Mai Văn Sơn,Chi bộ thôn Tây,{local_phone(mai.phone)},đã đọc,,,{datetime.now(HANOI):%d/%m/%Y}" in csv_text
+    assert f"Hồ Thị Ngọc,Chi bộ thôn Tây,{local_phone(ngoc.phone)},chưa tham gia chibo,,," in csv_text
+    assert "Lý Văn Quang" not in csv_text
+    assert csv_text.count("chưa tham gia chibo") == 8 and len(csv_text.strip().splitlines()) == 1 + 9
     # "Notices" in the member's menu: read ones are marked and have no button.
     inbox = await say(runtime, MEMBER, "📢 Thông báo")
     assert inbox[0].text.startswith("✅") and inbox[0].buttons == ()
+    assert "\nThông báo của đồng chí Lý Văn Quang\n" in inbox[0].text  # who sent it
 
 
 async def test_reminders_go_only_to_the_unread_and_not_too_often(
@@ -242,10 +261,12 @@ async def test_a_thousand_recipients_each_once_through_429s_and_403s(
         unreachable = (
             await session.exec(select(ChannelIdentity.chat_id).where(col(ChannelIdentity.unreachable_at).is_not(None)))
         ).all()
-        report = await tracking(session, notice)
+        report = await notice_tracking(session, notice)
     assert {int(c) for c in unreachable} == blocked
-    assert (report.total.recipients, report.total.sent, report.total.failed) == (1000, 980, 20)
-    assert len(report.unreachable) == 20
+    assert len(report.recipients) == 1000
+    assert (report.count(Delivery.DELIVERED), report.count(Delivery.FAILED)) == (980, 20)
+    assert report.channels(Delivery.DELIVERED) == {Platform.TELEGRAM: 980}
+    assert {p.reason for p in report.with_state(Delivery.FAILED)} == {"Forbidden: bot was blocked by the user"}
 
 
 async def test_two_workers_share_one_outbox_without_sending_twice(
@@ -289,7 +310,8 @@ async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -
     picker = (await say(runtime, 310, payload=button(picker, "Chi bộ thôn Đông")))[0]  # off again
     picker = (await say(runtime, 310, payload=button(picker, "Trường")))[0]
     shown = (await say(runtime, 310, payload=button(picker, "Xong")))[0]
-    assert "Gửi đến: Chi bộ Trường Tiểu học Tân Hòa, Chi bộ thôn Tây" in shown.text and "19 người nhận" in shown.text
+    # In the dictionary's order: "thôn" before "Trường" (h before r), whatever the capitals.
+    assert "Gửi đến: Chi bộ thôn Tây, Chi bộ Trường Tiểu học Tân Hòa" in shown.text and "19 người nhận" in shown.text
     # A branch secretary picks people by name, without accents; only people of the branch count.
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     await say(runtime, SECRETARY, payload=NewNotice().pack())
@@ -298,10 +320,11 @@ async def test_several_branches_or_chosen_people(runtime: Runtime, demo: Demo) -
     unclear = (await say(runtime, SECRETARY, "ho thi ngoc, van, vu thi mai"))[0].text
     assert "“van” có thể là nhiều người" in unclear and "Không có ai có tên chứa “vu thi mai”" in unclear
     chosen = (await say(runtime, SECRETARY, "ho thi ngoc, mai van son"))[0]
-    assert "Gửi đến: Hồ Thị Ngọc, Mai Văn Sơn" in chosen.text or "Gửi đến: Mai Văn Sơn, Hồ Thị Ngọc" in chosen.text
+    assert "Gửi đến: Hồ Thị Ngọc, Mai Văn Sơn" in chosen.text  # by given name: Ngọc before Sơn
     assert "2 người nhận" in chosen.text
     sent = (await say(runtime, SECRETARY, payload=button(chosen, "Gửi ngay")))[0]
-    assert "Đã gửi tới 2 đảng viên" in sent.text
+    # Neither has joined chibo: nothing reached them, and the confirmation says so.
+    assert "Đã gửi tới 0 đảng viên qua Telegram hoặc Zalo; 0 sẽ thấy trên trang web; 2 chưa tham gia chibo" in sent.text
 
 
 async def test_a_notice_with_a_document_on_telegram_end_to_end(
@@ -381,8 +404,9 @@ async def test_a_member_already_unreachable_is_listed_for_the_secretary(runtime:
         notice = await create_draft(session, secretary, "Họp.", Audience((secretary.branch_id,)))
         await send_now(session, secretary, notice, notice_body_maker(runtime.catalogs))
     async with runtime.sessions() as session:
-        report = await tracking(session, notice)
-    assert report.unreachable == ["Mai Văn Sơn"] and "Mai Văn Sơn" not in report.unlinked
+        report = await notice_tracking(session, notice)
+    assert [p.name for p in report.with_state(Delivery.FAILED)] == ["Mai Văn Sơn"]
+    assert "Mai Văn Sơn" not in [p.name for p in report.with_state(Delivery.NOT_JOINED)]
 
 
 async def test_text_where_a_file_was_asked_for_asks_again(runtime: Runtime, demo: Demo) -> None:
@@ -392,3 +416,112 @@ async def test_text_where_a_file_was_asked_for_asks_again(runtime: Runtime, demo
     await say(runtime, SECRETARY, payload=button(preview, "Đính kèm"))
     again = (await say(runtime, SECRETARY, "đây là tệp"))[0]
     assert "Xin gửi tệp hoặc ảnh" in again.text
+
+
+async def on_web(runtime: Runtime, user: str, text: str | None = None, payload: str | None = None) -> list[Reply]:
+    """A member writing in the web chat (the page's session is the chat)."""
+    inbound = Inbound(Platform.WEB, user, user, text=text, payload=payload)
+    return (await runtime.process(inbound, f"{user}:{next(_web_keys)}", answer_inline=True)).replies
+
+
+_web_keys = itertools.count(1)
+
+
+async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_the_same(
+    runtime: Runtime, demo: Demo, fake_telegram: FakeTelegram, telegram_sender: TelegramSender
+) -> None:
+    """Was: "0 đã gửi, 0 đang chờ, 0 lỗi, 1 đã đọc" for 11; web chat members "không gửi được qua
+    chat" even when they had read it; the sender listed as not having read his own notice."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")  # the sender
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")  # Telegram: reads it
+    await say(runtime, 303, f"/start {demo.code('Chu Thị Thảo')}")  # Telegram: has blocked chibo
+    await on_web(runtime, "loan", demo.code("Phan Thị Loan"))  # web chat: reads it
+    await on_web(runtime, "yen", demo.code("Trịnh Thị Yến"))  # web chat: does not
+    fake_telegram.failures[303] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
+    salutation = "Kính gửi các đồng chí đảng viên chi bộ thôn Tây,\n\n"
+    text = salutation + "Chi bộ họp định kỳ tháng 12 lúc 19h30 họp tại nhà văn hóa."
+    preview = (await say(runtime, SECRETARY, text))[0]
+    assert "9 người nhận (không tính đồng chí): 2 nhận qua Telegram hoặc Zalo, 2 đọc trên trang web, 5 chưa" in (
+        preview.text
+    )  # Chu Thị Thảo has not been refused yet
+    sent = (await say(runtime, SECRETARY, payload=button(preview, "Gửi ngay")))[0]
+    notice_id = _notice_id(button(sent, "Theo dõi"))
+    await drain(runtime, worker(runtime, telegram_sender))
+    await say(runtime, MEMBER, payload=ReadNotice(notice_id).pack())
+    await on_web(runtime, "loan", payload=ReadNotice(notice_id).pack())
+
+    track = (await say(runtime, SECRETARY, payload=TrackNotice(notice_id).pack()))[0]
+    lines = track.text.splitlines()
+    assert lines[0] == "📊 Chi bộ họp định kỳ tháng 12 lúc 19h30 họp tại nhà văn hóa."
+    assert lines[3:8] == [
+        "9 người nhận (không tính người gửi):",
+        "✅ đã đọc: 2",
+        "📨 đã nhận, chưa đọc: 1 (trò chuyện web 1)",
+        "❌ không gửi được: 1 (Telegram 1)",
+        "📵 chưa tham gia chibo: 5",
+    ]
+    assert "• Chu Thị Thảo — Telegram: đã chặn hoặc rời chibo (Forbidden: bot was blocked by the user)" in lines
+    # To call, by given name as registers list them: Bình, Dũng, Hạnh, Khánh, Ngọc.
+    phoned = lines[lines.index("📵 Chưa tham gia chibo, xin gọi điện:") + 1 :][:5]
+    assert [line.split(" — ")[0] for line in phoned] == [
+        "• Tạ Văn Bình", "• Cao Văn Dũng", "• Lương Thị Hạnh", "• Đinh Văn Khánh", "• Hồ Thị Ngọc"
+    ]  # fmt: skip
+    assert all(line.split(" — ")[1].startswith("09") for line in phoned)
+    assert lines[-1] == "Đã nhận, chưa đọc: Trịnh Thị Yến"
+    assert "Lý Văn Quang" not in track.text
+
+    # The CSV says what the screen says: one row per recipient, the same states.
+    export = (await say(runtime, SECRETARY, payload=button(track, "Xuất tệp CSV")))[0]
+    assert export.document is not None and export.document.inline is not None
+    table = list(csv.reader(io.StringIO(base64.b64decode(export.document.inline).decode("utf-8-sig"))))
+    states = Counter(row[3] for row in table[1:])
+    assert states == {"đã đọc": 2, "đã nhận, chưa đọc": 1, "không gửi được": 1, "chưa tham gia chibo": 5}
+    yen = next(row for row in table if row[0] == "Trịnh Thị Yến")
+    assert yen[3:6] == ["đã nhận, chưa đọc", "trò chuyện web", ""]
+    loan = next(row for row in table if row[0] == "Phan Thị Loan")
+    assert loan[3] == "đã đọc" and loan[6]  # read in the web chat, with the time
+    thao = next(row for row in table if row[0] == "Chu Thị Thảo")
+    blocked = "đã chặn hoặc rời chibo (Forbidden: bot was blocked by the user)"
+    assert thao[3:6] == ["không gửi được", "Telegram", blocked]
+
+    # "Sent notices": when, by whom, to whom, what it says past the salutation, how many read it.
+    listed = (await say(runtime, SECRETARY, payload=SentNotices().pack()))[0].text
+    assert "Người gửi: Lý Văn Quang — Gửi đến: Chi bộ thôn Tây" in listed
+    assert "“Chi bộ họp định kỳ tháng 12 lúc 19h30 họp tại nhà văn hóa.”" in listed
+    assert "Đã đọc: 2/9" in listed and "Kính gửi" not in listed
+
+    # A reminder that would reach nobody says why and starts no waiting period.
+    nobody = (await say(runtime, SECRETARY, payload=NudgeNotice(notice_id).pack()))[0].text
+    assert nobody.startswith("Không nhắc được ai qua tin nhắn: trong 7 đồng chí chưa đọc, 5 đồng chí chưa tham gia")
+    assert "1 đồng chí chỉ dùng trang web" in nobody and "1 đồng chí đã chặn hoặc rời chibo" in nobody
+    await say(runtime, 303, "/me")  # Chu Thị Thảo writes again: chibo can reach her
+    again = (await say(runtime, SECRETARY, payload=NudgeNotice(notice_id).pack()))[0].text
+    assert again == "Đã nhắc lại: 1 tin nhắn."
+
+
+async def test_everyone_read_it_nobody_to_remind(runtime: Runtime, demo: Demo, tmp_path: Path) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    mai = await member_named(runtime, "Mai Văn Sơn")
+    async with runtime.sessions() as session, session.begin():
+        secretary = await session.get(Member, (await member_named(runtime, "Lý Văn Quang")).id)
+        assert secretary is not None
+        audience = Audience((secretary.branch_id,), members=(mai.id or 0, secretary.id or 0))
+        notice = await create_draft(session, secretary, "Họp.", audience)
+        await send_now(session, secretary, notice, notice_body_maker(runtime.catalogs))
+    await say(runtime, MEMBER, payload=ReadNotice(notice.id or 0).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackNotice(notice.id or 0).pack()))[0]
+    assert "1 người nhận (không tính người gửi):\n✅ đã đọc: 1" in track.text  # the sender's own copy is not counted
+    assert "Nhắc người chưa đọc" not in str(track.buttons)
+    done = (await say(runtime, SECRETARY, payload=NudgeNotice(notice.id or 0).pack()))[0].text
+    assert done == "Mọi người đã đọc: không cần nhắc ai."
+    # `chibo notices receipts` on the server writes the table the chat exports.
+    export = (await say(runtime, SECRETARY, payload=button(track, "Xuất tệp CSV")))[0]
+    assert export.document is not None and export.document.inline is not None
+    in_chat = list(csv.reader(io.StringIO(base64.b64decode(export.document.inline).decode("utf-8-sig"))))
+    env = {"CHIBO_DATABASE_URL": runtime.settings.database_url}
+    done_cli = await asyncio.to_thread(run_chibo, "notices", "receipts", str(notice.id), "r.csv", env=env, cwd=tmp_path)
+    assert done_cli.returncode == 0, done_cli.stderr
+    from_server = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig"))))
+    assert from_server == in_chat and [row[0] for row in in_chat] == ["Họ và tên", "Mai Văn Sơn"]

@@ -135,7 +135,7 @@ def test_the_result_in_words_a_secretary_reads_aloud() -> None:
     adopted = results_text(VI, motion, decide(MOTION, HALF, [7, 2, 0], voters=9, eligible=11))
     assert "✅ Nghị quyết được thông qua: 7/11 đồng chí tán thành (63,6%)." in adopted
     assert "Tán thành: 7/11 (63,6%)" in adopted and "Không tán thành: 2/11 (18,2%)" in adopted
-    assert "Số đồng chí tham gia biểu quyết: 9/11" in adopted
+    assert "Đã bỏ phiếu: 9 trên 11 người có quyền biểu quyết." in adopted and "Cơ sở tính: 11 đồng chí." in adopted
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến" in adopted
     rejected = results_text(VI, motion, decide(MOTION, HALF, [3, 6, 0], voters=9, eligible=11))
     assert "❌ Không được thông qua: 3/11 tán thành (27,3%), cần ít nhất 6." in rejected

@@ -112,7 +112,9 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
     assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
-    assert "Số đồng chí tham gia biểu quyết: 2/7" in closed.text
+    # Turnout (who voted of who could) apart from the base every share is of.
+    assert "Đã bỏ phiếu: 2 trên 8 người có quyền biểu quyết." in closed.text
+    assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed.text
     assert "đã kết thúc" in (await say(runtime, 401, payload=Vote(poll_id, 1).pack()))[0].text
     assert await _count(runtime, OpenBallot, poll_id) == 2
 
@@ -339,6 +341,9 @@ async def test_results_come_with_a_bar_chart_on_telegram_and_in_the_web_chat(
     inbound = Inbound(platform=Platform.WEB, user_id="w", chat_id="w", payload=ConfirmClosePoll(web_poll).pack())
     closed = (await runtime.process(inbound, "w1", answer_inline=True)).replies[0]
     assert render(closed)["image"].startswith("data:image/png;base64,")
+    # Drawn for a phone: 720 px wide (shown about 330 px wide), the rule's threshold marked and named.
+    assert int.from_bytes(png[16:20], "big") == 720
+    assert closed.chart is not None and (closed.chart.threshold, closed.chart.threshold_label) == (4, "cần 4/7 phiếu")
 
 
 async def test_running_totals_only_when_the_poll_shows_them(runtime: Runtime, demo: Demo) -> None:
@@ -450,7 +455,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
-    assert "Số đồng chí tham gia biểu quyết: 7/7" in closed
+    assert "Đã bỏ phiếu: 7 trên 8 người có quyền biểu quyết." in closed
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed
     # A vote in chat between meetings says what it is, on the ballot and in the result.
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
@@ -478,7 +483,7 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
     assert ["Tán thành", "4", "57,1%", "được thông qua"] in rows
     assert ["Không tán thành", "1", "14,3%", ""] in rows
     assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
-    assert [vi("Comrades taking part in the vote"), "5/7"] in rows
+    assert ["Tham gia biểu quyết", "Đã bỏ phiếu: 5 trên 8 người có quyền biểu quyết."] in rows
     assert ["Cơ sở tính (số đồng chí)", "7", "miễn sinh hoạt, không tham gia: 1"] in rows
     assert ["Cách tính", vi("more than half of all eligible voters")] in rows
     assert ["Mai Văn Sơn", "Không tán thành", ""] in rows

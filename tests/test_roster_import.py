@@ -11,8 +11,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.runtime import Runtime
+from handlers.contract import Attachment
 from models.roster_files import read_register_bytes
 from models.tables import AuditEvent, Branch, Member, MemberStatus, Role
+from tests.chat import say
 from tests.conftest import Demo
 from tests.test_cli import run_chibo
 
@@ -183,7 +185,7 @@ async def test_export_then_reimport_changes_nothing(runtime: Runtime, demo: Demo
     code, out, _ = await chibo(runtime, tmp_path, "members", "export", str(tmp_path / "tay.csv"), "--branch", "TAY")
     assert "10 member(s) written" in out
     text = (tmp_path / "tay.csv").read_text(encoding="utf-8-sig")
-    assert text.splitlines()[1].startswith("Lý Văn Quang,")
+    assert text.splitlines()[1].startswith("Tạ Văn Bình,")  # as registers list people: by given name
     assert ",0912000012,TAY,Bí thư,Chính thức," in text
 
 
@@ -201,3 +203,13 @@ def test_a_nul_in_a_register_cell_is_dropped_not_a_server_error() -> None:
     rows = read_register_bytes("nul.csv", "Họ và tên,Ngày sinh\nNguyễn Văn\x00 An,01/01/1980\n".encode())
     [(line, values)] = rows
     assert line == 2 and "Nguyễn Văn An" in values.values()
+
+
+async def test_the_summary_counts_rows_with_problems_apart_from_the_problems(runtime: Runtime, demo: Demo) -> None:
+    """Was: "2 dòng có lỗi" for two mistakes in one row."""
+    await say(runtime, 300, f"/start {demo.code('Lý Văn Quang')}")
+    text = "Họ và tên,Ngày sinh,Số điện thoại\nNguyễn Văn Mới,31/02/1970,12345\nLê Thị Đúng,01/01/1980,0912999001\n"
+    sent = Attachment("dang-vien.csv", text.encode("utf-8"))
+    reply = (await say(runtime, 300, attachment=sent))[0].text
+    assert reply.startswith("dang-vien.csv: 1 dòng có lỗi (2 lỗi) nên không lưu gì.")
+    assert "dòng 2, Ngày sinh" in reply and "dòng 2, Số điện thoại" in reply

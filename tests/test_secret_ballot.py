@@ -414,7 +414,7 @@ async def test_secret_paper_ballots_are_a_roll_entry_and_counts_from_the_box(run
     assert sorted(r is not None for r in roll) == [False, True, True]
     assert {"ballots": 2} in audit and all(set(a or {}) <= {"member_id", "ballots"} for a in audit)
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
-    assert "Tán thành: 2/8" in closed and "Ý kiến khác: 1/8" in closed and "tham gia biểu quyết: 3/8" in closed
+    assert "Tán thành: 2/8" in closed and "Ý kiến khác: 1/8" in closed and "Đã bỏ phiếu: 3 trên 8" in closed
 
 
 async def test_the_confirmation_on_zalo_says_zalo_keeps_the_typed_number(runtime: Runtime, demo: Demo) -> None:

@@ -155,7 +155,7 @@ async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(
     assert "\n5. 📋 Danh sách đảng viên\n" in manage and manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8, 9 hoặc 10.")
     await fake.push(fake.message_update(user, "5"))
     roster = (await fake.wait_for(3, user))[2].text
-    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo" in roster
+    assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo" in roster  # by given name: 7th
 
 
 def test_choice_payload_reads_numbers_and_label_words() -> None:

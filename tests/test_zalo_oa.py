@@ -42,8 +42,10 @@ from bot.settings import Settings, SettingsError, load_settings
 from handlers.contract import Button, Document, Inbound, Reply
 from handlers.notices import notice_body_maker
 from handlers.notices.actions import TrackNotice
+from handlers.notices.tracking import receipt_table
 from models.db import create_engine, is_database_unavailable, session_factory
-from models.notices import Audience, attach, create_draft, receipt_rows, send_now, tracking
+from models.notice_tracking import Delivery, notice_tracking
+from models.notices import Audience, attach, create_draft, send_now
 from models.outbox import TemplateKind, with_template
 from models.permissions import OPERATOR
 from models.tables import (
@@ -220,7 +222,7 @@ async def test_a_secretary_reaches_the_roster_through_buttons(webhook: Webhook, 
     more = (await webhook.fake.wait_for(2, user))[1]
     manage = await webhook.say(user, more.payload("Quản lý"), 3)
     roster = await webhook.say(user, manage.payload("Danh sách đảng viên"), 5)
-    assert "1. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo OA" in roster.text
+    assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo OA" in roster.text  # by given name: 7th
 
 
 async def test_payloads_are_untrusted_and_labels_typed_as_text_still_work(webhook: Webhook, demo: Demo) -> None:
@@ -462,13 +464,13 @@ async def test_outside_the_window_the_member_is_unreachable_and_the_secretary_se
     async with runtime.sessions() as session:
         row = (await session.exec(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))).one()
         identity = (await session.exec(select(ChannelIdentity))).one()
-        report = await tracking(session, notice)
-        receipts = await receipt_rows(session, notice, runtime.settings.tz)
+        report = await notice_tracking(session, notice)
+    _header, receipts = receipt_table(Catalogs("vi").translator("vi"), report, runtime.settings.tz)
     assert row.status is OutboxStatus.FAILED and row.last_error is not None
     assert "has not interacted with the OA in the last 7 days" in row.last_error and "-230" in row.last_error
     assert identity.unreachable_at is not None
-    assert report.unreachable == ["Mai Văn Sơn"]
-    assert receipts[0][2:5] == ["zalo_oa", "lỗi", row.last_error]
+    assert [p.name for p in report.with_state(Delivery.FAILED)] == ["Mai Văn Sơn"]
+    assert receipts[0][3:6] == ["không gửi được", "Zalo OA", f"đã chặn hoặc rời chibo ({row.last_error})"]
 
     # Writing to the OA opens the window again, and chibo can reach them there.
     await runtime.process(Inbound(Platform.ZALO_OA, user, user, text="/me"), None)
@@ -749,9 +751,10 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id, sent[4].message_id]))).status_code == 200
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id]))).status_code == 200  # again: no change
     async with runtime.sessions() as session:
-        report = await tracking(session, plan)
+        report = await notice_tracking(session, plan)
         recipient = (await session.exec(select(NoticeRecipient).where(NoticeRecipient.notice_id == plan.id))).one()
-    assert report.total.seen == 1 and report.seen_unread == ["Mai Văn Sơn"] and report.unread == ["Mai Văn Sơn"]
+    assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
+    assert report.seen_unread() == ["Mai Văn Sơn"] and report.count(Delivery.READ) == 0
     assert recipient.delivered_at is not None and recipient.seen_at is not None and recipient.read_at is None
     track = (await say(runtime, SECRETARY, payload=TrackNotice(picture.id or 0).pack()))[0]
     assert "Đã xem trên Zalo, chưa bấm Đã đọc: Mai Văn Sơn" in track.text
@@ -761,8 +764,9 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert (await webhook.post(fake.text_event(user, sent[2].payload("Đã đọc")))).status_code == 200
     await fake.wait_for(8, user)
     async with runtime.sessions() as session:
-        report = await tracking(session, plan)
-    assert report.total.read == 1 and report.total.seen == 1 and report.seen_unread == []
+        report = await notice_tracking(session, plan)
+    assert report.count(Delivery.READ) == 1 and report.seen_unread() == []
+    assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
 
 
 ZNS_NOTICE = "2001"
@@ -813,9 +817,9 @@ async def test_past_the_window_a_notice_goes_by_zns_and_its_delivery_is_recorded
     await channel.handle_event(OaEvent.model_validate(fake.received_event(user, tracking_id=zns_sent.tracking_id)))
     async with runtime.sessions() as session:
         recipient = (await session.exec(select(NoticeRecipient).where(NoticeRecipient.notice_id == notice.id))).one()
-        report = await tracking(session, notice)
+        report = await notice_tracking(session, notice)
     assert recipient.delivered_at is not None and recipient.seen_at is None
-    assert report.by_template == 1 and report.unreachable == []
+    assert report.by_template == 1 and report.with_state(Delivery.FAILED) == []
     # What it costs, where the secretary tracks the notice.
     track = (await say(runtime, SECRETARY, payload=TrackNotice(notice.id or 0).pack()))[0]
     assert "Gửi bằng tin mẫu Zalo (ZNS, có phí): 1 tin cho thông báo này, 1 tin trong tháng này." in track.text

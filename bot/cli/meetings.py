@@ -11,6 +11,7 @@ from bot.cli.common import branch_id, run, settings_or_exit
 from models.meetings import MeetingError, set_quorum
 from models.permissions import OPERATOR
 from models.reports import latest_meetings
+from models.vietnamese import shorten
 
 meetings_app = typer.Typer(help="Meetings and attendance.", no_args_is_help=True)
 
@@ -22,7 +23,7 @@ def meetings_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> 
     for meeting, counts in run(settings, lambda session: latest_meetings(session, limit)):
         starts = meeting.starts_at.astimezone(settings.tz)
         typer.echo(
-            f"#{meeting.id:<5} {meeting.status.value:<9} {starts:%d/%m/%Y %H:%M}  {meeting.title[:50]}  "
+            f"#{meeting.id:<5} {meeting.status.value:<9} {starts:%d/%m/%Y %H:%M}  {shorten(meeting.title, 50)}  "
             f"invited {counts.invited}, attending {counts.attending}, excused {counts.excused}, "
             f"present {counts.present}/{counts.must_attend} ({'valid' if counts.valid else 'not valid'})"
         )

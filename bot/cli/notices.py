@@ -15,20 +15,21 @@ from bot.cli.common import branch_id, database, run, settings_or_exit, typed_tim
 from bot.i18n import Catalogs
 from bot.settings import Settings
 from handlers.notices import notice_body_maker
+from handlers.notices.tracking import receipt_table
 from models.lookup import notice_by_id
+from models.notice_tracking import notice_tracking
 from models.notices import (
-    RECEIPT_HEADER,
     Audience,
     AudienceFilter,
     NoticeError,
     create_draft,
-    receipt_rows,
     schedule,
     send_now,
 )
 from models.permissions import OPERATOR
 from models.reports import delivery_progress, latest_notices
 from models.roster_files import write_register
+from models.vietnamese import shorten
 
 notices_app = typer.Typer(help="Notices (announcements).", no_args_is_help=True)
 # Waiting for delivery gives up when nothing moved for this long: no `chibo serve` is running.
@@ -119,7 +120,7 @@ def notices_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> N
     settings = settings_or_exit()
     for notice in run(settings, lambda session: latest_notices(session, limit)):
         when = notice.sent_at or notice.scheduled_at or notice.created_at
-        first_line = notice.text.splitlines()[0][:60]
+        first_line = shorten(notice.text, 60)
         typer.echo(
             f"#{notice.id:<5} {notice.status.value:<10} {when.astimezone(settings.tz):%d/%m/%Y %H:%M}  {first_line}"
         )
@@ -130,18 +131,22 @@ def notices_receipts(
     notice_id: Annotated[int, typer.Argument(help="The notice number (chibo notices list)")],
     out: Annotated[Path, typer.Argument(help="Where to write the CSV")],
 ) -> None:
-    """Who received and read a notice, one row per member and channel, as CSV."""
+    """Who received and read a notice, one row per member, as CSV: what the tracking screen says."""
     settings = settings_or_exit()
+    translator = Catalogs(settings.locale).translator(None)
 
-    async def work(session: AsyncSession) -> list[list[str]] | None:
+    async def work(session: AsyncSession) -> tuple[list[str], list[list[str]]] | None:
         notice = await notice_by_id(session, notice_id)
-        return None if notice is None else await receipt_rows(session, notice, settings.tz)
+        if notice is None:
+            return None
+        return receipt_table(translator, await notice_tracking(session, notice), settings.tz)
 
-    rows = run(settings, work)
-    if rows is None:
+    table = run(settings, work)
+    if table is None:
         typer.echo(f"chibo: there is no notice #{notice_id}", err=True)
         raise typer.Exit(1)
-    write_register(out, RECEIPT_HEADER, rows)
+    header, rows = table
+    write_register(out, header, rows)
     typer.echo(f"{len(rows)} row(s) written to {out}")
 
 

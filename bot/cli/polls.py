@@ -18,6 +18,7 @@ from models.polls import PollError, PollProblem, change_draft, create_draft, pub
 from models.reports import latest_polls
 from models.roster_files import write_register
 from models.tables import PollBase, PollKind, PollRule, PollVoters
+from models.vietnamese import shorten
 
 polls_app = typer.Typer(help="Polls and votes.", no_args_is_help=True)
 
@@ -92,7 +93,7 @@ def polls_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> Non
         deadline = poll.deadline.astimezone(settings.tz) if poll.deadline else None
         until = f"{deadline:%d/%m/%Y %H:%M}" if deadline else "-"
         kind = "secret" if poll.secret else "open"
-        typer.echo(f"#{poll.id:<5} {poll.status.value:<10} {kind:<7} until {until}  {poll.question[:60]}")
+        typer.echo(f"#{poll.id:<5} {poll.status.value:<10} {kind:<7} until {until}  {shorten(poll.question, 60)}")
 
 
 @polls_app.command("results")

@@ -35,6 +35,7 @@ from models.meetings import (
     summarize,
 )
 from models.tables import Attendance, Meeting, MeetingInvitation, Member, utcnow
+from models.vietnamese import shorten
 
 # The board shows the answers too while the meeting has not begun (check-in opens then).
 ANSWERS_SHOWN_UNTIL = timedelta(minutes=30)
@@ -131,7 +132,7 @@ async def _whom(ctx: Context, meeting: Meeting, note: str = "") -> list[Reply]:
     ident = meeting.id or 0
     invited = await invitations(ctx.session, ident)
     rows = tuple(
-        (Button(_state_icon(invitation) + " " + member.full_name[:40], MarkAttendance(ident, member.id).pack()),)
+        (Button(f"{_state_icon(invitation)} {shorten(member.full_name, 40)}", MarkAttendance(ident, member.id).pack()),)
         for invitation, member in invited[:NAMES_SHOWN]
     )
     text = _("Whose attendance do you want to record? (⏳: asked to be excused, awaiting your decision)")
@@ -180,7 +181,7 @@ async def _confirm(ctx: Context, actor: Member, action: ConfirmAttendance) -> li
             _("Please mark them (tap a name), or record all of them as absent without reason."),
         ]
         rows: list[tuple[Button, ...]] = [
-            (Button("❔ " + member.full_name[:40], MarkAttendance(ident, member.id).pack()),)
+            (Button("❔ " + shorten(member.full_name, 40), MarkAttendance(ident, member.id).pack()),)
             for _i, member in left[:NAMES_SHOWN]
         ]
         rest = ConfirmAttendance(ident, rest="rest").pack()

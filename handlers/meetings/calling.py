@@ -40,6 +40,7 @@ from models.meetings import (
 from models.notices import Audience, AudienceFilter
 from models.permissions import Permission, Scope, scope_of
 from models.tables import Meeting, MeetingKind, MeetingStatus, Member, utcnow
+from models.vietnamese import shorten
 
 DEFAULT_DAYS_AHEAD = 7
 DEFAULT_HOUR, DEFAULT_MINUTE = 19, 30
@@ -268,5 +269,5 @@ async def _managed_list(ctx: Context, actor: Member, action: MeetingList) -> lis
     for meeting in listed:
         mark = "✏️ " if meeting.status is MeetingStatus.DRAFT else "📅 "
         day = format_datetime(meeting.starts_at, "dd/MM HH:mm", tzinfo=ctx.timezone, locale=ctx.translator.locale)
-        buttons.append((Button(f"{mark}{day} {meeting.title[:36]}", MeetingCard(meeting.id or 0).pack()),))
+        buttons.append((Button(f"{mark}{day} {shorten(meeting.title, 36)}", MeetingCard(meeting.id or 0).pack()),))
     return [Reply(_("The branch's meetings (✏️: not called yet):"), buttons=tuple(buttons))]

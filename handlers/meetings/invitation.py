@@ -28,7 +28,8 @@ from models.errors import NotFound
 from models.meeting_queries import document_for, meeting_to_read
 from models.meetings import CheckIn, answer, attendance_of, check_in, past_for, upcoming_for
 from models.permissions import Permission, Target, may
-from models.tables import Attendance, Member, Rsvp
+from models.tables import Attendance, Meeting, MeetingInvitation, Member, Rsvp
+from models.vietnamese import shorten
 
 LISTED = 10
 
@@ -47,7 +48,7 @@ async def meetings_home(ctx: Context, member: Member, action: Meetings) -> list[
         lines.append(
             f"• {moment_words(t, meeting.starts_at, ctx.timezone)}: {meeting.title} — {rsvp_words(t, invitation)}"
         )
-        buttons.append((Button("📅 " + meeting.title[:40], MeetingCard(meeting.id or 0).pack()),))
+        buttons.append((Button("📅 " + shorten(meeting.title, 40), MeetingCard(meeting.id or 0).pack()),))
     buttons.append(
         (
             Button("🧾 " + _("My attendance"), MyAttendance().pack()),
@@ -123,14 +124,21 @@ async def _reply(ctx: Context, member: Member, meeting_id: int, choice: Rsvp, re
 async def _check_in(ctx: Context, member: Member, action: MeetingCheckIn) -> list[Reply]:
     _ = ctx.gettext
     done = await check_in(ctx.session, action.meeting_id, member)
+    # What was recorded, in the member's words: the meeting and the time of the check-in.
+    meeting = await ctx.session.get(Meeting, action.meeting_id)
+    invitation = await ctx.session.get(MeetingInvitation, (action.meeting_id, member.id))
+    assert meeting is not None and invitation is not None and invitation.checked_in_at is not None
+    when = moment_words(ctx.translator, invitation.checked_in_at, ctx.timezone)
+    facts = {"title": shorten(meeting.title, 60), "when": when}
     text = {
-        CheckIn.FIRST: _("You are checked in. Welcome!"),
-        CheckIn.AGAIN: _("You were already checked in."),
+        CheckIn.FIRST: _("Checked in: you are recorded present at \u201c{title}\u201d, at {when}."),
+        CheckIn.AGAIN: _("You were already checked in: present at \u201c{title}\u201d since {when}."),
         # The later action counts: being at the meeting replaces the excuse sent before it.
         CheckIn.REPLACED_EXCUSE: _(
-            "You are checked in as present. Welcome! Your earlier request to be excused no longer counts."
+            "Checked in: you are recorded present at \u201c{title}\u201d, at {when}. Your earlier request to be "
+            "excused no longer counts."
         ),
-    }[done]
+    }[done].format(**facts)
     return [Reply("🙋 " + text)]
 
 
@@ -184,7 +192,7 @@ async def _past_meetings(ctx: Context, member: Member, action: PastMeetings) -> 
                 ("📝 " if meeting.minutes_text or meeting.conclusions else "📅 ")
                 + format_datetime(meeting.starts_at, "dd/MM", tzinfo=ctx.timezone, locale=ctx.translator.locale)
                 + " "
-                + meeting.title[:40],
+                + shorten(meeting.title, 40),
                 MeetingCard(meeting.id or 0).pack(),
             ),
         )

@@ -17,6 +17,7 @@ from models.notices import Audience, set_audience
 from models.permissions import Permission, Target, may
 from models.roster import fold
 from models.tables import Branch, Member, Notice
+from models.vietnamese import name_key
 
 
 async def _change(ctx: Context, actor: Member, notice: Notice, audience: Audience) -> list[Reply]:
@@ -91,7 +92,7 @@ async def match_people(ctx: Context, actor: Member, text: str, permission: Permi
     problems: list[str] = []
     for typed in filter(None, (part.strip() for part in re.split(r"[,;\n]", text))):
         needle = fold(typed)
-        matches = [m for m in reachable if needle in fold(m.full_name)]
+        matches = sorted((m for m in reachable if needle in fold(m.full_name)), key=lambda m: name_key(m.full_name))
         exact = [m for m in matches if fold(m.full_name) == needle]
         if len(exact) == 1 or len(matches) == 1:
             chosen.append((exact or matches)[0].id or 0)

@@ -12,7 +12,7 @@ from handlers.members import home
 from handlers.menus import NewNotice
 from handlers.notices.actions import CancelNotice, ConfirmScan, SendNotice, ShowNotice, TrackNotice
 from handlers.notices.common import cancel_row, in_words, notice_for, problem_text, router
-from handlers.notices.preview import preview
+from handlers.notices.preview import audience_reach, preview
 from handlers.notices.reading import notice_body_maker
 from handlers.questions import Awaiting, Question
 from handlers.times import read_answer
@@ -142,8 +142,16 @@ async def send(ctx: Context, actor: Member, action: SendNotice) -> list[Reply]:
 
 async def _send(ctx: Context, actor: Member, notice: Notice) -> list[Reply]:
     _ = ctx.gettext
-    count = await send_now(ctx.session, actor, notice, notice_body_maker(ctx.catalogs))
-    text = _("Sent to {count} member(s). Tap \u201cTrack\u201d to see who received and read it.").format(count=count)
+    await send_now(ctx.session, actor, notice, notice_body_maker(ctx.catalogs))
+    # What was really sent: members who never joined chibo got nothing and are named as such.
+    counted = await audience_reach(ctx, notice)
+    text = _(
+        "Sent to {pushed} member(s) on Telegram or Zalo; {web} will see it in the web chat; {unlinked} have not "
+        "joined chibo (phone them). You are not counted."
+    ).format(pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked))
+    if counted.unreachable:
+        text += " " + _("{count} blocked or left chibo.").format(count=counted.unreachable)
+    text += " " + _("Tap \u201cTrack\u201d to see who received and read it.")
     return [Reply(text, buttons=((Button("📊 " + _("Track"), TrackNotice(notice.id or 0).pack()),),))]
 
 

@@ -9,7 +9,7 @@ from handlers.contract import Button, Reply, Rows
 from handlers.notices.actions import CancelNotice, NoticeBranch, NoticeFilter, NoticeScope, SendNotice
 from handlers.questions import Ask, Question
 from models.notice_queries import branch_names, member_names
-from models.notices import Audience, AudienceFilter, notice_file, reach, recipients
+from models.notices import Audience, AudienceFilter, Reach, notice_file, reach, recipients
 from models.permissions import Scope, scope_of
 from models.tables import Member, Notice
 
@@ -32,12 +32,30 @@ async def audience_words(ctx: Context, audience: Audience) -> str:
     return where + narrowed
 
 
+def reach_words(ctx: Context, counted: Reach) -> str:
+    """Who will get it and how, the sender counted out: the same count the tracking screen starts from."""
+    text = ctx.gettext(
+        "{total} recipient(s), not counting you: {pushed} get it on Telegram or Zalo, {web} read it in the web "
+        "chat, {unlinked} have not joined chibo (phone them)."
+    ).format(total=counted.total, pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked))
+    if counted.unreachable:
+        text += " " + ctx.gettext("{count} blocked or left chibo.").format(count=counted.unreachable)
+    return text
+
+
+async def audience_reach(ctx: Context, notice: Notice) -> Reach:
+    """How the notice's audience can be reached today, its sender counted out."""
+    people = await recipients(ctx.session, Audience.from_json(notice.audience))
+    return await reach(ctx.session, [m for m in people if m.id != notice.author_member_id])
+
+
 async def preview(ctx: Context, actor: Member, notice: Notice, note: str = "") -> Reply:
     _ = ctx.gettext
     audience = Audience.from_json(notice.audience)
-    people = await recipients(ctx.session, audience)
-    counted = await reach(ctx.session, people)
-    body = notice.text if len(notice.text) <= PREVIEW_CHARS else notice.text[:PREVIEW_CHARS] + "…"
+    body = notice.text
+    if len(body) > PREVIEW_CHARS:  # cut after a whole word, its lines kept
+        head = body[:PREVIEW_CHARS]
+        body = head[: max(head.rfind(" "), head.rfind("\n"), 1)].rstrip() + "…"
     lines = [
         note,
         _("Preview of the notice:"),
@@ -45,18 +63,16 @@ async def preview(ctx: Context, actor: Member, notice: Notice, note: str = "") -
         body,
         "",
         _("To: {audience}").format(audience=await audience_words(ctx, audience)),
-        _("{total} recipient(s): {pushed} get it on Telegram or Zalo, {web} read it in the web chat, "
-          "{unlinked} have not joined chibo (phone them).").format(
-            total=counted.total, pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked)
-        ),
-    ]  # fmt: skip
+        reach_words(ctx, await audience_reach(ctx, notice)),
+    ]
     ident = notice.id or 0
     commune = scope_of(actor) is Scope.COMMUNE
 
     def button(label: str, action: ActionData) -> Button:
         return Button(label, action.pack())
 
-    scope_row = [button("🏠 " + _("My branch"), NoticeScope(ident, "branch"))]
+    # "Chi bộ của tôi" in the menu shows the branch: here the button sends to it.
+    scope_row = [button("🏠 " + _("Send to my branch"), NoticeScope(ident, "branch"))]
     if commune:
         scope_row.append(button("🏛 " + _("Whole commune"), NoticeScope(ident, "commune")))
     file = await notice_file(ctx.session, ident)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from handlers.context import Context
@@ -10,16 +11,22 @@ from handlers.members import home
 from handlers.menus import Notices
 from handlers.notices.actions import ReadNotice
 from handlers.notices.common import LISTED, in_words, router
+from models.notice_queries import member_names_by_id
 from models.notices import BodyFor, notice_file, notices_for, record_read
 from models.tables import Member, Notice, NoticeFile
+
+
+def heading(_: Callable[[str], str], sender: str) -> str:
+    """ "Notice from comrade …": who sent it, so a member knows whose word it is."""
+    return _("Notice from comrade {name}").format(name=sender) if sender else _("Notice")
 
 
 def notice_body_maker(catalogs: Catalogs) -> BodyFor:
     """The message each recipient gets, in their own language, with the "I have read it" button."""
 
-    def body_for(member: Member, notice: Notice, file: NoticeFile | None) -> dict[str, Any]:
+    def body_for(member: Member, notice: Notice, file: NoticeFile | None, sender: str) -> dict[str, Any]:
         _ = catalogs.translator(member.locale).gettext
-        text = "📢 " + _("Notice") + "\n\n" + notice.text
+        text = "📢 " + heading(_, sender) + "\n\n" + notice.text
         document = None
         if file is not None:
             text += "\n\n📎 " + _("Attached: {name}").format(name=file.filename)
@@ -38,9 +45,12 @@ async def inbox(ctx: Context, member: Member, action: Notices) -> list[Reply]:
     if not listed:
         return [home(ctx, member, _("There are no notices for you yet."))]
     replies = []
+    senders = await member_names_by_id(ctx.session, [n.author_member_id for n, _r in listed if n.author_member_id])
     for notice, read in listed:
         when = in_words(ctx, notice.sent_at) if notice.sent_at else ""
         header = ("✅ " if read else "📢 ") + when
+        if notice.author_member_id in senders:
+            header += "\n" + heading(_, senders[notice.author_member_id])
         buttons: Rows = ()
         if not read:
             buttons = ((Button("✅ " + _("I have read it"), ReadNotice(notice.id or 0).pack()),),)

@@ -6,25 +6,35 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections import Counter
+from datetime import tzinfo
 
 from handlers.context import Context, names_text
-from handlers.contract import Button, Document, Reply
+from handlers.contract import Button, Document, Reply, Translator
 from handlers.menus import SentNotices
 from handlers.notices.actions import CancelNotice, ExportReceipts, NudgeNotice, TrackNotice
 from handlers.notices.common import LISTED, in_words, notice_for, router
+from handlers.notices.preview import audience_words
 from handlers.notices.reading import notice_body_maker
-from handlers.records.words import channel_names
+from handlers.records.words import local_phone
 from models.membership import NotPermitted
-from models.notice_queries import recent_notices
-from models.notices import RECEIPT_HEADER, BranchTally, NoticeError, NoticeProblem, nudge, receipt_rows, tracking
+from models.notice_queries import member_names_by_id, read_counts, recent_notices
+from models.notice_tracking import Delivery, NoticeTracking, RecipientState, notice_tracking
+from models.notices import Audience, NoticeError, NoticeProblem, nudge
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import Member, NoticeStatus, Platform
 from models.template_messages import templates_this_month
+from models.vietnamese import shorten, without_salutation
+
+TITLE_CHARS = 80  # a notice's first words past the salutation, as its title
+NAMES_SHOWN = 30
+SUMMARY_CHARS = 90
 
 
 @router.on(SentNotices)
 async def sent_list(ctx: Context, actor: Member, action: SentNotices) -> list[Reply]:
-    """The secretary's recent notices (their branch, or all for the commune), with their tools."""
+    """The secretary's recent notices (their branch, or all for the commune): when, by whom, to whom,
+    what they say past the salutation, how many read them; with their tools."""
     _ = ctx.gettext
     own_branch = Target(actor.branch_id)
     if not may(actor, Permission.ANNOUNCE, own_branch):
@@ -33,18 +43,137 @@ async def sent_list(ctx: Context, actor: Member, action: SentNotices) -> list[Re
     notices = await recent_notices(ctx.session, LISTED, branch)
     if not notices:
         return [Reply(_("No notices yet. Tap \u201cNew notice\u201d to write one."))]
+    reads = await read_counts(ctx.session, notices)
+    authors = await member_names_by_id(ctx.session, [n.author_member_id for n in notices if n.author_member_id])
     buttons = []
-    lines = [_("Recent notices:"), ""]
+    lines = [_("Recent notices:")]
     for number, notice in enumerate(notices, start=1):
-        first_line = notice.text.splitlines()[0][:50]
         ident = notice.id or 0
+        sender = authors.get(notice.author_member_id or 0, _("the server"))
+        audience = await audience_words(ctx, Audience.from_json(notice.audience))
+        summary = shorten(without_salutation(notice.text), SUMMARY_CHARS)
+        lines.append("")
         if notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None:
-            lines.append(f"{number}. ⏰ {in_words(ctx, notice.scheduled_at)} — {first_line}")
+            lines.append(f"{number}. ⏰ " + _("Scheduled for {when}").format(when=in_words(ctx, notice.scheduled_at)))
             buttons.append((Button(f"✖️ {number}. " + _("Cancel"), CancelNotice(ident).pack()),))
         else:
-            lines.append(f"{number}. 📤 {first_line}")
+            lines.append(f"{number}. 📤 {in_words(ctx, notice.sent_at or notice.created_at)}")
             buttons.append((Button(f"📊 {number}. " + _("Track"), TrackNotice(ident).pack()),))
+        lines.append("   " + _("From {sender} to {audience}").format(sender=sender, audience=audience))
+        lines.append(f"   \u201c{summary}\u201d")
+        if notice.status is NoticeStatus.SENT:
+            read, total = reads.get(ident, (0, 0))
+            lines.append("   ✅ " + _("Read: {read}/{total}").format(read=read, total=total))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+def _channel_words(t: Translator) -> dict[Platform, str]:
+    return {
+        Platform.TELEGRAM: "Telegram",
+        Platform.WEB: t.gettext("web chat"),
+        Platform.ZALO_BOT: "Zalo",
+        Platform.ZALO_OA: "Zalo OA",
+    }
+
+
+def state_words(t: Translator) -> dict[Delivery, str]:
+    """Each state in the words the screen and the CSV both use."""
+    _ = t.gettext
+    return {
+        Delivery.READ: _("read"),
+        Delivery.DELIVERED: _("received, not read yet"),
+        Delivery.SENDING: _("being sent"),
+        Delivery.FAILED: _("could not be delivered"),
+        Delivery.NOT_JOINED: _("not on chibo"),
+    }
+
+
+def _reason(t: Translator, person: RecipientState) -> str:
+    """Why it did not arrive: in words when they blocked or left chibo, with the platform's own."""
+    if not person.blocked:
+        return person.reason
+    words = t.gettext("blocked or left chibo")
+    return f"{words} ({person.reason})" if person.reason else words
+
+
+def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[list[str], list[list[str]]]:
+    """The tracking screen as a table: one row per recipient, in the screen's words."""
+    _ = t.gettext
+    header = [_("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at")]
+    words, channels = state_words(t), _channel_words(t)
+    rows = [
+        [
+            person.name,
+            person.branch,
+            local_phone(person.phone) if person.phone else "",
+            words[person.state],
+            ", ".join(channels[c] for c in person.channels),
+            _reason(t, person) if person.state is Delivery.FAILED else "",
+            person.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if person.read_at else "",
+        ]
+        for person in report.recipients
+    ]
+    return header, rows
+
+
+def _by_channel(t: Translator, counts: Counter[Platform]) -> str:
+    channels = _channel_words(t)
+    return ", ".join(f"{channels[p]} {n}" for p, n in sorted(counts.items(), key=lambda item: item[0].value))
+
+
+def tracking_lines(t: Translator, report: NoticeTracking) -> list[str]:
+    """The counts by state (each recipient once, the sender counted out), where it was delivered or
+    refused, who to phone, who has not read it."""
+    _ = t.gettext
+    total = len(report.recipients)
+    lines = [_("{total} recipient(s), not counting the sender:").format(total=total)]
+    icons = {
+        Delivery.READ: "✅",
+        Delivery.DELIVERED: "📨",
+        Delivery.SENDING: "⏳",
+        Delivery.FAILED: "❌",
+        Delivery.NOT_JOINED: "📵",
+    }
+    words = state_words(t)
+    for state in Delivery:
+        count = report.count(state)
+        if not count and state is not Delivery.READ:
+            continue
+        line = f"{icons[state]} {words[state]}: {count}"
+        if state in (Delivery.DELIVERED, Delivery.FAILED) and report.channels(state):
+            line += f" ({_by_channel(t, report.channels(state))})"
+        lines.append(line)
+    branches = report.branches()
+    if len(branches) > 1:
+        lines.append("")
+        for name, counts in branches.items():
+            lines.append(
+                "• "
+                + _("{branch}: {read}/{total} read").format(
+                    branch=name, read=counts[Delivery.READ], total=sum(counts.values())
+                )
+            )
+    channels = _channel_words(t)
+    failed = report.with_state(Delivery.FAILED)
+    if failed:
+        lines += ["", "❌ " + _("Could not be delivered:")]
+        lines += [
+            f"• {p.name} — {', '.join(channels[c] for c in p.channels)}: {shorten(_reason(t, p), 80)}"
+            for p in failed[:NAMES_SHOWN]
+        ]
+    not_joined = report.with_state(Delivery.NOT_JOINED)
+    if not_joined:
+        lines += ["", "📵 " + _("Not on chibo, please phone them:")]
+        lines += [
+            f"• {p.name} — {local_phone(p.phone) if p.phone else _('no phone number')}"
+            for p in not_joined[:NAMES_SHOWN]
+        ]
+        if len(not_joined) > NAMES_SHOWN:
+            lines.append(_("… and {count} more").format(count=len(not_joined) - NAMES_SHOWN))
+    unread = report.with_state(Delivery.DELIVERED, Delivery.SENDING)
+    if unread:
+        lines += ["", _("Received, not read yet:") + " " + names_text(t, [p.name for p in unread])]
+    return lines
 
 
 @router.on(TrackNotice)
@@ -55,30 +184,14 @@ async def track(ctx: Context, actor: Member, action: TrackNotice) -> list[Reply]
         return [Reply(_("Scheduled: it will be sent at {when}.").format(when=in_words(ctx, notice.scheduled_at)))]
     if notice.status is not NoticeStatus.SENT:
         raise NoticeError(NoticeProblem.NOT_A_DRAFT)
-    report = await tracking(ctx.session, notice)
-
-    def counts(tally: BranchTally) -> str:
-        return _("{recipients} member(s): {sent} sent, {queued} queued, {failed} failed, {read} read").format(
-            recipients=tally.recipients, sent=tally.sent, queued=tally.queued, failed=tally.failed, read=tally.read
-        )
-
-    first_line = notice.text.splitlines()[0][:80]
-    lines = [f"📊 {first_line}", "", _("Total: {counts}").format(counts=counts(report.total))]
-    if len(report.branches) > 1:
-        lines += [f"• {name}: {counts(tally)}" for name, tally in report.branches.items()]
-    if report.unreachable:
-        lines += [
-            "",
-            _("Could not be reached (blocked chibo or sending failed):")
-            + " "
-            + names_text(ctx.translator, report.unreachable),
-        ]
-    if report.unlinked:
-        lines += ["", _("Not on chibo, please phone them:") + " " + names_text(ctx.translator, report.unlinked)]
-    if report.unread:
-        lines += ["", _("Not read yet:") + " " + names_text(ctx.translator, report.unread)]
-    if report.seen_unread:
-        lines += ["", _("Seen on Zalo, not yet marked read:") + " " + names_text(ctx.translator, report.seen_unread)]
+    report = await notice_tracking(ctx.session, notice)
+    lines = [f"📊 {shorten(without_salutation(notice.text), TITLE_CHARS)}"]
+    if notice.sent_at is not None:
+        lines.append(_("Sent at {when}").format(when=in_words(ctx, notice.sent_at)))
+    lines += ["", *tracking_lines(ctx.translator, report)]
+    seen = report.seen_unread()
+    if seen:
+        lines += ["", _("Seen on Zalo, not yet marked read:") + " " + names_text(ctx.translator, seen)]
     month = await templates_this_month(ctx.session, ctx.timezone)
     if report.by_template or month:
         lines += [
@@ -93,7 +206,7 @@ async def track(ctx: Context, actor: Member, action: TrackNotice) -> list[Reply]
             Button("📄 " + _("Export as CSV"), ExportReceipts(action.notice_id).pack()),
         )
     ]
-    if report.unread:
+    if report.count(Delivery.READ) < len(report.recipients):
         buttons.append((Button("🔔 " + _("Remind those who have not read it"), NudgeNotice(action.notice_id).pack()),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
@@ -102,14 +215,10 @@ async def track(ctx: Context, actor: Member, action: TrackNotice) -> list[Reply]
 async def export_receipts(ctx: Context, actor: Member, action: ExportReceipts) -> list[Reply]:
     """Who received and read the notice, as a CSV file in the chat (opens in Excel)."""
     notice = await notice_for(ctx, actor, action.notice_id)
-    rows = await receipt_rows(ctx.session, notice, ctx.timezone)
-    # The channel column in the words members use, not the stored platform code.
-    channels = {platform.value: name for platform, name in channel_names(ctx).items()}
-    channels[Platform.WEB.value] = ctx.gettext("Web chat")
-    rows = [[*row[:2], channels.get(row[2], row[2]), *row[3:]] for row in rows]
+    header, rows = receipt_table(ctx.translator, await notice_tracking(ctx.session, notice), ctx.timezone)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(RECEIPT_HEADER)
+    writer.writerow(header)
     # A cell starting with = + - @ would be a formula in Excel: quoted as text.
     writer.writerows([["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row] for row in rows])
     content = base64.b64encode(buffer.getvalue().encode("utf-8-sig")).decode()
@@ -123,6 +232,25 @@ async def export_receipts(ctx: Context, actor: Member, action: ExportReceipts) -
 
 @router.on(NudgeNotice)
 async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply]:
+    _ = ctx.gettext
     notice = await notice_for(ctx, actor, action.notice_id)
-    queued = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs), ctx.nudge_interval)
-    return [Reply(ctx.gettext("Reminder sent again: {count} message(s).").format(count=queued))]
+    done = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs), ctx.nudge_interval)
+    back = ((Button("📊 " + _("Track"), TrackNotice(action.notice_id).pack()),),)
+    if done.queued:
+        return [Reply(_("Reminder sent again: {count} message(s).").format(count=done.queued), buttons=back)]
+    if not done.unread:
+        return [Reply(_("Everyone has read it: nobody to remind."), buttons=back)]
+    reasons = []
+    if done.not_joined:
+        reasons.append(_("{count} have not joined chibo (phone them)").format(count=done.not_joined))
+    if done.web_only:
+        reasons.append(
+            _("{count} use only the web chat, where the notice waits in their list").format(count=done.web_only)
+        )
+    if done.unreachable:
+        reasons.append(_("{count} blocked or left chibo").format(count=done.unreachable))
+    text = _(
+        "Nobody can be reminded in a chat: of the {unread} who have not read it, {reasons}. Nothing was sent, "
+        "and you can remind them later."
+    ).format(unread=done.unread, reasons="; ".join(reasons))
+    return [Reply(text, buttons=back)]

@@ -9,12 +9,13 @@ from handlers.menus import PollList
 from handlers.polls.actions import ClosePoll, ConfirmClosePoll, NudgePoll, TrackPoll
 from handlers.polls.ballots import ballot_maker
 from handlers.polls.common import NAMES_SHOWN, managed_poll, moment, router
-from handlers.polls.results import interim_text, results_chart, results_maker, results_text
+from handlers.polls.results import interim_text, results_chart, results_maker, results_text, turnout_text
 from handlers.questions import Ask, Question
 from models.ballots import key_fits
 from models.poll_queries import recent_polls_for
 from models.polls import PollError, PollProblem, check, close, non_voters, nudge, opinions, queue_results, result
 from models.tables import Member, Poll, PollStatus
+from models.vietnamese import shorten
 
 
 @router.on(TrackPoll)
@@ -25,12 +26,7 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
     lines = [results_text(ctx.translator, poll, decision, final=poll.status is not PollStatus.OPEN)]
     if poll.status is PollStatus.OPEN:
         lines.append(interim_text(ctx.translator, poll, decision))
-        lines.append(
-            "\n"
-            + _("Turnout: {voters} of {eligible} eligible voted.").format(
-                voters=decision.voters, eligible=decision.eligible
-            )
-        )
+        lines.append("\n" + turnout_text(ctx.translator, decision))
     if poll.secret and poll.status is PollStatus.OPEN:
         # No counts before the close: refreshed between two votes, they would show who chose what.
         lines = [
@@ -38,9 +34,7 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
             "",
             _("Secret ballot: the counts are shown when it closes."),
             interim_text(ctx.translator, poll, decision),
-            _("Turnout: {voters} of {eligible} eligible voted.").format(
-                voters=decision.voters, eligible=decision.eligible
-            ),
+            turnout_text(ctx.translator, decision),
         ]
     lines += await _opinion_lines(ctx, poll)
     buttons: list[tuple[Button, ...]] = []
@@ -76,7 +70,7 @@ async def _opinion_lines(ctx: Context, poll: Poll) -> list[str]:
         return []
     lines = ["", "✏️ " + ctx.gettext("Other opinions ({count}):").format(count=len(found))]
     for name, text in found[:OPINIONS_SHOWN]:
-        lines.append(f"• {name}: " + (text if len(text) <= OPINION_SHOWN_CHARS else text[:OPINION_SHOWN_CHARS] + "…"))
+        lines.append(f"• {name}: " + (text if len(text) <= OPINION_SHOWN_CHARS else shorten(text, OPINION_SHOWN_CHARS)))
     if len(found) > OPINIONS_SHOWN:
         lines.append(ctx.gettext("…and {count} more in the result sheet.").format(count=len(found) - OPINIONS_SHOWN))
     return lines
@@ -105,7 +99,7 @@ async def ask_close(ctx: Context, actor: Member, action: ClosePoll) -> list[Repl
     question = _(
         "Close \u201c{question}\u201d now, before its deadline ({when})? Nobody can vote after that, and the "
         "result is sent at once."
-    ).format(question=poll.question[:100], when=moment(ctx.translator, poll.deadline, ctx.timezone))
+    ).format(question=shorten(poll.question, 100), when=moment(ctx.translator, poll.deadline, ctx.timezone))
     buttons = (
         (Button("⏹ " + _("Yes, close it now"), ConfirmClosePoll(action.poll_id).pack()),),
         (Button("↩️ " + _("Keep it open"), TrackPoll(action.poll_id).pack()),),
@@ -127,7 +121,7 @@ async def close_now(ctx: Context, actor: Member, action: ConfirmClosePoll) -> li
     await queue_results(ctx.session, poll, results_maker(ctx.catalogs), skip_member_id=actor.id)
     decision = await result(ctx.session, poll)
     text = "\n".join([results_text(ctx.translator, poll, decision), *await _opinion_lines(ctx, poll)])
-    return [Reply(text, chart=results_chart(poll, decision))]
+    return [Reply(text, chart=results_chart(ctx.translator, poll, decision))]
 
 
 @router.on(PollList)
@@ -142,6 +136,6 @@ async def poll_list(ctx: Context, actor: Member, action: PollList) -> list[Reply
     buttons = []
     for number, poll in enumerate(mine, start=1):
         state = "🟢" if poll.status is PollStatus.OPEN else "⏹"
-        lines.append(f"{number}. {state} {poll.question[:60]}")
+        lines.append(f"{number}. {state} {shorten(poll.question, 60)}")
         buttons.append((Button(f"📊 {number}. " + _("Track"), TrackPoll(poll.id or 0).pack()),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]

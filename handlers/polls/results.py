@@ -12,6 +12,7 @@ from handlers.contract import Catalogs, Chart, Reply, Translator
 from handlers.polls.common import kind_name, rule_name, where
 from models.polls import Decision, ResultsFor, open_ballots, opinions, result
 from models.tables import Member, Poll, PollKind
+from models.vietnamese import shorten
 
 
 def _percent(t: Translator, count: int, base: int) -> str:
@@ -96,6 +97,21 @@ def _deductions(t: Translator, decision: Decision) -> str:
     return "; ".join(parts)
 
 
+def turnout_text(t: Translator, decision: Decision) -> str:
+    """Who voted of who could: apart from the result, which is measured against the base."""
+    return t.gettext("Turnout: {voters} of {eligible} eligible voted.").format(
+        voters=decision.voters, eligible=decision.eligible
+    )
+
+
+def base_text(t: Translator, decision: Decision) -> str:
+    """What every "x/y" of the result is out of, and who was left out of it."""
+    left_out = _deductions(t, decision)
+    if left_out:
+        return t.gettext("Base: {base} (left out: {parts}).").format(base=decision.base, parts=left_out)
+    return t.gettext("Base: {base}.").format(base=decision.base)
+
+
 def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool = True) -> str:
     """The counts, and once the poll is closed the verdict in words, the turnout apart, the base
     and the rule; every share is of the base the rule uses (DESIGN.md §4)."""
@@ -104,29 +120,29 @@ def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool =
     lines += [_option_line(t, poll, decision, i, final) for i in range(len(poll.options))]
     if decision.kind is PollKind.ELECTION:
         lines.append(_("Blank ballots: {count}").format(count=decision.blank))
+    if decision.kind is not PollKind.CONSULTATION:
+        lines.append(base_text(t, decision))
     if not final:
         return "\n".join(lines)
     lines += ["", ("✅ " if decision.passed else "ℹ️ " if decision.kind is PollKind.CONSULTATION else "❌ ")]
     lines[-1] += verdict(t, poll, decision)
-    lines.append(
-        _("Comrades taking part in the vote: {voters}/{base}").format(voters=decision.voters, base=decision.base)
-    )
-    left_out = _deductions(t, decision)
-    if left_out:
-        lines.append(_("Base: {base} (left out: {parts}).").format(base=decision.base, parts=left_out))
+    lines.append(turnout_text(t, decision))
     lines.append(_("Rule: {rule}.").format(rule=rule_name(t, poll)))
     lines.append("💬 " + where(t, poll))
     return "\n".join(lines)
 
 
-def results_chart(poll: Poll, decision: Decision) -> Chart:
-    return Chart(poll.question[:80], tuple(poll.options), decision.counts)
+def results_chart(t: Translator, poll: Poll, decision: Decision) -> Chart:
+    """The counts as bars, with the votes the rule needs marked (none for a consultation)."""
+    needed = 0 if decision.kind is PollKind.CONSULTATION else decision.needed
+    label = t.gettext("needed: {needed} of {base}").format(needed=needed, base=decision.base) if needed else ""
+    return Chart(shorten(poll.question, 80), tuple(poll.options), decision.counts, needed, label)
 
 
 def results_maker(catalogs: Catalogs) -> ResultsFor:
     def results_for(member: Member, poll: Poll, decision: Decision) -> dict[str, Any]:
-        text = results_text(catalogs.translator(member.locale), poll, decision)
-        return Reply(text, chart=results_chart(poll, decision)).to_dict()
+        t = catalogs.translator(member.locale)
+        return Reply(results_text(t, poll, decision), chart=results_chart(t, poll, decision)).to_dict()
 
     return results_for
 
@@ -157,7 +173,7 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
         [_("Question"), poll.question],
         [_("Kind"), kind_name(t, poll.kind)],
         [_("Result"), verdict(t, poll, decision)],
-        [_("Comrades taking part in the vote"), f"{decision.voters}/{decision.base}"],
+        [_("Turnout"), turnout_text(t, decision)],
         [_("Base"), str(decision.base), _deductions(t, decision)],
         [_("Rule"), rule_name(t, poll)],
         [_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)")],

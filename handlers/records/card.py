@@ -37,6 +37,7 @@ from models.errors import NotFound
 from models.membership import InvalidChange, check, target_of
 from models.permissions import Permission, Scope, scope_of
 from models.tables import Branch, Member, MemberStatus, Role
+from models.vietnamese import shorten
 
 router = Router("records")
 
@@ -51,7 +52,8 @@ def cancel_row(ctx: Context) -> Rows:
 
 def card_button(member: Member, *, name_limit: int | None = None) -> Button:
     assert member.id is not None
-    return button("👤 " + member.full_name[:name_limit], MemberCard(member.id))
+    name = member.full_name if name_limit is None else shorten(member.full_name, name_limit)
+    return button("👤 " + name, MemberCard(member.id))
 
 
 async def target(ctx: Context, actor: Member, member_id: int, permission: Permission) -> Member:

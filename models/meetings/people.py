@@ -24,6 +24,7 @@ from models.tables import (
     MemberStanding,
     Role,
 )
+from models.vietnamese import name_key
 
 _NO_BRANCH = -1
 
@@ -107,6 +108,5 @@ async def invitations(session: AsyncSession, meeting_id: int) -> list[tuple[Meet
         .join(Member, col(Member.id) == MeetingInvitation.member_id)
         .where(MeetingInvitation.meeting_id == meeting_id, col(Member.active).is_(True))
         .where(or_(col(Member.standing) == MemberStanding.ACTIVE, came))
-        .order_by(col(Member.full_name), col(Member.id))
     )
-    return list(rows.all())
+    return sorted(rows.all(), key=lambda row: name_key(row[1].full_name))

@@ -18,6 +18,7 @@ from models.tables import (
     Role,
     utcnow,
 )
+from models.vietnamese import name_key
 
 
 async def upcoming_for(
@@ -39,13 +40,16 @@ async def upcoming_for(
 async def past_for(
     session: AsyncSession, member: Member, now: datetime | None = None, since: timedelta = YEAR
 ) -> list[tuple[Meeting, MeetingInvitation]]:
-    """The member's meetings of the last year whose attendance is closed, newest first."""
+    """The member's meetings of the last year whose attendance is closed, and any where their
+    attendance is already recorded (a check-in at today's meeting), newest first."""
     now = now or utcnow()
+    closed = col(Meeting.starts_at) <= now - CHECK_IN_AFTER
+    recorded = col(MeetingInvitation.checked_in_at).is_not(None) | col(MeetingInvitation.attendance).is_not(None)
     rows = await session.exec(
         select(Meeting, MeetingInvitation)
         .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
         .where(MeetingInvitation.member_id == member.id, Meeting.status == MeetingStatus.CALLED)
-        .where(col(Meeting.starts_at) >= now - since, col(Meeting.starts_at) <= now - CHECK_IN_AFTER)
+        .where(col(Meeting.starts_at) >= now - since, closed | recorded)
         .order_by(col(Meeting.starts_at).desc())
     )
     return list(rows.all())
@@ -87,7 +91,7 @@ async def attendance_rates(
         rate.present += state is Attendance.PRESENT
         rate.excused += state is Attendance.EXCUSED
         rate.absent += state is Attendance.ABSENT
-    return sorted(rates.values(), key=lambda r: (r.rate, r.name))
+    return sorted(rates.values(), key=lambda r: (r.rate, name_key(r.name)))
 
 
 async def meetings_managed(

@@ -14,6 +14,7 @@ from bot.channels.zalo_oa.facts import (
     MESSAGE_LIMIT,
 )
 from handlers.contract import Button, Reply
+from models.vietnamese import shorten
 
 
 def choices(reply: Reply) -> list[Button]:
@@ -29,7 +30,7 @@ def _with_buttons(text: str, buttons: Sequence[Button]) -> dict[str, Any]:
             "payload": {
                 "buttons": [
                     {
-                        "title": button.label[:BUTTON_TITLE_LIMIT],
+                        "title": shorten(button.label, BUTTON_TITLE_LIMIT),
                         "type": HIDDEN_QUERY_BUTTON,
                         "payload": BUTTON_PREFIX + button.payload,
                     }
