@@ -41,6 +41,8 @@
     messages.scrollTop = Math.min(top, messages.scrollHeight);
   }
   window.addEventListener("resize", reveal);
+  // The conversation also shrinks when a bar appears above it (notifications, a folding menu).
+  if (window.ResizeObserver) new ResizeObserver(reveal).observe(messages);
 
   function bubble(kind, text, id) {
     var hint = document.getElementById("welcome");
