@@ -35,8 +35,7 @@ from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
-from handlers.polls import show_ticks
-from models.ballots import BallotSecretMissing, server_secret
+from handlers.polls import ticks_shown
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
 from models.invites import fill_in_code
 from models.notices import push_identities
@@ -337,8 +336,9 @@ class DeliveryWorker:
                 reply = await self._with_invite_code(reply, reply.invite_for, masked=row.platform is Platform.WEB)
             # The web chat stores what it is sent beside the member's chat: a secret ballot's ticks
             # are never shown there (its page shows them only in a tap's own answer).
-            if row.platform is not Platform.WEB and any(b.payload.startswith("pz:") for r in reply.buttons for b in r):
-                reply = await self._with_ticks(reply)
+            if row.platform is not Platform.WEB:
+                async with self._sessions() as session:
+                    reply = ticks_shown(session, reply)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
             by_template = False
             try:
@@ -407,15 +407,6 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             text, kept = await fill_in_code(session, member_id, reply.text)
         return replace(reply, text=kept if masked else text, invite_for=None)
-
-    async def _with_ticks(self, reply: Reply) -> Reply:
-        """A secret ballot being ticked, its ticks shown as it is sent: the outbox row keeps them
-        sealed in the buttons only (handlers.polls.show_ticks)."""
-        async with self._sessions() as session:
-            try:
-                return show_ticks(reply, server_secret(session))
-            except BallotSecretMissing:
-                return reply
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

@@ -17,9 +17,8 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
-from handlers.polls import show_ticks
+from handlers.polls import ticks_shown
 from models import reachability
-from models.ballots import BallotSecretMissing, server_secret
 from models.db import create_engine, session_factory, table_of
 from models.invites import fill_in_code
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
@@ -123,7 +122,7 @@ class Runtime:
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:
                 # A secret ballot's ticks are shown in what is sent, never in what is kept.
-                replies = [await _with_ticks(session, reply) for reply in replies]
+                replies = [ticks_shown(session, reply) for reply in replies]
                 # Answered now: an invite code is made now, and kept only masked for a retry.
                 for index, reply in enumerate(replies):
                     if reply.invite_for is not None:
@@ -173,12 +172,3 @@ class Runtime:
             return
         self.metrics.updates_handled.labels(platform.value).inc()
 
-
-async def _with_ticks(session: AsyncSession, reply: Reply) -> Reply:
-    """``reply`` as sent: a secret ballot being ticked shows its ticks (handlers.polls.show_ticks)."""
-    if not any(b.payload.startswith("pz:") for row in reply.buttons for b in row):
-        return reply
-    try:
-        return show_ticks(reply, server_secret(session))
-    except BallotSecretMissing:
-        return reply

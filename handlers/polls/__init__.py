@@ -9,7 +9,7 @@ registers its handlers on ``router``.
 from __future__ import annotations
 
 from handlers.polls import follow, paper, setup  # noqa: F401  (importing them registers their handlers)
-from handlers.polls.ballots import ballot_maker, show_ticks, unmarked
+from handlers.polls.ballots import ballot_maker, show_ticks, ticks_shown, unmarked
 from handlers.polls.common import problem_text, router
 from handlers.polls.results import result_header, result_rows, results_maker, results_text
 
@@ -22,5 +22,6 @@ __all__ = [
     "results_text",
     "router",
     "show_ticks",
+    "ticks_shown",
     "unmarked",
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.actions import ActionData, InvalidPayload, decode
 from handlers.context import Context
 from handlers.contract import Button, Catalogs, Reply, Rows, Translator
@@ -14,7 +16,7 @@ from handlers.menus import OpenPolls
 from handlers.polls.actions import SendSecret, TickSecret, ToggleChoice, Vote
 from handlers.polls.common import cancel_button, moment, problem_text, router, where
 from handlers.questions import Awaiting, Question
-from models.ballots import open_ticks, seal_ticks, server_secret
+from models.ballots import BallotSecretMissing, open_ticks, seal_ticks, server_secret
 from models.errors import NotFound, Stale
 from models.poll_queries import may_vote
 from models.polls import (
@@ -179,6 +181,17 @@ def show_ticks(reply: Reply, secret: bytes) -> Reply:
         return Button((_TICKED if mask & (other ^ mask) else _UNTICKED) + button.label, button.payload)
 
     return replace(reply, buttons=tuple(tuple(marked(b) for b in row) for row in reply.buttons))
+
+
+def ticks_shown(session: AsyncSession, reply: Reply) -> Reply:
+    """``reply`` as it is sent (by the runtime inline, or by delivery): a secret ballot being ticked
+    shows its ticks, opened with the server's secret; anything else is sent as it is."""
+    if not any(b.payload.startswith("pz:") for row in reply.buttons for b in row):
+        return reply
+    try:
+        return show_ticks(reply, server_secret(session))
+    except BallotSecretMissing:
+        return reply
 
 
 def unmarked(button: Button) -> Button:
