@@ -20,7 +20,8 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Table, func, inspect, select, text
+from sqlalchemy import Connection, Table, column, func, inspect, select, text
+from sqlalchemy import table as table_clause
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
@@ -142,10 +143,13 @@ async def copy_rows(source: AsyncEngine, target: AsyncEngine) -> dict[str, int]:
                 shared = [c for c in table.columns if c.name in source_columns[table.name] & target_columns[table.name]]
                 order = list(table.primary_key.columns) or shared
                 result = await reader.stream(select(*shared).order_by(*order))
+                # Only the shared columns, without the models' defaults: an older schema lacks the
+                # columns a default would fill in.
+                into = table_clause(table.name, *(column(c.name, c.type) for c in shared))
                 copied[table.name] = 0
                 async for batch in result.partitions(COPY_BATCH):
                     rows = [dict(zip([c.name for c in shared], row, strict=True)) for row in batch]
-                    await writer.execute(table.insert(), rows)
+                    await writer.execute(into.insert(), rows)
                     copied[table.name] += len(rows)
             if target.dialect.name == "postgresql":
                 await _reset_sequences(writer, target_columns)

@@ -16,8 +16,9 @@ from models.permissions import Actor, Permission, Target, may
 from models.tables import Branch, ChannelIdentity, Member, MemberStatus, Platform, Role, WebChatSession
 
 # The platforms that reach a member's phone while chibo's page is closed. The web chat gets every
-# message too (push_identities), but a member sees it only in an open page or their "Notices" list.
-PUSH_PLATFORMS = frozenset(p for p in Platform if p is not Platform.WEB)
+# message too (push_identities), but a member sees it only in an open page or their "Notices" list
+# (or as a Web Push notification, which follows the web chat: no member chats on it).
+PUSH_PLATFORMS = frozenset(p for p in Platform if p not in (Platform.WEB, Platform.WEB_PUSH))
 _CHUNK = 500  # members per IN (...) list
 
 

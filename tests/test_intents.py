@@ -290,6 +290,7 @@ _QUESTION_SUBJECTS = {
     Question.MEMBER_PHONE: "member_id",
     Question.MEMBER_NAME: "member_id",
     Question.MEMBER_BIRTH: "member_id",
+    Question.MEMBER_ADMITTED: "member_id",
     Question.MEMBER_CARD_NUMBER: "member_id",
     Question.OFFICIAL_DAY: "member_id",
     Question.OFFICIAL_VOTE: "member_id",

@@ -93,7 +93,9 @@ async def test_a_notice_reaches_every_open_browser_of_a_web_member_once(web_chat
         await send_notice(runtime, demo, "Họp chi bộ lúc 19:00 thứ Sáu.")
         for arrived in await asyncio.gather(*waiting):
             [notice] = arrived["messages"]
-            assert notice["pushed"] and notice["text"].startswith("📢 Thông báo\n\nHọp chi bộ lúc 19:00")
+            assert notice["pushed"] and notice["text"].startswith(
+                "📢 Thông báo của đồng chí Lý Văn Quang\n\nHọp chi bộ lúc 19:00"
+            )
             assert [b["label"] for row in notice["buttons"] for b in row] == ["✅ Đã đọc"]
         # Stored for each browser is sent: the secretary's tracking counts it as delivered.
         # (The worker records a send within a moment of it: wait for that, not for a time.)
@@ -105,7 +107,7 @@ async def test_a_notice_reaches_every_open_browser_of_a_web_member_once(web_chat
         assert statuses == [OutboxStatus.SENT, OutboxStatus.SENT]
         # A page that reconnects fetches what it missed, once.
         again = await inbox(phone)
-        assert [m["text"].split("\n")[0] for m in again["messages"]] == ["📢 Thông báo"]
+        assert [m["text"].split("\n")[0] for m in again["messages"]] == ["📢 Thông báo của đồng chí Lý Văn Quang"]
         assert (await inbox(phone, again["messages"][0]["id"]))["messages"] == []
         # Tapping "Đã đọc" in the page is read like on Telegram.
         read = (await phone.replies(payload=again["messages"][0]["buttons"][0][0]["payload"]))[0]

@@ -17,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('meeting', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('time_set', sa.Boolean(), nullable=False, server_default=sa.true()))
+    # A plain ADD COLUMN, also on SQLite: a batch would copy the table, which its foreign keys refuse.
+    op.add_column('meeting', sa.Column('time_set', sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
