@@ -32,8 +32,15 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL cancelled the statement: its statement_timeout fired (a lock held elsewhere, a hung
+# server), which may come before the client's own time-out. The database is not answering in time.
+_QUERY_CANCELED = "57014"
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
         return True
     return isinstance(error, DATABASE_UNAVAILABLE)
 

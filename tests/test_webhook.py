@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.runtime import Runtime
 from handlers.contract import Inbound
-from models.db import create_engine, database_deadline
+from models.db import create_engine, database_deadline, is_database_unavailable
 from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
 from tests.conftest import METRICS_HEADERS, WEBHOOK_HEADERS, Demo, Webhook, database_with_outage, make_settings
 from tests.tcp_proxy import TcpProxy
@@ -109,6 +111,22 @@ async def test_no_connection_is_attempted_once_the_requests_deadline_is_spent(da
         proxy.thaw()
         await engine.dispose()
         await proxy.stop()
+
+
+async def test_a_statement_the_server_cancels_on_its_time_out_is_the_database_unavailable(database_url: str) -> None:
+    """A lock held elsewhere: PostgreSQL's own statement_timeout may fire before the client's, and
+    its "query cancelled" is a database not answering in time (503), not a bug (was: a 500)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no statement time-out on the server")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SET statement_timeout = 50"))
+            with pytest.raises(DBAPIError) as cancelled:
+                await connection.execute(text("SELECT pg_sleep(1)"))
+        assert is_database_unavailable(cancelled.value)
+    finally:
+        await engine.dispose()
 
 
 async def test_a_frozen_database_answers_503_quickly_and_loses_nothing(webhook: Webhook, demo: Demo) -> None:
