@@ -750,6 +750,9 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert (await webhook.post(fake.received_event(user, sent[2].message_id))).status_code == 200
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id, sent[4].message_id]))).status_code == 200
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id]))).status_code == 200  # again: no change
+    # A tracking id beyond the ids' column is no row of ours: answered, nothing recorded (was: a 500).
+    huge = fake.received_event(user, tracking_id="chibo-99999999999999999999")
+    assert (await webhook.post(huge)).status_code == 200
     async with runtime.sessions() as session:
         report = await notice_tracking(session, plan)
         recipient = (await session.exec(select(NoticeRecipient).where(NoticeRecipient.notice_id == plan.id))).one()

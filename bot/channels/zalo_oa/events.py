@@ -17,7 +17,7 @@ from bot.channels.zalo_oa.facts import (
     UNFOLLOW_EVENT,
 )
 from handlers.contract import Inbound
-from models.tables import Platform
+from models.tables import Platform, valid_id
 
 
 class OaUser(BaseModel):
@@ -115,7 +115,8 @@ def receipts(event: OaEvent) -> tuple[list[str], list[str], list[int]]:
     if event.event_name == SEEN_EVENT:
         return [], receipt.msg_ids or ([receipt.msg_id] if receipt.msg_id else []), []
     tracked = (receipt.tracking_id or "").removeprefix(TRACKING_PREFIX)
-    rows = [int(tracked)] if receipt.tracking_id != tracked and tracked.isascii() and tracked.isdigit() else []
+    ours = receipt.tracking_id != tracked and tracked.isascii() and tracked.isdigit()
+    rows = [int(tracked)] if ours and valid_id(int(tracked)) else []  # beyond the ids' column: not ours
     return [receipt.msg_id] if receipt.msg_id else [], [], rows
 
 
