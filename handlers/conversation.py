@@ -22,8 +22,9 @@ from handlers.records import FindMember
 from handlers.router import Dispatcher
 from models.audit import audit_refusal, audit_stranger
 from models.errors import DomainError, Stale
+from models.permissions import Permission, Target, may
 from models.roster import fold
-from models.tables import ChannelIdentity, Member
+from models.tables import ChannelIdentity, Member, Platform
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type. Each makes
 # its action from the words after it (only /find reads them: the name to look up).
@@ -78,6 +79,21 @@ async def handle(
         # A question is open after this answer: its last message is the one that asks it.
         replies[-1] = replace(replies[-1], asks=True)
     return replies
+
+
+async def takes_a_file(session: AsyncSession, platform: Platform, user_id: str) -> bool:
+    """Whether a file sent from this chat now would be read: a member asked for one (an open
+    question that takes a file), or one who may send the register unasked. Anyone else's file would
+    only be refused, so the web chat does not read its body at all."""
+    found = (await session.exec(_WHO, params={"platform": platform, "user_id": user_id})).first()
+    if found is None or not found[1].active:
+        return False
+    identity, member = found
+    awaiting = Awaiting.parse(identity.awaiting or "")
+    route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
+    if route is not None and route.file is not None:
+        return True
+    return may(member, Permission.IMPORT_MEMBERS, Target(member.branch_id))
 
 
 async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:

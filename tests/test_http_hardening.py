@@ -27,8 +27,9 @@ from bot.channels.zalo_oa.events import inbound_from_message as oa_inbound
 from bot.channels.zalo_oa.facts import FOLLOW_EVENT, MESSAGE_EVENTS, UNFOLLOW_EVENT
 from bot.runtime import Runtime
 from bot.settings import Settings
-from models.tables import AuditEvent, InviteAttempt, Member, WebChatSession, utcnow
-from tests.chat import Visitor, visitor
+from handlers.conversation import takes_a_file
+from models.tables import AuditEvent, InviteAttempt, Member, Platform, WebChatSession, utcnow
+from tests.chat import Visitor, vi, visitor
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from webhooks.app import STATIC_DIR, create_app, parse_json
@@ -91,6 +92,22 @@ async def test_bodies_are_limited_before_anyone_is_authenticated(server: LiveSer
         bearer = {"Authorization": f"Bearer {me.token}"}
         stranger = await client.post("/api/webchat/upload?id=u2&name=a.xlsx", content=b"x" * 1_000_000, headers=bearer)
         assert "chỉ phục vụ đảng viên" in stranger.json()["replies"][0]["text"]
+
+
+async def test_a_file_nobody_asked_for_is_not_read_and_is_refused(server: LiveServer, demo: Demo) -> None:
+    """An ordinary member's file, with no question open that takes one: the body is not read (was:
+    20 MB held per request by any member, 1 GB for thirty at once) and the answer is the refusal."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        member = await visitor(client)
+        await member.replies(text=demo.code("Mai Văn Sơn"))
+        secretary = await visitor(client)
+        await secretary.replies(text=demo.code("Lý Văn Quang"))
+        async with server.app.state.runtime.sessions() as session:
+            assert not await takes_a_file(session, Platform.WEB, web.user_id_for(member.token))
+            assert await takes_a_file(session, Platform.WEB, web.user_id_for(secretary.token))  # the register
+        answer = await member.upload("a.xlsx", b"x" * 1_000_000)
+        refusal = vi("Sorry, only the branch secretary and deputy secretary can use this.")
+        assert answer.status_code == 200 and refusal in answer.json()["replies"][0]["text"]
 
 
 async def test_deep_nesting_and_nul_are_refused_with_4xx(server: LiveServer, demo: Demo) -> None:

@@ -41,6 +41,7 @@ from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.contract import Attachment, Document, Inbound
+from handlers.conversation import takes_a_file
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
@@ -529,9 +530,12 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     ) -> dict[str, Any] | JSONResponse:
         """A file from the web chat (the register), sent as the raw request body."""
         runtime.metrics.updates_received.labels("web").inc()
-        # A stranger's file is not read (it would only be refused): the server holds 20 MB only for
-        # a member, and the stranger gets the same polite answer.
-        content = await request.body() if web_session.linked else b""
+        # A file nobody asked for is not read (it would only be refused): the server holds 20 MB only
+        # for a member whose open question takes a file or who may send the register, and anyone
+        # else (a stranger, an ordinary member) gets the same polite answer.
+        async with runtime.sessions() as session:
+            wanted = web_session.linked and await takes_a_file(session, Platform.WEB, web_session.token_hash)
+        content = await request.body() if wanted else b""
         inbound = web.inbound_from_upload(web_session, Attachment(Path(name).name, content))
         return await _answer_web(runtime, request, web_session, inbound, id)
 
