@@ -240,6 +240,8 @@ async def test_bad_subscriptions_are_refused(server: LiveServer, demo: Demo, pus
             variant(endpoint="https://fcm.googleapis.com:8443/fcm/send/x"),
             variant(endpoint="https://fcm.googleapis.com.attacker.example/x"),
             variant(endpoint="https://[::1"),
+            variant(endpoint="https://\uff45vil.fcm.googleapis.com/x"),  # a full-width letter: no send could go
+            variant(endpoint="https://fcm.googleapis.com\t/fcm/send/x"),
             variant(endpoint="x" * 3000),
             variant(p256dh="short"),
             variant(p256dh=not_a_point),

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -88,6 +89,9 @@ def _services(settings: Settings) -> tuple[set[str], list[str]]:
     return origins, hosts
 
 
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
 def check_subscription(settings: Settings, endpoint: str, p256dh: str, auth: str) -> None:
     """Refuse (InvalidSubscription) a subscription that is not a browser's: its endpoint https on a
     known push service (so the server never posts where a browser merely says), its keys the sizes
@@ -100,6 +104,14 @@ def check_subscription(settings: Settings, endpoint: str, p256dh: str, auth: str
     except ValueError:
         raise InvalidSubscription("endpoint", "endpoint is not a URL") from None
     host = (parts.hostname or "").lower()
+    # A host name of plain letters, digits, dots and hyphens, and an address the HTTP client reads as
+    # written: a full-width letter or a tab passed the checks above and then failed every send.
+    if not _HOST_NAME.fullmatch(host) or not endpoint.isascii() or any(c.isspace() for c in endpoint):
+        raise InvalidSubscription("endpoint", "endpoint is not an https address of a known push service")
+    try:
+        httpx.URL(endpoint)
+    except httpx.InvalidURL:
+        raise InvalidSubscription("endpoint", "endpoint is not a URL") from None
     origins, hosts = _services(settings)
     origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
     known_host = (
