@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,7 @@ class FakeZaloOa:
             "oa_id": OA_ID,
             "user_id_by_app": f"app-{next(self._numbers)}",
             "event_name": event_name,
-            "timestamp": str(1764000000000 + next(self._numbers)),
+            "timestamp": str(int(time.time() * 1000) + next(self._numbers)),  # now, as Zalo stamps it
             **parts,
         }
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -726,7 +727,7 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     large = b"\x89PNG" + b"0" * (2 * 1024 * 1024)  # over the OA's 1 MB for photos
     plan = await send_notice(runtime, member.id, "Kế hoạch tháng 12.", ("Ke hoach thang 12.pdf", pdf))
     picture = await send_notice(runtime, member.id, "Ảnh buổi họp.", ("buoi-hop.jpg", photo))
-    await send_notice(runtime, member.id, "Bản đồ thôn.", ("ban-do.png", large))
+    village_map = await send_notice(runtime, member.id, "Bản đồ thôn.", ("ban-do.png", large))
     sent = (await fake.wait_for(7, user))[1:]
 
     # Each file first, as Zalo's own attachment, then the notice with its button under it.
@@ -750,6 +751,12 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert (await webhook.post(fake.received_event(user, sent[2].message_id))).status_code == 200
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id, sent[4].message_id]))).status_code == 200
     assert (await webhook.post(fake.seen_by(user, [sent[2].message_id]))).status_code == 200  # again: no change
+    # A signed event from a week ago is a replay (its de-duplication row may be gone): answered, not handled.
+    week_ago = str(int(time.time() * 1000) - 7 * 86_400_000)
+    replayed = {**fake.seen_by(user, [sent[5].message_id]), "timestamp": week_ago}
+    assert (await webhook.post(replayed)).status_code == 200
+    async with runtime.sessions() as session:
+        assert [r.seen_at for r in (await notice_tracking(session, village_map)).recipients] == [None]
     # A tracking id beyond the ids' column is no row of ours: answered, nothing recorded (was: a 500).
     huge = fake.received_event(user, tracking_id="chibo-99999999999999999999")
     assert (await webhook.post(huge)).status_code == 200

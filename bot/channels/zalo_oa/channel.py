@@ -6,7 +6,7 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -52,6 +52,11 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# A signed event older than this is a replay: its de-duplication row may be gone (processed updates
+# are kept 7 days, scheduler/housekeeping.py), so it is answered and not handled.
+OLDEST_EVENT = timedelta(days=6)
 
 
 def _event_time(timestamp: str) -> datetime:
@@ -240,6 +245,9 @@ class ZaloOaChannel:
             event = OaEvent.model_validate(data)
         except ValidationError:
             raise Refused(422, "malformed", "not a Zalo OA event") from None
+        if _event_time(event.timestamp) < utcnow() - OLDEST_EVENT:
+            self.runtime.metrics.updates_rejected.labels(PLATFORM, "stale").inc()
+            return
         await self.handle_event(event)
 
     async def handle_event(self, event: OaEvent) -> None:
