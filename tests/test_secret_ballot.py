@@ -613,14 +613,16 @@ async def test_every_secret_ballot_of_an_election_leaves_the_same_rows(web_chat:
     async with runtime.sessions() as session:
         web_rows = (
             await session.exec(
-                select(WebChatMessage.chat_id, WebChatMessage.body).where(col(WebChatMessage.id) > marks[0])
+                select(WebChatMessage.chat_id, WebChatMessage.body)
+                .where(col(WebChatMessage.id) > marks[0])
+                .order_by(col(WebChatMessage.id))
             )
         ).all()
         processed = (
             await session.exec(
-                select(ProcessedUpdate.update_key, ProcessedUpdate.result).where(
-                    col(ProcessedUpdate.id) > marks[1], ProcessedUpdate.platform == Platform.WEB
-                )
+                select(ProcessedUpdate.update_key, ProcessedUpdate.result)
+                .where(col(ProcessedUpdate.id) > marks[1], ProcessedUpdate.platform == Platform.WEB)
+                .order_by(col(ProcessedUpdate.id))
             )
         ).all()
         queued = (
@@ -628,7 +630,7 @@ async def test_every_secret_ballot_of_an_election_leaves_the_same_rows(web_chat:
                 select(OutboxMessage.chat_id, OutboxMessage.body).where(
                     col(OutboxMessage.id) > marks[2], OutboxMessage.platform == Platform.TELEGRAM,
                     col(OutboxMessage.chat_id).in_(["404", "407"]),
-                )
+                ).order_by(col(OutboxMessage.id))
             )
         ).all()  # fmt: skip
     # What concerns the ballot (the join's welcome names the member): the same rows, of the same sizes.
