@@ -524,6 +524,8 @@ async def test_a_secret_election_of_two_seats_is_filled_in_two_steps(runtime: Ru
         TickSecret(poll_id, 2, "A" * 40), TickSecret(poll_id, 1, step.ticks), TickSecret(poll_id + 1, 2, step.ticks)
     ):  # fmt: skip
         assert "không còn dùng được" in (await say(runtime, 401, payload=forged.pack()))[0].text
+    # A button of the ticked ballot before steps (its selection sealed with the server's secret alone).
+    assert "không còn dùng được" in (await say(runtime, 401, payload=f"pz:{poll_id}:{'A' * 40}"))[0].text
     async with runtime.sessions() as session:
         kept = [str(r) for r in (await session.exec(select(ProcessedUpdate.result))).all()]
         queued = [str(b) for b in (await session.exec(select(OutboxMessage.body))).all()]
