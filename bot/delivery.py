@@ -338,7 +338,7 @@ class DeliveryWorker:
             # are never shown there (its page shows them only in a tap's own answer).
             if row.platform is not Platform.WEB:
                 async with self._sessions() as session:
-                    reply = ticks_shown(session, reply)
+                    reply = await ticks_shown(session, reply)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
             by_template = False
             try:

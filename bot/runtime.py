@@ -122,7 +122,7 @@ class Runtime:
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:
                 # A secret ballot's ticks are shown in what is sent, never in what is kept.
-                replies = [ticks_shown(session, reply) for reply in replies]
+                replies = [await ticks_shown(session, reply) for reply in replies]
                 # Answered now: an invite code is made now, and kept only masked for a retry.
                 for index, reply in enumerate(replies):
                     if reply.invite_for is not None:

@@ -268,32 +268,49 @@ async def purge_closed_boxes(sessions: async_sessionmaker[AsyncSession]) -> list
     return pending
 
 
-# ---- A multi-choice secret ballot being ticked ---------------------------------------------------
+# ---- A multi-choice secret ballot being filled in -----------------------------------------------
 #
-# The options ticked so far are never stored: each button of the ballot carries the mask it would
-# make, sealed (ChaCha20-Poly1305, a random nonce) under a key derived from the server's secret, so
-# the kept replies and the outbox hold ciphertext only. 12 bytes of nonce, 2 of mask, 16 of tag: 40
-# characters of base64url, within Telegram's 64-byte callback data with the prefix and the poll id.
+# k of n is filled in k steps, one place each (an option, or the place left blank), so every member
+# taps exactly k times and each step's stored reply is the same for everyone: the number of kept
+# answers tells nothing. The options chosen so far are never stored: each button carries the mask it
+# would make, sealed (ChaCha20-Poly1305, a random nonce) under a key derived from the server's secret
+# AND the box's salt, erased at the close: from then on no kept payload opens, not even with the
+# server's secret. 12 bytes of nonce, 2 of mask, 16 of tag: 40 characters of base64url, within
+# Telegram's 64-byte callback data with the prefix, the poll id and the step.
 TICKS_TOKEN = r"[A-Za-z0-9_-]{40}"
 _TICKS = struct.Struct(">H")
 
 
-def _ticks_key(secret: bytes) -> ChaCha20Poly1305:
-    return ChaCha20Poly1305(HKDF(SHA256(), _KEY_BYTES, None, b"chibo ballot ticks v1").derive(secret))
+async def ticks_key(session: AsyncSession, poll_id: int, *, make: bool = False) -> bytes | None:
+    """The key of the poll's ballots being filled in (``make``: the box made if it has none yet);
+    None once the box is closed."""
+    if make:
+        await public_key(session, poll_id)
+    salt = (await session.exec(select(BallotBox.salt).where(BallotBox.poll_id == poll_id))).first()
+    if salt is None:
+        return None
+    return HKDF(SHA256(), _KEY_BYTES, salt, b"chibo ballot ticks v2 poll %d" % poll_id).derive(server_secret(session))
 
 
-def seal_ticks(secret: bytes, poll_id: int, mask: int) -> str:
-    """The ticked options of a ballot being filled in, readable only with the server's secret."""
+def _ticks_aad(poll_id: int, step: int) -> bytes:
+    return b"chibo poll %d step %d" % (poll_id, step)  # moved to another poll or step, it does not open
+
+
+def seal_ticks(key: bytes, poll_id: int, step: int, mask: int) -> str:
+    """The options chosen up to ``step`` of a ballot, readable only with the poll's ``ticks_key``."""
     nonce = os.urandom(12)
-    sealed = nonce + _ticks_key(secret).encrypt(nonce, _TICKS.pack(mask), _aad(poll_id))
+    sealed = nonce + ChaCha20Poly1305(key).encrypt(nonce, _TICKS.pack(mask), _ticks_aad(poll_id, step))
     return base64.urlsafe_b64encode(sealed).decode()
 
 
-def open_ticks(secret: bytes, poll_id: int, token: str) -> int | None:
-    """The mask ``seal_ticks`` sealed for this poll; None for a token it did not make."""
+def open_ticks(key: bytes | None, poll_id: int, step: int, token: str) -> int | None:
+    """The mask ``seal_ticks`` sealed for this poll and step; None for a token it did not make, or
+    once the box is closed (``key`` None)."""
+    if key is None:
+        return None
     try:
         raw = base64.urlsafe_b64decode(token.encode())
-        (mask,) = _TICKS.unpack(_ticks_key(secret).decrypt(raw[:12], raw[12:], _aad(poll_id)))
+        (mask,) = _TICKS.unpack(ChaCha20Poly1305(key).decrypt(raw[:12], raw[12:], _ticks_aad(poll_id, step)))
     except (InvalidTag, ValueError, struct.error):
         return None
     return int(mask)

@@ -321,8 +321,8 @@ async def change_draft(session: AsyncSession, actor: Actor, poll: Poll, **change
     if changes.get("secret", poll.secret):
         # A secret ballot is final, with no running totals: a running count stored with a reply
         # could tell who chose what. Several seats (k of n, Quy chế bầu cử trong Đảng) are allowed:
-        # the options ticked so far travel sealed in the ballot's buttons (models.ballots.seal_ticks),
-        # never stored beside the member.
+        # the ballot is filled in k steps whose choices so far travel sealed in its buttons
+        # (models.ballots.seal_ticks), never stored beside the member.
         changes |= {"allow_change": False, "show_running": False}
     # Written only while still a draft: a publish that got there first wins, and nothing sent out
     # (the ballots) is changed behind it.

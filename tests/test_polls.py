@@ -396,7 +396,7 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     preview = (await say(runtime, SECRETARY, "Nguyễn Văn A\nTrần Thị B\nLê Văn C"))[0]
     assert "Ứng cử viên:\n1. Nguyễn Văn A" in preview.text and "Loại: bầu cử" in preview.text
     preview = (await say(runtime, SECRETARY, payload=button(preview, "Số lựa chọn")))[0]
-    # k of n by secret ballot (issue 14): the ticks travel sealed in the buttons (test_secret_ballot).
+    # k of n by secret ballot (issue 14), filled in k steps whose choices travel sealed (test_secret_ballot).
     assert "Số đồng chí được bầu (tối đa mỗi phiếu): 2" in preview.text
     assert "Cho đảng viên xem kết quả tạm: không" in preview.text
     opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
@@ -404,7 +404,11 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
-    blank = (await say(runtime, 401, payload=button(ballot, "Gửi phiếu")))[0]  # nothing ticked: blank
+    # Two places, each left blank: a blank ballot, cast after the second step (test_secret_ballot).
+    assert "Phiếu điền trong 2 bước" in ballot.text and "Bước 1/2" in ballot.text
+    second = (await say(runtime, 401, payload=button(ballot, "Để trống")))[0]
+    assert "Bước 2/2" in second.text and "Phiếu được gửi ngay sau bước 2" in second.text
+    blank = (await say(runtime, 401, payload=button(second, "Để trống")))[0]
     assert "Đã ghi nhận phiếu kín" in blank.text
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track

@@ -9,10 +9,15 @@ load and crashes, paper ballots counted from the box, open votes keeping the nam
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, text, update
 from sqlalchemy.engine import make_url
@@ -21,11 +26,12 @@ from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
+from handlers.actions import decode
 from handlers.contract import Inbound
 from handlers.polls import ballot_maker, result_rows, results_maker
-from handlers.polls.actions import ConfirmClosePoll, PaperVote, SendSecret, TrackPoll, Vote
+from handlers.polls.actions import ConfirmClosePoll, PaperVote, TickSecret, TrackPoll, Vote
 from handlers.questions import Ask, Question
-from models.ballots import BallotBoxBroken, BallotSecretMissing, purge_closed_boxes
+from models.ballots import TICKS_TOKEN, BallotBoxBroken, BallotSecretMissing, open_ticks, purge_closed_boxes, ticks_key
 from models.db import create_engine, session_factory
 from models.polls import change_draft, close, create_draft, publish, result, vote
 from models.tables import (
@@ -45,12 +51,14 @@ from models.tables import (
     PollVoters,
     ProcessedUpdate,
     SealedBallot,
+    WebChatMessage,
     utcnow,
 )
 from scheduler.polls import close_due_polls
-from tests.chat import button, say
-from tests.conftest import Demo, make_settings, member_named
+from tests.chat import button, say, visitor
+from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from tests.test_polls import SECRETARY, _open_poll
+from webhooks.app import create_app
 
 # Six members of Tây and the option each taps (bitmask): 1 Tán thành, 2 Không tán thành, 4 Ý kiến khác.
 VOTERS = (
@@ -463,57 +471,87 @@ async def test_a_secret_poll_for_everyone_in_the_commune(runtime: Runtime, demo:
     assert await _tally(runtime, poll.id or 0) == [(0, 0), (1, 0), (2, 1)]
 
 
-async def test_a_secret_election_of_two_seats_keeps_no_tick_in_plain(runtime: Runtime, demo: Demo) -> None:
-    """Issue 14: k of n by secret ballot. The ticks of a ballot being filled in travel sealed in its
-    buttons (models.ballots.seal_ticks); the member sees them marked, while the kept replies, the
-    outbox and the database hold no member's ticks in plain, and the close counts the sealed ballots."""
+CANDIDATES = ("An", "Bình", "Cường")
+BLANK = "Để trống"
+
+
+async def _two_seat_election(runtime: Runtime) -> int:
     secretary = await member_named(runtime, "Lý Văn Quang")
     async with runtime.sessions() as session, session.begin():
         poll = await create_draft(session, secretary, "Bầu chi ủy", [secretary.branch_id], utcnow() + timedelta(1))
-        await change_draft(
-            session, secretary, poll, kind=PollKind.ELECTION, options=["An", "Bình", "Cường"], max_choices=2
-        )
+        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=list(CANDIDATES), max_choices=2)
         assert poll.secret and poll.max_choices == 2
         await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
-    poll_id = poll.id or 0
-    ticks = {400: (0, 1), 401: (1, 2), 403: ()}  # the last sends a blank ballot
-    for user, name in ((400, "Lý Văn Quang"), (401, "Mai Văn Sơn"), (403, "Chu Thị Thảo")):
-        await say(runtime, user, f"/start {demo.code(name)}")
+    return poll.id or 0
+
+
+def _step_payloads(stored: str, poll_id: int) -> list[str]:
+    return re.findall(rf"pq:{poll_id}:[0-9]+:{TICKS_TOKEN}", stored)
+
+
+async def _opened(runtime: Runtime, poll_id: int, payloads: list[str]) -> list[int | None]:
+    """What each kept step payload opens to, with the server's secret and the box as it is now."""
+    async with runtime.sessions() as session:
+        key = await ticks_key(session, poll_id)
+    steps = [decode(p) for p in payloads]
+    return [open_ticks(key, poll_id, s.step, s.ticks) for s in steps if isinstance(s, TickSecret)]
+
+
+async def test_a_secret_election_of_two_seats_is_filled_in_two_steps(runtime: Runtime, demo: Demo) -> None:
+    """Issue 14: k of n by secret ballot, filled in k steps of one place each. The choices so far
+    travel sealed in the buttons; the member sees them marked, while the kept replies, the outbox
+    and the database hold no choice in plain, and the close counts the sealed ballots. After the
+    close no kept payload opens, not even with the server's secret (the box's salt is gone)."""
+    poll_id = await _two_seat_election(runtime)
+    places = {400: ("An", "Bình"), 401: ("Bình", "Cường"), 403: (BLANK, BLANK), 404: ("Cường", "Cường")}
+    names = {400: "Lý Văn Quang", 401: "Mai Văn Sơn", 403: "Chu Thị Thảo", 404: "Phan Thị Loan"}
+    for user, chosen in places.items():
+        await say(runtime, user, f"/start {demo.code(names[user])}")
         ballot = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
-        for option in ticks[user]:
-            label = ("An", "Bình", "Cường")[option]
-            ballot = (await say(runtime, user, payload=button(ballot, label)))[0]
-        shown = [b.label for row in ballot.buttons for b in row]
-        if ticks[user]:  # the member sees what is ticked; the payloads are sealed
-            assert shown[:3] == [
-                ("☑️ " if i in ticks[user] else "⬜ ") + n for i, n in enumerate(("An", "Bình", "Cường"))
-            ]
-            assert all(b.payload.startswith(("pq:", "pz:")) for row in ballot.buttons for b in row)
-        sent = (await say(runtime, user, payload=button(ballot, "Gửi phiếu")))[0]
+        assert "Phiếu điền trong 2 bước" in ballot.text and "Bước 1/2" in ballot.text
+        second = (await say(runtime, user, payload=button(ballot, chosen[0])))[0]
+        assert "Bước 2/2" in second.text and "Phiếu được gửi ngay sau bước 2" in second.text
+        # The member sees what is chosen; the payloads are sealed, one step's buttons for everyone.
+        shown = [b.label for row in second.buttons for b in row]
+        assert shown == [("☑️ " if name == chosen[0] else "") + name for name in CANDIDATES] + ["⬜ " + BLANK]
+        assert all(b.payload.startswith(f"pq:{poll_id}:2:") for row in second.buttons for b in row)
+        sent = (await say(runtime, user, payload=button(second, chosen[1])))[0]
         assert "Đã ghi nhận phiếu kín" in sent.text
-    # A forged or another poll's sealed tick opens nothing.
-    forged = (await say(runtime, 401, payload=SendSecret(poll_id, "A" * 40).pack()))[0]
-    assert "không còn dùng được" in forged.text
-    # Kept replies and outbox rows: sealed payloads only, no tick mark, no plain mask of a ballot.
+    # A forged payload, or a sealed one moved to another step or poll, opens nothing.
+    step = decode(button(second, "An"))
+    assert isinstance(step, TickSecret)
+    for forged in (
+        TickSecret(poll_id, 2, "A" * 40), TickSecret(poll_id, 1, step.ticks), TickSecret(poll_id + 1, 2, step.ticks)
+    ):  # fmt: skip
+        assert "không còn dùng được" in (await say(runtime, 401, payload=forged.pack()))[0].text
+    # A button of the ticked ballot before steps (its selection sealed with the server's secret alone).
+    assert "không còn dùng được" in (await say(runtime, 401, payload=f"pz:{poll_id}:{'A' * 40}"))[0].text
     async with runtime.sessions() as session:
         kept = [str(r) for r in (await session.exec(select(ProcessedUpdate.result))).all()]
         queued = [str(b) for b in (await session.exec(select(OutboxMessage.body))).all()]
     stored = "\n".join(kept + queued)
     assert "☑️" not in stored, stored[max(0, stored.find("☑️") - 300) : stored.find("☑️") + 100]
-    for mask in (3, 5, 6):  # what a member ticked, were it written in plain
-        assert f"pt:{poll_id}:{mask}" not in stored and f"pv:{poll_id}:{mask}" not in stored
+    for mask in (3, 5, 6):  # what a member chose, were it written in plain
+        assert f"pv:{poll_id}:{mask}" not in stored and f"pt:{poll_id}:{mask}" not in stored
+    payloads = _step_payloads(stored, poll_id)
+    assert len(payloads) == 4 * 4 and None not in await _opened(runtime, poll_id, payloads)  # they open now
     if runtime.engine.dialect.name == "postgresql":
         async with runtime.engine.connect() as connection:
             roll = await _xmins(connection, "pollvoter")
             shared = {table: await _xmins(connection, table) & roll for table in BALLOT_TABLES}
-        assert len(roll) == 3 and shared["polltally"] == set() and shared["openballot"] == set()
+        assert len(roll) == 4 and shared["polltally"] == set() and shared["openballot"] == set()
     await _close(runtime, poll_id)
-    assert await _tally(runtime, poll_id) == [(0, 1), (1, 2), (2, 1), (3, 1)]  # and one blank ballot
+    # An, Bình twice, Cường twice (once chosen twice: one place left blank), and one blank ballot.
+    assert await _tally(runtime, poll_id) == [(0, 1), (1, 2), (2, 2), (3, 1)]
     async with runtime.sessions() as session:
         closed = await session.get(Poll, poll_id)
         assert closed is not None
         decision = await result(session, closed)
-    assert decision.counts == (1, 2, 1) and decision.blank == 1 and decision.voters == 3
+    assert decision.counts == (1, 2, 2) and decision.blank == 1 and decision.voters == 4
+    # After the close, the server's secret and every kept payload: nothing opens, and a kept
+    # button is a stale one.
+    assert await _opened(runtime, poll_id, payloads) == [None] * len(payloads)
+    assert "không còn dùng được" in (await say(runtime, 401, payload=payloads[0]))[0].text
     if runtime.engine.dialect.name == "postgresql" and shutil.which("pg_dump") is not None:
         url = make_url(runtime.engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
         process = await asyncio.create_subprocess_exec(
@@ -522,8 +560,98 @@ async def test_a_secret_election_of_two_seats_keeps_no_tick_in_plain(runtime: Ru
         )  # fmt: skip
         output, _ = await process.communicate()
         dump = output.decode()
-        assert process.returncode == 0 and "☑️" not in dump and "⬜" not in dump
-        assert f"pt:{poll_id}:3" not in dump and f"pv:{poll_id}:5" not in dump
+        assert process.returncode == 0 and "☑️" not in dump
+        assert f"pv:{poll_id}:3" not in dump and f"pv:{poll_id}:6" not in dump
+
+
+@pytest.fixture
+async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
+    async for server in serve_app(create_app(make_settings(database_url), migrate=False)):
+        yield server
+
+
+def _web_button(reply: dict[str, Any], label: str) -> str:
+    return str(next(b["payload"] for row in reply["buttons"] for b in row if label in b["label"]))
+
+
+def _lengths(rows: Sequence[tuple[str, object]]) -> dict[str, list[int]]:
+    """Each chat's stored bodies about the election, as their lengths in order."""
+    chats: dict[str, list[int]] = {}
+    for chat, body in rows:
+        if "Bầu chi ủy" in str(body):
+            chats.setdefault(chat, []).append(len(json.dumps(body, ensure_ascii=False)))
+    return chats
+
+
+async def test_every_secret_ballot_of_an_election_leaves_the_same_rows(web_chat: LiveServer, demo: Demo) -> None:
+    """Who chose two candidates and who voted blank cannot be told from the number or the size of
+    what is kept for their chats: every ballot takes k taps, each step's reply the same for everyone,
+    in the web chat's messages and processed updates and in the outbox (Telegram's answers)."""
+    runtime: Runtime = web_chat.app.state.runtime
+    poll_id = await _two_seat_election(runtime)
+    async with runtime.sessions() as session:
+        marks = [
+            (await session.exec(select(func.coalesce(func.max(col(table.id)), 0)))).one()
+            for table in (WebChatMessage, ProcessedUpdate, OutboxMessage)
+        ]
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        for name, places in (("Mai Văn Sơn", ("An", "Cường")), ("Chu Thị Thảo", (BLANK, BLANK))):
+            member = await visitor(client)
+            await member.replies(text=demo.code(name))
+            [ballot] = await member.replies(text="🗳 Biểu quyết đang mở")
+            [second] = await member.replies(payload=_web_button(ballot, places[0]))
+            [sent] = await member.replies(payload=_web_button(second, places[1]))
+            assert "Đã ghi nhận phiếu kín" in sent["text"]
+    # Telegram answers through the outbox.
+    for user, name, places in ((404, "Phan Thị Loan", ("Bình", "An")), (407, "Hồ Thị Ngọc", (BLANK, BLANK))):
+        await say(runtime, user, f"/start {demo.code(name)}")
+        shown = (await say(runtime, user, "🗳 Biểu quyết đang mở"))[0]
+        for index, place in enumerate(places):
+            inbound = Inbound(
+                platform=Platform.TELEGRAM, user_id=str(user), chat_id=str(user), display_name="Tester",
+                payload=button(shown, place),
+            )  # fmt: skip
+            [shown] = (await runtime.process(inbound, f"queued-{user}-{index}")).replies
+    async with runtime.sessions() as session:
+        web_rows = (
+            await session.exec(
+                select(WebChatMessage.chat_id, WebChatMessage.body)
+                .where(col(WebChatMessage.id) > marks[0])
+                .order_by(col(WebChatMessage.id))
+            )
+        ).all()
+        processed = (
+            await session.exec(
+                select(ProcessedUpdate.update_key, ProcessedUpdate.result)
+                .where(col(ProcessedUpdate.id) > marks[1], ProcessedUpdate.platform == Platform.WEB)
+                .order_by(col(ProcessedUpdate.id))
+            )
+        ).all()
+        queued = (
+            await session.exec(
+                select(OutboxMessage.chat_id, OutboxMessage.body).where(
+                    col(OutboxMessage.id) > marks[2], OutboxMessage.platform == Platform.TELEGRAM,
+                    col(OutboxMessage.chat_id).in_(["404", "407"]),
+                ).order_by(col(OutboxMessage.id))
+            )
+        ).all()  # fmt: skip
+    # What concerns the ballot (the join's welcome names the member): the same rows, of the same sizes.
+    web = list(_lengths(web_rows).values())
+    updates = list(_lengths([(key.split(":")[0], result) for key, result in processed]).values())
+    outbox = list(_lengths(queued).values())
+    for per_chat in (web, updates, outbox):
+        assert len(per_chat) == 2 and per_chat[0] == per_chat[1], per_chat
+    assert len(web[0]) == len(updates[0]) == 3  # the ballot, its second step, the confirmation
+    assert len(outbox[0]) == 2  # the second step, then the confirmation
+    # Every kept step payload, in all three tables: it opens while the poll is open, never after.
+    kept = {json.dumps(tuple(row)) for rows in (web_rows, processed, queued) for row in rows}
+    payloads = _step_payloads("\n".join(kept), poll_id)
+    assert len(payloads) == 3 * 2 * 4  # three tables, two members, the four buttons of the second step
+    assert None not in await _opened(runtime, poll_id, payloads)
+    await _close(runtime, poll_id)
+    assert await _tally(runtime, poll_id) == [(0, 2), (1, 1), (2, 1), (3, 2)]
+    assert await _opened(runtime, poll_id, payloads) == [None] * len(payloads)
+    assert "không còn dùng được" in (await say(runtime, 404, payload=payloads[-1]))[0].text
 
 
 # --- the server's key ------------------------------------------------------------------------------------

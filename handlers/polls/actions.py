@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from handlers.actions import ActionData, Mask, Pattern
-from models.ballots import TICKS_TOKEN
+from handlers.actions import ActionData, Bounded, Mask, Pattern
+from models.ballots import SLOTS, TICKS_TOKEN
 from models.tables import PollKind
 
-# The options ticked on a secret ballot, sealed with the server's key (models.ballots.seal_ticks).
+# The options chosen on a secret ballot, sealed with the poll's ticks key (models.ballots.seal_ticks).
 Ticks = Annotated[str, Pattern(TICKS_TOKEN)]
 
 # --- members voting -----------------------------------------------------------------------------
@@ -35,18 +35,12 @@ class ToggleChoice(ActionData, prefix="pt"):
 
 @dataclass(frozen=True)
 class TickSecret(ActionData, prefix="pq"):
-    """An option ticked or unticked on a secret multi-choice ballot: the options then ticked, sealed,
-    so that no kept reply or outbox row holds a member's ticks in plain."""
+    """One place of a secret multi-choice ballot filled in (an option, or left blank): the options
+    chosen up to ``step``, sealed, so that no kept reply or outbox row holds them in plain. The last
+    step casts the ballot."""
 
     poll_id: int
-    ticks: Ticks
-
-
-@dataclass(frozen=True)
-class SendSecret(ActionData, prefix="pz"):
-    """A secret multi-choice ballot sent: the options ticked, sealed."""
-
-    poll_id: int
+    step: Annotated[int, Bounded(1, SLOTS)]
     ticks: Ticks
 
 

@@ -1,5 +1,5 @@
-"""Members voting: the ballot (one tap, or tick several and send), the confirmation, and the list of
-votes open to the member."""
+"""Members voting: the ballot (one tap, several ticked and sent, or a secret one filled in step by
+step), the confirmation, and the list of votes open to the member."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from handlers.context import Context
 from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.members import home
 from handlers.menus import OpenPolls
-from handlers.polls.actions import SendSecret, TickSecret, ToggleChoice, Vote
+from handlers.polls.actions import TickSecret, ToggleChoice, Vote
 from handlers.polls.common import cancel_button, moment, problem_text, router, where
 from handlers.questions import Awaiting, Question
-from models.ballots import BallotSecretMissing, open_ticks, seal_ticks, server_secret
+from models.ballots import BallotSecretMissing, open_ticks, seal_ticks, ticks_key
 from models.errors import NotFound, Stale
 from models.poll_queries import may_vote
 from models.polls import (
@@ -37,7 +37,9 @@ from models.polls import (
 from models.tables import Member, Platform, Poll, PollKind, PollStatus
 
 
-def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
+def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int = 1) -> str:
+    """The ballot's text (``step``: the place a secret multi-choice ballot is at), the same for
+    every member at that step."""
     _ = t.gettext
     lines = ["🗳 " + _("Vote") + ": " + poll.question, ""]
     if poll.kind is PollKind.ELECTION:
@@ -48,7 +50,15 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
         )
     elif poll.kind is PollKind.CONSULTATION:
         lines.append(_("Consultation: your opinion is counted; nothing is adopted by it."))
-    if poll.max_choices > 1:
+    stepped = poll.secret and poll.max_choices > 1
+    if stepped:
+        lines.append(
+            _(
+                "In {count} steps: at each step tap one option or \u201cLeave this place blank\u201d; an option "
+                "already chosen counts as blank."
+            ).format(count=poll.max_choices)
+        )
+    elif poll.max_choices > 1:
         lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
     else:
         lines.append(_("Tap one option."))
@@ -57,7 +67,14 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
         + " "
         + _("Until {when}.").format(when=moment(t, poll.deadline, timezone))
     )
-    if poll.secret:
+    if stepped:
+        lines.append(
+            "⚠️ "
+            + _("Your ballot is cast after step {count} and cannot be changed afterwards.").format(
+                count=poll.max_choices
+            )
+        )
+    elif poll.secret:
         # Said before the tap, not after it: a "you chose X, send it?" question would be a reply
         # naming the choice, and replies are kept (outbox, retries) beside the member's chat.
         lines.append("⚠️ " + _("Your tap is your ballot: it is sent at once and cannot be changed afterwards."))
@@ -69,28 +86,27 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any) -> str:
             )
         )
     lines.append("💬 " + where(t, poll))
+    if stepped:
+        lines.append("👉 " + _("Step {step} of {count}: choose one.").format(step=step, count=poll.max_choices))
     return "\n".join(lines)
 
 
-def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, secret: bytes | None = None) -> Rows:
-    """The ballot's buttons. A secret multi-choice ballot being ticked (``secret``: the server's
-    key) carries its ticks sealed in each button and its labels unmarked: ``show_ticks`` marks them
-    as the message is sent, so what is kept holds no tick in plain. (Its first ballot, the same for
-    everyone, needs no sealing.)"""
+def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, key: bytes | None = None, step: int = 1) -> Rows:
+    """The ballot's buttons. A secret multi-choice ballot at ``step`` (from 2 on, ``key``: the poll's
+    ticks key) carries the options chosen so far sealed in each button, its labels unmarked and the
+    same at every step: ``show_ticks`` marks the chosen ones as the message is sent, so what is kept
+    says nothing. (Its first step, the same for everyone, needs no sealing.)"""
     poll_id = poll.id or 0
-    if poll.secret and poll.max_choices > 1 and secret is not None:
+    if poll.secret and poll.max_choices > 1:
+        blank = "⬜ " + t.gettext("Leave this place blank")
+        if key is None:
+            rows = [(Button(label, ToggleChoice(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
+            return (*rows, (Button(blank, ToggleChoice(poll_id, 0).pack()),))
         rows = [
-            (Button(label, TickSecret(poll_id, seal_ticks(secret, poll_id, mask ^ (1 << i))).pack()),)
+            (Button(label, TickSecret(poll_id, step, seal_ticks(key, poll_id, step, mask | 1 << i)).pack()),)
             for i, label in enumerate(poll.options)
         ]
-        rows.append(
-            (
-                Button(
-                    "📨 " + t.gettext("Send my ballot"), SendSecret(poll_id, seal_ticks(secret, poll_id, mask)).pack()
-                ),
-            )
-        )
-        return tuple(rows)
+        return (*rows, (Button(blank, TickSecret(poll_id, step, seal_ticks(key, poll_id, step, mask)).pack()),))
     if poll.max_choices == 1:
         rows = [(Button(label, Vote(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
         if poll.kind is PollKind.ELECTION:
@@ -114,27 +130,21 @@ def ballot_maker(catalogs: Catalogs, timezone: Any) -> BallotFor:
 
 @router.on(ToggleChoice)
 async def toggle(ctx: Context, member: Member, action: ToggleChoice) -> list[Reply]:
+    poll = await ctx.session.get(Poll, action.poll_id)
+    if poll is not None and poll.secret:  # the first step of a secret multi-choice ballot
+        return await _stepped(ctx, member, action.poll_id, 1, action.mask)
     return await _ticked(ctx, member, action.poll_id, action.mask)
 
 
 @router.on(TickSecret)
 async def tick_secret(ctx: Context, member: Member, action: TickSecret) -> list[Reply]:
-    return await _ticked(ctx, member, action.poll_id, _opened(ctx, action.poll_id, action.ticks))
+    mask = open_ticks(await ticks_key(ctx.session, action.poll_id), action.poll_id, action.step, action.ticks)
+    if mask is None:  # forged, another poll's or step's, or kept from before the close
+        raise Stale(action.poll_id)
+    return await _stepped(ctx, member, action.poll_id, action.step, mask)
 
 
-@router.on(SendSecret)
-async def send_secret(ctx: Context, member: Member, action: SendSecret) -> list[Reply]:
-    return await _cast(ctx, member, action.poll_id, _opened(ctx, action.poll_id, action.ticks))
-
-
-def _opened(ctx: Context, poll_id: int, ticks: str) -> int:
-    mask = open_ticks(server_secret(ctx.session), poll_id, ticks)
-    if mask is None:  # not sealed by this server for this poll: forged, or from another poll
-        raise Stale(poll_id)
-    return mask
-
-
-async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
+async def _may_tick(ctx: Context, member: Member, poll_id: int, mask: int) -> Poll:
     poll = await ctx.session.get(Poll, poll_id)
     if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or mask >> len(poll.options):
         raise Stale(poll_id)
@@ -142,67 +152,90 @@ async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list
         if not await concerns(ctx.session, poll, member):
             raise NotFound(poll_id)  # another branch's: answered as an id that does not exist
         raise PollError(VoteProblem.NOT_ELIGIBLE)
-    chosen = len(choices_from_mask(mask, len(poll.options)))
-    note = ""
-    if chosen > poll.max_choices:
-        note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
-    # A secret ballot's ticks travel sealed; its text stays the same whatever is ticked.
-    secret = server_secret(ctx.session) if poll.secret else None
+    return poll
+
+
+async def _stepped(ctx: Context, member: Member, poll_id: int, step: int, mask: int) -> list[Reply]:
+    """Step ``step`` of a secret ballot filled in (``mask``: the options chosen so far): the next
+    step, the same reply for every member but for its sealed payloads, or after the last the ballot
+    cast."""
+    poll = await _may_tick(ctx, member, poll_id, mask)
+    if not poll.secret or step > poll.max_choices or len(choices_from_mask(mask, len(poll.options))) > step:
+        raise Stale(poll_id)
+    if step == poll.max_choices:
+        return await _cast(ctx, member, poll_id, mask)
+    key = await ticks_key(ctx.session, poll_id, make=True)
     return [
         Reply(
-            ballot_text(ctx.translator, poll, ctx.timezone) + ("" if poll.secret else note),
-            buttons=ballot_buttons(ctx.translator, poll, mask, secret),
+            ballot_text(ctx.translator, poll, ctx.timezone, step + 1),
+            buttons=ballot_buttons(ctx.translator, poll, mask, key, step + 1),
             edit_message_id=ctx.inbound.source_message_id,
         )
     ]
 
 
-_TICKED, _UNTICKED = "☑️ ", "⬜ "
+async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
+    poll = await _may_tick(ctx, member, poll_id, mask)
+    chosen = len(choices_from_mask(mask, len(poll.options)))
+    note = ""
+    if chosen > poll.max_choices:
+        note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
+    return [
+        Reply(
+            ballot_text(ctx.translator, poll, ctx.timezone) + note,
+            buttons=ballot_buttons(ctx.translator, poll, mask),
+            edit_message_id=ctx.inbound.source_message_id,
+        )
+    ]
 
 
-def show_ticks(reply: Reply, secret: bytes) -> Reply:
-    """The reply as it is sent: a secret ballot's options marked ticked or not, read from its own
-    sealed buttons. Only the sent message shows them; the stored reply stays unmarked."""
+_TICKED = "☑️ "
+
+
+def show_ticks(reply: Reply, key: bytes) -> Reply:
+    """The reply as it is sent: the options a secret ballot has chosen so far marked, read from its
+    own sealed buttons (the last, "leave this place blank", keeps the mask as it is). Only the sent
+    message shows them; the stored reply stays unmarked."""
     buttons = [b for row in reply.buttons for b in row]
-    sent = [a for a in map(_secret_action, buttons) if isinstance(a, SendSecret)]
-    if len(sent) != 1:
+    steps = [a for a in map(_secret_action, buttons) if isinstance(a, TickSecret)]
+    masks = [open_ticks(key, a.poll_id, a.step, a.ticks) for a in steps]
+    if not steps or len({(a.poll_id, a.step) for a in steps}) != 1 or None in masks:
         return reply
-    mask = open_ticks(secret, sent[0].poll_id, sent[0].ticks)
-    if mask is None:
-        return reply
+    mask = masks[-1]
+    chosen = {a.ticks for a, m in zip(steps[:-1], masks[:-1], strict=True) if m == mask}
 
     def marked(button: Button) -> Button:
         action = _secret_action(button)
-        if not isinstance(action, TickSecret) or action.poll_id != sent[0].poll_id:
-            return button
-        other = open_ticks(secret, action.poll_id, action.ticks)
-        if other is None:
-            return button
-        return Button((_TICKED if mask & (other ^ mask) else _UNTICKED) + button.label, button.payload)
+        if isinstance(action, TickSecret) and action.ticks in chosen:
+            return Button(_TICKED + button.label, button.payload)
+        return button
 
     return replace(reply, buttons=tuple(tuple(marked(b) for b in row) for row in reply.buttons))
 
 
-def ticks_shown(session: AsyncSession, reply: Reply) -> Reply:
-    """``reply`` as it is sent (by the runtime inline, or by delivery): a secret ballot being ticked
-    shows its ticks, opened with the server's secret; anything else is sent as it is."""
-    if not any(b.payload.startswith("pz:") for row in reply.buttons for b in row):
+async def ticks_shown(session: AsyncSession, reply: Reply) -> Reply:
+    """``reply`` as it is sent (by the runtime inline, or by delivery): a secret ballot being filled
+    in shows the options chosen so far, opened with its poll's ticks key; anything else is sent as
+    it is, and so is a ballot whose box is closed."""
+    steps = [a for row in reply.buttons for a in map(_secret_action, row) if isinstance(a, TickSecret)]
+    if not steps:
         return reply
     try:
-        return show_ticks(reply, server_secret(session))
+        key = await ticks_key(session, steps[0].poll_id)
     except BallotSecretMissing:
         return reply
+    return reply if key is None else show_ticks(reply, key)
 
 
 def unmarked(button: Button) -> Button:
-    """``button`` without the tick ``show_ticks`` gave it, to be remembered (Zalo's numbered menus)."""
+    """``button`` without the mark ``show_ticks`` gave it, to be remembered (Zalo's numbered menus)."""
     if isinstance(_secret_action(button), TickSecret):
-        return Button(button.label.removeprefix(_TICKED).removeprefix(_UNTICKED), button.payload)
+        return Button(button.label.removeprefix(_TICKED), button.payload)
     return button
 
 
 def _secret_action(button: Button) -> ActionData | None:
-    if not button.payload.startswith(("pq:", "pz:")):
+    if not button.payload.startswith("pq:"):
         return None
     try:
         return decode(button.payload)
