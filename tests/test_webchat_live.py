@@ -271,11 +271,24 @@ async def test_the_page_with_everything_it_loads_stays_under_30_kb(web_chat: Liv
 VIEWPORTS = [pytest.param((390, 844), id="390x844"), pytest.param((360, 640), id="360x640")]
 
 
+IN_VIEW = """(element) => {
+    const area = document.querySelector('[data-testid="messages"]').getBoundingClientRect();
+    const box = element.getBoundingClientRect();
+    return area.top <= box.top && box.top + 20 <= area.bottom;
+}"""
+
+
 async def in_view(page: Any, locator: Any) -> bool:
-    """The element's top line is within the visible part of the conversation."""
-    box = await locator.bounding_box()
-    area = await page.get_by_test_id("messages").bounding_box()
-    return bool(box and area and area["y"] <= box["y"] and box["y"] + 20 <= area["y"] + area["height"])
+    """The element's top line is within the visible part of the conversation, once the page has
+    laid itself out (it scrolls again when a bar or the folding menu changes its size): waited for
+    up to a deadline, frame by frame, not for a time."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_function(IN_VIEW, arg=await locator.element_handle(), timeout=5000)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
