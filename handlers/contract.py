@@ -44,9 +44,12 @@ class Inbound:
 class Button:
     label: str
     payload: str
+    # A secret ballot's choice: where the member's tap would be echoed or kept (the web chat's own
+    # bubble and its history on the phone), it is not: a shared phone must not tell the vote.
+    secret: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"label": self.label, "payload": self.payload}
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "payload": self.payload} | ({"secret": True} if self.secret else {})
 
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -146,7 +149,7 @@ class Reply:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
         def rows(value: list[list[dict[str, str]]]) -> Rows:
-            return tuple(tuple(Button(b["label"], b["payload"]) for b in row) for row in value)
+            return tuple(tuple(Button(b["label"], b["payload"], bool(b.get("secret"))) for b in row) for row in value)
 
         menu = data.get("menu")
         chart = data.get("chart")

@@ -599,7 +599,10 @@ async def test_every_secret_ballot_of_an_election_leaves_the_same_rows(web_chat:
             member = await visitor(client)
             await member.replies(text=demo.code(name))
             [ballot] = await member.replies(text="🗳 Biểu quyết đang mở")
+            # Every choice is marked secret, so the page neither echoes the tap nor keeps it on the phone.
+            assert all(b.get("secret") is True for row in ballot["buttons"] for b in row)
             [second] = await member.replies(payload=_web_button(ballot, places[0]))
+            assert all(b.get("secret") is True for row in second["buttons"] for b in row)
             [sent] = await member.replies(payload=_web_button(second, places[1]))
             assert "Đã ghi nhận phiếu kín" in sent["text"]
     # Telegram answers through the outbox.

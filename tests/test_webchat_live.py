@@ -323,6 +323,7 @@ async def test_a_web_member_sees_notices_ballots_results_and_reminders_arrive(
             manage = (await say(runtime, SECRETARY, "/quanly"))[0]
             await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
             preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
+            preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
             opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
             ballot = page.get_by_test_id("bot-message").filter(has_text="Thông qua kế hoạch quý I?")
             await ballot.wait_for()
@@ -332,6 +333,9 @@ async def test_a_web_member_sees_notices_ballots_results_and_reminders_arrive(
                 .last.click()
             )
             await page.get_by_test_id("bot-message").filter(has_text="Đã ghi nhận phiếu").wait_for()
+            # A secret ballot's tap is neither echoed nor kept on the phone (a shared family phone).
+            assert await page.get_by_test_id("user-message").filter(has_text="Tán thành").count() == 0
+            assert "Tán thành" not in (await page.evaluate("localStorage.getItem('chibo.history')") or "")
             await page.screenshot(path=str(folder / f"ballot-{width}x{height}-{kind}.png"))
             track = (await say(runtime, SECRETARY, payload=button(opened, "Theo dõi")))[0]
             asked = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]

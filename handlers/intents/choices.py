@@ -189,7 +189,7 @@ def shown(ctx: Context) -> list[Button]:
         return []
     if utcnow() - identity.choices_at > CHOICES_LIFETIME:
         return []
-    return [Button(c["label"], c["payload"]) for c in identity.choices]
+    return [Button(c["label"], c["payload"], bool(c.get("secret"))) for c in identity.choices]
 
 
 async def on_screen(ctx: Context) -> list[Button]:

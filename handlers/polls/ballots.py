@@ -100,17 +100,22 @@ def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, key: bytes | None =
     if poll.secret and poll.max_choices > 1:
         blank = "⬜ " + t.gettext("Leave this place blank")
         if key is None:
-            rows = [(Button(label, ToggleChoice(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
-            return (*rows, (Button(blank, ToggleChoice(poll_id, 0).pack()),))
-        rows = [
-            (Button(label, TickSecret(poll_id, step, seal_ticks(key, poll_id, step, mask | 1 << i)).pack()),)
-            for i, label in enumerate(poll.options)
-        ]
-        return (*rows, (Button(blank, TickSecret(poll_id, step, seal_ticks(key, poll_id, step, mask)).pack()),))
+            rows = [
+                (Button(label, ToggleChoice(poll_id, 1 << i).pack(), secret=True),)
+                for i, label in enumerate(poll.options)
+            ]
+            return (*rows, (Button(blank, ToggleChoice(poll_id, 0).pack(), secret=True),))
+        def sealed(chosen: int) -> str:
+            return TickSecret(poll_id, step, seal_ticks(key, poll_id, step, chosen)).pack()
+
+        rows = [(Button(label, sealed(mask | 1 << i), secret=True),) for i, label in enumerate(poll.options)]
+        return (*rows, (Button(blank, sealed(mask), secret=True),))
     if poll.max_choices == 1:
-        rows = [(Button(label, Vote(poll_id, 1 << i).pack()),) for i, label in enumerate(poll.options)]
+        rows = [
+            (Button(label, Vote(poll_id, 1 << i).pack(), secret=poll.secret),) for i, label in enumerate(poll.options)
+        ]
         if poll.kind is PollKind.ELECTION:
-            rows.append((Button("⬜ " + t.gettext("Blank ballot"), Vote(poll_id, 0).pack()),))
+            rows.append((Button("⬜ " + t.gettext("Blank ballot"), Vote(poll_id, 0).pack(), secret=poll.secret),))
         return tuple(rows)
     rows = [
         (Button(("☑️ " if mask >> i & 1 else "⬜ ") + label, ToggleChoice(poll_id, mask ^ (1 << i)).pack()),)
@@ -207,7 +212,7 @@ def show_ticks(reply: Reply, key: bytes) -> Reply:
     def marked(button: Button) -> Button:
         action = _secret_action(button)
         if isinstance(action, TickSecret) and action.ticks in chosen:
-            return Button(_TICKED + button.label, button.payload)
+            return replace(button, label=_TICKED + button.label)
         return button
 
     return replace(reply, buttons=tuple(tuple(marked(b) for b in row) for row in reply.buttons))
@@ -230,7 +235,7 @@ async def ticks_shown(session: AsyncSession, reply: Reply) -> Reply:
 def unmarked(button: Button) -> Button:
     """``button`` without the mark ``show_ticks`` gave it, to be remembered (Zalo's numbered menus)."""
     if isinstance(_secret_action(button), TickSecret):
-        return Button(button.label.removeprefix(_TICKED), button.payload)
+        return replace(button, label=button.label.removeprefix(_TICKED))
     return button
 
 

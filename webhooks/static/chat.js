@@ -78,7 +78,8 @@
         button.setAttribute("data-testid", testid);
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
-          submit({ payload: b.payload }, b.label);
+          // A secret ballot's choice is neither echoed nor kept on the phone: a shared phone must not tell the vote.
+          submit({ payload: b.payload }, b.secret ? null : b.label);
         });
         line.appendChild(button);
       });
@@ -295,7 +296,7 @@
   }
 
   function submit(fields, shown) {
-    bubble("user", shown);
+    if (shown === null) bubble("user", "🗳️", false); else bubble("user", shown);
     var body = { id: newId() };
     if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
     queue.push(body);
