@@ -40,6 +40,7 @@ from models.meetings import run_due
 from models.membership import move_member
 from models.permissions import OPERATOR
 from models.tables import (
+    Attendance,
     AuditEvent,
     JobState,
     Meeting,
@@ -441,3 +442,17 @@ async def test_a_preview_shows_what_was_typed_and_offers_only_what_can_still_hap
         meeting = (await session.exec(select(Meeting))).one()
         jobs = (await session.exec(select(MeetingJob).where(MeetingJob.kind == MeetingJobKind.REMINDER))).all()
     assert meeting.place == "Nhà văn hóa thôn Tây" and not jobs
+
+
+async def test_a_meeting_still_ahead_is_never_listed_as_past(runtime: Runtime, demo: Demo) -> None:
+    """A list confirmed before the start recorded everyone: the meeting is still ahead, not past
+    (was: under "Các cuộc họp đã qua", found by a tester)."""
+    meeting_id = await _call_meeting(runtime, demo)
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(MeetingInvitation)
+            .where(col(MeetingInvitation.meeting_id) == meeting_id)
+            .values(attendance=Attendance.ABSENT)
+        )
+    past = (await say(runtime, SON, payload=PastMeetings().pack()))[0]
+    assert past.text == vi("You have no meetings in the last 12 months.")

@@ -41,10 +41,13 @@ async def past_for(
     session: AsyncSession, member: Member, now: datetime | None = None, since: timedelta = YEAR
 ) -> list[tuple[Meeting, MeetingInvitation]]:
     """The member's meetings of the last year whose attendance is closed, and any where their
-    attendance is already recorded (a check-in at today's meeting), newest first."""
+    attendance is already recorded (a check-in at today's meeting), newest first. A meeting still
+    ahead is never past, whatever was recorded for it (a list confirmed before its start)."""
     now = now or utcnow()
     closed = col(Meeting.starts_at) <= now - CHECK_IN_AFTER
-    recorded = col(MeetingInvitation.checked_in_at).is_not(None) | col(MeetingInvitation.attendance).is_not(None)
+    started = col(Meeting.starts_at) <= now
+    marked = col(MeetingInvitation.checked_in_at).is_not(None) | col(MeetingInvitation.attendance).is_not(None)
+    recorded = marked & started
     rows = await session.exec(
         select(Meeting, MeetingInvitation)
         .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
