@@ -163,7 +163,7 @@ async def test_the_secretary_accepts_reasons_and_confirms_the_list_which_makes_i
     son = await member_named(runtime, SON_NAME)
     late_mark = (await say(runtime, SECRETARY, payload=MarkAttendance(meeting_id, son.id, "absent").pack()))[0]
     assert "đã được xác nhận" in late_mark.text
-    assert "Chỉ điểm danh được" in (await say(runtime, LOAN, payload=MeetingCheckIn(meeting_id).pack()))[0].text
+    assert "đã được xác nhận" in (await say(runtime, LOAN, payload=MeetingCheckIn(meeting_id).pack()))[0].text
     again = (await say(runtime, SECRETARY, payload=ConfirmAttendance(meeting_id, rest="rest").pack()))[0]
     assert "đã được xác nhận" in again.text
     quang = await member_named(runtime, "Lý Văn Quang")

@@ -456,3 +456,17 @@ async def test_a_meeting_still_ahead_is_never_listed_as_past(runtime: Runtime, d
         )
     past = (await say(runtime, SON, payload=PastMeetings().pack()))[0]
     assert past.text == vi("You have no meetings in the last 12 months.")
+
+
+async def test_a_check_in_after_the_list_is_confirmed_says_so(runtime: Runtime, demo: Demo) -> None:
+    """Inside the check-in window, but the secretary made the list final: that is the reason given
+    (was: "only from 30 minutes before to an hour after the start", untrue then)."""
+    meeting_id = await _call_meeting(runtime, demo)
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Meeting)
+            .where(col(Meeting.id) == meeting_id)
+            .values(starts_at=utcnow() - timedelta(minutes=5), attendance_confirmed_at=utcnow())
+        )
+    refused = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
+    assert vi("The attendance list of this meeting is already confirmed.") in refused.text

@@ -94,7 +94,9 @@ async def check_in(session: AsyncSession, meeting_id: int, member: Member, now: 
     now = now or utcnow()
     meeting, invitation = await _invitation(session, meeting_id, member)
     opens, closes = check_in_window(meeting)
-    if not opens <= now <= closes or meeting.attendance_confirmed_at is not None:
+    if meeting.attendance_confirmed_at is not None:  # the true reason, inside the window too
+        raise MeetingError(MeetingProblem.CONFIRMED)
+    if not opens <= now <= closes:
         raise MeetingError(MeetingProblem.CHECK_IN_CLOSED)
     if invitation.attendance is not None and invitation.attendance is not Attendance.PRESENT:
         raise MeetingError(MeetingProblem.MARKED, invitation.attendance.value)

@@ -42,12 +42,13 @@ async def past_for(
 ) -> list[tuple[Meeting, MeetingInvitation]]:
     """The member's meetings of the last year whose attendance is closed, and any where their
     attendance is already recorded (a check-in at today's meeting), newest first. A meeting still
-    ahead is never past, whatever was recorded for it (a list confirmed before its start)."""
+    ahead is not past for what the secretary recorded early (a list confirmed before its start)."""
     now = now or utcnow()
     closed = col(Meeting.starts_at) <= now - CHECK_IN_AFTER
-    started = col(Meeting.starts_at) <= now
-    marked = col(MeetingInvitation.checked_in_at).is_not(None) | col(MeetingInvitation.attendance).is_not(None)
-    recorded = marked & started
+    # The member's own check-in (from 30 minutes before the start) counts at once; what the secretary
+    # recorded, only once the meeting has begun (a list confirmed early marks everyone).
+    marked_once_begun = col(MeetingInvitation.attendance).is_not(None) & (col(Meeting.starts_at) <= now)
+    recorded = col(MeetingInvitation.checked_in_at).is_not(None) | marked_once_begun
     rows = await session.exec(
         select(Meeting, MeetingInvitation)
         .join(MeetingInvitation, col(MeetingInvitation.meeting_id) == Meeting.id)
