@@ -89,14 +89,14 @@ class NoticeTracking:
 def _state(
     read_at: datetime | None, rows: list[OutboxMessage], identities: list[ChannelIdentity]
 ) -> tuple[Delivery, tuple[Platform, ...], str, bool]:
-    if read_at is not None:
-        return Delivery.READ, (), "", False
     latest: dict[Platform, OutboxMessage] = {}
     for row in rows:  # a reminder adds rows: the latest per channel tells the state
         latest[row.platform] = row
     delivered = [p for p, row in latest.items() if row.status is OutboxStatus.SENT]
     if not any(p is Platform.WEB for p in latest) and any(i.platform is Platform.WEB for i in identities):
         delivered.append(Platform.WEB)  # in their web chat's notice list
+    if read_at is not None:  # read, and where it had reached them
+        return Delivery.READ, tuple(delivered), "", False
     if delivered:
         return Delivery.DELIVERED, tuple(delivered), "", False
     if any(row.status is OutboxStatus.PENDING for row in latest.values()):

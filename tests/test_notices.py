@@ -107,7 +107,9 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     assert name.endswith(".csv")
     assert csv_text.startswith("Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc")
     mai = await member_named(runtime, "Mai Văn Sơn")
-    assert f"Mai Văn Sơn,Chi bộ thôn Tây,{local_phone(mai.phone)},đã đọc,,,{datetime.now(HANOI):%d/%m/%Y}" in csv_text
+    # Read, and where it had reached him (the channel is said for readers too).
+    read_row = f"Mai Văn Sơn,Chi bộ thôn Tây,{local_phone(mai.phone)},đã đọc,Telegram,,{datetime.now(HANOI):%d/%m/%Y}"
+    assert read_row in csv_text
     assert f"Hồ Thị Ngọc,Chi bộ thôn Tây,{local_phone(ngoc.phone)},chưa tham gia chibo,,," in csv_text
     assert "Lý Văn Quang" not in csv_text
     assert csv_text.count("chưa tham gia chibo") == 8 and len(csv_text.strip().splitlines()) == 1 + 9
