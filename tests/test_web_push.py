@@ -372,6 +372,12 @@ async def test_the_web_app_on_a_phone(
                 note = await page.get_by_test_id("push-bar").inner_text()
                 assert "Android" in note and "iPhone" in note and "màn hình chính" in note
                 await page.screenshot(path=shots / "web-push-button-390x844.png")
+                # The bar follows the member's language at once, both ways (was: only after a reload).
+                for language, words in (("English", "Turn on notifications"), ("Tiếng Việt", "Bật thông báo")):
+                    await page.get_by_test_id("input").fill("/lang")
+                    await page.get_by_test_id("send").click()
+                    await page.get_by_test_id("inline-button").filter(has_text=language).last.click()
+                    await page.get_by_test_id("push-on-button").filter(has_text=words).wait_for()
                 # Turned on: push.js sends the browser's subscription (here a subscription of the fake
                 # push service, as headless Chromium has no push service of its own).
                 token = await page.evaluate("localStorage.getItem('chibo.token')")

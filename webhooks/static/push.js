@@ -108,6 +108,10 @@
     }, function () { checking = false; });
   }
 
+  // The member changed language (chat.js sets the page's lang): the bar's words follow at once.
+  new MutationObserver(function () { if (linked) render(); })
+    .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
+
   // A notification opens the chat at its message ("#message-<id>"), once the page shows it.
   function showMessage() {
     var m = /^#message-(\d+)$/.exec(location.hash);
