@@ -93,7 +93,7 @@ async def test_a_typed_yes_is_shown_back_as_the_button_and_only_the_tap_answers(
     son = await member_named(runtime, "Mai Văn Sơn")
     await say(runtime, SON, "khi nào họp")
     confirm = (await say(runtime, SON, "có"))[0]
-    assert confirm.text == "Có phải đồng chí chọn “✅ Tham dự”? Xin bấm nút để xác nhận."
+    assert confirm.text == "Có phải đồng chí chọn “✅ Tham dự”? Xin đồng chí bấm nút để xác nhận."
     assert _labels(confirm) == ["✅ Tham dự", "Chưa"]
     async with runtime.sessions() as session:
         invitation = await session.get(MeetingInvitation, (meeting_id, son.id))
@@ -191,7 +191,7 @@ async def test_a_second_members_code_on_a_shared_phone_switches_only_after_the_t
         assert invite is not None and invite.used_at is None  # only looked at
 
     asked = (await say(runtime, SON, payload=button(offer, "Đổi sang")))[0]
-    assert "Xin gõ mã mời của đồng chí sẽ dùng cuộc trò chuyện này" in asked.text
+    assert "Xin đồng chí gõ mã mời của đồng chí sẽ dùng cuộc trò chuyện này" in asked.text
     wrong = (await say(runtime, SON, "ABCD-EFGH"))[0]
     assert "Mã mời này không đúng hoặc không còn hiệu lực" in wrong.text  # one answer for every refused code
     still = (await say(runtime, SON, "thông tin của tôi"))[0]

@@ -343,7 +343,7 @@ async def test_a_notice_with_a_document_on_telegram_end_to_end(
     assert "Xem trước thông báo" in preview.text
     send_now_payload = _payload(preview, "Gửi ngay")
     await fake.push(fake.callback_update(SECRETARY, _payload(preview, "Đính kèm")))
-    assert "Xin gửi tệp hoặc ảnh" in (await fake.wait_for(4, SECRETARY))[3].text
+    assert "Xin đồng chí gửi tệp hoặc ảnh" in (await fake.wait_for(4, SECRETARY))[3].text
     await fake.push(fake.document_update(SECRETARY, "Báo cáo MẬT.docx", b"PK not really"))
     refused = (await fake.wait_for(5, SECRETARY))[4]
     assert "được đánh dấu “MẬT”" in refused.text and "Không đính kèm" in refused.text
@@ -417,7 +417,7 @@ async def test_text_where_a_file_was_asked_for_asks_again(runtime: Runtime, demo
     preview = (await say(runtime, SECRETARY, "Thông báo có tệp."))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Đính kèm"))
     again = (await say(runtime, SECRETARY, "đây là tệp"))[0]
-    assert "Xin gửi tệp hoặc ảnh" in again.text
+    assert "Xin đồng chí gửi tệp hoặc ảnh" in again.text
 
 
 async def on_web(runtime: Runtime, user: str, text: str | None = None, payload: str | None = None) -> list[Reply]:

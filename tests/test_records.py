@@ -133,7 +133,7 @@ async def test_editing_a_phone_asks_again_until_it_is_a_number(runtime: Runtime,
     card = await open_card(runtime, WEST_SECRETARY, "Mai Văn Sơn")
     await say(runtime, WEST_SECRETARY, payload=button(card, "Số điện thoại"))
     wrong = (await say(runtime, WEST_SECRETARY, "không nhớ"))[0]
-    assert vi("not a phone number") in wrong.text and "Xin gõ lại" in wrong.text
+    assert vi("not a phone number") in wrong.text and "Xin đồng chí gõ lại" in wrong.text
     saved = (await say(runtime, WEST_SECRETARY, "0987 654 321"))[0]
     assert "Số điện thoại: 0987654321" in saved.text
     assert (await member_named(runtime, "Mai Văn Sơn")).phone == "+84987654321"
@@ -375,7 +375,7 @@ async def test_help_names_the_vietnamese_commands_and_tim_for_secretaries(runtim
     commands = "Đồng chí cũng có thể gõ các lệnh /toi (/me), /chibo (/branch), /lichhop (/meetings), /lang và /huongdan"
     for user in (WEST_SECRETARY, MEMBER):
         assert commands in (await say(runtime, user, "/huongdan"))[0].text
-    assert "Để tìm một đồng chí, xin gõ /tim (/find)" in (await say(runtime, WEST_SECRETARY, "/help"))[0].text
+    assert "Để tìm một đồng chí, xin đồng chí gõ /tim (/find)" in (await say(runtime, WEST_SECRETARY, "/help"))[0].text
     assert "/tim" not in (await say(runtime, MEMBER, "/help"))[0].text
     assert "Mai Văn Sơn" in str(await say(runtime, WEST_SECRETARY, "/tim Sơn"))
 

@@ -62,11 +62,12 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int = 1) -> str:
         lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
     else:
         lines.append(_("Tap one option."))
-    lines.append(
-        (_("Secret ballot.") if poll.secret else _("Open vote: the secretary sees names."))
-        + " "
-        + _("Until {when}.").format(when=moment(t, poll.deadline, timezone))
+    kind = (
+        _("Secret ballot.")
+        if poll.secret
+        else _("Open vote: each choice is kept with the voter's name (the result sheet lists them).")
     )
+    lines.append(kind + " " + _("Until {when}.").format(when=moment(t, poll.deadline, timezone)))
     if stepped:
         lines.append(
             "⚠️ "
