@@ -461,3 +461,24 @@ async def test_members_phrasings_reach_their_screen_on_the_web_chat(web_chat: Li
         await me.replies(text=demo.code("Mai Văn Sơn"))
         for typed, screen in ON_EVERY_PLATFORM:
             assert any(screen in reply["text"] for reply in await me.replies(text=typed)), typed
+
+
+async def test_typed_words_beside_an_invitation_and_a_ballot_that_both_arrived_are_read_where_they_fit(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """An invitation and a ballot arrived together: "tham dự" can only mean the invitation's button,
+    so it comes back to tap (was: the menu's greeting); a bare "có" could mean either and names none."""
+    meeting_id = await _call_meeting(runtime, demo)
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
+    await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết"))  # Loan's ballot arrives too
+    either = (await say(runtime, LOAN, "có"))[0]
+    assert _labels(either) != ["✅ Tham dự", "Chưa"]  # a yes to the invitation or to the motion: not guessed
+    confirm = (await say(runtime, LOAN, "tham du"))[0]
+    assert _labels(confirm) == ["✅ Tham dự", "Chưa"]
+    loan = await member_named(runtime, "Phan Thị Loan")
+    async with runtime.sessions() as session:
+        invitation = await session.get(MeetingInvitation, (meeting_id, loan.id))
+        assert invitation is not None and invitation.rsvp is None  # typed words changed nothing
+        assert (await session.exec(select(PollVoter))).all() == []

@@ -193,9 +193,8 @@ def shown(ctx: Context) -> list[Button]:
 
 
 async def on_screen(ctx: Context) -> list[Button]:
-    """The buttons the member sees last: those of a message chibo sent on its own since they last
-    wrote (an invitation, a ballot, a notice), or else those of its last answer; none when several
-    messages with buttons came, as "đồng ý" could then mean any of them."""
+    """The buttons the member sees last: those of the messages chibo sent on its own since they last
+    wrote (an invitation, a ballot, a notice), or else those of its last answer."""
     identity = ctx.identity
     answered = shown(ctx)
     if identity is None:
@@ -216,9 +215,14 @@ async def on_screen(ctx: Context) -> list[Button]:
     if not sent:
         return answered
     with_buttons = [Reply.from_dict(dict(body)) for body in sent if body.get("buttons")]
-    if len(with_buttons) != 1:
-        return []
-    return [button for row in with_buttons[0].buttons for button in row][:MAX_REMEMBERED]
+    # Several messages with buttons (a ballot and an invitation): all their buttons, newest first;
+    # ``pick`` takes only a button the words can mean alone ("tham dự"), never an ambiguous "có".
+    found: dict[str, Button] = {}
+    for reply in with_buttons:
+        for row in reply.buttons:
+            for button in row:
+                found.setdefault(button.payload, button)
+    return list(found.values())[:MAX_REMEMBERED]
 
 
 def _means(word: str, button: Button) -> bool:
