@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import func, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,7 +62,16 @@ from models.tables import (
     utcnow,
 )
 from tests.chat import say
-from tests.conftest import METRICS_HEADERS, Demo, Outage, make_settings, member_named, serve_app, serve_fake
+from tests.conftest import (
+    METRICS_HEADERS,
+    Demo,
+    Outage,
+    database_with_outage,
+    make_settings,
+    member_named,
+    serve_app,
+    serve_fake,
+)
 from tests.fake_zalo_oa import (
     APP_ID,
     APP_SECRET,
@@ -76,7 +83,6 @@ from tests.fake_zalo_oa import (
     SentMessage,
     Template,
 )
-from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import drain
 from tests.test_notices import HANOI, SECRETARY
 from webhooks.app import create_app
@@ -152,30 +158,9 @@ class Webhook:
             return (await session.exec(select(ChannelIdentity).where(ChannelIdentity.platform_user_id == user))).one()
 
 
-@contextlib.asynccontextmanager
-async def breakable_database(database_url: str) -> AsyncIterator[tuple[str, AsyncEngine, Outage]]:
-    """An engine on ``database_url`` (its URL too) whose database a test can take away and bring back."""
-    proxy: TcpProxy | None = None
-    engine_url = database_url
-    if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 2})
-    else:
-        url = make_url(database_url)
-        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-        await proxy.start()
-        engine_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        engine = create_engine(engine_url, connect_args={"timeout": 2})
-    try:
-        yield engine_url, engine, Outage(database_url, proxy)
-    finally:
-        await engine.dispose()
-        if proxy is not None:
-            await proxy.stop()
-
-
 @pytest.fixture
 async def webhook(database_url: str, fake_oa: FakeZaloOa) -> AsyncIterator[Webhook]:
-    async with breakable_database(database_url) as (engine_url, engine, outage):
+    async with database_with_outage(database_url) as (engine_url, engine, outage):
         app = create_app(oa_settings(engine_url, fake_oa), engine=engine, migrate=False)
         async for server in serve_app(app):
             # The token refresh on start is over before a test begins (it would race with an outage).
@@ -601,7 +586,7 @@ async def test_a_database_outage_between_refresh_and_store_loses_nothing(
 ) -> None:
     client = ZaloOaClient(fake_oa.url, fake_oa.url, fake_oa.url)
     try:
-        async with breakable_database(database_url) as (_, engine, outage):
+        async with database_with_outage(database_url) as (_, engine, outage):
             sessions = session_factory(engine)
             tokens = OaTokens(sessions, client, APP_ID, APP_SECRET, FIRST_REFRESH_TOKEN)
             fake_oa.after_refresh = outage.begin  # Zalo has rotated; the database goes away
