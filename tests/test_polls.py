@@ -724,3 +724,28 @@ async def test_a_secret_consultation_takes_no_written_opinion(runtime: Runtime, 
     typed = (await say(runtime, 401, "Đề nghị họp vào buổi chiều"))[0]
     assert "Đã ghi nhận ý kiến" not in typed.text
     assert await _count(runtime, PollOpinion, poll.id or 0) == 0
+
+
+async def test_a_motion_speaks_to_an_english_reader_in_english(runtime: Runtime, demo: Demo) -> None:
+    """A motion's three answers are kept in Vietnamese (the record) and shown in the reader's language."""
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    async with runtime.sessions() as session:
+        await session.exec(update(Member).where(col(Member.full_name) == "Mai Văn Sơn").values(locale="en"))
+        await session.commit()
+    poll_id = await _open_poll(runtime, demo)
+    async with runtime.sessions() as session:
+        ballots = (await session.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "401"))).all()
+    ballot = next(b.body for b in ballots if "Thông qua kế hoạch" in (b.body.get("text") or ""))
+    labels = [button["label"] for row in ballot["buttons"] for button in row]
+    assert labels == ["In favour", "Not in favour", "Another opinion"]
+    tapped = (await say(runtime, 401, payload=Vote(poll_id, 1).pack()))[0]
+    assert "Your vote was recorded: In favour." in tapped.text
+    await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
+    track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0]
+    asked = (await say(runtime, SECRETARY, payload=button(track, "Kết thúc ngay")))[0]
+    closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
+    assert "Tán thành: 2/7" in closed.text  # the secretary reads Vietnamese
+    async with runtime.sessions() as session:
+        sent = (await session.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "401"))).all()
+    result = next(b.body["text"] for b in sent if "Result" in (b.body.get("text") or ""))
+    assert "In favour: 2/7" in result and "Tán thành" not in result

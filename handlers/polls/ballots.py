@@ -14,7 +14,7 @@ from handlers.contract import Button, Catalogs, Reply, Rows, Translator
 from handlers.members import home
 from handlers.menus import OpenPolls
 from handlers.polls.actions import TickSecret, ToggleChoice, Vote
-from handlers.polls.common import cancel_button, moment, problem_text, router, where
+from handlers.polls.common import cancel_button, moment, option_labels, problem_text, router, where
 from handlers.questions import Awaiting, Question
 from models.ballots import BallotSecretMissing, open_ticks, seal_ticks, ticks_key
 from models.errors import NotFound, Stale
@@ -103,24 +103,25 @@ def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, key: bytes | None =
         if key is None:
             rows = [
                 (Button(label, ToggleChoice(poll_id, 1 << i).pack(), secret=True),)
-                for i, label in enumerate(poll.options)
+                for i, label in enumerate(option_labels(t, poll))
             ]
             return (*rows, (Button(blank, ToggleChoice(poll_id, 0).pack(), secret=True),))
         def sealed(chosen: int) -> str:
             return TickSecret(poll_id, step, seal_ticks(key, poll_id, step, chosen)).pack()
 
-        rows = [(Button(label, sealed(mask | 1 << i), secret=True),) for i, label in enumerate(poll.options)]
+        rows = [(Button(label, sealed(mask | 1 << i), secret=True),) for i, label in enumerate(option_labels(t, poll))]
         return (*rows, (Button(blank, sealed(mask), secret=True),))
     if poll.max_choices == 1:
         rows = [
-            (Button(label, Vote(poll_id, 1 << i).pack(), secret=poll.secret),) for i, label in enumerate(poll.options)
+            (Button(label, Vote(poll_id, 1 << i).pack(), secret=poll.secret),)
+            for i, label in enumerate(option_labels(t, poll))
         ]
         if poll.kind is PollKind.ELECTION:
             rows.append((Button("⬜ " + t.gettext("Blank ballot"), Vote(poll_id, 0).pack(), secret=poll.secret),))
         return tuple(rows)
     rows = [
         (Button(("☑️ " if mask >> i & 1 else "⬜ ") + label, ToggleChoice(poll_id, mask ^ (1 << i)).pack()),)
-        for i, label in enumerate(poll.options)
+        for i, label in enumerate(option_labels(t, poll))
     ]
     rows.append((Button("📨 " + t.gettext("Send my ballot"), Vote(poll_id, mask).pack()),))
     return tuple(rows)
@@ -257,7 +258,8 @@ async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
 async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
     _ = ctx.gettext
     outcome, poll = await vote(ctx.session, poll_id, member, mask)
-    chosen = ", ".join(poll.options[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
+    labels = option_labels(ctx.translator, poll)
+    chosen = ", ".join(labels[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
         # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.
@@ -293,7 +295,8 @@ async def _running(ctx: Context, poll: Poll) -> str:
     if not poll.show_running:
         return ""
     tally = await counts(ctx.session, poll)
-    shown = ", ".join(f"{label}: {count}" for label, count in zip(poll.options, tally, strict=True))
+    labels = option_labels(ctx.translator, poll)
+    shown = ", ".join(f"{label}: {count}" for label, count in zip(labels, tally, strict=True))
     return "\n📊 " + ctx.gettext("So far: {counts}").format(counts=shown)
 
 
@@ -308,7 +311,7 @@ async def open_polls(ctx: Context, member: Member, action: OpenPolls) -> list[Re
         if voted:
             mine = await my_choices(ctx.session, poll, member)
             if mine:
-                status = _("You have voted") + ": " + ", ".join(poll.options[i] for i in mine)
+                status = _("You have voted") + ": " + ", ".join(option_labels(ctx.translator, poll)[i] for i in mine)
             elif poll.secret:
                 status = _("You have voted") + " " + _("(secret ballot)")
             else:

@@ -11,7 +11,7 @@ from handlers.contract import Button, Reply, Translator
 from handlers.members import Cancel
 from handlers.router import Router
 from models.errors import NotFound
-from models.polls import PollError, PollProblem, VoteProblem, check_poll
+from models.polls import RESOLUTION_OPTIONS, PollError, PollProblem, VoteProblem, check_poll
 from models.tables import Member, Poll, PollKind, PollRule, PollVoters
 
 router = Router("polls")
@@ -32,6 +32,15 @@ def rule_name(t: Translator, poll: Poll) -> str:
         denominator=poll.rule_denominator,
         base=_("eligible voters") if poll.rule_base.value == "eligible" else _("votes cast"),
     )
+
+
+def option_labels(t: Translator, poll: Poll) -> tuple[str, ...]:
+    """The options as this reader sees them: a motion's three fixed answers are stored in Vietnamese
+    (the record of the vote) and shown in the reader's language; typed options as they were typed."""
+    _ = t.gettext
+    if poll.kind is PollKind.MOTION and tuple(poll.options) == RESOLUTION_OPTIONS:
+        return (_("In favour"), _("Not in favour"), _("Another opinion"))
+    return tuple(poll.options)
 
 
 def kind_name(t: Translator, kind: PollKind) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.contract import Button, Reply
 from handlers.polls.actions import PaperVote, PaperVoter, TrackPoll
-from handlers.polls.common import NAMES_SHOWN, cancel_button, managed_poll, router
+from handlers.polls.common import NAMES_SHOWN, cancel_button, managed_poll, option_labels, router
 from handlers.questions import Ask, Awaiting, Question
 from models.errors import NotFound
 from models.polls import (
@@ -85,7 +85,7 @@ async def paper_ballot(ctx: Context, actor: Member, action: PaperVoter) -> list[
         ]
     buttons = tuple(
         (Button(label, PaperVote(action.poll_id, action.member_id, 1 << i).pack()),)
-        for i, label in enumerate(poll.options)
+        for i, label in enumerate(option_labels(ctx.translator, poll))
     )
     if poll.kind is PollKind.ELECTION:
         buttons += ((Button("⬜ " + _("Blank ballot"), PaperVote(action.poll_id, action.member_id, 0).pack()),),)
@@ -119,7 +119,7 @@ async def _ask_box(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Repl
             "in this order, separated by commas:"
         )
         + "\n"
-        + "\n".join(f"{i}. {label}" for i, label in enumerate(poll.options, start=1))
+        + "\n".join(f"{i}. {label}" for i, label in enumerate(option_labels(ctx.translator, poll), start=1))
     )
     return [Reply(text, buttons=(cancel_button(ctx),))]
 

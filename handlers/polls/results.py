@@ -9,7 +9,7 @@ from babel.numbers import format_percent
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.contract import Catalogs, Chart, Reply, Translator
-from handlers.polls.common import kind_name, rule_name, where
+from handlers.polls.common import kind_name, option_labels, rule_name, where
 from models.polls import Decision, ResultsFor, open_ballots, opinions, result
 from models.tables import Member, Poll, PollKind
 from models.vietnamese import shorten
@@ -42,13 +42,13 @@ def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
         if d.passed:
             chosen = d.chosen[0]
             return _("Option \u201c{option}\u201d is chosen: {share}.").format(
-                option=poll.options[chosen], share=_share(t, d.counts[chosen], d)
+                option=option_labels(t, poll)[chosen], share=_share(t, d.counts[chosen], d)
             )
         return _("No option reached {rule} (it needed {needed}/{base}).").format(
             rule=rule_name(t, poll), needed=d.needed, base=d.base
         )
     if d.passed:
-        return _("Elected: {names}.").format(names=", ".join(poll.options[i] for i in d.chosen))
+        return _("Elected: {names}.").format(names=", ".join(option_labels(t, poll)[i] for i in d.chosen))
     return _("Nobody is elected (each candidate needed {needed}/{base}).").format(needed=d.needed, base=d.base)
 
 
@@ -62,13 +62,13 @@ def interim_text(t: Translator, poll: Poll, decision: Decision) -> str:
         PollKind.MOTION: _("To be adopted, \u201c{option}\u201d needs at least {needed} of {base} votes."),
         PollKind.CHOICE: _("An option is chosen when it has at least {needed} of {base} votes."),
         PollKind.ELECTION: _("A candidate is elected with at least {needed} of {base} votes."),
-    }[d.kind].format(option=poll.options[0], needed=d.needed, base=d.base)
+    }[d.kind].format(option=option_labels(t, poll)[0], needed=d.needed, base=d.base)
     return "⏳ " + _("Still open: nothing is decided until it closes.") + " " + needs
 
 
 def _option_line(t: Translator, poll: Poll, decision: Decision, index: int, final: bool = True) -> str:
     _ = t.gettext
-    label, count = poll.options[index], decision.counts[index]
+    label, count = option_labels(t, poll)[index], decision.counts[index]
     if decision.kind is PollKind.CONSULTATION:
         return f"{label}: {count}"
     line = f"{label}: {_share(t, count, decision)}"
@@ -136,7 +136,7 @@ def results_chart(t: Translator, poll: Poll, decision: Decision) -> Chart:
     """The counts as bars, with the votes the rule needs marked (none for a consultation)."""
     needed = 0 if decision.kind is PollKind.CONSULTATION else decision.needed
     label = t.gettext("needed: {needed} of {base}").format(needed=needed, base=decision.base) if needed else ""
-    return Chart(shorten(poll.question, 80), tuple(poll.options), decision.counts, needed, label)
+    return Chart(shorten(poll.question, 80), option_labels(t, poll), decision.counts, needed, label)
 
 
 def results_maker(catalogs: Catalogs) -> ResultsFor:
@@ -158,7 +158,7 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     _ = t.gettext
     decision = await result(session, poll)
     rows = []
-    for i, (label, count) in enumerate(zip(poll.options, decision.counts, strict=True)):
+    for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
         share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
         outcome = ""
         if decision.kind is PollKind.ELECTION:
@@ -182,7 +182,8 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     ballots = await open_ballots(session, poll)
     if ballots:
         rows += [[], [_("Full name"), _("Choice"), _("Entered from paper by the secretary")]]
-        rows += [[name, poll.options[option], _("yes") if entered else ""] for name, option, entered in ballots]
+        labels = option_labels(t, poll)
+        rows += [[name, labels[option], _("yes") if entered else ""] for name, option, entered in ballots]
     typed = await opinions(session, poll)
     if typed:
         rows += [[], [_("Full name"), _("Other opinion")]]

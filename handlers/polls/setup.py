@@ -17,6 +17,7 @@ from handlers.polls.common import (
     kind_name,
     managed_poll,
     moment,
+    option_labels,
     problem_text,
     router,
     rule_name,
@@ -70,7 +71,7 @@ def preview(ctx: Context, poll: Poll, note: str = "", meeting: Meeting | None = 
     lines = [note, _("Preview of the poll:"), "", "🗳 " + poll.question, ""]
     lines.append(_("Kind: {kind}").format(kind=kind_name(t, poll.kind)))
     lines.append(_("Candidates:") if poll.kind is PollKind.ELECTION else _("Options:"))
-    lines += [f"{i}. {label}" for i, label in enumerate(poll.options, start=1)]
+    lines += [f"{i}. {label}" for i, label in enumerate(option_labels(ctx.translator, poll), start=1)]
     if poll.kind is PollKind.ELECTION:
         count_line = _("Seats (most names on one ballot): {count}; blank ballots allowed")
     else:
