@@ -37,9 +37,9 @@ from models.polls import (
 from models.tables import Member, Platform, Poll, PollKind, PollStatus
 
 
-def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int = 1) -> str:
-    """The ballot's text (``step``: the place a secret multi-choice ballot is at), the same for
-    every member at that step."""
+def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int | None = 1) -> str:
+    """The ballot's text (``step``: the place a secret multi-choice ballot is at, None once it is
+    cast), the same for every member at that step."""
     _ = t.gettext
     lines = ["🗳 " + _("Vote") + ": " + poll.question, ""]
     if poll.kind is PollKind.ELECTION:
@@ -87,7 +87,7 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int = 1) -> str:
             )
         )
     lines.append("💬 " + where(t, poll))
-    if stepped:
+    if stepped and step is not None:
         lines.append("👉 " + _("Step {step} of {count}: choose one.").format(step=step, count=poll.max_choices))
     return "\n".join(lines)
 
@@ -284,7 +284,7 @@ async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[R
         if other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
             ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))
             text += "\n\n✏️ " + _("Please type your opinion in one message; the secretary reads it with your name.")
-    body = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + text + await _running(ctx, poll)
+    body = ballot_text(ctx.translator, poll, ctx.timezone, None) + "\n\n✅ " + text + await _running(ctx, poll)
     # The ballot itself now shows the member's choice (edited in place where the platform can).
     buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
     return [Reply(body, buttons=buttons, edit_message_id=ctx.inbound.source_message_id)]
