@@ -212,8 +212,14 @@ async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(
     card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
     await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
     later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
-    moved = (await say(runtime, SECRETARY, later))[0]
+    asked = (await say(runtime, SECRETARY, later))[0]
+    assert "Dời \u201cSinh hoạt chi bộ định kỳ" in asked.text and "08:00" in asked.text
+    async with runtime.sessions() as session:  # nobody is told before the secretary confirms
+        assert not any("được dời" in row.body["text"] for row in (await session.exec(select(OutboxMessage))).all())
+    moved = (await say(runtime, SECRETARY, payload=button(asked, "Dời sang")))[0]
     assert "Đã dời; mọi người được mời đều được báo (4 tin nhắn)." in moved.text
+    again = (await say(runtime, SECRETARY, payload=button(asked, "Dời sang")))[0]  # a double tap
+    assert "Đã dời." in again.text
     async with runtime.sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
         assert meeting is not None

@@ -132,7 +132,8 @@ async def test_a_web_member_hears_of_a_meetings_new_time_and_its_cancellation(we
         card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
         await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
         later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
-        moved = (await say(runtime, SECRETARY, later))[0]
+        asked = (await say(runtime, SECRETARY, later))[0]
+        moved = (await say(runtime, SECRETARY, payload=button(asked, "Dời sang")))[0]
         assert "(2 tin nhắn)" in moved.text  # the secretary on Telegram, the member in the web chat
         [news] = (await inbox(me, invitation["id"], wait=True))["messages"]
         assert "Cuộc họp đã được dời từ" in news["text"] and "08:00" in news["text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from handlers.actions import ActionData
@@ -84,6 +85,14 @@ class CallMeeting(ActionData, prefix="mtg"):
     """Send the invitations."""
 
     meeting_id: int
+
+
+@dataclass(frozen=True)
+class MoveMeeting(ActionData, prefix="mtv"):
+    """Move a called meeting to ``at`` (local time, as typed and confirmed): everyone is told."""
+
+    meeting_id: int
+    at: datetime
 
 
 @dataclass(frozen=True)

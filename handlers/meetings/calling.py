@@ -15,6 +15,7 @@ from handlers.meetings.actions import (
     CancelMeeting,
     MeetingCard,
     MeetingList,
+    MoveMeeting,
     NewMeeting,
     SetMeetingOption,
 )
@@ -134,15 +135,40 @@ async def _when_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str
 
 @router.answers(Question.MEETING_MOVE)
 async def _move_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
+    """The new time, echoed back with what moving does, to confirm: everyone invited is told at once."""
     _ = ctx.gettext
     meeting = await meeting_to_manage(ctx.session, actor, awaiting.subject)
     when = read_answer(ctx, awaiting, text)
     if not isinstance(when, datetime):
         return when
+    if when == meeting.starts_at:
+        return ask_again(ctx, awaiting, _("The meeting is already at that time. Please type the new time."))
+    new = moment_words(ctx.translator, when, ctx.timezone)
+    text = _(
+        "Move \u201c{title}\u201d from {old} to {new}? Everyone invited is told at once and the reminders move "
+        "with it."
+    ).format(
+        title=shorten(meeting.title, 80), old=moment_words(ctx.translator, meeting.starts_at, ctx.timezone), new=new
+    )
+    at = when.astimezone(ctx.timezone).replace(tzinfo=None)
+    buttons = (
+        (Button("✅ " + _("Move to {when}").format(when=new), MoveMeeting(meeting.id or 0, at).pack()),),
+        (Button("✖️ " + _("Do not move"), MeetingCard(meeting.id or 0).pack()),),
+    )
+    return [Reply(text, buttons=buttons)]
+
+
+@router.on(MoveMeeting)
+async def _move(ctx: Context, actor: Member, action: MoveMeeting) -> list[Reply]:
+    _ = ctx.gettext
+    meeting = await meeting_to_manage(ctx.session, actor, action.meeting_id)
+    when = action.at.replace(tzinfo=ctx.timezone)
+    if when == meeting.starts_at:  # a second tap: already moved, nobody is told twice
+        return await card(ctx, actor, meeting.id, "✅ " + _("Moved."))
     try:
         queued = await reschedule(ctx.session, actor, meeting, when, chat_messages(ctx))
     except MeetingError as error:
-        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
+        return await card(ctx, actor, meeting.id, "⚠️ " + problem_text(ctx.translator, error))
     note = "✅ " + _("Moved; everyone invited is told ({count} messages).").format(count=queued)
     return await card(ctx, actor, meeting.id, note)
 
