@@ -168,8 +168,16 @@ async def _dispatch(session: AsyncSession, notice: Notice, body_for: BodyFor) ->
     members = await recipients(session, Audience.from_json(notice.audience))
     if not members:
         raise NoticeError(NoticeProblem.NO_RECIPIENTS)
-    session.add_all(NoticeRecipient(notice_id=notice.id or 0, member_id=m.id or 0) for m in members)
-    await _queue(session, notice, members, body_for)
+    # Its sender has it as read and is not sent it: they wrote it, and a copy of their own notice
+    # marked new on their phone is noise (they keep it in their list of notices).
+    now = utcnow()
+    session.add_all(
+        NoticeRecipient(
+            notice_id=notice.id or 0, member_id=m.id or 0, read_at=now if m.id == notice.author_member_id else None
+        )
+        for m in members
+    )
+    await _queue(session, notice, [m for m in members if m.id != notice.author_member_id], body_for)
     return len(members)
 
 

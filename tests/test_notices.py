@@ -87,7 +87,9 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     assert "đã được gửi hoặc đã hủy" in (await say(runtime, SECRETARY, payload=send))[0].text  # a double tap
     await drain(runtime, worker(runtime, telegram_sender))
     received = {m.chat_id: m for m in fake_telegram.sent if "Họp chi bộ" in m.text}
-    assert set(received) == {SECRETARY, MEMBER}
+    assert set(received) == {MEMBER}  # not to its sender: he wrote it, and has it as read in his list
+    own = (await say(runtime, SECRETARY, "📢 Thông báo"))[0]
+    assert own.text.startswith("✅") and "Họp chi bộ" in own.text and own.buttons == ()
     assert received[MEMBER].text.startswith("📢 Thông báo của đồng chí Lý Văn Quang\n\nHọp chi bộ")  # who sent it
     assert received[MEMBER].keyboard_labels() == ["✅ Đã đọc"]
     # The member reads it; a double tap records it once.
@@ -137,7 +139,7 @@ async def test_reminders_go_only_to_the_unread_and_not_too_often(
     assert "nhắc gần đây" in (await say(runtime, SECRETARY, payload=NudgeNotice(notice_id).pack()))[0].text
     await drain(runtime, worker(runtime, telegram_sender))
     counts = Counter(m.chat_id for m in fake_telegram.sent if "đảng phí" in m.text)
-    assert counts == {SECRETARY: 1, MEMBER: 1, 303: 2}
+    assert counts == {MEMBER: 1, 303: 2}  # never to its sender, who wrote it
 
 
 async def test_scheduling_in_plain_words_and_cancelling(runtime: Runtime, demo: Demo) -> None:
