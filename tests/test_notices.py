@@ -52,7 +52,7 @@ from models.tables import (
     Platform,
     utcnow,
 )
-from tests.chat import button, labels, say
+from tests.chat import button, labels, say, vi
 from tests.conftest import Demo, member_named, worker
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_cli import run_chibo
@@ -140,6 +140,9 @@ async def test_reminders_go_only_to_the_unread_and_not_too_often(
     await drain(runtime, worker(runtime, telegram_sender))
     counts = Counter(m.chat_id for m in fake_telegram.sent if "đảng phí" in m.text)
     assert counts == {MEMBER: 1, 303: 2}  # never to its sender, who wrote it
+    first, again = [m.text for m in fake_telegram.sent if m.chat_id == 303 and "đảng phí" in m.text]
+    assert first.startswith("📢 Thông báo của đồng chí Lý Văn Quang")
+    assert again.startswith("🔔 " + vi("Reminder: you have not marked this notice as read yet."))
 
 
 async def test_scheduling_in_plain_words_and_cancelling(runtime: Runtime, demo: Demo) -> None:

@@ -21,12 +21,15 @@ def heading(_: Callable[[str], str], sender: str) -> str:
     return _("Notice from comrade {name}").format(name=sender) if sender else _("Notice")
 
 
-def notice_body_maker(catalogs: Catalogs) -> BodyFor:
-    """The message each recipient gets, in their own language, with the "I have read it" button."""
+def notice_body_maker(catalogs: Catalogs, *, reminder: bool = False) -> BodyFor:
+    """The message each recipient gets, in their own language, with the "I have read it" button;
+    a ``reminder`` (the secretary's nudge) says it is one, so it is not taken for a new notice."""
 
     def body_for(member: Member, notice: Notice, file: NoticeFile | None, sender: str) -> dict[str, Any]:
         _ = catalogs.translator(member.locale).gettext
         text = "📢 " + heading(_, sender) + "\n\n" + notice.text
+        if reminder:
+            text = "🔔 " + _("Reminder: you have not marked this notice as read yet.") + "\n\n" + text
         document = None
         if file is not None:
             text += "\n\n📎 " + _("Attached: {name}").format(name=file.filename)

@@ -234,7 +234,7 @@ async def export_receipts(ctx: Context, actor: Member, action: ExportReceipts) -
 async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply]:
     _ = ctx.gettext
     notice = await notice_for(ctx, actor, action.notice_id)
-    done = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs), ctx.nudge_interval)
+    done = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs, reminder=True), ctx.nudge_interval)
     back = ((Button("📊 " + _("Track"), TrackNotice(action.notice_id).pack()),),)
     if done.queued:
         return [Reply(_("Reminder sent again: {count} message(s).").format(count=done.queued), buttons=back)]
