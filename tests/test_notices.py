@@ -134,6 +134,7 @@ async def test_reminders_go_only_to_the_unread_and_not_too_often(
     await say(runtime, MEMBER, payload=ReadNotice(notice_id).pack())
     await say(runtime, SECRETARY, payload=ReadNotice(notice_id).pack())
     track = (await say(runtime, SECRETARY, payload=TrackNotice(notice_id).pack()))[0]
+    assert "✅ " + vi("Read by:") + " Mai Văn Sơn" in track.text  # the readers by name, the sender not among them
     reminded = (await say(runtime, SECRETARY, payload=button(track, "Nhắc người chưa đọc")))[0]
     assert "Đã nhắc lại: 1 tin nhắn" in reminded.text  # only Chu Thị Thảo is linked and unread
     assert "nhắc gần đây" in (await say(runtime, SECRETARY, payload=NudgeNotice(notice_id).pack()))[0].text
@@ -475,7 +476,7 @@ async def test_tracking_tells_per_channel_what_each_member_saw_and_the_csv_says_
         "• Tạ Văn Bình", "• Cao Văn Dũng", "• Lương Thị Hạnh", "• Đinh Văn Khánh", "• Hồ Thị Ngọc"
     ]  # fmt: skip
     assert all(line.split(" — ")[1].startswith("09") for line in phoned)
-    assert lines[-1] == "Đã nhận, chưa đọc: Trịnh Thị Yến"
+    assert lines[-3:] == ["Đã nhận, chưa đọc: Trịnh Thị Yến", "", "✅ Đã đọc: Phan Thị Loan, Mai Văn Sơn"]
     assert "Lý Văn Quang" not in track.text
 
     # The CSV says what the screen says: one row per recipient, the same states.

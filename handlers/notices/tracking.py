@@ -173,6 +173,9 @@ def tracking_lines(t: Translator, report: NoticeTracking) -> list[str]:
     unread = report.with_state(Delivery.DELIVERED, Delivery.SENDING)
     if unread:
         lines += ["", _("Received, not read yet:") + " " + names_text(t, [p.name for p in unread])]
+    readers = report.with_state(Delivery.READ)
+    if readers:
+        lines += ["", "✅ " + _("Read by:") + " " + names_text(t, [p.name for p in readers])]
     return lines
 
 
