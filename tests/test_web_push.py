@@ -399,6 +399,8 @@ async def test_the_web_app_on_a_phone(
                 await serving.aclose()
                 await page.reload()
                 await page.get_by_test_id("bot-message").filter(has_text="Hoàng Thị Diệu").wait_for()
+                # and says at once that it cannot reach chibo (was: only once the member sent something)
+                await page.get_by_test_id("offline").wait_for(state="visible")
                 # Any other page of the chat: the offline page.
                 await page.goto(f"{server.url}/notices")
                 offline = page.get_by_test_id("offline-page")

@@ -330,8 +330,14 @@
           return;
         }
         if (!r.ok) throw new Error("inbox " + r.status);
-        return r.json().then(function (data) { delay = 1000; received(data.messages || []); next(); });
-      }).catch(function () {
+        return r.json().then(function (data) {
+          delay = 1000;
+          offline.hidden = true;
+          received(data.messages || []);
+          next();
+        });
+      }).catch(function (error) {
+        if (error instanceof TypeError) offline.hidden = false;  // no network (fetch itself failed)
         wait(delay).then(next);
         delay = Math.min(delay * 2, 30000);
       });
@@ -374,7 +380,7 @@
         }
         received(data.messages || []);
       });
-    }).catch(function () { /* offline: the waiting loop fetches it later */ });
+    }).catch(function () { offline.hidden = false; /* the waiting loop fetches it once back */ });
   }
 
   // Enter sends, Shift+Enter (or the ↵ button) starts a new line.
@@ -423,6 +429,10 @@
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
+  // Said as soon as the page knows, not only when the member sends something.
+  window.addEventListener("offline", function () { offline.hidden = false; });
+  window.addEventListener("online", function () { offline.hidden = true; refresh(false); });
+  if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
 })();
