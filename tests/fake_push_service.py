@@ -14,6 +14,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,8 @@ class FakePushService:
             return "no TTL"
         if request.headers.get("Urgency") not in ("very-low", "low", "normal", "high"):
             return "no valid Urgency"
+        if "Topic" in request.headers and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", request.headers["Topic"]):
+            return "Topic is not at most 32 characters of the URL-safe base64 alphabet (RFC 8030 §5.4)"
         scheme, _, params = request.headers.get("Authorization", "").partition(" ")
         fields = dict(p.strip().split("=", 1) for p in params.split(",") if "=" in p)
         if scheme != "vapid" or "t" not in fields or "k" not in fields:

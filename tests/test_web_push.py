@@ -134,6 +134,7 @@ async def test_a_subscribed_member_gets_the_notice_as_a_notification(
         "tag": f"/#message-{shown.id}",
     }
     assert delivered.headers["TTL"] == "86400" and delivered.headers["Urgency"] == "normal"
+    assert delivered.headers["Topic"] == f"message-{shown.id}"  # a retry replaces it at the push service
     await eventually(lambda: statuses(server, Platform.WEB_PUSH), [OutboxStatus.SENT])
     [web_row] = await outbox(server, Platform.WEB)
     [push_row] = await outbox(server, Platform.WEB_PUSH)

@@ -247,6 +247,10 @@ class WebPushSender:
             "TTL": str(self._runtime.settings.web_push_ttl_seconds),
             "Urgency": URGENCY,
         }
+        if isinstance(web_message_id, int):
+            # RFC 8030 §5.4: a message sent again (a retry after a lost answer) replaces the one the
+            # push service still holds instead of arriving twice; the page shows it once by its tag.
+            headers["Topic"] = f"message-{web_message_id}"
         try:
             response = await self._client.post(subscription.endpoint, content=body, headers=headers)
         except httpx.HTTPError as error:
