@@ -562,3 +562,13 @@ async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterat
         async for server in serve_app(app):
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
                 yield Webhook(client, app.state.runtime, fake_telegram, outage)
+
+
+@pytest.fixture(params=["telegram", "zalo_bot", "zalo_oa"])
+async def channel(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Any]:
+    """The app with one platform switched on, and the driver a test talks to it with there
+    (``tests.channels.Driver``; imported here, not at the top: that module imports this one)."""
+    from tests.channels import CHANNELS
+
+    async with CHANNELS[request.param](database_url) as driver:
+        yield driver

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 from dataclasses import fields, is_dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from types import UnionType
@@ -38,14 +39,12 @@ from models.tables import (
     Rsvp,
     UnansweredWeek,
 )
+from tests.channels import MEMBER, Driver, joined
 from tests.chat import button, say, vi, visitor
 from tests.conftest import Demo, LiveServer, member_named
-from tests.test_channels import MEMBER, Driver, channel, joined
 from tests.test_meetings import HANH, LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
 from tests.test_polls import _open_poll, _tracked
-
-__all__ = ["channel"]  # the platforms' fixture, used here too
 
 PHRASINGS = Path(__file__).parent / "data" / "intent_phrasings.csv"
 TITLE = "Sinh hoạt chi bộ định kỳ tháng 12"
@@ -344,6 +343,8 @@ def _example(hint: object, ids: dict[str, list[int]], name: str) -> list[object]
         return [True]
     if hint is int:
         return [1]
+    if hint is datetime:  # a time as a button carries it: local, to the minute, still ahead
+        return [(datetime.now() + timedelta(days=5)).replace(hour=19, minute=30, second=0, microsecond=0)]
     return [{"locale": "vi", "file": "0" * 12}.get(name, "Son")]
 
 
