@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from handlers.actions import ActionData
+from handlers.books.actions import TransferKinds
 from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
 from handlers.members import Cancel, home, role_name, status_name
@@ -140,6 +141,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
     if has_invite:
         invite_row.append(button("🚫 " + _("Revoke invite code"), RevokeInvites(ident)))
     rows.append(tuple(invite_row))
+    rows.append((button("🔀 " + _("Transfer"), TransferKinds(ident)),))
     rows.append(
         (button("📜 " + _("History"), History(ident)), button(_("Take off the roster"), DeactivationReasons(ident)))
     )
