@@ -69,8 +69,9 @@ PROBATION_REMINDER_DAYS = (30, 7)
 # Hướng dẫn 12-HD/BTCTW (2018), as quoted by public Q&A pages: besides the monthly meeting, a
 # branch holds a thematic meeting (sinh hoạt chuyên đề) at least once a quarter.
 THEMATIC_PER_QUARTER = 1
-# Quy định 124-QĐ/TW (2023) on the yearly review: members rated "Hoàn thành xuất sắc nhiệm vụ" may
-# be at most 20% of those rated "Hoàn thành tốt nhiệm vụ" (shown as a warning, not refused).
+# The yearly review (Quy định 366-QĐ/TW, 2025, which replaced 124-QĐ/TW of 2023; Hướng dẫn 21-HD/BTCTW,
+# 2019, as quoted by thuvienphapluat.vn): members rated "Hoàn thành xuất sắc nhiệm vụ" may be at most
+# 20% of those rated "Hoàn thành tốt nhiệm vụ" in a party organisation (a warning, not refused).
 EXCELLENT_SHARE_OF_GOOD = (1, 5)
 
 
@@ -632,7 +633,7 @@ async def classify(
     session: AsyncSession, actor: Actor, member: Member, year: int, level: ReviewLevel, meeting: Meeting
 ) -> YearReview:
     """The branch's classification of a member for ``year`` in one of the four levels (Quy định
-    124-QĐ/TW, 2023), with the meeting of the member's branch that decided it."""
+    366-QĐ/TW, 2025), with the meeting of the member's branch that decided it."""
     check_record(actor, member, Permission.EDIT_MEMBER)
     await check_meeting(session, actor, meeting)
     if meeting.branch_id != member.branch_id or meeting.status is not MeetingStatus.CALLED:
@@ -670,7 +671,7 @@ class ReviewBoard:
 
     @property
     def excellent_over(self) -> bool:
-        """More "excellent" than the share of "good" Quy định 124-QĐ/TW allows."""
+        """More "excellent" than the share of "good" the rule allows (``EXCELLENT_SHARE_OF_GOOD``)."""
         numerator, denominator = EXCELLENT_SHARE_OF_GOOD
         return self.count(ReviewLevel.EXCELLENT) * denominator > self.count(ReviewLevel.GOOD) * numerator
 

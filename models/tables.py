@@ -737,7 +737,7 @@ class AdmissionCandidate(SQLModel, table=True):
 
 
 class ReviewLevel(StrEnum):
-    """The four levels of the year-end classification (Quy định 124-QĐ/TW, 2023)."""
+    """The four levels of the year-end classification (Quy định 366-QĐ/TW, 2025; 124-QĐ/TW before)."""
 
     EXCELLENT = "excellent"  # Hoàn thành xuất sắc nhiệm vụ
     GOOD = "good"  # Hoàn thành tốt nhiệm vụ

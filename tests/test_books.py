@@ -231,8 +231,9 @@ async def test_a_candidate_goes_through_the_steps_in_order_to_the_ceremony(runti
 
 
 async def test_the_year_review_in_four_levels_with_the_meeting_that_decided(runtime: Runtime, demo: Demo) -> None:
-    """Quy định 124-QĐ/TW (2023): each member assesses themselves, the branch classifies them in
-    one of four levels at its meeting; "excellent" may be at most 20% of "good"."""
+    """Quy định 366-QĐ/TW (2025; before it 124-QĐ/TW): each member assesses themselves, the branch
+    classifies them in one of four levels at its meeting; "excellent" may be at most 20% of "good"
+    (Hướng dẫn 21-HD/BTCTW)."""
     async with runtime.sessions() as session, session.begin():
         east = await branch(session, "DONG")
         hung, nam = await named(session, EAST_SECRETARY), await named(session, "Hoàng Văn Nam")
@@ -314,3 +315,36 @@ async def test_the_demo_commune_gets_a_year_of_books(runtime: Runtime, demo: Dem
         transfers = (await session.exec(select(MemberTransfer))).all()
         assert [t.kind for t in transfers] == [TransferKind.OUT]
         assert probation_end(date(2025, 5, 6)) == date(2026, 5, 6)
+
+
+async def test_the_hourly_pass_tells_the_secretary_once_of_a_quarter_without_a_thematic_meeting(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Hướng dẫn 12-HD/BTCTW: a thematic meeting each quarter. The pass runs hourly and at every
+    start: the branch secretary (only) hears of a quarter without one once, in their language."""
+    from handlers.books.messages import book_messages
+    from scheduler.books import send_book_reminders
+    from tests.chat import vi
+
+    await link(runtime, EAST_SECRETARY, "Hoàng Văn Nam", WEST_SECRETARY)
+    woken: list[int] = []
+    at = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # last month of Q4: Q3 and Q4 are looked at
+    async with runtime.sessions() as session, session.begin():
+        east = await branch(session, "DONG")
+        await held_meeting(session, east.id or 0, datetime(2026, 8, 15, 12, tzinfo=UTC), title="Chuyên đề",
+                           kind=MeetingKind.THEMATIC)  # fmt: skip
+    for _restart in range(3):
+        await send_book_reminders(runtime.sessions, book_messages(runtime.catalogs), TZ, lambda: woken.append(1), at)
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        hung, nam = await named(session, EAST_SECRETARY), await named(session, "Hoàng Văn Nam")
+    told = [(m.member_id, str(m.body["text"])) for m in rows]
+    words = vi(
+        "Only for you, comrade secretary: the branch has no thematic meeting in quarter {quarter}/{year}. "
+        "A branch holds one at least every quarter, besides the monthly meeting (Hướng dẫn 12-HD/BTCTW)."
+    )
+    east_told = [text for member, text in told if member == hung.id]
+    assert east_told == ["📚 " + words.format(quarter=4, year=2026)]  # Q3 had one
+    assert not [text for member, text in told if member == nam.id]
+    assert len([1 for _m, text in told if "quý 3/2026" in text]) == 1  # Tây had none in Q3: its secretary, once
+    assert woken == [1]

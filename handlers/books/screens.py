@@ -607,7 +607,7 @@ async def _reviews_screen(ctx: Context, actor: Member, note: str = "") -> list[R
     year = _review_year(ctx)
     board = await books.review_board(ctx.session, actor, actor.branch_id, year)
     lines = [note, ""] if note else []
-    lines.append(_("Year-end review {year} (Quy định 124-QĐ/TW): tap a member to classify them.").format(year=year))
+    lines.append(_("Year-end review {year} (Quy định 366-QĐ/TW): tap a member to classify them.").format(year=year))
     for level in ReviewLevel:
         lines.append(f"• {level_name(ctx.translator, level)}: {board.count(level)}")
     if board.excellent_over:

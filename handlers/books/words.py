@@ -9,7 +9,7 @@ from models.tables import ReviewLevel, TransferKind
 
 
 def level_name(t: Translator, level: ReviewLevel) -> str:
-    """The four levels as Quy định 124-QĐ/TW names them."""
+    """The four levels as Quy định 366-QĐ/TW (2025, after 124-QĐ/TW of 2023) names them."""
     _ = t.gettext
     return {
         ReviewLevel.EXCELLENT: _("Excellently fulfilled duties"),
