@@ -50,7 +50,7 @@ async def held_meeting(
 ) -> Meeting:
     """A meeting of the branch that took place at ``starts_at``: its members active in the branch
     invited, present but for ``away`` (name: accepted reason) and ``absent`` (no reason); its list
-    confirmed. Exempt members who are not named are recorded absent with their exemption."""
+    confirmed. Exempt members are recorded excused (miễn sinh hoạt)."""
     secretary = (
         await session.exec(select(Member).where(Member.branch_id == branch_id, Member.role == Role.SECRETARY))
     ).first()
@@ -75,8 +75,10 @@ async def held_meeting(
     for member in members:
         if member.full_name in away:
             state, reason = Attendance.EXCUSED, away[member.full_name]
-        elif member.full_name in absent or member.exempt:
-            state, reason = Attendance.ABSENT if not member.exempt else Attendance.EXCUSED, None
+        elif member.exempt:
+            state, reason = Attendance.EXCUSED, "Miễn sinh hoạt"
+        elif member.full_name in absent:
+            state, reason = Attendance.ABSENT, None
         else:
             state, reason = Attendance.PRESENT, None
         session.add(

@@ -195,6 +195,8 @@ async def vote_base(session: AsyncSession, meeting: Meeting) -> VoteBase:
     for invitation, member in await invitations(session, meeting.id or 0):
         if member.status is not MemberStatus.OFFICIAL:
             continue  # probationary members speak but do not vote (Charter art. 5)
+        if member.standing is not MemberStanding.ACTIVE:
+            continue  # one active elsewhere who came counts for validity, but votes where active
         state = attendance_of(invitation)
         if state is Attendance.PRESENT:
             base += 1

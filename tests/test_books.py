@@ -118,6 +118,13 @@ async def test_a_show_of_hands_counts_against_the_base_not_the_attendance(runtim
         # 10 official; exempt Lê Văn Minh and Đỗ Văn Thành absent leave; Lan excused leaves: 7.
         # Present officials: 7 - Long - Hương = 5.
         assert (base.base, base.present) == (7, 5)
+        # One present who is (since) temporarily active elsewhere votes where active, not here.
+        thu = await named(session, "Ngô Thị Thu")
+        thu.standing = MemberStanding.ELSEWHERE
+        session.add(thu)
+        assert await books.vote_base(session, meeting) == books.VoteBase(6, 4)
+        thu.standing = MemberStanding.ACTIVE
+        session.add(thu)
         passed = await books.record_hand_vote(session, hung, meeting, "Thông qua nghị quyết", 4, 1)
         short = await books.record_hand_vote(session, hung, meeting, "Sửa quy chế", 3, 2)
         assert (passed.base, books.adopted(passed)) == (7, True)  # 4 of 7: more than half
