@@ -477,6 +477,20 @@ async def transfers_of(session: AsyncSession, member_id: int) -> list[MemberTran
     )
 
 
+async def overdue_temporary(session: AsyncSession, branch_id: int, today: date) -> list[tuple[MemberTransfer, Member]]:
+    """Temporary transfers of the branch's members past the day they were to end, not ended: the
+    member should be back (or their transfer made official)."""
+    rows = await session.exec(
+        select(MemberTransfer, Member)
+        .join(Member, col(Member.id) == MemberTransfer.member_id)
+        .where(Member.branch_id == branch_id, col(Member.active).is_(True))
+        .where(MemberTransfer.kind == TransferKind.TEMPORARY, col(MemberTransfer.ended_on).is_(None))
+        .where(col(MemberTransfer.until) < today)
+        .order_by(col(MemberTransfer.until))
+    )
+    return list(rows.all())
+
+
 async def branch_transfers(session: AsyncSession, actor: Actor, branch_id: int) -> list[tuple[MemberTransfer, Member]]:
     """The branch's transfers, newest first (the members who left stay in the branch they left)."""
     check(actor, Permission.VIEW_ROSTER, Target(branch_id))

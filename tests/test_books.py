@@ -176,6 +176,8 @@ async def test_transfers_official_temporary_arriving_and_residence(runtime: Runt
             session, quang, son, "Chi bộ Công ty X", today, today + timedelta(days=90)
         )
         standings = [son.standing]
+        assert await books.overdue_temporary(session, son.branch_id, today + timedelta(days=91)) == [(away, son)]
+        assert await books.overdue_temporary(session, son.branch_id, today + timedelta(days=90)) == []
         await books.end_temporary(session, quang, son, today)
         standings.append(son.standing)
         assert son.active and away.until == today + timedelta(days=90)

@@ -95,14 +95,14 @@ async def test_a_temporary_transfer_from_the_card_keeps_the_member_out_of_the_ba
     bad = (await say(runtime, WEST, "Chi bộ Công ty X"))[0]
     assert "⚠️" in bad.text
     saved = (await say(runtime, WEST, "Chi bộ Công ty X; 31/03/2099"))[0]
-    assert vi("Saved.") in saved.text
+    assert vi("Saved.") in saved.text and "Sinh hoạt tạm thời tại Chi bộ Công ty X" in saved.text
     son = await member_named(runtime, "Mai Văn Sơn")
     assert son.active and son.standing is MemberStanding.ELSEWHERE
     history = (await say(runtime, WEST, payload=button(saved, vi("History"))))[0]
     assert "sinh hoạt đảng tạm thời tại Chi bộ Công ty X" in history.text and "31/03/2099" in history.text
     kinds = (await say(runtime, WEST, payload=TransferKinds(son.id or 0).pack()))[0]
     back = (await say(runtime, WEST, payload=button(kinds, vi("Back from the temporary transfer today"))))[0]
-    assert vi("Saved.") in back.text
+    assert vi("Saved.") in back.text and "Sinh hoạt tạm thời" not in back.text
     assert (await member_named(runtime, "Mai Văn Sơn")).standing is MemberStanding.ACTIVE
     # The secretary of another branch cannot open the transfer of a member not theirs.
     refused = (await say(runtime, SCHOOL, payload=TransferKinds(son.id or 0).pack()))[0]
@@ -123,7 +123,7 @@ async def test_an_official_transfer_and_a_member_arriving(runtime: Runtime, demo
     assert "Phan Thị Loan" in transfers.text and "Đảng bộ phường Hòa Bình" in transfers.text
     await say(runtime, WEST, payload=button(transfers, vi("A member arriving by transfer")))
     added = (await say(runtime, WEST, "Hà Văn Tới; 02/03/2010; Đảng bộ xã Tân Lập"))[0]
-    assert "Hà Văn Tới" in added.text
+    assert "Hà Văn Tới" in added.text and "Chuyển sinh hoạt đến từ Đảng bộ xã Tân Lập" in added.text
     newcomer = await member_named(runtime, "Hà Văn Tới")
     assert newcomer.status is MemberStatus.OFFICIAL and newcomer.date_official is not None
     assert newcomer.date_official.isoformat() == "2011-03-02"  # official from the end of 12 months

@@ -130,6 +130,13 @@ async def _books(ctx: Context, actor: Member, action: Books) -> list[Reply]:
     missing = await books.thematic_missing(ctx.session, actor.branch_id, today, ctx.timezone)
     for year, quarter in missing:
         lines.append("⚠️ " + _("No thematic meeting in quarter {quarter}/{year}.").format(quarter=quarter, year=year))
+    for transfer, member in await books.overdue_temporary(ctx.session, actor.branch_id, today):
+        lines.append(
+            "⚠️ "
+            + _("{name}: the temporary transfer to {organisation} ended on {day}.").format(
+                name=member.full_name, organisation=transfer.organisation, day=ctx.format_day(transfer.until)
+            )
+        )
     due = await probation_due(ctx.session, actor, today)
     lines.append(_("Probation ended or ending within 30 days: {count}").format(count=len(due)))
     followed = await books.candidates(ctx.session, actor, actor.branch_id)
