@@ -351,7 +351,7 @@ def _transfer_audit(session: AsyncSession, actor: Actor, action: AuditAction, tr
     audit.record(
         session, action, actor_id=actor.id, subject_type="member", subject_id=transfer.member_id,
         after={
-            "organisation": transfer.organisation, "on": transfer.on.isoformat(),
+            "organisation": transfer.organisation, "on": transfer.day.isoformat(),
             **({"until": transfer.until.isoformat()} if transfer.until else {}),
         },
     )  # fmt: skip
@@ -366,7 +366,7 @@ async def transfer_out(
     organisation = _line(organisation)
     await deactivate(session, actor, member, DeactivationReason.TRANSFERRED, day)
     transfer = MemberTransfer(
-        member_id=member.id or 0, kind=TransferKind.OUT, organisation=organisation, on=day, author_member_id=actor.id
+        member_id=member.id or 0, kind=TransferKind.OUT, organisation=organisation, day=day, author_member_id=actor.id
     )
     session.add(transfer)
     _transfer_audit(session, actor, AuditAction.MEMBER_TRANSFERRED_OUT, transfer)
@@ -384,7 +384,7 @@ async def transfer_temporary(
         raise BookError(BookProblem.BAD_DAY, until.isoformat())
     await set_standing(session, actor, member, MemberStanding.ELSEWHERE)
     transfer = MemberTransfer(
-        member_id=member.id or 0, kind=TransferKind.TEMPORARY, organisation=organisation, on=on, until=until,
+        member_id=member.id or 0, kind=TransferKind.TEMPORARY, organisation=organisation, day=on, until=until,
         author_member_id=actor.id,
     )  # fmt: skip
     session.add(transfer)
@@ -435,7 +435,7 @@ async def transfer_in(
     organisation = _line(organisation)
     member = await add_member(session, actor, branch_id, values)
     transfer = MemberTransfer(
-        member_id=member.id or 0, kind=TransferKind.IN, organisation=organisation, on=day, author_member_id=actor.id
+        member_id=member.id or 0, kind=TransferKind.IN, organisation=organisation, day=day, author_member_id=actor.id
     )
     session.add(transfer)
     _transfer_audit(session, actor, AuditAction.MEMBER_TRANSFERRED_IN, transfer)
@@ -456,7 +456,7 @@ async def note_residence(
         previous.ended_on = on
         session.add(previous)
     transfer = MemberTransfer(
-        member_id=member.id or 0, kind=TransferKind.RESIDENCE, organisation=organisation, on=on,
+        member_id=member.id or 0, kind=TransferKind.RESIDENCE, organisation=organisation, day=on,
         author_member_id=actor.id,
     )  # fmt: skip
     session.add(transfer)
@@ -471,7 +471,7 @@ async def transfers_of(session: AsyncSession, member_id: int) -> list[MemberTran
             await session.exec(
                 select(MemberTransfer)
                 .where(MemberTransfer.member_id == member_id)
-                .order_by(col(MemberTransfer.on), col(MemberTransfer.id))
+                .order_by(col(MemberTransfer.day), col(MemberTransfer.id))
             )
         ).all()
     )
@@ -498,7 +498,7 @@ async def branch_transfers(session: AsyncSession, actor: Actor, branch_id: int) 
         select(MemberTransfer, Member)
         .join(Member, col(Member.id) == MemberTransfer.member_id)
         .where(Member.branch_id == branch_id)
-        .order_by(col(MemberTransfer.on).desc(), col(MemberTransfer.id).desc())
+        .order_by(col(MemberTransfer.day).desc(), col(MemberTransfer.id).desc())
     )
     return list(rows.all())
 

@@ -710,7 +710,7 @@ class MemberTransfer(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     kind: TransferKind = Field(sa_column=_enum_column(TransferKind))
     organisation: str = Field(max_length=300)  # where to, where from, or the branch where they live
-    on: date
+    day: date  # the day of the transfer (or from which they keep in touch)
     until: date | None = None  # a temporary transfer's end, as the letter says
     ended_on: date | None = None  # a temporary one that ended (the member back), or a contact that ended
     author_member_id: int | None = Field(default=None, foreign_key="member.id")

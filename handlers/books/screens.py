@@ -329,7 +329,7 @@ async def _transfers(ctx: Context, actor: Member, action: Transfers) -> list[Rep
     lines = [_("Transfers of the branch, newest first:"), ""]
     for transfer, member in rows[:RECENT_TRANSFERS]:
         kind = transfer_name(ctx.translator, transfer.kind)
-        line = f"• {ctx.format_day(transfer.on)} {member.full_name}: {kind}, {transfer.organisation}"
+        line = f"• {ctx.format_day(transfer.day)} {member.full_name}: {kind}, {transfer.organisation}"
         if transfer.until is not None:
             line += " " + _("until {day}").format(day=ctx.format_day(transfer.until))
         if transfer.ended_on is not None:
@@ -349,7 +349,7 @@ async def _transfer_kinds(ctx: Context, actor: Member, action: TransferKinds) ->
     lines = [_("Transfer of {name}: which kind?").format(name=member.full_name)]
     for transfer in await books.transfers_of(ctx.session, member.id or 0):
         kind = transfer_name(ctx.translator, transfer.kind)
-        lines.append(f"• {ctx.format_day(transfer.on)}: {kind}, {transfer.organisation}")
+        lines.append(f"• {ctx.format_day(transfer.day)}: {kind}, {transfer.organisation}")
     ident = member.id or 0
     buttons: list[tuple[Button, ...]] = [
         (_button(transfer_name(ctx.translator, kind), ChooseTransfer(ident, kind)),)

@@ -111,7 +111,7 @@ async def _transfer_lines(ctx: Context, member: Member) -> list[str]:
     _ = ctx.gettext
     lines = []
     for transfer in await books.transfers_of(ctx.session, member.id or 0):
-        day = ctx.format_day(transfer.on)
+        day = ctx.format_day(transfer.day)
         if transfer.kind is TransferKind.TEMPORARY and transfer.ended_on is None:
             text = _("Temporarily active in {organisation} from {day} until {until}")
             lines.append(text.format(organisation=transfer.organisation, day=day, until=ctx.format_day(transfer.until)))

@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('out', 'temporary', 'in', 'residence', name='transferkind', native_enum=False, length=32), nullable=False),
     sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('on', sa.Date(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
     sa.Column('until', sa.Date(), nullable=True),
     sa.Column('ended_on', sa.Date(), nullable=True),
     sa.Column('author_member_id', sa.Integer(), nullable=True),
