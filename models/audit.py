@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     MEMBER_RESIDENCE_CONTACT = "member.residence_contact"
     CANDIDATE_ADDED = "candidate.added"
     CANDIDATE_STEP = "candidate.step"
+    CANDIDATE_DROPPED = "candidate.dropped"
     REVIEW_SELF = "review.self"
     REVIEW_CLASSIFIED = "review.classified"
 

@@ -171,6 +171,9 @@ SENTENCES = MappingProxyType(
         AuditAction.CANDIDATE_STEP: Sentence(
             N_("{actor} recorded “{step}” for the admission candidate {name} on {on}"), ("step", "name", "on")
         ),
+        AuditAction.CANDIDATE_DROPPED: Sentence(
+            N_("{actor} stopped following the admission candidate {name} on {on}"), ("name", "on")
+        ),
         AuditAction.REVIEW_SELF: Sentence(N_("{actor} wrote their self-assessment for {year}"), ("year",)),
         AuditAction.REVIEW_CLASSIFIED: Sentence(
             N_("{actor} classified {subject} for {year}: {level} (at the meeting of {day})"), ("year", "level", "day")

@@ -590,6 +590,20 @@ async def record_step(
     return member
 
 
+async def drop_candidate(session: AsyncSession, actor: Actor, candidate: AdmissionCandidate, on: date) -> None:
+    """The branch no longer follows the candidate (moved away, not ready): kept, with the day."""
+    check(actor, Permission.EDIT_MEMBER, Target(candidate.branch_id))
+    if candidate.dropped_on is not None or candidate.ceremony_on is not None:
+        raise BookError(BookProblem.DROPPED, candidate.full_name)
+    candidate.dropped_on = on
+    session.add(candidate)
+    audit.record(
+        session, AuditAction.CANDIDATE_DROPPED, actor_id=actor.id, subject_type="branch",
+        subject_id=candidate.branch_id, after={"name": candidate.full_name, "on": on.isoformat()},
+    )  # fmt: skip
+    await session.flush()
+
+
 async def candidates(session: AsyncSession, actor: Actor, branch_id: int) -> list[AdmissionCandidate]:
     """The branch's candidates still followed (not admitted, not dropped), earliest introduced first."""
     check(actor, Permission.EDIT_MEMBER, Target(branch_id))

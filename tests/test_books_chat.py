@@ -140,6 +140,15 @@ async def test_a_candidate_is_followed_step_by_step_to_the_ceremony(runtime: Run
         card = (await say(runtime, SCHOOL, payload=button(card, vi("{step}: today").split(":")[-1].strip())))[0]
     admitted = await say(runtime, SCHOOL, payload=button(card, vi("Admission candidates")))
     assert vi("None followed yet.") in admitted[0].text
+    await say(runtime, SCHOOL, payload=button(admitted[0], vi("Add a candidate")))
+    other = (await say(runtime, SCHOOL, "Đinh Thị Hà; Ngô Văn Phúc"))[0]
+    asked = (await say(runtime, SCHOOL, payload=button(other, vi("No longer follow"))))[0]
+    dropped = (await say(runtime, SCHOOL, payload=button(asked, vi("Yes, no longer follow"))))[0]
+    assert vi("None followed yet.") in dropped.text
+    history = (await say(runtime, SCHOOL, "/manage"))[0]
+    changes = (await say(runtime, SCHOOL, payload=button(history, vi("Recent changes"))))[0]
+    assert "thôi theo dõi quần chúng Đinh Thị Hà" in changes.text
+    assert "ghi bước “Lễ kết nạp” của quần chúng Lương Văn Hải" in changes.text
     hai = await member_named(runtime, "Lương Văn Hải")
     assert hai.status is MemberStatus.PROBATIONARY and hai.date_admitted == datetime.now(TZ).date()
 

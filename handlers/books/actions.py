@@ -4,6 +4,7 @@ asks the permission table again, so a forged or stale button can do nothing its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from handlers.actions import ActionData
 from models.tables import ReviewLevel, TransferKind
@@ -77,6 +78,14 @@ class StepToday(ActionData, prefix="bks"):
     """The candidate's next step was done today."""
 
     candidate_id: int
+
+
+@dataclass(frozen=True)
+class DropCandidate(ActionData, prefix="bkq"):
+    """No longer follow the candidate: asks first; ``sure`` does it."""
+
+    candidate_id: int
+    sure: Literal["yes"] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from handlers.books.actions import (
     Candidates,
     ChooseTransfer,
     Classify,
+    DropCandidate,
     EndTemporary,
     MeetingRecord,
     MeetingRecords,
@@ -523,8 +524,24 @@ async def _candidate_screen(ctx: Context, candidate: AdmissionCandidate, note: s
         today = _("{step}: today").format(step=step_name(ctx.translator, due))
         buttons.append((_button("✅ " + today, StepToday(ident)),))
         buttons.append((_button("📅 " + _("On another day"), Ask(Question.CANDIDATE_STEP, ident)),))
+        buttons.append((_button("✖️ " + _("No longer follow"), DropCandidate(ident)),))
     buttons.append((_button("↩️ " + _("Admission candidates"), Candidates()),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+@router.on(DropCandidate)
+async def _drop_candidate(ctx: Context, actor: Member, action: DropCandidate) -> list[Reply]:
+    _ = ctx.gettext
+    candidate = await books.candidate_to_manage(ctx.session, actor, action.candidate_id)
+    if action.sure is None:
+        text = _("No longer follow {name} for admission? The record is kept.").format(name=candidate.full_name)
+        buttons: Rows = (
+            (_button("✅ " + _("Yes, no longer follow"), DropCandidate(action.candidate_id, "yes")),),
+            (_button("↩️ " + _("No, keep following"), CandidateCard(action.candidate_id)),),
+        )
+        return [Reply(text, buttons=buttons)]
+    await books.drop_candidate(ctx.session, actor, candidate, _today(ctx))
+    return await _candidates(ctx, actor, Candidates())
 
 
 @router.on(CandidateCard)
