@@ -66,9 +66,6 @@ MAX_ASSESSMENT = 2000
 # Quy định 29 (DESIGN.md §4): the branch votes within 30 working days of the end of probation. The
 # secretary is reminded this many days before the end, once each.
 PROBATION_REMINDER_DAYS = (30, 7)
-# Hướng dẫn 12-HD/BTCTW (2018), as quoted by public Q&A pages: besides the monthly meeting, a
-# branch holds a thematic meeting (sinh hoạt chuyên đề) at least once a quarter.
-THEMATIC_PER_QUARTER = 1
 # The yearly review (Quy định 366-QĐ/TW, 2025, which replaced 124-QĐ/TW of 2023; Hướng dẫn 21-HD/BTCTW,
 # 2019, as quoted by thuvienphapluat.vn): members rated "Hoàn thành xuất sắc nhiệm vụ" may be at most
 # 20% of those rated "Hoàn thành tốt nhiệm vụ" in a party organisation (a warning, not refused).
