@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import actions, intents, meetings, members, notices, polls, records, register, times
 from handlers.actions import ActionData
+from handlers.books.screens import router as books_router
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
@@ -47,7 +48,9 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "lichhop": lambda _words: Meetings(),
 }
 # Every feature's router: what each button, question and refusal leads to is registered there.
-DISPATCH = Dispatcher((members.router, records.router, intents.router, polls.router, notices.router, meetings.router))
+DISPATCH = Dispatcher(
+    (members.router, records.router, intents.router, polls.router, notices.router, meetings.router, books_router)
+)
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.

@@ -97,6 +97,16 @@ class ProbationDue(ActionData, prefix="mpd"):
     """Who is due to be made official."""
 
 
+@dataclass(frozen=True)
+class Books(ActionData, prefix="bk"):
+    """The branch's books: meeting records, transfers, admission candidates, the year-end review."""
+
+
+@dataclass(frozen=True)
+class MyReview(ActionData, prefix="bky"):
+    """A member's own year-end review (from their details)."""
+
+
 def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {

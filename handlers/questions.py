@@ -55,6 +55,16 @@ class Question(StrEnum):
     MEETING_FILE = "mfile"
     MEETING_MINUTES_FILE = "mminutes"
     ABSENCE_REASON = "mreason"
+    # The branch's books
+    RESOLUTION = "bres"  # the decisions of a meeting's resolution, one per line
+    HAND_VOTE = "bhand"  # "question; in favour[/against]"
+    TRANSFER_OUT = "btout"  # "organisation; day"
+    TRANSFER_TEMPORARY = "bttemp"  # "organisation; until"
+    RESIDENCE = "bhome"  # the organisation where the member lives
+    TRANSFER_IN = "btin"  # "name; date admitted; from where"
+    CANDIDATE = "bcand"  # "name; introducer"
+    CANDIDATE_STEP = "bstep"  # the day of the candidate's next step
+    SELF_ASSESSMENT = "bself"
 
 
 @dataclass(frozen=True)

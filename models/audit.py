@@ -63,6 +63,18 @@ class AuditAction(StrEnum):
     MEETING_MINUTES = "meeting.minutes"
     MEETING_DOCUMENT = "meeting.document"
     BRANCH_MEETING_QUORUM = "branch.meeting_quorum"
+    RESOLUTION_RECORDED = "meeting.resolution"
+    HAND_VOTE_RECORDED = "meeting.hand_vote"
+    MEMBER_TRANSFERRED_OUT = "member.transferred_out"
+    MEMBER_TRANSFERRED_TEMPORARY = "member.transferred_temporary"
+    MEMBER_TRANSFER_ENDED = "member.transfer_ended"
+    MEMBER_TRANSFERRED_IN = "member.transferred_in"
+    MEMBER_RESIDENCE_CONTACT = "member.residence_contact"
+    CANDIDATE_ADDED = "candidate.added"
+    CANDIDATE_STEP = "candidate.step"
+    CANDIDATE_DROPPED = "candidate.dropped"
+    REVIEW_SELF = "review.self"
+    REVIEW_CLASSIFIED = "review.classified"
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value

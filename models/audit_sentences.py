@@ -138,6 +138,46 @@ SENTENCES = MappingProxyType(
             N_("{actor} set the validity of the meetings of {subject} to at least {quorum} of those who must attend"),
             ("quorum",),
         ),
+        AuditAction.RESOLUTION_RECORDED: Sentence(
+            N_("{actor} recorded the resolution {label} of the meeting “{subject}”"), ("label",)
+        ),
+        AuditAction.HAND_VOTE_RECORDED: Sentence(
+            N_("{actor} recorded a show of hands at the meeting “{subject}”: “{question}”, {votes} in favour"),
+            ("question", "votes"),
+        ),
+        AuditAction.MEMBER_TRANSFERRED_OUT: Sentence(
+            N_("{actor} recorded the transfer of {subject} to {organisation} on {on}; they left the roster"),
+            ("organisation", "on"),
+        ),
+        AuditAction.MEMBER_TRANSFERRED_TEMPORARY: Sentence(
+            N_("{actor} recorded that {subject} is temporarily active in {organisation} from {on} until {until}"),
+            ("organisation", "on", "until"),
+        ),
+        AuditAction.MEMBER_TRANSFER_ENDED: Sentence(
+            N_("{actor} recorded that {subject} came back from {organisation} on {on}"), ("organisation", "on")
+        ),
+        AuditAction.MEMBER_TRANSFERRED_IN: Sentence(
+            N_("{actor} added {subject} to the roster, transferred from {organisation} on {on}"),
+            ("organisation", "on"),
+        ),
+        AuditAction.MEMBER_RESIDENCE_CONTACT: Sentence(
+            N_("{actor} noted that {subject} keeps in touch with {organisation} where they live, from {on}"),
+            ("organisation", "on"),
+        ),
+        AuditAction.CANDIDATE_ADDED: Sentence(
+            N_("{actor} added {name} to the admission candidates of {subject}, introduced by {introducer} on {on}"),
+            ("name", "introducer", "on"),
+        ),
+        AuditAction.CANDIDATE_STEP: Sentence(
+            N_("{actor} recorded “{step}” for the admission candidate {name} on {on}"), ("step", "name", "on")
+        ),
+        AuditAction.CANDIDATE_DROPPED: Sentence(
+            N_("{actor} stopped following the admission candidate {name} on {on}"), ("name", "on")
+        ),
+        AuditAction.REVIEW_SELF: Sentence(N_("{actor} wrote their self-assessment for {year}"), ("year",)),
+        AuditAction.REVIEW_CLASSIFIED: Sentence(
+            N_("{actor} classified {subject} for {year}: {level} (at the meeting of {day})"), ("year", "level", "day")
+        ),
     }
 )
 
@@ -158,6 +198,12 @@ _STORED = MappingProxyType(
         "absent": ("after", "absent"),
         "quorum": ("after", "quorum"),
         "name": ("after", "name"),
+        "label": ("after", "label"),
+        "question": ("after", "question"),
+        "votes": ("after", "votes"),
+        "organisation": ("after", "organisation"),
+        "introducer": ("after", "introducer"),
+        "year": ("after", "year"),
     }
 )
 

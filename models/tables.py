@@ -660,3 +660,111 @@ class UnansweredWeek(SQLModel, table=True):
     branch_id: int = Field(foreign_key="branch.id", primary_key=True)
     week: date = Field(primary_key=True)
     count: int = 0
+
+
+# The branch's books (issue 18): the monthly resolution, votes by show of hands at a meeting,
+# transfers, admission candidates, the year-end review, and the reminders they send once each.
+
+
+class Resolution(SQLModel, table=True):
+    """The resolution of a meeting (nghị quyết tháng), numbered per branch and year: "Nghị quyết số
+    05-NQ/CB". One per meeting; its decisions one per line as the branch adopted them."""
+
+    __table_args__ = (UniqueConstraint("branch_id", "year", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", unique=True)
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    year: int
+    number: int
+    decisions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class HandVote(SQLModel, table=True):
+    """A vote taken at a meeting by show of hands (biểu quyết giơ tay), counted by the secretary:
+    in favour of the base, the base fixed from the meeting's confirmed list when recorded."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    question: str = Field(max_length=300)
+    votes_for: int
+    votes_against: int = 0
+    base: int
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class TransferKind(StrEnum):
+    OUT = "out"  # chuyển sinh hoạt đảng chính thức: leaves the roster
+    TEMPORARY = "temporary"  # chuyển sinh hoạt tạm thời: stays, active elsewhere until a day
+    IN = "in"  # arrived by transfer from another party organisation
+    RESIDENCE = "residence"  # working away, keeps in touch with the branch where they live
+
+
+class MemberTransfer(SQLModel, table=True):
+    """A member's move between party organisations, kept with their record for ever."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: TransferKind = Field(sa_column=_enum_column(TransferKind))
+    organisation: str = Field(max_length=300)  # where to, where from, or the branch where they live
+    day: date  # the day of the transfer (or from which they keep in touch)
+    until: date | None = None  # a temporary transfer's end, as the letter says
+    ended_on: date | None = None  # a temporary one that ended (the member back), or a contact that ended
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class AdmissionCandidate(SQLModel, table=True):
+    """A person the branch prepares for admission (quần chúng ưu tú), with the day of each step."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    full_name: str = Field(max_length=200)
+    birth_date: date | None = None
+    introducer: str = Field(default="", max_length=200)  # người giới thiệu
+    introduced_on: date
+    class_on: date | None = None  # học lớp bồi dưỡng nhận thức về Đảng (cảm tình Đảng)
+    dossier_on: date | None = None  # lý lịch verified
+    branch_on: date | None = None  # the branch's resolution proposing admission
+    committee_on: date | None = None  # the commune committee's approval
+    decision_on: date | None = None  # the decision to admit
+    ceremony_on: date | None = None  # the admission ceremony: probation starts
+    member_id: int | None = Field(default=None, foreign_key="member.id")  # on the roster from the ceremony
+    dropped_on: date | None = None  # no longer followed
+
+
+class ReviewLevel(StrEnum):
+    """The four levels of the year-end classification (Quy định 366-QĐ/TW, 2025; 124-QĐ/TW before)."""
+
+    EXCELLENT = "excellent"  # Hoàn thành xuất sắc nhiệm vụ
+    GOOD = "good"  # Hoàn thành tốt nhiệm vụ
+    DONE = "done"  # Hoàn thành nhiệm vụ
+    NOT_DONE = "not_done"  # Không hoàn thành nhiệm vụ
+
+
+class YearReview(SQLModel, table=True):
+    """A member's year-end review: their own assessment, and the branch's classification with the
+    meeting that decided it."""
+
+    __table_args__ = (UniqueConstraint("member_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    year: int
+    self_assessment: str | None = Field(default=None, max_length=2000)
+    self_level: ReviewLevel | None = Field(default=None, sa_column=_enum_column(ReviewLevel, nullable=True))
+    level: ReviewLevel | None = Field(default=None, sa_column=_enum_column(ReviewLevel, nullable=True))
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    decided_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+class BookReminder(SQLModel, table=True):
+    """A reminder the books sent the secretary (a probation ending in 30 or 7 days, a quarter with no
+    thematic meeting): its key is written in the transaction that queues it, so it goes once, across
+    restarts and replicas."""
+
+    key: str = Field(primary_key=True, max_length=100)
+    sent_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))

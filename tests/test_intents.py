@@ -315,6 +315,15 @@ _QUESTION_SUBJECTS = {
     Question.MEETING_FILE: "meeting_id",
     Question.MEETING_MINUTES_FILE: "meeting_id",
     Question.ABSENCE_REASON: "meeting_id",
+    Question.RESOLUTION: "meeting_id",
+    Question.HAND_VOTE: "meeting_id",
+    Question.TRANSFER_OUT: "member_id",
+    Question.TRANSFER_TEMPORARY: "member_id",
+    Question.RESIDENCE: "member_id",
+    Question.TRANSFER_IN: None,
+    Question.CANDIDATE: None,
+    Question.CANDIDATE_STEP: "candidate_id",
+    Question.SELF_ASSESSMENT: None,
 }
 
 
@@ -389,6 +398,7 @@ async def _world(runtime: Runtime, demo: Demo) -> dict[str, list[int]]:
         "meeting_id": [meeting_id, draft_meeting or 0],
         "draft_meeting_id": [draft_meeting or 0],
         "file_id": [1],
+        "candidate_id": [1],
     }
 
 

@@ -40,6 +40,7 @@ from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.books.messages import book_messages
 from handlers.contract import Attachment, Document, Inbound
 from handlers.conversation import takes_a_file
 from handlers.meetings import messages_maker
@@ -54,6 +55,7 @@ from models.notices import PHOTO_SUFFIXES, may_read_notice_file, web_member
 from models.push_subscriptions import subscribe, subscription_of, unsubscribe
 from models.roster_files import MAX_BYTES
 from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, utcnow
+from scheduler.books import add_book_reminders
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks.security import HardenedFastAPI, limit_new_sessions
@@ -150,6 +152,7 @@ def create_app(
             results_maker(runtime.catalogs),
             meeting_jobs,
         )
+        add_book_reminders(scheduler, runtime.sessions, book_messages(runtime.catalogs), settings.tz, worker.wake)
         watch_scheduler(runtime.metrics, scheduler)
         scheduler.start()
         if senders:

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cli.common import run, settings_or_exit
 from bot.cli.members import print_invites
 from bot.demo import seed_demo
+from bot.demo_books import seed_demo_books
 from bot.migrate import upgrade
 from bot.settings import Settings
 from models.invites import IssuedInvite, issue_unlinked_invites
@@ -35,7 +36,8 @@ def demo() -> None:
     asyncio.run(upgrade(settings.database_url))
 
     async def seed_and_invite(session: AsyncSession) -> list[IssuedInvite]:
-        await seed_demo(session)
+        if await seed_demo(session):
+            await seed_demo_books(session, settings.tz)  # a year of the branch's books, once
         return await issue_unlinked_invites(session)
 
     print_invites(run(settings, seed_and_invite, write=True), settings)

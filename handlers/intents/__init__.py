@@ -14,7 +14,7 @@ from dataclasses import replace
 from handlers import members as member_screens
 from handlers.context import Context
 from handlers.contract import Button, Reply
-from handlers.intents import choices, meetings, members, notices, polls, unanswered
+from handlers.intents import books, choices, meetings, members, notices, polls, unanswered
 from handlers.intents.choices import Tap
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import Intent, Match, Matcher
@@ -24,7 +24,7 @@ from handlers.questions import Awaiting
 from models.permissions import leads_any_branch
 from models.tables import Member
 
-MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS))
+MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS, *books.INTENTS))
 CLOSEST = 3
 
 __all__ = [

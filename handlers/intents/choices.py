@@ -62,6 +62,18 @@ SHOWS_ONLY = frozenset(
         "mtf",  # a meeting's file
         "mth",  # my attendance
         "mtp",  # past meetings
+        "bk",  # the branch's books, and their screens and questions
+        "bkm",
+        "bkr",
+        "bkp",
+        "bkt",
+        "bkk",
+        "bkj",
+        "bkc",
+        "bkd",
+        "bkv",
+        "bkw",
+        "bky",
         "mtn",  # a new meeting
         "mtl",  # the secretary's meetings
         "mtk",  # the attendance board

@@ -3,6 +3,7 @@ manager the tools) and a draft's preview."""
 
 from __future__ import annotations
 
+from handlers.books.actions import MeetingRecord, StandardAgenda
 from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
 from handlers.meetings.actions import (
@@ -18,7 +19,7 @@ from handlers.meetings.texts import attendees_words, details_text, offsets, rsvp
 from handlers.questions import Ask, Question
 from models.meeting_queries import invitation_of, manages, meeting_to_read
 from models.meetings import check_in_window, files_of, invitees, reminders_ahead
-from models.tables import Meeting, MeetingStatus, Member, utcnow
+from models.tables import Meeting, MeetingKind, MeetingStatus, Member, utcnow
 
 
 async def card(ctx: Context, member: Member, meeting_id: int | None, note: str = "") -> list[Reply]:
@@ -75,6 +76,8 @@ async def card(ctx: Context, member: Member, meeting_id: int | None, note: str =
                 Button("📝 " + _("Minutes file"), Ask(Question.MEETING_MINUTES_FILE, ident).pack()),
             )
         )
+        if meeting.starts_at <= now and meeting.branch_id is not None:  # its record in the branch's books
+            buttons.append((Button("📚 " + _("Resolution and votes"), MeetingRecord(ident).pack()),))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
@@ -123,6 +126,12 @@ async def preview(ctx: Context, meeting: Meeting, note: str = "") -> Reply:
         (
             ask("📎 " + _("Add a document"), Question.MEETING_FILE),
             ask("👤 " + _("Choose people"), Question.MEETING_PEOPLE),
+        ),
+        # A regular meeting's usual agenda in one tap (Hướng dẫn 12-HD/BTCTW).
+        *(
+            ((Button("📋 " + _("Standard agenda"), StandardAgenda(ident).pack()),),)
+            if meeting.kind is MeetingKind.REGULAR and meeting.branch_id is not None
+            else ()
         ),
         (
             Button("📤 " + _("Send the invitations"), CallMeeting(ident).pack()),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from handlers.actions import ActionData
+from handlers.books.actions import TransferKinds
 from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
 from handlers.members import Cancel, home, role_name, status_name
@@ -32,11 +33,11 @@ from handlers.records.words import (
     standing_name,
 )
 from handlers.router import Router
-from models import record_queries
+from models import books, record_queries
 from models.errors import NotFound
 from models.membership import InvalidChange, check, target_of
 from models.permissions import Permission, Scope, scope_of
-from models.tables import Branch, Member, MemberStatus, Role
+from models.tables import Branch, Member, MemberStatus, Role, TransferKind
 from models.vietnamese import shorten
 
 router = Router("records")
@@ -99,9 +100,33 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
                 day=ctx.format_day(member.deactivated_on), reason=reason
             )
         )
+    lines += await _transfer_lines(ctx, member)
     if member.committee_role is not None:
         lines.insert(3, _("Party committee: {value}").format(value=committee_office_name(ctx, member.committee_role)))
     return "\n".join(lines), invite is not None
+
+
+async def _transfer_lines(ctx: Context, member: Member) -> list[str]:
+    """Where the member is active or keeps in touch now, and where they came from or went."""
+    _ = ctx.gettext
+    lines = []
+    for transfer in await books.transfers_of(ctx.session, member.id or 0):
+        day = ctx.format_day(transfer.day)
+        if transfer.kind is TransferKind.TEMPORARY and transfer.ended_on is None:
+            text = _("Temporarily active in {organisation} from {day} until {until}")
+            lines.append(text.format(organisation=transfer.organisation, day=day, until=ctx.format_day(transfer.until)))
+        elif transfer.kind is TransferKind.RESIDENCE and transfer.ended_on is None:
+            text = _("Keeps in touch with {organisation} where they live (since {day})")
+            lines.append(text.format(organisation=transfer.organisation, day=day))
+        elif transfer.kind is TransferKind.IN:
+            lines.append(
+                _("Transferred from {organisation} on {day}").format(organisation=transfer.organisation, day=day)
+            )
+        elif transfer.kind is TransferKind.OUT:
+            lines.append(
+                _("Transferred to {organisation} on {day}").format(organisation=transfer.organisation, day=day)
+            )
+    return lines
 
 
 def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool) -> Rows:
@@ -140,6 +165,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
     if has_invite:
         invite_row.append(button("🚫 " + _("Revoke invite code"), RevokeInvites(ident)))
     rows.append(tuple(invite_row))
+    rows.append((button("🔀 " + _("Transfer"), TransferKinds(ident)),))
     rows.append(
         (button("📜 " + _("History"), History(ident)), button(_("Take off the roster"), DeactivationReasons(ident)))
     )

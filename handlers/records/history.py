@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from handlers.books.words import level_name, step_name
 from handlers.context import Context
 from handlers.contract import Reply
 from handlers.members import role_name, status_name
@@ -14,6 +15,7 @@ from handlers.records.actions import History
 from handlers.records.card import card_button, router, target
 from handlers.records.words import channel_names, local_phone, reason_name, standing_name
 from models import audit_sentences, record_queries
+from models.books import Step
 from models.membership import check
 from models.permissions import Permission, Target
 from models.tables import (
@@ -24,6 +26,7 @@ from models.tables import (
     MemberStanding,
     MemberStatus,
     Platform,
+    ReviewLevel,
     Role,
 )
 
@@ -171,6 +174,13 @@ async def describe(ctx: Context, events: list[AuditEvent]) -> list[str]:
                 fields["attendance"] = _attendance_name(ctx, after["attendance"])
             if "member_id" in after:
                 fields["member"] = names.get(after["member_id"], "?")
+            for key in ("on", "until"):  # the days of a transfer or an admission step
+                if isinstance(after.get(key), str):
+                    fields[key] = _value(ctx, key, after[key], branches)
+            if after.get("step") in Step.__members__.values():
+                fields["step"] = step_name(ctx.translator, Step(str(after["step"])))
+            if after.get("level") in ReviewLevel.__members__.values():
+                fields["level"] = level_name(ctx.translator, ReviewLevel(str(after["level"])))
             if isinstance(meeting, int) and meeting in starts:
                 fields["day"] = ctx.format_day(starts[meeting].astimezone(ctx.timezone).date())
             text = _(msgid).format_map(fields)
