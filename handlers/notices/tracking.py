@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 from collections import Counter
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from handlers.context import Context, names_text
 from handlers.contract import Button, Document, Reply, Translator
@@ -97,10 +97,19 @@ def _reason(t: Translator, person: RecipientState) -> str:
 
 
 def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[list[str], list[list[str]]]:
-    """The tracking screen as a table: one row per recipient, in the screen's words."""
+    """The tracking screen as a table: one row per recipient, in the screen's words (the chat's CSV
+    and the desk's Excel file): the state, where it arrived or was refused and why, when it was read
+    or seen, and whether to phone them (with their number)."""
     _ = t.gettext
-    header = [_("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at")]
+    header = [
+        _("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at"),
+        _("Seen on Zalo at"), _("To phone"),
+    ]  # fmt: skip
     words, channels = state_words(t), _channel_words(t)
+
+    def moment(when: datetime | None) -> str:
+        return when.astimezone(tz).strftime("%d/%m/%Y %H:%M") if when else ""
+
     rows = [
         [
             person.name,
@@ -109,7 +118,9 @@ def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[li
             words[person.state],
             ", ".join(channels[c] for c in person.channels),
             _reason(t, person) if person.state is Delivery.FAILED else "",
-            person.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if person.read_at else "",
+            moment(person.read_at),
+            moment(person.seen_at),
+            _("yes") if person.must_phone else "",
         ]
         for person in report.recipients
     ]
