@@ -20,7 +20,7 @@ from handlers.records.words import local_phone
 from models.membership import NotPermitted
 from models.notice_queries import member_names_by_id, read_counts, recent_notices
 from models.notice_tracking import Delivery, NoticeTracking, RecipientState, notice_tracking
-from models.notices import Audience, NoticeError, NoticeProblem, nudge
+from models.notices import Audience, NoticeError, NoticeProblem, Nudge, nudge
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import Member, NoticeStatus, Platform
 from models.template_messages import templates_this_month
@@ -247,10 +247,16 @@ async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply
     notice = await notice_for(ctx, actor, action.notice_id)
     done = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs), ctx.nudge_interval)
     back = ((Button("📊 " + _("Track"), TrackNotice(action.notice_id).pack()),),)
+    return [Reply(nudge_words(ctx.translator, done), buttons=back)]
+
+
+def nudge_words(t: Translator, done: Nudge) -> str:
+    """What a reminder did: how many messages went, or why nobody could be reminded in a chat."""
+    _ = t.gettext
     if done.queued:
-        return [Reply(_("Reminder sent again: {count} message(s).").format(count=done.queued), buttons=back)]
+        return _("Reminder sent again: {count} message(s).").format(count=done.queued)
     if not done.unread:
-        return [Reply(_("Everyone has read it: nobody to remind."), buttons=back)]
+        return _("Everyone has read it: nobody to remind.")
     reasons = []
     if done.not_joined:
         reasons.append(_("{count} have not joined chibo (phone them)").format(count=done.not_joined))
@@ -260,8 +266,7 @@ async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply
         )
     if done.unreachable:
         reasons.append(_("{count} blocked or left chibo").format(count=done.unreachable))
-    text = _(
+    return _(
         "Nobody can be reminded in a chat: of the {unread} who have not read it, {reasons}. Nothing was sent, "
         "and you can remind them later."
     ).format(unread=done.unread, reasons="; ".join(reasons))
-    return [Reply(text, buttons=back)]
