@@ -63,6 +63,9 @@ class AuditAction(StrEnum):
     MEETING_MINUTES = "meeting.minutes"
     MEETING_DOCUMENT = "meeting.document"
     BRANCH_MEETING_QUORUM = "branch.meeting_quorum"
+    DESK_SIGNED_IN = "desk.signed_in"
+    DESK_SIGNED_OUT = "desk.signed_out"
+    DESK_SIGNED_OUT_EVERYWHERE = "desk.signed_out_everywhere"
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value

@@ -138,6 +138,11 @@ SENTENCES = MappingProxyType(
             N_("{actor} set the validity of the meetings of {subject} to at least {quorum} of those who must attend"),
             ("quorum",),
         ),
+        AuditAction.DESK_SIGNED_IN: Sentence(N_("{actor} signed in to the secretary's desk on a computer")),
+        AuditAction.DESK_SIGNED_OUT: Sentence(N_("{actor} signed out of the secretary's desk")),
+        AuditAction.DESK_SIGNED_OUT_EVERYWHERE: Sentence(
+            N_("{actor} signed out of the secretary's desk on every computer ({sessions} open)"), ("sessions",)
+        ),
     }
 )
 
@@ -158,6 +163,7 @@ _STORED = MappingProxyType(
         "absent": ("after", "absent"),
         "quorum": ("after", "quorum"),
         "name": ("after", "name"),
+        "sessions": ("after", "sessions"),
     }
 )
 

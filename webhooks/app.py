@@ -56,6 +56,7 @@ from models.roster_files import MAX_BYTES
 from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, utcnow
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
+from webhooks import desk
 from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ def create_app(
     _add_web_chat(app, runtime)
     _add_web_app(app, runtime)
     _add_operations(app, runtime)
+    desk.install(app)
     return app
 
 
