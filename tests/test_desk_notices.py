@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlmodel import col
+import io
+
+from fastapi import FastAPI
+from sqlalchemy import func, update
+from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from handlers.notices.reading import notice_body_maker
@@ -11,9 +14,10 @@ from handlers.notices.tracking import receipt_table
 from handlers.records.words import local_phone
 from models.notice_tracking import notice_tracking
 from models.notices import Audience, create_draft, record_read, send_now
-from models.tables import Member, Notice, NoticeRecipient, utcnow
+from models.tables import Member, Notice, NoticeRecipient, NoticeStatus, OutboxMessage, utcnow
 from tests.chat import say, vi
 from tests.conftest import Demo, member_named
+from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
 
 SECRETARY = 400
 
@@ -56,3 +60,121 @@ async def test_the_tracking_table_has_a_row_per_member_with_whom_to_phone(runtim
     loan = await member_named(runtime, "Phan Thị Loan")
     assert by_name["Phan Thị Loan"][2:4] == [local_phone(loan.phone or ""), vi("not on chibo")]
     assert by_name["Phan Thị Loan"][-1] == vi("yes")
+
+
+# --- the page, through the permission matrix ----------------------------------------------------------
+
+
+async def test_anyone_signed_out_gets_the_clear_page(desk_app: FastAPI) -> None:
+    async with anonymous_client(desk_app) as browser:
+        for url in ("/desk/notices", "/desk/notices/new", "/desk/notices/1"):
+            page = await browser.get(url)
+            assert page.status_code == 401 and vi("Please sign in") in page.text
+        refused = await browser.post("/desk/notices/new", data={"text": "Họp.", "scope": "branch"})
+        assert refused.status_code in (401, 403)
+    async with app_runtime(desk_app).sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(Notice))).one() == 0
+
+
+async def test_a_plain_member_cannot_open_the_desk(desk_app: FastAPI) -> None:
+    son = await member_named(app_runtime(desk_app), "Mai Văn Sơn")
+    async with anonymous_client(desk_app) as browser:
+        opened = await browser.post(await sign_in_link(desk_app, son))
+        assert opened.status_code == 403 and "chibo_desk" not in opened.headers.get("set-cookie", "")
+
+
+async def test_the_secretary_writes_previews_and_sends_and_follows_it(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    quang = await member_named(runtime, "Lý Văn Quang")
+    async with desk_client(desk_app, quang) as desk:
+        form = await desk.get("/desk/notices/new")
+        assert form.status_code == 200 and vi("Send to my branch") in form.text
+        assert vi("Whole commune") not in form.text  # a branch secretary: their branch, or people by name
+        written = await desk.post(
+            "/desk/notices/new", {"text": "Họp chi bộ lúc 19:30 thứ Sáu.", "scope": "branch", "filter": "officials"}
+        )
+        assert written.status_code == 303
+        url = written.headers["location"]
+        preview = await desk.get(url)
+        assert "Họp chi bộ lúc 19:30 thứ Sáu." in preview.text and "Chi bộ thôn Tây" in preview.text
+        assert vi("official members only") in preview.text
+        async with runtime.sessions() as session:
+            assert (await session.exec(select(func.count()).select_from(OutboxMessage))).one() == 0  # a preview only
+        sent = await desk.post(url + "/send")
+        assert sent.status_code == 303
+        tracked = await desk.get(url)
+        assert vi("not on chibo") in tracked.text and vi("To phone") in tracked.text
+        loan = await member_named(runtime, "Phan Thị Loan")
+        assert local_phone(loan.phone or "") in tracked.text  # to phone her
+        listed = await desk.get("/desk/notices")
+        assert "Họp chi bộ lúc 19:30 thứ Sáu." in listed.text and "0/7" in listed.text
+        # The reminder: nobody in a chat to remind (nobody joined), so nothing is sent and it says why.
+        nudged = await desk.post(url + "/nudge")
+        assert nudged.status_code == 400
+        assert vi("{count} have not joined chibo (phone them)").format(count=7) in nudged.text
+        excel = await desk.get(url + "/receipts.xlsx")
+        assert excel.headers["content-type"].startswith("application/vnd.openxmlformats")
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(excel.content)).active
+        assert sheet is not None
+        rows = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]
+        assert rows[0][-2:] == [vi("Seen on Zalo at"), vi("To phone")]
+        assert len(rows) == 1 + 7 and all(row[-1] == vi("yes") for row in rows[1:])
+
+
+async def test_a_typed_time_schedules_it_and_a_past_one_is_refused(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        written = await desk.post("/desk/notices/new", {"text": "Nộp đảng phí tháng 12.", "scope": "branch"})
+        url = written.headers["location"]
+        past = await desk.post(url + "/schedule", {"when": "hôm qua 8 giờ sáng"})
+        assert past.status_code == 400
+        later = await desk.post(url + "/schedule", {"when": "25/12 19:30"})
+        assert later.status_code == 303
+        assert "19:30" in (await desk.get(url)).text
+        listed = await desk.get("/desk/notices")
+        assert "⏰" in listed.text and "Nộp đảng phí tháng 12." in listed.text
+    async with runtime.sessions() as session:
+        notice = (await session.exec(select(Notice))).one()
+        assert notice.status is NoticeStatus.SCHEDULED and notice.scheduled_at is not None
+        assert notice.scheduled_at.astimezone(runtime.settings.tz).strftime("%d/%m %H:%M") == "25/12 19:30"
+
+
+async def test_a_classified_attachment_is_refused_and_nothing_is_saved(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        refused = await desk.client.post(
+            "/desk/notices/new",
+            data={"csrf": await desk.csrf(), "text": "Tài liệu họp.", "scope": "branch"},
+            files={"file": ("mat.txt", "MẬT\nKế hoạch".encode(), "text/plain")},
+        )
+        assert refused.status_code == 400 and "Mật" in refused.text
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(Notice))).one() == 0
+
+
+async def test_each_sees_what_the_permission_table_allows(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        url = (await desk.post("/desk/notices/new", {"text": "Họp Tây.", "scope": "branch"})).headers["location"]
+        await desk.post(url + "/send")
+    # The deputy of Tây acts on it; another branch's secretary sees none of it and changes nothing.
+    async with desk_client(desk_app, await member_named(runtime, "Hồ Thị Ngọc")) as deputy:
+        assert "Họp Tây." in (await deputy.get("/desk/notices")).text
+        assert (await deputy.get(url)).status_code == 200
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as other:
+        assert "Họp Tây." not in (await other.get("/desk/notices")).text
+        assert (await other.get(url)).status_code == 404
+        assert (await other.get(url + "/receipts.xlsx")).status_code == 404
+        assert (await other.post(url + "/nudge")).status_code == 404
+        people = await other.post("/desk/notices/new", {"text": "Gửi Tây.", "scope": "people", "people": "Mai Văn Sơn"})
+        assert people.status_code == 400
+    # The commune committee's secretary sees every branch's, and may write to the whole commune.
+    async with desk_client(desk_app, await member_named(runtime, "Nguyễn Văn Hùng")) as commune:
+        assert "Họp Tây." in (await commune.get("/desk/notices")).text
+        assert vi("Whole commune") in (await commune.get("/desk/notices/new")).text
+    async with runtime.sessions() as session:
+        notice = (await session.exec(select(Notice))).one()
+        assert notice.last_nudged_at is None
+        assert (await session.exec(select(func.count()).select_from(Notice))).one() == 1
