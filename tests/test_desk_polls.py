@@ -189,8 +189,8 @@ async def test_a_secret_election_shows_no_counts_until_it_closes_and_its_files_n
         files = docx_text((await desk.get(url + "/sheet.docx")).content) + _cells(
             (await desk.get(url + "/results.xlsx")).content
         )
-    for voter in ("Chu Thị Thảo", "Lương Thị Hạnh", "Lý Văn Quang"):
-        assert voter not in files
+    for name in ("Chu Thị Thảo", "Lương Thị Hạnh", "Lý Văn Quang"):
+        assert name not in files
 
 
 async def test_a_refused_setting_saves_nothing(desk_app: FastAPI) -> None:
