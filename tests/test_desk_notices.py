@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 from fastapi import FastAPI
@@ -12,9 +13,10 @@ from bot.runtime import Runtime
 from handlers.notices.reading import notice_body_maker
 from handlers.notices.tracking import receipt_table
 from handlers.records.words import local_phone
+from models.audit import AuditAction
 from models.notice_tracking import notice_tracking
 from models.notices import Audience, create_draft, record_read, send_now
-from models.tables import Member, Notice, NoticeRecipient, NoticeStatus, OutboxMessage, utcnow
+from models.tables import AuditEvent, Member, Notice, NoticeRecipient, NoticeStatus, OutboxMessage, utcnow
 from tests.chat import say, vi
 from tests.conftest import Demo, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
@@ -178,3 +180,27 @@ async def test_each_sees_what_the_permission_table_allows(desk_app: FastAPI) -> 
         notice = (await session.exec(select(Notice))).one()
         assert notice.last_nudged_at is None
         assert (await session.exec(select(func.count()).select_from(Notice))).one() == 1
+
+
+async def test_a_photo_goes_out_only_once_the_sender_looked_at_it(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        written = await desk.client.post(
+            "/desk/notices/new",
+            data={"csrf": await desk.csrf(), "text": "Sơ đồ chỗ ngồi.", "scope": "branch"},
+            files={"file": ("so-do.png", png, "image/png")},
+        )
+        url = written.headers["location"]
+        preview = await desk.get(url)
+        assert "so-do.png" in preview.text and 'name="no_mark"' in preview.text
+        unticked = await desk.post(url + "/send")
+        assert unticked.status_code == 400
+        async with runtime.sessions() as session:
+            assert (await session.exec(select(Notice))).one().status is NoticeStatus.DRAFT
+        ticked = await desk.post(url + "/send", {"no_mark": hashlib.sha256(png).hexdigest()})
+        assert ticked.status_code == 303
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(Notice))).one().status is NoticeStatus.SENT
+        confirmed = (await session.exec(select(AuditEvent.action))).all()
+    assert AuditAction.NOTICE_FILE_CONFIRMED in confirmed and AuditAction.NOTICE_SENT in confirmed

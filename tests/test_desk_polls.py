@@ -171,7 +171,8 @@ async def test_a_secret_election_shows_no_counts_until_it_closes_and_its_files_n
             desk, question="Bầu chi ủy", kind="election", options="Mai Văn Sơn\nHồ Thị Ngọc\nĐinh Văn Khánh", seats="2"
         )
         draft = await desk.get(url)
-        assert vi("secret") in draft.text and vi("Choices per member: {count}").format(count=2) in draft.text
+        seats = vi("Seats (most names on one ballot): {count}; blank ballots allowed").format(count=2)
+        assert vi("secret") in draft.text and seats in draft.text
         await desk.post(url + "/publish")
         poll_id = int(url.rsplit("/", 1)[1])
         for name in ("Chu Thị Thảo", "Lương Thị Hạnh"):
