@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models.audit import AuditAction
 from models.desk import digest
@@ -65,7 +65,7 @@ async def test_a_secretary_gets_a_link_in_chat_and_opens_the_desk_once(web_chat:
             gone = await browser.get("/desk/overview")
             assert gone.status_code == 401 and vi("Please sign in") in gone.text
     async with runtime.sessions() as session:
-        actions = (await session.exec(select(AuditEvent.action).order_by(AuditEvent.id))).all()
+        actions = (await session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))).all()
     assert AuditAction.DESK_SIGNED_IN in actions and AuditAction.DESK_SIGNED_OUT_EVERYWHERE in actions
 
 
