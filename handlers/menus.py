@@ -97,6 +97,16 @@ class ProbationDue(ActionData, prefix="mpd"):
     """Who is due to be made official."""
 
 
+@dataclass(frozen=True)
+class OpenDesk(ActionData, prefix="desk"):
+    """A one-time link to the secretary's desk, for a computer."""
+
+
+@dataclass(frozen=True)
+class SignOutEverywhere(ActionData, prefix="deskout"):
+    """End every session of the secretary's desk the member has open."""
+
+
 def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {

@@ -1,19 +1,126 @@
-"""The secretary's desk: signing in with a one-time link, the permission matrix, the pages."""
+"""The secretary's desk: signing in with a one-time link from chat, sessions, the permission matrix."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+import httpx
 from fastapi import FastAPI
+from sqlmodel import col, select
 
-from tests.conftest import Demo, member_named
-from tests.desk import anonymous_client, app_runtime, desk_client
+from models.audit import AuditAction
+from models.desk import digest
+from models.tables import AuditEvent, DeskLink, DeskSession, Member, Role
+from tests.chat import vi, visitor
+from tests.conftest import Demo, LiveServer, member_named
+from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
+
+# The link as sent: CHIBO_PUBLIC_URL (here the server's own address) and the path.
+LINK = re.compile(r"http://127\.0\.0\.1:8000(/desk/login/([A-Za-z0-9_-]{43}))")
 
 
-async def test_a_secretary_signs_in_and_sees_the_overview(desk_app: FastAPI, demo: Demo) -> None:
-    secretary = await member_named(app_runtime(desk_app), "Võ Thị Thanh")
+async def test_a_secretary_gets_a_link_in_chat_and_opens_the_desk_once(web_chat: LiveServer, demo: Demo) -> None:
+    runtime = app_runtime(web_chat.app)
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        chat = await visitor(client)
+        manage = (await chat.replies(text=demo.code("Võ Thị Thanh")))[0]
+        menu = {b["label"]: b["payload"] for row in manage["menu"] for b in row}
+        managing = (await chat.replies(payload=menu["🛠 Quản lý"]))[0]
+        buttons = {b["label"]: b["payload"] for row in managing["buttons"] for b in row}
+        assert "💻 Mở trên máy tính" in buttons and "🚪 Đăng xuất mọi máy" in buttons
+        answer = (await chat.replies(payload=buttons["💻 Mở trên máy tính"]))[0]
+        found = LINK.search(answer["text"])
+        assert found is not None, answer["text"]
+        link, token = found.groups()
+        assert vi("Open this link on the computer within 10 minutes; it works once:") in answer["text"]
+        async with runtime.sessions() as session:
+            stored = (await session.exec(select(DeskLink))).all()
+            assert [row.token_hash for row in stored] == [digest(token)]  # only its digest is kept
+        # What the web chat keeps to show again holds no link.
+        again = (await client.get("/api/webchat/messages", headers={"Authorization": f"Bearer {chat.token}"})).text
+        assert token not in again
+
+        browser = httpx.AsyncClient(base_url=web_chat.url)
+        async with browser:
+            # Opening the link (as a link preview would) uses nothing: the page asks to press a button.
+            shown = await browser.get(link)
+            assert shown.status_code == 200 and vi("Open the desk") in shown.text
+            opened = await browser.post(link)
+            assert opened.status_code == 303 and opened.headers["location"] == "/desk/overview"
+            cookie = opened.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/desk" in cookie
+            assert "Secure" not in cookie  # served over http here; behind https it is Secure
+            overview = await browser.get("/desk/overview")
+            assert overview.status_code == 200 and vi("Overview") in overview.text
+            # The link works once, in this browser or any other.
+            used = await httpx.AsyncClient(base_url=web_chat.url).post(link)
+            assert used.status_code == 410 and vi("This link was already used") in used.text
+            assert "Võ Thị Thanh" not in used.text
+
+            listed = (await chat.replies(payload=buttons["💻 Mở trên máy tính"]))[0]["text"]
+            assert vi("Signed in to the desk now:") in listed
+            out = (await chat.replies(payload=buttons["🚪 Đăng xuất mọi máy"]))[0]["text"]
+            assert "Đã đăng xuất bàn làm việc trên 1 máy tính." in out
+            gone = await browser.get("/desk/overview")
+            assert gone.status_code == 401 and vi("Please sign in") in gone.text
+    async with runtime.sessions() as session:
+        actions = (await session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))).all()
+    assert AuditAction.DESK_SIGNED_IN in actions and AuditAction.DESK_SIGNED_OUT_EVERYWHERE in actions
+
+
+async def test_desk_in_chat_is_refused_to_a_plain_member(web_chat: LiveServer, demo: Demo) -> None:
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        chat = await visitor(client)
+        await chat.replies(text=demo.code("Trần Minh Châu"))
+        answer = (await chat.replies(text="/desk"))[0]["text"]
+        assert "/desk/login/" not in answer
+        assert vi("Sorry, only the branch secretary and deputy secretary can use this.") in answer
+
+
+async def test_expired_and_unknown_links_and_signing_out(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    secretary = await member_named(runtime, "Võ Thị Thanh")
+    link = await sign_in_link(desk_app, secretary)
+    async with runtime.sessions() as session, session.begin():
+        row = (await session.exec(select(DeskLink))).one()
+        row.expires_at = row.created_at - timedelta(seconds=1)
+        session.add(row)
+    async with anonymous_client(desk_app) as browser:
+        expired = await browser.post(link)
+        assert expired.status_code == 410 and vi("This link has expired") in expired.text
+        assert "chibo_desk" not in expired.headers.get("set-cookie", "")
+        unknown = await browser.post("/desk/login/" + "x" * 43)
+        assert unknown.status_code == 403 and vi("This link does not work") in unknown.text
     async with desk_client(desk_app, secretary) as desk:
-        page = await desk.get("/desk/overview")
-        assert page.status_code == 200 and "Tổng quan" in page.text
-        assert len(await desk.csrf()) > 20
-    async with anonymous_client(desk_app) as stranger:
-        refused = await stranger.get("/desk/overview")
-        assert refused.status_code == 401 and "Tổng quan" not in refused.text
+        refused = await desk.client.post("/desk/logout", data={"csrf": "wrong"})
+        assert refused.status_code == 403 and vi("This page is out of date") in refused.text
+        out = await desk.post("/desk/logout")
+        assert out.status_code == 200 and vi("You have signed out") in out.text
+        assert (await desk.get("/desk/overview")).status_code == 401
+
+
+async def test_a_deactivated_member_or_a_lost_office_ends_the_session_at_once(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    deputy = await member_named(runtime, "Nguyễn Đức Anh")
+    async with desk_client(desk_app, deputy) as desk:
+        assert (await desk.get("/desk/overview")).status_code == 200
+        async with runtime.sessions() as session, session.begin():
+            row = await session.get(Member, deputy.id)
+            assert row is not None
+            row.role = Role.MEMBER
+            session.add(row)
+        refused = await desk.get("/desk/overview")
+        assert refused.status_code == 401 and "Nguyễn Đức Anh" not in refused.text
+    secretary = await member_named(runtime, "Võ Thị Thanh")
+    link = await sign_in_link(desk_app, secretary)
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get(Member, secretary.id)
+        assert row is not None
+        row.active = False
+        session.add(row)
+    async with anonymous_client(desk_app) as browser:
+        refused = await browser.post(link)
+        assert refused.status_code == 403 and vi("The desk is not open to you") in refused.text
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(DeskSession).where(DeskSession.member_id == secretary.id))).first() is None

@@ -138,6 +138,7 @@ def create_app(
                 for key, c in connections.items()
                 if (fallback := getattr(c, "fallback", None)) is not None
             },
+            desk_address=runtime.public_address,
         )
         runtime.on_outbox = worker.wake
         meeting_jobs = MeetingJobs(
