@@ -108,6 +108,10 @@ async def test_the_secretary_writes_previews_and_sends_and_follows_it(desk_app: 
         assert vi("not on chibo") in tracked.text and vi("To phone") in tracked.text
         loan = await member_named(runtime, "Phan Thị Loan")
         assert local_phone(loan.phone or "") in tracked.text  # to phone her
+        to_phone = await desk.get(url + "?show=phone")
+        row = '<th scope="row">Phan Thị Loan</th>'
+        assert row in to_phone.text and len(to_phone.content) < 100_000
+        assert row not in (await desk.get(url + "?show=read")).text  # nobody has read it yet
         listed = await desk.get("/desk/notices")
         assert "Họp chi bộ lúc 19:30 thứ Sáu." in listed.text and "0/7" in listed.text
         # The reminder: nobody in a chat to remind (nobody joined), so nothing is sent and it says why.

@@ -27,7 +27,7 @@ from handlers.times import time_problem_words
 from models.membership import NotPermitted
 from models.notice_queries import all_branches, member_names_by_id, read_counts, recent_notices
 from models.notice_scans import confirm_scan, digest, unconfirmed_scan
-from models.notice_tracking import Delivery, notice_tracking
+from models.notice_tracking import Delivery, RecipientState, notice_tracking
 from models.notices import (
     MAX_FILE_BYTES,
     Audience,
@@ -240,12 +240,21 @@ async def _notice_page(
         if notice.status is NoticeStatus.SENT:
             report = await notice_tracking(session, notice)
             header, rows = receipt_table(t, report, runtime.settings.tz)
+            shown = request.query_params.get("show", "")
+            kept = [(r, row) for r, row in zip(report.recipients, rows, strict=True) if _listed(r, shown)]
             context |= {
                 "summary": tracking_lines(t, report),
                 "header": header,
-                "rows": rows,
-                "states": [r.state.value for r in report.recipients],
+                "rows": [row for _r, row in kept],
+                "states": [r.state.value for r, _row in kept],
                 "unread": report.count(Delivery.READ) < len(report.recipients),
+                "shown": shown if shown in ("phone", "unread", "read") else "",
+                "counts": {
+                    "": len(report.recipients),
+                    "phone": sum(r.must_phone for r in report.recipients),
+                    "unread": len(report.recipients) - report.count(Delivery.READ),
+                    "read": report.count(Delivery.READ),
+                },
             }
     return render(
         request,
@@ -257,6 +266,17 @@ async def _notice_page(
         done=request.query_params.get("done", ""),
         **context,
     )
+
+
+def _listed(person: RecipientState, shown: str) -> bool:
+    """Whether the tracking table's filter ``shown`` lists this recipient."""
+    if shown == "phone":
+        return person.must_phone
+    if shown == "unread":
+        return person.state is not Delivery.READ
+    if shown == "read":
+        return person.state is Delivery.READ
+    return True
 
 
 @router.get("/desk/notices/{notice_id}", include_in_schema=False)
