@@ -117,7 +117,15 @@ async def poll_list(request: Request, user: DeskUserDep) -> Response:
         rows: list[dict[str, Any]] = []
         for poll in await managed_polls(session, actor):
             decision = await result(session, poll)
-            rows.append({"poll": poll, "voters": decision.voters, "eligible": decision.eligible})
+            closed = poll.status is PollStatus.CLOSED
+            rows.append(
+                {
+                    "poll": poll,
+                    "voters": decision.voters,
+                    "eligible": decision.eligible,
+                    "verdict": verdict(t, poll, decision) if closed else "",
+                }
+            )
     return render(
         request,
         user,
