@@ -64,7 +64,7 @@ async def _sheet(runtime: Runtime, poll_id: int) -> str:
 
 async def test_the_result_sheet_says_what_the_chat_says_and_leaves_room_to_sign(runtime: Runtime, demo: Demo) -> None:
     sheet = await _sheet(runtime, await _voted_poll(runtime, secret=False))
-    assert vi("RESULT OF THE VOTE") in sheet and "Thông qua kế hoạch quý I?" in sheet
+    assert vi("RESULT OF THE VOTE") in sheet and "Thông qua kế hoạch quý I?" in sheet and "Chi bộ thôn Tây" in sheet
     # The verdict word for word as the chat reads it aloud: 8 official members less the exempt
     # Tạ Văn Bình who did not vote: a base of 7, 2 in favour, 4 needed.
     assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in sheet

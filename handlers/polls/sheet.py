@@ -14,8 +14,9 @@ from handlers.context import moment_words
 from handlers.contract import Translator
 from handlers.polls.common import kind_name, rule_name, where
 from handlers.polls.results import base_text, interim_text, option_rows, result_header, turnout_text, verdict
+from models.notice_queries import branch_names
 from models.polls import open_ballots, opinions, result
-from models.tables import Poll, PollStatus, utcnow
+from models.tables import Poll, PollKind, PollStatus, utcnow
 
 
 async def result_sheet_docx(
@@ -43,8 +44,16 @@ async def result_sheet_docx(
         paragraph.add_run(label + ": ").bold = True
         paragraph.add_run(value)
 
+    if poll.branches is None:
+        line(_("Branch"), _("the whole commune"))
+    elif poll.branches:
+        line(_("Branch"), ", ".join(await branch_names(session, poll.branches)))
     line(_("Question"), poll.question)
     line(_("Kind"), kind_name(t, poll.kind))
+    if poll.kind is PollKind.ELECTION:
+        document.add_paragraph(
+            _("Seats (most names on one ballot): {count}; blank ballots allowed").format(count=poll.max_choices)
+        )
     line(_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)"))
     line(_("Rule"), rule_name(t, poll))
     if poll.opened_at is not None:
