@@ -14,8 +14,9 @@ from models.audit import AuditAction
 from models.desk import digest
 from models.tables import AuditEvent, DeskLink, DeskSession, Member, Role, utcnow
 from tests.chat import vi, visitor
-from tests.conftest import Demo, LiveServer, member_named
+from tests.conftest import Demo, LiveServer, make_settings, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
+from webhooks.app import create_app
 
 # The link as sent: CHIBO_PUBLIC_URL (here the server's own address) and the path.
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/desk/login/([A-Za-z0-9_-]{43}))")
@@ -52,8 +53,13 @@ async def test_a_secretary_gets_a_link_in_chat_and_opens_the_desk_once(web_chat:
             cookie = opened.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/desk" in cookie
             assert "Secure" not in cookie  # served over http here; behind https it is Secure
+            assert "Max-Age" not in cookie  # gone with the browser session; the server ends it after 12 h idle
             overview = await browser.get("/desk/overview")
             assert overview.status_code == 200 and vi("Overview") in overview.text
+            # The web chat's policy: scripts and styles from this server only, no inline script.
+            assert overview.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self';")
+            assert "<script>" not in overview.text and " style=" not in overview.text
+            assert overview.headers["cache-control"] == "no-store"
             # The link works once, in this browser or any other.
             used = await httpx.AsyncClient(base_url=web_chat.url).post(link)
             assert used.status_code == 410 and vi("This link was already used") in used.text
@@ -213,3 +219,13 @@ async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAP
         assert "Lý Văn Quang" in everything and "Ngô Văn Phúc" in everything
     async with anonymous_client(desk_app) as stranger:
         assert (await stranger.get("/desk/audit")).status_code == 401
+
+
+async def test_behind_https_the_session_cookie_is_secure(database_url: str, demo: Demo) -> None:
+    app = create_app(make_settings(database_url, public_url="https://chibo.example.vn"), migrate=False)
+    try:
+        async with anonymous_client(app) as browser:
+            opened = await browser.post(await sign_in_link(app, await member_named(app_runtime(app), "Võ Thị Thanh")))
+            assert opened.status_code == 303 and "Secure" in opened.headers["set-cookie"]
+    finally:
+        await app_runtime(app).engine.dispose()
