@@ -9,12 +9,14 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from models import audit
 from models.audit import AuditAction
 from models.desk import digest
-from models.tables import AuditEvent, DeskLink, DeskSession, Member, Role
+from models.tables import AuditEvent, DeskLink, DeskSession, Member, Role, utcnow
 from tests.chat import vi, visitor
-from tests.conftest import Demo, LiveServer, member_named
-from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
+from tests.conftest import Demo, LiveServer, make_settings, member_named
+from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
+from webhooks.app import create_app
 
 # The link as sent: CHIBO_PUBLIC_URL (here the server's own address) and the path.
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/desk/login/([A-Za-z0-9_-]{43}))")
@@ -51,8 +53,13 @@ async def test_a_secretary_gets_a_link_in_chat_and_opens_the_desk_once(web_chat:
             cookie = opened.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/desk" in cookie
             assert "Secure" not in cookie  # served over http here; behind https it is Secure
+            assert "Max-Age" not in cookie  # gone with the browser session; the server ends it after 12 h idle
             overview = await browser.get("/desk/overview")
             assert overview.status_code == 200 and vi("Overview") in overview.text
+            # The web chat's policy: scripts and styles from this server only, no inline script.
+            assert overview.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self';")
+            assert "<script>" not in overview.text and " style=" not in overview.text
+            assert overview.headers["cache-control"] == "no-store"
             # The link works once, in this browser or any other.
             used = await httpx.AsyncClient(base_url=web_chat.url).post(link)
             assert used.status_code == 410 and vi("This link was already used") in used.text
@@ -124,3 +131,101 @@ async def test_a_deactivated_member_or_a_lost_office_ends_the_session_at_once(de
         assert refused.status_code == 403 and vi("The desk is not open to you") in refused.text
     async with runtime.sessions() as session:
         assert (await session.exec(select(DeskSession).where(DeskSession.member_id == secretary.id))).first() is None
+
+
+async def test_the_overview_through_the_permission_matrix(desk_app: FastAPI, demo: Demo) -> None:
+    await seed_branch_activity(desk_app)
+    runtime = app_runtime(desk_app)
+    truong_only = ["Thông qua kế hoạch trồng cây", "Sinh hoạt chi bộ định kỳ tháng 12", "Lịch trực Tết Nguyên đán"]
+
+    async def overview(name: str, query: str = "") -> httpx.Response:
+        async with desk_client(desk_app, await member_named(runtime, name)) as desk:
+            return await desk.get("/desk/overview" + query)
+
+    secretary = await overview("Võ Thị Thanh")
+    page = secretary.text
+    assert secretary.status_code == 200 and len(secretary.content) < 100_000
+    assert "Tổng quan: Chi bộ Trường Tiểu học Tân Hòa" in page
+    for seen in truong_only:
+        assert seen in page
+    assert "4/9 (44%)" in page  # turnout of the open vote
+    assert "3/8 (38%)" in page  # the notice read by 3 of its 8 recipients, the sender counted out
+    assert "Biểu quyết riêng của thôn Đông" not in page
+    assert "0912345678" in page and "Ngô Văn Phúc" in page  # not joined: the phone to call
+    assert "bot was blocked by the user" in page
+    assert vi("Absence warnings") in page and "Vũ Đình Khoa" in page
+    assert "Võ Thị Thanh signed" not in page
+
+    deputy = (await overview("Nguyễn Đức Anh")).text
+    assert all(seen in deputy for seen in truong_only)
+    assert vi("Absence warnings") not in deputy  # the secretary's, only (Quy định 29 warnings)
+
+    for other in ("Lý Văn Quang", "Trần Thị Lan"):  # another branch's secretary, another's deputy
+        page = (await overview(other)).text
+        assert not any(seen in page for seen in [*truong_only, "Ngô Văn Phúc", "Vũ Đình Khoa"]), other
+    assert "Biểu quyết riêng của thôn Đông" in (await overview("Trần Thị Lan")).text
+
+    commune = (await overview("Nguyễn Văn Hùng")).text
+    assert all(seen in commune for seen in [*truong_only, "Biểu quyết riêng của thôn Đông", "Vũ Đình Khoa"])
+    truong = (await member_named(runtime, "Võ Thị Thanh")).branch_id
+    dong = (await member_named(runtime, "Nguyễn Văn Hùng")).branch_id
+    narrowed = (await overview("Nguyễn Văn Hùng", f"?branch={truong}")).text
+    assert "Lịch trực Tết Nguyên đán" in narrowed and "Biểu quyết riêng của thôn Đông" not in narrowed
+    refused = await overview("Võ Thị Thanh", f"?branch={dong}")
+    assert refused.status_code == 404 and "Nguyễn Văn Hùng" not in refused.text
+
+    for plain in ("Trần Minh Châu", "Phạm Thị Hoa"):  # a member; a branch committee member
+        async with anonymous_client(desk_app) as browser:
+            opened = await browser.post(await sign_in_link(desk_app, await member_named(runtime, plain)))
+            assert opened.status_code == 403 and vi("The desk is not open to you") in opened.text
+            assert (await browser.get("/desk/overview")).status_code == 401
+
+
+async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    phuc = await member_named(runtime, "Ngô Văn Phúc")  # a member of Trường
+    quang = await member_named(runtime, "Lý Văn Quang")  # the secretary of Tây
+    async with runtime.sessions() as session, session.begin():
+        for index in range(60):
+            audit.record(
+                session,
+                AuditAction.MEMBER_EDITED,
+                actor_id=None,
+                subject_type="member",
+                subject_id=phuc.id,
+                before={"notes": str(index)},
+                after={"notes": str(index + 1)},
+                at=utcnow() - timedelta(days=index),
+            )
+        audit.record(session, AuditAction.MEMBER_ADDED, actor_id=quang.id, subject_type="member", subject_id=quang.id)
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        first = await desk.get("/desk/audit")
+        assert first.status_code == 200 and len(first.content) < 100_000
+        assert first.text.count("Ngô Văn Phúc") >= 50 and "Lý Văn Quang" not in first.text  # not Tây's
+        assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
+        second = await desk.get("/desk/audit?page=2")
+        assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
+        edited = vi("{actor} edited the record of {subject} ({changes})").split("{actor}")[1].split("{subject}")[0]
+        assert edited in second.text
+        desk_only = (await desk.get("/desk/audit?kind=desk")).text
+        assert vi("{actor} signed in to the secretary's desk on a computer").format(actor="Võ Thị Thanh") in desk_only
+        assert "Ngô Văn Phúc" not in desk_only.split('class="log"')[1]
+        week = (utcnow() - timedelta(days=6)).date().isoformat()
+        recent = (await desk.get(f"/desk/audit?member={phuc.id}&kind=records&from={week}")).text
+        assert 6 <= recent.count("<li><time") <= 8
+        assert (await desk.get(f"/desk/audit?member={quang.id}")).status_code == 404
+    async with desk_client(desk_app, await member_named(runtime, "Nguyễn Văn Hùng")) as commune:
+        everything = (await commune.get("/desk/audit?kind=records")).text
+        assert "Lý Văn Quang" in everything and "Ngô Văn Phúc" in everything
+    async with anonymous_client(desk_app) as stranger:
+        assert (await stranger.get("/desk/audit")).status_code == 401
+
+
+async def test_behind_https_the_session_cookie_is_secure(database_url: str, demo: Demo) -> None:
+    app = create_app(make_settings(database_url, public_url="https://chibo.example.vn"), migrate=False)
+    try:
+        async with anonymous_client(app) as browser:
+            opened = await browser.post(await sign_in_link(app, await member_named(app_runtime(app), "Võ Thị Thanh")))
+            assert opened.status_code == 303 and "Secure" in opened.headers["set-cookie"]
+    finally:
+        await app_runtime(app).engine.dispose()

@@ -18,8 +18,12 @@ from babel.dates import format_date, format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
+from handlers.context import Context
+from handlers.contract import Inbound
+from models.tables import Member, Platform
 from webhooks.desk.auth import DeskUser, desk_runtime
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -82,6 +86,14 @@ def date_helpers(t: Translator, timezone: Any) -> dict[str, Callable[..., str]]:
 
 def translator_for(request: Request, user: DeskUser | None) -> Translator:
     return desk_runtime(request).catalogs.translator(user.locale if user is not None else None)
+
+
+def chat_context(request: Request, session: AsyncSession, member: Member) -> Context:
+    """The chat's context for ``member`` reading the desk: the words and dates the chat's screens
+    use (names of statuses and channels, the audit log's sentences), with no chat behind it."""
+    runtime = desk_runtime(request)
+    inbound = Inbound(Platform.WEB, user_id="desk", chat_id="desk")
+    return Context(session, inbound, runtime.catalogs, runtime.settings.tz, member=member)
 
 
 def render(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParameter
 from fastapi.responses import RedirectResponse, Response
 
-from models.desk import SESSION_IDLE, LinkRefusal, Opened, open_link, sign_out
+from models.desk import LinkRefusal, Opened, open_link, sign_out
 from webhooks.desk.auth import COOKIE, DeskRefusal, DeskUserDep, check_csrf, desk_runtime
 from webhooks.desk.render import N_, render
 
@@ -102,10 +102,10 @@ async def login(request: Request, token: Token) -> Response:
         raise DeskRefusal(410 if opened in (LinkRefusal.USED, LinkRefusal.EXPIRED) else 403, "link_" + opened)
     response = RedirectResponse("/desk/overview", status_code=303)
     public = runtime.settings.public_url
+    # A cookie for this browser session only; the server ends it after SESSION_IDLE without use.
     response.set_cookie(
         COOKIE,
         opened.token,
-        max_age=int(SESSION_IDLE.total_seconds()),
         path="/desk",
         httponly=True,
         secure=public is not None and public.scheme == "https",
