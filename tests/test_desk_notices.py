@@ -16,7 +16,17 @@ from handlers.records.words import local_phone
 from models.audit import AuditAction
 from models.notice_tracking import notice_tracking
 from models.notices import Audience, create_draft, record_read, send_now
-from models.tables import AuditEvent, Member, Notice, NoticeRecipient, NoticeStatus, OutboxMessage, utcnow
+from models.tables import (
+    AuditEvent,
+    ChannelIdentity,
+    Member,
+    Notice,
+    NoticeRecipient,
+    NoticeStatus,
+    OutboxMessage,
+    Platform,
+    utcnow,
+)
 from tests.chat import say, vi
 from tests.conftest import Demo, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
@@ -208,3 +218,23 @@ async def test_a_photo_goes_out_only_once_the_sender_looked_at_it(desk_app: Fast
         assert (await session.exec(select(Notice))).one().status is NoticeStatus.SENT
         confirmed = (await session.exec(select(AuditEvent.action))).all()
     assert AuditAction.NOTICE_FILE_CONFIRMED in confirmed and AuditAction.NOTICE_SENT in confirmed
+
+
+async def test_the_reminder_keeps_the_chats_interval(desk_app: FastAPI) -> None:
+    runtime = app_runtime(desk_app)
+    son = await member_named(runtime, "Mai Văn Sơn")
+    async with runtime.sessions() as session, session.begin():  # Mai Văn Sơn has joined on Telegram
+        session.add(
+            ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="401", chat_id="401", member_id=son.id)
+        )
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        url = (await desk.post("/desk/notices/new", {"text": "Họp chi bộ.", "scope": "branch"})).headers["location"]
+        await desk.post(url + "/send")
+        first = await desk.post(url + "/nudge")
+        assert first.status_code == 303
+        again = await desk.post(url + "/nudge")
+        assert again.status_code == 400
+        assert vi("Those who have not read it were reminded recently. Please try again later.") in again.text
+    async with runtime.sessions() as session:
+        to_son = (await session.exec(select(OutboxMessage).where(OutboxMessage.member_id == son.id))).all()
+    assert len(to_son) == 2  # the notice, and one reminder
