@@ -225,7 +225,7 @@ async def test_the_reminder_keeps_the_chats_interval(desk_app: FastAPI) -> None:
     son = await member_named(runtime, "Mai Văn Sơn")
     async with runtime.sessions() as session, session.begin():  # Mai Văn Sơn has joined on Telegram
         session.add(
-            ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="401", chat_id="401", member_id=son.id)
+            ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="401", chat_id="401", member_id=son.id or 0)
         )
     async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
         url = (await desk.post("/desk/notices/new", {"text": "Họp chi bộ.", "scope": "branch"})).headers["location"]
