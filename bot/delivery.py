@@ -37,6 +37,7 @@ from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
 from handlers.polls import ticks_shown
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
+from models.desk import fill_in_link
 from models.invites import fill_in_code
 from models.notices import push_identities
 from models.reachability import locales
@@ -197,8 +198,10 @@ class DeliveryWorker:
         lease: timedelta = LEASE,
         watch: ChannelWatch | None = None,
         fallbacks: Mapping[Platform, TemplateFallback] | None = None,
+        desk_address: str = "http://127.0.0.1:8000",
     ) -> None:
         self._sessions = sessions
+        self._desk_address = desk_address
         self._watch = watch
         self._fallbacks = dict(fallbacks or {})
         self._backoff = backoff
@@ -334,6 +337,8 @@ class DeliveryWorker:
             if reply.invite_for is not None:
                 # The web chat keeps what it is sent: it gets the code masked (it asks inline for one).
                 reply = await self._with_invite_code(reply, reply.invite_for, masked=row.platform is Platform.WEB)
+            if reply.desk_link_for is not None:
+                reply = await self._with_desk_link(reply, reply.desk_link_for, masked=row.platform is Platform.WEB)
             # The web chat stores what it is sent beside the member's chat: a secret ballot's ticks
             # are never shown there (its page shows them only in a tap's own answer).
             if row.platform is not Platform.WEB:
@@ -407,6 +412,13 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             text, kept = await fill_in_code(session, member_id, reply.text)
         return replace(reply, text=kept if masked else text, invite_for=None)
+
+    async def _with_desk_link(self, reply: Reply, member_id: int, *, masked: bool = False) -> Reply:
+        """The message with a fresh one-time link to the desk, made just before it is sent (as an
+        invite code is): the outbox row keeps only the placeholder."""
+        async with self._sessions() as session, session.begin():
+            text, kept = await fill_in_link(session, member_id, reply.text, self._desk_address)
+        return replace(reply, text=kept if masked else text, desk_link_for=None)
 
     async def _retry_or_give_up(self, row: OutboxMessage, reason: str) -> bool:
         if row.attempts >= MAX_ATTEMPTS:

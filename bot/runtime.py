@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.text import web_chat_address
 from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -20,6 +21,7 @@ from handlers.conversation import handle
 from handlers.polls import ticks_shown
 from models import reachability
 from models.db import create_engine, session_factory, table_of
+from models.desk import fill_in_link
 from models.invites import fill_in_code
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
 from models.uow import UnitOfWork
@@ -84,6 +86,11 @@ class Runtime:
         sessions = session_factory(engine, ballot_secret=settings.ballot_secret)
         return cls(settings, engine, sessions, Catalogs(settings.locale))
 
+    @property
+    def public_address(self) -> str:
+        """Where members open chibo's pages: CHIBO_PUBLIC_URL, else the server's own address."""
+        return web_chat_address(self.settings.public_url, self.settings.host, self.settings.port)
+
     async def load_file(self, document: Document) -> tuple[str, bytes] | None:
         """A stored notice or meeting file, for the channels that upload it with the message."""
         async with self.sessions() as session:
@@ -129,6 +136,10 @@ class Runtime:
                         sent, kept = await fill_in_code(session, reply.invite_for, reply.text)
                         replies[index] = replace(reply, text=sent, invite_for=None)
                         bodies[index] = replace(reply, text=kept, invite_for=None).to_dict()
+                    if reply.desk_link_for is not None:
+                        sent, kept = await fill_in_link(session, reply.desk_link_for, reply.text, self.public_address)
+                        replies[index] = replace(reply, text=sent, desk_link_for=None)
+                        bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
                 if update_key is not None:
                     row = (
                         await session.exec(
@@ -171,4 +182,3 @@ class Runtime:
             self.metrics.updates_rejected.labels(platform.value, "duplicate").inc()
             return
         self.metrics.updates_handled.labels(platform.value).inc()
-

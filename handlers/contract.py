@@ -126,12 +126,16 @@ class Reply:
     # The member a fresh invite code is made for when this message is sent: the text holds
     # models.invites.CODE_PLACEHOLDER instead of a code, so no code is ever stored (outbox, kept replies).
     invite_for: int | None = None
+    # The member a fresh one-time link to the secretary's desk is made for when this message is sent:
+    # the text holds models.desk.LINK_PLACEHOLDER instead of the link, which is never stored.
+    desk_link_for: int | None = None
     # chibo asked a question with this message and waits for the member to type the answer: where
     # choices are typed numbers (Zalo bot), a typed number then answers the question, not a menu.
     asks: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {} if self.invite_for is None else {"invite_for": self.invite_for}
+        extra |= {} if self.desk_link_for is None else {"desk_link_for": self.desk_link_for}
         if self.upload_accept is not None:
             extra["upload_accept"] = self.upload_accept
         extra |= {"asks": True} if self.asks else {}
@@ -163,6 +167,7 @@ class Reply:
             upload_accept=data.get("upload_accept"),
             edit_message_id=data.get("edit_message_id"),
             invite_for=None if data.get("invite_for") is None else int(data["invite_for"]),
+            desk_link_for=None if data.get("desk_link_for") is None else int(data["desk_link_for"]),
             asks=data.get("asks") is True,
             chart=None
             if chart is None

@@ -12,12 +12,22 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import actions, intents, meetings, members, notices, polls, records, register, times
+from handlers import actions, desk, intents, meetings, members, notices, polls, records, register, times
 from handlers.actions import ActionData
 from handlers.books.screens import router as books_router
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
-from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
+from handlers.menus import (
+    ChooseLanguage,
+    Help,
+    Home,
+    Manage,
+    Meetings,
+    MyBranch,
+    MyDetails,
+    OpenDesk,
+    action_for_label,
+)
 from handlers.questions import Ask, Awaiting, PickTime
 from handlers.records import FindMember
 from handlers.router import Dispatcher
@@ -46,10 +56,12 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "ngonngu": lambda _words: ChooseLanguage(),
     "meetings": lambda _words: Meetings(),
     "lichhop": lambda _words: Meetings(),
+    "desk": lambda _words: OpenDesk(),
 }
 # Every feature's router: what each button, question and refusal leads to is registered there.
 DISPATCH = Dispatcher(
-    (members.router, records.router, intents.router, polls.router, notices.router, meetings.router, books_router)
+    (members.router, records.router, intents.router, polls.router, notices.router, meetings.router, books_router,
+     desk.router)
 )
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16

@@ -20,10 +20,12 @@ from handlers.menus import (
     MyReview,
     NewNotice,
     NewPoll,
+    OpenDesk,
     PollList,
     ProbationDue,
     RecentChanges,
     SentNotices,
+    SignOutEverywhere,
     main_menu,
 )
 from handlers.questions import Ask, Awaiting, Question
@@ -361,6 +363,11 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                 "• Recent changes: who changed what, and refused attempts.\n"
                 "• New notice: write to the branch (or the commune), now or at a set time; see who read it.\n"
                 "• New poll: a vote by the branch's rules, open or secret; follow it and close it."
+            )
+            + "\n"
+            + _(
+                "• Open on a computer: a link to the secretary's desk, the branch at a glance with lists to "
+                "print. Sign out everywhere: end the desk on every computer."
             ),
             buttons=(
                 (
@@ -381,6 +388,10 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                     button("⭐ " + _("Due to be made official"), ProbationDue()),
                 ),
                 (button("📚 " + _("Branch books"), Books()),),
+                (
+                    button("💻 " + _("Open on a computer"), OpenDesk()),
+                    button("🚪 " + _("Sign out everywhere"), SignOutEverywhere()),
+                ),
             ),
         )
     ]

@@ -107,6 +107,16 @@ class MyReview(ActionData, prefix="bky"):
     """A member's own year-end review (from their details)."""
 
 
+@dataclass(frozen=True)
+class OpenDesk(ActionData, prefix="desk"):
+    """A one-time link to the secretary's desk, for a computer."""
+
+
+@dataclass(frozen=True)
+class SignOutEverywhere(ActionData, prefix="deskout"):
+    """End every session of the secretary's desk the member has open."""
+
+
 def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {

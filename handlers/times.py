@@ -10,10 +10,10 @@ the actor still allowed, the time still ahead) runs again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from handlers.context import Context, moment_words
-from handlers.contract import Button, Reply
+from handlers.contract import Button, Reply, Translator
 from handlers.members import Cancel
 from handlers.questions import Awaiting, PickTime, time_question
 from models.errors import Stale
@@ -55,10 +55,15 @@ def read_answer(ctx: Context, question: Awaiting, text: str) -> datetime | list[
 
 
 def _problem_words(ctx: Context, problem: TimeProblem, text: str, now: datetime) -> str:
-    _ = ctx.gettext
+    return time_problem_words(ctx.translator, ctx.timezone, problem, text, now)
+
+
+def time_problem_words(t: Translator, timezone: tzinfo, problem: TimeProblem, text: str, now: datetime) -> str:
+    """Why a typed time was not taken, and how to type it (the chat and the desk say it alike)."""
+    _ = t.gettext
     if problem is TimeProblem.PAST:
         return _("\u201c{text}\u201d has already passed (it is now {now}). Please type a time still ahead.").format(
-            text=text, now=moment_words(ctx.translator, now, ctx.timezone)
+            text=text, now=moment_words(t, now, timezone)
         )
     if problem is TimeProblem.NO_HOUR:
         return _("\u201c{text}\u201d is not a time: at what hour? Type it like \u201c8 giờ sáng mai\u201d.").format(

@@ -75,6 +75,9 @@ class AuditAction(StrEnum):
     CANDIDATE_DROPPED = "candidate.dropped"
     REVIEW_SELF = "review.self"
     REVIEW_CLASSIFIED = "review.classified"
+    DESK_SIGNED_IN = "desk.signed_in"
+    DESK_SIGNED_OUT = "desk.signed_out"
+    DESK_SIGNED_OUT_EVERYWHERE = "desk.signed_out_everywhere"
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value

@@ -178,6 +178,11 @@ SENTENCES = MappingProxyType(
         AuditAction.REVIEW_CLASSIFIED: Sentence(
             N_("{actor} classified {subject} for {year}: {level} (at the meeting of {day})"), ("year", "level", "day")
         ),
+        AuditAction.DESK_SIGNED_IN: Sentence(N_("{actor} signed in to the secretary's desk on a computer")),
+        AuditAction.DESK_SIGNED_OUT: Sentence(N_("{actor} signed out of the secretary's desk")),
+        AuditAction.DESK_SIGNED_OUT_EVERYWHERE: Sentence(
+            N_("{actor} signed out of the secretary's desk on every computer ({sessions} open)"), ("sessions",)
+        ),
     }
 )
 
@@ -204,6 +209,7 @@ _STORED = MappingProxyType(
         "organisation": ("after", "organisation"),
         "introducer": ("after", "introducer"),
         "year": ("after", "year"),
+        "sessions": ("after", "sessions"),
     }
 )
 

@@ -57,6 +57,11 @@ class RecipientState:
     blocked: bool = False  # FAILED: they blocked or left chibo on those chats (marked unreachable)
     seen_at: datetime | None = None  # the platform reported it seen (the Zalo OA), read or not
 
+    @property
+    def must_phone(self) -> bool:
+        """chibo cannot bring it to them: not joined, or every chat refused it. Someone calls them."""
+        return self.state in (Delivery.FAILED, Delivery.NOT_JOINED)
+
 
 @dataclass
 class NoticeTracking:

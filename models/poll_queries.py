@@ -36,3 +36,26 @@ async def recent_polls_for(session: AsyncSession, actor: Actor) -> list[Poll]:
             continue
         mine.append(poll)
     return mine
+
+
+async def managed_polls(session: AsyncSession, actor: Actor, limit: int = 4 * RECENT_POLLS) -> list[Poll]:
+    """The polls ``actor`` manages, newest first: open and closed ones, and the drafts they began."""
+    latest = (
+        await session.exec(
+            select(Poll)
+            .where(
+                col(Poll.status).in_([PollStatus.OPEN, PollStatus.CLOSED])
+                | ((col(Poll.status) == PollStatus.DRAFT) & (col(Poll.author_member_id) == actor.id))
+            )
+            .order_by(col(Poll.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    mine = []
+    for poll in latest:
+        try:
+            await check_poll(session, actor, poll)
+        except NotPermitted:
+            continue
+        mine.append(poll)
+    return mine

@@ -768,3 +768,27 @@ class BookReminder(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     sent_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class DeskLink(SQLModel, table=True):
+    """A one-time link that opens the secretary's desk on a computer, sent to the member in chat.
+    Only the SHA-256 of its token is kept; it works once, within ``expires_at``."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class DeskSession(SQLModel, table=True):
+    """A browser signed in to the desk (its cookie's token is kept only as a SHA-256), with the
+    token its forms carry against cross-site requests. Ended by signing out, or idle too long."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    csrf: str = Field(max_length=64)
+    user_agent: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

@@ -481,6 +481,15 @@ async def web_chat(database_url: str) -> AsyncIterator[LiveServer]:
         yield server
 
 
+@pytest.fixture
+async def desk_app(database_url: str, demo: Demo) -> AsyncIterator[FastAPI]:
+    """The app serving the secretary's desk over the demo commune, in-process (tests/desk.py
+    signs members in to it); its database closed after the test."""
+    app = create_app(make_settings(database_url), migrate=False)
+    yield app
+    await app.state.runtime.engine.dispose()
+
+
 WEBHOOK_SECRET = "webhook-secret-123"
 WEBHOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
 

@@ -58,6 +58,7 @@ from models.tables import MAX_ID, Meeting, MeetingFile, NoticeFile, Platform, ut
 from scheduler.books import add_book_reminders
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
+from webhooks import desk
 from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def create_app(
                 for key, c in connections.items()
                 if (fallback := getattr(c, "fallback", None)) is not None
             },
+            desk_address=runtime.public_address,
         )
         runtime.on_outbox = worker.wake
         meeting_jobs = MeetingJobs(
@@ -204,6 +206,7 @@ def create_app(
     _add_web_chat(app, runtime)
     _add_web_app(app, runtime)
     _add_operations(app, runtime)
+    desk.install(app)
     return app
 
 

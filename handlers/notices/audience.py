@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.context import Context
-from handlers.contract import Button, Reply
+from handlers.contract import Button, Reply, Translator
 from handlers.notices.actions import NoticeBranch, NoticeFilter, NoticeScope, ShowNotice
 from handlers.notices.common import cancel_row, notice_for, router
 from handlers.notices.preview import preview
@@ -84,10 +86,16 @@ async def ask_people(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Re
 
 
 async def match_people(ctx: Context, actor: Member, text: str, permission: Permission) -> tuple[list[int], list[str]]:
+    return await match_names(ctx.session, ctx.translator, actor, text, permission)
+
+
+async def match_names(
+    session: AsyncSession, t: Translator, actor: Member, text: str, permission: Permission
+) -> tuple[list[int], list[str]]:
     """Names typed with commas, with or without accents: each must point at exactly one active
     member the actor may act on with ``permission``. The member ids, and what was wrong."""
-    _ = ctx.gettext
-    reachable = [m for m in await active_members(ctx.session) if may(actor, permission, Target(m.branch_id))]
+    _ = t.gettext
+    reachable = [m for m in await active_members(session) if may(actor, permission, Target(m.branch_id))]
     chosen: list[int] = []
     problems: list[str] = []
     for typed in filter(None, (part.strip() for part in re.split(r"[,;\n]", text))):

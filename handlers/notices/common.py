@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.context import Context, moment_words
-from handlers.contract import Button, Reply
+from handlers.contract import Button, Reply, Translator
 from handlers.members import Cancel
 from handlers.router import Router
 from models.errors import NotFound
@@ -37,7 +37,12 @@ def cancel_row(ctx: Context) -> tuple[tuple[Button, ...], ...]:
 
 
 def problem_text(ctx: Context, error: NoticeError) -> str:
-    _ = ctx.gettext
+    return notice_problem_text(ctx.translator, error)
+
+
+def notice_problem_text(t: Translator, error: NoticeError) -> str:
+    """A refused notice in the secretary's words (the chat and the desk say it alike)."""
+    _ = t.gettext
     return {
         NoticeProblem.EMPTY: _("The notice is empty. Please type its text."),
         NoticeProblem.TOO_LONG: _("The notice is too long: at most {detail} characters."),

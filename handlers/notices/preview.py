@@ -3,9 +3,11 @@ attach, send, schedule or drop it."""
 
 from __future__ import annotations
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.actions import ActionData
 from handlers.context import Context
-from handlers.contract import Button, Reply, Rows
+from handlers.contract import Button, Reply, Rows, Translator
 from handlers.notices.actions import CancelNotice, NoticeBranch, NoticeFilter, NoticeScope, SendNotice
 from handlers.questions import Ask, Question
 from models.notice_queries import branch_names, member_names
@@ -17,13 +19,19 @@ PREVIEW_CHARS = 600
 
 
 async def audience_words(ctx: Context, audience: Audience) -> str:
-    _ = ctx.gettext
+    return await audience_text(ctx.session, ctx.translator, audience)
+
+
+async def audience_text(session: AsyncSession, t: Translator, audience: Audience) -> str:
+    """Who the notice is for, in words: the chosen people, the branches or the whole commune, and
+    how it is narrowed (the chat's preview and the desk say it alike)."""
+    _ = t.gettext
     if audience.members is not None:
-        where = ", ".join(await member_names(ctx.session, audience.members))
+        where = ", ".join(await member_names(session, audience.members))
     elif audience.branches is None:
         where = _("the whole commune")
     else:
-        where = ", ".join(await branch_names(ctx.session, audience.branches))
+        where = ", ".join(await branch_names(session, audience.branches))
     narrowed = {
         AudienceFilter.ALL: "",
         AudienceFilter.OFFICIALS: " — " + _("official members only"),
@@ -33,20 +41,28 @@ async def audience_words(ctx: Context, audience: Audience) -> str:
 
 
 def reach_words(ctx: Context, counted: Reach) -> str:
+    return reach_text(ctx.translator, counted)
+
+
+def reach_text(t: Translator, counted: Reach) -> str:
     """Who will get it and how, the sender counted out: the same count the tracking screen starts from."""
-    text = ctx.gettext(
+    text = t.gettext(
         "{total} recipient(s), not counting you: {pushed} get it on Telegram or Zalo, {web} read it in the web "
         "chat, {unlinked} have not joined chibo (phone them)."
     ).format(total=counted.total, pushed=counted.pushable, web=counted.web_only, unlinked=len(counted.unlinked))
     if counted.unreachable:
-        text += " " + ctx.gettext("{count} blocked or left chibo.").format(count=counted.unreachable)
+        text += " " + t.gettext("{count} blocked or left chibo.").format(count=counted.unreachable)
     return text
 
 
 async def audience_reach(ctx: Context, notice: Notice) -> Reach:
+    return await notice_reach(ctx.session, notice)
+
+
+async def notice_reach(session: AsyncSession, notice: Notice) -> Reach:
     """How the notice's audience can be reached today, its sender counted out."""
-    people = await recipients(ctx.session, Audience.from_json(notice.audience))
-    return await reach(ctx.session, [m for m in people if m.id != notice.author_member_id])
+    people = await recipients(session, Audience.from_json(notice.audience))
+    return await reach(session, [m for m in people if m.id != notice.author_member_id])
 
 
 async def preview(ctx: Context, actor: Member, notice: Notice, note: str = "") -> Reply:

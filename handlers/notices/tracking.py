@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 from collections import Counter
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from handlers.context import Context, names_text
 from handlers.contract import Button, Document, Reply, Translator
@@ -20,7 +20,7 @@ from handlers.records.words import local_phone
 from models.membership import NotPermitted
 from models.notice_queries import member_names_by_id, read_counts, recent_notices
 from models.notice_tracking import Delivery, NoticeTracking, RecipientState, notice_tracking
-from models.notices import Audience, NoticeError, NoticeProblem, nudge
+from models.notices import Audience, NoticeError, NoticeProblem, Nudge, nudge
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import Member, NoticeStatus, Platform
 from models.template_messages import templates_this_month
@@ -97,10 +97,19 @@ def _reason(t: Translator, person: RecipientState) -> str:
 
 
 def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[list[str], list[list[str]]]:
-    """The tracking screen as a table: one row per recipient, in the screen's words."""
+    """The tracking screen as a table: one row per recipient, in the screen's words (the chat's CSV
+    and the desk's Excel file): the state, where it arrived or was refused and why, when it was read
+    or seen, and whether to phone them (with their number)."""
     _ = t.gettext
-    header = [_("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at")]
+    header = [
+        _("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at"),
+        _("Seen on Zalo at"), _("To phone"),
+    ]  # fmt: skip
     words, channels = state_words(t), _channel_words(t)
+
+    def moment(when: datetime | None) -> str:
+        return when.astimezone(tz).strftime("%d/%m/%Y %H:%M") if when else ""
+
     rows = [
         [
             person.name,
@@ -109,7 +118,9 @@ def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[li
             words[person.state],
             ", ".join(channels[c] for c in person.channels),
             _reason(t, person) if person.state is Delivery.FAILED else "",
-            person.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if person.read_at else "",
+            moment(person.read_at),
+            moment(person.seen_at),
+            _("yes") if person.must_phone else "",
         ]
         for person in report.recipients
     ]
@@ -239,10 +250,16 @@ async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply
     notice = await notice_for(ctx, actor, action.notice_id)
     done = await nudge(ctx.session, actor, notice, notice_body_maker(ctx.catalogs, reminder=True), ctx.nudge_interval)
     back = ((Button("📊 " + _("Track"), TrackNotice(action.notice_id).pack()),),)
+    return [Reply(nudge_words(ctx.translator, done), buttons=back)]
+
+
+def nudge_words(t: Translator, done: Nudge) -> str:
+    """What a reminder did: how many messages went, or why nobody could be reminded in a chat."""
+    _ = t.gettext
     if done.queued:
-        return [Reply(_("Reminder sent again: {count} message(s).").format(count=done.queued), buttons=back)]
+        return _("Reminder sent again: {count} message(s).").format(count=done.queued)
     if not done.unread:
-        return [Reply(_("Everyone has read it: nobody to remind."), buttons=back)]
+        return _("Everyone has read it: nobody to remind.")
     reasons = []
     if done.not_joined:
         reasons.append(_("{count} have not joined chibo (phone them)").format(count=done.not_joined))
@@ -252,8 +269,7 @@ async def remind(ctx: Context, actor: Member, action: NudgeNotice) -> list[Reply
         )
     if done.unreachable:
         reasons.append(_("{count} blocked or left chibo").format(count=done.unreachable))
-    text = _(
+    return _(
         "Nobody can be reminded in a chat: of the {unread} who have not read it, {reasons}. Nothing was sent, "
         "and you can remind them later."
     ).format(unread=done.unread, reasons="; ".join(reasons))
-    return [Reply(text, buttons=back)]

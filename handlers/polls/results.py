@@ -157,17 +157,7 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     option, the verdict, turnout, base and rule; for an open vote, then each voter's choice."""
     _ = t.gettext
     decision = await result(session, poll)
-    rows = []
-    for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
-        share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
-        outcome = ""
-        if decision.kind is PollKind.ELECTION:
-            outcome = _("elected") if i in decision.chosen else _("not elected")
-        elif i in decision.chosen:
-            outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
-        rows.append([label, str(count), share, outcome])
-    if decision.kind is PollKind.ELECTION:
-        rows.append([_("Blank ballots"), str(decision.blank), "", ""])
+    rows = option_rows(t, poll, decision)
     rows += [
         [],
         [_("Question"), poll.question],
@@ -188,4 +178,22 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     if typed:
         rows += [[], [_("Full name"), _("Other opinion")]]
         rows += [[name, text] for name, text in typed]
+    return rows
+
+
+def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str]]:
+    """Each option's row under ``result_header``: its votes, share of the base and outcome; an
+    election's blank ballots last."""
+    _ = t.gettext
+    rows = []
+    for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
+        share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
+        outcome = ""
+        if decision.kind is PollKind.ELECTION:
+            outcome = _("elected") if i in decision.chosen else _("not elected")
+        elif i in decision.chosen:
+            outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
+        rows.append([label, str(count), share, outcome])
+    if decision.kind is PollKind.ELECTION:
+        rows.append([_("Blank ballots"), str(decision.blank), "", ""])
     return rows
