@@ -102,6 +102,13 @@ async def test_expired_and_unknown_links_and_signing_out(desk_app: FastAPI, demo
         assert "chibo_desk" not in expired.headers.get("set-cookie", "")
         unknown = await browser.post("/desk/login/" + "x" * 43)
         assert unknown.status_code == 403 and vi("This link does not work") in unknown.text
+    async with runtime.sessions() as session, session.begin():
+        row = (await session.exec(select(DeskLink))).one()
+        row.expires_at = utcnow() - timedelta(days=31)
+        session.add(row)
+    await sign_in_link(desk_app, secretary)  # a month later, the expired link is forgotten
+    async with runtime.sessions() as session:
+        assert len((await session.exec(select(DeskLink))).all()) == 1
     async with desk_client(desk_app, secretary) as desk:
         refused = await desk.client.post("/desk/logout", data={"csrf": "wrong"})
         assert refused.status_code == 403 and vi("This page is out of date") in refused.text
