@@ -207,7 +207,7 @@ async def test_a_secretary_reaches_the_roster_through_buttons(webhook: Webhook, 
     await webhook.say(user, demo.code("Lý Văn Quang"), 1)
     more = (await webhook.fake.wait_for(2, user))[1]
     await webhook.say(user, more.payload("Quản lý"), 3)
-    manage = (await webhook.fake.wait_for(5, user))[2:5]  # Quản lý's eleven buttons: three messages
+    manage = (await webhook.fake.wait_for(5, user))[2:5]  # Quản lý's thirteen buttons: three messages
     listed = next(m for m in manage if any("Danh sách đảng viên" in b["title"] for b in m.buttons))
     roster = await webhook.say(user, listed.payload("Danh sách đảng viên"), 6)
     assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo OA" in roster.text  # by given name: 7th

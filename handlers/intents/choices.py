@@ -47,6 +47,7 @@ SHOWS_ONLY = frozenset(
         "ask",
         "mh",  # a member's history
         "audit",  # recent changes
+        "desk",  # a one-time sign-in link to the desk: nothing changes until it is opened
         "import",
         "notices",
         "nnew",

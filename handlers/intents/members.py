@@ -12,7 +12,7 @@ from handlers.contract import Button, Reply
 from handlers.intents.matching import N_, Intent
 from handlers.intents.unanswered import with_unanswered
 from handlers.members import Cancel, EditMyPhone
-from handlers.menus import BranchRoster, ChooseLanguage, Help, Home, Manage, MyBranch, MyDetails
+from handlers.menus import BranchRoster, ChooseLanguage, Help, Home, Manage, MyBranch, MyDetails, OpenDesk
 from handlers.questions import Awaiting, Question
 from handlers.records import FindMember
 from handlers.records.words import local_phone
@@ -288,4 +288,10 @@ INTENTS = (
         "find_member", ("tìm đảng viên", "tìm người", "tra cứu đảng viên"), FindMember().pack(), N_("Find a member")
     ),
     Intent("manage", ("quản lý", "công cụ bí thư", "quản lý chi bộ"), Manage().pack(), N_("Manage")),
+    Intent(
+        "desk",
+        ("mở trên máy tính", "bàn làm việc của bí thư", "làm việc trên máy tính", "mở chibo trên máy tính"),
+        OpenDesk().pack(),
+        N_("Open on a computer"),
+    ),
 )
