@@ -17,18 +17,29 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path("/tmp/desk-shots")
 
 
+@pytest.fixture
+def shots() -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    return SHOTS
+
+
+@pytest.fixture
+def register(tmp_path: Path) -> Path:
+    """A register with one new member of Trường."""
+    path = tmp_path / "so-dang-vien.xlsx"
+    path.write_bytes(
+        xlsx([["Lò Văn Mới", "02/03/1999", "Nam", "0912 765 432", "TRUONG", "", "Dự bị", "02/03/2026", "", "", "", ""]])
+    )
+    return path
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_register_imported_through_its_preview_then_the_roster_printed(
-    web_chat: LiveServer, demo: Demo, tmp_path: Path
+    web_chat: LiveServer, demo: Demo, shots: Path, register: Path
 ) -> None:
     from playwright.async_api import async_playwright
 
     await seed_branch_activity(web_chat.app)
-    SHOTS.mkdir(exist_ok=True)
-    register = tmp_path / "so-dang-vien.xlsx"
-    register.write_bytes(
-        xlsx([["Lò Văn Mới", "02/03/1999", "Nam", "0912 765 432", "TRUONG", "", "Dự bị", "02/03/2026", "", "", "", ""]])
-    )
     link = await sign_in_link(web_chat.app, await member_named(app_runtime(web_chat.app), "Võ Thị Thanh"))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -48,18 +59,18 @@ async def test_a_register_imported_through_its_preview_then_the_roster_printed(
             preview = desk.get_by_role("heading", name=re.compile("Xem trước so-dang-vien.xlsx"))
             await preview.wait_for()
             assert await desk.get_by_role("row", name=re.compile("Lò Văn Mới")).is_visible()
-            await desk.screenshot(path=str(SHOTS / "members-import-preview.png"), full_page=True)
+            await desk.screenshot(path=str(shots / "members-import-preview.png"), full_page=True)
             await desk.get_by_label("Xin chọn lại đúng tệp đó để xác nhận").set_input_files(register)
             await desk.get_by_role("button", name="Nhập đúng như trên").click()
             await desk.get_by_text("Đã nhập: 1 mới, 0 cập nhật, 0 không đổi.").wait_for()
 
             await desk.get_by_role("link", name="Đảng viên", exact=True).click()
             await desk.get_by_role("link", name="Lò Văn Mới").wait_for()
-            await desk.screenshot(path=str(SHOTS / "members.png"))
-            await desk.screenshot(path=str(SHOTS / "members-full.png"), full_page=True)
+            await desk.screenshot(path=str(shots / "members.png"))
+            await desk.screenshot(path=str(shots / "members-full.png"), full_page=True)
             await desk.get_by_role("link", name="Vũ Đình Khoa").click()
             await desk.get_by_role("heading", name="Vũ Đình Khoa").wait_for()
-            await desk.screenshot(path=str(SHOTS / "member.png"), full_page=True)
+            await desk.screenshot(path=str(shots / "member.png"), full_page=True)
             await desk.go_back()
 
             # On paper: the table with its names, without the filters, buttons and selection boxes.
@@ -71,7 +82,6 @@ async def test_a_register_imported_through_its_preview_then_the_roster_printed(
             assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
             pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
             assert 1 <= pages <= 2  # ten members on A4
-            (SHOTS / "members.pdf").write_bytes(pdf)
             assert errors == []  # nothing the CSP refused, no script error
         finally:
             await browser.close()
