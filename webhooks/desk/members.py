@@ -191,9 +191,11 @@ async def invites(request: Request, user: DeskUserDep, form: DeskFormDep) -> Res
     the codes exist only in this answer (only their keyed digests are stored)."""
     ids = sorted({int(v) for v in form.getlist("member") if isinstance(v, str) and v.isdigit() and int(v) <= MAX_ID})
     if not ids:
-        return RedirectResponse("/desk/members?none=1", status_code=303)
+        return RedirectResponse("/desk/members", status_code=303)
     runtime = desk_runtime(request)
     base = str(runtime.settings.public_url or request.base_url)
+    t = runtime.catalogs.translator(user.locale)
+    heading = t.gettext("Invite codes, valid for {days} days").format(days=DEFAULT_VALIDITY.days)
     async with runtime.sessions() as session:
         try:
             async with session.begin():
@@ -201,16 +203,12 @@ async def invites(request: Request, user: DeskUserDep, form: DeskFormDep) -> Res
                 members = [await _member(session, user, member_id) for member_id in ids]
                 issued = await issue_invites(session, actor, members)
                 names = {b.id: b.name for b in await record_queries.branches(session)}
-        except (InvalidChange, NotPermitted):
-            raise DeskRefusal(404, "not_found") from None  # only a forged form selects them
-    title = names.get(members[0].branch_id, "") if len({m.branch_id for m in members}) == 1 else ""
-    t = runtime.catalogs.translator(user.locale)
-    heading = t.gettext("Invite codes, valid for {days} days").format(days=DEFAULT_VALIDITY.days)
-    entries = [SheetEntry(m.full_name, code, web_invite_link(base, code)) for m, code in issued]
-    try:
-        pdf = sheet_pdf(f"{title} · {heading}" if title else heading, entries)
-    except SheetError:
-        raise DeskRefusal(404, "not_found") from None
+                title = names.get(members[0].branch_id, "") if len({m.branch_id for m in members}) == 1 else ""
+                entries = [SheetEntry(m.full_name, code, web_invite_link(base, code)) for m, code in issued]
+                # Made before the codes are saved: without a sheet, nobody's code changes.
+                pdf = sheet_pdf(f"{title} · {heading}" if title else heading, entries)
+        except (InvalidChange, NotPermitted, SheetError):
+            raise DeskRefusal(404, "not_found") from None  # a forged selection (or no font here for the sheet)
     return Response(
         pdf,
         media_type="application/pdf",
