@@ -6,6 +6,7 @@ camera and a browser (Zalo's scanner opens links too).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,18 +85,31 @@ def _centered(
     draw.text((left + (width - draw.textlength(text, font=font)) / 2, y), text, font=font, fill="black")
 
 
+def web_invite_link(public_url: str, code: str) -> str:
+    """The web chat with the code filled in: what the QR code on the printed sheet opens."""
+    return f"{public_url.rstrip('/')}/?invite={code}"
+
+
+def sheet_pdf(title: str, entries: Sequence[SheetEntry]) -> bytes:
+    """The sheet as one PDF (A4 pages of twelve squares), for a download."""
+    pages = render_pages(title, entries)
+    buffer = io.BytesIO()
+    if pages:
+        pages[0].save(buffer, "PDF", resolution=150.0, save_all=True, append_images=pages[1:])
+    return buffer.getvalue()
+
+
 def save_sheet(path: Path, title: str, entries: Sequence[SheetEntry]) -> list[Path]:
     """Write the sheet as one PDF, or as PNG pages (``name-2.png`` … after the first); the files written."""
-    pages = render_pages(title, entries)
-    if not pages:
+    if not entries:
         return []
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        pages[0].save(path, "PDF", resolution=150.0, save_all=True, append_images=pages[1:])
+        path.write_bytes(sheet_pdf(title, entries))
         return [path]
     if suffix == ".png":
         written = []
-        for number, page in enumerate(pages, start=1):
+        for number, page in enumerate(render_pages(title, entries), start=1):
             target = path if number == 1 else path.with_name(f"{path.stem}-{number}.png")
             page.save(target, "PNG")
             written.append(target)

@@ -6,7 +6,7 @@ before and after, in the caller's transaction. Chat handlers and the CLI both co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit
 from models.audit import AuditAction
 from models.errors import DomainError
+from models.invites import DEFAULT_VALIDITY, issue_invite
 from models.permissions import (
     Actor,
     Permission,
@@ -486,6 +487,25 @@ async def revoke_invites(session: AsyncSession, actor: Actor, member: Member) ->
             after={"invites": count},
         )
     return count
+
+
+async def issue_invites(
+    session: AsyncSession, actor: Actor, members: Sequence[Member], *, validity: timedelta = DEFAULT_VALIDITY
+) -> list[tuple[Member, str]]:
+    """A fresh invite code for each member, as "New invite code" on their card gives one: their
+    earlier codes stop working, each issue is audited (never the code: it exists only in what is
+    returned here, to be handed over at once). All or nothing: every member must be one the actor
+    may issue codes for, and active."""
+    for member in members:
+        check_record(actor, member, Permission.ISSUE_INVITE)
+        if not member.active:
+            raise InvalidChange(ChangeProblem.INACTIVE, member.full_name)
+    issued = []
+    for member in members:
+        assert member.id is not None
+        audit.record(session, AuditAction.INVITE_ISSUED, actor_id=actor.id, subject_type="member", subject_id=member.id)
+        issued.append((member, await issue_invite(session, member.id, validity=validity)))
+    return issued
 
 
 async def _revoke(session: AsyncSession, member: Member) -> int:

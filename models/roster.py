@@ -7,7 +7,7 @@ party card number, else on full name and birth date, so importing the same file 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -111,6 +111,25 @@ class MemberRow:
     branch_id: int
 
 
+class Outcome(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    """What the import does with one good row: the fields it changes, before and after."""
+
+    line: int
+    outcome: Outcome
+    full_name: str
+    branch_id: int
+    member_id: int | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class ImportReport:
     created: int = 0
@@ -118,6 +137,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     written: bool = False
+    rows: list[PlannedRow] = field(default_factory=list)  # every good row, in the file's order
 
 
 class HeaderError(ValueError):
@@ -306,24 +326,27 @@ async def import_members(
                 )
                 continue
         parsed.append(row)
+    report.rows = [_plan(row, _match(row, by_card, by_person)) for row in parsed]
+    for planned in report.rows:
+        if planned.outcome is Outcome.NEW:
+            report.created += 1
+        elif planned.outcome is Outcome.UPDATED:
+            report.updated += 1
+        else:
+            report.unchanged += 1
     if dry_run or (report.problems and not skip_invalid):
-        _count(report, parsed, by_card, by_person)
         return report
     created: list[Member] = []
-    for row in parsed:
+    for row, planned in zip(parsed, report.rows, strict=True):
         existing = _match(row, by_card, by_person)
         if existing is None:
             created.append(Member(branch_id=row.branch_id, **row.values))
             continue
-        before = _snapshot(existing)
+        if planned.outcome is Outcome.UNCHANGED:
+            continue
         for key, value in row.values.items():
             setattr(existing, key, value)
         existing.branch_id = row.branch_id
-        after = _snapshot(existing)
-        if after == before:
-            report.unchanged += 1
-            continue
-        changed = {k for k in after if after[k] != before[k]}
         session.add(existing)
         audit.record(
             session,
@@ -331,10 +354,9 @@ async def import_members(
             actor_id=actor_id,
             subject_type="member",
             subject_id=existing.id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
+            before=planned.before,
+            after=planned.after,
         )
-        report.updated += 1
     # One flush for all new members (their ids are needed for the audit), not one per row.
     session.add_all(created)
     await session.flush()
@@ -343,7 +365,6 @@ async def import_members(
             session, AuditAction.MEMBER_IMPORTED, actor_id=actor_id, subject_type="member", subject_id=m.id,
             after=_snapshot(m),
         )  # fmt: skip
-    report.created = len(created)
     report.written = True
     return report
 
@@ -357,21 +378,20 @@ def _match(
     return by_person.get((fold(row.values["full_name"]), row.values["birth_date"]))
 
 
-def _count(
-    report: ImportReport,
-    parsed: list[MemberRow],
-    by_card: dict[str, Member],
-    by_person: dict[tuple[str, date | None], Member],
-) -> None:
-    """What an import would do, without doing it."""
-    for row in parsed:
-        existing = _match(row, by_card, by_person)
-        if existing is None:
-            report.created += 1
-        elif all(getattr(existing, k) == v for k, v in row.values.items()) and existing.branch_id == row.branch_id:
-            report.unchanged += 1
-        else:
-            report.updated += 1
+def _plan(row: MemberRow, existing: Member | None) -> PlannedRow:
+    """What importing ``row`` does: a new member, or the fields of ``existing`` it changes. The
+    preview shows it and the import does exactly it (one comparison for both)."""
+    name = row.values["full_name"]
+    if existing is None:
+        return PlannedRow(row.line, Outcome.NEW, name, row.branch_id)
+    before = _snapshot(existing)
+    after = before | {key: _plain(value) for key, value in row.values.items()} | {"branch_id": row.branch_id}
+    changed = [key for key in after if after[key] != before[key]]
+    outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+    return PlannedRow(
+        row.line, outcome, name, row.branch_id, existing.id,
+        {key: before[key] for key in changed}, {key: after[key] for key in changed},
+    )  # fmt: skip
 
 
 # The export writes what the import reads back unchanged (a round trip is a no-op).
@@ -396,11 +416,16 @@ def _local_phone(phone: str | None) -> str:
     return phone or ""
 
 
-async def export_rows(session: AsyncSession, branch_code: str | None = None) -> list[list[str]]:
-    """The active roster (of one branch, or all), in register order, as the export writes it."""
+async def export_rows(
+    session: AsyncSession, branch_code: str | None = None, *, member_ids: Collection[int] | None = None
+) -> list[list[str]]:
+    """The active roster (of one branch, or all; or only these members), in register order, as the
+    export writes it."""
     query = select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id).where(col(Member.active).is_(True))
     if branch_code is not None:
         query = query.where(Branch.code == branch_code)
+    if member_ids is not None:
+        query = query.where(col(Member.id).in_(list(member_ids)))
     rows = []
     ordered = sorted((await session.exec(query)).all(), key=lambda row: (row[1].code, name_key(row[0].full_name)))
     for member, branch in ordered:

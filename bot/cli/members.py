@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import invite_sheet
 from bot.cli.common import branch_id, one_member, run, settings_or_exit
 from bot.i18n import Catalogs
 from bot.invite_sheet import SheetEntry, SheetError, save_sheet
@@ -91,8 +92,8 @@ def print_invites(printed: list[IssuedInvite], settings: Settings) -> None:
 
 def web_invite_link(settings: Settings, code: str) -> str:
     """The web chat with the code filled in: what the QR code on the printed sheet opens."""
-    base = str(settings.public_url).rstrip("/") if settings.public_url else f"http://{settings.host}:{settings.port}"
-    return f"{base}/?invite={code}"
+    base = str(settings.public_url) if settings.public_url else f"http://{settings.host}:{settings.port}"
+    return invite_sheet.web_invite_link(base, code)
 
 
 def audit(

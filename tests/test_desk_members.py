@@ -1,0 +1,317 @@
+"""The desk's Đảng viên page: the roster for each reader, a record's changes through the chat's domain
+functions, fresh invite codes with their QR sheet, the register imported through a preview, exported."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+from fastapi import FastAPI
+from openpyxl import Workbook, load_workbook
+from sqlmodel import col, select
+
+from bot.runtime import Runtime
+from models.audit import AuditAction
+from models.invites import find_invite
+from models.membership import ChangeProblem, InvalidChange, issue_invites
+from models.register_preview import PreviewChanged, confirm_register, preview_register
+from models.roster import EXPORT_HEADER, Outcome
+from models.tables import AuditEvent, Invite, Member, MemberStanding, MemberStatus
+from tests.chat import vi
+from tests.conftest import Demo, member_named
+from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
+
+TRUONG = ["Võ Thị Thanh", "Nguyễn Đức Anh", "Vũ Đình Khoa", "Ngô Văn Phúc", "Phạm Quốc Việt"]
+DONG = ["Nguyễn Văn Hùng", "Lê Văn Minh", "Bùi Thị Hương"]
+
+
+def xlsx(rows: list[list[object]], header: list[str] = EXPORT_HEADER) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def read_xlsx(raw: bytes) -> list[list[object]]:
+    sheet = load_workbook(io.BytesIO(raw)).worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+async def events(runtime: Runtime, action: AuditAction, member: Member) -> list[AuditEvent]:
+    async with runtime.sessions() as session:
+        query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.subject_id == member.id)
+        return list((await session.exec(query)).all())
+
+
+async def test_the_roster_through_the_permission_matrix(desk_app: FastAPI, demo: Demo) -> None:
+    await seed_branch_activity(desk_app)
+    runtime = app_runtime(desk_app)
+
+    async def page(name: str, url: str = "/desk/members") -> httpx.Response:
+        async with desk_client(desk_app, await member_named(runtime, name)) as desk:
+            return await desk.get(url)
+
+    secretary = await page("Võ Thị Thanh")
+    assert secretary.status_code == 200 and len(secretary.content) < 100_000
+    assert all(name in secretary.text for name in TRUONG) and not any(name in secretary.text for name in DONG)
+    assert vi("Members shown: {count}").format(count=9) in secretary.text
+    assert "0912345678" in secretary.text  # Ngô Văn Phúc's phone, to call him
+    # Search without diacritics, on part of the name.
+    found = (await page("Võ Thị Thanh", "/desk/members?q=vu+dinh")).text
+    assert "Vũ Đình Khoa" in found and "Ngô Văn Phúc" not in found
+    probationary = (await page("Võ Thị Thanh", "/desk/members?status=probationary")).text
+    assert "Phạm Quốc Việt" in probationary and "Vũ Đình Khoa" not in probationary
+    # seed_branch_activity joined the first five of Trường: Zalo, Telegram, web chat in turn.
+    not_joined = (await page("Võ Thị Thanh", "/desk/members?joined=no")).text
+    assert "Ngô Văn Phúc" in not_joined and "Võ Thị Thanh</a>" not in not_joined
+    on_telegram = (await page("Võ Thị Thanh", "/desk/members?channel=telegram")).text
+    assert vi("Members shown: {count}").format(count=2) in on_telegram
+
+    deputy = await page("Nguyễn Đức Anh")
+    assert all(name in deputy.text for name in TRUONG)
+    thanh = await member_named(runtime, "Võ Thị Thanh")
+    # The deputy reads the secretary's record but cannot change it (nobody acts above their office).
+    record = (await page("Nguyễn Đức Anh", f"/desk/members/{thanh.id}")).text
+    assert "Võ Thị Thanh" in record and f'action="/desk/members/{thanh.id}/phone"' not in record
+    assert (
+        vi("Nobody can change the record of a comrade whose office is above their own ({value}).").format(
+            value="Võ Thị Thanh"
+        )
+        in record
+    )
+
+    other = await page("Lý Văn Quang")  # another branch's secretary
+    assert not any(name in other.text for name in TRUONG)
+    refused = await page("Lý Văn Quang", f"/desk/members/{thanh.id}")
+    assert refused.status_code == 404 and "Võ Thị Thanh" not in refused.text
+    assert (await page("Lý Văn Quang", "/desk/members/export")).status_code == 200
+    exported = read_xlsx((await page("Lý Văn Quang", "/desk/members/export")).content)
+    assert not any(row[0] in TRUONG for row in exported)
+
+    commune = await page("Nguyễn Văn Hùng")
+    assert all(name in commune.text for name in [*TRUONG, *DONG])
+    narrowed = (await page("Nguyễn Văn Hùng", f"/desk/members?branch={thanh.branch_id}")).text
+    assert "Vũ Đình Khoa" in narrowed and "Lê Văn Minh" not in narrowed
+    assert (
+        await page("Võ Thị Thanh", f"/desk/members?branch={(await member_named(runtime, 'Lê Văn Minh')).branch_id}")
+    ).status_code == 404
+
+    async with anonymous_client(desk_app) as browser:
+        assert (await browser.get("/desk/members")).status_code == 401
+        plain = await browser.post(await sign_in_link(desk_app, await member_named(runtime, "Trần Minh Châu")))
+        assert plain.status_code == 403
+        assert (await browser.get(f"/desk/members/{thanh.id}")).status_code == 401
+
+
+async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    phuc = await member_named(runtime, "Ngô Văn Phúc")
+    viet = await member_named(runtime, "Phạm Quốc Việt")
+    url = f"/desk/members/{phuc.id}"
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        saved = await desk.post(url + "/phone", {"value": "0987 654 321"})
+        assert saved.status_code == 303 and saved.headers["location"] == url + "?saved=1"
+        assert (await desk.post(url + "/birth_date", {"value": "1994-05-06"})).status_code == 303
+        assert (await desk.post(url + "/card_number", {"value": "TH-0042"})).status_code == 303
+        assert (await desk.post(url + "/standing", {"value": "elsewhere"})).status_code == 303
+        assert (await desk.post(url + "/exempt", {"value": "yes"})).status_code == 303
+        assert (await desk.post(url + "/role", {"value": "committee_member"})).status_code == 303
+        page = (await desk.get(url + "?saved=1")).text
+        assert vi("Saved.") in page and "0987654321" in page and "TH-0042" in page and "06/05/1994" in page
+        # The history in the audit log's sentences, as the chat's "History" says them.
+        assert page.count("<time") >= 6 and "Võ Thị Thanh" in page.split(vi("History"))[-1]
+
+        wrong = await desk.post(url + "/phone", {"value": "12"})
+        assert wrong.status_code == 422
+        assert vi("\u201c{value}\u201d is not a phone number. Type it like 0912 345 678.").format(value="12")[:20] in (
+            wrong.text.replace("&#34;", '"')
+        )
+        future = await desk.post(url + "/birth_date", {"value": "2999-01-01"})
+        assert future.status_code == 422
+        # A probationary member holds no office; probation lasts 12 months (both refused as in chat).
+        assert (await desk.post(f"/desk/members/{viet.id}/role", {"value": "deputy_secretary"})).status_code == 422
+        early = await desk.post(
+            f"/desk/members/{viet.id}/promote", {"day": "2026-01-02", "votes_for": "8", "officials": "9"}
+        )
+        assert early.status_code == 422
+
+        asked = await desk.post(url + "/deactivate", {"reason": "transferred"})  # asked first, nothing done
+        assert asked.status_code == 200 and vi("Yes, take them off the roster") in asked.text
+        assert (await member_named(runtime, "Ngô Văn Phúc")).active
+        assert (await desk.post(url + "/deactivate", {"reason": "transferred", "sure": "yes"})).status_code == 303
+        gone = await member_named(runtime, "Ngô Văn Phúc")
+        assert not gone.active and gone.deactivation_reason == "transferred"
+        assert (await desk.post(url + "/phone", {"value": "0912 000 111"})).status_code == 422  # inactive
+        assert (await desk.post(url + "/reactivate")).status_code == 303
+        # Another branch's member, or a change no form sends: the clear page, nothing done.
+        hung = await member_named(runtime, "Nguyễn Văn Hùng")
+        assert (await desk.post(f"/desk/members/{hung.id}/phone", {"value": "0912 000 111"})).status_code == 404
+        assert (await desk.post(url + "/status", {"value": "official"})).status_code == 404
+        assert (await desk.post(url + "/move", {"value": str(hung.branch_id)})).status_code == 404
+    back = await member_named(runtime, "Ngô Văn Phúc")
+    assert back.active and back.phone == "+84987654321" and back.card_number == "TH-0042"
+    assert back.standing is MemberStanding.ELSEWHERE and back.exempt
+    assert len(await events(runtime, AuditAction.MEMBER_EDITED, back)) == 4  # phone, birth, card, role
+    assert len(await events(runtime, AuditAction.MEMBER_DEACTIVATED, back)) == 1
+
+    # The commune committee's secretary moves a member between branches (the branch office lapses).
+    async with desk_client(desk_app, hung) as desk:
+        assert (await desk.post(url + "/move", {"value": str(hung.branch_id)})).status_code == 303
+    assert (await member_named(runtime, "Ngô Văn Phúc")).branch_id == hung.branch_id
+
+
+async def test_fresh_invite_codes_for_the_selection_print_as_a_qr_sheet(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    chosen = [await member_named(runtime, name) for name in ("Vũ Đình Khoa", "Ngô Văn Phúc")]
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        roster = (await desk.get("/desk/members")).text
+        thanh = await member_named(runtime, "Võ Thị Thanh")
+        assert f'value="{chosen[0].id}"' in roster and f'name="member" value="{thanh.id}"' not in roster  # not herself
+        sheet = await desk.client.post(
+            "/desk/members/invites",
+            data={"member": [str(m.id) for m in chosen], "csrf": await desk.csrf()},
+        )
+        assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+        assert sheet.headers["cache-control"] == "no-store"
+        # A member of another branch in the form: refused, and nobody's codes changed.
+        hung = await member_named(runtime, "Nguyễn Văn Hùng")
+        forged = await desk.client.post(
+            "/desk/members/invites", data={"member": [str(chosen[0].id), str(hung.id)], "csrf": await desk.csrf()}
+        )
+        assert forged.status_code == 404
+    async with runtime.sessions() as session:
+        for member in chosen:
+            rows = (await session.exec(select(Invite).where(Invite.member_id == member.id))).all()
+            # The demo's printed code and the new one: the old one revoked, one open.
+            assert len(rows) == 2 and sum(r.revoked_at is None for r in rows) == 1
+            assert await find_invite(session, demo.code(member.full_name)) is not None
+            assert all(demo.code(member.full_name) not in r.code_hash for r in rows)
+        assert (
+            await session.exec(select(Invite).where(Invite.member_id == hung.id, col(Invite.revoked_at).is_not(None)))
+        ).all() == []
+    for member in chosen:
+        assert len(await events(runtime, AuditAction.INVITE_ISSUED, member)) == 1
+
+
+async def test_bulk_codes_refuse_the_whole_selection_when_one_is_not_the_actors(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    async with runtime.sessions() as session, session.begin():
+        deputy = (await session.exec(select(Member).where(Member.full_name == "Nguyễn Đức Anh"))).one()
+        secretary = (await session.exec(select(Member).where(Member.full_name == "Võ Thị Thanh"))).one()
+        khoa = (await session.exec(select(Member).where(Member.full_name == "Vũ Đình Khoa"))).one()
+        try:
+            await issue_invites(session, deputy, [khoa, secretary])
+        except InvalidChange as error:
+            assert error.problem is ChangeProblem.RECORD_ABOVE_OWN
+        else:
+            raise AssertionError("a deputy issued a code in the secretary's name")
+        issued = await issue_invites(session, deputy, [khoa])
+        assert [m.full_name for m, _code in issued] == ["Vũ Đình Khoa"]
+        assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", issued[0][1])
+
+
+async def test_the_register_imports_through_a_preview_exactly_as_previewed(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        exported = await desk.get("/desk/members/export")
+        assert exported.status_code == 200
+        rows = read_xlsx(exported.content)
+        assert rows[0] == EXPORT_HEADER and len(rows) == 10 and all(r[4] == "TRUONG" for r in rows[1:])
+
+        async def send(
+            raw: bytes, step: str = "preview", name: str = "so-dang-vien.xlsx", **extra: str
+        ) -> httpx.Response:
+            files = {"file": (name, raw, "application/octet-stream")}
+            data = {"csrf": await desk.csrf(), "step": step, **extra}
+            return await desk.client.post("/desk/members/import", data=data, files=files)
+
+        # The export read back: every member unchanged.
+        same = await send(exported.content)
+        assert same.status_code == 200 and "<b>9</b><span>" + vi("unchanged") in same.text
+
+        body: list[list[object]] = [list(r) for r in rows[1:]]
+        khoa = next(r for r in body if r[0] == "Vũ Đình Khoa")
+        khoa[3] = "0977 111 222"
+        new: list[object] = ["Lò Văn Mới", "02/03/1999", "Nam", "", "", "", "Dự bị", "02/03/2026", "", "", "", ""]
+        raw = xlsx([*body, new])
+        before = await count(runtime)
+        preview = await send(raw)
+        assert preview.status_code == 200
+        text = preview.text
+        assert "Lò Văn Mới" in text and vi("new member") in text
+        assert "Vũ Đình Khoa" in text and "0977111222" in text  # the field that changes, before and after
+        assert await count(runtime) == before  # nothing saved by the preview
+        fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]{64})"', text)
+        assert fingerprint is not None
+
+        # The file edited after the preview: refused, nothing saved, the new preview shown.
+        edited = xlsx([*body, [*new[:1], "03/03/1999", *new[2:]]])
+        changed = await send(edited, "confirm", fingerprint=fingerprint.group(1))
+        assert changed.status_code == 409 and await count(runtime) == before
+
+        done = await send(raw, "confirm", fingerprint=fingerprint.group(1))
+        assert (
+            done.status_code == 303
+            and "created=1" in done.headers["location"]
+            and "updated=1" in done.headers["location"]
+        )
+        assert (
+            vi("Imported: {created} new, {updated} updated, {unchanged} unchanged.").format(
+                created=1, updated=1, unchanged=8
+            )
+            in (await desk.get(done.headers["location"])).text
+        )
+        assert await count(runtime) == before + 1
+        assert (await member_named(runtime, "Vũ Đình Khoa")).phone == "+84977111222"
+        # Confirming the same preview again: the roster changed since, so refused.
+        assert (await send(raw, "confirm", fingerprint=fingerprint.group(1))).status_code == 409
+
+        # A row for another branch, and a bad date: problems by line, no way to confirm.
+        wrong = await send(xlsx([["Người Lạ", "31/02/1990", "", "", "DONG", "", "", "", "", "", "", ""]]))
+        assert wrong.status_code == 200 and 'name="fingerprint"' not in wrong.text
+        assert vi("line {line}").format(line=2) in wrong.text
+        unreadable = await send(b"not a spreadsheet", name="so.xlsx")
+        assert (
+            unreadable.status_code == 422
+            and vi("{name} is not a valid Excel (.xlsx) file.").format(name="so.xlsx") in unreadable.text
+        )
+    khoa_member = await member_named(runtime, "Vũ Đình Khoa")
+    updates = await events(runtime, AuditAction.MEMBER_UPDATED, khoa_member)
+    assert len(updates) == 1 and updates[0].after == {"phone": "+84977111222"}
+    thanh = await member_named(runtime, "Võ Thị Thanh")
+    assert updates[0].actor_member_id == thanh.id
+
+
+async def count(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        return len((await session.exec(select(Member))).all())
+
+
+async def test_preview_and_import_agree_in_the_domain(runtime: Runtime, demo: Demo) -> None:
+    """The preview's rows are what the import then does; a different file is refused."""
+    async with runtime.sessions() as session, session.begin():
+        thanh = (await session.exec(select(Member).where(Member.full_name == "Võ Thị Thanh"))).one()
+        raw = xlsx([["Vũ Đình Khoa", "", "", "0977 111 222", "", "", "Chính thức", "", "", "DEMO00028", "", ""],
+                    ["Lò Thị Mới", "", "Nữ", "", "", "", "Dự bị", "", "", "", "", ""]])  # fmt: skip
+        preview = await preview_register(session, thanh, "r.xlsx", raw, default_branch="TRUONG")
+        assert [(r.full_name, r.outcome) for r in preview.report.rows] == [
+            ("Vũ Đình Khoa", Outcome.UPDATED),
+            ("Lò Thị Mới", Outcome.NEW),
+        ]
+        assert set(preview.report.rows[0].before) == {"phone", "birth_date", "gender", "date_admitted", "date_official"}
+        try:
+            await confirm_register(session, thanh, "r.xlsx", raw + b"x", preview.fingerprint, default_branch="TRUONG")
+        except PreviewChanged:
+            pass
+        else:
+            raise AssertionError("a different file was imported")
+        report = await confirm_register(session, thanh, "r.xlsx", raw, preview.fingerprint, default_branch="TRUONG")
+        assert (report.created, report.updated, report.unchanged) == (1, 1, 0) and report.rows == preview.report.rows
+        khoa = (await session.exec(select(Member).where(Member.full_name == "Vũ Đình Khoa"))).one()
+        assert khoa.phone == "+84977111222" and khoa.birth_date is None and khoa.status is MemberStatus.OFFICIAL
