@@ -18,6 +18,7 @@ from models.meetings.attendance import (
     check_in,
     confirm_attendance,
     mark,
+    mark_all,
     summary,
     unexcused_months,
 )
@@ -51,8 +52,11 @@ from models.meetings.people import (
     secretaries,
 )
 from models.meetings.queries import (
+    MeetingRate,
     MemberRate,
     attendance_rates,
+    meeting_rates,
+    meetings_between,
     meetings_managed,
     past_for,
     upcoming_for,
@@ -106,6 +110,7 @@ __all__ = [
     "MeetingError",
     "MeetingMessages",
     "MeetingProblem",
+    "MeetingRate",
     "MemberRate",
     "Summary",
     "answer",
@@ -128,7 +133,10 @@ __all__ = [
     "invite_latecomers",
     "invitees",
     "mark",
+    "mark_all",
     "may_see",
+    "meeting_rates",
+    "meetings_between",
     "meetings_managed",
     "next_due_at",
     "next_occurrence",
