@@ -245,6 +245,23 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         meeting_id = int(made.headers["location"].split("/")[3].split("?")[0])
         past = await desk.post("/desk/meetings", {**form, "day": "2020-01-01"})
         assert past.status_code == 422 and vi("That time has already passed. Please type a later one.") in past.text
+        edited = await desk.post(
+            f"/desk/meetings/{meeting_id}",
+            {**form, "place": "Nhà văn hóa thôn", "agenda": "Học tập chuyên đề\nLiên hệ bản thân"},
+        )
+        assert edited.status_code == 303
+        files = {"file": ("tai-lieu.txt", "Đề cương chuyên đề".encode(), "text/plain")}
+        added = await desk.client.post(
+            f"/desk/meetings/{meeting_id}/documents", data={"csrf": await desk.csrf()}, files=files
+        )
+        assert added.status_code == 303 and "tai-lieu.txt" in (await desk.get(f"/desk/meetings/{meeting_id}")).text
+        secret = {"file": ("ke-hoach.txt", "MẬT\nKế hoạch".encode(), "text/plain")}
+        refused = await desk.client.post(
+            f"/desk/meetings/{meeting_id}/documents", data={"csrf": await desk.csrf()}, files=secret
+        )
+        assert (
+            refused.status_code == 422 and "ke-hoach.txt" not in (await desk.get(f"/desk/meetings/{meeting_id}")).text
+        )
         called = await desk.post(f"/desk/meetings/{meeting_id}", {"do": "call"})
         assert called.status_code == 303
         calendar = await desk.get(f"/desk/meetings?month={day.strftime('%Y-%m')}")
@@ -252,7 +269,7 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
     async with runtime.sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
         assert meeting is not None and meeting.status is MeetingStatus.CALLED
-        assert meeting.agenda == ["Học tập chuyên đề", "Liên hệ bản thân"]
+        assert meeting.agenda == ["Học tập chuyên đề", "Liên hệ bản thân"] and meeting.place == "Nhà văn hóa thôn"
         starts = meeting.starts_at.astimezone(runtime.settings.tz)
         assert (starts.date(), starts.hour, starts.minute) == (day, 19, 30)
         invited = (

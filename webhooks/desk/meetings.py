@@ -11,10 +11,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.datastructures import UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.datastructures import UploadFile
 
 from handlers.context import Context
 from handlers.meetings.messages import chat_messages
