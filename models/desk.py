@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
@@ -26,6 +26,7 @@ from models.tables import DeskLink, DeskSession, Member, utcnow
 
 LINK_VALIDITY = timedelta(minutes=10)
 SESSION_IDLE = timedelta(hours=12)
+KEEP_ENDED = timedelta(days=30)
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # Where the sign-in link goes in a message made before the link is: it is issued only as the message
 # is handed to the member's platform (bot/runtime.py, bot/delivery.py), never stored in clear.
@@ -59,9 +60,18 @@ class Opened:
     member_id: int
 
 
+async def _forget_old(session: AsyncSession, now: datetime) -> None:
+    """Links long expired, and sessions ended or idle past their end for ``KEEP_ENDED``, are
+    forgotten (sign-ins and sign-outs stay in the audit log)."""
+    await session.exec(delete(DeskLink).where(col(DeskLink.expires_at) < now - KEEP_ENDED))
+    await session.exec(delete(DeskSession).where(col(DeskSession.last_seen_at) < now - SESSION_IDLE - KEEP_ENDED))
+
+
 async def issue_link(session: AsyncSession, member_id: int, now: datetime | None = None) -> str:
-    """A fresh one-time token for the member's sign-in link (its digest stored)."""
+    """A fresh one-time token for the member's sign-in link (its digest stored); old links and
+    sessions are forgotten on the way."""
     now = now or utcnow()
+    await _forget_old(session, now)
     token = secrets.token_urlsafe(32)
     session.add(DeskLink(token_hash=digest(token), member_id=member_id, created_at=now, expires_at=now + LINK_VALIDITY))
     await session.flush()

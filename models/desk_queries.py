@@ -46,7 +46,7 @@ from models.tables import (
     PollVoter,
     utcnow,
 )
-from models.vietnamese import name_key
+from models.vietnamese import name_key, text_key
 
 # Chats a member can be reached in, in the order the overview lists them (Web Push is not a chat).
 CHANNELS = (Platform.ZALO_BOT, Platform.ZALO_OA, Platform.TELEGRAM, Platform.WEB)
@@ -94,7 +94,7 @@ async def roster_glance(session: AsyncSession, branch_ids: Sequence[int]) -> Ros
             roster.joined += 1
         else:
             roster.not_joined.append((member, names.get(member.branch_id, "")))
-    roster.not_joined.sort(key=lambda pair: (pair[1], name_key(pair[0].full_name)))
+    roster.not_joined.sort(key=lambda pair: (text_key(pair[1]), name_key(pair[0].full_name)))
     return roster
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
+from openpyxl import load_workbook
 from sqlmodel import col, select
 
 from models import audit
@@ -17,6 +19,7 @@ from tests.chat import vi, visitor
 from tests.conftest import Demo, LiveServer, make_settings, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
 from webhooks.app import create_app
+from webhooks.desk.export import XLSX
 
 # The link as sent: CHIBO_PUBLIC_URL (here the server's own address) and the path.
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/desk/login/([A-Za-z0-9_-]{43}))")
@@ -99,6 +102,13 @@ async def test_expired_and_unknown_links_and_signing_out(desk_app: FastAPI, demo
         assert "chibo_desk" not in expired.headers.get("set-cookie", "")
         unknown = await browser.post("/desk/login/" + "x" * 43)
         assert unknown.status_code == 403 and vi("This link does not work") in unknown.text
+    async with runtime.sessions() as session, session.begin():
+        row = (await session.exec(select(DeskLink))).one()
+        row.expires_at = utcnow() - timedelta(days=31)
+        session.add(row)
+    await sign_in_link(desk_app, secretary)  # a month later, the expired link is forgotten
+    async with runtime.sessions() as session:
+        assert len((await session.exec(select(DeskLink))).all()) == 1
     async with desk_client(desk_app, secretary) as desk:
         refused = await desk.client.post("/desk/logout", data={"csrf": "wrong"})
         assert refused.status_code == 403 and vi("This page is out of date") in refused.text
@@ -214,6 +224,15 @@ async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAP
         recent = (await desk.get(f"/desk/audit?member={phuc.id}&kind=records&from={week}")).text
         assert 6 <= recent.count("<li><time") <= 8
         assert (await desk.get(f"/desk/audit?member={quang.id}")).status_code == 404
+        assert (await desk.get(f"/desk/audit/export?member={quang.id}")).status_code == 404
+        exported = await desk.get(f"/desk/audit/export?member={phuc.id}&kind=records")
+        assert exported.headers["content-type"] == XLSX
+        assert "nhat-ky.xlsx" in exported.headers["content-disposition"]
+        sheet = load_workbook(io.BytesIO(exported.content)).active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0] == (vi("When"), vi("What happened")) and len(rows) == 61
+        assert isinstance(rows[1][0], datetime) and "Ngô Văn Phúc" in str(rows[1][1])
     async with desk_client(desk_app, await member_named(runtime, "Nguyễn Văn Hùng")) as commune:
         everything = (await commune.get("/desk/audit?kind=records")).text
         assert "Lý Văn Quang" in everything and "Ngô Văn Phúc" in everything

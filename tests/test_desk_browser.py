@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Demo, LiveServer
-from tests.desk import seed_branch_activity
+from tests.conftest import Demo, LiveServer, member_named
+from tests.desk import app_runtime, seed_branch_activity, sign_in_link
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path("/tmp/desk-shots")
+HUNG = "Nguyễn Văn Hùng"  # the secretary of Đông and of the commune committee
 LINK_PATH = re.compile(r"https?://\S+?(/desk/login/[A-Za-z0-9_-]{43})")
 
 
@@ -27,6 +28,7 @@ async def test_a_secretary_opens_the_desk_from_the_web_chat(web_chat: LiveServer
     from playwright.async_api import async_playwright
 
     await seed_branch_activity(web_chat.app)
+    runtime = app_runtime(web_chat.app)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -52,6 +54,11 @@ async def test_a_secretary_opens_the_desk_from_the_web_chat(web_chat: LiveServer
             assert await desk.get_by_role("link", name="Tổng quan").get_attribute("aria-current") == "page"
             assert await desk.get_by_text("Thông qua kế hoạch trồng cây đầu xuân").is_visible()
             await desk.screenshot(path=str(shots / "overview.png"), full_page=True)
+            # On paper: no navigation, no buttons, tables with borders.
+            await desk.emulate_media(media="print")
+            assert not await desk.get_by_role("navigation").first.is_visible()
+            await desk.screenshot(path=str(shots / "overview-print.png"), full_page=True)
+            await desk.emulate_media(media="screen")
             await desk.get_by_role("link", name="Nhật ký").click()
             await desk.get_by_role("heading", name=re.compile("Nhật ký")).wait_for()
             await desk.get_by_text("đăng nhập bàn làm việc của bí thư").first.wait_for()
@@ -59,5 +66,14 @@ async def test_a_secretary_opens_the_desk_from_the_web_chat(web_chat: LiveServer
             pdf = await desk.pdf(format="A4")
             assert pdf.startswith(b"%PDF")
             assert errors == []  # nothing the CSP refused, no script error
+            # The commune committee's secretary sees every branch, and may narrow to one.
+            commune = await browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+            await commune.goto(web_chat.url + await sign_in_link(web_chat.app, await member_named(runtime, HUNG)))
+            await commune.get_by_role("button", name="Mở bàn làm việc").click()
+            await commune.get_by_role("heading", name=re.compile("Tổng quan")).wait_for()
+            await commune.screenshot(path=str(shots / "overview-commune.png"), full_page=True)
+            await commune.get_by_label("Chi bộ").select_option(label="Chi bộ thôn Đông")
+            await commune.get_by_role("button", name="Xem").click()
+            await commune.get_by_role("heading", name="Tổng quan: Chi bộ thôn Đông").wait_for()
         finally:
             await browser.close()

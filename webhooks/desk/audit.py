@@ -12,12 +12,14 @@ from fastapi.responses import Response
 from handlers.records.history import describe
 from models import desk_queries
 from models.desk_queries import AuditKind
-from models.tables import MAX_ID
-from webhooks.desk.auth import DeskRefusal, DeskUserDep, desk_runtime
+from models.tables import MAX_ID, Member
+from webhooks.desk.auth import DeskRefusal, DeskUser, DeskUserDep, desk_runtime
+from webhooks.desk.export import xlsx_response
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
 PAGE = 50
+EXPORT_ROWS = 10_000
 KIND_NAMES = {
     AuditKind.RECORDS: N_("Members' records"),
     AuditKind.INVITES: N_("Invite codes"),
@@ -37,19 +39,25 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-@router.get("/desk/audit", include_in_schema=False)
-async def audit_log(
+MemberFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+DayFrom = Annotated[str | None, Query(alias="from", max_length=10)]
+DayTo = Annotated[str | None, Query(alias="to", max_length=10)]
+
+
+async def _events(
     request: Request,
-    user: DeskUserDep,
-    member: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    kind: AuditKind | None = None,
-    since: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    until: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> Response:
+    user: DeskUser,
+    member: int | None,
+    kind: AuditKind | None,
+    first: date | None,
+    last: date | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Member], list[tuple[datetime, str]], bool]:
+    """The members the reader may filter by, and the events asked for, each (moment, sentence),
+    and whether more follow. A member of a branch they may not see is not found."""
     runtime = desk_runtime(request)
     tz = runtime.settings.tz
-    first, last = _day(since), _day(until)
     async with runtime.sessions() as session:
         actor = await user.member(session)
         members = await desk_queries.members_of(session, user.branch_ids)
@@ -62,20 +70,58 @@ async def audit_log(
             kind=kind,
             since=None if first is None else datetime.combine(first, time(), tz),
             until=None if last is None else datetime.combine(last + timedelta(days=1), time(), tz),
-            offset=(page - 1) * PAGE,
-            limit=PAGE,
+            offset=offset,
+            limit=limit,
         )
         lines = await describe(chat_context(request, session, actor), events)
-    t = runtime.catalogs.translator(user.locale)
-    filters = {
+    entries = [(event.at, line.partition(" — ")[2]) for event, line in zip(events, lines, strict=True)]
+    return members, entries, more
+
+
+def _filters(member: int | None, kind: AuditKind | None, first: date | None, last: date | None) -> dict[str, str]:
+    return {
         "member": "" if member is None else str(member),
         "kind": "" if kind is None else kind.value,
         "from": "" if first is None else first.isoformat(),
         "to": "" if last is None else last.isoformat(),
     }
 
+
+@router.get("/desk/audit/export", include_in_schema=False)
+async def audit_export(
+    request: Request,
+    user: DeskUserDep,
+    member: MemberFilter = None,
+    kind: AuditKind | None = None,
+    since: DayFrom = None,
+    until: DayTo = None,
+) -> Response:
+    """The log as filtered, as an Excel file (at most EXPORT_ROWS events, the newest)."""
+    _members, entries, _more = await _events(request, user, member, kind, _day(since), _day(until), 0, EXPORT_ROWS)
+    runtime = desk_runtime(request)
+    t = runtime.catalogs.translator(user.locale)
+    tz = runtime.settings.tz
+    rows = [(at.astimezone(tz), text) for at, text in entries]
+    return xlsx_response("nhat-ky.xlsx", [t.gettext("When"), t.gettext("What happened")], rows)
+
+
+@router.get("/desk/audit", include_in_schema=False)
+async def audit_log(
+    request: Request,
+    user: DeskUserDep,
+    member: MemberFilter = None,
+    kind: AuditKind | None = None,
+    since: DayFrom = None,
+    until: DayTo = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    first, last = _day(since), _day(until)
+    members, entries, more = await _events(request, user, member, kind, first, last, (page - 1) * PAGE, PAGE)
+    t = desk_runtime(request).catalogs.translator(user.locale)
+    filters = _filters(member, kind, first, last)
+    kept = "&".join(f"{key}={value}" for key, value in filters.items() if value)
+
     def page_url(number: int) -> str:
-        kept = "&".join(f"{key}={value}" for key, value in filters.items() if value)
         return f"/desk/audit?{kept}{'&' if kept else ''}page={number}"
 
     return render(
@@ -83,7 +129,8 @@ async def audit_log(
         user,
         "audit.html",
         page="audit",
-        entries=[(event.at, line.partition(" — ")[2]) for event, line in zip(events, lines, strict=True)],
+        entries=entries,
+        export=f"/desk/audit/export?{kept}",
         members=members,
         kinds=[(k.value, t.gettext(name)) for k, name in KIND_NAMES.items()],
         filters=filters,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from models.desk import signed_in
 from models.permissions import Permission, Scope, Target, may, scope_of
 from models.tables import Branch, Member, Role
+from models.vietnamese import text_key
 
 COOKIE = "chibo_desk"
 
@@ -72,7 +73,7 @@ async def desk_user(request: Request) -> DeskUser:
         if found is None:
             raise DeskRefusal(401, "signed_out")
         desk_session, member = found
-        branches = (await session.exec(select(Branch).order_by(col(Branch.name)))).all()
+        branches = sorted((await session.exec(select(Branch))).all(), key=lambda b: text_key(b.name))
         branch_ids = tuple(
             b.id for b in branches if b.id is not None and may(member, Permission.VIEW_ROSTER, Target(b.id))
         )

@@ -14,6 +14,7 @@ from handlers.members import status_name
 from handlers.records.words import channel_names, local_phone, standing_name
 from models import desk_queries
 from models.tables import Branch, Committee, MemberStanding, MemberStatus, Role, utcnow
+from models.vietnamese import shorten, text_key, without_salutation
 from webhooks.desk.auth import DeskRefusal, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.render import chat_context, render
 
@@ -39,9 +40,10 @@ async def overview(
     async with runtime.sessions() as session:
         actor = await user.member(session)
         ctx = chat_context(request, session, actor)
-        branches = (
-            await session.exec(select(Branch).where(col(Branch.id).in_(user.branch_ids)).order_by(col(Branch.name)))
-        ).all()
+        branches = sorted(
+            (await session.exec(select(Branch).where(col(Branch.id).in_(user.branch_ids)))).all(),
+            key=lambda b: text_key(b.name),
+        )
         committee = (await session.exec(select(Committee.name))).first() or ""
         roster = await desk_queries.roster_glance(session, shown)
         polls = await desk_queries.open_polls(session, actor, shown)
@@ -95,10 +97,6 @@ def _percent(part: int, whole: int) -> int:
     return round(100 * part / whole) if whole else 0
 
 
-def _first_line(text: str, width: int = 80) -> str:
-    """A notice is known by its first line past the salutation, shortened."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].lower().startswith(("kính gửi", "dear", "gửi")):
-        lines = lines[1:]
-    line = lines[0] if lines else ""
-    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+def _first_line(text: str) -> str:
+    """A notice is known by what it says past the salutation, shortened."""
+    return shorten(without_salutation(text), 90)
