@@ -151,6 +151,14 @@ async def test_the_calendar_and_rates_per_meeting(desk_app: FastAPI, demo: Demo)
     assert rate.summary.present == len(members) - 1 and rate.rate == pytest.approx(rate.summary.present / len(members))
 
 
+def xlsx_text(content: bytes) -> str:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    return "\n".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row)
+
+
 def docx_text(content: bytes) -> str:
     from docx import Document
 
@@ -214,8 +222,10 @@ async def test_the_secretary_marks_the_sheet_and_prints_the_papers(desk_app: Fas
         assert all(m.full_name in signin_doc for m in members)
         rates = await desk.get("/desk/meetings/rates")
         assert TITLE in rates.text and absent.full_name in rates.text
-        export = await desk.get("/desk/meetings/rates?format=xlsx")
-        assert export.content.startswith(b"PK")
+        export = xlsx_text((await desk.get("/desk/meetings/rates?format=xlsx")).content)
+        assert absent.full_name in export and vi("Rate (%)") in export
+        sheet_export = xlsx_text((await desk.get(f"/desk/meetings/{meeting_id}/attendance?format=xlsx")).content)
+        assert f"{ill.full_name}\n{vi('Excused absence')}\nỐm, có giấy" in sheet_export
     audits = await attendance_audits(desk_app)
     assert len(audits) == len(members) - 1  # the checked-in member needed no mark
     async with runtime.sessions() as session:
@@ -266,6 +276,8 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         assert called.status_code == 303
         calendar = await desk.get(f"/desk/meetings?month={day.strftime('%Y-%m')}")
         assert "Sinh hoạt chuyên đề quý IV" in calendar.text and vi("Called") in calendar.text
+        listed = await desk.get(f"/desk/meetings?month={day.strftime('%Y-%m')}&format=xlsx")
+        assert "Sinh hoạt chuyên đề quý IV" in xlsx_text(listed.content)
     async with runtime.sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
         assert meeting is not None and meeting.status is MeetingStatus.CALLED

@@ -17,6 +17,7 @@ from models.tables import Attendance, Branch, Committee, Meeting, MeetingInvitat
 
 if TYPE_CHECKING:
     from docx.document import Document
+    from docx.table import _Cell
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -53,7 +54,16 @@ def _document(committee: str, unit: str, party: str) -> Document:
     left.paragraphs[0].add_run(committee.upper()).bold = False
     left.add_paragraph().add_run(unit.upper()).bold = True
     right.paragraphs[0].add_run(party.upper()).bold = True
+    _centre_cells(left, right)
     return document
+
+
+def _centre_cells(*cells: _Cell) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    for cell in cells:
+        for paragraph in cell.paragraphs:
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
 def _centred(document: Document, text: str, *, bold: bool = True, size: int = 14) -> None:
@@ -123,6 +133,7 @@ async def minutes_document(ctx: Context, meeting: Meeting, signers: Signers) -> 
         cells[0].paragraphs[0].add_run(role).bold = True
         cells[1].paragraphs[0].add_run(_("(signature and full name)")).italic = True
         cells[2].paragraphs[0].add_run("\n\n\n" + name).bold = True
+        _centre_cells(*cells)
     return _bytes(document)
 
 

@@ -109,7 +109,10 @@ async def _branch_names(session: AsyncSession) -> dict[int | None, str]:
 
 @router.get("/desk/meetings", include_in_schema=False)
 async def calendar(
-    request: Request, user: DeskUserDep, month: Annotated[str | None, Query(max_length=7)] = None
+    request: Request,
+    user: DeskUserDep,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    format: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     runtime = desk_runtime(request)
     tz = runtime.settings.tz
@@ -129,6 +132,14 @@ async def calendar(
             if m.status is not MeetingStatus.CANCELLED
         ][:8]
         names = await _branch_names(session)
+        if format == "xlsx":
+            _ = ctx.gettext
+            headers = [_("When"), _("Meeting"), _("Kind"), _("Branch"), _("Place"), _("State")]
+            rows = [
+                (m.starts_at.astimezone(tz), m.title, r["kind"], r["branch"], m.place, r["state"])
+                for m, r in ((m, _row(ctx, m, names)) for m in in_month)
+            ]
+            return xlsx_response(f"cuoc-hop-{first.strftime('%Y-%m')}.xlsx", headers, rows)
         return render(
             request,
             user,
@@ -149,10 +160,18 @@ async def calendar(
 
 
 def _row(ctx: Context, meeting: Meeting, names: dict[int | None, str]) -> dict[str, Any]:
+    _ = ctx.gettext
+    if meeting.status is MeetingStatus.DRAFT:
+        state = _("Draft")
+    elif meeting.status is MeetingStatus.CANCELLED:
+        state = _("Cancelled")
+    else:
+        state = _("Attendance confirmed") if meeting.attendance_confirmed_at else _("Called")
     return {
         "meeting": meeting,
-        "branch": names.get(meeting.branch_id, ctx.gettext("the commune Party committee")),
+        "branch": names.get(meeting.branch_id, _("the commune Party committee")),
         "kind": kind_name(ctx.translator, meeting.kind),
+        "state": state,
     }
 
 
