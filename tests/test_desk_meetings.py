@@ -253,6 +253,8 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         page = await desk.get(made.headers["location"])
         assert "Học tập chuyên đề" in page.text and vi("Send the invitations") in page.text
         meeting_id = int(made.headers["location"].split("/")[3].split("?")[0])
+        preparing = (await desk.get("/desk/meetings")).text
+        assert vi("Being prepared") in preparing and "Sinh hoạt chuyên đề quý IV" in preparing
         past = await desk.post("/desk/meetings", {**form, "day": "2020-01-01"})
         assert past.status_code == 422 and vi("That time has already passed. Please type a later one.") in past.text
         edited = await desk.post(
@@ -274,6 +276,7 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         )
         called = await desk.post(f"/desk/meetings/{meeting_id}", {"do": "call"})
         assert called.status_code == 303
+        assert vi("Being prepared") not in (await desk.get("/desk/meetings")).text
         calendar = await desk.get(f"/desk/meetings?month={day.strftime('%Y-%m')}")
         assert "Sinh hoạt chuyên đề quý IV" in calendar.text and vi("Called") in calendar.text
         listed = await desk.get(f"/desk/meetings?month={day.strftime('%Y-%m')}&format=xlsx")

@@ -141,6 +141,16 @@ async def meetings_between(
     return list(rows.all())
 
 
+async def drafts_of(session: AsyncSession, branch_ids: Sequence[int], *, commune: bool = False) -> list[Meeting]:
+    """The meetings being prepared in these branches (the commune committee's too with ``commune``),
+    those with a time first by time, then those still without one."""
+    reach: ColumnElement[bool] = col(Meeting.branch_id).in_(list(branch_ids))
+    if commune:
+        reach = reach | col(Meeting.branch_id).is_(None)
+    rows = await session.exec(select(Meeting).where(reach, Meeting.status == MeetingStatus.DRAFT))
+    return sorted(rows.all(), key=lambda m: (not m.time_set, m.starts_at, m.id or 0))
+
+
 @dataclass(frozen=True)
 class MeetingRate:
     meeting: Meeting

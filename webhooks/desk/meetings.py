@@ -34,6 +34,7 @@ from models.meetings import (
     change_draft,
     confirm_attendance,
     create_draft,
+    drafts_of,
     excuse_waiting,
     files_of,
     invitations,
@@ -131,6 +132,7 @@ async def calendar(
             )
             if m.status is not MeetingStatus.CANCELLED
         ][:8]
+        drafts = await drafts_of(session, user.branch_ids, commune=user.commune)
         names = await _branch_names(session)
         if format == "xlsx":
             _ = ctx.gettext
@@ -150,6 +152,7 @@ async def calendar(
             following=_shift(first, 1).strftime("%Y-%m"),
             in_month=[_row(ctx, m, names) for m in in_month],
             coming=[_row(ctx, m, names) for m in coming],
+            drafts=[_row(ctx, m, names) for m in drafts],
             branches=[(b, names[b]) for b in user.branch_ids],
             commune=user.commune,
             kinds=[(k.value, kind_name(ctx.translator, k)) for k in MeetingKind],
@@ -296,8 +299,8 @@ async def meeting_page(
             files=files,
             draft=meeting.status is MeetingStatus.DRAFT,
             called=meeting.status is MeetingStatus.CALLED,
-            start_day=local.date().isoformat(),
-            start_time=local.strftime("%H:%M"),
+            start_day=local.date().isoformat() if meeting.time_set else "",
+            start_time=local.strftime("%H:%M") if meeting.time_set else "",
             note=NOTES.get(note or ""),
             max_mb=MAX_FILE_BYTES // (1024 * 1024),
         )
