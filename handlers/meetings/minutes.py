@@ -4,14 +4,14 @@ file, sent (or a document's link, typed)."""
 from __future__ import annotations
 
 from handlers.context import Context, moment_words
-from handlers.contract import Attachment, Reply
+from handlers.contract import Attachment, Reply, Translator
 from handlers.meetings.cards import card
 from handlers.meetings.common import URL, ask_again, question, router
 from handlers.meetings.texts import problem_text
 from handlers.questions import Awaiting, Question
 from models.meeting_queries import meeting_to_manage
 from models.meetings import MeetingError, MeetingProblem, attach, attendance_of, invitations, set_minutes
-from models.tables import Attendance, Meeting, Member, MemberStatus
+from models.tables import Attendance, Meeting, MeetingInvitation, Member, MemberStatus
 
 # The largest file a chat platform hands over, in MB: a larger one arrives empty.
 FILE_LIMIT_MB = "20"
@@ -46,6 +46,26 @@ async def _ask(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
     return [asked]
 
 
+def status_counts(t: Translator, invited: list[tuple[MeetingInvitation, Member]]) -> dict[str, int]:
+    """The members summoned by status, as the minutes give them: official, probationary, exempt."""
+    _ = t.gettext
+    return {
+        _("official"): sum(m.status is MemberStatus.OFFICIAL and not i.exempt for i, m in invited),
+        _("probationary"): sum(m.status is MemberStatus.PROBATIONARY and not i.exempt for i, m in invited),
+        _("exempt"): sum(i.exempt for i, _m in invited),
+    }
+
+
+def attendance_names(invited: list[tuple[MeetingInvitation, Member]]) -> dict[Attendance, list[str]]:
+    """Who is in each state, by name, an accepted reason beside the excused."""
+    by_state: dict[Attendance, list[str]] = {state: [] for state in Attendance}
+    for invitation, member in invited:
+        state = attendance_of(invitation)
+        reason = f" ({invitation.reason})" if state is Attendance.EXCUSED and invitation.reason else ""
+        by_state[state].append(member.full_name + reason)
+    return by_state
+
+
 async def minutes_draft(ctx: Context, meeting: Meeting) -> str:
     """A starting point for the minutes (DESIGN.md §4): time, place, members by status, who was
     present and who was absent with or without a reason, by name, and the agenda; to copy and complete."""
@@ -54,16 +74,8 @@ async def minutes_draft(ctx: Context, meeting: Meeting) -> str:
     if meeting.minutes_text:
         return meeting.minutes_text
     invited = await invitations(ctx.session, meeting.id or 0)
-    statuses = {
-        _("official"): sum(m.status is MemberStatus.OFFICIAL and not i.exempt for i, m in invited),
-        _("probationary"): sum(m.status is MemberStatus.PROBATIONARY and not i.exempt for i, m in invited),
-        _("exempt"): sum(i.exempt for i, _m in invited),
-    }
-    by_state: dict[Attendance, list[str]] = {state: [] for state in Attendance}
-    for invitation, member in invited:
-        state = attendance_of(invitation)
-        reason = f" ({invitation.reason})" if state is Attendance.EXCUSED and invitation.reason else ""
-        by_state[state].append(member.full_name + reason)
+    statuses = status_counts(t, invited)
+    by_state = attendance_names(invited)
     lines = [
         _("MINUTES: {title}").format(title=meeting.title),
         _("Time: {when}").format(when=moment_words(t, meeting.starts_at, ctx.timezone)),

@@ -4,6 +4,7 @@ and is warned of members near the Quy định 29 ground for removal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
@@ -154,6 +155,34 @@ async def mark(
         after={"meeting": meeting.id, "attendance": attendance.value},
     )
     await session.flush()
+
+
+async def mark_all(
+    session: AsyncSession,
+    actor: Actor,
+    meeting: Meeting,
+    marks: Mapping[int, tuple[Attendance, str | None]],
+) -> int:
+    """The whole sheet at once (the desk's attendance table): each member whose state or reason
+    changes is recorded through ``mark``, with its checks and its audit entry; unchanged rows and
+    UNRECORDED (left blank) are skipped. The number of members recorded."""
+    await check_meeting(session, actor, meeting)
+    invited = {member.id: invitation for invitation, member in await invitations(session, meeting.id or 0)}
+    unknown = [member_id for member_id in marks if member_id not in invited]
+    if unknown:
+        raise MeetingError(MeetingProblem.NOT_INVITED)
+    changed = 0
+    for member_id, (attendance, reason) in marks.items():
+        invitation = invited[member_id]
+        reason = " ".join((reason or "").split())[:MAX_REASON] or None
+        if attendance is Attendance.UNRECORDED:
+            continue
+        same_reason = attendance is not Attendance.EXCUSED or not reason or reason == invitation.reason
+        if attendance_of(invitation) is attendance and same_reason:
+            continue
+        await mark(session, actor, meeting, member_id, attendance, reason)
+        changed += 1
+    return changed
 
 
 async def summary(session: AsyncSession, meeting: Meeting) -> Summary:

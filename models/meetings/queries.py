@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.meetings.rules import CHECK_IN_AFTER, YEAR, attendance_of
+from models.meetings.rules import CHECK_IN_AFTER, YEAR, Summary, attendance_of, summarize
 from models.tables import (
     Attendance,
     Meeting,
@@ -120,3 +122,68 @@ async def meetings_managed(
         )
     ).all()
     return [*upcoming, *past][:limit]
+
+
+async def meetings_between(
+    session: AsyncSession, branch_ids: Sequence[int], start: datetime, end: datetime, *, commune: bool = False
+) -> list[Meeting]:
+    """The meetings (drafts and cancelled ones too) of these branches starting in [start, end),
+    soonest first; ``commune`` adds the commune committee's own meetings (no branch). A draft whose
+    time was not typed yet has no place on a calendar."""
+    reach: ColumnElement[bool] = col(Meeting.branch_id).in_(list(branch_ids))
+    if commune:
+        reach = reach | col(Meeting.branch_id).is_(None)
+    rows = await session.exec(
+        select(Meeting)
+        .where(reach, col(Meeting.starts_at) >= start, col(Meeting.starts_at) < end, col(Meeting.time_set).is_(True))
+        .order_by(col(Meeting.starts_at), col(Meeting.id))
+    )
+    return list(rows.all())
+
+
+async def drafts_of(session: AsyncSession, branch_ids: Sequence[int], *, commune: bool = False) -> list[Meeting]:
+    """The meetings being prepared in these branches (the commune committee's too with ``commune``),
+    those with a time first by time, then those still without one."""
+    reach: ColumnElement[bool] = col(Meeting.branch_id).in_(list(branch_ids))
+    if commune:
+        reach = reach | col(Meeting.branch_id).is_(None)
+    rows = await session.exec(select(Meeting).where(reach, Meeting.status == MeetingStatus.DRAFT))
+    return sorted(rows.all(), key=lambda m: (not m.time_set, m.starts_at, m.id or 0))
+
+
+@dataclass(frozen=True)
+class MeetingRate:
+    meeting: Meeting
+    summary: Summary
+
+    @property
+    def rate(self) -> float:
+        """Present among those who had to attend."""
+        return self.summary.present / self.summary.must_attend if self.summary.must_attend else 0.0
+
+
+async def meeting_rates(
+    session: AsyncSession, branch_ids: Sequence[int], now: datetime | None = None, since: timedelta = YEAR
+) -> list[MeetingRate]:
+    """Per meeting of these branches in the last year whose attendance the secretary confirmed
+    (only a confirmed list is final), newest first, counted as the chat counts them (``summarize``)."""
+    now = now or utcnow()
+    meetings = list(
+        (
+            await session.exec(
+                select(Meeting)
+                .where(col(Meeting.branch_id).in_(list(branch_ids)), Meeting.status == MeetingStatus.CALLED)
+                .where(col(Meeting.starts_at) >= now - since, col(Meeting.attendance_confirmed_at).is_not(None))
+                .order_by(col(Meeting.starts_at).desc())
+            )
+        ).all()
+    )
+    if not meetings:
+        return []
+    rows = await session.exec(
+        select(MeetingInvitation).where(col(MeetingInvitation.meeting_id).in_([m.id for m in meetings]))
+    )
+    by_meeting: dict[int, list[MeetingInvitation]] = {}
+    for invitation in rows.all():
+        by_meeting.setdefault(invitation.meeting_id, []).append(invitation)
+    return [MeetingRate(m, summarize(m, by_meeting.get(m.id or 0, []))) for m in meetings]
