@@ -10,12 +10,14 @@ from handlers.actions import ActionData, Pattern
 from handlers.context import Context
 from handlers.contract import REGISTER_FILES, Button, Reply
 from handlers.menus import (
+    Books,
     BranchRoster,
     ChooseLanguage,
     Help,
     Home,
     MyBranch,
     MyDetails,
+    MyDues,
     NewNotice,
     NewPoll,
     PollList,
@@ -270,7 +272,10 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
     return [
         Reply(
             "\n".join(lines),
-            buttons=((Button("📱 " + _("Correct my phone number"), EditMyPhone().pack()),),),
+            buttons=(
+                (Button("📱 " + _("Correct my phone number"), EditMyPhone().pack()),),
+                (Button("💰 " + _("My party dues"), MyDues().pack()),),
+            ),
             menu=main_menu(ctx, member),
         )
     ]
@@ -375,6 +380,7 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                     button("📜 " + _("Recent changes"), RecentChanges()),
                     button("⭐ " + _("Due to be made official"), ProbationDue()),
                 ),
+                (button("📚 " + _("Books and reports"), Books()),),
             ),
         )
     ]

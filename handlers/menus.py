@@ -97,6 +97,16 @@ class ProbationDue(ActionData, prefix="mpd"):
     """Who is due to be made official."""
 
 
+@dataclass(frozen=True)
+class MyDues(ActionData, prefix="dme"):
+    """The member's own party dues: their amount, the months paid and unpaid (handlers/dues)."""
+
+
+@dataclass(frozen=True)
+class Books(ActionData, prefix="bks"):
+    """The books: party dues, reports upward, Party badges (handlers/dues)."""
+
+
 def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {

@@ -55,6 +55,8 @@ class Question(StrEnum):
     MEETING_FILE = "mfile"
     MEETING_MINUTES_FILE = "mminutes"
     ABSENCE_REASON = "mreason"
+    # Dues: the salary or pension a member's dues are a share of (detail: the category)
+    DUES_BASE = "dbase"
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ class AuditAction(StrEnum):
     MEETING_MINUTES = "meeting.minutes"
     MEETING_DOCUMENT = "meeting.document"
     BRANCH_MEETING_QUORUM = "branch.meeting_quorum"
+    MEMBER_DUES_CATEGORY = "member.dues_category"
+    DUES_PAID = "dues.paid"
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value

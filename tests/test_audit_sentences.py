@@ -60,7 +60,7 @@ def test_every_sentence_field_is_stored_as_shown_or_needs_words() -> None:
     assert stored_fields(None, after) == {"recipients": 12, "count": 2, "quorum": "2/3"}
     assert stored_fields({"starts_at": "2026-12-05T19:00:00+00:00"}, None) == {}
     stored = ["platform", "invites", "who", "recipients", "messages", "eligible", "ballots", "present", "excused"]
-    stored += ["absent", "quorum", "name"]
+    stored += ["absent", "quorum", "name", "months", "amount", "paid_on"]
     in_words = {"changes", "language", "reason", "attendance", "member", "at", "starts_at", "previous", "day"}
     fields = {field for known in SENTENCES.values() for field in known.fields}
     assert set(stored_fields({}, dict.fromkeys(stored, 0))) | in_words == fields
