@@ -47,6 +47,8 @@ from models.tables import DuesCategory, DuesPayment, Member, utcnow
 # Months a member may pay for in one go (ahead or behind), and the base a member may be recorded with.
 MAX_MONTHS_AT_ONCE = 12
 MAX_BASE_VND = 1_000_000_000
+# How far back and ahead of the current month a payment may be recorded.
+MONTHS_BACK, MONTHS_AHEAD = 36, 12
 # The window of "three months in a year" (Quy định 29): the twelve months before the current one.
 WINDOW_MONTHS = 12
 
@@ -242,7 +244,10 @@ async def record_payment(
     if not member.active:
         raise DuesError(DuesProblem.INACTIVE, member.full_name)
     wanted = sorted({month_of(m) for m in months})
+    current = month_of(paid_on)
     if not 1 <= len(wanted) <= MAX_MONTHS_AT_ONCE:
+        raise DuesError(DuesProblem.BAD_MONTHS, str(len(wanted)))
+    if wanted[0] < add_months(current, -MONTHS_BACK) or wanted[-1] > add_months(current, MONTHS_AHEAD):
         raise DuesError(DuesProblem.BAD_MONTHS, str(len(wanted)))
     amount = amount_of(member, rates)
     if amount is None:

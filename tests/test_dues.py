@@ -394,6 +394,9 @@ async def test_a_payment_for_an_exempt_or_unknown_member_is_refused(runtime: Run
                 session, hung, long, [add_months(_current(), i) for i in range(13)], paid_on=_today()
             )
         assert too_many.value.problem is DuesProblem.BAD_MONTHS
+        with pytest.raises(DuesError) as long_ago:  # a forged button's month
+            await dues.record_payment(session, hung, long, [date(1990, 1, 1)], paid_on=_today())
+        assert long_ago.value.problem is DuesProblem.BAD_MONTHS
 
 
 async def test_the_badges_of_next_year_for_the_commune(runtime: Runtime, demo: Demo) -> None:

@@ -37,6 +37,6 @@ def month_code(month: date) -> int:
 def month_from(code: int, ctx: Context) -> date:
     """The month a button names (``YYYYMM``); 0 or a month that is no month: the current one."""
     year, number = divmod(code, 100)
-    if code == 0 or not 1 <= number <= 12:
+    if not 1900 <= year <= 2999 or not 1 <= number <= 12:
         return month_of(today(ctx))
     return date(year, number, 1)

@@ -87,7 +87,9 @@ def problem_text(ctx: Context, error: DuesError) -> str:
         DuesProblem.BAD_AMOUNT: _(
             "\u201c{detail}\u201d is not an amount of money. Please type it like 5.500.000 or 5,5 triệu."
         ),
-        DuesProblem.BAD_MONTHS: _("Dues are recorded for 1 to 12 months at a time."),
+        DuesProblem.BAD_MONTHS: _(
+            "Dues are recorded for 1 to 12 months at a time, from three years back to a year ahead."
+        ),
         DuesProblem.ALREADY_PAID: _("Already recorded as paid: {detail}. Nothing was recorded twice."),
         DuesProblem.NOTHING_DUE: _("Comrade {detail} is exempted from dues: there is nothing to record."),
         DuesProblem.INACTIVE: _("Comrade {detail} is no longer on the roster."),
