@@ -41,7 +41,7 @@ from tests.conftest import Demo, member_named
 HUNG, NAM, THU, LONG = "Nguyễn Văn Hùng", "Hoàng Văn Nam", "Ngô Thị Thu", "Dương Văn Long"  # Chi bộ thôn Đông
 QUANG, LOAN = "Lý Văn Quang", "Phan Thị Loan"  # Chi bộ thôn Tây
 # Hùng is the Đông secretary and the commune committee's; Long a plain member; Quang the Tây secretary.
-HUNG_CHAT, LONG_CHAT, QUANG_CHAT = 300, 301, 302
+HUNG_CHAT, LONG_CHAT, QUANG_CHAT, NAM_CHAT = 300, 301, 302, 303
 TUAN_ADMITTED = date(2026, 8, 10)  # Đặng Văn Tuấn, probationary, Đông: owes dues from August 2026
 
 
@@ -282,6 +282,7 @@ async def test_another_branchs_secretary_sees_nothing_of_this_branch(runtime: Ru
 
 async def test_the_secretary_records_months_paid_at_once_audited_and_never_twice(runtime: Runtime, demo: Demo) -> None:
     await say(runtime, HUNG_CHAT, f"/start {demo.code(HUNG)}")
+    await say(runtime, NAM_CHAT, f"/start {demo.code(NAM)}")
     nam = await member_named(runtime, NAM)
     commune = (await say(runtime, HUNG_CHAT, payload=DuesBook().pack()))[0]  # Hùng leads the commune too
     assert vi("Party dues of {month}: the whole commune").format(month=f"{_current():%m/%Y}") in commune.text
@@ -305,6 +306,9 @@ async def test_the_secretary_records_months_paid_at_once_audited_and_never_twice
     assert {p.paid_on for p in paid if p.month >= first} == {_today()}
     [event] = events
     assert event.subject_id == nam.id and event.after is not None and event.after["amount"] == "30.000"
+    async with runtime.sessions() as session:
+        [receipt] = (await session.exec(select(OutboxMessage).where(OutboxMessage.member_id == nam.id))).all()
+    assert receipt.chat_id == str(NAM_CHAT) and "30.000 đ" in str(receipt.body["text"])  # the member hears of it
 
 
 async def test_the_secretary_sets_a_members_category_and_salary_audited(runtime: Runtime, demo: Demo) -> None:

@@ -14,9 +14,11 @@ from handlers.members import Cancel, home
 from handlers.questions import Awaiting, Question
 from handlers.records.actions import MemberCard
 from models import dues, record_queries
+from models.audience import push_identities
 from models.dues import BASED, DuesProblem, add_months, month_of
 from models.errors import NotFound
 from models.membership import check, target_of
+from models.outbox import Outbox
 from models.permissions import Permission, Scope, Target, scope_of
 from models.tables import Branch, DuesCategory, DuesPayment, Member
 
@@ -257,10 +259,26 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
         )
         return [Reply(text, buttons=buttons)]
     payments = await dues.record_payment(ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx))
+    await _receipt(ctx, member, months, sum(p.amount for p in payments))
     said = "✅ " + _("Recorded: {months}, {amount}.").format(
         months=months_label(months), amount=money(t, sum(p.amount for p in payments))
     )
     return [await _card(ctx, actor, member, said)]
+
+
+async def _receipt(ctx: Context, member: Member, months: list[date], amount: int) -> None:
+    """The member hears, in their language, that the branch recorded their dues: a receipt in the
+    outbox, sent with the same transaction (nothing when they recorded their own)."""
+    if member.id is None or (ctx.member is not None and ctx.member.id == member.id):
+        return
+    t = ctx.catalogs.translator(member.locale)
+    day = today(ctx)
+    text = "🧾 " + t.gettext(
+        "The branch recorded your party dues for {months}: {amount}, handed in on {day}. Thank you, comrade."
+    ).format(months=months_label(months), amount=money(t, amount), day=f"{day:%d/%m/%Y}")
+    body = Reply(text, buttons=((Button("💰 " + t.gettext("My party dues"), MyDues().pack()),),)).to_dict()
+    identities = await push_identities(ctx.session, [member.id])
+    Outbox(ctx.session).add(identities.get(member.id, []), body, member_id=member.id)
 
 
 @router.on(DuesCategories)
