@@ -370,6 +370,15 @@ async def test_months_unpaid_and_absences_together_warn_the_secretary(runtime: R
             await session.exec(select(OutboxMessage).where(OutboxMessage.created_at >= now - timedelta(minutes=1)))
         ).all()
     text = str(warning.body["text"])
+    # The month's report counts the meeting and its confirmed attendance: 9 present of the 11 who had to come.
+    async with runtime.sessions() as session:
+        dong = await session.get(Branch, hung.branch_id)
+        assert dong is not None
+        held = (now - timedelta(hours=3)).astimezone(DEMO_TIMEZONE).date()
+        report = await books.branch_report(session, hung, dong, Period.month(held), DEMO_TIMEZONE, _today())
+    assert (report.regular_meetings, report.present, report.must_attend) == (1, 9, 11)
+    assert report.attendance_percent == 81.8
+    assert report.warnings == {NAM: (0, 3), THU: (1, 1)}
     assert f"• {NAM}: 0; " + vi("party dues unpaid: {count} ({months})").split(":")[0] in text
     assert f"• {THU}: 1" in text and LONG not in text
     assert (
