@@ -51,7 +51,7 @@ async def books_menu(ctx: Context, actor: Member, action: Books) -> list[Reply]:
                 BooksReport(whole, "m", month_code(last)),
             ),
             button(
-                "📊 " + _("Report of {quarter}").format(quarter=Period.quarter_of(last).label),
+                "📊 " + _("Report of {quarter}").format(quarter=period_name(ctx, Period.quarter_of(last))),
                 BooksReport(whole, "q", month_code(last)),
             ),
         ),
@@ -87,6 +87,15 @@ async def _report(ctx: Context, actor: Member, action: BooksReport) -> tuple[str
         raise NotFound(f"branch {action.branch_id}")
     report = await books.branch_report(ctx.session, actor, branch, period, ctx.timezone, today(ctx), ctx.dues_rates)
     return branch.name, report, [], period
+
+
+def period_name(ctx: Context, period: Period) -> str:
+    """ "tháng 11/2026", "quý 4/2026": the period as a report names it."""
+    if period.quarter:
+        return ctx.gettext("quarter {number}/{year}").format(
+            number=(period.first.month - 1) // 3 + 1, year=period.first.year
+        )
+    return ctx.gettext("month {month}").format(month=period.label)
 
 
 def _percent(value: float | None) -> str:
@@ -152,11 +161,13 @@ async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list
         filename = f"bao-cao-{period.label.replace('/', '-').lower()}.xlsx"
         return [
             Reply(
-                _("The report of {period}, {name}, as an Excel file:").format(period=period.label, name=name),
+                _("The report of {period}, {name}, as an Excel file:").format(
+                    period=period_name(ctx, period), name=name
+                ),
                 document=Document(0, filename, inline=base64.b64encode(content).decode()),
             )
         ]
-    heading = "📊 " + _("Report of {period}: {name}").format(period=period.label, name=name)
+    heading = "📊 " + _("Report of {period}: {name}").format(period=period_name(ctx, period), name=name)
     lines = [heading, "", *summary_lines(ctx, report)]
     for part in parts:
         lines += ["", "— " + part.name, *summary_lines(ctx, part)[:1]]
@@ -234,7 +245,7 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
     bold = Font(bold=True)
     sheet.append([_("COMMUNIST PARTY OF VIETNAM")])
     sheet.append([name])
-    sheet.append([_("REPORT OF {period}").format(period=period.label)])
+    sheet.append([_("REPORT OF {period}").format(period=period_name(ctx, period)).upper()])
     sheet.append(
         [_("From {first} to {last}").format(first=ctx.format_day(period.first), last=ctx.format_day(period.last))]
     )
