@@ -1,13 +1,17 @@
-"""The demo commune: one committee, three branches, 30 members with printed invite codes."""
+"""The demo commune: one committee, three branches, 30 members with printed invite codes, and a year
+of party dues (the twelve months before the current one, a few left unpaid) so the books and the
+reports upward show something from the first run."""
 
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.tables import Branch, Committee, Gender, Member, MemberStatus, Role
+from models.dues import DEFAULT_RATES, add_months, amount_of, month_of
+from models.tables import Branch, Committee, DuesCategory, DuesPayment, Gender, Member, MemberStatus, Role, utcnow
 
 COMMITTEE_NAME = "Đảng ủy xã Tân Hòa (dữ liệu mẫu)"
 
@@ -67,7 +71,26 @@ _BRANCHES: list[tuple[str, str, list[tuple[str, Gender, int, Role, MemberStatus,
 ]
 
 
-async def seed_demo(session: AsyncSession) -> bool:
+# Each member's dues category and base (VND a month); everyone else: "other members", a fixed amount.
+_DUES: dict[str, tuple[DuesCategory, int | None]] = {
+    "Nguyễn Văn Hùng": (DuesCategory.SALARY, 8_000_000),
+    "Trần Thị Lan": (DuesCategory.SALARY, 2_500_000),  # a village cadre's monthly allowance
+    "Lê Văn Minh": (DuesCategory.PENSION, 4_000_000),
+    "Đỗ Văn Thành": (DuesCategory.PENSION, 4_000_000),
+    "Lý Văn Quang": (DuesCategory.SALARY, 7_000_000),
+    "Tạ Văn Bình": (DuesCategory.ELDERLY, None),
+    "Cao Văn Dũng": (DuesCategory.STUDENT, None),
+}
+# The school's teachers are paid a salary.
+_SCHOOL_SALARY = 6_000_000
+# The months before the current one (1: the last month) a member has not paid; and a member who
+# paid the last six months at once, on the 15th of the last month.
+DEMO_UNPAID = {"Hoàng Văn Nam": (1, 2, 3), "Ngô Thị Thu": (2,), "Phan Thị Loan": (1, 2)}
+DEMO_LUMP = "Ngô Văn Phúc"
+DEMO_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+async def seed_demo(session: AsyncSession, today: date | None = None) -> bool:
     """Create the demo commune unless it exists; True when it was created."""
     if (await session.exec(select(Committee).where(Committee.name == COMMITTEE_NAME))).first():
         return False
@@ -76,6 +99,7 @@ async def seed_demo(session: AsyncSession) -> bool:
     await session.flush()
     serial = 0
     for code, name, people in _BRANCHES:
+        category, base = (DuesCategory.SALARY, _SCHOOL_SALARY) if code == "TRUONG" else (DuesCategory.OTHER, None)
         branch = Branch(committee_id=committee.id, code=code, name=name)  # type: ignore[arg-type]
         session.add(branch)
         await session.flush()
@@ -96,7 +120,43 @@ async def seed_demo(session: AsyncSession) -> bool:
                     date_admitted=date(admitted, 1 + serial % 12, 3 + serial % 25),
                     date_official=date(admitted + 1, 1 + serial % 12, 3 + serial % 25) if status is _OFF else None,
                     exempt=exempt,
+                    dues_category=_DUES.get(full_name, (category, None))[0],
+                    dues_base=_DUES.get(full_name, (category, base))[1],
                 )
             )
     await session.flush()
+    await _seed_dues(session, today or utcnow().astimezone(DEMO_TIMEZONE).date())
     return True
+
+
+async def _seed_dues(session: AsyncSession, today: date) -> None:
+    """A year of dues: each month before the current one paid on its 15th to the branch's secretary,
+    from the month of admission, but for ``DEMO_UNPAID``; ``DEMO_LUMP`` paid six months at once."""
+    members = (await session.exec(select(Member))).all()
+    collectors = {m.branch_id: m.id for m in members if m.role is Role.SECRETARY}
+    current = month_of(today)
+    payments = []
+    for member in members:
+        amount = amount_of(member, DEFAULT_RATES)
+        assert amount is not None and member.date_admitted is not None
+        for back in range(1, 13):
+            month = add_months(current, -back)
+            if back in DEMO_UNPAID.get(member.full_name, ()) or month < month_of(member.date_admitted):
+                continue
+            paid_on = (
+                add_months(current, -1).replace(day=15)
+                if member.full_name == DEMO_LUMP and back <= 6
+                else month.replace(day=15)
+            )
+            payments.append(
+                DuesPayment(
+                    member_id=member.id or 0,
+                    branch_id=member.branch_id,
+                    month=month,
+                    amount=amount,
+                    paid_on=paid_on,
+                    recorded_by_member_id=collectors.get(member.branch_id),
+                )
+            )
+    session.add_all(payments)
+    await session.flush()

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.channels.registry import CHANNELS, ChannelSettings
+from models.dues import DuesRates
 
 SUPPORTED_LOCALES = ("vi", "en")
 BALLOT_KEY_MIN_LENGTH = 32
@@ -42,6 +43,16 @@ class Settings(ChannelSettings, BaseSettings):
     # and how often a secretary may remind those who have not read a notice.
     broadcast_rate: Annotated[float, Field(gt=0, le=10_000)] = 30.0
     nudge_interval_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # Party dues (Quyết định 342-QĐ/TW; models/dues.py says which figures are unconfirmed): the share
+    # of a salary or allowance and of a pension, in percent; the fixed monthly amounts (VND) of other
+    # members, of those past working age and of students; the rounding; the branch's share kept.
+    dues_salary_percent: Annotated[float, Field(ge=0, le=100)] = 1.0
+    dues_pension_percent: Annotated[float, Field(ge=0, le=100)] = 0.5
+    dues_other_vnd: Annotated[int, Field(ge=0, le=10_000_000)] = 10_000
+    dues_elderly_vnd: Annotated[int, Field(ge=0, le=10_000_000)] = 5_000
+    dues_student_vnd: Annotated[int, Field(ge=0, le=10_000_000)] = 5_000
+    dues_round_vnd: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    dues_branch_keeps_percent: Annotated[int, Field(ge=0, le=100)] = 30
     # How long a claimed outbox row is held by the worker that claimed it: after a crash, another
     # worker (or the restarted one) takes it over once the lease ends.
     delivery_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
@@ -160,6 +171,18 @@ class Settings(ChannelSettings, BaseSettings):
     def platform_rates(self) -> dict[str, float]:
         """Messages/second each platform allows this bot."""
         return {channel.key: rate for channel in CHANNELS if (rate := channel.rate(self)) is not None}
+
+    @property
+    def dues_rates(self) -> DuesRates:
+        return DuesRates(
+            salary_basis_points=round(self.dues_salary_percent * 100),
+            pension_basis_points=round(self.dues_pension_percent * 100),
+            other_vnd=self.dues_other_vnd,
+            elderly_vnd=self.dues_elderly_vnd,
+            student_vnd=self.dues_student_vnd,
+            round_vnd=self.dues_round_vnd,
+            branch_keeps_percent=self.dues_branch_keeps_percent,
+        )
 
     @property
     def nudge_interval(self) -> timedelta:

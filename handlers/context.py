@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.contract import Catalogs, Inbound, Translator
 from handlers.questions import Awaiting
 from models.audit import Refusal
+from models.dues import DEFAULT_RATES, DuesRates
 from models.tables import ChannelIdentity, Member, utcnow
 
 # A question left unanswered this long is forgotten: a later message is not taken as its answer.
@@ -42,6 +43,8 @@ class Context:
     member: Member | None = None
     # How often a secretary may remind those who have not read a notice.
     nudge_interval: timedelta = timedelta(hours=24)
+    # The figures of party dues (models/dues.py), from the settings.
+    dues_rates: DuesRates = DEFAULT_RATES
     # A secretary's action this member was refused: audited once the event is handled (rate-limited).
     refusal: Refusal | None = None
 

@@ -12,12 +12,13 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import actions, desk, intents, meetings, members, notices, polls, records, register, times
+from handlers import actions, desk, dues, intents, meetings, members, notices, polls, records, register, times
 from handlers.actions import ActionData
 from handlers.books.screens import router as books_router
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import (
+    Books,
     ChooseLanguage,
     Help,
     Home,
@@ -32,6 +33,7 @@ from handlers.questions import Ask, Awaiting, PickTime
 from handlers.records import FindMember
 from handlers.router import Dispatcher
 from models.audit import audit_refusal, audit_stranger
+from models.dues import DEFAULT_RATES, DuesRates
 from models.errors import DomainError, Stale
 from models.permissions import Permission, Target, may
 from models.roster import fold
@@ -57,11 +59,26 @@ COMMANDS: dict[str, Callable[[str], ActionData]] = {
     "meetings": lambda _words: Meetings(),
     "lichhop": lambda _words: Meetings(),
     "desk": lambda _words: OpenDesk(),
+    "dues": lambda _words: dues.MyDues(),
+    "dangphi": lambda _words: dues.MyDues(),
+    "books": lambda _words: Books(),
+    "sosach": lambda _words: Books(),
+    "reports": lambda _words: dues.BooksUpward(),
+    "baocao": lambda _words: dues.BooksUpward(),
 }
 # Every feature's router: what each button, question and refusal leads to is registered there.
 DISPATCH = Dispatcher(
-    (members.router, records.router, intents.router, polls.router, notices.router, meetings.router, books_router,
-     desk.router)
+    (
+        members.router,
+        records.router,
+        intents.router,
+        polls.router,
+        notices.router,
+        meetings.router,
+        books_router,
+        desk.router,
+        dues.router,
+    )
 )
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
@@ -81,8 +98,16 @@ async def handle(
     inbound: Inbound,
     *,
     nudge_interval: timedelta = timedelta(hours=24),
+    dues_rates: DuesRates = DEFAULT_RATES,
 ) -> list[Reply]:
-    ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone, nudge_interval=nudge_interval)
+    ctx = Context(
+        session=session,
+        inbound=inbound,
+        catalogs=catalogs,
+        timezone=timezone,
+        nudge_interval=nudge_interval,
+        dues_rates=dues_rates,
+    )
     try:
         replies = await _route(ctx, inbound)
     except DomainError as error:  # one place turns every refusal into the member's words

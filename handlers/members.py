@@ -11,12 +11,14 @@ from handlers.context import Context
 from handlers.contract import REGISTER_FILES, Button, Reply
 from handlers.menus import (
     Books,
+    BooksUpward,
     BranchRoster,
     ChooseLanguage,
     Help,
     Home,
     MyBranch,
     MyDetails,
+    MyDues,
     MyReview,
     NewNotice,
     NewPoll,
@@ -277,6 +279,7 @@ async def my_details(ctx: Context, member: Member) -> list[Reply]:
             buttons=(
                 (Button("📱 " + _("Correct my phone number"), EditMyPhone().pack()),),
                 (Button("🏅 " + _("My year-end review"), MyReview().pack()),),
+                (Button("💰 " + _("My party dues"), MyDues().pack()),),
             ),
             menu=main_menu(ctx, member),
         )
@@ -387,7 +390,10 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
                     button("📜 " + _("Recent changes"), RecentChanges()),
                     button("⭐ " + _("Due to be made official"), ProbationDue()),
                 ),
-                (button("📚 " + _("Branch books"), Books()),),
+                (
+                    button("📚 " + _("Branch books"), Books()),
+                    button("💰 " + _("Dues and reports"), BooksUpward()),
+                ),
                 (
                     button("💻 " + _("Open on a computer"), OpenDesk()),
                     button("🚪 " + _("Sign out everywhere"), SignOutEverywhere()),

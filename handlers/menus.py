@@ -117,6 +117,16 @@ class SignOutEverywhere(ActionData, prefix="deskout"):
     """End every session of the secretary's desk the member has open."""
 
 
+@dataclass(frozen=True)
+class MyDues(ActionData, prefix="dme"):
+    """The member's own party dues: their amount, the months paid and unpaid (handlers/dues)."""
+
+
+@dataclass(frozen=True)
+class BooksUpward(ActionData, prefix="bks"):
+    """Party dues, the reports upward and Party badges (handlers/dues)."""
+
+
 def _labels(t: Translator) -> dict[ActionData, str]:
     _ = t.gettext
     return {

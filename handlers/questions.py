@@ -65,6 +65,8 @@ class Question(StrEnum):
     CANDIDATE = "bcand"  # "name; introducer"
     CANDIDATE_STEP = "bstep"  # the day of the candidate's next step
     SELF_ASSESSMENT = "bself"
+    # Dues: the salary or pension a member's dues are a share of (detail: the category)
+    DUES_BASE = "dbase"
 
 
 @dataclass(frozen=True)

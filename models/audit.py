@@ -78,6 +78,8 @@ class AuditAction(StrEnum):
     DESK_SIGNED_IN = "desk.signed_in"
     DESK_SIGNED_OUT = "desk.signed_out"
     DESK_SIGNED_OUT_EVERYWHERE = "desk.signed_out_everywhere"
+    MEMBER_DUES_CATEGORY = "member.dues_category"
+    DUES_PAID = "dues.paid"
 
 
 STRANGER_REFUSED = AuditAction.STRANGER_REFUSED.value

@@ -9,7 +9,7 @@ a name, a title), plus the ``fields`` listed with it, which the reader fills fro
 - ``changes``: the changed fields, "field: before → after; …" (``before`` / ``after`` keys);
 - as stored (``stored_fields`` picks them out): ``platform``, ``count`` (after.invites), ``who``,
   ``recipients``, ``messages``, ``eligible``, ``ballots``, ``present``, ``excused``, ``absent``,
-  ``quorum``, ``name`` (after.*);
+  ``quorum``, ``name``, ``months``, ``amount``, ``paid_on`` (after.*);
 - in words: ``language`` (after.locale), ``reason`` (after.deactivation_reason), ``attendance``
   (after.attendance), ``member`` (the name of the member after.member_id);
 - dates, in the reader's time zone: ``at``, ``starts_at`` (after.*), ``previous`` (before.starts_at),
@@ -183,6 +183,13 @@ SENTENCES = MappingProxyType(
         AuditAction.DESK_SIGNED_OUT_EVERYWHERE: Sentence(
             N_("{actor} signed out of the secretary's desk on every computer ({sessions} open)"), ("sessions",)
         ),
+        AuditAction.MEMBER_DUES_CATEGORY: Sentence(
+            N_("{actor} set the party dues of {subject} ({changes})"), ("changes",)
+        ),
+        AuditAction.DUES_PAID: Sentence(
+            N_("{actor} recorded the party dues of {subject} for {months}: {amount} VND paid on {paid_on}"),
+            ("months", "amount", "paid_on"),
+        ),
     }
 )
 
@@ -210,6 +217,9 @@ _STORED = MappingProxyType(
         "introducer": ("after", "introducer"),
         "year": ("after", "year"),
         "sessions": ("after", "sessions"),
+        "months": ("after", "months"),
+        "amount": ("after", "amount"),
+        "paid_on": ("after", "paid_on"),
     }
 )
 

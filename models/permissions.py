@@ -23,6 +23,8 @@ class Permission(StrEnum):
     ANNOUNCE = "announce"
     MANAGE_POLLS = "manage_polls"
     MANAGE_MEETINGS = "manage_meetings"  # call, move, cancel; attendance and minutes
+    MANAGE_DUES = "manage_dues"  # record payments, set a member's dues category (models/dues.py)
+    VIEW_DUES = "view_dues"  # the branch's collection list and reports upward
 
 
 class Scope(StrEnum):

@@ -94,6 +94,17 @@ class DeactivationReason(StrEnum):
     DIED = "died"  # từ trần
 
 
+class DuesCategory(StrEnum):
+    """What a member's party dues are reckoned from (Quyết định 342-QĐ/TW; models/dues.py)."""
+
+    SALARY = "salary"  # 1% of salary and allowances subject to social insurance, or of a monthly allowance
+    PENSION = "pension"  # 0.5% of a pension or monthly social-insurance allowance
+    OTHER = "other"  # a fixed amount: farmers, free workers and others in working age
+    ELDERLY = "elderly"  # a fixed amount, half of "other": past working age without salary or pension
+    STUDENT = "student"  # a fixed amount: pupils and students without salary
+    EXEMPT = "exempt"  # exempted by the commune committee on the branch's proposal (hardship)
+
+
 class Platform(StrEnum):
     TELEGRAM = "telegram"
     WEB = "web"
@@ -151,6 +162,26 @@ class Member(SQLModel, table=True):
     )
     locale: str | None = Field(default=None, max_length=8)
     notes: str | None = Field(default=None, max_length=2000)
+    # Party dues (models/dues.py): the category, and the salary or pension (VND a month) it is a share of.
+    dues_category: DuesCategory | None = Field(default=None, sa_column=_enum_column(DuesCategory, nullable=True))
+    dues_base: int | None = None
+
+
+class DuesPayment(SQLModel, table=True):
+    """One month of a member's party dues paid in cash to the branch's collector, as recorded: one
+    row per month (several months paid at once are several rows of one ``recorded_at``). The branch
+    is the one collecting, kept so a member's move does not move the branch's book."""
+
+    __table_args__ = (UniqueConstraint("member_id", "month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    month: date  # the first day of the month paid for
+    amount: int  # VND
+    paid_on: date = Field(index=True)  # the day the cash was handed over
+    recorded_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
 class WebChatMessage(SQLModel, table=True):

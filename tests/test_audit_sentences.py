@@ -61,7 +61,7 @@ def test_every_sentence_field_is_stored_as_shown_or_needs_words() -> None:
     assert stored_fields({"starts_at": "2026-12-05T19:00:00+00:00"}, None) == {}
     stored = ["platform", "invites", "who", "recipients", "messages", "eligible", "ballots", "present", "excused"]
     stored += ["absent", "quorum", "name", "label", "question", "votes", "organisation", "introducer", "year"]
-    stored += ["sessions"]
+    stored += ["sessions", "months", "amount", "paid_on"]
     in_words = {"changes", "language", "reason", "attendance", "member", "at", "starts_at", "previous", "day"}
     in_words |= {"on", "until", "step", "level"}
     fields = {field for known in SENTENCES.values() for field in known.fields}

@@ -153,7 +153,7 @@ async def test_a_secretary_reaches_the_roster_through_a_button_turned_number(
     await fake.push(fake.message_update(user, "6"))  # 🛠 Quản lý
     manage = (await fake.wait_for(2, user))[1].text
     assert "\n5. 📋 Danh sách đảng viên\n" in manage
-    assert manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 hoặc 13.")
+    assert manage.endswith("Trả lời 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 hoặc 14.")
     await fake.push(fake.message_update(user, "5"))
     roster = (await fake.wait_for(3, user))[2].text
     assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo" in roster  # by given name: 7th

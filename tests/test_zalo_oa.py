@@ -194,12 +194,12 @@ async def test_join_with_typed_code_then_buttons_for_details_and_language(webhoo
     details = await webhook.say(user, welcome.payload("Thông tin của tôi"), 4)
     assert "Họ và tên: Trần Thị Lan" in details.text and "Chức vụ: Phó Bí thư" in details.text
 
-    chooser = await webhook.say(user, more.payload("Ngôn ngữ"), 6)
+    chooser = await webhook.say(user, more.payload("Ngôn ngữ"), 7)
     assert chooser.titles() == ["🇻🇳 Tiếng Việt", "🇬🇧 English"]
-    switched = await webhook.say(user, chooser.payload("English"), 7)
+    switched = await webhook.say(user, chooser.payload("English"), 8)
     assert switched.text.startswith("From now on I will write to you in English.")
     assert "👤 My details" in switched.titles()
-    assert (await fake.wait_for(8, user))[7].text == "More choices:"
+    assert (await fake.wait_for(9, user))[8].text == "More choices:"
 
 
 async def test_a_secretary_reaches_the_roster_through_buttons(webhook: Webhook, demo: Demo) -> None:
@@ -207,7 +207,7 @@ async def test_a_secretary_reaches_the_roster_through_buttons(webhook: Webhook, 
     await webhook.say(user, demo.code("Lý Văn Quang"), 1)
     more = (await webhook.fake.wait_for(2, user))[1]
     await webhook.say(user, more.payload("Quản lý"), 3)
-    manage = (await webhook.fake.wait_for(5, user))[2:5]  # Quản lý's thirteen buttons: three messages
+    manage = (await webhook.fake.wait_for(5, user))[2:5]  # Quản lý's fourteen buttons: three messages
     listed = next(m for m in manage if any("Danh sách đảng viên" in b["title"] for b in m.buttons))
     roster = await webhook.say(user, listed.payload("Danh sách đảng viên"), 6)
     assert "7. Lý Văn Quang — Bí thư, đảng viên chính thức, Zalo OA" in roster.text  # by given name: 7th

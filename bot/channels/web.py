@@ -176,7 +176,7 @@ def render(reply: Reply) -> dict[str, Any]:
     if reply.document is not None and document is not None:
         folder = "meeting-files" if reply.document.source == "meeting" else "files"
         url = (
-            f"data:text/csv;base64,{reply.document.inline}"
+            f"data:{_inline_type(reply.document.name)};base64,{reply.document.inline}"
             if reply.document.inline is not None
             else f"/api/webchat/{folder}/{reply.document.file_id}"
         )
@@ -372,3 +372,10 @@ class WebConnection:
 
     async def stop(self) -> None:
         await self.hub.stop()
+
+
+def _inline_type(name: str) -> str:
+    """The media type of a generated file (a CSV export, an Excel report) for its data URL."""
+    if name.endswith(".xlsx"):
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return "text/csv"

@@ -14,7 +14,7 @@ from dataclasses import replace
 from handlers import members as member_screens
 from handlers.context import Context
 from handlers.contract import Button, Reply
-from handlers.intents import books, choices, meetings, members, notices, polls, unanswered
+from handlers.intents import books, choices, dues, meetings, members, notices, polls, unanswered
 from handlers.intents.choices import Tap
 from handlers.intents.folding import fold_question
 from handlers.intents.matching import Intent, Match, Matcher
@@ -24,7 +24,9 @@ from handlers.questions import Awaiting
 from models.permissions import leads_any_branch
 from models.tables import Member
 
-MATCHER = Matcher((*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS, *books.INTENTS))
+MATCHER = Matcher(
+    (*meetings.INTENTS, *polls.INTENTS, *notices.INTENTS, *members.INTENTS, *books.INTENTS, *dues.INTENTS)
+)
 CLOSEST = 3
 
 __all__ = [
@@ -145,4 +147,5 @@ def _closest(ctx: Context, member: Member, folded: str) -> Reply:
 _DEFAULTS = ("next_meeting", "notices", "open_polls")
 _SECRETARY_ONLY = frozenset(
     {"new_meeting", "new_poll", "new_notice", "sent_notices", "roster", "find_member", "manage"}
+    | {"books", "dues_reports"}
 )

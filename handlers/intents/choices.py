@@ -35,6 +35,13 @@ SHOWS_ONLY = frozenset(
     {
         "home",
         "help",
+        "dme",  # my party dues
+        "dbk",  # a branch's dues collection list
+        "dmc",  # a member's dues card
+        "dct",  # the dues categories to choose from
+        "bks",  # the books
+        "brp",  # a report upward
+        "bdg",  # Party badges
         "me",  # my details
         "branch",
         "manage",

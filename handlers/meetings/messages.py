@@ -102,12 +102,16 @@ class ChatMeetingMessages(MeetingMessages):
             ),
             _("Months of the last 12 with a regular branch meeting missed without a reason:"),
         ]
-        lines += [
-            f"• {warning.name}: {len(warning.months)} ("
-            + ", ".join(f"{month.month:02d}/{month.year}" for month in warning.months)
-            + ")"
-            for warning in absent
-        ]
+        for warning in absent:
+            line = f"• {warning.name}: {len(warning.months)}"
+            if warning.months:
+                line += " (" + ", ".join(f"{month.month:02d}/{month.year}" for month in warning.months) + ")"
+            if warning.unpaid:
+                line += "; " + _("party dues unpaid: {count} ({months})").format(
+                    count=len(warning.unpaid),
+                    months=", ".join(f"{month.month:02d}/{month.year}" for month in warning.unpaid),
+                )
+            lines.append(line)
         lines.append(
             _(
                 "Under Quy định 29 (and Charter art. 8), leaving Party activity for three months in a year "
@@ -115,6 +119,13 @@ class ChatMeetingMessages(MeetingMessages):
                 "before a third month."
             )
         )
+        if any(warning.unpaid for warning in absent):
+            lines.append(
+                _(
+                    "Not paying party dues for three months in a year without a valid reason is a ground for "
+                    "removal as well (Quy định 29); months missed and months unpaid are counted together here."
+                )
+            )
         return Reply("\n".join(lines)).to_dict()
 
 

@@ -9,6 +9,7 @@ from handlers.actions import ActionData
 from handlers.books.actions import TransferKinds
 from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
+from handlers.dues.actions import DuesCard
 from handlers.members import Cancel, home, role_name, status_name
 from handlers.questions import Ask, Question
 from handlers.records.actions import (
@@ -169,6 +170,7 @@ def _card_buttons(ctx: Context, actor: Member, member: Member, has_invite: bool)
     rows.append(
         (button("📜 " + _("History"), History(ident)), button(_("Take off the roster"), DeactivationReasons(ident)))
     )
+    rows.append((button("💵 " + _("Party dues"), DuesCard(ident)),))
     return tuple(rows)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from handlers.books.words import level_name, step_name
 from handlers.context import Context
 from handlers.contract import Reply
+from handlers.dues.words import money, short_category
 from handlers.members import role_name, status_name
 from handlers.menus import RecentChanges
 from handlers.records.actions import History
@@ -22,6 +23,7 @@ from models.tables import (
     Attendance,
     AuditEvent,
     DeactivationReason,
+    DuesCategory,
     Member,
     MemberStanding,
     MemberStatus,
@@ -56,6 +58,8 @@ def _field_name(ctx: Context, key: str) -> str:
         "branch_id": _("branch"),
         "active": _("active"),
         "locale": _("language"),
+        "dues_category": _("dues category"),
+        "dues_base": _("salary or pension for dues"),
     }.get(key, key)
 
 
@@ -71,6 +75,10 @@ def _value(ctx: Context, key: str, value: object, branches: dict[int | None, str
         return standing_name(ctx, MemberStanding(str(value)))
     if key == "status" and value in MemberStatus.__members__.values():
         return status_name(ctx, MemberStatus(str(value)))
+    if key == "dues_category" and value in DuesCategory.__members__.values():
+        return short_category(ctx, DuesCategory(str(value)))
+    if key == "dues_base" and isinstance(value, int):
+        return money(ctx.translator, value)
     if key == "branch_id" and isinstance(value, int):
         return branches.get(value, f"#{value}")
     if key == "phone":

@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import audit
+from models import audit, dues
 from models.audience import push_identities
 from models.audit import AuditAction
 from models.db import claim
@@ -256,7 +256,7 @@ async def confirm_attendance(
     )
     await session.flush()
     absent = [member for invitation, member in invited if invitation.attendance is Attendance.ABSENT]
-    return await _warn_of_absences(session, meeting, absent, messages, tz)
+    return await _warn_of_absences(session, meeting, [member for _i, member in invited], absent, messages, tz)
 
 
 def _month(moment: datetime, tz: tzinfo) -> date:
@@ -286,21 +286,34 @@ async def unexcused_months(session: AsyncSession, member_id: int, now: datetime,
 
 
 async def _warn_of_absences(
-    session: AsyncSession, meeting: Meeting, absent: list[Member], messages: MeetingMessages, tz: tzinfo
+    session: AsyncSession,
+    meeting: Meeting,
+    invited: list[Member],
+    absent: list[Member],
+    messages: MeetingMessages,
+    tz: tzinfo,
 ) -> int:
-    """Warn the branch secretary, and only the secretary, of members who have now missed regular
-    meetings without reason in two months of the last twelve (Quy định 29: three is a ground
-    for removal)."""
+    """Warn the branch secretary, and only the secretary, of members who have now left Party
+    activity or the party dues in two months of the last twelve: months with a regular meeting
+    missed without reason and months of dues unpaid together (Quy định 29; Charter art. 8: "bỏ
+    sinh hoạt đảng hoặc không đóng đảng phí ba tháng trong năm" is a ground for removal). Checked
+    for members absent now and members with dues unpaid, so a member warned once for past absences
+    is not warned again at every meeting they attend."""
     if meeting.kind is not MeetingKind.REGULAR or meeting.branch_id is None:
         return 0
     now = meeting.attendance_confirmed_at or utcnow()
+    today = now.astimezone(tz).date()
     warned: list[AbsenceWarning] = []
-    for member in absent:
+    absent_ids = {member.id for member in absent}
+    for member in invited:
         if not member.active:
             continue
+        unpaid = await dues.unpaid_months(session, member, today)
+        if member.id not in absent_ids and not unpaid:
+            continue
         months = await unexcused_months(session, member.id or 0, now, tz)
-        if len(months) >= ABSENCE_WARNING_MONTHS:
-            warned.append(AbsenceWarning(member.full_name, months))
+        if len(set(months) | set(unpaid)) >= ABSENCE_WARNING_MONTHS:
+            warned.append(AbsenceWarning(member.full_name, months, unpaid))
     if not warned:
         return 0
     # The branch's secretary; a branch without one, the commune committee's secretary.

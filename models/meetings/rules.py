@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
@@ -139,10 +139,12 @@ class Summary:
 @dataclass(frozen=True)
 class AbsenceWarning:
     """A member who missed the branch's regular meeting without reason in ``months`` (first days of
-    the months, oldest first) of the last twelve."""
+    the months, oldest first) of the last twelve, and left the party dues of ``unpaid`` months
+    unpaid (models/dues.py): both count towards the three months of Quy định 29."""
 
     name: str
     months: list[date]
+    unpaid: list[date] = field(default_factory=list)
 
 
 def attendance_of(invitation: MeetingInvitation) -> Attendance:

@@ -1,0 +1,365 @@
+"""The books upward in chat: the menu, a report of a month or a quarter (a short summary, and the
+Excel workbook a commune committee can forward), and who reaches a Party badge in a year."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import date
+from typing import Any
+
+from handlers.context import Context
+from handlers.contract import Button, Document, Reply
+from handlers.dues.actions import Badges, BooksReport, BooksUpward, DuesBook
+from handlers.dues.common import button, month_code, month_from, router, today
+from handlers.dues.words import money
+from handlers.records.words import reason_name
+from models import books_reports
+from models.books_reports import Period, Report
+from models.dues import add_months, month_of
+from models.errors import NotFound
+from models.membership import NotPermitted, check
+from models.permissions import Permission, Scope, Target, scope_of
+from models.tables import Branch, Committee, Member
+
+# The badge years shown in one message at most (the workbook has them all).
+BADGES_SHOWN = 30
+
+
+def _commune(actor: Member) -> bool:
+    return scope_of(actor) is Scope.COMMUNE
+
+
+@router.on(BooksUpward)
+async def books_menu(ctx: Context, actor: Member, action: BooksUpward) -> list[Reply]:
+    _ = ctx.gettext
+    check(actor, Permission.VIEW_DUES, Target(actor.branch_id))
+    last = add_months(month_of(today(ctx)), -1)
+    whole = 0 if _commune(actor) else actor.branch_id
+    text = _(
+        "The books:\n"
+        "• Party dues: the month's collection list, who has not paid, the sum to pass to the Party committee.\n"
+        "• Reports upward of a month or a quarter: membership and its changes, meetings and attendance, dues, "
+        "probation, warnings; as a summary here or an Excel file to forward.\n"
+        "• Party badges: who reaches 30, 40, 45, 50… years of membership next year."
+    )
+    rows: tuple[tuple[Button, ...], ...] = (
+        (button("💰 " + _("Party dues"), DuesBook(whole, 0)),),
+        (
+            button(
+                "📊 " + _("Report of {month}").format(month=Period.month(last).label),
+                BooksReport(whole, "m", month_code(last)),
+            ),
+            button(
+                "📊 " + _("Report of {quarter}").format(quarter=period_name(ctx, Period.quarter_of(last))),
+                BooksReport(whole, "q", month_code(last)),
+            ),
+        ),
+        (button("🎖 " + _("Party badges"), Badges()),),
+    )
+    if _commune(actor):
+        rows += (
+            (
+                button(
+                    "📊 " + _("My branch, {month}").format(month=Period.month(last).label),
+                    BooksReport(actor.branch_id, "m", month_code(last)),
+                ),
+            ),
+        )
+    return [Reply(text, buttons=rows)]
+
+
+async def _report(ctx: Context, actor: Member, action: BooksReport) -> tuple[str, Report, list[Report], Period]:
+    month = month_from(action.month, ctx)
+    period = Period.quarter_of(month) if action.period == "q" else Period.month(month)
+    if action.branch_id == 0:
+        if not _commune(actor):
+            raise NotPermitted(Permission.VIEW_DUES, Target(0))
+        own = await ctx.session.get(Branch, actor.branch_id)
+        committee = await ctx.session.get(Committee, own.committee_id) if own is not None else None
+        name = committee.name if committee is not None else ctx.gettext("The whole commune")
+        total, parts = await books_reports.commune_report(
+            ctx.session, actor, period, ctx.timezone, today(ctx), ctx.dues_rates, name
+        )
+        return name, total, parts, period
+    branch = await ctx.session.get(Branch, action.branch_id)
+    if branch is None:
+        raise NotFound(f"branch {action.branch_id}")
+    report = await books_reports.branch_report(
+        ctx.session, actor, branch, period, ctx.timezone, today(ctx), ctx.dues_rates
+    )
+    return branch.name, report, [], period
+
+
+def period_name(ctx: Context, period: Period) -> str:
+    """ "tháng 11/2026", "quý 4/2026": the period as a report names it."""
+    if period.quarter:
+        return ctx.gettext("quarter {number}/{year}").format(
+            number=(period.first.month - 1) // 3 + 1, year=period.first.year
+        )
+    return ctx.gettext("month {month}").format(month=period.label)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}%"
+
+
+def summary_lines(ctx: Context, report: Report) -> list[str]:
+    """The report in a few lines for a phone."""
+    _ = ctx.gettext
+    t = ctx.translator
+    left = books_reports.left_count(report)
+    lines = [
+        _("Members: {start} → {end} ({official} official, {probationary} probationary, {exempt} exempt)").format(
+            start=report.members_start,
+            end=report.members_end,
+            official=report.official,
+            probationary=report.probationary,
+            exempt=report.exempt,
+        ),
+        _(
+            "Admitted {admitted}, made official {official}, moved in {moved_in}, moved out {moved_out}, left {left}"
+        ).format(
+            admitted=len(report.admitted),
+            official=len(report.made_official),
+            moved_in=len(report.moved_in),
+            moved_out=len(report.moved_out),
+            left=left,
+        ),
+        _("Meetings held: {regular} regular, {thematic} thematic; attendance {rate}").format(
+            regular=report.regular_meetings,
+            thematic=report.thematic_meetings,
+            rate=_percent(report.attendance_percent),
+        ),
+        _("Dues: {paid} paid of {expected} due; cash collected {collected}, to pass up {passed}").format(
+            paid=money(t, report.dues_paid),
+            expected=money(t, report.dues_expected),
+            collected=money(t, report.dues_collected),
+            passed=money(t, report.dues_passed_up),
+        ),
+    ]
+    if report.unpaid:
+        lines.append(_("Members with dues unpaid: {count}").format(count=len(report.unpaid)))
+    if report.probation_overdue:
+        lines.append(
+            _("Probation over, not yet made official: {names}").format(names=", ".join(report.probation_overdue))
+        )
+    if report.warnings:
+        lines.append(
+            "⚠️ "
+            + _("Warnings (months missed or unpaid in the last 12): {names}").format(
+                names=", ".join(f"{name} ({m}+{u})" for name, (m, u) in report.warnings.items())
+            )
+        )
+    return lines
+
+
+@router.on(BooksReport)
+async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list[Reply]:
+    _ = ctx.gettext
+    name, report, parts, period = await _report(ctx, actor, action)
+    if action.excel:
+        content = workbook(ctx, name, report, parts, period)
+        filename = f"bao-cao-{period.label.replace('/', '-').lower()}.xlsx"
+        return [
+            Reply(
+                _("The report of {period}, {name}, as an Excel file:").format(
+                    period=period_name(ctx, period), name=name
+                ),
+                document=Document(0, filename, inline=base64.b64encode(content).decode()),
+            )
+        ]
+    heading = "📊 " + _("Report of {period}: {name}").format(period=period_name(ctx, period), name=name)
+    lines = [heading, "", *summary_lines(ctx, report)]
+    for part in parts:
+        lines += ["", "— " + part.name, *summary_lines(ctx, part)[:1]]
+    month = month_from(action.month, ctx)
+    step = 3 if action.period == "q" else 1
+    earlier, later = add_months(month, -step), add_months(month, step)
+    navigation = [button("◀", BooksReport(action.branch_id, action.period, month_code(earlier)))]
+    if later <= month_of(today(ctx)):
+        navigation.append(button("▶", BooksReport(action.branch_id, action.period, month_code(later))))
+    buttons = (
+        (button("📥 " + _("Excel file"), BooksReport(action.branch_id, action.period, action.month, True)),),
+        tuple(navigation),
+        (button("💰 " + _("Dues and reports"), BooksUpward()),),
+    )
+    return [Reply("\n".join(lines)[:3900], buttons=buttons)]
+
+
+def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
+    """The report's lines as the commune committee reads them: (item, number, names or note)."""
+    _ = ctx.gettext
+    rows: list[tuple[str, Any, str]] = [
+        (_("Members at the start of the period"), report.members_start, ""),
+        (_("Members at the end of the period"), report.members_end, ""),
+        (_("of whom official"), report.official, ""),
+        (_("of whom probationary"), report.probationary, ""),
+        (_("exempt from regular activities"), report.exempt, ""),
+        (_("Admitted"), len(report.admitted), ", ".join(report.admitted)),
+        (_("Made official"), len(report.made_official), ", ".join(report.made_official)),
+        (_("Moved in"), len(report.moved_in), ", ".join(report.moved_in)),
+        (_("Moved out"), len(report.moved_out), ", ".join(report.moved_out)),
+    ]
+    for reason, names in report.left.items():
+        rows.append(
+            (_("Left the roster: {reason}").format(reason=reason_name(ctx, reason)), len(names), ", ".join(names))
+        )
+    rows += [
+        (_("Regular meetings held"), report.regular_meetings, ""),
+        (_("Thematic meetings held"), report.thematic_meetings, ""),
+        (
+            _("Attendance (present of those who had to attend)"),
+            f"{report.present}/{report.must_attend}",
+            _percent(report.attendance_percent),
+        ),
+        (_("Dues due for the period (VND)"), report.dues_expected, ""),
+        (_("Dues paid for the period (VND)"), report.dues_paid, ""),
+        (_("Cash collected in the period (VND)"), report.dues_collected, ""),
+        (_("Kept by the branch (VND)"), report.dues_kept, ""),
+        (_("To pass to the Party committee (VND)"), report.dues_passed_up, ""),
+        (_("Members with dues unpaid"), len(report.unpaid), ", ".join(f"{n} ({c})" for n, c in report.unpaid.items())),
+        (
+            _("Probation over, not yet made official"),
+            len(report.probation_overdue),
+            ", ".join(report.probation_overdue),
+        ),
+        (
+            _("Warnings: months missed or unpaid in the last 12"),
+            len(report.warnings),
+            ", ".join(f"{n} ({m}+{u})" for n, (m, u) in report.warnings.items()),
+        ),
+    ]
+    return rows
+
+
+def workbook(ctx: Context, name: str, report: Report, parts: list[Report], period: Period) -> bytes:
+    """The report as an .xlsx workbook: a heading as on the commune's paper forms, one row per item
+    (number, names); for the commune a second sheet with a column per branch."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    _ = ctx.gettext
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _("Report")
+    bold = Font(bold=True)
+    sheet.append([_("COMMUNIST PARTY OF VIETNAM")])
+    sheet.append([name])
+    sheet.append([_("REPORT OF {period}").format(period=period_name(ctx, period)).upper()])
+    sheet.append(
+        [_("From {first} to {last}").format(first=ctx.format_day(period.first), last=ctx.format_day(period.last))]
+    )
+    sheet.append([])
+    sheet.append(["#", _("Item"), _("Number"), _("Names, notes")])
+    for cell in sheet[6]:
+        cell.font = bold
+    for row in sheet.iter_rows(min_row=1, max_row=3):
+        row[0].font = bold
+    for index, (item, number, note) in enumerate(_report_rows(ctx, report), start=1):
+        sheet.append([index, item, number, note])
+    for column, width in zip("ABCD", (5, 48, 14, 60), strict=True):
+        sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows(min_row=7):
+        row[3].alignment = Alignment(wrap_text=True, vertical="top")
+    if parts:
+        branches = book.create_sheet(_("Branches"))
+        branches.append([_("Item"), *(part.name for part in parts), _("Total")])
+        for cell in branches[1]:
+            cell.font = bold
+        per_branch = [_report_rows(ctx, part) for part in parts]
+        for index, (item, number, _note) in enumerate(_report_rows(ctx, report)):
+            branches.append([item, *(rows[index][1] if index < len(rows) else "" for rows in per_branch), number])
+        branches.column_dimensions["A"].width = 48
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def badges_year(ctx: Context) -> int:
+    return today(ctx).year + 1
+
+
+@router.on(Badges)
+async def party_badges(ctx: Context, actor: Member, action: Badges) -> list[Reply]:
+    """Who reaches a badge year of membership next year (Quy định 94-QĐ/TW), for the commune committee."""
+    _ = ctx.gettext
+    check(actor, Permission.VIEW_DUES, Target(actor.branch_id))
+    year = badges_year(ctx)
+    found = await books_reports.badges(ctx.session, actor, year)
+    if action.excel:
+        return [
+            Reply(
+                _("Party badges of {year}, as an Excel file:").format(year=year),
+                document=Document(
+                    0, f"huy-hieu-dang-{year}.xlsx", inline=base64.b64encode(badge_workbook(ctx, year, found)).decode()
+                ),
+            )
+        ]
+    lines = [
+        "🎖 " + _("Party badges of {year} (Quy định 94-QĐ/TW): {count} comrade(s)").format(year=year, count=len(found)),
+        "",
+    ]
+    lines += [
+        _("{name} ({branch}): {years} years on {day}").format(
+            name=line.member.full_name, branch=line.branch, years=line.years, day=ctx.format_day(line.on)
+        )
+        for line in found[:BADGES_SHOWN]
+    ]
+    if not found:
+        lines.append(_("Nobody reaches 30, 40, 45, 50… years of membership that year."))
+    buttons = (
+        (button("📥 " + _("Excel file"), Badges(True)),),
+        (button("💰 " + _("Dues and reports"), BooksUpward()),),
+    )
+    return [Reply("\n".join(lines), buttons=buttons)]
+
+
+def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    _ = ctx.gettext
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _("Party badges")
+    sheet.append([_("PARTY BADGES OF {year}").format(year=year)])
+    sheet.append([_("Source: Quy định 94-QĐ/TW (2023)")])
+    sheet.append([])
+    sheet.append(
+        [
+            "#",
+            _("Full name"),
+            _("Birth date"),
+            _("Branch"),
+            _("Date joined the Party"),
+            _("Badge (years)"),
+            _("Reached on"),
+        ]
+    )
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    sheet["A1"].font = Font(bold=True)
+    for index, line in enumerate(found, start=1):
+        sheet.append(
+            [
+                index,
+                line.member.full_name,
+                _day(line.member.birth_date),
+                line.branch,
+                _day(line.member.date_admitted),
+                line.years,
+                _day(line.on),
+            ]
+        )
+    for column, width in zip("ABCDEFG", (5, 28, 12, 32, 14, 10, 12), strict=True):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _day(day: date | None) -> str:
+    return "" if day is None else f"{day.day:02d}/{day.month:02d}/{day.year}"

@@ -1,0 +1,55 @@
+"""What members ask about party dues and the branch's books, in their own words."""
+
+from __future__ import annotations
+
+from handlers.intents.matching import N_, Intent
+from handlers.menus import BooksUpward, MyDues
+
+INTENTS = (
+    Intent(
+        "my_dues",
+        (
+            "đảng phí",
+            "đảng phí của tôi",
+            "tôi đóng đảng phí chưa",
+            "tôi đã đóng đảng phí chưa",
+            "đã đóng đảng phí chưa",
+            "tôi còn nợ đảng phí không",
+            "nợ đảng phí",
+            "đóng đảng phí",
+            "đóng đảng phí tháng này",
+            "mức đảng phí",
+            "mỗi tháng đóng bao nhiêu đảng phí",
+            "đảng phí bao nhiêu",
+            "tôi đóng đến tháng nào",
+            "tiền đảng phí",
+            "my dues",
+            "party dues",
+            "have i paid my dues",
+            "did i pay",
+        ),
+        MyDues().pack(),
+        N_("My party dues"),
+    ),
+    Intent(
+        "dues_reports",
+        (
+            "sổ đảng phí",
+            "thu đảng phí",
+            "ai chưa đóng đảng phí",
+            "danh sách thu đảng phí",
+            "nộp đảng phí lên đảng ủy",
+            "báo cáo tháng",
+            "báo cáo quý",
+            "báo cáo đảng ủy",
+            "huy hiệu đảng",
+            "tuổi đảng",
+            "ai được nhận huy hiệu",
+            "dues collection",
+            "monthly report",
+            "party badges",
+        ),
+        BooksUpward().pack(),
+        N_("Dues and reports"),
+    ),
+)

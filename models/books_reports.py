@@ -1,0 +1,344 @@
+"""The branch's books as the commune committee asks for them: party age and badges, and the reports
+upward of a month or a quarter, per branch and for the commune. Every number is computed from the
+records (the roster and its dates, the audit log, meetings and their confirmed attendance, dues
+payments): nothing is counted separately, so nothing can drift.
+
+Party badges (Huy hiệu Đảng): Quy định 94-QĐ/TW (2023) of the Politburo on the Party badge, as
+public pages quote it (its text could not be read here): badges of 30, 40, 45, 50, 55, 60, 65, 70,
+75, 80, 85 and 90 years of membership, counted from the day of admission (ngày vào Đảng) of an
+official member; awarded on the great days of the year (3/2, 19/5, 2/9, 7/11). Not modelled
+(UNCONFIRMED details of the rule): periods out of the Party deducted, and badges given early to
+members gravely ill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import dues
+from models.audit import AuditAction
+from models.dues import DEFAULT_RATES, DuesRates, add_months, month_end, month_of, months_between, was_on_roster
+from models.meetings.attendance import unexcused_months
+from models.meetings.rules import summarize
+from models.membership import check, probation_end
+from models.permissions import Actor, Permission, Target, may
+from models.tables import (
+    AuditEvent,
+    Branch,
+    DeactivationReason,
+    DuesCategory,
+    DuesPayment,
+    Meeting,
+    MeetingInvitation,
+    MeetingKind,
+    MeetingStatus,
+    Member,
+    MemberStatus,
+)
+
+# Quy định 94-QĐ/TW (2023): the years of membership a badge is given for.
+BADGE_YEARS = (30, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90)
+# Warn of a member at this many months of the last twelve missed or unpaid (Quy định 29: three is
+# a ground for removal), as the meetings' absence warning does.
+WARNING_MONTHS = 2
+
+
+def anniversary(admitted: date, years: int) -> date:
+    try:
+        return admitted.replace(year=admitted.year + years)
+    except ValueError:  # admitted on 29 February
+        return date(admitted.year + years, 2, 28)
+
+
+def party_age(admitted: date | None, on: date) -> int | None:
+    """Whole years of membership on ``on`` from the day of admission (Quy định 94-QĐ/TW)."""
+    if admitted is None or admitted > on:
+        return None
+    years = on.year - admitted.year
+    return years if anniversary(admitted, years) <= on else years - 1
+
+
+def badge_due(member: Member, year: int) -> int | None:
+    """The badge (years) an official member on the roster reaches in ``year``, if any."""
+    if not member.active or member.date_admitted is None or member.status is not MemberStatus.OFFICIAL:
+        return None
+    years = year - member.date_admitted.year
+    return years if years in BADGE_YEARS else None
+
+
+@dataclass(frozen=True)
+class BadgeLine:
+    member: Member
+    branch: str
+    years: int
+    on: date  # the day the years are reached
+
+
+async def badges(session: AsyncSession, actor: Actor, year: int) -> list[BadgeLine]:
+    """Who reaches a badge year of membership in ``year``, of the branches the actor leads (the whole
+    commune for its committee's secretary), by the day they reach it."""
+    rows = await session.exec(select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id))
+    found = []
+    for member, branch in rows.all():
+        years = badge_due(member, year)
+        if years is None or member.date_admitted is None:
+            continue
+        if not _may_view(actor, branch.id or 0):
+            continue
+        found.append(BadgeLine(member, branch.name, years, anniversary(member.date_admitted, years)))
+    return sorted(found, key=lambda line: (line.on, line.member.full_name))
+
+
+def _may_view(actor: Actor, branch_id: int) -> bool:
+    return may(actor, Permission.VIEW_DUES, Target(branch_id))
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month or a quarter, its first and last day."""
+
+    first: date
+    last: date
+    quarter: bool
+
+    @classmethod
+    def month(cls, month: date) -> Period:
+        month = month_of(month)
+        return cls(month, month_end(month), False)
+
+    @classmethod
+    def quarter_of(cls, month: date) -> Period:
+        first = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+        return cls(first, month_end(add_months(first, 2)), True)
+
+    @property
+    def months(self) -> list[date]:
+        return months_between(self.first, self.last)
+
+    @property
+    def label(self) -> str:
+        if self.quarter:
+            return f"Q{(self.first.month - 1) // 3 + 1}/{self.first.year}"
+        return f"{self.first.month:02d}/{self.first.year}"
+
+
+@dataclass
+class Report:
+    """One branch's report of a period (or the commune's, summed over its branches)."""
+
+    name: str
+    members_start: int = 0
+    members_end: int = 0
+    official: int = 0
+    probationary: int = 0
+    exempt: int = 0
+    admitted: list[str] = field(default_factory=list)
+    made_official: list[str] = field(default_factory=list)
+    left: dict[DeactivationReason, list[str]] = field(default_factory=dict)
+    moved_in: list[str] = field(default_factory=list)
+    moved_out: list[str] = field(default_factory=list)
+    regular_meetings: int = 0
+    thematic_meetings: int = 0
+    present: int = 0  # over the meetings whose attendance list is confirmed
+    must_attend: int = 0
+    dues_expected: int = 0  # the months of the period, at the members' amounts
+    dues_paid: int = 0  # paid for the months of the period
+    dues_collected: int = 0  # cash recorded in the period, whatever months it covers
+    dues_kept: int = 0
+    dues_passed_up: int = 0
+    unpaid: dict[str, int] = field(default_factory=dict)  # member: months of the period unpaid
+    probation_overdue: list[str] = field(default_factory=list)  # 12 months over, not yet official
+    warnings: dict[str, tuple[int, int]] = field(default_factory=dict)  # member: (meeting months, unpaid months)
+
+    @property
+    def attendance_percent(self) -> float | None:
+        return None if self.must_attend == 0 else round(100 * self.present / self.must_attend, 1)
+
+    def add(self, other: Report) -> None:
+        """Sum ``other`` into this one (the commune's report)."""
+        for name in (
+            "members_start", "members_end", "official", "probationary", "exempt", "regular_meetings",
+            "thematic_meetings", "present", "must_attend", "dues_expected", "dues_paid", "dues_collected",
+            "dues_kept", "dues_passed_up",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("admitted", "made_official", "moved_in", "moved_out", "probation_overdue"):
+            getattr(self, name).extend(getattr(other, name))
+        for reason, names in other.left.items():
+            self.left.setdefault(reason, []).extend(names)
+        self.unpaid.update(other.unpaid)
+        self.warnings.update(other.warnings)
+
+
+def _within(day: date | None, period: Period) -> bool:
+    return day is not None and period.first <= day <= period.last
+
+
+def _official_on(member: Member, day: date) -> bool:
+    if member.date_official is not None:
+        return member.date_official <= day
+    return member.status is MemberStatus.OFFICIAL
+
+
+async def branch_report(
+    session: AsyncSession,
+    actor: Actor,
+    branch: Branch,
+    period: Period,
+    tz: tzinfo,
+    today: date,
+    rates: DuesRates = DEFAULT_RATES,
+) -> Report:
+    """The branch's report of the period, every number from the records. Membership is counted by
+    the branch a member is in now, with moves in and out listed from the audit log."""
+    branch_id = branch.id or 0
+    check(actor, Permission.VIEW_DUES, Target(branch_id))
+    report = Report(branch.name)
+    members = list((await session.exec(select(Member).where(Member.branch_id == branch_id))).all())
+    before = period.first - timedelta(days=1)
+    at_end = [m for m in members if was_on_roster(m, period.last)]
+    report.members_start = sum(1 for m in members if was_on_roster(m, before))
+    report.members_end = len(at_end)
+    report.official = sum(1 for m in at_end if _official_on(m, period.last))
+    report.probationary = report.members_end - report.official
+    report.exempt = sum(1 for m in at_end if m.exempt)
+    report.admitted = [m.full_name for m in members if _within(m.date_admitted, period)]
+    report.made_official = [m.full_name for m in members if _within(m.date_official, period)]
+    for m in members:
+        if m.deactivation_reason is not None and _within(m.deactivated_on, period):
+            report.left.setdefault(m.deactivation_reason, []).append(m.full_name)
+    report.probation_overdue = [
+        m.full_name
+        for m in at_end
+        if m.date_admitted is not None
+        and not _official_on(m, period.last)
+        and probation_end(m.date_admitted) <= period.last
+    ]
+    await _moves(session, branch_id, period, tz, report)
+    await _meetings(session, branch_id, period, tz, report)
+    await _dues(session, branch_id, members, period, today, rates, report)
+    end = min(period.last, today)
+    moment = datetime.combine(end, time(23, 59), tz)
+    start = await dues.first_recorded_month(session, branch_id)
+    paid = await dues.paid_months(session, [m.id or 0 for m in at_end])
+    for m in at_end:
+        if not m.active:
+            continue
+        absences = await unexcused_months(session, m.id or 0, moment, tz)
+        owed = dues.owed_months(m, start, paid[m.id or 0], add_months(month_of(end), 1) if end < today else today)
+        if len(set(absences) | set(owed)) >= WARNING_MONTHS:
+            report.warnings[m.full_name] = (len(absences), len(owed))
+    return report
+
+
+async def _moves(session: AsyncSession, branch_id: int, period: Period, tz: tzinfo, report: Report) -> None:
+    first = datetime.combine(period.first, time(0), tz).astimezone(UTC)
+    last = datetime.combine(period.last + timedelta(days=1), time(0), tz).astimezone(UTC)
+    events = (
+        await session.exec(
+            select(AuditEvent, Member)
+            .join(Member, col(Member.id) == AuditEvent.subject_id)
+            .where(AuditEvent.action == AuditAction.MEMBER_MOVED.value, AuditEvent.subject_type == "member")
+            .where(col(AuditEvent.at) >= first, col(AuditEvent.at) < last)
+        )
+    ).all()
+    for event, member in events:
+        if (event.after or {}).get("branch_id") == branch_id:
+            report.moved_in.append(member.full_name)
+        if (event.before or {}).get("branch_id") == branch_id:
+            report.moved_out.append(member.full_name)
+
+
+async def _meetings(session: AsyncSession, branch_id: int, period: Period, tz: tzinfo, report: Report) -> None:
+    first = datetime.combine(period.first, time(0), tz).astimezone(UTC)
+    last = datetime.combine(period.last + timedelta(days=1), time(0), tz).astimezone(UTC)
+    held = (
+        await session.exec(
+            select(Meeting)
+            .where(Meeting.branch_id == branch_id, Meeting.status == MeetingStatus.CALLED)
+            .where(col(Meeting.starts_at) >= first, col(Meeting.starts_at) < last)
+        )
+    ).all()
+    for meeting in held:
+        if meeting.kind is MeetingKind.REGULAR:
+            report.regular_meetings += 1
+        elif meeting.kind is MeetingKind.THEMATIC:
+            report.thematic_meetings += 1
+        else:
+            continue
+        if meeting.attendance_confirmed_at is None:
+            continue
+        invitations = (
+            await session.exec(select(MeetingInvitation).where(MeetingInvitation.meeting_id == meeting.id))
+        ).all()
+        summary = summarize(meeting, invitations)
+        report.present += summary.present
+        report.must_attend += summary.must_attend
+
+
+async def _dues(
+    session: AsyncSession,
+    branch_id: int,
+    members: Sequence[Member],
+    period: Period,
+    today: date,
+    rates: DuesRates,
+    report: Report,
+) -> None:
+    months = [m for m in period.months if m <= month_of(today)]
+    paid_rows = (
+        await session.exec(
+            select(DuesPayment)
+            .where(DuesPayment.branch_id == branch_id)
+            .where(col(DuesPayment.month) >= period.first, col(DuesPayment.month) <= period.last)
+        )
+    ).all()
+    paid: dict[int, set[date]] = {}
+    for payment in paid_rows:
+        report.dues_paid += payment.amount
+        paid.setdefault(payment.member_id, set()).add(payment.month)
+    start = await dues.first_recorded_month(session, branch_id)
+    for member in members:
+        amount = dues.amount_of(member, rates) or 0
+        if start is None or member.dues_category is DuesCategory.EXEMPT:
+            continue
+        owed = [
+            m
+            for m in months
+            if m >= start
+            and was_on_roster(member, month_end(m))
+            and (member.date_admitted is None or month_of(member.date_admitted) <= m)
+        ]
+        report.dues_expected += amount * len(owed)
+        missing = [m for m in owed if m not in paid.get(member.id or 0, set()) and m < month_of(today)]
+        if missing:
+            report.unpaid[member.full_name] = len(missing)
+    report.dues_collected = await dues.collected_between(session, [branch_id], period.first, period.last)
+    report.dues_kept, report.dues_passed_up = dues.branch_share(report.dues_collected, rates)
+
+
+async def commune_report(
+    session: AsyncSession,
+    actor: Actor,
+    period: Period,
+    tz: tzinfo,
+    today: date,
+    rates: DuesRates = DEFAULT_RATES,
+    name: str = "",
+) -> tuple[Report, list[Report]]:
+    """Every branch's report and their sum (the commune committee secretary's)."""
+    branches = (await session.exec(select(Branch).order_by(col(Branch.id)))).all()
+    reports = [await branch_report(session, actor, b, period, tz, today, rates) for b in branches]
+    total = Report(name)
+    for report in reports:
+        total.add(report)
+    return total, reports
+
+
+def left_count(report: Report) -> int:
+    return sum(len(names) for names in report.left.values())
