@@ -3,7 +3,9 @@ message per second to any one chat, and the platform's 429s answered where they 
 
 Each send reserves the next free slot and sleeps until it; reserving is one atomic step (in this
 process, or in Redis when several processes share the budget), so slots never overlap and a
-burst is spread evenly instead of being refused. A chat that is waiting (its second since the last
+burst is spread evenly instead of being refused. Waking at its slot, a send takes a second, short
+step that spaces it from the send that last left, so sends that woke late together (a busy event
+loop) do not reach the platform in a burst above the rate. A chat that is waiting (its second since the last
 message, or a 429's ``retry_after``) waits without taking a slot, so it holds up nobody else.
 
 A 429 holds its own chat for ``retry_after``. The platform's rate is a congestion window, as in TCP
@@ -66,6 +68,7 @@ class LocalRateLimiter:
         self._clock = clock
         self._windows = {platform: _Window(rate) for platform, rate in rates.items()}
         self._next: dict[str, float] = {}
+        self._sent_next: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
 
@@ -91,13 +94,29 @@ class LocalRateLimiter:
                 del self._chat_next[key]
         return slot - now, True
 
+    def _commit(self, platform: str) -> float | None:
+        """At the reserved slot: the wait before the send really leaves, spaced from the last one that
+        did (a send that woke late, as many do after the event loop stalled, does not leave in a burst
+        with the others); None when a pause began meanwhile (reserve again)."""
+        now = self._clock()
+        if self._paused_until.get(platform, 0.0) > now:
+            return None
+        at = max(now, self._sent_next.get(platform, 0.0))
+        rate = self.rate(platform)
+        self._sent_next[platform] = at + (1.0 / rate if rate else 0.0)
+        return at - now
+
     async def acquire(self, platform: str, chat_id: str) -> None:
         while True:
             delay, reserved = self._reserve(platform, chat_id)
             if delay > 0:
                 await asyncio.sleep(delay)
-            # A pause that began while this send slept still applies to it.
-            if reserved and self._paused_until.get(platform, 0.0) <= self._clock():
+            if not reserved:
+                continue
+            wait = self._commit(platform)
+            if wait is not None:
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 return
 
     async def limited(self, platform: str, chat_id: str, seconds: float) -> bool:
@@ -196,11 +215,21 @@ if until_ > current then
 end
 return until_
 """
-_CHECK_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-return math.max(0, tonumber(redis.call('GET', KEYS[1]) or 0) - now)
+# At the reserved slot. KEYS: the platform's last send's next slot, its pause, its window.
+# ARGV: the configured rate (0: none), the increase per second. Returns the wait in µs before the
+# send leaves, spaced from the last one that did; -1 when a pause began meanwhile (reserve again).
+_COMMIT = (
+    _RATE
+    + """
+if tonumber(redis.call('GET', KEYS[2]) or 0) > now then return -1 end
+local rate = rate_now(KEYS[3], now, tonumber(ARGV[1]), tonumber(ARGV[2]))
+local interval = 0
+if rate > 0 then interval = math.floor(1000000 / rate) end
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0))
+redis.call('SET', KEYS[1], string.format('%d', at + interval), 'PX', 60000)
+return at - now
 """
+)
 
 
 class RedisRateLimiter:
@@ -218,7 +247,7 @@ class RedisRateLimiter:
         self._reserve = redis.register_script(_RESERVE)
         self._limited = redis.register_script(_LIMITED)
         self._pause = redis.register_script(_PAUSE)
-        self._check_pause = redis.register_script(_CHECK_PAUSE)
+        self._commit = redis.register_script(_COMMIT)
 
     def _key(self, platform: str, name: str) -> str:
         return f"{self._prefix}:{platform}:{name}"
@@ -238,11 +267,17 @@ class RedisRateLimiter:
         keys = [self._key(platform, "next"), self._key(platform, "pause"), self._key(platform, "window"),
                 self._key(platform, f"chat:{chat_id}")]  # fmt: skip
         args = [*self._rate_args(platform), round(PER_CHAT_INTERVAL * 1e6)]
+        commit_keys = [self._key(platform, "sent"), keys[1], keys[2]]
         while True:
             wait_us, reserved = (int(v) for v in await self._reserve(keys=keys, args=args))
             if wait_us > 0:
                 await asyncio.sleep(wait_us / 1_000_000)
-            if reserved and int(await self._check_pause(keys=[keys[1]])) <= 0:
+            if not reserved:
+                continue
+            wait_us = int(await self._commit(keys=commit_keys, args=self._rate_args(platform)))
+            if wait_us >= 0:
+                if wait_us > 0:
+                    await asyncio.sleep(wait_us / 1_000_000)
                 return
 
     async def limited(self, platform: str, chat_id: str, seconds: float) -> bool:

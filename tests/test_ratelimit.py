@@ -81,6 +81,15 @@ async def test_the_local_budget_spaces_sends_and_honours_a_pause() -> None:
     assert limiter._reserve("zalo_bot", "fresh-chat") == (0, True)  # another platform is not paused
 
 
+async def test_sends_that_wake_late_together_still_leave_spaced() -> None:
+    clock = _Clock()
+    limiter = LocalRateLimiter({"telegram": 100.0}, clock=clock)
+    for i in range(3):
+        limiter._reserve("telegram", f"chat-{i}")
+    clock.now += 0.5  # the event loop stalled: all three slots have passed when they wake
+    assert [limiter._commit("telegram") for _ in range(3)] == pytest.approx([0.0, 0.01, 0.02])
+
+
 async def test_a_429_for_one_chat_holds_that_chat_only() -> None:
     clock = _Clock()
     limiter = LocalRateLimiter({"telegram": 100.0}, clock=clock)
