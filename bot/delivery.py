@@ -35,7 +35,7 @@ from bot.i18n import Catalogs
 from bot.metrics import Metrics
 from bot.ratelimit import LocalRateLimiter, RateLimiter
 from handlers.contract import Reply
-from handlers.polls import ticks_shown
+from handlers.polls import has_secret_ticks, ticks_shown
 from models.db import insert_ignoring_conflict, is_database_unavailable, table_of
 from models.desk import fill_in_link
 from models.invites import fill_in_code
@@ -217,6 +217,7 @@ class DeliveryWorker:
         # Sent, not yet recorded: (row id, the platform's message id, whether it went as a template message).
         self._sent: list[tuple[int, str | None, bool]] = []
         self._flush_lock = asyncio.Lock()
+        self._busy: set[tuple[Platform, str]] = set()  # chats whose rows are being sent
 
     def wake(self) -> None:
         self._wake.set()
@@ -227,32 +228,54 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
+        """Deliver until stopped. The next batch is claimed while the last one is still being sent,
+        so the platform's budget is not left unused between batches: at most two are in flight."""
         failures = 0
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                handled = await self.drain_once()
-                failures = 0
-            except Exception as error:
-                if not is_database_unavailable(error):
-                    raise
-                failures += 1
-                log.warning("delivery: database unavailable (%s); retrying", type(error).__name__)
-                handled = 0
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-            if handled == 0 and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+        sending: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    await self._flush()  # sent rows a failed flush kept: recorded before anything is claimed again
+                    rows, languages = await self._claim()
+                    earlier = sending
+                    sending = asyncio.create_task(self._send_batch(rows, languages)) if rows else None
+                    if earlier is not None:
+                        await earlier
+                    failures = 0
+                except Exception as error:
+                    if not is_database_unavailable(error):
+                        raise
+                    failures += 1
+                    log.warning("delivery: database unavailable (%s); retrying", type(error).__name__)
+                    await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                    continue
+                if sending is None and earlier is None and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+        finally:
+            if sending is not None:
+                if self._stopping:
+                    await sending  # its sends finish and are recorded
+                else:
+                    sending.cancel()
 
     async def drain_once(self) -> int:
         """Claim a batch of due messages and send them; the number claimed."""
         await self._flush()  # sent rows a failed flush kept: recorded before anything is claimed again
         rows, languages = await self._claim()
-        if not rows:
-            return 0
+        await self._send_batch(rows, languages)
+        return len(rows)
+
+    async def _send_batch(self, rows: list[OutboxMessage], languages: dict[tuple[Platform, str], str]) -> None:
         chats: dict[tuple[Platform, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             chats[(row.platform, row.chat_id)].append(row)
+        # A chat still being sent from the batch before keeps its order: its rows here wait for a later claim.
+        busy = [chat_rows for chat, chat_rows in chats.items() if chat in self._busy]
+        await self._release([row for chat_rows in busy for row in chat_rows])
+        chats = {chat: chat_rows for chat, chat_rows in chats.items() if chat not in self._busy}
+        self._busy.update(chats)
         done = asyncio.Event()
         flusher = asyncio.create_task(self._flush_periodically(done))
         try:
@@ -260,11 +283,11 @@ class DeliveryWorker:
                 *(self._send_chat(chat_rows, languages.get(chat)) for chat, chat_rows in chats.items())
             )
         finally:
+            self._busy.difference_update(chats)
             # Not cancelled: a flush cut off mid-write would leave sent rows to be sent again.
             done.set()
             await flusher
             await self._flush()
-        return len(rows)
 
     async def _send_chat(self, rows: list[OutboxMessage], locale: str | None) -> None:
         """One chat's rows, in order; after a row that must wait, the rest wait too (order)."""
@@ -282,7 +305,11 @@ class DeliveryWorker:
                 if self._stopping or lease_ending:
                     await self._release(rows[index:])
                     return
-                delivered = await self._deliver(row, locale)
+                try:
+                    delivered = await self._deliver(row, locale)
+                except RetryLater as error:
+                    await self._hold(rows[index:], error)
+                    return
             if not delivered:
                 await self._release(rows[index + 1 :])
                 return
@@ -341,7 +368,7 @@ class DeliveryWorker:
                 reply = await self._with_desk_link(reply, reply.desk_link_for, masked=row.platform is Platform.WEB)
             # The web chat stores what it is sent beside the member's chat: a secret ballot's ticks
             # are never shown there (its page shows them only in a tap's own answer).
-            if row.platform is not Platform.WEB:
+            if row.platform is not Platform.WEB and has_secret_ticks(reply):
                 async with self._sessions() as session:
                     reply = await ticks_shown(session, reply)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
@@ -350,18 +377,8 @@ class DeliveryWorker:
                 message_id = await self._senders[row.platform].send(row.chat_id, reply, locale)
             except WindowClosed as closed:
                 message_id, by_template = await self._by_template(row, closed), True
-        except RetryLater as error:
-            # Not the message's fault: it keeps its place, its attempt is not counted, and
-            # everyone on the platform waits exactly as long as asked.
-            await self._limiter.pause(platform, error.after)
-            self._metrics.rate_limited.labels(platform).inc()
-            await self._update(
-                row,
-                next_attempt_at=utcnow() + timedelta(seconds=error.after),
-                attempts=row.attempts - 1,
-                last_error=str(error)[:500],
-            )
-            return False
+        except RetryLater:
+            raise  # the chat is held (_hold), not this one row
         except Unreachable as error:
             self._metrics.messages_failed.labels(platform, "unreachable").inc()
             await self._update(row, status=OutboxStatus.FAILED, last_error=str(error)[:500])
@@ -475,6 +492,38 @@ class DeliveryWorker:
             except BaseException:
                 self._sent = ids + self._sent
                 raise
+
+    async def _hold(self, rows: list[OutboxMessage], error: RetryLater) -> None:
+        """The platform answered 429 for the first of ``rows``: not the message's fault, so it keeps
+        its place and its attempt is not counted. Its chat waits ``retry_after`` (in the rate
+        limiter, and every pending row of the chat in the outbox, so the chat's messages stay in
+        order); the whole platform waits only when many chats are answered so at once."""
+        platform = rows[0].platform
+        if await self._limiter.limited(platform.value, rows[0].chat_id, error.after):
+            self._metrics.rate_cuts.labels(platform.value).inc()
+            log.warning("delivery: 429s from many %s chats at once; sending slows down", platform.value)
+        self._metrics.rate_limited.labels(platform.value).inc()
+        now = utcnow()
+        until = now + timedelta(seconds=error.after)
+        # Back to it as soon as the chat may be sent to again, rather than at the next idle look.
+        asyncio.get_running_loop().call_later(error.after, self.wake)
+        async with self._sessions() as session, session.begin():
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+                .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+            )
+            await session.exec(
+                update(OutboxMessage).where(col(OutboxMessage.id) == rows[0].id).values(last_error=str(error)[:500])
+            )
+            # Unclaimed, or claimed by this worker just above; a row leased by another worker is its own.
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.platform) == platform, col(OutboxMessage.chat_id) == rows[0].chat_id)
+                .where(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) < until)
+                .where(or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now))
+                .values(next_attempt_at=until)
+            )
 
     async def _release(self, rows: list[OutboxMessage]) -> None:
         if not rows:

@@ -58,7 +58,13 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "chibo_rate_limited",
-            "Times a platform answered 429 and sending paused",
+            "Times a platform answered 429 (its chat waits retry_after)",
+            ["platform"],
+            registry=self.registry,
+        )
+        self.rate_cuts = Counter(
+            "chibo_rate_cuts",
+            "Times 429s from many chats at once paused a platform and halved its sending rate",
             ["platform"],
             registry=self.registry,
         )

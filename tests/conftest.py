@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from aiohttp import web
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -452,6 +453,37 @@ async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
 
 def telegram_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
     return make_settings(database_url, telegram_token=TELEGRAM_TOKEN, telegram_api_base=fake.url, **overrides)
+
+
+# The shared delivery budget's tests (test_ratelimit.py, test_delivery.py); each uses keys of its own.
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def _redis_skip() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            return None
+    except OSError as error:
+        return f"Redis at 127.0.0.1:6379 is unreachable ({error}); the shared budget is not tested"
+
+
+@contextlib.asynccontextmanager
+async def redis_client() -> AsyncIterator[Redis]:
+    """A client of the rate limit tests' Redis database; the test is skipped, saying why, without one."""
+    reason = _redis_skip()
+    if reason:
+        pytest.skip(reason)
+    client = Redis.from_url(REDIS_URL)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    async with redis_client() as client:
+        yield client
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ class FakeTelegram:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # chat_id -> the error answers its next sendMessage calls get, in order
     failures: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
-    # (monotonic time, retry_after) of every 429 answered
-    rate_limited: list[tuple[float, float]] = field(default_factory=list)
+    # (monotonic time, retry_after, chat id) of every 429 answered
+    rate_limited: list[tuple[float, float, int]] = field(default_factory=list)
     # (chat id, caption, PNG bytes) of every photo sent
     photos: list[tuple[int, str, bytes]] = field(default_factory=list)
     # (chat id, file name, caption, bytes) of every document sent
@@ -176,7 +176,7 @@ class FakeTelegram:
         if pending:
             status, extra = pending.pop(0)
             if status == 429:
-                self.rate_limited.append((time.monotonic(), float(extra["parameters"]["retry_after"])))
+                self.rate_limited.append((time.monotonic(), float(extra["parameters"]["retry_after"]), chat_id))
             return _error(status, extra.get("description", "error"), extra.get("parameters"))
         message = SentMessage(
             chat_id, params["text"], params.get("reply_markup"), time.monotonic(), next(self._message_ids)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from aiogram import Bot
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramSender, make_bot
 from bot.delivery import MAX_ATTEMPTS, DeliveryWorker
-from bot.ratelimit import LocalRateLimiter
+from bot.ratelimit import CONGESTION_CHATS, DECREASE, LocalRateLimiter, RateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from handlers.contract import Button, Reply
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
-from tests.conftest import TELEGRAM_TOKEN, Demo, member_named
+from tests.conftest import TELEGRAM_TOKEN, Demo, member_named, redis_client
 from tests.fake_telegram import FakeTelegram
 
 
@@ -110,6 +112,103 @@ async def test_429_waits_retry_after_then_sends_once(delivery: Delivery) -> None
     await delivery.drain()
     assert [m.text for m in delivery.fake.sent] == ["after the pause"]
     assert (await delivery.row(row_id)).status is OutboxStatus.SENT
+
+
+def _429(retry_after: int) -> tuple[int, dict[str, object]]:
+    return 429, {"description": "Too Many Requests", "parameters": {"retry_after": retry_after}}
+
+
+@pytest.fixture(params=["in process", "Redis"])
+async def budget(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[float], RateLimiter]]:
+    """The delivery budget at a rate, as one process keeps it or as replicas share it through Redis."""
+    if request.param == "in process":
+        yield lambda rate: LocalRateLimiter({"telegram": rate})
+        return
+    async with redis_client() as redis:
+        prefix = f"chibo:test:{uuid.uuid4().hex}"
+        yield lambda rate: RedisRateLimiter(redis, {"telegram": rate}, prefix=prefix)
+
+
+def _worker(runtime: Runtime, fake: FakeTelegram, limiter: RateLimiter, bot: Bot) -> DeliveryWorker:
+    return DeliveryWorker(runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics, limiter=limiter)
+
+
+def _texts_by_chat(fake: FakeTelegram) -> dict[int, list[str]]:
+    by_chat: dict[int, list[str]] = {}
+    for message in fake.sent:
+        by_chat.setdefault(message.chat_id, []).append(message.text)
+    return by_chat
+
+
+async def test_a_429_holds_its_chat_only_and_the_others_go_on(
+    runtime: Runtime, fake_telegram: FakeTelegram, budget: Callable[[float], RateLimiter]
+) -> None:
+    limiter = budget(1000.0)
+    fake_telegram.failures[830] = [_429(60)]  # far longer than this test waits
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        delivery = Delivery(runtime, _worker(runtime, fake_telegram, limiter, bot), fake_telegram)
+        held = [await delivery.queue(830, Reply("first")), await delivery.queue(830, Reply("second"))]
+        for chat in range(831, 841):
+            await delivery.queue(chat, Reply(f"to {chat}"))
+        task = asyncio.create_task(delivery.worker.run())
+        try:
+            async with asyncio.timeout(30):  # a platform-wide pause would keep the others waiting a minute
+                await fake_telegram.wait_until(lambda: len(fake_telegram.sent) == 10)
+        finally:
+            delivery.worker.stop()
+            await task
+        assert _texts_by_chat(fake_telegram) == {chat: [f"to {chat}"] for chat in range(831, 841)}
+        for row_id in held:  # both of the chat's messages wait out the retry_after, in their order
+            row = await delivery.row(row_id)
+            assert row.status is OutboxStatus.PENDING and row.attempts == 0
+            assert row.next_attempt_at.timestamp() - row.created_at.timestamp() >= 60
+        assert runtime.metrics.rate_cuts.labels("telegram")._value.get() == 0
+    finally:
+        await bot.session.close()
+
+
+async def test_a_429d_chat_gets_its_messages_after_retry_after_in_order_and_once(
+    runtime: Runtime, fake_telegram: FakeTelegram, budget: Callable[[float], RateLimiter]
+) -> None:
+    limiter = budget(1000.0)
+    fake_telegram.failures[850] = [_429(1)]
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        delivery = Delivery(runtime, _worker(runtime, fake_telegram, limiter, bot), fake_telegram)
+        for text in ("first", "second", "third"):
+            await delivery.queue(850, Reply(text))
+        await delivery.queue(851, Reply("other"))
+        await delivery.drain()
+        assert _texts_by_chat(fake_telegram) == {850: ["first", "second", "third"], 851: ["other"]}
+        # Retried when the platform said it may be, not before.
+        ((refused_at, retry_after, _chat),) = fake_telegram.rate_limited
+        assert min(m.at for m in fake_telegram.sent if m.chat_id == 850) >= refused_at + retry_after
+    finally:
+        await bot.session.close()
+
+
+async def test_429s_from_many_chats_at_once_slow_the_platform_and_nothing_is_lost(
+    runtime: Runtime, fake_telegram: FakeTelegram, budget: Callable[[float], RateLimiter]
+) -> None:
+    # At 30/s the span in which 429s are counted (the time of CONGESTION_SAMPLE sends) is seconds long.
+    limiter = budget(30.0)
+    chats = range(870, 870 + CONGESTION_CHATS + 5)
+    for chat in chats:
+        fake_telegram.failures[chat] = [_429(1)]
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        delivery = Delivery(runtime, _worker(runtime, fake_telegram, limiter, bot), fake_telegram)
+        for chat in chats:
+            await delivery.queue(chat, Reply(f"to {chat}"))
+        await delivery.worker.drain_once()
+        assert runtime.metrics.rate_cuts.labels("telegram")._value.get() >= 1
+        if isinstance(limiter, LocalRateLimiter):
+            assert limiter._windows["telegram"].base == pytest.approx(30.0 * DECREASE)  # halved, to grow back
+        await delivery.drain()
+        assert _texts_by_chat(fake_telegram) == {chat: [f"to {chat}"] for chat in chats}
+    finally:
+        await bot.session.close()
 
 
 async def test_403_marks_the_member_unreachable_without_retry(delivery: Delivery, runtime: Runtime, demo: Demo) -> None:

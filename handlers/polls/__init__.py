@@ -9,12 +9,13 @@ registers its handlers on ``router``.
 from __future__ import annotations
 
 from handlers.polls import follow, paper, setup  # noqa: F401  (importing them registers their handlers)
-from handlers.polls.ballots import ballot_maker, show_ticks, ticks_shown, unmarked
+from handlers.polls.ballots import ballot_maker, has_secret_ticks, show_ticks, ticks_shown, unmarked
 from handlers.polls.common import problem_text, router
 from handlers.polls.results import result_header, result_rows, results_maker, results_text
 
 __all__ = [
     "ballot_maker",
+    "has_secret_ticks",
     "problem_text",
     "result_header",
     "result_rows",

@@ -220,6 +220,11 @@ def show_ticks(reply: Reply, key: bytes) -> Reply:
     return replace(reply, buttons=tuple(tuple(marked(b) for b in row) for row in reply.buttons))
 
 
+def has_secret_ticks(reply: Reply) -> bool:
+    """Whether ``reply`` is a secret ballot's tick-and-send buttons (which ``ticks_shown`` reads)."""
+    return any(isinstance(_secret_action(button), TickSecret) for row in reply.buttons for button in row)
+
+
 async def ticks_shown(session: AsyncSession, reply: Reply) -> Reply:
     """``reply`` as it is sent (by the runtime inline, or by delivery): a secret ballot being filled
     in shows the options chosen so far, opened with its poll's ticks key; anything else is sent as
