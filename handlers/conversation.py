@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import fields, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,11 +17,12 @@ from handlers.actions import ActionData
 from handlers.context import Context
 from handlers.contract import Catalogs, Inbound, Reply
 from handlers.menus import ChooseLanguage, Help, Home, Manage, Meetings, MyBranch, MyDetails, action_for_label
-from handlers.questions import Ask, Awaiting, PickTime
+from handlers.questions import Ask, Awaiting, PickTime, Question
 from handlers.records import FindMember
 from handlers.router import Dispatcher
-from models.audit import audit_refusal, audit_stranger
-from models.errors import DomainError, Stale
+from models.audit import MISSING_OBJECT, Refusal, audit_refusal, audit_stranger
+from models.errors import DomainError, NotFound, Stale
+from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.roster import fold
 from models.tables import ChannelIdentity, Member, Platform
@@ -221,12 +222,43 @@ async def _act(ctx: Context, action: ActionData) -> list[Reply]:
     if isinstance(action, Ask):
         route = DISPATCH.questions.get(action.question)
         if route is not None and route.prompt is not None:
-            return await route.prompt(ctx, member, Awaiting(action.question, action.subject))
+            asked = route.prompt(ctx, member, Awaiting(action.question, action.subject))
+            if action.subject is None or action.question in _MEMBERS_OWN_QUESTIONS:
+                return await asked
+            return await _manage(ctx, asked)
     elif isinstance(action, PickTime):
         return await _answer(ctx, member, *times.picked(action))
     elif type(action) in DISPATCH.actions:
-        return await DISPATCH.run(ctx, member, action)
+        if action.member_facing or not _names_an_object(action):
+            return await DISPATCH.run(ctx, member, action)
+        return await _manage(ctx, DISPATCH.run(ctx, member, action))
     return _stale_button(ctx)  # a question nothing asks by a button (``ask:ovote:1``)
+
+
+# Questions a member is asked about their own things (a ballot's opinion, a meeting's excuse).
+_MEMBERS_OWN_QUESTIONS = frozenset(
+    {Question.MY_PHONE, Question.SWITCH_MEMBER, Question.POLL_OPINION, Question.ABSENCE_REASON}
+)
+
+
+def _names_an_object(action: ActionData) -> bool:
+    return any(field.name.endswith("_id") for field in fields(action))  # type: ignore[arg-type]
+
+
+async def _manage(ctx: Context, handling: Awaitable[list[Reply]]) -> list[Reply]:
+    """A secretary's button on a notice, poll, meeting or member. Whether its object is another
+    branch's or does not exist at all, the actor gets the same stale-button reply and the same
+    audited refusal, so guessing ids tells nothing about what exists."""
+    try:
+        replies = await handling
+    except NotPermitted as error:
+        ctx.refusal = Refusal(error.permission.value, error.target.branch_id, error.target.member_id)
+    except NotFound:
+        ctx.refusal = Refusal(MISSING_OBJECT, None)
+    else:
+        if ctx.refusal is None:
+            return replies
+    return _stale_button(ctx)
 
 
 def _render(ctx: Context, error: DomainError) -> list[Reply]:

@@ -192,11 +192,11 @@ async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
     preview = (await say(runtime, OTHER_SECRETARY, "Thông báo của chi bộ trường."))[0]
     notice_id = _notice_id(button(preview, "Gửi ngay"))
     commune = NoticeScope(notice_id, "commune").pack()
-    assert "chỉ dành cho bí thư" in (await say(runtime, OTHER_SECRETARY, payload=commune))[0].text
+    assert "Nút này không còn dùng được nữa" in (await say(runtime, OTHER_SECRETARY, payload=commune))[0].text
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     for action in (SendNotice(notice_id), TrackNotice(notice_id), CancelNotice(notice_id)):
         payload = action.pack()
-        assert "chỉ dành cho bí thư" in (await say(runtime, SECRETARY, payload=payload))[0].text
+        assert "Nút này không còn dùng được nữa" in (await say(runtime, SECRETARY, payload=payload))[0].text
     async with runtime.sessions() as session:
         notice = await session.get(Notice, notice_id)
     assert notice is not None and notice.status is NoticeStatus.DRAFT

@@ -216,7 +216,7 @@ async def test_payloads_are_untrusted_and_labels_typed_as_text_still_work(webhoo
     welcome = await webhook.say(user, demo.code("Đinh Văn Khánh"), 1)
     assert len(welcome.buttons) == 4  # seven choices, shared out over two messages: four and three
     forged = await webhook.say(user, "#chibo:mc:1", 3)  # a secretary's button, typed by a member
-    assert forged.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")  # re-checked, refused
+    assert forged.text.startswith("Nút này không còn dùng được nữa")  # re-checked, refused as a made-up id
     garbage = await webhook.say(user, "#chibo:%%%", 5)
     assert garbage.text.startswith("Nút này không còn dùng được nữa.")
     typed = await webhook.say(user, "👤 Thông tin của tôi", 7)  # the label as text, not the button
