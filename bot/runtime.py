@@ -117,7 +117,9 @@ class Runtime:
                 self.metrics.updates_rejected.labels(platform, "duplicate").inc()
                 return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
             replies = await handle(
-                session, self.catalogs, self.settings.tz, inbound, nudge_interval=self.settings.nudge_interval
+                session, self.catalogs, self.settings.tz, inbound,
+                nudge_interval=self.settings.nudge_interval,
+                uploads_per_day=self.settings.uploads_per_day,
             )
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:

@@ -42,6 +42,8 @@ class Settings(ChannelSettings, BaseSettings):
     # and how often a secretary may remind those who have not read a notice.
     broadcast_rate: Annotated[float, Field(gt=0, le=10_000)] = 30.0
     nudge_interval_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # Files one member may send chibo to read in a day (attachments, register imports, web chat files).
+    uploads_per_day: Annotated[int, Field(ge=1, le=10_000)] = 30
     # How long a claimed outbox row is held by the worker that claimed it: after a crash, another
     # worker (or the restarted one) takes it over once the lease ends.
     delivery_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0

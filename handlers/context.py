@@ -42,6 +42,8 @@ class Context:
     member: Member | None = None
     # How often a secretary may remind those who have not read a notice.
     nudge_interval: timedelta = timedelta(hours=24)
+    # Files one member may send chibo to read in a day.
+    uploads_per_day: int = 30
     # A secretary's action this member was refused: audited once the event is handled (rate-limited).
     refusal: Refusal | None = None
 

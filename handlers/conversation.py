@@ -26,6 +26,7 @@ from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.roster import fold
 from models.tables import ChannelIdentity, Member, Platform
+from models.uploads import take_upload
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type. Each makes
 # its action from the words after it (only /find reads them: the name to look up).
@@ -67,8 +68,16 @@ async def handle(
     inbound: Inbound,
     *,
     nudge_interval: timedelta = timedelta(hours=24),
+    uploads_per_day: int = 30,
 ) -> list[Reply]:
-    ctx = Context(session=session, inbound=inbound, catalogs=catalogs, timezone=timezone, nudge_interval=nudge_interval)
+    ctx = Context(
+        session=session,
+        inbound=inbound,
+        catalogs=catalogs,
+        timezone=timezone,
+        nudge_interval=nudge_interval,
+        uploads_per_day=uploads_per_day,
+    )
     try:
         replies = await _route(ctx, inbound)
     except DomainError as error:  # one place turns every refusal into the member's words
@@ -104,6 +113,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
     if inbound.attachment is not None:
         if ctx.member is None:
             return [members.stranger_welcome(ctx)]
+        if not await take_upload(ctx.session, ctx.member.id or 0, ctx.uploads_per_day, ctx.timezone):
+            return [members.too_many_files(ctx, ctx.member)]
         pending = ctx.take_question() or ""
         awaiting = Awaiting.parse(pending)
         route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None

@@ -250,6 +250,18 @@ class InviteAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
+class UploadCount(SQLModel, table=True):
+    """How many files a member sent chibo to read on one day (the commune's day): capped by
+    ``CHIBO_UPLOADS_PER_DAY`` (models.uploads)."""
+
+    __table_args__ = (UniqueConstraint("member_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    day: date
+    count: int = 0
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """One row per inbound update handled, so a re-delivered update is handled once.
 

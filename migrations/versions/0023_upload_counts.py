@@ -1,0 +1,34 @@
+"""The files each member sent chibo to read, per day, for the daily cap (CHIBO_UPLOADS_PER_DAY).
+
+Revision ID: 0023
+Revises: 0019
+Create Date: 2026-11-30 19:50:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0023'
+down_revision: str | None = '0019'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "uploadcount",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("member_id", "day"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("uploadcount")
