@@ -61,7 +61,7 @@ from models.tables import (
     ZaloOaToken,
     utcnow,
 )
-from tests.chat import say
+from tests.chat import say, vi
 from tests.conftest import (
     METRICS_HEADERS,
     Demo,
@@ -751,6 +751,15 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
     assert report.seen_unread() == ["Mai Văn Sơn"] and report.count(Delivery.READ) == 0
     assert recipient.delivered_at is not None and recipient.seen_at is not None and recipient.read_at is None
+    # The receipts' CSV says it too: delivered and seen, not read.
+    header, [row] = receipt_table(Catalogs("vi").translator("vi"), report, runtime.settings.tz)
+    assert header[6:] == [vi("Read at"), vi("Delivered at"), vi("Seen at")]
+    tz = runtime.settings.tz
+    assert row[6:] == [
+        "",
+        f"{recipient.delivered_at.astimezone(tz):%d/%m/%Y %H:%M}",
+        f"{recipient.seen_at.astimezone(tz):%d/%m/%Y %H:%M}",
+    ]
     track = (await say(runtime, SECRETARY, payload=TrackNotice(picture.id or 0).pack()))[0]
     assert "Đã xem trên Zalo, chưa bấm Đã đọc: Mai Văn Sơn" in track.text
     assert "ZNS" not in track.text  # no template messages: nothing said of them

@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 from collections import Counter
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from handlers.context import Context, names_text
 from handlers.contract import Button, Document, Reply, Translator
@@ -99,8 +99,15 @@ def _reason(t: Translator, person: RecipientState) -> str:
 def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[list[str], list[list[str]]]:
     """The tracking screen as a table: one row per recipient, in the screen's words."""
     _ = t.gettext
-    header = [_("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at")]
+    header = [
+        _("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at"),
+        _("Delivered at"), _("Seen at"),
+    ]  # fmt: skip
     words, channels = state_words(t), _channel_words(t)
+
+    def moment(at: datetime | None) -> str:
+        return at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if at else ""
+
     rows = [
         [
             person.name,
@@ -109,7 +116,9 @@ def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[li
             words[person.state],
             ", ".join(channels[c] for c in person.channels),
             _reason(t, person) if person.state is Delivery.FAILED else "",
-            person.read_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if person.read_at else "",
+            moment(person.read_at),
+            moment(person.delivered_at),
+            moment(person.seen_at),
         ]
         for person in report.recipients
     ]
