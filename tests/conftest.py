@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
@@ -47,6 +47,9 @@ POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://p
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 METRICS_TOKEN = "metrics-token-for-tests"
 METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+if TYPE_CHECKING:
+    from tests.channel_drivers import Driver
 
 
 def _postgres_reachable() -> str | None:
@@ -147,9 +150,12 @@ class PostgresDatabases:
         try:
             schema = await connection.fetchval(_SCHEMA)
             references = {name: set(refs) - {name} for name, refs in await connection.fetch(_TABLES)}
-            sequences = [name for (name,) in await connection.fetch(
-                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
-            )]
+            sequences = [
+                name
+                for (name,) in await connection.fetch(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+                )
+            ]
             left = [t for t in references if await connection.fetchval(f'SELECT EXISTS (SELECT FROM "{t}")')]
         finally:
             await connection.close()
@@ -562,3 +568,17 @@ async def webhook(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterat
         async for server in serve_app(app):
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
                 yield Webhook(client, app.state.runtime, fake_telegram, outage)
+
+
+# The platforms a member's conversation is run on (tests/channel_drivers.py drives each).
+CHANNEL_NAMES = ("telegram", "zalo_bot", "zalo_oa")
+
+
+@pytest.fixture(params=CHANNEL_NAMES)
+async def channel(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Driver]:
+    """The app with one platform switched on, and the driver to talk to it there."""
+    from tests.channel_drivers import CHANNELS  # drives the app and the fakes, which import this module
+
+    assert tuple(CHANNELS) == CHANNEL_NAMES
+    async with CHANNELS[request.param](database_url) as driver:
+        yield driver

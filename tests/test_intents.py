@@ -38,14 +38,12 @@ from models.tables import (
     Rsvp,
     UnansweredWeek,
 )
+from tests.channel_drivers import MEMBER, Driver, joined
 from tests.chat import button, say, vi, visitor
 from tests.conftest import Demo, LiveServer, member_named
-from tests.test_channels import MEMBER, Driver, channel, joined
 from tests.test_meetings import HANH, LOAN, SECRETARY, SON, _call_meeting
 from tests.test_polls import SECRETARY as POLL_SECRETARY
 from tests.test_polls import _open_poll, _tracked
-
-__all__ = ["channel"]  # the platforms' fixture, used here too
 
 PHRASINGS = Path(__file__).parent / "data" / "intent_phrasings.csv"
 TITLE = "Sinh hoạt chi bộ định kỳ tháng 12"
