@@ -626,6 +626,8 @@ class OutboxMessage(SQLModel, table=True):
     platform_message_id: str | None = Field(default=None, max_length=128, index=True)
     # Set when the message went as a paid template message (ZNS) because the chat window was closed.
     template_sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The platform calls of this message already made (a file, then its text): a retry resumes after them.
+    parts_sent: int = 0
 
 
 class ChannelAlert(SQLModel, table=True):

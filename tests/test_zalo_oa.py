@@ -773,6 +773,27 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
 
 
+async def test_a_retry_after_the_text_failed_does_not_send_the_file_again(webhook: Webhook, demo: Demo) -> None:
+    """Was: a notice's file went out, its text failed, and the retry sent the file a second time."""
+    fake, runtime, user = webhook.fake, webhook.runtime, "retried"
+    await webhook.say(user, demo.code("Mai Văn Sơn"), 2)
+    member = await member_named(runtime, "Mai Văn Sơn")
+    assert member.id is not None
+    fake.failures[user] = [None, Failure(500, -1, "internal error")]  # the file goes, its text fails once
+    notice = await send_notice(runtime, member.id, "Kế hoạch tháng 12.", ("ke-hoach.pdf", b"%PDF-1.4 ke hoach"))
+
+    async def sent_once() -> bool:
+        async with runtime.sessions() as session:
+            row = (await session.exec(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))).one()
+        return row.status is OutboxStatus.SENT and row.attempts == 2 and row.parts_sent == 2
+
+    await eventually(sent_once)  # the retry is done: all it sent is in
+    sent = (await fake.wait_for(4, user))[2:]
+    assert [m.upload.filename for m in sent if m.upload is not None] == ["ke-hoach.pdf"]  # once
+    assert [m.upload for m in sent] == [sent[0].upload, None]  # the file, then the text, once each
+    assert sent[-1].text.startswith("📢 Thông báo\n\nKế hoạch tháng 12.")
+
+
 ZNS_NOTICE = "2001"
 
 

@@ -1,4 +1,5 @@
-"""The files each member sent chibo to read, per day, for the daily cap (CHIBO_UPLOADS_PER_DAY).
+"""The files each member sent chibo to read, per day, for the daily cap (CHIBO_UPLOADS_PER_DAY);
+the outbox's count of a message's calls already made (a retry resumes after them).
 
 Revision ID: 0023
 Revises: 0019
@@ -9,7 +10,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0023'
 down_revision: str | None = '0019'
@@ -28,7 +28,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("member_id", "day"),
     )
+    # A plain ADD COLUMN, also on SQLite: a batch would copy the table, which its foreign keys refuse.
+    op.add_column("outboxmessage", sa.Column("parts_sent", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outboxmessage", schema=None) as batch_op:
+        batch_op.drop_column("parts_sent")
     op.drop_table("uploadcount")
