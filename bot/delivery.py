@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, update
@@ -23,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The send outcomes and the Sender are the channel contract's; re-exported where the worker's users find them.
-from bot.channels.base import NoTemplate, Pushed, TemplateFallback, WindowClosed
+from bot.channels.base import PROGRESS, NoTemplate, Progress, Pushed, TemplateFallback, WindowClosed
 from bot.channels.base import Rejected as Rejected
 from bot.channels.base import RetryLater as RetryLater
 from bot.channels.base import Sender as Sender
@@ -372,6 +373,7 @@ class DeliveryWorker:
                 async with self._sessions() as session:
                     reply = await ticks_shown(session, reply)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
+            PROGRESS.set(Progress(row.parts_sent, partial(self._record_parts, row)))
             by_template = False
             try:
                 message_id = await self._senders[row.platform].send(row.chat_id, reply, locale)
@@ -445,6 +447,12 @@ class DeliveryWorker:
         retry_at = utcnow() + timedelta(seconds=self._backoff(row.attempts))
         await self._update(row, next_attempt_at=retry_at, last_error=reason[:500])
         return False
+
+    async def _record_parts(self, row: OutboxMessage, made: int) -> None:
+        """A call of a message in several made: a retry will not make it again."""
+        row.parts_sent = made
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(parts_sent=made))
 
     async def _update(self, row: OutboxMessage, **values: object) -> None:
         async with self._sessions() as session, session.begin():

@@ -130,6 +130,7 @@ class Runtime:
                 inbound,
                 nudge_interval=self.settings.nudge_interval,
                 dues_rates=self.settings.dues_rates,
+                uploads_per_day=self.settings.uploads_per_day,
             )
             bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
             if answer_inline:

@@ -53,6 +53,8 @@ class Settings(ChannelSettings, BaseSettings):
     dues_student_vnd: Annotated[int, Field(ge=0, le=10_000_000)] = 5_000
     dues_round_vnd: Annotated[int, Field(ge=1, le=100_000)] = 1_000
     dues_branch_keeps_percent: Annotated[int, Field(ge=0, le=100)] = 30
+    # Files one member may send chibo to read in a day (attachments, register imports, web chat files).
+    uploads_per_day: Annotated[int, Field(ge=1, le=10_000)] = 30
     # How long a claimed outbox row is held by the worker that claimed it: after a crash, another
     # worker (or the restarted one) takes it over once the lease ends.
     delivery_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0

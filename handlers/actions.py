@@ -73,9 +73,17 @@ class ActionData:
     # Tapping it does not drop the question chibo is waiting to have answered (the button is part
     # of answering it, e.g. "official from today" while a date is being asked for).
     keeps_question: ClassVar[bool] = False
+    # Any member may tap it on what concerns them (a ballot, "read"); the others are secretaries'.
+    member_facing: ClassVar[bool] = False
 
     def __init_subclass__(
-        cls, *, prefix: str, open_to_strangers: bool = False, keeps_question: bool = False, **kwargs: Any
+        cls,
+        *,
+        prefix: str,
+        open_to_strangers: bool = False,
+        keeps_question: bool = False,
+        member_facing: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if not _PREFIX.fullmatch(prefix):
@@ -83,6 +91,7 @@ class ActionData:
         cls.prefix = prefix
         cls.open_to_strangers = open_to_strangers
         cls.keeps_question = keeps_question
+        cls.member_facing = member_facing
         _REGISTRY.setdefault(prefix, []).append(cls)
 
     def pack(self) -> str:

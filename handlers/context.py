@@ -45,6 +45,8 @@ class Context:
     nudge_interval: timedelta = timedelta(hours=24)
     # The figures of party dues (models/dues.py), from the settings.
     dues_rates: DuesRates = DEFAULT_RATES
+    # Files one member may send chibo to read in a day.
+    uploads_per_day: int = 30
     # A secretary's action this member was refused: audited once the event is handled (rate-limited).
     refusal: Refusal | None = None
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import fields, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,15 +29,17 @@ from handlers.menus import (
     OpenDesk,
     action_for_label,
 )
-from handlers.questions import Ask, Awaiting, PickTime
+from handlers.questions import Ask, Awaiting, PickTime, Question
 from handlers.records import FindMember
 from handlers.router import Dispatcher
-from models.audit import audit_refusal, audit_stranger
+from models.audit import MISSING_OBJECT, Refusal, audit_refusal, audit_stranger
 from models.dues import DEFAULT_RATES, DuesRates
-from models.errors import DomainError, Stale
+from models.errors import DomainError, NotFound, Stale
+from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.roster import fold
 from models.tables import ChannelIdentity, Member, Platform
+from models.uploads import take_upload
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type. Each makes
 # its action from the words after it (only /find reads them: the name to look up).
@@ -99,6 +101,7 @@ async def handle(
     *,
     nudge_interval: timedelta = timedelta(hours=24),
     dues_rates: DuesRates = DEFAULT_RATES,
+    uploads_per_day: int = 30,
 ) -> list[Reply]:
     ctx = Context(
         session=session,
@@ -107,6 +110,7 @@ async def handle(
         timezone=timezone,
         nudge_interval=nudge_interval,
         dues_rates=dues_rates,
+        uploads_per_day=uploads_per_day,
     )
     try:
         replies = await _route(ctx, inbound)
@@ -143,6 +147,8 @@ async def _route(ctx: Context, inbound: Inbound) -> list[Reply]:
     if inbound.attachment is not None:
         if ctx.member is None:
             return [members.stranger_welcome(ctx)]
+        if not await take_upload(ctx.session, ctx.member.id or 0, ctx.uploads_per_day, ctx.timezone):
+            return [members.too_many_files(ctx, ctx.member)]
         pending = ctx.take_question() or ""
         awaiting = Awaiting.parse(pending)
         route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
@@ -261,12 +267,43 @@ async def _act(ctx: Context, action: ActionData) -> list[Reply]:
     if isinstance(action, Ask):
         route = DISPATCH.questions.get(action.question)
         if route is not None and route.prompt is not None:
-            return await route.prompt(ctx, member, Awaiting(action.question, action.subject))
+            asked = route.prompt(ctx, member, Awaiting(action.question, action.subject))
+            if action.subject is None or action.question in _MEMBERS_OWN_QUESTIONS:
+                return await asked
+            return await _manage(ctx, asked)
     elif isinstance(action, PickTime):
         return await _answer(ctx, member, *times.picked(action))
     elif type(action) in DISPATCH.actions:
-        return await DISPATCH.run(ctx, member, action)
+        if action.member_facing or not _names_an_object(action):
+            return await DISPATCH.run(ctx, member, action)
+        return await _manage(ctx, DISPATCH.run(ctx, member, action))
     return _stale_button(ctx)  # a question nothing asks by a button (``ask:ovote:1``)
+
+
+# Questions a member is asked about their own things (a ballot's opinion, a meeting's excuse).
+_MEMBERS_OWN_QUESTIONS = frozenset(
+    {Question.MY_PHONE, Question.SWITCH_MEMBER, Question.POLL_OPINION, Question.ABSENCE_REASON}
+)
+
+
+def _names_an_object(action: ActionData) -> bool:
+    return any(field.name.endswith("_id") for field in fields(action))  # type: ignore[arg-type]
+
+
+async def _manage(ctx: Context, handling: Awaitable[list[Reply]]) -> list[Reply]:
+    """A secretary's button on a notice, poll, meeting or member. Whether its object is another
+    branch's or does not exist at all, the actor gets the same stale-button reply and the same
+    audited refusal, so guessing ids tells nothing about what exists."""
+    try:
+        replies = await handling
+    except NotPermitted as error:
+        ctx.refusal = Refusal(error.permission.value, error.target.branch_id, error.target.member_id)
+    except NotFound:
+        ctx.refusal = Refusal(MISSING_OBJECT, None)
+    else:
+        if ctx.refusal is None:
+            return replies
+    return _stale_button(ctx)
 
 
 def _render(ctx: Context, error: DomainError) -> list[Reply]:

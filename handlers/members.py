@@ -344,6 +344,19 @@ def refused(ctx: Context, member: Member, permission: Permission, target: Target
     return [home(ctx, member, _("Sorry, only the branch secretary and deputy secretary can use this."))]
 
 
+def too_many_files(ctx: Context, member: Member) -> Reply:
+    """A file over the day's cap: not read, and the question it answered stays open."""
+    _ = ctx.gettext
+    return home(
+        ctx,
+        member,
+        _(
+            "You have already sent {count} files today, the most chibo reads from one member in a day. "
+            "This file was not read: please send it again tomorrow."
+        ).format(count=ctx.uploads_per_day),
+    )
+
+
 def manage_menu(ctx: Context, member: Member) -> list[Reply]:
     _ = ctx.gettext
     own_branch = Target(member.branch_id)

@@ -161,6 +161,11 @@ async def audit_stranger(
     return True
 
 
+# The permission a refusal names when a secretary's button names an object that does not exist:
+# audited like a refusal on another branch's object, so both look alike to whoever guesses ids.
+MISSING_OBJECT = "missing_object"
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A member refused a secretary's action: the permission, and the branch and member it was on."""

@@ -56,6 +56,8 @@ class RecipientState:
     read_at: datetime | None
     blocked: bool = False  # FAILED: they blocked or left chibo on those chats (marked unreachable)
     seen_at: datetime | None = None  # the platform reported it seen (the Zalo OA), read or not
+    # The platform reported it delivered (the Zalo OA's event), else when a platform first took it.
+    delivered_at: datetime | None = None
 
     @property
     def must_phone(self) -> bool:
@@ -116,6 +118,10 @@ def _state(
     return Delivery.NOT_JOINED, (), "", False
 
 
+def _first_sent(rows: list[OutboxMessage]) -> datetime | None:
+    return min((r.sent_at for r in rows if r.status is OutboxStatus.SENT and r.sent_at is not None), default=None)
+
+
 async def notice_tracking(session: AsyncSession, notice: Notice) -> NoticeTracking:
     rows = (
         await session.exec(
@@ -151,6 +157,7 @@ async def notice_tracking(session: AsyncSession, notice: Notice) -> NoticeTracki
             RecipientState(
                 member.id or 0, member.full_name, branch.name, member.phone or "", state, channels, reason,
                 recipient.read_at, blocked, recipient.seen_at,
+                recipient.delivered_at or _first_sent(deliveries[member.id or 0]),
             )
         )  # fmt: skip
     report.recipients.sort(key=lambda r: (text_key(r.branch), name_key(r.name)))

@@ -281,6 +281,18 @@ class InviteAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
+class UploadCount(SQLModel, table=True):
+    """How many files a member sent chibo to read on one day (the commune's day): capped by
+    ``CHIBO_UPLOADS_PER_DAY`` (models.uploads)."""
+
+    __table_args__ = (UniqueConstraint("member_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    day: date
+    count: int = 0
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """One row per inbound update handled, so a re-delivered update is handled once.
 
@@ -645,6 +657,8 @@ class OutboxMessage(SQLModel, table=True):
     platform_message_id: str | None = Field(default=None, max_length=128, index=True)
     # Set when the message went as a paid template message (ZNS) because the chat window was closed.
     template_sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The platform calls of this message already made (a file, then its text): a retry resumes after them.
+    parts_sent: int = 0
 
 
 class ChannelAlert(SQLModel, table=True):

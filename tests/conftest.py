@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
@@ -48,6 +48,9 @@ POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://p
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 METRICS_TOKEN = "metrics-token-for-tests"
 METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+if TYPE_CHECKING:
+    pass
 
 
 def _postgres_reachable() -> str | None:
@@ -148,9 +151,12 @@ class PostgresDatabases:
         try:
             schema = await connection.fetchval(_SCHEMA)
             references = {name: set(refs) - {name} for name, refs in await connection.fetch(_TABLES)}
-            sequences = [name for (name,) in await connection.fetch(
-                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
-            )]
+            sequences = [
+                name
+                for (name,) in await connection.fetch(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+                )
+            ]
             left = [t for t in references if await connection.fetchval(f'SELECT EXISTS (SELECT FROM "{t}")')]
         finally:
             await connection.close()

@@ -99,7 +99,7 @@ class FakeZaloOa:
     sent: list[SentMessage] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # user id -> the error answers its next sends get, in order
-    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    failures: dict[str, list[Failure | None]] = field(default_factory=dict)
     refresh_failures: list[Failure] = field(default_factory=list)
     refused_refresh_tokens: set[str] = field(default_factory=set)  # refused however often they are tried
     expires_in: object = "90000"  # as Zalo sends it: seconds, as a string
@@ -207,8 +207,8 @@ class FakeZaloOa:
             return _answer(Failure(200, -216, "Access token is invalid"))
         user_id = str(body.get("recipient", {}).get("user_id", ""))
         pending = self.failures.get(user_id)
-        if pending:
-            return _answer(pending.pop(0))
+        if pending and (failure := pending.pop(0)) is not None:  # None: that call goes through
+            return _answer(failure)
         message = body.get("message", {})
         text = message.get("text")
         attachment = message.get("attachment") or {}

@@ -12,13 +12,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.delivery import CONCURRENCY, FLUSH_ROWS
 from bot.runtime import Runtime
 from models.tables import OutboxMessage, OutboxStatus
-from tests.conftest import TELEGRAM_TOKEN
+from tests.conftest import TELEGRAM_TOKEN, TEST_BALLOT_KEY
 from tests.fake_telegram import FakeTelegram
 from tests.test_cli import run_chibo
 from tests.test_notices import big_branch
@@ -132,3 +133,43 @@ async def test_stopped_cleanly_mid_broadcast_it_sends_nothing_twice(
     counts = Counter(m.chat_id for m in fake_telegram.sent)
     assert set(counts) == {FIRST_CHAT + i for i in range(RECIPIENTS)}
     assert set(counts.values()) == {1}
+
+
+async def test_demo_stops_on_sigterm_within_8_s_while_a_web_chat_page_waits(tmp_path: Path) -> None:
+    """Was: a web chat page's long poll (25 s) held uvicorn's graceful shutdown: `chibo demo` (and
+    `chibo serve`) outlived SIGTERM by that long. Now open requests are ended after a few seconds."""
+    port = _free_port()
+    env = {
+        "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        "CHIBO_PORT": str(port),
+        "CHIBO_BALLOT_KEY": TEST_BALLOT_KEY,
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHIBO_")}
+    log = (tmp_path / "demo.log").open("a")
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", env={**clean, **env}, cwd=tmp_path, stdout=log, stderr=log
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+
+            async def serving() -> bool:
+                try:
+                    return (await client.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await _until(serving)
+            token = (await client.post("/api/webchat/session")).json()["token"]
+            waiting = asyncio.create_task(
+                client.get("/api/webchat/inbox", params={"wait": "true"}, headers={"Authorization": f"Bearer {token}"})
+            )
+            assert (await client.get("/healthz")).status_code == 200  # answered after the poll was taken in
+            assert not waiting.done()
+            demo.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(demo.wait(), 8) in CLEAN_EXIT
+            await asyncio.gather(waiting, return_exceptions=True)  # ended, whichever way
+    finally:
+        if demo.returncode is None:
+            demo.kill()
+            await demo.wait()
+    assert "Application shutdown complete" in (tmp_path / "demo.log").read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from aiogram.types import Update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlmodel import col, select
 
 from bot.channels import web, zalo_bot
@@ -502,3 +503,21 @@ async def test_a_join_retried_after_its_answer_was_lost_still_moves_the_token(
         assert victim.token != planted.token
         assert (await planted.send(payload="me")).status_code == 401
         assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]
+
+
+async def test_healthz_answers_503_within_2s_while_the_members_table_is_locked(database_url: str) -> None:
+    """Was: /healthz ran "SELECT 1", which answers while every table is locked, and said ok."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a PostgreSQL table lock (LOCK TABLE ... IN ACCESS EXCLUSIVE MODE)")
+    app = create_app(make_settings(database_url), migrate=False)
+    async for live in serve_app(app):
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            async with _runtime(live).engine.connect() as holder:
+                await holder.execute(text("LOCK TABLE member IN ACCESS EXCLUSIVE MODE"))
+                started = time.monotonic()
+                locked = await client.get("/healthz")
+                took = time.monotonic() - started
+                await holder.rollback()
+        assert locked.status_code == 503 and locked.json()["database"].startswith("unavailable"), locked.text
+        assert took < 2, took

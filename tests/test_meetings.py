@@ -191,9 +191,10 @@ async def test_forged_and_stale_taps_change_nothing(runtime: Runtime, demo: Demo
     peek = (await say(runtime, OUTSIDER, payload=MeetingCard(meeting_id).pack()))[0]
     assert "Nút này không còn dùng được nữa" in peek.text and "Nhà văn hóa" not in peek.text
     forged_mark = (await say(runtime, SON, payload=MarkAttendance(meeting_id, son.id, "present").pack()))[0]
-    assert forged_mark.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
+    # Refused as an id that does not exist would be (and audited): test_object_permissions compares them.
+    assert "Nút này không còn dùng được nữa" in forged_mark.text
     forged_move = (await say(runtime, SON, payload=Ask(Question.MEETING_MOVE, meeting_id).pack()))[0]
-    assert forged_move.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")
+    assert "Nút này không còn dùng được nữa" in forged_move.text
     stranger = (await say(runtime, STRANGER, payload=AnswerInvitation(meeting_id, "yes").pack()))[0]
     assert "mã mời" in stranger.text
     for garbage in (f"mty:{meeting_id}:maybe", "mtm:1:2:late", f"mte:{meeting_id}:bored", "mt:x"):

@@ -107,11 +107,14 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     _chat, name, _caption, content = fake_telegram.documents[-1]
     csv_text = content.decode("utf-8-sig")
     assert name.endswith(".csv")
-    assert csv_text.startswith("Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc")
+    assert csv_text.startswith("Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc,Đã nhận lúc,Đã xem lúc")
     mai = await member_named(runtime, "Mai Văn Sơn")
     # Read, and where it had reached him (the channel is said for readers too).
     read_row = f"Mai Văn Sơn,Chi bộ thôn Tây,{local_phone(mai.phone)},đã đọc,Telegram,,{datetime.now(HANOI):%d/%m/%Y}"
     assert read_row in csv_text
+    # Delivered when Telegram took it; no "seen" from Telegram (it reports none).
+    [mai_row] = [row for row in csv.reader(io.StringIO(csv_text)) if row[0] == "Mai Văn Sơn"]
+    assert mai_row[7].startswith(f"{datetime.now(HANOI):%d/%m/%Y}") and mai_row[8] == ""
     assert f"Hồ Thị Ngọc,Chi bộ thôn Tây,{local_phone(ngoc.phone)},chưa tham gia chibo,,," in csv_text
     assert "Lý Văn Quang" not in csv_text
     assert csv_text.count("chưa tham gia chibo") == 8 and len(csv_text.strip().splitlines()) == 1 + 9
@@ -198,11 +201,11 @@ async def test_who_may_announce(runtime: Runtime, demo: Demo) -> None:
     preview = (await say(runtime, OTHER_SECRETARY, "Thông báo của chi bộ trường."))[0]
     notice_id = _notice_id(button(preview, "Gửi ngay"))
     commune = NoticeScope(notice_id, "commune").pack()
-    assert "chỉ dành cho bí thư" in (await say(runtime, OTHER_SECRETARY, payload=commune))[0].text
+    assert "Nút này không còn dùng được nữa" in (await say(runtime, OTHER_SECRETARY, payload=commune))[0].text
     await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     for action in (SendNotice(notice_id), TrackNotice(notice_id), CancelNotice(notice_id)):
         payload = action.pack()
-        assert "chỉ dành cho bí thư" in (await say(runtime, SECRETARY, payload=payload))[0].text
+        assert "Nút này không còn dùng được nữa" in (await say(runtime, SECRETARY, payload=payload))[0].text
     async with runtime.sessions() as session:
         notice = await session.get(Notice, notice_id)
     assert notice is not None and notice.status is NoticeStatus.DRAFT

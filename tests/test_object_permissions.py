@@ -8,6 +8,7 @@ stranger's at most once a minute, so a flood does not flood the log).
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlmodel import SQLModel, col
 from sqlmodel import select as sqlmodel_select
 
 from bot.runtime import Runtime
+from handlers.actions import InvalidPayload, decode
 from handlers.contract import Attachment, Inbound, Reply
 from handlers.meetings.actions import (
     AnswerInvitation,
@@ -245,7 +247,7 @@ async def test_a_notice_with_no_branch_ticked_belongs_to_its_authors_branch(runt
     await say(runtime, SECRETARY, payload=f"nb:{notice_id}:{tay}")
 
     asked = await say(runtime, ELSEWHERE_DEPUTY, payload=f"ask:attach:{notice_id}")
-    assert "chỉ dành cho bí thư" in asked[0].text
+    assert STALE in asked[0].text
     await say(runtime, ELSEWHERE_DEPUTY, attachment=Attachment("thay-the.txt", b"noi dung khac"))
     for payload in (f"na:{notice_id}:branch", f"ask:when:{notice_id}", f"nc:{notice_id}", f"ns:{notice_id}"):
         await say(runtime, ELSEWHERE_DEPUTY, payload=payload)
@@ -284,8 +286,13 @@ async def test_a_members_forged_buttons_are_counted_in_one_audit_row_a_minute(ru
     nam = await member_named(runtime, "Hoàng Văn Nam")
     son = await member_named(runtime, "Mai Văn Sơn")
     for _ in range(15):
-        for payload in ("roster", f"mx:{son.id}:1", "mtn"):
-            assert "chỉ dành cho bí thư" in (await say(runtime, ELSEWHERE_MEMBER, payload=payload))[0].text
+        # A button on another branch's member answers as a made-up id would (stale), but is counted.
+        for payload, answer in (
+            ("roster", "chỉ dành cho bí thư"),
+            (f"mx:{son.id}:1", STALE),
+            ("mtn", "chỉ dành cho bí thư"),
+        ):
+            assert answer in (await say(runtime, ELSEWHERE_MEMBER, payload=payload))[0].text
     [row] = await _refusal_rows(runtime, nam.id)
     assert row.after is not None and row.after["times"] == 45
     assert len(row.after["permissions"]) == 3  # the roster, a member's record, the meetings
@@ -347,6 +354,46 @@ async def test_another_branchs_notice_poll_and_meeting_answer_as_ids_that_do_not
             assert answer == await _tap_on(runtime, platform, user, made_up), (platform, real, answer)
             assert STALE in answer[0]["text"], (platform, real, answer)
     assert await _snapshot(runtime) == before
+
+
+def _with_a_missing_id(payload: str) -> str | None:
+    """The same secretary's button naming an object that does not exist (None: not such a button)."""
+    try:
+        action = decode(payload)
+    except InvalidPayload:
+        return None
+    ids = [f.name for f in fields(action) if f.name.endswith("_id")]  # type: ignore[arg-type]
+    if action.prefix in _MEMBER_FACING or not ids:
+        return None
+    return replace(action, **{ids[0]: 2_000_000_000}).pack()  # type: ignore[type-var]
+
+
+async def test_a_secretarys_buttons_answer_alike_for_another_branchs_ids_and_missing_ones(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Was: another branch's notice, poll, meeting or member answered "only for the secretary" (and
+    was audited), a made-up id "this button is no longer valid" (not audited): guessing ids told
+    which exist. Now both get the same reply and the same audited refusal."""
+    payloads, _notice_id = await _secretary_session(runtime, demo)
+    await say(runtime, ELSEWHERE_MEMBER, f"/start {demo.code('Hoàng Văn Nam')}")  # Đông, a member
+    await say(runtime, ELSEWHERE_DEPUTY, f"/start {demo.code('Trần Thị Lan')}")  # Đông, deputy secretary
+    pairs = [(p, made_up) for p in payloads if (made_up := _with_a_missing_id(p)) is not None]
+    assert {_action(p) for p, _made_up in pairs} >= {"ps", "nb", "mtm", "md", "mr", "ns", "pp", "mts", "mx"}
+    taps = iter(range(1_000_000))
+
+    async def tap(user: int, payload: str) -> list[dict[str, Any]]:  # each its own update, never a retry
+        inbound = Inbound(platform=Platform.TELEGRAM, user_id=str(user), chat_id=str(user), payload=payload)
+        return [r.to_dict() for r in (await runtime.process(inbound, f"tap{next(taps)}", answer_inline=True)).replies]
+
+    for user, name in ((ELSEWHERE_MEMBER, "Hoàng Văn Nam"), (ELSEWHERE_DEPUTY, "Trần Thị Lan")):
+        who = await member_named(runtime, name)
+        for real, made_up in pairs:
+            counted = await _refusals(runtime, who.id)
+            answer = await tap(user, real)
+            audited = await _refusals(runtime, who.id) - counted
+            assert answer == await tap(user, made_up), (name, real)
+            assert STALE in answer[0]["text"], (name, real, answer)
+            assert audited == 1 and await _refusals(runtime, who.id) - counted == 2, (name, real)
 
 
 async def test_sending_a_notice_to_nobody_leaves_it_a_draft(runtime: Runtime, demo: Demo) -> None:

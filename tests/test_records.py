@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from bot.runtime import Runtime
 from handlers.contract import Reply
 from models import audit
-from models.audit import AuditAction
+from models.audit import MISSING_OBJECT, AuditAction
 from models.membership import probation_end
 from models.tables import (
     AuditEvent,
@@ -212,7 +212,7 @@ async def test_a_branch_secretary_cannot_touch_another_branch(runtime: Runtime, 
     east = await member_named(runtime, "Vũ Thị Mai")
     for payload in (f"mc:{east.id}", f"ask:phone:{east.id}", f"mx:{east.id}:1", f"md:{east.id}:died", f"mi:{east.id}"):
         reply = (await say(runtime, WEST_SECRETARY, payload=payload))[0]
-        assert "chỉ dành cho bí thư" in reply.text, payload
+        assert "Nút này không còn dùng được nữa" in reply.text, payload  # as a made-up id, and audited
     [refusals] = await events(runtime, "refused")  # one row a minute per member, counting each refusal
     assert refusals.after is not None and refusals.after["times"] == 5
     unchanged = await member_named(runtime, "Vũ Thị Mai")
@@ -224,7 +224,7 @@ async def test_a_branch_secretary_cannot_touch_another_branch(runtime: Runtime, 
         east_branch = (await session.exec(select(Branch).where(Branch.code == "DONG"))).one()
     son = await member_named(runtime, "Mai Văn Sơn")
     forged = (await say(runtime, WEST_SECRETARY, payload=f"mm:{son.id}:{east_branch.id}"))[0]
-    assert "chỉ dành cho bí thư" in forged.text
+    assert "Nút này không còn dùng được nữa" in forged.text
     assert (await member_named(runtime, "Mai Văn Sơn")).branch_id == son.branch_id
 
 
@@ -245,7 +245,10 @@ async def test_record_buttons_chibo_never_made_change_nothing(runtime: Runtime, 
         assert "Nút này không còn dùng được nữa" in reply.text, payload
     unchanged = await member_named(runtime, "Mai Văn Sơn")
     assert (unchanged.exempt, unchanged.branch_id, unchanged.active) == (son.exempt, son.branch_id, son.active)
-    assert await events(runtime, "refused") == []
+    # A made-up member or branch is audited as another branch's would be (so the two look alike).
+    [refused] = await events(runtime, "refused")
+    assert refused.after is not None and refused.after["permissions"] == [MISSING_OBJECT]
+    assert refused.after["times"] == 2
 
 
 async def test_the_committee_secretary_moves_a_member(runtime: Runtime, demo: Demo) -> None:
@@ -272,8 +275,9 @@ async def test_a_member_corrects_their_own_phone_and_nothing_else(runtime: Runti
     [event] = await events(runtime, "member.phone")
     assert event.after == {"phone": "+84912000111"}
     me = await member_named(runtime, "Phan Thị Loan")
-    for payload in (f"ask:name:{me.id}", f"mp:{me.id}", f"mx:{me.id}:1", "ask:add"):
-        assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload=payload))[0].text
+    for payload in (f"ask:name:{me.id}", f"mp:{me.id}", f"mx:{me.id}:1"):  # as if the id did not exist
+        assert "Nút này không còn dùng được nữa" in (await say(runtime, MEMBER, payload=payload))[0].text
+    assert "chỉ dành cho bí thư" in (await say(runtime, MEMBER, payload="ask:add"))[0].text
 
 
 async def test_a_member_cannot_claim_another_members_phone_number(runtime: Runtime, demo: Demo) -> None:

@@ -61,7 +61,7 @@ from models.tables import (
     ZaloOaToken,
     utcnow,
 )
-from tests.chat import say
+from tests.chat import say, vi
 from tests.conftest import (
     METRICS_HEADERS,
     Demo,
@@ -218,7 +218,7 @@ async def test_payloads_are_untrusted_and_labels_typed_as_text_still_work(webhoo
     welcome = await webhook.say(user, demo.code("Đinh Văn Khánh"), 1)
     assert len(welcome.buttons) == 4  # seven choices, shared out over two messages: four and three
     forged = await webhook.say(user, "#chibo:mc:1", 3)  # a secretary's button, typed by a member
-    assert forged.text.startswith("Xin lỗi, chức năng này chỉ dành cho bí thư")  # re-checked, refused
+    assert forged.text.startswith("Nút này không còn dùng được nữa")  # re-checked, refused as a made-up id
     garbage = await webhook.say(user, "#chibo:%%%", 5)
     assert garbage.text.startswith("Nút này không còn dùng được nữa.")
     typed = await webhook.say(user, "👤 Thông tin của tôi", 7)  # the label as text, not the button
@@ -753,6 +753,16 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
     assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
     assert report.seen_unread() == ["Mai Văn Sơn"] and report.count(Delivery.READ) == 0
     assert recipient.delivered_at is not None and recipient.seen_at is not None and recipient.read_at is None
+    # The receipts' CSV says it too: delivered and seen, not read.
+    header, [row] = receipt_table(Catalogs("vi").translator("vi"), report, runtime.settings.tz)
+    assert header[6:] == [vi("Read at"), vi("Delivered at"), vi("Seen on Zalo at"), vi("To phone")]
+    tz = runtime.settings.tz
+    assert row[6:] == [
+        "",
+        f"{recipient.delivered_at.astimezone(tz):%d/%m/%Y %H:%M}",
+        f"{recipient.seen_at.astimezone(tz):%d/%m/%Y %H:%M}",
+        "",
+    ]
     track = (await say(runtime, SECRETARY, payload=TrackNotice(picture.id or 0).pack()))[0]
     assert "Đã xem trên Zalo, chưa bấm Đã đọc: Mai Văn Sơn" in track.text
     assert "ZNS" not in track.text  # no template messages: nothing said of them
@@ -764,6 +774,27 @@ async def test_a_pdf_and_a_photo_arrive_as_attachments_and_seen_on_zalo_shows_in
         report = await notice_tracking(session, plan)
     assert report.count(Delivery.READ) == 1 and report.seen_unread() == []
     assert [r.name for r in report.recipients if r.seen_at is not None] == ["Mai Văn Sơn"]
+
+
+async def test_a_retry_after_the_text_failed_does_not_send_the_file_again(webhook: Webhook, demo: Demo) -> None:
+    """Was: a notice's file went out, its text failed, and the retry sent the file a second time."""
+    fake, runtime, user = webhook.fake, webhook.runtime, "retried"
+    await webhook.say(user, demo.code("Mai Văn Sơn"), 2)
+    member = await member_named(runtime, "Mai Văn Sơn")
+    assert member.id is not None
+    fake.failures[user] = [None, Failure(500, -1, "internal error")]  # the file goes, its text fails once
+    notice = await send_notice(runtime, member.id, "Kế hoạch tháng 12.", ("ke-hoach.pdf", b"%PDF-1.4 ke hoach"))
+
+    async def sent_once() -> bool:
+        async with runtime.sessions() as session:
+            row = (await session.exec(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))).one()
+        return row.status is OutboxStatus.SENT and row.attempts == 2 and row.parts_sent == 2
+
+    await eventually(sent_once)  # the retry is done: all it sent is in
+    sent = (await fake.wait_for(4, user))[2:]
+    assert [m.upload.filename for m in sent if m.upload is not None] == ["ke-hoach.pdf"]  # once
+    assert [m.upload for m in sent] == [sent[0].upload, None]  # the file, then the text, once each
+    assert sent[-1].text.startswith("📢 Thông báo\n\nKế hoạch tháng 12.")
 
 
 ZNS_NOTICE = "2001"

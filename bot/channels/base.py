@@ -11,8 +11,9 @@ settings can read the registry without loading any adapter.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.settings import Settings
     from handlers.contract import Reply
+
+
+T = TypeVar("T")
 
 
 class PublicAddress(BaseModel):
@@ -78,6 +82,36 @@ class Sender(Protocol):
         language (None: the default), for the words an adapter adds itself ("Reply 1 or 2").
         Returns the platform's id of the (last) message sent where its receipts name it, else None."""
         ...
+
+
+@dataclass
+class Progress:
+    """How far an earlier attempt got with one message sent in several calls (a file, then its
+    text): a retry skips the calls already made, so nobody gets the file twice. Set by the
+    delivery worker around ``Sender.send``; ``record`` keeps the count on the outbox row."""
+
+    done: int
+    record: Callable[[int], Coroutine[Any, Any, None]]
+    made: int = 0
+
+
+PROGRESS: ContextVar[Progress | None] = ContextVar("progress", default=None)
+SKIPPED: Any = object()  # what ``part`` answers for a call an earlier attempt made
+
+
+async def part(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """One call of the message being sent: made and recorded, or skipped (``SKIPPED``) when an
+    earlier attempt already made it. Outside the delivery worker, always made."""
+    progress = PROGRESS.get()
+    if progress is None:
+        return await call()
+    index = progress.made
+    progress.made += 1
+    if index < progress.done:
+        return SKIPPED  # type: ignore[no-any-return]
+    result = await call()
+    await progress.record(index + 1)
+    return result
 
 
 @dataclass(frozen=True)

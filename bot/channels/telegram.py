@@ -11,6 +11,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -40,7 +41,7 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
-from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable
+from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable, part
 from bot.channels.specs.telegram import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.channels.specs.telegram import WEBHOOK_PATH as WEBHOOK_PATH
 from bot.channels.specs.telegram import TelegramMode
@@ -174,7 +175,8 @@ class TelegramSender:
         try:
             if reply.edit_message_id is not None and await self._edit(chat_id, reply):
                 return
-            if reply.document is not None and await self._send_document(chat_id, reply):
+            # Each call is a part of the message: a retry after a failed text does not send the file again.
+            if reply.document is not None and await part(partial(self._send_document, chat_id, reply)) is True:
                 return
             if reply.chart is not None:
                 picture = BufferedInputFile(bar_chart_png(reply.chart), filename="ket-qua.png")
@@ -182,9 +184,9 @@ class TelegramSender:
                     # One message, so a retry cannot leave the picture sent twice.
                     await self._bot.send_photo(chat_id=int(chat_id), photo=picture, caption=reply.text)
                     return
-                await self._bot.send_photo(chat_id=int(chat_id), photo=picture)
+                await part(partial(self._bot.send_photo, chat_id=int(chat_id), photo=picture))
             for text, markup in render(reply):
-                await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
+                await part(partial(self._bot.send_message, chat_id=int(chat_id), text=text, reply_markup=markup))
         except TelegramRetryAfter as error:
             raise RetryLater(float(error.retry_after)) from error
         except TelegramForbiddenError as error:

@@ -16,13 +16,24 @@ from bot.migrate import upgrade
 from bot.settings import Settings
 from models.invites import IssuedInvite, issue_unlinked_invites
 
+# On SIGTERM, requests still open after this many seconds are ended: a web chat page's long poll
+# (CHIBO_WEBCHAT_WAIT_SECONDS, 25 s) would otherwise hold the shutdown that long; the page retries.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
 
 def _serve(settings: Settings) -> None:
     from webhooks.app import create_app  # the web stack loads only for the commands that serve
 
     # proxy_headers off: the app reads X-Forwarded-For itself, from CHIBO_TRUSTED_PROXIES only
     # (uvicorn's own default trusts 127.0.0.1, so any local process could pose as any address).
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 def serve() -> None:

@@ -19,33 +19,33 @@ MeetingOption = Literal["kind", "who", "repeat", "remind"]
 
 
 @dataclass(frozen=True)
-class MeetingCard(ActionData, prefix="mt"):
+class MeetingCard(ActionData, prefix="mt", member_facing=True):
     """A meeting's details, documents, minutes and the member's answer."""
 
     meeting_id: int
 
 
 @dataclass(frozen=True)
-class AnswerInvitation(ActionData, prefix="mty"):
+class AnswerInvitation(ActionData, prefix="mty", member_facing=True):
     meeting_id: int
     choice: Literal["yes", "no"]  # "no" asks for the reason
 
 
 @dataclass(frozen=True)
-class Excuse(ActionData, prefix="mte"):
+class Excuse(ActionData, prefix="mte", member_facing=True):
     meeting_id: int
     reason: ReasonCode
 
 
 @dataclass(frozen=True)
-class MeetingCheckIn(ActionData, prefix="mti"):
+class MeetingCheckIn(ActionData, prefix="mti", member_facing=True):
     """ "I am here"."""
 
     meeting_id: int
 
 
 @dataclass(frozen=True)
-class MeetingDocument(ActionData, prefix="mtf"):
+class MeetingDocument(ActionData, prefix="mtf", member_facing=True):
     file_id: int
 
 

@@ -13,7 +13,7 @@ from models.notices import AudienceFilter
 
 
 @dataclass(frozen=True)
-class ReadNotice(ActionData, prefix="read"):
+class ReadNotice(ActionData, prefix="read", member_facing=True):
     """ "I have read it"."""
 
     notice_id: int

@@ -103,7 +103,7 @@ def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[li
     _ = t.gettext
     header = [
         _("Full name"), _("Branch"), _("Phone"), _("State"), _("Channel"), _("Reason"), _("Read at"),
-        _("Seen on Zalo at"), _("To phone"),
+        _("Delivered at"), _("Seen on Zalo at"), _("To phone"),
     ]  # fmt: skip
     words, channels = state_words(t), _channel_words(t)
 
@@ -119,6 +119,7 @@ def receipt_table(t: Translator, report: NoticeTracking, tz: tzinfo) -> tuple[li
             ", ".join(channels[c] for c in person.channels),
             _reason(t, person) if person.state is Delivery.FAILED else "",
             moment(person.read_at),
+            moment(person.delivered_at),
             moment(person.seen_at),
             _("yes") if person.must_phone else "",
         ]

@@ -18,7 +18,7 @@ Ticks = Annotated[str, Pattern(TICKS_TOKEN)]
 
 
 @dataclass(frozen=True)
-class Vote(ActionData, prefix="pv"):
+class Vote(ActionData, prefix="pv", member_facing=True):
     """A ballot: the options chosen, one bit each (0, naming nobody, is an election's blank ballot)."""
 
     poll_id: int
@@ -26,7 +26,7 @@ class Vote(ActionData, prefix="pv"):
 
 
 @dataclass(frozen=True)
-class ToggleChoice(ActionData, prefix="pt"):
+class ToggleChoice(ActionData, prefix="pt", member_facing=True):
     """An option ticked or unticked on a multi-choice ballot before it is sent: the options now ticked."""
 
     poll_id: int
@@ -34,7 +34,7 @@ class ToggleChoice(ActionData, prefix="pt"):
 
 
 @dataclass(frozen=True)
-class TickSecret(ActionData, prefix="pq"):
+class TickSecret(ActionData, prefix="pq", member_facing=True):
     """One place of a secret multi-choice ballot filled in (an option, or left blank): the options
     chosen up to ``step``, sealed, so that no kept reply or outbox row holds them in plain. The last
     step casts the ballot."""

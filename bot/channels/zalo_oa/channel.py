@@ -7,11 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from bot.channels.base import Polling, Refused, Transient
+from bot.channels.base import SKIPPED, Polling, Refused, Transient, part
 from bot.channels.text import document_elsewhere, web_chat_address
 from bot.channels.zalo_oa.client import ZaloOaClient, ZaloOaError
 from bot.channels.zalo_oa.events import OaEvent, inbound_from_follow, inbound_from_message, receipts, update_key
@@ -113,13 +114,16 @@ class ZaloOaSender:
             if len(choices(reply)) > MAX_BUTTONS:
                 more_text = translator.gettext("More choices:")
             document = reply.document
-            if document is not None and await self._send_document(chat_id, document) is False and not document.inline:
+            # Each call is a part of the message: a retry after a failed text does not send the file again.
+            sent_file = None if document is None else await part(partial(self._send_document, chat_id, document))
+            if document is not None and sent_file is False and not document.inline:
                 # A stored file Zalo cannot take: its copy is in the web chat (a generated one is not).
                 line = document_elsewhere(translator.gettext, document.name, self._web_chat)
                 reply = replace(reply, text=f"{reply.text}\n\n{line}")
             message_id = None
             for body in render(chat_id, reply, more_text):
-                message_id = await self._send(body)
+                sent = await part(partial(self._send, body))
+                message_id = None if sent is SKIPPED else sent
             return message_id
         except ZaloOaError as error:
             raise delivery_error(error) from error
