@@ -12,14 +12,16 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.channels.registry import CHANNELS, ChannelSettings
-from models.dues import DuesRates
+
+if TYPE_CHECKING:  # models.dues imports SQLAlchemy: reading the settings must not (tests/test_registry.py)
+    from models.dues import DuesRates
 
 SUPPORTED_LOCALES = ("vi", "en")
 BALLOT_KEY_MIN_LENGTH = 32
@@ -176,6 +178,8 @@ class Settings(ChannelSettings, BaseSettings):
 
     @property
     def dues_rates(self) -> DuesRates:
+        from models.dues import DuesRates
+
         return DuesRates(
             salary_basis_points=round(self.dues_salary_percent * 100),
             pension_basis_points=round(self.dues_pension_percent * 100),
