@@ -135,7 +135,7 @@ def _editable(notice: Notice) -> None:
 
 
 async def send_now(session: AsyncSession, actor: Actor, notice: Notice, body_for: BodyFor) -> int:
-    """Queue the notice for every recipient at once; the number of recipients."""
+    """Queue the notice for every recipient at once; the number of recipients (not its sender)."""
     await check_notice(session, actor, notice)
     _editable(notice)
     # Nobody to send to is said before the notice is marked sent: the draft stays a draft.
@@ -177,8 +177,9 @@ async def _dispatch(session: AsyncSession, notice: Notice, body_for: BodyFor) ->
         )
         for m in members
     )
-    await _queue(session, notice, [m for m in members if m.id != notice.author_member_id], body_for)
-    return len(members)
+    others = [m for m in members if m.id != notice.author_member_id]
+    await _queue(session, notice, others, body_for)
+    return len(others)  # its recipients, the sender counted out as everywhere else
 
 
 async def _queue(session: AsyncSession, notice: Notice, members: Iterable[Member], body_for: BodyFor) -> int:
