@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
 from sqlmodel import col, select
 
+from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
 from models.audit import AuditAction
 from models.invites import find_invite
@@ -62,6 +64,10 @@ async def test_the_roster_through_the_permission_matrix(desk_app: FastAPI, demo:
     assert all(name in secretary.text for name in TRUONG) and not any(name in secretary.text for name in DONG)
     assert vi("Members shown: {count}").format(count=9) in secretary.text
     assert "0912345678" in secretary.text  # Ngô Văn Phúc's phone, to call him
+    # Printed, the list says whose it is and when (the page's header is not printed).
+    assert "<h1>" + vi("Party members") + " · Chi bộ Trường Tiểu học Tân Hòa</h1>" in secretary.text
+    today = datetime.now(DEMO_TIMEZONE).strftime("%d/%m/%Y")
+    assert vi("Printed on {day} by {name}").format(day=today, name="Võ Thị Thanh") in secretary.text
     # Search without diacritics, on part of the name.
     found = (await page("Võ Thị Thanh", "/desk/members?q=vu+dinh")).text
     assert "Vũ Đình Khoa" in found and "Ngô Văn Phúc" not in found

@@ -112,6 +112,7 @@ def render(
         csrf=user.csrf if user is not None else "",
         nav=nav if user is not None else [],
         page=page,
+        printed_on=datetime.now(runtime.settings.tz).date(),
         **date_helpers(t, runtime.settings.tz),
         **context,
     )
