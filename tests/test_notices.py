@@ -111,7 +111,9 @@ async def test_a_secretary_composes_previews_and_sends_to_the_branch(
     _chat, name, _caption, content = fake_telegram.documents[-1]
     csv_text = content.decode("utf-8-sig")
     assert name.endswith(".csv")
-    assert csv_text.startswith("Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc,Đã nhận lúc,Xem trên Zalo lúc,Cần gọi điện")
+    assert csv_text.startswith(
+        "Họ và tên,Chi bộ,Số điện thoại,Trạng thái,Kênh,Lý do,Đã đọc lúc,Đã nhận lúc,Xem trên Zalo lúc,Cần gọi điện"
+    )
     mai = await member_named(runtime, "Mai Văn Sơn")
     # Read, and where it had reached him (the channel is said for readers too).
     read_row = f"Mai Văn Sơn,Chi bộ thôn Tây,{local_phone(mai.phone)},đã đọc,Telegram,,{datetime.now(HANOI):%d/%m/%Y}"
