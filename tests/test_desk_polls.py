@@ -228,7 +228,9 @@ async def test_each_sees_what_the_permission_table_allows(desk_app: FastAPI) -> 
         poll = (await session.exec(select(Poll))).one()
         assert poll.status is PollStatus.OPEN and poll.last_nudged_at is None
     async with desk_client(desk_app, await member_named(runtime, "Nguyễn Văn Hùng")) as commune:
-        assert "Thông qua kế hoạch quý I?" in (await commune.get("/desk/polls")).text
+        listed = (await commune.get("/desk/polls")).text
+        assert "Thông qua kế hoạch quý I?" in listed
+        assert "<td>Chi bộ thôn Tây</td>" in listed  # the commune's reader sees whose vote it is
         assert (await commune.post(url + "/close")).status_code == 303
     async with runtime.sessions() as session:
         assert (await session.exec(select(Poll))).one().status is PollStatus.CLOSED

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParameter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
@@ -52,7 +53,7 @@ from models.polls import (
     queue_results,
     result,
 )
-from models.tables import Member, Poll, PollKind, PollRule, PollStatus, PollVoters
+from models.tables import Branch, Member, Poll, PollKind, PollRule, PollStatus, PollVoters
 from models.typed_time import Ambiguous, canonical, read_time
 from models.uow import UnitOfWork
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
@@ -114,6 +115,7 @@ async def poll_list(request: Request, user: DeskUserDep) -> Response:
     t = translator_for(request, user)
     async with runtime.sessions() as session:
         actor = await _manager(session, user)
+        names = {b.id: b.name for b in (await session.exec(select(Branch))).all()}
         rows: list[dict[str, Any]] = []
         for poll in await managed_polls(session, actor):
             decision = await result(session, poll)
@@ -124,6 +126,10 @@ async def poll_list(request: Request, user: DeskUserDep) -> Response:
                     "voters": decision.voters,
                     "eligible": decision.eligible,
                     "verdict": verdict(t, poll, decision) if closed else "",
+                    # Whose vote it is, for a reader of several branches.
+                    "where": t.gettext("the whole commune")
+                    if poll.branches is None
+                    else ", ".join(names.get(b, "?") for b in poll.branches),
                 }
             )
     return render(
