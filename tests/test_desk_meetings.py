@@ -395,3 +395,19 @@ async def marking_in_the_browser(server: LiveServer, shots: Path) -> None:
     assert meeting is not None and meeting.attendance_confirmed_at is not None
     assert all(stored[m.id or 0].attendance is Attendance.PRESENT for m in members[2:])
     assert stored[members[1].id or 0].attendance is Attendance.EXCUSED
+
+
+async def test_the_minutes_suggest_no_signer_recorded_away(desk_app: FastAPI, demo: Demo) -> None:
+    """The deputy usually keeps the minutes; recorded excused, they are not suggested (was: the
+    minutes named as their minute-taker a member they listed as away, ill)."""
+    runtime = app_runtime(desk_app)
+    meeting_id, _members = await held_meeting(desk_app)
+    deputy = await member_named(runtime, "Nguyễn Đức Anh")
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        usual = (await desk.get(f"/desk/meetings/{meeting_id}/minutes")).text
+        assert 'name="minute_taker" maxlength="120" value="Nguyễn Đức Anh"' in usual
+        form = {f"state-{deputy.id}": "excused", f"reason-{deputy.id}": "Ốm, nằm viện"}
+        assert (await desk.post(f"/desk/meetings/{meeting_id}/attendance", form)).status_code == 303
+        page = (await desk.get(f"/desk/meetings/{meeting_id}/minutes")).text
+    assert 'name="chair" maxlength="120" value="Võ Thị Thanh"' in page
+    assert 'value="Nguyễn Đức Anh"' not in page

@@ -477,19 +477,27 @@ async def sign_in_sheet(
 
 
 async def _leaders(session: AsyncSession, meeting: Meeting) -> Signers:
-    """Who usually signs: the branch's secretary chairs, its deputy keeps the minutes (changeable)."""
+    """Who usually signs: the branch's secretary chairs, its deputy keeps the minutes (changeable);
+    a leader recorded absent or excused at this meeting is not suggested, the other one chairs."""
+    away = {
+        member.id
+        for invitation, member in await invitations(session, meeting.id or 0)
+        if invitation.attendance in (Attendance.EXCUSED, Attendance.ABSENT)
+    }
     query = select(Member).where(col(Member.active).is_(True))
     if meeting.branch_id is None:
         query = query.where(col(Member.committee_role).in_([Role.SECRETARY, Role.DEPUTY_SECRETARY]))
-        people = (await session.exec(query.order_by(col(Member.id)))).all()
-        chair = next((m.full_name for m in people if m.committee_role is Role.SECRETARY), "")
-        taker = next((m.full_name for m in people if m.committee_role is Role.DEPUTY_SECRETARY), "")
     else:
         query = query.where(Member.branch_id == meeting.branch_id)
         query = query.where(col(Member.role).in_([Role.SECRETARY, Role.DEPUTY_SECRETARY]))
-        people = (await session.exec(query.order_by(col(Member.id)))).all()
-        chair = next((m.full_name for m in people if m.role is Role.SECRETARY), "")
-        taker = next((m.full_name for m in people if m.role is Role.DEPUTY_SECRETARY), "")
+    people = [m for m in (await session.exec(query.order_by(col(Member.id)))).all() if m.id not in away]
+
+    def office(member: Member) -> Role | None:
+        return member.committee_role if meeting.branch_id is None else member.role
+
+    ordered = sorted(people, key=lambda m: office(m) is not Role.SECRETARY)  # the secretary first
+    chair = ordered[0].full_name if ordered else ""
+    taker = ordered[1].full_name if len(ordered) > 1 else ""
     return Signers(chair, taker)
 
 
