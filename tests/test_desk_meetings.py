@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from bot.demo import COMMITTEE_NAME
 from models.audience import Audience
 from models.audit import AuditAction
 from models.meetings import MeetingError, MeetingProblem, mark_all, meeting_rates, meetings_between
@@ -218,6 +219,7 @@ async def test_the_secretary_marks_the_sheet_and_prints_the_papers(desk_app: Fas
         assert "MẬT" not in text  # the classified text was refused, as in chat
         signin = await desk.get(f"/desk/meetings/{meeting_id}/sign-in")
         assert all(m.full_name in signin.text for m in members) and vi("Signature") in signin.text
+        assert COMMITTEE_NAME.upper() in signin.text  # the party committee above the branch, as on paper
         signin_doc = docx_text((await desk.get(f"/desk/meetings/{meeting_id}/sign-in?format=docx")).content)
         assert all(m.full_name in signin_doc for m in members)
         rates = await desk.get("/desk/meetings/rates")

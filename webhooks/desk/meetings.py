@@ -49,6 +49,7 @@ from models.tables import (
     MAX_ID,
     Attendance,
     Branch,
+    Committee,
     Meeting,
     MeetingFile,
     MeetingInvitation,
@@ -470,8 +471,9 @@ async def sign_in_sheet(
         if format == "docx":
             return _download(await sign_in_document(ctx, meeting), f"danh-sach-ky-{meeting_id}.docx", DOCX)
         names = await _branch_names(session)
+        committee = (await session.exec(select(Committee.name))).first() or ""
         return render(
-            request, user, "meeting_signin.html", page="meetings", meeting=meeting,
+            request, user, "meeting_signin.html", page="meetings", meeting=meeting, committee=committee,
             invited=await invitations(session, meeting_id), row=_row(ctx, meeting, names),
         )  # fmt: skip
 
