@@ -207,6 +207,10 @@ async def test_the_report_in_excel_has_the_lines_of_the_chat_summary(runtime: Ru
     summary = (await say(runtime, HUNG_CHAT, payload=BooksReport(hung.branch_id, "m", code).pack()))[0]
     paid = int(str(_dong_month(1)["dues_paid"]))
     assert f"{paid:,}".replace(",", ".") + " đ" in summary.text
+    before = add_months(last, -1)
+    # The arrows say where they go (was: a bare ◀).
+    arrows = [b.label for row in summary.buttons for b in row if "◀" in b.label]
+    assert arrows == ["◀ " + vi("month {month}").format(month=f"{before.month:02d}/{before.year}")]
     reply = (await say(runtime, HUNG_CHAT, payload=button(summary, vi("Excel file"))))[0]
     assert reply.document is not None and reply.document.name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(base64.b64decode(reply.document.inline or ""))).active

@@ -176,9 +176,20 @@ async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list
     month = month_from(action.month, ctx)
     step = 3 if action.period == "q" else 1
     earlier, later = add_months(month, -step), add_months(month, step)
-    navigation = [button("◀", BooksReport(action.branch_id, action.period, month_code(earlier)))]
+    # Each arrow says where it goes: the period before or after, as the heading names periods.
+    navigation = [
+        button(
+            "◀ " + period_name(ctx, Period.quarter_of(earlier) if action.period == "q" else Period.month(earlier)),
+            BooksReport(action.branch_id, action.period, month_code(earlier)),
+        )
+    ]
     if later <= month_of(today(ctx)):
-        navigation.append(button("▶", BooksReport(action.branch_id, action.period, month_code(later))))
+        navigation.append(
+            button(
+                period_name(ctx, Period.quarter_of(later) if action.period == "q" else Period.month(later)) + " ▶",
+                BooksReport(action.branch_id, action.period, month_code(later)),
+            )
+        )
     buttons = (
         (button("📥 " + _("Excel file"), BooksReport(action.branch_id, action.period, action.month, True)),),
         tuple(navigation),
