@@ -157,7 +157,10 @@ async def _send(ctx: Context, actor: Member, notice: Notice) -> list[Reply]:
 
 def _when_prompt(ctx: Context, awaiting: Awaiting) -> list[Reply]:
     ctx.ask(awaiting)
-    text = ctx.gettext("When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. 25/11 19:00.")
+    text = ctx.gettext(
+        "When should it be sent? Type a time, e.g. 19:00, or a day and time, e.g. \u201cthứ Sáu 19:30\u201d or "
+        "\u201c8 giờ sáng mai\u201d."
+    )
     return [Reply(text, buttons=cancel_row(ctx))]
 
 

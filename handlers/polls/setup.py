@@ -210,7 +210,10 @@ async def _ask_options(ctx: Context, actor: Member, awaiting: Awaiting) -> list[
 async def _ask_deadline(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
     await managed_poll(ctx, actor, awaiting.subject)
     ctx.ask(awaiting)
-    text = ctx.gettext("Until when? Type a time, e.g. 20:00, or a day and time, e.g. 28/11 20:00.")
+    text = ctx.gettext(
+        "Until when? Type a time, e.g. 20:00, or a day and time, e.g. \u201cthứ Sáu 20:00\u201d or "
+        "\u201c5 giờ chiều mai\u201d."
+    )
     return [Reply(text, buttons=(cancel_button(ctx),))]
 
 
