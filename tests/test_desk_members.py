@@ -321,3 +321,26 @@ async def test_preview_and_import_agree_in_the_domain(runtime: Runtime, demo: De
         assert (report.created, report.updated, report.unchanged) == (1, 1, 0) and report.rows == preview.report.rows
         khoa = (await session.exec(select(Member).where(Member.full_name == "Vũ Đình Khoa"))).one()
         assert khoa.phone == "+84977111222" and khoa.birth_date is None and khoa.status is MemberStatus.OFFICIAL
+
+
+async def test_a_communes_roster_comes_in_light_pages(desk_app: FastAPI, demo: Demo) -> None:
+    """Three hundred more members: each page stays under 100 KB, and the pages hold them all."""
+    runtime = app_runtime(desk_app)
+    hung = await member_named(runtime, "Nguyễn Văn Hùng")
+    async with runtime.sessions() as session, session.begin():
+        session.add_all(Member(branch_id=hung.branch_id, full_name=f"Đảng viên {i:03d}") for i in range(300))
+    async with desk_client(desk_app, hung) as desk:
+        first = await desk.get("/desk/members")
+        assert first.status_code == 200 and len(first.content) < 100_000
+        total = 300 + 30  # the demo commune's thirty
+        assert vi("Members shown: {count}").format(count=total) in first.text
+        assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
+        shown = set(re.findall(r'href="/desk/members/(\d+)"', first.text))
+        page = first
+        while 'rel="next"' in page.text:
+            following = re.search(r'href="([^"]+)" rel="next"', page.text)
+            assert following is not None
+            page = await desk.get(following.group(1).replace("&amp;", "&"))
+            assert len(page.content) < 100_000
+            shown |= set(re.findall(r'href="/desk/members/(\d+)"', page.text))
+    assert len(shown) == total

@@ -103,6 +103,9 @@ def _filter(q: str, branch: int | None, status: str, channel: str, joined: str) 
     return wanted, {key: value for key, value in kept.items() if value}
 
 
+ROSTER_PAGE = 150  # rows a page of the roster shows: about 60 KB
+
+
 @router.get("/desk/members", include_in_schema=False)
 async def roster_page(
     request: Request,
@@ -112,6 +115,7 @@ async def roster_page(
     status: Annotated[str, Query(max_length=20)] = "",
     channel: Annotated[str, Query(max_length=20)] = "",
     joined: Annotated[str, Query(max_length=3)] = "",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> Response:
     if branch is not None and not user.may(branch):
         raise DeskRefusal(404, "not_found")
@@ -120,7 +124,11 @@ async def roster_page(
     async with runtime.sessions() as session:
         actor = await user.member(session)
         ctx = chat_context(request, session, actor)
-        rows = await roster_queries.roster(session, user.branch_ids, wanted)
+        found = await roster_queries.roster(session, user.branch_ids, wanted)
+        # A commune's roster comes in pages, so each stays light on a weak connection (the export
+        # and a branch's filter give it whole).
+        offset = (page - 1) * ROSTER_PAGE
+        rows = found[offset : offset + ROSTER_PAGE]
         branches = await _branches(session, user)
         selectable = {
             row.member.id
@@ -135,6 +143,11 @@ async def roster_page(
             "members.html",
             page="members",
             rows=rows,
+            total=len(found),
+            offset=offset,
+            previous=f"/desk/members?{urlencode({**kept, 'page': page - 1})}" if page > 1 else "",
+            next=f"/desk/members?{urlencode({**kept, 'page': page + 1})}" if offset + ROSTER_PAGE < len(found) else "",
+            number=page,
             branches=branches,
             filters=kept,
             query=urlencode(kept),
