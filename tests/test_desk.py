@@ -248,3 +248,28 @@ async def test_behind_https_the_session_cookie_is_secure(database_url: str, demo
             assert opened.status_code == 303 and "Secure" in opened.headers["set-cookie"]
     finally:
         await app_runtime(app).engine.dispose()
+
+
+async def test_a_session_ended_by_a_lost_office_stays_ended_when_the_office_comes_back(
+    desk_app: FastAPI, demo: Demo
+) -> None:
+    runtime = app_runtime(desk_app)
+    deputy = await member_named(runtime, "Nguyễn Đức Anh")
+
+    async def set_deputy(role: Role, active: bool = True) -> None:
+        async with runtime.sessions() as session, session.begin():
+            row = await session.get(Member, deputy.id)
+            assert row is not None
+            row.role, row.active = role, active
+            session.add(row)
+
+    for lose in ({"role": Role.MEMBER}, {"role": deputy.role, "active": False}):
+        async with desk_client(desk_app, deputy) as desk:
+            assert (await desk.get("/desk/overview")).status_code == 200
+            cookie = desk.client.cookies["chibo_desk"]
+            await set_deputy(**lose)
+            assert (await desk.get("/desk/overview")).status_code == 401
+            await set_deputy(deputy.role)  # the secretary gives the office back (or reactivates them)
+            desk.client.cookies.set("chibo_desk", cookie, domain="desk.test", path="/desk")
+            again = await desk.get("/desk/overview")
+            assert again.status_code == 401 and vi("Please sign in") in again.text  # a new link is needed

@@ -70,13 +70,16 @@ async def desk_user(request: Request) -> DeskUser:
     token = request.cookies.get(COOKIE, "")
     async with runtime.sessions() as session, session.begin():
         found = await signed_in(session, token) if token else None
-        if found is None:
-            raise DeskRefusal(401, "signed_out")
-        desk_session, member = found
-        branches = sorted((await session.exec(select(Branch))).all(), key=lambda b: text_key(b.name))
-        branch_ids = tuple(
-            b.id for b in branches if b.id is not None and may(member, Permission.VIEW_ROSTER, Target(b.id))
-        )
+        # Refused only after the commit: a session ended here (its member may no longer use the
+        # desk) stays ended, even when the office is given back.
+        if found is not None:
+            desk_session, member = found
+            branches = sorted((await session.exec(select(Branch))).all(), key=lambda b: text_key(b.name))
+            branch_ids = tuple(
+                b.id for b in branches if b.id is not None and may(member, Permission.VIEW_ROSTER, Target(b.id))
+            )
+    if found is None:
+        raise DeskRefusal(401, "signed_out")
     assert member.id is not None
     return DeskUser(
         member_id=member.id,
