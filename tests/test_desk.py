@@ -273,3 +273,45 @@ async def test_a_session_ended_by_a_lost_office_stays_ended_when_the_office_come
             desk.client.cookies.set("chibo_desk", cookie, domain="desk.test", path="/desk")
             again = await desk.get("/desk/overview")
             assert again.status_code == 401 and vi("Please sign in") in again.text  # a new link is needed
+
+
+async def test_the_desk_takes_a_long_register_long_minutes_and_says_what_is_too_large(
+    desk_app: FastAPI, demo: Demo
+) -> None:
+    """Every desk POST was capped at the app's 16 KB: a register of 30 KB, minutes of 8,000 letters
+    got a bare 413. Forms take 256 KB, files what the chat takes (20 MB), and past that a clear page."""
+    from models.roster import EXPORT_HEADER
+    from tests.test_desk_meetings import held_meeting
+
+    runtime = app_runtime(desk_app)
+    meeting_id, _members = await held_meeting(desk_app)
+    row = ["Nguyễn Văn Mới {n}", "02/03/1999", "Nam", "", "TRUONG", "", "Dự bị", "02/03/2026", "", "", "", ""]
+    lines = [",".join(EXPORT_HEADER)] + [",".join(row).format(n=n) for n in range(400)]
+    csv = "\n".join(lines).encode()
+    assert 29_000 < len(csv) < 40_000
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        files = {"file": ("so-dang-vien.csv", csv, "text/csv")}
+        preview = await desk.client.post(
+            "/desk/members/import", data={"csrf": await desk.csrf(), "step": "preview"}, files=files
+        )
+        assert preview.status_code == 200 and "Nguyễn Văn Mới 399" in preview.text
+
+        minutes = ("Đồng chí Bí thư quán triệt nghị quyết, đề nghị các đồng chí thực hiện nghiêm túc. " * 100)[:8000]
+        saved = await desk.post(f"/desk/meetings/{meeting_id}/minutes", {"minutes": minutes, "conclusions": ""})
+        assert saved.status_code == 303
+        assert minutes[:7000] in (await desk.get(f"/desk/meetings/{meeting_id}/minutes")).text
+
+        too_long = await desk.post(f"/desk/meetings/{meeting_id}/minutes", {"minutes": "ệ" * 100_000})
+        assert too_long.status_code == 413 and vi("Too much was sent") in too_long.text and "256 KB" in too_long.text
+
+        big = b"x" * (20 * 1024 * 1024 + 300 * 1024)
+        refused = await desk.client.post(
+            f"/desk/meetings/{meeting_id}/documents",
+            data={"csrf": await desk.csrf()},
+            files={"file": ("tai-lieu.pdf", big, "application/pdf")},
+        )
+        assert refused.status_code == 413 and vi("The file is too large") in refused.text and "20 MB" in refused.text
+    async with anonymous_client(desk_app) as stranger:  # without a session nothing is read: 401
+        assert (
+            await stranger.post(f"/desk/meetings/{meeting_id}/minutes", data={"minutes": "x" * 100_000})
+        ).status_code == 401

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from webhooks.desk import audit, meetings, members, notices, overview, polls, signin
-from webhooks.desk.auth import DeskRefusal
+from webhooks.desk.auth import ROUTE_BYTES, DeskRefusal
 
 router = APIRouter()
 router.include_router(signin.router)
@@ -30,5 +30,5 @@ async def _refused(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Serve the desk from ``app``."""
-    app.include_router(router)
+    app.include_router(router, max_body_size=ROUTE_BYTES)
     app.add_exception_handler(DeskRefusal, _refused)

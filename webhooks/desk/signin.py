@@ -37,6 +37,24 @@ REFUSALS: dict[str, tuple[str, tuple[str, ...]]] = {
         (N_("Nothing was changed. Please go back, reload the page and try again."),),
     ),
     "not_found": (N_("Not found"), (N_("There is nothing at this address, or it is not yours to see."),)),
+    "too_large_form": (
+        N_("Too much was sent"),
+        (
+            N_(
+                "What was sent is longer than the desk takes (at most {limit}). Nothing was saved: "
+                "please go back, shorten it and try again."
+            ),
+        ),
+    ),
+    "too_large_file": (
+        N_("The file is too large"),
+        (
+            N_(
+                "The desk takes a file of at most {limit}, as the chat does. Nothing was saved: "
+                "please go back and choose a smaller file."
+            ),
+        ),
+    ),
     "link_" + LinkRefusal.UNKNOWN: (
         N_("This link does not work"),
         (N_("Please ask chibo for a new link: Manage, “💻 Open on a computer”, or type /desk."),),
@@ -69,7 +87,7 @@ def refusal_page(request: Request, error: DeskRefusal) -> Response:
         "message.html",
         status=error.status,
         heading=t.gettext(heading),
-        lines=[t.gettext(line) for line in lines],
+        lines=[t.gettext(line).format(**error.values) if error.values else t.gettext(line) for line in lines],
     )
     if error.kind in ("signed_out", "not_allowed"):
         response.delete_cookie(COOKIE, path="/desk")
