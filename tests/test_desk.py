@@ -315,3 +315,29 @@ async def test_the_desk_takes_a_long_register_long_minutes_and_says_what_is_too_
         assert (
             await stranger.post(f"/desk/meetings/{meeting_id}/minutes", data={"minutes": "x" * 100_000})
         ).status_code == 401
+
+
+async def test_a_refused_desk_request_is_audited_like_the_chats_once_a_minute(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    phuc = await member_named(runtime, "Ngô Văn Phúc")  # a member of Trường
+    quang = await member_named(runtime, "Lý Văn Quang")  # the secretary of Tây
+
+    async def refusals() -> list[AuditEvent]:
+        async with runtime.sessions() as session:
+            query = select(AuditEvent).where(AuditEvent.action == AuditAction.REFUSED.value)
+            return list((await session.exec(query)).all())
+
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as own:
+        assert (await own.get(f"/desk/members/{phuc.id}")).status_code == 200
+    assert await refusals() == []
+    async with desk_client(desk_app, quang) as desk:
+        first = await desk.get(f"/desk/members/{phuc.id}")
+        assert first.status_code == 404 and "Ngô Văn Phúc" not in first.text
+        [line] = await refusals()
+        assert line.actor_member_id == quang.id and line.after is not None and line.after["times"] == 1
+        for _ in range(3):  # quickly again, and a change posted: counted on the same line
+            assert (await desk.get(f"/desk/members/{phuc.id}")).status_code == 404
+        changed = await desk.post(f"/desk/members/{phuc.id}/phone", {"value": "0912000111"})
+        assert changed.status_code == 404
+        [line] = await refusals()
+        assert line.after is not None and line.after["times"] == 5

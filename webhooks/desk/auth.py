@@ -27,6 +27,8 @@ from models.tables import Branch, Member, Role
 from models.vietnamese import text_key
 
 COOKIE = "chibo_desk"
+# The signed-in member's id in the request's scope, once ``desk_user`` has checked the session.
+ACTOR_KEY = "chibo.desk_actor"
 # What a desk form may send: a meeting's minutes or a notice's text run to tens of thousands of
 # characters, each Vietnamese letter up to 9 bytes percent-encoded.
 FORM_BYTES = 256 * 1024
@@ -96,6 +98,7 @@ async def desk_user(request: Request) -> DeskUser:
             )
     if found is None:
         raise DeskRefusal(401, "signed_out")
+    request.scope[ACTOR_KEY] = member.id  # whom a refusal of this request is audited against
     assert member.id is not None
     return DeskUser(
         member_id=member.id,
