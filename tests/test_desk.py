@@ -341,3 +341,28 @@ async def test_a_refused_desk_request_is_audited_like_the_chats_once_a_minute(de
         assert changed.status_code == 404
         [line] = await refusals()
         assert line.after is not None and line.after["times"] == 5
+
+
+async def test_signing_in_from_another_site_is_refused(desk_app: FastAPI, demo: Demo) -> None:
+    """Login CSRF: another site's form posting an attacker's link would sign this browser into the
+    attacker's desk. An Origin (or Referer) naming another host is refused, the link left unused."""
+    runtime = app_runtime(desk_app)
+    secretary = await member_named(runtime, "Võ Thị Thanh")
+    async with anonymous_client(desk_app) as browser:
+        link = await sign_in_link(desk_app, secretary)
+        for header in (
+            {"Origin": "https://evil.example"},
+            {"Referer": "https://evil.example/page"},
+            {"Origin": "null"},
+        ):
+            refused = await browser.post(link, headers=header)
+            assert refused.status_code == 403 and vi("The desk was not opened") in refused.text, header
+            assert "chibo_desk" not in refused.headers.get("set-cookie", "")
+        opened = await browser.post(link, headers={"Origin": "http://desk.test"})  # its own page
+        assert opened.status_code == 303
+        referred = await browser.post(
+            await sign_in_link(desk_app, secretary), headers={"Referer": "http://desk.test" + link}
+        )
+        assert referred.status_code == 303
+    async with anonymous_client(desk_app) as old_browser:  # neither header: let through
+        assert (await old_browser.post(await sign_in_link(desk_app, secretary))).status_code == 303
