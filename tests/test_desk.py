@@ -248,3 +248,121 @@ async def test_behind_https_the_session_cookie_is_secure(database_url: str, demo
             assert opened.status_code == 303 and "Secure" in opened.headers["set-cookie"]
     finally:
         await app_runtime(app).engine.dispose()
+
+
+async def test_a_session_ended_by_a_lost_office_stays_ended_when_the_office_comes_back(
+    desk_app: FastAPI, demo: Demo
+) -> None:
+    runtime = app_runtime(desk_app)
+    deputy = await member_named(runtime, "Nguyễn Đức Anh")
+
+    async def set_deputy(role: Role, active: bool = True) -> None:
+        async with runtime.sessions() as session, session.begin():
+            row = await session.get(Member, deputy.id)
+            assert row is not None
+            row.role, row.active = role, active
+            session.add(row)
+
+    for lose in ({"role": Role.MEMBER}, {"role": deputy.role, "active": False}):
+        async with desk_client(desk_app, deputy) as desk:
+            assert (await desk.get("/desk/overview")).status_code == 200
+            cookie = desk.client.cookies["chibo_desk"]
+            await set_deputy(**lose)
+            assert (await desk.get("/desk/overview")).status_code == 401
+            await set_deputy(deputy.role)  # the secretary gives the office back (or reactivates them)
+            desk.client.cookies.set("chibo_desk", cookie, domain="desk.test", path="/desk")
+            again = await desk.get("/desk/overview")
+            assert again.status_code == 401 and vi("Please sign in") in again.text  # a new link is needed
+
+
+async def test_the_desk_takes_a_long_register_long_minutes_and_says_what_is_too_large(
+    desk_app: FastAPI, demo: Demo
+) -> None:
+    """Every desk POST was capped at the app's 16 KB: a register of 30 KB, minutes of 8,000 letters
+    got a bare 413. Forms take 256 KB, files what the chat takes (20 MB), and past that a clear page."""
+    from models.roster import EXPORT_HEADER
+    from tests.test_desk_meetings import held_meeting
+
+    runtime = app_runtime(desk_app)
+    meeting_id, _members = await held_meeting(desk_app)
+    row = ["Nguyễn Văn Mới {n}", "02/03/1999", "Nam", "", "TRUONG", "", "Dự bị", "02/03/2026", "", "", "", ""]
+    lines = [",".join(EXPORT_HEADER)] + [",".join(row).format(n=n) for n in range(400)]
+    csv = "\n".join(lines).encode()
+    assert 29_000 < len(csv) < 40_000
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        files = {"file": ("so-dang-vien.csv", csv, "text/csv")}
+        preview = await desk.client.post(
+            "/desk/members/import", data={"csrf": await desk.csrf(), "step": "preview"}, files=files
+        )
+        assert preview.status_code == 200 and "Nguyễn Văn Mới 399" in preview.text
+
+        minutes = ("Đồng chí Bí thư quán triệt nghị quyết, đề nghị các đồng chí thực hiện nghiêm túc. " * 100)[:8000]
+        saved = await desk.post(f"/desk/meetings/{meeting_id}/minutes", {"minutes": minutes, "conclusions": ""})
+        assert saved.status_code == 303
+        assert minutes[:7000] in (await desk.get(f"/desk/meetings/{meeting_id}/minutes")).text
+
+        too_long = await desk.post(f"/desk/meetings/{meeting_id}/minutes", {"minutes": "ệ" * 100_000})
+        assert too_long.status_code == 413 and vi("Too much was sent") in too_long.text and "256 KB" in too_long.text
+
+        big = b"x" * (20 * 1024 * 1024 + 300 * 1024)
+        refused = await desk.client.post(
+            f"/desk/meetings/{meeting_id}/documents",
+            data={"csrf": await desk.csrf()},
+            files={"file": ("tai-lieu.pdf", big, "application/pdf")},
+        )
+        assert refused.status_code == 413 and vi("The file is too large") in refused.text and "20 MB" in refused.text
+    async with anonymous_client(desk_app) as stranger:  # without a session nothing is read: 401
+        assert (
+            await stranger.post(f"/desk/meetings/{meeting_id}/minutes", data={"minutes": "x" * 100_000})
+        ).status_code == 401
+
+
+async def test_a_refused_desk_request_is_audited_like_the_chats_once_a_minute(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    phuc = await member_named(runtime, "Ngô Văn Phúc")  # a member of Trường
+    quang = await member_named(runtime, "Lý Văn Quang")  # the secretary of Tây
+
+    async def refusals() -> list[AuditEvent]:
+        async with runtime.sessions() as session:
+            query = select(AuditEvent).where(AuditEvent.action == AuditAction.REFUSED.value)
+            return list((await session.exec(query)).all())
+
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as own:
+        assert (await own.get(f"/desk/members/{phuc.id}")).status_code == 200
+    assert await refusals() == []
+    async with desk_client(desk_app, quang) as desk:
+        first = await desk.get(f"/desk/members/{phuc.id}")
+        assert first.status_code == 404 and "Ngô Văn Phúc" not in first.text
+        [line] = await refusals()
+        assert line.actor_member_id == quang.id and line.after is not None and line.after["times"] == 1
+        for _ in range(3):  # quickly again, and a change posted: counted on the same line
+            assert (await desk.get(f"/desk/members/{phuc.id}")).status_code == 404
+        changed = await desk.post(f"/desk/members/{phuc.id}/phone", {"value": "0912000111"})
+        assert changed.status_code == 404
+        [line] = await refusals()
+        assert line.after is not None and line.after["times"] == 5
+
+
+async def test_signing_in_from_another_site_is_refused(desk_app: FastAPI, demo: Demo) -> None:
+    """Login CSRF: another site's form posting an attacker's link would sign this browser into the
+    attacker's desk. An Origin (or Referer) naming another host is refused, the link left unused."""
+    runtime = app_runtime(desk_app)
+    secretary = await member_named(runtime, "Võ Thị Thanh")
+    async with anonymous_client(desk_app) as browser:
+        link = await sign_in_link(desk_app, secretary)
+        for header in (
+            {"Origin": "https://evil.example"},
+            {"Referer": "https://evil.example/page"},
+            {"Origin": "null"},
+        ):
+            refused = await browser.post(link, headers=header)
+            assert refused.status_code == 403 and vi("The desk was not opened") in refused.text, header
+            assert "chibo_desk" not in refused.headers.get("set-cookie", "")
+        opened = await browser.post(link, headers={"Origin": "http://desk.test"})  # its own page
+        assert opened.status_code == 303
+        referred = await browser.post(
+            await sign_in_link(desk_app, secretary), headers={"Referer": "http://desk.test" + link}
+        )
+        assert referred.status_code == 303
+    async with anonymous_client(desk_app) as old_browser:  # neither header: let through
+        assert (await old_browser.post(await sign_in_link(desk_app, secretary))).status_code == 303

@@ -10,8 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from models.audit import MISSING_OBJECT, Refusal, audit_refusal
+from models.membership import NotPermitted
 from webhooks.desk import audit, meetings, members, notices, overview, polls, signin
-from webhooks.desk.auth import DeskRefusal
+from webhooks.desk.auth import ACTOR_KEY, ROUTE_BYTES, DeskRefusal, desk_runtime
 
 router = APIRouter()
 router.include_router(signin.router)
@@ -23,12 +25,27 @@ router.include_router(notices.router)
 router.include_router(polls.router)
 
 
+def _refusal(error: DeskRefusal) -> Refusal:
+    """What the refused member tried: the permission the table refused (the ``NotPermitted`` the
+    page turned into its refusal), or, as in chat, an object that is not theirs or not there at all
+    (alike, so guessing ids tells nothing)."""
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, NotPermitted):
+        return Refusal(cause.permission.value, cause.target.branch_id, cause.target.member_id)
+    return Refusal(MISSING_OBJECT, None)
+
+
 async def _refused(request: Request, error: Exception) -> Response:
     assert isinstance(error, DeskRefusal)
+    actor = request.scope.get(ACTOR_KEY)
+    if isinstance(actor, int) and error.kind in ("not_found", "not_allowed"):
+        # A signed-in member refused: audited like the chat's refusals (one row a minute per member).
+        async with desk_runtime(request).sessions() as session, session.begin():
+            await audit_refusal(session, actor, _refusal(error))
     return signin.refusal_page(request, error)
 
 
 def install(app: FastAPI) -> None:
     """Serve the desk from ``app``."""
-    app.include_router(router)
+    app.include_router(router, max_body_size=ROUTE_BYTES)
     app.add_exception_handler(DeskRefusal, _refused)

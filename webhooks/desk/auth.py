@@ -9,6 +9,7 @@ chat uses: ``DeskUser.branch_ids`` are the branches it lets them see the roster 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,23 +17,40 @@ from fastapi import Depends, Request
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
+from starlette.types import Message
 
 from bot.runtime import Runtime
 from models.desk import signed_in
 from models.permissions import Permission, Scope, Target, may, scope_of
+from models.roster_files import MAX_BYTES as REGISTER_BYTES
 from models.tables import Branch, Member, Role
 from models.vietnamese import text_key
 
 COOKIE = "chibo_desk"
+# The signed-in member's id in the request's scope, once ``desk_user`` has checked the session.
+ACTOR_KEY = "chibo.desk_actor"
+# What a desk form may send: a meeting's minutes or a notice's text run to tens of thousands of
+# characters, each Vietnamese letter up to 9 bytes percent-encoded.
+FORM_BYTES = 256 * 1024
+# A form with a file (the register, a notice's file, a meeting's document): the file as large as the
+# chat takes it (models.roster_files, models.notices, models.meetings: 20 MB), and the form with it.
+FILE_BYTES = REGISTER_BYTES
+UPLOAD_BYTES = FILE_BYTES + FORM_BYTES
+# Starlette's own limit on the desk's routes (webhooks.desk.install): none that a browser would
+# reach, so that a body over the desk's limits gets the desk's clear page, not a bare 413. The desk
+# reads a body only for a signed-in member, with the CSRF form's limit (``form_within``) counted
+# as it streams in, and a Content-Length over it refused before a byte is read.
+ROUTE_BYTES = 1 << 40
 
 
 class DeskRefusal(Exception):
     """Answered with a clear page and nothing else (``webhooks.desk.install`` renders it)."""
 
-    def __init__(self, status: int, kind: str) -> None:
+    def __init__(self, status: int, kind: str, **values: str) -> None:
         super().__init__(kind)
         self.status = status
-        self.kind = kind  # signed_out | not_allowed | csrf | link_<LinkRefusal> | not_found
+        self.kind = kind  # signed_out | not_allowed | csrf | link_<LinkRefusal> | not_found | too_large_*
+        self.values = values  # what the page's lines name ({limit})
 
 
 @dataclass(frozen=True)
@@ -70,13 +88,17 @@ async def desk_user(request: Request) -> DeskUser:
     token = request.cookies.get(COOKIE, "")
     async with runtime.sessions() as session, session.begin():
         found = await signed_in(session, token) if token else None
-        if found is None:
-            raise DeskRefusal(401, "signed_out")
-        desk_session, member = found
-        branches = sorted((await session.exec(select(Branch))).all(), key=lambda b: text_key(b.name))
-        branch_ids = tuple(
-            b.id for b in branches if b.id is not None and may(member, Permission.VIEW_ROSTER, Target(b.id))
-        )
+        # Refused only after the commit: a session ended here (its member may no longer use the
+        # desk) stays ended, even when the office is given back.
+        if found is not None:
+            desk_session, member = found
+            branches = sorted((await session.exec(select(Branch))).all(), key=lambda b: text_key(b.name))
+            branch_ids = tuple(
+                b.id for b in branches if b.id is not None and may(member, Permission.VIEW_ROSTER, Target(b.id))
+            )
+    if found is None:
+        raise DeskRefusal(401, "signed_out")
+    request.scope[ACTOR_KEY] = member.id  # whom a refusal of this request is audited against
     assert member.id is not None
     return DeskUser(
         member_id=member.id,
@@ -94,14 +116,52 @@ async def desk_user(request: Request) -> DeskUser:
 DeskUserDep = Annotated[DeskUser, Depends(desk_user)]
 
 
-async def check_csrf(request: Request, user: DeskUserDep) -> FormData:
-    """The POSTed form, once its ``csrf`` field matches the session's (403 otherwise)."""
-    form = await request.form()
-    sent = form.get("csrf")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), user.csrf.encode()):
-        raise DeskRefusal(403, "csrf")
-    return form
+class _TooLarge(Exception):
+    pass
 
 
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    """The request's form, its body read up to ``limit`` bytes (``_TooLarge`` past it)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _TooLarge
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _TooLarge
+        return message
+
+    return await Request(request.scope, receive).form()
+
+
+def form_within(limit: int, kind: str) -> Callable[[Request, DeskUser], Awaitable[FormData]]:
+    """The dependency reading a POSTed form of at most ``limit`` bytes, once the session is checked
+    (nothing is read without one), and checking its ``csrf`` field against the session's (403)."""
+
+    async def checked_form(request: Request, user: DeskUserDep) -> FormData:
+        try:
+            form = await _read_form(request, limit)
+        except _TooLarge:
+            raise DeskRefusal(413, kind, limit=_size(limit if kind == "too_large_form" else FILE_BYTES)) from None
+        sent = form.get("csrf")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), user.csrf.encode()):
+            raise DeskRefusal(403, "csrf")
+        return form
+
+    return checked_form
+
+
+check_csrf = form_within(FORM_BYTES, "too_large_form")
 desk_form = check_csrf
 DeskFormDep = Annotated[FormData, Depends(check_csrf)]
+# A form with a file in it.
+DeskUploadDep = Annotated[FormData, Depends(form_within(UPLOAD_BYTES, "too_large_file"))]

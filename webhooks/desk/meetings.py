@@ -60,7 +60,7 @@ from models.tables import (
     Rsvp,
     utcnow,
 )
-from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
+from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
 from webhooks.desk.render import N_, chat_context, render
 
@@ -352,7 +352,7 @@ async def edit(request: Request, user: DeskUserDep, form: DeskFormDep, meeting_i
 
 
 @router.post("/desk/meetings/{meeting_id}/documents", include_in_schema=False)
-async def add_document(request: Request, user: DeskUserDep, form: DeskFormDep, meeting_id: int) -> Response:
+async def add_document(request: Request, user: DeskUserDep, form: DeskUploadDep, meeting_id: int) -> Response:
     """A document shared with everyone invited (``attach``: secret markings refused, as in chat)."""
     runtime = desk_runtime(request)
     upload = form.get("file")

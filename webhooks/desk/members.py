@@ -58,7 +58,7 @@ from models.roster import EXPORT_HEADER, Column, export_rows
 from models.roster_files import MAX_BYTES, RegisterFileError
 from models.roster_queries import RosterFilter, StatusFilter
 from models.tables import MAX_ID, Branch, DeactivationReason, Member, MemberStanding, MemberStatus, Platform, Role
-from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
+from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
 from webhooks.desk.render import N_, chat_context, render
 
@@ -297,7 +297,7 @@ async def _upload(form: Any) -> tuple[str, bytes]:
 
 
 @router.post("/desk/members/import", include_in_schema=False)
-async def import_register(request: Request, user: DeskUserDep, form: DeskFormDep) -> Response:
+async def import_register(request: Request, user: DeskUserDep, form: DeskUploadDep) -> Response:
     """``step=preview``: what the file would change, saved nowhere; ``step=confirm`` with the same
     file and the preview's fingerprint: imported, exactly as previewed, or refused."""
     name, raw = await _upload(form)

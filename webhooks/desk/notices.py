@@ -47,7 +47,7 @@ from models.tables import Member, Notice, NoticeStatus
 from models.typed_time import Ambiguous, canonical, read_time
 from models.uow import UnitOfWork
 from models.vietnamese import shorten, without_salutation
-from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
+from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
 from webhooks.desk.render import render, translator_for
 
@@ -180,7 +180,7 @@ async def _audience(
 
 
 @router.post("/desk/notices/new", include_in_schema=False)
-async def write(request: Request, user: DeskUserDep, form: DeskFormDep) -> Response:
+async def write(request: Request, user: DeskUserDep, form: DeskUploadDep) -> Response:
     """The draft saved with its audience and file, then its preview; nothing saved when any of it is refused."""
     runtime = desk_runtime(request)
     t = translator_for(request, user)

@@ -7,6 +7,7 @@ messages, and must not use up the link. Pressing it (POST) uses the link and sta
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParameter
@@ -36,7 +37,34 @@ REFUSALS: dict[str, tuple[str, tuple[str, ...]]] = {
         N_("This page is out of date"),
         (N_("Nothing was changed. Please go back, reload the page and try again."),),
     ),
+    "cross_site": (
+        N_("The desk was not opened"),
+        (
+            N_(
+                "The desk opens only from its own link, not from another website. Please open the link "
+                "chibo sent you directly: copy it into the address bar."
+            ),
+        ),
+    ),
     "not_found": (N_("Not found"), (N_("There is nothing at this address, or it is not yours to see."),)),
+    "too_large_form": (
+        N_("Too much was sent"),
+        (
+            N_(
+                "What was sent is longer than the desk takes (at most {limit}). Nothing was saved: "
+                "please go back, shorten it and try again."
+            ),
+        ),
+    ),
+    "too_large_file": (
+        N_("The file is too large"),
+        (
+            N_(
+                "The desk takes a file of at most {limit}, as the chat does. Nothing was saved: "
+                "please go back and choose a smaller file."
+            ),
+        ),
+    ),
     "link_" + LinkRefusal.UNKNOWN: (
         N_("This link does not work"),
         (N_("Please ask chibo for a new link: Manage, “💻 Open on a computer”, or type /desk."),),
@@ -69,7 +97,7 @@ def refusal_page(request: Request, error: DeskRefusal) -> Response:
         "message.html",
         status=error.status,
         heading=t.gettext(heading),
-        lines=[t.gettext(line) for line in lines],
+        lines=[t.gettext(line).format(**error.values) if error.values else t.gettext(line) for line in lines],
     )
     if error.kind in ("signed_out", "not_allowed"):
         response.delete_cookie(COOKIE, path="/desk")
@@ -93,9 +121,29 @@ async def login_page(request: Request, token: Token) -> Response:
     )
 
 
+def _from_elsewhere(request: Request) -> bool:
+    """Whether the browser says the sign-in was posted from another site (login CSRF: signing the
+    browser into someone else's desk): its Origin, or without one its Referer, names another host
+    than the request's own (or the public address). A browser that sends neither is let through."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if sent is None:
+        return False
+    own = {request.headers.get("host", "").lower()}
+    public = desk_runtime(request).settings.public_url
+    if public is not None and public.host is not None:
+        own |= {public.host.lower(), f"{public.host.lower()}:{public.port}"}  # the port written or not
+    try:
+        host = urlsplit(sent).netloc.lower()
+    except ValueError:
+        return True
+    return host == "" or host not in own
+
+
 @router.post("/desk/login/{token}", include_in_schema=False)
 async def login(request: Request, token: Token) -> Response:
     runtime = desk_runtime(request)
+    if _from_elsewhere(request):  # the link is not used: it still works from chibo's own page
+        raise DeskRefusal(403, "cross_site")
     async with runtime.sessions() as session, session.begin():
         opened = await open_link(session, token, user_agent=request.headers.get("user-agent"))
     if not isinstance(opened, Opened):
