@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from models.isolation import LimitExceeded, run_limited
+from models.office_text import append_row, as_text
 from models.roster import Column, HeaderError, map_headers
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -193,9 +194,10 @@ def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None
         workbook = Workbook()
         sheet = workbook.active
         assert sheet is not None
-        sheet.append(header)
+        append_row(sheet, list(header))
         for row in safe:
-            sheet.append(row)
+            append_row(sheet, list(row))
+        as_text(sheet)
         workbook.save(path)
     else:
         raise RegisterFileError(FileProblem.WRONG_TYPE, path.name)

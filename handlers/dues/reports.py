@@ -19,6 +19,7 @@ from models.books_reports import Period, Report
 from models.dues import add_months, month_of
 from models.errors import NotFound
 from models.membership import NotPermitted, check
+from models.office_text import append_row, as_text
 from models.permissions import Permission, Scope, Target, scope_of
 from models.tables import Branch, Committee, Member
 
@@ -256,34 +257,36 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
     assert sheet is not None
     sheet.title = _("Report")
     bold = Font(bold=True)
-    sheet.append([_("COMMUNIST PARTY OF VIETNAM")])
-    sheet.append([name])
-    sheet.append([_("REPORT OF {period}").format(period=period_name(ctx, period)).upper()])
-    sheet.append(
+    append_row(sheet, [_("COMMUNIST PARTY OF VIETNAM")])
+    append_row(sheet, [name])
+    append_row(sheet, [_("REPORT OF {period}").format(period=period_name(ctx, period)).upper()])
+    append_row(sheet,
         [_("From {first} to {last}").format(first=ctx.format_day(period.first), last=ctx.format_day(period.last))]
     )
-    sheet.append([])
-    sheet.append(["#", _("Item"), _("Number"), _("Names, notes")])
+    append_row(sheet, [])
+    append_row(sheet, ["#", _("Item"), _("Number"), _("Names, notes")])
     for cell in sheet[6]:
         cell.font = bold
     for row in sheet.iter_rows(min_row=1, max_row=3):
         row[0].font = bold
     for index, (item, number, note) in enumerate(_report_rows(ctx, report), start=1):
-        sheet.append([index, item, number, note])
+        append_row(sheet, [index, item, number, note])
     for column, width in zip("ABCD", (5, 48, 14, 60), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=7):
         row[3].alignment = Alignment(wrap_text=True, vertical="top")
     if parts:
         branches = book.create_sheet(_("Branches"))
-        branches.append([_("Item"), *(part.name for part in parts), _("Total")])
+        append_row(branches, [_("Item"), *(part.name for part in parts), _("Total")])
         for cell in branches[1]:
             cell.font = bold
         per_branch = [_report_rows(ctx, part) for part in parts]
         for index, (item, number, _note) in enumerate(_report_rows(ctx, report)):
-            branches.append([item, *(rows[index][1] if index < len(rows) else "" for rows in per_branch), number])
+            append_row(branches, [item, *(rows[index][1] if index < len(rows) else "" for rows in per_branch), number])
         branches.column_dimensions["A"].width = 48
     buffer = io.BytesIO()
+    for each in book.worksheets:
+        as_text(each)
     book.save(buffer)
     return buffer.getvalue()
 
@@ -336,10 +339,10 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
     sheet = book.active
     assert sheet is not None
     sheet.title = _("Party badges")
-    sheet.append([_("PARTY BADGES OF {year}").format(year=year)])
-    sheet.append([_("Source: Quy định 94-QĐ/TW (2023)")])
-    sheet.append([])
-    sheet.append(
+    append_row(sheet, [_("PARTY BADGES OF {year}").format(year=year)])
+    append_row(sheet, [_("Source: Quy định 94-QĐ/TW (2023)")])
+    append_row(sheet, [])
+    append_row(sheet,
         [
             "#",
             _("Full name"),
@@ -354,7 +357,7 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
         cell.font = Font(bold=True)
     sheet["A1"].font = Font(bold=True)
     for index, line in enumerate(found, start=1):
-        sheet.append(
+        append_row(sheet,
             [
                 index,
                 line.member.full_name,
@@ -368,6 +371,8 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
     for column, width in zip("ABCDEFG", (5, 28, 12, 32, 14, 10, 12), strict=True):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
+    for each in book.worksheets:
+        as_text(each)
     book.save(buffer)
     return buffer.getvalue()
 

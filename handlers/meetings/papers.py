@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from models.office_text import xml_safe
 from sqlmodel import select
 
 from handlers.context import Context, moment_words
@@ -51,8 +52,8 @@ def _document(committee: str, unit: str, party: str) -> Document:
     style.font.size = Pt(13)
     table = document.add_table(rows=1, cols=2)
     left, right = table.rows[0].cells
-    left.paragraphs[0].add_run(committee.upper()).bold = False
-    left.add_paragraph().add_run(unit.upper()).bold = True
+    left.paragraphs[0].add_run(xml_safe(committee.upper())).bold = False
+    left.add_paragraph().add_run(xml_safe(unit.upper())).bold = True
     right.paragraphs[0].add_run(party.upper()).bold = True
     _centre_cells(left, right)
     return document
@@ -72,7 +73,7 @@ def _centred(document: Document, text: str, *, bold: bool = True, size: int = 14
 
     paragraph = document.add_paragraph()
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_safe(text))
     run.bold = bold
     run.font.size = Pt(size)
 
@@ -117,22 +118,22 @@ async def minutes_document(ctx: Context, meeting: Meeting, signers: Signers) -> 
             lines.append(line.format(count=len(by_state[state]), names=", ".join(by_state[state]) or "—"))
     lines += validity_text(t, counts).replace("✅ ", "").replace("❌ ", "").split("\n")
     for line in lines:
-        document.add_paragraph(line)
+        document.add_paragraph(xml_safe(line))
     document.add_paragraph().add_run(_("Agenda:")).bold = True
     for number, item in enumerate(meeting.agenda, start=1):
-        document.add_paragraph(f"{number}. {item}")
+        document.add_paragraph(xml_safe(f"{number}. {item}"))
     document.add_paragraph().add_run(_("Proceedings:")).bold = True
     for paragraph in (meeting.minutes_text or "…").split("\n"):
-        document.add_paragraph(paragraph)
+        document.add_paragraph(xml_safe(paragraph))
     document.add_paragraph().add_run(_("Conclusions:")).bold = True
     for paragraph in (meeting.conclusions or "…").split("\n"):
-        document.add_paragraph(paragraph)
+        document.add_paragraph(xml_safe(paragraph))
     signatures = document.add_table(rows=3, cols=2)
     for column, (role, name) in enumerate(((_("MINUTE-TAKER"), signers.minute_taker), (_("CHAIR"), signers.chair))):
         cells = [signatures.rows[row].cells[column] for row in range(3)]
         cells[0].paragraphs[0].add_run(role).bold = True
         cells[1].paragraphs[0].add_run(_("(signature and full name)")).italic = True
-        cells[2].paragraphs[0].add_run("\n\n\n" + name).bold = True
+        cells[2].paragraphs[0].add_run("\n\n\n" + xml_safe(name)).bold = True
         _centre_cells(*cells)
     return _bytes(document)
 
@@ -146,7 +147,7 @@ async def sign_in_document(ctx: Context, meeting: Meeting) -> bytes:
     _centred(document, _("SIGN-IN SHEET"), size=15)
     _centred(document, meeting.title, size=13)
     document.add_paragraph(_("Time: {when}").format(when=moment_words(ctx.translator, meeting.starts_at, ctx.timezone)))
-    document.add_paragraph(_("Place: {place}").format(place=meeting.place or "…"))
+    document.add_paragraph(xml_safe(_("Place: {place}").format(place=meeting.place or "…")))
     table = document.add_table(rows=1, cols=4)
     table.style = "Table Grid"
     for cell, title in zip(table.rows[0].cells, (_("No."), _("Full name"), _("Notes"), _("Signature")), strict=True):
@@ -154,6 +155,6 @@ async def sign_in_document(ctx: Context, meeting: Meeting) -> bytes:
     for number, (invitation, member) in enumerate(invited, start=1):
         cells = table.add_row().cells
         cells[0].text = str(number)
-        cells[1].text = member.full_name
+        cells[1].text = xml_safe(member.full_name)
         cells[2].text = _("exempt") if invitation.exempt else ""
     return _bytes(document)

@@ -15,6 +15,7 @@ from handlers.contract import Translator
 from handlers.polls.common import kind_name, option_labels, rule_name, where
 from handlers.polls.results import base_text, interim_text, option_rows, result_header, turnout_text, verdict
 from models.notice_queries import branch_names
+from models.office_text import xml_safe
 from models.polls import open_ballots, opinions, result
 from models.tables import Poll, PollKind, PollStatus, utcnow
 
@@ -42,7 +43,7 @@ async def result_sheet_docx(
     def line(label: str, value: str) -> None:
         paragraph = document.add_paragraph()
         paragraph.add_run(label + ": ").bold = True
-        paragraph.add_run(value)
+        paragraph.add_run(xml_safe(value))
 
     if poll.branches is None:
         line(_("Branch"), _("the whole commune"))
@@ -61,7 +62,7 @@ async def result_sheet_docx(
     closed = poll.closed_at if final else poll.deadline
     if closed is not None:
         line(_("Closed") if final else _("Deadline"), moment_words(t, closed, timezone))
-    document.add_paragraph(base_text(t, decision))
+    document.add_paragraph(xml_safe(base_text(t, decision)))
     document.add_paragraph(turnout_text(t, decision))
 
     header = result_header(t)
@@ -74,11 +75,13 @@ async def result_sheet_docx(
     for row in rows:
         cells = table.add_row().cells
         for cell, text in zip(cells, row, strict=True):
-            cell.text = text
+            cell.text = xml_safe(text)
 
     conclusion = document.add_paragraph()
     conclusion.add_run(_("Result") + ": ").bold = True
-    conclusion.add_run(verdict(t, poll, decision) if final else interim_text(t, poll, decision).removeprefix("⏳ "))
+    conclusion.add_run(
+        xml_safe(verdict(t, poll, decision) if final else interim_text(t, poll, decision).removeprefix("⏳ "))
+    )
     document.add_paragraph(where(t, poll))
 
     ballots = [] if poll.secret else await open_ballots(session, poll)
@@ -93,12 +96,13 @@ async def result_sheet_docx(
         labels = option_labels(t, poll)
         for name, option, entered in ballots:
             cells = names.add_row().cells
-            cells[0].text, cells[1].text, cells[2].text = name, labels[option], _("yes") if entered else ""
+            cells[0].text, cells[1].text = xml_safe(name), xml_safe(labels[option])
+            cells[2].text = _("yes") if entered else ""
     typed = [] if poll.secret else await opinions(session, poll)
     if typed:
         document.add_heading(_("Other opinion"), level=2)
         for name, text in typed:
-            document.add_paragraph(f"{name}: {text}", style="List Bullet")
+            document.add_paragraph(xml_safe(f"{name}: {text}"), style="List Bullet")
 
     dated = document.add_paragraph(_("Made at {when}").format(when=moment_words(t, now or utcnow(), timezone)))
     dated.alignment = WD_ALIGN_PARAGRAPH.RIGHT

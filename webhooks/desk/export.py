@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from fastapi.responses import Response
+from models.office_text import as_text, cell_value
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Cell = str | int | float | date | datetime | None
@@ -22,17 +23,18 @@ def xlsx_response(filename: str, headers: Sequence[str], rows: Iterable[Sequence
     book = Workbook(write_only=False)
     sheet = book.active
     assert sheet is not None
-    sheet.append(list(headers))
+    sheet.append([cell_value(h) for h in headers])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     widths = [len(h) for h in headers]
     for row in rows:
-        values = [v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row]
+        values = [v.replace(tzinfo=None) if isinstance(v, datetime) else cell_value(v) for v in row]
         sheet.append(values)
         widths = [max(w, len(str(v)) if v is not None else 0) for w, v in zip(widths, values, strict=False)]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[_column(index)].width = min(60, max(8, width + 2))
     sheet.freeze_panes = "A2"
+    as_text(sheet)
     buffer = io.BytesIO()
     book.save(buffer)
     quoted = urllib.parse.quote(filename)
