@@ -174,7 +174,7 @@ def resolution_label(resolution: Resolution, meeting: Meeting, tz: tzinfo) -> st
     """ "Nghị quyết số 05-NQ/CB, tháng 5/2026": the number in the branch's year, and the month of
     its meeting (the form of a branch's documents: number, "NQ" for a resolution, "CB" for chi bộ)."""
     day = _local_day(meeting.starts_at, tz)
-    return f"{resolution.number:02d}-NQ/CB, {day.month}/{day.year}"
+    return f"{resolution.number:02d}-NQ/CB, tháng {day.month}/{day.year}"
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ async def test_the_months_resolution_is_numbered_in_the_branchs_year_and_correct
         assert (one.number, two.number, again.number) == (1, 2, 1)
         assert again.decisions == ["Làm đường thôn", "Sửa nhà văn hóa"]
         day = first.starts_at.astimezone(TZ)
-        assert books.resolution_label(one, first, TZ) == f"01-NQ/CB, {day.month}/{day.year}"
+        assert books.resolution_label(one, first, TZ) == f"01-NQ/CB, tháng {day.month}/{day.year}"
         assert len((await session.exec(select(Resolution))).all()) == 2
         thematic = await held_meeting(
             session, east.id or 0, last_month(20), title="Chuyên đề", kind=MeetingKind.THEMATIC

@@ -59,7 +59,7 @@ async def test_the_secretary_records_the_months_resolution_a_show_of_hands_and_r
     assert vi("Type the decisions of the month's resolution, one per line.") in asked.text
     saved = (await say(runtime, EAST, "Hoàn thành thu hoạch vụ mùa\nVận động nhân dân giữ vệ sinh"))[0]
     month = (datetime.now(TZ).date().replace(day=1) - timedelta(days=1)).month
-    assert "Nghị quyết số 01-NQ/CB" in saved.text and f"{month}/" in saved.text
+    assert "Nghị quyết số 01-NQ/CB" in saved.text and f"tháng {month}/" in saved.text
     assert "2. Vận động nhân dân giữ vệ sinh" in saved.text
     # Base: 10 official, less 2 exempt absent and Lan excused = 7; present officials 6.
     hands = (await say(runtime, EAST, payload=button(saved, vi("Show of hands"))))[0]
