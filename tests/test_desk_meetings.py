@@ -395,3 +395,13 @@ async def marking_in_the_browser(server: LiveServer, shots: Path) -> None:
     assert meeting is not None and meeting.attendance_confirmed_at is not None
     assert all(stored[m.id or 0].attendance is Attendance.PRESENT for m in members[2:])
     assert stored[members[1].id or 0].attendance is Attendance.EXCUSED
+
+
+async def test_a_meeting_that_has_started_is_not_coming(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    await held_meeting(desk_app, started=timedelta(minutes=20))
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        page = await desk.get("/desk/meetings")
+    assert page.status_code == 200
+    coming = page.text.split(vi("Coming meetings"), 1)[1].split("</section>", 1)[0]
+    assert TITLE not in coming
