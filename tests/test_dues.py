@@ -438,3 +438,11 @@ async def test_the_badges_of_next_year_for_the_commune(runtime: Runtime, demo: D
         assert name in reply.text
     sheet = (await say(runtime, HUNG_CHAT, payload=Badges(True).pack()))[0]
     assert sheet.document is not None and sheet.document.name == f"huy-hieu-dang-{year}.xlsx"
+
+
+async def test_typing_huy_hieu_dang_opens_the_badge_list(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, QUANG_CHAT, f"/start {demo.code(QUANG)}")
+    listed = (await say(runtime, QUANG_CHAT, payload=Badges().pack()))[0]
+    for typed in ("huy hiệu đảng", "danh sách huy hiệu đảng", "ai được nhận huy hiệu"):
+        typed_reply = (await say(runtime, QUANG_CHAT, typed))[0]
+        assert typed_reply.text == listed.text, typed
