@@ -252,17 +252,21 @@ async def test_the_year_review_in_four_levels_with_the_meeting_that_decided(runt
         assert (review.self_level, review.level, review.meeting_id) == (ReviewLevel.GOOD, ReviewLevel.EXCELLENT,
                                                                          meeting.id)  # fmt: skip
         board = await books.review_board(session, hung, east.id or 0, 2026)
-        assert board.count(ReviewLevel.EXCELLENT) == 1 and board.excellent_over  # 1 excellent, 0 good
+        # The first member rated excellent is no breach yet: fewer than 5 classified.
+        assert board.count(ReviewLevel.EXCELLENT) == 1 and not board.excellent_over
         for name in ("Vũ Thị Mai", "Bùi Thị Hương", "Ngô Thị Thu", "Dương Văn Long", "Phạm Thị Hoa"):
             await books.classify(session, hung, await named(session, name), 2026, ReviewLevel.GOOD, meeting)
-        assert not (await books.review_board(session, hung, east.id or 0, 2026)).excellent_over  # 1 ≤ 5/5
+        assert not (await books.review_board(session, hung, east.id or 0, 2026)).excellent_over  # 1 ≤ 6/5
+        for name in ("Trần Thị Lan", "Lê Văn Minh"):
+            await books.classify(session, hung, await named(session, name), 2026, ReviewLevel.EXCELLENT, meeting)
+        assert (await books.review_board(session, hung, east.id or 0, 2026)).excellent_over  # 3 > 8/5
         # A member assesses only themselves; the secretary of another branch classifies nobody here.
         with pytest.raises(NotPermitted):
             await books.classify(session, await named(session, WEST_SECRETARY), nam, 2026, ReviewLevel.DONE, meeting)
         west_meeting = await held_meeting(session, (await branch(session, "TAY")).id or 0, last_month(), title="T")
         with pytest.raises(BookError):
             await books.classify(session, hung, nam, 2026, ReviewLevel.DONE, west_meeting)  # not Nam's branch
-        assert len((await session.exec(select(YearReview))).all()) == 6
+        assert len((await session.exec(select(YearReview))).all()) == 8
 
 
 class Words:
