@@ -361,3 +361,17 @@ async def test_the_hourly_pass_tells_the_secretary_once_of_a_quarter_without_a_t
     assert not [text for member, text in told if member == nam.id]
     assert len([1 for _m, text in told if "quý 3/2026" in text]) == 1  # Tây had none in Q3: its secretary, once
     assert woken == [1]
+
+
+async def test_the_demos_seeded_book_entries_have_no_actor(runtime: Runtime, demo: Demo) -> None:
+    """Seeded by the server, not by a secretary who joins the demo later."""
+    from models.audit import AuditAction
+    from models.tables import AuditEvent
+
+    async with runtime.sessions() as session, session.begin():
+        await seed_demo_books(session, TZ, today=date(2026, 11, 30))
+    async with runtime.sessions() as session:
+        seeded = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == AuditAction.RESOLUTION_RECORDED.value))
+        ).all()
+    assert seeded and all(event.actor_member_id is None for event in seeded)
