@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +18,7 @@ from models.audience import Audience
 from models.membership import probation_end, promote
 from models.tables import (
     Attendance,
+    AuditEvent,
     Branch,
     Meeting,
     MeetingInvitation,
@@ -108,6 +110,9 @@ async def _named(session: AsyncSession, name: str) -> Member:
 async def seed_demo_books(session: AsyncSession, tz: tzinfo, today: date | None = None) -> None:
     """A year of books for the demo commune (seeded once, with the commune)."""
     today = today or datetime.now(tz).date()
+    # The entries are seeded by the server, not by the secretaries (who join the demo later): their
+    # audit lines are written without an actor (see the end).
+    seeded_after = (await session.exec(select(func.max(AuditEvent.id)))).one() or 0
     branches = {b.code: b for b in (await session.exec(select(Branch))).all()}
     east, school = branches["DONG"], branches["TRUONG"]
     hung = await _named(session, "Nguyễn Văn Hùng")
@@ -158,3 +163,4 @@ async def seed_demo_books(session: AsyncSession, tz: tzinfo, today: date | None 
     for step, back in ((books.Step.CLASS, 4), (books.Step.DOSSIER, 2)):
         await books.record_step(session, thanh, candidate, step, _month_back(today, back, 20), today=today)
     await session.flush()
+    await session.exec(update(AuditEvent).where(col(AuditEvent.id) > seeded_after).values(actor_member_id=None))

@@ -70,6 +70,7 @@ PROBATION_REMINDER_DAYS = (30, 7)
 # 2019, as quoted by thuvienphapluat.vn): members rated "Hoàn thành xuất sắc nhiệm vụ" may be at most
 # 20% of those rated "Hoàn thành tốt nhiệm vụ" in a party organisation (a warning, not refused).
 EXCELLENT_SHARE_OF_GOOD = (1, 5)
+MIN_RATED_FOR_SHARE = 5  # members classified before the share is checked
 
 
 class BookProblem(StrEnum):
@@ -174,7 +175,7 @@ def resolution_label(resolution: Resolution, meeting: Meeting, tz: tzinfo) -> st
     """ "Nghị quyết số 05-NQ/CB, tháng 5/2026": the number in the branch's year, and the month of
     its meeting (the form of a branch's documents: number, "NQ" for a resolution, "CB" for chi bộ)."""
     day = _local_day(meeting.starts_at, tz)
-    return f"{resolution.number:02d}-NQ/CB, {day.month}/{day.year}"
+    return f"{resolution.number:02d}-NQ/CB, tháng {day.month}/{day.year}"
 
 
 @dataclass(frozen=True)
@@ -698,9 +699,15 @@ class ReviewBoard:
 
     @property
     def excellent_over(self) -> bool:
-        """More "excellent" than the share of "good" the rule allows (``EXCELLENT_SHARE_OF_GOOD``)."""
+        """More "excellent" than the share the rule allows (``EXCELLENT_SHARE_OF_GOOD``) of those rated
+        "good" or better, once at least ``MIN_RATED_FOR_SHARE`` members are classified: the first
+        member rated "excellent" is not yet a breach."""
+        rated = sum(1 for _m, review in self.rows if review is not None and review.level is not None)
+        if rated < MIN_RATED_FOR_SHARE:
+            return False
         numerator, denominator = EXCELLENT_SHARE_OF_GOOD
-        return self.count(ReviewLevel.EXCELLENT) * denominator > self.count(ReviewLevel.GOOD) * numerator
+        excellent = self.count(ReviewLevel.EXCELLENT)
+        return excellent * denominator > (excellent + self.count(ReviewLevel.GOOD)) * numerator
 
 
 async def review_board(session: AsyncSession, actor: Actor, branch_id: int, year: int) -> ReviewBoard:

@@ -42,7 +42,7 @@ from models.errors import DomainError
 from models.membership import check, target_of
 from models.permissions import Actor, Permission, Target
 from models.roster import fold
-from models.tables import DuesCategory, DuesPayment, Member, utcnow
+from models.tables import AuditEvent, DuesCategory, DuesPayment, Member, utcnow
 
 # Months a member may pay for in one go (ahead or behind), and the base a member may be recorded with.
 MAX_MONTHS_AT_ONCE = 12
@@ -296,7 +296,28 @@ async def first_recorded_month(session: AsyncSession, branch_id: int) -> date | 
     return first
 
 
-def owed_months(member: Member, book_start: date | None, paid: Iterable[date], today: date) -> list[date]:
+_JOINED = (AuditAction.MEMBER_ADDED, AuditAction.MEMBER_IMPORTED, AuditAction.MEMBER_TRANSFERRED_IN,
+           AuditAction.MEMBER_MOVED)  # fmt: skip
+
+
+async def on_roster_since(session: AsyncSession, member_ids: Iterable[int]) -> dict[int, date]:
+    """The day each member was last put on their branch's roster (added, imported, transferred or
+    moved in), from the audit; members seeded without one are absent."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(AuditEvent.subject_id, func.max(AuditEvent.at))
+        .where(AuditEvent.subject_type == "member", col(AuditEvent.subject_id).in_(ids))
+        .where(col(AuditEvent.action).in_([a.value for a in _JOINED]))
+        .group_by(col(AuditEvent.subject_id))
+    )
+    return {member_id: at.date() for member_id, at in rows.all() if member_id is not None and at is not None}
+
+
+def owed_months(
+    member: Member, book_start: date | None, paid: Iterable[date], today: date, since: date | None = None
+) -> list[date]:
     """The months of the last twelve before this one that the member owed and has not paid: from the
     branch's first recorded month and the month of their admission, while on the roster; none
     for a member whose category owes nothing."""
@@ -306,6 +327,8 @@ def owed_months(member: Member, book_start: date | None, paid: Iterable[date], t
     first = max(book_start, add_months(current, -WINDOW_MONTHS))
     if member.date_admitted is not None:
         first = max(first, month_of(member.date_admitted))
+    if since is not None:  # not owed before they were on the branch's roster
+        first = max(first, month_of(since))
     last = add_months(current, -1)
     if member.deactivated_on is not None:
         last = min(last, add_months(month_of(member.deactivated_on), -1))
@@ -317,7 +340,8 @@ async def unpaid_months(session: AsyncSession, member: Member, today: date) -> l
     """The member's months unpaid in the last twelve before this one (``owed_months``)."""
     start = await first_recorded_month(session, member.branch_id)
     paid = (await paid_months(session, [member.id or 0]))[member.id or 0]
-    return owed_months(member, start, paid, today)
+    since = (await on_roster_since(session, [member.id or 0])).get(member.id or 0)
+    return owed_months(member, start, paid, today, since)
 
 
 @dataclass(frozen=True)
@@ -376,10 +400,14 @@ async def collection(
     members = await on_roster(session, branch_id, month_end(month))
     paid = await paid_months(session, [m.id or 0 for m in members])
     start = await first_recorded_month(session, branch_id)
+    since = await on_roster_since(session, [m.id or 0 for m in members])
     lines = [
-        DuesLine(m, amount_of(m, rates), paid[m.id or 0].get(month), owed_months(m, start, paid[m.id or 0], today))
+        DuesLine(
+            m, amount_of(m, rates), paid[m.id or 0].get(month),
+            owed_months(m, start, paid[m.id or 0], today, since.get(m.id or 0)),
+        )
         for m in members
-    ]
+    ]  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))
     kept, passed = branch_share(collected, rates)
     return Collection(month, lines, collected, kept, passed)

@@ -245,6 +245,13 @@ def parse_row(
     admitted, official = values.get("date_admitted"), values.get("date_official")
     if admitted and official and official < admitted:
         problem(Column.DATE_OFFICIAL, Problem.OFFICIAL_BEFORE_ADMITTED, cells.get(Column.DATE_OFFICIAL))
+    # A column absent from the file, or an empty cell, leaves the field as it is (for a member
+    # already on the roster; a new member gets the defaults): a partial register never clears a
+    # date or demotes anyone. Clearing takes the desk record or an explicit value.
+    filled = {column.value for column, text in texts.items() if text}
+    for key in list(values):
+        if key not in filled and key != "full_name" and not (key == "status" and "date_official" in filled):
+            del values[key]
     branch_text = texts.get(Column.BRANCH, "")
     branch_id = branch_for(branch_text) if branch_text else default_branch
     if branch_id is None:
@@ -305,8 +312,8 @@ async def import_members(
         if isinstance(row, list):
             report.problems.extend(row)
             continue
-        card = row.values["card_number"]
-        person = (fold(row.values["full_name"]), row.values["birth_date"])
+        card = row.values.get("card_number")
+        person = (fold(row.values["full_name"]), row.values.get("birth_date"))
         if card and card in seen_cards:
             report.problems.append(RowProblem(line, Column.CARD_NUMBER, Problem.DUPLICATE_CARD, card))
             continue
@@ -340,7 +347,8 @@ async def import_members(
     for row, planned in zip(parsed, report.rows, strict=True):
         existing = _match(row, by_card, by_person)
         if existing is None:
-            created.append(Member(branch_id=row.branch_id, **row.values))
+            # A new member without a status or a date made official is probationary.
+            created.append(Member(branch_id=row.branch_id, **({"status": MemberStatus.PROBATIONARY} | row.values)))
             continue
         if planned.outcome is Outcome.UNCHANGED:
             continue
@@ -372,10 +380,10 @@ async def import_members(
 def _match(
     row: MemberRow, by_card: dict[str, Member], by_person: dict[tuple[str, date | None], Member]
 ) -> Member | None:
-    card = row.values["card_number"]
+    card = row.values.get("card_number")
     if card and card in by_card:
         return by_card[card]
-    return by_person.get((fold(row.values["full_name"]), row.values["birth_date"]))
+    return by_person.get((fold(row.values["full_name"]), row.values.get("birth_date")))
 
 
 def _plan(row: MemberRow, existing: Member | None) -> PlannedRow:

@@ -436,3 +436,13 @@ async def test_what_a_member_typed_cannot_break_or_arm_the_files(desk_app: FastA
     [armed] = [cell for cell in cells if cell.value == planted]
     assert armed.data_type == "s"  # words, not a formula
     assert "Ốm nằm viện" in docx_text(minutes.content)
+
+
+async def test_a_meeting_that_has_started_is_not_coming(desk_app: FastAPI, demo: Demo) -> None:
+    runtime = app_runtime(desk_app)
+    await held_meeting(desk_app, started=timedelta(minutes=20))
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        page = await desk.get("/desk/meetings")
+    assert page.status_code == 200
+    coming = page.text.split(vi("Coming meetings"), 1)[1].split("</section>", 1)[0]
+    assert TITLE not in coming

@@ -310,7 +310,8 @@ async def test_preview_and_import_agree_in_the_domain(runtime: Runtime, demo: De
             ("Vũ Đình Khoa", Outcome.UPDATED),
             ("Lò Thị Mới", Outcome.NEW),
         ]
-        assert set(preview.report.rows[0].before) == {"phone", "birth_date", "gender", "date_admitted", "date_official"}
+        # Empty cells leave the fields as they are: only the phone changes.
+        assert set(preview.report.rows[0].before) == {"phone"}
         try:
             await confirm_register(session, thanh, "r.xlsx", raw + b"x", preview.fingerprint, default_branch="TRUONG")
         except PreviewChanged:
@@ -320,7 +321,9 @@ async def test_preview_and_import_agree_in_the_domain(runtime: Runtime, demo: De
         report = await confirm_register(session, thanh, "r.xlsx", raw, preview.fingerprint, default_branch="TRUONG")
         assert (report.created, report.updated, report.unchanged) == (1, 1, 0) and report.rows == preview.report.rows
         khoa = (await session.exec(select(Member).where(Member.full_name == "Vũ Đình Khoa"))).one()
-        assert khoa.phone == "+84977111222" and khoa.birth_date is None and khoa.status is MemberStatus.OFFICIAL
+        assert khoa.phone == "+84977111222" and khoa.birth_date is not None and khoa.status is MemberStatus.OFFICIAL
+        mo = (await session.exec(select(Member).where(Member.full_name == "Lò Thị Mới"))).one()
+        assert mo.status is MemberStatus.PROBATIONARY and mo.exempt is False
 
 
 async def test_a_communes_roster_comes_in_light_pages(desk_app: FastAPI, demo: Demo) -> None:
@@ -344,3 +347,44 @@ async def test_a_communes_roster_comes_in_light_pages(desk_app: FastAPI, demo: D
             assert len(page.content) < 100_000
             shown |= set(re.findall(r'href="/desk/members/(\d+)"', page.text))
     assert len(shown) == total
+
+
+async def test_a_register_with_some_columns_leaves_the_others_as_they_are(desk_app: FastAPI, demo: Demo) -> None:
+    """Name, birth date, phone and branch only: the card, the dates, the gender and the status stay;
+    the preview shows only the phone, in words."""
+    runtime = app_runtime(desk_app)
+    thao = await member_named(runtime, "Chu Thị Thảo")
+    assert thao.birth_date is not None and thao.status is MemberStatus.OFFICIAL and thao.date_official is not None
+    born = thao.birth_date.strftime("%d/%m/%Y")
+    header = ["Họ và tên", "Ngày sinh", "Số điện thoại", "Chi bộ"]
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+
+        async def send(raw: bytes, step: str = "preview", **extra: str) -> httpx.Response:
+            files = {"file": ("thao.xlsx", raw, "application/octet-stream")}
+            data = {"csrf": await desk.csrf(), "step": step, **extra}
+            return await desk.client.post("/desk/members/import", data=data, files=files)
+
+        raw = xlsx([["Chu Thị Thảo", born, "0912999021", "TAY"]], header)
+        preview = await send(raw)
+        assert preview.status_code == 200, preview.text
+        assert "0912999021" in preview.text and "female" not in preview.text and "→ <b>—</b>" not in preview.text
+        fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]{64})"', preview.text)
+        assert fingerprint is not None
+        done = await send(raw, "confirm", fingerprint=fingerprint.group(1))
+        assert done.status_code == 303 and "updated=1" in done.headers["location"]
+        # A gender and status column with empty cells: nothing changes at all.
+        blank = xlsx([["Chu Thị Thảo", born, "Nữ", "", "TAY", "", "", "", "", "", "", ""]])
+        again = await send(blank)
+        assert "<b>1</b><span>" + vi("unchanged") in again.text
+        # A gender to change is shown in words.
+        male = await send(xlsx([["Chu Thị Thảo", born, "Nam", "", "TAY", "", "", "", "", "", "", ""]]))
+        assert vi("Female") in male.text and vi("Male") in male.text and "female" not in male.text
+    after = await member_named(runtime, "Chu Thị Thảo")
+    assert after.phone == "+84912999021"
+    assert (after.gender, after.card_number, after.date_admitted, after.date_official, after.status) == (
+        thao.gender,
+        thao.card_number,
+        thao.date_admitted,
+        thao.date_official,
+        MemberStatus.OFFICIAL,
+    )

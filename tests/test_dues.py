@@ -442,3 +442,33 @@ async def test_the_badges_of_next_year_for_the_commune(runtime: Runtime, demo: D
         assert name in reply.text
     sheet = (await say(runtime, HUNG_CHAT, payload=Badges(True).pack()))[0]
     assert sheet.document is not None and sheet.document.name == f"huy-hieu-dang-{year}.xlsx"
+
+
+async def test_typing_huy_hieu_dang_opens_the_badge_list(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, QUANG_CHAT, f"/start {demo.code(QUANG)}")
+    listed = (await say(runtime, QUANG_CHAT, payload=Badges().pack()))[0]
+    for typed in ("huy hiệu đảng", "danh sách huy hiệu đảng", "ai được nhận huy hiệu"):
+        typed_reply = (await say(runtime, QUANG_CHAT, typed))[0]
+        assert typed_reply.text == listed.text, typed
+
+
+async def test_a_member_added_today_owes_no_months_before(runtime: Runtime, demo: Demo) -> None:
+    """Added today with no admission date, to a branch whose book started long ago: nothing owed."""
+    from models import audit
+    from models.audit import AuditAction
+    from models.tables import Branch, Member
+
+    today = date.today()
+    async with runtime.sessions() as session, session.begin():
+        east = (await session.exec(select(Branch).where(Branch.code == "DONG"))).one()
+        toi = Member(branch_id=east.id or 0, full_name="Hà Văn Tới")
+        session.add(toi)
+        await session.flush()
+        audit.record(session, AuditAction.MEMBER_ADDED, actor_id=None, subject_type="member", subject_id=toi.id)
+    async with runtime.sessions() as session:
+        assert await dues.first_recorded_month(session, east.id or 0) is not None  # the demo's book
+        assert await dues.unpaid_months(session, toi, today) == []
+        hung = await member_named(runtime, HUNG)
+        listed = await dues.collection(session, hung, east.id or 0, today, today)
+        (line,) = [line for line in listed.lines if line.member.full_name == "Hà Văn Tới"]
+        assert line.unpaid == []

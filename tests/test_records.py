@@ -407,3 +407,23 @@ async def test_birth_and_admission_dates_are_read_as_typed_echoed_in_full_and_im
     saved = (await say(runtime, WEST_SECRETARY, "05-03-1990"))[0]
     assert "Đã lưu: Thứ Hai, 05/03/1990." in saved.text and "Ngày vào Đảng: 05/03/1990" in saved.text
     assert (await member_named(runtime, "Trịnh Thị Yến")).date_admitted == date(1990, 3, 5)
+
+
+async def test_an_invite_code_is_valid_until_the_communes_date_not_utcs(runtime: Runtime, demo: Demo) -> None:
+    """30/12 at 20:00 UTC is 31/12 at 03:00 in Việt Nam: the record says 31/12."""
+    from handlers.context import Context
+    from handlers.contract import Inbound
+    from handlers.records.card import _card_text
+    from models.tables import Invite, Platform
+
+    thao = await member_named(runtime, "Chu Thị Thảo")
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Invite)
+            .where(col(Invite.member_id) == thao.id, col(Invite.used_at).is_(None))
+            .values(expires_at=datetime(2026, 12, 30, 20, 0, tzinfo=UTC), revoked_at=None)
+        )
+    async with runtime.sessions() as session:
+        ctx = Context(session, Inbound(Platform.WEB, "", ""), runtime.catalogs, runtime.settings.tz)
+        text, _open = await _card_text(ctx, thao)
+    assert "31/12/2026" in text and "30/12/2026" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.dues.actions import Badges
 from handlers.intents.matching import N_, Intent
 from handlers.menus import BooksUpward, MyDues
 
@@ -42,14 +43,25 @@ INTENTS = (
             "báo cáo tháng",
             "báo cáo quý",
             "báo cáo đảng ủy",
-            "huy hiệu đảng",
-            "tuổi đảng",
-            "ai được nhận huy hiệu",
             "dues collection",
             "monthly report",
-            "party badges",
         ),
         BooksUpward().pack(),
         N_("Dues and reports"),
+    ),
+    Intent(
+        "badges",
+        (
+            "huy hiệu đảng",
+            "huy hiệu",
+            "danh sách huy hiệu đảng",
+            "ai được nhận huy hiệu",
+            "tuổi đảng",
+            "trao huy hiệu",
+            "party badges",
+            "badges",
+        ),
+        Badges().pack(),
+        N_("Party badges"),
     ),
 )

@@ -7,13 +7,13 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from models.office_text import xml_safe
 from sqlmodel import select
 
 from handlers.context import Context, moment_words
 from handlers.meetings.minutes import attendance_names, status_counts
 from handlers.meetings.texts import validity_text
 from models.meetings import invitations, summarize
+from models.office_text import xml_safe
 from models.tables import Attendance, Branch, Committee, Meeting, MeetingInvitation, Member
 
 if TYPE_CHECKING:

@@ -93,7 +93,11 @@ async def _card_text(ctx: Context, member: Member) -> tuple[str, bool]:
     ]
     invite = await record_queries.open_invite(ctx.session, member)
     if invite is not None:
-        lines.append(_("Unused invite code, valid until {day}").format(day=ctx.format_day(invite.expires_at.date())))
+        lines.append(
+            _("Unused invite code, valid until {day}").format(
+                day=ctx.format_day(invite.expires_at.astimezone(ctx.timezone).date())
+            )
+        )
     if not member.active:
         reason = reason_name(ctx, member.deactivation_reason) if member.deactivation_reason else "—"
         lines.append(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from fastapi.responses import Response
+
 from models.office_text import as_text, cell_value
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

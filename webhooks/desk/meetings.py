@@ -129,7 +129,7 @@ async def calendar(
         coming = [
             m
             for m in await meetings_between(
-                session, user.branch_ids, now - timedelta(hours=1), now + timedelta(days=120), commune=user.commune
+                session, user.branch_ids, now, now + timedelta(days=120), commune=user.commune
             )
             if m.status is not MeetingStatus.CANCELLED
         ][:8]

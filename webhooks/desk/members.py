@@ -57,7 +57,17 @@ from models.register_preview import PreviewChanged, confirm_register, preview_re
 from models.roster import EXPORT_HEADER, Column, export_rows
 from models.roster_files import MAX_BYTES, RegisterFileError
 from models.roster_queries import RosterFilter, StatusFilter
-from models.tables import MAX_ID, Branch, DeactivationReason, Member, MemberStanding, MemberStatus, Platform, Role
+from models.tables import (
+    MAX_ID,
+    Branch,
+    DeactivationReason,
+    Gender,
+    Member,
+    MemberStanding,
+    MemberStatus,
+    Platform,
+    Role,
+)
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
 from webhooks.desk.render import N_, chat_context, render
@@ -284,6 +294,8 @@ def _value(ctx: Any, key: str, value: object, branches: list[Branch]) -> str:
         return str(status_name(ctx, MemberStatus(str(value))))
     if key == "exempt":
         return str(ctx.gettext("yes") if value else ctx.gettext("no"))
+    if key == "gender":
+        return str(ctx.gettext("Female") if value == Gender.FEMALE else ctx.gettext("Male"))
     if key == "phone":
         return local_phone(str(value))
     return str(value)
