@@ -62,6 +62,20 @@ async def _sheet(runtime: Runtime, poll_id: int) -> str:
     return docx_text(content)
 
 
+async def test_the_result_sheet_is_a4(runtime: Runtime, demo: Demo) -> None:
+    from docx import Document
+
+    poll_id = await _voted_poll(runtime, secret=False)
+    async with runtime.sessions() as session:
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        content = await result_sheet_docx(session, runtime.catalogs.translator("vi"), poll, runtime.settings.tz)
+    section = Document(io.BytesIO(content)).sections[0]
+    assert section.page_width is not None and section.page_height is not None and section.left_margin is not None
+    assert (round(section.page_width.cm, 1), round(section.page_height.cm, 1)) == (21.0, 29.7)  # not US Letter
+    assert round(section.left_margin.cm, 1) == 3.0
+
+
 async def test_the_result_sheet_says_what_the_chat_says_and_leaves_room_to_sign(runtime: Runtime, demo: Demo) -> None:
     sheet = await _sheet(runtime, await _voted_poll(runtime, secret=False))
     assert vi("RESULT OF THE VOTE") in sheet and "Thông qua kế hoạch quý I?" in sheet and "Chi bộ thôn Tây" in sheet

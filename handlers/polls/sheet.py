@@ -28,12 +28,16 @@ async def result_sheet_docx(
     # python-docx (with lxml) loads at the first sheet, not with the server.
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
+    from docx.shared import Cm, Pt
 
     _ = t.gettext
     decision = await result(session, poll)
     final = poll.status is PollStatus.CLOSED
     document = Document()
+    section = document.sections[0]  # A4 with the margins of the minutes (handlers/meetings/papers.py)
+    section.page_height, section.page_width = Cm(29.7), Cm(21)
+    section.left_margin, section.right_margin = Cm(3), Cm(2)
+    section.top_margin = section.bottom_margin = Cm(2)
     style = document.styles["Normal"]
     style.font.name = "Times New Roman"
     style.font.size = Pt(13)
