@@ -33,6 +33,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -272,7 +273,14 @@ async def record_payment(
         )
         for month in wanted
     ]
-    session.add_all(payments)
+    # Two taps at the same moment both pass the check above: the unique month decides, and the
+    # second is told it was recorded already (was: a 500), its savepoint undone.
+    try:
+        async with session.begin_nested():
+            session.add_all(payments)
+            await session.flush()
+    except IntegrityError:
+        raise DuesError(DuesProblem.ALREADY_PAID, ", ".join(f"{m.month:02d}/{m.year}" for m in wanted)) from None
     audit.record(
         session,
         AuditAction.DUES_PAID,

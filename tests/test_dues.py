@@ -3,6 +3,7 @@ badges (Quy định 94-QĐ/TW), the reports upward computed from the records, an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from datetime import date, timedelta
@@ -307,15 +308,28 @@ async def test_the_secretary_records_months_paid_at_once_audited_and_never_twice
     assert "✅" in done.text and vi("No month unpaid in the last 12.") in done.text
     again = (await say(runtime, HUNG_CHAT, payload=confirm))[0]  # a double tap
     assert vi("Already recorded as paid: {detail}. Nothing was recorded twice.").split(":")[0] in again.text
+    # Six taps at the same moment on a month not paid yet: one records it, the others are told so.
+    ahead = add_months(_current(), 1)
+    tap = PayDues(nam.id or 0, ahead.year * 100 + ahead.month, 1, "yes").pack()
+    answers = await asyncio.gather(*(say(runtime, HUNG_CHAT, payload=tap) for _ in range(6)))
+    assert sum("✅" in reply[0].text for reply in answers) == 1
+    already = vi("Already recorded as paid: {detail}. Nothing was recorded twice.").split(":")[0]
+    assert all("✅" in reply[0].text or already in reply[0].text for reply in answers)
+    # A month that is no month (13) was never on a button: stale, not read as another month.
+    forged = (await say(runtime, HUNG_CHAT, payload=PayDues(nam.id or 0, 202613, 1, "yes").pack()))[0]
+    assert vi("This button is no longer valid. Please use the menu below.") in forged.text
     async with runtime.sessions() as session:
         paid = (await session.exec(select(DuesPayment).where(DuesPayment.member_id == nam.id))).all()
         events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "dues.paid"))).all()
-    assert sorted(p.month for p in paid)[-3:] == [first, add_months(first, 1), add_months(first, 2)]
+    assert sorted(p.month for p in paid)[-4:] == [first, add_months(first, 1), add_months(first, 2), ahead]
     assert {p.paid_on for p in paid if p.month >= first} == {_today()}
-    [event] = events
+    event = events[0]
+    assert len(events) == 2  # the three months, then the month ahead: each recorded once
     assert event.subject_id == nam.id and event.after is not None and event.after["amount"] == "30.000"
     async with runtime.sessions() as session:
-        [receipt] = (await session.exec(select(OutboxMessage).where(OutboxMessage.member_id == nam.id))).all()
+        receipts = (await session.exec(select(OutboxMessage).where(OutboxMessage.member_id == nam.id))).all()
+    assert len(receipts) == 2  # one per payment recorded, none for the taps told "already"
+    receipt = receipts[0]
     assert receipt.chat_id == str(NAM_CHAT) and "30.000 đ" in str(receipt.body["text"])  # the member hears of it
 
 

@@ -11,6 +11,7 @@ from handlers.dues.words import problem_text
 from handlers.members import home
 from handlers.router import Router
 from models.dues import DuesError, month_of
+from models.errors import Stale
 from models.tables import Member, utcnow
 
 router = Router("dues")
@@ -35,8 +36,11 @@ def month_code(month: date) -> int:
 
 
 def month_from(code: int, ctx: Context) -> date:
-    """The month a button names (``YYYYMM``); 0 or a month that is no month: the current one."""
+    """The month a button names (``YYYYMM``), 0 the current one; a month that is no month (202613)
+    was never on a button: stale, never read as some other month."""
+    if code == 0:
+        return month_of(today(ctx))
     year, number = divmod(code, 100)
     if not 1900 <= year <= 2999 or not 1 <= number <= 12:
-        return month_of(today(ctx))
+        raise Stale(f"month {code}")
     return date(year, number, 1)
