@@ -366,3 +366,18 @@ async def test_signing_in_from_another_site_is_refused(desk_app: FastAPI, demo: 
         assert referred.status_code == 303
     async with anonymous_client(desk_app) as old_browser:  # neither header: let through
         assert (await old_browser.post(await sign_in_link(desk_app, secretary))).status_code == 303
+
+
+async def test_numbers_and_characters_no_column_holds_get_a_clear_page(desk_app: FastAPI) -> None:
+    """An id of 2³¹, a NUL typed into a form and the calendar of 9999-12 each gave a 500 (tester B)."""
+    runtime = app_runtime(desk_app)
+    thanh = await member_named(runtime, "Võ Thị Thanh")
+    async with desk_client(desk_app, thanh) as desk:
+        for url in (f"/desk/members/{2**31}", f"/desk/meetings/{2**40}", f"/desk/polls/{2**31}"):
+            page = await desk.get(url)
+            assert page.status_code == 404 and vi("Not found") in page.text, url
+        nul = await desk.post(f"/desk/members/{thanh.id}/full_name", {"value": "Võ Thị\x00 Thanh"})
+        assert nul.status_code == 422 and vi("This form holds a character chibo cannot keep") in nul.text
+        for month in ("9999-12", "0001-01"):
+            assert (await desk.get(f"/desk/meetings?month={month}")).status_code == 200
+    assert (await member_named(runtime, "Võ Thị Thanh")).full_name == "Võ Thị Thanh"

@@ -7,15 +7,27 @@ gathers them, and ``install`` adds it to the app with the clear page for every r
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from models.audit import MISSING_OBJECT, Refusal, audit_refusal
 from models.membership import NotPermitted
+from models.tables import MAX_ID
 from webhooks.desk import audit, meetings, members, notices, overview, polls, signin
 from webhooks.desk.auth import ACTOR_KEY, ROUTE_BYTES, DeskRefusal, desk_runtime
 
-router = APIRouter()
+
+async def _ids_in_range(request: Request) -> None:
+    """A number in a desk address beyond what a column holds (2³¹ and more) is an id that cannot
+    exist: the same clear "not found" as any other, before a query sees it (was a 500)."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and value.isdigit() and int(value) > MAX_ID:
+            raise DeskRefusal(404, "not_found")
+        if isinstance(value, int) and value > MAX_ID:
+            raise DeskRefusal(404, "not_found")
+
+
+router = APIRouter(dependencies=[Depends(_ids_in_range)])
 router.include_router(signin.router)
 router.include_router(overview.router)
 router.include_router(audit.router)

@@ -76,11 +76,13 @@ AUDIENCES = {"all": N_("all branch members"), "committee": N_("the branch commit
 
 
 def _month(text: str | None, today: date) -> date:
-    """The first day of the month ``yyyy-mm`` (this month when empty or not a month)."""
+    """The first day of the month ``yyyy-mm`` (this month when empty, not a month, or a year no
+    branch keeps books for: a calendar stepping from 9999-12 would leave the dates there are)."""
     try:
-        return date.fromisoformat(f"{text}-01") if text else today.replace(day=1)
+        month = date.fromisoformat(f"{text}-01") if text else today.replace(day=1)
     except ValueError:
         return today.replace(day=1)
+    return month if 2000 <= month.year <= 2100 else today.replace(day=1)
 
 
 def _shift(month: date, months: int) -> date:

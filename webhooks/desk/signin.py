@@ -47,6 +47,10 @@ REFUSALS: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "not_found": (N_("Not found"), (N_("There is nothing at this address, or it is not yours to see."),)),
+    "unreadable": (
+        N_("This form holds a character chibo cannot keep"),
+        (N_("Nothing was changed. Please remove the invisible character (often pasted with the text) and try again."),),
+    ),
     "too_large_form": (
         N_("Too much was sent"),
         (
