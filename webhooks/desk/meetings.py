@@ -21,7 +21,6 @@ from handlers.meetings.messages import chat_messages
 from handlers.meetings.papers import DOCX, Signers, minutes_document, sign_in_document
 from handlers.meetings.texts import kind_name, problem_text, validity_text
 from models.audience import Audience, AudienceFilter
-from models.errors import NotFound
 from models.meeting_queries import meeting_to_manage
 from models.meetings import (
     MAX_FILE_BYTES,
@@ -44,7 +43,6 @@ from models.meetings import (
     set_minutes,
     summarize,
 )
-from models.membership import NotPermitted
 from models.tables import (
     MAX_ID,
     Attendance,
@@ -62,6 +60,7 @@ from models.tables import (
 )
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
+from webhooks.desk.pages import form_text, see_other, unseen_unless_permitted
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
@@ -90,21 +89,14 @@ def _shift(month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _text(form: Any, name: str, limit: int = 5000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 async def _meeting(session: AsyncSession, actor: Member, meeting_id: int) -> Meeting:
     """A meeting the signed-in member manages (the chat's check); anyone else is told it is not there."""
-    try:
+    with unseen_unless_permitted():
         return await meeting_to_manage(session, actor, meeting_id)
-    except (NotFound, NotPermitted) as error:
-        raise DeskRefusal(404, "not_found") from error
 
 
 def _back(meeting_id: int, where: str = "", note: str = "saved") -> RedirectResponse:
-    return RedirectResponse(f"/desk/meetings/{meeting_id}{where}?note={note}", status_code=303)
+    return see_other(f"/desk/meetings/{meeting_id}{where}", note=note)
 
 
 async def _branch_names(session: AsyncSession) -> dict[int | None, str]:
@@ -193,28 +185,27 @@ def _starts_at(request: Request, day: str, clock: str) -> datetime | None:
 async def prepare(request: Request, user: DeskUserDep, form: DeskFormDep) -> Response:
     """A new draft: title, time, place, who attends and the agenda, through the chat's ``create_draft``."""
     runtime = desk_runtime(request)
-    branch_text = _text(form, "branch", 12)
+    branch_text = form_text(form, "branch", 12)
     branch_id = int(branch_text) if branch_text.isdigit() else None
     if (branch_id is None and not user.commune) or (branch_id is not None and not user.may(branch_id)):
         raise DeskRefusal(404, "not_found")
-    starts_at = _starts_at(request, _text(form, "day", 10), _text(form, "time", 5))
+    starts_at = _starts_at(request, form_text(form, "day", 10), form_text(form, "time", 5))
     async with runtime.sessions() as session, session.begin():
         actor = await user.member(session)
         ctx = chat_context(request, session, actor)
         if starts_at is None:
             return _problem(request, user, ctx, ctx.gettext("Please give the meeting's day and time."))
-        kind_text = _text(form, "kind", 20)
+        kind_text = form_text(form, "kind", 20)
         kind = MeetingKind(kind_text) if kind_text in {k.value for k in MeetingKind} else MeetingKind.REGULAR
-        who = AudienceFilter.COMMITTEE if _text(form, "audience", 20) == "committee" else AudienceFilter.ALL
+        who = AudienceFilter.COMMITTEE if form_text(form, "audience", 20) == "committee" else AudienceFilter.ALL
         audience = Audience(branches=(branch_id,), filter=who) if branch_id is not None else None
         try:
             meeting = await create_draft(
-                session, actor, title=_text(form, "title", 400), starts_at=starts_at, branch_id=branch_id,
+                session, actor, title=form_text(form, "title", 400), starts_at=starts_at, branch_id=branch_id,
                 kind=kind, audience=audience,
             )  # fmt: skip
-            await change_draft(
-                session, actor, meeting, place=_text(form, "place", 400), agenda=_text(form, "agenda").splitlines()
-            )
+            agenda = form_text(form, "agenda", 5000).splitlines()
+            await change_draft(session, actor, meeting, place=form_text(form, "place", 400), agenda=agenda)
         except MeetingError as error:
             return _problem(request, user, ctx, problem_text(ctx.translator, error))
         ident = meeting.id or 0
@@ -339,11 +330,11 @@ async def edit(request: Request, user: DeskUserDep, form: DeskFormDep, meeting_i
                 note = "called"
             else:
                 changes: dict[str, Any] = {
-                    "title": _text(form, "title", 400),
-                    "place": _text(form, "place", 400),
-                    "agenda": _text(form, "agenda").splitlines(),
+                    "title": form_text(form, "title", 400),
+                    "place": form_text(form, "place", 400),
+                    "agenda": form_text(form, "agenda", 5000).splitlines(),
                 }
-                starts_at = _starts_at(request, _text(form, "day", 10), _text(form, "time", 5))
+                starts_at = _starts_at(request, form_text(form, "day", 10), form_text(form, "time", 5))
                 if starts_at is not None and starts_at != meeting.starts_at:
                     changes["starts_at"] = starts_at
                 await change_draft(session, actor, meeting, **changes)
@@ -448,7 +439,7 @@ async def mark_sheet(request: Request, user: DeskUserDep, form: DeskFormDep, mee
         for invitation, member in await invitations(session, meeting_id):
             state = form.get(f"state-{member.id}")
             if isinstance(state, str) and state in {s.value for s in STATES}:
-                marks[invitation.member_id] = (Attendance(state), _text(form, f"reason-{member.id}", MAX_REASON))
+                marks[invitation.member_id] = (Attendance(state), form_text(form, f"reason-{member.id}", MAX_REASON))
         try:
             await mark_all(session, actor, meeting, marks)
             if form.get("do") == "confirm":
@@ -542,7 +533,7 @@ async def save_minutes(request: Request, user: DeskUserDep, form: DeskFormDep, m
         meeting = await _meeting(session, actor, meeting_id)
         ctx = chat_context(request, session, actor)
         try:
-            text, conclusions = _text(form, "minutes", 20_000), _text(form, "conclusions", 20_000)
+            text, conclusions = form_text(form, "minutes", 20_000), form_text(form, "conclusions", 20_000)
             await set_minutes(session, actor, meeting, text=text, conclusions=conclusions)
         except MeetingError as error:
             return _problem(request, user, ctx, problem_text(ctx.translator, error))

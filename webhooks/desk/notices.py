@@ -49,6 +49,7 @@ from models.uow import UnitOfWork
 from models.vietnamese import shorten, without_salutation
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
+from webhooks.desk.pages import FormRefused, form_text, see_other, unseen_unless_permitted
 from webhooks.desk.render import render, translator_for
 
 router = APIRouter()
@@ -56,14 +57,6 @@ NoticeId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 LISTED_ON_DESK = 4 * LISTED
 SUMMARY_CHARS = 120
 SCAN_FIELD = "no_mark"  # the box ticked: "I looked at it: it carries no classification mark"
-
-
-class _Refused(Exception):
-    """A change refused with the reasons to show on the page; its transaction is rolled back."""
-
-    def __init__(self, problems: list[str], typed: str = "") -> None:
-        super().__init__(problems)
-        self.problems, self.typed = problems, typed
 
 
 async def _announcer(session: AsyncSession, user: DeskUser) -> Member:
@@ -79,15 +72,13 @@ async def _notice(session: AsyncSession, actor: Member, notice_id: int) -> Notic
     notice = await session.get(Notice, notice_id)
     if notice is None:
         raise DeskRefusal(404, "not_found")
-    try:
+    with unseen_unless_permitted():
         await check_notice(session, actor, notice)
-    except NotPermitted:
-        raise DeskRefusal(404, "not_found") from None
     return notice
 
 
 def _see(notice_id: int, note: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/desk/notices/{notice_id}" + (f"?done={note}" if note else ""), status_code=303)
+    return see_other(f"/desk/notices/{notice_id}", done=note)
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -149,21 +140,16 @@ async def compose(request: Request, user: DeskUserDep) -> Response:
     return await _compose_page(request, user)
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 async def _audience(
     session: AsyncSession, t: Translator, actor: Member, form: FormData
 ) -> tuple[Audience | None, list[str]]:
     """The audience the form chose, with the chat's choices: the own branch, the whole commune,
     ticked branches (the commune's leaders), or people by name; narrowed by a filter."""
     try:
-        narrowed = AudienceFilter(_text(form, "filter") or AudienceFilter.ALL.value)
+        narrowed = AudienceFilter(form_text(form, "filter") or AudienceFilter.ALL.value)
     except ValueError:
         narrowed = AudienceFilter.ALL
-    scope = _text(form, "scope")
+    scope = form_text(form, "scope")
     if scope == "commune":
         return Audience(None, narrowed), []
     if scope == "branches":
@@ -172,7 +158,7 @@ async def _audience(
             return None, [t.gettext("Nobody is in this audience. Choose another.")]
         return Audience(tuple(chosen), narrowed), []
     if scope == "people":
-        ids, problems = await match_names(session, t, actor, _text(form, "people"), Permission.ANNOUNCE)
+        ids, problems = await match_names(session, t, actor, form_text(form, "people"), Permission.ANNOUNCE)
         if problems or not ids:
             return None, problems or [t.gettext("Nobody is in this audience. Choose another.")]
         return Audience((), narrowed, tuple(ids)), []
@@ -185,12 +171,12 @@ async def write(request: Request, user: DeskUserDep, form: DeskUploadDep) -> Res
     runtime = desk_runtime(request)
     t = translator_for(request, user)
     upload = form.get("file")
-    text = _text(form, "text")
+    text = form_text(form, "text")
     kept: dict[str, Any] = {
         "text": text,
-        "scope": _text(form, "scope") or "branch",
-        "filter": _text(form, "filter") or AudienceFilter.ALL.value,
-        "people": _text(form, "people"),
+        "scope": form_text(form, "scope") or "branch",
+        "filter": form_text(form, "filter") or AudienceFilter.ALL.value,
+        "people": form_text(form, "people"),
         "branch_ids": [int(b) for b in form.getlist("branch_ids") if isinstance(b, str) and b.isdigit()],
     }
     try:
@@ -198,7 +184,7 @@ async def write(request: Request, user: DeskUserDep, form: DeskUploadDep) -> Res
             actor = await _announcer(uow.session, user)
             audience, problems = await _audience(uow.session, t, actor, form)
             if audience is None:
-                raise _Refused(problems)
+                raise FormRefused(problems)
             notice = await create_draft(uow.session, actor, text, audience)
             if isinstance(upload, UploadFile) and upload.filename:
                 content = await upload.read(MAX_FILE_BYTES + 1)
@@ -207,7 +193,7 @@ async def write(request: Request, user: DeskUserDep, form: DeskUploadDep) -> Res
         raise DeskRefusal(404, "not_found") from None
     except NoticeError as error:
         return await _compose_page(request, user, kept, [notice_problem_text(t, error)])
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _compose_page(request, user, kept, refused.problems)
     return _see(notice.id or 0)
 
@@ -290,7 +276,7 @@ async def _scan_checked(session: AsyncSession, actor: Member, notice: Notice, fo
     scan = await unconfirmed_scan(session, notice)
     if scan is None:
         return True
-    if _text(form, SCAN_FIELD) != digest(scan):
+    if form_text(form, SCAN_FIELD) != digest(scan):
         return False
     await confirm_scan(session, actor, notice, scan)
     return True
@@ -314,11 +300,11 @@ async def send(request: Request, user: DeskUserDep, form: DeskFormDep, notice_id
             actor = await _announcer(uow.session, user)
             notice = await _notice(uow.session, actor, notice_id)
             if not await _scan_checked(uow.session, actor, notice, form):
-                raise _Refused([_scan_problem(t)])
+                raise FormRefused([_scan_problem(t)])
             await send_now(uow.session, actor, notice, notice_body_maker(runtime.catalogs))
     except NoticeError as error:
         return await _notice_page(request, user, notice_id, [notice_problem_text(t, error)])
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _notice_page(request, user, notice_id, refused.problems)
     return _see(notice_id, "sent")
 
@@ -328,7 +314,7 @@ async def schedule_at(request: Request, user: DeskUserDep, form: DeskFormDep, no
     """Sent at a typed time, read as the chat reads it ("19:30", "8 giờ sáng mai", "05/12 19:30")."""
     runtime = desk_runtime(request)
     t = translator_for(request, user)
-    typed = _text(form, "when").strip()
+    typed = form_text(form, "when").strip()
     now = datetime.now(runtime.settings.tz)
     when = read_time(typed, now)
     if isinstance(when, Ambiguous):  # morning or evening: one button per reading, as the chat asks
@@ -345,11 +331,11 @@ async def schedule_at(request: Request, user: DeskUserDep, form: DeskFormDep, no
             actor = await _announcer(uow.session, user)
             notice = await _notice(uow.session, actor, notice_id)
             if not await _scan_checked(uow.session, actor, notice, form):
-                raise _Refused([_scan_problem(t)])
+                raise FormRefused([_scan_problem(t)])
             await schedule(uow.session, actor, notice, when, now)
     except NoticeError as error:
         return await _notice_page(request, user, notice_id, [notice_problem_text(t, error)], typed)
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _notice_page(request, user, notice_id, refused.problems, typed)
     return _see(notice_id, "scheduled")
 

@@ -58,6 +58,7 @@ from models.typed_time import Ambiguous, canonical, read_time
 from models.uow import UnitOfWork
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
+from webhooks.desk.pages import FormRefused, form_text, see_other, unseen_unless_permitted
 from webhooks.desk.render import render, translator_for
 
 router = APIRouter()
@@ -65,14 +66,6 @@ PollId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 # The chat's choices (handlers/polls/setup.py): plurality belongs to consultations, which get it by kind.
 RULES = (PollRule.MAJORITY_OF_ELIGIBLE, PollRule.TWO_THIRDS_OF_ELIGIBLE)
 NAMES_SHOWN = 60
-
-
-class _Refused(Exception):
-    """A change refused with the reasons to show; its transaction is rolled back."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(problems)
-        self.problems = problems
 
 
 async def _manager(session: AsyncSession, user: DeskUser) -> Member:
@@ -90,20 +83,13 @@ async def _poll(session: AsyncSession, actor: Member, poll_id: int) -> Poll:
     poll = await session.get(Poll, poll_id)
     if poll is None:
         raise DeskRefusal(404, "not_found")
-    try:
+    with unseen_unless_permitted():
         await check_poll(session, actor, poll)
-    except NotPermitted:
-        raise DeskRefusal(404, "not_found") from None
     return poll
 
 
 def _see(poll_id: int, note: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/desk/polls/{poll_id}" + (f"?done={note}" if note else ""), status_code=303)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return see_other(f"/desk/polls/{poll_id}", done=note)
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -199,17 +185,17 @@ def _changes(form: FormData, kind: PollKind) -> dict[str, Any]:
         "allow_change": bool(form.get("change")),
         "announce_results": bool(form.get("announce")),
     }
-    if _text(form, "voters") in set(PollVoters):
-        changes["voters"] = PollVoters(_text(form, "voters"))
-    if _text(form, "rule") in set(RULES):
-        changes["rule"] = PollRule(_text(form, "rule"))
-    ballot = _text(form, "ballot")
+    if form_text(form, "voters") in set(PollVoters):
+        changes["voters"] = PollVoters(form_text(form, "voters"))
+    if form_text(form, "rule") in set(RULES):
+        changes["rule"] = PollRule(form_text(form, "rule"))
+    ballot = form_text(form, "ballot")
     if ballot in ("secret", "open"):
         changes["secret"] = ballot == "secret"
     elif kind is PollKind.ELECTION:
         changes["secret"] = True  # elections are by secret ballot unless the secretary opens them
     if kind is not PollKind.MOTION:
-        changes["options"] = _text(form, "options").splitlines()
+        changes["options"] = form_text(form, "options").splitlines()
     return changes
 
 
@@ -219,10 +205,10 @@ async def create(request: Request, user: DeskUserDep, form: DeskFormDep) -> Resp
     runtime = desk_runtime(request)
     t = translator_for(request, user)
     kept: dict[str, Any] = {
-        name: _text(form, name) for name in ("question", "kind", "options", "voters", "rule", "ballot", "deadline")
+        name: form_text(form, name) for name in ("question", "kind", "options", "voters", "rule", "ballot", "deadline")
     }
     kept |= {
-        "seats": _text(form, "seats"),
+        "seats": form_text(form, "seats"),
         "meeting": bool(form.get("meeting")),
         "running": bool(form.get("running")),
         "change": bool(form.get("change")),
@@ -253,11 +239,11 @@ async def create(request: Request, user: DeskUserDep, form: DeskFormDep) -> Resp
             if kept["meeting"]:
                 meeting = await meeting_now(uow.session, poll)
                 if meeting is None:
-                    raise _Refused([t.gettext("The branch has no meeting within 12 hours of now.")])
+                    raise FormRefused([t.gettext("The branch has no meeting within 12 hours of now.")])
                 await change_draft(uow.session, actor, poll, meeting_id=meeting.id)
     except PollError as error:
         return await _setup_page(request, user, kept, [problem_text(t, error)])
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _setup_page(request, user, kept, refused.problems)
     return _see(poll.id or 0)
 
@@ -405,7 +391,7 @@ async def close_now(request: Request, user: DeskUserDep, form: DeskFormDep, poll
             actor = await _manager(uow.session, user)
             poll = await _poll(uow.session, actor, poll_id)
             if poll.secret and not await key_fits(uow.session, poll_id):
-                raise _Refused(
+                raise FormRefused(
                     [
                         t.gettext(
                             "The sealed ballots of this poll cannot be opened with this server's key, so the poll "
@@ -419,7 +405,7 @@ async def close_now(request: Request, user: DeskUserDep, form: DeskFormDep, poll
             await queue_results(uow.session, poll, results_maker(runtime.catalogs))
     except PollError as error:
         return await _poll_page(request, user, poll_id, [problem_text(t, error)])
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _poll_page(request, user, poll_id, refused.problems)
     return _see(poll_id, "closed")
 

@@ -1,0 +1,47 @@
+"""What the desk's page modules share: a form's text, the redirect after a change, a change refused
+with reasons, and a chat object looked up as the chat does it (another branch's is "not found")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.responses import RedirectResponse
+
+from models.errors import NotFound
+from models.membership import NotPermitted
+from webhooks.desk.auth import DeskRefusal
+
+
+def form_text(form: Any, name: str, limit: int | None = None) -> str:
+    """A text field of a posted form, "" when absent or a file; cut to ``limit`` characters."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return value if limit is None else value[:limit]
+
+
+def see_other(path: str, **query: str) -> RedirectResponse:
+    """The answer to a change that worked: the browser goes on to ``path`` with a GET (303)."""
+    shown = {key: value for key, value in query.items() if value}
+    return RedirectResponse(path + (f"?{urlencode(shown)}" if shown else ""), status_code=303)
+
+
+class FormRefused(Exception):
+    """A change refused with the reasons to show on the page; its transaction is rolled back."""
+
+    def __init__(self, problems: list[str], typed: str = "") -> None:
+        super().__init__(problems)
+        self.problems, self.typed = problems, typed
+
+
+@contextmanager
+def unseen_unless_permitted() -> Iterator[None]:
+    """Turn the chat's "not found" and "not permitted" into the same desk page, as the chat answers
+    a made-up id and another branch's object alike (nobody learns what exists elsewhere)."""
+    try:
+        yield
+    except (NotFound, NotPermitted) as error:
+        raise DeskRefusal(404, "not_found") from error
