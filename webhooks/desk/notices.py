@@ -49,7 +49,7 @@ from models.uow import UnitOfWork
 from models.vietnamese import shorten, without_salutation
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
-from webhooks.desk.pages import FormRefused, form_text, see_other, unseen_unless_permitted
+from webhooks.desk.pages import FormRefused, form_text, object_to_manage, see_other
 from webhooks.desk.render import render, translator_for
 
 router = APIRouter()
@@ -65,16 +65,6 @@ async def _announcer(session: AsyncSession, user: DeskUser) -> Member:
     if not may(actor, Permission.ANNOUNCE, Target(actor.branch_id)):
         raise DeskRefusal(403, "not_allowed")
     return actor
-
-
-async def _notice(session: AsyncSession, actor: Member, notice_id: int) -> Notice:
-    """The notice, if the actor may act on it; another branch's is "not found", as in the chat."""
-    notice = await session.get(Notice, notice_id)
-    if notice is None:
-        raise DeskRefusal(404, "not_found")
-    with unseen_unless_permitted():
-        await check_notice(session, actor, notice)
-    return notice
 
 
 def _see(notice_id: int, note: str = "") -> RedirectResponse:
@@ -213,7 +203,7 @@ async def _notice_page(
     t = translator_for(request, user)
     async with runtime.sessions() as session:
         actor = await _announcer(session, user)
-        notice = await _notice(session, actor, notice_id)
+        notice = await object_to_manage(session, actor, Notice, notice_id, check_notice)
         audience = await audience_text(session, t, Audience.from_json(notice.audience))
         file = await notice_file(session, notice_id)
         context: dict[str, Any] = {
@@ -298,7 +288,7 @@ async def send(request: Request, user: DeskUserDep, form: DeskFormDep, notice_id
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _announcer(uow.session, user)
-            notice = await _notice(uow.session, actor, notice_id)
+            notice = await object_to_manage(uow.session, actor, Notice, notice_id, check_notice)
             if not await _scan_checked(uow.session, actor, notice, form):
                 raise FormRefused([_scan_problem(t)])
             await send_now(uow.session, actor, notice, notice_body_maker(runtime.catalogs))
@@ -329,7 +319,7 @@ async def schedule_at(request: Request, user: DeskUserDep, form: DeskFormDep, no
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _announcer(uow.session, user)
-            notice = await _notice(uow.session, actor, notice_id)
+            notice = await object_to_manage(uow.session, actor, Notice, notice_id, check_notice)
             if not await _scan_checked(uow.session, actor, notice, form):
                 raise FormRefused([_scan_problem(t)])
             await schedule(uow.session, actor, notice, when, now)
@@ -347,7 +337,8 @@ async def drop(request: Request, user: DeskUserDep, form: DeskFormDep, notice_id
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _announcer(uow.session, user)
-            await cancel(uow.session, actor, await _notice(uow.session, actor, notice_id))
+            notice = await object_to_manage(uow.session, actor, Notice, notice_id, check_notice)
+            await cancel(uow.session, actor, notice)
     except NoticeError as error:
         return await _notice_page(request, user, notice_id, [notice_problem_text(t, error)])
     return _see(notice_id, "cancelled")
@@ -364,7 +355,7 @@ async def remind(request: Request, user: DeskUserDep, form: DeskFormDep, notice_
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _announcer(uow.session, user)
-            notice = await _notice(uow.session, actor, notice_id)
+            notice = await object_to_manage(uow.session, actor, Notice, notice_id, check_notice)
             done = await nudge(
                 uow.session, actor, notice, notice_body_maker(runtime.catalogs), runtime.settings.nudge_interval
             )
@@ -382,7 +373,7 @@ async def export(request: Request, user: DeskUserDep, notice_id: NoticeId) -> Re
     t = translator_for(request, user)
     async with runtime.sessions() as session:
         actor = await _announcer(session, user)
-        notice = await _notice(session, actor, notice_id)
+        notice = await object_to_manage(session, actor, Notice, notice_id, check_notice)
         if notice.status is not NoticeStatus.SENT:
             raise DeskRefusal(404, "not_found")
         header, rows = receipt_table(t, await notice_tracking(session, notice), runtime.settings.tz)

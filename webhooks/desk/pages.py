@@ -3,16 +3,21 @@ with reasons, and a chat object looked up as the chat does it (another branch's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi.responses import RedirectResponse
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.errors import NotFound
 from models.membership import NotPermitted
+from models.tables import Member
 from webhooks.desk.auth import DeskRefusal
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def form_text(form: Any, name: str, limit: int | None = None) -> str:
@@ -45,3 +50,19 @@ def unseen_unless_permitted() -> Iterator[None]:
         yield
     except (NotFound, NotPermitted) as error:
         raise DeskRefusal(404, "not_found") from error
+
+
+async def object_to_manage(
+    session: AsyncSession,
+    actor: Member,
+    model: type[Row],
+    ident: int,
+    check: Callable[[AsyncSession, Member, Row], Awaitable[object]],
+) -> Row:
+    """The notice, poll… at ``ident`` when the chat's ``check`` lets the actor act on it."""
+    found = await session.get(model, ident)
+    if found is None:
+        raise DeskRefusal(404, "not_found")
+    with unseen_unless_permitted():
+        await check(session, actor, found)
+    return found

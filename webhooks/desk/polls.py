@@ -58,7 +58,7 @@ from models.typed_time import Ambiguous, canonical, read_time
 from models.uow import UnitOfWork
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
-from webhooks.desk.pages import FormRefused, form_text, see_other, unseen_unless_permitted
+from webhooks.desk.pages import FormRefused, form_text, object_to_manage, see_other
 from webhooks.desk.render import render, translator_for
 
 router = APIRouter()
@@ -76,16 +76,6 @@ async def _manager(session: AsyncSession, user: DeskUser) -> Member:
     except NotPermitted:
         raise DeskRefusal(403, "not_allowed") from None
     return actor
-
-
-async def _poll(session: AsyncSession, actor: Member, poll_id: int) -> Poll:
-    """The poll, if the actor manages it; another branch's is "not found", as in the chat."""
-    poll = await session.get(Poll, poll_id)
-    if poll is None:
-        raise DeskRefusal(404, "not_found")
-    with unseen_unless_permitted():
-        await check_poll(session, actor, poll)
-    return poll
 
 
 def _see(poll_id: int, note: str = "") -> RedirectResponse:
@@ -276,7 +266,7 @@ async def _poll_page(
     t = translator_for(request, user)
     async with runtime.sessions() as session:
         actor = await _manager(session, user)
-        poll = await _poll(session, actor, poll_id)
+        poll = await object_to_manage(session, actor, Poll, poll_id, check_poll)
         decision = await result(session, poll)
         context: dict[str, Any] = {
             "poll": poll,
@@ -320,7 +310,7 @@ async def live(request: Request, user: DeskUserDep, poll_id: PollId) -> Response
     t = translator_for(request, user)
     async with runtime.sessions() as session:
         actor = await _manager(session, user)
-        found = await _live(session, t, await _poll(session, actor, poll_id))
+        found = await _live(session, t, await object_to_manage(session, actor, Poll, poll_id, check_poll))
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
@@ -333,7 +323,7 @@ async def open_poll(request: Request, user: DeskUserDep, form: DeskFormDep, poll
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _manager(uow.session, user)
-            poll = await _poll(uow.session, actor, poll_id)
+            poll = await object_to_manage(uow.session, actor, Poll, poll_id, check_poll)
             await publish(uow.session, actor, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
     except PollError as error:
         return await _poll_page(request, user, poll_id, [problem_text(t, error)])
@@ -347,7 +337,8 @@ async def drop(request: Request, user: DeskUserDep, form: DeskFormDep, poll_id: 
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _manager(uow.session, user)
-            await cancel_draft(uow.session, actor, await _poll(uow.session, actor, poll_id))
+            poll = await object_to_manage(uow.session, actor, Poll, poll_id, check_poll)
+            await cancel_draft(uow.session, actor, poll)
     except PollError as error:
         return await _poll_page(request, user, poll_id, [problem_text(t, error)])
     return RedirectResponse("/desk/polls", status_code=303)
@@ -363,7 +354,7 @@ async def remind(request: Request, user: DeskUserDep, form: DeskFormDep, poll_id
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _manager(uow.session, user)
-            poll = await _poll(uow.session, actor, poll_id)
+            poll = await object_to_manage(uow.session, actor, Poll, poll_id, check_poll)
             await nudge(
                 uow.session,
                 actor,
@@ -389,7 +380,7 @@ async def close_now(request: Request, user: DeskUserDep, form: DeskFormDep, poll
     try:
         async with UnitOfWork(runtime.sessions) as uow:
             actor = await _manager(uow.session, user)
-            poll = await _poll(uow.session, actor, poll_id)
+            poll = await object_to_manage(uow.session, actor, Poll, poll_id, check_poll)
             if poll.secret and not await key_fits(uow.session, poll_id):
                 raise FormRefused(
                     [
@@ -415,7 +406,7 @@ async def close_now(request: Request, user: DeskUserDep, form: DeskFormDep, poll
 
 async def _closed(session: AsyncSession, user: DeskUser, poll_id: int) -> Poll:
     actor = await _manager(session, user)
-    poll = await _poll(session, actor, poll_id)
+    poll = await object_to_manage(session, actor, Poll, poll_id, check_poll)
     if poll.status is not PollStatus.CLOSED:  # no chart or file before the result is final
         raise DeskRefusal(404, "not_found")
     return poll
