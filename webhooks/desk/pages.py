@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,3 +46,13 @@ def unseen_unless_permitted() -> Iterator[None]:
         yield
     except (NotFound, NotPermitted) as error:
         raise DeskRefusal(404, "not_found") from error
+
+
+def month_asked(text: str | None, current: date) -> date:
+    """The first day of the month ``yyyy-mm`` a page was asked for, never after ``current`` (the
+    books are of months begun); ``current`` when empty or no month."""
+    try:
+        month = date.fromisoformat(f"{text}-01") if text else current
+    except ValueError:
+        return current
+    return min(month, current) if month.year >= 2000 else current
