@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from fastapi import FastAPI
@@ -22,10 +22,12 @@ from models import books
 from models.audience import Audience
 from models.audit import AuditAction
 from models.dues import add_months
+from models.membership import deactivate
 from models.tables import (
     Attendance,
     AuditEvent,
     Branch,
+    DeactivationReason,
     DuesPayment,
     Meeting,
     MeetingInvitation,
@@ -244,3 +246,35 @@ async def test_the_books_of_a_branch_as_the_chat_keeps_them(desk_app: FastAPI, d
     assert "Lương Văn Hải" in page and vi("Course on the Party") in page
     assert "Đặng Văn Tuấn" in page  # probationary, with the day their probation ends
     assert re.search(vi("No thematic meeting in quarter {quarter}/{year}.").split("{")[0], page)
+
+
+async def test_the_commune_report_matches_each_branch_row_by_row(desk_app: FastAPI, demo: Demo) -> None:
+    """A departure in one branch only: its reason is a row the other branches lack, and every row after
+    it kept its own numbers (was, in the chat's workbook too: the next row's number shown for them)."""
+    runtime = app_runtime(desk_app)
+    hung, loan = await member_named(runtime, HUNG), await member_named(runtime, LOAN)
+    last = _month(desk_app, 1)
+    async with runtime.sessions() as session, session.begin():
+        member = await session.get(Member, loan.id)
+        assert member is not None
+        await deactivate(session, hung, member, DeactivationReason.DIED, date.fromisoformat(f"{last}-10"))
+    await say(runtime, HUNG_CHAT, f"/start {demo.code(HUNG)}")
+    reply = (await say(runtime, HUNG_CHAT, payload=BooksReport(0, "m", int(last.replace("-", "")), True).pack()))[0]
+    assert reply.document is not None and reply.document.inline is not None
+    sheet = load_workbook(io.BytesIO(base64.b64decode(reply.document.inline)))[vi("Branches")]
+    rows: dict[object, tuple[object, ...]] = {row[0]: row[1:4] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    departed = vi("Left the roster: {reason}").format(reason=vi("died"))
+    assert rows[departed] == (0, 1, 0)  # Đông, Tây, Trường
+    assert rows[vi("Members at the end of the period")] == (11, 9, 9)
+    code = int(last.replace("-", ""))
+    async with runtime.sessions() as session:
+        branch_ids = [b.id or 0 for b in (await session.exec(select(Branch).order_by(col(Branch.id)))).all()]
+    for column, branch_id in enumerate(branch_ids):
+        own_reply = (await say(runtime, HUNG_CHAT, payload=BooksReport(branch_id, "m", code, True).pack()))[0]
+        assert own_reply.document is not None and own_reply.document.inline is not None
+        own = {row[1]: row[2] for row in _sheet_rows(base64.b64decode(own_reply.document.inline))[6:]}
+        # Each branch's column is that branch's own report, row by row.
+        assert {item: rows[item][column] for item in own} == own, branch_id
+    async with desk_client(desk_app, hung) as desk:
+        page = (await desk.get(f"/desk/reports?branch=0&period=m&month={last}")).text
+    assert f'<th scope="row">{escape(departed)}</th><td class="num">0</td><td class="num">1</td>' in page
