@@ -106,10 +106,10 @@ def _day_of(ctx: Context, meeting: Meeting) -> str:
 
 
 def _vote_lines(ctx: Context, votes: list[HandVote]) -> list[str]:
-    return [f"• {v.question}: " + _vote_words(ctx, v.votes_for, v.base, books.adopted(v)) for v in votes]
+    return [f"• {v.question}: " + vote_words(ctx, v.votes_for, v.base, books.adopted(v)) for v in votes]
 
 
-def _review_year(ctx: Context) -> int:
+def review_year(ctx: Context) -> int:
     today = _today(ctx)
     return today.year if today.month > REVIEW_UNTIL_MONTH else today.year - 1
 
@@ -142,7 +142,7 @@ async def _books(ctx: Context, actor: Member, action: Books) -> list[Reply]:
     lines.append(_("Probation ended or ending within 30 days: {count}").format(count=len(due)))
     followed = await books.candidates(ctx.session, actor, actor.branch_id)
     lines.append(_("Admission candidates followed: {count}").format(count=len(followed)))
-    year = _review_year(ctx)
+    year = review_year(ctx)
     board = await books.review_board(ctx.session, actor, actor.branch_id, year)
     done = sum(1 for _m, review in board.rows if review is not None and review.level is not None)
     progress = _("Year-end review {year}: {done} of {count} classified")
@@ -201,7 +201,7 @@ async def _record_screen(ctx: Context, actor: Member, meeting_id: int, note: str
     return [Reply("\n".join(lines), buttons=buttons)]
 
 
-def _vote_words(ctx: Context, votes_for: int, base: int, adopted: bool) -> str:
+def vote_words(ctx: Context, votes_for: int, base: int, adopted: bool) -> str:
     _ = ctx.gettext
     words = _("adopted: {votes}/{base} in favour") if adopted else _("not adopted: {votes}/{base} in favour")
     return words.format(votes=votes_for, base=base)
@@ -254,7 +254,7 @@ async def _hand_vote_typed(ctx: Context, actor: Member, awaiting: Awaiting, text
         vote = await books.record_hand_vote(ctx.session, actor, meeting, question, votes_for, against)
     except BookError as error:
         return _again(ctx, awaiting, error)
-    note = "✅ " + f"{vote.question}: " + _vote_words(ctx, vote.votes_for, vote.base, books.adopted(vote))
+    note = "✅ " + f"{vote.question}: " + vote_words(ctx, vote.votes_for, vote.base, books.adopted(vote))
     return await _record_screen(ctx, actor, meeting.id or 0, note)
 
 
@@ -628,7 +628,7 @@ async def _reviews(ctx: Context, actor: Member, action: Reviews) -> list[Reply]:
 async def _reviews_screen(ctx: Context, actor: Member, note: str = "") -> list[Reply]:
     _ = ctx.gettext
     _keeps_books(actor)
-    year = _review_year(ctx)
+    year = review_year(ctx)
     board = await books.review_board(ctx.session, actor, actor.branch_id, year)
     lines = [note, ""] if note else []
     lines.append(_("Year-end review {year} (Quy định 366-QĐ/TW): tap a member to classify them.").format(year=year))
@@ -652,7 +652,7 @@ async def _reviews_screen(ctx: Context, actor: Member, note: str = "") -> list[R
 async def _review_member(ctx: Context, actor: Member, action: ReviewMember) -> list[Reply]:
     _ = ctx.gettext
     member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
-    year = _review_year(ctx)
+    year = review_year(ctx)
     review = await books.review_of(ctx.session, member.id or 0, year)
     lines = [_("Classify {name} for {year}:").format(name=member.full_name, year=year)]
     if review is not None and review.self_assessment:
@@ -670,14 +670,14 @@ async def _classify(ctx: Context, actor: Member, action: Classify) -> list[Reply
     meeting = await books.deciding_meeting(ctx.session, member.branch_id, utcnow())
     if meeting is None:
         raise BookError(BookProblem.NO_MEETING)
-    await books.classify(ctx.session, actor, member, _review_year(ctx), action.level, meeting)
+    await books.classify(ctx.session, actor, member, review_year(ctx), action.level, meeting)
     note = "✅ " + f"{member.full_name}: {level_name(ctx.translator, action.level)}"
     return await _reviews_screen(ctx, actor, note)
 
 
 async def _my_review_screen(ctx: Context, member: Member, note: str = "") -> list[Reply]:
     _ = ctx.gettext
-    year = _review_year(ctx)
+    year = review_year(ctx)
     lines = [note, ""] if note else []
     lines.append(_("Your year-end review, {year}:").format(year=year))
     review = await books.review_of(ctx.session, member.id or 0, year)
@@ -717,7 +717,7 @@ async def _ask_self(ctx: Context, member: Member, awaiting: Awaiting) -> list[Re
 @router.answers(Question.SELF_ASSESSMENT)
 async def _self_typed(ctx: Context, member: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     try:
-        await books.self_assess(ctx.session, member, _review_year(ctx), text)
+        await books.self_assess(ctx.session, member, review_year(ctx), text)
     except BookError as error:
         return _again(ctx, awaiting, error)
     _ = ctx.gettext
@@ -727,7 +727,7 @@ async def _self_typed(ctx: Context, member: Member, awaiting: Awaiting, text: st
 
 @router.on(SelfLevel)
 async def _self_level(ctx: Context, member: Member, action: SelfLevel) -> list[Reply]:
-    year = _review_year(ctx)
+    year = review_year(ctx)
     review = await books.review_of(ctx.session, member.id or 0, year)
     if review is None or not review.self_assessment:
         return await _my_review_screen(ctx, member)

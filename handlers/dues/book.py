@@ -260,14 +260,14 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
         )
         return [Reply(text, buttons=buttons)]
     payments = await dues.record_payment(ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx))
-    await _receipt(ctx, member, months, sum(p.amount for p in payments))
+    await send_receipt(ctx, member, months, sum(p.amount for p in payments))
     said = "✅ " + _("Recorded: {months}, {amount}.").format(
         months=months_label(months), amount=money(t, sum(p.amount for p in payments))
     )
     return [await _card(ctx, actor, member, said)]
 
 
-async def _receipt(ctx: Context, member: Member, months: list[date], amount: int) -> None:
+async def send_receipt(ctx: Context, member: Member, months: list[date], amount: int) -> None:
     """The member hears, in their language, that the branch recorded their dues: a receipt in the
     outbox, sent with the same transaction (nothing when they recorded their own)."""
     if member.id is None or (ctx.member is not None and ctx.member.id == member.id):

@@ -70,7 +70,9 @@ async def books_menu(ctx: Context, actor: Member, action: BooksUpward) -> list[R
     return [Reply(text, buttons=rows)]
 
 
-async def _report(ctx: Context, actor: Member, action: BooksReport) -> tuple[str, Report, list[Report], Period]:
+async def load_report(ctx: Context, actor: Member, action: BooksReport) -> tuple[str, Report, list[Report], Period]:
+    """The report ``action`` names (its heading's name, the report, the commune's per-branch parts,
+    the period), the permission table asked: the chat's and the desk's alike."""
     month = month_from(action.month, ctx)
     period = Period.quarter_of(month) if action.period == "q" else Period.month(month)
     if action.branch_id == 0:
@@ -158,7 +160,7 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
 @router.on(BooksReport)
 async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list[Reply]:
     _ = ctx.gettext
-    name, report, parts, period = await _report(ctx, actor, action)
+    name, report, parts, period = await load_report(ctx, actor, action)
     if action.excel:
         content = workbook(ctx, name, report, parts, period)
         filename = f"bao-cao-{period.label.replace('/', '-').lower()}.xlsx"
@@ -199,7 +201,7 @@ async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list
     return [Reply("\n".join(lines)[:3900], buttons=buttons)]
 
 
-def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
+def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
     """The report's lines as the commune committee reads them: (item, number, names or note)."""
     _ = ctx.gettext
     rows: list[tuple[str, Any, str]] = [
@@ -245,6 +247,18 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
     return rows
 
 
+def branch_columns(ctx: Context, report: Report, parts: list[Report]) -> list[tuple[str, list[Any], Any]]:
+    """The commune's report with a column per branch: (item, each branch's number, the total). Rows
+    are matched by item, as a branch lists only the reasons for leaving its own members had (was:
+    matched by position, so a branch without a departure showed the next row's number), 0 where
+    the item is none of theirs."""
+    per_branch = [{item: number for item, number, _note in report_rows(ctx, part)} for part in parts]
+    return [
+        (item, [numbers.get(item, 0) for numbers in per_branch], number)
+        for item, number, _note in report_rows(ctx, report)
+    ]
+
+
 def workbook(ctx: Context, name: str, report: Report, parts: list[Report], period: Period) -> bytes:
     """The report as an .xlsx workbook: a heading as on the commune's paper forms, one row per item
     (number, names); for the commune a second sheet with a column per branch."""
@@ -269,7 +283,7 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
         cell.font = bold
     for row in sheet.iter_rows(min_row=1, max_row=3):
         row[0].font = bold
-    for index, (item, number, note) in enumerate(_report_rows(ctx, report), start=1):
+    for index, (item, number, note) in enumerate(report_rows(ctx, report), start=1):
         append_row(sheet, [index, item, number, note])
     for column, width in zip("ABCD", (5, 48, 14, 60), strict=True):
         sheet.column_dimensions[column].width = width
@@ -280,9 +294,8 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
         append_row(branches, [_("Item"), *(part.name for part in parts), _("Total")])
         for cell in branches[1]:
             cell.font = bold
-        per_branch = [_report_rows(ctx, part) for part in parts]
-        for index, (item, number, _note) in enumerate(_report_rows(ctx, report)):
-            append_row(branches, [item, *(rows[index][1] if index < len(rows) else "" for rows in per_branch), number])
+        for item, numbers, number in branch_columns(ctx, report, parts):
+            append_row(branches, [item, *numbers, number])
         branches.column_dimensions["A"].width = 48
     buffer = io.BytesIO()
     for each in book.worksheets:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from models.audit import MISSING_OBJECT, Refusal, audit_refusal
 from models.membership import NotPermitted
 from models.tables import MAX_ID
-from webhooks.desk import audit, meetings, members, notices, overview, polls, signin
+from webhooks.desk import audit, books, dues, meetings, members, notices, overview, polls, reports, signin
 from webhooks.desk.auth import ACTOR_KEY, ROUTE_BYTES, DeskRefusal, desk_runtime
 
 
@@ -35,6 +35,9 @@ router.include_router(members.router)
 router.include_router(meetings.router)
 router.include_router(notices.router)
 router.include_router(polls.router)
+router.include_router(dues.router)
+router.include_router(books.router)
+router.include_router(reports.router)
 
 
 def _refusal(error: DeskRefusal) -> Refusal:

@@ -1,4 +1,5 @@
-"""Lists as Excel files: one sheet, a bold header row, the columns sized to their contents."""
+"""Lists as Excel files: one sheet, a bold header row, the columns sized to their contents; and a
+workbook the chat builds, as a download."""
 
 from __future__ import annotations
 
@@ -38,9 +39,14 @@ def xlsx_response(filename: str, headers: Sequence[str], rows: Iterable[Sequence
     as_text(sheet)
     buffer = io.BytesIO()
     book.save(buffer)
+    return xlsx_file(filename, buffer.getvalue())
+
+
+def xlsx_file(filename: str, content: bytes) -> Response:
+    """A workbook already built (the chat's reports) as a download."""
     quoted = urllib.parse.quote(filename)
     return Response(
-        buffer.getvalue(),
+        content,
         media_type=XLSX,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}", "Cache-Control": "no-store"},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -66,3 +67,13 @@ async def object_to_manage(
     with unseen_unless_permitted():
         await check(session, actor, found)
     return found
+
+
+def month_asked(text: str | None, current: date) -> date:
+    """The first day of the month ``yyyy-mm`` a page was asked for, never after ``current`` (the
+    books are of months begun); ``current`` when empty or no month."""
+    try:
+        month = date.fromisoformat(f"{text}-01") if text else current
+    except ValueError:
+        return current
+    return min(month, current) if month.year >= 2000 else current

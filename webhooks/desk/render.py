@@ -47,6 +47,9 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("notices", N_("Notices")),
     ("polls", N_("Voting")),
     ("meetings", N_("Meetings")),
+    ("dues", N_("Party dues")),
+    ("books", N_("Books")),
+    ("reports", N_("Reports")),
     ("audit", N_("Audit log")),
 )
 
@@ -93,7 +96,9 @@ def chat_context(request: Request, session: AsyncSession, member: Member) -> Con
     use (names of statuses and channels, the audit log's sentences), with no chat behind it."""
     runtime = desk_runtime(request)
     inbound = Inbound(Platform.WEB, user_id="desk", chat_id="desk")
-    return Context(session, inbound, runtime.catalogs, runtime.settings.tz, member=member)
+    return Context(
+        session, inbound, runtime.catalogs, runtime.settings.tz, member=member, dues_rates=runtime.settings.dues_rates
+    )
 
 
 def render(

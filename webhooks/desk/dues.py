@@ -1,0 +1,248 @@
+"""Đảng phí: a branch's collection list of a month (each member, their category and monthly amount,
+the month paid or not, the months owed), a payment of one or several months recorded after a
+confirm, what the branch keeps and passes up to the commune committee; every branch's totals for
+the commune's secretary; Excel and print.
+
+Every figure comes from ``models.dues`` and every payment goes through its ``record_payment``, as
+in chat: the same permission checks, the same audit, a month never recorded twice, and the same
+receipt to the member (``handlers.dues.book.send_receipt``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.context import Context
+from handlers.dues.book import send_receipt
+from handlers.dues.common import today
+from handlers.dues.words import category_name, money, month_label, months_label, problem_text, short_category
+from models import dues, record_queries
+from models.dues import BASED, MAX_MONTHS_AT_ONCE, Collection, DuesError, DuesProblem, add_months, month_of
+from models.errors import NotFound
+from models.membership import check, target_of
+from models.permissions import Permission
+from models.tables import MAX_ID, Member
+from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
+from webhooks.desk.export import xlsx_response
+from webhooks.desk.pages import form_text, month_asked, see_other, unseen_unless_permitted
+from webhooks.desk.render import N_, chat_context, render
+
+router = APIRouter()
+NOTES = {"paid": N_("The payment is recorded.")}
+
+
+def _ym(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
+@router.get("/desk/dues", include_in_schema=False)
+async def dues_page(
+    request: Request,
+    user: DeskUserDep,
+    branch: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    format: Annotated[str | None, Query(max_length=8)] = None,
+    note: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """A branch's collection list of the month; without a branch, the commune's totals for the
+    commune's secretary (as the chat's "Đảng phí" button), a branch secretary their own branch."""
+    if branch is not None and not user.may(branch):
+        raise DeskRefusal(404, "not_found")
+    runtime = desk_runtime(request)
+    async with runtime.sessions() as session:
+        actor = await user.member(session)
+        ctx = chat_context(request, session, actor)
+        current = month_of(today(ctx))
+        first = month_asked(month, current)
+        names = await record_queries.branch_names(session)
+        months: dict[str, Any] = {
+            "month": first,
+            "previous": _ym(add_months(first, -1)),
+            "following": _ym(add_months(first, 1)) if first < current else "",
+        }
+        if branch is None and user.commune:
+            return await _commune(request, user, ctx, first, format, months)
+        shown = branch or user.branch_id
+        with unseen_unless_permitted():
+            book = await dues.collection(session, actor, shown, first, today(ctx), ctx.dues_rates)
+        if format == "xlsx":
+            return _book_file(ctx, book)
+        return render(
+            request, user, "dues.html", page="dues", branch=shown, branch_name=names.get(shown, ""),
+            book=book, lines=[_line(ctx, line) for line in book.lines], commune_view=False,
+            branches=[(b, names[b]) for b in user.branch_ids], commune=user.commune,
+            keeps=ctx.dues_rates.branch_keeps_percent, note=NOTES.get(note or ""),
+            paid_money=money(ctx.translator, book.paid_for_month), expected_money=money(ctx.translator, book.expected),
+            collected_money=money(ctx.translator, book.collected), kept_money=money(ctx.translator, book.kept),
+            passed_money=money(ctx.translator, book.passed_up), counts=range(1, MAX_MONTHS_AT_ONCE + 1), **months,
+        )  # fmt: skip
+
+
+def _line(ctx: Context, line: dues.DuesLine) -> dict[str, Any]:
+    """One member's row of the list, in the reader's words."""
+    return {
+        "member": line.member,
+        "category": short_category(ctx, line.member.dues_category),
+        "amount": money(ctx.translator, line.amount),
+        "paid": line.paid,
+        "unpaid": len(line.unpaid),
+        "unpaid_months": months_label(line.unpaid),
+        # Two months owed of the three that are a ground for removal: the chat warns of them too.
+        "behind": len(line.unpaid) >= 2,
+        "payable": line.member.active and bool(line.amount),
+    }
+
+
+def _book_file(ctx: Context, book: Collection) -> Response:
+    _ = ctx.gettext
+    paid_header = _("Paid for {month}").format(month=month_label(book.month))
+    headers = [_("No."), _("Full name"), _("Dues category"), _("Monthly dues (VND)"), paid_header,
+               _("Months unpaid in the last 12"), _("Which months")]  # fmt: skip
+    rows: list[list[Any]] = [
+        [n, line.member.full_name, short_category(ctx, line.member.dues_category), line.amount,
+         line.paid.paid_on if line.paid is not None else None, len(line.unpaid), months_label(line.unpaid)]
+        for n, line in enumerate(book.lines, start=1)
+    ]  # fmt: skip
+    rows += [
+        [],
+        [None, _("Paid for the month (VND)"), None, book.paid_for_month],
+        [None, _("Cash collected in the period (VND)"), None, book.collected],
+        [None, _("Kept by the branch (VND)"), None, book.kept],
+        [None, _("To pass to the Party committee (VND)"), None, book.passed_up],
+    ]
+    return xlsx_response(f"dang-phi-{_ym(book.month)}.xlsx", headers, rows)
+
+
+async def _commune(
+    request: Request, user: DeskUser, ctx: Context, month: date, format: str | None, months: dict[str, Any]
+) -> Response:
+    """Each branch's month in a row and the commune's sums, as the chat's commune screen."""
+    _ = ctx.gettext
+    t = ctx.translator
+    assert ctx.member is not None
+    rows = []
+    for branch in await record_queries.branches(ctx.session):
+        with unseen_unless_permitted():
+            book = await dues.collection(ctx.session, ctx.member, branch.id or 0, month, today(ctx), ctx.dues_rates)
+        rows.append((branch, book))
+    collected = sum(book.collected for _b, book in rows)
+    kept = sum(book.kept for _b, book in rows)
+    passed = sum(book.passed_up for _b, book in rows)
+    if format == "xlsx":
+        headers = [_("Branch"), _("Paid for the month"), _("Party members"), _("Paid for the month (VND)"),
+                   _("Cash collected in the period (VND)"), _("Kept by the branch (VND)"),
+                   _("To pass to the Party committee (VND)")]  # fmt: skip
+        table: list[list[Any]] = [
+            [b.name, book.paid_count, len(book.lines), book.paid_for_month, book.collected, book.kept, book.passed_up]
+            for b, book in rows
+        ]
+        table.append([_("Commune total"), None, None, None, collected, kept, passed])
+        return xlsx_response(f"dang-phi-toan-xa-{_ym(month)}.xlsx", headers, table)
+    shown = [
+        {"branch": b, "paid": book.paid_count, "total": len(book.lines), "paid_money": money(t, book.paid_for_month),
+         "collected": money(t, book.collected), "kept": money(t, book.kept), "passed": money(t, book.passed_up)}
+        for b, book in rows
+    ]  # fmt: skip
+    names = {b.id: b.name for b, _book in rows}
+    return render(
+        request, user, "dues.html", page="dues", commune_view=True, rows=shown, commune=True,
+        branches=[(b, names.get(b, "")) for b in user.branch_ids], branch=None,
+        collected_money=money(t, collected), kept_money=money(t, kept), passed_money=money(t, passed),
+        keeps=ctx.dues_rates.branch_keeps_percent, note=None, **months,
+    )  # fmt: skip
+
+
+async def _payer(session: AsyncSession, actor: Member, member_id: int) -> Member:
+    """A member whose payments the signed-in member records (the chat's check); another branch's,
+    like an id that is not there, is "not found"."""
+    with unseen_unless_permitted():
+        member = await session.get(Member, member_id)
+        if member is None:
+            raise NotFound(f"member {member_id}")
+        check(actor, Permission.MANAGE_DUES, target_of(member))
+    return member
+
+
+def _payable(ctx: Context, member: Member) -> int:
+    """The member's monthly amount, or the chat's refusal when nothing can be recorded."""
+    amount = dues.amount_of(member, ctx.dues_rates)
+    if not member.active:
+        raise DuesError(DuesProblem.INACTIVE, member.full_name)
+    if amount is None:
+        problem = DuesProblem.NO_BASE if member.dues_category in BASED else DuesProblem.NO_CATEGORY
+        raise DuesError(problem, member.full_name)
+    if amount == 0:
+        raise DuesError(DuesProblem.NOTHING_DUE, member.full_name)
+    return amount
+
+
+def _problem(request: Request, user: DeskUser, ctx: Context, error: DuesError, branch_id: int) -> Response:
+    """What the chat would have said, with the way back to the list (nothing was recorded)."""
+    return render(
+        request, user, "message.html", status=422, page="dues", heading=ctx.gettext("Nothing was saved"),
+        lines=[problem_text(ctx, error)], back=f"/desk/dues?branch={branch_id}", back_label=ctx.gettext("Back"),
+    )  # fmt: skip
+
+
+@router.get("/desk/dues/members/{member_id}/pay", include_in_schema=False)
+async def confirm_payment(
+    request: Request,
+    user: DeskUserDep,
+    member_id: int,
+    count: Annotated[int, Query(ge=1, le=MAX_MONTHS_AT_ONCE)] = 1,
+) -> Response:
+    """What is about to be recorded, to confirm: the months (the first owed first, as in chat), the
+    sum, the day; the member's months owed beside it."""
+    runtime = desk_runtime(request)
+    async with runtime.sessions() as session:
+        actor = await user.member(session)
+        member = await _payer(session, actor, member_id)
+        ctx = chat_context(request, session, actor)
+        try:
+            amount = _payable(ctx, member)
+        except DuesError as error:
+            return _problem(request, user, ctx, error, member.branch_id)
+        paid = (await dues.paid_months(session, [member_id]))[member_id]
+        owed = await dues.unpaid_months(session, member, today(ctx))
+        first = dues.next_unpaid(paid, min(owed) if owed else month_of(today(ctx)))
+        months = [add_months(first, i) for i in range(count)]
+        return render(
+            request, user, "dues_pay.html", page="dues", member=member, count=count, first=_ym(first),
+            months=months_label(months), total=money(ctx.translator, amount * count),
+            amount=money(ctx.translator, amount), category=category_name(ctx, member.dues_category),
+            owed=months_label(owed), owed_count=len(owed), today=today(ctx),
+            last=month_label(max(paid)) if paid else "",
+        )  # fmt: skip
+
+
+@router.post("/desk/dues/members/{member_id}/pay", include_in_schema=False)
+async def record_payment(request: Request, user: DeskUserDep, form: DeskFormDep, member_id: int) -> Response:
+    """The payment confirmed: ``models.dues.record_payment`` (audited; a month already recorded,
+    as by a second submit of the same form, is refused and nothing is recorded twice)."""
+    runtime = desk_runtime(request)
+    count_text = form_text(form, "count", 2)
+    count = int(count_text) if count_text.isdigit() else 0
+    async with runtime.sessions() as session, session.begin():
+        actor = await user.member(session)
+        member = await _payer(session, actor, member_id)
+        ctx = chat_context(request, session, actor)
+        try:
+            first = date.fromisoformat(form_text(form, "first", 7) + "-01")
+        except ValueError:
+            first = None
+        try:
+            if first is None or not 1 <= count <= MAX_MONTHS_AT_ONCE:
+                raise DuesError(DuesProblem.BAD_MONTHS, str(count))
+            months = [add_months(first, i) for i in range(count)]
+            payments = await dues.record_payment(
+                session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx)
+            )
+        except DuesError as error:
+            return _problem(request, user, ctx, error, member.branch_id)
+        await send_receipt(ctx, member, months, sum(p.amount for p in payments))
+        back = _ym(month_of(today(ctx)))
+    return see_other("/desk/dues", branch=str(member.branch_id), month=back, note="paid")
