@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing
+import re
 import socket
 import sys
 import tempfile
@@ -29,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -56,55 +57,99 @@ def _blocked(chat: int) -> bool:
     return chat % 50 == 0  # 2%
 
 
+_CHAT_FIELD = re.compile(rb'(?:^|&)chat_id=(-?\d+)|name="chat_id"[^\r]*\r\n(?:[^\r]+\r\n)*\r\n(-?\d+)')
+
+
 def _slowed_once(chat: int, per_hundred: int) -> bool:
     # The first call for 1% of chats (by default) gets a 429; never a blocked chat, so it shows.
     return 1 <= chat % 100 <= per_hundred
 
 
 def serve_fake(port: int, limit: float, inject_429: int) -> None:
-    """The fake Bot API: sendMessage within ``limit`` calls per second, or 429."""
+    """The fake Bot API: sendMessage within ``limit`` calls per second, or 429.
+
+    A bare asyncio protocol speaking just enough HTTP/1.1 (keep-alive, Content-Length bodies): the
+    same rule as the platform at a fifth of the CPU aiohttp's server took (0.18 s against 0.91 s for
+    3,000 calls in one broadcast), so that on a busy machine the fake is scheduled late less often.
+    It counts its own limit's 429s apart from the injected ones, and the most calls it accepted
+    within any one second."""
     recent: deque[float] = deque()
     delivered: Counter[int] = Counter()
     slowed: set[int] = set()
-    calls = {"total": 0, "first": 0.0, "last": 0.0, "limited": 0}
+    calls = {"total": 0, "first": 0.0, "last": 0.0, "limited": 0, "over_limit": 0, "busiest_second": 0}
 
-    async def send(request: web.Request) -> web.Response:
-        data = await request.post() if request.content_type != "application/json" else await request.json()
-        chat = int(str(data["chat_id"]))
+    def send(body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+        if content_type.startswith("application/json"):
+            chat = int(str(json.loads(body)["chat_id"]))
+        else:  # aiogram's form: urlencoded, or multipart when it carries a file
+            found = _CHAT_FIELD.search(body)
+            if found is None:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is empty"}
+            chat = int(found.group(1) or found.group(2))
         now = time.monotonic()
         while recent and recent[0] <= now - 1.0:
             recent.popleft()
         calls["total"] += 1
         calls["first"] = calls["first"] or now
         calls["last"] = now
-        if len(recent) >= limit or (_slowed_once(chat, inject_429) and chat not in slowed):
+        over = len(recent) >= limit
+        if over or (_slowed_once(chat, inject_429) and chat not in slowed):
             slowed.add(chat)
             calls["limited"] += 1
-            body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
-            return web.json_response({**body, "parameters": {"retry_after": 1}}, status=429)
+            calls["over_limit"] += over
+            body_ = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+            return 429, {**body_, "parameters": {"retry_after": 1}}
         recent.append(now)
+        calls["busiest_second"] = max(calls["busiest_second"], len(recent))
         if _blocked(chat):
-            return web.json_response(
-                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
-            )
+            return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
         delivered[chat] += 1
         result = {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"}, "text": "x"}
-        return web.json_response({"ok": True, "result": result})
+        return 200, {"ok": True, "result": result}
 
-    async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"delivered": {str(k): v for k, v in delivered.items()}, **calls})
+    def answer(method: bytes, path: bytes, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+        if path == f"/bot{TOKEN}/sendMessage".encode():
+            return send(body, content_type)
+        if path == b"/stats":
+            return 200, {"delivered": {str(k): v for k, v in delivered.items()}, **calls}
+        if path == b"/reset" and method == b"POST":
+            delivered.clear()
+            slowed.clear()
+            recent.clear()
+            calls.update(total=0, first=0.0, last=0.0, limited=0, over_limit=0, busiest_second=0)
+            return 200, {}
+        return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
 
-    async def reset(request: web.Request) -> web.Response:
-        delivered.clear()
-        slowed.clear()
-        calls.update(total=0, first=0.0, last=0.0, limited=0)
-        return web.json_response({})
+    class Http(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+            self.buffer = b""
 
-    app = web.Application()
-    app.router.add_post(f"/bot{TOKEN}/sendMessage", send)
-    app.router.add_get("/stats", stats)
-    app.router.add_post("/reset", reset)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+                head = self.buffer[:end].split(b"\r\n")
+                headers = dict(line.split(b":", 1) for line in head[1:])
+                fields = {k.strip().lower(): v.strip() for k, v in headers.items()}
+                length = int(fields.get(b"content-length", b"0"))
+                if len(self.buffer) < end + 4 + length:
+                    return  # the rest of the body is on its way
+                body = self.buffer[end + 4 : end + 4 + length]
+                self.buffer = self.buffer[end + 4 + length :]
+                method, path, _version = head[0].split(b" ", 2)
+                status, payload = answer(method, path, body, fields.get(b"content-type", b"").decode())
+                out = json.dumps(payload).encode()
+                self.transport.write(
+                    b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (status, len(out), out)
+                )
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(main())
 
 
 def _free_port() -> int:
@@ -143,7 +188,8 @@ def _report(label: str, stats: dict[str, Any], recipients: int, limit: float) ->
     rate = accepted / elapsed
     print(
         f"  {label:<8} {rate:8.1f} calls/s accepted  = {rate / limit:5.3f} x L   "
-        f"{elapsed:7.1f} s   lost {lost}   duplicated {duplicated}   429s {stats['limited']}"
+        f"{elapsed:7.1f} s   lost {lost}   duplicated {duplicated}   429s {stats['limited']} "
+        f"({stats['over_limit']} for the rate)   busiest second {stats['busiest_second']}"
     )
 
 

@@ -215,8 +215,9 @@ class DeliveryWorker:
         self._margin = min(LEASE_MARGIN, lease / 3)
         self._wake = asyncio.Event()
         self._stopping = False
-        # Sent, not yet recorded: (row id, the platform's message id, whether it went as a template message).
-        self._sent: list[tuple[int, str | None, bool]] = []
+        # Sent, not yet recorded: (row id, the platform's message id, whether it went as a template
+        # message, the calls its message took).
+        self._sent: list[tuple[int, str | None, bool, int]] = []
         self._flush_lock = asyncio.Lock()
         self._busy: set[tuple[Platform, str]] = set()  # chats whose rows are being sent
 
@@ -373,7 +374,8 @@ class DeliveryWorker:
                 async with self._sessions() as session:
                     reply = await ticks_shown(session, reply)
             SENDING.set(row)  # each chat's rows are sent in a task of their own: its context only
-            PROGRESS.set(Progress(row.parts_sent, partial(self._record_parts, row)))
+            progress = Progress(row.parts_sent, partial(self._record_parts, row))
+            PROGRESS.set(progress)
             by_template = False
             try:
                 message_id = await self._senders[row.platform].send(row.chat_id, reply, locale)
@@ -402,7 +404,7 @@ class DeliveryWorker:
                 self._watch.delivered(row.platform)
             self._metrics.messages_sent.labels(platform).inc()
             assert row.id is not None
-            self._sent.append((row.id, message_id, by_template))
+            self._sent.append((row.id, message_id, by_template, max(progress.made, row.parts_sent)))
             if len(self._sent) >= FLUSH_ROWS:
                 await self._flush()
         return True
@@ -474,18 +476,25 @@ class DeliveryWorker:
                 return
             now = utcnow()
             sent = {"status": OutboxStatus.SENT, "sent_at": now, "claimed_until": None, "last_error": None}
-            plain = [row_id for row_id, message_id, _template in ids if message_id is None]
+            plain: dict[int, list[int]] = defaultdict(list)  # by the calls each message took: one statement each
+            for row_id, message_id, _template, parts in ids:
+                if message_id is None:
+                    plain[parts].append(row_id)
             # Rows whose platform named the message: its id is kept, for the platform's receipts.
             named = [
-                {"row_id": row_id, "message_id": message_id, "template_at": now if template else None}
-                for row_id, message_id, template in ids
+                {"row_id": row_id, "message_id": message_id, "template_at": now if template else None, "parts": parts}
+                for row_id, message_id, template, parts in ids
                 if message_id is not None
             ]
             table = table_of(OutboxMessage)
             try:
                 async with self._sessions() as session, session.begin():
-                    if plain:
-                        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(plain)).values(**sent))
+                    for parts, row_ids in plain.items():
+                        await session.exec(
+                            update(OutboxMessage)
+                            .where(col(OutboxMessage.id).in_(row_ids))
+                            .values(**sent, parts_sent=parts)
+                        )
                     if named:
                         await session.exec(
                             update(table)
@@ -494,6 +503,7 @@ class DeliveryWorker:
                                 **sent,
                                 platform_message_id=bindparam("message_id"),
                                 template_sent_at=bindparam("template_at"),
+                                parts_sent=bindparam("parts"),
                             ),
                             params=named,
                         )

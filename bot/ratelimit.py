@@ -10,10 +10,24 @@ message, or a 429's ``retry_after``) waits without taking a slot, so it holds up
 
 A 429 holds its own chat for ``retry_after``. The platform's rate is a congestion window, as in TCP
 (AIMD): when 429s come from many chats at once (``CONGESTION_CHATS`` distinct chats within the time
-of the last ``CONGESTION_SAMPLE`` sends) the platform itself is over its limit, so every send waits
-``retry_after`` and the rate is halved; it then grows back by ``INCREASE_SHARE`` of the configured
-rate each second, up to that rate. The odd chat answered 429 (Telegram's one message a second per
-chat, 20 a minute per group) never slows the others.
+of the last ``CONGESTION_SAMPLE`` sends: one call in five refused) the platform itself is over its
+limit, so every send waits ``retry_after`` and the rate is cut by ``DECREASE``; it then grows back by
+``INCREASE_SHARE`` of the configured rate each second, up to that rate.
+
+Why these numbers, against what the platforms state. Telegram allows a bot about 30 messages/s in
+bulk (up to 1000/s with paid broadcasts), one a second per chat and 20 a minute per group; over
+them it answers 429 with ``retry_after``. A chat's own limit refuses that one chat (the odd
+recipient of a reply and a notice in the same second, a busy group): a hold on the chat is the whole
+answer, and never slows the others. The bulk limit refuses every call past it: sent at a quarter
+above the limit, one call in five is refused, in every span of sends, and that is a cut. Refusals
+below that share are arrivals bunched at the limit (a send paced just under it, delayed by a busy
+event loop or network, lands in the same second as the next): each is held and retried after its
+``retry_after``, and halving the rate for them (as the first version did) cost more than the
+refusals. The configured rate is the platform's stated limit, so the window only has to find a
+limit a little lower than stated (a shared bot, a platform under load): a cut of 15% and a second
+or two to grow back, not TCP's halving. Zalo states no per-second limit we could read (its answers
+"over the request rate" carry no wait; the channels then use one second): the same rule applies, at
+the rate configured for each Zalo channel.
 """
 
 from __future__ import annotations
@@ -30,10 +44,10 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
-CONGESTION_SAMPLE = 100  # sends: 429s are counted within the time these take (at least a second)
-CONGESTION_CHATS = 10  # distinct chats answered 429 within it: the platform's limit, not one chat's
-DECREASE = 0.5  # the rate after a cut, as a share of the rate before it
-INCREASE_SHARE = 0.05  # of the configured rate, added back each second after a cut
+CONGESTION_SAMPLE = 50  # sends: 429s are counted within the time these take (at least a second)
+CONGESTION_CHATS = 10  # distinct chats answered 429 within it (one in five): the platform's limit
+DECREASE = 0.85  # the rate after a cut, as a share of the rate before it
+INCREASE_SHARE = 0.1  # of the configured rate, added back each second after a cut
 MIN_RATE = 1.0  # messages per second: no cut goes below it
 _CHAT_MEMORY = 10_000  # per-chat slots remembered in process before the oldest are dropped
 

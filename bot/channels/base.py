@@ -88,7 +88,9 @@ class Sender(Protocol):
 class Progress:
     """How far an earlier attempt got with one message sent in several calls (a file, then its
     text): a retry skips the calls already made, so nobody gets the file twice. Set by the
-    delivery worker around ``Sender.send``; ``record`` keeps the count on the outbox row."""
+    delivery worker around ``Sender.send``; ``record`` keeps the count on the outbox row before
+    the next call is made (the last call is recorded with the row's sent status, in the worker's
+    batch, so a one-call message costs no write of its own)."""
 
     done: int
     record: Callable[[int], Coroutine[Any, Any, None]]
@@ -109,9 +111,9 @@ async def part(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
     progress.made += 1
     if index < progress.done:
         return SKIPPED  # type: ignore[no-any-return]
-    result = await call()
-    await progress.record(index + 1)
-    return result
+    if index > progress.done:
+        await progress.record(index)  # the call before this one, made by this attempt
+    return await call()
 
 
 @dataclass(frozen=True)
