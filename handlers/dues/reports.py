@@ -139,6 +139,10 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
             passed=money(t, report.dues_passed_up),
         ),
     ]
+    if report.added:
+        lines.append(_("Added to the roster: {names}").format(names=", ".join(report.added)))
+    if report.elsewhere:
+        lines.append(_("Temporarily active elsewhere: {names}").format(names=", ".join(report.elsewhere)))
     if report.unpaid:
         lines.append(_("Members with dues unpaid: {count}").format(count=len(report.unpaid)))
     if report.probation_overdue:
@@ -208,7 +212,9 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (_("of whom official"), report.official, ""),
         (_("of whom probationary"), report.probationary, ""),
         (_("exempt from regular activities"), report.exempt, ""),
+        (_("temporarily active elsewhere"), len(report.elsewhere), ", ".join(report.elsewhere)),
         (_("Admitted"), len(report.admitted), ", ".join(report.admitted)),
+        (_("Added to the roster (not admitted or moved in)"), len(report.added), ", ".join(report.added)),
         (_("Made official"), len(report.made_official), ", ".join(report.made_official)),
         (_("Moved in"), len(report.moved_in), ", ".join(report.moved_in)),
         (_("Moved out"), len(report.moved_out), ", ".join(report.moved_out)),
