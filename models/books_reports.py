@@ -37,6 +37,7 @@ from models.tables import (
     MeetingStatus,
     Member,
     MemberStatus,
+    PromotionVote,
 )
 
 # Quy định 94-QĐ/TW (2023): the years of membership a badge is given for.
@@ -139,6 +140,7 @@ class Report:
     admitted: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)  # put on the roster neither admitted nor moved in
     made_official: list[str] = field(default_factory=list)
+    promoted_at: dict[str, date] = field(default_factory=dict)  # made official: the day of the meeting that voted
     left: dict[DeactivationReason, list[str]] = field(default_factory=dict)
     moved_in: list[str] = field(default_factory=list)
     moved_out: list[str] = field(default_factory=list)
@@ -171,6 +173,7 @@ class Report:
             getattr(self, name).extend(getattr(other, name))
         for reason, names in other.left.items():
             self.left.setdefault(reason, []).extend(names)
+        self.promoted_at.update(other.promoted_at)
         self.unpaid.update(other.unpaid)
         self.warnings.update(other.warnings)
 
@@ -203,6 +206,7 @@ async def branch_report(
     report.probationary = report.members_end - report.official
     report.exempt = sum(1 for h in at_end if h.exempt_on(period.last))
     report.elsewhere = [h.member.full_name for h in at_end if h.away_on(period.last)]
+    promoted: list[int] = []
     for history in found.values():
         member = history.member
         for stay in history.stays:
@@ -223,6 +227,8 @@ async def branch_report(
         made = history.official_from
         if made is not None and _within(made, period) and history.stay(branch_id, made) is not None:
             report.made_official.append(member.full_name)
+            promoted.append(member.id or 0)
+    report.promoted_at = await _promotion_meetings(session, promoted, tz)
     report.probation_overdue = [
         h.member.full_name
         for h in at_end
@@ -255,6 +261,20 @@ async def branch_report(
                   report.probation_overdue, report.elsewhere, *report.left.values()):  # fmt: skip
         names.sort()
     return report
+
+
+async def _promotion_meetings(session: AsyncSession, member_ids: list[int], tz: tzinfo) -> dict[str, date]:
+    """The day of the meeting whose vote made each member official, where it was recorded with one."""
+    if not member_ids:
+        return {}
+    rows = await session.exec(
+        select(Member.full_name, Meeting.starts_at)
+        .join(PromotionVote, col(PromotionVote.member_id) == Member.id)
+        .join(Meeting, col(Meeting.id) == PromotionVote.meeting_id)
+        .where(col(Member.id).in_(member_ids))
+        .order_by(col(PromotionVote.id))
+    )
+    return {name: roster_history.local_day(starts_at, tz) for name, starts_at in rows.all()}
 
 
 async def _meetings(session: AsyncSession, branch_id: int, period: Period, tz: tzinfo, report: Report) -> None:

@@ -416,35 +416,25 @@ async def collection(
     rates: DuesRates = DEFAULT_RATES,
     tz: tzinfo = UTC,
 ) -> Collection:
-    """The branch's collection list of ``month``: every member on the roster then, their amount,
-    whether the month is paid and their months unpaid; the cash collected in the month and its split."""
+    """The branch's collection list of ``month``: every member on the roster then (as it stood:
+    ``roster_history``), their amount, whether the month is paid and their months unpaid while on
+    it; the cash collected in the month and its split."""
     check(actor, Permission.VIEW_DUES, Target(branch_id))
     month = month_of(month)
-    members = await on_roster(session, branch_id, month_end(month))
-    paid = await paid_months(session, [m.id or 0 for m in members])
+    found = await roster_history.histories(session, branch_id=branch_id, tz=tz)
+    stays = sorted(
+        (stay for h in found.values() if (stay := h.stay(branch_id, month_end(month))) is not None),
+        key=lambda stay: (stay.member.full_name, stay.member.id or 0),
+    )
+    paid = await paid_months(session, [s.member.id or 0 for s in stays])
     start = await first_recorded_month(session, branch_id)
-    since = await on_roster_since(session, [m.id or 0 for m in members], tz)
     lines = [
         DuesLine(
-            m, amount_of(m, rates), paid[m.id or 0].get(month),
-            owed_months(m, start, paid[m.id or 0], today, since.get(m.id or 0)),
+            s.member, amount_of(s.member, rates), paid[s.member.id or 0].get(month),
+            owed_months(s.member, start, paid[s.member.id or 0], today, s.since, s.until),
         )
-        for m in members
+        for s in stays
     ]  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))
     kept, passed = branch_share(collected, rates)
     return Collection(month, lines, collected, kept, passed)
-
-
-async def on_roster(session: AsyncSession, branch_id: int, day: date) -> list[Member]:
-    """The branch's members on ``day``: admitted by then (or with no date known), not yet gone."""
-    rows = await session.exec(select(Member).where(Member.branch_id == branch_id).order_by(col(Member.full_name)))
-    return [m for m in rows.all() if was_on_roster(m, day)]
-
-
-def was_on_roster(member: Member, day: date) -> bool:
-    if member.date_admitted is not None and member.date_admitted > day:
-        return False
-    if member.active:
-        return True
-    return member.deactivated_on is not None and member.deactivated_on > day

@@ -30,10 +30,12 @@ from models.tables import (
     MemberTransfer,
     OutboxMessage,
     Platform,
+    PromotionVote,
     Resolution,
     ReviewLevel,
     TransferKind,
     YearReview,
+    utcnow,
 )
 from tests.conftest import Demo
 
@@ -266,6 +268,13 @@ async def test_the_year_review_in_four_levels_with_the_meeting_that_decided(runt
         west_meeting = await held_meeting(session, (await branch(session, "TAY")).id or 0, last_month(), title="T")
         with pytest.raises(BookError):
             await books.classify(session, hung, nam, 2026, ReviewLevel.DONE, west_meeting)  # not Nam's branch
+        # The branch decides, not its committee: a later committee meeting is neither offered nor taken.
+        committee = await held_meeting(
+            session, east.id or 0, last_month(20), kind=MeetingKind.COMMITTEE, title="Họp chi ủy"
+        )
+        with pytest.raises(BookError):
+            await books.classify(session, hung, nam, 2026, ReviewLevel.DONE, committee)
+        assert await books.deciding_meeting(session, east.id or 0, utcnow()) == meeting
         assert len((await session.exec(select(YearReview))).all()) == 8
 
 
@@ -324,7 +333,12 @@ async def test_the_demo_commune_gets_a_year_of_books(runtime: Runtime, demo: Dem
         assert await books.thematic_missing(session, east.id or 0, date(2026, 11, 30), TZ) == []
         loan = await named(session, "Phan Thị Loan")
         assert not loan.active
-        assert (await named(session, "Cao Văn Dũng")).status is MemberStatus.OFFICIAL
+        dung = await named(session, "Cao Văn Dũng")
+        assert dung.status is MemberStatus.OFFICIAL
+        [vote] = (await session.exec(select(PromotionVote))).all()
+        meeting = await session.get(Meeting, vote.meeting_id)
+        assert meeting is not None and meeting.branch_id == dung.branch_id  # voted at Tây's meeting
+        assert (vote.member_id, vote.votes_for, vote.officials) == (dung.id, 7, 8)
         transfers = (await session.exec(select(MemberTransfer))).all()
         assert [t.kind for t in transfers] == [TransferKind.OUT]
         assert probation_end(date(2025, 5, 6)) == date(2026, 5, 6)

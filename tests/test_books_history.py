@@ -15,7 +15,16 @@ from models import books, books_reports, dues
 from models.books_reports import Period, Report
 from models.dues import add_months
 from models.membership import add_member, deactivate, move_member, promote, set_exempt
-from models.tables import Branch, DeactivationReason, DuesCategory, Member, utcnow
+from models.tables import (
+    Branch,
+    DeactivationReason,
+    DuesCategory,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    Member,
+    utcnow,
+)
 from tests.conftest import Demo
 
 HUNG, QUANG = "Nguyễn Văn Hùng", "Lý Văn Quang"  # Đông's secretary (and the commune's), Tây's
@@ -94,7 +103,13 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
             today + timedelta(days=90),
         )  # fmt: skip
         await set_exempt(session, hung, await _named(session, "Vũ Thị Mai"), True)
-        await promote(session, quang, await _named(session, DUNG), today, vote=(7, 8), today=today)
+        meeting = Meeting(
+            branch_id=tay.id or 0, kind=MeetingKind.REGULAR, title="Sinh hoạt chi bộ", starts_at=utcnow(),
+            audience={"branches": [tay.id]}, status=MeetingStatus.CALLED,
+        )  # fmt: skip
+        session.add(meeting)
+        await session.flush()
+        await promote(session, quang, await _named(session, DUNG), today, vote=(7, 8), today=today, meeting=meeting)
         await books.transfer_in(
             session, quang, tay.id or 0,
             {"full_name": "Trần Văn Đến", "date_admitted": date(1999, 3, 2), "date_official": date(2000, 3, 2)},
@@ -123,6 +138,7 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
         "admitted": [], "added": [], "made_official": [DUNG], "moved_in": ["Bùi Thị Hương", "Trần Văn Đến"],
         "moved_out": [], "left": {}, "probation_overdue": [],
     }  # fmt: skip
+    assert now["TAY"].promoted_at == {DUNG: today}  # the day of the meeting that voted, for the Excel file
 
 
 async def test_the_report_counts_months_owed_by_the_cards_rule(runtime: Runtime, demo: Demo) -> None:

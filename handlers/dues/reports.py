@@ -215,7 +215,11 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (_("temporarily active elsewhere"), len(report.elsewhere), ", ".join(report.elsewhere)),
         (_("Admitted"), len(report.admitted), ", ".join(report.admitted)),
         (_("Added to the roster (not admitted or moved in)"), len(report.added), ", ".join(report.added)),
-        (_("Made official"), len(report.made_official), ", ".join(report.made_official)),
+        (
+            _("Made official"),
+            len(report.made_official),
+            ", ".join(_promoted(ctx, report, name) for name in report.made_official),
+        ),
         (_("Moved in"), len(report.moved_in), ", ".join(report.moved_in)),
         (_("Moved out"), len(report.moved_out), ", ".join(report.moved_out)),
     ]
@@ -249,6 +253,14 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         ),
     ]
     return rows
+
+
+def _promoted(ctx: Context, report: Report, name: str) -> str:
+    """A member made official, with the day of the meeting that voted it when it is recorded."""
+    day = report.promoted_at.get(name)
+    if day is None:
+        return name
+    return ctx.gettext("{name} (branch meeting of {day})").format(name=name, day=ctx.format_day(day))
 
 
 def workbook(ctx: Context, name: str, report: Report, parts: list[Report], period: Period) -> bytes:
