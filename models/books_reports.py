@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import dues, roster_history
+from models.books import STEPS, Step
 from models.dues import DEFAULT_RATES, DuesRates, add_months, month_end, month_of, months_between
 from models.meetings.attendance import unexcused_months
 from models.meetings.rules import summarize
@@ -28,6 +29,7 @@ from models.membership import check, probation_end
 from models.permissions import Actor, Permission, Target, may
 from models.roster_history import Came, MemberHistory
 from models.tables import (
+    AdmissionCandidate,
     Branch,
     DeactivationReason,
     DuesPayment,
@@ -155,6 +157,9 @@ class Report:
     dues_passed_up: int = 0
     unpaid: dict[str, int] = field(default_factory=dict)  # member: months of the period unpaid
     probation_overdue: list[str] = field(default_factory=list)  # 12 months over, not yet official
+    # Admission candidates followed at the end of the period: the last step done by then (None:
+    # introduced only).
+    candidates: dict[str, Step | None] = field(default_factory=dict)
     warnings: dict[str, tuple[int, int]] = field(default_factory=dict)  # member: (meeting months, unpaid months)
 
     @property
@@ -174,6 +179,7 @@ class Report:
         for reason, names in other.left.items():
             self.left.setdefault(reason, []).extend(names)
         self.promoted_at.update(other.promoted_at)
+        self.candidates.update(other.candidates)
         self.unpaid.update(other.unpaid)
         self.warnings.update(other.warnings)
 
@@ -236,6 +242,7 @@ async def branch_report(
         and not h.official_on(period.last)
         and probation_end(h.member.date_admitted) <= period.last
     ]
+    report.candidates = await _candidates(session, branch_id, period)
     await _meetings(session, branch_id, period, tz, report)
     await _dues(session, branch_id, found, period, today, rates, report)
     end = min(period.last, today)
@@ -261,6 +268,24 @@ async def branch_report(
                   report.probation_overdue, report.elsewhere, *report.left.values()):  # fmt: skip
         names.sort()
     return report
+
+
+async def _candidates(session: AsyncSession, branch_id: int, period: Period) -> dict[str, Step | None]:
+    """The candidates the branch followed at the end of the period (introduced by then, neither
+    admitted nor set aside by then), each with the last step done by then, earliest introduced first."""
+    rows = await session.exec(
+        select(AdmissionCandidate)
+        .where(AdmissionCandidate.branch_id == branch_id, col(AdmissionCandidate.introduced_on) <= period.last)
+        .order_by(col(AdmissionCandidate.introduced_on), col(AdmissionCandidate.id))
+    )
+    followed: dict[str, Step | None] = {}
+    for candidate in rows.all():
+        ended = [d for d in (candidate.dropped_on, candidate.ceremony_on) if d is not None and d <= period.last]
+        if ended:
+            continue
+        done = [step for step in STEPS if (d := getattr(candidate, step.value)) is not None and d <= period.last]
+        followed[candidate.full_name] = done[-1] if done else None
+    return followed
 
 
 async def _promotion_meetings(session: AsyncSession, member_ids: list[int], tz: tzinfo) -> dict[str, date]:

@@ -16,6 +16,7 @@ from models.books_reports import Period, Report
 from models.dues import add_months
 from models.membership import add_member, deactivate, move_member, promote, set_exempt
 from models.tables import (
+    AdmissionCandidate,
     Branch,
     DeactivationReason,
     DuesCategory,
@@ -67,8 +68,14 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
     today = _today()
     this_month, last_month = Period.month(today), Period.month(add_months(today.replace(day=1), -1))
     tuan = int(last_month.last >= TUAN_ADMITTED)  # on Đông's roster by the end of last month
+    async with runtime.sessions() as session, session.begin():  # a candidate introduced last month
+        hai = await books.add_candidate(
+            session, await _named(session, HUNG), (await _branch(session, "DONG")).id or 0, "Lương Văn Hải",
+            "Trần Thị Lan", last_month.first, today=today,
+        )  # fmt: skip
     async with runtime.sessions() as session:
         before = {code: await _report(session, code, last_month) for code in ("DONG", "TAY")}
+    assert before["DONG"].candidates == {"Lương Văn Hải": None}  # introduced, no step done yet
     # Đông: eleven members (ten official, Tuấn probationary), two exempt (Minh and Thành).
     dong_last = {
         "members_start": 10 + int(last_month.first > TUAN_ADMITTED), "members_end": 10 + tuan, "official": 10,
@@ -103,6 +110,9 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
             today + timedelta(days=90),
         )  # fmt: skip
         await set_exempt(session, hung, await _named(session, "Vũ Thị Mai"), True)
+        candidate = await session.get(AdmissionCandidate, hai.id)
+        assert candidate is not None
+        await books.record_step(session, hung, candidate, books.Step.CLASS, today, today=today)
         meeting = Meeting(
             branch_id=tay.id or 0, kind=MeetingKind.REGULAR, title="Sinh hoạt chi bộ", starts_at=utcnow(),
             audience={"branches": [tay.id]}, status=MeetingStatus.CALLED,
@@ -138,6 +148,7 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
         "admitted": [], "added": [], "made_official": [DUNG], "moved_in": ["Bùi Thị Hương", "Trần Văn Đến"],
         "moved_out": [], "left": {}, "probation_overdue": [],
     }  # fmt: skip
+    assert now["DONG"].candidates == {"Lương Văn Hải": books.Step.CLASS}
     assert now["TAY"].promoted_at == {DUNG: today}  # the day of the meeting that voted, for the Excel file
 
 

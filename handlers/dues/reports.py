@@ -8,6 +8,7 @@ import io
 from datetime import date
 from typing import Any
 
+from handlers.books.words import step_name
 from handlers.context import Context
 from handlers.contract import Button, Document, Reply
 from handlers.dues.actions import Badges, BooksReport, BooksUpward, DuesBook
@@ -15,6 +16,7 @@ from handlers.dues.common import button, month_code, month_from, router, today
 from handlers.dues.words import money
 from handlers.records.words import reason_name
 from models import books_reports
+from models.books import Step
 from models.books_reports import Period, Report
 from models.dues import add_months, month_of
 from models.errors import NotFound
@@ -149,6 +151,8 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
         lines.append(
             _("Probation over, not yet made official: {names}").format(names=", ".join(report.probation_overdue))
         )
+    if report.candidates:
+        lines.append(_("Admission candidates followed: {count}").format(count=len(report.candidates)))
     if report.warnings:
         lines.append(
             "⚠️ "
@@ -247,12 +251,21 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
             ", ".join(report.probation_overdue),
         ),
         (
+            _("Admission candidates followed"),
+            len(report.candidates),
+            ", ".join(f"{name} ({_step(ctx, step)})" for name, step in report.candidates.items()),
+        ),
+        (
             _("Warnings: months missed or unpaid in the last 12"),
             len(report.warnings),
             ", ".join(f"{n} ({m}+{u})" for n, (m, u) in report.warnings.items()),
         ),
     ]
     return rows
+
+
+def _step(ctx: Context, step: Step | None) -> str:
+    return ctx.gettext("introduced") if step is None else step_name(ctx.translator, step)
 
 
 def _promoted(ctx: Context, report: Report, name: str) -> str:
