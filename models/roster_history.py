@@ -7,7 +7,8 @@ One rule for "the day a member came on the branch's roster", used by the dues ca
 list, the absence warning and the reports upward alike: the day of their transfer in, of their
 admission ceremony, of their move from another branch, or else the day they were added or imported.
 A member the records do not show arriving (seeded before chibo kept them) has been on the roster
-since their admission.
+since their admission. A member put back on the roster (reactivated) counts as never having left:
+reactivation undoes a mistake, and the day of leaving is cleared with it.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from tests.conftest import Demo
 
 HUNG, QUANG = "Nguyễn Văn Hùng", "Lý Văn Quang"  # Đông's secretary (and the commune's), Tây's
 TUAN_ADMITTED = date(2026, 8, 10)  # Đặng Văn Tuấn, Đông's probationary member (bot/demo.py)
-DUNG = "Cao Văn Dũng"  # Tây, probationary, admitted 22/08/2025: probation over on 22/08/2026
+DUNG = "Cao Văn Dũng"  # Tây, probationary, admitted 23/09/2025: probation over on 23/09/2026
 
 
 def _today() -> date:
@@ -63,7 +63,7 @@ def _membership(report: Report) -> dict[str, object]:
 async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: Runtime, demo: Demo) -> None:
     """A member added, one transferred out, one removed, one moved to another branch, one away for a
     while and one exempted this month, a probationary member made official this month (his probation
-    over since August), one arriving by transfer: last month's reports of both branches say what
+    over since September), one arriving by transfer: last month's reports of both branches say what
     they said, this month's show every change; numbers by hand from bot/demo.py."""
     today = _today()
     this_month, last_month = Period.month(today), Period.month(add_months(today.replace(day=1), -1))
