@@ -95,6 +95,7 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     pick = button(question, "📅 " + f"{day:%d/%m/%Y}")
     vote = (await say(runtime, WEST_SECRETARY, payload=pick))[0]
     assert "ít nhất hai phần ba tán thành" in vote.text
+    assert "Theo sổ sách, ngày đó chi bộ có 8 đảng viên chính thức." in vote.text  # Yến and Dũng probationary
     assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "bảy trên chín"))[0].text
     done = (await say(runtime, WEST_SECRETARY, "6/9"))[0]  # exactly two thirds is enough
     assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in done.text

@@ -15,6 +15,7 @@ from handlers.questions import Awaiting, Question
 from handlers.records.actions import PromoteAt
 from handlers.records.card import button, cancel_row, card, refused_on_card, router, target
 from handlers.records.words import problem_text
+from models import roster_history
 from models.errors import Stale
 from models.membership import (
     ChangeProblem,
@@ -160,14 +161,21 @@ def _meeting_label(ctx: Context, meeting: Meeting) -> str:
     return f"{ctx.format_day(meeting.starts_at.astimezone(ctx.timezone).date())} · {shorten(meeting.title, 40)}"
 
 
-def _ask_vote(ctx: Context, member: Member, meeting: Meeting) -> list[Reply]:
+async def _ask_vote(ctx: Context, member: Member, meeting: Meeting) -> list[Reply]:
     """The second question of "make official": the branch's vote (Quy định 29: at least 2/3 of the
-    official members in favour), at the meeting picked."""
+    official members in favour), at the meeting picked; with the number of official members the
+    records show on the roster that day, to check the count against."""
     ctx.ask(Awaiting(Question.OFFICIAL_VOTE, member.id, str(meeting.id)))
+    day = meeting.starts_at.astimezone(ctx.timezone).date()
+    found = await roster_history.histories(ctx.session, branch_id=member.branch_id, tz=ctx.timezone)
+    officials = sum(1 for h in found.values() if h.stay(member.branch_id, day) is not None and h.official_on(day))
     text = ctx.gettext(
         "The branch's vote of {day} on making {name} official: type the votes in favour and the number of "
         "official members of the branch, e.g. 8/10. At least two thirds must be in favour."
     ).format(day=_meeting_label(ctx, meeting), name=member.full_name)
+    text += "\n" + ctx.gettext("The records show {count} official members on the branch's roster that day.").format(
+        count=officials
+    )
     return [Reply(text, buttons=cancel_row(ctx))]
 
 
@@ -208,4 +216,4 @@ async def _promote_at(ctx: Context, actor: Member, action: PromoteAt) -> list[Re
         meeting, _day = await _meeting_day(ctx, actor, member, action.meeting_id)
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
-    return _ask_vote(ctx, member, meeting)
+    return await _ask_vote(ctx, member, meeting)
