@@ -107,6 +107,18 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:g}%"
 
 
+def _step(ctx: Context, step: Step | None) -> str:
+    return ctx.gettext("introduced") if step is None else step_name(ctx.translator, step)
+
+
+def _promoted(ctx: Context, report: Report, name: str) -> str:
+    """A member made official, with the day of the meeting that voted it when it is recorded."""
+    day = report.promoted_at.get(name)
+    if day is None:
+        return name
+    return ctx.gettext("{name} (branch meeting of {day})").format(name=name, day=ctx.format_day(day))
+
+
 def summary_lines(ctx: Context, report: Report) -> list[str]:
     """The report in a few lines for a phone."""
     _ = ctx.gettext
@@ -262,18 +274,6 @@ def _report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         ),
     ]
     return rows
-
-
-def _step(ctx: Context, step: Step | None) -> str:
-    return ctx.gettext("introduced") if step is None else step_name(ctx.translator, step)
-
-
-def _promoted(ctx: Context, report: Report, name: str) -> str:
-    """A member made official, with the day of the meeting that voted it when it is recorded."""
-    day = report.promoted_at.get(name)
-    if day is None:
-        return name
-    return ctx.gettext("{name} (branch meeting of {day})").format(name=name, day=ctx.format_day(day))
 
 
 def workbook(ctx: Context, name: str, report: Report, parts: list[Report], period: Period) -> bytes:
