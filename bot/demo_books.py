@@ -1,6 +1,7 @@
 """A year of the demo commune's books, so a newcomer sees them filled in: twelve monthly meetings of
 Chi bộ thôn Đông with their attendance, resolutions and votes by show of hands, a thematic meeting
-each quarter, a transfer out of Chi bộ thôn Tây, a probationary member made official there, and one
+each quarter, a transfer out of Chi bộ thôn Tây, a probationary member made official there at its
+meeting, and one
 admission candidate followed at the school's branch. Written through the domain's own functions
 (audited, numbered as the secretary's would be), in a few hundred inserts."""
 
@@ -155,7 +156,16 @@ async def seed_demo_books(session: AsyncSession, tz: tzinfo, today: date | None 
     if dung.date_admitted is not None:
         decided = max(_month_back(today, 5, 5), min(today, probation_end(dung.date_admitted)))
         if decided <= today and probation_end(dung.date_admitted) <= decided:
-            await promote(session, quang, dung, decided, vote=(7, 8), today=today)
+            # The branch votes at its meeting (Quy định 29): one held that day, its evening not yet come
+            # when that day is today.
+            starts = min(datetime.combine(decided, time(19, 30), tz), utcnow() - timedelta(minutes=5))
+            west = branches["TAY"]
+            meeting = await held_meeting(
+                session, west.id or 0, starts, kind=MeetingKind.OTHER,
+                title="Họp chi bộ xét công nhận đảng viên chính thức",
+                agenda=[f"Xét công nhận đảng viên chính thức đối với đồng chí {dung.full_name}"],
+            )  # fmt: skip
+            await promote(session, quang, dung, decided, vote=(7, 8), today=today, meeting=meeting)
     # The school's branch follows one candidate.
     candidate = await books.add_candidate(
         session, thanh, school.id or 0, "Lương Văn Hải", "Võ Thị Thanh", _month_back(today, 6, 10), today=today

@@ -29,7 +29,7 @@ class Question(StrEnum):
     MEMBER_ADMITTED = "admitted"  # the day the member joined the Party
     MEMBER_CARD_NUMBER = "card"
     OFFICIAL_DAY = "official"
-    OFFICIAL_VOTE = "ovote"  # detail: the day (ISO) the member would be official from
+    OFFICIAL_VOTE = "ovote"  # detail: the id of the meeting that held the vote
     # Notices
     NOTICE_TEXT = "notice"
     NOTICE_WHEN = "when"

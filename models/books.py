@@ -27,6 +27,7 @@ from models.errors import DomainError, NotFound
 from models.meetings import check_meeting, invitations
 from models.meetings.rules import attendance_of
 from models.membership import (
+    BRANCH_MEETING_KINDS,
     add_member,
     check,
     check_record,
@@ -664,7 +665,11 @@ async def classify(
     366-QĐ/TW, 2025), with the meeting of the member's branch that decided it."""
     check_record(actor, member, Permission.EDIT_MEMBER)
     await check_meeting(session, actor, meeting)
-    if meeting.branch_id != member.branch_id or meeting.status is not MeetingStatus.CALLED:
+    if (
+        meeting.branch_id != member.branch_id
+        or meeting.status is not MeetingStatus.CALLED
+        or meeting.kind not in BRANCH_MEETING_KINDS  # the branch decides, not its committee
+    ):
         raise BookError(BookProblem.WRONG_BRANCH, member.full_name)
     review = await _review(session, member, year)
     before = {"level": review.level.value if review.level else None}
@@ -679,11 +684,13 @@ async def classify(
 
 
 async def deciding_meeting(session: AsyncSession, branch_id: int, now: datetime) -> Meeting | None:
-    """The branch's latest meeting that has begun: the one a classification is recorded with."""
+    """The branch's latest meeting that has begun, of the whole branch (its committee's decides no
+    classification): the one a classification is recorded with."""
     return (
         await session.exec(
             select(Meeting)
             .where(Meeting.branch_id == branch_id, Meeting.status == MeetingStatus.CALLED)
+            .where(col(Meeting.kind).in_(BRANCH_MEETING_KINDS))
             .where(col(Meeting.starts_at) <= now)
             .order_by(col(Meeting.starts_at).desc())
         )

@@ -13,25 +13,25 @@ members gravely ill.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import dues
-from models.audit import AuditAction
-from models.dues import DEFAULT_RATES, DuesRates, add_months, month_end, month_of, months_between, was_on_roster
+from models import dues, roster_history
+from models.books import STEPS, Step
+from models.dues import DEFAULT_RATES, DuesRates, add_months, month_end, month_of, months_between
 from models.meetings.attendance import unexcused_months
 from models.meetings.rules import summarize
 from models.membership import check, probation_end
 from models.permissions import Actor, Permission, Target, may
+from models.roster_history import Came, MemberHistory
 from models.tables import (
-    AuditEvent,
+    AdmissionCandidate,
     Branch,
     DeactivationReason,
-    DuesCategory,
     DuesPayment,
     Meeting,
     MeetingInvitation,
@@ -39,6 +39,7 @@ from models.tables import (
     MeetingStatus,
     Member,
     MemberStatus,
+    PromotionVote,
 )
 
 # Quy định 94-QĐ/TW (2023): the years of membership a badge is given for.
@@ -137,8 +138,11 @@ class Report:
     official: int = 0
     probationary: int = 0
     exempt: int = 0
+    elsewhere: list[str] = field(default_factory=list)  # temporarily active elsewhere at the end
     admitted: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # put on the roster neither admitted nor moved in
     made_official: list[str] = field(default_factory=list)
+    promoted_at: dict[str, date] = field(default_factory=dict)  # made official: the day of the meeting that voted
     left: dict[DeactivationReason, list[str]] = field(default_factory=dict)
     moved_in: list[str] = field(default_factory=list)
     moved_out: list[str] = field(default_factory=list)
@@ -153,6 +157,9 @@ class Report:
     dues_passed_up: int = 0
     unpaid: dict[str, int] = field(default_factory=dict)  # member: months of the period unpaid
     probation_overdue: list[str] = field(default_factory=list)  # 12 months over, not yet official
+    # Admission candidates followed at the end of the period: the last step done by then (None:
+    # introduced only).
+    candidates: dict[str, Step | None] = field(default_factory=dict)
     warnings: dict[str, tuple[int, int]] = field(default_factory=dict)  # member: (meeting months, unpaid months)
 
     @property
@@ -167,22 +174,18 @@ class Report:
             "dues_kept", "dues_passed_up",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("admitted", "made_official", "moved_in", "moved_out", "probation_overdue"):
+        for name in ("admitted", "added", "made_official", "moved_in", "moved_out", "probation_overdue", "elsewhere"):
             getattr(self, name).extend(getattr(other, name))
         for reason, names in other.left.items():
             self.left.setdefault(reason, []).extend(names)
+        self.promoted_at.update(other.promoted_at)
+        self.candidates.update(other.candidates)
         self.unpaid.update(other.unpaid)
         self.warnings.update(other.warnings)
 
 
 def _within(day: date | None, period: Period) -> bool:
     return day is not None and period.first <= day <= period.last
-
-
-def _official_on(member: Member, day: date) -> bool:
-    if member.date_official is not None:
-        return member.date_official <= day
-    return member.status is MemberStatus.OFFICIAL
 
 
 async def branch_report(
@@ -194,64 +197,109 @@ async def branch_report(
     today: date,
     rates: DuesRates = DEFAULT_RATES,
 ) -> Report:
-    """The branch's report of the period, every number from the records. Membership is counted by
-    the branch a member is in now, with moves in and out listed from the audit log."""
+    """The branch's report of the period, every number from the records: the roster as it stood
+    (``roster_history``: who was on it at the start and at the end, their status then, the arrivals
+    and departures inside the period), so a report of a past period says later what it said then."""
     branch_id = branch.id or 0
     check(actor, Permission.VIEW_DUES, Target(branch_id))
     report = Report(branch.name)
-    members = list((await session.exec(select(Member).where(Member.branch_id == branch_id))).all())
+    found = await roster_history.histories(session, branch_id=branch_id, tz=tz)
     before = period.first - timedelta(days=1)
-    at_end = [m for m in members if was_on_roster(m, period.last)]
-    report.members_start = sum(1 for m in members if was_on_roster(m, before))
+    at_end = [h for h in found.values() if h.stay(branch_id, period.last) is not None]
+    report.members_start = sum(1 for h in found.values() if h.stay(branch_id, before) is not None)
     report.members_end = len(at_end)
-    report.official = sum(1 for m in at_end if _official_on(m, period.last))
+    report.official = sum(1 for h in at_end if h.official_on(period.last))
     report.probationary = report.members_end - report.official
-    report.exempt = sum(1 for m in at_end if m.exempt)
-    report.admitted = [m.full_name for m in members if _within(m.date_admitted, period)]
-    report.made_official = [m.full_name for m in members if _within(m.date_official, period)]
-    for m in members:
-        if m.deactivation_reason is not None and _within(m.deactivated_on, period):
-            report.left.setdefault(m.deactivation_reason, []).append(m.full_name)
+    report.exempt = sum(1 for h in at_end if h.exempt_on(period.last))
+    report.elsewhere = [h.member.full_name for h in at_end if h.away_on(period.last)]
+    promoted: list[int] = []
+    for history in found.values():
+        member = history.member
+        for stay in history.stays:
+            if stay.branch_id != branch_id:
+                continue
+            if stay.began_within(period.first, period.last):
+                if stay.came in (Came.TRANSFERRED, Came.MOVED):
+                    report.moved_in.append(member.full_name)
+                elif stay.came is Came.ADMITTED or _within(member.date_admitted, period):
+                    report.admitted.append(member.full_name)
+                else:
+                    report.added.append(member.full_name)
+            if stay.ended_within(period.first, period.last):
+                if stay.moved_to is not None:
+                    report.moved_out.append(member.full_name)
+                elif member.deactivation_reason is not None:
+                    report.left.setdefault(member.deactivation_reason, []).append(member.full_name)
+        made = history.official_from
+        if made is not None and _within(made, period) and history.stay(branch_id, made) is not None:
+            report.made_official.append(member.full_name)
+            promoted.append(member.id or 0)
+    report.promoted_at = await _promotion_meetings(session, promoted, tz)
     report.probation_overdue = [
-        m.full_name
-        for m in at_end
-        if m.date_admitted is not None
-        and not _official_on(m, period.last)
-        and probation_end(m.date_admitted) <= period.last
+        h.member.full_name
+        for h in at_end
+        if h.member.date_admitted is not None
+        and not h.official_on(period.last)
+        and probation_end(h.member.date_admitted) <= period.last
     ]
-    await _moves(session, branch_id, period, tz, report)
+    report.candidates = await _candidates(session, branch_id, period)
     await _meetings(session, branch_id, period, tz, report)
-    await _dues(session, branch_id, members, period, today, rates, report)
+    await _dues(session, branch_id, found, period, today, rates, report)
     end = min(period.last, today)
     moment = datetime.combine(end, time(23, 59), tz)
     start = await dues.first_recorded_month(session, branch_id)
-    paid = await dues.paid_months(session, [m.id or 0 for m in at_end])
-    for m in at_end:
-        if not m.active:
-            continue
+    paid = await dues.paid_months(session, [h.member.id or 0 for h in at_end])
+    for history in at_end:
+        m = history.member
+        last_stay = history.stay(branch_id, period.last)
+        assert last_stay is not None
         absences = await unexcused_months(session, m.id or 0, moment, tz)
-        owed = dues.owed_months(m, start, paid[m.id or 0], add_months(month_of(end), 1) if end < today else today)
+        owed = dues.owed_months(
+            m,
+            start,
+            paid[m.id or 0],
+            add_months(month_of(end), 1) if end < today else today,
+            last_stay.since,
+            last_stay.until,
+        )
         if len(set(absences) | set(owed)) >= WARNING_MONTHS:
             report.warnings[m.full_name] = (len(absences), len(owed))
+    for names in (report.admitted, report.added, report.made_official, report.moved_in, report.moved_out,
+                  report.probation_overdue, report.elsewhere, *report.left.values()):  # fmt: skip
+        names.sort()
     return report
 
 
-async def _moves(session: AsyncSession, branch_id: int, period: Period, tz: tzinfo, report: Report) -> None:
-    first = datetime.combine(period.first, time(0), tz).astimezone(UTC)
-    last = datetime.combine(period.last + timedelta(days=1), time(0), tz).astimezone(UTC)
-    events = (
-        await session.exec(
-            select(AuditEvent, Member)
-            .join(Member, col(Member.id) == AuditEvent.subject_id)
-            .where(AuditEvent.action == AuditAction.MEMBER_MOVED.value, AuditEvent.subject_type == "member")
-            .where(col(AuditEvent.at) >= first, col(AuditEvent.at) < last)
-        )
-    ).all()
-    for event, member in events:
-        if (event.after or {}).get("branch_id") == branch_id:
-            report.moved_in.append(member.full_name)
-        if (event.before or {}).get("branch_id") == branch_id:
-            report.moved_out.append(member.full_name)
+async def _candidates(session: AsyncSession, branch_id: int, period: Period) -> dict[str, Step | None]:
+    """The candidates the branch followed at the end of the period (introduced by then, neither
+    admitted nor set aside by then), each with the last step done by then, earliest introduced first."""
+    rows = await session.exec(
+        select(AdmissionCandidate)
+        .where(AdmissionCandidate.branch_id == branch_id, col(AdmissionCandidate.introduced_on) <= period.last)
+        .order_by(col(AdmissionCandidate.introduced_on), col(AdmissionCandidate.id))
+    )
+    followed: dict[str, Step | None] = {}
+    for candidate in rows.all():
+        ended = [d for d in (candidate.dropped_on, candidate.ceremony_on) if d is not None and d <= period.last]
+        if ended:
+            continue
+        done = [step for step in STEPS if (d := getattr(candidate, step.value)) is not None and d <= period.last]
+        followed[candidate.full_name] = done[-1] if done else None
+    return followed
+
+
+async def _promotion_meetings(session: AsyncSession, member_ids: list[int], tz: tzinfo) -> dict[str, date]:
+    """The day of the meeting whose vote made each member official, where it was recorded with one."""
+    if not member_ids:
+        return {}
+    rows = await session.exec(
+        select(Member.full_name, Meeting.starts_at)
+        .join(PromotionVote, col(PromotionVote.member_id) == Member.id)
+        .join(Meeting, col(Meeting.id) == PromotionVote.meeting_id)
+        .where(col(Member.id).in_(member_ids))
+        .order_by(col(PromotionVote.id))
+    )
+    return {name: roster_history.local_day(starts_at, tz) for name, starts_at in rows.all()}
 
 
 async def _meetings(session: AsyncSession, branch_id: int, period: Period, tz: tzinfo, report: Report) -> None:
@@ -284,13 +332,13 @@ async def _meetings(session: AsyncSession, branch_id: int, period: Period, tz: t
 async def _dues(
     session: AsyncSession,
     branch_id: int,
-    members: Sequence[Member],
+    found: Mapping[int, MemberHistory],
     period: Period,
     today: date,
     rates: DuesRates,
     report: Report,
 ) -> None:
-    months = [m for m in period.months if m <= month_of(today)]
+    current = month_of(today)
     paid_rows = (
         await session.exec(
             select(DuesPayment)
@@ -303,19 +351,15 @@ async def _dues(
         report.dues_paid += payment.amount
         paid.setdefault(payment.member_id, set()).add(payment.month)
     start = await dues.first_recorded_month(session, branch_id)
-    for member in members:
+    for history in found.values():
+        member = history.member
         amount = dues.amount_of(member, rates) or 0
-        if start is None or member.dues_category is DuesCategory.EXEMPT:
-            continue
-        owed = [
-            m
-            for m in months
-            if m >= start
-            and was_on_roster(member, month_end(m))
-            and (member.date_admitted is None or month_of(member.date_admitted) <= m)
-        ]
+        owed: list[date] = []
+        for stay in history.stays:
+            if stay.branch_id == branch_id:  # the same rule as the card's and the warning's
+                owed += dues.months_owed(member, start, period.first, min(period.last, current), stay.since, stay.until)
         report.dues_expected += amount * len(owed)
-        missing = [m for m in owed if m not in paid.get(member.id or 0, set()) and m < month_of(today)]
+        missing = [m for m in owed if m not in paid.get(member.id or 0, set()) and m < current]
         if missing:
             report.unpaid[member.full_name] = len(missing)
     report.dues_collected = await dues.collected_between(session, [branch_id], period.first, period.last)

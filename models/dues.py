@@ -29,7 +29,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import func
@@ -37,13 +37,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import audit
+from models import audit, roster_history
 from models.audit import AuditAction
 from models.errors import DomainError
 from models.membership import check, target_of
 from models.permissions import Actor, Permission, Target
 from models.roster import fold
-from models.tables import AuditEvent, DuesCategory, DuesPayment, Member, utcnow
+from models.tables import DuesCategory, DuesPayment, Member, utcnow
 
 # Months a member may pay for in one go (ahead or behind), and the base a member may be recorded with.
 MAX_MONTHS_AT_ONCE = 12
@@ -304,51 +304,60 @@ async def first_recorded_month(session: AsyncSession, branch_id: int) -> date | 
     return first
 
 
-_JOINED = (AuditAction.MEMBER_ADDED, AuditAction.MEMBER_IMPORTED, AuditAction.MEMBER_TRANSFERRED_IN,
-           AuditAction.MEMBER_MOVED)  # fmt: skip
+async def on_roster_since(session: AsyncSession, member_ids: Iterable[int], tz: tzinfo = UTC) -> dict[int, date]:
+    """The day each member came on their present branch's roster (``roster_history``: transferred,
+    admitted, moved or added); members on it since before the records begin are absent."""
+    found = await roster_history.histories(session, member_ids=member_ids, tz=tz)
+    return {member_id: h.since for member_id, h in found.items() if h.since is not None}
 
 
-async def on_roster_since(session: AsyncSession, member_ids: Iterable[int]) -> dict[int, date]:
-    """The day each member was last put on their branch's roster (added, imported, transferred or
-    moved in), from the audit; members seeded without one are absent."""
-    ids = list(member_ids)
-    if not ids:
-        return {}
-    rows = await session.exec(
-        select(AuditEvent.subject_id, func.max(AuditEvent.at))
-        .where(AuditEvent.subject_type == "member", col(AuditEvent.subject_id).in_(ids))
-        .where(col(AuditEvent.action).in_([a.value for a in _JOINED]))
-        .group_by(col(AuditEvent.subject_id))
-    )
-    return {member_id: at.date() for member_id, at in rows.all() if member_id is not None and at is not None}
-
-
-def owed_months(
-    member: Member, book_start: date | None, paid: Iterable[date], today: date, since: date | None = None
+def months_owed(
+    member: Member,
+    book_start: date | None,
+    first: date,
+    last: date,
+    since: date | None = None,
+    until: date | None = None,
 ) -> list[date]:
-    """The months of the last twelve before this one that the member owed and has not paid: from the
-    branch's first recorded month and the month of their admission, while on the roster; none
-    for a member whose category owes nothing."""
+    """The rule of what a member owes, in one place: the months from ``first`` to ``last`` counted
+    from the branch's first recorded month, the month of their admission and the month they came on
+    the roster (``since``), up to the month before the one they left it in (``until``, the day they
+    left: by default the day they left the roster); none for a member whose category owes nothing."""
     if book_start is None or member.dues_category is DuesCategory.EXEMPT:
         return []
-    current = month_of(today)
-    first = max(book_start, add_months(current, -WINDOW_MONTHS))
+    first = max(month_of(first), book_start)
     if member.date_admitted is not None:
         first = max(first, month_of(member.date_admitted))
     if since is not None:  # not owed before they were on the branch's roster
         first = max(first, month_of(since))
-    last = add_months(current, -1)
-    if member.deactivated_on is not None:
-        last = min(last, add_months(month_of(member.deactivated_on), -1))
+    if until is None and not member.active:
+        until = member.deactivated_on
+    if until is not None:
+        last = min(last, add_months(month_of(until), -1))
+    return months_between(first, last) if first <= last else []
+
+
+def owed_months(
+    member: Member,
+    book_start: date | None,
+    paid: Iterable[date],
+    today: date,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[date]:
+    """The months of the last twelve before this one that the member owed (``months_owed``) and has
+    not paid."""
+    current = month_of(today)
+    owed = months_owed(member, book_start, add_months(current, -WINDOW_MONTHS), add_months(current, -1), since, until)
     taken = set(paid)
-    return [m for m in months_between(first, last) if m not in taken] if first <= last else []
+    return [m for m in owed if m not in taken]
 
 
-async def unpaid_months(session: AsyncSession, member: Member, today: date) -> list[date]:
+async def unpaid_months(session: AsyncSession, member: Member, today: date, tz: tzinfo = UTC) -> list[date]:
     """The member's months unpaid in the last twelve before this one (``owed_months``)."""
     start = await first_recorded_month(session, member.branch_id)
     paid = (await paid_months(session, [member.id or 0]))[member.id or 0]
-    since = (await on_roster_since(session, [member.id or 0])).get(member.id or 0)
+    since = (await on_roster_since(session, [member.id or 0], tz)).get(member.id or 0)
     return owed_months(member, start, paid, today, since)
 
 
@@ -399,37 +408,33 @@ async def collected_between(session: AsyncSession, branch_ids: Sequence[int], fi
 
 
 async def collection(
-    session: AsyncSession, actor: Actor, branch_id: int, month: date, today: date, rates: DuesRates = DEFAULT_RATES
+    session: AsyncSession,
+    actor: Actor,
+    branch_id: int,
+    month: date,
+    today: date,
+    rates: DuesRates = DEFAULT_RATES,
+    tz: tzinfo = UTC,
 ) -> Collection:
-    """The branch's collection list of ``month``: every member on the roster then, their amount,
-    whether the month is paid and their months unpaid; the cash collected in the month and its split."""
+    """The branch's collection list of ``month``: every member on the roster then (as it stood:
+    ``roster_history``), their amount, whether the month is paid and their months unpaid while on
+    it; the cash collected in the month and its split."""
     check(actor, Permission.VIEW_DUES, Target(branch_id))
     month = month_of(month)
-    members = await on_roster(session, branch_id, month_end(month))
-    paid = await paid_months(session, [m.id or 0 for m in members])
+    found = await roster_history.histories(session, branch_id=branch_id, tz=tz)
+    stays = sorted(
+        (stay for h in found.values() if (stay := h.stay(branch_id, month_end(month))) is not None),
+        key=lambda stay: (stay.member.full_name, stay.member.id or 0),
+    )
+    paid = await paid_months(session, [s.member.id or 0 for s in stays])
     start = await first_recorded_month(session, branch_id)
-    since = await on_roster_since(session, [m.id or 0 for m in members])
     lines = [
         DuesLine(
-            m, amount_of(m, rates), paid[m.id or 0].get(month),
-            owed_months(m, start, paid[m.id or 0], today, since.get(m.id or 0)),
+            s.member, amount_of(s.member, rates), paid[s.member.id or 0].get(month),
+            owed_months(s.member, start, paid[s.member.id or 0], today, s.since, s.until),
         )
-        for m in members
+        for s in stays
     ]  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))
     kept, passed = branch_share(collected, rates)
     return Collection(month, lines, collected, kept, passed)
-
-
-async def on_roster(session: AsyncSession, branch_id: int, day: date) -> list[Member]:
-    """The branch's members on ``day``: admitted by then (or with no date known), not yet gone."""
-    rows = await session.exec(select(Member).where(Member.branch_id == branch_id).order_by(col(Member.full_name)))
-    return [m for m in rows.all() if was_on_roster(m, day)]
-
-
-def was_on_roster(member: Member, day: date) -> bool:
-    if member.date_admitted is not None and member.date_admitted > day:
-        return False
-    if member.active:
-        return True
-    return member.deactivated_on is not None and member.deactivated_on > day

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -35,9 +35,13 @@ from models.tables import (
     DeactivationReason,
     Gender,
     Invite,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
     Member,
     MemberStanding,
     MemberStatus,
+    PromotionVote,
     Role,
     utcnow,
 )
@@ -78,6 +82,8 @@ class ChangeProblem(StrEnum):
     RECORD_SELF = "record_self"  # nobody acts on their own record (other than their own phone)
     RECORD_ABOVE_OWN = "record_above_own"  # nor on a comrade's whose office stands above their own
     PHONE_TAKEN = "phone_taken"  # a member may not claim, by themselves, a number another member has
+    NO_MEETING = "no_meeting"  # no meeting of the branch held since probation ended; value: that day
+    WRONG_MEETING = "wrong_meeting"  # not a meeting of the member's branch that was held (value: the name)
 
 
 class InvalidChange(DomainError, ValueError):
@@ -348,12 +354,16 @@ async def promote(
     *,
     vote: tuple[int, int] | None = None,
     today: date | None = None,
+    meeting: Meeting | None = None,
 ) -> None:
     """Probationary -> official, by the branch's decision taken on ``on`` with ``vote`` = (in favour,
-    official members of the branch). Quy định 29: not before probation ends; at least two thirds of
-    the official members in favour; official from the end of the 12 months, not from the decision.
-    The server operator copying the register may omit the vote (the decision exists on paper)."""
+    official members of the branch), at ``meeting``. Quy định 29: not before probation ends; at least
+    two thirds of the official members in favour; official from the end of the 12 months, not from
+    the decision. The server operator copying the register may omit the vote (the decision exists
+    on paper). The vote is kept with its meeting (``PromotionVote``)."""
     end = check_decision_day(actor, member, on, today)
+    if meeting is not None:
+        check_promotion_meeting(member, meeting)
     if vote is None and not isinstance(actor, ServerOperator):
         raise InvalidChange(ChangeProblem.BAD_VOTE)
     if vote is not None:
@@ -366,6 +376,13 @@ async def promote(
     before = _snapshot(member, ("status", "date_official"))
     member.status, member.date_official = MemberStatus.OFFICIAL, end or on
     session.add(member)
+    if vote is not None:
+        session.add(
+            PromotionVote(
+                member_id=member.id or 0, meeting_id=meeting.id if meeting else None, decided_on=on,
+                votes_for=vote[0], officials=vote[1], author_member_id=actor.id,
+            )
+        )  # fmt: skip
     audit.record(
         session,
         AuditAction.MEMBER_PROMOTED,
@@ -377,8 +394,39 @@ async def promote(
             **_snapshot(member, ("status", "date_official")),
             "decided_on": on.isoformat(),
             **({"votes_for": vote[0], "officials": vote[1]} if vote is not None else {}),
+            **({"meeting": meeting.id} if meeting is not None else {}),
         },
     )
+
+
+# The meetings of the whole branch (not of its committee): where it votes on making a member
+# official and decides the year-end classification.
+BRANCH_MEETING_KINDS = (MeetingKind.REGULAR, MeetingKind.THEMATIC, MeetingKind.OTHER)
+
+
+def check_promotion_meeting(member: Member, meeting: Meeting) -> None:
+    """A meeting of the member's branch (not of its committee) that was held."""
+    if (
+        meeting.branch_id != member.branch_id
+        or meeting.status is not MeetingStatus.CALLED
+        or meeting.kind not in BRANCH_MEETING_KINDS
+        or meeting.starts_at > utcnow()
+    ):
+        raise InvalidChange(ChangeProblem.WRONG_MEETING, member.full_name)
+
+
+async def promotion_meetings(session: AsyncSession, member: Member, since: datetime, limit: int = 6) -> list[Meeting]:
+    """The meetings of the member's branch held from ``since`` (the end of probation) until now,
+    newest first: those the branch's vote can have been taken at."""
+    rows = await session.exec(
+        select(Meeting)
+        .where(Meeting.branch_id == member.branch_id, Meeting.status == MeetingStatus.CALLED)
+        .where(col(Meeting.kind).in_(BRANCH_MEETING_KINDS))
+        .where(col(Meeting.starts_at) >= since, col(Meeting.starts_at) <= utcnow())
+        .order_by(col(Meeting.starts_at).desc(), col(Meeting.id).desc())
+        .limit(limit)
+    )
+    return list(rows.all())
 
 
 @dataclass(frozen=True)

@@ -741,6 +741,20 @@ class HandVote(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
+class PromotionVote(SQLModel, table=True):
+    """The branch's vote making a probationary member official (Quy định 29: at least two thirds of
+    its official members in favour), with the meeting that held it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    decided_on: date
+    votes_for: int
+    officials: int
+    author_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
 class TransferKind(StrEnum):
     OUT = "out"  # chuyển sinh hoạt đảng chính thức: leaves the roster
     TEMPORARY = "temporary"  # chuyển sinh hoạt tạm thời: stays, active elsewhere until a day

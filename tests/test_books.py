@@ -13,14 +13,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.demo_books import DEMO_AGENDA, held_meeting, seed_demo_books
 from bot.runtime import Runtime
-from models import books
+from models import books, books_reports
 from models.audit import AuditAction
 from models.books import BookError, BookProblem, Step
+from models.books_reports import Period
 from models.membership import NotPermitted, probation_end
 from models.tables import (
     AuditEvent,
     Branch,
     ChannelIdentity,
+    DeactivationReason,
     HandVote,
     Meeting,
     MeetingKind,
@@ -30,10 +32,12 @@ from models.tables import (
     MemberTransfer,
     OutboxMessage,
     Platform,
+    PromotionVote,
     Resolution,
     ReviewLevel,
     TransferKind,
     YearReview,
+    utcnow,
 )
 from tests.conftest import Demo
 
@@ -266,6 +270,13 @@ async def test_the_year_review_in_four_levels_with_the_meeting_that_decided(runt
         west_meeting = await held_meeting(session, (await branch(session, "TAY")).id or 0, last_month(), title="T")
         with pytest.raises(BookError):
             await books.classify(session, hung, nam, 2026, ReviewLevel.DONE, west_meeting)  # not Nam's branch
+        # The branch decides, not its committee: a later committee meeting is neither offered nor taken.
+        committee = await held_meeting(
+            session, east.id or 0, last_month(20), kind=MeetingKind.COMMITTEE, title="Họp chi ủy"
+        )
+        with pytest.raises(BookError):
+            await books.classify(session, hung, nam, 2026, ReviewLevel.DONE, committee)
+        assert await books.deciding_meeting(session, east.id or 0, utcnow()) == meeting
         assert len((await session.exec(select(YearReview))).all()) == 8
 
 
@@ -324,10 +335,33 @@ async def test_the_demo_commune_gets_a_year_of_books(runtime: Runtime, demo: Dem
         assert await books.thematic_missing(session, east.id or 0, date(2026, 11, 30), TZ) == []
         loan = await named(session, "Phan Thị Loan")
         assert not loan.active
-        assert (await named(session, "Cao Văn Dũng")).status is MemberStatus.OFFICIAL
+        dung = await named(session, "Cao Văn Dũng")
+        assert dung.status is MemberStatus.OFFICIAL
+        [vote] = (await session.exec(select(PromotionVote))).all()
+        meeting = await session.get(Meeting, vote.meeting_id)
+        assert meeting is not None and meeting.branch_id == dung.branch_id  # voted at Tây's meeting
+        assert (vote.member_id, vote.votes_for, vote.officials) == (dung.id, 7, 8)
         transfers = (await session.exec(select(MemberTransfer))).all()
         assert [t.kind for t in transfers] == [TransferKind.OUT]
         assert probation_end(date(2025, 5, 6)) == date(2026, 5, 6)
+        # Tây's reports of July and September 2026, by hand (bot/demo.py: ten members, Yến admitted in
+        # April 2026 and Dũng on 23/09/2025 probationary; Loan transferred out on 15/07, Dũng made
+        # official at the meeting of 23/09/2026, the end of his probation).
+        hung, west = await named(session, EAST_SECRETARY), await branch(session, "TAY")
+        july, september = [
+            await books_reports.branch_report(
+                session, hung, west, Period.month(date(2026, m, 1)), TZ, date(2026, 11, 30)
+            )
+            for m in (7, 9)
+        ]
+    assert (july.members_start, july.members_end, july.official, july.probationary) == (10, 9, 7, 2)
+    assert july.left == {DeactivationReason.TRANSFERRED: ["Phan Thị Loan"]} and july.made_official == []
+    assert (september.members_start, september.members_end, september.official, september.probationary) == (
+        9, 9, 8, 1,
+    )  # fmt: skip
+    assert september.made_official == ["Cao Văn Dũng"]
+    assert september.promoted_at == {"Cao Văn Dũng": date(2026, 9, 23)}
+    assert september.left == {} and september.probation_overdue == []
 
 
 async def test_the_hourly_pass_tells_the_secretary_once_of_a_quarter_without_a_thematic_meeting(

@@ -154,6 +154,13 @@ def _dong_month(back: int) -> dict[str, object]:
         "probationary": int(tuan),
         "exempt": 2,  # Lê Văn Minh and Đỗ Văn Thành
         "admitted": ["Đặng Văn Tuấn"] if month <= TUAN_ADMITTED <= last else [],
+        "added": [],  # the demo's members were on the roster before its records begin
+        "moved_in": [],
+        "moved_out": [],
+        "left": {},
+        "elsewhere": [],
+        "made_official": [],
+        "candidates": {},
         "dues_expected": expected,
         "dues_paid": paid,
         "dues_collected": paid,  # Đông pays each month on its 15th

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
 from handlers.contract import Reply
+from handlers.records.actions import PromoteAt
 from models import audit
 from models.audit import MISSING_OBJECT, AuditAction
 from models.membership import probation_end
@@ -18,10 +20,13 @@ from models.tables import (
     ChannelIdentity,
     DeactivationReason,
     Meeting,
+    MeetingKind,
+    MeetingStatus,
     Member,
     MemberStatus,
     Notice,
     Poll,
+    PromotionVote,
     Role,
     utcnow,
 )
@@ -51,25 +56,50 @@ async def admitted_on(runtime: Runtime, name: str, day: date) -> None:
         await session.exec(update(Member).where(col(Member.full_name) == name).values(date_admitted=day))
 
 
+async def west_meeting(
+    runtime: Runtime, starts_at: datetime, kind: MeetingKind = MeetingKind.REGULAR, code: str = "TAY"
+) -> int:
+    """A meeting of the branch held at ``starts_at``."""
+    async with runtime.sessions() as session, session.begin():
+        branch = (await session.exec(select(Branch).where(Branch.code == code))).one()
+        meeting = Meeting(
+            branch_id=branch.id or 0, kind=kind, title=f"Sinh hoạt chi bộ {starts_at:%d/%m}", starts_at=starts_at,
+            audience={"branches": [branch.id]}, status=MeetingStatus.CALLED,
+        )  # fmt: skip
+        session.add(meeting)
+        await session.flush()
+        return meeting.id or 0
+
+
 async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Runtime, demo: Demo) -> None:
-    """Quy định 29: after 12 months of probation the branch votes (at least 2/3 of its official
-    members); the member is official from the end of the 12 months, not from the day of the vote.
-    Was: official from the day the secretary tapped, with no vote recorded."""
+    """Quy định 29: after 12 months of probation the branch votes at its meeting (at least 2/3 of its
+    official members); the member is official from the end of the 12 months, not from the day of the
+    vote; the vote is kept with the meeting the secretary picks. Was: official from the day the
+    secretary tapped, with no vote recorded; then a vote with no meeting."""
     admitted = date.today() - timedelta(days=400)
     await admitted_on(runtime, "Trịnh Thị Yến", admitted)
     ends = probation_end(admitted)
+    held = await west_meeting(runtime, utcnow() - timedelta(hours=2))
+    older = await west_meeting(runtime, utcnow() - timedelta(days=10))
+    await west_meeting(runtime, utcnow() - timedelta(days=60))  # before probation ended: not offered
+    await west_meeting(runtime, utcnow() - timedelta(days=1), MeetingKind.COMMITTEE)  # the committee's: not offered
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
     assert "Trịnh Thị Yến" in card.text and "Đảng viên dự bị" in card.text
     question = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
-    assert f"hết thời gian dự bị ngày {ends:%d/%m/%Y}" in question.text
-    today = button(question, "Hôm nay")
-    vote = (await say(runtime, WEST_SECRETARY, payload=today))[0]
+    assert f"hết thời gian dự bị ngày {ends:%d/%m/%Y}" in question.text and "tại cuộc họp nào" in question.text
+    yen = (await member_named(runtime, "Trịnh Thị Yến")).id or 0
+    offered = [b.payload for row in question.buttons for b in row if b.label.startswith("📅")]
+    assert offered == [PromoteAt(yen, held).pack(), PromoteAt(yen, older).pack()]  # newest first
+    day = (utcnow() - timedelta(hours=2)).astimezone(DEMO_TIMEZONE).date()  # the meeting's day
+    pick = button(question, "📅 " + f"{day:%d/%m/%Y}")
+    vote = (await say(runtime, WEST_SECRETARY, payload=pick))[0]
     assert "ít nhất hai phần ba tán thành" in vote.text
+    assert "Theo sổ sách, ngày đó chi bộ có 8 đảng viên chính thức." in vote.text  # Yến and Dũng probationary
     assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "bảy trên chín"))[0].text
     done = (await say(runtime, WEST_SECRETARY, "6/9"))[0]  # exactly two thirds is enough
     assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in done.text
-    again = (await say(runtime, WEST_SECRETARY, payload=today))[0]  # a double tap
+    again = (await say(runtime, WEST_SECRETARY, payload=pick))[0]  # a double tap
     assert "đã là đảng viên chính thức" in again.text
     member = await member_named(runtime, "Trịnh Thị Yến")
     assert member.status is MemberStatus.OFFICIAL and member.date_official == ends
@@ -78,37 +108,44 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     assert promoted.actor_member_id == secretary.id
     assert promoted.before == {"status": "probationary", "date_official": None}
     assert promoted.after == {
-        "status": "official", "date_official": ends.isoformat(), "decided_on": date.today().isoformat(),
-        "votes_for": 6, "officials": 9,
+        "status": "official", "date_official": ends.isoformat(), "decided_on": day.isoformat(),
+        "votes_for": 6, "officials": 9, "meeting": held,
     }  # fmt: skip
+    async with runtime.sessions() as session:
+        [kept] = (await session.exec(select(PromotionVote))).all()
+    assert (kept.member_id, kept.meeting_id, kept.votes_for, kept.officials) == (member.id, held, 6, 9)
     history = (await say(runtime, WEST_SECRETARY, payload=button(done, "Lịch sử")))[0].text
     assert "Lý Văn Quang công nhận đồng chí Trịnh Thị Yến là đảng viên chính thức (" in history
     assert "loại đảng viên: Đảng viên dự bị → Đảng viên chính thức" in history
-    assert f"chi bộ biểu quyết ngày {date.today():%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
+    assert f"chi bộ biểu quyết ngày {day:%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
 
 
-async def test_a_typed_promotion_date_is_checked(runtime: Runtime, demo: Demo) -> None:
+async def test_the_promotion_vote_needs_a_meeting_of_the_branch_held_since_probation_ended(
+    runtime: Runtime, demo: Demo
+) -> None:
     admitted = date.today() - timedelta(days=430)
     await admitted_on(runtime, "Cao Văn Dũng", admitted)
     ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Cao Văn Dũng")
-    await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức"))
-    future = (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")
-    assert "trong tương lai" in (await say(runtime, WEST_SECRETARY, future))[0].text
-    assert "trước ngày vào Đảng" in (await say(runtime, WEST_SECRETARY, "01/01/2020"))[0].text
-    assert "không phải là ngày" in (await say(runtime, WEST_SECRETARY, "hôm qua"))[0].text
-    # Quy định 29: the branch's decision cannot come before the 12 months end.
-    early = (await say(runtime, WEST_SECRETARY, f"{ends - timedelta(days=1):%d/%m/%Y}"))[0]
-    assert f"từ ngày {ends:%d/%m/%Y}, không sớm hơn" in early.text
-    asked = (await say(runtime, WEST_SECRETARY, f"{ends + timedelta(days=10):%d/%m/%Y}"))[0]
+    none = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
+    assert "chưa họp lần nào trên chibo" in none.text and f"{ends:%d/%m/%Y}" in none.text
+    dung = (await member_named(runtime, "Cao Văn Dũng")).id or 0
+    # Forged picks: another branch's meeting, one before probation ended, one not yet held.
+    east = await west_meeting(runtime, utcnow() - timedelta(days=3), code="DONG")
+    early = await west_meeting(runtime, datetime.combine(ends - timedelta(days=2), datetime.min.time(), UTC))
+    coming = await west_meeting(runtime, utcnow() + timedelta(days=3))
+    for meeting in (east, early, coming):
+        refused = (await say(runtime, WEST_SECRETARY, payload=PromoteAt(dung, meeting).pack()))[0]
+        assert "Đảng viên dự bị" in refused.text and "⚠️" in refused.text, meeting
+    held = await west_meeting(runtime, utcnow() - timedelta(days=3))
+    asked = (await say(runtime, WEST_SECRETARY, payload=PromoteAt(dung, held).pack()))[0]
     assert "số tán thành và số đảng viên chính thức" in asked.text
     assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "10/9"))[0].text  # more than all
     short = (await say(runtime, WEST_SECRETARY, "5/9"))[0]  # fewer than two thirds
     assert "5/9: chưa đủ hai phần ba đảng viên chính thức" in short.text and "Đảng viên dự bị" in short.text
     assert (await member_named(runtime, "Cao Văn Dũng")).status is MemberStatus.PROBATIONARY
-    await say(runtime, WEST_SECRETARY, payload=button(short, "Công nhận chính thức"))
-    await say(runtime, WEST_SECRETARY, f"{ends + timedelta(days=10):%d/%m/%Y}")
+    await say(runtime, WEST_SECRETARY, payload=PromoteAt(dung, held).pack())
     saved = (await say(runtime, WEST_SECRETARY, "8/9"))[0]
     assert f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in saved.text
 
@@ -118,11 +155,13 @@ async def test_a_member_admitted_yesterday_cannot_be_made_official_today(runtime
     refusal says from when it is possible. Was: a member admitted yesterday could be made official."""
     yesterday = date.today() - timedelta(days=1)
     await admitted_on(runtime, "Trịnh Thị Yến", yesterday)
+    held = await west_meeting(runtime, utcnow() - timedelta(hours=1))
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
     refused = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
     assert f"từ ngày {probation_end(yesterday):%d/%m/%Y}, không sớm hơn" in refused.text
-    forged = (await say(runtime, WEST_SECRETARY, payload=f"mp:{(await member_named(runtime, 'Trịnh Thị Yến')).id}"))[0]
+    yen = (await member_named(runtime, "Trịnh Thị Yến")).id or 0
+    forged = (await say(runtime, WEST_SECRETARY, payload=PromoteAt(yen, held).pack()))[0]
     assert "không sớm hơn" in forged.text
     member = await member_named(runtime, "Trịnh Thị Yến")
     assert member.status is MemberStatus.PROBATIONARY and await events(runtime, "member.promoted") == []

@@ -46,7 +46,7 @@ async def _dues_lines(ctx: Context, member: Member) -> tuple[list[str], dict[dat
     t = ctx.translator
     paid = (await dues.paid_months(ctx.session, [member.id or 0]))[member.id or 0]
     start = await dues.first_recorded_month(ctx.session, member.branch_id)
-    since = (await dues.on_roster_since(ctx.session, [member.id or 0])).get(member.id or 0)
+    since = (await dues.on_roster_since(ctx.session, [member.id or 0], ctx.timezone)).get(member.id or 0)
     owed = dues.owed_months(member, start, paid, today(ctx), since)
     amount = dues.amount_of(member, ctx.dues_rates)
     lines = [_("Category: {value}").format(value=category_name(ctx, member.dues_category))]
@@ -103,7 +103,7 @@ async def dues_book(ctx: Context, actor: Member, action: DuesBook) -> list[Reply
     branch = await ctx.session.get(Branch, branch_id)
     if branch is None:
         raise NotFound(f"branch {branch_id}")
-    book = await dues.collection(ctx.session, actor, branch_id, month, today(ctx), ctx.dues_rates)
+    book = await dues.collection(ctx.session, actor, branch_id, month, today(ctx), ctx.dues_rates, ctx.timezone)
     _ = ctx.gettext
     t = ctx.translator
     unpaid = [line for line in book.lines if line.paid is None and (line.amount is None or line.amount > 0)]
@@ -155,7 +155,9 @@ async def _commune_book(ctx: Context, actor: Member, month: date) -> list[Reply]
     rows: list[tuple[Button, ...]] = []
     collected = passed = 0
     for branch in await record_queries.branches(ctx.session):
-        book = await dues.collection(ctx.session, actor, branch.id or 0, month, today(ctx), ctx.dues_rates)
+        book = await dues.collection(
+            ctx.session, actor, branch.id or 0, month, today(ctx), ctx.dues_rates, ctx.timezone
+        )
         collected, passed = collected + book.collected, passed + book.passed_up
         lines.append(
             _("{branch}: {paid}/{total} paid, collected {collected}, to pass up {passed}").format(

@@ -8,6 +8,7 @@ import io
 from datetime import date
 from typing import Any
 
+from handlers.books.words import step_name
 from handlers.context import Context
 from handlers.contract import Button, Document, Reply
 from handlers.dues.actions import Badges, BooksReport, BooksUpward, DuesBook
@@ -15,6 +16,7 @@ from handlers.dues.common import button, month_code, month_from, router, today
 from handlers.dues.words import money
 from handlers.records.words import reason_name
 from models import books_reports
+from models.books import Step
 from models.books_reports import Period, Report
 from models.dues import add_months, month_of
 from models.errors import NotFound
@@ -107,6 +109,18 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:g}%"
 
 
+def _step(ctx: Context, step: Step | None) -> str:
+    return ctx.gettext("introduced") if step is None else step_name(ctx.translator, step)
+
+
+def _promoted(ctx: Context, report: Report, name: str) -> str:
+    """A member made official, with the day of the meeting that voted it when it is recorded."""
+    day = report.promoted_at.get(name)
+    if day is None:
+        return name
+    return ctx.gettext("{name} (branch meeting of {day})").format(name=name, day=ctx.format_day(day))
+
+
 def summary_lines(ctx: Context, report: Report) -> list[str]:
     """The report in a few lines for a phone."""
     _ = ctx.gettext
@@ -141,12 +155,18 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
             passed=money(t, report.dues_passed_up),
         ),
     ]
+    if report.added:
+        lines.append(_("Added to the roster: {names}").format(names=", ".join(report.added)))
+    if report.elsewhere:
+        lines.append(_("Temporarily active elsewhere: {names}").format(names=", ".join(report.elsewhere)))
     if report.unpaid:
         lines.append(_("Members with dues unpaid: {count}").format(count=len(report.unpaid)))
     if report.probation_overdue:
         lines.append(
             _("Probation over, not yet made official: {names}").format(names=", ".join(report.probation_overdue))
         )
+    if report.candidates:
+        lines.append(_("Admission candidates followed: {count}").format(count=len(report.candidates)))
     if report.warnings:
         lines.append(
             "⚠️ "
@@ -210,8 +230,14 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (_("of whom official"), report.official, ""),
         (_("of whom probationary"), report.probationary, ""),
         (_("exempt from regular activities"), report.exempt, ""),
+        (_("temporarily active elsewhere"), len(report.elsewhere), ", ".join(report.elsewhere)),
         (_("Admitted"), len(report.admitted), ", ".join(report.admitted)),
-        (_("Made official"), len(report.made_official), ", ".join(report.made_official)),
+        (_("Added to the roster (not admitted or moved in)"), len(report.added), ", ".join(report.added)),
+        (
+            _("Made official"),
+            len(report.made_official),
+            ", ".join(_promoted(ctx, report, name) for name in report.made_official),
+        ),
         (_("Moved in"), len(report.moved_in), ", ".join(report.moved_in)),
         (_("Moved out"), len(report.moved_out), ", ".join(report.moved_out)),
     ]
@@ -237,6 +263,11 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
             _("Probation over, not yet made official"),
             len(report.probation_overdue),
             ", ".join(report.probation_overdue),
+        ),
+        (
+            _("Admission candidates followed"),
+            len(report.candidates),
+            ", ".join(f"{name} ({_step(ctx, step)})" for name, step in report.candidates.items()),
         ),
         (
             _("Warnings: months missed or unpaid in the last 12"),

@@ -70,10 +70,11 @@ class SetCommitteeOffice(ActionData, prefix="mr"):
 
 
 @dataclass(frozen=True)
-class PromoteToday(ActionData, prefix="mp", keeps_question=True):
-    """ "Today" as the day the branch decided: it answers the open question of the decision day."""
+class PromoteAt(ActionData, prefix="mp"):
+    """The meeting that held the branch's vote on making a member official, picked."""
 
     member_id: int
+    meeting_id: int
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ probationary member official (the day the branch decided, then its vote)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 from babel.dates import format_date
@@ -12,24 +12,29 @@ from babel.dates import format_date
 from handlers.context import Context
 from handlers.contract import Reply
 from handlers.questions import Awaiting, Question
-from handlers.records.actions import PromoteToday
+from handlers.records.actions import PromoteAt
 from handlers.records.card import button, cancel_row, card, refused_on_card, router, target
 from handlers.records.words import problem_text
+from models import roster_history
 from models.errors import Stale
 from models.membership import (
+    ChangeProblem,
     InvalidChange,
     add_member,
     check,
     check_decision_day,
     check_promotion,
+    check_promotion_meeting,
     edit_member,
     parse_day,
     parse_vote,
     promote,
+    promotion_meetings,
 )
 from models.permissions import Permission, Target
-from models.tables import Member
+from models.tables import Meeting, Member
 from models.typed_time import DateProblem, read_date
+from models.vietnamese import shorten
 
 # The member field each typed answer sets.
 _FIELD_OF_QUESTION = {
@@ -129,71 +134,86 @@ for _question in _FIELD_OF_QUESTION:
 
 
 @router.prompts(Question.OFFICIAL_DAY)
-async def _ask_official_day(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
+async def _ask_official_meeting(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
+    """ "Make official": the branch votes at its meeting (Quy định 29), so the secretary picks the
+    meeting, among the branch's held since probation ended, newest first; its day is the decision's."""
     _ = ctx.gettext
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     try:
         ends = check_promotion(actor, member)
+        since = datetime.combine(ends or date.today(), time(0), ctx.timezone)
+        meetings = await promotion_meetings(ctx.session, member, since)
+        if not meetings:
+            raise InvalidChange(ChangeProblem.NO_MEETING, (ends or date.today()).isoformat())
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
-    ctx.ask(awaiting)
     assert member.id is not None
-    text = _(
-        "Probation of {name} ended on {end}. On what day did the branch vote to make them official "
-        "(dd/mm/yyyy)? Tap Today if it was today."
-    ).format(name=member.full_name, end=ctx.format_day(ends))
-    today = _("Today ({day})").format(day=ctx.format_day(date.today()))
-    buttons = ((button("📅 " + today, PromoteToday(member.id)), *cancel_row(ctx)[0]),)
-    return [Reply(text, buttons=buttons)]
+    text = _("Probation of {name} ended on {end}. At which meeting did the branch vote to make them official?").format(
+        name=member.full_name, end=ctx.format_day(ends) if ends else "—"
+    )
+    buttons = tuple(
+        (button("📅 " + _meeting_label(ctx, meeting), PromoteAt(member.id, meeting.id or 0)),) for meeting in meetings
+    )
+    return [Reply(text, buttons=(*buttons, *cancel_row(ctx)))]
 
 
-def _ask_vote(ctx: Context, member: Member, on: date) -> list[Reply]:
+def _meeting_label(ctx: Context, meeting: Meeting) -> str:
+    return f"{ctx.format_day(meeting.starts_at.astimezone(ctx.timezone).date())} · {shorten(meeting.title, 40)}"
+
+
+async def _ask_vote(ctx: Context, member: Member, meeting: Meeting) -> list[Reply]:
     """The second question of "make official": the branch's vote (Quy định 29: at least 2/3 of the
-    official members in favour)."""
-    ctx.ask(Awaiting(Question.OFFICIAL_VOTE, member.id, on.isoformat()))
+    official members in favour), at the meeting picked; with the number of official members the
+    records show on the roster that day, to check the count against."""
+    ctx.ask(Awaiting(Question.OFFICIAL_VOTE, member.id, str(meeting.id)))
+    day = meeting.starts_at.astimezone(ctx.timezone).date()
+    found = await roster_history.histories(ctx.session, branch_id=member.branch_id, tz=ctx.timezone)
+    officials = sum(1 for h in found.values() if h.stay(member.branch_id, day) is not None and h.official_on(day))
     text = ctx.gettext(
         "The branch's vote of {day} on making {name} official: type the votes in favour and the number of "
         "official members of the branch, e.g. 8/10. At least two thirds must be in favour."
-    ).format(day=ctx.format_day(on), name=member.full_name)
+    ).format(day=_meeting_label(ctx, meeting), name=member.full_name)
+    text += "\n" + ctx.gettext("The records show {count} official members on the branch's roster that day.").format(
+        count=officials
+    )
     return [Reply(text, buttons=cancel_row(ctx))]
 
 
-@router.answers(Question.OFFICIAL_DAY)
-async def _official_day_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
-    member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
-    try:
-        on = parse_day(text)
-        check_decision_day(actor, member, on)
-    except InvalidChange as error:
-        return _ask_again(ctx, awaiting, error)
-    return _ask_vote(ctx, member, on)
+async def _meeting_day(ctx: Context, actor: Member, member: Member, meeting_id: int) -> tuple[Meeting, date]:
+    """The meeting picked, when the branch's vote can have been taken there, and its day."""
+    meeting = await ctx.session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise Stale(f"meeting {meeting_id}")
+    check_promotion_meeting(member, meeting)
+    day = meeting.starts_at.astimezone(ctx.timezone).date()
+    check_decision_day(actor, member, day, datetime.now(ctx.timezone).date())
+    return meeting, day
 
 
 @router.answers(Question.OFFICIAL_VOTE)
 async def _official_vote_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
-    try:
-        on = date.fromisoformat(awaiting.detail)
-    except ValueError:
-        raise Stale(f"vote without its day: {awaiting.detail!r}") from None
+    if not awaiting.detail.isdigit():
+        raise Stale(f"vote without its meeting: {awaiting.detail!r}")
     try:
         vote = parse_vote(text)
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
     try:
-        await promote(ctx.session, actor, member, on, vote=vote)
+        meeting, day = await _meeting_day(ctx, actor, member, int(awaiting.detail))
+        today = datetime.now(ctx.timezone).date()
+        await promote(ctx.session, actor, member, day, vote=vote, meeting=meeting, today=today)
     except InvalidChange as error:  # the vote fell short, or the member changed meanwhile
         return await refused_on_card(ctx, actor, member, error)
     return [await card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
 
 
-@router.on(PromoteToday)
-async def _promote_today(ctx: Context, actor: Member, action: PromoteToday) -> list[Reply]:
-    """ "Today" as the day of the branch's decision; then the vote is asked."""
-    ctx.take_question()  # the question this button answers
+@router.on(PromoteAt)
+async def _promote_at(ctx: Context, actor: Member, action: PromoteAt) -> list[Reply]:
+    """The meeting that held the branch's vote, tapped; then the vote is asked."""
     member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
     try:
-        check_decision_day(actor, member, date.today())
+        meeting, _day = await _meeting_day(ctx, actor, member, action.meeting_id)
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
-    return _ask_vote(ctx, member, date.today())
+    return await _ask_vote(ctx, member, meeting)

@@ -62,6 +62,15 @@ def problem_text(translator: Translator, error: InvalidChange) -> str:
         ),
         ChangeProblem.ROLE_COMMUNE_ONLY: _("Only the secretary of the Party committee sets its offices."),
         ChangeProblem.PHONE_TAKEN: _("{value} is already recorded for another member."),
+        # Quy định 29: the branch votes at its meeting; the vote is recorded with that meeting.
+        ChangeProblem.NO_MEETING: _(
+            "The branch votes on making a member official at its meeting, and no meeting of the branch has been "
+            "held since probation ended on {value}. Call the meeting in chibo (Meetings), then record the vote."
+        ),
+        ChangeProblem.WRONG_MEETING: _(
+            "That meeting cannot have held the branch's vote on {value}: choose a meeting of the member's branch "
+            "that has taken place since probation ended."
+        ),
     }[error.problem].format(value=_day_or_text(translator, error.value))
 
 

@@ -308,7 +308,7 @@ async def _warn_of_absences(
     for member in invited:
         if not member.active:
             continue
-        unpaid = await dues.unpaid_months(session, member, today)
+        unpaid = await dues.unpaid_months(session, member, today, tz)
         if member.id not in absent_ids and not unpaid:
             continue
         months = await unexcused_months(session, member.id or 0, now, tz)
