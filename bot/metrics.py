@@ -47,6 +47,12 @@ class Metrics:
             ["platform"],
             registry=self.registry,
         )
+        self.updates_per_commit = Histogram(
+            "chibo_updates_per_commit",
+            "Updates committed together by one group commit (PostgreSQL)",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.messages_sent = Counter(
             "chibo_messages_sent", "Outbound messages delivered", ["platform"], registry=self.registry
         )

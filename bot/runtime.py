@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -9,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,7 +23,7 @@ from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
 from handlers.polls import ticks_shown
 from models import reachability
-from models.db import create_engine, session_factory, table_of
+from models.db import create_engine, deadline_at, is_database_unavailable, request_deadline, session_factory, table_of
 from models.desk import fill_in_link
 from models.invites import fill_in_code
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
@@ -68,6 +71,132 @@ class Processed:
         return self.replies if self.kept is None else self.kept
 
 
+# Updates one group commit takes at most: a transaction that stays short, and answers that do not
+# wait behind hundreds of others.
+GROUP_LIMIT = 64
+
+
+@dataclass
+class _Waiting:
+    inbound: Inbound
+    update_key: str | None
+    answer: asyncio.Future[Processed]
+    deadline: float | None  # the request's (models.db.database_deadline), if it has one
+
+
+class GroupCommit:
+    """Updates that arrive while a group is being handled and committed wait, then go together:
+    one transaction, each update in a savepoint of its own, one commit, then every caller gets its
+    answer. A failing update is rolled back to its savepoint alone and its caller gets its error,
+    as it would alone (the platform delivers it again); the others are kept. So a vote costs a
+    savepoint's two round trips instead of a connection checkout, BEGIN and COMMIT (with its WAL
+    flush) of its own. An update arriving when nothing is in flight goes at once, alone, without a
+    savepoint: no waiting when the server is quiet.
+
+    One group at a time per process, so the groups of one process never wait on each other's locks
+    (two taps of one member in two groups at once could deadlock). PostgreSQL only: SQLite has one
+    writer anyway, and its driver's savepoints need the transaction handled by hand."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._waiting: list[_Waiting] = []
+        self._running: asyncio.Task[None] | None = None
+        pool = runtime.engine.pool
+        self._pool_wait: float | None = pool.timeout() if isinstance(pool, QueuePool) else None
+
+    async def submit(self, inbound: Inbound, update_key: str | None) -> Processed:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(inbound, update_key, loop.create_future(), request_deadline())
+        self._waiting.append(waiting)
+        if self._running is None:
+            # In a context of its own: each group gets the deadline of the requests in it (below).
+            self._running = asyncio.create_task(self._drain(), name="group-commit", context=contextvars.Context())
+        # Waiting for a group is waiting for a connection: as long as the pool lets a request wait
+        # (and no longer than its deadline). Then it is answered "try again" and never handled, so
+        # a database that hangs costs each request one time-out, not one for each group before it.
+        wait = self._pool_wait
+        if waiting.deadline is not None:
+            wait = min(wait, waiting.deadline - loop.time()) if wait is not None else waiting.deadline - loop.time()
+        # Shielded: a caller that goes away does not cancel its group for the others.
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting.answer), wait)
+        except TimeoutError:
+            if any(w is waiting for w in self._waiting):
+                self._waiting = [w for w in self._waiting if w is not waiting]
+                raise
+            return await asyncio.shield(waiting.answer)  # in a group: its statements' time-outs bound it
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[:GROUP_LIMIT], self._waiting[GROUP_LIMIT:]
+                deadlines = [w.deadline for w in group if w.deadline is not None]
+                with deadline_at(min(deadlines, default=None)):
+                    failed = await self._commit(group)
+                if failed is not None and is_database_unavailable(failed):
+                    # The updates that came in meanwhile would meet the same database: "try again"
+                    # now, rather than a time-out more for each of them.
+                    behind, self._waiting = self._waiting, []
+                    for waiting in behind:
+                        _settle(waiting.answer, error=failed)
+        finally:
+            self._running = None
+
+    async def _commit(self, group: list[_Waiting]) -> Exception | None:
+        """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
+        runtime = self._runtime
+        started = time.perf_counter()
+        done: list[tuple[_Waiting, Processed]] = []
+        try:
+            async with UnitOfWork(runtime.sessions) as uow:
+                session = uow.session
+                for waiting in group:
+                    try:
+                        if len(group) == 1:
+                            processed = await runtime._handle(
+                                session, waiting.inbound, waiting.update_key, answer_inline=False
+                            )
+                        else:
+                            async with session.begin_nested():
+                                processed = await runtime._handle(
+                                    session, waiting.inbound, waiting.update_key, answer_inline=False
+                                )
+                    except Exception as error:
+                        if len(group) == 1 or is_database_unavailable(error):
+                            raise  # the transaction is gone: the whole group is answered "try again"
+                        _settle(waiting.answer, error=error)  # rolled back to its savepoint alone
+                        continue
+                    finally:
+                        # Each update reads the database afresh, as it would in a transaction of its own.
+                        session.expunge_all()
+                    done.append((waiting, processed))
+        except Exception as error:
+            for waiting in group:
+                _settle(waiting.answer, error=error)
+            return error
+        except BaseException:
+            for waiting in group:  # stopped mid-group (shutdown): nothing committed, nobody answered
+                waiting.answer.cancel()
+            raise
+        runtime.metrics.updates_per_commit.observe(len(done))
+        for waiting, processed in done:
+            runtime._handled(waiting.inbound, processed, started)
+            _settle(waiting.answer, processed)
+        return None
+
+
+def _settle(
+    answer: asyncio.Future[Processed], processed: Processed | None = None, *, error: Exception | None = None
+) -> None:
+    if answer.done():
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        assert processed is not None
+        answer.set_result(processed)
+
+
 @dataclass
 class Runtime:
     """The pieces every entry point shares: settings, database, catalogues, metrics."""
@@ -79,12 +208,17 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     # Called after a commit that wrote outbox rows, so delivery starts at once (set by the worker).
     on_outbox: Callable[[], None] = lambda: None
+    # Updates whose replies go to the outbox, committed in groups (PostgreSQL); None: one by one.
+    group_commit: GroupCommit | None = None
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
         engine = engine or create_engine(settings.database_url, timeout=settings.db_timeout_seconds)
         sessions = session_factory(engine, ballot_secret=settings.ballot_secret)
-        return cls(settings, engine, sessions, Catalogs(settings.locale))
+        runtime = cls(settings, engine, sessions, Catalogs(settings.locale))
+        if engine.dialect.name == "postgresql":
+            runtime.group_commit = GroupCommit(runtime)
+        return runtime
 
     @property
     def public_address(self) -> str:
@@ -105,79 +239,98 @@ class Runtime:
 
         With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones);
         otherwise they are written to the outbox in the same transaction and sent by the worker.
-        Database errors propagate: the caller answers "try again" and nothing was committed.
+        Returns only once the update is committed. Database errors propagate: the caller answers
+        "try again" and nothing of this update was committed.
+
+        On PostgreSQL, updates for the outbox that arrive while another group is being committed
+        share one transaction (see ``GroupCommit``): one commit, one connection, for many taps.
         """
         inbound = _storable_inbound(inbound)
-        platform = inbound.platform.value
+        if not answer_inline and self.group_commit is not None:
+            return await self.group_commit.submit(inbound, update_key)
         started = time.perf_counter()
         async with UnitOfWork(self.sessions) as uow:
-            session = uow.session
-            # The de-duplication row comes first (see first_delivery).
-            if update_key is not None and not await first_delivery(session, inbound.platform, update_key):
-                earlier = (
+            processed = await self._handle(uow.session, inbound, update_key, answer_inline=answer_inline)
+        self._handled(inbound, processed, started)
+        return processed
+
+    def _handled(self, inbound: Inbound, processed: Processed, started: float) -> None:
+        """After the commit: counted, and the worker woken for the replies queued."""
+        if processed.duplicate:
+            return
+        platform = inbound.platform.value
+        self.metrics.updates_handled.labels(platform).inc()
+        self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
+        if processed.kept is None and processed.replies:
+            self.on_outbox()
+
+    async def _handle(
+        self, session: AsyncSession, inbound: Inbound, update_key: str | None, *, answer_inline: bool
+    ) -> Processed:
+        """The update in the caller's transaction: de-duplicated, handled, its replies queued or kept."""
+        # The de-duplication row comes first (see first_delivery).
+        if update_key is not None and not await first_delivery(session, inbound.platform, update_key):
+            earlier = (
+                await session.exec(
+                    select(ProcessedUpdate.result).where(
+                        ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
+                    )
+                )
+            ).first()
+            self.metrics.updates_rejected.labels(inbound.platform.value, "duplicate").inc()
+            return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
+        replies = await handle(
+            session,
+            self.catalogs,
+            self.settings.tz,
+            inbound,
+            nudge_interval=self.settings.nudge_interval,
+            dues_rates=self.settings.dues_rates,
+            uploads_per_day=self.settings.uploads_per_day,
+        )
+        bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
+        if answer_inline:
+            # A secret ballot's ticks are shown in what is sent, never in what is kept.
+            replies = [await ticks_shown(session, reply) for reply in replies]
+            # Answered now: an invite code is made now, and kept only masked for a retry.
+            for index, reply in enumerate(replies):
+                if reply.invite_for is not None:
+                    sent, kept = await fill_in_code(session, reply.invite_for, reply.text)
+                    replies[index] = replace(reply, text=sent, invite_for=None)
+                    bodies[index] = replace(reply, text=kept, invite_for=None).to_dict()
+                if reply.desk_link_for is not None:
+                    sent, kept = await fill_in_link(session, reply.desk_link_for, reply.text, self.public_address)
+                    replies[index] = replace(reply, text=sent, desk_link_for=None)
+                    bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
+            if update_key is not None:
+                row = (
                     await session.exec(
-                        select(ProcessedUpdate.result).where(
+                        select(ProcessedUpdate).where(
                             ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
                         )
                     )
-                ).first()
-                self.metrics.updates_rejected.labels(platform, "duplicate").inc()
-                return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
-            replies = await handle(
-                session,
-                self.catalogs,
-                self.settings.tz,
-                inbound,
-                nudge_interval=self.settings.nudge_interval,
-                dues_rates=self.settings.dues_rates,
-                uploads_per_day=self.settings.uploads_per_day,
+                ).one()
+                row.result = bodies
+                session.add(row)
+            return Processed(replies, kept=[Reply.from_dict(body) for body in bodies])
+        if bodies:
+            now = utcnow()
+            await session.exec(
+                _QUEUE_REPLIES,
+                params=[
+                    {
+                        "platform": inbound.platform,
+                        "chat_id": inbound.chat_id,
+                        "body": body,
+                        "status": OutboxStatus.PENDING,
+                        "attempts": 0,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                    }
+                    for body in bodies
+                ],
             )
-            bodies: list[dict[str, Any]] = [reply.to_dict() for reply in replies]
-            if answer_inline:
-                # A secret ballot's ticks are shown in what is sent, never in what is kept.
-                replies = [await ticks_shown(session, reply) for reply in replies]
-                # Answered now: an invite code is made now, and kept only masked for a retry.
-                for index, reply in enumerate(replies):
-                    if reply.invite_for is not None:
-                        sent, kept = await fill_in_code(session, reply.invite_for, reply.text)
-                        replies[index] = replace(reply, text=sent, invite_for=None)
-                        bodies[index] = replace(reply, text=kept, invite_for=None).to_dict()
-                    if reply.desk_link_for is not None:
-                        sent, kept = await fill_in_link(session, reply.desk_link_for, reply.text, self.public_address)
-                        replies[index] = replace(reply, text=sent, desk_link_for=None)
-                        bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
-                if update_key is not None:
-                    row = (
-                        await session.exec(
-                            select(ProcessedUpdate).where(
-                                ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
-                            )
-                        )
-                    ).one()
-                    row.result = bodies
-                    session.add(row)
-            elif bodies:
-                now = utcnow()
-                await session.exec(
-                    _QUEUE_REPLIES,
-                    params=[
-                        {
-                            "platform": inbound.platform,
-                            "chat_id": inbound.chat_id,
-                            "body": body,
-                            "status": OutboxStatus.PENDING,
-                            "attempts": 0,
-                            "created_at": now,
-                            "next_attempt_at": now,
-                        }
-                        for body in bodies
-                    ],
-                )
-        self.metrics.updates_handled.labels(platform).inc()
-        self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
-        if not answer_inline and replies:
-            self.on_outbox()
-        return Processed(replies, kept=[Reply.from_dict(body) for body in bodies] if answer_inline else None)
+        return Processed(replies)
 
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:
         """The person left chibo's chat on ``platform`` (unfollowed), once per ``update_key``.

@@ -57,7 +57,20 @@ def database_deadline(seconds: float) -> Iterator[None]:
     """Everything in the block waits at most ``seconds`` in all for a pooled connection plus a new
     one: a request that waited for the pool while the database hung (connections discarded one
     by one as their statements time out) does not then wait the whole connect time-out as well."""
-    token = _DEADLINE.set(asyncio.get_running_loop().time() + seconds)
+    with deadline_at(asyncio.get_running_loop().time() + seconds):
+        yield
+
+
+def request_deadline() -> float | None:
+    """The deadline ``database_deadline`` set for what is being served (the event loop's clock), if any."""
+    return _DEADLINE.get()
+
+
+@contextlib.contextmanager
+def deadline_at(when: float | None) -> Iterator[None]:
+    """``database_deadline`` at a moment already known: work done for a request elsewhere (a group
+    commit) keeps that request's deadline."""
+    token = _DEADLINE.set(when)
     try:
         yield
     finally:

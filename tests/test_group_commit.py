@@ -1,0 +1,121 @@
+"""Taps whose answers go through the outbox (the platform webhooks) and arrive together are committed
+together on PostgreSQL (bot/runtime.py, GroupCommit), and each is still handled as if alone: one
+ballot per member, a re-delivery handled once, a failing update rolled back alone. On SQLite each
+update has its transaction: the same assertions hold there."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+import bot.runtime
+from bot.runtime import Processed, Runtime
+from handlers.contract import Inbound, Reply
+from handlers.conversation import handle
+from handlers.polls import ballot_maker
+from handlers.polls.actions import Vote
+from models.polls import create_draft, publish
+from models.tables import (
+    ChannelIdentity,
+    Member,
+    MemberStatus,
+    OutboxMessage,
+    Platform,
+    PollVoter,
+    ProcessedUpdate,
+    SealedBallot,
+    utcnow,
+)
+from tests.conftest import Demo, member_named
+
+
+async def _voters_and_poll(runtime: Runtime, *, secret: bool) -> tuple[list[Member], int]:
+    """Fifty official members of one branch, each on Telegram as ``g<member id>``, and an open poll."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        session.add_all(Member(branch_id=secretary.branch_id, full_name=f"Đảng viên {n:02d}") for n in range(42))
+        poll = await create_draft(session, secretary, "Bầu tổ trưởng?", [secretary.branch_id], utcnow() + timedelta(1))
+        poll.secret = secret
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        officials = select(Member).where(
+            Member.branch_id == secretary.branch_id, Member.status == MemberStatus.OFFICIAL
+        )
+        voters = list((await session.exec(officials)).all())
+        session.add_all(
+            ChannelIdentity(
+                platform=Platform.TELEGRAM, platform_user_id=f"g{m.id}", chat_id=f"g{m.id}", member_id=m.id or 0
+            )
+            for m in voters
+        )
+    assert len(voters) == 50
+    return voters, poll.id or 0
+
+
+def _tap(member: Member, poll_id: int, mask: int) -> Inbound:
+    return Inbound(Platform.TELEGRAM, f"g{member.id}", f"g{member.id}", payload=Vote(poll_id, mask).pack())
+
+
+async def _count(runtime: Runtime, table: type, *where: Any) -> int:
+    async with runtime.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(table).where(*where))).one()
+
+
+async def test_fifty_members_tapping_twice_at_once_each_have_one_secret_ballot_and_two_answers(
+    runtime: Runtime, demo: Demo
+) -> None:
+    voters, poll_id = await _voters_and_poll(runtime, secret=True)
+    taps = [(f"{m.id}-{n}", _tap(m, poll_id, 1 << n)) for m in voters for n in (0, 1)]
+    # Every tap delivered twice at once, as a platform does when its first delivery timed out.
+    answers: list[Processed] = await asyncio.gather(*(runtime.process(i, key) for key, i in taps + taps))
+    first, again = answers[: len(taps)], answers[len(taps) :]
+    # Of each tap and its re-delivery exactly one was handled (which one is up to the race).
+    assert all(a.duplicate != b.duplicate for a, b in zip(first, again, strict=True))
+    handled = [b if a.duplicate else a for a, b in zip(first, again, strict=True)]
+    texts = [p.replies[0].text for p in handled]
+    assert sum("Đã ghi nhận phiếu kín" in t for t in texts) == 50
+    assert sum("đã bỏ phiếu rồi" in t for t in texts) == 50
+    for member in voters:  # one recorded, one refused, for each member
+        mine = [t for (key, _i), t in zip(taps, texts, strict=True) if key.startswith(f"{member.id}-")]
+        assert sorted("Đã ghi nhận phiếu kín" in t for t in mine) == [False, True], member.full_name
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 50
+    assert await _count(runtime, SealedBallot, col(SealedBallot.poll_id) == poll_id) == 50
+    # Each handled tap has its answer in the outbox, once; a re-delivery queued nothing.
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id).startswith("g")) == 100
+    assert await _count(runtime, ProcessedUpdate) == 100
+    if runtime.engine.dialect.name == "postgresql":  # they went in groups, not one commit each
+        committed = runtime.metrics.registry.get_sample_value("chibo_updates_per_commit_count") or 0
+        assert 0 < committed < 50
+
+
+async def test_a_failing_update_is_rolled_back_alone_and_handled_when_delivered_again(
+    runtime: Runtime, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    voters, poll_id = await _voters_and_poll(runtime, secret=False)
+    unlucky = voters[3]
+
+    async def failing_for_one(session: Any, catalogs: Any, timezone: Any, inbound: Inbound, **kw: Any) -> list[Reply]:
+        replies = await handle(session, catalogs, timezone, inbound, **kw)  # its ballot written, then…
+        if inbound.user_id == f"g{unlucky.id}":
+            raise RuntimeError("a bug met by this update only")
+        return replies
+
+    monkeypatch.setattr(bot.runtime, "handle", failing_for_one)
+    taps = [(f"{m.id}", _tap(m, poll_id, 1)) for m in voters[:10]]
+    answers = await asyncio.gather(*(runtime.process(i, key) for key, i in taps), return_exceptions=True)
+    assert isinstance(answers[3], RuntimeError)
+    kept = [a for a in answers if isinstance(a, Processed)]
+    assert len(kept) == 9 and all("Đã ghi nhận" in p.replies[0].text for p in kept)
+    # Nothing of the failed update stayed: no ballot, no answer, no record that it was handled.
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 9
+    assert await _count(runtime, PollVoter, col(PollVoter.member_id) == unlucky.id) == 0
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id) == f"g{unlucky.id}") == 0
+    assert await _count(runtime, ProcessedUpdate, col(ProcessedUpdate.update_key) == f"{unlucky.id}") == 0
+    monkeypatch.setattr(bot.runtime, "handle", handle)
+    again = await runtime.process(taps[3][1], taps[3][0])  # the platform delivers it again
+    assert not again.duplicate and "Đã ghi nhận" in again.replies[0].text
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 10
