@@ -4,6 +4,7 @@ a Word document, attendance rates; each through the permission matrix; and in a 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import shutil
@@ -166,6 +167,26 @@ def docx_text(content: bytes) -> str:
     document = Document(io.BytesIO(content))
     cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
     return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+async def test_the_same_sheet_sent_six_times_at_once_audits_each_change_once(desk_app: FastAPI, demo: Demo) -> None:
+    """Six identical submits at the same moment (a double-clicking secretary, a slow network) left
+    the right states but five extra audit lines per member."""
+    runtime = app_runtime(desk_app)
+    meeting_id, members = await held_meeting(desk_app)
+    _checked_in, asked, absent, *rest = members
+    form = {f"state-{m.id}": "present" for m in rest}
+    form |= {f"state-{asked.id}": "excused", f"state-{absent.id}": "absent", f"reason-{asked.id}": "Ốm"}
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        await desk.csrf()  # read once, before the six submits
+        sent = await asyncio.gather(*(desk.post(f"/desk/meetings/{meeting_id}/attendance", form) for _ in range(6)))
+    assert [answer.status_code for answer in sent] == [303] * 6
+    audits = await attendance_audits(desk_app)
+    assert sorted(a.subject_id or 0 for a in audits) == sorted(m.id or 0 for m in members[1:])
+    async with runtime.sessions() as session:
+        stored = {i.member_id: i for i in (await session.exec(select(MeetingInvitation))).all()}
+    assert stored[asked.id or 0].attendance is Attendance.EXCUSED and stored[asked.id or 0].reason == "Ốm"
+    assert stored[absent.id or 0].attendance is Attendance.ABSENT and stored[absent.id or 0].rsvp is None
 
 
 async def test_the_secretary_marks_the_sheet_and_prints_the_papers(desk_app: FastAPI, demo: Demo) -> None:
