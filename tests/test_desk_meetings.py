@@ -280,6 +280,9 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         assert vi("Being prepared") in preparing and "Sinh hoạt chuyên đề quý IV" in preparing
         past = await desk.post("/desk/meetings", {**form, "day": "2020-01-01"})
         assert past.status_code == 422 and vi("That time has already passed. Please type a later one.") in past.text
+        far = await desk.post("/desk/meetings", {**form, "day": "2099-01-01"})
+        assert far.status_code == 422
+        assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
         edited = await desk.post(
             f"/desk/meetings/{meeting_id}",
             {**form, "place": "Nhà văn hóa thôn", "agenda": "Học tập chuyên đề\nLiên hệ bản thân"},
