@@ -266,7 +266,7 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
             "branch": str(thanh.branch_id),
             "kind": "thematic",
             "audience": "all",
-            "day": day.isoformat(),
+            "day": day.strftime("%d/%m/%Y"),  # as the field shows it, whatever the browser's language
             "time": "19:30",
             "place": "Hội trường thôn",
             "agenda": "1. Học tập chuyên đề\n2. Liên hệ bản thân",
@@ -275,12 +275,18 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         assert made.status_code == 303
         page = await desk.get(made.headers["location"])
         assert "Học tập chuyên đề" in page.text and vi("Send the invitations") in page.text
+        assert f'placeholder="dd/mm/yyyy" required value="{day.strftime("%d/%m/%Y")}"' in page.text
+        assert 'type="date"' not in page.text + (await desk.get("/desk/meetings")).text
         meeting_id = int(made.headers["location"].split("/")[3].split("?")[0])
         preparing = (await desk.get("/desk/meetings")).text
         assert vi("Being prepared") in preparing and "Sinh hoạt chuyên đề quý IV" in preparing
         past = await desk.post("/desk/meetings", {**form, "day": "2020-01-01"})
         assert past.status_code == 422 and vi("That time has already passed. Please type a later one.") in past.text
-        far = await desk.post("/desk/meetings", {**form, "day": "2099-01-01"})
+        for typed in ("31/02/2027", "12/31/2026"):  # no such day; a browser's mm/dd/yyyy
+            refused = await desk.post("/desk/meetings", {**form, "day": typed})
+            shown = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
+            assert refused.status_code == 422 and shown.format(typed=typed) in refused.text
+        far = await desk.post("/desk/meetings", {**form, "day": "01/01/2099"})
         assert far.status_code == 422
         assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
         edited = await desk.post(

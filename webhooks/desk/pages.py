@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from models.errors import NotFound
 from models.membership import NotPermitted
+from models.typed_time import read_date
 from webhooks.desk.auth import DeskRefusal
 
 
@@ -21,6 +23,19 @@ def form_text(form: Any, name: str, limit: int | None = None) -> str:
     if not isinstance(value, str):
         return ""
     return value if limit is None else value[:limit]
+
+
+def typed_day(text: str) -> date | None:
+    """A desk date field's day. The fields are text showing dd/mm/yyyy (a date picker shows
+    mm/dd/yyyy in an English browser, confusing next to Vietnamese dates), read as the chat reads a
+    typed date: "05/12/2026", "5 tháng 12 năm 2026", ISO; None when it is no day."""
+    day = read_date(text)
+    return day if isinstance(day, date) else None
+
+
+def shown_day(day: date | None) -> str:
+    """A day as a desk date field shows it: dd/mm/yyyy."""
+    return "" if day is None else day.strftime("%d/%m/%Y")
 
 
 def see_other(path: str, **query: str) -> RedirectResponse:
