@@ -6,7 +6,7 @@ import asyncio
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from xml.etree import ElementTree
@@ -179,8 +179,9 @@ def _csv_rows(name: str, raw: bytes, max_rows: int | None) -> Iterator[tuple[obj
         csv.field_size_limit(previous)
 
 
-def write_register(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    """Write the roster as .xlsx or .csv (UTF-8 with BOM, so Excel shows Vietnamese right)."""
+def write_register(path: Path, header: list[str], rows: Sequence[Sequence[str | int]]) -> None:
+    """Write the roster as .xlsx or .csv (UTF-8 with BOM, so Excel shows Vietnamese right); a
+    number (a count) stays a number cell."""
     safe = [[_defused(cell) for cell in row] for row in rows]
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -208,6 +209,6 @@ def _without_nul(cell: object) -> object:
     return cell.replace("\x00", "") if isinstance(cell, str) else cell
 
 
-def _defused(cell: str) -> str:
+def _defused(cell: str | int) -> str | int:
     # A value a spreadsheet would run as a formula is written as text.
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
+    return "'" + cell if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@") else cell

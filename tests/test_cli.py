@@ -38,6 +38,8 @@ def run_chibo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHIBO_")}
     # The tests' server secret, as make_settings gives it: invite codes are stored keyed by it.
     clean["CHIBO_BALLOT_KEY"] = TEST_BALLOT_KEY
+    # The checkout under test, not the one the environment was installed from (a git worktree).
+    clean["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     return subprocess.run(
         [*CHIBO, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
@@ -221,6 +223,14 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
     text = out.read_text(encoding="utf-8-sig")
     assert "Chủ nhật 14/12,1,," in text and "Cao Văn Dũng,Chủ nhật 14/12," in text  # a consultation: counts only
     assert "most_votes" not in text and "Lấy ý kiến" in text
+    book = tmp_path / "ket-qua.xlsx"  # the same rows in Excel: a count is a number cell, not text
+    written = await asyncio.to_thread(run_chibo, "polls", "results", str(poll_id), str(book), env=env, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(book).active
+    assert sheet is not None
+    assert ("Chủ nhật 14/12", 1) in [tuple(row[:2]) for row in sheet.iter_rows(values_only=True)]
     bad = await asyncio.to_thread(
         run_chibo, "polls", "create", "--branch", "TAY", "--question", "?", "--deadline", "mai", env=env, cwd=tmp_path
     )

@@ -220,9 +220,11 @@ async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAP
         desk_only = (await desk.get("/desk/audit?kind=desk")).text
         assert vi("{actor} signed in to the secretary's desk on a computer").format(actor="Võ Thị Thanh") in desk_only
         assert "Ngô Văn Phúc" not in desk_only.split('class="log"')[1]
-        week = (utcnow() - timedelta(days=6)).date().isoformat()
+        week = (utcnow() - timedelta(days=6)).date().strftime("%d/%m/%Y")  # as the field shows it
         recent = (await desk.get(f"/desk/audit?member={phuc.id}&kind=records&from={week}")).text
-        assert 6 <= recent.count("<li><time") <= 8
+        assert 6 <= recent.count("<li><time") <= 8 and f'placeholder="dd/mm/yyyy" value="{week}"' in recent
+        typed = (await desk.get("/desk/audit?from=hôm+kia")).text  # no day: shown as typed, not applied
+        assert 'placeholder="dd/mm/yyyy" value="hôm kia"' in typed
         assert (await desk.get(f"/desk/audit?member={quang.id}")).status_code == 404
         assert (await desk.get(f"/desk/audit/export?member={quang.id}")).status_code == 404
         exported = await desk.get(f"/desk/audit/export?member={phuc.id}&kind=records")

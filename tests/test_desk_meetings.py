@@ -4,6 +4,7 @@ a Word document, attendance rates; each through the permission matrix; and in a 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import shutil
@@ -168,6 +169,26 @@ def docx_text(content: bytes) -> str:
     return "\n".join([p.text for p in document.paragraphs] + cells)
 
 
+async def test_the_same_sheet_sent_six_times_at_once_audits_each_change_once(desk_app: FastAPI, demo: Demo) -> None:
+    """Six identical submits at the same moment (a double-clicking secretary, a slow network) left
+    the right states but five extra audit lines per member."""
+    runtime = app_runtime(desk_app)
+    meeting_id, members = await held_meeting(desk_app)
+    _checked_in, asked, absent, *rest = members
+    form = {f"state-{m.id}": "present" for m in rest}
+    form |= {f"state-{asked.id}": "excused", f"state-{absent.id}": "absent", f"reason-{asked.id}": "Ốm"}
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        await desk.csrf()  # read once, before the six submits
+        sent = await asyncio.gather(*(desk.post(f"/desk/meetings/{meeting_id}/attendance", form) for _ in range(6)))
+    assert [answer.status_code for answer in sent] == [303] * 6
+    audits = await attendance_audits(desk_app)
+    assert sorted(a.subject_id or 0 for a in audits) == sorted(m.id or 0 for m in members[1:])
+    async with runtime.sessions() as session:
+        stored = {i.member_id: i for i in (await session.exec(select(MeetingInvitation))).all()}
+    assert stored[asked.id or 0].attendance is Attendance.EXCUSED and stored[asked.id or 0].reason == "Ốm"
+    assert stored[absent.id or 0].attendance is Attendance.ABSENT and stored[absent.id or 0].rsvp is None
+
+
 async def test_the_secretary_marks_the_sheet_and_prints_the_papers(desk_app: FastAPI, demo: Demo) -> None:
     runtime = app_runtime(desk_app)
     meeting_id, members = await held_meeting(desk_app)
@@ -245,7 +266,7 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
             "branch": str(thanh.branch_id),
             "kind": "thematic",
             "audience": "all",
-            "day": day.isoformat(),
+            "day": day.strftime("%d/%m/%Y"),  # as the field shows it, whatever the browser's language
             "time": "19:30",
             "place": "Hội trường thôn",
             "agenda": "1. Học tập chuyên đề\n2. Liên hệ bản thân",
@@ -254,11 +275,20 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
         assert made.status_code == 303
         page = await desk.get(made.headers["location"])
         assert "Học tập chuyên đề" in page.text and vi("Send the invitations") in page.text
+        assert f'placeholder="dd/mm/yyyy" required value="{day.strftime("%d/%m/%Y")}"' in page.text
+        assert 'type="date"' not in page.text + (await desk.get("/desk/meetings")).text
         meeting_id = int(made.headers["location"].split("/")[3].split("?")[0])
         preparing = (await desk.get("/desk/meetings")).text
         assert vi("Being prepared") in preparing and "Sinh hoạt chuyên đề quý IV" in preparing
         past = await desk.post("/desk/meetings", {**form, "day": "2020-01-01"})
         assert past.status_code == 422 and vi("That time has already passed. Please type a later one.") in past.text
+        for typed in ("31/02/2027", "12/31/2026"):  # no such day; a browser's mm/dd/yyyy
+            refused = await desk.post("/desk/meetings", {**form, "day": typed})
+            shown = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
+            assert refused.status_code == 422 and shown.format(typed=typed) in refused.text
+        far = await desk.post("/desk/meetings", {**form, "day": "01/01/2099"})
+        assert far.status_code == 422
+        assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
         edited = await desk.post(
             f"/desk/meetings/{meeting_id}",
             {**form, "place": "Nhà văn hóa thôn", "agenda": "Học tập chuyên đề\nLiên hệ bản thân"},

@@ -123,13 +123,15 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
     async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
         saved = await desk.post(url + "/phone", {"value": "0987 654 321"})
         assert saved.status_code == 303 and saved.headers["location"] == url + "?saved=1"
-        assert (await desk.post(url + "/birth_date", {"value": "1994-05-06"})).status_code == 303
+        assert (await desk.post(url + "/birth_date", {"value": "06/05/1994"})).status_code == 303  # dd/mm/yyyy
         assert (await desk.post(url + "/card_number", {"value": "TH-0042"})).status_code == 303
         assert (await desk.post(url + "/standing", {"value": "elsewhere"})).status_code == 303
         assert (await desk.post(url + "/exempt", {"value": "yes"})).status_code == 303
         assert (await desk.post(url + "/role", {"value": "committee_member"})).status_code == 303
         page = (await desk.get(url + "?saved=1")).text
         assert vi("Saved.") in page and "0987654321" in page and "TH-0042" in page and "06/05/1994" in page
+        # Dates are typed and shown dd/mm/yyyy whatever the browser's language (no date picker).
+        assert 'placeholder="dd/mm/yyyy" value="06/05/1994"' in page and 'type="date"' not in page
         # The history in the audit log's sentences, as the chat's "History" says them.
         assert page.count("<time") >= 6 and "Võ Thị Thanh" in page.split(vi("History"))[-1]
 

@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 from fastapi import FastAPI
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -147,7 +148,7 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
         assert "Đã bỏ phiếu: 3 trên 8 người có quyền biểu quyết." in following.text
         assert 'src="/static/desk-polls.js"' in following.text and "<script>" not in following.text
         live = (await desk.get(url + "/live")).json()
-        assert live["voters"] == 3 and live["counts"][0][:2] == ["Tán thành", "2"]
+        assert live["voters"] == 3 and live["counts"][0][:2] == ["Tán thành", 2]
         assert (await desk.get(url + "/sheet.docx")).status_code == 404  # no result before the close
         # Closing asks first; the GET changes nothing.
         asked = await desk.get(url + "/close")
@@ -164,6 +165,11 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
         assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in sheet and "Mai Văn Sơn" in sheet
         excel = await desk.get(url + "/results.xlsx")
         assert "Mai Văn Sơn" in _cells(excel.content)
+        # The counts are number cells an auditor can add up (they were text); the words stay text.
+        rows = {row[0].value: row for row in _excel(excel.content).iter_rows() if row[0].value}
+        votes, base = rows["Tán thành"][1], rows["Cơ sở tính (số đồng chí)"][1]
+        assert (votes.value, votes.data_type, base.value, base.data_type) == (2, "n", 7, "n")
+        assert rows["Mai Văn Sơn"][1].data_type == "s"
         listed = (await desk.get("/desk/polls")).text
         assert "Thông qua kế hoạch quý I?" in listed and "Không được thông qua: 2/7" in listed
     async with runtime.sessions() as session:
@@ -171,11 +177,16 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
     assert {AuditAction.POLL_OPENED, AuditAction.POLL_CLOSED} <= set(audited)
 
 
-def _cells(content: bytes) -> str:
+def _excel(content: bytes) -> Worksheet:
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(content)).active
-    assert sheet is not None
+    assert isinstance(sheet, Worksheet)
+    return sheet
+
+
+def _cells(content: bytes) -> str:
+    sheet = _excel(content)
     return "\n".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None)
 
 

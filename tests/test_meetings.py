@@ -212,6 +212,9 @@ async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(
     meeting_id = await _call_meeting(runtime, demo)
     card = (await say(runtime, SECRETARY, payload=MeetingCard(meeting_id).pack()))[0]
     await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
+    # A mistyped year (2099) is refused as on the desk, before anyone is asked to confirm the move.
+    far = (await say(runtime, SECRETARY, "05/12/2099 19:30"))[0]
+    assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
     later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
     asked = (await say(runtime, SECRETARY, later))[0]
     assert "Dời \u201cSinh hoạt chi bộ định kỳ" in asked.text and "08:00" in asked.text

@@ -105,7 +105,7 @@ def polls_results(
     settings = settings_or_exit()
     translator = Catalogs(settings.locale).translator(None)
 
-    async def work(session: AsyncSession) -> list[list[str]] | None:
+    async def work(session: AsyncSession) -> list[list[str | int]] | None:
         poll = await poll_by_id(session, poll_id)
         return None if poll is None else await result_rows(session, translator, poll)
 

@@ -33,6 +33,7 @@ from models.meetings import (
     call,
     cancel,
     change_draft,
+    check_start,
     create_draft,
     meetings_managed,
     reminders_ahead,
@@ -143,6 +144,10 @@ async def _move_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str
         return when
     if when == meeting.starts_at:
         return ask_again(ctx, awaiting, _("The meeting is already at that time. Please type the new time."))
+    try:
+        check_start(when, utcnow())  # refused now, not after the secretary confirmed the move
+    except MeetingError as error:
+        return ask_again(ctx, awaiting, problem_text(ctx.translator, error))
     new = moment_words(ctx.translator, when, ctx.timezone)
     text = _(
         "Move \u201c{title}\u201d from {old} to {new}? Everyone invited is told at once and the reminders move "

@@ -115,6 +115,7 @@ def problem_text(t: Translator, error: MeetingError) -> str:
     return {
         MeetingProblem.EMPTY_TITLE: _("The title is empty. Please type it."),
         MeetingProblem.IN_THE_PAST: _("That time has already passed. Please type a later one."),
+        MeetingProblem.TOO_FAR_AHEAD: _("A meeting can be set at most a year ahead. Please type an earlier day."),
         MeetingProblem.NO_TIME: _("The meeting has no time yet. Tap \u201cTime\u201d and type it."),
         MeetingProblem.NOT_A_DRAFT: _("This meeting has already been called or cancelled."),
         MeetingProblem.NOT_CALLED: _("This meeting has been cancelled."),

@@ -152,9 +152,10 @@ def result_header(t: Translator) -> list[str]:
     return [_("Option"), _("Votes"), _("Share of the base"), _("Outcome")]
 
 
-async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[list[str]]:
+async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[list[str | int]]:
     """The result as the secretary files it (CSV rows in their words, no internal names): each
-    option, the verdict, turnout, base and rule; for an open vote, then each voter's choice."""
+    option, the verdict, turnout, base and rule; for an open vote, then each voter's choice. Counts
+    are numbers, so a spreadsheet can add them up."""
     _ = t.gettext
     decision = await result(session, poll)
     rows = option_rows(t, poll, decision)
@@ -164,7 +165,7 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
         [_("Kind"), kind_name(t, poll.kind)],
         [_("Result"), verdict(t, poll, decision)],
         [_("Turnout"), turnout_text(t, decision)],
-        [_("Base"), str(decision.base), _deductions(t, decision)],
+        [_("Base"), decision.base, _deductions(t, decision)],
         [_("Rule"), rule_name(t, poll)],
         [_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)")],
         [_("Where"), where(t, poll)],
@@ -181,11 +182,11 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     return rows
 
 
-def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str]]:
+def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str | int]]:
     """Each option's row under ``result_header``: its votes, share of the base and outcome; an
     election's blank ballots last."""
     _ = t.gettext
-    rows = []
+    rows: list[list[str | int]] = []
     for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
         share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
         outcome = ""
@@ -193,7 +194,7 @@ def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str]
             outcome = _("elected") if i in decision.chosen else _("not elected")
         elif i in decision.chosen:
             outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
-        rows.append([label, str(count), share, outcome])
+        rows.append([label, count, share, outcome])
     if decision.kind is PollKind.ELECTION:
-        rows.append([_("Blank ballots"), str(decision.blank), "", ""])
+        rows.append([_("Blank ballots"), decision.blank, "", ""])
     return rows

@@ -78,8 +78,8 @@ async def result_sheet_docx(
         cell.paragraphs[0].add_run(text).bold = True
     for row in rows:
         cells = table.add_row().cells
-        for cell, text in zip(cells, row, strict=True):
-            cell.text = xml_safe(text)
+        for cell, value in zip(cells, row, strict=True):
+            cell.text = xml_safe(str(value))
 
     conclusion = document.add_paragraph()
     conclusion.add_run(_("Result") + ": ").bold = True

@@ -123,10 +123,11 @@ async def mark(
     member_id: int,
     attendance: Attendance,
     reason: str | None = None,
-) -> None:
+) -> bool:
     """The secretary records a member's attendance (members without phones), or accepts a member's
     reason by marking them excused (their reason is kept unless another is given); audited. Not
-    after the list is confirmed (CONFIRMED)."""
+    after the list is confirmed (CONFIRMED). False, with nothing written or audited, when the member
+    already stands so: the same sheet sent six times at once is one audit line per real change."""
     await check_meeting(session, actor, meeting)
     if meeting.status is not MeetingStatus.CALLED:
         raise MeetingError(MeetingProblem.NOT_CALLED)
@@ -134,17 +135,33 @@ async def mark(
         raise MeetingError(MeetingProblem.CONFIRMED)
     if attendance is Attendance.UNRECORDED:
         raise ValueError("the secretary records present, excused or absent")
-    invitation = await session.get(MeetingInvitation, (meeting.id, member_id))
+    # The row is locked (PostgreSQL) and read afresh, so a sheet sent twice at once waits here and
+    # then sees the first one's marks; SQLite, which ignores the lock, is held by the UPDATE's
+    # condition below, checked against the row as it is when written.
+    invitation = await session.get(
+        MeetingInvitation, (meeting.id, member_id), with_for_update=True, populate_existing=True
+    )
     if invitation is None:
         raise MeetingError(MeetingProblem.NOT_INVITED)
+    reason = " ".join((reason or "").split())[:MAX_REASON] or None
+    new_reason = reason if attendance is Attendance.EXCUSED and reason else invitation.reason
     before = attendance_of(invitation)
-    invitation.attendance = attendance
-    invitation.marked_by_member_id = actor.id
-    if attendance is Attendance.EXCUSED and reason:
-        invitation.reason = " ".join(reason.split())[:MAX_REASON]
-    elif attendance is not Attendance.EXCUSED and invitation.rsvp is Rsvp.EXCUSED:
-        invitation.rsvp = None  # their excuse was not accepted, or they came after all
-    session.add(invitation)
+    if before is attendance and new_reason == invitation.reason:
+        return False
+    values: dict[str, object] = {"attendance": attendance, "marked_by_member_id": actor.id}
+    if new_reason != invitation.reason:
+        values["reason"] = new_reason
+    if attendance is not Attendance.EXCUSED and invitation.rsvp is Rsvp.EXCUSED:
+        values["rsvp"] = None  # their excuse was not accepted, or they came after all
+    row = MeetingInvitation
+    already = col(row.attendance).is_not_distinct_from(attendance)  # NULL-safe: a NULL never matches
+    if attendance is Attendance.PRESENT:
+        already = already | (col(row.attendance).is_(None) & col(row.checked_in_at).is_not(None))
+    already = already & col(row.reason).is_not_distinct_from(new_reason)
+    if not await claim(
+        session, row, col(row.meeting_id) == meeting.id, col(row.member_id) == member_id, ~already, **values
+    ):
+        return False
     audit.record(
         session,
         AuditAction.MEETING_ATTENDANCE,
@@ -155,6 +172,7 @@ async def mark(
         after={"meeting": meeting.id, "attendance": attendance.value},
     )
     await session.flush()
+    return True
 
 
 async def mark_all(
@@ -165,7 +183,8 @@ async def mark_all(
 ) -> int:
     """The whole sheet at once (the desk's attendance table): each member whose state or reason
     changes is recorded through ``mark``, with its checks and its audit entry; unchanged rows and
-    UNRECORDED (left blank) are skipped. The number of members recorded."""
+    UNRECORDED (left blank) are skipped. The number of members recorded (``mark`` decides, on the
+    row as it is when written: this sheet's copy may be older)."""
     await check_meeting(session, actor, meeting)
     invited = {member.id: invitation for invitation, member in await invitations(session, meeting.id or 0)}
     unknown = [member_id for member_id in marks if member_id not in invited]
@@ -180,8 +199,7 @@ async def mark_all(
         same_reason = attendance is not Attendance.EXCUSED or not reason or reason == invitation.reason
         if attendance_of(invitation) is attendance and same_reason:
             continue
-        await mark(session, actor, meeting, member_id, attendance, reason)
-        changed += 1
+        changed += await mark(session, actor, meeting, member_id, attendance, reason)
     return changed
 
 

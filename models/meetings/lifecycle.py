@@ -26,6 +26,7 @@ from models.meetings.rules import (
     MeetingError,
     MeetingMessages,
     MeetingProblem,
+    check_start,
     reminder_times,
 )
 from models.membership import NotPermitted
@@ -77,8 +78,7 @@ async def create_draft(
     """A meeting being set up; nobody is told until it is called. Without an audience it is the
     branch's members (the commune committee's members for a commune meeting). ``time_set`` False:
     ``starts_at`` only holds a place until the secretary types the time."""
-    if starts_at <= (now or utcnow()):
-        raise MeetingError(MeetingProblem.IN_THE_PAST)
+    check_start(starts_at, now or utcnow())
     if audience is None:
         audience = (
             Audience(branches=(branch_id,)) if branch_id is not None else Audience(None, AudienceFilter.COMMITTEE)
@@ -110,9 +110,8 @@ async def change_draft(session: AsyncSession, actor: Actor, meeting: Meeting, **
         changes["place"] = " ".join(str(changes["place"]).split())[:MAX_PLACE]
     if "agenda" in changes:
         changes["agenda"] = clean_agenda(changes["agenda"])
-    if changes.get("starts_at") is not None and changes["starts_at"] <= utcnow():
-        raise MeetingError(MeetingProblem.IN_THE_PAST)
     if changes.get("starts_at") is not None:
+        check_start(changes["starts_at"], utcnow())
         changes["time_set"] = True
     if changes.get("repeat_day") is not None and not 1 <= changes["repeat_day"] <= 31:
         raise MeetingError(MeetingProblem.BAD_DAY)
@@ -288,8 +287,7 @@ async def reschedule(
     now = now or utcnow()
     await check_meeting(session, actor, meeting)
     _called_and_ahead(meeting, now)
-    if starts_at <= now:
-        raise MeetingError(MeetingProblem.IN_THE_PAST)
+    check_start(starts_at, now)
     previous = meeting.starts_at
     # The start time is the claim: a concurrent move or cancel of the same meeting changes nothing.
     if not await claim(

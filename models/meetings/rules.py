@@ -48,6 +48,11 @@ ABSENCE_WINDOW_MONTHS = 12
 YEAR = timedelta(days=365)
 
 
+# How far ahead a meeting may be set, on the desk as in chat: a branch plans its year, and a date
+# beyond (2099, a mistyped year) is a typing slip that would sit unseen in the calendar.
+MAX_AHEAD = timedelta(days=366)
+
+
 MAX_TITLE = 300
 
 
@@ -66,6 +71,7 @@ MAX_MINUTES_TEXT = 20_000
 class MeetingProblem(StrEnum):
     EMPTY_TITLE = "empty_title"
     IN_THE_PAST = "in_the_past"
+    TOO_FAR_AHEAD = "too_far_ahead"  # more than MAX_AHEAD from now
     NO_TIME = "no_time"  # calling a draft whose time was never typed
     NOT_A_DRAFT = "not_a_draft"
     NOT_CALLED = "not_called"  # cancelled, or still a draft
@@ -91,6 +97,14 @@ class MeetingError(DomainError, ValueError):
     def __init__(self, problem: MeetingProblem, detail: str = "") -> None:
         super().__init__(f"{problem.value} {detail}".strip())
         self.problem, self.detail = problem, detail
+
+
+def check_start(starts_at: datetime, now: datetime) -> None:
+    """A meeting's start is ahead of ``now`` and at most MAX_AHEAD beyond it."""
+    if starts_at <= now:
+        raise MeetingError(MeetingProblem.IN_THE_PAST)
+    if starts_at > now + MAX_AHEAD:
+        raise MeetingError(MeetingProblem.TOO_FAR_AHEAD)
 
 
 class MeetingMessages(Protocol):

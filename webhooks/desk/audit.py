@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -15,6 +16,7 @@ from models.desk_queries import AuditKind
 from models.tables import MAX_ID, Member
 from webhooks.desk.auth import DeskRefusal, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
+from webhooks.desk.pages import shown_day, typed_day
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
@@ -32,16 +34,13 @@ KIND_NAMES = {
 
 
 def _day(text: str | None) -> date | None:
-    """A day from a date field (yyyy-mm-dd), None when empty or not a day."""
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+    """A day from a date field (dd/mm/yyyy), None when empty or not a day."""
+    return typed_day(text) if text else None
 
 
 MemberFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-DayFrom = Annotated[str | None, Query(alias="from", max_length=10)]
-DayTo = Annotated[str | None, Query(alias="to", max_length=10)]
+DayFrom = Annotated[str | None, Query(alias="from", max_length=30)]
+DayTo = Annotated[str | None, Query(alias="to", max_length=30)]
 
 
 async def _events(
@@ -78,12 +77,14 @@ async def _events(
     return members, entries, more
 
 
-def _filters(member: int | None, kind: AuditKind | None, first: date | None, last: date | None) -> dict[str, str]:
+def _filters(member: int | None, kind: AuditKind | None, since: str | None, until: str | None) -> dict[str, str]:
+    """The filters as the form shows them again: a day as dd/mm/yyyy, one that is no day as typed."""
+    first, last = _day(since), _day(until)
     return {
         "member": "" if member is None else str(member),
         "kind": "" if kind is None else kind.value,
-        "from": "" if first is None else first.isoformat(),
-        "to": "" if last is None else last.isoformat(),
+        "from": shown_day(first) if first else since or "",
+        "to": shown_day(last) if last else until or "",
     }
 
 
@@ -118,8 +119,8 @@ async def audit_log(
     first, last = _day(since), _day(until)
     members, entries, more = await _events(request, user, member, kind, first, last, (page - 1) * PAGE, PAGE)
     t = desk_runtime(request).catalogs.translator(user.locale)
-    filters = _filters(member, kind, first, last)
-    kept = "&".join(f"{key}={value}" for key, value in filters.items() if value)
+    filters = _filters(member, kind, since, until)
+    kept = urlencode({key: value for key, value in filters.items() if value})
 
     def page_url(number: int) -> str:
         return f"/desk/audit?{kept}{'&' if kept else ''}page={number}"

@@ -60,7 +60,7 @@ from models.tables import (
 )
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
-from webhooks.desk.pages import form_text, see_other, unseen_unless_permitted
+from webhooks.desk.pages import form_text, see_other, shown_day, typed_day, unseen_unless_permitted
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
@@ -152,7 +152,6 @@ async def calendar(
             commune=user.commune,
             kinds=[(k.value, kind_name(ctx.translator, k)) for k in MeetingKind],
             audiences=AUDIENCES,
-            today=now.astimezone(tz).date().isoformat(),
             now=now,
         )
 
@@ -174,11 +173,21 @@ def _row(ctx: Context, meeting: Meeting, names: dict[int | None, str]) -> dict[s
 
 
 def _starts_at(request: Request, day: str, clock: str) -> datetime | None:
+    on = typed_day(day)
     try:
-        local = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock))
+        at = time.fromisoformat(clock)
     except ValueError:
         return None
-    return local.replace(tzinfo=desk_runtime(request).settings.tz)
+    return None if on is None else datetime.combine(on, at, desk_runtime(request).settings.tz)
+
+
+def _not_a_day(ctx: Context, typed: str) -> str | None:
+    """Why a typed meeting day is refused, echoing it; None when it is a day (or left empty)."""
+    if not typed.strip() or typed_day(typed) is not None:
+        return None
+    return ctx.gettext("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.").format(
+        typed=typed.strip()
+    )
 
 
 @router.post("/desk/meetings", include_in_schema=False)
@@ -189,10 +198,13 @@ async def prepare(request: Request, user: DeskUserDep, form: DeskFormDep) -> Res
     branch_id = int(branch_text) if branch_text.isdigit() else None
     if (branch_id is None and not user.commune) or (branch_id is not None and not user.may(branch_id)):
         raise DeskRefusal(404, "not_found")
-    starts_at = _starts_at(request, form_text(form, "day", 10), form_text(form, "time", 5))
+    day = form_text(form, "day", 30)
+    starts_at = _starts_at(request, day, form_text(form, "time", 5))
     async with runtime.sessions() as session, session.begin():
         actor = await user.member(session)
         ctx = chat_context(request, session, actor)
+        if (refused := _not_a_day(ctx, day)) is not None:
+            return _problem(request, user, ctx, refused)
         if starts_at is None:
             return _problem(request, user, ctx, ctx.gettext("Please give the meeting's day and time."))
         kind_text = form_text(form, "kind", 20)
@@ -293,7 +305,7 @@ async def meeting_page(
             files=files,
             draft=meeting.status is MeetingStatus.DRAFT,
             called=meeting.status is MeetingStatus.CALLED,
-            start_day=local.date().isoformat() if meeting.time_set else "",
+            start_day=shown_day(local.date()) if meeting.time_set else "",
             start_time=local.strftime("%H:%M") if meeting.time_set else "",
             note=NOTES.get(note or ""),
             max_mb=MAX_FILE_BYTES // (1024 * 1024),
@@ -334,7 +346,10 @@ async def edit(request: Request, user: DeskUserDep, form: DeskFormDep, meeting_i
                     "place": form_text(form, "place", 400),
                     "agenda": form_text(form, "agenda", 5000).splitlines(),
                 }
-                starts_at = _starts_at(request, form_text(form, "day", 10), form_text(form, "time", 5))
+                day = form_text(form, "day", 30)
+                if (refused := _not_a_day(ctx, day)) is not None:
+                    return _problem(request, user, ctx, refused)
+                starts_at = _starts_at(request, day, form_text(form, "time", 5))
                 if starts_at is not None and starts_at != meeting.starts_at:
                     changes["starts_at"] = starts_at
                 await change_draft(session, actor, meeting, **changes)

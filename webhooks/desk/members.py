@@ -429,7 +429,6 @@ async def _record_page(
             reason_name=reason_name(ctx, member.deactivation_reason) if member.deactivation_reason else "—",
             phone=local_phone(member.phone),
             probationary=member.status is MemberStatus.PROBATIONARY,
-            today=date.today().isoformat(),
             **{"confirm_reason": None, "saved": False, **context},
         )
 

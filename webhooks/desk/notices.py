@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParameter
@@ -49,6 +50,7 @@ from models.uow import UnitOfWork
 from models.vietnamese import shorten, without_salutation
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
+from webhooks.desk.members import ROSTER_PAGE
 from webhooks.desk.pages import FormRefused, form_text, object_to_manage, see_other
 from webhooks.desk.render import render, translator_for
 
@@ -217,14 +219,27 @@ async def _notice_page(
             report = await notice_tracking(session, notice)
             header, rows = receipt_table(t, report, runtime.settings.tz)
             shown = request.query_params.get("show", "")
+            shown = shown if shown in ("phone", "unread", "read") else ""
             kept = [(r, row) for r, row in zip(report.recipients, rows, strict=True) if _listed(r, shown)]
+            # A commune-wide notice comes in pages like the roster, each light on a weak connection
+            # (the Excel file gives it whole); a page keeps the filter.
+            number = _page_number(request.query_params.get("page", ""))
+            offset = (number - 1) * ROSTER_PAGE
+            page_of = kept[offset : offset + ROSTER_PAGE]
+            filtered = {"show": shown} if shown else {}
+            address = f"/desk/notices/{notice_id}?"
             context |= {
                 "summary": tracking_lines(t, report),
                 "header": header,
-                "rows": [row for _r, row in kept],
-                "states": [r.state.value for r, _row in kept],
+                "rows": [row for _r, row in page_of],
+                "states": [r.state.value for r, _row in page_of],
                 "unread": report.count(Delivery.READ) < len(report.recipients),
-                "shown": shown if shown in ("phone", "unread", "read") else "",
+                "shown": shown,
+                "number": number,
+                "previous": address + urlencode({**filtered, "page": number - 1}) if number > 1 else "",
+                "next": address + urlencode({**filtered, "page": number + 1})
+                if offset + ROSTER_PAGE < len(kept)
+                else "",
                 "counts": {
                     "": len(report.recipients),
                     "phone": sum(r.must_phone for r in report.recipients),
@@ -242,6 +257,11 @@ async def _notice_page(
         done=request.query_params.get("done", ""),
         **context,
     )
+
+
+def _page_number(text: str) -> int:
+    """The tracking table's page asked for; the first when it is no page number."""
+    return int(text) if text.isdigit() and len(text) <= 4 and int(text) >= 1 else 1
 
 
 def _listed(person: RecipientState, shown: str) -> bool:

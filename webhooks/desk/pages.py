@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.errors import NotFound
 from models.membership import NotPermitted
 from models.tables import Member
+from models.typed_time import read_date
 from webhooks.desk.auth import DeskRefusal
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -27,6 +28,19 @@ def form_text(form: Any, name: str, limit: int | None = None) -> str:
     if not isinstance(value, str):
         return ""
     return value if limit is None else value[:limit]
+
+
+def typed_day(text: str) -> date | None:
+    """A desk date field's day. The fields are text showing dd/mm/yyyy (a date picker shows
+    mm/dd/yyyy in an English browser, confusing next to Vietnamese dates), read as the chat reads a
+    typed date: "05/12/2026", "5 tháng 12 năm 2026", ISO; None when it is no day."""
+    day = read_date(text)
+    return day if isinstance(day, date) else None
+
+
+def shown_day(day: date | None) -> str:
+    """A day as a desk date field shows it: dd/mm/yyyy."""
+    return "" if day is None else day.strftime("%d/%m/%Y")
 
 
 def see_other(path: str, **query: str) -> RedirectResponse:
