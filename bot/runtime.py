@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +29,13 @@ from models.updates import first_delivery
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
+# What was answered to an update, kept for its retries: one statement built once, nothing read back.
+_PROCESSED = table_of(ProcessedUpdate)
+_KEEP_RESULT = (
+    update(_PROCESSED)
+    .where(_PROCESSED.c.platform == bindparam("of_platform"), _PROCESSED.c.update_key == bindparam("of_update"))
+    .values(result=bindparam("answered"))
+)
 
 
 _TEXT_FIELDS = ("user_id", "chat_id", "display_name", "text", "payload", "contact_phone", "source_message_id")
@@ -57,15 +64,23 @@ def _storable_inbound(inbound: Inbound) -> Inbound:
     return replace(inbound, **cleaned) if cleaned else inbound
 
 
+class Keeper(Protocol):
+    """Where a channel that answers inline keeps its answers (the web chat, for a reload), written
+    in the transaction that handles the event: the ids they are kept under."""
+
+    async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]: ...
+
+    async def kept(self, session: AsyncSession) -> list[int]:
+        """The ids the first delivery kept its answers under (for a re-delivery)."""
+        ...
+
+
 @dataclass
 class Processed:
     replies: list[Reply]
     duplicate: bool = False
-    # The replies as they may be stored (the web chat keeps its answers): an invite code masked.
-    kept: list[Reply] | None = None
-
-    def storable(self) -> list[Reply]:
-        return self.replies if self.kept is None else self.kept
+    # The ids the Keeper kept the answers under.
+    ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -100,16 +115,20 @@ class Runtime:
             file = await session.get(NoticeFile, document.file_id)
             return None if file is None else (file.filename, file.content)
 
-    async def process(self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False) -> Processed:
+    async def process(
+        self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False, keeper: Keeper | None = None
+    ) -> Processed:
         """Handle ``inbound`` once per ``update_key``.
 
-        With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones);
-        otherwise they are written to the outbox in the same transaction and sent by the worker.
-        Database errors propagate: the caller answers "try again" and nothing was committed.
+        With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones;
+        ``keeper`` keeps them for the channel too, in the same transaction); otherwise they are
+        written to the outbox in the same transaction and sent by the worker. Database errors
+        propagate: the caller answers "try again" and nothing was committed.
         """
         inbound = _storable_inbound(inbound)
         platform = inbound.platform.value
         started = time.perf_counter()
+        ids: list[int] = []
         async with UnitOfWork(self.sessions) as uow:
             session = uow.session
             # The de-duplication row comes first (see first_delivery).
@@ -122,7 +141,8 @@ class Runtime:
                     )
                 ).first()
                 self.metrics.updates_rejected.labels(platform, "duplicate").inc()
-                return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
+                ids = [] if keeper is None else await keeper.kept(session)
+                return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True, ids=ids)
             replies = await handle(
                 session,
                 self.catalogs,
@@ -147,15 +167,10 @@ class Runtime:
                         replies[index] = replace(reply, text=sent, desk_link_for=None)
                         bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
                 if update_key is not None:
-                    row = (
-                        await session.exec(
-                            select(ProcessedUpdate).where(
-                                ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
-                            )
-                        )
-                    ).one()
-                    row.result = bodies
-                    session.add(row)
+                    params = {"of_platform": inbound.platform, "of_update": update_key, "answered": bodies}
+                    await session.exec(_KEEP_RESULT, params=params)
+                if keeper is not None:  # as they may be stored: an invite code masked
+                    ids = await keeper.keep(session, [Reply.from_dict(body) for body in bodies])
             elif bodies:
                 now = utcnow()
                 await session.exec(
@@ -177,7 +192,7 @@ class Runtime:
         self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
         if not answer_inline and replies:
             self.on_outbox()
-        return Processed(replies, kept=[Reply.from_dict(body) for body in bodies] if answer_inline else None)
+        return Processed(replies, ids=ids)
 
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:
         """The person left chibo's chat on ``platform`` (unfollowed), once per ``update_key``.

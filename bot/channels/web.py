@@ -104,6 +104,10 @@ async def open_session(
     now = now or utcnow()
     token_hash = user_id_for(token)
     async with sessions() as session:
+        # Every request asks this first: one round trip, not three (no BEGIN and COMMIT around a
+        # read). The rare writes below commit one statement each: a crash between the two deletes
+        # leaves an ended session, which the next lookup deletes again.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = (
             await session.exec(
                 select(WebChatSession, Member.active)
@@ -289,12 +293,22 @@ async def messages_after(sessions: async_sessionmaker[AsyncSession], chat_id: st
     return sorted(rows, key=lambda row: row.id or 0)
 
 
-async def answer_ids(sessions: async_sessionmaker[AsyncSession], chat_id: str, message_id: str) -> list[int]:
-    """The ids the answers to the page's message ``message_id`` were stored under."""
-    async with sessions() as session:
+@dataclass(frozen=True)
+class Answers:
+    """Where the answers to the page's message ``message_id`` are kept (a reload shows the last
+    answer's buttons again), in the transaction that handles the message (``Runtime.process``)."""
+
+    chat_id: str
+    message_id: str
+
+    async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
+        stored = await store(session, self.chat_id, replies, pushed=False, answers=self.message_id)
+        return [row.id or 0 for row in stored]
+
+    async def kept(self, session: AsyncSession) -> list[int]:
         found = await session.exec(
             select(WebChatMessage.id)
-            .where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.answers) == message_id)
+            .where(col(WebChatMessage.chat_id) == self.chat_id, col(WebChatMessage.answers) == self.message_id)
             .order_by(col(WebChatMessage.id))
         )
         return [row_id for row_id in found.all() if row_id is not None]
