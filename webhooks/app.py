@@ -481,8 +481,10 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     @app.post("/api/webchat/session", max_body_size=WEB_MESSAGE_BYTES)
     async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
-        await limit_new_sessions(runtime, _client_address(request))
-        return {"token": await web.start_session(runtime.sessions, idle=runtime.settings.webchat_idle)}
+        # One transaction: counted against the address and opened together (a 429 writes nothing).
+        async with runtime.sessions() as session, session.begin():
+            await limit_new_sessions(runtime, session, _client_address(request))
+            return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)
     async def chat_message(

@@ -72,26 +72,26 @@ def user_id_for(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def start_session(sessions: async_sessionmaker[AsyncSession], *, idle: timedelta) -> str:
-    """A fresh token for a browser; sessions past their idle time are forgotten on the way."""
+async def start_session(session: AsyncSession, *, idle: timedelta) -> str:
+    """A fresh token for a browser, in the caller's transaction; sessions past their idle time are
+    forgotten on the way."""
     now = utcnow()
     token = new_session_token()
-    async with sessions() as session, session.begin():
-        ended = select(WebChatSession.token_hash).where(
-            or_(
-                col(WebChatSession.last_seen_at) < now - idle,
-                col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
-            )
+    ended = select(WebChatSession.token_hash).where(
+        or_(
+            col(WebChatSession.last_seen_at) < now - idle,
+            col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
         )
-        hashes = list((await session.exec(ended)).all())
-        for start in range(0, len(hashes), FORGET_CHUNK):
-            chunk = hashes[start : start + FORGET_CHUNK]
-            # A session's messages go with it (a stranger's answers too).
-            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
-            await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
-        # A chat's messages are kept as long as an idle session would be.
-        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
-        session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
+    )
+    hashes = list((await session.exec(ended)).all())
+    for start in range(0, len(hashes), FORGET_CHUNK):
+        chunk = hashes[start : start + FORGET_CHUNK]
+        # A session's messages go with it (a stranger's answers too).
+        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
+        await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
+    # A chat's messages are kept as long as an idle session would be.
+    await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
+    session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
     return token
 
 
