@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, column, func, inspect, select, text
 from sqlalchemy import table as table_clause
 from sqlalchemy.engine import URL, make_url
@@ -67,11 +65,15 @@ class Pending:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # Alembic only for the commands that need it
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 async def pending_migrations(url: str) -> Pending:
     """The migrations ``chibo db upgrade`` would run on ``url``, oldest first."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(url))
     head = script.get_current_head()
     assert head is not None
@@ -88,6 +90,8 @@ async def pending_migrations(url: str) -> Pending:
 
 def previous_revision(url: str) -> str:
     """The revision just before the newest (what the release before this one ran on)."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(url))
     head = script.get_revision("head")
     assert head is not None and isinstance(head.down_revision, str)

@@ -7,9 +7,9 @@ import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlmodel import select
@@ -32,6 +32,13 @@ from models.updates import first_delivery
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
+# What was answered to an update, kept for its retries: one statement built once, nothing read back.
+_PROCESSED = table_of(ProcessedUpdate)
+_KEEP_RESULT = (
+    update(_PROCESSED)
+    .where(_PROCESSED.c.platform == bindparam("of_platform"), _PROCESSED.c.update_key == bindparam("of_update"))
+    .values(result=bindparam("answered"))
+)
 
 
 _TEXT_FIELDS = ("user_id", "chat_id", "display_name", "text", "payload", "contact_phone", "source_message_id")
@@ -60,15 +67,23 @@ def _storable_inbound(inbound: Inbound) -> Inbound:
     return replace(inbound, **cleaned) if cleaned else inbound
 
 
+class Keeper(Protocol):
+    """Where a channel that answers inline keeps its answers (the web chat, for a reload), written
+    in the transaction that handles the event: the ids they are kept under."""
+
+    async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]: ...
+
+    async def kept(self, session: AsyncSession) -> list[int]:
+        """The ids the first delivery kept its answers under (for a re-delivery)."""
+        ...
+
+
 @dataclass
 class Processed:
     replies: list[Reply]
     duplicate: bool = False
-    # The replies as they may be stored (the web chat keeps its answers): an invite code masked.
-    kept: list[Reply] | None = None
-
-    def storable(self) -> list[Reply]:
-        return self.replies if self.kept is None else self.kept
+    # The ids the Keeper kept the answers under.
+    ids: list[int] = field(default_factory=list)
 
 
 # Updates one group commit takes at most: a transaction that stays short, and answers that do not
@@ -180,7 +195,7 @@ class GroupCommit:
             raise
         runtime.metrics.updates_per_commit.observe(len(done))
         for waiting, processed in done:
-            runtime._handled(waiting.inbound, processed, started)
+            runtime._handled(waiting.inbound, processed, started, answer_inline=False)
             _settle(waiting.answer, processed)
         return None
 
@@ -234,13 +249,16 @@ class Runtime:
             file = await session.get(NoticeFile, document.file_id)
             return None if file is None else (file.filename, file.content)
 
-    async def process(self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False) -> Processed:
+    async def process(
+        self, inbound: Inbound, update_key: str | None, *, answer_inline: bool = False, keeper: Keeper | None = None
+    ) -> Processed:
         """Handle ``inbound`` once per ``update_key``.
 
-        With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones);
-        otherwise they are written to the outbox in the same transaction and sent by the worker.
-        Returns only once the update is committed. Database errors propagate: the caller answers
-        "try again" and nothing of this update was committed.
+        With ``answer_inline`` the replies are returned (and kept, so a retry gets the same ones;
+        ``keeper`` keeps them for the channel too, in the same transaction); otherwise they are
+        written to the outbox in the same transaction and sent by the worker. Returns only once the
+        update is committed. Database errors propagate: the caller answers "try again" and nothing
+        of this update was committed.
 
         On PostgreSQL, updates for the outbox that arrive while another group is being committed
         share one transaction (see ``GroupCommit``): one commit, one connection, for many taps.
@@ -250,22 +268,28 @@ class Runtime:
             return await self.group_commit.submit(inbound, update_key)
         started = time.perf_counter()
         async with UnitOfWork(self.sessions) as uow:
-            processed = await self._handle(uow.session, inbound, update_key, answer_inline=answer_inline)
-        self._handled(inbound, processed, started)
+            processed = await self._handle(uow.session, inbound, update_key, answer_inline=answer_inline, keeper=keeper)
+        self._handled(inbound, processed, started, answer_inline=answer_inline)
         return processed
 
-    def _handled(self, inbound: Inbound, processed: Processed, started: float) -> None:
+    def _handled(self, inbound: Inbound, processed: Processed, started: float, *, answer_inline: bool) -> None:
         """After the commit: counted, and the worker woken for the replies queued."""
         if processed.duplicate:
             return
         platform = inbound.platform.value
         self.metrics.updates_handled.labels(platform).inc()
         self.metrics.handler_seconds.labels(platform).observe(time.perf_counter() - started)
-        if processed.kept is None and processed.replies:
+        if not answer_inline and processed.replies:
             self.on_outbox()
 
     async def _handle(
-        self, session: AsyncSession, inbound: Inbound, update_key: str | None, *, answer_inline: bool
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        update_key: str | None,
+        *,
+        answer_inline: bool,
+        keeper: Keeper | None = None,
     ) -> Processed:
         """The update in the caller's transaction: de-duplicated, handled, its replies queued or kept."""
         # The de-duplication row comes first (see first_delivery).
@@ -278,7 +302,8 @@ class Runtime:
                 )
             ).first()
             self.metrics.updates_rejected.labels(inbound.platform.value, "duplicate").inc()
-            return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
+            ids = [] if keeper is None else await keeper.kept(session)
+            return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True, ids=ids)
         replies = await handle(
             session,
             self.catalogs,
@@ -303,16 +328,12 @@ class Runtime:
                     replies[index] = replace(reply, text=sent, desk_link_for=None)
                     bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
             if update_key is not None:
-                row = (
-                    await session.exec(
-                        select(ProcessedUpdate).where(
-                            ProcessedUpdate.platform == inbound.platform, ProcessedUpdate.update_key == update_key
-                        )
-                    )
-                ).one()
-                row.result = bodies
-                session.add(row)
-            return Processed(replies, kept=[Reply.from_dict(body) for body in bodies])
+                params = {"of_platform": inbound.platform, "of_update": update_key, "answered": bodies}
+                await session.exec(_KEEP_RESULT, params=params)
+            if keeper is None:
+                return Processed(replies)
+            # As they may be stored: an invite code masked.
+            return Processed(replies, ids=await keeper.keep(session, [Reply.from_dict(body) for body in bodies]))
         if bodies:
             now = utcnow()
             await session.exec(

@@ -46,6 +46,27 @@ def test_serving_with_no_platform_imports_no_platform_library_nor_a_heavy_one(tm
     assert not {m for m in modules if m.startswith(ADAPTERS)}
 
 
+def test_a_restart_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    """The first start migrates (Alembic is loaded then); every later start finds the database at
+    the newest revision without it."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHIBO_")}
+    env |= {
+        "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/chibo.db",
+        "CHIBO_BALLOT_KEY_FILE": str(tmp_path / "ballot-key"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    starts = [
+        subprocess.run(
+            [sys.executable, "-c", SERVE_AND_LIST_MODULES], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert all(start.returncode == 0 for start in starts), [start.stderr for start in starts]
+    first, again = (set(json.loads(start.stdout.splitlines()[-1])) for start in starts)
+    assert "alembic" in first
+    assert not {m for m in again if m.split(".")[0] in ("alembic", "mako")}
+
+
 def test_a_configured_channel_loads_its_library(tmp_path: Path) -> None:
     """The check above can fail: Telegram, once configured, does bring aiogram in."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHIBO_")}

@@ -350,15 +350,13 @@ async def _answer_web(
         # A joined browser that types a code may be moving to another member (a shared phone).
         switching = web_session.linked and _invite_guess(inbound.text) is not None
         before = await _member_id(runtime, chat) if switching else None
-        processed = await runtime.process(inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True)
+        # Kept, so a reload shows the last answer's buttons again (a retry gets the same ids).
+        answers = web.Answers(chat, message_id)
+        processed = await runtime.process(
+            inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True, keeper=answers
+        )
         rendered = [web.render(reply) for reply in processed.replies]
-        if processed.duplicate:  # kept the first time: the same ids again
-            ids = await web.answer_ids(runtime.sessions, chat, message_id)
-        else:
-            # Kept, so a reload shows the last answer's buttons again.
-            async with runtime.sessions() as session, session.begin():
-                stored = await web.store(session, chat, processed.storable(), pushed=False, answers=message_id)
-            ids = [row.id or 0 for row in stored]
+        ids = processed.ids
         if len(ids) == len(rendered):
             rendered = [{"id": row_id} | shown for row_id, shown in zip(ids, rendered, strict=True)]
         body: dict[str, Any] = {"replies": rendered}
@@ -483,8 +481,10 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     @app.post("/api/webchat/session", max_body_size=WEB_MESSAGE_BYTES)
     async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
-        await limit_new_sessions(runtime, _client_address(request))
-        return {"token": await web.start_session(runtime.sessions, idle=runtime.settings.webchat_idle)}
+        # One transaction: counted against the address and opened together (a 429 writes nothing).
+        async with runtime.sessions() as session, session.begin():
+            await limit_new_sessions(runtime, session, _client_address(request))
+            return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)
     async def chat_message(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.runtime import Runtime
@@ -132,20 +133,19 @@ class HardenedFastAPI(FastAPI):
         return TrustedProxies(SecurityHeaders(app), self.trusted_proxies)
 
 
-async def limit_new_sessions(runtime: Runtime, address: str) -> None:
-    """Count a new web chat session against the client address; 429 once the address has opened
-    CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the last invite window, with Retry-After when the
-    oldest of them leaves it (the invite lock-out's bookkeeping: concurrent requests may pass a few
-    over the limit, never many)."""
+async def limit_new_sessions(runtime: Runtime, session: AsyncSession, address: str) -> None:
+    """Count a new web chat session against the client address, in the caller's transaction; 429
+    once the address has opened CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the last invite window,
+    with Retry-After when the oldest of them leaves it (the invite lock-out's bookkeeping:
+    concurrent requests may pass a few over the limit, never many)."""
     settings = runtime.settings
     scope = f"new-session:{address}"[:100]
-    async with runtime.sessions() as session, session.begin():
-        frees = await window_frees(
-            session, scope, limit=settings.webchat_sessions_per_address, window=settings.invite_window
-        )
-        if frees is None:
-            await record_attempt(session, [scope], window=settings.invite_window)
-            return
+    frees = await window_frees(
+        session, scope, limit=settings.webchat_sessions_per_address, window=settings.invite_window
+    )
+    if frees is None:
+        await record_attempt(session, [scope], window=settings.invite_window)
+        return
     runtime.metrics.updates_rejected.labels("web", "session_limit").inc()
     seconds = max(1, math.ceil((frees - utcnow()).total_seconds()))
     _ = runtime.catalogs.translator(None).gettext

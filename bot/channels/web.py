@@ -72,26 +72,26 @@ def user_id_for(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def start_session(sessions: async_sessionmaker[AsyncSession], *, idle: timedelta) -> str:
-    """A fresh token for a browser; sessions past their idle time are forgotten on the way."""
+async def start_session(session: AsyncSession, *, idle: timedelta) -> str:
+    """A fresh token for a browser, in the caller's transaction; sessions past their idle time are
+    forgotten on the way."""
     now = utcnow()
     token = new_session_token()
-    async with sessions() as session, session.begin():
-        ended = select(WebChatSession.token_hash).where(
-            or_(
-                col(WebChatSession.last_seen_at) < now - idle,
-                col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
-            )
+    ended = select(WebChatSession.token_hash).where(
+        or_(
+            col(WebChatSession.last_seen_at) < now - idle,
+            col(WebChatSession.joined).is_(False) & (col(WebChatSession.last_seen_at) < now - ANONYMOUS_IDLE),
         )
-        hashes = list((await session.exec(ended)).all())
-        for start in range(0, len(hashes), FORGET_CHUNK):
-            chunk = hashes[start : start + FORGET_CHUNK]
-            # A session's messages go with it (a stranger's answers too).
-            await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
-            await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
-        # A chat's messages are kept as long as an idle session would be.
-        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
-        session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
+    )
+    hashes = list((await session.exec(ended)).all())
+    for start in range(0, len(hashes), FORGET_CHUNK):
+        chunk = hashes[start : start + FORGET_CHUNK]
+        # A session's messages go with it (a stranger's answers too).
+        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id).in_(chunk)))
+        await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
+    # A chat's messages are kept as long as an idle session would be.
+    await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
+    session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
     return token
 
 
@@ -104,6 +104,10 @@ async def open_session(
     now = now or utcnow()
     token_hash = user_id_for(token)
     async with sessions() as session:
+        # Every request asks this first: one round trip, not three (no BEGIN and COMMIT around a
+        # read). The rare writes below commit one statement each: a crash between the two deletes
+        # leaves an ended session, which the next lookup deletes again.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = (
             await session.exec(
                 select(WebChatSession, Member.active)
@@ -289,12 +293,22 @@ async def messages_after(sessions: async_sessionmaker[AsyncSession], chat_id: st
     return sorted(rows, key=lambda row: row.id or 0)
 
 
-async def answer_ids(sessions: async_sessionmaker[AsyncSession], chat_id: str, message_id: str) -> list[int]:
-    """The ids the answers to the page's message ``message_id`` were stored under."""
-    async with sessions() as session:
+@dataclass(frozen=True)
+class Answers:
+    """Where the answers to the page's message ``message_id`` are kept (a reload shows the last
+    answer's buttons again), in the transaction that handles the message (``Runtime.process``)."""
+
+    chat_id: str
+    message_id: str
+
+    async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
+        stored = await store(session, self.chat_id, replies, pushed=False, answers=self.message_id)
+        return [row.id or 0 for row in stored]
+
+    async def kept(self, session: AsyncSession) -> list[int]:
         found = await session.exec(
             select(WebChatMessage.id)
-            .where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.answers) == message_id)
+            .where(col(WebChatMessage.chat_id) == self.chat_id, col(WebChatMessage.answers) == self.message_id)
             .order_by(col(WebChatMessage.id))
         )
         return [row_id for row_id in found.all() if row_id is not None]

@@ -32,6 +32,8 @@ SLIP = 70
 SHORTEST_SLIP = 3
 # A typed word this long that no phrase knows may be words typed without their spaces ("khinaohop").
 RUN_TOGETHER = 6
+# How many messages' rankings are kept (see Matcher.ranked).
+RANKED_KEPT = 1024
 
 Answer = Callable[[Context, Member], Awaitable[list[Reply]]]
 
@@ -91,21 +93,44 @@ class Matcher:
             words += (_split(word, self.vocabulary) if unknown else None) or [word]
         return " ".join(words)
 
-    def ranked(self, folded: str) -> list[Match]:
-        """Every intent with its best phrase, best first (score, then the longer phrase)."""
+    def ranked(self, folded: str) -> tuple[Match, ...]:
+        """Every intent with its best phrase, best first (score, then the longer phrase).
+
+        Members type the same few questions again and again: the last RANKED_KEPT messages' rankings
+        are kept (a pure function of the text)."""
+        found = self._ranked.get(folded)
+        if found is None:
+            found = self._rank(folded)
+            if len(self._ranked) >= RANKED_KEPT:
+                del self._ranked[next(iter(self._ranked))]  # the oldest
+            self._ranked[folded] = found
+        return found
+
+    @cached_property
+    def _ranked(self) -> dict[str, tuple[Match, ...]]:
+        return {}
+
+    @cached_property
+    def _phrases(self) -> tuple[tuple[Intent, tuple[_Phrase, ...]], ...]:
+        return tuple((intent, tuple(_Phrase.of(p) for p in intent.folded)) for intent in self.intents)
+
+    def _rank(self, folded: str) -> tuple[Match, ...]:
         folded = self.spaced(folded)
         if not folded:
-            return []
+            return ()
         found = []
         present = _Present(folded.split())
-        for intent in self.intents:
-
-            def score(phrase: str, whole: bool = intent.whole) -> float:
-                return fuzz.ratio(phrase, folded) if whole else _coverage(phrase, present)
-
-            best = max(((score(phrase), phrase) for phrase in intent.folded), key=lambda s: _strength(s, folded))
+        for intent, phrases in self._phrases:
+            scored = [
+                (fuzz.ratio(phrase.text, folded) if intent.whole else phrase.coverage(present), phrase.text)
+                for phrase in phrases
+            ]
+            # The highest score wins; only a tie needs the closeness to the whole message.
+            top = max(score for score, _ in scored)
+            tied = [s for s in scored if s[0] == top]
+            best = tied[0] if len(tied) == 1 else max(tied, key=lambda s: _strength(s, folded))
             found.append(Match(intent, best[0], best[1]))
-        return sorted(found, key=lambda m: _strength((m.score, m.phrase), folded), reverse=True)
+        return tuple(sorted(found, key=lambda m: _strength((m.score, m.phrase), folded), reverse=True))
 
     def best(self, folded: str) -> Match | None:
         """The intent the message asks for, or None when nothing is close enough."""
@@ -141,10 +166,22 @@ class _Present(dict[str, float]):
         return best
 
 
-def _coverage(phrase: str, present: _Present) -> float:
-    """How much of ``phrase`` the message holds, 0-100, each of its words weighted by its length."""
-    wanted = phrase.split()
-    return sum(len(w) * present[w] for w in wanted) / sum(len(w) for w in wanted)
+@dataclass(frozen=True)
+class _Phrase:
+    """A folded phrase, split into its words once."""
+
+    text: str
+    words: tuple[str, ...]
+    length: int  # its words' letters
+
+    @classmethod
+    def of(cls, text: str) -> _Phrase:
+        words = tuple(text.split())
+        return cls(text, words, sum(len(w) for w in words))
+
+    def coverage(self, present: _Present) -> float:
+        """How much of the phrase the message holds, 0-100, each of its words weighted by its length."""
+        return sum(len(w) * present[w] for w in self.words) / self.length
 
 
 def _word_similarity(wanted: str, typed: str) -> float:
