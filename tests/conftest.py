@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, select
 
+import bot.ratelimit
 from bot.channels.telegram import TelegramSender, make_bot
 from bot.delivery import DeliveryWorker
 from bot.demo import seed_demo
@@ -248,6 +249,21 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield _postgres_url(name)
     finally:
         await databases.give_back(name, fresh)
+
+
+# The platforms' rule of one message a second to a chat (bot/ratelimit.py) holds each of chibo's
+# replies in a conversation for up to a second of real time; the fake platforms enforce no such rule.
+# Tests of the pacing itself are marked ``paced`` (tests/test_ratelimit.py, tests/test_delivery.py);
+# elsewhere a chat's messages are spaced by a quarter of a second (in order, through the same code),
+# which halves the time of the conversation tests. Not less: at a hundredth of a second a Zalo Bot
+# meeting scenario in tests/test_channels.py lost its invitations.
+TEST_CHAT_INTERVAL = 0.25
+
+
+@pytest.fixture(autouse=True)
+def _chat_pacing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("paced") is None:
+        monkeypatch.setattr(bot.ratelimit, "PER_CHAT_INTERVAL", TEST_CHAT_INTERVAL)
 
 
 TEST_BALLOT_KEY = "a-secret-ballot-key-for-the-tests-only"

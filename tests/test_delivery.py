@@ -22,6 +22,8 @@ from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named, redis_client
 from tests.fake_telegram import FakeTelegram
 
+pytestmark = pytest.mark.paced  # the platforms' one message a second to a chat, as in production
+
 
 async def pending_count(runtime: Runtime) -> int:
     async with runtime.sessions() as session:

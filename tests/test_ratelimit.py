@@ -19,6 +19,8 @@ from bot.ratelimit import (
 )
 from tests.conftest import REDIS_URL
 
+pytestmark = pytest.mark.paced  # the platforms' one message a second to a chat, as in production
+
 
 async def _redis_now_us(redis: Redis) -> int:
     seconds, micros = await redis.time()
