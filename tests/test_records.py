@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
 from handlers.contract import Reply
 from models import audit
@@ -26,7 +28,7 @@ from models.tables import (
     utcnow,
 )
 from tests.chat import button, labels, say, vi
-from tests.conftest import Demo, member_named
+from tests.conftest import Demo, make_settings, member_named, zone_on_another_day
 
 WEST_SECRETARY, COMMITTEE_SECRETARY, MEMBER = 100, 101, 102
 
@@ -55,7 +57,8 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     """Quy định 29: after 12 months of probation the branch votes (at least 2/3 of its official
     members); the member is official from the end of the 12 months, not from the day of the vote.
     Was: official from the day the secretary tapped, with no vote recorded."""
-    admitted = date.today() - timedelta(days=400)
+    commune_today = datetime.now(DEMO_TIMEZONE).date()
+    admitted = commune_today - timedelta(days=400)
     await admitted_on(runtime, "Trịnh Thị Yến", admitted)
     ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
@@ -78,23 +81,23 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     assert promoted.actor_member_id == secretary.id
     assert promoted.before == {"status": "probationary", "date_official": None}
     assert promoted.after == {
-        "status": "official", "date_official": ends.isoformat(), "decided_on": date.today().isoformat(),
+        "status": "official", "date_official": ends.isoformat(), "decided_on": commune_today.isoformat(),
         "votes_for": 6, "officials": 9,
     }  # fmt: skip
     history = (await say(runtime, WEST_SECRETARY, payload=button(done, "Lịch sử")))[0].text
     assert "Lý Văn Quang công nhận đồng chí Trịnh Thị Yến là đảng viên chính thức (" in history
     assert "loại đảng viên: Đảng viên dự bị → Đảng viên chính thức" in history
-    assert f"chi bộ biểu quyết ngày {date.today():%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
+    assert f"chi bộ biểu quyết ngày {commune_today:%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
 
 
 async def test_a_typed_promotion_date_is_checked(runtime: Runtime, demo: Demo) -> None:
-    admitted = date.today() - timedelta(days=430)
+    admitted = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=430)
     await admitted_on(runtime, "Cao Văn Dũng", admitted)
     ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Cao Văn Dũng")
     await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức"))
-    future = (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")
+    future = (datetime.now(DEMO_TIMEZONE).date() + timedelta(days=3)).strftime("%d/%m/%Y")
     assert "trong tương lai" in (await say(runtime, WEST_SECRETARY, future))[0].text
     assert "trước ngày vào Đảng" in (await say(runtime, WEST_SECRETARY, "01/01/2020"))[0].text
     assert "không phải là ngày" in (await say(runtime, WEST_SECRETARY, "hôm qua"))[0].text
@@ -116,7 +119,7 @@ async def test_a_typed_promotion_date_is_checked(runtime: Runtime, demo: Demo) -
 async def test_a_member_admitted_yesterday_cannot_be_made_official_today(runtime: Runtime, demo: Demo) -> None:
     """Quy định 29: probation is 12 months from admission and nobody is made official earlier; the
     refusal says from when it is possible. Was: a member admitted yesterday could be made official."""
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=1)
     await admitted_on(runtime, "Trịnh Thị Yến", yesterday)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
     card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
@@ -184,7 +187,7 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     kept = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Không")))[0]
     assert "Tạ Văn Bình" in kept.text and (await member_named(runtime, "Tạ Văn Bình")).active
     done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
-    assert f"Ra khỏi danh sách từ {date.today():%d/%m/%Y} (từ trần)" in done.text
+    assert f"Ra khỏi danh sách từ {datetime.now(DEMO_TIMEZONE).date():%d/%m/%Y} (từ trần)" in done.text
     assert not any(sign in done.text + str(done.buttons) for sign in ("💤", "🕊", "🛌", "😴"))
     member = await member_named(runtime, "Tạ Văn Bình")
     assert not member.active and member.deactivation_reason is DeactivationReason.DIED
@@ -195,6 +198,24 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     back = (await say(runtime, WEST_SECRETARY, payload=button(done, "Khôi phục")))[0]
     assert "Đã lưu" in back.text and "Ra khỏi danh sách từ" not in back.text
     assert "Tạ Văn Bình" in (await say(runtime, MEMBER, "/me"))[0].text
+
+
+async def test_a_member_taken_off_the_roster_leaves_on_the_communes_date(database_url: str, demo: Demo) -> None:
+    """Early in the morning in Vietnam the server's (UTC) date is still yesterday's: the register
+    and the card say the commune's day, not the month before on the 1st."""
+    zone = ZoneInfo(zone_on_another_day())
+    runtime = Runtime.create(make_settings(database_url, timezone=zone.key))
+    try:
+        await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+        card = await open_card(runtime, WEST_SECRETARY, "Tạ Văn Bình")
+        reasons = (await say(runtime, WEST_SECRETARY, payload=button(card, "Đưa ra khỏi danh sách")))[0]
+        asked = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+        done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
+        today = datetime.now(zone).date()
+        assert f"Ra khỏi danh sách từ {today:%d/%m/%Y} (từ trần)" in done.text
+        assert (await member_named(runtime, "Tạ Văn Bình")).deactivated_on == today
+    finally:
+        await runtime.engine.dispose()
 
 
 async def test_a_revoked_invite_code_stops_working(runtime: Runtime, demo: Demo) -> None:

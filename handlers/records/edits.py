@@ -77,7 +77,7 @@ async def _add_from_text(ctx: Context, actor: Member, awaiting: Awaiting, text: 
     try:
         for part in filter(None, parts[1:]):
             if read_date(part) is not DateProblem.UNREADABLE:  # a date, or one that is wrong: said so
-                values["birth_date"] = parse_day(part)
+                values["birth_date"] = parse_day(part, today=ctx.today())
             else:
                 values["phone"] = part
         member = await add_member(ctx.session, actor, actor.branch_id, values)
@@ -107,7 +107,7 @@ async def _save_field(ctx: Context, actor: Member, awaiting: Awaiting, text: str
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     field = _FIELD_OF_QUESTION[awaiting.question]
     try:
-        value: Any = parse_day(text) if field in _DATE_FIELDS else text
+        value: Any = parse_day(text, today=ctx.today()) if field in _DATE_FIELDS else text
         await edit_member(ctx.session, actor, member, {field: value})
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
@@ -133,7 +133,7 @@ async def _ask_official_day(ctx: Context, actor: Member, awaiting: Awaiting) -> 
     _ = ctx.gettext
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     try:
-        ends = check_promotion(actor, member)
+        ends = check_promotion(actor, member, ctx.today())
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
     ctx.ask(awaiting)
@@ -142,7 +142,7 @@ async def _ask_official_day(ctx: Context, actor: Member, awaiting: Awaiting) -> 
         "Probation of {name} ended on {end}. On what day did the branch vote to make them official "
         "(dd/mm/yyyy)? Tap Today if it was today."
     ).format(name=member.full_name, end=ctx.format_day(ends))
-    today = _("Today ({day})").format(day=ctx.format_day(date.today()))
+    today = _("Today ({day})").format(day=ctx.format_day(ctx.today()))
     buttons = ((button("📅 " + today, PromoteToday(member.id)), *cancel_row(ctx)[0]),)
     return [Reply(text, buttons=buttons)]
 
@@ -162,8 +162,8 @@ def _ask_vote(ctx: Context, member: Member, on: date) -> list[Reply]:
 async def _official_day_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     try:
-        on = parse_day(text)
-        check_decision_day(actor, member, on)
+        on = parse_day(text, today=ctx.today())
+        check_decision_day(actor, member, on, ctx.today())
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
     return _ask_vote(ctx, member, on)
@@ -181,7 +181,7 @@ async def _official_vote_typed(ctx: Context, actor: Member, awaiting: Awaiting, 
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
     try:
-        await promote(ctx.session, actor, member, on, vote=vote)
+        await promote(ctx.session, actor, member, on, vote=vote, today=ctx.today())
     except InvalidChange as error:  # the vote fell short, or the member changed meanwhile
         return await refused_on_card(ctx, actor, member, error)
     return [await card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
@@ -192,8 +192,9 @@ async def _promote_today(ctx: Context, actor: Member, action: PromoteToday) -> l
     """ "Today" as the day of the branch's decision; then the vote is asked."""
     ctx.take_question()  # the question this button answers
     member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
+    today = ctx.today()
     try:
-        check_decision_day(actor, member, date.today())
+        check_decision_day(actor, member, today, today)
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
-    return _ask_vote(ctx, member, date.today())
+    return _ask_vote(ctx, member, today)
