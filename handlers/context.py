@@ -13,7 +13,7 @@ from handlers.contract import Catalogs, Inbound, Translator
 from handlers.questions import Awaiting
 from models.audit import Refusal
 from models.dues import DEFAULT_RATES, DuesRates
-from models.tables import ChannelIdentity, Member, utcnow
+from models.tables import ChannelIdentity, Member, local_today, utcnow
 
 # A question left unanswered this long is forgotten: a later message is not taken as its answer.
 QUESTION_LIFETIME = timedelta(minutes=30)
@@ -72,6 +72,10 @@ class Context:
         if since is None or utcnow() - since > QUESTION_LIFETIME:
             return None
         return question
+
+    def today(self) -> date:
+        """Today where the commune is."""
+        return local_today(self.timezone)
 
     def gettext(self, message: str) -> str:
         return self.translator.gettext(message)

@@ -31,6 +31,7 @@ from models.membership import (
     add_member,
     check,
     check_record,
+    clean_name,
     deactivate,
     probation_end,
     set_standing,
@@ -357,11 +358,11 @@ def _transfer_audit(session: AsyncSession, actor: Actor, action: AuditAction, tr
 
 
 async def transfer_out(
-    session: AsyncSession, actor: Actor, member: Member, organisation: str, on: date, today: date | None = None
+    session: AsyncSession, actor: Actor, member: Member, organisation: str, on: date, today: date
 ) -> MemberTransfer:
     """Chuyển sinh hoạt đảng chính thức (Quy định 294-QĐ/TW, on transfers): the member leaves the
     roster for another party organisation on ``on``, their record and history kept."""
-    day = _day_not_after(on, today or date.today())
+    day = _day_not_after(on, today)
     organisation = _line(organisation)
     await deactivate(session, actor, member, DeactivationReason.TRANSFERRED, day)
     transfer = MemberTransfer(
@@ -425,12 +426,12 @@ async def transfer_in(
     values: Mapping[str, Any],
     organisation: str,
     on: date,
-    today: date | None = None,
+    today: date,
 ) -> Member:
     """A member arriving by transfer: added to the roster with their record (``values`` as
     ``add_member`` takes them: name, birth date, dates admitted and made official, card number),
     and where they came from and when."""
-    day = _day_not_after(on, today or date.today())
+    day = _day_not_after(on, today)
     organisation = _line(organisation)
     member = await add_member(session, actor, branch_id, values)
     transfer = MemberTransfer(
@@ -536,14 +537,15 @@ async def add_candidate(
     introducer: str,
     introduced_on: date,
     birth_date: date | None = None,
-    today: date | None = None,
+    *,
+    today: date,
 ) -> AdmissionCandidate:
     """A person the branch follows for admission (quần chúng ưu tú), introduced by ``introducer``
     (người giới thiệu: an official member, Charter art. 4)."""
     check(actor, Permission.EDIT_MEMBER, Target(branch_id))
     candidate = AdmissionCandidate(
-        branch_id=branch_id, full_name=_line(full_name, 200), introducer=_line(introducer, 200),
-        introduced_on=_day_not_after(introduced_on, today or date.today()), birth_date=birth_date,
+        branch_id=branch_id, full_name=clean_name(full_name), introducer=clean_name(introducer),
+        introduced_on=_day_not_after(introduced_on, today), birth_date=birth_date,
     )  # fmt: skip
     session.add(candidate)
     await session.flush()
@@ -555,7 +557,7 @@ async def add_candidate(
 
 
 async def record_step(
-    session: AsyncSession, actor: Actor, candidate: AdmissionCandidate, step: Step, on: date, today: date | None = None
+    session: AsyncSession, actor: Actor, candidate: AdmissionCandidate, step: Step, on: date, today: date
 ) -> Member | None:
     """The day a step was done: only the next one, never before the one it follows. The ceremony
     puts the candidate on the roster as a probationary member admitted that day (probation starts:
@@ -568,18 +570,18 @@ async def record_step(
         raise BookError(BookProblem.STEP_DONE, step.value)
     if step is not due:
         raise BookError(BookProblem.STEP_ORDER, due.value)
-    day = _day_not_after(on, today or date.today())
+    day = _day_not_after(on, today)
     previous = [d for s in STEPS if (d := getattr(candidate, s.value)) is not None] or [candidate.introduced_on]
     if day < max(previous):
         raise BookError(BookProblem.BAD_DAY, max(previous).isoformat())
-    setattr(candidate, step.value, day)
     member = None
-    if step is Step.CEREMONY:
+    if step is Step.CEREMONY:  # first: when the roster refuses them, the candidate stays as they were
         values: dict[str, Any] = {"full_name": candidate.full_name, "date_admitted": day}
         if candidate.birth_date is not None:
             values["birth_date"] = candidate.birth_date
         member = await add_member(session, actor, candidate.branch_id, values)
         candidate.member_id = member.id
+    setattr(candidate, step.value, day)
     session.add(candidate)
     audit.record(
         session, AuditAction.CANDIDATE_STEP, actor_id=actor.id, subject_type="branch", subject_id=candidate.branch_id,

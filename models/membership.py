@@ -46,6 +46,7 @@ from models.tables import (
     utcnow,
 )
 from models.typed_time import DateProblem, read_date
+from models.vietnamese import plain_name
 
 
 class NotPermitted(DomainError):
@@ -145,7 +146,7 @@ def parse_phone(text: str) -> str:
     return phone
 
 
-def parse_day(text: str, *, today: date | None = None) -> date:
+def parse_day(text: str, *, today: date) -> date:
     """A date as members type it ("5/3/1960", "5 tháng 3 năm 1960", ISO: ``typed_time.read_date``),
     not in the future."""
     day = read_date(text)
@@ -155,14 +156,14 @@ def parse_day(text: str, *, today: date | None = None) -> date:
         raise InvalidChange(ChangeProblem.DATE_NO_YEAR, text.strip()[:40])
     if not isinstance(day, date):
         raise InvalidChange(ChangeProblem.BAD_DATE, text.strip()[:40])
-    if day > (today or date.today()):
+    if day > today:
         raise InvalidChange(ChangeProblem.DATE_IN_FUTURE, text.strip()[:40])
     return day
 
 
 def _clean(key: str, value: Any) -> Any:
     if isinstance(value, str):
-        value = " ".join(value.split()) if key == "full_name" else value.strip()
+        value = plain_name(value) if key == "full_name" else value.strip()
         if value[:1] in ("=", "@", "+", "-") and key in ("full_name", "notes", "card_number"):
             # Would run as a formula when the roster is exported and opened in a spreadsheet.
             raise InvalidChange(ChangeProblem.FORMULA, value[:40])
@@ -181,6 +182,13 @@ def _clean(key: str, value: Any) -> Any:
     if key == "gender" and value is not None:
         value = Gender(value)
     return value
+
+
+def clean_name(text: str) -> str:
+    """A person's full name by the register's rule (a member's, an admission candidate's, their
+    introducer's): refused when empty, too long, without a letter, or starting as a formula."""
+    name: str = _clean("full_name", text)
+    return name
 
 
 def _plain(value: object) -> object:
@@ -304,7 +312,7 @@ async def move_member(session: AsyncSession, actor: Actor, member: Member, branc
     _audit(session, actor, AuditAction.MEMBER_MOVED, member, before)
 
 
-def check_promotion(actor: Actor, member: Member, today: date | None = None) -> date | None:
+def check_promotion(actor: Actor, member: Member, today: date) -> date | None:
     """The day probation ends, when the member may be made official now (Quy định 29: not before
     the end of the 12 months); raises the reason otherwise. None for a date joined that is unknown,
     which only the server operator, copying the register, may leave so."""
@@ -316,15 +324,14 @@ def check_promotion(actor: Actor, member: Member, today: date | None = None) -> 
             return None
         raise InvalidChange(ChangeProblem.NO_ADMISSION_DATE, member.full_name)
     end = probation_end(member.date_admitted)
-    if (today or date.today()) < end:
+    if today < end:
         raise InvalidChange(ChangeProblem.PROBATION_NOT_OVER, end.isoformat())
     return end
 
 
-def check_decision_day(actor: Actor, member: Member, on: date, today: date | None = None) -> date | None:
+def check_decision_day(actor: Actor, member: Member, on: date, today: date) -> date | None:
     """``check_promotion``, and a day of the branch's decision that is neither in the future nor
     before probation ended."""
-    today = today or date.today()
     end = check_promotion(actor, member, today)
     if on > today:
         raise InvalidChange(ChangeProblem.DATE_IN_FUTURE, on.isoformat())
@@ -353,7 +360,7 @@ async def promote(
     on: date,
     *,
     vote: tuple[int, int] | None = None,
-    today: date | None = None,
+    today: date,
     meeting: Meeting | None = None,
 ) -> None:
     """Probationary -> official, by the branch's decision taken on ``on`` with ``vote`` = (in favour,
@@ -437,11 +444,10 @@ class Due:
     ends: date
 
 
-async def probation_due(session: AsyncSession, actor: Actor, today: date | None = None) -> list[Due]:
+async def probation_due(session: AsyncSession, actor: Actor, today: date) -> list[Due]:
     """Probationary members of the branches the actor keeps whose 12 months end within 30 days or
     have ended (the branch should vote within 30 working days of the end: Quy định 29), earliest
     first."""
-    today = today or date.today()
     rows = await session.exec(
         select(Member)
         .where(col(Member.active).is_(True), Member.status == MemberStatus.PROBATIONARY)
@@ -494,16 +500,15 @@ def check_deactivate(actor: Actor, member: Member) -> None:
     _editable(actor, member, Permission.EDIT_MEMBER)
 
 
-async def deactivate(
-    session: AsyncSession, actor: Actor, member: Member, reason: DeactivationReason, on: date | None = None
-) -> None:
+async def deactivate(session: AsyncSession, actor: Actor, member: Member, reason: DeactivationReason, on: date) -> None:
     """Off the roster for one of the register's reasons (transferred, name removed, expelled,
     resigned, died): nothing is deleted; kept for history, gone from every audience, vote and menu.
-    Their unused invite codes stop working; their linked accounts are treated as strangers'."""
+    Their unused invite codes stop working; their linked accounts are treated as strangers'. ``on``
+    is the commune's date (``local_today``), not the server's."""
     check_deactivate(actor, member)
     before = _snapshot(member, ("active", "deactivated_on", "deactivation_reason"))
     member.active = False
-    member.deactivated_on = on or date.today()
+    member.deactivated_on = on
     member.deactivation_reason = reason
     session.add(member)
     await _revoke(session, member)

@@ -20,7 +20,7 @@ from models import audit
 from models.audit import AuditAction
 from models.phones import normalize_phone
 from models.tables import Branch, Gender, Member, MemberStatus, Role
-from models.vietnamese import name_key
+from models.vietnamese import name_key, plain_name
 
 
 def fold(text: str) -> str:
@@ -203,9 +203,11 @@ def parse_row(
             problem(column, Problem.TOO_LONG, text)
     if problems:
         return problems
-    name = " ".join(texts.get(Column.FULL_NAME, "").split())
+    name = plain_name(texts.get(Column.FULL_NAME, ""))
     if not name:
         problem(Column.FULL_NAME, Problem.MISSING_NAME)
+    elif _is_formula(Column.FULL_NAME, name):  # behind an invisible character dropped just now
+        problem(Column.FULL_NAME, Problem.FORMULA, name)
     values["full_name"] = name
     for column in (Column.BIRTH_DATE, Column.DATE_ADMITTED, Column.DATE_OFFICIAL):
         try:

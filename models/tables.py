@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +13,12 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_today(timezone: tzinfo) -> date:
+    """Today where the commune is (CHIBO_TIMEZONE): the server's own date is UTC's, a day behind
+    Vietnam's every morning until 07:00."""
+    return utcnow().astimezone(timezone).date()
 
 
 # Every id column is INTEGER: 32 bits on PostgreSQL. A number from outside (a button, a typed

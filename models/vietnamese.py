@@ -39,6 +39,14 @@ def _syllable(word: str) -> Syllable:
     return tuple(letters), tone
 
 
+def plain_name(text: str) -> str:
+    """A person's name as a register writes it: one space between words, and none of Unicode's
+    invisible control or format characters (``\\x01``, ``\\x7f``, the bidi overrides U+202E, U+2066…
+    that show "Đinh Khánh" reversed): no name holds one. Letters and combining marks stay."""
+    words = ("".join(ch for ch in word if unicodedata.category(ch) not in ("Cc", "Cf")) for word in text.split())
+    return " ".join(word for word in words if word)
+
+
 def text_key(text: str) -> tuple[Syllable, ...]:
     """The dictionary order of a text (a branch's name, a title): syllable by syllable."""
     return tuple(_syllable(word) for word in text.split())

@@ -15,6 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -275,6 +276,13 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     # not meet the pool's time-out. The tests of time-outs set their own.
     overrides.setdefault("db_timeout_seconds", 10.0)
     return Settings(_env_file=None, database_url=database_url, **{"metrics_token": METRICS_TOKEN, **overrides})
+
+
+def zone_on_another_day() -> str:
+    """A time zone whose date is not UTC's (the server's) now, an hour or more from its midnight:
+    what the commune's clock says in Vietnam until 07:00, at any hour the tests run. Kiribati
+    (UTC+14) is a day ahead from 10:00 UTC, Baker Island (UTC-12) a day behind until 12:00 UTC."""
+    return "Pacific/Kiritimati" if datetime.now(UTC).hour >= 11 else "Etc/GMT+12"
 
 
 @pytest.fixture

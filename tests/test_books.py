@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.demo import DEMO_TIMEZONE
 from bot.demo_books import DEMO_AGENDA, held_meeting, seed_demo_books
 from bot.runtime import Runtime
 from models import books, books_reports
@@ -166,16 +167,16 @@ async def test_transfers_official_temporary_arriving_and_residence(runtime: Runt
     the destination and the day, their record kept; a temporary one keeps them on it, active
     elsewhere and out of the base of votes; Quy định 213-QĐ/TW: a member working away keeps in
     touch with the organisation where they live."""
-    today = date.today()
+    today = datetime.now(DEMO_TIMEZONE).date()
     async with runtime.sessions() as session, session.begin():
         quang = await named(session, WEST_SECRETARY)
         loan, son = await named(session, "Phan Thị Loan"), await named(session, "Mai Văn Sơn")
-        await books.transfer_out(session, quang, loan, "Đảng bộ phường Hòa Bình", today - timedelta(days=3))
+        await books.transfer_out(session, quang, loan, "Đảng bộ phường Hòa Bình", today - timedelta(days=3), today)
         assert (loan.active, loan.deactivation_reason, loan.deactivated_on) == (
             False, "transferred", today - timedelta(days=3),
         )  # fmt: skip
         with pytest.raises(BookError):
-            await books.transfer_out(session, quang, son, "X", today + timedelta(days=1))
+            await books.transfer_out(session, quang, son, "X", today + timedelta(days=1), today)
         away = await books.transfer_temporary(
             session, quang, son, "Chi bộ Công ty X", today, today + timedelta(days=90)
         )
@@ -193,7 +194,7 @@ async def test_transfers_official_temporary_arriving_and_residence(runtime: Runt
         newcomer = await books.transfer_in(
             session, quang, west.id or 0,
             {"full_name": "Hà Văn Tới", "date_admitted": date(2010, 3, 2), "date_official": date(2011, 3, 2)},
-            "Đảng bộ xã Tân Lập", today,
+            "Đảng bộ xã Tân Lập", today, today,
         )  # fmt: skip
         assert newcomer.status is MemberStatus.OFFICIAL and newcomer.branch_id == west.id
         await books.note_residence(session, quang, son, "Chi bộ tổ dân phố 5", today)
@@ -221,21 +222,21 @@ async def test_a_candidate_goes_through_the_steps_in_order_to_the_ceremony(runti
     """Admission (Charter art. 4; Quy định 294-QĐ/TW): the course on the Party, the personal record,
     the branch's resolution, the commune committee's approval, the decision, the ceremony, in that
     order; the ceremony puts them on the roster as probationary from that day (Quy định 29)."""
-    today = date.today()
+    today = datetime.now(DEMO_TIMEZONE).date()
     async with runtime.sessions() as session, session.begin():
         school = await branch(session, "TRUONG")
         thanh = await named(session, SCHOOL_SECRETARY)
         candidate = await books.add_candidate(session, thanh, school.id or 0, "Lương Văn Hải", "Võ Thị Thanh",
-                                              today - timedelta(days=200))  # fmt: skip
+                                              today - timedelta(days=200), today=today)  # fmt: skip
         with pytest.raises(BookError) as skipped:
-            await books.record_step(session, thanh, candidate, Step.BRANCH, today)
+            await books.record_step(session, thanh, candidate, Step.BRANCH, today, today)
         assert (skipped.value.problem, skipped.value.detail) == (BookProblem.STEP_ORDER, Step.CLASS.value)
         with pytest.raises(BookError) as before:
-            await books.record_step(session, thanh, candidate, Step.CLASS, today - timedelta(days=300))
+            await books.record_step(session, thanh, candidate, Step.CLASS, today - timedelta(days=300), today)
         assert before.value.problem is BookProblem.BAD_DAY
         member = None
         for offset, step in zip((150, 120, 90, 60, 30, 1), books.STEPS, strict=True):
-            member = await books.record_step(session, thanh, candidate, step, today - timedelta(days=offset))
+            member = await books.record_step(session, thanh, candidate, step, today - timedelta(days=offset), today)
         assert member is not None and member.status is MemberStatus.PROBATIONARY
         assert member.date_admitted == today - timedelta(days=1) and candidate.member_id == member.id
         assert await books.candidates(session, thanh, school.id or 0) == []

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.demo_books import DEMO_AGENDA, held_meeting
 from bot.runtime import Runtime
-from handlers.books.actions import Classify, MeetingRecord, MinutesForm, Reviews, TransferKinds
+from handlers.books.actions import Classify, MeetingRecord, MinutesForm, Reviews, StepToday, TransferKinds
 from handlers.contract import Reply
-from models.tables import Branch, Member, MemberStanding, MemberStatus, ReviewLevel
+from models import books
+from models.tables import AdmissionCandidate, Branch, Member, MemberStanding, MemberStatus, ReviewLevel
 from tests.chat import button, say, vi
 from tests.conftest import Demo, member_named
 from tests.test_records import open_card
@@ -151,6 +152,52 @@ async def test_a_candidate_is_followed_step_by_step_to_the_ceremony(runtime: Run
     assert "ghi bước “Lễ kết nạp” của quần chúng Lương Văn Hải" in changes.text
     hai = await member_named(runtime, "Lương Văn Hải")
     assert hai.status is MemberStatus.PROBATIONARY and hai.date_admitted == datetime.now(TZ).date()
+
+
+async def test_a_candidate_or_introducer_named_like_a_formula_is_refused_as_a_members_name(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """A spreadsheet would run "=HYPERLINK(…)" or "@SUM(9)" when the books are exported: refused when
+    the candidate is added, with the member name's sentence; the question stays open."""
+    await join(runtime, demo)
+    menu = await books_menu(runtime, SCHOOL)
+    listed = (await say(runtime, SCHOOL, payload=button(menu, vi("Admission candidates"))))[0]
+    await say(runtime, SCHOOL, payload=button(listed, vi("Add a candidate")))
+    formula = vi("\u201c{value}\u201d starts with a sign a spreadsheet would run as a formula. Please leave it out.")
+    for typed, value in (
+        ('=HYPERLINK("http://x.test","Hải"); Võ Thị Thanh', '=HYPERLINK("http://x.test","Hải")'),
+        ("Lương Văn Hải; @SUM(9)", "@SUM(9)"),
+    ):
+        refused = (await say(runtime, SCHOOL, typed))[0]
+        assert formula.format(value=value) in refused.text
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(AdmissionCandidate))).all() == []
+    card = (await say(runtime, SCHOOL, "Lương Văn Hải; Võ Thị Thanh"))[0]  # still asked
+    assert "Lương Văn Hải" in card.text
+
+
+async def test_a_ceremony_the_roster_refuses_leaves_the_candidate_as_they_were(runtime: Runtime, demo: Demo) -> None:
+    """A candidate kept before names were checked, named like a formula: the ceremony is refused by
+    the roster, and the candidate is not marked admitted (was: the day of the ceremony saved, no
+    member, no audit line)."""
+    await join(runtime, demo)
+    today = datetime.now(TZ).date()
+    async with runtime.sessions() as session, session.begin():
+        school = (await session.exec(select(Branch).where(Branch.code == "TRUONG"))).one()
+        candidate = AdmissionCandidate(
+            branch_id=school.id or 0, full_name='=HYPERLINK("http://x.test","Hải")', introducer="Võ Thị Thanh",
+            introduced_on=today - timedelta(days=60),
+        )  # fmt: skip
+        for days_ago, step in zip((50, 40, 30, 20, 10), books.STEPS[:-1], strict=True):  # all but the ceremony
+            setattr(candidate, step.value, today - timedelta(days=days_ago))
+        session.add(candidate)
+    refused = (await say(runtime, SCHOOL, payload=StepToday(candidate.id or 0).pack()))[0]
+    assert "công thức" in refused.text
+    async with runtime.sessions() as session:
+        kept = await session.get(AdmissionCandidate, candidate.id)
+        assert kept is not None and kept.ceremony_on is None and kept.member_id is None
+        added = (await session.exec(select(Member).where(col(Member.full_name).like("%HYPERLINK%")))).all()
+        assert added == []
 
 
 async def test_a_member_writes_their_self_assessment_and_sees_only_their_own_classification(

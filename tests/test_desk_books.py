@@ -13,6 +13,7 @@ from typing import Literal
 from fastapi import FastAPI
 from markupsafe import escape
 from openpyxl import load_workbook
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from handlers.dues.actions import BooksReport, DuesBook
@@ -152,6 +153,30 @@ async def test_a_payment_on_the_desk_is_the_chats_and_a_second_submit_records_no
     assert len(receipts) == 1 and "30.000 đ" in str(receipts[0].body["text"])  # Nam is told, as from the chat
 
 
+async def test_a_payment_form_not_exactly_as_sent_is_refused_with_the_sentence(desk_app: FastAPI, demo: Demo) -> None:
+    """Months and counts typed into the form by hand: digits that are not ASCII ("²", "٣"), a
+    count too large (not cut to "10"), a month past 9999 or with trailing junk: refused with the
+    chat's sentence, a page (422), never a 500; nothing recorded."""
+    runtime = app_runtime(desk_app)
+    nam, lan = await member_named(runtime, NAM), await member_named(runtime, LAN)
+    sentence = vi("Dues are recorded for 1 to 12 months at a time, from three years back to a year ahead.")
+    first = _month(desk_app, 3)
+    url = f"/desk/dues/members/{nam.id}/pay"
+    async with desk_client(desk_app, lan) as desk:
+        for count in ("²", "٣", "100", "0", "13", " 3", "+3", "3_0", "", "9" * 5000):
+            confirm = await desk.get(url, params={"count": count})
+            assert confirm.status_code == 422 and sentence in confirm.text, count
+            posted = await desk.post(url, {"first": first, "count": count})
+            assert posted.status_code == 422 and sentence in posted.text, count
+        for month in ("9999-12", "0001-01", f"{first}x", f"{first}-01", first.replace("-", "/"), "٢٠٢٦-٠١"):
+            posted = await desk.post(url, {"first": month, "count": "1"})
+            assert posted.status_code == 422 and sentence in posted.text, month
+        assert (await desk.get(url, params={"count": "3"})).status_code == 200
+    async with runtime.sessions() as session:
+        events = (await session.exec(select(AuditEvent).where(AuditEvent.action == AuditAction.DUES_PAID))).all()
+    assert events == []
+
+
 def _sheet_rows(content: bytes) -> list[tuple[object, ...]]:
     sheet = load_workbook(io.BytesIO(content)).active
     assert sheet is not None
@@ -179,6 +204,24 @@ async def test_the_excel_files_add_up_as_the_chat_says(desk_app: FastAPI, demo: 
     (total,) = [row for row in _sheet_rows(commune_file.content) if row[0] == vi("Commune total")]
     sums = vi("Commune total: collected {collected}; branches pass up {passed}")
     assert sums.format(collected=_vnd(int(str(total[4]))), passed=_vnd(int(str(total[6])))) in commune_chat
+
+
+async def test_the_badges_column_says_when_the_years_are_reached(desk_app: FastAPI, demo: Demo) -> None:
+    """The day a badge's years of membership are reached, not "Liên lạc qua" (how a member is
+    reached, on their record), on the page and in its Excel file."""
+    runtime = app_runtime(desk_app)
+    year = _current(desk_app)[0] + 1
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(
+            update(Member).where(col(Member.full_name) == NAM).values(date_admitted=date(year - 30, 3, 2))
+        )
+    column = vi("Years of membership reached on")
+    assert column == "Ngày tròn tuổi Đảng"
+    async with desk_client(desk_app, await member_named(runtime, HUNG)) as desk:
+        page = (await desk.get("/desk/reports/badges")).text
+        workbook = _sheet_rows((await desk.get("/desk/reports/badges?format=xlsx")).content)
+    assert NAM in page and f'<th scope="col">{column}</th>' in page and vi("Reached on") not in page
+    assert column in workbook[3] and vi("Reached on") not in workbook[3]
 
 
 async def test_a_report_page_has_the_chats_numbers(desk_app: FastAPI, demo: Demo) -> None:

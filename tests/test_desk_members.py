@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
@@ -18,11 +20,12 @@ from models.audit import AuditAction
 from models.invites import find_invite
 from models.membership import ChangeProblem, InvalidChange, issue_invites
 from models.register_preview import PreviewChanged, confirm_register, preview_register
-from models.roster import EXPORT_HEADER, Outcome
+from models.roster import EXPORT_HEADER, Column, Outcome, Problem, parse_row
 from models.tables import AuditEvent, Invite, Member, MemberStanding, MemberStatus
 from tests.chat import vi
-from tests.conftest import Demo, member_named
+from tests.conftest import Demo, make_settings, member_named, zone_on_another_day
 from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
+from webhooks.app import create_app
 
 TRUONG = ["Võ Thị Thanh", "Nguyễn Đức Anh", "Vũ Đình Khoa", "Ngô Văn Phúc", "Phạm Quốc Việt"]
 DONG = ["Nguyễn Văn Hùng", "Lê Văn Minh", "Bùi Thị Hương"]
@@ -172,6 +175,54 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
     async with desk_client(desk_app, hung) as desk:
         assert (await desk.post(url + "/move", {"value": str(hung.branch_id)})).status_code == 303
     assert (await member_named(runtime, "Ngô Văn Phúc")).branch_id == hung.branch_id
+
+
+async def test_a_member_taken_off_the_roster_on_the_desk_leaves_on_the_communes_date(
+    database_url: str, demo: Demo
+) -> None:
+    """Early in the morning in Vietnam the server's (UTC) date is still yesterday's: the register
+    says the commune's day; the record's date fields stop at the commune's today."""
+    zone = ZoneInfo(zone_on_another_day())
+    app = create_app(make_settings(database_url, timezone=zone.key), migrate=False)
+    try:
+        runtime = app_runtime(app)
+        phuc = await member_named(runtime, "Ngô Văn Phúc")
+        async with desk_client(app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+            url = f"/desk/members/{phuc.id}"
+            page = await desk.get(url)
+            assert f'max="{datetime.now(zone).date().isoformat()}"' in page.text
+            done = await desk.post(url + "/deactivate", {"reason": "transferred", "sure": "yes"})
+            assert done.status_code == 303
+        assert (await member_named(runtime, "Ngô Văn Phúc")).deactivated_on == datetime.now(zone).date()
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+async def test_invisible_control_and_bidi_characters_never_enter_a_name(desk_app: FastAPI, demo: Demo) -> None:
+    """ "Đinh \u202eKhánh" displays reversed; \x01 and \x7f show as nothing or boxes: the one rule for
+    names (the desk's record, the chat's edit, the CLI, the register's import) keeps the letters
+    and their combining marks, and drops those."""
+    runtime = app_runtime(desk_app)
+    phuc = await member_named(runtime, "Ngô Văn Phúc")
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Thị Ánh")  # tones as combining marks: kept
+    typed = {
+        "Đinh \u202eKhánh": "Đinh Khánh",
+        "Đinh\u202d Khánh\u202c": "Đinh Khánh",
+        "\u2066Đinh\u2069 \u2067Khánh\u2068": "Đinh Khánh",
+        "Đinh\x01 Kh\x7fánh\u200f": "Đinh Khánh",
+        decomposed: decomposed,
+    }
+    async with desk_client(desk_app, await member_named(runtime, "Võ Thị Thanh")) as desk:
+        for name, kept in typed.items():
+            saved = await desk.post(f"/desk/members/{phuc.id}/full_name", {"value": name})
+            assert saved.status_code == 303, repr(name)
+            assert (await member_named(runtime, kept)).id == phuc.id, repr(name)
+        only_invisible = await desk.post(f"/desk/members/{phuc.id}/full_name", {"value": "\u202e\x01"})
+        assert only_invisible.status_code == 422 and vi("The name cannot be empty.") in only_invisible.text
+    row = parse_row(2, {Column.FULL_NAME: "Đinh \u202eKhánh\x7f"}, lambda _code: 1, 1)
+    assert not isinstance(row, list) and row.values["full_name"] == "Đinh Khánh"
+    hidden = parse_row(3, {Column.FULL_NAME: "\u202e=HYPERLINK(1)"}, lambda _code: 1, 1)
+    assert isinstance(hidden, list) and [p.problem for p in hidden] == [Problem.FORMULA]
 
 
 async def test_fresh_invite_codes_for_the_selection_print_as_a_qr_sheet(desk_app: FastAPI, demo: Demo) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -31,7 +32,7 @@ from models.tables import (
     utcnow,
 )
 from tests.chat import button, labels, say, vi
-from tests.conftest import Demo, member_named
+from tests.conftest import Demo, make_settings, member_named, zone_on_another_day
 
 WEST_SECRETARY, COMMITTEE_SECRETARY, MEMBER = 100, 101, 102
 
@@ -76,7 +77,7 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     official members); the member is official from the end of the 12 months, not from the day of the
     vote; the vote is kept with the meeting the secretary picks. Was: official from the day the
     secretary tapped, with no vote recorded; then a vote with no meeting."""
-    admitted = date.today() - timedelta(days=400)
+    admitted = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=400)
     await admitted_on(runtime, "Trịnh Thị Yến", admitted)
     ends = probation_end(admitted)
     held = await west_meeting(runtime, utcnow() - timedelta(hours=2))
@@ -123,7 +124,7 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
 async def test_the_promotion_vote_needs_a_meeting_of_the_branch_held_since_probation_ended(
     runtime: Runtime, demo: Demo
 ) -> None:
-    admitted = date.today() - timedelta(days=430)
+    admitted = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=430)
     await admitted_on(runtime, "Cao Văn Dũng", admitted)
     ends = probation_end(admitted)
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
@@ -153,7 +154,7 @@ async def test_the_promotion_vote_needs_a_meeting_of_the_branch_held_since_proba
 async def test_a_member_admitted_yesterday_cannot_be_made_official_today(runtime: Runtime, demo: Demo) -> None:
     """Quy định 29: probation is 12 months from admission and nobody is made official earlier; the
     refusal says from when it is possible. Was: a member admitted yesterday could be made official."""
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=1)
     await admitted_on(runtime, "Trịnh Thị Yến", yesterday)
     held = await west_meeting(runtime, utcnow() - timedelta(hours=1))
     await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
@@ -223,7 +224,7 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     kept = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Không")))[0]
     assert "Tạ Văn Bình" in kept.text and (await member_named(runtime, "Tạ Văn Bình")).active
     done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
-    assert f"Ra khỏi danh sách từ {date.today():%d/%m/%Y} (từ trần)" in done.text
+    assert f"Ra khỏi danh sách từ {datetime.now(DEMO_TIMEZONE).date():%d/%m/%Y} (từ trần)" in done.text
     assert not any(sign in done.text + str(done.buttons) for sign in ("💤", "🕊", "🛌", "😴"))
     member = await member_named(runtime, "Tạ Văn Bình")
     assert not member.active and member.deactivation_reason is DeactivationReason.DIED
@@ -234,6 +235,24 @@ async def test_deactivating_keeps_the_record_and_shuts_the_account(runtime: Runt
     back = (await say(runtime, WEST_SECRETARY, payload=button(done, "Khôi phục")))[0]
     assert "Đã lưu" in back.text and "Ra khỏi danh sách từ" not in back.text
     assert "Tạ Văn Bình" in (await say(runtime, MEMBER, "/me"))[0].text
+
+
+async def test_a_member_taken_off_the_roster_leaves_on_the_communes_date(database_url: str, demo: Demo) -> None:
+    """Early in the morning in Vietnam the server's (UTC) date is still yesterday's: the register
+    and the card say the commune's day, not the month before on the 1st."""
+    zone = ZoneInfo(zone_on_another_day())
+    runtime = Runtime.create(make_settings(database_url, timezone=zone.key))
+    try:
+        await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+        card = await open_card(runtime, WEST_SECRETARY, "Tạ Văn Bình")
+        reasons = (await say(runtime, WEST_SECRETARY, payload=button(card, "Đưa ra khỏi danh sách")))[0]
+        asked = (await say(runtime, WEST_SECRETARY, payload=button(reasons, "từ trần")))[0]
+        done = (await say(runtime, WEST_SECRETARY, payload=button(asked, "Có, đưa ra khỏi danh sách")))[0]
+        today = datetime.now(zone).date()
+        assert f"Ra khỏi danh sách từ {today:%d/%m/%Y} (từ trần)" in done.text
+        assert (await member_named(runtime, "Tạ Văn Bình")).deactivated_on == today
+    finally:
+        await runtime.engine.dispose()
 
 
 async def test_a_revoked_invite_code_stops_working(runtime: Runtime, demo: Demo) -> None:

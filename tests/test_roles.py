@@ -8,13 +8,14 @@ commune committee's (đảng ủy) offices are set at commune level, by its secr
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from alembic import command
 from sqlalchemy import text, update
 from sqlmodel import col
 
+from bot.demo import DEMO_TIMEZONE
 from bot.migrate import alembic_config, upgrade
 from bot.runtime import Runtime
 from models.db import create_engine
@@ -138,7 +139,7 @@ async def test_only_the_committee_secretary_sets_committee_offices(runtime: Runt
 async def test_the_secretary_sees_who_is_due_to_be_made_official(runtime: Runtime, demo: Demo) -> None:
     """Quy định 29: probation ended, or ending within 30 days, is listed in Quản lý; a member with
     months to go, or of another branch, is not."""
-    today = date.today()
+    today = datetime.now(DEMO_TIMEZONE).date()
     await admitted_on(runtime, "Cao Văn Dũng", today - timedelta(days=400))  # ended
     await admitted_on(runtime, "Trịnh Thị Yến", today - timedelta(days=350))  # ends within 30 days
     await admitted_on(runtime, "Đặng Văn Tuấn", today - timedelta(days=400))  # Chi bộ thôn Đông

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -177,7 +178,7 @@ async def test_a_member_taken_off_the_roster_gets_no_more_notifications(
         async with runtime.sessions() as session, session.begin():
             leaving = await session.get(Member, (await member_named(runtime, "Ngô Văn Phúc")).id)
             assert leaving is not None
-            await deactivate(session, OPERATOR, leaving, DeactivationReason.TRANSFERRED)
+            await deactivate(session, OPERATOR, leaving, DeactivationReason.TRANSFERRED, date.today())
         await queue_for_web_chat(server, member, "Ngô Văn Phúc", NOTICE)
         await eventually(lambda: statuses(server, Platform.WEB), [OutboxStatus.SENT])
     assert await outbox(server, Platform.WEB_PUSH) == [] and push_service.posts == 0

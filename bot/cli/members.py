@@ -39,7 +39,7 @@ from models.permissions import OPERATOR
 from models.reports import member_history
 from models.roster import EXPORT_HEADER, ImportReport, export_rows, import_members
 from models.roster_files import RegisterFileError, read_register, write_register
-from models.tables import AuditEvent, DeactivationReason, Member, Role
+from models.tables import AuditEvent, DeactivationReason, Member, Role, local_today
 
 MemberChange = Callable[[AsyncSession, Member | None], Awaitable[str]]
 
@@ -224,11 +224,11 @@ def members_export(
 # --- keeping the roster right ------------------------------------------------------------------
 
 
-def _day_option(text: str | None) -> date | None:
+def _day_option(text: str | None, today: date) -> date | None:
     if text is None:
         return None
     try:
-        return parse_day(text)
+        return parse_day(text, today=today)
     except InvalidChange as error:
         raise typer.BadParameter(f"{text!r} is not a past date (dd/mm/yyyy or yyyy-mm-dd)") from error
 
@@ -275,9 +275,10 @@ def members_add(
 ) -> None:
     """Add a member to a branch (audited)."""
     settings = settings_or_exit()
+    today = local_today(settings.tz)
     values = {
-        "full_name": name, "birth_date": _day_option(birth), "phone": phone, "card_number": card, "role": role,
-        "date_admitted": _day_option(admitted), "date_official": _day_option(official_on),
+        "full_name": name, "birth_date": _day_option(birth, today), "phone": phone, "card_number": card,
+        "role": role, "date_admitted": _day_option(admitted, today), "date_official": _day_option(official_on, today),
     }  # fmt: skip
 
     async def change(session: AsyncSession, _member: Member | None) -> str:
@@ -309,12 +310,13 @@ def members_edit(
 ) -> None:
     """Correct a member's record, move them, promote them or set their exemption (each audited)."""
     settings = settings_or_exit()
+    today = local_today(settings.tz)
     fields = {
-        "full_name": name, "birth_date": _day_option(birth), "phone": phone, "card_number": card, "role": role,
-        "date_admitted": _day_option(admitted), "notes": notes,
+        "full_name": name, "birth_date": _day_option(birth, today), "phone": phone, "card_number": card,
+        "role": role, "date_admitted": _day_option(admitted, today), "notes": notes,
     }  # fmt: skip
     fields = {key: value for key, value in fields.items() if value is not None}
-    official = _day_option(official_on)
+    official = _day_option(official_on, today)
     if not fields and branch is None and official is None and exempt is None:
         typer.echo("chibo: nothing to change; see chibo members edit --help", err=True)
         raise typer.Exit(2)
@@ -326,7 +328,7 @@ def members_edit(
             changed = await edit_member(session, OPERATOR, found, fields)
             done.append(", ".join(changed) or "no field changed")
         if official is not None:
-            await promote(session, OPERATOR, found, official)
+            await promote(session, OPERATOR, found, official, today=today)
             done.append(f"official from {official:%d/%m/%Y}")
         if exempt is not None:
             await set_exempt(session, OPERATOR, found, exempt)
@@ -347,7 +349,8 @@ def members_deactivate(
 ) -> None:
     """A member leaves: kept for history, out of every audience and vote; their invite codes stop."""
     settings = settings_or_exit()
-    day = _day_option(on)
+    today = local_today(settings.tz)
+    day = _day_option(on, today) or today
 
     async def change(session: AsyncSession, found: Member | None) -> str:
         assert found is not None

@@ -394,7 +394,7 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
             _("Branch"),
             _("Date joined the Party"),
             _("Badge (years)"),
-            _("Reached on"),
+            _("Years of membership reached on"),
         ]
     )
     for cell in sheet[4]:

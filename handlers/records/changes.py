@@ -3,8 +3,6 @@ and coming back to the roster, invite codes; and who is due to be made official.
 
 from __future__ import annotations
 
-from datetime import date
-
 from handlers.context import Context
 from handlers.contract import Reply
 from handlers.members import role_name
@@ -178,7 +176,8 @@ async def _deactivate(ctx: Context, actor: Member, action: Deactivate) -> list[R
             (button("↩️ " + _("No, keep them"), MemberCard(action.member_id)),),
         )
         return [Reply(text, buttons=buttons)]
-    return await change(ctx, actor, action.member_id, lambda m: deactivate(ctx.session, actor, m, action.reason))
+    today = ctx.today()
+    return await change(ctx, actor, action.member_id, lambda m: deactivate(ctx.session, actor, m, action.reason, today))
 
 
 @router.on(Reactivate)
@@ -224,10 +223,10 @@ async def _probation_due(ctx: Context, actor: Member, action: ProbationDue) -> l
     """Quản lý → who is due to be made official: probation ended, or ending within 30 days."""
     _ = ctx.gettext
     check(actor, Permission.EDIT_MEMBER, Target(actor.branch_id))
-    due = await probation_due(ctx.session, actor)
+    today = ctx.today()
+    due = await probation_due(ctx.session, actor, today)
     if not due:
         return [Reply(_("Nobody's probation ends within the next 30 days."))]
-    today = date.today()
     lines = [_("Probation ended or ending within 30 days (Quy định 29: the branch votes after its end):"), ""]
     for item in due:
         words = _("ended on {day}") if item.ends <= today else _("ends on {day}")

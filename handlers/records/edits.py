@@ -82,7 +82,7 @@ async def _add_from_text(ctx: Context, actor: Member, awaiting: Awaiting, text: 
     try:
         for part in filter(None, parts[1:]):
             if read_date(part) is not DateProblem.UNREADABLE:  # a date, or one that is wrong: said so
-                values["birth_date"] = parse_day(part)
+                values["birth_date"] = parse_day(part, today=ctx.today())
             else:
                 values["phone"] = part
         member = await add_member(ctx.session, actor, actor.branch_id, values)
@@ -112,7 +112,7 @@ async def _save_field(ctx: Context, actor: Member, awaiting: Awaiting, text: str
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     field = _FIELD_OF_QUESTION[awaiting.question]
     try:
-        value: Any = parse_day(text) if field in _DATE_FIELDS else text
+        value: Any = parse_day(text, today=ctx.today()) if field in _DATE_FIELDS else text
         await edit_member(ctx.session, actor, member, {field: value})
     except InvalidChange as error:
         return _ask_again(ctx, awaiting, error)
@@ -140,11 +140,11 @@ async def _ask_official_meeting(ctx: Context, actor: Member, awaiting: Awaiting)
     _ = ctx.gettext
     member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
     try:
-        ends = check_promotion(actor, member)
-        since = datetime.combine(ends or date.today(), time(0), ctx.timezone)
+        ends = check_promotion(actor, member, ctx.today())
+        since = datetime.combine(ends or ctx.today(), time(0), ctx.timezone)
         meetings = await promotion_meetings(ctx.session, member, since)
         if not meetings:
-            raise InvalidChange(ChangeProblem.NO_MEETING, (ends or date.today()).isoformat())
+            raise InvalidChange(ChangeProblem.NO_MEETING, (ends or ctx.today()).isoformat())
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
     assert member.id is not None
@@ -186,7 +186,7 @@ async def _meeting_day(ctx: Context, actor: Member, member: Member, meeting_id: 
         raise Stale(f"meeting {meeting_id}")
     check_promotion_meeting(member, meeting)
     day = meeting.starts_at.astimezone(ctx.timezone).date()
-    check_decision_day(actor, member, day, datetime.now(ctx.timezone).date())
+    check_decision_day(actor, member, day, ctx.today())
     return meeting, day
 
 
@@ -201,8 +201,7 @@ async def _official_vote_typed(ctx: Context, actor: Member, awaiting: Awaiting, 
         return _ask_again(ctx, awaiting, error)
     try:
         meeting, day = await _meeting_day(ctx, actor, member, int(awaiting.detail))
-        today = datetime.now(ctx.timezone).date()
-        await promote(ctx.session, actor, member, day, vote=vote, meeting=meeting, today=today)
+        await promote(ctx.session, actor, member, day, vote=vote, meeting=meeting, today=ctx.today())
     except InvalidChange as error:  # the vote fell short, or the member changed meanwhile
         return await refused_on_card(ctx, actor, member, error)
     return [await card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]

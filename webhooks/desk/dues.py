@@ -9,6 +9,7 @@ receipt to the member (``handlers.dues.book.send_receipt``)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
@@ -21,7 +22,17 @@ from handlers.dues.book import send_receipt
 from handlers.dues.common import today
 from handlers.dues.words import category_name, money, month_label, months_label, problem_text, short_category
 from models import dues, record_queries
-from models.dues import BASED, MAX_MONTHS_AT_ONCE, Collection, DuesError, DuesProblem, add_months, month_of
+from models.dues import (
+    BASED,
+    MAX_MONTHS_AT_ONCE,
+    MONTHS_AHEAD,
+    MONTHS_BACK,
+    Collection,
+    DuesError,
+    DuesProblem,
+    add_months,
+    month_of,
+)
 from models.errors import NotFound
 from models.membership import check, target_of
 from models.permissions import Permission
@@ -180,6 +191,27 @@ def _payable(ctx: Context, member: Member) -> int:
     return amount
 
 
+def _count(text: str) -> int:
+    """How many months are paid for at once, exactly as the form's list offers them (1 to 12 in
+    ASCII digits): "²" and "٣" are digits to Python but no count of ours, "100" is not cut to 10."""
+    if not (len(text) <= 2 and text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_MONTHS_AT_ONCE:
+        raise DuesError(DuesProblem.BAD_MONTHS, text[:20])
+    return int(text)
+
+
+def _first_month(text: str, current: date) -> date:
+    """The first month paid for, exactly ``yyyy-mm``, within the months a payment may be recorded
+    for; checked before any arithmetic on it (a month after 9999-12 is no date)."""
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)
+    if match is None:
+        raise DuesError(DuesProblem.BAD_MONTHS, text[:20])
+    year, number = int(match[1]), int(match[2])
+    index, now = year * 12 + number - 1, current.year * 12 + current.month - 1
+    if not 1 <= number <= 12 or not now - MONTHS_BACK <= index <= now + MONTHS_AHEAD:
+        raise DuesError(DuesProblem.BAD_MONTHS, text)
+    return date(year, number, 1)
+
+
 def _problem(request: Request, user: DeskUser, ctx: Context, error: DuesError, branch_id: int) -> Response:
     """What the chat would have said, with the way back to the list (nothing was recorded)."""
     return render(
@@ -193,7 +225,7 @@ async def confirm_payment(
     request: Request,
     user: DeskUserDep,
     member_id: int,
-    count: Annotated[int, Query(ge=1, le=MAX_MONTHS_AT_ONCE)] = 1,
+    count: Annotated[str, Query()] = "1",
 ) -> Response:
     """What is about to be recorded, to confirm: the months (the first owed first, as in chat), the
     sum, the day; the member's months owed beside it."""
@@ -203,16 +235,17 @@ async def confirm_payment(
         member = await _payer(session, actor, member_id)
         ctx = chat_context(request, session, actor)
         try:
+            months_paid = _count(count)
             amount = _payable(ctx, member)
         except DuesError as error:
             return _problem(request, user, ctx, error, member.branch_id)
         paid = (await dues.paid_months(session, [member_id]))[member_id]
         owed = await dues.unpaid_months(session, member, today(ctx))
         first = dues.next_unpaid(paid, min(owed) if owed else month_of(today(ctx)))
-        months = [add_months(first, i) for i in range(count)]
+        months = [add_months(first, i) for i in range(months_paid)]
         return render(
-            request, user, "dues_pay.html", page="dues", member=member, count=count, first=_ym(first),
-            months=months_label(months), total=money(ctx.translator, amount * count),
+            request, user, "dues_pay.html", page="dues", member=member, count=months_paid, first=_ym(first),
+            months=months_label(months), total=money(ctx.translator, amount * months_paid),
             amount=money(ctx.translator, amount), category=category_name(ctx, member.dues_category),
             owed=months_label(owed), owed_count=len(owed), today=today(ctx),
             last=month_label(max(paid)) if paid else "",
@@ -224,19 +257,13 @@ async def record_payment(request: Request, user: DeskUserDep, form: DeskFormDep,
     """The payment confirmed: ``models.dues.record_payment`` (audited; a month already recorded,
     as by a second submit of the same form, is refused and nothing is recorded twice)."""
     runtime = desk_runtime(request)
-    count_text = form_text(form, "count", 2)
-    count = int(count_text) if count_text.isdigit() else 0
     async with runtime.sessions() as session, session.begin():
         actor = await user.member(session)
         member = await _payer(session, actor, member_id)
         ctx = chat_context(request, session, actor)
         try:
-            first = date.fromisoformat(form_text(form, "first", 7) + "-01")
-        except ValueError:
-            first = None
-        try:
-            if first is None or not 1 <= count <= MAX_MONTHS_AT_ONCE:
-                raise DuesError(DuesProblem.BAD_MONTHS, str(count))
+            count = _count(form_text(form, "count"))
+            first = _first_month(form_text(form, "first"), month_of(today(ctx)))
             months = [add_months(first, i) for i in range(count)]
             payments = await dues.record_payment(
                 session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx)

@@ -67,6 +67,7 @@ from models.tables import (
     MemberStatus,
     Platform,
     Role,
+    local_today,
 )
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
@@ -444,9 +445,9 @@ def _refusal_of(actor: Member, member: Member) -> InvalidChange:
 Change = Callable[[AsyncSession, Member, Member], Awaitable[object]]
 
 
-def _change(what: str, form: Any) -> Change:
+def _change(what: str, form: Any, today: date) -> Change:
     """The domain's function for a change posted from the record (the same the chat's card calls);
-    ``ValueError`` for a value no form of ours sends."""
+    ``ValueError`` for a value no form of ours sends. ``today`` is the commune's."""
 
     def text(key: str = "value") -> str:
         value = form.get(key)
@@ -455,7 +456,7 @@ def _change(what: str, form: Any) -> Change:
     if what in FIELDS:
         value: Any = text()
         if what in DATE_FIELDS:
-            value = parse_day(value)  # InvalidChange: said on the record
+            value = parse_day(value, today=today)  # InvalidChange: said on the record
         elif what in ("phone", "card_number") and not value.strip():
             value = None
         return lambda session, actor, member: edit_member(session, actor, member, {what: value})
@@ -482,15 +483,15 @@ def _change(what: str, form: Any) -> Change:
         return move
     if what == "deactivate":
         reason = DeactivationReason(text("reason"))
-        return lambda session, actor, member: deactivate(session, actor, member, reason)
+        return lambda session, actor, member: deactivate(session, actor, member, reason, today)
     if what == "reactivate":
         return lambda session, actor, member: reactivate(session, actor, member)
     if what == "revoke":
         return lambda session, actor, member: revoke_invites(session, actor, member)
     if what == "promote":
-        on = parse_day(text("day"))
+        on = parse_day(text("day"), today=today)
         vote = parse_vote(f"{text('votes_for')}/{text('officials')}")
-        return lambda session, actor, member: promote(session, actor, member, on, vote=vote)
+        return lambda session, actor, member: promote(session, actor, member, on, vote=vote, today=today)
     raise ValueError(what)
 
 
@@ -508,7 +509,7 @@ async def change(request: Request, user: DeskUserDep, form: DeskFormDep, member_
             raise DeskRefusal(404, "not_found") from None
         return await _record_page(request, user, member_id, confirm_reason=reason.value)
     try:
-        apply = _change(what, form)
+        apply = _change(what, form, local_today(runtime.settings.tz))
         async with runtime.sessions() as session, session.begin():
             actor = await user.member(session)
             member = await _member(session, user, member_id)
