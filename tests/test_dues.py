@@ -249,6 +249,11 @@ async def test_a_member_asks_in_their_own_words_what_they_have_paid(runtime: Run
         vi("Months unpaid in the last 12: {count} ({months})").format(count=3, months=months_label(owed)) in reply.text
     )
     assert f"{owed[0].month:02d}/{owed[0].year % 100:02d} ❌" in reply.text
+    # Months not counted are explained (before joining or before the book), not a bare "·".
+    legend = vi(
+        "✅ paid, ❌ unpaid, ⏳ this month not yet paid, · not counted (not yet in the branch, or before its book)"
+    )
+    assert legend in reply.text
     same = (await say(runtime, LONG_CHAT, "/dangphi"))[0]
     assert same.text == reply.text
 
@@ -342,12 +347,21 @@ async def test_the_secretary_sets_a_members_category_and_salary_audited(runtime:
     long = await member_named(runtime, LONG)
     card = (await say(runtime, HUNG_CHAT, payload=DuesCard(long.id or 0).pack()))[0]
     choices = (await say(runtime, HUNG_CHAT, payload=button(card, vi("Dues category"))))[0]
+    # The current basis (Quy định 01-QĐ/TW, 2022), and an exemption from dues, not from activity.
+    assert vi("Source: Quy định 01-QĐ/TW of 03/02/2022 on party dues; the amounts are the commune's settings.") in (
+        choices.text
+    )
+    assert vi("Exempted from dues by the Party committee (hardship)") in choices.text
+    assert "Miễn sinh hoạt" not in choices.text
     ask = (await say(runtime, HUNG_CHAT, payload=button(choices, vi("Salary"))))[0]
     assert LONG in ask.text
     wrong = (await say(runtime, HUNG_CHAT, "nhiều lắm"))[0]
     assert "nhiều lắm" in wrong.text
     saved = (await say(runtime, HUNG_CHAT, "5,5 triệu"))[0]
     assert "55.000 đ" in saved.text  # 1% of 5,500,000
+    # The base is named by the category's own word: a salary, not "salary (pension)".
+    mine = (await say(runtime, HUNG_CHAT, payload=DuesCard(long.id or 0).pack()))[0]
+    assert vi("Monthly salary and allowances recorded: {value}").format(value="5.500.000 đ") in mine.text
     async with runtime.sessions() as session:
         member = await session.get(Member, long.id)
         [event] = (await session.exec(select(AuditEvent).where(AuditEvent.action == "member.dues_category"))).all()
