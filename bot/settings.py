@@ -45,7 +45,7 @@ class Settings(ChannelSettings, BaseSettings):
     # and how often a secretary may remind those who have not read a notice.
     broadcast_rate: Annotated[float, Field(gt=0, le=10_000)] = 30.0
     nudge_interval_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
-    # Party dues (Quyết định 342-QĐ/TW; models/dues.py says which figures are unconfirmed): the share
+    # Party dues (Quy định 01-QĐ/TW; models/dues.py says which figures are unconfirmed): the share
     # of a salary or allowance and of a pension, in percent; the fixed monthly amounts (VND) of other
     # members, of those past working age and of students; the rounding; the branch's share kept.
     dues_salary_percent: Annotated[float, Field(ge=0, le=100)] = 1.0

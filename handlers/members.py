@@ -382,6 +382,12 @@ def manage_menu(ctx: Context, member: Member) -> list[Reply]:
             )
             + "\n"
             + _(
+                "• Branch books: meeting records, transfers, admission candidates and the year-end review.\n"
+                "• Dues and reports: the month's dues collection list (who has not paid), payments, the "
+                "reports to the Party committee and Party badges."
+            )
+            + "\n"
+            + _(
                 "• Open on a computer: a link to the secretary's desk, the branch at a glance with lists to "
                 "print. Sign out everywhere: end the desk on every computer."
             ),

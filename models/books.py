@@ -61,6 +61,7 @@ from models.tables import (
     YearReview,
     utcnow,
 )
+from models.vietnamese import name_key
 
 MAX_DECISIONS = 20
 MAX_LINE = 300
@@ -721,11 +722,11 @@ class ReviewBoard:
 
 async def review_board(session: AsyncSession, actor: Actor, branch_id: int, year: int) -> ReviewBoard:
     check(actor, Permission.EDIT_MEMBER, Target(branch_id))
-    members = (
-        await session.exec(
-            select(Member).where(Member.branch_id == branch_id, col(Member.active).is_(True)).order_by(col(Member.id))
-        )
-    ).all()
+    # The registers' order (given name first, dictionary order), as the roster lists them.
+    members = sorted(
+        (await session.exec(select(Member).where(Member.branch_id == branch_id, col(Member.active).is_(True)))).all(),
+        key=lambda m: name_key(m.full_name),
+    )
     reviews = {
         r.member_id: r
         for r in (

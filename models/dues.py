@@ -1,9 +1,10 @@
 """Party dues (đảng phí): each member's monthly amount, the payments the branch's collector records,
 and the months left unpaid.
 
-Source: Quy định về chế độ đảng phí, Quyết định 342-QĐ/TW of 28/12/2010 of the Politburo (in force
-from 1/4/2011), as public legal Q&A pages quote it; its text could not be read from here, so every
-figure is a default the organisation changes in its settings (``DuesRates``, ``CHIBO_DUES_*``):
+Source: Quy định 01-QĐ/TW of 03/02/2022 of the Politburo on party dues (chế độ đảng phí), which
+replaced Quyết định 342-QĐ/TW of 2010; its text could not be read from here, so every figure is a
+default the organisation changes in its settings (``DuesRates``, ``CHIBO_DUES_*``), as public legal
+Q&A pages quote the rules:
 
 - members paid a salary (cán bộ, công chức, viên chức, the armed forces, employees) and those paid
   a monthly allowance (cán bộ không chuyên trách cấp xã, thôn): 1% of the salary and allowances
@@ -12,8 +13,9 @@ figure is a default the organisation changes in its settings (``DuesRates``, ``C
 - other members in the country (farmers, free workers, students without salary): a fixed amount of
   2,000–30,000 VND a month set by the province; those past working age pay half (the 50% is quoted,
   the amounts 10,000 and 5,000 VND are ours: UNCONFIRMED, set them to the province's figures);
-- a member in hardship may be exempted or pay less, on the branch's proposal, by the commune
-  committee's decision (UNCONFIRMED wording): the category "exempt" owes nothing;
+- a member in hardship may be exempted from dues or pay less, on the branch's proposal, by the
+  commune committee's decision (UNCONFIRMED wording): the category "exempt" owes nothing. This is
+  not the exemption from regular activities, which leaves the dues owed;
 - a branch under a grassroots committee keeps 30% of what it collects and passes 70% up
   (UNCONFIRMED: ``branch_keeps_percent``);
 - the monthly amount is rounded to the nearest 1,000 VND (practice, UNCONFIRMED: ``round_vnd``).
@@ -44,6 +46,7 @@ from models.membership import check, target_of
 from models.permissions import Actor, Permission, Target
 from models.roster import fold
 from models.tables import DuesCategory, DuesPayment, Member, utcnow
+from models.vietnamese import name_key
 
 # Months a member may pay for in one go (ahead or behind), and the base a member may be recorded with.
 MAX_MONTHS_AT_ONCE = 12
@@ -56,7 +59,7 @@ WINDOW_MONTHS = 12
 
 @dataclass(frozen=True)
 class DuesRates:
-    """The figures of Quyết định 342-QĐ/TW as this organisation applies them (see the module's note).
+    """The figures of Quy định 01-QĐ/TW as this organisation applies them (see the module's note).
     Percentages in hundredths of a percent (100 = 1%), amounts in VND."""
 
     salary_basis_points: int = 100
@@ -120,7 +123,7 @@ def _rounded(amount: int, step: int) -> int:
 
 
 def monthly_amount(category: DuesCategory | None, base: int | None, rates: DuesRates = DEFAULT_RATES) -> int | None:
-    """What a member of this category pays a month (Quyết định 342-QĐ/TW; see the module's note),
+    """What a member of this category pays a month (Quy định 01-QĐ/TW; see the module's note),
     or None when it cannot be known: no category, or a salary or pension not recorded."""
     if category is None:
         return None
@@ -424,7 +427,7 @@ async def collection(
     found = await roster_history.histories(session, branch_id=branch_id, tz=tz)
     stays = sorted(
         (stay for h in found.values() if (stay := h.stay(branch_id, month_end(month))) is not None),
-        key=lambda stay: (stay.member.full_name, stay.member.id or 0),
+        key=lambda stay: (name_key(stay.member.full_name), stay.member.id or 0),  # the registers' order
     )
     paid = await paid_months(session, [s.member.id or 0 for s in stays])
     start = await first_recorded_month(session, branch_id)

@@ -25,7 +25,7 @@ from models.tables import (
     Role,
     utcnow,
 )
-from models.vietnamese import name_key
+from models.vietnamese import name_key, text_key
 
 
 async def identities_of(session: AsyncSession, member_ids: Sequence[int | None]) -> Sequence[ChannelIdentity]:
@@ -50,8 +50,8 @@ async def open_invite(session: AsyncSession, member: Member) -> Invite | None:
 
 
 async def branches(session: AsyncSession) -> Sequence[Branch]:
-    """Every branch, by name."""
-    return (await session.exec(select(Branch).order_by(col(Branch.name)))).all()
+    """Every branch, in the dictionary order of its name (as the desk's branch picker lists them)."""
+    return sorted((await session.exec(select(Branch))).all(), key=lambda branch: text_key(branch.name))
 
 
 async def branch_names(session: AsyncSession) -> dict[int | None, str]:

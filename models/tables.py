@@ -101,14 +101,14 @@ class DeactivationReason(StrEnum):
 
 
 class DuesCategory(StrEnum):
-    """What a member's party dues are reckoned from (Quyết định 342-QĐ/TW; models/dues.py)."""
+    """What a member's party dues are reckoned from (Quy định 01-QĐ/TW; models/dues.py)."""
 
     SALARY = "salary"  # 1% of salary and allowances subject to social insurance, or of a monthly allowance
     PENSION = "pension"  # 0.5% of a pension or monthly social-insurance allowance
     OTHER = "other"  # a fixed amount: farmers, free workers and others in working age
     ELDERLY = "elderly"  # a fixed amount, half of "other": past working age without salary or pension
     STUDENT = "student"  # a fixed amount: pupils and students without salary
-    EXEMPT = "exempt"  # exempted by the commune committee on the branch's proposal (hardship)
+    EXEMPT = "exempt"  # exempted from dues (not from activity) by the commune committee, for hardship
 
 
 class Platform(StrEnum):

@@ -37,6 +37,7 @@ from models.tables import (
     OutboxMessage,
     utcnow,
 )
+from models.vietnamese import name_key, text_key
 from tests.chat import say, vi
 from tests.conftest import Demo, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
@@ -134,10 +135,14 @@ async def test_a_payment_on_the_desk_is_the_chats_and_a_second_submit_records_no
         done = await desk.post(f"/desk/dues/members/{nam.id}/pay", form)
         assert done.status_code == 303
         after = (await desk.get(done.headers["location"])).text
-        assert vi("The payment is recorded.") in after and f"3 ({months_label(owed)})" not in after
+        done_note = vi("Recorded: comrade {name} paid the party dues of {months}: {amount}.")
+        assert str(escape(done_note.format(name=NAM, months=months_label(owed), amount="30.000 đ"))) in after
+        assert f"3 ({months_label(owed)})" not in after
         again = await desk.post(f"/desk/dues/members/{nam.id}/pay", form)  # the same form sent twice
         already = vi("Already recorded as paid: {detail}. Nothing was recorded twice.")
-        assert again.status_code == 422
+        # The first click saved it: news, not an error.
+        assert again.status_code == 200 and vi("Recorded earlier") in again.text
+        assert vi("Nothing was saved") not in again.text
         assert str(escape(already.format(detail=", ".join(f"{m.month:02d}/{m.year}" for m in owed)))) in again.text
         forged = await desk.post(f"/desk/dues/members/{nam.id}/pay", {"first": "2026-13", "count": "1"})
         assert forged.status_code == 422
@@ -321,3 +326,74 @@ async def test_the_commune_report_matches_each_branch_row_by_row(desk_app: FastA
     async with desk_client(desk_app, hung) as desk:
         page = (await desk.get(f"/desk/reports?branch=0&period=m&month={last}")).text
     assert f'<th scope="row">{escape(departed)}</th><td class="num">0</td><td class="num">1</td>' in page
+
+
+async def test_the_dues_list_and_the_branches_are_in_dictionary_order(desk_app: FastAPI, demo: Demo) -> None:
+    """Registers list people by given name, then middle name, then surname (Vietnamese order), and
+    branches as the branch picker does: the page, its Excel file and the commune's table alike."""
+    runtime = app_runtime(desk_app)
+    hung = await member_named(runtime, HUNG)
+    async with runtime.sessions() as session:
+        names = [
+            m.full_name for m in (await session.exec(select(Member).where(Member.branch_id == hung.branch_id))).all()
+        ]
+    expected = sorted(names, key=name_key)
+    assert expected != sorted(names)  # the demo branch's names tell the two orders apart
+    async with desk_client(desk_app, hung) as desk:
+        page = (await desk.get(f"/desk/dues?branch={hung.branch_id}")).text.split(vi("Collection list"))[1]
+        book = await desk.get(f"/desk/dues?branch={hung.branch_id}&format=xlsx")
+        commune = (await desk.get("/desk/dues")).text.split('<table class="branches">')[1]
+    listed = [row[1] for row in _sheet_rows(book.content) if row and row[1] in names]
+    assert listed == [n for n in expected if n in listed] and len(listed) >= 4
+    on_page = [page.index(str(escape(name))) for name in listed]
+    assert on_page == sorted(on_page)
+    positions = [commune.index(branch) for branch in sorted(BRANCHES, key=text_key)]
+    assert positions == sorted(positions)
+
+
+async def test_the_dues_files_read_as_an_office_paper(desk_app: FastAPI, demo: Demo) -> None:
+    """A heading (month, committee, branch), a named sheet, the branch and month in the file's name;
+    money with its thousands grouped and days shown dd/mm/yyyy, still numbers and dates; the
+    commune's total filled in every numeric column."""
+    runtime = app_runtime(desk_app)
+    hung = await member_named(runtime, HUNG)
+    last = _month(desk_app, 1)
+    year, month = int(last[:4]), int(last[5:])
+    async with desk_client(desk_app, hung) as desk:
+        branch_file = await desk.get(f"/desk/dues?branch={hung.branch_id}&month={last}&format=xlsx")
+        commune_file = await desk.get(f"/desk/dues?month={last}&format=xlsx")
+    assert f"dang-phi-chi-bo-thon-dong-{last}.xlsx" in branch_file.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(branch_file.content)).active
+    assert sheet is not None
+    assert sheet.title == vi("Party dues {month}").format(month=f"{month:02d}-{year}")
+    heading = [row[0].value for row in sheet.iter_rows(max_row=3)]
+    assert heading[0] == vi("PARTY DUES COLLECTION LIST OF {month}").format(month=f"{month:02d}/{year}")
+    assert BRANCHES[0] in heading
+    paid = [row for row in sheet.iter_rows() if isinstance(row[4].value, date)]
+    assert paid and all(row[4].number_format == "dd/mm/yyyy" and row[3].number_format == "#,##0" for row in paid)
+    commune = load_workbook(io.BytesIO(commune_file.content)).active
+    assert commune is not None
+    [total] = [row for row in commune.iter_rows(values_only=True) if row[0] == vi("Commune total")]
+    assert all(isinstance(value, int) for value in total[1:])
+
+
+async def test_a_period_not_over_says_so_and_a_month_to_come_is_not_shown_silently(
+    desk_app: FastAPI, demo: Demo
+) -> None:
+    runtime = app_runtime(desk_app)
+    hung = await member_named(runtime, HUNG)
+    this, ahead = _month(desk_app), _month(desk_app, -2)
+    as_of = vi("Figures as of {day}").split("{")[0]
+    notice = vi("Only months up to the current one can be shown: this is {month}.").format(
+        month=f"{this[5:]}/{this[:4]}"
+    )
+    async with desk_client(desk_app, hung) as desk:
+        running = (await desk.get(f"/desk/reports?branch={hung.branch_id}&month={this}")).text
+        over = (await desk.get(f"/desk/reports?branch={hung.branch_id}&month={_month(desk_app, 1)}")).text
+        future = (await desk.get(f"/desk/reports?branch={hung.branch_id}&month={ahead}")).text
+        future_dues = (await desk.get(f"/desk/dues?branch={hung.branch_id}&month={ahead}")).text
+    assert as_of in running and as_of not in over
+    assert str(escape(notice)) in future and str(escape(notice)) in future_dues
+    assert str(escape(notice)) not in running
+    # The usual form: the number to fill in, and the secretary's signature.
+    assert vi("No. ……-BC/CB") in over and vi("FOR THE BRANCH") in over and vi("SECRETARY") in over

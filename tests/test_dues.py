@@ -1,4 +1,4 @@
-"""The branch's books: party dues by the rules of Quyết định 342-QĐ/TW (as settings), party age and
+"""The branch's books: party dues by the rules of Quy định 01-QĐ/TW (as settings), party age and
 badges (Quy định 94-QĐ/TW), the reports upward computed from the records, and who sees what."""
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def _current() -> date:
 # --- the rules, each with its source ---------------------------------------------------------------
 
 
-def test_monthly_amounts_follow_quyet_dinh_342() -> None:
-    """Quyết định 342-QĐ/TW: 1% of salary and allowances, 0.5% of a pension, a fixed 2,000-30,000 VND
+def test_monthly_amounts_follow_quy_dinh_01() -> None:
+    """Quy định 01-QĐ/TW: 1% of salary and allowances, 0.5% of a pension, a fixed 2,000-30,000 VND
     for other members set by the province (half past working age); the figures are settings."""
     assert monthly_amount(DuesCategory.SALARY, 6_000_000) == 60_000
     assert monthly_amount(DuesCategory.SALARY, 5_450_000) == 55_000  # 54,500 rounded to the thousand
@@ -75,7 +75,7 @@ def test_monthly_amounts_follow_quyet_dinh_342() -> None:
 
 
 def test_the_branch_keeps_its_share_and_passes_the_rest_up() -> None:
-    """Quyết định 342-QĐ/TW (unconfirmed figure, a setting): a branch under a grassroots committee
+    """Quy định 01-QĐ/TW (unconfirmed figure, a setting): a branch under a grassroots committee
     keeps 30% and passes 70% up; the branch keeps the rounding."""
     assert dues.branch_share(215_000) == (64_500, 150_500)
     assert dues.branch_share(10_001) == (3_001, 7_000)
@@ -220,11 +220,15 @@ async def test_the_report_in_excel_has_the_lines_of_the_chat_summary(runtime: Ru
     arrows = [b.label for row in summary.buttons for b in row if "◀" in b.label]
     assert arrows == ["◀ " + vi("month {month}").format(month=f"{before.month:02d}/{before.year}")]
     reply = (await say(runtime, HUNG_CHAT, payload=button(summary, vi("Excel file"))))[0]
-    assert reply.document is not None and reply.document.name.endswith(".xlsx")
+    assert reply.document is not None
+    assert reply.document.name == f"bao-cao-chi-bo-thon-dong-{last.month:02d}-{last.year}.xlsx"
     sheet = load_workbook(io.BytesIO(base64.b64decode(reply.document.inline or ""))).active
     assert sheet is not None
     rows = {row[1]: row[2] for row in sheet.iter_rows(min_row=7, values_only=True)}
     assert rows[vi("Dues paid for the period (VND)")] == paid
+    # Money keeps its thousands grouped in Excel, and stays a number.
+    [paid_cell] = [row[2] for row in sheet.iter_rows(min_row=7) if row[1].value == vi("Dues paid for the period (VND)")]
+    assert paid_cell.number_format == "#,##0"
     assert rows[vi("To pass to the Party committee (VND)")] == paid * 70 // 100
     assert rows[vi("Members at the end of the period")] == 11
     assert sheet["A1"].value == "ĐẢNG CỘNG SẢN VIỆT NAM"
@@ -252,6 +256,11 @@ async def test_a_member_asks_in_their_own_words_what_they_have_paid(runtime: Run
         vi("Months unpaid in the last 12: {count} ({months})").format(count=3, months=months_label(owed)) in reply.text
     )
     assert f"{owed[0].month:02d}/{owed[0].year % 100:02d} ❌" in reply.text
+    # Months not counted are explained (before joining or before the book), not a bare "·".
+    legend = vi(
+        "✅ paid, ❌ unpaid, ⏳ this month not yet paid, · not counted (not yet in the branch, or before its book)"
+    )
+    assert legend in reply.text
     same = (await say(runtime, LONG_CHAT, "/dangphi"))[0]
     assert same.text == reply.text
 
@@ -345,12 +354,21 @@ async def test_the_secretary_sets_a_members_category_and_salary_audited(runtime:
     long = await member_named(runtime, LONG)
     card = (await say(runtime, HUNG_CHAT, payload=DuesCard(long.id or 0).pack()))[0]
     choices = (await say(runtime, HUNG_CHAT, payload=button(card, vi("Dues category"))))[0]
+    # The current basis (Quy định 01-QĐ/TW, 2022), and an exemption from dues, not from activity.
+    assert vi("Source: Quy định 01-QĐ/TW of 03/02/2022 on party dues; the amounts are the commune's settings.") in (
+        choices.text
+    )
+    assert vi("Exempted from dues by the Party committee (hardship)") in choices.text
+    assert "Miễn sinh hoạt" not in choices.text
     ask = (await say(runtime, HUNG_CHAT, payload=button(choices, vi("Salary"))))[0]
     assert LONG in ask.text
     wrong = (await say(runtime, HUNG_CHAT, "nhiều lắm"))[0]
     assert "nhiều lắm" in wrong.text
     saved = (await say(runtime, HUNG_CHAT, "5,5 triệu"))[0]
     assert "55.000 đ" in saved.text  # 1% of 5,500,000
+    # The base is named by the category's own word: a salary, not "salary (pension)".
+    mine = (await say(runtime, HUNG_CHAT, payload=DuesCard(long.id or 0).pack()))[0]
+    assert vi("Monthly salary and allowances recorded: {value}").format(value="5.500.000 đ") in mine.text
     async with runtime.sessions() as session:
         member = await session.get(Member, long.id)
         [event] = (await session.exec(select(AuditEvent).where(AuditEvent.action == "member.dues_category"))).all()
@@ -408,6 +426,12 @@ async def test_months_unpaid_and_absences_together_warn_the_secretary(runtime: R
     assert (report.regular_meetings, report.present, report.must_attend) == (1, 9, 11)
     assert report.attendance_percent == 81.8
     assert report.warnings == {NAM: (0, 3), THU: (1, 1)}
+    # The chat's report says what the two counts are (was "(1+1)"), and the share the Vietnamese way.
+    await say(runtime, HUNG_CHAT, f"/start {demo.code(HUNG)}")
+    shown = await say(runtime, HUNG_CHAT, payload=BooksReport(hung.branch_id, "m", held.year * 100 + held.month).pack())
+    said = vi("{name} ({missed} month(s) without attending, {unpaid} month(s) of dues unpaid)")
+    assert said.format(name=THU, missed=1, unpaid=1) in shown[0].text and "(1+1)" not in shown[0].text
+    assert "81,8%" in shown[0].text
     assert f"• {NAM}: 0; " + vi("party dues unpaid: {count} ({months})").split(":")[0] in text
     assert f"• {THU}: 1" in text and LONG not in text
     assert (

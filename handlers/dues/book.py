@@ -50,13 +50,16 @@ async def _dues_lines(ctx: Context, member: Member) -> tuple[list[str], dict[dat
     owed = dues.owed_months(member, start, paid, today(ctx), since)
     amount = dues.amount_of(member, ctx.dues_rates)
     lines = [_("Category: {value}").format(value=category_name(ctx, member.dues_category))]
-    if member.dues_category in BASED:
-        lines.append(_("Monthly salary or pension recorded: {value}").format(value=money(t, member.dues_base)))
+    if member.dues_category is DuesCategory.SALARY:
+        lines.append(_("Monthly salary and allowances recorded: {value}").format(value=money(t, member.dues_base)))
+    elif member.dues_category is DuesCategory.PENSION:
+        lines.append(_("Monthly pension or allowance recorded: {value}").format(value=money(t, member.dues_base)))
     lines.append(_("Monthly dues: {value}").format(value=money(t, amount)))
     if paid:
+        # The latest month paid, not "paid up to": a month before it may still be owed, said beside it.
         last = max(paid.values(), key=lambda p: (p.paid_on, p.month))
         lines.append(
-            _("Paid up to {month} (last payment on {day}).").format(
+            _("Latest month paid: {month} (last payment on {day}).").format(
                 month=month_label(max(paid)), day=ctx.format_day(last.paid_on)
             )
         )
@@ -68,6 +71,9 @@ async def _dues_lines(ctx: Context, member: Member) -> tuple[list[str], dict[dat
     elif start is not None:
         lines.append("✅ " + _("No month unpaid in the last 12."))
     lines += ["", _("The last 12 months:"), *_grid(ctx, member, paid, owed)]
+    lines.append(
+        _("✅ paid, ❌ unpaid, ⏳ this month not yet paid, · not counted (not yet in the branch, or before its book)")
+    )
     return lines, paid, owed
 
 
@@ -295,7 +301,7 @@ async def categories(ctx: Context, actor: Member, action: DuesCategories) -> lis
         "",
     ]
     lines += [f"• {short_category(ctx, c)}: {category_name(ctx, c)}" for c in DuesCategory]
-    lines += ["", _("Source: Quyết định 342-QĐ/TW on party dues; the amounts are the commune's settings.")]
+    lines += ["", _("Source: Quy định 01-QĐ/TW of 03/02/2022 on party dues; the amounts are the commune's settings.")]
     choices = [button(short_category(ctx, c), SetDuesCategory(action.member_id, c)) for c in DuesCategory]
     rows = tuple(tuple(choices[i : i + 2]) for i in range(0, len(choices), 2))
     return [Reply("\n".join(lines), buttons=(*rows, (button("✖️ " + _("Cancel"), Cancel()),)))]

@@ -13,7 +13,7 @@ from handlers.context import Context
 from handlers.contract import Button, Document, Reply
 from handlers.dues.actions import Badges, BooksReport, BooksUpward, DuesBook
 from handlers.dues.common import button, month_code, month_from, router, today
-from handlers.dues.words import money
+from handlers.dues.words import file_slug, money
 from handlers.records.words import reason_name
 from models import books_reports
 from models.books import Step
@@ -105,8 +105,34 @@ def period_name(ctx: Context, period: Period) -> str:
     return ctx.gettext("month {month}").format(month=period.label)
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}%"
+def _percent(ctx: Context, value: float | None) -> str:
+    """ "94,4%" in Vietnamese (a decimal comma), "94.4%" in English."""
+    if value is None:
+        return "—"
+    text = f"{value:g}%"
+    return text.replace(".", ",") if ctx.translator.locale == "vi" else text
+
+
+def warnings_text(ctx: Context, report: Report) -> str:
+    """Each warned member with what the two counts are, in words (was "Long (2+0)")."""
+    return ", ".join(
+        ctx.gettext("{name} ({missed} month(s) without attending, {unpaid} month(s) of dues unpaid)").format(
+            name=name, missed=missed, unpaid=unpaid
+        )
+        for name, (missed, unpaid) in report.warnings.items()
+    )
+
+
+def as_of(ctx: Context, period: Period) -> str:
+    """ "Figures as of 30/11/2026" while the period runs (the current month or quarter), so a
+    printout is not taken for the period's final figures; nothing once it is over."""
+    day = today(ctx)
+    return ctx.gettext("Figures as of {day}").format(day=ctx.format_day(day)) if day <= period.last else ""
+
+
+def report_filename(name: str, period: Period) -> str:
+    """ "bao-cao-chi-bo-thon-dong-11-2026.xlsx": whose report and of which period, in ASCII."""
+    return f"bao-cao-{file_slug(name)}-{period.label.replace('/', '-').lower()}.xlsx"
 
 
 def _step(ctx: Context, step: Step | None) -> str:
@@ -146,7 +172,7 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
         _("Meetings held: {regular} regular, {thematic} thematic; attendance {rate}").format(
             regular=report.regular_meetings,
             thematic=report.thematic_meetings,
-            rate=_percent(report.attendance_percent),
+            rate=_percent(ctx, report.attendance_percent),
         ),
         _("Dues: {paid} paid of {expected} due; cash collected {collected}, to pass up {passed}").format(
             paid=money(t, report.dues_paid),
@@ -170,9 +196,7 @@ def summary_lines(ctx: Context, report: Report) -> list[str]:
     if report.warnings:
         lines.append(
             "⚠️ "
-            + _("Warnings (months missed or unpaid in the last 12): {names}").format(
-                names=", ".join(f"{name} ({m}+{u})" for name, (m, u) in report.warnings.items())
-            )
+            + _("Warnings (months missed or unpaid in the last 12): {names}").format(names=warnings_text(ctx, report))
         )
     return lines
 
@@ -183,7 +207,7 @@ async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list
     name, report, parts, period = await load_report(ctx, actor, action)
     if action.excel:
         content = workbook(ctx, name, report, parts, period)
-        filename = f"bao-cao-{period.label.replace('/', '-').lower()}.xlsx"
+        filename = report_filename(name, period)
         return [
             Reply(
                 _("The report of {period}, {name}, as an Excel file:").format(
@@ -193,7 +217,7 @@ async def books_report(ctx: Context, actor: Member, action: BooksReport) -> list
             )
         ]
     heading = "📊 " + _("Report of {period}: {name}").format(period=period_name(ctx, period), name=name)
-    lines = [heading, "", *summary_lines(ctx, report)]
+    lines = [heading, *filter(None, [as_of(ctx, period)]), "", *summary_lines(ctx, report)]
     for part in parts:
         lines += ["", "— " + part.name, *summary_lines(ctx, part)[:1]]
     month = month_from(action.month, ctx)
@@ -251,7 +275,7 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (
             _("Attendance (present of those who had to attend)"),
             f"{report.present}/{report.must_attend}",
-            _percent(report.attendance_percent),
+            _percent(ctx, report.attendance_percent),
         ),
         (_("Dues due for the period (VND)"), report.dues_expected, ""),
         (_("Dues paid for the period (VND)"), report.dues_paid, ""),
@@ -272,7 +296,7 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (
             _("Warnings: months missed or unpaid in the last 12"),
             len(report.warnings),
-            ", ".join(f"{n} ({m}+{u})" for n, (m, u) in report.warnings.items()),
+            warnings_text(ctx, report),
         ),
     ]
     return rows
@@ -305,17 +329,24 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
     append_row(sheet, [_("COMMUNIST PARTY OF VIETNAM")])
     append_row(sheet, [name])
     append_row(sheet, [_("REPORT OF {period}").format(period=period_name(ctx, period)).upper()])
-    append_row(sheet,
-        [_("From {first} to {last}").format(first=ctx.format_day(period.first), last=ctx.format_day(period.last))]
-    )
+    dates = _("From {first} to {last}").format(first=ctx.format_day(period.first), last=ctx.format_day(period.last))
+    append_row(sheet, [" · ".join(filter(None, (dates, as_of(ctx, period))))])
     append_row(sheet, [])
     append_row(sheet, ["#", _("Item"), _("Number"), _("Names, notes")])
     for cell in sheet[6]:
         cell.font = bold
     for row in sheet.iter_rows(min_row=1, max_row=3):
         row[0].font = bold
+    attendance = _("Attendance (present of those who had to attend)")
     for index, (item, number, note) in enumerate(report_rows(ctx, report), start=1):
+        if item == attendance and report.attendance_percent is not None:
+            # A share Excel can sum and compare, shown as "94,4%" in the reader's settings.
+            append_row(sheet, [index, item, number, report.attendance_percent / 100])
+            sheet.cell(row=sheet.max_row, column=4).number_format = "0.0%"
+            continue
         append_row(sheet, [index, item, number, note])
+        if isinstance(number, int):  # sums of money with their thousands grouped; counts look the same
+            sheet.cell(row=sheet.max_row, column=3).number_format = "#,##0"
     for column, width in zip("ABCD", (5, 48, 14, 60), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=7):
@@ -327,6 +358,9 @@ def workbook(ctx: Context, name: str, report: Report, parts: list[Report], perio
             cell.font = bold
         for item, numbers, number in branch_columns(ctx, report, parts):
             append_row(branches, [item, *numbers, number])
+            for cell in branches[branches.max_row][1:]:
+                if isinstance(cell.value, int):
+                    cell.number_format = "#,##0"
         branches.column_dimensions["A"].width = 48
     buffer = io.BytesIO()
     for each in book.worksheets:

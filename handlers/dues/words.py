@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
 
 from handlers.context import Context
 from handlers.contract import Translator
 from models.dues import DuesError, DuesProblem, DuesRates
+from models.roster import fold
 from models.tables import DuesCategory
 
 
@@ -18,6 +20,11 @@ def money(t: Translator, amount: int | None) -> str:
     if t.locale == "vi":
         return f"{amount:,}".replace(",", ".") + " đ"
     return f"{amount:,} VND"
+
+
+def file_slug(text: str) -> str:
+    """A name for a file: "Chi bộ thôn Đông" -> "chi-bo-thon-dong" (ASCII, as every browser saves it)."""
+    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")
 
 
 def month_label(month: date) -> str:
@@ -55,7 +62,7 @@ def category_name(ctx: Context, category: DuesCategory | None, rates: DuesRates 
             amount=money(t, rates.elderly_vnd)
         ),
         DuesCategory.STUDENT: _("Pupils and students: {amount} a month").format(amount=money(t, rates.student_vnd)),
-        DuesCategory.EXEMPT: _("Exempted from dues by the Party committee"),
+        DuesCategory.EXEMPT: _("Exempted from dues by the Party committee (hardship)"),
     }[category]
 
 
@@ -70,7 +77,7 @@ def short_category(ctx: Context, category: DuesCategory | None) -> str:
         DuesCategory.OTHER: _("Other"),
         DuesCategory.ELDERLY: _("Past working age"),
         DuesCategory.STUDENT: _("Student"),
-        DuesCategory.EXEMPT: _("Exempt"),
+        DuesCategory.EXEMPT: _("Exempt from dues"),
     }[category]
 
 

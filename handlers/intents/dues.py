@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.dues.actions import Badges
+from handlers.dues.actions import Badges, DuesBook
 from handlers.intents.matching import N_, Intent
 from handlers.menus import BooksUpward, MyDues
 
@@ -33,17 +33,30 @@ INTENTS = (
         N_("My party dues"),
     ),
     Intent(
-        "dues_reports",
+        # The month's collection list itself, not the menu above it: who has paid and who has not.
+        "dues_list",
         (
             "sổ đảng phí",
+            "sổ thu đảng phí",
             "thu đảng phí",
             "ai chưa đóng đảng phí",
+            "những ai chưa đóng đảng phí",
+            "ai đã đóng đảng phí",
             "danh sách thu đảng phí",
+            "danh sách đóng đảng phí",
             "nộp đảng phí lên đảng ủy",
+            "dues collection",
+            "who has not paid dues",
+        ),
+        DuesBook().pack(),
+        N_("Dues collection list"),
+    ),
+    Intent(
+        "dues_reports",
+        (
             "báo cáo tháng",
             "báo cáo quý",
             "báo cáo đảng ủy",
-            "dues collection",
             "monthly report",
         ),
         BooksUpward().pack(),

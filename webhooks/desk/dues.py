@@ -15,12 +15,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
 from handlers.dues.book import send_receipt
 from handlers.dues.common import today
-from handlers.dues.words import category_name, money, month_label, months_label, problem_text, short_category
+from handlers.dues.words import (
+    category_name,
+    file_slug,
+    money,
+    month_label,
+    months_label,
+    problem_text,
+    short_category,
+)
 from models import dues, record_queries
 from models.dues import (
     BASED,
@@ -36,14 +45,14 @@ from models.dues import (
 from models.errors import NotFound
 from models.membership import check, target_of
 from models.permissions import Permission
-from models.tables import MAX_ID, Member
+from models.tables import MAX_ID, Committee, Member
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUser, DeskUserDep, desk_runtime
-from webhooks.desk.export import xlsx_response
-from webhooks.desk.pages import form_text, month_asked, see_other, unseen_unless_permitted
+from webhooks.desk.export import DAY, MONEY, xlsx_response
+from webhooks.desk.pages import asked_ahead, form_text, month_asked, see_other, unseen_unless_permitted
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
-NOTES = {"paid": N_("The payment is recorded.")}
+PAID = N_("The payment is recorded.")
 
 
 def _ym(month: date) -> str:
@@ -58,6 +67,9 @@ async def dues_page(
     month: Annotated[str | None, Query(max_length=7)] = None,
     format: Annotated[str | None, Query(max_length=8)] = None,
     note: Annotated[str | None, Query(max_length=20)] = None,
+    paid: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    since: Annotated[str | None, Query(max_length=7)] = None,
+    count: Annotated[int, Query(ge=1, le=MAX_MONTHS_AT_ONCE)] = 1,
 ) -> Response:
     """A branch's collection list of the month; without a branch, the commune's totals for the
     commune's secretary (as the chat's "Đảng phí" button), a branch secretary their own branch."""
@@ -74,6 +86,7 @@ async def dues_page(
             "month": first,
             "previous": _ym(add_months(first, -1)),
             "following": _ym(add_months(first, 1)) if first < current else "",
+            "ahead": asked_ahead(month, current),
         }
         if branch is None and user.commune:
             return await _commune(request, user, ctx, first, format, months)
@@ -81,16 +94,39 @@ async def dues_page(
         with unseen_unless_permitted():
             book = await dues.collection(session, actor, shown, first, today(ctx), ctx.dues_rates)
         if format == "xlsx":
-            return _book_file(ctx, book)
+            return _book_file(ctx, book, await _committee(session), names.get(shown, ""))
         return render(
             request, user, "dues.html", page="dues", branch=shown, branch_name=names.get(shown, ""),
             book=book, lines=[_line(ctx, line) for line in book.lines], commune_view=False,
             branches=[(b, names[b]) for b in user.branch_ids], commune=user.commune,
-            keeps=ctx.dues_rates.branch_keeps_percent, note=NOTES.get(note or ""),
+            keeps=ctx.dues_rates.branch_keeps_percent,
+            note=await _paid_note(ctx, book, paid, since, count) if note == "paid" else None,
             paid_money=money(ctx.translator, book.paid_for_month), expected_money=money(ctx.translator, book.expected),
             collected_money=money(ctx.translator, book.collected), kept_money=money(ctx.translator, book.kept),
             passed_money=money(ctx.translator, book.passed_up), counts=range(1, MAX_MONTHS_AT_ONCE + 1), **months,
         )  # fmt: skip
+
+
+async def _paid_note(ctx: Context, book: Collection, member_id: int | None, first: str | None, count: int) -> str:
+    """After a payment: who paid for which months and how much, read back from the book (the link
+    carries only ids, so it cannot make the page say anything the book does not)."""
+    member = next((line.member for line in book.lines if line.member.id == member_id), None)
+    try:
+        start = date.fromisoformat(f"{first}-01")
+    except ValueError:
+        start = None
+    if member is None or start is None:
+        return ctx.gettext(PAID)
+    months = {add_months(start, i) for i in range(count)}
+    recorded = [p for month, p in (await dues.paid_months(ctx.session, [member_id or 0]))[member_id or 0].items()
+                if month in months]  # fmt: skip
+    if len(recorded) != len(months):
+        return ctx.gettext(PAID)
+    return ctx.gettext("Recorded: comrade {name} paid the party dues of {months}: {amount}.").format(
+        name=member.full_name,
+        months=months_label(months),
+        amount=money(ctx.translator, sum(p.amount for p in recorded)),
+    )
 
 
 def _line(ctx: Context, line: dues.DuesLine) -> dict[str, Any]:
@@ -108,7 +144,11 @@ def _line(ctx: Context, line: dues.DuesLine) -> dict[str, Any]:
     }
 
 
-def _book_file(ctx: Context, book: Collection) -> Response:
+async def _committee(session: AsyncSession) -> str:
+    return (await session.exec(select(Committee.name))).first() or ""
+
+
+def _book_file(ctx: Context, book: Collection, committee: str, branch: str) -> Response:
     _ = ctx.gettext
     paid_header = _("Paid for {month}").format(month=month_label(book.month))
     headers = [_("No."), _("Full name"), _("Dues category"), _("Monthly dues (VND)"), paid_header,
@@ -125,7 +165,15 @@ def _book_file(ctx: Context, book: Collection) -> Response:
         [None, _("Kept by the branch (VND)"), None, book.kept],
         [None, _("To pass to the Party committee (VND)"), None, book.passed_up],
     ]
-    return xlsx_response(f"dang-phi-{_ym(book.month)}.xlsx", headers, rows)
+    title = [_("PARTY DUES COLLECTION LIST OF {month}").format(month=month_label(book.month)), committee, branch]
+    return xlsx_response(
+        f"dang-phi-{file_slug(branch)}-{_ym(book.month)}.xlsx",
+        headers,
+        rows,
+        title=[t for t in title if t],
+        sheet_name=_("Party dues {month}").format(month=month_label(book.month).replace("/", "-")),
+        formats={3: MONEY, 4: DAY},
+    )
 
 
 async def _commune(
@@ -151,18 +199,28 @@ async def _commune(
             [b.name, book.paid_count, len(book.lines), book.paid_for_month, book.collected, book.kept, book.passed_up]
             for b, book in rows
         ]
-        table.append([_("Commune total"), None, None, None, collected, kept, passed])
-        return xlsx_response(f"dang-phi-toan-xa-{_ym(month)}.xlsx", headers, table)
+        table.append([_("Commune total"), sum(book.paid_count for _b, book in rows),
+                      sum(len(book.lines) for _b, book in rows), sum(book.paid_for_month for _b, book in rows),
+                      collected, kept, passed])  # fmt: skip
+        committee = await _committee(ctx.session)
+        title = [_("PARTY DUES OF THE BRANCHES, {month}").format(month=month_label(month)), committee]
+        return xlsx_response(
+            f"dang-phi-toan-xa-{_ym(month)}.xlsx", headers, table, title=[t for t in title if t],
+            sheet_name=_("Party dues {month}").format(month=month_label(month).replace("/", "-")),
+            formats={3: MONEY, 4: MONEY, 5: MONEY, 6: MONEY},
+        )  # fmt: skip
     shown = [
         {"branch": b, "paid": book.paid_count, "total": len(book.lines), "paid_money": money(t, book.paid_for_month),
          "collected": money(t, book.collected), "kept": money(t, book.kept), "passed": money(t, book.passed_up)}
         for b, book in rows
     ]  # fmt: skip
     names = {b.id: b.name for b, _book in rows}
+    paid_count, members = sum(book.paid_count for _b, book in rows), sum(len(book.lines) for _b, book in rows)
     return render(
         request, user, "dues.html", page="dues", commune_view=True, rows=shown, commune=True,
         branches=[(b, names.get(b, "")) for b in user.branch_ids], branch=None,
         collected_money=money(t, collected), kept_money=money(t, kept), passed_money=money(t, passed),
+        paid_count=paid_count, members=members, paid_money=money(t, sum(book.paid_for_month for _b, book in rows)),
         keeps=ctx.dues_rates.branch_keeps_percent, note=None, **months,
     )  # fmt: skip
 
@@ -210,6 +268,15 @@ def _first_month(text: str, current: date) -> date:
     if not 1 <= number <= 12 or not now - MONTHS_BACK <= index <= now + MONTHS_AHEAD:
         raise DuesError(DuesProblem.BAD_MONTHS, text)
     return date(year, number, 1)
+
+
+def _recorded_before(request: Request, user: DeskUser, ctx: Context, error: DuesError, branch_id: int) -> Response:
+    """The same payment sent twice (a second click, the browser's back and resend): the first one
+    was saved, so this is news, not a failure."""
+    return render(
+        request, user, "message.html", page="dues", heading=ctx.gettext("Recorded earlier"),
+        lines=[problem_text(ctx, error)], back=f"/desk/dues?branch={branch_id}", back_label=ctx.gettext("Back"),
+    )  # fmt: skip
 
 
 def _problem(request: Request, user: DeskUser, ctx: Context, error: DuesError, branch_id: int) -> Response:
@@ -269,7 +336,12 @@ async def record_payment(request: Request, user: DeskUserDep, form: DeskFormDep,
                 session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx)
             )
         except DuesError as error:
+            if error.problem is DuesProblem.ALREADY_PAID:
+                return _recorded_before(request, user, ctx, error, member.branch_id)
             return _problem(request, user, ctx, error, member.branch_id)
         await send_receipt(ctx, member, months, sum(p.amount for p in payments))
         back = _ym(month_of(today(ctx)))
-    return see_other("/desk/dues", branch=str(member.branch_id), month=back, note="paid")
+    return see_other(
+        "/desk/dues", branch=str(member.branch_id), month=back, note="paid", paid=str(member_id), since=_ym(first),
+        count=str(count),
+    )  # fmt: skip

@@ -83,6 +83,15 @@ async def object_to_manage(
     return found
 
 
+def asked_ahead(text: str | None, current: date) -> bool:
+    """Whether ``yyyy-mm`` is a month still to come, which ``month_asked`` replaces by the current
+    one: the page says so rather than silently showing another month."""
+    try:
+        return text is not None and date.fromisoformat(f"{text}-01") > current
+    except ValueError:
+        return False
+
+
 def month_asked(text: str | None, current: date) -> date:
     """The first day of the month ``yyyy-mm`` a page was asked for, never after ``current`` (the
     books are of months begun); ``current`` when empty or no month."""

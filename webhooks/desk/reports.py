@@ -17,11 +17,13 @@ from handlers.context import Context
 from handlers.dues.actions import BooksReport
 from handlers.dues.common import month_code, today
 from handlers.dues.reports import (
+    as_of,
     badge_workbook,
     badges_year,
     branch_columns,
     load_report,
     period_name,
+    report_filename,
     report_rows,
     workbook,
 )
@@ -32,7 +34,7 @@ from models.permissions import Permission, Target
 from models.tables import MAX_ID, Committee
 from webhooks.desk.auth import DeskRefusal, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_file
-from webhooks.desk.pages import month_asked, unseen_unless_permitted
+from webhooks.desk.pages import asked_ahead, month_asked, unseen_unless_permitted
 from webhooks.desk.render import chat_context, render
 
 router = APIRouter()
@@ -71,7 +73,7 @@ async def report_page(
             name, report, parts, shown = await load_report(ctx, actor, BooksReport(whole, kind, month_code(chosen)))
         if format == "xlsx":
             content = workbook(ctx, name, report, parts, shown)
-            return xlsx_file(f"bao-cao-{shown.label.replace('/', '-').lower()}.xlsx", content)
+            return xlsx_file(report_filename(name, shown), content)
         committee = (await session.exec(select(Committee.name))).first() or ""
         names = [(b.id, b.name) for b in await record_queries.branches(session) if b.id in user.branch_ids]
         rows = [(item, _number(ctx, number), note) for item, number, note in report_rows(ctx, report)]
@@ -83,7 +85,8 @@ async def report_page(
             request, user, "reports.html", page="reports", name=name, committee=committee, rows=rows,
             parts=[p.name for p in parts], columns=columns, period=shown, period_title=period_name(ctx, shown),
             kind=kind, month=chosen, branch=whole, branches=names, commune=user.commune,
-            first=ctx.format_day(shown.first), last=ctx.format_day(shown.last),
+            first=ctx.format_day(shown.first), last=ctx.format_day(shown.last), as_of=as_of(ctx, shown),
+            ahead=bool(month) and asked_ahead(month, current),
         )  # fmt: skip
 
 
