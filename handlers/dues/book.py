@@ -251,7 +251,10 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
             name=member.full_name,
             months=months_label(months),
             count=len(months),
-            amount=money(t, amount * len(months)),
+            amount=money(
+                t,
+                sum(a or 0 for a in await dues.amounts_due(ctx.session, member, months, ctx.dues_rates, ctx.timezone)),
+            ),
             day=ctx.format_day(today(ctx)),
         )
         buttons: Rows = (
@@ -261,7 +264,9 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
             ),
         )
         return [Reply(text, buttons=buttons)]
-    payments = await dues.record_payment(ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx))
+    payments = await dues.record_payment(
+        ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx), tz=ctx.timezone
+    )
     await send_receipt(ctx, member, months, sum(p.amount for p in payments))
     said = "✅ " + _("Recorded: {months}, {amount}.").format(
         months=months_label(months), amount=money(t, sum(p.amount for p in payments))
