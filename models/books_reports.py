@@ -263,6 +263,7 @@ async def branch_report(
             add_months(month_of(end), 1) if end < today else today,
             last_stay.since,
             last_stay.until,
+            history,
         )
         if len(set(absences) | set(owed)) >= WARNING_MONTHS:
             report.warnings[m.full_name] = (len(absences), len(owed))
@@ -352,7 +353,8 @@ async def _dues(
         owed: list[date] = []
         for stay in history.stays:
             if stay.branch_id == branch_id:  # the same rule as the card's and the warning's
-                owed += dues.months_owed(member, start, period.first, min(period.last, current), stay.since, stay.until)
+                last = min(period.last, current)
+                owed += dues.months_owed(member, start, period.first, last, stay.since, stay.until, history)
         for month in owed:
             payment = taken.get(month)
             if payment is not None:

@@ -329,13 +329,6 @@ async def first_recorded_month(session: AsyncSession, branch_id: int) -> date | 
     return first
 
 
-async def on_roster_since(session: AsyncSession, member_ids: Iterable[int], tz: tzinfo = UTC) -> dict[int, date]:
-    """The day each member came on their present branch's roster (``roster_history``: transferred,
-    admitted, moved or added); members on it since before the records begin are absent."""
-    found = await roster_history.histories(session, member_ids=member_ids, tz=tz)
-    return {member_id: h.since for member_id, h in found.items() if h.since is not None}
-
-
 def months_owed(
     member: Member,
     book_start: date | None,
@@ -343,12 +336,14 @@ def months_owed(
     last: date,
     since: date | None = None,
     until: date | None = None,
+    history: roster_history.MemberHistory | None = None,
 ) -> list[date]:
     """The rule of what a member owes, in one place: the months from ``first`` to ``last`` counted
     from the branch's first recorded month, the month of their admission and the month they came on
     the roster (``since``), up to the month before the one they left it in (``until``, the day they
-    left: by default the day they left the roster); none for a member whose category owes nothing."""
-    if book_start is None or member.dues_category is DuesCategory.EXEMPT:
+    left: by default the day they left the roster); none whose category owes nothing (the category
+    of that month when the ``history`` is given, else the present one)."""
+    if book_start is None or (history is None and member.dues_category is DuesCategory.EXEMPT):
         return []
     first = max(month_of(first), book_start)
     if member.date_admitted is not None:
@@ -359,7 +354,10 @@ def months_owed(
         until = member.deactivated_on
     if until is not None:
         last = min(last, add_months(month_of(until), -1))
-    return months_between(first, last) if first <= last else []
+    months = months_between(first, last) if first <= last else []
+    if history is not None:
+        months = [m for m in months if history.dues_on(month_end(m))[0] is not DuesCategory.EXEMPT]
+    return months
 
 
 def owed_months(
@@ -369,11 +367,13 @@ def owed_months(
     today: date,
     since: date | None = None,
     until: date | None = None,
+    history: roster_history.MemberHistory | None = None,
 ) -> list[date]:
     """The months of the last twelve before this one that the member owed (``months_owed``) and has
     not paid."""
     current = month_of(today)
-    owed = months_owed(member, book_start, add_months(current, -WINDOW_MONTHS), add_months(current, -1), since, until)
+    window = add_months(current, -WINDOW_MONTHS), add_months(current, -1)
+    owed = months_owed(member, book_start, *window, since, until, history)
     taken = set(paid)
     return [m for m in owed if m not in taken]
 
@@ -382,8 +382,8 @@ async def unpaid_months(session: AsyncSession, member: Member, today: date, tz: 
     """The member's months unpaid in the last twelve before this one (``owed_months``)."""
     start = await first_recorded_month(session, member.branch_id)
     paid = (await paid_months(session, [member.id or 0]))[member.id or 0]
-    since = (await on_roster_since(session, [member.id or 0], tz)).get(member.id or 0)
-    return owed_months(member, start, paid, today, since)
+    history = (await roster_history.histories(session, member_ids=[member.id or 0], tz=tz))[member.id or 0]
+    return owed_months(member, start, paid, today, history.since, history=history)
 
 
 @dataclass(frozen=True)
@@ -463,8 +463,8 @@ async def collection(
         lines.append(
             DuesLine(
                 s.member, payment.amount if payment is not None else due_in(found[s.member.id or 0], month, rates),
-                payment, owed_months(s.member, start, taken, today, s.since, s.until),
-                owes=bool(months_owed(s.member, start, month, month, s.since, s.until)),
+                payment, owed_months(s.member, start, taken, today, s.since, s.until, found[s.member.id or 0]),
+                owes=bool(months_owed(s.member, start, month, month, s.since, s.until, found[s.member.id or 0])),
             )
         )  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))

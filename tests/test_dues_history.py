@@ -25,8 +25,9 @@ from models.tables import Branch, DuesCategory, DuesPayment, Member, utcnow
 from tests.chat import say, vi
 from tests.conftest import Demo
 
-HUNG, QUANG, LONG, NAM, KHANH, LOAN = (
-    "Nguyễn Văn Hùng", "Lý Văn Quang", "Dương Văn Long", "Hoàng Văn Nam", "Đinh Văn Khánh", "Phan Thị Loan",
+HUNG, QUANG, LONG, NAM, HOA, KHANH, LOAN = (
+    "Nguyễn Văn Hùng", "Lý Văn Quang", "Dương Văn Long", "Hoàng Văn Nam", "Phạm Thị Hoa", "Đinh Văn Khánh",
+    "Phan Thị Loan",
 )  # fmt: skip
 QUANG_CHAT = 402
 # Đông's month by hand: Hùng 1% of 8,000,000, Lan 1% of 2,500,000, Minh and Thành 0.5% of 4,000,000,
@@ -57,7 +58,8 @@ async def _report(session: AsyncSession, code: str, month: date) -> Report:
 async def test_a_new_category_counts_from_now_and_never_rewrites_past_months(runtime: Runtime, demo: Demo) -> None:
     """Setting Long to a salary of 12,500,000 today: last month (paid 10,000) is still due 10,000 and
     the branch's "due" stays 215,000; this month is due 125,000; Nam's months behind are charged at
-    his category of then. Was: every month at today's category (330,000 due last month)."""
+    his category of then; Hoa exempted from today still owed last month. Was: every month at today's
+    category (330,000 due last month, and Hoa's months gone)."""
     today = _today()
     current, last = today.replace(day=1), add_months(today.replace(day=1), -1)
     async with runtime.sessions() as session, session.begin():
@@ -65,6 +67,7 @@ async def test_a_new_category_counts_from_now_and_never_rewrites_past_months(run
         before = await dues.collection(session, hung, (await _branch(session, "DONG")).id or 0, last, today)
         await dues.set_category(session, hung, await _named(session, LONG), DuesCategory.SALARY, 12_500_000)
         await dues.set_category(session, hung, await _named(session, NAM), DuesCategory.SALARY, 5_000_000)
+        await dues.set_category(session, hung, await _named(session, HOA), DuesCategory.EXEMPT)
     async with runtime.sessions() as session, session.begin():
         hung, dong = await _named(session, HUNG), await _branch(session, "DONG")
         book = {
@@ -78,6 +81,9 @@ async def test_a_new_category_counts_from_now_and_never_rewrites_past_months(run
     assert before.expected == DONG_MONTH == 215_000
     assert amounts[last][LONG] == 10_000 and amounts[current][LONG] == 125_000
     assert book[last].expected == DONG_MONTH and report.dues_expected == DONG_MONTH
+    assert [line.owes for line in book[last].lines if line.member.full_name == HOA] == [True]
+    # This month: Long 125,000, Nam 50,000, Hoa nothing, the rest as before.
+    assert book[current].expected == DONG_MONTH - 3 * 10_000 + 125_000 + 50_000
     assert [p.amount for p in paid] == [10_000, 10_000, 10_000, 50_000]
 
 

@@ -46,8 +46,7 @@ async def _dues_lines(ctx: Context, member: Member) -> tuple[list[str], dict[dat
     t = ctx.translator
     paid = (await dues.paid_months(ctx.session, [member.id or 0]))[member.id or 0]
     start = await dues.first_recorded_month(ctx.session, member.branch_id)
-    since = (await dues.on_roster_since(ctx.session, [member.id or 0], ctx.timezone)).get(member.id or 0)
-    owed = dues.owed_months(member, start, paid, today(ctx), since)
+    owed = await dues.unpaid_months(ctx.session, member, today(ctx), ctx.timezone)
     amount = dues.amount_of(member, ctx.dues_rates)
     lines = [_("Category: {value}").format(value=category_name(ctx, member.dues_category))]
     if member.dues_category in BASED:
