@@ -9,6 +9,7 @@ import base64
 import io
 from datetime import date
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +20,7 @@ from bot.runtime import Runtime
 from handlers.dues.actions import BooksReport
 from models import books_reports, dues
 from models.books_reports import Period, Report
-from models.dues import add_months
+from models.dues import DuesError, DuesProblem, add_months
 from models.membership import move_member
 from models.tables import Branch, DuesCategory, DuesPayment, Member, utcnow
 from tests.chat import say, vi
@@ -141,6 +142,11 @@ async def test_a_member_transferred_out_owes_and_pays_nothing_after_and_is_moved
         ).all()
         month_after = await _report(session, "TAY", add_months(left, 1))
         tay = (await _branch(session, "TAY")).id or 0
+        # Nor can the collector record one: she is off the roster.
+        with pytest.raises(DuesError) as refused:
+            quang = await _named(session, QUANG)
+            await dues.record_payment(session, quang, loan, [add_months(left, 1)], paid_on=today)
+        assert refused.value.problem is DuesProblem.INACTIVE
     assert loan.deactivated_on == left.replace(day=15) and after == []
     # Nine members left on the roster, all paid on the 15th of the month.
     assert (month_after.dues_expected, month_after.dues_paid, month_after.dues_collected) == (TAY_MONTH - 10_000,) * 3
