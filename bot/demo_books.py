@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +21,7 @@ from models.tables import (
     Attendance,
     AuditEvent,
     Branch,
+    DuesPayment,
     Meeting,
     MeetingInvitation,
     MeetingKind,
@@ -148,10 +149,17 @@ async def seed_demo_books(session: AsyncSession, tz: tzinfo, today: date | None 
                 agenda=["Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh"],
             )  # fmt: skip
     # Chi bộ thôn Tây: a member transferred out, one made official at the branch's meeting.
+    loan, left_on = await _named(session, "Phan Thị Loan"), _month_back(today, 4, 15)
     await books.transfer_out(
-        session, quang, await _named(session, "Phan Thị Loan"), "Đảng bộ phường Hòa Bình, thành phố Thái Nguyên",
-        _month_back(today, 4, 15), today=today,
+        session, quang, loan, "Đảng bộ phường Hòa Bình, thành phố Thái Nguyên", left_on, today=today
     )  # fmt: skip
+    # She owes the branch nothing from the month she left (``dues.months_owed``), and the branch
+    # records no payment of a member off its roster: the demo's year of dues stops before it.
+    await session.exec(
+        delete(DuesPayment).where(
+            col(DuesPayment.member_id) == loan.id, col(DuesPayment.month) >= left_on.replace(day=1)
+        )
+    )
     dung = await _named(session, "Cao Văn Dũng")
     if dung.date_admitted is not None:
         decided = max(_month_back(today, 5, 5), min(today, probation_end(dung.date_admitted)))

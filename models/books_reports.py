@@ -32,7 +32,6 @@ from models.tables import (
     AdmissionCandidate,
     Branch,
     DeactivationReason,
-    DuesPayment,
     Meeting,
     MeetingInvitation,
     MeetingKind,
@@ -143,16 +142,17 @@ class Report:
     added: list[str] = field(default_factory=list)  # put on the roster neither admitted nor moved in
     made_official: list[str] = field(default_factory=list)
     promoted_at: dict[str, date] = field(default_factory=dict)  # made official: the day of the meeting that voted
+    # Left the roster otherwise than by transfer (a transfer out is in ``moved_out``).
     left: dict[DeactivationReason, list[str]] = field(default_factory=dict)
     moved_in: list[str] = field(default_factory=list)
-    moved_out: list[str] = field(default_factory=list)
+    moved_out: list[str] = field(default_factory=list)  # to another branch, or by official transfer
     regular_meetings: int = 0
     thematic_meetings: int = 0
     present: int = 0  # over the meetings whose attendance list is confirmed
     must_attend: int = 0
-    dues_expected: int = 0  # the months of the period, at the members' amounts
-    dues_paid: int = 0  # paid for the months of the period
-    dues_collected: int = 0  # cash recorded in the period, whatever months it covers
+    dues_expected: int = 0  # the months of the period owed to the branch, at their amounts then
+    dues_paid: int = 0  # paid for those months, wherever it was collected
+    dues_collected: int = 0  # cash the branch recorded in the period, whatever months and members it covers
     dues_kept: int = 0
     dues_passed_up: int = 0
     unpaid: dict[str, int] = field(default_factory=dict)  # member: months of the period unpaid
@@ -228,6 +228,8 @@ async def branch_report(
             if stay.ended_within(period.first, period.last):
                 if stay.moved_to is not None:
                     report.moved_out.append(member.full_name)
+                elif member.deactivation_reason is DeactivationReason.TRANSFERRED:
+                    report.moved_out.append(member.full_name)  # chuyển sinh hoạt đi: to another organisation
                 elif member.deactivation_reason is not None:
                     report.left.setdefault(member.deactivation_reason, []).append(member.full_name)
         made = history.official_from
@@ -261,6 +263,7 @@ async def branch_report(
             add_months(month_of(end), 1) if end < today else today,
             last_stay.since,
             last_stay.until,
+            history,
         )
         if len(set(absences) | set(owed)) >= WARNING_MONTHS:
             report.warnings[m.full_name] = (len(absences), len(owed))
@@ -338,28 +341,28 @@ async def _dues(
     rates: DuesRates,
     report: Report,
 ) -> None:
+    """The months of the period each member owed this branch (the card's rule, ``months_owed``, over
+    their stays on its roster), what they come to (``due_in``; a month paid as paid), what was paid
+    for them wherever it was collected; and the cash this branch's collector took in the period."""
     current = month_of(today)
-    paid_rows = (
-        await session.exec(
-            select(DuesPayment)
-            .where(DuesPayment.branch_id == branch_id)
-            .where(col(DuesPayment.month) >= period.first, col(DuesPayment.month) <= period.last)
-        )
-    ).all()
-    paid: dict[int, set[date]] = {}
-    for payment in paid_rows:
-        report.dues_paid += payment.amount
-        paid.setdefault(payment.member_id, set()).add(payment.month)
+    paid = await dues.paid_months(session, found)
     start = await dues.first_recorded_month(session, branch_id)
     for history in found.values():
         member = history.member
-        amount = dues.amount_of(member, rates) or 0
+        taken = paid[member.id or 0]
         owed: list[date] = []
         for stay in history.stays:
             if stay.branch_id == branch_id:  # the same rule as the card's and the warning's
-                owed += dues.months_owed(member, start, period.first, min(period.last, current), stay.since, stay.until)
-        report.dues_expected += amount * len(owed)
-        missing = [m for m in owed if m not in paid.get(member.id or 0, set()) and m < current]
+                last = min(period.last, current)
+                owed += dues.months_owed(member, start, period.first, last, stay.since, stay.until, history)
+        for month in owed:
+            payment = taken.get(month)
+            if payment is not None:
+                report.dues_paid += payment.amount
+                report.dues_expected += payment.amount
+            else:
+                report.dues_expected += dues.due_in(history, month, rates) or 0
+        missing = [m for m in owed if m not in taken and m < current]
         if missing:
             report.unpaid[member.full_name] = len(missing)
     report.dues_collected = await dues.collected_between(session, [branch_id], period.first, period.last)

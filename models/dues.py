@@ -24,6 +24,13 @@ Not paying dues for three months in a year without a valid reason is, like leavi
 a ground for removal (Charter art. 8; Quy định 29): ``unpaid_months`` counts them, for the warning.
 A month is unpaid once it is over without a payment recorded for it, counted from the branch's first
 recorded payment (before chibo kept the book, nothing is known) and the member's admission.
+
+A month's amount is the one of the category and base in effect at its end, read back from the audited
+changes (``roster_history``), so a change of category never rewrites past months; a month paid is
+settled at the amount recorded for it. A month's dues belong to the branch whose roster the member
+was on at its end; a payment counts for the months it covers wherever it was collected ("paid for
+the month"), and its cash is counted by the branch that collected it, in the month it was handed in
+("cash collected"): the two differ by payments ahead, in arrears and of members who moved.
 """
 
 from __future__ import annotations
@@ -145,6 +152,21 @@ def amount_of(member: Member, rates: DuesRates = DEFAULT_RATES) -> int | None:
     return monthly_amount(member.dues_category, member.dues_base, rates)
 
 
+def due_in(history: roster_history.MemberHistory, month: date, rates: DuesRates = DEFAULT_RATES) -> int | None:
+    """The member's amount for ``month``: by the category and base in effect at its end."""
+    return monthly_amount(*history.dues_on(month_end(month)), rates)
+
+
+async def amounts_due(
+    session: AsyncSession, member: Member, months: Sequence[date], rates: DuesRates = DEFAULT_RATES, tz: tzinfo = UTC
+) -> list[int | None]:
+    """What each of these months comes to for the member (``due_in``): what a payment of them records.
+    A month whose category is not known (recorded later) comes to the present amount."""
+    history = (await roster_history.histories(session, member_ids=[member.id or 0], tz=tz))[member.id or 0]
+    dues = [due_in(history, month_of(m), rates) for m in months]
+    return [due if due is not None else amount_of(member, rates) for due in dues]
+
+
 def branch_share(collected: int, rates: DuesRates = DEFAULT_RATES) -> tuple[int, int]:
     """What the branch keeps of ``collected`` and what it passes to the commune committee (UNCONFIRMED
     30/70, ``branch_keeps_percent``); the branch keeps the rounding."""
@@ -240,10 +262,12 @@ async def record_payment(
     rates: DuesRates = DEFAULT_RATES,
     paid_on: date,
     now: datetime | None = None,
+    tz: tzinfo = UTC,
 ) -> list[DuesPayment]:
     """Record that the member paid the branch's collector, in cash, for these months (one or several
-    at once), each at the member's monthly amount: one row per month, audited once. A month already
-    paid is refused (the first payment stands), so a double tap records nothing twice."""
+    at once), each at its own amount (``amounts_due``: a month behind at the category of then): one
+    row per month, audited once. A month already paid is refused (the first payment stands), so a
+    double tap records nothing twice; a member no longer on the roster pays the branch nothing."""
     check(actor, Permission.MANAGE_DUES, target_of(member))
     if not member.active:
         raise DuesError(DuesProblem.INACTIVE, member.full_name)
@@ -259,6 +283,7 @@ async def record_payment(
         raise DuesError(problem, member.full_name)
     if amount == 0:
         raise DuesError(DuesProblem.NOTHING_DUE, member.full_name)
+    amounts = [due or 0 for due in await amounts_due(session, member, wanted, rates, tz)]
     taken = (await paid_months(session, [member.id or 0]))[member.id or 0]
     clash = [m for m in wanted if m in taken]
     if clash:
@@ -269,12 +294,12 @@ async def record_payment(
             member_id=member.id or 0,
             branch_id=member.branch_id,
             month=month,
-            amount=amount,
+            amount=due,
             paid_on=paid_on,
             recorded_by_member_id=actor.id,
             recorded_at=moment,
         )
-        for month in wanted
+        for month, due in zip(wanted, amounts, strict=True)
     ]
     # Two taps at the same moment both pass the check above: the unique month decides, and the
     # second is told it was recorded already (was: a 500), its savepoint undone.
@@ -292,7 +317,7 @@ async def record_payment(
         subject_id=member.id,
         after={
             "months": ", ".join(f"{m.month:02d}/{m.year}" for m in wanted),
-            "amount": f"{amount * len(wanted):,}".replace(",", "."),
+            "amount": f"{sum(amounts):,}".replace(",", "."),
             "paid_on": f"{paid_on.day:02d}/{paid_on.month:02d}/{paid_on.year}",
         },
         at=moment,
@@ -307,13 +332,6 @@ async def first_recorded_month(session: AsyncSession, branch_id: int) -> date | 
     return first
 
 
-async def on_roster_since(session: AsyncSession, member_ids: Iterable[int], tz: tzinfo = UTC) -> dict[int, date]:
-    """The day each member came on their present branch's roster (``roster_history``: transferred,
-    admitted, moved or added); members on it since before the records begin are absent."""
-    found = await roster_history.histories(session, member_ids=member_ids, tz=tz)
-    return {member_id: h.since for member_id, h in found.items() if h.since is not None}
-
-
 def months_owed(
     member: Member,
     book_start: date | None,
@@ -321,12 +339,14 @@ def months_owed(
     last: date,
     since: date | None = None,
     until: date | None = None,
+    history: roster_history.MemberHistory | None = None,
 ) -> list[date]:
     """The rule of what a member owes, in one place: the months from ``first`` to ``last`` counted
     from the branch's first recorded month, the month of their admission and the month they came on
     the roster (``since``), up to the month before the one they left it in (``until``, the day they
-    left: by default the day they left the roster); none for a member whose category owes nothing."""
-    if book_start is None or member.dues_category is DuesCategory.EXEMPT:
+    left: by default the day they left the roster); none whose category owes nothing (the category
+    of that month when the ``history`` is given, else the present one)."""
+    if book_start is None or (history is None and member.dues_category is DuesCategory.EXEMPT):
         return []
     first = max(month_of(first), book_start)
     if member.date_admitted is not None:
@@ -337,7 +357,10 @@ def months_owed(
         until = member.deactivated_on
     if until is not None:
         last = min(last, add_months(month_of(until), -1))
-    return months_between(first, last) if first <= last else []
+    months = months_between(first, last) if first <= last else []
+    if history is not None:
+        months = [m for m in months if history.dues_on(month_end(m))[0] is not DuesCategory.EXEMPT]
+    return months
 
 
 def owed_months(
@@ -347,11 +370,13 @@ def owed_months(
     today: date,
     since: date | None = None,
     until: date | None = None,
+    history: roster_history.MemberHistory | None = None,
 ) -> list[date]:
     """The months of the last twelve before this one that the member owed (``months_owed``) and has
     not paid."""
     current = month_of(today)
-    owed = months_owed(member, book_start, add_months(current, -WINDOW_MONTHS), add_months(current, -1), since, until)
+    window = add_months(current, -WINDOW_MONTHS), add_months(current, -1)
+    owed = months_owed(member, book_start, *window, since, until, history)
     taken = set(paid)
     return [m for m in owed if m not in taken]
 
@@ -360,8 +385,8 @@ async def unpaid_months(session: AsyncSession, member: Member, today: date, tz: 
     """The member's months unpaid in the last twelve before this one (``owed_months``)."""
     start = await first_recorded_month(session, member.branch_id)
     paid = (await paid_months(session, [member.id or 0]))[member.id or 0]
-    since = (await on_roster_since(session, [member.id or 0], tz)).get(member.id or 0)
-    return owed_months(member, start, paid, today, since)
+    history = (await roster_history.histories(session, member_ids=[member.id or 0], tz=tz))[member.id or 0]
+    return owed_months(member, start, paid, today, history.since, history=history)
 
 
 @dataclass(frozen=True)
@@ -369,9 +394,11 @@ class DuesLine:
     """One member on the branch's collection list of a month."""
 
     member: Member
-    amount: int | None  # the monthly amount; None when the category or base is not recorded
-    paid: DuesPayment | None  # the payment for the month, if any
+    # The month's amount: as paid, or by the category in effect then; None when it is not recorded.
+    amount: int | None
+    paid: DuesPayment | None  # the payment for the month, if any, wherever it was collected
     unpaid: list[date]  # months owed in the last twelve before the current one
+    owes: bool = True  # the month is one the member owes this branch (``months_owed``)
 
 
 @dataclass(frozen=True)
@@ -390,12 +417,13 @@ class Collection:
 
     @property
     def expected(self) -> int:
-        """What the month's dues come to, by the members' current amounts."""
-        return sum(line.amount or 0 for line in self.lines)
+        """What the month's dues owed to the branch come to (``months_owed``, ``due_in``)."""
+        return sum(line.amount or 0 for line in self.lines if line.owes)
 
     @property
     def paid_for_month(self) -> int:
-        return sum(line.paid.amount for line in self.lines if line.paid is not None)
+        """What was paid for the month's dues owed to the branch, wherever it was collected."""
+        return sum(line.paid.amount for line in self.lines if line.owes and line.paid is not None)
 
 
 async def collected_between(session: AsyncSession, branch_ids: Sequence[int], first: date, last: date) -> int:
@@ -431,13 +459,17 @@ async def collection(
     )
     paid = await paid_months(session, [s.member.id or 0 for s in stays])
     start = await first_recorded_month(session, branch_id)
-    lines = [
-        DuesLine(
-            s.member, amount_of(s.member, rates), paid[s.member.id or 0].get(month),
-            owed_months(s.member, start, paid[s.member.id or 0], today, s.since, s.until),
-        )
-        for s in stays
-    ]  # fmt: skip
+    lines = []
+    for s in stays:
+        taken = paid[s.member.id or 0]
+        payment = taken.get(month)
+        lines.append(
+            DuesLine(
+                s.member, payment.amount if payment is not None else due_in(found[s.member.id or 0], month, rates),
+                payment, owed_months(s.member, start, taken, today, s.since, s.until, found[s.member.id or 0]),
+                owes=bool(months_owed(s.member, start, month, month, s.since, s.until, found[s.member.id or 0])),
+            )
+        )  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))
     kept, passed = branch_share(collected, rates)
     return Collection(month, lines, collected, kept, passed)

@@ -23,7 +23,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import AuditAction
-from models.tables import AdmissionCandidate, AuditEvent, Member, MemberStatus, MemberTransfer, TransferKind
+from models.tables import (
+    AdmissionCandidate,
+    AuditEvent,
+    DuesCategory,
+    Member,
+    MemberStatus,
+    MemberTransfer,
+    TransferKind,
+)
 
 
 class Came(StrEnum):
@@ -39,7 +47,7 @@ class Came(StrEnum):
 _ARRIVALS = (AuditAction.MEMBER_ADDED, AuditAction.MEMBER_IMPORTED)
 # Events that may change the branch: a move, or an import that put a known member in another branch.
 _MOVES = (AuditAction.MEMBER_MOVED, AuditAction.MEMBER_UPDATED)
-_READ = (*_ARRIVALS, *_MOVES, AuditAction.MEMBER_PROMOTED, AuditAction.MEMBER_EXEMPT)
+_READ = (*_ARRIVALS, *_MOVES, AuditAction.MEMBER_PROMOTED, AuditAction.MEMBER_EXEMPT, AuditAction.MEMBER_DUES_CATEGORY)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,9 @@ class MemberHistory:
     official_from: date | None  # counted official in the books from this day (None: never, or unknown)
     exempt_changes: tuple[tuple[date, bool, bool], ...]  # (day, before, after), in order
     away: tuple[tuple[date, date | None], ...]  # temporary transfers: (from, back on)
+    # The dues category and base as audited by ``dues.set_category``: (day, before, after), in order,
+    # each holding the values that changed.
+    dues_changes: tuple[tuple[date, dict[str, Any], dict[str, Any]], ...] = ()
 
     @property
     def since(self) -> date | None:
@@ -93,6 +104,22 @@ class MemberHistory:
 
     def exempt_on(self, day: date) -> bool:
         return _as_of(self.exempt_changes, day, self.member.exempt)
+
+    def dues_on(self, day: date) -> tuple[DuesCategory | None, int | None]:
+        """The dues category and base in effect at the end of ``day``: the present ones with every
+        change made after that day undone; before the first one ever recorded, the first recorded
+        (a category not yet entered is not "owes nothing")."""
+        state: dict[str, Any] = {"dues_category": self.member.dues_category, "dues_base": self.member.dues_base}
+        for on, before, _after in reversed(self.dues_changes):
+            if on <= day:
+                break
+            state.update(before)
+        if state["dues_category"] is None:
+            recorded = next((after for _on, _before, after in self.dues_changes if after.get("dues_category")), None)
+            if recorded is not None:
+                state = {"dues_base": None, **recorded}
+        category = state["dues_category"]
+        return (DuesCategory(category) if category is not None else None), state["dues_base"]
 
     def away_on(self, day: date) -> bool:
         """Temporarily active elsewhere on the day (chuyển sinh hoạt tạm thời)."""
@@ -207,6 +234,11 @@ def _history(
             if e.action == AuditAction.MEMBER_EXEMPT.value
         ),
         away=tuple((t.day, t.ended_on) for t in transfers if t.kind is TransferKind.TEMPORARY),
+        dues_changes=tuple(
+            (local_day(e.at, tz), dict(e.before or {}), dict(e.after or {}))
+            for e in events
+            if e.action == AuditAction.MEMBER_DUES_CATEGORY.value
+        ),
     )
 
 

@@ -23,7 +23,6 @@ from models.tables import (
     AuditEvent,
     Branch,
     ChannelIdentity,
-    DeactivationReason,
     HandVote,
     Meeting,
     MeetingKind,
@@ -356,7 +355,8 @@ async def test_the_demo_commune_gets_a_year_of_books(runtime: Runtime, demo: Dem
             for m in (7, 9)
         ]
     assert (july.members_start, july.members_end, july.official, july.probationary) == (10, 9, 7, 2)
-    assert july.left == {DeactivationReason.TRANSFERRED: ["Phan Thị Loan"]} and july.made_official == []
+    # An official transfer out is "chuyển sinh hoạt đi", not another way of leaving.
+    assert july.moved_out == ["Phan Thị Loan"] and july.left == {} and july.made_official == []
     assert (september.members_start, september.members_end, september.official, september.probationary) == (
         9, 9, 8, 1,
     )  # fmt: skip

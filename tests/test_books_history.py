@@ -138,8 +138,8 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
     assert _membership(now["DONG"]) == {
         "members_start": start, "members_end": start + 1 - 3, "official": start - 3 - tuan + 1,
         "probationary": tuan, "exempt": 3, "elsewhere": ["Hoàng Văn Nam"], "admitted": [],
-        "added": ["Hà Văn Mới"], "made_official": [], "moved_in": [], "moved_out": ["Bùi Thị Hương"],
-        "left": {DeactivationReason.TRANSFERRED: ["Dương Văn Long"], DeactivationReason.REMOVED: ["Ngô Thị Thu"]},
+        "added": ["Hà Văn Mới"], "made_official": [], "moved_in": [], "moved_out": ["Bùi Thị Hương", "Dương Văn Long"],
+        "left": {DeactivationReason.REMOVED: ["Ngô Thị Thu"]},
         "probation_overdue": [],
     }  # fmt: skip
     # Tây this month: 10 + Hương + Đến = 12, Dũng official: only Yến probationary.

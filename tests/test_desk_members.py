@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -18,13 +18,14 @@ from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
 from models.audit import AuditAction
 from models.invites import find_invite
-from models.membership import ChangeProblem, InvalidChange, issue_invites
+from models.membership import ChangeProblem, InvalidChange, issue_invites, probation_end
 from models.register_preview import PreviewChanged, confirm_register, preview_register
 from models.roster import EXPORT_HEADER, Column, Outcome, Problem, parse_row
-from models.tables import AuditEvent, Invite, Member, MemberStanding, MemberStatus
+from models.tables import AuditEvent, Invite, Member, MemberStanding, MemberStatus, PromotionVote, utcnow
 from tests.chat import vi
 from tests.conftest import Demo, make_settings, member_named, zone_on_another_day
 from tests.desk import anonymous_client, app_runtime, desk_client, seed_branch_activity, sign_in_link
+from tests.test_records import admitted_on, west_meeting
 from webhooks.app import create_app
 
 TRUONG = ["Võ Thị Thanh", "Nguyễn Đức Anh", "Vũ Đình Khoa", "Ngô Văn Phúc", "Phạm Quốc Việt"]
@@ -147,9 +148,7 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
         assert future.status_code == 422
         # A probationary member holds no office; probation lasts 12 months (both refused as in chat).
         assert (await desk.post(f"/desk/members/{viet.id}/role", {"value": "deputy_secretary"})).status_code == 422
-        early = await desk.post(
-            f"/desk/members/{viet.id}/promote", {"day": "2026-01-02", "votes_for": "8", "officials": "9"}
-        )
+        early = await desk.post(f"/desk/members/{viet.id}/promote", {"votes_for": "8", "officials": "9"})
         assert early.status_code == 422
 
         asked = await desk.post(url + "/deactivate", {"reason": "transferred"})  # asked first, nothing done
@@ -441,3 +440,37 @@ async def test_a_register_with_some_columns_leaves_the_others_as_they_are(desk_a
         thao.date_official,
         MemberStatus.OFFICIAL,
     )
+
+
+async def test_make_official_on_the_desk_asks_for_the_meeting_that_voted(desk_app: FastAPI, demo: Demo) -> None:
+    """Quy định 29: the branch votes at its meeting; the desk's "make official" offers the branch's
+    meetings held since probation ended, newest first, as the chat does, and refuses without one.
+    Was: a day and a vote with no meeting, so the report named no meeting for the promotion."""
+    runtime = app_runtime(desk_app)
+    admitted = date.today() - timedelta(days=400)
+    await admitted_on(runtime, "Trịnh Thị Yến", admitted)
+    yen = await member_named(runtime, "Trịnh Thị Yến")
+    url = f"/desk/members/{yen.id}"
+    async with desk_client(desk_app, await member_named(runtime, "Lý Văn Quang")) as desk:
+        page = (await desk.get(url)).text
+        assert f"{probation_end(admitted):%d/%m/%Y}" in page and 'name="meeting"' in page  # none held yet
+        vote = {"votes_for": "8", "officials": "9"}
+        refused = await desk.post(url + "/promote", vote)
+        assert refused.status_code == 422 and "chưa họp lần nào trên chibo" in refused.text
+        held = await west_meeting(runtime, utcnow() - timedelta(hours=2))
+        older = await west_meeting(runtime, utcnow() - timedelta(days=10))
+        await west_meeting(runtime, utcnow() - timedelta(days=60))  # before probation ended: not offered
+        east = await west_meeting(runtime, utcnow() - timedelta(days=3), code="DONG")
+        page = (await desk.get(url)).text
+        offered = re.findall(r'<option value="(\d+)">\d\d/\d\d/\d{4} · Sinh hoạt', page)
+        assert offered == [str(held), str(older)]  # newest first
+        wrong = await desk.post(url + "/promote", {**vote, "meeting": str(east)})  # another branch's
+        assert wrong.status_code == 422 and (await member_named(runtime, "Trịnh Thị Yến")).status == "probationary"
+        assert (await desk.post(url + "/promote", {**vote, "meeting": str(held)})).status_code == 303
+    member = await member_named(runtime, "Trịnh Thị Yến")
+    assert member.status is MemberStatus.OFFICIAL and member.date_official == probation_end(admitted)
+    async with runtime.sessions() as session:
+        [kept] = (await session.exec(select(PromotionVote))).all()
+    assert (kept.meeting_id, kept.votes_for, kept.officials) == (held, 8, 9)
+    day = (utcnow() - timedelta(hours=2)).astimezone(DEMO_TIMEZONE).date()
+    assert kept.decided_on == day

@@ -46,8 +46,7 @@ async def _dues_lines(ctx: Context, member: Member) -> tuple[list[str], dict[dat
     t = ctx.translator
     paid = (await dues.paid_months(ctx.session, [member.id or 0]))[member.id or 0]
     start = await dues.first_recorded_month(ctx.session, member.branch_id)
-    since = (await dues.on_roster_since(ctx.session, [member.id or 0], ctx.timezone)).get(member.id or 0)
-    owed = dues.owed_months(member, start, paid, today(ctx), since)
+    owed = await dues.unpaid_months(ctx.session, member, today(ctx), ctx.timezone)
     amount = dues.amount_of(member, ctx.dues_rates)
     lines = [_("Category: {value}").format(value=category_name(ctx, member.dues_category))]
     if member.dues_category is DuesCategory.SALARY:
@@ -257,7 +256,10 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
             name=member.full_name,
             months=months_label(months),
             count=len(months),
-            amount=money(t, amount * len(months)),
+            amount=money(
+                t,
+                sum(a or 0 for a in await dues.amounts_due(ctx.session, member, months, ctx.dues_rates, ctx.timezone)),
+            ),
             day=ctx.format_day(today(ctx)),
         )
         buttons: Rows = (
@@ -267,7 +269,9 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
             ),
         )
         return [Reply(text, buttons=buttons)]
-    payments = await dues.record_payment(ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx))
+    payments = await dues.record_payment(
+        ctx.session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx), tz=ctx.timezone
+    )
     await send_receipt(ctx, member, months, sum(p.amount for p in payments))
     said = "✅ " + _("Recorded: {months}, {amount}.").format(
         months=months_label(months), amount=money(t, sum(p.amount for p in payments))

@@ -23,7 +23,7 @@ from models.errors import NotFound
 from models.membership import NotPermitted, check
 from models.office_text import append_row, as_text
 from models.permissions import Permission, Scope, Target, scope_of
-from models.tables import Branch, Committee, Member
+from models.tables import Branch, Committee, DeactivationReason, Member
 
 # The badge years shown in one message at most (the workbook has them all).
 BADGES_SHOWN = 30
@@ -265,10 +265,14 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         (_("Moved in"), len(report.moved_in), ", ".join(report.moved_in)),
         (_("Moved out"), len(report.moved_out), ", ".join(report.moved_out)),
     ]
-    for reason, names in report.left.items():
-        rows.append(
-            (_("Left the roster: {reason}").format(reason=reason_name(ctx, reason)), len(names), ", ".join(names))
-        )
+    # Every reason has its row, 0 when nobody left for it, so each period's form has the same rows;
+    # a transfer out is counted in "moved out".
+    for reason in DeactivationReason:
+        if reason is not DeactivationReason.TRANSFERRED:
+            names = report.left.get(reason, [])
+            rows.append(
+                (_("Left the roster: {reason}").format(reason=reason_name(ctx, reason)), len(names), ", ".join(names))
+            )
     rows += [
         (_("Regular meetings held"), report.regular_meetings, ""),
         (_("Thematic meetings held"), report.thematic_meetings, ""),
@@ -279,7 +283,14 @@ def report_rows(ctx: Context, report: Report) -> list[tuple[str, Any, str]]:
         ),
         (_("Dues due for the period (VND)"), report.dues_expected, ""),
         (_("Dues paid for the period (VND)"), report.dues_paid, ""),
-        (_("Cash collected in the period (VND)"), report.dues_collected, ""),
+        (
+            _("Cash collected in the period (VND)"),
+            report.dues_collected,
+            _(
+                "Handed in to this branch in the period, for any months; it differs from the dues paid for the "
+                "period by months paid ahead or behind and by members who moved."
+            ),
+        ),
         (_("Kept by the branch (VND)"), report.dues_kept, ""),
         (_("To pass to the Party committee (VND)"), report.dues_passed_up, ""),
         (_("Members with dues unpaid"), len(report.unpaid), ", ".join(f"{n} ({c})" for n, c in report.unpaid.items())),
@@ -420,7 +431,8 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
     append_row(sheet, [_("PARTY BADGES OF {year}").format(year=year)])
     append_row(sheet, [_("Source: Quy định 94-QĐ/TW (2023)")])
     append_row(sheet, [])
-    append_row(sheet,
+    append_row(
+        sheet,
         [
             "#",
             _("Full name"),
@@ -429,13 +441,14 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
             _("Date joined the Party"),
             _("Badge (years)"),
             _("Years of membership reached on"),
-        ]
+        ],
     )
     for cell in sheet[4]:
         cell.font = Font(bold=True)
     sheet["A1"].font = Font(bold=True)
     for index, line in enumerate(found, start=1):
-        append_row(sheet,
+        append_row(
+            sheet,
             [
                 index,
                 line.member.full_name,
@@ -444,7 +457,7 @@ def badge_workbook(ctx: Context, year: int, found: list[books_reports.BadgeLine]
                 _day(line.member.date_admitted),
                 line.years,
                 _day(line.on),
-            ]
+            ],
         )
     for column, width in zip("ABCDEFG", (5, 28, 12, 32, 14, 10, 12), strict=True):
         sheet.column_dimensions[column].width = width

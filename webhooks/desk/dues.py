@@ -92,7 +92,7 @@ async def dues_page(
             return await _commune(request, user, ctx, first, format, months)
         shown = branch or user.branch_id
         with unseen_unless_permitted():
-            book = await dues.collection(session, actor, shown, first, today(ctx), ctx.dues_rates)
+            book = await dues.collection(session, actor, shown, first, today(ctx), ctx.dues_rates, ctx.timezone)
         if format == "xlsx":
             return _book_file(ctx, book, await _committee(session), names.get(shown, ""))
         return render(
@@ -186,7 +186,9 @@ async def _commune(
     rows = []
     for branch in await record_queries.branches(ctx.session):
         with unseen_unless_permitted():
-            book = await dues.collection(ctx.session, ctx.member, branch.id or 0, month, today(ctx), ctx.dues_rates)
+            book = await dues.collection(
+                ctx.session, ctx.member, branch.id or 0, month, today(ctx), ctx.dues_rates, ctx.timezone
+            )
         rows.append((branch, book))
     collected = sum(book.collected for _b, book in rows)
     kept = sum(book.kept for _b, book in rows)
@@ -310,9 +312,11 @@ async def confirm_payment(
         owed = await dues.unpaid_months(session, member, today(ctx))
         first = dues.next_unpaid(paid, min(owed) if owed else month_of(today(ctx)))
         months = [add_months(first, i) for i in range(months_paid)]
+        # Each month at its own amount (a month behind at the category of then), as recorded.
+        total = sum(a or 0 for a in await dues.amounts_due(session, member, months, ctx.dues_rates, ctx.timezone))
         return render(
             request, user, "dues_pay.html", page="dues", member=member, count=months_paid, first=_ym(first),
-            months=months_label(months), total=money(ctx.translator, amount * months_paid),
+            months=months_label(months), total=money(ctx.translator, total),
             amount=money(ctx.translator, amount), category=category_name(ctx, member.dues_category),
             owed=months_label(owed), owed_count=len(owed), today=today(ctx),
             last=month_label(max(paid)) if paid else "",
@@ -333,7 +337,7 @@ async def record_payment(request: Request, user: DeskUserDep, form: DeskFormDep,
             first = _first_month(form_text(form, "first"), month_of(today(ctx)))
             months = [add_months(first, i) for i in range(count)]
             payments = await dues.record_payment(
-                session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx)
+                session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx), tz=ctx.timezone
             )
         except DuesError as error:
             if error.problem is DuesProblem.ALREADY_PAID:

@@ -10,7 +10,7 @@ Every change goes through the domain's functions the chat uses (``models.members
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -36,8 +36,10 @@ from models import record_queries, roster_queries
 from models.desk_queries import CHANNELS
 from models.invites import DEFAULT_VALIDITY
 from models.membership import (
+    ChangeProblem,
     InvalidChange,
     NotPermitted,
+    check_promotion,
     check_record,
     deactivate,
     edit_member,
@@ -45,7 +47,9 @@ from models.membership import (
     move_member,
     parse_day,
     parse_vote,
+    probation_end,
     promote,
+    promotion_meetings,
     reactivate,
     revoke_invites,
     set_committee_role,
@@ -62,6 +66,7 @@ from models.tables import (
     Branch,
     DeactivationReason,
     Gender,
+    Meeting,
     Member,
     MemberStanding,
     MemberStatus,
@@ -390,6 +395,15 @@ async def _record_page(
         if refusal is not None:
             why_not = problem_text(ctx.translator, _refusal_of(actor, member))
         names = channel_names(ctx)
+        meetings: list[tuple[int, str]] = []
+        if member.status is MemberStatus.PROBATIONARY and member.date_admitted is not None:
+            # The branch votes at its meeting (Quy định 29): the meetings held since probation ended,
+            # newest first, as the chat's "make official" offers them.
+            since = datetime.combine(probation_end(member.date_admitted), time(0), ctx.timezone)
+            meetings = [
+                (m.id or 0, f"{ctx.format_day(m.starts_at.astimezone(ctx.timezone).date())} · {m.title}")
+                for m in await promotion_meetings(session, member, since)
+            ]
         return render(
             request,
             user,
@@ -430,6 +444,13 @@ async def _record_page(
             reason_name=reason_name(ctx, member.deactivation_reason) if member.deactivation_reason else "—",
             phone=local_phone(member.phone),
             probationary=member.status is MemberStatus.PROBATIONARY,
+            promotion_meetings=meetings,
+            no_meeting=problem_text(
+                ctx.translator,
+                InvalidChange(ChangeProblem.NO_MEETING, probation_end(member.date_admitted).isoformat()),
+            )
+            if member.date_admitted is not None and not meetings
+            else None,
             **{"confirm_reason": None, "saved": False, **context},
         )
 
@@ -445,9 +466,10 @@ def _refusal_of(actor: Member, member: Member) -> InvalidChange:
 Change = Callable[[AsyncSession, Member, Member], Awaitable[object]]
 
 
-def _change(what: str, form: Any, today: date) -> Change:
+def _change(what: str, form: Any, tz: tzinfo) -> Change:
     """The domain's function for a change posted from the record (the same the chat's card calls);
-    ``ValueError`` for a value no form of ours sends. ``today`` is the commune's."""
+    ``ValueError`` for a value no form of ours sends. Days are the commune's (``tz``)."""
+    today = local_today(tz)
 
     def text(key: str = "value") -> str:
         value = form.get(key)
@@ -489,10 +511,27 @@ def _change(what: str, form: Any, today: date) -> Change:
     if what == "revoke":
         return lambda session, actor, member: revoke_invites(session, actor, member)
     if what == "promote":
-        on = parse_day(text("day"), today=today)
         vote = parse_vote(f"{text('votes_for')}/{text('officials')}")
-        return lambda session, actor, member: promote(session, actor, member, on, vote=vote, today=today)
+        chosen = text("meeting")
+        return lambda session, actor, member: _promote_at(session, actor, member, chosen, vote, tz)
     raise ValueError(what)
+
+
+async def _promote_at(
+    session: AsyncSession, actor: Member, member: Member, chosen: str, vote: tuple[int, int], tz: tzinfo
+) -> None:
+    """ "Make official" as the chat does it: the branch decided at the meeting chosen (its day is the
+    decision's); refused without one, as there is no vote without a meeting."""
+    today = local_today(tz)
+    ends = check_promotion(actor, member, today)
+    picked = chosen.isascii() and chosen.isdigit() and int(chosen) <= MAX_ID
+    meeting = await session.get(Meeting, int(chosen)) if picked else None
+    if meeting is None:
+        if chosen:
+            raise InvalidChange(ChangeProblem.WRONG_MEETING, member.full_name)
+        raise InvalidChange(ChangeProblem.NO_MEETING, (ends or today).isoformat())
+    day = meeting.starts_at.astimezone(tz).date()
+    await promote(session, actor, member, day, vote=vote, meeting=meeting, today=today)
 
 
 @router.post("/desk/members/{member_id}/{what}", include_in_schema=False)
@@ -509,7 +548,7 @@ async def change(request: Request, user: DeskUserDep, form: DeskFormDep, member_
             raise DeskRefusal(404, "not_found") from None
         return await _record_page(request, user, member_id, confirm_reason=reason.value)
     try:
-        apply = _change(what, form, local_today(runtime.settings.tz))
+        apply = _change(what, form, runtime.settings.tz)
         async with runtime.sessions() as session, session.begin():
             actor = await user.member(session)
             member = await _member(session, user, member_id)
