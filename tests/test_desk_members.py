@@ -180,7 +180,7 @@ async def test_a_member_taken_off_the_roster_on_the_desk_leaves_on_the_communes_
     database_url: str, demo: Demo
 ) -> None:
     """Early in the morning in Vietnam the server's (UTC) date is still yesterday's: the register
-    says the commune's day; the record's date fields stop at the commune's today."""
+    says the commune's day."""
     zone = ZoneInfo(zone_on_another_day())
     app = create_app(make_settings(database_url, timezone=zone.key), migrate=False)
     try:
@@ -188,8 +188,6 @@ async def test_a_member_taken_off_the_roster_on_the_desk_leaves_on_the_communes_
         phuc = await member_named(runtime, "Ngô Văn Phúc")
         async with desk_client(app, await member_named(runtime, "Võ Thị Thanh")) as desk:
             url = f"/desk/members/{phuc.id}"
-            page = await desk.get(url)
-            assert f'max="{datetime.now(zone).date().isoformat()}"' in page.text
             done = await desk.post(url + "/deactivate", {"reason": "transferred", "sure": "yes"})
             assert done.status_code == 303
         assert (await member_named(runtime, "Ngô Văn Phúc")).deactivated_on == datetime.now(zone).date()

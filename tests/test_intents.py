@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from handlers.actions import ActionData
 from handlers.contract import Reply
 from handlers.conversation import DISPATCH
-from handlers.intents import MATCHER, classify
+from handlers.intents import MATCHER, classify, matching
 from handlers.intents.choices import SHOWS_ONLY, is_choice_word, prefix_of
 from handlers.intents.folding import fold_question
 from handlers.questions import Ask, Question
@@ -70,6 +70,29 @@ def test_members_phrasings_reach_the_right_screen() -> None:
     print(f"{len(table) - len(misses)}/{len(table)} right", *misses, sep="\n")
     assert len(misses) <= len(table) // 10, misses
     assert {prefix_of(intent.tap) for intent in MATCHER.intents} <= SHOWS_ONLY
+
+
+class _CountedVocabulary(frozenset[str]):
+    """The vocabulary, counting how often a piece is looked up in it."""
+
+    lookups = 0
+
+    def __contains__(self, piece: object) -> bool:
+        type(self).lookups += 1
+        return super().__contains__(piece)
+
+
+def test_a_long_run_together_message_is_split_with_work_bounded_by_its_length() -> None:
+    """A member's 4,000 run-together characters (Telegram allows 4,096) took seconds on the event
+    loop, holding every other member's answer (outside tester): every substring was tried. A piece
+    is now never longer than the longest known word, so the lookups grow with the length alone."""
+    vocabulary = _CountedVocabulary(MATCHER.vocabulary)
+    longest = max(len(word) for word in vocabulary)
+    assert matching._split("toimuonbietlichhop", vocabulary) == ["toi", "muon", "biet", "lich", "hop"]
+    for text in ("9" * 4000, "ab" * 2000, "lichhop" * 570):
+        _CountedVocabulary.lookups = 0
+        matching._split(text, vocabulary)
+        assert _CountedVocabulary.lookups <= len(text) * longest, text[:10]
 
 
 async def test_khi_nao_hop_answers_the_next_meeting_in_one_message(runtime: Runtime, demo: Demo) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
@@ -142,16 +142,33 @@ class Matcher:
 
 
 def _split(word: str, vocabulary: frozenset[str]) -> list[str] | None:
-    """``word`` as the fewest known words of two letters or more, or None."""
-    best: list[list[str] | None] = [[], *([None] * len(word))]
+    """``word`` as the fewest known words of two letters or more, or None.
+
+    A piece is never longer than the longest known word, and each end keeps only where its best
+    piece starts: linear in the word's length, so 4,000 run-together characters cost milliseconds
+    (trying every substring took seconds on the event loop)."""
+    longest = _longest(vocabulary)
+    counts: list[int | None] = [0, *([None] * len(word))]  # fewest pieces up to each end
+    starts = [0] * (len(word) + 1)  # where the last of those pieces starts
     for end in range(2, len(word) + 1):
-        for start in range(end - 1):
-            before, piece, now = best[start], word[start:end], best[end]
-            if before is None or len(piece) < 2 or piece not in vocabulary:
+        for start in range(max(0, end - longest), end - 1):
+            before, now = counts[start], counts[end]
+            if before is None or (now is not None and before + 1 >= now) or word[start:end] not in vocabulary:
                 continue
-            if now is None or len(before) + 1 < len(now):
-                best[end] = [*before, piece]
-    return best[-1]
+            counts[end], starts[end] = before + 1, start
+    if counts[-1] is None:
+        return None
+    pieces: list[str] = []
+    end = len(word)
+    while end > 0:
+        pieces.append(word[starts[end] : end])
+        end = starts[end]
+    return pieces[::-1]
+
+
+@lru_cache(maxsize=4)
+def _longest(vocabulary: frozenset[str]) -> int:
+    return max((len(known) for known in vocabulary), default=0)
 
 
 class _Present(dict[str, float]):
