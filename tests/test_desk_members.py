@@ -173,6 +173,9 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
 
     # The commune committee's secretary moves a member between branches (the branch office lapses).
     async with desk_client(desk_app, hung) as desk:
+        record = (await desk.get(url)).text
+        # The move's button says what it does, not the meeting card's "change the time".
+        assert vi("Move to the chosen branch") in record and ">" + vi("Move") + "<" not in record
         assert (await desk.post(url + "/move", {"value": str(hung.branch_id)})).status_code == 303
     assert (await member_named(runtime, "Ngô Văn Phúc")).branch_id == hung.branch_id
 
