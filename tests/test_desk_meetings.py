@@ -286,9 +286,17 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
             refused = await desk.post("/desk/meetings", {**form, "day": typed})
             shown = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
             assert refused.status_code == 422 and shown.format(typed=typed) in refused.text
+            # The form comes back as typed beside the reason, not an empty one behind a "Back" link.
+            assert f'value="{typed}"' in refused.text and "Hội trường thôn" in refused.text
+            assert "Liên hệ bản thân" in refused.text and 'value="Sinh hoạt chuyên đề quý IV"' in refused.text
+            assert vi("Nothing was saved") not in refused.text
+            kept = await desk.post(f"/desk/meetings/{meeting_id}", {**form, "day": typed, "place": "Nhà văn hóa"})
+            assert kept.status_code == 422 and shown.format(typed=typed) in kept.text
+            assert f'value="{typed}"' in kept.text and 'value="Nhà văn hóa"' in kept.text
         far = await desk.post("/desk/meetings", {**form, "day": "01/01/2099"})
         assert far.status_code == 422
         assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
+        assert 'value="01/01/2099"' in far.text  # the domain's refusal keeps the form too
         edited = await desk.post(
             f"/desk/meetings/{meeting_id}",
             {**form, "place": "Nhà văn hóa thôn", "agenda": "Học tập chuyên đề\nLiên hệ bản thân"},
