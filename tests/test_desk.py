@@ -223,8 +223,18 @@ async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAP
         week = (utcnow() - timedelta(days=6)).date().strftime("%d/%m/%Y")  # as the field shows it
         recent = (await desk.get(f"/desk/audit?member={phuc.id}&kind=records&from={week}")).text
         assert 6 <= recent.count("<li><time") <= 8 and f'placeholder="dd/mm/yyyy" value="{week}"' in recent
-        typed = (await desk.get("/desk/audit?from=hôm+kia")).text  # no day: shown as typed, not applied
-        assert 'placeholder="dd/mm/yyyy" value="hôm kia"' in typed
+        for since, until in (("hôm kia", ""), ("", "31/02/2026"), ("5/3", "")):
+            # Not a day: shown as typed with the reason beside it, and no rows (never the whole log as if filtered).
+            refused = await desk.get("/desk/audit", params={"from": since, "to": until})
+            assert refused.status_code == 422 and "<li><time" not in refused.text
+            typed = since or until
+            assert f'placeholder="dd/mm/yyyy" value="{typed}"' in refused.text
+            problem = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
+            field = vi("From") if since else vi("To")
+            shown = vi("{field}: {problem}").format(field=field, problem=problem.format(typed=typed))
+            assert shown in refused.text.replace("&#34;", '"')
+            exported = await desk.get("/desk/audit/export", params={"from": since, "to": until})
+            assert exported.status_code == 422 and "<li><time" not in exported.text
         assert (await desk.get(f"/desk/audit?member={quang.id}")).status_code == 404
         assert (await desk.get(f"/desk/audit/export?member={quang.id}")).status_code == 404
         exported = await desk.get(f"/desk/audit/export?member={phuc.id}&kind=records")
