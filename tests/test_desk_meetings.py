@@ -8,14 +8,14 @@ import asyncio
 import io
 import re
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from bot.demo import COMMITTEE_NAME
+from bot.demo import COMMITTEE_NAME, DEMO_TIMEZONE
 from models.audience import Audience
 from models.audit import AuditAction
 from models.meetings import MeetingError, MeetingProblem, mark_all, meeting_rates, meetings_between
@@ -295,7 +295,12 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
             assert f'value="{typed}"' in kept.text and 'value="Nhà văn hóa"' in kept.text
         far = await desk.post("/desk/meetings", {**form, "day": "01/01/2099"})
         assert far.status_code == 422
-        assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
+        too_far = vi(
+            "A meeting can be set at most a year ahead, up to and including {day}. Please type an earlier day."
+        )
+        last = datetime.now(DEMO_TIMEZONE).date()
+        last = last.replace(year=last.year + 1, day=28 if (last.month, last.day) == (2, 29) else last.day)
+        assert too_far.format(day=last.strftime("%d/%m/%Y")) in far.text
         assert 'value="01/01/2099"' in far.text  # the domain's refusal keeps the form too
         edited = await desk.post(
             f"/desk/meetings/{meeting_id}",
