@@ -393,3 +393,21 @@ async def test_numbers_and_characters_no_column_holds_get_a_clear_page(desk_app:
         for month in ("9999-12", "0001-01"):
             assert (await desk.get(f"/desk/meetings?month={month}")).status_code == 200
     assert (await member_named(runtime, "Võ Thị Thanh")).full_name == "Võ Thị Thanh"
+
+
+async def test_a_query_parameter_the_desk_cannot_read_gets_its_page_not_json(desk_app: FastAPI) -> None:
+    """``period=abc`` in the report's address answered FastAPI's JSON (tester C): the desk's page."""
+    async with desk_client(desk_app, await member_named(app_runtime(desk_app), "Võ Thị Thanh")) as desk:
+        for url in ("/desk/reports?period=abc", "/desk/audit?page=x", "/desk/audit?member=-1"):
+            page = await desk.get(url)
+            assert page.status_code == 400 and page.headers["content-type"].startswith("text/html"), url
+            assert vi("This address is not one the desk understands") in page.text
+    async with anonymous_client(desk_app) as browser:  # the API keeps its JSON answer
+        api = await browser.post("/api/webchat/session", content=b"\xff", headers={"content-type": "application/json"})
+        assert api.headers["content-type"].startswith("application/json")
+
+
+async def test_the_commune_committee_is_named_with_a_capital_among_the_branches(desk_app: FastAPI) -> None:
+    async with desk_client(desk_app, await member_named(app_runtime(desk_app), "Nguyễn Văn Hùng")) as desk:
+        calendar = (await desk.get("/desk/meetings")).text
+    assert f">{vi('The commune Party committee')}</option>" in calendar and ">đảng ủy xã</option>" not in calendar

@@ -182,7 +182,7 @@ def _row(ctx: Context, meeting: Meeting, names: dict[int | None, str]) -> dict[s
         state = _("Attendance confirmed") if meeting.attendance_confirmed_at else _("Called")
     return {
         "meeting": meeting,
-        "branch": names.get(meeting.branch_id, _("the commune Party committee")),
+        "branch": names.get(meeting.branch_id, _("The commune Party committee")),
         "kind": kind_name(ctx.translator, meeting.kind),
         "state": state,
     }
