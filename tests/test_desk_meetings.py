@@ -105,11 +105,14 @@ async def test_a_whole_sheet_is_marked_through_the_chats_rules(desk_app: FastAPI
         assert await mark_all(session, thanh, meeting, marks) == 0
     audits = await attendance_audits(desk_app)
     assert [(a.subject_id, a.after) for a in audits] == [
-        (asked.id, {"meeting": meeting_id, "attendance": "excused"}),
+        (asked.id, {"meeting": meeting_id, "attendance": "excused", "excuse": "Đi công tác huyện"}),
         (others[0].id, {"meeting": meeting_id, "attendance": "absent"}),
-        (others[1].id, {"meeting": meeting_id, "attendance": "excused"}),
+        (others[1].id, {"meeting": meeting_id, "attendance": "excused", "excuse": "Ốm"}),
     ]
     assert {a.actor_member_id for a in audits} == {thanh.id}
+    async with desk_client(desk_app, thanh) as desk:  # the log says why the absence was excused
+        log = (await desk.get("/desk/audit?kind=meetings")).text
+    assert vi("excused, reason: {reason}").format(reason="Đi công tác huyện") in log
     async with runtime.sessions() as session:
         stored = {i.member_id: i for i in (await session.exec(select(MeetingInvitation))).all()}
     assert stored[asked.id or 0].reason == "Đi công tác huyện" and stored[others[1].id or 0].reason == "Ốm"
