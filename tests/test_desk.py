@@ -223,8 +223,18 @@ async def test_the_audit_log_filtered_and_paged_for_each_reader(desk_app: FastAP
         week = (utcnow() - timedelta(days=6)).date().strftime("%d/%m/%Y")  # as the field shows it
         recent = (await desk.get(f"/desk/audit?member={phuc.id}&kind=records&from={week}")).text
         assert 6 <= recent.count("<li><time") <= 8 and f'placeholder="dd/mm/yyyy" value="{week}"' in recent
-        typed = (await desk.get("/desk/audit?from=hôm+kia")).text  # no day: shown as typed, not applied
-        assert 'placeholder="dd/mm/yyyy" value="hôm kia"' in typed
+        for since, until in (("hôm kia", ""), ("", "31/02/2026"), ("5/3", "")):
+            # Not a day: shown as typed with the reason beside it, and no rows (never the whole log as if filtered).
+            refused = await desk.get("/desk/audit", params={"from": since, "to": until})
+            assert refused.status_code == 422 and "<li><time" not in refused.text
+            typed = since or until
+            assert f'placeholder="dd/mm/yyyy" value="{typed}"' in refused.text
+            problem = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
+            field = vi("From") if since else vi("To")
+            shown = vi("{field}: {problem}").format(field=field, problem=problem.format(typed=typed))
+            assert shown in refused.text.replace("&#34;", '"')
+            exported = await desk.get("/desk/audit/export", params={"from": since, "to": until})
+            assert exported.status_code == 422 and "<li><time" not in exported.text
         assert (await desk.get(f"/desk/audit?member={quang.id}")).status_code == 404
         assert (await desk.get(f"/desk/audit/export?member={quang.id}")).status_code == 404
         exported = await desk.get(f"/desk/audit/export?member={phuc.id}&kind=records")
@@ -383,3 +393,21 @@ async def test_numbers_and_characters_no_column_holds_get_a_clear_page(desk_app:
         for month in ("9999-12", "0001-01"):
             assert (await desk.get(f"/desk/meetings?month={month}")).status_code == 200
     assert (await member_named(runtime, "Võ Thị Thanh")).full_name == "Võ Thị Thanh"
+
+
+async def test_a_query_parameter_the_desk_cannot_read_gets_its_page_not_json(desk_app: FastAPI) -> None:
+    """``period=abc`` in the report's address answered FastAPI's JSON (tester C): the desk's page."""
+    async with desk_client(desk_app, await member_named(app_runtime(desk_app), "Võ Thị Thanh")) as desk:
+        for url in ("/desk/reports?period=abc", "/desk/audit?page=x", "/desk/audit?member=-1"):
+            page = await desk.get(url)
+            assert page.status_code == 400 and page.headers["content-type"].startswith("text/html"), url
+            assert vi("This address is not one the desk understands") in page.text
+    async with anonymous_client(desk_app) as browser:  # the API keeps its JSON answer
+        api = await browser.post("/api/webchat/session", content=b"\xff", headers={"content-type": "application/json"})
+        assert api.headers["content-type"].startswith("application/json")
+
+
+async def test_the_commune_committee_is_named_with_a_capital_among_the_branches(desk_app: FastAPI) -> None:
+    async with desk_client(desk_app, await member_named(app_runtime(desk_app), "Nguyễn Văn Hùng")) as desk:
+        calendar = (await desk.get("/desk/meetings")).text
+    assert f">{vi('The commune Party committee')}</option>" in calendar and ">đảng ủy xã</option>" not in calendar

@@ -8,14 +8,14 @@ import asyncio
 import io
 import re
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from bot.demo import COMMITTEE_NAME
+from bot.demo import COMMITTEE_NAME, DEMO_TIMEZONE
 from models.audience import Audience
 from models.audit import AuditAction
 from models.meetings import MeetingError, MeetingProblem, mark_all, meeting_rates, meetings_between
@@ -105,11 +105,14 @@ async def test_a_whole_sheet_is_marked_through_the_chats_rules(desk_app: FastAPI
         assert await mark_all(session, thanh, meeting, marks) == 0
     audits = await attendance_audits(desk_app)
     assert [(a.subject_id, a.after) for a in audits] == [
-        (asked.id, {"meeting": meeting_id, "attendance": "excused"}),
+        (asked.id, {"meeting": meeting_id, "attendance": "excused", "excuse": "Đi công tác huyện"}),
         (others[0].id, {"meeting": meeting_id, "attendance": "absent"}),
-        (others[1].id, {"meeting": meeting_id, "attendance": "excused"}),
+        (others[1].id, {"meeting": meeting_id, "attendance": "excused", "excuse": "Ốm"}),
     ]
     assert {a.actor_member_id for a in audits} == {thanh.id}
+    async with desk_client(desk_app, thanh) as desk:  # the log says why the absence was excused
+        log = (await desk.get("/desk/audit?kind=meetings")).text
+    assert vi("excused, reason: {reason}").format(reason="Đi công tác huyện") in log
     async with runtime.sessions() as session:
         stored = {i.member_id: i for i in (await session.exec(select(MeetingInvitation))).all()}
     assert stored[asked.id or 0].reason == "Đi công tác huyện" and stored[others[1].id or 0].reason == "Ốm"
@@ -286,9 +289,22 @@ async def test_preparing_and_calling_a_meeting(desk_app: FastAPI, demo: Demo) ->
             refused = await desk.post("/desk/meetings", {**form, "day": typed})
             shown = vi("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
             assert refused.status_code == 422 and shown.format(typed=typed) in refused.text
+            # The form comes back as typed beside the reason, not an empty one behind a "Back" link.
+            assert f'value="{typed}"' in refused.text and "Hội trường thôn" in refused.text
+            assert "Liên hệ bản thân" in refused.text and 'value="Sinh hoạt chuyên đề quý IV"' in refused.text
+            assert vi("Nothing was saved") not in refused.text
+            kept = await desk.post(f"/desk/meetings/{meeting_id}", {**form, "day": typed, "place": "Nhà văn hóa"})
+            assert kept.status_code == 422 and shown.format(typed=typed) in kept.text
+            assert f'value="{typed}"' in kept.text and 'value="Nhà văn hóa"' in kept.text
         far = await desk.post("/desk/meetings", {**form, "day": "01/01/2099"})
         assert far.status_code == 422
-        assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
+        too_far = vi(
+            "A meeting can be set at most a year ahead, up to and including {day}. Please type an earlier day."
+        )
+        last = datetime.now(DEMO_TIMEZONE).date()
+        last = last.replace(year=last.year + 1, day=28 if (last.month, last.day) == (2, 29) else last.day)
+        assert too_far.format(day=last.strftime("%d/%m/%Y")) in far.text
+        assert 'value="01/01/2099"' in far.text  # the domain's refusal keeps the form too
         edited = await desk.post(
             f"/desk/meetings/{meeting_id}",
             {**form, "place": "Nhà văn hóa thôn", "agenda": "Học tập chuyên đề\nLiên hệ bản thân"},

@@ -146,6 +146,10 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
         )
         future = await desk.post(url + "/birth_date", {"value": "2999-01-01"})
         assert future.status_code == 422
+        # The refusal names the date it is about and keeps what was typed in that field.
+        unreadable = await desk.post(url + "/date_admitted", {"value": "31/02/2010"})
+        assert unreadable.status_code == 422 and vi("Date joined the Party") + ": " in unreadable.text
+        assert 'value="31/02/2010" aria-invalid="true"' in unreadable.text
         # A probationary member holds no office; probation lasts 12 months (both refused as in chat).
         assert (await desk.post(f"/desk/members/{viet.id}/role", {"value": "deputy_secretary"})).status_code == 422
         early = await desk.post(f"/desk/members/{viet.id}/promote", {"votes_for": "8", "officials": "9"})
@@ -172,6 +176,9 @@ async def test_every_change_of_a_record_goes_through_the_chats_rules(desk_app: F
 
     # The commune committee's secretary moves a member between branches (the branch office lapses).
     async with desk_client(desk_app, hung) as desk:
+        record = (await desk.get(url)).text
+        # The move's button says what it does, not the meeting card's "change the time".
+        assert vi("Move to the chosen branch") in record and ">" + vi("Move") + "<" not in record
         assert (await desk.post(url + "/move", {"value": str(hung.branch_id)})).status_code == 303
     assert (await member_named(runtime, "Ngô Văn Phúc")).branch_id == hung.branch_id
 

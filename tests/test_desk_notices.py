@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -31,6 +32,7 @@ from models.tables import (
 from tests.chat import say, vi
 from tests.conftest import Demo, member_named
 from tests.desk import anonymous_client, app_runtime, desk_client, sign_in_link
+from webhooks.desk import notices as notices_desk
 
 SECRETARY = 400
 
@@ -96,7 +98,9 @@ async def test_a_plain_member_cannot_open_the_desk(desk_app: FastAPI) -> None:
         assert opened.status_code == 403 and "chibo_desk" not in opened.headers.get("set-cookie", "")
 
 
-async def test_the_secretary_writes_previews_and_sends_and_follows_it(desk_app: FastAPI) -> None:
+async def test_the_secretary_writes_previews_and_sends_and_follows_it(
+    desk_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runtime = app_runtime(desk_app)
     quang = await member_named(runtime, "Lý Văn Quang")
     async with desk_client(desk_app, quang) as desk:
@@ -119,6 +123,18 @@ async def test_the_secretary_writes_previews_and_sends_and_follows_it(desk_app: 
         assert vi("not on chibo") in tracked.text and vi("To phone") in tracked.text
         loan = await member_named(runtime, "Phan Thị Loan")
         assert local_phone(loan.phone or "") in tracked.text  # to phone her
+        # Who to phone is counted above the table with the way to the list, not repeated name by name.
+        assert tracked.text.count("Phan Thị Loan") == 1
+        assert vi("To phone: {count} — see the list").format(count=7) in tracked.text
+        assert vi("Page {number} of {total}").split("{")[0] not in tracked.text  # one page: no pager
+        monkeypatch.setattr(notices_desk, "ROSTER_PAGE", 4)  # 7 recipients: two pages
+        first = (await desk.get(url)).text
+        assert first.count(vi("Page {number} of {total}").format(number=1, total=2)) == 2  # above and below
+        assert first.count('<th scope="row">') == 4
+        past_the_end = (await desk.get(url + "?page=9")).text
+        assert vi("Page {number} of {total}").format(number=2, total=2) in past_the_end
+        assert past_the_end.count('<th scope="row">') == 3 and 'rel="prev"' in past_the_end
+        monkeypatch.undo()
         to_phone = await desk.get(url + "?show=phone")
         row = '<th scope="row">Phan Thị Loan</th>'
         assert row in to_phone.text and len(to_phone.content) < 100_000

@@ -170,6 +170,16 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
         votes, base = rows["Tán thành"][1], rows["Cơ sở tính (số đồng chí)"][1]
         assert (votes.value, votes.data_type, base.value, base.data_type) == (2, "n", 7, "n")
         assert rows["Mai Văn Sơn"][1].data_type == "s"
+        # The sheet is named, and turnout comes as numbers too (3 of the 8 who could vote).
+        assert _excel(excel.content).title == vi("Results")
+        assert (rows[vi("Voted")][1].value, rows[vi("Eligible to vote")][1].value) == (3, 8)
+        # Closed early: the page says when it closed, not the deadline it no longer keeps.
+        async with runtime.sessions() as session:
+            ended = await session.get(Poll, poll_id)
+            assert ended is not None and ended.closed_at is not None
+        stamp = ended.closed_at.astimezone(runtime.settings.tz).strftime("%H:%M")
+        assert vi("Closed at {when}").split("{when}")[0] in closed.text and stamp in closed.text
+        assert vi("Deadline: {when}").split("{when}")[0] not in closed.text
         listed = (await desk.get("/desk/polls")).text
         assert "Thông qua kế hoạch quý I?" in listed and "Không được thông qua: 2/7" in listed
     async with runtime.sessions() as session:

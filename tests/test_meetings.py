@@ -36,7 +36,7 @@ from handlers.meetings.actions import (
 )
 from handlers.menus import Meetings
 from handlers.questions import Ask, Question
-from models.meetings import run_due
+from models.meetings import MeetingError, MeetingProblem, check_start, run_due
 from models.membership import move_member
 from models.permissions import OPERATOR
 from models.tables import (
@@ -214,7 +214,8 @@ async def test_moving_and_cancelling_tell_everyone_and_take_the_reminders_along(
     await say(runtime, SECRETARY, payload=button(card, "Đổi giờ"))
     # A mistyped year (2099) is refused as on the desk, before anyone is asked to confirm the move.
     far = (await say(runtime, SECRETARY, "05/12/2099 19:30"))[0]
-    assert vi("A meeting can be set at most a year ahead. Please type an earlier day.") in far.text
+    too_far = vi("A meeting can be set at most a year ahead, up to and including {day}. Please type an earlier day.")
+    assert too_far.split("{day}")[0] in far.text  # the sentence names the last day it would take
     later = (datetime.now() + timedelta(days=4)).strftime("%d/%m") + " 08:00"
     asked = (await say(runtime, SECRETARY, later))[0]
     assert "Dời \u201cSinh hoạt chi bộ định kỳ" in asked.text and "08:00" in asked.text
@@ -480,3 +481,19 @@ async def test_a_check_in_after_the_list_is_confirmed_says_so(runtime: Runtime, 
         )
     refused = (await say(runtime, SON, payload=MeetingCheckIn(meeting_id).pack()))[0]
     assert vi("The attendance list of this meeting is already confirmed.") in refused.text
+
+
+def test_a_meeting_may_be_set_up_to_the_same_calendar_day_next_year_in_the_communes_time() -> None:
+    """The rule the refusal states: through the same day next year, counted on the commune's clock."""
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime(2026, 12, 1, 6, 30, tzinfo=hanoi)
+    check_start(datetime(2027, 12, 1, 19, 30, tzinfo=hanoi), now)  # the last day, evening: taken
+    with pytest.raises(MeetingError) as refused:
+        check_start(datetime(2027, 12, 2, 0, 0, tzinfo=hanoi), now)
+    assert refused.value.problem is MeetingProblem.TOO_FAR_AHEAD and refused.value.detail == "2027-12-01"
+    # At 23:30 UTC on 30/11 it is already 01/12 in the commune: its today counts, not the server's.
+    check_start(datetime(2027, 12, 1, 8, 0, tzinfo=hanoi), datetime(2026, 11, 30, 23, 30, tzinfo=ZoneInfo("UTC")))
+    leap = datetime(2028, 2, 29, 9, 0, tzinfo=hanoi)
+    with pytest.raises(MeetingError) as after_leap:
+        check_start(datetime(2029, 3, 1, 8, 0, tzinfo=hanoi), leap)
+    assert after_leap.value.detail == "2029-02-28"

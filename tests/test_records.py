@@ -100,6 +100,9 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     assert "Xin đồng chí gõ số phiếu" in (await say(runtime, WEST_SECRETARY, "bảy trên chín"))[0].text
     done = (await say(runtime, WEST_SECRETARY, "6/9"))[0]  # exactly two thirds is enough
     assert "Đã lưu" in done.text and f"Đảng viên chính thức (từ {ends:%d/%m/%Y})" in done.text
+    # The reply says who is now official and from when, and that 9 typed is not the records' 8.
+    assert f"Đã lưu: đồng chí Trịnh Thị Yến là đảng viên chính thức từ ngày {ends:%d/%m/%Y}." in done.text
+    assert "Lưu ý: sổ sách ghi 8 đảng viên chính thức ngày đó; đồng chí đã nhập 9." in done.text
     again = (await say(runtime, WEST_SECRETARY, payload=pick))[0]  # a double tap
     assert "đã là đảng viên chính thức" in again.text
     member = await member_named(runtime, "Trịnh Thị Yến")

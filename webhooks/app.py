@@ -221,10 +221,12 @@ def _unavailable() -> JSONResponse:
     return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
 
 
-async def _invalid_request(_request: Request, error: Exception) -> Response:
+async def _invalid_request(request: Request, error: Exception) -> Response:
     """422 naming what is wrong, without echoing the input (FastAPI's own answer fails, 500, on a
-    body that is not UTF-8, and would reflect whatever was sent)."""
+    body that is not UTF-8, and would reflect whatever was sent); on the desk, its HTML page."""
     assert isinstance(error, RequestValidationError)
+    if request.url.path == "/desk" or request.url.path.startswith("/desk/"):
+        return desk.invalid_request_page(request)
     problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
     return JSONResponse({"detail": problems}, status_code=422)
 

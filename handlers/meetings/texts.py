@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from handlers.context import moment_words, names_text
@@ -112,10 +112,14 @@ def validity_text(t: Translator, counts: Summary) -> str:
 
 def problem_text(t: Translator, error: MeetingError) -> str:
     _ = t.gettext
+    # The last day a meeting may be set on travels as an ISO date; shown as the secretary types one.
+    day = date.fromisoformat(error.detail).strftime("%d/%m/%Y") if error.problem is MeetingProblem.TOO_FAR_AHEAD else ""
     return {
         MeetingProblem.EMPTY_TITLE: _("The title is empty. Please type it."),
         MeetingProblem.IN_THE_PAST: _("That time has already passed. Please type a later one."),
-        MeetingProblem.TOO_FAR_AHEAD: _("A meeting can be set at most a year ahead. Please type an earlier day."),
+        MeetingProblem.TOO_FAR_AHEAD: _(
+            "A meeting can be set at most a year ahead, up to and including {day}. Please type an earlier day."
+        ),
         MeetingProblem.NO_TIME: _("The meeting has no time yet. Tap \u201cTime\u201d and type it."),
         MeetingProblem.NOT_A_DRAFT: _("This meeting has already been called or cancelled."),
         MeetingProblem.NOT_CALLED: _("This meeting has been cancelled."),
@@ -149,7 +153,7 @@ def problem_text(t: Translator, error: MeetingError) -> str:
             "These comrades asked to be excused and await your decision: {detail}. Accept or refuse each reason first."
         ),
         MeetingProblem.MARKED: _("The secretary has already recorded your attendance at this meeting."),
-    }[error.problem].format(detail=error.detail)
+    }[error.problem].format(detail=error.detail, day=day)
 
 
 def rsvp_words(t: Translator, invitation: MeetingInvitation) -> str:

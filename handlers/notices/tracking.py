@@ -133,9 +133,10 @@ def _by_channel(t: Translator, counts: Counter[Platform]) -> str:
     return ", ".join(f"{channels[p]} {n}" for p, n in sorted(counts.items(), key=lambda item: item[0].value))
 
 
-def tracking_lines(t: Translator, report: NoticeTracking) -> list[str]:
+def tracking_lines(t: Translator, report: NoticeTracking, *, names: bool = True) -> list[str]:
     """The counts by state (each recipient once, the sender counted out), where it was delivered or
-    refused, who to phone, who has not read it."""
+    refused, who to phone, who has not read it. ``names`` False: the counts only, for the desk,
+    whose table below lists everyone with a filter for each kind."""
     _ = t.gettext
     total = len(report.recipients)
     lines = [_("{total} recipient(s), not counting the sender:").format(total=total)]
@@ -165,6 +166,8 @@ def tracking_lines(t: Translator, report: NoticeTracking) -> list[str]:
                     branch=name, read=counts[Delivery.READ], total=sum(counts.values())
                 )
             )
+    if not names:
+        return lines
     channels = _channel_words(t)
     failed = report.with_state(Delivery.FAILED)
     if failed:

@@ -165,6 +165,8 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
         [_("Kind"), kind_name(t, poll.kind)],
         [_("Result"), verdict(t, poll, decision)],
         [_("Turnout"), turnout_text(t, decision)],
+        [_("Voted"), decision.voters],
+        [_("Eligible to vote"), decision.eligible],
         [_("Base"), decision.base, _deductions(t, decision)],
         [_("Rule"), rule_name(t, poll)],
         [_("Ballot"), _("secret") if poll.secret else _("open (the secretary sees names)")],

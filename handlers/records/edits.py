@@ -166,9 +166,7 @@ async def _ask_vote(ctx: Context, member: Member, meeting: Meeting) -> list[Repl
     official members in favour), at the meeting picked; with the number of official members the
     records show on the roster that day, to check the count against."""
     ctx.ask(Awaiting(Question.OFFICIAL_VOTE, member.id, str(meeting.id)))
-    day = meeting.starts_at.astimezone(ctx.timezone).date()
-    found = await roster_history.histories(ctx.session, branch_id=member.branch_id, tz=ctx.timezone)
-    officials = sum(1 for h in found.values() if h.stay(member.branch_id, day) is not None and h.official_on(day))
+    officials = await _officials_on(ctx, member, meeting.starts_at.astimezone(ctx.timezone).date())
     text = ctx.gettext(
         "The branch's vote of {day} on making {name} official: type the votes in favour and the number of "
         "official members of the branch, e.g. 8/10. At least two thirds must be in favour."
@@ -177,6 +175,12 @@ async def _ask_vote(ctx: Context, member: Member, meeting: Meeting) -> list[Repl
         count=officials
     )
     return [Reply(text, buttons=cancel_row(ctx))]
+
+
+async def _officials_on(ctx: Context, member: Member, day: date) -> int:
+    """The official members the records show on the member's branch's roster on ``day``."""
+    found = await roster_history.histories(ctx.session, branch_id=member.branch_id, tz=ctx.timezone)
+    return sum(1 for h in found.values() if h.stay(member.branch_id, day) is not None and h.official_on(day))
 
 
 async def _meeting_day(ctx: Context, actor: Member, member: Member, meeting_id: int) -> tuple[Meeting, date]:
@@ -201,10 +205,18 @@ async def _official_vote_typed(ctx: Context, actor: Member, awaiting: Awaiting, 
         return _ask_again(ctx, awaiting, error)
     try:
         meeting, day = await _meeting_day(ctx, actor, member, int(awaiting.detail))
+        counted = await _officials_on(ctx, member, day)  # before the promotion adds them
         await promote(ctx.session, actor, member, day, vote=vote, meeting=meeting, today=ctx.today())
     except InvalidChange as error:  # the vote fell short, or the member changed meanwhile
         return await refused_on_card(ctx, actor, member, error)
-    return [await card(ctx, actor, member, "✅ " + ctx.gettext("Saved."))]
+    said = "✅ " + ctx.gettext("Saved: {name} is an official member from {day}.").format(
+        name=member.full_name, day=ctx.format_day(member.date_official or day)
+    )
+    if vote[1] != counted:  # kept as typed (the minutes decide), but the difference is said
+        said += "\n" + ctx.gettext(
+            "Note: the records show {count} official members that day; you typed {typed}."
+        ).format(count=counted, typed=vote[1])
+    return [await card(ctx, actor, member, said)]
 
 
 @router.on(PromoteAt)

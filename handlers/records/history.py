@@ -180,6 +180,8 @@ async def describe(ctx: Context, events: list[AuditEvent]) -> list[str]:
                 fields["reason"] = reason_name(ctx, DeactivationReason(str(after["deactivation_reason"])))
             if "attendance" in after:
                 fields["attendance"] = _attendance_name(ctx, after["attendance"])
+                if isinstance(after.get("excuse"), str):
+                    fields["attendance"] = _("excused, reason: {reason}").format(reason=after["excuse"])
             if "member_id" in after:
                 fields["member"] = names.get(after["member_id"], "?")
             for key in ("on", "until"):  # the days of a transfer or an admission step

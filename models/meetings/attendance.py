@@ -169,7 +169,9 @@ async def mark(
         subject_type="member",
         subject_id=member_id,
         before={"meeting": meeting.id, "attendance": before.value},
-        after={"meeting": meeting.id, "attendance": attendance.value},
+        # The accepted reason goes with an excused absence: the log then says why, not just "excused".
+        after={"meeting": meeting.id, "attendance": attendance.value}
+        | ({"excuse": new_reason} if attendance is Attendance.EXCUSED and new_reason else {}),
     )
     await session.flush()
     return True

@@ -50,7 +50,15 @@ YEAR = timedelta(days=365)
 
 # How far ahead a meeting may be set, on the desk as in chat: a branch plans its year, and a date
 # beyond (2099, a mistyped year) is a typing slip that would sit unseen in the calendar.
-MAX_AHEAD = timedelta(days=366)
+
+
+def last_meeting_day(today: date) -> date:
+    """The last day a meeting may be set on, from the commune's today: the same calendar day next
+    year, inclusive (28 February after a 29 February)."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:
+        return today.replace(year=today.year + 1, day=28)
 
 
 MAX_TITLE = 300
@@ -71,7 +79,7 @@ MAX_MINUTES_TEXT = 20_000
 class MeetingProblem(StrEnum):
     EMPTY_TITLE = "empty_title"
     IN_THE_PAST = "in_the_past"
-    TOO_FAR_AHEAD = "too_far_ahead"  # more than MAX_AHEAD from now
+    TOO_FAR_AHEAD = "too_far_ahead"  # after last_meeting_day
     NO_TIME = "no_time"  # calling a draft whose time was never typed
     NOT_A_DRAFT = "not_a_draft"
     NOT_CALLED = "not_called"  # cancelled, or still a draft
@@ -100,11 +108,13 @@ class MeetingError(DomainError, ValueError):
 
 
 def check_start(starts_at: datetime, now: datetime) -> None:
-    """A meeting's start is ahead of ``now`` and at most MAX_AHEAD beyond it."""
+    """A meeting's start is ahead of ``now`` and on or before ``last_meeting_day``, both counted in
+    the start's own timezone (the commune's, as typed); the refusal's detail is that last day."""
     if starts_at <= now:
         raise MeetingError(MeetingProblem.IN_THE_PAST)
-    if starts_at > now + MAX_AHEAD:
-        raise MeetingError(MeetingProblem.TOO_FAR_AHEAD)
+    last = last_meeting_day(now.astimezone(starts_at.tzinfo).date())
+    if starts_at.date() > last:
+        raise MeetingError(MeetingProblem.TOO_FAR_AHEAD, last.isoformat())
 
 
 class MeetingMessages(Protocol):

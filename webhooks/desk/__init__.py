@@ -60,6 +60,12 @@ async def _refused(request: Request, error: Exception) -> Response:
     return signin.refusal_page(request, error)
 
 
+def invalid_request_page(request: Request) -> Response:
+    """A desk address or form FastAPI could not read (``period=abc``, a word for a number): the
+    desk's own clear page, not the API's JSON."""
+    return signin.refusal_page(request, DeskRefusal(400, "bad_address"))
+
+
 def install(app: FastAPI) -> None:
     """Serve the desk from ``app``."""
     app.include_router(router, max_body_size=ROUTE_BYTES)

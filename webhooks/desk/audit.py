@@ -88,6 +88,20 @@ def _filters(member: int | None, kind: AuditKind | None, since: str | None, unti
     }
 
 
+def _unreadable(request: Request, user: DeskUser, since: str | None, until: str | None) -> list[str]:
+    """Why a typed "From"/"To" is not used, one sentence each; the log is then not shown rather than
+    shown whole as if it were filtered."""
+    t = desk_runtime(request).catalogs.translator(user.locale)
+    problems = []
+    for label, typed in ((N_("From"), since), (N_("To"), until)):
+        if typed and typed.strip() and _day(typed) is None:
+            problem = t.gettext("\u201c{typed}\u201d is not a day. Please type it as dd/mm/yyyy, e.g. 05/12/2026.")
+            problems.append(
+                t.gettext("{field}: {problem}").format(field=t.gettext(label), problem=problem.format(typed=typed))
+            )
+    return problems
+
+
 @router.get("/desk/audit/export", include_in_schema=False)
 async def audit_export(
     request: Request,
@@ -98,6 +112,8 @@ async def audit_export(
     until: DayTo = None,
 ) -> Response:
     """The log as filtered, as an Excel file (at most EXPORT_ROWS events, the newest)."""
+    if _unreadable(request, user, since, until):
+        return await audit_log(request, user, member, kind, since, until)
     _members, entries, _more = await _events(request, user, member, kind, _day(since), _day(until), 0, EXPORT_ROWS)
     runtime = desk_runtime(request)
     t = runtime.catalogs.translator(user.locale)
@@ -118,6 +134,9 @@ async def audit_log(
 ) -> Response:
     first, last = _day(since), _day(until)
     members, entries, more = await _events(request, user, member, kind, first, last, (page - 1) * PAGE, PAGE)
+    problems = _unreadable(request, user, since, until)
+    if problems:
+        entries, more = [], False
     t = desk_runtime(request).catalogs.translator(user.locale)
     filters = _filters(member, kind, since, until)
     kept = urlencode({key: value for key, value in filters.items() if value})
@@ -129,7 +148,9 @@ async def audit_log(
         request,
         user,
         "audit.html",
+        status=422 if problems else 200,
         page="audit",
+        problems=problems,
         entries=entries,
         export=f"/desk/audit/export?{kept}",
         members=members,

@@ -110,6 +110,18 @@ async def calendar(
     month: Annotated[str | None, Query(max_length=7)] = None,
     format: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
+    return await _calendar(request, user, month, format)
+
+
+async def _calendar(
+    request: Request,
+    user: DeskUser,
+    month: str | None,
+    format: str | None = None,
+    typed: dict[str, str] | None = None,
+    problem: str | None = None,
+) -> Response:
+    """The month's meetings and the form to prepare one: blank, or as typed beside why it was refused."""
     runtime = desk_runtime(request)
     tz = runtime.settings.tz
     now = utcnow()
@@ -137,11 +149,15 @@ async def calendar(
                 for m, r in ((m, _row(ctx, m, names)) for m in in_month)
             ]
             return xlsx_response(f"cuoc-hop-{first.strftime('%Y-%m')}.xlsx", headers, rows)
+        blank = {"title": ctx.gettext("Regular branch meeting"), "time": "19:30"}
         return render(
             request,
             user,
             "meetings.html",
+            status=422 if problem else 200,
             page="meetings",
+            form=typed or blank,
+            problem=problem,
             month=first,
             previous=_shift(first, -1).strftime("%Y-%m"),
             following=_shift(first, 1).strftime("%Y-%m"),
@@ -166,7 +182,7 @@ def _row(ctx: Context, meeting: Meeting, names: dict[int | None, str]) -> dict[s
         state = _("Attendance confirmed") if meeting.attendance_confirmed_at else _("Called")
     return {
         "meeting": meeting,
-        "branch": names.get(meeting.branch_id, _("the commune Party committee")),
+        "branch": names.get(meeting.branch_id, _("The commune Party committee")),
         "kind": kind_name(ctx.translator, meeting.kind),
         "state": state,
     }
@@ -200,27 +216,35 @@ async def prepare(request: Request, user: DeskUserDep, form: DeskFormDep) -> Res
         raise DeskRefusal(404, "not_found")
     day = form_text(form, "day", 30)
     starts_at = _starts_at(request, day, form_text(form, "time", 5))
-    async with runtime.sessions() as session, session.begin():
-        actor = await user.member(session)
-        ctx = chat_context(request, session, actor)
-        if (refused := _not_a_day(ctx, day)) is not None:
-            return _problem(request, user, ctx, refused)
-        if starts_at is None:
-            return _problem(request, user, ctx, ctx.gettext("Please give the meeting's day and time."))
-        kind_text = form_text(form, "kind", 20)
-        kind = MeetingKind(kind_text) if kind_text in {k.value for k in MeetingKind} else MeetingKind.REGULAR
-        who = AudienceFilter.COMMITTEE if form_text(form, "audience", 20) == "committee" else AudienceFilter.ALL
-        audience = Audience(branches=(branch_id,), filter=who) if branch_id is not None else None
-        try:
+    typed = {
+        name: form_text(form, name, 5000 if name == "agenda" else 400)
+        for name in ("title", "branch", "kind", "audience", "day", "time", "place", "agenda")
+    }
+    async with runtime.sessions() as session:
+        ctx = chat_context(request, session, await user.member(session))
+        refused = _not_a_day(ctx, day)
+        if refused is None and starts_at is None:
+            refused = ctx.gettext("Please give the meeting's day and time.")
+    if refused is not None:
+        return await _calendar(request, user, None, typed=typed, problem=refused)
+    assert starts_at is not None
+    kind_text = form_text(form, "kind", 20)
+    kind = MeetingKind(kind_text) if kind_text in {k.value for k in MeetingKind} else MeetingKind.REGULAR
+    who = AudienceFilter.COMMITTEE if form_text(form, "audience", 20) == "committee" else AudienceFilter.ALL
+    audience = Audience(branches=(branch_id,), filter=who) if branch_id is not None else None
+    try:
+        # A refusal rolls the whole draft back: nothing is half-saved, and the form comes back as typed.
+        async with runtime.sessions() as session, session.begin():
+            actor = await user.member(session)
             meeting = await create_draft(
-                session, actor, title=form_text(form, "title", 400), starts_at=starts_at, branch_id=branch_id,
+                session, actor, title=typed["title"], starts_at=starts_at, branch_id=branch_id,
                 kind=kind, audience=audience,
             )  # fmt: skip
-            agenda = form_text(form, "agenda", 5000).splitlines()
-            await change_draft(session, actor, meeting, place=form_text(form, "place", 400), agenda=agenda)
-        except MeetingError as error:
-            return _problem(request, user, ctx, problem_text(ctx.translator, error))
-        ident = meeting.id or 0
+            await change_draft(session, actor, meeting, place=typed["place"], agenda=typed["agenda"].splitlines())
+            ident = meeting.id or 0
+    except MeetingError as error:
+        problem = problem_text(ctx.translator, error)
+        return await _calendar(request, user, None, typed=typed, problem=problem)
     return _back(ident, note="prepared")
 
 
@@ -282,6 +306,18 @@ async def rates(
 async def meeting_page(
     request: Request, user: DeskUserDep, meeting_id: int, note: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
+    return await _meeting_view(request, user, meeting_id, note=NOTES.get(note or ""))
+
+
+async def _meeting_view(
+    request: Request,
+    user: DeskUser,
+    meeting_id: int,
+    note: str | None = None,
+    typed: dict[str, str] | None = None,
+    problem: str | None = None,
+) -> Response:
+    """A meeting's page; after a refused change, its form as typed with why beside it."""
     runtime = desk_runtime(request)
     async with runtime.sessions() as session:
         actor = await user.member(session)
@@ -292,10 +328,18 @@ async def meeting_page(
         files = await files_of(session, meeting_id)
         names = await _branch_names(session)
         local = meeting.starts_at.astimezone(runtime.settings.tz)
+        saved = {
+            "title": meeting.title,
+            "day": shown_day(local.date()) if meeting.time_set else "",
+            "time": local.strftime("%H:%M") if meeting.time_set else "",
+            "place": meeting.place or "",
+            "agenda": "\n".join(meeting.agenda),
+        }
         return render(
             request,
             user,
             "meeting.html",
+            status=422 if problem else 200,
             page="meetings",
             meeting=meeting,
             row=_row(ctx, meeting, names),
@@ -305,9 +349,9 @@ async def meeting_page(
             files=files,
             draft=meeting.status is MeetingStatus.DRAFT,
             called=meeting.status is MeetingStatus.CALLED,
-            start_day=shown_day(local.date()) if meeting.time_set else "",
-            start_time=local.strftime("%H:%M") if meeting.time_set else "",
-            note=NOTES.get(note or ""),
+            form=typed or saved,
+            problem=problem,
+            note=note,
             max_mb=MAX_FILE_BYTES // (1024 * 1024),
         )
 
@@ -332,31 +376,39 @@ def _standing(ctx: Context, invitation: MeetingInvitation) -> str:
 async def edit(request: Request, user: DeskUserDep, form: DeskFormDep, meeting_id: int) -> Response:
     """A draft's details and agenda (``change_draft``), or its call (``call``: invitations and reminders)."""
     runtime = desk_runtime(request)
-    async with runtime.sessions() as session, session.begin():
-        actor = await user.member(session)
-        meeting = await _meeting(session, actor, meeting_id)
-        ctx = chat_context(request, session, actor)
-        try:
-            if form.get("do") == "call":
+    typed = {
+        name: form_text(form, name, 5000 if name == "agenda" else 400)
+        for name in ("title", "day", "time", "place", "agenda")
+    }
+    calling = form.get("do") == "call"
+    try:
+        # A refusal rolls everything back; the page comes back with the form as typed and why beside it.
+        async with runtime.sessions() as session, session.begin():
+            actor = await user.member(session)
+            meeting = await _meeting(session, actor, meeting_id)
+            ctx = chat_context(request, session, actor)
+            if calling:
                 await call(session, actor, meeting, chat_messages(ctx))
-                note = "called"
             else:
+                if (refused := _not_a_day(ctx, typed["day"])) is not None:
+                    raise _Refused(refused)
                 changes: dict[str, Any] = {
-                    "title": form_text(form, "title", 400),
-                    "place": form_text(form, "place", 400),
-                    "agenda": form_text(form, "agenda", 5000).splitlines(),
-                }
-                day = form_text(form, "day", 30)
-                if (refused := _not_a_day(ctx, day)) is not None:
-                    return _problem(request, user, ctx, refused)
-                starts_at = _starts_at(request, day, form_text(form, "time", 5))
+                    "title": typed["title"], "place": typed["place"], "agenda": typed["agenda"].splitlines()
+                }  # fmt: skip
+                starts_at = _starts_at(request, typed["day"], typed["time"])
                 if starts_at is not None and starts_at != meeting.starts_at:
                     changes["starts_at"] = starts_at
                 await change_draft(session, actor, meeting, **changes)
-                note = "saved"
-        except MeetingError as error:
-            return _problem(request, user, ctx, problem_text(ctx.translator, error))
-    return _back(meeting_id, note=note)
+    except _Refused as refused:
+        return await _meeting_view(request, user, meeting_id, typed=typed, problem=str(refused))
+    except MeetingError as error:
+        problem = problem_text(ctx.translator, error)
+        return await _meeting_view(request, user, meeting_id, typed=None if calling else typed, problem=problem)
+    return _back(meeting_id, note="called" if calling else "saved")
+
+
+class _Refused(Exception):
+    """A typed value the form refuses before the domain sees it (the sentence says why)."""
 
 
 @router.post("/desk/meetings/{meeting_id}/documents", include_in_schema=False)

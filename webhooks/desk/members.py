@@ -451,7 +451,7 @@ async def _record_page(
             )
             if member.date_admitted is not None and not meetings
             else None,
-            **{"confirm_reason": None, "saved": False, **context},
+            **{"confirm_reason": None, "saved": False, "typed": None, **context},
         )
 
 
@@ -554,7 +554,15 @@ async def change(request: Request, user: DeskUserDep, form: DeskFormDep, member_
             member = await _member(session, user, member_id)
             await apply(session, actor, member)
     except InvalidChange as error:
-        return await _record_page(request, user, member_id, error=problem_text(t, error), status=422)
+        problem = problem_text(t, error)
+        if what in DATE_FIELDS:  # which date was refused, and the typed text kept in its field
+            typed = form.get("value")
+            return await _record_page(
+                request, user, member_id, status=422,
+                error=t.gettext("{field}: {problem}").format(field=t.gettext(FIELDS[what]), problem=problem),
+                typed={"key": what, "value": typed[:30] if isinstance(typed, str) else ""},
+            )  # fmt: skip
+        return await _record_page(request, user, member_id, error=problem, status=422)
     except (NotPermitted, ValueError, KeyError):
         raise DeskRefusal(404, "not_found") from None
     return RedirectResponse(f"/desk/members/{member_id}?saved=1", status_code=303)

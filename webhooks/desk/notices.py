@@ -223,19 +223,21 @@ async def _notice_page(
             kept = [(r, row) for r, row in zip(report.recipients, rows, strict=True) if _listed(r, shown)]
             # A commune-wide notice comes in pages like the roster, each light on a weak connection
             # (the Excel file gives it whole); a page keeps the filter.
-            number = _page_number(request.query_params.get("page", ""))
+            pages = max(1, -(-len(kept) // ROSTER_PAGE))
+            number = min(_page_number(request.query_params.get("page", "")), pages)  # past the end: the last
             offset = (number - 1) * ROSTER_PAGE
             page_of = kept[offset : offset + ROSTER_PAGE]
             filtered = {"show": shown} if shown else {}
             address = f"/desk/notices/{notice_id}?"
             context |= {
-                "summary": tracking_lines(t, report),
+                "summary": tracking_lines(t, report, names=False),
                 "header": header,
                 "rows": [row for _r, row in page_of],
                 "states": [r.state.value for r, _row in page_of],
                 "unread": report.count(Delivery.READ) < len(report.recipients),
                 "shown": shown,
                 "number": number,
+                "pages": pages,
                 "previous": address + urlencode({**filtered, "page": number - 1}) if number > 1 else "",
                 "next": address + urlencode({**filtered, "page": number + 1})
                 if offset + ROSTER_PAGE < len(kept)

@@ -452,4 +452,4 @@ async def export(request: Request, user: DeskUserDep, poll_id: PollId) -> Respon
     async with runtime.sessions() as session:
         poll = await _closed(session, user, poll_id)
         rows = await result_rows(session, t, poll)
-    return xlsx_response(f"ket-qua-bieu-quyet-{poll_id}.xlsx", result_header(t), rows)
+    return xlsx_response(f"ket-qua-bieu-quyet-{poll_id}.xlsx", result_header(t), rows, sheet_name=t.gettext("Results"))

@@ -47,6 +47,10 @@ REFUSALS: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "not_found": (N_("Not found"), (N_("There is nothing at this address, or it is not yours to see."),)),
+    "bad_address": (
+        N_("This address is not one the desk understands"),
+        (N_("Nothing was changed. Please go back and choose from the page's links and filters."),),
+    ),
     "unreadable": (
         N_("This form holds a character chibo cannot keep"),
         (N_("Nothing was changed. Please remove the invisible character (often pasted with the text) and try again."),),
