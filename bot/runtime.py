@@ -132,9 +132,12 @@ class GroupCommit:
         wait = self._pool_wait
         if waiting.deadline is not None:
             wait = min(wait, waiting.deadline - loop.time()) if wait is not None else waiting.deadline - loop.time()
-        # Shielded: a caller that goes away does not cancel its group for the others.
+        # Shielded: a caller that goes away does not cancel its group for the others. asyncio.timeout,
+        # not wait_for: Python 3.11's wait_for drops a cancel that arrives as the answer does, and a
+        # polling loop cancelled just then went on polling forever.
         try:
-            return await asyncio.wait_for(asyncio.shield(waiting.answer), wait)
+            async with asyncio.timeout(wait):
+                return await asyncio.shield(waiting.answer)
         except TimeoutError:
             if any(w is waiting for w in self._waiting):
                 self._waiting = [w for w in self._waiting if w is not waiting]
