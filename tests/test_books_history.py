@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.demo import DEMO_TIMEZONE
@@ -17,15 +16,14 @@ from models.dues import add_months
 from models.membership import add_member, deactivate, move_member, promote, set_exempt
 from models.tables import (
     AdmissionCandidate,
-    Branch,
     DeactivationReason,
     DuesCategory,
     Meeting,
     MeetingKind,
     MeetingStatus,
-    Member,
     utcnow,
 )
+from tests.books import coded, commune_today, named
 from tests.conftest import Demo
 
 HUNG, QUANG = "Nguyễn Văn Hùng", "Lý Văn Quang"  # Đông's secretary (and the commune's), Tây's
@@ -33,22 +31,10 @@ TUAN_ADMITTED = date(2026, 8, 10)  # Đặng Văn Tuấn, Đông's probationary 
 DUNG = "Cao Văn Dũng"  # Tây, probationary, admitted 23/09/2025: probation over on 23/09/2026
 
 
-def _today() -> date:
-    return utcnow().astimezone(DEMO_TIMEZONE).date()
-
-
-async def _named(session: AsyncSession, name: str) -> Member:
-    return (await session.exec(select(Member).where(Member.full_name == name))).one()
-
-
-async def _branch(session: AsyncSession, code: str) -> Branch:
-    return (await session.exec(select(Branch).where(Branch.code == code))).one()
-
-
 async def _report(session: AsyncSession, code: str, period: Period) -> Report:
-    hung = await _named(session, HUNG)
+    hung = await named(session, HUNG)
     return await books_reports.branch_report(
-        session, hung, await _branch(session, code), period, DEMO_TIMEZONE, _today()
+        session, hung, await coded(session, code), period, DEMO_TIMEZONE, commune_today()
     )
 
 
@@ -65,12 +51,12 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
     while and one exempted this month, a probationary member made official this month (his probation
     over since September), one arriving by transfer: last month's reports of both branches say what
     they said, this month's show every change; numbers by hand from bot/demo.py."""
-    today = _today()
+    today = commune_today()
     this_month, last_month = Period.month(today), Period.month(add_months(today.replace(day=1), -1))
     tuan = int(last_month.last >= TUAN_ADMITTED)  # on Đông's roster by the end of last month
     async with runtime.sessions() as session, session.begin():  # a candidate introduced last month
         hai = await books.add_candidate(
-            session, await _named(session, HUNG), (await _branch(session, "DONG")).id or 0, "Lương Văn Hải",
+            session, await named(session, HUNG), (await coded(session, "DONG")).id or 0, "Lương Văn Hải",
             "Trần Thị Lan", last_month.first, today=today,
         )  # fmt: skip
     async with runtime.sessions() as session:
@@ -95,21 +81,21 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
     assert _membership(before["TAY"]) == tay_last
 
     async with runtime.sessions() as session, session.begin():
-        hung, quang = await _named(session, HUNG), await _named(session, QUANG)
-        dong, tay = await _branch(session, "DONG"), await _branch(session, "TAY")
+        hung, quang = await named(session, HUNG), await named(session, QUANG)
+        dong, tay = await coded(session, "DONG"), await coded(session, "TAY")
         await add_member(
             session, hung, dong.id or 0,
             {"full_name": "Hà Văn Mới", "date_admitted": date(2001, 5, 19), "date_official": date(2002, 5, 19)},
         )  # fmt: skip
-        await books.transfer_out(session, hung, await _named(session, "Dương Văn Long"), "Đảng bộ xã Bình An", today,
+        await books.transfer_out(session, hung, await named(session, "Dương Văn Long"), "Đảng bộ xã Bình An", today,
                                  today=today)  # fmt: skip
-        await deactivate(session, hung, await _named(session, "Ngô Thị Thu"), DeactivationReason.REMOVED, today)
-        await move_member(session, hung, await _named(session, "Bùi Thị Hương"), tay.id or 0)
+        await deactivate(session, hung, await named(session, "Ngô Thị Thu"), DeactivationReason.REMOVED, today)
+        await move_member(session, hung, await named(session, "Bùi Thị Hương"), tay.id or 0)
         await books.transfer_temporary(
-            session, hung, await _named(session, "Hoàng Văn Nam"), "Chi bộ Công ty May 10", today,
+            session, hung, await named(session, "Hoàng Văn Nam"), "Chi bộ Công ty May 10", today,
             today + timedelta(days=90),
         )  # fmt: skip
-        await set_exempt(session, hung, await _named(session, "Vũ Thị Mai"), True)
+        await set_exempt(session, hung, await named(session, "Vũ Thị Mai"), True)
         candidate = await session.get(AdmissionCandidate, hai.id)
         assert candidate is not None
         await books.record_step(session, hung, candidate, books.Step.CLASS, today, today=today)
@@ -119,7 +105,7 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
         )  # fmt: skip
         session.add(meeting)
         await session.flush()
-        await promote(session, quang, await _named(session, DUNG), today, vote=(7, 8), today=today, meeting=meeting)
+        await promote(session, quang, await named(session, DUNG), today, vote=(7, 8), today=today, meeting=meeting)
         await books.transfer_in(
             session, quang, tay.id or 0,
             {"full_name": "Trần Văn Đến", "date_admitted": date(1999, 3, 2), "date_official": date(2000, 3, 2)},
@@ -129,7 +115,7 @@ async def test_last_months_report_is_unchanged_by_this_months_changes(runtime: R
     async with runtime.sessions() as session:
         after = {code: await _report(session, code, last_month) for code in ("DONG", "TAY")}
         now = {code: await _report(session, code, this_month) for code in ("DONG", "TAY")}
-        hung = await _named(session, HUNG)
+        hung = await named(session, HUNG)
         commune_last, _parts = await books_reports.commune_report(session, hung, last_month, DEMO_TIMEZONE, today)
     assert after == before  # every line, dues and warnings included
     assert commune_last.members_end == 10 + tuan + 10 + 9  # the school's nine as well
@@ -158,12 +144,12 @@ async def test_the_report_counts_months_owed_by_the_cards_rule(runtime: Runtime,
     reports of those months and in the warning of this month's report, and nothing before; one
     added today with an old admission owes nothing. Was: the report counted from the book's first
     month, twelve months, and warned of both."""
-    today = _today()
+    today = commune_today()
     current = today.replace(day=1)
     arrived = add_months(current, -2).replace(day=5)
     async with runtime.sessions() as session, session.begin():
-        hung = await _named(session, HUNG)
-        dong = await _branch(session, "DONG")
+        hung = await named(session, HUNG)
+        dong = await coded(session, "DONG")
         den = await books.transfer_in(
             session, hung, dong.id or 0,
             {"full_name": "Trần Văn Đến", "date_admitted": date(1999, 3, 2), "date_official": date(2000, 3, 2)},
@@ -176,7 +162,7 @@ async def test_the_report_counts_months_owed_by_the_cards_rule(runtime: Runtime,
         for member in (den, moi):
             await dues.set_category(session, hung, member, DuesCategory.OTHER)
     async with runtime.sessions() as session:
-        den, moi = await _named(session, "Trần Văn Đến"), await _named(session, "Hà Văn Mới")
+        den, moi = await named(session, "Trần Văn Đến"), await named(session, "Hà Văn Mới")
         card = await dues.unpaid_months(session, den, today, DEMO_TIMEZONE)
         assert card == [add_months(current, -2), add_months(current, -1)]
         assert await dues.unpaid_months(session, moi, today, DEMO_TIMEZONE) == []

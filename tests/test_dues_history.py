@@ -22,7 +22,8 @@ from models import books_reports, dues
 from models.books_reports import Period, Report
 from models.dues import DuesError, DuesProblem, add_months
 from models.membership import move_member
-from models.tables import Branch, DuesCategory, DuesPayment, Member, utcnow
+from models.tables import DuesCategory, DuesPayment
+from tests.books import coded, commune_today, named
 from tests.chat import say, vi
 from tests.conftest import Demo
 
@@ -38,22 +39,10 @@ DONG_MONTH = 80_000 + 25_000 + 2 * 20_000 + 7 * 10_000
 TAY_MONTH = 70_000 + 2 * 5_000 + 7 * 10_000
 
 
-def _today() -> date:
-    return utcnow().astimezone(DEMO_TIMEZONE).date()
-
-
-async def _named(session: AsyncSession, name: str) -> Member:
-    return (await session.exec(select(Member).where(Member.full_name == name))).one()
-
-
-async def _branch(session: AsyncSession, code: str) -> Branch:
-    return (await session.exec(select(Branch).where(Branch.code == code))).one()
-
-
 async def _report(session: AsyncSession, code: str, month: date) -> Report:
-    hung = await _named(session, HUNG)
-    branch = await _branch(session, code)
-    return await books_reports.branch_report(session, hung, branch, Period.month(month), DEMO_TIMEZONE, _today())
+    hung = await named(session, HUNG)
+    branch = await coded(session, code)
+    return await books_reports.branch_report(session, hung, branch, Period.month(month), DEMO_TIMEZONE, commune_today())
 
 
 async def test_a_new_category_counts_from_now_and_never_rewrites_past_months(runtime: Runtime, demo: Demo) -> None:
@@ -61,22 +50,22 @@ async def test_a_new_category_counts_from_now_and_never_rewrites_past_months(run
     the branch's "due" stays 215,000; this month is due 125,000; Nam's months behind are charged at
     his category of then; Hoa exempted from today still owed last month. Was: every month at today's
     category (330,000 due last month, and Hoa's months gone)."""
-    today = _today()
+    today = commune_today()
     current, last = today.replace(day=1), add_months(today.replace(day=1), -1)
     async with runtime.sessions() as session, session.begin():
-        hung = await _named(session, HUNG)
-        before = await dues.collection(session, hung, (await _branch(session, "DONG")).id or 0, last, today)
-        await dues.set_category(session, hung, await _named(session, LONG), DuesCategory.SALARY, 12_500_000)
-        await dues.set_category(session, hung, await _named(session, NAM), DuesCategory.SALARY, 5_000_000)
-        await dues.set_category(session, hung, await _named(session, HOA), DuesCategory.EXEMPT)
+        hung = await named(session, HUNG)
+        before = await dues.collection(session, hung, (await coded(session, "DONG")).id or 0, last, today)
+        await dues.set_category(session, hung, await named(session, LONG), DuesCategory.SALARY, 12_500_000)
+        await dues.set_category(session, hung, await named(session, NAM), DuesCategory.SALARY, 5_000_000)
+        await dues.set_category(session, hung, await named(session, HOA), DuesCategory.EXEMPT)
     async with runtime.sessions() as session, session.begin():
-        hung, dong = await _named(session, HUNG), await _branch(session, "DONG")
+        hung, dong = await named(session, HUNG), await coded(session, "DONG")
         book = {
             m: await dues.collection(session, hung, dong.id or 0, m, today, tz=DEMO_TIMEZONE) for m in (last, current)
         }
         amounts = {m: {line.member.full_name: line.amount for line in b.lines} for m, b in book.items()}
         report = await _report(session, "DONG", last)
-        nam = await _named(session, NAM)
+        nam = await named(session, NAM)
         behind = [add_months(current, -back) for back in (3, 2, 1)]  # the demo's months Nam left unpaid
         paid = await dues.record_payment(session, hung, nam, [*behind, current], paid_on=today, tz=DEMO_TIMEZONE)
     assert before.expected == DONG_MONTH == 215_000
@@ -94,18 +83,18 @@ async def test_a_member_who_moves_is_paid_where_the_month_is_owed_and_cashed_whe
     """Khánh pays this month in Tây, then moves to Đông: this month is Đông's (he is on its roster at
     its end) and paid, on the list, in the report and in the commune's; the cash is Tây's, that took
     it. Was: Đông's report counted only the payments Đông took, so it listed him unpaid."""
-    today = _today()
+    today = commune_today()
     current = today.replace(day=1)
     async with runtime.sessions() as session, session.begin():
-        hung, quang = await _named(session, HUNG), await _named(session, QUANG)
-        khanh = await _named(session, KHANH)
+        hung, quang = await named(session, HUNG), await named(session, QUANG)
+        khanh = await named(session, KHANH)
         await dues.record_payment(session, quang, khanh, [current], paid_on=today, tz=DEMO_TIMEZONE)
-        await move_member(session, hung, khanh, (await _branch(session, "DONG")).id or 0)
+        await move_member(session, hung, khanh, (await coded(session, "DONG")).id or 0)
     async with runtime.sessions() as session:
-        hung = await _named(session, HUNG)
+        hung = await named(session, HUNG)
         lists, reports = {}, {}
         for code in ("DONG", "TAY"):
-            branch_id = (await _branch(session, code)).id or 0
+            branch_id = (await coded(session, code)).id or 0
             lists[code] = await dues.collection(session, hung, branch_id, current, today, tz=DEMO_TIMEZONE)
             reports[code] = await _report(session, code, current)
         commune, _parts = await books_reports.commune_report(session, hung, Period.month(current), DEMO_TIMEZONE, today)
@@ -129,22 +118,22 @@ async def test_a_member_transferred_out_owes_and_pays_nothing_after_and_is_moved
     report of that quarter counts her in "Chuyển sinh hoạt đi" (was: 0 there, and an extra row "Ra
     khỏi danh sách: chuyển sinh hoạt đảng" shown only when not 0); every row is in every period's
     form, 0 where nothing happened."""
-    today = _today()
+    today = commune_today()
     left = add_months(today.replace(day=1), -4)
     async with runtime.sessions() as session, session.begin():
         await seed_demo_books(session, DEMO_TIMEZONE, today=today)
     async with runtime.sessions() as session:
-        loan = await _named(session, LOAN)
+        loan = await named(session, LOAN)
         after = (
             await session.exec(
                 select(DuesPayment).where(DuesPayment.member_id == loan.id, col(DuesPayment.month) >= left)
             )
         ).all()
         month_after = await _report(session, "TAY", add_months(left, 1))
-        tay = (await _branch(session, "TAY")).id or 0
+        tay = (await coded(session, "TAY")).id or 0
         # Nor can the collector record one: she is off the roster.
         with pytest.raises(DuesError) as refused:
-            quang = await _named(session, QUANG)
+            quang = await named(session, QUANG)
             await dues.record_payment(session, quang, loan, [add_months(left, 1)], paid_on=today)
         assert refused.value.problem is DuesProblem.INACTIVE
     assert loan.deactivated_on == left.replace(day=15) and after == []
