@@ -309,7 +309,7 @@ async def confirm_payment(
         except DuesError as error:
             return _problem(request, user, ctx, error, member.branch_id)
         paid = (await dues.paid_months(session, [member_id]))[member_id]
-        owed = await dues.unpaid_months(session, member, today(ctx))
+        owed = await dues.unpaid_months(session, member, today(ctx), ctx.timezone)
         first = dues.next_unpaid(paid, min(owed) if owed else month_of(today(ctx)))
         months = [add_months(first, i) for i in range(months_paid)]
         # Each month at its own amount (a month behind at the category of then), as recorded.
