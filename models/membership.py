@@ -422,14 +422,17 @@ def check_promotion_meeting(member: Member, meeting: Meeting) -> None:
         raise InvalidChange(ChangeProblem.WRONG_MEETING, member.full_name)
 
 
-async def promotion_meetings(session: AsyncSession, member: Member, since: datetime, limit: int = 6) -> list[Meeting]:
-    """The meetings of the member's branch held from ``since`` (the end of probation) until now,
-    newest first: those the branch's vote can have been taken at."""
+async def promotion_meetings(
+    session: AsyncSession, member: Member, since: datetime, limit: int = 6, until: datetime | None = None
+) -> list[Meeting]:
+    """The meetings of the member's branch held from ``since`` (the end of probation) until now (or
+    before ``until``), newest first: those the branch's vote can have been taken at."""
+    before = utcnow() if until is None else min(utcnow(), until)
     rows = await session.exec(
         select(Meeting)
         .where(Meeting.branch_id == member.branch_id, Meeting.status == MeetingStatus.CALLED)
         .where(col(Meeting.kind).in_(BRANCH_MEETING_KINDS))
-        .where(col(Meeting.starts_at) >= since, col(Meeting.starts_at) <= utcnow())
+        .where(col(Meeting.starts_at) >= since, col(Meeting.starts_at) <= before)
         .order_by(col(Meeting.starts_at).desc(), col(Meeting.id).desc())
         .limit(limit)
     )

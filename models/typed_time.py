@@ -152,8 +152,11 @@ def from_stamp(digits: str, now: datetime) -> datetime | None:
 
 
 def canonical(moment: datetime) -> str:
-    """The text ``read_time`` reads back as exactly ``moment``: "05:00 01/12/2026"."""
-    return f"{moment:%H:%M %d/%m/%Y}"
+    """The text ``read_time`` reads back as exactly ``moment``: "05:00 01/12/2026", "10:30 sáng 01/12/2026"."""
+    # A leading zero marks 01-09 as the 24-hour clock, and 12-23 are read so anyway; 10 and 11 alone
+    # could be evening, so they say morning (without it, the reading picked was asked about again).
+    morning = " sáng" if moment.hour in (10, 11) else ""
+    return f"{moment:%H:%M}{morning} {moment:%d/%m/%Y}"
 
 
 def _has_day(reading: _Reading) -> bool:

@@ -51,6 +51,7 @@ from models.tables import (
     OutboxMessage,
     utcnow,
 )
+from models.typed_time import canonical
 from tests.chat import button, say, vi
 from tests.conftest import Demo, member_named
 from tests.test_cli import run_chibo
@@ -438,7 +439,7 @@ async def test_a_preview_shows_what_was_typed_and_offers_only_what_can_still_hap
     assert "📍 Nhà văn hóa thôn Tây" in preview.text
     soon = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(minutes=20)
     await say(runtime, SECRETARY, payload=button(preview, "Thời gian"))
-    preview = (await say(runtime, SECRETARY, soon.strftime("%H:%M %d/%m/%Y")))[0]
+    preview = (await say(runtime, SECRETARY, canonical(soon)))[0]
     assert soon.strftime("%H:%M") in preview.text and "📍 Nhà văn hóa thôn Tây" in preview.text
     assert "Nhắc lịch: không có, cuộc họp bắt đầu quá gần để nhắc." in preview.text
     stepped = (await say(runtime, SECRETARY, payload=button(preview, "Nhắc lịch")))[0]

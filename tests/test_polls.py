@@ -52,6 +52,7 @@ from models.tables import (
     SealedBallot,
     utcnow,
 )
+from models.typed_time import canonical
 from scheduler.polls import close_due_polls
 from tests.chat import button, say, vi
 from tests.conftest import Demo, Webhook, member_named, worker
@@ -527,7 +528,7 @@ async def test_a_vote_at_a_meeting_leaves_out_those_excused_from_it(runtime: Run
     await say(runtime, SECRETARY, payload=button(home, "Cuộc họp mới"))
     preview = (await say(runtime, SECRETARY, "Sinh hoạt chi bộ tháng 12"))[0]
     soon = datetime.now(runtime.settings.tz) + timedelta(hours=2)
-    preview = (await say(runtime, SECRETARY, soon.strftime("%d/%m %H:%M")))[0]
+    preview = (await say(runtime, SECRETARY, canonical(soon)))[0]
     await say(runtime, SECRETARY, payload=button(preview, "Gửi giấy mời"))
     hanh = await member_named(runtime, "Lương Thị Hạnh")
     async with runtime.sessions() as session, session.begin():

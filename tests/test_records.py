@@ -124,6 +124,29 @@ async def test_a_secretary_makes_a_probationary_member_official_once(runtime: Ru
     assert f"chi bộ biểu quyết ngày {day:%d/%m/%Y}: 6/9 đảng viên chính thức tán thành" in history
 
 
+async def test_the_meeting_of_the_promotion_vote_can_be_typed_as_its_day(runtime: Runtime, demo: Demo) -> None:
+    """Was: the list of meetings asked no question, so a typed day went to whatever had been asked
+    before (here the phone number, saved as "…/…/…")."""
+    admitted = datetime.now(DEMO_TIMEZONE).date() - timedelta(days=400)
+    await admitted_on(runtime, "Trịnh Thị Yến", admitted)
+    held_at = utcnow() - timedelta(days=5)
+    await west_meeting(runtime, held_at)
+    await say(runtime, WEST_SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    card = await open_card(runtime, WEST_SECRETARY, "Trịnh Thị Yến")
+    await say(runtime, WEST_SECRETARY, payload=button(card, "Số điện thoại"))  # asked, then left
+    question = (await say(runtime, WEST_SECRETARY, payload=button(card, "Công nhận chính thức")))[0]
+    assert "tại cuộc họp nào" in question.text
+    wrong = (await say(runtime, WEST_SECRETARY, "02/01/2020"))[0]
+    assert "Không có cuộc họp nào của chi bộ ngày 02/01/2020" in wrong.text and "tại cuộc họp nào" in wrong.text
+    assert (await say(runtime, WEST_SECRETARY, "hôm kia"))[0].buttons == wrong.buttons  # no day: the list again
+    day = held_at.astimezone(DEMO_TIMEZONE).date()
+    vote = (await say(runtime, WEST_SECRETARY, f"{day:%d/%m/%Y}"))[0]
+    assert "ít nhất hai phần ba tán thành" in vote.text
+    done = (await say(runtime, WEST_SECRETARY, "7/8"))[0]
+    assert "Đã lưu" in done.text and "Đảng viên chính thức" in done.text
+    assert (await member_named(runtime, "Trịnh Thị Yến")).phone != f"{day:%d/%m/%Y}"
+
+
 async def test_the_promotion_vote_needs_a_meeting_of_the_branch_held_since_probation_ended(
     runtime: Runtime, demo: Demo
 ) -> None:

@@ -4,7 +4,7 @@ probationary member official (the day the branch decided, then its vote)."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -135,6 +135,10 @@ for _question in _FIELD_OF_QUESTION:
 
 @router.prompts(Question.OFFICIAL_DAY)
 async def _ask_official_meeting(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
+    return await _official_meetings(ctx, actor, awaiting)
+
+
+async def _official_meetings(ctx: Context, actor: Member, awaiting: Awaiting, note: str = "") -> list[Reply]:
     """ "Make official": the branch votes at its meeting (Quy định 29), so the secretary picks the
     meeting, among the branch's held since probation ended, newest first; its day is the decision's."""
     _ = ctx.gettext
@@ -148,13 +152,34 @@ async def _ask_official_meeting(ctx: Context, actor: Member, awaiting: Awaiting)
     except InvalidChange as error:
         return await refused_on_card(ctx, actor, member, error)
     assert member.id is not None
+    ctx.ask(awaiting)  # a typed day picks the meeting too, and an earlier question no longer takes the text
     text = _("Probation of {name} ended on {end}. At which meeting did the branch vote to make them official?").format(
         name=member.full_name, end=ctx.format_day(ends) if ends else "—"
     )
+    if note:
+        text = note + "\n" + text
     buttons = tuple(
         (button("📅 " + _meeting_label(ctx, meeting), PromoteAt(member.id, meeting.id or 0)),) for meeting in meetings
     )
     return [Reply(text, buttons=(*buttons, *cancel_row(ctx)))]
+
+
+@router.answers(Question.OFFICIAL_DAY)
+async def _official_meeting_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: str) -> list[Reply]:
+    """The meeting named by its day ("05/12/2026"), for a secretary who types rather than taps."""
+    member = await target(ctx, actor, _subject(awaiting), Permission.EDIT_MEMBER)
+    try:
+        day = parse_day(text, today=ctx.today())
+    except InvalidChange as error:
+        return await _official_meetings(ctx, actor, awaiting, note=problem_text(ctx.translator, error))
+    start = datetime.combine(day, time(0), ctx.timezone)
+    held = await promotion_meetings(ctx.session, member, start, until=start + timedelta(days=1))
+    if len(held) != 1:  # none that day, or two: the list says which
+        note = ctx.gettext("No meeting of the branch on {day} can be picked: tap one below.").format(
+            day=ctx.format_day(day)
+        )
+        return await _official_meetings(ctx, actor, awaiting, note=note)
+    return await _promote_at(ctx, actor, PromoteAt(member.id or 0, held[0].id or 0))
 
 
 def _meeting_label(ctx: Context, meeting: Meeting) -> str:
