@@ -35,7 +35,7 @@ from models.tables import MAX_ID
 MAX_BYTES = 64
 _SEPARATOR = ":"
 _PREFIX = re.compile(r"[a-z]{1,8}")
-_DIGITS = re.compile(r"[0-9]{1,12}")
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,11}")  # one spelling per number: "01" is no id chibo wrote
 _WORD = re.compile(r"[a-z0-9_]{1,24}")
 _MINUTE_FORMAT = "%Y%m%d%H%M"
 

@@ -102,6 +102,15 @@ def stranger_welcome(ctx: Context) -> Reply:
     if ctx.inbound.can_share_contact:
         text += " " + _("Or tap \u201cShare my phone number\u201d below.")
     text += "\n\n" + _("If you have no invite code, please ask your branch secretary.")
+    if ctx.identity is not None:  # linked once, to a member no longer on a roster: say so, not "who are you?"
+        text = (
+            _(
+                "This chat's account in chibo is closed: the member it belonged to is no longer on a branch's "
+                "roster. If that is a mistake, please ask your branch secretary for a new invite code."
+            )
+            + "\n\n"
+            + text
+        )
     return Reply(text, contact_label=_contact_label(ctx))
 
 

@@ -85,6 +85,8 @@ def test_a_button_comes_back_as_it_was_sent(cls: type[ActionData], data: st.Data
         "nothing",
         f"ask:mwhen:{MAX_ID + 1}",  # an id beyond the columns
         "ask:mwhen:-1",
+        "ask:mwhen:012",  # was accepted as 12: a second spelling of a button chibo made
+        "ask:mwhen:+12",
         "ask:mwhen:1:2",  # one field too many
         "ask:nosuchquestion:1",
         "ask",  # a required field missing

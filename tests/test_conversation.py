@@ -189,6 +189,9 @@ async def test_a_deactivated_members_account_is_a_stranger_and_can_be_relinked(r
         await session.exec(update(Member).where(Member.full_name == "Đỗ Thị Kim").values(active=False))  # type: ignore[arg-type]
     stranger = (await say(runtime, 15, "/me"))[0]
     assert "chỉ phục vụ đảng viên" in stranger.text and "Đỗ Thị Kim" not in stranger.text
+    # Was: greeted as a stranger with no word of why; the account is said to be closed.
+    assert "Tài khoản chibo của cuộc trò chuyện này đã đóng" in stranger.text
+    assert "đóng" not in (await say(runtime, 16, "/me"))[0].text  # a true stranger is not told of accounts
     # The same phone, handed on to another member who got their own code.
     relinked = (await say(runtime, 15, f"/start {demo.code('Nguyễn Đức Anh')}"))[0]
     assert "Chào mừng đồng chí Nguyễn Đức Anh" in relinked.text
