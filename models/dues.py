@@ -327,9 +327,12 @@ async def record_payment(
 
 
 async def first_recorded_month(session: AsyncSession, branch_id: int) -> date | None:
-    """The earliest month any payment of the branch is recorded for: the branch's book starts there."""
-    first = (await session.exec(select(func.min(DuesPayment.month)).where(DuesPayment.branch_id == branch_id))).first()
-    return first
+    """The month of the first cash the branch recorded: its book starts there. Was the earliest month
+    paid for, so one member's payment of an old month made every member owe every month since."""
+    first = (
+        await session.exec(select(func.min(DuesPayment.paid_on)).where(DuesPayment.branch_id == branch_id))
+    ).first()
+    return month_of(first) if first is not None else None
 
 
 def months_owed(
@@ -410,6 +413,12 @@ class Collection:
     collected: int  # cash recorded in the month (paid_on in the month), for any months it covers
     kept: int
     passed_up: int
+    book_start: date | None = None  # the branch's first month in the book (``first_recorded_month``)
+
+    @property
+    def before_the_book(self) -> bool:
+        """A month nothing is known of: no cash recorded yet, or the month comes before the book."""
+        return self.book_start is None or self.month < self.book_start
 
     @property
     def paid_count(self) -> int:
@@ -472,4 +481,4 @@ async def collection(
         )  # fmt: skip
     collected = await collected_between(session, [branch_id], month, month_end(month))
     kept, passed = branch_share(collected, rates)
-    return Collection(month, lines, collected, kept, passed)
+    return Collection(month, lines, collected, kept, passed, start)

@@ -14,6 +14,7 @@ from sqlmodel import select
 from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
 from handlers.dues.actions import Badges, BooksReport, DuesBook, DuesCard, PayDues
+from handlers.dues.common import month_code
 from handlers.dues.words import months_label
 from handlers.meetings.messages import ChatMeetingMessages
 from handlers.menus import BooksUpward, MyDues
@@ -517,3 +518,33 @@ async def test_a_member_added_today_owes_no_months_before(runtime: Runtime, demo
         listed = await dues.collection(session, hung, east.id or 0, today, today)
         (line,) = [line for line in listed.lines if line.member.full_name == "Hà Văn Tới"]
         assert line.unpaid == []
+
+
+async def test_an_old_month_paid_late_makes_nobody_else_owe(runtime: Runtime, demo: Demo) -> None:
+    """Outside tester: one member's payment for a month two years back moved the branch's book back
+    to it, so every member owed every month since and last August's report named all ten for
+    removal. The book starts with the first cash recorded, and a month before it lists nobody."""
+    await say(runtime, HUNG_CHAT, f"/start {demo.code(HUNG)}")
+    hung, nam, thu = [await member_named(runtime, name) for name in (HUNG, NAM, THU)]
+    async with runtime.sessions() as session:
+        start = await dues.first_recorded_month(session, nam.branch_id)
+        owed_before = await dues.unpaid_months(session, thu, _today())
+    assert start is not None
+    old = add_months(start, -20)
+    paid = await say(runtime, HUNG_CHAT, payload=PayDues(nam.id or 0, old.year * 100 + old.month, 1, "yes").pack())
+    assert "✅" in paid[0].text
+    async with runtime.sessions() as session:
+        assert await dues.first_recorded_month(session, nam.branch_id) == start
+        assert await dues.unpaid_months(session, thu, _today()) == owed_before
+        listed = await dues.collection(session, hung, nam.branch_id, add_months(start, -2), _today())
+    assert listed.before_the_book and not any(line.owes for line in listed.lines)
+    before = (await say(runtime, HUNG_CHAT, payload=DuesBook(nam.branch_id, month_code(add_months(start, -2))).pack()))[
+        0
+    ]
+    assert (
+        vi("The branch's book in chibo begins in {month}: months before it are not counted.").format(
+            month=f"{start:%m/%Y}"
+        )
+        in before.text
+    )
+    assert "Chưa đóng:" not in before.text

@@ -111,13 +111,16 @@ async def dues_book(ctx: Context, actor: Member, action: DuesBook) -> list[Reply
     book = await dues.collection(ctx.session, actor, branch_id, month, today(ctx), ctx.dues_rates, ctx.timezone)
     _ = ctx.gettext
     t = ctx.translator
-    unpaid = [line for line in book.lines if line.paid is None and (line.amount is None or line.amount > 0)]
+    # Only months owed count as unpaid (was: everyone, for a month before the book or an exempt member's).
+    unpaid = [line for line in book.lines if line.owes and line.paid is None and (line.amount is None or line.amount)]
     lines = [
         "💰 " + _("Party dues of {month}: {branch}").format(month=month_label(month), branch=branch.name),
         _("Paid for the month: {paid} of {total} comrades ({amount})").format(
             paid=book.paid_count, total=len(book.lines), amount=money(t, book.paid_for_month)
         ),
     ]
+    if book.before_the_book:
+        lines.append(before_the_book(ctx, book))
     if unpaid:
         lines.append(
             _("Not yet paid: {names}").format(
@@ -150,6 +153,15 @@ async def dues_book(ctx: Context, actor: Member, action: DuesBook) -> list[Reply
     rows.append(tuple(navigation))
     rows.append((button("💰 " + _("Dues and reports"), BooksUpward()),))
     return [Reply("\n".join(lines), buttons=tuple(rows))]
+
+
+def before_the_book(ctx: Context, book: dues.Collection) -> str:
+    """Why a month lists nobody as unpaid: the branch's book in chibo had not begun."""
+    if book.book_start is None:
+        return ctx.gettext("No payment is recorded in chibo yet: the book begins with the first one.")
+    return ctx.gettext("The branch's book in chibo begins in {month}: months before it are not counted.").format(
+        month=month_label(book.book_start)
+    )
 
 
 async def _commune_book(ctx: Context, actor: Member, month: date) -> list[Reply]:

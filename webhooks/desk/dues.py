@@ -19,7 +19,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context
-from handlers.dues.book import send_receipt
+from handlers.dues.book import before_the_book, send_receipt
 from handlers.dues.common import today
 from handlers.dues.words import (
     category_name,
@@ -98,6 +98,7 @@ async def dues_page(
         return render(
             request, user, "dues.html", page="dues", branch=shown, branch_name=names.get(shown, ""),
             book=book, lines=[_line(ctx, line) for line in book.lines], commune_view=False,
+            before_the_book=before_the_book(ctx, book) if book.before_the_book else "",
             branches=[(b, names[b]) for b in user.branch_ids], commune=user.commune,
             keeps=ctx.dues_rates.branch_keeps_percent,
             note=await _paid_note(ctx, book, paid, since, count) if note == "paid" else None,
@@ -136,6 +137,7 @@ def _line(ctx: Context, line: dues.DuesLine) -> dict[str, Any]:
         "category": short_category(ctx, line.member.dues_category),
         "amount": money(ctx.translator, line.amount),
         "paid": line.paid,
+        "owes": line.owes,  # a month before the book, or an exempt member's: "—", not "not yet"
         "unpaid": len(line.unpaid),
         "unpaid_months": months_label(line.unpaid),
         # Two months owed of the three that are a ground for removal: the chat warns of them too.
