@@ -129,6 +129,10 @@ async def test_a_payment_on_the_desk_is_the_chats_and_a_second_submit_records_no
     async with desk_client(desk_app, lan) as desk:
         listed = (await desk.get("/desk/dues")).text
         assert f"3 ({months_label(owed)})" in listed
+        # The month is typed as people write it (was: the browser's picker, in its own language).
+        assert f'name="month" value="{this:%m/%Y}"' in listed and 'type="month"' not in listed
+        typed = (await desk.get(f"/desk/dues?month={owed[0].month}/{owed[0].year}")).text
+        assert f'name="month" value="{owed[0]:%m/%Y}"' in typed
         confirm = await desk.get(f"/desk/dues/members/{nam.id}/pay?count=3")
         assert confirm.status_code == 200 and "30.000 đ" in confirm.text and months_label(owed) in confirm.text
         form = {"first": owed[0].strftime("%Y-%m"), "count": "3"}

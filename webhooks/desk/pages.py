@@ -3,6 +3,7 @@ with reasons, and a chat object looked up as the chat does it (another branch's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -83,20 +84,34 @@ async def object_to_manage(
     return found
 
 
-def asked_ahead(text: str | None, current: date) -> bool:
-    """Whether ``yyyy-mm`` is a month still to come, which ``month_asked`` replaces by the current
-    one: the page says so rather than silently showing another month."""
+# A month as typed on the desk, "mm/yyyy" (the browser's own month picker speaks its language, not
+# the member's), or as the desk's links carry it, "yyyy-mm".
+_TYPED_MONTH = re.compile(r"\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*")
+
+
+def _month_of_text(text: str | None) -> date | None:
+    if not text:
+        return None
+    typed = _TYPED_MONTH.fullmatch(text)
     try:
-        return text is not None and date.fromisoformat(f"{text}-01") > current
+        if typed is not None:
+            return date(int(typed.group(2)), int(typed.group(1)), 1)
+        return date.fromisoformat(f"{text}-01")
     except ValueError:
-        return False
+        return None
+
+
+def asked_ahead(text: str | None, current: date) -> bool:
+    """Whether the month asked is one still to come, which ``month_asked`` replaces by the current
+    one: the page says so rather than silently showing another month."""
+    month = _month_of_text(text)
+    return month is not None and month > current
 
 
 def month_asked(text: str | None, current: date) -> date:
-    """The first day of the month ``yyyy-mm`` a page was asked for, never after ``current`` (the
-    books are of months begun); ``current`` when empty or no month."""
-    try:
-        month = date.fromisoformat(f"{text}-01") if text else current
-    except ValueError:
+    """The first day of the month a page was asked for ("mm/yyyy" or "yyyy-mm"), never after
+    ``current`` (the books are of months begun); ``current`` when empty or no month."""
+    month = _month_of_text(text)
+    if month is None:
         return current
     return min(month, current) if month.year >= 2000 else current
