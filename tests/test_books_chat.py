@@ -114,7 +114,11 @@ async def test_an_official_transfer_and_a_member_arriving(runtime: Runtime, demo
     await join(runtime, demo)
     card = await open_card(runtime, WEST, "Phan Thị Loan")
     kinds = (await say(runtime, WEST, payload=button(card, vi("Transfer"))))[0]
-    await say(runtime, WEST, payload=button(kinds, vi("Official transfer (leaves the roster)")))
+    asked = (await say(runtime, WEST, payload=button(kinds, vi("Official transfer (leaves the roster)"))))[0]
+    # Asked first, naming the member (outside tester: the typed organisation took her off at once).
+    assert "Phan Thị Loan" in asked.text and "Tiếp tục?" in asked.text
+    assert (await member_named(runtime, "Phan Thị Loan")).active
+    await say(runtime, WEST, payload=button(asked, vi("Continue")))
     gone = (await say(runtime, WEST, "Đảng bộ phường Hòa Bình; 01/11/2026"))[0]
     assert "01/11/2026" in gone.text
     loan = await member_named(runtime, "Phan Thị Loan")

@@ -391,7 +391,22 @@ async def _choose_transfer(ctx: Context, actor: Member, action: ChooseTransfer) 
     question = _TRANSFER_QUESTIONS.get(action.kind)
     if question is None:
         return await _transfer_kinds(ctx, actor, TransferKinds(action.member_id))
-    await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
+    member = await target(ctx, actor, action.member_id, Permission.EDIT_MEMBER)
+    if question is Question.TRANSFER_OUT:
+        # Taking a member off the roster is asked first, naming them, as "Đưa ra khỏi danh sách" is
+        # (was: the typed organisation saved it at once).
+        _ = ctx.gettext
+        text = _(
+            "Official transfer of comrade {name}: they leave the branch's roster and its votes; their record "
+            "and history are kept. Continue?"
+        ).format(name=member.full_name)
+        buttons: Rows = (
+            (
+                _button("➡️ " + _("Continue"), Ask(Question.TRANSFER_OUT, action.member_id)),
+                _button("✖️ " + _("Cancel"), Cancel()),
+            ),
+        )
+        return [Reply(text, buttons=buttons)]
     return _question(ctx, Awaiting(question, action.member_id), _transfer_prompt(ctx, question))
 
 
