@@ -91,6 +91,7 @@ class DuesProblem(StrEnum):
     ALREADY_PAID = "already_paid"  # detail: the months already recorded
     NOTHING_DUE = "nothing_due"  # an exempt member
     INACTIVE = "inactive"
+    ARREARS_FIRST = "arrears_first"  # detail: the months owed before the first one asked
 
 
 class DuesError(DomainError, ValueError):
@@ -390,6 +391,15 @@ async def unpaid_months(session: AsyncSession, member: Member, today: date, tz: 
     paid = (await paid_months(session, [member.id or 0]))[member.id or 0]
     history = (await roster_history.histories(session, member_ids=[member.id or 0], tz=tz))[member.id or 0]
     return owed_months(member, start, paid, today, history.since, history=history)
+
+
+async def check_arrears_first(session: AsyncSession, member: Member, first: date, today: date, tz: tzinfo) -> None:
+    """Months are paid in order, the months owed first, as the chat's buttons and the desk's form
+    offer them; a payment starting after a month still owed (a hand-made button or form) is refused
+    (outside tester: twelve months ahead were recorded over three owed)."""
+    skipped = [m for m in await unpaid_months(session, member, today, tz) if m < month_of(first)]
+    if skipped:
+        raise DuesError(DuesProblem.ARREARS_FIRST, ", ".join(f"{m.month:02d}/{m.year}" for m in skipped))
 
 
 @dataclass(frozen=True)

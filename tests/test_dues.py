@@ -548,3 +548,20 @@ async def test_an_old_month_paid_late_makes_nobody_else_owe(runtime: Runtime, de
         in before.text
     )
     assert "Chưa đóng:" not in before.text
+
+
+async def test_a_payment_cannot_skip_the_months_owed(runtime: Runtime, demo: Demo) -> None:
+    """Outside tester: a hand-made button recorded twelve months ahead over three owed; the screens
+    always start with the months owed, and the server now holds to it."""
+    await say(runtime, HUNG_CHAT, f"/start {demo.code(HUNG)}")
+    nam = await member_named(runtime, NAM)
+    ahead = add_months(_current(), 1)
+    for sure in (None, "yes"):
+        refused = (await say(runtime, HUNG_CHAT, payload=PayDues(nam.id or 0, month_code(ahead), 12, sure).pack()))[0]
+        owed = ", ".join(f"{m:%m/%Y}" for m in (add_months(_current(), -back) for back in (3, 2, 1)))
+        assert (
+            vi("The months still owed come first: {detail}. Please record those first.").format(detail=owed)
+            in refused.text
+        )
+    async with runtime.sessions() as session:
+        assert not (await session.exec(select(DuesPayment).where(DuesPayment.month >= ahead))).all()

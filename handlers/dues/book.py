@@ -255,6 +255,7 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
     member = await _member(ctx, actor, action.member_id, Permission.MANAGE_DUES)
     first = month_from(action.first, ctx)
     months = _months(first, action.count)
+    await dues.check_arrears_first(ctx.session, member, first, today(ctx), ctx.timezone)
     if action.sure is None:
         amount = dues.amount_of(member, ctx.dues_rates)
         if amount is None:

@@ -100,4 +100,5 @@ def problem_text(ctx: Context, error: DuesError) -> str:
         DuesProblem.ALREADY_PAID: _("Already recorded as paid: {detail}. Nothing was recorded twice."),
         DuesProblem.NOTHING_DUE: _("Comrade {detail} is exempted from dues: there is nothing to record."),
         DuesProblem.INACTIVE: _("Comrade {detail} is no longer on the roster."),
+        DuesProblem.ARREARS_FIRST: _("The months still owed come first: {detail}. Please record those first."),
     }[error.problem].format(detail=error.detail)

@@ -338,6 +338,7 @@ async def record_payment(request: Request, user: DeskUserDep, form: DeskFormDep,
             count = _count(form_text(form, "count"))
             first = _first_month(form_text(form, "first"), month_of(today(ctx)))
             months = [add_months(first, i) for i in range(count)]
+            await dues.check_arrears_first(session, member, first, today(ctx), ctx.timezone)
             payments = await dues.record_payment(
                 session, actor, member, months, rates=ctx.dues_rates, paid_on=today(ctx), tz=ctx.timezone
             )
