@@ -27,6 +27,7 @@ import contextlib
 import cProfile
 import json
 import multiprocessing
+import signal
 import socket
 import statistics
 import sys
@@ -39,7 +40,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import uvicorn
 from aiogram.types import Update
 from fastapi import FastAPI, Request
 from sqlalchemy.engine import make_url
@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web
 
 from bot.channels.telegram import make_bot
+from bot.cli.server import run_app
 from bot.i18n import Catalogs
 from bot.migrate import upgrade
 from bot.settings import Settings
@@ -93,9 +94,12 @@ def _run_server(kind: str, port: int, options: dict[str, str]) -> None:
         app = echo_app(options["telegram_api_base"])
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
+        # uvicorn raises the SIGTERM it caught again once it has shut down: as SystemExit, so the
+        # profile below is still written (the default action would end the process first).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         profiler.enable()
     try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        run_app(app, "127.0.0.1", port)
     finally:
         if profiler is not None:
             profiler.disable()

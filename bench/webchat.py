@@ -5,12 +5,13 @@ each opens a session, joins with its invite code, taps a button ("me"), types a 
 for its replies the way the page does when a request was lost (the same message id sent again: the
 kept replies come back). All of them start together, and each retries a 5xx as the page does.
 Prints, per step and overall, the requests per second, latency percentiles (what a member waited,
-retries included), retries, errors and the ratios against the target (p99 under 1 s on this 2-core
-machine, no errors).
+retries included), the server's CPU time per request, retries, errors and the ratios against the
+target (p99 under 1 s on this 2-core machine, no errors).
 
     .venv/bin/python bench/webchat.py                      # PostgreSQL on 127.0.0.1, 200 sessions
     .venv/bin/python bench/webchat.py --database-url sqlite+aiosqlite:///bench.db --sessions 50
     .venv/bin/python bench/webchat.py --db-timeout 10      # queue for the pool longer before a 503
+    .venv/bin/python bench/webchat.py --profile /tmp/prof  # the server's cProfile, written when it stops
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import sys
 import time
@@ -121,6 +123,16 @@ class Browser:
                 self.errors.append(f"{step}: no replies")
 
 
+def _cpu_seconds() -> float:
+    """The CPU time the server process (this bench's only child) has used so far; 0 where /proc is not."""
+    (server,) = multiprocessing.active_children()
+    try:
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _percentile(ordered: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
@@ -163,6 +175,7 @@ async def main() -> None:
     parser.add_argument("--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--db-timeout", help="CHIBO_DB_TIMEOUT_SECONDS for the server (default: its own, 2 s)")
+    parser.add_argument("--profile", metavar="DIR", help="write the server's CPU profile (cProfile) to DIR")
     args = parser.parse_args()
     async with fresh_database(args.database_url) as database_url:
         await upgrade(database_url)
@@ -171,13 +184,16 @@ async def main() -> None:
             "database_url": database_url,
             "ballot_key": BALLOT_KEY,
             "webchat_sessions_per_address": "100000",  # every browser here comes from 127.0.0.1
+            "profile": args.profile or "",  # the server starts in this directory too
         }
         if args.db_timeout:
             options["db_timeout_seconds"] = args.db_timeout
         async with _serve("chibo", options) as url:
             await _ready(url)
             await _run(url, codes[:WARM_UP])
+            cpu_before = _cpu_seconds()
             seconds, members = await _run(url, codes[WARM_UP:])
+            cpu = _cpu_seconds() - cpu_before
     by_step: dict[str, list[float]] = defaultdict(list)
     for member in members:
         for step, latency in member.latencies.items():
@@ -194,6 +210,8 @@ async def main() -> None:
             _report(step, by_step[step])
     p99 = _report("all", every, seconds)
     _report("member", whole)
+    requests = len(every) + sum(retries.values())
+    print(f"  server CPU {cpu:.2f} s: {cpu / requests * 1000:.1f} ms a request ({requests} with the retries)")
     print(f"  retried  {sum(retries.values())} times after a 5xx or a lost connection: {retries}")
     print(f"  errors   {len(errors)} of {len(every)} requests ({len(errors) / max(1, len(every)):.2%}), after retries")
     for error, count in sorted({e: errors.count(e) for e in errors}.items()):

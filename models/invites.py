@@ -22,6 +22,7 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -182,7 +183,7 @@ async def redeem_invite(session: AsyncSession, code: str, *, now: datetime | Non
             .values(used_at=now)
         )
         if claimed.rowcount:
-            await session.refresh(invite)
+            set_committed_value(invite, "used_at", now)  # as written: not read back, nor written again
             return invite
         problem = InviteProblem.USED
     if invite is not None:
@@ -251,12 +252,18 @@ async def window_frees(
 
 
 async def record_attempt(
-    session: AsyncSession, scopes: Sequence[str], *, window: timedelta, now: datetime | None = None
+    session: AsyncSession,
+    scopes: Sequence[str],
+    *,
+    window: timedelta,
+    now: datetime | None = None,
+    sweep: bool = True,
 ) -> None:
-    """Count an attempt (a wrong invite code, a new web chat session) against each scope; attempts
-    older than the lock-out could reach are dropped."""
+    """Count an attempt (a wrong invite code, a new web chat session) against each scope; with
+    ``sweep``, attempts older than the lock-out could reach are dropped."""
     now = now or utcnow()
-    await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
+    if sweep:
+        await session.exec(delete(InviteAttempt).where(col(InviteAttempt.at) < now - 2 * window))
     session.add_all(InviteAttempt(scope=scope, at=now) for scope in scopes)
 
 

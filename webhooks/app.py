@@ -337,6 +337,8 @@ async def _answer_web(
     ]
     if guessing:
         async with runtime.sessions() as session:
+            # A read alone: one round trip, without BEGIN and ROLLBACK around it.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             locked_until = await invite_lockout(session, limits, window=settings.invite_window)
         if locked_until is not None:
             runtime.metrics.updates_rejected.labels("web", "invite_lockout").inc()
@@ -435,6 +437,7 @@ def _download(filename: str, content: bytes) -> Response:
 
 def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     page = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
+    sweeps = web.Sweeps()
 
     @app.get("/", response_class=HTMLResponse)
     async def chat_page() -> str:
@@ -485,8 +488,9 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
         # One transaction: counted against the address and opened together (a 429 writes nothing).
         async with runtime.sessions() as session, session.begin():
-            await limit_new_sessions(runtime, session, _client_address(request))
-            return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle)}
+            sweep = sweeps.due()
+            await limit_new_sessions(runtime, session, _client_address(request), sweep=sweep)
+            return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle, sweep=sweep)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)
     async def chat_message(

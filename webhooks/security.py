@@ -133,18 +133,19 @@ class HardenedFastAPI(FastAPI):
         return TrustedProxies(SecurityHeaders(app), self.trusted_proxies)
 
 
-async def limit_new_sessions(runtime: Runtime, session: AsyncSession, address: str) -> None:
+async def limit_new_sessions(runtime: Runtime, session: AsyncSession, address: str, *, sweep: bool = True) -> None:
     """Count a new web chat session against the client address, in the caller's transaction; 429
     once the address has opened CHIBO_WEBCHAT_SESSIONS_PER_ADDRESS within the last invite window,
     with Retry-After when the oldest of them leaves it (the invite lock-out's bookkeeping:
-    concurrent requests may pass a few over the limit, never many)."""
+    concurrent requests may pass a few over the limit, never many). ``sweep``: old attempts are
+    dropped on the way."""
     settings = runtime.settings
     scope = f"new-session:{address}"[:100]
     frees = await window_frees(
         session, scope, limit=settings.webchat_sessions_per_address, window=settings.invite_window
     )
     if frees is None:
-        await record_attempt(session, [scope], window=settings.invite_window)
+        await record_attempt(session, [scope], window=settings.invite_window, sweep=sweep)
         return
     runtime.metrics.updates_rejected.labels("web", "session_limit").inc()
     seconds = max(1, math.ceil((frees - utcnow()).total_seconds()))

@@ -20,13 +20,14 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, text, update
+from sqlalchemy import bindparam, delete, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,11 +73,36 @@ def user_id_for(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def start_session(session: AsyncSession, *, idle: timedelta) -> str:
-    """A fresh token for a browser, in the caller's transaction; sessions past their idle time are
-    forgotten on the way."""
+class Sweeps:
+    """When a new session last swept what has ended, in this process: at most every ``every``
+    seconds, not for each one (the sweep was three statements of a new session's six, for rows that
+    lie harmlessly meanwhile: a lookup checks a session's idle time itself, a lock-out counts only
+    its own window)."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            return False
+        self._last = now
+        return True
+
+
+async def start_session(session: AsyncSession, *, idle: timedelta, sweep: bool = True) -> str:
+    """A fresh token for a browser, in the caller's transaction; with ``sweep``, sessions past their
+    idle time are forgotten on the way."""
     now = utcnow()
     token = new_session_token()
+    if sweep:
+        await _forget_ended(session, idle=idle, now=now)
+    session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
+    return token
+
+
+async def _forget_ended(session: AsyncSession, *, idle: timedelta, now: datetime) -> None:
     ended = select(WebChatSession.token_hash).where(
         or_(
             col(WebChatSession.last_seen_at) < now - idle,
@@ -91,8 +117,19 @@ async def start_session(session: AsyncSession, *, idle: timedelta) -> str:
         await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash).in_(chunk)))
     # A chat's messages are kept as long as an idle session would be.
     await session.exec(delete(WebChatMessage).where(col(WebChatMessage.created_at) < now - idle))
-    session.add(WebChatSession(token_hash=user_id_for(token), created_at=now, last_seen_at=now))
-    return token
+
+
+# What every request asks first: built once (building a statement costs more than running it here).
+_SESSION_AND_MEMBER = (
+    select(WebChatSession, Member.active)
+    .outerjoin(
+        ChannelIdentity,
+        (col(ChannelIdentity.platform) == Platform.WEB)
+        & (col(ChannelIdentity.platform_user_id) == WebChatSession.token_hash),
+    )
+    .outerjoin(Member, col(Member.id) == ChannelIdentity.member_id)
+    .where(WebChatSession.token_hash == bindparam("token_hash"))
+)
 
 
 async def open_session(
@@ -108,18 +145,7 @@ async def open_session(
         # read). The rare writes below commit one statement each: a crash between the two deletes
         # leaves an ended session, which the next lookup deletes again.
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = (
-            await session.exec(
-                select(WebChatSession, Member.active)
-                .outerjoin(
-                    ChannelIdentity,
-                    (col(ChannelIdentity.platform) == Platform.WEB)
-                    & (col(ChannelIdentity.platform_user_id) == WebChatSession.token_hash),
-                )
-                .outerjoin(Member, col(Member.id) == ChannelIdentity.member_id)
-                .where(WebChatSession.token_hash == token_hash)
-            )
-        ).first()
+        row = (await session.exec(_SESSION_AND_MEMBER, params={"token_hash": token_hash})).first()
         if row is None:
             return None
         found, active = row
@@ -153,9 +179,15 @@ async def rotate(sessions: async_sessionmaker[AsyncSession], web_session: WebSes
         await session.exec(
             update(WebChatMessage).where(col(WebChatMessage.chat_id) == web_session.token_hash).values(chat_id=new_hash)
         )
-        await session.exec(delete(WebChatSession).where(col(WebChatSession.token_hash) == web_session.token_hash))
         now = utcnow()
-        session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
+        # The session row moves to the new hash (one statement, not a delete and an insert).
+        renamed = await session.exec(
+            update(WebChatSession)
+            .where(col(WebChatSession.token_hash) == web_session.token_hash)
+            .values(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True)
+        )
+        if not renamed.rowcount:
+            session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
     return token
 
 
