@@ -441,8 +441,10 @@ class Collection:
 
     @property
     def paid_for_month(self) -> int:
-        """What was paid for the month's dues owed to the branch, wherever it was collected."""
-        return sum(line.paid.amount for line in self.lines if line.owes and line.paid is not None)
+        """What the members on the list paid for the month, wherever it was collected: the sum of the
+        payments ``paid_count`` counts (was: of months owed only, so a month before the book said
+        "1/10 paid (0 đ)")."""
+        return sum(line.paid.amount for line in self.lines if line.paid is not None)
 
 
 async def collected_between(session: AsyncSession, branch_ids: Sequence[int], first: date, last: date) -> int:

@@ -205,6 +205,11 @@ async def test_the_excel_files_add_up_as_the_chat_says(desk_app: FastAPI, demo: 
     async with desk_client(desk_app, hung) as desk:
         branch_file = await desk.get(f"/desk/dues?branch={hung.branch_id}&month={last}&format=xlsx")
         commune_file = await desk.get(f"/desk/dues?month={last}&format=xlsx")
+        # The form's "whole commune" with a typed month (was: branch= sent, a 400 page).
+        typed = f" {last[5:]} / {last[:4]} "
+        chosen = await desk.get("/desk/dues", params={"branch": "0", "month": typed})
+        assert chosen.status_code == 200 and vi("Commune total") in chosen.text
+        assert f'name="month" value="{last[5:]}/{last[:4]}"' in chosen.text
     rows = {row[1]: row[3] for row in _sheet_rows(branch_file.content) if len(row) > 3}
     collected = rows[vi("Cash collected in the period (VND)")]
     passed = rows[vi("To pass to the Party committee (VND)")]

@@ -538,6 +538,8 @@ async def test_an_old_month_paid_late_makes_nobody_else_owe(runtime: Runtime, de
         assert await dues.unpaid_months(session, thu, _today()) == owed_before
         listed = await dues.collection(session, hung, nam.branch_id, add_months(start, -2), _today())
     assert listed.before_the_book and not any(line.owes for line in listed.lines)
+    old_list = await _collection_of(runtime, hung, nam.branch_id, old)
+    assert (old_list.paid_count, old_list.paid_for_month) == (1, 10_000)  # was "1/10 paid (0 đ)"
     before = (await say(runtime, HUNG_CHAT, payload=DuesBook(nam.branch_id, month_code(add_months(start, -2))).pack()))[
         0
     ]
@@ -563,5 +565,11 @@ async def test_a_payment_cannot_skip_the_months_owed(runtime: Runtime, demo: Dem
             vi("The months still owed come first: {detail}. Please record those first.").format(detail=owed)
             in refused.text
         )
+        assert button(refused, vi("{count} months").format(count=3))  # on the dues card: arrears first
     async with runtime.sessions() as session:
         assert not (await session.exec(select(DuesPayment).where(DuesPayment.month >= ahead))).all()
+
+
+async def _collection_of(runtime: Runtime, actor: Member, branch_id: int, month: date) -> dues.Collection:
+    async with runtime.sessions() as session:
+        return await dues.collection(session, actor, branch_id, month, _today())

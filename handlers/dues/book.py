@@ -9,7 +9,7 @@ from handlers.context import Context
 from handlers.contract import Button, Reply, Rows
 from handlers.dues.actions import BooksUpward, DuesBook, DuesCard, DuesCategories, MyDues, PayDues, SetDuesCategory
 from handlers.dues.common import button, month_code, month_from, router, today
-from handlers.dues.words import category_name, money, month_label, months_label, short_category
+from handlers.dues.words import category_name, money, month_label, months_label, problem_text, short_category
 from handlers.members import Cancel, home
 from handlers.questions import Awaiting, Question
 from handlers.records.actions import MemberCard
@@ -255,7 +255,10 @@ async def pay_dues(ctx: Context, actor: Member, action: PayDues) -> list[Reply]:
     member = await _member(ctx, actor, action.member_id, Permission.MANAGE_DUES)
     first = month_from(action.first, ctx)
     months = _months(first, action.count)
-    await dues.check_arrears_first(ctx.session, member, first, today(ctx), ctx.timezone)
+    try:
+        await dues.check_arrears_first(ctx.session, member, first, today(ctx), ctx.timezone)
+    except dues.DuesError as error:  # on the member's dues, whose buttons start with the months owed
+        return [await _card(ctx, actor, member, "⚠️ " + problem_text(ctx, error))]
     if action.sure is None:
         amount = dues.amount_of(member, ctx.dues_rates)
         if amount is None:

@@ -27,6 +27,8 @@ INTENTS = (
             "đóng đến tháng mấy",
             "còn thiếu tháng nào chưa đóng",
             "mấy tháng chưa đóng",
+            "nợ mấy tháng",
+            "đóng phí tới đâu",
             "tiền đảng phí",
             "my dues",
             "party dues",
@@ -58,6 +60,7 @@ INTENTS = (
     Intent(
         "dues_reports",
         (
+            "báo cáo",
             "báo cáo tháng",
             "báo cáo quý",
             "báo cáo đảng ủy",

@@ -36,7 +36,7 @@ async def books_page(
     request: Request,
     user: DeskUserDep,
     branch: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    month: Annotated[str | None, Query(max_length=7)] = None,
+    month: Annotated[str | None, Query(max_length=16)] = None,  # "yyyy-mm", or typed " 11 / 2026"
 ) -> Response:
     if branch is not None and not user.may(branch):
         raise DeskRefusal(404, "not_found")

@@ -63,8 +63,8 @@ def _ym(month: date) -> str:
 async def dues_page(
     request: Request,
     user: DeskUserDep,
-    branch: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    month: Annotated[str | None, Query(max_length=7)] = None,
+    branch: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,  # 0: the whole commune, as the form's choice
+    month: Annotated[str | None, Query(max_length=16)] = None,  # "yyyy-mm", or typed " 11 / 2026"
     format: Annotated[str | None, Query(max_length=8)] = None,
     note: Annotated[str | None, Query(max_length=20)] = None,
     paid: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -73,6 +73,7 @@ async def dues_page(
 ) -> Response:
     """A branch's collection list of the month; without a branch, the commune's totals for the
     commune's secretary (as the chat's "Đảng phí" button), a branch secretary their own branch."""
+    branch = branch or None  # was: the form's "whole commune" sent branch= and got a 400 page
     if branch is not None and not user.may(branch):
         raise DeskRefusal(404, "not_found")
     runtime = desk_runtime(request)

@@ -54,7 +54,7 @@ async def report_page(
     user: DeskUserDep,
     branch: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     period: Annotated[str, Query(max_length=1)] = "m",
-    month: Annotated[str | None, Query(max_length=7)] = None,
+    month: Annotated[str | None, Query(max_length=16)] = None,  # "yyyy-mm", or typed " 11 / 2026"
     format: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     """The report of the month (``period=m``) or of the quarter (``q``) holding ``month`` (last month
