@@ -171,7 +171,10 @@ async def _official_meeting_typed(ctx: Context, actor: Member, awaiting: Awaitin
     try:
         day = parse_day(text, today=ctx.today())
     except InvalidChange as error:
-        return await _official_meetings(ctx, actor, awaiting, note=problem_text(ctx.translator, error))
+        recent = _latest_such_day(text, ctx.today())
+        if recent is None:
+            return await _official_meetings(ctx, actor, awaiting, note=problem_text(ctx.translator, error))
+        day = recent
     start = datetime.combine(day, time(0), ctx.timezone)
     held = await promotion_meetings(ctx.session, member, start, until=start + timedelta(days=1))
     if len(held) != 1:  # none that day, or two: the list says which
@@ -180,6 +183,16 @@ async def _official_meeting_typed(ctx: Context, actor: Member, awaiting: Awaitin
         )
         return await _official_meetings(ctx, actor, awaiting, note=note)
     return await _promote_at(ctx, actor, PromoteAt(member.id or 0, held[0].id or 0))
+
+
+def _latest_such_day(text: str, today: date) -> date | None:
+    """ "15/11" for a meeting held lately: the last 15/11 not after today (a birth date needs its
+    year; a recent meeting's day does not)."""
+    for year in (today.year, today.year - 1):
+        day = read_date(f"{text.strip()}/{year}")
+        if isinstance(day, date) and day <= today:
+            return day
+    return None
 
 
 def _meeting_label(ctx: Context, meeting: Meeting) -> str:
