@@ -22,8 +22,9 @@ Q&A pages quote the rules:
 
 Not paying dues for three months in a year without a valid reason is, like leaving Party activity,
 a ground for removal (Charter art. 8; Quy định 29): ``unpaid_months`` counts them, for the warning.
-A month is unpaid once it is over without a payment recorded for it, counted from the branch's first
-recorded payment (before chibo kept the book, nothing is known) and the member's admission.
+A month is unpaid once it is over without a payment recorded for it, counted from the month of the
+branch's first cash recorded (before chibo kept the book, nothing is known; an old month paid late
+does not move that start) and the member's admission.
 
 A month's amount is the one of the category and base in effect at its end, read back from the audited
 changes (``roster_history``), so a change of category never rewrites past months; a month paid is
