@@ -1,5 +1,5 @@
-// The web chat: sends what the member types or taps to /api/webchat/messages, shows the answers,
-// and waits on /api/webchat/inbox for what chibo sends on its own (notices, ballots, reminders).
+// The web chat: posts what the member types or taps, shows the answers, and waits on
+// /api/webchat/inbox for what chibo sends on its own (notices, ballots, reminders).
 // No framework, no build step: it must run on old Android browsers over 2G.
 (function () {
   "use strict";
@@ -15,10 +15,11 @@
   var queue = [];
   var busy = false;
   var transcript = load("chibo.history", []);  // [kind, text, id]
-  var cursor = load("chibo.cursor", 0);  // the newest message chibo sent on its own that this page has
+  var cursor = load("chibo.cursor", 0);  // the newest pushed message this page has
   var shownIds = {};
   var unread = 0;
   var listening = null;  // the token the inbox is being waited on with
+  var stopListening = null;
   var anchor = null;  // the newest message, kept in view
 
   function load(key, fallback) {
@@ -41,7 +42,7 @@
     messages.scrollTop = Math.min(top, messages.scrollHeight);
   }
   window.addEventListener("resize", reveal);
-  // The conversation also shrinks when a bar appears above it (notifications, a folding menu).
+  // It shrinks too when a bar appears above it (notifications, a folding menu).
   if (window.ResizeObserver) new ResizeObserver(reveal).observe(messages);
 
   function bubble(kind, text, id) {
@@ -78,7 +79,7 @@
         button.setAttribute("data-testid", testid);
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
-          // A secret ballot's choice is neither echoed nor kept on the phone: a shared phone must not tell the vote.
+          // A secret ballot's choice is neither echoed nor kept (a shared phone).
           submit({ payload: b.payload }, b.secret ? null : b.label);
         });
         line.appendChild(button);
@@ -138,7 +139,7 @@
       showUnread();
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
-    // A message of chibo's own, or one with its own buttons, needs the room more than the menu does.
+    // A message of chibo's own, or with buttons, needs the room more than the menu.
     if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
     extras(reply);
   }
@@ -256,9 +257,8 @@
     messages.textContent = "";
   }
 
-  // Sends one message. While the phone is offline it sends the same body (same id) again until it
-  // is back, so the server answers it once and nothing typed is lost; a server error (5xx) is
-  // retried with backoff MAX_ATTEMPTS times, then the member is told and the chat moves on.
+  // Sends one message: offline, the same body (same id: answered once) until back; a 5xx with
+  // backoff MAX_ATTEMPTS times, then the member is told.
   var MAX_ATTEMPTS = 6;
   function deliver(body, delay, attempt) {
     return post(body, false).then(function (r) {
@@ -270,9 +270,9 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
           if (data.switched) startAfresh();
-          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // re-issued on joining
+          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // joined
           (data.replies || []).forEach(function (reply) { showReply(reply, false); });
-          // A new menu comes with a join or a change of language: the page's words follow.
+          // A new menu comes with a join or a new language: the page's words follow.
           if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
           return;
         }
@@ -303,8 +303,10 @@
     pump();
   }
 
-  function inbox(token, query) {
-    return fetch("/api/webchat/inbox?after=" + cursor + query, { headers: { "Authorization": "Bearer " + token } });
+  // no-store: Chromium holds a 2nd request for a URL (a join's new token) 20 s in its cache
+  function inbox(token, query, signal) {
+    return fetch("/api/webchat/inbox?after=" + cursor + query,
+      { headers: { "Authorization": "Bearer " + token }, cache: "no-store", signal: signal });
   }
 
   function received(list) {
@@ -315,16 +317,19 @@
     save("chibo.cursor", cursor);
   }
 
-  // Waits for what chibo sends on its own, one request at a time, for as long as the page is open.
+  // Waits for what chibo sends on its own, one request at a time, while the page is open.
   function listen() {
     var token = localStorage.getItem("chibo.token");
     if (!token || listening === token) return;
     listening = token;
+    if (stopListening) stopListening.abort();
+    stopListening = typeof AbortController === "function" ? new AbortController() : null;
+    var signal = stopListening ? stopListening.signal : undefined;
     var delay = 1000;
     (function next() {
       if (listening !== token) return;  // a new token has its own loop
-      inbox(token, "&wait=1").then(function (r) {
-        if (r.status === 401) {  // this session ended: the next message asks for a new one, and listens
+      inbox(token, "&wait=1", signal).then(function (r) {
+        if (r.status === 401) {  // session ended: the next message asks for a new one
           listening = null;
           if (localStorage.getItem("chibo.token") !== token) listen();
           return;
@@ -337,6 +342,7 @@
           next();
         });
       }).catch(function (error) {
+        if (listening !== token) return;
         if (error instanceof TypeError) offline.hidden = false;  // no network (fetch itself failed)
         wait(delay).then(next);
         delay = Math.min(delay * 2, 30000);
@@ -362,7 +368,7 @@
     page.unreadLabel = words.unread_label;
   }
 
-  // What the page missed while closed, the last message's buttons, the words in the member's language.
+  // What the page missed while closed, the last buttons, the member's language.
   function refresh(reloaded) {
     var token = localStorage.getItem("chibo.token");
     if (!token) return;
