@@ -33,6 +33,7 @@ from sqlmodel import SQLModel, select
 
 import bot.ratelimit
 from bot.channels.telegram import TelegramSender, make_bot
+from bot.cli.server import GRACEFUL_SHUTDOWN_SECONDS
 from bot.delivery import DeliveryWorker
 from bot.demo import seed_demo
 from bot.migrate import upgrade
@@ -463,7 +464,16 @@ class LiveServer:
 async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     """Run ``app`` under uvicorn on a free port of this machine, lifespan included."""
     # As `chibo serve` runs it: the app alone decides whom X-Forwarded-For is taken from.
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False)
+    # And as it stops: a page's long poll still open is ended after a few seconds, not waited out.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
