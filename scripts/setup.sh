@@ -20,5 +20,8 @@ if [ "$(.venv/bin/uv --version 2>/dev/null)" != "uv $uv_version" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$uv_version"
 fi
 uv=(.venv/bin/uv pip install --quiet --python .venv/bin/python)
-"${uv[@]}" -r "$lock" -r requirements/build.txt
+# Compiled once here: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), every process
+# otherwise compiles each module it imports from source, 3.5 s to import the app instead of 1.4.
+"${uv[@]}" --compile-bytecode -r "$lock" -r requirements/build.txt
 "${uv[@]}" --no-deps --no-build-isolation -e .
+.venv/bin/python -m compileall -q -j 0 bot handlers models webhooks >/dev/null
