@@ -298,6 +298,9 @@ class DeliveryWorker:
                 await self._release(rows[index:])
                 return
             async with self._in_flight:
+                if self._stopping:  # stopped while waiting for a place: not one more budget slot
+                    await self._release(rows[index:])
+                    return
                 # The slot is taken once a send may start, so a pause after a 429 holds back
                 # every send not yet on the wire.
                 await self._limiter.acquire(row.platform.value, row.chat_id)

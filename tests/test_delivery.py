@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramSender, make_bot
-from bot.delivery import MAX_ATTEMPTS, DeliveryWorker
+from bot.delivery import CONCURRENCY, MAX_ATTEMPTS, DeliveryWorker
 from bot.ratelimit import CONGESTION_CHATS, DECREASE, LocalRateLimiter, RateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from handlers.contract import Button, Reply
@@ -322,5 +322,46 @@ async def test_a_row_whose_lease_is_ending_is_let_go_unsent(runtime: Runtime, fa
         assert fake_telegram.sent == [] and waiting.status is OutboxStatus.PENDING and waiting.attempts == 0
         await delivery.drain()  # claimed afresh, with a whole lease: sent once
         assert [m.text for m in fake_telegram.sent] == ["late"]
+    finally:
+        await bot.session.close()
+
+
+class CountingBudget(LocalRateLimiter):
+    """The budget of one process, counting the slots asked for once the worker was told to stop."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__({"telegram": rate})
+        self.stopped = False
+        self.after_stop = 0
+
+    async def acquire(self, platform: str, chat_id: str) -> None:
+        self.after_stop += self.stopped
+        await super().acquire(platform, chat_id)
+
+
+async def test_stopped_mid_broadcast_it_waits_for_no_more_budget_than_the_sends_under_way(
+    runtime: Runtime, fake_telegram: FakeTelegram
+) -> None:
+    """Before, each chat of the batch still waiting took its slot of the budget before seeing the
+    stop: a batch of 200 at 30 messages/s held `chibo serve`'s shutdown for about 7 s."""
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        budget = CountingBudget(40.0)
+        worker = DeliveryWorker(
+            runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics, limiter=budget, batch=200
+        )
+        delivery = Delivery(runtime, worker, fake_telegram)
+        for chat in range(200):
+            await delivery.queue(40_000 + chat, Reply("Thông báo"))
+        running = asyncio.create_task(worker.run())
+        async with asyncio.timeout(60):
+            while len(fake_telegram.sent) < 5:  # noqa: ASYNC110 (the worker's sends, on their budget)
+                await asyncio.sleep(0.01)
+        budget.stopped = True
+        worker.stop()
+        await running
+        assert budget.after_stop <= CONCURRENCY  # only the sends already holding a place
+        left = await pending_count(runtime)
+        assert len(fake_telegram.sent) + left == 200 and left > 100
     finally:
         await bot.session.close()
