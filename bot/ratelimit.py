@@ -36,10 +36,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # the redis library is loaded only when CHIBO_REDIS_URL is set
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +254,9 @@ class RedisRateLimiter:
     up to N times the rate for N processes) rather than stop delivering."""
 
     def __init__(self, redis: Redis, rates: Mapping[str, float], *, prefix: str = "chibo:rate") -> None:
+        from redis.exceptions import RedisError
+
+        self._unavailable = (RedisError, OSError)
         self._redis = redis
         self._fallback = LocalRateLimiter(rates)
         self._rates = dict(rates)
@@ -273,7 +276,7 @@ class RedisRateLimiter:
     async def acquire(self, platform: str, chat_id: str) -> None:
         try:
             await self._acquire(platform, chat_id)
-        except (RedisError, OSError) as error:
+        except self._unavailable as error:
             log.warning("rate limit: Redis unavailable (%s); keeping to this process's budget", type(error).__name__)
             await self._fallback.acquire(platform, chat_id)
 
@@ -302,7 +305,7 @@ class RedisRateLimiter:
                                    CONGESTION_SAMPLE, CONGESTION_CHATS, DECREASE, MIN_RATE]  # fmt: skip
         try:
             return bool(int(await self._limited(keys=keys, args=args)))
-        except (RedisError, OSError) as error:
+        except self._unavailable as error:
             log.warning("rate limit: Redis unavailable (%s); the 429 holds this process only", type(error).__name__)
             return fallback_cut
 
@@ -311,5 +314,5 @@ class RedisRateLimiter:
         await self._fallback.pause(platform, seconds)
         try:
             await self._pause(keys=[self._key(platform, "pause")], args=[round(seconds * 1_000_000)])
-        except (RedisError, OSError) as error:
+        except self._unavailable as error:
             log.warning("rate limit: Redis unavailable (%s); the pause holds this process only", type(error).__name__)

@@ -25,7 +25,8 @@ with TestClient(create_app(settings)) as client:
 print(json.dumps(sorted(sys.modules)))
 """
 
-HEAVY = ("aiogram", "aiohttp", "matplotlib", "numpy", "openpyxl", "PIL", "qrcode")
+# (Redis's client too: these tests set no CHIBO_REDIS_URL.)
+HEAVY = ("aiogram", "aiohttp", "matplotlib", "numpy", "openpyxl", "PIL", "qrcode", "redis")
 ADAPTERS = ("bot.channels.telegram", "bot.channels.zalo_bot", "bot.channels.zalo_oa")
 
 

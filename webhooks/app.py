@@ -16,7 +16,7 @@ from datetime import timedelta
 from html import escape
 from pathlib import Path
 from string import Template
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParameter
@@ -25,8 +25,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, model_validator
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -60,6 +58,9 @@ from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks import desk
 from webhooks.security import HardenedFastAPI, limit_new_sessions
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,14 @@ def parse_json(body: bytes) -> Any:
         raise ValueError("body is not JSON") from None
 
 
+def _redis(url: str, *, timeout: float | None = None) -> Redis:
+    """A client of the Redis at ``url`` (connecting gives up after 2 s, a command after ``timeout``):
+    the library is loaded only when CHIBO_REDIS_URL is set."""
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=timeout)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -114,7 +123,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade(settings.database_url)
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
+        redis = _redis(settings.redis_url) if settings.redis_url else None
         # Each enabled platform, opened: only now are their adapters imported.
         connections: dict[str, Connection] = {c.key: c.open(runtime, redis) for c in channels if c.enabled(settings)}
         app.state.connections = connections
@@ -718,7 +727,9 @@ def _add_operations(app: FastAPI, runtime: Runtime) -> None:
                     raise error
                 checks["database"] = "unavailable"
         if runtime.settings.redis_url:
-            redis = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=2, socket_timeout=HEALTH_TIMEOUT)
+            from redis.exceptions import RedisError
+
+            redis = _redis(runtime.settings.redis_url, timeout=HEALTH_TIMEOUT)
             try:
                 await redis.ping()
                 checks["redis"] = "ok"
