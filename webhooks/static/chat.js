@@ -329,6 +329,7 @@
     (function next() {
       if (listening !== token) return;  // a new token has its own loop
       inbox(token, "&wait=1", signal).then(function (r) {
+        if (listening !== token) return;
         if (r.status === 401) {  // session ended: the next message asks for a new one
           listening = null;
           if (localStorage.getItem("chibo.token") !== token) listen();
@@ -342,8 +343,8 @@
           next();
         });
       }).catch(function (error) {
-        if (listening !== token) return;
-        if (error instanceof TypeError) offline.hidden = false;  // no network (fetch itself failed)
+        if (listening !== token || signal && signal.aborted) return;
+        if (error instanceof TypeError) offline.hidden = false;  // no network
         wait(delay).then(next);
         delay = Math.min(delay * 2, 30000);
       });

@@ -1,5 +1,5 @@
-// The web chat as an app: the service worker (offline page, Web Push), and, once the chat has
-// joined, one button to turn notifications on, with an honest line on where they work.
+// The web chat as an app: the service worker (offline page, Web Push), and, once joined, a
+// button to turn notifications on, with a line on where they work.
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
@@ -70,7 +70,7 @@
         return reg.pushManager.getSubscription().then(function (old) {
           return old ? old.unsubscribe() : true;  // made for another key, perhaps: start afresh
         }).then(function () {
-          // A browser that cannot reach its push service may never answer: say so rather than wait.
+          // A browser that cannot reach its push service may never answer: say so.
           var late = new Promise(function (_, fail) { setTimeout(fail, 30000); });
           return Promise.race([late, reg.pushManager.subscribe({
             userVisibleOnly: true, applicationServerKey: keyBytes(publicKey)
@@ -126,7 +126,7 @@
     }
   });
 
-  // The chat joins by a typed code: look again whenever the conversation changes, until it has.
+  // The chat joins by a typed code: look again when the conversation changes, until it has.
   var pending = null;
   new MutationObserver(function () {
     showMessage();
