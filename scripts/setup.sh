@@ -24,4 +24,5 @@ uv=(.venv/bin/uv pip install --quiet --python .venv/bin/python)
 # otherwise compiles each module it imports from source, 3.5 s to import the app instead of 1.4.
 "${uv[@]}" --compile-bytecode -r "$lock" -r requirements/build.txt
 "${uv[@]}" --no-deps --no-build-isolation -e .
-.venv/bin/python -m compileall -q -j 0 bot handlers models webhooks >/dev/null
+# A file that does not compile is named here and left to ruff and the tests to report.
+.venv/bin/python -m compileall -q -j 0 bot handlers models scheduler webhooks || true

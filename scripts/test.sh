@@ -8,9 +8,11 @@ bash scripts/setup.sh dev
 # The type checker runs beside the tests: it keeps one core busy for half a minute, and the tests,
 # waiting on the database and on the processes they start, leave about that much idle.
 types=$(mktemp)
-trap 'rm -f "$types"' EXIT
 .venv/bin/mypy >"$types" 2>&1 &
 checking=$!
+# Stopped (Ctrl+C, a CI time-out), the type checker stops too.
+trap 'kill "$checking" 2>/dev/null || true; rm -f "$types"' EXIT
+trap 'exit 130' INT TERM
 tests=0
 .venv/bin/pytest "$@" || tests=$?
 if ! wait "$checking"; then
