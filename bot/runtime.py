@@ -232,7 +232,11 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
         engine = engine or create_engine(settings.database_url, timeout=settings.db_timeout_seconds)
-        sessions = session_factory(engine, ballot_secret=settings.ballot_secret)
+
+        def queued() -> None:  # on_outbox as it is when the commit comes (the worker sets it later)
+            runtime.on_outbox()
+
+        sessions = session_factory(engine, ballot_secret=settings.ballot_secret, on_outbox=queued)
         runtime = cls(settings, engine, sessions, Catalogs(settings.locale))
         if engine.dialect.name == "postgresql":
             runtime.group_commit = GroupCommit(runtime)

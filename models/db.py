@@ -155,14 +155,24 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 # Where a session keeps the function that reads the server's ballot secret (models/ballots.py).
 BALLOT_SECRET_INFO = "chibo.ballot_secret"
+# ...and the one that wakes the delivery worker after a commit that queued messages (models/outbox.py).
+OUTBOX_WAKE_INFO = "chibo.outbox_wake"
 
 
 def session_factory(
-    engine: AsyncEngine, *, ballot_secret: Callable[[], bytes] | None = None
+    engine: AsyncEngine,
+    *,
+    ballot_secret: Callable[[], bytes] | None = None,
+    on_outbox: Callable[[], None] | None = None,
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions on ``engine``; ``ballot_secret`` gives the server's own secret to the secret polls
-    that need it (models/ballots.py), read only then."""
-    info = {BALLOT_SECRET_INFO: ballot_secret} if ballot_secret is not None else {}
+    that need it (models/ballots.py), read only then; ``on_outbox`` is called after each commit
+    that queued outbox rows."""
+    info: dict[str, object] = {}
+    if ballot_secret is not None:
+        info[BALLOT_SECRET_INFO] = ballot_secret
+    if on_outbox is not None:
+        info[OUTBOX_WAKE_INFO] = on_outbox
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
 
 

@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import OUTBOX_WAKE_INFO
 from models.tables import ChannelIdentity, OutboxMessage
+
+# Set while a session's next commit is to wake the delivery worker.
+_WAKE_PENDING = "chibo.outbox_wake_pending"
 
 
 class TemplateKind(StrEnum):
@@ -68,4 +73,21 @@ class Outbox:
             for identity in identities
         ]
         self.session.add_all(rows)
+        if rows:
+            self._wake_after_commit()
         return len(rows)
+
+    def _wake_after_commit(self) -> None:
+        """The delivery worker is woken once this transaction commits, whoever opened it (a web chat
+        message, the desk, a command): it would otherwise find the rows only at its next look."""
+        info = self.session.info
+        wake = info.get(OUTBOX_WAKE_INFO)
+        if wake is None or info.get(_WAKE_PENDING):
+            return
+        info[_WAKE_PENDING] = True
+
+        def committed(_session: object) -> None:
+            info.pop(_WAKE_PENDING, None)
+            wake()
+
+        event.listen(self.session.sync_session, "after_commit", committed, once=True)

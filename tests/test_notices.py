@@ -545,3 +545,24 @@ async def test_everyone_read_it_nobody_to_remind(runtime: Runtime, demo: Demo, t
     assert done_cli.returncode == 0, done_cli.stderr
     from_server = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig"))))
     assert from_server == in_chat and [row[0] for row in in_chat] == ["Họ và tên", "Mai Văn Sơn"]
+
+
+async def test_a_notice_sent_from_a_chat_answered_in_the_request_wakes_delivery_on_commit(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """The web chat and the desk answer in the request: before, the notice's messages waited for
+    the delivery worker's next look (up to 2 s; an outside tester timed it)."""
+    woken = 0
+
+    def wake() -> None:
+        nonlocal woken
+        woken += 1
+
+    runtime.on_outbox = wake
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, MEMBER, f"/start {demo.code('Mai Văn Sơn')}")
+    await say(runtime, SECRETARY, payload=NewNotice().pack())
+    preview = (await say(runtime, SECRETARY, "Họp chi bộ lúc 19:00 thứ Sáu."))[0]
+    before = woken
+    await say(runtime, SECRETARY, payload=button(preview, "Gửi ngay"))  # say: answered in the request
+    assert woken == before + 1
