@@ -445,3 +445,27 @@ async def test_a_secretary_composes_on_a_small_phone(
             await page.screenshot(path=str(folder / f"agenda-{width}x{height}-{kind}.png"))
         finally:
             await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_second_tab_open_before_the_join_gets_the_notices_too(web_chat: LiveServer, demo: Demo) -> None:
+    """Before, a tab opened before the member joined in another one never listened: the notices
+    reached it only once it was reloaded (outside tester)."""
+    from playwright.async_api import async_playwright
+
+    runtime = runtime_of(web_chat)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = await browser.new_context(viewport={"width": 390, "height": 844})
+            first, second = await context.new_page(), await context.new_page()
+            for tab in (first, second):
+                await tab.goto(web_chat.url)
+            await first.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
+            await first.get_by_test_id("send").click()
+            await first.get_by_test_id("bot-message").filter(has_text="Chào mừng đồng chí Mai Văn Sơn").wait_for()
+            await send_notice(runtime, demo, "Họp chi bộ lúc 19:00 thứ Sáu tại nhà văn hóa.")
+            for tab in (first, second):
+                await tab.get_by_test_id("bot-message").filter(has_text="Họp chi bộ lúc 19:00 thứ Sáu").wait_for()
+        finally:
+            await browser.close()

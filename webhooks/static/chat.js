@@ -1,5 +1,5 @@
-// The web chat: posts what the member types or taps, shows the answers, and waits on
-// /api/webchat/inbox for what chibo sends on its own (notices, ballots, reminders).
+// The web chat: posts what is typed or tapped, shows the answers, and waits on
+// /api/webchat/inbox for what chibo sends on its own.
 // No framework, no build step: it must run on old Android browsers over 2G.
 (function () {
   "use strict";
@@ -11,7 +11,7 @@
   var newline = document.getElementById("newline");
   var offline = document.getElementById("offline");
   var typing = document.getElementById("typing");
-  var page = document.body.dataset;  // texts in the page's language, replaced by the member's
+  var page = document.body.dataset;  // texts, in the member's language once known
   var queue = [];
   var busy = false;
   var transcript = load("chibo.history", []);  // [kind, text, id]
@@ -34,7 +34,7 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // The newest message in view: its first line at the top when it and its buttons are taller
+  // The newest message in view: its top first when it and its buttons are taller
   // than the screen, else the bottom of the conversation.
   function reveal() {
     if (!anchor) return;
@@ -52,7 +52,7 @@
     el.className = "bubble " + kind;
     if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
     el.textContent = text;
-    if (id) el.setAttribute("data-message-id", String(id));  // a notification opens the chat here
+    if (id) el.setAttribute("data-message-id", String(id));  // a notification opens it here
     messages.appendChild(el);
     if (id !== false) { transcript.push([kind, text, id || null]); transcript = transcript.slice(-100); save("chibo.history", transcript); }
     anchor = el;
@@ -63,7 +63,7 @@
   function setBusy(on) {
     busy = on;
     typing.hidden = !on;
-    // A tap waiting for its answer cannot be tapped again (three taps on 2G: three answers).
+    // A tap waiting for its answer cannot be tapped again (2G: three taps, three answers).
     Array.prototype.forEach.call(document.querySelectorAll(".row button, .menu button"), function (b) { b.disabled = on; });
   }
 
@@ -157,7 +157,7 @@
   }
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) { document.addEventListener(name, seen, true); });
 
-  // A notice's document: fetched with the session token, then saved by the browser.
+  // A notice's document: fetched with the token, saved by the browser.
   function documentLink(doc) {
     var button = document.createElement("button");
     button.type = "button";
@@ -188,7 +188,7 @@
     return button;
   }
 
-  // A file picker for the replies that ask for a file, offering the kinds asked for.
+  // A file picker for replies that ask for a file, of the kinds asked for.
   function uploadButton(label, accept) {
     var line = document.createElement("div");
     line.className = "row";
@@ -215,7 +215,7 @@
     return line;
   }
 
-  // The server issues the session token (a made-up one is refused with 401: ask for a new one).
+  // The server issues the session token (a made-up one gets 401: ask again).
   function session() {
     var token = localStorage.getItem("chibo.token");
     if (token) return Promise.resolve(token);
@@ -248,7 +248,7 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code on this browser: nothing of the member before stays on the page.
+  // Another member's code on this browser: nothing of the one before stays.
   function startAfresh() {
     transcript = [];
     cursor = 0;
@@ -317,7 +317,7 @@
     save("chibo.cursor", cursor);
   }
 
-  // Waits for what chibo sends on its own, one request at a time, while the page is open.
+  // Waits for what chibo sends on its own, one request at a time.
   function listen() {
     var token = localStorage.getItem("chibo.token");
     if (!token || listening === token) return;
@@ -430,7 +430,7 @@
   });
   showMenu(load("chibo.menu", []));
   foldMenu(load("chibo.menuUsed", false));
-  // A printed QR code opens /?invite=CODE: send the code once, then drop it from the address.
+  // A printed QR code opens /?invite=CODE: sent once, then dropped from the address.
   var invite = new URLSearchParams(location.search).get("invite");
   if (invite) {
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
@@ -442,4 +442,6 @@
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
+  // Another tab joined or switched: listen with its token.
+  addEventListener("storage", function (e) { if (e.key === "chibo.token") listen(); });
 })();
