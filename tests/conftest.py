@@ -33,7 +33,7 @@ from sqlmodel import SQLModel, select
 
 import bot.ratelimit
 from bot.channels.telegram import TelegramSender, make_bot
-from bot.cli.server import GRACEFUL_SHUTDOWN_SECONDS
+from bot.cli.server import GRACEFUL_SHUTDOWN_SECONDS, Server
 from bot.delivery import DeliveryWorker
 from bot.demo import seed_demo
 from bot.migrate import upgrade
@@ -45,7 +45,7 @@ from models.invites import IssuedInvite, issue_unlinked_invites
 from models.tables import Member, Platform
 from tests.fake_telegram import FakeTelegram
 from tests.tcp_proxy import TcpProxy
-from webhooks.app import create_app
+from webhooks.app import create_app, end_long_polls
 
 POSTGRES_URL = os.environ.get("CHIBO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TELEGRAM_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
@@ -464,7 +464,7 @@ class LiveServer:
 async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     """Run ``app`` under uvicorn on a free port of this machine, lifespan included."""
     # As `chibo serve` runs it: the app alone decides whom X-Forwarded-For is taken from.
-    # And as it stops: a page's long poll still open is ended after a few seconds, not waited out.
+    # And as it stops: the pages' long polls answered at once, anything else cut off after a few seconds.
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -474,7 +474,7 @@ async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = uvicorn.Server(config)
+    server = Server(config, on_stop=lambda: end_long_polls(app))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

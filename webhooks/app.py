@@ -106,6 +106,13 @@ def _redis(url: str, *, timeout: float | None = None) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=timeout)
 
 
+def end_long_polls(app: FastAPI) -> None:
+    """Answers every web chat page waiting on this server now: it is stopping (bot/cli/server.py)."""
+    connection = getattr(app.state, "connections", {}).get("web")
+    if isinstance(connection, web.WebConnection):
+        connection.hub.end_waits()
+
+
 def create_app(
     settings: Settings,
     *,

@@ -233,6 +233,7 @@ class Hub:
         self._engine = engine
         self._waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
+        self.ending = False
 
     @property
     def announces(self) -> bool:
@@ -256,6 +257,14 @@ class Hub:
     def wake(self, chat_id: str) -> None:
         for event in self._waiting.get(chat_id, ()):
             event.set()
+
+    def end_waits(self) -> None:
+        """The server is stopping: every page waiting is answered now (nothing new), and any wait
+        after this returns at once, so the shutdown need not cut requests off mid-wait."""
+        self.ending = True
+        for events in self._waiting.values():
+            for event in events:
+                event.set()
 
     def start(self) -> None:
         if self.announces and self._listener is None:
@@ -365,7 +374,7 @@ async def wait_for_messages(
     """The chat's messages after ``after``; when there are none yet, those stored within ``wait`` seconds."""
     with hub.waiting(chat_id) as woken:  # waiting before asking, so nothing stored meanwhile is missed
         found = await messages_after(sessions, chat_id, after)
-        if found or wait <= 0:
+        if found or wait <= 0 or hub.ending:
             return found
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(woken.wait(), wait)

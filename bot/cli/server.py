@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
+from collections.abc import Callable
 
 import typer
 import uvicorn
@@ -18,12 +20,27 @@ from bot.migrate import upgrade
 from bot.settings import Settings
 from models.invites import IssuedInvite, issue_unlinked_invites
 
-# On SIGTERM, requests still open after this many seconds are ended: a web chat page's long poll
-# (CHIBO_WEBCHAT_WAIT_SECONDS, 25 s) would otherwise hold the shutdown that long; the page retries.
+# On SIGTERM, requests still open after this many seconds are ended (the web chat's long polls
+# are answered at once, see Server; this bounds anything else slow, an upload on 2G).
 GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
-def run_app(app: ASGIApp, host: str, port: int) -> None:
+class Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_stop`` when it starts to stop, before it waits for the open
+    requests: the web chat's long polls are answered then, so the shutdown ends them cleanly
+    instead of cutting them off (a 500 to the page, an error in the log) after the grace time."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_stop is not None:
+            self._on_stop()
+        await super().shutdown(sockets=sockets)
+
+
+def run_app(app: ASGIApp, host: str, port: int, *, on_stop: Callable[[], None] | None = None) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, as `chibo serve` does (the benches run it so too)."""
     # What is built by now (modules, the app, its models' schemas: some 350,000 objects) lives as
     # long as the process. Frozen, it is left out of the cyclic collector's full passes, which
@@ -32,7 +49,7 @@ def run_app(app: ASGIApp, host: str, port: int) -> None:
     gc.freeze()
     # proxy_headers off: the app reads X-Forwarded-For itself, from CHIBO_TRUSTED_PROXIES only
     # (uvicorn's own default trusts 127.0.0.1, so any local process could pose as any address).
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -40,12 +57,14 @@ def run_app(app: ASGIApp, host: str, port: int) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    Server(config, on_stop).run()
 
 
 def _serve(settings: Settings) -> None:
-    from webhooks.app import create_app  # the web stack loads only for the commands that serve
+    from webhooks.app import create_app, end_long_polls  # the web stack loads only for the commands that serve
 
-    run_app(create_app(settings), settings.host, settings.port)
+    app = create_app(settings)
+    run_app(app, settings.host, settings.port, on_stop=lambda: end_long_polls(app))
 
 
 def serve() -> None:
