@@ -9,13 +9,15 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import OUTBOX_WAKE_INFO
 from models.tables import ChannelIdentity, OutboxMessage
 
-# Set while a session's next commit is to wake the delivery worker.
+# Set while a session's next commit is to wake the delivery worker; and once it listens for commits.
 _WAKE_PENDING = "chibo.outbox_wake_pending"
+_WAKE_LISTENING = "chibo.outbox_wake_listening"
 
 
 class TemplateKind(StrEnum):
@@ -82,12 +84,16 @@ class Outbox:
         message, the desk, a command): it would otherwise find the rows only at its next look."""
         info = self.session.info
         wake = info.get(OUTBOX_WAKE_INFO)
-        if wake is None or info.get(_WAKE_PENDING):
+        if wake is None:
             return
         info[_WAKE_PENDING] = True
+        if info.get(_WAKE_LISTENING):
+            return
+        info[_WAKE_LISTENING] = True
 
-        def committed(_session: object) -> None:
-            info.pop(_WAKE_PENDING, None)
-            wake()
+        def committed(session: Session) -> None:
+            # A savepoint released is reported as a commit too: only the outermost one counts.
+            if not session.in_nested_transaction() and session.info.pop(_WAKE_PENDING, False):
+                wake()
 
-        event.listen(self.session.sync_session, "after_commit", committed, once=True)
+        event.listen(self.session.sync_session, "after_commit", committed)

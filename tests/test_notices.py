@@ -38,6 +38,7 @@ from models.notices import (
     send_due,
     send_now,
 )
+from models.outbox import Outbox
 from models.permissions import OPERATOR
 from models.tables import (
     AuditEvent,
@@ -566,3 +567,24 @@ async def test_a_notice_sent_from_a_chat_answered_in_the_request_wakes_delivery_
     before = woken
     await say(runtime, SECRETARY, payload=button(preview, "Gửi ngay"))  # say: answered in the request
     assert woken == before + 1
+
+
+async def test_delivery_is_woken_by_the_commit_not_by_a_savepoint_released_before_it(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Group commit releases a savepoint per update before the one commit: the worker woken then
+    would look before the rows are there, and not be woken again (review)."""
+    woken = 0
+
+    def wake() -> None:
+        nonlocal woken
+        woken += 1
+
+    runtime.on_outbox = wake
+    son = await member_named(runtime, "Mai Văn Sơn")
+    chat = ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="9301", chat_id="9301", member_id=son.id)
+    async with runtime.sessions() as session, session.begin():
+        async with session.begin_nested():
+            Outbox(session).add([chat], Reply("Nhắc lịch họp").to_dict(), member_id=son.id)
+        assert woken == 0  # the savepoint is released, nothing is committed yet
+    assert woken == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import socket
 from collections.abc import Callable
@@ -57,7 +58,8 @@ def run_app(app: ASGIApp, host: str, port: int, *, on_stop: Callable[[], None] |
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    Server(config, on_stop).run()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is stopped by hand, as uvicorn.run has it
+        Server(config, on_stop).run()
 
 
 def _serve(settings: Settings) -> None:

@@ -139,7 +139,7 @@
       showUnread();
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
-    // A message of chibo's own, or with buttons, needs the room more than the menu.
+    // A message of chibo's own, or with buttons, needs the room more.
     if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
     extras(reply);
   }
@@ -442,6 +442,6 @@
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
-  // Another tab joined or switched: listen with its token.
-  addEventListener("storage", function (e) { if (e.key === "chibo.token") listen(); });
+  // Another tab joined or switched member: start again as that one.
+  addEventListener("storage", function (e) { if (e.key === "chibo.token" && e.newValue) location.reload(); });
 })();
