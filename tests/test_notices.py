@@ -582,7 +582,7 @@ async def test_delivery_is_woken_by_the_commit_not_by_a_savepoint_released_befor
 
     runtime.on_outbox = wake
     son = await member_named(runtime, "Mai Văn Sơn")
-    chat = ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="9301", chat_id="9301", member_id=son.id)
+    chat = ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="9301", chat_id="9301", member_id=son.id or 0)
     async with runtime.sessions() as session, session.begin():
         async with session.begin_nested():
             Outbox(session).add([chat], Reply("Nhắc lịch họp").to_dict(), member_id=son.id)
