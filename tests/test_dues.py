@@ -9,7 +9,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.demo import DEMO_TIMEZONE
 from bot.runtime import Runtime
@@ -337,14 +337,16 @@ async def test_the_secretary_records_months_paid_at_once_audited_and_never_twice
     assert vi("This button is no longer valid. Please use the menu below.") in forged.text
     async with runtime.sessions() as session:
         paid = (await session.exec(select(DuesPayment).where(DuesPayment.member_id == nam.id))).all()
-        events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "dues.paid"))).all()
+        recorded = select(AuditEvent).where(AuditEvent.action == "dues.paid").order_by(col(AuditEvent.id))
+        events = (await session.exec(recorded)).all()
     assert sorted(p.month for p in paid)[-4:] == [first, add_months(first, 1), add_months(first, 2), ahead]
     assert {p.paid_on for p in paid if p.month >= first} == {_today()}
     event = events[0]
     assert len(events) == 2  # the three months, then the month ahead: each recorded once
     assert event.subject_id == nam.id and event.after is not None and event.after["amount"] == "30.000"
     async with runtime.sessions() as session:
-        receipts = (await session.exec(select(OutboxMessage).where(OutboxMessage.member_id == nam.id))).all()
+        mine = select(OutboxMessage).where(OutboxMessage.member_id == nam.id).order_by(col(OutboxMessage.id))
+        receipts = (await session.exec(mine)).all()
     assert len(receipts) == 2  # one per payment recorded, none for the taps told "already"
     receipt = receipts[0]
     assert receipt.chat_id == str(NAM_CHAT) and "30.000 đ" in str(receipt.body["text"])  # the member hears of it
