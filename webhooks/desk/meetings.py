@@ -21,6 +21,7 @@ from handlers.meetings.messages import chat_messages
 from handlers.meetings.papers import DOCX, Signers, minutes_document, sign_in_document
 from handlers.meetings.texts import kind_name, problem_text, validity_text
 from models.audience import Audience, AudienceFilter
+from models.dues import add_months
 from models.meeting_queries import meeting_to_manage
 from models.meetings import (
     MAX_FILE_BYTES,
@@ -60,7 +61,7 @@ from models.tables import (
 )
 from webhooks.desk.auth import DeskFormDep, DeskRefusal, DeskUploadDep, DeskUser, DeskUserDep, desk_runtime
 from webhooks.desk.export import xlsx_response
-from webhooks.desk.pages import form_text, see_other, shown_day, typed_day, unseen_unless_permitted
+from webhooks.desk.pages import form_text, month_of_text, see_other, shown_day, typed_day, unseen_unless_permitted
 from webhooks.desk.render import N_, chat_context, render
 
 router = APIRouter()
@@ -75,18 +76,10 @@ AUDIENCES = {"all": N_("all branch members"), "committee": N_("the branch commit
 
 
 def _month(text: str | None, today: date) -> date:
-    """The first day of the month ``yyyy-mm`` (this month when empty, not a month, or a year no
-    branch keeps books for: a calendar stepping from 9999-12 would leave the dates there are)."""
-    try:
-        month = date.fromisoformat(f"{text}-01") if text else today.replace(day=1)
-    except ValueError:
-        return today.replace(day=1)
-    return month if 2000 <= month.year <= 2100 else today.replace(day=1)
-
-
-def _shift(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    """The first day of the month asked (this month when empty, not a month, or a year no branch
+    keeps books for: a calendar stepping from 9999-12 would leave the dates there are)."""
+    month = month_of_text(text)
+    return month if month is not None and 2000 <= month.year <= 2100 else today.replace(day=1)
 
 
 async def _meeting(session: AsyncSession, actor: Member, meeting_id: int) -> Meeting:
@@ -127,7 +120,7 @@ async def _calendar(
     now = utcnow()
     first = _month(month, now.astimezone(tz).date())
     start = datetime.combine(first, time(), tz)
-    end = datetime.combine(_shift(first, 1), time(), tz)
+    end = datetime.combine(add_months(first, 1), time(), tz)
     async with runtime.sessions() as session:
         actor = await user.member(session)
         ctx = chat_context(request, session, actor)
@@ -159,8 +152,8 @@ async def _calendar(
             form=typed or blank,
             problem=problem,
             month=first,
-            previous=_shift(first, -1).strftime("%Y-%m"),
-            following=_shift(first, 1).strftime("%Y-%m"),
+            previous=add_months(first, -1).strftime("%Y-%m"),
+            following=add_months(first, 1).strftime("%Y-%m"),
             in_month=[_row(ctx, m, names) for m in in_month],
             coming=[_row(ctx, m, names) for m in coming],
             drafts=[_row(ctx, m, names) for m in drafts],

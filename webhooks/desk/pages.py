@@ -89,7 +89,8 @@ async def object_to_manage(
 _TYPED_MONTH = re.compile(r"\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*")
 
 
-def _month_of_text(text: str | None) -> date | None:
+def month_of_text(text: str | None) -> date | None:
+    """The first day of the month typed ("mm/yyyy") or linked ("yyyy-mm"); None for anything else."""
     if not text:
         return None
     typed = _TYPED_MONTH.fullmatch(text)
@@ -104,14 +105,14 @@ def _month_of_text(text: str | None) -> date | None:
 def asked_ahead(text: str | None, current: date) -> bool:
     """Whether the month asked is one still to come, which ``month_asked`` replaces by the current
     one: the page says so rather than silently showing another month."""
-    month = _month_of_text(text)
+    month = month_of_text(text)
     return month is not None and month > current
 
 
 def month_asked(text: str | None, current: date) -> date:
     """The first day of the month a page was asked for ("mm/yyyy" or "yyyy-mm"), never after
     ``current`` (the books are of months begun); ``current`` when empty or no month."""
-    month = _month_of_text(text)
+    month = month_of_text(text)
     if month is None:
         return current
     return min(month, current) if month.year >= 2000 else current
