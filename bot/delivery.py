@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -65,6 +65,21 @@ CHANNEL_NAMES = titles()
 # The outbox row being sent, for a sender that needs more than its chat and reply: Web Push links
 # a notification to the web chat message it copies (bot/channels/web_push.py).
 SENDING: ContextVar[OutboxMessage | None] = ContextVar("sending", default=None)
+
+
+def _still_ours(rows: list[OutboxMessage]) -> ColumnElement[bool]:
+    """Those of ``rows`` still under the claim that took them. One whose lease ran out may have been
+    claimed by another worker since: that worker's now, so letting it go would let a third send it
+    again while the second sends it (two workers sharing a budget wait longer than a lease)."""
+    claims: dict[datetime | None, list[int | None]] = defaultdict(list)
+    for row in rows:
+        claims[row.claimed_until].append(row.id)
+    return or_(
+        *(
+            and_(col(OutboxMessage.id).in_(ids), col(OutboxMessage.claimed_until) == until)
+            for until, ids in claims.items()
+        )
+    )
 
 
 class ChannelWatch:
@@ -531,7 +546,7 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             await session.exec(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+                .where(_still_ours(rows))
                 .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
             )
             await session.exec(
@@ -552,7 +567,7 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             await session.exec(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+                .where(_still_ours(rows))
                 .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
             )
 

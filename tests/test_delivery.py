@@ -18,7 +18,7 @@ from bot.delivery import CONCURRENCY, MAX_ATTEMPTS, DeliveryWorker
 from bot.ratelimit import CONGESTION_CHATS, DECREASE, LocalRateLimiter, RateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from handlers.contract import Button, Reply
-from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform
+from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, utcnow
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named, redis_client
 from tests.fake_telegram import FakeTelegram
 
@@ -322,6 +322,54 @@ async def test_a_row_whose_lease_is_ending_is_let_go_unsent(runtime: Runtime, fa
         assert fake_telegram.sent == [] and waiting.status is OutboxStatus.PENDING and waiting.attempts == 0
         await delivery.drain()  # claimed afresh, with a whole lease: sent once
         assert [m.text for m in fake_telegram.sent] == ["late"]
+    finally:
+        await bot.session.close()
+
+
+async def test_a_row_let_go_late_stays_with_the_worker_that_claimed_it_since(
+    runtime: Runtime, fake_telegram: FakeTelegram
+) -> None:
+    """Was: two workers sharing a budget (`chibo serve` with CHIBO_WORKERS) sent 44 of 400 notices
+    twice. A worker that waited past its lease let its rows go by id, clearing the claim another
+    worker had taken on them meanwhile, so a third claim sent them while the second did."""
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+
+        def a_worker(lease: float) -> tuple[DeliveryWorker, LocalRateLimiter]:
+            limiter = LocalRateLimiter({"telegram": 100.0})
+            worker = DeliveryWorker(
+                runtime.sessions, {Platform.TELEGRAM: TelegramSender(bot)}, runtime.metrics,
+                limiter=limiter, lease=timedelta(seconds=lease),
+            )  # fmt: skip
+            return worker, limiter
+
+        (first, first_budget), (second, second_budget), (third, _) = a_worker(1.5), a_worker(60), a_worker(60)
+        delivery = Delivery(runtime, first, fake_telegram)
+        row_id = await delivery.queue(830, Reply("once"))
+        await first_budget.pause("telegram", 1.2)  # past what its lease leaves for a send: it lets the row go
+        await second_budget.pause("telegram", 2.0)
+        slow = asyncio.create_task(first.drain_once())
+        async with asyncio.timeout(10):
+            while (await delivery.row(row_id)).claimed_until is None:  # noqa: ASYNC110 (claimed in a task)
+                await asyncio.sleep(0.01)
+        async with runtime.sessions() as session, session.begin():  # its lease ran out meanwhile
+            row = await session.get(OutboxMessage, row_id)
+            assert row is not None
+            row.claimed_until = utcnow() - timedelta(seconds=1)
+        taken = asyncio.create_task(second.drain_once())
+
+        async def claimed_by_the_second() -> bool:  # its lease is a minute long
+            until = (await delivery.row(row_id)).claimed_until
+            return until is not None and until > utcnow() + timedelta(seconds=30)
+
+        async with asyncio.timeout(10):
+            while not await claimed_by_the_second():  # noqa: ASYNC110 (claimed in a task)
+                await asyncio.sleep(0.01)
+        assert await slow == 1  # the first let it go...
+        assert await third.drain_once() == 0  # ...but it is the second's: nobody else takes it
+        await taken
+        assert [m.text for m in fake_telegram.sent] == ["once"]
+        assert (await delivery.row(row_id)).status is OutboxStatus.SENT
     finally:
         await bot.session.close()
 
