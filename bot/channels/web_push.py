@@ -198,12 +198,13 @@ class VapidKeys:
                 fresh = Vapid02()
                 fresh.generate_keys()
                 # Two processes starting together: one insert wins, both read the winner's key.
-                await insert_ignoring_conflict(
+                made = await insert_ignoring_conflict(
                     session, VapidKey, id=1, private_key=fresh.private_pem().decode(), created_at=utcnow()
                 )
                 stored = await session.get(VapidKey, 1)
                 assert stored is not None
-                log.info("web push: made a new VAPID key")
+                if made:
+                    log.info("web push: made a new VAPID key")
             return stored.private_key.encode()
 
     async def public_key(self) -> str:
