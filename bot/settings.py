@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.channels.registry import CHANNELS, ChannelSettings
@@ -39,6 +39,9 @@ class Settings(ChannelSettings, BaseSettings):
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # `chibo serve` processes sharing the port, about one per core (PostgreSQL only: the web chat's
+    # pages are woken across processes by its NOTIFY). Each is a whole chibo, as replicas are.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
     locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
     # Notices: the delivery budget per platform (messages/second, shared through Redis when set)
@@ -127,6 +130,12 @@ class Settings(ChannelSettings, BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network, e.g. 172.28.0.10 or 10.0.0.0/8") from None
         return value
+
+    @model_validator(mode="after")
+    def _workers_share_a_server(self) -> Settings:
+        if self.workers > 1 and not self.database_url.startswith("postgresql"):
+            raise ValueError("CHIBO_WORKERS above 1 needs PostgreSQL (CHIBO_DATABASE_URL=postgresql+asyncpg://...)")
+        return self
 
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(

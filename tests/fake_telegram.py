@@ -56,7 +56,11 @@ class FakeTelegram:
     # The chats as their members saw them, in order: each message sent, and each edit again under
     # the message's id (a ballot that now shows the vote).
     shown: list[SentMessage] = field(default_factory=list)
+    # getUpdates calls that came while another was open: Telegram answers them 409 Conflict
+    # ("terminated by other getUpdates request"), two pollers taking each other's updates.
+    overlapping_polls: int = 0
     url: str = ""
+    _polls_open: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -163,12 +167,17 @@ class FakeTelegram:
     async def _api_getUpdates(self, params: dict[str, Any]) -> web.Response:
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 2.0)
-        async with self._changed:
-            self.updates = [u for u in self.updates if u["update_id"] >= offset]
-            if not self.updates and timeout:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.updates)), timeout)
-            return _ok(list(self.updates))
+        self.overlapping_polls += self._polls_open > 0
+        self._polls_open += 1
+        try:
+            async with self._changed:
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                if not self.updates and timeout:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.updates)), timeout)
+                return _ok(list(self.updates))
+        finally:
+            self._polls_open -= 1
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])

@@ -119,10 +119,12 @@ def create_app(
     engine: AsyncEngine | None = None,
     migrate: bool = True,
     channels: Sequence[Channel] = CHANNELS,
+    polls: bool = True,
 ) -> FastAPI:
     """The chibo web service, speaking on each enabled platform of ``channels`` (the registry).
     ``engine`` lets tests hand in their database; ``migrate`` applies the Alembic migrations on
-    start, as ``chibo serve`` does."""
+    start, as ``chibo serve`` does; ``polls``: this process asks the platforms that are polled for
+    their updates (of `chibo serve`'s workers, only the first: two would take each other's)."""
     runtime = Runtime.create(settings, engine)
     count_database_errors(runtime.metrics, runtime.engine)
 
@@ -144,6 +146,9 @@ def create_app(
             senders[Platform.WEB] = pusher.also_push(senders.get(Platform.WEB))
         tasks: list[asyncio.Task[None]] = []
         rates = settings.platform_rates()
+        if redis is None:
+            # Without Redis each worker keeps its own budget: a share of it, so together they keep it.
+            rates = {key: rate / settings.workers for key, rate in rates.items()}
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
         worker = DeliveryWorker(
             runtime.sessions,
@@ -179,7 +184,7 @@ def create_app(
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
         for key, connection in connections.items():
             polling = await connection.start(scheduler)
-            if polling is not None:
+            if polling is not None and polls:
                 tasks.append(asyncio.create_task(polling(), name=f"{key.replace('_', '-')}-polling"))
         log.info("chibo: web chat on http://%s:%s/", settings.host, settings.port)
         try:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
 import socket
+import sys
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from types import FrameType
 
 import typer
 import uvicorn
@@ -17,9 +24,13 @@ from bot.cli.common import run, settings_or_exit
 from bot.cli.members import print_invites
 from bot.demo import seed_demo
 from bot.demo_books import seed_demo_books
+from bot.logs import configure_logging
 from bot.migrate import upgrade
 from bot.settings import Settings
 from models.invites import IssuedInvite, issue_unlinked_invites
+
+log = logging.getLogger(__name__)
+STARTUP_FAILURE = 3  # uvicorn's exit code for a start that failed
 
 # On SIGTERM, requests still open after this many seconds are ended (the web chat's long polls
 # are answered at once, see Server; this bounds anything else slow, an upload on 2G).
@@ -41,8 +52,17 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def run_app(app: ASGIApp, host: str, port: int, *, on_stop: Callable[[], None] | None = None) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, as `chibo serve` does (the benches run it so too)."""
+def run_app(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    on_stop: Callable[[], None] | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, as `chibo serve` does (the benches run it so too), on
+    ``host``:``port`` or on ``sock``, bound already (`chibo serve`'s workers share one). A start
+    that fails (the app's start-up raised) ends the process with uvicorn's exit code 3."""
     # What is built by now (modules, the app, its models' schemas: some 350,000 objects) lives as
     # long as the process. Frozen, it is left out of the cyclic collector's full passes, which
     # walked all of it under load (pauses up to 0.35 s, every request waiting; bench/webchat.py).
@@ -58,15 +78,77 @@ def run_app(app: ASGIApp, host: str, port: int, *, on_stop: Callable[[], None] |
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    server = Server(config, on_stop)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is stopped by hand, as uvicorn.run has it
-        Server(config, on_stop).run()
+        server.run(sockets=None if sock is None else [sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def _serve(settings: Settings) -> None:
+    if settings.workers > 1:
+        _serve_workers(settings)
+        return
     from webhooks.app import create_app, end_long_polls  # the web stack loads only for the commands that serve
 
     app = create_app(settings)
     run_app(app, settings.host, settings.port, on_stop=lambda: end_long_polls(app))
+
+
+def _work(settings: Settings, index: int, sock: socket.socket) -> None:
+    """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
+    socket (the kernel hands each new connection to one of them); only the first polls."""
+    configure_logging(settings.log_format, settings.log_level)
+    from webhooks.app import create_app, end_long_polls
+
+    app = create_app(settings, migrate=False, polls=index == 0)
+    run_app(app, settings.host, settings.port, on_stop=lambda: end_long_polls(app), sock=sock)
+
+
+def _serve_workers(settings: Settings) -> None:
+    """CHIBO_WORKERS processes on one port, each a whole chibo as replicas are (deliveries and
+    scheduled jobs claim their rows; the web chat's pages are woken through PostgreSQL). This
+    process applies the migrations once, binds the port, starts them and waits: SIGTERM or Ctrl+C
+    stops them all gracefully; a worker that ends otherwise is started again, and one whose start
+    failed stops them all (it would fail again), with its exit code."""
+    asyncio.run(upgrade(settings.database_url))
+    settings.ballot_secret()  # the key file, when it is to be made, made once here
+    sock = uvicorn.Config("webhooks.app:create_app", host=settings.host, port=settings.port).bind_socket()
+    spawn = multiprocessing.get_context("spawn")  # not fork: a fresh interpreter, no inherited threads
+
+    def start(index: int) -> BaseProcess:
+        worker = spawn.Process(target=_work, args=(settings, index, sock), name=f"chibo-worker-{index}")
+        worker.start()
+        return worker
+
+    workers = [start(index) for index in range(settings.workers)]
+    stopping = False
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            worker.terminate()  # SIGTERM: each finishes what it is doing, as `chibo serve` alone does
+
+    for stopping_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping_signal, stop)
+    log.info("chibo: %d workers on http://%s:%s/", settings.workers, settings.host, settings.port)
+    while not stopping:
+        multiprocessing.connection.wait([worker.sentinel for worker in workers])
+        for index, worker in enumerate(workers):
+            if stopping or worker.exitcode is None:
+                continue
+            if worker.exitcode == STARTUP_FAILURE:
+                log.error("chibo: worker %d failed to start; stopping", index)
+                stop(signal.SIGTERM, None)
+                for other in workers:
+                    other.join()
+                sys.exit(STARTUP_FAILURE)
+            log.error("chibo: worker %d ended (exit code %s); starting it again", index, worker.exitcode)
+            workers[index] = start(index)
+    for worker in workers:
+        worker.join()
+    sock.close()
 
 
 def serve() -> None:

@@ -1,0 +1,71 @@
+"""`chibo serve` with CHIBO_WORKERS: several processes on one port, each a whole chibo, as they run
+for real (the command in a process of its own, the fake Bot API over HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.runtime import Runtime
+from tests.fake_telegram import FakeTelegram
+from tests.test_broadcast_process import CLEAN_EXIT, FIRST_CHAT, RECIPIENTS, _env, _queue_notice, _serve, _until
+from tests.test_cli import run_chibo
+
+RATE = 150  # CHIBO_BROADCAST_RATE of _env: the platform's budget, for both workers together
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The processes `chibo serve` started (its workers, and multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
+def test_workers_need_postgresql(tmp_path: Path) -> None:
+    """On SQLite the pages waiting in one process would never hear of a message stored by another."""
+    refused = run_chibo(
+        "serve", env={"CHIBO_WORKERS": "2", "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"},
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "CHIBO_WORKERS above 1 needs PostgreSQL" in refused.stderr
+    assert not (tmp_path / "c.db").exists()  # refused before anything was touched
+
+
+async def test_two_workers_share_the_broadcast_the_budget_and_the_polling(
+    runtime: Runtime, fake_telegram: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+    await _queue_notice(runtime, tmp_path, database_url)
+    env = {**_env(database_url, fake_telegram), "CHIBO_WORKERS": "2"}
+    served = await _serve(env, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CHIBO_PORT']}", timeout=30) as client:
+
+            async def all_sent() -> bool:
+                return len(fake_telegram.sent) >= RECIPIENTS
+
+            await _until(all_sent, limit=90)
+            assert (await client.get("/healthz")).status_code == 200
+            # A member writes to the bot: the one worker that polls takes it, and it is answered once.
+            await fake_telegram.push(fake_telegram.message_update(777, "/start"))
+            await fake_telegram.wait_for(1, chat_id=777)
+        assert len(_workers_of(served.pid)) >= 2
+    finally:
+        served.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(served.wait(), 30) in CLEAN_EXIT
+    logged = (tmp_path / "serve.log").read_text()
+    assert logged.count("Application shutdown complete") == 2  # both workers stopped cleanly
+    counts = Counter(m.chat_id for m in fake_telegram.sent if m.chat_id != 777)
+    assert set(counts) == {FIRST_CHAT + i for i in range(RECIPIENTS)} and set(counts.values()) == {1}
+    assert len([m for m in fake_telegram.sent if m.chat_id == 777]) == 1
+    assert fake_telegram.overlapping_polls == 0  # a second poller would have overlapped the first's waits
+    # Without Redis each worker sends at its share of the budget, so together they keep it.
+    times = sorted(m.at for m in fake_telegram.sent if m.chat_id != 777)
+    busiest = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+    assert busiest <= RATE * 1.1
