@@ -1,16 +1,21 @@
 """Prometheus metrics, one registry per running app so tests and replicas never share counters.
 
-Counters count what this process did. The gauges of what an operator must watch (the outbox, the
-Zalo OA token, overdue meeting jobs) are read from the database at each scrape, so every replica
-reports the same values; alert on their max() (deploy/alerts.yml)."""
+Counters count what this process did; with `chibo serve`'s workers (CHIBO_WORKERS), what all of
+them did (prometheus_client's multiprocess mode, in the directory the server names in
+PROMETHEUS_MULTIPROC_DIR), so a scrape answered by any worker gives the same sums. The gauges of
+what an operator must watch (the outbox, the Zalo OA token, overdue meeting jobs) are read from
+the database at each scrape, so every replica reports the same values; alert on their max()
+(deploy/alerts.yml)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.base import BaseScheduler
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event, func
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -20,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import is_database_unavailable
 from models.tables import JobState, MeetingJob, OutboxMessage, OutboxStatus, Platform, ZaloOaToken, utcnow
 
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's: read as it is imported
 PUSH_PLATFORMS = (Platform.TELEGRAM, Platform.ZALO_BOT, Platform.ZALO_OA)
 
 
@@ -87,36 +93,53 @@ class Metrics:
             registry=self.registry,
         )
         self.outbox_pending = Gauge(
-            "chibo_outbox_pending", "Messages waiting in the outbox", ["platform"], registry=self.registry
+            "chibo_outbox_pending",
+            "Messages waiting in the outbox",
+            ["platform"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.outbox_oldest_seconds = Gauge(
             "chibo_outbox_oldest_seconds",
             "Age of the oldest message waiting in the outbox (0 when none waits)",
             ["platform"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.zalo_oa_token_expires_seconds = Gauge(
             "chibo_zalo_oa_token_expires_seconds",
             "Seconds until the Zalo OA access token expires (negative: expired, refreshing fails)",
             ["app_id"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.zalo_oa_token_refreshed_seconds = Gauge(
             "chibo_zalo_oa_token_refreshed_seconds",
             "Seconds since the Zalo OA tokens were last refreshed (the refresh token dies unused for months)",
             ["app_id"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.meeting_jobs_overdue_seconds = Gauge(
             "chibo_meeting_jobs_overdue_seconds",
             "How long the oldest due meeting reminder or job has waited to be run (0 when none)",
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.scheduler_lag_seconds = Gauge(
             "chibo_scheduler_lag_seconds",
             "How late this process's scheduler started its latest job",
             registry=self.registry,
+            multiprocess_mode="livemax",  # with workers: the latest of those running
         )
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this registry's, or with workers every worker's files together."""
+        if os.environ.get(MULTIPROCESS_DIRECTORY):
+            together = CollectorRegistry()
+            MultiProcessCollector(together)  # type: ignore[no-untyped-call]  # not annotated upstream
+            return generate_latest(together)
+        return generate_latest(self.registry)
 
 
 def count_database_errors(metrics: Metrics, engine: AsyncEngine) -> None:

@@ -42,7 +42,7 @@ async def test_two_workers_share_the_broadcast_the_budget_and_the_polling(
     if database_url.startswith("sqlite"):
         pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
     await _queue_notice(runtime, tmp_path, database_url)
-    env = {**_env(database_url, fake_telegram), "CHIBO_WORKERS": "2"}
+    env = {**_env(database_url, fake_telegram), "CHIBO_WORKERS": "2", "CHIBO_METRICS_TOKEN": "scrape"}
     served = await _serve(env, tmp_path)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CHIBO_PORT']}", timeout=30) as client:
@@ -55,6 +55,10 @@ async def test_two_workers_share_the_broadcast_the_budget_and_the_polling(
             # A member writes to the bot: the one worker that polls takes it, and it is answered once.
             await fake_telegram.push(fake_telegram.message_update(777, "/start"))
             await fake_telegram.wait_for(1, chat_id=777)
+            # Whichever worker answers the scrape, it counts what both sent.
+            for _ in range(6):
+                scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape"})
+                assert f'chibo_messages_sent_total{{platform="telegram"}} {RECIPIENTS + 1}.0' in scraped.text
         assert len(_workers_of(served.pid)) >= 2
     finally:
         served.send_signal(signal.SIGTERM)

@@ -8,9 +8,12 @@ import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -111,8 +114,15 @@ def _serve_workers(settings: Settings) -> None:
     process applies the migrations once, binds the port, starts them and waits: SIGTERM or Ctrl+C
     stops them all gracefully; a worker that ends otherwise is started again, and one whose start
     failed stops them all (it would fail again), with its exit code."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    from bot.metrics import MULTIPROCESS_DIRECTORY
+
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
+    # Each worker's counters in files here, summed by whichever worker answers /metrics.
+    metrics = tempfile.mkdtemp(prefix="chibo-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = metrics  # the workers inherit it
     sock = uvicorn.Config("webhooks.app:create_app", host=settings.host, port=settings.port).bind_socket()
     spawn = multiprocessing.get_context("spawn")  # not fork: a fresh interpreter, no inherited threads
 
@@ -145,10 +155,13 @@ def _serve_workers(settings: Settings) -> None:
                     other.join()
                 sys.exit(STARTUP_FAILURE)
             log.error("chibo: worker %d ended (exit code %s); starting it again", index, worker.exitcode)
+            if worker.pid is not None:
+                mark_process_dead(worker.pid, metrics)  # type: ignore[no-untyped-call]  # not annotated upstream
             workers[index] = start(index)
     for worker in workers:
         worker.join()
     sock.close()
+    shutil.rmtree(metrics, ignore_errors=True)
 
 
 def serve() -> None:
