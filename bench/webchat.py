@@ -1,6 +1,6 @@
 """200 web chat sessions at once, measured (run by hand; not a test).
 
-chibo runs in a process of its own (as `chibo serve` does) while this process plays the members:
+`chibo serve` runs (CHIBO_WORKERS one per core, as a commune deploys it) while this process plays the members:
 each opens a session, joins with its invite code, taps a button ("me"), types a question, and polls
 for its replies the way the page does when a request was lost (the same message id sent again: the
 kept replies come back). All of them start together, and each retries a 5xx as the page does.
@@ -9,9 +9,10 @@ retries included), the server's CPU time per request, retries, errors and the ra
 target (p99 under 1 s on this 2-core machine, no errors).
 
     .venv/bin/python bench/webchat.py                      # PostgreSQL on 127.0.0.1, 200 sessions
-    .venv/bin/python bench/webchat.py --database-url sqlite+aiosqlite:///bench.db --sessions 50
+    .venv/bin/python bench/webchat.py --database-url sqlite+aiosqlite:///bench.db --sessions 50 --workers 1
     .venv/bin/python bench/webchat.py --db-timeout 10      # queue for the pool longer before a 503
-    .venv/bin/python bench/webchat.py --profile /tmp/prof  # the server's cProfile, written when it stops
+    .venv/bin/python bench/webchat.py --workers 1          # CHIBO_WORKERS (default: one per core)
+    .venv/bin/python bench/webchat.py --profile /tmp/prof  # the server's cProfile, written when it stops (one process)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.votes import _serve, fresh_database
+from bench.votes import _free_port, _serve, fresh_database
 from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.settings import Settings
@@ -123,14 +125,43 @@ class Browser:
                 self.errors.append(f"{step}: no replies")
 
 
-def _cpu_seconds() -> float:
-    """The CPU time the server process (this bench's only child) has used so far; 0 where /proc is not."""
-    (server,) = multiprocessing.active_children()
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` and all it started (`chibo serve`'s workers) have used so far;
+    0 where /proc is not."""
     try:
-        fields = Path(f"/proc/{server.pid}/stat").read_text().rpartition(")")[2].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return own + sum(_cpu_seconds(int(child)) for child in children)
+
+
+def _postgres_cpu_seconds() -> float:
+    """The CPU time every PostgreSQL process on this machine has used so far (0 without /proc)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            name, _, rest = stat.read_text().partition(") ")
+            if name.endswith("(postgres"):
+                fields = rest.split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@contextlib.asynccontextmanager
+async def _serve_command(options: dict[str, str], workers: int) -> AsyncIterator[tuple[str, int]]:
+    """`chibo serve` itself, with CHIBO_WORKERS=``workers``: its URL and process id."""
+    port = _free_port()
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHIBO_")}
+    env = {f"CHIBO_{key.upper()}": value for key, value in options.items()}
+    env |= {"CHIBO_PORT": str(port), "CHIBO_WORKERS": str(workers), "CHIBO_LOG_LEVEL": "WARNING"}
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", env=clean | env)
+    try:
+        yield f"http://127.0.0.1:{port}", server.pid
+    finally:
+        server.terminate()
+        await server.wait()
 
 
 def _percentile(ordered: list[float], share: float) -> float:
@@ -175,7 +206,12 @@ async def main() -> None:
     parser.add_argument("--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--db-timeout", help="CHIBO_DB_TIMEOUT_SECONDS for the server (default: its own, 2 s)")
-    parser.add_argument("--profile", metavar="DIR", help="write the server's CPU profile (cProfile) to DIR")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="CHIBO_WORKERS (default: one per core, as deployed)"
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="write the server's CPU profile (cProfile) to DIR (one process: no --workers)"
+    )
     args = parser.parse_args()
     async with fresh_database(args.database_url) as database_url:
         await upgrade(database_url)
@@ -184,16 +220,22 @@ async def main() -> None:
             "database_url": database_url,
             "ballot_key": BALLOT_KEY,
             "webchat_sessions_per_address": "100000",  # every browser here comes from 127.0.0.1
-            "profile": args.profile or "",  # the server starts in this directory too
         }
         if args.db_timeout:
             options["db_timeout_seconds"] = args.db_timeout
-        async with _serve("chibo", options) as url:
+        async with contextlib.AsyncExitStack() as stack:
+            if args.profile:  # in a process of the bench's own making, which writes the profile
+                url = await stack.enter_async_context(_serve("chibo", options | {"profile": args.profile}))
+                (child,) = multiprocessing.active_children()
+                pid = child.pid or 0
+            else:
+                url, pid = await stack.enter_async_context(_serve_command(options, args.workers))
             await _ready(url)
             await _run(url, codes[:WARM_UP])
-            cpu_before = _cpu_seconds()
+            cpu_before, postgres_before, bench_before = _cpu_seconds(pid), _postgres_cpu_seconds(), time.process_time()
             seconds, members = await _run(url, codes[WARM_UP:])
-            cpu = _cpu_seconds() - cpu_before
+            cpu = _cpu_seconds(pid) - cpu_before
+            postgres_cpu, bench_cpu = _postgres_cpu_seconds() - postgres_before, time.process_time() - bench_before
     by_step: dict[str, list[float]] = defaultdict(list)
     for member in members:
         for step, latency in member.latencies.items():
@@ -203,7 +245,11 @@ async def main() -> None:
     retries = {step: sum(member.retries[step] for member in members) for step in STEPS}
     whole = [sum(member.latencies.values()) for member in members]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"{args.sessions} web chat sessions at once, {database_url.split(':')[0]}, {seconds:.2f} s in all")
+    workers = 1 if args.profile else args.workers
+    print(
+        f"{args.sessions} web chat sessions at once, {database_url.split(':')[0]}, {workers} worker(s), "
+        f"{seconds:.2f} s in all"
+    )
     print(f"  load average (1, 5, 15 min) at the end: {load}; {os.cpu_count()} cores")
     for step in STEPS:
         if by_step[step]:
@@ -212,6 +258,11 @@ async def main() -> None:
     _report("member", whole)
     requests = len(every) + sum(retries.values())
     print(f"  server CPU {cpu:.2f} s: {cpu / requests * 1000:.1f} ms a request ({requests} with the retries)")
+    print(
+        f"  beside it, PostgreSQL {postgres_cpu / requests * 1000:.1f} ms and these browsers "
+        f"{bench_cpu / requests * 1000:.1f} ms a request; {os.cpu_count()} cores x {seconds:.2f} s = "
+        f"{(os.cpu_count() or 1) * seconds / requests * 1000:.1f} ms a request to share"
+    )
     print(f"  retried  {sum(retries.values())} times after a 5xx or a lost connection: {retries}")
     print(f"  errors   {len(errors)} of {len(every)} requests ({len(errors) / max(1, len(every)):.2%}), after retries")
     for error, count in sorted({e: errors.count(e) for e in errors}.items()):
