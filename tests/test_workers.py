@@ -12,8 +12,18 @@ import httpx
 import pytest
 
 from bot.runtime import Runtime
+from tests.conftest import TEST_BALLOT_KEY
 from tests.fake_telegram import FakeTelegram
-from tests.test_broadcast_process import CLEAN_EXIT, FIRST_CHAT, RECIPIENTS, _env, _queue_notice, _serve, _until
+from tests.test_broadcast_process import (
+    CLEAN_EXIT,
+    FIRST_CHAT,
+    RECIPIENTS,
+    _env,
+    _free_port,
+    _queue_notice,
+    _serve,
+    _until,
+)
 from tests.test_cli import run_chibo
 
 RATE = 150  # CHIBO_BROADCAST_RATE of _env: the platform's budget, for both workers together
@@ -73,3 +83,42 @@ async def test_two_workers_share_the_broadcast_the_budget_and_the_polling(
     times = sorted(m.at for m in fake_telegram.sent if m.chat_id != 777)
     busiest = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
     assert busiest <= RATE * 1.1
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_path: Path) -> None:
+    """Was: `chibo serve` killed outright (SIGKILL, the OOM killer) left its workers serving on,
+    unsupervised and holding the port, so a new `chibo serve` could not start."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+    port = _free_port()
+    served = await _serve(
+        {"CHIBO_DATABASE_URL": database_url, "CHIBO_PORT": str(port), "CHIBO_WORKERS": "2",
+         "CHIBO_BALLOT_KEY": TEST_BALLOT_KEY},
+        tmp_path,
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+
+        async def serving() -> bool:
+            try:
+                return (await client.get("/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await _until(serving)
+    children = _workers_of(served.pid)
+    assert len(children) >= 2
+    served.kill()
+    await served.wait()
+
+    async def all_ended() -> bool:
+        return not any(_running(child) for child in children)
+
+    await _until(all_ended, limit=15)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
@@ -34,6 +35,7 @@ from models.invites import IssuedInvite, issue_unlinked_invites
 
 log = logging.getLogger(__name__)
 STARTUP_FAILURE = 3  # uvicorn's exit code for a start that failed
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 
 # On SIGTERM, requests still open after this many seconds are ended (the web chat's long polls
 # are answered at once, see Server; this bounds anything else slow, an upload on 2G).
@@ -98,9 +100,19 @@ def _serve(settings: Settings) -> None:
     run_app(app, settings.host, settings.port, on_stop=lambda: end_long_polls(app))
 
 
-def _work(settings: Settings, index: int, sock: socket.socket) -> None:
+def _end_with(parent: int) -> None:
+    """This worker is stopped (SIGTERM) when `chibo serve` ends without stopping it (SIGKILL, the
+    OOM killer), rather than serving on unsupervised, holding the port (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it ended before that took effect
+        sys.exit(0)
+
+
+def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> None:
     """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
     socket (the kernel hands each new connection to one of them); only the first polls."""
+    _end_with(parent)
     configure_logging(settings.log_format, settings.log_level)
     from webhooks.app import create_app, end_long_polls
 
@@ -127,7 +139,7 @@ def _serve_workers(settings: Settings) -> None:
     spawn = multiprocessing.get_context("spawn")  # not fork: a fresh interpreter, no inherited threads
 
     def start(index: int) -> BaseProcess:
-        worker = spawn.Process(target=_work, args=(settings, index, sock), name=f"chibo-worker-{index}")
+        worker = spawn.Process(target=_work, args=(settings, index, sock, os.getpid()), name=f"chibo-worker-{index}")
         worker.start()
         return worker
 
