@@ -483,7 +483,12 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         if wait:
             fetch = asyncio.create_task(
                 web.wait_for_messages(
-                    runtime.sessions, hub(request), chat, after, wait=runtime.settings.webchat_wait_seconds
+                    runtime.sessions,
+                    hub(request),
+                    chat,
+                    after,
+                    wait=runtime.settings.webchat_wait_seconds,
+                    budget=runtime.settings.db_timeout_seconds,
                 )
             )
             gone = asyncio.create_task(_client_gone(request))

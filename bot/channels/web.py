@@ -36,6 +36,7 @@ from bot.channels.base import Polling, Unreachable
 from bot.channels.specs.web import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
+from models.db import database_deadline
 from models.tables import ChannelIdentity, Member, Platform, WebChatMessage, WebChatSession, utcnow
 
 if TYPE_CHECKING:
@@ -369,16 +370,27 @@ async def last_message(sessions: async_sessionmaker[AsyncSession], chat_id: str)
 
 
 async def wait_for_messages(
-    sessions: async_sessionmaker[AsyncSession], hub: Hub, chat_id: str, after: int, *, wait: float
+    sessions: async_sessionmaker[AsyncSession],
+    hub: Hub,
+    chat_id: str,
+    after: int,
+    *,
+    wait: float,
+    budget: float | None = None,
 ) -> list[WebChatMessage]:
-    """The chat's messages after ``after``; when there are none yet, those stored within ``wait`` seconds."""
+    """The chat's messages after ``after``; when there are none yet, those stored within ``wait``
+    seconds. The database gets ``budget`` seconds anew after the wait (the request's own budget
+    was spent waiting: a page woken then got 503 whenever the pool had to open a connection)."""
     with hub.waiting(chat_id) as woken:  # waiting before asking, so nothing stored meanwhile is missed
         found = await messages_after(sessions, chat_id, after)
         if found or wait <= 0 or hub.ending:
             return found
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(woken.wait(), wait)
-    return await messages_after(sessions, chat_id, after)
+    if hub.ending:
+        return []  # the server is stopping: answered at once; the page asks again after what it has
+    with contextlib.nullcontext() if budget is None else database_deadline(budget):
+        return await messages_after(sessions, chat_id, after)
 
 
 async def forget_messages(sessions: async_sessionmaker[AsyncSession], chat_id: str, *, before: int) -> None:
