@@ -4,15 +4,17 @@ for real (the command in a process of its own, the fake Bot API over HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from bot.runtime import Runtime
-from tests.conftest import TEST_BALLOT_KEY
+from tests.conftest import TEST_BALLOT_KEY, _postgres_admin
 from tests.fake_telegram import FakeTelegram
 from tests.test_broadcast_process import (
     CLEAN_EXIT,
@@ -30,9 +32,10 @@ RATE = 150  # CHIBO_BROADCAST_RATE of _env: the platform's budget, for both work
 
 
 def _workers_of(pid: int) -> list[int]:
-    """The processes `chibo serve` started (its workers, and multiprocessing's resource tracker)."""
+    """The workers `chibo serve` started (not multiprocessing's resource tracker beside them)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in children.read_text().split()] if children.exists() else []
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return [child for child in found if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def test_workers_need_postgresql(tmp_path: Path) -> None:
@@ -69,7 +72,7 @@ async def test_two_workers_share_the_broadcast_the_budget_and_the_polling(
             for _ in range(6):
                 scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape"})
                 assert f'chibo_messages_sent_total{{platform="telegram"}} {RECIPIENTS + 1}.0' in scraped.text
-        assert len(_workers_of(served.pid)) >= 2
+        assert len(_workers_of(served.pid)) == 2
     finally:
         served.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(served.wait(), 30) in CLEAN_EXIT
@@ -114,7 +117,7 @@ async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_pat
 
         await _until(serving)
     children = _workers_of(served.pid)
-    assert len(children) >= 2
+    assert len(children) == 2
     served.kill()
     await served.wait()
 
@@ -122,3 +125,42 @@ async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_pat
         return not any(_running(child) for child in children)
 
     await _until(all_ended, limit=15)
+
+
+async def _logged(log: Path, text: str, times: int) -> bool:
+    return log.read_text().count(text) >= times  # noqa: ASYNC240 (a small file, read in a moment)
+
+
+async def test_a_worker_that_cannot_start_again_is_retried_while_the_other_serves(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Was: a worker that died while the database refused connections could not start again, and
+    that stopped `chibo serve` altogether (exit 3), the healthy worker with it (outside tester)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+    name = make_url(database_url).database
+    port = _free_port()
+    served = await _serve(
+        {"CHIBO_DATABASE_URL": database_url, "CHIBO_PORT": str(port), "CHIBO_WORKERS": "2",
+         "CHIBO_BALLOT_KEY": TEST_BALLOT_KEY},
+        tmp_path,
+    )  # fmt: skip
+    log = tmp_path / "serve.log"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await _until(lambda: _logged(log, "Application startup complete", 2))
+            first, second = _workers_of(served.pid)
+            await _postgres_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                os.kill(first, signal.SIGKILL)
+                # Its replacement cannot reach the database: it is tried again, the other serves on.
+                await _until(lambda: _logged(log, "starting it again", 2))
+                assert served.returncode is None and _running(second)
+                assert (await client.get("/healthz")).status_code in (200, 503)  # answered, by the other
+            finally:
+                await _postgres_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await _until(lambda: _logged(log, "Application startup complete", 3))
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        served.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(served.wait(), 30) in CLEAN_EXIT

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -36,6 +37,7 @@ from models.invites import IssuedInvite, issue_unlinked_invites
 log = logging.getLogger(__name__)
 STARTUP_FAILURE = 3  # uvicorn's exit code for a start that failed
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+RESTART_PAUSE_MAX = 60.0  # seconds: the longest pause before a worker that keeps ending starts again
 
 # On SIGTERM, requests still open after this many seconds are ended (the web chat's long polls
 # are answered at once, see Server; this bounds anything else slow, an upload on 2G).
@@ -113,6 +115,8 @@ def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> N
     """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
     socket (the kernel hands each new connection to one of them); only the first polls."""
     _end_with(parent)
+    # A hang-up (the terminal closed) reaches the whole group: `chibo serve` then stops the workers.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.log_format, settings.log_level)
     from webhooks.app import create_app, end_long_polls
 
@@ -123,27 +127,33 @@ def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> N
 def _serve_workers(settings: Settings) -> None:
     """CHIBO_WORKERS processes on one port, each a whole chibo as replicas are (deliveries and
     scheduled jobs claim their rows; the web chat's pages are woken through PostgreSQL). This
-    process applies the migrations once, binds the port, starts them and waits: SIGTERM or Ctrl+C
-    stops them all gracefully; a worker that ends otherwise is started again, and one whose start
-    failed stops them all (it would fail again), with its exit code."""
+    process binds the port, applies the migrations once, starts them and waits: SIGTERM, Ctrl+C
+    or a hang-up stops them all gracefully. A worker that ends is started again, after a pause that
+    grows while it keeps ending soon after its start (a database down for a while); one of the
+    first that could not start stops them all with its exit code (bad code or settings: it would
+    fail again)."""
     from prometheus_client.multiprocess import mark_process_dead
 
     from bot.metrics import MULTIPROCESS_DIRECTORY
 
+    sock = uvicorn.Config("webhooks.app:create_app", host=settings.host, port=settings.port).bind_socket()
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
     metrics = tempfile.mkdtemp(prefix="chibo-metrics-")
     os.environ[MULTIPROCESS_DIRECTORY] = metrics  # the workers inherit it
-    sock = uvicorn.Config("webhooks.app:create_app", host=settings.host, port=settings.port).bind_socket()
     spawn = multiprocessing.get_context("spawn")  # not fork: a fresh interpreter, no inherited threads
+    started_at: dict[int, float] = {}
+    pause = dict.fromkeys(range(settings.workers), 0.0)
+    first = set(range(settings.workers))  # not yet started again: a failed start of theirs is fatal
+    due: dict[int, float] = {}  # ended workers, and when they start again
 
     def start(index: int) -> BaseProcess:
         worker = spawn.Process(target=_work, args=(settings, index, sock, os.getpid()), name=f"chibo-worker-{index}")
         worker.start()
+        started_at[index] = time.monotonic()
         return worker
 
-    workers = [start(index) for index in range(settings.workers)]
     stopping = False
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
@@ -152,28 +162,44 @@ def _serve_workers(settings: Settings) -> None:
         for worker in workers:
             worker.terminate()  # SIGTERM: each finishes what it is doing, as `chibo serve` alone does
 
-    for stopping_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stopping_signal, stop)
-    log.info("chibo: %d workers on http://%s:%s/", settings.workers, settings.host, settings.port)
-    while not stopping:
-        multiprocessing.connection.wait([worker.sentinel for worker in workers])
-        for index, worker in enumerate(workers):
-            if stopping or worker.exitcode is None:
-                continue
-            if worker.exitcode == STARTUP_FAILURE:
-                log.error("chibo: worker %d failed to start; stopping", index)
-                stop(signal.SIGTERM, None)
-                for other in workers:
-                    other.join()
-                sys.exit(STARTUP_FAILURE)
-            log.error("chibo: worker %d ended (exit code %s); starting it again", index, worker.exitcode)
-            if worker.pid is not None:
-                mark_process_dead(worker.pid, metrics)  # type: ignore[no-untyped-call]  # not annotated upstream
-            workers[index] = start(index)
-    for worker in workers:
-        worker.join()
-    sock.close()
-    shutil.rmtree(metrics, ignore_errors=True)
+    try:
+        workers = [start(index) for index in range(settings.workers)]
+        for stopping_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stopping_signal, stop)
+        log.info("chibo: %d workers on http://%s:%s/", settings.workers, settings.host, settings.port)
+        while not stopping:
+            now = time.monotonic()
+            for index in [index for index, at in due.items() if at <= now]:
+                del due[index]
+                workers[index] = start(index)
+            alive = [worker.sentinel for index, worker in enumerate(workers) if index not in due]
+            multiprocessing.connection.wait(alive, min(due.values()) - now if due else None)
+            for index, worker in enumerate(workers):
+                if stopping or index in due or worker.exitcode is None:
+                    continue
+                if worker.exitcode == STARTUP_FAILURE and index in first:
+                    log.error("chibo: worker %d could not start; stopping", index)
+                    stop(signal.SIGTERM, None)
+                    for other in workers:
+                        other.join()
+                    sys.exit(STARTUP_FAILURE)
+                first.discard(index)
+                lived = time.monotonic() - started_at[index]
+                pause[index] = 1.0 if lived > RESTART_PAUSE_MAX else min(RESTART_PAUSE_MAX, max(1.0, 2 * pause[index]))
+                log.error(
+                    "chibo: worker %d ended (exit code %s); starting it again in %.0f s",
+                    index,
+                    worker.exitcode,
+                    pause[index],
+                )
+                if worker.pid is not None:
+                    mark_process_dead(worker.pid, metrics)  # type: ignore[no-untyped-call]  # not annotated upstream
+                due[index] = time.monotonic() + pause[index]
+        for worker in workers:
+            worker.join()
+    finally:
+        sock.close()
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def serve() -> None:
