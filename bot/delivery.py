@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,6 +65,31 @@ CHANNEL_NAMES = titles()
 # The outbox row being sent, for a sender that needs more than its chat and reply: Web Push links
 # a notification to the web chat message it copies (bot/channels/web_push.py).
 SENDING: ContextVar[OutboxMessage | None] = ContextVar("sending", default=None)
+
+
+OUTBOX_CHANNEL = "chibo_outbox"  # PostgreSQL NOTIFY: rows queued by a worker that does not deliver
+
+
+def outbox_announcer(engine: AsyncEngine) -> Callable[[], None]:
+    """For a `chibo serve` worker that does not deliver: each commit that queued rows is announced
+    to the one that does (it listens on OUTBOX_CHANNEL), which would otherwise find them only at
+    its next look, seconds later."""
+    announcing: set[asyncio.Task[None]] = set()
+
+    async def announce() -> None:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+                await connection.commit()
+        except Exception as error:  # the deliverer's own look finds the rows anyway
+            log.warning("delivery: could not announce queued messages (%s)", type(error).__name__)
+
+    def wake() -> None:
+        task = asyncio.get_running_loop().create_task(announce())
+        announcing.add(task)
+        task.add_done_callback(announcing.discard)
+
+    return wake
 
 
 def _still_ours(rows: list[OutboxMessage]) -> ColumnElement[bool]:

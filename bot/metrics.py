@@ -128,9 +128,9 @@ class Metrics:
         )
         self.scheduler_lag_seconds = Gauge(
             "chibo_scheduler_lag_seconds",
-            "How late this process's scheduler started its latest job",
+            "How late the scheduler started its latest job (with workers: the most late of them)",
             registry=self.registry,
-            multiprocess_mode="livemax",  # with workers: the latest of those running
+            multiprocess_mode="livemax",  # with workers: the most late of those running
         )
 
     def exposition(self) -> bytes:

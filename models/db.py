@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from functools import cache
@@ -209,3 +210,29 @@ async def claim(session: AsyncSession, table: type[SQLModel], *conditions: Colum
     """
     result = await session.exec(update(table).where(*conditions).values(**values))
     return bool(result.rowcount)
+
+
+async def listen(engine: AsyncEngine, channel: str, heard: Callable[[str], None], *, what: str) -> None:
+    """PostgreSQL's LISTEN on ``channel``, on a connection of its own, calling ``heard`` with each
+    NOTIFY's payload; again after the connection is lost (``what`` names it in the warning). Runs
+    until cancelled: what it wakes also looks by itself now and then, so a gap loses nothing."""
+    import asyncpg  # only with PostgreSQL
+
+    log = logging.getLogger(__name__)
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        try:
+            connection = await asyncpg.connect(dsn)
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("%s: cannot listen (%s); retrying", what, type(error).__name__)
+            await asyncio.sleep(5.0)
+            continue
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+            await connection.add_listener(channel, lambda _c, _pid, _channel, payload: heard(payload))
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close(timeout=2))
+        await asyncio.sleep(1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramSender, make_bot
-from bot.delivery import CONCURRENCY, MAX_ATTEMPTS, DeliveryWorker
+from bot.delivery import CONCURRENCY, MAX_ATTEMPTS, OUTBOX_CHANNEL, DeliveryWorker, outbox_announcer
 from bot.ratelimit import CONGESTION_CHATS, DECREASE, LocalRateLimiter, RateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from handlers.contract import Button, Reply
+from models.db import listen
 from models.tables import ChannelIdentity, OutboxMessage, OutboxStatus, Platform, utcnow
 from tests.conftest import TELEGRAM_TOKEN, Demo, member_named, redis_client
 from tests.fake_telegram import FakeTelegram
@@ -372,6 +374,25 @@ async def test_a_row_let_go_late_stays_with_the_worker_that_claimed_it_since(
         assert (await delivery.row(row_id)).status is OutboxStatus.SENT
     finally:
         await bot.session.close()
+
+
+async def test_a_worker_that_does_not_deliver_wakes_the_one_that_does(runtime: Runtime, database_url: str) -> None:
+    """`chibo serve`'s workers: rows queued by one that does not deliver are announced to the one
+    that does, which would otherwise find them only at its next look."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("one process on SQLite: nothing to announce")
+    woken = asyncio.Event()
+    heard = asyncio.create_task(listen(runtime.engine, OUTBOX_CHANNEL, lambda _payload: woken.set(), what="test"))
+    try:
+        announce = outbox_announcer(runtime.engine)
+        async with asyncio.timeout(30):
+            while not woken.is_set():  # a NOTIFY before the LISTEN is in place is heard by nobody
+                announce()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), 0.5)
+    finally:
+        heard.cancel()
+        await asyncio.gather(heard, return_exceptions=True)
 
 
 class CountingBudget(LocalRateLimiter):

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels import photo_links, web, web_push
 from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
 from bot.channels.registry import CHANNELS
-from bot.delivery import ChannelWatch, DeliveryWorker, Sender
+from bot.delivery import OUTBOX_CHANNEL, ChannelWatch, DeliveryWorker, Sender, outbox_announcer
 from bot.metrics import count_database_errors, observe_database, watch_scheduler
 from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -46,7 +46,7 @@ from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models import audit
 from models.audit import AuditAction
-from models.db import DATABASE_UNAVAILABLE, is_database_unavailable
+from models.db import DATABASE_UNAVAILABLE, is_database_unavailable, listen
 from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import PHOTO_SUFFIXES, may_read_notice_file, web_member
@@ -119,12 +119,14 @@ def create_app(
     engine: AsyncEngine | None = None,
     migrate: bool = True,
     channels: Sequence[Channel] = CHANNELS,
-    polls: bool = True,
+    leads: bool = True,
 ) -> FastAPI:
     """The chibo web service, speaking on each enabled platform of ``channels`` (the registry).
     ``engine`` lets tests hand in their database; ``migrate`` applies the Alembic migrations on
-    start, as ``chibo serve`` does; ``polls``: this process asks the platforms that are polled for
-    their updates (of `chibo serve`'s workers, only the first: two would take each other's)."""
+    start, as ``chibo serve`` does. ``leads``: this process asks the platforms that are polled for
+    their updates and delivers the outbox. Of `chibo serve`'s workers only the first does: two
+    pollers would take each other's updates, and two deliverers could send a chat's messages out
+    of order and closer than the platform allows; the others wake it through PostgreSQL."""
     runtime = Runtime.create(settings, engine)
     count_database_errors(runtime.metrics, runtime.engine)
 
@@ -146,9 +148,6 @@ def create_app(
             senders[Platform.WEB] = pusher.also_push(senders.get(Platform.WEB))
         tasks: list[asyncio.Task[None]] = []
         rates = settings.platform_rates()
-        if redis is None:
-            # Without Redis each worker keeps its own budget: a share of it, so together they keep it.
-            rates = {key: rate / settings.workers for key, rate in rates.items()}
         limiter = RedisRateLimiter(redis, rates) if redis is not None else LocalRateLimiter(rates)
         worker = DeliveryWorker(
             runtime.sessions,
@@ -165,26 +164,28 @@ def create_app(
             },
             desk_address=runtime.public_address,
         )
-        runtime.on_outbox = worker.wake
-        meeting_jobs = MeetingJobs(
-            runtime.sessions, messages_maker(runtime.catalogs, settings.tz), settings.tz, worker.wake
-        )
+        wake = worker.wake if leads else outbox_announcer(runtime.engine)
+        runtime.on_outbox = wake
+        meeting_jobs = MeetingJobs(runtime.sessions, messages_maker(runtime.catalogs, settings.tz), settings.tz, wake)
         scheduler = create_scheduler(
             runtime.sessions,
             settings.timezone,
             notice_body_maker(runtime.catalogs),
-            worker.wake,
+            wake,
             results_maker(runtime.catalogs),
             meeting_jobs,
         )
-        add_book_reminders(scheduler, runtime.sessions, book_messages(runtime.catalogs), settings.tz, worker.wake)
+        add_book_reminders(scheduler, runtime.sessions, book_messages(runtime.catalogs), settings.tz, wake)
         watch_scheduler(runtime.metrics, scheduler)
         scheduler.start()
-        if senders:
+        if senders and leads:
             tasks.append(asyncio.create_task(worker.run(), name="delivery"))
+            if settings.workers > 1:  # the other workers' rows, announced as they commit
+                heard = listen(runtime.engine, OUTBOX_CHANNEL, lambda _payload: worker.wake(), what="delivery")
+                tasks.append(asyncio.create_task(heard, name="outbox-listen"))
         for key, connection in connections.items():
             polling = await connection.start(scheduler)
-            if polling is not None and polls:
+            if polling is not None and leads:
                 tasks.append(asyncio.create_task(polling(), name=f"{key.replace('_', '-')}-polling"))
         log.info("chibo: web chat on http://%s:%s/", settings.host, settings.port)
         try:

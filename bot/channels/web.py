@@ -36,7 +36,7 @@ from bot.channels.base import Polling, Unreachable
 from bot.channels.specs.web import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
-from models.db import database_deadline
+from models.db import database_deadline, listen
 from models.tables import ChannelIdentity, Member, Platform, WebChatMessage, WebChatSession, utcnow
 
 if TYPE_CHECKING:
@@ -278,27 +278,8 @@ class Hub:
             self._listener = None
 
     async def _listen(self) -> None:
-        """LISTEN on a connection of its own, again after it is lost (meanwhile a waiting page still
-        fetches when its wait ends)."""
-        import asyncpg  # only with PostgreSQL
-
-        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while True:
-            try:
-                connection = await asyncpg.connect(dsn)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("web chat: cannot listen for new messages (%s); retrying", type(error).__name__)
-                await asyncio.sleep(5.0)
-                continue
-            lost = asyncio.Event()
-            try:
-                connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
-                await connection.add_listener(NOTIFY_CHANNEL, lambda _c, _pid, _channel, chat_id: self.wake(chat_id))
-                await lost.wait()
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(connection.close(timeout=2))
-            await asyncio.sleep(1.0)
+        """Woken by every process's stored messages (meanwhile a waiting page still fetches when its wait ends)."""
+        await listen(self._engine, NOTIFY_CHANNEL, self.wake, what="web chat")
 
 
 async def store(

@@ -113,20 +113,26 @@ def _end_with(parent: int) -> None:
 
 def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> None:
     """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
-    socket (the kernel hands each new connection to one of them); only the first polls."""
+    socket (the kernel hands each new connection to one of them); only the first polls the
+    platforms and delivers the outbox."""
     _end_with(parent)
     # A hang-up (the terminal closed) reaches the whole group: `chibo serve` then stops the workers.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.log_format, settings.log_level)
     from webhooks.app import create_app, end_long_polls
 
-    app = create_app(settings, migrate=False, polls=index == 0)
+    try:
+        app = create_app(settings, migrate=False, leads=index == 0)
+    except Exception:
+        log.exception("chibo: worker %d could not be made", index)
+        sys.exit(STARTUP_FAILURE)  # as uvicorn's failed start: bad code or settings, fatal at first
     run_app(app, settings.host, settings.port, on_stop=lambda: end_long_polls(app), sock=sock)
 
 
 def _serve_workers(settings: Settings) -> None:
-    """CHIBO_WORKERS processes on one port, each a whole chibo as replicas are (deliveries and
-    scheduled jobs claim their rows; the web chat's pages are woken through PostgreSQL). This
+    """CHIBO_WORKERS processes on one port, each a whole chibo as replicas are (scheduled jobs claim
+    their rows; the web chat's pages are woken through PostgreSQL), except that only the first
+    polls the platforms and delivers the outbox (the others announce what they queue). This
     process binds the port, applies the migrations once, starts them and waits: SIGTERM, Ctrl+C
     or a hang-up stops them all gracefully. A worker that ends is started again, after a pause that
     grows while it keeps ending soon after its start (a database down for a while); one of the
@@ -136,7 +142,10 @@ def _serve_workers(settings: Settings) -> None:
 
     from bot.metrics import MULTIPROCESS_DIRECTORY
 
-    sock = uvicorn.Config("webhooks.app:create_app", host=settings.host, port=settings.port).bind_socket()
+    # log_config=None: uvicorn's own would replace the configured logging (CHIBO_LOG_FORMAT=json).
+    sock = uvicorn.Config(
+        "webhooks.app:create_app", host=settings.host, port=settings.port, log_config=None
+    ).bind_socket()
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
@@ -155,6 +164,7 @@ def _serve_workers(settings: Settings) -> None:
         return worker
 
     stopping = False
+    workers: list[BaseProcess] = []
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -162,16 +172,28 @@ def _serve_workers(settings: Settings) -> None:
         for worker in workers:
             worker.terminate()  # SIGTERM: each finishes what it is doing, as `chibo serve` alone does
 
+    def replace(index: int) -> None:
+        worker = start(index)
+        if index < len(workers):
+            workers[index] = worker
+        else:
+            workers.append(worker)
+        if stopping:  # the stop came while it was being started: it missed the SIGTERM
+            worker.terminate()
+
+    # A hang-up (the terminal closed) stops them, unless `nohup` asked to ignore it.
+    hang_up = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
+    for stopping_signal in (signal.SIGINT, signal.SIGTERM, *hang_up):
+        signal.signal(stopping_signal, stop)
     try:
-        workers = [start(index) for index in range(settings.workers)]
-        for stopping_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(stopping_signal, stop)
+        for index in range(settings.workers):
+            replace(index)
         log.info("chibo: %d workers on http://%s:%s/", settings.workers, settings.host, settings.port)
         while not stopping:
             now = time.monotonic()
             for index in [index for index, at in due.items() if at <= now]:
                 del due[index]
-                workers[index] = start(index)
+                replace(index)
             alive = [worker.sentinel for index, worker in enumerate(workers) if index not in due]
             multiprocessing.connection.wait(alive, min(due.values()) - now if due else None)
             for index, worker in enumerate(workers):
