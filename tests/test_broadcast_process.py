@@ -62,6 +62,18 @@ async def _until(condition: Callable[[], Awaitable[bool]], limit: float = 60.0) 
             await asyncio.sleep(0.05)
 
 
+async def until_serving(client: httpx.AsyncClient) -> None:
+    """Wait for a `chibo serve` started in another process to answer its health check."""
+
+    async def serving() -> bool:
+        try:
+            return (await client.get("/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await _until(serving)
+
+
 async def _queue_notice(runtime: Runtime, tmp_path: Path, database_url: str) -> None:
     await big_branch(runtime, RECIPIENTS, FIRST_CHAT)
     notice = tmp_path / "notice.txt"
@@ -152,14 +164,7 @@ async def test_demo_stops_on_sigterm_within_8_s_while_a_web_chat_page_waits(tmp_
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-
-            async def serving() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await _until(serving)
+            await until_serving(client)
             token = (await client.post("/api/webchat/session")).json()["token"]
             waiting = asyncio.create_task(
                 client.get("/api/webchat/inbox", params={"wait": "true"}, headers={"Authorization": f"Bearer {token}"})

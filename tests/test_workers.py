@@ -25,6 +25,7 @@ from tests.test_broadcast_process import (
     _queue_notice,
     _serve,
     _until,
+    until_serving,
 )
 from tests.test_cli import run_chibo
 
@@ -103,11 +104,8 @@ def _running(pid: int) -> bool:
         return False
 
 
-async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_path: Path) -> None:
-    """Was: `chibo serve` killed outright (SIGKILL, the OOM killer) left its workers serving on,
-    unsupervised and holding the port, so a new `chibo serve` could not start."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+async def _two_workers(database_url: str, tmp_path: Path) -> tuple[asyncio.subprocess.Process, int]:
+    """`chibo serve` with two workers, the web chat alone, once it answers: the process and its port."""
     port = _free_port()
     served = await _serve(
         {"CHIBO_DATABASE_URL": database_url, "CHIBO_PORT": str(port), "CHIBO_WORKERS": "2",
@@ -115,14 +113,16 @@ async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_pat
         tmp_path,
     )  # fmt: skip
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        await until_serving(client)
+    return served, port
 
-        async def serving() -> bool:
-            try:
-                return (await client.get("/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
 
-        await _until(serving)
+async def test_workers_end_when_chibo_serve_is_killed(database_url: str, tmp_path: Path) -> None:
+    """Was: `chibo serve` killed outright (SIGKILL, the OOM killer) left its workers serving on,
+    unsupervised and holding the port, so a new `chibo serve` could not start."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+    served, _port = await _two_workers(database_url, tmp_path)
     children = _workers_of(served.pid)
     assert len(children) == 2
     served.kill()
@@ -150,12 +150,7 @@ async def test_a_worker_that_cannot_start_again_is_retried_while_the_other_serve
     if database_url.startswith("sqlite"):
         pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
     name = make_url(database_url).database
-    port = _free_port()
-    served = await _serve(
-        {"CHIBO_DATABASE_URL": database_url, "CHIBO_PORT": str(port), "CHIBO_WORKERS": "2",
-         "CHIBO_BALLOT_KEY": TEST_BALLOT_KEY},
-        tmp_path,
-    )  # fmt: skip
+    served, port = await _two_workers(database_url, tmp_path)
     log = tmp_path / "serve.log"
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
