@@ -60,6 +60,18 @@ def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_a_database_out_of_reach_stops_serve_with_one_line(tmp_path: Path) -> None:
+    """Was: pages of traceback (500 lines with workers, 800 for a database that does not exist)."""
+    for workers in ("1", "2"):
+        for command in ("serve", "demo"):
+            url = "postgresql+asyncpg://chibo:secret@127.0.0.1:1/chibo"  # nothing listens on port 1
+            result = run_chibo(command, env={"CHIBO_DATABASE_URL": url, "CHIBO_WORKERS": workers}, cwd=tmp_path)
+            assert result.returncode == 1, result.stderr
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("chibo: cannot reach the database"), result.stderr
+            assert "127.0.0.1:1/chibo" in lines[0] and "secret" not in lines[0]
+
+
 def test_db_upgrade_then_the_schema_matches_the_models(tmp_path: Path, database_url: str) -> None:
     # database_url is already migrated by the fixture; running again must be a no-op.
     result = run_chibo("db", "upgrade", env={"CHIBO_DATABASE_URL": database_url}, cwd=tmp_path)

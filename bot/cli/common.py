@@ -34,6 +34,27 @@ def settings_or_exit() -> Settings:
     return settings
 
 
+def reach_database(settings: Settings) -> None:
+    """Connect once before serving: a database that cannot be reached (down, a wrong host, port,
+    name or password) ends the command with one line saying so, not pages of traceback."""
+    engine = create_engine(settings.database_url, timeout=max(settings.db_timeout_seconds, 10.0))
+
+    async def connect() -> None:
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(connect())
+    except Exception as error:
+        reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
+        where = engine.url.render_as_string(hide_password=True)
+        typer.echo(f"chibo: cannot reach the database {where}: {reason}", err=True)
+        raise typer.Exit(1) from None
+
+
 @contextlib.asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the configured database for one command; the connections close after it."""

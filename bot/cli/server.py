@@ -25,7 +25,7 @@ import uvicorn
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp
 
-from bot.cli.common import run, settings_or_exit
+from bot.cli.common import reach_database, run, settings_or_exit
 from bot.cli.members import print_invites
 from bot.demo import seed_demo
 from bot.demo_books import seed_demo_books
@@ -93,6 +93,7 @@ def run_app(
 
 
 def _serve(settings: Settings) -> None:
+    reach_database(settings)
     if settings.workers > 1:
         _serve_workers(settings)
         return
@@ -232,6 +233,7 @@ def serve() -> None:
 def demo() -> None:
     """Seed the demo commune (once), print an invite code per member, then serve."""
     settings = settings_or_exit()
+    reach_database(settings)
     asyncio.run(upgrade(settings.database_url))
 
     async def seed_and_invite(session: AsyncSession) -> list[IssuedInvite]:
