@@ -9,7 +9,6 @@ the database at each scrape, so every replica reports the same values; alert on 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
@@ -25,12 +24,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import is_database_unavailable
 from models.tables import JobState, MeetingJob, OutboxMessage, OutboxStatus, Platform, ZaloOaToken, utcnow
 
-MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's: read as it is imported
+# prometheus_client takes its files' directory only from this variable, read as it is imported.
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 PUSH_PLATFORMS = (Platform.TELEGRAM, Platform.ZALO_BOT, Platform.ZALO_OA)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, together: bool = False) -> None:
+        """``together``: one of `chibo serve`'s workers, whose scrape reports all of them."""
+        self.together = together
         self.registry = CollectorRegistry()
         self.updates_received = Counter(
             "chibo_updates_received", "Inbound updates received", ["platform"], registry=self.registry
@@ -135,7 +137,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The text a scrape gets: this registry's, or with workers every worker's files together."""
-        if os.environ.get(MULTIPROCESS_DIRECTORY):
+        if self.together:
             together = CollectorRegistry()
             MultiProcessCollector(together)  # type: ignore[no-untyped-call]  # not annotated upstream
             return generate_latest(together)

@@ -237,7 +237,7 @@ class Runtime:
             runtime.on_outbox()
 
         sessions = session_factory(engine, ballot_secret=settings.ballot_secret, on_outbox=queued)
-        runtime = cls(settings, engine, sessions, Catalogs(settings.locale))
+        runtime = cls(settings, engine, sessions, Catalogs(settings.locale), Metrics(together=settings.workers > 1))
         if engine.dialect.name == "postgresql":
             runtime.group_commit = GroupCommit(runtime)
         return runtime

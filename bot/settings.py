@@ -40,7 +40,7 @@ class Settings(ChannelSettings, BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     # `chibo serve` processes sharing the port, about one per core (PostgreSQL only: the web chat's
-    # pages are woken across processes by its NOTIFY). Each is a whole chibo, as replicas are.
+    # pages are woken across processes by its NOTIFY); the first also polls and delivers.
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"

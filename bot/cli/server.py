@@ -151,7 +151,7 @@ def _serve_workers(settings: Settings) -> None:
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
     metrics = tempfile.mkdtemp(prefix="chibo-metrics-")
-    os.environ[MULTIPROCESS_DIRECTORY] = metrics  # the workers inherit it
+    os.environ[MULTIPROCESS_DIRECTORY] = metrics  # for prometheus_client in the workers: its only way in
     spawn = multiprocessing.get_context("spawn")  # not fork: a fresh interpreter, no inherited threads
     started_at: dict[int, float] = {}
     pause = dict.fromkeys(range(settings.workers), 0.0)
