@@ -73,8 +73,9 @@ class Keeper(Protocol):
 
     async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]: ...
 
-    async def kept(self, session: AsyncSession) -> list[int]:
-        """The ids the first delivery kept its answers under (for a re-delivery)."""
+    async def kept(self, session: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
+        """What the first delivery kept (for a re-delivery): each answer's id and body, as kept. So
+        the de-duplication row need not keep them too."""
         ...
 
 
@@ -301,6 +302,11 @@ class Runtime:
         """The update in the caller's transaction: de-duplicated, handled, its replies queued or kept."""
         # The de-duplication row comes first (see first_delivery).
         if update_key is not None and not await first_delivery(session, inbound.platform, update_key):
+            self.metrics.updates_rejected.labels(inbound.platform.value, "duplicate").inc()
+            if keeper is not None:
+                answered = await keeper.kept(session)
+                replies = [Reply.from_dict(body) for _, body in answered]
+                return Processed(replies, duplicate=True, ids=[row_id for row_id, _ in answered])
             earlier = (
                 await session.exec(
                     select(ProcessedUpdate.result).where(
@@ -308,9 +314,7 @@ class Runtime:
                     )
                 )
             ).first()
-            self.metrics.updates_rejected.labels(inbound.platform.value, "duplicate").inc()
-            ids = [] if keeper is None else await keeper.kept(session)
-            return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True, ids=ids)
+            return Processed([Reply.from_dict(r) for r in earlier or []], duplicate=True)
         replies = await handle(
             session,
             self.catalogs,
@@ -334,13 +338,13 @@ class Runtime:
                     sent, kept = await fill_in_link(session, reply.desk_link_for, reply.text, self.public_address)
                     replies[index] = replace(reply, text=sent, desk_link_for=None)
                     bodies[index] = replace(reply, text=kept, desk_link_for=None).to_dict()
+            if keeper is not None:  # where a retry finds them (not in the de-duplication row as well)
+                # As they may be stored: an invite code masked.
+                return Processed(replies, ids=await keeper.keep(session, [Reply.from_dict(body) for body in bodies]))
             if update_key is not None:
                 params = {"of_platform": inbound.platform, "of_update": update_key, "answered": bodies}
                 await session.exec(_KEEP_RESULT, params=params)
-            if keeper is None:
-                return Processed(replies)
-            # As they may be stored: an invite code masked.
-            return Processed(replies, ids=await keeper.keep(session, [Reply.from_dict(body) for body in bodies]))
+            return Processed(replies)
         if bodies:
             now = utcnow()
             await session.exec(

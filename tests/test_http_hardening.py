@@ -478,26 +478,30 @@ async def test_a_pool_with_no_free_connection_gets_503_not_500(database_url: str
             assert (await client.post("/api/webchat/session")).status_code == 200
 
 
-async def test_a_join_retried_after_its_answer_was_lost_still_moves_the_token(
+async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
     server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Found by bench/webchat.py: under load the join linked the chat, then moving the token met a
-    full pool (503); the page's retry got the kept welcome and no new token, so a token planted
-    before the join stayed the member's."""
-    rotate = web.rotate
+    """Found by bench/webchat.py: under load the join linked the chat, then moving the token (a
+    transaction of its own) met a full pool (503); the page's retry got the kept welcome and no new
+    token, so a token planted before the join stayed the member's. The move now commits with the
+    join: when it fails, nothing of the join is kept, and the retry links and moves together."""
+    move = web._move_chat
     failures = iter([TimeoutError("no free connection")])
 
-    async def rotate_once_failing(*args: Any, **kwargs: Any) -> str | None:
+    async def move_once_failing(*args: Any, **kwargs: Any) -> bool:
         for failure in failures:
             raise failure
-        return await rotate(*args, **kwargs)
+        return await move(*args, **kwargs)
 
-    monkeypatch.setattr(web, "rotate", rotate_once_failing)
+    monkeypatch.setattr(web, "_move_chat", move_once_failing)
     async with httpx.AsyncClient(base_url=server.url) as client:
         planted = await visitor(client)
         victim = Visitor(client, planted.token)
         lost = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
         assert lost.status_code == 503
+        # Not linked: the failed join left nothing behind.
+        stranger = await Visitor(client, planted.token).send("check", payload="me")
+        assert stranger.status_code == 200 and "Họ và tên" not in stranger.json()["replies"][0]["text"]
         retried = await victim.send("join", text=demo.code("Ngô Văn Phúc"))
         assert retried.status_code == 200 and "Chào mừng đồng chí Ngô Văn Phúc" in retried.json()["replies"][0]["text"]
         assert victim.token != planted.token

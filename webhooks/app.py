@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from bot.channels import photo_links, web, web_push
 from bot.channels.base import Channel, Connection, Refused, Unavailable, Webhook
@@ -57,6 +58,7 @@ from scheduler.books import add_book_reminders
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks import desk
+from webhooks.admission import Line
 from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ MAX_JSON_DEPTH = 64
 # /healthz waits this many seconds for the database, whatever it does: the probe answers within 2 s
 # with time to spare on a loaded machine.
 HEALTH_TIMEOUT = 1.0
+# Web chat requests using the database at once where the engine keeps no pool of its own (SQLite).
+LINE_SLOTS_WITHOUT_POOL = 10
 # ...and the check itself gives up on a lock or a statement after this long (PostgreSQL).
 HEALTH_CHECK_LIMIT_MS = 1500
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -221,6 +225,7 @@ def create_app(
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
+    app.state.line = Line(_line_slots(runtime))
     app.state.connections = {}
     app.state.webhooks = {}
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -237,6 +242,13 @@ def create_app(
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _line_slots(runtime: Runtime) -> int:
+    """The pool's own connections (its overflow is left for everything else: delivery, the
+    scheduler, webhooks, pages fetching what they waited for)."""
+    pool = runtime.engine.pool
+    return pool.size() if isinstance(pool, QueuePool) else LINE_SLOTS_WITHOUT_POOL
 
 
 def _unavailable() -> JSONResponse:
@@ -328,6 +340,20 @@ async def _web_session(request: Request, authorization: Annotated[str, Header()]
 
 
 WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
+
+
+async def _web_session_in_line(
+    request: Request, authorization: Annotated[str, Header()] = ""
+) -> AsyncIterator[web.WebSession]:
+    """As ``_web_session``, for a request that then uses the database again: its turn in the line
+    (``Line``) is taken first and held until the request has its answer."""
+    line: Line = request.app.state.line
+    async with line.turn():
+        yield await _web_session(request, authorization)
+
+
+# Scope "function": the turn ends when the route returns, before the answer is sent.
+WebSessionInLineDep = Annotated[web.WebSession, Depends(_web_session_in_line, scope="function")]
 # A row id within the id columns' range: a larger one is a 422, not a 500 from the database.
 FileId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
@@ -377,7 +403,9 @@ async def _answer_web(
         switching = web_session.linked and _invite_guess(inbound.text) is not None
         before = await _member_id(runtime, chat) if switching else None
         # Kept, so a reload shows the last answer's buttons again (a retry gets the same ids).
-        answers = web.Answers(chat, message_id)
+        # A code that links the chat moves it to a new token as it commits, so a token planted
+        # beforehand dies with the join.
+        answers = web.Answers(chat, message_id, joining=guessing)
         processed = await runtime.process(
             inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True, keeper=answers
         )
@@ -398,23 +426,20 @@ async def _answer_web(
             raise
         runtime.metrics.updates_rejected.labels("web", "database").inc()
         return _unavailable()
-    # A join retried (its answer lost after the chat was linked, before the token moved) rotates too,
-    # so a token planted beforehand still dies.
-    if guessing or (processed.duplicate and _invite_guess(inbound.text) is not None):
-        token = await web.rotate(runtime.sessions, web_session)
-        if token is not None:
-            body["token"] = token
-        elif not processed.duplicate:
-            async with runtime.sessions() as session, session.begin():
-                await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
-                if await invite_lockout(session, limits, window=settings.invite_window) is not None:
-                    audit.record(
-                        session,
-                        AuditAction.INVITE_LOCKOUT,
-                        actor_id=None,
-                        subject_type="webchat",
-                        after={"platform": "web", "address": _client_address(request)},
-                    )
+    if answers.token is not None:
+        body["token"] = answers.token
+    elif guessing and not processed.duplicate:
+        # A wrong code: counted against the session and the address.
+        async with runtime.sessions() as session, session.begin():
+            await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
+            if await invite_lockout(session, limits, window=settings.invite_window) is not None:
+                audit.record(
+                    session,
+                    AuditAction.INVITE_LOCKOUT,
+                    actor_id=None,
+                    subject_type="webchat",
+                    after={"platform": "web", "address": _client_address(request)},
+                )
     return body
 
 
@@ -514,14 +539,14 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
         # One transaction: counted against the address and opened together (a 429 writes nothing).
-        async with runtime.sessions() as session, session.begin():
+        async with request.app.state.line.turn(), runtime.sessions() as session, session.begin():
             sweep = sweeps.due()
             await limit_new_sessions(runtime, session, _client_address(request), sweep=sweep)
             return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle, sweep=sweep)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)
     async def chat_message(
-        request: Request, message: ChatMessage, web_session: WebSessionDep
+        request: Request, message: ChatMessage, web_session: WebSessionInLineDep
     ) -> dict[str, Any] | JSONResponse:
         runtime.metrics.updates_received.labels("web").inc()
         inbound = web.inbound_from_message(web_session, message.text, message.payload)

@@ -167,29 +167,33 @@ async def rotate(sessions: async_sessionmaker[AsyncSession], web_session: WebSes
     rotated already). The chat moves to the new token and the old one stops working, in one
     transaction: a token someone planted before the join never reaches the member."""
     token = new_session_token()
-    new_hash = user_id_for(token)
     async with sessions() as session, session.begin():
-        moved = await session.exec(
-            update(ChannelIdentity)
-            .where(col(ChannelIdentity.platform) == Platform.WEB)
-            .where(col(ChannelIdentity.platform_user_id) == web_session.token_hash)
-            .values(platform_user_id=new_hash, chat_id=new_hash)
-        )
-        if not moved.rowcount:
-            return None
-        await session.exec(
-            update(WebChatMessage).where(col(WebChatMessage.chat_id) == web_session.token_hash).values(chat_id=new_hash)
-        )
-        now = utcnow()
-        # The session row moves to the new hash (one statement, not a delete and an insert).
-        renamed = await session.exec(
-            update(WebChatSession)
-            .where(col(WebChatSession.token_hash) == web_session.token_hash)
-            .values(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True)
-        )
-        if not renamed.rowcount:
-            session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
-    return token
+        moved = await _move_chat(session, web_session.token_hash, user_id_for(token))
+    return token if moved else None
+
+
+async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str) -> bool:
+    """The linked chat of session ``old_hash`` moves to ``new_hash``, in the caller's transaction:
+    False (and nothing moved) when the session is not linked."""
+    moved = await session.exec(
+        update(ChannelIdentity)
+        .where(col(ChannelIdentity.platform) == Platform.WEB)
+        .where(col(ChannelIdentity.platform_user_id) == old_hash)
+        .values(platform_user_id=new_hash, chat_id=new_hash)
+    )
+    if not moved.rowcount:
+        return False
+    await session.exec(update(WebChatMessage).where(col(WebChatMessage.chat_id) == old_hash).values(chat_id=new_hash))
+    now = utcnow()
+    # The session row moves to the new hash (one statement, not a delete and an insert).
+    renamed = await session.exec(
+        update(WebChatSession)
+        .where(col(WebChatSession.token_hash) == old_hash)
+        .values(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True)
+    )
+    if not renamed.rowcount:
+        session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
+    return True
 
 
 def inbound_from_message(web_session: WebSession, text: str | None, payload: str | None) -> Inbound:
@@ -316,25 +320,37 @@ async def messages_after(sessions: async_sessionmaker[AsyncSession], chat_id: st
     return sorted(rows, key=lambda row: row.id or 0)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Answers:
     """Where the answers to the page's message ``message_id`` are kept (a reload shows the last
-    answer's buttons again), in the transaction that handles the message (``Runtime.process``)."""
+    answer's buttons again; a retry of the message gets them back), in the transaction that
+    handles the message (``Runtime.process``).
+
+    With ``joining``, the message is a code typed by a browser not yet linked: if it links the
+    chat, the session moves to a new token in that same transaction (as ``rotate`` does), and
+    ``token`` holds it for the page."""
 
     chat_id: str
     message_id: str
+    joining: bool = False
+    token: str | None = None
 
     async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
-        stored = await store(session, self.chat_id, replies, pushed=False, answers=self.message_id)
+        chat_id = self.chat_id
+        if self.joining:
+            token = new_session_token()
+            if await _move_chat(session, self.chat_id, user_id_for(token)):
+                self.token, chat_id = token, user_id_for(token)
+        stored = await store(session, chat_id, replies, pushed=False, answers=self.message_id)
         return [row.id or 0 for row in stored]
 
-    async def kept(self, session: AsyncSession) -> list[int]:
+    async def kept(self, session: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
         found = await session.exec(
-            select(WebChatMessage.id)
+            select(WebChatMessage.id, WebChatMessage.body)
             .where(col(WebChatMessage.chat_id) == self.chat_id, col(WebChatMessage.answers) == self.message_id)
             .order_by(col(WebChatMessage.id))
         )
-        return [row_id for row_id in found.all() if row_id is not None]
+        return [(row_id, dict(body)) for row_id, body in found.all() if row_id is not None]
 
 
 async def last_message(sessions: async_sessionmaker[AsyncSession], chat_id: str) -> WebChatMessage | None:

@@ -1,0 +1,61 @@
+"""Web chat requests take the database in turn (``webhooks.admission.Line``): under a crowd each
+request waits once, first come first served, instead of queueing at the pool each time it goes
+back to the database (a join went four times, and its members waited two to four times as long)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+
+from models.db import database_deadline
+from tests.chat import visitor
+from tests.conftest import Demo, make_settings, serve_app
+from webhooks.admission import Line
+from webhooks.app import create_app
+
+
+async def test_turns_go_first_come_first_served() -> None:
+    line = Line(1)
+    served: list[str] = []
+
+    async def member(name: str) -> None:
+        async with line.turn():
+            served.append(name)
+
+    async with line.turn():
+        waiting = []
+        for name in "ABCD":
+            waiting.append(asyncio.create_task(member(name)))
+            await asyncio.sleep(0)  # this one is in line before the next arrives
+    await asyncio.gather(*waiting)
+    assert served == list("ABCD")
+
+
+async def test_a_wait_in_line_ends_at_the_requests_deadline_and_takes_nothing() -> None:
+    line = Line(1)
+    async with line.turn():
+        with database_deadline(0.05), pytest.raises(TimeoutError):
+            async with line.turn():
+                pytest.fail("a turn was given while the only one was taken")
+    async with line.turn():  # the turn that timed out did not keep one
+        pass
+
+
+async def test_a_chat_message_waits_its_turn_within_the_database_budget(database_url: str, demo: Demo) -> None:
+    """With every turn taken, a message gets 503 when its budget is spent (the page tries again),
+    and is answered once a turn is free."""
+    app = create_app(make_settings(database_url, db_timeout_seconds=0.5), migrate=False)
+    async for server in serve_app(app):
+        line: Line = server.app.state.line
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            member = await visitor(client)
+            await member.replies(text=demo.code("Ngô Văn Phúc"))
+            async with contextlib.AsyncExitStack() as every_turn:
+                for _ in range(line.slots):
+                    await every_turn.enter_async_context(line.turn())
+                assert (await member.send("busy", payload="me")).status_code == 503
+            answered = await member.send("busy", payload="me")
+            assert answered.status_code == 200 and "Ngô Văn Phúc" in answered.json()["replies"][0]["text"]
