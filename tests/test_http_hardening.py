@@ -33,6 +33,7 @@ from models.tables import AuditEvent, InviteAttempt, Member, Platform, WebChatSe
 from tests.chat import Visitor, vi, visitor
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
+from webhooks import admission
 from webhooks.app import STATIC_DIR, create_app, parse_json
 from webhooks.security import forwarded_client
 
@@ -58,7 +59,6 @@ async def server(database_url: str, fake_telegram: FakeTelegram) -> AsyncIterato
 def _runtime(server: LiveServer) -> Runtime:
     runtime: Runtime = server.app.state.runtime
     return runtime
-
 
 
 async def _chunks(size: int) -> AsyncIterator[bytes]:
@@ -493,6 +493,8 @@ async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
             raise failure
         return await move(*args, **kwargs)
 
+    # The page tries again a second later, when the line is open again (webhooks.admission).
+    monkeypatch.setattr(admission, "CLOSED_SECONDS", 0.0)
     monkeypatch.setattr(web, "_move_chat", move_once_failing)
     async with httpx.AsyncClient(base_url=server.url) as client:
         planted = await visitor(client)
@@ -507,6 +509,44 @@ async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
         assert victim.token != planted.token
         assert (await planted.send(payload="me")).status_code == 401
         assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]
+
+
+async def test_a_switch_on_a_shared_phone_moves_the_token_with_it_or_not_at_all(
+    server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a browser joined as one member typed another member's code (a shared
+    phone); the new link committed, then moving the token met a full pool (503), and the page's
+    retry, a duplicate, moved nothing. Whoever else held the old token (planted before, or the
+    first member's other copy) then acted as the second member. The move now commits with the
+    switch: a failure leaves the first member's chat as it was, and the retry switches wholly."""
+    move = web._move_chat
+    failures = iter([TimeoutError("no free connection")])
+
+    async def move_once_failing(*args: Any, **kwargs: Any) -> bool:
+        for failure in failures:
+            raise failure
+        return await move(*args, **kwargs)
+
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        shared = await visitor(client)
+        await shared.replies(text=demo.code("Mai Văn Sơn"))
+        other_copy = Visitor(client, shared.token)  # the same token, held elsewhere
+        offered = (await shared.replies(text=demo.code("Trịnh Thị Yến")))[0]
+        await shared.replies(payload=offered["buttons"][0][0]["payload"])
+        # The page tries again a second later, when the line is open again (webhooks.admission).
+        monkeypatch.setattr(admission, "CLOSED_SECONDS", 0.0)
+        monkeypatch.setattr(web, "_move_chat", move_once_failing)
+        assert (await shared.send("switch", text=demo.code("Trịnh Thị Yến"))).status_code == 503
+        # The failed switch left the chat as it was: the token still opens it (a look, not a tap,
+        # which would cancel the switch being asked for).
+        still = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {other_copy.token}"})
+        assert still.status_code == 200 and still.json()["messages"] == []
+        retried = await shared.send("switch", text=demo.code("Trịnh Thị Yến"))
+        assert retried.status_code == 200 and retried.json()["switched"] is True
+        assert "Trịnh Thị Yến" in retried.json()["replies"][0]["text"]
+        assert shared.token != other_copy.token
+        assert (await other_copy.send("who-now", payload="me")).status_code == 401
+        assert "Trịnh Thị Yến" in (await shared.replies(payload="me"))[0]["text"]
 
 
 async def test_healthz_answers_503_within_2s_while_the_members_table_is_locked(database_url: str) -> None:

@@ -6,6 +6,11 @@ that arrived since, so a request's wait is multiplied by how often it goes back 
 the slowest members wait several times as long as the rest. In line, a request waits once: at most
 ``slots`` of them at a time use the database, the others wait first come, first served, within the
 request's database deadline (then 503, as a pool wait would).
+
+When a request in its turn finds the database not answering, the line closes for a moment: those
+waiting, and those arriving meanwhile, are answered 503 at once instead of each taking its turn
+only to wait on the same hung database (with it frozen, every request must have its 503 within
+5 s: a turn taken late, then a statement's full time-out, took longer).
 """
 
 from __future__ import annotations
@@ -14,20 +19,44 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from models.db import request_deadline
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from models.db import is_database_unavailable, request_deadline
+
+# How long the line stays closed after a request in its turn found the database not answering;
+# then the next ones try it again.
+CLOSED_SECONDS = 1.0
+
+
+class LineClosed(TimeoutError):
+    """The database stopped answering the requests before this one: 503 without trying it."""
 
 
 class Line:
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self._free = asyncio.Semaphore(slots)
+        self._closed_until = 0.0
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        """Wait for a turn (``TimeoutError`` past the request's deadline), and hold it in the block."""
+        """Wait for a turn (``TimeoutError`` past the request's deadline, ``LineClosed`` while the
+        database is not answering), and hold it in the block."""
         async with asyncio.timeout_at(request_deadline()):
             await self._free.acquire()
         try:
+            if asyncio.get_running_loop().time() < self._closed_until:
+                raise LineClosed("the database is not answering")
             yield
+        except Exception as error:
+            self.failed(error)
+            raise
         finally:
             self._free.release()
+
+    def failed(self, error: BaseException) -> None:
+        """A request in its turn met ``error`` (raised, or answered 503 itself): the line closes if
+        the database did not answer. Not for a pool with no connection free: that is a crowd (the
+        other requests' turns end as usual), not a hung database."""
+        if is_database_unavailable(error) and not isinstance(error, LineClosed | PoolTimeout):
+            self._closed_until = asyncio.get_running_loop().time() + CLOSED_SECONDS

@@ -79,10 +79,11 @@ MAX_JSON_DEPTH = 64
 # /healthz waits this many seconds for the database, whatever it does: the probe answers within 2 s
 # with time to spare on a loaded machine.
 HEALTH_TIMEOUT = 1.0
-# Web chat requests using the database at once where the engine keeps no pool of its own (SQLite).
-LINE_SLOTS_WITHOUT_POOL = 10
 # ...and the check itself gives up on a lock or a statement after this long (PostgreSQL).
 HEALTH_CHECK_LIMIT_MS = 1500
+# Web chat requests using the database at once where the engine keeps no pool of connections
+# (an in-memory SQLite database); a SQLite file's pool has 5.
+LINE_SLOTS_WITHOUT_POOL = 10
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKETS = re.compile(rb"[^\[\]{}]")
 
@@ -347,6 +348,9 @@ async def _web_session_in_line(
 ) -> AsyncIterator[web.WebSession]:
     """As ``_web_session``, for a request that then uses the database again: its turn in the line
     (``Line``) is taken first and held until the request has its answer."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not web.TOKEN_SHAPE.match(token):
+        raise HTTPException(401, "no web chat session; open the chat page again")  # no turn needed
     line: Line = request.app.state.line
     async with line.turn():
         yield await _web_session(request, authorization)
@@ -403,9 +407,9 @@ async def _answer_web(
         switching = web_session.linked and _invite_guess(inbound.text) is not None
         before = await _member_id(runtime, chat) if switching else None
         # Kept, so a reload shows the last answer's buttons again (a retry gets the same ids).
-        # A code that links the chat moves it to a new token as it commits, so a token planted
-        # beforehand dies with the join.
-        answers = web.Answers(chat, message_id, joining=guessing)
+        # A code that links the chat (to another member, on a shared phone) moves it to a new
+        # token as it commits, so a token planted beforehand dies with the join.
+        answers = web.Answers(chat, message_id, joining=guessing, switching_from=before)
         processed = await runtime.process(
             inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True, keeper=answers
         )
@@ -414,21 +418,19 @@ async def _answer_web(
         if len(ids) == len(rendered):
             rendered = [{"id": row_id} | shown for row_id, shown in zip(ids, rendered, strict=True)]
         body: dict[str, Any] = {"replies": rendered}
-        if not processed.duplicate and before is not None and await _member_id(runtime, chat) not in (None, before):
-            # Another member's code on a joined browser (a shared phone): the first member's
-            # messages are forgotten here, and the page starts afresh on a new token.
-            await web.forget_messages(runtime.sessions, chat, before=ids[0] if ids else MAX_ID)
-            token = await web.rotate(runtime.sessions, web_session)
-            if token is not None:
-                return body | {"token": token, "switched": True}
     except Exception as error:
         if not is_database_unavailable(error):
             raise
         runtime.metrics.updates_rejected.labels("web", "database").inc()
+        line: Line = request.app.state.line
+        line.failed(error)
         return _unavailable()
     if answers.token is not None:
         body["token"] = answers.token
-    elif guessing and not processed.duplicate:
+        if answers.switched:
+            body["switched"] = True  # the first member's messages are gone: the page starts afresh
+        return body
+    if guessing and not processed.duplicate:
         # A wrong code: counted against the session and the address.
         async with runtime.sessions() as session, session.begin():
             await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)

@@ -7,7 +7,7 @@ are stored too, so a reload gets the last message's buttons back.
 
 The server issues every session token (``start_session``) and keeps only its hash, so a leaked
 database row cannot be replayed, a token a browser makes up is refused, and one planted in a
-victim's browser dies when the victim joins: a join re-issues the token (``rotate``). A session
+victim's browser dies when the victim joins: a join re-issues the token (``Answers``). A session
 idle for ``CHIBO_WEBCHAT_IDLE_DAYS`` is forgotten, and so is the session of a deactivated member.
 """
 
@@ -160,16 +160,6 @@ async def open_session(
             )
         await session.commit()
         return None if ended else WebSession(token_hash, bool(active))
-
-
-async def rotate(sessions: async_sessionmaker[AsyncSession], web_session: WebSession) -> str | None:
-    """A new token for a session that has just joined, or None when it is not linked (or was
-    rotated already). The chat moves to the new token and the old one stops working, in one
-    transaction: a token someone planted before the join never reaches the member."""
-    token = new_session_token()
-    async with sessions() as session, session.begin():
-        moved = await _move_chat(session, web_session.token_hash, user_id_for(token))
-    return token if moved else None
 
 
 async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str) -> bool:
@@ -326,23 +316,41 @@ class Answers:
     answer's buttons again; a retry of the message gets them back), in the transaction that
     handles the message (``Runtime.process``).
 
-    With ``joining``, the message is a code typed by a browser not yet linked: if it links the
-    chat, the session moves to a new token in that same transaction (as ``rotate`` does), and
-    ``token`` holds it for the page."""
+    A code typed in the chat may link it to a member: a browser not yet linked (``joining``), or
+    one joined as member ``switching_from`` that another member's code now links (a shared phone).
+    Then, in that same transaction, the session moves to a new token, held in ``token`` for the
+    page, so a token planted beforehand dies with the join; and on a switch the first member's
+    messages are forgotten (``switched``: the page starts afresh). Either happens wholly or not at
+    all: a retry after a failure finds the chat as it was, and does it again."""
 
     chat_id: str
     message_id: str
     joining: bool = False
+    switching_from: int | None = None
     token: str | None = None
+    switched: bool = False
 
     async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
         chat_id = self.chat_id
-        if self.joining:
+        if self.joining or (self.switching_from is not None and await self._switched(session)):
             token = new_session_token()
             if await _move_chat(session, self.chat_id, user_id_for(token)):
                 self.token, chat_id = token, user_id_for(token)
+                self.switched = self.switching_from is not None
         stored = await store(session, chat_id, replies, pushed=False, answers=self.message_id)
         return [row.id or 0 for row in stored]
+
+    async def _switched(self, session: AsyncSession) -> bool:
+        """Whether the chat is now another member's; if so, the first member's messages are gone."""
+        linked = await session.exec(
+            select(ChannelIdentity.member_id).where(
+                col(ChannelIdentity.platform) == Platform.WEB, col(ChannelIdentity.platform_user_id) == self.chat_id
+            )
+        )
+        if linked.first() in (None, self.switching_from):
+            return False
+        await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id) == self.chat_id))
+        return True
 
     async def kept(self, session: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
         found = await session.exec(
@@ -388,14 +396,6 @@ async def wait_for_messages(
         return []  # the server is stopping: answered at once; the page asks again after what it has
     with contextlib.nullcontext() if budget is None else database_deadline(budget):
         return await messages_after(sessions, chat_id, after)
-
-
-async def forget_messages(sessions: async_sessionmaker[AsyncSession], chat_id: str, *, before: int) -> None:
-    """The chat's messages before ``before``: another member now uses this browser, who must not see them."""
-    async with sessions() as session, session.begin():
-        await session.exec(
-            delete(WebChatMessage).where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.id) < before)
-        )
 
 
 def shown(row: WebChatMessage) -> dict[str, Any]:
