@@ -208,7 +208,11 @@ class WebChatMessage(SQLModel, table=True):
 class ChannelIdentity(SQLModel, table=True):
     """Who a member is on one platform: the link made by an invite or a shared phone number."""
 
-    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+    # A chat is found by its id too (its language, as a batch is claimed; marked unreachable).
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_user_id"),
+        Index("ix_channelidentity_chat", "platform", "chat_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: Platform = Field(sa_column=_enum_column(Platform))
@@ -641,7 +645,10 @@ class OutboxStatus(StrEnum):
 class OutboxMessage(SQLModel, table=True):
     """A message to send, written in the same transaction as the change that caused it."""
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat", "platform", "chat_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: Platform = Field(sa_column=_enum_column(Platform))
