@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -47,11 +46,24 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 class Server(uvicorn.Server):
     """uvicorn's server, calling ``on_stop`` when it starts to stop, before it waits for the open
     requests: the web chat's long polls are answered then, so the shutdown ends them cleanly
-    instead of cutting them off (a 500 to the page, an error in the log) after the grace time."""
+    instead of cutting them off (a 500 to the page, an error in the log) after the grace time.
+    With ``settles`` (a process of its own, as `chibo serve`'s), what its start-up built is then
+    kept out of the garbage collector's full passes (``keep_out_of_full_collections``)."""
 
-    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_stop: Callable[[], None] | None = None, *, settles: bool = False
+    ) -> None:
         super().__init__(config)
         self._on_stop = on_stop
+        self._settles = settles
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # ``settles``: the process is this server's alone (`chibo serve`, not a test's server).
+        if self._settles and not self.should_exit:
+            from bot.runtime import keep_out_of_full_collections  # loaded by the app already
+
+            keep_out_of_full_collections()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._on_stop is not None:
@@ -70,11 +82,6 @@ def run_app(
     """Serve ``app`` until SIGTERM or SIGINT, as `chibo serve` does (the benches run it so too), on
     ``host``:``port`` or on ``sock``, bound already (`chibo serve`'s workers share one). A start
     that fails (the app's start-up raised) ends the process with uvicorn's exit code 3."""
-    # What is built by now (modules, the app, its models' schemas: some 350,000 objects) lives as
-    # long as the process. Frozen, it is left out of the cyclic collector's full passes, which
-    # walked all of it under load (pauses up to 0.35 s, every request waiting; bench/webchat.py).
-    gc.collect()
-    gc.freeze()
     # proxy_headers off: the app reads X-Forwarded-For itself, from CHIBO_TRUSTED_PROXIES only
     # (uvicorn's own default trusts 127.0.0.1, so any local process could pose as any address).
     config = uvicorn.Config(
@@ -85,7 +92,7 @@ def run_app(
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = Server(config, on_stop)
+    server = Server(config, on_stop, settles=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it is stopped by hand, as uvicorn.run has it
         server.run(sockets=None if sock is None else [sock])
     if not server.started:
