@@ -221,7 +221,8 @@ async def on_screen(ctx: Context) -> list[Button]:
         return answered
     now = utcnow()
     since = max(identity.choices_at or now - CHOICES_LIFETIME, now - CHOICES_LIFETIME)
-    newest = (await ctx.session.exec(select(func.max(OutboxMessage.id)))).one() or 0
+    # The newest rows only (one statement: the outbox's newest id is found by its index).
+    newest = select(func.coalesce(func.max(OutboxMessage.id), 0)).scalar_subquery()
     sent = (
         await ctx.session.exec(
             select(OutboxMessage.body)
