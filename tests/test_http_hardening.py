@@ -478,13 +478,8 @@ async def test_a_pool_with_no_free_connection_gets_503_not_500(database_url: str
             assert (await client.post("/api/webchat/session")).status_code == 200
 
 
-async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
-    server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Found by bench/webchat.py: under load the join linked the chat, then moving the token (a
-    transaction of its own) met a full pool (503); the page's retry got the kept welcome and no new
-    token, so a token planted before the join stayed the member's. The move now commits with the
-    join: when it fails, nothing of the join is kept, and the retry links and moves together."""
+def _move_fails_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moving a session to its new token meets a full pool once (as under bench/webchat.py's load)."""
     move = web._move_chat
     failures = iter([TimeoutError("no free connection")])
 
@@ -493,9 +488,19 @@ async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
             raise failure
         return await move(*args, **kwargs)
 
+    monkeypatch.setattr(web, "_move_chat", move_once_failing)
     # The page tries again a second later, when the line is open again (webhooks.admission).
     monkeypatch.setattr(admission, "CLOSED_SECONDS", 0.0)
-    monkeypatch.setattr(web, "_move_chat", move_once_failing)
+
+
+async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
+    server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench/webchat.py: under load the join linked the chat, then moving the token (a
+    transaction of its own) met a full pool (503); the page's retry got the kept welcome and no new
+    token, so a token planted before the join stayed the member's. The move now commits with the
+    join: when it fails, nothing of the join is kept, and the retry links and moves together."""
+    _move_fails_once(monkeypatch)
     async with httpx.AsyncClient(base_url=server.url) as client:
         planted = await visitor(client)
         victim = Visitor(client, planted.token)
@@ -519,23 +524,13 @@ async def test_a_switch_on_a_shared_phone_moves_the_token_with_it_or_not_at_all(
     retry, a duplicate, moved nothing. Whoever else held the old token (planted before, or the
     first member's other copy) then acted as the second member. The move now commits with the
     switch: a failure leaves the first member's chat as it was, and the retry switches wholly."""
-    move = web._move_chat
-    failures = iter([TimeoutError("no free connection")])
-
-    async def move_once_failing(*args: Any, **kwargs: Any) -> bool:
-        for failure in failures:
-            raise failure
-        return await move(*args, **kwargs)
-
     async with httpx.AsyncClient(base_url=server.url) as client:
         shared = await visitor(client)
         await shared.replies(text=demo.code("Mai Văn Sơn"))
         other_copy = Visitor(client, shared.token)  # the same token, held elsewhere
         offered = (await shared.replies(text=demo.code("Trịnh Thị Yến")))[0]
         await shared.replies(payload=offered["buttons"][0][0]["payload"])
-        # The page tries again a second later, when the line is open again (webhooks.admission).
-        monkeypatch.setattr(admission, "CLOSED_SECONDS", 0.0)
-        monkeypatch.setattr(web, "_move_chat", move_once_failing)
+        _move_fails_once(monkeypatch)
         assert (await shared.send("switch", text=demo.code("Trịnh Thị Yến"))).status_code == 503
         # The failed switch left the chat as it was: the token still opens it (a look, not a tap,
         # which would cancel the switch being asked for).
