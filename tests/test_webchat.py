@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from tests.chat import visitor
-from tests.conftest import Demo, LiveServer
+from tests.conftest import Demo, LiveServer, make_settings, serve_app
+from webhooks.app import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -270,3 +271,38 @@ async def test_a_meeting_document_reaches_those_invited_and_nobody_else(web_chat
             assert (await client.get(url, headers={"Authorization": f"Bearer {other.token}"})).status_code == 404
         assert (await outsider.replies(payload=get))[0].get("document") is None  # not invited: no file
         assert (await client.get(url)).status_code == 401
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_page_refused_a_new_chat_says_why_and_waits_as_told(database_url: str) -> None:
+    """Found by an outside tester: 40 phones in one hall on one network; past the limit on new chats
+    per address the page said "connection lost" and tried again every 15 s, and the server's
+    explanation (wait N minutes) was never shown."""
+    from playwright.async_api import async_playwright
+
+    opened: list[int] = []  # what the page's requests for a new chat were answered
+    app = create_app(make_settings(database_url, webchat_sessions_per_address=1), migrate=False)
+    async for server in serve_app(app):
+        async with httpx.AsyncClient(base_url=server.url) as client:  # another phone on the same network
+            assert (await client.post("/api/webchat/session")).status_code == 200
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 360, "height": 720})
+                page.on(
+                    "response",
+                    lambda response: opened.append(response.status) if "/api/webchat/session" in response.url else None,
+                )
+                await page.clock.install()
+                await page.goto(server.url)
+                await page.get_by_test_id("input").fill("xin chào")
+                await page.get_by_test_id("send").click()
+                await page.get_by_text("Có quá nhiều cuộc trò chuyện mới được mở từ mạng này").wait_for()
+                assert await page.locator("#offline").is_hidden()
+                await page.clock.run_for(60_000)  # well within the wait it was told (15 minutes)
+                assert opened == [429]
+            finally:
+                await browser.close()

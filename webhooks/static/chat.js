@@ -1,16 +1,16 @@
-// The web chat: posts what is typed or tapped, shows the answers, and waits on
-// /api/webchat/inbox for what chibo sends on its own.
-// No framework, no build step: it must run on old Android browsers over 2G.
+// The web chat: posts what is typed or tapped, shows the answers, waits on /api/webchat/inbox
+// for what chibo sends on its own. No framework, no build: old Android browsers over 2G.
 (function () {
   "use strict";
-  var messages = document.getElementById("messages");
-  var menu = document.getElementById("menu");
-  var menuToggle = document.getElementById("menu-toggle");
-  var input = document.getElementById("input");
-  var send = document.getElementById("send");
-  var newline = document.getElementById("newline");
-  var offline = document.getElementById("offline");
-  var typing = document.getElementById("typing");
+  function byId(id) { return document.getElementById(id); }
+  var messages = byId("messages");
+  var menu = byId("menu");
+  var menuToggle = byId("menu-toggle");
+  var input = byId("input");
+  var send = byId("send");
+  var newline = byId("newline");
+  var offline = byId("offline");
+  var typing = byId("typing");
   var page = document.body.dataset;  // texts, in the member's language once known
   var queue = [];
   var busy = false;
@@ -18,7 +18,7 @@
   var cursor = load("chibo.cursor", 0);  // the newest pushed message this page has
   var shownIds = {};
   var unread = 0;
-  var listening = null;  // the token the inbox is being waited on with
+  var listening = null;  // the token the inbox is waited on with
   var stopListening = null;
   var anchor = null;  // the newest message, kept in view
 
@@ -34,19 +34,19 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // The newest message in view: its top first when it and its buttons are taller
-  // than the screen, else the bottom of the conversation.
+  // The newest message in view: its top when it and its buttons outgrow the screen,
+  // else the conversation's bottom.
   function reveal() {
     if (!anchor) return;
     var top = anchor.offsetTop - 8;
     messages.scrollTop = Math.min(top, messages.scrollHeight);
   }
   window.addEventListener("resize", reveal);
-  // It shrinks too when a bar appears above it (notifications, a folding menu).
+  // Also when a bar appears above it (notifications, a folding menu).
   if (window.ResizeObserver) new ResizeObserver(reveal).observe(messages);
 
   function bubble(kind, text, id) {
-    var hint = document.getElementById("welcome");
+    var hint = byId("welcome");
     if (hint) hint.remove();
     var el = document.createElement("div");
     el.className = "bubble " + kind;
@@ -144,7 +144,7 @@
     extras(reply);
   }
 
-  // Unread until the member does something on the page: the title counts them.
+  // Unread until the member acts on the page: the title counts them.
   function showUnread() {
     var title = document.title.replace(/^\(\d+\) /, "");
     document.title = unread ? "(" + unread + ") " + title : title;
@@ -188,7 +188,7 @@
     return button;
   }
 
-  // A file picker for replies that ask for a file, of the kinds asked for.
+  // A file picker for replies that ask for a file, of the kinds asked.
   function uploadButton(label, accept) {
     var line = document.createElement("div");
     line.className = "row";
@@ -215,11 +215,13 @@
     return line;
   }
 
-  // The server issues the session token (a made-up one gets 401: ask again).
+  // The server issues the token (a made-up one gets 401: ask again).
   function session() {
     var token = localStorage.getItem("chibo.token");
     if (token) return Promise.resolve(token);
     return fetch("/api/webchat/session", { method: "POST" }).then(function (r) {
+      // 429, too many new chats from one network: say why, wait.
+      if (r.status === 429) return r.json().then(function (d) { throw { why: d.detail, after: +r.headers.get("Retry-After") }; });
       if (!r.ok) throw new Error("session " + r.status);
       return r.json();
     }).then(function (body) { localStorage.setItem("chibo.token", body.token); listen(); return body.token; });
@@ -257,7 +259,7 @@
     messages.textContent = "";
   }
 
-  // Sends one message: offline, the same body (same id: answered once) until back; a 5xx with
+  // One message: offline, the same body (same id: answered once) until back; a 5xx with
   // backoff MAX_ATTEMPTS times, then the member is told.
   var MAX_ATTEMPTS = 6;
   function deliver(body, delay, attempt) {
@@ -272,7 +274,7 @@
           if (data.switched) startAfresh();
           if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // joined
           (data.replies || []).forEach(function (reply) { showReply(reply, false); });
-          // A new menu comes with a join or a new language: the page's words follow.
+          // A join or a new language brings a new menu: the page's words follow.
           if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
           return;
         }
@@ -280,8 +282,8 @@
         var detail = typeof data.detail === "string" ? data.detail : (data.detail && data.detail[0] && data.detail[0].msg);
         bubble("system", detail || page.failedText, false);
       });
-    }, function () {
-      offline.hidden = false;
+    }, function (error) {
+      if (error.why) { bubble("system", error.why); delay = error.after * 1e3 || 6e4; } else offline.hidden = false;
       return wait(delay).then(function () { return deliver(body, Math.min(delay * 2, 15000), attempt); });
     });
   }
@@ -317,7 +319,7 @@
     save("chibo.cursor", cursor);
   }
 
-  // Waits for what chibo sends on its own, one request at a time.
+  // Waits for what chibo sends on its own, a request at a time.
   function listen() {
     var token = localStorage.getItem("chibo.token");
     if (!token || listening === token) return;
@@ -330,7 +332,7 @@
       if (listening !== token) return;  // a new token has its own loop
       inbox(token, "&wait=1", signal).then(function (r) {
         if (listening !== token) return;
-        if (r.status === 401) {  // session ended: the next message asks for a new one
+        if (r.status === 401) {  // ended: the next message asks for another
           listening = null;
           if (localStorage.getItem("chibo.token") !== token) listen();
           return;
@@ -354,7 +356,7 @@
   function applyWords(words) {
     save("chibo.words", words);
     document.documentElement.lang = words.lang;
-    document.getElementById("title").textContent = words.title;
+    byId("title").textContent = words.title;
     document.title = words.title;
     showUnread();
     input.placeholder = words.input_placeholder;
@@ -362,7 +364,7 @@
     send.textContent = words.send_label;
     newline.setAttribute("aria-label", words.newline_label);
     newline.title = words.newline_label;
-    document.getElementById("menu-label").textContent = words.menu_label;
+    byId("menu-label").textContent = words.menu_label;
     offline.textContent = words.offline_text;
     page.failedText = words.failed_text;
     page.tooLargeText = words.too_large_text;
@@ -417,7 +419,7 @@
     grow();
     submit({ text: text }, text);
   }
-  document.getElementById("composer").addEventListener("submit", function (event) {
+  byId("composer").addEventListener("submit", function (event) {
     event.preventDefault();
     sendTyped();
   });
@@ -436,12 +438,12 @@
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
-  // Said as soon as the page knows, not only when the member sends something.
+  // Said at once, not only when the member next sends something.
   window.addEventListener("offline", function () { offline.hidden = false; });
   window.addEventListener("online", function () { offline.hidden = true; refresh(false); });
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
-  // Another tab joined or switched member: start again as that one.
+  // Another tab joined or switched member: start again as it.
   addEventListener("storage", function (e) { if (e.key === "chibo.token" && e.newValue) location.reload(); });
 })();
