@@ -36,12 +36,19 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
 # PostgreSQL cancelled the statement: its statement_timeout fired (a lock held elsewhere, a hung
 # server), which may come before the client's own time-out. The database is not answering in time.
 _QUERY_CANCELED = "57014"
+# The share of the database time-out PostgreSQL itself waits on a statement (see create_engine).
+SERVER_SHARE = 0.9
+
+
+def statement_cancelled(error: BaseException) -> bool:
+    """PostgreSQL cancelled the statement at its statement_timeout: slow or blocked, but answering."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED
 
 
 def is_database_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    if isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
+    if statement_cancelled(error):
         return True
     return isinstance(error, DATABASE_UNAVAILABLE)
 
@@ -111,7 +118,10 @@ def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> A
         connect_args = {
             "timeout": timeout,
             "command_timeout": timeout,
-            "server_settings": {"statement_timeout": str(max(1, round(timeout * 1000)))},
+            # The server gives up a little before the client: a statement waiting on a lock held
+            # elsewhere is then cancelled by PostgreSQL, which answered (``statement_cancelled``),
+            # and only a database that does not answer at all meets the client's time-out.
+            "server_settings": {"statement_timeout": str(max(1, round(timeout * 1000 * SERVER_SHARE)))},
             **kwargs.pop("connect_args", {}),
         }
         kwargs = {"pool_timeout": timeout, "connect_args": connect_args, **kwargs}

@@ -9,6 +9,7 @@ import contextlib
 
 import httpx
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models.db import database_deadline
@@ -90,3 +91,14 @@ async def test_the_line_opens_again_after_the_moment_and_not_for_a_crowd(monkeyp
             raise PoolTimeout("no pooled connection free")  # a crowd, not a hung database
     async with line.turn():
         pass
+    # Found by the outside tester: a statement waiting on a lock (a secretary's long import) closed
+    # the line for everyone. PostgreSQL cancelling it is the database answering.
+    with pytest.raises(DBAPIError):
+        async with line.turn():
+            raise DBAPIError("UPDATE member ...", {}, _Cancelled("canceling statement due to statement timeout"))
+    async with line.turn():
+        pass
+
+
+class _Cancelled(Exception):
+    sqlstate = "57014"  # query_canceled: PostgreSQL's statement_timeout

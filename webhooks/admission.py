@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.db import is_database_unavailable, request_deadline
+from models.db import is_database_unavailable, request_deadline, statement_cancelled
 
 # How long the line stays closed after a request in its turn found the database not answering;
 # then the next ones try it again.
@@ -56,7 +56,9 @@ class Line:
 
     def failed(self, error: BaseException) -> None:
         """A request in its turn met ``error`` (raised, or answered 503 itself): the line closes if
-        the database did not answer. Not for a pool with no connection free: that is a crowd (the
-        other requests' turns end as usual), not a hung database."""
-        if is_database_unavailable(error) and not isinstance(error, LineClosed | PoolTimeout):
+        the database did not answer. Not for a pool with no connection free (a crowd: the other
+        requests' turns end as usual), nor for a statement PostgreSQL cancelled (a lock held
+        elsewhere, a long import: the database answers, and the others need not wait on that lock)."""
+        answered = statement_cancelled(error) or isinstance(error, LineClosed | PoolTimeout)
+        if is_database_unavailable(error) and not answered:
             self._closed_until = asyncio.get_running_loop().time() + CLOSED_SECONDS

@@ -349,6 +349,11 @@ class Answers:
         )
         if linked.first() in (None, self.switching_from):
             return False
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            # As ``store`` takes it for what is sent to the chat: a message sent to the first member
+            # meanwhile is stored before this (and forgotten) or after it (under the old token).
+            connection = await session.connection()
+            await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chat))"), {"chat": self.chat_id})
         await session.exec(delete(WebChatMessage).where(col(WebChatMessage.chat_id) == self.chat_id))
         return True
 
