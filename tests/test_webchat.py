@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from tests.chat import visitor
 from tests.conftest import Demo, LiveServer, make_settings, serve_app
 from webhooks.app import create_app
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -104,15 +108,20 @@ async def test_a_secretary_imports_the_register_from_the_web_chat(web_chat: Live
         assert "chỉ phục vụ đảng viên" in (await stranger.upload("x.csv", REGISTER)).json()["replies"][0]["text"]
 
 
+async def launch(playwright: Playwright) -> Browser:
+    """Headless Chromium as these tests run it (no sandbox in a container, nothing fetched aside)."""
+    return await playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+    )
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser = await launch(playwright)
         try:
             page = await browser.new_page(viewport={"width": 360, "height": 720})
             await page.goto(web_chat.url)
@@ -180,10 +189,7 @@ async def test_the_page_gives_up_on_a_failing_server_and_moves_on(web_chat: Live
         await route.fulfill(status=500, body="boom")
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser = await launch(playwright)
         try:
             page = await browser.new_page(viewport={"width": 360, "height": 720})
             violations: list[str] = []
@@ -286,10 +292,7 @@ async def test_a_page_refused_a_new_chat_says_why_and_waits_as_told(database_url
         async with httpx.AsyncClient(base_url=server.url) as client:  # another phone on the same network
             assert (await client.post("/api/webchat/session")).status_code == 200
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-            )
+            browser = await launch(playwright)
             try:
                 page = await browser.new_page(viewport={"width": 360, "height": 720})
                 page.on(
