@@ -327,13 +327,19 @@ class ChatMessage(BaseModel):
         return self
 
 
+def _bearer(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if it is one."""
+    scheme, _, token = authorization.partition(" ")
+    return token if scheme.lower() == "bearer" else None
+
+
 async def _web_session(request: Request, authorization: Annotated[str, Header()] = "") -> web.WebSession:
     """The caller's web chat session; 401 for a token the server did not issue (or that ended),
     so the page asks for a new one."""
     runtime = _runtime(request)
-    scheme, _, token = authorization.partition(" ")
+    token = _bearer(authorization)
     found = None
-    if scheme.lower() == "bearer":
+    if token is not None:
         found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
     if found is None:
         raise HTTPException(401, "no web chat session; open the chat page again")
@@ -348,8 +354,8 @@ async def _web_session_in_line(
 ) -> AsyncIterator[web.WebSession]:
     """As ``_web_session``, for a request that then uses the database again: its turn in the line
     (``Line``) is taken first and held until the request has its answer."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not web.TOKEN_SHAPE.match(token):
+    token = _bearer(authorization)
+    if token is None or not web.TOKEN_SHAPE.match(token):
         raise HTTPException(401, "no web chat session; open the chat page again")  # no turn needed
     line: Line = request.app.state.line
     async with line.turn():
