@@ -4,6 +4,7 @@ for real (the command in a process of its own, the fake Bot API over HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections import Counter
@@ -168,5 +169,44 @@ async def test_a_worker_that_cannot_start_again_is_retried_while_the_other_serve
             await _until(lambda: _logged(log, "Application startup complete", 3))
             assert (await client.get("/healthz")).status_code == 200
     finally:
+        served.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(served.wait(), 30) in CLEAN_EXIT
+
+
+def _connections_held(pid: int, port: int) -> int:
+    """How many established connections to ``port`` process ``pid`` holds (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rpartition(":")[2], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            held += os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes
+    return held
+
+
+async def test_two_workers_share_the_pages_that_connect_at_once(database_url: str, tmp_path: Path) -> None:
+    """Was: the workers accepted from one socket, and whichever woke first took every connection
+    waiting; a page keeps its connection, so 200 pages opened together split 130 to 70 and the busier
+    worker's queue set everyone's wait (bench/webchat.py). Each worker now listens on a socket of its
+    own on the port and the kernel spreads the connections between them."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("CHIBO_WORKERS above 1 needs PostgreSQL (tested above)")
+    served, port = await _two_workers(database_url, tmp_path)
+    pages: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        await _until(lambda: _logged(tmp_path / "serve.log", "Application startup complete", 2))
+        pages = list(await asyncio.gather(*(asyncio.open_connection("127.0.0.1", port) for _ in range(64))))
+        for _reader, writer in pages:  # each connection answered, so it has been accepted
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: chibo\r\n\r\n")
+        for reader, _writer in pages:
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        held = [_connections_held(worker, port) for worker in _workers_of(served.pid)]
+        assert sum(held) == 64 and min(held) >= 16, held  # a quarter or more each (was: 64 and 0 at worst)
+    finally:
+        for _reader, writer in pages:
+            writer.close()
         served.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(served.wait(), 30) in CLEAN_EXIT

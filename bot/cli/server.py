@@ -119,11 +119,36 @@ def _end_with(parent: int) -> None:
         sys.exit(0)
 
 
-def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> None:
+# Linux spreads the connections to one port evenly between the sockets listening on it with
+# SO_REUSEPORT. One socket shared by every worker does not: whichever worker wakes first accepts
+# every connection waiting (asyncio takes up to the backlog at a wake), and a page keeps its
+# connection, so 200 pages opened together split 130 to 70 and one worker's queue set their wait.
+SPREADS_CONNECTIONS = sys.platform == "linux"
+BACKLOG = 2048  # uvicorn's
+
+
+def _port_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` that the other workers may bind too (SO_REUSEPORT)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:  # the port taken: said and ended as uvicorn's own bind does
+        sock.close()
+        log.error("%s", error)
+        sys.exit(STARTUP_FAILURE)
+    return sock
+
+
+def _work(settings: Settings, index: int, sock: socket.socket | int, parent: int) -> None:
     """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
-    socket (the kernel hands each new connection to one of them); only the first polls the
-    platforms and delivers the outbox."""
+    port (``sock``: a socket of its own on that port where the kernel spreads the connections, else
+    the socket they all accept from); only the first polls the platforms and delivers the outbox."""
     _end_with(parent)
+    if isinstance(sock, int):
+        sock = _port_socket(settings.host, sock)
+        sock.listen(BACKLOG)
     # A hang-up (the terminal closed) reaches the whole group: `chibo serve` then stops the workers.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.log_format, settings.log_level)
@@ -150,10 +175,17 @@ def _serve_workers(settings: Settings) -> None:
 
     from bot.metrics import MULTIPROCESS_DIRECTORY
 
-    # log_config=None: uvicorn's own would replace the configured logging (CHIBO_LOG_FORMAT=json).
-    sock = uvicorn.Config(
-        "webhooks.app:create_app", host=settings.host, port=settings.port, log_config=None
-    ).bind_socket()
+    if SPREADS_CONNECTIONS:
+        # Bound, not listening (no connection waits on it): the port is this service's, and a port
+        # in use is found here, once; each worker listens on a socket of its own on it.
+        sock = _port_socket(settings.host, settings.port)
+        shared: socket.socket | int = sock.getsockname()[1]
+    else:
+        # log_config=None: uvicorn's own would replace the configured logging (CHIBO_LOG_FORMAT=json).
+        sock = uvicorn.Config(
+            "webhooks.app:create_app", host=settings.host, port=settings.port, log_config=None
+        ).bind_socket()
+        shared = sock
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
@@ -166,7 +198,7 @@ def _serve_workers(settings: Settings) -> None:
     due: dict[int, float] = {}  # ended workers, and when they start again
 
     def start(index: int) -> BaseProcess:
-        worker = spawn.Process(target=_work, args=(settings, index, sock, os.getpid()), name=f"chibo-worker-{index}")
+        worker = spawn.Process(target=_work, args=(settings, index, shared, os.getpid()), name=f"chibo-worker-{index}")
         worker.start()
         started_at[index] = time.monotonic()
         return worker
