@@ -250,13 +250,18 @@ class WebChatSession(SQLModel, table=True):
     """A web chat browser's session: the server issued its token and keeps only the token's hash.
 
     A token not found here is refused, so a browser cannot make one up (or plant one in another's).
-    ``joined`` marks a token issued on a successful join, in place of the one that joined.
+    ``joined`` marks a token issued on a successful join, in place of the one that joined. A session
+    a code moved here (a join, a switch) keeps, for a while, what a retry of that message must show
+    to get it again: the token it moved from and a keyed digest of the message (``web.move_proof``).
     """
 
     token_hash: str = Field(primary_key=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
     joined: bool = False
+    moved_from: str | None = Field(default=None, max_length=64, index=True)
+    moved_proof: str | None = Field(default=None, max_length=64)
+    moved_switch: bool = False  # the move was another member's code on a joined browser
 
 
 class WebPushSubscription(SQLModel, table=True):

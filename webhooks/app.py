@@ -40,7 +40,7 @@ from bot.ratelimit import LocalRateLimiter, RedisRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.books.messages import book_messages
-from handlers.contract import Attachment, Document, Inbound
+from handlers.contract import Attachment, Document, Inbound, Reply
 from handlers.conversation import takes_a_file
 from handlers.meetings import messages_maker
 from handlers.notices import notice_body_maker
@@ -342,28 +342,35 @@ async def _web_session(request: Request, authorization: Annotated[str, Header()]
     if token is not None:
         found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
     if found is None:
-        raise HTTPException(401, "no web chat session; open the chat page again")
+        raise HTTPException(401, NO_SESSION)
     return found
 
 
 WebSessionDep = Annotated[web.WebSession, Depends(_web_session)]
 
 
+NO_SESSION = "no web chat session; open the chat page again"
+
+
 async def _web_session_in_line(
     request: Request, authorization: Annotated[str, Header()] = ""
-) -> AsyncIterator[web.WebSession]:
+) -> AsyncIterator[web.WebSession | str]:
     """As ``_web_session``, for a request that then uses the database again: its turn in the line
-    (``Line``) is taken first and held until the request has its answer."""
+    (``Line``) is taken first and held until the request has its answer. For a token of the right
+    shape that has no session, the token's hash, instead of a 401: it may be a page's old token,
+    sending again the message whose answer (a join's) was lost (``web.recover_move``)."""
     token = _bearer(authorization)
     if token is None or not web.TOKEN_SHAPE.match(token):
-        raise HTTPException(401, "no web chat session; open the chat page again")  # no turn needed
+        raise HTTPException(401, NO_SESSION)  # no turn needed
     line: Line = request.app.state.line
     async with line.turn():
-        yield await _web_session(request, authorization)
+        runtime = _runtime(request)
+        found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
+        yield web.user_id_for(token) if found is None else found
 
 
 # Scope "function": the turn ends when the route returns, before the answer is sent.
-WebSessionInLineDep = Annotated[web.WebSession, Depends(_web_session_in_line, scope="function")]
+WebSessionInLineDep = Annotated[web.WebSession | str, Depends(_web_session_in_line, scope="function")]
 # A row id within the id columns' range: a larger one is a 422, not a 500 from the database.
 FileId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
@@ -389,10 +396,7 @@ async def _answer_web(
     client address); when the code links it, the answer carries the session's new token."""
     settings = runtime.settings
     guessing = not web_session.linked and _invite_guess(inbound.text) is not None
-    limits = [
-        (f"session:{web_session.token_hash}", settings.invite_attempts_per_session),
-        (f"address:{_client_address(request)}"[:100], settings.invite_attempts_per_address),
-    ]
+    limits = _invite_limits(runtime, request, web_session.token_hash)
     if guessing:
         async with runtime.sessions() as session:
             # A read alone: one round trip, without BEGIN and ROLLBACK around it.
@@ -415,7 +419,7 @@ async def _answer_web(
         # Kept, so a reload shows the last answer's buttons again (a retry gets the same ids).
         # A code that links the chat (to another member, on a shared phone) moves it to a new
         # token as it commits, so a token planted beforehand dies with the join.
-        answers = web.Answers(chat, message_id, joining=guessing, switching_from=before)
+        answers = web.Answers(chat, message_id, joining=guessing, switching_from=before, text=inbound.text)
         processed = await runtime.process(
             inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True, keeper=answers
         )
@@ -449,6 +453,48 @@ async def _answer_web(
                     after={"platform": "web", "address": _client_address(request)},
                 )
     return body
+
+
+def _invite_limits(runtime: Runtime, request: Request, token_hash: str) -> list[tuple[str, int]]:
+    """The invite lock-out's scopes for a web chat message: its session and its client address."""
+    settings = runtime.settings
+    return [
+        (f"session:{token_hash}", settings.invite_attempts_per_session),
+        (f"address:{_client_address(request)}"[:100], settings.invite_attempts_per_address),
+    ]
+
+
+async def _answer_moved(
+    runtime: Runtime, request: Request, old_hash: str, message: ChatMessage
+) -> dict[str, Any] | JSONResponse:
+    """A message sent with a token that has no session. If it is the message that joined (or
+    switched) the page, sent again because its answer was lost, the answers and a new token
+    (``web.recover_move``); else 401 as for any unknown token, the page then asking for a new one.
+    Another code sent with a token a code moved is counted against the lock-out as a wrong one."""
+    guess = _invite_guess(message.text)
+    if guess is None or message.text is None:
+        raise HTTPException(401, NO_SESSION)
+    limits = _invite_limits(runtime, request, old_hash)
+    window = runtime.settings.invite_window
+    try:
+        async with runtime.sessions() as session, session.begin():
+            on_record = await web.move_on_record(session, old_hash)
+            if on_record is None:
+                raise HTTPException(401, NO_SESSION)  # an ended session: nothing was moved from it
+            if await invite_lockout(session, limits, window=window) is None:
+                moved = await web.recover_move(session, on_record, message.id, message.text)
+                if moved is not None:
+                    rendered = [{"id": row_id} | web.render(Reply.from_dict(kept)) for row_id, kept in moved.kept]
+                    body: dict[str, Any] = {"replies": rendered, "token": moved.token}
+                    return body | ({"switched": True} if moved.switched else {})
+            await record_attempt(session, [scope for scope, _ in limits], window=window)
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        runtime.metrics.updates_rejected.labels("web", "database").inc()
+        request.app.state.line.failed(error)
+        return _unavailable()
+    raise HTTPException(401, NO_SESSION)
 
 
 async def _member_id(runtime: Runtime, chat: str) -> int | None:
@@ -557,6 +603,8 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         request: Request, message: ChatMessage, web_session: WebSessionInLineDep
     ) -> dict[str, Any] | JSONResponse:
         runtime.metrics.updates_received.labels("web").inc()
+        if isinstance(web_session, str):
+            return await _answer_moved(runtime, request, web_session, message)
         inbound = web.inbound_from_message(web_session, message.text, message.payload)
         return await _answer_web(runtime, request, web_session, inbound, message.id)
 

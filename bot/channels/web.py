@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -36,6 +37,7 @@ from bot.channels.base import Polling, Unreachable
 from bot.channels.specs.web import MESSAGE_LIMIT as MESSAGE_LIMIT
 from bot.charts import bar_chart_png
 from handlers.contract import Attachment, Inbound, Reply
+from models.ballots import server_secret
 from models.db import database_deadline, listen
 from models.tables import ChannelIdentity, Member, Platform, WebChatMessage, WebChatSession, utcnow
 
@@ -56,6 +58,9 @@ DOCUMENTS_AND_PHOTOS = ".pdf,.doc,.docx,.odt,.rtf,.txt,.xls,.xlsx,.ods,.csv,.ppt
 FORGET_CHUNK = 500
 # The PostgreSQL channel new messages are announced on, to the pages waiting in every process.
 NOTIFY_CHANNEL = "chibo_webchat"
+# How long after a join (or a switch) the message that made it, sent again with the old token by a
+# page whose answer was lost on the way, still gets the answers and a token (``recover_move``).
+MOVE_GRACE = timedelta(minutes=10)
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +167,60 @@ async def open_session(
         return None if ended else WebSession(token_hash, bool(active))
 
 
-async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str) -> bool:
-    """The linked chat of session ``old_hash`` moves to ``new_hash``, in the caller's transaction:
-    False (and nothing moved) when the session is not linked."""
+def move_proof(secret: bytes, message_id: str, text: str) -> str:
+    """What a retry of the message that moved a session must match: keyed by the server's secret,
+    so the code it carried cannot be found from it (a code is 8 of 31 characters)."""
+    message = f"chibo web chat move v1\n{message_id}\n{text}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A session a code moved anew for a page whose answer was lost: its token and what it kept."""
+
+    token: str
+    switched: bool
+    kept: list[tuple[int, dict[str, Any]]]
+
+
+async def move_on_record(session: AsyncSession, old_hash: str, *, now: datetime | None = None) -> WebChatSession | None:
+    """The session a code moved the session ``old_hash`` to within ``MOVE_GRACE``, if any."""
+    now = now or utcnow()
+    found = await session.exec(
+        select(WebChatSession).where(
+            col(WebChatSession.moved_from) == old_hash, col(WebChatSession.created_at) > now - MOVE_GRACE
+        )
+    )
+    return found.first()
+
+
+async def recover_move(session: AsyncSession, moved: WebChatSession, message_id: str, text: str) -> Moved | None:
+    """The page whose join (or switch) made the session ``moved`` (``move_on_record``) sends that
+    message again: the session moves to a new token for it, in the caller's transaction, with the
+    answers that message was given. None for any other message: a token planted in a victim's
+    browser is of no use without the code the victim typed."""
+    proof = move_proof(server_secret(session), message_id, text)
+    if moved.moved_from is None or moved.moved_proof is None or not hmac.compare_digest(moved.moved_proof, proof):
+        return None
+    token = new_session_token()
+    if not await _move_chat(
+        session,
+        moved.token_hash,
+        user_id_for(token),
+        moved_from=moved.moved_from,
+        proof=proof,
+        switched=moved.moved_switch,
+    ):
+        return None  # its member was let go meanwhile, or another retry moved it first
+    return Moved(token, moved.moved_switch, await _kept(session, user_id_for(token), message_id))
+
+
+async def _move_chat(
+    session: AsyncSession, old_hash: str, new_hash: str, *, moved_from: str, proof: str | None, switched: bool
+) -> bool:
+    """The linked chat of session ``old_hash`` moves to ``new_hash``, in the caller's transaction,
+    remembering the token the page had (``moved_from``) and ``proof`` for a retry: False (and
+    nothing moved) when the session is not linked."""
     moved = await session.exec(
         update(ChannelIdentity)
         .where(col(ChannelIdentity.platform) == Platform.WEB)
@@ -179,10 +235,28 @@ async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str) -> boo
     renamed = await session.exec(
         update(WebChatSession)
         .where(col(WebChatSession.token_hash) == old_hash)
-        .values(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True)
+        .values(
+            token_hash=new_hash,
+            created_at=now,
+            last_seen_at=now,
+            joined=True,
+            moved_from=moved_from,
+            moved_proof=proof,
+            moved_switch=switched,
+        )
     )
     if not renamed.rowcount:
-        session.add(WebChatSession(token_hash=new_hash, created_at=now, last_seen_at=now, joined=True))
+        session.add(
+            WebChatSession(
+                token_hash=new_hash,
+                created_at=now,
+                last_seen_at=now,
+                joined=True,
+                moved_from=moved_from,
+                moved_proof=proof,
+                moved_switch=switched,
+            )
+        )
     return True
 
 
@@ -321,12 +395,15 @@ class Answers:
     Then, in that same transaction, the session moves to a new token, held in ``token`` for the
     page, so a token planted beforehand dies with the join; and on a switch the first member's
     messages are forgotten (``switched``: the page starts afresh). Either happens wholly or not at
-    all: a retry after a failure finds the chat as it was, and does it again."""
+    all: a retry after a failure finds the chat as it was, and does it again. A retry after the
+    answer was lost, or one sent while the join was under way, gets a new token and the answers
+    too (``recover_move``: ``text``, the message, is its proof)."""
 
     chat_id: str
     message_id: str
     joining: bool = False
     switching_from: int | None = None
+    text: str | None = None
     token: str | None = None
     switched: bool = False
 
@@ -334,9 +411,13 @@ class Answers:
         chat_id = self.chat_id
         if self.joining or (self.switching_from is not None and await self._switched(session)):
             token = new_session_token()
-            if await _move_chat(session, self.chat_id, user_id_for(token)):
+            proof = None if self.text is None else move_proof(server_secret(session), self.message_id, self.text)
+            switch = self.switching_from is not None
+            if await _move_chat(
+                session, self.chat_id, user_id_for(token), moved_from=self.chat_id, proof=proof, switched=switch
+            ):
                 self.token, chat_id = token, user_id_for(token)
-                self.switched = self.switching_from is not None
+                self.switched = switch
         stored = await store(session, chat_id, replies, pushed=False, answers=self.message_id)
         return [row.id or 0 for row in stored]
 
@@ -358,12 +439,24 @@ class Answers:
         return True
 
     async def kept(self, session: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
-        found = await session.exec(
-            select(WebChatMessage.id, WebChatMessage.body)
-            .where(col(WebChatMessage.chat_id) == self.chat_id, col(WebChatMessage.answers) == self.message_id)
-            .order_by(col(WebChatMessage.id))
-        )
-        return [(row_id, dict(body)) for row_id, body in found.all() if row_id is not None]
+        kept = await _kept(session, self.chat_id, self.message_id)
+        if not kept and (self.joining or self.switching_from is not None) and self.text is not None:
+            # Sent again while the first was moving the session: that one's answers are the new token's.
+            on_record = await move_on_record(session, self.chat_id)
+            moved = None if on_record is None else await recover_move(session, on_record, self.message_id, self.text)
+            if moved is not None:
+                self.token, self.switched, kept = moved.token, moved.switched, moved.kept
+        return kept
+
+
+async def _kept(session: AsyncSession, chat_id: str, message_id: str) -> list[tuple[int, dict[str, Any]]]:
+    """The answers kept for the chat's message ``message_id``: each one's id and body."""
+    found = await session.exec(
+        select(WebChatMessage.id, WebChatMessage.body)
+        .where(col(WebChatMessage.chat_id) == chat_id, col(WebChatMessage.answers) == message_id)
+        .order_by(col(WebChatMessage.id))
+    )
+    return [(row_id, dict(body)) for row_id, body in found.all() if row_id is not None]
 
 
 async def last_message(sessions: async_sessionmaker[AsyncSession], chat_id: str) -> WebChatMessage | None:
