@@ -37,6 +37,48 @@ async def test_turns_go_first_come_first_served() -> None:
     assert served == list("ABCD")
 
 
+async def test_an_address_sending_a_flood_gets_one_turn_a_round() -> None:
+    """Found by the outside tester: one client flooding the web chat from one core queued hundreds
+    of requests, and every member's message waited behind all of them. Turns now go round the
+    addresses waiting, first come first served within each."""
+    line = Line(1)
+    served: list[str] = []
+
+    async def request(address: str, name: str) -> None:
+        async with line.turn(address):
+            served.append(name)
+
+    async with line.turn("flood"):
+        waiting = [asyncio.create_task(request("flood", f"F{i}")) for i in range(5)]
+        waiting += [asyncio.create_task(request("member-1", "M1")), asyncio.create_task(request("member-2", "M2"))]
+        await asyncio.sleep(0)  # each is in line, in the order they came
+        assert line.waiting() == 7
+    await asyncio.gather(*waiting)
+    assert served == ["F0", "M1", "M2", "F1", "F2", "F3", "F4"]
+
+
+async def test_a_request_that_gives_up_waiting_leaves_the_line_to_the_next() -> None:
+    line = Line(1)
+    served: list[str] = []
+
+    async def request(name: str, deadline: float) -> None:
+        with database_deadline(deadline):
+            async with line.turn("one address"):
+                served.append(name)
+
+    async with line.turn("one address"):
+        impatient = asyncio.create_task(request("impatient", 0.01))
+        patient = asyncio.create_task(request("patient", 10))
+        with pytest.raises(TimeoutError):
+            await impatient
+        assert line.waiting() == 1
+    await patient
+    assert served == ["patient"] and line.waiting() == 0
+    with database_deadline(0.05):
+        async with line.turn("another"):  # the one turn is free again: neither kept it
+            pass
+
+
 async def test_a_wait_in_line_ends_at_the_requests_deadline_and_takes_nothing() -> None:
     line = Line(1)
     async with line.turn():
@@ -102,3 +144,37 @@ async def test_the_line_opens_again_after_the_moment_and_not_for_a_crowd(monkeyp
 
 class _Cancelled(Exception):
     sqlstate = "57014"  # query_canceled: PostgreSQL's statement_timeout
+
+
+async def test_a_member_is_answered_before_a_flood_from_another_address(database_url: str, demo: Demo) -> None:
+    """As above, through the web chat: 20 messages from one address waiting in line, then one
+    member's from another; the member's is among the first answered, not the last."""
+    settings = make_settings(database_url, trusted_proxies="127.0.0.1")
+    answered: list[str] = []
+    async for server in serve_app(create_app(settings, migrate=False)):
+        line: Line = server.app.state.line
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            flooder, member = await visitor(client), await visitor(client)
+            await member.replies(text=demo.code("Ngô Văn Phúc"))
+
+            async def send(who: str, token: str, address: str, message_id: str) -> None:
+                headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": address}
+                body = {"id": message_id, "text": "lịch họp"}
+                response = await client.post("/api/webchat/messages", json=body, headers=headers)
+                assert response.status_code == 200, response.text
+                answered.append(who)
+
+            async with contextlib.AsyncExitStack() as every_turn:
+                for _ in range(line.slots):
+                    await every_turn.enter_async_context(line.turn())
+                with database_deadline(30):
+                    flood = [
+                        asyncio.create_task(send("flood", flooder.token, "203.0.113.9", f"f{i}")) for i in range(20)
+                    ]
+                    while line.waiting() < 20:  # noqa: ASYNC110 (the requests arrive over HTTP)
+                        await asyncio.sleep(0.01)
+                    theirs = asyncio.create_task(send("member", member.token, "198.51.100.7", "m"))
+                    while line.waiting() < 21:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)
+            await asyncio.gather(*flood, theirs)
+        assert answered.index("member") <= line.slots, answered

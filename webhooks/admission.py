@@ -7,6 +7,11 @@ the slowest members wait several times as long as the rest. In line, a request w
 ``slots`` of them at a time use the database, the others wait first come, first served, within the
 request's database deadline (then 503, as a pool wait would).
 
+Turns go round the client addresses waiting, first come first served within each: one address
+sending a flood (a script, a stuck page) gets one turn in each round, not one for every request it
+queued, and the members behind it wait for the other addresses' requests, not for its flood.
+Members behind one address (a carrier's shared address, a proxy not trusted) share its turns.
+
 When a request in its turn finds the database not answering, the line closes for a moment: those
 waiting, and those arriving meanwhile, are answered 503 at once instead of each taking its turn
 only to wait on the same hung database (with it frozen, every request must have its 503 within
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -35,15 +41,17 @@ class LineClosed(TimeoutError):
 class Line:
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._free = asyncio.Semaphore(slots)
+        self._taken = 0
+        # Each address's requests waiting, in order; the dict's order is the round's (an address
+        # served goes to its end while it has more waiting).
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
         self._closed_until = 0.0
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self, address: str = "") -> AsyncIterator[None]:
         """Wait for a turn (``TimeoutError`` past the request's deadline, ``LineClosed`` while the
-        database is not answering), and hold it in the block."""
-        async with asyncio.timeout_at(request_deadline()):
-            await self._free.acquire()
+        database is not answering), and hold it in the block. ``address``: the client's."""
+        await self._take(address)
         try:
             if asyncio.get_running_loop().time() < self._closed_until:
                 raise LineClosed("the database is not answering")
@@ -52,7 +60,44 @@ class Line:
             self.failed(error)
             raise
         finally:
-            self._free.release()
+            self._give_back()
+
+    def waiting(self) -> int:
+        """How many requests wait for a turn."""
+        return sum(len(queue) for queue in self._waiting.values())
+
+    async def _take(self, address: str) -> None:
+        if self._taken < self.slots and not self._waiting:
+            self._taken += 1
+            return
+        given: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(address, deque()).append(given)
+        try:
+            async with asyncio.timeout_at(request_deadline()):
+                await given
+        except BaseException:
+            if given.done() and not given.cancelled():
+                self._give_back()  # handed over as the wait ended: passed on
+            else:
+                queue = self._waiting.get(address)
+                if queue is not None and given in queue:
+                    queue.remove(given)
+                    if not queue:
+                        del self._waiting[address]
+            raise
+
+    def _give_back(self) -> None:
+        """The turn ends: handed to the next address in the round, or freed."""
+        while self._waiting:
+            address, queue = next(iter(self._waiting.items()))
+            del self._waiting[address]
+            given = queue.popleft()
+            if queue:
+                self._waiting[address] = queue  # to the end of the round
+            if not given.done():
+                given.set_result(None)
+                return
+        self._taken -= 1
 
     def failed(self, error: BaseException) -> None:
         """A request in its turn met ``error`` (raised, or answered 503 itself): the line closes if

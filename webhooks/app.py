@@ -81,8 +81,7 @@ MAX_JSON_DEPTH = 64
 HEALTH_TIMEOUT = 1.0
 # ...and the check itself gives up on a lock or a statement after this long (PostgreSQL).
 HEALTH_CHECK_LIMIT_MS = 1500
-# Web chat requests using the database at once where the engine keeps no pool of connections
-# (an in-memory SQLite database); a SQLite file's pool has 5.
+# Web chat requests using the database at once where a PostgreSQL engine keeps no pool of connections.
 LINE_SLOTS_WITHOUT_POOL = 10
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKETS = re.compile(rb"[^\[\]{}]")
@@ -247,7 +246,11 @@ def _runtime(request: Request) -> Runtime:
 
 def _line_slots(runtime: Runtime) -> int:
     """The pool's own connections (its overflow is left for everything else: delivery, the
-    scheduler, webhooks, pages fetching what they waited for)."""
+    scheduler, webhooks, pages fetching what they waited for). On SQLite one: it has one writer,
+    and five requests racing for its lock left the losers in sqlite3's busy handler, asleep, while
+    newer requests took the lock, so a member could wait behind a whole flood from elsewhere."""
+    if runtime.engine.dialect.name == "sqlite":
+        return 1
     pool = runtime.engine.pool
     return pool.size() if isinstance(pool, QueuePool) else LINE_SLOTS_WITHOUT_POOL
 
@@ -363,7 +366,7 @@ async def _web_session_in_line(
     if token is None or not web.TOKEN_SHAPE.match(token):
         raise HTTPException(401, NO_SESSION)  # no turn needed
     line: Line = request.app.state.line
-    async with line.turn():
+    async with line.turn(_client_address(request)):
         runtime = _runtime(request)
         found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
         yield web.user_id_for(token) if found is None else found
@@ -593,7 +596,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
         # One transaction: counted against the address and opened together (a 429 writes nothing).
-        async with request.app.state.line.turn(), runtime.sessions() as session, session.begin():
+        async with request.app.state.line.turn(_client_address(request)), runtime.sessions() as session, session.begin():
             sweep = sweeps.due()
             await limit_new_sessions(runtime, session, _client_address(request), sweep=sweep)
             return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle, sweep=sweep)}
