@@ -205,6 +205,10 @@ async def test_two_workers_share_the_pages_that_connect_at_once(database_url: st
             assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         held = [_connections_held(worker, port) for worker in _workers_of(served.pid)]
         assert sum(held) == 64 and min(held) >= 16, held  # a quarter or more each (was: 64 and 0 at worst)
+        # A second `chibo serve` on the port is refused at once, not let in beside the first's workers.
+        env = {"CHIBO_DATABASE_URL": database_url, "CHIBO_PORT": str(port), "CHIBO_WORKERS": "2"}
+        second = await asyncio.to_thread(run_chibo, "serve", env=env, cwd=tmp_path)
+        assert second.returncode == 3 and "Address already in use" in second.stderr, second.stderr
     finally:
         for _reader, writer in pages:
             writer.close()

@@ -12,7 +12,7 @@ import mimetypes
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 from string import Template
@@ -360,8 +360,8 @@ async def _web_session_in_line(
 ) -> AsyncIterator[web.WebSession | str]:
     """As ``_web_session``, for a request that then uses the database again: its turn in the line
     (``Line``) is taken first and held until the request has its answer. For a token of the right
-    shape that has no session, the token's hash, instead of a 401: it may be a page's old token,
-    sending again the message whose answer (a join's) was lost (``web.recover_move``)."""
+    shape that has no session, the token itself, instead of a 401: it may be a page's old token,
+    sending again the code whose answer (a join's) was lost (``web.recover_move``)."""
     token = _bearer(authorization)
     if token is None or not web.TOKEN_SHAPE.match(token):
         raise HTTPException(401, NO_SESSION)  # no turn needed
@@ -369,7 +369,7 @@ async def _web_session_in_line(
     async with line.turn(_client_address(request)):
         runtime = _runtime(request)
         found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
-        yield web.user_id_for(token) if found is None else found
+        yield token if found is None else found
 
 
 # Scope "function": the turn ends when the route returns, before the answer is sent.
@@ -398,7 +398,8 @@ async def _answer_web(
     A chat not yet linked that types an invite code is held to the lock-out (per session and per
     client address); when the code links it, the answer carries the session's new token."""
     settings = runtime.settings
-    guessing = not web_session.linked and _invite_guess(inbound.text) is not None
+    code = _invite_guess(inbound.text)
+    guessing = not web_session.linked and code is not None
     limits = _invite_limits(runtime, request, web_session.token_hash)
     if guessing:
         async with runtime.sessions() as session:
@@ -406,23 +407,19 @@ async def _answer_web(
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             locked_until = await invite_lockout(session, limits, window=settings.invite_window)
         if locked_until is not None:
-            runtime.metrics.updates_rejected.labels("web", "invite_lockout").inc()
-            minutes = max(1, math.ceil((locked_until - utcnow()).total_seconds() / 60))
-            _ = runtime.catalogs.translator(None).gettext
-            detail = _(
-                "Too many wrong invite codes. Please wait {minutes} minutes and type it again, "
-                "or ask your branch secretary."
-            ).format(minutes=minutes)
-            return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(minutes * 60)})
+            return _locked_out(runtime, locked_until)
     chat = web_session.token_hash
     try:
         # A joined browser that types a code may be moving to another member (a shared phone).
-        switching = web_session.linked and _invite_guess(inbound.text) is not None
+        switching = web_session.linked and code is not None
         before = await _member_id(runtime, chat) if switching else None
+        page_token = _bearer(request.headers.get("authorization", ""))
         # Kept, so a reload shows the last answer's buttons again (a retry gets the same ids).
         # A code that links the chat (to another member, on a shared phone) moves it to a new
         # token as it commits, so a token planted beforehand dies with the join.
-        answers = web.Answers(chat, message_id, joining=guessing, switching_from=before, text=inbound.text)
+        answers = web.Answers(
+            chat, message_id, joining=guessing, switching_from=before, page_token=page_token, code=code
+        )
         processed = await runtime.process(
             inbound, f"{inbound.user_id[:40]}:{message_id}", answer_inline=True, keeper=answers
         )
@@ -458,6 +455,17 @@ async def _answer_web(
     return body
 
 
+def _locked_out(runtime: Runtime, locked_until: datetime) -> JSONResponse:
+    """429 for an invite code typed while its session or address is locked out, saying how long."""
+    runtime.metrics.updates_rejected.labels("web", "invite_lockout").inc()
+    minutes = max(1, math.ceil((locked_until - utcnow()).total_seconds() / 60))
+    _ = runtime.catalogs.translator(None).gettext
+    detail = _(
+        "Too many wrong invite codes. Please wait {minutes} minutes and type it again, or ask your branch secretary."
+    ).format(minutes=minutes)
+    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(minutes * 60)})
+
+
 def _invite_limits(runtime: Runtime, request: Request, token_hash: str) -> list[tuple[str, int]]:
     """The invite lock-out's scopes for a web chat message: its session and its client address."""
     settings = runtime.settings
@@ -468,28 +476,33 @@ def _invite_limits(runtime: Runtime, request: Request, token_hash: str) -> list[
 
 
 async def _answer_moved(
-    runtime: Runtime, request: Request, old_hash: str, message: ChatMessage
+    runtime: Runtime, request: Request, token: str, message: ChatMessage
 ) -> dict[str, Any] | JSONResponse:
-    """A message sent with a token that has no session. If it is the message that joined (or
-    switched) the page, sent again because its answer was lost, the answers and a new token
-    (``web.recover_move``); else 401 as for any unknown token, the page then asking for a new one.
-    Another code sent with a token a code moved is counted against the lock-out as a wrong one."""
-    guess = _invite_guess(message.text)
-    if guess is None or message.text is None:
+    """A message sent with a token that has no session. If the token's session was moved by a join
+    (or a switch) and the message carries the same code (typed again after a reload, or the page's
+    retry), the join's answers and the token it moved to (``web.recover_move``), as often as asked
+    within ``web.MOVE_GRACE``; else 401 as for any unknown token, the page then asking for a new one.
+    Another code sent with a moved token counts against the lock-out as a wrong one."""
+    code = _invite_guess(message.text)
+    if code is None:
         raise HTTPException(401, NO_SESSION)
+    old_hash = web.user_id_for(token)
     limits = _invite_limits(runtime, request, old_hash)
     window = runtime.settings.invite_window
     try:
         async with runtime.sessions() as session, session.begin():
-            on_record = await web.move_on_record(session, old_hash)
-            if on_record is None:
+            moved = await web.recover_move(session, token, code)
+            if moved is not None:
+                rendered = [{"id": row_id} | web.render(Reply.from_dict(kept)) for row_id, kept in moved.kept]
+                body: dict[str, Any] = {"replies": rendered, "token": moved.token}
+                return body | ({"switched": True} if moved.switched else {})
+            if not await web.move_on_record(session, old_hash):
                 raise HTTPException(401, NO_SESSION)  # an ended session: nothing was moved from it
-            if await invite_lockout(session, limits, window=window) is None:
-                moved = await web.recover_move(session, on_record, message.id, message.text)
-                if moved is not None:
-                    rendered = [{"id": row_id} | web.render(Reply.from_dict(kept)) for row_id, kept in moved.kept]
-                    body: dict[str, Any] = {"replies": rendered, "token": moved.token}
-                    return body | ({"switched": True} if moved.switched else {})
+            # The address alone decides a lock-out here: wrong codes sent with a planted token
+            # must not hold back the member's own retry, from elsewhere.
+            locked_until = await invite_lockout(session, limits[1:], window=window)
+            if locked_until is not None:
+                return _locked_out(runtime, locked_until)
             await record_attempt(session, [scope for scope, _ in limits], window=window)
     except Exception as error:
         if not is_database_unavailable(error):
@@ -596,7 +609,11 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
     async def new_session(request: Request) -> dict[str, str]:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
         # One transaction: counted against the address and opened together (a 429 writes nothing).
-        async with request.app.state.line.turn(_client_address(request)), runtime.sessions() as session, session.begin():
+        async with (
+            request.app.state.line.turn(_client_address(request)),
+            runtime.sessions() as session,
+            session.begin(),
+        ):
             sweep = sweeps.due()
             await limit_new_sessions(runtime, session, _client_address(request), sweep=sweep)
             return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle, sweep=sweep)}

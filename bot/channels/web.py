@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, or_, text, update
+from sqlalchemy import ScalarSelect, bindparam, delete, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -168,60 +168,74 @@ async def open_session(
         return None if ended else WebSession(token_hash, bool(active))
 
 
-def move_proof(secret: bytes, message_id: str, text: str) -> str:
-    """What a retry of the message that moved a session must match: keyed by the server's secret,
-    so the code it carried cannot be found from it (a code is 8 of 31 characters)."""
-    message = f"chibo web chat move v1\n{message_id}\n{text}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+def joined_token(secret: bytes, token: str, code: str) -> str:
+    """The token a join (or a switch) with invite ``code`` moves the session of ``token`` to: keyed
+    by the server's secret, so nobody can work it out, yet the same every time. A page whose
+    answer was lost (and a copy of the join sent meanwhile) gets the same token again from the old
+    token and the code (``recover_move``); one planted in a victim's browser gets nothing without
+    the victim's code. The shape of every token (``TOKEN_SHAPE``)."""
+    mac = hmac.new(secret, f"chibo web chat join v1\n{token}\n{code}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
 class Moved:
-    """A session a code moved anew for a page whose answer was lost: its token and what it kept."""
+    """A session a code moved, for a page whose answer was lost: its token and the join's answers."""
 
     token: str
     switched: bool
     kept: list[tuple[int, dict[str, Any]]]
 
 
-async def move_on_record(session: AsyncSession, old_hash: str, *, now: datetime | None = None) -> WebChatSession | None:
-    """The session a code moved the session ``old_hash`` to within ``MOVE_GRACE``, if any."""
+async def move_on_record(session: AsyncSession, old_hash: str, *, now: datetime | None = None) -> bool:
+    """Whether a code moved the session ``old_hash`` within ``MOVE_GRACE``."""
     now = now or utcnow()
     found = await session.exec(
-        select(WebChatSession).where(
+        select(WebChatSession.token_hash).where(
             col(WebChatSession.moved_from) == old_hash, col(WebChatSession.created_at) > now - MOVE_GRACE
         )
     )
-    return found.first()
+    return found.first() is not None
 
 
-async def recover_move(session: AsyncSession, moved: WebChatSession, message_id: str, text: str) -> Moved | None:
-    """The page whose join (or switch) made the session ``moved`` (``move_on_record``) sends that
-    message again: the session moves to a new token for it, in the caller's transaction, with the
-    answers that message was given. None for any other message: a token planted in a victim's
-    browser is of no use without the code the victim typed."""
-    proof = move_proof(server_secret(session), message_id, text)
-    if moved.moved_from is None or moved.moved_proof is None or not hmac.compare_digest(moved.moved_proof, proof):
+async def recover_move(session: AsyncSession, token: str, code: str, *, now: datetime | None = None) -> Moved | None:
+    """The session of ``token`` that invite ``code`` moved within ``MOVE_GRACE`` (``joined_token``),
+    with the answers the join was given, the first kept in the new chat; None for any other code,
+    and once its member has been let go."""
+    now = now or utcnow()
+    moved_to = joined_token(server_secret(session), token, code)
+    found = (
+        await session.exec(
+            select(WebChatSession.moved_switch, Member.active)
+            .join(
+                ChannelIdentity,
+                (col(ChannelIdentity.platform) == Platform.WEB)
+                & (col(ChannelIdentity.platform_user_id) == WebChatSession.token_hash),
+            )
+            .join(Member, col(Member.id) == ChannelIdentity.member_id)
+            .where(
+                col(WebChatSession.token_hash) == user_id_for(moved_to),
+                col(WebChatSession.moved_from) == user_id_for(token),
+                col(WebChatSession.created_at) > now - MOVE_GRACE,
+            )
+        )
+    ).first()
+    if found is None or not found[1]:
         return None
-    token = new_session_token()
-    if not await _move_chat(
-        session,
-        moved.token_hash,
-        user_id_for(token),
-        moved_from=moved.moved_from,
-        proof=proof,
-        switched=moved.moved_switch,
-    ):
-        return None  # its member was let go meanwhile, or another retry moved it first
-    return Moved(token, moved.moved_switch, await _kept(session, user_id_for(token), message_id))
+    chat = user_id_for(moved_to)
+    first = (
+        select(WebChatMessage.answers)
+        .where(col(WebChatMessage.chat_id) == chat, col(WebChatMessage.answers).is_not(None))
+        .order_by(col(WebChatMessage.id))
+        .limit(1)
+    )
+    return Moved(moved_to, found[0], await _kept(session, chat, first.scalar_subquery()))
 
 
-async def _move_chat(
-    session: AsyncSession, old_hash: str, new_hash: str, *, moved_from: str, proof: str | None, switched: bool
-) -> bool:
+async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, switched: bool) -> bool:
     """The linked chat of session ``old_hash`` moves to ``new_hash``, in the caller's transaction,
-    remembering the token the page had (``moved_from``) and ``proof`` for a retry: False (and
-    nothing moved) when the session is not linked."""
+    remembering where it moved from for a retry (``recover_move``): False (and nothing moved) when
+    the session is not linked."""
     moved = await session.exec(
         update(ChannelIdentity)
         .where(col(ChannelIdentity.platform) == Platform.WEB)
@@ -241,8 +255,7 @@ async def _move_chat(
             created_at=now,
             last_seen_at=now,
             joined=True,
-            moved_from=moved_from,
-            moved_proof=proof,
+            moved_from=old_hash,
             moved_switch=switched,
         )
     )
@@ -253,8 +266,7 @@ async def _move_chat(
                 created_at=now,
                 last_seen_at=now,
                 joined=True,
-                moved_from=moved_from,
-                moved_proof=proof,
+                moved_from=old_hash,
                 moved_switch=switched,
             )
         )
@@ -396,27 +408,27 @@ class Answers:
     Then, in that same transaction, the session moves to a new token, held in ``token`` for the
     page, so a token planted beforehand dies with the join; and on a switch the first member's
     messages are forgotten (``switched``: the page starts afresh). Either happens wholly or not at
-    all: a retry after a failure finds the chat as it was, and does it again. A retry after the
-    answer was lost, or one sent while the join was under way, gets a new token and the answers
-    too (``recover_move``: ``text``, the message, is its proof)."""
+    all: a retry after a failure finds the chat as it was, and does it again. The new token is
+    ``joined_token`` of the page's ``token`` and the ``code``: a retry after the answer was lost,
+    or a copy sent while the join was under way, gets the same one, and the answers, again."""
 
     chat_id: str
     message_id: str
     joining: bool = False
     switching_from: int | None = None
-    text: str | None = None
+    page_token: str | None = None  # the token the page sent, with ``code``: the code it typed
+    code: str | None = None
     token: str | None = None
     switched: bool = False
 
     async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
         chat_id = self.chat_id
         if self.joining or (self.switching_from is not None and await self._switched(session)):
-            token = new_session_token()
-            proof = None if self.text is None else move_proof(server_secret(session), self.message_id, self.text)
+            if self.page_token is None or self.code is None:
+                raise ValueError("a join keeps its answers knowing the page's token and the code")
+            token = joined_token(server_secret(session), self.page_token, self.code)
             switch = self.switching_from is not None
-            if await _move_chat(
-                session, self.chat_id, user_id_for(token), moved_from=self.chat_id, proof=proof, switched=switch
-            ):
+            if await _move_chat(session, self.chat_id, user_id_for(token), switched=switch):
                 self.token, chat_id = token, user_id_for(token)
                 self.switched = switch
         stored = await store(session, chat_id, replies, pushed=False, answers=self.message_id)
@@ -441,16 +453,17 @@ class Answers:
 
     async def kept(self, session: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
         kept = await _kept(session, self.chat_id, self.message_id)
-        if not kept and (self.joining or self.switching_from is not None) and self.text is not None:
+        if not kept and self.page_token is not None and self.code is not None:
             # Sent again while the first was moving the session: that one's answers are the new token's.
-            on_record = await move_on_record(session, self.chat_id)
-            moved = None if on_record is None else await recover_move(session, on_record, self.message_id, self.text)
+            moved = await recover_move(session, self.page_token, self.code)
             if moved is not None:
                 self.token, self.switched, kept = moved.token, moved.switched, moved.kept
         return kept
 
 
-async def _kept(session: AsyncSession, chat_id: str, message_id: str) -> list[tuple[int, dict[str, Any]]]:
+async def _kept(
+    session: AsyncSession, chat_id: str, message_id: str | ScalarSelect[str | None]
+) -> list[tuple[int, dict[str, Any]]]:
     """The answers kept for the chat's message ``message_id``: each one's id and body."""
     found = await session.exec(
         select(WebChatMessage.id, WebChatMessage.body)

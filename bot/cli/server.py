@@ -101,6 +101,7 @@ def run_app(
 
 def _serve(settings: Settings) -> None:
     reach_database(settings)
+    _refuse_a_port_in_use(settings.host, settings.port)
     if settings.workers > 1:
         _serve_workers(settings)
         return
@@ -127,18 +128,28 @@ SPREADS_CONNECTIONS = sys.platform == "linux"
 BACKLOG = 2048  # uvicorn's
 
 
-def _port_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port`` that the other workers may bind too (SO_REUSEPORT)."""
+def _port_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A socket bound to ``host``:``port``; ``shared``: one the other workers may bind too
+    (SO_REUSEPORT). A port taken is said in one line and ends the command, as uvicorn's bind does."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
-    except OSError as error:  # the port taken: said and ended as uvicorn's own bind does
+    except OSError as error:
         sock.close()
         log.error("%s", error)
         sys.exit(STARTUP_FAILURE)
     return sock
+
+
+def _refuse_a_port_in_use(host: str, port: int) -> None:
+    """Ends the command (exit 3) if anything listens on the port, before anything is started: a
+    second `chibo serve` would otherwise join the first's workers on it (SO_REUSEPORT lets every
+    process of the same user in) and take a share of its members, or, alone, run its whole
+    start-up and the migrations before uvicorn's own bind failed."""
+    _port_socket(host, port, shared=False).close()
 
 
 def _work(settings: Settings, index: int, sock: socket.socket | int, parent: int) -> None:

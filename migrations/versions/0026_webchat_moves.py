@@ -1,6 +1,6 @@
-"""Where a web chat session moved from at a join or a switch, and the keyed digest of the message
-that moved it: a page whose answer was lost sends that message again with its old token, and gets
-the answers and a new token (was: refused, and the code already used, so the member was locked out).
+"""Where a web chat session moved from at a join or a switch: a page whose answer was lost sends
+the code again with its old token, and gets the answers and the new token (was: refused, and the
+code already used, so the member was locked out).
 
 Revision ID: 0026
 Revises: 0025
@@ -21,7 +21,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("webchatsession") as table:
         table.add_column(sa.Column("moved_from", sa.String(length=64), nullable=True))
-        table.add_column(sa.Column("moved_proof", sa.String(length=64), nullable=True))
         table.add_column(sa.Column("moved_switch", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("ix_webchatsession_moved_from", "webchatsession", ["moved_from"])
 
@@ -30,5 +29,4 @@ def downgrade() -> None:
     op.drop_index("ix_webchatsession_moved_from", table_name="webchatsession")
     with op.batch_alter_table("webchatsession") as table:
         table.drop_column("moved_switch")
-        table.drop_column("moved_proof")
         table.drop_column("moved_from")
