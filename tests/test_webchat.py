@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.chat import visitor
+from tests.chat import Visitor, visitor
 from tests.conftest import Demo, LiveServer, make_settings, serve_app
 from webhooks.app import create_app
 
@@ -172,6 +173,44 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
             await secretary.get_by_test_id("bot-message").filter(has_text="2 mới").wait_for()
         finally:
             await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_in(
+    database_url: str, demo: Demo
+) -> None:
+    """Found by the outside tester: on a shared phone a second member switched the chat to
+    herself, and an old copy of the page (another browser holding the same session) kept showing
+    the first member's messages. A page whose session has ended now clears them."""
+    from playwright.async_api import async_playwright
+
+    app = create_app(make_settings(database_url, webchat_wait_seconds=1), migrate=False)
+    async for server in serve_app(app):
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            try:
+                phone = await browser.new_page(viewport={"width": 360, "height": 720})
+                await phone.goto(server.url)
+                await phone.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
+                await phone.get_by_test_id("send").click()
+                await phone.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+                stored = await phone.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+                copy = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
+                await copy.goto(server.url)
+                await copy.evaluate(
+                    "s => { const o = JSON.parse(s); for (const k in o) localStorage.setItem(k, o[k]); }", stored
+                )
+                await copy.reload()
+                await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+                async with httpx.AsyncClient(base_url=server.url) as client:  # the second member, on the phone
+                    shared = Visitor(client, json.loads(stored)["chibo.token"])
+                    offered = (await shared.replies(text=demo.code("Trịnh Thị Yến")))[0]
+                    await shared.replies(payload=offered["buttons"][0][0]["payload"])
+                    assert (await shared.send(text=demo.code("Trịnh Thị Yến"))).json()["switched"] is True
+                await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").first.wait_for(state="detached")
+                assert await copy.evaluate("localStorage.getItem('chibo.history')") == "[]"
+            finally:
+                await browser.close()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")

@@ -334,7 +334,9 @@
         if (listening !== token) return;
         if (r.status === 401) {  // ended: the next message asks for another
           listening = null;
-          if (localStorage.getItem("chibo.token") !== token) listen();
+          // Ended here too (another member's code on a shared phone, idle, let go): nothing of it
+          // stays on screen. The token stays, for a join whose answer was lost to ask again.
+          if (localStorage.getItem("chibo.token") !== token) listen(); else startAfresh();
           return;
         }
         if (!r.ok) throw new Error("inbox " + r.status);
