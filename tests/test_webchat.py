@@ -176,6 +176,27 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_hint_in_the_empty_box_is_shown_whole_on_a_narrow_phone(web_chat: LiveServer) -> None:
+    """Found by the outside tester: on a fresh page the box's hint ("Nhập tin nhắn hoặc mã mời…")
+    takes two lines on a 320-pixel phone, and the box, one line high, cut the second off."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await browser.new_page(viewport={"width": 320, "height": 640})
+            await page.goto(web_chat.url)
+            box = page.get_by_test_id("input")
+            assert "mã mời" in (await box.get_attribute("placeholder") or "")
+            fits = (
+                "i => { i.value = i.placeholder; const f = i.scrollHeight <= i.clientHeight; i.value = ''; return f }"
+            )
+            assert await box.evaluate(fits)
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_in(
     database_url: str, demo: Demo
 ) -> None:

@@ -363,6 +363,7 @@
     showUnread();
     input.placeholder = words.input_placeholder;
     input.setAttribute("aria-label", words.input_placeholder);
+    grow();
     send.textContent = words.send_label;
     newline.setAttribute("aria-label", words.newline_label);
     newline.title = words.newline_label;
@@ -401,11 +402,16 @@
       sendTyped();
     }
   });
+  // Fits what is typed, or the hint while empty (two lines on a narrow phone: it was cut off).
   function grow() {
+    var typed = input.value;
+    if (!typed) input.value = input.placeholder;
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight + 4, 160) + "px";
+    if (!typed) input.value = "";
   }
   input.addEventListener("input", grow);
+  addEventListener("resize", grow);
   newline.addEventListener("click", function () {
     var at = input.selectionStart, end = input.selectionEnd;
     input.value = input.value.slice(0, at) + "\n" + input.value.slice(end);
@@ -428,6 +434,7 @@
 
   var words = load("chibo.words", null);
   if (words) applyWords(words);
+  grow();
   transcript.forEach(function (item) {
     if (item[2]) shownIds[item[2]] = true;
     bubble(item[0], item[1], false);
