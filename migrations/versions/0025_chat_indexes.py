@@ -7,6 +7,7 @@ Revises: 0024
 Create Date: 2026-12-01 12:30:00
 """
 
+import contextlib
 from collections.abc import Sequence
 
 from alembic import op
@@ -18,8 +19,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_channelidentity_chat", "channelidentity", ["platform", "chat_id"])
-    op.create_index("ix_outbox_chat", "outboxmessage", ["platform", "chat_id"])
+    # On PostgreSQL built CONCURRENTLY (outside a transaction): a commune's outbox holds a row for
+    # every message ever sent, and a plain build would hold off every write meanwhile (a replica
+    # still serving during an upgrade). IF NOT EXISTS: a build that ended before its revision was
+    # recorded is not tried again.
+    concurrently = op.get_bind().dialect.name == "postgresql"
+    with op.get_context().autocommit_block() if concurrently else contextlib.nullcontext():
+        for name, table in (("ix_channelidentity_chat", "channelidentity"), ("ix_outbox_chat", "outboxmessage")):
+            op.create_index(
+                name, table, ["platform", "chat_id"], postgresql_concurrently=concurrently, if_not_exists=True
+            )
 
 
 def downgrade() -> None:

@@ -22,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("webchatsession") as table:
         table.add_column(sa.Column("moved_from", sa.String(length=64), nullable=True))
         table.add_column(sa.Column("moved_switch", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # In the transaction, not CONCURRENTLY as 0025's: the table holds only live sessions, and the
+    # migration stays whole (a column added without its index is never left behind).
     op.create_index("ix_webchatsession_moved_from", "webchatsession", ["moved_from"])
 
 
