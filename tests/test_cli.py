@@ -6,6 +6,7 @@ import ast
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,25 @@ def run_chibo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
     return subprocess.run(
         [*CHIBO, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_a_port_in_use_stops_serve_and_demo_before_anything_starts(tmp_path: Path) -> None:
+    """Found by the outside tester: `chibo serve` on a port in use ran its whole start-up (the
+    migrations, a key, the scheduler) and logged hundreds of lines before uvicorn's bind failed;
+    `chibo demo` would print invite codes for a server that never started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            "CHIBO_PORT": str(taken.getsockname()[1]),
+            "CHIBO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+        }
+        for command in ("serve", "demo"):
+            refused = run_chibo(command, env=env, cwd=tmp_path)
+            assert refused.returncode == 3 and refused.stdout == "", (command, refused.stdout)
+            assert refused.stderr.strip().endswith("Address already in use"), refused.stderr
+            assert len(refused.stderr.splitlines()) == 1
+    assert not (tmp_path / "c.db").exists()  # refused before anything was touched
 
 
 def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:

@@ -100,8 +100,8 @@ def run_app(
 
 
 def _serve(settings: Settings) -> None:
-    reach_database(settings)
     _refuse_a_port_in_use(settings.host, settings.port)
+    reach_database(settings)
     if settings.workers > 1:
         _serve_workers(settings)
         return
@@ -283,6 +283,7 @@ def serve() -> None:
 def demo() -> None:
     """Seed the demo commune (once), print an invite code per member, then serve."""
     settings = settings_or_exit()
+    _refuse_a_port_in_use(settings.host, settings.port)  # before codes are printed for a server that cannot start
     reach_database(settings)
     asyncio.run(upgrade(settings.database_url))
 
