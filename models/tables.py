@@ -251,8 +251,8 @@ class WebChatSession(SQLModel, table=True):
 
     A token not found here is refused, so a browser cannot make one up (or plant one in another's).
     ``joined`` marks a token issued on a successful join, in place of the one that joined. A session
-    a code moved here (a join, a switch) keeps the hash of the token it moved from, so that a page
-    whose answer was lost gets it again (``web.recover_move``).
+    a code moved here (a join, a switch) keeps the hash of the token it moved from and the page's
+    id of that message, so that a page whose answer was lost gets it again (``web.recover_move``).
     """
 
     token_hash: str = Field(primary_key=True, max_length=64)
@@ -260,6 +260,7 @@ class WebChatSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
     joined: bool = False
     moved_from: str | None = Field(default=None, max_length=64, index=True)
+    moved_for: str | None = Field(default=None, max_length=64)  # the message that moved it
     moved_switch: bool = False  # the move was another member's code on a joined browser
 
 

@@ -197,6 +197,44 @@ async def test_the_hint_in_the_empty_box_is_shown_whole_on_a_narrow_phone(web_ch
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_reload(
+    web_chat: LiveServer, demo: Demo
+) -> None:
+    """Found by the outside tester: the answer to a join lost on a weak network (the join done, the
+    page told nothing) locked the member out, the code then being used. The page now sends the
+    message again, under its id, also after a reload (what is unanswered is kept), and gets the
+    join's answer."""
+    from playwright.async_api import Route, async_playwright
+
+    async def lose_the_first_answer(route: Route) -> None:
+        if lost:
+            await route.continue_()
+            return
+        lost.append(await route.fetch())  # it reaches the server; its answer does not reach the page
+        await route.abort("connectionreset")
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            for name, reload in (("Hoàng Thị Diệu", False), ("Ngô Văn Phúc", True)):
+                lost: list[object] = []
+                page = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
+                await page.route("**/api/webchat/messages", lose_the_first_answer)
+                await page.goto(web_chat.url)
+                await page.get_by_test_id("input").fill(demo.code(name))
+                await page.get_by_test_id("send").click()
+                if reload:
+                    await page.get_by_test_id("offline").wait_for()  # the answer lost: the page says so
+                    await page.reload()
+                await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
+                assert len(lost) == 1
+                await page.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()
+                await page.get_by_test_id("bot-message").filter(has_text=f"Họ và tên: {name}").wait_for()
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_in(
     database_url: str, demo: Demo
 ) -> None:
@@ -230,6 +268,11 @@ async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_
                     assert (await shared.send(text=demo.code("Trịnh Thị Yến"))).json()["switched"] is True
                 await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").first.wait_for(state="detached")
                 assert await copy.evaluate("localStorage.getItem('chibo.history')") == "[]"
+                # As a fresh page: no member's menu, the hint to type a code (found by the outside tester).
+                await copy.locator("#welcome").wait_for()
+                assert not await copy.get_by_test_id("menu-toggle").is_visible()
+                assert await copy.get_by_test_id("menu-button").count() == 0
+                assert "mã mời" in (await copy.get_by_test_id("input").get_attribute("placeholder") or "")
             finally:
                 await browser.close()
 

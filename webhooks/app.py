@@ -403,11 +403,18 @@ async def _answer_web(
     limits = _invite_limits(runtime, request, web_session.token_hash)
     if guessing:
         async with runtime.sessions() as session:
-            # A read alone: one round trip, without BEGIN and ROLLBACK around it.
+            # Reads alone: a round trip each, without BEGIN and ROLLBACK around them.
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            locked_until = await invite_lockout(session, limits, window=settings.invite_window)
+            locked_until = await invite_lockout(session, limits[1:], window=settings.invite_window)
+            session_locked = locked_until is None and await invite_lockout(
+                session, limits[:1], window=settings.invite_window
+            )
         if locked_until is not None:
             return _locked_out(runtime, locked_until)
+        if session_locked:
+            # This session alone: 401, so the page takes a new one. Wrong codes sent with a token
+            # planted in a member's browser must not keep the member's own code out.
+            raise HTTPException(401, NO_SESSION)
     chat = web_session.token_hash
     try:
         # A joined browser that types a code may be moving to another member (a shared phone).
@@ -440,7 +447,7 @@ async def _answer_web(
         if answers.switched:
             body["switched"] = True  # the first member's messages are gone: the page starts afresh
         return body
-    if guessing and not processed.duplicate:
+    if guessing and not processed.duplicate and not answers.moved_meanwhile:
         # A wrong code: counted against the session and the address.
         async with runtime.sessions() as session, session.begin():
             await record_attempt(session, [scope for scope, _ in limits], window=settings.invite_window)
@@ -478,11 +485,12 @@ def _invite_limits(runtime: Runtime, request: Request, token_hash: str) -> list[
 async def _answer_moved(
     runtime: Runtime, request: Request, token: str, message: ChatMessage
 ) -> dict[str, Any] | JSONResponse:
-    """A message sent with a token that has no session. If the token's session was moved by a join
-    (or a switch) and the message carries the same code (typed again after a reload, or the page's
-    retry), the join's answers and the token it moved to (``web.recover_move``), as often as asked
-    within ``web.MOVE_GRACE``; else 401 as for any unknown token, the page then asking for a new one.
-    Another code sent with a moved token counts against the lock-out as a wrong one."""
+    """A message sent with a token that has no session. If a join (or a switch) moved the token's
+    session and this is that message again (its id and its code: the page's retry after the answer
+    was lost), the answers and the token it moved to (``web.recover_move``), as often as asked
+    within ``web.MOVE_GRACE``; else 401 as for any unknown token, the page then asking for a new
+    one. A code sent with a moved token counts against the lock-out (of that token, and of the
+    address) when it is not that message, and nothing is tried while either is locked."""
     code = _invite_guess(message.text)
     if code is None:
         raise HTTPException(401, NO_SESSION)
@@ -491,18 +499,16 @@ async def _answer_moved(
     window = runtime.settings.invite_window
     try:
         async with runtime.sessions() as session, session.begin():
-            moved = await web.recover_move(session, token, code)
+            if not await web.move_on_record(session, old_hash):
+                raise HTTPException(401, NO_SESSION)  # an ended session: nothing was moved from it
+            locked_until = await invite_lockout(session, limits, window=window)
+            if locked_until is not None:
+                return _locked_out(runtime, locked_until)
+            moved = await web.recover_move(session, token, code, message.id)
             if moved is not None:
                 rendered = [{"id": row_id} | web.render(Reply.from_dict(kept)) for row_id, kept in moved.kept]
                 body: dict[str, Any] = {"replies": rendered, "token": moved.token}
                 return body | ({"switched": True} if moved.switched else {})
-            if not await web.move_on_record(session, old_hash):
-                raise HTTPException(401, NO_SESSION)  # an ended session: nothing was moved from it
-            # The address alone decides a lock-out here: wrong codes sent with a planted token
-            # must not hold back the member's own retry, from elsewhere.
-            locked_until = await invite_lockout(session, limits[1:], window=window)
-            if locked_until is not None:
-                return _locked_out(runtime, locked_until)
             await record_attempt(session, [scope for scope, _ in limits], window=window)
     except Exception as error:
         if not is_database_unavailable(error):

@@ -24,11 +24,13 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ScalarSelect, bindparam, delete, or_, text, update
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import bindparam, delete, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -54,8 +56,9 @@ ANONYMOUS_IDLE = timedelta(days=1)
 INBOX_LIMIT = 50
 # What a file picker offers unless the reply asks for something else (a notice's or meeting's file).
 DOCUMENTS_AND_PHOTOS = ".pdf,.doc,.docx,.odt,.rtf,.txt,.xls,.xlsx,.ods,.csv,.ppt,.pptx,.jpg,.jpeg,.png,.heic,image/*"
-# Ended sessions (and old messages) one sweep forgets at most: the rest wait for the next sweep,
-# so a new session is never held up by a backlog (300,000 stale sessions took one 25-39 s).
+# Ended sessions one sweep forgets at most (each with its messages), and as many old messages of
+# other chats: the rest wait for the next sweep, so a new session is never held up by a backlog
+# (300,000 stale sessions took one 25-39 s).
 FORGET_CHUNK = 500
 # The PostgreSQL channel new messages are announced on, to the pages waiting in every process.
 NOTIFY_CHANNEL = "chibo_webchat"
@@ -168,13 +171,20 @@ async def open_session(
         return None if ended else WebSession(token_hash, bool(active))
 
 
-def joined_token(secret: bytes, token: str, code: str) -> str:
-    """The token a join (or a switch) with invite ``code`` moves the session of ``token`` to: keyed
-    by the server's secret, so nobody can work it out, yet the same every time. A page whose
-    answer was lost (and a copy of the join sent meanwhile) gets the same token again from the old
-    token and the code (``recover_move``); one planted in a victim's browser gets nothing without
-    the victim's code. The shape of every token (``TOKEN_SHAPE``)."""
-    mac = hmac.new(secret, f"chibo web chat join v1\n{token}\n{code}".encode(), hashlib.sha256).digest()
+# The join key is derived from the server secret with an info string of its own (as the invite
+# key is), so it is unrelated to the ballot and invite keys made from the same secret.
+_JOIN_KEY_INFO = b"chibo web chat join v1"
+
+
+def joined_token(secret: bytes, token: str, code: str, message_id: str) -> str:
+    """The token the page's message ``message_id``, invite ``code``, moves the session of ``token``
+    to (a join, or a switch): keyed by the server's secret, so nobody can work it out, yet the same
+    for that message every time. A page whose answer was lost sends the message again (same id,
+    same code, old token: ``recover_move``); another holder of the old token (planted in a victim's
+    browser, or the first member's other copy after a switch) has neither the code nor the page's
+    random message id. The shape of every token (``TOKEN_SHAPE``)."""
+    key = HKDF(SHA256(), 32, None, _JOIN_KEY_INFO).derive(secret)
+    mac = hmac.new(key, f"{token}\n{code}\n{message_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
@@ -198,12 +208,14 @@ async def move_on_record(session: AsyncSession, old_hash: str, *, now: datetime 
     return found.first() is not None
 
 
-async def recover_move(session: AsyncSession, token: str, code: str, *, now: datetime | None = None) -> Moved | None:
-    """The session of ``token`` that invite ``code`` moved within ``MOVE_GRACE`` (``joined_token``),
-    with the answers the join was given, the first kept in the new chat; None for any other code,
-    and once its member has been let go."""
+async def recover_move(
+    session: AsyncSession, token: str, code: str, message_id: str, *, now: datetime | None = None
+) -> Moved | None:
+    """The session of ``token`` that the page's message ``message_id``, invite ``code``, moved
+    within ``MOVE_GRACE`` (``joined_token``), with the answers that message was given; None for
+    anything else, and once its member has been let go."""
     now = now or utcnow()
-    moved_to = joined_token(server_secret(session), token, code)
+    moved_to = joined_token(server_secret(session), token, code, message_id)
     found = (
         await session.exec(
             select(WebChatSession.moved_switch, Member.active)
@@ -216,26 +228,20 @@ async def recover_move(session: AsyncSession, token: str, code: str, *, now: dat
             .where(
                 col(WebChatSession.token_hash) == user_id_for(moved_to),
                 col(WebChatSession.moved_from) == user_id_for(token),
+                col(WebChatSession.moved_for) == message_id,
                 col(WebChatSession.created_at) > now - MOVE_GRACE,
             )
         )
     ).first()
     if found is None or not found[1]:
         return None
-    chat = user_id_for(moved_to)
-    first = (
-        select(WebChatMessage.answers)
-        .where(col(WebChatMessage.chat_id) == chat, col(WebChatMessage.answers).is_not(None))
-        .order_by(col(WebChatMessage.id))
-        .limit(1)
-    )
-    return Moved(moved_to, found[0], await _kept(session, chat, first.scalar_subquery()))
+    return Moved(moved_to, found[0], await _kept(session, user_id_for(moved_to), message_id))
 
 
-async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, switched: bool) -> bool:
+async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, message_id: str, switched: bool) -> bool:
     """The linked chat of session ``old_hash`` moves to ``new_hash``, in the caller's transaction,
-    remembering where it moved from for a retry (``recover_move``): False (and nothing moved) when
-    the session is not linked."""
+    remembering where it moved from, and the message that moved it, for a retry (``recover_move``):
+    False (and nothing moved) when the session is not linked."""
     moved = await session.exec(
         update(ChannelIdentity)
         .where(col(ChannelIdentity.platform) == Platform.WEB)
@@ -256,6 +262,7 @@ async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, swi
             last_seen_at=now,
             joined=True,
             moved_from=old_hash,
+            moved_for=message_id,
             moved_switch=switched,
         )
     )
@@ -267,6 +274,7 @@ async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, swi
                 last_seen_at=now,
                 joined=True,
                 moved_from=old_hash,
+                moved_for=message_id,
                 moved_switch=switched,
             )
         )
@@ -409,28 +417,34 @@ class Answers:
     page, so a token planted beforehand dies with the join; and on a switch the first member's
     messages are forgotten (``switched``: the page starts afresh). Either happens wholly or not at
     all: a retry after a failure finds the chat as it was, and does it again. The new token is
-    ``joined_token`` of the page's ``token`` and the ``code``: a retry after the answer was lost,
-    or a copy sent while the join was under way, gets the same one, and the answers, again."""
+    ``joined_token`` of the page's token, the code and the message id: a retry after the answer
+    was lost, or a copy sent while the join was under way, gets the same one, and the answers,
+    again. ``moved_meanwhile``: a join that found the chat already moved by another copy of it
+    (sent under another id), which is no wrong code."""
 
     chat_id: str
     message_id: str
     joining: bool = False
     switching_from: int | None = None
-    page_token: str | None = None  # the token the page sent, with ``code``: the code it typed
-    code: str | None = None
-    token: str | None = None
+    # The token the page sent, and the code it typed: secrets, kept out of any repr.
+    page_token: str | None = field(default=None, repr=False)
+    code: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     switched: bool = False
+    moved_meanwhile: bool = False
 
     async def keep(self, session: AsyncSession, replies: list[Reply]) -> list[int]:
         chat_id = self.chat_id
         if self.joining or (self.switching_from is not None and await self._switched(session)):
             if self.page_token is None or self.code is None:
                 raise ValueError("a join keeps its answers knowing the page's token and the code")
-            token = joined_token(server_secret(session), self.page_token, self.code)
+            token = joined_token(server_secret(session), self.page_token, self.code, self.message_id)
             switch = self.switching_from is not None
-            if await _move_chat(session, self.chat_id, user_id_for(token), switched=switch):
+            if await _move_chat(session, self.chat_id, user_id_for(token), message_id=self.message_id, switched=switch):
                 self.token, chat_id = token, user_id_for(token)
                 self.switched = switch
+            elif self.joining:
+                self.moved_meanwhile = await move_on_record(session, self.chat_id)
         stored = await store(session, chat_id, replies, pushed=False, answers=self.message_id)
         return [row.id or 0 for row in stored]
 
@@ -455,15 +469,13 @@ class Answers:
         kept = await _kept(session, self.chat_id, self.message_id)
         if not kept and self.page_token is not None and self.code is not None:
             # Sent again while the first was moving the session: that one's answers are the new token's.
-            moved = await recover_move(session, self.page_token, self.code)
+            moved = await recover_move(session, self.page_token, self.code, self.message_id)
             if moved is not None:
                 self.token, self.switched, kept = moved.token, moved.switched, moved.kept
         return kept
 
 
-async def _kept(
-    session: AsyncSession, chat_id: str, message_id: str | ScalarSelect[str | None]
-) -> list[tuple[int, dict[str, Any]]]:
+async def _kept(session: AsyncSession, chat_id: str, message_id: str) -> list[tuple[int, dict[str, Any]]]:
     """The answers kept for the chat's message ``message_id``: each one's id and body."""
     found = await session.exec(
         select(WebChatMessage.id, WebChatMessage.body)

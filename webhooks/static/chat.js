@@ -12,7 +12,9 @@
   var offline = byId("offline");
   var typing = byId("typing");
   var page = document.body.dataset;  // texts, in the member's language once known
-  var queue = [];
+  // What was sent and not yet answered, kept across a reload: sent again under the same ids, so
+  // a join whose answer was lost still gets it (the server answers a message id once).
+  var queue = load("chibo.pending", []);
   var busy = false;
   var transcript = load("chibo.history", []);  // [kind, text, id]
   var cursor = load("chibo.cursor", 0);  // the newest pushed message this page has
@@ -21,6 +23,8 @@
   var listening = null;  // the token the inbox is waited on with
   var stopListening = null;
   var anchor = null;  // the newest message, kept in view
+  var welcome = byId("welcome");  // a fresh page's hint, and its box's (before the member's words)
+  var freshHint = input.placeholder;
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -202,6 +206,7 @@
       if (!file) return;
       bubble("user", "📎 " + file.name);
       queue.push({ id: newId(), file: file });
+      keepPending();
       pump();
     });
     var button = document.createElement("button");
@@ -257,6 +262,18 @@
     save("chibo.history", transcript);
     save("chibo.cursor", cursor);
     messages.textContent = "";
+    if (welcome) messages.appendChild(welcome);
+  }
+
+  // The session ended here (another member's code on a shared phone, idle, let go): the page is
+  // as a fresh one, nothing of the member left. The token stays, for a lost join to ask again.
+  function ended() {
+    startAfresh();
+    showMenu([]);
+    localStorage.removeItem("chibo.words");
+    input.placeholder = freshHint;
+    input.setAttribute("aria-label", freshHint);
+    grow();
   }
 
   // One message: offline, the same body (same id: answered once) until back; a 5xx with
@@ -288,10 +305,14 @@
     });
   }
 
+  function keepPending() { save("chibo.pending", queue.filter(function (body) { return !body.file; })); }
+
   function pump() {
     if (busy || !queue.length) return;
     setBusy(true);
-    deliver(queue.shift(), 1000, 1).then(function () {
+    deliver(queue[0], 1000, 1).then(function () {
+      queue.shift();
+      keepPending();
       setBusy(false);
       pump();
     });
@@ -302,6 +323,7 @@
     var body = { id: newId() };
     if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
     queue.push(body);
+    keepPending();
     pump();
   }
 
@@ -334,9 +356,7 @@
         if (listening !== token) return;
         if (r.status === 401) {  // ended: the next message asks for another
           listening = null;
-          // Ended here too (another member's code on a shared phone, idle, let go): nothing of it
-          // stays on screen. The token stays, for a join whose answer was lost to ask again.
-          if (localStorage.getItem("chibo.token") !== token) listen(); else startAfresh();
+          if (localStorage.getItem("chibo.token") !== token) listen(); else ended();
           return;
         }
         if (!r.ok) throw new Error("inbox " + r.status);
@@ -402,13 +422,19 @@
       sendTyped();
     }
   });
-  // Fits what is typed, or the hint while empty (two lines on a narrow phone: it was cut off).
+  // Fits what is typed, or the hint while empty (two lines on a narrow phone: it was cut off),
+  // measured on a hidden copy: the hint written into the box itself would upset the keyboard.
+  var gauge = input.cloneNode(false);
+  gauge.removeAttribute("id");
+  gauge.removeAttribute("data-testid");
+  gauge.setAttribute("aria-hidden", "true");
+  gauge.tabIndex = -1;
+  gauge.className = "gauge";
+  input.parentNode.appendChild(gauge);
   function grow() {
-    var typed = input.value;
-    if (!typed) input.value = input.placeholder;
-    input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight + 4, 160) + "px";
-    if (!typed) input.value = "";
+    gauge.style.width = input.offsetWidth + "px";
+    gauge.value = input.value || input.placeholder;
+    input.style.height = Math.min(gauge.scrollHeight + 4, 160) + "px";
   }
   input.addEventListener("input", grow);
   addEventListener("resize", grow);
@@ -453,6 +479,7 @@
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
+  pump();  // what the page had not been answered before it was reloaded
   // Another tab joined or switched member: start again as it.
   addEventListener("storage", function (e) { if (e.key === "chibo.token" && e.newValue) location.reload(); });
 })();
