@@ -152,14 +152,11 @@ def _refuse_a_port_in_use(host: str, port: int) -> None:
     _port_socket(host, port, shared=False).close()
 
 
-def _work(settings: Settings, index: int, sock: socket.socket | int, parent: int) -> None:
-    """One of `chibo serve`'s workers, in a process of its own: the whole service on the shared
-    port (``sock``: a socket of its own on that port where the kernel spreads the connections, else
-    the socket they all accept from); only the first polls the platforms and delivers the outbox."""
+def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> None:
+    """One of `chibo serve`'s workers, in a process of its own: the whole service on the port
+    (``sock``: its own socket on it where the kernel spreads the connections, else the socket they
+    all accept from); only the first polls the platforms and delivers the outbox."""
     _end_with(parent)
-    if isinstance(sock, int):
-        sock = _port_socket(settings.host, sock)
-        sock.listen(BACKLOG)
     # A hang-up (the terminal closed) reaches the whole group: `chibo serve` then stops the workers.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.log_format, settings.log_level)
@@ -187,16 +184,27 @@ def _serve_workers(settings: Settings) -> None:
     from bot.metrics import MULTIPROCESS_DIRECTORY
 
     if SPREADS_CONNECTIONS:
-        # Bound, not listening (no connection waits on it): the port is this service's, and a port
-        # in use is found here, once; each worker listens on a socket of its own on it.
-        sock = _port_socket(settings.host, settings.port)
-        shared: socket.socket | int = sock.getsockname()[1]
+        # A listening socket for each worker, all made here before anything starts: the port is
+        # this service's from the first moment (a second `chibo serve` is refused even while this
+        # one migrates), and connections wait on them until the workers take them. A worker's
+        # socket is closed when it ends (the kernel then sends its share to the others, rather
+        # than leave it waiting on a worker that may not come back soon) and made anew for it.
+        port = settings.port
+
+        def listening() -> socket.socket:
+            nonlocal port
+            sock = _port_socket(settings.host, port)
+            sock.listen(BACKLOG)
+            port = sock.getsockname()[1]  # the one the first was given, when asked for any (0)
+            return sock
+
+        sockets = [listening() for _ in range(settings.workers)]
     else:
         # log_config=None: uvicorn's own would replace the configured logging (CHIBO_LOG_FORMAT=json).
-        sock = uvicorn.Config(
+        shared = uvicorn.Config(
             "webhooks.app:create_app", host=settings.host, port=settings.port, log_config=None
         ).bind_socket()
-        shared = sock
+        sockets = [shared] * settings.workers
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
@@ -209,7 +217,11 @@ def _serve_workers(settings: Settings) -> None:
     due: dict[int, float] = {}  # ended workers, and when they start again
 
     def start(index: int) -> BaseProcess:
-        worker = spawn.Process(target=_work, args=(settings, index, shared, os.getpid()), name=f"chibo-worker-{index}")
+        if sockets[index].fileno() == -1:  # closed when its worker ended
+            sockets[index] = listening()
+        worker = spawn.Process(
+            target=_work, args=(settings, index, sockets[index], os.getpid()), name=f"chibo-worker-{index}"
+        )
         worker.start()
         started_at[index] = time.monotonic()
         return worker
@@ -267,11 +279,14 @@ def _serve_workers(settings: Settings) -> None:
                 )
                 if worker.pid is not None:
                     mark_process_dead(worker.pid, metrics)  # type: ignore[no-untyped-call]  # not annotated upstream
+                if SPREADS_CONNECTIONS:
+                    sockets[index].close()
                 due[index] = time.monotonic() + pause[index]
         for worker in workers:
             worker.join()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         shutil.rmtree(metrics, ignore_errors=True)
 
 
