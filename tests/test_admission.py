@@ -16,7 +16,7 @@ from models.db import database_deadline
 from tests.chat import visitor
 from tests.conftest import Demo, make_settings, serve_app
 from webhooks import admission
-from webhooks.admission import Line, LineClosed
+from webhooks.admission import Line, LineClosed, client_group
 from webhooks.app import create_app
 
 
@@ -55,6 +55,14 @@ async def test_an_address_sending_a_flood_gets_one_turn_a_round() -> None:
         assert line.waiting() == 7
     await asyncio.gather(*waiting)
     assert served == ["F0", "M1", "M2", "F1", "F2", "F3", "F4"]
+
+
+def test_an_ipv6_subscriber_is_one_client_of_the_line() -> None:
+    """Found by review: an IPv6 client holds a whole /64 and could take a turn a round for each of
+    its addresses."""
+    assert client_group("2001:db8:1:2::1") == client_group("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_group("2001:db8:1:3::1") != client_group("2001:db8:1:2::1")
+    assert client_group("198.51.100.7") == "198.51.100.7" and client_group("unknown") == "unknown"
 
 
 async def test_a_request_that_gives_up_waiting_leaves_the_line_to_the_next() -> None:

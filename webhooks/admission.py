@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -32,6 +33,16 @@ from models.db import is_database_unavailable, request_deadline, statement_cance
 # How long the line stays closed after a request in its turn found the database not answering;
 # then the next ones try it again.
 CLOSED_SECONDS = 1.0
+
+
+def client_group(address: str) -> str:
+    """Whose turn a request from ``address`` is: the address, or for IPv6 its /64, which one
+    subscriber holds whole (a flood rotating addresses within it still gets one turn a round)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else address
 
 
 class LineClosed(TimeoutError):
@@ -50,7 +61,8 @@ class Line:
     @contextlib.asynccontextmanager
     async def turn(self, address: str = "") -> AsyncIterator[None]:
         """Wait for a turn (``TimeoutError`` past the request's deadline, ``LineClosed`` while the
-        database is not answering), and hold it in the block. ``address``: the client's."""
+        database is not answering), and hold it in the block. ``address``: the client's
+        (``client_group``)."""
         await self._take(address)
         try:
             if asyncio.get_running_loop().time() < self._closed_until:

@@ -58,7 +58,7 @@ from scheduler.books import add_book_reminders
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks import desk
-from webhooks.admission import Line
+from webhooks.admission import Line, client_group
 from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 if TYPE_CHECKING:
@@ -366,7 +366,7 @@ async def _web_session_in_line(
     if token is None or not web.TOKEN_SHAPE.match(token):
         raise HTTPException(401, NO_SESSION)  # no turn needed
     line: Line = request.app.state.line
-    async with line.turn(_client_address(request)):
+    async with line.turn(client_group(_client_address(request))):
         runtime = _runtime(request)
         found = await web.open_session(runtime.sessions, token, idle=runtime.settings.webchat_idle)
         yield token if found is None else found
@@ -616,7 +616,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         """A new web chat session: its token goes with every call as ``Authorization: Bearer``."""
         # One transaction: counted against the address and opened together (a 429 writes nothing).
         async with (
-            request.app.state.line.turn(_client_address(request)),
+            request.app.state.line.turn(client_group(_client_address(request))),
             runtime.sessions() as session,
             session.begin(),
         ):
