@@ -34,6 +34,7 @@ from tests.chat import Visitor, vi, visitor
 from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, make_settings, serve_app
 from tests.fake_telegram import FakeTelegram
 from webhooks import admission
+from webhooks import app as app_module
 from webhooks.app import STATIC_DIR, create_app, parse_json
 from webhooks.security import forwarded_client
 
@@ -201,6 +202,25 @@ async def test_a_backlog_of_ended_sessions_is_forgotten_a_batch_at_a_time(server
         left = (await session.exec(select(func.count()).select_from(WebChatSession))).one()
         messages = (await session.exec(select(func.count()).where(WebChatMessage.chat_id == "gone"))).one()
     assert (left, messages) == (1200 - web.FORGET_CHUNK + 1, 700 - web.FORGET_CHUNK)  # and the new one
+
+
+async def test_a_stranger_flooding_the_chat_is_told_to_type_the_code(server: LiveServer, demo: Demo) -> None:
+    """Found by the outside tester: a session not joined could send thousands of messages a minute,
+    each answered and kept (5.6 MB in 20 s from one address), taking the members' turns. It now
+    gets STRANGER_MESSAGES a minute; its code still goes through, and a member has no such limit."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        stranger = await visitor(client)
+        for _ in range(app_module.STRANGER_MESSAGES):
+            assert (await stranger.send(text="xin chào")).status_code == 200
+        refused = await stranger.send(text="xin chào")
+        assert refused.status_code == 429 and refused.json()["detail"] == vi(
+            "Type the invite code printed on your paper to begin."
+        )
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        joined = await stranger.send(text=demo.code("Ngô Văn Phúc"))
+        assert "Chào mừng đồng chí Ngô Văn Phúc" in joined.json()["replies"][0]["text"]
+        for _ in range(app_module.STRANGER_MESSAGES + 1):
+            assert (await stranger.send(text="lịch họp")).status_code == 200
 
 
 async def test_invite_guessing_is_locked_out_audited_and_told_nothing(server: LiveServer, demo: Demo) -> None:

@@ -119,3 +119,30 @@ class Line:
         answered = statement_cancelled(error) or isinstance(error, LineClosed | PoolTimeout)
         if is_database_unavailable(error) and not answered:
             self._closed_until = asyncio.get_running_loop().time() + CLOSED_SECONDS
+
+
+class Allowance:
+    """How many requests each key (a web chat session not yet joined) may make in a window of
+    ``seconds``, in this process: a stranger's page says hello and types a code; a script sending
+    thousands of messages filled the tables (each is answered and kept) and took turns from the
+    members. Fixed windows, forgotten once over (kept for at most ``MAX_KEYS`` keys at a time)."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, requests: int, seconds: float) -> None:
+        self.requests, self.seconds = requests, seconds
+        self._used: dict[str, tuple[float, int]] = {}
+
+    def take(self, key: str) -> float | None:
+        """Counts a request for ``key``: None if allowed, else the seconds until it may try again."""
+        now = asyncio.get_running_loop().time()
+        started, used = self._used.get(key, (now, 0))
+        if now - started >= self.seconds:
+            started, used = now, 0
+        if used >= self.requests:
+            return started + self.seconds - now
+        if key not in self._used and len(self._used) >= self.MAX_KEYS:
+            self._used = {k: v for k, v in self._used.items() if now - v[0] < self.seconds}
+        self._used[key] = (started, used + 1)
+        return None
+

@@ -58,7 +58,7 @@ from scheduler.books import add_book_reminders
 from scheduler.meetings import MeetingJobs
 from scheduler.runner import create_scheduler
 from webhooks import desk
-from webhooks.admission import Line, client_group
+from webhooks.admission import Allowance, Line, client_group
 from webhooks.security import HardenedFastAPI, limit_new_sessions
 
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ MAX_JSON_DEPTH = 64
 HEALTH_TIMEOUT = 1.0
 # ...and the check itself gives up on a lock or a statement after this long (PostgreSQL).
 HEALTH_CHECK_LIMIT_MS = 1500
+# Messages a web chat session not yet joined may send in a window (codes aside, which the invite
+# lock-out counts): a stranger says hello and types a code; a script flooding the chat is told to
+# type the code (429) instead of filling the tables and taking the members' turns.
+STRANGER_MESSAGES = 30
+STRANGER_WINDOW_SECONDS = 60.0
 # Web chat requests using the database at once where a PostgreSQL engine keeps no pool of connections.
 LINE_SLOTS_WITHOUT_POOL = 10
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -226,6 +231,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
     app.state.line = Line(_line_slots(runtime))
+    app.state.strangers = Allowance(STRANGER_MESSAGES, STRANGER_WINDOW_SECONDS)
     app.state.connections = {}
     app.state.webhooks = {}
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -401,6 +407,12 @@ async def _answer_web(
     code = _invite_guess(inbound.text)
     guessing = not web_session.linked and code is not None
     limits = _invite_limits(runtime, request, web_session.token_hash)
+    if not web_session.linked and not guessing:
+        wait = request.app.state.strangers.take(web_session.token_hash)
+        if wait is not None:
+            runtime.metrics.updates_rejected.labels("web", "stranger_limit").inc()
+            detail = runtime.catalogs.translator(None).gettext("Type the invite code printed on your paper to begin.")
+            return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(math.ceil(wait))})
     if guessing:
         async with runtime.sessions() as session:
             # Reads alone: a round trip each, without BEGIN and ROLLBACK around them.
