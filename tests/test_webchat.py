@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -117,6 +119,19 @@ async def launch(playwright: Playwright) -> Browser:
     )
 
 
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Chromium (``launch``), closed after the block."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
     from playwright.async_api import async_playwright
@@ -179,21 +194,13 @@ async def test_in_a_real_browser(web_chat: LiveServer, demo: Demo) -> None:
 async def test_the_hint_in_the_empty_box_is_shown_whole_on_a_narrow_phone(web_chat: LiveServer) -> None:
     """Found by the outside tester: on a fresh page the box's hint ("Nhập tin nhắn hoặc mã mời…")
     takes two lines on a 320-pixel phone, and the box, one line high, cut the second off."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        try:
-            page = await browser.new_page(viewport={"width": 320, "height": 640})
-            await page.goto(web_chat.url)
-            box = page.get_by_test_id("input")
-            assert "mã mời" in (await box.get_attribute("placeholder") or "")
-            fits = (
-                "i => { i.value = i.placeholder; const f = i.scrollHeight <= i.clientHeight; i.value = ''; return f }"
-            )
-            assert await box.evaluate(fits)
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 320, "height": 640})
+        await page.goto(web_chat.url)
+        box = page.get_by_test_id("input")
+        assert "mã mời" in (await box.get_attribute("placeholder") or "")
+        fits = "i => { i.value = i.placeholder; const f = i.scrollHeight <= i.clientHeight; i.value = ''; return f }"
+        assert await box.evaluate(fits)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
@@ -204,7 +211,7 @@ async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_r
     page told nothing) locked the member out, the code then being used. The page now sends the
     message again, under its id, also after a reload (what is unanswered is kept), and gets the
     join's answer."""
-    from playwright.async_api import Route, async_playwright
+    from playwright.async_api import Route
 
     async def lose_the_first_answer(route: Route) -> None:
         if lost:
@@ -213,25 +220,21 @@ async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_r
         lost.append(await route.fetch())  # it reaches the server; its answer does not reach the page
         await route.abort("connectionreset")
 
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        try:
-            for name, reload in (("Hoàng Thị Diệu", False), ("Ngô Văn Phúc", True)):
-                lost: list[object] = []
-                page = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
-                await page.route("**/api/webchat/messages", lose_the_first_answer)
-                await page.goto(web_chat.url)
-                await page.get_by_test_id("input").fill(demo.code(name))
-                await page.get_by_test_id("send").click()
-                if reload:
-                    await page.get_by_test_id("offline").wait_for()  # the answer lost: the page says so
-                    await page.reload()
-                await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
-                assert len(lost) == 1
-                await page.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()
-                await page.get_by_test_id("bot-message").filter(has_text=f"Họ và tên: {name}").wait_for()
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for name, reload in (("Hoàng Thị Diệu", False), ("Ngô Văn Phúc", True)):
+            lost: list[object] = []
+            page = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
+            await page.route("**/api/webchat/messages", lose_the_first_answer)
+            await page.goto(web_chat.url)
+            await page.get_by_test_id("input").fill(demo.code(name))
+            await page.get_by_test_id("send").click()
+            if reload:
+                await page.get_by_test_id("offline").wait_for()  # the answer lost: the page says so
+                await page.reload()
+            await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
+            assert len(lost) == 1
+            await page.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()
+            await page.get_by_test_id("bot-message").filter(has_text=f"Họ và tên: {name}").wait_for()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
@@ -241,40 +244,34 @@ async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_
     """Found by the outside tester: on a shared phone a second member switched the chat to
     herself, and an old copy of the page (another browser holding the same session) kept showing
     the first member's messages. A page whose session has ended now clears them."""
-    from playwright.async_api import async_playwright
-
     app = create_app(make_settings(database_url, webchat_wait_seconds=1), migrate=False)
     async for server in serve_app(app):
-        async with async_playwright() as playwright:
-            browser = await launch(playwright)
-            try:
-                phone = await browser.new_page(viewport={"width": 360, "height": 720})
-                await phone.goto(server.url)
-                await phone.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
-                await phone.get_by_test_id("send").click()
-                await phone.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
-                stored = await phone.evaluate("JSON.stringify(Object.assign({}, localStorage))")
-                copy = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
-                await copy.goto(server.url)
-                await copy.evaluate(
-                    "s => { const o = JSON.parse(s); for (const k in o) localStorage.setItem(k, o[k]); }", stored
-                )
-                await copy.reload()
-                await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
-                async with httpx.AsyncClient(base_url=server.url) as client:  # the second member, on the phone
-                    shared = Visitor(client, json.loads(stored)["chibo.token"])
-                    offered = (await shared.replies(text=demo.code("Trịnh Thị Yến")))[0]
-                    await shared.replies(payload=offered["buttons"][0][0]["payload"])
-                    assert (await shared.send(text=demo.code("Trịnh Thị Yến"))).json()["switched"] is True
-                await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").first.wait_for(state="detached")
-                assert await copy.evaluate("localStorage.getItem('chibo.history')") == "[]"
-                # As a fresh page: no member's menu, the hint to type a code (found by the outside tester).
-                await copy.locator("#welcome").wait_for()
-                assert not await copy.get_by_test_id("menu-toggle").is_visible()
-                assert await copy.get_by_test_id("menu-button").count() == 0
-                assert "mã mời" in (await copy.get_by_test_id("input").get_attribute("placeholder") or "")
-            finally:
-                await browser.close()
+        async with chromium() as browser:
+            phone = await browser.new_page(viewport={"width": 360, "height": 720})
+            await phone.goto(server.url)
+            await phone.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
+            await phone.get_by_test_id("send").click()
+            await phone.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+            stored = await phone.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+            copy = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
+            await copy.goto(server.url)
+            await copy.evaluate(
+                "s => { const o = JSON.parse(s); for (const k in o) localStorage.setItem(k, o[k]); }", stored
+            )
+            await copy.reload()
+            await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+            async with httpx.AsyncClient(base_url=server.url) as client:  # the second member, on the phone
+                shared = Visitor(client, json.loads(stored)["chibo.token"])
+                offered = (await shared.replies(text=demo.code("Trịnh Thị Yến")))[0]
+                await shared.replies(payload=offered["buttons"][0][0]["payload"])
+                assert (await shared.send(text=demo.code("Trịnh Thị Yến"))).json()["switched"] is True
+            await copy.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").first.wait_for(state="detached")
+            assert await copy.evaluate("localStorage.getItem('chibo.history')") == "[]"
+            # As a fresh page: no member's menu, the hint to type a code (found by the outside tester).
+            await copy.locator("#welcome").wait_for()
+            assert not await copy.get_by_test_id("menu-toggle").is_visible()
+            assert await copy.get_by_test_id("menu-button").count() == 0
+            assert "mã mời" in (await copy.get_by_test_id("input").get_attribute("placeholder") or "")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")

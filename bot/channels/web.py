@@ -252,32 +252,21 @@ async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, mes
         return False
     await session.exec(update(WebChatMessage).where(col(WebChatMessage.chat_id) == old_hash).values(chat_id=new_hash))
     now = utcnow()
+    moved_to: dict[str, Any] = {
+        "token_hash": new_hash,
+        "created_at": now,
+        "last_seen_at": now,
+        "joined": True,
+        "moved_from": old_hash,
+        "moved_for": message_id,
+        "moved_switch": switched,
+    }
     # The session row moves to the new hash (one statement, not a delete and an insert).
     renamed = await session.exec(
-        update(WebChatSession)
-        .where(col(WebChatSession.token_hash) == old_hash)
-        .values(
-            token_hash=new_hash,
-            created_at=now,
-            last_seen_at=now,
-            joined=True,
-            moved_from=old_hash,
-            moved_for=message_id,
-            moved_switch=switched,
-        )
+        update(WebChatSession).where(col(WebChatSession.token_hash) == old_hash).values(**moved_to)
     )
     if not renamed.rowcount:
-        session.add(
-            WebChatSession(
-                token_hash=new_hash,
-                created_at=now,
-                last_seen_at=now,
-                joined=True,
-                moved_from=old_hash,
-                moved_for=message_id,
-                moved_switch=switched,
-            )
-        )
+        session.add(WebChatSession(**moved_to))
     return True
 
 

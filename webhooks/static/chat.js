@@ -1,5 +1,4 @@
-// The web chat: posts what is typed or tapped, shows the answers, waits on /api/webchat/inbox
-// for what chibo sends on its own. No framework, no build: old Android browsers over 2G.
+// The web chat page. No framework, no build: old Android browsers over 2G.
 (function () {
   "use strict";
   function byId(id) { return document.getElementById(id); }
@@ -11,19 +10,18 @@
   var newline = byId("newline");
   var offline = byId("offline");
   var typing = byId("typing");
-  var page = document.body.dataset;  // texts, in the member's language once known
-  // What was sent and not yet answered, kept across a reload: sent again under the same ids, so
-  // a join whose answer was lost still gets it (the server answers a message id once).
+  var page = document.body.dataset;  // texts, in the member's language
+  // Unanswered: kept over a reload, sent again under the same id.
   var queue = load("chibo.pending", []);
   var busy = false;
-  var transcript = load("chibo.history", []);  // [kind, text, id]
-  var cursor = load("chibo.cursor", 0);  // the newest pushed message this page has
+  var transcript = load("chibo.history", []);
+  var cursor = load("chibo.cursor", 0);
   var shownIds = {};
   var unread = 0;
-  var listening = null;  // the token the inbox is waited on with
+  var listening = null;
   var stopListening = null;
-  var anchor = null;  // the newest message, kept in view
-  var welcome = byId("welcome");  // a fresh page's hint, and its box's (before the member's words)
+  var anchor = null;
+  var welcome = byId("welcome");
   var freshHint = input.placeholder;
 
   function load(key, fallback) {
@@ -38,15 +36,13 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // The newest message in view: its top when it and its buttons outgrow the screen,
-  // else the conversation's bottom.
+  // The newest message in view (its top if it outgrows the screen).
   function reveal() {
     if (!anchor) return;
     var top = anchor.offsetTop - 8;
     messages.scrollTop = Math.min(top, messages.scrollHeight);
   }
   window.addEventListener("resize", reveal);
-  // Also when a bar appears above it (notifications, a folding menu).
   if (window.ResizeObserver) new ResizeObserver(reveal).observe(messages);
 
   function bubble(kind, text, id) {
@@ -56,7 +52,7 @@
     el.className = "bubble " + kind;
     if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
     el.textContent = text;
-    if (id) el.setAttribute("data-message-id", String(id));  // a notification opens it here
+    if (id) el.setAttribute("data-message-id", String(id));
     messages.appendChild(el);
     if (id !== false) { transcript.push([kind, text, id || null]); transcript = transcript.slice(-100); save("chibo.history", transcript); }
     anchor = el;
@@ -67,7 +63,7 @@
   function setBusy(on) {
     busy = on;
     typing.hidden = !on;
-    // A tap waiting for its answer cannot be tapped again (2G: three taps, three answers).
+    // No second tap while one waits (2G: three taps, three answers).
     Array.prototype.forEach.call(document.querySelectorAll(".row button, .menu button"), function (b) { b.disabled = on; });
   }
 
@@ -83,7 +79,7 @@
         button.setAttribute("data-testid", testid);
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
-          // A secret ballot's choice is neither echoed nor kept (a shared phone).
+          // A secret ballot's choice is neither echoed nor kept.
           submit({ payload: b.payload }, b.secret ? null : b.label);
         });
         line.appendChild(button);
@@ -106,7 +102,6 @@
     save("chibo.menu", rows);
   }
 
-  // A message's pictures, buttons, file and picker, under it.
   function extras(reply) {
     if (reply.document) messages.appendChild(documentLink(reply.document));
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
@@ -143,12 +138,10 @@
       showUnread();
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
-    // A message of chibo's own, or with buttons, needs the room more.
     if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
     extras(reply);
   }
 
-  // Unread until the member acts on the page: the title counts them.
   function showUnread() {
     var title = document.title.replace(/^\(\d+\) /, "");
     document.title = unread ? "(" + unread + ") " + title : title;
@@ -161,7 +154,6 @@
   }
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) { document.addEventListener(name, seen, true); });
 
-  // A notice's document: fetched with the token, saved by the browser.
   function documentLink(doc) {
     var button = document.createElement("button");
     button.type = "button";
@@ -192,7 +184,6 @@
     return button;
   }
 
-  // A file picker for replies that ask for a file, of the kinds asked.
   function uploadButton(label, accept) {
     var line = document.createElement("div");
     line.className = "row";
@@ -220,12 +211,12 @@
     return line;
   }
 
-  // The server issues the token (a made-up one gets 401: ask again).
+  // The server issues the token (401: ask again).
   function session() {
     var token = localStorage.getItem("chibo.token");
     if (token) return Promise.resolve(token);
     return fetch("/api/webchat/session", { method: "POST" }).then(function (r) {
-      // 429, too many new chats from one network: say why, wait.
+      // 429: say why, wait.
       if (r.status === 429) return r.json().then(function (d) { throw { why: d.detail, after: +r.headers.get("Retry-After") }; });
       if (!r.ok) throw new Error("session " + r.status);
       return r.json();
@@ -255,7 +246,7 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code on this browser: nothing of the one before stays.
+  // Another member's code here: nothing of the one before stays.
   function startAfresh() {
     transcript = [];
     cursor = 0;
@@ -265,8 +256,7 @@
     if (welcome) messages.appendChild(welcome);
   }
 
-  // The session ended here (another member's code on a shared phone, idle, let go): the page is
-  // as a fresh one, nothing of the member left. The token stays, for a lost join to ask again.
+  // The session ended (switched, idle, let go): a fresh page. The token stays for a lost join.
   function ended() {
     startAfresh();
     showMenu([]);
@@ -276,8 +266,7 @@
     grow();
   }
 
-  // One message: offline, the same body (same id: answered once) until back; a 5xx with
-  // backoff MAX_ATTEMPTS times, then the member is told.
+  // One message: offline, sent again until back; a 5xx MAX_ATTEMPTS times, then said.
   var MAX_ATTEMPTS = 6;
   function deliver(body, delay, attempt) {
     return post(body, false).then(function (r) {
@@ -291,7 +280,7 @@
           if (data.switched) startAfresh();
           if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // joined
           (data.replies || []).forEach(function (reply) { showReply(reply, false); });
-          // A join or a new language brings a new menu: the page's words follow.
+          // A join or a new language: the page's words follow.
           if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
           return;
         }
@@ -327,7 +316,7 @@
     pump();
   }
 
-  // no-store: Chromium holds a 2nd request for a URL (a join's new token) 20 s in its cache
+  // no-store: Chromium held a 2nd request for a URL 20 s in its cache
   function inbox(token, query, signal) {
     return fetch("/api/webchat/inbox?after=" + cursor + query,
       { headers: { "Authorization": "Bearer " + token }, cache: "no-store", signal: signal });
@@ -341,7 +330,6 @@
     save("chibo.cursor", cursor);
   }
 
-  // Waits for what chibo sends on its own, a request at a time.
   function listen() {
     var token = localStorage.getItem("chibo.token");
     if (!token || listening === token) return;
@@ -351,7 +339,7 @@
     var signal = stopListening ? stopListening.signal : undefined;
     var delay = 1000;
     (function next() {
-      if (listening !== token) return;  // a new token has its own loop
+      if (listening !== token) return;
       inbox(token, "&wait=1", signal).then(function (r) {
         if (listening !== token) return;
         if (r.status === 401) {  // ended: the next message asks for another
@@ -394,7 +382,6 @@
     page.unreadLabel = words.unread_label;
   }
 
-  // What the page missed while closed, the last buttons, the member's language.
   function refresh(reloaded) {
     var token = localStorage.getItem("chibo.token");
     if (!token) return;
@@ -415,21 +402,17 @@
     }).catch(function () { offline.hidden = false; /* the waiting loop fetches it once back */ });
   }
 
-  // Enter sends, Shift+Enter (or the ↵ button) starts a new line.
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       sendTyped();
     }
   });
-  // Fits what is typed, or the hint while empty (two lines on a narrow phone: it was cut off),
-  // measured on a hidden copy: the hint written into the box itself would upset the keyboard.
-  var gauge = input.cloneNode(false);
-  gauge.removeAttribute("id");
-  gauge.removeAttribute("data-testid");
-  gauge.setAttribute("aria-hidden", "true");
-  gauge.tabIndex = -1;
+  // Fits the text or the hint, measured on a hidden copy.
+  var gauge = document.createElement("textarea");
+  gauge.rows = 1;
   gauge.className = "gauge";
+  gauge.setAttribute("aria-hidden", "true");
   input.parentNode.appendChild(gauge);
   function grow() {
     gauge.style.width = input.offsetWidth + "px";
@@ -467,19 +450,18 @@
   });
   showMenu(load("chibo.menu", []));
   foldMenu(load("chibo.menuUsed", false));
-  // A printed QR code opens /?invite=CODE: sent once, then dropped from the address.
+  // A QR code opens /?invite=CODE: sent once, dropped from the address.
   var invite = new URLSearchParams(location.search).get("invite");
   if (invite) {
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
-  // Said at once, not only when the member next sends something.
   window.addEventListener("offline", function () { offline.hidden = false; });
   window.addEventListener("online", function () { offline.hidden = true; refresh(false); });
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
-  pump();  // what the page had not been answered before it was reloaded
-  // Another tab joined or switched member: start again as it.
+  pump();
+  // Another tab joined or switched: start again as it.
   addEventListener("storage", function (e) { if (e.key === "chibo.token" && e.newValue) location.reload(); });
 })();

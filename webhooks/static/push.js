@@ -1,5 +1,4 @@
-// The web chat as an app: the service worker (offline page, Web Push), and, once joined, a
-// button to turn notifications on, with a line on where they work.
+// The service worker (offline page, Web Push) and, once joined, the notifications button.
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
@@ -27,7 +26,7 @@
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return bytes;
   }
-  // A subscription made for a server key since replaced gets nothing: offer the button again.
+  // A subscription for a replaced server key gets nothing: offer the button again.
   function sameKey(sub) {
     var key = sub.options && sub.options.applicationServerKey;
     if (!key) return true;
@@ -70,7 +69,7 @@
         return reg.pushManager.getSubscription().then(function (old) {
           return old ? old.unsubscribe() : true;  // made for another key, perhaps: start afresh
         }).then(function () {
-          // A browser that cannot reach its push service may never answer: say so.
+          // A push service that never answers: say so.
           var late = new Promise(function (_, fail) { setTimeout(fail, 30000); });
           return Promise.race([late, reg.pushManager.subscribe({
             userVisibleOnly: true, applicationServerKey: keyBytes(publicKey)
@@ -108,11 +107,11 @@
     }, function () { checking = false; });
   }
 
-  // The member changed language (chat.js sets the page's lang): the bar's words follow at once.
+  // The member changed language (chat.js sets lang): the bar's words follow.
   new MutationObserver(function () { if (linked) render(); })
     .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
 
-  // A notification opens the chat at its message ("#message-<id>"), once the page shows it.
+  // A notification opens the chat at its message ("#message-<id>").
   function showMessage() {
     var m = /^#message-(\d+)$/.exec(location.hash);
     if (!m) return;
@@ -126,7 +125,7 @@
     }
   });
 
-  // The chat joins by a typed code: look again when the conversation changes, until it has.
+  // Joined by a typed code: look again as the conversation changes, until joined.
   var pending = null;
   new MutationObserver(function () {
     showMessage();
