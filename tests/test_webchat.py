@@ -238,6 +238,57 @@ async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_r
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_message_typed_as_one_member_is_never_sent_as_another(web_chat: LiveServer, demo: Demo) -> None:
+    """Found by the outside tester: on a shared phone a vote tapped by one member, its first send
+    lost, was sent again after another member had switched in from another tab, under the new
+    member's token: the vote counted as hers. A message now goes only as the member it was typed
+    as, else the page says it was not sent."""
+    from playwright.async_api import Route
+
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        other = await visitor(client)
+        await other.replies(text=demo.code("Lê Thị Phương"))
+    sent_as: list[str] = []
+
+    async def lose_the_question(route: Route) -> None:
+        sent_as.append(route.request.headers.get("authorization", ""))
+        if "lịch họp" in (route.request.post_data or "") and len(sent_as) == 2:
+            # Lost; meanwhile "another tab" switches the browser to another member.
+            await route.request.frame.page.evaluate(f"localStorage.setItem('chibo.token', '{other.token}')")
+            await route.abort("connectionreset")
+            return
+        await route.continue_()
+
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 360, "height": 720})
+        await page.route("**/api/webchat/messages", lose_the_question)
+        await page.goto(web_chat.url)
+        await page.get_by_test_id("input").fill(demo.code("Trần Minh Châu"))
+        await page.get_by_test_id("send").click()
+        await page.get_by_test_id("bot-message").filter(has_text="Trần Minh Châu").wait_for()
+        await page.get_by_test_id("input").fill("lịch họp")
+        await page.get_by_test_id("send").click()
+        failed = await page.get_attribute("body", "data-failed-text")
+        await page.locator(".bubble.system").filter(has_text=failed or "").wait_for()
+    assert len(sent_as) == 2 and f"Bearer {other.token}" not in sent_as
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_broken_list_of_unsent_messages_does_not_stop_the_page(web_chat: LiveServer, demo: Demo) -> None:
+    """Found by the outside tester: a malformed "chibo.pending" in the browser's storage (a string,
+    an object, [null]) left the page unable to send anything, reload after reload."""
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 360, "height": 720})
+        await page.goto(web_chat.url)
+        for broken, name in (('"x"', "Hoàng Thị Diệu"), ("[null, 3, {}]", "Ngô Văn Phúc")):
+            await page.evaluate(f"localStorage.clear(); localStorage.setItem('chibo.pending', '{broken}')")
+            await page.reload()
+            await page.get_by_test_id("input").fill(demo.code(name))
+            await page.get_by_test_id("send").click()
+            await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_in(
     database_url: str, demo: Demo
 ) -> None:

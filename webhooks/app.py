@@ -85,6 +85,7 @@ HEALTH_CHECK_LIMIT_MS = 1500
 # lock-out counts): a stranger says hello and types a code; a script flooding the chat is told to
 # type the code (429) instead of filling the tables and taking the members' turns.
 STRANGER_MESSAGES = 30
+STRANGER_MESSAGES_PER_ADDRESS = 300  # all strangers of one address (or IPv6 /64) together
 STRANGER_WINDOW_SECONDS = 60.0
 # Web chat requests using the database at once where a PostgreSQL engine keeps no pool of connections.
 LINE_SLOTS_WITHOUT_POOL = 10
@@ -232,6 +233,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.line = Line(_line_slots(runtime))
     app.state.strangers = Allowance(STRANGER_MESSAGES, STRANGER_WINDOW_SECONDS)
+    app.state.strangers_by_address = Allowance(STRANGER_MESSAGES_PER_ADDRESS, STRANGER_WINDOW_SECONDS)
     app.state.connections = {}
     app.state.webhooks = {}
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -408,7 +410,9 @@ async def _answer_web(
     guessing = not web_session.linked and code is not None
     limits = _invite_limits(runtime, request, web_session.token_hash)
     if not web_session.linked and not guessing:
+        address = client_group(_client_address(request))
         wait = request.app.state.strangers.take(web_session.token_hash)
+        wait = wait if wait is not None else request.app.state.strangers_by_address.take(address)
         if wait is not None:
             runtime.metrics.updates_rejected.labels("web", "stranger_limit").inc()
             detail = runtime.catalogs.translator(None).gettext("Type the invite code printed on your paper to begin.")
@@ -490,7 +494,7 @@ def _invite_limits(runtime: Runtime, request: Request, token_hash: str) -> list[
     settings = runtime.settings
     return [
         (f"session:{token_hash}", settings.invite_attempts_per_session),
-        (f"address:{_client_address(request)}"[:100], settings.invite_attempts_per_address),
+        (f"address:{client_group(_client_address(request))}"[:100], settings.invite_attempts_per_address),
     ]
 
 
@@ -501,8 +505,8 @@ async def _answer_moved(
     session and this is that message again (its id and its code: the page's retry after the answer
     was lost), the answers and the token it moved to (``web.recover_move``), as often as asked
     within ``web.MOVE_GRACE``; else 401 as for any unknown token, the page then asking for a new
-    one. A code sent with a moved token counts against the lock-out (of that token, and of the
-    address) when it is not that message, and nothing is tried while either is locked."""
+    one. Any other code sent with a moved token counts against the lock-out (of that token, and of
+    the address): 429 once either is locked."""
     code = _invite_guess(message.text)
     if code is None:
         raise HTTPException(401, NO_SESSION)
@@ -513,14 +517,16 @@ async def _answer_moved(
         async with runtime.sessions() as session, session.begin():
             if not await web.move_on_record(session, old_hash):
                 raise HTTPException(401, NO_SESSION)  # an ended session: nothing was moved from it
-            locked_until = await invite_lockout(session, limits, window=window)
-            if locked_until is not None:
-                return _locked_out(runtime, locked_until)
+            # The page's own message first: it needs the page's random id, which no guess finds, so
+            # wrong codes sent with the same token (a planted one) cannot lock the member's retry out.
             moved = await web.recover_move(session, token, code, message.id)
             if moved is not None:
                 rendered = [{"id": row_id} | web.render(Reply.from_dict(kept)) for row_id, kept in moved.kept]
                 body: dict[str, Any] = {"replies": rendered, "token": moved.token}
                 return body | ({"switched": True} if moved.switched else {})
+            locked_until = await invite_lockout(session, limits, window=window)
+            if locked_until is not None:
+                return _locked_out(runtime, locked_until)
             await record_attempt(session, [scope for scope, _ in limits], window=window)
     except Exception as error:
         if not is_database_unavailable(error):
@@ -633,7 +639,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
             session.begin(),
         ):
             sweep = sweeps.due()
-            await limit_new_sessions(runtime, session, _client_address(request), sweep=sweep)
+            await limit_new_sessions(runtime, session, client_group(_client_address(request)), sweep=sweep)
             return {"token": await web.start_session(session, idle=runtime.settings.webchat_idle, sweep=sweep)}
 
     @app.post("/api/webchat/messages", response_model=None, max_body_size=WEB_MESSAGE_BYTES)

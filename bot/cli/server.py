@@ -188,23 +188,20 @@ def _serve_workers(settings: Settings) -> None:
         # this service's from the first moment (a second `chibo serve` is refused even while this
         # one migrates), and connections wait on them until the workers take them. A worker's
         # socket is closed when it ends (the kernel then sends its share to the others, rather
-        # than leave it waiting on a worker that may not come back soon) and made anew for it.
-        port = settings.port
-
-        def listening() -> socket.socket:
-            nonlocal port
-            sock = _port_socket(settings.host, port)
+        # than leave it waiting on a worker that may not come back soon), and made anew, bound but
+        # not listening, when it starts again: its server listens once it can answer (seconds).
+        sockets = [_port_socket(settings.host, settings.port)]
+        port = sockets[0].getsockname()[1]  # the one it was given, when asked for any (0)
+        sockets += [_port_socket(settings.host, port) for _ in range(1, settings.workers)]
+        for sock in sockets:
             sock.listen(BACKLOG)
-            port = sock.getsockname()[1]  # the one the first was given, when asked for any (0)
-            return sock
-
-        sockets = [listening() for _ in range(settings.workers)]
     else:
         # log_config=None: uvicorn's own would replace the configured logging (CHIBO_LOG_FORMAT=json).
         shared = uvicorn.Config(
             "webhooks.app:create_app", host=settings.host, port=settings.port, log_config=None
         ).bind_socket()
         sockets = [shared] * settings.workers
+    bound_port = sockets[0].getsockname()[1]
     asyncio.run(upgrade(settings.database_url))
     settings.ballot_secret()  # the key file, when it is to be made, made once here
     # Each worker's counters in files here, summed by whichever worker answers /metrics.
@@ -218,7 +215,7 @@ def _serve_workers(settings: Settings) -> None:
 
     def start(index: int) -> BaseProcess:
         if sockets[index].fileno() == -1:  # closed when its worker ended
-            sockets[index] = listening()
+            sockets[index] = _port_socket(settings.host, bound_port)
         worker = spawn.Process(
             target=_work, args=(settings, index, sockets[index], os.getpid()), name=f"chibo-worker-{index}"
         )

@@ -2,6 +2,12 @@
 (function () {
   "use strict";
   function byId(id) { return document.getElementById(id); }
+  function make(tag, className, testid) {
+    var el = document.createElement(tag);
+    el.className = className;
+    if (testid) el.setAttribute("data-testid", testid);
+    return el;
+  }
   var messages = byId("messages");
   var menu = byId("menu");
   var menuToggle = byId("menu-toggle");
@@ -12,7 +18,9 @@
   var typing = byId("typing");
   var page = document.body.dataset;  // texts, in the member's language
   // Unanswered: kept over a reload, sent again under the same id.
-  var queue = load("chibo.pending", []);
+  var queue = [].concat(load("chibo.pending", [])).filter(function (m) {
+    return m && typeof m.id == "string" && (typeof m.text == "string" || typeof m.payload == "string");
+  });
   var busy = false;
   var transcript = load("chibo.history", []);
   var cursor = load("chibo.cursor", 0);
@@ -48,9 +56,7 @@
   function bubble(kind, text, id) {
     var hint = byId("welcome");
     if (hint) hint.remove();
-    var el = document.createElement("div");
-    el.className = "bubble " + kind;
-    if (kind !== "system") el.setAttribute("data-testid", kind + "-message");
+    var el = make("div", "bubble " + kind, kind !== "system" && kind + "-message");
     el.textContent = text;
     if (id) el.setAttribute("data-message-id", String(id));
     messages.appendChild(el);
@@ -69,14 +75,12 @@
 
   function buttonRows(container, rows, testid) {
     rows.forEach(function (row) {
-      var line = document.createElement("div");
-      line.className = "row";
+      var line = make("div", "row");
       row.forEach(function (b) {
-        var button = document.createElement("button");
+        var button = make("button", "", testid);
         button.type = "button";
         button.textContent = b.label;
         button.disabled = busy;
-        button.setAttribute("data-testid", testid);
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
           // A secret ballot's choice is neither echoed nor kept.
@@ -105,8 +109,7 @@
   function extras(reply) {
     if (reply.document) messages.appendChild(documentLink(reply.document));
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
-      var box = document.createElement("div");
-      box.className = "inline";
+      var box = make("div", "inline");
       buttonRows(box, reply.buttons || [], "inline-button");
       if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label, reply.upload_accept));
       messages.appendChild(box);
@@ -121,11 +124,9 @@
     }
     var chart = null;
     if (reply.image) {
-      chart = document.createElement("img");
-      chart.className = "chart";
+      chart = make("img", "chart", "chart");
       chart.src = reply.image;
       chart.alt = "";
-      chart.setAttribute("data-testid", "chart");
       chart.addEventListener("load", reveal);
       messages.appendChild(chart);
     }
@@ -155,11 +156,9 @@
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) { document.addEventListener(name, seen, true); });
 
   function documentLink(doc) {
-    var button = document.createElement("button");
+    var button = make("button", "document", "document");
     button.type = "button";
-    button.className = "document";
     button.textContent = "📎 " + doc.name;
-    button.setAttribute("data-testid", "document");
     button.addEventListener("click", function () {
       if (doc.url.indexOf("data:") === 0) {  // an export carried in the reply itself
         var direct = document.createElement("a");
@@ -185,13 +184,11 @@
   }
 
   function uploadButton(label, accept) {
-    var line = document.createElement("div");
-    line.className = "row";
-    var picker = document.createElement("input");
+    var line = make("div", "row");
+    var picker = make("input", "", "file-input");
     picker.type = "file";
     if (accept) picker.accept = accept;
     picker.hidden = true;
-    picker.setAttribute("data-testid", "file-input");
     picker.addEventListener("change", function () {
       var file = picker.files && picker.files[0];
       if (!file) return;
@@ -200,11 +197,10 @@
       keepPending();
       pump();
     });
-    var button = document.createElement("button");
+    var button = make("button", "", "upload-button");
     button.type = "button";
     button.textContent = label;
     button.disabled = busy;
-    button.setAttribute("data-testid", "upload-button");
     button.addEventListener("click", function () { picker.click(); });
     line.appendChild(button);
     line.appendChild(picker);
@@ -225,6 +221,10 @@
 
   function post(body, renewed) {
     return session().then(function (token) {
+      // Sent only as the member it was typed as (another tab may have switched member).
+      body.as = body.as || token;
+      keepPending();
+      if (body.as !== token) return { stale: 1 };
       if (body.file) {
         var query = "?id=" + encodeURIComponent(body.id) + "&name=" + encodeURIComponent(body.file.name);
         return fetch("/api/webchat/upload" + query, {
@@ -239,8 +239,11 @@
         body: JSON.stringify(body)
       });
     }).then(function (r) {
-      if (r.status === 401 && !renewed) { localStorage.removeItem("chibo.token"); return post(body, true); }
-      return r;
+      if (r.status !== 401 || renewed) return r;
+      if (localStorage.getItem("chibo.token") !== body.as) return { stale: 1 };
+      localStorage.removeItem("chibo.token");
+      body.as = null;
+      return post(body, true);
     });
   }
 
@@ -271,6 +274,7 @@
   function deliver(body, delay, attempt) {
     return post(body, false).then(function (r) {
       offline.hidden = true;
+      if (r.stale) return bubble("system", page.failedText, false);
       if (r.status >= 500) {
         if (attempt >= MAX_ATTEMPTS) { bubble("system", page.failedText, false); return; }
         return wait(delay).then(function () { return deliver(body, Math.min(delay * 2, 15000), attempt + 1); });
@@ -278,7 +282,12 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
           if (data.switched) startAfresh();
-          if (data.token) { localStorage.setItem("chibo.token", data.token); listen(); refresh(false); }  // joined
+          if (data.token) {  // joined: what was typed meanwhile goes as the member
+            queue.forEach(function (m) { if (m.as === body.as) m.as = data.token; });
+            localStorage.setItem("chibo.token", data.token);
+            listen();
+            refresh(false);
+          }
           (data.replies || []).forEach(function (reply) { showReply(reply, false); });
           // A join or a new language: the page's words follow.
           if ((data.replies || []).some(function (reply) { return reply.menu; }) && !data.token) refresh(false);
@@ -409,9 +418,8 @@
     }
   });
   // Fits the text or the hint, measured on a hidden copy.
-  var gauge = document.createElement("textarea");
+  var gauge = make("textarea", "gauge");
   gauge.rows = 1;
-  gauge.className = "gauge";
   gauge.setAttribute("aria-hidden", "true");
   input.parentNode.appendChild(gauge);
   function grow() {

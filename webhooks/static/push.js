@@ -1,4 +1,4 @@
-// The service worker (offline page, Web Push) and, once joined, the notifications button.
+// The service worker and, once joined, the notifications button.
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
@@ -26,7 +26,7 @@
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return bytes;
   }
-  // A subscription for a replaced server key gets nothing: offer the button again.
+  // A replaced server key: offer the button again.
   function sameKey(sub) {
     var key = sub.options && sub.options.applicationServerKey;
     if (!key) return true;
@@ -107,11 +107,11 @@
     }, function () { checking = false; });
   }
 
-  // The member changed language (chat.js sets lang): the bar's words follow.
+  // A new language (chat.js sets lang): the bar's words follow.
   new MutationObserver(function () { if (linked) render(); })
     .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
 
-  // A notification opens the chat at its message ("#message-<id>").
+  // A notification opens the chat at "#message-<id>".
   function showMessage() {
     var m = /^#message-(\d+)$/.exec(location.hash);
     if (!m) return;
@@ -125,7 +125,7 @@
     }
   });
 
-  // Joined by a typed code: look again as the conversation changes, until joined.
+  // Look again as the conversation changes, until joined.
   var pending = null;
   new MutationObserver(function () {
     showMessage();
