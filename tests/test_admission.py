@@ -63,6 +63,9 @@ def test_an_ipv6_subscriber_is_one_client_of_the_line() -> None:
     assert client_group("2001:db8:1:2::1") == client_group("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
     assert client_group("2001:db8:1:3::1") != client_group("2001:db8:1:2::1")
     assert client_group("198.51.100.7") == "198.51.100.7" and client_group("unknown") == "unknown"
+    # Found by review: a dual-stack socket names IPv4 clients ::ffff:a.b.c.d, all in one /64.
+    assert client_group("::ffff:198.51.100.7") == "198.51.100.7" != client_group("::ffff:198.51.100.8")
+    assert client_group("fe80::1%eth0") == "fe80::/64"
 
 
 async def test_a_request_that_gives_up_waiting_leaves_the_line_to_the_next() -> None:

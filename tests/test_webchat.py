@@ -214,15 +214,18 @@ async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_r
     from playwright.async_api import Route
 
     async def lose_the_first_answer(route: Route) -> None:
-        if lost:
+        if not lost:
+            lost.append(await route.fetch())  # it reaches the server; its answer does not reach the page
+            await route.abort("connectionreset")
+        elif holding:  # the network stays down until the page is reloaded
+            await route.abort("connectionreset")
+        else:
             await route.continue_()
-            return
-        lost.append(await route.fetch())  # it reaches the server; its answer does not reach the page
-        await route.abort("connectionreset")
 
     async with chromium() as browser:
         for name, reload in (("Hoàng Thị Diệu", False), ("Ngô Văn Phúc", True)):
             lost: list[object] = []
+            holding = reload
             page = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
             await page.route("**/api/webchat/messages", lose_the_first_answer)
             await page.goto(web_chat.url)
@@ -230,6 +233,7 @@ async def test_a_join_whose_answer_is_lost_on_the_way_still_joins_even_after_a_r
             await page.get_by_test_id("send").click()
             if reload:
                 await page.get_by_test_id("offline").wait_for()  # the answer lost: the page says so
+                holding = False
                 await page.reload()
             await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
             assert len(lost) == 1

@@ -39,9 +39,11 @@ def client_group(address: str) -> str:
     """Whose turn a request from ``address`` is: the address, or for IPv6 its /64, which one
     subscriber holds whole (a flood rotating addresses within it still gets one turn a round)."""
     try:
-        parsed = ipaddress.ip_address(address)
+        parsed = ipaddress.ip_address(address.partition("%")[0])
     except ValueError:
         return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)  # an IPv4 client of a dual-stack socket or proxy
     return str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else address
 
 
@@ -143,6 +145,8 @@ class Allowance:
             return started + self.seconds - now
         if key not in self._used and len(self._used) >= self.MAX_KEYS:
             self._used = {k: v for k, v in self._used.items() if now - v[0] < self.seconds}
+            while len(self._used) >= self.MAX_KEYS:  # all within their window: the oldest go
+                del self._used[next(iter(self._used))]
         self._used[key] = (started, used + 1)
         return None
 

@@ -129,19 +129,27 @@ BACKLOG = 2048  # uvicorn's
 
 
 def _port_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
-    """A socket bound to ``host``:``port``; ``shared``: one the other workers may bind too
-    (SO_REUSEPORT). A port taken is said in one line and ends the command, as uvicorn's bind does."""
+    """A socket bound to ``host``:``port`` (OSError if it is taken); ``shared``: one the other
+    workers may bind too (SO_REUSEPORT)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if shared:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
-    except OSError as error:
+    except OSError:
         sock.close()
+        raise
+    return sock
+
+
+def _port_socket_or_exit(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """``_port_socket``; a port taken is said in one line and ends the command, as uvicorn's bind does."""
+    try:
+        return _port_socket(host, port, shared=shared)
+    except OSError as error:
         log.error("%s", error)
         sys.exit(STARTUP_FAILURE)
-    return sock
 
 
 def _refuse_a_port_in_use(host: str, port: int) -> None:
@@ -149,7 +157,7 @@ def _refuse_a_port_in_use(host: str, port: int) -> None:
     second `chibo serve` would otherwise join the first's workers on it (SO_REUSEPORT lets every
     process of the same user in) and take a share of its members, or, alone, run its whole
     start-up and the migrations before uvicorn's own bind failed."""
-    _port_socket(host, port, shared=False).close()
+    _port_socket_or_exit(host, port, shared=False).close()
 
 
 def _work(settings: Settings, index: int, sock: socket.socket, parent: int) -> None:
@@ -190,9 +198,9 @@ def _serve_workers(settings: Settings) -> None:
         # socket is closed when it ends (the kernel then sends its share to the others, rather
         # than leave it waiting on a worker that may not come back soon), and made anew, bound but
         # not listening, when it starts again: its server listens once it can answer (seconds).
-        sockets = [_port_socket(settings.host, settings.port)]
+        sockets = [_port_socket_or_exit(settings.host, settings.port)]
         port = sockets[0].getsockname()[1]  # the one it was given, when asked for any (0)
-        sockets += [_port_socket(settings.host, port) for _ in range(1, settings.workers)]
+        sockets += [_port_socket_or_exit(settings.host, port) for _ in range(1, settings.workers)]
         for sock in sockets:
             sock.listen(BACKLOG)
     else:
@@ -253,7 +261,11 @@ def _serve_workers(settings: Settings) -> None:
             now = time.monotonic()
             for index in [index for index, at in due.items() if at <= now]:
                 del due[index]
-                replace(index)
+                try:
+                    replace(index)
+                except OSError as error:  # the port taken meanwhile (every worker was down): later
+                    log.error("chibo: worker %d cannot take the port (%s); again in a minute", index, error)
+                    due[index] = now + RESTART_PAUSE_MAX
             alive = [worker.sentinel for index, worker in enumerate(workers) if index not in due]
             multiprocessing.connection.wait(alive, min(due.values()) - now if due else None)
             for index, worker in enumerate(workers):

@@ -16,9 +16,9 @@
   var newline = byId("newline");
   var offline = byId("offline");
   var typing = byId("typing");
-  var page = document.body.dataset;  // texts, in the member's language
-  // Unanswered: kept over a reload, sent again under the same id.
-  var queue = [].concat(load("chibo.pending", [])).filter(function (m) {
+  var page = document.body.dataset;
+  // Unanswered: kept over a reload, sent again under its id.
+  var queue = [].concat(load("chibo.pending", [], sessionStorage)).filter(function (m) {
     return m && typeof m.id == "string" && (typeof m.text == "string" || typeof m.payload == "string");
   });
   var busy = false;
@@ -32,11 +32,13 @@
   var welcome = byId("welcome");
   var freshHint = input.placeholder;
 
-  function load(key, fallback) {
-    try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
+  function load(key, fallback, store) {
+    try { var v = JSON.parse((store || localStorage).getItem(key)); return v === null ? fallback : v; }
     catch (e) { return fallback; }
   }
-  function save(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* full */ } }
+  function save(key, value, store) {
+    try { (store || localStorage).setItem(key, JSON.stringify(value)); } catch (e) { /* full */ }
+  }
   function newId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     var bytes = new Uint8Array(16);
@@ -44,7 +46,7 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // The newest message in view (its top if it outgrows the screen).
+  // The newest message in view.
   function reveal() {
     if (!anchor) return;
     var top = anchor.offsetTop - 8;
@@ -69,7 +71,7 @@
   function setBusy(on) {
     busy = on;
     typing.hidden = !on;
-    // No second tap while one waits (2G: three taps, three answers).
+    // No second tap while one waits.
     Array.prototype.forEach.call(document.querySelectorAll(".row button, .menu button"), function (b) { b.disabled = on; });
   }
 
@@ -83,7 +85,7 @@
         button.disabled = busy;
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
-          // A secret ballot's choice is neither echoed nor kept.
+          // A secret choice is neither echoed nor kept.
           submit({ payload: b.payload }, b.secret ? null : b.label);
         });
         line.appendChild(button);
@@ -160,7 +162,7 @@
     button.type = "button";
     button.textContent = "📎 " + doc.name;
     button.addEventListener("click", function () {
-      if (doc.url.indexOf("data:") === 0) {  // an export carried in the reply itself
+      if (doc.url.indexOf("data:") === 0) {
         var direct = document.createElement("a");
         direct.href = doc.url;
         direct.download = doc.name;
@@ -192,8 +194,8 @@
     picker.addEventListener("change", function () {
       var file = picker.files && picker.files[0];
       if (!file) return;
-      bubble("user", "📎 " + file.name);
-      queue.push({ id: newId(), file: file });
+      bubble("user", "📎 " + file.name, false);
+      queue.push({ id: newId(), file: file, as: localStorage.getItem("chibo.token") });
       keepPending();
       pump();
     });
@@ -221,7 +223,7 @@
 
   function post(body, renewed) {
     return session().then(function (token) {
-      // Sent only as the member it was typed as (another tab may have switched member).
+      // Sent only as the member it was typed as.
       body.as = body.as || token;
       keepPending();
       if (body.as !== token) return { stale: 1 };
@@ -236,20 +238,21 @@
       return fetch("/api/webchat/messages", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
-        body: JSON.stringify(body)
+        body: JSON.stringify({ id: body.id, text: body.text, payload: body.payload })
       });
     }).then(function (r) {
       if (r.status !== 401 || renewed) return r;
       if (localStorage.getItem("chibo.token") !== body.as) return { stale: 1 };
+      var old = body.as;
       localStorage.removeItem("chibo.token");
-      body.as = null;
+      queue.forEach(function (m) { if (m.as === old) m.as = null; });
       return post(body, true);
     });
   }
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code here: nothing of the one before stays.
+  // Another member's code: nothing of the one before stays.
   function startAfresh() {
     transcript = [];
     cursor = 0;
@@ -259,7 +262,7 @@
     if (welcome) messages.appendChild(welcome);
   }
 
-  // The session ended (switched, idle, let go): a fresh page. The token stays for a lost join.
+  // Ended: a fresh page. The token stays for a lost join.
   function ended() {
     startAfresh();
     showMenu([]);
@@ -269,7 +272,7 @@
     grow();
   }
 
-  // One message: offline, sent again until back; a 5xx MAX_ATTEMPTS times, then said.
+  // Offline: sent again until back; a 5xx MAX_ATTEMPTS times.
   var MAX_ATTEMPTS = 6;
   function deliver(body, delay, attempt) {
     return post(body, false).then(function (r) {
@@ -282,8 +285,9 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
           if (data.switched) startAfresh();
-          if (data.token) {  // joined: what was typed meanwhile goes as the member
+          if (data.token) {  // joined
             queue.forEach(function (m) { if (m.as === body.as) m.as = data.token; });
+            keepPending();
             localStorage.setItem("chibo.token", data.token);
             listen();
             refresh(false);
@@ -298,12 +302,15 @@
         bubble("system", detail || page.failedText, false);
       });
     }, function (error) {
-      if (error.why) { bubble("system", error.why); delay = error.after * 1e3 || 6e4; } else offline.hidden = false;
+      if (error.why) { bubble("system", error.why, false); delay = error.after * 1e3 || 6e4; } else offline.hidden = false;
       return wait(delay).then(function () { return deliver(body, Math.min(delay * 2, 15000), attempt); });
     });
   }
 
-  function keepPending() { save("chibo.pending", queue.filter(function (body) { return !body.file; })); }
+  // A file, or a secret ballot's tap, is never stored.
+  function keepPending() {
+    save("chibo.pending", queue.filter(function (m) { return !m.file && !m.secret; }), sessionStorage);
+  }
 
   function pump() {
     if (busy || !queue.length) return;
@@ -318,14 +325,14 @@
 
   function submit(fields, shown) {
     if (shown === null) bubble("user", "🗳️", false); else bubble("user", shown);
-    var body = { id: newId() };
+    var body = { id: newId(), as: localStorage.getItem("chibo.token"), secret: shown === null };
     if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
     queue.push(body);
     keepPending();
     pump();
   }
 
-  // no-store: Chromium held a 2nd request for a URL 20 s in its cache
+  // no-store: Chromium held a 2nd request 20 s
   function inbox(token, query, signal) {
     return fetch("/api/webchat/inbox?after=" + cursor + query,
       { headers: { "Authorization": "Bearer " + token }, cache: "no-store", signal: signal });
@@ -351,9 +358,10 @@
       if (listening !== token) return;
       inbox(token, "&wait=1", signal).then(function (r) {
         if (listening !== token) return;
-        if (r.status === 401) {  // ended: the next message asks for another
+        if (r.status === 401) {
           listening = null;
-          if (localStorage.getItem("chibo.token") !== token) listen(); else ended();
+          if (localStorage.getItem("chibo.token") !== token) listen();
+          else if (!(busy && queue[0].as === token)) ended();
           return;
         }
         if (!r.ok) throw new Error("inbox " + r.status);
@@ -365,7 +373,7 @@
         });
       }).catch(function (error) {
         if (listening !== token || signal && signal.aborted) return;
-        if (error instanceof TypeError) offline.hidden = false;  // no network
+        if (error instanceof TypeError) offline.hidden = false;
         wait(delay).then(next);
         delay = Math.min(delay * 2, 30000);
       });
@@ -458,7 +466,7 @@
   });
   showMenu(load("chibo.menu", []));
   foldMenu(load("chibo.menuUsed", false));
-  // A QR code opens /?invite=CODE: sent once, dropped from the address.
+  // A QR code opens /?invite=CODE.
   var invite = new URLSearchParams(location.search).get("invite");
   if (invite) {
     if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
