@@ -253,11 +253,14 @@ async def test_a_message_typed_as_one_member_is_never_sent_as_another(web_chat: 
         other = await visitor(client)
         await other.replies(text=demo.code("Lê Thị Phương"))
     sent_as: list[str] = []
+    second_typed = asyncio.Event()
 
     async def lose_the_question(route: Route) -> None:
         sent_as.append(route.request.headers.get("authorization", ""))
         if "lịch họp" in (route.request.post_data or "") and len(sent_as) == 2:
-            # Lost; meanwhile "another tab" switches the browser to another member.
+            # Lost, once the member has typed another message behind it; meanwhile "another tab"
+            # switches the browser to another member.
+            await second_typed.wait()
             await route.request.frame.page.evaluate(f"localStorage.setItem('chibo.token', '{other.token}')")
             await route.abort("connectionreset")
             return
@@ -272,9 +275,12 @@ async def test_a_message_typed_as_one_member_is_never_sent_as_another(web_chat: 
         await page.get_by_test_id("bot-message").filter(has_text="Trần Minh Châu").wait_for()
         await page.get_by_test_id("input").fill("lịch họp")
         await page.get_by_test_id("send").click()
+        await page.get_by_test_id("input").fill("xin chào")  # waits behind the first
+        await page.get_by_test_id("send").click()
+        second_typed.set()
         failed = await page.get_attribute("body", "data-failed-text")
-        await page.locator(".bubble.system").filter(has_text=failed or "").wait_for()
-    assert len(sent_as) == 2 and f"Bearer {other.token}" not in sent_as
+        await page.locator(".bubble.system").filter(has_text=failed or "").nth(1).wait_for()
+    assert len(sent_as) == 2 and f"Bearer {other.token}" not in sent_as  # neither went as the other
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
