@@ -159,6 +159,11 @@ async def test_a_429_holds_its_chat_only_and_the_others_go_on(
         try:
             async with asyncio.timeout(30):  # a platform-wide pause would keep the others waiting a minute
                 await fake_telegram.wait_until(lambda: len(fake_telegram.sent) == 10)
+                # ...and the 429 handled (on a loaded machine the others could all go before it was).
+                first = await delivery.row(held[0])
+                while first.next_attempt_at - first.created_at < timedelta(seconds=1):  # the worker's write
+                    await asyncio.sleep(0.05)
+                    first = await delivery.row(held[0])
         finally:
             delivery.worker.stop()
             await task
