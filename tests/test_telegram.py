@@ -88,3 +88,23 @@ async def test_webhook_mode_registers_with_secret_and_answers(
         )
     assert response.status_code == 200
     assert "Chào mừng đồng chí Võ Thị Thanh" in (await fake_telegram.wait_for(1, 601))[0].text
+
+
+async def test_a_button_pressed_through_the_webhook_is_answered_in_the_webhook_reply(
+    webhook_bot: LiveServer, fake_telegram: FakeTelegram, demo: Demo
+) -> None:
+    """The member's spinner stops with the webhook's own reply (a call Telegram makes itself), given
+    only once the press is handled; no request of chibo's to the Bot API for it."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with httpx.AsyncClient(base_url=webhook_bot.url) as client:
+        joined = fake_telegram.message_update(602, f"/start {demo.code('Võ Thị Thanh')}")
+        assert (await client.post("/webhooks/telegram", json=joined, headers=headers)).json() == {"ok": True}
+        chooser = fake_telegram.message_update(602, "🌐 Ngôn ngữ / Language")
+        await client.post("/webhooks/telegram", json=chooser, headers=headers)
+        english = (await fake_telegram.wait_for(2, 602))[1].reply_markup["inline_keyboard"][0][1]["callback_data"]  # type: ignore[index]
+        press = fake_telegram.callback_update(602, english)
+        response = await client.post("/webhooks/telegram", json=press, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": press["callback_query"]["id"]}
+    assert (await fake_telegram.wait_for(3, 602))[2].text == "From now on I will write to you in English."
+    assert not [name for name, _ in fake_telegram.calls if name == "answerCallbackQuery"]

@@ -307,7 +307,7 @@ def _add_webhook(app: FastAPI, channel: Channel) -> None:
                 data = parse_json(body)
             except ValueError as error:
                 raise Refused(400, "malformed", str(error)) from None
-            await webhook.receive(request.headers, body, data)
+            answer = await webhook.receive(request.headers, body, data)
         except Refused as refused:
             runtime.metrics.updates_rejected.labels(platform, refused.reason).inc()
             raise HTTPException(refused.status, refused.detail) from None
@@ -321,7 +321,7 @@ def _add_webhook(app: FastAPI, channel: Channel) -> None:
             runtime.metrics.updates_rejected.labels(platform, "database").inc()
             log.warning("%s webhook: database unavailable (%s); answered 503", platform, type(error).__name__)
             return _unavailable()
-        return JSONResponse({"ok": True})
+        return JSONResponse(answer if answer is not None else {"ok": True})
 
 
 class ChatMessage(BaseModel):

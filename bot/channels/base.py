@@ -166,9 +166,11 @@ class Webhook(Protocol):
         """Refuse (raise Refused) a request that cannot be the platform's, before its body is read."""
         ...
 
-    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         """Handle the update in ``data`` (``body`` parsed) durably, or raise Refused when it is not
-        one. Database errors and Unavailable propagate: the platform delivers it again."""
+        one. Database errors and Unavailable propagate: the platform delivers it again. Returns
+        what to answer the POST with, for a platform that takes a call of its own there (Telegram's
+        webhook reply); None: the usual ``{"ok": true}``."""
         ...
 
 

@@ -317,17 +317,25 @@ class TelegramChannel:
         if not hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             raise Refused(401, "secret", "wrong or missing secret token")
 
-    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
             raise Refused(422, "malformed", "not a Telegram update: update_id missing")
         try:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError:
             raise Refused(422, "malformed", "not a valid Telegram update") from None
-        await self.handle_update(update)
+        await self.handle_update(update, answer_callback=False)
+        if update.callback_query is None:
+            return None
+        # Owed for every button press (else the member's spinner hangs): answered as the webhook's
+        # reply, which Telegram performs itself, instead of a request of ours to the Bot API for
+        # every tap. Only once the update is committed, as before; a reply that is lost leaves the
+        # spinner to time out, and a re-delivered tap is answered again.
+        return {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
 
-    async def handle_update(self, update: Update) -> None:
-        """Handle one update durably. Database errors propagate, so the update is offered again."""
+    async def handle_update(self, update: Update, *, answer_callback: bool = True) -> None:
+        """Handle one update durably. Database errors propagate, so the update is offered again.
+        A button press is answered here unless ``answer_callback`` is False (the webhook replies)."""
         self.runtime.metrics.updates_received.labels("telegram").inc()
         inbound = inbound_from_update(update)
         if inbound is None:
@@ -337,7 +345,7 @@ class TelegramChannel:
         if update.message is not None and (update.message.document or update.message.photo):
             inbound = await self._with_file(update.message, inbound)
         await self.runtime.process(inbound, str(update.update_id))
-        if update.callback_query is not None:
+        if update.callback_query is not None and answer_callback:
             # Owed for every button press, else the member's spinner hangs.
             try:
                 await self.bot.answer_callback_query(update.callback_query.id)

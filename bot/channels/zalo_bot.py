@@ -676,12 +676,13 @@ class ZaloBotChannel:
         if not hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             raise Refused(401, "secret", "wrong or missing secret token")
 
-    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         try:
             update = ZaloWebhookBody.model_validate(data).result
         except ValidationError:
             raise Refused(422, "malformed", "not a Zalo Bot update") from None
         await self.handle_update(update)
+        return None
 
     async def handle_update(self, update: ZaloUpdate) -> None:
         """Handle one update durably. Database and menu store errors propagate, so it is offered again."""

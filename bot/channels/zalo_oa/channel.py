@@ -235,7 +235,7 @@ class ZaloOaChannel:
         if not headers.get(SIGNATURE_HEADER, ""):
             raise Refused(401, "signature", "missing signature")
 
-    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> None:
+    async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         settings = self.runtime.settings
         assert settings.zalo_oa_app_id is not None and settings.zalo_oa_secret_key is not None
         # The signature covers the body's own timestamp, so the body is read before it is checked.
@@ -251,8 +251,9 @@ class ZaloOaChannel:
             raise Refused(422, "malformed", "not a Zalo OA event") from None
         if _event_time(event.timestamp) < utcnow() - OLDEST_EVENT:
             self.runtime.metrics.updates_rejected.labels(PLATFORM, "stale").inc()
-            return
+            return None
         await self.handle_event(event)
+        return None
 
     async def handle_event(self, event: OaEvent) -> None:
         """Handle one webhook event durably. Database errors propagate, so Zalo delivers it again."""
