@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,14 +23,26 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
+from handlers.first_votes import first_votes, record_votes
 from handlers.polls import ticks_shown
 from models import reachability
-from models.db import create_engine, deadline_at, is_database_unavailable, request_deadline, session_factory, table_of
+from models.db import (
+    create_engine,
+    deadline_at,
+    insert_many_ignoring_conflict,
+    is_database_unavailable,
+    request_deadline,
+    session_factory,
+    table_of,
+)
 from models.desk import fill_in_link
 from models.invites import fill_in_code
+from models.polls import RollChanged
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
 from models.uow import UnitOfWork
 from models.updates import first_delivery
+
+log = logging.getLogger(__name__)
 
 # The replies to an event, one outbox row each: a Core INSERT, since nothing reads the rows back.
 _QUEUE_REPLIES = insert(table_of(OutboxMessage))
@@ -173,6 +186,46 @@ class GroupCommit:
         finally:
             self._running = None
 
+    async def _first_votes(
+        self, session: AsyncSession, group: list[_Waiting]
+    ) -> tuple[list[tuple[_Waiting, Processed]], list[_Waiting]]:
+        """The taps in ``group`` that cast members' first ballots (handlers.first_votes), handled
+        together in one savepoint: de-duplicated, recorded and their answers queued in a few
+        statements for all of them. The rest, to be handled one by one: the other events, and
+        re-deliveries (handled alone, they are answered as such). When anything goes wrong, the
+        savepoint is rolled back and every event is left to be handled alone."""
+        runtime = self._runtime
+        events = {index: w.inbound for index, w in enumerate(group) if w.update_key is not None}
+        try:
+            async with session.begin_nested():
+                votes = await first_votes(session, events)
+                if not votes:
+                    return [], group
+                rows = [
+                    {
+                        "platform": v.inbound.platform.value,
+                        "update_key": group[v.key].update_key,
+                        "processed_at": utcnow(),
+                    }
+                    for v in votes
+                ]
+                fresh = await insert_many_ignoring_conflict(session, ProcessedUpdate, rows, ("platform", "update_key"))
+                votes = [v for v in votes if (v.inbound.platform.value, group[v.key].update_key) in fresh]
+                answers = await record_votes(session, runtime.catalogs, runtime.settings.tz, votes)
+                await _queue_replies(
+                    session, [(group[key].inbound, reply) for key, replies in answers.items() for reply in replies]
+                )
+        except Exception as error:
+            if is_database_unavailable(error):
+                raise
+            if not isinstance(error, RollChanged):
+                log.warning("group commit: the first votes together failed; each is handled alone", exc_info=True)
+            return [], group
+        finally:
+            session.expunge_all()
+        alone = [w for index, w in enumerate(group) if index not in answers]
+        return [(group[key], Processed(replies)) for key, replies in answers.items()], alone
+
     async def _commit(self, group: list[_Waiting]) -> Exception | None:
         """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
         runtime = self._runtime
@@ -181,7 +234,9 @@ class GroupCommit:
         try:
             async with UnitOfWork(runtime.sessions) as uow:
                 session = uow.session
-                for waiting in group:
+                together, alone = await self._first_votes(session, group) if len(group) > 1 else ([], group)
+                done += together
+                for waiting in alone:
                     try:
                         if len(group) == 1:
                             processed = await runtime._handle(
@@ -214,6 +269,28 @@ class GroupCommit:
             runtime._handled(waiting.inbound, processed, started, answer_inline=False)
             _settle(waiting.answer, processed)
         return None
+
+
+async def _queue_replies(session: AsyncSession, replies: list[tuple[Inbound, Reply]]) -> None:
+    """Each reply in the outbox, for the chat of the event it answers: one statement for all."""
+    if not replies:
+        return
+    now = utcnow()
+    await session.exec(
+        _QUEUE_REPLIES,
+        params=[
+            {
+                "platform": inbound.platform,
+                "chat_id": inbound.chat_id,
+                "body": reply.to_dict(),
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for inbound, reply in replies
+        ],
+    )
 
 
 def _settle(
@@ -357,23 +434,7 @@ class Runtime:
                 params = {"of_platform": inbound.platform, "of_update": update_key, "answered": bodies}
                 await session.exec(_KEEP_RESULT, params=params)
             return Processed(replies)
-        if bodies:
-            now = utcnow()
-            await session.exec(
-                _QUEUE_REPLIES,
-                params=[
-                    {
-                        "platform": inbound.platform,
-                        "chat_id": inbound.chat_id,
-                        "body": body,
-                        "status": OutboxStatus.PENDING,
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                    }
-                    for body in bodies
-                ],
-            )
+        await _queue_replies(session, [(inbound, reply) for reply in replies])
         return Processed(replies)
 
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:

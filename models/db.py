@@ -211,6 +211,21 @@ async def insert_ignoring_conflict(session: AsyncSession, table: type[SQLModel],
     return bool(result.rowcount)
 
 
+@cache
+def _insert_many_ignoring_conflict(dialect: str, table: Table, returned: tuple[str, ...]) -> Insert:
+    return _insert_ignoring_conflict(dialect, table).returning(*(table.c[name] for name in returned))
+
+
+async def insert_many_ignoring_conflict(
+    session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], returned: tuple[str, ...]
+) -> set[tuple[Any, ...]]:
+    """``insert_ignoring_conflict`` for many rows in one round trip: the ``returned`` columns of the
+    rows that were inserted (a row that clashed with a unique key is not among them)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    result = await session.exec(_insert_many_ignoring_conflict(dialect, table_of(table), returned), params=rows)
+    return {tuple(row) for row in result.all()}
+
+
 async def claim(session: AsyncSession, table: type[SQLModel], *conditions: ColumnElement[bool], **values: Any) -> bool:
     """``UPDATE table SET values WHERE conditions``; True when a row changed.
 

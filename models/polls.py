@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit, ballots
 from models.audience import push_identities
 from models.audit import AuditAction
-from models.db import claim, insert_ignoring_conflict, table_of
+from models.db import claim, insert_ignoring_conflict, insert_many_ignoring_conflict, table_of
 from models.errors import DomainError, NotFound
 from models.meetings import attendance_of
 from models.membership import NotPermitted
@@ -565,6 +565,83 @@ async def vote(
         )
         await session.flush()
     return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
+
+
+# Many first ballots in an open vote at once (a group commit's taps, bot/runtime.py): the poll
+# locked as for one ballot, then who of the voters may vote and has not yet, in one round trip.
+_POLL_LOCKED = (
+    select(Poll)
+    .where(col(Poll.id) == bindparam("poll_id"))
+    .with_for_update(read=True)
+    .execution_options(populate_existing=True)
+)
+_ELIGIBLE_NOT_VOTED = (
+    select(PollEligible.member_id)
+    .outerjoin(
+        PollVoter,
+        (col(PollVoter.poll_id) == PollEligible.poll_id) & (col(PollVoter.member_id) == PollEligible.member_id),
+    )
+    .where(
+        col(PollEligible.poll_id) == bindparam("poll_id"),
+        col(PollEligible.member_id).in_(bindparam("member_ids", expanding=True)),
+        col(PollVoter.member_id).is_(None),
+    )
+)
+
+
+class RollChanged(Exception):
+    """A first ballot found its member on the roll after all (a ballot committed elsewhere since
+    ``plain_first_votes`` looked): the caller undoes the batch and records each ballot by ``vote``."""
+
+
+async def plain_first_votes(
+    session: AsyncSession, poll_id: int, ballots: dict[int, tuple[Member, int]], now: datetime | None = None
+) -> tuple[Poll | None, set[int]]:
+    """The poll, and the keys of those ``ballots`` (each: the member, and the options as a bitmask)
+    that ``vote`` would record as the member's first ballot with nothing more to do: the poll open,
+    in chat (not at a meeting), by open ballot, its counts not shown as it goes; the member active,
+    eligible, not on the roll yet; the choice valid, and not "Ý kiến khác" (which asks more). The
+    poll is read under the shared lock ``vote`` takes. The rest are for ``vote`` itself (a refusal,
+    a changed vote, a secret ballot, a meeting's vote)."""
+    poll = (await session.exec(_POLL_LOCKED, params={"poll_id": poll_id})).first()
+    now = now or utcnow()
+    if (
+        poll is None
+        or poll.status is not PollStatus.OPEN
+        or (poll.deadline is not None and poll.deadline <= now)
+        or poll.secret
+        or poll.meeting_id is not None
+        or poll.show_running
+    ):
+        return poll, set()
+    voters = [member.id for member, _ in ballots.values() if member.active]
+    may = set((await session.exec(_ELIGIBLE_NOT_VOTED, params={"poll_id": poll_id, "member_ids": voters})).all())
+    opinion = other_opinion(poll)
+    plain = set()
+    for key, (member, mask) in ballots.items():
+        try:
+            choices = _choices(poll, mask)
+        except PollError:
+            continue
+        if member.active and member.id in may and opinion not in choices:
+            plain.add(key)
+    return poll, plain
+
+
+async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tuple[Member, int]]) -> None:
+    """Record the ``ballots`` that ``plain_first_votes`` let through, as ``vote`` would: the roll,
+    then the open ballots, one statement each. RollChanged when a member is on the roll already."""
+    roll = [{"poll_id": poll.id, "member_id": member.id, "entered_by_member_id": None} for member, _ in ballots]
+    added = await insert_many_ignoring_conflict(session, PollVoter, roll, ("member_id",))
+    if len(added) != len(roll):
+        raise RollChanged(f"poll {poll.id}: {len(roll) - len(added)} already on the roll")
+    choices = [
+        {"poll_id": poll.id, "member_id": member.id, "option": option}
+        for member, mask in ballots
+        for option in _choices(poll, mask)
+    ]
+    if choices:
+        await session.exec(_OPEN_BALLOT, params=choices)
 
 
 def _folded(label: str) -> str:

@@ -6,11 +6,12 @@ update has its transaction: the same assertions hold there."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import col, select
 
 import bot.runtime
@@ -24,6 +25,7 @@ from models.tables import (
     ChannelIdentity,
     Member,
     MemberStatus,
+    OpenBallot,
     OutboxMessage,
     Platform,
     PollVoter,
@@ -97,25 +99,102 @@ async def test_a_failing_update_is_rolled_back_alone_and_handled_when_delivered_
 ) -> None:
     voters, poll_id = await _voters_and_poll(runtime, secret=False)
     unlucky = voters[3]
+    assert "Đã ghi nhận" in (await runtime.process(_tap(unlucky, poll_id, 1), "earlier")).replies[0].text
 
     async def failing_for_one(session: Any, catalogs: Any, timezone: Any, inbound: Inbound, **kw: Any) -> list[Reply]:
-        replies = await handle(session, catalogs, timezone, inbound, **kw)  # its ballot written, then…
+        replies = await handle(session, catalogs, timezone, inbound, **kw)  # its ballot changed, then…
         if inbound.user_id == f"g{unlucky.id}":
             raise RuntimeError("a bug met by this update only")
         return replies
 
     monkeypatch.setattr(bot.runtime, "handle", failing_for_one)
-    taps = [(f"{m.id}", _tap(m, poll_id, 1)) for m in voters[:10]]
+    # Nine first votes, and the unlucky member's change of vote (handled by itself, not with them).
+    taps = [(f"{m.id}", _tap(m, poll_id, 2 if m is unlucky else 1)) for m in voters[:10]]
     answers = await asyncio.gather(*(runtime.process(i, key) for key, i in taps), return_exceptions=True)
     assert isinstance(answers[3], RuntimeError)
     kept = [a for a in answers if isinstance(a, Processed)]
     assert len(kept) == 9 and all("Đã ghi nhận" in p.replies[0].text for p in kept)
-    # Nothing of the failed update stayed: no ballot, no answer, no record that it was handled.
-    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 9
-    assert await _count(runtime, PollVoter, col(PollVoter.member_id) == unlucky.id) == 0
-    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id) == f"g{unlucky.id}") == 0
+    # Nothing of the failed update stayed: the ballot unchanged, no answer, no record that it was handled.
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 10
+    mine = col(OpenBallot.member_id) == unlucky.id
+    assert await _count(runtime, OpenBallot, mine, col(OpenBallot.option) == 0) == 1
+    assert await _count(runtime, OpenBallot, mine) == 1
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id) == f"g{unlucky.id}") == 1
     assert await _count(runtime, ProcessedUpdate, col(ProcessedUpdate.update_key) == f"{unlucky.id}") == 0
     monkeypatch.setattr(bot.runtime, "handle", handle)
     again = await runtime.process(taps[3][1], taps[3][0])  # the platform delivers it again
-    assert not again.duplicate and "Đã ghi nhận" in again.replies[0].text
-    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 10
+    assert not again.duplicate and "Đã đổi phiếu" in again.replies[0].text
+    assert await _count(runtime, OpenBallot, mine, col(OpenBallot.option) == 1) == 1
+    assert await _count(runtime, OpenBallot, mine) == 1
+
+
+async def test_a_branch_voting_at_once_is_answered_and_recorded_as_each_tap_alone_in_a_few_statements(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """Taps arriving together: the members' first ballots are recorded together (handlers.first_votes),
+    and every other kind of tap among them is handled by itself, each answered as if it came alone."""
+    voters, poll_id = await _voters_and_poll(runtime, secret=False)
+    changing, asked, twice, redelivered, let_go, forged, moved = voters[:7]
+    assert "Đã ghi nhận" in (await runtime.process(_tap(changing, poll_id, 1), "earlier")).replies[0].text
+    async with runtime.sessions() as session, session.begin():
+        for member, change in ((asked, {"awaiting": "poll_opinion:1", "awaiting_since": utcnow()}),
+                               (moved, {"chat_id": "a-new-phone"})):  # fmt: skip
+            identity = (await session.exec(select(ChannelIdentity).where(ChannelIdentity.member_id == member.id))).one()
+            session.add(identity.sqlmodel_update(change))
+        gone = await session.get(Member, let_go.id)
+        assert gone is not None
+        session.add(gone.sqlmodel_update({"active": False}))
+    taps: list[tuple[str, Inbound]] = [(f"plain-{m.id}", _tap(m, poll_id, 1)) for m in voters[7:]]
+    taps += [
+        ("change", _tap(changing, poll_id, 2)),
+        ("asked", _tap(asked, poll_id, 1)),
+        ("twice-1", _tap(twice, poll_id, 1)),
+        ("twice-2", _tap(twice, poll_id, 4)),
+        ("again", _tap(redelivered, poll_id, 1)),
+        ("again", _tap(redelivered, poll_id, 1)),
+        ("let-go", _tap(let_go, poll_id, 1)),
+        ("forged", _tap(forged, poll_id, 1 << 5)),
+        ("moved", replace(_tap(moved, poll_id, 2), chat_id=f"g{moved.id}")),
+        ("stranger", Inbound(Platform.TELEGRAM, "g0", "g0", payload=Vote(poll_id, 1).pack())),
+    ]
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", executed)
+    answers = dict(enumerate(await asyncio.gather(*(runtime.process(i, k) for k, i in taps))))
+    event.remove(runtime.engine.sync_engine, "before_cursor_execute", executed)
+    by_key: dict[str, list[Processed]] = {}
+    for index, (key, _inbound) in enumerate(taps):
+        by_key.setdefault(key, []).append(answers[index])
+    recorded = "Đã ghi nhận phiếu của đồng chí: Tán thành."
+    plain = [by_key[f"plain-{m.id}"][0] for m in voters[7:]]
+    assert all(recorded in p.replies[0].text for p in plain)
+    # The same answer, to the letter, as the tap handled alone (the member with a question open).
+    assert {p.replies[0] for p in plain} == {by_key["asked"][0].replies[0]}
+    assert "Đã đổi phiếu của đồng chí thành: Không tán thành." in by_key["change"][0].replies[0].text
+    assert recorded in by_key["twice-1"][0].replies[0].text
+    assert "Đã đổi phiếu của đồng chí thành: Ý kiến khác." in by_key["twice-2"][0].replies[0].text
+    assert sorted(p.duplicate for p in by_key["again"]) == [False, True]
+    assert "chỉ phục vụ đảng viên" in by_key["let-go"][0].replies[0].text
+    assert "Nút này không còn dùng được nữa" in by_key["forged"][0].replies[0].text
+    assert "Đã ghi nhận phiếu của đồng chí: Không tán thành." in by_key["moved"][0].replies[0].text
+    assert "chỉ phục vụ đảng viên" in by_key["stranger"][0].replies[0].text
+    # On the roll: the 43 first ballots, the four others recorded, the earlier one; never the let go.
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 48
+    for member, option in ((changing, 1), (twice, 2), (asked, 0), (moved, 1), *((m, 0) for m in voters[7:])):
+        chosen = (col(OpenBallot.member_id) == member.id, col(OpenBallot.poll_id) == poll_id)
+        assert await _count(runtime, OpenBallot, *chosen, col(OpenBallot.option) == option) == 1, member.full_name
+        assert await _count(runtime, OpenBallot, *chosen) == 1, member.full_name
+    async with runtime.sessions() as session:
+        identities = {i.member_id: i for i in (await session.exec(select(ChannelIdentity))).all()}
+    assert identities[asked.id or 0].awaiting is None  # a tap forgets the open question
+    assert identities[moved.id or 0].chat_id == f"g{moved.id}"  # reachable where they wrote from
+    # One answer in the outbox per tap handled (the earlier one's too, not the re-delivery's).
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id).startswith("g")) == len(taps)
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id) == f"g{voters[9].id}") == 1
+    if runtime.engine.dialect.name == "postgresql":
+        # The 43 first ballots together cost a few statements, where each alone costs seven or more
+        # (BEGIN and COMMIT or a savepoint, de-duplication, who, the poll, the roll, the ballot, the answer).
+        assert len(statements) < 2 * len(taps), len(statements)

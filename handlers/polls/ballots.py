@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.actions import ActionData, InvalidPayload, decode
 from handlers.context import Context
-from handlers.contract import Button, Catalogs, Reply, Rows, Translator
+from handlers.contract import Button, Catalogs, Inbound, Reply, Rows, Translator
 from handlers.members import home
 from handlers.menus import OpenPolls
 from handlers.polls.actions import TickSecret, ToggleChoice, Vote
@@ -261,9 +261,19 @@ async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
 
 
 async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
-    _ = ctx.gettext
     outcome, poll = await vote(ctx.session, poll_id, member, mask)
-    labels = option_labels(ctx.translator, poll)
+    if not poll.secret and other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
+        ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))  # the confirmation asks for it
+    return [confirmation(ctx.translator, ctx.timezone, ctx.inbound, poll, outcome, mask, await _running(ctx, poll))]
+
+
+def confirmation(
+    t: Translator, timezone: Any, inbound: Inbound, poll: Poll, outcome: VoteOutcome, mask: int, running: str = ""
+) -> Reply:
+    """What a member who cast ``mask`` is answered: the ballot again, edited in place where the
+    platform can, with what was recorded (and ``running``, the counts so far, if the poll shows them)."""
+    _ = t.gettext
+    labels = option_labels(t, poll)
     chosen = ", ".join(labels[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
@@ -272,7 +282,7 @@ async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[R
             "Your secret ballot was recorded and cannot be changed. chibo keeps it sealed, without your "
             "name, and counts it only when the poll closes."
         )
-        if ctx.inbound.platform is Platform.ZALO_BOT:
+        if inbound.platform is Platform.ZALO_BOT:
             # Zalo Bot has no buttons: the member typed the option's number, a message Zalo keeps.
             text += " " + _(
                 "The number you typed stays in this Zalo chat, like every message you send, and Zalo keeps "
@@ -287,12 +297,11 @@ async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[R
         if poll.allow_change:
             text += " " + _("You can change it until the deadline.")
         if other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
-            ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))
             text += "\n\n✏️ " + _("Please type your opinion in one message; the secretary reads it with your name.")
-    body = ballot_text(ctx.translator, poll, ctx.timezone, None) + "\n\n✅ " + text + await _running(ctx, poll)
+    body = ballot_text(t, poll, timezone, None) + "\n\n✅ " + text + running
     # The ballot itself now shows the member's choice (edited in place where the platform can).
-    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(ctx.translator, poll)
-    return [Reply(body, buttons=buttons, edit_message_id=ctx.inbound.source_message_id)]
+    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(t, poll)
+    return Reply(body, buttons=buttons, edit_message_id=inbound.source_message_id)
 
 
 async def _running(ctx: Context, poll: Poll) -> str:
