@@ -549,7 +549,7 @@ async def vote(
         await ballots.drop(
             session, poll_id, box_key, ballots.BallotKind.ONLINE, [int(i in choices) for i in range(len(poll.options))]
         )
-    else:
+    elif choices:  # a blank ballot (an election's phiếu trắng) is the roll row alone
         await session.exec(
             _OPEN_BALLOT, params=[{"poll_id": poll_id, "member_id": member.id, "option": c} for c in choices]
         )
@@ -631,6 +631,7 @@ async def plain_first_votes(
 async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tuple[Member, int]]) -> None:
     """Record the ``ballots`` that ``plain_first_votes`` let through, as ``vote`` would: the roll,
     then the open ballots, one statement each. RollChanged when a member is on the roll already."""
+    ballots = sorted(ballots, key=lambda ballot: ballot[0].id or 0)  # rows locked in one order, always
     roll = [{"poll_id": poll.id, "member_id": member.id, "entered_by_member_id": None} for member, _ in ballots]
     added = await insert_many_ignoring_conflict(session, PollVoter, roll, ("member_id",))
     if len(added) != len(roll):
