@@ -7,6 +7,7 @@ import contextvars
 import gc
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.contract import Document, Inbound, Reply
 from handlers.conversation import handle
-from handlers.first_votes import first_votes, record_votes
+from handlers.first_votes import first_votes, record_votes, tapped_vote
 from handlers.polls import ticks_shown
 from models import reachability
 from models.db import (
@@ -40,7 +41,7 @@ from models.invites import fill_in_code
 from models.polls import RollChanged
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
 from models.uow import UnitOfWork
-from models.updates import first_delivery
+from models.updates import first_delivery, forget_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -186,45 +187,103 @@ class GroupCommit:
         finally:
             self._running = None
 
+    @staticmethod
+    def _parts(group: list[_Waiting]) -> list[list[_Waiting]]:
+        """``group`` in the order it arrived, cut into the parts it is handled in: each run of taps
+        on ballots (of members with nothing else in the group), to try together, and every other
+        update alone. So no tap is handled before an update that came ahead of it (a close, a
+        member let go), as it would not be one by one."""
+        writers = Counter((w.inbound.platform, w.inbound.user_id) for w in group)
+        parts: list[list[_Waiting]] = []
+        run: list[_Waiting] = []
+        for waiting in group:
+            inbound = waiting.inbound
+            if (
+                waiting.update_key is not None
+                and writers[(inbound.platform, inbound.user_id)] == 1
+                and tapped_vote(inbound)
+            ):
+                run.append(waiting)
+                continue
+            parts += [run] if run else []
+            parts.append([waiting])
+            run = []
+        return parts + ([run] if run else [])
+
     async def _first_votes(
-        self, session: AsyncSession, group: list[_Waiting]
+        self, session: AsyncSession, run: list[_Waiting]
     ) -> tuple[list[tuple[_Waiting, Processed]], list[_Waiting]]:
-        """The taps in ``group`` that cast members' first ballots (handlers.first_votes), handled
+        """The taps of ``run`` that cast members' first ballots (handlers.first_votes), handled
         together in one savepoint: de-duplicated, recorded and their answers queued in a few
-        statements for all of them. The rest, to be handled one by one: the other events, and
-        re-deliveries (handled alone, they are answered as such). When anything goes wrong, the
-        savepoint is rolled back and every event is left to be handled alone."""
+        statements for all of them. The rest, in order, to be handled one by one: the other taps,
+        and re-deliveries (handled alone, they are answered as such). When anything goes wrong, the
+        savepoint is rolled back and every tap is left to be handled alone.
+
+        The updates are recorded as delivered first, as one alone records its own before anything
+        else (and in the order of their keys), so the locks are taken in the order they would be
+        one by one; those then handled alone are forgotten again, to be recorded by themselves."""
         runtime = self._runtime
-        events = {index: w.inbound for index, w in enumerate(group) if w.update_key is not None}
+        answers: dict[int, list[Reply]] = {}
         try:
             async with session.begin_nested():
-                votes = await first_votes(session, events)
-                if not votes:
-                    return [], group
-                rows = [
-                    {
-                        "platform": v.inbound.platform.value,
-                        "update_key": group[v.key].update_key,
-                        "processed_at": utcnow(),
-                    }
-                    for v in votes
-                ]
+                delivered = sorted(
+                    ((w.inbound.platform.value, w.update_key or "", index) for index, w in enumerate(run)),
+                    key=lambda row: row[:2],
+                )
+                now = utcnow()
+                rows = [{"platform": p, "update_key": k, "processed_at": now} for p, k, _ in delivered]
                 fresh = await insert_many_ignoring_conflict(session, ProcessedUpdate, rows, ("platform", "update_key"))
-                votes = [v for v in votes if (v.inbound.platform.value, group[v.key].update_key) in fresh]
+                firsts = {index: run[index].inbound for p, k, index in delivered if (p, k) in fresh}
+                votes = await first_votes(session, firsts)
+                plain = {v.key for v in votes}
+                await forget_deliveries(
+                    session, [(run[i].inbound.platform, run[i].update_key or "") for i in firsts if i not in plain]
+                )
                 answers = await record_votes(session, runtime.catalogs, runtime.settings.tz, votes)
                 await _queue_replies(
-                    session, [(group[key].inbound, reply) for key, replies in answers.items() for reply in replies]
+                    session, [(run[key].inbound, reply) for key, replies in answers.items() for reply in replies]
                 )
         except Exception as error:
             if is_database_unavailable(error):
                 raise
             if not isinstance(error, RollChanged):
                 log.warning("group commit: the first votes together failed; each is handled alone", exc_info=True)
-            return [], group
+            return [], run
         finally:
             session.expunge_all()
-        alone = [w for index, w in enumerate(group) if index not in answers]
-        return [(group[key], Processed(replies)) for key, replies in answers.items()], alone
+        alone = [w for index, w in enumerate(run) if index not in answers]
+        return [(run[key], Processed(replies)) for key, replies in answers.items()], alone
+
+    async def _one_by_one(
+        self,
+        session: AsyncSession,
+        updates: list[_Waiting],
+        done: list[tuple[_Waiting, Processed]],
+        *,
+        savepoints: bool,
+    ) -> None:
+        """Handle each of ``updates`` in turn (in a savepoint of its own, with ``savepoints``), adding
+        it to ``done``; one that fails in its savepoint gets its error, the others are kept."""
+        for waiting in updates:
+            try:
+                if not savepoints:
+                    processed = await self._runtime._handle(
+                        session, waiting.inbound, waiting.update_key, answer_inline=False
+                    )
+                else:
+                    async with session.begin_nested():
+                        processed = await self._runtime._handle(
+                            session, waiting.inbound, waiting.update_key, answer_inline=False
+                        )
+            except Exception as error:
+                if not savepoints or is_database_unavailable(error):
+                    raise  # the transaction is gone: the whole group is answered "try again"
+                _settle(waiting.answer, error=error)  # rolled back to its savepoint alone
+                continue
+            finally:
+                # Each update reads the database afresh, as it would in a transaction of its own.
+                session.expunge_all()
+            done.append((waiting, processed))
 
     async def _commit(self, group: list[_Waiting]) -> Exception | None:
         """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
@@ -234,28 +293,10 @@ class GroupCommit:
         try:
             async with UnitOfWork(runtime.sessions) as uow:
                 session = uow.session
-                together, alone = await self._first_votes(session, group) if len(group) > 1 else ([], group)
-                done += together
-                for waiting in alone:
-                    try:
-                        if len(group) == 1:
-                            processed = await runtime._handle(
-                                session, waiting.inbound, waiting.update_key, answer_inline=False
-                            )
-                        else:
-                            async with session.begin_nested():
-                                processed = await runtime._handle(
-                                    session, waiting.inbound, waiting.update_key, answer_inline=False
-                                )
-                    except Exception as error:
-                        if len(group) == 1 or is_database_unavailable(error):
-                            raise  # the transaction is gone: the whole group is answered "try again"
-                        _settle(waiting.answer, error=error)  # rolled back to its savepoint alone
-                        continue
-                    finally:
-                        # Each update reads the database afresh, as it would in a transaction of its own.
-                        session.expunge_all()
-                    done.append((waiting, processed))
+                for part in self._parts(group) if len(group) > 1 else [group]:
+                    together, alone = await self._first_votes(session, part) if len(part) > 1 else ([], part)
+                    done += together
+                    await self._one_by_one(session, alone, done, savepoints=len(group) > 1)
         except Exception as error:
             for waiting in group:
                 _settle(waiting.answer, error=error)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
@@ -24,7 +24,7 @@ from handlers.contract import Catalogs, Inbound, Reply
 from handlers.polls.actions import Vote
 from handlers.polls.ballots import confirmation
 from models.polls import VoteOutcome, plain_first_votes, record_first_votes
-from models.tables import ChannelIdentity, Member, Poll
+from models.tables import ChannelIdentity, Member, Platform, Poll
 
 # Who is writing, for many at once on one platform (handlers.conversation's _WHO, for a batch).
 _WHO_OF_MANY = (
@@ -46,7 +46,7 @@ class FirstVote:
     vote: Vote
 
 
-def _tapped_vote(inbound: Inbound) -> Vote | None:
+def tapped_vote(inbound: Inbound) -> Vote | None:
     """The ballot a tap casts, if the event is nothing but that tap."""
     if (
         inbound.payload is None
@@ -71,7 +71,7 @@ async def first_votes(session: AsyncSession, events: Mapping[int, Inbound]) -> l
     taps = {
         key: (inbound, vote)
         for key, inbound in events.items()
-        if writers[(inbound.platform, inbound.user_id)] == 1 and (vote := _tapped_vote(inbound)) is not None
+        if writers[(inbound.platform, inbound.user_id)] == 1 and (vote := tapped_vote(inbound)) is not None
     }
     if not taps:
         return []
@@ -107,14 +107,17 @@ async def record_votes(
     Raises models.polls.RollChanged when a member turned out to be on the roll already."""
     for poll_id in sorted({v.poll.id for v in votes if v.poll.id is not None}):
         await record_first_votes(session, *_ballots_of(votes, poll_id))
-    return {
-        v.key: [
-            confirmation(
-                catalogs.translator(v.member.locale), timezone, v.inbound, v.poll, VoteOutcome.RECORDED, v.vote.mask
-            )
-        ]
-        for v in votes
-    }
+    # The same choice in the same language gets the same answer: made once (the ballot's text, its
+    # deadline in words and its buttons are most of a vote's own work), each with its message to edit.
+    made: dict[tuple[int | None, str | None, int, Platform], Reply] = {}
+    answers = {}
+    for v in votes:
+        same = (v.poll.id, v.member.locale, v.vote.mask, v.inbound.platform)
+        if same not in made:
+            translator = catalogs.translator(v.member.locale)
+            made[same] = confirmation(translator, timezone, v.inbound, v.poll, VoteOutcome.RECORDED, v.vote.mask)
+        answers[v.key] = [replace(made[same], edit_message_id=v.inbound.source_message_id)]
+    return answers
 
 
 def _ballots_of(votes: list[FirstVote], poll_id: int) -> tuple[Poll, list[tuple[Member, int]]]:
