@@ -38,7 +38,6 @@ from models.db import (
 )
 from models.desk import fill_in_link
 from models.invites import fill_in_code
-from models.polls import RollChanged
 from models.tables import MeetingFile, NoticeFile, OutboxMessage, OutboxStatus, Platform, ProcessedUpdate, utcnow
 from models.uow import UnitOfWork
 from models.updates import first_delivery, forget_deliveries
@@ -176,16 +175,29 @@ class GroupCommit:
             while self._waiting:
                 group, self._waiting = self._waiting[:GROUP_LIMIT], self._waiting[GROUP_LIMIT:]
                 deadlines = [w.deadline for w in group if w.deadline is not None]
+                only_commit_left = asyncio.Event()
                 with deadline_at(min(deadlines, default=None)):
-                    failed = await self._commit(group)
-                if failed is not None and is_database_unavailable(failed):
-                    # The updates that came in meanwhile would meet the same database: "try again"
-                    # now, rather than a time-out more for each of them.
-                    behind, self._waiting = self._waiting, []
-                    for waiting in behind:
-                        _settle(waiting.answer, error=failed)
+                    committed = asyncio.create_task(self._commit(group, only_commit_left), name="group-commit-one")
+                committed.add_done_callback(self._after)
+                # The next group starts once this one has only its COMMIT left: a transaction that is
+                # committing waits on no lock the next could hold, and its WAL flush and the answers
+                # that follow overlap the next group's statements instead of leaving the process idle.
+                ready = asyncio.create_task(only_commit_left.wait())
+                try:
+                    await asyncio.wait((committed, ready), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    ready.cancel()
         finally:
             self._running = None
+
+    def _after(self, committed: asyncio.Task[Exception | None]) -> None:
+        failed = None if committed.cancelled() else committed.result()
+        if failed is not None and is_database_unavailable(failed):
+            # The updates that came in meanwhile would meet the same database: "try again" now,
+            # rather than a time-out more for each of them.
+            behind, self._waiting = self._waiting, []
+            for waiting in behind:
+                _settle(waiting.answer, error=failed)
 
     @staticmethod
     def _parts(group: list[_Waiting]) -> list[list[_Waiting]]:
@@ -235,19 +247,17 @@ class GroupCommit:
                 fresh = await insert_many_ignoring_conflict(session, ProcessedUpdate, rows, ("platform", "update_key"))
                 firsts = {index: run[index].inbound for p, k, index in delivered if (p, k) in fresh}
                 votes = await first_votes(session, firsts)
-                plain = {v.key for v in votes}
-                await forget_deliveries(
-                    session, [(run[i].inbound.platform, run[i].update_key or "") for i in firsts if i not in plain]
-                )
                 answers = await record_votes(session, runtime.catalogs, runtime.settings.tz, votes)
-                await _queue_replies(
-                    session, [(run[key].inbound, reply) for key, replies in answers.items() for reply in replies]
+                await forget_deliveries(
+                    session, [(run[i].inbound.platform, run[i].update_key or "") for i in firsts if i not in answers]
                 )
+                queued = [(run[key].inbound, reply) for key, replies in answers.items() for reply in replies]
+                if queued:  # as Core on the connection: the batch leaves the ORM nothing to flush
+                    await (await session.connection()).execute(_QUEUE_REPLIES, _outbox_rows(queued))
         except Exception as error:
             if is_database_unavailable(error):
                 raise
-            if not isinstance(error, RollChanged):
-                log.warning("group commit: the first votes together failed; each is handled alone", exc_info=True)
+            log.warning("group commit: the first votes together failed; each is handled alone", exc_info=True)
             return [], run
         finally:
             session.expunge_all()
@@ -270,6 +280,7 @@ class GroupCommit:
                     processed = await self._runtime._handle(
                         session, waiting.inbound, waiting.update_key, answer_inline=False
                     )
+                    await session.flush()  # what it changed, before the objects are let go below
                 else:
                     async with session.begin_nested():
                         processed = await self._runtime._handle(
@@ -285,8 +296,9 @@ class GroupCommit:
                 session.expunge_all()
             done.append((waiting, processed))
 
-    async def _commit(self, group: list[_Waiting]) -> Exception | None:
-        """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
+    async def _commit(self, group: list[_Waiting], only_commit_left: asyncio.Event) -> Exception | None:
+        """Handle and commit ``group``, answering each; the error that sank it whole, if one did.
+        ``only_commit_left`` is set once every statement but the COMMIT has been run."""
         runtime = self._runtime
         started = time.perf_counter()
         done: list[tuple[_Waiting, Processed]] = []
@@ -297,6 +309,8 @@ class GroupCommit:
                     together, alone = await self._first_votes(session, part) if len(part) > 1 else ([], part)
                     done += together
                     await self._one_by_one(session, alone, done, savepoints=len(group) > 1)
+                await session.flush()
+                only_commit_left.set()
         except Exception as error:
             for waiting in group:
                 _settle(waiting.answer, error=error)
@@ -312,26 +326,21 @@ class GroupCommit:
         return None
 
 
-async def _queue_replies(session: AsyncSession, replies: list[tuple[Inbound, Reply]]) -> None:
-    """Each reply in the outbox, for the chat of the event it answers: one statement for all."""
-    if not replies:
-        return
+def _outbox_rows(replies: list[tuple[Inbound, Reply]]) -> list[dict[str, Any]]:
+    """Each reply's outbox row, for the chat of the event it answers."""
     now = utcnow()
-    await session.exec(
-        _QUEUE_REPLIES,
-        params=[
-            {
-                "platform": inbound.platform,
-                "chat_id": inbound.chat_id,
-                "body": reply.to_dict(),
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-            for inbound, reply in replies
-        ],
-    )
+    return [
+        {
+            "platform": inbound.platform,
+            "chat_id": inbound.chat_id,
+            "body": reply.to_dict(),
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for inbound, reply in replies
+    ]
 
 
 def _settle(
@@ -475,7 +484,8 @@ class Runtime:
                 params = {"of_platform": inbound.platform, "of_update": update_key, "answered": bodies}
                 await session.exec(_KEEP_RESULT, params=params)
             return Processed(replies)
-        await _queue_replies(session, [(inbound, reply) for reply in replies])
+        if replies:
+            await session.exec(_QUEUE_REPLIES, params=_outbox_rows([(inbound, reply) for reply in replies]))
         return Processed(replies)
 
     async def left(self, platform: Platform, platform_user_id: str, update_key: str) -> None:

@@ -220,10 +220,11 @@ async def insert_many_ignoring_conflict(
     session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], returned: tuple[str, ...]
 ) -> set[tuple[Any, ...]]:
     """``insert_ignoring_conflict`` for many rows in one round trip: the ``returned`` columns of the
-    rows that were inserted (a row that clashed with a unique key is not among them)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    result = await session.exec(_insert_many_ignoring_conflict(dialect, table_of(table), returned), params=rows)
-    return {tuple(row) for row in result.all()}
+    rows that were inserted (a row that clashed with a unique key is not among them). On the
+    session's connection, as Core: nothing goes through the ORM."""
+    connection = await session.connection()
+    statement = _insert_many_ignoring_conflict(connection.dialect.name, table_of(table), returned)
+    return {tuple(row) for row in (await connection.execute(statement, rows)).all()}
 
 
 async def claim(session: AsyncSession, table: type[SQLModel], *conditions: ColumnElement[bool], **values: Any) -> bool:

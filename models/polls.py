@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -567,43 +569,30 @@ async def vote(
     return VoteOutcome.RECORDED if first else VoteOutcome.CHANGED, poll
 
 
-# Many first ballots in an open vote at once (a group commit's taps, bot/runtime.py): the poll
-# locked as for one ballot, then who of the voters may vote and has not yet, in one round trip.
-_POLL_LOCKED = (
-    select(Poll)
-    .where(col(Poll.id) == bindparam("poll_id"))
-    .with_for_update(read=True)
-    .execution_options(populate_existing=True)
-)
-_ELIGIBLE_NOT_VOTED = (
-    select(PollEligible.member_id)
-    .outerjoin(
-        PollVoter,
-        (col(PollVoter.poll_id) == PollEligible.poll_id) & (col(PollVoter.member_id) == PollEligible.member_id),
-    )
-    .where(
-        col(PollEligible.poll_id) == bindparam("poll_id"),
-        col(PollEligible.member_id).in_(bindparam("member_ids", expanding=True)),
-        col(PollVoter.member_id).is_(None),
-    )
+# Many first ballots in an open vote at once (a group commit's taps on PostgreSQL, bot/runtime.py): the poll
+# locked as for one ballot, then which of the voters may vote in it, in one round trip; the roll's
+# primary key then tells who votes for the first time. Run on the session's connection, as Core: no
+# ORM objects for what is read once and answered.
+_POLLS = table_of(Poll)
+_POLL_LOCKED = sa_select(_POLLS).where(_POLLS.c.id == bindparam("poll_id")).with_for_update(read=True)
+_ELIGIBLE = select(PollEligible.member_id).where(
+    col(PollEligible.poll_id) == bindparam("poll_id"),
+    col(PollEligible.member_id) == any_(bindparam("member_ids", type_=ARRAY(Integer))),  # PostgreSQL's
 )
 
 
-class RollChanged(Exception):
-    """A first ballot found its member on the roll after all (a ballot committed elsewhere since
-    ``plain_first_votes`` looked): the caller undoes the batch and records each ballot by ``vote``."""
-
-
-async def plain_first_votes(
-    session: AsyncSession, poll_id: int, ballots: dict[int, tuple[Member, int]], now: datetime | None = None
+async def plain_votes(
+    session: AsyncSession, poll_id: int, ballots: dict[int, tuple[int, int]], now: datetime | None = None
 ) -> tuple[Poll | None, set[int]]:
-    """The poll, and the keys of those ``ballots`` (each: the member, and the options as a bitmask)
-    that ``vote`` would record as the member's first ballot with nothing more to do: the poll open,
-    in chat (not at a meeting), by open ballot, its counts not shown as it goes; the member active,
-    eligible, not on the roll yet; the choice valid, and not "Ý kiến khác" (which asks more). The
-    poll is read under the shared lock ``vote`` takes. The rest are for ``vote`` itself (a refusal,
-    a changed vote, a secret ballot, a meeting's vote)."""
-    poll = (await session.exec(_POLL_LOCKED, params={"poll_id": poll_id})).first()
+    """The poll, and the keys of those ``ballots`` (each: an active member's id, and the options as
+    a bitmask) that ``vote`` would record with nothing more to do if they are the members' first:
+    the poll open, in chat (not at a meeting), by open ballot, its counts not shown as it goes; the
+    member eligible; the choice valid, and not "Ý kiến khác" (which asks more). The poll is read
+    under the shared lock ``vote`` takes. The rest are for ``vote`` itself (a refusal, a secret
+    ballot, a meeting's vote), and so is each that ``record_first_votes`` finds is not a first."""
+    connection = await session.connection()
+    row = (await connection.execute(_POLL_LOCKED, {"poll_id": poll_id})).first()
+    poll = None if row is None else Poll(**row._mapping)
     now = now or utcnow()
     if (
         poll is None
@@ -614,35 +603,38 @@ async def plain_first_votes(
         or poll.show_running
     ):
         return poll, set()
-    voters = [member.id for member, _ in ballots.values() if member.active]
-    may = set((await session.exec(_ELIGIBLE_NOT_VOTED, params={"poll_id": poll_id, "member_ids": voters})).all())
+    params = {"poll_id": poll_id, "member_ids": [member_id for member_id, _ in ballots.values()]}
+    may = set((await connection.execute(_ELIGIBLE, params)).scalars().all())
     opinion = other_opinion(poll)
     plain = set()
-    for key, (member, mask) in ballots.items():
+    for key, (member_id, mask) in ballots.items():
         try:
             choices = _choices(poll, mask)
         except PollError:
             continue
-        if member.active and member.id in may and opinion not in choices:
+        if member_id in may and opinion not in choices:
             plain.add(key)
     return poll, plain
 
 
-async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tuple[Member, int]]) -> None:
-    """Record the ``ballots`` that ``plain_first_votes`` let through, as ``vote`` would: the roll,
-    then the open ballots, one statement each. RollChanged when a member is on the roll already."""
-    ballots = sorted(ballots, key=lambda ballot: ballot[0].id or 0)  # rows locked in one order, always
-    roll = [{"poll_id": poll.id, "member_id": member.id, "entered_by_member_id": None} for member, _ in ballots]
-    added = await insert_many_ignoring_conflict(session, PollVoter, roll, ("member_id",))
-    if len(added) != len(roll):
-        raise RollChanged(f"poll {poll.id}: {len(roll) - len(added)} already on the roll")
+async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tuple[int, int]]) -> set[int]:
+    """Record those of ``ballots`` (member id, options; let through by ``plain_votes``) that are
+    their members' first, as ``vote`` would: the roll, then their open ballots, one statement each.
+    The members recorded; a member already on the roll is left as they were, for ``vote``."""
+    ballots = sorted(ballots)  # rows locked in one order, always
+    roll = [{"poll_id": poll.id, "member_id": member_id, "entered_by_member_id": None} for member_id, _ in ballots]
+    first = {
+        member_id for (member_id,) in await insert_many_ignoring_conflict(session, PollVoter, roll, ("member_id",))
+    }
     choices = [
-        {"poll_id": poll.id, "member_id": member.id, "option": option}
-        for member, mask in ballots
+        {"poll_id": poll.id, "member_id": member_id, "option": option}
+        for member_id, mask in ballots
+        if member_id in first
         for option in _choices(poll, mask)
     ]
     if choices:
-        await session.exec(_OPEN_BALLOT, params=choices)
+        await (await session.connection()).execute(_OPEN_BALLOT, choices)
+    return first
 
 
 def _folded(label: str) -> str:
