@@ -175,29 +175,16 @@ class GroupCommit:
             while self._waiting:
                 group, self._waiting = self._waiting[:GROUP_LIMIT], self._waiting[GROUP_LIMIT:]
                 deadlines = [w.deadline for w in group if w.deadline is not None]
-                only_commit_left = asyncio.Event()
                 with deadline_at(min(deadlines, default=None)):
-                    committed = asyncio.create_task(self._commit(group, only_commit_left), name="group-commit-one")
-                committed.add_done_callback(self._after)
-                # The next group starts once this one has only its COMMIT left: a transaction that is
-                # committing waits on no lock the next could hold, and its WAL flush and the answers
-                # that follow overlap the next group's statements instead of leaving the process idle.
-                ready = asyncio.create_task(only_commit_left.wait())
-                try:
-                    await asyncio.wait((committed, ready), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    ready.cancel()
+                    failed = await self._commit(group)
+                if failed is not None and is_database_unavailable(failed):
+                    # The updates that came in meanwhile would meet the same database: "try again"
+                    # now, rather than a time-out more for each of them.
+                    behind, self._waiting = self._waiting, []
+                    for waiting in behind:
+                        _settle(waiting.answer, error=failed)
         finally:
             self._running = None
-
-    def _after(self, committed: asyncio.Task[Exception | None]) -> None:
-        failed = None if committed.cancelled() else committed.result()
-        if failed is not None and is_database_unavailable(failed):
-            # The updates that came in meanwhile would meet the same database: "try again" now,
-            # rather than a time-out more for each of them.
-            behind, self._waiting = self._waiting, []
-            for waiting in behind:
-                _settle(waiting.answer, error=failed)
 
     @staticmethod
     def _parts(group: list[_Waiting]) -> list[list[_Waiting]]:
@@ -296,9 +283,8 @@ class GroupCommit:
                 session.expunge_all()
             done.append((waiting, processed))
 
-    async def _commit(self, group: list[_Waiting], only_commit_left: asyncio.Event) -> Exception | None:
-        """Handle and commit ``group``, answering each; the error that sank it whole, if one did.
-        ``only_commit_left`` is set once every statement but the COMMIT has been run."""
+    async def _commit(self, group: list[_Waiting]) -> Exception | None:
+        """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
         runtime = self._runtime
         started = time.perf_counter()
         done: list[tuple[_Waiting, Processed]] = []
@@ -309,8 +295,6 @@ class GroupCommit:
                     together, alone = await self._first_votes(session, part) if len(part) > 1 else ([], part)
                     done += together
                     await self._one_by_one(session, alone, done, savepoints=len(group) > 1)
-                await session.flush()
-                only_commit_left.set()
         except Exception as error:
             for waiting in group:
                 _settle(waiting.answer, error=error)
