@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import logging
@@ -210,13 +211,15 @@ class GroupCommit:
         return parts + ([run] if run else [])
 
     async def _first_votes(
-        self, session: AsyncSession, run: list[_Waiting]
+        self, session: AsyncSession, run: list[_Waiting], *, savepoint: bool
     ) -> tuple[list[tuple[_Waiting, Processed]], list[_Waiting]]:
         """The taps of ``run`` that cast members' first ballots (handlers.first_votes), handled
-        together in one savepoint: de-duplicated, recorded and their answers queued in a few
-        statements for all of them. The rest, in order, to be handled one by one: the other taps,
-        and re-deliveries (handled alone, they are answered as such). When anything goes wrong, the
-        savepoint is rolled back and every tap is left to be handled alone.
+        together: de-duplicated, recorded and their answers queued in a few statements for all of
+        them. The rest, in order, to be handled one by one: the other taps, and re-deliveries
+        (handled alone, they are answered as such). When anything goes wrong, every tap is left to
+        be handled alone: in a ``savepoint`` rolled back; without one (the batch is the first thing
+        in its transaction, so two round trips fewer), by raising _Alone, for the caller to handle
+        the group again, each by itself.
 
         The updates are recorded as delivered first, as one alone records its own before anything
         else (and in the order of their keys), so the locks are taken in the order they would be
@@ -224,7 +227,7 @@ class GroupCommit:
         runtime = self._runtime
         answers: dict[int, list[Reply]] = {}
         try:
-            async with session.begin_nested():
+            async with session.begin_nested() if savepoint else contextlib.nullcontext():
                 delivered = sorted(
                     ((w.inbound.platform.value, w.update_key or "", index) for index, w in enumerate(run)),
                     key=lambda row: row[:2],
@@ -245,6 +248,8 @@ class GroupCommit:
             if is_database_unavailable(error):
                 raise
             log.warning("group commit: the first votes together failed; each is handled alone", exc_info=True)
+            if not savepoint:
+                raise _Alone from error
             return [], run
         finally:
             session.expunge_all()
@@ -283,18 +288,26 @@ class GroupCommit:
                 session.expunge_all()
             done.append((waiting, processed))
 
-    async def _commit(self, group: list[_Waiting]) -> Exception | None:
-        """Handle and commit ``group``, answering each; the error that sank it whole, if one did."""
+    async def _commit(self, group: list[_Waiting], *, together: bool = True) -> Exception | None:
+        """Handle and commit ``group``, answering each; the error that sank it whole, if one did.
+        Runs of first votes are recorded together, unless not ``together``."""
         runtime = self._runtime
         started = time.perf_counter()
         done: list[tuple[_Waiting, Processed]] = []
         try:
             async with UnitOfWork(runtime.sessions) as uow:
                 session = uow.session
-                for part in self._parts(group) if len(group) > 1 else [group]:
-                    together, alone = await self._first_votes(session, part) if len(part) > 1 else ([], part)
-                    done += together
+                parts = self._parts(group) if len(group) > 1 and together else [group]
+                for index, part in enumerate(parts):
+                    if len(part) > 1 and together:
+                        # The first part needs no savepoint: if it fails, the group is done again.
+                        votes, alone = await self._first_votes(session, part, savepoint=index > 0)
+                        done += votes
+                    else:
+                        alone = part
                     await self._one_by_one(session, alone, done, savepoints=len(group) > 1)
+        except _Alone:
+            return await self._commit(group, together=False)  # rolled back: each by itself now
         except Exception as error:
             for waiting in group:
                 _settle(waiting.answer, error=error)
@@ -308,6 +321,11 @@ class GroupCommit:
             runtime._handled(waiting.inbound, processed, started, answer_inline=False)
             _settle(waiting.answer, processed)
         return None
+
+
+class _Alone(Exception):
+    """First votes recorded together failed where no savepoint could undo them alone: the group's
+    transaction is rolled back and the group handled again, each update by itself."""
 
 
 def _outbox_rows(replies: list[tuple[Inbound, Reply]]) -> list[dict[str, Any]]:

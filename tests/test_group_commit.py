@@ -17,6 +17,7 @@ from sqlmodel import col, select
 import bot.runtime
 from bot.runtime import Processed, Runtime
 from handlers.contract import Inbound, Reply
+from handlers import first_votes
 from handlers.conversation import handle
 from handlers.polls import ballot_maker
 from handlers.polls.actions import ConfirmClosePoll, Vote
@@ -242,3 +243,32 @@ async def test_taps_that_came_after_the_close_in_one_group_are_not_counted(runti
     if runtime.engine.dialect.name == "postgresql":
         assert not recorded
         assert all("Cuộc biểu quyết đã kết thúc" in a.replies[0].text for a in answers[1:])
+
+
+@pytest.mark.parametrize("behind_a_message", [False, True])
+async def test_first_votes_whose_batch_fails_are_each_recorded_by_themselves(
+    runtime: Runtime, demo: Demo, monkeypatch: pytest.MonkeyPatch, behind_a_message: bool
+) -> None:
+    """A batch of first votes that fails half-way (its ballots written, then a bug) leaves nothing of
+    itself: each tap is then handled alone and recorded once. First in its group the batch has no
+    savepoint (the group is done again); behind another update, its savepoint is rolled back."""
+    voters, poll_id = await _voters_and_poll(runtime, secret=False)
+    real = first_votes.record_votes
+    failures: list[int] = []
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        await real(*args, **kwargs)  # the roll and the ballots written, then…
+        failures.append(1)
+        raise RuntimeError("a bug in the batch")
+
+    monkeypatch.setattr(bot.runtime, "record_votes", failing)
+    taps = [(f"t{m.id}", _tap(m, poll_id, 1)) for m in voters[1:9]]
+    if behind_a_message:
+        taps.insert(0, ("hello", Inbound(Platform.TELEGRAM, f"g{voters[0].id}", f"g{voters[0].id}", text="/me")))
+    answers = await asyncio.gather(*(runtime.process(i, key) for key, i in taps))
+    assert all("Đã ghi nhận" in a.replies[0].text for a in answers[behind_a_message:])
+    assert bool(failures) is (runtime.engine.dialect.name == "postgresql")  # tried, and failed (PostgreSQL's)
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 8
+    assert await _count(runtime, OpenBallot, col(OpenBallot.poll_id) == poll_id) == 8
+    assert await _count(runtime, ProcessedUpdate) == len(taps)
+    assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id).startswith("g")) == len(taps)
