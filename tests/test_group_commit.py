@@ -16,8 +16,8 @@ from sqlmodel import col, select
 
 import bot.runtime
 from bot.runtime import Processed, Runtime
-from handlers.contract import Inbound, Reply
 from handlers import first_votes
+from handlers.contract import Inbound, Reply
 from handlers.conversation import handle
 from handlers.polls import ballot_maker
 from handlers.polls.actions import ConfirmClosePoll, Vote
