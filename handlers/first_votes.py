@@ -102,6 +102,9 @@ async def first_votes(session: AsyncSession, events: Mapping[int, Inbound]) -> l
             # forgets it, a write these taps do not do).
             if active and unreachable_at is None and chat_id == inbound.chat_id and awaiting is None:
                 voters[key] = (inbound, vote, member_id or 0, locale)
+    # A member tapping from two accounts at once is left to handle, which takes the taps in turn.
+    taps_of = Counter(member_id for _, _, member_id, _ in voters.values())
+    voters = {key: voter for key, voter in voters.items() if taps_of[voter[2]] == 1}
     plain: list[FirstVote] = []
     for poll_id in sorted({vote.poll_id for _, vote, _, _ in voters.values()}):
         ballots = {
@@ -121,15 +124,16 @@ async def record_votes(
     """Record those of ``votes`` (from ``first_votes``, in the same transaction) that are their
     members' first ballots, and answer each of them, by key. A member already on the roll (a
     changed vote, a ballot already cast) is left out, for ``handle``."""
-    first: set[int] = set()
+    # By poll: one member may cast a first ballot in one poll and change another's (two accounts).
+    first: set[tuple[int, int]] = set()
     for poll_id in sorted({v.poll.id for v in votes if v.poll.id is not None}):
-        first |= await record_first_votes(session, *_ballots_of(votes, poll_id))
+        first |= {(poll_id, member_id) for member_id in await record_first_votes(session, *_ballots_of(votes, poll_id))}
     # The same choice in the same language gets the same answer: made once (the ballot's text, its
     # deadline in words and its buttons are most of a vote's own work), each with its message to edit.
     made: dict[tuple[int | None, str | None, int, Platform], Reply] = {}
     answers = {}
     for v in votes:
-        if v.member_id not in first:
+        if (v.poll.id, v.member_id) not in first:
             continue
         same = (v.poll.id, v.locale, v.vote.mask, v.inbound.platform)
         if same not in made:

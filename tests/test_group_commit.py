@@ -272,3 +272,55 @@ async def test_first_votes_whose_batch_fails_are_each_recorded_by_themselves(
     assert await _count(runtime, OpenBallot, col(OpenBallot.poll_id) == poll_id) == 8
     assert await _count(runtime, ProcessedUpdate) == len(taps)
     assert await _count(runtime, OutboxMessage, col(OutboxMessage.chat_id).startswith("g")) == len(taps)
+
+
+async def test_a_member_tapping_from_two_accounts_at_once_keeps_one_ballot_per_poll(
+    runtime: Runtime, demo: Demo
+) -> None:
+    """One member on two Telegram accounts: a first ballot in one poll from one account and a changed
+    vote in another poll from the other, then both accounts tapping one poll at once. Found by an
+    outside tester: the change was answered as recorded and lost."""
+    voters, motion = await _voters_and_poll(runtime, secret=False)
+    secretary = next(m for m in voters if m.full_name == "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        second = await create_draft(session, secretary, "Kết nạp?", [secretary.branch_id], utcnow() + timedelta(1))
+        await publish(session, secretary, second, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        doubles = [m for m in voters if m is not secretary][:10]
+        session.add_all(
+            ChannelIdentity(
+                platform=Platform.TELEGRAM, platform_user_id=f"h{m.id}", chat_id=f"h{m.id}", member_id=m.id or 0
+            )
+            for m in doubles
+        )
+    other = second.id or 0
+    for m in doubles:
+        assert "Đã ghi nhận" in (await runtime.process(_tap(m, motion, 1), f"before-{m.id}")).replies[0].text
+
+    def from_second(member: Member, poll_id: int, mask: int) -> Inbound:
+        return replace(_tap(member, poll_id, mask), user_id=f"h{member.id}", chat_id=f"h{member.id}")
+
+    taps = [(f"first-{m.id}", _tap(m, other, 1)) for m in doubles]
+    taps += [(f"change-{m.id}", from_second(m, motion, 2)) for m in doubles]
+    answers = dict(
+        zip((k for k, _ in taps), await asyncio.gather(*(runtime.process(i, k) for k, i in taps)), strict=True)
+    )
+    for m in doubles:
+        assert "Đã ghi nhận phiếu của đồng chí: Tán thành." in answers[f"first-{m.id}"].replies[0].text
+        assert "Đã đổi phiếu của đồng chí thành: Không tán thành." in answers[f"change-{m.id}"].replies[0].text
+        mine = (col(OpenBallot.member_id) == m.id,)
+        assert (
+            await _count(runtime, OpenBallot, *mine, col(OpenBallot.poll_id) == motion, col(OpenBallot.option) == 1)
+            == 1
+        )
+        assert await _count(runtime, OpenBallot, *mine, col(OpenBallot.poll_id) == motion) == 1
+        assert await _count(runtime, OpenBallot, *mine, col(OpenBallot.poll_id) == other) == 1
+    # Both accounts of one member tapping a third poll at once: one ballot, recorded then changed.
+    async with runtime.sessions() as session, session.begin():
+        third = await create_draft(session, secretary, "Thi đua?", [secretary.branch_id], utcnow() + timedelta(1))
+        await publish(session, secretary, third, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    both = [(f"a-{m.id}", _tap(m, third.id or 0, 1)) for m in doubles]
+    both += [(f"b-{m.id}", from_second(m, third.id or 0, 2)) for m in doubles]
+    texts = [p.replies[0].text for p in await asyncio.gather(*(runtime.process(i, k) for k, i in both))]
+    assert sum("Đã ghi nhận" in t for t in texts) == 10 and sum("Đã đổi phiếu" in t for t in texts) == 10
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == third.id) == 10
+    assert await _count(runtime, OpenBallot, col(OpenBallot.poll_id) == third.id) == 10
