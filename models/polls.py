@@ -90,7 +90,8 @@ class VoteProblem(StrEnum):
     CLOSED = "closed"
     NOT_ELIGIBLE = "not_eligible"
     ALREADY_VOTED = "already_voted"  # a secret ballot, or a poll where votes cannot be changed
-    BAD_CHOICE = "bad_choice"  # no option, an option the poll does not have, or too many
+    BAD_CHOICE = "bad_choice"  # no option, or an option the poll does not have
+    TOO_MANY = "too_many"  # more options ticked than the poll allows (its detail: how many it allows)
     MEETING_NOT_STARTED = "meeting_not_started"  # a vote at a meeting, before it begins
     MEETING_OVER = "meeting_over"  # a vote at a meeting, after it ended
     NOT_PRESENT = "not_present"  # a vote at a meeting, by a member not recorded present at it
@@ -105,6 +106,7 @@ class PollError(DomainError, ValueError):
 class VoteOutcome(StrEnum):
     RECORDED = "recorded"
     CHANGED = "changed"
+    UNCHANGED = "unchanged"  # the same choice tapped again: nothing written
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -498,8 +500,10 @@ def _choices(poll: Poll, mask: int) -> tuple[int, ...]:
     """The options ``mask`` names, if it is a ballot this poll accepts."""
     choices = choices_from_mask(mask, len(poll.options))
     blank_allowed = poll.kind is PollKind.ELECTION  # a ballot naming nobody (phiếu trắng)
-    if (not choices and not blank_allowed) or mask >> len(poll.options) or len(choices) > poll.max_choices:
+    if (not choices and not blank_allowed) or mask >> len(poll.options):
         raise PollError(VoteProblem.BAD_CHOICE)
+    if len(choices) > poll.max_choices:
+        raise PollError(VoteProblem.TOO_MANY, str(poll.max_choices))
     return choices
 
 
@@ -531,6 +535,10 @@ async def vote(
     if not first:
         if poll.secret or not poll.allow_change or entered_by is not None:
             raise PollError(VoteProblem.ALREADY_VOTED)
+        voted = await session.get(PollVoter, (poll_id, member.id))
+        entered_online = voted is not None and voted.entered_by_member_id is None
+        if entered_online and set(choices) == set(await my_choices(session, poll, member) or ()):
+            return VoteOutcome.UNCHANGED, poll  # the same tapped again: the ballot and its opinion stay
         # Take the roll row's lock first, so two changes at once end as one ballot, not a mix.
         await session.exec(
             update(PollVoter)

@@ -324,3 +324,21 @@ async def test_a_member_tapping_from_two_accounts_at_once_keeps_one_ballot_per_p
     assert sum("Đã ghi nhận" in t for t in texts) == 10 and sum("Đã đổi phiếu" in t for t in texts) == 10
     assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == third.id) == 10
     assert await _count(runtime, OpenBallot, col(OpenBallot.poll_id) == third.id) == 10
+
+
+async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(runtime: Runtime, demo: Demo) -> None:
+    """Found by an outside tester: tapping the same option again said the vote was changed, and
+    sending more candidates than there are seats said the button was no longer valid."""
+    voters, poll_id = await _voters_and_poll(runtime, secret=False)
+    member = voters[1]
+    assert "Đã ghi nhận" in (await runtime.process(_tap(member, poll_id, 1), "first")).replies[0].text
+    again = (await runtime.process(_tap(member, poll_id, 1), "again")).replies[0].text
+    assert "Phiếu của đồng chí vẫn giữ như cũ: Tán thành." in again and "Đã đổi" not in again
+    assert await _count(runtime, OpenBallot, col(OpenBallot.member_id) == member.id) == 1
+    async with runtime.sessions() as session, session.begin():
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        session.add(poll.sqlmodel_update({"kind": PollKind.ELECTION, "max_choices": 2}))
+    crowded = (await runtime.process(_tap(voters[2], poll_id, 7), "three")).replies[0].text
+    assert "Đồng chí đã chọn quá 2 phương án" in crowded and "Xin bỏ bớt rồi gửi phiếu lại." in crowded
+    assert await _count(runtime, PollVoter, col(PollVoter.member_id) == voters[2].id) == 0

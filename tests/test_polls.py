@@ -143,7 +143,7 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     sent = (await say(runtime, SECRETARY, payload=button(ticked, "Gửi phiếu")))[0]
     assert "Đã ghi nhận phiếu của đồng chí: Chủ nhật 7/12, Thứ bảy 20/12" in sent.text
     assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text
-    assert "không còn dùng được" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
+    assert "chọn quá 2 phương án" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
 
 
 async def test_a_button_of_the_preview_typed_in_words_asks_its_question(runtime: Runtime, demo: Demo) -> None:

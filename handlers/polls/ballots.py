@@ -289,11 +289,11 @@ def confirmation(
                 "it: anyone who sees this chat can see it."
             )
     else:
-        text = (
-            _("Your vote was recorded: {choice}.")
-            if outcome is VoteOutcome.RECORDED
-            else _("Your vote was changed to: {choice}.")
-        ).format(choice=chosen)
+        text = {
+            VoteOutcome.RECORDED: _("Your vote was recorded: {choice}."),
+            VoteOutcome.CHANGED: _("Your vote was changed to: {choice}."),
+            VoteOutcome.UNCHANGED: _("Your vote stays as it was: {choice}."),
+        }[outcome].format(choice=chosen)
         if poll.allow_change:
             text += " " + _("You can change it until the deadline.")
         if other_opinion(poll) in choices_from_mask(mask, len(poll.options)):

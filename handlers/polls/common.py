@@ -110,6 +110,10 @@ def problem_text(t: Translator, error: PollError) -> str:
         ),
         VoteProblem.ALREADY_VOTED: _("You have already voted in this poll; your ballot stays as it was."),
         VoteProblem.BAD_CHOICE: _("This button is no longer valid. Please use the menu below."),
+        VoteProblem.TOO_MANY: _(
+            "You ticked more than {detail} option(s), more than this poll allows: nothing was recorded. Untick "
+            "some, then send the ballot again."
+        ),
         VoteProblem.MEETING_NOT_STARTED: _(
             "This vote is taken at the branch's meeting: it can be cast once the meeting has begun. Nothing "
             "was recorded."
