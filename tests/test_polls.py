@@ -144,6 +144,10 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     assert "Đã ghi nhận phiếu của đồng chí: Chủ nhật 7/12, Thứ bảy 20/12" in sent.text
     assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text
     assert "chọn quá 2 phương án" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
+    # Once closed, ticking says so, as sending does (it said the button was no longer valid).
+    await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack())
+    for late in (ToggleChoice(poll_id, 1), Vote(poll_id, 1)):
+        assert "Cuộc biểu quyết đã kết thúc" in (await say(runtime, SECRETARY, payload=late.pack()))[0].text
 
 
 async def test_a_button_of_the_preview_typed_in_words_asks_its_question(runtime: Runtime, demo: Demo) -> None:

@@ -34,7 +34,7 @@ from models.polls import (
     save_opinion,
     vote,
 )
-from models.tables import Member, Platform, Poll, PollKind, PollStatus
+from models.tables import Member, Platform, Poll, PollKind, PollStatus, utcnow
 
 
 def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int | None = 1) -> str:
@@ -153,8 +153,12 @@ async def tick_secret(ctx: Context, member: Member, action: TickSecret) -> list[
 
 async def _may_tick(ctx: Context, member: Member, poll_id: int, mask: int) -> Poll:
     poll = await ctx.session.get(Poll, poll_id)
-    if poll is None or poll.status is not PollStatus.OPEN or poll.max_choices == 1 or mask >> len(poll.options):
+    if poll is None or poll.max_choices == 1 or mask >> len(poll.options):
         raise Stale(poll_id)
+    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= utcnow()):
+        if not await concerns(ctx.session, poll, member):
+            raise NotFound(poll_id)
+        raise PollError(VoteProblem.CLOSED)  # as sending the ballot would say
     if not await may_vote(ctx.session, poll_id, member.id or 0):
         if not await concerns(ctx.session, poll, member):
             raise NotFound(poll_id)  # another branch's: answered as an id that does not exist
