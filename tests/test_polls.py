@@ -142,6 +142,9 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     ticked = (await say(runtime, SECRETARY, payload=button(ticked, "Thứ bảy 20/12")))[0]
     sent = (await say(runtime, SECRETARY, payload=button(ticked, "Gửi phiếu")))[0]
     assert "Đã ghi nhận phiếu của đồng chí: Chủ nhật 7/12, Thứ bảy 20/12" in sent.text
+    # The ballot keeps the choice ticked, to be changed from (it showed every box empty again).
+    assert "☑️ Chủ nhật 7/12" in str(sent.buttons) and "⬜ Chủ nhật 14/12" in str(sent.buttons)
+    assert "☑️ Thứ bảy 20/12" in str(sent.buttons)
     assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text
     assert "chọn quá 2 phương án" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
     # Once closed, ticking says so, as sending does (it said the button was no longer valid).

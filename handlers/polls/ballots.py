@@ -303,8 +303,9 @@ def confirmation(
         if other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
             text += "\n\n✏️ " + _("Please type your opinion in one message; the secretary reads it with your name.")
     body = ballot_text(t, poll, timezone, None) + "\n\n✅ " + text + running
-    # The ballot itself now shows the member's choice (edited in place where the platform can).
-    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(t, poll)
+    # The ballot itself now shows the member's choice (edited in place where the platform can); a
+    # multi-choice one keeps it ticked, to change from rather than tick again from nothing.
+    buttons = () if poll.secret or not poll.allow_change else ballot_buttons(t, poll, mask)
     return Reply(body, buttons=buttons, edit_message_id=inbound.source_message_id)
 
 
