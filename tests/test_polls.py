@@ -145,6 +145,8 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     # The ballot keeps the choice ticked, to be changed from (it showed every box empty again).
     assert "☑️ Chủ nhật 7/12" in str(sent.buttons) and "⬜ Chủ nhật 14/12" in str(sent.buttons)
     assert "☑️ Thứ bảy 20/12" in str(sent.buttons)
+    listed = [r for r in await say(runtime, SECRETARY, "🗳 Biểu quyết đang mở") if "Chọn ngày tổng vệ sinh" in r.text]
+    assert "☑️ Chủ nhật 7/12" in str(listed[0].buttons) and "☑️ Thứ bảy 20/12" in str(listed[0].buttons)
     assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text
     assert "chọn quá 2 phương án" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 7).pack()))[0].text  # 3 > 2
     # Once closed, ticking says so, as sending does (it said the button was no longer valid).

@@ -335,7 +335,8 @@ async def open_polls(ctx: Context, member: Member, action: OpenPolls) -> list[Re
                 status = _("You have voted") + " " + _("(secret ballot)")
             else:
                 status = _("You have voted") + ": " + _("a blank ballot")
-            buttons = ballot_buttons(ctx.translator, poll) if poll.allow_change and not poll.secret else ()
+            ticked = sum(1 << i for i in mine or ())  # a multi-choice ballot shows the choice ticked
+            buttons = ballot_buttons(ctx.translator, poll, ticked) if poll.allow_change and not poll.secret else ()
             text = ballot_text(ctx.translator, poll, ctx.timezone) + "\n\n✅ " + status + await _running(ctx, poll)
             replies.append(Reply(text, buttons=buttons))
         else:
