@@ -45,6 +45,17 @@ def statement_cancelled(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED
 
 
+# PostgreSQL rolled the transaction back so that another could go on: a deadlock (two replicas
+# handed the same updates in opposite orders) or a serialization failure. Nothing of it was kept,
+# and the same work done again succeeds.
+_TRY_AGAIN = frozenset({"40P01", "40001"})
+
+
+def rolled_back_for_another(error: BaseException) -> bool:
+    """The database gave this transaction up for another's sake (see _TRY_AGAIN): callers answer 503."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _TRY_AGAIN
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True

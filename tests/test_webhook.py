@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
 from bot.runtime import Runtime
 from handlers.contract import Inbound
 from models.db import create_engine, database_deadline, is_database_unavailable
-from models.tables import ChannelIdentity, OutboxMessage, Platform, ProcessedUpdate
+from models.tables import ChannelIdentity, Member, OutboxMessage, Platform, ProcessedUpdate
 from tests.conftest import METRICS_HEADERS, WEBHOOK_HEADERS, Demo, Webhook, database_with_outage, make_settings
 from tests.tcp_proxy import TcpProxy
 
@@ -171,3 +173,43 @@ async def test_a_frozen_database_answers_503_quickly_and_loses_nothing(webhook: 
     retried = await client.post("/api/webchat/messages", json=hello(0), headers=web[0])
     assert retried.status_code == 200 and retried.json()["replies"]
     assert (await client.get("/healthz")).json()["database"] == "ok"
+
+
+async def test_an_update_given_up_by_postgresql_in_a_deadlock_is_answered_503_and_handled_when_sent_again(
+    webhook: Webhook, demo: Demo, database_url: str
+) -> None:
+    """Two transactions waiting on each other (two replicas handed the same updates in opposite
+    orders): PostgreSQL rolls one back. That update is "try again" (503), as Telegram then sends it
+    again, not a 500 (found by an outside tester, with two servers)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: nothing waits on another transaction's rows")
+    async with webhook.runtime.sessions() as session, session.begin():
+        member = (await session.exec(select(Member).where(Member.full_name == "Mai Văn Sơn"))).one()
+        session.add(ChannelIdentity(platform=Platform.TELEGRAM, platform_user_id="909", chat_id="an-old-chat",
+                                    member_id=member.id or 0))  # fmt: skip
+    other = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    try:
+        await other.execute("SET deadlock_timeout = '30s'")  # so the webhook's side is the one given up
+        update = webhook.fake.message_update(909, "/toi")  # from a new chat: the identity row is written
+        key = str(update["update_id"])
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT id FROM channelidentity WHERE platform_user_id = '909' FOR UPDATE")
+        posted = asyncio.create_task(webhook.post(update))
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+        for _ in range(1000):  # the webhook's transaction, its key recorded, comes to wait on that row
+            if await other.fetchval(waiting):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the webhook never waited on the locked row")
+        # …and this one now waits on the webhook's key: a deadlock, which PostgreSQL ends after 1 s.
+        await other.execute(
+            "INSERT INTO processedupdate (platform, update_key, processed_at) VALUES ('telegram', $1, now())", key
+        )
+        assert (await posted).status_code == 503
+        await transaction.rollback()
+    finally:
+        await other.close()
+    assert (await webhook.post(update)).status_code == 200  # sent again: handled
+    assert "Mai Văn Sơn" in (await webhook.fake.wait_for(1, 909))[0].text

@@ -47,7 +47,7 @@ from handlers.notices import notice_body_maker
 from handlers.polls import results_maker
 from models import audit
 from models.audit import AuditAction
-from models.db import DATABASE_UNAVAILABLE, is_database_unavailable, listen
+from models.db import DATABASE_UNAVAILABLE, is_database_unavailable, listen, rolled_back_for_another
 from models.invites import invite_lockout, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import PHOTO_SUFFIXES, may_read_notice_file, web_member
@@ -279,7 +279,7 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
 
 async def _database_unavailable(request: Request, error: Exception) -> Response:
     """Any request that meets a database that is down or hung: 503, so the caller tries again."""
-    if not is_database_unavailable(error):
+    if not (is_database_unavailable(error) or rolled_back_for_another(error)):
         raise error
     log.warning(
         "%s %s: database unavailable (%s); answered 503", request.method, request.url.path, type(error).__name__
@@ -316,7 +316,7 @@ def _add_webhook(app: FastAPI, channel: Channel) -> None:
             log.warning("%s webhook: %s; answered 503", platform, error)
             return JSONResponse({"detail": error.detail}, status_code=503)
         except Exception as error:
-            if not is_database_unavailable(error):
+            if not (is_database_unavailable(error) or rolled_back_for_another(error)):
                 raise
             runtime.metrics.updates_rejected.labels(platform, "database").inc()
             log.warning("%s webhook: database unavailable (%s); answered 503", platform, type(error).__name__)
