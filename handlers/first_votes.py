@@ -78,16 +78,12 @@ def tapped_vote(inbound: Inbound) -> Vote | None:
 
 
 async def first_votes(session: AsyncSession, events: Mapping[int, Inbound]) -> list[FirstVote]:
-    """Of ``events`` (by the caller's keys, in the order they arrived), the taps that cast a ballot
-    in an open vote needing nothing else if it is the member's first (see the module's docstring;
-    ``record_votes`` finds which are). Reads only, with each poll locked for ballots as
+    """Of ``events`` (by the caller's keys, in the order they arrived; each from a chat with nothing
+    else among the events the caller handles together, as bot/runtime.py's runs are), the taps that
+    cast a ballot in an open vote needing nothing else if it is the member's first (see the module's
+    docstring; ``record_votes`` finds which are). Reads only, with each poll locked for ballots as
     ``models.polls.vote`` locks it."""
-    writers = Counter((inbound.platform, inbound.user_id) for inbound in events.values())
-    taps = {
-        key: (inbound, vote)
-        for key, inbound in events.items()
-        if writers[(inbound.platform, inbound.user_id)] == 1 and (vote := tapped_vote(inbound)) is not None
-    }
+    taps = {key: (inbound, vote) for key, inbound in events.items() if (vote := tapped_vote(inbound)) is not None}
     if not taps:
         return []
     voters: dict[int, tuple[Inbound, Vote, int, str | None]] = {}

@@ -471,7 +471,7 @@ async def _poll_for_ballot(
     poll, eligible, box_key = found
     if eligible is None and not await concerns(session, poll, member):
         raise NotFound(f"poll {poll_id}")  # another branch's: answered as an id that does not exist
-    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= now):
+    if not takes_ballots(poll, now):
         raise PollError(VoteProblem.CLOSED)
     if eligible is None or not member.active:
         raise PollError(VoteProblem.NOT_ELIGIBLE)
@@ -494,6 +494,11 @@ async def _at_the_meeting(session: AsyncSession, meeting_id: int, member: Member
     invitation = await session.get(MeetingInvitation, (meeting_id, member.id))
     if invitation is None or attendance_of(invitation) is not Attendance.PRESENT:
         raise PollError(VoteProblem.NOT_PRESENT)
+
+
+def takes_ballots(poll: Poll, now: datetime | None = None) -> bool:
+    """Whether ``poll`` is open and its deadline not yet come (``now``, or the present)."""
+    return poll.status is PollStatus.OPEN and (poll.deadline is None or poll.deadline > (now or utcnow()))
 
 
 def _choices(poll: Poll, mask: int) -> tuple[int, ...]:
@@ -601,15 +606,7 @@ async def plain_votes(
     connection = await session.connection()
     row = (await connection.execute(_POLL_LOCKED, {"poll_id": poll_id})).first()
     poll = None if row is None else Poll(**row._mapping)
-    now = now or utcnow()
-    if (
-        poll is None
-        or poll.status is not PollStatus.OPEN
-        or (poll.deadline is not None and poll.deadline <= now)
-        or poll.secret
-        or poll.meeting_id is not None
-        or poll.show_running
-    ):
+    if poll is None or not takes_ballots(poll, now) or poll.secret or poll.meeting_id is not None or poll.show_running:
         return poll, set()
     params = {"poll_id": poll_id, "member_ids": [member_id for member_id, _ in ballots.values()]}
     may = set((await connection.execute(_ELIGIBLE, params)).scalars().all())
@@ -726,7 +723,7 @@ async def count_paper_box(
     await check_poll(session, entered_by, poll)
     if not poll.secret:
         raise PollError(PollProblem.NOT_SECRET)
-    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= utcnow()):
+    if not takes_ballots(poll):
         raise PollError(PollProblem.NOT_OPEN)
     ballots_in_box = sum(counts) if ballots_in_box is None else ballots_in_box
     if (

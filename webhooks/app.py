@@ -277,9 +277,15 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
+def _try_again(error: Exception) -> bool:
+    """A database error the caller is answered 503 for: the database is down or hung, or it gave the
+    transaction up for another's sake (a deadlock); the same request later succeeds."""
+    return is_database_unavailable(error) or rolled_back_for_another(error)
+
+
 async def _database_unavailable(request: Request, error: Exception) -> Response:
     """Any request that meets a database that is down or hung: 503, so the caller tries again."""
-    if not (is_database_unavailable(error) or rolled_back_for_another(error)):
+    if not _try_again(error):
         raise error
     log.warning(
         "%s %s: database unavailable (%s); answered 503", request.method, request.url.path, type(error).__name__
@@ -316,7 +322,7 @@ def _add_webhook(app: FastAPI, channel: Channel) -> None:
             log.warning("%s webhook: %s; answered 503", platform, error)
             return JSONResponse({"detail": error.detail}, status_code=503)
         except Exception as error:
-            if not (is_database_unavailable(error) or rolled_back_for_another(error)):
+            if not _try_again(error):
                 raise
             runtime.metrics.updates_rejected.labels(platform, "database").inc()
             log.warning("%s webhook: database unavailable (%s); answered 503", platform, type(error).__name__)

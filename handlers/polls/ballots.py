@@ -32,9 +32,10 @@ from models.polls import (
     open_polls_for,
     other_opinion,
     save_opinion,
+    takes_ballots,
     vote,
 )
-from models.tables import Member, Platform, Poll, PollKind, PollStatus, utcnow
+from models.tables import Member, Platform, Poll, PollKind
 
 
 def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int | None = 1) -> str:
@@ -155,7 +156,7 @@ async def _may_tick(ctx: Context, member: Member, poll_id: int, mask: int) -> Po
     poll = await ctx.session.get(Poll, poll_id)
     if poll is None or poll.max_choices == 1 or mask >> len(poll.options):
         raise Stale(poll_id)
-    if poll.status is not PollStatus.OPEN or (poll.deadline is not None and poll.deadline <= utcnow()):
+    if not takes_ballots(poll):
         if not await concerns(ctx.session, poll, member):
             raise NotFound(poll_id)
         raise PollError(VoteProblem.CLOSED)  # as sending the ballot would say
