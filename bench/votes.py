@@ -27,6 +27,7 @@ import contextlib
 import cProfile
 import json
 import multiprocessing
+import os
 import signal
 import socket
 import statistics
@@ -107,6 +108,18 @@ def _run_server(kind: str, port: int, options: dict[str, str]) -> None:
             profiler.dump_stats(Path(profile) / f"{kind}-{port}.pstats")
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds process ``pid`` has used so far (user and system; 0 without /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVED: dict[str, int] = {}  # url -> the process id of the server answering there
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -120,6 +133,7 @@ async def _serve(kind: str, options: dict[str, str]) -> AsyncIterator[str]:
     process = multiprocessing.get_context("spawn").Process(target=_run_server, args=(kind, port, options), daemon=True)
     process.start()
     url = f"http://127.0.0.1:{port}"
+    SERVED[url] = process.pid or 0
     try:
         async with aiohttp.ClientSession() as client:
             for _ in range(2400):  # chibo takes seconds to start, more on a busy machine
@@ -228,11 +242,12 @@ async def _load(url: str, bodies: list[dict[str, Any]], rate: float | None = Non
     return time.perf_counter() - started, latencies
 
 
-def _line(label: str, seconds: float, latencies: list[float]) -> float:
+def _line(label: str, seconds: float, latencies: list[float], cpu: float = 0.0) -> float:
     ordered = sorted(latencies)
     rate = len(ordered) / seconds
     p50, p99 = statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
-    print(f"  {label:<22} {rate:8.1f} votes/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms")
+    used = f"   server CPU {cpu / len(ordered) * 1000:5.2f} ms/vote ({cpu / seconds:4.0%} of a core)" if cpu else ""
+    print(f"  {label:<22} {rate:8.1f} votes/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms{used}")
     return rate
 
 
@@ -330,10 +345,13 @@ async def _measure(
     warm_up: list[dict[str, Any]],
     bodies: list[dict[str, Any]],
     rate: float | None = None,
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
+    """Seconds taken, latencies, and the CPU seconds the server used for ``bodies``."""
     async with _serve(kind, options) as url:
         await _load(url, warm_up)
-        return await _load(url, bodies, rate)
+        before = _process_cpu(SERVED[url])
+        seconds, latencies = await _load(url, bodies, rate)
+        return seconds, latencies, _process_cpu(SERVED[url]) - before
 
 
 async def main() -> None:
@@ -367,11 +385,13 @@ async def main() -> None:
             counted = await _seed(database_url, args.voters, secret=secret, first_user=first)
             await _cast_directly(database_url, counted)
             await _tally(database_url, counted, "secret" if secret else "open")
-        seconds, latencies = await _measure("chibo", options, votes[args.voters :], votes[: args.voters])
-        chibo = _line("chibo vote webhook", seconds, latencies)
+        seconds, latencies, cpu = await _measure("chibo", options, votes[args.voters :], votes[: args.voters])
+        chibo = _line("chibo vote webhook", seconds, latencies, cpu)
         echo_bodies = [callback(FIRST_USER + i, "pv:1:1", 20_000_000 + i) for i in range(args.voters + WARM_UP)]
-        seconds, latencies = await _measure("echo", options, echo_bodies[args.voters :], echo_bodies[: args.voters])
-        echo = _line("bare aiogram echo", seconds, latencies)
+        seconds, latencies, cpu = await _measure(
+            "echo", options, echo_bodies[args.voters :], echo_bodies[: args.voters]
+        )
+        echo = _line("bare aiogram echo", seconds, latencies, cpu)
         durable = 0.0
         if not database_url.startswith("sqlite"):
             admin = await asyncpg.connect(_asyncpg_dsn(database_url), ssl=False)
@@ -381,10 +401,10 @@ async def main() -> None:
                 callback(FIRST_USER + i, f"pv:{poll_id}:{1 << (i % 3)}", 40_000_000 + i)
                 for i in range(args.voters + WARM_UP)
             ]
-            seconds, latencies = await _measure(
+            seconds, latencies, cpu = await _measure(
                 "durable", options, durable_bodies[args.voters :], durable_bodies[: args.voters]
             )
-            durable = _line("bare durable vote", seconds, latencies)
+            durable = _line("bare durable vote", seconds, latencies, cpu)
         print(f"  ratio chibo / echo      {chibo / echo:8.2f}")
         if durable:
             print(f"  ratio chibo / durable   {chibo / durable:8.2f}   (target >= 1.0)")
@@ -393,9 +413,11 @@ async def main() -> None:
         steady = [
             callback(steady_first + i, f"pv:{steady_poll}:1", 30_000_000 + i) for i in range(steady_voters + WARM_UP)
         ]
-        seconds, latencies = await _measure("chibo", options, steady[steady_voters:], steady[:steady_voters], 200.0)
+        seconds, latencies, cpu = await _measure(
+            "chibo", options, steady[steady_voters:], steady[:steady_voters], 200.0
+        )
         _line("chibo at 200 votes/s", seconds, latencies)
-        seconds, latencies = await _measure(
+        seconds, latencies, cpu = await _measure(
             "echo", options, echo_bodies[args.voters :], echo_bodies[:steady_voters], 200.0
         )
         _line("bare echo at 200/s", seconds, latencies)

@@ -108,3 +108,68 @@ async def test_a_button_pressed_through_the_webhook_is_answered_in_the_webhook_r
     assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": press["callback_query"]["id"]}
     assert (await fake_telegram.wait_for(3, 602))[2].text == "From now on I will write to you in English."
     assert not [name for name, _ in fake_telegram.calls if name == "answerCallbackQuery"]
+
+
+def _tap_as_telegram_sends_it(chat: dict[str, object] | None, last_name: str | None) -> dict[str, object]:
+    """A button press in full, as the Bot API delivers it: the message it was under, with its text,
+    entities and keyboard of buttons, and the sender's every field."""
+    sender: dict[str, object] = {"id": 7001, "is_bot": False, "first_name": "Thanh", "language_code": "vi"}
+    if last_name is not None:
+        sender["last_name"] = last_name
+    query: dict[str, object] = {"id": "4382bfdwdsb323b2d9", "from": sender, "chat_instance": "-8820", "data": "pv:12:2"}
+    if chat is None:
+        query["inline_message_id"] = "AAAA"
+    else:
+        query["message"] = {
+            "message_id": 88,
+            "date": 1764000000,
+            "edit_date": 1764000100,
+            "chat": chat,
+            "from": {"id": 42, "is_bot": True, "first_name": "chibo", "username": "chibo_bot"},
+            "text": "🗳 Biểu quyết: Kết nạp đồng chí A?",
+            "entities": [{"type": "bold", "offset": 0, "length": 12}],
+            "reply_markup": {
+                "inline_keyboard": [
+                    [{"text": f"⬜ Phương án {i}", "callback_data": f"pv:12:{1 << i}"}] for i in range(12)
+                ]
+            },
+        }
+    return {"update_id": 901, "callback_query": query}
+
+
+@pytest.mark.parametrize(
+    ("chat", "last_name"),
+    [
+        ({"id": 7001, "type": "private", "first_name": "Thanh"}, None),
+        ({"id": 7001, "type": "private", "first_name": "Thanh"}, "Võ Thị"),
+        ({"id": -100123, "type": "supergroup", "title": "Chi bộ"}, None),
+        (None, "Võ"),
+    ],
+)
+def test_the_webhook_reads_a_button_press_as_the_whole_update_reads_it(
+    chat: dict[str, object] | None, last_name: str | None
+) -> None:
+    """The webhook reads a press through a narrow model (not the whole message it was under); what
+    it reads is what aiogram's Update gives polling: the member, the chat, the name, the button."""
+    from aiogram.types import Update
+
+    from bot.channels.telegram import TapUpdate, inbound_from_tap, inbound_from_update
+
+    update = _tap_as_telegram_sends_it(chat, last_name)
+    narrow = inbound_from_tap(TapUpdate.model_validate(update))
+    assert narrow == inbound_from_update(Update.model_validate(update))
+    if chat is not None and chat["type"] != "private":
+        assert narrow is None  # chibo serves private chats only
+    else:
+        assert narrow is not None and narrow.payload == "pv:12:2" and narrow.user_id == "7001"
+        assert narrow.display_name == ("Thanh" if last_name is None else f"Thanh {last_name}")
+
+
+async def test_a_button_press_without_its_sender_is_refused_as_malformed(webhook_bot: LiveServer) -> None:
+    update = _tap_as_telegram_sends_it({"id": 7001, "type": "private"}, None)
+    del update["callback_query"]["from"]  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(base_url=webhook_bot.url) as client:
+        response = await client.post(
+            "/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert response.status_code == 422

@@ -42,7 +42,7 @@ from aiogram.types import (
     Update,
 )
 from aiohttp import ClientError, ClientTimeout
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable, part
 from bot.channels.specs.telegram import MESSAGE_LIMIT as MESSAGE_LIMIT
@@ -97,21 +97,79 @@ async def bot_username(token: str, api_base: str) -> str | None:
         await bot.session.close()
 
 
+class _TapSender(BaseModel):
+    id: int
+    first_name: str
+    last_name: str | None = None
+
+
+class _TapChat(BaseModel):
+    id: int
+    type: str
+
+
+class _TappedMessage(BaseModel):
+    message_id: int
+    chat: _TapChat
+
+
+class _Tap(BaseModel):
+    id: str
+    from_user: _TapSender = Field(alias="from")
+    message: _TappedMessage | None = None
+    data: str | None = None
+
+
+class TapUpdate(BaseModel):
+    """A button press as the webhook reads it: only what chibo uses of it (pydantic ignores the
+    rest). aiogram's Update would build the whole message the button was under, its keyboard of a
+    dozen buttons included, for every tap: most of a vote's parsing."""
+
+    update_id: int
+    callback_query: _Tap
+
+
+def _tap_inbound(
+    user_id: int, full_name: str, chat: tuple[int, str] | None, payload: str | None, message_id: int | None
+) -> Inbound | None:
+    if chat is not None and chat[1] != "private":
+        return None
+    return Inbound(
+        platform=Platform.TELEGRAM,
+        user_id=str(user_id),
+        chat_id=str(chat[0] if chat is not None else user_id),
+        display_name=full_name,
+        payload=payload or "",
+        can_share_contact=True,
+        source_message_id=str(message_id) if message_id is not None else None,
+    )
+
+
+def inbound_from_tap(update: TapUpdate) -> Inbound | None:
+    """The button press in ``update``, as ``inbound_from_update`` reads it from aiogram's Update."""
+    query = update.callback_query
+    sender = query.from_user
+    message = query.message
+    return _tap_inbound(
+        sender.id,
+        f"{sender.first_name} {sender.last_name}" if sender.last_name else sender.first_name,
+        (message.chat.id, message.chat.type) if message is not None else None,
+        query.data,
+        message.message_id if message is not None else None,
+    )
+
+
 def inbound_from_update(update: Update) -> Inbound | None:
     """The event in a Telegram update, or None for what chibo does not serve (groups, edits…)."""
     if update.callback_query is not None:
         query = update.callback_query
-        chat = query.message.chat if query.message is not None else None
-        if chat is not None and chat.type != "private":
-            return None
-        return Inbound(
-            platform=Platform.TELEGRAM,
-            user_id=str(query.from_user.id),
-            chat_id=str(chat.id if chat is not None else query.from_user.id),
-            display_name=query.from_user.full_name,
-            payload=query.data or "",
-            can_share_contact=True,
-            source_message_id=str(query.message.message_id) if query.message is not None else None,
+        message = query.message
+        return _tap_inbound(
+            query.from_user.id,
+            query.from_user.full_name,
+            (message.chat.id, message.chat.type) if message is not None else None,
+            query.data,
+            message.message_id if message is not None else None,
         )
     message = update.message
     if message is None or message.chat.type != "private" or message.from_user is None:
@@ -320,18 +378,28 @@ class TelegramChannel:
     async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
             raise Refused(422, "malformed", "not a Telegram update: update_id missing")
+        if "callback_query" in data:
+            try:
+                tap = TapUpdate.model_validate(data)
+            except ValidationError:
+                raise Refused(422, "malformed", "not a valid Telegram update") from None
+            self.runtime.metrics.updates_received.labels("telegram").inc()
+            inbound = inbound_from_tap(tap)
+            if inbound is None:  # a button under a message in a group: chibo serves private chats only
+                self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
+            else:
+                await self.runtime.process(inbound, str(tap.update_id))
+            # Owed for every button press (else the member's spinner hangs): answered as the
+            # webhook's reply, which Telegram performs itself, instead of a request of ours to the
+            # Bot API for every tap. Only once the update is committed; a reply that is lost leaves
+            # the spinner to time out, and a re-delivered tap is answered again.
+            return {"method": "answerCallbackQuery", "callback_query_id": tap.callback_query.id}
         try:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError:
             raise Refused(422, "malformed", "not a valid Telegram update") from None
         await self.handle_update(update, answer_callback=False)
-        if update.callback_query is None:
-            return None
-        # Owed for every button press (else the member's spinner hangs): answered as the webhook's
-        # reply, which Telegram performs itself, instead of a request of ours to the Bot API for
-        # every tap. Only once the update is committed, as before; a reply that is lost leaves the
-        # spinner to time out, and a re-delivered tap is answered again.
-        return {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+        return None
 
     async def handle_update(self, update: Update, *, answer_callback: bool = True) -> None:
         """Handle one update durably. Database errors propagate, so the update is offered again.
