@@ -117,6 +117,18 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds every PostgreSQL process on this machine has used so far (0 without /proc)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            name, _, rest = stat.read_text().partition(") ")
+            if name.endswith("(postgres"):
+                fields = rest.split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 SERVED: dict[str, int] = {}  # url -> the process id of the server answering there
 
 
@@ -349,8 +361,15 @@ async def _measure(
     """Seconds taken, latencies, and the CPU seconds the server used for ``bodies``."""
     async with _serve(kind, options) as url:
         await _load(url, warm_up)
-        before = _process_cpu(SERVED[url])
+        before, postgres, here = _process_cpu(SERVED[url]), _postgres_cpu(), time.process_time()
         seconds, latencies = await _load(url, bodies, rate)
+        if rate is None:
+            count = len(bodies)
+            print(
+                f"  ({kind}: beside the server, PostgreSQL {(_postgres_cpu() - postgres) / count * 1000:.2f} ms and "
+                f"this process, the members and the fake Bot API, {(time.process_time() - here) / count * 1000:.2f} ms "
+                f"of CPU a vote)"
+            )
         return seconds, latencies, _process_cpu(SERVED[url]) - before
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, any_, bindparam, delete, func, insert, update
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit, ballots
 from models.audience import push_identities
 from models.audit import AuditAction
-from models.db import claim, insert_ignoring_conflict, insert_many_ignoring_conflict, table_of
+from models.db import claim, insert_ignoring_conflict, table_of
 from models.errors import DomainError, NotFound
 from models.meetings import attendance_of
 from models.membership import NotPermitted
@@ -583,14 +583,43 @@ async def vote(
 
 
 # Many first ballots in an open vote at once (a group commit's taps on PostgreSQL, bot/runtime.py): the poll
-# locked as for one ballot, then which of the voters may vote in it, in one round trip; the roll's
-# primary key then tells who votes for the first time. Run on the session's connection, as Core: no
-# ORM objects for what is read once and answered.
+# locked as for one ballot, with which of the voters may vote in it, in one round trip; then the roll,
+# whose primary key tells who votes for the first time, and those voters' ballots, in one more. Run
+# on the session's connection, as Core: no ORM objects for what is read once and answered.
 _POLLS = table_of(Poll)
-_POLL_LOCKED = sa_select(_POLLS).where(_POLLS.c.id == bindparam("poll_id")).with_for_update(read=True)
-_ELIGIBLE = select(PollEligible.member_id).where(
-    col(PollEligible.poll_id) == bindparam("poll_id"),
-    col(PollEligible.member_id) == any_(bindparam("member_ids", type_=ARRAY(Integer))),  # PostgreSQL's
+_ELIGIBLE_OF = "eligible_of_these"
+_POLL_LOCKED = (
+    sa_select(
+        _POLLS,
+        sa_select(func.array_agg(col(PollEligible.member_id)))
+        .where(
+            col(PollEligible.poll_id) == bindparam("poll_id"),
+            col(PollEligible.member_id) == any_(bindparam("member_ids", type_=ARRAY(Integer))),  # PostgreSQL's
+        )
+        .scalar_subquery()
+        .label(_ELIGIBLE_OF),
+    )
+    .where(_POLLS.c.id == bindparam("poll_id"))
+    .with_for_update(read=True, of=_POLLS)
+)
+# The roll's rows in the order given (the caller sorts them: locks taken in one order, always), and
+# the ballots of those the roll took (a member already on it is left as they were, for ``vote``).
+_ROLL_AND_BALLOTS = text(
+    """
+    WITH roll AS (
+        INSERT INTO pollvoter (poll_id, member_id, entered_by_member_id)
+        SELECT :poll_id, voter, NULL FROM unnest(CAST(:voters AS INTEGER[])) WITH ORDINALITY AS given(voter, n)
+        ORDER BY n
+        ON CONFLICT DO NOTHING
+        RETURNING member_id
+    ), ballots AS (
+        INSERT INTO openballot (poll_id, member_id, option)
+        SELECT :poll_id, chosen.member_id, chosen.option
+        FROM unnest(CAST(:chosen_by AS INTEGER[]), CAST(:chosen AS INTEGER[])) AS chosen(member_id, option)
+        JOIN roll ON roll.member_id = chosen.member_id
+    )
+    SELECT member_id FROM roll
+    """
 )
 
 
@@ -604,12 +633,15 @@ async def plain_votes(
     under the shared lock ``vote`` takes. The rest are for ``vote`` itself (a refusal, a secret
     ballot, a meeting's vote), and so is each that ``record_first_votes`` finds is not a first."""
     connection = await session.connection()
-    row = (await connection.execute(_POLL_LOCKED, {"poll_id": poll_id})).first()
-    poll = None if row is None else Poll(**row._mapping)
-    if poll is None or not takes_ballots(poll, now) or poll.secret or poll.meeting_id is not None or poll.show_running:
-        return poll, set()
     params = {"poll_id": poll_id, "member_ids": [member_id for member_id, _ in ballots.values()]}
-    may = set((await connection.execute(_ELIGIBLE, params)).scalars().all())
+    row = (await connection.execute(_POLL_LOCKED, params)).first()
+    if row is None:
+        return None, set()
+    fields = dict(row._mapping)
+    may = set(fields.pop(_ELIGIBLE_OF) or ())
+    poll = Poll(**fields)
+    if not takes_ballots(poll, now) or poll.secret or poll.meeting_id is not None or poll.show_running:
+        return poll, set()
     opinion = other_opinion(poll)
     plain = set()
     for key, (member_id, mask) in ballots.items():
@@ -627,19 +659,14 @@ async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tu
     their members' first, as ``vote`` would: the roll, then their open ballots, one statement each.
     The members recorded; a member already on the roll is left as they were, for ``vote``."""
     ballots = sorted(ballots)  # rows locked in one order, always
-    roll = [{"poll_id": poll.id, "member_id": member_id, "entered_by_member_id": None} for member_id, _ in ballots]
-    first = {
-        member_id for (member_id,) in await insert_many_ignoring_conflict(session, PollVoter, roll, ("member_id",))
+    chosen = [(member_id, option) for member_id, mask in ballots for option in _choices(poll, mask)]
+    params = {
+        "poll_id": poll.id,
+        "voters": [member_id for member_id, _ in ballots],
+        "chosen_by": [member_id for member_id, _ in chosen],
+        "chosen": [option for _, option in chosen],
     }
-    choices = [
-        {"poll_id": poll.id, "member_id": member_id, "option": option}
-        for member_id, mask in ballots
-        if member_id in first
-        for option in _choices(poll, mask)
-    ]
-    if choices:
-        await (await session.connection()).execute(_OPEN_BALLOT, choices)
-    return first
+    return set((await (await session.connection()).execute(_ROLL_AND_BALLOTS, params)).scalars().all())
 
 
 def _folded(label: str) -> str:
