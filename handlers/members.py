@@ -170,7 +170,7 @@ async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
     if isinstance(outcome, InviteProblem):
         await count_wrong_code(ctx.session, platform, user_id)
         return [Reply(_problem_text(ctx, outcome), contact_label=_contact_label(ctx))]
-    member = await ctx.session.get(Member, outcome.member_id)
+    member = await record_queries.member_with_branch(ctx.session, outcome.member_id)  # the welcome names the branch
     if member is None or not member.active:
         return [Reply(_problem_text(ctx, InviteProblem.REVOKED))]
     identity = await _link(ctx, member, via="invite")

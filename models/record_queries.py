@@ -117,6 +117,17 @@ async def recent_events(session: AsyncSession, actor: Member, limit: int) -> lis
     return list((await session.exec(query)).all())
 
 
+async def member_with_branch(session: AsyncSession, member_id: int) -> Member | None:
+    """The member, with their branch loaded beside it (``session.get(Branch, …)`` then finds it
+    without a round trip of its own)."""
+    found = (
+        await session.exec(
+            select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id).where(Member.id == member_id)
+        )
+    ).first()
+    return found[0] if found is not None else None
+
+
 async def active_with_phone(session: AsyncSession, phone: str) -> Sequence[Member]:
     """The active members whose record holds this (normalised) phone number: two for a shared phone."""
     return (await session.exec(select(Member).where(Member.phone == phone).where(col(Member.active).is_(True)))).all()

@@ -588,6 +588,25 @@ async def test_a_join_moves_the_token_in_its_own_transaction_or_not_at_all(
         assert "Họ và tên: Ngô Văn Phúc" in (await victim.replies(payload="me"))[0]["text"]
 
 
+async def test_a_join_moves_what_the_stranger_was_answered_to_the_new_token(server: LiveServer, demo: Demo) -> None:
+    """A browser's answers from before its join (kept for a reload) go with the chat to the token
+    the join gives it: nothing stays filed under the token that died, and the page reloaded after
+    the join shows the welcome as the chat's last message."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        page = await visitor(client)
+        old_token = page.token
+        await page.replies(text="xin chào")
+        await page.replies(text=demo.code("Ngô Văn Phúc"))
+        assert page.token != old_token
+        async with _runtime(server).sessions() as session:
+            filed = (
+                await session.exec(select(WebChatMessage.chat_id, func.count()).group_by(WebChatMessage.chat_id))
+            ).all()
+        assert dict(filed) == {web.user_id_for(page.token): 2}
+        reloaded = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {page.token}"})
+        assert "Chào mừng đồng chí Ngô Văn Phúc" in reloaded.json()["last"]["text"]
+
+
 async def test_a_switch_on_a_shared_phone_moves_the_token_with_it_or_not_at_all(
     server: LiveServer, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

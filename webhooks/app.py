@@ -48,7 +48,7 @@ from handlers.polls import results_maker
 from models import audit
 from models.audit import AuditAction
 from models.db import DATABASE_UNAVAILABLE, is_database_unavailable, listen, rolled_back_for_another
-from models.invites import invite_lockout, normalize_code, record_attempt
+from models.invites import invite_lockout, invite_lockouts, normalize_code, record_attempt
 from models.meetings import may_see
 from models.notices import PHOTO_SUFFIXES, may_read_notice_file, web_member
 from models.push_subscriptions import subscribe, subscription_of, unsubscribe
@@ -428,12 +428,10 @@ async def _answer_web(
             return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(math.ceil(wait))})
     if guessing:
         async with runtime.sessions() as session:
-            # Reads alone: a round trip each, without BEGIN and ROLLBACK around them.
+            # One read for both scopes, alone: without BEGIN and ROLLBACK around it.
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            locked_until = await invite_lockout(session, limits[1:], window=settings.invite_window)
-            session_locked = locked_until is None and await invite_lockout(
-                session, limits[:1], window=settings.invite_window
-            )
+            session_until, locked_until = await invite_lockouts(session, limits, window=settings.invite_window)
+            session_locked = locked_until is None and session_until is not None
         if locked_until is not None:
             return _locked_out(runtime, locked_until)
         if session_locked:
