@@ -170,13 +170,14 @@ async def join_with_code(ctx: Context, typed: str) -> list[Reply]:
     if isinstance(outcome, InviteProblem):
         await count_wrong_code(ctx.session, platform, user_id)
         return [Reply(_problem_text(ctx, outcome), contact_label=_contact_label(ctx))]
-    member = await record_queries.member_with_branch(ctx.session, outcome.member_id)  # the welcome names the branch
+    found = await record_queries.member_with_branch(ctx.session, outcome.member_id)  # the welcome names the branch
+    member, branch = found if found is not None else (None, None)
     if member is None or not member.active:
         return [Reply(_problem_text(ctx, InviteProblem.REVOKED))]
     identity = await _link(ctx, member, via="invite")
     outcome.used_by_identity_id = identity.id
     ctx.session.add(outcome)
-    return [await _linked_reply(ctx, member)]
+    return [await _linked_reply(ctx, member, branch)]
 
 
 async def join_with_phone(ctx: Context) -> list[Reply]:
@@ -244,9 +245,10 @@ async def _link(ctx: Context, member: Member, *, via: str) -> ChannelIdentity:
     return identity
 
 
-async def _linked_reply(ctx: Context, member: Member) -> Reply:
+async def _linked_reply(ctx: Context, member: Member, branch: Branch | None = None) -> Reply:
     _ = ctx.gettext
-    branch = await ctx.session.get(Branch, member.branch_id)
+    if branch is None:
+        branch = await ctx.session.get(Branch, member.branch_id)
     return home(
         ctx,
         member,

@@ -117,15 +117,14 @@ async def recent_events(session: AsyncSession, actor: Member, limit: int) -> lis
     return list((await session.exec(query)).all())
 
 
-async def member_with_branch(session: AsyncSession, member_id: int) -> Member | None:
-    """The member, with their branch loaded beside it (``session.get(Branch, …)`` then finds it
-    without a round trip of its own)."""
+async def member_with_branch(session: AsyncSession, member_id: int) -> tuple[Member, Branch] | None:
+    """The member and their branch, in one round trip."""
     found = (
         await session.exec(
             select(Member, Branch).join(Branch, col(Branch.id) == Member.branch_id).where(Member.id == member_id)
         )
     ).first()
-    return found[0] if found is not None else None
+    return None if found is None else (found[0], found[1])
 
 
 async def active_with_phone(session: AsyncSession, phone: str) -> Sequence[Member]:
