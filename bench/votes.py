@@ -118,7 +118,8 @@ def _process_cpu(pid: int) -> float:
 
 
 def _postgres_cpu() -> float:
-    """CPU seconds every PostgreSQL process on this machine has used so far (0 without /proc)."""
+    """CPU seconds every PostgreSQL process on this machine has used so far (0 without /proc): about
+    what the run cost it, as a backend that ends meanwhile takes its own time with it."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
@@ -366,7 +367,8 @@ async def _measure(
         if rate is None:
             count = len(bodies)
             print(
-                f"  ({kind}: beside the server, PostgreSQL {(_postgres_cpu() - postgres) / count * 1000:.2f} ms and "
+                f"  ({kind}: beside the server, PostgreSQL about "
+                f"{(_postgres_cpu() - postgres) / count * 1000:.2f} ms and "
                 f"this process, the members and the fake Bot API, {(time.process_time() - here) / count * 1000:.2f} ms "
                 f"of CPU a vote)"
             )
@@ -435,11 +437,11 @@ async def main() -> None:
         seconds, latencies, cpu = await _measure(
             "chibo", options, steady[steady_voters:], steady[:steady_voters], 200.0
         )
-        _line("chibo at 200 votes/s", seconds, latencies)
+        _line("chibo at 200 votes/s", seconds, latencies, cpu)
         seconds, latencies, cpu = await _measure(
             "echo", options, echo_bodies[args.voters :], echo_bodies[:steady_voters], 200.0
         )
-        _line("bare echo at 200/s", seconds, latencies)
+        _line("bare echo at 200/s", seconds, latencies, cpu)
     await runner.cleanup()
 
 

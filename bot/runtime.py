@@ -190,10 +190,9 @@ class GroupCommit:
     @staticmethod
     def _parts(group: list[_Waiting]) -> list[tuple[list[_Waiting], bool]]:
         """``group`` in the order it arrived, cut into the parts it is handled in, each with whether
-        it is a run of taps on ballots (of members with nothing else in the group), to try together
-        (a run of one too: a few statements instead of a whole handling); every other update goes
-        alone. So no tap is handled before an update that came ahead of it (a close, a member let
-        go), as it would not be one by one."""
+        it is a run of taps on ballots (of members with nothing else in the group), to try together;
+        every other update goes alone. So no tap is handled before an update that came ahead of it
+        (a close, a member let go), as it would not be one by one."""
         writers = Counter((w.inbound.platform, w.inbound.user_id) for w in group)
         parts: list[tuple[list[_Waiting], bool]] = []
         run: list[_Waiting] = []
@@ -300,7 +299,9 @@ class GroupCommit:
                 session = uow.session
                 parts = self._parts(group) if together else [(group, False)]
                 for index, (part, run) in enumerate(parts):
-                    if run:
+                    # A run of one goes alone: the batch's reads would only add to a tap it leaves
+                    # to ``handle`` (a changed vote, a secret ballot), and save one statement else.
+                    if run and len(part) > 1:
                         # The first part needs no savepoint: if it fails, the group is done again.
                         votes, alone = await self._first_votes(session, part, savepoint=index > 0)
                         done += votes

@@ -2,8 +2,8 @@
 PostgreSQL, whose group commit brings them together: bot/runtime.py).
 
 A tap that only casts a member's first ballot in an open vote, with nothing more to do, is handled
-here with the others that arrived with it: their members read in one round trip, each poll's
-eligible voters in one, the roll and the ballots written in one statement each. Everything else (a
+here with the others that arrived with it: their members read in one round trip, each poll with
+which of them are eligible in one, the roll and the ballots written in one. Everything else (a
 refusal, a changed vote, a secret ballot, a vote at a meeting, "Ý kiến khác", a member with an
 open question or several events in the batch) is left to ``handlers.conversation.handle``, which
 answers it as always. The answer and the rows written are those ``handle`` would make.

@@ -656,7 +656,7 @@ async def plain_votes(
 
 async def record_first_votes(session: AsyncSession, poll: Poll, ballots: list[tuple[int, int]]) -> set[int]:
     """Record those of ``ballots`` (member id, options; let through by ``plain_votes``) that are
-    their members' first, as ``vote`` would: the roll, then their open ballots, one statement each.
+    their members' first, as ``vote`` would: the roll, then their open ballots, in one statement.
     The members recorded; a member already on the roll is left as they were, for ``vote``."""
     ballots = sorted(ballots)  # rows locked in one order, always
     chosen = [(member_id, option) for member_id, mask in ballots for option in _choices(poll, mask)]

@@ -110,15 +110,20 @@ async def test_a_button_pressed_through_the_webhook_is_answered_in_the_webhook_r
     assert not [name for name, _ in fake_telegram.calls if name == "answerCallbackQuery"]
 
 
-def _tap_as_telegram_sends_it(chat: dict[str, object] | None, last_name: str | None) -> dict[str, object]:
+def _tap_as_telegram_sends_it(
+    chat: dict[str, object] | None, last_name: str | None, *, inaccessible: bool = False
+) -> dict[str, object]:
     """A button press in full, as the Bot API delivers it: the message it was under, with its text,
-    entities and keyboard of buttons, and the sender's every field."""
+    entities and keyboard of buttons, and the sender's every field; or (``inaccessible``) a message
+    too old for the bot to see, which the Bot API gives as its chat, its id and a date of 0."""
     sender: dict[str, object] = {"id": 7001, "is_bot": False, "first_name": "Thanh", "language_code": "vi"}
     if last_name is not None:
         sender["last_name"] = last_name
     query: dict[str, object] = {"id": "4382bfdwdsb323b2d9", "from": sender, "chat_instance": "-8820", "data": "pv:12:2"}
     if chat is None:
         query["inline_message_id"] = "AAAA"
+    elif inaccessible:
+        query["message"] = {"message_id": 88, "date": 0, "chat": chat}
     else:
         query["message"] = {
             "message_id": 88,
@@ -138,16 +143,17 @@ def _tap_as_telegram_sends_it(chat: dict[str, object] | None, last_name: str | N
 
 
 @pytest.mark.parametrize(
-    ("chat", "last_name"),
+    ("chat", "last_name", "inaccessible"),
     [
-        ({"id": 7001, "type": "private", "first_name": "Thanh"}, None),
-        ({"id": 7001, "type": "private", "first_name": "Thanh"}, "Võ Thị"),
-        ({"id": -100123, "type": "supergroup", "title": "Chi bộ"}, None),
-        (None, "Võ"),
+        ({"id": 7001, "type": "private", "first_name": "Thanh"}, None, False),
+        ({"id": 7001, "type": "private", "first_name": "Thanh"}, "Võ Thị", False),
+        ({"id": 7001, "type": "private", "first_name": "Thanh"}, None, True),
+        ({"id": -100123, "type": "supergroup", "title": "Chi bộ"}, None, False),
+        (None, "Võ", False),
     ],
 )
 def test_the_webhook_reads_a_button_press_as_the_whole_update_reads_it(
-    chat: dict[str, object] | None, last_name: str | None
+    chat: dict[str, object] | None, last_name: str | None, inaccessible: bool
 ) -> None:
     """The webhook reads a press through a narrow model (not the whole message it was under); what
     it reads is what aiogram's Update gives polling: the member, the chat, the name, the button."""
@@ -155,7 +161,7 @@ def test_the_webhook_reads_a_button_press_as_the_whole_update_reads_it(
 
     from bot.channels.telegram import TapUpdate, inbound_from_tap, inbound_from_update
 
-    update = _tap_as_telegram_sends_it(chat, last_name)
+    update = _tap_as_telegram_sends_it(chat, last_name, inaccessible=inaccessible)
     narrow = inbound_from_tap(TapUpdate.model_validate(update))
     assert narrow == inbound_from_update(Update.model_validate(update))
     if chat is not None and chat["type"] != "private":

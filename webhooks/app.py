@@ -430,7 +430,8 @@ async def _answer_web(
         async with runtime.sessions() as session:
             # One read for both scopes, alone: without BEGIN and ROLLBACK around it.
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            session_until, locked_until = await invite_lockouts(session, limits, window=settings.invite_window)
+            session_until, *others = await invite_lockouts(session, limits, window=settings.invite_window)
+            locked_until = max((until for until in others if until is not None), default=None)
             session_locked = locked_until is None and session_until is not None
         if locked_until is not None:
             return _locked_out(runtime, locked_until)

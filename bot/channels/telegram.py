@@ -398,12 +398,12 @@ class TelegramChannel:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError:
             raise Refused(422, "malformed", "not a valid Telegram update") from None
-        await self.handle_update(update, answer_callback=False)
+        await self.handle_update(update)
         return None
 
-    async def handle_update(self, update: Update, *, answer_callback: bool = True) -> None:
+    async def handle_update(self, update: Update) -> None:
         """Handle one update durably. Database errors propagate, so the update is offered again.
-        A button press is answered here unless ``answer_callback`` is False (the webhook replies)."""
+        A button press is answered here (polling; the webhook reads presses itself, ``receive``)."""
         self.runtime.metrics.updates_received.labels("telegram").inc()
         inbound = inbound_from_update(update)
         if inbound is None:
@@ -413,7 +413,7 @@ class TelegramChannel:
         if update.message is not None and (update.message.document or update.message.photo):
             inbound = await self._with_file(update.message, inbound)
         await self.runtime.process(inbound, str(update.update_id))
-        if update.callback_query is not None and answer_callback:
+        if update.callback_query is not None:
             # Owed for every button press, else the member's spinner hangs.
             try:
                 await self.bot.answer_callback_query(update.callback_query.id)

@@ -252,7 +252,9 @@ def _moved_session(old_hash: str, new_hash: str, now: datetime, message_id: str,
 
 
 # ``_move_chat`` on PostgreSQL: the chat's identity, its messages and its session row, in one
-# statement; the messages and the session move only with a linked identity.
+# statement; the messages and the session move only with a linked identity. Each step reads the one
+# before it (the session's the messages' count), so the rows are locked in that order, the order
+# the sweep of ended sessions takes them in (messages, then the session), whatever the planner does.
 _MOVE_CHAT = text(
     """
     WITH identity AS (
@@ -261,11 +263,12 @@ _MOVE_CHAT = text(
         RETURNING id
     ), messages AS (
         UPDATE webchatmessage SET chat_id = :new WHERE chat_id = :old AND EXISTS (SELECT FROM identity)
+        RETURNING id
     ), renamed AS (
         UPDATE webchatsession
         SET token_hash = :new, created_at = :now, last_seen_at = :now, joined = true,
             moved_from = :old, moved_for = :message_id, moved_switch = :switched
-        WHERE token_hash = :old AND EXISTS (SELECT FROM identity)
+        WHERE token_hash = :old AND EXISTS (SELECT FROM identity) AND (SELECT count(*) FROM messages) >= 0
         RETURNING token_hash
     )
     SELECT (SELECT count(*) FROM identity) AS moved, (SELECT count(*) FROM renamed) AS renamed
