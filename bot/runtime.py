@@ -194,6 +194,9 @@ class GroupCommit:
         every other update goes alone. So no tap is handled before an update that came ahead of it
         (a close, a member let go), as it would not be one by one."""
         writers = Counter((w.inbound.platform, w.inbound.user_id) for w in group)
+        # One delivery twice in a group (a forged copy from another member: a platform re-delivers
+        # as the same member) goes alone, both times, so only the first is handled as new.
+        deliveries = Counter((w.inbound.platform, w.update_key) for w in group)
         parts: list[tuple[list[_Waiting], bool]] = []
         run: list[_Waiting] = []
         for waiting in group:
@@ -201,6 +204,7 @@ class GroupCommit:
             if (
                 waiting.update_key is not None
                 and writers[(inbound.platform, inbound.user_id)] == 1
+                and deliveries[(inbound.platform, waiting.update_key)] == 1
                 and tapped_vote(inbound)
             ):
                 run.append(waiting)

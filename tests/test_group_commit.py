@@ -342,3 +342,14 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
     crowded = (await runtime.process(_tap(voters[2], poll_id, 7), "three")).replies[0].text
     assert "Đồng chí đã chọn quá 2 phương án" in crowded and "Xin bỏ bớt rồi gửi phiếu lại." in crowded
     assert await _count(runtime, PollVoter, col(PollVoter.member_id) == voters[2].id) == 0
+
+
+async def test_one_delivery_sent_by_twenty_members_at_once_is_handled_once(runtime: Runtime, demo: Demo) -> None:
+    """A delivery's key is the platform's update id: copies of it (only a forger's, holding the
+    webhook's secret, since a platform re-delivers as the same member) are handled as
+    re-deliveries, whoever they claim to come from, as they would be one after another."""
+    voters, poll_id = await _voters_and_poll(runtime, secret=False)
+    answers = await asyncio.gather(*(runtime.process(_tap(m, poll_id, 1), "same-update") for m in voters[:20]))
+    assert sum(not a.duplicate for a in answers) == 1
+    assert await _count(runtime, PollVoter, col(PollVoter.poll_id) == poll_id) == 1
+    assert await _count(runtime, OpenBallot, col(OpenBallot.poll_id) == poll_id) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -179,3 +181,42 @@ async def test_a_button_press_without_its_sender_is_refused_as_malformed(webhook
             "/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
         )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda u: u.update({"update_id": 10**130}),
+        lambda u: u["callback_query"]["from"].update({"id": 10**130}),
+        lambda u: u["callback_query"]["message"]["chat"].update({"id": -(10**200)}),
+        lambda u: u["callback_query"].update({"id": "\ud800cb1"}),  # a lone surrogate: valid JSON, not UTF-8
+        lambda u: u["callback_query"].update({"id": "c" * 500}),
+    ],
+)
+async def test_a_button_press_with_ids_telegram_never_gives_is_refused_as_malformed(
+    webhook_bot: LiveServer, forge: Any
+) -> None:
+    """Refused (422) at the door, not failed on (500) after it was handled, at every re-delivery:
+    ids beyond 64 bits do not fit where chibo keeps them, and the press's id goes back in the reply."""
+    update = _tap_as_telegram_sends_it({"id": 7001, "type": "private"}, None)
+    forge(update)
+    async with httpx.AsyncClient(base_url=webhook_bot.url) as client:
+        response = await client.post(
+            "/webhooks/telegram",
+            content=json.dumps(update),  # ensure_ascii: the lone surrogate goes as \\ud800
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+        )
+    assert response.status_code == 422, response.text
+
+
+async def test_a_message_from_an_id_beyond_64_bits_is_refused_and_a_null_button_press_is_no_press(
+    webhook_bot: LiveServer, fake_telegram: FakeTelegram, demo: Demo
+) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    forged = fake_telegram.message_update(603, "/help")
+    forged["message"]["from"]["id"] = 10**130
+    joined = fake_telegram.message_update(604, f"/start {demo.code('Võ Thị Thanh')}") | {"callback_query": None}
+    async with httpx.AsyncClient(base_url=webhook_bot.url) as client:
+        assert (await client.post("/webhooks/telegram", json=forged, headers=headers)).status_code == 422
+        assert (await client.post("/webhooks/telegram", json=joined, headers=headers)).json() == {"ok": True}
+    assert "Chào mừng đồng chí Võ Thị Thanh" in (await fake_telegram.wait_for(1, 604))[0].text

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -42,7 +42,7 @@ from aiogram.types import (
     Update,
 )
 from aiohttp import ClientError, ClientTimeout
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from bot.channels.base import Polling, Refused, Rejected, RetryLater, Transient, Unreachable, part
 from bot.channels.specs.telegram import MESSAGE_LIMIT as MESSAGE_LIMIT
@@ -97,14 +97,26 @@ async def bot_username(token: str, api_base: str) -> str | None:
         await bot.session.close()
 
 
+# Telegram's ids are at most 52 bits; anything beyond 64 would not fit the columns chibo keeps them
+# in (as text of at most 128 characters) and could only be forged: refused as malformed (422), not
+# failed on (500) at every re-delivery.
+_ID_RANGE = 2**63
+PlatformId = Annotated[int, Field(ge=-_ID_RANGE, lt=_ID_RANGE)]
+
+
+def _encodable(text: str) -> str:
+    text.encode()  # a lone surrogate (valid JSON, not UTF-8) raises, and pydantic says 422
+    return text
+
+
 class _TapSender(BaseModel):
-    id: int
+    id: PlatformId
     first_name: str
     last_name: str | None = None
 
 
 class _TapChat(BaseModel):
-    id: int
+    id: PlatformId
     type: str
 
 
@@ -114,7 +126,8 @@ class _TappedMessage(BaseModel):
 
 
 class _Tap(BaseModel):
-    id: str
+    # Sent back in the webhook's reply: text that can be encoded, of a sane length.
+    id: Annotated[str, Field(max_length=128), AfterValidator(_encodable)]
     from_user: _TapSender = Field(alias="from")
     message: _TappedMessage | None = None
     data: str | None = None
@@ -125,8 +138,17 @@ class TapUpdate(BaseModel):
     rest). aiogram's Update would build the whole message the button was under, its keyboard of a
     dozen buttons included, for every tap: most of a vote's parsing."""
 
-    update_id: int
+    update_id: Annotated[int, Field(ge=0, lt=_ID_RANGE)]
     callback_query: _Tap
+
+
+def _ids_fit(update: Update) -> bool:
+    """Whether the ids of a message update (its own, its sender's and its chat's) are in range."""
+    message = update.message
+    ids = [update.update_id]
+    if message is not None:
+        ids += [message.chat.id] + ([message.from_user.id] if message.from_user is not None else [])
+    return all(-_ID_RANGE <= value < _ID_RANGE for value in ids)
 
 
 def _tap_inbound(
@@ -378,7 +400,7 @@ class TelegramChannel:
     async def receive(self, headers: Mapping[str, str], body: bytes, data: Any) -> dict[str, Any] | None:
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
             raise Refused(422, "malformed", "not a Telegram update: update_id missing")
-        if "callback_query" in data:
+        if data.get("callback_query") is not None:
             try:
                 tap = TapUpdate.model_validate(data)
             except ValidationError:
@@ -398,6 +420,8 @@ class TelegramChannel:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError:
             raise Refused(422, "malformed", "not a valid Telegram update") from None
+        if not _ids_fit(update):
+            raise Refused(422, "malformed", "an id beyond what Telegram gives")
         await self.handle_update(update)
         return None
 
