@@ -252,12 +252,16 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code: nothing of the one before stays.
+  // Another member's code: nothing of the one before stays, and the menu opens as on a first join
+  // (the welcome points to its buttons).
   function startAfresh() {
     transcript = [];
     cursor = 0;
     save("chibo.history", transcript);
     save("chibo.cursor", cursor);
+    save("chibo.menuUsed", false);
+    foldMenu(false);
+    shownIds = {};  // the new member's messages may take the numbers of the ones just forgotten (SQLite)
     messages.textContent = "";
     if (welcome) messages.appendChild(welcome);
   }
