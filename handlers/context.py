@@ -13,7 +13,7 @@ from handlers.contract import Catalogs, Inbound, Translator
 from handlers.questions import Awaiting
 from models.audit import Refusal
 from models.dues import DEFAULT_RATES, DuesRates
-from models.tables import ChannelIdentity, Member, local_today, utcnow
+from models.tables import Branch, ChannelIdentity, Member, local_today, utcnow
 
 # A question left unanswered this long is forgotten: a later message is not taken as its answer.
 QUESTION_LIFETIME = timedelta(minutes=30)
@@ -41,6 +41,8 @@ class Context:
     timezone: ZoneInfo
     identity: ChannelIdentity | None = None
     member: Member | None = None
+    # The member's branch, read with them; held here, so ``session.get(Branch, …)`` finds it.
+    branch: Branch | None = None
     # How often a secretary may remind those who have not read a notice.
     nudge_interval: timedelta = timedelta(hours=24)
     # The figures of party dues (models/dues.py), from the settings.

@@ -38,7 +38,7 @@ from models.errors import DomainError, NotFound, Stale
 from models.membership import NotPermitted
 from models.permissions import Permission, Target, may
 from models.roster import fold
-from models.tables import ChannelIdentity, Member, Platform
+from models.tables import Branch, ChannelIdentity, Member, Platform
 from models.uploads import take_upload
 
 # Commands work as well as buttons; the Vietnamese aliases are what a member might type. Each makes
@@ -85,9 +85,12 @@ DISPATCH = Dispatcher(
 # Longer than any invite code: treat as conversation, not as a mistyped code.
 _CODE_LIKE_MAX = 16
 # Who is writing, and the member behind it, in one round trip; built once, as every event runs it.
+# Who is writing: the chat's identity, its member and the member's branch, which many answers name
+# (held on the context, so ``session.get(Branch, …)`` then finds it without a round trip).
 _WHO = (
-    select(ChannelIdentity, Member)
+    select(ChannelIdentity, Member, Branch)
     .join(Member, col(Member.id) == ChannelIdentity.member_id)
+    .join(Branch, col(Branch.id) == Member.branch_id)
     .where(col(ChannelIdentity.platform) == bindparam("platform"))
     .where(col(ChannelIdentity.platform_user_id) == bindparam("user_id"))
 )
@@ -132,7 +135,7 @@ async def takes_a_file(session: AsyncSession, platform: Platform, user_id: str) 
     found = (await session.exec(_WHO, params={"platform": platform, "user_id": user_id})).first()
     if found is None or not found[1].active:
         return False
-    identity, member = found
+    identity, member, _branch = found
     awaiting = Awaiting.parse(identity.awaiting or "")
     route = DISPATCH.questions.get(awaiting.question) if awaiting is not None else None
     if route is not None and route.file is not None:
@@ -237,7 +240,7 @@ async def _identify(ctx: Context) -> None:
     found = (await ctx.session.exec(_WHO, params={"platform": inbound.platform, "user_id": inbound.user_id})).first()
     if found is None:
         return
-    identity, member = found
+    identity, member, ctx.branch = found
     ctx.identity = identity
     if not member.active:
         return  # a deactivated member's account is treated as a stranger's
