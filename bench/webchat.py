@@ -34,7 +34,7 @@ from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.votes import _free_port, _serve, fresh_database
+from bench.votes import _free_port, _postgres_cpu, _serve, fresh_database
 from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.settings import Settings
@@ -137,18 +137,6 @@ def _cpu_seconds(pid: int) -> float:
     return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
-def _postgres_cpu_seconds() -> float:
-    """The CPU time every PostgreSQL process on this machine has used so far (0 without /proc)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            name, _, rest = stat.read_text().partition(") ")
-            if name.endswith("(postgres"):
-                fields = rest.split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 @contextlib.asynccontextmanager
 async def _serve_command(options: dict[str, str], workers: int) -> AsyncIterator[tuple[str, int]]:
     """`chibo serve` itself, with CHIBO_WORKERS=``workers``: its URL and process id."""
@@ -232,10 +220,10 @@ async def main() -> None:
                 url, pid = await stack.enter_async_context(_serve_command(options, args.workers))
             await _ready(url)
             await _run(url, codes[:WARM_UP])
-            cpu_before, postgres_before, bench_before = _cpu_seconds(pid), _postgres_cpu_seconds(), time.process_time()
+            cpu_before, postgres_before, bench_before = _cpu_seconds(pid), _postgres_cpu(), time.process_time()
             seconds, members = await _run(url, codes[WARM_UP:])
             cpu = _cpu_seconds(pid) - cpu_before
-            postgres_cpu, bench_cpu = _postgres_cpu_seconds() - postgres_before, time.process_time() - bench_before
+            postgres_cpu, bench_cpu = _postgres_cpu() - postgres_before, time.process_time() - bench_before
     by_step: dict[str, list[float]] = defaultdict(list)
     for member in members:
         for step, latency in member.latencies.items():

@@ -18,7 +18,7 @@ from tests.conftest import Demo, LiveServer, make_settings, serve_app
 from webhooks.app import create_app
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright
+    from playwright.async_api import Browser, Page, Playwright
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -298,6 +298,16 @@ async def test_a_broken_list_of_unsent_messages_does_not_stop_the_page(web_chat:
             await page.get_by_test_id("bot-message").filter(has_text=f"Chào mừng đồng chí {name}").wait_for()
 
 
+async def _joined_on_a_phone(browser: Browser, url: str, demo: Demo, name: str) -> Page:
+    """A phone-sized page on which ``name`` typed their invite code and was welcomed."""
+    phone = await browser.new_page(viewport={"width": 360, "height": 720})
+    await phone.goto(url)
+    await phone.get_by_test_id("input").fill(demo.code(name))
+    await phone.get_by_test_id("send").click()
+    await phone.get_by_test_id("bot-message").filter(has_text=name).wait_for()
+    return phone
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_in(
     database_url: str, demo: Demo
@@ -308,11 +318,7 @@ async def test_a_copy_of_the_page_forgets_the_chat_once_another_member_switches_
     app = create_app(make_settings(database_url, webchat_wait_seconds=1), migrate=False)
     async for server in serve_app(app):
         async with chromium() as browser:
-            phone = await browser.new_page(viewport={"width": 360, "height": 720})
-            await phone.goto(server.url)
-            await phone.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
-            await phone.get_by_test_id("send").click()
-            await phone.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+            phone = await _joined_on_a_phone(browser, server.url, demo, "Mai Văn Sơn")
             stored = await phone.evaluate("JSON.stringify(Object.assign({}, localStorage))")
             copy = await (await browser.new_context(viewport={"width": 360, "height": 720})).new_page()
             await copy.goto(server.url)
@@ -344,11 +350,7 @@ async def test_the_second_member_on_a_shared_phone_gets_the_menu_open_as_at_a_fi
     not shown at all: it took the number of the first member's first message, forgotten with the
     switch, and the page took it for one it had shown already."""
     async with chromium() as browser:
-        phone = await browser.new_page(viewport={"width": 360, "height": 720})
-        await phone.goto(web_chat.url)
-        await phone.get_by_test_id("input").fill(demo.code("Mai Văn Sơn"))
-        await phone.get_by_test_id("send").click()
-        await phone.get_by_test_id("bot-message").filter(has_text="Mai Văn Sơn").wait_for()
+        phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
         await phone.get_by_test_id("menu-button").filter(has_text="Thông tin của tôi").click()  # folds the menu
         await phone.get_by_test_id("bot-message").filter(has_text="Họ và tên").wait_for()
         assert not await phone.get_by_test_id("menu-button").first.is_visible()
