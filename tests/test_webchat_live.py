@@ -266,6 +266,9 @@ async def test_the_page_with_everything_it_loads_stays_under_30_kb(web_chat: Liv
         assert "/static/chat.js" in loaded and "/static/chat.css" in loaded
         sizes = [len((await client.get(path)).content) for path in loaded]
         assert len(page.content) + sum(sizes) < 30_000
+        # What every browser asks for besides: answered with nothing (no 404 in the console, no bytes).
+        icon = await client.get("/favicon.ico")
+        assert icon.status_code == 204 and not icon.content
 
 
 # ---- In Chromium, on small phones

@@ -743,6 +743,12 @@ def _add_web_app(app: FastAPI, runtime: Runtime) -> None:
     the manifest and the notification settings of a browser that joined."""
     offline_page = Template((STATIC_DIR / "offline.html").read_text(encoding="utf-8"))
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def no_favicon() -> Response:
+        # Browsers ask for it on every page; an answer with nothing costs a phone on 2G no bytes
+        # (the page's own weight stays under 30 KB) and shows no error in the console.
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=604800"})
+
     @app.get("/sw.js", include_in_schema=False)
     async def service_worker() -> Response:
         # Served from the root, so its scope covers the whole chat; never cached, so an update is seen.

@@ -252,8 +252,7 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code: nothing of the one before stays, and the menu opens as on a first join
-  // (the welcome points to its buttons).
+  // Another member's code: nothing of the one before stays; the menu opens.
   function startAfresh() {
     transcript = [];
     cursor = 0;
@@ -261,7 +260,7 @@
     save("chibo.cursor", cursor);
     save("chibo.menuUsed", false);
     foldMenu(false);
-    shownIds = {};  // the new member's messages may take the numbers of the ones just forgotten (SQLite)
+    shownIds = {};  // SQLite may number anew
     messages.textContent = "";
     if (welcome) messages.appendChild(welcome);
   }
