@@ -414,7 +414,7 @@
         if (reloaded && last && mine && mine[2] === last.id) {
           if (last.menu) showMenu(last.menu);
           extras(last);
-        } else if (reloaded && last && !mine) {
+        } else if (reloaded && last && !shownIds[last.id]) {  // not in what another tab kept yet
           showReply(last, false);
         }
         received(data.messages || []);
