@@ -301,7 +301,7 @@ class GroupCommit:
         try:
             async with UnitOfWork(runtime.sessions) as uow:
                 session = uow.session
-                parts = self._parts(group) if together else [(group, False)]
+                parts = self._parts(group) if together and len(group) > 1 else [(group, False)]
                 for index, (part, run) in enumerate(parts):
                     # A run of one goes alone: the batch's reads would only add to a tap it leaves
                     # to ``handle`` (a changed vote, a secret ballot), and save one statement else.
