@@ -405,11 +405,8 @@ class TelegramChannel:
                 tap = TapUpdate.model_validate(data)
             except ValidationError:
                 raise Refused(422, "malformed", "not a valid Telegram update") from None
-            self.runtime.metrics.updates_received.labels("telegram").inc()
-            inbound = inbound_from_tap(tap)
-            if inbound is None:  # a button under a message in a group: chibo serves private chats only
-                self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
-            else:
+            inbound = self._served(inbound_from_tap(tap))
+            if inbound is not None:
                 await self.runtime.process(inbound, str(tap.update_id))
             # Owed for every button press (else the member's spinner hangs): answered as the
             # webhook's reply, which Telegram performs itself, instead of a request of ours to the
@@ -425,14 +422,19 @@ class TelegramChannel:
         await self.handle_update(update)
         return None
 
+    def _served(self, inbound: Inbound | None) -> Inbound | None:
+        """The update counted as received; None (counted as refused) for what chibo does not serve:
+        a group's message or button, an edit… (private chats only; ignoring is idempotent)."""
+        self.runtime.metrics.updates_received.labels("telegram").inc()
+        if inbound is None:
+            self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
+        return inbound
+
     async def handle_update(self, update: Update) -> None:
         """Handle one update durably. Database errors propagate, so the update is offered again.
         A button press is answered here (polling; the webhook reads presses itself, ``receive``)."""
-        self.runtime.metrics.updates_received.labels("telegram").inc()
-        inbound = inbound_from_update(update)
+        inbound = self._served(inbound_from_update(update))
         if inbound is None:
-            # A group message, an edit…: chibo serves private chats only, and ignoring is idempotent.
-            self.runtime.metrics.updates_rejected.labels("telegram", "unsupported").inc()
             return
         if update.message is not None and (update.message.document or update.message.photo):
             inbound = await self._with_file(update.message, inbound)
