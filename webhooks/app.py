@@ -96,8 +96,11 @@ _JSON_BRACKETS = re.compile(rb"[^\[\]{}]")
 def parse_json(body: bytes) -> Any:
     """A request body as JSON; ValueError (said in a few words) for one that is not JSON or is
     nested deeper than MAX_JSON_DEPTH (which would exhaust the parser's recursion)."""
+    # Fewer opening brackets than the limit, strings included, cannot nest deeper than it: most
+    # updates skip the scan below (it was 3% of a vote's CPU).
+    opened = body.count(b"[") + body.count(b"{")
     depth = deepest = 0
-    for bracket in _JSON_BRACKETS.sub(b"", _JSON_STRING.sub(b"", body)):
+    for bracket in b"" if opened <= MAX_JSON_DEPTH else _JSON_BRACKETS.sub(b"", _JSON_STRING.sub(b"", body)):
         depth += 1 if bracket in b"[{" else -1
         deepest = max(deepest, depth)
         if deepest > MAX_JSON_DEPTH:
