@@ -339,9 +339,15 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
         poll = await session.get(Poll, poll_id)
         assert poll is not None
         session.add(poll.sqlmodel_update({"kind": PollKind.ELECTION, "max_choices": 2}))
-    crowded = (await runtime.process(_tap(voters[2], poll_id, 7), "three")).replies[0].text
-    assert "Đồng chí đã chọn quá 2 phương án" in crowded and "Xin bỏ bớt rồi gửi phiếu lại." in crowded
+    sent_three = replace(_tap(voters[2], poll_id, 7), source_message_id="ballot-message")
+    (crowded,) = (await runtime.process(sent_three, "three")).replies
+    assert "Đồng chí đã chọn quá 2 phương án" in crowded.text and "Xin bỏ bớt rồi gửi phiếu lại." in crowded.text
     assert await _count(runtime, PollVoter, col(PollVoter.member_id) == voters[2].id) == 0
+    # The ballot itself says so, still ticked, with its buttons to untick one and send again
+    # (it came as a new message without them, the ballot left above).
+    assert crowded.edit_message_id == "ballot-message"
+    labels = [button.label for row in crowded.buttons for button in row]
+    assert sum(label.startswith("☑️") for label in labels) == 3 and "📨 Gửi phiếu" in labels
 
 
 async def test_one_delivery_sent_by_twenty_members_at_once_is_handled_once(runtime: Runtime, demo: Demo) -> None:

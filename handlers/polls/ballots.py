@@ -107,6 +107,7 @@ def ballot_buttons(t: Translator, poll: Poll, mask: int = 0, key: bytes | None =
                 for i, label in enumerate(option_labels(t, poll))
             ]
             return (*rows, (Button(blank, ToggleChoice(poll_id, 0).pack(), secret=True),))
+
         def sealed(chosen: int) -> str:
             return TickSecret(poll_id, step, seal_ticks(key, poll_id, step, chosen)).pack()
 
@@ -266,7 +267,22 @@ async def cast(ctx: Context, member: Member, action: Vote) -> list[Reply]:
 
 
 async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
-    outcome, poll = await vote(ctx.session, poll_id, member, mask)
+    try:
+        outcome, poll = await vote(ctx.session, poll_id, member, mask)
+    except PollError as error:
+        found = await ctx.session.get(Poll, poll_id)  # read by vote() already
+        if error.problem is not VoteProblem.TOO_MANY or found is None or found.secret:
+            raise
+        # Sent with more names than seats: the ballot stays as ticked, with its buttons, to untick
+        # some and send again (a new message saying so left the ballot above, out of sight).
+        note = "\n\n⚠️ " + problem_text(ctx.translator, error)
+        return [
+            Reply(
+                ballot_text(ctx.translator, found, ctx.timezone) + note,
+                buttons=ballot_buttons(ctx.translator, found, mask),
+                edit_message_id=ctx.inbound.source_message_id,
+            )
+        ]
     if not poll.secret and other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
         ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))  # the confirmation asks for it
     return [confirmation(ctx.translator, ctx.timezone, ctx.inbound, poll, outcome, mask, await _running(ctx, poll))]
