@@ -21,6 +21,10 @@ from aiohttp import web
 # How long a test waits for the bot to do something before it fails (a deadline, not a delay): longer
 # than the delivery worker's longest pause after the database was down (30 s), with room for a busy machine.
 WAIT_LIMIT = 60.0
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
+    "same as a current content and reply markup of the message"
+)
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "chibo", "username": "chibo_test_bot"}
 
 
@@ -242,6 +246,9 @@ class FakeTelegram:
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
         edited = SentMessage(chat_id, params["text"], params.get("reply_markup"), time.monotonic(), message_id)
+        now = [m for m in self.shown if (m.chat_id, m.message_id) == (chat_id, message_id)][-1:]
+        if now and (now[0].text, now[0].reply_markup) == (edited.text, edited.reply_markup):
+            return _error(400, NOT_MODIFIED)  # as Telegram answers an edit that changes nothing
         async with self._changed:
             self.shown.append(edited)
             self._changed.notify_all()

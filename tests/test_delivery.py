@@ -96,6 +96,29 @@ async def test_sent_in_order_with_buttons(delivery: Delivery) -> None:
     assert sent[1].reply_markup == {"inline_keyboard": [[{"text": "Yes", "callback_data": "me"}]]}
 
 
+async def test_an_edit_that_changes_nothing_is_not_sent_again_as_a_new_message(
+    runtime: Runtime, fake_telegram: FakeTelegram
+) -> None:
+    """Found by the outside attacker: a double tap answered twice with the same ballot; Telegram
+    refused the second edit ("message is not modified"), and the ballot was sent again as a new
+    message, a second live ballot in the chat."""
+    bot = make_bot(TELEGRAM_TOKEN, fake_telegram.url)
+    try:
+        delivery = Delivery(
+            runtime, _worker(runtime, fake_telegram, LocalRateLimiter({"telegram": 30}), bot), fake_telegram
+        )
+        await delivery.queue(803, Reply("ballot"))
+        await delivery.drain()
+        (ballot,) = fake_telegram.sent
+        for _ in range(2):
+            await delivery.queue(803, Reply("ballot, ticked", edit_message_id=str(ballot.message_id)))
+        await drain(runtime, _worker(runtime, fake_telegram, LocalRateLimiter({"telegram": 30}), bot))
+    finally:
+        await bot.session.close()
+    assert [m.text for m in fake_telegram.sent] == ["ballot"]
+    assert [m.text for m in fake_telegram.shown] == ["ballot", "ballot, ticked"]
+
+
 async def test_long_text_is_split_on_paragraphs(delivery: Delivery) -> None:
     paragraphs = [f"Đoạn {i}: " + "chữ " * 300 for i in range(5)]  # about 1,500 characters each
     await delivery.queue(802, Reply("\n\n".join(paragraphs)))

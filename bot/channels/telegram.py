@@ -357,6 +357,8 @@ class TelegramSender:
                 chat_id=int(chat_id), message_id=int(reply.edit_message_id or 0), text=pieces[0][0], reply_markup=markup
             )
         except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return True  # it already shows this (a double tap): sent anew, it would be there twice
             log.info("telegram: could not edit message (%s); sending it anew", error.message)
             return False
         return True
