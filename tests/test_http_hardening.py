@@ -35,7 +35,7 @@ from tests.conftest import METRICS_HEADERS, TELEGRAM_TOKEN, Demo, LiveServer, ma
 from tests.fake_telegram import FakeTelegram
 from webhooks import admission
 from webhooks import app as app_module
-from webhooks.app import STATIC_DIR, create_app, parse_json
+from webhooks.app import JSON_STRING, STATIC_DIR, create_app, parse_json
 from webhooks.security import forwarded_client
 
 SECRET = "webhook-secret-123"
@@ -147,6 +147,23 @@ def test_json_nesting_is_measured_outside_strings() -> None:
         parse_json(b"[" * 65 + b"]" * 65)
     with pytest.raises(ValueError, match="not JSON"):
         parse_json(b'{"a": ')
+
+
+def test_json_a_string_left_open_is_read_once_and_other_encodings_are_refused() -> None:
+    """Found by the outside attacker and the reviewer: an open string full of escaped quotes was
+    searched again from each of them (64 KB: the event loop held 20 s, on the Zalo OA's webhook
+    before its signature is checked), and in UTF-16 a character's byte passed for a quote."""
+    left_open = '"' + '\\"' * 1000
+    found = JSON_STRING.match(left_open)
+    assert found is not None and found.end() == len(left_open)  # one match to the end
+    with pytest.raises(ValueError, match="deeply"):
+        parse_json(b"[" * 65 + left_open.encode())
+    hidden = '["\u2200", ' + "[" * 900 + "]" * 900 + ', "x"]'
+    with pytest.raises(ValueError):
+        parse_json(hidden.encode("utf-16-le"))
+    with pytest.raises(ValueError, match="not UTF-8"):
+        parse_json(b'{"a": "\xff"}')
+    assert parse_json(b"\xef\xbb\xbf" + '{"a": "ạ"}'.encode()) == {"a": "ạ"}  # a byte order mark
 
 
 async def test_only_tokens_the_server_issued_open_a_chat(server: LiveServer, demo: Demo) -> None:
