@@ -335,6 +335,10 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
     again = (await runtime.process(_tap(member, poll_id, 1), "again")).replies[0].text
     assert "Phiếu của đồng chí vẫn giữ như cũ: Tán thành." in again and "Đã đổi" not in again
     assert await _count(runtime, OpenBallot, col(OpenBallot.member_id) == member.id) == 1
+    # Two options in one tap of a one-choice ballot (forged: its buttons name one each) is refused
+    # in words, not with the ballot's buttons: there is nothing to untick.
+    (forged,) = (await runtime.process(_tap(voters[4], poll_id, 3), "forged")).replies
+    assert "Đồng chí đã chọn quá 1 phương án" in forged.text and not forged.buttons
     async with runtime.sessions() as session, session.begin():
         poll = await session.get(Poll, poll_id)
         assert poll is not None
@@ -348,6 +352,20 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
     assert crowded.edit_message_id == "ballot-message"
     labels = [button.label for row in crowded.buttons for button in row]
     assert sum(label.startswith("☑️") for label in labels) == 3 and "📨 Gửi phiếu" in labels
+    # Found by the outside attacker: a member who had voted was told only "not recorded", the
+    # confirmation of what stands replaced. It says what stands; where the vote cannot change,
+    # it says the ballot was cast, not "untick some and send again".
+    assert "Đã ghi nhận" in (await runtime.process(_tap(voters[3], poll_id, 3), "two")).replies[0].text
+    (kept,) = (await runtime.process(_tap(voters[3], poll_id, 7), "three again")).replies
+    assert "Đồng chí đã chọn quá 2 phương án" in kept.text
+    assert "Phiếu của đồng chí vẫn giữ như cũ: Tán thành, Không tán thành." in kept.text
+    async with runtime.sessions() as session, session.begin():
+        poll = await session.get(Poll, poll_id)
+        assert poll is not None
+        session.add(poll.sqlmodel_update({"allow_change": False}))
+    (final,) = (await runtime.process(_tap(voters[3], poll_id, 7), "final")).replies
+    assert "Đồng chí đã bỏ phiếu rồi" in final.text and not final.buttons
+    assert await _count(runtime, OpenBallot, col(OpenBallot.member_id) == voters[3].id) == 2
 
 
 async def test_one_delivery_sent_by_twenty_members_at_once_is_handled_once(runtime: Runtime, demo: Demo) -> None:

@@ -270,22 +270,36 @@ async def _cast(ctx: Context, member: Member, poll_id: int, mask: int) -> list[R
     try:
         outcome, poll = await vote(ctx.session, poll_id, member, mask)
     except PollError as error:
-        found = await ctx.session.get(Poll, poll_id)  # read by vote() already
-        if error.problem is not VoteProblem.TOO_MANY or found is None or found.secret:
+        if error.problem is not VoteProblem.TOO_MANY:
             raise
-        # Sent with more names than seats: the ballot stays as ticked, with its buttons, to untick
-        # some and send again (a new message saying so left the ballot above, out of sight).
-        note = "\n\n⚠️ " + problem_text(ctx.translator, error)
-        return [
-            Reply(
-                ballot_text(ctx.translator, found, ctx.timezone) + note,
-                buttons=ballot_buttons(ctx.translator, found, mask),
-                edit_message_id=ctx.inbound.source_message_id,
-            )
-        ]
+        return await _too_many(ctx, member, poll_id, mask, error)
     if not poll.secret and other_opinion(poll) in choices_from_mask(mask, len(poll.options)):
         ctx.ask(Awaiting(Question.POLL_OPINION, poll.id))  # the confirmation asks for it
     return [confirmation(ctx.translator, ctx.timezone, ctx.inbound, poll, outcome, mask, await _running(ctx, poll))]
+
+
+async def _too_many(ctx: Context, member: Member, poll_id: int, mask: int, error: PollError) -> list[Reply]:
+    """A ballot sent with more names than seats: the ballot stays as ticked, with its buttons, to
+    untick some and send again (a new message saying so left the ballot above, out of sight), and
+    says what stands if the member had voted. Where nothing can be unticked or sent again (one
+    choice, a secret ballot, a ballot cast that cannot change) the refusal says so instead."""
+    poll = await ctx.session.get(Poll, poll_id)  # read by vote() already
+    if poll is None or poll.secret or poll.max_choices == 1:
+        raise error
+    cast = await my_choices(ctx.session, poll, member)
+    if cast is not None and not poll.allow_change:
+        raise PollError(VoteProblem.ALREADY_VOTED)
+    note = "\n\n⚠️ " + problem_text(ctx.translator, error)
+    if cast is not None:
+        labels = option_labels(ctx.translator, poll)
+        kept = ", ".join(labels[i] for i in cast) or ctx.gettext("a blank ballot")
+        note += "\n✅ " + ctx.gettext("Your vote stays as it was: {choice}.").format(choice=kept)
+    reply = Reply(
+        ballot_text(ctx.translator, poll, ctx.timezone) + note,
+        buttons=ballot_buttons(ctx.translator, poll, mask),
+        edit_message_id=ctx.inbound.source_message_id,
+    )
+    return [reply]
 
 
 def confirmation(
