@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from handlers.polls import ballot_maker
+from models.polls import change_draft, create_draft, publish
+from models.tables import OpenBallot, PollKind, utcnow
 from tests.chat import Visitor, visitor
-from tests.conftest import Demo, LiveServer, make_settings, serve_app
+from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from webhooks.app import create_app
 
 if TYPE_CHECKING:
@@ -498,3 +502,38 @@ async def test_a_page_refused_a_new_chat_says_why_and_waits_as_told(database_url
                 assert opened == [429]
             finally:
                 await browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_ballot_ticked_in_the_web_chat_stays_one_ballot(web_chat: LiveServer, demo: Demo) -> None:
+    """Found by the outside tester: each tick added a whole new copy of the ballot below (six
+    screens after four taps), and an older copy's "Gửi phiếu" still cast a ballot, a blank one.
+    An answer that edits the ballot tapped now replaces it on the page, buttons and all."""
+    runtime = web_chat.app.state.runtime
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu tổ trưởng", [secretary.branch_id], utcnow() + timedelta(1))
+        candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
+        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=2)
+        poll.secret = False
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    async with chromium() as browser:
+        phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
+        await phone.get_by_test_id("menu-button").filter(has_text="Biểu quyết đang mở").click()
+        ballots = phone.get_by_test_id("bot-message").filter(has_text="Bầu tổ trưởng")
+        await ballots.first.wait_for()
+        buttons = phone.get_by_test_id("inline-button")
+        for name in candidates:
+            await buttons.filter(has_text="⬜ " + name).click()
+            await buttons.filter(has_text="☑️ " + name).wait_for()
+        await buttons.filter(has_text="Gửi phiếu").click()
+        await ballots.filter(has_text="Đồng chí đã chọn quá 2 phương án").wait_for()
+        assert await ballots.count() == 1 and await buttons.filter(has_text="Gửi phiếu").count() == 1
+        assert await buttons.filter(has_text="☑️").count() == 3  # still ticked, to untick one
+        await buttons.filter(has_text="☑️ Lê Cường").click()
+        await buttons.filter(has_text="Gửi phiếu").click()
+        await ballots.filter(has_text="Nguyễn An, Trần Bình").wait_for()
+        assert await ballots.count() == 1
+    async with runtime.sessions() as session:
+        chosen = (await session.exec(select(OpenBallot.option).where(OpenBallot.poll_id == poll.id))).all()
+    assert sorted(chosen) == [0, 1]

@@ -349,6 +349,7 @@ class ChatMessage(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     text: str | None = Field(default=None, max_length=web.MESSAGE_LIMIT)
     payload: str | None = Field(default=None, max_length=64)
+    source: int | None = Field(default=None, ge=1, le=MAX_ID)  # the message whose button was tapped
 
     @model_validator(mode="after")
     def _one_of(self) -> ChatMessage:
@@ -669,7 +670,7 @@ def _add_web_chat(app: FastAPI, runtime: Runtime) -> None:
         runtime.metrics.updates_received.labels("web").inc()
         if isinstance(web_session, str):
             return await _answer_moved(runtime, request, web_session, message)
-        inbound = web.inbound_from_message(web_session, message.text, message.payload)
+        inbound = web.inbound_from_message(web_session, message.text, message.payload, message.source)
         return await _answer_web(runtime, request, web_session, inbound, message.id)
 
     @app.get("/api/webchat/files/{file_id}", response_model=None)

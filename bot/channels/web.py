@@ -322,9 +322,16 @@ async def _move_chat(session: AsyncSession, old_hash: str, new_hash: str, *, mes
     return True
 
 
-def inbound_from_message(web_session: WebSession, text: str | None, payload: str | None) -> Inbound:
+def inbound_from_message(
+    web_session: WebSession, text: str | None, payload: str | None, source: int | None = None
+) -> Inbound:
+    """``source``: the message whose button was tapped (the page's own word: it only decides which
+    of this chat's messages an answer replaces on the page)."""
     user_id = web_session.token_hash
-    return Inbound(platform=Platform.WEB, user_id=user_id, chat_id=user_id, text=text, payload=payload)
+    tapped = str(source) if source is not None and payload is not None else None
+    return Inbound(
+        platform=Platform.WEB, user_id=user_id, chat_id=user_id, text=text, payload=payload, source_message_id=tapped
+    )
 
 
 def inbound_from_upload(web_session: WebSession, attachment: Attachment) -> Inbound:
@@ -334,10 +341,14 @@ def inbound_from_upload(web_session: WebSession, attachment: Attachment) -> Inbo
 
 def render(reply: Reply) -> dict[str, Any]:
     """A reply as the page shows it. The page cannot prove a phone number, so no contact button;
-    a chart comes drawn, as a PNG data URL."""
+    a chart comes drawn, as a PNG data URL. An answer that edits the message tapped (a ballot now
+    ticked) ``replaces`` it: the page takes the old one away, buttons and all, as Telegram edits
+    it in place (copies piled up, and an old copy's buttons could still cast a ballot)."""
     body = reply.to_dict()
     body.pop("contact_label")
-    body.pop("edit_message_id")
+    edited = body.pop("edit_message_id")
+    if edited is not None and edited.isdigit():
+        body["replaces"] = int(edited)
     chart = body.pop("chart")
     document = body.pop("document")
     if reply.document is not None and document is not None:

@@ -8,14 +8,8 @@
     if (testid) el.setAttribute("data-testid", testid);
     return el;
   }
-  var messages = byId("messages");
-  var menu = byId("menu");
-  var menuToggle = byId("menu-toggle");
-  var input = byId("input");
-  var send = byId("send");
-  var newline = byId("newline");
-  var offline = byId("offline");
-  var typing = byId("typing");
+  var messages = byId("messages"), menu = byId("menu"), menuToggle = byId("menu-toggle"), input = byId("input");
+  var send = byId("send"), newline = byId("newline"), offline = byId("offline"), typing = byId("typing");
   var page = document.body.dataset;
   // Unanswered: kept over a reload, sent again under its id.
   var queue = [].concat(load("chibo.pending", [], sessionStorage)).filter(function (m) {
@@ -24,11 +18,7 @@
   var busy = false;
   var transcript = load("chibo.history", []);
   var cursor = load("chibo.cursor", 0);
-  var shownIds = {};
-  var unread = 0;
-  var listening = null;
-  var stopListening = null;
-  var anchor = null;
+  var shownIds = {}, unread = 0, listening = null, stopListening = null, anchor = null;
   var welcome = byId("welcome");
   var freshHint = input.placeholder;
 
@@ -75,7 +65,7 @@
     Array.prototype.forEach.call(document.querySelectorAll(".row button, .menu button"), function (b) { b.disabled = on; });
   }
 
-  function buttonRows(container, rows, testid) {
+  function buttonRows(container, rows, testid, source) {
     rows.forEach(function (row) {
       var line = make("div", "row");
       row.forEach(function (b) {
@@ -86,7 +76,7 @@
         button.addEventListener("click", function () {
           if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
           // A secret choice is neither echoed nor kept.
-          submit({ payload: b.payload }, b.secret ? null : b.label);
+          submit({ payload: b.payload, source: source }, b.secret ? null : b.label);
         });
         line.appendChild(button);
       });
@@ -112,7 +102,7 @@
     if (reply.document) messages.appendChild(documentLink(reply.document));
     if ((reply.buttons && reply.buttons.length) || reply.upload_label) {
       var box = make("div", "inline");
-      buttonRows(box, reply.buttons || [], "inline-button");
+      buttonRows(box, reply.buttons || [], "inline-button", reply.id);
       if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label, reply.upload_accept));
       messages.appendChild(box);
     }
@@ -124,6 +114,9 @@
       if (shownIds[reply.id]) return;
       shownIds[reply.id] = true;
     }
+    // An edit: the message tapped goes, buttons and all.
+    var old = reply.replaces && messages.querySelector('[data-message-id="' + reply.replaces + '"]');
+    if (old) { if (/inline/.test((old.nextSibling || old).className)) old.nextSibling.remove(); old.remove(); }
     var chart = null;
     if (reply.image) {
       chart = make("img", "chart", "chart");
@@ -238,7 +231,7 @@
       return fetch("/api/webchat/messages", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
-        body: JSON.stringify({ id: body.id, text: body.text, payload: body.payload })
+        body: JSON.stringify({ id: body.id, text: body.text, payload: body.payload, source: body.source })
       });
     }).then(function (r) {
       if (r.status !== 401 || renewed) return r;
@@ -252,7 +245,7 @@
 
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  // Another member's code: nothing of the one before stays; the menu opens.
+  // Another member's code: nothing before stays; the menu opens.
   function startAfresh() {
     transcript = [];
     cursor = 0;
@@ -270,8 +263,11 @@
     startAfresh();
     showMenu([]);
     localStorage.removeItem("chibo.words");
-    input.placeholder = freshHint;
-    input.setAttribute("aria-label", freshHint);
+    hint(freshHint);
+  }
+  function hint(text) {
+    input.placeholder = text;
+    input.setAttribute("aria-label", text);
     grow();
   }
 
@@ -329,7 +325,7 @@
   function submit(fields, shown) {
     if (shown === null) bubble("user", "🗳️", false); else bubble("user", shown);
     var body = { id: newId(), as: localStorage.getItem("chibo.token"), secret: shown === null };
-    if (fields.text !== undefined) body.text = fields.text; else body.payload = fields.payload;
+    if (fields.text !== undefined) body.text = fields.text; else { body.payload = fields.payload; body.source = fields.source; }
     queue.push(body);
     keepPending();
     pump();
@@ -389,9 +385,7 @@
     byId("title").textContent = words.title;
     document.title = words.title;
     showUnread();
-    input.placeholder = words.input_placeholder;
-    input.setAttribute("aria-label", words.input_placeholder);
-    grow();
+    hint(words.input_placeholder);
     send.textContent = words.send_label;
     newline.setAttribute("aria-label", words.newline_label);
     newline.title = words.newline_label;
@@ -419,7 +413,7 @@
         }
         received(data.messages || []);
       });
-    }).catch(function () { offline.hidden = false; /* the waiting loop fetches it once back */ });
+    }).catch(function () { offline.hidden = false; /* fetched again once back */ });
   }
 
   input.addEventListener("keydown", function (event) {

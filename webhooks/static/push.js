@@ -7,7 +7,7 @@
     var link = document.createElement("link");
     link.rel = l[0]; link.href = l[1]; head.appendChild(link);
   });
-  navigator.serviceWorker.register("/sw.js").catch(function () { /* offline page unavailable */ });
+  navigator.serviceWorker.register("/sw.js").catch(function () { /* no offline page */ });
 
   var bar = null, linked = false, checking = false, words = {}, publicKey = "";
   var apple = /iPhone|iPad|iPod/.test(navigator.userAgent);
@@ -44,8 +44,7 @@
       bar = el("div", "push-bar");
       bar.setAttribute("data-testid", "push-bar");
       var top = document.querySelector("header");
-      if (top && top.parentNode) top.parentNode.insertBefore(bar, top.nextSibling);
-      else document.body.insertBefore(bar, document.body.firstChild);
+      top.parentNode.insertBefore(bar, top.nextSibling);
     }
     bar.textContent = "";
     parts.forEach(function (p) { bar.appendChild(p); });
@@ -115,7 +114,7 @@
   function showMessage() {
     var m = /^#message-(\d+)$/.exec(location.hash);
     if (!m) return;
-    var target = document.querySelector('[data-message-id="' + m[1] + '"]') || document.getElementById("message-" + m[1]);
+    var target = document.querySelector('[data-message-id="' + m[1] + '"]');
     if (target) target.scrollIntoView({ block: "center" });
   }
   window.addEventListener("hashchange", showMessage);
