@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.channels import web
+from handlers.contract import Button, Reply
 from handlers.polls import ballot_maker
 from models.polls import change_draft, create_draft, publish
 from models.tables import OpenBallot, PollKind, utcnow
@@ -537,3 +540,38 @@ async def test_a_ballot_ticked_in_the_web_chat_stays_one_ballot(web_chat: LiveSe
     async with runtime.sessions() as session:
         chosen = (await session.exec(select(OpenBallot.option).where(OpenBallot.poll_id == poll.id))).all()
     assert sorted(chosen) == [0, 1]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_message_that_came_while_the_page_was_closed_shows_its_buttons_once(
+    web_chat: LiveServer, demo: Demo
+) -> None:
+    """Found by the outside tester: a ballot that arrived while the page was closed showed its
+    buttons twice on opening it, when the page's live wait showed it before the first look at the
+    chat came back (that look then took it for the last message kept, and added its buttons)."""
+    from playwright.async_api import Route
+
+    runtime = web_chat.app.state.runtime
+    async with chromium() as browser:
+        phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
+        chat = web.user_id_for(await phone.evaluate("localStorage.getItem('chibo.token')"))
+        await phone.goto("about:blank")
+        async with runtime.sessions() as session, session.begin():
+            ballot = Reply("🗳 Biểu quyết mới", buttons=((Button("Tán thành", "x"),),))
+            await web.store(session, chat, [ballot], pushed=True)
+
+        looked = asyncio.Event()
+
+        async def after_the_live_wait(route: Route) -> None:
+            # The order that went wrong, made sure of: the first look answers once the live wait's
+            # answer is shown; the page's words, kept again as it reads that look, tell when it has.
+            await phone.get_by_test_id("bot-message").filter(has_text="Biểu quyết mới").wait_for()
+            await phone.evaluate("localStorage.removeItem('chibo.words')")
+            await route.continue_()
+            looked.set()
+
+        await phone.route(re.compile(r"/api/webchat/inbox\?after=\d+$"), after_the_live_wait)
+        await phone.goto(web_chat.url)
+        await looked.wait()
+        await phone.wait_for_function("() => localStorage.getItem('chibo.words') !== null")
+        assert await phone.get_by_test_id("inline-button").filter(has_text="Tán thành").count() == 1

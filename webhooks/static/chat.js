@@ -18,7 +18,7 @@
   var busy = false;
   var transcript = load("chibo.history", []);
   var cursor = load("chibo.cursor", 0);
-  var shownIds = {}, unread = 0, listening = null, stopListening = null, anchor = null;
+  var shownIds = {}, restored = null, unread = 0, listening = null, stopListening = null, anchor = null;
   var welcome = byId("welcome");
   var freshHint = input.placeholder;
 
@@ -404,8 +404,8 @@
       return r.json().then(function (data) {
         applyWords(data.words);
         var last = data.last;
-        var mine = transcript.length ? transcript[transcript.length - 1] : null;
-        if (reloaded && last && mine && mine[2] === last.id) {
+        // Once: shown live meanwhile, it has them.
+        if (reloaded && last && restored === last.id) {
           if (last.menu) showMenu(last.menu);
           extras(last);
         } else if (reloaded && last && !shownIds[last.id]) {  // not in what another tab kept yet
@@ -458,6 +458,7 @@
   if (words) applyWords(words);
   grow();
   transcript.forEach(function (item) {
+    restored = item[2];
     if (item[2]) shownIds[item[2]] = true;
     bubble(item[0], item[1], false);
   });
