@@ -267,6 +267,21 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
         run_chibo, "polls", "create", "--branch", "TAY", "--question", "?", "--deadline", "mai", env=env, cwd=tmp_path
     )
     assert bad.returncode == 2 and "--deadline" in bad.stderr
+    # Found by the outside tester: two choices in a choice poll were quietly made one, and an
+    # election from here was open where the chat's is secret.
+    one_only = await asyncio.to_thread(
+        run_chibo, "polls", "create", "--branch", "TAY", "--question", "Chọn hai ngày?", "--option", "Thứ bảy",
+        "--option", "Chủ nhật", "--kind", "choice", "--choices", "2", "--deadline", "23:59", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert one_only.returncode == 2 and "--choices above 1" in one_only.stderr
+    elected = await asyncio.to_thread(
+        run_chibo, "polls", "create", "--branch", "TAY", "--question", "Bầu tổ trưởng?", "--option", "An",
+        "--option", "Bình", "--kind", "election", "--deadline", "23:59", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert elected.returncode == 0, elected.stderr
+    election_id = int(elected.stdout.split("#")[1].split()[0])
+    listed = await asyncio.to_thread(run_chibo, "polls", "list", env=env, cwd=tmp_path)
+    assert any(line.startswith(f"#{election_id} ") and " secret " in line for line in listed.stdout.splitlines())
 
 
 # What a command may import from the database libraries: the session's type, nothing to query with.

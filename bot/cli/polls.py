@@ -14,10 +14,10 @@ from handlers.polls import ballot_maker, result_header, result_rows
 from handlers.polls import problem_text as poll_problem_text
 from models.lookup import poll_by_id
 from models.permissions import OPERATOR
-from models.polls import PollError, PollProblem, change_draft, create_draft, publish
+from models.polls import PollError, PollProblem, change_draft, create_draft, fit_kind, publish
 from models.reports import latest_polls
 from models.roster_files import write_register
-from models.tables import PollBase, PollKind, PollRule, PollVoters
+from models.tables import Poll, PollBase, PollKind, PollRule, PollVoters
 from models.vietnamese import shorten
 
 polls_app = typer.Typer(help="Polls and votes.", no_args_is_help=True)
@@ -37,7 +37,10 @@ def polls_create(
         typer.Option(help="motion, choice, election or consultation; default: a motion, or a choice with --option"),
     ] = None,
     choices: Annotated[int, typer.Option(min=1, max=10, help="Options each member may choose")] = 1,
-    secret: Annotated[bool, typer.Option("--secret", help="Secret ballot (final, untraceable)")] = False,
+    secret: Annotated[
+        bool | None,
+        typer.Option("--secret/--open", help="Secret or open ballot; default: secret for an election, else open"),
+    ] = None,
     voters: Annotated[PollVoters, typer.Option(help="officials, all or committee")] = PollVoters.OFFICIALS,
     rule: Annotated[PollRule, typer.Option(help="How the result is decided")] = PollRule.MAJORITY_OF_ELIGIBLE,
     fraction: Annotated[str, typer.Option(help="For --rule custom: more than this share, e.g. 3/5")] = "1/2",
@@ -59,10 +62,16 @@ def polls_create(
         typer.echo("chibo: write --deadline like 28/11/2026 20:00 (ahead) and --fraction like 3/5", err=True)
         raise typer.Exit(2)
     changes = {
-        "max_choices": choices, "secret": secret, "voters": voters, "rule": rule, "rule_numerator": int(numerator),
+        "max_choices": choices, "voters": voters, "rule": rule, "rule_numerator": int(numerator),
         "rule_denominator": int(denominator), "rule_base": base, "show_running": running,
         "allow_change": not final, "announce_results": not quiet,
     } | ({"kind": kind} if kind is not None else {}) | ({"options": option} if option else {})  # fmt: skip
+    # As the chat does: an election is secret unless asked open; the rest open unless asked secret.
+    changes |= {"secret": secret} if secret is not None else {}
+    # A motion or a choice takes one option a member: more is refused, not quietly made one.
+    if fit_kind(Poll(), changes)["max_choices"] != choices:
+        typer.echo("chibo: --choices above 1 is for --kind election or consultation", err=True)
+        raise typer.Exit(2)
 
     async def work(session: AsyncSession) -> tuple[int, int]:
         branch_ids = [await branch_id(session, code) for code in branch] if branch else None
