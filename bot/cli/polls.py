@@ -69,7 +69,7 @@ def polls_create(
     # As the chat does: an election is secret unless asked open; the rest open unless asked secret.
     changes |= {"secret": secret} if secret is not None else {}
     # A motion or a choice takes one option a member: more is refused, not quietly made one.
-    if fit_kind(Poll(), changes)["max_choices"] != choices:
+    if fit_kind(Poll(question=question, options=option or []), changes)["max_choices"] != choices:
         typer.echo("chibo: --choices above 1 is for --kind election or consultation", err=True)
         raise typer.Exit(2)
 
