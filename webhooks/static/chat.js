@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   function byId(id) { return document.getElementById(id); }
+  function heldToken() { return localStorage.getItem("chibo.token"); }
   function make(tag, className, testid) {
     var el = document.createElement(tag);
     el.className = className;
@@ -117,6 +118,7 @@
     // An edit: the message tapped goes, buttons and all.
     var old = reply.replaces && messages.querySelector('[data-message-id="' + reply.replaces + '"]');
     if (old) { if (/inline/.test((old.nextSibling || old).className)) old.nextSibling.remove(); old.remove(); }
+    transcript = transcript.filter(function (t) { return t[2] !== reply.replaces; });
     var chart = null;
     if (reply.image) {
       chart = make("img", "chart", "chart");
@@ -188,7 +190,7 @@
       var file = picker.files && picker.files[0];
       if (!file) return;
       bubble("user", "📎 " + file.name, false);
-      queue.push({ id: newId(), file: file, as: localStorage.getItem("chibo.token") });
+      queue.push({ id: newId(), file: file, as: heldToken() });
       keepPending();
       pump();
     });
@@ -204,7 +206,7 @@
 
   // The server issues the token (401: ask again).
   function session() {
-    var token = localStorage.getItem("chibo.token");
+    var token = heldToken();
     if (token) return Promise.resolve(token);
     return fetch("/api/webchat/session", { method: "POST" }).then(function (r) {
       // 429: say why, wait.
@@ -235,7 +237,7 @@
       });
     }).then(function (r) {
       if (r.status !== 401 || renewed) return r;
-      if (localStorage.getItem("chibo.token") !== body.as) return { stale: 1 };
+      if (heldToken() !== body.as) return { stale: 1 };
       var old = body.as;
       localStorage.removeItem("chibo.token");
       queue.forEach(function (m) { if (m.as === old) m.as = null; });
@@ -324,7 +326,7 @@
 
   function submit(fields, shown) {
     if (shown === null) bubble("user", "🗳️", false); else bubble("user", shown);
-    var body = { id: newId(), as: localStorage.getItem("chibo.token"), secret: shown === null };
+    var body = { id: newId(), as: heldToken(), secret: shown === null };
     if (fields.text !== undefined) body.text = fields.text; else { body.payload = fields.payload; body.source = fields.source; }
     queue.push(body);
     keepPending();
@@ -346,7 +348,7 @@
   }
 
   function listen() {
-    var token = localStorage.getItem("chibo.token");
+    var token = heldToken();
     if (!token || listening === token) return;
     listening = token;
     if (stopListening) stopListening.abort();
@@ -359,7 +361,7 @@
         if (listening !== token) return;
         if (r.status === 401) {
           listening = null;
-          if (localStorage.getItem("chibo.token") !== token) listen();
+          if (heldToken() !== token) listen();
           else if (!(busy && queue[0].as === token)) ended();
           return;
         }
@@ -397,7 +399,7 @@
   }
 
   function refresh(reloaded) {
-    var token = localStorage.getItem("chibo.token");
+    var token = heldToken();
     if (!token) return;
     inbox(token, "").then(function (r) {
       if (!r.ok) return;
@@ -457,10 +459,12 @@
   var words = load("chibo.words", null);
   if (words) applyWords(words);
   grow();
-  transcript.forEach(function (item) {
+  var kept = transcript;
+  transcript = [];
+  kept.forEach(function (item) {
     restored = item[2];
     if (item[2]) shownIds[item[2]] = true;
-    bubble(item[0], item[1], false);
+    bubble(item[0], item[1], item[2]);
   });
   showMenu(load("chibo.menu", []));
   foldMenu(load("chibo.menuUsed", false));
