@@ -254,7 +254,7 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
     assert written.returncode == 0, written.stderr
     text = out.read_text(encoding="utf-8-sig")
     assert "Chủ nhật 14/12,1,," in text and "Cao Văn Dũng,Chủ nhật 14/12," in text  # a consultation: counts only
-    assert "most_votes" not in text and "Lấy ý kiến" in text
+    assert "most_votes" not in text and "Đang lấy ý kiến" in text  # still open: the counts so far
     book = tmp_path / "ket-qua.xlsx"  # the same rows in Excel: a count is a number cell, not text
     written = await asyncio.to_thread(run_chibo, "polls", "results", str(poll_id), str(book), env=env, cwd=tmp_path)
     assert written.returncode == 0, written.stderr
@@ -282,6 +282,14 @@ async def test_a_poll_from_the_command_line(tmp_path: Path, runtime: Runtime, de
     election_id = int(elected.stdout.split("#")[1].split()[0])
     listed = await asyncio.to_thread(run_chibo, "polls", "list", env=env, cwd=tmp_path)
     assert any(line.startswith(f"#{election_id} ") and " secret " in line for line in listed.stdout.splitlines())
+    # ...and the file of a vote still open named who was "not elected"; as in chat, nothing is decided yet.
+    early = tmp_path / "dang-mo.csv"
+    written = await asyncio.to_thread(
+        run_chibo, "polls", "results", str(election_id), str(early), env=env, cwd=tmp_path
+    )
+    assert written.returncode == 0, written.stderr
+    text = early.read_text(encoding="utf-8-sig")
+    assert "trúng cử" not in text.replace("Ứng cử viên trúng cử khi", "") and "chưa có kết quả" in text
 
 
 # What a command may import from the database libraries: the session's type, nothing to query with.

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.contract import Catalogs, Chart, Reply, Translator
 from handlers.polls.common import kind_name, option_labels, rule_name, where
 from models.polls import Decision, ResultsFor, open_ballots, opinions, result
-from models.tables import Member, Poll, PollKind
+from models.tables import Member, Poll, PollKind, PollStatus
 from models.vietnamese import shorten
 
 
@@ -158,12 +158,13 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     are numbers, so a spreadsheet can add them up."""
     _ = t.gettext
     decision = await result(session, poll)
+    closed = poll.status is PollStatus.CLOSED
     rows = option_rows(t, poll, decision)
     rows += [
         [],
         [_("Question"), poll.question],
         [_("Kind"), kind_name(t, poll.kind)],
-        [_("Result"), verdict(t, poll, decision)],
+        [_("Result"), verdict(t, poll, decision) if closed else interim_text(t, poll, decision).removeprefix("⏳ ")],
         [_("Turnout"), turnout_text(t, decision)],
         [_("Voted"), decision.voters],
         [_("Eligible to vote"), decision.eligible],
@@ -185,14 +186,17 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
 
 
 def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str | int]]:
-    """Each option's row under ``result_header``: its votes, share of the base and outcome; an
-    election's blank ballots last."""
+    """Each option's row under ``result_header``: its votes, share of the base and outcome (once
+    closed: an open vote's counts decide nothing yet, as the chat says); an election's blank
+    ballots last."""
     _ = t.gettext
     rows: list[list[str | int]] = []
     for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
         share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
         outcome = ""
-        if decision.kind is PollKind.ELECTION:
+        if poll.status is not PollStatus.CLOSED:
+            pass
+        elif decision.kind is PollKind.ELECTION:
             outcome = _("elected") if i in decision.chosen else _("not elected")
         elif i in decision.chosen:
             outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
