@@ -164,6 +164,9 @@ def test_json_a_string_left_open_is_read_once_and_other_encodings_are_refused() 
     with pytest.raises(ValueError, match="not UTF-8"):
         parse_json(b'{"a": "\xff"}')
     assert parse_json(b"\xef\xbb\xbf" + '{"a": "ạ"}'.encode()) == {"a": "ạ"}  # a byte order mark
+    # 1 MB of empty lists, valid JSON, parsed before any signature is checked: refused unread.
+    with pytest.raises(ValueError, match="too many arrays"):
+        parse_json(b'{"timestamp": "1", "x": [' + b"[[[[[]]]]]," * 90_800 + b"[]]}")
 
 
 async def test_only_tokens_the_server_issued_open_a_chat(server: LiveServer, demo: Demo) -> None:
