@@ -336,9 +336,9 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
     assert "Phiếu của đồng chí vẫn giữ như cũ: Tán thành." in again and "Đã đổi" not in again
     assert await _count(runtime, OpenBallot, col(OpenBallot.member_id) == member.id) == 1
     # Two options in one tap of a one-choice ballot (forged: its buttons name one each) is refused
-    # in words, not with the ballot's buttons: there is nothing to untick.
+    # as a forged button, not with the ballot's buttons or advice to untick: there is nothing to untick.
     (forged,) = (await runtime.process(_tap(voters[4], poll_id, 3), "forged")).replies
-    assert "Đồng chí đã chọn quá 1 phương án" in forged.text and not forged.buttons
+    assert "không còn dùng được" in forged.text and "bỏ bớt" not in forged.text and not forged.buttons
     async with runtime.sessions() as session, session.begin():
         poll = await session.get(Poll, poll_id)
         assert poll is not None

@@ -282,10 +282,12 @@ async def _too_many(ctx: Context, member: Member, poll_id: int, mask: int, error
     """A ballot sent with more names than seats: the ballot stays as ticked, with its buttons, to
     untick some and send again (a new message saying so left the ballot above, out of sight), and
     says what stands if the member had voted. Where nothing can be unticked or sent again (one
-    choice, a secret ballot, a ballot cast that cannot change) the refusal says so instead."""
+    choice, a secret ballot, a ballot cast that cannot change) it is refused as such."""
     poll = await ctx.session.get(Poll, poll_id)  # read by vote() already
     if poll is None or poll.secret or poll.max_choices == 1:
-        raise error
+        # No button of theirs sends several names (a secret ballot's steps take one each): a
+        # forged or garbled tap, refused as one, whether or not the member has voted.
+        raise PollError(VoteProblem.BAD_CHOICE)
     cast = await my_choices(ctx.session, poll, member)
     if cast is not None and not poll.allow_change:
         raise PollError(VoteProblem.ALREADY_VOTED)
