@@ -2,11 +2,11 @@
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
-  var head = document.head;
-  [["stylesheet", "/static/push.css"], ["apple-touch-icon", "/static/icon-192.png"]].forEach(function (l) {
-    var link = document.createElement("link");
-    link.rel = l[0]; link.href = l[1]; head.appendChild(link);
-  });
+  function link(rel, href) {
+    var l = document.createElement("link");
+    l.rel = rel; l.href = href; document.head.appendChild(l);
+  }
+  link("apple-touch-icon", "/static/icon-192.png");
   navigator.serviceWorker.register("/sw.js").catch(function () { /* no offline page */ });
 
   var bar = null, linked = false, checking = false, words = {}, publicKey = "";
@@ -41,6 +41,7 @@
   }
   function show(parts) {
     if (!bar) {
+      link("stylesheet", "/static/push.css");  // with the bar, not on a first visit
       bar = el("div", "push-bar");
       bar.setAttribute("data-testid", "push-bar");
       var top = document.querySelector("header");
