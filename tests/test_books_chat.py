@@ -230,7 +230,10 @@ async def test_a_member_writes_their_self_assessment_and_sees_only_their_own_cla
     assert "tham gia đầy đủ sinh hoạt" in levels.text
     done = (await say(runtime, EAST, payload=button(levels, vi("Excellently fulfilled duties"))))[0]
     # One member rated excellent, the first classified: no warning yet.
-    assert vi("More members rated “excellently fulfilled” than 20% of those rated “well fulfilled”.") not in done.text
+    assert (
+        vi("More members rated “excellently fulfilled” than a fifth (20 percent) of those rated “well fulfilled”.")
+        not in done.text
+    )
     mine = (await say(runtime, NAM, payload=button(details, vi("My year-end review"))))[0]
     assert vi("Excellently fulfilled duties") in mine.text
     # Another branch's secretary classifies nobody here.

@@ -650,7 +650,10 @@ async def _reviews_screen(ctx: Context, actor: Member, note: str = "") -> list[R
     for level in ReviewLevel:
         lines.append(f"• {level_name(ctx.translator, level)}: {board.count(level)}")
     if board.excellent_over:
-        lines.append("⚠️ " + _("More members rated “excellently fulfilled” than 20% of those rated “well fulfilled”."))
+        lines.append(
+            "⚠️ "
+            + _("More members rated “excellently fulfilled” than a fifth (20 percent) of those rated “well fulfilled”.")
+        )
     meeting = await books.deciding_meeting(ctx.session, actor.branch_id, utcnow())
     if meeting is not None:
         day = ctx.format_day(meeting.starts_at.astimezone(ctx.timezone).date())
