@@ -158,13 +158,13 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
     are numbers, so a spreadsheet can add them up."""
     _ = t.gettext
     decision = await result(session, poll)
-    closed = poll.status is PollStatus.CLOSED
+    running = poll.status is PollStatus.OPEN
     rows = option_rows(t, poll, decision)
     rows += [
         [],
         [_("Question"), poll.question],
         [_("Kind"), kind_name(t, poll.kind)],
-        [_("Result"), verdict(t, poll, decision) if closed else interim_text(t, poll, decision).removeprefix("⏳ ")],
+        [_("Result"), interim_text(t, poll, decision).removeprefix("⏳ ") if running else verdict(t, poll, decision)],
         [_("Turnout"), turnout_text(t, decision)],
         [_("Voted"), decision.voters],
         [_("Eligible to vote"), decision.eligible],
@@ -186,15 +186,15 @@ async def result_rows(session: AsyncSession, t: Translator, poll: Poll) -> list[
 
 
 def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str | int]]:
-    """Each option's row under ``result_header``: its votes, share of the base and outcome (once
-    closed: an open vote's counts decide nothing yet, as the chat says); an election's blank
+    """Each option's row under ``result_header``: its votes, share of the base and outcome (none
+    while the vote is open: its counts decide nothing yet, as the chat says); an election's blank
     ballots last."""
     _ = t.gettext
     rows: list[list[str | int]] = []
     for i, (label, count) in enumerate(zip(option_labels(t, poll), decision.counts, strict=True)):
         share = "" if decision.kind is PollKind.CONSULTATION else _percent(t, count, decision.base)
         outcome = ""
-        if poll.status is not PollStatus.CLOSED:
+        if poll.status is PollStatus.OPEN:
             pass
         elif decision.kind is PollKind.ELECTION:
             outcome = _("elected") if i in decision.chosen else _("not elected")

@@ -12,7 +12,7 @@
   var messages = byId("messages"), menu = byId("menu"), menuToggle = byId("menu-toggle"), input = byId("input");
   var send = byId("send"), newline = byId("newline"), offline = byId("offline"), typing = byId("typing");
   var page = document.body.dataset;
-  // Unanswered: kept over a reload, sent again under its id.
+  // Unanswered: kept, sent again under its id.
   var queue = [].concat(load("chibo.pending", [], sessionStorage)).filter(function (m) {
     return m && typeof m.id == "string" && (typeof m.text == "string" || typeof m.payload == "string");
   });
@@ -245,7 +245,7 @@
     });
   }
 
-  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+  function wait(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
   // Another member's code: nothing before stays; the menu opens.
   function startAfresh() {
@@ -410,12 +410,12 @@
         if (reloaded && last && restored === last.id) {
           if (last.menu) showMenu(last.menu);
           extras(last);
-        } else if (reloaded && last && !shownIds[last.id]) {  // not in what another tab kept yet
+        } else if (reloaded && last && !shownIds[last.id]) {  // another tab's
           showReply(last, false);
         }
         received(data.messages || []);
       });
-    }).catch(function () { offline.hidden = false; /* fetched again once back */ });
+    }).catch(function () { offline.hidden = false; /* refetched */ });
   }
 
   input.addEventListener("keydown", function (event) {
@@ -424,7 +424,7 @@
       sendTyped();
     }
   });
-  // Fits the text or the hint, measured on a hidden copy.
+  // Fits text or hint (a hidden copy measures).
   var gauge = make("textarea", "gauge");
   gauge.rows = 1;
   gauge.setAttribute("aria-hidden", "true");

@@ -10,6 +10,9 @@
   navigator.serviceWorker.register("/sw.js").catch(function () { /* no offline page */ });
 
   var bar = null, linked = false, checking = false, words = {}, publicKey = "";
+  // Not on a stranger's first visit.
+  var styled = !!token();
+  if (styled) link("stylesheet", "/static/push.css");
   var apple = /iPhone|iPad|iPod/.test(navigator.userAgent);
   var standalone = window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
   var canPush = "PushManager" in window && "Notification" in window;
@@ -26,7 +29,7 @@
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return bytes;
   }
-  // A replaced server key: offer the button again.
+  // A new server key: offer it again.
   function sameKey(sub) {
     var key = sub.options && sub.options.applicationServerKey;
     if (!key) return true;
@@ -41,7 +44,7 @@
   }
   function show(parts) {
     if (!bar) {
-      link("stylesheet", "/static/push.css");  // with the bar, not on a first visit
+      if (!styled) link("stylesheet", "/static/push.css");
       bar = el("div", "push-bar");
       bar.setAttribute("data-testid", "push-bar");
       var top = document.querySelector("header");
@@ -54,7 +57,7 @@
     var b = el("button", cls, label);
     b.type = "button";
     b.setAttribute("data-testid", cls);
-    b.addEventListener("click", function () { b.disabled = true; action().then(render, function () { /* told */ }); });
+    b.addEventListener("click", function () { b.disabled = true; action().then(render, function () {}); });
     return b;
   }
   function note(text) { return el("p", "push-note", text); }
@@ -67,7 +70,7 @@
       if (permission !== "granted") return null;
       return navigator.serviceWorker.ready.then(function (reg) {
         return reg.pushManager.getSubscription().then(function (old) {
-          return old ? old.unsubscribe() : true;  // made for another key, perhaps: start afresh
+          return old ? old.unsubscribe() : true;  // maybe another key's
         }).then(function () {
           // A push service that never answers: say so.
           var late = new Promise(function (_, fail) { setTimeout(fail, 30000); });
@@ -107,7 +110,7 @@
     }, function () { checking = false; });
   }
 
-  // A new language (chat.js sets lang): the bar's words follow.
+  // A new language: the bar's words follow.
   new MutationObserver(function () { if (linked) render(); })
     .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
 
@@ -125,7 +128,7 @@
     }
   });
 
-  // Look again as the conversation changes, until joined.
+  // Look again until joined.
   var pending = null;
   new MutationObserver(function () {
     showMessage();
