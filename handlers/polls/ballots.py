@@ -3,6 +3,7 @@ step), the confirmation, and the list of votes open to the member."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -293,8 +294,7 @@ async def _too_many(ctx: Context, member: Member, poll_id: int, mask: int, error
         raise PollError(VoteProblem.ALREADY_VOTED)
     note = "\n\n⚠️ " + problem_text(ctx.translator, error)
     if cast is not None:
-        labels = option_labels(ctx.translator, poll)
-        kept = ", ".join(labels[i] for i in cast) or ctx.gettext("a blank ballot")
+        kept = _chosen(ctx.translator, poll, cast)
         note += "\n✅ " + ctx.gettext("Your vote stays as it was: {choice}.").format(choice=kept)
     reply = Reply(
         ballot_text(ctx.translator, poll, ctx.timezone) + note,
@@ -304,14 +304,19 @@ async def _too_many(ctx: Context, member: Member, poll_id: int, mask: int, error
     return [reply]
 
 
+def _chosen(t: Translator, poll: Poll, choices: Sequence[int]) -> str:
+    """The options a ballot names, in words; a blank ballot says so."""
+    labels = option_labels(t, poll)
+    return ", ".join(labels[i] for i in choices) or t.gettext("a blank ballot")
+
+
 def confirmation(
     t: Translator, timezone: Any, inbound: Inbound, poll: Poll, outcome: VoteOutcome, mask: int, running: str = ""
 ) -> Reply:
     """What a member who cast ``mask`` is answered: the ballot again, edited in place where the
     platform can, with what was recorded (and ``running``, the counts so far, if the poll shows them)."""
     _ = t.gettext
-    labels = option_labels(t, poll)
-    chosen = ", ".join(labels[i] for i in choices_from_mask(mask, len(poll.options))) or _("a blank ballot")
+    chosen = _chosen(t, poll, choices_from_mask(mask, len(poll.options)))
     if poll.secret:
         # Not even the confirmation names the choice: replies are stored (outbox, retries), and a
         # stored "you chose X" next to a chat id would undo the secrecy of the ballot box.

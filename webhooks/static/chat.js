@@ -459,12 +459,10 @@
   var words = load("chibo.words", null);
   if (words) applyWords(words);
   grow();
-  var kept = transcript;
-  transcript = [];
-  kept.forEach(function (item) {
+  transcript.forEach(function (item) {
     restored = item[2];
-    if (item[2]) shownIds[item[2]] = true;
-    bubble(item[0], item[1], item[2]);
+    var el = bubble(item[0], item[1], false);  // kept already: not written again
+    if (item[2]) { shownIds[item[2]] = true; el.setAttribute("data-message-id", item[2]); }
   });
   showMenu(load("chibo.menu", []));
   foldMenu(load("chibo.menuUsed", false));
