@@ -583,3 +583,52 @@ async def test_a_message_that_came_while_the_page_was_closed_shows_its_buttons_o
         await looked.wait()
         await phone.wait_for_function("() => localStorage.getItem('chibo.words') !== null")
         assert await phone.get_by_test_id("inline-button").filter(has_text="Tán thành").count() == 1
+
+
+# The element's top line and bottom within the visible part of the conversation, as it is now.
+SHOWN_WHOLE = """(element) => {
+    const area = document.querySelector('[data-testid="messages"]').getBoundingClientRect();
+    const box = element.getBoundingClientRect();
+    return area.top <= box.top && box.bottom <= area.bottom;
+}"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_with_the_menu_folded(
+    web_chat: LiveServer, demo: Demo
+) -> None:
+    """Found by the outside tester, at 360×720: after each tick the page scrolled to the ballot's
+    top, so the name just ticked and "Gửi phiếu" went below the screen; each tick was echoed with
+    the box as it had been ("⬜ Name" when ticking it); and after a reload the main menu opened
+    over the ballot for a member who had never used the menu. As in Telegram, the ballot now
+    changes in place with the page kept still, and a tap on a message's button is not echoed."""
+    runtime = web_chat.app.state.runtime
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    candidates = [f"Ứng viên số {i}" for i in range(1, 11)]  # taller than the phone's screen
+    async with chromium() as browser:
+        phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
+        async with runtime.sessions() as session, session.begin():
+            poll = await create_draft(
+                session, secretary, "Bầu ban chi ủy", [secretary.branch_id], utcnow() + timedelta(1)
+            )
+            await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=3)
+            poll.secret = False
+            await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        ballots = phone.get_by_test_id("bot-message").filter(has_text="Bầu ban chi ủy")
+        buttons = phone.get_by_test_id("inline-button")
+        await buttons.filter(has_text="Gửi phiếu").wait_for()
+        await phone.reload()
+        await buttons.filter(has_text="Gửi phiếu").wait_for()
+        assert await phone.locator("#menu").is_hidden()  # the ballot's buttons are what is shown
+        echoed = await phone.get_by_test_id("user-message").count()  # the code typed to join
+        for name in (candidates[-1], candidates[-2]):
+            await buttons.filter(has_text="⬜ " + name).click()
+            ticked = buttons.filter(has_text="☑️ " + name)
+            await ticked.wait_for()
+            assert await ticked.evaluate(SHOWN_WHOLE), f"{name} went out of view once ticked"
+            assert await buttons.filter(has_text="Gửi phiếu").evaluate(SHOWN_WHOLE)
+        assert await ballots.count() == 1
+        assert await phone.get_by_test_id("user-message").count() == echoed
+        await buttons.filter(has_text="Gửi phiếu").click()
+        await ballots.filter(has_text="Ứng viên số 9, Ứng viên số 10").wait_for()
+        assert await ballots.count() == 1

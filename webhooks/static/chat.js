@@ -43,12 +43,11 @@
     var top = anchor.offsetTop - 8;
     messages.scrollTop = Math.min(top, messages.scrollHeight);
   }
-  window.addEventListener("resize", reveal);
+  addEventListener("resize", reveal);
   if (window.ResizeObserver) new ResizeObserver(reveal).observe(messages);
 
   function bubble(kind, text, id) {
-    var hint = byId("welcome");
-    if (hint) hint.remove();
+    if (welcome) welcome.remove();
     var el = make("div", "bubble " + kind, kind !== "system" && kind + "-message");
     el.textContent = text;
     if (id) el.setAttribute("data-message-id", String(id));
@@ -75,9 +74,10 @@
         button.textContent = b.label;
         button.disabled = busy;
         button.addEventListener("click", function () {
-          if (testid === "menu-button") { save("chibo.menuUsed", true); foldMenu(true); }
-          // A secret choice is neither echoed nor kept.
-          submit({ payload: b.payload, source: source }, b.secret ? null : b.label);
+          var menuTap = testid === "menu-button";
+          if (menuTap) { save("chibo.menuUsed", true); foldMenu(true); } else anchor = null;  // stays put
+          // As Telegram: no echo of an inline tap; a secret one not kept.
+          submit({ payload: b.payload, source: source }, b.secret ? null : menuTap && b.label);
         });
         line.appendChild(button);
       });
@@ -106,6 +106,7 @@
       buttonRows(box, reply.buttons || [], "inline-button", reply.id);
       if (reply.upload_label) box.appendChild(uploadButton(reply.upload_label, reply.upload_accept));
       messages.appendChild(box);
+      foldMenu(true);
     }
     reveal();
   }
@@ -115,11 +116,9 @@
       if (shownIds[reply.id]) return;
       shownIds[reply.id] = true;
     }
-    // An edit: the message tapped goes, buttons and all.
     var old = reply.replaces && messages.querySelector('[data-message-id="' + reply.replaces + '"]');
-    if (old) { if (/inline/.test((old.nextSibling || old).className)) old.nextSibling.remove(); old.remove(); }
+    var top = messages.scrollTop, chart = null;
     transcript = transcript.filter(function (t) { return t[2] !== reply.replaces; });
-    var chart = null;
     if (reply.image) {
       chart = make("img", "chart", "chart");
       chart.src = reply.image;
@@ -136,8 +135,16 @@
       showUnread();
     }
     if (reply.menu !== null && reply.menu !== undefined) showMenu(reply.menu);
-    if (fresh || (reply.buttons && reply.buttons.length) || reply.upload_label) foldMenu(true);
+    if (fresh) foldMenu(true);
     extras(reply);
+    // An edit: in its place, the page still.
+    if (old) {
+      for (var n = chart || el, next; n; n = next) { next = n.nextSibling; messages.insertBefore(n, old); }
+      if (/inline/.test((old.nextSibling || old).className)) old.nextSibling.remove();
+      old.remove();
+      anchor = null;
+      messages.scrollTop = top;
+    }
   }
 
   function showUnread() {
@@ -325,9 +332,9 @@
   }
 
   function submit(fields, shown) {
-    if (shown === null) bubble("user", "🗳️", false); else bubble("user", shown);
+    if (shown) bubble("user", shown);
     var body = { id: newId(), as: heldToken(), secret: shown === null };
-    if (fields.text !== undefined) body.text = fields.text; else { body.payload = fields.payload; body.source = fields.source; }
+    for (var k in fields) body[k] = fields[k];
     queue.push(body);
     keepPending();
     pump();
@@ -469,11 +476,11 @@
   // A QR code opens /?invite=CODE.
   var invite = new URLSearchParams(location.search).get("invite");
   if (invite) {
-    if (window.history.replaceState) window.history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname);
     submit({ text: invite.slice(0, 64) }, invite.slice(0, 64));
   }
-  window.addEventListener("offline", function () { offline.hidden = false; });
-  window.addEventListener("online", function () { offline.hidden = true; refresh(false); });
+  addEventListener("offline", function () { offline.hidden = false; });
+  addEventListener("online", function () { offline.hidden = true; refresh(false); });
   if (!navigator.onLine) offline.hidden = false;
   refresh(true);
   listen();
