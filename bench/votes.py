@@ -375,12 +375,31 @@ async def _measure(
         return seconds, latencies, _process_cpu(SERVED[url]) - before
 
 
+async def _round(database_url: str, options: dict[str, str], voters: int, round_: int) -> float:
+    """chibo, then the durable baseline, each on a poll and voters of its own: the ratio of their rates."""
+    rates = []
+    for kind, offset in (("chibo", 0), ("durable", 1)):
+        first = FIRST_USER + (10 + 2 * round_ + offset) * 1_000_000
+        poll_id = await _seed(database_url, voters + WARM_UP, secret=False, first_user=first)
+        bodies = [callback(first + i, f"pv:{poll_id}:{1 << (i % 3)}", first * 10 + i) for i in range(voters + WARM_UP)]
+        seconds, latencies, cpu = await _measure(kind, options, bodies[voters:], bodies[:voters])
+        rates.append(_line(f"{kind}, round {round_}", seconds, latencies, cpu))
+    return rates[0] / rates[1]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--voters", type=int, default=10_000)
     parser.add_argument("--no-tally", action="store_true", help="skip part 2 (the tallies)")
     parser.add_argument("--profile", metavar="DIR", help="write each server's CPU profile (cProfile) to DIR")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="chibo and the durable baseline again in turn, each round on new voters, and the median of the "
+        "rounds' ratios (a machine whose speed drifts between runs says little in one)",
+    )
     args = parser.parse_args()
     fake = FakeTelegram()
     runner = web.AppRunner(fake.app(), access_log=None)
@@ -429,6 +448,13 @@ async def main() -> None:
         print(f"  ratio chibo / echo      {chibo / echo:8.2f}")
         if durable:
             print(f"  ratio chibo / durable   {chibo / durable:8.2f}   (target >= 1.0)")
+            ratios = [chibo / durable]
+            for round_ in range(2, args.rounds + 1):
+                ratios.append(await _round(database_url, options, args.voters, round_))
+            if len(ratios) > 1:
+                listed = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+                median = statistics.median(ratios)
+                print(f"  ratio chibo / durable over {len(ratios)} rounds: median {median:.2f} ({listed})")
         steady_first, steady_voters = FIRST_USER + 1_000_000, min(2000, args.voters)
         steady_poll = await _seed(database_url, steady_voters + WARM_UP, secret=False, first_user=steady_first)
         steady = [
