@@ -145,6 +145,12 @@ async def test_a_multi_choice_ballot_is_ticked_then_sent(runtime: Runtime, demo:
     # The ballot keeps the choice ticked, to be changed from (it showed every box empty again).
     assert "☑️ Chủ nhật 7/12" in str(sent.buttons) and "⬜ Chủ nhật 14/12" in str(sent.buttons)
     assert "☑️ Thứ bảy 20/12" in str(sent.buttons)
+    # Changing it: the ballot being ticked says what stands until it is sent again (found by the
+    # outside tester: the ticks alone looked as if the vote had been undone).
+    changing = (await say(runtime, SECRETARY, payload=button(sent, "Thứ bảy 20/12")))[0]
+    assert "☑️ Chủ nhật 7/12" in str(changing.buttons) and "⬜ Thứ bảy 20/12" in str(changing.buttons)
+    assert "Phiếu của đồng chí vẫn giữ như cũ: Chủ nhật 7/12, Thứ bảy 20/12." in changing.text
+    assert "vẫn giữ như cũ" not in ticked.text  # nothing stood before the first ballot was sent
     listed = [r for r in await say(runtime, SECRETARY, "🗳 Biểu quyết đang mở") if "Chọn ngày tổng vệ sinh" in r.text]
     assert "☑️ Chủ nhật 7/12" in str(listed[0].buttons) and "☑️ Thứ bảy 20/12" in str(listed[0].buttons)
     assert "Đã đổi phiếu" in (await say(runtime, SECRETARY, payload=Vote(poll_id, 2).pack()))[0].text

@@ -190,10 +190,16 @@ async def _stepped(ctx: Context, member: Member, poll_id: int, step: int, mask: 
 
 async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list[Reply]:
     poll = await _may_tick(ctx, member, poll_id, mask)
-    chosen = len(choices_from_mask(mask, len(poll.options)))
-    note = ""
-    if chosen > poll.max_choices:
-        note = "\n\n⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices)
+    notes = []
+    if len(choices_from_mask(mask, len(poll.options))) > poll.max_choices:
+        notes.append("⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices))
+    # A member changing a vote sees what stands until the ballot is sent again (the ticks alone
+    # looked as if the vote had been undone).
+    cast = await my_choices(ctx.session, poll, member)
+    if cast is not None:
+        kept = _chosen(ctx.translator, poll, cast)
+        notes.append("✅ " + ctx.gettext("Your vote stays as it was: {choice}.").format(choice=kept))
+    note = "\n\n" + "\n".join(notes) if notes else ""
     return [
         Reply(
             ballot_text(ctx.translator, poll, ctx.timezone) + note,
