@@ -596,6 +596,48 @@ async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runt
     assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0].text
 
 
+async def test_a_new_election_shows_no_candidates_until_they_are_typed(runtime: Runtime, demo: Demo) -> None:
+    """Was: the preview of a vote just made an election listed Tán thành / Không tán thành / Ý kiến
+    khác under "Ứng cử viên", as if they were the candidates."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Bầu bí thư chi bộ?"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "bầu cử")))[0]
+    assert "Loại: bầu cử" in preview.text
+    assert "Tán thành" not in preview.text and "Ý kiến khác" not in preview.text
+    assert "Ứng cử viên: chưa có." in preview.text
+    assert "Xin đồng chí gõ họ tên các ứng cử viên, mỗi dòng một người" in preview.text
+    # Opening it now is refused, and says what is missing; it stays a draft.
+    refused = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    assert "Xin đồng chí gõ danh sách ứng cử viên" in refused.text and "Đã mở biểu quyết" not in refused.text
+    assert "1. Tán thành" not in refused.text and "Ứng cử viên: chưa có." in refused.text
+    async with runtime.sessions() as session:
+        drafts = (await session.exec(select(Poll).where(Poll.question == "Bầu bí thư chi bộ?"))).all()
+    assert [p.status for p in drafts] == [PollStatus.DRAFT]
+    # The names typed next are the candidates, with no button to tap first.
+    preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa\nHoàng Văn Nam"))[0]
+    assert "Ứng cử viên:\n1. Phạm Thị Hoa\n2. Hoàng Văn Nam" in preview.text and "chưa có" not in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    assert "Đã mở biểu quyết" in opened.text
+    ballot = (await say(runtime, SECRETARY, "🗳 Biểu quyết đang mở"))[0]
+    offered = [b.label for row in ballot.buttons for b in row]
+    assert "Phạm Thị Hoa" in offered and "Hoàng Văn Nam" in offered and "Tán thành" not in offered
+
+
+async def test_a_new_choice_shows_no_options_until_they_are_typed(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
+    preview = (await say(runtime, SECRETARY, "Chọn ngày sinh hoạt chuyên đề?"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "chọn một phương án")))[0]
+    assert "Phương án: chưa có." in preview.text and "1. Tán thành" not in preview.text
+    assert vi("Type the options, one per line or separated by semicolons (2 to 10).") in preview.text
+    preview = (await say(runtime, SECRETARY, "Thứ Bảy; Chủ nhật"))[0]
+    assert "Phương án:\n1. Thứ Bảy\n2. Chủ nhật" in preview.text
+
+
 async def _meeting_in_session(runtime: Runtime, *, present: tuple[str, ...]) -> None:
     """The branch's called meeting began ten minutes ago, and ``present`` checked in at it."""
     async with runtime.sessions() as session, session.begin():
