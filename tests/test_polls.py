@@ -81,7 +81,7 @@ async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, vote
     preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
     assert "1. Tán thành\n2. Không tán thành\n3. Ý kiến khác" in preview.text
     assert "Loại: biểu quyết thông qua (Tán thành / Không tán thành / Ý kiến khác)" in preview.text
-    assert vi("more than half of all eligible voters") in preview.text
+    assert vi("more than half of the base") in preview.text
     if secret:
         preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
         assert "Hình thức: bỏ phiếu kín" in preview.text
@@ -472,6 +472,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
     assert "Đã bỏ phiếu: 7 trên 8 người có quyền biểu quyết." in closed
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed
+    assert "Cách tính: quá nửa cơ sở tính." in closed and "tổng số người có quyền" not in closed
     # A vote in chat between meetings says what it is, on the ballot and in the result.
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
     async with runtime.sessions() as session:
@@ -500,7 +501,7 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
     assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
     assert ["Tham gia biểu quyết", "Đã bỏ phiếu: 5 trên 8 người có quyền biểu quyết."] in rows
     assert ["Cơ sở tính (số đồng chí)", 7, "miễn sinh hoạt, không tham gia: 1"] in rows
-    assert ["Cách tính", vi("more than half of all eligible voters")] in rows
+    assert ["Cách tính", vi("more than half of the base")] in rows
     assert ["Mai Văn Sơn", "Không tán thành", ""] in rows
     sheet = "\n".join(",".join(map(str, row)) for row in rows)
     for internal in ("majority_of_eligible", "motion", "officials", "eligible", "zalo_bot", "True", "None"):
