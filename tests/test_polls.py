@@ -423,6 +423,9 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     assert "Đã ghi nhận phiếu kín" in blank.text and "Bước" not in blank.text  # cast: no step is left
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
+    # What "4/7" is out of: the base, not the 8 entitled to vote (Tạ Văn Bình, exempt, has not voted).
+    assert "Ứng cử viên trúng cử khi đạt ít nhất 4/7 phiếu." in track
+    assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)." in track
     # A published poll is no longer a draft, whatever a stale preview button says.
     assert (
         "đã được mở hoặc đã hủy"
