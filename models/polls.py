@@ -276,6 +276,13 @@ async def create_draft(
     return poll
 
 
+def lacks_options(poll: Poll) -> bool:
+    """An election or a choice whose candidates (options) are yet to be typed: a new vote is a
+    motion, and made an election or a choice it still holds the motion's three answers, which are
+    not its candidates. It cannot be opened so."""
+    return poll.kind in (PollKind.ELECTION, PollKind.CHOICE) and list(poll.options) == list(RESOLUTION_OPTIONS)
+
+
 def _draft(poll: Poll) -> None:
     if poll.status is not PollStatus.DRAFT:
         raise PollError(PollProblem.NOT_A_DRAFT)
@@ -370,7 +377,7 @@ async def publish(session: AsyncSession, actor: Actor, poll: Poll, ballot_for: B
         raise PollError(PollProblem.NO_DEADLINE)
     if poll.deadline <= utcnow():
         raise PollError(PollProblem.DEADLINE_PASSED)
-    if poll.kind in (PollKind.ELECTION, PollKind.CHOICE) and list(poll.options) == list(RESOLUTION_OPTIONS):
+    if lacks_options(poll):
         raise PollError(PollProblem.NO_CANDIDATES)
     body = await _body(session, poll)
     members = [m for m in body if m.standing is MemberStanding.ACTIVE]

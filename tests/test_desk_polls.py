@@ -85,7 +85,7 @@ async def test_the_result_sheet_says_what_the_chat_says_and_leaves_room_to_sign(
     assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in sheet
     assert "Đã bỏ phiếu: 3 trên 8 người có quyền biểu quyết." in sheet
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in sheet
-    assert vi("more than half of all eligible voters") in sheet
+    assert vi("more than half of the base") in sheet
     assert "28,6%" in sheet and "14,3%" in sheet  # each option's share of the base
     assert vi("(signature and full name)") in sheet and vi("Secretary of the branch") in sheet
     assert vi("Made at {when}").split("{")[0] in sheet
@@ -133,10 +133,10 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
         form = await desk.get("/desk/polls/new")
         for choice in ("an election", "a consultation (counts only, nothing is adopted)", "the branch committee"):
             assert vi(choice) in form.text
-        assert vi("at least two thirds of all eligible voters") in form.text
+        assert vi("at least two thirds of the base") in form.text
         url = await _set_up(desk)
         draft = await desk.get(url)
-        assert vi("Publish") in draft.text and vi("more than half of all eligible voters") in draft.text
+        assert vi("Publish") in draft.text and vi("more than half of the base") in draft.text
         assert (await desk.post(url + "/publish")).status_code == 303
         poll_id = int(url.rsplit("/", 1)[1])
         for name, mask in (("Mai Văn Sơn", 1), ("Hồ Thị Ngọc", 1), ("Đinh Văn Khánh", 2)):

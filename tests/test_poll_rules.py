@@ -166,6 +166,45 @@ def test_the_result_in_words_a_secretary_reads_aloud() -> None:
     assert "không biểu quyết thông qua" in asked
 
 
+EN = Catalogs("vi").translator("en")
+
+
+def test_those_entitled_to_vote_and_the_base_have_different_words() -> None:
+    """Was: "Đã bỏ phiếu: 7 trên 10 người có quyền biểu quyết" beside shares of 8 and "quá nửa tổng số
+    người có quyền biểu quyết": the same words for two numbers. The 10 are those entitled to vote; the
+    base of 8 is what the rule and every share are measured against (DESIGN.md §4)."""
+    # 10 official members on the roll, 7 voted; 2 exempt members did not vote and leave the base: 8.
+    motion = _poll(MOTION, list(RESOLUTION_OPTIONS))
+    decision = decide(MOTION, HALF, [5, 2, 0], voters=7, eligible=10, deducted=Deductions(exempt_absent=2))
+    said = results_text(VI, motion, decision)
+    assert "Tán thành: 5/8 (62,5%)" in said and "Nghị quyết được thông qua: 5/8 đồng chí tán thành" in said
+    assert "Cơ sở tính: 8 đồng chí (không tính miễn sinh hoạt, không tham gia: 2)." in said
+    assert "Cách tính: quá nửa cơ sở tính." in said
+    assert "Đã bỏ phiếu: 7 trên 10 người có quyền biểu quyết." in said
+    assert said.count("có quyền biểu quyết") == 1  # said of the 10, never of the 8
+    english = results_text(EN, motion, decision)
+    assert "In favour: 5/8 (62.5%)" in english and "Base: 8 (left out: exempt and did not vote: 2)." in english
+    assert "Rule: more than half of the base." in english
+    assert "Turnout: 7 of 10 eligible voted." in english and english.count("eligible") == 1
+    # A choice no option won names the rule in its verdict: of the base, with the base's number.
+    choice = _poll(CHOICE, ["Chủ nhật", "Thứ bảy"])
+    split = results_text(
+        VI, choice, decide(CHOICE, HALF, [4, 3], voters=7, eligible=10, deducted=Deductions(exempt_absent=2))
+    )
+    assert "Không phương án nào đạt quá nửa cơ sở tính (cần ít nhất 5/8)." in split
+    assert split.count("có quyền biểu quyết") == 1
+    # The other rules name the base too, in both languages.
+    two_thirds = _poll(MOTION, list(RESOLUTION_OPTIONS), rule=TWO_THIRDS)
+    assert "Cách tính: ít nhất hai phần ba cơ sở tính." in results_text(VI, two_thirds, decision)
+    assert "Rule: at least two thirds of the base." in results_text(EN, two_thirds, decision)
+    custom = _poll(MOTION, list(RESOLUTION_OPTIONS), rule=PollRule.CUSTOM, rule_numerator=3, rule_denominator=5)
+    assert "Cách tính: trên 3/5 cơ sở tính." in results_text(VI, custom, decision)
+    assert "Rule: more than 3/5 of the base." in results_text(EN, custom, decision)
+    cast = _poll(MOTION, list(RESOLUTION_OPTIONS), rule=PollRule.CUSTOM, rule_base=PollBase.VOTED)
+    assert "Cách tính: trên 1/2 số phiếu đã bỏ." in results_text(VI, cast, decision)
+    assert "Rule: more than 1/2 of the votes cast." in results_text(EN, cast, decision)
+
+
 def test_options_typed_on_one_line_are_split_at_semicolons_or_commas() -> None:
     """The web chat's box and many phones send one line: 'A, B, C' must not be one option."""
     assert clean_options(["Phạm Thị Hoa, Hoàng Văn Nam, Vũ Thị Mai"]) == ["Phạm Thị Hoa", "Hoàng Văn Nam", "Vũ Thị Mai"]

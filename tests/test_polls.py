@@ -81,7 +81,7 @@ async def _open_poll(runtime: Runtime, demo: Demo, *, secret: bool = False, vote
     preview = (await say(runtime, SECRETARY, "Thông qua kế hoạch quý I?"))[0]
     assert "1. Tán thành\n2. Không tán thành\n3. Ý kiến khác" in preview.text
     assert "Loại: biểu quyết thông qua (Tán thành / Không tán thành / Ý kiến khác)" in preview.text
-    assert vi("more than half of all eligible voters") in preview.text
+    assert vi("more than half of the base") in preview.text
     if secret:
         preview = (await say(runtime, SECRETARY, payload=button(preview, "bỏ phiếu kín")))[0]
         assert "Hình thức: bỏ phiếu kín" in preview.text
@@ -429,6 +429,9 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     assert "Đã ghi nhận phiếu kín" in blank.text and "Bước" not in blank.text  # cast: no step is left
     track = (await say(runtime, SECRETARY, payload=TrackPoll(poll_id).pack()))[0].text
     assert "khi kết thúc" in track and "Nguyễn Văn A:" not in track and "Đã bỏ phiếu: 2 trên 8" in track
+    # What "4/7" is out of: the base, not the 8 entitled to vote (Tạ Văn Bình, exempt, has not voted).
+    assert "Ứng cử viên trúng cử khi đạt ít nhất 4/7 phiếu." in track
+    assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)." in track
     # A published poll is no longer a draft, whatever a stale preview button says.
     assert (
         "đã được mở hoặc đã hủy"
@@ -478,6 +481,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
     assert "Đã bỏ phiếu: 7 trên 8 người có quyền biểu quyết." in closed
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed
+    assert "Cách tính: quá nửa cơ sở tính." in closed and "tổng số người có quyền" not in closed
     # A vote in chat between meetings says what it is, on the ballot and in the result.
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
     async with runtime.sessions() as session:
@@ -506,7 +510,7 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
     assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
     assert ["Tham gia biểu quyết", "Đã bỏ phiếu: 5 trên 8 người có quyền biểu quyết."] in rows
     assert ["Cơ sở tính (số đồng chí)", 7, "miễn sinh hoạt, không tham gia: 1"] in rows
-    assert ["Cách tính", vi("more than half of all eligible voters")] in rows
+    assert ["Cách tính", vi("more than half of the base")] in rows
     assert ["Mai Văn Sơn", "Không tán thành", ""] in rows
     sheet = "\n".join(",".join(map(str, row)) for row in rows)
     for internal in ("majority_of_eligible", "motion", "officials", "eligible", "zalo_bot", "True", "None"):
@@ -600,6 +604,48 @@ async def test_an_election_cannot_open_with_a_motions_answers_as_candidates(runt
     preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa; Hoàng Văn Nam; Vũ Thị Mai"))[0]
     assert "Phạm Thị Hoa\n2. Hoàng Văn Nam\n3. Vũ Thị Mai" in preview.text
     assert "Đã mở biểu quyết" in (await say(runtime, SECRETARY, payload=PublishPoll(poll.id or 0).pack()))[0].text
+
+
+async def test_a_new_election_shows_no_candidates_until_they_are_typed(runtime: Runtime, demo: Demo) -> None:
+    """Was: the preview of a vote just made an election listed Tán thành / Không tán thành / Ý kiến
+    khác under "Ứng cử viên", as if they were the candidates."""
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    manage = (await say(runtime, SECRETARY, "/quanly"))[0]
+    await say(runtime, SECRETARY, payload=button(manage, "Biểu quyết mới"))
+    preview = (await say(runtime, SECRETARY, "Bầu bí thư chi bộ?"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "bầu cử")))[0]
+    assert "Loại: bầu cử" in preview.text
+    assert "Tán thành" not in preview.text and "Ý kiến khác" not in preview.text
+    assert "Ứng cử viên: chưa có." in preview.text
+    assert "Xin đồng chí gõ họ tên các ứng cử viên, mỗi dòng một người" in preview.text
+    # Opening it now is refused, and says what is missing; it stays a draft.
+    refused = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    assert "Xin đồng chí gõ danh sách ứng cử viên" in refused.text and "Đã mở biểu quyết" not in refused.text
+    assert "1. Tán thành" not in refused.text and "Ứng cử viên: chưa có." in refused.text
+    async with runtime.sessions() as session:
+        drafts = (await session.exec(select(Poll).where(Poll.question == "Bầu bí thư chi bộ?"))).all()
+    assert [p.status for p in drafts] == [PollStatus.DRAFT]
+    # The names typed next are the candidates, with no button to tap first.
+    preview = (await say(runtime, SECRETARY, "Phạm Thị Hoa\nHoàng Văn Nam"))[0]
+    assert "Ứng cử viên:\n1. Phạm Thị Hoa\n2. Hoàng Văn Nam" in preview.text and "chưa có" not in preview.text
+    opened = (await say(runtime, SECRETARY, payload=button(preview, "Mở biểu quyết")))[0]
+    assert "Đã mở biểu quyết" in opened.text
+    ballot = (await say(runtime, SECRETARY, "🗳 Biểu quyết đang mở"))[0]
+    offered = [b.label for row in ballot.buttons for b in row]
+    assert "Phạm Thị Hoa" in offered and "Hoàng Văn Nam" in offered and "Tán thành" not in offered
+
+
+async def test_a_new_choice_shows_no_options_until_they_are_typed(runtime: Runtime, demo: Demo) -> None:
+    await say(runtime, SECRETARY, f"/start {demo.code('Lý Văn Quang')}")
+    await say(runtime, SECRETARY, payload=NewPoll().pack())
+    preview = (await say(runtime, SECRETARY, "Chọn ngày sinh hoạt chuyên đề?"))[0]
+    kinds = (await say(runtime, SECRETARY, payload=button(preview, "Loại biểu quyết")))[0]
+    preview = (await say(runtime, SECRETARY, payload=button(kinds, "chọn một phương án")))[0]
+    assert "Phương án: chưa có." in preview.text and "1. Tán thành" not in preview.text
+    assert vi("Type the options, one per line or separated by semicolons (2 to 10).") in preview.text
+    preview = (await say(runtime, SECRETARY, "Thứ Bảy; Chủ nhật"))[0]
+    assert "Phương án:\n1. Thứ Bảy\n2. Chủ nhật" in preview.text
 
 
 async def _meeting_in_session(runtime: Runtime, *, present: tuple[str, ...]) -> None:

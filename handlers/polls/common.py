@@ -12,26 +12,29 @@ from handlers.members import Cancel
 from handlers.router import Router
 from models.errors import NotFound
 from models.polls import RESOLUTION_OPTIONS, PollError, PollProblem, VoteProblem, check_poll
-from models.tables import Member, Poll, PollKind, PollRule, PollVoters
+from models.tables import Member, Poll, PollBase, PollKind, PollRule, PollVoters
 
 router = Router("polls")
 NAMES_SHOWN = 30
 
 
 def rule_name(t: Translator, poll: Poll) -> str:
+    """The rule in words. Its fraction is of the base (cơ sở tính: those entitled to vote, less those
+    DESIGN.md §4 leaves out), which the result gives as a number of its own; so the rule never says
+    "those entitled to vote" (người có quyền biểu quyết), the words of the turnout's other number."""
     _ = t.gettext
     if poll.kind is PollKind.CONSULTATION:
         return _("none: a consultation reports the counts and decides nothing")
+    if poll.rule is PollRule.CUSTOM and poll.rule_base is PollBase.VOTED:
+        custom = _("more than {numerator}/{denominator} of the votes cast")
+    else:
+        custom = _("more than {numerator}/{denominator} of the base")
     return {
-        PollRule.MAJORITY_OF_ELIGIBLE: _("more than half of all eligible voters"),
-        PollRule.TWO_THIRDS_OF_ELIGIBLE: _("at least two thirds of all eligible voters"),
+        PollRule.MAJORITY_OF_ELIGIBLE: _("more than half of the base"),
+        PollRule.TWO_THIRDS_OF_ELIGIBLE: _("at least two thirds of the base"),
         PollRule.MOST_VOTES: _("most votes"),
-        PollRule.CUSTOM: _("more than {numerator}/{denominator} of the {base}"),
-    }[poll.rule].format(
-        numerator=poll.rule_numerator,
-        denominator=poll.rule_denominator,
-        base=_("eligible voters") if poll.rule_base.value == "eligible" else _("votes cast"),
-    )
+        PollRule.CUSTOM: custom,
+    }[poll.rule].format(numerator=poll.rule_numerator, denominator=poll.rule_denominator)
 
 
 def option_labels(t: Translator, poll: Poll) -> tuple[str, ...]:

@@ -9,12 +9,12 @@ from handlers.menus import PollList
 from handlers.polls.actions import ClosePoll, ConfirmClosePoll, NudgePoll, TrackPoll
 from handlers.polls.ballots import ballot_maker
 from handlers.polls.common import NAMES_SHOWN, managed_poll, moment, router
-from handlers.polls.results import interim_text, results_chart, results_maker, results_text, turnout_text
+from handlers.polls.results import base_text, interim_text, results_chart, results_maker, results_text, turnout_text
 from handlers.questions import Ask, Question
 from models.ballots import key_fits
 from models.poll_queries import recent_polls_for
 from models.polls import PollError, PollProblem, check, close, non_voters, nudge, opinions, queue_results, result
-from models.tables import Member, Poll, PollStatus
+from models.tables import Member, Poll, PollKind, PollStatus
 from models.vietnamese import shorten
 
 
@@ -36,6 +36,8 @@ async def track(ctx: Context, actor: Member, action: TrackPoll) -> list[Reply]:
             interim_text(ctx.translator, poll, decision),
             turnout_text(ctx.translator, decision),
         ]
+        if poll.kind is not PollKind.CONSULTATION:  # what "at least 4 of 7" is out of, as the open count says
+            lines.insert(-1, base_text(ctx.translator, decision))
     lines += await _opinion_lines(ctx, poll)
     buttons: list[tuple[Button, ...]] = []
     poll_id = poll.id or 0

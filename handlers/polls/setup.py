@@ -27,10 +27,12 @@ from handlers.questions import Ask, Awaiting, Question
 from handlers.times import read_answer
 from models.polls import (
     PollError,
+    PollProblem,
     cancel_draft,
     change_draft,
     check,
     create_draft,
+    lacks_options,
     meeting_now,
     publish,
 )
@@ -65,13 +67,27 @@ async def draft_from_text(ctx: Context, actor: Member, awaiting: Awaiting, text:
     return [preview(ctx, poll)]
 
 
+def _options_prompt(ctx: Context, poll: Poll) -> str:
+    if poll.kind is PollKind.ELECTION:
+        return ctx.gettext("Type the candidates' full names, one per line or separated by semicolons (2 to 10).")
+    return ctx.gettext("Type the options, one per line or separated by semicolons (2 to 10).")
+
+
 def preview(ctx: Context, poll: Poll, note: str = "", meeting: Meeting | None = None) -> Reply:
+    """The draft with a button per setting. An election or a choice with no candidates (options)
+    yet says so, not listing the motion's three answers as if they were, and asks for them: the
+    next typed message is taken as them."""
     _ = ctx.gettext
     t = ctx.translator
     lines = [note, _("Preview of the poll:"), "", "🗳 " + poll.question, ""]
     lines.append(_("Kind: {kind}").format(kind=kind_name(t, poll.kind)))
-    lines.append(_("Candidates:") if poll.kind is PollKind.ELECTION else _("Options:"))
-    lines += [f"{i}. {label}" for i, label in enumerate(option_labels(ctx.translator, poll), start=1)]
+    heading = _("Candidates:") if poll.kind is PollKind.ELECTION else _("Options:")
+    missing = lacks_options(poll)
+    if missing:
+        lines.append(heading + " " + _("none yet."))
+    else:
+        lines.append(heading)
+        lines += [f"{i}. {label}" for i, label in enumerate(option_labels(ctx.translator, poll), start=1)]
     if poll.kind is PollKind.ELECTION:
         count_line = _("Seats (most names on one ballot): {count}; blank ballots allowed")
     else:
@@ -132,6 +148,9 @@ def preview(ctx: Context, poll: Poll, note: str = "", meeting: Meeting | None = 
             Button("✖️ " + _("Cancel"), CancelPoll(poll_id).pack()),
         ),
     )
+    if missing:
+        ctx.ask(Awaiting(Question.POLL_OPTIONS, poll_id))
+        lines += ["", "👉 " + _options_prompt(ctx, poll)]
     return Reply("\n".join(lines).strip(), buttons=buttons)
 
 
@@ -200,10 +219,9 @@ async def set_kind(ctx: Context, actor: Member, action: SetPollKind) -> list[Rep
 
 @router.prompts(Question.POLL_OPTIONS)
 async def _ask_options(ctx: Context, actor: Member, awaiting: Awaiting) -> list[Reply]:
-    await managed_poll(ctx, actor, awaiting.subject)
+    poll = await managed_poll(ctx, actor, awaiting.subject)
     ctx.ask(awaiting)
-    text = ctx.gettext("Type the options, one per line or separated by semicolons (2 to 10).")
-    return [Reply(text, buttons=(cancel_button(ctx),))]
+    return [Reply(_options_prompt(ctx, poll), buttons=(cancel_button(ctx),))]
 
 
 @router.prompts(Question.POLL_DEADLINE)
@@ -246,7 +264,13 @@ async def deadline_typed(ctx: Context, actor: Member, awaiting: Awaiting, text: 
 async def publish_poll(ctx: Context, actor: Member, action: PublishPoll) -> list[Reply]:
     _ = ctx.gettext
     poll = await managed_poll(ctx, actor, action.poll_id)
-    count = await publish(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone))
+    try:
+        count = await publish(ctx.session, actor, poll, ballot_maker(ctx.catalogs, ctx.timezone))
+    except PollError as error:
+        if error.problem is not PollProblem.NO_CANDIDATES:
+            raise
+        # The draft again, saying what is missing and asking for it.
+        return [preview(ctx, poll, "⚠️ " + problem_text(ctx.translator, error))]
     text = _("The poll is open: {count} member(s) may vote until {when}.").format(
         count=count, when=moment(ctx.translator, poll.deadline, ctx.timezone)
     )
