@@ -592,6 +592,13 @@ SHOWN_WHOLE = """(element) => {
     return area.top <= box.top && box.bottom <= area.bottom;
 }"""
 
+# Its last lines (where an answer adds its words) within it: a ballot may be taller than the screen.
+ENDS_IN_VIEW = """(element) => {
+    const area = document.querySelector('[data-testid="messages"]').getBoundingClientRect();
+    const box = element.getBoundingClientRect();
+    return area.top + 60 <= box.bottom && box.bottom <= area.bottom;
+}"""
+
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_with_the_menu_folded(
@@ -601,7 +608,8 @@ async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_w
     top, so the name just ticked and "Gửi phiếu" went below the screen; each tick was echoed with
     the box as it had been ("⬜ Name" when ticking it); and after a reload the main menu opened
     over the ballot for a member who had never used the menu. As in Telegram, the ballot now
-    changes in place with the page kept still, and a tap on a message's button is not echoed."""
+    changes in place with the page kept still, and a tap on a message's button is not echoed;
+    when its words change (sent, refused), they come into view."""
     runtime = web_chat.app.state.runtime
     secretary = await member_named(runtime, "Lý Văn Quang")
     candidates = [f"Ứng viên số {i}" for i in range(1, 11)]  # taller than the phone's screen
@@ -629,6 +637,23 @@ async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_w
             assert await buttons.filter(has_text="Gửi phiếu").evaluate(SHOWN_WHOLE)
         assert await ballots.count() == 1
         assert await phone.get_by_test_id("user-message").count() == echoed
+        # When its words change (a warning, an answer to Gửi phiếu), they come into view (the
+        # tester saw nothing happen, the answer above the screen, and tapped again: on a name).
+        for name in (candidates[-3], candidates[-4]):
+            await buttons.filter(has_text="⬜ " + name).click()
+            await buttons.filter(has_text="☑️ " + name).wait_for()
+        warned = ballots.filter(has_text="⚠️")  # four ticked, three seats
+        await warned.wait_for()
+        assert await warned.evaluate(ENDS_IN_VIEW), "the warning is out of view"
         await buttons.filter(has_text="Gửi phiếu").click()
-        await ballots.filter(has_text="Ứng viên số 9, Ứng viên số 10").wait_for()
+        refused = ballots.filter(has_text="chưa được ghi nhận")
+        await refused.wait_for()
+        assert await refused.evaluate(ENDS_IN_VIEW), "the answer to Gửi phiếu is out of view"
+        for name in (candidates[-3], candidates[-4]):
+            await buttons.filter(has_text="☑️ " + name).click()
+            await buttons.filter(has_text="⬜ " + name).wait_for()
+        await buttons.filter(has_text="Gửi phiếu").click()
+        recorded = ballots.filter(has_text="Ứng viên số 9, Ứng viên số 10")
+        await recorded.wait_for()
         assert await ballots.count() == 1
+        assert await recorded.evaluate(ENDS_IN_VIEW), "the answer to Gửi phiếu is out of view"

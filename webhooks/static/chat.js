@@ -117,7 +117,7 @@
       shownIds[reply.id] = true;
     }
     var old = reply.replaces && messages.querySelector('[data-message-id="' + reply.replaces + '"]');
-    var top = messages.scrollTop, chart = null;
+    var top = messages.scrollTop, chart = null, same = old && old.textContent == reply.text;
     transcript = transcript.filter(function (t) { return t[2] !== reply.replaces; });
     if (reply.image) {
       chart = make("img", "chart", "chart");
@@ -144,6 +144,8 @@
       old.remove();
       anchor = null;
       messages.scrollTop = top;
+      // Its words changed (sent, refused): in view.
+      if (!same) el.scrollIntoView({ block: "nearest" });
     }
   }
 
