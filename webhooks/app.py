@@ -97,7 +97,9 @@ LINE_SLOTS_WITHOUT_POOL = 10
 # body. With the quote required, the search started again at each quote it escaped, each time
 # to the end: 64 KB of them held the event loop 20 s, before any signature was checked.
 JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]")
+# What lies between brackets goes in one match a run: one match a character held the event loop
+# 0.1-0.6 s a MB, before the Zalo OA's signature is checked (found by the outside attacker).
+NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 def parse_json(body: bytes) -> Any:
@@ -115,7 +117,7 @@ def parse_json(body: bytes) -> Any:
     if opened > MAX_JSON_CONTAINERS:
         raise ValueError("body has too many arrays and objects")
     depth = deepest = 0
-    for bracket in "" if opened <= MAX_JSON_DEPTH else _NOT_BRACKET.sub("", JSON_STRING.sub("", text)):
+    for bracket in "" if opened <= MAX_JSON_DEPTH else NOT_BRACKET.sub("", JSON_STRING.sub("", text)):
         depth += 1 if bracket in "[{" else -1
         deepest = max(deepest, depth)
         if deepest > MAX_JSON_DEPTH:
