@@ -153,6 +153,26 @@ async def test_the_line_opens_again_after_the_moment_and_not_for_a_crowd(monkeyp
         pass
 
 
+async def test_a_request_that_spent_its_deadline_in_line_does_not_close_it() -> None:
+    """Found by the outside attacker: one member's flood of messages made the others' wait in line
+    use up their deadlines; the first step of each then had no time left to connect, taken for a
+    hung database, and the line closed for everyone (4-12% of other members got 503 with the
+    database healthy). Only a turn that came with time to spare tells that the database hangs."""
+    line = Line(1)
+    # Its turn comes with less than EVIDENCE_SECONDS left.
+    with database_deadline(0.3), pytest.raises(TimeoutError):
+        async with line.turn():
+            raise TimeoutError("no time left to connect to the database")
+    async with line.turn():  # open: the next request tries the database
+        pass
+    with database_deadline(2.0), pytest.raises(TimeoutError):  # time to spare: the database did not answer
+        async with line.turn():
+            raise TimeoutError("the statement timed out")
+    with pytest.raises(LineClosed):
+        async with line.turn():
+            pytest.fail("a turn was given while the database was not answering")
+
+
 class _Cancelled(Exception):
     sqlstate = "57014"  # query_canceled: PostgreSQL's statement_timeout
 

@@ -25,6 +25,7 @@ import contextlib
 import ipaddress
 from collections import deque
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -33,6 +34,12 @@ from models.db import is_database_unavailable, request_deadline, statement_cance
 # How long the line stays closed after a request in its turn found the database not answering;
 # then the next ones try it again.
 CLOSED_SECONDS = 1.0
+# A time-out is the database not answering only if the request had at least this long for it when
+# its turn came: one that had spent its deadline waiting in line (a flood ahead of it) runs out of
+# its own time, and closed the line for every member (found by the outside attacker).
+EVIDENCE_SECONDS = 0.5
+# What was left of the request's deadline when its turn came (None: no deadline).
+_LEFT_AT_TURN: ContextVar[float | None] = ContextVar("left_at_turn", default=None)
 
 
 def client_group(address: str) -> str:
@@ -66,14 +73,17 @@ class Line:
         database is not answering), and hold it in the block. ``address``: the client's
         (``client_group``)."""
         await self._take(address)
+        now, deadline = asyncio.get_running_loop().time(), request_deadline()
+        left = _LEFT_AT_TURN.set(None if deadline is None else deadline - now)
         try:
-            if asyncio.get_running_loop().time() < self._closed_until:
+            if now < self._closed_until:
                 raise LineClosed("the database is not answering")
             yield
         except Exception as error:
             self.failed(error)
             raise
         finally:
+            _LEFT_AT_TURN.reset(left)
             self._give_back()
 
     def waiting(self) -> int:
@@ -117,8 +127,12 @@ class Line:
         """A request in its turn met ``error`` (raised, or answered 503 itself): the line closes if
         the database did not answer. Not for a pool with no connection free (a crowd: the other
         requests' turns end as usual), nor for a statement PostgreSQL cancelled (a lock held
-        elsewhere, a long import: the database answers, and the others need not wait on that lock)."""
+        elsewhere, a long import: the database answers, and the others need not wait on that lock),
+        nor for a request whose turn came with too little of its deadline left to tell."""
         answered = statement_cancelled(error) or isinstance(error, LineClosed | PoolTimeout)
+        left = _LEFT_AT_TURN.get()
+        if left is not None and left < EVIDENCE_SECONDS:
+            return
         if is_database_unavailable(error) and not answered:
             self._closed_until = asyncio.get_running_loop().time() + CLOSED_SECONDS
 
@@ -149,4 +163,3 @@ class Allowance:
                 del self._used[next(iter(self._used))]
         self._used[key] = (started, used + 1)
         return None
-
