@@ -19,7 +19,7 @@ from bot.channels import web
 from handlers.contract import Button, Reply
 from handlers.polls import ballot_maker
 from models.polls import change_draft, create_draft, publish
-from models.tables import OpenBallot, PollKind, utcnow
+from models.tables import OpenBallot, PollKind, WebChatMessage, utcnow
 from tests.chat import Visitor, visitor
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from webhooks.app import create_app
@@ -657,3 +657,36 @@ async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_w
         await recorded.wait_for()
         assert await ballots.count() == 1
         assert await recorded.evaluate(ENDS_IN_VIEW), "the answer to Gửi phiếu is out of view"
+
+
+async def test_a_secret_ballot_half_filled_in_shows_its_choice_after_a_reload(web_chat: LiveServer, demo: Demo) -> None:
+    """Found by the outside tester: reloaded at step 2 of a secret ballot, the page showed the
+    step-1 choice unmarked (the marks are only ever in what is sent, never in what is kept), so
+    "tap a chosen name again to leave this place blank" could not be followed knowingly. The page's
+    first look at the chat now opens the marks again, as the tap's answer did."""
+    runtime = web_chat.app.state.runtime
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu chi ủy viên", [secretary.branch_id], utcnow() + timedelta(1))
+        await change_draft(
+            session, secretary, poll, kind=PollKind.ELECTION, options=["An", "Bình", "Cường"], max_choices=2
+        )
+        assert poll.secret  # an election is secret unless said otherwise
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    async with httpx.AsyncClient(base_url=web_chat.url) as client:
+        member = await visitor(client)
+        await member.replies(text=demo.code("Mai Văn Sơn"))
+        ballot = next(r for r in await member.replies(text="🗳 Biểu quyết đang mở") if "Bầu chi ủy viên" in r["text"])
+        tap = next(b["payload"] for row in ballot["buttons"] for b in row if b["label"].endswith("Bình"))
+        (second,) = await member.replies(payload=tap, source=ballot["id"])
+        assert "Bước 2/2" in second["text"] and second["replaces"] == ballot["id"]
+        labels = [b["label"] for row in second["buttons"] for b in row]
+        assert "☑️ Bình" in labels  # the tap's answer
+        # A reload: the page's first look at the chat, for the last message's buttons.
+        looked = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {member.token}"})
+        last = looked.json()["last"]
+        assert last["id"] == second["id"]
+        assert [b["label"] for row in last["buttons"] for b in row] == labels
+    async with runtime.sessions() as session:
+        kept = [str(body) for body in (await session.exec(select(WebChatMessage.body))).all()]
+    assert not any("☑️" in body for body in kept)  # opened for the page, never kept
