@@ -71,6 +71,11 @@ _DEADLINE: ContextVar[float | None] = ContextVar("chibo_database_deadline", defa
 _LEAST_CONNECT_TIME = 0.05
 
 
+class NoTimeLeft(TimeoutError):
+    """The request's deadline was spent before the database was tried (a wait elsewhere): 503,
+    but no sign that the database is not answering."""
+
+
 @contextlib.contextmanager
 def database_deadline(seconds: float) -> Iterator[None]:
     """Everything in the block waits at most ``seconds`` in all for a pooled connection plus a new
@@ -104,7 +109,7 @@ def _connect_within_deadline(
         return
     left = deadline - asyncio.get_running_loop().time()
     if left < _LEAST_CONNECT_TIME:
-        raise TimeoutError("no time left to connect to the database")
+        raise NoTimeLeft("no time left to connect to the database")
     cparams["timeout"] = min(float(cparams.get("timeout", left)), left)
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.db import database_deadline
+from models.db import NoTimeLeft, database_deadline
 from tests.chat import visitor
 from tests.conftest import Demo, make_settings, serve_app
 from webhooks import admission
@@ -162,9 +162,23 @@ async def test_a_request_that_spent_its_deadline_in_line_does_not_close_it() -> 
     # Its turn comes with less than EVIDENCE_SECONDS left.
     with database_deadline(0.3), pytest.raises(TimeoutError):
         async with line.turn():
-            raise TimeoutError("no time left to connect to the database")
+            raise TimeoutError("the connection timed out")
     async with line.turn():  # open: the next request tries the database
         pass
+    # Its turn came in time, and then its deadline was spent elsewhere (waiting for the pool).
+    with database_deadline(2.0), pytest.raises(NoTimeLeft):
+        async with line.turn():
+            raise NoTimeLeft("no time left to connect to the database")
+    async with line.turn():
+        pass
+    # With a short budget (CHIBO_DB_TIMEOUT_SECONDS=0.4), a hung database still closes it.
+    short = Line(1, budget=0.4)
+    with database_deadline(0.4), pytest.raises(TimeoutError):
+        async with short.turn():
+            raise TimeoutError("the statement timed out")
+    with pytest.raises(LineClosed):
+        async with short.turn():
+            pytest.fail("a turn was given while the database was not answering")
     with database_deadline(2.0), pytest.raises(TimeoutError):  # time to spare: the database did not answer
         async with line.turn():
             raise TimeoutError("the statement timed out")

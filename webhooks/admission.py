@@ -29,14 +29,15 @@ from contextvars import ContextVar
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.db import is_database_unavailable, request_deadline, statement_cancelled
+from models.db import NoTimeLeft, is_database_unavailable, request_deadline, statement_cancelled
 
 # How long the line stays closed after a request in its turn found the database not answering;
 # then the next ones try it again.
 CLOSED_SECONDS = 1.0
 # A time-out is the database not answering only if the request had at least this long for it when
-# its turn came: one that had spent its deadline waiting in line (a flood ahead of it) runs out of
-# its own time, and closed the line for every member (found by the outside attacker).
+# its turn came (or a quarter of its budget, if that is less): one that had spent its deadline
+# waiting in line (a flood ahead of it) runs out of its own time, and closed the line for every
+# member (found by the outside attacker).
 EVIDENCE_SECONDS = 0.5
 # What was left of the request's deadline when its turn came (None: no deadline).
 _LEFT_AT_TURN: ContextVar[float | None] = ContextVar("left_at_turn", default=None)
@@ -59,8 +60,10 @@ class LineClosed(TimeoutError):
 
 
 class Line:
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, budget: float = 2.0) -> None:
+        """``slots`` requests at a time; ``budget``: a request's database deadline, in seconds."""
         self.slots = slots
+        self._evidence = min(EVIDENCE_SECONDS, budget / 4)
         self._taken = 0
         # Each address's requests waiting, in order; the dict's order is the round's (an address
         # served goes to its end while it has more waiting).
@@ -74,7 +77,7 @@ class Line:
         (``client_group``)."""
         await self._take(address)
         now, deadline = asyncio.get_running_loop().time(), request_deadline()
-        left = _LEFT_AT_TURN.set(None if deadline is None else deadline - now)
+        token = _LEFT_AT_TURN.set(None if deadline is None else deadline - now)
         try:
             if now < self._closed_until:
                 raise LineClosed("the database is not answering")
@@ -83,8 +86,8 @@ class Line:
             self.failed(error)
             raise
         finally:
-            _LEFT_AT_TURN.reset(left)
             self._give_back()
+            _LEFT_AT_TURN.reset(token)
 
     def waiting(self) -> int:
         """How many requests wait for a turn."""
@@ -128,10 +131,11 @@ class Line:
         the database did not answer. Not for a pool with no connection free (a crowd: the other
         requests' turns end as usual), nor for a statement PostgreSQL cancelled (a lock held
         elsewhere, a long import: the database answers, and the others need not wait on that lock),
-        nor for a request whose turn came with too little of its deadline left to tell."""
-        answered = statement_cancelled(error) or isinstance(error, LineClosed | PoolTimeout)
+        nor for a request whose deadline was spent before it tried the database, or whose turn came
+        with too little of it left to tell."""
+        answered = statement_cancelled(error) or isinstance(error, LineClosed | PoolTimeout | NoTimeLeft)
         left = _LEFT_AT_TURN.get()
-        if left is not None and left < EVIDENCE_SECONDS:
+        if left is not None and left < self._evidence:
             return
         if is_database_unavailable(error) and not answered:
             self._closed_until = asyncio.get_running_loop().time() + CLOSED_SECONDS

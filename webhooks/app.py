@@ -254,7 +254,7 @@ def create_app(
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.runtime = runtime
-    app.state.line = Line(_line_slots(runtime))
+    app.state.line = Line(_line_slots(runtime), settings.db_timeout_seconds)
     app.state.strangers = Allowance(STRANGER_MESSAGES, STRANGER_WINDOW_SECONDS)
     app.state.strangers_by_address = Allowance(STRANGER_MESSAGES_PER_ADDRESS, STRANGER_WINDOW_SECONDS)
     app.state.connections = {}
