@@ -28,7 +28,7 @@ from handlers.polls.actions import (
     Vote,
 )
 from handlers.questions import Ask, Question
-from models.polls import close_due, create_draft, publish
+from models.polls import change_draft, close_due, create_draft, publish
 from models.tables import (
     Attendance,
     AuditEvent,
@@ -423,6 +423,7 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     # Two places, each left blank: a blank ballot, cast after the second step (test_secret_ballot).
     assert "Phiếu điền trong 2 bước" in ballot.text and "Bước 1/2" in ballot.text
+    assert "mỗi bước bấm tên một ứng cử viên hoặc “Để trống”" in ballot.text and "phương án" not in ballot.text
     second = (await say(runtime, 401, payload=button(ballot, "Để trống")))[0]
     assert "Bước 2/2" in second.text and "Phiếu được gửi ngay sau bước 2" in second.text
     blank = (await say(runtime, 401, payload=button(second, "Để trống")))[0]
@@ -460,6 +461,27 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
     # Another branch's poll: answered as one that does not exist (it was "not on the list").
     refused = (await say(runtime, 700, payload=ToggleChoice(poll.id or 0, 1).pack()))[0].text
     assert "không còn dùng được" in refused and "Chọn ngày" not in refused
+
+
+async def test_an_election_ballot_speaks_of_candidates_not_options(runtime: Runtime, demo: Demo) -> None:
+    """Found by the outside tester: an election's ballot said "chọn tối đa 2 đồng chí" and "Chọn tối đa
+    2 phương án", and a ballot naming three said "Đồng chí đã chọn quá 2 phương án"."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu tổ trưởng", [secretary.branch_id], utcnow() + timedelta(1))
+        candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
+        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=2)
+        poll.secret = False
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        poll_id = poll.id or 0
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0].text
+    assert "Chọn tối đa 2 người, rồi bấm “Gửi phiếu”." in ballot and "phương án" not in ballot
+    crowded = (await say(runtime, 401, payload=Vote(poll_id, 7).pack()))[0].text
+    assert "Đồng chí đã chọn quá 2 người, nhiều hơn số cần bầu: phiếu chưa được ghi nhận." in crowded
+    assert "phương án" not in crowded
+    ticked = (await say(runtime, 401, payload=ToggleChoice(poll_id, 7).pack()))[0].text
+    assert "⚠️ Tối đa 2 người." in ticked and "phương án" not in ticked
 
 
 # --- what the result says ---------------------------------------------------------------------------
