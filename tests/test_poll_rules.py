@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.i18n import Catalogs
 from handlers.polls import results_text
+from handlers.polls.results import option_rows, results_chart
 from models.polls import RESOLUTION_OPTIONS, Deductions, clean_options, decide, fit_kind, votes_needed
 from models.tables import Poll, PollBase, PollKind, PollRule, PollVoters, utcnow
 
@@ -203,6 +204,63 @@ def test_those_entitled_to_vote_and_the_base_have_different_words() -> None:
     cast = _poll(MOTION, list(RESOLUTION_OPTIONS), rule=PollRule.CUSTOM, rule_base=PollBase.VOTED)
     assert "Cách tính: trên 1/2 số phiếu đã bỏ." in results_text(VI, cast, decision)
     assert "Rule: more than 1/2 of the votes cast." in results_text(EN, cast, decision)
+
+
+def test_a_tie_for_the_last_seats_is_said_as_one_and_voted_on_again() -> None:
+    """Found by the outside tester: three candidates at 5/8 for 2 seats read "— không trúng cử" and
+    "❌ Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 5/8)", a false reason, with no word of
+    the new round the branch holds among them; the chart drew the three as having won."""
+    names = ["Trần Thị Lan", "Phạm Thị Hoa", "Vũ Thị Mai", "Lê Văn Nam"]
+    election = _poll(ELECTION, names, max_choices=2)
+    tied = decide(ELECTION, HALF, [5, 5, 5, 1], voters=8, eligible=8, seats=2)
+    assert tied.chosen == ()  # the rule stands: the code breaks no tie
+    said = results_text(VI, election, tied)
+    assert "Trần Thị Lan: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert "Vũ Thị Mai: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert "Lê Văn Nam: 1/8 (12,5%) — không trúng cử" in said
+    assert "Không đồng chí nào trúng cử" not in said and "cần ít nhất" not in said
+    assert (
+        "⚖️ Cần bầu 2 đồng chí: 3 đồng chí bằng phiếu nhau, mỗi đồng chí 5/8 phiếu (Trần Thị Lan, Phạm Thị Hoa, "
+        "Vũ Thị Mai); chi bộ bầu lại trong số các đồng chí này."
+    ) in said
+    english = results_text(EN, election, tied)
+    assert "Trần Thị Lan: 5/8 (62.5%) — tied: to be voted on again" in english
+    assert (
+        "2 seats to fill: 3 candidates tied with 5/8 votes each (Trần Thị Lan, Phạm Thị Hoa, Vũ Thị Mai); "
+        "the branch votes again among them."
+    ) in english
+    # The sheet the secretary files says the same, and the chart marks nobody as elected.
+    rows = option_rows(VI, election, tied)
+    assert ["Trần Thị Lan", 5, "62,5%", "bằng phiếu, bầu lại"] in rows and [
+        "Lê Văn Nam",
+        1,
+        "12,5%",
+        "không trúng cử",
+    ] in rows
+    chart = results_chart(VI, election, tied)
+    assert chart.chosen == () and chart.labels[0] == "Trần Thị Lan (bằng phiếu)" and chart.labels[3] == "Lê Văn Nam"
+
+    # One clear winner, two tied for the last seat: the winner is elected, the two go to a new round.
+    one = decide(ELECTION, HALF, [7, 5, 5, 1], voters=8, eligible=8, seats=2)
+    said = results_text(VI, election, one)
+    assert "Trần Thị Lan: 7/8 (87,5%) — trúng cử" in said and "Phạm Thị Hoa: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert (
+        "✅ Trúng cử: Trần Thị Lan. Còn 1 đồng chí cần bầu: 2 đồng chí bằng phiếu nhau, mỗi đồng chí 5/8 phiếu "
+        "(Phạm Thị Hoa, Vũ Thị Mai); chi bộ bầu lại trong số các đồng chí này."
+    ) in said
+    assert "1 seat left to fill: 2 candidates tied with 5/8 votes each (Phạm Thị Hoa, Vũ Thị Mai)" in results_text(
+        EN, election, one
+    )
+    chart = results_chart(VI, election, one)
+    assert chart.chosen == (0,) and chart.labels[:3] == (
+        "Trần Thị Lan",
+        "Phạm Thị Hoa (bằng phiếu)",
+        "Vũ Thị Mai (bằng phiếu)",
+    )
+    # Below the threshold a tie is no tie for a seat: those candidates are simply not elected.
+    low = decide(ELECTION, HALF, [4, 4, 4, 0], voters=8, eligible=8, seats=2)
+    assert "bằng phiếu" not in results_text(VI, election, low)
+    assert "❌ Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 5/8)." in results_text(VI, election, low)
 
 
 def test_options_typed_on_one_line_are_split_at_semicolons_or_commas() -> None:
