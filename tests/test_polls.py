@@ -112,7 +112,7 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
-    assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 1/7 đồng chí (14,3%), cần ít nhất 4." in closed.text
     # Turnout (who voted of who could) apart from the base every share is of.
     assert "Đã bỏ phiếu: 2 trên 8 người có quyền biểu quyết." in closed.text
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed.text
@@ -498,7 +498,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     await say(runtime, 406, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
-    assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 2/7 đồng chí (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
     assert "Đã bỏ phiếu: 7 trên 8 người có quyền biểu quyết." in closed
@@ -508,7 +508,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
     async with runtime.sessions() as session:
         sent = [m.body["text"] for m in (await session.exec(select(OutboxMessage))).all() if m.body.get("text")]
-    assert [t for t in sent if "Không được thông qua: 2/7" in t and t.startswith("📊")]
+    assert [t for t in sent if "không đạt quá nửa cơ sở tính: 2/7" in t and t.startswith("📊")]
     assert [t for t in sent if t.startswith("🗳") and "quyết định chính thức của chi bộ" in t]
 
 
@@ -527,9 +527,9 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
         assert poll is not None
         rows = await result_rows(session, vietnamese, poll)
     assert result_header(vietnamese) == ["Phương án", "Số phiếu", "Tỷ lệ trên cơ sở tính", "Kết quả"]
-    assert ["Tán thành", 4, "57,1%", "được thông qua"] in rows  # counts are numbers in the files
+    assert ["Tán thành", 4, "57,1%", "đạt yêu cầu"] in rows  # counts are numbers in the files
     assert ["Không tán thành", 1, "14,3%", ""] in rows
-    assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
+    assert ["Kết quả", "Ý kiến tán thành đạt quá nửa cơ sở tính: 4/7 đồng chí (57,1%)."] in rows
     assert ["Tham gia biểu quyết", "Đã bỏ phiếu: 5 trên 8 người có quyền biểu quyết."] in rows
     assert ["Cơ sở tính (số đồng chí)", 7, "miễn sinh hoạt, không tham gia: 1"] in rows
     assert ["Cách tính", vi("more than half of the base")] in rows
@@ -556,7 +556,7 @@ async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(ru
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
-    assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
+    assert "✅ Ý kiến tán thành đạt quá nửa cơ sở tính: 3/5 đồng chí (60,0%)." in closed
     assert (
         "Cơ sở tính: 5 đồng chí (không tính miễn sinh hoạt, không tham gia: 1; đình chỉ sinh hoạt: 1; "
         "sinh hoạt tạm thời nơi khác: 1)" in closed

@@ -25,24 +25,42 @@ def _share(t: Translator, count: int, decision: Decision) -> str:
 
 
 def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
-    """What the secretary reads aloud: adopted or not, chosen or not, who is elected."""
+    """What the secretary reads aloud: adopted or not, chosen or not, who is elected. A motion or a
+    choice voted in chat between meetings gathers the members' opinion: it says whether the opinion
+    reached the rule, never that the branch adopted or chose (DESIGN.md §4: formal decisions of the
+    branch are taken at its meeting)."""
     _ = t.gettext
     d = decision
+    at_meeting = poll.meeting_id is not None
     if d.kind is PollKind.CONSULTATION:
         return _("A consultation: the counts above are the members' opinions; nothing is adopted by it.")
     if d.kind is PollKind.MOTION:
-        if d.passed:
+        votes, percent = d.counts[0], _percent(t, d.counts[0], d.base)
+        if at_meeting and d.passed:
             return _("The resolution is adopted: {votes}/{base} comrades in favour ({percent}).").format(
-                votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base)
+                votes=votes, base=d.base, percent=percent
             )
-        return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
-            votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base), needed=d.needed
-        )
+        if at_meeting:
+            return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
+                votes=votes, base=d.base, percent=percent, needed=d.needed
+            )
+        if d.passed:
+            return _("The members in favour reach {rule}: {votes}/{base} comrades ({percent}).").format(
+                rule=rule_name(t, poll), votes=votes, base=d.base, percent=percent
+            )
+        return _(
+            "The members in favour do not reach {rule}: {votes}/{base} comrades ({percent}); it needed {needed}."
+        ).format(rule=rule_name(t, poll), votes=votes, base=d.base, percent=percent, needed=d.needed)
     if d.kind is PollKind.CHOICE:
         if d.passed:
             chosen = d.chosen[0]
-            return _("Option \u201c{option}\u201d is chosen: {share}.").format(
-                option=option_labels(t, poll)[chosen], share=_share(t, d.counts[chosen], d)
+            words = (
+                _("Option \u201c{option}\u201d is chosen: {share}.")
+                if at_meeting
+                else _("The members choosing \u201c{option}\u201d reach {rule}: {share}.")
+            )
+            return words.format(
+                option=option_labels(t, poll)[chosen], rule=rule_name(t, poll), share=_share(t, d.counts[chosen], d)
             )
         return _("No option reached {rule} (it needed {needed}/{base}).").format(
             rule=rule_name(t, poll), needed=d.needed, base=d.base
@@ -244,6 +262,8 @@ def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str 
             pass
         elif decision.kind is PollKind.ELECTION:
             outcome = _mark(t, decision, i)
+        elif i in decision.chosen and poll.meeting_id is None:
+            outcome = _("reached the rule")  # the members' opinion in chat, not a decision (DESIGN.md §4)
         elif i in decision.chosen:
             outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
         rows.append([label, count, share, outcome])
