@@ -3,7 +3,8 @@
 Drawn for a phone: Telegram and the web chat show a picture about 330 px wide on a 390 px screen, so
 the image is 720 px wide and every letter at least 30 px high in it (about 14 px on the screen, the
 size of the chat's own text). Each option's words stand on a line of their own above its bar, the
-count beside the bar, and the rule's threshold is a dashed mark across each bar.
+count beside the bar, and the rule's threshold is a dashed mark across each bar; the bars the result
+picks (adopted, chosen, elected) are filled dark.
 """
 
 from __future__ import annotations
@@ -77,13 +78,16 @@ def bar_chart_png(chart: Chart) -> bytes:
         axes.plot([MARGIN, MARGIN + 40], [y + NOTE_PX * 0.6] * 2, color=RULE_INK, linestyle="--", linewidth=3)
         axes.text(MARGIN + 52, y, note, fontsize=_points(NOTE_PX), color=RULE_INK, va="top")
 
-    for top, lines, value in zip(rows, labels, chart.values, strict=True):
+    for index, (top, lines, value) in enumerate(zip(rows, labels, chart.values, strict=True)):
         for i, line in enumerate(lines):
             axes.text(MARGIN, top + i * LABEL_PX * LINE, line, fontsize=_points(LABEL_PX), color=INK, va="top")
         bar_y = top + len(lines) * LABEL_PX * LINE + 4
-        reached = chart.threshold > 0 and value >= chart.threshold
+        if chart.chosen is not None and chart.threshold > 0:
+            picked = index in chart.chosen  # reaching the mark is not winning it (a tie for a seat)
+        else:
+            picked = chart.threshold == 0 or value >= chart.threshold
         length = max(value * scale, 6)  # a zero still shows where its bar would be
-        colour = PASSED_COLOUR if reached or chart.threshold == 0 else BAR_COLOUR
+        colour = PASSED_COLOUR if picked else BAR_COLOUR
         axes.add_patch(Rectangle((MARGIN, bar_y), length, BAR_PX, color=colour))
         if chart.threshold > 0:  # across the bar only, so the words above stay clear
             x = MARGIN + chart.threshold * scale

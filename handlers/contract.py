@@ -86,6 +86,10 @@ class Chart:
     values: tuple[int, ...]
     threshold: int = 0  # the votes the rule needs, marked on the chart; 0: none (a consultation)
     threshold_label: str = ""  # what the mark means, in the reader's words ("needs 6 votes")
+    # The bars the result picks (adopted, chosen, elected), drawn dark; None: every bar at or past the
+    # threshold (charts queued before this was sent). Reaching the mark is not always winning: a tie
+    # for the last seat of an election reaches it and elects nobody.
+    chosen: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +98,7 @@ class Chart:
             "values": list(self.values),
             "threshold": self.threshold,
             "threshold_label": self.threshold_label,
+            "chosen": None if self.chosen is None else list(self.chosen),
         }
 
 
@@ -177,6 +182,7 @@ class Reply:
                 tuple(int(v) for v in chart["values"]),
                 int(chart.get("threshold", 0)),  # rows queued before the threshold was drawn have none
                 str(chart.get("threshold_label", "")),
+                None if chart.get("chosen") is None else tuple(int(i) for i in chart["chosen"]),
             ),
             document=None
             if document is None

@@ -147,6 +147,9 @@ class Decision:
     leader: int | None  # the one option with the most votes, when exactly one has the most
     blank: int = 0  # an election's ballots that named nobody
     deducted: Deductions = Deductions()
+    # An election's candidates who reached the rule tied for the last seats, more of them than seats
+    # left: none is elected, the branch votes again among them (Quy chế bầu cử trong Đảng).
+    tied: tuple[int, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -194,6 +197,7 @@ def decide(
     needed = 0 if kind is PollKind.CONSULTATION else votes_needed(rule, measured, numerator, denominator)
     reaching = [i for i, count in enumerate(tally) if needed and count >= needed]
     chosen: tuple[int, ...] = ()
+    tied: tuple[int, ...] = ()
     if kind is PollKind.MOTION:
         chosen = (0,) if 0 in reaching else ()  # only "Tán thành" adopts; a majority against rejects
     elif kind is PollKind.CHOICE:
@@ -202,9 +206,11 @@ def decide(
         ranked = sorted(reaching, key=lambda i: -tally[i])
         if len(ranked) > seats and tally[ranked[seats - 1]] == tally[ranked[seats]]:
             # A tie for the last seat: nobody tied for it is elected (the branch votes again on them).
-            ranked = [i for i in ranked if tally[i] > tally[ranked[seats]]]
+            last = tally[ranked[seats]]
+            tied = tuple(sorted(i for i in ranked if tally[i] == last))
+            ranked = [i for i in ranked if tally[i] > last]
         chosen = tuple(sorted(ranked[:seats]))
-    return Decision(kind, tally, voters, eligible, measured, needed, chosen, leader, blank, deducted)
+    return Decision(kind, tally, voters, eligible, measured, needed, chosen, leader, blank, deducted, tied)
 
 
 # --- creating and opening -----------------------------------------------------------------------

@@ -82,7 +82,7 @@ async def test_the_result_sheet_says_what_the_chat_says_and_leaves_room_to_sign(
     assert vi("RESULT OF THE VOTE") in sheet and "Thông qua kế hoạch quý I?" in sheet and "Chi bộ thôn Tây" in sheet
     # The verdict word for word as the chat reads it aloud: 8 official members less the exempt
     # Tạ Văn Bình who did not vote: a base of 7, 2 in favour, 4 needed.
-    assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in sheet
+    assert "Ý kiến tán thành không đạt quá nửa cơ sở tính: 2/7 đồng chí (28,6%), cần ít nhất 4." in sheet
     assert "Đã bỏ phiếu: 3 trên 8 người có quyền biểu quyết." in sheet
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in sheet
     assert vi("more than half of the base") in sheet
@@ -158,11 +158,14 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
             assert poll is not None and poll.status is PollStatus.OPEN
         assert (await desk.post(url + "/close")).status_code == 303
         closed = await desk.get(url)
-        assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed.text
+        assert "Ý kiến tán thành không đạt quá nửa cơ sở tính: 2/7 đồng chí (28,6%), cần ít nhất 4." in closed.text
         chart = await desk.get(url + "/chart.png")
         assert chart.headers["content-type"] == "image/png" and chart.content.startswith(b"\x89PNG")
         sheet = docx_text((await desk.get(url + "/sheet.docx")).content)
-        assert "Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in sheet and "Mai Văn Sơn" in sheet
+        assert (
+            "Ý kiến tán thành không đạt quá nửa cơ sở tính: 2/7 đồng chí (28,6%), cần ít nhất 4." in sheet
+            and "Mai Văn Sơn" in sheet
+        )
         excel = await desk.get(url + "/results.xlsx")
         assert "Mai Văn Sơn" in _cells(excel.content)
         # The counts are number cells an auditor can add up (they were text); the words stay text.
@@ -181,7 +184,7 @@ async def test_set_up_open_follow_close_and_the_results(desk_app: FastAPI) -> No
         assert vi("Closed at {when}").split("{when}")[0] in closed.text and stamp in closed.text
         assert vi("Deadline: {when}").split("{when}")[0] not in closed.text
         listed = (await desk.get("/desk/polls")).text
-        assert "Thông qua kế hoạch quý I?" in listed and "Không được thông qua: 2/7" in listed
+        assert "Thông qua kế hoạch quý I?" in listed and "không đạt quá nửa cơ sở tính: 2/7" in listed
     async with runtime.sessions() as session:
         audited = (await session.exec(select(AuditEvent.action).where(AuditEvent.subject_id == poll_id))).all()
     assert {AuditAction.POLL_OPENED, AuditAction.POLL_CLOSED} <= set(audited)

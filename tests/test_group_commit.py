@@ -345,7 +345,7 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
         session.add(poll.sqlmodel_update({"kind": PollKind.ELECTION, "max_choices": 2}))
     sent_three = replace(_tap(voters[2], poll_id, 7), source_message_id="ballot-message")
     (crowded,) = (await runtime.process(sent_three, "three")).replies
-    assert "Đồng chí đã chọn quá 2 phương án" in crowded.text and "Xin bỏ bớt rồi gửi phiếu lại." in crowded.text
+    assert "Đồng chí đã chọn quá 2 người" in crowded.text and "Xin bỏ bớt rồi gửi phiếu lại." in crowded.text
     assert await _count(runtime, PollVoter, col(PollVoter.member_id) == voters[2].id) == 0
     # The ballot itself says so, still ticked, with its buttons to untick one and send again
     # (it came as a new message without them, the ballot left above).
@@ -357,7 +357,7 @@ async def test_the_same_choice_tapped_again_stays_and_too_many_ticked_says_so(ru
     # it says the ballot was cast, not "untick some and send again".
     assert "Đã ghi nhận" in (await runtime.process(_tap(voters[3], poll_id, 3), "two")).replies[0].text
     (kept,) = (await runtime.process(_tap(voters[3], poll_id, 7), "three again")).replies
-    assert "Đồng chí đã chọn quá 2 phương án" in kept.text
+    assert "Đồng chí đã chọn quá 2 người" in kept.text
     assert "Phiếu của đồng chí vẫn giữ như cũ: Tán thành, Không tán thành." in kept.text
     async with runtime.sessions() as session, session.begin():
         poll = await session.get(Poll, poll_id)

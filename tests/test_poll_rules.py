@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.i18n import Catalogs
 from handlers.polls import results_text
+from handlers.polls.results import option_rows, results_chart
 from models.polls import RESOLUTION_OPTIONS, Deductions, clean_options, decide, fit_kind, votes_needed
 from models.tables import Poll, PollBase, PollKind, PollRule, PollVoters, utcnow
 
@@ -133,12 +134,12 @@ VI = Catalogs("vi").translator("vi")
 def test_the_result_in_words_a_secretary_reads_aloud() -> None:
     motion = _poll(MOTION, list(RESOLUTION_OPTIONS))
     adopted = results_text(VI, motion, decide(MOTION, HALF, [7, 2, 0], voters=9, eligible=11))
-    assert "✅ Nghị quyết được thông qua: 7/11 đồng chí tán thành (63,6%)." in adopted
+    assert "✅ Ý kiến tán thành đạt quá nửa cơ sở tính: 7/11 đồng chí (63,6%)." in adopted
     assert "Tán thành: 7/11 (63,6%)" in adopted and "Không tán thành: 2/11 (18,2%)" in adopted
     assert "Đã bỏ phiếu: 9 trên 11 người có quyền biểu quyết." in adopted and "Cơ sở tính: 11 đồng chí." in adopted
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến" in adopted
     rejected = results_text(VI, motion, decide(MOTION, HALF, [3, 6, 0], voters=9, eligible=11))
-    assert "❌ Không được thông qua: 3/11 tán thành (27,3%), cần ít nhất 6." in rejected
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 3/11 đồng chí (27,3%), cần ít nhất 6." in rejected
     assert "được thông qua: Không" not in rejected
     deducted = Deductions(exempt_absent=1, suspended=1)
     based = results_text(VI, motion, decide(MOTION, HALF, [6, 3, 0], voters=9, eligible=11, deducted=deducted))
@@ -153,7 +154,7 @@ def test_the_result_in_words_a_secretary_reads_aloud() -> None:
     assert "Phiếu trắng: 2" in chosen and "Trúng cử: Nguyễn Văn A, Trần Thị B." in chosen
 
     choice = _poll(CHOICE, ["Chủ nhật", "Thứ bảy"])
-    assert "Phương án “Chủ nhật” được chọn: 6/11 (54,5%)." in results_text(
+    assert "Ý kiến chọn “Chủ nhật” đạt quá nửa cơ sở tính: 6/11 (54,5%)." in results_text(
         VI, choice, decide(CHOICE, HALF, [6, 4], voters=10, eligible=11)
     )
     assert "Không phương án nào đạt quá nửa" in results_text(
@@ -177,7 +178,7 @@ def test_those_entitled_to_vote_and_the_base_have_different_words() -> None:
     motion = _poll(MOTION, list(RESOLUTION_OPTIONS))
     decision = decide(MOTION, HALF, [5, 2, 0], voters=7, eligible=10, deducted=Deductions(exempt_absent=2))
     said = results_text(VI, motion, decision)
-    assert "Tán thành: 5/8 (62,5%)" in said and "Nghị quyết được thông qua: 5/8 đồng chí tán thành" in said
+    assert "Tán thành: 5/8 (62,5%)" in said and "Ý kiến tán thành đạt quá nửa cơ sở tính: 5/8 đồng chí" in said
     assert "Cơ sở tính: 8 đồng chí (không tính miễn sinh hoạt, không tham gia: 2)." in said
     assert "Cách tính: quá nửa cơ sở tính." in said
     assert "Đã bỏ phiếu: 7 trên 10 người có quyền biểu quyết." in said
@@ -203,6 +204,99 @@ def test_those_entitled_to_vote_and_the_base_have_different_words() -> None:
     cast = _poll(MOTION, list(RESOLUTION_OPTIONS), rule=PollRule.CUSTOM, rule_base=PollBase.VOTED)
     assert "Cách tính: trên 1/2 số phiếu đã bỏ." in results_text(VI, cast, decision)
     assert "Rule: more than 1/2 of the votes cast." in results_text(EN, cast, decision)
+
+
+def test_a_tie_for_the_last_seats_is_said_as_one_and_voted_on_again() -> None:
+    """Found by the outside tester: three candidates at 5/8 for 2 seats read "— không trúng cử" and
+    "❌ Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 5/8)", a false reason, with no word of
+    the new round the branch holds among them; the chart drew the three as having won."""
+    names = ["Trần Thị Lan", "Phạm Thị Hoa", "Vũ Thị Mai", "Lê Văn Nam"]
+    election = _poll(ELECTION, names, max_choices=2)
+    tied = decide(ELECTION, HALF, [5, 5, 5, 1], voters=8, eligible=8, seats=2)
+    assert tied.chosen == ()  # the rule stands: the code breaks no tie
+    said = results_text(VI, election, tied)
+    assert "Trần Thị Lan: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert "Vũ Thị Mai: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert "Lê Văn Nam: 1/8 (12,5%) — không trúng cử" in said
+    assert "Không đồng chí nào trúng cử" not in said and "cần ít nhất" not in said
+    assert (
+        "⚖️ Cần bầu 2 đồng chí: 3 đồng chí bằng phiếu nhau, mỗi đồng chí 5/8 phiếu (Trần Thị Lan, Phạm Thị Hoa, "
+        "Vũ Thị Mai); chi bộ bầu lại trong số các đồng chí này."
+    ) in said
+    english = results_text(EN, election, tied)
+    assert "Trần Thị Lan: 5/8 (62.5%) — tied: to be voted on again" in english
+    assert (
+        "2 seats to fill: 3 candidates tied with 5/8 votes each (Trần Thị Lan, Phạm Thị Hoa, Vũ Thị Mai); "
+        "the branch votes again among them."
+    ) in english
+    # The sheet the secretary files says the same, and the chart marks nobody as elected.
+    rows = option_rows(VI, election, tied)
+    assert ["Trần Thị Lan", 5, "62,5%", "bằng phiếu, bầu lại"] in rows and [
+        "Lê Văn Nam",
+        1,
+        "12,5%",
+        "không trúng cử",
+    ] in rows
+    chart = results_chart(VI, election, tied)
+    assert chart.chosen == () and chart.labels[0] == "Trần Thị Lan (bằng phiếu)" and chart.labels[3] == "Lê Văn Nam"
+
+    # One clear winner, two tied for the last seat: the winner is elected, the two go to a new round.
+    one = decide(ELECTION, HALF, [7, 5, 5, 1], voters=8, eligible=8, seats=2)
+    said = results_text(VI, election, one)
+    assert "Trần Thị Lan: 7/8 (87,5%) — trúng cử" in said and "Phạm Thị Hoa: 5/8 (62,5%) — bằng phiếu, bầu lại" in said
+    assert (
+        "✅ Trúng cử: Trần Thị Lan. Còn 1 đồng chí cần bầu: 2 đồng chí bằng phiếu nhau, mỗi đồng chí 5/8 phiếu "
+        "(Phạm Thị Hoa, Vũ Thị Mai); chi bộ bầu lại trong số các đồng chí này."
+    ) in said
+    assert "1 seat left to fill: 2 candidates tied with 5/8 votes each (Phạm Thị Hoa, Vũ Thị Mai)" in results_text(
+        EN, election, one
+    )
+    chart = results_chart(VI, election, one)
+    assert chart.chosen == (0,) and chart.labels[:3] == (
+        "Trần Thị Lan",
+        "Phạm Thị Hoa (bằng phiếu)",
+        "Vũ Thị Mai (bằng phiếu)",
+    )
+    # Below the threshold a tie is no tie for a seat: those candidates are simply not elected.
+    low = decide(ELECTION, HALF, [4, 4, 4, 0], voters=8, eligible=8, seats=2)
+    assert "bằng phiếu" not in results_text(VI, election, low)
+    assert "❌ Không đồng chí nào trúng cử (mỗi ứng cử viên cần ít nhất 5/8)." in results_text(VI, election, low)
+
+
+def test_a_motion_voted_in_chat_reports_opinions_not_a_resolution() -> None:
+    """Found by the outside tester: a motion voted in chat read "Nghị quyết được thông qua" above the
+    line saying the branch's formal decisions are taken at its meeting (DESIGN.md §4)."""
+    in_chat = _poll(MOTION, list(RESOLUTION_OPTIONS))
+    at_meeting = _poll(MOTION, list(RESOLUTION_OPTIONS), meeting_id=3)
+    five = decide(MOTION, HALF, [5, 3, 1], voters=9, eligible=9)
+    four = decide(MOTION, HALF, [4, 4, 1], voters=9, eligible=9)
+    said = results_text(VI, in_chat, five)
+    assert "✅ Ý kiến tán thành đạt quá nửa cơ sở tính: 5/9 đồng chí (55,6%)." in said
+    assert "Nghị quyết" not in said and "thông qua:" not in said and "Tán thành: 5/9 (55,6%)" in said
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 4/9 đồng chí (44,4%), cần ít nhất 5." in results_text(
+        VI, in_chat, four
+    )
+    assert "The members in favour reach more than half of the base: 5/9 comrades (55.6%)." in results_text(
+        EN, in_chat, five
+    )
+    assert "The members in favour do not reach more than half of the base: 4/9 comrades (44.4%); it needed 5." in (
+        results_text(EN, in_chat, four)
+    )
+    # At the meeting the branch adopts the resolution, or does not.
+    assert "✅ Nghị quyết được thông qua: 5/9 đồng chí tán thành (55,6%)." in results_text(VI, at_meeting, five)
+    assert "❌ Không được thông qua: 4/9 tán thành (44,4%), cần ít nhất 5." in results_text(VI, at_meeting, four)
+    # The sheet's outcome column likewise.
+    assert ["Tán thành", 5, "55,6%", "đạt yêu cầu"] in option_rows(VI, in_chat, five)
+    assert ["Tán thành", 5, "55,6%", "được thông qua"] in option_rows(VI, at_meeting, five)
+    # A choice in chat is the members' preference; at the meeting the option is chosen.
+    choice = _poll(CHOICE, ["Chủ nhật", "Thứ bảy"])
+    preferred = decide(CHOICE, HALF, [6, 4], voters=10, eligible=11)
+    assert "✅ Ý kiến chọn “Chủ nhật” đạt quá nửa cơ sở tính: 6/11 (54,5%)." in results_text(VI, choice, preferred)
+    assert "The members choosing “Chủ nhật” reach more than half of the base: 6/11 (54.5%)." in results_text(
+        EN, choice, preferred
+    )
+    chosen = results_text(VI, _poll(CHOICE, ["Chủ nhật", "Thứ bảy"], meeting_id=3), preferred)
+    assert "✅ Phương án “Chủ nhật” được chọn: 6/11 (54,5%)." in chosen
 
 
 def test_options_typed_on_one_line_are_split_at_semicolons_or_commas() -> None:

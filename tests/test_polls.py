@@ -28,7 +28,7 @@ from handlers.polls.actions import (
     Vote,
 )
 from handlers.questions import Ask, Question
-from models.polls import close_due, create_draft, publish
+from models.polls import change_draft, close_due, create_draft, publish
 from models.tables import (
     Attendance,
     AuditEvent,
@@ -112,7 +112,7 @@ async def test_a_resolution_vote_from_setup_to_result(runtime: Runtime, demo: De
     closed = (await say(runtime, SECRETARY, payload=button(asked, "Xác nhận kết thúc")))[0]
     # The base: 8 official members less Tạ Văn Bình, exempt, who did not vote.
     assert "Tán thành: 1/7 (14,3%)" in closed.text and "Không tán thành: 1/7 (14,3%)" in closed.text
-    assert "❌ Không được thông qua: 1/7 tán thành (14,3%), cần ít nhất 4." in closed.text
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 1/7 đồng chí (14,3%), cần ít nhất 4." in closed.text
     # Turnout (who voted of who could) apart from the base every share is of.
     assert "Đã bỏ phiếu: 2 trên 8 người có quyền biểu quyết." in closed.text
     assert "Cơ sở tính: 7 đồng chí (không tính miễn sinh hoạt, không tham gia: 1)" in closed.text
@@ -423,6 +423,7 @@ async def test_a_secret_election_has_several_seats_and_shows_no_counts_before_th
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0]
     # Two places, each left blank: a blank ballot, cast after the second step (test_secret_ballot).
     assert "Phiếu điền trong 2 bước" in ballot.text and "Bước 1/2" in ballot.text
+    assert "mỗi bước bấm tên một ứng cử viên hoặc “Để trống”" in ballot.text and "phương án" not in ballot.text
     second = (await say(runtime, 401, payload=button(ballot, "Để trống")))[0]
     assert "Bước 2/2" in second.text and "Phiếu được gửi ngay sau bước 2" in second.text
     blank = (await say(runtime, 401, payload=button(second, "Để trống")))[0]
@@ -462,6 +463,27 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
     assert "không còn dùng được" in refused and "Chọn ngày" not in refused
 
 
+async def test_an_election_ballot_speaks_of_candidates_not_options(runtime: Runtime, demo: Demo) -> None:
+    """Found by the outside tester: an election's ballot said "chọn tối đa 2 đồng chí" and "Chọn tối đa
+    2 phương án", and a ballot naming three said "Đồng chí đã chọn quá 2 phương án"."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, "Bầu tổ trưởng", [secretary.branch_id], utcnow() + timedelta(1))
+        candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
+        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=2)
+        poll.secret = False
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        poll_id = poll.id or 0
+    await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
+    ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0].text
+    assert "Chọn tối đa 2 người, rồi bấm “Gửi phiếu”." in ballot and "phương án" not in ballot
+    crowded = (await say(runtime, 401, payload=Vote(poll_id, 7).pack()))[0].text
+    assert "Đồng chí đã chọn quá 2 người, nhiều hơn số cần bầu: phiếu chưa được ghi nhận." in crowded
+    assert "phương án" not in crowded
+    ticked = (await say(runtime, 401, payload=ToggleChoice(poll_id, 7).pack()))[0].text
+    assert "⚠️ Tối đa 2 người." in ticked and "phương án" not in ticked
+
+
 # --- what the result says ---------------------------------------------------------------------------
 
 
@@ -476,7 +498,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     await say(runtime, 406, payload=Vote(poll_id, 1).pack())
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
-    assert "❌ Không được thông qua: 2/7 tán thành (28,6%), cần ít nhất 4." in closed
+    assert "❌ Ý kiến tán thành không đạt quá nửa cơ sở tính: 2/7 đồng chí (28,6%), cần ít nhất 4." in closed
     assert "Không tán thành: 5/7 (71,4%)" in closed and "được thông qua: Không" not in closed
     assert "Nghị quyết được thông qua" not in closed and "🏆" not in closed
     assert "Đã bỏ phiếu: 7 trên 8 người có quyền biểu quyết." in closed
@@ -486,7 +508,7 @@ async def test_a_motion_most_voters_reject_is_not_adopted(runtime: Runtime, demo
     assert "Biểu quyết qua tin nhắn giữa các kỳ sinh hoạt là lấy ý kiến đảng viên" in closed
     async with runtime.sessions() as session:
         sent = [m.body["text"] for m in (await session.exec(select(OutboxMessage))).all() if m.body.get("text")]
-    assert [t for t in sent if "Không được thông qua: 2/7" in t and t.startswith("📊")]
+    assert [t for t in sent if "không đạt quá nửa cơ sở tính: 2/7" in t and t.startswith("📊")]
     assert [t for t in sent if t.startswith("🗳") and "quyết định chính thức của chi bộ" in t]
 
 
@@ -505,9 +527,9 @@ async def test_the_result_sheet_is_in_the_secretarys_words(runtime: Runtime, dem
         assert poll is not None
         rows = await result_rows(session, vietnamese, poll)
     assert result_header(vietnamese) == ["Phương án", "Số phiếu", "Tỷ lệ trên cơ sở tính", "Kết quả"]
-    assert ["Tán thành", 4, "57,1%", "được thông qua"] in rows  # counts are numbers in the files
+    assert ["Tán thành", 4, "57,1%", "đạt yêu cầu"] in rows  # counts are numbers in the files
     assert ["Không tán thành", 1, "14,3%", ""] in rows
-    assert ["Kết quả", "Nghị quyết được thông qua: 4/7 đồng chí tán thành (57,1%)."] in rows
+    assert ["Kết quả", "Ý kiến tán thành đạt quá nửa cơ sở tính: 4/7 đồng chí (57,1%)."] in rows
     assert ["Tham gia biểu quyết", "Đã bỏ phiếu: 5 trên 8 người có quyền biểu quyết."] in rows
     assert ["Cơ sở tính (số đồng chí)", 7, "miễn sinh hoạt, không tham gia: 1"] in rows
     assert ["Cách tính", vi("more than half of the base")] in rows
@@ -534,7 +556,7 @@ async def test_suspended_and_elsewhere_members_do_not_vote_and_leave_the_base(ru
     await say(runtime, SECRETARY, payload=Vote(poll_id, 1).pack())
     closed = (await say(runtime, SECRETARY, payload=ConfirmClosePoll(poll_id).pack()))[0].text
     # 8 official members less the suspended, the one elsewhere and the exempt who did not vote: 5.
-    assert "✅ Nghị quyết được thông qua: 3/5 đồng chí tán thành (60,0%)." in closed
+    assert "✅ Ý kiến tán thành đạt quá nửa cơ sở tính: 3/5 đồng chí (60,0%)." in closed
     assert (
         "Cơ sở tính: 5 đồng chí (không tính miễn sinh hoạt, không tham gia: 1; đình chỉ sinh hoạt: 1; "
         "sinh hoạt tạm thời nơi khác: 1)" in closed

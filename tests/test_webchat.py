@@ -536,7 +536,7 @@ async def test_a_ballot_ticked_in_the_web_chat_stays_one_ballot(web_chat: LiveSe
                 await buttons.filter(has_text="☑️ " + name).wait_for()
                 assert await ballots.count() == 1
         await buttons.filter(has_text="Gửi phiếu").click()
-        await ballots.filter(has_text="Đồng chí đã chọn quá 2 phương án").wait_for()
+        await ballots.filter(has_text="Đồng chí đã chọn quá 2 người").wait_for()
         assert await ballots.count() == 1 and await buttons.filter(has_text="Gửi phiếu").count() == 1
         assert await buttons.filter(has_text="☑️").count() == 3  # still ticked, to untick one
         await buttons.filter(has_text="☑️ Lê Cường").click()

@@ -53,17 +53,29 @@ def ballot_text(t: Translator, poll: Poll, timezone: Any, step: int | None = 1) 
     elif poll.kind is PollKind.CONSULTATION:
         lines.append(_("Consultation: your opinion is counted; nothing is adopted by it."))
     stepped = poll.secret and poll.max_choices > 1
+    election = poll.kind is PollKind.ELECTION  # candidates are people, not options
     if stepped:
-        lines.append(
+        steps = (
             _(
+                "In {count} steps: at each step tap one candidate or \u201cLeave this place blank\u201d; a "
+                "candidate already chosen counts as blank."
+            )
+            if election
+            else _(
                 "In {count} steps: at each step tap one option or \u201cLeave this place blank\u201d; an option "
                 "already chosen counts as blank."
-            ).format(count=poll.max_choices)
+            )
         )
+        lines.append(steps.format(count=poll.max_choices))
     elif poll.max_choices > 1:
-        lines.append(_("Choose up to {count}, then tap \u201cSend my ballot\u201d.").format(count=poll.max_choices))
+        several = (
+            _("Choose up to {count} candidates, then tap \u201cSend my ballot\u201d.")
+            if election
+            else _("Choose up to {count}, then tap \u201cSend my ballot\u201d.")
+        )
+        lines.append(several.format(count=poll.max_choices))
     else:
-        lines.append(_("Tap one option."))
+        lines.append(_("Tap one candidate.") if election else _("Tap one option."))
     kind = (
         _("Secret ballot.")
         if poll.secret
@@ -192,7 +204,8 @@ async def _ticked(ctx: Context, member: Member, poll_id: int, mask: int) -> list
     poll = await _may_tick(ctx, member, poll_id, mask)
     notes = []
     if len(choices_from_mask(mask, len(poll.options))) > poll.max_choices:
-        notes.append("⚠️ " + ctx.gettext("At most {count} options.").format(count=poll.max_choices))
+        most = ctx.gettext("At most {count} candidates.") if poll.kind is PollKind.ELECTION else None
+        notes.append("⚠️ " + (most or ctx.gettext("At most {count} options.")).format(count=poll.max_choices))
     # A member changing a vote sees what stands until the ballot is sent again (the ticks alone
     # looked as if the vote had been undone).
     cast = await my_choices(ctx.session, poll, member)
@@ -298,7 +311,7 @@ async def _too_many(ctx: Context, member: Member, poll_id: int, mask: int, error
     cast = await my_choices(ctx.session, poll, member)
     if cast is not None and not poll.allow_change:
         raise PollError(VoteProblem.ALREADY_VOTED)
-    note = "\n\n⚠️ " + problem_text(ctx.translator, error)
+    note = "\n\n⚠️ " + problem_text(ctx.translator, error, poll)
     if cast is not None:
         kept = _chosen(ctx.translator, poll, cast)
         note += "\n✅ " + ctx.gettext("Your vote stays as it was: {choice}.").format(choice=kept)

@@ -77,8 +77,15 @@ def voters_name(t: Translator, voters: PollVoters) -> str:
     }[voters]
 
 
-def problem_text(t: Translator, error: PollError) -> str:
+def problem_text(t: Translator, error: PollError, poll: Poll | None = None) -> str:
+    """The problem in words; ``poll``, where known, lets an election's say "candidates" where a
+    choice's say "options"."""
     _ = t.gettext
+    if error.problem is VoteProblem.TOO_MANY and poll is not None and poll.kind is PollKind.ELECTION:
+        return _(
+            "You ticked more than {detail} candidate(s), more than there are seats to fill: nothing was "
+            "recorded. Untick some, then send the ballot again."
+        ).format(detail=error.detail)
     return {
         PollProblem.EMPTY_QUESTION: _("The question is empty. Please type it."),
         PollProblem.TOO_FEW_OPTIONS: _("A poll needs at least 2 options, one per line."),

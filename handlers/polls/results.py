@@ -25,31 +25,89 @@ def _share(t: Translator, count: int, decision: Decision) -> str:
 
 
 def verdict(t: Translator, poll: Poll, decision: Decision) -> str:
-    """What the secretary reads aloud: adopted or not, chosen or not, who is elected."""
+    """What the secretary reads aloud: adopted or not, chosen or not, who is elected. A motion or a
+    choice voted in chat between meetings gathers the members' opinion: it says whether the opinion
+    reached the rule, never that the branch adopted or chose (DESIGN.md §4: formal decisions of the
+    branch are taken at its meeting)."""
     _ = t.gettext
     d = decision
+    at_meeting = poll.meeting_id is not None
     if d.kind is PollKind.CONSULTATION:
         return _("A consultation: the counts above are the members' opinions; nothing is adopted by it.")
     if d.kind is PollKind.MOTION:
-        if d.passed:
+        votes, percent = d.counts[0], _percent(t, d.counts[0], d.base)
+        if at_meeting and d.passed:
             return _("The resolution is adopted: {votes}/{base} comrades in favour ({percent}).").format(
-                votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base)
+                votes=votes, base=d.base, percent=percent
             )
-        return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
-            votes=d.counts[0], base=d.base, percent=_percent(t, d.counts[0], d.base), needed=d.needed
-        )
+        if at_meeting:
+            return _("Not adopted: {votes}/{base} in favour ({percent}); it needed {needed}.").format(
+                votes=votes, base=d.base, percent=percent, needed=d.needed
+            )
+        if d.passed:
+            return _("The members in favour reach {rule}: {votes}/{base} comrades ({percent}).").format(
+                rule=rule_name(t, poll), votes=votes, base=d.base, percent=percent
+            )
+        return _(
+            "The members in favour do not reach {rule}: {votes}/{base} comrades ({percent}); it needed {needed}."
+        ).format(rule=rule_name(t, poll), votes=votes, base=d.base, percent=percent, needed=d.needed)
     if d.kind is PollKind.CHOICE:
         if d.passed:
             chosen = d.chosen[0]
-            return _("Option \u201c{option}\u201d is chosen: {share}.").format(
-                option=option_labels(t, poll)[chosen], share=_share(t, d.counts[chosen], d)
+            words = (
+                _("Option \u201c{option}\u201d is chosen: {share}.")
+                if at_meeting
+                else _("The members choosing \u201c{option}\u201d reach {rule}: {share}.")
+            )
+            return words.format(
+                option=option_labels(t, poll)[chosen], rule=rule_name(t, poll), share=_share(t, d.counts[chosen], d)
             )
         return _("No option reached {rule} (it needed {needed}/{base}).").format(
             rule=rule_name(t, poll), needed=d.needed, base=d.base
         )
-    if d.passed:
-        return _("Elected: {names}.").format(names=", ".join(option_labels(t, poll)[i] for i in d.chosen))
+    return _election_verdict(t, poll, d)
+
+
+def _election_verdict(t: Translator, poll: Poll, decision: Decision) -> str:
+    """Who is elected; and, when more candidates reached the rule tied for the last seats than there
+    are seats left, that none of them is elected and the branch votes again among them (bầu lại:
+    the code breaks no tie)."""
+    _ = t.gettext
+    d = decision
+    labels = option_labels(t, poll)
+    said = []
+    if d.chosen:
+        said.append(_("Elected: {names}.").format(names=", ".join(labels[i] for i in d.chosen)))
+    if d.tied:
+        left = max(poll.max_choices - len(d.chosen), 1)
+        seats = (
+            t.ngettext("{seats} seat left to fill", "{seats} seats left to fill", left)
+            if d.chosen
+            else t.ngettext("{seats} seat to fill", "{seats} seats to fill", left)
+        ).format(seats=left)
+        said.append(
+            _(
+                "{seats}: {count} candidates tied with {votes}/{base} votes each ({names}); the branch votes "
+                "again among them."
+            ).format(
+                seats=seats,
+                count=len(d.tied),
+                votes=d.counts[d.tied[0]],
+                base=d.base,
+                names=", ".join(labels[i] for i in d.tied),
+            )
+        )
+    if said:
+        return " ".join(said)
     return _("Nobody is elected (each candidate needed {needed}/{base}).").format(needed=d.needed, base=d.base)
+
+
+def _mark(t: Translator, decision: Decision, index: int) -> str:
+    """An election candidate's outcome: elected, tied for a seat (voted on again), or not elected."""
+    _ = t.gettext
+    if index in decision.chosen:
+        return _("elected")
+    return _("tied: to be voted on again") if index in decision.tied else _("not elected")
 
 
 def interim_text(t: Translator, poll: Poll, decision: Decision) -> str:
@@ -75,7 +133,7 @@ def _option_line(t: Translator, poll: Poll, decision: Decision, index: int, fina
     if not final:  # an interim count names no winner
         return line
     if decision.kind is PollKind.ELECTION:
-        line += " — " + (_("elected") if index in decision.chosen else _("not elected"))
+        line += " — " + _mark(t, decision, index)
     elif index in decision.chosen:
         line = "🏆 " + line
     return line
@@ -124,8 +182,8 @@ def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool =
         lines.append(base_text(t, decision))
     if not final:
         return "\n".join(lines)
-    lines += ["", ("✅ " if decision.passed else "ℹ️ " if decision.kind is PollKind.CONSULTATION else "❌ ")]
-    lines[-1] += verdict(t, poll, decision)
+    mark = "✅ " if decision.passed else "⚖️ " if decision.tied else "❌ "
+    lines += ["", ("ℹ️ " if decision.kind is PollKind.CONSULTATION else mark) + verdict(t, poll, decision)]
     lines.append(turnout_text(t, decision))
     lines.append(_("Rule: {rule}.").format(rule=rule_name(t, poll)))
     lines.append("💬 " + where(t, poll))
@@ -133,10 +191,16 @@ def results_text(t: Translator, poll: Poll, decision: Decision, *, final: bool =
 
 
 def results_chart(t: Translator, poll: Poll, decision: Decision) -> Chart:
-    """The counts as bars, with the votes the rule needs marked (none for a consultation)."""
+    """The counts as bars, with the votes the rule needs marked (none for a consultation), the bars
+    of what the result picks (adopted, chosen, elected) filled dark; candidates tied for a seat are
+    named so under their bars, not drawn as elected though they reached the mark."""
     needed = 0 if decision.kind is PollKind.CONSULTATION else decision.needed
     label = t.gettext("needed: {needed} of {base}").format(needed=needed, base=decision.base) if needed else ""
-    return Chart(shorten(poll.question, 80), option_labels(t, poll), decision.counts, needed, label)
+    labels = tuple(
+        t.gettext("{candidate} (tied)").format(candidate=name) if i in decision.tied else name
+        for i, name in enumerate(option_labels(t, poll))
+    )
+    return Chart(shorten(poll.question, 80), labels, decision.counts, needed, label, decision.chosen)
 
 
 def results_maker(catalogs: Catalogs) -> ResultsFor:
@@ -197,7 +261,9 @@ def option_rows(t: Translator, poll: Poll, decision: Decision) -> list[list[str 
         if poll.status is PollStatus.OPEN:
             pass
         elif decision.kind is PollKind.ELECTION:
-            outcome = _("elected") if i in decision.chosen else _("not elected")
+            outcome = _mark(t, decision, i)
+        elif i in decision.chosen and poll.meeting_id is None:
+            outcome = _("reached the rule")  # the members' opinion in chat, not a decision (DESIGN.md §4)
         elif i in decision.chosen:
             outcome = _("adopted") if decision.kind is PollKind.MOTION else _("chosen")
         rows.append([label, count, share, outcome])
