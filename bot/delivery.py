@@ -412,7 +412,8 @@ class DeliveryWorker:
             if reply.desk_link_for is not None:
                 reply = await self._with_desk_link(reply, reply.desk_link_for, masked=row.platform is Platform.WEB)
             # The web chat stores what it is sent beside the member's chat: a secret ballot's ticks
-            # are never shown there (its page shows them only in a tap's own answer).
+            # are never stored there (its page gets them opened in a tap's own answer, and for the
+            # last message when it first looks at the chat after a reload).
             if row.platform is not Platform.WEB and has_secret_ticks(reply):
                 async with self._sessions() as session:
                     reply = await ticks_shown(session, reply)

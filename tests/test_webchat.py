@@ -18,8 +18,8 @@ from sqlmodel import select
 from bot.channels import web
 from handlers.contract import Button, Reply
 from handlers.polls import ballot_maker
-from models.polls import change_draft, create_draft, publish
-from models.tables import OpenBallot, PollKind, WebChatMessage, utcnow
+from models.polls import change_draft, close, create_draft, publish
+from models.tables import OpenBallot, Poll, PollKind, WebChatMessage, utcnow
 from tests.chat import Visitor, visitor
 from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
 from webhooks.app import create_app
@@ -687,6 +687,12 @@ async def test_a_secret_ballot_half_filled_in_shows_its_choice_after_a_reload(we
         last = looked.json()["last"]
         assert last["id"] == second["id"]
         assert [b["label"] for row in last["buttons"] for b in row] == labels
+        async with runtime.sessions() as session, session.begin():
+            closing = await session.get(Poll, poll.id)
+            assert closing is not None and await close(session, closing)
+        # Closed, the box's salt is gone: nothing opens, nothing is marked.
+        looked = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {member.token}"})
+        assert not any("☑️" in b["label"] for row in looked.json()["last"]["buttons"] for b in row)
     async with runtime.sessions() as session:
         kept = [str(body) for body in (await session.exec(select(WebChatMessage.body))).all()]
     assert not any("☑️" in body for body in kept)  # opened for the page, never kept
