@@ -15,7 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -40,9 +40,11 @@ from bot.migrate import upgrade
 from bot.ratelimit import LocalRateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.polls import ballot_maker
 from models.db import create_engine, session_factory
 from models.invites import IssuedInvite, issue_unlinked_invites
-from models.tables import Member, Platform
+from models.polls import change_draft, create_draft, publish
+from models.tables import Member, Platform, PollKind, utcnow
 from tests.fake_telegram import FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from webhooks.app import create_app, end_long_polls
@@ -423,6 +425,17 @@ async def demo(database_url: str, request: pytest.FixtureRequest) -> Demo:
 async def member_named(runtime: Runtime, name: str) -> Member:
     async with runtime.sessions() as session:
         return (await session.exec(select(Member).where(Member.full_name == name))).one()
+
+
+async def open_election(runtime: Runtime, question: str, candidates: list[str], seats: int, *, secret: bool) -> int:
+    """An election in the demo's branch of Lý Văn Quang, open until tomorrow, its ballots sent: its id."""
+    secretary = await member_named(runtime, "Lý Văn Quang")
+    async with runtime.sessions() as session, session.begin():
+        poll = await create_draft(session, secretary, question, [secretary.branch_id], utcnow() + timedelta(days=1))
+        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=seats)
+        poll.secret = secret
+        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        return poll.id or 0
 
 
 class FakeApi(Protocol):

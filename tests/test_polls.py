@@ -28,7 +28,7 @@ from handlers.polls.actions import (
     Vote,
 )
 from handlers.questions import Ask, Question
-from models.polls import change_draft, close_due, create_draft, publish
+from models.polls import close_due, create_draft, publish
 from models.tables import (
     Attendance,
     AuditEvent,
@@ -55,7 +55,7 @@ from models.tables import (
 from models.typed_time import canonical
 from scheduler.polls import close_due_polls
 from tests.chat import button, say, vi
-from tests.conftest import Demo, Webhook, member_named, worker
+from tests.conftest import Demo, Webhook, member_named, open_election, worker
 from tests.fake_telegram import FakeTelegram
 from tests.test_delivery import drain
 from tests.test_records import open_card
@@ -466,14 +466,7 @@ async def test_ticking_a_ballot_is_for_those_who_may_vote(runtime: Runtime, demo
 async def test_an_election_ballot_speaks_of_candidates_not_options(runtime: Runtime, demo: Demo) -> None:
     """Found by the outside tester: an election's ballot said "chọn tối đa 2 đồng chí" and "Chọn tối đa
     2 phương án", and a ballot naming three said "Đồng chí đã chọn quá 2 phương án"."""
-    secretary = await member_named(runtime, "Lý Văn Quang")
-    async with runtime.sessions() as session, session.begin():
-        poll = await create_draft(session, secretary, "Bầu tổ trưởng", [secretary.branch_id], utcnow() + timedelta(1))
-        candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
-        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=2)
-        poll.secret = False
-        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
-        poll_id = poll.id or 0
+    poll_id = await open_election(runtime, "Bầu tổ trưởng", ["Nguyễn An", "Trần Bình", "Lê Cường"], 2, secret=False)
     await say(runtime, 401, f"/start {demo.code('Mai Văn Sơn')}")
     ballot = (await say(runtime, 401, "🗳 Biểu quyết đang mở"))[0].text
     assert "Chọn tối đa 2 người, rồi bấm “Gửi phiếu”." in ballot and "phương án" not in ballot

@@ -17,11 +17,10 @@ from sqlmodel import select
 
 from bot.channels import web
 from handlers.contract import Button, Reply
-from handlers.polls import ballot_maker
-from models.polls import change_draft, close, create_draft, publish
-from models.tables import OpenBallot, Poll, PollKind, WebChatMessage, utcnow
+from models.polls import close
+from models.tables import OpenBallot, Poll, WebChatMessage
 from tests.chat import Visitor, visitor
-from tests.conftest import Demo, LiveServer, make_settings, member_named, serve_app
+from tests.conftest import Demo, LiveServer, make_settings, open_election, serve_app
 from webhooks.app import create_app
 
 if TYPE_CHECKING:
@@ -513,13 +512,8 @@ async def test_a_ballot_ticked_in_the_web_chat_stays_one_ballot(web_chat: LiveSe
     screens after four taps), and an older copy's "Gửi phiếu" still cast a ballot, a blank one.
     An answer that edits the ballot tapped now replaces it on the page, buttons and all."""
     runtime = web_chat.app.state.runtime
-    secretary = await member_named(runtime, "Lý Văn Quang")
-    async with runtime.sessions() as session, session.begin():
-        poll = await create_draft(session, secretary, "Bầu tổ trưởng", [secretary.branch_id], utcnow() + timedelta(1))
-        candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
-        await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=2)
-        poll.secret = False
-        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    candidates = ["Nguyễn An", "Trần Bình", "Lê Cường"]
+    poll_id = await open_election(runtime, "Bầu tổ trưởng", candidates, 2, secret=False)
     async with chromium() as browser:
         phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
         await phone.get_by_test_id("menu-button").filter(has_text="Biểu quyết đang mở").click()
@@ -544,7 +538,7 @@ async def test_a_ballot_ticked_in_the_web_chat_stays_one_ballot(web_chat: LiveSe
         await ballots.filter(has_text="Nguyễn An, Trần Bình").wait_for()
         assert await ballots.count() == 1
     async with runtime.sessions() as session:
-        chosen = (await session.exec(select(OpenBallot.option).where(OpenBallot.poll_id == poll.id))).all()
+        chosen = (await session.exec(select(OpenBallot.option).where(OpenBallot.poll_id == poll_id))).all()
     assert sorted(chosen) == [0, 1]
 
 
@@ -611,17 +605,10 @@ async def test_a_long_ballot_is_ticked_in_place_without_an_echo_and_comes_back_w
     changes in place with the page kept still, and a tap on a message's button is not echoed;
     when its words change (sent, refused), they come into view."""
     runtime = web_chat.app.state.runtime
-    secretary = await member_named(runtime, "Lý Văn Quang")
     candidates = [f"Ứng viên số {i}" for i in range(1, 11)]  # taller than the phone's screen
     async with chromium() as browser:
         phone = await _joined_on_a_phone(browser, web_chat.url, demo, "Mai Văn Sơn")
-        async with runtime.sessions() as session, session.begin():
-            poll = await create_draft(
-                session, secretary, "Bầu ban chi ủy", [secretary.branch_id], utcnow() + timedelta(1)
-            )
-            await change_draft(session, secretary, poll, kind=PollKind.ELECTION, options=candidates, max_choices=3)
-            poll.secret = False
-            await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+        await open_election(runtime, "Bầu ban chi ủy", candidates, 3, secret=False)
         ballots = phone.get_by_test_id("bot-message").filter(has_text="Bầu ban chi ủy")
         buttons = phone.get_by_test_id("inline-button")
         await buttons.filter(has_text="Gửi phiếu").wait_for()
@@ -665,14 +652,7 @@ async def test_a_secret_ballot_half_filled_in_shows_its_choice_after_a_reload(we
     "tap a chosen name again to leave this place blank" could not be followed knowingly. The page's
     first look at the chat now opens the marks again, as the tap's answer did."""
     runtime = web_chat.app.state.runtime
-    secretary = await member_named(runtime, "Lý Văn Quang")
-    async with runtime.sessions() as session, session.begin():
-        poll = await create_draft(session, secretary, "Bầu chi ủy viên", [secretary.branch_id], utcnow() + timedelta(1))
-        await change_draft(
-            session, secretary, poll, kind=PollKind.ELECTION, options=["An", "Bình", "Cường"], max_choices=2
-        )
-        assert poll.secret  # an election is secret unless said otherwise
-        await publish(session, secretary, poll, ballot_maker(runtime.catalogs, runtime.settings.tz))
+    poll_id = await open_election(runtime, "Bầu chi ủy viên", ["An", "Bình", "Cường"], 2, secret=True)
     async with httpx.AsyncClient(base_url=web_chat.url) as client:
         member = await visitor(client)
         await member.replies(text=demo.code("Mai Văn Sơn"))
@@ -688,7 +668,7 @@ async def test_a_secret_ballot_half_filled_in_shows_its_choice_after_a_reload(we
         assert last["id"] == second["id"]
         assert [b["label"] for row in last["buttons"] for b in row] == labels
         async with runtime.sessions() as session, session.begin():
-            closing = await session.get(Poll, poll.id)
+            closing = await session.get(Poll, poll_id)
             assert closing is not None and await close(session, closing)
         # Closed, the box's salt is gone: nothing opens, nothing is marked.
         looked = await client.get("/api/webchat/inbox", headers={"Authorization": f"Bearer {member.token}"})
